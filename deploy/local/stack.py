@@ -1,0 +1,139 @@
+"""`make run`: start the whole system on this machine and say where to go.
+
+Starts, unless told otherwise by the environment: the embedded Mongo-wire server (MONGO_URI unset),
+a local mailbox that writes mails to var/mail (SMTP_HOST unset), RabbitMQ if it is installed and
+stopped, every service and the gateway. Ctrl-C stops what it started, and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from deploy.local.processes import (
+    SERVICES,
+    Processes,
+    base_env,
+    ensure_rabbitmq,
+    free_port,
+    http_ok,
+    port_answers,
+    services_answer,
+    wait_for,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def dev_secrets(var: Path) -> dict[str, str]:
+    """Secrets for this machine, made once and kept in var/dev.env (never committed)."""
+    path = var / "dev.env"
+    if not path.exists():
+        var.mkdir(parents=True, exist_ok=True)
+        output = subprocess.run(
+            [sys.executable, "-m", "services.common.devsecrets"], check=True, capture_output=True, text=True
+        ).stdout
+        path.write_text(output)
+        path.chmod(0o600)
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key: value for key, value in pairs}
+
+
+@dataclass
+class Stack:
+    var: Path
+    env: dict[str, str] = field(default_factory=dict)
+    processes: Processes = field(init=False)
+    started_rabbitmq: bool = False
+
+    def __post_init__(self) -> None:
+        self.processes = Processes(self.var / "log")
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['DMP_GATEWAY_PORT']}"
+
+    def start(self) -> None:
+        env = {**dev_secrets(self.var), **self.env}
+        for key in ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "MONGO_URI",
+                    "SMTP_HOST", "SMTP_PORT", "AMQP_URI", "DMP_GATEWAY_PORT"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        env.setdefault("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
+        env.setdefault("DMP_DEV_LOGIN", "true")
+        env.setdefault("DMP_GATEWAY_PORT", str(free_port()))
+        env.setdefault("DMP_PATIENT_PORTAL_URL", f"http://127.0.0.1:{env['DMP_GATEWAY_PORT']}")
+        self.env = env
+        self.started_rabbitmq = ensure_rabbitmq(env["AMQP_URI"])
+        child_env = base_env(env)
+
+        if "MONGO_URI" not in env:
+            port = free_port()
+            self.processes.start("devstore", ["-m", "deploy.local.devstore", "--port", str(port),
+                                              "--data-dir", str(self.var / "mongo")], child_env)
+            wait_for("the embedded Mongo-wire server", lambda: port_answers("127.0.0.1", port), 30)
+            env["MONGO_URI"] = child_env["MONGO_URI"] = f"mongodb://127.0.0.1:{port}/"
+        if "SMTP_HOST" not in env:
+            port = free_port()
+            self.processes.start("mailbox", ["-m", "deploy.local.mailbox", "--port", str(port),
+                                             "--dir", str(self.var / "mail")], child_env)
+            wait_for("the local mailbox", lambda: port_answers("127.0.0.1", port), 30)
+            env["SMTP_HOST"], env["SMTP_PORT"] = "127.0.0.1", str(port)
+            child_env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
+
+        for name in SERVICES:
+            self.processes.start(name, ["-m", "services.common.launcher", name], child_env)
+        self.processes.start("gateway", ["-m", "services.gateway.main"], child_env)
+
+        def ready() -> bool:
+            self.processes.check_alive()
+            return http_ok(f"{self.gateway_url}/health") and services_answer(env["AMQP_URI"])
+
+        wait_for("the services and the gateway", ready, 120)
+
+    def stop(self) -> None:
+        self.processes.stop()
+        if self.started_rabbitmq:
+            subprocess.run(["rabbitmqctl", "shutdown"], check=False)  # noqa: S607
+
+
+def main() -> None:
+    stack = Stack(var=ROOT / "var")
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        print("Starting the DMP: store, mailbox, identity, consent, dossier, notify, audit, gateway...",
+              flush=True)
+        stack.start()
+        url = stack.gateway_url
+        print(f"""
+The DMP is running.
+  Gateway:   {url}
+  API docs:  {url}/api/v1/docs
+  Mails:     {stack.var / 'mail' if 'SMTP_HOST' not in os.environ else os.environ['SMTP_HOST']}
+  Logs:      {stack.var / 'log'}
+Press Ctrl-C to stop.""", flush=True)
+        while True:
+            stack.processes.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nStopping...", flush=True)
+    except (RuntimeError, TimeoutError) as error:
+        print(f"\n{error}", file=sys.stderr, flush=True)
+        stack.stop()
+        sys.exit(1)
+    stack.stop()
+    print("Stopped.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""National code lists shared by every service (sources: ../shared/reference/codes.md).
+
+- TRE_G15 ProfessionSante (OID 1.2.250.1.71.1.2.7): profession codes of health professionals.
+- TRE_A03 ClasseDocument (OID 1.2.250.1.213.1.1.4.1): document categories (classCode).
+"""
+
+from __future__ import annotations
+
+INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
+
+PROFESSIONS: dict[str, str] = {
+    "10": "Médecin",
+    "21": "Pharmacien",
+    "26": "Audioprothésiste",
+    "28": "Opticien-Lunetier",
+    "31": "Assistant dentaire",
+    "32": "Physicien médical",
+    "40": "Chirurgien-Dentiste",
+    "50": "Sage-Femme",
+    "60": "Infirmier",
+    "69": "Infirmier psychiatrique",
+    "70": "Masseur-Kinésithérapeute",
+    "80": "Pédicure-Podologue",
+    "81": "Orthoprothésiste",
+    "82": "Podo-Orthésiste",
+    "83": "Orthopédiste-Orthésiste",
+    "84": "Oculariste",
+    "85": "Epithésiste",
+    "86": "Technicien de laboratoire médical",
+    "91": "Orthophoniste",
+    "92": "Orthoptiste",
+    "94": "Ergothérapeute",
+    "95": "Diététicien",
+    "96": "Psychomotricien",
+    "98": "Manipulateur ERM",
+}
+
+CATEGORIES: dict[str, str] = {
+    "10": "Compte rendu",
+    "11": "Synthèse",
+    "31": "Imagerie médicale",
+    "42": "Prescription",
+    "43": "Dispensation",
+    "44": "Plan de soins, protocole de soins",
+    "45": "Traitement administré",
+    "52": "Certificat, déclaration",
+    "60": "Données de remboursement",
+    "90": "Autres documents déposés par le patient",
+    "95": "Document de gestion",
+}
+
+# Document formats accepted at deposit (MIME type -> name). Patient image uploads: issue 5.
+FORMATS: dict[str, str] = {
+    "application/pdf": "PDF",
+    "text/plain": "plain text",
+    "application/fhir+json": "FHIR JSON",
+    "text/xml": "CDA R2 XML",
+}

@@ -1,0 +1,61 @@
+"""The envelope of every event on the bus, and the names of the events.
+
+Events are past-tense facts. Payloads carry ids and codes only, never names or health content:
+the audit trail and notifications are built from them, and they cross the broker.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.actors import Actor
+from services.common.ids import new_id
+
+
+class EventType(StrEnum):
+    PATIENT_REGISTERED = "patient_registered"
+    PROFESSIONAL_REGISTERED = "professional_registered"
+    DOSSIER_OPENED = "dossier_opened"
+    CONSENT_RECORDED = "consent_recorded"
+    DOCUMENT_ADDED = "document_added"
+    DOCUMENT_READ = "document_read"
+    DOCUMENTS_LISTED = "documents_listed"
+    ACCESS_DENIED = "access_denied"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    DENIED = "denied"
+
+
+class ActorRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    id: str
+    profession: str | None = None
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(default_factory=lambda: new_id("evt"))
+    type: EventType
+    source: str
+    occurred_at: datetime
+    actor: ActorRef | None = None
+    patient_id: str | None = None
+    dossier_id: str | None = None
+    document_id: str | None = None
+    outcome: Outcome = Outcome.SUCCESS
+    rule: str | None = None  # the consent rule that decided, when a decision was made
+    data: dict[str, str] = Field(default_factory=dict)  # further ids and codes, never content
+
+    @classmethod
+    def of(cls, type_: EventType, source: str, at: datetime, actor: Actor | None, **fields: Any) -> Event:
+        ref = ActorRef(**actor.ref) if actor is not None else None
+        return cls(type=type_, source=source, occurred_at=at, actor=ref, **fields)

@@ -1,0 +1,50 @@
+"""A grant: what one actor may do in one dossier, and which rule said so.
+
+consent builds grants; dossier (and audit) enforce them. A grant is a message shape, so it lives
+here rather than in either service.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from services.common.errors import AccessDenied
+
+
+class Action(StrEnum):
+    OPEN = "open"  # open the dossier
+    READ = "read"  # list and read documents
+    WRITE = "write"  # add documents
+    READ_HISTORY = "read_history"  # see the access history
+
+
+class Grant(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allowed: bool
+    action: Action
+    rule: str  # e.g. R-HOLDER, R-CONSENT, R-NO-CONSENT: named in rules.py and its tests
+    reason: str  # plain words for the person refused (and for the audit trail)
+    patient_id: str | None = None
+    categories: tuple[str, ...] = ()  # TRE_A03 classes the action covers
+    matrix_version: str | None = None
+    decided_at: datetime
+
+    def require(self) -> Grant:
+        """The grant itself if allowed, else AccessDenied naming the rule."""
+        if not self.allowed:
+            raise AccessDenied.by_rule(self.rule, self.reason)
+        return self
+
+    def covers(self, category: str) -> bool:
+        return self.allowed and category in self.categories
+
+    def for_category(self, category: str) -> Grant:
+        """This grant narrowed to one category: a refusal when the category is not covered."""
+        if self.covers(category):
+            return self
+        reason = f"the grant for {self.action.value} does not cover document category {category}"
+        return self.model_copy(update={"allowed": False, "rule": "R-MATRIX-CATEGORY", "reason": reason})

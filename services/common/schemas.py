@@ -1,0 +1,145 @@
+"""Message shapes shared by the services and the gateway (which publishes them as OpenAPI).
+
+Unknown fields are refused everywhere (extra="forbid"): a typo is an error, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from services.common import identifiers
+from services.common.codes import CATEGORIES, FORMATS
+
+Ins = Annotated[
+    str,
+    AfterValidator(identifiers.check_ins),
+    Field(description="INS: 13-character NIR + 2-digit key", examples=["180012A00100166"]),
+]
+Rpps = Annotated[str, AfterValidator(identifiers.check_rpps), Field(examples=["10000000008"])]
+Profession = Annotated[
+    str, AfterValidator(identifiers.check_profession), Field(description="TRE_G15 code", examples=["10"])
+]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+def _category(code: str) -> str:
+    if code not in CATEGORIES:
+        raise ValueError("is not a TRE_A03 document class (10, 11, 31, 42, ...)")
+    return code
+
+
+def _format(mime: str) -> str:
+    if mime not in FORMATS:
+        raise ValueError(f"must be one of {', '.join(FORMATS)}")
+    return mime
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatientRegistration(Strict):
+    ins: Ins
+    given_name: Name
+    family_name: Name
+    birth_date: date
+    email: EmailStr
+    language: Literal["fr", "en"] = "fr"
+
+
+class ProfessionalRegistration(Strict):
+    rpps: Rpps
+    profession: Profession
+    given_name: Name
+    family_name: Name
+
+
+class DevTokenRequest(Strict):
+    kind: Literal["patient", "professional"]
+    ins: Ins | None = None
+    rpps: Rpps | None = None
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme name, not a secret)
+    expires_in: int
+
+
+class DossierOpening(Strict):
+    ins: Ins
+    patient_consent: bool = Field(
+        False,
+        description="set by the professional's software after an explicit user action: the patient "
+        "agreed to the opening. Not needed when the patient opens their own dossier.",
+    )
+
+
+class DossierOpened(BaseModel):
+    dossier_id: str
+    status: str
+    channel: str
+    opened_at: datetime
+
+
+class DocumentSubmission(Strict):
+    category: Annotated[str, AfterValidator(_category), Field(description="TRE_A03 class", examples=["10"])]
+    type_code: Annotated[
+        str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$", examples=["11488-4"])
+    ]
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    care_date: date
+    format: Annotated[str, AfterValidator(_format), Field(examples=["application/pdf"])]
+    content: Annotated[str, Field(min_length=1, description="the document's bytes, base64")]
+
+
+class DocumentMetadata(BaseModel):
+    document_id: str
+    dossier_id: str
+    category: str
+    type_code: str
+    title: str
+    care_date: date
+    created_at: datetime
+    format: str
+    size: int
+    sha256: str
+    status: Literal["current", "replaced", "deleted"]
+    author: dict[str, Any]
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DocumentMetadata:
+        fields = {k: record[k] for k in cls.model_fields if k != "document_id"}
+        return cls(document_id=record["_id"], **fields)
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentMetadata]
+
+
+class DocumentWithContent(BaseModel):
+    document: DocumentMetadata
+    content: str = Field(description="the document's bytes, base64")
+
+
+class ConsentRecorded(BaseModel):
+    professional_id: str
+    recorded_at: datetime
+    created: bool
+
+
+class Trace(BaseModel):
+    event_id: str
+    type: str
+    occurred_at: datetime
+    actor: dict[str, Any] | None
+    document_id: str | None
+    outcome: str
+    rule: str | None
+
+
+class History(BaseModel):
+    traces: list[Trace]

@@ -1,0 +1,84 @@
+"""Every setting the code reads, from the environment, in one place.
+
+Defaults work on a developer machine; production sets each of them (see the README's
+environment table and deploy/). Secrets have no default: a service that needs one and does
+not find it refuses to start, with the variable's name in the message.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from services.common.errors import ConfigurationError
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def required(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise ConfigurationError(f"{name} is not set; see the README's environment table")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_uri: str
+    mongo_uri: str
+    mongo_database_prefix: str
+    token_issuer: str
+    token_audience: str
+    token_ttl_seconds: int
+    dev_login: bool
+    max_document_bytes: int
+    smtp_host: str
+    smtp_port: int
+    smtp_username: str
+    smtp_password: str
+    smtp_starttls: bool
+    mail_from: str
+    patient_portal_url: str
+    rpc_timeout_seconds: int
+    outbox_interval_seconds: float
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            amqp_uri=os.environ.get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/"),
+            mongo_uri=os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/"),
+            mongo_database_prefix=os.environ.get("DMP_MONGO_DATABASE_PREFIX", "dmp"),
+            token_issuer=os.environ.get("DMP_TOKEN_ISSUER", "dmp-identity"),
+            token_audience=os.environ.get("DMP_TOKEN_AUDIENCE", "dmp"),
+            token_ttl_seconds=_int("DMP_TOKEN_TTL_SECONDS", 900),
+            dev_login=_flag("DMP_DEV_LOGIN", False),
+            max_document_bytes=_int("DMP_MAX_DOCUMENT_BYTES", 10 * 1024 * 1024),
+            smtp_host=os.environ.get("SMTP_HOST", "127.0.0.1"),
+            smtp_port=_int("SMTP_PORT", 1025),
+            smtp_username=os.environ.get("SMTP_USERNAME", ""),
+            smtp_password=os.environ.get("SMTP_PASSWORD", ""),
+            smtp_starttls=_flag("SMTP_STARTTLS", False),
+            mail_from=os.environ.get("DMP_MAIL_FROM", "Mon espace santé <ne-pas-repondre@dmp.local>"),
+            patient_portal_url=os.environ.get("DMP_PATIENT_PORTAL_URL", "http://127.0.0.1:8000"),
+            rpc_timeout_seconds=_int("DMP_RPC_TIMEOUT_SECONDS", 30),
+            outbox_interval_seconds=float(os.environ.get("DMP_OUTBOX_INTERVAL_SECONDS", "0.5")),
+        )
+
+    def database_name(self, service: str) -> str:
+        """Each service owns its own database: no service reads another's collections."""
+        return f"{self.mongo_database_prefix}_{service}"

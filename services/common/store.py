@@ -1,0 +1,96 @@
+"""Base of every service's store: one Mongo client per container, and the outbox relay.
+
+A service's store.py subclasses `Store` (the only code that knows collection names and queries)
+and declares it with `StoreProvider(ThatStore)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar, Generic, TypeVar
+
+from nameko import config
+from nameko.extensions import DependencyProvider
+from pymongo import MongoClient
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from services.common.errors import ServiceUnavailable
+from services.common.events import Event
+from services.common.outbox import OutboxRelay, mark_pending
+from services.common.settings import Settings
+
+Document = dict[str, Any]
+
+
+def connect(settings: Settings) -> MongoClient[Document]:
+    # tz_aware so every datetime read back is UTC-aware, like the ones we write.
+    return MongoClient(settings.mongo_uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+
+
+class Store:
+    service: ClassVar[str]
+    outbox_collections: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, database: Database[Document], relay: OutboxRelay, settings: Settings):
+        self.db = database
+        self.relay = relay
+        self.settings = settings
+
+    @classmethod
+    def prepare(cls, database: Database[Document]) -> None:
+        """Create the indexes the store relies on (idempotent)."""
+        for name in cls.outbox_collections:
+            database[name].create_index([("_outbox_pending", 1)])
+
+    def insert_with_events(self, collection: str, document: Document, events: Iterable[Event]) -> None:
+        """Insert a document together with the events it causes (one atomic write)."""
+        assert collection in self.outbox_collections, f"{collection} has no outbox"
+        try:
+            self.db[collection].insert_one(mark_pending(document, events))
+        except DuplicateKeyError:
+            raise
+        except PyMongoError as error:
+            raise ServiceUnavailable("the record store is unavailable; nothing was stored") from error
+        self.relay.wake()
+
+
+S = TypeVar("S", bound=Store)
+
+
+class StoreProvider(DependencyProvider, Generic[S]):  # type: ignore[misc]
+    """Creates the client at setup, starts the relay at start, closes both at stop."""
+
+    def __init__(self, store_class: type[S]) -> None:
+        self.store_class = store_class
+        self.client: MongoClient[Document] | None = None
+        self.store: S | None = None
+
+    def setup(self) -> None:
+        settings = Settings.from_env()
+        self.client = connect(settings)
+        database = self.client[settings.database_name(self.store_class.service)]
+        self.store_class.prepare(database)
+        amqp_uri = config.get("AMQP_URI", settings.amqp_uri)
+        relay = OutboxRelay(
+            database, self.store_class.outbox_collections, amqp_uri, settings.outbox_interval_seconds
+        )
+        self.store = self.store_class(database, relay, settings)
+
+    def start(self) -> None:
+        assert self.store is not None
+        self.store.relay.start()
+
+    def stop(self) -> None:
+        if self.store is not None:
+            self.store.relay.stop()
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx: object) -> S:
+        assert self.store is not None, "store used before setup"
+        return self.store

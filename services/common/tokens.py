@@ -1,0 +1,140 @@
+"""Signed access tokens (JWT, EdDSA over Ed25519).
+
+identity signs with the private key in DMP_TOKEN_SIGNING_KEY; every service verifies locally with
+the public keys in DMP_TOKEN_PUBLIC_KEYS, so no service ever trusts a bare user id. Keys carry a
+key id (`kid`) so that a new key can be published before it is used and an old one kept until its
+last token expires.
+
+Key formats (environment): signing key `kid:<base64url 32-byte seed>`; public keys a comma-separated
+list of `kid:<base64url 32-byte public key>`. `python -m services.common.devsecrets` prints a set.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+from pydantic import ValidationError
+
+from services.common.actors import Actor
+from services.common.errors import ConfigurationError, Unauthenticated
+from services.common.settings import Settings, required
+
+ALGORITHM = "EdDSA"
+
+
+def _b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _b64e(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: Ed25519PrivateKey
+
+    @classmethod
+    def parse(cls, text: str) -> SigningKey:
+        kid, _, material = text.partition(":")
+        try:
+            return cls(kid, Ed25519PrivateKey.from_private_bytes(_b64d(material)))
+        except ValueError:
+            raise ConfigurationError("DMP_TOKEN_SIGNING_KEY must be kid:<base64url seed>") from None
+
+    @classmethod
+    def generate(cls, kid: str) -> SigningKey:
+        return cls(kid, Ed25519PrivateKey.generate())
+
+    def serialise(self) -> str:
+        seed = self.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        return f"{self.kid}:{_b64e(seed)}"
+
+    def public(self) -> str:
+        raw = self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return f"{self.kid}:{_b64e(raw)}"
+
+
+def parse_public_keys(text: str) -> dict[str, Ed25519PublicKey]:
+    keys: dict[str, Ed25519PublicKey] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        kid, _, material = item.partition(":")
+        try:
+            keys[kid] = Ed25519PublicKey.from_public_bytes(_b64d(material))
+        except ValueError:
+            raise ConfigurationError(
+                "DMP_TOKEN_PUBLIC_KEYS must be kid:<base64url key>[,...]"
+            ) from None
+    if not keys:
+        raise ConfigurationError("DMP_TOKEN_PUBLIC_KEYS holds no key")
+    return keys
+
+
+@lru_cache(maxsize=4)
+def _public_keys(text: str) -> dict[str, Ed25519PublicKey]:
+    return parse_public_keys(text)
+
+
+def issue(actor: Actor, key: SigningKey, settings: Settings, now: datetime) -> str:
+    claims = {
+        "iss": settings.token_issuer,
+        "aud": settings.token_audience,
+        "sub": actor.id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=settings.token_ttl_seconds)).timestamp()),
+        "jti": uuid.uuid4().hex,
+        "act": actor.model_dump(mode="json", exclude_none=True),
+    }
+    return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+
+def verify(token: object, settings: Settings | None = None) -> Actor:
+    """Return the actor a token speaks for, or raise Unauthenticated saying why."""
+    settings = settings or Settings.from_env()
+    if not isinstance(token, str) or not token:
+        raise Unauthenticated("an access token is required")
+    keys = _public_keys(required("DMP_TOKEN_PUBLIC_KEYS"))
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        raise Unauthenticated("the access token is malformed") from None
+    key = keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise Unauthenticated("the access token was signed by an unknown key")
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=settings.token_audience,
+            issuer=settings.token_issuer,
+            options={"require": ["exp", "iat", "sub", "iss", "aud", "jti"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("the access token has expired") from None
+    except jwt.PyJWTError:
+        raise Unauthenticated("the access token is not valid") from None
+    try:
+        actor = Actor.model_validate(claims.get("act"))
+    except ValidationError:
+        raise Unauthenticated("the access token speaks for an actor of a refused kind") from None
+    if actor.id != claims["sub"]:
+        raise Unauthenticated("the access token is not valid")
+    return actor
+
+
+def signing_key_from_env() -> SigningKey:
+    return SigningKey.parse(required("DMP_TOKEN_SIGNING_KEY"))

@@ -1,0 +1,70 @@
+"""The access rules: pure functions from facts to a grant. No broker, no store, no clock.
+
+Each rule has a name (R-...) that the grant carries, the audit trail records and a test is named
+after. Deny is the default: an actor gets something only when a rule below gives it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.common.actors import Actor, ActorKind
+from services.common.codes import CATEGORIES
+from services.common.grants import Action, Grant
+from services.consent.matrix import Matrix
+
+PATIENT_CATEGORY = "90"  # "documents déposés par le patient": written by the patient only
+FEED_CATEGORY = "60"  # "données de remboursement": written by the Assurance Maladie feed only
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the store knows that matters for one actor and one patient."""
+
+    ins: str
+    patient_id: str
+    has_consent: bool  # an active consent of the patient for this professional
+
+
+def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: datetime) -> Grant:
+    def grant(rule: str, reason: str, categories: frozenset[str] = frozenset()) -> Grant:
+        return Grant(
+            allowed=True, action=action, rule=rule, reason=reason, patient_id=facts.patient_id,
+            categories=tuple(sorted(categories)), matrix_version=matrix.version, decided_at=now,
+        )
+
+    def deny(rule: str, reason: str) -> Grant:
+        return Grant(
+            allowed=False, action=action, rule=rule, reason=reason, patient_id=facts.patient_id,
+            matrix_version=matrix.version, decided_at=now,
+        )
+
+    if actor.kind is ActorKind.PATIENT:
+        if actor.ins != facts.ins:
+            return deny("R-OTHER-PATIENT", "a patient may act only on their own dossier")
+        if action is Action.WRITE:
+            return grant("R-HOLDER-WRITES", "the holder adds to their own documents",
+                         frozenset({PATIENT_CATEGORY}))
+        return grant("R-HOLDER", "the holder of the dossier", frozenset(CATEGORIES))
+
+    if actor.kind is ActorKind.PROFESSIONAL:
+        if action is Action.OPEN:
+            return grant("R-PRO-OPENS", "a professional may open a dossier with the patient's consent")
+        if action is Action.READ_HISTORY:
+            return deny("R-HISTORY-HOLDER", "only the holder sees the access history")
+        if not facts.has_consent:
+            return deny("R-NO-CONSENT", "the patient has not authorised this professional")
+        if action is Action.READ:
+            readable = matrix.readable(actor.profession)
+            if not readable:
+                return deny("R-MATRIX", "this profession may read no category")
+            return grant("R-CONSENT", "authorised by the patient, within the profession's rights",
+                         readable)
+        writable = matrix.writable(actor.profession) - {PATIENT_CATEGORY, FEED_CATEGORY}
+        if not writable:
+            return deny("R-MATRIX", "this profession may add no category")
+        return grant("R-CONSENT", "authorised by the patient, within the profession's rights",
+                     writable)
+
+    return deny("R-DENY-DEFAULT", "no rule gives this actor access")

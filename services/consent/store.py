@@ -1,0 +1,45 @@
+"""consent's collections: the patient's authorisations of professionals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common.events import Event
+from services.common.store import Store
+
+
+def consent_id(ins: str, professional_id: str) -> str:
+    # Deterministic, so that recording the same consent twice is one record.
+    return f"{professional_id}|{ins}"
+
+
+class ConsentStore(Store):
+    service = "consent"
+    outbox_collections = ("consents",)
+
+    @classmethod
+    def prepare(cls, database: Database[dict[str, Any]]) -> None:
+        super().prepare(database)
+        database.consents.create_index([("ins", 1)])
+
+    def record(self, consent: dict[str, Any], event: Event) -> bool:
+        """False when this consent was already recorded."""
+        try:
+            self.insert_with_events("consents", consent, [event])
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def find(self, ins: str, professional_id: str) -> dict[str, Any] | None:
+        return self.db.consents.find_one({"_id": consent_id(ins, professional_id)}, {"_outbox": 0})
+
+    def has_consent(self, ins: str, professional_id: str, now: datetime) -> bool:
+        consent = self.find(ins, professional_id)
+        if consent is None or consent.get("withdrawn_at") is not None:
+            return False
+        expires_at = consent.get("expires_at")
+        return expires_at is None or expires_at > now

@@ -1,0 +1,200 @@
+"""dossier: the record itself. Every call asks consent for a grant and enforces it here."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from nameko.rpc import ServiceRpc
+
+from services.common.actors import Actor
+from services.common.clock import Clock
+from services.common.entrypoints import rpc
+from services.common.errors import (
+    AccessDenied,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
+from services.common.events import Event, EventType, Outcome
+from services.common.grants import Action, Grant
+from services.common.health import HealthMixin
+from services.common.identifiers import require_ins
+from services.common.ids import new_id
+from services.common.schemas import DocumentMetadata, DocumentSubmission, DossierOpening
+from services.common.settings import Settings
+from services.common.store import StoreProvider
+from services.common.tokens import verify
+from services.common.validation import parse
+from services.dossier import crypto, formats, rules
+from services.dossier.store import DossierStore
+
+MAX_PAGE = 100
+
+
+class DossierService(HealthMixin):
+    name = "dossier"
+
+    store: DossierStore = StoreProvider(DossierStore)
+    consent = ServiceRpc("consent")
+    clock: Clock = Clock()
+
+    # Helpers: asking consent, refusing with a trace, finding the dossier.
+
+    def _grant(self, token: str, ins: str, action: Action) -> Grant:
+        return Grant.model_validate(self.consent.grant(token, ins, action.value))
+
+    def _refuse(self, actor: Actor, grant: Grant, dossier: dict[str, Any] | None, **ids: str) -> AccessDenied:
+        """Trace the refusal, then return the error to raise."""
+        event = Event.of(
+            EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
+            rule=grant.rule, patient_id=grant.patient_id,
+            dossier_id=dossier["_id"] if dossier else None, data={"action": grant.action.value}, **ids,
+        )
+        self.store.record_access(event)
+        return AccessDenied.by_rule(grant.rule, grant.reason)
+
+    def _dossier(self, ins: str) -> dict[str, Any]:
+        dossier = self.store.dossier_by_ins(ins)
+        if dossier is None:
+            raise NotFound("this patient has no dossier", [{"field": "ins"}])
+        return dossier
+
+    def _allowed(self, token: str, ins: str, action: Action) -> tuple[Actor, Grant, dict[str, Any]]:
+        actor = verify(token)
+        ins = require_ins(ins)
+        grant = self._grant(token, ins, action)
+        dossier = self.store.dossier_by_ins(ins)
+        if not grant.allowed:
+            raise self._refuse(actor, grant, dossier)
+        if dossier is None:
+            raise NotFound("this patient has no dossier", [{"field": "ins"}])
+        return actor, grant, dossier
+
+    # Entrypoints
+
+    @rpc
+    def open(self, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Open the patient's dossier, recording who opened it, through which channel, and the
+        patient's consent to opening."""
+        actor = verify(token)
+        opening = parse(DossierOpening, payload)
+        ins = require_ins(opening.ins)
+        grant = self._grant(token, ins, Action.OPEN).require()
+        holder_opens = actor.ins == ins
+        if not holder_opens and not opening.patient_consent:
+            raise InvalidInput.for_field(
+                "patient_consent", "must be true: the patient's consent to opening is required"
+            )
+        existing = self.store.dossier_by_ins(ins)
+        if existing is not None:
+            raise Conflict("this patient already has a dossier", [{"state": existing["status"]}])
+        now = self.clock.now()
+        dossier_id = new_id("dos")
+        channel = rules.opening_channel(actor)
+        dossier = {
+            "_id": dossier_id,
+            "ins": ins,
+            "patient_id": grant.patient_id,
+            "status": "open",
+            "opened_at": now,
+            "opened_by": actor.ref,
+            "channel": channel,
+            "consent_to_opening": {"given": True, "recorded_by": actor.id, "at": now},
+            "wrapped_key": crypto.new_wrapped_data_key(crypto.master_key_from_env(), dossier_id),
+        }
+        event = Event.of(
+            EventType.DOSSIER_OPENED, self.name, now, actor, patient_id=grant.patient_id,
+            dossier_id=dossier_id, rule=grant.rule, data={"channel": channel},
+        )
+        if not self.store.open_dossier(dossier, event):
+            raise Conflict("this patient already has a dossier", [{"state": "open"}])
+        return {"dossier_id": dossier_id, "status": "open", "channel": channel, "opened_at": now.isoformat()}
+
+    @rpc
+    def add_document(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        submission = parse(DocumentSubmission, payload)
+        actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
+        if not grant.covers(submission.category):
+            raise self._refuse(actor, grant.for_category(submission.category), dossier)
+        settings = Settings.from_env()
+        content = rules.decode_content(submission.content, settings.max_document_bytes)
+        problem = formats.mismatch(submission.format, content)
+        if problem:
+            raise InvalidInput.for_field("content", problem)
+        digest = rules.sha256(content)
+        metadata = submission.model_dump(mode="json", exclude={"content"})
+        if self.store.same_document(dossier["_id"], digest, metadata):
+            raise Conflict("an identical document is already in this dossier", [{"field": "content"}])
+
+        now = self.clock.now()
+        document_id = new_id("doc")
+        key = crypto.unwrap_data_key(crypto.master_key_from_env(), dossier["wrapped_key"], dossier["_id"])
+        self.store.put_content(document_id, crypto.seal(key, content, document_id))
+        record = {
+            "_id": document_id,
+            "dossier_id": dossier["_id"],
+            **metadata,
+            "created_at": now,
+            "size": len(content),
+            "sha256": digest,
+            "status": "current",
+            "author": actor.ref,
+        }
+        event = Event.of(
+            EventType.DOCUMENT_ADDED, self.name, now, actor, patient_id=dossier["patient_id"],
+            dossier_id=dossier["_id"], document_id=document_id, rule=grant.rule,
+            data={"category": submission.category},
+        )
+        self.store.add_document(record, event)
+        return DocumentMetadata.from_record(record).model_dump(mode="json")
+
+    @rpc
+    def search(self, token: str, ins: str, limit: int = 50) -> dict[str, Any]:
+        """The documents this actor may see, newest first."""
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput.for_field("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+        actor, grant, dossier = self._allowed(token, ins, Action.READ)
+        found = self.store.documents(dossier["_id"], grant.categories, limit)
+        event = Event.of(
+            EventType.DOCUMENTS_LISTED, self.name, self.clock.now(), actor,
+            patient_id=dossier["patient_id"], dossier_id=dossier["_id"], rule=grant.rule,
+            data={"count": str(len(found))},
+        )
+        self.store.record_access(event)  # traced before any metadata leaves
+        return {"documents": [DocumentMetadata.from_record(d).model_dump(mode="json") for d in found]}
+
+    @rpc
+    def read_document(self, token: str, ins: str, document_id: str) -> dict[str, Any]:
+        actor, grant, dossier = self._allowed(token, ins, Action.READ)
+        document = self.store.document(dossier["_id"], str(document_id))
+        if document is None or document["status"] == "deleted":
+            raise NotFound("no such document in this dossier", [{"field": "document_id"}])
+        if not grant.covers(document["category"]):
+            denial = grant.for_category(document["category"])
+            raise self._refuse(actor, denial, dossier, document_id=document["_id"])
+        event = Event.of(
+            EventType.DOCUMENT_READ, self.name, self.clock.now(), actor,
+            patient_id=dossier["patient_id"], dossier_id=dossier["_id"], document_id=document["_id"],
+            rule=grant.rule, data={"category": document["category"]},
+        )
+        self.store.record_access(event)  # if the trace cannot be stored, nothing is released
+        content = self._content(dossier, document)
+        return {
+            "document": DocumentMetadata.from_record(document).model_dump(mode="json"),
+            "content": base64.b64encode(content).decode(),
+        }
+
+    def _content(self, dossier: dict[str, Any], document: dict[str, Any]) -> bytes:
+        sealed = self.store.content(document["_id"])
+        try:
+            if sealed is None:
+                raise crypto.ContentCorrupted(document["_id"])
+            key = crypto.unwrap_data_key(crypto.master_key_from_env(), dossier["wrapped_key"], dossier["_id"])
+            content = crypto.open_sealed(key, sealed, document["_id"])
+        except crypto.ContentCorrupted:
+            raise ServiceUnavailable("the document's content is missing or corrupted; it was not served") from None
+        if rules.sha256(content) != document["sha256"]:
+            raise ServiceUnavailable("the document's content does not match its hash; it was not served")
+        return content

@@ -1,0 +1,156 @@
+"""The HTTP gateway: REST for professional software and patients, in front of the services.
+
+The gateway checks the token's signature early (a clear 401 without a round trip) but decides
+nothing about access: every service verifies the token again and dossier asks consent.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.common import schemas
+from services.common.errors import PayloadTooLarge, Unauthenticated
+from services.common.settings import Settings
+from services.common.tokens import verify
+from services.gateway import problems
+from services.gateway.rpc import services
+
+API = "/api/v1"
+log = logging.getLogger("dmp.gateway")
+bearer = HTTPBearer(auto_error=False, description="Access token issued by identity")
+InsPath = Annotated[str, Path(description="the patient's INS (15 characters)", examples=["180012A00100166"])]
+
+
+def access_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("an access token is required (Authorization: Bearer ...)")
+    verify(credentials.credentials)
+    return credentials.credentials
+
+
+Token = Annotated[str, Depends(access_token)]
+
+
+def body_limit(settings: Settings) -> int:
+    # base64 inflates by 4/3; leave room for the metadata around the content.
+    return settings.max_document_bytes * 4 // 3 + 64 * 1024
+
+
+def create_app() -> FastAPI:
+    settings = Settings.from_env()
+    app = FastAPI(
+        title="Dossier Médical Partagé API",
+        version="1.0.0",
+        description="REST API of the shared medical record. Errors are RFC 9457 problem details; "
+        "every response carries X-Request-ID.",
+        docs_url=f"{API}/docs",
+        openapi_url=f"{API}/openapi.json",
+        redoc_url=None,
+    )
+    problems.install(app)
+    limit = body_limit(settings)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            error = PayloadTooLarge(f"request body exceeds {limit} bytes", [{"limit": limit}])
+            response: Response = problems.problem(request, 413, error.code, error.message)
+        else:
+            response = await call_next(request)
+        # Route templates, not paths: paths carry INS, which is personal data.
+        route = getattr(request.scope.get("route"), "path", "-")
+        log.info("%s %s %s -> %s", request.state.request_id, request.method, route, response.status_code)
+        response.headers["X-Request-ID"] = request.state.request_id
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    app.include_router(router(), prefix=API)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> dict[str, str]:
+        return {"service": "Dossier Médical Partagé", "api_docs": f"{API}/docs", "openapi": f"{API}/openapi.json"}
+
+    @app.get("/health", tags=["operations"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def router() -> APIRouter:
+    api = APIRouter()
+
+    @api.post("/patients", status_code=201, tags=["development enrolment"])
+    def register_patient(registration: schemas.PatientRegistration) -> dict[str, str]:
+        """Register a patient (development only, when DMP_DEV_LOGIN is on)."""
+        result: dict[str, str] = services().identity.register_patient(registration.model_dump(mode="json"))
+        return result
+
+    @api.post("/professionals", status_code=201, tags=["development enrolment"])
+    def register_professional(registration: schemas.ProfessionalRegistration) -> dict[str, str]:
+        """Register a professional (development only, when DMP_DEV_LOGIN is on)."""
+        result: dict[str, str] = services().identity.register_professional(registration.model_dump(mode="json"))
+        return result
+
+    @api.post("/dev/tokens", tags=["development enrolment"])
+    def dev_token(request: schemas.DevTokenRequest) -> schemas.AccessToken:
+        """A short-lived signed token for a registered actor (development only)."""
+        return schemas.AccessToken(**services().identity.issue_dev_token(request.model_dump(mode="json")))
+
+    @api.post("/dossiers", status_code=201, tags=["dossiers"])
+    def open_dossier(token: Token, opening: schemas.DossierOpening) -> schemas.DossierOpened:
+        """Open a patient's dossier: by the patient, or by a professional with the patient's consent."""
+        return schemas.DossierOpened(**services().dossier.open(token, opening.model_dump(mode="json")))
+
+    @api.post("/patients/{ins}/consents", status_code=201, tags=["consent"])
+    def record_consent(token: Token, ins: InsPath) -> schemas.ConsentRecorded:
+        """The calling professional records the patient's consent to their access."""
+        return schemas.ConsentRecorded(**services().consent.record_consent(token, ins))
+
+    @api.post("/patients/{ins}/documents", status_code=201, tags=["documents"])
+    def add_document(
+        token: Token, ins: InsPath, submission: Annotated[schemas.DocumentSubmission, Body()]
+    ) -> schemas.DocumentMetadata:
+        """Deposit a document (metadata and base64 content) in the patient's dossier."""
+        result = services().dossier.add_document(token, ins, submission.model_dump(mode="json"))
+        return schemas.DocumentMetadata(**result)
+
+    @api.get("/patients/{ins}/documents", tags=["documents"])
+    def search_documents(
+        token: Token, ins: InsPath, limit: Annotated[int, Query(ge=1, le=100)] = 50
+    ) -> schemas.DocumentList:
+        """The documents the caller may see, newest first."""
+        return schemas.DocumentList(**services().dossier.search(token, ins, limit))
+
+    @api.get("/patients/{ins}/documents/{document_id}", tags=["documents"])
+    def read_document(token: Token, ins: InsPath, document_id: str) -> schemas.DocumentWithContent:
+        """A document's metadata and content (base64). The read is traced before it is served."""
+        return schemas.DocumentWithContent(**services().dossier.read_document(token, ins, document_id))
+
+    @api.get("/patients/{ins}/documents/{document_id}/content", tags=["documents"],
+             response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
+    def read_content(token: Token, ins: InsPath, document_id: str) -> Response:
+        """The document's bytes, with its format as content type."""
+        result: dict[str, Any] = services().dossier.read_document(token, ins, document_id)
+        return Response(base64.b64decode(result["content"]), media_type=result["document"]["format"])
+
+    @api.get("/patients/{ins}/history", tags=["history"])
+    def history(
+        token: Token, ins: InsPath, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    ) -> schemas.History:
+        """Who did what in the dossier, newest first (the holder)."""
+        return schemas.History(**services().audit.history(token, ins, limit))
+
+    return api

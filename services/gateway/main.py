@@ -1,0 +1,32 @@
+"""Run the gateway: `python -m services.gateway.main` (HOST and PORT from DMP_GATEWAY_*)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import uvicorn
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from services.common.tracing import setup_tracing, shutdown_tracing
+from services.gateway.app import create_app
+from services.gateway.rpc import close_all
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway %(levelname)s %(name)s %(message)s")
+    setup_tracing("dmp-gateway")
+    app = create_app()
+    FastAPIInstrumentor.instrument_app(app)
+    host = os.environ.get("DMP_GATEWAY_HOST", "127.0.0.1")
+    port = int(os.environ.get("DMP_GATEWAY_PORT", "8000"))
+    try:
+        # access_log off: URLs carry INS, which is personal data. Our middleware logs ids only.
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    finally:
+        close_all()
+        shutdown_tracing()
+
+
+if __name__ == "__main__":
+    main()

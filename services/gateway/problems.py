@@ -1,0 +1,80 @@
+"""Errors as RFC 9457 problem details. A client never sees a stack trace or a bare 500 for
+something it sent; the request id lets support find the matching log line."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from nameko.exceptions import RemoteError, RpcTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.common.errors import DmpError, InvalidInput
+from services.common.validation import describe_items
+
+log = logging.getLogger("dmp.gateway")
+
+TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Access denied",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+    504: "Gateway timeout",
+}
+
+
+def problem(request: Request, status: int, code: str, detail: str, extra: dict[str, Any] | None = None) -> JSONResponse:
+    body = {
+        "type": f"https://dmp.example/problems/{code}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "instance": str(request.url.path),
+        "request_id": getattr(request.state, "request_id", None),
+        **(extra or {}),
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DmpError)
+    def dmp_error(request: Request, error: DmpError) -> JSONResponse:
+        return problem(request, error.status, error.code, error.message, {"errors": error.details})
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        details = describe_items(error.errors())
+        summary = InvalidInput.summary(details)
+        return problem(request, 422, InvalidInput.code, summary, {"errors": details})
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem(request, error.status_code, "http_error", str(error.detail))
+
+    @app.exception_handler(RpcTimeout)
+    def timeout(request: Request, error: RpcTimeout) -> JSONResponse:
+        log.warning("request %s: a service did not answer in time", request.state.request_id)
+        return problem(request, 504, "timeout", "a service did not answer in time; retry later")
+
+    @app.exception_handler(RemoteError)
+    def remote(request: Request, error: RemoteError) -> JSONResponse:
+        # An unexpected failure inside a service: logged with its type, never shown.
+        log.error("request %s: remote error %s", request.state.request_id, error.exc_type)
+        return problem(request, 500, "internal_error", "an internal error occurred; it has been logged")
+
+    @app.exception_handler(Exception)
+    def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("request %s: unexpected error", getattr(request.state, "request_id", None))
+        return problem(request, 500, "internal_error", "an internal error occurred; it has been logged")

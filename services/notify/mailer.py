@@ -1,0 +1,37 @@
+"""Real SMTP delivery (host, port, STARTTLS and credentials from the environment)."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from services.common.settings import Settings
+from services.notify.messages import Message
+
+
+class PermanentFailure(Exception):
+    """The server refused the address or the message for good: retrying will not help."""
+
+
+def send_email(settings: Settings, to: str, message: Message, reference: str) -> str:
+    email = EmailMessage()
+    email["From"] = settings.mail_from
+    email["To"] = to
+    email["Subject"] = message.subject
+    email["Message-ID"] = make_msgid(idstring=reference)
+    email.set_content(message.body)
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password)
+            smtp.send_message(email)
+    except smtplib.SMTPRecipientsRefused as error:
+        raise PermanentFailure("recipient refused") from error
+    except smtplib.SMTPResponseException as error:
+        if 500 <= error.smtp_code < 600:
+            raise PermanentFailure(f"SMTP {error.smtp_code}") from error
+        raise
+    return str(email["Message-ID"])

@@ -1,0 +1,58 @@
+"""notify: tells the patient, by email, what professionals do in their dossier.
+
+Delivery is at-least-once and deduplicated by event id: a redelivered event whose email was sent
+sends nothing. Preferences, SMS, digests, retries with backoff and dead letters are issue 7.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nameko.rpc import ServiceRpc
+
+from services.common.clock import Clock
+from services.common.entrypoints import event_handler
+from services.common.events import Event
+from services.common.health import HealthMixin
+from services.common.settings import Settings
+from services.common.store import StoreProvider
+from services.notify import mailer, messages
+from services.notify.store import NotifyStore
+
+log = logging.getLogger(__name__)
+
+
+class NotifyService(HealthMixin):
+    name = "notify"
+
+    store: NotifyStore = StoreProvider(NotifyStore)
+    identity = ServiceRpc("identity")
+    clock: Clock = Clock()
+
+    @event_handler("dossier", "document_added")
+    def on_document_added(self, payload: dict[str, Any]) -> None:
+        self._tell_patient(Event.model_validate(payload))
+
+    @event_handler("dossier", "document_read")
+    def on_document_read(self, payload: dict[str, Any]) -> None:
+        self._tell_patient(Event.model_validate(payload))
+
+    def _tell_patient(self, event: Event) -> None:
+        if not messages.should_notify(event) or event.patient_id is None:
+            return
+        delivery_id = f"{event.event_id}:email"
+        previous = self.store.delivery(delivery_id)
+        if previous is not None and previous["status"] in {"sent", "failed"}:
+            return  # a redelivered event: already handled
+        contact = self.identity.contact_of(event.patient_id)
+        settings = Settings.from_env()
+        message = messages.compose(event, contact["language"], settings.patient_portal_url)
+        self.store.begin(delivery_id, event.event_id, event.patient_id, self.clock.now())
+        try:
+            message_id = mailer.send_email(settings, contact["email"], message, event.event_id)
+        except mailer.PermanentFailure as error:
+            log.warning("delivery %s failed for good: %s", delivery_id, error)
+            self.store.finish(delivery_id, "failed", self.clock.now(), str(error))
+            return
+        self.store.finish(delivery_id, "sent", self.clock.now(), message_id)

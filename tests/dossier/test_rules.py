@@ -1,0 +1,79 @@
+"""Content handling without I/O: decoding, limits, formats, encryption."""
+
+import base64
+import os
+
+import pytest
+
+from services.common.errors import InvalidInput, PayloadTooLarge
+from services.dossier import crypto, formats
+from services.dossier.rules import decode_content
+
+
+def test_empty_document_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="empty"):
+        decode_content("", 100)
+
+
+def test_bad_base64_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidInput) as error:
+        decode_content("not base64!", 100)
+    assert error.value.details == [{"field": "content", "reason": "is not valid base64"}]
+
+
+def test_content_over_the_limit_is_refused_before_decoding() -> None:
+    with pytest.raises(PayloadTooLarge):
+        decode_content(base64.b64encode(b"x" * 1000).decode(), 100)
+
+
+def test_content_at_the_limit_is_accepted() -> None:
+    assert decode_content(base64.b64encode(b"x" * 100).decode(), 100) == b"x" * 100
+
+
+@pytest.mark.parametrize(
+    "declared, content, problem",
+    [
+        ("application/pdf", b"hello", "not a PDF"),
+        ("application/fhir+json", b"{\"a\": 1}", "no resourceType"),
+        ("application/fhir+json", b"{", "not JSON"),
+        ("text/xml", b"plain", "not XML"),
+        ("text/plain", b"\xff\xfe", "not UTF-8"),
+    ],
+)
+def test_declared_format_must_match_the_bytes(declared: str, content: bytes, problem: str) -> None:
+    assert problem in (formats.mismatch(declared, content) or "")
+
+
+@pytest.mark.parametrize(
+    "declared, content",
+    [("application/pdf", b"%PDF-1.7 ..."), ("application/fhir+json", b'{"resourceType": "Bundle"}'),
+     ("text/xml", b"<ClinicalDocument/>"), ("text/plain", "compte rendu".encode())],
+)
+def test_matching_formats_pass(declared: str, content: bytes) -> None:
+    assert formats.mismatch(declared, content) is None
+
+
+def test_sealed_content_opens_only_in_its_place() -> None:
+    master = os.urandom(32)
+    key = crypto.unwrap_data_key(master, crypto.new_wrapped_data_key(master, "dos_1"), "dos_1")
+    sealed = crypto.seal(key, b"result", "doc_1")
+    assert crypto.open_sealed(key, sealed, "doc_1") == b"result"
+    with pytest.raises(crypto.ContentCorrupted):
+        crypto.open_sealed(key, sealed, "doc_2")
+
+
+def test_wrapped_key_does_not_open_for_another_dossier_or_master() -> None:
+    master = os.urandom(32)
+    wrapped = crypto.new_wrapped_data_key(master, "dos_1")
+    with pytest.raises(crypto.ContentCorrupted):
+        crypto.unwrap_data_key(master, wrapped, "dos_2")
+    with pytest.raises(crypto.ContentCorrupted):
+        crypto.unwrap_data_key(os.urandom(32), wrapped, "dos_1")
+
+
+def test_tampered_content_is_detected() -> None:
+    key = os.urandom(32)
+    sealed = bytearray(crypto.seal(key, b"result", "doc_1"))
+    sealed[-1] ^= 1
+    with pytest.raises(crypto.ContentCorrupted):
+        crypto.open_sealed(key, bytes(sealed), "doc_1")
