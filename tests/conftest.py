@@ -12,11 +12,14 @@ import sys  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
 from deploy.local.processes import free_port, port_answers, wait_for  # noqa: E402
 from services.common.tokens import SigningKey  # noqa: E402
+from tests.identities import make_ins, make_rpps  # noqa: E402
+from tests.journeys import Deposit, submission  # noqa: E402
 from tests.mailbox import Mailbox  # noqa: E402
 
 
@@ -77,3 +80,64 @@ def environment(
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
+
+
+@pytest.fixture
+def cluster(environment: dict[str, str], rabbit_config: None, runner_factory: Any) -> Iterator[Any]:
+    """All five services running in-process (nameko's runner) on a fresh virtual host, and an RPC
+    client to call them."""
+    from nameko import config
+    from nameko.standalone.rpc import ClusterRpcClient
+
+    from services.audit.service import AuditService
+    from services.consent.service import ConsentService
+    from services.dossier.service import DossierService
+    from services.identity.service import IdentityService
+    from services.notify.service import NotifyService
+
+    runner = runner_factory(IdentityService, ConsentService, DossierService, NotifyService, AuditService)
+    runner.start()
+    with ClusterRpcClient(uri=config["AMQP_URI"], timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def people(cluster: Any) -> "People":
+    return People(cluster)
+
+
+class People:
+    """Registers actors through identity and hands out their tokens."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+
+    def patient(self, email: str | None = None) -> tuple[str, str]:
+        """(ins, token) of a newly registered patient."""
+        ins = make_ins()
+        self.cluster.identity.register_patient({
+            "ins": ins, "given_name": "Camille", "family_name": "Martin", "birth_date": "1980-01-15",
+            "email": email or f"{uuid.uuid4().hex[:8]}@patients.dmp-test.fr",
+        })
+        token = self.cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})["access_token"]
+        return ins, token
+
+    def professional(self, profession: str = "10") -> tuple[str, str]:
+        """(rpps, token) of a newly registered professional."""
+        rpps = make_rpps()
+        self.cluster.identity.register_professional(
+            {"rpps": rpps, "profession": profession, "given_name": "Alex", "family_name": "Durand"}
+        )
+        token = self.cluster.identity.issue_dev_token({"kind": "professional", "rpps": rpps})["access_token"]
+        return rpps, token
+
+
+@pytest.fixture
+def deposit(cluster: Any, people: People) -> Deposit:
+    """An open dossier, a doctor with the patient's consent, and one document the doctor added."""
+    ins, patient = people.patient()
+    cluster.dossier.open(patient, {"ins": ins})
+    rpps, doctor = people.professional()
+    cluster.consent.record_consent(doctor, ins)
+    document = cluster.dossier.add_document(doctor, ins, submission())
+    return Deposit(ins, patient, rpps, doctor, document["document_id"])

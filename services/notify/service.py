@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import eventlet
+
 from nameko.rpc import ServiceRpc
 
 from services.common.clock import Clock
@@ -18,9 +20,13 @@ from services.common.health import HealthMixin
 from services.common.settings import Settings
 from services.common.store import StoreProvider
 from services.notify import mailer, messages
-from services.notify.store import NotifyStore
+from services.notify.store import Claim, NotifyStore
 
 log = logging.getLogger(__name__)
+
+
+class DeliveryInProgress(Exception):
+    """Another worker is delivering this event; the message goes back to the queue."""
 
 
 class NotifyService(HealthMixin):
@@ -42,13 +48,16 @@ class NotifyService(HealthMixin):
         if not messages.should_notify(event) or event.patient_id is None:
             return
         delivery_id = f"{event.event_id}:email"
-        previous = self.store.delivery(delivery_id)
-        if previous is not None and previous["status"] in {"sent", "failed"}:
-            return  # a redelivered event: already handled
+        fields = {"event_id": event.event_id, "patient_id": event.patient_id, "channel": "email"}
+        claim = self.store.claim(delivery_id, fields, self.clock.now())
+        if claim is Claim.DONE:
+            return  # a redelivered event that was already handled
+        if claim is Claim.BUSY:
+            eventlet.sleep(1)  # requeued: comes back once the other worker has finished or died
+            raise DeliveryInProgress(delivery_id)
         contact = self.identity.contact_of(event.patient_id)
         settings = Settings.from_env()
         message = messages.compose(event, contact["language"], settings.patient_portal_url)
-        self.store.begin(delivery_id, event.event_id, event.patient_id, self.clock.now())
         try:
             message_id = mailer.send_email(settings, contact["email"], message, event.event_id)
         except mailer.PermanentFailure as error:

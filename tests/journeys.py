@@ -1,0 +1,44 @@
+"""Steps shared by service tests: a dossier with a consenting doctor and one document."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+PDF = b"%PDF-1.4\nCompte rendu de consultation\n%%EOF"
+T = TypeVar("T")
+
+
+def submission(raw: bytes = PDF, **overrides: Any) -> dict[str, Any]:
+    return {
+        "category": "10", "type_code": "11488-4", "title": "Consultation", "care_date": "2026-11-20",
+        "format": "application/pdf", "content": base64.b64encode(raw).decode(), **overrides,
+    }
+
+
+@dataclass
+class Deposit:
+    ins: str
+    patient: str
+    doctor_rpps: str
+    doctor: str
+    document_id: str
+
+
+def eventually(check: Callable[[], T], seconds: float = 20, interval: float = 0.1) -> T:
+    """The first truthy result of check(), or the last failure after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+            failure: Exception = AssertionError(f"still {result!r} after {seconds} s")
+        except AssertionError as error:
+            failure = error
+        if time.monotonic() > deadline:
+            raise failure
+        time.sleep(interval)
