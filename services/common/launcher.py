@@ -11,7 +11,10 @@ import eventlet
 eventlet.monkey_patch()
 
 import argparse  # noqa: E402
+import errno  # noqa: E402
+import importlib  # noqa: E402
 import logging  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 
 SERVICES = ("identity", "consent", "dossier", "notify", "audit")
@@ -23,7 +26,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from nameko import config
-    from nameko.cli.run import run
 
     from services.common.settings import Settings
     from services.common.tracing import setup_tracing, shutdown_tracing
@@ -35,12 +37,40 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     config.update({"AMQP_URI": settings.amqp_uri, "max_workers": 20, "PREFETCH_COUNT": 20})
     try:
-        run([f"services.{args.service}.service"])  # returns after SIGTERM, once workers finish
+        run(service_class(args.service))
     except KeyboardInterrupt:
         pass
     finally:
         shutdown_tracing()
     sys.exit(0)
+
+
+def service_class(name: str) -> type:
+    """The service class itself (nameko's own loader would also pick up mixins with entrypoints)."""
+    module = importlib.import_module(f"services.{name}.service")
+    return next(
+        cls for cls in vars(module).values()
+        if isinstance(cls, type) and cls.__module__ == module.__name__ and getattr(cls, "name", None) == name
+    )
+
+
+def run(cls: type) -> None:
+    """Run until SIGTERM, then stop gracefully: running workers finish, messages are acked."""
+    from nameko.runners import ServiceRunner
+
+    runner = ServiceRunner()
+    runner.add_service(cls)
+    # Signal handlers cannot use eventlet primitives: stop in a green thread.
+    signal.signal(signal.SIGTERM, lambda signum, frame: eventlet.spawn_n(runner.stop))
+    runner.start()
+    waiter = eventlet.spawn(runner.wait)
+    while True:
+        try:
+            waiter.wait()
+            return
+        except OSError as error:  # EINTR when the signal arrives during a socket wait
+            if error.errno != errno.EINTR:
+                raise
 
 
 if __name__ == "__main__":

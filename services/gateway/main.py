@@ -4,20 +4,38 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from typing import Any
 
 import uvicorn
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import Span
 
 from services.common.tracing import setup_tracing, shutdown_tracing
 from services.gateway.app import create_app
 from services.gateway.rpc import close_all
 
 
+# Paths carry the patient's INS: spans get the path with that segment replaced.
+PATIENT_SEGMENT = re.compile(r"/patients/[^/?]+")
+URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full")
+
+
+def redact_patient(span: Span, scope: dict[str, Any]) -> None:
+    if not span.is_recording() or not isinstance(span, ReadableSpan):
+        return
+    for key in URL_ATTRIBUTES:
+        value = (span.attributes or {}).get(key)
+        if isinstance(value, str):
+            span.set_attribute(key, PATIENT_SEGMENT.sub("/patients/{ins}", value))
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway %(levelname)s %(name)s %(message)s")
     setup_tracing("dmp-gateway")
     app = create_app()
-    FastAPIInstrumentor.instrument_app(app)
+    FastAPIInstrumentor.instrument_app(app, server_request_hook=redact_patient)
     host = os.environ.get("DMP_GATEWAY_HOST", "127.0.0.1")
     port = int(os.environ.get("DMP_GATEWAY_PORT", "8000"))
     try:

@@ -10,7 +10,6 @@ import logging
 from typing import Any
 
 import eventlet
-
 from nameko.rpc import ServiceRpc
 
 from services.common.clock import Clock

@@ -11,7 +11,6 @@ from tests.identities import make_ins
 from tests.journeys import PDF, submission
 
 
-
 @pytest.fixture
 def opened(cluster: Any, people: People) -> tuple[str, str]:
     ins, patient = people.patient()

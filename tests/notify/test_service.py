@@ -35,7 +35,8 @@ def test_patient_is_emailed_about_deposit_and_read(
 
 
 def test_patients_own_actions_send_no_mail(cluster: Any, deposit: Deposit, smtp_server: Mailbox) -> None:
-    email = cluster.identity.contact_of(cluster.consent.grant(deposit.patient, deposit.ins, "read")["patient_id"])["email"]
+    patient_id = cluster.consent.grant(deposit.patient, deposit.ins, "read")["patient_id"]
+    email = cluster.identity.contact_of(patient_id)["email"]
     smtp_server.wait_for(email, 1)  # the doctor's deposit
     cluster.dossier.read_document(deposit.patient, deposit.ins, deposit.document_id)
     cluster.dossier.read_document(deposit.doctor, deposit.ins, deposit.document_id)

@@ -1,0 +1,94 @@
+"""The whole system started as `make run` starts it (deploy/local/stack.py), in child processes,
+on its own virtual host and database, exporting its spans to a local OTLP receiver."""
+
+import base64
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from deploy.local.processes import free_port
+from deploy.local.stack import Stack
+from tests.identities import make_ins, make_rpps
+from tests.mailbox import Mailbox
+from tests.otlp import Collector, serve
+
+
+@dataclass
+class Running:
+    stack: Stack
+    http: httpx.Client
+    collector: Collector
+    mailbox: Mailbox
+    logs: Path
+
+
+@pytest.fixture(scope="module")
+def system(
+    vhost_pipeline: Any, secrets: dict[str, str], mongo_uri: str, smtp_server: Mailbox,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Running]:
+    collector = Collector()
+    otlp, otlp_port = serve(collector)
+    var = tmp_path_factory.mktemp("stack")
+    with vhost_pipeline.get() as vhost:
+        env = {
+            **secrets,
+            "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}",
+            "MONGO_URI": mongo_uri,
+            "DMP_MONGO_DATABASE_PREFIX": f"e{uuid.uuid4().hex[:12]}",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_server.port),
+            "DMP_GATEWAY_PORT": str(free_port()),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
+            "DMP_OUTBOX_INTERVAL_SECONDS": "0.2",
+        }
+        stack = Stack(var=var, env=env)
+        try:
+            stack.start()
+            with httpx.Client(base_url=stack.gateway_url, timeout=30) as http:
+                yield Running(stack, http, collector, smtp_server, var / "log")
+        finally:
+            stack.stop()
+            otlp.shutdown()
+
+
+class Api:
+    """The journey's HTTP calls, as a vendor's software would make them."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def patient(self, email: str) -> tuple[str, dict[str, str]]:
+        ins = make_ins()
+        registered = self.http.post("/api/v1/patients", json={
+            "ins": ins, "given_name": "Camille", "family_name": "Martin", "birth_date": "1980-01-15",
+            "email": email})
+        assert registered.status_code == 201, registered.text
+        return ins, self.token({"kind": "patient", "ins": ins})
+
+    def professional(self, profession: str = "10") -> tuple[str, dict[str, str]]:
+        rpps = make_rpps()
+        registered = self.http.post("/api/v1/professionals", json={
+            "rpps": rpps, "profession": profession, "given_name": "Alex", "family_name": "Durand"})
+        assert registered.status_code == 201, registered.text
+        return rpps, self.token({"kind": "professional", "rpps": rpps})
+
+    def token(self, request: dict[str, str]) -> dict[str, str]:
+        response = self.http.post("/api/v1/dev/tokens", json=request)
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def api(system: Running) -> Api:
+    return Api(system.http)
+
+
+def document(raw: bytes, **overrides: Any) -> dict[str, Any]:
+    return {"category": "10", "type_code": "11488-4", "title": "Consultation du 20/11", "care_date": "2026-11-20",
+            "format": "application/pdf", "content": base64.b64encode(raw).decode(), **overrides}

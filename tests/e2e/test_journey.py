@@ -1,0 +1,129 @@
+"""The patient journey of the foundation, through the gateway's HTTP API, on the whole system."""
+
+import base64
+
+import pytest
+
+from tests.e2e.conftest import Api, Running, document
+from tests.identities import make_ins
+from tests.journeys import eventually
+
+pytestmark = pytest.mark.slow
+PDF = b"%PDF-1.4\nCompte rendu: tension normale.\n%%EOF"
+
+
+def test_the_patient_journey(system: Running, api: Api) -> None:
+    http = system.http
+    email = "journey@patients.dmp-test.fr"
+    # 1. identity registers a patient and a professional
+    ins, patient = api.patient(email)
+    rpps, doctor = api.professional("10")
+    # 2. the dossier is opened by the patient, channel and consent recorded
+    opened = http.post("/api/v1/dossiers", json={"ins": ins}, headers=patient)
+    assert opened.status_code == 201 and opened.json()["channel"] == "patient_online"
+    # 3. consent records the patient's consent for the doctor
+    assert http.post(f"/api/v1/patients/{ins}/consents", headers=doctor).status_code == 201
+    # 4. the doctor deposits a document
+    added = http.post(f"/api/v1/patients/{ins}/documents", json=document(PDF), headers=doctor)
+    assert added.status_code == 201, added.text
+    document_id = added.json()["document_id"]
+    # 5. the patient lists and reads it; the doctor reads it; a stranger is refused with the reason
+    listed = http.get(f"/api/v1/patients/{ins}/documents", headers=patient)
+    assert [d["document_id"] for d in listed.json()["documents"]] == [document_id]
+    content = http.get(f"/api/v1/patients/{ins}/documents/{document_id}/content", headers=patient)
+    assert content.content == PDF and content.headers["content-type"] == "application/pdf"
+    read = http.get(f"/api/v1/patients/{ins}/documents/{document_id}", headers=doctor)
+    assert base64.b64decode(read.json()["content"]) == PDF
+    _, stranger = api.professional("10")
+    refused = http.get(f"/api/v1/patients/{ins}/documents/{document_id}", headers=stranger)
+    assert refused.status_code == 403
+    assert refused.json()["errors"] == [{"rule": "R-NO-CONSENT"}]
+    assert "not authorised" in refused.json()["detail"]
+    # 6. audit has a trace of every step
+    wanted = {"dossier_opened", "consent_recorded", "document_added", "documents_listed", "document_read",
+              "access_denied"}
+
+    def traced() -> bool:
+        history = http.get(f"/api/v1/patients/{ins}/history", headers=patient).json()
+        return wanted <= {t["type"] for t in history["traces"]}
+
+    eventually(traced)
+    # 7. notify emailed the patient about the deposit and the doctor's read (not the patient's own)
+    mails = system.mailbox.wait_for(email, 2)
+    assert {str(m["Subject"]) for m in mails} == {
+        "Nouveau document dans votre dossier médical partagé", "Consultation de votre dossier médical partagé"}
+    assert all(f"RPPS {rpps}" in m.get_content() for m in mails)
+
+
+def test_one_trace_id_across_gateway_services_and_events(system: Running, api: Api) -> None:
+    http = system.http
+    ins, patient = api.patient("tracing@patients.dmp-test.fr")
+    _, doctor = api.professional("10")
+    http.post("/api/v1/dossiers", json={"ins": ins}, headers=patient)
+    http.post(f"/api/v1/patients/{ins}/consents", headers=doctor)
+    added = http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 trace"), headers=doctor)
+    assert added.status_code == 201
+
+    def deposit_trace() -> set[str]:
+        spans = system.collector.snapshot()
+        gateway = [s for s in spans if s.service == "dmp-gateway" and s.name.startswith("POST /api/v1/patients/")
+                   and s.name.endswith("/documents")]
+        if not gateway:
+            return set()
+        trace_id = gateway[-1].trace_id
+        services = {s.service for s in spans if s.trace_id == trace_id}
+        needed = {"dmp-gateway", "dmp-dossier", "dmp-consent", "dmp-identity", "dmp-audit", "dmp-notify"}
+        return services if needed <= services else set()
+
+    assert eventually(deposit_trace, seconds=30)
+    spans = system.collector.snapshot()
+    for span in spans:  # no personal data in any span: not the INS, not the email, not the title
+        for value in [span.name, *span.attributes.values()]:
+            assert ins not in value and "@patients" not in value and "Consultation du" not in value, span
+
+
+@pytest.mark.parametrize(
+    "path, body, status, field",
+    [
+        ("/api/v1/patients", {"ins": "180017512345600", "given_name": "A", "family_name": "B",
+                              "birth_date": "1980-01-01", "email": "a@patients.dmp-test.fr"}, 422, "ins"),
+        ("/api/v1/patients", {"given_name": "A"}, 422, "ins"),
+        ("/api/v1/professionals", {"rpps": "10000000001", "profession": "10", "given_name": "A",
+                                   "family_name": "B"}, 422, "rpps"),
+        ("/api/v1/dev/tokens", {"kind": "insurer"}, 422, "kind"),
+    ],
+)
+def test_bad_enrolment_input_answers_422_naming_the_field(
+    system: Running, path: str, body: dict[str, str], status: int, field: str
+) -> None:
+    response = system.http.post(path, json=body)
+    assert response.status_code == status
+    problem = response.json()
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in [e["field"] for e in problem["errors"]]
+    assert "Traceback" not in response.text
+
+
+def test_deposit_errors_are_clear_and_store_nothing(system: Running, api: Api) -> None:
+    http = system.http
+    ins, patient = api.patient("errors@patients.dmp-test.fr")
+    _, doctor = api.professional("10")
+    http.post("/api/v1/dossiers", json={"ins": ins}, headers=patient)
+    http.post(f"/api/v1/patients/{ins}/consents", headers=doctor)
+    url = f"/api/v1/patients/{ins}/documents"
+
+    assert http.post(url, json=document(PDF)).status_code == 401  # no token
+    forged = {"Authorization": "Bearer eyJhbGciOiJFZERTQSJ9.e30.AAAA"}
+    assert http.post(url, json=document(PDF), headers=forged).status_code == 401
+    missing = {k: v for k, v in document(PDF).items() if k != "title"}
+    response = http.post(url, json=missing, headers=doctor)
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "title"
+    unknown = http.post(url, json={**document(PDF), "colour": "red"}, headers=doctor)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "colour"
+    oversized = http.post(url, json=document(b"%PDF-" + b"x" * (11 * 1024 * 1024)), headers=doctor)
+    assert oversized.status_code == 413
+    bad_ins = http.get("/api/v1/patients/123/documents", headers=doctor)
+    assert bad_ins.status_code == 422 and bad_ins.json()["errors"][0]["field"] == "ins"
+    unknown_patient = http.get(f"/api/v1/patients/{make_ins()}/documents", headers=doctor)
+    assert unknown_patient.status_code == 404
+    assert http.get(url, headers=patient).json()["documents"] == []
