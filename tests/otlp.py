@@ -44,7 +44,7 @@ class Collector:
 
 def serve(collector: Collector) -> tuple[ThreadingHTTPServer, int]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             collector.receive(body)
             reply = ExportTraceServiceResponse().SerializeToString()

@@ -16,7 +16,6 @@ from services.common.tracing import setup_tracing, shutdown_tracing
 from services.gateway.app import create_app
 from services.gateway.rpc import close_all
 
-
 # Paths carry the patient's INS: spans get the path with that segment replaced.
 PATIENT_SEGMENT = re.compile(r"/patients/[^/?]+")
 URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full")
