@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
@@ -106,6 +107,7 @@ def http_ok(url: str) -> bool:
 
 def services_answer(amqp_uri: str) -> bool:
     """True when every service answers its health RPC."""
+    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
     from nameko.standalone.rpc import ClusterRpcClient
 
     try:

@@ -109,7 +109,9 @@ def main() -> None:
     def interrupted(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Explicit handlers: a shell that starts us in the background would otherwise ignore SIGINT.
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     try:
         print("Starting the DMP: store, mailbox, identity, consent, dossier, notify, audit, gateway...",
               flush=True)

@@ -100,9 +100,12 @@ class OutboxRelay:
         for name in self.collections:
             collection = self.database[name]
             for document in collection.find({PENDING: True}, {OUTBOX: 1, VERSION: 1}).limit(BATCH):
-                for entry in document.get(OUTBOX, []):
-                    self._publish(entry)
-                    published += 1
+                try:
+                    for entry in document.get(OUTBOX, []):
+                        self._publish(entry)
+                        published += 1
+                except UndeliverableMessage:
+                    continue  # kept pending; the others are not held back by it
                 # Cleared only if nothing was added meanwhile (compare-and-set on the version);
                 # otherwise the next pass publishes again and consumers drop the duplicates.
                 collection.update_one(
@@ -126,6 +129,6 @@ class OutboxRelay:
                     headers=encode_to_headers(headers),
                 )
             except UndeliverableMessage:
-                # No queue is bound yet (the audit service has never started): keep the event.
+                # No queue is bound yet (no consumer has ever started): keep the event.
                 log.warning("event %s (%s) not routable yet; kept", event["event_id"], event["type"])
                 raise
