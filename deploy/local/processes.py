@@ -107,7 +107,7 @@ def http_ok(url: str) -> bool:
 
 def services_answer(amqp_uri: str) -> bool:
     """True when every service answers its health RPC."""
-    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
+    warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
     from nameko.standalone.rpc import ClusterRpcClient
 
     try:

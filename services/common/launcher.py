@@ -6,7 +6,11 @@ broker from AMQP_URI, then hands over to nameko's runner. SIGTERM stops it grace
 
 from __future__ import annotations
 
-import eventlet
+import warnings
+
+warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")  # known; nameko needs it
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 

@@ -33,7 +33,8 @@ def test_events_wait_in_the_outbox_until_they_can_be_delivered(
 
     # No queue is bound to dossier's events yet (audit never ran): the broker cannot route them,
     # so the relay keeps them pending instead of dropping them.
-    store = MongoClient(environment["MONGO_URI"])[f"{environment['DMP_MONGO_DATABASE_PREFIX']}_dossier"]
+    client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"])
+    store = client[f"{environment['DMP_MONGO_DATABASE_PREFIX']}_dossier"]
     pending = store.documents.find_one({"_id": document_id})
     assert pending is not None and pending["_outbox_pending"]
     first.kill()  # the services die with their events still pending
@@ -45,4 +46,4 @@ def test_events_wait_in_the_outbox_until_they_can_be_delivered(
             return {t["type"] for t in cluster.audit.history(patient, ins)["traces"]}
 
         assert eventually(lambda: {"dossier_opened", "document_added"} <= traced(), seconds=30)
-    assert eventually(lambda: not store.documents.find_one({"_id": document_id})["_outbox_pending"])
+    assert eventually(lambda: not (store.documents.find_one({"_id": document_id}) or {})["_outbox_pending"])
