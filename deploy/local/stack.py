@@ -29,6 +29,8 @@ from deploy.local.processes import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "MONGO_URI", "SMTP_HOST",
+               "SMTP_PORT", "AMQP_URI", "DMP_GATEWAY_PORT")
 
 
 def dev_secrets(var: Path) -> dict[str, str]:
@@ -60,11 +62,9 @@ class Stack:
         return f"http://127.0.0.1:{self.env['DMP_GATEWAY_PORT']}"
 
     def start(self) -> None:
-        env = {**dev_secrets(self.var), **self.env}
-        for key in ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "MONGO_URI",
-                    "SMTP_HOST", "SMTP_PORT", "AMQP_URI", "DMP_GATEWAY_PORT"):
-            if key in os.environ:
-                env[key] = os.environ[key]
+        # Precedence: what the caller passed (tests, bench), then the environment, then var/dev.env.
+        from_environment = {key: os.environ[key] for key in OVERRIDABLE if key in os.environ}
+        env = {**dev_secrets(self.var), **from_environment, **self.env}
         env.setdefault("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
         env.setdefault("DMP_DEV_LOGIN", "true")
         env.setdefault("DMP_GATEWAY_PORT", str(free_port()))

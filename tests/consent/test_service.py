@@ -1,0 +1,40 @@
+"""consent over the real broker and store."""
+
+from typing import Any
+
+import pytest
+
+from services.common.errors import AccessDenied, InvalidInput
+from tests.conftest import People
+
+
+def test_consent_recorded_twice_is_one_record(cluster: Any, people: People) -> None:
+    ins, _ = people.patient()
+    _, doctor = people.professional()
+    first = cluster.consent.record_consent(doctor, ins)
+    second = cluster.consent.record_consent(doctor, ins)
+    assert first["created"] and not second["created"]
+    assert first["recorded_at"] == second["recorded_at"]
+
+
+def test_grant_follows_the_recorded_consent(cluster: Any, people: People) -> None:
+    ins, _ = people.patient()
+    _, doctor = people.professional()
+    assert cluster.consent.grant(doctor, ins, "read")["rule"] == "R-NO-CONSENT"
+    cluster.consent.record_consent(doctor, ins)
+    grant = cluster.consent.grant(doctor, ins, "read")
+    assert grant["allowed"] and grant["rule"] == "R-CONSENT" and grant["matrix_version"] == "2023-10-26"
+
+
+def test_a_patient_cannot_record_a_professional_consent(cluster: Any, people: People) -> None:
+    ins, patient = people.patient()
+    with pytest.raises(AccessDenied) as error:
+        cluster.consent.record_consent(patient, ins)
+    assert error.value.details == [{"rule": "R-CONSENT-RECORDER"}]
+
+
+def test_unknown_action_is_refused_naming_the_field(cluster: Any, people: People) -> None:
+    ins, patient = people.patient()
+    with pytest.raises(InvalidInput) as error:
+        cluster.consent.grant(patient, ins, "delete_everything")
+    assert error.value.details[0]["field"] == "action"
