@@ -78,6 +78,14 @@ class Api:
         assert registered.status_code == 201, registered.text
         return rpps, self.token({"kind": "professional", "rpps": rpps})
 
+    def dossier_with_consenting_doctor(self, email: str) -> tuple[str, dict[str, str], dict[str, str]]:
+        """(ins, patient headers, doctor headers) once the dossier is open and consent recorded."""
+        ins, patient = self.patient(email)
+        _, doctor = self.professional("10")
+        assert self.http.post("/api/v1/dossiers", json={"ins": ins}, headers=patient).status_code == 201
+        assert self.http.post(f"/api/v1/patients/{ins}/consents", headers=doctor).status_code == 201
+        return ins, patient, doctor
+
     def token(self, request: dict[str, str]) -> dict[str, str]:
         response = self.http.post("/api/v1/dev/tokens", json=request)
         assert response.status_code == 200, response.text

@@ -57,10 +57,7 @@ def test_the_patient_journey(system: Running, api: Api) -> None:
 
 def test_one_trace_id_across_gateway_services_and_events(system: Running, api: Api) -> None:
     http = system.http
-    ins, patient = api.patient("tracing@patients.dmp-test.fr")
-    _, doctor = api.professional("10")
-    http.post("/api/v1/dossiers", json={"ins": ins}, headers=patient)
-    http.post(f"/api/v1/patients/{ins}/consents", headers=doctor)
+    ins, _, doctor = api.dossier_with_consenting_doctor("tracing@patients.dmp-test.fr")
     added = http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 trace"), headers=doctor)
     assert added.status_code == 201
 
@@ -106,10 +103,7 @@ def test_bad_enrolment_input_answers_422_naming_the_field(
 
 def test_deposit_errors_are_clear_and_store_nothing(system: Running, api: Api) -> None:
     http = system.http
-    ins, patient = api.patient("errors@patients.dmp-test.fr")
-    _, doctor = api.professional("10")
-    http.post("/api/v1/dossiers", json={"ins": ins}, headers=patient)
-    http.post(f"/api/v1/patients/{ins}/consents", headers=doctor)
+    ins, patient, doctor = api.dossier_with_consenting_doctor("errors@patients.dmp-test.fr")
     url = f"/api/v1/patients/{ins}/documents"
 
     assert http.post(url, json=document(PDF)).status_code == 401  # no token
