@@ -86,13 +86,14 @@ class OutboxRelay:
 
     def _run(self) -> None:
         while True:
+            # Reset before the pass, so that a write during the pass wakes the next one at once.
+            self._wake = Signal()
             try:
                 self.relay_once()
             except Exception:  # the relay must outlive a broker or store outage
                 log.exception("outbox relay pass failed; will retry")
             with eventlet.Timeout(self.interval, False):
                 self._wake.wait()
-            self._wake = Signal()
 
     def relay_once(self) -> int:
         """Publish every pending event once; return how many were confirmed."""
