@@ -15,6 +15,8 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
+from pymongo import MongoClient  # noqa: E402
+from pymongo.database import Database  # noqa: E402
 
 from deploy.local.processes import free_port, port_answers, wait_for  # noqa: E402
 from services.common.tokens import SigningKey  # noqa: E402
@@ -30,6 +32,7 @@ def secrets() -> dict[str, str]:
         "DMP_TOKEN_SIGNING_KEY": key.serialise(),
         "DMP_TOKEN_PUBLIC_KEYS": key.public(),
         "DMP_MASTER_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "DMP_LOGIN_CODE_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "DMP_DEV_LOGIN": "true",
     }
 
@@ -80,6 +83,12 @@ def environment(
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
+
+
+def service_database(environment: dict[str, str], service: str) -> "Database[dict[str, Any]]":
+    """A service's own database, for tests that check what was (not) stored."""
+    client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"], tz_aware=True)
+    return client[f"{environment['DMP_MONGO_DATABASE_PREFIX']}_{service}"]
 
 
 @pytest.fixture

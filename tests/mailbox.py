@@ -8,26 +8,30 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+DOSSIER_NEWS = "dossier médical partagé"  # in the subject of every notification, not of login codes
+LOGIN_CODE = "code de connexion"
+
 
 @dataclass
 class Mailbox:
     folder: Path
     port: int
 
-    def messages(self, to: str) -> list[EmailMessage]:
+    def messages(self, to: str, subject: str = "") -> list[EmailMessage]:
+        """Mail received for `to`, optionally only those whose subject contains `subject`."""
         found = []
         for path in sorted(self.folder.glob("*.eml")):
             message = message_from_bytes(path.read_bytes(), policy=policy.default)
             assert isinstance(message, EmailMessage)
-            if message["To"] == to:
+            if message["To"] == to and subject in str(message["Subject"]):
                 found.append(message)
         return found
 
-    def wait_for(self, to: str, count: int, seconds: float = 20) -> list[EmailMessage]:
+    def wait_for(self, to: str, count: int, subject: str = "", seconds: float = 20) -> list[EmailMessage]:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            messages = self.messages(to)
+            messages = self.messages(to, subject)
             if len(messages) >= count:
                 return messages
             time.sleep(0.1)
-        raise AssertionError(f"{to} received {len(self.messages(to))} mail(s), expected {count}")
+        raise AssertionError(f"{to} received {len(self.messages(to, subject))} mail(s), expected {count}")

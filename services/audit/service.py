@@ -10,13 +10,14 @@ from typing import Any
 from nameko.rpc import ServiceRpc
 
 from services.audit.store import AuditStore
-from services.common.entrypoints import event_handler, rpc
+from services.common.entrypoints import rpc
 from services.common.errors import InvalidInput
 from services.common.events import Event
 from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.store import StoreProvider
+from services.common.subscriptions import subscribe
 from services.common.tokens import verify
 
 MAX_PAGE = 200
@@ -38,16 +39,16 @@ class AuditService(HealthMixin):
         # A malformed event is a bug in a producer: failing here requeues it rather than losing it.
         self.store.append(trace_of(Event.model_validate(payload)))
 
-    # "#" matches every event type of a source: audit needs no change when one is added.
-    @event_handler("identity", "#")
+    # Every event type of every source (see common/subscriptions.py): no change when one is added.
+    @subscribe("audit", "identity")
     def on_identity_event(self, payload: dict[str, Any]) -> None:
         self._append(payload)
 
-    @event_handler("consent", "#")
+    @subscribe("audit", "consent")
     def on_consent_event(self, payload: dict[str, Any]) -> None:
         self._append(payload)
 
-    @event_handler("dossier", "#")
+    @subscribe("audit", "dossier")
     def on_dossier_event(self, payload: dict[str, Any]) -> None:
         self._append(payload)
 

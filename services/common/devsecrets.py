@@ -19,6 +19,7 @@ def main() -> None:
     print(f"DMP_TOKEN_SIGNING_KEY={key.serialise()}")
     print(f"DMP_TOKEN_PUBLIC_KEYS={key.public()}")
     print(f"DMP_MASTER_KEY={master}")
+    print(f"DMP_LOGIN_CODE_KEY={base64.urlsafe_b64encode(os.urandom(32)).decode()}")
 
 
 if __name__ == "__main__":

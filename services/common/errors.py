@@ -1,7 +1,8 @@
 """Errors raised on purpose, shared by every service and the gateway.
 
 Each error is a value: a stable `code`, a human message and, when one field is at fault, its
-name. They are registered with nameko so that a caller over RPC gets the same class back (not a
+name. Detail values are strings: nameko carries exception arguments across RPC as text. They are
+registered with nameko so that a caller over RPC gets the same class back (not a
 bare RemoteError), and the gateway maps each class to exactly one HTTP status.
 Messages never contain personal data: they name fields and rules, not values.
 """
@@ -79,9 +80,21 @@ class Conflict(DmpError):
 
 
 @deserialize_to_instance
-class PayloadTooLarge(DmpError):
+class PayloadTooLarge(DmpError):  # details: [{"field": ..., "limit": "<bytes>"}]
     code = "payload_too_large"
     status = 413
+
+
+@deserialize_to_instance
+class TooManyRequests(DmpError):
+    """A rate limit was reached; details carry retry_after in seconds."""
+
+    code = "too_many_requests"
+    status = 429
+
+    @classmethod
+    def retry_in(cls, seconds: int) -> TooManyRequests:
+        return cls(f"too many requests; retry in {seconds} s", [{"retry_after": str(seconds)}])
 
 
 @deserialize_to_instance

@@ -19,6 +19,7 @@ from services.common.ids import new_id
 class EventType(StrEnum):
     PATIENT_REGISTERED = "patient_registered"
     PROFESSIONAL_REGISTERED = "professional_registered"
+    LOGGED_IN = "logged_in"
     DOSSIER_OPENED = "dossier_opened"
     CONSENT_RECORDED = "consent_recorded"
     DOCUMENT_ADDED = "document_added"

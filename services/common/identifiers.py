@@ -9,6 +9,9 @@ RPPS: 11 digits whose last digit is the Luhn check digit of the first ten.
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
 from services.common.codes import PROFESSIONS
 from services.common.errors import InvalidInput
 
@@ -68,6 +71,17 @@ def check_profession(code: str) -> str:
     if code not in PROFESSIONS:
         raise ValueError("is not a TRE_G15 profession code")
     return code
+
+
+def check_card_key(pem: str) -> str:
+    """The card's public key must be a P-256 key in PEM (what ES256 signs with)."""
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError:
+        raise ValueError("is not a PEM public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ValueError("must be an EC P-256 key (ES256)")
+    return pem
 
 
 def require_ins(value: object, field: str = "ins") -> str:

@@ -27,6 +27,7 @@ from opentelemetry.propagate import extract, inject
 from pymongo.database import Database
 
 from services.common.events import Event
+from services.common.subscriptions import queues_fed_by
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -123,13 +124,16 @@ class OutboxRelay:
             headers: dict[str, str] = {}
             inject(headers)
             try:
+                exchange = get_event_exchange(event["source"])
                 self.publisher.publish(
                     event,
-                    exchange=get_event_exchange(event["source"]),
+                    exchange=exchange,
+                    # Declared here too, so that no subscriber misses events published before it first ran.
+                    declare=[exchange, *queues_fed_by(event["source"])],
                     routing_key=event["type"],
                     headers=encode_to_headers(headers),
                 )
             except UndeliverableMessage:
-                # No queue is bound yet (no consumer has ever started): keep the event.
+                # No subscription takes this event type: keep it rather than drop it.
                 log.warning("event %s (%s) not routable yet; kept", event["event_id"], event["type"])
                 raise

@@ -50,11 +50,19 @@ class PatientRegistration(Strict):
     language: Literal["fr", "en"] = "fr"
 
 
+CardPublicKey = Annotated[
+    str,
+    AfterValidator(identifiers.check_card_key),
+    Field(description="the professional card's public key: EC P-256, PEM (login signs with ES256)"),
+]
+
+
 class ProfessionalRegistration(Strict):
     rpps: Rpps
     profession: Profession
     given_name: Name
     family_name: Name
+    card_public_key: CardPublicKey | None = None
 
 
 class DevTokenRequest(Strict):
@@ -67,6 +75,50 @@ class AccessToken(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme name, not a secret)
     expires_in: int
+
+
+class LoginCodeRequest(Strict):
+    ins: Ins
+    channel: Literal["email"] = Field("email", description="where the code is sent (SMS: issue 7)")
+
+
+class LoginCodeSent(BaseModel):
+    status: Literal["sent_if_registered"] = Field(
+        "sent_if_registered",
+        description="the same answer whether or not the INS is registered: no account enumeration",
+    )
+    expires_in: int
+
+
+class LoginCodeCheck(Strict):
+    ins: Ins
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="the 6-digit code received")]
+
+
+class LoginCodeDelivery(Strict):
+    """identity -> notify: where to send a code. Travels by RPC only, never in an event."""
+
+    to: EmailStr
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    language: Literal["fr", "en"] = "fr"
+    valid_minutes: int
+
+
+class CardChallengeRequest(Strict):
+    rpps: Rpps
+
+
+class CardChallenge(BaseModel):
+    nonce: str = Field(description="sign these bytes (UTF-8) with the card's key, ES256")
+    expires_in: int
+
+
+class CardLogin(Strict):
+    rpps: Rpps
+    nonce: Annotated[str, Field(min_length=16, max_length=128)]
+    signature: Annotated[
+        str, Field(min_length=16, max_length=200, description="ES256 signature (r||s, 64 bytes), base64url")
+    ]
 
 
 class DossierOpening(Strict):

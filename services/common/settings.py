@@ -7,6 +7,7 @@ not find it refuses to start, with the variable's name in the message.
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass
 
@@ -28,6 +29,18 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def secret_bytes(name: str, length: int = 32) -> bytes:
+    """A binary secret from the environment, base64url, of exactly `length` bytes."""
+    text = required(name)
+    try:
+        value = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        raise ConfigurationError(f"{name} must be base64url") from None
+    if len(value) != length:
+        raise ConfigurationError(f"{name} must decode to {length} bytes")
+    return value
 
 
 def required(name: str) -> str:
@@ -56,6 +69,7 @@ class Settings:
     patient_portal_url: str
     rpc_timeout_seconds: int
     outbox_interval_seconds: float
+    login_rate_per_address: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -77,6 +91,7 @@ class Settings:
             patient_portal_url=os.environ.get("DMP_PATIENT_PORTAL_URL", "http://127.0.0.1:8000"),
             rpc_timeout_seconds=_int("DMP_RPC_TIMEOUT_SECONDS", 30),
             outbox_interval_seconds=float(os.environ.get("DMP_OUTBOX_INTERVAL_SECONDS", "0.5")),
+            login_rate_per_address=_int("DMP_LOGIN_RATE_PER_ADDRESS", 300),
         )
 
     def database_name(self, service: str) -> str:

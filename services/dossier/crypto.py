@@ -8,14 +8,12 @@ ciphertext to its place, so a blob copied to another document or dossier does no
 
 from __future__ import annotations
 
-import base64
 import os
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from services.common.errors import ConfigurationError
-from services.common.settings import required
+from services.common.settings import secret_bytes
 
 NONCE_BYTES = 12
 
@@ -25,14 +23,7 @@ class ContentCorrupted(Exception):
 
 
 def master_key_from_env() -> bytes:
-    text = required("DMP_MASTER_KEY")
-    try:
-        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except ValueError:
-        raise ConfigurationError("DMP_MASTER_KEY must be base64url") from None
-    if len(key) != 32:
-        raise ConfigurationError("DMP_MASTER_KEY must decode to 32 bytes")
-    return key
+    return secret_bytes("DMP_MASTER_KEY")
 
 
 def seal(key: bytes, plaintext: bytes, context: str) -> bytes:

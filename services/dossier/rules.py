@@ -25,7 +25,7 @@ def decode_content(encoded: str, max_bytes: int) -> bytes:
     # Refuse before decoding: base64 is 4 characters for 3 bytes.
     if len(encoded) * 3 // 4 > max_bytes + 3:
         raise PayloadTooLarge(
-            f"content exceeds the {max_bytes} byte limit", [{"field": "content", "limit": max_bytes}]
+            f"content exceeds the {max_bytes} byte limit", [{"field": "content", "limit": str(max_bytes)}]
         )
     try:
         content = base64.b64decode(encoded, validate=True)
@@ -35,7 +35,7 @@ def decode_content(encoded: str, max_bytes: int) -> bytes:
         raise InvalidInput.for_field("content", "is empty; an empty document is refused")
     if len(content) > max_bytes:
         raise PayloadTooLarge(
-            f"content exceeds the {max_bytes} byte limit", [{"field": "content", "limit": max_bytes}]
+            f"content exceeds the {max_bytes} byte limit", [{"field": "content", "limit": str(max_bytes)}]
         )
     return content
 

@@ -40,6 +40,11 @@ def access_token(
 Token = Annotated[str, Depends(access_token)]
 
 
+def client_address(request: Request) -> str:
+    # Behind the ingress, uvicorn's --proxy-headers puts the real client here (issue 10).
+    return request.client.host if request.client else "unknown"
+
+
 def body_limit(settings: Settings) -> int:
     # base64 inflates by 4/3; leave room for the metadata around the content.
     return settings.max_document_bytes * 4 // 3 + 64 * 1024
@@ -64,7 +69,7 @@ def create_app() -> FastAPI:
         request.state.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            error = PayloadTooLarge(f"request body exceeds {limit} bytes", [{"limit": limit}])
+            error = PayloadTooLarge(f"request body exceeds {limit} bytes", [{"limit": str(limit)}])
             response: Response = problems.problem(request, 413, error.code, error.message)
         else:
             response = await call_next(request)
@@ -108,6 +113,31 @@ def router() -> APIRouter:
     def dev_token(request: schemas.DevTokenRequest) -> schemas.AccessToken:
         """A short-lived signed token for a registered actor (development only)."""
         return schemas.AccessToken(**services().identity.issue_dev_token(request.model_dump(mode="json")))
+
+    @api.post("/login/patient/code", status_code=202, tags=["login"])
+    def request_login_code(request: Request, body: schemas.LoginCodeRequest) -> schemas.LoginCodeSent:
+        """Send a 6-digit one-time code to the patient's verified email. The answer is the same whether
+        or not the INS is registered. Valid 5 minutes, 5 attempts; resends throttled; rate-limited."""
+        sent = services().identity.request_login_code(body.model_dump(mode="json"), client_address(request))
+        return schemas.LoginCodeSent(**sent)
+
+    @api.post("/login/patient/token", tags=["login"])
+    def login_with_code(request: Request, body: schemas.LoginCodeCheck) -> schemas.AccessToken:
+        """Exchange the one-time code for an access token (15 minutes)."""
+        return schemas.AccessToken(
+            **services().identity.login_with_code(body.model_dump(mode="json"), client_address(request)))
+
+    @api.post("/login/professional/challenge", tags=["login"])
+    def card_challenge(request: Request, body: schemas.CardChallengeRequest) -> schemas.CardChallenge:
+        """A single-use nonce (2 minutes) for the professional's card to sign with ES256."""
+        return schemas.CardChallenge(
+            **services().identity.request_card_challenge(body.model_dump(mode="json"), client_address(request)))
+
+    @api.post("/login/professional/token", tags=["login"])
+    def login_with_card(request: Request, body: schemas.CardLogin) -> schemas.AccessToken:
+        """Exchange the card's signature of the nonce for an access token (15 minutes)."""
+        return schemas.AccessToken(
+            **services().identity.login_with_card(body.model_dump(mode="json"), client_address(request)))
 
     @api.post("/dossiers", status_code=201, tags=["dossiers"])
     def open_dossier(token: Token, opening: schemas.DossierOpening) -> schemas.DossierOpened:

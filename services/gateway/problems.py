@@ -44,7 +44,10 @@ def problem(request: Request, status: int, code: str, detail: str, extra: dict[s
         "request_id": getattr(request.state, "request_id", None),
         **(extra or {}),
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    retry_after = next((d["retry_after"] for d in body.get("errors", []) if "retry_after" in d), None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 

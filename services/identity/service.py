@@ -4,24 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from nameko.rpc import ServiceRpc
+
 from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
 from services.common.entrypoints import rpc
+from services.common.errors import AccessDenied, InvalidInput, TooManyRequests, Unauthenticated
 from services.common.events import Event, EventType
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.ids import new_id
 from services.common.schemas import (
     AccessToken,
+    CardChallenge,
+    CardChallengeRequest,
+    CardLogin,
     DevTokenRequest,
+    LoginCodeCheck,
+    LoginCodeRequest,
+    LoginCodeSent,
     PatientRegistration,
     ProfessionalRegistration,
 )
-from services.common.settings import Settings
+from services.common.settings import Settings, secret_bytes
 from services.common.store import StoreProvider
+from services.common.subscriptions import subscribe
 from services.common.tokens import issue, signing_key_from_env
 from services.common.validation import parse
-from services.identity import exceptions
+from services.identity import exceptions, login
 from services.identity.store import IdentityStore
 
 
@@ -29,6 +39,7 @@ class IdentityService(HealthMixin):
     name = "identity"
 
     store: IdentityStore = StoreProvider(IdentityStore)
+    notify = ServiceRpc("notify")
     clock: Clock = Clock()
 
     def _require_dev_login(self) -> Settings:
@@ -57,7 +68,9 @@ class IdentityService(HealthMixin):
         registration = parse(ProfessionalRegistration, payload)
         now = self.clock.now()
         professional_id = f"rpps:{registration.rpps}"
-        record = {"_id": professional_id, **registration.model_dump(mode="json"), "registered_at": now}
+        record = {
+            "_id": professional_id, **registration.model_dump(mode="json"), "status": "active", "registered_at": now,
+        }
         event = Event.of(
             EventType.PROFESSIONAL_REGISTERED, self.name, now, None,
             data={"professional_id": professional_id, "profession": registration.profession},
@@ -78,22 +91,145 @@ class IdentityService(HealthMixin):
     def _actor_for(self, request: DevTokenRequest) -> Actor:
         if request.kind == "patient":
             if request.ins is None:
-                raise exceptions.InvalidInput.for_field("ins", "is required for a patient token")
+                raise InvalidInput.for_field("ins", "is required for a patient token")
             patient = self.store.patient_by_ins(request.ins)
             if patient is None:
                 raise exceptions.unknown_patient()
             return Actor(kind=ActorKind.PATIENT, id=patient["_id"], ins=patient["ins"])
         if request.rpps is None:
-            raise exceptions.InvalidInput.for_field("rpps", "is required for a professional token")
+            raise InvalidInput.for_field("rpps", "is required for a professional token")
         professional = self.store.professional(request.rpps)
         if professional is None:
             raise exceptions.unknown_professional()
+        if professional.get("status") != "active":
+            raise AccessDenied.by_rule("R-SUSPENDED", "this professional is suspended and may not log in")
+        return self._professional_actor(professional)
+
+    @staticmethod
+    def _professional_actor(professional: dict[str, Any]) -> Actor:
         return Actor(
-            kind=ActorKind.PROFESSIONAL,
-            id=professional["_id"],
-            rpps=professional["rpps"],
+            kind=ActorKind.PROFESSIONAL, id=professional["_id"], rpps=professional["rpps"],
             profession=professional["profession"],
         )
+
+    # Login
+
+    def _login_code_key(self) -> bytes:
+        return secret_bytes("DMP_LOGIN_CODE_KEY")
+
+    def _limit(self, limit: login.RateLimit, key: str) -> None:
+        now = self.clock.now()
+        if self.store.count(limit.bucket(key, now)) > limit.limit:
+            raise TooManyRequests.retry_in(limit.retry_after(now))
+
+    def _limit_address(self, client_address: str) -> None:
+        limit = login.logins_per_address(Settings.from_env().login_rate_per_address)
+        self._limit(limit, f"address:{client_address}")
+
+    def _send_code(self, patient: dict[str, Any]) -> None:
+        """Create a code and have notify deliver it, unless one was sent moments ago."""
+        now = self.clock.now()
+        latest = self.store.latest_code(patient["_id"])
+        if latest is not None and not latest["consumed"] and latest["created_at"] > now - login.RESEND_AFTER:
+            return  # throttled: the code sent moments ago is still valid
+        challenge_id = new_id("otp")
+        code = login.new_code()
+        self.store.add_code({
+            "_id": challenge_id, "patient_id": patient["_id"], "created_at": now,
+            "expires_at": now + login.CODE_TTL, "attempts": 0, "consumed": False,
+            "digest": login.code_digest(self._login_code_key(), challenge_id, code),
+        })
+        # Not awaited: the answer takes as long whether or not the patient exists.
+        self.notify.deliver_login_code.call_async(
+            {"to": patient["email"], "code": code, "language": patient.get("language", "fr"),
+             "valid_minutes": int(login.CODE_TTL.total_seconds() // 60)}
+        )
+
+    @rpc
+    def request_login_code(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
+        """Send a one-time code to the patient's verified address. Same answer for any INS."""
+        request = parse(LoginCodeRequest, payload)
+        self._limit_address(client_address)
+        self._limit(login.CODES_PER_PATIENT, f"ins:{login.ins_reference(self._login_code_key(), request.ins)}")
+        patient = self.store.patient_by_ins(request.ins)
+        if patient is not None:
+            self._send_code(patient)
+        return LoginCodeSent(expires_in=int(login.CODE_TTL.total_seconds())).model_dump()
+
+    @subscribe("identity", "dossier")
+    def send_first_access_code(self, payload: dict[str, Any]) -> None:
+        """The patient receives an access code as soon as their dossier opens."""
+        event = Event.model_validate(payload)
+        patient = self.store.patient(event.patient_id or "")
+        if patient is not None:
+            self._send_code(patient)
+
+    @rpc
+    def login_with_code(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
+        request = parse(LoginCodeCheck, payload)
+        self._limit_address(client_address)
+        refused = Unauthenticated("the code is wrong or has expired; ask for a new code")
+        patient = self.store.patient_by_ins(request.ins)
+        challenge = self.store.latest_code(patient["_id"]) if patient else None
+        now = self.clock.now()
+        if patient is None or challenge is None or challenge["consumed"] or challenge["expires_at"] <= now:
+            raise refused
+        counted = self.store.count_attempt(challenge["_id"], login.CODE_MAX_ATTEMPTS)
+        if counted is None:
+            raise Unauthenticated("too many wrong codes; ask for a new code")
+        if not login.code_matches(self._login_code_key(), challenge["_id"], request.code, challenge["digest"]):
+            if counted["attempts"] >= login.CODE_MAX_ATTEMPTS:
+                self.store.consume("login_codes", challenge["_id"])  # locked: a new code is needed
+            raise refused
+        if not self.store.consume("login_codes", challenge["_id"]):
+            raise refused  # used by a concurrent attempt
+        actor = Actor(kind=ActorKind.PATIENT, id=patient["_id"], ins=patient["ins"])
+        return self._logged_in(actor, "one_time_code")
+
+    @rpc
+    def request_card_challenge(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
+        request = parse(CardChallengeRequest, payload)
+        self._limit_address(client_address)
+        now = self.clock.now()
+        nonce = login.new_nonce()
+        self.store.add_nonce({"_id": nonce, "rpps": request.rpps, "expires_at": now + login.NONCE_TTL,
+                              "consumed": False})
+        return CardChallenge(nonce=nonce, expires_in=int(login.NONCE_TTL.total_seconds())).model_dump()
+
+    @rpc
+    def login_with_card(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
+        request = parse(CardLogin, payload)
+        self._limit_address(client_address)
+        challenge = self.store.nonce(request.nonce)
+        if (challenge is None or challenge["rpps"] != request.rpps or challenge["expires_at"] <= self.clock.now()
+                or not self.store.consume("card_nonces", request.nonce)):
+            raise Unauthenticated("the challenge is unknown, expired or already used; ask for a new one")
+        professional = self.store.professional(request.rpps)
+        if professional is None or not professional.get("card_public_key"):
+            raise Unauthenticated("no card is registered for this RPPS")
+        if not login.card_signature_valid(professional["card_public_key"], request.nonce, request.signature):
+            raise Unauthenticated("the card's signature is not valid")
+        if professional.get("status") != "active":
+            raise AccessDenied.by_rule("R-SUSPENDED", "this professional is suspended and may not log in")
+        return self._logged_in(self._professional_actor(professional), "card")
+
+    def _logged_in(self, actor: Actor, method: str) -> dict[str, Any]:
+        settings = Settings.from_env()
+        now = self.clock.now()
+        event = Event.of(EventType.LOGGED_IN, self.name, now, actor,
+                         patient_id=actor.id if actor.kind is ActorKind.PATIENT else None, data={"method": method})
+        self.store.record_login(event)
+        token = issue(actor, signing_key_from_env(), settings, now)
+        return AccessToken(access_token=token, expires_in=settings.token_ttl_seconds).model_dump()
+
+    @rpc
+    def set_professional_status(self, rpps: str, status: str) -> dict[str, str]:
+        """Operator action (not exposed by the gateway): suspend or reactivate a professional."""
+        if status not in {"active", "suspended"}:
+            raise InvalidInput.for_field("status", "must be active or suspended")
+        if not self.store.set_professional_status(rpps, status):
+            raise exceptions.unknown_professional()
+        return {"rpps": rpps, "status": status}
 
     # Internal lookups for other services (not exposed by the gateway).
 

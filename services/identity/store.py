@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -13,12 +14,13 @@ from services.common.store import Store
 
 class IdentityStore(Store):
     service = "identity"
-    outbox_collections = ("patients", "professionals")
+    outbox_collections = ("patients", "professionals", "logins")
 
     @classmethod
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
         super().prepare(database)
         database.patients.create_index([("ins", 1)], unique=True)
+        database.login_codes.create_index([("patient_id", 1), ("created_at", 1)])
 
     def add_patient(self, patient: dict[str, Any], event: Event) -> bool:
         """False when the INS is already registered."""
@@ -44,3 +46,46 @@ class IdentityStore(Store):
     def professional(self, rpps: str) -> dict[str, Any] | None:
         return self.db.professionals.find_one({"_id": f"rpps:{rpps}"}, {"_outbox": 0})
 
+
+    def set_professional_status(self, rpps: str, status: str) -> bool:
+        result = self.db.professionals.update_one({"_id": f"rpps:{rpps}"}, {"$set": {"status": status}})
+        return result.matched_count == 1
+
+    # Login
+
+    def count(self, bucket: str) -> int:
+        """Add one to a rate-limit bucket and return its count."""
+        counter = self.db.rate_limits.find_one_and_update(
+            {"_id": bucket}, {"$inc": {"count": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        return int((counter or {}).get("count", 1))
+
+    def latest_code(self, patient_id: str) -> dict[str, Any] | None:
+        cursor = self.db.login_codes.find({"patient_id": patient_id}).sort([("created_at", -1)]).limit(1)
+        return next(iter(cursor), None)
+
+    def add_code(self, challenge: dict[str, Any]) -> None:
+        self.db.login_codes.insert_one(challenge)
+
+    def count_attempt(self, challenge_id: str, max_attempts: int) -> dict[str, Any] | None:
+        """Count one attempt on a live challenge; None when it is used up or locked."""
+        return self.db.login_codes.find_one_and_update(
+            {"_id": challenge_id, "consumed": False, "attempts": {"$lt": max_attempts}},
+            {"$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def consume(self, collection: str, challenge_id: str) -> bool:
+        """Single use: True for the one caller that consumes it."""
+        result = self.db[collection].update_one({"_id": challenge_id, "consumed": False}, {"$set": {"consumed": True}})
+        return result.modified_count == 1
+
+    def add_nonce(self, nonce: dict[str, Any]) -> None:
+        self.db.card_nonces.insert_one(nonce)
+
+    def nonce(self, nonce: str) -> dict[str, Any] | None:
+        return self.db.card_nonces.find_one({"_id": nonce})
+
+    def record_login(self, event: Event) -> None:
+        login = {"_id": event.event_id, "at": event.occurred_at, "actor_id": event.actor.id if event.actor else None}
+        self.insert_with_events("logins", login, [event])

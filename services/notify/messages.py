@@ -58,3 +58,18 @@ def compose(event: Event, language: str, portal_url: str) -> Message:
     subject, sentence = texts[event.type]
     footer = str(texts["footer"]).format(url=f"{portal_url.rstrip('/')}/")
     return Message(subject=subject, body=f"{sentence.format(who=who, when=when)}\n\n{footer}\n")
+
+
+LOGIN_CODE = {
+    "fr": ("Votre code de connexion",
+           "Votre code de connexion à Mon espace santé : {code}\n\nIl est valable {minutes} minutes. "
+           "Ne le communiquez à personne : aucun agent ne vous le demandera.\n"),
+    "en": ("Your login code",
+           "Your login code for your shared medical record: {code}\n\nIt is valid for {minutes} minutes. "
+           "Never share it: nobody from the service will ask you for it.\n"),
+}
+
+
+def login_code(code: str, minutes: int, language: str) -> Message:
+    subject, body = LOGIN_CODE.get(language, LOGIN_CODE["fr"])
+    return Message(subject=subject, body=body.format(code=code, minutes=minutes))

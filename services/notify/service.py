@@ -13,11 +13,14 @@ import eventlet
 from nameko.rpc import ServiceRpc
 
 from services.common.clock import Clock
-from services.common.entrypoints import event_handler
+from services.common.entrypoints import rpc
 from services.common.events import Event
 from services.common.health import HealthMixin
+from services.common.schemas import LoginCodeDelivery
 from services.common.settings import Settings
 from services.common.store import StoreProvider
+from services.common.subscriptions import subscribe
+from services.common.validation import parse
 from services.notify import mailer, messages
 from services.notify.store import Claim, NotifyStore
 
@@ -35,12 +38,18 @@ class NotifyService(HealthMixin):
     identity = ServiceRpc("identity")
     clock: Clock = Clock()
 
-    @event_handler("dossier", "document_added")
-    def on_document_added(self, payload: dict[str, Any]) -> None:
-        self._tell_patient(Event.model_validate(payload))
+    @rpc
+    def deliver_login_code(self, payload: dict[str, Any]) -> None:
+        """One-time codes go out at once and are never stored here (nor in any event)."""
+        request = parse(LoginCodeDelivery, payload)
+        message = messages.login_code(request.code, request.valid_minutes, request.language)
+        try:
+            mailer.send_email(Settings.from_env(), request.to, message, "login")
+        except mailer.PermanentFailure as error:
+            log.warning("login code delivery refused for good: %s", error)
 
-    @event_handler("dossier", "document_read")
-    def on_document_read(self, payload: dict[str, Any]) -> None:
+    @subscribe("notify", "dossier")
+    def on_dossier_event(self, payload: dict[str, Any]) -> None:
         self._tell_patient(Event.model_validate(payload))
 
     def _tell_patient(self, event: Event) -> None:

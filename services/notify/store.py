@@ -7,7 +7,7 @@ event comes back from the broker and, once the lease has run out, another worker
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -15,7 +15,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.store import Store
 
-LEASE = timedelta(seconds=60)
+LEASE_MS = 60_000
 
 
 class Claim(Enum):
@@ -28,9 +28,11 @@ class NotifyStore(Store):
     service = "notify"
 
     def claim(self, delivery_id: str, fields: dict[str, Any], now: datetime) -> Claim:
+        # Lease times are epoch milliseconds: nx-27017 turns a datetime written by $set into a string.
+        now_ms = int(now.timestamp() * 1000)
         try:
             self.db.deliveries.insert_one(
-                {"_id": delivery_id, **fields, "status": "sending", "claimed_at": now, "attempts": 1}
+                {"_id": delivery_id, **fields, "status": "sending", "claimed_ms": now_ms, "attempts": 1}
             )
             return Claim.OURS
         except DuplicateKeyError:
@@ -38,15 +40,16 @@ class NotifyStore(Store):
         current = self.db.deliveries.find_one({"_id": delivery_id})
         if current is None or current["status"] in {"sent", "failed"}:
             return Claim.DONE
-        if current["claimed_at"] > now - LEASE:
+        if current["claimed_ms"] > now_ms - LEASE_MS:
             return Claim.BUSY
         taken = self.db.deliveries.update_one(
-            {"_id": delivery_id, "claimed_at": current["claimed_at"], "status": "sending"},
-            {"$set": {"claimed_at": now}, "$inc": {"attempts": 1}},
+            {"_id": delivery_id, "claimed_ms": current["claimed_ms"], "status": "sending"},
+            {"$set": {"claimed_ms": now_ms}, "$inc": {"attempts": 1}},
         )
         return Claim.OURS if taken.modified_count == 1 else Claim.BUSY
 
     def finish(self, delivery_id: str, status: str, at: datetime, detail: str) -> None:
+        # Nested, so that the datetime stays a datetime (see claim).
         self.db.deliveries.update_one(
-            {"_id": delivery_id}, {"$set": {"status": status, "finished_at": at, "detail": detail}}
+            {"_id": delivery_id}, {"$set": {"status": status, "outcome": {"at": at, "detail": detail}}}
         )

@@ -2,6 +2,7 @@
 on its own virtual host and database, exporting its spans to a local OTLP receiver."""
 
 import base64
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ import pytest
 
 from deploy.local.processes import free_port
 from deploy.local.stack import Stack
-from tests.identities import make_ins, make_rpps
-from tests.mailbox import Mailbox
+from tests.identities import Card, make_ins, make_rpps
+from tests.mailbox import LOGIN_CODE, Mailbox
 from tests.otlp import Collector, serve
 
 
@@ -58,10 +59,12 @@ def system(
 
 
 class Api:
-    """The journey's HTTP calls, as a vendor's software would make them."""
+    """The journey's HTTP calls, as a vendor's software (or a patient's browser) would make them.
+    Enrolment is still the development one; logins are the real ones."""
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: httpx.Client, mailbox: Mailbox) -> None:
         self.http = http
+        self.mailbox = mailbox
 
     def patient(self, email: str) -> tuple[str, dict[str, str]]:
         ins = make_ins()
@@ -69,14 +72,35 @@ class Api:
             "ins": ins, "given_name": "Camille", "family_name": "Martin", "birth_date": "1980-01-15",
             "email": email})
         assert registered.status_code == 201, registered.text
-        return ins, self.token({"kind": "patient", "ins": ins})
+        return ins, self.login_with_code(ins, email)
+
+    def login_with_code(self, ins: str, email: str) -> dict[str, str]:
+        already = len(self.mailbox.messages(email, LOGIN_CODE))
+        sent = self.http.post("/api/v1/login/patient/code", json={"ins": ins, "channel": "email"})
+        assert sent.status_code == 202, sent.text
+        mail = self.mailbox.wait_for(email, already + 1, LOGIN_CODE)[-1]
+        code = re.search(r"\b(\d{6})\b", mail.get_content())
+        assert code is not None
+        response = self.http.post("/api/v1/login/patient/token", json={"ins": ins, "code": code.group(1)})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     def professional(self, profession: str = "10") -> tuple[str, dict[str, str]]:
-        rpps = make_rpps()
+        rpps, card = make_rpps(), Card()
         registered = self.http.post("/api/v1/professionals", json={
-            "rpps": rpps, "profession": profession, "given_name": "Alex", "family_name": "Durand"})
+            "rpps": rpps, "profession": profession, "given_name": "Alex", "family_name": "Durand",
+            "card_public_key": card.public_pem})
         assert registered.status_code == 201, registered.text
-        return rpps, self.token({"kind": "professional", "rpps": rpps})
+        return rpps, self.login_with_card(rpps, card)
+
+    def login_with_card(self, rpps: str, card: Card) -> dict[str, str]:
+        challenge = self.http.post("/api/v1/login/professional/challenge", json={"rpps": rpps})
+        assert challenge.status_code == 200, challenge.text
+        nonce = challenge.json()["nonce"]
+        response = self.http.post("/api/v1/login/professional/token",
+                                  json={"rpps": rpps, "nonce": nonce, "signature": card.sign(nonce)})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     def dossier_with_consenting_doctor(self, email: str) -> tuple[str, dict[str, str], dict[str, str]]:
         """(ins, patient headers, doctor headers) once the dossier is open and consent recorded."""
@@ -94,7 +118,7 @@ class Api:
 
 @pytest.fixture
 def api(system: Running) -> Api:
-    return Api(system.http)
+    return Api(system.http, system.mailbox)
 
 
 def document(raw: bytes, **overrides: Any) -> dict[str, Any]:

@@ -5,8 +5,9 @@ import base64
 import pytest
 
 from tests.e2e.conftest import Api, Running, document
-from tests.identities import make_ins
+from tests.identities import Card, make_ins
 from tests.journeys import eventually
+from tests.mailbox import DOSSIER_NEWS
 
 pytestmark = pytest.mark.slow
 PDF = b"%PDF-1.4\nCompte rendu: tension normale.\n%%EOF"
@@ -49,7 +50,7 @@ def test_the_patient_journey(system: Running, api: Api) -> None:
 
     eventually(traced)
     # 7. notify emailed the patient about the deposit and the doctor's read (not the patient's own)
-    mails = system.mailbox.wait_for(email, 2)
+    mails = system.mailbox.wait_for(email, 2, DOSSIER_NEWS)
     assert {str(m["Subject"]) for m in mails} == {
         "Nouveau document dans votre dossier médical partagé", "Consultation de votre dossier médical partagé"}
     assert all(f"RPPS {rpps}" in m.get_content() for m in mails)
@@ -88,9 +89,12 @@ def test_one_trace_id_across_gateway_services_and_events(system: Running, api: A
         ("/api/v1/professionals", {"rpps": "10000000001", "profession": "10", "given_name": "A",
                                    "family_name": "B"}, 422, "rpps"),
         ("/api/v1/dev/tokens", {"kind": "insurer"}, 422, "kind"),
+        ("/api/v1/login/patient/code", {"ins": "180017512345600"}, 422, "ins"),
+        ("/api/v1/login/patient/token", {"ins": "180017512345660", "code": "12a456"}, 422, "code"),
+        ("/api/v1/login/professional/token", {"rpps": "10000000009", "nonce": "x" * 20}, 422, "signature"),
     ],
 )
-def test_bad_enrolment_input_answers_422_naming_the_field(
+def test_bad_enrolment_and_login_input_answers_422_naming_the_field(
     system: Running, path: str, body: dict[str, str], status: int, field: str
 ) -> None:
     response = system.http.post(path, json=body)
@@ -121,3 +125,20 @@ def test_deposit_errors_are_clear_and_store_nothing(system: Running, api: Api) -
     unknown_patient = http.get(f"/api/v1/patients/{make_ins()}/documents", headers=doctor)
     assert unknown_patient.status_code == 404
     assert http.get(url, headers=patient).json()["documents"] == []
+
+
+def test_login_refusals_over_http(system: Running, api: Api) -> None:
+    http = system.http
+    ins, _ = api.patient("refusals@patients.dmp-test.fr")
+    wrong = http.post("/api/v1/login/patient/token", json={"ins": ins, "code": "000000"})
+    assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"] == "Bearer"
+    rpps, _ = api.professional("10")
+    nonce = http.post("/api/v1/login/professional/challenge", json={"rpps": rpps}).json()["nonce"]
+    forged = http.post("/api/v1/login/professional/token",
+                       json={"rpps": rpps, "nonce": nonce, "signature": Card().sign(nonce)})
+    assert forged.status_code == 401 and "signature" in forged.json()["detail"]
+    unknown = make_ins()
+    for _ in range(5):
+        assert http.post("/api/v1/login/patient/code", json={"ins": unknown}).status_code == 202
+    limited = http.post("/api/v1/login/patient/code", json={"ins": unknown})
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0

@@ -9,7 +9,7 @@ from services.common.clock import utcnow
 from services.common.events import ActorRef, Event, EventType
 from tests.conftest import People
 from tests.journeys import Deposit, eventually, submission
-from tests.mailbox import Mailbox
+from tests.mailbox import DOSSIER_NEWS, Mailbox
 
 
 def test_patient_is_emailed_about_deposit_and_read(
@@ -23,7 +23,7 @@ def test_patient_is_emailed_about_deposit_and_read(
     document = cluster.dossier.add_document(doctor, ins, submission())
     cluster.dossier.read_document(doctor, ins, document["document_id"])
 
-    mails = smtp_server.wait_for(email, 2)
+    mails = smtp_server.wait_for(email, 2, DOSSIER_NEWS)
     subjects = sorted(str(m["Subject"]) for m in mails)
     assert subjects == ["Consultation de votre dossier médical partagé",
                         "Nouveau document dans votre dossier médical partagé"]
@@ -37,11 +37,11 @@ def test_patient_is_emailed_about_deposit_and_read(
 def test_patients_own_actions_send_no_mail(cluster: Any, deposit: Deposit, smtp_server: Mailbox) -> None:
     patient_id = cluster.consent.grant(deposit.patient, deposit.ins, "read")["patient_id"]
     email = cluster.identity.contact_of(patient_id)["email"]
-    smtp_server.wait_for(email, 1)  # the doctor's deposit
+    smtp_server.wait_for(email, 1, DOSSIER_NEWS)  # the doctor's deposit
     cluster.dossier.read_document(deposit.patient, deposit.ins, deposit.document_id)
     cluster.dossier.read_document(deposit.doctor, deposit.ins, deposit.document_id)
-    smtp_server.wait_for(email, 2)  # the doctor's read arrives; the patient's own read never does
-    assert len(smtp_server.messages(email)) == 2
+    smtp_server.wait_for(email, 2, DOSSIER_NEWS)  # the doctor's read; the patient's own read never
+    assert len(smtp_server.messages(email, DOSSIER_NEWS)) == 2
 
 
 def test_redelivered_event_sends_one_mail(cluster: Any, people: People, smtp_server: Mailbox) -> None:

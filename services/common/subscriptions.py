@@ -1,0 +1,67 @@
+"""Durable subscriptions: which service must receive which events, declared in one place.
+
+A queue that exists only once its consumer has run loses every event published before: an event
+routed to no queue is dropped, and one routed to notify alone would never reach the audit trail.
+So each subscription is a named durable queue declared by its consumer AND by the producer's outbox
+relay before it publishes: whichever starts first, no subscriber misses an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from kombu.entity import Queue, binding
+from nameko.messaging import consume
+from nameko.standalone.events import get_event_exchange
+
+from services.common.errors import DmpError
+
+F = TypeVar("F", bound=Callable[..., Any])
+ALL = "#"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    consumer: str
+    source: str
+    event_types: tuple[str, ...]
+
+    @property
+    def queue(self) -> Queue:
+        exchange = get_event_exchange(self.source)
+        return Queue(  # type: ignore[no-untyped-call]
+            f"{self.consumer}.from-{self.source}",
+            bindings=[
+                binding(exchange, routing_key=event_type)  # type: ignore[no-untyped-call]
+                for event_type in self.event_types
+            ],
+            durable=True,
+            auto_delete=False,
+        )
+
+
+SUBSCRIPTIONS = (
+    Subscription("audit", "identity", (ALL,)),
+    Subscription("audit", "consent", (ALL,)),
+    Subscription("audit", "dossier", (ALL,)),
+    Subscription("notify", "dossier", ("document_added", "document_read")),
+    Subscription("identity", "dossier", ("dossier_opened",)),
+)
+
+
+def queues_fed_by(source: str) -> list[Queue]:
+    return [s.queue for s in SUBSCRIPTIONS if s.source == source]
+
+
+def subscription(consumer: str, source: str) -> Subscription:
+    return next(s for s in SUBSCRIPTIONS if s.consumer == consumer and s.source == source)
+
+
+def subscribe(consumer: str, source: str) -> Callable[[F], F]:
+    """Consume a subscription: acknowledged after the handler returns, requeued if it raises."""
+    decorator: Callable[[F], F] = consume(
+        subscription(consumer, source).queue, requeue_on_error=True, expected_exceptions=(DmpError,)
+    )
+    return decorator

@@ -1,0 +1,90 @@
+"""Login rules without I/O: one-time codes for patients, card challenges for professionals.
+
+One-time code: 6 digits from the OS's CSPRNG, stored only as an HMAC under a server key (a leaked
+database does not give the codes, and 10^6 guesses need the key), valid 5 minutes, 5 attempts.
+Card challenge: a random nonce the professional's card signs (ES256), single-use, valid 2 minutes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+CODE_DIGITS = 6
+CODE_TTL = timedelta(minutes=5)
+CODE_MAX_ATTEMPTS = 5
+RESEND_AFTER = timedelta(seconds=60)
+NONCE_TTL = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `limit` requests per `window` for one key."""
+
+    limit: int
+    window: timedelta
+
+    def bucket(self, key: str, now: datetime) -> str:
+        seconds = int(self.window.total_seconds())
+        return f"{key}|{int(now.timestamp()) // seconds}"
+
+    def retry_after(self, now: datetime) -> int:
+        seconds = int(self.window.total_seconds())
+        return seconds - int(now.timestamp()) % seconds
+
+
+CODES_PER_PATIENT = RateLimit(limit=5, window=timedelta(minutes=15))
+
+
+def logins_per_address(limit: int) -> RateLimit:
+    """Per client address; generous by default because a hospital's staff share one NAT address."""
+    return RateLimit(limit=limit, window=timedelta(minutes=15))
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def code_digest(key: bytes, challenge_id: str, code: str) -> str:
+    return hmac.new(key, f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def code_matches(key: bytes, challenge_id: str, code: str, digest: str) -> bool:
+    return hmac.compare_digest(code_digest(key, challenge_id, code), digest)
+
+
+def ins_reference(key: bytes, ins: str) -> str:
+    """A keyed hash of the INS: rate-limit counters must not hold the number itself."""
+    return hmac.new(key, f"ins:{ins}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def new_nonce() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+
+
+def card_signature_valid(pem: str, nonce: str, signature_b64url: str) -> bool:
+    """ES256 as in JOSE: the raw 64-byte r||s signature of the nonce, base64url."""
+    key = load_pem_public_key(pem.encode())
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    try:
+        raw = base64.urlsafe_b64decode(signature_b64url + "=" * (-len(signature_b64url) % 4))
+    except ValueError:
+        return False
+    if len(raw) != 64:
+        return False
+    signature = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    try:
+        key.verify(signature, nonce.encode(), ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
