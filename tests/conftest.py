@@ -59,7 +59,7 @@ def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
     """A real SMTP server (aiosmtpd) in its own process; the tests read what it received."""
     folder = tmp_path_factory.mktemp("mail")
     port = free_port()
-    server = _background(["-m", "deploy.local.mailbox", "--port", str(port), "--dir", str(folder)],
+    server = _background(["-m", "deploy.local.mailbox", "serve", "--port", str(port), "--dir", str(folder)],
                          folder.parent / f"{folder.name}.log")
     wait_for("the SMTP server", lambda: port_answers("127.0.0.1", port), 30)
     yield Mailbox(folder, port)

@@ -1,15 +1,10 @@
-"""Valid national identifiers for tests, built from the same formulas as the checks."""
+"""Valid national identifiers for tests, built from the same formulas as the checks, and cards."""
 
 from __future__ import annotations
 
-import base64
 import random
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
+from deploy.local.card import Card
 from services.common.identifiers import ins_key, luhn_valid
 
 
@@ -28,17 +23,4 @@ def make_rpps(rng: random.Random | None = None) -> str:
     return body + check
 
 
-class Card:
-    """A professional's smart card, as far as login is concerned: a P-256 key that signs (ES256)."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-
-    @property
-    def public_pem(self) -> str:
-        return self.key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
-
-    def sign(self, nonce: str) -> str:
-        r, s = decode_dss_signature(self.key.sign(nonce.encode(), ec.ECDSA(hashes.SHA256())))
-        raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+__all__ = ["Card", "make_ins", "make_rpps"]

@@ -34,17 +34,23 @@ OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY
 
 
 def dev_secrets(var: Path) -> dict[str, str]:
-    """Secrets for this machine, made once and kept in var/dev.env (never committed)."""
+    """Secrets for this machine, made once and kept in var/dev.env (never committed). A secret added
+    by a later version is generated and appended; existing ones are kept."""
     path = var / "dev.env"
-    if not path.exists():
+    existing = dict(_pairs(path.read_text())) if path.exists() else {}
+    fresh = dict(_pairs(subprocess.run(
+        [sys.executable, "-m", "services.common.devsecrets"], check=True, capture_output=True, text=True
+    ).stdout))
+    if not existing or set(fresh) - set(existing):
+        existing = {**fresh, **existing}
         var.mkdir(parents=True, exist_ok=True)
-        output = subprocess.run(
-            [sys.executable, "-m", "services.common.devsecrets"], check=True, capture_output=True, text=True
-        ).stdout
-        path.write_text(output)
+        path.write_text("".join(f"{key}={value}\n" for key, value in existing.items()))
         path.chmod(0o600)
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key: value for key, value in pairs}
+    return existing
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    return [(key, value) for key, _, value in (line.partition("=") for line in text.splitlines()) if value]
 
 
 @dataclass
@@ -81,7 +87,7 @@ class Stack:
             env["MONGO_URI"] = child_env["MONGO_URI"] = f"mongodb://127.0.0.1:{port}/"
         if "SMTP_HOST" not in env:
             port = free_port()
-            self.processes.start("mailbox", ["-m", "deploy.local.mailbox", "--port", str(port),
+            self.processes.start("mailbox", ["-m", "deploy.local.mailbox", "serve", "--port", str(port),
                                              "--dir", str(self.var / "mail")], child_env)
             wait_for("the local mailbox", lambda: port_answers("127.0.0.1", port), 30)
             env["SMTP_HOST"], env["SMTP_PORT"] = "127.0.0.1", str(port)
