@@ -32,6 +32,7 @@ from services.common.errors import ConfigurationError, Unauthenticated
 from services.common.settings import Settings, required
 
 ALGORITHM = "EdDSA"
+CLOCK_SKEW_SECONDS = 30  # tolerated difference between the issuer's clock and a verifier's
 
 
 def _b64d(text: str) -> bytes:
@@ -88,12 +89,22 @@ def _public_keys(text: str) -> dict[str, Ed25519PublicKey]:
     return parse_public_keys(text)
 
 
+def jwks(text: str) -> dict[str, list[dict[str, str]]]:
+    """The public keys as a JSON Web Key Set (RFC 7517/8037), for verifiers outside this system."""
+    keys = []
+    for kid, key in parse_public_keys(text).items():
+        raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        keys.append({"kty": "OKP", "crv": "Ed25519", "x": _b64e(raw), "kid": kid, "alg": ALGORITHM, "use": "sig"})
+    return {"keys": keys}
+
+
 def issue(actor: Actor, key: SigningKey, settings: Settings, now: datetime) -> str:
     claims = {
         "iss": settings.token_issuer,
         "aud": settings.token_audience,
         "sub": actor.id,
         "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=settings.token_ttl_seconds)).timestamp()),
         "jti": uuid.uuid4().hex,
         "act": actor.model_dump(mode="json", exclude_none=True),
@@ -121,10 +132,13 @@ def verify(token: object, settings: Settings | None = None) -> Actor:
             algorithms=[ALGORITHM],
             audience=settings.token_audience,
             issuer=settings.token_issuer,
-            options={"require": ["exp", "iat", "sub", "iss", "aud", "jti"]},
+            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti"]},
+            leeway=CLOCK_SKEW_SECONDS,
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("the access token has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise Unauthenticated("the access token is not valid yet") from None
     except jwt.PyJWTError:
         raise Unauthenticated("the access token is not valid") from None
     try:

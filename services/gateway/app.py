@@ -17,8 +17,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common import schemas
 from services.common.errors import PayloadTooLarge, Unauthenticated
-from services.common.settings import Settings
-from services.common.tokens import verify
+from services.common.settings import Settings, required
+from services.common.tokens import jwks, verify
 from services.gateway import problems
 from services.gateway.rpc import services
 
@@ -86,6 +86,11 @@ def create_app() -> FastAPI:
     @app.get("/", include_in_schema=False)
     def index() -> dict[str, str]:
         return {"service": "Dossier Médical Partagé", "api_docs": f"{API}/docs", "openapi": f"{API}/openapi.json"}
+
+    @app.get("/.well-known/jwks.json", tags=["login"])
+    def public_keys() -> dict[str, list[dict[str, str]]]:
+        """The keys that verify access tokens (JWKS). Old keys stay listed until their tokens expire."""
+        return jwks(required("DMP_TOKEN_PUBLIC_KEYS"))
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, str]:

@@ -9,7 +9,7 @@ from services.common.actors import Actor, ActorKind
 from services.common.clock import utcnow
 from services.common.errors import Unauthenticated
 from services.common.settings import Settings
-from services.common.tokens import SigningKey, issue, verify
+from services.common.tokens import SigningKey, issue, jwks, verify
 
 PATIENT = Actor(kind=ActorKind.PATIENT, id="pat_1", ins="180017512345678")
 
@@ -56,7 +56,7 @@ def test_token_for_a_refused_actor_kind_is_refused(key: SigningKey) -> None:
     settings = Settings.from_env()
     now = utcnow()
     claims = {"iss": settings.token_issuer, "aud": settings.token_audience, "sub": "ins-co",
-              "iat": int(now.timestamp()), "exp": int(now.timestamp()) + 60, "jti": "x",
+              "iat": int(now.timestamp()), "nbf": int(now.timestamp()), "exp": int(now.timestamp()) + 60, "jti": "x",
               "act": {"kind": "insurer", "id": "ins-co"}}
     token = jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": "k1"})
     with pytest.raises(Unauthenticated, match="refused kind"):
@@ -67,3 +67,61 @@ def test_token_for_a_refused_actor_kind_is_refused(key: SigningKey) -> None:
 def test_missing_or_malformed_token_is_refused(key: SigningKey, token: object) -> None:
     with pytest.raises(Unauthenticated):
         verify(token)
+
+
+def test_token_from_the_future_is_refused(key: SigningKey) -> None:
+    token = issue(PATIENT, key, Settings.from_env(), utcnow() + timedelta(minutes=5))
+    with pytest.raises(Unauthenticated, match="not valid yet"):
+        verify(token)
+
+
+def test_token_with_wrong_audience_or_issuer_is_refused(key: SigningKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = issue(PATIENT, key, Settings.from_env(), utcnow())
+    monkeypatch.setenv("DMP_TOKEN_AUDIENCE", "another-service")
+    with pytest.raises(Unauthenticated):
+        verify(token)
+    monkeypatch.setenv("DMP_TOKEN_AUDIENCE", "dmp")
+    monkeypatch.setenv("DMP_TOKEN_ISSUER", "someone-else")
+    with pytest.raises(Unauthenticated):
+        verify(token)
+
+
+def test_token_with_another_algorithm_is_refused(key: SigningKey) -> None:
+    """HS256 signed with the public key as secret: the classic algorithm-confusion forgery."""
+    claims = jwt.decode(issue(PATIENT, key, Settings.from_env(), utcnow()), options={"verify_signature": False})
+    forged = jwt.encode(claims, key.public().encode(), algorithm="HS256", headers={"kid": "k1"})
+    with pytest.raises(Unauthenticated):
+        verify(forged)
+
+
+def test_tampered_claims_are_refused(key: SigningKey) -> None:
+    header, _, signature = issue(PATIENT, key, Settings.from_env(), utcnow()).split(".")
+    other = issue(PATIENT.model_copy(update={"id": "pat_2"}), key, Settings.from_env(), utcnow()).split(".")[1]
+    with pytest.raises(Unauthenticated):
+        verify(f"{header}.{other}.{signature}")
+
+
+def test_key_rotation_old_tokens_verify_until_their_key_is_withdrawn(
+    key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old_token = issue(PATIENT, key, Settings.from_env(), utcnow())
+    new_key = SigningKey.generate("k2")
+    # Step 1: publish the new key beside the old one; step 2: sign with the new key.
+    monkeypatch.setenv("DMP_TOKEN_PUBLIC_KEYS", f"{key.public()},{new_key.public()}")
+    new_token = issue(PATIENT, new_key, Settings.from_env(), utcnow())
+    assert verify(old_token) == verify(new_token) == PATIENT
+    # Step 3, once the old tokens have expired: withdraw the old key.
+    monkeypatch.setenv("DMP_TOKEN_PUBLIC_KEYS", new_key.public())
+    assert verify(new_token) == PATIENT
+    with pytest.raises(Unauthenticated, match="unknown key"):
+        verify(old_token)
+
+
+def test_jwks_lists_every_published_key(key: SigningKey) -> None:
+    other = SigningKey.generate("k2")
+    keys = jwks(f"{key.public()},{other.public()}")["keys"]
+    assert [k["kid"] for k in keys] == ["k1", "k2"]
+    assert all(k["kty"] == "OKP" and k["crv"] == "Ed25519" and k["alg"] == "EdDSA" for k in keys)
+    verifier = jwt.PyJWK(keys[0])
+    assert jwt.decode(issue(PATIENT, key, Settings.from_env(), utcnow()), verifier.key, algorithms=["EdDSA"],
+                      audience="dmp")["sub"] == PATIENT.id
