@@ -75,6 +75,14 @@ class AccessToken(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme name, not a secret)
     expires_in: int
+    refresh_token: str | None = Field(
+        None, description="patients only: exchange it for a new access token; single use, rotated"
+    )
+    refresh_expires_in: int | None = None
+
+
+class RefreshRequest(Strict):
+    refresh_token: Annotated[str, Field(min_length=20, max_length=200)]
 
 
 class LoginCodeRequest(Strict):

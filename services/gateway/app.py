@@ -132,6 +132,18 @@ def router() -> APIRouter:
         return schemas.AccessToken(
             **services().identity.login_with_code(body.model_dump(mode="json"), client_address(request)))
 
+    @api.post("/login/refresh", tags=["login"])
+    def refresh(request: Request, body: schemas.RefreshRequest) -> schemas.AccessToken:
+        """A patient's refresh token for a new access token and a new refresh token (the old one is
+        used up; presenting it again ends the session)."""
+        return schemas.AccessToken(**services().identity.refresh(body.model_dump(mode="json"), client_address(request)))
+
+    @api.post("/logout", status_code=204, tags=["login"])
+    def logout(token: Token, body: schemas.RefreshRequest) -> Response:
+        """End the session: its refresh tokens stop working at once."""
+        services().identity.logout(token, body.model_dump(mode="json"))
+        return Response(status_code=204)
+
     @api.post("/login/professional/challenge", tags=["login"])
     def card_challenge(request: Request, body: schemas.CardChallengeRequest) -> schemas.CardChallenge:
         """A single-use nonce (2 minutes) for the professional's card to sign with ES256."""

@@ -25,6 +25,7 @@ CODE_TTL = timedelta(minutes=5)
 CODE_MAX_ATTEMPTS = 5
 RESEND_AFTER = timedelta(seconds=60)
 NONCE_TTL = timedelta(minutes=2)
+REFRESH_TTL = timedelta(hours=12)  # a patient's session; each refresh token is single use
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,15 @@ def code_matches(key: bytes, challenge_id: str, code: str, digest: str) -> bool:
 def ins_reference(key: bytes, ins: str) -> str:
     """A keyed hash of the INS: rate-limit counters must not hold the number itself."""
     return hmac.new(key, f"ins:{ins}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def refresh_digest(token: str) -> str:
+    """Refresh tokens are 256 random bits: a plain hash is enough to keep the stored form useless."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def new_nonce() -> str:

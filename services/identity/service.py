@@ -25,11 +25,12 @@ from services.common.schemas import (
     LoginCodeSent,
     PatientRegistration,
     ProfessionalRegistration,
+    RefreshRequest,
 )
 from services.common.settings import Settings, secret_bytes
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
-from services.common.tokens import issue, signing_key_from_env
+from services.common.tokens import issue, signing_key_from_env, verify
 from services.common.validation import parse
 from services.identity import exceptions, login
 from services.identity.store import IdentityStore
@@ -184,7 +185,44 @@ class IdentityService(HealthMixin):
         if not self.store.consume("login_codes", challenge["_id"]):
             raise refused  # used by a concurrent attempt
         actor = Actor(kind=ActorKind.PATIENT, id=patient["_id"], ins=patient["ins"])
-        return self._logged_in(actor, "one_time_code")
+        return self._with_refresh(self._logged_in(actor, "one_time_code"), actor, new_id("ses"))
+
+    def _with_refresh(self, access: dict[str, Any], actor: Actor, family: str) -> dict[str, Any]:
+        now = self.clock.now()
+        refresh = login.new_refresh_token()
+        self.store.add_refresh({
+            "_id": login.refresh_digest(refresh), "family": family, "patient_id": actor.id, "ins": actor.ins,
+            "created_at": now, "expires_at": now + login.REFRESH_TTL, "consumed": False,
+        })
+        return {**access, "refresh_token": refresh, "refresh_expires_in": int(login.REFRESH_TTL.total_seconds())}
+
+    @rpc
+    def refresh(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
+        """A new access token and a new refresh token for a refresh token, which is used up. A used
+        token presented again means it was stolen or replayed: the whole session is ended."""
+        request = parse(RefreshRequest, payload)
+        self._limit_address(client_address)
+        record = self.store.refresh_record(login.refresh_digest(request.refresh_token))
+        if record is None or record["expires_at"] <= self.clock.now():
+            raise Unauthenticated("the session has expired; log in again")
+        if not self.store.consume("refresh_tokens", record["_id"]):
+            self.store.revoke_family(record["family"])
+            raise Unauthenticated("this session was ended; log in again")
+        actor = Actor(kind=ActorKind.PATIENT, id=record["patient_id"], ins=record["ins"])
+        settings = Settings.from_env()
+        token = issue(actor, signing_key_from_env(), settings, self.clock.now())
+        access = AccessToken(access_token=token, expires_in=settings.token_ttl_seconds).model_dump()
+        return self._with_refresh(access, actor, record["family"])
+
+    @rpc
+    def logout(self, token: str, payload: dict[str, Any]) -> dict[str, str]:
+        """End the patient's session: its refresh tokens stop working at once."""
+        actor = verify(token)
+        request = parse(RefreshRequest, payload)
+        record = self.store.refresh_record(login.refresh_digest(request.refresh_token))
+        if record is not None and record["patient_id"] == actor.id:
+            self.store.revoke_family(record["family"])
+        return {"status": "logged_out"}
 
     @rpc
     def request_card_challenge(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ class IdentityStore(Store):
         super().prepare(database)
         database.patients.create_index([("ins", 1)], unique=True)
         database.login_codes.create_index([("patient_id", 1), ("created_at", 1)])
+        database.refresh_tokens.create_index([("family", 1)])
 
     def add_patient(self, patient: dict[str, Any], event: Event) -> bool:
         """False when the INS is already registered."""
@@ -89,3 +90,14 @@ class IdentityStore(Store):
     def record_login(self, event: Event) -> None:
         login = {"_id": event.event_id, "at": event.occurred_at, "actor_id": event.actor.id if event.actor else None}
         self.insert_with_events("logins", login, [event])
+
+    # Patient sessions: refresh tokens, stored as digests, grouped in families for revocation.
+
+    def add_refresh(self, record: dict[str, Any]) -> None:
+        self.db.refresh_tokens.insert_one(record)
+
+    def refresh_record(self, digest: str) -> dict[str, Any] | None:
+        return self.db.refresh_tokens.find_one({"_id": digest})
+
+    def revoke_family(self, family: str) -> None:
+        self.db.refresh_tokens.update_many({"family": family}, {"$set": {"consumed": True}})

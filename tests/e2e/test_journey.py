@@ -1,6 +1,7 @@
 """The patient journey of the foundation, through the gateway's HTTP API, on the whole system."""
 
 import base64
+import re
 
 import pytest
 
@@ -142,3 +143,22 @@ def test_login_refusals_over_http(system: Running, api: Api) -> None:
         assert http.post("/api/v1/login/patient/code", json={"ins": unknown}).status_code == 202
     limited = http.post("/api/v1/login/patient/code", json={"ins": unknown})
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+
+
+def test_patient_session_refresh_and_logout_over_http(system: Running, api: Api) -> None:
+    http = system.http
+    email = "session@patients.dmp-test.fr"
+    ins, _ = api.patient(email)
+    http.post("/api/v1/login/patient/code", json={"ins": ins})
+    code = system.mailbox.wait_for(email, 1, "code de connexion")[-1].get_content()
+    match = re.search(r"\b(\d{6})\b", code)
+    assert match is not None
+    session = http.post("/api/v1/login/patient/token", json={"ins": ins, "code": match.group(1)}).json()
+    renewed = http.post("/api/v1/login/refresh", json={"refresh_token": session["refresh_token"]})
+    assert renewed.status_code == 200
+    headers = {"Authorization": f"Bearer {renewed.json()['access_token']}"}
+    token = renewed.json()["refresh_token"]
+    assert http.post("/api/v1/logout", json={"refresh_token": token}, headers=headers).status_code == 204
+    assert http.post("/api/v1/login/refresh", json={"refresh_token": token}).status_code == 401
+    keys = http.get("/.well-known/jwks.json").json()["keys"]
+    assert keys and keys[0]["alg"] == "EdDSA"

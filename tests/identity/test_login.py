@@ -196,3 +196,51 @@ def test_logins_are_traced(cluster: Any, professional: tuple[str, Card], environ
     card_login(cluster, rpps, card)
     traces = service_database(environment, "audit").traces
     eventually(lambda: traces.find_one({"type": "logged_in", "actor.id": f"rpps:{rpps}"}) is not None)
+
+
+def logged_in_patient(cluster: Any, smtp_server: Mailbox) -> dict[str, Any]:
+    ins, email = register_patient(cluster)
+    request_code(cluster, ins)
+    [code] = codes(smtp_server, email, 1)
+    session: dict[str, Any] = cluster.identity.login_with_code({"ins": ins, "code": code}, ADDRESS)
+    return session
+
+
+def test_refresh_gives_a_new_access_token_and_rotates(cluster: Any, smtp_server: Mailbox) -> None:
+    session = logged_in_patient(cluster, smtp_server)
+    assert session["refresh_expires_in"] == 12 * 3600
+    renewed = cluster.identity.refresh({"refresh_token": session["refresh_token"]}, ADDRESS)
+    assert verify(renewed["access_token"]) == verify(session["access_token"])
+    assert renewed["refresh_token"] != session["refresh_token"]
+    cluster.identity.refresh({"refresh_token": renewed["refresh_token"]}, ADDRESS)
+
+
+def test_replayed_refresh_token_ends_the_whole_session(cluster: Any, smtp_server: Mailbox) -> None:
+    session = logged_in_patient(cluster, smtp_server)
+    renewed = cluster.identity.refresh({"refresh_token": session["refresh_token"]}, ADDRESS)
+    with pytest.raises(Unauthenticated, match="ended"):
+        cluster.identity.refresh({"refresh_token": session["refresh_token"]}, ADDRESS)  # replay
+    with pytest.raises(Unauthenticated):
+        cluster.identity.refresh({"refresh_token": renewed["refresh_token"]}, ADDRESS)  # the thief's too
+
+
+def test_logout_revokes_the_refresh_token(cluster: Any, smtp_server: Mailbox) -> None:
+    session = logged_in_patient(cluster, smtp_server)
+    cluster.identity.logout(session["access_token"], {"refresh_token": session["refresh_token"]})
+    with pytest.raises(Unauthenticated):
+        cluster.identity.refresh({"refresh_token": session["refresh_token"]}, ADDRESS)
+
+
+def test_refresh_tokens_are_stored_as_digests(
+    cluster: Any, smtp_server: Mailbox, environment: dict[str, str]
+) -> None:
+    session = logged_in_patient(cluster, smtp_server)
+    stored = list(service_database(environment, "identity").refresh_tokens.find({}))
+    assert stored and session["refresh_token"] not in str(stored)
+
+
+def test_professionals_get_no_refresh_token(cluster: Any, professional: tuple[str, Card]) -> None:
+    rpps, card = professional
+    nonce = cluster.identity.request_card_challenge({"rpps": rpps}, ADDRESS)["nonce"]
+    session = cluster.identity.login_with_card({"rpps": rpps, "nonce": nonce, "signature": card.sign(nonce)}, ADDRESS)
+    assert session["refresh_token"] is None
