@@ -20,6 +20,7 @@ class EventType(StrEnum):
     PATIENT_REGISTERED = "patient_registered"
     PROFESSIONAL_REGISTERED = "professional_registered"
     LOGGED_IN = "logged_in"
+    REPRESENTATIVE_ADDED = "representative_added"
     DOSSIER_OPENED = "dossier_opened"
     CONSENT_RECORDED = "consent_recorded"
     DOCUMENT_ADDED = "document_added"

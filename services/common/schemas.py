@@ -85,6 +85,10 @@ class RefreshRequest(Strict):
     refresh_token: Annotated[str, Field(min_length=20, max_length=200)]
 
 
+class Representation(Strict):
+    representative_ins: Annotated[Ins, Field(description="the adult who acts for the minor")]
+
+
 class LoginCodeRequest(Strict):
     ins: Ins
     channel: Literal["email"] = Field("email", description="where the code is sent (SMS: issue 7)")

@@ -7,7 +7,7 @@ after. Deny is the default: an actor gets something only when a rule below gives
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from services.common.actors import Actor, ActorKind
 from services.common.codes import CATEGORIES
@@ -24,7 +24,9 @@ class Facts:
 
     ins: str
     patient_id: str
-    has_consent: bool  # an active consent of the patient for this professional
+    has_consent: bool = False  # an active consent of the patient for this professional
+    # When the actor is a legal representative of this patient (a minor): the minor's 18th birthday.
+    represented_until: date | None = None
 
 
 def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: datetime) -> Grant:
@@ -40,9 +42,17 @@ def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: date
             matrix_version=matrix.version, decided_at=now,
         )
 
-    if actor.kind is ActorKind.PATIENT:
-        if actor.ins != facts.ins:
+    if actor.kind is ActorKind.PATIENT and actor.ins != facts.ins:
+        if facts.represented_until is None:
             return deny("R-OTHER-PATIENT", "a patient may act only on their own dossier")
+        if now.date() >= facts.represented_until:
+            return deny("R-MAJORITY", "a legal representative's right ends at the minor's 18th birthday")
+        if action is Action.WRITE:
+            return grant("R-REPRESENTATIVE", "a legal representative adds to the minor's documents",
+                         frozenset({PATIENT_CATEGORY}))
+        return grant("R-REPRESENTATIVE", "the legal representative of a minor", frozenset(CATEGORIES))
+
+    if actor.kind is ActorKind.PATIENT:
         if action is Action.WRITE:
             return grant("R-HOLDER-WRITES", "the holder adds to their own documents",
                          frozenset({PATIENT_CATEGORY}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from nameko.rpc import ServiceRpc
@@ -14,6 +15,7 @@ from services.common.events import Event, EventType
 from services.common.grants import Action
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
+from services.common.majority import eighteenth_birthday
 from services.common.store import StoreProvider
 from services.common.tokens import verify
 from services.consent import matrix, rules
@@ -43,7 +45,13 @@ class ConsentService(HealthMixin):
         now = self.clock.now()
         patient_id = self.identity.patient_id_for(ins)
         has_consent = actor.kind is ActorKind.PROFESSIONAL and self.store.has_consent(ins, actor.id, now)
-        facts = rules.Facts(ins=ins, patient_id=patient_id, has_consent=has_consent)
+        represented_until = None
+        if actor.kind is ActorKind.PATIENT and actor.ins != ins:
+            minor_birth_date = self.identity.represented_birth_date(actor.id, patient_id)
+            if minor_birth_date is not None:
+                represented_until = eighteenth_birthday(date.fromisoformat(minor_birth_date))
+        facts = rules.Facts(ins=ins, patient_id=patient_id, has_consent=has_consent,
+                            represented_until=represented_until)
         decision = rules.decide(actor, wanted, facts, matrix.in_force(now), now)
         return decision.model_dump(mode="json")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from nameko.rpc import ServiceRpc
 
-from services.common.actors import Actor
+from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
 from services.common.entrypoints import rpc
 from services.common.errors import (
@@ -82,8 +82,9 @@ class DossierService(HealthMixin):
         opening = parse(DossierOpening, payload)
         ins = require_ins(opening.ins)
         grant = self._grant(token, ins, Action.OPEN).require()
-        holder_opens = actor.ins == ins
-        if not holder_opens and not opening.patient_consent:
+        # A patient allowed to open is the holder or their legal representative: they consent by doing it.
+        patient_opens = actor.kind is ActorKind.PATIENT
+        if not patient_opens and not opening.patient_consent:
             raise InvalidInput.for_field(
                 "patient_consent", "must be true: the patient's consent to opening is required"
             )

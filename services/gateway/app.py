@@ -114,6 +114,13 @@ def router() -> APIRouter:
         result: dict[str, str] = services().identity.register_professional(registration.model_dump(mode="json"))
         return result
 
+    @api.post("/patients/{ins}/representatives", status_code=201, tags=["development enrolment"])
+    def add_representative(ins: InsPath, body: schemas.Representation) -> dict[str, str]:
+        """Record an adult as legal representative of a minor (development only): they then act for the
+        minor with their own login, until the minor's 18th birthday."""
+        result: dict[str, str] = services().identity.add_representative(ins, body.model_dump(mode="json"))
+        return result
+
     @api.post("/dev/tokens", tags=["development enrolment"])
     def dev_token(request: schemas.DevTokenRequest) -> schemas.AccessToken:
         """A short-lived signed token for a registered actor (development only)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from nameko.rpc import ServiceRpc
@@ -9,11 +10,12 @@ from nameko.rpc import ServiceRpc
 from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
 from services.common.entrypoints import rpc
-from services.common.errors import AccessDenied, InvalidInput, TooManyRequests, Unauthenticated
+from services.common.errors import AccessDenied, Conflict, InvalidInput, TooManyRequests, Unauthenticated
 from services.common.events import Event, EventType
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.ids import new_id
+from services.common.majority import is_minor
 from services.common.schemas import (
     AccessToken,
     CardChallenge,
@@ -26,6 +28,7 @@ from services.common.schemas import (
     PatientRegistration,
     ProfessionalRegistration,
     RefreshRequest,
+    Representation,
 )
 from services.common.settings import Settings, secret_bytes
 from services.common.store import StoreProvider
@@ -79,6 +82,37 @@ class IdentityService(HealthMixin):
         if not self.store.add_professional(record, event):
             raise exceptions.professional_exists()
         return {"professional_id": professional_id}
+
+    @rpc
+    def add_representative(self, minor_ins: str, payload: dict[str, Any]) -> dict[str, str]:
+        """Record that an adult is the legal representative of a minor (development enrolment: in
+        production this is established at a counter, with proof)."""
+        self._require_dev_login()
+        request = parse(Representation, payload)
+        minor = self.store.patient_by_ins(require_ins(minor_ins))
+        representative = self.store.patient_by_ins(request.representative_ins)
+        if minor is None or representative is None:
+            raise exceptions.unknown_patient()
+        today = self.clock.now().date()
+        if not is_minor(date.fromisoformat(minor["birth_date"]), today):
+            raise Conflict("the represented patient is not a minor", [{"field": "ins"}])
+        if is_minor(date.fromisoformat(representative["birth_date"]), today):
+            raise InvalidInput.for_field("representative_ins", "a legal representative must be an adult")
+        now = self.clock.now()
+        record = {"_id": f"{representative['_id']}|{minor['_id']}", "representative_id": representative["_id"],
+                  "minor_id": minor["_id"], "added_at": now}
+        event = Event.of(EventType.REPRESENTATIVE_ADDED, self.name, now, None, patient_id=minor["_id"],
+                         data={"representative_id": representative["_id"]})
+        self.store.add_representation(record, event)
+        return {"minor_id": minor["_id"], "representative_id": representative["_id"]}
+
+    @rpc
+    def represented_birth_date(self, representative_id: str, minor_id: str) -> str | None:
+        """The minor's birth date if this patient represents them (consent decides what follows)."""
+        if self.store.representation(representative_id, minor_id) is None:
+            return None
+        minor = self.store.patient(minor_id)
+        return str(minor["birth_date"]) if minor else None
 
     @rpc
     def issue_dev_token(self, payload: dict[str, Any]) -> dict[str, Any]:

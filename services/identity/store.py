@@ -14,7 +14,7 @@ from services.common.store import Store
 
 class IdentityStore(Store):
     service = "identity"
-    outbox_collections = ("patients", "professionals", "logins")
+    outbox_collections = ("patients", "professionals", "logins", "representations")
 
     @classmethod
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
@@ -51,6 +51,18 @@ class IdentityStore(Store):
     def set_professional_status(self, rpps: str, status: str) -> bool:
         result = self.db.professionals.update_one({"_id": f"rpps:{rpps}"}, {"$set": {"status": status}})
         return result.matched_count == 1
+
+    # Legal representatives
+
+    def add_representation(self, record: dict[str, Any], event: Event) -> bool:
+        try:
+            self.insert_with_events("representations", record, [event])
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def representation(self, representative_id: str, minor_id: str) -> dict[str, Any] | None:
+        return self.db.representations.find_one({"_id": f"{representative_id}|{minor_id}"}, {"_outbox": 0})
 
     # Login
 

@@ -1,6 +1,6 @@
 """The access rules, one test per rule, named after it."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -19,8 +19,8 @@ PHARMACIST = Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000016", rpps="100
 UNLISTED = Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000024", rpps="10000000024", profession="99")
 
 
-def facts(consent: bool = False) -> Facts:
-    return Facts(ins=INS, patient_id="pat_1", has_consent=consent)
+def facts(consent: bool = False, represented_until: date | None = None) -> Facts:
+    return Facts(ins=INS, patient_id="pat_1", has_consent=consent, represented_until=represented_until)
 
 
 @pytest.mark.parametrize("action", [Action.OPEN, Action.READ, Action.READ_HISTORY])
@@ -88,3 +88,20 @@ def test_r_matrix_category_narrowing_refuses_an_uncovered_category() -> None:
 def test_matrix_in_force_before_the_first_version_is_an_error() -> None:
     with pytest.raises(LookupError):
         matrix.in_force(datetime(2020, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("action", [Action.OPEN, Action.READ, Action.READ_HISTORY])
+def test_r_representative_acts_for_the_minor_until_18(action: Action) -> None:
+    grant = decide(OTHER_PATIENT, action, facts(represented_until=date(2027, 1, 1)), MATRIX, NOW)
+    assert grant.allowed and grant.rule == "R-REPRESENTATIVE"
+
+
+def test_r_representative_writes_only_patient_documents() -> None:
+    grant = decide(OTHER_PATIENT, Action.WRITE, facts(represented_until=date(2027, 1, 1)), MATRIX, NOW)
+    assert grant.categories == ("90",)
+
+
+@pytest.mark.parametrize("birthday", [NOW.date(), date(2026, 1, 1)])
+def test_r_majority_right_ends_on_the_18th_birthday(birthday: date) -> None:
+    grant = decide(OTHER_PATIENT, Action.READ, facts(represented_until=birthday), MATRIX, NOW)
+    assert not grant.allowed and grant.rule == "R-MAJORITY"

@@ -67,14 +67,20 @@ class Api:
         self.mailbox = mailbox
 
     def patient(self, email: str) -> tuple[str, dict[str, str]]:
+        """A registered patient, logged in with a one-time code: (ins, Authorization headers)."""
+        ins = self.register_patient(email)
+        return ins, {"Authorization": f"Bearer {self.session(ins, email)['access_token']}"}
+
+    def register_patient(self, email: str) -> str:
         ins = make_ins()
         registered = self.http.post("/api/v1/patients", json={
             "ins": ins, "given_name": "Camille", "family_name": "Martin", "birth_date": "1980-01-15",
             "email": email})
         assert registered.status_code == 201, registered.text
-        return ins, self.login_with_code(ins, email)
+        return ins
 
-    def login_with_code(self, ins: str, email: str) -> dict[str, str]:
+    def session(self, ins: str, email: str) -> dict[str, Any]:
+        """Log in with the code mailed to the patient; the whole answer (access and refresh token)."""
         already = len(self.mailbox.messages(email, LOGIN_CODE))
         sent = self.http.post("/api/v1/login/patient/code", json={"ins": ins, "channel": "email"})
         assert sent.status_code == 202, sent.text
@@ -83,7 +89,8 @@ class Api:
         assert code is not None
         response = self.http.post("/api/v1/login/patient/token", json={"ins": ins, "code": code.group(1)})
         assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+        session: dict[str, Any] = response.json()
+        return session
 
     def professional(self, profession: str = "10") -> tuple[str, dict[str, str]]:
         rpps, card = make_rpps(), Card()

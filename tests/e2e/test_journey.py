@@ -1,7 +1,6 @@
 """The patient journey of the foundation, through the gateway's HTTP API, on the whole system."""
 
 import base64
-import re
 
 import pytest
 
@@ -148,12 +147,7 @@ def test_login_refusals_over_http(system: Running, api: Api) -> None:
 def test_patient_session_refresh_and_logout_over_http(system: Running, api: Api) -> None:
     http = system.http
     email = "session@patients.dmp-test.fr"
-    ins, _ = api.patient(email)
-    http.post("/api/v1/login/patient/code", json={"ins": ins})
-    code = system.mailbox.wait_for(email, 1, "code de connexion")[-1].get_content()
-    match = re.search(r"\b(\d{6})\b", code)
-    assert match is not None
-    session = http.post("/api/v1/login/patient/token", json={"ins": ins, "code": match.group(1)}).json()
+    session = api.session(api.register_patient(email), email)
     renewed = http.post("/api/v1/login/refresh", json={"refresh_token": session["refresh_token"]})
     assert renewed.status_code == 200
     headers = {"Authorization": f"Bearer {renewed.json()['access_token']}"}
