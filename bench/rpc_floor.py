@@ -145,7 +145,7 @@ def run(stack: Stack) -> dict[str, list[float]]:
     nir = "1800175123456"
     ins = f"{nir}{ins_key(nir):02d}"
     rpps = "1000000000" + next(d for d in "0123456789" if luhn_valid("1000000000" + d))
-    http.post("/api/v1/patients", json={"ins": ins, "given_name": "B", "family_name": "B",
+    http.post("/api/v1/patients", json={"ins": ins, "given_name": "B", "family_name": "B", "sex": "M",
                                         "birth_date": "1980-01-01", "email": "bench@example.org"})
     http.post("/api/v1/professionals", json={"rpps": rpps, "profession": "10", "given_name": "B", "family_name": "B"})
     patient = {"Authorization": "Bearer " + http.post("/api/v1/dev/tokens", json={"kind": "patient", "ins": ins})

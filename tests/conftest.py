@@ -11,6 +11,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from datetime import date  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -20,7 +21,7 @@ from pymongo.database import Database  # noqa: E402
 
 from deploy.local.processes import free_port, port_answers, wait_for  # noqa: E402
 from services.common.tokens import SigningKey  # noqa: E402
-from tests.identities import make_ins, make_rpps  # noqa: E402
+from tests.identities import make_rpps, registration  # noqa: E402
 from tests.journeys import Deposit, submission  # noqa: E402
 from tests.mailbox import Mailbox  # noqa: E402
 
@@ -121,13 +122,11 @@ class People:
     def __init__(self, cluster: Any) -> None:
         self.cluster = cluster
 
-    def patient(self, email: str | None = None) -> tuple[str, str]:
+    def patient(self, email: str | None = None, born: date = date(1980, 1, 15)) -> tuple[str, str]:
         """(ins, token) of a newly registered patient."""
-        ins = make_ins()
-        self.cluster.identity.register_patient({
-            "ins": ins, "given_name": "Camille", "family_name": "Martin", "birth_date": "1980-01-15",
-            "email": email or f"{uuid.uuid4().hex[:8]}@patients.dmp-test.fr",
-        })
+        details = registration(born=born, email=email)
+        self.cluster.identity.register_patient(details)
+        ins = details["ins"]
         token = self.cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})["access_token"]
         return ins, token
 

@@ -22,8 +22,10 @@ class Actor(BaseModel):
     ins: str | None = None  # patients only
     rpps: str | None = None  # professionals only
     profession: str | None = None  # TRE_G15 code, professionals only
+    organisation: str | None = None  # FINESS, professionals only
 
     @property
     def ref(self) -> dict[str, str | None]:
         """What events and traces carry about the actor: ids and codes, never names."""
-        return {"kind": self.kind.value, "id": self.id, "profession": self.profession}
+        return {"kind": self.kind.value, "id": self.id, "profession": self.profession,
+                "organisation": self.organisation}

@@ -40,6 +40,7 @@ class ActorRef(BaseModel):
     kind: str
     id: str
     profession: str | None = None
+    organisation: str | None = None
 
 
 class Event(BaseModel):

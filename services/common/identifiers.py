@@ -9,6 +9,8 @@ RPPS: 11 digits whose last digit is the Luhn check digit of the first ten.
 
 from __future__ import annotations
 
+from datetime import date
+
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -65,6 +67,25 @@ def check_rpps(value: str) -> str:
     if not luhn_valid(value):
         raise ValueError("check digit (Luhn) does not match")
     return value
+
+
+def check_finess(value: str) -> str:
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or len(value) != 9:
+        raise ValueError("must be 9 digits")
+    if not luhn_valid(value):
+        raise ValueError("check digit (Luhn) does not match")
+    return value
+
+
+def demographics_mismatch(ins: str, sex: str, birth: date) -> list[dict[str, str]]:
+    """Where declared traits contradict the INS (a NIR encodes sex, year and month of birth)."""
+    problems = []
+    if {"1": "M", "2": "F"}.get(ins[0]) != sex:
+        problems.append({"field": "sex", "reason": "does not match the INS (first digit 1 = M, 2 = F)"})
+    month = int(ins[3:5])
+    if int(ins[1:3]) != birth.year % 100 or (1 <= month <= 12 and month != birth.month):
+        problems.append({"field": "birth_date", "reason": "does not match the INS (year and month of birth)"})
+    return problems
 
 
 def check_profession(code: str) -> str:

@@ -41,11 +41,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+BirthPlace = Annotated[
+    str,
+    Field(pattern=r"^(\d{5}|2[AB]\d{3})$", description="INSEE code of the birth commune (99xxx: abroad)",
+          examples=["75056"]),
+]
+
+
 class PatientRegistration(Strict):
     ins: Ins
     given_name: Name
     family_name: Name
+    sex: Literal["F", "M"] = Field(description="as in the INS: first digit 1 = M, 2 = F")
     birth_date: date
+    birth_place_code: BirthPlace | None = None
     email: EmailStr
     language: Literal["fr", "en"] = "fr"
 
@@ -57,11 +66,18 @@ CardPublicKey = Annotated[
 ]
 
 
+Finess = Annotated[
+    str, AfterValidator(identifiers.check_finess), Field(description="FINESS of the organisation (9 digits)")
+]
+
+
 class ProfessionalRegistration(Strict):
     rpps: Rpps
     profession: Profession
     given_name: Name
     family_name: Name
+    specialty: Annotated[str, Field(pattern=r"^[A-Z]{1,4}[0-9]{0,4}$", description="e.g. SM26 (TRE_R38)")] | None = None
+    organisation: Finess | None = None
     card_public_key: CardPublicKey | None = None
 
 

@@ -13,7 +13,7 @@ from services.common.entrypoints import rpc
 from services.common.errors import AccessDenied, Conflict, InvalidInput, TooManyRequests, Unauthenticated
 from services.common.events import Event, EventType
 from services.common.health import HealthMixin
-from services.common.identifiers import require_ins
+from services.common.identifiers import demographics_mismatch, require_ins
 from services.common.ids import new_id
 from services.common.majority import is_minor
 from services.common.schemas import (
@@ -57,6 +57,9 @@ class IdentityService(HealthMixin):
         """Development enrolment of a patient (the INSi teleservice replaces it: issue 4)."""
         self._require_dev_login()
         registration = parse(PatientRegistration, payload)
+        problems = demographics_mismatch(registration.ins, registration.sex, registration.birth_date)
+        if problems:
+            raise InvalidInput(InvalidInput.summary(problems), problems)
         now = self.clock.now()
         patient_id = new_id("pat")
         record = {"_id": patient_id, **registration.model_dump(mode="json"), "registered_at": now}
@@ -144,7 +147,7 @@ class IdentityService(HealthMixin):
     def _professional_actor(professional: dict[str, Any]) -> Actor:
         return Actor(
             kind=ActorKind.PROFESSIONAL, id=professional["_id"], rpps=professional["rpps"],
-            profession=professional["profession"],
+            profession=professional["profession"], organisation=professional.get("organisation"),
         )
 
     # Login
@@ -218,6 +221,8 @@ class IdentityService(HealthMixin):
             raise refused
         if not self.store.consume("login_codes", challenge["_id"]):
             raise refused  # used by a concurrent attempt
+        if not patient.get("email_verified"):
+            self.store.mark_email_verified(patient["_id"], now)  # the code proved the address works
         actor = Actor(kind=ActorKind.PATIENT, id=patient["_id"], ins=patient["ins"])
         return self._with_refresh(self._logged_in(actor, "one_time_code"), actor, new_id("ses"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -51,6 +52,10 @@ class IdentityStore(Store):
     def set_professional_status(self, rpps: str, status: str) -> bool:
         result = self.db.professionals.update_one({"_id": f"rpps:{rpps}"}, {"$set": {"status": status}})
         return result.matched_count == 1
+
+    def mark_email_verified(self, patient_id: str, at: datetime) -> None:
+        # Nested: nx-27017 would store a top-level datetime written by $set as a string.
+        self.db.patients.update_one({"_id": patient_id}, {"$set": {"email_verified": {"at": at}}})
 
     # Legal representatives
 

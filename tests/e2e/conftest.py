@@ -14,7 +14,7 @@ import pytest
 
 from deploy.local.processes import free_port
 from deploy.local.stack import Stack
-from tests.identities import Card, make_ins, make_rpps
+from tests.identities import Card, make_rpps, registration
 from tests.mailbox import LOGIN_CODE, Mailbox
 from tests.otlp import Collector, serve
 
@@ -72,12 +72,10 @@ class Api:
         return ins, {"Authorization": f"Bearer {self.session(ins, email)['access_token']}"}
 
     def register_patient(self, email: str) -> str:
-        ins = make_ins()
-        registered = self.http.post("/api/v1/patients", json={
-            "ins": ins, "given_name": "Camille", "family_name": "Martin", "birth_date": "1980-01-15",
-            "email": email})
+        details = registration(email=email)
+        registered = self.http.post("/api/v1/patients", json=details)
         assert registered.status_code == 201, registered.text
-        return ins
+        return details["ins"]
 
     def session(self, ins: str, email: str) -> dict[str, Any]:
         """Log in with the code mailed to the patient; the whole answer (access and refresh token)."""

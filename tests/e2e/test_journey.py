@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from tests.e2e.conftest import Api, Running, document
-from tests.identities import Card, make_ins
+from tests.identities import Card, make_ins, registration
 from tests.journeys import eventually
 from tests.mailbox import DOSSIER_NEWS
 
@@ -83,8 +83,8 @@ def test_one_trace_id_across_gateway_services_and_events(system: Running, api: A
 @pytest.mark.parametrize(
     "path, body, status, field",
     [
-        ("/api/v1/patients", {"ins": "180017512345600", "given_name": "A", "family_name": "B",
-                              "birth_date": "1980-01-01", "email": "a@patients.dmp-test.fr"}, 422, "ins"),
+        ("/api/v1/patients", {**registration(), "ins": "180017512345600"}, 422, "ins"),
+        ("/api/v1/patients", registration(sex="M"), 422, "sex"),
         ("/api/v1/patients", {"given_name": "A"}, 422, "ins"),
         ("/api/v1/professionals", {"rpps": "10000000001", "profession": "10", "given_name": "A",
                                    "family_name": "B"}, 422, "rpps"),

@@ -2,7 +2,6 @@
 professionals, with every refusal a user or an attacker would meet."""
 
 import re
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ from services.common.clock import utcnow
 from services.common.errors import AccessDenied, TooManyRequests, Unauthenticated
 from services.common.tokens import verify
 from tests.conftest import service_database
-from tests.identities import Card, make_ins, make_rpps
+from tests.identities import Card, make_ins, make_rpps, registration
 from tests.journeys import eventually
 from tests.mailbox import LOGIN_CODE, Mailbox
 
@@ -20,10 +19,9 @@ ADDRESS = "192.0.2.10"
 
 
 def register_patient(cluster: Any) -> tuple[str, str]:
-    ins, email = make_ins(), f"{uuid.uuid4().hex[:10]}@patients.dmp-test.fr"
-    cluster.identity.register_patient({"ins": ins, "given_name": "Camille", "family_name": "Martin",
-                                       "birth_date": "1980-01-15", "email": email})
-    return ins, email
+    details = registration()
+    cluster.identity.register_patient(details)
+    return details["ins"], details["email"]
 
 
 def codes(mailbox: Mailbox, email: str, count: int) -> list[str]:
@@ -37,13 +35,18 @@ def request_code(cluster: Any, ins: str, address: str = ADDRESS) -> dict[str, An
     return result
 
 
-def test_patient_logs_in_with_the_code_received_by_email(cluster: Any, smtp_server: Mailbox) -> None:
+def test_patient_logs_in_with_the_code_received_by_email(
+    cluster: Any, smtp_server: Mailbox, environment: dict[str, str]
+) -> None:
     ins, email = register_patient(cluster)
     assert request_code(cluster, ins) == {"status": "sent_if_registered", "expires_in": 300}
     [code] = codes(smtp_server, email, 1)
+    patients = service_database(environment, "identity").patients
+    assert "email_verified" not in (patients.find_one({"ins": ins}) or {})
     token = cluster.identity.login_with_code({"ins": ins, "code": code}, ADDRESS)
     actor = verify(token["access_token"])
     assert actor.ins == ins and actor.kind == "patient"
+    assert (patients.find_one({"ins": ins}) or {})["email_verified"]["at"] <= utcnow()
 
 
 def test_unknown_ins_gets_the_same_answer_and_no_mail(cluster: Any, smtp_server: Mailbox) -> None:

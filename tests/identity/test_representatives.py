@@ -9,13 +9,13 @@ import pytest
 from services.common.clock import utcnow
 from services.common.errors import AccessDenied, Conflict, InvalidInput
 from tests.conftest import People, service_database
-from tests.identities import make_ins
+from tests.identities import registration
 
 
 def register(cluster: Any, born: date) -> tuple[str, str]:
-    ins = make_ins()
-    cluster.identity.register_patient({"ins": ins, "given_name": "Lou", "family_name": "Martin",
-                                       "birth_date": born.isoformat(), "email": f"{ins}@patients.dmp-test.fr"})
+    details = registration(born=born)
+    cluster.identity.register_patient(details)
+    ins = details["ins"]
     token = cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})["access_token"]
     return ins, token
 

@@ -7,17 +7,13 @@ import pytest
 from services.common.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from services.common.tokens import verify
 from tests.conftest import People
-from tests.identities import make_ins, make_rpps
-
-
-def patient(number: str, **overrides: str) -> dict[str, str]:
-    return {"ins": number, "given_name": "Camille", "family_name": "Martin", "birth_date": "1980-01-15",
-            "email": "camille@patients.dmp-test.fr", **overrides}
+from tests.identities import make_ins, make_rpps, registration
 
 
 def test_registered_patient_gets_a_token_that_verifies_as_them(cluster: Any) -> None:
-    ins = make_ins()
-    patient_id = cluster.identity.register_patient(patient(ins))["patient_id"]
+    details = registration()
+    ins = details["ins"]
+    patient_id = cluster.identity.register_patient(details)["patient_id"]
     token = cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})
     actor = verify(token["access_token"])
     assert actor.id == patient_id and actor.ins == ins and token["expires_in"] == 900
@@ -30,21 +26,43 @@ def test_professional_token_carries_rpps_and_profession(cluster: Any, people: Pe
 
 
 def test_same_ins_twice_is_a_conflict(cluster: Any) -> None:
-    ins = make_ins()
-    cluster.identity.register_patient(patient(ins))
+    details = registration()
+    cluster.identity.register_patient(details)
     with pytest.raises(Conflict):
-        cluster.identity.register_patient(patient(ins))
+        cluster.identity.register_patient({**details, "email": "other@patients.dmp-test.fr"})
 
 
 @pytest.mark.parametrize(
     "change, field",
     [({"ins": "180017512345600"}, "ins"), ({"email": "not-an-email"}, "email"),
-     ({"birth_date": "15/01/1980"}, "birth_date"), ({"nickname": "cam"}, "nickname")],
+     ({"birth_date": "15/01/1980"}, "birth_date"), ({"nickname": "cam"}, "nickname"),
+     ({"sex": "M"}, "sex"), ({"birth_date": "1981-01-15"}, "birth_date"), ({"birth_date": "1980-02-15"}, "birth_date"),
+     ({"birth_place_code": "7505"}, "birth_place_code"), ({"sex": "X"}, "sex")],
 )
 def test_bad_registration_names_the_field(cluster: Any, change: dict[str, str], field: str) -> None:
     with pytest.raises(InvalidInput) as error:
-        cluster.identity.register_patient(patient(make_ins(), **change))
+        cluster.identity.register_patient({**registration(), **change})
     assert [d["field"] for d in error.value.details] == [field]
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [({"organisation": "123456789"}, "organisation"), ({"organisation": "12345678"}, "organisation"),
+     ({"specialty": "médecine générale"}, "specialty"), ({"card_public_key": "not a key"}, "card_public_key")],
+)
+def test_bad_professional_registration_names_the_field(cluster: Any, change: dict[str, str], field: str) -> None:
+    with pytest.raises(InvalidInput) as error:
+        cluster.identity.register_professional(
+            {"rpps": make_rpps(), "profession": "10", "given_name": "A", "family_name": "B", **change})
+    assert [d["field"] for d in error.value.details] == [field]
+
+
+def test_professional_token_carries_the_organisation(cluster: Any) -> None:
+    rpps, finess = make_rpps(), "750712184"
+    cluster.identity.register_professional({"rpps": rpps, "profession": "10", "given_name": "A", "family_name": "B",
+                                            "specialty": "SM26", "organisation": finess})
+    actor = verify(cluster.identity.issue_dev_token({"kind": "professional", "rpps": rpps})["access_token"])
+    assert actor.organisation == finess
 
 
 def test_unknown_profession_is_refused(cluster: Any) -> None:
@@ -61,7 +79,7 @@ def test_token_for_an_unregistered_patient_is_not_found(cluster: Any) -> None:
 def test_dev_login_off_refuses_enrolment_and_tokens(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DMP_DEV_LOGIN", "false")
     with pytest.raises(AccessDenied) as error:
-        cluster.identity.register_patient(patient(make_ins()))
+        cluster.identity.register_patient(registration())
     assert error.value.details == [{"rule": "R-DEV-LOGIN-OFF"}]
     with pytest.raises(AccessDenied):
         cluster.identity.issue_dev_token({"kind": "patient", "ins": make_ins()})
