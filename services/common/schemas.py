@@ -132,6 +132,10 @@ class LoginCodeDelivery(Strict):
     valid_minutes: int
 
 
+class ExternalLogin(Strict):
+    id_token: Annotated[str, Field(min_length=20, max_length=8000, description="ID token of a trusted issuer")]
+
+
 class CardChallengeRequest(Strict):
     rpps: Rpps
 

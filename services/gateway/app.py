@@ -139,6 +139,13 @@ def router() -> APIRouter:
         return schemas.AccessToken(
             **services().identity.login_with_code(body.model_dump(mode="json"), client_address(request)))
 
+    @api.post("/login/professional/external", tags=["login"])
+    def login_with_external(request: Request, body: schemas.ExternalLogin) -> schemas.AccessToken:
+        """Exchange an ID token from a trusted OpenID Connect issuer (e.g. Pro Santé Connect) for an
+        access token; the issuer is trusted through DMP_TRUSTED_ISSUERS."""
+        return schemas.AccessToken(
+            **services().identity.login_with_external(body.model_dump(mode="json"), client_address(request)))
+
     @api.post("/login/refresh", tags=["login"])
     def refresh(request: Request, body: schemas.RefreshRequest) -> schemas.AccessToken:
         """A patient's refresh token for a new access token and a new refresh token (the old one is

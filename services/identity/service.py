@@ -22,6 +22,7 @@ from services.common.schemas import (
     CardChallengeRequest,
     CardLogin,
     DevTokenRequest,
+    ExternalLogin,
     LoginCodeCheck,
     LoginCodeRequest,
     LoginCodeSent,
@@ -35,7 +36,7 @@ from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.tokens import issue, signing_key_from_env, verify
 from services.common.validation import parse
-from services.identity import exceptions, login
+from services.identity import exceptions, external, login
 from services.identity.store import IdentityStore
 
 
@@ -289,6 +290,18 @@ class IdentityService(HealthMixin):
         if professional.get("status") != "active":
             raise AccessDenied.by_rule("R-SUSPENDED", "this professional is suspended and may not log in")
         return self._logged_in(self._professional_actor(professional), "card")
+
+    @rpc
+    def login_with_external(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
+        """Exchange an ID token from a trusted external issuer (Pro Santé Connect) for an access token."""
+        request = parse(ExternalLogin, payload)
+        self._limit_address(client_address)
+        professional = self.store.professional(external.rpps_from_id_token(request.id_token))
+        if professional is None:
+            raise Unauthenticated("the professional named by the ID token is not registered here")
+        if professional.get("status") != "active":
+            raise AccessDenied.by_rule("R-SUSPENDED", "this professional is suspended and may not log in")
+        return self._logged_in(self._professional_actor(professional), "external_oidc")
 
     def _logged_in(self, actor: Actor, method: str) -> dict[str, Any]:
         settings = Settings.from_env()

@@ -1,0 +1,77 @@
+"""Trusted external OpenID Connect issuers (the national professional identity provider, Pro Santé
+Connect, works this way): an ID token they signed is exchanged for our access token.
+
+Configured by DMP_TRUSTED_ISSUERS, a JSON list of
+    {"issuer": "...", "jwks_url": "...", "audience": "...", "rpps_claim": "SubjectNameID"}
+The RPPS is read from `rpps_claim`; PSC's national identifier is "8" + RPPS, which is accepted too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jwt
+
+from services.common.errors import ConfigurationError, Unauthenticated
+
+ALGORITHMS = ["RS256", "ES256", "PS256", "EdDSA"]
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    issuer: str
+    jwks_url: str
+    audience: str
+    rpps_claim: str = "SubjectNameID"
+
+
+def trusted_issuers() -> dict[str, TrustedIssuer]:
+    return _parse(os.environ.get("DMP_TRUSTED_ISSUERS", "[]"))
+
+
+@lru_cache(maxsize=4)
+def _parse(text: str) -> dict[str, TrustedIssuer]:
+    try:
+        return {item["issuer"]: TrustedIssuer(**item) for item in json.loads(text)}
+    except (ValueError, TypeError, KeyError):
+        raise ConfigurationError(
+            "DMP_TRUSTED_ISSUERS must be a JSON list of {issuer, jwks_url, audience[, rpps_claim]}"
+        ) from None
+
+
+@lru_cache(maxsize=16)
+def _keys(jwks_url: str) -> jwt.PyJWKClient:
+    # Cached per issuer: keys are fetched once and again only for an unknown kid (issuer rotation).
+    return jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=10)
+
+
+def rpps_from_id_token(id_token: str) -> str:
+    """The RPPS an external ID token vouches for, or Unauthenticated saying why not."""
+    try:
+        issuer_name = jwt.decode(id_token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        raise Unauthenticated("the ID token is malformed") from None
+    issuer = trusted_issuers().get(issuer_name) if isinstance(issuer_name, str) else None
+    if issuer is None:
+        raise Unauthenticated("the ID token comes from an issuer this service does not trust")
+    try:
+        key = _keys(issuer.jwks_url).get_signing_key_from_jwt(id_token)
+        claims = jwt.decode(
+            id_token, key.key, algorithms=ALGORITHMS, audience=issuer.audience, issuer=issuer.issuer,
+            options={"require": ["exp", "iat", "iss", "aud"]}, leeway=30,
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("the ID token has expired") from None
+    except jwt.PyJWKClientError:
+        raise Unauthenticated("the ID token's signing key is not published by its issuer") from None
+    except jwt.PyJWTError:
+        raise Unauthenticated("the ID token is not valid") from None
+    value = str(claims.get(issuer.rpps_claim, ""))
+    if len(value) == 12 and value.startswith("8"):
+        value = value[1:]  # national identifier of a health professional: "8" + RPPS
+    if len(value) != 11 or not value.isdigit():
+        raise Unauthenticated(f"the ID token carries no RPPS in {issuer.rpps_claim}")
+    return value
