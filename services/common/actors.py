@@ -8,8 +8,13 @@ from pydantic import BaseModel, ConfigDict
 
 
 class ActorKind(StrEnum):
+    """The only kinds of token this system issues or accepts: insurers, employers and the like have
+    none, so their tokens are refused everywhere."""
+
     PATIENT = "patient"
     PROFESSIONAL = "professional"
+    COUNTER_AGENT = "counter_agent"  # Assurance Maladie staff: may open a dossier, never reads content
+    SYSTEM = "system"  # a system client, e.g. the Assurance Maladie reimbursement feed
 
 
 class Actor(BaseModel):
@@ -18,11 +23,11 @@ class Actor(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: ActorKind
-    id: str  # patient id (pat_...) or "rpps:<RPPS>"
+    id: str  # pat_..., rpps:<RPPS>, agent:<id>, system:<client id>
     ins: str | None = None  # patients only
     rpps: str | None = None  # professionals only
     profession: str | None = None  # TRE_G15 code, professionals only
-    organisation: str | None = None  # FINESS, professionals only
+    organisation: str | None = None  # FINESS of a professional, Assurance Maladie fund of an agent
 
     @property
     def ref(self) -> dict[str, str | None]:

@@ -19,6 +19,8 @@ from services.common.ids import new_id
 class EventType(StrEnum):
     PATIENT_REGISTERED = "patient_registered"
     PROFESSIONAL_REGISTERED = "professional_registered"
+    AGENT_REGISTERED = "agent_registered"
+    SYSTEM_REGISTERED = "system_registered"
     LOGGED_IN = "logged_in"
     REPRESENTATIVE_ADDED = "representative_added"
     DOSSIER_OPENED = "dossier_opened"

@@ -9,6 +9,7 @@ RPPS: 11 digits whose last digit is the Luhn check digit of the first ten.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -66,6 +67,18 @@ def check_rpps(value: str) -> str:
         raise ValueError(f"must have 11 digits, got {len(value)}")
     if not luhn_valid(value):
         raise ValueError("check digit (Luhn) does not match")
+    return value
+
+
+ACTOR_ID = re.compile(r"^(rpps:\d{11}|agent:[A-Za-z0-9-]{3,32}|system:[a-z0-9-]{3,32})$")
+
+
+def check_actor_id(value: str) -> str:
+    """Who logs in with a card or key: rpps:<RPPS>, agent:<agent id> or system:<client id>."""
+    if not isinstance(value, str) or not ACTOR_ID.match(value):
+        raise ValueError("must be rpps:<11 digits>, agent:<id> or system:<client id>")
+    if value.startswith("rpps:"):
+        check_rpps(value.removeprefix("rpps:"))
     return value
 
 

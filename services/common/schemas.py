@@ -136,8 +136,27 @@ class ExternalLogin(Strict):
     id_token: Annotated[str, Field(min_length=20, max_length=8000, description="ID token of a trusted issuer")]
 
 
+ActorId = Annotated[
+    str, AfterValidator(identifiers.check_actor_id),
+    Field(description="rpps:<RPPS>, agent:<agent id> or system:<client id>", examples=["rpps:10000000009"]),
+]
+
+
+class AgentRegistration(Strict):
+    agent_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{3,32}$", examples=["CPAM75-0042"])]
+    organisation: Annotated[str, Field(pattern=r"^[0-9]{3}$", description="Assurance Maladie fund (CPAM) code")]
+    given_name: Name
+    family_name: Name
+    card_public_key: CardPublicKey
+
+
+class SystemRegistration(Strict):
+    client_id: Annotated[str, Field(pattern=r"^[a-z0-9-]{3,32}$", examples=["reimbursement-feed"])]
+    public_key: CardPublicKey
+
+
 class CardChallengeRequest(Strict):
-    rpps: Rpps
+    actor_id: ActorId
 
 
 class CardChallenge(BaseModel):
@@ -146,7 +165,7 @@ class CardChallenge(BaseModel):
 
 
 class CardLogin(Strict):
-    rpps: Rpps
+    actor_id: ActorId
     nonce: Annotated[str, Field(min_length=16, max_length=128)]
     signature: Annotated[
         str, Field(min_length=16, max_length=200, description="ES256 signature (r||s, 64 bytes), base64url")

@@ -77,4 +77,16 @@ def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: date
         return grant("R-CONSENT", "authorised by the patient, within the profession's rights",
                      writable)
 
+    if actor.kind is ActorKind.COUNTER_AGENT:
+        if action is Action.OPEN:
+            return grant("R-COUNTER-OPENS", "an Assurance Maladie counter agent may open a dossier with the "
+                         "patient's consent")
+        return deny("R-NO-CONTENT", "Assurance Maladie agents never read or add content")
+
+    if actor.kind is ActorKind.SYSTEM:
+        if action is Action.WRITE:
+            return grant("R-FEED-WRITES", "the Assurance Maladie feed adds reimbursement data only",
+                         frozenset({FEED_CATEGORY}))
+        return deny("R-NO-CONTENT", "a system feed never reads content")
+
     return deny("R-DENY-DEFAULT", "no rule gives this actor access")

@@ -16,6 +16,8 @@ def opening_channel(actor: Actor) -> str:
     """The channel is who opened it, not something the caller can claim."""
     if actor.kind is ActorKind.PATIENT:
         return "patient_online"
+    if actor.kind is ActorKind.COUNTER_AGENT:
+        return "counter"
     if actor.profession == PHARMACIST:
         return "pharmacy"
     return "professional"

@@ -114,6 +114,18 @@ def router() -> APIRouter:
         result: dict[str, str] = services().identity.register_professional(registration.model_dump(mode="json"))
         return result
 
+    @api.post("/agents", status_code=201, tags=["development enrolment"])
+    def register_agent(registration: schemas.AgentRegistration) -> dict[str, str]:
+        """Register an Assurance Maladie counter agent and their card's key (development only)."""
+        result: dict[str, str] = services().identity.register_agent(registration.model_dump(mode="json"))
+        return result
+
+    @api.post("/systems", status_code=201, tags=["development enrolment"])
+    def register_system(registration: schemas.SystemRegistration) -> dict[str, str]:
+        """Register a system client, e.g. the reimbursement feed, and its key (development only)."""
+        result: dict[str, str] = services().identity.register_system(registration.model_dump(mode="json"))
+        return result
+
     @api.post("/patients/{ins}/representatives", status_code=201, tags=["development enrolment"])
     def add_representative(ins: InsPath, body: schemas.Representation) -> dict[str, str]:
         """Record an adult as legal representative of a minor (development only): they then act for the
@@ -158,13 +170,14 @@ def router() -> APIRouter:
         services().identity.logout(token, body.model_dump(mode="json"))
         return Response(status_code=204)
 
-    @api.post("/login/professional/challenge", tags=["login"])
+    @api.post("/login/card/challenge", tags=["login"])
     def card_challenge(request: Request, body: schemas.CardChallengeRequest) -> schemas.CardChallenge:
-        """A single-use nonce (2 minutes) for the professional's card to sign with ES256."""
+        """A single-use nonce (2 minutes) for the card (professional, counter agent) or key (system) of
+        `actor_id` to sign with ES256."""
         return schemas.CardChallenge(
             **services().identity.request_card_challenge(body.model_dump(mode="json"), client_address(request)))
 
-    @api.post("/login/professional/token", tags=["login"])
+    @api.post("/login/card/token", tags=["login"])
     def login_with_card(request: Request, body: schemas.CardLogin) -> schemas.AccessToken:
         """Exchange the card's signature of the nonce for an access token (15 minutes)."""
         return schemas.AccessToken(

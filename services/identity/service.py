@@ -10,14 +10,15 @@ from nameko.rpc import ServiceRpc
 from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
 from services.common.entrypoints import rpc
-from services.common.errors import AccessDenied, Conflict, InvalidInput, TooManyRequests, Unauthenticated
+from services.common.errors import AccessDenied, Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from services.common.events import Event, EventType
 from services.common.health import HealthMixin
-from services.common.identifiers import demographics_mismatch, require_ins
+from services.common.identifiers import check_actor_id, demographics_mismatch, require_ins
 from services.common.ids import new_id
 from services.common.majority import is_minor
 from services.common.schemas import (
     AccessToken,
+    AgentRegistration,
     CardChallenge,
     CardChallengeRequest,
     CardLogin,
@@ -30,6 +31,7 @@ from services.common.schemas import (
     ProfessionalRegistration,
     RefreshRequest,
     Representation,
+    SystemRegistration,
 )
 from services.common.settings import Settings, secret_bytes
 from services.common.store import StoreProvider
@@ -74,18 +76,37 @@ class IdentityService(HealthMixin):
         """Development enrolment of a professional (the RPPS directory replaces it: issue 4)."""
         self._require_dev_login()
         registration = parse(ProfessionalRegistration, payload)
-        now = self.clock.now()
         professional_id = f"rpps:{registration.rpps}"
-        record = {
-            "_id": professional_id, **registration.model_dump(mode="json"), "status": "active", "registered_at": now,
-        }
-        event = Event.of(
-            EventType.PROFESSIONAL_REGISTERED, self.name, now, None,
-            data={"professional_id": professional_id, "profession": registration.profession},
-        )
-        if not self.store.add_professional(record, event):
-            raise exceptions.professional_exists()
+        self._register_actor("professionals", professional_id, registration.model_dump(mode="json"),
+                             EventType.PROFESSIONAL_REGISTERED, exceptions.professional_exists())
         return {"professional_id": professional_id}
+
+    @rpc
+    def register_agent(self, payload: dict[str, Any]) -> dict[str, str]:
+        """Development enrolment of an Assurance Maladie counter agent (with their card's key)."""
+        self._require_dev_login()
+        registration = parse(AgentRegistration, payload)
+        return self._register_actor("agents", f"agent:{registration.agent_id}", registration.model_dump(mode="json"),
+                                    EventType.AGENT_REGISTERED, Conflict("this agent id is already registered"))
+
+    @rpc
+    def register_system(self, payload: dict[str, Any]) -> dict[str, str]:
+        """Development enrolment of a system client (e.g. the reimbursement feed) and its key."""
+        self._require_dev_login()
+        registration = parse(SystemRegistration, payload)
+        fields = {"client_id": registration.client_id, "card_public_key": registration.public_key}
+        return self._register_actor("systems", f"system:{registration.client_id}", fields,
+                                    EventType.SYSTEM_REGISTERED, Conflict("this client id is already registered"))
+
+    def _register_actor(
+        self, collection: str, actor_id: str, fields: dict[str, Any], kind: EventType, taken: Conflict
+    ) -> dict[str, str]:
+        now = self.clock.now()
+        record = {"_id": actor_id, **fields, "status": "active", "registered_at": now}
+        event = Event.of(kind, self.name, now, None, data={"actor_id": actor_id})
+        if not self.store.add_actor(collection, record, event):
+            raise taken
+        return {"actor_id": actor_id}
 
     @rpc
     def add_representative(self, minor_ins: str, payload: dict[str, Any]) -> dict[str, str]:
@@ -140,15 +161,21 @@ class IdentityService(HealthMixin):
         professional = self.store.professional(request.rpps)
         if professional is None:
             raise exceptions.unknown_professional()
-        if professional.get("status") != "active":
-            raise AccessDenied.by_rule("R-SUSPENDED", "this professional is suspended and may not log in")
-        return self._professional_actor(professional)
+        return self._active_actor(professional)
 
     @staticmethod
-    def _professional_actor(professional: dict[str, Any]) -> Actor:
+    def _active_actor(record: dict[str, Any]) -> Actor:
+        """The actor a professional, agent or system record speaks for, unless it is suspended."""
+        if record.get("status") != "active":
+            raise AccessDenied.by_rule("R-SUSPENDED", "this account is suspended and may not log in")
+        prefix = record["_id"].split(":")[0]
+        if prefix == "agent":
+            return Actor(kind=ActorKind.COUNTER_AGENT, id=record["_id"], organisation=record["organisation"])
+        if prefix == "system":
+            return Actor(kind=ActorKind.SYSTEM, id=record["_id"])
         return Actor(
-            kind=ActorKind.PROFESSIONAL, id=professional["_id"], rpps=professional["rpps"],
-            profession=professional["profession"], organisation=professional.get("organisation"),
+            kind=ActorKind.PROFESSIONAL, id=record["_id"], rpps=record["rpps"],
+            profession=record["profession"], organisation=record.get("organisation"),
         )
 
     # Login
@@ -270,7 +297,7 @@ class IdentityService(HealthMixin):
         self._limit_address(client_address)
         now = self.clock.now()
         nonce = login.new_nonce()
-        self.store.add_nonce({"_id": nonce, "rpps": request.rpps, "expires_at": now + login.NONCE_TTL,
+        self.store.add_nonce({"_id": nonce, "actor_id": request.actor_id, "expires_at": now + login.NONCE_TTL,
                               "consumed": False})
         return CardChallenge(nonce=nonce, expires_in=int(login.NONCE_TTL.total_seconds())).model_dump()
 
@@ -279,17 +306,15 @@ class IdentityService(HealthMixin):
         request = parse(CardLogin, payload)
         self._limit_address(client_address)
         challenge = self.store.nonce(request.nonce)
-        if (challenge is None or challenge["rpps"] != request.rpps or challenge["expires_at"] <= self.clock.now()
-                or not self.store.consume("card_nonces", request.nonce)):
+        if (challenge is None or challenge["actor_id"] != request.actor_id
+                or challenge["expires_at"] <= self.clock.now() or not self.store.consume("card_nonces", request.nonce)):
             raise Unauthenticated("the challenge is unknown, expired or already used; ask for a new one")
-        professional = self.store.professional(request.rpps)
-        if professional is None or not professional.get("card_public_key"):
-            raise Unauthenticated("no card is registered for this RPPS")
-        if not login.card_signature_valid(professional["card_public_key"], request.nonce, request.signature):
+        record = self.store.actor_record(request.actor_id)
+        if record is None or not record.get("card_public_key"):
+            raise Unauthenticated("no card or key is registered for this actor")
+        if not login.card_signature_valid(record["card_public_key"], request.nonce, request.signature):
             raise Unauthenticated("the card's signature is not valid")
-        if professional.get("status") != "active":
-            raise AccessDenied.by_rule("R-SUSPENDED", "this professional is suspended and may not log in")
-        return self._logged_in(self._professional_actor(professional), "card")
+        return self._logged_in(self._active_actor(record), "card")
 
     @rpc
     def login_with_external(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
@@ -299,9 +324,7 @@ class IdentityService(HealthMixin):
         professional = self.store.professional(external.rpps_from_id_token(request.id_token))
         if professional is None:
             raise Unauthenticated("the professional named by the ID token is not registered here")
-        if professional.get("status") != "active":
-            raise AccessDenied.by_rule("R-SUSPENDED", "this professional is suspended and may not log in")
-        return self._logged_in(self._professional_actor(professional), "external_oidc")
+        return self._logged_in(self._active_actor(professional), "external_oidc")
 
     def _logged_in(self, actor: Actor, method: str) -> dict[str, Any]:
         settings = Settings.from_env()
@@ -313,13 +336,18 @@ class IdentityService(HealthMixin):
         return AccessToken(access_token=token, expires_in=settings.token_ttl_seconds).model_dump()
 
     @rpc
-    def set_professional_status(self, rpps: str, status: str) -> dict[str, str]:
-        """Operator action (not exposed by the gateway): suspend or reactivate a professional."""
+    def set_status(self, actor_id: str, status: str) -> dict[str, str]:
+        """Operator action (not exposed by the gateway): suspend or reactivate a professional, agent
+        or system. A suspended account cannot log in; its last token expires within 15 minutes."""
         if status not in {"active", "suspended"}:
             raise InvalidInput.for_field("status", "must be active or suspended")
-        if not self.store.set_professional_status(rpps, status):
-            raise exceptions.unknown_professional()
-        return {"rpps": rpps, "status": status}
+        try:
+            check_actor_id(actor_id)
+        except ValueError as error:
+            raise InvalidInput.for_field("actor_id", str(error)) from None
+        if not self.store.set_status(actor_id, status):
+            raise NotFound("no such account", [{"field": "actor_id"}])
+        return {"actor_id": actor_id, "status": status}
 
     # Internal lookups for other services (not exposed by the gateway).
 

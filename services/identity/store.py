@@ -13,9 +13,14 @@ from services.common.events import Event
 from services.common.store import Store
 
 
+def _collection_of(actor_id: str) -> str:
+    """Where an actor who logs in with a card or key is kept, by the prefix of its id."""
+    return {"rpps": "professionals", "agent": "agents", "system": "systems"}[actor_id.split(":")[0]]
+
+
 class IdentityStore(Store):
     service = "identity"
-    outbox_collections = ("patients", "professionals", "logins", "representations")
+    outbox_collections = ("patients", "professionals", "agents", "systems", "logins", "representations")
 
     @classmethod
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
@@ -32,12 +37,17 @@ class IdentityStore(Store):
             return False
         return True
 
-    def add_professional(self, professional: dict[str, Any], event: Event) -> bool:
+    def add_actor(self, collection: str, record: dict[str, Any], event: Event) -> bool:
+        """Register a professional, agent or system; False when the id is already taken."""
         try:
-            self.insert_with_events("professionals", professional, [event])
+            self.insert_with_events(collection, record, [event])
         except DuplicateKeyError:
             return False
         return True
+
+    def actor_record(self, actor_id: str) -> dict[str, Any] | None:
+        """The record of whoever logs in with a card or key, by actor id."""
+        return self.db[_collection_of(actor_id)].find_one({"_id": actor_id}, {"_outbox": 0})
 
     def patient_by_ins(self, ins: str) -> dict[str, Any] | None:
         return self.db.patients.find_one({"ins": ins}, {"_outbox": 0})
@@ -49,8 +59,8 @@ class IdentityStore(Store):
         return self.db.professionals.find_one({"_id": f"rpps:{rpps}"}, {"_outbox": 0})
 
 
-    def set_professional_status(self, rpps: str, status: str) -> bool:
-        result = self.db.professionals.update_one({"_id": f"rpps:{rpps}"}, {"$set": {"status": status}})
+    def set_status(self, actor_id: str, status: str) -> bool:
+        result = self.db[_collection_of(actor_id)].update_one({"_id": actor_id}, {"$set": {"status": status}})
         return result.matched_count == 1
 
     def mark_email_verified(self, patient_id: str, at: datetime) -> None:

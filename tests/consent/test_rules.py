@@ -105,3 +105,24 @@ def test_r_representative_writes_only_patient_documents() -> None:
 def test_r_majority_right_ends_on_the_18th_birthday(birthday: date) -> None:
     grant = decide(OTHER_PATIENT, Action.READ, facts(represented_until=birthday), MATRIX, NOW)
     assert not grant.allowed and grant.rule == "R-MAJORITY"
+
+
+AGENT = Actor(kind=ActorKind.COUNTER_AGENT, id="agent:CPAM75-0042", organisation="751")
+FEED = Actor(kind=ActorKind.SYSTEM, id="system:reimbursement-feed")
+
+
+def test_r_counter_opens_an_agent_may_open() -> None:
+    assert decide(AGENT, Action.OPEN, facts(), MATRIX, NOW).rule == "R-COUNTER-OPENS"
+
+
+@pytest.mark.parametrize("actor", [AGENT, FEED])
+@pytest.mark.parametrize("action", [Action.READ, Action.READ_HISTORY])
+def test_r_no_content_agents_and_feeds_never_read(actor: Actor, action: Action) -> None:
+    grant = decide(actor, action, facts(consent=True), MATRIX, NOW)
+    assert not grant.allowed and grant.rule == "R-NO-CONTENT"
+
+
+def test_r_feed_writes_only_reimbursement_data() -> None:
+    grant = decide(FEED, Action.WRITE, facts(), MATRIX, NOW)
+    assert grant.allowed and grant.categories == ("60",)
+    assert not decide(AGENT, Action.WRITE, facts(), MATRIX, NOW).allowed

@@ -99,11 +99,11 @@ class Api:
         return rpps, self.login_with_card(rpps, card)
 
     def login_with_card(self, rpps: str, card: Card) -> dict[str, str]:
-        challenge = self.http.post("/api/v1/login/professional/challenge", json={"rpps": rpps})
+        challenge = self.http.post("/api/v1/login/card/challenge", json={"actor_id": f"rpps:{rpps}"})
         assert challenge.status_code == 200, challenge.text
         nonce = challenge.json()["nonce"]
-        response = self.http.post("/api/v1/login/professional/token",
-                                  json={"rpps": rpps, "nonce": nonce, "signature": card.sign(nonce)})
+        response = self.http.post("/api/v1/login/card/token",
+                                  json={"actor_id": f"rpps:{rpps}", "nonce": nonce, "signature": card.sign(nonce)})
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 

@@ -91,7 +91,7 @@ def test_one_trace_id_across_gateway_services_and_events(system: Running, api: A
         ("/api/v1/dev/tokens", {"kind": "insurer"}, 422, "kind"),
         ("/api/v1/login/patient/code", {"ins": "180017512345600"}, 422, "ins"),
         ("/api/v1/login/patient/token", {"ins": "180017512345660", "code": "12a456"}, 422, "code"),
-        ("/api/v1/login/professional/token", {"rpps": "10000000009", "nonce": "x" * 20}, 422, "signature"),
+        ("/api/v1/login/card/token", {"actor_id": "rpps:10000000009", "nonce": "x" * 20}, 422, "signature"),
     ],
 )
 def test_bad_enrolment_and_login_input_answers_422_naming_the_field(
@@ -133,9 +133,9 @@ def test_login_refusals_over_http(system: Running, api: Api) -> None:
     wrong = http.post("/api/v1/login/patient/token", json={"ins": ins, "code": "000000"})
     assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"] == "Bearer"
     rpps, _ = api.professional("10")
-    nonce = http.post("/api/v1/login/professional/challenge", json={"rpps": rpps}).json()["nonce"]
-    forged = http.post("/api/v1/login/professional/token",
-                       json={"rpps": rpps, "nonce": nonce, "signature": Card().sign(nonce)})
+    nonce = http.post("/api/v1/login/card/challenge", json={"actor_id": f"rpps:{rpps}"}).json()["nonce"]
+    forged = http.post("/api/v1/login/card/token",
+                       json={"actor_id": f"rpps:{rpps}", "nonce": nonce, "signature": Card().sign(nonce)})
     assert forged.status_code == 401 and "signature" in forged.json()["detail"]
     unknown = make_ins()
     for _ in range(5):

@@ -76,6 +76,6 @@ def test_unregistered_professional_is_refused(cluster: Any, issuer: Issuer) -> N
 
 
 def test_suspended_professional_is_refused(cluster: Any, issuer: Issuer, rpps: str) -> None:
-    cluster.identity.set_professional_status(rpps, "suspended")
+    cluster.identity.set_status(f"rpps:{rpps}", "suspended")
     with pytest.raises(AccessDenied):
         login(cluster, issuer.id_token(rpps))

@@ -140,9 +140,13 @@ def test_first_access_code_is_sent_when_the_dossier_opens(cluster: Any, smtp_ser
     assert verify(cluster.identity.login_with_code({"ins": ins, "code": code}, ADDRESS)["access_token"]).ins == ins
 
 
+def signed(rpps: str, nonce: str, card: Card) -> dict[str, str]:
+    return {"actor_id": f"rpps:{rpps}", "nonce": nonce, "signature": card.sign(nonce)}
+
+
 def card_login(cluster: Any, rpps: str, card: Card) -> str:
-    nonce = cluster.identity.request_card_challenge({"rpps": rpps}, ADDRESS)["nonce"]
-    token: str = cluster.identity.login_with_card({"rpps": rpps, "nonce": nonce, "signature": card.sign(nonce)},
+    nonce = cluster.identity.request_card_challenge({"actor_id": f"rpps:{rpps}"}, ADDRESS)["nonce"]
+    token: str = cluster.identity.login_with_card(signed(rpps, nonce, card),
                                                   ADDRESS)["access_token"]
     return token
 
@@ -163,15 +167,15 @@ def test_professional_logs_in_by_signing_the_challenge(cluster: Any, professiona
 
 def test_signature_by_another_card_is_refused(cluster: Any, professional: tuple[str, Card]) -> None:
     rpps, _ = professional
-    nonce = cluster.identity.request_card_challenge({"rpps": rpps}, ADDRESS)["nonce"]
+    nonce = cluster.identity.request_card_challenge({"actor_id": f"rpps:{rpps}"}, ADDRESS)["nonce"]
     with pytest.raises(Unauthenticated, match="signature"):
-        cluster.identity.login_with_card({"rpps": rpps, "nonce": nonce, "signature": Card().sign(nonce)}, ADDRESS)
+        cluster.identity.login_with_card(signed(rpps, nonce, Card()), ADDRESS)
 
 
 def test_challenge_is_single_use(cluster: Any, professional: tuple[str, Card]) -> None:
     rpps, card = professional
-    nonce = cluster.identity.request_card_challenge({"rpps": rpps}, ADDRESS)["nonce"]
-    attempt = {"rpps": rpps, "nonce": nonce, "signature": card.sign(nonce)}
+    nonce = cluster.identity.request_card_challenge({"actor_id": f"rpps:{rpps}"}, ADDRESS)["nonce"]
+    attempt = signed(rpps, nonce, card)
     cluster.identity.login_with_card(attempt, ADDRESS)
     with pytest.raises(Unauthenticated, match="already used"):
         cluster.identity.login_with_card(attempt, ADDRESS)
@@ -179,18 +183,18 @@ def test_challenge_is_single_use(cluster: Any, professional: tuple[str, Card]) -
 
 def test_challenge_for_another_rpps_is_refused(cluster: Any, professional: tuple[str, Card]) -> None:
     rpps, card = professional
-    nonce = cluster.identity.request_card_challenge({"rpps": make_rpps()}, ADDRESS)["nonce"]
+    nonce = cluster.identity.request_card_challenge({"actor_id": f"rpps:{make_rpps()}"}, ADDRESS)["nonce"]
     with pytest.raises(Unauthenticated):
-        cluster.identity.login_with_card({"rpps": rpps, "nonce": nonce, "signature": card.sign(nonce)}, ADDRESS)
+        cluster.identity.login_with_card(signed(rpps, nonce, card), ADDRESS)
 
 
 def test_suspended_professional_cannot_log_in(cluster: Any, professional: tuple[str, Card]) -> None:
     rpps, card = professional
-    cluster.identity.set_professional_status(rpps, "suspended")
+    cluster.identity.set_status(f"rpps:{rpps}", "suspended")
     with pytest.raises(AccessDenied) as error:
         card_login(cluster, rpps, card)
     assert error.value.details == [{"rule": "R-SUSPENDED"}]
-    cluster.identity.set_professional_status(rpps, "active")
+    cluster.identity.set_status(f"rpps:{rpps}", "active")
     assert verify(card_login(cluster, rpps, card)).rpps == rpps
 
 
@@ -244,6 +248,6 @@ def test_refresh_tokens_are_stored_as_digests(
 
 def test_professionals_get_no_refresh_token(cluster: Any, professional: tuple[str, Card]) -> None:
     rpps, card = professional
-    nonce = cluster.identity.request_card_challenge({"rpps": rpps}, ADDRESS)["nonce"]
-    session = cluster.identity.login_with_card({"rpps": rpps, "nonce": nonce, "signature": card.sign(nonce)}, ADDRESS)
+    nonce = cluster.identity.request_card_challenge({"actor_id": f"rpps:{rpps}"}, ADDRESS)["nonce"]
+    session = cluster.identity.login_with_card(signed(rpps, nonce, card), ADDRESS)
     assert session["refresh_token"] is None
