@@ -48,6 +48,7 @@ SUBSCRIPTIONS = (
     Subscription("audit", "dossier", (ALL,)),
     Subscription("notify", "dossier", ("document_added", "document_read")),
     Subscription("identity", "dossier", ("dossier_opened",)),
+    Subscription("consent", "identity", ("account_status_changed",)),
 )
 
 

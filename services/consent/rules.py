@@ -27,6 +27,7 @@ class Facts:
     has_consent: bool = False  # an active consent of the patient for this professional
     # When the actor is a legal representative of this patient (a minor): the minor's 18th birthday.
     represented_until: date | None = None
+    suspended: bool = False  # the actor's account was suspended after their token was issued
 
 
 def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: datetime) -> Grant:
@@ -41,6 +42,9 @@ def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: date
             allowed=False, action=action, rule=rule, reason=reason, patient_id=facts.patient_id,
             matrix_version=matrix.version, decided_at=now,
         )
+
+    if facts.suspended:
+        return deny("R-SUSPENDED", "this account is suspended")
 
     if actor.kind is ActorKind.PATIENT and actor.ins != facts.ins:
         if facts.represented_until is None:

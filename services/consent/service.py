@@ -17,6 +17,7 @@ from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.majority import eighteenth_birthday
 from services.common.store import StoreProvider
+from services.common.subscriptions import subscribe
 from services.common.tokens import verify
 from services.consent import matrix, rules
 from services.consent.store import ConsentStore, consent_id
@@ -51,9 +52,14 @@ class ConsentService(HealthMixin):
             if minor_birth_date is not None:
                 represented_until = eighteenth_birthday(date.fromisoformat(minor_birth_date))
         facts = rules.Facts(ins=ins, patient_id=patient_id, has_consent=has_consent,
-                            represented_until=represented_until)
+                            represented_until=represented_until, suspended=self.store.suspended(actor.id))
         decision = rules.decide(actor, wanted, facts, matrix.in_force(now), now)
         return decision.model_dump(mode="json")
+
+    @subscribe("consent", "identity")
+    def on_account_status_changed(self, payload: dict[str, Any]) -> None:
+        event = Event.model_validate(payload)
+        self.store.apply_status(event.data["actor_id"], event.data["status"], int(event.data["changed_ms"]))
 
     @rpc
     def record_consent(self, token: str, ins: str) -> dict[str, Any]:

@@ -34,6 +34,20 @@ class ConsentStore(Store):
             return False
         return True
 
+    def apply_status(self, actor_id: str, status: str, changed_ms: int) -> None:
+        """Keep the newest status of an account (events may arrive late or twice)."""
+        try:
+            self.db.account_status.insert_one({"_id": actor_id, "status": status, "changed_ms": changed_ms})
+        except DuplicateKeyError:
+            self.db.account_status.update_one(
+                {"_id": actor_id, "changed_ms": {"$lt": changed_ms}},
+                {"$set": {"status": status, "changed_ms": changed_ms}},
+            )
+
+    def suspended(self, actor_id: str) -> bool:
+        record = self.db.account_status.find_one({"_id": actor_id})
+        return record is not None and record["status"] == "suspended"
+
     def find(self, ins: str, professional_id: str) -> dict[str, Any] | None:
         return self.db.consents.find_one({"_id": consent_id(ins, professional_id)}, {"_outbox": 0})
 

@@ -338,15 +338,21 @@ class IdentityService(HealthMixin):
     @rpc
     def set_status(self, actor_id: str, status: str) -> dict[str, str]:
         """Operator action (not exposed by the gateway): suspend or reactivate a professional, agent
-        or system. A suspended account cannot log in; its last token expires within 15 minutes."""
+        or system. A suspended account cannot log in, and consent refuses its tokens still running."""
         if status not in {"active", "suspended"}:
             raise InvalidInput.for_field("status", "must be active or suspended")
         try:
             check_actor_id(actor_id)
         except ValueError as error:
             raise InvalidInput.for_field("actor_id", str(error)) from None
-        if not self.store.set_status(actor_id, status):
+        if self.store.actor_record(actor_id) is None:
             raise NotFound("no such account", [{"field": "actor_id"}])
+        now = self.clock.now()
+        # The event first: if we die before the status is written, consent refuses (fails safe).
+        event = Event.of(EventType.ACCOUNT_STATUS_CHANGED, self.name, now, None,
+                         data={"actor_id": actor_id, "status": status, "changed_ms": str(int(now.timestamp() * 1000))})
+        self.store.record_status_change(event)
+        self.store.set_status(actor_id, status)
         return {"actor_id": actor_id, "status": status}
 
     # Internal lookups for other services (not exposed by the gateway).

@@ -20,7 +20,9 @@ def _collection_of(actor_id: str) -> str:
 
 class IdentityStore(Store):
     service = "identity"
-    outbox_collections = ("patients", "professionals", "agents", "systems", "logins", "representations")
+    outbox_collections = (
+        "patients", "professionals", "agents", "systems", "logins", "representations", "status_changes",
+    )
 
     @classmethod
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
@@ -58,6 +60,9 @@ class IdentityStore(Store):
     def professional(self, rpps: str) -> dict[str, Any] | None:
         return self.db.professionals.find_one({"_id": f"rpps:{rpps}"}, {"_outbox": 0})
 
+
+    def record_status_change(self, event: Event) -> None:
+        self.insert_with_events("status_changes", {"_id": event.event_id, **event.data}, [event])
 
     def set_status(self, actor_id: str, status: str) -> bool:
         result = self.db[_collection_of(actor_id)].update_one({"_id": actor_id}, {"$set": {"status": status}})

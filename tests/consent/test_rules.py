@@ -126,3 +126,9 @@ def test_r_feed_writes_only_reimbursement_data() -> None:
     grant = decide(FEED, Action.WRITE, facts(), MATRIX, NOW)
     assert grant.allowed and grant.categories == ("60",)
     assert not decide(AGENT, Action.WRITE, facts(), MATRIX, NOW).allowed
+
+
+def test_r_suspended_refuses_even_with_consent() -> None:
+    suspended = Facts(ins=INS, patient_id="pat_1", has_consent=True, suspended=True)
+    grant = decide(DOCTOR, Action.READ, suspended, MATRIX, NOW)
+    assert not grant.allowed and grant.rule == "R-SUSPENDED"

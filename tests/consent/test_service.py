@@ -6,6 +6,7 @@ import pytest
 
 from services.common.errors import AccessDenied, InvalidInput
 from tests.conftest import People
+from tests.journeys import eventually
 
 
 def test_consent_recorded_twice_is_one_record(cluster: Any, people: People) -> None:
@@ -38,3 +39,20 @@ def test_unknown_action_is_refused_naming_the_field(cluster: Any, people: People
     with pytest.raises(InvalidInput) as error:
         cluster.consent.grant(patient, ins, "delete_everything")
     assert error.value.details[0]["field"] == "action"
+
+
+def test_suspension_stops_a_professional_whose_token_still_runs(cluster: Any, people: People) -> None:
+    ins, patient = people.patient()
+    cluster.dossier.open(patient, {"ins": ins})
+    rpps, doctor = people.professional()
+    cluster.consent.record_consent(doctor, ins)
+    assert cluster.dossier.search(doctor, ins)["documents"] == []
+
+    cluster.identity.set_status(f"rpps:{rpps}", "suspended")
+    assert eventually(lambda: cluster.consent.grant(doctor, ins, "read")["rule"] == "R-SUSPENDED")
+    with pytest.raises(AccessDenied) as error:
+        cluster.dossier.search(doctor, ins)
+    assert error.value.details == [{"rule": "R-SUSPENDED"}]
+
+    cluster.identity.set_status(f"rpps:{rpps}", "active")
+    assert eventually(lambda: cluster.consent.grant(doctor, ins, "read")["allowed"])
