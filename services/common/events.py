@@ -23,6 +23,7 @@ class EventType(StrEnum):
     SYSTEM_REGISTERED = "system_registered"
     LOGGED_IN = "logged_in"
     ACCOUNT_STATUS_CHANGED = "account_status_changed"
+    CONTACT_CHANGED = "contact_changed"
     REPRESENTATIVE_ADDED = "representative_added"
     DOSSIER_OPENED = "dossier_opened"
     CONSENT_RECORDED = "consent_recorded"

@@ -123,13 +123,23 @@ class LoginCodeCheck(Strict):
     code: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="the 6-digit code received")]
 
 
-class LoginCodeDelivery(Strict):
-    """identity -> notify: where to send a code. Travels by RPC only, never in an event."""
+class IdentityMessage(Strict):
+    """identity -> notify: a code or a security notice to send now. Travels by RPC only, never in an
+    event (the audit trail keeps events)."""
 
     to: EmailStr
-    code: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    kind: Literal["login_code", "contact_code", "contact_changed"]
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
     language: Literal["fr", "en"] = "fr"
-    valid_minutes: int
+    valid_minutes: int = 0
+
+
+class ContactChange(Strict):
+    email: EmailStr
+
+
+class ContactCode(Strict):
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="the 6-digit code sent to the new address")]
 
 
 class ExternalLogin(Strict):

@@ -183,6 +183,18 @@ def router() -> APIRouter:
         return schemas.AccessToken(
             **services().identity.login_with_card(body.model_dump(mode="json"), client_address(request)))
 
+    @api.post("/patients/{ins}/contact", status_code=202, tags=["login"])
+    def request_contact_change(token: Token, ins: InsPath, body: schemas.ContactChange) -> dict[str, Any]:
+        """The patient asks to change their email: a code is sent to the new address."""
+        result: dict[str, Any] = services().identity.request_contact_change(token, ins, body.model_dump(mode="json"))
+        return result
+
+    @api.post("/patients/{ins}/contact/verify", tags=["login"])
+    def confirm_contact_change(token: Token, ins: InsPath, body: schemas.ContactCode) -> dict[str, str]:
+        """The code from the new address confirms it; the old address is told of the change."""
+        result: dict[str, str] = services().identity.confirm_contact_change(token, ins, body.model_dump(mode="json"))
+        return result
+
     @api.post("/dossiers", status_code=201, tags=["dossiers"])
     def open_dossier(token: Token, opening: schemas.DossierOpening) -> schemas.DossierOpened:
         """Open a patient's dossier: by the patient, or by a professional with the patient's consent."""

@@ -22,6 +22,8 @@ from services.common.schemas import (
     CardChallenge,
     CardChallengeRequest,
     CardLogin,
+    ContactChange,
+    ContactCode,
     DevTokenRequest,
     ExternalLogin,
     LoginCodeCheck,
@@ -192,24 +194,46 @@ class IdentityService(HealthMixin):
         limit = login.logins_per_address(Settings.from_env().login_rate_per_address)
         self._limit(limit, f"address:{client_address}")
 
-    def _send_code(self, patient: dict[str, Any]) -> None:
-        """Create a code and have notify deliver it, unless one was sent moments ago."""
+    def _send_code(self, patient: dict[str, Any], purpose: str = "login", address: str | None = None) -> None:
+        """Create a code and have notify deliver it, unless one was sent moments ago. A login code goes
+        to the patient's address; a contact code to the new address it verifies."""
         now = self.clock.now()
-        latest = self.store.latest_code(patient["_id"])
-        if latest is not None and not latest["consumed"] and latest["created_at"] > now - login.RESEND_AFTER:
+        address = address or patient["email"]
+        latest = self.store.latest_code(patient["_id"], purpose)
+        if (latest is not None and not latest["consumed"] and latest["created_at"] > now - login.RESEND_AFTER
+                and latest.get("address") == address):
             return  # throttled: the code sent moments ago is still valid
         challenge_id = new_id("otp")
         code = login.new_code()
         self.store.add_code({
-            "_id": challenge_id, "patient_id": patient["_id"], "created_at": now,
-            "expires_at": now + login.CODE_TTL, "attempts": 0, "consumed": False,
+            "_id": challenge_id, "patient_id": patient["_id"], "purpose": purpose, "address": address,
+            "created_at": now, "expires_at": now + login.CODE_TTL, "attempts": 0, "consumed": False,
             "digest": login.code_digest(self._login_code_key(), challenge_id, code),
         })
         # Not awaited: the answer takes as long whether or not the patient exists.
-        self.notify.deliver_login_code.call_async(
-            {"to": patient["email"], "code": code, "language": patient.get("language", "fr"),
-             "valid_minutes": int(login.CODE_TTL.total_seconds() // 60)}
-        )
+        self._tell(patient, f"{purpose}_code", to=address, code=code,
+                   valid_minutes=int(login.CODE_TTL.total_seconds() // 60))
+
+    def _tell(self, patient: dict[str, Any], kind: str, to: str, **fields: Any) -> None:
+        message = {"to": to, "kind": kind, "language": patient.get("language", "fr"), **fields}
+        self.notify.deliver_identity_message.call_async(message)
+
+    def _check_code(self, patient: dict[str, Any] | None, code: str, purpose: str) -> dict[str, Any]:
+        """The challenge a right code answers, used up; Unauthenticated otherwise (5 attempts at most)."""
+        refused = Unauthenticated("the code is wrong or has expired; ask for a new code")
+        challenge = self.store.latest_code(patient["_id"], purpose) if patient else None
+        if challenge is None or challenge["consumed"] or challenge["expires_at"] <= self.clock.now():
+            raise refused
+        counted = self.store.count_attempt(challenge["_id"], login.CODE_MAX_ATTEMPTS)
+        if counted is None:
+            raise Unauthenticated("too many wrong codes; ask for a new code")
+        if not login.code_matches(self._login_code_key(), challenge["_id"], code, challenge["digest"]):
+            if counted["attempts"] >= login.CODE_MAX_ATTEMPTS:
+                self.store.consume("login_codes", challenge["_id"])  # locked: a new code is needed
+            raise refused
+        if not self.store.consume("login_codes", challenge["_id"]):
+            raise refused  # used by a concurrent attempt
+        return challenge
 
     @rpc
     def request_login_code(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
@@ -234,25 +258,42 @@ class IdentityService(HealthMixin):
     def login_with_code(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
         request = parse(LoginCodeCheck, payload)
         self._limit_address(client_address)
-        refused = Unauthenticated("the code is wrong or has expired; ask for a new code")
         patient = self.store.patient_by_ins(request.ins)
-        challenge = self.store.latest_code(patient["_id"]) if patient else None
-        now = self.clock.now()
-        if patient is None or challenge is None or challenge["consumed"] or challenge["expires_at"] <= now:
-            raise refused
-        counted = self.store.count_attempt(challenge["_id"], login.CODE_MAX_ATTEMPTS)
-        if counted is None:
-            raise Unauthenticated("too many wrong codes; ask for a new code")
-        if not login.code_matches(self._login_code_key(), challenge["_id"], request.code, challenge["digest"]):
-            if counted["attempts"] >= login.CODE_MAX_ATTEMPTS:
-                self.store.consume("login_codes", challenge["_id"])  # locked: a new code is needed
-            raise refused
-        if not self.store.consume("login_codes", challenge["_id"]):
-            raise refused  # used by a concurrent attempt
+        self._check_code(patient, request.code, "login")
+        assert patient is not None  # _check_code refuses an unknown patient
         if not patient.get("email_verified"):
-            self.store.mark_email_verified(patient["_id"], now)  # the code proved the address works
+            self.store.mark_email_verified(patient["_id"], self.clock.now())  # the code proved the address
         actor = Actor(kind=ActorKind.PATIENT, id=patient["_id"], ins=patient["ins"])
         return self._with_refresh(self._logged_in(actor, "one_time_code"), actor, new_id("ses"))
+
+    def _holder(self, token: str, ins: str) -> dict[str, Any]:
+        """The patient record, if the token is the holder's own (contact details are theirs alone)."""
+        actor = verify(token)
+        patient = self.store.patient_by_ins(require_ins(ins))
+        if actor.kind is not ActorKind.PATIENT or patient is None or actor.id != patient["_id"]:
+            raise AccessDenied.by_rule("R-HOLDER-ONLY", "only the patient changes their contact details")
+        return patient
+
+    @rpc
+    def request_contact_change(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send a code to the new address; it replaces the old one only once the code comes back."""
+        patient = self._holder(token, ins)
+        change = parse(ContactChange, payload)
+        self._limit(login.CODES_PER_PATIENT, f"contact:{patient['_id']}")
+        self._send_code(patient, purpose="contact", address=str(change.email))
+        return {"status": "code_sent", "expires_in": int(login.CODE_TTL.total_seconds())}
+
+    @rpc
+    def confirm_contact_change(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, str]:
+        patient = self._holder(token, ins)
+        challenge = self._check_code(patient, parse(ContactCode, payload).code, "contact")
+        self.store.change_email(patient["_id"], challenge["address"], self.clock.now())
+        self._tell(patient, "contact_changed", to=patient["email"])  # the old address hears of it
+        now = self.clock.now()
+        self.store.record_account_change(Event.of(
+            EventType.CONTACT_CHANGED, self.name, now, verify(token), patient_id=patient["_id"],
+            data={"channel": "email"}))
+        return {"status": "changed"}
 
     def _with_refresh(self, access: dict[str, Any], actor: Actor, family: str) -> dict[str, Any]:
         now = self.clock.now()
@@ -351,7 +392,7 @@ class IdentityService(HealthMixin):
         # The event first: if we die before the status is written, consent refuses (fails safe).
         event = Event.of(EventType.ACCOUNT_STATUS_CHANGED, self.name, now, None,
                          data={"actor_id": actor_id, "status": status, "changed_ms": str(int(now.timestamp() * 1000))})
-        self.store.record_status_change(event)
+        self.store.record_account_change(event)
         self.store.set_status(actor_id, status)
         return {"actor_id": actor_id, "status": status}
 

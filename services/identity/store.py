@@ -21,14 +21,14 @@ def _collection_of(actor_id: str) -> str:
 class IdentityStore(Store):
     service = "identity"
     outbox_collections = (
-        "patients", "professionals", "agents", "systems", "logins", "representations", "status_changes",
+        "patients", "professionals", "agents", "systems", "logins", "representations", "account_changes",
     )
 
     @classmethod
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
         super().prepare(database)
         database.patients.create_index([("ins", 1)], unique=True)
-        database.login_codes.create_index([("patient_id", 1), ("created_at", 1)])
+        database.login_codes.create_index([("patient_id", 1), ("purpose", 1), ("created_at", 1)])
         database.refresh_tokens.create_index([("family", 1)])
 
     def add_patient(self, patient: dict[str, Any], event: Event) -> bool:
@@ -61,8 +61,8 @@ class IdentityStore(Store):
         return self.db.professionals.find_one({"_id": f"rpps:{rpps}"}, {"_outbox": 0})
 
 
-    def record_status_change(self, event: Event) -> None:
-        self.insert_with_events("status_changes", {"_id": event.event_id, **event.data}, [event])
+    def record_account_change(self, event: Event) -> None:
+        self.insert_with_events("account_changes", {"_id": event.event_id, **event.data}, [event])
 
     def set_status(self, actor_id: str, status: str) -> bool:
         result = self.db[_collection_of(actor_id)].update_one({"_id": actor_id}, {"$set": {"status": status}})
@@ -93,9 +93,13 @@ class IdentityStore(Store):
         )
         return int((counter or {}).get("count", 1))
 
-    def latest_code(self, patient_id: str) -> dict[str, Any] | None:
-        cursor = self.db.login_codes.find({"patient_id": patient_id}).sort([("created_at", -1)]).limit(1)
+    def latest_code(self, patient_id: str, purpose: str) -> dict[str, Any] | None:
+        query = {"patient_id": patient_id, "purpose": purpose}
+        cursor = self.db.login_codes.find(query).sort([("created_at", -1)]).limit(1)
         return next(iter(cursor), None)
+
+    def change_email(self, patient_id: str, email: str, at: datetime) -> None:
+        self.db.patients.update_one({"_id": patient_id}, {"$set": {"email": email, "email_verified": {"at": at}}})
 
     def add_code(self, challenge: dict[str, Any]) -> None:
         self.db.login_codes.insert_one(challenge)

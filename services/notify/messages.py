@@ -60,16 +60,32 @@ def compose(event: Event, language: str, portal_url: str) -> Message:
     return Message(subject=subject, body=f"{sentence.format(who=who, when=when)}\n\n{footer}\n")
 
 
-LOGIN_CODE = {
-    "fr": ("Votre code de connexion",
-           "Votre code de connexion à Mon espace santé : {code}\n\nIl est valable {minutes} minutes. "
-           "Ne le communiquez à personne : aucun agent ne vous le demandera.\n"),
-    "en": ("Your login code",
-           "Your login code for your shared medical record: {code}\n\nIt is valid for {minutes} minutes. "
-           "Never share it: nobody from the service will ask you for it.\n"),
+IDENTITY_MESSAGES = {
+    "fr": {
+        "login_code": ("Votre code de connexion",
+                       "Votre code de connexion à Mon espace santé : {code}\n\nIl est valable {minutes} minutes. "
+                       "Ne le communiquez à personne : aucun agent ne vous le demandera.\n"),
+        "contact_code": ("Vérification de votre adresse",
+                         "Pour confirmer cette adresse pour Mon espace santé, saisissez le code {code}.\n\n"
+                         "Il est valable {minutes} minutes. Si vous n'avez rien demandé, ignorez ce message.\n"),
+        "contact_changed": ("Votre adresse de contact a changé",
+                            "L'adresse de contact de votre dossier médical partagé vient d'être remplacée. "
+                            "Si ce n'est pas vous, contactez le service sans attendre.\n"),
+    },
+    "en": {
+        "login_code": ("Your login code",
+                       "Your login code for your shared medical record: {code}\n\nIt is valid for {minutes} "
+                       "minutes. Never share it: nobody from the service will ask you for it.\n"),
+        "contact_code": ("Verify your address",
+                         "To confirm this address for your shared medical record, enter the code {code}.\n\n"
+                         "It is valid for {minutes} minutes. If you asked for nothing, ignore this message.\n"),
+        "contact_changed": ("Your contact address changed",
+                            "The contact address of your shared medical record was just replaced. "
+                            "If this was not you, contact the service at once.\n"),
+    },
 }
 
 
-def login_code(code: str, minutes: int, language: str) -> Message:
-    subject, body = LOGIN_CODE.get(language, LOGIN_CODE["fr"])
+def identity_message(kind: str, code: str | None, minutes: int, language: str) -> Message:
+    subject, body = IDENTITY_MESSAGES.get(language, IDENTITY_MESSAGES["fr"])[kind]
     return Message(subject=subject, body=body.format(code=code, minutes=minutes))

@@ -16,7 +16,7 @@ from services.common.clock import Clock
 from services.common.entrypoints import rpc
 from services.common.events import Event
 from services.common.health import HealthMixin
-from services.common.schemas import LoginCodeDelivery
+from services.common.schemas import IdentityMessage
 from services.common.settings import Settings
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
@@ -39,14 +39,14 @@ class NotifyService(HealthMixin):
     clock: Clock = Clock()
 
     @rpc
-    def deliver_login_code(self, payload: dict[str, Any]) -> None:
-        """One-time codes go out at once and are never stored here (nor in any event)."""
-        request = parse(LoginCodeDelivery, payload)
-        message = messages.login_code(request.code, request.valid_minutes, request.language)
+    def deliver_identity_message(self, payload: dict[str, Any]) -> None:
+        """Codes and security notices go out at once; codes are never stored here (nor in any event)."""
+        request = parse(IdentityMessage, payload)
+        message = messages.identity_message(request.kind, request.code, request.valid_minutes, request.language)
         try:
             mailer.send_email(Settings.from_env(), request.to, message, "login")
         except mailer.PermanentFailure as error:
-            log.warning("login code delivery refused for good: %s", error)
+            log.warning("%s delivery refused for good: %s", request.kind, error)
 
     @subscribe("notify", "dossier")
     def on_dossier_event(self, payload: dict[str, Any]) -> None:
