@@ -23,7 +23,7 @@ from deploy.local.processes import free_port, port_answers, wait_for  # noqa: E4
 from services.common.tokens import SigningKey  # noqa: E402
 from tests.identities import make_rpps, registration  # noqa: E402
 from tests.journeys import Deposit, submission  # noqa: E402
-from tests.mailbox import Mailbox  # noqa: E402
+from tests.mailbox import Mailbox, SmsInbox  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -68,9 +68,23 @@ def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
     server.wait(10)
 
 
+@pytest.fixture(scope="session")
+def sms_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmsInbox]:
+    """A real HTTP SMS gateway with Kannel's sendsms interface, in its own process."""
+    folder = tmp_path_factory.mktemp("sms")
+    port = free_port()
+    server = _background(["-m", "deploy.local.smsbox", "serve", "--port", str(port), "--dir", str(folder)],
+                         folder.parent / f"{folder.name}.log")
+    wait_for("the SMS gateway", lambda: port_answers("127.0.0.1", port), 30)
+    yield SmsInbox(folder, f"http://127.0.0.1:{port}/cgi-bin/sendsms")
+    server.terminate()
+    server.wait(10)
+
+
 @pytest.fixture
 def environment(
-    monkeypatch: pytest.MonkeyPatch, secrets: dict[str, str], mongo_uri: str, smtp_server: Mailbox
+    monkeypatch: pytest.MonkeyPatch, secrets: dict[str, str], mongo_uri: str, smtp_server: Mailbox,
+    sms_gateway: SmsInbox,
 ) -> dict[str, str]:
     """The environment a service reads, with a database prefix of its own for each test."""
     values = {
@@ -79,6 +93,7 @@ def environment(
         "DMP_MONGO_DATABASE_PREFIX": f"t{uuid.uuid4().hex[:12]}",
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(smtp_server.port),
+        "SMS_GATEWAY_URL": sms_gateway.url,
         "DMP_OUTBOX_INTERVAL_SECONDS": "0.2",
     }
     for key, value in values.items():

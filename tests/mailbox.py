@@ -1,4 +1,4 @@
-"""Reading what the test SMTP server received."""
+"""Reading what the test SMTP server and SMS gateway received."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+
+from deploy.local.smsbox import newest_code, received
 
 DOSSIER_NEWS = "dossier médical partagé"  # in the subject of every notification, not of login codes
 LOGIN_CODE = "code de connexion"
@@ -35,3 +37,23 @@ class Mailbox:
                 return messages
             time.sleep(0.1)
         raise AssertionError(f"{to} received {len(self.messages(to, subject))} mail(s), expected {count}")
+
+
+@dataclass
+class SmsInbox:
+    """What the test SMS gateway accepted."""
+
+    folder: Path
+    url: str
+
+    def wait_for_code(self, to: str, seconds: float = 20) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            code = newest_code(self.folder, to)
+            if code is not None:
+                return code
+            time.sleep(0.1)
+        raise AssertionError(f"no code texted to {to}")
+
+    def texts(self, to: str) -> list[dict[str, str]]:
+        return received(self.folder, to)

@@ -1,7 +1,8 @@
 """`make run`: start the whole system on this machine and say where to go.
 
 Starts, unless told otherwise by the environment: the embedded Mongo-wire server (MONGO_URI unset),
-a local mailbox that writes mails to var/mail (SMTP_HOST unset), RabbitMQ if it is installed and
+a local mailbox that writes mails to var/mail (SMTP_HOST unset), a local SMS gateway writing texts to
+var/sms (SMS_GATEWAY_URL unset), RabbitMQ if it is installed and
 stopped, every service and the gateway. Ctrl-C stops what it started, and nothing else.
 """
 
@@ -29,8 +30,8 @@ from deploy.local.processes import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "MONGO_URI", "SMTP_HOST",
-               "SMTP_PORT", "AMQP_URI", "DMP_GATEWAY_PORT")
+OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "DMP_LOGIN_CODE_KEY", "MONGO_URI",
+               "SMTP_HOST", "SMTP_PORT", "SMS_GATEWAY_URL", "AMQP_URI", "DMP_GATEWAY_PORT")
 
 
 def dev_secrets(var: Path) -> dict[str, str]:
@@ -93,6 +94,13 @@ class Stack:
             env["SMTP_HOST"], env["SMTP_PORT"] = "127.0.0.1", str(port)
             child_env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
 
+        if "SMS_GATEWAY_URL" not in env:
+            port = free_port()
+            self.processes.start("smsbox", ["-m", "deploy.local.smsbox", "serve", "--port", str(port),
+                                            "--dir", str(self.var / "sms")], child_env)
+            wait_for("the local SMS gateway", lambda: port_answers("127.0.0.1", port), 30)
+            env["SMS_GATEWAY_URL"] = child_env["SMS_GATEWAY_URL"] = f"http://127.0.0.1:{port}/cgi-bin/sendsms"
+
         for name in SERVICES:
             self.processes.start(name, ["-m", "services.common.launcher", name], child_env)
         self.processes.start("gateway", ["-m", "services.gateway.main"], child_env)
@@ -128,6 +136,7 @@ The DMP is running.
   Gateway:   {url}
   API docs:  {url}/api/v1/docs
   Mails:     {stack.var / 'mail' if 'SMTP_HOST' not in os.environ else os.environ['SMTP_HOST']}
+  SMS:       {stack.var / 'sms' if 'SMS_GATEWAY_URL' not in os.environ else os.environ['SMS_GATEWAY_URL']}
   Logs:      {stack.var / 'log'}
 Press Ctrl-C to stop.""", flush=True)
         while True:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from services.common import identifiers
 from services.common.codes import CATEGORIES, FORMATS
@@ -56,6 +56,7 @@ class PatientRegistration(Strict):
     birth_date: date
     birth_place_code: BirthPlace | None = None
     email: EmailStr
+    mobile: Mobile | None = None
     language: Literal["fr", "en"] = "fr"
 
 
@@ -107,7 +108,7 @@ class Representation(Strict):
 
 class LoginCodeRequest(Strict):
     ins: Ins
-    channel: Literal["email"] = Field("email", description="where the code is sent (SMS: issue 7)")
+    channel: Literal["email", "sms"] = Field("email", description="where the code is sent")
 
 
 class LoginCodeSent(BaseModel):
@@ -123,11 +124,17 @@ class LoginCodeCheck(Strict):
     code: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="the 6-digit code received")]
 
 
+Mobile = Annotated[
+    str, Field(pattern=r"^\+[1-9][0-9]{7,14}$", description="mobile number, E.164", examples=["+33612345678"])
+]
+
+
 class IdentityMessage(Strict):
     """identity -> notify: a code or a security notice to send now. Travels by RPC only, never in an
     event (the audit trail keeps events)."""
 
-    to: EmailStr
+    channel: Literal["email", "sms"] = "email"
+    to: Annotated[str, Field(min_length=3, max_length=254)]
     kind: Literal["login_code", "contact_code", "contact_changed"]
     code: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
     language: Literal["fr", "en"] = "fr"
@@ -135,7 +142,16 @@ class IdentityMessage(Strict):
 
 
 class ContactChange(Strict):
-    email: EmailStr
+    """Exactly one of the two: the new address, which receives the code."""
+
+    email: EmailStr | None = None
+    mobile: Mobile | None = None
+
+    @model_validator(mode="after")
+    def one_channel(self) -> ContactChange:
+        if (self.email is None) == (self.mobile is None):
+            raise ValueError("give exactly one of email or mobile")
+        return self
 
 
 class ContactCode(Strict):

@@ -70,6 +70,10 @@ class Settings:
     rpc_timeout_seconds: int
     outbox_interval_seconds: float
     login_rate_per_address: int
+    sms_gateway_url: str
+    sms_username: str
+    sms_password: str
+    sms_from: str
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -92,6 +96,10 @@ class Settings:
             rpc_timeout_seconds=_int("DMP_RPC_TIMEOUT_SECONDS", 30),
             outbox_interval_seconds=float(os.environ.get("DMP_OUTBOX_INTERVAL_SECONDS", "0.5")),
             login_rate_per_address=_int("DMP_LOGIN_RATE_PER_ADDRESS", 300),
+            sms_gateway_url=os.environ.get("SMS_GATEWAY_URL", "http://127.0.0.1:13013/cgi-bin/sendsms"),
+            sms_username=os.environ.get("SMS_USERNAME", ""),
+            sms_password=os.environ.get("SMS_PASSWORD", ""),
+            sms_from=os.environ.get("SMS_FROM", "DMP"),
         )
 
     def database_name(self, service: str) -> str:

@@ -43,6 +43,8 @@ from services.common.validation import parse
 from services.identity import exceptions, external, login
 from services.identity.store import IdentityStore
 
+CONTACT_FIELDS = {"email": "email", "sms": "mobile"}  # channel -> the patient field it reaches
+
 
 class IdentityService(HealthMixin):
     name = "identity"
@@ -194,11 +196,15 @@ class IdentityService(HealthMixin):
         limit = login.logins_per_address(Settings.from_env().login_rate_per_address)
         self._limit(limit, f"address:{client_address}")
 
-    def _send_code(self, patient: dict[str, Any], purpose: str = "login", address: str | None = None) -> None:
+    def _send_code(
+        self, patient: dict[str, Any], purpose: str = "login", channel: str = "email", address: str | None = None
+    ) -> None:
         """Create a code and have notify deliver it, unless one was sent moments ago. A login code goes
-        to the patient's address; a contact code to the new address it verifies."""
+        to the patient's own email or mobile; a contact code to the new address it verifies."""
+        address = address or patient.get(CONTACT_FIELDS[channel])
+        if address is None:
+            return  # no mobile on file: nothing to send, and the caller's answer does not say so
         now = self.clock.now()
-        address = address or patient["email"]
         latest = self.store.latest_code(patient["_id"], purpose)
         if (latest is not None and not latest["consumed"] and latest["created_at"] > now - login.RESEND_AFTER
                 and latest.get("address") == address):
@@ -206,16 +212,16 @@ class IdentityService(HealthMixin):
         challenge_id = new_id("otp")
         code = login.new_code()
         self.store.add_code({
-            "_id": challenge_id, "patient_id": patient["_id"], "purpose": purpose, "address": address,
-            "created_at": now, "expires_at": now + login.CODE_TTL, "attempts": 0, "consumed": False,
-            "digest": login.code_digest(self._login_code_key(), challenge_id, code),
+            "_id": challenge_id, "patient_id": patient["_id"], "purpose": purpose, "channel": channel,
+            "address": address, "created_at": now, "expires_at": now + login.CODE_TTL, "attempts": 0,
+            "consumed": False, "digest": login.code_digest(self._login_code_key(), challenge_id, code),
         })
         # Not awaited: the answer takes as long whether or not the patient exists.
-        self._tell(patient, f"{purpose}_code", to=address, code=code,
+        self._tell(patient, f"{purpose}_code", channel, address, code=code,
                    valid_minutes=int(login.CODE_TTL.total_seconds() // 60))
 
-    def _tell(self, patient: dict[str, Any], kind: str, to: str, **fields: Any) -> None:
-        message = {"to": to, "kind": kind, "language": patient.get("language", "fr"), **fields}
+    def _tell(self, patient: dict[str, Any], kind: str, channel: str, to: str, **fields: Any) -> None:
+        message = {"channel": channel, "to": to, "kind": kind, "language": patient.get("language", "fr"), **fields}
         self.notify.deliver_identity_message.call_async(message)
 
     def _check_code(self, patient: dict[str, Any] | None, code: str, purpose: str) -> dict[str, Any]:
@@ -243,7 +249,7 @@ class IdentityService(HealthMixin):
         self._limit(login.CODES_PER_PATIENT, f"ins:{login.ins_reference(self._login_code_key(), request.ins)}")
         patient = self.store.patient_by_ins(request.ins)
         if patient is not None:
-            self._send_code(patient)
+            self._send_code(patient, channel=request.channel)
         return LoginCodeSent(expires_in=int(login.CODE_TTL.total_seconds())).model_dump()
 
     @subscribe("identity", "dossier")
@@ -259,10 +265,12 @@ class IdentityService(HealthMixin):
         request = parse(LoginCodeCheck, payload)
         self._limit_address(client_address)
         patient = self.store.patient_by_ins(request.ins)
-        self._check_code(patient, request.code, "login")
+        challenge = self._check_code(patient, request.code, "login")
         assert patient is not None  # _check_code refuses an unknown patient
-        if not patient.get("email_verified"):
-            self.store.mark_email_verified(patient["_id"], self.clock.now())  # the code proved the address
+        channel = challenge.get("channel", "email")
+        if not patient.get(f"{CONTACT_FIELDS[channel]}_verified"):
+            # The code proved the address works.
+            self.store.set_contact(patient["_id"], CONTACT_FIELDS[channel], challenge["address"], self.clock.now())
         actor = Actor(kind=ActorKind.PATIENT, id=patient["_id"], ins=patient["ins"])
         return self._with_refresh(self._logged_in(actor, "one_time_code"), actor, new_id("ses"))
 
@@ -280,19 +288,22 @@ class IdentityService(HealthMixin):
         patient = self._holder(token, ins)
         change = parse(ContactChange, payload)
         self._limit(login.CODES_PER_PATIENT, f"contact:{patient['_id']}")
-        self._send_code(patient, purpose="contact", address=str(change.email))
+        channel = "email" if change.email else "sms"
+        self._send_code(patient, purpose="contact", channel=channel, address=str(change.email or change.mobile))
         return {"status": "code_sent", "expires_in": int(login.CODE_TTL.total_seconds())}
 
     @rpc
     def confirm_contact_change(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, str]:
         patient = self._holder(token, ins)
         challenge = self._check_code(patient, parse(ContactCode, payload).code, "contact")
-        self.store.change_email(patient["_id"], challenge["address"], self.clock.now())
-        self._tell(patient, "contact_changed", to=patient["email"])  # the old address hears of it
+        field = CONTACT_FIELDS[challenge["channel"]]
+        self.store.set_contact(patient["_id"], field, challenge["address"], self.clock.now())
+        if patient.get(field):  # the old address hears of it
+            self._tell(patient, "contact_changed", challenge["channel"], patient[field])
         now = self.clock.now()
         self.store.record_account_change(Event.of(
             EventType.CONTACT_CHANGED, self.name, now, verify(token), patient_id=patient["_id"],
-            data={"channel": "email"}))
+            data={"channel": challenge["channel"]}))
         return {"status": "changed"}
 
     def _with_refresh(self, access: dict[str, Any], actor: Actor, family: str) -> dict[str, Any]:
@@ -411,4 +422,5 @@ class IdentityService(HealthMixin):
         patient = self.store.patient(patient_id)
         if patient is None:
             raise exceptions.NotFound("no such patient")
-        return {"email": patient["email"], "language": patient.get("language", "fr")}
+        return {"email": patient["email"], "mobile": patient.get("mobile") or "",
+                "language": patient.get("language", "fr")}

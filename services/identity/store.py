@@ -68,9 +68,10 @@ class IdentityStore(Store):
         result = self.db[_collection_of(actor_id)].update_one({"_id": actor_id}, {"$set": {"status": status}})
         return result.matched_count == 1
 
-    def mark_email_verified(self, patient_id: str, at: datetime) -> None:
+    def set_contact(self, patient_id: str, field: str, address: str, at: datetime) -> None:
+        """Set an email or mobile, verified now (a code sent to it came back)."""
         # Nested: nx-27017 would store a top-level datetime written by $set as a string.
-        self.db.patients.update_one({"_id": patient_id}, {"$set": {"email_verified": {"at": at}}})
+        self.db.patients.update_one({"_id": patient_id}, {"$set": {field: address, f"{field}_verified": {"at": at}}})
 
     # Legal representatives
 
@@ -98,8 +99,7 @@ class IdentityStore(Store):
         cursor = self.db.login_codes.find(query).sort([("created_at", -1)]).limit(1)
         return next(iter(cursor), None)
 
-    def change_email(self, patient_id: str, email: str, at: datetime) -> None:
-        self.db.patients.update_one({"_id": patient_id}, {"$set": {"email": email, "email_verified": {"at": at}}})
+
 
     def add_code(self, challenge: dict[str, Any]) -> None:
         self.db.login_codes.insert_one(challenge)

@@ -7,11 +7,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from services.common.settings import Settings
+from services.notify.exceptions import PermanentFailure
 from services.notify.messages import Message
-
-
-class PermanentFailure(Exception):
-    """The server refused the address or the message for good: retrying will not help."""
 
 
 def send_email(settings: Settings, to: str, message: Message, reference: str) -> str:

@@ -21,14 +21,13 @@ from services.common.settings import Settings
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.validation import parse
-from services.notify import mailer, messages
+from services.notify import mailer, messages, sms
+from services.notify.exceptions import DeliveryInProgress, PermanentFailure
 from services.notify.store import Claim, NotifyStore
 
 log = logging.getLogger(__name__)
 
 
-class DeliveryInProgress(Exception):
-    """Another worker is delivering this event; the message goes back to the queue."""
 
 
 class NotifyService(HealthMixin):
@@ -43,9 +42,13 @@ class NotifyService(HealthMixin):
         """Codes and security notices go out at once; codes are never stored here (nor in any event)."""
         request = parse(IdentityMessage, payload)
         message = messages.identity_message(request.kind, request.code, request.valid_minutes, request.language)
+        settings = Settings.from_env()
         try:
-            mailer.send_email(Settings.from_env(), request.to, message, "login")
-        except mailer.PermanentFailure as error:
+            if request.channel == "sms":
+                sms.send_sms(settings, request.to, message.body)
+            else:
+                mailer.send_email(settings, request.to, message, request.kind)
+        except PermanentFailure as error:
             log.warning("%s delivery refused for good: %s", request.kind, error)
 
     @subscribe("notify", "dossier")
@@ -68,7 +71,7 @@ class NotifyService(HealthMixin):
         message = messages.compose(event, contact["language"], settings.patient_portal_url)
         try:
             message_id = mailer.send_email(settings, contact["email"], message, event.event_id)
-        except mailer.PermanentFailure as error:
+        except PermanentFailure as error:
             log.warning("delivery %s failed for good: %s", delivery_id, error)
             self.store.finish(delivery_id, "failed", self.clock.now(), str(error))
             return
