@@ -17,6 +17,10 @@ class ActorKind(StrEnum):
     SYSTEM = "system"  # a system client, e.g. the Assurance Maladie reimbursement feed
 
 
+class Role(StrEnum):
+    SAMU_REGULATOR = "samu_regulator"
+
+
 class Actor(BaseModel):
     """An authenticated actor. Built only by `tokens.verify`, never from a request payload."""
 
@@ -28,6 +32,7 @@ class Actor(BaseModel):
     rpps: str | None = None  # professionals only
     profession: str | None = None  # TRE_G15 code, professionals only
     organisation: str | None = None  # FINESS of a professional, Assurance Maladie fund of an agent
+    roles: tuple[Role, ...] = ()  # e.g. the SAMU regulator (médecin régulateur), for emergency rules
 
     @property
     def ref(self) -> dict[str, str | None]:

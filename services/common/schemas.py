@@ -79,6 +79,7 @@ class ProfessionalRegistration(Strict):
     family_name: Name
     specialty: Annotated[str, Field(pattern=r"^[A-Z]{1,4}[0-9]{0,4}$", description="e.g. SM26 (TRE_R38)")] | None = None
     organisation: Finess | None = None
+    roles: list[Literal["samu_regulator"]] = Field(default_factory=list, description="e.g. SAMU regulator")
     card_public_key: CardPublicKey | None = None
 
 

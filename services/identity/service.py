@@ -180,6 +180,7 @@ class IdentityService(HealthMixin):
         return Actor(
             kind=ActorKind.PROFESSIONAL, id=record["_id"], rpps=record["rpps"],
             profession=record["profession"], organisation=record.get("organisation"),
+            roles=tuple(record.get("roles", ())),
         )
 
     # Login

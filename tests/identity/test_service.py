@@ -57,12 +57,12 @@ def test_bad_professional_registration_names_the_field(cluster: Any, change: dic
     assert [d["field"] for d in error.value.details] == [field]
 
 
-def test_professional_token_carries_the_organisation(cluster: Any) -> None:
+def test_professional_token_carries_organisation_and_regulator_role(cluster: Any) -> None:
     rpps, finess = make_rpps(), "750712184"
     cluster.identity.register_professional({"rpps": rpps, "profession": "10", "given_name": "A", "family_name": "B",
-                                            "specialty": "SM26", "organisation": finess})
+                                            "specialty": "SM26", "organisation": finess, "roles": ["samu_regulator"]})
     actor = verify(cluster.identity.issue_dev_token({"kind": "professional", "rpps": rpps})["access_token"])
-    assert actor.organisation == finess
+    assert actor.organisation == finess and actor.roles == ("samu_regulator",)
 
 
 def test_unknown_profession_is_refused(cluster: Any) -> None:
