@@ -11,6 +11,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from datetime import date  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -38,47 +39,43 @@ def secrets() -> dict[str, str]:
     }
 
 
-def _background(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *args], stdout=log.open("wb"), stderr=subprocess.STDOUT)
+@contextmanager
+def local_server(module: str, folder: Path, *args: str) -> Iterator[int]:
+    """Run one of deploy/local's servers (its data in `folder`) in its own process on a free port."""
+    port = free_port()
+    log = (folder.parent / f"{folder.name}.log").open("wb")
+    server = subprocess.Popen([sys.executable, "-m", module, *args, "--port", str(port)],
+                              stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(module, lambda: port_answers("127.0.0.1", port), 30)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 @pytest.fixture(scope="session")
 def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The embedded Mongo-wire server, started once per session on a free port."""
-    data = tmp_path_factory.mktemp("mongo")
-    port = free_port()
-    server = _background(["-m", "deploy.local.devstore", "--port", str(port), "--data-dir", str(data)],
-                         data / "server.log")
-    wait_for("nx-27017", lambda: port_answers("127.0.0.1", port), 30)
-    yield f"mongodb://127.0.0.1:{port}/"
-    server.terminate()
-    server.wait(10)
+    folder = tmp_path_factory.mktemp("mongo")
+    with local_server("deploy.local.devstore", folder, "--data-dir", str(folder)) as port:
+        yield f"mongodb://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="session")
 def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
     """A real SMTP server (aiosmtpd) in its own process; the tests read what it received."""
     folder = tmp_path_factory.mktemp("mail")
-    port = free_port()
-    server = _background(["-m", "deploy.local.mailbox", "serve", "--port", str(port), "--dir", str(folder)],
-                         folder.parent / f"{folder.name}.log")
-    wait_for("the SMTP server", lambda: port_answers("127.0.0.1", port), 30)
-    yield Mailbox(folder, port)
-    server.terminate()
-    server.wait(10)
+    with local_server("deploy.local.mailbox", folder, "serve", "--dir", str(folder)) as port:
+        yield Mailbox(folder, port)
 
 
 @pytest.fixture(scope="session")
 def sms_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmsInbox]:
     """A real HTTP SMS gateway with Kannel's sendsms interface, in its own process."""
     folder = tmp_path_factory.mktemp("sms")
-    port = free_port()
-    server = _background(["-m", "deploy.local.smsbox", "serve", "--port", str(port), "--dir", str(folder)],
-                         folder.parent / f"{folder.name}.log")
-    wait_for("the SMS gateway", lambda: port_answers("127.0.0.1", port), 30)
-    yield SmsInbox(folder, f"http://127.0.0.1:{port}/cgi-bin/sendsms")
-    server.terminate()
-    server.wait(10)
+    with local_server("deploy.local.smsbox", folder, "serve", "--dir", str(folder)) as port:
+        yield SmsInbox(folder, f"http://127.0.0.1:{port}/cgi-bin/sendsms")
 
 
 @pytest.fixture

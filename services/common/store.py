@@ -54,6 +54,14 @@ class Store:
             raise ServiceUnavailable("the record store is unavailable; nothing was stored") from error
         self.relay.wake()
 
+    def insert_new(self, collection: str, document: Document, events: Iterable[Event]) -> bool:
+        """insert_with_events, answering False (and storing nothing) when the key is already taken."""
+        try:
+            self.insert_with_events(collection, document, events)
+        except DuplicateKeyError:
+            return False
+        return True
+
 
 S = TypeVar("S", bound=Store)
 

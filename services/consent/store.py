@@ -28,11 +28,7 @@ class ConsentStore(Store):
 
     def record(self, consent: dict[str, Any], event: Event) -> bool:
         """False when this consent was already recorded."""
-        try:
-            self.insert_with_events("consents", consent, [event])
-        except DuplicateKeyError:
-            return False
-        return True
+        return self.insert_new("consents", consent, [event])
 
     def apply_status(self, actor_id: str, status: str, changed_ms: int) -> None:
         """Keep the newest status of an account (events may arrive late or twice)."""

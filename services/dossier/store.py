@@ -7,7 +7,7 @@ from typing import Any
 
 import gridfs
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from services.common.errors import ServiceUnavailable
 from services.common.events import Event
@@ -35,11 +35,7 @@ class DossierStore(Store):
 
     def open_dossier(self, dossier: dict[str, Any], event: Event) -> bool:
         """False when the patient already has a dossier."""
-        try:
-            self.insert_with_events("dossiers", dossier, [event])
-        except DuplicateKeyError:
-            return False
-        return True
+        return self.insert_new("dossiers", dossier, [event])
 
     def dossier_by_ins(self, ins: str) -> dict[str, Any] | None:
         return self.db.dossiers.find_one({"ins": ins}, HIDDEN)

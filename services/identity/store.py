@@ -7,7 +7,6 @@ from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from services.common.events import Event
 from services.common.store import Store
@@ -33,19 +32,11 @@ class IdentityStore(Store):
 
     def add_patient(self, patient: dict[str, Any], event: Event) -> bool:
         """False when the INS is already registered."""
-        try:
-            self.insert_with_events("patients", patient, [event])
-        except DuplicateKeyError:
-            return False
-        return True
+        return self.insert_new("patients", patient, [event])
 
     def add_actor(self, collection: str, record: dict[str, Any], event: Event) -> bool:
         """Register a professional, agent or system; False when the id is already taken."""
-        try:
-            self.insert_with_events(collection, record, [event])
-        except DuplicateKeyError:
-            return False
-        return True
+        return self.insert_new(collection, record, [event])
 
     def actor_record(self, actor_id: str) -> dict[str, Any] | None:
         """The record of whoever logs in with a card or key, by actor id."""
@@ -76,11 +67,7 @@ class IdentityStore(Store):
     # Legal representatives
 
     def add_representation(self, record: dict[str, Any], event: Event) -> bool:
-        try:
-            self.insert_with_events("representations", record, [event])
-        except DuplicateKeyError:
-            return False
-        return True
+        return self.insert_new("representations", record, [event])
 
     def representation(self, representative_id: str, minor_id: str) -> dict[str, Any] | None:
         return self.db.representations.find_one({"_id": f"{representative_id}|{minor_id}"}, {"_outbox": 0})
