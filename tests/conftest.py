@@ -12,7 +12,7 @@ import sys  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
-from datetime import date  # noqa: E402
+from datetime import date, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -21,6 +21,7 @@ from pymongo import MongoClient  # noqa: E402
 from pymongo.database import Database  # noqa: E402
 
 from deploy.local.processes import free_port, port_answers, wait_for  # noqa: E402
+from services.common.clock import utcnow  # noqa: E402
 from services.common.tokens import SigningKey  # noqa: E402
 from tests.identities import make_rpps, registration  # noqa: E402
 from tests.journeys import Deposit, submission  # noqa: E402
@@ -55,10 +56,15 @@ def local_server(module: str, folder: Path, *args: str) -> Iterator[int]:
 
 
 @pytest.fixture(scope="session")
-def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def mongo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the embedded server keeps its files (tests of encryption at rest read them)."""
+    return tmp_path_factory.mktemp("mongo")
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(mongo_data: Path) -> Iterator[str]:
     """The embedded Mongo-wire server, started once per session on a free port."""
-    folder = tmp_path_factory.mktemp("mongo")
-    with local_server("deploy.local.devstore", folder, "--data-dir", str(folder)) as port:
+    with local_server("deploy.local.devstore", mongo_data, "--data-dir", str(mongo_data)) as port:
         yield f"mongodb://127.0.0.1:{port}/"
 
 
@@ -104,12 +110,34 @@ def service_database(environment: dict[str, str], service: str) -> "Database[dic
     return client[f"{environment['DMP_MONGO_DATABASE_PREFIX']}_{service}"]
 
 
+class FakeClock:
+    """Replaces a service's Clock so that a test can travel in time."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return utcnow() + self.offset
+
+    def advance(self, by: timedelta) -> None:
+        self.offset += by
+
+
 @pytest.fixture
-def cluster(environment: dict[str, str], rabbit_config: None, runner_factory: Any) -> Iterator[Any]:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def cluster(
+    environment: dict[str, str], rabbit_config: None, runner_factory: Any, clock: FakeClock
+) -> Iterator[Any]:
     """All five services running in-process (nameko's runner) on a fresh virtual host, and an RPC
-    client to call them."""
+    client to call them. The dossier service reads the test's `clock`."""
     from nameko import config
     from nameko.standalone.rpc import ClusterRpcClient
+    from nameko.testing.services import replace_dependencies
+    from nameko.testing.utils import get_container
 
     from services.audit.service import AuditService
     from services.consent.service import ConsentService
@@ -118,6 +146,7 @@ def cluster(environment: dict[str, str], rabbit_config: None, runner_factory: An
     from services.notify.service import NotifyService
 
     runner = runner_factory(IdentityService, ConsentService, DossierService, NotifyService, AuditService)
+    replace_dependencies(get_container(runner, DossierService), clock=clock)
     runner.start()
     with ClusterRpcClient(uri=config["AMQP_URI"], timeout=30) as client:
         yield client

@@ -10,10 +10,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from nameko.rpc import rpc as nameko_rpc
+from nameko.timer import timer as nameko_timer
 
 from services.common.errors import DmpError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def every(seconds: float) -> Callable[[F], F]:
+    """A nameko timer: the method runs every `seconds` in each running container."""
+    decorator: Callable[[F], F] = nameko_timer(interval=seconds)
+    return decorator
 
 
 def rpc(method: F) -> F:

@@ -19,6 +19,7 @@ class Action(StrEnum):
     READ = "read"  # list and read documents
     WRITE = "write"  # add documents
     READ_HISTORY = "read_history"  # see the access history
+    MANAGE = "manage"  # close, reopen, ask for deletion
 
 
 class Grant(BaseModel):

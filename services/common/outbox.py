@@ -112,7 +112,7 @@ class OutboxRelay:
                 # otherwise the next pass publishes again and consumers drop the duplicates.
                 collection.update_one(
                     {"_id": document["_id"], VERSION: document.get(VERSION, 0), PENDING: True},
-                    {"$set": {OUTBOX: [], PENDING: False}},
+                    {"$set": {OUTBOX: [], PENDING: False}, "$inc": {VERSION: 1}},
                 )
         return published
 

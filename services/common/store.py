@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.common.errors import ServiceUnavailable
 from services.common.events import Event
-from services.common.outbox import OutboxRelay, mark_pending
+from services.common.outbox import OUTBOX, PENDING, VERSION, OutboxRelay, entries, mark_pending
 from services.common.settings import Settings
 
 Document = dict[str, Any]
@@ -53,6 +53,36 @@ class Store:
         except PyMongoError as error:
             raise ServiceUnavailable("the record store is unavailable; nothing was stored") from error
         self.relay.wake()
+
+    def update_with_events(
+        self, collection: str, query: Document, changes: Document, events: Iterable[Event], unset: Iterable[str] = ()
+    ) -> Document | None:
+        """Apply `changes` ($set) to the one document matching `query` together with its events, in one
+        atomic write (compare-and-set on the document's version, retried on a concurrent change).
+        Returns the document as it was before, or None when nothing matches. Top-level datetimes must be
+        nested in `changes`: nx-27017 stores a top-level datetime written by $set as a string."""
+        assert collection in self.outbox_collections, f"{collection} has no outbox"
+        new_entries = entries(events)
+        try:
+            for _ in range(10):
+                current = self.db[collection].find_one(query)
+                if current is None:
+                    return None
+                update: Document = {"$set": {
+                    **changes, OUTBOX: [*current.get(OUTBOX, []), *new_entries], PENDING: True,
+                    VERSION: current.get(VERSION, 0) + 1,
+                }}
+                if unset:
+                    update["$unset"] = {field: "" for field in unset}
+                written = self.db[collection].update_one(
+                    {**query, "_id": current["_id"], VERSION: current.get(VERSION, 0)}, update
+                )
+                if written.modified_count == 1:
+                    self.relay.wake()
+                    return current
+        except PyMongoError as error:
+            raise ServiceUnavailable("the record store is unavailable; nothing was changed") from error
+        raise ServiceUnavailable("the record is changing too often; nothing was changed, retry")
 
     def insert_new(self, collection: str, document: Document, events: Iterable[Event]) -> bool:
         """insert_with_events, answering False (and storing nothing) when the key is already taken."""

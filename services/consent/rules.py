@@ -65,6 +65,8 @@ def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: date
     if actor.kind is ActorKind.PROFESSIONAL:
         if action is Action.OPEN:
             return grant("R-PRO-OPENS", "a professional may open a dossier with the patient's consent")
+        if action is Action.MANAGE:
+            return deny("R-HOLDER-MANAGES", "only the patient closes, reopens or deletes their dossier")
         if action is Action.READ_HISTORY:
             return deny("R-HISTORY-HOLDER", "only the holder sees the access history")
         if not facts.has_consent:

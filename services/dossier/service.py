@@ -9,7 +9,7 @@ from nameko.rpc import ServiceRpc
 
 from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
-from services.common.entrypoints import rpc
+from services.common.entrypoints import every, rpc
 from services.common.errors import (
     AccessDenied,
     Conflict,
@@ -27,7 +27,7 @@ from services.common.settings import Settings
 from services.common.store import StoreProvider
 from services.common.tokens import verify
 from services.common.validation import parse
-from services.dossier import crypto, formats, rules
+from services.dossier import crypto, formats, lifecycle, rules
 from services.dossier.store import DossierStore
 
 MAX_PAGE = 100
@@ -70,6 +70,12 @@ class DossierService(HealthMixin):
             raise self._refuse(actor, grant, dossier)
         if dossier is None:
             raise NotFound("this patient has no dossier", [{"field": "ins"}])
+        if action is not Action.MANAGE and dossier["status"] != lifecycle.Status.OPEN:
+            # Closed or being deleted: the content is inaccessible, to everyone, at once.
+            closed = grant.model_copy(update={
+                "allowed": False, "rule": "R-DOSSIER-CLOSED",
+                "reason": f"the dossier is {dossier['status']}: its content is inaccessible"})
+            raise self._refuse(actor, closed, dossier)
         return actor, grant, dossier
 
     # Entrypoints
@@ -94,6 +100,12 @@ class DossierService(HealthMixin):
         now = self.clock.now()
         dossier_id = new_id("dos")
         channel = rules.opening_channel(actor)
+        if channel == "pharmacy":
+            # Paid once per patient, ever: a reopened (or re-created) dossier earns no second fee.
+            self.store.charge_opening_fee({
+                "_id": grant.patient_id, "dossier_id": dossier_id, "pharmacist_id": actor.id,
+                "organisation": actor.organisation or "", "month": now.strftime("%Y-%m"), "opened_at": now,
+            })
         dossier = {
             "_id": dossier_id,
             "ins": ins,
@@ -112,6 +124,71 @@ class DossierService(HealthMixin):
         if not self.store.open_dossier(dossier, event):
             raise Conflict("this patient already has a dossier", [{"state": "open"}])
         return {"dossier_id": dossier_id, "status": "open", "channel": channel, "opened_at": now.isoformat()}
+
+    # Lifecycle: close, reopen, deletion on request, purge.
+
+    def _transition(self, token: str, ins: str, transition: str, event_type: EventType) -> dict[str, Any]:
+        actor, grant, dossier = self._allowed(token, ins, Action.MANAGE)
+        lifecycle.check_transition(transition, dossier["status"])
+        now = self.clock.now()
+        changes: dict[str, Any]
+        unset: tuple[str, ...] = ()
+        if transition == "reopen":
+            changes = {"status": lifecycle.Status.OPEN.value, "lifecycle": {"reopened_at": now}}
+            unset = ("purge_after_ms",)
+        else:
+            purge_at = lifecycle.purge_after(transition, now)
+            status = lifecycle.Status.CLOSED if transition == "close" else lifecycle.Status.DELETION_REQUESTED
+            changes = {"status": status.value, "purge_after_ms": lifecycle.epoch_ms(purge_at),
+                       "lifecycle": {f"{transition}_at": now, "purge_at": purge_at}}
+            if transition == "delete":
+                unset = ("wrapped_key",)  # the content cannot be read any more, by anyone
+        event = Event.of(event_type, self.name, now, actor, patient_id=dossier["patient_id"],
+                         dossier_id=dossier["_id"], rule=grant.rule)
+        if not self.store.change_dossier(dossier["_id"], dossier["status"], changes, event, unset):
+            raise Conflict("the dossier changed meanwhile; nothing was done, retry", [{"state": "changed"}])
+        result = {"dossier_id": dossier["_id"], "status": changes["status"]}
+        if "purge_after_ms" in changes:
+            result["purge_at"] = changes["lifecycle"]["purge_at"].isoformat()
+        return result
+
+    @rpc
+    def close(self, token: str, ins: str) -> dict[str, Any]:
+        """Close the dossier: content inaccessible at once, archived 10 years, restored by reopening."""
+        return self._transition(token, ins, "close", EventType.DOSSIER_CLOSED)
+
+    @rpc
+    def reopen(self, token: str, ins: str) -> dict[str, Any]:
+        return self._transition(token, ins, "reopen", EventType.DOSSIER_REOPENED)
+
+    @rpc
+    def request_deletion(self, token: str, ins: str) -> dict[str, Any]:
+        """Delete on request: the key is destroyed now (content unreadable), the rest purged within 3 months."""
+        return self._transition(token, ins, "delete", EventType.DOSSIER_DELETION_REQUESTED)
+
+    @every(3600)
+    @rpc
+    def purge_due(self) -> dict[str, int]:
+        """Purge dossiers whose archive has expired or whose deletion is due (hourly; operators may run it)."""
+        now = self.clock.now()
+        purged = 0
+        for dossier in self.store.due_for_purge(lifecycle.epoch_ms(now)):
+            event = Event.of(EventType.DOSSIER_PURGED, self.name, now, None, patient_id=dossier["patient_id"],
+                             dossier_id=dossier["_id"])
+            self.store.purge(dossier, event)
+            purged += 1
+        return {"purged": purged}
+
+    @rpc
+    def pharmacy_fees(self, month: str) -> list[dict[str, str]]:
+        """The opening fees owed to pharmacies for a month (YYYY-MM): one line per dossier opened."""
+        if not lifecycle.MONTH.match(str(month)):
+            raise InvalidInput.for_field("month", "must be YYYY-MM")
+        return [
+            {"organisation": fee["organisation"], "pharmacist_id": fee["pharmacist_id"],
+             "dossier_id": fee["dossier_id"], "opened_at": fee["opened_at"].isoformat()}
+            for fee in self.store.opening_fees(month)
+        ]
 
     @rpc
     def add_document(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:

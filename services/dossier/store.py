@@ -3,11 +3,12 @@ encrypted contents in GridFS."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import gridfs
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.common.errors import ServiceUnavailable
 from services.common.events import Event
@@ -18,7 +19,7 @@ HIDDEN = {"_outbox": 0, "_outbox_pending": 0, "_version": 0}
 
 class DossierStore(Store):
     service = "dossier"
-    outbox_collections = ("dossiers", "documents", "accesses")
+    outbox_collections = ("dossiers", "documents", "accesses", "purges")
 
     @classmethod
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
@@ -26,6 +27,8 @@ class DossierStore(Store):
         database.dossiers.create_index([("ins", 1)], unique=True)
         database.documents.create_index([("dossier_id", 1), ("created_at", 1)])
         database.documents.create_index([("dossier_id", 1), ("sha256", 1)])
+        database.dossiers.create_index([("purge_after_ms", 1)])
+        database.pharmacy_fees.create_index([("month", 1), ("organisation", 1)])
 
     @property
     def contents(self) -> gridfs.GridFSBucket:
@@ -39,6 +42,39 @@ class DossierStore(Store):
 
     def dossier_by_ins(self, ins: str) -> dict[str, Any] | None:
         return self.db.dossiers.find_one({"ins": ins}, HIDDEN)
+
+    def change_dossier(
+        self, dossier_id: str, expected_status: str, changes: dict[str, Any], event: Event, unset: tuple[str, ...] = ()
+    ) -> bool:
+        """Apply a lifecycle transition if the dossier is still in the status it was read in."""
+        query = {"_id": dossier_id, "status": expected_status}
+        return self.update_with_events("dossiers", query, changes, [event], unset) is not None
+
+    def due_for_purge(self, now_ms: int) -> list[dict[str, Any]]:
+        return list(self.db.dossiers.find({"purge_after_ms": {"$lte": now_ms}}, HIDDEN).limit(100))
+
+    def purge(self, dossier: dict[str, Any], event: Event) -> None:
+        """Remove a dossier and everything in it. The purge record (with its event) is written first, so a
+        purge interrupted half-way is finished by the next run and reported once."""
+        self.insert_new("purges", {"_id": dossier["_id"], "purged_at": event.occurred_at}, [event])
+        for document in self.db.documents.find({"dossier_id": dossier["_id"]}, {"_id": 1}):
+            with contextlib.suppress(gridfs.errors.NoFile):  # already gone in an interrupted run
+                self.contents.delete(document["_id"])
+        self.db.documents.delete_many({"dossier_id": dossier["_id"]})
+        self.db.accesses.delete_many({"dossier_id": dossier["_id"]})
+        self.db.dossiers.delete_one({"_id": dossier["_id"]})
+
+    # The pharmacy fee ledger: one fee per patient, ever.
+
+    def charge_opening_fee(self, fee: dict[str, Any]) -> bool:
+        try:
+            self.db.pharmacy_fees.insert_one(fee)
+        except DuplicateKeyError:
+            return False  # this patient's dossier was already paid for (closed and reopened, or purged)
+        return True
+
+    def opening_fees(self, month: str) -> list[dict[str, Any]]:
+        return list(self.db.pharmacy_fees.find({"month": month}).sort([("organisation", 1), ("opened_at", 1)]))
 
     # Documents
 

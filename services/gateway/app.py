@@ -200,6 +200,26 @@ def router() -> APIRouter:
         """Open a patient's dossier: by the patient, or by a professional with the patient's consent."""
         return schemas.DossierOpened(**services().dossier.open(token, opening.model_dump(mode="json")))
 
+    @api.post("/patients/{ins}/dossier/close", tags=["dossiers"])
+    def close_dossier(token: Token, ins: InsPath) -> dict[str, str]:
+        """Close the dossier (the patient or their representative): its content is inaccessible at once,
+        it is archived and purged 10 years later unless reopened."""
+        result: dict[str, str] = services().dossier.close(token, ins)
+        return result
+
+    @api.post("/patients/{ins}/dossier/reopen", tags=["dossiers"])
+    def reopen_dossier(token: Token, ins: InsPath) -> dict[str, str]:
+        """Reopen a closed dossier: everything is restored as it was."""
+        result: dict[str, str] = services().dossier.reopen(token, ins)
+        return result
+
+    @api.post("/patients/{ins}/dossier/deletion", status_code=202, tags=["dossiers"])
+    def request_deletion(token: Token, ins: InsPath) -> dict[str, str]:
+        """Ask for deletion: the content becomes unreadable at once (its key is destroyed) and everything
+        is purged within 3 months. This cannot be undone."""
+        result: dict[str, str] = services().dossier.request_deletion(token, ins)
+        return result
+
     @api.post("/patients/{ins}/consents", status_code=201, tags=["consent"])
     def record_consent(token: Token, ins: InsPath) -> schemas.ConsentRecorded:
         """The calling professional records the patient's consent to their access."""
