@@ -27,7 +27,8 @@ def main() -> None:
     writer.writerow(["month", "pharmacy_finess", "pharmacist", "dossier_id", "opened_at"])
     for fee in fees:
         if args.pharmacy is None or fee["organisation"] == args.pharmacy:
-            writer.writerow([args.month, fee["organisation"], fee["pharmacist_id"], fee["dossier_id"], fee["opened_at"]])
+            row = [args.month, fee["organisation"], fee["pharmacist_id"], fee["dossier_id"], fee["opened_at"]]
+            writer.writerow(row)
     print(f"{len(fees)} fee(s) in {args.month}", file=sys.stderr)
 
 
