@@ -49,10 +49,12 @@ CATEGORIES: dict[str, str] = {
     "95": "Document de gestion",
 }
 
-# Document formats accepted at deposit (MIME type -> name). Patient image uploads: issue 5.
+# Document formats accepted at deposit (MIME type -> name). Images only in the patient's own class 90.
 FORMATS: dict[str, str] = {
     "application/pdf": "PDF",
     "text/plain": "plain text",
     "application/fhir+json": "FHIR JSON",
-    "text/xml": "CDA R2 XML",
+    "text/xml": "CDA R2 XML (level 1 or 3)",
+    "image/jpeg": "JPEG image",
+    "image/png": "PNG image",
 }

@@ -31,6 +31,8 @@ class Grant(BaseModel):
     reason: str  # plain words for the person refused (and for the audit trail)
     patient_id: str | None = None
     categories: tuple[str, ...] = ()  # TRE_A03 classes the action covers
+    # Visibility codes (TRE_A07) that hide a document from this actor, unless they are its author.
+    hidden_visibility: tuple[str, ...] = ()
     matrix_version: str | None = None
     decided_at: datetime
 

@@ -224,6 +224,18 @@ class DocumentSubmission(Strict):
     care_date: date
     format: Annotated[str, AfterValidator(_format), Field(examples=["application/pdf"])]
     content: Annotated[str, Field(min_length=1, description="the document's bytes, base64")]
+    confidentiality: Literal["N", "R", "V"] = Field("N", description="HL7 confidentiality: normal, restricted, very")
+    imaging_study: ImagingStudy | None = Field(
+        None, description="imaging reports (class 31): where the images are; pixels are never stored here"
+    )
+
+
+class ImagingStudy(Strict):
+    study_instance_uid: Annotated[str, Field(pattern=r"^[0-2](\.(0|[1-9][0-9]*))+$", max_length=64)]
+    viewer_url: Annotated[str, Field(pattern=r"^https://", max_length=500)]
+
+
+DocumentStatus = Literal["current", "replaced", "archived", "deleted"]
 
 
 class DocumentMetadata(BaseModel):
@@ -237,18 +249,39 @@ class DocumentMetadata(BaseModel):
     format: str
     size: int
     sha256: str
-    status: Literal["current", "replaced", "deleted"]
+    confidentiality: str = "N"
+    visibility: list[str] = Field(default_factory=list, description="TRE_A07 codes, e.g. MASQUE_PS")
+    status: DocumentStatus
+    replaces: str | None = None
+    replaced_by: str | None = None
+    imaging_study: ImagingStudy | None = None
     author: dict[str, Any]
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> DocumentMetadata:
-        fields = {k: record[k] for k in cls.model_fields if k != "document_id"}
+        fields = {k: record[k] for k in cls.model_fields if k != "document_id" and k in record}
         return cls(document_id=record["_id"], **fields)
+
+
+class DocumentSearch(Strict):
+    category: list[Annotated[str, AfterValidator(_category)]] | None = None
+    type_code: Annotated[str, Field(max_length=64)] | None = None
+    author_id: Annotated[str, Field(max_length=64)] | None = None
+    care_from: date | None = None
+    care_to: date | None = None
+    status: Literal["current", "archived", "replaced"] = "current"
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    cursor: Annotated[str, Field(max_length=200)] | None = None
 
 
 class DocumentList(BaseModel):
     documents: list[DocumentMetadata]
+    total: int = Field(description="how many documents match, counting only those the caller may see")
+    next_cursor: str | None = Field(None, description="pass it as `cursor` for the next page; absent on the last")
 
+
+class VisibilityChange(Strict):
+    masked: bool = Field(description="masked from professionals (MASQUE_PS): all but its author see nothing")
 
 class DocumentWithContent(BaseModel):
     document: DocumentMetadata

@@ -30,11 +30,26 @@ class Facts:
     suspended: bool = False  # the actor's account was suspended after their token was issued
 
 
+MASKED_FROM_PROFESSIONALS = "MASQUE_PS"
+INVISIBLE_TO_PATIENT = "INVISIBLE_PATIENT"
+INVISIBLE_TO_REPRESENTATIVES = "INVISIBLE_REPRESENTANTS_LEGAUX"
+
+
+def hidden_from(actor: Actor, facts: Facts) -> tuple[str, ...]:
+    """The visibility codes that hide a document from this actor (its author always sees it)."""
+    if actor.kind is ActorKind.PATIENT and actor.ins != facts.ins:
+        return (INVISIBLE_TO_PATIENT, INVISIBLE_TO_REPRESENTATIVES)
+    if actor.kind is ActorKind.PATIENT:
+        return (INVISIBLE_TO_PATIENT,)
+    return (MASKED_FROM_PROFESSIONALS,)
+
+
 def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: datetime) -> Grant:
     def grant(rule: str, reason: str, categories: frozenset[str] = frozenset()) -> Grant:
         return Grant(
             allowed=True, action=action, rule=rule, reason=reason, patient_id=facts.patient_id,
-            categories=tuple(sorted(categories)), matrix_version=matrix.version, decided_at=now,
+            categories=tuple(sorted(categories)), hidden_visibility=hidden_from(actor, facts),
+            matrix_version=matrix.version, decided_at=now,
         )
 
     def deny(rule: str, reason: str) -> Grant:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from typing import Any
 
 from services.common.actors import Actor, ActorKind
-from services.common.errors import InvalidInput, PayloadTooLarge
+from services.common.errors import AccessDenied, Conflict, InvalidInput, PayloadTooLarge
+from services.dossier.formats import PATIENT_ONLY_FORMATS
 
 PHARMACIST = "21"
+PATIENT_CATEGORY = "90"
+MASKED = "MASQUE_PS"
+INVISIBLE_TO_PATIENT = "INVISIBLE_PATIENT"
 
 
 def opening_channel(actor: Actor) -> str:
@@ -44,3 +49,29 @@ def decode_content(encoded: str, max_bytes: int) -> bytes:
 
 def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
+
+
+def check_format_for(category: str, declared: str) -> None:
+    """Images are accepted only among the patient's own documents (class 90)."""
+    if declared in PATIENT_ONLY_FORMATS and category != PATIENT_CATEGORY:
+        raise InvalidInput.for_field("format", "images (JPEG, PNG) are accepted only in class 90, from the patient")
+
+
+def check_change(actor: Actor, document: dict[str, Any], change: str) -> None:
+    """Replace and delete belong to the author (a patient deletes what they added and masks the rest);
+    archiving to the author or the patient's side."""
+    is_author = document["author"]["id"] == actor.id
+    if change == "archive" and (is_author or actor.kind is ActorKind.PATIENT):
+        return
+    if not is_author:
+        raise AccessDenied.by_rule("R-AUTHOR-ONLY", f"only the document's author may {change} it")
+
+
+def masked(visibility: list[str], mask: bool) -> list[str]:
+    """The visibility codes after (un)masking. A document invisible to the patient cannot be masked."""
+    codes = [code for code in visibility if code != MASKED]
+    if not mask:
+        return codes
+    if INVISIBLE_TO_PATIENT in codes:
+        raise Conflict("a document invisible to the patient cannot also be masked", [{"field": "masked"}])
+    return [*codes, MASKED]

@@ -22,15 +22,19 @@ from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.ids import new_id
-from services.common.schemas import DocumentMetadata, DocumentSubmission, DossierOpening
+from services.common.schemas import (
+    DocumentMetadata,
+    DocumentSearch,
+    DocumentSubmission,
+    DossierOpening,
+    VisibilityChange,
+)
 from services.common.settings import Settings
 from services.common.store import StoreProvider
 from services.common.tokens import verify
 from services.common.validation import parse
-from services.dossier import crypto, formats, lifecycle, rules
+from services.dossier import crypto, formats, lifecycle, queries, rules
 from services.dossier.store import DossierStore
-
-MAX_PAGE = 100
 
 
 class DossierService(HealthMixin):
@@ -190,12 +194,15 @@ class DossierService(HealthMixin):
             for fee in self.store.opening_fees(month)
         ]
 
-    @rpc
-    def add_document(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
-        submission = parse(DocumentSubmission, payload)
-        actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
+    # Documents
+
+    def _store_document(
+        self, actor: Actor, grant: Grant, dossier: dict[str, Any], submission: DocumentSubmission,
+        replaces: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         if not grant.covers(submission.category):
             raise self._refuse(actor, grant.for_category(submission.category), dossier)
+        rules.check_format_for(submission.category, submission.format)
         settings = Settings.from_env()
         content = rules.decode_content(submission.content, settings.max_document_bytes)
         problem = formats.mismatch(submission.format, content)
@@ -211,47 +218,123 @@ class DossierService(HealthMixin):
         key = crypto.unwrap_data_key(crypto.master_key_from_env(), dossier["wrapped_key"], dossier["_id"])
         self.store.put_content(document_id, crypto.seal(key, content, document_id))
         record = {
-            "_id": document_id,
-            "dossier_id": dossier["_id"],
-            **metadata,
-            "created_at": now,
-            "size": len(content),
-            "sha256": digest,
-            "status": "current",
+            "_id": document_id, "dossier_id": dossier["_id"], **metadata, "created_at": now,
+            "created_ms": lifecycle.epoch_ms(now), "size": len(content), "sha256": digest, "status": "current",
+            "visibility": [], "replaces": replaces["_id"] if replaces else None, "replaced_by": None,
             "author": actor.ref,
         }
         event = Event.of(
             EventType.DOCUMENT_ADDED, self.name, now, actor, patient_id=dossier["patient_id"],
             dossier_id=dossier["_id"], document_id=document_id, rule=grant.rule,
-            data={"category": submission.category},
+            data={"category": submission.category, **({"replaces": replaces["_id"]} if replaces else {})},
         )
         self.store.add_document(record, event)
-        return DocumentMetadata.from_record(record).model_dump(mode="json")
+        return record
 
     @rpc
-    def search(self, token: str, ins: str, limit: int = 50) -> dict[str, Any]:
-        """The documents this actor may see, newest first."""
-        if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-            raise InvalidInput.for_field("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+    def add_document(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        submission = parse(DocumentSubmission, payload)
+        actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
+        record = self._store_document(actor, grant, dossier, submission)
+        return DocumentMetadata.from_record(record).model_dump(mode="json")
+
+    def _document(self, dossier: dict[str, Any], document_id: Any) -> dict[str, Any]:
+        document = self.store.document(dossier["_id"], str(document_id))
+        if document is None or document["status"] == "deleted":
+            raise NotFound("no such document in this dossier", [{"field": "document_id"}])
+        return document
+
+    def _change(
+        self, actor: Actor, grant: Grant, dossier: dict[str, Any], document: dict[str, Any], event_type: EventType,
+        changes: dict[str, Any],
+    ) -> dict[str, Any]:
+        event = Event.of(event_type, self.name, self.clock.now(), actor, patient_id=dossier["patient_id"],
+                         dossier_id=dossier["_id"], document_id=document["_id"], rule=grant.rule)
+        if not self.store.change_document(document["_id"], document["status"], changes, event):
+            raise Conflict("the document changed meanwhile; nothing was done, retry", [{"field": "document_id"}])
+        return DocumentMetadata.from_record({**document, **changes}).model_dump(mode="json")
+
+    @rpc
+    def replace_document(self, token: str, ins: str, document_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A new version by the same author; the old one stays in history as replaced."""
+        submission = parse(DocumentSubmission, payload)
+        actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
+        old = self._document(dossier, document_id)
+        rules.check_change(actor, old, "replace")
+        new = self._store_document(actor, grant, dossier, submission, replaces=old)
+        self._change(actor, grant, dossier, old, EventType.DOCUMENT_REPLACED,
+                     {"status": "replaced", "replaced_by": new["_id"]})
+        return DocumentMetadata.from_record(new).model_dump(mode="json")
+
+    @rpc
+    def archive_document(self, token: str, ins: str, document_id: str, archived: bool = True) -> dict[str, Any]:
+        """Archived documents leave the default search (status=archived finds them); reversible."""
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
-        found = self.store.documents(dossier["_id"], grant.categories, limit)
+        document = self._visible(actor, grant, dossier, document_id)
+        rules.check_change(actor, document, "archive")
+        if document["status"] != ("current" if archived else "archived"):
+            raise Conflict(f"the document is {document['status']}", [{"state": document["status"]}])
+        kind = EventType.DOCUMENT_ARCHIVED if archived else EventType.DOCUMENT_UNARCHIVED
+        return self._change(actor, grant, dossier, document, kind, {"status": "archived" if archived else "current"})
+
+    @rpc
+    def delete_document(self, token: str, ins: str, document_id: str) -> dict[str, Any]:
+        """Deleted by its author: the content is destroyed; a tombstone stays for the history."""
+        actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
+        document = self._document(dossier, document_id)
+        rules.check_change(actor, document, "delete")
+        deleted = self._change(actor, grant, dossier, document, EventType.DOCUMENT_DELETED, {"status": "deleted"})
+        self.store.delete_content(document["_id"])
+        return deleted
+
+    @rpc
+    def set_visibility(self, token: str, ins: str, document_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The patient masks a document from professionals (all but its author) or unmasks it."""
+        change = parse(VisibilityChange, payload)
+        actor, grant, dossier = self._allowed(token, ins, Action.MANAGE)
+        document = self._visible(actor, grant, dossier, document_id)
+        visibility = rules.masked(document.get("visibility", []), change.masked)
+        kind = EventType.DOCUMENT_MASKED if change.masked else EventType.DOCUMENT_UNMASKED
+        return self._change(actor, grant, dossier, document, kind, {"visibility": visibility})
+
+    def _visible(self, actor: Actor, grant: Grant, dossier: dict[str, Any], document_id: Any) -> dict[str, Any]:
+        """The document if this actor may see it; hidden ones answer 404, like ones that do not exist."""
+        document = self.store.visible_document(dossier["_id"], str(document_id), queries.visible_to(grant, actor.id))
+        if document is None or document["status"] == "deleted":
+            raise NotFound("no such document in this dossier", [{"field": "document_id"}])
+        if not grant.covers(document["category"]):
+            raise self._refuse(actor, grant.for_category(document["category"]), dossier, document_id=document["_id"])
+        return document
+
+    @rpc
+    def search(self, token: str, ins: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The documents this actor may see, newest first, a page at a time, with an honest total."""
+        search = parse(DocumentSearch, query or {})
+        actor, grant, dossier = self._allowed(token, ins, Action.READ)
+        selection = queries.document_query(
+            dossier["_id"], grant, actor.id, categories=search.category, type_code=search.type_code,
+            author_id=search.author_id, care_from=search.care_from, care_to=search.care_to, status=search.status,
+        )
+        total = self.store.count_documents(selection)
+        page = self.store.documents(queries.after(selection, search.cursor), search.limit + 1)
+        more = len(page) > search.limit
+        page = page[: search.limit]
         event = Event.of(
             EventType.DOCUMENTS_LISTED, self.name, self.clock.now(), actor,
             patient_id=dossier["patient_id"], dossier_id=dossier["_id"], rule=grant.rule,
-            data={"count": str(len(found))},
+            data={"count": str(len(page))},
         )
         self.store.record_access(event)  # traced before any metadata leaves
-        return {"documents": [DocumentMetadata.from_record(d).model_dump(mode="json") for d in found]}
+        return {
+            "documents": [DocumentMetadata.from_record(d).model_dump(mode="json") for d in page],
+            "total": total,
+            "next_cursor": queries.encode_cursor(page[-1]) if more else None,
+        }
 
     @rpc
     def read_document(self, token: str, ins: str, document_id: str) -> dict[str, Any]:
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
-        document = self.store.document(dossier["_id"], str(document_id))
-        if document is None or document["status"] == "deleted":
-            raise NotFound("no such document in this dossier", [{"field": "document_id"}])
-        if not grant.covers(document["category"]):
-            denial = grant.for_category(document["category"])
-            raise self._refuse(actor, denial, dossier, document_id=document["_id"])
+        document = self._visible(actor, grant, dossier, document_id)
         event = Event.of(
             EventType.DOCUMENT_READ, self.name, self.clock.now(), actor,
             patient_id=dossier["patient_id"], dossier_id=dossier["_id"], document_id=document["_id"],

@@ -25,7 +25,7 @@ class DossierStore(Store):
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
         super().prepare(database)
         database.dossiers.create_index([("ins", 1)], unique=True)
-        database.documents.create_index([("dossier_id", 1), ("created_at", 1)])
+        database.documents.create_index([("dossier_id", 1), ("status", 1), ("created_ms", 1)])
         database.documents.create_index([("dossier_id", 1), ("sha256", 1)])
         database.dossiers.create_index([("purge_after_ms", 1)])
         database.pharmacy_fees.create_index([("month", 1), ("organisation", 1)])
@@ -58,8 +58,7 @@ class DossierStore(Store):
         purge interrupted half-way is finished by the next run and reported once."""
         self.insert_new("purges", {"_id": dossier["_id"], "purged_at": event.occurred_at}, [event])
         for document in self.db.documents.find({"dossier_id": dossier["_id"]}, {"_id": 1}):
-            with contextlib.suppress(gridfs.errors.NoFile):  # already gone in an interrupted run
-                self.contents.delete(document["_id"])
+            self.delete_content(document["_id"])  # may be gone already, after an interrupted run
         self.db.documents.delete_many({"dossier_id": dossier["_id"]})
         self.db.accesses.delete_many({"dossier_id": dossier["_id"]})
         self.db.dossiers.delete_one({"_id": dossier["_id"]})
@@ -99,14 +98,27 @@ class DossierStore(Store):
         query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current", **metadata}
         return self.db.documents.find_one(query, {"_id": 1}) is not None
 
-    def documents(self, dossier_id: str, categories: tuple[str, ...], limit: int) -> list[dict[str, Any]]:
-        # The grant becomes the query: pages are full and counts honest, never filtered after.
-        query = {"dossier_id": dossier_id, "status": "current", "category": {"$in": list(categories)}}
-        cursor = self.db.documents.find(query, HIDDEN).sort([("created_at", -1), ("_id", -1)])
+    def documents(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        """A page of documents matching a query built from the grant (see queries.py), newest first."""
+        cursor = self.db.documents.find(query, HIDDEN).sort([("created_ms", -1), ("_id", -1)])
         return list(cursor.limit(limit))
+
+    def count_documents(self, query: dict[str, Any]) -> int:
+        return self.db.documents.count_documents(query)
 
     def document(self, dossier_id: str, document_id: str) -> dict[str, Any] | None:
         return self.db.documents.find_one({"_id": document_id, "dossier_id": dossier_id}, HIDDEN)
+
+    def visible_document(self, dossier_id: str, document_id: str, visible: dict[str, Any]) -> dict[str, Any] | None:
+        return self.db.documents.find_one({"_id": document_id, "dossier_id": dossier_id, **visible}, HIDDEN)
+
+    def change_document(self, document_id: str, expected_status: str, changes: dict[str, Any], event: Event) -> bool:
+        query = {"_id": document_id, "status": expected_status}
+        return self.update_with_events("documents", query, changes, [event]) is not None
+
+    def delete_content(self, document_id: str) -> None:
+        with contextlib.suppress(gridfs.errors.NoFile):
+            self.contents.delete(document_id)
 
     # Accesses: one record per release of health data or refusal, written before the answer.
 

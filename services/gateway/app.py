@@ -235,10 +235,42 @@ def router() -> APIRouter:
 
     @api.get("/patients/{ins}/documents", tags=["documents"])
     def search_documents(
-        token: Token, ins: InsPath, limit: Annotated[int, Query(ge=1, le=100)] = 50
+        token: Token, ins: InsPath, search: Annotated[schemas.DocumentSearch, Query()]
     ) -> schemas.DocumentList:
-        """The documents the caller may see, newest first."""
-        return schemas.DocumentList(**services().dossier.search(token, ins, limit))
+        """The documents the caller may see, newest first, filtered by category (repeat the parameter
+        for several), type, author, date of care and status (current by default; archived, replaced).
+        `total` counts only what the caller may see; pass `next_cursor` back as `cursor` for more."""
+        return schemas.DocumentList(**services().dossier.search(token, ins, search.model_dump(mode="json")))
+
+    @api.post("/patients/{ins}/documents/{document_id}/replacement", status_code=201, tags=["documents"])
+    def replace_document(
+        token: Token, ins: InsPath, document_id: str, submission: Annotated[schemas.DocumentSubmission, Body()]
+    ) -> schemas.DocumentMetadata:
+        """A new version by the document's author; the old one stays in history as `replaced`."""
+        result = services().dossier.replace_document(token, ins, document_id, submission.model_dump(mode="json"))
+        return schemas.DocumentMetadata(**result)
+
+    @api.post("/patients/{ins}/documents/{document_id}/archive", tags=["documents"])
+    def archive_document(token: Token, ins: InsPath, document_id: str) -> schemas.DocumentMetadata:
+        """Hide from default searches (the author or the patient); `/unarchive` brings it back."""
+        return schemas.DocumentMetadata(**services().dossier.archive_document(token, ins, document_id, True))
+
+    @api.post("/patients/{ins}/documents/{document_id}/unarchive", tags=["documents"])
+    def unarchive_document(token: Token, ins: InsPath, document_id: str) -> schemas.DocumentMetadata:
+        return schemas.DocumentMetadata(**services().dossier.archive_document(token, ins, document_id, False))
+
+    @api.delete("/patients/{ins}/documents/{document_id}", tags=["documents"])
+    def delete_document(token: Token, ins: InsPath, document_id: str) -> schemas.DocumentMetadata:
+        """Delete (its author only; the patient deletes what they added and masks the rest)."""
+        return schemas.DocumentMetadata(**services().dossier.delete_document(token, ins, document_id))
+
+    @api.put("/patients/{ins}/documents/{document_id}/visibility", tags=["documents"])
+    def set_visibility(
+        token: Token, ins: InsPath, document_id: str, change: schemas.VisibilityChange
+    ) -> schemas.DocumentMetadata:
+        """The patient masks a document from professionals (all but its author) or unmasks it."""
+        result = services().dossier.set_visibility(token, ins, document_id, change.model_dump(mode="json"))
+        return schemas.DocumentMetadata(**result)
 
     @api.get("/patients/{ins}/documents/{document_id}", tags=["documents"])
     def read_document(token: Token, ins: InsPath, document_id: str) -> schemas.DocumentWithContent:
