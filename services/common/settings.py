@@ -85,7 +85,7 @@ class Settings:
             token_audience=os.environ.get("DMP_TOKEN_AUDIENCE", "dmp"),
             token_ttl_seconds=_int("DMP_TOKEN_TTL_SECONDS", 900),
             dev_login=_flag("DMP_DEV_LOGIN", False),
-            max_document_bytes=_int("DMP_MAX_DOCUMENT_BYTES", 10 * 1024 * 1024),
+            max_document_bytes=_int("DMP_MAX_DOCUMENT_BYTES", 20 * 1024 * 1024),
             smtp_host=os.environ.get("SMTP_HOST", "127.0.0.1"),
             smtp_port=_int("SMTP_PORT", 1025),
             smtp_username=os.environ.get("SMTP_USERNAME", ""),

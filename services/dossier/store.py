@@ -95,7 +95,9 @@ class DossierStore(Store):
 
     def same_document(self, dossier_id: str, sha256: str, metadata: dict[str, Any]) -> bool:
         """Is a current document with the same content and metadata already there?"""
-        query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current", **metadata}
+        # Scalar fields only: a nested value in a query reads as operators (nx-27017 refuses it).
+        scalars = {key: value for key, value in metadata.items() if not isinstance(value, dict | list)}
+        query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current", **scalars}
         return self.db.documents.find_one(query, {"_id": 1}) is not None
 
     def documents(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:

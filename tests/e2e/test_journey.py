@@ -118,7 +118,7 @@ def test_deposit_errors_are_clear_and_store_nothing(system: Running, api: Api) -
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "title"
     unknown = http.post(url, json={**document(PDF), "colour": "red"}, headers=doctor)
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "colour"
-    oversized = http.post(url, json=document(b"%PDF-" + b"x" * (11 * 1024 * 1024)), headers=doctor)
+    oversized = http.post(url, json=document(b"%PDF-" + b"x" * (21 * 1024 * 1024)), headers=doctor)
     assert oversized.status_code == 413
     bad_ins = http.get("/api/v1/patients/123/documents", headers=doctor)
     assert bad_ins.status_code == 422 and bad_ins.json()["errors"][0]["field"] == "ins"
