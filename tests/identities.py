@@ -6,7 +6,7 @@ import random
 import uuid
 from datetime import date
 
-from deploy.local.card import Card
+from services.common.cards import Card
 from services.common.identifiers import ins_key, luhn_valid
 
 

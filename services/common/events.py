@@ -40,6 +40,7 @@ class EventType(StrEnum):
     DOCUMENT_UNMASKED = "document_unmasked"
     DOCUMENT_READ = "document_read"
     DOCUMENTS_LISTED = "documents_listed"
+    REIMBURSEMENTS_ADDED = "reimbursements_added"
     ACCESS_DENIED = "access_denied"
 
 

@@ -280,6 +280,47 @@ class DocumentList(BaseModel):
     next_cursor: str | None = Field(None, description="pass it as `cursor` for the next page; absent on the last")
 
 
+class ReimbursedItem(Strict):
+    system: Literal["CCAM", "NGAP", "CIP13", "UCD", "LPP", "NABM"] = Field(
+        description="CCAM/NGAP acts, CIP13/UCD drugs, LPP devices, NABM lab tests")
+    code: Annotated[str, Field(pattern=r"^[A-Z0-9.\-]{1,20}$")]
+    quantity: Annotated[int, Field(ge=1, le=1000)] = 1
+
+
+class ReimbursementLine(Strict):
+    line_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", description="the feed's own id: idempotency key")]
+    ins: Ins
+    care_date: date
+    items: Annotated[list[ReimbursedItem], Field(min_length=1, max_length=50)]
+    prescriber_rpps: Rpps | None = None
+    billed_cents: Annotated[int, Field(ge=0, le=100_000_000)]
+    reimbursed_cents: Annotated[int, Field(ge=0, le=100_000_000)]
+
+
+class ReimbursementBatch(BaseModel):
+    """Lines are validated one by one: a bad line is reported, the others are kept."""
+
+    model_config = ConfigDict(extra="forbid")
+    lines: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=5000)]
+
+
+class ReimbursementSearch(Strict):
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+
+
+class ReimbursementLines(BaseModel):
+    lines: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None = None
+
+
+class ReimbursementReport(BaseModel):
+    accepted: int
+    duplicates: int = Field(description="lines already received (same line_id): ignored, not an error")
+    rejected: list[dict[str, str]] = Field(description="line_id and reason of each line refused")
+
+
 class VisibilityChange(Strict):
     masked: bool = Field(description="masked from professionals (MASQUE_PS): all but its author see nothing")
 

@@ -44,6 +44,18 @@ def hidden_from(actor: Actor, facts: Facts) -> tuple[str, ...]:
     return (MASKED_FROM_PROFESSIONALS,)
 
 
+def decide_for_any_patient(actor: Actor, action: Action, matrix: Matrix, now: datetime) -> Grant:
+    """Rights that do not depend on the patient: the reimbursement feed writes class 60 for everyone
+    (whose dossier is open; dossier checks that), and nobody else gets anything this way."""
+    if actor.kind is ActorKind.SYSTEM and action is Action.WRITE:
+        return Grant(allowed=True, action=action, rule="R-FEED-WRITES",
+                     reason="the Assurance Maladie feed adds reimbursement data only",
+                     categories=(FEED_CATEGORY,), matrix_version=matrix.version, decided_at=now)
+    return Grant(allowed=False, action=action, rule="R-FEED-ONLY",
+                 reason="only the reimbursement feed acts on many dossiers at once",
+                 matrix_version=matrix.version, decided_at=now)
+
+
 def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: datetime) -> Grant:
     def grant(rule: str, reason: str, categories: frozenset[str] = frozenset()) -> Grant:
         return Grant(

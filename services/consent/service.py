@@ -56,6 +56,17 @@ class ConsentService(HealthMixin):
         decision = rules.decide(actor, wanted, facts, matrix.in_force(now), now)
         return decision.model_dump(mode="json")
 
+    @rpc
+    def grant_for_any_patient(self, token: str, action: str) -> dict[str, Any]:
+        """A right that does not depend on the patient (the reimbursement feed's), and why."""
+        actor = verify(token)
+        now = self.clock.now()
+        decision = rules.decide_for_any_patient(actor, _action(action), matrix.in_force(now), now)
+        if decision.allowed and self.store.suspended(actor.id):
+            decision = decision.model_copy(update={"allowed": False, "rule": "R-SUSPENDED",
+                                                   "reason": "this account is suspended"})
+        return decision.model_dump(mode="json")
+
     @subscribe("consent", "identity")
     def on_account_status_changed(self, payload: dict[str, Any]) -> None:
         event = Event.model_validate(payload)

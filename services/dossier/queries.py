@@ -51,17 +51,17 @@ def document_query(
     return {**query, **visible_to(grant, actor_id)}
 
 
-def after(query: Query, cursor: str | None) -> Query:
-    """The query restricted to what comes after the cursor (newest first: created_ms desc, _id desc)."""
+def after(query: Query, cursor: str | None, order: str = "created_ms") -> Query:
+    """The query restricted to what comes after the cursor, newest first (`order` desc, then _id desc)."""
     if not cursor:
         return query
-    created_ms, document_id = decode_cursor(cursor)
-    page = {"$or": [{"created_ms": {"$lt": created_ms}}, {"created_ms": created_ms, "_id": {"$lt": document_id}}]}
+    position, last_id = decode_cursor(cursor)
+    page = {"$or": [{order: {"$lt": position}}, {order: position, "_id": {"$lt": last_id}}]}
     return {**query, "$and": [page]}
 
 
-def encode_cursor(document: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(f"{document['created_ms']}:{document['_id']}".encode()).decode().rstrip("=")
+def encode_cursor(record: dict[str, Any], order: str = "created_ms") -> str:
+    return base64.urlsafe_b64encode(f"{record[order]}:{record['_id']}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[int, str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections import Counter
+from datetime import UTC, datetime, time
 from typing import Any
 
 from nameko.rpc import ServiceRpc
@@ -27,13 +29,16 @@ from services.common.schemas import (
     DocumentSearch,
     DocumentSubmission,
     DossierOpening,
+    ReimbursementBatch,
+    ReimbursementReport,
+    ReimbursementSearch,
     VisibilityChange,
 )
 from services.common.settings import Settings
 from services.common.store import StoreProvider
 from services.common.tokens import verify
 from services.common.validation import parse
-from services.dossier import crypto, formats, lifecycle, queries, rules
+from services.dossier import crypto, feed, formats, lifecycle, queries, rules
 from services.dossier.store import DossierStore
 
 
@@ -182,6 +187,65 @@ class DossierService(HealthMixin):
             self.store.purge(dossier, event)
             purged += 1
         return {"purged": purged}
+
+    # The reimbursement feed
+
+    @rpc
+    def add_reimbursements(self, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Reimbursement lines for many patients at once, idempotent by line id. Lines older than 24 months,
+        malformed, or for a patient without an open dossier are refused one by one, with the reason."""
+        actor = verify(token)
+        grant = Grant.model_validate(self.consent.grant_for_any_patient(token, Action.WRITE.value)).require()
+        batch = parse(ReimbursementBatch, payload)
+        now = self.clock.now()
+        lines, rejected, repeats = feed.sort_lines(batch.lines, now.date())
+        dossiers = self.store.dossiers_by_ins(sorted({line.ins for line in lines}))
+        records = []
+        for line in lines:
+            dossier = dossiers.get(line.ins)
+            if dossier is None or dossier["status"] != lifecycle.Status.OPEN:
+                rejected.append({"line_id": line.line_id, "reason": "ins: the patient has no open dossier"})
+                continue
+            care = datetime.combine(line.care_date, time.min, tzinfo=UTC)
+            records.append({
+                "_id": line.line_id, "dossier_id": dossier["_id"], **line.model_dump(mode="json", exclude={"ins"}),
+                "care_ms": lifecycle.epoch_ms(care), "received_at": now,
+            })
+        inserted = self.store.add_reimbursements(records)
+        per_dossier = Counter(record["dossier_id"] for record in inserted)
+        by_id = {dossier["_id"]: dossier for dossier in dossiers.values()}
+        events = [
+            Event.of(EventType.REIMBURSEMENTS_ADDED, self.name, now, actor, patient_id=by_id[dossier_id]["patient_id"],
+                     dossier_id=dossier_id, rule=grant.rule, data={"lines": str(count)})
+            for dossier_id, count in per_dossier.items()
+        ]
+        self.store.record_feed(new_id("feed"), events)
+        duplicates = len(records) - len(inserted) + repeats
+        return ReimbursementReport(accepted=len(inserted), duplicates=duplicates, rejected=rejected).model_dump()
+
+    @rpc
+    def reimbursements(self, token: str, ins: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The patient's reimbursement lines ("données de remboursement", class 60), newest care first."""
+        page_request = parse(ReimbursementSearch, query or {})
+        actor, grant, dossier = self._allowed(token, ins, Action.READ)
+        if not grant.covers(rules.FEED_CATEGORY):
+            raise self._refuse(actor, grant.for_category(rules.FEED_CATEGORY), dossier)
+        selection = {"dossier_id": dossier["_id"]}
+        total = self.store.count_reimbursements(selection)
+        page = self.store.reimbursements(queries.after(selection, page_request.cursor, "care_ms"),
+                                         page_request.limit + 1)
+        more = len(page) > page_request.limit
+        page = page[: page_request.limit]
+        event = Event.of(EventType.DOCUMENTS_LISTED, self.name, self.clock.now(), actor,
+                         patient_id=dossier["patient_id"], dossier_id=dossier["_id"], rule=grant.rule,
+                         data={"count": str(len(page)), "category": rules.FEED_CATEGORY})
+        self.store.record_access(event)  # traced before anything leaves
+        keep = ("line_id", "care_date", "items", "prescriber_rpps", "billed_cents", "reimbursed_cents")
+        return {
+            "lines": [{"line_id": line["_id"], **{k: line.get(k) for k in keep if k != "line_id"}} for line in page],
+            "total": total,
+            "next_cursor": queries.encode_cursor(page[-1], "care_ms") if more else None,
+        }
 
     @rpc
     def pharmacy_fees(self, month: str) -> list[dict[str, str]]:

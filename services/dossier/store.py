@@ -8,18 +8,19 @@ from typing import Any
 
 import gridfs
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from services.common.errors import ServiceUnavailable
 from services.common.events import Event
 from services.common.store import Store
 
+DUPLICATE_KEY = 11000
 HIDDEN = {"_outbox": 0, "_outbox_pending": 0, "_version": 0}
 
 
 class DossierStore(Store):
     service = "dossier"
-    outbox_collections = ("dossiers", "documents", "accesses", "purges")
+    outbox_collections = ("dossiers", "documents", "accesses", "purges", "feed_batches")
 
     @classmethod
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
@@ -29,6 +30,7 @@ class DossierStore(Store):
         database.documents.create_index([("dossier_id", 1), ("sha256", 1)])
         database.dossiers.create_index([("purge_after_ms", 1)])
         database.pharmacy_fees.create_index([("month", 1), ("organisation", 1)])
+        database.reimbursements.create_index([("dossier_id", 1), ("care_ms", 1)])
 
     @property
     def contents(self) -> gridfs.GridFSBucket:
@@ -62,6 +64,39 @@ class DossierStore(Store):
         self.db.documents.delete_many({"dossier_id": dossier["_id"]})
         self.db.accesses.delete_many({"dossier_id": dossier["_id"]})
         self.db.dossiers.delete_one({"_id": dossier["_id"]})
+
+    # The reimbursement feed
+
+    def dossiers_by_ins(self, ins_list: list[str]) -> dict[str, dict[str, Any]]:
+        found = self.db.dossiers.find({"ins": {"$in": ins_list}}, {"_id": 1, "ins": 1, "patient_id": 1, "status": 1})
+        return {dossier["ins"]: dossier for dossier in found}
+
+    def add_reimbursements(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Insert lines, skipping line ids already there; the lines actually inserted."""
+        if not lines:
+            return []
+        try:
+            self.db.reimbursements.insert_many(lines, ordered=False)
+        except BulkWriteError as error:
+            if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
+                raise ServiceUnavailable("the record store refused some lines; retry the batch") from error
+            failed = {e["index"] for e in error.details["writeErrors"]}
+            return [line for index, line in enumerate(lines) if index not in failed]
+        except PyMongoError as error:
+            raise ServiceUnavailable("the record store is unavailable; retry the batch") from error
+        return lines
+
+    def record_feed(self, batch_id: str, events: list[Event]) -> None:
+        """One record per batch carries the per-dossier events (the audit trail of what was added)."""
+        if events:
+            self.insert_new("feed_batches", {"_id": batch_id, "dossiers": len(events)}, events)
+
+    def reimbursements(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        cursor = self.db.reimbursements.find(query).sort([("care_ms", -1), ("_id", -1)])
+        return list(cursor.limit(limit))
+
+    def count_reimbursements(self, query: dict[str, Any]) -> int:
+        return self.db.reimbursements.count_documents(query)
 
     # The pharmacy fee ledger: one fee per patient, ever.
 

@@ -220,6 +220,21 @@ def router() -> APIRouter:
         result: dict[str, str] = services().dossier.request_deletion(token, ins)
         return result
 
+    @api.post("/reimbursements", tags=["reimbursement feed"])
+    def add_reimbursements(token: Token, batch: schemas.ReimbursementBatch) -> schemas.ReimbursementReport:
+        """The Assurance Maladie feed (a system token) sends up to 5,000 lines for many patients at once.
+        Idempotent by `line_id`; each refused line is reported with its reason, the others are kept."""
+        return schemas.ReimbursementReport(
+            **services().dossier.add_reimbursements(token, batch.model_dump(mode="json")))
+
+    @api.get("/patients/{ins}/reimbursements", tags=["reimbursement feed"])
+    def reimbursements(
+        token: Token, ins: InsPath, page: Annotated[schemas.ReimbursementSearch, Query()]
+    ) -> schemas.ReimbursementLines:
+        """The patient's reimbursed care ("données de remboursement", class 60), newest first, for those
+        whose profession's matrix row includes class 60, and the patient."""
+        return schemas.ReimbursementLines(**services().dossier.reimbursements(token, ins, page.model_dump(mode="json")))
+
     @api.post("/patients/{ins}/consents", status_code=201, tags=["consent"])
     def record_consent(token: Token, ins: InsPath) -> schemas.ConsentRecorded:
         """The calling professional records the patient's consent to their access."""
