@@ -41,6 +41,8 @@ class EventType(StrEnum):
     DOCUMENT_READ = "document_read"
     DOCUMENTS_LISTED = "documents_listed"
     REIMBURSEMENTS_ADDED = "reimbursements_added"
+    PERSONAL_SPACE_UPDATED = "personal_space_updated"
+    PERSONAL_SPACE_READ = "personal_space_read"
     ACCESS_DENIED = "access_denied"
 
 

@@ -321,6 +321,66 @@ class ReimbursementReport(BaseModel):
     rejected: list[dict[str, str]] = Field(description="line_id and reason of each line refused")
 
 
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Allergy(Strict):
+    substance: Text
+    reaction: Text | None = None
+    severity: Literal["mild", "moderate", "severe"] | None = None
+
+
+class Treatment(Strict):
+    name: Text
+    dosage: Text | None = None
+    since: date | None = None
+
+
+class Contact(Strict):
+    name: Text
+    relation: Text | None = None
+    phone: Mobile
+
+
+class TrustedPerson(Strict):
+    name: Text
+    phone: Mobile
+    email: EmailStr | None = None
+
+
+class AdvanceDirectives(Strict):
+    written: bool
+    kept_by: Annotated[str, Field(max_length=500)] | None = Field(
+        None, description="where they are (or the class 90 document holding them)")
+
+
+class PersonalSpace(Strict):
+    """What the patient says about themselves; every field optional, lists bounded."""
+
+    blood_group: Literal["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"] | None = None
+    allergies: Annotated[list[Allergy], Field(max_length=50)] = Field(default_factory=list)
+    pathologies: Annotated[list[Text], Field(max_length=50)] = Field(default_factory=list)
+    treatments: Annotated[list[Treatment], Field(max_length=50)] = Field(default_factory=list)
+    emergency_contacts: Annotated[list[Contact], Field(max_length=5)] = Field(default_factory=list)
+    trusted_person: TrustedPerson | None = None
+    advance_directives: AdvanceDirectives | None = None
+    organ_donation: Literal["not_stated", "consents", "refuses"] = Field(
+        "not_stated", description="wishes as the patient states them (refusal is also registered nationally)")
+
+
+class PersonalSpaceUpdate(Strict):
+    content: PersonalSpace
+    version: Annotated[int, Field(ge=0, description="the version being replaced (0 for the first); a stale "
+                                                    "version answers 409 so that no edit is lost")]
+
+
+class PersonalSpaceView(BaseModel):
+    content: PersonalSpace
+    version: int
+    updated_at: datetime | None = None
+    updated_by: dict[str, Any] | None = None
+
+
 class VisibilityChange(Strict):
     masked: bool = Field(description="masked from professionals (MASQUE_PS): all but its author see nothing")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections import Counter
 from datetime import UTC, datetime, time
 from typing import Any
@@ -29,6 +30,8 @@ from services.common.schemas import (
     DocumentSearch,
     DocumentSubmission,
     DossierOpening,
+    PersonalSpace,
+    PersonalSpaceUpdate,
     ReimbursementBatch,
     ReimbursementReport,
     ReimbursementSearch,
@@ -187,6 +190,56 @@ class DossierService(HealthMixin):
             self.store.purge(dossier, event)
             purged += 1
         return {"purged": purged}
+
+    # The personal space
+
+    def _open_personal_space(self, dossier: dict[str, Any], record: dict[str, Any] | None) -> dict[str, Any]:
+        if record is None:
+            return {"content": PersonalSpace().model_dump(mode="json"), "version": 0}
+        key = crypto.unwrap_data_key(crypto.master_key_from_env(), dossier["wrapped_key"], dossier["_id"])
+        context = f"personal-space:{dossier['_id']}:{record['version']}"
+        content = json.loads(crypto.open_sealed(key, record["sealed"], context))
+        return {"content": content, "version": record["version"], "updated_at": record["updated"]["at"].isoformat(),
+                "updated_by": record["updated"]["by"]}
+
+    @rpc
+    def personal_space(self, token: str, ins: str) -> dict[str, Any]:
+        """Blood group, allergies, treatments, contacts, wishes: for the patient's side, and for
+        professionals whose matrix row reads the patient's own documents (class 90)."""
+        actor, grant, dossier = self._allowed(token, ins, Action.READ)
+        if not grant.covers(rules.PATIENT_CATEGORY):
+            raise self._refuse(actor, grant.for_category(rules.PATIENT_CATEGORY), dossier)
+        record = self.store.personal_space(dossier["_id"])
+        event = Event.of(EventType.PERSONAL_SPACE_READ, self.name, self.clock.now(), actor,
+                         patient_id=dossier["patient_id"], dossier_id=dossier["_id"], rule=grant.rule)
+        self.store.record_access(event)  # traced before anything leaves
+        return self._open_personal_space(dossier, record)
+
+    @rpc
+    def update_personal_space(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The patient (or their representative) replaces the personal space; every version is kept."""
+        update = parse(PersonalSpaceUpdate, payload)
+        actor, grant, dossier = self._allowed(token, ins, Action.MANAGE)
+        now = self.clock.now()
+        version = update.version + 1
+        key = crypto.unwrap_data_key(crypto.master_key_from_env(), dossier["wrapped_key"], dossier["_id"])
+        content = json.dumps(update.content.model_dump(mode="json"), ensure_ascii=False).encode()
+        record = {"version": version, "sealed": crypto.seal(key, content, f"personal-space:{dossier['_id']}:{version}"),
+                  "updated": {"at": now, "by": actor.ref}}
+        event = Event.of(EventType.PERSONAL_SPACE_UPDATED, self.name, now, actor, patient_id=dossier["patient_id"],
+                         dossier_id=dossier["_id"], rule=grant.rule, data={"version": str(version)})
+        if not self.store.save_personal_space(dossier["_id"], update.version, record, event):
+            current = self.store.personal_space(dossier["_id"])
+            raise Conflict("the personal space was changed meanwhile; reload it and apply your change again",
+                           [{"field": "version", "current": str(current["version"] if current else 0)}])
+        return self._open_personal_space(dossier, record)
+
+    @rpc
+    def personal_space_history(self, token: str, ins: str) -> list[dict[str, Any]]:
+        """Every version of the personal space, newest first (the patient's side only)."""
+        _, _, dossier = self._allowed(token, ins, Action.MANAGE)
+        history = self.store.personal_space_history(dossier["_id"])
+        return [self._open_personal_space(dossier, record) for record in history]
 
     # The reimbursement feed
 

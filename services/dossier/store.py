@@ -20,7 +20,7 @@ HIDDEN = {"_outbox": 0, "_outbox_pending": 0, "_version": 0}
 
 class DossierStore(Store):
     service = "dossier"
-    outbox_collections = ("dossiers", "documents", "accesses", "purges", "feed_batches")
+    outbox_collections = ("dossiers", "documents", "accesses", "purges", "feed_batches", "personal_spaces")
 
     @classmethod
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
@@ -63,7 +63,30 @@ class DossierStore(Store):
             self.delete_content(document["_id"])  # may be gone already, after an interrupted run
         self.db.documents.delete_many({"dossier_id": dossier["_id"]})
         self.db.accesses.delete_many({"dossier_id": dossier["_id"]})
+        self.db.reimbursements.delete_many({"dossier_id": dossier["_id"]})
+        self.db.personal_spaces.delete_many({"_id": dossier["_id"]})
+        self.db.personal_space_history.delete_many({"dossier_id": dossier["_id"]})
         self.db.dossiers.delete_one({"_id": dossier["_id"]})
+
+    # The personal space: sealed with the dossier's key, every version kept.
+
+    def personal_space(self, dossier_id: str) -> dict[str, Any] | None:
+        return self.db.personal_spaces.find_one({"_id": dossier_id}, HIDDEN)
+
+    def save_personal_space(self, dossier_id: str, version: int, record: dict[str, Any], event: Event) -> bool:
+        """Write version `version + 1` if `version` is still the current one (0: none yet)."""
+        try:
+            self.db.personal_space_history.insert_one(
+                {"_id": f"{dossier_id}:{version + 1}", "dossier_id": dossier_id, **record})
+        except DuplicateKeyError:
+            return False  # someone else saved this version first
+        if version == 0:
+            return self.insert_new("personal_spaces", {"_id": dossier_id, **record}, [event])
+        query = {"_id": dossier_id, "version": version}
+        return self.update_with_events("personal_spaces", query, record, [event]) is not None
+
+    def personal_space_history(self, dossier_id: str) -> list[dict[str, Any]]:
+        return list(self.db.personal_space_history.find({"dossier_id": dossier_id}).sort([("version", -1)]))
 
     # The reimbursement feed
 

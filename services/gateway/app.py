@@ -220,6 +220,26 @@ def router() -> APIRouter:
         result: dict[str, str] = services().dossier.request_deletion(token, ins)
         return result
 
+    @api.get("/patients/{ins}/personal-space", tags=["personal space"])
+    def personal_space(token: Token, ins: InsPath) -> schemas.PersonalSpaceView:
+        """Blood group, allergies, pathologies, treatments, emergency contacts, trusted person, advance
+        directives, organ-donation wishes. The patient's side, and professionals reading class 90."""
+        return schemas.PersonalSpaceView(**services().dossier.personal_space(token, ins))
+
+    @api.put("/patients/{ins}/personal-space", tags=["personal space"])
+    def update_personal_space(
+        token: Token, ins: InsPath, update: schemas.PersonalSpaceUpdate
+    ) -> schemas.PersonalSpaceView:
+        """Replace it (the patient or their representative), giving the version you read: 409 if it
+        changed meanwhile, so that no edit is silently lost. Every version is kept."""
+        result = services().dossier.update_personal_space(token, ins, update.model_dump(mode="json"))
+        return schemas.PersonalSpaceView(**result)
+
+    @api.get("/patients/{ins}/personal-space/history", tags=["personal space"])
+    def personal_space_history(token: Token, ins: InsPath) -> list[schemas.PersonalSpaceView]:
+        """Every version, newest first (the patient's side only)."""
+        return [schemas.PersonalSpaceView(**v) for v in services().dossier.personal_space_history(token, ins)]
+
     @api.post("/reimbursements", tags=["reimbursement feed"])
     def add_reimbursements(token: Token, batch: schemas.ReimbursementBatch) -> schemas.ReimbursementReport:
         """The Assurance Maladie feed (a system token) sends up to 5,000 lines for many patients at once.
