@@ -30,6 +30,7 @@ class EventType(StrEnum):
     DOSSIER_REOPENED = "dossier_reopened"
     DOSSIER_DELETION_REQUESTED = "dossier_deletion_requested"
     DOSSIER_PURGED = "dossier_purged"
+    DOSSIER_KEY_REWRAPPED = "dossier_key_rewrapped"
     CONSENT_RECORDED = "consent_recorded"
     DOCUMENT_ADDED = "document_added"
     DOCUMENT_REPLACED = "document_replaced"

@@ -33,7 +33,10 @@ def _int(name: str, default: int) -> int:
 
 def secret_bytes(name: str, length: int = 32) -> bytes:
     """A binary secret from the environment, base64url, of exactly `length` bytes."""
-    text = required(name)
+    return decode_secret(name, required(name), length)
+
+
+def decode_secret(name: str, text: str, length: int = 32) -> bytes:
     try:
         value = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except ValueError:

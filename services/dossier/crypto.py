@@ -8,12 +8,15 @@ ciphertext to its place, so a blob copied to another document or dossier does no
 
 from __future__ import annotations
 
+import hashlib
 import os
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from services.common.settings import secret_bytes
+from services.common.errors import ServiceUnavailable
+from services.common.settings import decode_secret, secret_bytes
 
 NONCE_BYTES = 12
 
@@ -24,6 +27,46 @@ class ContentCorrupted(Exception):
 
 def master_key_from_env() -> bytes:
     return secret_bytes("DMP_MASTER_KEY")
+
+
+def fingerprint(master_key: bytes) -> str:
+    """Which master key wrapped a data key (never the key itself)."""
+    return hashlib.sha256(b"dmp-master-key:" + master_key).hexdigest()[:16]
+
+
+def master_keys() -> dict[str, bytes]:
+    """The current master key and, during a rotation, the previous ones (DMP_PREVIOUS_MASTER_KEYS,
+    comma-separated), by fingerprint."""
+    keys = [master_key_from_env()]
+    for text in filter(None, (part.strip() for part in os.environ.get("DMP_PREVIOUS_MASTER_KEYS", "").split(","))):
+        keys.append(decode_secret("DMP_PREVIOUS_MASTER_KEYS", text))
+    return {fingerprint(key): key for key in keys}
+
+
+def new_key_fields(dossier_id: str) -> dict[str, Any]:
+    """A fresh data key for a new dossier, wrapped by the current master key."""
+    master = master_key_from_env()
+    return {"wrapped_key": new_wrapped_data_key(master, dossier_id), "master_key": fingerprint(master)}
+
+
+def data_key(dossier: dict[str, Any]) -> bytes:
+    """The dossier's data key, unwrapped by whichever known master key wrapped it."""
+    if "wrapped_key" not in dossier:
+        raise ContentCorrupted(f"the key of dossier {dossier['_id']} was destroyed")
+    master = master_keys().get(dossier.get("master_key", ""))
+    if master is None:
+        raise ServiceUnavailable("the master key that protects this dossier is not configured "
+                                 "(keep it in DMP_PREVIOUS_MASTER_KEYS until the rotation is finished)")
+    return unwrap_data_key(master, dossier["wrapped_key"], dossier["_id"])
+
+
+def rewrapped(dossier: dict[str, Any]) -> dict[str, Any] | None:
+    """The key fields re-wrapped by the current master key, or None when they already are."""
+    current = master_key_from_env()
+    if dossier.get("master_key") == fingerprint(current) or "wrapped_key" not in dossier:
+        return None
+    key = data_key(dossier)
+    return {"wrapped_key": seal(current, key, f"dossier-key:{dossier['_id']}"), "master_key": fingerprint(current)}
 
 
 def seal(key: bytes, plaintext: bytes, context: str) -> bytes:

@@ -127,7 +127,7 @@ class DossierService(HealthMixin):
             "opened_by": actor.ref,
             "channel": channel,
             "consent_to_opening": {"given": True, "recorded_by": actor.id, "at": now},
-            "wrapped_key": crypto.new_wrapped_data_key(crypto.master_key_from_env(), dossier_id),
+            **crypto.new_key_fields(dossier_id),
         }
         event = Event.of(
             EventType.DOSSIER_OPENED, self.name, now, actor, patient_id=grant.patient_id,
@@ -154,7 +154,7 @@ class DossierService(HealthMixin):
             changes = {"status": status.value, "purge_after_ms": lifecycle.epoch_ms(purge_at),
                        "lifecycle": {f"{transition}_at": now, "purge_at": purge_at}}
             if transition == "delete":
-                unset = ("wrapped_key",)  # the content cannot be read any more, by anyone
+                unset = ("wrapped_key", "master_key")  # the content cannot be read any more, by anyone
         event = Event.of(event_type, self.name, now, actor, patient_id=dossier["patient_id"],
                          dossier_id=dossier["_id"], rule=grant.rule)
         if not self.store.change_dossier(dossier["_id"], dossier["status"], changes, event, unset):
@@ -196,7 +196,7 @@ class DossierService(HealthMixin):
     def _open_personal_space(self, dossier: dict[str, Any], record: dict[str, Any] | None) -> dict[str, Any]:
         if record is None:
             return {"content": PersonalSpace().model_dump(mode="json"), "version": 0}
-        key = crypto.unwrap_data_key(crypto.master_key_from_env(), dossier["wrapped_key"], dossier["_id"])
+        key = crypto.data_key(dossier)
         context = f"personal-space:{dossier['_id']}:{record['version']}"
         content = json.loads(crypto.open_sealed(key, record["sealed"], context))
         return {"content": content, "version": record["version"], "updated_at": record["updated"]["at"].isoformat(),
@@ -222,7 +222,7 @@ class DossierService(HealthMixin):
         actor, grant, dossier = self._allowed(token, ins, Action.MANAGE)
         now = self.clock.now()
         version = update.version + 1
-        key = crypto.unwrap_data_key(crypto.master_key_from_env(), dossier["wrapped_key"], dossier["_id"])
+        key = crypto.data_key(dossier)
         content = json.dumps(update.content.model_dump(mode="json"), ensure_ascii=False).encode()
         record = {"version": version, "sealed": crypto.seal(key, content, f"personal-space:{dossier['_id']}:{version}"),
                   "updated": {"at": now, "by": actor.ref}}
@@ -301,6 +301,22 @@ class DossierService(HealthMixin):
         }
 
     @rpc
+    def rewrap_keys(self, limit: int = 500) -> dict[str, int]:
+        """Operator action during a master-key rotation: re-wrap data keys with the current master key
+        (DMP_MASTER_KEY), the old one being in DMP_PREVIOUS_MASTER_KEYS. Content is not re-encrypted."""
+        current = crypto.fingerprint(crypto.master_key_from_env())
+        done = 0
+        for dossier in self.store.keys_to_rewrap(current, max(1, min(int(limit), 5000))):
+            changes = crypto.rewrapped(dossier)
+            if changes is None:
+                continue
+            event = Event.of(EventType.DOSSIER_KEY_REWRAPPED, self.name, self.clock.now(), None,
+                             patient_id=dossier["patient_id"], dossier_id=dossier["_id"])
+            if self.store.change_dossier(dossier["_id"], dossier["status"], changes, event):
+                done += 1
+        return {"rewrapped": done, "remaining": self.store.count_keys_to_rewrap(current)}
+
+    @rpc
     def pharmacy_fees(self, month: str) -> list[dict[str, str]]:
         """The opening fees owed to pharmacies for a month (YYYY-MM): one line per dossier opened."""
         if not lifecycle.MONTH.match(str(month)):
@@ -332,7 +348,7 @@ class DossierService(HealthMixin):
 
         now = self.clock.now()
         document_id = new_id("doc")
-        key = crypto.unwrap_data_key(crypto.master_key_from_env(), dossier["wrapped_key"], dossier["_id"])
+        key = crypto.data_key(dossier)
         self.store.put_content(document_id, crypto.seal(key, content, document_id))
         record = {
             "_id": document_id, "dossier_id": dossier["_id"], **metadata, "created_at": now,
@@ -469,7 +485,7 @@ class DossierService(HealthMixin):
         try:
             if sealed is None:
                 raise crypto.ContentCorrupted(document["_id"])
-            key = crypto.unwrap_data_key(crypto.master_key_from_env(), dossier["wrapped_key"], dossier["_id"])
+            key = crypto.data_key(dossier)
             content = crypto.open_sealed(key, sealed, document["_id"])
         except crypto.ContentCorrupted:
             raise ServiceUnavailable("the document's content is missing or corrupted; it was not served") from None

@@ -31,6 +31,8 @@ class DossierStore(Store):
         database.dossiers.create_index([("purge_after_ms", 1)])
         database.pharmacy_fees.create_index([("month", 1), ("organisation", 1)])
         database.reimbursements.create_index([("dossier_id", 1), ("care_ms", 1)])
+        database.personal_space_history.create_index([("dossier_id", 1), ("version", 1)])
+        database.dossiers.create_index([("master_key", 1)])
 
     @property
     def contents(self) -> gridfs.GridFSBucket:
@@ -51,6 +53,13 @@ class DossierStore(Store):
         """Apply a lifecycle transition if the dossier is still in the status it was read in."""
         query = {"_id": dossier_id, "status": expected_status}
         return self.update_with_events("dossiers", query, changes, [event], unset) is not None
+
+    def keys_to_rewrap(self, current_master: str, limit: int) -> list[dict[str, Any]]:
+        query = {"master_key": {"$exists": True, "$ne": current_master}}
+        return list(self.db.dossiers.find(query, HIDDEN).limit(limit))
+
+    def count_keys_to_rewrap(self, current_master: str) -> int:
+        return self.db.dossiers.count_documents({"master_key": {"$exists": True, "$ne": current_master}})
 
     def due_for_purge(self, now_ms: int) -> list[dict[str, Any]]:
         return list(self.db.dossiers.find({"purge_after_ms": {"$lte": now_ms}}, HIDDEN).limit(100))
