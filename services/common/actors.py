@@ -18,7 +18,8 @@ class ActorKind(StrEnum):
 
 
 class Role(StrEnum):
-    SAMU_REGULATOR = "samu_regulator"
+    SAMU_REGULATOR = "samu_regulator"  # reads (only) in an emergency
+    OCCUPATIONAL_PHYSICIAN = "occupational_physician"  # médecin du travail: only with explicit consent
 
 
 class Actor(BaseModel):

@@ -32,6 +32,16 @@ class EventType(StrEnum):
     DOSSIER_PURGED = "dossier_purged"
     DOSSIER_KEY_REWRAPPED = "dossier_key_rewrapped"
     CONSENT_RECORDED = "consent_recorded"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    CARE_TEAM_JOINED = "care_team_joined"
+    CARE_TEAM_OBJECTED = "care_team_objected"
+    MEDECIN_TRAITANT_DECLARED = "medecin_traitant_declared"
+    MEDECIN_TRAITANT_ENDED = "medecin_traitant_ended"
+    PROFESSIONAL_BLOCKED = "professional_blocked"
+    PROFESSIONAL_UNBLOCKED = "professional_unblocked"
+    EMERGENCY_OPPOSITIONS_SET = "emergency_oppositions_set"
+    OCCUPATIONAL_CONSENT_GIVEN = "occupational_consent_given"
+    EMERGENCY_ACCESS_STARTED = "emergency_access_started"
     DOCUMENT_ADDED = "document_added"
     DOCUMENT_REPLACED = "document_replaced"
     DOCUMENT_ARCHIVED = "document_archived"
@@ -74,6 +84,7 @@ class Event(BaseModel):
     document_id: str | None = None
     outcome: Outcome = Outcome.SUCCESS
     rule: str | None = None  # the consent rule that decided, when a decision was made
+    emergency: bool = False  # done under an emergency ("bris de glace") access
     data: dict[str, str] = Field(default_factory=dict)  # further ids and codes, never content
 
     @classmethod

@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from services.common.errors import AccessDenied
+from services.common.rulebook import explain
 
 
 class Action(StrEnum):
@@ -27,13 +28,16 @@ class Grant(BaseModel):
 
     allowed: bool
     action: Action
-    rule: str  # e.g. R-HOLDER, R-CONSENT, R-NO-CONSENT: named in rules.py and its tests
-    reason: str  # plain words for the person refused (and for the audit trail)
+    rule: str  # e.g. R-HOLDER, R-CONSENT, R-NO-CONSENT: see services/common/rulebook.py
+    reason: str  # one line in English, for the person refused (and support staff)
+    reason_fr: str = ""  # the same in French
     patient_id: str | None = None
     categories: tuple[str, ...] = ()  # TRE_A03 classes the action covers
     # Visibility codes (TRE_A07) that hide a document from this actor, unless they are its author.
     hidden_visibility: tuple[str, ...] = ()
     matrix_version: str | None = None
+    emergency: bool = False  # an emergency ("bris de glace") access: every response says so
+    expires_at: datetime | None = None
     decided_at: datetime
 
     def require(self) -> Grant:
@@ -49,5 +53,9 @@ class Grant(BaseModel):
         """This grant narrowed to one category: a refusal when the category is not covered."""
         if self.covers(category):
             return self
-        reason = f"the grant for {self.action.value} does not cover document category {category}"
-        return self.model_copy(update={"allowed": False, "rule": "R-MATRIX-CATEGORY", "reason": reason})
+        return self.refused("R-MATRIX-CATEGORY")
+
+    def refused(self, rule: str) -> Grant:
+        """The same decision turned into a refusal by `rule` (e.g. the dossier is closed)."""
+        french, english = explain(rule)
+        return self.model_copy(update={"allowed": False, "rule": rule, "reason": english, "reason_fr": french})

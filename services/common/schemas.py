@@ -79,7 +79,8 @@ class ProfessionalRegistration(Strict):
     family_name: Name
     specialty: Annotated[str, Field(pattern=r"^[A-Z]{1,4}[0-9]{0,4}$", description="e.g. SM26 (TRE_R38)")] | None = None
     organisation: Finess | None = None
-    roles: list[Literal["samu_regulator"]] = Field(default_factory=list, description="e.g. SAMU regulator")
+    roles: list[Literal["samu_regulator", "occupational_physician"]] = Field(
+        default_factory=list, description="SAMU regulator; occupational physician (médecin du travail)")
     card_public_key: CardPublicKey | None = None
 
 
@@ -105,6 +106,35 @@ class RefreshRequest(Strict):
 
 class Representation(Strict):
     representative_ins: Annotated[Ins, Field(description="the adult who acts for the minor")]
+
+
+ProfessionalId = Annotated[str, AfterValidator(identifiers.check_actor_id), Field(examples=["rpps:10000000009"])]
+
+
+class ProfessionalRef(Strict):
+    professional_id: ProfessionalId
+
+
+class Authorisation(Strict):
+    until: date | None = Field(None, description="the consent ends at this date (none: until withdrawn)")
+
+
+class CareTeamMembership(Strict):
+    patient_informed: Literal[True] = Field(description="the patient was informed and did not object")
+    days: Annotated[int, Field(ge=1, le=3650)] = Field(365, description="how long the membership lasts")
+
+
+class MedecinTraitantDeclaration(Strict):
+    patient_agreed: Literal[True] = Field(description="the patient chose this médecin as médecin traitant")
+
+
+class EmergencyOppositions(Strict):
+    oppose_emergency: bool = Field(description="refuse break-glass access by professionals")
+    oppose_regulator: bool = Field(description="refuse read access by the SAMU regulator")
+
+
+class BreakGlass(Strict):
+    reason: Annotated[str, Field(min_length=10, max_length=500, description="why, in a few words (traced)")]
 
 
 class LoginCodeRequest(Strict):
@@ -274,8 +304,15 @@ class DocumentSearch(Strict):
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
 
+class AccessNote(BaseModel):
+    rule: str = Field(description="the consent rule under which this was released")
+    emergency: bool = Field(description="true under an emergency (break glass) access")
+    expires_at: datetime | None = None
+
+
 class DocumentList(BaseModel):
     documents: list[DocumentMetadata]
+    access: AccessNote | None = None
     total: int = Field(description="how many documents match, counting only those the caller may see")
     next_cursor: str | None = Field(None, description="pass it as `cursor` for the next page; absent on the last")
 
@@ -386,6 +423,7 @@ class VisibilityChange(Strict):
 
 class DocumentWithContent(BaseModel):
     document: DocumentMetadata
+    access: AccessNote | None = None
     content: str = Field(description="the document's bytes, base64")
 
 

@@ -47,6 +47,7 @@ SUBSCRIPTIONS = (
     Subscription("audit", "consent", (ALL,)),
     Subscription("audit", "dossier", (ALL,)),
     Subscription("notify", "dossier", ("document_added", "document_read")),
+    Subscription("notify", "consent", ("emergency_access_started",)),
     Subscription("identity", "dossier", ("dossier_opened",)),
     Subscription("consent", "identity", ("account_status_changed",)),
 )

@@ -1,26 +1,45 @@
-"""consent: every access to a dossier is decided here, with the rule that decided."""
+"""consent: every access to a dossier is decided here, with the rule that decided and why.
+
+The patient's side (the holder or their legal representative) sets things up: médecin traitant
+ends, blocks, emergency oppositions, occupational consent, withdrawals. Professionals record the
+patient's consent to their own access, join the care team, declare themselves médecin traitant with
+the patient's agreement, and break the glass in an emergency.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from nameko.rpc import ServiceRpc
 
-from services.common.actors import ActorKind
+from services.common.actors import Actor, ActorKind, Role
 from services.common.clock import Clock
 from services.common.entrypoints import rpc
-from services.common.errors import AccessDenied, InvalidInput
+from services.common.errors import AccessDenied, Conflict, InvalidInput
 from services.common.events import Event, EventType
-from services.common.grants import Action
+from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.majority import eighteenth_birthday
+from services.common.rulebook import explain
+from services.common.schemas import (
+    Authorisation,
+    BreakGlass,
+    CareTeamMembership,
+    EmergencyOppositions,
+    MedecinTraitantDeclaration,
+    ProfessionalRef,
+)
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.tokens import verify
+from services.common.validation import parse
 from services.consent import matrix, rules
-from services.consent.store import ConsentStore, consent_id
+from services.consent.store import ConsentStore, ms, pair_id
+
+EMERGENCY_DURATION = timedelta(hours=1)
+MEDECIN = "10"
 
 
 def _action(value: Any) -> Action:
@@ -31,6 +50,10 @@ def _action(value: Any) -> Action:
         raise InvalidInput.for_field("action", f"must be one of {allowed}") from None
 
 
+def _refuse(rule: str) -> AccessDenied:
+    return AccessDenied.by_rule(rule, explain(rule)[1])
+
+
 class ConsentService(HealthMixin):
     name = "consent"
 
@@ -38,22 +61,28 @@ class ConsentService(HealthMixin):
     identity = ServiceRpc("identity")
     clock: Clock = Clock()
 
-    @rpc
-    def grant(self, token: str, ins: str, action: str) -> dict[str, Any]:
-        """What this actor may do in this patient's dossier, and why."""
-        actor = verify(token)
-        ins, wanted = require_ins(ins), _action(action)
-        now = self.clock.now()
+    # Decisions
+
+    def _facts(self, actor: Actor, ins: str, now: datetime) -> rules.Facts:
         patient_id = self.identity.patient_id_for(ins)
-        has_consent = actor.kind is ActorKind.PROFESSIONAL and self.store.has_consent(ins, actor.id, now)
-        represented_until = None
+        facts = self.store.facts_for(ins, patient_id, actor.id, now)
         if actor.kind is ActorKind.PATIENT and actor.ins != ins:
             minor_birth_date = self.identity.represented_birth_date(actor.id, patient_id)
             if minor_birth_date is not None:
-                represented_until = eighteenth_birthday(date.fromisoformat(minor_birth_date))
-        facts = rules.Facts(ins=ins, patient_id=patient_id, has_consent=has_consent,
-                            represented_until=represented_until, suspended=self.store.suspended(actor.id))
-        decision = rules.decide(actor, wanted, facts, matrix.in_force(now), now)
+                until = eighteenth_birthday(date.fromisoformat(minor_birth_date))
+                facts = rules.Facts(**{**facts.__dict__, "represented_until": until})
+        return facts
+
+    def _decide(self, actor: Actor, ins: str, action: Action) -> tuple[Grant, rules.Facts]:
+        now = self.clock.now()
+        facts = self._facts(actor, ins, now)
+        return rules.decide(actor, action, facts, matrix.in_force(now), now), facts
+
+    @rpc
+    def grant(self, token: str, ins: str, action: str) -> dict[str, Any]:
+        """What this actor may do in this patient's dossier, the rule that decided, and why."""
+        actor = verify(token)
+        decision, _ = self._decide(actor, require_ins(ins), _action(action))
         return decision.model_dump(mode="json")
 
     @rpc
@@ -63,8 +92,7 @@ class ConsentService(HealthMixin):
         now = self.clock.now()
         decision = rules.decide_for_any_patient(actor, _action(action), matrix.in_force(now), now)
         if decision.allowed and self.store.suspended(actor.id):
-            decision = decision.model_copy(update={"allowed": False, "rule": "R-SUSPENDED",
-                                                   "reason": "this account is suspended"})
+            decision = decision.refused("R-SUSPENDED")
         return decision.model_dump(mode="json")
 
     @subscribe("consent", "identity")
@@ -72,33 +100,203 @@ class ConsentService(HealthMixin):
         event = Event.model_validate(payload)
         self.store.apply_status(event.data["actor_id"], event.data["status"], int(event.data["changed_ms"]))
 
-    @rpc
-    def record_consent(self, token: str, ins: str) -> dict[str, Any]:
-        """A professional records the patient's (oral) consent to their access."""
+    # Helpers for the operations below
+
+    def _patient_side(self, token: str, ins: str) -> tuple[Actor, str, Grant]:
+        """The holder or their representative, allowed to set up the dossier (else AccessDenied)."""
+        actor = verify(token)
+        ins = require_ins(ins)
+        decision, _ = self._decide(actor, ins, Action.MANAGE)
+        decision.require()
+        return actor, ins, decision
+
+    def _professional(self, token: str, ins: str) -> tuple[Actor, str, str]:
         actor = verify(token)
         ins = require_ins(ins)
         if actor.kind is not ActorKind.PROFESSIONAL:
-            raise AccessDenied.by_rule(
-                "R-CONSENT-RECORDER", "only a professional records a patient's consent to their access"
-            )
+            raise _refuse("R-CONSENT-RECORDER")
+        return actor, ins, self.identity.patient_id_for(ins)
+
+    def _event(self, kind: EventType, actor: Actor, patient_id: str | None, **data: str) -> Event:
+        return Event.of(kind, self.name, self.clock.now(), actor, patient_id=patient_id, data=data)
+
+    def _authorisation(
+        self, actor: Actor, ins: str, patient_id: str, professional_id: str, until: datetime | None, **extra: Any
+    ) -> dict[str, Any]:
         now = self.clock.now()
-        patient_id = self.identity.patient_id_for(ins)
-        record = {
-            "_id": consent_id(ins, actor.id),
-            "ins": ins,
-            "patient_id": patient_id,
-            "professional_id": actor.id,
-            "recorded_by": actor.id,
-            "recorded_at": now,
-            "expires_at": None,
-            "withdrawn_at": None,
-        }
-        event = Event.of(EventType.CONSENT_RECORDED, self.name, now, actor, patient_id=patient_id)
-        created = self.store.record(record, event)
-        stored = record if created else self.store.find(ins, actor.id)
-        assert stored is not None
         return {
-            "professional_id": actor.id,
-            "recorded_at": stored["recorded_at"].isoformat(),
-            "created": created,
+            "_id": pair_id(ins, professional_id), "ins": ins, "patient_id": patient_id,
+            "professional_id": professional_id, "recorded": {"at": now, "by": actor.id, "ms": ms(now)},
+            "from_ms": ms(now), "until_ms": ms(until) if until else None, "withdrawn": None, **extra,
+        }
+
+    # Professionals
+
+    @rpc
+    def record_consent(self, token: str, ins: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A professional records the patient's (oral) consent to their access, optionally until a date."""
+        actor, ins, patient_id = self._professional(token, ins)
+        request = parse(Authorisation, payload or {})
+        until = datetime.combine(request.until, datetime.min.time()).replace(tzinfo=self.clock.now().tzinfo) \
+            if request.until else None
+        record = self._authorisation(actor, ins, patient_id, actor.id, until)
+        event = self._event(EventType.CONSENT_RECORDED, actor, patient_id)
+        created = self.store.authorise("consents", record, event)
+        stored = self.store.authorisation("consents", ins, actor.id) or record
+        return {"professional_id": actor.id, "recorded_at": stored["recorded"]["at"].isoformat(), "created": created,
+                "until": request.until.isoformat() if request.until else None}
+
+    @rpc
+    def join_care_team(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A professional of an organisation caring for the patient joins the care team, having informed
+        the patient (who may object at any time)."""
+        actor, ins, patient_id = self._professional(token, ins)
+        membership = parse(CareTeamMembership, payload)
+        now = self.clock.now()
+        until = now + timedelta(days=membership.days)
+        record = self._authorisation(actor, ins, patient_id, actor.id, until, organisation=actor.organisation,
+                                     patient_informed=True)
+        self.store.authorise("care_team", record, self._event(EventType.CARE_TEAM_JOINED, actor, patient_id))
+        return {"professional_id": actor.id, "until": until.isoformat()}
+
+    @rpc
+    def declare_medecin_traitant(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A médecin declares themselves the patient's médecin traitant, with the patient's agreement."""
+        actor, ins, patient_id = self._professional(token, ins)
+        parse(MedecinTraitantDeclaration, payload)
+        if actor.profession != MEDECIN:
+            raise InvalidInput.for_field("profession", "only a médecin (profession 10) can be médecin traitant")
+        settings = self.store.patient_settings(ins)
+        if actor.id in settings["blocked"]:
+            raise _refuse("R-BLOCKED")
+        now = self.clock.now()
+        history = [*settings["mt_history"], {"professional_id": actor.id, "from": now}]
+        event = self._event(EventType.MEDECIN_TRAITANT_DECLARED, actor, patient_id)
+        self.store.change_settings(ins, patient_id, {"medecin_traitant": actor.id, "mt_history": history}, event)
+        return {"medecin_traitant": actor.id, "since": now.isoformat()}
+
+    @rpc
+    def break_glass(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Emergency access: the patient cannot consent and their health is at risk. Read and add for an
+        hour (the SAMU regulator: read only), unless the patient opposed it; the patient is told."""
+        actor = verify(token)
+        ins = require_ins(ins)
+        reason = parse(BreakGlass, payload).reason
+        now = self.clock.now()
+        facts = self._facts(actor, ins, now)
+        settings = self.store.patient_settings(ins)
+        refusal = rules.may_break_glass(actor, facts, settings["oppose_emergency"], settings["oppose_regulator"])
+        if refusal:
+            raise _refuse(refusal)
+        regulator = Role.SAMU_REGULATOR in actor.roles
+        until = now + EMERGENCY_DURATION
+        event = self._event(EventType.EMERGENCY_ACCESS_STARTED, actor, facts.patient_id,
+                            regulator=str(regulator).lower(), until=until.isoformat(),
+                            medecin_traitant=settings["medecin_traitant"] or "")
+        self.store.start_emergency({
+            "_id": event.event_id, "ins": ins, "patient_id": facts.patient_id, "professional_id": actor.id,
+            "regulator": regulator, "reason": reason, "started": {"at": now, "until": until}, "expires_ms": ms(until),
+        }, event)
+        decision, _ = self._decide(actor, ins, Action.READ)
+        return decision.model_dump(mode="json")
+
+    # The patient's side
+
+    @rpc
+    def withdraw_consent(self, token: str, ins: str, payload: dict[str, Any] | None = None) -> dict[str, str]:
+        """The patient withdraws a professional's consent, or a professional withdraws their own."""
+        actor = verify(token)
+        if actor.kind is ActorKind.PROFESSIONAL:
+            ins, professional_id = require_ins(ins), actor.id
+        else:
+            actor, ins, _ = self._patient_side(token, ins)
+            professional_id = parse(ProfessionalRef, payload or {}).professional_id
+        patient_id = self.identity.patient_id_for(ins)
+        event = self._event(EventType.CONSENT_WITHDRAWN, actor, patient_id, professional_id=professional_id)
+        if not self.store.withdraw("consents", ins, professional_id, actor.id, self.clock.now(), event):
+            raise Conflict("no active consent for this professional", [{"field": "professional_id"}])
+        return {"professional_id": professional_id, "status": "withdrawn"}
+
+    @rpc
+    def object_to_care_team(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, str]:
+        """The patient objects to a care team member's access: it ends now."""
+        actor, ins, grant = self._patient_side(token, ins)
+        professional_id = parse(ProfessionalRef, payload).professional_id
+        event = self._event(EventType.CARE_TEAM_OBJECTED, actor, grant.patient_id, professional_id=professional_id)
+        if not self.store.withdraw("care_team", ins, professional_id, actor.id, self.clock.now(), event):
+            raise Conflict("this professional is not in the care team", [{"field": "professional_id"}])
+        return {"professional_id": professional_id, "status": "objected"}
+
+    @rpc
+    def end_medecin_traitant(self, token: str, ins: str) -> dict[str, str]:
+        actor, ins, grant = self._patient_side(token, ins)
+        settings = self.store.patient_settings(ins)
+        if settings["medecin_traitant"] is None:
+            raise Conflict("no médecin traitant is declared", [{"field": "medecin_traitant"}])
+        history = [*settings["mt_history"][:-1], {**settings["mt_history"][-1], "until": self.clock.now()}]
+        event = self._event(EventType.MEDECIN_TRAITANT_ENDED, actor, grant.patient_id)
+        self.store.change_settings(ins, str(grant.patient_id), {"medecin_traitant": None, "mt_history": history}, event)
+        return {"status": "ended"}
+
+    @rpc
+    def block(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The patient blocks a professional: they see nothing, emergency access included."""
+        actor, ins, grant = self._patient_side(token, ins)
+        professional_id = parse(ProfessionalRef, payload).professional_id
+        settings = self.store.patient_settings(ins)
+        if settings["medecin_traitant"] == professional_id:
+            raise Conflict(explain("R-BLOCK-MT")[1], [{"rule": "R-BLOCK-MT"}])
+        blocked = sorted({*settings["blocked"], professional_id})
+        event = self._event(EventType.PROFESSIONAL_BLOCKED, actor, grant.patient_id, professional_id=professional_id)
+        self.store.change_settings(ins, str(grant.patient_id), {"blocked": blocked}, event)
+        return {"blocked": blocked}
+
+    @rpc
+    def unblock(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        actor, ins, grant = self._patient_side(token, ins)
+        professional_id = parse(ProfessionalRef, payload).professional_id
+        blocked = [p for p in self.store.patient_settings(ins)["blocked"] if p != professional_id]
+        event = self._event(EventType.PROFESSIONAL_UNBLOCKED, actor, grant.patient_id, professional_id=professional_id)
+        self.store.change_settings(ins, str(grant.patient_id), {"blocked": blocked}, event)
+        return {"blocked": blocked}
+
+    @rpc
+    def set_emergency_oppositions(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, bool]:
+        """The patient opposes (or allows) each kind of emergency access separately; both allowed at first."""
+        actor, ins, grant = self._patient_side(token, ins)
+        request = parse(EmergencyOppositions, payload)
+        changes = {"oppose_emergency": request.oppose_emergency, "oppose_regulator": request.oppose_regulator}
+        event = self._event(EventType.EMERGENCY_OPPOSITIONS_SET, actor, grant.patient_id,
+                            oppose_emergency=str(request.oppose_emergency).lower(),
+                            oppose_regulator=str(request.oppose_regulator).lower())
+        self.store.change_settings(ins, str(grant.patient_id), changes, event)
+        return changes
+
+    @rpc
+    def authorise_occupational_doctor(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, str]:
+        """The patient's explicit consent to an occupational doctor (médecin du travail)."""
+        actor, ins, grant = self._patient_side(token, ins)
+        professional_id = parse(ProfessionalRef, payload).professional_id
+        record = self._authorisation(actor, ins, str(grant.patient_id), professional_id, None)
+        event = self._event(EventType.OCCUPATIONAL_CONSENT_GIVEN, actor, grant.patient_id,
+                            professional_id=professional_id)
+        self.store.authorise("occupational_consents", record, event)
+        return {"professional_id": professional_id, "status": "authorised"}
+
+    @rpc
+    def settings(self, token: str, ins: str) -> dict[str, Any]:
+        """What the patient has set up and who is authorised, for the patient's side."""
+        _, ins, _ = self._patient_side(token, ins)
+        now = self.clock.now()
+        settings = self.store.patient_settings(ins)
+
+        def who(collection: str) -> list[dict[str, Any]]:
+            return [{"professional_id": r["professional_id"], "since": r["recorded"]["at"].isoformat()}
+                    for r in self.store.authorisations(collection, ins, now)]
+
+        return {
+            "medecin_traitant": settings["medecin_traitant"], "blocked": settings["blocked"],
+            "oppose_emergency": settings["oppose_emergency"], "oppose_regulator": settings["oppose_regulator"],
+            "consents": who("consents"), "care_team": who("care_team"),
+            "occupational_consents": who("occupational_consents"),
         }

@@ -45,6 +45,12 @@ from services.dossier import crypto, feed, formats, lifecycle, queries, rules
 from services.dossier.store import DossierStore
 
 
+def access_note(grant: Grant) -> dict[str, Any]:
+    """Said with every release of content: under which rule, and whether it is an emergency access."""
+    return {"rule": grant.rule, "emergency": grant.emergency,
+            "expires_at": grant.expires_at.isoformat() if grant.expires_at else None}
+
+
 class DossierService(HealthMixin):
     name = "dossier"
 
@@ -61,11 +67,18 @@ class DossierService(HealthMixin):
         """Trace the refusal, then return the error to raise."""
         event = Event.of(
             EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
-            rule=grant.rule, patient_id=grant.patient_id,
+            rule=grant.rule, emergency=grant.emergency, patient_id=grant.patient_id,
             dossier_id=dossier["_id"] if dossier else None, data={"action": grant.action.value}, **ids,
         )
         self.store.record_access(event)
         return AccessDenied.by_rule(grant.rule, grant.reason)
+
+    def _event(
+        self, kind: EventType, actor: Actor, dossier: dict[str, Any], grant: Grant, **fields: Any
+    ) -> Event:
+        """An event about this dossier, done by this actor under this grant (rule, emergency flag)."""
+        return Event.of(kind, self.name, self.clock.now(), actor, patient_id=dossier["patient_id"],
+                        dossier_id=dossier["_id"], rule=grant.rule, emergency=grant.emergency, **fields)
 
     def _dossier(self, ins: str) -> dict[str, Any]:
         dossier = self.store.dossier_by_ins(ins)
@@ -84,10 +97,7 @@ class DossierService(HealthMixin):
             raise NotFound("this patient has no dossier", [{"field": "ins"}])
         if action is not Action.MANAGE and dossier["status"] != lifecycle.Status.OPEN:
             # Closed or being deleted: the content is inaccessible, to everyone, at once.
-            closed = grant.model_copy(update={
-                "allowed": False, "rule": "R-DOSSIER-CLOSED",
-                "reason": f"the dossier is {dossier['status']}: its content is inaccessible"})
-            raise self._refuse(actor, closed, dossier)
+            raise self._refuse(actor, grant.refused("R-DOSSIER-CLOSED"), dossier)
         return actor, grant, dossier
 
     # Entrypoints
@@ -131,7 +141,7 @@ class DossierService(HealthMixin):
         }
         event = Event.of(
             EventType.DOSSIER_OPENED, self.name, now, actor, patient_id=grant.patient_id,
-            dossier_id=dossier_id, rule=grant.rule, data={"channel": channel},
+            dossier_id=dossier_id, rule=grant.rule, emergency=grant.emergency, data={"channel": channel},
         )
         if not self.store.open_dossier(dossier, event):
             raise Conflict("this patient already has a dossier", [{"state": "open"}])
@@ -155,8 +165,7 @@ class DossierService(HealthMixin):
                        "lifecycle": {f"{transition}_at": now, "purge_at": purge_at}}
             if transition == "delete":
                 unset = ("wrapped_key", "master_key")  # the content cannot be read any more, by anyone
-        event = Event.of(event_type, self.name, now, actor, patient_id=dossier["patient_id"],
-                         dossier_id=dossier["_id"], rule=grant.rule)
+        event = self._event(event_type, actor, dossier, grant)
         if not self.store.change_dossier(dossier["_id"], dossier["status"], changes, event, unset):
             raise Conflict("the dossier changed meanwhile; nothing was done, retry", [{"state": "changed"}])
         result = {"dossier_id": dossier["_id"], "status": changes["status"]}
@@ -210,8 +219,7 @@ class DossierService(HealthMixin):
         if not grant.covers(rules.PATIENT_CATEGORY):
             raise self._refuse(actor, grant.for_category(rules.PATIENT_CATEGORY), dossier)
         record = self.store.personal_space(dossier["_id"])
-        event = Event.of(EventType.PERSONAL_SPACE_READ, self.name, self.clock.now(), actor,
-                         patient_id=dossier["patient_id"], dossier_id=dossier["_id"], rule=grant.rule)
+        event = self._event(EventType.PERSONAL_SPACE_READ, actor, dossier, grant)
         self.store.record_access(event)  # traced before anything leaves
         return self._open_personal_space(dossier, record)
 
@@ -226,8 +234,7 @@ class DossierService(HealthMixin):
         content = json.dumps(update.content.model_dump(mode="json"), ensure_ascii=False).encode()
         record = {"version": version, "sealed": crypto.seal(key, content, f"personal-space:{dossier['_id']}:{version}"),
                   "updated": {"at": now, "by": actor.ref}}
-        event = Event.of(EventType.PERSONAL_SPACE_UPDATED, self.name, now, actor, patient_id=dossier["patient_id"],
-                         dossier_id=dossier["_id"], rule=grant.rule, data={"version": str(version)})
+        event = self._event(EventType.PERSONAL_SPACE_UPDATED, actor, dossier, grant, data={"version": str(version)})
         if not self.store.save_personal_space(dossier["_id"], update.version, record, event):
             current = self.store.personal_space(dossier["_id"])
             raise Conflict("the personal space was changed meanwhile; reload it and apply your change again",
@@ -268,8 +275,7 @@ class DossierService(HealthMixin):
         per_dossier = Counter(record["dossier_id"] for record in inserted)
         by_id = {dossier["_id"]: dossier for dossier in dossiers.values()}
         events = [
-            Event.of(EventType.REIMBURSEMENTS_ADDED, self.name, now, actor, patient_id=by_id[dossier_id]["patient_id"],
-                     dossier_id=dossier_id, rule=grant.rule, data={"lines": str(count)})
+            self._event(EventType.REIMBURSEMENTS_ADDED, actor, by_id[dossier_id], grant, data={"lines": str(count)})
             for dossier_id, count in per_dossier.items()
         ]
         self.store.record_feed(new_id("feed"), events)
@@ -289,9 +295,8 @@ class DossierService(HealthMixin):
                                          page_request.limit + 1)
         more = len(page) > page_request.limit
         page = page[: page_request.limit]
-        event = Event.of(EventType.DOCUMENTS_LISTED, self.name, self.clock.now(), actor,
-                         patient_id=dossier["patient_id"], dossier_id=dossier["_id"], rule=grant.rule,
-                         data={"count": str(len(page)), "category": rules.FEED_CATEGORY})
+        event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant,
+                            data={"count": str(len(page)), "category": rules.FEED_CATEGORY})
         self.store.record_access(event)  # traced before anything leaves
         keep = ("line_id", "care_date", "items", "prescriber_rpps", "billed_cents", "reimbursed_cents")
         return {
@@ -356,9 +361,8 @@ class DossierService(HealthMixin):
             "visibility": [], "replaces": replaces["_id"] if replaces else None, "replaced_by": None,
             "author": actor.ref,
         }
-        event = Event.of(
-            EventType.DOCUMENT_ADDED, self.name, now, actor, patient_id=dossier["patient_id"],
-            dossier_id=dossier["_id"], document_id=document_id, rule=grant.rule,
+        event = self._event(
+            EventType.DOCUMENT_ADDED, actor, dossier, grant, document_id=document_id,
             data={"category": submission.category, **({"replaces": replaces["_id"]} if replaces else {})},
         )
         self.store.add_document(record, event)
@@ -381,8 +385,7 @@ class DossierService(HealthMixin):
         self, actor: Actor, grant: Grant, dossier: dict[str, Any], document: dict[str, Any], event_type: EventType,
         changes: dict[str, Any],
     ) -> dict[str, Any]:
-        event = Event.of(event_type, self.name, self.clock.now(), actor, patient_id=dossier["patient_id"],
-                         dossier_id=dossier["_id"], document_id=document["_id"], rule=grant.rule)
+        event = self._event(event_type, actor, dossier, grant, document_id=document["_id"])
         if not self.store.change_document(document["_id"], document["status"], changes, event):
             raise Conflict("the document changed meanwhile; nothing was done, retry", [{"field": "document_id"}])
         return DocumentMetadata.from_record({**document, **changes}).model_dump(mode="json")
@@ -452,32 +455,27 @@ class DossierService(HealthMixin):
         page = self.store.documents(queries.after(selection, search.cursor), search.limit + 1)
         more = len(page) > search.limit
         page = page[: search.limit]
-        event = Event.of(
-            EventType.DOCUMENTS_LISTED, self.name, self.clock.now(), actor,
-            patient_id=dossier["patient_id"], dossier_id=dossier["_id"], rule=grant.rule,
-            data={"count": str(len(page))},
-        )
+        event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant, data={"count": str(len(page))})
         self.store.record_access(event)  # traced before any metadata leaves
         return {
             "documents": [DocumentMetadata.from_record(d).model_dump(mode="json") for d in page],
             "total": total,
             "next_cursor": queries.encode_cursor(page[-1]) if more else None,
+            "access": access_note(grant),
         }
 
     @rpc
     def read_document(self, token: str, ins: str, document_id: str) -> dict[str, Any]:
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
         document = self._visible(actor, grant, dossier, document_id)
-        event = Event.of(
-            EventType.DOCUMENT_READ, self.name, self.clock.now(), actor,
-            patient_id=dossier["patient_id"], dossier_id=dossier["_id"], document_id=document["_id"],
-            rule=grant.rule, data={"category": document["category"]},
-        )
+        event = self._event(EventType.DOCUMENT_READ, actor, dossier, grant, document_id=document["_id"],
+                            data={"category": document["category"]})
         self.store.record_access(event)  # if the trace cannot be stored, nothing is released
         content = self._content(dossier, document)
         return {
             "document": DocumentMetadata.from_record(document).model_dump(mode="json"),
             "content": base64.b64encode(content).decode(),
+            "access": access_note(grant),
         }
 
     def _content(self, dossier: dict[str, Any], document: dict[str, Any]) -> bytes:

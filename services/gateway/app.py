@@ -256,9 +256,88 @@ def router() -> APIRouter:
         return schemas.ReimbursementLines(**services().dossier.reimbursements(token, ins, page.model_dump(mode="json")))
 
     @api.post("/patients/{ins}/consents", status_code=201, tags=["consent"])
-    def record_consent(token: Token, ins: InsPath) -> schemas.ConsentRecorded:
-        """The calling professional records the patient's consent to their access."""
-        return schemas.ConsentRecorded(**services().consent.record_consent(token, ins))
+    def record_consent(
+        token: Token, ins: InsPath, body: Annotated[schemas.Authorisation | None, Body()] = None
+    ) -> schemas.ConsentRecorded:
+        """The calling professional records the patient's (oral) consent to their access, optionally
+        until a date."""
+        payload = body.model_dump(mode="json") if body else {}
+        return schemas.ConsentRecorded(**services().consent.record_consent(token, ins, payload))
+
+    @api.post("/patients/{ins}/consents/withdrawal", tags=["consent"])
+    def withdraw_consent(
+        token: Token, ins: InsPath, body: Annotated[schemas.ProfessionalRef | None, Body()] = None
+    ) -> dict[str, str]:
+        """The patient withdraws a professional's consent (`professional_id`), or a professional their own."""
+        payload = body.model_dump(mode="json") if body else {}
+        result: dict[str, str] = services().consent.withdraw_consent(token, ins, payload)
+        return result
+
+    @api.post("/patients/{ins}/care-team", status_code=201, tags=["consent"])
+    def join_care_team(token: Token, ins: InsPath, body: schemas.CareTeamMembership) -> dict[str, Any]:
+        """The calling professional joins the patient's care team, the patient having been informed."""
+        result: dict[str, Any] = services().consent.join_care_team(token, ins, body.model_dump(mode="json"))
+        return result
+
+    @api.post("/patients/{ins}/care-team/objection", tags=["consent"])
+    def object_to_care_team(token: Token, ins: InsPath, body: schemas.ProfessionalRef) -> dict[str, str]:
+        """The patient objects to a care team member's access; it ends now."""
+        result: dict[str, str] = services().consent.object_to_care_team(token, ins, body.model_dump(mode="json"))
+        return result
+
+    @api.post("/patients/{ins}/medecin-traitant", status_code=201, tags=["consent"])
+    def declare_medecin_traitant(
+        token: Token, ins: InsPath, body: schemas.MedecinTraitantDeclaration
+    ) -> dict[str, Any]:
+        """A médecin declares themselves médecin traitant, with the patient's agreement (one at a time)."""
+        result: dict[str, Any] = services().consent.declare_medecin_traitant(token, ins, body.model_dump(mode="json"))
+        return result
+
+    @api.delete("/patients/{ins}/medecin-traitant", tags=["consent"])
+    def end_medecin_traitant(token: Token, ins: InsPath) -> dict[str, str]:
+        """The patient ends the current médecin traitant (the history is kept)."""
+        result: dict[str, str] = services().consent.end_medecin_traitant(token, ins)
+        return result
+
+    @api.post("/patients/{ins}/blocks", tags=["consent"])
+    def block(token: Token, ins: InsPath, body: schemas.ProfessionalRef) -> dict[str, Any]:
+        """The patient blocks a professional: nothing is visible to them, emergency access included.
+        Blocking the médecin traitant is refused (`409 R-BLOCK-MT`): change it first."""
+        result: dict[str, Any] = services().consent.block(token, ins, body.model_dump(mode="json"))
+        return result
+
+    @api.delete("/patients/{ins}/blocks/{professional_id}", tags=["consent"])
+    def unblock(token: Token, ins: InsPath, professional_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = services().consent.unblock(token, ins, {"professional_id": professional_id})
+        return result
+
+    @api.put("/patients/{ins}/emergency-oppositions", tags=["consent"])
+    def emergency_oppositions(token: Token, ins: InsPath, body: schemas.EmergencyOppositions) -> dict[str, bool]:
+        """The patient opposes (or allows) break-glass access and the SAMU regulator's, separately."""
+        result: dict[str, bool] = services().consent.set_emergency_oppositions(
+            token, ins, body.model_dump(mode="json"))
+        return result
+
+    @api.post("/patients/{ins}/occupational-consents", status_code=201, tags=["consent"])
+    def authorise_occupational(token: Token, ins: InsPath, body: schemas.ProfessionalRef) -> dict[str, str]:
+        """The patient's explicit consent to an occupational doctor (without it they see nothing)."""
+        result: dict[str, str] = services().consent.authorise_occupational_doctor(
+            token, ins, body.model_dump(mode="json"))
+        return result
+
+    @api.post("/patients/{ins}/emergency-access", status_code=201, tags=["consent"])
+    def break_glass(token: Token, ins: InsPath, body: schemas.BreakGlass) -> dict[str, Any]:
+        """Emergency access ("bris de glace"), with a reason: read and add for one hour (the SAMU
+        regulator: read only), refused if the patient opposed it or blocked the caller. The patient is
+        told at once; every response under it says `"emergency": true`."""
+        result: dict[str, Any] = services().consent.break_glass(token, ins, body.model_dump(mode="json"))
+        return result
+
+    @api.get("/patients/{ins}/access-settings", tags=["consent"])
+    def access_settings(token: Token, ins: InsPath) -> dict[str, Any]:
+        """For the patient's side: médecin traitant, blocks, oppositions, and who is authorised."""
+        result: dict[str, Any] = services().consent.settings(token, ins)
+        return result
 
     @api.post("/patients/{ins}/documents", status_code=201, tags=["documents"])
     def add_document(

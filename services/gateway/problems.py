@@ -13,6 +13,7 @@ from nameko.exceptions import RemoteError, RpcTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.errors import DmpError, InvalidInput
+from services.common.rulebook import explain
 from services.common.validation import describe_items
 
 log = logging.getLogger("dmp.gateway")
@@ -54,7 +55,11 @@ def problem(request: Request, status: int, code: str, detail: str, extra: dict[s
 def install(app: FastAPI) -> None:
     @app.exception_handler(DmpError)
     def dmp_error(request: Request, error: DmpError) -> JSONResponse:
-        return problem(request, error.status, error.code, error.message, {"errors": error.details})
+        detail = error.message
+        rule = next((d["rule"] for d in error.details if "rule" in d), None)
+        if rule and request.headers.get("accept-language", "").lower().startswith("fr"):
+            detail = explain(rule)[0]  # the rule's own French explanation
+        return problem(request, error.status, error.code, detail, {"errors": error.details})
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from services.common.codes import PROFESSIONS
 from services.common.events import Event, EventType
 
-NOTIFIED = {EventType.DOCUMENT_ADDED, EventType.DOCUMENT_READ}
+NOTIFIED = {EventType.DOCUMENT_ADDED, EventType.DOCUMENT_READ, EventType.EMERGENCY_ACCESS_STARTED}
 
 TEXTS = {
     "fr": {
@@ -19,6 +19,11 @@ TEXTS = {
         EventType.DOCUMENT_READ: (
             "Consultation de votre dossier médical partagé",
             "{who} a consulté un document de votre dossier médical partagé le {when}.",
+        ),
+        EventType.EMERGENCY_ACCESS_STARTED: (
+            "Accès d'urgence à votre dossier médical partagé",
+            "{who} a accédé en urgence (bris de glace) à votre dossier médical partagé le {when}. "
+            "Cet accès est limité dans le temps et tracé.",
         ),
         "who": "Un professionnel de santé ({profession}, RPPS {rpps})",
         "footer": "Voir qui a accédé à votre dossier : {url}\n\nCe message est envoyé automatiquement.",
@@ -31,6 +36,11 @@ TEXTS = {
         EventType.DOCUMENT_READ: (
             "Your shared medical record was consulted",
             "{who} consulted a document in your shared medical record on {when}.",
+        ),
+        EventType.EMERGENCY_ACCESS_STARTED: (
+            "Emergency access to your shared medical record",
+            "{who} accessed your shared medical record in an emergency (break glass) on {when}. "
+            "This access is limited in time and traced.",
         ),
         "who": "A health professional ({profession}, RPPS {rpps})",
         "footer": "See who accessed your record: {url}\n\nThis message is sent automatically.",

@@ -55,6 +55,10 @@ class NotifyService(HealthMixin):
     def on_dossier_event(self, payload: dict[str, Any]) -> None:
         self._tell_patient(Event.model_validate(payload))
 
+    @subscribe("notify", "consent")
+    def on_consent_event(self, payload: dict[str, Any]) -> None:
+        self._tell_patient(Event.model_validate(payload))
+
     def _tell_patient(self, event: Event) -> None:
         if not messages.should_notify(event) or event.patient_id is None:
             return
