@@ -133,7 +133,7 @@ def cluster(
     environment: dict[str, str], rabbit_config: None, runner_factory: Any, clock: FakeClock
 ) -> Iterator[Any]:
     """All five services running in-process (nameko's runner) on a fresh virtual host, and an RPC
-    client to call them. The dossier service reads the test's `clock`."""
+    client to call them. The dossier and consent services read the test's `clock`."""
     from nameko import config
     from nameko.standalone.rpc import ClusterRpcClient
     from nameko.testing.services import replace_dependencies
@@ -146,7 +146,8 @@ def cluster(
     from services.notify.service import NotifyService
 
     runner = runner_factory(IdentityService, ConsentService, DossierService, NotifyService, AuditService)
-    replace_dependencies(get_container(runner, DossierService), clock=clock)
+    for service in (DossierService, ConsentService):
+        replace_dependencies(get_container(runner, service), clock=clock)
     runner.start()
     with ClusterRpcClient(uri=config["AMQP_URI"], timeout=30) as client:
         yield client
@@ -170,6 +171,13 @@ class People:
         ins = details["ins"]
         token = self.cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})["access_token"]
         return ins, token
+
+    def professional_with_roles(self, profession: str, roles: list[str]) -> str:
+        """The RPPS of a newly registered professional with roles (e.g. samu_regulator)."""
+        rpps = make_rpps()
+        self.cluster.identity.register_professional(
+            {"rpps": rpps, "profession": profession, "given_name": "Sam", "family_name": "Roux", "roles": roles})
+        return rpps
 
     def professional(self, profession: str = "10") -> tuple[str, str]:
         """(rpps, token) of a newly registered professional."""

@@ -55,13 +55,14 @@ INVISIBLE_TO_PATIENT = "INVISIBLE_PATIENT"
 INVISIBLE_TO_REPRESENTATIVES = "INVISIBLE_REPRESENTANTS_LEGAUX"
 
 
-def hidden_from(actor: Actor, facts: Facts) -> tuple[str, ...]:
-    """The visibility codes that hide a document from this actor (its author always sees it)."""
+def hidden_from(actor: Actor, facts: Facts, rule: str) -> tuple[str, ...]:
+    """The visibility codes that hide a document from this actor under this rule (its author always
+    sees it). Only access as médecin traitant sees masked documents, whatever else the actor is."""
     if actor.kind is ActorKind.PATIENT and actor.ins != facts.ins:
         return (INVISIBLE_TO_PATIENT, INVISIBLE_TO_REPRESENTATIVES)
     if actor.kind is ActorKind.PATIENT:
         return (INVISIBLE_TO_PATIENT,)
-    if facts.is_medecin_traitant:
+    if rule == "R-MEDECIN-TRAITANT":
         return ()
     return (MASKED_FROM_PROFESSIONALS,)
 
@@ -86,7 +87,7 @@ def decide_for_any_patient(actor: Actor, action: Action, matrix: Matrix, now: da
 def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: datetime) -> Grant:
     def grant(rule: str, categories: frozenset[str] = frozenset(), **fields: Any) -> Grant:
         return _decision(True, rule, action, facts, matrix, now, categories=tuple(sorted(categories)),
-                         hidden_visibility=hidden_from(actor, facts), **fields)
+                         hidden_visibility=hidden_from(actor, facts, rule), **fields)
 
     def deny(rule: str) -> Grant:
         return _decision(False, rule, action, facts, matrix, now)
