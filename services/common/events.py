@@ -49,6 +49,8 @@ class EventType(StrEnum):
     DOCUMENT_DELETED = "document_deleted"
     DOCUMENT_MASKED = "document_masked"
     DOCUMENT_UNMASKED = "document_unmasked"
+    DOCUMENT_RELEASED = "document_released"
+    INVISIBILITY_REMINDER_DUE = "invisibility_reminder_due"
     DOCUMENT_READ = "document_read"
     DOCUMENTS_LISTED = "documents_listed"
     REIMBURSEMENTS_ADDED = "reimbursements_added"

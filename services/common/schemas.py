@@ -79,6 +79,7 @@ class ProfessionalRegistration(Strict):
     family_name: Name
     specialty: Annotated[str, Field(pattern=r"^[A-Z]{1,4}[0-9]{0,4}$", description="e.g. SM26 (TRE_R38)")] | None = None
     organisation: Finess | None = None
+    email: EmailStr | None = Field(None, description="for reminders about their documents (never shown to patients)")
     roles: list[Literal["samu_regulator", "occupational_physician"]] = Field(
         default_factory=list, description="SAMU regulator; occupational physician (médecin du travail)")
     card_public_key: CardPublicKey | None = None
@@ -258,6 +259,11 @@ class DocumentSubmission(Strict):
     imaging_study: ImagingStudy | None = Field(
         None, description="imaging reports (class 31): where the images are; pixels are never stored here"
     )
+    visibility: list[Literal["INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX"]] = Field(
+        default_factory=list,
+        description="set by a professional at deposit: INVISIBLE_PATIENT for a result awaiting an announcement "
+        "consultation (released by its author, or automatically after one month); INVISIBLE_REPRESENTANTS_LEGAUX "
+        "to keep a minor's secret")
 
 
 class ImagingStudy(Strict):

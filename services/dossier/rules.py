@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from services.common.actors import Actor, ActorKind
@@ -66,6 +68,17 @@ def check_change(actor: Actor, document: dict[str, Any], change: str) -> None:
         return
     if not is_author:
         raise AccessDenied.by_rule("R-AUTHOR-ONLY", f"only the document's author may {change} it")
+
+
+INVISIBLE_TO_REPRESENTATIVES = "INVISIBLE_REPRESENTANTS_LEGAUX"
+INVISIBLE_FOR = timedelta(days=30)  # "one month after deposit" the patient sees it anyway
+REMIND_AFTER = timedelta(days=14)  # the author is reminded if it is still invisible
+
+
+def check_visibility_at_deposit(actor: Actor, visibility: Sequence[str]) -> None:
+    """Invisibility is a professional's decision at deposit, never the patient's own."""
+    if visibility and actor.kind is not ActorKind.PROFESSIONAL:
+        raise InvalidInput.for_field("visibility", "only a professional makes a document invisible, at deposit")
 
 
 def masked(visibility: list[str], mask: bool) -> list[str]:

@@ -187,6 +187,40 @@ class DossierService(HealthMixin):
         """Delete on request: the key is destroyed now (content unreadable), the rest purged within 3 months."""
         return self._transition(token, ins, "delete", EventType.DOSSIER_DELETION_REQUESTED)
 
+    @rpc
+    def release_document(self, token: str, ins: str, document_id: str) -> dict[str, Any]:
+        """The author makes a document visible to the patient (after the announcement consultation)."""
+        actor, grant, dossier = self._allowed(token, ins, Action.READ)
+        document = self._visible(actor, grant, dossier, document_id)
+        rules.check_change(actor, document, "release")
+        if rules.INVISIBLE_TO_PATIENT not in document.get("visibility", []):
+            raise Conflict("the document is already visible to the patient", [{"field": "document_id"}])
+        visibility = [code for code in document["visibility"] if code != rules.INVISIBLE_TO_PATIENT]
+        return self._change(actor, grant, dossier, document, EventType.DOCUMENT_RELEASED, {"visibility": visibility})
+
+    @every(3600)
+    @rpc
+    def release_due(self) -> dict[str, int]:
+        """Hourly: documents invisible to the patient for a month become visible; authors of those still
+        invisible after two weeks are reminded (once)."""
+        now_ms = lifecycle.epoch_ms(self.clock.now())
+        released = reminded = 0
+        for document in self.store.invisible_due("release_ms", now_ms):
+            visibility = [code for code in document["visibility"] if code != rules.INVISIBLE_TO_PATIENT]
+            event = Event.of(EventType.DOCUMENT_RELEASED, self.name, self.clock.now(), None,
+                             dossier_id=document["dossier_id"], document_id=document["_id"],
+                             patient_id=document.get("patient_id"), data={"automatic": "true"})
+            if self.store.change_document(document["_id"], document["status"],
+                                          {"visibility": visibility, "release_ms": None}, event):
+                released += 1
+        for document in self.store.invisible_due("remind_ms", now_ms):
+            event = Event.of(EventType.INVISIBILITY_REMINDER_DUE, self.name, self.clock.now(), None,
+                             dossier_id=document["dossier_id"], document_id=document["_id"],
+                             patient_id=document.get("patient_id"), data={"author_id": document["author"]["id"]})
+            if self.store.change_document(document["_id"], document["status"], {"remind_ms": None}, event):
+                reminded += 1
+        return {"released": released, "reminded": reminded}
+
     @every(3600)
     @rpc
     def purge_due(self) -> dict[str, int]:
@@ -341,6 +375,7 @@ class DossierService(HealthMixin):
         if not grant.covers(submission.category):
             raise self._refuse(actor, grant.for_category(submission.category), dossier)
         rules.check_format_for(submission.category, submission.format)
+        rules.check_visibility_at_deposit(actor, submission.visibility)
         settings = Settings.from_env()
         content = rules.decode_content(submission.content, settings.max_document_bytes)
         problem = formats.mismatch(submission.format, content)
@@ -358,12 +393,17 @@ class DossierService(HealthMixin):
         record = {
             "_id": document_id, "dossier_id": dossier["_id"], **metadata, "created_at": now,
             "created_ms": lifecycle.epoch_ms(now), "size": len(content), "sha256": digest, "status": "current",
-            "visibility": [], "replaces": replaces["_id"] if replaces else None, "replaced_by": None,
-            "author": actor.ref,
+            "replaces": replaces["_id"] if replaces else None, "replaced_by": None, "author": actor.ref,
+            "patient_id": dossier["patient_id"],
         }
+        if rules.INVISIBLE_TO_PATIENT in submission.visibility:
+            record["release_ms"] = lifecycle.epoch_ms(now + rules.INVISIBLE_FOR)
+            record["remind_ms"] = lifecycle.epoch_ms(now + rules.REMIND_AFTER)
         event = self._event(
             EventType.DOCUMENT_ADDED, actor, dossier, grant, document_id=document_id,
-            data={"category": submission.category, **({"replaces": replaces["_id"]} if replaces else {})},
+            data={"category": submission.category, **({"replaces": replaces["_id"]} if replaces else {}),
+                  # The patient is told of it only once it is released to them.
+                  **({"invisible_to_patient": "true"} if rules.INVISIBLE_TO_PATIENT in submission.visibility else {})},
         )
         self.store.add_document(record, event)
         return record

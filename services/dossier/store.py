@@ -181,6 +181,11 @@ class DossierStore(Store):
     def visible_document(self, dossier_id: str, document_id: str, visible: dict[str, Any]) -> dict[str, Any] | None:
         return self.db.documents.find_one({"_id": document_id, "dossier_id": dossier_id, **visible}, HIDDEN)
 
+    def invisible_due(self, field: str, now_ms: int) -> list[dict[str, Any]]:
+        """Current documents still invisible to the patient whose `field` time has come."""
+        query = {field: {"$lte": now_ms}, "status": "current", "visibility": "INVISIBLE_PATIENT"}
+        return list(self.db.documents.find(query, HIDDEN).limit(500))
+
     def change_document(self, document_id: str, expected_status: str, changes: dict[str, Any], event: Event) -> bool:
         query = {"_id": document_id, "status": expected_status}
         return self.update_with_events("documents", query, changes, [event]) is not None

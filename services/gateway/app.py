@@ -378,6 +378,12 @@ def router() -> APIRouter:
         """Delete (its author only; the patient deletes what they added and masks the rest)."""
         return schemas.DocumentMetadata(**services().dossier.delete_document(token, ins, document_id))
 
+    @api.post("/patients/{ins}/documents/{document_id}/release", tags=["documents"])
+    def release_document(token: Token, ins: InsPath, document_id: str) -> schemas.DocumentMetadata:
+        """The author makes a document invisible to the patient visible (after the announcement
+        consultation); without it, it becomes visible one month after its deposit."""
+        return schemas.DocumentMetadata(**services().dossier.release_document(token, ins, document_id))
+
     @api.put("/patients/{ins}/documents/{document_id}/visibility", tags=["documents"])
     def set_visibility(
         token: Token, ins: InsPath, document_id: str, change: schemas.VisibilityChange

@@ -418,6 +418,12 @@ class IdentityService(HealthMixin):
         return str(patient["_id"])
 
     @rpc
+    def professional_contact(self, professional_id: str) -> dict[str, str]:
+        """Where to remind a professional about their documents (empty when none is on file)."""
+        record = self.store.actor_record(professional_id) if professional_id.startswith("rpps:") else None
+        return {"email": (record or {}).get("email") or "", "language": "fr"}
+
+    @rpc
     def contact_of(self, patient_id: str) -> dict[str, str]:
         """Where to tell a patient about their dossier: used by notify only."""
         patient = self.store.patient(patient_id)

@@ -1,5 +1,5 @@
-"""What the patient is told, in plain words and without health content: who did what, when,
-and where to see the access history. French by default, English on request."""
+"""Who is told what, in plain words and without health content: who did what, when, and where to
+see the access history. French by default, English on request."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from services.common.codes import PROFESSIONS
 from services.common.events import Event, EventType
 
-NOTIFIED = {EventType.DOCUMENT_ADDED, EventType.DOCUMENT_READ, EventType.EMERGENCY_ACCESS_STARTED}
+PATIENT = "patient"
+AUTHOR = "author"  # the professional who deposited a document
 
 TEXTS = {
     "fr": {
@@ -24,6 +25,16 @@ TEXTS = {
             "Accès d'urgence à votre dossier médical partagé",
             "{who} a accédé en urgence (bris de glace) à votre dossier médical partagé le {when}. "
             "Cet accès est limité dans le temps et tracé.",
+        ),
+        EventType.DOCUMENT_RELEASED: (
+            "Nouveau document dans votre dossier médical partagé",
+            "Un document de votre dossier médical partagé vous est désormais visible (le {when}).",
+        ),
+        EventType.INVISIBILITY_REMINDER_DUE: (
+            "Rappel : document encore invisible pour le patient",
+            "Le document {document} que vous avez déposé est toujours invisible pour le patient. Il le "
+            "deviendra automatiquement un mois après son dépôt ; rendez-le visible après la consultation "
+            "d'annonce.",
         ),
         "who": "Un professionnel de santé ({profession}, RPPS {rpps})",
         "footer": "Voir qui a accédé à votre dossier : {url}\n\nCe message est envoyé automatiquement.",
@@ -42,6 +53,15 @@ TEXTS = {
             "{who} accessed your shared medical record in an emergency (break glass) on {when}. "
             "This access is limited in time and traced.",
         ),
+        EventType.DOCUMENT_RELEASED: (
+            "New document in your shared medical record",
+            "A document in your shared medical record is now visible to you (on {when}).",
+        ),
+        EventType.INVISIBILITY_REMINDER_DUE: (
+            "Reminder: a document is still invisible to the patient",
+            "The document {document} you deposited is still invisible to the patient. It will become visible "
+            "one month after its deposit; release it after the announcement consultation.",
+        ),
         "who": "A health professional ({profession}, RPPS {rpps})",
         "footer": "See who accessed your record: {url}\n\nThis message is sent automatically.",
     },
@@ -54,20 +74,32 @@ class Message:
     body: str
 
 
-def should_notify(event: Event) -> bool:
-    """The patient is told of what professionals do, not of their own actions."""
-    return event.type in NOTIFIED and event.actor is not None and event.actor.kind == "professional"
+def recipient(event: Event) -> str | None:
+    """Who is told of this event, if anyone. The patient hears of what professionals do (not of their
+    own actions), and of a new document only once it is visible to them."""
+    by_professional = event.actor is not None and event.actor.kind == "professional"
+    if event.type is EventType.DOCUMENT_ADDED:
+        return PATIENT if by_professional and event.data.get("invisible_to_patient") != "true" else None
+    if event.type in (EventType.DOCUMENT_READ, EventType.EMERGENCY_ACCESS_STARTED):
+        return PATIENT if by_professional else None
+    if event.type is EventType.DOCUMENT_RELEASED:
+        return PATIENT
+    if event.type is EventType.INVISIBILITY_REMINDER_DUE:
+        return AUTHOR
+    return None
 
 
 def compose(event: Event, language: str, portal_url: str) -> Message:
     texts = TEXTS.get(language, TEXTS["fr"])
-    assert event.actor is not None
-    profession = PROFESSIONS.get(event.actor.profession or "", "professionnel de santé")
-    who = str(texts["who"]).format(profession=profession, rpps=event.actor.id.removeprefix("rpps:"))
+    who = ""
+    if event.actor is not None:
+        profession = PROFESSIONS.get(event.actor.profession or "", "professionnel de santé")
+        who = str(texts["who"]).format(profession=profession, rpps=event.actor.id.removeprefix("rpps:"))
     when = event.occurred_at.strftime("%d/%m/%Y %H:%M UTC")
     subject, sentence = texts[event.type]
     footer = str(texts["footer"]).format(url=f"{portal_url.rstrip('/')}/")
-    return Message(subject=subject, body=f"{sentence.format(who=who, when=when)}\n\n{footer}\n")
+    body = sentence.format(who=who, when=when, document=event.document_id or "")
+    return Message(subject=subject, body=f"{body}\n\n{footer}\n")
 
 
 IDENTITY_MESSAGES = {

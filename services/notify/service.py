@@ -53,14 +53,15 @@ class NotifyService(HealthMixin):
 
     @subscribe("notify", "dossier")
     def on_dossier_event(self, payload: dict[str, Any]) -> None:
-        self._tell_patient(Event.model_validate(payload))
+        self._tell(Event.model_validate(payload))
 
     @subscribe("notify", "consent")
     def on_consent_event(self, payload: dict[str, Any]) -> None:
-        self._tell_patient(Event.model_validate(payload))
+        self._tell(Event.model_validate(payload))
 
-    def _tell_patient(self, event: Event) -> None:
-        if not messages.should_notify(event) or event.patient_id is None:
+    def _tell(self, event: Event) -> None:
+        whom = messages.recipient(event)
+        if whom is None or (whom == messages.PATIENT and event.patient_id is None):
             return
         delivery_id = f"{event.event_id}:email"
         fields = {"event_id": event.event_id, "patient_id": event.patient_id, "channel": "email"}
@@ -70,7 +71,13 @@ class NotifyService(HealthMixin):
         if claim is Claim.BUSY:
             eventlet.sleep(1)  # requeued: comes back once the other worker has finished or died
             raise DeliveryInProgress(delivery_id)
-        contact = self.identity.contact_of(event.patient_id)
+        if whom == messages.PATIENT:
+            contact = self.identity.contact_of(event.patient_id)
+        else:
+            contact = self.identity.professional_contact(event.data.get("author_id", ""))
+        if not contact["email"]:
+            self.store.finish(delivery_id, "failed", self.clock.now(), "no email address on file")
+            return
         settings = Settings.from_env()
         message = messages.compose(event, contact["language"], settings.patient_portal_url)
         try:
