@@ -53,6 +53,7 @@ class EventType(StrEnum):
     INVISIBILITY_REMINDER_DUE = "invisibility_reminder_due"
     DOCUMENT_READ = "document_read"
     DOCUMENTS_LISTED = "documents_listed"
+    FIRST_ACCESS = "first_access"
     REIMBURSEMENTS_ADDED = "reimbursements_added"
     PERSONAL_SPACE_UPDATED = "personal_space_updated"
     PERSONAL_SPACE_READ = "personal_space_read"

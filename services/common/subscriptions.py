@@ -46,7 +46,7 @@ SUBSCRIPTIONS = (
     Subscription("audit", "identity", (ALL,)),
     Subscription("audit", "consent", (ALL,)),
     Subscription("audit", "dossier", (ALL,)),
-    Subscription("notify", "dossier", ("document_added", "document_read", "document_released",
+    Subscription("notify", "dossier", ("document_added", "first_access", "document_released",
                                        "invisibility_reminder_due")),
     Subscription("notify", "consent", ("emergency_access_started",)),
     Subscription("identity", "dossier", ("dossier_opened",)),

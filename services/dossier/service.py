@@ -80,6 +80,17 @@ class DossierService(HealthMixin):
         return Event.of(kind, self.name, self.clock.now(), actor, patient_id=dossier["patient_id"],
                         dossier_id=dossier["_id"], rule=grant.rule, emergency=grant.emergency, **fields)
 
+    def _record_access(self, actor: Actor, event: Event) -> None:
+        """Trace a release of health data, with a first_access event the first time a professional
+        sees this dossier (the patient is told of each professional's first access)."""
+        assert event.dossier_id is not None
+        first = actor.kind is ActorKind.PROFESSIONAL and not self.store.accessed_before(event.dossier_id, actor.id)
+        also = [event.model_copy(update={"event_id": new_id("evt"), "type": EventType.FIRST_ACCESS,
+                                         "document_id": None, "data": {}})] if first else []
+        self.store.record_access(event, also)
+        if first:
+            self.store.mark_accessed(event.dossier_id, actor.id)
+
     def _dossier(self, ins: str) -> dict[str, Any]:
         dossier = self.store.dossier_by_ins(ins)
         if dossier is None:
@@ -254,7 +265,7 @@ class DossierService(HealthMixin):
             raise self._refuse(actor, grant.for_category(rules.PATIENT_CATEGORY), dossier)
         record = self.store.personal_space(dossier["_id"])
         event = self._event(EventType.PERSONAL_SPACE_READ, actor, dossier, grant)
-        self.store.record_access(event)  # traced before anything leaves
+        self._record_access(actor, event)  # traced before anything leaves
         return self._open_personal_space(dossier, record)
 
     @rpc
@@ -331,7 +342,7 @@ class DossierService(HealthMixin):
         page = page[: page_request.limit]
         event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant,
                             data={"count": str(len(page)), "category": rules.FEED_CATEGORY})
-        self.store.record_access(event)  # traced before anything leaves
+        self._record_access(actor, event)  # traced before anything leaves
         keep = ("line_id", "care_date", "items", "prescriber_rpps", "billed_cents", "reimbursed_cents")
         return {
             "lines": [{"line_id": line["_id"], **{k: line.get(k) for k in keep if k != "line_id"}} for line in page],
@@ -496,7 +507,7 @@ class DossierService(HealthMixin):
         more = len(page) > search.limit
         page = page[: search.limit]
         event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant, data={"count": str(len(page))})
-        self.store.record_access(event)  # traced before any metadata leaves
+        self._record_access(actor, event)  # traced before any metadata leaves
         return {
             "documents": [DocumentMetadata.from_record(d).model_dump(mode="json") for d in page],
             "total": total,
@@ -510,7 +521,7 @@ class DossierService(HealthMixin):
         document = self._visible(actor, grant, dossier, document_id)
         event = self._event(EventType.DOCUMENT_READ, actor, dossier, grant, document_id=document["_id"],
                             data={"category": document["category"]})
-        self.store.record_access(event)  # if the trace cannot be stored, nothing is released
+        self._record_access(actor, event)  # if the trace cannot be stored, nothing is released
         content = self._content(dossier, document)
         return {
             "document": DocumentMetadata.from_record(document).model_dump(mode="json"),

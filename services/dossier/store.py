@@ -4,6 +4,7 @@ encrypted contents in GridFS."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from typing import Any
 
 import gridfs
@@ -196,11 +197,18 @@ class DossierStore(Store):
 
     # Accesses: one record per release of health data or refusal, written before the answer.
 
-    def record_access(self, event: Event) -> None:
+    def record_access(self, event: Event, also: Iterable[Event] = ()) -> None:
         access = {
             "_id": event.event_id,
             "dossier_id": event.dossier_id,
             "type": event.type.value,
             "at": event.occurred_at,
         }
-        self.insert_with_events("accesses", access, [event])
+        self.insert_with_events("accesses", access, [event, *also])
+
+    def accessed_before(self, dossier_id: str, actor_id: str) -> bool:
+        return self.db.first_accesses.find_one({"_id": f"{dossier_id}|{actor_id}"}) is not None
+
+    def mark_accessed(self, dossier_id: str, actor_id: str) -> None:
+        with contextlib.suppress(DuplicateKeyError):
+            self.db.first_accesses.insert_one({"_id": f"{dossier_id}|{actor_id}"})

@@ -17,9 +17,9 @@ TEXTS = {
             "Nouveau document dans votre dossier médical partagé",
             "{who} a ajouté un document à votre dossier médical partagé le {when}.",
         ),
-        EventType.DOCUMENT_READ: (
+        EventType.FIRST_ACCESS: (
             "Consultation de votre dossier médical partagé",
-            "{who} a consulté un document de votre dossier médical partagé le {when}.",
+            "{who} a consulté votre dossier médical partagé pour la première fois le {when}.",
         ),
         EventType.EMERGENCY_ACCESS_STARTED: (
             "Accès d'urgence à votre dossier médical partagé",
@@ -44,9 +44,9 @@ TEXTS = {
             "New document in your shared medical record",
             "{who} added a document to your shared medical record on {when}.",
         ),
-        EventType.DOCUMENT_READ: (
+        EventType.FIRST_ACCESS: (
             "Your shared medical record was consulted",
-            "{who} consulted a document in your shared medical record on {when}.",
+            "{who} consulted your shared medical record for the first time on {when}.",
         ),
         EventType.EMERGENCY_ACCESS_STARTED: (
             "Emergency access to your shared medical record",
@@ -80,7 +80,7 @@ def recipient(event: Event) -> str | None:
     by_professional = event.actor is not None and event.actor.kind == "professional"
     if event.type is EventType.DOCUMENT_ADDED:
         return PATIENT if by_professional and event.data.get("invisible_to_patient") != "true" else None
-    if event.type in (EventType.DOCUMENT_READ, EventType.EMERGENCY_ACCESS_STARTED):
+    if event.type in (EventType.FIRST_ACCESS, EventType.EMERGENCY_ACCESS_STARTED):
         return PATIENT if by_professional else None
     if event.type is EventType.DOCUMENT_RELEASED:
         return PATIENT

@@ -12,7 +12,7 @@ from tests.journeys import Deposit, eventually, submission
 from tests.mailbox import DOSSIER_NEWS, Mailbox
 
 
-def test_patient_is_emailed_about_deposit_and_read(
+def test_patient_is_emailed_about_deposit_and_first_access(
     cluster: Any, people: People, smtp_server: Mailbox
 ) -> None:
     email = "camille.martin@patients.dmp-test.fr"
@@ -22,6 +22,7 @@ def test_patient_is_emailed_about_deposit_and_read(
     cluster.consent.record_consent(doctor, ins)
     document = cluster.dossier.add_document(doctor, ins, submission())
     cluster.dossier.read_document(doctor, ins, document["document_id"])
+    cluster.dossier.read_document(doctor, ins, document["document_id"])  # not a first access: no mail
 
     mails = smtp_server.wait_for(email, 2, DOSSIER_NEWS)
     subjects = sorted(str(m["Subject"]) for m in mails)
@@ -30,7 +31,7 @@ def test_patient_is_emailed_about_deposit_and_read(
     for mail in mails:
         body = mail.get_content()
         assert f"RPPS {rpps}" in body and "Médecin" in body
-        assert "Consultation" not in body.split("\n")[0] or "consulté" in body  # no document title
+        assert "Consultation du" not in body  # never the document's title
         assert "%PDF" not in body
 
 
@@ -48,14 +49,14 @@ def test_redelivered_event_sends_one_mail(cluster: Any, people: People, smtp_ser
     email = "redelivery@patients.dmp-test.fr"
     ins, patient = people.patient(email=email)
     patient_id = cluster.consent.grant(patient, ins, "read")["patient_id"]
-    event = Event(type=EventType.DOCUMENT_READ, source="dossier", occurred_at=utcnow(), patient_id=patient_id,
+    event = Event(type=EventType.FIRST_ACCESS, source="dossier", occurred_at=utcnow(), patient_id=patient_id,
                   actor=ActorRef(kind="professional", id="rpps:10000000008", profession="10"))
     dispatch = event_dispatcher(uri=config["AMQP_URI"])
     for _ in range(3):
-        dispatch("dossier", "document_read", event.model_dump(mode="json"))
+        dispatch("dossier", "first_access", event.model_dump(mode="json"))
     smtp_server.wait_for(email, 1)
-    marker = Event(type=EventType.DOCUMENT_READ, source="dossier", occurred_at=utcnow(), patient_id=patient_id,
+    marker = Event(type=EventType.FIRST_ACCESS, source="dossier", occurred_at=utcnow(), patient_id=patient_id,
                    actor=ActorRef(kind="professional", id="rpps:10000000016", profession="21"))
-    dispatch("dossier", "document_read", marker.model_dump(mode="json"))
+    dispatch("dossier", "first_access", marker.model_dump(mode="json"))
     eventually(lambda: len(smtp_server.messages(email)) == 2)
     assert len(smtp_server.messages(email)) == 2
