@@ -50,8 +50,10 @@ def all_versions() -> tuple[Matrix, ...]:
     return tuple(sorted((load(p) for p in MATRIX_DIR.glob("*.yaml")), key=lambda m: m.effective_from))
 
 
-def in_force(at: datetime) -> Matrix:
-    candidates = [m for m in all_versions() if m.effective_from <= at.date()]
+def in_force(at: datetime, versions: tuple[Matrix, ...] | None = None) -> Matrix:
+    """The version whose effective date is the latest not after `at`: a new decree's file can be added
+    ahead of its date and takes effect by itself."""
+    candidates = [m for m in (versions or all_versions()) if m.effective_from <= at.date()]
     if not candidates:
         raise LookupError(f"no access matrix is in force on {at.date()}")
     return candidates[-1]
