@@ -156,3 +156,43 @@ def test_patient_session_refresh_and_logout_over_http(system: Running, api: Api)
     assert http.post("/api/v1/login/refresh", json={"refresh_token": token}).status_code == 401
     keys = http.get("/.well-known/jwks.json").json()["keys"]
     assert keys and keys[0]["alg"] == "EdDSA"
+
+
+def test_access_rules_journey(system: Running, api: Api) -> None:
+    """A cardiologist is denied a masked document that the médecin traitant reads; an emergency access
+    is notified; a blocked professional is refused, with the reason in French on request."""
+    http = system.http
+    email = "regles@patients.dmp-test.fr"
+    ins, patient, author = api.dossier_with_consenting_doctor(email)
+    rpps_mt, mt = api.professional("10")
+    rpps_cardio, cardiologist = api.professional("10")
+    assert http.post(f"/api/v1/patients/{ins}/medecin-traitant", json={"patient_agreed": True},
+                     headers=mt).status_code == 201
+    assert http.post(f"/api/v1/patients/{ins}/consents", headers=cardiologist).status_code == 201
+    document_id = http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 psy"),
+                            headers=author).json()["document_id"]
+    masked = http.put(f"/api/v1/patients/{ins}/documents/{document_id}/visibility", json={"masked": True},
+                      headers=patient)
+    assert masked.status_code == 200 and masked.json()["visibility"] == ["MASQUE_PS"]
+
+    assert http.get(f"/api/v1/patients/{ins}/documents/{document_id}", headers=cardiologist).status_code == 404
+    assert http.get(f"/api/v1/patients/{ins}/documents", headers=cardiologist).json()["total"] == 0
+    by_mt = http.get(f"/api/v1/patients/{ins}/documents/{document_id}", headers=mt)
+    assert by_mt.status_code == 200 and by_mt.json()["access"]["rule"] == "R-MEDECIN-TRAITANT"
+
+    _, urgentist = api.professional("10")
+    emergency = http.post(f"/api/v1/patients/{ins}/emergency-access",
+                          json={"reason": "patient inconscient aux urgences"}, headers=urgentist)
+    assert emergency.status_code == 201 and emergency.json()["emergency"] is True
+    listed = http.get(f"/api/v1/patients/{ins}/documents", headers=urgentist).json()
+    assert listed["access"]["emergency"] is True
+    assert system.mailbox.wait_for(email, 1, "urgence")
+
+    assert http.post(f"/api/v1/patients/{ins}/blocks", json={"professional_id": f"rpps:{rpps_cardio}"},
+                     headers=patient).status_code == 200
+    refused = http.get(f"/api/v1/patients/{ins}/documents", headers={**cardiologist, "Accept-Language": "fr-FR"})
+    assert refused.status_code == 403 and refused.json()["errors"] == [{"rule": "R-BLOCKED"}]
+    assert refused.json()["detail"] == "le patient a bloqué ce professionnel"
+    blocking_mt = http.post(f"/api/v1/patients/{ins}/blocks", json={"professional_id": f"rpps:{rpps_mt}"},
+                            headers=patient)
+    assert blocking_mt.status_code == 409 and blocking_mt.json()["errors"] == [{"rule": "R-BLOCK-MT"}]
