@@ -55,6 +55,16 @@ class Grant(BaseModel):
             return self
         return self.refused("R-MATRIX-CATEGORY")
 
+    def for_document(self, actor_id: str, category: str, visibility: list[str], author_id: str) -> Grant:
+        """The decision for one document: its category must be covered, and none of its visibility codes
+        may hide it from this actor unless they are its author. (queries.visible_to is the same rule as
+        a Mongo query, for lists; a test holds the two together.)"""
+        if not self.covers(category):
+            return self.refused("R-MATRIX-CATEGORY")
+        if author_id != actor_id and set(visibility) & set(self.hidden_visibility):
+            return self.refused("R-VISIBILITY")
+        return self
+
     def refused(self, rule: str) -> Grant:
         """The same decision turned into a refusal by `rule` (e.g. the dossier is closed)."""
         french, english = explain(rule)

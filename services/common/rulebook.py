@@ -37,6 +37,8 @@ RULES: dict[str, tuple[str, str]] = {
                      "the patient has not authorised this professional"),
     "R-MATRIX": ("cette profession n'a accès à aucune catégorie pour cette action",
                  "this profession may access no category for this action"),
+    "R-VISIBILITY": ("document masqué ou rendu invisible pour cet acteur",
+                     "the document is masked from or invisible to this actor"),
     "R-MATRIX-CATEGORY": ("cette catégorie de document n'est pas accessible à cette profession",
                           "this document category is not open to this profession"),
     "R-EMERGENCY": ("accès d'urgence (bris de glace) : lecture et ajout, limité dans le temps",

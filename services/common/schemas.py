@@ -112,6 +112,14 @@ class Representation(Strict):
 ProfessionalId = Annotated[str, AfterValidator(identifiers.check_actor_id), Field(examples=["rpps:10000000009"])]
 
 
+class DocumentFacts(Strict):
+    """What a decision about one document needs to know about it."""
+
+    category: Annotated[str, AfterValidator(_category)]
+    visibility: list[str] = Field(default_factory=list)
+    author_id: Annotated[str, Field(max_length=64)]
+
+
 class ProfessionalRef(Strict):
     professional_id: ProfessionalId
 

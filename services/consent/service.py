@@ -27,6 +27,7 @@ from services.common.schemas import (
     Authorisation,
     BreakGlass,
     CareTeamMembership,
+    DocumentFacts,
     EmergencyOppositions,
     MedecinTraitantDeclaration,
     ProfessionalRef,
@@ -83,6 +84,16 @@ class ConsentService(HealthMixin):
         """What this actor may do in this patient's dossier, the rule that decided, and why."""
         actor = verify(token)
         decision, _ = self._decide(actor, require_ins(ins), _action(action))
+        return decision.model_dump(mode="json")
+
+    @rpc
+    def decide(self, token: str, ins: str, action: str, document: dict[str, Any]) -> dict[str, Any]:
+        """The decision for one document ({category, visibility, author_id}) rather than a whole dossier."""
+        actor = verify(token)
+        target = parse(DocumentFacts, document)
+        decision, _ = self._decide(actor, require_ins(ins), _action(action))
+        if decision.allowed:
+            decision = decision.for_document(actor.id, target.category, target.visibility, target.author_id)
         return decision.model_dump(mode="json")
 
     @rpc

@@ -485,12 +485,16 @@ class DossierService(HealthMixin):
         return self._change(actor, grant, dossier, document, kind, {"visibility": visibility})
 
     def _visible(self, actor: Actor, grant: Grant, dossier: dict[str, Any], document_id: Any) -> dict[str, Any]:
-        """The document if this actor may see it; hidden ones answer 404, like ones that do not exist."""
-        document = self.store.visible_document(dossier["_id"], str(document_id), queries.visible_to(grant, actor.id))
-        if document is None or document["status"] == "deleted":
-            raise NotFound("no such document in this dossier", [{"field": "document_id"}])
-        if not grant.covers(document["category"]):
-            raise self._refuse(actor, grant.for_category(document["category"]), dossier, document_id=document["_id"])
+        """The document if this actor may see it. A hidden one answers 404, like one that does not exist
+        (its refusal is still traced)."""
+        document = self._document(dossier, document_id)
+        decision = grant.for_document(actor.id, document["category"], document.get("visibility", []),
+                                      document["author"]["id"])
+        if not decision.allowed:
+            refusal = self._refuse(actor, decision, dossier, document_id=document["_id"])
+            if decision.rule == "R-VISIBILITY":
+                raise NotFound("no such document in this dossier", [{"field": "document_id"}])
+            raise refusal
         return document
 
     @rpc

@@ -179,9 +179,6 @@ class DossierStore(Store):
     def document(self, dossier_id: str, document_id: str) -> dict[str, Any] | None:
         return self.db.documents.find_one({"_id": document_id, "dossier_id": dossier_id}, HIDDEN)
 
-    def visible_document(self, dossier_id: str, document_id: str, visible: dict[str, Any]) -> dict[str, Any] | None:
-        return self.db.documents.find_one({"_id": document_id, "dossier_id": dossier_id, **visible}, HIDDEN)
-
     def invisible_due(self, field: str, now_ms: int) -> list[dict[str, Any]]:
         """Current documents still invisible to the patient whose `field` time has come."""
         query = {field: {"$lte": now_ms}, "status": "current", "visibility": "INVISIBLE_PATIENT"}
