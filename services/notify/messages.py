@@ -4,12 +4,14 @@ see the access history. French by default, English on request."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from services.common.codes import PROFESSIONS
 from services.common.events import Event, EventType
 
 PATIENT = "patient"
 AUTHOR = "author"  # the professional who deposited a document
+MEDECIN_TRAITANT = "medecin_traitant"
 
 TEXTS = {
     "fr": {
@@ -68,29 +70,48 @@ TEXTS = {
 }
 
 
+MT_TEXTS = {  # to the médecin traitant, about their patient (identified by the dossier, not by name)
+    "fr": {EventType.EMERGENCY_ACCESS_STARTED: (
+        "Accès d'urgence au dossier d'un de vos patients",
+        "{who} a accédé en urgence (bris de glace) au dossier médical partagé de l'un de vos patients le {when} "
+        "(référence {reference}, à retrouver dans votre logiciel).")},
+    "en": {EventType.EMERGENCY_ACCESS_STARTED: (
+        "Emergency access to one of your patients' records",
+        "{who} accessed the shared medical record of one of your patients in an emergency on {when} "
+        "(reference {reference}, to look up in your software).")},
+}
+
+
 @dataclass(frozen=True)
 class Message:
     subject: str
     body: str
 
 
-def recipient(event: Event) -> str | None:
-    """Who is told of this event, if anyone. The patient hears of what professionals do (not of their
-    own actions), and of a new document only once it is visible to them."""
+def recipients(event: Event) -> list[tuple[str, str]]:
+    """Who is told of this event: (PATIENT, "") and professionals (role, professional id). The patient
+    hears of what professionals do (not of their own actions), and of a new document only once it is
+    visible to them; an emergency access is also told to the médecin traitant."""
     by_professional = event.actor is not None and event.actor.kind == "professional"
     if event.type is EventType.DOCUMENT_ADDED:
-        return PATIENT if by_professional and event.data.get("invisible_to_patient") != "true" else None
-    if event.type in (EventType.FIRST_ACCESS, EventType.EMERGENCY_ACCESS_STARTED):
-        return PATIENT if by_professional else None
+        visible = event.data.get("invisible_to_patient") != "true"
+        return [(PATIENT, "")] if by_professional and visible else []
+    if event.type is EventType.FIRST_ACCESS:
+        return [(PATIENT, "")] if by_professional else []
+    if event.type is EventType.EMERGENCY_ACCESS_STARTED:
+        mt = event.data.get("medecin_traitant", "")
+        return [(PATIENT, ""), *([(MEDECIN_TRAITANT, mt)] if mt else [])]
     if event.type is EventType.DOCUMENT_RELEASED:
-        return PATIENT
+        return [(PATIENT, "")]
     if event.type is EventType.INVISIBILITY_REMINDER_DUE:
-        return AUTHOR
-    return None
+        return [(AUTHOR, event.data.get("author_id", ""))]
+    return []
 
 
-def compose(event: Event, language: str, portal_url: str) -> Message:
-    texts = TEXTS.get(language, TEXTS["fr"])
+def compose(event: Event, language: str, portal_url: str, whom: str = PATIENT) -> Message:
+    texts: dict[Any, Any] = dict(TEXTS.get(language, TEXTS["fr"]))
+    if whom == MEDECIN_TRAITANT:
+        texts.update(MT_TEXTS.get(language, MT_TEXTS["fr"]))
     who = ""
     if event.actor is not None:
         profession = PROFESSIONS.get(event.actor.profession or "", "professionnel de santé")
@@ -98,7 +119,7 @@ def compose(event: Event, language: str, portal_url: str) -> Message:
     when = event.occurred_at.strftime("%d/%m/%Y %H:%M UTC")
     subject, sentence = texts[event.type]
     footer = str(texts["footer"]).format(url=f"{portal_url.rstrip('/')}/")
-    body = sentence.format(who=who, when=when, document=event.document_id or "")
+    body = sentence.format(who=who, when=when, document=event.document_id or "", reference=event.event_id)
     return Message(subject=subject, body=f"{body}\n\n{footer}\n")
 
 

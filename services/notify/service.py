@@ -60,11 +60,14 @@ class NotifyService(HealthMixin):
         self._tell(Event.model_validate(payload))
 
     def _tell(self, event: Event) -> None:
-        whom = messages.recipient(event)
-        if whom is None or (whom == messages.PATIENT and event.patient_id is None):
-            return
-        delivery_id = f"{event.event_id}:email"
-        fields = {"event_id": event.event_id, "patient_id": event.patient_id, "channel": "email"}
+        for whom, professional_id in messages.recipients(event):
+            if whom == messages.PATIENT and event.patient_id is None:
+                continue
+            self._deliver(event, whom, professional_id)
+
+    def _deliver(self, event: Event, whom: str, professional_id: str) -> None:
+        delivery_id = f"{event.event_id}:email:{whom}"
+        fields = {"event_id": event.event_id, "patient_id": event.patient_id, "channel": "email", "to": whom}
         claim = self.store.claim(delivery_id, fields, self.clock.now())
         if claim is Claim.DONE:
             return  # a redelivered event that was already handled
@@ -74,12 +77,12 @@ class NotifyService(HealthMixin):
         if whom == messages.PATIENT:
             contact = self.identity.contact_of(event.patient_id)
         else:
-            contact = self.identity.professional_contact(event.data.get("author_id", ""))
+            contact = self.identity.professional_contact(professional_id)
         if not contact["email"]:
             self.store.finish(delivery_id, "failed", self.clock.now(), "no email address on file")
             return
         settings = Settings.from_env()
-        message = messages.compose(event, contact["language"], settings.patient_portal_url)
+        message = messages.compose(event, contact["language"], settings.patient_portal_url, whom)
         try:
             message_id = mailer.send_email(settings, contact["email"], message, event.event_id)
         except PermanentFailure as error:

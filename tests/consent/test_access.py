@@ -9,6 +9,7 @@ import pytest
 from services.common.clock import utcnow
 from services.common.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from tests.conftest import FakeClock, People
+from tests.identities import make_rpps
 from tests.journeys import Deposit, eventually, submission
 from tests.mailbox import Mailbox
 
@@ -89,12 +90,17 @@ def test_care_team_member_reads_until_the_patient_objects(cluster: Any, deposit:
     assert rule_of(lambda: cluster.dossier.search(nurse, deposit.ins)) == "R-NO-CONSENT"
 
 
-def test_emergency_access_reads_and_adds_for_an_hour_and_the_patient_is_told(
+def test_emergency_access_reads_and_adds_for_an_hour_and_patient_and_medecin_traitant_are_told(
     cluster: Any, people: People, smtp_server: Mailbox, clock: FakeClock
 ) -> None:
-    email = "urgence@patients.dmp-test.fr"
+    email, mt_email = "urgence@patients.dmp-test.fr", "dr.traitant@cabinet.dmp-test.fr"
     ins, patient = people.patient(email=email)
     cluster.dossier.open(patient, {"ins": ins})
+    mt_rpps = make_rpps()
+    cluster.identity.register_professional({"rpps": mt_rpps, "profession": "10", "given_name": "M", "family_name": "T",
+                                            "email": mt_email})
+    mt = cluster.identity.issue_dev_token({"kind": "professional", "rpps": mt_rpps})["access_token"]
+    cluster.consent.declare_medecin_traitant(mt, ins, {"patient_agreed": True})
     _, urgentist = people.professional("10")
     grant = cluster.consent.break_glass(urgentist, ins, {"reason": "patient inconscient, allergies inconnues"})
     assert grant["rule"] == "R-EMERGENCY" and grant["emergency"] is True
@@ -103,6 +109,8 @@ def test_emergency_access_reads_and_adds_for_an_hour_and_the_patient_is_told(
     cluster.dossier.add_document(urgentist, ins, submission(b"%PDF-1.4 passage aux urgences"))
     mail = smtp_server.wait_for(email, 1, "urgence")[0]
     assert "bris de glace" in mail.get_content()
+    to_mt = smtp_server.wait_for(mt_email, 1, "urgence")[0]
+    assert "l'un de vos patients" in to_mt.get_content() and ins not in to_mt.get_content()
     clock.advance(timedelta(minutes=61))
     assert rule_of(lambda: cluster.dossier.search(urgentist, ins)) == "R-NO-CONSENT"
 
