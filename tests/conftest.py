@@ -30,12 +30,14 @@ from tests.mailbox import Mailbox, SmsInbox  # noqa: E402
 
 @pytest.fixture(scope="session")
 def secrets() -> dict[str, str]:
-    key = SigningKey.generate("test")
+    key, audit = SigningKey.generate("test"), SigningKey.generate("audit-test")
     return {
         "DMP_TOKEN_SIGNING_KEY": key.serialise(),
         "DMP_TOKEN_PUBLIC_KEYS": key.public(),
         "DMP_MASTER_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "DMP_LOGIN_CODE_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "DMP_AUDIT_SIGNING_KEY": audit.serialise(),
+        "DMP_AUDIT_PUBLIC_KEYS": audit.public(),
         "DMP_DEV_LOGIN": "true",
     }
 

@@ -30,8 +30,9 @@ from deploy.local.processes import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "DMP_LOGIN_CODE_KEY", "MONGO_URI",
-               "SMTP_HOST", "SMTP_PORT", "SMS_GATEWAY_URL", "AMQP_URI", "DMP_GATEWAY_PORT")
+OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "DMP_LOGIN_CODE_KEY",
+               "DMP_AUDIT_SIGNING_KEY", "DMP_AUDIT_PUBLIC_KEYS", "MONGO_URI", "SMTP_HOST", "SMTP_PORT",
+               "SMS_GATEWAY_URL", "AMQP_URI", "DMP_GATEWAY_PORT")
 
 
 def dev_secrets(var: Path) -> dict[str, str]:

@@ -1,6 +1,8 @@
-"""audit: a trace of every event of every service, and the patient's access history.
+"""audit: a trail nobody can rewrite unnoticed, and the access history of a dossier.
 
-The hash chain, signed checkpoints and FHIR AuditEvent export are issue 7.
+Every event of every service is appended to a hash chain per patient (acknowledged only once stored,
+idempotent by event id). `verify` recomputes the chains and checks the signed checkpoints of their
+heads; the history answers the patient, the médecin traitant, and a document's author.
 """
 
 from __future__ import annotations
@@ -9,23 +11,28 @@ from typing import Any
 
 from nameko.rpc import ServiceRpc
 
+from services.audit import chain, checkpoints, labels
 from services.audit.store import AuditStore
-from services.common.entrypoints import rpc
-from services.common.errors import InvalidInput
-from services.common.events import Event
+from services.common.actors import ActorKind
+from services.common.clock import Clock
+from services.common.entrypoints import every, rpc
+from services.common.errors import AccessDenied
+from services.common.events import Event, EventType
 from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
+from services.common.paging import after, encode_cursor
+from services.common.schemas import HistoryQuery
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.tokens import verify
-
-MAX_PAGE = 200
+from services.common.validation import parse
 
 
 def trace_of(event: Event) -> dict[str, Any]:
     trace = event.model_dump(mode="json", exclude={"event_id"})
     trace["occurred_at"] = event.occurred_at  # a date, so that history sorts and filters by time
+    trace["occurred_ms"] = int(event.occurred_at.timestamp() * 1000)
     return {"_id": event.event_id, **trace}
 
 
@@ -34,10 +41,18 @@ class AuditService(HealthMixin):
 
     store: AuditStore = StoreProvider(AuditStore)
     consent = ServiceRpc("consent")
+    clock: Clock = Clock()
 
     def _append(self, payload: dict[str, Any]) -> None:
         # A malformed event is a bug in a producer: failing here requeues it rather than losing it.
-        self.store.append(trace_of(Event.model_validate(payload)))
+        event = Event.model_validate(payload)
+        if event.type is EventType.DOSSIER_PURGED and event.patient_id:
+            self.store.purge_chain(event.patient_id, self.clock.now(), event.event_id)  # retention follows the dossier
+            return
+        trace = trace_of(event)
+        if event.document_id:
+            trace["document_author"] = self.store.document_author(event.document_id, event)
+        self.store.append(trace, self.clock.now())
 
     # Every event type of every source (see common/subscriptions.py): no change when one is added.
     @subscribe("audit", "identity")
@@ -52,26 +67,67 @@ class AuditService(HealthMixin):
     def on_dossier_event(self, payload: dict[str, Any]) -> None:
         self._append(payload)
 
+    # Verification
+
     @rpc
-    def history(self, token: str, ins: str, limit: int = 50) -> dict[str, Any]:
-        """Who did what in this dossier, newest first (the holder only, for now)."""
-        verify(token)
-        if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-            raise InvalidInput.for_field("limit", f"must be a whole number from 1 to {MAX_PAGE}")
-        grant = Grant.model_validate(self.consent.grant(token, require_ins(ins), Action.READ_HISTORY.value))
-        grant.require()
-        assert grant.patient_id is not None
-        traces = self.store.history(grant.patient_id, limit)
-        return {"traces": [_public(trace) for trace in traces]}
+    def verify(self) -> dict[str, Any]:
+        """Recompute every chain and check every signed checkpoint: the first broken or missing link of
+        each damaged chain, and each checkpoint that no longer matches. Operators: `python -m
+        services.audit.verify`."""
+        purged = self.store.purged_chains()
+        breaks, ends = [], {}
+        for name in self.store.chain_names():
+            problem, last_seq, last_hash = chain.first_break(name, self.store.chain_traces(name))
+            ends[name] = (last_seq, last_hash)
+            if problem:
+                breaks.append(problem.as_dict())
+        mismatches = []
+        for checkpoint in self.store.checkpoints():
+            if not checkpoints.signature_valid(checkpoint):
+                mismatches.append({"checkpoint": checkpoint["at_ms"], "problem": "bad signature"})
+                continue
+            for name, (seq, digest) in checkpoint["heads"].items():
+                if name in purged:
+                    continue
+                trace = self.store.trace_at(name, seq)
+                if trace is None or trace["hash"] != digest:
+                    mismatches.append({"checkpoint": checkpoint["at_ms"], "chain": name, "seq": seq,
+                                       "problem": "chain rewritten since this checkpoint"})
+        return {"chains": len(ends), "traces": sum(seq for seq, _ in ends.values()), "breaks": breaks,
+                "checkpoint_mismatches": mismatches, "intact": not breaks and not mismatches}
 
+    @every(3600)
+    @rpc
+    def checkpoint(self) -> dict[str, Any]:
+        """Sign the current chain heads (hourly, and on demand)."""
+        at_ms = int(self.clock.now().timestamp() * 1000)
+        signed = checkpoints.sign(self.store.heads(), at_ms)
+        self.store.add_checkpoint(signed)
+        return {"at_ms": at_ms, "chains": len(signed["heads"])}
 
-def _public(trace: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "event_id": trace["_id"],
-        "type": trace["type"],
-        "occurred_at": trace["occurred_at"].isoformat(),
-        "actor": trace.get("actor"),
-        "document_id": trace.get("document_id"),
-        "outcome": trace["outcome"],
-        "rule": trace.get("rule"),
-    }
+    # History
+
+    @rpc
+    def history(self, token: str, ins: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Who did what in this dossier, newest first, with plain labels. The patient's side sees the
+        whole history; the médecin traitant too; a document's author sees the traces of their documents."""
+        actor = verify(token)
+        request = parse(HistoryQuery, query or {})
+        ins = require_ins(ins)
+        grant = Grant.model_validate(self.consent.grant(token, ins, Action.READ_HISTORY.value))
+        selection: dict[str, Any] = {"patient_id": grant.patient_id}
+        if not grant.allowed:
+            if actor.kind is not ActorKind.PROFESSIONAL or grant.rule != "R-HISTORY-HOLDER":
+                raise AccessDenied.by_rule(grant.rule, grant.reason)
+            # Neither the patient's side nor the médecin traitant: a document's author sees its traces.
+            selection["document_author"] = actor.id
+        selection.update(labels.filters(request))
+        total = self.store.count(selection)
+        traces = self.store.history(after(selection, request.cursor, "occurred_ms"), request.limit + 1)
+        more = len(traces) > request.limit
+        traces = traces[: request.limit]
+        if request.format == "fhir":
+            return labels.fhir_bundle(traces)
+        return {"traces": [labels.public(trace, request.language) for trace in traces], "total": total,
+                "next_cursor": encode_cursor(traces[-1], "occurred_ms") if more else None,
+                "audience": "document_author" if "document_author" in selection else "dossier"}

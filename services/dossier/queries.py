@@ -6,15 +6,12 @@ never count a document the caller may not see.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import date
-from typing import Any
 
-from services.common.errors import InvalidInput
 from services.common.grants import Grant
+from services.common.paging import Query, after, encode_cursor
 
-Query = dict[str, Any]
+__all__ = ["Query", "after", "document_query", "encode_cursor", "visible_to"]
 
 
 def visible_to(grant: Grant, actor_id: str) -> Query:
@@ -49,25 +46,3 @@ def document_query(
     if care:
         query["care_date"] = care
     return {**query, **visible_to(grant, actor_id)}
-
-
-def after(query: Query, cursor: str | None, order: str = "created_ms") -> Query:
-    """The query restricted to what comes after the cursor, newest first (`order` desc, then _id desc)."""
-    if not cursor:
-        return query
-    position, last_id = decode_cursor(cursor)
-    page = {"$or": [{order: {"$lt": position}}, {order: position, "_id": {"$lt": last_id}}]}
-    return {**query, "$and": [page]}
-
-
-def encode_cursor(record: dict[str, Any], order: str = "created_ms") -> str:
-    return base64.urlsafe_b64encode(f"{record[order]}:{record['_id']}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_ms, document_id = raw.split(":", 1)
-        return int(created_ms), document_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput.for_field("cursor", "is not a cursor this API returned") from None

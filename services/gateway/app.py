@@ -405,10 +405,18 @@ def router() -> APIRouter:
         return Response(base64.b64decode(result["content"]), media_type=result["document"]["format"])
 
     @api.get("/patients/{ins}/history", tags=["history"])
-    def history(
-        token: Token, ins: InsPath, limit: Annotated[int, Query(ge=1, le=200)] = 50
-    ) -> schemas.History:
-        """Who did what in the dossier, newest first (the holder)."""
-        return schemas.History(**services().audit.history(token, ins, limit))
+    def history(token: Token, ins: InsPath, query: Annotated[schemas.HistoryQuery, Query()]) -> schemas.History:
+        """Who did what in the dossier, newest first, with plain labels: the whole history for the
+        patient's side and the médecin traitant, the traces of their own documents for an author.
+        Filters: dates, professional, action; `next_cursor` for more."""
+        return schemas.History(**services().audit.history(token, ins, {**query.model_dump(mode="json"),
+                                                                        "format": "json"}))
+
+    @api.get("/patients/{ins}/history/fhir", tags=["history"])
+    def history_fhir(token: Token, ins: InsPath, query: Annotated[schemas.HistoryQuery, Query()]) -> dict[str, Any]:
+        """The same history as a FHIR R4 Bundle of AuditEvent resources."""
+        result: dict[str, Any] = services().audit.history(token, ins, {**query.model_dump(mode="json"),
+                                                                       "format": "fhir"})
+        return result
 
     return api

@@ -47,7 +47,12 @@ def test_redelivered_event_makes_no_second_trace(cluster: Any, deposit: Deposit)
     assert history_types(cluster, deposit).count("document_added") == 1
 
 
-def test_history_is_the_holders_only(cluster: Any, deposit: Deposit) -> None:
-    with pytest.raises(AccessDenied) as error:
-        cluster.audit.history(deposit.doctor, deposit.ins)
-    assert error.value.details == [{"rule": "R-HISTORY-HOLDER"}]
+def test_a_professional_outside_the_dossier_sees_only_traces_of_their_documents(
+    cluster: Any, deposit: Deposit, people: People
+) -> None:
+    eventually(lambda: "document_added" in history_types(cluster, deposit))
+    by_author = cluster.audit.history(deposit.doctor, deposit.ins)
+    assert by_author["audience"] == "document_author"
+    assert {t["document_id"] for t in by_author["traces"]} == {deposit.document_id}
+    _, stranger = people.professional()
+    assert cluster.audit.history(stranger, deposit.ins)["traces"] == []

@@ -142,6 +142,8 @@ def test_occupational_doctor_needs_the_patients_explicit_consent(
 
 def test_medecin_traitant_sees_the_access_history(cluster: Any, deposit: Deposit, people: People) -> None:
     _, mt = people.professional("10")
-    assert rule_of(lambda: cluster.audit.history(mt, deposit.ins)) == "R-HISTORY-HOLDER"
+    before = cluster.audit.history(mt, deposit.ins)  # not yet: only the traces of their own documents
+    assert before["audience"] == "document_author" and before["traces"] == []
     cluster.consent.declare_medecin_traitant(mt, deposit.ins, {"patient_agreed": True})
     assert eventually(lambda: cluster.audit.history(mt, deposit.ins)["traces"])
+    assert cluster.audit.history(mt, deposit.ins)["audience"] == "dossier"

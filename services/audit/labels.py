@@ -1,0 +1,118 @@
+"""How traces are shown: plain labels for people, filters for the history, FHIR R4 AuditEvent export.
+
+The trace shape follows IHE's Basic Audit Log Patterns: who (actor, profession, organisation), what
+(event type, document), when, from where (the service), why (the rule; emergency), outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import Any
+
+from services.common.schemas import HistoryQuery
+
+LABELS: dict[str, tuple[str, str]] = {  # event type: (français, English)
+    "dossier_opened": ("Ouverture du dossier", "Dossier opened"),
+    "dossier_closed": ("Fermeture du dossier", "Dossier closed"),
+    "dossier_reopened": ("Réouverture du dossier", "Dossier reopened"),
+    "dossier_deletion_requested": ("Demande de suppression du dossier", "Deletion of the dossier requested"),
+    "document_added": ("Ajout d'un document", "Document added"),
+    "document_read": ("Consultation d'un document", "Document read"),
+    "documents_listed": ("Consultation de la liste des documents", "List of documents viewed"),
+    "first_access": ("Premier accès de ce professionnel", "First access by this professional"),
+    "document_replaced": ("Remplacement d'un document", "Document replaced"),
+    "document_archived": ("Archivage d'un document", "Document archived"),
+    "document_deleted": ("Suppression d'un document", "Document deleted"),
+    "document_masked": ("Masquage d'un document", "Document masked"),
+    "document_unmasked": ("Démasquage d'un document", "Document unmasked"),
+    "document_released": ("Document rendu visible", "Document made visible"),
+    "access_denied": ("Accès refusé", "Access refused"),
+    "consent_recorded": ("Autorisation d'accès enregistrée", "Consent to access recorded"),
+    "consent_withdrawn": ("Autorisation d'accès retirée", "Consent to access withdrawn"),
+    "care_team_joined": ("Entrée dans l'équipe de soins", "Joined the care team"),
+    "medecin_traitant_declared": ("Déclaration du médecin traitant", "Médecin traitant declared"),
+    "professional_blocked": ("Professionnel bloqué", "Professional blocked"),
+    "emergency_access_started": ("Accès d'urgence (bris de glace)", "Emergency access (break glass)"),
+    "personal_space_updated": ("Mise à jour de l'espace personnel", "Personal space updated"),
+    "personal_space_read": ("Consultation de l'espace personnel", "Personal space read"),
+    "reimbursements_added": ("Ajout de données de remboursement", "Reimbursement data added"),
+    "logged_in": ("Connexion", "Logged in"),
+}
+ACTIONS = {"added": "C", "opened": "C", "recorded": "C", "read": "R", "listed": "R", "access": "R",
+           "deleted": "D", "purged": "D"}
+
+
+def label(event_type: str, language: str) -> str:
+    french, english = LABELS.get(event_type, (event_type, event_type))
+    return french if language == "fr" else english
+
+
+def filters(request: HistoryQuery) -> dict[str, Any]:
+    selection: dict[str, Any] = {}
+    window: dict[str, int] = {}
+    if request.date_from:
+        window["$gte"] = _ms(datetime.combine(request.date_from, time.min, UTC))
+    if request.date_to:
+        window["$lt"] = _ms(datetime.combine(request.date_to, time.max, UTC))
+    if window:
+        selection["occurred_ms"] = window
+    if request.professional_id:
+        selection["actor.id"] = request.professional_id
+    if request.action:
+        selection["type"] = request.action
+    return selection
+
+
+def public(trace: dict[str, Any], language: str) -> dict[str, Any]:
+    return {
+        "event_id": trace["_id"], "type": trace["type"], "label": label(trace["type"], language),
+        "occurred_at": trace["occurred_at"].isoformat(), "actor": trace.get("actor"),
+        "document_id": trace.get("document_id"), "outcome": trace["outcome"], "rule": trace.get("rule"),
+        "emergency": bool(trace.get("emergency")),
+    }
+
+
+def audit_event(trace: dict[str, Any]) -> dict[str, Any]:
+    """One trace as a FHIR R4 AuditEvent (identifiers only, as in the trail itself)."""
+    actor = trace.get("actor") or {}
+    verb = trace["type"].rsplit("_", 1)[-1]
+    resource: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "id": trace["_id"].replace("_", "-"),
+        "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110110",
+                 "display": "Patient Record"},
+        "subtype": [{"system": "urn:dmp:event-type", "code": trace["type"], "display": label(trace["type"], "en")}],
+        "action": ACTIONS.get(verb, "E"),
+        "recorded": trace["occurred_at"].astimezone(UTC).isoformat(),
+        "outcome": "0" if trace["outcome"] == "success" else "4",
+        "agent": [{"who": {"identifier": _agent(actor.get("id") or "system")}, "requestor": True}],
+        "source": {"observer": {"display": f"dmp-{trace['source']}"}},
+        "entity": [{"what": {"identifier": {"system": "urn:dmp:patient", "value": trace.get("patient_id") or "-"}},
+                    "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1"}}],
+    }
+    if trace.get("rule"):
+        resource["outcomeDesc"] = trace["rule"]
+    if trace.get("emergency"):
+        resource["purposeOfEvent"] = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                                                    "code": "ETREAT", "display": "Emergency Treatment"}]}]
+    if trace.get("document_id"):
+        document = {"system": "urn:dmp:document", "value": trace["document_id"]}
+        resource["entity"].append({"what": {"identifier": document}, "type": {
+            "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2"}})
+    return resource
+
+
+def fhir_bundle(traces: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "collection", "total": len(traces),
+            "entry": [{"resource": audit_event(trace)} for trace in traces]}
+
+
+def _agent(actor_id: str) -> dict[str, str]:
+    """A professional by their RPPS (national identifier system), anyone else by our actor id."""
+    if actor_id.startswith("rpps:"):
+        return {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": actor_id.removeprefix("rpps:")}
+    return {"system": "urn:dmp:actor", "value": actor_id}
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
