@@ -131,13 +131,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def cluster(
-    environment: dict[str, str], rabbit_config: None, runner_factory: Any, clock: FakeClock
-) -> Iterator[Any]:
-    """All five services running in-process (nameko's runner) on a fresh virtual host, and an RPC
-    client to call them. The dossier and consent services read the test's `clock`."""
-    from nameko import config
-    from nameko.standalone.rpc import ClusterRpcClient
+def services_runner(environment: dict[str, str], rabbit_config: None, runner_factory: Any, clock: FakeClock) -> Any:
+    """All five services running in-process (nameko's runner) on a fresh virtual host. The dossier,
+    consent and notify services read the test's `clock`."""
     from nameko.testing.services import replace_dependencies
     from nameko.testing.utils import get_container
 
@@ -148,9 +144,18 @@ def cluster(
     from services.notify.service import NotifyService
 
     runner = runner_factory(IdentityService, ConsentService, DossierService, NotifyService, AuditService)
-    for service in (DossierService, ConsentService):
+    for service in (DossierService, ConsentService, NotifyService):
         replace_dependencies(get_container(runner, service), clock=clock)
     runner.start()
+    return runner
+
+
+@pytest.fixture
+def cluster(services_runner: Any) -> Iterator[Any]:
+    """An RPC client to the running services."""
+    from nameko import config
+    from nameko.standalone.rpc import ClusterRpcClient
+
     with ClusterRpcClient(uri=config["AMQP_URI"], timeout=30) as client:
         yield client
 

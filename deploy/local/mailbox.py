@@ -23,6 +23,13 @@ class FolderHandler:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+        # Like a real relay with an unknown mailbox: a permanent refusal, for tests of dead letters.
+        if address.lower().endswith("@invalid.dmp-test.fr"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.content, policy=policy.default)
         name = f"{time.time_ns()}.eml"

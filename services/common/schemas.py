@@ -131,6 +131,14 @@ class HistoryQuery(Strict):
     format: Literal["json", "fhir"] = Field("json", description="fhir: a Bundle of FHIR R4 AuditEvent")
 
 
+class NotificationPreferences(Strict):
+    channels: Literal["email", "sms", "both"] = "email"
+    routine: Literal["immediate", "daily_digest"] = Field(
+        "immediate", description="new documents and other routine events; emergency access and a new "
+        "professional's first access are always sent at once")
+    language: Literal["fr", "en"] | None = Field(None, description="none: the language of the patient's account")
+
+
 class ProfessionalRef(Strict):
     professional_id: ProfessionalId
 

@@ -73,6 +73,9 @@ class Settings:
     rpc_timeout_seconds: int
     outbox_interval_seconds: float
     login_rate_per_address: int
+    notify_lease_seconds: int
+    notify_retry_base_seconds: int
+    notify_max_attempts: int
     sms_gateway_url: str
     sms_username: str
     sms_password: str
@@ -99,6 +102,9 @@ class Settings:
             rpc_timeout_seconds=_int("DMP_RPC_TIMEOUT_SECONDS", 30),
             outbox_interval_seconds=float(os.environ.get("DMP_OUTBOX_INTERVAL_SECONDS", "0.5")),
             login_rate_per_address=_int("DMP_LOGIN_RATE_PER_ADDRESS", 300),
+            notify_lease_seconds=_int("DMP_NOTIFY_LEASE_SECONDS", 60),
+            notify_retry_base_seconds=_int("DMP_NOTIFY_RETRY_BASE_SECONDS", 30),
+            notify_max_attempts=_int("DMP_NOTIFY_MAX_ATTEMPTS", 8),
             sms_gateway_url=os.environ.get("SMS_GATEWAY_URL", "http://127.0.0.1:13013/cgi-bin/sendsms"),
             sms_username=os.environ.get("SMS_USERNAME", ""),
             sms_password=os.environ.get("SMS_PASSWORD", ""),

@@ -333,6 +333,19 @@ def router() -> APIRouter:
         result: dict[str, Any] = services().consent.break_glass(token, ins, body.model_dump(mode="json"))
         return result
 
+    @api.get("/patients/{ins}/notification-preferences", tags=["notifications"])
+    def notification_preferences(token: Token, ins: InsPath) -> schemas.NotificationPreferences:
+        return schemas.NotificationPreferences(**services().notify.preferences(token, ins))
+
+    @api.put("/patients/{ins}/notification-preferences", tags=["notifications"])
+    def set_notification_preferences(
+        token: Token, ins: InsPath, body: schemas.NotificationPreferences
+    ) -> schemas.NotificationPreferences:
+        """Email, SMS or both; routine events at once or in a daily digest (emergency access and a
+        professional's first access are always sent at once); language."""
+        return schemas.NotificationPreferences(
+            **services().notify.set_preferences(token, ins, body.model_dump(mode="json")))
+
     @api.get("/patients/{ins}/access-settings", tags=["consent"])
     def access_settings(token: Token, ins: InsPath) -> dict[str, Any]:
         """For the patient's side: médecin traitant, blocks, oppositions, and who is authorised."""

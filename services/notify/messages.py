@@ -108,6 +108,28 @@ def recipients(event: Event) -> list[tuple[str, str]]:
     return []
 
 
+ROUTINE = {EventType.DOCUMENT_ADDED, EventType.DOCUMENT_RELEASED}  # may wait for the daily digest
+DIGEST = {"fr": ("Votre dossier médical partagé : résumé du {day}", "Ce qui s'est passé dans votre dossier le {day} :"),
+          "en": ("Your shared medical record: summary of {day}", "What happened in your record on {day}:")}
+
+
+def is_routine(event: Event) -> bool:
+    return event.type in ROUTINE
+
+
+def channels(preference: str) -> list[str]:
+    return {"email": ["email"], "sms": ["sms"], "both": ["email", "sms"]}[preference]
+
+
+def digest(events: list[Event], language: str, portal_url: str) -> Message:
+    """One message for a day's routine events, each in one line."""
+    day = events[0].occurred_at.strftime("%d/%m/%Y")
+    subject, intro = DIGEST.get(language, DIGEST["fr"])
+    lines = [f"- {compose(event, language, portal_url).body.split(chr(10))[0]}" for event in events]
+    footer = str(TEXTS.get(language, TEXTS["fr"])["footer"]).format(url=f"{portal_url.rstrip('/')}/")
+    return Message(subject=subject.format(day=day), body="\n".join([intro.format(day=day), *lines, "", footer, ""]))
+
+
 def compose(event: Event, language: str, portal_url: str, whom: str = PATIENT) -> Message:
     texts: dict[Any, Any] = dict(TEXTS.get(language, TEXTS["fr"]))
     if whom == MEDECIN_TRAITANT:

@@ -1,33 +1,40 @@
-"""notify: tells the patient, by email, what professionals do in their dossier.
+"""notify: tells patients (and professionals, for their own affairs) what happens in a dossier.
 
-Delivery is at-least-once and deduplicated by event id: a redelivered event whose email was sent
-sends nothing. Preferences, SMS, digests, retries with backoff and dead letters are issue 7.
+Per the patient's preferences: email, SMS or both; routine events at once or in a daily digest;
+emergency access and a professional's first access always at once. Login codes from identity go out
+at once by RPC. Every delivery is recorded before it is attempted; failures are retried with
+exponential backoff by a job, and after the last attempt (or at once, for an address refused for
+good) the delivery goes to a dead-letter list that operators list and replay.
 """
 
 from __future__ import annotations
 
 import logging
+import smtplib
+from datetime import timedelta
 from typing import Any
 
-import eventlet
+from nameko.exceptions import RemoteError, RpcTimeout
 from nameko.rpc import ServiceRpc
 
 from services.common.clock import Clock
-from services.common.entrypoints import rpc
+from services.common.entrypoints import every, rpc
+from services.common.errors import InvalidInput, NotFound
 from services.common.events import Event
+from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
-from services.common.schemas import IdentityMessage
+from services.common.identifiers import require_ins
+from services.common.schemas import IdentityMessage, NotificationPreferences
 from services.common.settings import Settings
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.validation import parse
 from services.notify import mailer, messages, sms
-from services.notify.exceptions import DeliveryInProgress, PermanentFailure
-from services.notify.store import Claim, NotifyStore
+from services.notify.exceptions import PermanentFailure
+from services.notify.store import NotifyStore, ms
 
 log = logging.getLogger(__name__)
-
-
+TRANSIENT = (OSError, smtplib.SMTPException, RemoteError, RpcTimeout)  # worth another try later
 
 
 class NotifyService(HealthMixin):
@@ -35,6 +42,7 @@ class NotifyService(HealthMixin):
 
     store: NotifyStore = StoreProvider(NotifyStore)
     identity = ServiceRpc("identity")
+    consent = ServiceRpc("consent")
     clock: Clock = Clock()
 
     @rpc
@@ -51,42 +59,141 @@ class NotifyService(HealthMixin):
         except PermanentFailure as error:
             log.warning("%s delivery refused for good: %s", request.kind, error)
 
+    # Events
+
     @subscribe("notify", "dossier")
     def on_dossier_event(self, payload: dict[str, Any]) -> None:
-        self._tell(Event.model_validate(payload))
+        self._handle(Event.model_validate(payload))
 
     @subscribe("notify", "consent")
     def on_consent_event(self, payload: dict[str, Any]) -> None:
-        self._tell(Event.model_validate(payload))
+        self._handle(Event.model_validate(payload))
 
-    def _tell(self, event: Event) -> None:
+    def _handle(self, event: Event) -> None:
+        """Record every delivery this event calls for, then try them (the job retries what fails)."""
         for whom, professional_id in messages.recipients(event):
-            if whom == messages.PATIENT and event.patient_id is None:
-                continue
-            self._deliver(event, whom, professional_id)
+            if whom == messages.PATIENT:
+                if event.patient_id is None:
+                    continue
+                preferences = {**NotificationPreferences().model_dump(), **self.store.preferences(event.patient_id)}
+                if messages.is_routine(event) and preferences["routine"] == "daily_digest":
+                    self.store.add_digest_item({
+                        "_id": f"{event.event_id}:digest", "patient_id": event.patient_id,
+                        "day": event.occurred_at.date().isoformat(), "at_ms": ms(event.occurred_at),
+                        "event": event.model_dump(mode="json")})
+                    continue
+                channels = messages.channels(preferences["channels"])
+            else:
+                channels = ["email"]
+            for channel in channels:
+                delivery_id = f"{event.event_id}:{whom}:{channel}"
+                if self.store.add_delivery({"_id": delivery_id, "event_id": event.event_id, "whom": whom,
+                                            "patient_id": event.patient_id, "professional_id": professional_id,
+                                            "channel": channel, "events": [event.model_dump(mode="json")],
+                                            "next_ms": ms(self.clock.now())}):
+                    self._attempt(delivery_id)
 
-    def _deliver(self, event: Event, whom: str, professional_id: str) -> None:
-        delivery_id = f"{event.event_id}:email:{whom}"
-        fields = {"event_id": event.event_id, "patient_id": event.patient_id, "channel": "email", "to": whom}
-        claim = self.store.claim(delivery_id, fields, self.clock.now())
-        if claim is Claim.DONE:
-            return  # a redelivered event that was already handled
-        if claim is Claim.BUSY:
-            eventlet.sleep(1)  # requeued: comes back once the other worker has finished or died
-            raise DeliveryInProgress(delivery_id)
-        if whom == messages.PATIENT:
-            contact = self.identity.contact_of(event.patient_id)
-        else:
-            contact = self.identity.professional_contact(professional_id)
-        if not contact["email"]:
-            self.store.finish(delivery_id, "failed", self.clock.now(), "no email address on file")
-            return
+    def _attempt(self, delivery_id: str) -> None:
         settings = Settings.from_env()
-        message = messages.compose(event, contact["language"], settings.patient_portal_url, whom)
+        now = self.clock.now()
+        delivery = self.store.claim(delivery_id, now, settings.notify_lease_seconds * 1000)
+        if delivery is None:
+            return  # someone else holds it, or it is done
         try:
-            message_id = mailer.send_email(settings, contact["email"], message, event.event_id)
+            detail = self._send(delivery, settings)
         except PermanentFailure as error:
-            log.warning("delivery %s failed for good: %s", delivery_id, error)
-            self.store.finish(delivery_id, "failed", self.clock.now(), str(error))
-            return
-        self.store.finish(delivery_id, "sent", self.clock.now(), message_id)
+            self.store.finish(delivery_id, "dead_letter", self.clock.now(), str(error))
+        except TRANSIENT as error:
+            reason = f"{type(error).__name__}: {error}"[:200]
+            if delivery["attempts"] >= settings.notify_max_attempts:
+                self.store.finish(delivery_id, "dead_letter", self.clock.now(), f"gave up after retries: {reason}")
+            else:
+                backoff = timedelta(seconds=settings.notify_retry_base_seconds * 2 ** (delivery["attempts"] - 1))
+                self.store.retry_later(delivery_id, ms(self.clock.now() + backoff), reason)
+        else:
+            self.store.finish(delivery_id, "sent", self.clock.now(), detail)
+
+    def _send(self, delivery: dict[str, Any], settings: Settings) -> str:
+        events = [Event.model_validate(e) for e in delivery["events"]]
+        if delivery["whom"] == messages.PATIENT:
+            contact = self.identity.contact_of(delivery["patient_id"])
+            language = self.store.preferences(delivery["patient_id"]).get("language") or contact["language"]
+        else:
+            contact = self.identity.professional_contact(delivery["professional_id"])
+            language = contact["language"]
+        address = contact["mobile"] if delivery["channel"] == "sms" else contact["email"]
+        if not address:
+            raise PermanentFailure(f"no {delivery['channel']} address on file")
+        if delivery.get("digest"):
+            message = messages.digest(events, language, settings.patient_portal_url)
+        else:
+            message = messages.compose(events[0], language, settings.patient_portal_url, delivery["whom"])
+        if delivery["channel"] == "sms":
+            return sms.send_sms(settings, address, message.body)
+        return mailer.send_email(settings, address, message, delivery["_id"].replace(":", "."))
+
+    @every(5)
+    @rpc
+    def retry_due(self) -> dict[str, int]:
+        """Try again the deliveries whose time came, and those whose holder died (lease expired)."""
+        lease_ms = Settings.from_env().notify_lease_seconds * 1000
+        due = self.store.due(self.clock.now(), lease_ms)
+        for delivery_id in due:
+            self._attempt(delivery_id)
+        return {"attempted": len(due)}
+
+    @every(3600)
+    @rpc
+    def send_digests(self) -> dict[str, int]:
+        """One message per patient gathering the routine events of each past day."""
+        today = self.clock.now().date().isoformat()
+        items = self.store.digest_days_before(today)
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for item in items:
+            groups.setdefault((item["patient_id"], item["day"]), []).append(item)
+        for (patient_id, day), day_items in groups.items():
+            preferences = {**NotificationPreferences().model_dump(), **self.store.preferences(patient_id)}
+            for channel in messages.channels(preferences["channels"]):
+                delivery_id = f"digest:{patient_id}:{day}:{channel}"
+                if self.store.add_delivery({"_id": delivery_id, "event_id": f"digest:{day}", "whom": messages.PATIENT,
+                                            "patient_id": patient_id, "professional_id": "", "channel": channel,
+                                            "digest": True, "events": [i["event"] for i in day_items],
+                                            "next_ms": ms(self.clock.now())}):
+                    self._attempt(delivery_id)
+            self.store.drop_digest_items([i["_id"] for i in day_items])
+        return {"digests": len(groups)}
+
+    # The patient's settings and the operators' tools
+
+    def _patient_id(self, token: str, ins: str) -> str:
+        grant = Grant.model_validate(self.consent.grant(token, require_ins(ins), Action.MANAGE.value)).require()
+        assert grant.patient_id is not None
+        return grant.patient_id
+
+    @rpc
+    def set_preferences(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        preferences = parse(NotificationPreferences, payload)
+        self.store.set_preferences(self._patient_id(token, ins), preferences.model_dump())
+        return preferences.model_dump()
+
+    @rpc
+    def preferences(self, token: str, ins: str) -> dict[str, Any]:
+        stored = self.store.preferences(self._patient_id(token, ins))
+        return NotificationPreferences.model_validate(
+            {k: v for k, v in stored.items() if k != "_id"}).model_dump()
+
+    @rpc
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Deliveries given up on, with why (operators: `python -m services.notify.dead_letters`)."""
+        return [{"delivery_id": d["_id"], "channel": d["channel"], "whom": d["whom"], "attempts": d["attempts"],
+                 "reason": (d.get("outcome") or {}).get("detail", "")}
+                for d in self.store.dead_letters(max(1, min(int(limit), 1000)))]
+
+    @rpc
+    def replay(self, delivery_id: str) -> dict[str, str]:
+        if not isinstance(delivery_id, str) or not delivery_id:
+            raise InvalidInput.for_field("delivery_id", "is required")
+        if not self.store.replay(delivery_id, ms(self.clock.now())):
+            raise NotFound("no such dead letter", [{"field": "delivery_id"}])
+        self._attempt(delivery_id)
+        return {"delivery_id": delivery_id, "status": "replayed"}

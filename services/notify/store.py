@@ -1,55 +1,105 @@
-"""notify's collection: one delivery record per event and channel.
+"""notify's collections: deliveries (one per event, recipient and channel: the record of every
+message, its attempts and fate), patient preferences, and the day's digest items.
 
-A delivery is claimed before anything is sent, so that copies of the same event handled at the
-same time (redelivery, several replicas) send once. A claim is a lease: if its holder dies, the
-event comes back from the broker and, once the lease has run out, another worker takes it over.
+A delivery is claimed before it is sent (a lease), so copies of the same event handled at the same
+time send once; if its holder dies, the retry job takes it over once the lease has run out. Times that
+are compared are epoch milliseconds (nx-27017 turns a datetime written by $set into a string).
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
+from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.store import Store
 
-LEASE_MS = 60_000
+DUE = {"status": {"$in": ["pending", "sending"]}}
 
 
-class Claim(Enum):
-    OURS = "ours"  # send it
-    DONE = "done"  # already sent or failed for good: nothing to do
-    BUSY = "busy"  # another worker holds a live lease: try again later
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 class NotifyStore(Store):
     service = "notify"
 
-    def claim(self, delivery_id: str, fields: dict[str, Any], now: datetime) -> Claim:
-        # Lease times are epoch milliseconds: nx-27017 turns a datetime written by $set into a string.
-        now_ms = int(now.timestamp() * 1000)
-        try:
-            self.db.deliveries.insert_one(
-                {"_id": delivery_id, **fields, "status": "sending", "claimed_ms": now_ms, "attempts": 1}
-            )
-            return Claim.OURS
-        except DuplicateKeyError:
-            pass
-        current = self.db.deliveries.find_one({"_id": delivery_id})
-        if current is None or current["status"] in {"sent", "failed"}:
-            return Claim.DONE
-        if current["claimed_ms"] > now_ms - LEASE_MS:
-            return Claim.BUSY
-        taken = self.db.deliveries.update_one(
-            {"_id": delivery_id, "claimed_ms": current["claimed_ms"], "status": "sending"},
-            {"$set": {"claimed_ms": now_ms}, "$inc": {"attempts": 1}},
-        )
-        return Claim.OURS if taken.modified_count == 1 else Claim.BUSY
+    @classmethod
+    def prepare(cls, database: Database[dict[str, Any]]) -> None:
+        super().prepare(database)
+        database.deliveries.create_index([("status", 1), ("next_ms", 1)])
+        database.digest_items.create_index([("day", 1), ("patient_id", 1)])
 
-    def finish(self, delivery_id: str, status: str, at: datetime, detail: str) -> None:
-        # Nested, so that the datetime stays a datetime (see claim).
-        self.db.deliveries.update_one(
-            {"_id": delivery_id}, {"$set": {"status": status, "outcome": {"at": at, "detail": detail}}}
+    # Deliveries
+
+    def add_delivery(self, delivery: dict[str, Any]) -> bool:
+        """Record a delivery to make; False when this event was already handled for this recipient."""
+        try:
+            self.db.deliveries.insert_one({**delivery, "status": "pending", "attempts": 0, "claimed_ms": 0})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def claim(self, delivery_id: str, now: datetime, lease_ms: int) -> dict[str, Any] | None:
+        """Take a pending delivery (or one whose holder's lease ran out); None if someone else holds it."""
+        current = self.db.deliveries.find_one({"_id": delivery_id})
+        if current is None or current["status"] not in {"pending", "sending"}:
+            return None
+        if current["status"] == "sending" and current["claimed_ms"] > ms(now) - lease_ms:
+            return None
+        taken = self.db.deliveries.update_one(
+            {"_id": delivery_id, "status": current["status"], "claimed_ms": current["claimed_ms"]},
+            {"$set": {"status": "sending", "claimed_ms": ms(now)}, "$inc": {"attempts": 1}},
         )
+        return {**current, "attempts": current["attempts"] + 1} if taken.modified_count == 1 else None
+
+    def finish(self, delivery_id: str, status: str, now: datetime, detail: str) -> None:
+        # Nested, so that the datetime stays a datetime.
+        self.db.deliveries.update_one({"_id": delivery_id},
+                                      {"$set": {"status": status, "outcome": {"at": now, "detail": detail}}})
+
+    def retry_later(self, delivery_id: str, next_ms: int, detail: str) -> None:
+        self.db.deliveries.update_one({"_id": delivery_id},
+                                      {"$set": {"status": "pending", "next_ms": next_ms, "last_error": detail}})
+
+    def due(self, now: datetime, lease_ms: int, limit: int = 200) -> list[str]:
+        """Deliveries to attempt now: pending ones whose time came, and abandoned claims."""
+        now_ms = ms(now)
+        ready = self.db.deliveries.find({"status": "pending", "next_ms": {"$lte": now_ms}}, {"_id": 1})
+        abandoned = self.db.deliveries.find({"status": "sending", "claimed_ms": {"$lt": now_ms - lease_ms}}, {"_id": 1})
+        return [d["_id"] for d in ready.limit(limit)] + [d["_id"] for d in abandoned.limit(limit)]
+
+    def dead_letters(self, limit: int) -> list[dict[str, Any]]:
+        return list(self.db.deliveries.find({"status": "dead_letter"}, {"event": 0}).limit(limit))
+
+    def replay(self, delivery_id: str, now_ms: int) -> bool:
+        result = self.db.deliveries.update_one({"_id": delivery_id, "status": "dead_letter"},
+                                               {"$set": {"status": "pending", "next_ms": now_ms, "attempts": 0}})
+        return result.modified_count == 1
+
+    def deliveries_of(self, event_id: str) -> list[dict[str, Any]]:
+        return list(self.db.deliveries.find({"event_id": event_id}))
+
+    # Preferences and digests
+
+    def preferences(self, patient_id: str) -> dict[str, Any]:
+        return self.db.preferences.find_one({"_id": patient_id}) or {}
+
+    def set_preferences(self, patient_id: str, preferences: dict[str, Any]) -> None:
+        try:
+            self.db.preferences.insert_one({"_id": patient_id, **preferences})
+        except DuplicateKeyError:
+            self.db.preferences.update_one({"_id": patient_id}, {"$set": preferences})
+
+    def add_digest_item(self, item: dict[str, Any]) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # a redelivered event: already in the digest
+            self.db.digest_items.insert_one(item)
+
+    def digest_days_before(self, day: str) -> list[dict[str, Any]]:
+        return list(self.db.digest_items.find({"day": {"$lt": day}}).sort([("patient_id", 1), ("at_ms", 1)]))
+
+    def drop_digest_items(self, ids: list[str]) -> None:
+        self.db.digest_items.delete_many({"_id": {"$in": ids}})

@@ -1,0 +1,134 @@
+"""Notification delivery: preferences, digests, retries with backoff, dead letters, and nothing lost
+or sent twice when SMTP is down or notify dies."""
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from nameko.testing.services import replace_dependencies
+from nameko.testing.utils import get_container
+
+from services.notify.service import NotifyService
+from tests.conftest import FakeClock, People, service_database
+from tests.identities import registration
+from tests.journeys import eventually, submission
+from tests.mailbox import DOSSIER_NEWS, Mailbox, SmsInbox
+
+
+def patient_with_doctor(cluster: Any, people: People, email: str, mobile: str | None = None) -> tuple[str, str, str]:
+    details = {**registration(email=email), **({"mobile": mobile} if mobile else {})}
+    cluster.identity.register_patient(details)
+    ins = details["ins"]
+    patient = cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})["access_token"]
+    cluster.dossier.open(patient, {"ins": ins})
+    _, doctor = people.professional()
+    cluster.consent.record_consent(doctor, ins)
+    return ins, patient, doctor
+
+
+def deliveries(environment: dict[str, str]) -> Any:
+    return service_database(environment, "notify").deliveries
+
+
+def test_sms_and_both_follow_the_patients_preferences(
+    cluster: Any, people: People, smtp_server: Mailbox, sms_gateway: SmsInbox
+) -> None:
+    email, mobile = "prefs@patients.dmp-test.fr", "+33611223344"
+    ins, patient, doctor = patient_with_doctor(cluster, people, email, mobile)
+    cluster.notify.set_preferences(patient, ins, {"channels": "sms"})
+    cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 un"))
+    assert eventually(lambda: sms_gateway.texts(mobile))
+    cluster.notify.set_preferences(patient, ins, {"channels": "both", "language": "en"})
+    cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 deux"))
+    mail = smtp_server.wait_for(email, 1, "New document")[0]
+    assert "added a document" in mail.get_content()
+    assert eventually(lambda: len(sms_gateway.texts(mobile)) == 2)
+    assert cluster.notify.preferences(patient, ins) == {"channels": "both", "routine": "immediate", "language": "en"}
+
+
+def test_routine_events_wait_for_the_daily_digest_urgent_ones_do_not(
+    cluster: Any, people: People, smtp_server: Mailbox, clock: FakeClock
+) -> None:
+    email = "digest@patients.dmp-test.fr"
+    ins, patient, doctor = patient_with_doctor(cluster, people, email)
+    cluster.notify.set_preferences(patient, ins, {"routine": "daily_digest"})
+    for n in range(3):
+        cluster.dossier.add_document(doctor, ins, submission(f"%PDF-1.4 {n}".encode()))
+    cluster.dossier.search(doctor, ins)  # a first access: always at once
+    assert smtp_server.wait_for(email, 1, "Consultation")
+    assert cluster.notify.send_digests() == {"digests": 0}  # the day is not over
+    assert smtp_server.messages(email, "Nouveau document") == []
+    clock.advance(timedelta(days=1))
+    assert eventually(lambda: cluster.notify.send_digests()["digests"] == 1 or smtp_server.messages(email, "résumé"))
+    digest = smtp_server.wait_for(email, 1, "résumé")
+    assert len(digest) == 1 and digest[0].get_content().count("a ajouté un document") == 3
+
+
+def test_smtp_down_messages_wait_and_go_out_once_it_is_back(
+    cluster: Any, people: People, smtp_server: Mailbox, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]
+) -> None:
+    email = "panne@patients.dmp-test.fr"
+    ins, _, doctor = patient_with_doctor(cluster, people, email)
+    monkeypatch.setenv("SMTP_PORT", "9")  # nothing listens there: connection refused
+    cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 attente"))
+    assert eventually(lambda: deliveries(environment).find_one({"status": "pending", "attempts": 1}))
+    monkeypatch.setenv("SMTP_PORT", str(smtp_server.port))
+    assert smtp_server.messages(email, DOSSIER_NEWS) == []
+    clock.advance(timedelta(minutes=2))  # past the first backoff
+    cluster.notify.retry_due()
+    cluster.notify.retry_due()
+    assert len(smtp_server.wait_for(email, 1, "Nouveau document")) == 1
+    clock.advance(timedelta(hours=1))
+    cluster.notify.retry_due()
+    assert len(smtp_server.messages(email, "Nouveau document")) == 1
+
+
+def test_an_address_refused_for_good_is_dead_lettered_at_once_and_can_be_replayed(
+    cluster: Any, people: People, environment: dict[str, str]
+) -> None:
+    ins, _, doctor = patient_with_doctor(cluster, people, "nobody@invalid.dmp-test.fr")
+    cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 x"))
+    letters = eventually(lambda: cluster.notify.dead_letters())
+    assert letters[0]["attempts"] == 1 and "recipient refused" in letters[0]["reason"]
+    assert cluster.notify.replay(letters[0]["delivery_id"]) == {"delivery_id": letters[0]["delivery_id"],
+                                                                  "status": "replayed"}
+    assert deliveries(environment).find_one({"_id": letters[0]["delivery_id"]})["status"] == "dead_letter"
+
+
+def test_after_the_last_attempt_the_delivery_is_dead_lettered(
+    cluster: Any, people: People, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]
+) -> None:
+    monkeypatch.setenv("DMP_NOTIFY_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("SMTP_PORT", "9")
+    ins, _, doctor = patient_with_doctor(cluster, people, "jamais@patients.dmp-test.fr")
+    cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 y"))
+    for attempt in (1, 2):
+        assert eventually(lambda n=attempt: deliveries(environment).find_one({"status": "pending", "attempts": n}))
+        clock.advance(timedelta(hours=2))  # past the backoff
+        cluster.notify.retry_due()
+    letters = eventually(lambda: cluster.notify.dead_letters())
+    assert letters[0]["attempts"] == 3 and "gave up after retries" in letters[0]["reason"]
+
+
+def test_killing_notify_loses_nothing_and_sends_nothing_twice(
+    cluster: Any, people: People, smtp_server: Mailbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+    container_factory: Any, environment: dict[str, str], services_runner: Any,
+) -> None:
+    email = "survivant@patients.dmp-test.fr"
+    ins, _, doctor = patient_with_doctor(cluster, people, email)
+    monkeypatch.setenv("SMTP_PORT", "9")
+    for n in range(5):
+        cluster.dossier.add_document(doctor, ins, submission(f"%PDF-1.4 lot {n}".encode()))
+    assert eventually(lambda: deliveries(environment).count_documents({"status": "pending"}) == 5)
+    get_container(services_runner, NotifyService).kill()  # dies with 5 messages owed
+
+    monkeypatch.setenv("SMTP_PORT", str(smtp_server.port))
+    successor = container_factory(NotifyService)
+    replace_dependencies(successor, clock=clock)
+    successor.start()
+    clock.advance(timedelta(minutes=5))
+    assert eventually(lambda: len(smtp_server.messages(email, "Nouveau document")) == 5, seconds=30)
+    clock.advance(timedelta(hours=1))
+    cluster.notify.retry_due()
+    assert len(smtp_server.messages(email, "Nouveau document")) == 5
