@@ -52,6 +52,7 @@ class AuditService(HealthMixin):
         trace = trace_of(event)
         if event.document_id:
             trace["document_author"] = self.store.document_author(event.document_id, event)
+            self.store.track_invisibility(event)
         self.store.append(trace, self.clock.now())
 
     # Every event type of every source (see common/subscriptions.py): no change when one is added.
@@ -121,6 +122,10 @@ class AuditService(HealthMixin):
                 raise AccessDenied.by_rule(grant.rule, grant.reason)
             # Neither the patient's side nor the médecin traitant: a document's author sees its traces.
             selection["document_author"] = actor.id
+        if actor.kind is ActorKind.PATIENT and grant.patient_id:
+            hidden = self.store.invisible_documents(grant.patient_id)
+            if hidden:  # not before the announcement consultation
+                selection["document_id"] = {"$nin": hidden}
         selection.update(labels.filters(request))
         total = self.store.count(selection)
         traces = self.store.history(after(selection, request.cursor, "occurred_ms"), request.limit + 1)

@@ -69,6 +69,20 @@ class AuditStore(Store):
         known = self.db.document_authors.find_one({"_id": document_id})
         return known["author"] if known else None
 
+    def track_invisibility(self, event: Event) -> None:
+        """Remember which documents are still invisible to their patient, so that the patient's history
+        does not reveal them before the announcement consultation."""
+        if event.document_id is None:
+            return
+        if event.type is EventType.DOCUMENT_ADDED and event.data.get("invisible_to_patient") == "true":
+            with contextlib.suppress(DuplicateKeyError):
+                self.db.invisible_documents.insert_one({"_id": event.document_id, "patient_id": event.patient_id})
+        elif event.type is EventType.DOCUMENT_RELEASED:
+            self.db.invisible_documents.delete_one({"_id": event.document_id})
+
+    def invisible_documents(self, patient_id: str) -> list[str]:
+        return [d["_id"] for d in self.db.invisible_documents.find({"patient_id": patient_id}, {"_id": 1})]
+
     def chain_names(self) -> list[str]:
         return [head["_id"] for head in self.db.chain_heads.find({}, {"_id": 1})]
 

@@ -10,7 +10,7 @@ from services.common.errors import Conflict, InvalidInput
 from services.dossier.rules import masked
 from tests.conftest import FakeClock, People
 from tests.identities import make_rpps, registration
-from tests.journeys import submission
+from tests.journeys import eventually, submission
 from tests.mailbox import Mailbox
 
 
@@ -31,9 +31,15 @@ def test_invisible_result_is_hidden_from_the_patient_until_the_author_releases_i
         b"%PDF-1.4 resultat", category="10", visibility=["INVISIBLE_PATIENT"]))
     assert cluster.dossier.search(patient, ins)["total"] == 0
     assert cluster.dossier.search(doctor, ins)["total"] == 1
+    assert eventually(lambda: document["document_id"] in {
+        t["document_id"] for t in cluster.audit.history(doctor, ins, {"limit": 200})["traces"]})
+    patient_history = cluster.audit.history(patient, ins, {"limit": 200})["traces"]
+    assert document["document_id"] not in {t["document_id"] for t in patient_history}  # not even its trace
     released = cluster.dossier.release_document(doctor, ins, document["document_id"])
     assert released["visibility"] == []
     assert cluster.dossier.search(patient, ins)["total"] == 1
+    assert eventually(lambda: document["document_id"] in {
+        t["document_id"] for t in cluster.audit.history(patient, ins, {"limit": 200})["traces"]})
     mails = smtp_server.wait_for(email, 1, "Nouveau document")
     assert len(mails) == 1 and "désormais visible" in mails[0].get_content()  # told at release, not at deposit
 

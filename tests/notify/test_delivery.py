@@ -104,7 +104,10 @@ def test_after_the_last_attempt_the_delivery_is_dead_lettered(
     ins, _, doctor = patient_with_doctor(cluster, people, "jamais@patients.dmp-test.fr")
     cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 y"))
     for attempt in (1, 2):
-        assert eventually(lambda n=attempt: deliveries(environment).find_one({"status": "pending", "attempts": n}))
+        def failed(times: int = attempt) -> Any:
+            return deliveries(environment).find_one({"status": "pending", "attempts": times})
+
+        assert eventually(failed)
         clock.advance(timedelta(hours=2))  # past the backoff
         cluster.notify.retry_due()
     letters = eventually(lambda: cluster.notify.dead_letters())
