@@ -44,8 +44,9 @@ class AuditService(HealthMixin):
     clock: Clock = Clock()
 
     def _append(self, payload: dict[str, Any]) -> None:
-        # A malformed event is a bug in a producer: failing here requeues it rather than losing it.
-        event = Event.model_validate(payload)
+        event = self.store.received_event(payload)
+        if event is None:
+            return
         if event.type is EventType.DOSSIER_PURGED and event.patient_id:
             self.store.purge_chain(event.patient_id, self.clock.now(), event.event_id)  # retention follows the dossier
             return

@@ -6,11 +6,13 @@ and declares it with `StoreProvider(ThatStore)`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from nameko import config
 from nameko.extensions import DependencyProvider
+from pydantic import ValidationError
 from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -19,8 +21,10 @@ from services.common.errors import ServiceUnavailable
 from services.common.events import Event
 from services.common.outbox import OUTBOX, PENDING, VERSION, OutboxRelay, entries, mark_pending
 from services.common.settings import Settings
+from services.common.validation import describe
 
 Document = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 def connect(settings: Settings) -> MongoClient[Document]:
@@ -83,6 +87,18 @@ class Store:
         except PyMongoError as error:
             raise ServiceUnavailable("the record store is unavailable; nothing was changed") from error
         raise ServiceUnavailable("the record is changing too often; nothing was changed, retry")
+
+    def received_event(self, payload: Any) -> Event | None:
+        """The event in a consumed message, or None after parking a malformed one: it would fail the
+        same way forever, so it is kept aside (parked_events) for a person to look at, not requeued."""
+        try:
+            return Event.model_validate(payload)
+        except ValidationError as error:
+            event_id = payload.get("event_id") if isinstance(payload, dict) else None
+            log.error("parked malformed event %s: %d problem(s)", event_id, error.error_count())
+            self.db.parked_events.insert_one({"event_id": str(event_id), "reasons": describe(error).details,
+                                              "payload": payload if isinstance(payload, dict) else str(payload)})
+            return None
 
     def insert_new(self, collection: str, document: Document, events: Iterable[Event]) -> bool:
         """insert_with_events, answering False (and storing nothing) when the key is already taken."""

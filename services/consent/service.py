@@ -108,7 +108,9 @@ class ConsentService(HealthMixin):
 
     @subscribe("consent", "identity")
     def on_account_status_changed(self, payload: dict[str, Any]) -> None:
-        event = Event.model_validate(payload)
+        event = self.store.received_event(payload)
+        if event is None:
+            return
         self.store.apply_status(event.data["actor_id"], event.data["status"], int(event.data["changed_ms"]))
 
     # Helpers for the operations below

@@ -256,7 +256,9 @@ class IdentityService(HealthMixin):
     @subscribe("identity", "dossier")
     def send_first_access_code(self, payload: dict[str, Any]) -> None:
         """The patient receives an access code as soon as their dossier opens."""
-        event = Event.model_validate(payload)
+        event = self.store.received_event(payload)
+        if event is None:
+            return
         patient = self.store.patient(event.patient_id or "")
         if patient is not None:
             self._send_code(patient)

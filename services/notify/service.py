@@ -63,14 +63,16 @@ class NotifyService(HealthMixin):
 
     @subscribe("notify", "dossier")
     def on_dossier_event(self, payload: dict[str, Any]) -> None:
-        self._handle(Event.model_validate(payload))
+        self._handle(self.store.received_event(payload))
 
     @subscribe("notify", "consent")
     def on_consent_event(self, payload: dict[str, Any]) -> None:
-        self._handle(Event.model_validate(payload))
+        self._handle(self.store.received_event(payload))
 
-    def _handle(self, event: Event) -> None:
+    def _handle(self, event: Event | None) -> None:
         """Record every delivery this event calls for, then try them (the job retries what fails)."""
+        if event is None:
+            return  # malformed: parked
         for whom, professional_id in messages.recipients(event):
             if whom == messages.PATIENT:
                 if event.patient_id is None:

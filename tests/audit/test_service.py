@@ -8,7 +8,7 @@ from nameko.standalone.events import event_dispatcher
 
 from services.common.errors import AccessDenied
 from services.common.events import Event
-from tests.conftest import People
+from tests.conftest import People, service_database
 from tests.journeys import Deposit, eventually
 
 
@@ -56,3 +56,15 @@ def test_a_professional_outside_the_dossier_sees_only_traces_of_their_documents(
     assert {t["document_id"] for t in by_author["traces"]} == {deposit.document_id}
     _, stranger = people.professional()
     assert cluster.audit.history(stranger, deposit.ins)["traces"] == []
+
+
+def test_a_malformed_event_is_parked_not_requeued_forever(
+    cluster: Any, deposit: Deposit, environment: dict[str, str]
+) -> None:
+    dispatch = event_dispatcher(uri=config["AMQP_URI"])
+    dispatch("dossier", "document_added", {"event_id": "evt_broken", "type": "document_added", "source": "dossier"})
+    parked = service_database(environment, "audit").parked_events
+    record: dict[str, Any] = eventually(lambda: parked.find_one({"event_id": "evt_broken"}) or {})
+    assert {"field": "occurred_at", "reason": "Field required"} in record["reasons"]
+    cluster.dossier.search(deposit.patient, deposit.ins)  # the queue keeps flowing
+    eventually(lambda: "documents_listed" in history_types(cluster, deposit))
