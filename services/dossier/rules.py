@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -48,6 +49,15 @@ def decode_content(encoded: str, max_bytes: int) -> bytes:
             f"content exceeds the {max_bytes} byte limit", [{"field": "content", "limit": str(max_bytes)}]
         )
     return content
+
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{8,100}$")
+
+
+def check_idempotency_key(key: object) -> str:
+    if not isinstance(key, str) or not IDEMPOTENCY_KEY.match(key):
+        raise InvalidInput.for_field("Idempotency-Key", "must be 8 to 100 letters, digits or - _ . :")
+    return key
 
 
 def sha256(content: bytes) -> str:

@@ -420,10 +420,35 @@ class DossierService(HealthMixin):
         return record
 
     @rpc
-    def add_document(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def add_document(
+        self, token: str, ins: str, payload: dict[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Deposit a document. With an idempotency key, a retried request (same key, same body) answers
+        the document of the first one instead of creating a second."""
         submission = parse(DocumentSubmission, payload)
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
-        record = self._store_document(actor, grant, dossier, submission)
+        if idempotency_key is None:
+            return DocumentMetadata.from_record(self._store_document(actor, grant, dossier, submission)).model_dump(
+                mode="json")
+        key = rules.check_idempotency_key(idempotency_key)
+        fingerprint = rules.sha256(json.dumps([ins, payload], sort_keys=True).encode())
+        earlier = self.store.claim_idempotency(actor.id, key, fingerprint, lifecycle.epoch_ms(self.clock.now()))
+        if earlier is not None:
+            if earlier["fingerprint"] != fingerprint:
+                raise Conflict("this Idempotency-Key was used for a different request",
+                               [{"field": "Idempotency-Key"}])
+            if earlier.get("document_id") is None:
+                raise Conflict("a request with this Idempotency-Key is in progress; retry shortly",
+                               [{"field": "Idempotency-Key"}])
+            document = self.store.document(dossier["_id"], earlier["document_id"])
+            assert document is not None
+            return {**DocumentMetadata.from_record(document).model_dump(mode="json"), "replayed": True}
+        try:
+            record = self._store_document(actor, grant, dossier, submission)
+        except Exception:
+            self.store.release_idempotency(actor.id, key)  # let a retry try again
+            raise
+        self.store.complete_idempotency(actor.id, key, record["_id"])
         return DocumentMetadata.from_record(record).model_dump(mode="json")
 
     def _document(self, dossier: dict[str, Any], document_id: Any) -> dict[str, Any]:

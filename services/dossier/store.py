@@ -192,6 +192,32 @@ class DossierStore(Store):
         with contextlib.suppress(gridfs.errors.NoFile):
             self.contents.delete(document_id)
 
+    # Idempotency keys of deposits: (actor, key) -> the document the first request created.
+
+    def claim_idempotency(self, actor_id: str, key: str, fingerprint: str, now_ms: int) -> dict[str, Any] | None:
+        """None when this request is the first with this key (it is now claimed), else the earlier one. A
+        claim left unfinished for a minute (its request died) is taken over."""
+        record_id = f"{actor_id}|{key}"
+        try:
+            self.db.idempotency.insert_one({"_id": record_id, "fingerprint": fingerprint, "claimed_ms": now_ms,
+                                            "document_id": None})
+            return None
+        except DuplicateKeyError:
+            earlier = self.db.idempotency.find_one({"_id": record_id})
+        if earlier is not None and earlier.get("document_id") is None and earlier["claimed_ms"] < now_ms - 60_000:
+            taken = self.db.idempotency.update_one(
+                {"_id": record_id, "claimed_ms": earlier["claimed_ms"], "document_id": None},
+                {"$set": {"fingerprint": fingerprint, "claimed_ms": now_ms}})
+            if taken.modified_count == 1:
+                return None
+        return earlier
+
+    def complete_idempotency(self, actor_id: str, key: str, document_id: str) -> None:
+        self.db.idempotency.update_one({"_id": f"{actor_id}|{key}"}, {"$set": {"document_id": document_id}})
+
+    def release_idempotency(self, actor_id: str, key: str) -> None:
+        self.db.idempotency.delete_one({"_id": f"{actor_id}|{key}", "document_id": None})
+
     # Accesses: one record per release of health data or refusal, written before the answer.
 
     def record_access(self, event: Event, also: Iterable[Event] = ()) -> None:

@@ -12,14 +12,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common import schemas
-from services.common.errors import PayloadTooLarge, Unauthenticated
+from services.common.errors import DmpError, PayloadTooLarge, TooManyRequests, Unauthenticated
 from services.common.settings import Settings, required
 from services.common.tokens import jwks, verify
 from services.gateway import problems
+from services.gateway.limits import RateLimiter
 from services.gateway.rpc import services
 
 API = "/api/v1"
@@ -38,6 +40,26 @@ def access_token(
 
 
 Token = Annotated[str, Depends(access_token)]
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def rate_key(request: Request) -> str:
+    """Whom a request counts against: the actor of a valid token, else the client's address."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        try:
+            return f"actor:{verify(credentials).id}"
+        except DmpError:
+            pass
+    return f"address:{client_address(request)}"
 
 
 def client_address(request: Request) -> str:
@@ -64,22 +86,37 @@ def create_app() -> FastAPI:
     problems.install(app)
     limit = body_limit(settings)
 
+    limiter = RateLimiter(settings.rate_per_actor_per_minute)
+
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request.state.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            error = PayloadTooLarge(f"request body exceeds {limit} bytes", [{"limit": str(limit)}])
-            response: Response = problems.problem(request, 413, error.code, error.message)
+        wait = limiter.retry_after(rate_key(request))
+        if wait:
+            limited = TooManyRequests.retry_in(wait)
+            response: Response = problems.problem(request, 429, limited.code, limited.message,
+                                                  {"errors": limited.details})
+        elif declared is not None and declared.isdigit() and int(declared) > limit:
+            too_large = PayloadTooLarge(f"request body exceeds {limit} bytes", [{"limit": str(limit)}])
+            response = problems.problem(request, 413, too_large.code, too_large.message)
         else:
             response = await call_next(request)
         # Route templates, not paths: paths carry INS, which is personal data.
         route = getattr(request.scope.get("route"), "path", "-")
         log.info("%s %s %s -> %s", request.state.request_id, request.method, route, response.status_code)
         response.headers["X-Request-ID"] = request.state.request_id
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.update(SECURITY_HEADERS)
+        if not request.url.path.startswith(f"{API}/docs"):  # the interactive docs load their own scripts
+            response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
         return response
+
+    app.add_middleware(
+        CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
 
     app.include_router(router(), prefix=API)
 
@@ -354,10 +391,15 @@ def router() -> APIRouter:
 
     @api.post("/patients/{ins}/documents", status_code=201, tags=["documents"])
     def add_document(
-        token: Token, ins: InsPath, submission: Annotated[schemas.DocumentSubmission, Body()]
+        token: Token, ins: InsPath, submission: Annotated[schemas.DocumentSubmission, Body()], response: Response,
+        idempotency_key: Annotated[str | None, Header(description="retry safely: same key and body, same document")]
+        = None,
     ) -> schemas.DocumentMetadata:
-        """Deposit a document (metadata and base64 content) in the patient's dossier."""
-        result = services().dossier.add_document(token, ins, submission.model_dump(mode="json"))
+        """Deposit a document (metadata and base64 content) in the patient's dossier. Send an
+        `Idempotency-Key` so that a retried upload never creates a second document."""
+        result = services().dossier.add_document(token, ins, submission.model_dump(mode="json"), idempotency_key)
+        if result.pop("replayed", False):
+            response.headers["Idempotent-Replayed"] = "true"
         return schemas.DocumentMetadata(**result)
 
     @api.get("/patients/{ins}/documents", tags=["documents"])

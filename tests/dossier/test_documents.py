@@ -8,7 +8,7 @@ from typing import Any
 import gridfs
 import pytest
 
-from services.common.errors import AccessDenied, InvalidInput, NotFound
+from services.common.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from tests.conftest import People, service_database
 from tests.journeys import Deposit, submission
 
@@ -149,3 +149,18 @@ def test_a_cursor_not_from_the_api_is_refused(cluster: Any, deposit: Deposit) ->
     with pytest.raises(InvalidInput) as error:
         cluster.dossier.search(deposit.patient, deposit.ins, {"cursor": "bm90LWEtY3Vyc29y"})
     assert error.value.details[0]["field"] == "cursor"
+
+
+def test_a_retried_deposit_with_the_same_idempotency_key_creates_one_document(
+    cluster: Any, deposit: Deposit
+) -> None:
+    body = submission(pdf(77))
+    first = cluster.dossier.add_document(deposit.doctor, deposit.ins, body, "upload-2026-11-23-0001")
+    again = cluster.dossier.add_document(deposit.doctor, deposit.ins, body, "upload-2026-11-23-0001")
+    assert again["document_id"] == first["document_id"] and again["replayed"] is True
+    assert cluster.dossier.search(deposit.doctor, deposit.ins)["total"] == 2  # the deposit fixture's + this one
+    with pytest.raises(Conflict, match="different request"):
+        cluster.dossier.add_document(deposit.doctor, deposit.ins, submission(pdf(78)), "upload-2026-11-23-0001")
+    with pytest.raises(InvalidInput) as error:
+        cluster.dossier.add_document(deposit.doctor, deposit.ins, body, "short")
+    assert error.value.details[0]["field"] == "Idempotency-Key"

@@ -196,3 +196,16 @@ def test_access_rules_journey(system: Running, api: Api) -> None:
     blocking_mt = http.post(f"/api/v1/patients/{ins}/blocks", json={"professional_id": f"rpps:{rpps_mt}"},
                             headers=patient)
     assert blocking_mt.status_code == 409 and blocking_mt.json()["errors"] == [{"rule": "R-BLOCK-MT"}]
+
+
+def test_idempotent_deposit_and_protective_headers(system: Running, api: Api) -> None:
+    http = system.http
+    ins, _, doctor = api.dossier_with_consenting_doctor("idem@patients.dmp-test.fr")
+    headers = {**doctor, "Idempotency-Key": "vendor-upload-000123"}
+    first = http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 idem"), headers=headers)
+    again = http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 idem"), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["document_id"] == first.json()["document_id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    for name in ("X-Request-ID", "Strict-Transport-Security", "X-Frame-Options", "Content-Security-Policy"):
+        assert name in first.headers
