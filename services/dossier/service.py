@@ -545,6 +545,24 @@ class DossierService(HealthMixin):
         }
 
     @rpc
+    def find_document(self, token: str, document_id: str, with_content: bool) -> dict[str, Any]:
+        """A document by its id alone (FHIR reads): the same checks and trace as through its dossier, and
+        the patient's INS with it. An unknown id and a hidden document answer alike (404)."""
+        verify(token)
+        located = self.store.document_anywhere(str(document_id))
+        dossier = self.store.dossier_by_id(located["dossier_id"]) if located else None
+        if dossier is None:
+            raise NotFound("no such document", [{"field": "id"}])
+        if with_content:
+            return {**self.read_document(token, dossier["ins"], document_id), "ins": dossier["ins"]}
+        actor, grant, dossier = self._allowed(token, dossier["ins"], Action.READ)
+        document = self._visible(actor, grant, dossier, document_id)
+        self._record_access(actor, self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant,
+                                               document_id=document["_id"], data={"count": "1"}))
+        return {"document": DocumentMetadata.from_record(document).model_dump(mode="json"), "ins": dossier["ins"],
+                "access": access_note(grant)}
+
+    @rpc
     def read_document(self, token: str, ins: str, document_id: str) -> dict[str, Any]:
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
         document = self._visible(actor, grant, dossier, document_id)

@@ -48,6 +48,12 @@ class DossierStore(Store):
     def dossier_by_ins(self, ins: str) -> dict[str, Any] | None:
         return self.db.dossiers.find_one({"ins": ins}, HIDDEN)
 
+    def dossier_by_id(self, dossier_id: str) -> dict[str, Any] | None:
+        return self.db.dossiers.find_one({"_id": dossier_id}, HIDDEN)
+
+    def document_anywhere(self, document_id: str) -> dict[str, Any] | None:
+        return self.db.documents.find_one({"_id": document_id}, {"dossier_id": 1})
+
     def change_dossier(
         self, dossier_id: str, expected_status: str, changes: dict[str, Any], event: Event, unset: tuple[str, ...] = ()
     ) -> bool:

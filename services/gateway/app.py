@@ -12,34 +12,22 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common import schemas
-from services.common.errors import DmpError, PayloadTooLarge, TooManyRequests, Unauthenticated
+from services.common.errors import DmpError, PayloadTooLarge, TooManyRequests
 from services.common.settings import Settings, required
 from services.common.tokens import jwks, verify
-from services.gateway import problems
+from services.gateway import fhir, problems
+from services.gateway.auth import Token
 from services.gateway.limits import RateLimiter
 from services.gateway.rpc import services
 
 API = "/api/v1"
 log = logging.getLogger("dmp.gateway")
-bearer = HTTPBearer(auto_error=False, description="Access token issued by identity")
 InsPath = Annotated[str, Path(description="the patient's INS (15 characters)", examples=["180012A00100166"])]
 
-
-def access_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> str:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("an access token is required (Authorization: Bearer ...)")
-    verify(credentials.credentials)
-    return credentials.credentials
-
-
-Token = Annotated[str, Depends(access_token)]
 
 
 SECURITY_HEADERS = {
@@ -119,6 +107,7 @@ def create_app() -> FastAPI:
     )
 
     app.include_router(router(), prefix=API)
+    app.include_router(fhir.router(), prefix="/fhir")
 
     @app.get("/", include_in_schema=False)
     def index() -> dict[str, str]:

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.common.errors import DmpError, InvalidInput
 from services.common.rulebook import explain
 from services.common.validation import describe_items
+from services.gateway.fhir_mapping import operation_outcome
 
 log = logging.getLogger("dmp.gateway")
 
@@ -45,6 +46,11 @@ def problem(request: Request, status: int, code: str, detail: str, extra: dict[s
         "request_id": getattr(request.state, "request_id", None),
         **(extra or {}),
     }
+    if request.url.path.startswith("/fhir"):  # the FHIR facade speaks OperationOutcome
+        rule = next((e.get("rule") for e in (extra or {}).get("errors", []) if "rule" in e), None)
+        outcome = operation_outcome(status, code, detail, rule)
+        return JSONResponse(outcome, status_code=status, media_type="application/fhir+json",
+                            headers={"X-Request-ID": str(body["request_id"])})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     retry_after = next((d["retry_after"] for d in body.get("errors", []) if "retry_after" in d), None)
     if retry_after is not None:
