@@ -48,6 +48,20 @@ BirthPlace = Annotated[
 ]
 
 
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    code: str = Field(description="stable machine-readable code, e.g. invalid_input, access_denied")
+    detail: str
+    instance: str
+    request_id: str | None = None
+    errors: list[dict[str, str]] = Field(default_factory=list,
+                                         description="each field at fault with its reason, or the rule that refused")
+
+
 class PatientRegistration(Strict):
     ins: Ins
     given_name: Name

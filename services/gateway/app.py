@@ -125,8 +125,20 @@ def create_app() -> FastAPI:
     return app
 
 
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": schemas.Problem, "description": description,
+             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for status, description in [
+        (401, "no token, or an expired or forged one"), (403, "refused: the rule is in errors"),
+        (404, "not found (or hidden from the caller)"), (409, "conflict with the current state"),
+        (413, "too large"), (422, "invalid input: each field and why"), (429, "rate limited: see Retry-After"),
+        (503, "a dependency is unavailable; nothing was done"), (504, "a service did not answer in time"),
+        (500, "an unexpected error, logged with the request id")]
+}
+
+
 def router() -> APIRouter:
-    api = APIRouter()
+    api = APIRouter(responses=PROBLEMS)
 
     @api.post("/patients", status_code=201, tags=["development enrolment"])
     def register_patient(registration: schemas.PatientRegistration) -> dict[str, str]:

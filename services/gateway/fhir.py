@@ -48,7 +48,9 @@ def capability_statement() -> dict[str, Any]:
 
 
 def router() -> APIRouter:
-    api = APIRouter(tags=["FHIR"], default_response_class=FhirResponse)
+    outcome = {"description": "an OperationOutcome", "content": {"application/fhir+json": {}}}
+    api = APIRouter(tags=["FHIR"], default_response_class=FhirResponse,
+                    responses={status: outcome for status in (401, 403, 404, 409, 413, 422, 429, 500, 503, 504)})
 
     @api.get("/metadata")
     def metadata() -> dict[str, Any]:

@@ -75,6 +75,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:  # a body that is not even JSON: bad input like any other
+            details = [{"field": "body", "reason": "is not valid JSON (UTF-8)"}]
+            return problem(request, 422, InvalidInput.code, InvalidInput.summary(details), {"errors": details})
         return problem(request, error.status_code, "http_error", str(error.detail))
 
     @app.exception_handler(RpcTimeout)

@@ -47,6 +47,7 @@ def system(
             "DMP_GATEWAY_PORT": str(free_port()),
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
             "DMP_OUTBOX_INTERVAL_SECONDS": "0.2",
+            "DMP_RATE_PER_ACTOR_PER_MINUTE": "10000000",  # the API fuzzing run is not an abuser
         }
         stack = Stack(var=var, env=env)
         try:
