@@ -254,22 +254,22 @@ class ConsentService(HealthMixin):
     @rpc
     def block(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
         """The patient blocks a professional: they see nothing, emergency access included."""
-        actor, ins, grant = self._patient_side(token, ins)
-        professional_id = parse(ProfessionalRef, payload).professional_id
-        settings = self.store.patient_settings(ins)
-        if settings["medecin_traitant"] == professional_id:
-            raise Conflict(explain("R-BLOCK-MT")[1], [{"rule": "R-BLOCK-MT"}])
-        blocked = sorted({*settings["blocked"], professional_id})
-        event = self._event(EventType.PROFESSIONAL_BLOCKED, actor, grant.patient_id, professional_id=professional_id)
-        self.store.change_settings(ins, str(grant.patient_id), {"blocked": blocked}, event)
-        return {"blocked": blocked}
+        return self._set_blocked(token, ins, payload, True)
 
     @rpc
     def unblock(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._set_blocked(token, ins, payload, False)
+
+    def _set_blocked(self, token: str, ins: str, payload: dict[str, Any], block: bool) -> dict[str, Any]:
         actor, ins, grant = self._patient_side(token, ins)
         professional_id = parse(ProfessionalRef, payload).professional_id
-        blocked = [p for p in self.store.patient_settings(ins)["blocked"] if p != professional_id]
-        event = self._event(EventType.PROFESSIONAL_UNBLOCKED, actor, grant.patient_id, professional_id=professional_id)
+        settings = self.store.patient_settings(ins)
+        if block and settings["medecin_traitant"] == professional_id:
+            raise Conflict(explain("R-BLOCK-MT")[1], [{"rule": "R-BLOCK-MT"}])
+        others = {p for p in settings["blocked"] if p != professional_id}
+        blocked = sorted(others | {professional_id} if block else others)
+        kind = EventType.PROFESSIONAL_BLOCKED if block else EventType.PROFESSIONAL_UNBLOCKED
+        event = self._event(kind, actor, grant.patient_id, professional_id=professional_id)
         self.store.change_settings(ins, str(grant.patient_id), {"blocked": blocked}, event)
         return {"blocked": blocked}
 
