@@ -16,7 +16,7 @@ from services.common.codes import CATEGORIES, FORMATS
 Ins = Annotated[
     str,
     AfterValidator(identifiers.check_ins),
-    Field(description="INS: 13-character NIR + 2-digit key", examples=["180012A00100140"]),
+    Field(description="INS: 13-character NIR + 2-digit key", examples=["180012A00100161"]),
 ]
 Rpps = Annotated[str, AfterValidator(identifiers.check_rpps), Field(examples=["10000000008"])]
 Profession = Annotated[

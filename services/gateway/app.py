@@ -26,7 +26,7 @@ from services.gateway.rpc import services
 
 API = "/api/v1"
 log = logging.getLogger("dmp.gateway")
-InsPath = Annotated[str, Path(description="the patient's INS (15 characters)", examples=["180012A00100140"])]
+InsPath = Annotated[str, Path(description="the patient's INS (15 characters)", examples=["180012A00100161"])]
 
 
 
