@@ -43,7 +43,8 @@ class Strict(BaseModel):
 
 BirthPlace = Annotated[
     str,
-    Field(pattern=r"^(\d{5}|2[AB]\d{3})$", description="INSEE code of the birth commune (99xxx: abroad)",
+    Field(pattern=r"^(\d{5}|2[AB]\d{3})$",
+          description="INSEE code of the birth commune (99 and a country code: born abroad)",
           examples=["75056"]),
 ]
 

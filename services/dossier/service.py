@@ -91,12 +91,6 @@ class DossierService(HealthMixin):
         if first:
             self.store.mark_accessed(event.dossier_id, actor.id)
 
-    def _dossier(self, ins: str) -> dict[str, Any]:
-        dossier = self.store.dossier_by_ins(ins)
-        if dossier is None:
-            raise NotFound("this patient has no dossier", [{"field": "ins"}])
-        return dossier
-
     def _allowed(self, token: str, ins: str, action: Action) -> tuple[Actor, Grant, dict[str, Any]]:
         actor = verify(token)
         ins = require_ins(ins)

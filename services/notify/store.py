@@ -80,9 +80,6 @@ class NotifyStore(Store):
                                                {"$set": {"status": "pending", "next_ms": now_ms, "attempts": 0}})
         return result.modified_count == 1
 
-    def deliveries_of(self, event_id: str) -> list[dict[str, Any]]:
-        return list(self.db.deliveries.find({"event_id": event_id}))
-
     # Preferences and digests
 
     def preferences(self, patient_id: str) -> dict[str, Any]:
