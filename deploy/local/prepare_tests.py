@@ -1,8 +1,10 @@
 """What the test suite needs from the machine: a RabbitMQ that answers, with its management API
-(nameko's fixtures create a virtual host per test through it)."""
+(nameko's fixtures create a virtual host per test through it), and Debian's Chromium for the
+browser tests of the patient pages (Playwright drives it; nothing is downloaded by Playwright)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +14,7 @@ import urllib.request
 from deploy.local.processes import ensure_rabbitmq
 
 MANAGEMENT = "http://127.0.0.1:15672/api/overview"
+CHROMIUM = "/usr/bin/chromium"
 
 
 def management_answers() -> bool:
@@ -23,7 +26,20 @@ def management_answers() -> bool:
         return False
 
 
+def ensure_chromium() -> None:
+    if os.access(CHROMIUM, os.X_OK):
+        return
+    apt = shutil.which("apt-get")
+    if apt is None:
+        sys.exit(f"The browser tests need Chromium at {CHROMIUM}: install your distribution's chromium package.")
+    quiet = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    if subprocess.run([apt, "install", "-y", "-q", "chromium"], env=quiet, check=False).returncode != 0:  # noqa: S603
+        subprocess.run([apt, "update", "-q"], env=quiet, check=True)  # noqa: S603 (stale package lists)
+        subprocess.run([apt, "install", "-y", "-q", "chromium"], env=quiet, check=True)  # noqa: S603
+
+
 def main() -> None:
+    ensure_chromium()
     ensure_rabbitmq("pyamqp://guest:guest@127.0.0.1:5672/")
     if management_answers():
         return

@@ -134,6 +134,7 @@ def main() -> None:
         url = stack.gateway_url
         print(f"""
 The DMP is running.
+  Patients:  {url}/patient/   (log in with a one-time code: it lands in Mails or SMS below)
   Gateway:   {url}
   API docs:  {url}/api/v1/docs
   Mails:     {stack.var / 'mail' if 'SMTP_HOST' not in os.environ else os.environ['SMTP_HOST']}

@@ -37,6 +37,24 @@ LABELS: dict[str, tuple[str, str]] = {  # event type: (français, English)
     "personal_space_read": ("Consultation de l'espace personnel", "Personal space read"),
     "reimbursements_added": ("Ajout de données de remboursement", "Reimbursement data added"),
     "logged_in": ("Connexion", "Logged in"),
+    "patient_registered": ("Création du compte", "Account created"),
+    "professional_registered": ("Inscription d'un professionnel", "Professional registered"),
+    "agent_registered": ("Inscription d'un agent de l'Assurance Maladie", "Assurance Maladie agent registered"),
+    "system_registered": ("Inscription d'un système", "System registered"),
+    "account_status_changed": ("Changement d'état du compte", "Account status changed"),
+    "contact_changed": ("Changement des coordonnées", "Contact details changed"),
+    "representative_added": ("Ajout d'un représentant légal", "Legal representative added"),
+    "dossier_purged": ("Effacement du dossier", "Dossier erased"),
+    "dossier_key_rewrapped": ("Renouvellement de la clé de chiffrement", "Encryption key renewed"),
+    "care_team_objected": ("Opposition à un membre de l'équipe de soins", "Objection to a care team member"),
+    "medecin_traitant_ended": ("Fin du médecin traitant", "Médecin traitant ended"),
+    "professional_unblocked": ("Professionnel débloqué", "Professional unblocked"),
+    "emergency_oppositions_set": ("Choix pour l'accès d'urgence", "Emergency access choices set"),
+    "occupational_consent_given": ("Autorisation donnée au médecin du travail", "Consent given to the occupational "
+                                   "doctor"),
+    "document_unarchived": ("Désarchivage d'un document", "Document unarchived"),
+    "invisibility_reminder_due": ("Rappel d'un document non encore visible", "Reminder of a document not yet "
+                                  "visible"),
 }
 ACTIONS = {"added": "C", "opened": "C", "recorded": "C", "read": "R", "listed": "R", "access": "R",
            "deleted": "D", "purged": "D"}

@@ -288,6 +288,16 @@ class DossierOpened(BaseModel):
     opened_at: datetime
 
 
+class DossierStatus(BaseModel):
+    dossier_id: str
+    status: Literal["open", "closed", "deletion_requested"]
+    opened_at: datetime
+    closed_at: datetime | None = Field(None, description="when it was last closed")
+    reopened_at: datetime | None = None
+    deletion_requested_at: datetime | None = Field(None, description="when deletion was asked for")
+    purge_at: datetime | None = Field(None, description="when what is left is purged, unless reopened first")
+
+
 class DocumentSubmission(Strict):
     category: Annotated[str, AfterValidator(_category), Field(description="TRE_A03 class", examples=["10"])]
     type_code: Annotated[

@@ -17,7 +17,6 @@ from enum import StrEnum
 from services.common.errors import Conflict
 
 MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 RETENTION_AFTER_CLOSING = timedelta(days=3653)  # 10 years, leap days included
 DELETION_DELAY = timedelta(days=90)  # "within 3 months"; the job runs hourly
 

@@ -179,6 +179,16 @@ class DossierService(HealthMixin):
         return result
 
     @rpc
+    def status(self, token: str, ins: str) -> dict[str, Any]:
+        """Where the dossier stands in its lifecycle, for the patient's side (those who may manage it)."""
+        _, _, dossier = self._allowed(token, ins, Action.MANAGE)
+        moments = {"opened_at": dossier["opened_at"], **(dossier.get("lifecycle") or {})}
+        names = {"close_at": "closed_at", "delete_at": "deletion_requested_at"}  # as stored -> as told
+        return {"dossier_id": dossier["_id"], "status": dossier["status"],
+                **{names.get(name, name): at.isoformat() if isinstance(at, datetime) else str(at)
+                   for name, at in moments.items()}}
+
+    @rpc
     def close(self, token: str, ins: str) -> dict[str, Any]:
         """Close the dossier: content inaccessible at once, archived 10 years, restored by reopening."""
         return self._transition(token, ins, "close", EventType.DOSSIER_CLOSED)

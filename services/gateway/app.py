@@ -14,12 +14,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
 
 from services.common import schemas
 from services.common.errors import DmpError, PayloadTooLarge, TooManyRequests
 from services.common.settings import Settings, required
 from services.common.tokens import jwks, verify
-from services.gateway import fhir, problems
+from services.gateway import fhir, pages, problems
 from services.gateway.auth import Token
 from services.gateway.limits import RateLimiter
 from services.gateway.rpc import services
@@ -94,9 +95,10 @@ def create_app() -> FastAPI:
         route = getattr(request.scope.get("route"), "path", "-")
         log.info("%s %s %s -> %s", request.state.request_id, request.method, route, response.status_code)
         response.headers["X-Request-ID"] = request.state.request_id
-        response.headers.update(SECURITY_HEADERS)
+        for name, value in SECURITY_HEADERS.items():  # a route may have set a policy of its own (the pages)
+            response.headers.setdefault(name, value)
         if not request.url.path.startswith(f"{API}/docs"):  # the interactive docs load their own scripts
-            response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+            response.headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
         return response
 
     app.add_middleware(
@@ -109,9 +111,14 @@ def create_app() -> FastAPI:
     app.include_router(router(), prefix=API)
     app.include_router(fhir.router(), prefix="/fhir")
 
-    @app.get("/", include_in_schema=False)
-    def index() -> dict[str, str]:
-        return {"service": "Dossier Médical Partagé", "api_docs": f"{API}/docs", "openapi": f"{API}/openapi.json"}
+    pages.install(app)
+
+    @app.get("/", include_in_schema=False, response_model=None)
+    def index(request: Request) -> dict[str, str] | Response:
+        if "text/html" in request.headers.get("accept", ""):  # a person's browser: the patient's pages
+            return RedirectResponse(f"{pages.PAGES}/", status_code=303)
+        return {"service": "Dossier Médical Partagé", "api_docs": f"{API}/docs", "openapi": f"{API}/openapi.json",
+                "patient_pages": f"{pages.PAGES}/"}
 
     @app.get("/.well-known/jwks.json", tags=["login"])
     def public_keys() -> dict[str, list[dict[str, str]]]:
@@ -237,6 +244,12 @@ def router() -> APIRouter:
     def open_dossier(token: Token, opening: schemas.DossierOpening) -> schemas.DossierOpened:
         """Open a patient's dossier: by the patient, or by a professional with the patient's consent."""
         return schemas.DossierOpened(**services().dossier.open(token, opening.model_dump(mode="json")))
+
+    @api.get("/patients/{ins}/dossier", tags=["dossiers"])
+    def dossier_status(token: Token, ins: InsPath) -> schemas.DossierStatus:
+        """Where the dossier stands: open, closed (and until when it is kept) or being deleted. The
+        patient's side only."""
+        return schemas.DossierStatus(**services().dossier.status(token, ins))
 
     @api.post("/patients/{ins}/dossier/close", tags=["dossiers"])
     def close_dossier(token: Token, ins: InsPath) -> dict[str, str]:

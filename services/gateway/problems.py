@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from nameko.exceptions import RemoteError, RpcTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -16,6 +16,7 @@ from services.common.errors import DmpError, InvalidInput
 from services.common.rulebook import explain
 from services.common.validation import describe_items
 from services.gateway.fhir_mapping import operation_outcome
+from services.gateway.pages import PAGES, error_page
 
 log = logging.getLogger("dmp.gateway")
 
@@ -35,7 +36,7 @@ TITLES = {
 }
 
 
-def problem(request: Request, status: int, code: str, detail: str, extra: dict[str, Any] | None = None) -> JSONResponse:
+def problem(request: Request, status: int, code: str, detail: str, extra: dict[str, Any] | None = None) -> Response:
     body = {
         "type": f"https://dmp.example/problems/{code}",
         "title": TITLES.get(status, "Error"),
@@ -46,6 +47,8 @@ def problem(request: Request, status: int, code: str, detail: str, extra: dict[s
         "request_id": getattr(request.state, "request_id", None),
         **(extra or {}),
     }
+    if request.url.path.startswith(PAGES):  # a person in a browser: a page in their language
+        return error_page(request, status, code, detail, extra or {})
     if request.url.path.startswith("/fhir"):  # the FHIR facade speaks OperationOutcome
         rule = next((e.get("rule") for e in (extra or {}).get("errors", []) if "rule" in e), None)
         outcome = operation_outcome(status, code, detail, rule)
@@ -60,7 +63,7 @@ def problem(request: Request, status: int, code: str, detail: str, extra: dict[s
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(DmpError)
-    def dmp_error(request: Request, error: DmpError) -> JSONResponse:
+    def dmp_error(request: Request, error: DmpError) -> Response:
         detail = error.message
         rule = next((d["rule"] for d in error.details if "rule" in d), None)
         if rule and request.headers.get("accept-language", "").lower().startswith("fr"):
@@ -68,30 +71,30 @@ def install(app: FastAPI) -> None:
         return problem(request, error.status, error.code, detail, {"errors": error.details})
 
     @app.exception_handler(RequestValidationError)
-    def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+    def invalid(request: Request, error: RequestValidationError) -> Response:
         details = describe_items(error.errors())
         summary = InvalidInput.summary(details)
         return problem(request, 422, InvalidInput.code, summary, {"errors": details})
 
     @app.exception_handler(StarletteHTTPException)
-    def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code == 400:  # a body that is not even JSON: bad input like any other
             details = [{"field": "body", "reason": "is not valid JSON (UTF-8)"}]
             return problem(request, 422, InvalidInput.code, InvalidInput.summary(details), {"errors": details})
         return problem(request, error.status_code, "http_error", str(error.detail))
 
     @app.exception_handler(RpcTimeout)
-    def timeout(request: Request, error: RpcTimeout) -> JSONResponse:
+    def timeout(request: Request, error: RpcTimeout) -> Response:
         log.warning("request %s: a service did not answer in time", request.state.request_id)
         return problem(request, 504, "timeout", "a service did not answer in time; retry later")
 
     @app.exception_handler(RemoteError)
-    def remote(request: Request, error: RemoteError) -> JSONResponse:
+    def remote(request: Request, error: RemoteError) -> Response:
         # An unexpected failure inside a service: logged with its type, never shown.
         log.error("request %s: remote error %s", request.state.request_id, error.exc_type)
         return problem(request, 500, "internal_error", "an internal error occurred; it has been logged")
 
     @app.exception_handler(Exception)
-    def unexpected(request: Request, error: Exception) -> JSONResponse:
+    def unexpected(request: Request, error: Exception) -> Response:
         log.exception("request %s: unexpected error", getattr(request.state, "request_id", None))
         return problem(request, 500, "internal_error", "an internal error occurred; it has been logged")

@@ -1,0 +1,84 @@
+"""The patient's web pages, served by the gateway under /patient: server-rendered HTML forms, no
+script, no asset from elsewhere. They call the same services with the patient's own token as the
+API does, so the same rules and the same refusals apply; errors become pages, never stack traces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from services.common.rulebook import explain
+from services.gateway.pages import routes
+from services.gateway.pages.i18n import choose
+from services.gateway.pages.session import (
+    ACCESS_COOKIE,
+    LANGUAGE_COOKIE,
+    PAGES,
+    REFRESH_COOKIE,
+    FormExpired,
+    LoginRequired,
+    Visit,
+)
+
+__all__ = ["PAGES", "error_page", "install"]
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(routes.router(), prefix=PAGES)
+    app.mount(f"{PAGES}/static", StaticFiles(directory=Path(__file__).parent / "static"), name="pages-static")
+
+    @app.exception_handler(LoginRequired)
+    def login_required(request: Request, _: LoginRequired) -> Response:
+        return to_login(request)
+
+    @app.exception_handler(FormExpired)
+    def form_expired(request: Request, _: FormExpired) -> Response:
+        return error_page(request, 403, "form_expired", "", {})
+
+
+def to_login(request: Request) -> Response:
+    response = RedirectResponse(f"{PAGES}/login", status_code=303)
+    for name in (ACCESS_COOKIE, REFRESH_COOKIE):
+        response.delete_cookie(name, path=PAGES)
+    return response
+
+
+def current_visit(request: Request) -> Visit:
+    """The visit the page's dependency built, or a fresh one (the error came before it)."""
+    known = getattr(request.state, "visit", None)
+    if isinstance(known, Visit):
+        return known
+    language = choose(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE),
+                      request.headers.get("accept-language"))
+    return Visit(request, language, request.cookies.get("dmp_csrf", ""))
+
+
+def error_page(request: Request, status: int, code: str, detail: str, extra: dict[str, Any]) -> Response:
+    """A refusal or failure as a page in the patient's language, with the request id for support."""
+    if status == 401:  # the session ended (logout elsewhere, account suspended): log in again
+        return to_login(request)
+    current = current_visit(request)
+    index = 0 if current.language == "fr" else 1
+    reasons = []
+    for item in extra.get("errors", []):
+        if "rule" in item:
+            reasons.append(explain(item["rule"])[index])
+        elif "field" in item and "reason" in item:
+            reasons.append(f"{item['field']}: {item['reason']}")
+    if status >= 500:
+        summary = current.t("error.unavailable" if status in (503, 504) else "error.unexpected")
+    elif code == "form_expired":
+        summary = current.t("error.form")
+    else:
+        key = f"code.{code}"
+        if code == "http_error" and status == 404:
+            key = "code.not_found"
+        summary = current.t(key) if key in routes.KNOWN_CODES else detail
+        if not reasons and detail and current.language == "en":
+            reasons.append(detail)
+    return routes.render(current, "error.html", status, summary=summary, reasons=reasons,
+                         request_id=getattr(request.state, "request_id", None))

@@ -1,0 +1,277 @@
+"""The words of the patient pages, in French (the default) and English.
+
+One table, keyed by what a text is for, so that a missing translation is a KeyError in the tests
+rather than a blank on a patient's screen.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Language = Literal["fr", "en"]
+LANGUAGES: tuple[Language, ...] = ("fr", "en")
+
+TEXTS: dict[str, tuple[str, str]] = {
+    # Frame
+    "site": ("Mon dossier médical partagé", "My shared medical record"),
+    "skip": ("Aller au contenu", "Skip to content"),
+    "nav": ("Navigation principale", "Main navigation"),
+    "nav.dossier": ("Mes documents", "My documents"),
+    "nav.personal_space": ("Mon espace personnel", "My personal space"),
+    "nav.history": ("Qui a consulté mon dossier", "Who accessed my record"),
+    "nav.settings": ("Mes réglages", "My settings"),
+    "nav.lifecycle": ("Fermer ou supprimer", "Close or delete"),
+    "logout": ("Se déconnecter", "Log out"),
+    "language": ("Langue", "Language"),
+    "other_language": ("English", "Français"),
+    "error.title": ("Cette action n'a pas abouti", "This could not be done"),
+    "error.request_id": ("Référence pour l'assistance", "Reference for support"),
+    "error.unexpected": ("Une erreur inattendue s'est produite ; elle a été enregistrée. Réessayez plus tard.",
+                         "An unexpected error occurred; it has been logged. Please try again later."),
+    "error.unavailable": ("Le service est momentanément indisponible. Réessayez dans quelques instants.",
+                          "The service is unavailable for a moment. Please try again shortly."),
+    "error.session": ("Votre session a expiré : reconnectez-vous.", "Your session has expired: please log in again."),
+    "error.form": ("Le formulaire a expiré : recommencez.", "The form has expired: please try again."),
+    "error.fields": ("Corrigez les champs signalés.", "Please correct the fields marked."),
+    "code.invalid_input": ("Certaines informations ne sont pas valables.", "Some information is not valid."),
+    "code.unauthenticated": ("Connexion refusée.", "Login refused."),
+    "code.access_denied": ("Accès refusé.", "Access refused."),
+    "code.not_found": ("Introuvable.", "Not found."),
+    "code.conflict": ("Ce n'est pas possible dans l'état actuel.", "This is not possible as things stand."),
+    "code.too_many_requests": ("Trop de tentatives : patientez avant de réessayer.",
+                               "Too many attempts: please wait before trying again."),
+    "code.payload_too_large": ("C'est trop volumineux.", "This is too large."),
+    "code.service_unavailable": ("Le service est momentanément indisponible.", "The service is unavailable."),
+    "save": ("Enregistrer", "Save"),
+    "cancel": ("Annuler", "Cancel"),
+    "yes": ("Oui", "Yes"),
+    "no": ("Non", "No"),
+    "optional": ("facultatif", "optional"),
+    "none": ("Aucun", "None"),
+    # Login
+    "login.title": ("Connexion", "Log in"),
+    "login.intro": ("Saisissez votre identifiant national de santé (INS, 15 caractères, sur votre carte "
+                    "Vitale) : nous vous envoyons un code à usage unique.",
+                    "Enter your national health identifier (INS, 15 characters, on your Vitale card): we "
+                    "send you a one-time code."),
+    "login.ins": ("Identifiant national de santé (INS)", "National health identifier (INS)"),
+    "login.ins_hint": ("15 caractères, par exemple 180012A00100161", "15 characters, for example 180012A00100161"),
+    "login.channel": ("Recevoir le code par", "Receive the code by"),
+    "login.email": ("Courriel", "Email"),
+    "login.sms": ("SMS", "Text message (SMS)"),
+    "login.send": ("Recevoir un code", "Send me a code"),
+    "login.code_title": ("Saisissez votre code", "Enter your code"),
+    "login.code_sent": ("Si cet INS a un compte, un code à 6 chiffres vient d'être envoyé. Il est valable "
+                        "{minutes} minutes.",
+                        "If this INS has an account, a 6-digit code has just been sent. It is valid for "
+                        "{minutes} minutes."),
+    "login.code": ("Code à 6 chiffres", "6-digit code"),
+    "login.submit": ("Se connecter", "Log in"),
+    "login.code_refused": ("Code incorrect ou expiré. Après 5 erreurs, demandez un nouveau code.",
+                           "Wrong or expired code. After 5 mistakes, ask for a new code."),
+    "login.again": ("Recevoir un nouveau code", "Send a new code"),
+    "done.logged_out": ("Vous êtes déconnecté.", "You are logged out."),
+    # Overview
+    "overview.title": ("Mes documents", "My documents"),
+    "overview.count": ("{count} document(s)", "{count} document(s)"),
+    "overview.empty": ("Votre dossier ne contient encore aucun document.", "Your record has no documents yet."),
+    "overview.none": ("Vous n'avez pas encore de dossier médical partagé.", "You do not have a shared medical "
+                      "record yet."),
+    "overview.open_explained": ("L'ouvrir permet aux professionnels que vous autorisez d'y déposer et d'y "
+                                "consulter vos documents de santé. Vous pourrez le fermer à tout moment.",
+                                "Opening it lets the professionals you authorise add and read your health "
+                                "documents. You can close it at any time."),
+    "overview.open": ("Ouvrir mon dossier", "Open my record"),
+    "overview.closed": ("Votre dossier est fermé : son contenu est inaccessible.",
+                        "Your record is closed: its content cannot be read."),
+    "overview.deleting": ("Vous avez demandé la suppression de votre dossier : son contenu est illisible et "
+                          "sera effacé.", "You asked for your record to be deleted: its content is unreadable "
+                          "and will be erased."),
+    "overview.more": ("Les {shown} documents les plus récents sont affichés.",
+                      "The {shown} most recent documents are shown."),
+    "doc.care_date": ("Date des soins", "Date of care"),
+    "doc.added": ("Déposé le", "Added on"),
+    "doc.author": ("Auteur", "Author"),
+    "doc.format": ("Format", "Format"),
+    "doc.masked": ("Masqué aux professionnels", "Hidden from professionals"),
+    "doc.open": ("Ouvrir", "Open"),
+    "doc.mask": ("Masquer aux professionnels", "Hide from professionals"),
+    "doc.unmask": ("Ne plus masquer", "Stop hiding"),
+    "doc.mask_explained": ("Un document masqué reste visible par son auteur et votre médecin traitant.",
+                           "A hidden document stays visible to its author and your médecin traitant."),
+    "doc.download": ("Télécharger le document", "Download the document"),
+    "doc.no_preview": ("Ce format ne s'affiche pas ici : téléchargez-le.",
+                       "This format is not shown here: download it."),
+    "doc.back": ("Retour à mes documents", "Back to my documents"),
+    "doc.section": ("Section", "Section"),
+    "done.masked": ("Le document est masqué aux professionnels.", "The document is hidden from professionals."),
+    "done.unmasked": ("Le document n'est plus masqué.", "The document is no longer hidden."),
+    "done.opened": ("Votre dossier est ouvert.", "Your record is open."),
+    # Personal space
+    "ps.title": ("Mon espace personnel", "My personal space"),
+    "ps.intro": ("Ces informations sont les vôtres : vous les renseignez et les modifiez quand vous voulez.",
+                 "This information is yours: you fill it in and change it whenever you like."),
+    "ps.blood_group": ("Groupe sanguin", "Blood group"),
+    "ps.unknown": ("Non renseigné", "Not stated"),
+    "ps.allergies": ("Allergies", "Allergies"),
+    "ps.substance": ("Substance", "Substance"),
+    "ps.reaction": ("Réaction", "Reaction"),
+    "ps.severity": ("Gravité", "Severity"),
+    "ps.mild": ("Légère", "Mild"),
+    "ps.moderate": ("Modérée", "Moderate"),
+    "ps.severe": ("Grave", "Severe"),
+    "ps.pathologies": ("Maladies", "Conditions"),
+    "ps.pathology": ("Maladie", "Condition"),
+    "ps.treatments": ("Traitements", "Treatments"),
+    "ps.treatment": ("Médicament", "Medicine"),
+    "ps.dosage": ("Posologie", "Dosage"),
+    "ps.since": ("Depuis le", "Since"),
+    "ps.contacts": ("Personnes à prévenir en cas d'urgence", "Emergency contacts"),
+    "ps.name": ("Nom", "Name"),
+    "ps.relation": ("Lien", "Relationship"),
+    "ps.phone": ("Téléphone mobile (format +33…)", "Mobile phone (format +33…)"),
+    "ps.email": ("Courriel", "Email"),
+    "ps.trusted_person": ("Personne de confiance", "Trusted person"),
+    "ps.directives": ("Directives anticipées", "Advance directives"),
+    "ps.directives_written": ("J'ai rédigé des directives anticipées", "I have written advance directives"),
+    "ps.kept_by": ("Où elles se trouvent", "Where they are kept"),
+    "ps.organ_donation": ("Don d'organes", "Organ donation"),
+    "ps.not_stated": ("Je ne me prononce pas", "Not stated"),
+    "ps.consents": ("J'y consens", "I consent"),
+    "ps.refuses": ("Je refuse", "I refuse"),
+    "ps.entry": ("Ligne {number}", "Row {number}"),
+    "ps.empty_rows": ("Laissez une ligne vide pour ne rien ajouter. Videz une ligne pour la retirer.",
+                      "Leave a row empty to add nothing. Empty a row to remove it."),
+    "ps.version": ("Version {version}", "Version {version}"),
+    "done.personal_space": ("Votre espace personnel est enregistré.", "Your personal space is saved."),
+    # History
+    "history.title": ("Qui a consulté mon dossier", "Who accessed my record"),
+    "history.filters": ("Filtrer", "Filter"),
+    "history.from": ("Du", "From"),
+    "history.to": ("Au", "To"),
+    "history.professional": ("Identifiant du professionnel (par exemple rpps:…)",
+                             "Professional's identifier (for example rpps:…)"),
+    "history.action": ("Action", "Action"),
+    "history.all": ("Toutes", "All"),
+    "history.apply": ("Afficher", "Show"),
+    "history.when": ("Date", "Date"),
+    "history.who": ("Qui", "Who"),
+    "history.what": ("Quoi", "What"),
+    "history.emergency": ("Accès d'urgence", "Emergency access"),
+    "history.empty": ("Aucune trace pour ces critères.", "No trace for these criteria."),
+    "history.next": ("Traces plus anciennes", "Older traces"),
+    "history.you": ("Vous", "You"),
+    "history.system": ("Le système", "The system"),
+    "history.agent": ("Assurance Maladie", "Assurance Maladie"),
+    "history.outcome_denied": ("refusé", "refused"),
+    # Settings
+    "settings.title": ("Mes réglages", "My settings"),
+    "settings.who": ("Qui peut accéder à mon dossier", "Who may access my record"),
+    "settings.medecin_traitant": ("Médecin traitant", "Médecin traitant"),
+    "settings.consents": ("Professionnels autorisés", "Authorised professionals"),
+    "settings.care_team": ("Équipe de soins", "Care team"),
+    "settings.since": ("depuis le", "since"),
+    "settings.blocks": ("Professionnels bloqués", "Blocked professionals"),
+    "settings.blocks_explained": ("Un professionnel bloqué ne voit rien de votre dossier, même en urgence.",
+                                  "A blocked professional sees nothing of your record, not even in an emergency."),
+    "settings.block_id": ("Identifiant du professionnel à bloquer (par exemple rpps:10101010101)",
+                          "Identifier of the professional to block (for example rpps:10101010101)"),
+    "settings.block": ("Bloquer", "Block"),
+    "settings.unblock": ("Débloquer {who}", "Unblock {who}"),
+    "settings.emergency": ("Accès en cas d'urgence", "Access in an emergency"),
+    "settings.oppose_emergency": ("Je m'oppose à l'accès d'urgence (« bris de glace ») par les professionnels",
+                                  "I object to emergency (\"break glass\") access by professionals"),
+    "settings.oppose_regulator": ("Je m'oppose à la lecture de mon dossier par le médecin régulateur du SAMU",
+                                  "I object to the SAMU regulator reading my record"),
+    "settings.notifications": ("Mes notifications", "My notifications"),
+    "settings.channels": ("Me prévenir par", "Notify me by"),
+    "settings.both": ("Courriel et SMS", "Email and SMS"),
+    "settings.routine": ("Pour les nouveaux documents", "For new documents"),
+    "settings.immediate": ("Tout de suite", "At once"),
+    "settings.daily_digest": ("Un résumé par jour", "One summary a day"),
+    "settings.always": ("Les accès d'urgence et le premier accès d'un professionnel vous sont toujours signalés "
+                        "tout de suite.", "Emergency access and a professional's first access are always "
+                        "notified at once."),
+    "settings.message_language": ("Langue des messages", "Language of the messages"),
+    "settings.account_language": ("Celle de mon compte", "My account's"),
+    "done.blocked": ("Le professionnel est bloqué.", "The professional is blocked."),
+    "done.unblocked": ("Le professionnel est débloqué.", "The professional is unblocked."),
+    "done.emergency": ("Vos choix pour l'urgence sont enregistrés.", "Your emergency choices are saved."),
+    "done.notifications": ("Vos préférences de notification sont enregistrées.",
+                           "Your notification preferences are saved."),
+    # Lifecycle
+    "lifecycle.title": ("Fermer, rouvrir ou supprimer mon dossier", "Close, reopen or delete my record"),
+    "lifecycle.status": ("État de votre dossier", "State of your record"),
+    "status.open": ("ouvert", "open"),
+    "status.closed": ("fermé", "closed"),
+    "status.deletion_requested": ("suppression demandée", "deletion requested"),
+    "lifecycle.purge_at": ("Effacement définitif prévu le {date}", "To be erased for good on {date}"),
+    "lifecycle.close": ("Fermer mon dossier", "Close my record"),
+    "lifecycle.close_explained": ("Plus personne, vous compris, ne pourra lire son contenu. Il est conservé "
+                                  "10 ans puis effacé, sauf si vous le rouvrez : tout est alors rétabli.",
+                                  "Nobody, you included, will be able to read its content. It is kept for 10 "
+                                  "years then erased, unless you reopen it: everything is then restored."),
+    "lifecycle.reopen": ("Rouvrir mon dossier", "Reopen my record"),
+    "lifecycle.reopen_explained": ("Votre dossier redevient accessible tel qu'il était, avec les mêmes "
+                                   "autorisations.", "Your record becomes accessible as it was, with the same "
+                                   "authorisations."),
+    "lifecycle.deletion": ("Demander la suppression de mon dossier", "Ask for my record to be deleted"),
+    "lifecycle.deletion_explained": ("Son contenu devient illisible immédiatement et tout est effacé dans les "
+                                     "3 mois. C'est définitif : il ne pourra pas être rouvert.",
+                                     "Its content becomes unreadable at once and everything is erased within 3 "
+                                     "months. This is final: it cannot be reopened."),
+    "lifecycle.confirm_title": ("Confirmez", "Please confirm"),
+    "lifecycle.confirm_close": ("Oui, fermer mon dossier", "Yes, close my record"),
+    "lifecycle.confirm_reopen": ("Oui, rouvrir mon dossier", "Yes, reopen my record"),
+    "lifecycle.confirm_deletion": ("Oui, supprimer définitivement mon dossier", "Yes, delete my record for good"),
+    "done.close": ("Votre dossier est fermé.", "Your record is closed."),
+    "done.reopen": ("Votre dossier est rouvert.", "Your record is reopened."),
+    "done.deletion": ("La suppression de votre dossier est demandée.", "Deletion of your record is requested."),
+}
+
+
+def text(language: Language, key: str, **values: object) -> str:
+    french, english = TEXTS[key]
+    chosen = french if language == "fr" else english
+    return chosen.format(**values) if values else chosen
+
+
+def choose(query: str | None, cookie: str | None, accept_language: str | None) -> Language:
+    """An explicit choice (link or cookie) wins; then the browser's first language; French by default."""
+    for candidate in (query, cookie):
+        if candidate in LANGUAGES:
+            return candidate
+    first = (accept_language or "").split(",")[0].strip().lower()
+    return "en" if first.startswith("en") else "fr"
+
+CATEGORIES_EN: dict[str, str] = {  # codes.CATEGORIES holds the French names of TRE_A03
+    "10": "Reports",
+    "11": "Summaries",
+    "31": "Medical imaging",
+    "42": "Prescriptions",
+    "43": "Dispensing",
+    "44": "Care plans",
+    "45": "Treatments given",
+    "52": "Certificates and declarations",
+    "60": "Reimbursement data",
+    "90": "Documents I added",
+    "95": "Administrative documents",
+}
+
+FIELD_HINTS: dict[str, tuple[str, str]] = {  # the last part of a field's name: what a valid value looks like
+    "ins": ("L'INS comporte 15 caractères (13 chiffres, ou 2A/2B pour la Corse, et une clé de 2 chiffres) ; "
+            "vérifiez-le sur votre carte Vitale.", "The INS has 15 characters (13 digits, or 2A/2B for "
+            "Corsica, and a 2-digit key); check it on your Vitale card."),
+    "code": ("Le code comporte 6 chiffres.", "The code has 6 digits."),
+    "phone": ("Numéro de mobile au format international, par exemple +33612345678.",
+              "Mobile number in international format, for example +33612345678."),
+    "email": ("Adresse de courriel non valable.", "Not a valid email address."),
+    "since": ("Date non valable (jj/mm/aaaa).", "Not a valid date."),
+    "date_from": ("Date non valable.", "Not a valid date."),
+    "date_to": ("Date non valable.", "Not a valid date."),
+    "professional_id": ("Identifiant non valable : rpps: suivi des 11 chiffres du RPPS.",
+                        "Not a valid identifier: rpps: followed by the 11 digits of the RPPS."),
+}
+MISSING = ("Ce champ est obligatoire.", "This field is required.")
+TOO_LONG = ("C'est trop long.", "This is too long.")
+TOO_MANY = ("Il y a trop de lignes.", "There are too many rows.")

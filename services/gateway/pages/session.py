@@ -1,0 +1,139 @@
+"""A patient's visit to the pages: language, login session and form protection, kept in cookies.
+
+The session is the patient's own access and refresh tokens, in HttpOnly cookies scoped to the
+pages (the same tokens the API takes, verified by every service). An expired access token is
+renewed once with the refresh token, which identity rotates. Forms carry a token that must match
+a cookie (double submit), on top of SameSite=Strict, so another site cannot post for the patient.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from services.common.actors import Actor, ActorKind
+from services.common.errors import DmpError, Unauthenticated
+from services.common.tokens import verify
+from services.gateway.pages.i18n import Language, choose, text
+from services.gateway.rpc import services
+
+PAGES = "/patient"
+ACCESS_COOKIE = "dmp_access"
+REFRESH_COOKIE = "dmp_refresh"
+CSRF_COOKIE = "dmp_csrf"
+LANGUAGE_COOKIE = "dmp_lang"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class LoginRequired(Exception):
+    """No valid session: the visitor goes to the login page."""
+
+
+class FormExpired(Exception):
+    """A form came back without the token this visit gave it."""
+
+
+@dataclass
+class Cookie:
+    name: str
+    value: str | None  # None: delete it
+    max_age: int | None = None
+
+
+@dataclass
+class Visit:
+    request: Request
+    language: Language
+    csrf: str
+    actor: Actor | None = None
+    token: str | None = None
+    cookies: list[Cookie] = field(default_factory=list)
+
+    def t(self, key: str, **values: object) -> str:
+        return text(self.language, key, **values)
+
+    @property
+    def patient(self) -> tuple[str, str]:
+        """(token, ins) of the logged-in patient, or off to the login page."""
+        if self.actor is None or self.token is None or self.actor.ins is None:
+            raise LoginRequired
+        return self.token, self.actor.ins
+
+    def start_session(self, tokens: dict[str, Any]) -> None:
+        self.cookies.append(Cookie(ACCESS_COOKIE, tokens["access_token"], int(tokens["expires_in"])))
+        if tokens.get("refresh_token"):
+            self.cookies.append(Cookie(REFRESH_COOKIE, tokens["refresh_token"], tokens.get("refresh_expires_in")))
+        self.token, self.actor = tokens["access_token"], verify(tokens["access_token"])
+
+    def end_session(self) -> None:
+        self.cookies += [Cookie(ACCESS_COOKIE, None), Cookie(REFRESH_COOKIE, None)]
+        self.token = self.actor = None
+
+    def check_form(self, form: dict[str, str]) -> None:
+        if not hmac.compare_digest(form.get("csrf", ""), self.csrf):
+            raise FormExpired
+
+    def finish(self, response: Response) -> Response:
+        """Set what this visit changed on the way out."""
+        secure = self.request.url.hostname not in LOOPBACK  # a browser sends Secure cookies over https only
+        for cookie in self.cookies:
+            if cookie.value is None:
+                response.delete_cookie(cookie.name, path=PAGES, secure=secure, httponly=True, samesite="strict")
+            else:
+                response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age, path=PAGES, secure=secure,
+                                    httponly=True, samesite="strict")
+        return response
+
+    def redirect(self, to: str, done: str | None = None) -> Response:
+        """After a successful action: back to a page (303, so a reload does not post again)."""
+        target = f"{PAGES}{to}" + (f"?done={done}" if done else "")
+        return self.finish(RedirectResponse(target, status_code=303))
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def visit(request: Request) -> Visit:
+    """Every page's first dependency: who is visiting, in which language, with which form token."""
+    asked = request.query_params.get("lang")
+    language = choose(asked, request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    current = Visit(request, language, csrf)
+    if asked == language:
+        current.cookies.append(Cookie(LANGUAGE_COOKIE, language, 365 * 86400))
+    if CSRF_COOKIE not in request.cookies:
+        current.cookies.append(Cookie(CSRF_COOKIE, csrf))
+    resume(current)
+    request.state.visit = current  # for the error pages
+    return current
+
+
+def resume(current: Visit) -> None:
+    """The patient's session from the cookies, renewed with the refresh token if the access expired."""
+    cookies = current.request.cookies
+    token = cookies.get(ACCESS_COOKIE)
+    if token:
+        try:
+            actor = verify(token)
+        except Unauthenticated:
+            actor = None
+        if actor is not None and actor.kind is ActorKind.PATIENT:
+            current.token, current.actor = token, actor
+            return
+    refresh = cookies.get(REFRESH_COOKIE)
+    if not refresh:
+        if token:
+            current.end_session()
+        return
+    try:
+        tokens = services().identity.refresh({"refresh_token": refresh}, client_address(current.request))
+    except DmpError:  # used up, expired or ended: log in again
+        current.end_session()
+        return
+    current.start_session(tokens)
