@@ -309,7 +309,9 @@ class ConsentService(HealthMixin):
 
         return {
             "medecin_traitant": settings["medecin_traitant"], "blocked": settings["blocked"],
-            "oppose_emergency": settings["oppose_emergency"], "oppose_regulator": settings["oppose_regulator"],
+            # bool(): the store may hand booleans back as 0/1 (nx-27017)
+            "oppose_emergency": bool(settings["oppose_emergency"]),
+            "oppose_regulator": bool(settings["oppose_regulator"]),
             "consents": who("consents"), "care_team": who("care_team"),
             "occupational_consents": who("occupational_consents"),
         }
