@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -80,6 +79,15 @@ def who(current: Visit, actor: dict[str, Any] | None) -> str:
     return current.t("history.agent") if kind == "counter_agent" else current.t("history.system")
 
 
+def dossier_status(token: str, ins: str) -> dict[str, Any] | None:
+    """Where the patient's dossier stands, or None when they have none yet."""
+    try:
+        status: dict[str, Any] = services().dossier.status(token, ins)
+    except NotFound:
+        return None
+    return status
+
+
 def router() -> APIRouter:
     pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -138,11 +146,8 @@ def router() -> APIRouter:
     @pages.get("/dossier")
     def overview(current: Current) -> Response:
         token, ins = current.patient
-        try:
-            status = services().dossier.status(token, ins)
-        except NotFound:
-            return render(current, "overview.html", status=None, groups=[], total=0)
-        if status["status"] != "open":
+        status = dossier_status(token, ins)
+        if status is None or status["status"] != "open":
             return render(current, "overview.html", status=status, groups=[], total=0)
         documents: list[dict[str, Any]] = []
         query: dict[str, Any] = {"limit": 100}
@@ -274,15 +279,15 @@ def router() -> APIRouter:
     def block(current: Current, form: Form) -> Response:
         current.check_form(form)
         token, ins = current.patient
-        return act(current, lambda: services().consent.block(
-            token, ins, {"professional_id": form.get("professional_id", "").strip()}), "blocked")
+        services().consent.block(token, ins, {"professional_id": form.get("professional_id", "").strip()})
+        return current.redirect("/settings", "blocked")
 
     @pages.post("/settings/blocks/remove")
     def unblock(current: Current, form: Form) -> Response:
         current.check_form(form)
         token, ins = current.patient
-        return act(current, lambda: services().consent.unblock(
-            token, ins, {"professional_id": form.get("professional_id", "")}), "unblocked")
+        services().consent.unblock(token, ins, {"professional_id": form.get("professional_id", "")})
+        return current.redirect("/settings", "unblocked")
 
     @pages.post("/settings/emergency")
     def emergency(current: Current, form: Form) -> Response:
@@ -290,7 +295,8 @@ def router() -> APIRouter:
         token, ins = current.patient
         choices = {"oppose_emergency": form.get("oppose_emergency") == "on",
                    "oppose_regulator": form.get("oppose_regulator") == "on"}
-        return act(current, lambda: services().consent.set_emergency_oppositions(token, ins, choices), "emergency")
+        services().consent.set_emergency_oppositions(token, ins, choices)
+        return current.redirect("/settings", "emergency")
 
     @pages.post("/settings/notifications")
     def notifications(current: Current, form: Form) -> Response:
@@ -298,20 +304,15 @@ def router() -> APIRouter:
         token, ins = current.patient
         chosen = {"channels": form.get("channels"), "routine": form.get("routine"),
                   "language": form.get("language") or None}
-        return act(current, lambda: services().notify.set_preferences(token, ins, chosen), "notifications")
-
-    def act(current: Visit, call: Callable[[], object], done: str) -> Response:
-        call()
-        return current.redirect("/settings", done)
+        services().notify.set_preferences(token, ins, chosen)
+        return current.redirect("/settings", "notifications")
 
     # Lifecycle: close, reopen, deletion, each confirmed first
 
     @pages.get("/lifecycle")
     def lifecycle(current: Current) -> Response:
-        token, ins = current.patient
-        try:
-            status = services().dossier.status(token, ins)
-        except NotFound:
+        status = dossier_status(*current.patient)
+        if status is None:
             return current.redirect("/dossier")
         return render(current, "lifecycle.html", status=status, confirm=None)
 
