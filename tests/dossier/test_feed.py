@@ -93,6 +93,7 @@ def test_feed_additions_are_traced_per_dossier(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # 200,000 lines through the real broker and store: minutes on a loaded 2-core machine
 def test_operator_imports_100000_lines_in_one_run_and_again_with_no_effect(
     cluster: Any, people: People, feed_key: Path, tmp_path: Path, environment: dict[str, str]
 ) -> None:
