@@ -88,6 +88,7 @@ def deposit(http: httpx.Client, ins: str, headers: dict[str, str], raw: bytes, *
     return str(created.json()["document_id"])
 
 
+@pytest.mark.timeout(420)  # the stack's start and some sixty pages, on a shared 2-core machine
 def test_a_patient_manages_their_record_through_the_pages(
     system: Running, api: Api, chromium: Browser, patient: dict[str, str],
 ) -> None:
