@@ -24,6 +24,10 @@ from nameko.timer import timer as nameko_timer
 from services.common.errors import DmpError
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The longest a stop waits for received messages to be settled: the longest request
+# (DMP_RPC_TIMEOUT_SECONDS, 30 s) with margin, below the pods' grace period (60 s, deploy/k8s). Past
+# it (a worker stuck, the broker gone), nameko ends the consumer and the broker redelivers.
+DRAIN_SECONDS = 40.0
 
 
 class DrainingConsumer(AmqpConsumer):  # type: ignore[misc]
@@ -43,10 +47,13 @@ class DrainingConsumer(AmqpConsumer):  # type: ignore[misc]
             self.closed.set()
 
     def stop(self) -> None:
-        """Returns once every message received has been acknowledged or handed back."""
+        """Returns once every message received has been acknowledged or handed back (or after
+        DRAIN_SECONDS)."""
         self.stopping = True
+        if not self.unsettled:
+            self.should_stop = True  # nothing to wait for; also ends a reconnection loop
         if self.ready.is_set():
-            self.closed.wait()
+            self.closed.wait(DRAIN_SECONDS)
 
     def get_consumers(self, consumer_cls: Any, channel: Any) -> list[Any]:
         self.consuming = super().get_consumers(consumer_cls, channel)
