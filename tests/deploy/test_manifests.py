@@ -16,6 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from services.common.entrypoints import DRAIN_SECONDS
 from services.common.launcher import SERVICES
 from tests.deploy.kube import (
     KUBERNETES_VERSION,
@@ -333,7 +334,8 @@ def test_the_grace_period_covers_the_pre_stop_pause_and_the_longest_request(over
             draining = int(env["DMP_GATEWAY_GRACEFUL_SECONDS"]["value"])
             assert draining >= rpc_timeout, "the gateway waits for a request's RPC to answer"
         else:
-            draining = rpc_timeout
+            assert rpc_timeout < DRAIN_SECONDS, "a stopping service waits for its longest request"
+            draining = int(DRAIN_SECONDS)
         assert 0 < pause < 15
         assert spec["terminationGracePeriodSeconds"] >= pause + draining + 10, f"{overlay}: {name}"
 
