@@ -44,3 +44,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+# The Kubernetes manifests and the image recipe alone (kustomize build, Kubernetes 1.32 strict schemas,
+# custom resources; skipped checks are listed with their reason). Part of `make test` too.
+.PHONY: manifests
+manifests: $(STAMP)
+	$(BIN)/pytest -q -rs tests/deploy/test_manifests.py tests/deploy/test_dockerfile.py

@@ -20,6 +20,9 @@ import importlib  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from services.common.healthcheck import HEARTBEAT_SECONDS, heartbeat_path  # noqa: E402
 
 SERVICES = ("identity", "consent", "dossier", "notify", "audit")
 
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     config.update({"AMQP_URI": settings.amqp_uri, "max_workers": 20, "PREFETCH_COUNT": 20})
     try:
-        run(service_class(args.service))
+        run(service_class(args.service), args.service)
     except KeyboardInterrupt:
         pass
     finally:
@@ -58,7 +61,7 @@ def service_class(name: str) -> type:
     )
 
 
-def run(cls: type) -> None:
+def run(cls: type, name: str) -> None:
     """Run until SIGTERM, then stop gracefully: running workers finish, messages are acked."""
     from nameko.runners import ServiceRunner
 
@@ -67,14 +70,24 @@ def run(cls: type) -> None:
     # Signal handlers cannot use eventlet primitives: stop in a green thread.
     signal.signal(signal.SIGTERM, lambda signum, frame: eventlet.spawn_n(runner.stop))
     runner.start()
+    beating = eventlet.spawn(heartbeat, heartbeat_path(name))
     waiter = eventlet.spawn(runner.wait)
     while True:
         try:
             waiter.wait()
+            beating.kill()
             return
         except OSError as error:  # EINTR when the signal arrives during a socket wait
             if error.errno != errno.EINTR:
                 raise
+
+
+def heartbeat(path: Path) -> None:
+    """Touch `path` every few seconds from the event loop: the liveness probe reads its age, so a
+    loop blocked by a stuck call shows up as a stale file (services/common/healthcheck.py)."""
+    while True:
+        path.touch()
+        eventlet.sleep(HEARTBEAT_SECONDS)
 
 
 if __name__ == "__main__":

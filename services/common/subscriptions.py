@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kombu.entity import Queue, binding
-from nameko.messaging import consume
 from nameko.standalone.events import get_event_exchange
 
+from services.common.entrypoints import consume
 from services.common.errors import DmpError
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,4 +1,10 @@
-"""Run the gateway: `python -m services.gateway.main` (HOST and PORT from DMP_GATEWAY_*)."""
+"""Run the gateway: `python -m services.gateway.main` (settings from DMP_GATEWAY_*).
+
+Behind an ingress, the client's address comes from X-Forwarded-For, trusted only from
+DMP_GATEWAY_FORWARDED_ALLOW_IPS (the ingress controller's addresses or CIDR): rate limits per
+address depend on it. On SIGTERM uvicorn stops accepting and lets requests in flight finish, for at
+most DMP_GATEWAY_GRACEFUL_SECONDS.
+"""
 
 from __future__ import annotations
 
@@ -37,9 +43,12 @@ def main() -> None:
     FastAPIInstrumentor.instrument_app(app, server_request_hook=redact_patient)
     host = os.environ.get("DMP_GATEWAY_HOST", "127.0.0.1")
     port = int(os.environ.get("DMP_GATEWAY_PORT", "8000"))
+    forwarded_allow_ips = os.environ.get("DMP_GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1")
+    graceful_seconds = int(os.environ.get("DMP_GATEWAY_GRACEFUL_SECONDS", "35"))
     try:
         # access_log off: URLs carry INS, which is personal data. Our middleware logs ids only.
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", proxy_headers=True,
+                    forwarded_allow_ips=forwarded_allow_ips, timeout_graceful_shutdown=graceful_seconds)
     finally:
         close_all()
         shutdown_tracing()
