@@ -37,6 +37,8 @@ LABELS: dict[str, tuple[str, str]] = {  # event type: (français, English)
     "personal_space_read": ("Consultation de l'espace personnel", "Personal space read"),
     "reimbursements_added": ("Ajout de données de remboursement", "Reimbursement data added"),
     "logged_in": ("Connexion", "Logged in"),
+    "login_failed": ("Échec de connexion (code à usage unique)", "Failed login (one-time code)"),
+    "authentication_refused": ("Jeton d'accès refusé", "Access token refused"),
 }
 ACTIONS = {"added": "C", "opened": "C", "recorded": "C", "read": "R", "listed": "R", "access": "R",
            "deleted": "D", "purged": "D"}

@@ -46,6 +46,7 @@ SUBSCRIPTIONS = (
     Subscription("audit", "identity", (ALL,)),
     Subscription("audit", "consent", (ALL,)),
     Subscription("audit", "dossier", (ALL,)),
+    Subscription("audit", "gateway", (ALL,)),  # refused tokens (services/gateway/refusals.py)
     Subscription("notify", "dossier", ("document_added", "first_access", "document_released",
                                        "invisibility_reminder_due")),
     Subscription("notify", "consent", ("emergency_access_started",)),
