@@ -70,18 +70,17 @@ def count(history: list[dict[str, Any]], rule: str, actor: str) -> int:
 
 def refusal_traced(http: httpx.Client, ins: str, patient: Headers, actor_id: str, rule: str) -> dict[str, Any]:
     """The access_denied trace of this actor under this rule, as the patient's history shows it."""
-    def found() -> dict[str, Any] | None:
+    def found() -> dict[str, Any]:
         return next((t for t in history_of(http, ins, patient) if t["type"] == "access_denied"
                      and t["outcome"] == "denied" and t["rule"] == rule and (t["actor"] or {}).get("id") == actor_id),
-                    None)
-    trace: dict[str, Any] = eventually(found)
-    return trace
+                    {})
+    return eventually(found)
 
 
 def token_refusal_traced(traces: Collection[dict[str, Any]], response: httpx.Response) -> dict[str, Any]:
     request_id = response.headers["X-Request-ID"]
-    trace: dict[str, Any] = eventually(lambda: traces.find_one(
-        {"type": "authentication_refused", "data.request_id": request_id}))
+    trace = eventually(lambda: traces.find_one(
+        {"type": "authentication_refused", "data.request_id": request_id}) or {})
     assert trace["chain"] == "system" and trace["outcome"] == "denied" and trace["actor"] is None
     return trace
 
