@@ -1,7 +1,8 @@
 """The entrypoint decorators every service uses.
 
 `rpc` marks our own errors as expected (they are answers, not failures: no error span, no stack
-trace in the logs). Events are consumed through `subscriptions.subscribe`.
+trace in the logs) and dead-letters malformed calls (common/deadletters.py). Events are consumed
+through `subscriptions.subscribe`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from nameko.rpc import rpc as nameko_rpc
 from nameko.timer import timer as nameko_timer
 
+from services.common.deadletters import GuardedRpc
 from services.common.errors import DmpError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,6 +25,7 @@ def every(seconds: float) -> Callable[[F], F]:
 
 
 def rpc(method: F) -> F:
-    decorated: F = nameko_rpc(expected_exceptions=(DmpError,))(method)
+    """A nameko RPC entrypoint whose queue sends malformed messages to the dead-letter queue."""
+    decorated: F = GuardedRpc.decorator(expected_exceptions=(DmpError,))(method)
     return decorated
 

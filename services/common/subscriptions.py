@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kombu.entity import Queue, binding
-from nameko.messaging import consume
 from nameko.standalone.events import get_event_exchange
 
+from services.common.deadletters import GuardedConsume
 from services.common.errors import DmpError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,8 +64,9 @@ def subscription(consumer: str, source: str) -> Subscription:
 
 
 def subscribe(consumer: str, source: str) -> Callable[[F], F]:
-    """Consume a subscription: acknowledged after the handler returns, requeued if it raises."""
-    decorator: Callable[[F], F] = consume(
+    """Consume a subscription: acknowledged after the handler returns, requeued if it raises; a malformed
+    message goes to the consumer's dead-letter queue with the reason (common/deadletters.py)."""
+    decorator: Callable[[F], F] = GuardedConsume.decorator(
         subscription(consumer, source).queue, requeue_on_error=True, expected_exceptions=(DmpError,)
     )
     return decorator

@@ -33,7 +33,12 @@ def setup_tracing(service_name: str, exporter: SpanExporter | None = None) -> No
     from nameko_opentelemetry import NamekoInstrumentor
 
     NamekoInstrumentor().instrument(
-        send_headers=False, send_request_payloads=False, send_response_payloads=False
+        send_headers=False, send_request_payloads=False, send_response_payloads=False,
+        # Our entrypoints guard their queues (services/common/deadletters.py): traced as nameko's own.
+        entrypoint_adapters={
+            "services.common.deadletters.GuardedRpc": "nameko_opentelemetry.rpc.RpcEntrypointAdapter",
+            "services.common.deadletters.GuardedConsume": "nameko_opentelemetry.messaging.ConsumerEntrypointAdapter",
+        },
     )
 
 
