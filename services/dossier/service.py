@@ -388,7 +388,7 @@ class DossierService(HealthMixin):
 
     def _store_document(
         self, actor: Actor, grant: Grant, dossier: dict[str, Any], submission: DocumentSubmission,
-        replaces: dict[str, Any] | None = None,
+        replaces: dict[str, Any] | None = None, idempotency: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         if not grant.covers(submission.category):
             raise self._refuse(actor, grant.for_category(submission.category), dossier)
@@ -412,7 +412,7 @@ class DossierService(HealthMixin):
             "_id": document_id, "dossier_id": dossier["_id"], **metadata, "created_at": now,
             "created_ms": lifecycle.epoch_ms(now), "size": len(content), "sha256": digest, "status": "current",
             "replaces": replaces["_id"] if replaces else None, "replaced_by": None, "author": actor.ref,
-            "patient_id": dossier["patient_id"],
+            "patient_id": dossier["patient_id"], **(idempotency or {}),
         }
         if rules.INVISIBLE_TO_PATIENT in submission.visibility:
             record["release_ms"] = lifecycle.epoch_ms(now + rules.INVISIBLE_FOR)
@@ -439,7 +439,19 @@ class DossierService(HealthMixin):
                 mode="json")
         key = rules.check_idempotency_key(idempotency_key)
         fingerprint = rules.sha256(json.dumps([ins, payload], sort_keys=True).encode())
-        earlier = self.store.claim_idempotency(actor.id, key, fingerprint, lifecycle.epoch_ms(self.clock.now()))
+        stale_ms = Settings.from_env().idempotency_claim_seconds * 1000
+        earlier = self.store.claim_idempotency(actor.id, key, fingerprint, lifecycle.epoch_ms(self.clock.now()),
+                                               stale_ms)
+        reference = f"{actor.id}|{key}"
+        stored = self.store.document_by_idempotency(dossier["_id"], reference)
+        if stored is not None:
+            # Stored by an earlier request that died before it could say so (or before the claim was
+            # completed): answer that document, never store a second.
+            if stored.get("idempotency_fingerprint") != fingerprint:
+                raise Conflict("this Idempotency-Key was used for a different request",
+                               [{"field": "Idempotency-Key"}])
+            self.store.complete_idempotency(actor.id, key, stored["_id"])
+            return {**DocumentMetadata.from_record(stored).model_dump(mode="json"), "replayed": True}
         if earlier is not None:
             if earlier["fingerprint"] != fingerprint:
                 raise Conflict("this Idempotency-Key was used for a different request",
@@ -451,7 +463,8 @@ class DossierService(HealthMixin):
             assert document is not None
             return {**DocumentMetadata.from_record(document).model_dump(mode="json"), "replayed": True}
         try:
-            record = self._store_document(actor, grant, dossier, submission)
+            record = self._store_document(actor, grant, dossier, submission, idempotency={
+                "idempotency": reference, "idempotency_fingerprint": fingerprint})
         except Exception:
             self.store.release_idempotency(actor.id, key)  # let a retry try again
             raise
