@@ -44,3 +44,14 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+# Issue 12: the fault tests alone (kill -9 each service, broker outage, store restart, under load),
+# and the security tests alone (attacks, malformed messages, payload fuzzing, secret and PII scans).
+.PHONY: faults security
+faults: $(STAMP)
+	$(BIN)/python -m deploy.local.prepare_tests
+	$(BIN)/pytest -q -s -m faults
+
+security: $(STAMP)
+	$(BIN)/python -m deploy.local.prepare_tests
+	$(BIN)/pytest -q -s tests/security

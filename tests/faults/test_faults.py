@@ -202,6 +202,7 @@ def test_kill_each_service_cut_the_broker_restart_the_store_and_lose_nothing(
             assert not worker.is_alive()
         load_seconds = time.monotonic() - started
         assert load.errors == []
+        assert load.failures["ConnectError"] > 0  # the client did feel the faults (the gateway was down)
         verdict = check_nothing_lost(stack, load, mailbox)
 
     print(f"\nFaults survived ({len(faults)}): {', '.join(faults)}")
