@@ -294,6 +294,10 @@ class IdentityService(HealthMixin):
         actor = verify(token)
         patient = self.store.patient_by_ins(require_ins(ins))
         if actor.kind is not ActorKind.PATIENT or patient is None or actor.id != patient["_id"]:
+            self.store.record_refusal(Event.of(
+                EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
+                rule="R-HOLDER-ONLY", patient_id=patient["_id"] if patient else None,
+                data={"action": "change_contact"}))
             raise AccessDenied.by_rule("R-HOLDER-ONLY", "only the patient changes their contact details")
         return patient
 

@@ -72,7 +72,7 @@ class NotifyService(HealthMixin):
     def _handle(self, event: Event | None) -> None:
         """Record every delivery this event calls for, then try them (the job retries what fails)."""
         if event is None:
-            return  # malformed: parked
+            return  # malformed: dead-lettered before it got here, or parked
         for whom, professional_id in messages.recipients(event):
             if whom == messages.PATIENT:
                 if event.patient_id is None:

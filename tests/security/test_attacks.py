@@ -159,9 +159,13 @@ def test_patient_a_on_patient_bs_dossier(system: Running, api: Api, dossier: tup
     blocked = system.http.post(f"/api/v1/patients/{ins}/blocks", json={"professional_id": "rpps:10000000009"},
                                headers=other)
     assert blocked.status_code == 403
+    contact = system.http.post(f"/api/v1/patients/{ins}/contact", json={"email": "intrus@attaque.example"},
+                               headers=other)
+    assert contact.status_code == 403 and contact.json()["errors"][0]["rule"] == "R-HOLDER-ONLY"
     intruder = actor_id(other)
-    # documents, history, personal space, settings, block: each refusal traced in the victim's chain
-    eventually(lambda: count(history_of(system.http, ins, patient), "R-OTHER-PATIENT", intruder) >= 5)
+    # documents, history, personal space, settings, block, contact: each refusal traced in the victim's chain
+    eventually(lambda: count(history_of(system.http, ins, patient), "R-OTHER-PATIENT", intruder) >= 5
+               and count(history_of(system.http, ins, patient), "R-HOLDER-ONLY", intruder) == 1)
 
 
 def test_professional_without_consent(system: Running, api: Api, dossier: tuple[str, Headers, Headers]) -> None:
