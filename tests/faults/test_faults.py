@@ -138,7 +138,7 @@ def faulty_system(
             "DMP_OUTBOX_INTERVAL_SECONDS": "0.2",
             "DMP_RATE_PER_ACTOR_PER_MINUTE": "10000000",
             "DMP_RPC_TIMEOUT_SECONDS": "10",
-            "DMP_NOTIFY_LEASE_SECONDS": "5",
+            "DMP_NOTIFY_LEASE_SECONDS": "20",  # longer than a send may take (SMTP timeout 15 s)
             "DMP_NOTIFY_RETRY_BASE_SECONDS": "1",
             "DMP_IDEMPOTENCY_CLAIM_SECONDS": "5",
         })
@@ -151,8 +151,26 @@ def faulty_system(
 
 
 def healthy(stack: Stack) -> None:
-    wait_for("the whole system", lambda: http_ok(f"{stack.gateway_url}/health")
-             and services_answer(stack.env["AMQP_URI"]), 120)
+    try:
+        wait_for("the whole system", lambda: http_ok(f"{stack.gateway_url}/health")
+                 and services_answer(stack.env["AMQP_URI"]), 180)
+    except TimeoutError:
+        raise AssertionError(f"still not answering: {silent(stack)}") from None
+
+
+def silent(stack: Stack) -> list[str]:
+    """Who does not answer (for the failure message)."""
+    quiet = [] if http_ok(f"{stack.gateway_url}/health") else ["gateway"]
+    try:
+        with ClusterRpcClient(uri=stack.env["AMQP_URI"], timeout=5) as cluster:
+            for name in SERVICES:
+                try:
+                    getattr(cluster, name).health()
+                except Exception as error:
+                    quiet.append(f"{name} ({type(error).__name__})")
+    except Exception as error:
+        quiet.append(f"the broker ({type(error).__name__})")
+    return quiet
 
 
 def test_kill_each_service_cut_the_broker_restart_the_store_and_lose_nothing(
@@ -174,27 +192,30 @@ def test_kill_each_service_cut_the_broker_restart_the_store_and_lose_nothing(
         started = time.monotonic()
         faults = []
 
-        def settle(what: str) -> None:
+        def settle(what: str, since: float) -> None:
             healthy(stack)
-            faults.append(what)
+            faults.append(f"{what} (answering again after {time.monotonic() - since:.0f} s)")
             time.sleep(2)  # load flows again before the next fault
 
         time.sleep(3)
         for name in (*SERVICES, "gateway"):
+            since = time.monotonic()
             stack.processes.kill(name)
             time.sleep(1)
             stack.processes.restart(name)
-            settle(f"kill -9 {name}")
+            settle(f"kill -9 {name}", since)
+        since = time.monotonic()
         proxy.cut()
         time.sleep(3)
         proxy.restore()
-        settle("broker outage (3 s)")
+        settle("broker outage of 3 s", since)
         store_port = int(stack.env["MONGO_URI"].rsplit(":", 1)[1].strip("/"))
+        since = time.monotonic()
         stack.processes.kill("devstore")
         time.sleep(1)
         stack.processes.restart("devstore")
         wait_for("the Mongo-wire server", lambda: port_answers("127.0.0.1", store_port), 30)
-        settle("kill -9 the Mongo-wire server")
+        settle("kill -9 the Mongo-wire server", since)
 
         load.running = False
         for worker in workers:
