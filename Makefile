@@ -50,3 +50,14 @@ clean:
 .PHONY: manifests
 manifests: $(STAMP)
 	$(BIN)/pytest -q -rs tests/deploy/test_manifests.py tests/deploy/test_dockerfile.py
+
+# Issue 12: the fault tests alone (kill -9 each service, broker outage, store restart, under load),
+# and the security tests alone (attacks, malformed messages, payload fuzzing, secret and PII scans).
+.PHONY: faults security
+faults: $(STAMP)
+	$(BIN)/python -m deploy.local.prepare_tests
+	$(BIN)/pytest -q -s -m faults
+
+security: $(STAMP)
+	$(BIN)/python -m deploy.local.prepare_tests
+	$(BIN)/pytest -q -s tests/security

@@ -67,6 +67,7 @@ class Processes:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +77,26 @@ class Processes:
             start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
         )
         self.children.append((name, child))
+        self.commands[name] = (args, env)
         return child
+
+    def child(self, name: str) -> subprocess.Popen[bytes]:
+        return next(child for known, child in self.children if known == name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one child, as a crash or the OOM killer would: no cleanup, no goodbye."""
+        child = self.child(name)
+        child.kill()
+        child.wait()
+
+    def restart(self, name: str) -> subprocess.Popen[bytes]:
+        """Start a child again as it was first started (same command, environment and log), in its place."""
+        old = self.child(name)
+        if old.poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        args, env = self.commands[name]
+        self.children = [(known, child) for known, child in self.children if child is not old]
+        return self.start(name, args, env)
 
     def check_alive(self) -> None:
         for name, child in self.children:

@@ -55,6 +55,8 @@ LABELS: dict[str, tuple[str, str]] = {  # event type: (français, English)
     "document_unarchived": ("Désarchivage d'un document", "Document unarchived"),
     "invisibility_reminder_due": ("Rappel d'un document non encore visible", "Reminder of a document not yet "
                                   "visible"),
+    "login_failed": ("Échec de connexion (code à usage unique)", "Failed login (one-time code)"),
+    "authentication_refused": ("Jeton d'accès refusé", "Access token refused"),
 }
 ACTIONS = {"added": "C", "opened": "C", "recorded": "C", "read": "R", "listed": "R", "access": "R",
            "deleted": "D", "purged": "D"}

@@ -17,7 +17,7 @@ from services.common.actors import ActorKind
 from services.common.clock import Clock
 from services.common.entrypoints import every, rpc
 from services.common.errors import AccessDenied
-from services.common.events import Event, EventType
+from services.common.events import Event, EventType, Outcome
 from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
@@ -67,6 +67,10 @@ class AuditService(HealthMixin):
 
     @subscribe("audit", "dossier")
     def on_dossier_event(self, payload: dict[str, Any]) -> None:
+        self._append(payload)
+
+    @subscribe("audit", "gateway")
+    def on_gateway_event(self, payload: dict[str, Any]) -> None:
         self._append(payload)
 
     # Verification
@@ -120,6 +124,11 @@ class AuditService(HealthMixin):
         selection: dict[str, Any] = {"patient_id": grant.patient_id}
         if not grant.allowed:
             if actor.kind is not ActorKind.PROFESSIONAL or grant.rule != "R-HISTORY-HOLDER":
+                # The refusal is traced here, in the trail itself, before the answer goes back.
+                refusal = Event.of(EventType.ACCESS_DENIED, self.name, self.clock.now(), actor,
+                                   outcome=Outcome.DENIED, rule=grant.rule, patient_id=grant.patient_id,
+                                   data={"action": Action.READ_HISTORY.value})
+                self.store.append(trace_of(refusal), self.clock.now())
                 raise AccessDenied.by_rule(grant.rule, grant.reason)
             # Neither the patient's side nor the médecin traitant: a document's author sees its traces.
             selection["document_author"] = actor.id

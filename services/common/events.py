@@ -58,6 +58,8 @@ class EventType(StrEnum):
     PERSONAL_SPACE_UPDATED = "personal_space_updated"
     PERSONAL_SPACE_READ = "personal_space_read"
     ACCESS_DENIED = "access_denied"
+    LOGIN_FAILED = "login_failed"  # a wrong or expired one-time code for a known patient
+    AUTHENTICATION_REFUSED = "authentication_refused"  # a presented token failed verification (no actor)
 
 
 class Outcome(StrEnum):

@@ -74,6 +74,7 @@ class Settings:
     outbox_interval_seconds: float
     login_rate_per_address: int
     notify_lease_seconds: int
+    idempotency_claim_seconds: int
     rate_per_actor_per_minute: int
     cors_origins: list[str]
     notify_retry_base_seconds: int
@@ -105,6 +106,7 @@ class Settings:
             outbox_interval_seconds=float(os.environ.get("DMP_OUTBOX_INTERVAL_SECONDS", "0.5")),
             login_rate_per_address=_int("DMP_LOGIN_RATE_PER_ADDRESS", 300),
             notify_lease_seconds=_int("DMP_NOTIFY_LEASE_SECONDS", 60),
+            idempotency_claim_seconds=_int("DMP_IDEMPOTENCY_CLAIM_SECONDS", 60),
             rate_per_actor_per_minute=_int("DMP_RATE_PER_ACTOR_PER_MINUTE", 600),
             cors_origins=[o.strip() for o in os.environ.get("DMP_CORS_ORIGINS", "").split(",") if o.strip()],
             notify_retry_base_seconds=_int("DMP_NOTIFY_RETRY_BASE_SECONDS", 30),

@@ -89,8 +89,9 @@ class Store:
         raise ServiceUnavailable("the record is changing too often; nothing was changed, retry")
 
     def received_event(self, payload: Any) -> Event | None:
-        """The event in a consumed message, or None after parking a malformed one: it would fail the
-        same way forever, so it is kept aside (parked_events) for a person to look at, not requeued."""
+        """The event in a consumed message, or None after parking a malformed one. Subscriptions already
+        send malformed messages to the dead-letter queue before a handler runs (common/deadletters.py),
+        so this is the second line: a handler called some other way still never requeues forever."""
         try:
             return Event.model_validate(payload)
         except ValidationError as error:

@@ -46,6 +46,7 @@ SUBSCRIPTIONS = (
     Subscription("audit", "identity", (ALL,)),
     Subscription("audit", "consent", (ALL,)),
     Subscription("audit", "dossier", (ALL,)),
+    Subscription("audit", "gateway", (ALL,)),  # refused tokens (services/gateway/refusals.py)
     Subscription("notify", "dossier", ("document_added", "first_access", "document_released",
                                        "invisibility_reminder_due")),
     Subscription("notify", "consent", ("emergency_access_started",)),
@@ -63,7 +64,8 @@ def subscription(consumer: str, source: str) -> Subscription:
 
 
 def subscribe(consumer: str, source: str) -> Callable[[F], F]:
-    """Consume a subscription: acknowledged after the handler returns, requeued if it raises."""
+    """Consume a subscription: acknowledged after the handler returns, requeued if it raises; a malformed
+    message goes to the consumer's dead-letter queue with the reason (common/deadletters.py)."""
     decorator: Callable[[F], F] = consume(
         subscription(consumer, source).queue, requeue_on_error=True, expected_exceptions=(DmpError,)
     )

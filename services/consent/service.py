@@ -17,7 +17,7 @@ from services.common.actors import Actor, ActorKind, Role
 from services.common.clock import Clock
 from services.common.entrypoints import rpc
 from services.common.errors import AccessDenied, Conflict, InvalidInput
-from services.common.events import Event, EventType
+from services.common.events import Event, EventType, Outcome
 from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
@@ -115,20 +115,30 @@ class ConsentService(HealthMixin):
 
     # Helpers for the operations below
 
+    def _refuse_traced(self, actor: Actor, patient_id: str | None, rule: str, action: str) -> AccessDenied:
+        """Trace a refusal decided here (it reaches the patient's trail through the outbox), then return
+        the error to raise. Decisions merely asked for (grant, decide) are traced by the asking service."""
+        event = Event.of(EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
+                         rule=rule, patient_id=patient_id, data={"action": action})
+        self.store.record_refusal(event)
+        return _refuse(rule)
+
     def _patient_side(self, token: str, ins: str) -> tuple[Actor, str, Grant]:
-        """The holder or their representative, allowed to set up the dossier (else AccessDenied)."""
+        """The holder or their representative, allowed to set up the dossier (else AccessDenied, traced)."""
         actor = verify(token)
         ins = require_ins(ins)
         decision, _ = self._decide(actor, ins, Action.MANAGE)
-        decision.require()
+        if not decision.allowed:
+            raise self._refuse_traced(actor, decision.patient_id, decision.rule, Action.MANAGE.value)
         return actor, ins, decision
 
     def _professional(self, token: str, ins: str) -> tuple[Actor, str, str]:
         actor = verify(token)
         ins = require_ins(ins)
+        patient_id = self.identity.patient_id_for(ins)
         if actor.kind is not ActorKind.PROFESSIONAL:
-            raise _refuse("R-CONSENT-RECORDER")
-        return actor, ins, self.identity.patient_id_for(ins)
+            raise self._refuse_traced(actor, patient_id, "R-CONSENT-RECORDER", "record_consent")
+        return actor, ins, patient_id
 
     def _event(self, kind: EventType, actor: Actor, patient_id: str | None, **data: str) -> Event:
         return Event.of(kind, self.name, self.clock.now(), actor, patient_id=patient_id, data=data)
@@ -181,7 +191,7 @@ class ConsentService(HealthMixin):
             raise InvalidInput.for_field("profession", "only a médecin (profession 10) can be médecin traitant")
         settings = self.store.patient_settings(ins)
         if actor.id in settings["blocked"]:
-            raise _refuse("R-BLOCKED")
+            raise self._refuse_traced(actor, patient_id, "R-BLOCKED", "declare_medecin_traitant")
         now = self.clock.now()
         history = [*settings["mt_history"], {"professional_id": actor.id, "from": now}]
         event = self._event(EventType.MEDECIN_TRAITANT_DECLARED, actor, patient_id)
@@ -200,7 +210,7 @@ class ConsentService(HealthMixin):
         settings = self.store.patient_settings(ins)
         refusal = rules.may_break_glass(actor, facts, settings["oppose_emergency"], settings["oppose_regulator"])
         if refusal:
-            raise _refuse(refusal)
+            raise self._refuse_traced(actor, facts.patient_id, refusal, "break_glass")
         regulator = Role.SAMU_REGULATOR in actor.roles
         until = now + EMERGENCY_DURATION
         event = self._event(EventType.EMERGENCY_ACCESS_STARTED, actor, facts.patient_id,

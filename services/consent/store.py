@@ -34,7 +34,8 @@ def ms(moment: datetime) -> int:
 
 class ConsentStore(Store):
     service = "consent"
-    outbox_collections = ("consents", "care_team", "occupational_consents", "patient_settings", "emergencies")
+    outbox_collections = ("consents", "care_team", "occupational_consents", "patient_settings", "emergencies",
+                          "refusals")
 
     @classmethod
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
@@ -42,6 +43,11 @@ class ConsentStore(Store):
         for collection in ("consents", "care_team", "occupational_consents"):
             database[collection].create_index([("ins", 1)])
         database.emergencies.create_index([("ins", 1), ("professional_id", 1), ("expires_ms", 1)])
+
+    def record_refusal(self, event: Event) -> None:
+        """A refused request, kept with its access_denied event (the audit trail gets it through the outbox)."""
+        self.insert_with_events("refusals", {"_id": event.event_id, "at": event.occurred_at,
+                                             "rule": event.rule, "patient_id": event.patient_id}, [event])
 
     # What one decision needs, in one place.
 

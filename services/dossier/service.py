@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime, time
 from typing import Any
@@ -44,6 +45,17 @@ from services.common.validation import parse
 from services.dossier import crypto, feed, formats, lifecycle, queries, rules
 from services.dossier.store import DossierStore
 
+DOCUMENT_ID = re.compile(r"doc_[0-9a-f]{32}")
+
+
+def requested(document_id: Any, action: Action) -> dict[str, Any]:
+    """The fields of a trace that name a requested document: its id when it has the shape of one, else
+    only that it was malformed (a guess of any length or content never lands in the trail)."""
+    text = str(document_id)
+    if DOCUMENT_ID.fullmatch(text):
+        return {"document_id": text, "data": {"action": action.value}}
+    return {"data": {"action": action.value, "requested": "malformed id"}}
+
 
 def access_note(grant: Grant) -> dict[str, Any]:
     """Said with every release of content: under which rule, and whether it is an emergency access."""
@@ -63,12 +75,13 @@ class DossierService(HealthMixin):
     def _grant(self, token: str, ins: str, action: Action) -> Grant:
         return Grant.model_validate(self.consent.grant(token, ins, action.value))
 
-    def _refuse(self, actor: Actor, grant: Grant, dossier: dict[str, Any] | None, **ids: str) -> AccessDenied:
+    def _refuse(self, actor: Actor, grant: Grant, dossier: dict[str, Any] | None, **ids: Any) -> AccessDenied:
         """Trace the refusal, then return the error to raise."""
+        fields = {"data": {"action": grant.action.value}, **ids}
         event = Event.of(
             EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
             rule=grant.rule, emergency=grant.emergency, patient_id=grant.patient_id,
-            dossier_id=dossier["_id"] if dossier else None, data={"action": grant.action.value}, **ids,
+            dossier_id=dossier["_id"] if dossier else None, **fields,
         )
         self.store.record_access(event)
         return AccessDenied.by_rule(grant.rule, grant.reason)
@@ -385,7 +398,7 @@ class DossierService(HealthMixin):
 
     def _store_document(
         self, actor: Actor, grant: Grant, dossier: dict[str, Any], submission: DocumentSubmission,
-        replaces: dict[str, Any] | None = None,
+        replaces: dict[str, Any] | None = None, idempotency: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         if not grant.covers(submission.category):
             raise self._refuse(actor, grant.for_category(submission.category), dossier)
@@ -409,7 +422,7 @@ class DossierService(HealthMixin):
             "_id": document_id, "dossier_id": dossier["_id"], **metadata, "created_at": now,
             "created_ms": lifecycle.epoch_ms(now), "size": len(content), "sha256": digest, "status": "current",
             "replaces": replaces["_id"] if replaces else None, "replaced_by": None, "author": actor.ref,
-            "patient_id": dossier["patient_id"],
+            "patient_id": dossier["patient_id"], **(idempotency or {}),
         }
         if rules.INVISIBLE_TO_PATIENT in submission.visibility:
             record["release_ms"] = lifecycle.epoch_ms(now + rules.INVISIBLE_FOR)
@@ -436,7 +449,19 @@ class DossierService(HealthMixin):
                 mode="json")
         key = rules.check_idempotency_key(idempotency_key)
         fingerprint = rules.sha256(json.dumps([ins, payload], sort_keys=True).encode())
-        earlier = self.store.claim_idempotency(actor.id, key, fingerprint, lifecycle.epoch_ms(self.clock.now()))
+        stale_ms = Settings.from_env().idempotency_claim_seconds * 1000
+        earlier = self.store.claim_idempotency(actor.id, key, fingerprint, lifecycle.epoch_ms(self.clock.now()),
+                                               stale_ms)
+        reference = f"{actor.id}|{key}"
+        stored = self.store.document_by_idempotency(dossier["_id"], reference)
+        if stored is not None:
+            # Stored by an earlier request that died before it could say so (or before the claim was
+            # completed): answer that document, never store a second.
+            if stored.get("idempotency_fingerprint") != fingerprint:
+                raise Conflict("this Idempotency-Key was used for a different request",
+                               [{"field": "Idempotency-Key"}])
+            self.store.complete_idempotency(actor.id, key, stored["_id"])
+            return {**DocumentMetadata.from_record(stored).model_dump(mode="json"), "replayed": True}
         if earlier is not None:
             if earlier["fingerprint"] != fingerprint:
                 raise Conflict("this Idempotency-Key was used for a different request",
@@ -448,7 +473,8 @@ class DossierService(HealthMixin):
             assert document is not None
             return {**DocumentMetadata.from_record(document).model_dump(mode="json"), "replayed": True}
         try:
-            record = self._store_document(actor, grant, dossier, submission)
+            record = self._store_document(actor, grant, dossier, submission, idempotency={
+                "idempotency": reference, "idempotency_fingerprint": fingerprint})
         except Exception:
             self.store.release_idempotency(actor.id, key)  # let a retry try again
             raise
@@ -514,9 +540,13 @@ class DossierService(HealthMixin):
         return self._change(actor, grant, dossier, document, kind, {"visibility": visibility})
 
     def _visible(self, actor: Actor, grant: Grant, dossier: dict[str, Any], document_id: Any) -> dict[str, Any]:
-        """The document if this actor may see it. A hidden one answers 404, like one that does not exist
-        (its refusal is still traced)."""
-        document = self._document(dossier, document_id)
+        """The document if this actor may see it. A hidden one answers 404, like one that does not exist;
+        both refusals are traced (a run of unknown ids is someone guessing)."""
+        try:
+            document = self._document(dossier, document_id)
+        except NotFound:
+            self._refuse(actor, grant.refused("R-UNKNOWN-DOCUMENT"), dossier, **requested(document_id, grant.action))
+            raise
         decision = grant.for_document(actor.id, document["category"], document.get("visibility", []),
                                       document["author"]["id"])
         if not decision.allowed:
@@ -552,10 +582,14 @@ class DossierService(HealthMixin):
     def find_document(self, token: str, document_id: str, with_content: bool) -> dict[str, Any]:
         """A document by its id alone (FHIR reads): the same checks and trace as through its dossier, and
         the patient's INS with it. An unknown id and a hidden document answer alike (404)."""
-        verify(token)
+        actor = verify(token)
         located = self.store.document_anywhere(str(document_id))
         dossier = self.store.dossier_by_id(located["dossier_id"]) if located else None
         if dossier is None:
+            # No dossier to attribute it to: the refusal goes to the trail's system chain.
+            self.store.record_access(Event.of(
+                EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
+                rule="R-UNKNOWN-DOCUMENT", **requested(document_id, Action.READ)))
             raise NotFound("no such document", [{"field": "id"}])
         if with_content:
             return {**self.read_document(token, dossier["ins"], document_id), "ins": dossier["ins"]}

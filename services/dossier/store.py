@@ -29,6 +29,7 @@ class DossierStore(Store):
         database.dossiers.create_index([("ins", 1)], unique=True)
         database.documents.create_index([("dossier_id", 1), ("status", 1), ("created_ms", 1)])
         database.documents.create_index([("dossier_id", 1), ("sha256", 1)])
+        database.documents.create_index([("idempotency", 1)])
         database.dossiers.create_index([("purge_after_ms", 1)])
         database.pharmacy_fees.create_index([("month", 1), ("organisation", 1)])
         database.reimbursements.create_index([("dossier_id", 1), ("care_ms", 1)])
@@ -200,9 +201,11 @@ class DossierStore(Store):
 
     # Idempotency keys of deposits: (actor, key) -> the document the first request created.
 
-    def claim_idempotency(self, actor_id: str, key: str, fingerprint: str, now_ms: int) -> dict[str, Any] | None:
+    def claim_idempotency(
+        self, actor_id: str, key: str, fingerprint: str, now_ms: int, stale_ms: int = 60_000
+    ) -> dict[str, Any] | None:
         """None when this request is the first with this key (it is now claimed), else the earlier one. A
-        claim left unfinished for a minute (its request died) is taken over."""
+        claim left unfinished for `stale_ms` (its request died) is taken over."""
         record_id = f"{actor_id}|{key}"
         try:
             self.db.idempotency.insert_one({"_id": record_id, "fingerprint": fingerprint, "claimed_ms": now_ms,
@@ -210,13 +213,17 @@ class DossierStore(Store):
             return None
         except DuplicateKeyError:
             earlier = self.db.idempotency.find_one({"_id": record_id})
-        if earlier is not None and earlier.get("document_id") is None and earlier["claimed_ms"] < now_ms - 60_000:
+        if earlier is not None and earlier.get("document_id") is None and earlier["claimed_ms"] < now_ms - stale_ms:
             taken = self.db.idempotency.update_one(
                 {"_id": record_id, "claimed_ms": earlier["claimed_ms"], "document_id": None},
                 {"$set": {"fingerprint": fingerprint, "claimed_ms": now_ms}})
             if taken.modified_count == 1:
                 return None
         return earlier
+
+    def document_by_idempotency(self, dossier_id: str, reference: str) -> dict[str, Any] | None:
+        """The document stored under an idempotency key (the key rides in the document's own atomic insert)."""
+        return self.db.documents.find_one({"dossier_id": dossier_id, "idempotency": reference}, HIDDEN)
 
     def complete_idempotency(self, actor_id: str, key: str, document_id: str) -> None:
         self.db.idempotency.update_one({"_id": f"{actor_id}|{key}"}, {"$set": {"document_id": document_id}})

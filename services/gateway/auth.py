@@ -4,21 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.errors import Unauthenticated
 from services.common.tokens import verify
+from services.gateway.refusals import authentication_refused, trace_refusal
 
 bearer = HTTPBearer(auto_error=False, description="Access token issued by identity")
 
 
 def access_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("an access token is required (Authorization: Bearer ...)")
-    verify(credentials.credentials)
+    try:
+        verify(credentials.credentials)
+    except Unauthenticated as refused:
+        # A token was presented and is forged, expired, unsigned, for another audience or of a refused kind.
+        route = getattr(request.scope.get("route"), "path", "-")
+        request_id = getattr(request.state, "request_id", "-")
+        client = request.client.host if request.client else "unknown"
+        trace_refusal(authentication_refused(refused.message, route, request_id, client))
+        raise
     return credentials.credentials
 
 

@@ -6,15 +6,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from amqp.exceptions import ConnectionError as AmqpConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, RpcTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.errors import DmpError, InvalidInput
 from services.common.rulebook import explain
 from services.common.validation import describe_items
+from services.gateway import rpc
 from services.gateway.fhir_mapping import operation_outcome
 from services.gateway.pages import PAGES, error_page
 
@@ -87,6 +90,20 @@ def install(app: FastAPI) -> None:
     def timeout(request: Request, error: RpcTimeout) -> Response:
         log.warning("request %s: a service did not answer in time", request.state.request_id)
         return problem(request, 504, "timeout", "a service did not answer in time; retry later")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(AmqpConnectionError)
+    @app.exception_handler(OSError)
+    def broker_unreachable(request: Request, error: Exception) -> Response:
+        # The broker went away mid-call (restart, network cut): nothing is known to have been done, or
+        # it was done and the answer was lost; either way the client retries (with its Idempotency-Key).
+        # This thread's RPC client is dropped so that the next call starts on a fresh connection.
+        log.warning("request %s: the message broker is unreachable (%s)", request.state.request_id,
+                    type(error).__name__)
+        rpc.discard_clients()
+        response = problem(request, 503, "service_unavailable", "the service is briefly unavailable; retry shortly")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(RemoteError)
     def remote(request: Request, error: RemoteError) -> Response:

@@ -8,6 +8,7 @@ thread pool), never `async def`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -15,24 +16,47 @@ from nameko.standalone.rpc import ClusterRpcClient
 
 from services.common.settings import Settings
 
+log = logging.getLogger("dmp.gateway")
+
 _local = threading.local()
 _clients: list[ClusterRpcClient] = []
 _lock = threading.Lock()
+_generation = 0  # bumped when the broker connection was lost: every thread then starts a fresh client
 
 
 def services() -> Any:
     """The calling thread's cluster proxy: `services().dossier.search(token, ins)`."""
     proxy = getattr(_local, "proxy", None)
-    if proxy is None:
+    if proxy is None or getattr(_local, "generation", None) != _generation:
+        _drop(getattr(_local, "client", None))
         settings = Settings.from_env()
         client = ClusterRpcClient(
             uri=settings.amqp_uri, timeout=settings.rpc_timeout_seconds
         )
         proxy = client.start()
-        _local.proxy = proxy
+        _local.proxy, _local.client, _local.generation = proxy, client, _generation
         with _lock:
             _clients.append(client)
     return proxy
+
+
+def discard_clients() -> None:
+    """After a lost broker connection: each thread's client is replaced at its next call."""
+    global _generation
+    with _lock:
+        _generation += 1
+
+
+def _drop(client: ClusterRpcClient | None) -> None:
+    if client is None:
+        return
+    with _lock:
+        if client in _clients:
+            _clients.remove(client)
+    try:
+        client.stop()
+    except Exception:  # its connection is already gone; nothing else to release
+        log.debug("stopping a stale RPC client failed", exc_info=True)
 
 
 def close_all() -> None:

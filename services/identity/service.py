@@ -11,7 +11,7 @@ from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
 from services.common.entrypoints import rpc
 from services.common.errors import AccessDenied, Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
-from services.common.events import Event, EventType
+from services.common.events import Event, EventType, Outcome
 from services.common.health import HealthMixin
 from services.common.identifiers import check_actor_id, demographics_mismatch, require_ins
 from services.common.ids import new_id
@@ -226,7 +226,19 @@ class IdentityService(HealthMixin):
         self.notify.deliver_identity_message.call_async(message)
 
     def _check_code(self, patient: dict[str, Any] | None, code: str, purpose: str) -> dict[str, Any]:
-        """The challenge a right code answers, used up; Unauthenticated otherwise (5 attempts at most)."""
+        """The challenge a right code answers, used up; Unauthenticated otherwise (5 attempts at most).
+        Each refusal for a known patient is traced in their trail (login_failed): a brute force shows."""
+        try:
+            return self._match_code(patient, code, purpose)
+        except Unauthenticated as refusal:
+            if patient is not None:
+                event = Event.of(EventType.LOGIN_FAILED, self.name, self.clock.now(), None,
+                                 patient_id=patient["_id"], outcome=Outcome.DENIED, rule="R-LOGIN-CODE",
+                                 data={"method": "one_time_code", "purpose": purpose})
+                self.store.record_login(event)
+            raise refusal from None
+
+    def _match_code(self, patient: dict[str, Any] | None, code: str, purpose: str) -> dict[str, Any]:
         refused = Unauthenticated("the code is wrong or has expired; ask for a new code")
         challenge = self.store.latest_code(patient["_id"], purpose) if patient else None
         if challenge is None or challenge["consumed"] or challenge["expires_at"] <= self.clock.now():
@@ -282,6 +294,10 @@ class IdentityService(HealthMixin):
         actor = verify(token)
         patient = self.store.patient_by_ins(require_ins(ins))
         if actor.kind is not ActorKind.PATIENT or patient is None or actor.id != patient["_id"]:
+            self.store.record_refusal(Event.of(
+                EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
+                rule="R-HOLDER-ONLY", patient_id=patient["_id"] if patient else None,
+                data={"action": "change_contact"}))
             raise AccessDenied.by_rule("R-HOLDER-ONLY", "only the patient changes their contact details")
         return patient
 

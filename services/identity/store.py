@@ -21,6 +21,7 @@ class IdentityStore(Store):
     service = "identity"
     outbox_collections = (
         "patients", "professionals", "agents", "systems", "logins", "representations", "account_changes",
+        "refusals",
     )
 
     @classmethod
@@ -109,6 +110,11 @@ class IdentityStore(Store):
 
     def nonce(self, nonce: str) -> dict[str, Any] | None:
         return self.db.card_nonces.find_one({"_id": nonce})
+
+    def record_refusal(self, event: Event) -> None:
+        """A refused request, kept with its access_denied event (the audit trail gets it through the outbox)."""
+        self.insert_with_events("refusals", {"_id": event.event_id, "at": event.occurred_at, "rule": event.rule},
+                                [event])
 
     def record_login(self, event: Event) -> None:
         login = {"_id": event.event_id, "at": event.occurred_at, "actor_id": event.actor.id if event.actor else None}

@@ -30,10 +30,12 @@ from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.validation import parse
 from services.notify import mailer, messages, sms
-from services.notify.exceptions import PermanentFailure
+from services.notify.exceptions import LeaseLost, PermanentFailure
 from services.notify.store import NotifyStore, ms
 
 log = logging.getLogger(__name__)
+
+
 TRANSIENT = (OSError, smtplib.SMTPException, RemoteError, RpcTimeout)  # worth another try later
 
 
@@ -72,7 +74,7 @@ class NotifyService(HealthMixin):
     def _handle(self, event: Event | None) -> None:
         """Record every delivery this event calls for, then try them (the job retries what fails)."""
         if event is None:
-            return  # malformed: parked
+            return  # malformed: dead-lettered before it got here, or parked
         for whom, professional_id in messages.recipients(event):
             if whom == messages.PATIENT:
                 if event.patient_id is None:
@@ -103,6 +105,9 @@ class NotifyService(HealthMixin):
             return  # someone else holds it, or it is done
         try:
             detail = self._send(delivery, settings)
+        except LeaseLost:
+            log.warning("delivery %s was taken over by another attempt; not sent twice", delivery_id)
+            return
         except PermanentFailure as error:
             self.store.finish(delivery_id, "dead_letter", self.clock.now(), str(error))
         except TRANSIENT as error:
@@ -130,6 +135,11 @@ class NotifyService(HealthMixin):
             message = messages.digest(events, language, settings.patient_portal_url)
         else:
             message = messages.compose(events[0], language, settings.patient_portal_url, delivery["whom"])
+        if not self.store.still_held(delivery["_id"], delivery["claimed_ms"]):
+            # The lookups took longer than the lease and another attempt took the delivery over: it sends,
+            # this one does not (found by the fault test: a patient mailed twice). Only a stall inside the
+            # send itself, bounded by the SMTP and SMS timeouts (15 s), can still outlast the lease.
+            raise LeaseLost(delivery["_id"])
         if delivery["channel"] == "sms":
             return sms.send_sms(settings, address, message.body)
         return mailer.send_email(settings, address, message, delivery["_id"].replace(":", "."))

@@ -54,7 +54,14 @@ class NotifyStore(Store):
             {"_id": delivery_id, "status": current["status"], "claimed_ms": current["claimed_ms"]},
             {"$set": {"status": "sending", "claimed_ms": ms(now)}, "$inc": {"attempts": 1}},
         )
-        return {**current, "attempts": current["attempts"] + 1} if taken.modified_count == 1 else None
+        if taken.modified_count != 1:
+            return None
+        return {**current, "attempts": current["attempts"] + 1, "status": "sending", "claimed_ms": ms(now)}
+
+    def still_held(self, delivery_id: str, claimed_ms: int) -> bool:
+        """True while the claim taken at `claimed_ms` is still the delivery's (no one took it over)."""
+        return self.db.deliveries.find_one(
+            {"_id": delivery_id, "status": "sending", "claimed_ms": claimed_ms}, {"_id": 1}) is not None
 
     def finish(self, delivery_id: str, status: str, now: datetime, detail: str) -> None:
         # Nested, so that the datetime stays a datetime.

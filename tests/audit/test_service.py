@@ -1,5 +1,6 @@
 """audit: every step leaves one trace, whatever the broker redelivers."""
 
+import json
 from typing import Any
 
 import pytest
@@ -8,8 +9,9 @@ from nameko.standalone.events import event_dispatcher
 
 from services.common.errors import AccessDenied
 from services.common.events import Event
-from tests.conftest import People, service_database
+from tests.conftest import People
 from tests.journeys import Deposit, eventually
+from tests.queues import connect, drain
 
 
 def history_types(cluster: Any, deposit: Deposit) -> list[str]:
@@ -58,13 +60,13 @@ def test_a_professional_outside_the_dossier_sees_only_traces_of_their_documents(
     assert cluster.audit.history(stranger, deposit.ins)["traces"] == []
 
 
-def test_a_malformed_event_is_parked_not_requeued_forever(
-    cluster: Any, deposit: Deposit, environment: dict[str, str]
-) -> None:
+def test_a_malformed_event_is_dead_lettered_not_requeued_forever(cluster: Any, deposit: Deposit) -> None:
     dispatch = event_dispatcher(uri=config["AMQP_URI"])
     dispatch("dossier", "document_added", {"event_id": "evt_broken", "type": "document_added", "source": "dossier"})
-    parked = service_database(environment, "audit").parked_events
-    record: dict[str, Any] = eventually(lambda: parked.find_one({"event_id": "evt_broken"}) or {})
-    assert {"field": "occurred_at", "reason": "Field required"} in record["reasons"]
+    with connect() as connection:
+        letters = eventually(lambda: drain(connection, "audit.dead-letter"))
+    assert json.loads(letters[0].body)["event_id"] == "evt_broken"
+    assert "occurred_at: Field required" in letters[0].headers["x-reason"]
+    assert letters[0].headers["x-original-queue"] == "audit.from-dossier"
     cluster.dossier.search(deposit.patient, deposit.ins)  # the queue keeps flowing
     eventually(lambda: "documents_listed" in history_types(cluster, deposit))

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from services.common.entrypoints import DRAIN_SECONDS
+from services.common.draining import DRAIN_SECONDS
 from services.common.launcher import SERVICES
 from tests.deploy.kube import (
     KUBERNETES_VERSION,

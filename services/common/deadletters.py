@@ -1,0 +1,166 @@
+"""Malformed messages go to the service's dead-letter queue, with the reason, and the service keeps serving.
+
+A message that cannot be a call or an event (not JSON, not the envelope, an unknown method, the wrong
+number of arguments, an event that does not validate, too large) would fail the same way on every
+delivery: requeued, it would loop forever; dropped, nobody would know. So it is republished, body and
+headers untouched, to the durable queue `<service>.dead-letter` with `x-reason` (why),
+`x-original-queue` and `x-original-routing-key`, and only then acknowledged (same channel: the broker
+handles the publish before the ack). An RPC caller that asked for an answer also gets one (an error),
+rather than waiting for its timeout.
+
+Why republish rather than RabbitMQ's own dead-lettering (x-dead-letter-exchange): that is a queue
+argument, and changing the arguments of an existing durable queue makes every redeclaration fail
+(PRECONDITION_FAILED) in deployments that already have it; and the broker would not say why.
+
+A call whose envelope is right but whose arguments are wrong (a payload missing a field, a string
+where a number goes) is not malformed at this level: the service answers it with an error naming the
+field (InvalidInput), like any bad request.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from kombu.entity import Queue
+from kombu.messaging import Producer
+from nameko.exceptions import IncorrectSignature, MalformedRequest, MethodNotFound
+from nameko.rpc import Responder, RpcConsumer, get_rpc_exchange
+from pydantic import ValidationError
+from pymongo.errors import PyMongoError
+
+from services.common.draining import DrainingMessageConsumer, DrainingRpc, DrainingRpcConsumer
+from services.common.errors import ServiceUnavailable
+from services.common.events import Event
+from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_EVENT_BYTES = 64 * 1024  # an event carries ids and codes only
+
+
+def max_rpc_bytes() -> int:
+    """The largest legitimate call is a deposit: the largest document in base64, and room around it."""
+    return Settings.from_env().max_document_bytes * 4 // 3 + 1024 * 1024
+
+
+def dead_letter_queue(service: str) -> Queue:
+    return Queue(f"{service}.dead-letter", durable=True, auto_delete=False)  # type: ignore[no-untyped-call]
+
+
+def dead_letter(message: Any, service: str, queue: str, reason: str) -> None:
+    """Move `message` to the service's dead-letter queue with the reason, then acknowledge it."""
+    channel = message.channel
+    target = dead_letter_queue(service)
+    target.bind(channel).declare()  # type: ignore[no-untyped-call]
+    headers = {**(message.headers or {}), "x-reason": reason[:1000], "x-original-queue": queue,
+               "x-original-routing-key": str(message.delivery_info.get("routing_key", ""))}
+    Producer(channel).publish(  # type: ignore[no-untyped-call]
+        message.body, exchange="", routing_key=target.name, headers=headers, delivery_mode=2,
+        content_type=message.content_type or "application/octet-stream",
+        content_encoding=message.content_encoding or "binary",
+    )
+    message.ack()
+    log.error("dead-lettered a message from %s: %s", queue, reason[:200])
+
+
+def _size(message: Any) -> int:
+    body = message.body
+    return len(body) if isinstance(body, bytes | str) else 0
+
+
+def event_problem(body: Any, message: Any) -> str | None:
+    """Why a consumed message cannot be an event, or None."""
+    if _size(message) > MAX_EVENT_BYTES:
+        return f"payload too large: {_size(message)} bytes (events carry ids only, at most {MAX_EVENT_BYTES})"
+    try:
+        Event.model_validate(body)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()[:10])
+        return f"not a valid event: {problems}"
+    return None
+
+
+class GuardedConsume(DrainingMessageConsumer):
+    """`consume`, with undecodable and invalid events dead-lettered instead of requeued forever."""
+
+    def setup(self) -> None:
+        super().setup()
+        queue, service = self.queue.name, self.container.service_name
+
+        def undecodable(message: Any, error: Exception) -> None:
+            dead_letter(message, service, queue, f"undecodable body: {type(error).__name__}: {error}"[:500])
+
+        self.consumer.consumer_options["on_decode_error"] = undecodable
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        problem = event_problem(body, message)
+        if problem:
+            dead_letter(message, self.container.service_name, self.queue.name, problem)
+            return
+        super().handle_message(body, message)
+
+
+def rpc_problem(body: Any, message: Any, consumer: RpcConsumer) -> tuple[str, Exception] | None:
+    """Why a message on an RPC queue cannot be a call of this service, with the error to answer."""
+    if _size(message) > max_rpc_bytes():
+        return f"payload too large: {_size(message)} bytes", MalformedRequest("payload too large")
+    if not isinstance(body, dict) or not isinstance(body.get("args"), list | tuple) \
+            or not isinstance(body.get("kwargs"), dict):
+        return ("not an RPC call: the body must be an object with `args` (a list) and `kwargs` (an object)",
+                MalformedRequest("Message missing `args` or `kwargs`"))
+    try:
+        provider = consumer.get_provider_for_method(message.delivery_info.get("routing_key"))
+        provider.check_signature(body["args"], body["kwargs"])
+    except (MethodNotFound, IncorrectSignature) as error:
+        return f"{type(error).__name__}: {error}", error
+    return None
+
+
+class GuardedRpcConsumer(DrainingRpcConsumer):
+    def setup(self) -> None:
+        super().setup()
+        service = self.container.service_name
+
+        def undecodable(message: Any, error: Exception) -> None:
+            self._answer(message, MalformedRequest("the request could not be decoded"))
+            dead_letter(message, service, self.queue.name, f"undecodable body: {type(error).__name__}: {error}"[:500])
+
+        self.consumer.consumer_options["on_decode_error"] = undecodable
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        problem = rpc_problem(body, message, self)
+        if problem:
+            reason, error = problem
+            self._answer(message, error)
+            dead_letter(message, self.container.service_name, self.queue.name, reason)
+            return
+        super().handle_message(body, message)
+
+    def _answer(self, message: Any, error: Exception) -> None:
+        """Tell a waiting caller at once (an error), when the message says where to answer."""
+        if not message.properties.get("reply_to"):
+            return
+        try:
+            raise error
+        except Exception:
+            exc_info = sys.exc_info()
+        try:
+            Responder(self.amqp_uri, get_rpc_exchange(), message).send_response(None, exc_info)
+        except Exception:  # the caller may be gone; the dead letter is what matters
+            log.warning("could not answer a malformed call", exc_info=True)
+
+
+class GuardedRpc(DrainingRpc):
+    """nameko's RPC entrypoint on a guarded queue. Also: a store outage that escapes a method (a
+    connection reset while the Mongo server restarts) answers ServiceUnavailable, which the gateway
+    turns into 503 + Retry-After, not an unexpected error (a 500). Found by the fault test."""
+
+    rpc_consumer = GuardedRpcConsumer()
+
+    def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
+        if exc_info is not None and isinstance(exc_info[1], PyMongoError):
+            unavailable = ServiceUnavailable("the record store is briefly unavailable; retry shortly")
+            exc_info = (ServiceUnavailable, unavailable, exc_info[2])
+        return super().handle_result(message, worker_ctx, result, exc_info)
