@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json-dir", type=Path, default=VAR, help="where the JSON results go (default var/bench)")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections among {', '.join(SECTIONS)} (floors always run)")
+    parser.add_argument("--large-store", type=int, default=1_000_000,
+                        help="dossiers in the scale benchmark's large store (generated once, then cached)")
     args = parser.parse_args(argv)
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
     unknown = wanted - set(SECTIONS)
@@ -55,9 +57,9 @@ def main(argv: list[str] | None = None) -> None:
                 log("end to end...")
                 results.append(("end_to_end", end_to_end.run(stack, base, args.quick)))
             if "backfill" in wanted:
-                results.append(("backfill", backfill.run(stack, var, args.quick)))
+                results.append(("backfill", backfill.run(stack, base, var, args.quick)))
         if "scale" in wanted:
-            results.append(("scale", scale.run(args.quick)))
+            results.append(("scale", scale.run(args.quick, args.large_store)))
     finally:
         shutil.rmtree(var, ignore_errors=True)
     elapsed = time.perf_counter() - started

@@ -20,6 +20,7 @@ from pymongo import MongoClient
 from bench.common import Measure, Section, concurrent, sequential
 
 CALLERS = 10
+BULK = 1000
 # kombu's partial annotations leave its calls untyped: speak to it as Any.
 kombu: Any = _kombu
 
@@ -93,7 +94,7 @@ class EchoClient:
 
 
 def run(amqp_uri: str, mongo_uri: str, quick: bool) -> Section:
-    rounds = 200 if quick else 1000
+    rounds = 100 if quick else 1000
     section = Section("floors")
     clients: list[EchoClient] = []
     with echo_server(amqp_uri) as queue:
@@ -121,6 +122,14 @@ def run(amqp_uri: str, mongo_uri: str, quick: bool) -> Section:
     section.add(sequential("store find_one by _id", lambda: collection.find_one({"_id": ids[len(ids) // 2]}), rounds))
     section.add(concurrent("store find_one by _id", lambda i: lambda n: collection.find_one({"_id": ids[n % len(ids)]}),
                            CALLERS, rounds // CALLERS * 2))
+    line = {"dossier_id": "dos_bench", "care_date": "2026-01-02", "items": [{"system": "CIP13", "code": "3400930000000",
+            "quantity": 1}], "prescriber_rpps": "10000000009", "billed_cents": 1000, "reimbursed_cents": 700,
+            "care_ms": 1767312000000}
+    bulk = section.add(sequential(
+        f"store insert_many ({BULK} reimbursement-line documents)",
+        lambda: collection.insert_many([{**line, "_id": uuid.uuid4().hex} for _ in range(BULK)], ordered=False),
+        3 if quick else 10, warmup=1))
+    section.figures["store insert_many documents per second"] = bulk.per_second * BULK
     collection.drop()
     mongo.close()
     return section

@@ -14,7 +14,7 @@ TARGET_RATIO = 2.0
 def run(amqp_uri: str, floors: Section, quick: bool) -> Section:
     from nameko.standalone.rpc import ClusterRpcClient
 
-    rounds = 200 if quick else 1000
+    rounds = 100 if quick else 1000
     section = Section("rpc_hop")
     clients: list[Any] = []
     with ClusterRpcClient(uri=amqp_uri, timeout=30) as cluster:

@@ -133,10 +133,10 @@ def measure_at(dossiers: int, documents_per_dossier: int, rounds: int, cache: bo
     return [read, search, store], manifest
 
 
-def run(quick: bool) -> Section:
-    small, large = (1_000, 10_000) if quick else (10_000, 1_000_000)
+def run(quick: bool, large_store: int = 1_000_000) -> Section:
+    small, large = (500, 5_000) if quick else (10_000, large_store)
     per_dossier = 1
-    rounds = 40 if quick else 150
+    rounds = 20 if quick else 100
     section = Section("scale")
     at_small, small_manifest = measure_at(small, per_dossier, rounds, cache=False)
     at_large, large_manifest = measure_at(large, per_dossier, rounds, cache=not quick)
