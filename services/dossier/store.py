@@ -116,6 +116,13 @@ class DossierStore(Store):
         if not lines:
             return []
         try:
+            # Lines already there (a re-sent file, a retried batch) are skipped with one read by _id rather than
+            # refused one by one by the unique key; a line written meanwhile is still refused by it below.
+            known = {line["_id"] for line in self.db.reimbursements.find(
+                {"_id": {"$in": [line["_id"] for line in lines]}}, {"_id": 1})}
+            lines = [line for line in lines if line["_id"] not in known]
+            if not lines:
+                return []
             self.db.reimbursements.insert_many(lines, ordered=False)
         except BulkWriteError as error:
             if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
