@@ -31,7 +31,7 @@ def echo_answers(amqp_uri: str) -> bool:
 def run(amqp_uri: str, floors: Section, var: Path, quick: bool) -> Section:
     from nameko.standalone.rpc import ClusterRpcClient
 
-    rounds = 100 if quick else 1000
+    rounds = 100 if quick else 500
     section = Section("rpc_hop")
     processes = Processes(var / "log")
     processes.start("bench_echo", ["-m", "bench.echo_service"], base_env({"AMQP_URI": amqp_uri}))
