@@ -35,6 +35,10 @@ class DossierStore(Store):
         database.reimbursements.create_index([("dossier_id", 1), ("care_ms", 1)])
         database.personal_space_history.create_index([("dossier_id", 1), ("version", 1)])
         database.dossiers.create_index([("master_key", 1)])
+        # Single-field indexes for the lists' equality fetches: nx-27017 uses an index for `field = ?` only
+        # when that field has an index of its own (with compound ones alone it scans the whole collection).
+        database.documents.create_index([("dossier_id", 1)])
+        database.reimbursements.create_index([("dossier_id", 1)])
 
     @property
     def contents(self) -> gridfs.GridFSBucket:
