@@ -112,9 +112,21 @@ def prepared_store(dossiers: int, documents_per_dossier: int, cache: bool) -> tu
 def measure_at(dossiers: int, documents_per_dossier: int, rounds: int, cache: bool) -> tuple[list[Measure],
                                                                                              dict[str, Any]]:
     directory, manifest = prepared_store(dossiers, documents_per_dossier, cache)
+    with devstore(directory / "mongo", directory / "log") as mongo_uri:
+        # The service creates its indexes when it starts; on a cached store an index added since the fill is
+        # built here first (once, then kept), so that the stack's start is not held up by it.
+        start = time.perf_counter()
+        client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
+        DossierStore.prepare(client[Settings.from_env().database_name("dossier")])
+        client.close()
+        manifest["index_seconds"] = round(time.perf_counter() - start, 1)
+        measures = _measure(mongo_uri, directory, dossiers, rounds)
+    return measures, manifest
+
+
+def _measure(mongo_uri: str, directory: Path, dossiers: int, rounds: int) -> list[Measure]:
     label = f"{dossiers:,} dossiers"
-    with devstore(directory / "mongo", directory / "log") as mongo_uri, \
-            running_stack(directory / f"stack-{uuid.uuid4().hex[:6]}", mongo_uri) as stack:
+    with running_stack(directory / f"stack-{uuid.uuid4().hex[:6]}", mongo_uri) as stack:
         http = httpx.Client(base_url=stack.gateway_url, timeout=120)
         pair = make_pair(http, random.Random())
         ids = [deposit(http, pair) for _ in range(20)]
@@ -130,7 +142,7 @@ def measure_at(dossiers: int, documents_per_dossier: int, rounds: int, cache: bo
         store = sequential(f"store: dossier by INS at {label}", lambda: database.dossiers.find_one(
             {"ins": synthetic_ins(rng.randrange(dossiers))}), rounds, warmup=5)
         client.close()
-    return [read, search, store], manifest
+    return [read, search, store]
 
 
 def run(quick: bool, large_store: int = 1_000_000) -> Section:
@@ -147,6 +159,7 @@ def run(quick: bool, large_store: int = 1_000_000) -> Section:
     section.figures["large store fill seconds"] = large_manifest["fill_seconds"]
     section.figures["large store fill records/s"] = large_manifest["records_per_second"]
     section.figures["large store reused from cache (1 = yes)"] = 1.0 if large_manifest["reused"] else 0.0
+    section.figures["large store index preparation seconds (cache of this run)"] = large_manifest["index_seconds"]
     for kind, a, b in zip(("read", "search", "store dossier by INS"), at_small, at_large, strict=True):
         section.figures[f"{kind} p50 large / small"] = b.p50 / a.p50
     section.target(f"read p50 at {large:,} / at {small:,}", at_large[0].p50 / at_small[0].p50, TARGET_RATIO,

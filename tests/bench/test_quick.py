@@ -27,6 +27,8 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path: Path) -> None:
         assert section["measures"], name
         for measure in section["measures"]:
             assert measure["count"] > 0 and measure["p50_ms"] > 0 and measure["per_second"] > 0, (name, measure)
-        assert all(value > 0 for key, value in section["figures"].items() if "cache" not in key), name
+        # Flags and set-up times may be 0 (a reused store, an index already there); every measured figure is not.
+        measured = {k: v for k, v in section["figures"].items() if "cache" not in k and "index preparation" not in k}
+        assert all(value > 0 for value in measured.values()), name
         assert all(isinstance(target["met"], bool) for target in section["targets"]), name
     assert "== end_to_end" in done.stdout and "target:" in done.stdout
