@@ -22,6 +22,7 @@ from pymongo import MongoClient
 
 from bench.actors import deposit, make_pair
 from bench.common import VAR, Measure, Section, devstore, log, running_stack, sequential
+from deploy.local.stack import Stack
 from services.common.settings import Settings
 from services.dossier.store import DossierStore
 
@@ -63,15 +64,15 @@ def document(i: int, dossier_index: int, now: datetime, rng: random.Random) -> d
     }
 
 
-def fill(mongo_uri: str, dossiers: int, documents_per_dossier: int) -> float:
-    """Bulk-write the dossiers and their documents; the seconds it took."""
+def fill(mongo_uri: str, dossiers: int, documents_per_dossier: int, already: int = 0) -> float:
+    """Bulk-write dossiers `already` to `dossiers` and their documents; the seconds it took."""
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
     database = client[Settings.from_env().database_name("dossier")]
     DossierStore.prepare(database)
     rng = random.Random(dossiers)
     now = datetime.now(UTC)
     start = time.perf_counter()
-    for first in range(0, dossiers, BATCH):
+    for first in range(already, dossiers, BATCH):
         last = min(first + BATCH, dossiers)
         database.dossiers.insert_many([dossier(i, now) for i in range(first, last)], ordered=False)
         database.documents.insert_many([
@@ -125,33 +126,58 @@ def measure_at(dossiers: int, documents_per_dossier: int, rounds: int, cache: bo
 
 
 def _measure(mongo_uri: str, directory: Path, dossiers: int, rounds: int) -> list[Measure]:
-    label = f"{dossiers:,} dossiers"
     with running_stack(directory / f"stack-{uuid.uuid4().hex[:6]}", mongo_uri) as stack:
-        http = httpx.Client(base_url=stack.gateway_url, timeout=120)
-        pair = make_pair(http, random.Random())
-        ids = [deposit(http, pair) for _ in range(20)]
-        rng = random.Random(1)
-        read = sequential(f"read at {label}", lambda: http.get(
-            f"/api/v1/patients/{pair.ins}/documents/{rng.choice(ids)}", headers=pair.doctor).raise_for_status(),
-                          rounds, warmup=5)
-        search = sequential(f"search at {label}", lambda: http.get(
-            f"/api/v1/patients/{pair.ins}/documents", params={"limit": 20}, headers=pair.doctor).raise_for_status(),
-                            rounds, warmup=5)
-        client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
-        database = client[Settings.from_env().database_name("dossier")]
-        store = sequential(f"store: dossier by INS at {label}", lambda: database.dossiers.find_one(
-            {"ins": synthetic_ins(rng.randrange(dossiers))}), rounds, warmup=5)
-        client.close()
+        return measure_on(stack, dossiers, rounds)
+
+
+def measure_on(stack: Stack, dossiers: int, rounds: int) -> list[Measure]:
+    """Read, search (through the gateway) and a store lookup, on a stack whose store holds `dossiers`."""
+    label = f"{dossiers:,} dossiers"
+    mongo_uri = stack.env["MONGO_URI"]
+    http = httpx.Client(base_url=stack.gateway_url, timeout=120)
+    pair = make_pair(http, random.Random())
+    ids = [deposit(http, pair) for _ in range(20)]
+    rng = random.Random(1)
+    read = sequential(f"read at {label}", lambda: http.get(
+        f"/api/v1/patients/{pair.ins}/documents/{rng.choice(ids)}", headers=pair.doctor).raise_for_status(),
+                      rounds, warmup=5)
+    search = sequential(f"search at {label}", lambda: http.get(
+        f"/api/v1/patients/{pair.ins}/documents", params={"limit": 20}, headers=pair.doctor).raise_for_status(),
+                        rounds, warmup=5)
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
+    database = client[Settings.from_env().database_name("dossier")]
+    store = sequential(f"store: dossier by INS at {label}", lambda: database.dossiers.find_one(
+        {"ins": synthetic_ins(rng.randrange(dossiers))}), rounds, warmup=5)
+    client.close()
     return [read, search, store]
 
 
-def run(quick: bool, large_store: int = 1_000_000) -> Section:
+def grown_in_place(stack: Stack, small: int, large: int, per_dossier: int, rounds: int) -> tuple[
+        list[Measure], dict[str, Any], list[Measure], dict[str, Any]]:
+    """The quick mode: the running stack's own store filled to `small`, measured, grown to `large`, measured
+    again (no extra stack to start)."""
+    seconds = fill(stack.env["MONGO_URI"], small, per_dossier)
+    at_small = measure_on(stack, small, rounds)
+    more = fill(stack.env["MONGO_URI"], large, per_dossier, already=small)
+    at_large = measure_on(stack, large, rounds)
+    small_manifest = {"fill_seconds": round(seconds, 1)}
+    large_manifest = {"fill_seconds": round(seconds + more, 1), "reused": False, "index_seconds": 0.0,
+                      "records_per_second": round(large * (1 + per_dossier) / (seconds + more), 1)}
+    return at_small, small_manifest, at_large, large_manifest
+
+
+def run(quick: bool, large_store: int = 1_000_000, stack: Stack | None = None) -> Section:
+    """Full mode: two stacks on two stores (the large one cached). Quick mode with `stack`: on that stack,
+    its store grown from the small to the large size."""
     small, large = (500, 5_000) if quick else (10_000, large_store)
     per_dossier = 1
     rounds = 20 if quick else 100
     section = Section("scale")
-    at_small, small_manifest = measure_at(small, per_dossier, rounds, cache=False)
-    at_large, large_manifest = measure_at(large, per_dossier, rounds, cache=not quick)
+    if quick and stack is not None:
+        at_small, small_manifest, at_large, large_manifest = grown_in_place(stack, small, large, per_dossier, rounds)
+    else:
+        at_small, small_manifest = measure_at(small, per_dossier, rounds, cache=False)
+        at_large, large_manifest = measure_at(large, per_dossier, rounds, cache=not quick)
     for measure in [*at_small, *at_large]:
         section.add(measure)
     section.figures["dossiers (small store)"] = small
