@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck unit slow bench clean
+.PHONY: run test install lint typecheck unit slow bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -39,8 +39,14 @@ unit: $(STAMP)
 slow: $(STAMP)
 	$(BIN)/pytest -q -m slow
 
+# Benchmarks against floors measured in the same run (bench/RESULTS.md); JSON under var/bench.
 bench: $(STAMP)
-	$(BIN)/python -m bench.rpc_floor
+	$(BIN)/python -m deploy.local.prepare_tests
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m deploy.local.prepare_tests
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) var

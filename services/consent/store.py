@@ -43,6 +43,7 @@ class ConsentStore(Store):
         for collection in ("consents", "care_team", "occupational_consents"):
             database[collection].create_index([("ins", 1)])
         database.emergencies.create_index([("ins", 1), ("professional_id", 1), ("expires_ms", 1)])
+        database.emergencies.create_index([("ins", 1)])  # nx-27017 only uses single-field indexes for equality
 
     def record_refusal(self, event: Event) -> None:
         """A refused request, kept with its access_denied event (the audit trail gets it through the outbox)."""

@@ -352,9 +352,8 @@ class DossierService(HealthMixin):
         if not grant.covers(rules.FEED_CATEGORY):
             raise self._refuse(actor, grant.for_category(rules.FEED_CATEGORY), dossier)
         selection = {"dossier_id": dossier["_id"]}
-        total = self.store.count_reimbursements(selection)
-        page = self.store.reimbursements(queries.after(selection, page_request.cursor, "care_ms"),
-                                         page_request.limit + 1)
+        total, page = self.store.reimbursements_page(
+            selection, queries.after(selection, page_request.cursor, "care_ms"), page_request.limit + 1)
         more = len(page) > page_request.limit
         page = page[: page_request.limit]
         event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant,
@@ -565,8 +564,7 @@ class DossierService(HealthMixin):
             dossier["_id"], grant, actor.id, categories=search.category, type_code=search.type_code,
             author_id=search.author_id, care_from=search.care_from, care_to=search.care_to, status=search.status,
         )
-        total = self.store.count_documents(selection)
-        page = self.store.documents(queries.after(selection, search.cursor), search.limit + 1)
+        total, page = self.store.search_documents(selection, queries.after(selection, search.cursor), search.limit + 1)
         more = len(page) > search.limit
         page = page[: search.limit]
         event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant, data={"count": str(len(page))})

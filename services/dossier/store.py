@@ -13,6 +13,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from services.common.errors import ServiceUnavailable
 from services.common.events import Event
+from services.common.matching import matches, newest_first
 from services.common.store import Store
 
 DUPLICATE_KEY = 11000
@@ -35,6 +36,10 @@ class DossierStore(Store):
         database.reimbursements.create_index([("dossier_id", 1), ("care_ms", 1)])
         database.personal_space_history.create_index([("dossier_id", 1), ("version", 1)])
         database.dossiers.create_index([("master_key", 1)])
+        # Single-field indexes for the lists' equality fetches: nx-27017 uses an index for `field = ?` only
+        # when that field has an index of its own (with compound ones alone it scans the whole collection).
+        database.documents.create_index([("dossier_id", 1)])
+        database.reimbursements.create_index([("dossier_id", 1)])
 
     @property
     def contents(self) -> gridfs.GridFSBucket:
@@ -116,6 +121,13 @@ class DossierStore(Store):
         if not lines:
             return []
         try:
+            # Lines already there (a re-sent file, a retried batch) are skipped with one read by _id rather than
+            # refused one by one by the unique key; a line written meanwhile is still refused by it below.
+            known = {line["_id"] for line in self.db.reimbursements.find(
+                {"_id": {"$in": [line["_id"] for line in lines]}}, {"_id": 1})}
+            lines = [line for line in lines if line["_id"] not in known]
+            if not lines:
+                return []
             self.db.reimbursements.insert_many(lines, ordered=False)
         except BulkWriteError as error:
             if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
@@ -131,12 +143,14 @@ class DossierStore(Store):
         if events:
             self.insert_new("feed_batches", {"_id": batch_id, "dossiers": len(events)}, events)
 
-    def reimbursements(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        cursor = self.db.reimbursements.find(query).sort([("care_ms", -1), ("_id", -1)])
-        return list(cursor.limit(limit))
-
-    def count_reimbursements(self, query: dict[str, Any]) -> int:
-        return self.db.reimbursements.count_documents(query)
+    def reimbursements_page(
+        self, selection: dict[str, Any], paged: dict[str, Any], limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """(lines matching `selection`, the first `limit` matching `paged`, newest care first). One indexed
+        fetch of the dossier's lines, filtered here (see services/common/matching.py)."""
+        lines = list(self.db.reimbursements.find({"dossier_id": selection["dossier_id"]}))
+        total = sum(1 for line in lines if matches(line, selection))
+        return total, [line for line in newest_first(lines, "care_ms") if matches(line, paged)][:limit]
 
     # The pharmacy fee ledger: one fee per patient, ever.
 
@@ -171,17 +185,23 @@ class DossierStore(Store):
     def same_document(self, dossier_id: str, sha256: str, metadata: dict[str, Any]) -> bool:
         """Is a current document with the same content and metadata already there?"""
         # Scalar fields only: a nested value in a query reads as operators (nx-27017 refuses it).
+        # Fetched by the indexed pair, compared here: a many-field query is a full scan on nx-27017.
         scalars = {key: value for key, value in metadata.items() if not isinstance(value, dict | list)}
         query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current", **scalars}
-        return self.db.documents.find_one(query, {"_id": 1}) is not None
+        candidates = self.db.documents.find({"dossier_id": dossier_id, "sha256": sha256}, HIDDEN)
+        return any(matches(candidate, query) for candidate in candidates)
 
-    def documents(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        """A page of documents matching a query built from the grant (see queries.py), newest first."""
-        cursor = self.db.documents.find(query, HIDDEN).sort([("created_ms", -1), ("_id", -1)])
-        return list(cursor.limit(limit))
-
-    def count_documents(self, query: dict[str, Any]) -> int:
-        return self.db.documents.count_documents(query)
+    def search_documents(
+        self, selection: dict[str, Any], paged: dict[str, Any], limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """(documents matching `selection`, a query built from the grant (see queries.py); the first `limit`
+        matching `paged`, newest first). One fetch of the dossier's documents in that status by an indexed
+        equality, the rest of the filter applied here (services/common/matching.py says why)."""
+        indexed = {key: selection[key] for key in ("dossier_id", "status") if isinstance(selection.get(key), str)}
+        assert "dossier_id" in indexed, "a document search is always within one dossier"
+        records = list(self.db.documents.find(indexed, HIDDEN))
+        total = sum(1 for record in records if matches(record, selection))
+        return total, [record for record in newest_first(records, "created_ms") if matches(record, paged)][:limit]
 
     def document(self, dossier_id: str, document_id: str) -> dict[str, Any] | None:
         return self.db.documents.find_one({"_id": document_id, "dossier_id": dossier_id}, HIDDEN)

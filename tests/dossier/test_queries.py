@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from pymongo import MongoClient
 
 from services.common.grants import Action, Grant
-from services.dossier.queries import document_query
+from services.common.matching import matches
+from services.dossier.queries import after, document_query, encode_cursor
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 GRANTS = {
@@ -42,3 +43,24 @@ def test_query_and_predicate_agree(mongo_uri: str, docs: list[dict[str, Any]], w
                     if grant.for_document(actor_id, r["category"], r["visibility"], r["author"]["id"]).allowed}
     client.drop_database(collection.database.name)
     assert by_query == by_predicate
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(documents, st.sampled_from(sorted(GRANTS)), st.sampled_from(["rpps:A", "pat_1"]), st.integers(0, 12))
+def test_filter_applied_by_the_service_agrees_with_the_store(
+    mongo_uri: str, docs: list[dict[str, Any]], who: str, actor_id: str, cut: int
+) -> None:
+    """The dossier's list queries are evaluated on fetched records (services/common/matching.py): the same
+    filter, with a page cursor, selects what the real store selects."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    collection = client[f"q{uuid.uuid4().hex[:10]}"]["documents"]
+    records = [{"_id": f"doc{n:02d}", "dossier_id": "dos", "status": "current", "category": d["category"],
+                "created_ms": 1000 + n // 2, "visibility": d["visibility"], "author": {"id": d["author"]}}
+               for n, d in enumerate(docs)]
+    collection.insert_many(records)
+    query = document_query("dos", GRANTS[who], actor_id)
+    if cut < len(records):
+        query = after(query, encode_cursor(records[cut]))
+    by_store = {r["_id"] for r in collection.find(query)}
+    client.drop_database(collection.database.name)
+    assert {r["_id"] for r in records if matches(r, query)} == by_store

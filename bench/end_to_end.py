@@ -1,0 +1,70 @@
+"""End to end through the gateway, with consent, audit and notify running: deposits and reads.
+
+Each caller is a different doctor depositing into (and reading from) a different patient's dossier, with
+its own HTTP connection, as professional software would. The reads are document reads with content
+(GET /patients/{ins}/documents/{id}: gateway -> dossier -> consent -> identity, trace written, content
+decrypted and checked) and searches (the first page of the dossier's documents).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import httpx
+
+from bench.actors import Pair, deposit, make_pair
+from bench.common import Section, concurrent, log, sequential
+from bench.floors import CALLERS, floor
+from deploy.local.stack import Stack
+
+DEPOSITS_PER_SECOND = 100
+READS_PER_SECOND = 300
+
+
+def run(stack: Stack, floors: Section, quick: bool) -> Section:
+    rounds = 20 if quick else 50
+    section = Section("end_to_end")
+    rng = random.Random(11)
+    setup = httpx.Client(base_url=stack.gateway_url, timeout=60)
+    log("end to end: registering patients and doctors...")
+    pairs = [make_pair(setup, rng) for _ in range(CALLERS)]
+    documents: dict[str, list[str]] = {pair.ins: [] for pair in pairs}
+
+    def depositor(pair: Pair) -> Callable[[int], object]:
+        http = httpx.Client(base_url=stack.gateway_url, timeout=60)
+        return lambda n: documents[pair.ins].append(deposit(http, pair))
+
+    one = section.add(sequential("gateway deposit (PDF, 1 kB)", lambda: depositor(pairs[0])(0), rounds // 2))
+    many = section.add(concurrent("gateway deposit (PDF, 1 kB)", lambda i: depositor(pairs[i]), CALLERS, rounds))
+
+    def reader(pair: Pair) -> Callable[[int], object]:
+        http = httpx.Client(base_url=stack.gateway_url, timeout=60)
+        ids = documents[pair.ins]
+        return lambda n: http.get(f"/api/v1/patients/{pair.ins}/documents/{ids[n % len(ids)]}",
+                                  headers=pair.doctor).raise_for_status()
+
+    def searcher(pair: Pair) -> Callable[[int], object]:
+        http = httpx.Client(base_url=stack.gateway_url, timeout=60)
+        return lambda n: http.get(f"/api/v1/patients/{pair.ins}/documents", params={"limit": 20},
+                                  headers=pair.doctor).raise_for_status()
+
+    read_one = section.add(sequential("gateway read (metadata + content)", lambda: reader(pairs[0])(0), rounds))
+    read_many = section.add(concurrent("gateway read (metadata + content)", lambda i: reader(pairs[i]), CALLERS,
+                                       rounds))
+    section.add(sequential("gateway search (first page of 20)", lambda: searcher(pairs[0])(0), rounds // 2))
+    section.add(concurrent("gateway search (first page of 20)", lambda i: searcher(pairs[i]), CALLERS, rounds // 2))
+
+    raw, raw_many = floor(floors, "AMQP request-reply (kombu echo)"), floor(floors, "AMQP request-reply (kombu echo)",
+                                                                           CALLERS)
+    insert = floor(floors, "store insert_one")
+    section.figures["deposit p50 / AMQP floor p50"] = one.p50 / raw.p50
+    section.figures["deposit p50 / store insert floor p50"] = one.p50 / insert.p50
+    section.figures["read p50 / AMQP floor p50"] = read_one.p50 / raw.p50
+    section.figures[f"AMQP floor calls/s / deposits/s ({CALLERS} callers)"] = raw_many.per_second / many.per_second
+    section.figures[f"AMQP floor calls/s / reads/s ({CALLERS} callers)"] = raw_many.per_second / read_many.per_second
+    section.target(f"deposits per second ({CALLERS} callers)", many.per_second, DEPOSITS_PER_SECOND, at_most=False,
+                   unit="/s")
+    section.target(f"reads per second ({CALLERS} callers)", read_many.per_second, READS_PER_SECOND, at_most=False,
+                   unit="/s")
+    return section

@@ -1,0 +1,69 @@
+"""One nameko RPC hop against the raw AMQP floor of the same run.
+
+The hop alone: a nameko service that answers at once (bench/echo_service.py, run like the real services),
+called with nameko's standalone client, against the raw kombu echo of bench/floors.py. Also dossier.health,
+which adds a store ping: compared with the AMQP floor plus the store find floor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import Section, concurrent, log, sequential
+from bench.floors import CALLERS, floor
+from deploy.local.processes import Processes, base_env, wait_for
+
+TARGET_RATIO = 2.0
+
+
+def echo_answers(amqp_uri: str) -> bool:
+    from nameko.standalone.rpc import ClusterRpcClient
+
+    try:
+        with ClusterRpcClient(uri=amqp_uri, timeout=2) as cluster:
+            return bool(cluster.bench_echo.echo(1) == 1)
+    except Exception:  # not up yet
+        return False
+
+
+def run(amqp_uri: str, floors: Section, var: Path, quick: bool) -> Section:
+    from nameko.standalone.rpc import ClusterRpcClient
+
+    rounds = 100 if quick else 500
+    section = Section("rpc_hop")
+    processes = Processes(var / "log")
+    processes.start("bench_echo", ["-m", "bench.echo_service"], base_env({"AMQP_URI": amqp_uri}))
+    clients: list[Any] = []
+    try:
+        log("one RPC hop: starting the echo service...")
+        wait_for("the nameko echo service", lambda: echo_answers(amqp_uri), 60)
+        with ClusterRpcClient(uri=amqp_uri, timeout=30) as cluster:
+            one = section.add(sequential("nameko RPC hop (echo service)", lambda: cluster.bench_echo.echo(1), rounds))
+            health = section.add(sequential("nameko RPC dossier.health (+ a store ping)", cluster.dossier.health,
+                                            rounds // 2))
+
+        def caller(index: int) -> Callable[[int], object]:
+            client = ClusterRpcClient(uri=amqp_uri, timeout=30)
+            clients.append(client)
+            proxy = client.start()
+            return lambda n: proxy.bench_echo.echo(n)
+
+        many = section.add(concurrent("nameko RPC hop (echo service)", caller, CALLERS, rounds // CALLERS * 2))
+    finally:
+        for client in clients:
+            client.stop()
+        processes.stop()
+    raw = floor(floors, "AMQP request-reply (kombu echo)")
+    raw_many = floor(floors, "AMQP request-reply (kombu echo)", CALLERS)
+    find = floor(floors, "store find_one by _id")
+    section.figures["hop p50 / AMQP floor p50 (1 caller)"] = one.p50 / raw.p50
+    section.figures["hop p99 / AMQP floor p99 (1 caller)"] = one.p(99) / raw.p(99)
+    section.figures[f"hop p50 / AMQP floor p50 ({CALLERS} callers)"] = many.p50 / raw_many.p50
+    section.figures[f"AMQP floor calls/s / hop calls/s ({CALLERS} callers)"] = raw_many.per_second / many.per_second
+    section.figures["dossier.health p50 / (AMQP floor + store find floor) p50"] = health.p50 / (raw.p50 + find.p50)
+    section.target("one RPC hop p50, x the raw floor", one.p50 / raw.p50, TARGET_RATIO, at_most=True, unit="x")
+    section.target(f"RPC hop throughput, floor/hop ({CALLERS} callers)", raw_many.per_second / many.per_second,
+                   TARGET_RATIO, at_most=True, unit="x")
+    return section

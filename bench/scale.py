@@ -1,0 +1,198 @@
+"""Scale: the same read and search latency with a small and a large number of dossiers in the store.
+
+A generator fills the dossier service's database with bulk writes (insert_many, unordered) of realistic
+dossiers and documents metadata, the indexes created first exactly as the service creates them. A large
+store takes long to fill on the embedded server, so it is generated once and kept under
+var/bench/store-<n>/ with a manifest (what it holds, how long the fill took); later runs reuse it.
+Then the whole system is started on that store and a doctor reads and searches a dossier in it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo import MongoClient
+
+from bench.actors import deposit, make_pair
+from bench.common import VAR, Measure, Section, devstore, log, running_stack, sequential
+from deploy.local.stack import Stack
+from services.common.settings import Settings
+from services.dossier.store import DossierStore
+
+GENERATOR = 1  # bump when the generated shape changes: cached stores are then made again
+BATCH = 2000
+TARGET_RATIO = 1.2
+CATEGORIES = [("10", "11488-4", "Compte rendu de consultation"), ("11", "18842-5", "Lettre de liaison de sortie"),
+              ("20", "11502-2", "Compte rendu de biologie"), ("30", "18748-4", "Compte rendu d'imagerie"),
+              ("40", "57833-6", "Prescription de médicaments"), ("50", "87273-9", "Note de vaccination")]
+
+
+def synthetic_ins(i: int) -> str:
+    # Starts with 3: never a valid INS (1 or 2), so never one the benchmark registers.
+    return f"3{i:012d}00"
+
+
+def dossier(i: int, now: datetime) -> dict[str, Any]:
+    opened = now - timedelta(days=i % 2000)
+    return {
+        "_id": f"dos_gen{i:09d}", "ins": synthetic_ins(i), "patient_id": f"pat_gen{i:09d}", "status": "open",
+        "opened_at": opened, "opened_by": {"kind": "patient", "id": f"pat_gen{i:09d}"}, "channel": "patient",
+        "consent_to_opening": {"given": True, "recorded_by": f"pat_gen{i:09d}", "at": opened},
+        "wrapped_key": uuid.uuid4().hex * 2, "master_key": "gen", "_outbox": [], "_outbox_pending": False,
+        "_version": 0,
+    }
+
+
+def document(i: int, dossier_index: int, now: datetime, rng: random.Random) -> dict[str, Any]:
+    category, type_code, title = CATEGORIES[i % len(CATEGORIES)]
+    created = now - timedelta(minutes=rng.randrange(2_000_000))
+    return {
+        "_id": f"doc_gen{i:010d}", "dossier_id": f"dos_gen{dossier_index:09d}", "category": category,
+        "type_code": type_code, "title": title, "care_date": created.date().isoformat(), "format": "application/pdf",
+        "visibility": [], "created_at": created, "created_ms": int(created.timestamp() * 1000),
+        "size": rng.randrange(20_000, 2_000_000), "sha256": uuid.uuid4().hex * 2, "status": "current",
+        "replaces": None, "replaced_by": None, "author": {"kind": "professional", "id": f"rpps:1{i % 90000:09d}",
+                                                          "profession": "10"},
+        "patient_id": f"pat_gen{dossier_index:09d}", "_outbox": [], "_outbox_pending": False, "_version": 0,
+    }
+
+
+def fill(mongo_uri: str, dossiers: int, documents_per_dossier: int, already: int = 0) -> float:
+    """Bulk-write dossiers `already` to `dossiers` and their documents; the seconds it took."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
+    database = client[Settings.from_env().database_name("dossier")]
+    DossierStore.prepare(database)
+    rng = random.Random(dossiers)
+    now = datetime.now(UTC)
+    start = time.perf_counter()
+    for first in range(already, dossiers, BATCH):
+        last = min(first + BATCH, dossiers)
+        database.dossiers.insert_many([dossier(i, now) for i in range(first, last)], ordered=False)
+        database.documents.insert_many([
+            document(i * documents_per_dossier + k, i, now, rng)
+            for i in range(first, last) for k in range(documents_per_dossier)], ordered=False)
+        if last % 50_000 == 0:
+            log(f"  filled {last:,} dossiers in {time.perf_counter() - start:.0f} s")
+    elapsed = time.perf_counter() - start
+    client.close()
+    return elapsed
+
+
+def prepared_store(dossiers: int, documents_per_dossier: int, cache: bool) -> tuple[Path, dict[str, Any]]:
+    """A data directory holding `dossiers` generated dossiers: reused when cached, else filled now."""
+    directory = VAR / f"store-{dossiers}"
+    manifest_path = directory / "manifest.json"
+    wanted = {"generator": GENERATOR, "dossiers": dossiers, "documents_per_dossier": documents_per_dossier}
+    if cache and manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if all(manifest.get(k) == v for k, v in wanted.items()):
+            log(f"scale: reusing the generated store of {dossiers:,} dossiers in {directory}")
+            return directory, {**manifest, "reused": True}
+    if directory.exists():
+        import shutil
+
+        shutil.rmtree(directory)
+    (directory / "mongo").mkdir(parents=True)
+    log(f"scale: generating {dossiers:,} dossiers ({documents_per_dossier} documents each) in {directory}...")
+    with devstore(directory / "mongo", directory / "log") as mongo_uri:
+        seconds = fill(mongo_uri, dossiers, documents_per_dossier)
+    manifest = {**wanted, "fill_seconds": round(seconds, 1), "records_per_second": round(
+        dossiers * (1 + documents_per_dossier) / seconds, 1), "generated_at": datetime.now(UTC).isoformat()}
+    if cache:
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+    return directory, {**manifest, "reused": False}
+
+
+def measure_at(dossiers: int, documents_per_dossier: int, rounds: int, cache: bool) -> tuple[list[Measure],
+                                                                                             dict[str, Any]]:
+    directory, manifest = prepared_store(dossiers, documents_per_dossier, cache)
+    with devstore(directory / "mongo", directory / "log") as mongo_uri:
+        # The service creates its indexes when it starts; on a cached store an index added since the fill is
+        # built here first (once, then kept), so that the stack's start is not held up by it.
+        start = time.perf_counter()
+        client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
+        DossierStore.prepare(client[Settings.from_env().database_name("dossier")])
+        client.close()
+        manifest["index_seconds"] = round(time.perf_counter() - start, 1)
+        measures = _measure(mongo_uri, directory, dossiers, rounds)
+    return measures, manifest
+
+
+def _measure(mongo_uri: str, directory: Path, dossiers: int, rounds: int) -> list[Measure]:
+    with running_stack(directory / f"stack-{uuid.uuid4().hex[:6]}", mongo_uri) as stack:
+        return measure_on(stack, dossiers, rounds)
+
+
+def measure_on(stack: Stack, dossiers: int, rounds: int) -> list[Measure]:
+    """Read, search (through the gateway) and a store lookup, on a stack whose store holds `dossiers`."""
+    label = f"{dossiers:,} dossiers"
+    mongo_uri = stack.env["MONGO_URI"]
+    http = httpx.Client(base_url=stack.gateway_url, timeout=120)
+    pair = make_pair(http, random.Random())
+    ids = [deposit(http, pair) for _ in range(20)]
+    rng = random.Random(1)
+    read = sequential(f"read at {label}", lambda: http.get(
+        f"/api/v1/patients/{pair.ins}/documents/{rng.choice(ids)}", headers=pair.doctor).raise_for_status(),
+                      rounds, warmup=5)
+    search = sequential(f"search at {label}", lambda: http.get(
+        f"/api/v1/patients/{pair.ins}/documents", params={"limit": 20}, headers=pair.doctor).raise_for_status(),
+                        rounds, warmup=5)
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
+    database = client[Settings.from_env().database_name("dossier")]
+    store = sequential(f"store: dossier by INS at {label}", lambda: database.dossiers.find_one(
+        {"ins": synthetic_ins(rng.randrange(dossiers))}), rounds, warmup=5)
+    client.close()
+    return [read, search, store]
+
+
+def grown_in_place(stack: Stack, small: int, large: int, per_dossier: int, rounds: int) -> tuple[
+        list[Measure], dict[str, Any], list[Measure], dict[str, Any]]:
+    """The quick mode: the running stack's own store filled to `small`, measured, grown to `large`, measured
+    again (no extra stack to start)."""
+    seconds = fill(stack.env["MONGO_URI"], small, per_dossier)
+    at_small = measure_on(stack, small, rounds)
+    more = fill(stack.env["MONGO_URI"], large, per_dossier, already=small)
+    at_large = measure_on(stack, large, rounds)
+    small_manifest = {"fill_seconds": round(seconds, 1)}
+    large_manifest = {"fill_seconds": round(seconds + more, 1), "reused": False, "index_seconds": 0.0,
+                      "records_per_second": round(large * (1 + per_dossier) / (seconds + more), 1)}
+    return at_small, small_manifest, at_large, large_manifest
+
+
+def run(quick: bool, large_store: int = 1_000_000, stack: Stack | None = None) -> Section:
+    """Full mode: two stacks on two stores (the large one cached). Quick mode with `stack`: on that stack,
+    its store grown from the small to the large size."""
+    small, large = (500, 5_000) if quick else (10_000, large_store)
+    per_dossier = 1
+    rounds = 20 if quick else 100
+    section = Section("scale")
+    if quick and stack is not None:
+        at_small, small_manifest, at_large, large_manifest = grown_in_place(stack, small, large, per_dossier, rounds)
+    else:
+        at_small, small_manifest = measure_at(small, per_dossier, rounds, cache=False)
+        at_large, large_manifest = measure_at(large, per_dossier, rounds, cache=not quick)
+    for measure in [*at_small, *at_large]:
+        section.add(measure)
+    section.figures["dossiers (small store)"] = small
+    section.figures["dossiers (large store)"] = large
+    section.figures["large store fill seconds"] = large_manifest["fill_seconds"]
+    section.figures["large store fill records/s"] = large_manifest["records_per_second"]
+    section.figures["large store reused from cache (1 = yes)"] = 1.0 if large_manifest["reused"] else 0.0
+    section.figures["large store index preparation seconds (cache of this run)"] = large_manifest["index_seconds"]
+    for kind, a, b in zip(("read", "search", "store dossier by INS"), at_small, at_large, strict=True):
+        section.figures[f"{kind} p50 large / small"] = b.p50 / a.p50
+    section.target(f"read p50 at {large:,} / at {small:,}", at_large[0].p50 / at_small[0].p50, TARGET_RATIO,
+                   at_most=True, unit="x")
+    section.target(f"search p50 at {large:,} / at {small:,}", at_large[1].p50 / at_small[1].p50, TARGET_RATIO,
+                   at_most=True, unit="x")
+    section.notes.append(f"small store filled in {small_manifest['fill_seconds']} s; documents per dossier: "
+                         f"{per_dossier}; identity's patients are not generated (their lookup is the same "
+                         "indexed find by INS as the dossier's)")
+    return section
