@@ -32,7 +32,7 @@ def main() -> None:
 
     setup_tracing("bench-echo")
     config.update({"AMQP_URI": Settings.from_env().amqp_uri, "max_workers": 20, "PREFETCH_COUNT": 20})
-    run(EchoService)
+    run(EchoService, NAME)
 
 
 if __name__ == "__main__":
