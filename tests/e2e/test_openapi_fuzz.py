@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.conftest import Api, Running
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # over 1,000 requests through the whole stack
 
 
 def test_generated_requests_find_no_server_error_and_no_response_outside_the_schema(
