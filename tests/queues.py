@@ -18,6 +18,7 @@ def drain(connection: Any, queue_name: str) -> list[Any]:
     """Every message waiting in a queue (taken off it)."""
     channel = connection.channel()
     queue: Any = Queue(queue_name, durable=True, auto_delete=False)(channel)  # type: ignore[no-untyped-call]
+    queue.declare()  # as the service declares it: draining before the first letter finds it empty, not missing
     taken = []
     while (message := queue.get(no_ack=True)) is not None:
         taken.append(message)

@@ -23,7 +23,9 @@ import logging
 import sys
 from typing import Any
 
+from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.entity import Queue
+from kombu.exceptions import OperationalError
 from kombu.messaging import Producer
 from nameko.exceptions import IncorrectSignature, MalformedRequest, MethodNotFound
 from nameko.rpc import Responder, RpcConsumer, get_rpc_exchange
@@ -98,6 +100,7 @@ class GuardedConsume(DrainingMessageConsumer):
         problem = event_problem(body, message)
         if problem:
             dead_letter(message, self.container.service_name, self.queue.name, problem)
+            self.consumer.settled(message)
             return
         super().handle_message(body, message)
 
@@ -135,6 +138,7 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
             reason, error = problem
             self._answer(message, error)
             dead_letter(message, self.container.service_name, self.queue.name, reason)
+            self.consumer.settled(message)
             return
         super().handle_message(body, message)
 
@@ -163,4 +167,13 @@ class GuardedRpc(DrainingRpc):
         if exc_info is not None and isinstance(exc_info[1], PyMongoError):
             unavailable = ServiceUnavailable("the record store is briefly unavailable; retry shortly")
             exc_info = (ServiceUnavailable, unavailable, exc_info[2])
-        return super().handle_result(message, worker_ctx, result, exc_info)
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except (OSError, OperationalError, AmqpConnectionError) as error:
+            # The broker went away before the answer could be sent. Raising here would kill the whole
+            # service (nameko stops a container whose worker thread dies), as the fault test found. The
+            # request stays unacknowledged, so the broker redelivers it once it is back; the caller
+            # times out and retries (a deposit with its Idempotency-Key stores nothing twice).
+            log.warning("could not answer %s: the broker is unreachable (%s)", worker_ctx.call_id,
+                        type(error).__name__)
+            return result, exc_info

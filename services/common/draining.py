@@ -73,6 +73,10 @@ class DrainingConsumer(AmqpConsumer):  # type: ignore[misc]
         super().requeue_message(message)
         self.unsettled.discard(id(message))
 
+    def settled(self, message: Any) -> None:
+        """A message acknowledged elsewhere (moved to the dead-letter queue): a stop need not wait for it."""
+        self.unsettled.discard(id(message))
+
 
 class DrainingRpcConsumer(RpcConsumer):  # type: ignore[misc]
     consumer_cls = DrainingConsumer
