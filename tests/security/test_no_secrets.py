@@ -20,7 +20,8 @@ PATTERNS = {
         r"\b[A-Z_]*(?:KEY|KEYS|SECRET|PASSWORD|TOKEN)\b['\"]?\s*[=:]\s*['\"]?(?:[\w.-]{1,32}:)?"
         r"[A-Za-z0-9_+/-]{32,}={0,2}"),
     "AWS access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
-    "password in a URL": re.compile(r":/{2}(?!guest:guest@|user:password@)[^/\s:@'\"{}]+:[^/\s@'\"{}]{4,}@"),
+    # <placeholder> and $VARIABLE passwords are documentation, not secrets
+    "password in a URL": re.compile(r":/{2}(?!guest:guest@|user:password@)[^/\s:@'\"{}]+:(?![<$])[^/\s@'\"{}<>]{4,}@"),
 }
 
 
@@ -54,6 +55,8 @@ def test_the_scanner_finds_planted_secrets(planted: str, kind: str) -> None:
 @pytest.mark.parametrize("harmless", [
     "AMQP_URI=pyamqp://guest:guest@127.0.0.1:5672/",  # RabbitMQ's local default, documented
     "set AMQP_URI=amqp://user:password@host:5672/ to point at it",
+    "AMQP_URI (amqps://dmp:<pw>@dmp-rabbitmq.dmp.svc:5671/dmp in prod)",
+    'MONGO_URI="mongodb://dmp:$MONGO_PASSWORD@mongodb:27017/"',
     "DMP_TOKEN_SIGNING_KEY must be kid:<base64url seed>",
     'forged = {"Authorization": "Bearer eyJhbGciOiJFZERTQSJ9.e30.AAAA"}',
 ])
