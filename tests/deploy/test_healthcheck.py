@@ -14,6 +14,7 @@ from services.common.healthcheck import heartbeat_path, where
 
 PASSWORD = "hunter2"  # a test value, put into URLs at run time (the repository's secret scan reads URLs)
 
+
 def probe(env: dict[str, str], tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "services.common.healthcheck", *args],
                           env={**os.environ, **env, "TMPDIR": str(tmp_path)},
