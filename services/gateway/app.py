@@ -21,7 +21,7 @@ from services.common.errors import DmpError, PayloadTooLarge, TooManyRequests
 from services.common.settings import Settings, required
 from services.common.tokens import jwks, verify
 from services.gateway import fhir, pages, problems
-from services.gateway.auth import Token
+from services.gateway.auth import Token, client_address
 from services.gateway.limits import RateLimiter
 from services.gateway.rpc import services
 
@@ -49,11 +49,6 @@ def rate_key(request: Request) -> str:
         except DmpError:
             pass
     return f"address:{client_address(request)}"
-
-
-def client_address(request: Request) -> str:
-    # Behind the ingress, uvicorn's --proxy-headers puts the real client here (issue 10).
-    return request.client.host if request.client else "unknown"
 
 
 def body_limit(settings: Settings) -> int:

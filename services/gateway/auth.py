@@ -11,6 +11,13 @@ from services.common.errors import Unauthenticated
 from services.common.tokens import verify
 from services.gateway.refusals import authentication_refused, trace_refusal
 
+
+def client_address(request: Request) -> str:
+    """Where the request came from (rate limits, login throttles, refusal traces). Behind the ingress,
+    uvicorn's forwarded-headers handling puts the real client here."""
+    return request.client.host if request.client else "unknown"
+
+
 bearer = HTTPBearer(auto_error=False, description="Access token issued by identity")
 
 
@@ -25,8 +32,7 @@ def access_token(
         # A token was presented and is forged, expired, unsigned, for another audience or of a refused kind.
         route = getattr(request.scope.get("route"), "path", "-")
         request_id = getattr(request.state, "request_id", "-")
-        client = request.client.host if request.client else "unknown"
-        trace_refusal(authentication_refused(refused.message, route, request_id, client))
+        trace_refusal(authentication_refused(refused.message, route, request_id, client_address(request)))
         raise
     return credentials.credentials
 

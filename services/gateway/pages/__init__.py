@@ -8,21 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from services.common.rulebook import explain
 from services.gateway.pages import routes
-from services.gateway.pages.i18n import choose
-from services.gateway.pages.session import (
-    ACCESS_COOKIE,
-    LANGUAGE_COOKIE,
-    PAGES,
-    REFRESH_COOKIE,
-    FormExpired,
-    LoginRequired,
-    Visit,
-)
+from services.gateway.pages.session import CSRF_COOKIE, PAGES, FormExpired, LoginRequired, Visit, language_of
 
 __all__ = ["PAGES", "error_page", "install"]
 
@@ -41,10 +32,10 @@ def install(app: FastAPI) -> None:
 
 
 def to_login(request: Request) -> Response:
-    response = RedirectResponse(f"{PAGES}/login", status_code=303)
-    for name in (ACCESS_COOKIE, REFRESH_COOKIE):
-        response.delete_cookie(name, path=PAGES)
-    return response
+    """The session is over: its cookies go (as the visit set them) and the visitor logs in again."""
+    current = current_visit(request)
+    current.end_session()
+    return current.redirect("/login")
 
 
 def current_visit(request: Request) -> Visit:
@@ -52,9 +43,7 @@ def current_visit(request: Request) -> Visit:
     known = getattr(request.state, "visit", None)
     if isinstance(known, Visit):
         return known
-    language = choose(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE),
-                      request.headers.get("accept-language"))
-    return Visit(request, language, request.cookies.get("dmp_csrf", ""))
+    return Visit(request, language_of(request), request.cookies.get(CSRF_COOKIE, ""))
 
 
 def error_page(request: Request, status: int, code: str, detail: str, extra: dict[str, Any]) -> Response:

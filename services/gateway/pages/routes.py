@@ -18,9 +18,10 @@ from services.common import schemas
 from services.common.codes import CATEGORIES, PROFESSIONS
 from services.common.errors import NotFound, Unauthenticated
 from services.common.validation import describe_items
+from services.gateway.auth import client_address
 from services.gateway.pages import forms
 from services.gateway.pages.i18n import CATEGORIES_EN
-from services.gateway.pages.session import PAGES, Visit, client_address, visit
+from services.gateway.pages.session import PAGES, REFRESH_COOKIE, Visit, visit
 from services.gateway.pages.viewers import read_cda
 from services.gateway.rpc import services
 
@@ -135,7 +136,7 @@ def router() -> APIRouter:
     @pages.post("/logout")
     def logout(current: Current, form: Form) -> Response:
         current.check_form(form)
-        refresh = current.request.cookies.get("dmp_refresh")
+        refresh = current.request.cookies.get(REFRESH_COOKIE)
         if current.token and refresh:
             services().identity.logout(current.token, {"refresh_token": refresh})
         current.end_session()

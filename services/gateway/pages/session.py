@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from services.common.actors import Actor, ActorKind
 from services.common.errors import DmpError, Unauthenticated
 from services.common.tokens import verify
+from services.gateway.auth import client_address
 from services.gateway.pages.i18n import Language, choose, text
 from services.gateway.rpc import services
 
@@ -95,14 +96,15 @@ class Visit:
         return self.finish(RedirectResponse(target, status_code=303))
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def language_of(request: Request) -> Language:
+    return choose(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE),
+                  request.headers.get("accept-language"))
 
 
 def visit(request: Request) -> Visit:
     """Every page's first dependency: who is visiting, in which language, with which form token."""
     asked = request.query_params.get("lang")
-    language = choose(asked, request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+    language = language_of(request)
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     current = Visit(request, language, csrf)
     if asked == language:
