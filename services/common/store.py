@@ -7,7 +7,8 @@ and declares it with `StoreProvider(ThatStore)`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from nameko import config
@@ -15,7 +16,7 @@ from nameko.extensions import DependencyProvider
 from pydantic import ValidationError
 from pymongo import MongoClient
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from services.common.errors import ServiceUnavailable
 from services.common.events import Event
@@ -24,6 +25,7 @@ from services.common.settings import Settings
 from services.common.validation import describe
 
 Document = dict[str, Any]
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -87,6 +89,22 @@ class Store:
         except PyMongoError as error:
             raise ServiceUnavailable("the record store is unavailable; nothing was changed") from error
         raise ServiceUnavailable("the record is changing too often; nothing was changed, retry")
+
+    @staticmethod
+    def persistently(write: Callable[[], T], seconds: float, pause: float = 0.25) -> T:
+        """Run an idempotent write, trying again for up to `seconds` while the store cannot be reached
+        (restarting, failing over). For what must not be forgotten once the outside world has seen it:
+        a message sent but not recorded as sent would be sent again."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                return write()
+            except ConnectionFailure:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("the store is unreachable; trying the write again in %.2f s", pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
 
     def received_event(self, payload: Any) -> Event | None:
         """The event in a consumed message, or None after parking a malformed one. Subscriptions already

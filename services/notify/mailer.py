@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
 from services.common.settings import Settings
 from services.notify.exceptions import PermanentFailure
 from services.notify.messages import Message
 
 
-def send_email(settings: Settings, to: str, message: Message, reference: str) -> str:
+def send_email(settings: Settings, to: str, message: Message, reference: str, stable: bool = False) -> str:
+    """Send one message. `stable`: its Message-ID is `<reference@sender's domain>`, the same on every
+    attempt (for a delivery: mail systems drop a copy they have seen); otherwise a unique one (each
+    login code is a message of its own)."""
     email = EmailMessage()
     email["From"] = settings.mail_from
     email["To"] = to
     email["Subject"] = message.subject
-    email["Message-ID"] = make_msgid(idstring=reference)
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "dmp.invalid"
+    email["Message-ID"] = f"<{reference}@{domain}>" if stable else make_msgid(idstring=reference, domain=domain)
     email.set_content(message.body)
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:

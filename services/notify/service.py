@@ -109,16 +109,25 @@ class NotifyService(HealthMixin):
             log.warning("delivery %s was taken over by another attempt; not sent twice", delivery_id)
             return
         except PermanentFailure as error:
-            self.store.finish(delivery_id, "dead_letter", self.clock.now(), str(error))
+            self._finish(delivery, "dead_letter", str(error), settings)
         except TRANSIENT as error:
             reason = f"{type(error).__name__}: {error}"[:200]
             if delivery["attempts"] >= settings.notify_max_attempts:
-                self.store.finish(delivery_id, "dead_letter", self.clock.now(), f"gave up after retries: {reason}")
+                self._finish(delivery, "dead_letter", f"gave up after retries: {reason}", settings)
             else:
                 backoff = timedelta(seconds=settings.notify_retry_base_seconds * 2 ** (delivery["attempts"] - 1))
                 self.store.retry_later(delivery_id, ms(self.clock.now() + backoff), reason)
         else:
-            self.store.finish(delivery_id, "sent", self.clock.now(), detail)
+            self._finish(delivery, "sent", detail, settings)
+
+    def _finish(self, delivery: dict[str, Any], status: str, detail: str, settings: Settings) -> None:
+        """Record the outcome while the claim still holds, waiting out a store that is briefly unreachable
+        (found by the fault test: the store restarted right after a send, the outcome was not recorded,
+        and the retry job sent the message again once the lease ran out). Only a store unreachable for
+        longer than the lease, or notify dying between the send and this write, still sends twice."""
+        now = self.clock.now()
+        lease_left_ms = delivery["claimed_ms"] + settings.notify_lease_seconds * 1000 - ms(now)
+        self.store.finish(delivery["_id"], status, now, detail, patience_seconds=max(0.0, lease_left_ms / 1000 - 1))
 
     def _send(self, delivery: dict[str, Any], settings: Settings) -> str:
         events = [Event.model_validate(e) for e in delivery["events"]]
@@ -142,7 +151,8 @@ class NotifyService(HealthMixin):
             raise LeaseLost(delivery["_id"])
         if delivery["channel"] == "sms":
             return sms.send_sms(settings, address, message.body)
-        return mailer.send_email(settings, address, message, delivery["_id"].replace(":", "."))
+        # One Message-ID per delivery, the same on every attempt: mail systems that see it twice keep one.
+        return mailer.send_email(settings, address, message, delivery["_id"].replace(":", "."), stable=True)
 
     @every(5)
     @rpc

@@ -63,10 +63,13 @@ class NotifyStore(Store):
         return self.db.deliveries.find_one(
             {"_id": delivery_id, "status": "sending", "claimed_ms": claimed_ms}, {"_id": 1}) is not None
 
-    def finish(self, delivery_id: str, status: str, now: datetime, detail: str) -> None:
+    def finish(self, delivery_id: str, status: str, now: datetime, detail: str, patience_seconds: float = 0) -> None:
+        """Record a delivery's fate, trying for up to `patience_seconds` if the store is unreachable: a sent
+        message whose outcome is not recorded is sent again once its lease runs out."""
         # Nested, so that the datetime stays a datetime.
-        self.db.deliveries.update_one({"_id": delivery_id},
-                                      {"$set": {"status": status, "outcome": {"at": now, "detail": detail}}})
+        self.persistently(lambda: self.db.deliveries.update_one(
+            {"_id": delivery_id}, {"$set": {"status": status, "outcome": {"at": now, "detail": detail}}}),
+            patience_seconds)
 
     def retry_later(self, delivery_id: str, next_ms: int, detail: str) -> None:
         self.db.deliveries.update_one({"_id": delivery_id},

@@ -2,7 +2,7 @@
 
 The whole system runs as `make run` runs it (deploy/local/stack.py): its own embedded Mongo-wire
 server and mailbox, every service and the gateway in its own process, RabbitMQ reached through a
-TCP proxy this test can cut (tests/faults/proxy.py says why). While professional software deposits
+TCP proxy this test can cut (tests/proxy.py says why). While professional software deposits
 documents (with Idempotency-Key, retrying what failed, as vendors are told to) and reads them, the
 test kills -9 each service and the gateway in turn and starts it again, cuts the broker, and kills -9
 the Mongo-wire server and starts it again. Then, once the system has settled by itself:
@@ -34,9 +34,9 @@ from pymongo import MongoClient
 from deploy.local.processes import SERVICES, free_port, http_ok, port_answers, services_answer, wait_for
 from deploy.local.stack import Stack
 from tests.e2e.conftest import Api, document
-from tests.faults.proxy import TcpProxy
 from tests.journeys import eventually
 from tests.mailbox import Mailbox
+from tests.proxy import TcpProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.timeout(600)]
 PATIENTS = 4
@@ -270,7 +270,7 @@ def check_nothing_lost(stack: Stack, load: Load, mailbox: Mailbox) -> dict[str, 
         references: Counter[str] = Counter()
         for path in (stack.var / "mail").glob("*.eml"):
             message = message_from_bytes(path.read_bytes(), policy=policy.default)
-            found = re.search(r"\.(evt_[0-9a-f]+\.[a-z_]+\.[a-z]+)@", str(message["Message-ID"]))
+            found = re.search(r"<(evt_[0-9a-f]+\.[a-z_]+\.[a-z]+)@", str(message["Message-ID"]))
             if found:
                 references[found.group(1)] += 1
         duplicates = {ref: n for ref, n in references.items() if n > 1}

@@ -1,6 +1,8 @@
 """Notification delivery: preferences, digests, retries with backoff, dead letters, and nothing lost
 or sent twice when SMTP is down or notify dies."""
 
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -8,11 +10,13 @@ import pytest
 from nameko.testing.services import replace_dependencies
 from nameko.testing.utils import get_container
 
+from services.notify import mailer
 from services.notify.service import NotifyService
 from tests.conftest import FakeClock, People, service_database
 from tests.identities import registration
 from tests.journeys import eventually, submission
 from tests.mailbox import DOSSIER_NEWS, Mailbox, SmsInbox
+from tests.proxy import TcpProxy
 
 
 def patient_with_doctor(cluster: Any, people: People, email: str, mobile: str | None = None) -> tuple[str, str, str]:
@@ -135,3 +139,41 @@ def test_killing_notify_loses_nothing_and_sends_nothing_twice(
     clock.advance(timedelta(hours=1))
     cluster.notify.retry_due()
     assert len(smtp_server.messages(email, "Nouveau document")) == 5
+
+
+@pytest.fixture
+def store_behind_proxy(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[TcpProxy]:
+    """The services reach the store through a proxy the test cuts (the store restarting), to be asked
+    for before the services start."""
+    proxy = TcpProxy(int(environment["MONGO_URI"].rstrip("/").rsplit(":", 1)[1]))
+    proxy.start()
+    monkeypatch.setenv("MONGO_URI", f"mongodb://127.0.0.1:{proxy.port}/")
+    yield proxy
+    proxy.stop()
+
+
+def test_the_store_going_away_just_after_a_send_does_not_send_it_again(
+    store_behind_proxy: TcpProxy, cluster: Any, people: People, smtp_server: Mailbox, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str],
+) -> None:
+    email = "coupure@patients.dmp-test.fr"
+    ins, _, doctor = patient_with_doctor(cluster, people, email)
+    real_send, outages = mailer.send_email, 0
+
+    def send_then_lose_the_store(*args: Any, **kwargs: Any) -> str:
+        nonlocal outages
+        sent = real_send(*args, **kwargs)
+        if not outages:  # the first message is out; before notify records it, the store goes away for 2 s
+            outages += 1
+            store_behind_proxy.cut()
+            threading.Timer(2, store_behind_proxy.restore).start()
+        return sent
+
+    monkeypatch.setattr(mailer, "send_email", send_then_lose_the_store)
+    cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 coupure"))
+    assert len(smtp_server.wait_for(email, 1, "Nouveau document")) == 1
+    sent = eventually(lambda: deliveries(environment).find_one({"status": "sent"}), seconds=30)
+    assert outages == 1 and sent["attempts"] == 1
+    clock.advance(timedelta(hours=1))  # long past the lease: a delivery still marked "sending" would go again
+    assert cluster.notify.retry_due() == {"attempted": 0}
+    assert len(smtp_server.messages(email, "Nouveau document")) == 1

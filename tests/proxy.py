@@ -1,11 +1,12 @@
-"""A TCP proxy in front of the shared RabbitMQ that a test can cut and restore.
+"""A TCP proxy a test can cut and restore: in front of the shared RabbitMQ, or of the Mongo-wire server.
 
 Why a proxy rather than restarting RabbitMQ: the broker on this machine is shared with other test
 runs (each on its own virtual host), and restarting it would fail their tests too. For the clients
 under test, a proxy that drops every connection and refuses new ones IS a broker outage (the same
 resets and refused connects they see when RabbitMQ restarts), and its messages are kept by the
 broker as durable queues keep them across a restart. What it does not exercise is RabbitMQ's own
-recovery of its disk state, which is RabbitMQ's to test, not ours.
+recovery of its disk state, which is RabbitMQ's to test, not ours. In front of the store, a cut is
+the store restarting or failing over, at the exact moment the test chooses.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class TcpProxy:
             source.close()
 
     def cut(self) -> None:
-        """The broker goes away: every connection is reset and new ones are refused."""
+        """The server goes away: every connection is reset and new ones are refused."""
         if self._listener is not None:
             with suppress(OSError):
                 self._listener.shutdown(socket.SHUT_RDWR)
