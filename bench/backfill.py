@@ -55,7 +55,7 @@ def lines_for(ins: str, per_month: int, today: date, rng: random.Random) -> list
 
 
 def run(stack: Stack, floors: Section, var: Path, quick: bool) -> Section:
-    from nameko.standalone.rpc import ClusterRpcClient
+    from services.common.rpc_client import RpcClient
 
     openings, per_month = (10, 10) if quick else (100, 20)
     section = Section("backfill")
@@ -72,7 +72,7 @@ def run(stack: Stack, floors: Section, var: Path, quick: bool) -> Section:
     total = openings * MONTHS * per_month
     card = Card()
     client_id = f"bench-feed-{uuid.uuid4().hex[:6]}"
-    with ClusterRpcClient(uri=stack.env["AMQP_URI"], timeout=60) as cluster:
+    with RpcClient(uri=stack.env["AMQP_URI"], timeout=60) as cluster:
         cluster.identity.register_system({"client_id": client_id, "public_key": card.public_pem})
     key = var / "feed.pem"
     card.save(key)

@@ -1,7 +1,8 @@
 """One nameko RPC hop against the raw AMQP floor of the same run.
 
 The hop alone: a nameko service that answers at once (bench/echo_service.py, run like the real services),
-called with nameko's standalone client, against the raw kombu echo of bench/floors.py. Also dossier.health,
+called with the system's RPC client (services/common/rpc_client.py; nameko's stock standalone client too,
+for comparison), against the raw kombu echo of bench/floors.py. Also dossier.health,
 which adds a store ping: compared with the AMQP floor plus the store find floor.
 """
 
@@ -19,10 +20,10 @@ TARGET_RATIO = 2.0
 
 
 def echo_answers(amqp_uri: str) -> bool:
-    from nameko.standalone.rpc import ClusterRpcClient
+    from services.common.rpc_client import RpcClient
 
     try:
-        with ClusterRpcClient(uri=amqp_uri, timeout=2) as cluster:
+        with RpcClient(uri=amqp_uri, timeout=2) as cluster:
             return bool(cluster.bench_echo.echo(1) == 1)
     except Exception:  # not up yet
         return False
@@ -30,6 +31,8 @@ def echo_answers(amqp_uri: str) -> bool:
 
 def run(amqp_uri: str, floors: Section, var: Path, quick: bool) -> Section:
     from nameko.standalone.rpc import ClusterRpcClient
+
+    from services.common.rpc_client import RpcClient
 
     rounds = 100 if quick else 500
     section = Section("rpc_hop")
@@ -39,13 +42,16 @@ def run(amqp_uri: str, floors: Section, var: Path, quick: bool) -> Section:
     try:
         log("one RPC hop: starting the echo service...")
         wait_for("the nameko echo service", lambda: echo_answers(amqp_uri), 60)
-        with ClusterRpcClient(uri=amqp_uri, timeout=30) as cluster:
+        with ClusterRpcClient(uri=amqp_uri, timeout=30) as stock:
+            section.add(sequential("nameko RPC hop, nameko's stock standalone client (a connection per reply)",
+                                   lambda: stock.bench_echo.echo(1), rounds // 2))
+        with RpcClient(uri=amqp_uri, timeout=30) as cluster:
             one = section.add(sequential("nameko RPC hop (echo service)", lambda: cluster.bench_echo.echo(1), rounds))
             health = section.add(sequential("nameko RPC dossier.health (+ a store ping)", cluster.dossier.health,
                                             rounds // 2))
 
         def caller(index: int) -> Callable[[int], object]:
-            client = ClusterRpcClient(uri=amqp_uri, timeout=30)
+            client = RpcClient(uri=amqp_uri, timeout=30)
             clients.append(client)
             proxy = client.start()
             return lambda n: proxy.bench_echo.echo(n)

@@ -154,9 +154,10 @@ def services_runner(environment: dict[str, str], rabbit_config: None, runner_fac
 def cluster(services_runner: Any) -> Iterator[Any]:
     """An RPC client to the running services."""
     from nameko import config
-    from nameko.standalone.rpc import ClusterRpcClient
 
-    with ClusterRpcClient(uri=config["AMQP_URI"], timeout=30) as client:
+    from services.common.rpc_client import RpcClient
+
+    with RpcClient(uri=config["AMQP_URI"], timeout=30) as client:
         yield client
 
 

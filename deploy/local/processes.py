@@ -128,10 +128,10 @@ def http_ok(url: str) -> bool:
 def services_answer(amqp_uri: str) -> bool:
     """True when every service answers its health RPC."""
     warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
-    from nameko.standalone.rpc import ClusterRpcClient
+    from services.common.rpc_client import RpcClient
 
     try:
-        with ClusterRpcClient(uri=amqp_uri, timeout=3) as cluster:
+        with RpcClient(uri=amqp_uri, timeout=3) as cluster:
             return all(getattr(cluster, name).health()["status"] == "ok" for name in SERVICES)
     except Exception:  # not up yet: any failure means "ask again"
         return False

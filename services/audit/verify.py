@@ -12,8 +12,7 @@ import argparse
 import json
 import sys
 
-from nameko.standalone.rpc import ClusterRpcClient
-
+from services.common.rpc_client import RpcClient
 from services.common.settings import Settings
 
 
@@ -21,7 +20,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", action="store_true", help="sign the current chain heads first")
     args = parser.parse_args()
-    with ClusterRpcClient(uri=Settings.from_env().amqp_uri, timeout=600) as cluster:
+    with RpcClient(uri=Settings.from_env().amqp_uri, timeout=600) as cluster:
         if args.checkpoint:
             cluster.audit.checkpoint()
         report = cluster.audit.verify()

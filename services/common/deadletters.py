@@ -157,15 +157,21 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
 
 
 class GuardedRpc(DrainingRpc):
-    """nameko's RPC entrypoint on a guarded queue. Also: a store outage that escapes a method (a
-    connection reset while the Mongo server restarts) answers ServiceUnavailable, which the gateway
-    turns into 503 + Retry-After, not an unexpected error (a 500). Found by the fault test."""
+    """nameko's RPC entrypoint on a guarded queue. Also: a store or broker outage that escapes a method (a
+    connection reset while the Mongo server restarts, a call to another service while RabbitMQ is away)
+    answers ServiceUnavailable, which the gateway turns into 503 + Retry-After, not an unexpected error
+    (a 500). Found by the fault test."""
 
     rpc_consumer = GuardedRpcConsumer()
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
         if exc_info is not None and isinstance(exc_info[1], PyMongoError):
             unavailable = ServiceUnavailable("the record store is briefly unavailable; retry shortly")
+            exc_info = (ServiceUnavailable, unavailable, exc_info[2])
+        elif exc_info is not None and isinstance(exc_info[1], (OperationalError, AmqpConnectionError)):
+            # A call this method made to another service met the broker down (found by the fault test:
+            # a deposit answered 500 during the broker outage). Nothing was done; the caller may retry.
+            unavailable = ServiceUnavailable("the message broker is briefly unavailable; retry shortly")
             exc_info = (ServiceUnavailable, unavailable, exc_info[2])
         try:
             return super().handle_result(message, worker_ctx, result, exc_info)

@@ -21,9 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from nameko.standalone.rpc import ClusterRpcClient
-
 from services.common.cards import Card
+from services.common.rpc_client import RpcClient
 from services.common.settings import Settings
 
 BATCH = 2000
@@ -84,7 +83,7 @@ def login(cluster: Any, client_id: str, key: Path) -> str:
 def run(path: Path, client_id: str, key: Path, amqp_uri: str, out: TextIO = sys.stderr) -> dict[str, Any]:
     lines = list(read_lines(path))
     summary: dict[str, Any] = {"lines": len(lines), "accepted": 0, "duplicates": 0, "rejected": []}
-    with ClusterRpcClient(uri=amqp_uri, timeout=300) as cluster:
+    with RpcClient(uri=amqp_uri, timeout=300) as cluster:
         token = login(cluster, client_id, key)
         for start in range(0, len(lines), BATCH):
             if start and start % (BATCH * 50) == 0:

@@ -11,8 +11,7 @@ import argparse
 import csv
 import sys
 
-from nameko.standalone.rpc import ClusterRpcClient
-
+from services.common.rpc_client import RpcClient
 from services.common.settings import Settings
 
 
@@ -21,7 +20,7 @@ def main() -> None:
     parser.add_argument("--month", required=True, help="YYYY-MM")
     parser.add_argument("--pharmacy", help="only this pharmacy's FINESS")
     args = parser.parse_args()
-    with ClusterRpcClient(uri=Settings.from_env().amqp_uri, timeout=60) as cluster:
+    with RpcClient(uri=Settings.from_env().amqp_uri, timeout=60) as cluster:
         fees = cluster.dossier.pharmacy_fees(args.month)
     writer = csv.writer(sys.stdout)
     writer.writerow(["month", "pharmacy_finess", "pharmacist", "dossier_id", "opened_at"])

@@ -13,8 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nameko.standalone.rpc import ClusterRpcClient
-
+from services.common.rpc_client import RpcClient
 from services.common.settings import Settings
 
 
@@ -23,7 +22,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
     total = 0
-    with ClusterRpcClient(uri=Settings.from_env().amqp_uri, timeout=300) as cluster:
+    with RpcClient(uri=Settings.from_env().amqp_uri, timeout=300) as cluster:
         while True:
             report = cluster.dossier.rewrap_keys(args.batch)
             total += report["rewrapped"]

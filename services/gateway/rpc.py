@@ -1,8 +1,9 @@
 """Calling the services from the gateway's worker threads.
 
-nameko's standalone client is not safe to share between threads (a shared client timed out under
-20 concurrent requests and wedged the pool), so each worker thread gets its own, started on first
-use and kept for the thread's life. Endpoints that call services are plain `def` (run in the
+The RPC client (services/common/rpc_client.py, nameko's standalone client on one lasting reply
+connection) is not safe to share between threads (a shared client timed out under 20 concurrent
+requests and wedged the pool), so each worker thread gets its own, started on first use and kept
+for the thread's life. Endpoints that call services are plain `def` (run in the
 thread pool), never `async def`.
 """
 
@@ -12,14 +13,13 @@ import logging
 import threading
 from typing import Any
 
-from nameko.standalone.rpc import ClusterRpcClient
-
+from services.common.rpc_client import RpcClient
 from services.common.settings import Settings
 
 log = logging.getLogger("dmp.gateway")
 
 _local = threading.local()
-_clients: list[ClusterRpcClient] = []
+_clients: list[RpcClient] = []
 _lock = threading.Lock()
 _generation = 0  # bumped when the broker connection was lost: every thread then starts a fresh client
 
@@ -30,7 +30,7 @@ def services() -> Any:
     if proxy is None or getattr(_local, "generation", None) != _generation:
         _drop(getattr(_local, "client", None))
         settings = Settings.from_env()
-        client = ClusterRpcClient(
+        client = RpcClient(
             uri=settings.amqp_uri, timeout=settings.rpc_timeout_seconds
         )
         proxy = client.start()
@@ -47,7 +47,7 @@ def discard_clients() -> None:
         _generation += 1
 
 
-def _drop(client: ClusterRpcClient | None) -> None:
+def _drop(client: RpcClient | None) -> None:
     if client is None:
         return
     with _lock:

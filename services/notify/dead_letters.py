@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from nameko.standalone.rpc import ClusterRpcClient
-
+from services.common.rpc_client import RpcClient
 from services.common.settings import Settings
 
 
@@ -18,7 +17,7 @@ def main() -> None:
     parser.add_argument("--replay", metavar="DELIVERY_ID")
     parser.add_argument("--limit", type=int, default=100)
     args = parser.parse_args()
-    with ClusterRpcClient(uri=Settings.from_env().amqp_uri, timeout=60) as cluster:
+    with RpcClient(uri=Settings.from_env().amqp_uri, timeout=60) as cluster:
         if args.replay:
             print(cluster.notify.replay(args.replay)["status"])
             return

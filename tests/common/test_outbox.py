@@ -5,12 +5,12 @@ from typing import Any
 
 import pytest
 from nameko import config
-from nameko.standalone.rpc import ClusterRpcClient
 
 from services.audit.service import AuditService
 from services.common.clock import utcnow
 from services.common.events import ActorRef, Event, EventType
 from services.common.outbox import mark_pending
+from services.common.rpc_client import RpcClient
 from services.consent.service import ConsentService
 from services.dossier.service import DossierService
 from services.identity.service import IdentityService
@@ -27,7 +27,7 @@ def test_events_published_before_audit_and_notify_ever_ran_reach_them(
 ) -> None:
     first = runner_factory(IdentityService, ConsentService, DossierService)
     first.start()
-    with ClusterRpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
+    with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
         people = People(cluster)
         email = "early@patients.dmp-test.fr"
         ins, patient = people.patient(email=email)
@@ -42,7 +42,7 @@ def test_events_published_before_audit_and_notify_ever_ran_reach_them(
 
     second = runner_factory(IdentityService, ConsentService, DossierService, AuditService, NotifyService)
     second.start()
-    with ClusterRpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
+    with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
         def traced() -> set[str]:
             return {t["type"] for t in cluster.audit.history(patient, ins)["traces"]}
 

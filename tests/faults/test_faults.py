@@ -28,11 +28,11 @@ from typing import Any
 
 import httpx
 import pytest
-from nameko.standalone.rpc import ClusterRpcClient
 from pymongo import MongoClient
 
 from deploy.local.processes import SERVICES, free_port, http_ok, port_answers, services_answer, wait_for
 from deploy.local.stack import Stack
+from services.common.rpc_client import RpcClient
 from tests.e2e.conftest import Api, document
 from tests.journeys import eventually
 from tests.mailbox import Mailbox
@@ -162,7 +162,7 @@ def silent(stack: Stack) -> list[str]:
     """Who does not answer (for the failure message)."""
     quiet = [] if http_ok(f"{stack.gateway_url}/health") else ["gateway"]
     try:
-        with ClusterRpcClient(uri=stack.env["AMQP_URI"], timeout=5) as cluster:
+        with RpcClient(uri=stack.env["AMQP_URI"], timeout=5) as cluster:
             for name in SERVICES:
                 try:
                     getattr(cluster, name).health()
@@ -258,7 +258,7 @@ def check_nothing_lost(stack: Stack, load: Load, mailbox: Mailbox) -> dict[str, 
         return {"accesses traced": len(accesses), "deposits traced": len(acknowledged), "traces": len(traces)}
 
     counts: dict[str, int] = eventually(traced, seconds=120, interval=1)
-    with ClusterRpcClient(uri=stack.env["AMQP_URI"], timeout=60) as cluster:
+    with RpcClient(uri=stack.env["AMQP_URI"], timeout=60) as cluster:
         verification = cluster.audit.verify()
     assert verification["intact"], verification
     counts["chains verified"] = verification["chains"]
