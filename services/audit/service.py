@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko.rpc import ServiceRpc
-
 from services.audit import chain, checkpoints, labels
 from services.audit.store import AuditStore
 from services.common.actors import ActorKind
@@ -22,6 +20,7 @@ from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.paging import after, encode_cursor
+from services.common.rpc_client import ServiceRpc
 from services.common.schemas import HistoryQuery
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe

@@ -69,6 +69,7 @@ class OutboxRelay:
         self.interval = interval_seconds
         self.publisher = Publisher(amqp_uri, use_confirms=True, mandatory=True)
         self._wake = Signal()
+        self._written: set[str] = set()  # collections written since the last pass began
         self._thread: eventlet.greenthread.GreenThread | None = None
 
     def start(self) -> None:
@@ -80,26 +81,36 @@ class OutboxRelay:
             self._thread.kill()
             self._thread = None
 
-    def wake(self) -> None:
-        """Ask for a relay pass now rather than at the next interval."""
+    def wake(self, collection: str) -> None:
+        """Ask for a pass over `collection` now rather than at the next interval."""
+        self._written.add(collection)
         if not self._wake.ready():
             self._wake.send(True)
 
     def _run(self) -> None:
+        written = set(self.collections)  # the first pass looks everywhere
         while True:
             # Reset before the pass, so that a write during the pass wakes the next one at once.
-            self._wake = Signal()
+            self._wake, self._written = Signal(), set()
             try:
-                self.relay_once()
+                self.relay_once(written)
             except Exception:  # the relay must outlive a broker or store outage
                 log.exception("outbox relay pass failed; will retry")
+            # Woken by writes: a pass over the collections written (the dossier service has seven with an
+            # outbox, and scanned them all after every write). At each interval without a wake: all of them,
+            # for what a failed pass or another replica left pending.
+            written = set(self.collections)
             with eventlet.Timeout(self.interval, False):
                 self._wake.wait()
+                written = self._written
 
-    def relay_once(self) -> int:
-        """Publish every pending event once; return how many were confirmed."""
+    def relay_once(self, collections: Iterable[str] | None = None) -> int:
+        """Publish every pending event of these collections (all, by default) once; return how many were
+        confirmed."""
         published = 0
         for name in self.collections:
+            if collections is not None and name not in collections:
+                continue
             collection = self.database[name]
             for document in collection.find({PENDING: True}, {OUTBOX: 1, VERSION: 1}).limit(BATCH):
                 try:

@@ -1,15 +1,21 @@
-"""Calling the services from outside a nameko service: the gateway, the operators' commands, the benchmarks.
+"""Calling services: `RpcClient` from outside a nameko service (the gateway, the operators' commands, the
+benchmarks), `ServiceRpc` from inside one. Both are nameko's, with two changes found by the benchmarks
+(py-spy on the dossier service; a nameko RPC hop measured 17x the raw request-reply floor):
 
-`RpcClient` is nameko's standalone `ClusterRpcClient` with one change, found by the benchmarks: nameko's
-reply listener makes a new consuming generator for every reply it waits for, and kombu opens a new AMQP
-connection for each (plus a second one for its lost-reply check), declares the consumer, then cancels
-it and closes the connection once the reply is in. Every call thus paid two connection handshakes:
-a nameko RPC hop measured 17x the raw request-reply floor. Here the listener keeps one consuming
-generator, hence one connection and one consumer, for the client's life, and makes a new one only
-after its connection failed (the reply waits in the reply queue meanwhile, and nameko's lost-reply
-check runs on that reconnection, as before).
+- nameko's standalone reply listener makes a new consuming generator for every reply it waits for, and
+  kombu opens a new AMQP connection for each (plus a second one for its lost-reply check), declares the
+  consumer, then cancels it and closes the connection once the reply is in: two connection handshakes
+  per call. `RpcClient`'s listener keeps one consuming generator, hence one connection and one consumer,
+  for the client's life, and makes a new one only after its connection failed (the reply waits in the
+  reply queue meanwhile, and nameko's lost-reply check runs on that reconnection, as before).
+- Both declare the caller's reply queue before publishing each request, so that the answer has somewhere
+  to go. The queue expires when unused (`x-expires`), and kombu never caches the declaration of such a
+  queue: every call paid three more round trips to the broker (exchange, queue, binding). The reply
+  queue is consumed for as long as the caller lives, so it cannot expire meanwhile: here it is declared
+  once per connection (kombu's cache, dropped with the connection, so it is declared again after a
+  reconnection).
 
-Like nameko's client, one instance serves one thread at a time.
+Like nameko's standalone client, one `RpcClient` serves one thread at a time.
 """
 
 from __future__ import annotations
@@ -19,12 +25,25 @@ from collections.abc import Generator
 from typing import Any
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.entity import Queue
 from kombu.exceptions import OperationalError
+from nameko import rpc
 from nameko.exceptions import RpcTimeout
 from nameko.standalone.rpc import ClusterRpcClient, ReplyListener
 
 log = logging.getLogger(__name__)
 CONNECTION_ERRORS = (OSError, OperationalError, AmqpConnectionError)
+
+
+class ReplyQueue(Queue):
+    """A caller's reply queue, declared once per connection (see the module's docstring)."""
+
+    can_cache_declaration = True
+
+
+def declared_once(queue: Queue) -> None:
+    # nameko builds the queue inside its own set-up and hands that very object to its publisher.
+    queue.__class__ = ReplyQueue
 
 
 class LastingReplyListener(ReplyListener):  # type: ignore[misc]
@@ -76,3 +95,13 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
         # nameko builds its listener inside __init__ and binds the call path to that very object;
         # giving the object the lasting class changes how it waits, and nothing else.
         self.reply_listener.__class__ = LastingReplyListener
+        declared_once(self.reply_listener.queue)
+
+
+class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
+    """nameko's dependency for calling another service, its reply queue declared once per connection:
+    `identity = ServiceRpc("identity")`."""
+
+    def setup(self) -> None:
+        super().setup()
+        declared_once(self.reply_listener.queue)

@@ -58,7 +58,7 @@ class Store:
             raise
         except PyMongoError as error:
             raise ServiceUnavailable("the record store is unavailable; nothing was stored") from error
-        self.relay.wake()
+        self.relay.wake(collection)
 
     def update_with_events(
         self, collection: str, query: Document, changes: Document, events: Iterable[Event], unset: Iterable[str] = ()
@@ -84,7 +84,7 @@ class Store:
                     {**query, "_id": current["_id"], VERSION: current.get(VERSION, 0)}, update
                 )
                 if written.modified_count == 1:
-                    self.relay.wake()
+                    self.relay.wake(collection)
                     return current
         except PyMongoError as error:
             raise ServiceUnavailable("the record store is unavailable; nothing was changed") from error

@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import ServiceRpc
 
 from services.common.actors import Actor, ActorKind, Role
 from services.common.clock import Clock
@@ -23,6 +22,7 @@ from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.majority import eighteenth_birthday
+from services.common.rpc_client import ServiceRpc
 from services.common.rulebook import explain
 from services.common.schemas import (
     Authorisation,

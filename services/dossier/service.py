@@ -9,8 +9,6 @@ from collections import Counter
 from datetime import UTC, datetime, time
 from typing import Any
 
-from nameko.rpc import ServiceRpc
-
 from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
 from services.common.entrypoints import every, rpc
@@ -26,6 +24,7 @@ from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.ids import new_id
+from services.common.rpc_client import ServiceRpc
 from services.common.schemas import (
     DocumentMetadata,
     DocumentSearch,

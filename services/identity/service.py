@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from nameko.rpc import ServiceRpc
-
 from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
 from services.common.entrypoints import rpc
@@ -16,6 +14,7 @@ from services.common.health import HealthMixin
 from services.common.identifiers import check_actor_id, demographics_mismatch, require_ins
 from services.common.ids import new_id
 from services.common.majority import is_minor
+from services.common.rpc_client import ServiceRpc
 from services.common.schemas import (
     AccessToken,
     AgentRegistration,

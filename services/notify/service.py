@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 
 from nameko.exceptions import RemoteError, RpcTimeout
-from nameko.rpc import ServiceRpc
 
 from services.common.clock import Clock
 from services.common.entrypoints import every, rpc
@@ -24,6 +23,7 @@ from services.common.events import Event
 from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
+from services.common.rpc_client import ServiceRpc
 from services.common.schemas import IdentityMessage, NotificationPreferences
 from services.common.settings import Settings
 from services.common.store import StoreProvider
