@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.report import report
+
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = ("floors", "rpc_hop", "end_to_end", "backfill", "scale")
 
@@ -32,3 +34,6 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path: Path) -> None:
         assert all(value > 0 for value in measured.values()), name
         assert all(isinstance(target["met"], bool) for target in section["targets"]), name
     assert "== end_to_end" in done.stdout and "target:" in done.stdout
+    tables = report(tmp_path)  # what goes into bench/RESULTS.md
+    assert all(f"**{name}**" in tables for name in SECTIONS) and tables.count("**target:") == sum(
+        len(json.loads((tmp_path / f"{name}.json").read_text())["targets"]) for name in SECTIONS)
