@@ -89,7 +89,7 @@ def sms_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmsInbox]:
 @pytest.fixture
 def environment(
     monkeypatch: pytest.MonkeyPatch, secrets: dict[str, str], mongo_uri: str, smtp_server: Mailbox,
-    sms_gateway: SmsInbox,
+    sms_gateway: SmsInbox, tmp_path: Path,
 ) -> dict[str, str]:
     """The environment a service reads, with a database prefix of its own for each test."""
     values = {
@@ -100,6 +100,7 @@ def environment(
         "SMTP_PORT": str(smtp_server.port),
         "SMS_GATEWAY_URL": sms_gateway.url,
         "DMP_OUTBOX_INTERVAL_SECONDS": "0.2",
+        "DMP_NOTIFY_JOURNAL_DIR": str(tmp_path / "notify"),
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)

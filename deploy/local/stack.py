@@ -75,6 +75,7 @@ class Stack:
         env = {**dev_secrets(self.var), **from_environment, **self.env}
         env.setdefault("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
         env.setdefault("DMP_DEV_LOGIN", "true")
+        env.setdefault("DMP_NOTIFY_JOURNAL_DIR", str(self.var / "notify"))
         env.setdefault("DMP_GATEWAY_PORT", str(free_port()))
         env.setdefault("DMP_PATIENT_PORTAL_URL", f"http://127.0.0.1:{env['DMP_GATEWAY_PORT']}")
         self.env = env

@@ -79,6 +79,7 @@ class Settings:
     cors_origins: list[str]
     notify_retry_base_seconds: int
     notify_max_attempts: int
+    notify_journal_dir: str
     sms_gateway_url: str
     sms_username: str
     sms_password: str
@@ -111,6 +112,7 @@ class Settings:
             cors_origins=[o.strip() for o in os.environ.get("DMP_CORS_ORIGINS", "").split(",") if o.strip()],
             notify_retry_base_seconds=_int("DMP_NOTIFY_RETRY_BASE_SECONDS", 30),
             notify_max_attempts=_int("DMP_NOTIFY_MAX_ATTEMPTS", 8),
+            notify_journal_dir=os.environ.get("DMP_NOTIFY_JOURNAL_DIR", "var/notify"),
             sms_gateway_url=os.environ.get("SMS_GATEWAY_URL", "http://127.0.0.1:13013/cgi-bin/sendsms"),
             sms_username=os.environ.get("SMS_USERNAME", ""),
             sms_password=os.environ.get("SMS_PASSWORD", ""),

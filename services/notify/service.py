@@ -2,7 +2,8 @@
 
 Per the patient's preferences: email, SMS or both; routine events at once or in a daily digest;
 emergency access and a professional's first access always at once. Login codes from identity go out
-at once by RPC. Every delivery is recorded before it is attempted; failures are retried with
+at once by RPC. Every delivery is recorded before it is attempted, and a message that went out is noted
+in a local journal before the store is told (journal.py); failures are retried with
 exponential backoff by a job, and after the last attempt (or at once, for an address refused for
 good) the delivery goes to a dead-letter list that operators list and replay.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nameko.exceptions import RemoteError, RpcTimeout
@@ -31,6 +32,7 @@ from services.common.subscriptions import subscribe
 from services.common.validation import parse
 from services.notify import mailer, messages, sms
 from services.notify.exceptions import LeaseLost, PermanentFailure
+from services.notify.journal import SentJournal
 from services.notify.store import NotifyStore, ms
 
 log = logging.getLogger(__name__)
@@ -118,7 +120,10 @@ class NotifyService(HealthMixin):
                 backoff = timedelta(seconds=settings.notify_retry_base_seconds * 2 ** (delivery["attempts"] - 1))
                 self.store.retry_later(delivery_id, ms(self.clock.now() + backoff), reason)
         else:
+            journal = SentJournal(settings.notify_journal_dir)
+            journal.record(delivery_id, detail, ms(self.clock.now()))  # before the store: see journal.py
             self._finish(delivery, "sent", detail, settings)
+            journal.forget({delivery_id})
 
     def _finish(self, delivery: dict[str, Any], status: str, detail: str, settings: Settings) -> None:
         """Record the outcome while the claim still holds, waiting out a store that is briefly unreachable
@@ -157,12 +162,26 @@ class NotifyService(HealthMixin):
     @every(5)
     @rpc
     def retry_due(self) -> dict[str, int]:
-        """Try again the deliveries whose time came, and those whose holder died (lease expired)."""
-        lease_ms = Settings.from_env().notify_lease_seconds * 1000
-        due = self.store.due(self.clock.now(), lease_ms)
+        """Try again the deliveries whose time came, and those whose holder died (lease expired), once
+        what went out without the store hearing of it is recorded."""
+        settings = Settings.from_env()
+        self._record_journal(settings)
+        due = self.store.due(self.clock.now(), settings.notify_lease_seconds * 1000)
         for delivery_id in due:
             self._attempt(delivery_id)
         return {"attempted": len(due)}
+
+    def _record_journal(self, settings: Settings) -> None:
+        """Deliveries that went out while the store was not told (notify died or stalled in between):
+        recorded as sent now, so that the retry job does not send them again."""
+        journal = SentJournal(settings.notify_journal_dir)
+        sent = journal.entries()
+        for entry in sent:
+            self.store.finish(entry["delivery_id"], "sent", datetime.fromtimestamp(entry["at_ms"] / 1000, UTC),
+                              entry["detail"])
+        if sent:
+            log.warning("recorded %d delivery(ies) sent before notify could record them", len(sent))
+            journal.forget({entry["delivery_id"] for entry in sent})
 
     @every(3600)
     @rpc

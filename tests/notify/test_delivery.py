@@ -177,3 +177,30 @@ def test_the_store_going_away_just_after_a_send_does_not_send_it_again(
     clock.advance(timedelta(hours=1))  # long past the lease: a delivery still marked "sending" would go again
     assert cluster.notify.retry_due() == {"attempted": 0}
     assert len(smtp_server.messages(email, "Nouveau document")) == 1
+
+
+def test_notify_dying_between_a_send_and_its_record_does_not_send_it_again(
+    cluster: Any, people: People, smtp_server: Mailbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+    container_factory: Any, environment: dict[str, str], services_runner: Any,
+) -> None:
+    email = "interrompu@patients.dmp-test.fr"
+    ins, _, doctor = patient_with_doctor(cluster, people, email)
+
+    def dies_before_the_store_hears(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("notify stalled, then killed, between the SMTP server's acceptance and the store write")
+
+    record_outcome = NotifyService._finish
+    monkeypatch.setattr(NotifyService, "_finish", dies_before_the_store_hears)
+    cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 interrompu"))
+    assert len(smtp_server.wait_for(email, 1, "Nouveau document")) == 1
+    assert eventually(lambda: deliveries(environment).find_one({"status": "sending"}))
+    get_container(services_runner, NotifyService).kill()
+    monkeypatch.setattr(NotifyService, "_finish", record_outcome)  # the successor is healthy
+
+    successor = container_factory(NotifyService)
+    replace_dependencies(successor, clock=clock)
+    successor.start()
+    clock.advance(timedelta(hours=1))  # long past the lease: the delivery looks abandoned
+    cluster.notify.retry_due()
+    assert eventually(lambda: deliveries(environment).find_one({"status": "sent"}))
+    assert len(smtp_server.messages(email, "Nouveau document")) == 1

@@ -1,0 +1,72 @@
+"""Messages that went out but whose outcome the store does not hold yet, kept on notify's local disk.
+
+Why: a delivery is recorded as sent in the store after the SMTP server (or SMS gateway) accepted it. If
+notify dies, or stalls past the lease, between the two, the retry job finds the delivery still
+"sending" and sends it again: the fault test saw a patient mailed twice that way, under load, with the
+store write 2 s late when notify was killed -9. A line appended and fsync'd here right after the
+acceptance (microseconds, no network) is what a restarted notify reads first: it records those
+deliveries as sent before it attempts anything. The window left is the append itself.
+
+The directory (`DMP_NOTIFY_JOURNAL_DIR`) must outlive the process, not the machine: in Kubernetes an
+emptyDir, which a container restart keeps. A line is forgotten once the store holds the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()  # one notify per process; its workers share the file
+
+
+class SentJournal:
+    def __init__(self, directory: str | Path) -> None:
+        self.path = Path(directory) / "sent.jsonl"
+
+    def record(self, delivery_id: str, detail: str, at_ms: int) -> None:
+        """Durably note that this delivery went out (before the store is told)."""
+        line = json.dumps({"delivery_id": delivery_id, "detail": detail, "at_ms": at_ms}) + "\n"
+        with _lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as journal:
+                journal.write(line)
+                journal.flush()
+                os.fsync(journal.fileno())
+
+    def entries(self) -> list[dict[str, Any]]:
+        """What went out and may not be in the store yet (a torn last line, from a death mid-append, is
+        skipped: that message is the one the append did not cover)."""
+        with _lock:
+            if not self.path.exists():
+                return []
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        found = []
+        for line in lines:
+            try:
+                found.append(json.loads(line))
+            except json.JSONDecodeError:
+                log.warning("skipped a torn line in the sent-messages journal")
+        return found
+
+    def forget(self, delivery_ids: set[str]) -> None:
+        """Drop the lines of deliveries whose outcome the store now holds (rewritten, then swapped in)."""
+        with _lock:
+            if not self.path.exists():
+                return
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            kept = [line for line in lines if _delivery_of(line) not in {None, *delivery_ids}]  # torn lines go
+            replacement = self.path.with_suffix(".tmp")
+            replacement.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+            os.replace(replacement, self.path)
+
+
+def _delivery_of(line: str) -> str | None:
+    try:
+        return str(json.loads(line)["delivery_id"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return None
