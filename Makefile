@@ -31,7 +31,7 @@ test: $(STAMP)
 	$(BIN)/python -m deploy.local.prepare_tests
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
