@@ -27,7 +27,9 @@ from typing import Any
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.entity import Queue
 from kombu.exceptions import OperationalError
-from nameko import rpc
+from nameko import config, rpc
+from nameko.amqp.publish import get_connection
+from nameko.constants import AMQP_SSL_CONFIG_KEY
 from nameko.exceptions import RpcTimeout
 from nameko.standalone.rpc import ClusterRpcClient, ReplyListener
 
@@ -104,4 +106,12 @@ class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
 
     def setup(self) -> None:
         super().setup()
-        declared_once(self.reply_listener.queue)
+        queue = self.reply_listener.queue
+        declared_once(queue)
+        # nameko starts a container's extensions all at once: under load, a worker can wait for a reply
+        # before the reply listener has first connected, and the listener, finding replies pending and no
+        # queue yet, dies (ReplyQueueExpiredWithPendingReplies), leaving the service deaf to every answer
+        # (found by the fault test: consent restarted under load never answered again). Declared here,
+        # before anything starts.
+        with get_connection(self.reply_listener.amqp_uri, config.get(AMQP_SSL_CONFIG_KEY)) as connection:
+            queue.bind(connection.default_channel).declare()
