@@ -34,6 +34,13 @@ def deliveries(environment: dict[str, str]) -> Any:
     return service_database(environment, "notify").deliveries
 
 
+def start_successor(container_factory: Any, clock: FakeClock) -> None:
+    """A new notify container, as the orchestrator starts one after a crash."""
+    successor = container_factory(NotifyService)
+    replace_dependencies(successor, clock=clock)
+    successor.start()
+
+
 def test_sms_and_both_follow_the_patients_preferences(
     cluster: Any, people: People, smtp_server: Mailbox, sms_gateway: SmsInbox
 ) -> None:
@@ -131,9 +138,7 @@ def test_killing_notify_loses_nothing_and_sends_nothing_twice(
     get_container(services_runner, NotifyService).kill()  # dies with 5 messages owed
 
     monkeypatch.setenv("SMTP_PORT", str(smtp_server.port))
-    successor = container_factory(NotifyService)
-    replace_dependencies(successor, clock=clock)
-    successor.start()
+    start_successor(container_factory, clock)
     clock.advance(timedelta(minutes=5))
     assert eventually(lambda: len(smtp_server.messages(email, "Nouveau document")) == 5, seconds=30)
     clock.advance(timedelta(hours=1))
@@ -196,10 +201,7 @@ def test_notify_dying_between_a_send_and_its_record_does_not_send_it_again(
     assert eventually(lambda: deliveries(environment).find_one({"status": "sending"}))
     get_container(services_runner, NotifyService).kill()
     monkeypatch.setattr(NotifyService, "_finish", record_outcome)  # the successor is healthy
-
-    successor = container_factory(NotifyService)
-    replace_dependencies(successor, clock=clock)
-    successor.start()
+    start_successor(container_factory, clock)
     clock.advance(timedelta(hours=1))  # long past the lease: the delivery looks abandoned
     cluster.notify.retry_due()
     assert eventually(lambda: deliveries(environment).find_one({"status": "sent"}))
