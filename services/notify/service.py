@@ -128,8 +128,8 @@ class NotifyService(HealthMixin):
     def _finish(self, delivery: dict[str, Any], status: str, detail: str, settings: Settings) -> None:
         """Record the outcome while the claim still holds, waiting out a store that is briefly unreachable
         (found by the fault test: the store restarted right after a send, the outcome was not recorded,
-        and the retry job sent the message again once the lease ran out). Only a store unreachable for
-        longer than the lease, or notify dying between the send and this write, still sends twice."""
+        and the retry job sent the message again once the lease ran out). A send whose outcome still
+        does not reach the store is in the journal, which the retry job reads first."""
         now = self.clock.now()
         lease_left_ms = delivery["claimed_ms"] + settings.notify_lease_seconds * 1000 - ms(now)
         self.store.finish(delivery["_id"], status, now, detail, patience_seconds=max(0.0, lease_left_ms / 1000 - 1))
