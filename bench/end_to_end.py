@@ -23,7 +23,7 @@ READS_PER_SECOND = 300
 
 
 def run(stack: Stack, floors: Section, quick: bool) -> Section:
-    rounds = 20 if quick else 50
+    rounds = 10 if quick else 50  # quick: CI only checks that the benchmark runs
     section = Section("end_to_end")
     rng = random.Random(11)
     setup = httpx.Client(base_url=stack.gateway_url, timeout=60)
