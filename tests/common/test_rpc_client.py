@@ -14,8 +14,9 @@ from nameko import config
 from nameko.exceptions import RpcTimeout
 
 from services.common.entrypoints import rpc
-from services.common.rpc_client import RpcClient
+from services.common.rpc_client import RpcClient, ServiceRpc
 from tests.proxy import TcpProxy
+from tests.queues import connect
 
 
 class Echo:
@@ -67,3 +68,26 @@ def test_a_timeout_leaves_the_client_usable(echo: None) -> None:
             cluster.echo.slow(3)
         time.sleep(2.5)  # the late answer arrives meanwhile and is dropped (its caller gave up)
         assert cluster.echo.echo("next") == "next"
+
+
+class Caller:
+    name = "caller"
+    echo = ServiceRpc("echo")
+
+    @rpc
+    def relay(self, value: Any) -> Any:
+        return self.echo.echo(value)
+
+
+def test_a_service_s_reply_queue_exists_before_anything_starts(echo: None, container_factory: Any) -> None:
+    """nameko starts a container's extensions all at once, so a worker may wait for a reply before the
+    reply listener first connects; the listener must then find its queue (or it dies, and the service
+    never hears an answer again)."""
+    container = container_factory(Caller)
+    container.extensions.all.setup()  # what container.start() does before starting anything
+    listener = next(e for e in container.extensions if isinstance(e, ServiceRpc)).reply_listener
+    with connect() as connection:
+        assert listener.queue.bind(connection.default_channel).queue_declare(passive=True)
+    container.extensions.all.start()
+    with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
+        assert cluster.caller.relay("through") == "through"
