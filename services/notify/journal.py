@@ -3,12 +3,16 @@
 Why: a delivery is recorded as sent in the store after the SMTP server (or SMS gateway) accepted it. If
 notify dies, or stalls past the lease, between the two, the retry job finds the delivery still
 "sending" and sends it again: the fault test saw a patient mailed twice that way, under load, with the
-store write 2 s late when notify was killed -9. A line appended and fsync'd here right after the
-acceptance (microseconds, no network) is what a restarted notify reads first: it records those
-deliveries as sent before it attempts anything. The window left is the append itself.
+store write seconds late when notify was killed -9. A line appended here the moment the server has
+accepted the message (before the SMTP goodbye; no network) is what a restarted notify reads first: it
+records those deliveries as sent before it attempts anything. The window left is the server's
+acceptance reply reaching notify.
 
 The directory (`DMP_NOTIFY_JOURNAL_DIR`) must outlive the process, not the machine: in Kubernetes an
-emptyDir, which a container restart keeps. A line is forgotten once the store holds the outcome.
+emptyDir, which a container restart keeps and a lost node loses anyway. So a line is written to the
+operating system (which keeps it when the process is killed) but not forced to the disk: an fsync would
+stall the whole eventlet process under the store's disk load for no protection the emptyDir offers. A
+line is forgotten once the store holds the outcome.
 """
 
 from __future__ import annotations
@@ -34,9 +38,7 @@ class SentJournal:
         with _lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as journal:
-                journal.write(line)
-                journal.flush()
-                os.fsync(journal.fileno())
+                journal.write(line)  # closed, hence handed to the operating system, before returning
 
     def entries(self) -> list[dict[str, Any]]:
         """What went out and may not be in the store yet (a torn last line, from a death mid-append, is

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 
@@ -11,10 +12,13 @@ from services.notify.exceptions import PermanentFailure
 from services.notify.messages import Message
 
 
-def send_email(settings: Settings, to: str, message: Message, reference: str, stable: bool = False) -> str:
+def send_email(settings: Settings, to: str, message: Message, reference: str, stable: bool = False,
+               accepted: Callable[[str], None] | None = None) -> str:
     """Send one message. `stable`: its Message-ID is `<reference@sender's domain>`, the same on every
     attempt (for a delivery: mail systems drop a copy they have seen); otherwise a unique one (each
-    login code is a message of its own)."""
+    login code is a message of its own). `accepted` is called with the Message-ID as soon as the server
+    has taken the message, before the goodbye (QUIT) exchange: the window in which the sender could
+    die without knowing the message went out is one reply wide."""
     email = EmailMessage()
     email["From"] = settings.mail_from
     email["To"] = to
@@ -29,6 +33,8 @@ def send_email(settings: Settings, to: str, message: Message, reference: str, st
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password)
             smtp.send_message(email)
+            if accepted is not None:
+                accepted(str(email["Message-ID"]))
     except smtplib.SMTPRecipientsRefused as error:
         raise PermanentFailure("recipient refused") from error
     except smtplib.SMTPResponseException as error:

@@ -119,11 +119,9 @@ class NotifyService(HealthMixin):
             else:
                 backoff = timedelta(seconds=settings.notify_retry_base_seconds * 2 ** (delivery["attempts"] - 1))
                 self.store.retry_later(delivery_id, ms(self.clock.now() + backoff), reason)
-        else:
-            journal = SentJournal(settings.notify_journal_dir)
-            journal.record(delivery_id, detail, ms(self.clock.now()))  # before the store: see journal.py
+        else:  # _send noted it in the journal the moment it went out (see journal.py)
             self._finish(delivery, "sent", detail, settings)
-            journal.forget({delivery_id})
+            SentJournal(settings.notify_journal_dir).forget({delivery_id})
 
     def _finish(self, delivery: dict[str, Any], status: str, detail: str, settings: Settings) -> None:
         """Record the outcome while the claim still holds, waiting out a store that is briefly unreachable
@@ -154,10 +152,18 @@ class NotifyService(HealthMixin):
             # this one does not (found by the fault test: a patient mailed twice). Only a stall inside the
             # send itself, bounded by the SMTP and SMS timeouts (15 s), can still outlast the lease.
             raise LeaseLost(delivery["_id"])
+        journal = SentJournal(settings.notify_journal_dir)
+
+        def went_out(detail: str) -> None:  # noted before anything else may stall or kill this worker
+            journal.record(delivery["_id"], detail, ms(self.clock.now()))
+
         if delivery["channel"] == "sms":
-            return sms.send_sms(settings, address, message.body)
+            detail = sms.send_sms(settings, address, message.body)
+            went_out(detail)
+            return detail
         # One Message-ID per delivery, the same on every attempt: mail systems that see it twice keep one.
-        return mailer.send_email(settings, address, message, delivery["_id"].replace(":", "."), stable=True)
+        return mailer.send_email(settings, address, message, delivery["_id"].replace(":", "."), stable=True,
+                                 accepted=went_out)
 
     @every(5)
     @rpc
