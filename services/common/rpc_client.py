@@ -34,7 +34,8 @@ from nameko.exceptions import RpcTimeout
 from nameko.standalone.rpc import ClusterRpcClient, ReplyListener
 
 log = logging.getLogger(__name__)
-CONNECTION_ERRORS = (OSError, OperationalError, AmqpConnectionError)
+BROKER_ERRORS = (OperationalError, AmqpConnectionError)  # the broker refused or dropped the connection
+CONNECTION_ERRORS = (OSError, *BROKER_ERRORS)  # the same, or the socket under it
 
 
 class ReplyQueue(Queue):
