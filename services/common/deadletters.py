@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
 from services.common.draining import DrainingMessageConsumer, DrainingRpc, DrainingRpcConsumer
-from services.common.errors import ServiceUnavailable
+from services.common.errors import DmpError, ServiceUnavailable
 from services.common.events import Event
 from services.common.rpc_client import BROKER_ERRORS, CONNECTION_ERRORS
 from services.common.settings import Settings
@@ -173,6 +173,20 @@ def as_outage(exc_info: Any) -> Any:
     return exc_info
 
 
+def told_of_refusal(service: Any, exc_info: Any) -> Any:
+    """A service that defines `refused(error)` is told of each error it answers on purpose before the
+    answer leaves (dossier traces every refused attempt). If telling it fails (the trace cannot be
+    stored), that failure is what is answered."""
+    refused = getattr(service, "refused", None)
+    if not isinstance(exc_info[1], DmpError) or not callable(refused):
+        return exc_info
+    try:
+        refused(exc_info[1])
+    except Exception:
+        return sys.exc_info()
+    return exc_info
+
+
 class GuardedRpc(DrainingRpc):
     """nameko's RPC entrypoint on a guarded queue. Also: a store or broker outage that escapes a method (a
     connection reset while the Mongo server restarts, a call to another service while RabbitMQ is away)
@@ -183,7 +197,7 @@ class GuardedRpc(DrainingRpc):
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
         if exc_info is not None:
-            exc_info = as_outage(exc_info)
+            exc_info = as_outage(told_of_refusal(worker_ctx.service, exc_info))
         try:
             return super().handle_result(message, worker_ctx, result, exc_info)
         except CONNECTION_ERRORS as error:

@@ -33,6 +33,9 @@ class Grant(BaseModel):
     reason_fr: str = ""  # the same in French
     patient_id: str | None = None
     categories: tuple[str, ...] = ()  # TRE_A03 classes the action covers
+    # The classes this actor may see at all, whatever the action (a write grant covers fewer): what
+    # decides whether a document the action names exists for them.
+    visible_categories: tuple[str, ...] = ()
     # Visibility codes (TRE_A07) that hide a document from this actor, unless they are its author.
     hidden_visibility: tuple[str, ...] = ()
     matrix_version: str | None = None
@@ -62,6 +65,17 @@ class Grant(BaseModel):
         if not self.covers(category):
             return self.refused("R-MATRIX-CATEGORY")
         if author_id != actor_id and set(visibility) & set(self.hidden_visibility):
+            return self.refused("R-VISIBILITY")
+        return self
+
+    def sees(self, actor_id: str, category: str, visibility: list[str], author_id: str) -> Grant:
+        """Whether this actor may see the document at all (its author always does): this grant, or a
+        refusal that must answer like a document that does not exist."""
+        if author_id == actor_id:
+            return self
+        if not self.allowed or category not in self.visible_categories:
+            return self.refused("R-MATRIX-CATEGORY")
+        if set(visibility) & set(self.hidden_visibility):
             return self.refused("R-VISIBILITY")
         return self
 

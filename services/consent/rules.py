@@ -67,6 +67,16 @@ def hidden_from(actor: Actor, facts: Facts, rule: str) -> tuple[str, ...]:
     return (MASKED_FROM_PROFESSIONALS,)
 
 
+def visible_to(actor: Actor, matrix: Matrix) -> frozenset[str]:
+    """The classes whose documents exist for this actor at all: the patient's side sees every class,
+    a professional their matrix row's reading, anyone else nothing."""
+    if actor.kind is ActorKind.PATIENT:
+        return frozenset(CATEGORIES)
+    if actor.kind is ActorKind.PROFESSIONAL:
+        return frozenset(matrix.readable(actor.profession))
+    return frozenset()
+
+
 def _decision(
     allowed: bool, rule: str, action: Action, facts: Facts | None, matrix: Matrix, now: datetime, **fields: Any
 ) -> Grant:
@@ -87,6 +97,7 @@ def decide_for_any_patient(actor: Actor, action: Action, matrix: Matrix, now: da
 def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: datetime) -> Grant:
     def grant(rule: str, categories: frozenset[str] = frozenset(), **fields: Any) -> Grant:
         return _decision(True, rule, action, facts, matrix, now, categories=tuple(sorted(categories)),
+                         visible_categories=tuple(sorted(visible_to(actor, matrix))),
                          hidden_visibility=hidden_from(actor, facts, rule), **fields)
 
     def deny(rule: str) -> Grant:

@@ -91,6 +91,20 @@ def check_visibility_at_deposit(actor: Actor, visibility: Sequence[str]) -> None
         raise InvalidInput.for_field("visibility", "only a professional makes a document invisible, at deposit")
 
 
+# Restrictions a new version inherits from the one it replaces: the patient's mask is theirs to lift, a
+# minor's secret and a result awaiting its announcement are lifted only by the acts made for that.
+CARRIED_OVER = (MASKED, INVISIBLE_TO_REPRESENTATIVES, INVISIBLE_TO_PATIENT)
+
+
+def carried_over(old_visibility: Sequence[str], submitted: Sequence[str]) -> list[str]:
+    """The restrictions of the replaced version that the new one keeps, beyond those submitted with it."""
+    carried = [code for code in old_visibility if code in CARRIED_OVER and code not in submitted]
+    if MASKED in [*carried, *submitted] and INVISIBLE_TO_PATIENT in [*carried, *submitted]:
+        raise Conflict("the patient masked this document: its new version cannot be made invisible to the patient",
+                       [{"field": "visibility"}])
+    return carried
+
+
 def masked(visibility: list[str], mask: bool) -> list[str]:
     """The visibility codes after (un)masking. A document invisible to the patient cannot be masked."""
     codes = [code for code in visibility if code != MASKED]

@@ -15,8 +15,10 @@ from services.common.entrypoints import every, rpc
 from services.common.errors import (
     AccessDenied,
     Conflict,
+    DmpError,
     InvalidInput,
     NotFound,
+    PayloadTooLarge,
     ServiceUnavailable,
 )
 from services.common.events import Event, EventType, Outcome
@@ -56,6 +58,17 @@ def requested(document_id: Any, action: Action) -> dict[str, Any]:
     return {"data": {"action": action.value, "requested": "malformed id"}}
 
 
+def no_such_document() -> NotFound:
+    """The one answer for a document id the caller may not see, whatever the reason (unknown, hidden,
+    another patient's, outside their matrix row): nothing in it tells the cases apart."""
+    return NotFound("no such document", [{"field": "document_id"}])
+
+
+# What a refused attempt is traced under when the refusal is not an access rule's.
+REFUSAL_RULES = {Conflict: "R-STATE-CONFLICT", InvalidInput: "R-INVALID-REQUEST",
+                 PayloadTooLarge: "R-INVALID-REQUEST", NotFound: "R-UNKNOWN-DOCUMENT"}
+
+
 def access_note(grant: Grant) -> dict[str, Any]:
     """Said with every release of content: under which rule, and whether it is an emergency access."""
     return {"rule": grant.rule, "emergency": grant.emergency,
@@ -68,6 +81,11 @@ class DossierService(HealthMixin):
     store: DossierStore = StoreProvider(DossierStore)
     consent = ServiceRpc("consent")
     clock: Clock = Clock()
+    # Per worker (nameko makes a service instance per call): the attempt under way, once its dossier is
+    # known, and whether its refusal was already traced.
+    attempt: tuple[Actor, Grant, dict[str, Any]] | None = None
+    subject: str | None = None  # the document it names, once found
+    refusal_traced = False
 
     # Helpers: asking consent, refusing with a trace, finding the dossier.
 
@@ -83,7 +101,20 @@ class DossierService(HealthMixin):
             dossier_id=dossier["_id"] if dossier else None, **fields,
         )
         self.store.record_access(event)
+        self.refusal_traced = True
         return AccessDenied.by_rule(grant.rule, grant.reason)
+
+    def refused(self, error: DmpError) -> None:
+        """Told by the entrypoint of every error answered on purpose: a refused attempt on a dossier
+        (a conflict, bad input, the author's rule) is traced with its rule, like a refused access."""
+        if self.attempt is None or self.refusal_traced or isinstance(error, ServiceUnavailable):
+            return
+        actor, grant, dossier = self.attempt
+        rule = next((d["rule"] for d in error.details if "rule" in d), None) or REFUSAL_RULES.get(
+            type(error), "R-INVALID-REQUEST")
+        named = {"document_id": self.subject} if self.subject else {}
+        self._refuse(actor, grant.refused(rule), dossier, data={"action": grant.action.value, "refused": error.code},
+                     **named)
 
     def _event(
         self, kind: EventType, actor: Actor, dossier: dict[str, Any], grant: Grant, **fields: Any
@@ -112,6 +143,7 @@ class DossierService(HealthMixin):
             raise self._refuse(actor, grant, dossier)
         if dossier is None:
             raise NotFound("this patient has no dossier", [{"field": "ins"}])
+        self.attempt = (actor, grant, dossier)
         if action is not Action.MANAGE and dossier["status"] != lifecycle.Status.OPEN:
             # Closed or being deleted: the content is inaccessible, to everyone, at once.
             raise self._refuse(actor, grant.refused("R-DOSSIER-CLOSED"), dossier)
@@ -126,14 +158,18 @@ class DossierService(HealthMixin):
         actor = verify(token)
         opening = parse(DossierOpening, payload)
         ins = require_ins(opening.ins)
-        grant = self._grant(token, ins, Action.OPEN).require()
+        grant = self._grant(token, ins, Action.OPEN)
+        existing = self.store.dossier_by_ins(ins)
+        if not grant.allowed:
+            raise self._refuse(actor, grant, existing)
+        if existing is not None:
+            self.attempt = (actor, grant, existing)
         # A patient allowed to open is the holder or their legal representative: they consent by doing it.
         patient_opens = actor.kind is ActorKind.PATIENT
         if not patient_opens and not opening.patient_consent:
             raise InvalidInput.for_field(
                 "patient_consent", "must be true: the patient's consent to opening is required"
             )
-        existing = self.store.dossier_by_ins(ins)
         if existing is not None:
             raise Conflict("this patient already has a dossier", [{"state": existing["status"]}])
         now = self.clock.now()
@@ -402,6 +438,7 @@ class DossierService(HealthMixin):
             raise self._refuse(actor, grant.for_category(submission.category), dossier)
         rules.check_format_for(submission.category, submission.format)
         rules.check_visibility_at_deposit(actor, submission.visibility)
+        carried = rules.carried_over(replaces.get("visibility", []), submission.visibility) if replaces else []
         settings = Settings.from_env()
         content = rules.decode_content(submission.content, settings.max_document_bytes)
         problem = formats.mismatch(submission.format, content)
@@ -409,6 +446,7 @@ class DossierService(HealthMixin):
             raise InvalidInput.for_field("content", problem)
         digest = rules.sha256(content)
         metadata = submission.model_dump(mode="json", exclude={"content"})
+        metadata["visibility"] = [*submission.visibility, *carried]
         if self.store.same_document(dossier["_id"], digest, metadata):
             raise Conflict("an identical document is already in this dossier", [{"field": "content"}])
 
@@ -422,14 +460,18 @@ class DossierService(HealthMixin):
             "replaces": replaces["_id"] if replaces else None, "replaced_by": None, "author": actor.ref,
             "patient_id": dossier["patient_id"], **(idempotency or {}),
         }
-        if rules.INVISIBLE_TO_PATIENT in submission.visibility:
+        if rules.INVISIBLE_TO_PATIENT in carried and replaces is not None:
+            # A new version does not push the announcement back: the patient sees it when the old one was due.
+            record["release_ms"] = replaces.get("release_ms")
+            record["remind_ms"] = replaces.get("remind_ms")
+        elif rules.INVISIBLE_TO_PATIENT in submission.visibility:
             record["release_ms"] = lifecycle.epoch_ms(now + rules.INVISIBLE_FOR)
             record["remind_ms"] = lifecycle.epoch_ms(now + rules.REMIND_AFTER)
         event = self._event(
             EventType.DOCUMENT_ADDED, actor, dossier, grant, document_id=document_id,
             data={"category": submission.category, **({"replaces": replaces["_id"]} if replaces else {}),
                   # The patient is told of it only once it is released to them.
-                  **({"invisible_to_patient": "true"} if rules.INVISIBLE_TO_PATIENT in submission.visibility else {})},
+                  **({"invisible_to_patient": "true"} if rules.INVISIBLE_TO_PATIENT in metadata["visibility"] else {})},
         )
         self.store.add_document(record, event)
         return record
@@ -479,10 +521,27 @@ class DossierService(HealthMixin):
         self.store.complete_idempotency(actor.id, key, record["_id"])
         return DocumentMetadata.from_record(record).model_dump(mode="json")
 
-    def _document(self, dossier: dict[str, Any], document_id: Any) -> dict[str, Any]:
+    def _document(self, actor: Actor, grant: Grant, dossier: dict[str, Any], document_id: Any) -> dict[str, Any]:
+        """The document by its id in this dossier, else the refusal traced (a run of unknown ids is
+        someone guessing) and NotFound."""
         document = self.store.document(dossier["_id"], str(document_id))
         if document is None or document["status"] == "deleted":
-            raise NotFound("no such document in this dossier", [{"field": "document_id"}])
+            self._refuse(actor, grant.refused("R-UNKNOWN-DOCUMENT"), dossier, **requested(document_id, grant.action))
+            raise no_such_document()
+        self.subject = document["_id"]
+        return document
+
+    def _changeable(
+        self, actor: Actor, grant: Grant, dossier: dict[str, Any], document_id: Any, change: str
+    ) -> dict[str, Any]:
+        """The document this actor may change: one they cannot see answers like one that does not exist,
+        one they see but did not write is refused by the author's rule (both traced)."""
+        document = self._document(actor, grant, dossier, document_id)
+        seen = grant.sees(actor.id, document["category"], document.get("visibility", []), document["author"]["id"])
+        if not seen.allowed:
+            self._refuse(actor, seen, dossier, document_id=document["_id"])
+            raise no_such_document()
+        rules.check_change(actor, document, change)
         return document
 
     def _change(
@@ -499,8 +558,7 @@ class DossierService(HealthMixin):
         """A new version by the same author; the old one stays in history as replaced."""
         submission = parse(DocumentSubmission, payload)
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
-        old = self._document(dossier, document_id)
-        rules.check_change(actor, old, "replace")
+        old = self._changeable(actor, grant, dossier, document_id, "replace")
         new = self._store_document(actor, grant, dossier, submission, replaces=old)
         self._change(actor, grant, dossier, old, EventType.DOCUMENT_REPLACED,
                      {"status": "replaced", "replaced_by": new["_id"]})
@@ -521,8 +579,7 @@ class DossierService(HealthMixin):
     def delete_document(self, token: str, ins: str, document_id: str) -> dict[str, Any]:
         """Deleted by its author: the content is destroyed; a tombstone stays for the history."""
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
-        document = self._document(dossier, document_id)
-        rules.check_change(actor, document, "delete")
+        document = self._changeable(actor, grant, dossier, document_id, "delete")
         deleted = self._change(actor, grant, dossier, document, EventType.DOCUMENT_DELETED, {"status": "deleted"})
         self.store.delete_content(document["_id"])
         return deleted
@@ -538,20 +595,15 @@ class DossierService(HealthMixin):
         return self._change(actor, grant, dossier, document, kind, {"visibility": visibility})
 
     def _visible(self, actor: Actor, grant: Grant, dossier: dict[str, Any], document_id: Any) -> dict[str, Any]:
-        """The document if this actor may see it. A hidden one answers 404, like one that does not exist;
-        both refusals are traced (a run of unknown ids is someone guessing)."""
-        try:
-            document = self._document(dossier, document_id)
-        except NotFound:
-            self._refuse(actor, grant.refused("R-UNKNOWN-DOCUMENT"), dossier, **requested(document_id, grant.action))
-            raise
+        """The document if this actor may see it under this grant. A hidden one (masked, invisible, outside
+        the actor's matrix row) answers exactly like one that does not exist; the refusal is traced with
+        its real rule."""
+        document = self._document(actor, grant, dossier, document_id)
         decision = grant.for_document(actor.id, document["category"], document.get("visibility", []),
                                       document["author"]["id"])
         if not decision.allowed:
-            refusal = self._refuse(actor, decision, dossier, document_id=document["_id"])
-            if decision.rule == "R-VISIBILITY":
-                raise NotFound("no such document in this dossier", [{"field": "document_id"}])
-            raise refusal
+            self._refuse(actor, decision, dossier, document_id=document["_id"])
+            raise no_such_document()
         return document
 
     @rpc
@@ -587,10 +639,16 @@ class DossierService(HealthMixin):
             self.store.record_access(Event.of(
                 EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
                 rule="R-UNKNOWN-DOCUMENT", **requested(document_id, Action.READ)))
-            raise NotFound("no such document", [{"field": "id"}])
-        if with_content:
-            return {**self.read_document(token, dossier["ins"], document_id), "ins": dossier["ins"]}
-        actor, grant, dossier = self._allowed(token, dossier["ins"], Action.READ)
+            self.refusal_traced = True
+            raise no_such_document()
+        try:
+            if with_content:
+                return {**self.read_document(token, dossier["ins"], document_id), "ins": dossier["ins"]}
+            actor, grant, dossier = self._allowed(token, dossier["ins"], Action.READ)
+        except AccessDenied:
+            # The caller named no dossier: a refusal for the dossier (no consent, another patient's, closed)
+            # would confirm that the id exists. Traced with its real rule all the same.
+            raise no_such_document() from None
         document = self._visible(actor, grant, dossier, document_id)
         self._record_access(actor, self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant,
                                                document_id=document["_id"], data={"count": "1"}))
