@@ -85,8 +85,11 @@ def sequential(name: str, call: Callable[[], object], rounds: int, warmup: int =
     return Measure(name, samples)
 
 
+WARMUP = 3  # calls per caller before a concurrent run is timed
+
+
 def concurrent(name: str, make_caller: Callable[[int], Callable[[int], object]], callers: int, rounds: int,
-               warmup: int = 3) -> Measure:
+               warmup: int = WARMUP) -> Measure:
     """`callers` threads, each with its own caller (its own connection or client), each making `rounds`
     calls (the call gets its sequence number) after `warmup` calls; throughput over the common wall time."""
     samples: list[float] = []
@@ -142,6 +145,8 @@ class Section:
     figures: dict[str, float] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # What one request costs (bench/cpu.py): CPU ms by process and AMQP messages, by kind of request.
+    costs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, measure: Measure) -> Measure:
         self.measures.append(measure)
@@ -164,12 +169,17 @@ class Section:
         for t in self.targets:
             print(f"  target: {t['target']:48} {t['value']:10.2f} {t['comparison']} {t['limit']:<8} {t['unit']:6} "
                   f"{'met' if t['met'] else 'NOT met'}")
+        for kind, cost in self.costs.items():
+            by_process = ", ".join(f"{name} {ms:.1f}" for name, ms in cost["cpu_ms_by_process"].items())
+            print(f"  cost of one {kind}: {cost['cpu_ms_total']:.1f} CPU ms ({by_process}); "
+                  f"{cost['amqp_messages'] if cost['amqp_messages'] is not None else 'uncounted'} AMQP messages; "
+                  f"idle stack {cost['idle_cpu_ms_per_second']:.0f} CPU ms/s")
         for note in self.notes:
             print(f"  note: {note}")
 
     def as_json(self) -> dict[str, Any]:
         return {"section": self.name, "measures": [m.summary() for m in self.measures], "figures": self.figures,
-                "targets": self.targets, "notes": self.notes}
+                "targets": self.targets, "notes": self.notes, "costs": self.costs}
 
     def write(self, directory: Path, key: str, context: dict[str, Any]) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,15 @@ def section_table(section: dict[str, Any]) -> list[str]:
         verdict = "met" if target["met"] else "NOT met"
         lines.append(f"| **target: {target['target']}** | | | | | | {target['value']} {target['comparison']} "
                      f"{target['limit']} {verdict} |")
+    costs = section.get("costs") or {}
+    if costs:
+        processes = sorted({name for cost in costs.values() for name in cost["cpu_ms_by_process"]})
+        lines += ["", "| one request | CPU ms | " + " | ".join(processes) + " | AMQP messages |",
+                  "|---|---:|" + "---:|" * len(processes) + "---:|"]
+        for kind, cost in costs.items():
+            cells = " | ".join(f"{cost['cpu_ms_by_process'].get(name, 0):.1f}" for name in processes)
+            messages = "-" if cost["amqp_messages"] is None else f"{cost['amqp_messages']:.1f}"
+            lines.append(f"| {kind} | {cost['cpu_ms_total']:.1f} | {cells} | {messages} |")
     lines += [f"\n{note}" for note in section.get("notes", [])]
     return [*lines, ""]
 

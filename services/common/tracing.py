@@ -2,6 +2,8 @@
 
 Spans carry service, method and ids only. Request and response payloads are never recorded (the
 nameko instrumentation's payload options stay off), so no personal data reaches the collector.
+With no exporter (no OTEL_EXPORTER_OTLP_ENDPOINT) nothing is instrumented at all: spans that go nowhere
+cost about a tenth of a request's CPU (issue 19's measurement).
 """
 
 from __future__ import annotations
@@ -16,18 +18,20 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 _configured = False
 
 
-def setup_tracing(service_name: str, exporter: SpanExporter | None = None) -> None:
+def setup_tracing(service_name: str, exporter: SpanExporter | None = None) -> bool:
+    """Trace this process if spans have somewhere to go; whether it is traced."""
     global _configured
     if _configured:
-        return
+        return isinstance(trace.get_tracer_provider(), TracerProvider)
     _configured = True
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if exporter is None and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         exporter = OTLPSpanExporter()
-    if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
+    if exporter is None:
+        return False
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
     trace.set_tracer_provider(provider)
 
     from nameko_opentelemetry import NamekoInstrumentor
@@ -38,6 +42,7 @@ def setup_tracing(service_name: str, exporter: SpanExporter | None = None) -> No
         send_headers=False, send_request_payloads=False, send_response_payloads=False,
         entrypoint_adapters=TRACING_ADAPTERS,
     )
+    return True
 
 
 def shutdown_tracing() -> None:

@@ -38,9 +38,10 @@ def redact_patient(span: Span, scope: dict[str, Any]) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway %(levelname)s %(name)s %(message)s")
-    setup_tracing("dmp-gateway")
+    traced = setup_tracing("dmp-gateway")
     app = create_app()
-    FastAPIInstrumentor.instrument_app(app, server_request_hook=redact_patient)
+    if traced:
+        FastAPIInstrumentor.instrument_app(app, server_request_hook=redact_patient)
     host = os.environ.get("DMP_GATEWAY_HOST", "127.0.0.1")
     port = int(os.environ.get("DMP_GATEWAY_PORT", "8000"))
     forwarded_allow_ips = os.environ.get("DMP_GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -33,7 +33,11 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path: Path) -> None:
         measured = {k: v for k, v in section["figures"].items() if "cache" not in k and "index preparation" not in k}
         assert all(value > 0 for value in measured.values()), name
         assert all(isinstance(target["met"], bool) for target in section["targets"]), name
-    assert "== end_to_end" in done.stdout and "target:" in done.stdout
+    costs = json.loads((tmp_path / "end_to_end.json").read_text())["costs"]
+    assert set(costs) == {"deposit", "read", "search"}  # CPU by process, counted by the kernel
+    assert all(cost["cpu_ms_total"] > 0 and {"gateway", "dossier", "consent"} <= set(cost["cpu_ms_by_process"])
+               for cost in costs.values()), costs
+    assert "== end_to_end" in done.stdout and "target:" in done.stdout and "cost of one deposit" in done.stdout
     tables = report(tmp_path)  # what goes into bench/RESULTS.md
     assert all(f"**{name}**" in tables for name in SECTIONS) and tables.count("**target:") == sum(
         len(json.loads((tmp_path / f"{name}.json").read_text())["targets"]) for name in SECTIONS)

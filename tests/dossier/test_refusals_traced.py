@@ -22,8 +22,8 @@ def test_refused_reopenings_by_pharmacists_are_in_the_history(cluster: Any, depo
     for _ in range(2):
         with pytest.raises(Conflict):
             cluster.dossier.open(pharmacist, {"ins": deposit.ins, "patient_consent": True})
-    traced = eventually(lambda: len(refusals(cluster, deposit, f"rpps:{rpps}")) == 2
-                        and refusals(cluster, deposit, f"rpps:{rpps}"))
+    eventually(lambda: len(refusals(cluster, deposit, f"rpps:{rpps}")) == 2)
+    traced = refusals(cluster, deposit, f"rpps:{rpps}")
     assert {(t["outcome"], t["rule"]) for t in traced} == {("denied", "R-STATE-CONFLICT")}
 
 
