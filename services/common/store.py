@@ -29,6 +29,13 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+def equal(value: Any) -> dict[str, Any]:
+    """An equality on a scalar field, as every store query writes it. Same meaning on MongoDB; on the
+    embedded store (nx-27017) a bare value also looks inside arrays through a sub-query that no index
+    serves, so the query scans the whole collection, while `$eq` is answered from the index."""
+    return {"$eq": value}
+
+
 def connect(settings: Settings) -> MongoClient[Document]:
     # tz_aware so every datetime read back is UTC-aware, like the ones we write.
     return MongoClient(settings.mongo_uri, tz_aware=True, serverSelectionTimeoutMS=5000)

@@ -9,7 +9,7 @@ from pymongo import ReturnDocument
 from pymongo.database import Database
 
 from services.common.events import Event
-from services.common.store import Store
+from services.common.store import Store, equal
 
 
 def _collection_of(actor_id: str) -> str:
@@ -83,7 +83,7 @@ class IdentityStore(Store):
         return int((counter or {}).get("count", 1))
 
     def latest_code(self, patient_id: str, purpose: str) -> dict[str, Any] | None:
-        query = {"patient_id": patient_id, "purpose": purpose}
+        query = {"patient_id": equal(patient_id), "purpose": equal(purpose)}
         cursor = self.db.login_codes.find(query).sort([("created_at", -1)]).limit(1)
         return next(iter(cursor), None)
 

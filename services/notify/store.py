@@ -15,7 +15,7 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.common.store import Store
+from services.common.store import Store, equal
 
 DUE = {"status": {"$in": ["pending", "sending"]}}
 
@@ -31,6 +31,7 @@ class NotifyStore(Store):
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
         super().prepare(database)
         database.deliveries.create_index([("status", 1), ("next_ms", 1)])
+        database.deliveries.create_index([("status", 1), ("claimed_ms", 1)])
         database.digest_items.create_index([("day", 1), ("patient_id", 1)])
 
     # Deliveries
@@ -78,8 +79,9 @@ class NotifyStore(Store):
     def due(self, now: datetime, lease_ms: int, limit: int = 200) -> list[str]:
         """Deliveries to attempt now: pending ones whose time came, and abandoned claims."""
         now_ms = ms(now)
-        ready = self.db.deliveries.find({"status": "pending", "next_ms": {"$lte": now_ms}}, {"_id": 1})
-        abandoned = self.db.deliveries.find({"status": "sending", "claimed_ms": {"$lt": now_ms - lease_ms}}, {"_id": 1})
+        ready = self.db.deliveries.find({"status": equal("pending"), "next_ms": {"$lte": now_ms}}, {"_id": 1})
+        abandoned = self.db.deliveries.find({"status": equal("sending"), "claimed_ms": {"$lt": now_ms - lease_ms}},
+                                            {"_id": 1})
         return [d["_id"] for d in ready.limit(limit)] + [d["_id"] for d in abandoned.limit(limit)]
 
     def dead_letters(self, limit: int) -> list[dict[str, Any]]:
