@@ -118,6 +118,12 @@ def test_the_legal_representatives_history_names_the_minors_secret_document_no_m
     by_author, _ = walk(cluster, parent, ins, professional_id=f"rpps:{rpps}",
                         date_from=date.today().isoformat(), date_to=date.today().isoformat())
     assert secret not in json.dumps(by_author) and ordinary in {t["document_id"] for t in by_author}
+    # A cursor the minor was given, at the secret's newest trace: the parent's page after it is theirs.
+    newest = next(n for n, t in enumerate(everything) if t["document_id"] == secret)
+    cursor = cluster.audit.history(minor, ins, {"limit": newest + 1})["next_cursor"]
+    later = cluster.audit.history(parent, ins, {"limit": 200, "cursor": cursor})
+    assert secret not in json.dumps(later)
+    assert ids(later["traces"]) == ids(everything[newest + 1:]) - ids(of_the_secret)
     bundle = cluster.audit.history(parent, ins, {"format": "fhir", "limit": 200})
     assert secret not in json.dumps(bundle)
     assert bundle["total"] == total == len(bundle["entry"])
