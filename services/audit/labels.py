@@ -122,8 +122,9 @@ def audit_event(trace: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
-def fhir_bundle(traces: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "collection", "total": len(traces),
+def fhir_bundle(traces: list[dict[str, Any]], total: int) -> dict[str, Any]:
+    """One page of the history; `total` counts every trace this reader may see, not only this page's."""
+    return {"resourceType": "Bundle", "type": "collection", "total": total,
             "entry": [{"resource": audit_event(trace)} for trace in traces]}
 
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from services.audit import chain, checkpoints, labels
 from services.audit.store import AuditStore
-from services.common.actors import ActorKind
+from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
 from services.common.entrypoints import every, rpc
 from services.common.errors import AccessDenied
 from services.common.events import Event, EventType, Outcome
-from services.common.grants import Action, Grant
+from services.common.grants import Action, Grant, hidden_from
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.paging import after, encode_cursor
@@ -50,9 +50,9 @@ class AuditService(HealthMixin):
             self.store.purge_chain(event.patient_id, self.clock.now(), event.event_id)  # retention follows the dossier
             return
         trace = trace_of(event)
-        if event.document_id:
-            trace["document_author"] = self.store.document_author(event.document_id, event)
-            self.store.track_invisibility(event)
+        if event.document_id:  # known before its trace is: the history hides it from whom it must at once
+            trace["document_author"] = self.store.remember_document(event)
+        self.store.remember_dossier(event)
         self.store.append(trace, self.clock.now())
 
     # Every event type of every source (see common/subscriptions.py): no change when one is added.
@@ -112,36 +112,51 @@ class AuditService(HealthMixin):
 
     # History
 
+    def _refuse(self, actor: Actor, grant: Grant) -> AccessDenied:
+        """Trace the refusal here, in the trail itself, before the answer goes back."""
+        refusal = Event.of(EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
+                           rule=grant.rule, patient_id=grant.patient_id, data={"action": Action.READ_HISTORY.value})
+        self.store.append(trace_of(refusal), self.clock.now())
+        return AccessDenied.by_rule(grant.rule, grant.reason)
+
+    def _closed_to(self, actor: Actor, grant: Grant) -> bool:
+        """Closed or being deleted: nothing is readable by professionals, history included (the patient's
+        side keeps it). One who could read it otherwise is refused, like any closed-dossier read; anyone
+        else gets what they get of any dossier they wrote nothing in: no trace."""
+        if actor.kind is ActorKind.PATIENT or not grant.patient_id or self.store.dossier_open(grant.patient_id):
+            return False
+        return grant.allowed or self.store.authored_in(grant.patient_id, actor.id)
+
     @rpc
     def history(self, token: str, ins: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
         """Who did what in this dossier, newest first, with plain labels. The patient's side sees the
-        whole history; the médecin traitant too; a document's author sees the traces of their documents."""
+        whole history; the médecin traitant too; a document's author sees the traces of their documents.
+        Nobody sees a trace of a document hidden from them (the grant's visibility rule, as for the
+        documents themselves); professionals see nothing of a closed dossier."""
         actor = verify(token)
         request = parse(HistoryQuery, query or {})
         ins = require_ins(ins)
         grant = Grant.model_validate(self.consent.grant(token, ins, Action.READ_HISTORY.value))
-        selection: dict[str, Any] = {"patient_id": grant.patient_id}
+        indexed: dict[str, Any] = {"patient_id": grant.patient_id}
         if not grant.allowed:
             if actor.kind is not ActorKind.PROFESSIONAL or grant.rule != "R-HISTORY-HOLDER":
-                # The refusal is traced here, in the trail itself, before the answer goes back.
-                refusal = Event.of(EventType.ACCESS_DENIED, self.name, self.clock.now(), actor,
-                                   outcome=Outcome.DENIED, rule=grant.rule, patient_id=grant.patient_id,
-                                   data={"action": Action.READ_HISTORY.value})
-                self.store.append(trace_of(refusal), self.clock.now())
-                raise AccessDenied.by_rule(grant.rule, grant.reason)
+                raise self._refuse(actor, grant)
             # Neither the patient's side nor the médecin traitant: a document's author sees its traces.
-            selection["document_author"] = actor.id
-        if actor.kind is ActorKind.PATIENT and grant.patient_id:
-            hidden = self.store.invisible_documents(grant.patient_id)
-            if hidden:  # not before the announcement consultation
-                selection["document_id"] = {"$nin": hidden}
-        selection.update(labels.filters(request))
-        total = self.store.count(selection)
-        traces = self.store.history(after(selection, request.cursor, "occurred_ms"), request.limit + 1)
+            indexed["document_author"] = actor.id
+        if self._closed_to(actor, grant):
+            raise self._refuse(actor, grant.refused("R-DOSSIER-CLOSED"))
+        selection: dict[str, Any] = {**indexed, **labels.filters(request)}
+        hidden = self.store.hidden_documents(grant.patient_id, hidden_from(grant, actor.id)) \
+            if grant.patient_id else []
+        if hidden:  # every trace of a document this reader may not see, whatever its type
+            selection["document_id"] = {"$nin": hidden}
+        total, traces = self.store.history(indexed, selection, after(selection, request.cursor, "occurred_ms"),
+                                           request.limit + 1)
         more = len(traces) > request.limit
         traces = traces[: request.limit]
+        next_cursor = encode_cursor(traces[-1], "occurred_ms") if more else None
         if request.format == "fhir":
-            return labels.fhir_bundle(traces)
+            return labels.fhir_bundle(traces, total)
         return {"traces": [labels.public(trace, request.language) for trace in traces], "total": total,
-                "next_cursor": encode_cursor(traces[-1], "occurred_ms") if more else None,
-                "audience": "document_author" if "document_author" in selection else "dossier"}
+                "next_cursor": next_cursor,
+                "audience": "document_author" if "document_author" in indexed else "dossier"}

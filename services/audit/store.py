@@ -10,9 +10,10 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.audit import chain
+from services.audit import chain, documents
 from services.common.errors import ServiceUnavailable
 from services.common.events import Event, EventType
+from services.common.matching import matches
 from services.common.store import Store
 
 
@@ -25,6 +26,7 @@ class AuditStore(Store):
         database.traces.create_index([("chain", 1), ("seq", 1)], unique=True)
         database.traces.create_index([("patient_id", 1), ("occurred_ms", 1)])
         database.traces.create_index([("document_author", 1), ("occurred_ms", 1)])
+        database.documents.create_index([("patient_id", 1)])
 
     def append(self, event: dict[str, Any], now: datetime) -> bool:
         """Add a trace at the end of its chain; False when this event was already traced. Concurrent
@@ -60,28 +62,64 @@ class AuditStore(Store):
         self.db.chain_heads.update_one({"_id": name, "seq": {"$lt": trace["seq"]}},
                                        {"$set": {"seq": trace["seq"], "hash": trace["hash"]}})
 
-    def document_author(self, document_id: str, event: Event) -> str | None:
-        """Who wrote a document, remembered from its document_added event (for the author's history)."""
-        if event.type is EventType.DOCUMENT_ADDED and event.actor is not None:
-            with contextlib.suppress(DuplicateKeyError):
-                self.db.document_authors.insert_one({"_id": document_id, "author": event.actor.id})
-            return event.actor.id
-        known = self.db.document_authors.find_one({"_id": document_id})
-        return known["author"] if known else None
+    def remember_document(self, event: Event) -> str | None:
+        """Keep what this event says of its document (patient, author, visibility codes, newest event
+        wins), before its trace is stored: the history must know at once whom to hide it from. Returns
+        the document's author (for the author's history)."""
+        assert event.document_id is not None
+        at_ms = int(event.occurred_at.timestamp() * 1000)
+        author = event.actor.id if event.type is EventType.DOCUMENT_ADDED and event.actor is not None else None
+        known = self.db.documents.find_one({"_id": event.document_id})
+        if known is None and documents.visibility_after(event, []) is None:
+            return None  # not a document the trail has heard of (a refused guess of an id, say)
+        if known is None:
+            record = {"_id": event.document_id, "patient_id": event.patient_id, "author": {"id": author},
+                      "visibility": documents.visibility_after(event, []) or [], "visibility_ms": at_ms}
+            try:
+                self.db.documents.insert_one(record)
+                return author
+            except DuplicateKeyError:
+                known = self.db.documents.find_one({"_id": event.document_id})
+                assert known is not None
+        changes: dict[str, Any] = {}
+        if author is not None and known["author"]["id"] is None:
+            changes["author"] = {"id": author}
+        visibility = documents.visibility_after(event, list(known.get("visibility") or []))
+        if visibility is not None and at_ms >= known["visibility_ms"]:
+            changes.update(visibility=visibility, visibility_ms=at_ms)
+        if changes:
+            self.db.documents.update_one({"_id": event.document_id, "visibility_ms": known["visibility_ms"]},
+                                         {"$set": changes})
+        return author or known["author"]["id"]
 
-    def track_invisibility(self, event: Event) -> None:
-        """Remember which documents are still invisible to their patient, so that the patient's history
-        does not reveal them before the announcement consultation."""
-        if event.document_id is None:
+    def hidden_documents(self, patient_id: str, hidden: dict[str, Any] | None) -> list[str]:
+        """The ids of this patient's documents that `hidden` (grants.hidden_from) selects: one indexed
+        fetch of the patient's documents, the filter applied here (common/matching.py says why)."""
+        if hidden is None:
+            return []
+        records = self.db.documents.find({"patient_id": patient_id}, {"_id": 1, "visibility": 1, "author": 1})
+        return [record["_id"] for record in records if matches(record, hidden)]
+
+    def remember_dossier(self, event: Event) -> None:
+        """The dossier's state (open, closed, deletion requested), from its lifecycle events."""
+        state = documents.dossier_state_after(event)
+        if state is None or event.patient_id is None:
             return
-        if event.type is EventType.DOCUMENT_ADDED and event.data.get("invisible_to_patient") == "true":
-            with contextlib.suppress(DuplicateKeyError):
-                self.db.invisible_documents.insert_one({"_id": event.document_id, "patient_id": event.patient_id})
-        elif event.type is EventType.DOCUMENT_RELEASED:
-            self.db.invisible_documents.delete_one({"_id": event.document_id})
+        at_ms = int(event.occurred_at.timestamp() * 1000)
+        with contextlib.suppress(DuplicateKeyError):
+            self.db.dossiers.insert_one({"_id": event.patient_id, "state": state, "state_ms": at_ms})
+            return
+        self.db.dossiers.update_one({"_id": event.patient_id, "state_ms": {"$lte": at_ms}},
+                                    {"$set": {"state": state, "state_ms": at_ms}})
 
-    def invisible_documents(self, patient_id: str) -> list[str]:
-        return [d["_id"] for d in self.db.invisible_documents.find({"patient_id": patient_id}, {"_id": 1})]
+    def dossier_open(self, patient_id: str) -> bool:
+        """False once the dossier is closed or its deletion requested (until it is reopened)."""
+        known = self.db.dossiers.find_one({"_id": patient_id})
+        return known is None or known["state"] == "open"
+
+    def authored_in(self, patient_id: str, actor_id: str) -> bool:
+        """Whether the trail holds any trace of a document this actor wrote in this patient's dossier."""
+        return self.db.traces.find_one({"patient_id": patient_id, "document_author": actor_id}, {"_id": 1}) is not None
 
     def chain_names(self) -> list[str]:
         return [head["_id"] for head in self.db.chain_heads.find({}, {"_id": 1})]
@@ -110,10 +148,18 @@ class AuditStore(Store):
             self.db.purged_chains.insert_one({"_id": name, "purged_at": at, "event_id": event_id})
         self.db.traces.delete_many({"chain": name})
         self.db.chain_heads.delete_one({"_id": name})
+        self.db.documents.delete_many({"patient_id": name})
+        self.db.dossiers.delete_one({"_id": name})
 
-    def history(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        cursor = self.db.traces.find(query).sort([("occurred_ms", -1), ("_id", -1)])
-        return list(cursor.limit(limit))
-
-    def count(self, query: dict[str, Any]) -> int:
-        return self.db.traces.count_documents(query)
+    def history(self, indexed: dict[str, Any], selection: dict[str, Any], paged: dict[str, Any],
+                limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """(traces matching `selection`, the first `limit` matching `paged`, newest first). One fetch of
+        the dossier's traces by an indexed equality (`indexed`), the rest of the filter applied here: the
+        store answers $nin, $or, sorts on two keys and counts by loading a whole collection
+        (common/matching.py), and the filter must hold before paging, so that pages stay full."""
+        assert "patient_id" in indexed, "a history is always one patient's"
+        if indexed["patient_id"] is None:
+            return 0, []
+        records = [record for record in self.db.traces.find(indexed) if matches(record, selection)]
+        records.sort(key=lambda record: (record["occurred_ms"], record["_id"]), reverse=True)
+        return len(records), [record for record in records if matches(record, paged)][:limit]

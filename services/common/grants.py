@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -60,8 +61,9 @@ class Grant(BaseModel):
 
     def for_document(self, actor_id: str, category: str, visibility: list[str], author_id: str) -> Grant:
         """The decision for one document: its category must be covered, and none of its visibility codes
-        may hide it from this actor unless they are its author. (queries.visible_to is the same rule as
-        a Mongo query, for lists; a test holds the two together.)"""
+        may hide it from this actor unless they are its author. (visible_to below is the same rule as
+        a Mongo query, for lists, and hidden_from its complement, for the traces of documents in the
+        history; a test holds the three together.)"""
         if not self.covers(category):
             return self.refused("R-MATRIX-CATEGORY")
         if author_id != actor_id and set(visibility) & set(self.hidden_visibility):
@@ -83,3 +85,28 @@ class Grant(BaseModel):
         """The same decision turned into a refusal by `rule` (e.g. the dossier is closed)."""
         french, english = explain(rule)
         return self.model_copy(update={"allowed": False, "rule": rule, "reason": english, "reason_fr": french})
+
+
+# The visibility rule as queries: documents (dossier's, or audit's record of them, in the same shape:
+# "visibility" codes and "author.id") this actor may see, and those hidden from them.
+
+def visible_to(grant: Grant, actor_id: str) -> dict[str, Any]:
+    """Documents not hidden from this actor by their visibility codes; an author sees their own."""
+    return {"$or": [{"visibility": {"$nin": list(grant.hidden_visibility)}}, {"author.id": actor_id}]}
+
+
+def hidden_from(grant: Grant, actor_id: str) -> dict[str, Any] | None:
+    """The complement of visible_to: documents whose visibility hides them from this actor (None when
+    nothing is hidden from them). The history hides every trace of these."""
+    if not grant.hidden_visibility:
+        return None
+    return {"visibility": {"$in": list(grant.hidden_visibility)}, "author.id": {"$ne": actor_id}}
+
+
+def visibility_data(codes: list[str] | tuple[str, ...]) -> str:
+    """A document's visibility codes as they travel in an event's data (a string: "A,B", "" for none)."""
+    return ",".join(codes)
+
+
+def visibility_codes(data: str) -> list[str]:
+    return [code for code in data.split(",") if code]

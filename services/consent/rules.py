@@ -62,7 +62,7 @@ def hidden_from(actor: Actor, facts: Facts, rule: str) -> tuple[str, ...]:
         return (INVISIBLE_TO_PATIENT, INVISIBLE_TO_REPRESENTATIVES)
     if actor.kind is ActorKind.PATIENT:
         return (INVISIBLE_TO_PATIENT,)
-    if rule == "R-MEDECIN-TRAITANT":
+    if rule in ("R-MEDECIN-TRAITANT", "R-MT-HISTORY"):  # reading the dossier or its history
         return ()
     return (MASKED_FROM_PROFESSIONALS,)
 

@@ -8,15 +8,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.common.grants import Grant
+from services.common.grants import Grant, visible_to
 from services.common.paging import Query, after, encode_cursor
 
 __all__ = ["Query", "after", "document_query", "encode_cursor", "visible_to"]
-
-
-def visible_to(grant: Grant, actor_id: str) -> Query:
-    """Documents not hidden from this actor by their visibility codes; an author sees their own."""
-    return {"$or": [{"visibility": {"$nin": list(grant.hidden_visibility)}}, {"author.id": actor_id}]}
 
 
 def document_query(

@@ -22,7 +22,7 @@ from services.common.errors import (
     ServiceUnavailable,
 )
 from services.common.events import Event, EventType, Outcome
-from services.common.grants import Action, Grant
+from services.common.grants import Action, Grant, visibility_data
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.ids import new_id
@@ -128,8 +128,9 @@ class DossierService(HealthMixin):
         sees this dossier (the patient is told of each professional's first access)."""
         assert event.dossier_id is not None
         first = actor.kind is ActorKind.PROFESSIONAL and not self.store.accessed_before(event.dossier_id, actor.id)
+        # With the document it was to, if any: its trace is hidden from whom the document is hidden.
         also = [event.model_copy(update={"event_id": new_id("evt"), "type": EventType.FIRST_ACCESS,
-                                         "document_id": None, "data": {}})] if first else []
+                                         "data": {}})] if first else []
         self.store.record_access(event, also)
         if first:
             self.store.mark_accessed(event.dossier_id, actor.id)
@@ -272,7 +273,8 @@ class DossierService(HealthMixin):
             visibility = [code for code in document["visibility"] if code != rules.INVISIBLE_TO_PATIENT]
             event = Event.of(EventType.DOCUMENT_RELEASED, self.name, self.clock.now(), None,
                              dossier_id=document["dossier_id"], document_id=document["_id"],
-                             patient_id=document.get("patient_id"), data={"automatic": "true"})
+                             patient_id=document.get("patient_id"),
+                             data={"automatic": "true", "visibility": visibility_data(visibility)})
             if self.store.change_document(document["_id"], document["status"],
                                           {"visibility": visibility, "release_ms": None}, event):
                 released += 1
@@ -471,7 +473,9 @@ class DossierService(HealthMixin):
             EventType.DOCUMENT_ADDED, actor, dossier, grant, document_id=document_id,
             data={"category": submission.category, **({"replaces": replaces["_id"]} if replaces else {}),
                   # The patient is told of it only once it is released to them.
-                  **({"invisible_to_patient": "true"} if rules.INVISIBLE_TO_PATIENT in metadata["visibility"] else {})},
+                  **({"invisible_to_patient": "true"} if rules.INVISIBLE_TO_PATIENT in metadata["visibility"] else {}),
+                  # Audit hides the document's traces from whom it hides the document.
+                  "visibility": visibility_data(record.get("visibility") or [])},
         )
         self.store.add_document(record, event)
         return record
@@ -548,7 +552,9 @@ class DossierService(HealthMixin):
         self, actor: Actor, grant: Grant, dossier: dict[str, Any], document: dict[str, Any], event_type: EventType,
         changes: dict[str, Any],
     ) -> dict[str, Any]:
-        event = self._event(event_type, actor, dossier, grant, document_id=document["_id"])
+        event = self._event(event_type, actor, dossier, grant, document_id=document["_id"],
+                            data={"visibility": visibility_data(changes["visibility"])} if "visibility" in changes
+                            else {})
         if not self.store.change_document(document["_id"], document["status"], changes, event):
             raise Conflict("the document changed meanwhile; nothing was done, retry", [{"field": "document_id"}])
         return DocumentMetadata.from_record({**document, **changes}).model_dump(mode="json")
