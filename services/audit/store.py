@@ -14,7 +14,7 @@ from services.audit import chain, documents
 from services.common.errors import ServiceUnavailable
 from services.common.events import Event, EventType
 from services.common.matching import matches
-from services.common.store import Store
+from services.common.store import Store, equal
 
 
 class AuditStore(Store):
@@ -36,7 +36,7 @@ class AuditStore(Store):
         name = chain.chain_of(event)
         for _ in range(50):
             head = self.db.chain_heads.find_one({"_id": name}) or {"seq": 0, "hash": chain.GENESIS}
-            ahead = self.db.traces.find_one({"chain": name, "seq": head["seq"] + 1})
+            ahead = self.db.traces.find_one({"chain": equal(name), "seq": head["seq"] + 1})
             if ahead is not None:  # the head lags behind (a writer died between its two writes): catch up
                 self._move_head(name, head, ahead)
                 continue
@@ -97,7 +97,7 @@ class AuditStore(Store):
         fetch of the patient's documents, the filter applied here (common/matching.py says why)."""
         if hidden is None:
             return []
-        records = self.db.documents.find({"patient_id": patient_id}, {"_id": 1, "visibility": 1, "author": 1})
+        records = self.db.documents.find({"patient_id": equal(patient_id)}, {"_id": 1, "visibility": 1, "author": 1})
         return [record["_id"] for record in records if matches(record, hidden)]
 
     def remember_dossier(self, event: Event) -> None:
@@ -119,7 +119,8 @@ class AuditStore(Store):
 
     def authored_in(self, patient_id: str, actor_id: str) -> bool:
         """Whether the trail holds any trace of a document this actor wrote in this patient's dossier."""
-        return self.db.traces.find_one({"patient_id": patient_id, "document_author": actor_id}, {"_id": 1}) is not None
+        query = {"patient_id": equal(patient_id), "document_author": equal(actor_id)}
+        return self.db.traces.find_one(query, {"_id": 1}) is not None
 
     def chain_names(self) -> list[str]:
         return [head["_id"] for head in self.db.chain_heads.find({}, {"_id": 1})]
@@ -128,10 +129,10 @@ class AuditStore(Store):
         return {head["_id"]: [head["seq"], head["hash"]] for head in self.db.chain_heads.find({})}
 
     def chain_traces(self, name: str) -> Any:
-        return self.db.traces.find({"chain": name}).sort([("seq", 1)])
+        return self.db.traces.find({"chain": equal(name)}).sort([("seq", 1)])
 
     def trace_at(self, name: str, seq: int) -> dict[str, Any] | None:
-        return self.db.traces.find_one({"chain": name, "seq": seq})
+        return self.db.traces.find_one({"chain": equal(name), "seq": seq})
 
     def add_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.db.checkpoints.insert_one({"_id": checkpoint["at_ms"], **checkpoint})
@@ -146,9 +147,9 @@ class AuditStore(Store):
         """Traces follow their dossier's retention: a tombstone says why the chain is gone."""
         with contextlib.suppress(DuplicateKeyError):
             self.db.purged_chains.insert_one({"_id": name, "purged_at": at, "event_id": event_id})
-        self.db.traces.delete_many({"chain": name})
+        self.db.traces.delete_many({"chain": equal(name)})
         self.db.chain_heads.delete_one({"_id": name})
-        self.db.documents.delete_many({"patient_id": name})
+        self.db.documents.delete_many({"patient_id": equal(name)})
         self.db.dossiers.delete_one({"_id": name})
 
     def history(self, indexed: dict[str, Any], selection: dict[str, Any], paged: dict[str, Any],
@@ -160,6 +161,7 @@ class AuditStore(Store):
         assert "patient_id" in indexed, "a history is always one patient's"
         if indexed["patient_id"] is None:
             return 0, []
-        records = [record for record in self.db.traces.find(indexed) if matches(record, selection)]
+        exact = {field: equal(value) for field, value in indexed.items()}
+        records = [record for record in self.db.traces.find(exact) if matches(record, selection)]
         records.sort(key=lambda record: (record["occurred_ms"], record["_id"]), reverse=True)
         return len(records), [record for record in records if matches(record, paged)][:limit]

@@ -1,6 +1,7 @@
 """The audit trail: hash chains nobody can rewrite unnoticed, signed checkpoints, history for the
 three audiences, FHIR AuditEvent export, retention with the dossier."""
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,18 @@ def traced(cluster: Any, deposit: Deposit, count: int) -> list[dict[str, Any]]:
         return list(history["traces"]) if history["total"] >= count else []
 
     return eventually(enough)
+
+
+def settled(cluster: Any, deposit: Deposit, count: int) -> None:
+    """Once the history holds `count` traces, wait until no more arrive (a forger who rewrites the chain
+    while the events of the set-up are still being appended would meet a broken link, not a checkpoint)."""
+    seen = len(traced(cluster, deposit, count))
+    while True:
+        time.sleep(0.5)
+        now = cluster.audit.history(deposit.patient, deposit.ins, {"limit": 1})["total"]
+        if now == seen:
+            return
+        seen = now
 
 
 def test_the_journey_leaves_an_intact_chain(cluster: Any, deposit: Deposit, environment: dict[str, str]) -> None:
@@ -55,7 +68,7 @@ def test_a_deleted_trace_is_reported_as_a_missing_link(
 def test_rewriting_a_whole_chain_is_caught_by_a_signed_checkpoint(
     cluster: Any, deposit: Deposit, environment: dict[str, str]
 ) -> None:
-    traced(cluster, deposit, 3)
+    settled(cluster, deposit, 3)
     cluster.audit.checkpoint()
     traces = service_database(environment, "audit").traces
     name = traces.find_one({"type": "document_added"})["chain"]  # type: ignore[index]
