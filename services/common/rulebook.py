@@ -71,6 +71,10 @@ RULES: dict[str, tuple[str, str]] = {
                            "only a professional records a patient's consent to their access"),
     "R-BLOCK-MT": ("le médecin traitant ne peut pas être bloqué : changez d'abord de médecin traitant",
                    "the médecin traitant cannot be blocked: change the médecin traitant first"),
+    "R-MT-DECLARER": ("le médecin traitant est déclaré par le patient ou par l'Assurance Maladie ; un médecin "
+                      "peut seulement le proposer",
+                      "the médecin traitant is declared by the patient or the Assurance Maladie; a médecin may "
+                      "only propose themselves"),
     "R-UNKNOWN-DOCUMENT": ("aucun document de ce dossier ne porte cet identifiant",
                            "no document of this dossier has this id"),
     "R-LOGIN-CODE": ("le code à usage unique est faux ou a expiré", "the one-time code is wrong or has expired"),
