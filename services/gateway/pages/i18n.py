@@ -189,9 +189,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "settings.routine": ("Pour les nouveaux documents", "For new documents"),
     "settings.immediate": ("Tout de suite", "At once"),
     "settings.daily_digest": ("Un résumé par jour", "One summary a day"),
-    "settings.always": ("Les accès d'urgence et le premier accès d'un professionnel vous sont toujours signalés "
-                        "tout de suite.", "Emergency access and a professional's first access are always "
-                        "notified at once."),
+    "settings.always": ("Les accès d'urgence, le premier accès d'un professionnel et les changements de médecin "
+                        "traitant vous sont toujours signalés tout de suite.", "Emergency access, a professional's "
+                        "first access and changes of médecin traitant are always notified at once."),
     "settings.message_language": ("Langue des messages", "Language of the messages"),
     "settings.account_language": ("Celle de mon compte", "My account's"),
     "done.blocked": ("Le professionnel est bloqué.", "The professional is blocked."),
