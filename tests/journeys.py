@@ -42,3 +42,13 @@ def eventually(check: Callable[[], T], seconds: float = 20, interval: float = 0.
         if time.monotonic() > deadline:
             raise failure
         time.sleep(interval)
+
+
+def become_medecin_traitant(cluster: Any, ins: str, patient: str, doctor: str, doctor_rpps: str) -> dict[str, Any]:
+    """The doctor proposes themselves and the patient (their own token) confirms: the two steps it takes."""
+    proposal = cluster.consent.declare_medecin_traitant(doctor, ins, {"patient_agreed": True})
+    assert proposal["status"] == "proposed"
+    confirmed: dict[str, Any] = cluster.consent.confirm_medecin_traitant(
+        patient, ins, {"professional_id": f"rpps:{doctor_rpps}"})
+    assert confirmed["medecin_traitant"] == f"rpps:{doctor_rpps}"
+    return confirmed

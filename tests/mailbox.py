@@ -10,7 +10,9 @@ from pathlib import Path
 
 from deploy.local.smsbox import newest_code, received
 
-DOSSIER_NEWS = "dossier médical partagé"  # in the subject of every notification, not of login codes
+DOSSIER_NEWS = "dossier médical partagé"  # in the subject of every document or consultation notice, not of login codes
+ACCESS_NEWS = "Accès à votre dossier"  # consent recorded, care team joined (who may access changed)
+MT_NEWS = "médecin traitant"  # a proposal, a change or an end of the médecin traitant
 LOGIN_CODE = "code de connexion"
 
 

@@ -48,6 +48,7 @@ LABELS: dict[str, tuple[str, str]] = {  # event type: (français, English)
     "dossier_key_rewrapped": ("Renouvellement de la clé de chiffrement", "Encryption key renewed"),
     "care_team_objected": ("Opposition à un membre de l'équipe de soins", "Objection to a care team member"),
     "medecin_traitant_ended": ("Fin du médecin traitant", "Médecin traitant ended"),
+    "medecin_traitant_proposed": ("Proposition de médecin traitant", "Médecin traitant proposed"),
     "professional_unblocked": ("Professionnel débloqué", "Professional unblocked"),
     "emergency_oppositions_set": ("Choix pour l'accès d'urgence", "Emergency access choices set"),
     "occupational_consent_given": ("Autorisation donnée au médecin du travail", "Consent given to the occupational "

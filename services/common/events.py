@@ -37,6 +37,7 @@ class EventType(StrEnum):
     CARE_TEAM_OBJECTED = "care_team_objected"
     MEDECIN_TRAITANT_DECLARED = "medecin_traitant_declared"
     MEDECIN_TRAITANT_ENDED = "medecin_traitant_ended"
+    MEDECIN_TRAITANT_PROPOSED = "medecin_traitant_proposed"  # by a médecin; grants nothing until confirmed
     PROFESSIONAL_BLOCKED = "professional_blocked"
     PROFESSIONAL_UNBLOCKED = "professional_unblocked"
     EMERGENCY_OPPOSITIONS_SET = "emergency_oppositions_set"

@@ -74,6 +74,10 @@ RULES: dict[str, tuple[str, str]] = {
     "R-STATE-CONFLICT": ("l'action n'est pas possible dans l'état actuel du dossier ou du document ; rien n'a été fait",
                          "the action is not possible in the dossier's or document's current state; nothing was done"),
     "R-INVALID-REQUEST": ("la demande est invalide ; rien n'a été fait", "the request is invalid; nothing was done"),
+    "R-MT-DECLARER": ("le médecin traitant est déclaré par le patient ou par l'Assurance Maladie ; un médecin "
+                      "peut seulement le proposer",
+                      "the médecin traitant is declared by the patient or the Assurance Maladie; a médecin may "
+                      "only propose themselves"),
     "R-UNKNOWN-DOCUMENT": ("aucun document de ce dossier ne porte cet identifiant",
                            "no document of this dossier has this id"),
     "R-LOGIN-CODE": ("le code à usage unique est faux ou a expiré", "the one-time code is wrong or has expired"),

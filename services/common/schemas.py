@@ -168,7 +168,13 @@ class CareTeamMembership(Strict):
 
 
 class MedecinTraitantDeclaration(Strict):
-    patient_agreed: Literal[True] = Field(description="the patient chose this médecin as médecin traitant")
+    """A médecin proposes themselves (nothing granted until the patient confirms); the Assurance Maladie
+    feed (a system token) declares the médecin the patient declared to their fund (`professional_id`)."""
+
+    patient_agreed: Literal[True] | None = Field(
+        None, description="a médecin's proposal: the patient chose them (they still confirm it themselves)")
+    professional_id: ProfessionalId | None = Field(
+        None, description="the feed's declaration: the declared médecin (rpps:<RPPS>)")
 
 
 class EmergencyOppositions(Strict):

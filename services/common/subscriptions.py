@@ -49,7 +49,9 @@ SUBSCRIPTIONS = (
     Subscription("audit", "gateway", (ALL,)),  # refused tokens (services/gateway/refusals.py)
     Subscription("notify", "dossier", ("document_added", "first_access", "document_released",
                                        "invisibility_reminder_due")),
-    Subscription("notify", "consent", ("emergency_access_started",)),
+    Subscription("notify", "consent", ("emergency_access_started", "consent_recorded", "care_team_joined",
+                                       "medecin_traitant_proposed", "medecin_traitant_declared",
+                                       "medecin_traitant_ended")),
     Subscription("identity", "dossier", ("dossier_opened",)),
     Subscription("consent", "identity", ("account_status_changed",)),
 )

@@ -11,7 +11,7 @@ then the matrix.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -172,8 +172,13 @@ def _professional(
     return grant(basis, categories, **emergency)
 
 
-def may_break_glass(actor: Actor, facts: Facts, oppose_emergency: bool, oppose_regulator: bool) -> str | None:
-    """Why an emergency access is refused (a rule id), or None when it may start."""
+def may_break_glass(
+    actor: Actor, facts: Facts, oppose_emergency: bool, oppose_regulator: bool, matrix: Matrix, now: datetime,
+    until: datetime,
+) -> str | None:
+    """Why an emergency access is refused (a rule id), or None when it may start. Decided before anything
+    is recorded: an access is started only when the emergency by itself would grant something (an
+    occupational doctor, a profession whose matrix row reads nothing, anyone but a professional: refused)."""
     if facts.suspended:
         return "R-SUSPENDED"
     if actor.kind is not ActorKind.PROFESSIONAL:
@@ -183,4 +188,9 @@ def may_break_glass(actor: Actor, facts: Facts, oppose_emergency: bool, oppose_r
     regulator = Role.SAMU_REGULATOR in actor.roles
     if (regulator and oppose_regulator) or (not regulator and oppose_emergency):
         return "R-EMERGENCY-OPPOSED"
-    return None
+    emergency_only = replace(facts, has_consent=False, in_care_team=False, is_medecin_traitant=False,
+                             occupational_consent=False, emergency=EmergencyAccess(regulator, until))
+    would = decide(actor, Action.READ, emergency_only, matrix, now)
+    if not would.allowed:
+        return would.rule
+    return None if would.emergency else "R-DENY-DEFAULT"

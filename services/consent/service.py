@@ -2,8 +2,9 @@
 
 The patient's side (the holder or their legal representative) sets things up: médecin traitant
 ends, blocks, emergency oppositions, occupational consent, withdrawals. Professionals record the
-patient's consent to their own access, join the care team, declare themselves médecin traitant with
-the patient's agreement, and break the glass in an emergency.
+patient's consent to their own access, join the care team, propose themselves as médecin traitant
+(the patient confirms; the Assurance Maladie feed declares it directly), and break the glass in an
+emergency.
 """
 
 from __future__ import annotations
@@ -208,19 +209,71 @@ class ConsentService(HealthMixin):
 
     @rpc
     def declare_medecin_traitant(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """A médecin declares themselves the patient's médecin traitant, with the patient's agreement."""
-        actor, ins, patient_id = self._professional(token, ins)
-        parse(MedecinTraitantDeclaration, payload)
+        """A médecin proposes themselves as médecin traitant: a pending proposal that grants nothing until
+        the patient confirms it. The Assurance Maladie feed (a system actor) declares the médecin the
+        patient declared to their fund (`professional_id`), which takes effect at once."""
+        actor = verify(token)
+        ins = require_ins(ins)
+        request = parse(MedecinTraitantDeclaration, payload)
+        patient_id = self._patient_id(ins)
+        if actor.kind is ActorKind.SYSTEM:
+            return self._declare_from_feed(actor, ins, patient_id, request.professional_id)
+        if actor.kind is not ActorKind.PROFESSIONAL:
+            raise self._refuse_traced(actor, patient_id, "R-MT-DECLARER", "declare_medecin_traitant")
+        if request.professional_id not in (None, actor.id):
+            raise InvalidInput.for_field("professional_id", "a médecin can only propose themselves")
         if actor.profession != MEDECIN:
             raise InvalidInput.for_field("profession", "only a médecin (profession 10) can be médecin traitant")
         settings = self.store.patient_settings(ins)
         if actor.id in settings["blocked"]:
             raise self._refuse_traced(actor, patient_id, "R-BLOCKED", "declare_medecin_traitant")
+        if settings["medecin_traitant"] == actor.id:
+            raise Conflict("this médecin is already the médecin traitant", [{"field": "professional_id"}])
         now = self.clock.now()
-        history = [*settings["mt_history"], {"professional_id": actor.id, "from": now}]
-        event = self._event(EventType.MEDECIN_TRAITANT_DECLARED, actor, patient_id)
-        self.store.change_settings(ins, patient_id, {"medecin_traitant": actor.id, "mt_history": history}, event)
-        return {"medecin_traitant": actor.id, "since": now.isoformat()}
+        proposals = [p for p in settings["mt_proposals"] if p["professional_id"] != actor.id]
+        proposals.append({"professional_id": actor.id, "at": now.isoformat()})
+        event = self._event(EventType.MEDECIN_TRAITANT_PROPOSED, actor, patient_id, professional_id=actor.id)
+        self.store.change_settings(ins, patient_id, {"mt_proposals": proposals}, event)
+        return {"status": "proposed", "professional_id": actor.id, "proposed_at": now.isoformat()}
+
+    def _declare_from_feed(
+        self, actor: Actor, ins: str, patient_id: str, professional_id: str | None
+    ) -> dict[str, Any]:
+        """The feed's identity is the system actor the reimbursement rules know (R-FEED-WRITES)."""
+        now = self.clock.now()
+        decision = rules.decide_for_any_patient(actor, Action.WRITE, matrix.in_force(now), now)
+        if not decision.allowed or self.store.suspended(actor.id):
+            raise self._refuse_traced(actor, patient_id, "R-MT-DECLARER", "declare_medecin_traitant")
+        if professional_id is None:
+            raise InvalidInput.for_field("professional_id", "is required: the médecin the patient declared")
+        if self.identity.professional_contact(professional_id).get("profession") != MEDECIN:
+            raise InvalidInput.for_field("professional_id", "must be a registered médecin (profession 10)")
+        settings = self.store.patient_settings(ins)
+        if professional_id in settings["blocked"]:
+            raise Conflict("the patient blocked this médecin", [{"field": "professional_id"}])
+        return self._change_medecin_traitant(actor, ins, patient_id, professional_id, settings)
+
+    def _change_medecin_traitant(
+        self, actor: Actor, ins: str, patient_id: str, professional_id: str, settings: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The médecin traitant becomes `professional_id` (the previous one's period ends); the event names
+        both, so that the patient and the previous médecin traitant are told."""
+        now = self.clock.now()
+        previous = settings["medecin_traitant"]
+        if previous == professional_id:  # declared again (the feed resending): nothing changes
+            return {"status": "declared", "medecin_traitant": professional_id, "previous": previous,
+                    "since": settings["mt_history"][-1]["from"].isoformat() if settings["mt_history"] else None}
+        history = list(settings["mt_history"])
+        if previous is not None and history:
+            history[-1] = {**history[-1], "until": now}
+        history.append({"professional_id": professional_id, "from": now})
+        proposals = [p for p in settings["mt_proposals"] if p["professional_id"] != professional_id]
+        event = self._event(EventType.MEDECIN_TRAITANT_DECLARED, actor, patient_id, professional_id=professional_id,
+                            previous=previous or "")
+        self.store.change_settings(ins, patient_id, {"medecin_traitant": professional_id, "mt_history": history,
+                                                     "mt_proposals": proposals}, event)
+        return {"status": "declared", "medecin_traitant": professional_id, "previous": previous,
+                "since": now.isoformat()}
 
     @rpc
     def break_glass(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -232,11 +285,12 @@ class ConsentService(HealthMixin):
         now = self.clock.now()
         facts = self._facts(actor, ins, now)
         settings = self.store.patient_settings(ins)
-        refusal = rules.may_break_glass(actor, facts, settings["oppose_emergency"], settings["oppose_regulator"])
-        if refusal:
+        until = now + EMERGENCY_DURATION
+        refusal = rules.may_break_glass(actor, facts, settings["oppose_emergency"], settings["oppose_regulator"],
+                                        matrix.in_force(now), now, until)
+        if refusal:  # decided before anything is recorded: a refusal is traced, no access, nobody told
             raise self._refuse_traced(actor, facts.patient_id, refusal, "break_glass")
         regulator = Role.SAMU_REGULATOR in actor.roles
-        until = now + EMERGENCY_DURATION
         event = self._event(EventType.EMERGENCY_ACCESS_STARTED, actor, facts.patient_id,
                             regulator=str(regulator).lower(), until=until.isoformat(),
                             medecin_traitant=settings["medecin_traitant"] or "")
@@ -275,13 +329,27 @@ class ConsentService(HealthMixin):
         return {"professional_id": professional_id, "status": "objected"}
 
     @rpc
+    def confirm_medecin_traitant(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The patient (or their representative) confirms a médecin's pending proposal: they become the
+        médecin traitant now, and the previous one (if any) is no longer."""
+        actor, ins, grant = self._patient_side(token, ins)
+        professional_id = parse(ProfessionalRef, payload).professional_id
+        settings = self.store.patient_settings(ins)
+        if professional_id not in {p["professional_id"] for p in settings["mt_proposals"]}:
+            raise Conflict("this médecin has not proposed to be médecin traitant", [{"field": "professional_id"}])
+        if professional_id in settings["blocked"]:
+            raise Conflict("this médecin is blocked: unblock them first", [{"field": "professional_id"}])
+        return self._change_medecin_traitant(actor, ins, str(grant.patient_id), professional_id, settings)
+
+    @rpc
     def end_medecin_traitant(self, token: str, ins: str) -> dict[str, str]:
         actor, ins, grant = self._patient_side(token, ins)
         settings = self.store.patient_settings(ins)
         if settings["medecin_traitant"] is None:
             raise Conflict("no médecin traitant is declared", [{"field": "medecin_traitant"}])
         history = [*settings["mt_history"][:-1], {**settings["mt_history"][-1], "until": self.clock.now()}]
-        event = self._event(EventType.MEDECIN_TRAITANT_ENDED, actor, grant.patient_id)
+        event = self._event(EventType.MEDECIN_TRAITANT_ENDED, actor, grant.patient_id,
+                            previous=settings["medecin_traitant"])
         self.store.change_settings(ins, str(grant.patient_id), {"medecin_traitant": None, "mt_history": history}, event)
         return {"status": "ended"}
 
@@ -343,6 +411,8 @@ class ConsentService(HealthMixin):
 
         return {
             "medecin_traitant": settings["medecin_traitant"], "blocked": settings["blocked"],
+            "medecin_traitant_proposals": [{"professional_id": p["professional_id"], "since": p["at"]}
+                                           for p in settings["mt_proposals"]],
             # bool(): the store may hand booleans back as 0/1 (nx-27017)
             "oppose_emergency": bool(settings["oppose_emergency"]),
             "oppose_regulator": bool(settings["oppose_regulator"]),

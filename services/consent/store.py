@@ -19,7 +19,8 @@ from services.consent.rules import EmergencyAccess, Facts
 
 HIDDEN = {"_outbox": 0, "_outbox_pending": 0, "_version": 0}
 NO_SETTINGS: dict[str, Any] = {
-    "medecin_traitant": None, "mt_history": [], "blocked": [], "oppose_emergency": False, "oppose_regulator": False,
+    "medecin_traitant": None, "mt_history": [], "mt_proposals": [], "blocked": [], "oppose_emergency": False,
+    "oppose_regulator": False,
 }
 
 

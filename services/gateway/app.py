@@ -331,12 +331,25 @@ def router() -> APIRouter:
         result: dict[str, str] = services().consent.object_to_care_team(token, ins, body.model_dump(mode="json"))
         return result
 
-    @api.post("/patients/{ins}/medecin-traitant", status_code=201, tags=["consent"])
+    @api.post("/patients/{ins}/medecin-traitant", status_code=202, tags=["consent"],
+              responses={201: {"description": "declared by the Assurance Maladie feed (a system token)"}})
     def declare_medecin_traitant(
-        token: Token, ins: InsPath, body: schemas.MedecinTraitantDeclaration
+        token: Token, ins: InsPath, body: schemas.MedecinTraitantDeclaration, response: Response
     ) -> dict[str, Any]:
-        """A médecin declares themselves médecin traitant, with the patient's agreement (one at a time)."""
-        result: dict[str, Any] = services().consent.declare_medecin_traitant(token, ins, body.model_dump(mode="json"))
+        """A médecin proposes themselves as médecin traitant: `202` with status `proposed`, which grants
+        nothing until the patient confirms it (`.../medecin-traitant/confirm`). The Assurance Maladie feed
+        declares the médecin the patient declared to their fund (`professional_id`): `201`, `declared`."""
+        result: dict[str, Any] = services().consent.declare_medecin_traitant(
+            token, ins, body.model_dump(mode="json", exclude_none=True))
+        if result.get("status") == "declared":
+            response.status_code = 201
+        return result
+
+    @api.post("/patients/{ins}/medecin-traitant/confirm", tags=["consent"])
+    def confirm_medecin_traitant(token: Token, ins: InsPath, body: schemas.ProfessionalRef) -> dict[str, Any]:
+        """The patient (or their legal representative) confirms a médecin's pending proposal: they become
+        the médecin traitant now; the patient and the previous médecin traitant are told."""
+        result: dict[str, Any] = services().consent.confirm_medecin_traitant(token, ins, body.model_dump(mode="json"))
         return result
 
     @api.delete("/patients/{ins}/medecin-traitant", tags=["consent"])

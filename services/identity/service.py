@@ -436,9 +436,11 @@ class IdentityService(HealthMixin):
 
     @rpc
     def professional_contact(self, professional_id: str) -> dict[str, str]:
-        """Where to remind a professional about their documents (empty when none is on file)."""
+        """Where to remind a professional about their documents (empty when none is on file), and their
+        profession (empty for an unknown professional: consent checks a declared médecin traitant with it)."""
         record = self.store.actor_record(professional_id) if professional_id.startswith("rpps:") else None
-        return {"email": (record or {}).get("email") or "", "language": "fr"}
+        return {"email": (record or {}).get("email") or "", "language": "fr",
+                "profession": str((record or {}).get("profession") or "")}
 
     @rpc
     def contact_of(self, patient_id: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from services.common.events import Event, EventType
 PATIENT = "patient"
 AUTHOR = "author"  # the professional who deposited a document
 MEDECIN_TRAITANT = "medecin_traitant"
+PREVIOUS_MEDECIN_TRAITANT = "previous_medecin_traitant"  # told that they no longer are
 
 TEXTS = {
     "fr": {
@@ -37,6 +38,30 @@ TEXTS = {
             "Le document {document} que vous avez déposé est toujours invisible pour le patient. Il le "
             "deviendra automatiquement un mois après son dépôt ; rendez-le visible après la consultation "
             "d'annonce.",
+        ),
+        EventType.CONSENT_RECORDED: (
+            "Accès à votre dossier : consentement enregistré par un professionnel",
+            "{who} a enregistré le {when} votre consentement à son accès à votre dossier médical partagé. "
+            "Si vous n'êtes pas d'accord, retirez ce consentement ou bloquez ce professionnel dans vos réglages.",
+        ),
+        EventType.CARE_TEAM_JOINED: (
+            "Accès à votre dossier : un professionnel a rejoint votre équipe de soins",
+            "{who} a rejoint votre équipe de soins le {when} et peut consulter votre dossier médical partagé. "
+            "Vous pouvez vous y opposer ou le bloquer dans vos réglages.",
+        ),
+        EventType.MEDECIN_TRAITANT_PROPOSED: (
+            "Un médecin propose d'être votre médecin traitant",
+            "{who} propose le {when} de devenir votre médecin traitant. Rien ne change tant que vous ne l'avez "
+            "pas confirmé dans vos réglages.",
+        ),
+        EventType.MEDECIN_TRAITANT_DECLARED: (
+            "Votre médecin traitant a changé",
+            "Depuis le {when}, votre médecin traitant est le médecin RPPS {mt}. Si ce n'est pas votre choix, "
+            "changez-le dans vos réglages.",
+        ),
+        EventType.MEDECIN_TRAITANT_ENDED: (
+            "Vous n'avez plus de médecin traitant",
+            "Depuis le {when}, le médecin RPPS {previous} n'est plus votre médecin traitant.",
         ),
         "who": "Un professionnel de santé ({profession}, RPPS {rpps})",
         "footer": "Voir qui a accédé à votre dossier : {url}\n\nCe message est envoyé automatiquement.",
@@ -64,6 +89,30 @@ TEXTS = {
             "The document {document} you deposited is still invisible to the patient. It will become visible "
             "one month after its deposit; release it after the announcement consultation.",
         ),
+        EventType.CONSENT_RECORDED: (
+            "Access to your record: consent recorded by a professional",
+            "{who} recorded on {when} your consent to their access to your shared medical record. If you do "
+            "not agree, withdraw this consent or block this professional in your settings.",
+        ),
+        EventType.CARE_TEAM_JOINED: (
+            "Access to your record: a professional joined your care team",
+            "{who} joined your care team on {when} and may consult your shared medical record. You may object "
+            "or block them in your settings.",
+        ),
+        EventType.MEDECIN_TRAITANT_PROPOSED: (
+            "A doctor proposes to be your médecin traitant",
+            "{who} proposed on {when} to become your médecin traitant. Nothing changes until you confirm it in "
+            "your settings.",
+        ),
+        EventType.MEDECIN_TRAITANT_DECLARED: (
+            "Your médecin traitant changed",
+            "Since {when}, your médecin traitant is the doctor RPPS {mt}. If this is not your choice, change it "
+            "in your settings.",
+        ),
+        EventType.MEDECIN_TRAITANT_ENDED: (
+            "You no longer have a médecin traitant",
+            "Since {when}, the doctor RPPS {previous} is no longer your médecin traitant.",
+        ),
         "who": "A health professional ({profession}, RPPS {rpps})",
         "footer": "See who accessed your record: {url}\n\nThis message is sent automatically.",
     },
@@ -82,6 +131,21 @@ MT_TEXTS = {  # to the médecin traitant, about their patient (identified by the
 }
 
 
+NO_LONGER_MT = {
+    "fr": ("Vous n'êtes plus le médecin traitant d'un de vos patients",
+           "Depuis le {when}, vous n'êtes plus le médecin traitant de l'un de vos patients (référence {reference}, "
+           "à retrouver dans votre logiciel)."),
+    "en": ("You are no longer the médecin traitant of one of your patients",
+           "Since {when}, you are no longer the médecin traitant of one of your patients (reference {reference}, "
+           "to look up in your software)."),
+}
+PREVIOUS_MT_TEXTS = {  # to the médecin traitant who no longer is, about their former patient
+    language: {EventType.MEDECIN_TRAITANT_DECLARED: text, EventType.MEDECIN_TRAITANT_ENDED: text}
+    for language, text in NO_LONGER_MT.items()
+}
+ROLE_TEXTS = {MEDECIN_TRAITANT: MT_TEXTS, PREVIOUS_MEDECIN_TRAITANT: PREVIOUS_MT_TEXTS}
+
+
 @dataclass(frozen=True)
 class Message:
     subject: str
@@ -91,7 +155,10 @@ class Message:
 def recipients(event: Event) -> list[tuple[str, str]]:
     """Who is told of this event: (PATIENT, "") and professionals (role, professional id). The patient
     hears of what professionals do (not of their own actions), and of a new document only once it is
-    visible to them; an emergency access is also told to the médecin traitant."""
+    visible to them; an emergency access is also told to the médecin traitant. Whatever changes who may
+    access the dossier is told to the patient: a consent recorded or a care team joined by a professional,
+    a médecin's proposal to be médecin traitant, and every change of médecin traitant (whoever made it,
+    the patient's side included: a representative may have acted), which the previous one hears of too."""
     by_professional = event.actor is not None and event.actor.kind == "professional"
     if event.type is EventType.DOCUMENT_ADDED:
         visible = event.data.get("invisible_to_patient") != "true"
@@ -103,12 +170,21 @@ def recipients(event: Event) -> list[tuple[str, str]]:
         return [(PATIENT, ""), *([(MEDECIN_TRAITANT, mt)] if mt else [])]
     if event.type is EventType.DOCUMENT_RELEASED:
         return [(PATIENT, "")]
+    if event.type in (EventType.CONSENT_RECORDED, EventType.CARE_TEAM_JOINED):
+        return [(PATIENT, "")] if by_professional else []
+    if event.type is EventType.MEDECIN_TRAITANT_PROPOSED:
+        return [(PATIENT, "")]
+    if event.type in (EventType.MEDECIN_TRAITANT_DECLARED, EventType.MEDECIN_TRAITANT_ENDED):
+        previous = event.data.get("previous", "")
+        return [(PATIENT, ""), *([(PREVIOUS_MEDECIN_TRAITANT, previous)] if previous else [])]
     if event.type is EventType.INVISIBILITY_REMINDER_DUE:
         return [(AUTHOR, event.data.get("author_id", ""))]
     return []
 
 
-ROUTINE = {EventType.DOCUMENT_ADDED, EventType.DOCUMENT_RELEASED}  # may wait for the daily digest
+# may wait for the daily digest
+ROUTINE = {EventType.DOCUMENT_ADDED, EventType.DOCUMENT_RELEASED, EventType.CONSENT_RECORDED,
+           EventType.CARE_TEAM_JOINED}
 DIGEST = {"fr": ("Votre dossier médical partagé : résumé du {day}", "Ce qui s'est passé dans votre dossier le {day} :"),
           "en": ("Your shared medical record: summary of {day}", "What happened in your record on {day}:")}
 
@@ -132,8 +208,8 @@ def digest(events: list[Event], language: str, portal_url: str) -> Message:
 
 def compose(event: Event, language: str, portal_url: str, whom: str = PATIENT) -> Message:
     texts: dict[Any, Any] = dict(TEXTS.get(language, TEXTS["fr"]))
-    if whom == MEDECIN_TRAITANT:
-        texts.update(MT_TEXTS.get(language, MT_TEXTS["fr"]))
+    if whom in ROLE_TEXTS:
+        texts.update(ROLE_TEXTS[whom].get(language, ROLE_TEXTS[whom]["fr"]))
     who = ""
     if event.actor is not None:
         profession = PROFESSIONS.get(event.actor.profession or "", "professionnel de santé")
@@ -141,7 +217,9 @@ def compose(event: Event, language: str, portal_url: str, whom: str = PATIENT) -
     when = event.occurred_at.strftime("%d/%m/%Y %H:%M UTC")
     subject, sentence = texts[event.type]
     footer = str(texts["footer"]).format(url=f"{portal_url.rstrip('/')}/")
-    body = sentence.format(who=who, when=when, document=event.document_id or "", reference=event.event_id)
+    body = sentence.format(who=who, when=when, document=event.document_id or "", reference=event.event_id,
+                           mt=event.data.get("professional_id", "").removeprefix("rpps:"),
+                           previous=event.data.get("previous", "").removeprefix("rpps:"))
     return Message(subject=subject, body=f"{body}\n\n{footer}\n")
 
 

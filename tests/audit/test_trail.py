@@ -9,7 +9,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from services.audit.chain import link
 from tests.conftest import FakeClock, People, service_database
-from tests.journeys import Deposit, eventually, submission
+from tests.journeys import Deposit, become_medecin_traitant, eventually, submission
 
 
 def traced(cluster: Any, deposit: Deposit, count: int) -> list[dict[str, Any]]:
@@ -113,8 +113,8 @@ def test_the_three_audiences(cluster: Any, deposit: Deposit, people: People) -> 
     other = cluster.dossier.add_document(colleague, deposit.ins, submission(b"%PDF-1.4 autre"))
     traced(cluster, deposit, 5)
     everything = cluster.audit.history(deposit.patient, deposit.ins, {"limit": 200})["total"]
-    _, mt = people.professional()
-    cluster.consent.declare_medecin_traitant(mt, deposit.ins, {"patient_agreed": True})
+    rpps_mt, mt = people.professional()
+    become_medecin_traitant(cluster, deposit.ins, deposit.patient, mt, rpps_mt)
     assert eventually(lambda: cluster.audit.history(mt, deposit.ins, {"limit": 200})["total"] >= everything)
     author = cluster.audit.history(deposit.doctor, deposit.ins, {"limit": 200})
     assert author["audience"] == "document_author"

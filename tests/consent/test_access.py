@@ -10,7 +10,7 @@ from services.common.clock import utcnow
 from services.common.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from tests.conftest import FakeClock, People
 from tests.identities import make_rpps
-from tests.journeys import Deposit, eventually, submission
+from tests.journeys import Deposit, become_medecin_traitant, eventually, submission
 from tests.mailbox import Mailbox
 
 
@@ -30,7 +30,7 @@ def test_medecin_traitant_reads_a_masked_document_a_cardiologist_cannot(
     cluster: Any, masked: Deposit, people: People
 ) -> None:
     rpps_mt, mt = people.professional("10")
-    cluster.consent.declare_medecin_traitant(mt, masked.ins, {"patient_agreed": True})
+    become_medecin_traitant(cluster, masked.ins, masked.patient, mt, rpps_mt)
     _, cardiologist = people.professional("10")
     cluster.consent.record_consent(cardiologist, masked.ins)
     with pytest.raises(NotFound):
@@ -57,7 +57,7 @@ def test_blocked_professional_sees_nothing_and_the_medecin_traitant_cannot_be_bl
     assert cluster.dossier.search(deposit.doctor, deposit.ins)["total"] == 1
 
     rpps_mt, mt = people.professional("10")
-    cluster.consent.declare_medecin_traitant(mt, deposit.ins, {"patient_agreed": True})
+    become_medecin_traitant(cluster, deposit.ins, deposit.patient, mt, rpps_mt)
     with pytest.raises(Conflict) as error:
         cluster.consent.block(deposit.patient, deposit.ins, {"professional_id": f"rpps:{rpps_mt}"})
     assert error.value.details == [{"rule": "R-BLOCK-MT"}]
@@ -100,7 +100,7 @@ def test_emergency_access_reads_and_adds_for_an_hour_and_patient_and_medecin_tra
     cluster.identity.register_professional({"rpps": mt_rpps, "profession": "10", "given_name": "M", "family_name": "T",
                                             "email": mt_email})
     mt = cluster.identity.issue_dev_token({"kind": "professional", "rpps": mt_rpps})["access_token"]
-    cluster.consent.declare_medecin_traitant(mt, ins, {"patient_agreed": True})
+    become_medecin_traitant(cluster, ins, patient, mt, mt_rpps)
     _, urgentist = people.professional("10")
     grant = cluster.consent.break_glass(urgentist, ins, {"reason": "patient inconscient, allergies inconnues"})
     assert grant["rule"] == "R-EMERGENCY" and grant["emergency"] is True
@@ -141,9 +141,11 @@ def test_occupational_doctor_needs_the_patients_explicit_consent(
 
 
 def test_medecin_traitant_sees_the_access_history(cluster: Any, deposit: Deposit, people: People) -> None:
-    _, mt = people.professional("10")
+    rpps_mt, mt = people.professional("10")
     before = cluster.audit.history(mt, deposit.ins)  # not yet: only the traces of their own documents
     assert before["audience"] == "document_author" and before["traces"] == []
-    cluster.consent.declare_medecin_traitant(mt, deposit.ins, {"patient_agreed": True})
+    cluster.consent.declare_medecin_traitant(mt, deposit.ins, {"patient_agreed": True})  # a proposal: nothing yet
+    assert cluster.audit.history(mt, deposit.ins)["audience"] == "document_author"
+    cluster.consent.confirm_medecin_traitant(deposit.patient, deposit.ins, {"professional_id": f"rpps:{rpps_mt}"})
     assert eventually(lambda: cluster.audit.history(mt, deposit.ins)["traces"])
     assert cluster.audit.history(mt, deposit.ins)["audience"] == "dossier"

@@ -79,7 +79,7 @@ def test_emergency_grants_say_so_and_expire() -> None:
 def test_break_glass_is_refused_when_opposed_separately_or_blocked(
     actor: Actor, oppose_emergency: bool, oppose_regulator: bool, facts: Facts, refusal: str | None
 ) -> None:
-    assert may_break_glass(actor, facts, oppose_emergency, oppose_regulator) == refusal
+    assert may_break_glass(actor, facts, oppose_emergency, oppose_regulator, MATRIX, NOW, SOON) == refusal
 
 
 professions = st.sampled_from([*sorted(MATRIX.rows), "99", "00", "77"])

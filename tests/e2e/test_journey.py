@@ -166,8 +166,11 @@ def test_access_rules_journey(system: Running, api: Api) -> None:
     ins, patient, author = api.dossier_with_consenting_doctor(email)
     rpps_mt, mt = api.professional("10")
     rpps_cardio, cardiologist = api.professional("10")
-    assert http.post(f"/api/v1/patients/{ins}/medecin-traitant", json={"patient_agreed": True},
-                     headers=mt).status_code == 201
+    proposed = http.post(f"/api/v1/patients/{ins}/medecin-traitant", json={"patient_agreed": True}, headers=mt)
+    assert proposed.status_code == 202 and proposed.json()["status"] == "proposed"
+    confirmed = http.post(f"/api/v1/patients/{ins}/medecin-traitant/confirm",
+                          json={"professional_id": f"rpps:{rpps_mt}"}, headers=patient)
+    assert confirmed.status_code == 200 and confirmed.json()["medecin_traitant"] == f"rpps:{rpps_mt}"
     assert http.post(f"/api/v1/patients/{ins}/consents", headers=cardiologist).status_code == 201
     document_id = http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 psy"),
                             headers=author).json()["document_id"]

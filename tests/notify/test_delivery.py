@@ -15,7 +15,7 @@ from services.notify.service import NotifyService
 from tests.conftest import FakeClock, People, service_database
 from tests.identities import registration
 from tests.journeys import eventually, submission
-from tests.mailbox import DOSSIER_NEWS, Mailbox, SmsInbox
+from tests.mailbox import ACCESS_NEWS, DOSSIER_NEWS, Mailbox, SmsInbox
 from tests.proxy import TcpProxy
 
 
@@ -131,6 +131,7 @@ def test_killing_notify_loses_nothing_and_sends_nothing_twice(
 ) -> None:
     email = "survivant@patients.dmp-test.fr"
     ins, _, doctor = patient_with_doctor(cluster, people, email)
+    smtp_server.wait_for(email, 1, ACCESS_NEWS)  # the consent notice is out before the mail server fails
     monkeypatch.setenv("SMTP_PORT", "9")
     for n in range(5):
         cluster.dossier.add_document(doctor, ins, submission(f"%PDF-1.4 lot {n}".encode()))

@@ -106,6 +106,8 @@ def rpc_calls(deposit: Deposit) -> dict[str, tuple[type[BaseModel] | None, Calla
         "consent.join_care_team": (schemas.CareTeamMembership, lambda c, x: c.consent.join_care_team(d, ins, x)),
         "consent.declare_medecin_traitant": (schemas.MedecinTraitantDeclaration,
                                              lambda c, x: c.consent.declare_medecin_traitant(d, ins, x)),
+        "consent.confirm_medecin_traitant": (schemas.ProfessionalRef,
+                                             lambda c, x: c.consent.confirm_medecin_traitant(p, ins, x)),
         "consent.break_glass": (schemas.BreakGlass, lambda c, x: c.consent.break_glass(d, ins, x)),
         "consent.decide": (schemas.DocumentFacts, lambda c, x: c.consent.decide(d, ins, "read", x)),
         "consent.withdraw_consent": (schemas.ProfessionalRef, lambda c, x: c.consent.withdraw_consent(p, ins, x)),

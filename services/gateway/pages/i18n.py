@@ -189,13 +189,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "settings.routine": ("Pour les nouveaux documents", "For new documents"),
     "settings.immediate": ("Tout de suite", "At once"),
     "settings.daily_digest": ("Un résumé par jour", "One summary a day"),
-    "settings.always": ("Les accès d'urgence et le premier accès d'un professionnel vous sont toujours signalés "
-                        "tout de suite.", "Emergency access and a professional's first access are always "
-                        "notified at once."),
+    "settings.always": ("Les accès d'urgence, le premier accès d'un professionnel et les changements de médecin "
+                        "traitant vous sont toujours signalés tout de suite.", "Emergency access, a professional's "
+                        "first access and changes of médecin traitant are always notified at once."),
     "settings.message_language": ("Langue des messages", "Language of the messages"),
     "settings.account_language": ("Celle de mon compte", "My account's"),
     "done.blocked": ("Le professionnel est bloqué.", "The professional is blocked."),
     "done.unblocked": ("Le professionnel est débloqué.", "The professional is unblocked."),
+    "settings.mt_proposals": ("Médecins qui proposent d'être votre médecin traitant",
+                              "Doctors proposing to be your médecin traitant"),
+    "settings.mt_proposals_explained": (
+        "Un médecin qui le propose n'a aucun accès supplémentaire tant que vous ne l'avez pas confirmé. "
+        "Votre médecin traitant actuel, s'il y en a un, en sera informé.",
+        "A doctor who proposes it gets no further access until you confirm it. Your current médecin traitant, "
+        "if any, will be told."),
+    "settings.mt_confirm": ("Confirmer {who} comme mon médecin traitant", "Confirm {who} as my médecin traitant"),
+    "done.medecin_traitant": ("Votre médecin traitant est enregistré.", "Your médecin traitant is saved."),
     "done.emergency": ("Vos choix pour l'urgence sont enregistrés.", "Your emergency choices are saved."),
     "done.notifications": ("Vos préférences de notification sont enregistrées.",
                            "Your notification preferences are saved."),

@@ -36,7 +36,7 @@ SHOWN_DOCUMENTS = 500  # the overview pages through the search up to this many
 HISTORY_ACTIONS = ("document_read", "documents_listed", "first_access", "document_added",
                    "emergency_access_started", "access_denied", "personal_space_read", "consent_recorded")
 OUTCOMES = ("masked", "unmasked", "opened", "personal_space", "blocked", "unblocked", "emergency",
-            "notifications", "close", "reopen", "deletion", "logged_out")
+            "medecin_traitant", "notifications", "close", "reopen", "deletion", "logged_out")
 
 KNOWN_CODES = {f"code.{code}" for code in ("invalid_input", "unauthenticated", "access_denied", "not_found",
                                              "conflict", "too_many_requests", "payload_too_large",
@@ -289,6 +289,14 @@ def router() -> APIRouter:
         token, ins = current.patient
         services().consent.unblock(token, ins, {"professional_id": form.get("professional_id", "")})
         return current.redirect("/settings", "unblocked")
+
+    @pages.post("/settings/medecin-traitant")
+    def confirm_medecin_traitant(current: Current, form: Form) -> Response:
+        """The patient confirms a médecin's pending proposal to be their médecin traitant."""
+        current.check_form(form)
+        token, ins = current.patient
+        services().consent.confirm_medecin_traitant(token, ins, {"professional_id": form.get("professional_id", "")})
+        return current.redirect("/settings", "medecin_traitant")
 
     @pages.post("/settings/emergency")
     def emergency(current: Current, form: Form) -> Response:
