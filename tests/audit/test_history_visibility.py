@@ -17,9 +17,10 @@ from nameko import config
 
 from deploy.local.processes import free_port, port_answers, wait_for
 from services.common.errors import AccessDenied
+from services.common.tokens import verify
 from tests.conftest import People
 from tests.identities import registration
-from tests.journeys import eventually, submission
+from tests.journeys import become_medecin_traitant, eventually, submission
 
 SECRET = "INVISIBLE_REPRESENTANTS_LEGAUX"
 
@@ -57,9 +58,9 @@ def minor_with_parent(cluster: Any, people: People) -> tuple[str, str, str]:
     return ins, minor, parent
 
 
-def declare_medecin_traitant(cluster: Any, doctor: str, ins: str) -> None:
-    """The one place these tests make a médecin traitant (how it is declared is issue 17's item 1)."""
-    cluster.consent.declare_medecin_traitant(doctor, ins, {"patient_agreed": True})
+def declare_medecin_traitant(cluster: Any, doctor: str, ins: str, patient: str) -> None:
+    """The one place these tests make a médecin traitant: the doctor proposes, the patient confirms."""
+    become_medecin_traitant(cluster, ins, patient, doctor, verify(doctor).id.removeprefix("rpps:"))
 
 
 @pytest.fixture
@@ -178,7 +179,7 @@ def test_a_masked_documents_traces_are_hidden_from_professionals_but_the_author_
     _, mt = people.professional("10")
     for doctor in (author, cardiologist, mt):
         cluster.consent.record_consent(doctor, ins)
-    declare_medecin_traitant(cluster, mt, ins)
+    declare_medecin_traitant(cluster, mt, ins, patient)
     masked = cluster.dossier.add_document(author, ins, submission(b"%PDF-1.4 masque"))["document_id"]
     own = cluster.dossier.add_document(cardiologist, ins, submission(b"%PDF-1.4 cardio"))["document_id"]
     cluster.dossier.read_document(cardiologist, ins, masked)  # before the mask: a trace of the masked document
@@ -209,7 +210,7 @@ def test_a_closed_or_deleted_dossier_still_shows_its_access_history_to_professio
     _, stranger = people.professional("10")
     for doctor in (author, mt):
         cluster.consent.record_consent(doctor, ins)
-    declare_medecin_traitant(cluster, mt, ins)
+    declare_medecin_traitant(cluster, mt, ins, patient)
     cluster.dossier.add_document(author, ins, submission(b"%PDF-1.4 ferme"))
     eventually(lambda: cluster.audit.history(author, ins)["total"] == 1)
     assert cluster.audit.history(mt, ins)["total"] > 0
@@ -231,7 +232,14 @@ def test_a_closed_or_deleted_dossier_still_shows_its_access_history_to_professio
         assert {t["actor"]["id"] for t in refusals} == {verify_id(mt), verify_id(author)}
         if transition == "close":
             cluster.dossier.reopen(patient, ins)
-            eventually(lambda: cluster.audit.history(author, ins)["total"] == 1)  # reopened: readable again
+
+            def readable_again() -> bool:  # audit learns of the reopening by its event
+                try:
+                    return bool(cluster.audit.history(author, ins)["total"] == 1)
+                except AccessDenied:
+                    return False
+
+            eventually(readable_again)
             assert cluster.audit.history(mt, ins)["total"] > 0
 
 
