@@ -47,7 +47,8 @@ class AuditService(HealthMixin):
         if event is None:
             return
         if event.type is EventType.DOSSIER_PURGED and event.patient_id:
-            self.store.purge_chain(event.patient_id, self.clock.now(), event.event_id)  # retention follows the dossier
+            # Retention follows the dossier.
+            self.store.purge_chain(event.patient_id, self.clock.now(), event.event_id, event.occurred_at)
             return
         trace = trace_of(event)
         if event.document_id:  # known before its trace is: the history hides it from whom it must at once

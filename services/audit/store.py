@@ -35,7 +35,11 @@ class AuditStore(Store):
             return False
         name = chain.chain_of(event)
         for _ in range(50):
-            head = self.db.chain_heads.find_one({"_id": name}) or {"seq": 0, "hash": chain.GENESIS}
+            head = self.db.chain_heads.find_one({"_id": name})
+            if head is None:
+                if self._purged_after(name, event["occurred_ms"]):
+                    return False  # a late event of a dossier already purged: nothing of it may linger
+                head = {"seq": 0, "hash": chain.GENESIS}
             ahead = self.db.traces.find_one({"chain": equal(name), "seq": head["seq"] + 1})
             if ahead is not None:  # the head lags behind (a writer died between its two writes): catch up
                 self._move_head(name, head, ahead)
@@ -143,10 +147,19 @@ class AuditStore(Store):
     def purged_chains(self) -> set[str]:
         return {t["_id"] for t in self.db.purged_chains.find({}, {"_id": 1})}
 
-    def purge_chain(self, name: str, at: datetime, event_id: str) -> None:
-        """Traces follow their dossier's retention: a tombstone says why the chain is gone."""
-        with contextlib.suppress(DuplicateKeyError):
-            self.db.purged_chains.insert_one({"_id": name, "purged_at": at, "event_id": event_id})
+    def _purged_after(self, name: str, occurred_ms: int) -> bool:
+        """Whether this chain was purged by a purge decided after `occurred_ms`."""
+        tombstone = self.db.purged_chains.find_one({"_id": name}, {"purge_ms": 1})
+        return tombstone is not None and occurred_ms <= int(tombstone.get("purge_ms", 0))
+
+    def purge_chain(self, name: str, at: datetime, event_id: str, decided: datetime) -> None:
+        """Traces follow their dossier's retention: a tombstone says why the chain is gone, and when the
+        purge was decided (events of the dossier that arrive later are dropped)."""
+        tombstone = {"purged_at": at, "event_id": event_id, "purge_ms": int(decided.timestamp() * 1000)}
+        try:
+            self.db.purged_chains.insert_one({"_id": name, **tombstone})
+        except DuplicateKeyError:  # purged before (an earlier dossier of the same patient)
+            self.db.purged_chains.update_one({"_id": name}, {"$set": tombstone})
         self.db.traces.delete_many({"chain": equal(name)})
         self.db.chain_heads.delete_one({"_id": name})
         self.db.documents.delete_many({"patient_id": equal(name)})

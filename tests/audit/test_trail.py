@@ -6,8 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
+from nameko import config
+from nameko.standalone.events import event_dispatcher
 
 from services.audit.chain import link
+from services.common.clock import utcnow
+from services.common.events import Event
 from tests.conftest import FakeClock, People, service_database
 from tests.journeys import Deposit, become_medecin_traitant, eventually, submission
 
@@ -143,3 +147,28 @@ def test_traces_are_purged_with_the_dossier(cluster: Any, deposit: Deposit, cloc
     patient_id = cluster.identity.patient_id_for(deposit.ins)
     assert eventually(lambda: traces.count_documents({"patient_id": patient_id}) == 0)
     assert cluster.audit.verify()["intact"]  # the checkpoint's head for that chain is known to be purged
+
+
+def test_a_late_event_of_a_purged_dossier_leaves_nothing_in_the_trail(
+    cluster: Any, deposit: Deposit, clock: FakeClock, environment: dict[str, str],
+) -> None:
+    settled(cluster, deposit, 3)
+    cluster.dossier.request_deletion(deposit.patient, deposit.ins)
+    clock.advance(timedelta(days=91))
+    cluster.dossier.purge_due()
+    traces = service_database(environment, "audit").traces
+    patient_id = cluster.identity.patient_id_for(deposit.ins)
+    eventually(lambda: traces.count_documents({"patient_id": patient_id}) == 0)
+    # An event of the dossier decided before its purge, delivered after it (a redelivery, a slow worker).
+    dispatch = event_dispatcher(uri=config["AMQP_URI"])
+    late = Event(type="document_read", source="dossier", occurred_at=utcnow(), patient_id=patient_id,
+                 document_id=deposit.document_id)
+    marker = Event(type="document_read", source="dossier", occurred_at=utcnow(), patient_id="pat_marker")
+    dispatch("dossier", "document_read", late.model_dump(mode="json"))
+    dispatch("dossier", "document_read", marker.model_dump(mode="json"))
+    eventually(lambda: traces.find_one({"patient_id": "pat_marker"}))
+    time.sleep(0.5)
+    assert traces.count_documents({"patient_id": patient_id}) == 0
+    # A new dossier of the same patient, opened after the purge, is traced again.
+    cluster.dossier.open(deposit.patient, {"ins": deposit.ins})
+    eventually(lambda: traces.find_one({"patient_id": patient_id, "type": "dossier_opened"}))

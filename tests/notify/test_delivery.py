@@ -164,6 +164,7 @@ def test_the_store_going_away_just_after_a_send_does_not_send_it_again(
 ) -> None:
     email = "coupure@patients.dmp-test.fr"
     ins, _, doctor = patient_with_doctor(cluster, people, email)
+    smtp_server.wait_for(email, 1, ACCESS_NEWS)  # the consent notice is out before the store is cut
     real_send, outages = mailer.send_email, 0
 
     def send_then_lose_the_store(*args: Any, **kwargs: Any) -> str:
