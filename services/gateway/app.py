@@ -22,6 +22,7 @@ from services.common.settings import Settings, required
 from services.common.tokens import jwks, verify
 from services.gateway import fhir, pages, problems
 from services.gateway.auth import Token, client_address
+from services.gateway.bodies import BoundedBodies
 from services.gateway.limits import RateLimiter
 from services.gateway.rpc import services
 
@@ -71,6 +72,7 @@ def create_app() -> FastAPI:
     limit = body_limit(settings)
 
     limiter = RateLimiter(settings.rate_per_actor_per_minute)
+    app.add_middleware(BoundedBodies)  # inside request_context: its answers get the request id and headers
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
