@@ -34,6 +34,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.connection import Connection
 from kombu.entity import Queue
 from kombu.exceptions import OperationalError
 from nameko import config, rpc
@@ -70,9 +71,13 @@ class LastingReplyListener(ReplyListener):  # type: ignore[misc]
     def register_for_reply(self, correlation_id: str) -> Callable[[], Any]:
         # called before each request is published: the reply must find its queue
         if time.monotonic() - self.last_used > self.expiry_seconds / 2:
-            with get_connection(self.amqp_uri, self.ssl) as connection:
+            # a connection of its own: a pooled one sat idle as long, and is likely as dead
+            with Connection(self.amqp_uri, ssl=self.ssl) as connection:  # type: ignore[no-untyped-call]
                 self.queue.bind(connection.default_channel).declare()
             self.last_used = time.monotonic()
+            # the idle reply connection is likely dead: consume on a fresh one at once, before the new
+            # queue, consumed by nobody meanwhile, could expire again
+            self._close_replies()
         waiter: Callable[[], Any] = super().register_for_reply(correlation_id)
         return waiter
 
@@ -114,6 +119,9 @@ class LastingReplyListener(ReplyListener):  # type: ignore[misc]
 
     def stop(self) -> None:
         super().stop()
+        self._close_replies()
+
+    def _close_replies(self) -> None:
         if self.replies is not None:
             replies, self.replies = self.replies, None
             try:
@@ -131,6 +139,7 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
         # nameko builds its listener inside __init__ and binds the call path to that very object;
         # giving the object the lasting class changes how it waits, and nothing else.
         self.reply_listener.__class__ = LastingReplyListener
+        self.client.register_for_reply = self.reply_listener.register_for_reply  # was bound before the change
         declared_once(self.reply_listener.queue)
         # before anything declares it: the queue's expiry is an argument of its declaration
         expiry = Settings.from_env().rpc_reply_queue_expiry_seconds
