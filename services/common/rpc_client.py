@@ -15,23 +15,35 @@ benchmarks), `ServiceRpc` from inside one. Both are nameko's, with two changes f
   once per connection (kombu's cache, dropped with the connection, so it is declared again after a
   reconnection).
 
+A client left idle (a gateway overnight) is driven by nobody: no heartbeat goes out, the broker drops
+its reply connection, and the reply queue, consumed by nobody, expires (`DMP_RPC_REPLY_QUEUE_EXPIRY_SECONDS`,
+nameko's 5 minutes by default). The declaration cached per connection would never bring it back, and
+every later call answered `ReplyQueueExpiredWithPendingReplies` for ever. So a call made after the
+client sat idle for half the expiry declares the queue again first (three round trips, once per idle
+spell); and should the queue be lost anyway (a broker restart), that one call fails, its lost reply is
+forgotten and the next call declares the queue again.
+
 Like nameko's standalone client, one `RpcClient` serves one thread at a time.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
+import time
+from collections.abc import Callable, Generator
 from typing import Any
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.connection import Connection
 from kombu.entity import Queue
 from kombu.exceptions import OperationalError
 from nameko import config, rpc
 from nameko.amqp.publish import get_connection
 from nameko.constants import AMQP_SSL_CONFIG_KEY
-from nameko.exceptions import RpcTimeout
+from nameko.exceptions import ReplyQueueExpiredWithPendingReplies, RpcTimeout
 from nameko.standalone.rpc import ClusterRpcClient, ReplyListener
+
+from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
 BROKER_ERRORS = (OperationalError, AmqpConnectionError)  # the broker refused or dropped the connection
@@ -53,8 +65,34 @@ class LastingReplyListener(ReplyListener):  # type: ignore[misc]
     """Waits for replies on one lasting connection (see the module's docstring)."""
 
     replies: Generator[None, None, None] | None = None
+    expiry_seconds: float = 300.0
+    last_used = 0.0  # monotonic time the reply queue was last known to exist; 0: declare before the next call
+
+    def register_for_reply(self, correlation_id: str) -> Callable[[], Any]:
+        # called before each request is published: the reply must find its queue
+        if time.monotonic() - self.last_used > self.expiry_seconds / 2:
+            # a connection of its own: a pooled one sat idle as long, and is likely as dead
+            with Connection(self.amqp_uri, ssl=self.ssl) as connection:  # type: ignore[no-untyped-call]
+                self.queue.bind(connection.default_channel).declare()
+            self.last_used = time.monotonic()
+            # the idle reply connection is likely dead: consume on a fresh one at once, before the new
+            # queue, consumed by nobody meanwhile, could expire again
+            self._close_replies()
+        waiter: Callable[[], Any] = super().register_for_reply(correlation_id)
+        return waiter
 
     def consume_reply(self, correlation_id: str) -> Any:
+        try:
+            reply = self._consume_reply(correlation_id)
+        except ReplyQueueExpiredWithPendingReplies:
+            # those replies went nowhere: forget them, or every later reconnection would fail the same way
+            self.pending.clear()
+            self.last_used = 0.0
+            raise
+        self.last_used = time.monotonic()
+        return reply
+
+    def _consume_reply(self, correlation_id: str) -> Any:
         if self.consumer.should_stop:
             raise RuntimeError("Stopped and can no longer be used")
         reconnected = False
@@ -81,6 +119,9 @@ class LastingReplyListener(ReplyListener):  # type: ignore[misc]
 
     def stop(self) -> None:
         super().stop()
+        self._close_replies()
+
+    def _close_replies(self) -> None:
         if self.replies is not None:
             replies, self.replies = self.replies, None
             try:
@@ -98,7 +139,12 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
         # nameko builds its listener inside __init__ and binds the call path to that very object;
         # giving the object the lasting class changes how it waits, and nothing else.
         self.reply_listener.__class__ = LastingReplyListener
+        self.client.register_for_reply = self.reply_listener.register_for_reply  # was bound before the change
         declared_once(self.reply_listener.queue)
+        # before anything declares it: the queue's expiry is an argument of its declaration
+        expiry = Settings.from_env().rpc_reply_queue_expiry_seconds
+        self.reply_listener.queue.queue_arguments["x-expires"] = expiry * 1000
+        self.reply_listener.expiry_seconds = float(expiry)
 
 
 class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]

@@ -84,6 +84,7 @@ class Settings:
     sms_username: str
     sms_password: str
     sms_from: str
+    rpc_reply_queue_expiry_seconds: int = 300  # an RPC client's reply queue, unused this long, is deleted
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -117,6 +118,7 @@ class Settings:
             sms_username=os.environ.get("SMS_USERNAME", ""),
             sms_password=os.environ.get("SMS_PASSWORD", ""),
             sms_from=os.environ.get("SMS_FROM", "DMP"),
+            rpc_reply_queue_expiry_seconds=_int("DMP_RPC_REPLY_QUEUE_EXPIRY_SECONDS", 300),
         )
 
     def database_name(self, service: str) -> str:

@@ -1,7 +1,7 @@
 """Whether a document's bytes match its declared format (the list is codes.FORMATS).
 
 XML is parsed with defusedxml: a deposit is untrusted input, and entity expansion or external
-entities must not reach the parser.
+entities must not reach the parser. JSON's depth is bounded before it is parsed (services/common/jsondepth.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
+
+from services.common.jsondepth import MAX_JSON_DEPTH, depth_exceeds
 
 HL7 = "{urn:hl7-org:v3}"
 PATIENT_ONLY_FORMATS = {"image/jpeg", "image/png"}  # photos and scans the patient adds themselves
@@ -29,6 +31,8 @@ def mismatch(declared: str, content: bytes) -> str | None:
     except UnicodeDecodeError:
         return "content is not UTF-8 text"
     if declared == "application/fhir+json":
+        if depth_exceeds(content):  # measured first: the parser recurses once per level
+            return f"content is JSON nested deeper than {MAX_JSON_DEPTH} levels"
         try:
             resource = json.loads(text)
         except ValueError:

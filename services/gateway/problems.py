@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from kombu.exceptions import OperationalError
-from nameko.exceptions import RemoteError, RpcTimeout
+from nameko.exceptions import RemoteError, ReplyQueueExpiredWithPendingReplies, RpcTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.errors import DmpError, InvalidInput
@@ -91,6 +91,7 @@ def install(app: FastAPI) -> None:
         log.warning("request %s: a service did not answer in time", request.state.request_id)
         return problem(request, 504, "timeout", "a service did not answer in time; retry later")
 
+    @app.exception_handler(ReplyQueueExpiredWithPendingReplies)  # its reply was lost: as for a lost connection
     @app.exception_handler(OperationalError)
     @app.exception_handler(AmqpConnectionError)
     @app.exception_handler(OSError)
