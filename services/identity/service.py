@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from services.common.actors import Actor, ActorKind
+from services.common.after_reply import AfterReply
 from services.common.clock import Clock
 from services.common.entrypoints import rpc
 from services.common.errors import AccessDenied, Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
@@ -50,6 +52,7 @@ class IdentityService(HealthMixin):
 
     store: IdentityStore = StoreProvider(IdentityStore)
     notify = ServiceRpc("notify")
+    later: Callable[[Callable[[], object]], None] = AfterReply()
     clock: Clock = Clock()
 
     def _require_dev_login(self) -> Settings:
@@ -196,14 +199,22 @@ class IdentityService(HealthMixin):
         limit = login.logins_per_address(Settings.from_env().login_rate_per_address)
         self._limit(limit, f"address:{client_address}")
 
+    def _decoy(self, ins: str) -> dict[str, Any]:
+        """Who a login code is made for when nobody can receive it (an INS nobody registered, a patient
+        without that channel): a subject of its own, keyed by the INS's reference, that no patient is,
+        so that every request does the same work and none tells whether the INS is registered."""
+        return {"_id": f"decoy:{login.ins_reference(self._login_code_key(), ins)}", "decoy": True}
+
     def _send_code(
-        self, patient: dict[str, Any], purpose: str = "login", channel: str = "email", address: str | None = None
+        self, patient: dict[str, Any], purpose: str = "login", channel: str = "email", address: str | None = None,
+        defer: bool = True,
     ) -> None:
-        """Create a code and have notify deliver it, unless one was sent moments ago. A login code goes
-        to the patient's own email or mobile; a contact code to the new address it verifies."""
+        """Create a code and have notify deliver it (once the answer has left, when `defer`), unless one
+        was sent moments ago. A login code goes to the patient's own email or mobile; a contact code to
+        the new address it verifies. A decoy subject gets a code that nobody receives, made the same way."""
         address = address or patient.get(CONTACT_FIELDS[channel])
-        if address is None:
-            return  # no mobile on file: nothing to send, and the caller's answer does not say so
+        if address is None and not patient.get("decoy"):
+            patient = self._decoy(str(patient.get("ins", patient["_id"])))
         now = self.clock.now()
         latest = self.store.latest_code(patient["_id"], purpose)
         if (latest is not None and not latest["consumed"] and latest["created_at"] > now - login.RESEND_AFTER
@@ -216,30 +227,39 @@ class IdentityService(HealthMixin):
             "address": address, "created_at": now, "expires_at": now + login.CODE_TTL, "attempts": 0,
             "consumed": False, "digest": login.code_digest(self._login_code_key(), challenge_id, code),
         })
-        # Not awaited: the answer takes as long whether or not the patient exists.
-        self._tell(patient, f"{purpose}_code", channel, address, code=code,
-                   valid_minutes=int(login.CODE_TTL.total_seconds() // 60))
+        if not patient.get("decoy") and address is not None:
+            self._tell(patient, f"{purpose}_code", channel, address, defer, code=code,
+                       valid_minutes=int(login.CODE_TTL.total_seconds() // 60))
 
-    def _tell(self, patient: dict[str, Any], kind: str, channel: str, to: str, **fields: Any) -> None:
+    def _tell(self, patient: dict[str, Any], kind: str, channel: str, to: str, defer: bool = True,
+              **fields: Any) -> None:
+        """Have notify deliver a message: once this call's answer has left when `defer` (a caller must
+        not be able to time it), else now (an event's work, acknowledged only once the message is out)."""
         message = {"channel": channel, "to": to, "kind": kind, "language": patient.get("language", "fr"), **fields}
-        self.notify.deliver_identity_message.call_async(message)
+        if defer:
+            self.later(lambda: self.notify.deliver_identity_message.call_async(message))
+        else:
+            self.notify.deliver_identity_message.call_async(message)
 
-    def _check_code(self, patient: dict[str, Any] | None, code: str, purpose: str) -> dict[str, Any]:
+    def _check_code(self, patient: dict[str, Any], code: str, purpose: str) -> dict[str, Any]:
         """The challenge a right code answers, used up; Unauthenticated otherwise (5 attempts at most).
-        Each refusal for a known patient is traced in their trail (login_failed): a brute force shows."""
+        Each refusal is traced (login_failed): in a known patient's trail, else in the system's, so that a
+        brute force shows and both cases do the same work. A decoy's code never logs anyone in."""
         try:
-            return self._match_code(patient, code, purpose)
+            challenge = self._match_code(patient, code, purpose)
+            if patient.get("decoy"):
+                raise Unauthenticated("the code is wrong or has expired; ask for a new code")
+            return challenge
         except Unauthenticated as refusal:
-            if patient is not None:
-                event = Event.of(EventType.LOGIN_FAILED, self.name, self.clock.now(), None,
-                                 patient_id=patient["_id"], outcome=Outcome.DENIED, rule="R-LOGIN-CODE",
-                                 data={"method": "one_time_code", "purpose": purpose})
-                self.store.record_login(event)
+            event = Event.of(EventType.LOGIN_FAILED, self.name, self.clock.now(), None,
+                             patient_id=None if patient.get("decoy") else patient["_id"], outcome=Outcome.DENIED,
+                             rule="R-LOGIN-CODE", data={"method": "one_time_code", "purpose": purpose})
+            self.store.record_login(event)
             raise refusal from None
 
-    def _match_code(self, patient: dict[str, Any] | None, code: str, purpose: str) -> dict[str, Any]:
+    def _match_code(self, patient: dict[str, Any], code: str, purpose: str) -> dict[str, Any]:
         refused = Unauthenticated("the code is wrong or has expired; ask for a new code")
-        challenge = self.store.latest_code(patient["_id"], purpose) if patient else None
+        challenge = self.store.latest_code(patient["_id"], purpose)
         if challenge is None or challenge["consumed"] or challenge["expires_at"] <= self.clock.now():
             raise refused
         counted = self.store.count_attempt(challenge["_id"], login.CODE_MAX_ATTEMPTS)
@@ -260,8 +280,7 @@ class IdentityService(HealthMixin):
         self._limit_address(client_address)
         self._limit(login.CODES_PER_PATIENT, f"ins:{login.ins_reference(self._login_code_key(), request.ins)}")
         patient = self.store.patient_by_ins(request.ins)
-        if patient is not None:
-            self._send_code(patient, channel=request.channel)
+        self._send_code(patient if patient is not None else self._decoy(request.ins), channel=request.channel)
         return LoginCodeSent(expires_in=int(login.CODE_TTL.total_seconds())).model_dump()
 
     @subscribe("identity", "dossier")
@@ -272,15 +291,15 @@ class IdentityService(HealthMixin):
             return
         patient = self.store.patient(event.patient_id or "")
         if patient is not None:
-            self._send_code(patient)
+            self._send_code(patient, defer=False)
 
     @rpc
     def login_with_code(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
         request = parse(LoginCodeCheck, payload)
         self._limit_address(client_address)
-        patient = self.store.patient_by_ins(request.ins)
-        challenge = self._check_code(patient, request.code, "login")
-        assert patient is not None  # _check_code refuses an unknown patient
+        found = self.store.patient_by_ins(request.ins)
+        patient = found if found is not None else self._decoy(request.ins)
+        challenge = self._check_code(patient, request.code, "login")  # a decoy is always refused
         channel = challenge.get("channel", "email")
         if not patient.get(f"{CONTACT_FIELDS[channel]}_verified"):
             # The code proved the address works.
