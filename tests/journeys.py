@@ -52,3 +52,19 @@ def become_medecin_traitant(cluster: Any, ins: str, patient: str, doctor: str, d
         patient, ins, {"professional_id": f"rpps:{doctor_rpps}"})
     assert confirmed["medecin_traitant"] == f"rpps:{doctor_rpps}"
     return confirmed
+
+
+def minor_with_representative(cluster: Any, people: Any) -> tuple[str, str, str]:
+    """(ins, minor's token, representative's token) of a 15-year-old whose open dossier a parent represents."""
+    from datetime import date
+
+    from tests.identities import registration
+
+    minor_details = registration(born=date.today().replace(year=date.today().year - 15))
+    cluster.identity.register_patient(minor_details)
+    ins = minor_details["ins"]
+    minor = cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})["access_token"]
+    parent_ins, parent = people.patient()
+    cluster.identity.add_representative(ins, {"representative_ins": parent_ins})
+    cluster.dossier.open(minor, {"ins": ins})
+    return ins, minor, parent

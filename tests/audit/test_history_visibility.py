@@ -19,8 +19,7 @@ from deploy.local.processes import free_port, port_answers, wait_for
 from services.common.errors import AccessDenied
 from services.common.tokens import verify
 from tests.conftest import People
-from tests.identities import registration
-from tests.journeys import become_medecin_traitant, eventually, submission
+from tests.journeys import become_medecin_traitant, eventually, minor_with_representative, submission
 
 SECRET = "INVISIBLE_REPRESENTANTS_LEGAUX"
 
@@ -48,14 +47,7 @@ def ids(traces: list[dict[str, Any]]) -> set[str]:
 
 
 def minor_with_parent(cluster: Any, people: People) -> tuple[str, str, str]:
-    minor_details = registration(born=date.today().replace(year=date.today().year - 15))
-    cluster.identity.register_patient(minor_details)
-    ins = minor_details["ins"]
-    minor = cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})["access_token"]
-    parent_ins, parent = people.patient()
-    cluster.identity.add_representative(ins, {"representative_ins": parent_ins})
-    cluster.dossier.open(minor, {"ins": ins})
-    return ins, minor, parent
+    return minor_with_representative(cluster, people)
 
 
 def declare_medecin_traitant(cluster: Any, doctor: str, ins: str, patient: str) -> None:

@@ -2,7 +2,6 @@
 (MASQUE_PS), a minor's secret (INVISIBLE_REPRESENTANTS_LEGAUX) and a result awaiting its announcement
 (INVISIBLE_PATIENT) carry over to every new version; only the party who set one lifts it."""
 
-from datetime import date
 from typing import Any
 
 import pytest
@@ -10,8 +9,7 @@ import pytest
 from services.common.errors import Conflict, NotFound
 from services.dossier import rules
 from tests.conftest import People
-from tests.identities import registration
-from tests.journeys import Deposit, submission
+from tests.journeys import Deposit, minor_with_representative, submission
 
 
 def test_a_replacement_drops_the_patients_mask_no_more(cluster: Any, deposit: Deposit, people: People) -> None:
@@ -33,13 +31,7 @@ def test_a_replacement_drops_the_patients_mask_no_more(cluster: Any, deposit: De
 
 
 def test_a_replacement_keeps_a_minors_secret_from_the_representative(cluster: Any, people: People) -> None:
-    minor_details = registration(born=date.today().replace(year=date.today().year - 15))
-    cluster.identity.register_patient(minor_details)
-    ins = minor_details["ins"]
-    minor = cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})["access_token"]
-    parent_ins, parent = people.patient()
-    cluster.identity.add_representative(ins, {"representative_ins": parent_ins})
-    cluster.dossier.open(minor, {"ins": ins})
+    ins, minor, parent = minor_with_representative(cluster, people)
     _, doctor = people.professional()
     cluster.consent.record_consent(doctor, ins)
     secret = cluster.dossier.add_document(doctor, ins, submission(

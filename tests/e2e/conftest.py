@@ -14,6 +14,10 @@ import pytest
 
 from deploy.local.processes import free_port
 from deploy.local.stack import Stack
+
+# One Chromium for the whole run, shared by every module with browser tests: Playwright, never stopped
+# (see browser.py), cannot be started a second time in the same process.
+from tests.e2e.browser import chromium  # noqa: F401 (a fixture, used by name)
 from tests.identities import Card, make_rpps, registration
 from tests.mailbox import LOGIN_CODE, Mailbox
 from tests.otlp import Collector, serve

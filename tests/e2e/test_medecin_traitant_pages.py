@@ -6,13 +6,12 @@ import uuid
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.browser import PHONE, check, chromium
+from tests.e2e.browser import PHONE, check
 from tests.e2e.conftest import Api, Running
 from tests.e2e.test_patient_pages import log_in, mobile, notice
 from tests.identities import registration
 
 pytestmark = pytest.mark.slow
-__all__ = ["chromium"]  # the fixture, used by name
 
 
 def test_the_patient_confirms_a_proposed_medecin_traitant_on_the_settings_page(

@@ -15,12 +15,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from deploy.local.smsbox import newest_code
-from tests.e2e.browser import PHONE, check, chromium, problems
+from tests.e2e.browser import PHONE, check, problems
 from tests.e2e.conftest import Api, Running, document
 from tests.identities import registration
 
 pytestmark = pytest.mark.slow
-__all__ = ["chromium"]  # the fixture, used by name
 
 PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 300]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF")
