@@ -141,6 +141,9 @@ def test_traces_are_purged_with_the_dossier(cluster: Any, deposit: Deposit, cloc
     traced(cluster, deposit, 3)
     cluster.audit.checkpoint()
     cluster.dossier.request_deletion(deposit.patient, deposit.ins)
+    # Three months pass before the purge: the deletion request's own trace is in the chain long before.
+    eventually(lambda: "dossier_deletion_requested" in {t["type"] for t in traced(cluster, deposit, 4)})
+    settled(cluster, deposit, 4)
     clock.advance(timedelta(days=91))
     cluster.dossier.purge_due()
     traces = service_database(environment, "audit").traces
@@ -154,6 +157,8 @@ def test_a_late_event_of_a_purged_dossier_leaves_nothing_in_the_trail(
 ) -> None:
     settled(cluster, deposit, 3)
     cluster.dossier.request_deletion(deposit.patient, deposit.ins)
+    eventually(lambda: "dossier_deletion_requested" in {t["type"] for t in traced(cluster, deposit, 4)})
+    settled(cluster, deposit, 4)
     clock.advance(timedelta(days=91))
     cluster.dossier.purge_due()
     traces = service_database(environment, "audit").traces

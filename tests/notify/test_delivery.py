@@ -46,6 +46,7 @@ def test_sms_and_both_follow_the_patients_preferences(
 ) -> None:
     email, mobile = "prefs@patients.dmp-test.fr", "+33611223344"
     ins, patient, doctor = patient_with_doctor(cluster, people, email, mobile)
+    smtp_server.wait_for(email, 1, ACCESS_NEWS)  # the consent notice went out by email, before the change
     cluster.notify.set_preferences(patient, ins, {"channels": "sms"})
     cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 un"))
     assert eventually(lambda: sms_gateway.texts(mobile))
