@@ -136,10 +136,9 @@ def test_fhir_export_is_valid_audit_events(cluster: Any, deposit: Deposit) -> No
     assert added.agent[0].who.identifier.value == deposit.doctor_rpps and added.action == "C"
 
 
-def test_traces_are_purged_with_the_dossier(cluster: Any, deposit: Deposit, clock: FakeClock,
-                                             environment: dict[str, str]) -> None:
-    traced(cluster, deposit, 3)
-    cluster.audit.checkpoint()
+def purged(cluster: Any, deposit: Deposit, clock: FakeClock, environment: dict[str, str]) -> tuple[Any, str]:
+    """Ask for the dossier's deletion, let the three months pass, purge it, and wait until its traces are
+    gone: (audit's traces collection, the patient's id)."""
     cluster.dossier.request_deletion(deposit.patient, deposit.ins)
     # Three months pass before the purge: the deletion request's own trace is in the chain long before.
     eventually(lambda: "dossier_deletion_requested" in {t["type"] for t in traced(cluster, deposit, 4)})
@@ -149,6 +148,14 @@ def test_traces_are_purged_with_the_dossier(cluster: Any, deposit: Deposit, cloc
     traces = service_database(environment, "audit").traces
     patient_id = cluster.identity.patient_id_for(deposit.ins)
     assert eventually(lambda: traces.count_documents({"patient_id": patient_id}) == 0)
+    return traces, str(patient_id)
+
+
+def test_traces_are_purged_with_the_dossier(cluster: Any, deposit: Deposit, clock: FakeClock,
+                                             environment: dict[str, str]) -> None:
+    traced(cluster, deposit, 3)
+    cluster.audit.checkpoint()
+    purged(cluster, deposit, clock, environment)
     assert cluster.audit.verify()["intact"]  # the checkpoint's head for that chain is known to be purged
 
 
@@ -156,14 +163,7 @@ def test_a_late_event_of_a_purged_dossier_leaves_nothing_in_the_trail(
     cluster: Any, deposit: Deposit, clock: FakeClock, environment: dict[str, str],
 ) -> None:
     settled(cluster, deposit, 3)
-    cluster.dossier.request_deletion(deposit.patient, deposit.ins)
-    eventually(lambda: "dossier_deletion_requested" in {t["type"] for t in traced(cluster, deposit, 4)})
-    settled(cluster, deposit, 4)
-    clock.advance(timedelta(days=91))
-    cluster.dossier.purge_due()
-    traces = service_database(environment, "audit").traces
-    patient_id = cluster.identity.patient_id_for(deposit.ins)
-    eventually(lambda: traces.count_documents({"patient_id": patient_id}) == 0)
+    traces, patient_id = purged(cluster, deposit, clock, environment)
     # An event of the dossier decided before its purge, delivered after it (a redelivery, a slow worker).
     dispatch = event_dispatcher(uri=config["AMQP_URI"])
     late = Event(type="document_read", source="dossier", occurred_at=utcnow(), patient_id=patient_id,

@@ -18,6 +18,7 @@ from pymongo import MongoClient, monitoring
 from services.common.clock import utcnow
 from tests.conftest import People
 from tests.journeys import eventually, submission
+from tests.store_commands import listening
 
 # Commands whose filter selects documents, and where that filter is.
 Selections = Callable[[Any], list[tuple[dict[str, Any], Any]]]
@@ -67,11 +68,8 @@ def shape(value: Any) -> Any:
 @pytest.fixture
 def commands() -> Iterator[Commands]:
     listener = Commands()
-    monitoring.register(listener)  # every MongoClient created from now on (the services') reports to it
-    try:
+    with listening(listener):
         yield listener
-    finally:
-        monitoring._LISTENERS.command_listeners.remove(listener)  # pymongo has no unregister
 
 
 def scanned(plan: dict[str, Any], collection: str) -> bool:

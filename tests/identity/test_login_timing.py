@@ -16,6 +16,7 @@ from pymongo import monitoring
 from services.common.errors import Unauthenticated
 from tests.identities import registration
 from tests.mailbox import LOGIN_CODE, Mailbox
+from tests.store_commands import listening
 
 
 class IdentityCommands(monitoring.CommandListener):
@@ -54,11 +55,8 @@ class IdentityCommands(monitoring.CommandListener):
 @pytest.fixture
 def commands() -> Iterator[IdentityCommands]:
     listener = IdentityCommands()
-    monitoring.register(listener)
-    try:
+    with listening(listener):
         yield listener
-    finally:
-        monitoring._LISTENERS.command_listeners.remove(listener)  # pymongo has no unregister
 
 
 def refused(call: Any) -> Any:
