@@ -37,6 +37,8 @@ LABELS: dict[str, tuple[str, str]] = {  # event type: (français, English)
     "personal_space_read": ("Consultation de l'espace personnel", "Personal space read"),
     "reimbursements_added": ("Ajout de données de remboursement", "Reimbursement data added"),
     "logged_in": ("Connexion", "Logged in"),
+    "session_ended": ("Fin de session (déconnexion, ou jeton de renouvellement rejoué)",
+                      "Session ended (logout, or a replayed refresh token)"),
     "patient_registered": ("Création du compte", "Account created"),
     "professional_registered": ("Inscription d'un professionnel", "Professional registered"),
     "agent_registered": ("Inscription d'un agent de l'Assurance Maladie", "Assurance Maladie agent registered"),

@@ -22,6 +22,7 @@ class EventType(StrEnum):
     AGENT_REGISTERED = "agent_registered"
     SYSTEM_REGISTERED = "system_registered"
     LOGGED_IN = "logged_in"
+    SESSION_ENDED = "session_ended"  # logout or a replayed refresh token: its access tokens are refused
     ACCOUNT_STATUS_CHANGED = "account_status_changed"
     CONTACT_CHANGED = "contact_changed"
     REPRESENTATIVE_ADDED = "representative_added"

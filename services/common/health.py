@@ -1,4 +1,5 @@
-"""A health RPC every service answers: the broker reached it, and its store answers a ping."""
+"""What every service has: a health RPC (the broker reached it, and its store answers a ping), and the
+feed of ended sessions that its token checks consult (services/common/sessions.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from services.common.entrypoints import rpc
+from services.common.sessions import SessionFeedProvider
 
 
 class HealthMixin:
     name: str
     store: Any
+    session_feed = SessionFeedProvider()
 
     @rpc
     def health(self) -> dict[str, str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import jwt
@@ -29,6 +29,8 @@ from pydantic import ValidationError
 
 from services.common.actors import Actor
 from services.common.errors import ConfigurationError, Unauthenticated
+from services.common.ids import new_id
+from services.common.sessions import ENDED
 from services.common.settings import Settings, required
 
 ALGORITHM = "EdDSA"
@@ -98,7 +100,9 @@ def jwks(text: str) -> dict[str, list[dict[str, str]]]:
     return {"keys": keys}
 
 
-def issue(actor: Actor, key: SigningKey, settings: Settings, now: datetime) -> str:
+def issue(actor: Actor, key: SigningKey, settings: Settings, now: datetime, session_id: str | None = None) -> str:
+    """An access token for `actor`, in session `session_id` (a new session unless given): ending the
+    session refuses every access token issued in it (services/common/sessions.py)."""
     claims = {
         "iss": settings.token_issuer,
         "aud": settings.token_audience,
@@ -107,13 +111,26 @@ def issue(actor: Actor, key: SigningKey, settings: Settings, now: datetime) -> s
         "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=settings.token_ttl_seconds)).timestamp()),
         "jti": uuid.uuid4().hex,
+        "sid": session_id or new_id("ses"),
         "act": actor.model_dump(mode="json", exclude_none=True),
     }
     return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 
+@dataclass(frozen=True)
+class Verified:
+    actor: Actor
+    session_id: str
+    expires_at: datetime
+
+
 def verify(token: object, settings: Settings | None = None) -> Actor:
     """Return the actor a token speaks for, or raise Unauthenticated saying why."""
+    return verified(token, settings).actor
+
+
+def verified(token: object, settings: Settings | None = None) -> Verified:
+    """The actor a token speaks for, with its session; Unauthenticated saying why it is refused."""
     settings = settings or Settings.from_env()
     if not isinstance(token, str) or not token:
         raise Unauthenticated("an access token is required")
@@ -132,7 +149,7 @@ def verify(token: object, settings: Settings | None = None) -> Actor:
             algorithms=[ALGORITHM],
             audience=settings.token_audience,
             issuer=settings.token_issuer,
-            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti"]},
+            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti", "sid"]},
             leeway=CLOCK_SKEW_SECONDS,
         )
     except jwt.ExpiredSignatureError:
@@ -145,9 +162,10 @@ def verify(token: object, settings: Settings | None = None) -> Actor:
         actor = Actor.model_validate(claims.get("act"))
     except ValidationError:
         raise Unauthenticated("the access token speaks for an actor of a refused kind") from None
-    if actor.id != claims["sub"]:
+    if actor.id != claims["sub"] or not isinstance(claims["sid"], str):
         raise Unauthenticated("the access token is not valid")
-    return actor
+    ENDED.check(claims["sid"])
+    return Verified(actor, claims["sid"], datetime.fromtimestamp(claims["exp"], UTC))
 
 
 def signing_key_from_env() -> SigningKey:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Request, Response
@@ -18,10 +19,11 @@ from fastapi.responses import RedirectResponse
 
 from services.common import schemas
 from services.common.errors import DmpError, TooManyRequests
+from services.common.sessions import EndedSession, SessionFeed
 from services.common.settings import Settings, required
 from services.common.tokens import jwks, verify
 from services.gateway import fhir, pages, problems
-from services.gateway.auth import Token, client_address
+from services.gateway.auth import Token, client_address, log_out
 from services.gateway.bodies import BoundedBodies
 from services.gateway.limits import RateLimiter
 from services.gateway.rpc import services
@@ -57,9 +59,25 @@ def body_limit(settings: Settings) -> int:
     return settings.max_document_bytes * 4 // 3 + 64 * 1024
 
 
+def load_ended_sessions() -> list[EndedSession]:
+    return [EndedSession.from_message(item) for item in services().identity.ended_sessions()]
+
+
+@asynccontextmanager
+async def following_ended_sessions(app: FastAPI) -> AsyncIterator[None]:
+    """While the gateway runs, it refuses the tokens of ended sessions (services/common/sessions.py)."""
+    feed = SessionFeed(Settings.from_env().amqp_uri, load_ended_sessions)
+    feed.start()
+    try:
+        yield
+    finally:
+        feed.stop()
+
+
 def create_app() -> FastAPI:
     settings = Settings.from_env()
     app = FastAPI(
+        lifespan=following_ended_sessions,
         title="Dossier Médical Partagé API",
         version="1.0.0",
         description="REST API of the shared medical record. Errors are RFC 9457 problem details; "
@@ -205,8 +223,9 @@ def router() -> APIRouter:
 
     @api.post("/logout", status_code=204, tags=["login"])
     def logout(token: Token, body: schemas.RefreshRequest) -> Response:
-        """End the session: its refresh tokens stop working at once."""
-        services().identity.logout(token, body.model_dump(mode="json"))
+        """End the session: its refresh token and every access token issued in it stop working at once,
+        at the gateway and at every service."""
+        log_out(token, body.refresh_token)
         return Response(status_code=204)
 
     @api.post("/login/card/challenge", tags=["login"])

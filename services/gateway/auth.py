@@ -8,8 +8,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.errors import Unauthenticated
-from services.common.tokens import verify
+from services.common.sessions import ENDED, EndedSession, session_until
+from services.common.tokens import CLOCK_SKEW_SECONDS, verified, verify
 from services.gateway.refusals import authentication_refused, trace_refusal
+from services.gateway.rpc import services
 
 
 def client_address(request: Request) -> str:
@@ -38,3 +40,11 @@ def access_token(
 
 
 Token = Annotated[str, Depends(access_token)]
+
+
+def log_out(token: str, refresh_token: str) -> None:
+    """End the session at identity, which tells every verifier; this gateway refuses its tokens at once,
+    before the caller's next request can arrive."""
+    session = verified(token)
+    services().identity.logout(token, {"refresh_token": refresh_token})
+    ENDED.end([EndedSession(session.session_id, session_until(session.expires_at, 0, CLOCK_SKEW_SECONDS))])

@@ -36,10 +36,11 @@ from services.common.schemas import (
     Representation,
     SystemRegistration,
 )
+from services.common.sessions import ENDED, EndedSession, session_until
 from services.common.settings import Settings, secret_bytes
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
-from services.common.tokens import issue, signing_key_from_env, verify
+from services.common.tokens import CLOCK_SKEW_SECONDS, issue, signing_key_from_env, verified, verify
 from services.common.validation import parse
 from services.identity import exceptions, external, login
 from services.identity.store import IdentityStore
@@ -305,7 +306,8 @@ class IdentityService(HealthMixin):
             # The code proved the address works.
             self.store.set_contact(patient["_id"], CONTACT_FIELDS[channel], challenge["address"], self.clock.now())
         actor = Actor(kind=ActorKind.PATIENT, id=patient["_id"], ins=patient["ins"])
-        return self._with_refresh(self._logged_in(actor, "one_time_code"), actor, new_id("ses"))
+        session_id = new_id("ses")
+        return self._with_refresh(self._logged_in(actor, "one_time_code", session_id), actor, session_id)
 
     def _holder(self, token: str, ins: str) -> dict[str, Any]:
         """The patient record, if the token is the holder's own (contact details are theirs alone)."""
@@ -362,23 +364,41 @@ class IdentityService(HealthMixin):
         if record is None or record["expires_at"] <= self.clock.now():
             raise Unauthenticated("the session has expired; log in again")
         if not self.store.consume("refresh_tokens", record["_id"]):
-            self.store.revoke_family(record["family"])
+            self._end_session(record["family"], None, record["patient_id"], "refresh_replayed")
             raise Unauthenticated("this session was ended; log in again")
         actor = Actor(kind=ActorKind.PATIENT, id=record["patient_id"], ins=record["ins"])
         settings = Settings.from_env()
-        token = issue(actor, signing_key_from_env(), settings, self.clock.now())
+        token = issue(actor, signing_key_from_env(), settings, self.clock.now(), record["family"])
         access = AccessToken(access_token=token, expires_in=settings.token_ttl_seconds).model_dump()
         return self._with_refresh(access, actor, record["family"])
 
     @rpc
     def logout(self, token: str, payload: dict[str, Any]) -> dict[str, str]:
-        """End the patient's session: its refresh tokens stop working at once."""
-        actor = verify(token)
+        """End the session: its refresh tokens and every access token issued in it stop working at once,
+        everywhere."""
+        caller = verified(token)
         request = parse(RefreshRequest, payload)
         record = self.store.refresh_record(login.refresh_digest(request.refresh_token))
-        if record is not None and record["patient_id"] == actor.id:
-            self.store.revoke_family(record["family"])
+        patient_id = caller.actor.id if caller.actor.kind is ActorKind.PATIENT else None
+        if record is not None and record["patient_id"] == caller.actor.id and record["family"] != caller.session_id:
+            self._end_session(record["family"], caller.actor, patient_id, "logout")
+        self._end_session(caller.session_id, caller.actor, patient_id, "logout")
         return {"status": "logged_out"}
+
+    def _end_session(self, session_id: str, actor: Actor | None, patient_id: str | None, reason: str) -> None:
+        self.store.revoke_family(session_id)
+        now = self.clock.now()
+        settings = Settings.from_env()
+        ended = EndedSession(session_id, session_until(now, settings.token_ttl_seconds, CLOCK_SKEW_SECONDS))
+        ENDED.end([ended])  # refused here at once; the event tells every other verifier
+        self.store.end_session(ended, Event.of(
+            EventType.SESSION_ENDED, self.name, now, actor, patient_id=patient_id,
+            data={**ended.as_message(), "reason": reason}))
+
+    @rpc
+    def ended_sessions(self) -> list[dict[str, str]]:
+        """Every ended session whose access tokens could still be presented (services/common/sessions.py)."""
+        return [session.as_message() for session in self.store.ended_sessions(self.clock.now())]
 
     @rpc
     def request_card_challenge(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
@@ -415,13 +435,13 @@ class IdentityService(HealthMixin):
             raise Unauthenticated("the professional named by the ID token is not registered here")
         return self._logged_in(self._active_actor(professional), "external_oidc")
 
-    def _logged_in(self, actor: Actor, method: str) -> dict[str, Any]:
+    def _logged_in(self, actor: Actor, method: str, session_id: str | None = None) -> dict[str, Any]:
         settings = Settings.from_env()
         now = self.clock.now()
         event = Event.of(EventType.LOGGED_IN, self.name, now, actor,
                          patient_id=actor.id if actor.kind is ActorKind.PATIENT else None, data={"method": method})
         self.store.record_login(event)
-        token = issue(actor, signing_key_from_env(), settings, now)
+        token = issue(actor, signing_key_from_env(), settings, now, session_id)
         return AccessToken(access_token=token, expires_in=settings.token_ttl_seconds).model_dump()
 
     @rpc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,10 @@ from pymongo import ReturnDocument
 from pymongo.database import Database
 
 from services.common.events import Event
+from services.common.sessions import EndedSession
 from services.common.store import Store, equal
+
+log = logging.getLogger(__name__)
 
 
 def _collection_of(actor_id: str) -> str:
@@ -21,7 +25,7 @@ class IdentityStore(Store):
     service = "identity"
     outbox_collections = (
         "patients", "professionals", "agents", "systems", "logins", "representations", "account_changes",
-        "refusals",
+        "refusals", "ended_sessions",
     )
 
     @classmethod
@@ -30,6 +34,7 @@ class IdentityStore(Store):
         database.patients.create_index([("ins", 1)], unique=True)
         database.login_codes.create_index([("patient_id", 1), ("purpose", 1), ("created_at", 1)])
         database.refresh_tokens.create_index([("family", 1)])
+        database.ended_sessions.create_index([("until", 1)])
 
     def add_patient(self, patient: dict[str, Any], event: Event) -> bool:
         """False when the INS is already registered."""
@@ -130,3 +135,17 @@ class IdentityStore(Store):
 
     def revoke_family(self, family: str) -> None:
         self.db.refresh_tokens.update_many({"family": family}, {"$set": {"consumed": True}})
+
+    def end_session(self, session: EndedSession, event: Event) -> None:
+        """Keep an ended session until its last access token expires, and publish its end before
+        answering: the caller's next request must find every verifier told."""
+        if not self.insert_new("ended_sessions", {"_id": session.session_id, "until": session.until}, [event]):
+            return  # ended already
+        try:
+            self.relay.relay_once(["ended_sessions"])
+        except Exception:  # the relay publishes it at its next pass; the session is ended all the same
+            log.warning("publishing a session's end failed; the outbox relay will retry", exc_info=True)
+
+    def ended_sessions(self, now: datetime) -> list[EndedSession]:
+        live = self.db.ended_sessions.find({"until": {"$gt": now}}, {"until": 1})
+        return [EndedSession(record["_id"], record["until"]) for record in live]

@@ -57,9 +57,18 @@ def test_token_for_a_refused_actor_kind_is_refused(key: SigningKey) -> None:
     now = utcnow()
     claims = {"iss": settings.token_issuer, "aud": settings.token_audience, "sub": "ins-co",
               "iat": int(now.timestamp()), "nbf": int(now.timestamp()), "exp": int(now.timestamp()) + 60, "jti": "x",
-              "act": {"kind": "insurer", "id": "ins-co"}}
+              "sid": "ses_x", "act": {"kind": "insurer", "id": "ins-co"}}
     token = jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": "k1"})
     with pytest.raises(Unauthenticated, match="refused kind"):
+        verify(token)
+
+
+def test_token_without_a_session_is_refused(key: SigningKey) -> None:
+    """Every token names its session, so that ending the session refuses it (services/common/sessions.py)."""
+    claims = jwt.decode(issue(PATIENT, key, Settings.from_env(), utcnow()), options={"verify_signature": False})
+    del claims["sid"]
+    token = jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": "k1"})
+    with pytest.raises(Unauthenticated):
         verify(token)
 
 

@@ -4,6 +4,8 @@ import base64
 
 import pytest
 
+from services.common.errors import Unauthenticated
+from services.common.rpc_client import RpcClient
 from tests.e2e.conftest import Api, Running, document
 from tests.identities import Card, make_ins, registration
 from tests.journeys import eventually
@@ -147,13 +149,21 @@ def test_login_refusals_over_http(system: Running, api: Api) -> None:
 def test_patient_session_refresh_and_logout_over_http(system: Running, api: Api) -> None:
     http = system.http
     email = "session@patients.dmp-test.fr"
-    session = api.session(api.register_patient(email), email)
+    ins = api.register_patient(email)
+    session = api.session(ins, email)
     renewed = http.post("/api/v1/login/refresh", json={"refresh_token": session["refresh_token"]})
     assert renewed.status_code == 200
-    headers = {"Authorization": f"Bearer {renewed.json()['access_token']}"}
+    access = renewed.json()["access_token"]
+    headers = {"Authorization": f"Bearer {access}"}
     token = renewed.json()["refresh_token"]
+    assert http.get(f"/api/v1/patients/{ins}/access-settings", headers=headers).status_code == 200
     assert http.post("/api/v1/logout", json={"refresh_token": token}, headers=headers).status_code == 204
     assert http.post("/api/v1/login/refresh", json={"refresh_token": token}).status_code == 401
+    # The access token is refused at once: at the gateway, and by every service over RPC.
+    refused = http.get(f"/api/v1/patients/{ins}/access-settings", headers=headers)
+    assert refused.status_code == 401 and "ended" in refused.json()["detail"]
+    with RpcClient(uri=system.stack.env["AMQP_URI"], timeout=10) as cluster, pytest.raises(Unauthenticated):
+        cluster.dossier.status(access, ins)
     keys = http.get("/.well-known/jwks.json").json()["keys"]
     assert keys and keys[0]["alg"] == "EdDSA"
 

@@ -45,7 +45,8 @@ def signed(secrets: dict[str, str], **changes: Any) -> str:
     claims: dict[str, Any] = {
         "iss": settings.token_issuer, "aud": settings.token_audience, "sub": "pat_attacker",
         "iat": int(now.timestamp()), "nbf": int(now.timestamp()), "exp": int((now + timedelta(minutes=5)).timestamp()),
-        "jti": uuid.uuid4().hex, "act": {"kind": "patient", "id": "pat_attacker", "ins": "180017512345660"},
+        "jti": uuid.uuid4().hex, "sid": f"ses_{uuid.uuid4().hex}",
+        "act": {"kind": "patient", "id": "pat_attacker", "ins": "180017512345660"},
     }
     claims.update(changes)
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, key.private_key, algorithm="EdDSA",

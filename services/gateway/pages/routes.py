@@ -18,7 +18,7 @@ from services.common import schemas
 from services.common.codes import CATEGORIES, PROFESSIONS
 from services.common.errors import NotFound, Unauthenticated
 from services.common.validation import describe_items
-from services.gateway.auth import client_address
+from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms
 from services.gateway.pages.i18n import CATEGORIES_EN
 from services.gateway.pages.session import PAGES, REFRESH_COOKIE, Visit, visit
@@ -138,7 +138,7 @@ def router() -> APIRouter:
         current.check_form(form)
         refresh = current.request.cookies.get(REFRESH_COOKIE)
         if current.token and refresh:
-            services().identity.logout(current.token, {"refresh_token": refresh})
+            log_out(current.token, refresh)
         current.end_session()
         return current.redirect("/login", "logged_out")
 
