@@ -132,6 +132,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
+def rabbit_config(rabbit_config: None, rabbit_uri: str) -> None:
+    """nameko's fresh virtual host, with the exchanges, queues and bindings the set-up declares before any
+    service starts (services/common/bus.py)."""
+    from services.common.bus import declare_topology
+
+    declare_topology(rabbit_uri)
+
+
+@pytest.fixture
 def services_runner(environment: dict[str, str], rabbit_config: None, runner_factory: Any, clock: FakeClock) -> Any:
     """All five services running in-process (nameko's runner) on a fresh virtual host. The dossier,
     consent and notify services read the test's `clock`."""

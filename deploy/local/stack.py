@@ -28,6 +28,7 @@ from deploy.local.processes import (
     services_answer,
     wait_for,
 )
+from services.common.broker_admin import deprovision, ensure_management, provision
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "DMP_LOGIN_CODE_KEY",
@@ -61,6 +62,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     processes: Processes = field(init=False)
     started_rabbitmq: bool = False
+    principal_uris: dict[str, str] = field(default_factory=dict)  # each principal's AMQP URI, by name
 
     def __post_init__(self) -> None:
         self.processes = Processes(self.var / "log")
@@ -103,9 +105,14 @@ class Stack:
             wait_for("the local SMS gateway", lambda: port_answers("127.0.0.1", port), 30)
             env["SMS_GATEWAY_URL"] = child_env["SMS_GATEWAY_URL"] = f"http://127.0.0.1:{port}/cgi-bin/sendsms"
 
+        # Each process connects as its own broker user, allowed only what it needs (services/common/bus.py).
+        ensure_management(env["AMQP_URI"])
+        self.principal_uris = provision(env["AMQP_URI"])
         for name in SERVICES:
-            self.processes.start(name, ["-m", "services.common.launcher", name], child_env)
-        self.processes.start("gateway", ["-m", "services.gateway.main"], child_env)
+            self.processes.start(name, ["-m", "services.common.launcher", name],
+                                 {**child_env, "AMQP_URI": self.principal_uris[name]})
+        self.processes.start("gateway", ["-m", "services.gateway.main"],
+                             {**child_env, "AMQP_URI": self.principal_uris["gateway"]})
 
         def ready() -> bool:
             self.processes.check_alive()
@@ -115,6 +122,8 @@ class Stack:
 
     def stop(self) -> None:
         self.processes.stop()
+        if self.principal_uris:
+            deprovision(self.env["AMQP_URI"])
         if self.started_rabbitmq:
             subprocess.run(["rabbitmqctl", "shutdown"], check=False)  # noqa: S607
 

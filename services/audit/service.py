@@ -20,6 +20,7 @@ from services.common.grants import Action, Grant, hidden_from
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.paging import after, encode_cursor
+from services.common.principals import OPERATORS
 from services.common.rpc_client import ServiceRpc
 from services.common.schemas import HistoryQuery
 from services.common.store import StoreProvider
@@ -75,7 +76,7 @@ class AuditService(HealthMixin):
 
     # Verification
 
-    @rpc
+    @rpc(callers=(OPERATORS,))
     def verify(self) -> dict[str, Any]:
         """Recompute every chain and check every signed checkpoint: the first broken or missing link of
         each damaged chain, and each checkpoint that no longer matches. Operators: `python -m
@@ -103,7 +104,7 @@ class AuditService(HealthMixin):
                 "checkpoint_mismatches": mismatches, "intact": not breaks and not mismatches}
 
     @every(3600)
-    @rpc
+    @rpc(callers=(OPERATORS,))
     def checkpoint(self) -> dict[str, Any]:
         """Sign the current chain heads (hourly, and on demand)."""
         at_ms = int(self.clock.now().timestamp() * 1000)

@@ -23,7 +23,7 @@ import logging
 import sys
 from typing import Any
 
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 from kombu.messaging import Producer
 from nameko.exceptions import IncorrectSignature, MalformedRequest, MethodNotFound
 from nameko.rpc import Responder, RpcConsumer, get_rpc_exchange
@@ -38,6 +38,7 @@ from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
 
+DEAD_LETTER_EXCHANGE = "dmp.malformed"
 MAX_EVENT_BYTES = 64 * 1024  # an event carries ids and codes only
 
 
@@ -47,18 +48,27 @@ def max_rpc_bytes() -> int:
 
 
 def dead_letter_queue(service: str) -> Queue:
-    return Queue(f"{service}.dead-letter", durable=True, auto_delete=False)  # type: ignore[no-untyped-call]
+    """`<service>.dead-letter`, bound to the dead-letter exchange under the service's name (declared by the
+    set-up, services/common/bus.py)."""
+    exchange = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True, passive=True)  # type: ignore[no-untyped-call]
+    return Queue(  # type: ignore[no-untyped-call]
+        f"{service}.dead-letter", exchange=exchange, routing_key=service, durable=True, auto_delete=False,
+    )
 
 
 def dead_letter(message: Any, service: str, queue: str, reason: str) -> None:
     """Move `message` to the service's dead-letter queue with the reason, then acknowledge it."""
     channel = message.channel
+    # The queue and its binding are the set-up's (services/common/bus.py): declaring them here, on the
+    # consumer's own channel inside its delivery callback, waited for the broker while more deliveries
+    # arrived on that connection, and hung the consumer after a few letters.
     target = dead_letter_queue(service)
-    target.bind(channel).declare()  # type: ignore[no-untyped-call]
     headers = {**(message.headers or {}), "x-reason": reason[:1000], "x-original-queue": queue,
                "x-original-routing-key": str(message.delivery_info.get("routing_key", ""))}
+    # Through the dead-letter exchange under the service's own key: nobody may publish to the default
+    # exchange, which reaches any queue by its name (services/common/bus.py).
     Producer(channel).publish(  # type: ignore[no-untyped-call]
-        message.body, exchange="", routing_key=target.name, headers=headers, delivery_mode=2,
+        message.body, exchange=target.exchange, routing_key=service, headers=headers, delivery_mode=2,
         content_type=message.content_type or "application/octet-stream",
         content_encoding=message.content_encoding or "binary",
     )

@@ -9,12 +9,13 @@ acknowledging what they received before closing (common/draining.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from nameko.timer import timer as nameko_timer
 
 from services.common.deadletters import GuardedConsume, GuardedRpc
 from services.common.errors import DmpError
+from services.common.principals import CLIENTS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,10 +32,28 @@ def every(seconds: float) -> Callable[[F], F]:
     return decorator
 
 
-def rpc(method: F) -> F:
-    """A nameko RPC entrypoint: malformed calls dead-lettered, a graceful stop."""
-    decorated: F = GuardedRpc.decorator(expected_exceptions=(DmpError,))(method)
-    return decorated
+CALLERS = "__dmp_callers__"
+
+
+@overload
+def rpc(method: F) -> F: ...
+
+
+@overload
+def rpc(*, callers: tuple[str, ...]) -> Callable[[F], F]: ...
+
+
+def rpc(method: F | None = None, *, callers: tuple[str, ...] = (CLIENTS,)) -> F | Callable[[F], F]:
+    """A nameko RPC entrypoint: malformed calls dead-lettered, a graceful stop. `callers` says who may
+    call it (services by name, or CLIENTS, OPERATORS, EVERYONE); the broker permissions of every
+    principal are derived from it (services/common/bus.py)."""
+
+    def decorate(function: F) -> F:
+        setattr(function, CALLERS, frozenset(callers))
+        decorated: F = GuardedRpc.decorator(expected_exceptions=(DmpError,))(function)
+        return decorated
+
+    return decorate(method) if method is not None else decorate
 
 
 def consume(queue: Any, **options: Any) -> Callable[[F], F]:

@@ -8,6 +8,7 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from services.common.entrypoints import rpc
+from services.common.principals import EVERYONE
 from services.common.sessions import SessionFeedProvider
 
 
@@ -16,7 +17,7 @@ class HealthMixin:
     store: Any
     session_feed = SessionFeedProvider()
 
-    @rpc
+    @rpc(callers=(EVERYONE,))
     def health(self) -> dict[str, str]:
         try:
             self.store.db.command("ping")

@@ -27,7 +27,6 @@ from opentelemetry.propagate import extract, inject
 from pymongo.database import Database
 
 from services.common.events import Event
-from services.common.subscriptions import queues_fed_by
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -139,8 +138,7 @@ class OutboxRelay:
                 self.publisher.publish(
                     event,
                     exchange=exchange,
-                    # Declared here too, so that no subscriber misses events published before it first ran.
-                    declare=[exchange, *queues_fed_by(event["source"])],
+                    declare=[exchange],  # its subscribers' queues are the set-up's (services/common/bus.py)
                     routing_key=event["type"],
                     headers=encode_to_headers(headers),
                 )

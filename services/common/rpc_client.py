@@ -32,6 +32,7 @@ import logging
 import time
 from collections.abc import Callable, Generator
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.connection import Connection
@@ -141,6 +142,10 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
         self.reply_listener.__class__ = LastingReplyListener
         self.client.register_for_reply = self.reply_listener.register_for_reply  # was bound before the change
         declared_once(self.reply_listener.queue)
+        # Named after the broker user, who alone may consume it (services/common/bus.py), not nameko's
+        # "standalone_rpc_client", which every client would share.
+        owner = unquote(urlparse(self.reply_listener.amqp_uri).username or "guest")
+        self.reply_listener.queue.name = f"rpc.reply-{owner}-{self.reply_listener.queue.routing_key}"
         # before anything declares it: the queue's expiry is an argument of its declaration
         expiry = Settings.from_env().rpc_reply_queue_expiry_seconds
         self.reply_listener.queue.queue_arguments["x-expires"] = expiry * 1000

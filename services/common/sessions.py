@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from kombu.connection import Connection
 from kombu.entity import Queue
@@ -36,11 +37,11 @@ from kombu.message import Message
 from nameko import config
 from nameko.constants import AMQP_SSL_CONFIG_KEY
 from nameko.extensions import DependencyProvider
-from nameko.standalone.events import get_event_exchange
 
 from services.common.clock import utcnow
 from services.common.errors import ServiceUnavailable, Unauthenticated
 from services.common.events import EventType
+from services.common.subscriptions import source_exchange
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +144,9 @@ class SessionFeed:
                 pause = min(pause * 2, MAX_RETRY_SECONDS)
 
     def _follow(self) -> None:
+        owner = unquote(urlparse(self.amqp_uri).username or "guest")
         queue = Queue(  # type: ignore[no-untyped-call]
-            f"sessions-ended.{uuid.uuid4().hex}", exchange=get_event_exchange("identity"),
+            f"sessions-ended.{owner}.{uuid.uuid4().hex}", exchange=source_exchange("identity"),
             routing_key=EventType.SESSION_ENDED.value, exclusive=True, auto_delete=True,
         )
         connection = Connection(self.amqp_uri, ssl=config.get(AMQP_SSL_CONFIG_KEY))  # type: ignore[no-untyped-call]

@@ -2,8 +2,9 @@
 
 A queue that exists only once its consumer has run loses every event published before: an event
 routed to no queue is dropped, and one routed to notify alone would never reach the audit trail.
-So each subscription is a named durable queue declared by its consumer AND by the producer's outbox
-relay before it publishes: whichever starts first, no subscriber misses an event.
+So each subscription is a named durable queue declared with its bindings by the set-up, before any
+service starts (services/common/bus.py `declare_topology`): no subscriber misses an event, and no
+producer needs the right to create its consumers' queues.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from kombu.entity import Queue, binding
+from kombu.entity import Exchange, Queue, binding
 from nameko.standalone.events import get_event_exchange
 
 from services.common.entrypoints import consume
@@ -30,7 +31,7 @@ class Subscription:
 
     @property
     def queue(self) -> Queue:
-        exchange = get_event_exchange(self.source)
+        exchange = source_exchange(self.source)
         return Queue(  # type: ignore[no-untyped-call]
             f"{self.consumer}.from-{self.source}",
             bindings=[
@@ -40,6 +41,14 @@ class Subscription:
             durable=True,
             auto_delete=False,
         )
+
+
+def source_exchange(source: str) -> Exchange:
+    """A source's event exchange as a consumer sees it: declared by the set-up (services/common/bus.py), only
+    checked here, since a consumer may not create or delete a source's exchange."""
+    exchange: Exchange = get_event_exchange(source)
+    exchange.passive = True
+    return exchange
 
 
 SUBSCRIPTIONS = (
@@ -56,9 +65,6 @@ SUBSCRIPTIONS = (
     Subscription("consent", "identity", ("account_status_changed",)),
 )
 
-
-def queues_fed_by(source: str) -> list[Queue]:
-    return [s.queue for s in SUBSCRIPTIONS if s.source == source]
 
 
 def subscription(consumer: str, source: str) -> Subscription:

@@ -104,14 +104,14 @@ class ConsentService(HealthMixin):
         facts = self._facts(actor, ins, now)
         return rules.decide(actor, action, facts, matrix.in_force(now), now), facts
 
-    @rpc
+    @rpc(callers=("dossier", "audit", "notify"))
     def grant(self, token: str, ins: str, action: str) -> dict[str, Any]:
         """What this actor may do in this patient's dossier, the rule that decided, and why."""
         actor = verify(token)
         decision, _ = self._decide(actor, require_ins(ins), _action(action))
         return decision.model_dump(mode="json")
 
-    @rpc
+    @rpc(callers=("dossier",))
     def decide(self, token: str, ins: str, action: str, document: dict[str, Any]) -> dict[str, Any]:
         """The decision for one document ({category, visibility, author_id}) rather than a whole dossier."""
         actor = verify(token)
@@ -121,7 +121,7 @@ class ConsentService(HealthMixin):
             decision = decision.for_document(actor.id, target.category, target.visibility, target.author_id)
         return decision.model_dump(mode="json")
 
-    @rpc
+    @rpc(callers=("dossier",))
     def grant_for_any_patient(self, token: str, action: str) -> dict[str, Any]:
         """A right that does not depend on the patient (the reimbursement feed's), and why."""
         actor = verify(token)

@@ -26,6 +26,7 @@ from services.common.grants import Action, Grant, visibility_data
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.ids import new_id
+from services.common.principals import CLIENTS, OPERATORS
 from services.common.rpc_client import ServiceRpc
 from services.common.schemas import (
     DocumentMetadata,
@@ -263,7 +264,7 @@ class DossierService(HealthMixin):
         return self._change(actor, grant, dossier, document, EventType.DOCUMENT_RELEASED, {"visibility": visibility})
 
     @every(3600)
-    @rpc
+    @rpc(callers=(OPERATORS,))
     def release_due(self) -> dict[str, int]:
         """Hourly: documents invisible to the patient for a month become visible; authors of those still
         invisible after two weeks are reminded (once)."""
@@ -287,7 +288,7 @@ class DossierService(HealthMixin):
         return {"released": released, "reminded": reminded}
 
     @every(3600)
-    @rpc
+    @rpc(callers=(OPERATORS,))
     def purge_due(self) -> dict[str, int]:
         """Purge dossiers whose archive has expired or whose deletion is due (hourly; operators may run it)."""
         now = self.clock.now()
@@ -349,7 +350,7 @@ class DossierService(HealthMixin):
 
     # The reimbursement feed
 
-    @rpc
+    @rpc(callers=(CLIENTS, OPERATORS))
     def add_reimbursements(self, token: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Reimbursement lines for many patients at once, idempotent by line id. Lines older than 24 months,
         malformed, or for a patient without an open dossier are refused one by one, with the reason."""
@@ -403,7 +404,7 @@ class DossierService(HealthMixin):
             "next_cursor": queries.encode_cursor(page[-1], "care_ms") if more else None,
         }
 
-    @rpc
+    @rpc(callers=(OPERATORS,))
     def rewrap_keys(self, limit: int = 500) -> dict[str, int]:
         """Operator action during a master-key rotation: re-wrap data keys with the current master key
         (DMP_MASTER_KEY), the old one being in DMP_PREVIOUS_MASTER_KEYS. Content is not re-encrypted."""
@@ -419,7 +420,7 @@ class DossierService(HealthMixin):
                 done += 1
         return {"rewrapped": done, "remaining": self.store.count_keys_to_rewrap(current)}
 
-    @rpc
+    @rpc(callers=(OPERATORS,))
     def pharmacy_fees(self, month: str) -> list[dict[str, str]]:
         """The opening fees owed to pharmacies for a month (YYYY-MM): one line per dossier opened."""
         if not lifecycle.MONTH.match(str(month)):
@@ -612,7 +613,7 @@ class DossierService(HealthMixin):
             raise no_such_document()
         return document
 
-    @rpc
+    @rpc(callers=(CLIENTS, OPERATORS))
     def search(self, token: str, ins: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
         """The documents this actor may see, newest first, a page at a time, with an honest total."""
         search = parse(DocumentSearch, query or {})

@@ -3,7 +3,7 @@ refusal cannot go to a patient's trail: it is published as an `authentication_re
 "gateway") that audit appends to its system chain, with the reason, the route template, the request
 id and the client's address. Never the token itself, nor the path (it carries an INS).
 
-Published with broker confirms to a durable queue declared before publishing; if the broker is down
+Published with broker confirms (to audit's durable queue, declared by the set-up); if the broker is down
 the refusal is still answered (401) and the failure to trace it is logged.
 """
 
@@ -18,7 +18,6 @@ from nameko.standalone.events import get_event_exchange
 from services.common.clock import utcnow
 from services.common.events import Event, EventType, Outcome
 from services.common.settings import Settings
-from services.common.subscriptions import queues_fed_by
 
 log = logging.getLogger("dmp.gateway")
 SOURCE = "gateway"
@@ -45,6 +44,6 @@ def trace_refusal(event: Event) -> None:
     try:
         with _lock:  # one publisher (and its pooled connection) for the gateway's worker threads
             _get_publisher().publish(event.model_dump(mode="json"), exchange=exchange,
-                                     declare=[exchange, *queues_fed_by(SOURCE)], routing_key=event.type.value)
+                                     declare=[exchange], routing_key=event.type.value)
     except Exception:  # the 401 is answered all the same; the operator sees this line
         log.exception("could not trace refused token (request %s)", event.data.get("request_id"))

@@ -16,6 +16,7 @@ from services.common.health import HealthMixin
 from services.common.identifiers import check_actor_id, demographics_mismatch, require_ins
 from services.common.ids import new_id
 from services.common.majority import is_minor
+from services.common.principals import CLIENTS, EVERYONE, OPERATORS
 from services.common.rpc_client import ServiceRpc
 from services.common.schemas import (
     AccessToken,
@@ -62,7 +63,7 @@ class IdentityService(HealthMixin):
             raise exceptions.dev_login_disabled()
         return settings
 
-    @rpc
+    @rpc(callers=("gateway", OPERATORS))
     def register_patient(self, payload: dict[str, Any]) -> dict[str, str]:
         """Development enrolment of a patient (the INSi teleservice replaces it: issue 4)."""
         self._require_dev_login()
@@ -78,7 +79,7 @@ class IdentityService(HealthMixin):
             raise exceptions.patient_exists()
         return {"patient_id": patient_id}
 
-    @rpc
+    @rpc(callers=("gateway", OPERATORS))
     def register_professional(self, payload: dict[str, Any]) -> dict[str, str]:
         """Development enrolment of a professional (the RPPS directory replaces it: issue 4)."""
         self._require_dev_login()
@@ -88,7 +89,7 @@ class IdentityService(HealthMixin):
                              EventType.PROFESSIONAL_REGISTERED, exceptions.professional_exists())
         return {"professional_id": professional_id}
 
-    @rpc
+    @rpc(callers=("gateway", OPERATORS))
     def register_agent(self, payload: dict[str, Any]) -> dict[str, str]:
         """Development enrolment of an Assurance Maladie counter agent (with their card's key)."""
         self._require_dev_login()
@@ -96,7 +97,7 @@ class IdentityService(HealthMixin):
         return self._register_actor("agents", f"agent:{registration.agent_id}", registration.model_dump(mode="json"),
                                     EventType.AGENT_REGISTERED, Conflict("this agent id is already registered"))
 
-    @rpc
+    @rpc(callers=("gateway", OPERATORS))
     def register_system(self, payload: dict[str, Any]) -> dict[str, str]:
         """Development enrolment of a system client (e.g. the reimbursement feed) and its key."""
         self._require_dev_login()
@@ -115,7 +116,7 @@ class IdentityService(HealthMixin):
             raise taken
         return {"actor_id": actor_id}
 
-    @rpc
+    @rpc(callers=("gateway", OPERATORS))
     def add_representative(self, minor_ins: str, payload: dict[str, Any]) -> dict[str, str]:
         """Record that an adult is the legal representative of a minor (development enrolment: in
         production this is established at a counter, with proof)."""
@@ -138,7 +139,7 @@ class IdentityService(HealthMixin):
         self.store.add_representation(record, event)
         return {"minor_id": minor["_id"], "representative_id": representative["_id"]}
 
-    @rpc
+    @rpc(callers=("consent",))
     def represented_birth_date(self, representative_id: str, minor_id: str) -> str | None:
         """The minor's birth date if this patient represents them (consent decides what follows)."""
         if self.store.representation(representative_id, minor_id) is None:
@@ -146,7 +147,7 @@ class IdentityService(HealthMixin):
         minor = self.store.patient(minor_id)
         return str(minor["birth_date"]) if minor else None
 
-    @rpc
+    @rpc(callers=("gateway", OPERATORS))
     def issue_dev_token(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A signed token for a registered actor, without a login ceremony (development only)."""
         settings = self._require_dev_login()
@@ -395,12 +396,12 @@ class IdentityService(HealthMixin):
             EventType.SESSION_ENDED, self.name, now, actor, patient_id=patient_id,
             data={**ended.as_message(), "reason": reason}))
 
-    @rpc
+    @rpc(callers=(EVERYONE,))
     def ended_sessions(self) -> list[dict[str, str]]:
         """Every ended session whose access tokens could still be presented (services/common/sessions.py)."""
         return [session.as_message() for session in self.store.ended_sessions(self.clock.now())]
 
-    @rpc
+    @rpc(callers=(CLIENTS, OPERATORS))
     def request_card_challenge(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
         request = parse(CardChallengeRequest, payload)
         self._limit_address(client_address)
@@ -410,7 +411,7 @@ class IdentityService(HealthMixin):
                               "consumed": False})
         return CardChallenge(nonce=nonce, expires_in=int(login.NONCE_TTL.total_seconds())).model_dump()
 
-    @rpc
+    @rpc(callers=(CLIENTS, OPERATORS))
     def login_with_card(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
         request = parse(CardLogin, payload)
         self._limit_address(client_address)
@@ -444,7 +445,7 @@ class IdentityService(HealthMixin):
         token = issue(actor, signing_key_from_env(), settings, now, session_id)
         return AccessToken(access_token=token, expires_in=settings.token_ttl_seconds).model_dump()
 
-    @rpc
+    @rpc(callers=(OPERATORS,))
     def set_status(self, actor_id: str, status: str) -> dict[str, str]:
         """Operator action (not exposed by the gateway): suspend or reactivate a professional, agent
         or system. A suspended account cannot log in, and consent refuses its tokens still running."""
@@ -466,14 +467,14 @@ class IdentityService(HealthMixin):
 
     # Internal lookups for other services (not exposed by the gateway).
 
-    @rpc
+    @rpc(callers=("consent",))
     def patient_id_for(self, ins: str) -> str:
         patient = self.store.patient_by_ins(require_ins(ins))
         if patient is None:
             raise exceptions.unknown_patient()
         return str(patient["_id"])
 
-    @rpc
+    @rpc(callers=("consent", "notify"))
     def professional_contact(self, professional_id: str) -> dict[str, str]:
         """Where to remind a professional about their documents (empty when none is on file), and their
         profession (empty for an unknown professional: consent checks a declared médecin traitant with it)."""
@@ -481,7 +482,7 @@ class IdentityService(HealthMixin):
         return {"email": (record or {}).get("email") or "", "language": "fr",
                 "profession": str((record or {}).get("profession") or "")}
 
-    @rpc
+    @rpc(callers=("notify",))
     def contact_of(self, patient_id: str) -> dict[str, str]:
         """Where to tell a patient about their dossier: used by notify only."""
         patient = self.store.patient(patient_id)

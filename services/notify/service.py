@@ -24,6 +24,7 @@ from services.common.events import Event
 from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
+from services.common.principals import OPERATORS
 from services.common.rpc_client import ServiceRpc
 from services.common.schemas import IdentityMessage, NotificationPreferences
 from services.common.settings import Settings
@@ -49,7 +50,7 @@ class NotifyService(HealthMixin):
     consent = ServiceRpc("consent")
     clock: Clock = Clock()
 
-    @rpc
+    @rpc(callers=("identity",))
     def deliver_identity_message(self, payload: dict[str, Any]) -> None:
         """Codes and security notices go out at once; codes are never stored here (nor in any event)."""
         request = parse(IdentityMessage, payload)
@@ -166,7 +167,7 @@ class NotifyService(HealthMixin):
                                  accepted=went_out)
 
     @every(5)
-    @rpc
+    @rpc(callers=(OPERATORS,))
     def retry_due(self) -> dict[str, int]:
         """Try again the deliveries whose time came, and those whose holder died (lease expired), once
         what went out without the store hearing of it is recorded."""
@@ -190,7 +191,7 @@ class NotifyService(HealthMixin):
             journal.forget({entry["delivery_id"] for entry in sent})
 
     @every(3600)
-    @rpc
+    @rpc(callers=(OPERATORS,))
     def send_digests(self) -> dict[str, int]:
         """One message per patient gathering the routine events of each past day."""
         today = self.clock.now().date().isoformat()
@@ -229,14 +230,14 @@ class NotifyService(HealthMixin):
         return NotificationPreferences.model_validate(
             {k: v for k, v in stored.items() if k != "_id"}).model_dump()
 
-    @rpc
+    @rpc(callers=(OPERATORS,))
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         """Deliveries given up on, with why (operators: `python -m services.notify.dead_letters`)."""
         return [{"delivery_id": d["_id"], "channel": d["channel"], "whom": d["whom"], "attempts": d["attempts"],
                  "reason": (d.get("outcome") or {}).get("detail", "")}
                 for d in self.store.dead_letters(max(1, min(int(limit), 1000)))]
 
-    @rpc
+    @rpc(callers=(OPERATORS,))
     def replay(self, delivery_id: str) -> dict[str, str]:
         if not isinstance(delivery_id, str) or not delivery_id:
             raise InvalidInput.for_field("delivery_id", "is required")

@@ -25,7 +25,7 @@ from pymongo.collection import Collection
 
 from deploy.local.processes import Processes, base_env, wait_for
 from services.common.events import Event, EventType
-from services.common.subscriptions import queues_fed_by, subscription
+from services.common.subscriptions import subscription
 
 pytestmark = pytest.mark.slow
 EVENTS = 600
@@ -57,7 +57,7 @@ def publish(amqp_uri: str, count: int) -> list[str]:
                           patient_id=f"pat_graceful_{number % 8}", dossier_id=f"dos_graceful_{number % 8}")
             producer.publish(  # type: ignore[no-untyped-call]
                 event.model_dump(mode="json"), exchange=exchange, routing_key=event.type.value,
-                declare=[exchange, *queues_fed_by("dossier")], serializer="json", delivery_mode=2)
+                serializer="json", delivery_mode=2)
             ids.append(event.event_id)
     return ids
 

@@ -1,0 +1,79 @@
+"""Who sent a message: the broker user RabbitMQ authenticated, named on every message we publish.
+
+Every process connects as a broker user of its own (services/common/bus.py). Our publishers set the
+`user_id` property of each message to that user, and RabbitMQ refuses a message whose `user_id` is not
+the user of the connection that publishes it ("validated user id"): so a consumer knows, from the
+broker's own check, which principal sent each call, reply and event, and decides from that. A message
+without `user_id` comes from a publisher that is not ours, and is treated as from nobody.
+
+Users are `<prefix><principal>`: the prefix keeps the users of several systems on one broker apart
+(tests); a process learns it from its own user, which ends with its own principal's name.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from nameko.amqp.publish import Publisher
+
+SERVICES = ("identity", "consent", "dossier", "notify", "audit")
+CLIENTS = "clients"  # the gateway and the admitted external services, calling with a user's token
+OPERATORS = "operators"  # the operators' commands and scheduled jobs
+EVERYONE = "everyone"  # every principal of the bus
+
+
+class Kind(StrEnum):
+    SERVICE = "service"
+    GATEWAY = "gateway"
+    OPERATOR = "operator"
+    CLIENT = "client"  # an external service admitted to call the public RPCs and receive some events
+
+
+def kind_of(name: str) -> Kind:
+    if name in SERVICES:
+        return Kind.SERVICE
+    if name == "gateway":
+        return Kind.GATEWAY
+    if name == "operator" or name.startswith("operator-"):
+        return Kind.OPERATOR
+    return Kind.CLIENT
+
+
+def allowed(caller: str, callers: frozenset[str]) -> bool:
+    """Whether the principal named `caller` is among `callers` (names, or the groups above)."""
+    groups = {EVERYONE, caller}
+    kind = kind_of(caller)
+    if kind in (Kind.GATEWAY, Kind.CLIENT):
+        groups.add(CLIENTS)
+    if kind is Kind.OPERATOR:
+        groups.add(OPERATORS)
+    return bool(groups & callers)
+
+
+def username_of(amqp_uri: str) -> str:
+    return unquote(urlparse(amqp_uri).username or "guest")
+
+
+def caller_of(user_id: object, own_user: str, own_name: str) -> str | None:
+    """The principal that published a message, by its validated user id; None for a user of another system
+    or a message without one."""
+    if not isinstance(user_id, str) or not user_id or shared_user(own_user, own_name):
+        return None
+    prefix = own_user[: len(own_user) - len(own_name)]
+    return user_id[len(prefix):] if user_id.startswith(prefix) and len(user_id) > len(prefix) else None
+
+
+def shared_user(own_user: str, own_name: str) -> bool:
+    """A process whose user is not `<prefix><own name>` shares one broker user with every other (the
+    in-process tests, a development set-up): nobody's identity can be told from the bus there."""
+    return not own_user.endswith(own_name)
+
+
+class NamedPublisher(Publisher):  # type: ignore[misc]
+    """nameko's publisher, naming its broker user on every message (validated by RabbitMQ)."""
+
+    def publish(self, payload: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("user_id", username_of(self.amqp_uri))
+        super().publish(payload, **kwargs)

@@ -1,0 +1,220 @@
+"""Hostile clients straight on the broker, against the system started as `make run` starts it, each
+process with its own broker user: (a) no or foreign credentials, (b) an admitted external service with
+its own user, (c) a compromised service (audit's user trying to act as dossier, identity or notify).
+Every attack of issue 18's list that the broker can stop is refused by the broker itself; the external
+service still does what the published contract lets it do."""
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import amqp.exceptions
+import pytest
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
+from kombu.messaging import Producer
+
+from services.common.broker_admin import Management, apply, remove, uri_for, user_prefix, vhost_of
+from services.common.bus import Principal
+from services.common.rpc_client import RpcClient
+from tests.e2e.conftest import Api, Running, document
+
+REFUSED = (amqp.exceptions.AccessRefused, amqp.exceptions.NotAllowed)
+RPC = Exchange("nameko-rpc", type="topic", durable=True, passive=True)  # type: ignore[no-untyped-call]
+
+
+def events(source: str) -> Exchange:
+    return Exchange(f"{source}.events", type="topic", durable=True, passive=True)  # type: ignore[no-untyped-call]
+
+
+def publish(uri: str, exchange: Exchange | str, routing_key: str, body: object = None) -> None:
+    """Publish one message with broker confirms: a refused publish raises."""
+    with Connection(uri, transport_options={"confirm_publish": True}) as connection:  # type: ignore[no-untyped-call]
+        Producer(connection).publish(  # type: ignore[no-untyped-call]
+            body if body is not None else {"args": [], "kwargs": {}}, exchange=exchange, routing_key=routing_key,
+            serializer="json", reply_to=str(uuid.uuid4()), correlation_id=str(uuid.uuid4()),
+        )
+
+
+def bind(uri: str, exchange: Exchange, routing_key: str, queue_name: str | None = None) -> None:
+    """Declare a queue (a throwaway one, or a named durable one) and bind it: what sniffing needs."""
+    with Connection(uri) as connection:  # type: ignore[no-untyped-call]
+        queue = Queue(queue_name or f"sniff-{uuid.uuid4().hex}", exchange=exchange,  # type: ignore[no-untyped-call]
+                      routing_key=routing_key, durable=bool(queue_name), auto_delete=not queue_name)
+        queue(connection.default_channel).declare()  # type: ignore[no-untyped-call]
+
+
+def consume(uri: str, queue_name: str) -> None:
+    with Connection(uri) as connection:  # type: ignore[no-untyped-call]
+        channel = connection.default_channel
+        channel.basic_consume(queue_name, callback=lambda message: None)
+
+
+def refused(attempt: Callable[[], object]) -> None:
+    with pytest.raises(REFUSED):
+        attempt()
+
+
+@pytest.fixture(scope="module")
+def admin(system: Running) -> str:
+    return system.stack.env["AMQP_URI"]
+
+
+def admitted(admin: str) -> Principal:
+    """An external service, as `python -m services.common.broker_admin admit partner --events
+    dossier:document_added` admits it."""
+    return Principal("partner", f"{user_prefix(admin)}partner", (("dossier", "document_added"),))
+
+
+@pytest.fixture(scope="module")
+def partner(system: Running, admin: str) -> Iterator[str]:
+    management, password = Management.for_broker(admin), uuid.uuid4().hex
+    apply(management, vhost_of(admin), admitted(admin), password)
+    yield uri_for(admin, admitted(admin), password)
+    remove(management, admitted(admin))
+
+
+@pytest.fixture(scope="module")
+def audit_user(system: Running) -> str:
+    """What an attacker who took over the audit service's pod holds."""
+    return system.stack.principal_uris["audit"]
+
+
+# (a) No or foreign credentials
+
+
+def test_a_wrong_password_is_refused(admin: str, partner: str) -> None:
+    wrong = uri_for(admin, admitted(admin), "not-the-password")
+    with pytest.raises(REFUSED), Connection(wrong) as connection:  # type: ignore[no-untyped-call]
+        connection.connect()
+
+
+def test_a_user_of_another_vhost_is_refused(admin: str) -> None:
+    stranger = Principal("stranger", f"stranger-{uuid.uuid4().hex[:8]}")
+    management, password = Management.for_broker(admin), uuid.uuid4().hex
+    management.call("PUT", f"users/{stranger.username}", {"password": password, "tags": ""})
+    try:
+        with pytest.raises(REFUSED), Connection(uri_for(admin, stranger, password)) as connection:  # type: ignore[no-untyped-call]
+            connection.connect()
+    finally:
+        remove(management, stranger)
+
+
+# (b) An external service with its own user: what the contract allows works...
+
+
+def test_an_external_service_calls_a_public_rpc_and_receives_its_events(
+    system: Running, api: Api, partner: str
+) -> None:
+    ins, patient, doctor = api.dossier_with_consenting_doctor("partenaire@patients.dmp-test.fr")
+    with Connection(partner) as connection:  # type: ignore[no-untyped-call]
+        channel = connection.default_channel
+        queue = Queue("partner.from-dossier", exchange=events("dossier"),  # type: ignore[no-untyped-call]
+                      routing_key="document_added", durable=True)
+        queue(channel).declare()  # type: ignore[no-untyped-call]
+        with RpcClient(uri=partner, timeout=10) as cluster:
+            assert cluster.dossier.status(patient["Authorization"][7:], ins)["status"] == "open"
+        created = system.http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 partner"),
+                                   headers=doctor)
+        assert created.status_code == 201
+        received: list[dict[str, Any]] = []
+
+        def take(body: dict[str, Any], message: Any) -> None:
+            received.append(body)
+            message.ack()
+
+        with connection.Consumer(queue, callbacks=[take]):
+            while not any(event["document_id"] == created.json()["document_id"] for event in received):
+                connection.drain_events(timeout=20)
+    assert {event["type"] for event in received} == {"document_added"}
+
+
+# ...and nothing else.
+
+INTERNAL_CALLS = [
+    "identity.contact_of",  # a patient's email and mobile
+    "identity.set_status",  # suspend or reactivate any professional
+    "identity.professional_contact",
+    "notify.deliver_identity_message",  # mail anyone a "login code" from our sender
+    "dossier.pharmacy_fees",
+    "dossier.purge_due",
+    "dossier.rewrap_keys",
+    "consent.grant",  # the decision dossier asks for
+    "audit.verify",
+]
+
+
+@pytest.mark.parametrize("call", INTERNAL_CALLS)
+def test_an_external_service_cannot_call_an_internal_rpc(partner: str, call: str) -> None:
+    refused(lambda: publish(partner, RPC, call))
+
+
+@pytest.mark.parametrize("key", ["#", "*.*", "dossier.*", "consent.*", "identity.login_with_code", "*"])
+def test_an_external_service_cannot_read_others_requests(partner: str, key: str) -> None:
+    refused(lambda: bind(partner, RPC, key))
+
+
+def test_an_external_service_cannot_read_others_replies(partner: str) -> None:
+    # A reply's routing key is a random UUID; a wildcard over them is what sniffing would need.
+    refused(lambda: bind(partner, RPC, "#"))
+    refused(lambda: consume(partner, "rpc.reply-gateway-00000000-0000-0000-0000-000000000000"))
+
+
+def test_an_external_service_cannot_answer_for_consent(partner: str) -> None:
+    """A forged reply to a caller's reply queue (its key is a UUID) would be a forged grant."""
+    forged = {"result": {"allowed": True}, "error": None}
+    refused(lambda: publish(partner, RPC, str(uuid.uuid4()), forged))
+
+
+@pytest.mark.parametrize("source, event_type", [
+    ("dossier", "document_added"), ("dossier", "dossier_purged"), ("dossier", "document_released"),
+    ("identity", "account_status_changed"), ("identity", "session_ended"), ("consent", "consent_recorded"),
+])
+def test_an_external_service_cannot_forge_an_event(partner: str, source: str, event_type: str) -> None:
+    refused(lambda: publish(partner, events(source), event_type, {"type": event_type, "source": source}))
+
+
+@pytest.mark.parametrize("source, key", [
+    ("dossier", "#"), ("dossier", "document_read"), ("identity", "#"), ("identity", "logged_in"), ("consent", "#"),
+])
+def test_an_external_service_receives_only_the_events_it_was_admitted_for(
+    partner: str, source: str, key: str
+) -> None:
+    refused(lambda: bind(partner, events(source), key, "partner.from-dossier"))
+
+
+@pytest.mark.parametrize("queue", ["rpc-identity", "audit.from-dossier", "notify.from-dossier", "dossier.dead-letter"])
+def test_an_external_service_cannot_consume_or_feed_others_queues(partner: str, queue: str) -> None:
+    refused(lambda: consume(partner, queue))
+    refused(lambda: publish(partner, "", queue))  # the default exchange reaches any queue by its name
+
+
+# (c) A compromised service: audit's user
+
+
+@pytest.mark.parametrize("event_type", ["document_added", "dossier_purged", "document_released"])
+def test_audit_cannot_act_as_dossier(audit_user: str, event_type: str) -> None:
+    refused(lambda: publish(audit_user, events("dossier"), event_type, {"type": event_type, "source": "dossier"}))
+
+
+def test_audit_cannot_act_as_identity(audit_user: str) -> None:
+    refused(lambda: publish(audit_user, events("identity"), "account_status_changed"))
+    refused(lambda: publish(audit_user, RPC, "identity.contact_of"))
+    refused(lambda: publish(audit_user, RPC, "identity.set_status"))
+    refused(lambda: publish(audit_user, RPC, "notify.deliver_identity_message"))
+
+
+def test_audit_cannot_read_what_is_not_its_own(audit_user: str) -> None:
+    refused(lambda: bind(audit_user, RPC, "consent.*"))
+    refused(lambda: bind(audit_user, RPC, "#"))
+    refused(lambda: consume(audit_user, "rpc-consent"))
+    refused(lambda: consume(audit_user, "notify.from-dossier"))
+    refused(lambda: publish(audit_user, "", "rpc-identity"))
+
+
+def test_audit_still_does_its_own_work(audit_user: str) -> None:
+    """The control: the same user is allowed what audit needs (else every refusal above proves nothing)."""
+    publish(audit_user, "dmp.malformed", "audit", {"reason": "control"})
+    bind(audit_user, events("dossier"), "#", "audit.from-dossier")
+    with RpcClient(uri=audit_user, timeout=10) as cluster:
+        assert cluster.consent.health()["status"] == "ok"
