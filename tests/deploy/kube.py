@@ -53,15 +53,26 @@ def named(manifests: tuple[Manifest, ...], kind: str, name: str) -> Manifest:
 
 
 def pod_specs(manifests: tuple[Manifest, ...]) -> Iterator[tuple[Manifest, Manifest]]:
-    """(workload, pod spec) for every Deployment and StatefulSet."""
+    """(workload, pod spec) for every Deployment, StatefulSet and Job."""
     for manifest in manifests:
-        if manifest["kind"] in {"Deployment", "StatefulSet"}:
+        if manifest["kind"] in {"Deployment", "StatefulSet", "Job"}:
             yield manifest, manifest["spec"]["template"]["spec"]
 
 
-def is_dmp(workload: Manifest) -> bool:
+def role(workload: Manifest) -> str | None:
     labels = workload["spec"]["template"]["metadata"].get("labels", {})
-    return labels.get("dmp-role") in {"service", "gateway"}
+    found: str | None = labels.get("dmp-role")
+    return found
+
+
+def is_dmp(workload: Manifest) -> bool:
+    """A DMP service or the gateway: the long-running pods of the image."""
+    return role(workload) in {"service", "gateway"}
+
+
+def is_dmp_pod(workload: Manifest) -> bool:
+    """Any pod of the DMP's image: the services, the gateway and the broker's set-up job."""
+    return is_dmp(workload) or role(workload) == "broker-setup"
 
 
 def environment_set(manifests: tuple[Manifest, ...], container: Manifest) -> dict[str, Manifest]:
@@ -77,6 +88,12 @@ def environment_set(manifests: tuple[Manifest, ...], container: Manifest) -> dic
     for entry in container.get("env", []):
         result[entry["name"]] = entry
     return result
+
+
+def secrets_read(container: Manifest) -> set[tuple[str, str]]:
+    """(Secret, key) of every secret a container gets."""
+    return {(ref["name"], ref["key"]) for entry in container.get("env", [])
+            if (ref := entry.get("valueFrom", {}).get("secretKeyRef")) is not None}
 
 
 # Kubernetes schemas (from kubernetes-validate's package data)

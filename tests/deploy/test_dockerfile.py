@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.deploy.kube import OVERLAYS, ROOT, build, is_dmp, of_kind
+from tests.deploy.kube import OVERLAYS, ROOT, build, is_dmp_pod, pod_specs
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 
@@ -82,10 +82,10 @@ def test_no_secret_and_no_healthcheck_are_in_the_image() -> None:
 def test_every_command_the_manifests_run_is_a_module_the_image_has() -> None:
     packaged = {"services"}  # pyproject: [tool.setuptools.packages.find] include = ["services*"]
     for overlay in OVERLAYS:
-        for deployment in of_kind(build(overlay), "Deployment"):
-            if not is_dmp(deployment):
-                continue
-            command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
+        workloads = [(workload, spec) for workload, spec in pod_specs(build(overlay)) if is_dmp_pod(workload)]
+        assert "Job" in {workload["kind"] for workload, _ in workloads}, "the broker's set-up job runs the image too"
+        for _, spec in workloads:
+            command = spec["containers"][0]["command"]
             assert command[:2] == ["python", "-m"]
             module = command[2]
             assert module.split(".")[0] in packaged

@@ -10,12 +10,15 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
+from services.common.broker_admin import password_variable
+from services.common.bus import principals
 from services.common.draining import DRAIN_SECONDS
 from services.common.launcher import SERVICES
 from tests.deploy.kube import (
@@ -27,10 +30,12 @@ from tests.deploy.kube import (
     custom_resource_schema,
     environment_set,
     is_dmp,
+    is_dmp_pod,
     kubernetes_validator,
     named,
     of_kind,
     pod_specs,
+    secrets_read,
     variables_read,
 )
 
@@ -42,6 +47,8 @@ EMBEDDED: dict[str, list[tuple[tuple[str, ...], str]]] = {
     "MongoDBCommunity": [(("spec", "statefulSet", "spec", "template"), POD_TEMPLATE)],
 }
 SERVICE_PACKAGES = sorted(path.parent.name for path in (ROOT / "services").glob("*/service.py"))
+BROKER_SETUP = "broker-setup"
+PROVISION = ["python", "-m", "services.common.broker_admin", "provision", "--passwords-from-env"]
 
 
 def dig(document: Manifest, path: tuple[str, ...]) -> Any:
@@ -52,6 +59,15 @@ def dig(document: Manifest, path: tuple[str, ...]) -> Any:
 
 def dmp_deployments(overlay: str) -> dict[str, Manifest]:
     return {d["metadata"]["name"]: d for d in of_kind(build(overlay), "Deployment") if is_dmp(d)}
+
+
+def dmp_pods(overlay: str) -> dict[str, Manifest]:
+    """Every workload running the DMP's image: the Deployments and the broker's set-up Job."""
+    return {w["metadata"]["name"]: w for w, _ in pod_specs(build(overlay)) if is_dmp_pod(w)}
+
+
+def broker_setup(overlay: str) -> Manifest:
+    return named(build(overlay), "Job", BROKER_SETUP)
 
 
 def container(deployment: Manifest) -> Manifest:
@@ -236,13 +252,18 @@ def test_every_environment_variable_the_code_reads_is_set_by_the_manifests(overl
         missing = sorted(settings - secrets - names)
         assert not missing, f"{overlay}: {deployment} falls back to developer defaults for {missing}"
         assert "AMQP_URI" in names
+    # The set-up job runs services/common/broker_admin.py: whatever it reads is set on the job.
+    job = set(environment_set(manifests, container(broker_setup(overlay))))
+    admin = {name for name, paths in read.items() if ROOT / "services" / "common" / "broker_admin.py" in paths}
+    assert {"AMQP_URI", "DMP_RABBITMQ_MANAGEMENT_URL"} <= admin
+    assert not admin - job, f"{overlay}: the broker's set-up job falls back to defaults for {sorted(admin - job)}"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_secret_reference_in_a_container_names_one_key_and_no_secret_is_in_the_repository(overlay: str) -> None:
     manifests = build(overlay)
     assert not of_kind(manifests, "Secret"), f"{overlay}: Secrets are created outside the repository"
-    secret_like = re.compile(r"(KEY|KEYS|PASSWORD|USERNAME|_URI)$")
+    secret_like = re.compile(r"(KEY|KEYS|PASSWORD|USERNAME|_URI)$|PASSWORD_")
     for workload, spec in pod_specs(manifests):
         for item in spec["containers"]:
             for entry in item.get("env", []):
@@ -255,21 +276,51 @@ def test_every_secret_reference_in_a_container_names_one_key_and_no_secret_is_in
 
 
 def test_each_secret_reaches_only_the_deployments_that_use_it() -> None:
-    """Least privilege: the master key only to dossier, signing keys only to their signer, etc."""
+    """Least privilege: the master key only to dossier, signing keys only to their signer, etc.; the broker's
+    administrator only to its set-up job."""
     only = {"DMP_MASTER_KEY": {"dossier"}, "DMP_PREVIOUS_MASTER_KEYS": {"dossier"},
             "DMP_TOKEN_SIGNING_KEY": {"identity"}, "DMP_LOGIN_CODE_KEY": {"identity"},
             "DMP_AUDIT_SIGNING_KEY": {"audit"}, "DMP_AUDIT_PUBLIC_KEYS": {"audit"},
-            "SMTP_PASSWORD": {"notify"}, "SMS_PASSWORD": {"notify"}, "MONGO_URI": set(SERVICE_PACKAGES)}
+            "SMTP_PASSWORD": {"notify"}, "SMS_PASSWORD": {"notify"}, "MONGO_URI": set(SERVICE_PACKAGES),
+            "DMP_TOKEN_PUBLIC_KEYS": {*SERVICE_PACKAGES, "gateway"}}
     for overlay in OVERLAYS:
         manifests = build(overlay)
         for variable, allowed in only.items():
-            holders = {name for name, d in dmp_deployments(overlay).items()
-                       if variable in environment_set(manifests, container(d))}
+            holders = {name for name, w in dmp_pods(overlay).items()
+                       if variable in environment_set(manifests, container(w))}
             assert holders == allowed, f"{overlay}: {variable} reaches {sorted(holders)}"
+        admin = {name for name, w in dmp_pods(overlay).items()
+                 if any(secret == "dmp-broker-admin" for secret, _ in secrets_read(container(w)))}
+        assert admin == {BROKER_SETUP}, f"{overlay}: the broker's administrator reaches {sorted(admin)}"
         store_secrets = {
             name: environment_set(manifests, container(d))["MONGO_URI"]["valueFrom"]["secretKeyRef"]["name"]
             for name, d in dmp_deployments(overlay).items() if name != "gateway"}
         assert len(set(store_secrets.values())) == len(store_secrets), "one store user per service"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_principal_connects_with_its_own_secret_whose_password_the_set_up_job_applies(overlay: str) -> None:
+    """One broker user per principal (services/common/bus.py): a Deployment reads the AMQP_URI of its own
+    dmp-broker-<name> and no other principal's Secret; the job gets every principal's password from the
+    same Secrets, so the users it sets are the ones the Deployments log in as."""
+    manifests = build(overlay)
+    names = {principal.name for principal in principals()}
+    deployments = dmp_deployments(overlay)
+    assert set(deployments) <= names, "every Deployment is a principal of the bus"
+    for name, deployment in deployments.items():
+        env = environment_set(manifests, container(deployment))
+        assert env["AMQP_URI"]["valueFrom"]["secretKeyRef"] == {"name": f"dmp-broker-{name}", "key": "AMQP_URI"}
+        broker = {pair for pair in secrets_read(container(deployment)) if pair[0].startswith("dmp-broker-")}
+        assert broker == {(f"dmp-broker-{name}", "AMQP_URI")}, f"{overlay}: {name} reads {sorted(broker)}"
+    job = container(broker_setup(overlay))
+    assert job["command"] == PROVISION
+    env = environment_set(manifests, job)
+    for name in names:
+        ref = env[password_variable(name)]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": f"dmp-broker-{name}", "key": "password"}, f"{overlay}: {name}'s password"
+    assert env["AMQP_URI"]["valueFrom"]["secretKeyRef"] == {"name": "dmp-broker-admin", "key": "AMQP_URI"}
+    expected = {("dmp-broker-admin", "AMQP_URI"), *((f"dmp-broker-{name}", "password") for name in names)}
+    assert secrets_read(job) == expected, "the job holds the broker's secrets only, and no principal's URI"
 
 
 # Hardening and operations
@@ -279,6 +330,7 @@ def test_each_secret_reaches_only_the_deployments_that_use_it() -> None:
 def test_every_pod_runs_as_non_root_on_a_read_only_root_without_capabilities(overlay: str) -> None:
     for workload, spec in pod_specs(build(overlay)):
         name = f"{overlay}: {workload['metadata']['name']}"
+        runs_to_completion = workload["kind"] == "Job"  # nothing routes to it nor waits for it to be ready
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
         assert spec.get("automountServiceAccountToken") is False, f"{name} mounts an API token"
@@ -290,19 +342,21 @@ def test_every_pod_runs_as_non_root_on_a_read_only_root_without_capabilities(ove
             assert "add" not in context["capabilities"], name
             assert {"requests", "limits"} <= set(item["resources"]), f"{name}: requests and limits"
             assert "memory" in item["resources"]["limits"], name
-            assert item.get("readinessProbe"), f"{name}: readiness probe"
+            assert runs_to_completion or item.get("readinessProbe"), f"{name}: readiness probe"
             if is_dmp(workload):
                 assert item.get("livenessProbe"), f"{name}: liveness probe"
     for namespace in of_kind(build(overlay), "Namespace"):
         assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert broker_setup(overlay) in (workload for workload, _ in pod_specs(build(overlay))), "the job is checked"
 
 
 def test_the_image_user_is_the_one_the_pods_run_as() -> None:
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     user = re.findall(r"^USER (\d+):(\d+)$", dockerfile, re.MULTILINE)[-1]
-    for deployment in dmp_deployments("prod").values():
-        context = deployment["spec"]["template"]["spec"]["securityContext"]
-        assert (str(context["runAsUser"]), str(context["runAsGroup"])) == user
+    assert BROKER_SETUP in dmp_pods("prod")
+    for workload in dmp_pods("prod").values():
+        context = workload["spec"]["template"]["spec"]["securityContext"]
+        assert (str(context["runAsUser"]), str(context["runAsGroup"])) == user, workload["metadata"]["name"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -380,7 +434,7 @@ def policies_for(manifests: tuple[Manifest, ...], labels: dict[str, str]) -> lis
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_only_the_gateway_takes_traffic_and_only_from_the_ingress_controller(overlay: str) -> None:
     manifests = build(overlay)
-    for name, deployment in dmp_deployments(overlay).items():
+    for name, deployment in dmp_pods(overlay).items():
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         policies = policies_for(manifests, labels)
         assert any(set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"} and not p["spec"].get("ingress")
@@ -398,8 +452,11 @@ def test_only_the_gateway_takes_traffic_and_only_from_the_ingress_controller(ove
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_services_reach_only_the_broker_the_store_the_collector_and_dns(overlay: str) -> None:
     manifests = build(overlay)
-    allowed = {"broker": {5671, 5672}, "store": {27017}, "trace-collector": {4318}}
-    for name, deployment in dmp_deployments(overlay).items():
+    # The services and the gateway never reach the broker's management API; its set-up job reaches nothing else.
+    served = {"broker": {5671, 5672}, "store": {27017}, "trace-collector": {4318}}
+    set_up = {"broker": {5671, 5672, 15671, 15672}}
+    for name, deployment in dmp_pods(overlay).items():
+        allowed = set_up if name == BROKER_SETUP else served
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         for policy in policies_for(manifests, labels):
             for rule in policy["spec"].get("egress", []):
@@ -414,13 +471,67 @@ def test_services_reach_only_the_broker_the_store_the_collector_and_dns(overlay:
                     if namespace == {"kubernetes.io/metadata.name": "kube-system"}:
                         assert ports == {53}, "DNS only in kube-system"
                     elif namespace == {"kubernetes.io/metadata.name": "observability"}:
-                        assert ports == {4318}, "traces only to the platform's collector"
+                        assert ports == {4318} and name != BROKER_SETUP, "traces only to the platform's collector"
                     elif role in allowed:
                         assert ports <= allowed[role], f"{overlay}: {name} to {role} on {ports}"
                         assert role != "store" or name != "gateway", "the gateway has no store access"
                     else:
                         assert name == "notify" and role in {"mail-sink", "sms-sink"} and overlay == "dev", \
                             f"{overlay}: {name} may reach {destination}"
+
+
+def admitted(manifests: tuple[Manifest, ...], target: dict[str, str], source: dict[str, str]) -> set[int]:
+    """The ports on which pods labelled `target` accept pods labelled `source` (same namespace)."""
+    return {port["port"] for policy in policies_for(manifests, target) for rule in policy["spec"].get("ingress", [])
+            if any("namespaceSelector" not in peer and selects(peer.get("podSelector", {}), source)
+                   for peer in rule.get("from", []))
+            for port in rule["ports"]}
+
+
+def reachable(manifests: tuple[Manifest, ...], source: dict[str, str], target: dict[str, str]) -> set[int]:
+    """The ports on which pods labelled `source` may reach pods labelled `target` (same namespace)."""
+    return {port["port"] for policy in policies_for(manifests, source) for rule in policy["spec"].get("egress", [])
+            if any("namespaceSelector" not in peer and selects(peer.get("podSelector", {}), target)
+                   for peer in rule.get("to", []))
+            for port in rule["ports"]}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_broker_set_up_job_reaches_the_broker_and_its_management_api_and_nobody_else_does(overlay: str) -> None:
+    manifests = build(overlay)
+    job = broker_setup(overlay)
+    env = environment_set(manifests, container(job))
+    config = named(manifests, "ConfigMap", env["DMP_RABBITMQ_MANAGEMENT_URL"]["configMap"])["data"]
+    management = urlsplit(config["DMP_RABBITMQ_MANAGEMENT_URL"]).port
+    assert management in {15671, 15672}
+    broker, job_labels = {"dmp-role": "broker"}, job["spec"]["template"]["metadata"]["labels"]
+    amqp = admitted(manifests, broker, {"dmp-role": "service"})
+    assert amqp and amqp <= {5671, 5672}
+    needed = amqp | {management}
+    assert needed <= admitted(manifests, broker, job_labels), f"{overlay}: the broker refuses the job"
+    assert needed <= reachable(manifests, job_labels, broker), f"{overlay}: the job may not reach the broker"
+    assert any(rule.get("to") and {port["port"] for port in rule["ports"]} == {53}
+               for policy in policies_for(manifests, job_labels) for rule in policy["spec"].get("egress", [])), \
+        f"{overlay}: the job resolves no name"
+    for name, deployment in dmp_deployments(overlay).items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert not admitted(manifests, broker, labels) & {15671, 15672}, f"{overlay}: {name} reaches the management API"
+
+
+def test_every_pod_given_a_ca_bundle_mounts_it() -> None:
+    """SSL_CERT_FILE naming a file that is not there leaves OpenSSL with no CA: every TLS connection fails."""
+    given = 0
+    for overlay in OVERLAYS:
+        manifests = build(overlay)
+        for name, workload in dmp_pods(overlay).items():
+            env = environment_set(manifests, container(workload))
+            if "SSL_CERT_FILE" not in env:
+                continue
+            path = named(manifests, "ConfigMap", env["SSL_CERT_FILE"]["configMap"])["data"]["SSL_CERT_FILE"]
+            mounts = [mount["mountPath"].rstrip("/") + "/" for mount in container(workload).get("volumeMounts", [])]
+            assert any(path.startswith(mount) for mount in mounts), f"{overlay}: {name} has no {path}"
+            given += 1
+    assert given == len(dmp_pods("prod")), "every prod pod speaks TLS to the broker"
 
 
 def test_the_gateway_trusts_forwarded_headers_only_from_a_network_given_by_the_overlay() -> None:
