@@ -323,6 +323,15 @@ def test_each_principal_connects_with_its_own_secret_whose_password_the_set_up_j
     assert secrets_read(job) == expected, "the job holds the broker's secrets only, and no principal's URI"
 
 
+def test_the_operations_guide_creates_a_secret_for_every_principal() -> None:
+    """The guide's loop makes the Secrets the manifests read; a principal it forgot stops the set-up job."""
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    loops = re.findall(r"^for p in ([a-z -]+); do$", guide, re.MULTILINE)
+    assert loops, "no loop creating the dmp-broker-<name> Secrets in docs/operations.md"
+    for loop in loops:
+        assert set(loop.split()) == {principal.name for principal in principals()}, loop
+
+
 # Hardening and operations
 
 
