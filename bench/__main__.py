@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
             results.append(("floors", base))
             if "rpc_hop" in wanted:
                 log("one RPC hop...")
-                results.append(("rpc_hop", rpc_hop.run(amqp_uri, base, var, args.quick)))
+                results.append(("rpc_hop", rpc_hop.run(amqp_uri, stack.operator_uri, base, var, args.quick)))
             if "end_to_end" in wanted:
                 log("end to end...")
                 results.append(("end_to_end", end_to_end.run(stack, base, args.quick)))

@@ -72,11 +72,11 @@ def run(stack: Stack, floors: Section, var: Path, quick: bool) -> Section:
     total = openings * MONTHS * per_month
     card = Card()
     client_id = f"bench-feed-{uuid.uuid4().hex[:6]}"
-    with RpcClient(uri=stack.env["AMQP_URI"], timeout=60) as cluster:
+    with RpcClient(uri=stack.operator_uri, timeout=60) as cluster:
         cluster.identity.register_system({"client_id": client_id, "public_key": card.public_pem})
     key = var / "feed.pem"
     card.save(key)
-    amqp_uri = stack.env["AMQP_URI"]
+    amqp_uri = stack.operator_uri  # the feed import is an operator's command
     for label in ("first import", "same file again (all duplicates)"):
         log(f"back-fill: {label}, {total:,} lines...")
         start = time.perf_counter()

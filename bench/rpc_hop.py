@@ -29,7 +29,9 @@ def echo_answers(amqp_uri: str) -> bool:
         return False
 
 
-def run(amqp_uri: str, floors: Section, var: Path, quick: bool) -> Section:
+def run(amqp_uri: str, operator_uri: str, floors: Section, var: Path, quick: bool) -> Section:
+    """`amqp_uri`: the administrator's (the echo service is the benchmark's own); `operator_uri` calls the
+    system's services, as its operators do."""
     from nameko.standalone.rpc import ClusterRpcClient
 
     from services.common.rpc_client import RpcClient
@@ -37,7 +39,9 @@ def run(amqp_uri: str, floors: Section, var: Path, quick: bool) -> Section:
     rounds = 100 if quick else 500
     section = Section("rpc_hop")
     processes = Processes(var / "log")
-    processes.start("bench_echo", ["-m", "bench.echo_service"], base_env({"AMQP_URI": amqp_uri}))
+    # The benchmark's own service, on the administrator's user: a development set-up (services/common/principals.py).
+    echo_env = base_env({"AMQP_URI": amqp_uri, "DMP_DEV_LOGIN": "true"})
+    processes.start("bench_echo", ["-m", "bench.echo_service"], echo_env)
     clients: list[Any] = []
     try:
         log("one RPC hop: starting the echo service...")
@@ -47,7 +51,8 @@ def run(amqp_uri: str, floors: Section, var: Path, quick: bool) -> Section:
                                    lambda: stock.bench_echo.echo(1), rounds // 2))
         with RpcClient(uri=amqp_uri, timeout=30) as cluster:
             one = section.add(sequential("nameko RPC hop (echo service)", lambda: cluster.bench_echo.echo(1), rounds))
-            health = section.add(sequential("nameko RPC dossier.health (+ a store ping)", cluster.dossier.health,
+        with RpcClient(uri=operator_uri, timeout=30) as operator:
+            health = section.add(sequential("nameko RPC dossier.health (+ a store ping)", operator.dossier.health,
                                             rounds // 2))
 
         def caller(index: int) -> Callable[[int], object]:

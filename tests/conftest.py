@@ -132,11 +132,14 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def rabbit_config(rabbit_config: None, rabbit_uri: str) -> None:
+def rabbit_config(rabbit_config: None, rabbit_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """nameko's fresh virtual host, with the exchanges, queues and bindings the set-up declares before any
-    service starts (services/common/bus.py)."""
+    service starts (services/common/bus.py). The services run in-process there, on one broker user: a
+    development set-up (DMP_DEV_LOGIN), which a service refuses otherwise; tests/security/test_bus.py runs
+    them as `make run` does, each on its own user."""
     from services.common.bus import declare_topology
 
+    monkeypatch.setenv("DMP_DEV_LOGIN", "true")
     declare_topology(rabbit_uri)
 
 

@@ -68,6 +68,11 @@ class Stack:
         self.processes = Processes(self.var / "log")
 
     @property
+    def operator_uri(self) -> str:
+        """The operators' broker user: for the commands, checks and benchmarks that call services."""
+        return self.principal_uris["operator"]
+
+    @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.env['DMP_GATEWAY_PORT']}"
 
@@ -116,7 +121,7 @@ class Stack:
 
         def ready() -> bool:
             self.processes.check_alive()
-            return http_ok(f"{self.gateway_url}/health") and services_answer(env["AMQP_URI"])
+            return http_ok(f"{self.gateway_url}/health") and services_answer(self.operator_uri)
 
         wait_for("the services and the gateway", ready, 120)
 

@@ -74,6 +74,14 @@ class AuditService(HealthMixin):
     def on_gateway_event(self, payload: dict[str, Any]) -> None:
         self._append(payload)
 
+    @subscribe("audit", "notify")
+    def on_notify_event(self, payload: dict[str, Any]) -> None:
+        self._append(payload)
+
+    @subscribe("audit", "audit")
+    def on_own_event(self, payload: dict[str, Any]) -> None:
+        self._append(payload)
+
     # Verification
 
     @rpc(callers=(OPERATORS,))

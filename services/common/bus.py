@@ -30,14 +30,13 @@ from functools import cache
 from kombu.connection import Connection
 from kombu.entity import Exchange
 
-from services.common.deadletters import DEAD_LETTER_EXCHANGE, dead_letter_queue
-from services.common.entrypoints import CALLERS
+from services.common.deadletters import CALLERS, DEAD_LETTER_EXCHANGE, dead_letter_queue
 from services.common.events import EventType
 from services.common.principals import SERVICES, Kind, allowed, kind_of
 from services.common.subscriptions import SUBSCRIPTIONS
 
 RPC_EXCHANGE = "nameko-rpc"
-EVENT_SOURCES = ("identity", "consent", "dossier", "gateway")
+EVENT_SOURCES = ("identity", "consent", "dossier", "notify", "audit", "gateway")  # refusals: every service
 REPLY_KEY = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # nameko's reply routing keys
 NOTHING = "^$"
 

@@ -25,19 +25,25 @@ from typing import Any
 
 from kombu.entity import Exchange, Queue
 from kombu.messaging import Producer
+from nameko import config
+from nameko.constants import AMQP_SSL_CONFIG_KEY
 from nameko.exceptions import IncorrectSignature, MalformedRequest, MethodNotFound
 from nameko.rpc import Responder, RpcConsumer, get_rpc_exchange
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
+from services.common.clock import utcnow
+from services.common.direct_events import publish_now
 from services.common.draining import DrainingMessageConsumer, DrainingRpc, DrainingRpcConsumer
-from services.common.errors import DmpError, ServiceUnavailable
-from services.common.events import Event
+from services.common.errors import ConfigurationError, DmpError, ServiceUnavailable
+from services.common.events import Event, EventType, Outcome
+from services.common.principals import NamedPublisher, Sender, allowed
 from services.common.rpc_client import BROKER_ERRORS, CONNECTION_ERRORS
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
 
+CALLERS = "__dmp_callers__"  # set on each RPC method by services/common/entrypoints.rpc
 DEAD_LETTER_EXCHANGE = "dmp.malformed"
 MAX_EVENT_BYTES = 64 * 1024  # an event carries ids and codes only
 
@@ -81,24 +87,32 @@ def _size(message: Any) -> int:
     return len(body) if isinstance(body, bytes | str) else 0
 
 
-def event_problem(body: Any, message: Any) -> str | None:
+def event_problem(body: Any, message: Any, sender: Sender) -> str | None:
     """Why a consumed message cannot be an event, or None."""
     if _size(message) > MAX_EVENT_BYTES:
         return f"payload too large: {_size(message)} bytes (events carry ids only, at most {MAX_EVENT_BYTES})"
     try:
-        Event.model_validate(body)
+        event = Event.model_validate(body)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()[:10])
         return f"not a valid event: {problems}"
+    exchange = str(message.delivery_info.get("exchange", ""))
+    if exchange != f"{event.source}.events":
+        return f"an event of {event.source} that came through {exchange or 'the default exchange'}"
+    publisher = sender.of(message)
+    if not sender.shared and publisher != event.source:
+        return f"an event of {event.source} published by {publisher or 'an unknown sender'}"
     return None
 
 
 class GuardedConsume(DrainingMessageConsumer):
-    """`consume`, with undecodable and invalid events dead-lettered instead of requeued forever."""
+    """`consume`, with undecodable and invalid events, and events not published by their source,
+    dead-lettered instead of requeued forever."""
 
     def setup(self) -> None:
         super().setup()
         queue, service = self.queue.name, self.container.service_name
+        self.sender = Sender.for_service(service)
 
         def undecodable(message: Any, error: Exception) -> None:
             dead_letter(message, service, queue, f"undecodable body: {type(error).__name__}: {error}"[:500])
@@ -106,7 +120,7 @@ class GuardedConsume(DrainingMessageConsumer):
         self.consumer.consumer_options["on_decode_error"] = undecodable
 
     def handle_message(self, body: Any, message: Any) -> None:
-        problem = event_problem(body, message)
+        problem = event_problem(body, message, self.sender)
         if problem:
             dead_letter(message, self.container.service_name, self.queue.name, problem)
             self.consumer.settled(message)
@@ -130,10 +144,21 @@ def rpc_problem(body: Any, message: Any, consumer: RpcConsumer) -> tuple[str, Ex
     return None
 
 
+class NamedResponder(Responder):  # type: ignore[misc]
+    """nameko's reply, naming the answering service's broker user (services/common/principals.py)."""
+
+    publisher_cls = NamedPublisher
+
+
 class GuardedRpcConsumer(DrainingRpcConsumer):
     def setup(self) -> None:
         super().setup()
         service = self.container.service_name
+        self.sender = Sender.for_service(service)
+        if self.sender.shared and not Settings.from_env().dev_login:
+            raise ConfigurationError(
+                f"{service} connects as {self.sender.own_user}, a user shared by every process: outside "
+                f"development each process connects as its own broker user (services/common/bus.py)")
 
         def undecodable(message: Any, error: Exception) -> None:
             self._answer(message, MalformedRequest("the request could not be decoded"))
@@ -151,6 +176,24 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
             return
         super().handle_message(body, message)
 
+    def handle_result(self, message: Any, result: Any, exc_info: Any) -> Any:
+        responder = NamedResponder(self.amqp_uri, get_rpc_exchange(), message, ssl=config.get(AMQP_SSL_CONFIG_KEY))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.consumer.ack_message(message)
+        return result, exc_info
+
+    def refuse(self, message: Any, method: str, caller: str | None) -> None:
+        """A call from someone its method does not name: answered as if the method did not exist, acknowledged,
+        and traced (the broker's permissions should have stopped it: this is the second lock)."""
+        self._answer(message, MethodNotFound(method))
+        self.consumer.ack_message(message)
+        self.consumer.settled(message)
+        service = self.container.service_name
+        log.error("refused a call of %s.%s from %s", service, method, caller or "an unknown sender")
+        publish_now(Event.of(EventType.ACCESS_DENIED, service, utcnow(), None, outcome=Outcome.DENIED,
+                             rule="R-BUS-CALLER", data={"method": f"{service}.{method}",
+                                                        "caller": caller or "unknown"}))
+
     def _answer(self, message: Any, error: Exception) -> None:
         """Tell a waiting caller at once (an error), when the message says where to answer."""
         if not message.properties.get("reply_to"):
@@ -160,7 +203,7 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         except Exception:
             exc_info = sys.exc_info()
         try:
-            Responder(self.amqp_uri, get_rpc_exchange(), message).send_response(None, exc_info)
+            NamedResponder(self.amqp_uri, get_rpc_exchange(), message).send_response(None, exc_info)
         except Exception:  # the caller may be gone; the dead letter is what matters
             log.warning("could not answer a malformed call", exc_info=True)
 
@@ -204,6 +247,18 @@ class GuardedRpc(DrainingRpc):
     (a 500). Found by the fault test."""
 
     rpc_consumer = GuardedRpcConsumer()
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        """Only the callers the method names (`@rpc(callers=...)`), by the broker-validated user id."""
+        sender: Sender = self.rpc_consumer.sender
+        if not sender.shared:
+            caller = sender.of(message)
+            method = getattr(self.container.service_cls, self.method_name)
+            callers: frozenset[str] = getattr(method, CALLERS, frozenset())
+            if caller is None or not allowed(caller, callers):
+                self.rpc_consumer.refuse(message, self.method_name, caller)
+                return
+        super().handle_message(body, message)
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
         if exc_info is not None:

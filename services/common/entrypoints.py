@@ -13,7 +13,7 @@ from typing import Any, TypeVar, overload
 
 from nameko.timer import timer as nameko_timer
 
-from services.common.deadletters import GuardedConsume, GuardedRpc
+from services.common.deadletters import CALLERS, GuardedConsume, GuardedRpc
 from services.common.errors import DmpError
 from services.common.principals import CLIENTS
 
@@ -32,7 +32,6 @@ def every(seconds: float) -> Callable[[F], F]:
     return decorator
 
 
-CALLERS = "__dmp_callers__"
 
 
 @overload

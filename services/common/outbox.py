@@ -19,7 +19,7 @@ from typing import Any
 
 import eventlet
 from eventlet.event import Event as Signal
-from nameko.amqp.publish import Publisher, UndeliverableMessage
+from nameko.amqp.publish import UndeliverableMessage
 from nameko.messaging import encode_to_headers
 from nameko.standalone.events import get_event_exchange
 from opentelemetry import trace
@@ -27,6 +27,7 @@ from opentelemetry.propagate import extract, inject
 from pymongo.database import Database
 
 from services.common.events import Event
+from services.common.principals import NamedPublisher
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -66,7 +67,7 @@ class OutboxRelay:
         self.database = database
         self.collections = tuple(collections)
         self.interval = interval_seconds
-        self.publisher = Publisher(amqp_uri, use_confirms=True, mandatory=True)
+        self.publisher = NamedPublisher(amqp_uri, use_confirms=True, mandatory=True)
         self._wake = Signal()
         self._written: set[str] = set()  # collections written since the last pass began
         self._thread: eventlet.greenthread.GreenThread | None = None

@@ -12,11 +12,14 @@ Users are `<prefix><principal>`: the prefix keeps the users of several systems o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from nameko import config
 from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI
 
 SERVICES = ("identity", "consent", "dossier", "notify", "audit")
 CLIENTS = "clients"  # the gateway and the admitted external services, calling with a user's token
@@ -69,6 +72,25 @@ def shared_user(own_user: str, own_name: str) -> bool:
     """A process whose user is not `<prefix><own name>` shares one broker user with every other (the
     in-process tests, a development set-up): nobody's identity can be told from the bus there."""
     return not own_user.endswith(own_name)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Tells who published each message a process receives."""
+
+    own_user: str
+    own_name: str
+
+    @classmethod
+    def for_service(cls, name: str) -> Sender:
+        return cls(username_of(config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI)), name)
+
+    @property
+    def shared(self) -> bool:
+        return shared_user(self.own_user, self.own_name)
+
+    def of(self, message: Any) -> str | None:
+        return caller_of(message.properties.get("user_id"), self.own_user, self.own_name)
 
 
 class NamedPublisher(Publisher):  # type: ignore[misc]

@@ -44,6 +44,7 @@ from nameko.constants import AMQP_SSL_CONFIG_KEY
 from nameko.exceptions import ReplyQueueExpiredWithPendingReplies, RpcTimeout
 from nameko.standalone.rpc import ClusterRpcClient, ReplyListener
 
+from services.common.principals import NamedPublisher
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,8 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
     """nameko's cluster client on one lasting reply connection: `with RpcClient(uri=…, timeout=…) as cluster:
     cluster.dossier.search(token, ins)`."""
 
+    publisher_cls = NamedPublisher  # every request names its broker user (services/common/principals.py)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # nameko builds its listener inside __init__ and binds the call path to that very object;
@@ -155,6 +158,8 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
 class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
     """nameko's dependency for calling another service, its reply queue declared once per connection:
     `identity = ServiceRpc("identity")`."""
+
+    publisher_cls = NamedPublisher
 
     def setup(self) -> None:
         super().setup()

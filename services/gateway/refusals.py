@@ -9,28 +9,11 @@ the refusal is still answered (401) and the failure to trace it is logged.
 
 from __future__ import annotations
 
-import logging
-import threading
-
-from nameko.amqp.publish import Publisher
-from nameko.standalone.events import get_event_exchange
-
 from services.common.clock import utcnow
+from services.common.direct_events import publish_now
 from services.common.events import Event, EventType, Outcome
-from services.common.settings import Settings
 
-log = logging.getLogger("dmp.gateway")
 SOURCE = "gateway"
-
-_lock = threading.Lock()
-_publisher: Publisher | None = None
-
-
-def _get_publisher() -> Publisher:
-    global _publisher
-    if _publisher is None:
-        _publisher = Publisher(Settings.from_env().amqp_uri, use_confirms=True, mandatory=True)
-    return _publisher
 
 
 def authentication_refused(reason: str, route: str, request_id: str, client: str) -> Event:
@@ -40,10 +23,4 @@ def authentication_refused(reason: str, route: str, request_id: str, client: str
 
 
 def trace_refusal(event: Event) -> None:
-    exchange = get_event_exchange(SOURCE)
-    try:
-        with _lock:  # one publisher (and its pooled connection) for the gateway's worker threads
-            _get_publisher().publish(event.model_dump(mode="json"), exchange=exchange,
-                                     declare=[exchange], routing_key=event.type.value)
-    except Exception:  # the 401 is answered all the same; the operator sees this line
-        log.exception("could not trace refused token (request %s)", event.data.get("request_id"))
+    publish_now(event)

@@ -13,7 +13,7 @@ from nameko.exceptions import RemoteError
 from pymongo.errors import AutoReconnect
 
 from services.common.entrypoints import rpc
-from services.common.errors import ServiceUnavailable
+from services.common.errors import ConfigurationError, ServiceUnavailable
 from services.common.rpc_client import RpcClient
 
 
@@ -50,3 +50,12 @@ def test_any_other_error_is_not_disguised_as_an_outage(outages: Any) -> None:
     with pytest.raises(RemoteError) as raised:
         outages.bug()
     assert raised.value.exc_type == "KeyError"
+
+
+def test_outside_development_a_service_refuses_to_start_on_a_shared_broker_user(
+    rabbit_config: None, container_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On one user for every process nobody's identity can be told on the bus: development only."""
+    monkeypatch.setenv("DMP_DEV_LOGIN", "false")
+    with pytest.raises(ConfigurationError, match="its own broker user"):
+        container_factory(Outages).start()

@@ -162,7 +162,8 @@ def test_patient_session_refresh_and_logout_over_http(system: Running, api: Api)
     # The access token is refused at once: at the gateway, and by every service over RPC.
     refused = http.get(f"/api/v1/patients/{ins}/access-settings", headers=headers)
     assert refused.status_code == 401 and "ended" in refused.json()["detail"]
-    with RpcClient(uri=system.stack.env["AMQP_URI"], timeout=10) as cluster, pytest.raises(Unauthenticated):
+    client = system.stack.principal_uris["gateway"]  # as a client service calling with the user's token
+    with RpcClient(uri=client, timeout=10) as cluster, pytest.raises(Unauthenticated):
         cluster.dossier.status(access, ins)
     keys = http.get("/.well-known/jwks.json").json()["keys"]
     assert keys and keys[0]["alg"] == "EdDSA"

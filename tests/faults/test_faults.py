@@ -153,7 +153,7 @@ def faulty_system(
 def healthy(stack: Stack) -> None:
     try:
         wait_for("the whole system", lambda: http_ok(f"{stack.gateway_url}/health")
-                 and services_answer(stack.env["AMQP_URI"]), 180)
+                 and services_answer(stack.operator_uri), 180)
     except TimeoutError:
         raise AssertionError(f"still not answering: {silent(stack)}") from None
 
@@ -162,7 +162,7 @@ def silent(stack: Stack) -> list[str]:
     """Who does not answer (for the failure message)."""
     quiet = [] if http_ok(f"{stack.gateway_url}/health") else ["gateway"]
     try:
-        with RpcClient(uri=stack.env["AMQP_URI"], timeout=5) as cluster:
+        with RpcClient(uri=stack.operator_uri, timeout=5) as cluster:
             for name in SERVICES:
                 try:
                     getattr(cluster, name).health()
@@ -258,7 +258,7 @@ def check_nothing_lost(stack: Stack, load: Load, mailbox: Mailbox) -> dict[str, 
         return {"accesses traced": len(accesses), "deposits traced": len(acknowledged), "traces": len(traces)}
 
     counts: dict[str, int] = eventually(traced, seconds=120, interval=1)
-    with RpcClient(uri=stack.env["AMQP_URI"], timeout=60) as cluster:
+    with RpcClient(uri=stack.operator_uri, timeout=60) as cluster:
         verification = cluster.audit.verify()
     assert verification["intact"], verification
     counts["chains verified"] = verification["chains"]

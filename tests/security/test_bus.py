@@ -4,6 +4,7 @@ its own user, (c) a compromised service (audit's user trying to act as dossier, 
 Every attack of issue 18's list that the broker can stop is refused by the broker itself; the external
 service still does what the published contract lets it do."""
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,11 +14,15 @@ import pytest
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 from kombu.messaging import Producer
+from nameko.exceptions import MethodNotFound
+from pymongo import MongoClient
 
 from services.common.broker_admin import Management, apply, remove, uri_for, user_prefix, vhost_of
 from services.common.bus import Principal
 from services.common.rpc_client import RpcClient
 from tests.e2e.conftest import Api, Running, document
+from tests.journeys import eventually
+from tests.queues import drain
 
 REFUSED = (amqp.exceptions.AccessRefused, amqp.exceptions.NotAllowed)
 RPC = Exchange("nameko-rpc", type="topic", durable=True, passive=True)  # type: ignore[no-untyped-call]
@@ -27,12 +32,12 @@ def events(source: str) -> Exchange:
     return Exchange(f"{source}.events", type="topic", durable=True, passive=True)  # type: ignore[no-untyped-call]
 
 
-def publish(uri: str, exchange: Exchange | str, routing_key: str, body: object = None) -> None:
+def publish(uri: str, exchange: Exchange | str, routing_key: str, body: object = None, **properties: str) -> None:
     """Publish one message with broker confirms: a refused publish raises."""
     with Connection(uri, transport_options={"confirm_publish": True}) as connection:  # type: ignore[no-untyped-call]
         Producer(connection).publish(  # type: ignore[no-untyped-call]
             body if body is not None else {"args": [], "kwargs": {}}, exchange=exchange, routing_key=routing_key,
-            serializer="json", reply_to=str(uuid.uuid4()), correlation_id=str(uuid.uuid4()),
+            serializer="json", reply_to=str(uuid.uuid4()), correlation_id=str(uuid.uuid4()), **properties,
         )
 
 
@@ -218,3 +223,41 @@ def test_audit_still_does_its_own_work(audit_user: str) -> None:
     bind(audit_user, events("dossier"), "#", "audit.from-dossier")
     with RpcClient(uri=audit_user, timeout=10) as cluster:
         assert cluster.consent.health()["status"] == "ok"
+
+
+# Who sent it: RabbitMQ validates the user id each of our publishers puts on its messages, and every
+# service decides on it (services/common/principals.py): the second lock, behind the broker's permissions.
+
+
+def test_nobody_can_publish_in_another_principals_name(partner: str, admin: str) -> None:
+    with pytest.raises(amqp.exceptions.PreconditionFailed):
+        publish(partner, RPC, "dossier.status", user_id=f"{user_prefix(admin)}notify")
+
+
+def traces(system: Running) -> Any:
+    store: MongoClient[dict[str, Any]] = MongoClient(system.stack.env["MONGO_URI"], tz_aware=True)
+    return store[f"{system.stack.env['DMP_MONGO_DATABASE_PREFIX']}_audit"].traces
+
+
+def test_a_call_that_slips_past_the_broker_is_refused_by_the_service_and_traced(
+    system: Running, admin: str
+) -> None:
+    """The broker's administrator may publish anything (as a misconfigured permission would let someone):
+    the service still answers an internal method as if it did not exist, and traces the attempt."""
+    with RpcClient(uri=admin, timeout=10) as cluster, pytest.raises(MethodNotFound):
+        cluster.identity.contact_of("pat_x")
+    trace = eventually(lambda: traces(system).find_one({"type": "access_denied", "rule": "R-BUS-CALLER",
+                                                         "data.method": "identity.contact_of"}))
+    assert trace["chain"] == "system" and trace["data"]["caller"] == "unknown"
+
+
+def test_an_event_not_published_by_its_source_is_dead_lettered_not_believed(system: Running, admin: str) -> None:
+    """A well-formed document_added on dossier's exchange, by someone who is not dossier: no trace, no mail."""
+    forged = {"event_id": f"evt_forged_{uuid.uuid4().hex}", "type": "document_added", "source": "dossier",
+              "occurred_at": "2026-11-23T10:00:00Z", "patient_id": "pat_innocent", "document_id": "doc_x"}
+    publish(admin, events("dossier"), "document_added", forged)
+    with Connection(admin) as connection:  # type: ignore[no-untyped-call]
+        letters = eventually(lambda: [letter for letter in drain(connection, "audit.dead-letter")
+                                      if json.loads(letter.body).get("event_id") == forged["event_id"]])
+    assert len(letters) == 1 and "published by an unknown sender" in letters[0].headers["x-reason"]
+    assert traces(system).find_one({"event_id": forged["event_id"]}) is None
