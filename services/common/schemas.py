@@ -8,7 +8,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    model_validator,
+)
 
 from services.common import identifiers
 from services.common.codes import CATEGORIES, FORMATS
@@ -350,6 +359,7 @@ class DocumentMetadata(BaseModel):
     replaced_by: str | None = None
     imaging_study: ImagingStudy | None = None
     author: dict[str, Any]
+    patient_id: str | None = Field(None, description="the patient's id (FHIR Patient id, with - for _)")
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> DocumentMetadata:
@@ -357,14 +367,31 @@ class DocumentMetadata(BaseModel):
         return cls(document_id=record["_id"], **fields)
 
 
+def _listed(value: Any) -> Any:
+    """One value where a list is expected is a list of one (RPC callers that name a single status or type)."""
+    return [value] if isinstance(value, str) else value
+
+
+SearchedStatus = Literal["current", "archived", "replaced"]
+
+
 class DocumentSearch(Strict):
+    """Every list field is an OR of its values (absent: no filter; empty: matches nothing); the fields AND."""
     category: list[Annotated[str, AfterValidator(_category)]] | None = None
-    type_code: Annotated[str, Field(max_length=64)] | None = None
+    type_code: Annotated[Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] | None,
+                         BeforeValidator(_listed)] = None
     author_id: Annotated[str, Field(max_length=64)] | None = None
     care_from: date | None = None
     care_to: date | None = None
-    status: Literal["current", "archived", "replaced"] = "current"
-    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    created_from: AwareDatetime | None = Field(None, description="deposited at or after this instant")
+    created_before: AwareDatetime | None = Field(None, description="deposited strictly before this instant")
+    document_id: Annotated[Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None,
+                           BeforeValidator(_listed)] = None
+    patient_id: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="the patient's id (FHIR Patient id): the dossier when no INS is given")
+    status: Annotated[list[SearchedStatus], BeforeValidator(_listed), Field(max_length=3)] = Field(
+        default_factory=lambda: list[SearchedStatus](["current"]))
+    limit: Annotated[int, Field(ge=0, le=100, description="0: the total only")] = 50
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
 

@@ -613,16 +613,21 @@ class DossierService(HealthMixin):
         return document
 
     @rpc
-    def search(self, token: str, ins: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The documents this actor may see, newest first, a page at a time, with an honest total."""
+    def search(self, token: str, ins: str | None, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The documents this actor may see, newest first, a page at a time, with an honest total. Without
+        an INS, the query's patient_id names the patient (FHIR's `patient` reference)."""
         search = parse(DocumentSearch, query or {})
-        actor, grant, dossier = self._allowed(token, ins, Action.READ)
+        actor, grant, dossier = self._allowed(token, self._ins_of(token, ins, search.patient_id), Action.READ)
         selection = queries.document_query(
-            dossier["_id"], grant, actor.id, categories=search.category, type_code=search.type_code,
-            author_id=search.author_id, care_from=search.care_from, care_to=search.care_to, status=search.status,
+            dossier["_id"], grant, actor.id, categories=search.category, type_codes=search.type_code,
+            author_id=search.author_id, care_from=search.care_from, care_to=search.care_to,
+            created_from_ms=lifecycle.epoch_ms(search.created_from) if search.created_from else None,
+            created_before_ms=lifecycle.epoch_ms(search.created_before) if search.created_before else None,
+            document_ids=search.document_id, patient_id=search.patient_id, statuses=list(search.status),
         )
+        # limit 0 asks for the total alone: one record is still fetched to know whether there are more.
         total, page = self.store.search_documents(selection, queries.after(selection, search.cursor), search.limit + 1)
-        more = len(page) > search.limit
+        more = len(page) > search.limit and search.limit > 0
         page = page[: search.limit]
         event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant, data={"count": str(len(page))})
         self._record_access(actor, event)  # traced before any metadata leaves
@@ -631,7 +636,24 @@ class DossierService(HealthMixin):
             "total": total,
             "next_cursor": queries.encode_cursor(page[-1]) if more else None,
             "access": access_note(grant),
+            "ins": dossier["ins"],  # for FHIR's subject, when the search named the patient by id
         }
+
+    def _ins_of(self, token: str, ins: str | None, patient_id: str | None) -> str:
+        """The INS a search names, or else that of the patient it names by id. An unknown patient id answers
+        like a patient without a dossier, and is traced like an unknown document id."""
+        if ins is not None:
+            return ins
+        if patient_id is None:
+            raise InvalidInput.for_field("ins", "is required (or patient_id)")
+        dossier = self.store.dossier_by_patient_id(patient_id)
+        if dossier is None:
+            self.store.record_access(Event.of(
+                EventType.ACCESS_DENIED, self.name, self.clock.now(), verify(token), outcome=Outcome.DENIED,
+                rule="R-UNKNOWN-PATIENT", data={"action": Action.READ.value}))
+            self.refusal_traced = True
+            raise NotFound("this patient has no dossier", [{"field": "patient_id"}])
+        return str(dossier["ins"])
 
     @rpc
     def find_document(self, token: str, document_id: str, with_content: bool) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class DossierStore(Store):
         database.reimbursements.create_index([("dossier_id", 1), ("care_ms", 1)])
         database.personal_space_history.create_index([("dossier_id", 1), ("version", 1)])
         database.dossiers.create_index([("master_key", 1)])
+        database.dossiers.create_index([("patient_id", 1)])  # FHIR searches naming the patient by id
         # Single-field indexes for the lists' equality fetches: nx-27017 uses an index for `field = ?` only
         # when that field has an index of its own (with compound ones alone it scans the whole collection).
         database.documents.create_index([("dossier_id", 1)])
@@ -58,6 +59,9 @@ class DossierStore(Store):
 
     def dossier_by_ins(self, ins: str) -> dict[str, Any] | None:
         return self.db.dossiers.find_one({"ins": ins}, HIDDEN)
+
+    def dossier_by_patient_id(self, patient_id: str) -> dict[str, Any] | None:
+        return self.db.dossiers.find_one({"patient_id": equal(patient_id)}, HIDDEN)
 
     def dossier_by_id(self, dossier_id: str) -> dict[str, Any] | None:
         return self.db.dossiers.find_one({"_id": dossier_id}, HIDDEN)

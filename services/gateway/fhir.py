@@ -6,17 +6,39 @@ from __future__ import annotations
 
 import base64
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from services.common.codes import INS_SYSTEM
 from services.common.errors import InvalidInput
 from services.gateway import fhir_mapping as mapping
+from services.gateway import fhir_search
 from services.gateway.auth import Token
 from services.gateway.rpc import services
 
 FHIR_JSON = "application/fhir+json"
-SEARCH_PARAMETERS = ["patient.identifier", "category", "type", "date", "status", "_count", "_cursor"]
+CORE = "http://hl7.org/fhir/SearchParameter/"
+# What ITI-67 serves, exactly: (name, type, definition, what it searches). services/gateway/fhir_search.py.
+SEARCH_PARAMETERS = [
+    ("patient", "reference", f"{CORE}clinical-patient",
+     "the patient by id (Patient/<id>, as in DocumentReference.subject.reference); one per search"),
+    ("patient.identifier", "token", None, f"the patient by INS ({INS_SYSTEM}|<INS>); one per search"),
+    ("_id", "token", f"{CORE}Resource-id", "DocumentReference ids; a comma-separated list is an OR"),
+    ("identifier", "token", f"{CORE}clinical-identifier",
+     f"masterIdentifier ({mapping.DOCUMENT_SYSTEM}|<id>); a comma-separated list is an OR"),
+    ("category", "token", f"{CORE}DocumentReference-category",
+     f"class code ({mapping.CLASS_SYSTEM}, TRE_A03); a comma-separated list is an OR"),
+    ("type", "token", f"{CORE}clinical-type",
+     f"type code (LOINC, or {mapping.TYPE_SYSTEM_NATIONAL} for national codes); a comma-separated list is an OR"),
+    ("status", "token", f"{CORE}DocumentReference-status",
+     "current (the default), superseded, entered-in-error; a comma-separated list is an OR"),
+    ("date", "date", f"{CORE}DocumentReference-date",
+     "DocumentReference.date (when it was deposited); prefixes eq ge gt le lt sa eb; repeat to bound a range"),
+    ("period", "date", f"{CORE}DocumentReference-period",
+     "the date of care (context.period.start), at day precision; prefixes eq ge gt le lt sa eb"),
+]
 
 
 class FhirResponse(JSONResponse):
@@ -28,8 +50,12 @@ def base_url(request: Request) -> str:
 
 
 def capability_statement() -> dict[str, Any]:
+    search_params = []
+    for name, kind, definition, documentation in SEARCH_PARAMETERS:
+        param = {"name": name, "type": kind, "documentation": documentation}
+        search_params.append({**param, "definition": definition} if definition else param)
     return {
-        "resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-23", "kind": "instance",
+        "resourceType": "CapabilityStatement", "status": "active", "date": "2026-12-02", "kind": "instance",
         "fhirVersion": "4.0.1", "format": ["application/fhir+json"],
         "implementation": {"description": "Dossier Médical Partagé — IHE MHD Document Responder and Recipient"},
         "rest": [{
@@ -38,8 +64,12 @@ def capability_statement() -> dict[str, Any]:
             "resource": [
                 {"type": "DocumentReference",
                  "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}],
-                 "searchParam": [{"name": name, "type": "token" if name in {"category", "type", "status"} else "string"}
-                                 for name in SEARCH_PARAMETERS[:5]]},
+                 "documentation": (
+                     "Search by GET or by POST DocumentReference/_search (form-encoded). _count from 0 (the total "
+                     f"alone) to {fhir_search.MAX_COUNT} (larger is served at {fhir_search.MAX_COUNT}); the next "
+                     "page is the Bundle's next link. Other parameters are ignored and left out of the self link, "
+                     "or refused under Prefer: handling=strict."),
+                 "searchParam": search_params},
                 {"type": "Binary", "interaction": [{"code": "read"}]},
             ],
             "interaction": [{"code": "transaction"}],
@@ -47,50 +77,79 @@ def capability_statement() -> dict[str, Any]:
     }
 
 
+def strict(request: Request) -> bool:
+    """Prefer: handling=strict (RFC 7240, FHIR search): refuse what cannot be applied instead of ignoring it."""
+    preferences = {part.strip().replace(" ", "") for part in request.headers.get("prefer", "").split(",")}
+    return "handling=strict" in preferences
+
+
+def searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """ITI-67, the same for GET and POST _search."""
+    search = fhir_search.parse(pairs)
+    if search.unsupported and strict(request):
+        raise fhir_search.InvalidSearch(
+            f"not supported by this server: {', '.join(search.unsupported)}",
+            [{"field": name, "reason": "is not a supported search parameter"} for name in search.unsupported])
+    if search.matches_nothing:  # a patient identifier in a system that holds none of our patients
+        page: dict[str, Any] = {"documents": [], "total": 0, "next_cursor": None, "ins": None}
+    else:
+        page = services().dossier.search(token, search.ins, search.query)
+    base = base_url(request)
+    url = f"{base}/fhir/DocumentReference"
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle", "type": "searchset", "total": page["total"],
+        "link": [{"relation": "self", "url": f"{url}?{urlencode(search.applied)}"}],
+        "entry": [{"fullUrl": f"{url}/{mapping.fhir_id(d['document_id'])}",
+                   "resource": mapping.document_reference(d, page["ins"], base), "search": {"mode": "match"}}
+                  for d in page["documents"]],
+    }
+    if page["next_cursor"]:
+        kept = [(name, value) for name, value in search.applied if name != "_cursor"]
+        following = urlencode([*kept, ("_cursor", page["next_cursor"])])
+        bundle["link"].append({"relation": "next", "url": f"{url}?{following}"})
+    if search.unsupported:
+        ignored = {"resourceType": "OperationOutcome", "issue": [{
+            "severity": "warning", "code": "not-supported", "expression": [name],
+            "diagnostics": f"{name} is not a supported search parameter: ignored"} for name in search.unsupported]}
+        bundle["entry"].append({"resource": ignored, "search": {"mode": "outcome"}})
+    return bundle
+
+
+async def form_pairs(request: Request) -> list[tuple[str, str]]:
+    """POST _search: the form's parameters, after those of the query string (FHIR allows both)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise fhir_search.InvalidSearch.of("Content-Type", "must be application/x-www-form-urlencoded")
+    try:
+        form = parse_qsl((await request.body()).decode(), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise fhir_search.InvalidSearch.of("body", "is not UTF-8") from None
+    return [*request.query_params.multi_items(), *form]
+
+
 def router() -> APIRouter:
     outcome = {"description": "an OperationOutcome", "content": {"application/fhir+json": {}}}
     api = APIRouter(tags=["FHIR"], default_response_class=FhirResponse,
-                    responses={status: outcome for status in (401, 403, 404, 409, 413, 422, 429, 500, 503, 504)})
+                    responses={status: outcome for status in (400, 401, 403, 404, 409, 413, 422, 429, 500, 503, 504)})
+    documented = {"parameters": [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
+        for name, _, _, text in [*SEARCH_PARAMETERS, ("_count", "number", None, "page size, 0 to 100"),
+                                 ("_cursor", "string", None, "the next page's position (from the next link)")]]}
 
     @api.get("/metadata")
     def metadata() -> dict[str, Any]:
         """The CapabilityStatement."""
         return capability_statement()
 
-    @api.get("/DocumentReference")
-    def find(
-        request: Request, token: Token,
-        patient_identifier: Annotated[str | None, Query(alias="patient.identifier")] = None,
-        category: str | None = None, type: str | None = None, date: Annotated[list[str] | None, Query()] = None,
-        status: str = "current", count: Annotated[int, Query(alias="_count", ge=1, le=100)] = 50,
-        cursor: Annotated[str | None, Query(alias="_cursor")] = None,
-    ) -> dict[str, Any]:
-        """ITI-67: DocumentReference by patient INS, category, type, date of care (ge/le) and status."""
-        ins = mapping.patient_ins(patient_identifier)
-        query: dict[str, Any] = {"limit": count, "cursor": cursor,
-                                 "status": {"current": "current", "superseded": "replaced"}.get(status, status)}
-        if category:
-            query["category"] = [mapping.token_code(category)]
-        if type:
-            query["type_code"] = mapping.token_code(type)
-        for bound in date or []:
-            prefix, value = bound[:2], bound[2:]
-            if prefix not in {"ge", "le"}:
-                raise InvalidInput.for_field("date", "use ge<YYYY-MM-DD> and/or le<YYYY-MM-DD>")
-            query["care_from" if prefix == "ge" else "care_to"] = value
-        page = services().dossier.search(token, ins, query)
-        base = base_url(request)
-        bundle: dict[str, Any] = {
-            "resourceType": "Bundle", "type": "searchset", "total": page["total"],
-            "link": [{"relation": "self", "url": str(request.url)}],
-            "entry": [{"fullUrl": f"{base}/fhir/DocumentReference/{mapping.fhir_id(d['document_id'])}",
-                       "resource": mapping.document_reference(d, ins, base), "search": {"mode": "match"}}
-                      for d in page["documents"]],
-        }
-        if page["next_cursor"]:
-            bundle["link"].append({"relation": "next", "url": str(request.url.include_query_params(
-                _cursor=page["next_cursor"]))})
-        return bundle
+    @api.get("/DocumentReference", openapi_extra=documented)
+    def find(request: Request, token: Token) -> dict[str, Any]:
+        """ITI-67: DocumentReferences of one patient (see the CapabilityStatement for the parameters)."""
+        return searchset(request, token, request.query_params.multi_items())
+
+    @api.post("/DocumentReference/_search")
+    def find_by_post(request: Request, token: Token,
+                     pairs: Annotated[list[tuple[str, str]], Depends(form_pairs)]) -> dict[str, Any]:
+        """ITI-67 with its parameters in a form-encoded body: the same search as GET."""
+        return searchset(request, token, pairs)
 
     @api.get("/DocumentReference/{fhir_id}")
     def read_reference(request: Request, token: Token, fhir_id: str) -> dict[str, Any]:

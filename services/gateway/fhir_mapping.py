@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from services.common.codes import CATEGORIES, INS_SYSTEM
-from services.common.errors import InvalidInput
+from services.common.errors import InvalidInput, NotFound
 
 CLASS_SYSTEM = "urn:oid:1.2.250.1.213.1.1.4.1"  # TRE_A03 ClasseDocument
 TYPE_SYSTEM_NATIONAL = "urn:oid:1.2.250.1.213.1.1.4.12"  # TRE_A05 TypeDocComplementaire
@@ -22,20 +22,31 @@ STATUS = {"current": "current", "archived": "current", "replaced": "superseded",
 LOINC_CODE = re.compile(r"^\d{1,6}-\d$")
 
 
+DOCUMENT_SYSTEM = "urn:dmp:document"  # masterIdentifier: our document id
+DOCUMENT_ID = re.compile(r"^doc_[0-9a-f]{32}$")
+FHIR_DOCUMENT_ID = re.compile(r"^doc-[0-9a-f]{32}$")
+FHIR_PATIENT_ID = re.compile(r"^pat-[0-9a-f]{32}$")
+
+
+def type_system(type_code: str) -> str:
+    """The code system a type code is emitted in: LOINC for LOINC-shaped codes, else the national one."""
+    return LOINC if LOINC_CODE.match(type_code) else TYPE_SYSTEM_NATIONAL
+
+
 def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dict[str, Any]:
-    type_system = LOINC if LOINC_CODE.match(document["type_code"]) else TYPE_SYSTEM_NATIONAL
+    type_system_ = type_system(document["type_code"])
     author = document["author"]
     labels = [{"system": VISIBILITY_SYSTEM, "code": code} for code in document.get("visibility", [])]
     labels.append({"system": CONFIDENTIALITY, "code": document.get("confidentiality", "N")})
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": fhir_id(document["document_id"]),
-        "masterIdentifier": {"system": "urn:dmp:document", "value": document["document_id"]},
+        "masterIdentifier": {"system": DOCUMENT_SYSTEM, "value": document["document_id"]},
         "status": STATUS[document["status"]],
-        "type": {"coding": [{"system": type_system, "code": document["type_code"]}]},
+        "type": {"coding": [{"system": type_system_, "code": document["type_code"]}]},
         "category": [{"coding": [{"system": CLASS_SYSTEM, "code": document["category"],
                                   "display": CATEGORIES[document["category"]]}]}],
-        "subject": {"identifier": {"system": INS_SYSTEM, "value": ins}},
+        "subject": _subject(document.get("patient_id"), ins),
         "date": document["created_at"],
         "author": [{"identifier": _author(author["id"])}],
         "description": document["title"],
@@ -62,11 +73,37 @@ def _author(actor_id: str) -> dict[str, str]:
     return {"system": "urn:dmp:actor", "value": actor_id}
 
 
+def _subject(patient_id: str | None, ins: str) -> dict[str, Any]:
+    """The patient by INS, and by the id that `patient=Patient/<id>` searches take."""
+    subject: dict[str, Any] = {"identifier": {"system": INS_SYSTEM, "value": ins}}
+    if patient_id:
+        subject = {"reference": f"Patient/{fhir_id(patient_id)}", **subject}
+    return subject
+
+
 def document_id(fhir_id: str) -> str:
-    """FHIR ids allow no underscore: doc-<hex> in FHIR is doc_<hex> here."""
-    if not re.match(r"^doc-[0-9a-f]{32}$", fhir_id):
-        raise InvalidInput.for_field("id", "is not the id of a DocumentReference of this service")
-    return fhir_id.replace("-", "_", 1)
+    """FHIR ids allow no underscore: doc-<hex> in FHIR is doc_<hex> here. Any other id is passed on as it is,
+    so that the dossier answers it exactly like an unknown one (404), and traces it as malformed."""
+    return fhir_id.replace("-", "_", 1) if FHIR_DOCUMENT_ID.match(fhir_id) else fhir_id
+
+
+def searched_document_id(fhir_id: str) -> str | None:
+    """The document an `_id` search names, None for an id no document of ours can have (matches nothing)."""
+    return fhir_id.replace("-", "_", 1) if FHIR_DOCUMENT_ID.match(fhir_id) else None
+
+
+def is_document_id(value: str) -> bool:
+    return bool(DOCUMENT_ID.match(value))
+
+
+def patient_id(fhir_id: str) -> str:
+    """pat-<hex> in FHIR is pat_<hex> here; another id of a plausible length is passed on (the dossier finds
+    no patient by it), a longer one answers here as the dossier answers an unknown id."""
+    if FHIR_PATIENT_ID.match(fhir_id):
+        return fhir_id.replace("-", "_", 1)
+    if len(fhir_id) > 64:
+        raise NotFound("this patient has no dossier", [{"field": "patient_id"}])
+    return fhir_id
 
 
 def patient_ins(identifier: str | None) -> str:
@@ -77,11 +114,6 @@ def patient_ins(identifier: str | None) -> str:
     if system and system != INS_SYSTEM:
         raise InvalidInput.for_field("patient.identifier", f"must use the INS system {INS_SYSTEM}")
     return value
-
-
-def token_code(value: str | None) -> str | None:
-    """A FHIR token search parameter, `system|code` or `code`: the code."""
-    return value.rpartition("|")[2] if value else None
 
 
 def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -114,10 +146,16 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
     return ins, payload
 
 
-def operation_outcome(status: int, code: str, diagnostics: str, rule: str | None = None) -> dict[str, Any]:
+def operation_outcome(
+    status: int, code: str, diagnostics: str, rule: str | None = None, fields: list[str] | None = None
+) -> dict[str, Any]:
+    """`fields`: the parameters or elements at fault, named in `expression` for bad input (400, 422)."""
     issue_code = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 409: "conflict",
                   413: "too-costly", 422: "invalid", 429: "throttled"}.get(status, "exception")
     issue: dict[str, Any] = {"severity": "error", "code": issue_code, "diagnostics": diagnostics}
     if rule:
         issue["details"] = {"coding": [{"system": "urn:dmp:rule", "code": rule}], "text": rule}
+    if fields and status in {400, 422}:
+        issue["expression"] = fields
     return {"resourceType": "OperationOutcome", "issue": [issue]}
+

@@ -2,6 +2,7 @@
 unmodified stock clients (fhirpy and fhirclient) deposit, search and read through it."""
 
 import base64
+import random
 from typing import Any
 
 import pytest
@@ -14,10 +15,13 @@ from fhirclient.models.documentreference import DocumentReference as ClientDocum
 from fhirpy import SyncFHIRClient
 
 from services.common.codes import INS_SYSTEM
-from tests.e2e.conftest import Api, Running
+from tests.e2e.conftest import Api, Running, document
 
 pytestmark = pytest.mark.slow
 PDF = b"%PDF-1.4 compte rendu FHIR"
+SUBMISSION_SET = {"resourceType": "List", "status": "current", "mode": "working", "title": "SubmissionSet",
+                  "code": {"coding": [{"system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
+                                       "code": "submissionset"}]}}
 
 
 def reference(ins: str, content: bytes | None = None, url: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -46,7 +50,7 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir@patients.dmp-test.fr")
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000001",
-         "resource": {"resourceType": "List", "status": "current", "mode": "working", "title": "SubmissionSet"},
+         "resource": SUBMISSION_SET,
          "request": {"method": "POST", "url": "List"}},
         {"fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000002",
          "resource": reference(ins, url="urn:uuid:1f1a7e88-0000-4000-8000-000000000003",
@@ -81,9 +85,9 @@ def test_errors_are_operation_outcomes(system: Running, api: Api) -> None:
     http = system.http
     ins, _, doctor = api.dossier_with_consenting_doctor("fhir-errors@patients.dmp-test.fr")
     missing = http.get("/fhir/DocumentReference", headers=doctor)
-    assert missing.status_code == 422
+    assert missing.status_code == 400
     missing_outcome: Any = OperationOutcome.model_validate(missing.json())
-    assert missing_outcome.issue[0].code == "invalid"
+    assert missing_outcome.issue[0].code == "invalid" and "patient" in missing_outcome.issue[0].diagnostics
     _, stranger = api.professional("10")
     refused = http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=stranger)
     outcome: Any = OperationOutcome.model_validate(refused.json())
@@ -120,3 +124,200 @@ def test_stock_fhirclient_deposits_searches_and_reads(system: Running, api: Api)
     assert [d.id for d in found] == [created["id"]] and found[0].category[0].coding[0].code == "10"
     read: Any = ClientDocumentReference.read(created["id"], as_patient.server)
     assert read.content[0].attachment.contentType == "application/pdf"
+
+
+def deposit(api: Api, ins: str, who: dict[str, str], raw: bytes, **overrides: Any) -> dict[str, Any]:
+    created = api.http.post(f"/api/v1/patients/{ins}/documents", json=document(raw, **overrides), headers=who)
+    assert created.status_code == 201, created.text
+    stored: dict[str, Any] = created.json()
+    return stored
+
+
+def fid(document_id: str) -> str:
+    return document_id.replace("_", "-")
+
+
+def found(response: Any) -> list[str]:
+    """The DocumentReference ids of a searchset, after checking it validates."""
+    assert response.status_code == 200, response.text
+    Bundle.model_validate(response.json())
+    return [e["resource"]["id"] for e in response.json().get("entry", [])
+            if e["resource"]["resourceType"] == "DocumentReference"]
+
+
+@pytest.fixture(scope="module")
+def corpus(system: Running) -> dict[str, Any]:
+    """One dossier with three current documents and a replaced one, for the search tests."""
+    api = Api(system.http, system.mailbox)
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-search@patients.dmp-test.fr")
+    first = deposit(api, ins, doctor, PDF + b" A", care_date="2026-11-20")
+    summary = deposit(api, ins, doctor, PDF + b" B", category="11", type_code="SYNTH", care_date="2026-10-05")
+    prescription = deposit(api, ins, doctor, PDF + b" C", category="42", type_code="57833-6", care_date="2025-03-01")
+    replaced = api.http.post(f"/api/v1/patients/{ins}/documents/{first['document_id']}/replacement",
+                             json=document(PDF + b" A2", care_date="2026-11-21"), headers=doctor)
+    assert replaced.status_code == 201, replaced.text
+    ids = {"old": fid(first["document_id"]), "new": fid(replaced.json()["document_id"]),
+           "summary": fid(summary["document_id"]), "prescription": fid(prescription["document_id"])}
+    return {"ins": ins, "patient": patient, "doctor": doctor, "ids": ids, "patient_id": first["patient_id"],
+            "raw": {"first": first, "summary": summary, "prescription": prescription,
+                    "new": replaced.json()}}
+
+
+def test_iti67_parameters_select_what_they_name(system: Running, corpus: dict[str, Any]) -> None:
+    http, ids, patient = system.http, corpus["ids"], corpus["patient"]
+    by_ins = {"patient.identifier": f"{INS_SYSTEM}|{corpus['ins']}"}
+
+    def search(**params: str) -> set[str]:
+        return set(found(http.get("/fhir/DocumentReference", params={**by_ins, **params}, headers=patient)))
+
+    current = {ids["new"], ids["summary"], ids["prescription"]}
+    assert search() == current  # current by default
+    assert search(status="current,superseded") == {*current, ids["old"]}
+    assert search(status="superseded") == {ids["old"]}
+    assert search(status="entered-in-error") == set()
+    assert search(category="10,11") == {ids["new"], ids["summary"]}
+    assert search(category="urn:oid:1.2.250.1.213.1.1.4.1|42") == {ids["prescription"]}
+    assert search(category="http://example.org/classes|42") == set()  # another system: nothing
+    assert search(type="http://loinc.org|11488-4,urn:oid:1.2.250.1.213.1.1.4.12|SYNTH") == {ids["new"], ids["summary"]}
+    assert search(type="http://loinc.org|SYNTH") == set()
+    assert search(_id=f"{ids['summary']},{ids['prescription']}") == {ids["summary"], ids["prescription"]}
+    assert search(_id="not-one-of-ours") == set()
+    assert search(identifier=f"urn:dmp:document|{corpus['raw']['summary']['document_id']}") == {ids["summary"]}
+    assert search(identifier=f"urn:ietf:rfc:3986|{corpus['raw']['summary']['document_id']}") == set()
+    assert search(period="ge2026-10") == {ids["new"], ids["summary"]}
+    assert search(period="2026-11-21") == {ids["new"]}
+    assert search(period="lt2026") == {ids["prescription"]}
+    newest = corpus["raw"]["new"]["created_at"]
+    assert search(date=f"ge{newest}") == {ids["new"]}  # DocumentReference.date: when it was deposited
+    assert search(date=f"lt{newest}") == {ids["summary"], ids["prescription"]}
+    assert search(date="lt2026-01-01") == set()
+
+    by_reference = found(http.get("/fhir/DocumentReference", headers=patient,
+                                  params={"patient": f"Patient/{fid(corpus['patient_id'])}"}))
+    assert set(by_reference) == current
+    read = http.get(f"/fhir/DocumentReference/{ids['new']}", headers=patient).json()
+    assert read["subject"]["reference"] == f"Patient/{fid(corpus['patient_id'])}"
+    absolute = f"{system.stack.gateway_url}/fhir/Patient/{fid(corpus['patient_id'])}"
+    both = http.get("/fhir/DocumentReference", headers=patient, params={**by_ins, "patient": absolute})
+    assert set(found(both)) == current
+    another = http.get("/fhir/DocumentReference", headers=patient,
+                       params={"patient.identifier": f"urn:oid:1.2.3.4|{corpus['ins']}"})
+    assert found(another) == [] and another.json()["total"] == 0
+    unknown = http.get("/fhir/DocumentReference", headers=patient, params={"patient": f"Patient/pat-{'0' * 32}"})
+    assert unknown.status_code == 404 and OperationOutcome.model_validate(unknown.json())
+
+
+def test_iti67_count_zero_counts_and_a_large_count_is_served_at_the_maximum(
+    system: Running, corpus: dict[str, Any]
+) -> None:
+    params = {"patient.identifier": corpus["ins"]}
+    counted = system.http.get("/fhir/DocumentReference", params={**params, "_count": "0"}, headers=corpus["patient"])
+    assert found(counted) == [] and counted.json()["total"] == 3
+    assert [link["relation"] for link in counted.json()["link"]] == ["self"]
+    large = system.http.get("/fhir/DocumentReference", params={**params, "_count": "1000"}, headers=corpus["patient"])
+    assert len(found(large)) == 3 and large.json()["total"] == 3
+    paged = system.http.get("/fhir/DocumentReference", params={**params, "_count": "2"}, headers=corpus["patient"])
+    assert len(found(paged)) == 2
+    following = next(link["url"] for link in paged.json()["link"] if link["relation"] == "next")
+    assert "_count=2" in following
+    rest = system.http.get(following.removeprefix(system.stack.gateway_url), headers=corpus["patient"])
+    assert len(found(rest)) == 1 and not set(found(rest)) & set(found(paged))
+
+
+def test_iti67_post_search_answers_as_get(system: Running, corpus: dict[str, Any]) -> None:
+    params = {"patient.identifier": f"{INS_SYSTEM}|{corpus['ins']}", "category": "10,11", "status": "current"}
+    by_get = system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"])
+    by_post = system.http.post("/fhir/DocumentReference/_search", data=params, headers=corpus["patient"])
+    assert found(by_post) == found(by_get) and len(found(by_get)) == 2
+    assert by_post.json()["total"] == by_get.json()["total"] and by_post.json()["link"] == by_get.json()["link"]
+    not_a_form = system.http.post("/fhir/DocumentReference/_search", json=params, headers=corpus["patient"])
+    assert not_a_form.status_code == 400 and OperationOutcome.model_validate(not_a_form.json())
+
+
+def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
+    system: Running, corpus: dict[str, Any]
+) -> None:
+    params = {"patient.identifier": corpus["ins"], "category": "10", "security-label": "R", "_sort": "-date"}
+    lenient = system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"])
+    assert found(lenient) == [corpus["ids"]["new"]] and lenient.json()["total"] == 1
+    self_link = next(link["url"] for link in lenient.json()["link"] if link["relation"] == "self")
+    expected = f"{system.stack.gateway_url}/fhir/DocumentReference?patient.identifier={corpus['ins']}&category=10"
+    assert self_link == expected
+    warnings = [e["resource"] for e in lenient.json()["entry"] if e["search"]["mode"] == "outcome"]
+    assert [issue["expression"] for issue in warnings[0]["issue"]] == [["security-label"], ["_sort"]]
+    strict = system.http.get("/fhir/DocumentReference", params=params,
+                             headers={**corpus["patient"], "Prefer": "handling=strict"})
+    outcome: Any = OperationOutcome.model_validate(strict.json())
+    assert strict.status_code == 400
+    assert "security-label" in outcome.issue[0].diagnostics and "_sort" in outcome.issue[0].diagnostics
+    supported = system.http.get("/fhir/DocumentReference", params={"patient.identifier": corpus["ins"], "_id": "x"},
+                                headers={**corpus["patient"], "Prefer": "handling=strict"})
+    assert supported.status_code == 200 and supported.json()["total"] == 0
+
+
+def test_iti67_new_parameters_never_reach_a_hidden_document(system: Running, api: Api) -> None:
+    """Masked from professionals, invisible to the patient: no parameter finds them for whom they are hidden."""
+    http = system.http
+    ins, patient, author = api.dossier_with_consenting_doctor("fhir-hidden@patients.dmp-test.fr")
+    _, colleague = api.professional("10")
+    assert http.post(f"/api/v1/patients/{ins}/consents", headers=colleague).status_code == 201
+    masked = deposit(api, ins, author, PDF + b" masked")
+    assert http.put(f"/api/v1/patients/{ins}/documents/{masked['document_id']}/visibility", json={"masked": True},
+                    headers=patient).status_code == 200
+    invisible = deposit(api, ins, author, PDF + b" announce", visibility=["INVISIBLE_PATIENT"])
+    for who, hidden in ((colleague, masked), (patient, invisible)):
+        probes = [{"_id": fid(hidden["document_id"])}, {"identifier": hidden["document_id"]},
+                  {"patient": f"Patient/{fid(hidden['patient_id'])}", "_id": fid(hidden["document_id"])},
+                  {"status": "current,superseded,entered-in-error"}, {"category": "10", "period": "2026-11-20"},
+                  {"date": f"ge{hidden['created_at']}"}, {"type": "http://loinc.org|11488-4"}, {"_count": "0"}]
+        for probe in probes:
+            params = probe if "patient" in probe else {"patient.identifier": ins, **probe}
+            answer = http.get("/fhir/DocumentReference", params=params, headers=who)
+            assert fid(hidden["document_id"]) not in found(answer), probe
+            if "_id" not in probe and "identifier" not in probe and "date" not in probe:
+                assert answer.json()["total"] == 1, probe  # the other document, not hidden from them
+    # Each is still found by whom it is not hidden from.
+    assert fid(masked["document_id"]) in found(http.get("/fhir/DocumentReference", headers=author, params={
+        "patient.identifier": ins, "_id": fid(masked["document_id"])}))
+    assert fid(invisible["document_id"]) in found(http.get("/fhir/DocumentReference", headers=colleague, params={
+        "patient.identifier": ins, "identifier": invisible["document_id"]}))
+
+
+def test_iti67_and_rest_search_return_the_same_documents_to_the_same_actor(
+    system: Running, corpus: dict[str, Any], api: Api
+) -> None:
+    """Random parameter combinations: FHIR and REST go through the dossier's one query."""
+    http, ins, raw = system.http, corpus["ins"], corpus["raw"]
+    _, stranger = api.professional("21")  # a pharmacist with consent: the matrix shows them less
+    assert http.post(f"/api/v1/patients/{ins}/consents", headers=stranger).status_code == 201
+    documents = [raw["first"], raw["summary"], raw["prescription"], raw["new"]]
+    chance = random.Random(21)
+    for attempt in range(24):
+        categories = chance.sample(["10", "11", "42", "43"], chance.randint(1, 3))
+        types = chance.sample(["11488-4", "SYNTH", "57833-6"], chance.randint(1, 3))
+        statuses = chance.sample([("current", "current"), ("superseded", "replaced")], chance.randint(1, 2))
+        picked = chance.sample(documents, chance.randint(1, 4))
+        care_from = chance.choice(["2025-01-01", "2026-10-05", "2026-11-21"])
+        fhir = {"patient.identifier": ins, "category": ",".join(categories), "type": ",".join(types),
+                "status": ",".join(s for s, _ in statuses), "_id": ",".join(fid(d["document_id"]) for d in picked),
+                "period": f"ge{care_from}"}
+        rest = {"category": categories, "type_code": types, "status": [s for _, s in statuses],
+                "document_id": [d["document_id"] for d in picked], "care_from": care_from}
+        for who in (corpus["patient"], corpus["doctor"], stranger):
+            by_fhir = set(found(http.get("/fhir/DocumentReference", params=fhir, headers=who)))
+            by_rest = http.get(f"/api/v1/patients/{ins}/documents", params=rest, headers=who)
+            assert by_rest.status_code == 200, by_rest.text
+            assert by_fhir == {fid(d["document_id"]) for d in by_rest.json()["documents"]}, (attempt, fhir)
+
+
+def test_unknown_and_malformed_ids_answer_404_and_401_names_bearer(system: Running, api: Api) -> None:
+    _, doctor = api.professional("10")
+    for path in ("/fhir/DocumentReference/unknown-id", "/fhir/DocumentReference/doc-00000000000000000000000000000000",
+                 "/fhir/Binary/unknown-id", "/fhir/DocumentReference/doc_0"):
+        answer = system.http.get(path, headers=doctor)
+        assert answer.status_code == 404, (path, answer.text)
+        assert OperationOutcome.model_validate(answer.json())
+    unauthenticated = system.http.get("/fhir/DocumentReference", params={"patient.identifier": "x"})
+    assert unauthenticated.status_code == 401 and unauthenticated.headers["WWW-Authenticate"] == "Bearer"
+    assert OperationOutcome.model_validate(unauthenticated.json())
+
