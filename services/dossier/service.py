@@ -6,8 +6,10 @@ import base64
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, time
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
@@ -47,6 +49,8 @@ from services.dossier import crypto, feed, formats, lifecycle, queries, rules
 from services.dossier.store import DossierStore
 
 DOCUMENT_ID = re.compile(r"doc_[0-9a-f]{32}")
+MAX_DOCUMENTS_TOGETHER = 20  # one submission set; each document is at most max_document_bytes
+T = TypeVar("T")
 
 
 def requested(document_id: Any, action: Action) -> dict[str, Any]:
@@ -436,6 +440,14 @@ class DossierService(HealthMixin):
         self, actor: Actor, grant: Grant, dossier: dict[str, Any], submission: DocumentSubmission,
         replaces: dict[str, Any] | None = None, idempotency: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        return self._stored(actor, grant, dossier, self._checked(actor, grant, dossier, submission, replaces),
+                            submission, replaces, idempotency)
+
+    def _checked(
+        self, actor: Actor, grant: Grant, dossier: dict[str, Any], submission: DocumentSubmission,
+        replaces: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], bytes, str]:
+        """Every check of a deposit, nothing stored: (metadata, content, digest)."""
         if not grant.covers(submission.category):
             raise self._refuse(actor, grant.for_category(submission.category), dossier)
         rules.check_format_for(submission.category, submission.format)
@@ -451,7 +463,15 @@ class DossierService(HealthMixin):
         metadata["visibility"] = [*submission.visibility, *carried]
         if self.store.same_document(dossier["_id"], digest, metadata):
             raise Conflict("an identical document is already in this dossier", [{"field": "content"}])
+        return metadata, content, digest
 
+    def _stored(
+        self, actor: Actor, grant: Grant, dossier: dict[str, Any], checked: tuple[dict[str, Any], bytes, str],
+        submission: DocumentSubmission, replaces: dict[str, Any] | None = None,
+        idempotency: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        metadata, content, digest = checked
+        carried = metadata["visibility"][len(submission.visibility):]
         now = self.clock.now()
         document_id = new_id("doc")
         key = crypto.data_key(dossier)
@@ -524,6 +544,37 @@ class DossierService(HealthMixin):
             raise
         self.store.complete_idempotency(actor.id, key, record["_id"])
         return DocumentMetadata.from_record(record).model_dump(mode="json")
+
+    @rpc
+    def add_documents(self, token: str, ins: str, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Deposit several documents of one patient together (an ITI-65 submission set): every one is checked
+        (metadata, rights, content, duplicates, also among themselves) before any is stored, so one bad
+        document stores nothing. A refusal names the document by its position (`entry`)."""
+        if not isinstance(payloads, list) or not 1 <= len(payloads) <= MAX_DOCUMENTS_TOGETHER:
+            raise InvalidInput.for_field("documents", f"must be 1 to {MAX_DOCUMENTS_TOGETHER} documents")
+        submissions = [self._at(index, partial(parse, DocumentSubmission, payload))
+                       for index, payload in enumerate(payloads)]
+        actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
+        checked = [self._at(index, partial(self._checked, actor, grant, dossier, submission))
+                   for index, submission in enumerate(submissions)]
+        seen: dict[tuple[str, str], int] = {}
+        for index, (metadata, _, digest) in enumerate(checked):
+            same = seen.setdefault((digest, json.dumps(metadata, sort_keys=True)), index)
+            if same != index:
+                raise InvalidInput(f"document {index + 1}: the same document as document {same + 1}",
+                                   [{"field": "content", "entry": str(index)}])
+        return [DocumentMetadata.from_record(self._stored(actor, grant, dossier, checks, submission)).model_dump(
+            mode="json") for checks, submission in zip(checked, submissions, strict=True)]
+
+    @staticmethod
+    def _at(index: int, step: Callable[[], T]) -> T:
+        """The step's result, or its error told of which document (by position; detail values travel as text)."""
+        try:
+            return step()
+        except DmpError as error:
+            raise type(error)(f"document {index + 1}: {error.message}",
+                              [{**detail, "entry": str(index)} for detail in error.details] or [{"entry": str(index)}]
+                              ) from None
 
     def _document(self, actor: Actor, grant: Grant, dossier: dict[str, Any], document_id: Any) -> dict[str, Any]:
         """The document by its id in this dossier, else the refusal traced (a run of unknown ids is

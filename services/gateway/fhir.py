@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.common.codes import INS_SYSTEM
-from services.common.errors import InvalidInput
+from services.common.errors import DmpError, InvalidInput
 from services.gateway import fhir_mapping as mapping
 from services.gateway import fhir_search
 from services.gateway.auth import Token
@@ -126,6 +126,17 @@ async def form_pairs(request: Request) -> list[tuple[str, str]]:
     return [*request.query_params.multi_items(), *form]
 
 
+def _at_entries(error: DmpError, entries: list[int]) -> DmpError:
+    """A refusal of the dossier, naming the document by its position, names its Bundle entry instead."""
+    def named(detail: dict[str, Any]) -> dict[str, Any]:
+        position = str(detail.get("entry", ""))
+        if position.isdigit() and int(position) < len(entries):
+            return {**detail, "field": f"Bundle.entry[{entries[int(position)]}]"}
+        return detail
+
+    return type(error)(error.message, [named(detail) for detail in error.details])
+
+
 def router() -> APIRouter:
     outcome = {"description": "an OperationOutcome", "content": {"application/fhir+json": {}}}
     api = APIRouter(tags=["FHIR"], default_response_class=FhirResponse,
@@ -181,24 +192,31 @@ def router() -> APIRouter:
 
     @api.post("")
     def transaction(request: Request, token: Token, bundle: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        """ITI-65: a transaction Bundle with the submission set (List), DocumentReferences and their Binaries."""
-        if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
-            raise InvalidInput.for_field("Bundle.type", "must be a transaction Bundle")
-        entries = bundle.get("entry") or []
-        binaries = {e.get("fullUrl"): e["resource"] for e in entries
-                    if isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == "Binary"}
-        responses = []
-        for entry in entries:
-            resource = entry.get("resource") or {}
-            if resource.get("resourceType") != "DocumentReference":
-                continue  # the List (submission set) and Binaries travel with the DocumentReferences
-            url = (resource.get("content") or [{}])[0].get("attachment", {}).get("url")
-            ins, payload = mapping.submission(resource, binaries.get(url))
-            document = services().dossier.add_document(token, ins, payload)
-            location = f"DocumentReference/{mapping.fhir_id(document['document_id'])}"
-            responses.append({"response": {"status": "201 Created", "location": location}})
-        if not responses:
-            raise InvalidInput.for_field("Bundle.entry", "holds no DocumentReference")
+        """ITI-65: a transaction Bundle with the submission set (List), DocumentReferences and their Binaries.
+        All or nothing: every entry is checked before any document is stored. One response entry per request
+        entry, in order."""
+        ins, documents, binaries = mapping.provided_documents(bundle)
+        try:
+            stored = services().dossier.add_documents(token, ins, [payload for _, payload in documents])
+        except DmpError as error:
+            raise _at_entries(error, [index for index, _ in documents]) from None
+        created = {index: document for (index, _), document in zip(documents, stored, strict=True)}
+        responses: list[dict[str, Any]] = []
+        for index, entry in enumerate(bundle["entry"]):
+            kind = entry["resource"].get("resourceType")
+            if kind == "DocumentReference":
+                location = f"DocumentReference/{mapping.fhir_id(created[index]['document_id'])}"
+                responses.append({"response": {"status": "201 Created", "location": location}})
+            elif kind == "Binary":
+                document = created[binaries[index]]
+                responses.append({"response": {"status": "201 Created",
+                                               "location": f"Binary/{mapping.fhir_id(document['document_id'])}"}})
+            else:  # the submission set: its documents are kept, it is not (yet) a List of its own (no ITI-66)
+                responses.append({"response": {"status": "201 Created", "outcome": {
+                    "resourceType": "OperationOutcome", "issue": [{
+                        "severity": "information", "code": "informational",
+                        "diagnostics": "the submission set's documents are stored; the List itself is not kept "
+                                       "(Find Document Lists, ITI-66, is not served)"}]}}})
         return {"resourceType": "Bundle", "type": "transaction-response", "entry": responses}
 
     return api

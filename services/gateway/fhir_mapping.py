@@ -159,3 +159,74 @@ def operation_outcome(
         issue["expression"] = fields
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
+
+LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
+
+
+def _bundle_error(index: int, reason: str) -> InvalidInput:
+    return InvalidInput.for_field(f"Bundle.entry[{index}]", reason)
+
+
+def _list_code(resource: dict[str, Any]) -> str | None:
+    codings = (resource.get("code") or {}).get("coding") or []
+    return next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LIST_TYPES), None)
+
+
+def provided_documents(bundle: dict[str, Any]) -> tuple[str, list[tuple[int, dict[str, Any]]], dict[int, int]]:
+    """ITI-65: (INS, [(entry index, DocumentSubmission payload)], {Binary's entry: its DocumentReference's entry})
+    from a transaction Bundle, every entry checked
+    before anything is stored: one SubmissionSet List, DocumentReferences of one patient, each Binary
+    referenced by a DocumentReference's attachment.url; nothing else."""
+    if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
+        raise InvalidInput.for_field("Bundle.type", "must be a transaction Bundle")
+    entries = bundle.get("entry")
+    if not isinstance(entries, list) or not entries:
+        raise InvalidInput.for_field("Bundle.entry", "is empty")
+    resources: list[dict[str, Any]] = []
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            raise _bundle_error(index, "has no resource")
+        if (entry.get("request") or {}).get("method") != "POST":
+            raise _bundle_error(index, "must be a POST (request.method): ITI-65 creates")
+        resources.append(resource)
+    kinds = [resource.get("resourceType") for resource in resources]
+    sets = [index for index, resource in enumerate(resources)
+            if kinds[index] == "List" and _list_code(resource) == "submissionset"]
+    if len(sets) != 1:
+        raise InvalidInput.for_field("Bundle.entry", f"must hold exactly one SubmissionSet List (List.code "
+                                                     f"{LIST_TYPES}|submissionset); it holds {len(sets)}")
+    binaries = {entries[index].get("fullUrl"): (index, resource) for index, resource in enumerate(resources)
+                if kinds[index] == "Binary"}
+    used: dict[int, int] = {}
+    documents: list[tuple[int, dict[str, Any]]] = []
+    patients: set[str] = set()
+    for index, resource in enumerate(resources):
+        if kinds[index] == "List" and index in sets:
+            continue
+        if kinds[index] == "Binary":
+            continue
+        if kinds[index] != "DocumentReference":
+            raise _bundle_error(index, f"{kinds[index]} is not accepted here: a SubmissionSet List, DocumentReferences"
+                                       " and their Binaries (the patient is named by INS in subject.identifier)")
+        url = ((resource.get("content") or [{}])[0].get("attachment") or {}).get("url")
+        binary = binaries.get(url) if url else None
+        if binary:
+            used[binary[0]] = index
+        try:
+            ins, payload = submission(resource, binary[1] if binary else None)
+        except InvalidInput as error:
+            raise _bundle_error(index, error.message) from None
+        patients.add(ins)
+        documents.append((index, payload))
+    if not documents:
+        raise InvalidInput.for_field("Bundle.entry", "holds no DocumentReference")
+    unused = sorted({index for index, _ in binaries.values()} - set(used))
+    if unused:
+        raise _bundle_error(unused[0], "is a Binary no DocumentReference's content.attachment.url refers to")
+    submission_set = resources[sets[0]]
+    subject = ((submission_set.get("subject") or {}).get("identifier") or {}).get("value")
+    if len(patients) > 1 or (subject and subject not in patients):
+        raise InvalidInput.for_field("Bundle.entry", "a submission set is about one patient: its List.subject and "
+                                                     "every DocumentReference.subject must name the same INS")
+    return patients.pop(), documents, used

@@ -65,7 +65,12 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     provided = http.post("/fhir", json=bundle, headers=doctor)
     assert provided.status_code == 200, provided.text
     Bundle.model_validate(provided.json())
-    location = provided.json()["entry"][0]["response"]["location"]
+    responses = [entry["response"] for entry in provided.json()["entry"]]
+    assert [r["status"] for r in responses] == ["201 Created"] * 3  # one per request entry, in order
+    assert "location" not in responses[0] and responses[0]["outcome"]["issue"][0]["severity"] == "information"
+    location = responses[1]["location"]
+    assert location.startswith("DocumentReference/doc-")
+    assert responses[2]["location"] == location.replace("DocumentReference/", "Binary/")
 
     found = http.get("/fhir/DocumentReference", params={"patient.identifier": f"{INS_SYSTEM}|{ins}",
                                                         "category": "10", "date": "ge2026-01-01"}, headers=patient)
@@ -321,3 +326,47 @@ def test_unknown_and_malformed_ids_answer_404_and_401_names_bearer(system: Runni
     assert unauthenticated.status_code == 401 and unauthenticated.headers["WWW-Authenticate"] == "Bearer"
     assert OperationOutcome.model_validate(unauthenticated.json())
 
+
+def provide(ins: str, *documents: dict[str, Any], submission_set: bool = True) -> dict[str, Any]:
+    entries = [{"fullUrl": "urn:uuid:5b0e8f7a-0000-4000-8000-000000000000", "resource": SUBMISSION_SET,
+                "request": {"method": "POST", "url": "List"}}] if submission_set else []
+    for number, resource in enumerate(documents, start=1):
+        entries.append({"fullUrl": f"urn:uuid:5b0e8f7a-0000-4000-8000-00000000000{number}", "resource": resource,
+                        "request": {"method": "POST", "url": "DocumentReference"}})
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def test_iti65_is_all_or_nothing(system: Running, api: Api) -> None:
+    """A bad second DocumentReference stores nothing, whether the facade or the dossier finds it bad."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-atomic@patients.dmp-test.fr")
+    good = reference(ins, content=PDF + b" first")
+    not_a_pdf = reference(ins, content=b"plain text, not a PDF")
+    no_type = {key: value for key, value in reference(ins, content=PDF + b" second").items() if key != "type"}
+    for bad, entry in ((not_a_pdf, 2), (no_type, 2)):
+        refused = http.post("/fhir", json=provide(ins, good, bad), headers=doctor)
+        outcome: Any = OperationOutcome.model_validate(refused.json())
+        assert refused.status_code == 422, refused.text
+        assert outcome.issue[0].expression == [f"Bundle.entry[{entry}]"], refused.text
+    listed = http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient)
+    assert listed.json()["total"] == 0
+    twice = http.post("/fhir", json=provide(ins, good, reference(ins, content=PDF + b" first")), headers=doctor)
+    assert twice.status_code == 422 and OperationOutcome.model_validate(twice.json())
+    both = http.post("/fhir", json=provide(ins, good, reference(ins, content=PDF + b" second")), headers=doctor)
+    assert both.status_code == 200, both.text
+    assert http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient).json()["total"] == 2
+
+
+def test_iti65_needs_its_submission_set(system: Running, api: Api) -> None:
+    ins, _, doctor = api.dossier_with_consenting_doctor("fhir-submission-set@patients.dmp-test.fr")
+    without = system.http.post("/fhir", json=provide(ins, reference(ins, content=PDF), submission_set=False),
+                               headers=doctor)
+    outcome: Any = OperationOutcome.model_validate(without.json())
+    assert without.status_code == 422 and outcome.issue[0].expression == ["Bundle.entry"]
+    assert "SubmissionSet" in outcome.issue[0].diagnostics
+    bundle = provide(ins, reference(ins, content=PDF))
+    bundle["entry"].append({"fullUrl": "urn:uuid:5b0e8f7a-0000-4000-8000-0000000000ff", "request": {
+        "method": "POST", "url": "Patient"}, "resource": {"resourceType": "Patient"}})
+    with_patient = system.http.post("/fhir", json=bundle, headers=doctor)
+    assert with_patient.status_code == 422
+    assert OperationOutcome.model_validate(with_patient.json()).issue[0].expression == ["Bundle.entry[2]"]
