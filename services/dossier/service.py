@@ -279,8 +279,8 @@ class DossierService(HealthMixin):
                              dossier_id=document["dossier_id"], document_id=document["_id"],
                              patient_id=document.get("patient_id"),
                              data={"automatic": "true", "visibility": visibility_data(visibility)})
-            if self.store.change_document(document["_id"], document["status"],
-                                          {"visibility": visibility, "release_ms": None}, event):
+            if self.store.revise_document(document, {"visibility": visibility, "release_ms": None}, event,
+                                          now_ms):
                 released += 1
         for document in self.store.invisible_due("remind_ms", now_ms):
             event = Event.of(EventType.INVISIBILITY_REMINDER_DUE, self.name, self.clock.now(), None,
@@ -478,7 +478,8 @@ class DossierService(HealthMixin):
         self.store.put_content(document_id, crypto.seal(key, content, document_id))
         record = {
             "_id": document_id, "dossier_id": dossier["_id"], **metadata, "created_at": now,
-            "created_ms": lifecycle.epoch_ms(now), "size": len(content), "sha256": digest, "status": "current",
+            "created_ms": lifecycle.epoch_ms(now), "revision": 1, "size": len(content), "sha256": digest,
+            "status": "current",
             "replaces": replaces["_id"] if replaces else None, "replaced_by": None, "author": actor.ref,
             "patient_id": dossier["patient_id"], **(idempotency or {}),
         }
@@ -606,9 +607,10 @@ class DossierService(HealthMixin):
         event = self._event(event_type, actor, dossier, grant, document_id=document["_id"],
                             data={"visibility": visibility_data(changes["visibility"])} if "visibility" in changes
                             else {})
-        if not self.store.change_document(document["_id"], document["status"], changes, event):
+        applied = self.store.revise_document(document, changes, event, lifecycle.epoch_ms(self.clock.now()))
+        if applied is None:
             raise Conflict("the document changed meanwhile; nothing was done, retry", [{"field": "document_id"}])
-        return DocumentMetadata.from_record({**document, **changes}).model_dump(mode="json")
+        return DocumentMetadata.from_record({**document, **applied}).model_dump(mode="json")
 
     @rpc
     def replace_document(self, token: str, ins: str, document_id: str, payload: dict[str, Any]) -> dict[str, Any]:

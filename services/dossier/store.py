@@ -231,6 +231,18 @@ class DossierStore(Store):
         query = {"_id": document_id, "status": expected_status}
         return self.update_with_events("documents", query, changes, [event]) is not None
 
+    def revise_document(
+        self, document: dict[str, Any], changes: dict[str, Any], event: Event, at_ms: int
+    ) -> dict[str, Any] | None:
+        """A change the document's metadata shows (status, visibility, its replacement): one revision more (FHIR's
+        versionId), compare-and-set on the revision read, so two changes made from one reading cannot both land.
+        The changes as applied, or None when the document changed meanwhile."""
+        revision = document.get("revision")  # none on documents stored before revisions: their first
+        query = {"_id": document["_id"], "status": document["status"],
+                 "revision": equal(revision) if revision is not None else {"$exists": False}}
+        applied = {**changes, "revision": (revision or 1) + 1, "updated_ms": at_ms}
+        return applied if self.update_with_events("documents", query, applied, [event]) is not None else None
+
     def delete_content(self, document_id: str) -> None:
         with contextlib.suppress(gridfs.errors.NoFile):
             self.contents.delete(document_id)

@@ -5,6 +5,8 @@ a CapabilityStatement. Same services, same rules, same errors, as OperationOutco
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -12,7 +14,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.common.codes import INS_SYSTEM
-from services.common.errors import DmpError, InvalidInput
+from services.common.errors import DmpError, InvalidInput, NotFound
 from services.gateway import fhir_mapping as mapping
 from services.gateway import fhir_search
 from services.gateway.auth import Token
@@ -63,7 +65,8 @@ def capability_statement() -> dict[str, Any]:
             "security": {"description": "Bearer access tokens from /api/v1/login (EdDSA JWT)"},
             "resource": [
                 {"type": "DocumentReference",
-                 "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}],
+                 "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}, {"code": "create"}],
+                 "versioning": "versioned", "readHistory": False,
                  "documentation": (
                      "Search by GET or by POST DocumentReference/_search (form-encoded). _count from 0 (the total "
                      f"alone) to {fhir_search.MAX_COUNT} (larger is served at {fhir_search.MAX_COUNT}); the next "
@@ -75,6 +78,16 @@ def capability_statement() -> dict[str, Any]:
             "interaction": [{"code": "transaction"}],
         }],
     }
+
+
+def version_headers(document: dict[str, Any]) -> dict[str, str]:
+    """ETag (weak: the same version may be serialised differently) and Last-Modified of a DocumentReference."""
+    changed = datetime.fromisoformat(mapping.last_updated(document).replace("Z", "+00:00")).astimezone(UTC)
+    return {"ETag": f'W/"{mapping.version_id(document)}"', "Last-Modified": format_datetime(changed, usegmt=True)}
+
+
+def versioned_location(document: dict[str, Any]) -> str:
+    return f"DocumentReference/{mapping.fhir_id(document['document_id'])}/_history/{mapping.version_id(document)}"
 
 
 def strict(request: Request) -> bool:
@@ -163,8 +176,18 @@ def router() -> APIRouter:
         return searchset(request, token, pairs)
 
     @api.get("/DocumentReference/{fhir_id}")
-    def read_reference(request: Request, token: Token, fhir_id: str) -> dict[str, Any]:
+    def read_reference(request: Request, token: Token, response: Response, fhir_id: str) -> dict[str, Any]:
         found = services().dossier.find_document(token, mapping.document_id(fhir_id), False)
+        response.headers.update(version_headers(found["document"]))
+        return mapping.document_reference(found["document"], found["ins"], base_url(request))
+
+    @api.get("/DocumentReference/{fhir_id}/_history/{version}")
+    def read_version(request: Request, token: Token, response: Response, fhir_id: str, version: str) -> dict[str, Any]:
+        """vread of the current version (earlier versions of the metadata are not kept: 404, as for any id)."""
+        found = services().dossier.find_document(token, mapping.document_id(fhir_id), False)
+        if version != mapping.version_id(found["document"]):
+            raise NotFound("no such version of this document (only the current one is kept)", [{"field": "version"}])
+        response.headers.update(version_headers(found["document"]))
         return mapping.document_reference(found["document"], found["ins"], base_url(request))
 
     @api.get("/Binary/{fhir_id}", response_class=Response)
@@ -186,8 +209,8 @@ def router() -> APIRouter:
         ins, payload = mapping.submission(resource)
         document = services().dossier.add_document(token, ins, payload, request.headers.get("Idempotency-Key"))
         document.pop("replayed", None)
-        location = f"{base_url(request)}/fhir/DocumentReference/{mapping.fhir_id(document['document_id'])}"
-        response.headers["Location"] = location
+        response.headers["Location"] = f"{base_url(request)}/fhir/{versioned_location(document)}"
+        response.headers.update(version_headers(document))
         return mapping.document_reference(document, ins, base_url(request))
 
     @api.post("")
@@ -205,8 +228,10 @@ def router() -> APIRouter:
         for index, entry in enumerate(bundle["entry"]):
             kind = entry["resource"].get("resourceType")
             if kind == "DocumentReference":
-                location = f"DocumentReference/{mapping.fhir_id(created[index]['document_id'])}"
-                responses.append({"response": {"status": "201 Created", "location": location}})
+                document = created[index]
+                responses.append({"response": {
+                    "status": "201 Created", "location": versioned_location(document),
+                    "etag": version_headers(document)["ETag"], "lastModified": mapping.last_updated(document)}})
             elif kind == "Binary":
                 document = created[binaries[index]]
                 responses.append({"response": {"status": "201 Created",

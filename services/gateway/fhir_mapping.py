@@ -41,6 +41,7 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": fhir_id(document["document_id"]),
+        "meta": {"versionId": version_id(document), "lastUpdated": last_updated(document)},
         "masterIdentifier": {"system": DOCUMENT_SYSTEM, "value": document["document_id"]},
         "status": STATUS[document["status"]],
         "type": {"coding": [{"system": type_system_, "code": document["type_code"]}]},
@@ -61,6 +62,15 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
         target = {"reference": f"DocumentReference/{fhir_id(document['replaces'])}"}
         resource["relatesTo"] = [{"code": "replaces", "target": target}]
     return resource
+
+
+def version_id(document: dict[str, Any]) -> str:
+    """Its revision: one more at each change of its metadata (status, visibility, replacement)."""
+    return str(document.get("revision") or 1)
+
+
+def last_updated(document: dict[str, Any]) -> str:
+    return str(document.get("updated_at") or document["created_at"])
 
 
 def fhir_id(document_id: str) -> str:

@@ -3,6 +3,8 @@ unmodified stock clients (fhirpy and fhirclient) deposit, search and read throug
 
 import base64
 import random
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from fhirclient.models.documentreference import DocumentReference as ClientDocum
 from fhirpy import SyncFHIRClient
 
 from services.common.codes import INS_SYSTEM
+from services.gateway.fhir_search import SUPPORTED
 from tests.e2e.conftest import Api, Running, document
 
 pytestmark = pytest.mark.slow
@@ -43,6 +46,10 @@ def test_capability_statement_is_valid(system: Running) -> None:
     response = system.http.get("/fhir/metadata")
     assert response.headers["content-type"].startswith("application/fhir+json")
     CapabilityStatement.model_validate(response.json())
+    document_reference = response.json()["rest"][0]["resource"][0]
+    listed = {param["name"] for param in document_reference["searchParam"]}
+    assert listed == set(SUPPORTED) - {"_count", "_cursor"}  # exactly what the search applies
+    assert {"read", "vread", "search-type", "create"} == {i["code"] for i in document_reference["interaction"]}
 
 
 def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: Api) -> None:
@@ -68,7 +75,7 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     responses = [entry["response"] for entry in provided.json()["entry"]]
     assert [r["status"] for r in responses] == ["201 Created"] * 3  # one per request entry, in order
     assert "location" not in responses[0] and responses[0]["outcome"]["issue"][0]["severity"] == "information"
-    location = responses[1]["location"]
+    location = responses[1]["location"].removesuffix("/_history/1")
     assert location.startswith("DocumentReference/doc-")
     assert responses[2]["location"] == location.replace("DocumentReference/", "Binary/")
 
@@ -370,3 +377,35 @@ def test_iti65_needs_its_submission_set(system: Running, api: Api) -> None:
     with_patient = system.http.post("/fhir", json=bundle, headers=doctor)
     assert with_patient.status_code == 422
     assert OperationOutcome.model_validate(with_patient.json()).issue[0].expression == ["Bundle.entry[2]"]
+
+
+def test_versions_etag_and_last_modified(system: Running, api: Api) -> None:
+    """meta.versionId is the revision of the metadata: 1 at deposit, one more at each change (masking here)."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-versions@patients.dmp-test.fr")
+    created = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF), headers=doctor)
+    assert created.status_code == 201, created.text
+    resource = created.json()
+    assert resource["meta"]["versionId"] == "1" and created.headers["ETag"] == 'W/"1"'
+    location = created.headers["Location"].removeprefix(system.stack.gateway_url)
+    assert location == f"/fhir/DocumentReference/{resource['id']}/_history/1"
+    assert http.get(location, headers=doctor).json() == resource
+    read = http.get(f"/fhir/DocumentReference/{resource['id']}", headers=patient)
+    assert read.headers["ETag"] == 'W/"1"' and read.headers["Last-Modified"].endswith(" GMT")
+    assert parsedate_to_datetime(read.headers["Last-Modified"]).replace(microsecond=0) == datetime.fromisoformat(
+        resource["meta"]["lastUpdated"].replace("Z", "+00:00")).replace(microsecond=0)
+
+    masked = http.put(f"/api/v1/patients/{ins}/documents/{resource['id'].replace('-', '_', 1)}/visibility",
+                      json={"masked": True}, headers=patient)
+    assert masked.status_code == 200, masked.text
+    again = http.get(f"/fhir/DocumentReference/{resource['id']}", headers=patient)
+    assert again.json()["meta"]["versionId"] == "2" and again.headers["ETag"] == 'W/"2"'
+    assert again.json()["meta"]["lastUpdated"] > resource["meta"]["lastUpdated"]
+    DocumentReference.model_validate(again.json())
+    old = http.get(f"/fhir/DocumentReference/{resource['id']}/_history/1", headers=patient)
+    assert old.status_code == 404 and OperationOutcome.model_validate(old.json())
+    assert http.get(f"/fhir/DocumentReference/{resource['id']}/_history/2", headers=patient).status_code == 200
+
+    provided = http.post("/fhir", json=provide(ins, reference(ins, content=PDF + b" set")), headers=doctor).json()
+    response = provided["entry"][1]["response"]
+    assert response["location"].endswith("/_history/1") and response["etag"] == 'W/"1"' and response["lastModified"]
