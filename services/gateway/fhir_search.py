@@ -26,7 +26,8 @@ STATUSES = {"current": ["current"], "superseded": ["replaced"], "entered-in-erro
 LOCAL = ZoneInfo("Europe/Paris")  # a date without a time is a day of the DMP's local calendar
 DATE_VALUE = re.compile(
     r"^(?P<year>\d{4})(-(?P<month>\d{2})(-(?P<day>\d{2})"
-    r"(T(?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})(?P<fraction>\.\d{1,9})?)?(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$")
+    r"(T(?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})(?P<fraction>\.\d{1,9})?)?"
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$")
 DATE_PREFIXES = ("eq", "ge", "gt", "le", "lt", "sa", "eb")
 SUPPORTED = ("patient", "patient.identifier", "_id", "identifier", "category", "type", "status", "date", "period",
              "_count", "_cursor")
