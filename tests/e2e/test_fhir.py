@@ -19,6 +19,7 @@ from fhirpy import SyncFHIRClient
 from services.common.codes import INS_SYSTEM
 from services.gateway.fhir_search import SUPPORTED
 from tests.e2e.conftest import Api, Running, document
+from tests.journeys import eventually
 
 pytestmark = pytest.mark.slow
 PDF = b"%PDF-1.4 compte rendu FHIR"
@@ -409,3 +410,19 @@ def test_versions_etag_and_last_modified(system: Running, api: Api) -> None:
     provided = http.post("/fhir", json=provide(ins, reference(ins, content=PDF + b" set")), headers=doctor).json()
     response = provided["entry"][1]["response"]
     assert response["location"].endswith("/_history/1") and response["etag"] == 'W/"1"' and response["lastModified"]
+
+
+def test_no_ins_in_any_span_of_a_fhir_search(system: Running, corpus: dict[str, Any]) -> None:
+    """ITI-67 names the patient in the query string (patient.identifier): spans keep the parameter, not the INS."""
+    ins = corpus["ins"]
+    for params in ({"patient.identifier": f"{INS_SYSTEM}|{ins}", "category": "10"}, {"patient.identifier": ins}):
+        assert system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"]).status_code == 200
+
+    def searches() -> list[Any]:  # the gateway's server spans of these two requests
+        return [s for s in system.collector.snapshot() if s.service == "dmp-gateway"
+                and "patient.identifier" in " ".join(s.attributes.values())]
+
+    assert eventually(lambda: len(searches()) >= 2, seconds=30)
+    for span in system.collector.snapshot():
+        for value in [span.name, *span.attributes.values()]:
+            assert ins not in value, span
