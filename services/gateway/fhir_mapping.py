@@ -116,42 +116,64 @@ def patient_id(fhir_id: str) -> str:
     return fhir_id
 
 
-def patient_ins(identifier: str | None) -> str:
-    """`patient.identifier` as `system|value` (the INS system) or the bare INS."""
-    if not identifier:
-        raise InvalidInput.for_field("patient.identifier", f"is required ({INS_SYSTEM}|<INS>)")
-    system, _, value = identifier.rpartition("|")
-    if system and system != INS_SYSTEM:
-        raise InvalidInput.for_field("patient.identifier", f"must use the INS system {INS_SYSTEM}")
+def _path(value: Any, *steps: str | int) -> Any:
+    """value[step][step]..., or None where the resource does not have that shape (bad input, never a 500)."""
+    for step in steps:
+        if isinstance(step, int):
+            value = value[step] if isinstance(value, list) and len(value) > step else None
+        else:
+            value = value.get(step) if isinstance(value, dict) else None
     return value
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _codings(labels: Any) -> list[dict[str, Any]]:
+    if not isinstance(labels, list) or not all(isinstance(_path(label, "coding"), list) for label in labels):
+        raise InvalidInput.for_field("securityLabel", "must be a list of CodeableConcepts with their codings")
+    codings = [coding for label in labels for coding in label["coding"]]
+    if not all(isinstance(coding, dict) for coding in codings):
+        raise InvalidInput.for_field("securityLabel", "must be a list of CodeableConcepts with their codings")
+    return codings
 
 
 def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """(INS, DocumentSubmission payload) from a DocumentReference and, for ITI-65, its Binary."""
-    try:
-        ins = patient_ins(f"{reference['subject']['identifier'].get('system', '')}|"
-                          f"{reference['subject']['identifier']['value']}")
-        attachment = reference["content"][0]["attachment"]
-        category = reference["category"][0]["coding"][0]["code"]
-        type_code = reference["type"]["coding"][0]["code"]
-    except (KeyError, IndexError, TypeError):
-        raise InvalidInput.for_field(
-            "DocumentReference", "needs subject.identifier (INS), category, type and content.attachment") from None
-    data = (binary or {}).get("data") or attachment.get("data")
-    content_type = (binary or {}).get("contentType") or attachment.get("contentType")
+    identifier = _path(reference, "subject", "identifier")
+    ins = _text(_path(identifier, "value"))
+    if ins is None:
+        raise InvalidInput.for_field("subject.identifier", f"must name the patient by INS ({INS_SYSTEM})")
+    if _path(identifier, "system") not in {None, INS_SYSTEM}:
+        raise InvalidInput.for_field("subject.identifier", f"must use the INS system {INS_SYSTEM}")
+    category = _text(_path(reference, "category", 0, "coding", 0, "code"))
+    type_code = _text(_path(reference, "type", "coding", 0, "code"))
+    attachment = _path(reference, "content", 0, "attachment")
+    for field, value in (("category", category), ("type", type_code),
+                         ("content.attachment", attachment if isinstance(attachment, dict) else None)):
+        if value is None:
+            raise InvalidInput.for_field(field, "is required (a coded category and type, one content.attachment)")
+    assert isinstance(attachment, dict)
+    data = _text(_path(binary, "data")) or _text(attachment.get("data"))
+    content_type = _text(_path(binary, "contentType")) or _text(attachment.get("contentType"))
     if not data or not content_type:
         raise InvalidInput.for_field("content.attachment", "needs data (or a Binary in the Bundle) and contentType")
     try:
         base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput.for_field("content.attachment.data", "is not valid base64") from None
-    codings = [coding for label in reference.get("securityLabel", []) for coding in label.get("coding", [])]
-    visibility = [coding["code"] for coding in codings if coding.get("system") == VISIBILITY_SYSTEM]
-    care = (reference.get("context", {}).get("period", {}).get("start") or reference.get("date") or "")[:10]
+    codings = _codings(reference.get("securityLabel") or [])
+    visibility = [coding.get("code") for coding in codings if coding.get("system") == VISIBILITY_SYSTEM]
+    confidentiality = [coding.get("code") for coding in codings if coding.get("system") == CONFIDENTIALITY]
+    if len(confidentiality) > 1:
+        raise InvalidInput.for_field("securityLabel", f"holds one confidentiality code ({CONFIDENTIALITY}) at most")
+    care = _text(_path(reference, "context", "period", "start")) or _text(reference.get("date")) or ""
     payload = {
         "category": category, "type_code": type_code, "format": content_type, "content": data,
-        "title": attachment.get("title") or reference.get("description") or type_code, "care_date": care,
-        "visibility": visibility,
+        "title": _text(attachment.get("title")) or _text(reference.get("description")) or type_code,
+        "care_date": care[:10], "visibility": visibility,
+        **({"confidentiality": confidentiality[0]} if confidentiality else {}),
     }
     return ins, payload
 
@@ -171,6 +193,7 @@ def operation_outcome(
 
 
 LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
+RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,40}$")  # named back in a refusal only when it looks like one
 
 
 def _bundle_error(index: int, reason: str) -> InvalidInput:
@@ -178,15 +201,17 @@ def _bundle_error(index: int, reason: str) -> InvalidInput:
 
 
 def _list_code(resource: dict[str, Any]) -> str | None:
-    codings = (resource.get("code") or {}).get("coding") or []
+    codings = _path(resource, "code", "coding")
+    if not isinstance(codings, list):
+        return None
     return next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LIST_TYPES), None)
 
 
 def provided_documents(bundle: dict[str, Any]) -> tuple[str, list[tuple[int, dict[str, Any]]], dict[int, int]]:
     """ITI-65: (INS, [(entry index, DocumentSubmission payload)], {Binary's entry: its DocumentReference's entry})
-    from a transaction Bundle, every entry checked
-    before anything is stored: one SubmissionSet List, DocumentReferences of one patient, each Binary
-    referenced by a DocumentReference's attachment.url; nothing else."""
+    from a transaction Bundle, every entry checked before anything is stored: one SubmissionSet List,
+    DocumentReferences of one patient, each Binary referred to by one DocumentReference's attachment.url;
+    nothing else."""
     if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
         raise InvalidInput.for_field("Bundle.type", "must be a transaction Bundle")
     entries = bundle.get("entry")
@@ -197,7 +222,7 @@ def provided_documents(bundle: dict[str, Any]) -> tuple[str, list[tuple[int, dic
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
             raise _bundle_error(index, "has no resource")
-        if (entry.get("request") or {}).get("method") != "POST":
+        if _path(entry, "request", "method") != "POST":
             raise _bundle_error(index, "must be a POST (request.method): ITI-65 creates")
         resources.append(resource)
     kinds = [resource.get("resourceType") for resource in resources]
@@ -206,8 +231,13 @@ def provided_documents(bundle: dict[str, Any]) -> tuple[str, list[tuple[int, dic
     if len(sets) != 1:
         raise InvalidInput.for_field("Bundle.entry", f"must hold exactly one SubmissionSet List (List.code "
                                                      f"{LIST_TYPES}|submissionset); it holds {len(sets)}")
-    binaries = {entries[index].get("fullUrl"): (index, resource) for index, resource in enumerate(resources)
-                if kinds[index] == "Binary"}
+    binaries: dict[str, tuple[int, dict[str, Any]]] = {}
+    for index, resource in enumerate(resources):
+        if kinds[index] == "Binary":
+            url = _text(entries[index].get("fullUrl"))
+            if url is None or url in binaries:
+                raise _bundle_error(index, "is a Binary without a fullUrl of its own (DocumentReferences refer to it)")
+            binaries[url] = (index, resource)
     used: dict[int, int] = {}
     documents: list[tuple[int, dict[str, Any]]] = []
     patients: set[str] = set()
@@ -217,16 +247,20 @@ def provided_documents(bundle: dict[str, Any]) -> tuple[str, list[tuple[int, dic
         if kinds[index] == "Binary":
             continue
         if kinds[index] != "DocumentReference":
-            raise _bundle_error(index, f"{kinds[index]} is not accepted here: a SubmissionSet List, DocumentReferences"
+            named = kinds[index]
+            kind = named if isinstance(named, str) and RESOURCE_TYPE.match(named) else "it"
+            raise _bundle_error(index, f"{kind} is not accepted here: a SubmissionSet List, DocumentReferences"
                                        " and their Binaries (the patient is named by INS in subject.identifier)")
-        url = ((resource.get("content") or [{}])[0].get("attachment") or {}).get("url")
+        url = _text(_path(resource, "content", 0, "attachment", "url"))
         binary = binaries.get(url) if url else None
         if binary:
+            if binary[0] in used:
+                raise _bundle_error(index, "refers to a Binary another DocumentReference already refers to")
             used[binary[0]] = index
         try:
             ins, payload = submission(resource, binary[1] if binary else None)
         except InvalidInput as error:
-            raise _bundle_error(index, error.message) from None
+            raise _bundle_error(index, "; ".join(f"{d['field']} {d['reason']}" for d in error.details)) from None
         patients.add(ins)
         documents.append((index, payload))
     if not documents:
@@ -235,7 +269,7 @@ def provided_documents(bundle: dict[str, Any]) -> tuple[str, list[tuple[int, dic
     if unused:
         raise _bundle_error(unused[0], "is a Binary no DocumentReference's content.attachment.url refers to")
     submission_set = resources[sets[0]]
-    subject = ((submission_set.get("subject") or {}).get("identifier") or {}).get("value")
+    subject = _text(_path(submission_set, "subject", "identifier", "value"))
     if len(patients) > 1 or (subject and subject not in patients):
         raise InvalidInput.for_field("Bundle.entry", "a submission set is about one patient: its List.subject and "
                                                      "every DocumentReference.subject must name the same INS")

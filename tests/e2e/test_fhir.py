@@ -17,6 +17,7 @@ from fhirclient.models.documentreference import DocumentReference as ClientDocum
 from fhirpy import SyncFHIRClient
 
 from services.common.codes import INS_SYSTEM
+from services.gateway.fhir_mapping import CONFIDENTIALITY
 from services.gateway.fhir_search import SUPPORTED
 from tests.e2e.conftest import Api, Running, document
 from tests.journeys import eventually
@@ -63,7 +64,8 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
         {"fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000002",
          "resource": reference(ins, url="urn:uuid:1f1a7e88-0000-4000-8000-000000000003",
                                securityLabel=[{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.13",
-                                                           "code": "INVISIBLE_REPRESENTANTS_LEGAUX"}]}]),
+                                                           "code": "INVISIBLE_REPRESENTANTS_LEGAUX"}]},
+                                              {"coding": [{"system": CONFIDENTIALITY, "code": "R"}]}]),
          "request": {"method": "POST", "url": "DocumentReference"}},
         {"fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000003",
          "resource": {"resourceType": "Binary", "contentType": "application/pdf",
@@ -87,6 +89,7 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     document: Any = DocumentReference.model_validate(found.json()["entry"][0]["resource"])
     assert f"DocumentReference/{document.id}" == location
     assert any(c.code == "INVISIBLE_REPRESENTANTS_LEGAUX" for label in document.securityLabel for c in label.coding)
+    assert [c.code for label in document.securityLabel for c in label.coding if c.system == CONFIDENTIALITY] == ["R"]
 
     read = http.get(f"/fhir/DocumentReference/{document.id}", headers=patient)
     DocumentReference.model_validate(read.json())
