@@ -313,6 +313,9 @@ class DossierStatus(BaseModel):
     purge_at: datetime | None = Field(None, description="when what is left is purged, unless reopened first")
 
 
+UNIQUE_ID = r"^urn:(oid:[0-2](\.(0|[1-9][0-9]*))+|uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+
+
 class DocumentSubmission(Strict):
     category: Annotated[str, AfterValidator(_category), Field(description="TRE_A03 class", examples=["10"])]
     type_code: Annotated[
@@ -326,6 +329,9 @@ class DocumentSubmission(Strict):
     imaging_study: ImagingStudy | None = Field(
         None, description="imaging reports (class 31): where the images are; pixels are never stored here"
     )
+    unique_id: Annotated[str, Field(pattern=UNIQUE_ID, max_length=128)] | None = Field(
+        None, description="the document's unique id as its source made it (XDS uniqueId, FHIR masterIdentifier): "
+        "an OID or UUID URN, once per dossier; a new version has its own", examples=["urn:oid:1.2.250.1.999.1.42"])
     visibility: list[Literal["INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX"]] = Field(
         default_factory=list,
         description="set by a professional at deposit: INVISIBLE_PATIENT for a result awaiting an announcement "
@@ -360,6 +366,7 @@ class DocumentMetadata(BaseModel):
     imaging_study: ImagingStudy | None = None
     author: dict[str, Any]
     patient_id: str | None = Field(None, description="the patient's id (FHIR Patient id, with - for _)")
+    unique_id: str | None = Field(None, description="its unique id as its source made it, if it gave one")
     revision: int = Field(1, description="1 at deposit, one more at each change of its metadata (FHIR versionId)")
     updated_at: datetime | None = Field(None, description="when its metadata last changed; none: never since deposit")
 
@@ -391,6 +398,10 @@ class DocumentSearch(Strict):
     created_before: AwareDatetime | None = Field(None, description="deposited strictly before this instant")
     document_id: Annotated[Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None,
                            BeforeValidator(_listed)] = None
+    identifier: Annotated[Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=100)] | None,
+                          BeforeValidator(_listed)] = Field(
+        None, description="any of these ids: ours (doc_...), or the unique id its source gave (urn:oid:..., "
+        "urn:uuid:...); one without a unique id of its source's is also found by urn:uuid:<its id's hex>")
     patient_id: Annotated[str, Field(max_length=64)] | None = Field(
         None, description="the patient's id (FHIR Patient id): the dossier when no INS is given")
     status: Annotated[list[SearchedStatus], BeforeValidator(_listed), Field(max_length=3)] = Field(

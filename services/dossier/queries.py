@@ -28,6 +28,7 @@ def document_query(
     created_from_ms: int | None = None,
     created_before_ms: int | None = None,
     document_ids: list[str] | None = None,
+    identifiers: list[str] | None = None,
     patient_id: str | None = None,
     statuses: list[str] | None = None,
 ) -> Query:
@@ -43,6 +44,8 @@ def document_query(
         query["type_code"] = {"$in": type_codes}
     if document_ids is not None:
         query["_id"] = {"$in": document_ids}
+    if identifiers is not None:
+        query["$and"] = [identified_by(identifiers)]
     if patient_id is not None:
         query["patient_id"] = patient_id
     if author_id:
@@ -62,3 +65,14 @@ def document_query(
     if created:
         query["created_ms"] = created
     return {**query, **visible_to(grant, actor_id)}
+
+
+def identified_by(identifiers: list[str]) -> Query:
+    """Documents with any of these ids: ours, or the unique id their source gave. One whose source gave none
+    answers to the UUID URN of its own id (what the FHIR facade shows as its masterIdentifier)."""
+    ours = [value for value in identifiers if value.startswith("doc_")]
+    theirs = [value for value in identifiers if value.startswith("urn:")]
+    derived = [f"doc_{value.removeprefix('urn:uuid:').replace('-', '')}" for value in theirs
+               if value.startswith("urn:uuid:")]
+    return {"$or": [{"_id": {"$in": ours}}, {"unique_id": {"$in": theirs}},
+                    {"_id": {"$in": derived}, "unique_id": None}]}

@@ -463,6 +463,9 @@ class DossierService(HealthMixin):
         metadata["visibility"] = [*submission.visibility, *carried]
         if self.store.same_document(dossier["_id"], digest, metadata):
             raise Conflict("an identical document is already in this dossier", [{"field": "content"}])
+        if submission.unique_id and self.store.document_by_unique_id(dossier["_id"], submission.unique_id):
+            raise Conflict("a document with this unique_id is already in this dossier (a new version has its own)",
+                           [{"field": "unique_id"}])
         return metadata, content, digest
 
     def _stored(
@@ -559,11 +562,16 @@ class DossierService(HealthMixin):
         checked = [self._at(index, partial(self._checked, actor, grant, dossier, submission))
                    for index, submission in enumerate(submissions)]
         seen: dict[tuple[str, str], int] = {}
+        unique_ids: dict[str, int] = {}
         for index, (metadata, _, digest) in enumerate(checked):
             same = seen.setdefault((digest, json.dumps(metadata, sort_keys=True)), index)
             if same != index:
                 raise InvalidInput(f"document {index + 1}: the same document as document {same + 1}",
                                    [{"field": "content", "entry": str(index)}])
+            first = unique_ids.setdefault(metadata["unique_id"], index) if metadata.get("unique_id") else index
+            if first != index:
+                raise InvalidInput(f"document {index + 1}: the same unique_id as document {first + 1}",
+                                   [{"field": "unique_id", "entry": str(index)}])
         return [DocumentMetadata.from_record(self._stored(actor, grant, dossier, checks, submission)).model_dump(
             mode="json") for checks, submission in zip(checked, submissions, strict=True)]
 
@@ -676,7 +684,8 @@ class DossierService(HealthMixin):
             author_id=search.author_id, care_from=search.care_from, care_to=search.care_to,
             created_from_ms=lifecycle.epoch_ms(search.created_from) if search.created_from else None,
             created_before_ms=lifecycle.epoch_ms(search.created_before) if search.created_before else None,
-            document_ids=search.document_id, patient_id=search.patient_id, statuses=list(search.status),
+            document_ids=search.document_id, identifiers=search.identifier, patient_id=search.patient_id,
+            statuses=list(search.status),
         )
         # limit 0 asks for the total alone: one record is still fetched to know whether there are more.
         total, page = self.store.search_documents(selection, queries.after(selection, search.cursor), search.limit + 1)

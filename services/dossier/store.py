@@ -30,6 +30,7 @@ class DossierStore(Store):
         database.dossiers.create_index([("ins", 1)], unique=True)
         database.documents.create_index([("dossier_id", 1), ("status", 1), ("created_ms", 1)])
         database.documents.create_index([("dossier_id", 1), ("sha256", 1)])
+        database.documents.create_index([("dossier_id", 1), ("unique_id", 1)])
         database.documents.create_index([("idempotency", 1)])
         database.dossiers.create_index([("purge_after_ms", 1)])
         database.documents.create_index([("release_ms", 1)])
@@ -205,6 +206,10 @@ class DossierStore(Store):
         query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current", **scalars}
         candidates = self.db.documents.find({"dossier_id": dossier_id, "sha256": sha256}, HIDDEN)
         return any(matches(candidate, query) for candidate in candidates)
+
+    def document_by_unique_id(self, dossier_id: str, unique_id: str) -> dict[str, Any] | None:
+        """A document of this dossier with this unique id from its source (deleted ones included: the id was used)."""
+        return self.db.documents.find_one({"dossier_id": equal(dossier_id), "unique_id": equal(unique_id)}, {"_id": 1})
 
     def search_documents(
         self, selection: dict[str, Any], paged: dict[str, Any], limit: int

@@ -29,7 +29,8 @@ SEARCH_PARAMETERS = [
     ("patient.identifier", "token", None, f"the patient by INS ({INS_SYSTEM}|<INS>); one per search"),
     ("_id", "token", f"{CORE}Resource-id", "DocumentReference ids; a comma-separated list is an OR"),
     ("identifier", "token", f"{CORE}clinical-identifier",
-     f"masterIdentifier ({mapping.DOCUMENT_SYSTEM}|<id>); a comma-separated list is an OR"),
+     f"masterIdentifier ({mapping.URI_SYSTEM}|urn:oid:... or urn:uuid:...) or identifier "
+     f"({mapping.DOCUMENT_SYSTEM}|<id>); a comma-separated list is an OR"),
     ("category", "token", f"{CORE}DocumentReference-category",
      f"class code ({mapping.CLASS_SYSTEM}, TRE_A03); a comma-separated list is an OR"),
     ("type", "token", f"{CORE}clinical-type",

@@ -11,6 +11,7 @@ from typing import Any
 
 from services.common.codes import CATEGORIES, INS_SYSTEM
 from services.common.errors import InvalidInput, NotFound
+from services.common.schemas import UNIQUE_ID as UNIQUE_ID_PATTERN
 
 CLASS_SYSTEM = "urn:oid:1.2.250.1.213.1.1.4.1"  # TRE_A03 ClasseDocument
 TYPE_SYSTEM_NATIONAL = "urn:oid:1.2.250.1.213.1.1.4.12"  # TRE_A05 TypeDocComplementaire
@@ -22,7 +23,9 @@ STATUS = {"current": "current", "archived": "current", "replaced": "superseded",
 LOINC_CODE = re.compile(r"^\d{1,6}-\d$")
 
 
-DOCUMENT_SYSTEM = "urn:dmp:document"  # masterIdentifier: our document id
+DOCUMENT_SYSTEM = "urn:dmp:document"  # DocumentReference.identifier: our document id
+URI_SYSTEM = "urn:ietf:rfc:3986"  # masterIdentifier (MHD UniqueIdIdentifier): an OID or UUID URN
+UNIQUE_ID = re.compile(UNIQUE_ID_PATTERN)
 DOCUMENT_ID = re.compile(r"^doc_[0-9a-f]{32}$")
 FHIR_DOCUMENT_ID = re.compile(r"^doc-[0-9a-f]{32}$")
 FHIR_PATIENT_ID = re.compile(r"^pat-[0-9a-f]{32}$")
@@ -42,7 +45,8 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
         "resourceType": "DocumentReference",
         "id": fhir_id(document["document_id"]),
         "meta": {"versionId": version_id(document), "lastUpdated": last_updated(document)},
-        "masterIdentifier": {"system": DOCUMENT_SYSTEM, "value": document["document_id"]},
+        "masterIdentifier": {"system": URI_SYSTEM, "value": unique_id(document)},
+        "identifier": [{"use": "secondary", "system": DOCUMENT_SYSTEM, "value": document["document_id"]}],
         "status": STATUS[document["status"]],
         "type": {"coding": [{"system": type_system_, "code": document["type_code"]}]},
         "category": [{"coding": [{"system": CLASS_SYSTEM, "code": document["category"],
@@ -62,6 +66,14 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
         target = {"reference": f"DocumentReference/{fhir_id(document['replaces'])}"}
         resource["relatesTo"] = [{"code": "replaces", "target": target}]
     return resource
+
+
+def unique_id(document: dict[str, Any]) -> str:
+    """The unique id its source gave it, else the UUID URN of our id (doc_<uuid4 hex>)."""
+    if document.get("unique_id"):
+        return str(document["unique_id"])
+    hexa = document["document_id"].removeprefix("doc_")
+    return f"urn:uuid:{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"
 
 
 def version_id(document: dict[str, Any]) -> str:
@@ -169,11 +181,17 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
     if len(confidentiality) > 1:
         raise InvalidInput.for_field("securityLabel", f"holds one confidentiality code ({CONFIDENTIALITY}) at most")
     care = _text(_path(reference, "context", "period", "start")) or _text(reference.get("date")) or ""
+    master = reference.get("masterIdentifier")
+    if master is not None and (_path(master, "system") != URI_SYSTEM
+                               or not UNIQUE_ID.match(str(_path(master, "value")))):
+        raise InvalidInput.for_field("masterIdentifier", f"must be {URI_SYSTEM}|urn:oid:<OID> or |urn:uuid:<UUID> "
+                                                         "(an MHD UniqueIdIdentifier)")
     payload = {
         "category": category, "type_code": type_code, "format": content_type, "content": data,
         "title": _text(attachment.get("title")) or _text(reference.get("description")) or type_code,
         "care_date": care[:10], "visibility": visibility,
         **({"confidentiality": confidentiality[0]} if confidentiality else {}),
+        **({"unique_id": master["value"]} if master is not None else {}),
     }
     return ins, payload
 

@@ -70,7 +70,8 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
                 search.unsupported.append(name)
             continue
         search.applied.append((name, value))
-        once = name in {"_count", "_cursor", "patient", "patient.identifier"}
+        # identifier: a document has several (ours, its source's), so a repeat is no intersection of values.
+        once = name in {"_count", "_cursor", "patient", "patient.identifier", "identifier"}
         if once and any(earlier == name for earlier, _ in search.applied[:-1]):
             raise InvalidSearch.of(name, "is given more than once")
         if name == "patient":
@@ -143,16 +144,18 @@ def _code(name: str, system: str | None, code: str) -> list[str]:
         return [code] if system in {None, mapping.CLASS_SYSTEM} and code in CATEGORIES else []
     if name == "type":
         return [code] if system in {None, mapping.type_system(code)} and len(code) <= 64 else []
-    # _id is a FHIR id, identifier our masterIdentifier: both name documents by our id.
+    # _id is a FHIR id (our id); identifier is DocumentReference.identifier (our id) or masterIdentifier.
     if name == "_id":
         document_id = mapping.searched_document_id(code)
         return [document_id] if system is None and document_id else []
-    return [code] if system in {None, mapping.DOCUMENT_SYSTEM} and mapping.is_document_id(code) else []
+    if mapping.is_document_id(code):
+        return [code] if system in {None, mapping.DOCUMENT_SYSTEM} else []
+    return [code] if system in {None, mapping.URI_SYSTEM} and mapping.UNIQUE_ID.match(code) else []
 
 
 def _apply_tokens(query: dict[str, Any], tokens: dict[str, list[set[str]]]) -> None:
     fields = {"category": "category", "type": "type_code", "status": "status", "_id": "document_id",
-              "identifier": "document_id"}
+              "identifier": "identifier"}
     for name, occurrences in tokens.items():
         wanted = set.intersection(*occurrences)  # a repeated parameter is an AND
         key = fields[name]

@@ -75,6 +75,10 @@ searches = st.fixed_dictionaries({}, optional={
     "type_codes": st.lists(st.sampled_from(["11488-4", "SYNTH", "57833-6"]), unique=True, max_size=2),
     "statuses": st.lists(st.sampled_from(["current", "archived", "replaced"]), unique=True, max_size=3),
     "document_ids": st.lists(st.sampled_from([f"doc{n:02d}" for n in range(14)]), unique=True, max_size=4),
+    "identifiers": st.lists(st.sampled_from([*[f"doc_{n:032x}" for n in range(14)],
+                                             *[f"urn:oid:1.2.{n}" for n in range(14)],
+                                             *[f"urn:uuid:00000000-0000-0000-0000-{n:012x}" for n in range(14)]]),
+                            unique=True, max_size=4),
     "patient_id": st.sampled_from(["pat_1", "pat_2"]),
     "created_from_ms": st.integers(1000, 1012),
     "created_before_ms": st.integers(1000, 1012),
@@ -83,11 +87,18 @@ searches = st.fixed_dictionaries({}, optional={
 })
 
 
+def derived(document_id: str) -> str:
+    """The UUID URN a document whose source gave no unique id answers to."""
+    hexa = document_id.removeprefix("doc_")
+    return f"urn:uuid:{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"
+
+
 def wanted_by(record: dict[str, Any], search: dict[str, Any]) -> bool:
     """Each search parameter, said plainly."""
     checks: list[tuple[str, Callable[[Any], bool]]] = [
         ("categories", lambda v: record["category"] in v), ("type_codes", lambda v: record["type_code"] in v),
         ("statuses", lambda v: record["status"] in v), ("document_ids", lambda v: record["_id"] in v),
+        ("identifiers", lambda v: bool({record["_id"], record.get("unique_id") or derived(record["_id"])} & set(v))),
         ("patient_id", lambda v: record["patient_id"] == v), ("created_from_ms", lambda v: record["created_ms"] >= v),
         ("created_before_ms", lambda v: record["created_ms"] < v),
         ("care_from", lambda v: record["care_date"] >= v.isoformat()),
@@ -97,7 +108,7 @@ def wanted_by(record: dict[str, Any], search: dict[str, Any]) -> bool:
     return statuses_ok and all(check(search[name]) for name, check in checks if name in search)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(documents, st.sampled_from(sorted(GRANTS)), st.sampled_from(["rpps:A", "pat_1"]), searches,
        st.lists(st.sampled_from(["11488-4", "SYNTH", "57833-6"]), min_size=14, max_size=14),
        st.lists(st.sampled_from(["current", "archived", "replaced"]), min_size=14, max_size=14))
@@ -109,9 +120,10 @@ def test_search_parameters_narrow_the_grant_and_never_widen_it(
     see and the parameters ask for, on the real store and in the service's own evaluation."""
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
     collection = client[f"q{uuid.uuid4().hex[:10]}"]["documents"]
-    records = [{"_id": f"doc{n:02d}", "dossier_id": "dos", "status": statuses[n], "category": d["category"],
-                "type_code": types[n], "created_ms": 1000 + n, "care_date": f"2026-11-{n + 1:02d}",
-                "patient_id": "pat_1", "visibility": d["visibility"], "author": {"id": d["author"]}}
+    records = [{"_id": f"doc{n:02d}" if n % 3 else f"doc_{n:032x}", "dossier_id": "dos", "status": statuses[n],
+                "category": d["category"], "type_code": types[n], "created_ms": 1000 + n,
+                "care_date": f"2026-11-{n + 1:02d}", "patient_id": "pat_1", "visibility": d["visibility"],
+                "author": {"id": d["author"]}, **({"unique_id": f"urn:oid:1.2.{n}"} if n % 2 else {})}
                for n, d in enumerate(docs)]
     collection.insert_many(records)
     grant = GRANTS[who]
@@ -131,3 +143,19 @@ def test_a_search_round_trips_as_the_gateway_sends_it() -> None:
     assert DocumentSearch.model_validate({"status": "archived", "type_code": "SYNTH"}).status == ["archived"]
     with pytest.raises(ValidationError):
         DocumentSearch.model_validate({"document_id": [f"doc{n}" for n in range(101)]})
+
+
+def test_a_document_answers_to_our_id_to_its_source_unique_id_or_else_to_its_own_uuid_urn() -> None:
+    plain: dict[str, Any] = {"_id": f"doc_{'a' * 32}", "dossier_id": "dos", "status": "current", "category": "10",
+                             "visibility": [], "author": {"id": "rpps:A"}}
+    sourced = {**plain, "_id": f"doc_{'b' * 32}", "unique_id": "urn:oid:1.2.250.1.999.1"}
+    grant = GRANTS["medecin_traitant"]
+
+    def found(*identifiers: str) -> set[str]:
+        query = document_query("dos", grant, "rpps:A", identifiers=list(identifiers))
+        return {r["_id"] for r in (plain, sourced) if matches(r, query)}
+
+    assert found(derived(plain["_id"])) == {plain["_id"]}
+    assert found(derived(sourced["_id"])) == set()  # its masterIdentifier is its source's
+    assert found("urn:oid:1.2.250.1.999.1", plain["_id"]) == {plain["_id"], sourced["_id"]}
+    assert found() == set()

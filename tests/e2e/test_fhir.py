@@ -282,7 +282,10 @@ def test_iti67_new_parameters_never_reach_a_hidden_document(system: Running, api
                     headers=patient).status_code == 200
     invisible = deposit(api, ins, author, PDF + b" announce", visibility=["INVISIBLE_PATIENT"])
     for who, hidden in ((colleague, masked), (patient, invisible)):
+        uuid_urn = "urn:uuid:" + hidden["document_id"].removeprefix("doc_")
+        uuid_urn = f"{uuid_urn[:17]}-{uuid_urn[17:21]}-{uuid_urn[21:25]}-{uuid_urn[25:29]}-{uuid_urn[29:]}"
         probes = [{"_id": fid(hidden["document_id"])}, {"identifier": hidden["document_id"]},
+                  {"identifier": f"urn:ietf:rfc:3986|{uuid_urn}"},
                   {"patient": f"Patient/{fid(hidden['patient_id'])}", "_id": fid(hidden["document_id"])},
                   {"status": "current,superseded,entered-in-error"}, {"category": "10", "period": "2026-11-20"},
                   {"date": f"ge{hidden['created_at']}"}, {"type": "http://loinc.org|11488-4"}, {"_count": "0"}]
@@ -429,3 +432,35 @@ def test_no_ins_in_any_span_of_a_fhir_search(system: Running, corpus: dict[str, 
     for span in system.collector.snapshot():
         for value in [span.name, *span.attributes.values()]:
             assert ins not in value, span
+
+
+def test_the_source_master_identifier_is_kept_found_and_used_once(system: Running, api: Api) -> None:
+    """Vendors find (and replace) their documents by the unique id they gave them."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-master@patients.dmp-test.fr")
+    master = {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.7.1.42"}
+    created = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF, masterIdentifier=master),
+                        headers=doctor)
+    assert created.status_code == 201, created.text
+    assert created.json()["masterIdentifier"] == master
+    plain = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF + b" plain"), headers=doctor).json()
+    assert plain["masterIdentifier"]["system"] == "urn:ietf:rfc:3986"
+    assert plain["masterIdentifier"]["value"].replace("-", "") == "urn:uuid:" + plain["id"].removeprefix("doc-")
+    DocumentReference.model_validate(plain)
+
+    def search(identifier: str) -> list[str]:
+        return found(http.get("/fhir/DocumentReference", params={"patient.identifier": ins, "identifier": identifier},
+                              headers=patient))
+
+    assert search(f"urn:ietf:rfc:3986|{master['value']}") == [created.json()["id"]]
+    assert search(master["value"]) == [created.json()["id"]]
+    assert search(f"urn:ietf:rfc:3986|{plain['masterIdentifier']['value']}") == [plain["id"]]
+    assert search(f"urn:dmp:document|{plain['identifier'][0]['value']}") == [plain["id"]]
+    assert search(f"urn:ietf:rfc:3986|{master['value']},urn:dmp:document|{plain['identifier'][0]['value']}") == [
+        plain["id"], created.json()["id"]]
+    again = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF + b" v2", masterIdentifier=master),
+                      headers=doctor)
+    assert again.status_code == 409 and OperationOutcome.model_validate(again.json())
+    wrong = http.post("/fhir/DocumentReference", headers=doctor,
+                      json=reference(ins, content=PDF + b" v3", masterIdentifier={"value": "42"}))
+    assert wrong.status_code == 422 and wrong.json()["issue"][0]["expression"] == ["masterIdentifier"]

@@ -88,3 +88,13 @@ def test_any_shape_of_bundle_is_understood_or_refused(path: list[Any], value: An
         provided_documents(changed)
     except InvalidInput as refused:
         assert refused.details and refused.details[0]["field"].startswith("Bundle")
+
+
+def test_the_source_unique_id_is_kept_as_the_master_identifier() -> None:
+    master = {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.7.42"}
+    assert submission(reference(masterIdentifier=master))[1]["unique_id"] == master["value"]
+    for wrong in ({"system": "urn:dmp:document", "value": master["value"]}, {**master, "value": "42"},
+                  {**master, "value": ["urn:oid:1.2"]}, "urn:oid:1.2"):
+        with pytest.raises(InvalidInput) as refused:
+            submission(reference(masterIdentifier=wrong))
+        assert refused.value.details[0]["field"] == "masterIdentifier"

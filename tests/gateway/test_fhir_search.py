@@ -11,6 +11,8 @@ from services.gateway.fhir_search import STATUS_SYSTEM, InvalidSearch, Search, p
 INS = "180012A00100161"
 DOC = "doc-" + "a" * 32
 OTHER = "doc-" + "b" * 32
+OID = "urn:oid:1.2.250.1.999.7.42"
+UUID = "urn:uuid:0c4d5e6f-0000-4000-8000-00000000002a"
 
 
 def search(*pairs: tuple[str, str]) -> Search:
@@ -37,10 +39,12 @@ def query(*pairs: tuple[str, str]) -> dict[str, Any]:
     ([("status", "http://example.org|current")], {"status": []}),
     ([("_id", f"{DOC},{OTHER}")], {"document_id": ["doc_" + "a" * 32, "doc_" + "b" * 32]}),
     ([("_id", "not-an-id")], {"document_id": []}),
-    ([("identifier", f"{DOCUMENT_SYSTEM}|doc_{'a' * 32}")], {"document_id": ["doc_" + "a" * 32]}),
-    ([("identifier", f"urn:ietf:rfc:3986|doc_{'a' * 32}")], {"document_id": []}),
-    ([("_id", DOC), ("identifier", f"doc_{'b' * 32}")], {"document_id": []}),
-    ([("_id", DOC), ("identifier", f"doc_{'a' * 32}")], {"document_id": ["doc_" + "a" * 32]}),
+    ([("identifier", f"{DOCUMENT_SYSTEM}|doc_{'a' * 32}")], {"identifier": ["doc_" + "a" * 32]}),
+    ([("identifier", f"urn:ietf:rfc:3986|doc_{'a' * 32}")], {"identifier": []}),
+    ([("identifier", f"urn:ietf:rfc:3986|{OID},{DOCUMENT_SYSTEM}|{OID},{UUID}")], {"identifier": sorted([OID, UUID])}),
+    ([("identifier", "urn:oid:1.02")], {"identifier": []}),  # not an OID
+    ([("_id", DOC), ("identifier", f"doc_{'b' * 32}")], {"document_id": ["doc_" + "a" * 32],
+                                                        "identifier": ["doc_" + "b" * 32]}),
 ])
 def test_token_parameters_are_or_lists_and_honour_their_system(
     pairs: list[tuple[str, str]], expected: dict[str, Any]
@@ -83,6 +87,7 @@ def test_dates_follow_the_precision_of_their_value(pairs: list[tuple[str, str]],
     ([("_count", "-1")], "_count"),
     ([("_count", "ten")], "_count"),
     ([("_count", "5"), ("_count", "6")], "_count"),
+    ([("identifier", OID), ("identifier", UUID)], "identifier"),
     ([("patient.identifier", INS)], "patient.identifier"),
 ])
 def test_a_bad_value_is_refused_naming_its_parameter(pairs: list[tuple[str, str]], parameter: str) -> None:
