@@ -91,6 +91,61 @@ def versioned_location(document: dict[str, Any]) -> str:
     return f"DocumentReference/{mapping.fhir_id(document['document_id'])}/_history/{mapping.version_id(document)}"
 
 
+class NotAcceptable(DmpError):
+    code = "not_acceptable"
+    status = 406
+
+
+FHIR_FORMATS = {"json", "application/json", "application/fhir+json"}
+XML_FORMATS = {"xml", "text/xml", "application/xml", "application/fhir+xml"}
+
+
+def media_ranges(accept: str) -> list[tuple[str, float]]:
+    """An Accept header's media ranges with their q, most wanted first (q=0: not acceptable)."""
+    ranges = []
+    for part in accept.split(","):
+        media, *parameters = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media:
+            ranges.append((media.lower(), quality))
+    return sorted(ranges, key=lambda item: -item[1])
+
+
+def accepts(accept: str, content_type: str) -> bool:
+    kind = content_type.split("/")[0]
+    return any(q > 0 and media in {content_type, f"{kind}/*", "*/*"} for media, q in media_ranges(accept))
+
+
+def binary_wanted(request: Request) -> str | None:
+    """ITI-68's answer: "resource" (a Binary in FHIR JSON), "bytes" (the document as it is), or None when only
+    the document's format can tell. `_format` overrides Accept (FHIR); XML is not served (406)."""
+    format_ = request.query_params.get("_format")
+    if format_ is not None:
+        if format_ in FHIR_FORMATS:
+            return "resource"
+        if format_ in XML_FORMATS:
+            raise NotAcceptable("XML is not served; use _format=json or the document's own format",
+                                [{"field": "_format"}])
+        raise fhir_search.InvalidSearch.of("_format", "must be json (a Binary resource); leave it out for the document")
+    ranges = media_ranges(request.headers.get("accept", ""))
+    for media, quality in ranges:
+        if quality <= 0:
+            continue
+        if media in FHIR_FORMATS:
+            return "resource"
+        if media == "*/*":
+            return "bytes"
+        break  # the most wanted is a specific type or range: the document's format decides
+    return "bytes" if not ranges else None
+
+
 def strict(request: Request) -> bool:
     """Prefer: handling=strict (RFC 7240, FHIR search): refuse what cannot be applied instead of ignoring it."""
     preferences = {part.strip().replace(" ", "") for part in request.headers.get("prefer", "").split(",")}
@@ -154,7 +209,8 @@ def _at_entries(error: DmpError, entries: list[int]) -> DmpError:
 def router() -> APIRouter:
     outcome = {"description": "an OperationOutcome", "content": {"application/fhir+json": {}}}
     api = APIRouter(tags=["FHIR"], default_response_class=FhirResponse,
-                    responses={status: outcome for status in (400, 401, 403, 404, 409, 413, 422, 429, 500, 503, 504)})
+                    responses={status: outcome for status in
+                               (400, 401, 403, 404, 406, 409, 413, 422, 429, 500, 503, 504)})
     documented = {"parameters": [
         {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
         for name, _, _, text in [*SEARCH_PARAMETERS, ("_count", "number", None, "page size, 0 to 100"),
@@ -193,10 +249,24 @@ def router() -> APIRouter:
 
     @api.get("/Binary/{fhir_id}", response_class=Response)
     def retrieve(request: Request, token: Token, fhir_id: str) -> Response:
-        """ITI-68: the document's bytes (or a Binary resource with Accept: application/fhir+json)."""
-        found = services().dossier.find_document(token, mapping.document_id(fhir_id), True)
+        """ITI-68: the document's bytes, or a Binary resource (Accept: application/fhir+json, or _format=json).
+        Neither acceptable: 406."""
+        wanted = binary_wanted(request)
+        document_id = mapping.document_id(fhir_id)
+        if wanted is None:
+            # Specific types only: the document's own format decides, before any content is released.
+            format_ = services().dossier.find_document(token, document_id, False)["document"]["format"]
+            accept = request.headers.get("accept", "")
+            if accepts(accept, format_):
+                wanted = "bytes"
+            elif any(q > 0 and media in FHIR_FORMATS for media, q in media_ranges(accept)):
+                wanted = "resource"
+            else:
+                raise NotAcceptable("neither the document's format nor application/fhir+json is acceptable",
+                                    [{"field": "Accept"}])
+        found = services().dossier.find_document(token, document_id, True)
         content_type = found["document"]["format"]
-        if FHIR_JSON in request.headers.get("accept", ""):
+        if wanted == "resource":
             binary = {"resourceType": "Binary", "id": fhir_id, "contentType": content_type, "data": found["content"]}
             return FhirResponse(binary)
         return Response(base64.b64decode(found["content"]), media_type=content_type)

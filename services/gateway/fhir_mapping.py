@@ -199,13 +199,13 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
 def operation_outcome(
     status: int, code: str, diagnostics: str, rule: str | None = None, fields: list[str] | None = None
 ) -> dict[str, Any]:
-    """`fields`: the parameters or elements at fault, named in `expression` for bad input (400, 422)."""
-    issue_code = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 409: "conflict",
-                  413: "too-costly", 422: "invalid", 429: "throttled"}.get(status, "exception")
+    """`fields`: the parameters or elements at fault, named in `expression` for bad input (400, 406, 422)."""
+    issue_code = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 406: "not-supported",
+                  409: "conflict", 413: "too-costly", 422: "invalid", 429: "throttled"}.get(status, "exception")
     issue: dict[str, Any] = {"severity": "error", "code": issue_code, "diagnostics": diagnostics}
     if rule:
         issue["details"] = {"coding": [{"system": "urn:dmp:rule", "code": rule}], "text": rule}
-    if fields and status in {400, 422}:
+    if fields and status in {400, 406, 422}:
         issue["expression"] = fields
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 

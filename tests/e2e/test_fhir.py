@@ -464,3 +464,29 @@ def test_the_source_master_identifier_is_kept_found_and_used_once(system: Runnin
     wrong = http.post("/fhir/DocumentReference", headers=doctor,
                       json=reference(ins, content=PDF + b" v3", masterIdentifier={"value": "42"}))
     assert wrong.status_code == 422 and wrong.json()["issue"][0]["expression"] == ["masterIdentifier"]
+
+
+def test_iti68_negotiates_the_content_and_refuses_what_it_cannot_serve(system: Running, api: Api) -> None:
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-binary@patients.dmp-test.fr")
+    created = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF), headers=doctor).json()
+    path = f"/fhir/Binary/{created['id']}"
+
+    def get(accept: str | None = None, **params: str) -> Any:
+        return http.get(path, params=params, headers={**patient, **({"Accept": accept} if accept else {})})
+
+    for accept in (None, "*/*", "application/pdf", "application/*", "image/png, application/pdf;q=0.2"):
+        raw = get(accept)
+        assert raw.status_code == 200 and raw.content == PDF, accept
+    for accept, params in (("image/png, application/fhir+json;q=0.1", {}), ("application/fhir+json", {}),
+                           ("application/pdf", {"_format": "json"})):
+        resource = get(accept, **params)
+        assert resource.headers["content-type"].startswith("application/fhir+json"), accept
+        assert base64.b64decode(resource.json()["data"]) == PDF
+    for accept, params, status in (("image/png", {}, 406), ("*/*;q=0", {}, 406), (None, {"_format": "xml"}, 406),
+                                   (None, {"_format": "csv"}, 400)):
+        refused = get(accept, **params)
+        outcome: Any = OperationOutcome.model_validate(refused.json())
+        assert refused.status_code == status and outcome.issue[0].expression, (accept, params, refused.text)
+    unknown = http.get(f"/fhir/Binary/doc-{'0' * 32}", headers={**patient, "Accept": "image/png"})
+    assert unknown.status_code == 404  # like any unknown id, whatever is asked of it
