@@ -21,7 +21,7 @@ def after(query: Query, cursor: str | None, order: str = "created_ms") -> Query:
         return query
     position, last_id = decode_cursor(cursor)
     page = {"$or": [{order: {"$lt": position}}, {order: position, "_id": {"$lt": last_id}}]}
-    return {**query, "$and": [page]}
+    return {**query, "$and": [*query.get("$and", []), page]}  # the query's own conditions stay
 
 
 def encode_cursor(record: dict[str, Any], order: str = "created_ms") -> str:

@@ -80,6 +80,8 @@ RULES: dict[str, tuple[str, str]] = {
                       "only propose themselves"),
     "R-UNKNOWN-DOCUMENT": ("aucun document de ce dossier ne porte cet identifiant",
                            "no document of this dossier has this id"),
+    "R-UNKNOWN-PATIENT": ("aucun dossier n'est celui d'un patient portant cet identifiant",
+                          "no dossier is that of a patient with this id"),
     "R-LOGIN-CODE": ("le code à usage unique est faux ou a expiré", "the one-time code is wrong or has expired"),
     "R-TOKEN": ("le jeton d'accès n'est pas valide", "the access token is not valid"),
 }

@@ -5,10 +5,19 @@ Unknown fields are refused everywhere (extra="forbid"): a typo is an error, not 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    model_validator,
+)
 
 from services.common import identifiers
 from services.common.codes import CATEGORIES, FORMATS
@@ -304,6 +313,9 @@ class DossierStatus(BaseModel):
     purge_at: datetime | None = Field(None, description="when what is left is purged, unless reopened first")
 
 
+UNIQUE_ID = r"^urn:(oid:[0-2](\.(0|[1-9][0-9]*))+|uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+
+
 class DocumentSubmission(Strict):
     category: Annotated[str, AfterValidator(_category), Field(description="TRE_A03 class", examples=["10"])]
     type_code: Annotated[
@@ -317,6 +329,9 @@ class DocumentSubmission(Strict):
     imaging_study: ImagingStudy | None = Field(
         None, description="imaging reports (class 31): where the images are; pixels are never stored here"
     )
+    unique_id: Annotated[str, Field(pattern=UNIQUE_ID, max_length=128)] | None = Field(
+        None, description="the document's unique id as its source made it (XDS uniqueId, FHIR masterIdentifier): "
+        "an OID or UUID URN, once per dossier; a new version has its own", examples=["urn:oid:1.2.250.1.999.1.42"])
     visibility: list[Literal["INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX"]] = Field(
         default_factory=list,
         description="set by a professional at deposit: INVISIBLE_PATIENT for a result awaiting an announcement "
@@ -350,21 +365,48 @@ class DocumentMetadata(BaseModel):
     replaced_by: str | None = None
     imaging_study: ImagingStudy | None = None
     author: dict[str, Any]
+    patient_id: str | None = Field(None, description="the patient's id (FHIR Patient id, with - for _)")
+    unique_id: str | None = Field(None, description="its unique id as its source made it, if it gave one")
+    revision: int = Field(1, description="1 at deposit, one more at each change of its metadata (FHIR versionId)")
+    updated_at: datetime | None = Field(None, description="when its metadata last changed; none: never since deposit")
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> DocumentMetadata:
         fields = {k: record[k] for k in cls.model_fields if k != "document_id" and k in record}
+        if record.get("updated_ms"):  # stored as an integer (see lifecycle.epoch_ms)
+            fields["updated_at"] = datetime.fromtimestamp(record["updated_ms"] / 1000, UTC)
         return cls(document_id=record["_id"], **fields)
 
 
+def _listed(value: Any) -> Any:
+    """One value where a list is expected is a list of one (RPC callers that name a single status or type)."""
+    return [value] if isinstance(value, str) else value
+
+
+SearchedStatus = Literal["current", "archived", "replaced"]
+
+
 class DocumentSearch(Strict):
+    """Every list field is an OR of its values (absent: no filter; empty: matches nothing); the fields AND."""
     category: list[Annotated[str, AfterValidator(_category)]] | None = None
-    type_code: Annotated[str, Field(max_length=64)] | None = None
+    type_code: Annotated[Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] | None,
+                         BeforeValidator(_listed)] = None
     author_id: Annotated[str, Field(max_length=64)] | None = None
     care_from: date | None = None
     care_to: date | None = None
-    status: Literal["current", "archived", "replaced"] = "current"
-    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    created_from: AwareDatetime | None = Field(None, description="deposited at or after this instant")
+    created_before: AwareDatetime | None = Field(None, description="deposited strictly before this instant")
+    document_id: Annotated[Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None,
+                           BeforeValidator(_listed)] = None
+    identifier: Annotated[Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=100)] | None,
+                          BeforeValidator(_listed)] = Field(
+        None, description="any of these ids: ours (doc_...), or the unique id its source gave (urn:oid:..., "
+        "urn:uuid:...); one without a unique id of its source's is also found by urn:uuid:<its id's hex>")
+    patient_id: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="the patient's id (FHIR Patient id): the dossier when no INS is given")
+    status: Annotated[list[SearchedStatus], BeforeValidator(_listed), Field(max_length=3)] = Field(
+        default_factory=lambda: list[SearchedStatus](["current"]))
+    limit: Annotated[int, Field(ge=0, le=100, description="0: the total only")] = 50
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
 

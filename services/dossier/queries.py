@@ -1,7 +1,8 @@
 """From a grant and a search request to the Mongo query: pure, so that it can be tested alone.
 
 The grant becomes part of the query (categories, visibility), so pages are always full and totals
-never count a document the caller may not see.
+never count a document the caller may not see. Every search parameter is one more condition ANDed to
+that query: a parameter can narrow what the grant lets through, never widen it.
 """
 
 from __future__ import annotations
@@ -20,17 +21,33 @@ def document_query(
     actor_id: str,
     *,
     categories: list[str] | None = None,
-    type_code: str | None = None,
+    type_codes: list[str] | None = None,
     author_id: str | None = None,
     care_from: date | None = None,
     care_to: date | None = None,
-    status: str = "current",
+    created_from_ms: int | None = None,
+    created_before_ms: int | None = None,
+    document_ids: list[str] | None = None,
+    identifiers: list[str] | None = None,
+    patient_id: str | None = None,
+    statuses: list[str] | None = None,
 ) -> Query:
+    """A list given as None filters nothing; an empty list matches nothing (a FHIR token whose system is not
+    ours, say)."""
     allowed = set(grant.categories)
-    wanted = [c for c in categories if c in allowed] if categories else sorted(allowed)
-    query: Query = {"dossier_id": dossier_id, "status": status, "category": {"$in": wanted}}
-    if type_code:
-        query["type_code"] = type_code
+    wanted = sorted(allowed) if categories is None else [c for c in categories if c in allowed]
+    statuses = ["current"] if statuses is None else statuses
+    query: Query = {"dossier_id": dossier_id, "category": {"$in": wanted},
+                    # One status stays a plain equality: the store fetches by (dossier_id, status).
+                    "status": statuses[0] if len(statuses) == 1 else {"$in": statuses}}
+    if type_codes is not None:
+        query["type_code"] = {"$in": type_codes}
+    if document_ids is not None:
+        query["_id"] = {"$in": document_ids}
+    if identifiers is not None:
+        query["$and"] = [identified_by(identifiers)]
+    if patient_id is not None:
+        query["patient_id"] = patient_id
     if author_id:
         query["author.id"] = author_id
     care: dict[str, str] = {}
@@ -40,4 +57,22 @@ def document_query(
         care["$lte"] = care_to.isoformat()
     if care:
         query["care_date"] = care
+    created: dict[str, int] = {}
+    if created_from_ms is not None:
+        created["$gte"] = created_from_ms
+    if created_before_ms is not None:
+        created["$lt"] = created_before_ms
+    if created:
+        query["created_ms"] = created
     return {**query, **visible_to(grant, actor_id)}
+
+
+def identified_by(identifiers: list[str]) -> Query:
+    """Documents with any of these ids: ours, or the unique id their source gave. One whose source gave none
+    answers to the UUID URN of its own id (what the FHIR facade shows as its masterIdentifier)."""
+    ours = [value for value in identifiers if value.startswith("doc_")]
+    theirs = [value for value in identifiers if value.startswith("urn:")]
+    derived = [f"doc_{value.removeprefix('urn:uuid:').replace('-', '')}" for value in theirs
+               if value.startswith("urn:uuid:")]
+    return {"$or": [{"_id": {"$in": ours}}, {"unique_id": {"$in": theirs}},
+                    {"_id": {"$in": derived}, "unique_id": None}]}

@@ -6,8 +6,10 @@ import base64
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, time
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
@@ -48,6 +50,8 @@ from services.dossier import crypto, feed, formats, lifecycle, queries, rules
 from services.dossier.store import DossierStore
 
 DOCUMENT_ID = re.compile(r"doc_[0-9a-f]{32}")
+MAX_DOCUMENTS_TOGETHER = 20  # one submission set; each document is at most max_document_bytes
+T = TypeVar("T")
 
 
 def requested(document_id: Any, action: Action) -> dict[str, Any]:
@@ -276,8 +280,8 @@ class DossierService(HealthMixin):
                              dossier_id=document["dossier_id"], document_id=document["_id"],
                              patient_id=document.get("patient_id"),
                              data={"automatic": "true", "visibility": visibility_data(visibility)})
-            if self.store.change_document(document["_id"], document["status"],
-                                          {"visibility": visibility, "release_ms": None}, event):
+            if self.store.revise_document(document, {"visibility": visibility, "release_ms": None}, event,
+                                          now_ms):
                 released += 1
         for document in self.store.invisible_due("remind_ms", now_ms):
             event = Event.of(EventType.INVISIBILITY_REMINDER_DUE, self.name, self.clock.now(), None,
@@ -437,6 +441,14 @@ class DossierService(HealthMixin):
         self, actor: Actor, grant: Grant, dossier: dict[str, Any], submission: DocumentSubmission,
         replaces: dict[str, Any] | None = None, idempotency: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        return self._stored(actor, grant, dossier, self._checked(actor, grant, dossier, submission, replaces),
+                            submission, replaces, idempotency)
+
+    def _checked(
+        self, actor: Actor, grant: Grant, dossier: dict[str, Any], submission: DocumentSubmission,
+        replaces: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], bytes, str]:
+        """Every check of a deposit, nothing stored: (metadata, content, digest)."""
         if not grant.covers(submission.category):
             raise self._refuse(actor, grant.for_category(submission.category), dossier)
         rules.check_format_for(submission.category, submission.format)
@@ -452,14 +464,26 @@ class DossierService(HealthMixin):
         metadata["visibility"] = [*submission.visibility, *carried]
         if self.store.same_document(dossier["_id"], digest, metadata):
             raise Conflict("an identical document is already in this dossier", [{"field": "content"}])
+        if submission.unique_id and self.store.document_by_unique_id(dossier["_id"], submission.unique_id):
+            raise Conflict("a document with this unique_id is already in this dossier (a new version has its own)",
+                           [{"field": "unique_id"}])
+        return metadata, content, digest
 
+    def _stored(
+        self, actor: Actor, grant: Grant, dossier: dict[str, Any], checked: tuple[dict[str, Any], bytes, str],
+        submission: DocumentSubmission, replaces: dict[str, Any] | None = None,
+        idempotency: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        metadata, content, digest = checked
+        carried = metadata["visibility"][len(submission.visibility):]
         now = self.clock.now()
         document_id = new_id("doc")
         key = crypto.data_key(dossier)
         self.store.put_content(document_id, crypto.seal(key, content, document_id))
         record = {
             "_id": document_id, "dossier_id": dossier["_id"], **metadata, "created_at": now,
-            "created_ms": lifecycle.epoch_ms(now), "size": len(content), "sha256": digest, "status": "current",
+            "created_ms": lifecycle.epoch_ms(now), "revision": 1, "size": len(content), "sha256": digest,
+            "status": "current",
             "replaces": replaces["_id"] if replaces else None, "replaced_by": None, "author": actor.ref,
             "patient_id": dossier["patient_id"], **(idempotency or {}),
         }
@@ -526,6 +550,42 @@ class DossierService(HealthMixin):
         self.store.complete_idempotency(actor.id, key, record["_id"])
         return DocumentMetadata.from_record(record).model_dump(mode="json")
 
+    @rpc
+    def add_documents(self, token: str, ins: str, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Deposit several documents of one patient together (an ITI-65 submission set): every one is checked
+        (metadata, rights, content, duplicates, also among themselves) before any is stored, so one bad
+        document stores nothing. A refusal names the document by its position (`entry`)."""
+        if not isinstance(payloads, list) or not 1 <= len(payloads) <= MAX_DOCUMENTS_TOGETHER:
+            raise InvalidInput.for_field("documents", f"must be 1 to {MAX_DOCUMENTS_TOGETHER} documents")
+        submissions = [self._at(index, partial(parse, DocumentSubmission, payload))
+                       for index, payload in enumerate(payloads)]
+        actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
+        checked = [self._at(index, partial(self._checked, actor, grant, dossier, submission))
+                   for index, submission in enumerate(submissions)]
+        seen: dict[tuple[str, str], int] = {}
+        unique_ids: dict[str, int] = {}
+        for index, (metadata, _, digest) in enumerate(checked):
+            same = seen.setdefault((digest, json.dumps(metadata, sort_keys=True)), index)
+            if same != index:
+                raise InvalidInput(f"document {index + 1}: the same document as document {same + 1}",
+                                   [{"field": "content", "entry": str(index)}])
+            first = unique_ids.setdefault(metadata["unique_id"], index) if metadata.get("unique_id") else index
+            if first != index:
+                raise InvalidInput(f"document {index + 1}: the same unique_id as document {first + 1}",
+                                   [{"field": "unique_id", "entry": str(index)}])
+        return [DocumentMetadata.from_record(self._stored(actor, grant, dossier, checks, submission)).model_dump(
+            mode="json") for checks, submission in zip(checked, submissions, strict=True)]
+
+    @staticmethod
+    def _at(index: int, step: Callable[[], T]) -> T:
+        """The step's result, or its error told of which document (by position; detail values travel as text)."""
+        try:
+            return step()
+        except DmpError as error:
+            raise type(error)(f"document {index + 1}: {error.message}",
+                              [{**detail, "entry": str(index)} for detail in error.details] or [{"entry": str(index)}]
+                              ) from None
+
     def _document(self, actor: Actor, grant: Grant, dossier: dict[str, Any], document_id: Any) -> dict[str, Any]:
         """The document by its id in this dossier, else the refusal traced (a run of unknown ids is
         someone guessing) and NotFound."""
@@ -556,9 +616,10 @@ class DossierService(HealthMixin):
         event = self._event(event_type, actor, dossier, grant, document_id=document["_id"],
                             data={"visibility": visibility_data(changes["visibility"])} if "visibility" in changes
                             else {})
-        if not self.store.change_document(document["_id"], document["status"], changes, event):
+        applied = self.store.revise_document(document, changes, event, lifecycle.epoch_ms(self.clock.now()))
+        if applied is None:
             raise Conflict("the document changed meanwhile; nothing was done, retry", [{"field": "document_id"}])
-        return DocumentMetadata.from_record({**document, **changes}).model_dump(mode="json")
+        return DocumentMetadata.from_record({**document, **applied}).model_dump(mode="json")
 
     @rpc
     def replace_document(self, token: str, ins: str, document_id: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -614,16 +675,22 @@ class DossierService(HealthMixin):
         return document
 
     @rpc(callers=(CLIENTS, OPERATORS))
-    def search(self, token: str, ins: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The documents this actor may see, newest first, a page at a time, with an honest total."""
+    def search(self, token: str, ins: str | None, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The documents this actor may see, newest first, a page at a time, with an honest total. Without
+        an INS, the query's patient_id names the patient (FHIR's `patient` reference)."""
         search = parse(DocumentSearch, query or {})
-        actor, grant, dossier = self._allowed(token, ins, Action.READ)
+        actor, grant, dossier = self._allowed(token, self._ins_of(token, ins, search.patient_id), Action.READ)
         selection = queries.document_query(
-            dossier["_id"], grant, actor.id, categories=search.category, type_code=search.type_code,
-            author_id=search.author_id, care_from=search.care_from, care_to=search.care_to, status=search.status,
+            dossier["_id"], grant, actor.id, categories=search.category, type_codes=search.type_code,
+            author_id=search.author_id, care_from=search.care_from, care_to=search.care_to,
+            created_from_ms=lifecycle.epoch_ms(search.created_from) if search.created_from else None,
+            created_before_ms=lifecycle.epoch_ms(search.created_before) if search.created_before else None,
+            document_ids=search.document_id, identifiers=search.identifier, patient_id=search.patient_id,
+            statuses=list(search.status),
         )
+        # limit 0 asks for the total alone: one record is still fetched to know whether there are more.
         total, page = self.store.search_documents(selection, queries.after(selection, search.cursor), search.limit + 1)
-        more = len(page) > search.limit
+        more = len(page) > search.limit and search.limit > 0
         page = page[: search.limit]
         event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant, data={"count": str(len(page))})
         self._record_access(actor, event)  # traced before any metadata leaves
@@ -632,7 +699,24 @@ class DossierService(HealthMixin):
             "total": total,
             "next_cursor": queries.encode_cursor(page[-1]) if more else None,
             "access": access_note(grant),
+            "ins": dossier["ins"],  # for FHIR's subject, when the search named the patient by id
         }
+
+    def _ins_of(self, token: str, ins: str | None, patient_id: str | None) -> str:
+        """The INS a search names, or else that of the patient it names by id. An unknown patient id answers
+        like a patient without a dossier, and is traced like an unknown document id."""
+        if ins is not None:
+            return ins
+        if patient_id is None:
+            raise InvalidInput.for_field("ins", "is required (or patient_id)")
+        dossier = self.store.dossier_by_patient_id(patient_id)
+        if dossier is None:
+            self.store.record_access(Event.of(
+                EventType.ACCESS_DENIED, self.name, self.clock.now(), verify(token), outcome=Outcome.DENIED,
+                rule="R-UNKNOWN-PATIENT", data={"action": Action.READ.value}))
+            self.refusal_traced = True
+            raise NotFound("this patient has no dossier", [{"field": "patient_id"}])
+        return str(dossier["ins"])
 
     @rpc
     def find_document(self, token: str, document_id: str, with_content: bool) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class DossierStore(Store):
         database.dossiers.create_index([("ins", 1)], unique=True)
         database.documents.create_index([("dossier_id", 1), ("status", 1), ("created_ms", 1)])
         database.documents.create_index([("dossier_id", 1), ("sha256", 1)])
+        database.documents.create_index([("dossier_id", 1), ("unique_id", 1)])
         database.documents.create_index([("idempotency", 1)])
         database.dossiers.create_index([("purge_after_ms", 1)])
         database.documents.create_index([("release_ms", 1)])
@@ -38,6 +39,7 @@ class DossierStore(Store):
         database.reimbursements.create_index([("dossier_id", 1), ("care_ms", 1)])
         database.personal_space_history.create_index([("dossier_id", 1), ("version", 1)])
         database.dossiers.create_index([("master_key", 1)])
+        database.dossiers.create_index([("patient_id", 1)])  # FHIR searches naming the patient by id
         # Single-field indexes for the lists' equality fetches: nx-27017 uses an index for `field = ?` only
         # when that field has an index of its own (with compound ones alone it scans the whole collection).
         database.documents.create_index([("dossier_id", 1)])
@@ -58,6 +60,9 @@ class DossierStore(Store):
 
     def dossier_by_ins(self, ins: str) -> dict[str, Any] | None:
         return self.db.dossiers.find_one({"ins": ins}, HIDDEN)
+
+    def dossier_by_patient_id(self, patient_id: str) -> dict[str, Any] | None:
+        return self.db.dossiers.find_one({"patient_id": equal(patient_id)}, HIDDEN)
 
     def dossier_by_id(self, dossier_id: str) -> dict[str, Any] | None:
         return self.db.dossiers.find_one({"_id": dossier_id}, HIDDEN)
@@ -202,6 +207,10 @@ class DossierStore(Store):
         candidates = self.db.documents.find({"dossier_id": dossier_id, "sha256": sha256}, HIDDEN)
         return any(matches(candidate, query) for candidate in candidates)
 
+    def document_by_unique_id(self, dossier_id: str, unique_id: str) -> dict[str, Any] | None:
+        """A document of this dossier with this unique id from its source (deleted ones included: the id was used)."""
+        return self.db.documents.find_one({"dossier_id": equal(dossier_id), "unique_id": equal(unique_id)}, {"_id": 1})
+
     def search_documents(
         self, selection: dict[str, Any], paged: dict[str, Any], limit: int
     ) -> tuple[int, list[dict[str, Any]]]:
@@ -226,6 +235,18 @@ class DossierStore(Store):
     def change_document(self, document_id: str, expected_status: str, changes: dict[str, Any], event: Event) -> bool:
         query = {"_id": document_id, "status": expected_status}
         return self.update_with_events("documents", query, changes, [event]) is not None
+
+    def revise_document(
+        self, document: dict[str, Any], changes: dict[str, Any], event: Event, at_ms: int
+    ) -> dict[str, Any] | None:
+        """A change the document's metadata shows (status, visibility, its replacement): one revision more (FHIR's
+        versionId), compare-and-set on the revision read, so two changes made from one reading cannot both land.
+        The changes as applied, or None when the document changed meanwhile."""
+        revision = document.get("revision")  # none on documents stored before revisions: their first
+        query = {"_id": document["_id"], "status": document["status"],
+                 "revision": equal(revision) if revision is not None else {"$exists": False}}
+        applied = {**changes, "revision": (revision or 1) + 1, "updated_ms": at_ms}
+        return applied if self.update_with_events("documents", query, applied, [event]) is not None else None
 
     def delete_content(self, document_id: str) -> None:
         with contextlib.suppress(gridfs.errors.NoFile):

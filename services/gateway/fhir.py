@@ -5,18 +5,43 @@ a CapabilityStatement. Same services, same rules, same errors, as OperationOutco
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.common.errors import InvalidInput
+from services.common.codes import INS_SYSTEM
+from services.common.errors import DmpError, InvalidInput, NotFound
 from services.gateway import fhir_mapping as mapping
+from services.gateway import fhir_search
 from services.gateway.auth import Token
 from services.gateway.rpc import services
 
 FHIR_JSON = "application/fhir+json"
-SEARCH_PARAMETERS = ["patient.identifier", "category", "type", "date", "status", "_count", "_cursor"]
+CORE = "http://hl7.org/fhir/SearchParameter/"
+# What ITI-67 serves, exactly: (name, type, definition, what it searches). services/gateway/fhir_search.py.
+SEARCH_PARAMETERS = [
+    ("patient", "reference", f"{CORE}clinical-patient",
+     "the patient by id (Patient/<id>, as in DocumentReference.subject.reference); one per search"),
+    ("patient.identifier", "token", None, f"the patient by INS ({INS_SYSTEM}|<INS>); one per search"),
+    ("_id", "token", f"{CORE}Resource-id", "DocumentReference ids; a comma-separated list is an OR"),
+    ("identifier", "token", f"{CORE}clinical-identifier",
+     f"masterIdentifier ({mapping.URI_SYSTEM}|urn:oid:... or urn:uuid:...) or identifier "
+     f"({mapping.DOCUMENT_SYSTEM}|<id>); a comma-separated list is an OR"),
+    ("category", "token", f"{CORE}DocumentReference-category",
+     f"class code ({mapping.CLASS_SYSTEM}, TRE_A03); a comma-separated list is an OR"),
+    ("type", "token", f"{CORE}clinical-type",
+     f"type code (LOINC, or {mapping.TYPE_SYSTEM_NATIONAL} for national codes); a comma-separated list is an OR"),
+    ("status", "token", f"{CORE}DocumentReference-status",
+     "current (the default), superseded, entered-in-error; a comma-separated list is an OR"),
+    ("date", "date", f"{CORE}DocumentReference-date",
+     "DocumentReference.date (when it was deposited); prefixes eq ge gt le lt sa eb; repeat to bound a range"),
+    ("period", "date", f"{CORE}DocumentReference-period",
+     "the date of care (context.period.start), at day precision; prefixes eq ge gt le lt sa eb"),
+]
 
 
 class FhirResponse(JSONResponse):
@@ -28,8 +53,12 @@ def base_url(request: Request) -> str:
 
 
 def capability_statement() -> dict[str, Any]:
+    search_params = []
+    for name, kind, definition, documentation in SEARCH_PARAMETERS:
+        param = {"name": name, "type": kind, "documentation": documentation}
+        search_params.append({**param, "definition": definition} if definition else param)
     return {
-        "resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-23", "kind": "instance",
+        "resourceType": "CapabilityStatement", "status": "active", "date": "2026-12-02", "kind": "instance",
         "fhirVersion": "4.0.1", "format": ["application/fhir+json"],
         "implementation": {"description": "Dossier Médical Partagé — IHE MHD Document Responder and Recipient"},
         "rest": [{
@@ -37,9 +66,14 @@ def capability_statement() -> dict[str, Any]:
             "security": {"description": "Bearer access tokens from /api/v1/login (EdDSA JWT)"},
             "resource": [
                 {"type": "DocumentReference",
-                 "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}],
-                 "searchParam": [{"name": name, "type": "token" if name in {"category", "type", "status"} else "string"}
-                                 for name in SEARCH_PARAMETERS[:5]]},
+                 "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}, {"code": "create"}],
+                 "versioning": "versioned", "readHistory": False,
+                 "documentation": (
+                     "Search by GET or by POST DocumentReference/_search (form-encoded). _count from 0 (the total "
+                     f"alone) to {fhir_search.MAX_COUNT} (larger is served at {fhir_search.MAX_COUNT}); the next "
+                     "page is the Bundle's next link. Other parameters are ignored and left out of the self link, "
+                     "or refused under Prefer: handling=strict."),
+                 "searchParam": search_params},
                 {"type": "Binary", "interaction": [{"code": "read"}]},
             ],
             "interaction": [{"code": "transaction"}],
@@ -47,62 +81,192 @@ def capability_statement() -> dict[str, Any]:
     }
 
 
+def version_headers(document: dict[str, Any]) -> dict[str, str]:
+    """ETag (weak: the same version may be serialised differently) and Last-Modified of a DocumentReference."""
+    changed = datetime.fromisoformat(mapping.last_updated(document).replace("Z", "+00:00")).astimezone(UTC)
+    return {"ETag": f'W/"{mapping.version_id(document)}"', "Last-Modified": format_datetime(changed, usegmt=True)}
+
+
+def versioned_location(document: dict[str, Any]) -> str:
+    return f"DocumentReference/{mapping.fhir_id(document['document_id'])}/_history/{mapping.version_id(document)}"
+
+
+class NotAcceptable(DmpError):
+    code = "not_acceptable"
+    status = 406
+
+
+FHIR_FORMATS = {"json", "application/json", "application/fhir+json"}
+XML_FORMATS = {"xml", "text/xml", "application/xml", "application/fhir+xml"}
+
+
+def media_ranges(accept: str) -> list[tuple[str, float]]:
+    """An Accept header's media ranges with their q, most wanted first (q=0: not acceptable)."""
+    ranges = []
+    for part in accept.split(","):
+        media, *parameters = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media:
+            ranges.append((media.lower(), quality))
+    return sorted(ranges, key=lambda item: -item[1])
+
+
+def accepts(accept: str, content_type: str) -> bool:
+    kind = content_type.split("/")[0]
+    return any(q > 0 and media in {content_type, f"{kind}/*", "*/*"} for media, q in media_ranges(accept))
+
+
+def binary_wanted(request: Request) -> str | None:
+    """ITI-68's answer: "resource" (a Binary in FHIR JSON), "bytes" (the document as it is), or None when only
+    the document's format can tell. `_format` overrides Accept (FHIR); XML is not served (406)."""
+    format_ = request.query_params.get("_format")
+    if format_ is not None:
+        if format_ in FHIR_FORMATS:
+            return "resource"
+        if format_ in XML_FORMATS:
+            raise NotAcceptable("XML is not served; use _format=json or the document's own format",
+                                [{"field": "_format"}])
+        raise fhir_search.InvalidSearch.of("_format", "must be json (a Binary resource); leave it out for the document")
+    ranges = media_ranges(request.headers.get("accept", ""))
+    for media, quality in ranges:
+        if quality <= 0:
+            continue
+        if media in FHIR_FORMATS:
+            return "resource"
+        if media == "*/*":
+            return "bytes"
+        break  # the most wanted is a specific type or range: the document's format decides
+    return "bytes" if not ranges else None
+
+
+def strict(request: Request) -> bool:
+    """Prefer: handling=strict (RFC 7240, FHIR search): refuse what cannot be applied instead of ignoring it."""
+    preferences = {part.strip().replace(" ", "") for part in request.headers.get("prefer", "").split(",")}
+    return "handling=strict" in preferences
+
+
+def searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """ITI-67, the same for GET and POST _search."""
+    search = fhir_search.parse(pairs)
+    if search.unsupported and strict(request):
+        raise fhir_search.InvalidSearch(
+            f"not supported by this server: {', '.join(search.unsupported)}",
+            [{"field": name, "reason": "is not a supported search parameter"} for name in search.unsupported])
+    if search.matches_nothing:  # a patient identifier in a system that holds none of our patients
+        page: dict[str, Any] = {"documents": [], "total": 0, "next_cursor": None, "ins": None}
+    else:
+        page = services().dossier.search(token, search.ins, search.query)
+    base = base_url(request)
+    url = f"{base}/fhir/DocumentReference"
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle", "type": "searchset", "total": page["total"],
+        "link": [{"relation": "self", "url": f"{url}?{urlencode(search.applied)}"}],
+        "entry": [{"fullUrl": f"{url}/{mapping.fhir_id(d['document_id'])}",
+                   "resource": mapping.document_reference(d, page["ins"], base), "search": {"mode": "match"}}
+                  for d in page["documents"]],
+    }
+    if page["next_cursor"]:
+        kept = [(name, value) for name, value in search.applied if name != "_cursor"]
+        following = urlencode([*kept, ("_cursor", page["next_cursor"])])
+        bundle["link"].append({"relation": "next", "url": f"{url}?{following}"})
+    if search.unsupported:
+        ignored = {"resourceType": "OperationOutcome", "issue": [{
+            "severity": "warning", "code": "not-supported", "expression": [name],
+            "diagnostics": f"{name} is not a supported search parameter: ignored"} for name in search.unsupported]}
+        bundle["entry"].append({"resource": ignored, "search": {"mode": "outcome"}})
+    return bundle
+
+
+async def form_pairs(request: Request) -> list[tuple[str, str]]:
+    """POST _search: the form's parameters, after those of the query string (FHIR allows both)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise fhir_search.InvalidSearch.of("Content-Type", "must be application/x-www-form-urlencoded")
+    try:
+        form = parse_qsl((await request.body()).decode(), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise fhir_search.InvalidSearch.of("body", "is not UTF-8") from None
+    return [*request.query_params.multi_items(), *form]
+
+
+def _at_entries(error: DmpError, entries: list[int]) -> DmpError:
+    """A refusal of the dossier, naming the document by its position, names its Bundle entry instead."""
+    def named(detail: dict[str, Any]) -> dict[str, Any]:
+        position = str(detail.get("entry", ""))
+        if position.isdigit() and int(position) < len(entries):
+            return {**detail, "field": f"Bundle.entry[{entries[int(position)]}]"}
+        return detail
+
+    return type(error)(error.message, [named(detail) for detail in error.details])
+
+
 def router() -> APIRouter:
     outcome = {"description": "an OperationOutcome", "content": {"application/fhir+json": {}}}
     api = APIRouter(tags=["FHIR"], default_response_class=FhirResponse,
-                    responses={status: outcome for status in (401, 403, 404, 409, 413, 422, 429, 500, 503, 504)})
+                    responses={status: outcome for status in
+                               (400, 401, 403, 404, 406, 409, 413, 422, 429, 500, 503, 504)})
+    documented = {"parameters": [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
+        for name, _, _, text in [*SEARCH_PARAMETERS, ("_count", "number", None, "page size, 0 to 100"),
+                                 ("_cursor", "string", None, "the next page's position (from the next link)")]]}
 
     @api.get("/metadata")
     def metadata() -> dict[str, Any]:
         """The CapabilityStatement."""
         return capability_statement()
 
-    @api.get("/DocumentReference")
-    def find(
-        request: Request, token: Token,
-        patient_identifier: Annotated[str | None, Query(alias="patient.identifier")] = None,
-        category: str | None = None, type: str | None = None, date: Annotated[list[str] | None, Query()] = None,
-        status: str = "current", count: Annotated[int, Query(alias="_count", ge=1, le=100)] = 50,
-        cursor: Annotated[str | None, Query(alias="_cursor")] = None,
-    ) -> dict[str, Any]:
-        """ITI-67: DocumentReference by patient INS, category, type, date of care (ge/le) and status."""
-        ins = mapping.patient_ins(patient_identifier)
-        query: dict[str, Any] = {"limit": count, "cursor": cursor,
-                                 "status": {"current": "current", "superseded": "replaced"}.get(status, status)}
-        if category:
-            query["category"] = [mapping.token_code(category)]
-        if type:
-            query["type_code"] = mapping.token_code(type)
-        for bound in date or []:
-            prefix, value = bound[:2], bound[2:]
-            if prefix not in {"ge", "le"}:
-                raise InvalidInput.for_field("date", "use ge<YYYY-MM-DD> and/or le<YYYY-MM-DD>")
-            query["care_from" if prefix == "ge" else "care_to"] = value
-        page = services().dossier.search(token, ins, query)
-        base = base_url(request)
-        bundle: dict[str, Any] = {
-            "resourceType": "Bundle", "type": "searchset", "total": page["total"],
-            "link": [{"relation": "self", "url": str(request.url)}],
-            "entry": [{"fullUrl": f"{base}/fhir/DocumentReference/{mapping.fhir_id(d['document_id'])}",
-                       "resource": mapping.document_reference(d, ins, base), "search": {"mode": "match"}}
-                      for d in page["documents"]],
-        }
-        if page["next_cursor"]:
-            bundle["link"].append({"relation": "next", "url": str(request.url.include_query_params(
-                _cursor=page["next_cursor"]))})
-        return bundle
+    @api.get("/DocumentReference", openapi_extra=documented)
+    def find(request: Request, token: Token) -> dict[str, Any]:
+        """ITI-67: DocumentReferences of one patient (see the CapabilityStatement for the parameters)."""
+        return searchset(request, token, request.query_params.multi_items())
+
+    @api.post("/DocumentReference/_search")
+    def find_by_post(request: Request, token: Token,
+                     pairs: Annotated[list[tuple[str, str]], Depends(form_pairs)]) -> dict[str, Any]:
+        """ITI-67 with its parameters in a form-encoded body: the same search as GET."""
+        return searchset(request, token, pairs)
 
     @api.get("/DocumentReference/{fhir_id}")
-    def read_reference(request: Request, token: Token, fhir_id: str) -> dict[str, Any]:
+    def read_reference(request: Request, token: Token, response: Response, fhir_id: str) -> dict[str, Any]:
         found = services().dossier.find_document(token, mapping.document_id(fhir_id), False)
+        response.headers.update(version_headers(found["document"]))
+        return mapping.document_reference(found["document"], found["ins"], base_url(request))
+
+    @api.get("/DocumentReference/{fhir_id}/_history/{version}")
+    def read_version(request: Request, token: Token, response: Response, fhir_id: str, version: str) -> dict[str, Any]:
+        """vread of the current version (earlier versions of the metadata are not kept: 404, as for any id)."""
+        found = services().dossier.find_document(token, mapping.document_id(fhir_id), False)
+        if version != mapping.version_id(found["document"]):
+            raise NotFound("no such version of this document (only the current one is kept)", [{"field": "version"}])
+        response.headers.update(version_headers(found["document"]))
         return mapping.document_reference(found["document"], found["ins"], base_url(request))
 
     @api.get("/Binary/{fhir_id}", response_class=Response)
     def retrieve(request: Request, token: Token, fhir_id: str) -> Response:
-        """ITI-68: the document's bytes (or a Binary resource with Accept: application/fhir+json)."""
-        found = services().dossier.find_document(token, mapping.document_id(fhir_id), True)
+        """ITI-68: the document's bytes, or a Binary resource (Accept: application/fhir+json, or _format=json).
+        Neither acceptable: 406."""
+        wanted = binary_wanted(request)
+        document_id = mapping.document_id(fhir_id)
+        if wanted is None:
+            # Specific types only: the document's own format decides, before any content is released.
+            format_ = services().dossier.find_document(token, document_id, False)["document"]["format"]
+            accept = request.headers.get("accept", "")
+            if accepts(accept, format_):
+                wanted = "bytes"
+            elif any(q > 0 and media in FHIR_FORMATS for media, q in media_ranges(accept)):
+                wanted = "resource"
+            else:
+                raise NotAcceptable("neither the document's format nor application/fhir+json is acceptable",
+                                    [{"field": "Accept"}])
+        found = services().dossier.find_document(token, document_id, True)
         content_type = found["document"]["format"]
-        if FHIR_JSON in request.headers.get("accept", ""):
+        if wanted == "resource":
             binary = {"resourceType": "Binary", "id": fhir_id, "contentType": content_type, "data": found["content"]}
             return FhirResponse(binary)
         return Response(base64.b64decode(found["content"]), media_type=content_type)
@@ -116,30 +280,39 @@ def router() -> APIRouter:
         ins, payload = mapping.submission(resource)
         document = services().dossier.add_document(token, ins, payload, request.headers.get("Idempotency-Key"))
         document.pop("replayed", None)
-        location = f"{base_url(request)}/fhir/DocumentReference/{mapping.fhir_id(document['document_id'])}"
-        response.headers["Location"] = location
+        response.headers["Location"] = f"{base_url(request)}/fhir/{versioned_location(document)}"
+        response.headers.update(version_headers(document))
         return mapping.document_reference(document, ins, base_url(request))
 
     @api.post("")
     def transaction(request: Request, token: Token, bundle: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        """ITI-65: a transaction Bundle with the submission set (List), DocumentReferences and their Binaries."""
-        if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
-            raise InvalidInput.for_field("Bundle.type", "must be a transaction Bundle")
-        entries = bundle.get("entry") or []
-        binaries = {e.get("fullUrl"): e["resource"] for e in entries
-                    if isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == "Binary"}
-        responses = []
-        for entry in entries:
-            resource = entry.get("resource") or {}
-            if resource.get("resourceType") != "DocumentReference":
-                continue  # the List (submission set) and Binaries travel with the DocumentReferences
-            url = (resource.get("content") or [{}])[0].get("attachment", {}).get("url")
-            ins, payload = mapping.submission(resource, binaries.get(url))
-            document = services().dossier.add_document(token, ins, payload)
-            location = f"DocumentReference/{mapping.fhir_id(document['document_id'])}"
-            responses.append({"response": {"status": "201 Created", "location": location}})
-        if not responses:
-            raise InvalidInput.for_field("Bundle.entry", "holds no DocumentReference")
+        """ITI-65: a transaction Bundle with the submission set (List), DocumentReferences and their Binaries.
+        All or nothing: every entry is checked before any document is stored. One response entry per request
+        entry, in order."""
+        ins, documents, binaries = mapping.provided_documents(bundle)
+        try:
+            stored = services().dossier.add_documents(token, ins, [payload for _, payload in documents])
+        except DmpError as error:
+            raise _at_entries(error, [index for index, _ in documents]) from None
+        created = {index: document for (index, _), document in zip(documents, stored, strict=True)}
+        responses: list[dict[str, Any]] = []
+        for index, entry in enumerate(bundle["entry"]):
+            kind = entry["resource"].get("resourceType")
+            if kind == "DocumentReference":
+                document = created[index]
+                responses.append({"response": {
+                    "status": "201 Created", "location": versioned_location(document),
+                    "etag": version_headers(document)["ETag"], "lastModified": mapping.last_updated(document)}})
+            elif kind == "Binary":
+                document = created[binaries[index]]
+                responses.append({"response": {"status": "201 Created",
+                                               "location": f"Binary/{mapping.fhir_id(document['document_id'])}"}})
+            else:  # the submission set: its documents are kept, it is not (yet) a List of its own (no ITI-66)
+                responses.append({"response": {"status": "201 Created", "outcome": {
+                    "resourceType": "OperationOutcome", "issue": [{
+                        "severity": "information", "code": "informational",
+                        "diagnostics": "the submission set's documents are stored; the List itself is not kept "
+                                       "(Find Document Lists, ITI-66, is not served)"}]}}})
         return {"resourceType": "Bundle", "type": "transaction-response", "entry": responses}
 
     return api

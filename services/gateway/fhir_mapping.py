@@ -10,7 +10,8 @@ import re
 from typing import Any
 
 from services.common.codes import CATEGORIES, INS_SYSTEM
-from services.common.errors import InvalidInput
+from services.common.errors import InvalidInput, NotFound
+from services.common.schemas import UNIQUE_ID as UNIQUE_ID_PATTERN
 
 CLASS_SYSTEM = "urn:oid:1.2.250.1.213.1.1.4.1"  # TRE_A03 ClasseDocument
 TYPE_SYSTEM_NATIONAL = "urn:oid:1.2.250.1.213.1.1.4.12"  # TRE_A05 TypeDocComplementaire
@@ -22,20 +23,35 @@ STATUS = {"current": "current", "archived": "current", "replaced": "superseded",
 LOINC_CODE = re.compile(r"^\d{1,6}-\d$")
 
 
+DOCUMENT_SYSTEM = "urn:dmp:document"  # DocumentReference.identifier: our document id
+URI_SYSTEM = "urn:ietf:rfc:3986"  # masterIdentifier (MHD UniqueIdIdentifier): an OID or UUID URN
+UNIQUE_ID = re.compile(UNIQUE_ID_PATTERN)
+DOCUMENT_ID = re.compile(r"^doc_[0-9a-f]{32}$")
+FHIR_DOCUMENT_ID = re.compile(r"^doc-[0-9a-f]{32}$")
+FHIR_PATIENT_ID = re.compile(r"^pat-[0-9a-f]{32}$")
+
+
+def type_system(type_code: str) -> str:
+    """The code system a type code is emitted in: LOINC for LOINC-shaped codes, else the national one."""
+    return LOINC if LOINC_CODE.match(type_code) else TYPE_SYSTEM_NATIONAL
+
+
 def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dict[str, Any]:
-    type_system = LOINC if LOINC_CODE.match(document["type_code"]) else TYPE_SYSTEM_NATIONAL
+    type_system_ = type_system(document["type_code"])
     author = document["author"]
     labels = [{"system": VISIBILITY_SYSTEM, "code": code} for code in document.get("visibility", [])]
     labels.append({"system": CONFIDENTIALITY, "code": document.get("confidentiality", "N")})
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": fhir_id(document["document_id"]),
-        "masterIdentifier": {"system": "urn:dmp:document", "value": document["document_id"]},
+        "meta": {"versionId": version_id(document), "lastUpdated": last_updated(document)},
+        "masterIdentifier": {"system": URI_SYSTEM, "value": unique_id(document)},
+        "identifier": [{"use": "secondary", "system": DOCUMENT_SYSTEM, "value": document["document_id"]}],
         "status": STATUS[document["status"]],
-        "type": {"coding": [{"system": type_system, "code": document["type_code"]}]},
+        "type": {"coding": [{"system": type_system_, "code": document["type_code"]}]},
         "category": [{"coding": [{"system": CLASS_SYSTEM, "code": document["category"],
                                   "display": CATEGORIES[document["category"]]}]}],
-        "subject": {"identifier": {"system": INS_SYSTEM, "value": ins}},
+        "subject": _subject(document.get("patient_id"), ins),
         "date": document["created_at"],
         "author": [{"identifier": _author(author["id"])}],
         "description": document["title"],
@@ -52,6 +68,23 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
     return resource
 
 
+def unique_id(document: dict[str, Any]) -> str:
+    """The unique id its source gave it, else the UUID URN of our id (doc_<uuid4 hex>)."""
+    if document.get("unique_id"):
+        return str(document["unique_id"])
+    hexa = document["document_id"].removeprefix("doc_")
+    return f"urn:uuid:{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"
+
+
+def version_id(document: dict[str, Any]) -> str:
+    """Its revision: one more at each change of its metadata (status, visibility, replacement)."""
+    return str(document.get("revision") or 1)
+
+
+def last_updated(document: dict[str, Any]) -> str:
+    return str(document.get("updated_at") or document["created_at"])
+
+
 def fhir_id(document_id: str) -> str:
     return document_id.replace("_", "-")
 
@@ -62,62 +95,200 @@ def _author(actor_id: str) -> dict[str, str]:
     return {"system": "urn:dmp:actor", "value": actor_id}
 
 
+def _subject(patient_id: str | None, ins: str) -> dict[str, Any]:
+    """The patient by INS, and by the id that `patient=Patient/<id>` searches take."""
+    subject: dict[str, Any] = {"identifier": {"system": INS_SYSTEM, "value": ins}}
+    if patient_id:
+        subject = {"reference": f"Patient/{fhir_id(patient_id)}", **subject}
+    return subject
+
+
 def document_id(fhir_id: str) -> str:
-    """FHIR ids allow no underscore: doc-<hex> in FHIR is doc_<hex> here."""
-    if not re.match(r"^doc-[0-9a-f]{32}$", fhir_id):
-        raise InvalidInput.for_field("id", "is not the id of a DocumentReference of this service")
-    return fhir_id.replace("-", "_", 1)
+    """FHIR ids allow no underscore: doc-<hex> in FHIR is doc_<hex> here. Any other id is passed on as it is,
+    so that the dossier answers it exactly like an unknown one (404), and traces it as malformed."""
+    return fhir_id.replace("-", "_", 1) if FHIR_DOCUMENT_ID.match(fhir_id) else fhir_id
 
 
-def patient_ins(identifier: str | None) -> str:
-    """`patient.identifier` as `system|value` (the INS system) or the bare INS."""
-    if not identifier:
-        raise InvalidInput.for_field("patient.identifier", f"is required ({INS_SYSTEM}|<INS>)")
-    system, _, value = identifier.rpartition("|")
-    if system and system != INS_SYSTEM:
-        raise InvalidInput.for_field("patient.identifier", f"must use the INS system {INS_SYSTEM}")
+def searched_document_id(fhir_id: str) -> str | None:
+    """The document an `_id` search names, None for an id no document of ours can have (matches nothing)."""
+    return fhir_id.replace("-", "_", 1) if FHIR_DOCUMENT_ID.match(fhir_id) else None
+
+
+def is_document_id(value: str) -> bool:
+    return bool(DOCUMENT_ID.match(value))
+
+
+def patient_id(fhir_id: str) -> str:
+    """pat-<hex> in FHIR is pat_<hex> here; another id of a plausible length is passed on (the dossier finds
+    no patient by it), a longer one answers here as the dossier answers an unknown id."""
+    if FHIR_PATIENT_ID.match(fhir_id):
+        return fhir_id.replace("-", "_", 1)
+    if len(fhir_id) > 64:
+        raise NotFound("this patient has no dossier", [{"field": "patient_id"}])
+    return fhir_id
+
+
+def _path(value: Any, *steps: str | int) -> Any:
+    """value[step][step]..., or None where the resource does not have that shape (bad input, never a 500)."""
+    for step in steps:
+        if isinstance(step, int):
+            value = value[step] if isinstance(value, list) and len(value) > step else None
+        else:
+            value = value.get(step) if isinstance(value, dict) else None
     return value
 
 
-def token_code(value: str | None) -> str | None:
-    """A FHIR token search parameter, `system|code` or `code`: the code."""
-    return value.rpartition("|")[2] if value else None
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _codings(labels: Any) -> list[dict[str, Any]]:
+    if not isinstance(labels, list) or not all(isinstance(_path(label, "coding"), list) for label in labels):
+        raise InvalidInput.for_field("securityLabel", "must be a list of CodeableConcepts with their codings")
+    codings = [coding for label in labels for coding in label["coding"]]
+    if not all(isinstance(coding, dict) for coding in codings):
+        raise InvalidInput.for_field("securityLabel", "must be a list of CodeableConcepts with their codings")
+    return codings
 
 
 def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """(INS, DocumentSubmission payload) from a DocumentReference and, for ITI-65, its Binary."""
-    try:
-        ins = patient_ins(f"{reference['subject']['identifier'].get('system', '')}|"
-                          f"{reference['subject']['identifier']['value']}")
-        attachment = reference["content"][0]["attachment"]
-        category = reference["category"][0]["coding"][0]["code"]
-        type_code = reference["type"]["coding"][0]["code"]
-    except (KeyError, IndexError, TypeError):
-        raise InvalidInput.for_field(
-            "DocumentReference", "needs subject.identifier (INS), category, type and content.attachment") from None
-    data = (binary or {}).get("data") or attachment.get("data")
-    content_type = (binary or {}).get("contentType") or attachment.get("contentType")
+    identifier = _path(reference, "subject", "identifier")
+    ins = _text(_path(identifier, "value"))
+    if ins is None:
+        raise InvalidInput.for_field("subject.identifier", f"must name the patient by INS ({INS_SYSTEM})")
+    if _path(identifier, "system") not in {None, INS_SYSTEM}:
+        raise InvalidInput.for_field("subject.identifier", f"must use the INS system {INS_SYSTEM}")
+    category = _text(_path(reference, "category", 0, "coding", 0, "code"))
+    type_code = _text(_path(reference, "type", "coding", 0, "code"))
+    attachment = _path(reference, "content", 0, "attachment")
+    for field, value in (("category", category), ("type", type_code),
+                         ("content.attachment", attachment if isinstance(attachment, dict) else None)):
+        if value is None:
+            raise InvalidInput.for_field(field, "is required (a coded category and type, one content.attachment)")
+    assert isinstance(attachment, dict)
+    data = _text(_path(binary, "data")) or _text(attachment.get("data"))
+    content_type = _text(_path(binary, "contentType")) or _text(attachment.get("contentType"))
     if not data or not content_type:
         raise InvalidInput.for_field("content.attachment", "needs data (or a Binary in the Bundle) and contentType")
     try:
         base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput.for_field("content.attachment.data", "is not valid base64") from None
-    codings = [coding for label in reference.get("securityLabel", []) for coding in label.get("coding", [])]
-    visibility = [coding["code"] for coding in codings if coding.get("system") == VISIBILITY_SYSTEM]
-    care = (reference.get("context", {}).get("period", {}).get("start") or reference.get("date") or "")[:10]
+    codings = _codings(reference.get("securityLabel") or [])
+    visibility = [coding.get("code") for coding in codings if coding.get("system") == VISIBILITY_SYSTEM]
+    confidentiality = [coding.get("code") for coding in codings if coding.get("system") == CONFIDENTIALITY]
+    if len(confidentiality) > 1:
+        raise InvalidInput.for_field("securityLabel", f"holds one confidentiality code ({CONFIDENTIALITY}) at most")
+    care = _text(_path(reference, "context", "period", "start")) or _text(reference.get("date")) or ""
+    master = reference.get("masterIdentifier")
+    if master is not None and (_path(master, "system") != URI_SYSTEM
+                               or not UNIQUE_ID.match(str(_path(master, "value")))):
+        raise InvalidInput.for_field("masterIdentifier", f"must be {URI_SYSTEM}|urn:oid:<OID> or |urn:uuid:<UUID> "
+                                                         "(an MHD UniqueIdIdentifier)")
     payload = {
         "category": category, "type_code": type_code, "format": content_type, "content": data,
-        "title": attachment.get("title") or reference.get("description") or type_code, "care_date": care,
-        "visibility": visibility,
+        "title": _text(attachment.get("title")) or _text(reference.get("description")) or type_code,
+        "care_date": care[:10], "visibility": visibility,
+        **({"confidentiality": confidentiality[0]} if confidentiality else {}),
+        **({"unique_id": master["value"]} if master is not None else {}),
     }
     return ins, payload
 
 
-def operation_outcome(status: int, code: str, diagnostics: str, rule: str | None = None) -> dict[str, Any]:
-    issue_code = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 409: "conflict",
-                  413: "too-costly", 422: "invalid", 429: "throttled"}.get(status, "exception")
+def operation_outcome(
+    status: int, code: str, diagnostics: str, rule: str | None = None, fields: list[str] | None = None
+) -> dict[str, Any]:
+    """`fields`: the parameters or elements at fault, named in `expression` for bad input (400, 406, 422)."""
+    issue_code = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 406: "not-supported",
+                  409: "conflict", 413: "too-costly", 422: "invalid", 429: "throttled"}.get(status, "exception")
     issue: dict[str, Any] = {"severity": "error", "code": issue_code, "diagnostics": diagnostics}
     if rule:
         issue["details"] = {"coding": [{"system": "urn:dmp:rule", "code": rule}], "text": rule}
+    if fields and status in {400, 406, 422}:
+        issue["expression"] = fields
     return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
+RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,40}$")  # named back in a refusal only when it looks like one
+
+
+def _bundle_error(index: int, reason: str) -> InvalidInput:
+    return InvalidInput.for_field(f"Bundle.entry[{index}]", reason)
+
+
+def _list_code(resource: dict[str, Any]) -> str | None:
+    codings = _path(resource, "code", "coding")
+    if not isinstance(codings, list):
+        return None
+    return next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LIST_TYPES), None)
+
+
+def provided_documents(bundle: dict[str, Any]) -> tuple[str, list[tuple[int, dict[str, Any]]], dict[int, int]]:
+    """ITI-65: (INS, [(entry index, DocumentSubmission payload)], {Binary's entry: its DocumentReference's entry})
+    from a transaction Bundle, every entry checked before anything is stored: one SubmissionSet List,
+    DocumentReferences of one patient, each Binary referred to by one DocumentReference's attachment.url;
+    nothing else."""
+    if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
+        raise InvalidInput.for_field("Bundle.type", "must be a transaction Bundle")
+    entries = bundle.get("entry")
+    if not isinstance(entries, list) or not entries:
+        raise InvalidInput.for_field("Bundle.entry", "is empty")
+    resources: list[dict[str, Any]] = []
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            raise _bundle_error(index, "has no resource")
+        if _path(entry, "request", "method") != "POST":
+            raise _bundle_error(index, "must be a POST (request.method): ITI-65 creates")
+        resources.append(resource)
+    kinds = [resource.get("resourceType") for resource in resources]
+    sets = [index for index, resource in enumerate(resources)
+            if kinds[index] == "List" and _list_code(resource) == "submissionset"]
+    if len(sets) != 1:
+        raise InvalidInput.for_field("Bundle.entry", f"must hold exactly one SubmissionSet List (List.code "
+                                                     f"{LIST_TYPES}|submissionset); it holds {len(sets)}")
+    binaries: dict[str, tuple[int, dict[str, Any]]] = {}
+    for index, resource in enumerate(resources):
+        if kinds[index] == "Binary":
+            url = _text(entries[index].get("fullUrl"))
+            if url is None or url in binaries:
+                raise _bundle_error(index, "is a Binary without a fullUrl of its own (DocumentReferences refer to it)")
+            binaries[url] = (index, resource)
+    used: dict[int, int] = {}
+    documents: list[tuple[int, dict[str, Any]]] = []
+    patients: set[str] = set()
+    for index, resource in enumerate(resources):
+        if kinds[index] == "List" and index in sets:
+            continue
+        if kinds[index] == "Binary":
+            continue
+        if kinds[index] != "DocumentReference":
+            named = kinds[index]
+            kind = named if isinstance(named, str) and RESOURCE_TYPE.match(named) else "it"
+            raise _bundle_error(index, f"{kind} is not accepted here: a SubmissionSet List, DocumentReferences"
+                                       " and their Binaries (the patient is named by INS in subject.identifier)")
+        url = _text(_path(resource, "content", 0, "attachment", "url"))
+        binary = binaries.get(url) if url else None
+        if binary:
+            if binary[0] in used:
+                raise _bundle_error(index, "refers to a Binary another DocumentReference already refers to")
+            used[binary[0]] = index
+        try:
+            ins, payload = submission(resource, binary[1] if binary else None)
+        except InvalidInput as error:
+            raise _bundle_error(index, "; ".join(f"{d['field']} {d['reason']}" for d in error.details)) from None
+        patients.add(ins)
+        documents.append((index, payload))
+    if not documents:
+        raise InvalidInput.for_field("Bundle.entry", "holds no DocumentReference")
+    unused = sorted({index for index, _ in binaries.values()} - set(used))
+    if unused:
+        raise _bundle_error(unused[0], "is a Binary no DocumentReference's content.attachment.url refers to")
+    submission_set = resources[sets[0]]
+    subject = _text(_path(submission_set, "subject", "identifier", "value"))
+    if len(patients) > 1 or (subject and subject not in patients):
+        raise InvalidInput.for_field("Bundle.entry", "a submission set is about one patient: its List.subject and "
+                                                     "every DocumentReference.subject must name the same INS")
+    return patients.pop(), documents, used

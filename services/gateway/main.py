@@ -22,8 +22,9 @@ from services.common.tracing import setup_tracing, shutdown_tracing
 from services.gateway.app import create_app
 from services.gateway.rpc import close_all
 
-# Paths carry the patient's INS: spans get the path with that segment replaced.
+# Paths carry the patient's INS, and so does FHIR's patient.identifier parameter: spans get them replaced.
 PATIENT_SEGMENT = re.compile(r"/patients/[^/?]+")
+PATIENT_PARAMETER = re.compile(r"([?&]patient\.identifier=)[^&#]*", re.IGNORECASE)
 URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full")
 
 
@@ -33,7 +34,7 @@ def redact_patient(span: Span, scope: dict[str, Any]) -> None:
     for key in URL_ATTRIBUTES:
         value = (span.attributes or {}).get(key)
         if isinstance(value, str):
-            span.set_attribute(key, PATIENT_SEGMENT.sub("/patients/{ins}", value))
+            span.set_attribute(key, PATIENT_PARAMETER.sub(r"\1{ins}", PATIENT_SEGMENT.sub("/patients/{ins}", value)))
 
 
 def main() -> None:

@@ -52,12 +52,14 @@ def problem(request: Request, status: int, code: str, detail: str, extra: dict[s
     }
     if request.url.path.startswith(PAGES):  # a person in a browser: a page in their language
         return error_page(request, status, code, detail, extra or {})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}  # RFC 6750, on every path
     if request.url.path.startswith("/fhir"):  # the FHIR facade speaks OperationOutcome
-        rule = next((e.get("rule") for e in (extra or {}).get("errors", []) if "rule" in e), None)
-        outcome = operation_outcome(status, code, detail, rule)
+        errors = (extra or {}).get("errors", [])
+        rule = next((e.get("rule") for e in errors if "rule" in e), None)
+        fields = [str(e["field"]) for e in errors if isinstance(e, dict) and e.get("field")]
+        outcome = operation_outcome(status, code, detail, rule, fields)
         return JSONResponse(outcome, status_code=status, media_type="application/fhir+json",
-                            headers={"X-Request-ID": str(body["request_id"])})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+                            headers={**headers, "X-Request-ID": str(body["request_id"])})
     retry_after = next((d["retry_after"] for d in body.get("errors", []) if "retry_after" in d), None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)

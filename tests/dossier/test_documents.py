@@ -8,7 +8,7 @@ from typing import Any
 import gridfs
 import pytest
 
-from services.common.errors import AccessDenied, Conflict, InvalidInput, NotFound
+from services.common.errors import AccessDenied, Conflict, DmpError, InvalidInput, NotFound
 from tests.conftest import People, service_database
 from tests.journeys import Deposit, submission
 
@@ -164,3 +164,29 @@ def test_a_retried_deposit_with_the_same_idempotency_key_creates_one_document(
     with pytest.raises(InvalidInput) as error:
         cluster.dossier.add_document(deposit.doctor, deposit.ins, body, "short")
     assert error.value.details[0]["field"] == "Idempotency-Key"
+
+
+def test_documents_deposited_together_are_all_stored_or_none(cluster: Any, people: People) -> None:
+    """A submission set (ITI-65) is checked whole before anything is stored: a refusal of any document, by
+    its rights, its content or as a copy of another, stores none, and names it by its position."""
+    ins, patient = people.patient()
+    cluster.dossier.open(patient, {"ins": ins})
+    _, doctor = people.professional()
+    cluster.consent.record_consent(doctor, ins)
+    good = submission(pdf(1))
+    refusals: list[tuple[dict[str, Any], type[DmpError]]] = [
+        (submission(pdf(2), category="60"), AccessDenied),  # reimbursements: written by the feed only
+        (submission(b"not a pdf"), InvalidInput),
+        (submission(pdf(3), care_date="yesterday"), InvalidInput),
+        (good, InvalidInput),  # the same document twice in one set
+    ]
+    for bad, refused in refusals:
+        with pytest.raises(refused) as error:
+            cluster.dossier.add_documents(doctor, ins, [good, bad])
+        assert {detail.get("entry") for detail in error.value.details} == {"1"}, error.value.details
+    assert cluster.dossier.search(patient, ins)["total"] == 0
+    stored = cluster.dossier.add_documents(doctor, ins, [good, submission(pdf(2))])
+    listed = cluster.dossier.search(patient, ins)["documents"]
+    assert len(stored) == 2 and {d["document_id"] for d in stored} == {d["document_id"] for d in listed}
+    with pytest.raises(InvalidInput):
+        cluster.dossier.add_documents(doctor, ins, [])

@@ -1,15 +1,19 @@
 """The grant as a Mongo query (lists) and as a predicate (one document) must agree, on the real store."""
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from pymongo import MongoClient
 
 from services.common.grants import Action, Grant
 from services.common.matching import matches
+from services.common.schemas import DocumentSearch
 from services.dossier.queries import after, document_query, encode_cursor
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -64,3 +68,94 @@ def test_filter_applied_by_the_service_agrees_with_the_store(
     by_store = {r["_id"] for r in collection.find(query)}
     client.drop_database(collection.database.name)
     assert {r["_id"] for r in records if matches(r, query)} == by_store
+
+
+searches = st.fixed_dictionaries({}, optional={
+    "categories": st.lists(st.sampled_from(["10", "11", "31", "42", "90"]), unique=True, max_size=3),
+    "type_codes": st.lists(st.sampled_from(["11488-4", "SYNTH", "57833-6"]), unique=True, max_size=2),
+    "statuses": st.lists(st.sampled_from(["current", "archived", "replaced"]), unique=True, max_size=3),
+    "document_ids": st.lists(st.sampled_from([f"doc{n:02d}" for n in range(14)]), unique=True, max_size=4),
+    "identifiers": st.lists(st.sampled_from([*[f"doc_{n:032x}" for n in range(14)],
+                                             *[f"urn:oid:1.2.{n}" for n in range(14)],
+                                             *[f"urn:uuid:00000000-0000-0000-0000-{n:012x}" for n in range(14)]]),
+                            unique=True, max_size=4),
+    "patient_id": st.sampled_from(["pat_1", "pat_2"]),
+    "created_from_ms": st.integers(1000, 1012),
+    "created_before_ms": st.integers(1000, 1012),
+    "care_from": st.dates(date(2026, 11, 1), date(2026, 11, 12)),
+    "care_to": st.dates(date(2026, 11, 1), date(2026, 11, 12)),
+})
+
+
+def derived(document_id: str) -> str:
+    """The UUID URN a document whose source gave no unique id answers to."""
+    hexa = document_id.removeprefix("doc_")
+    return f"urn:uuid:{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"
+
+
+def wanted_by(record: dict[str, Any], search: dict[str, Any]) -> bool:
+    """Each search parameter, said plainly."""
+    checks: list[tuple[str, Callable[[Any], bool]]] = [
+        ("categories", lambda v: record["category"] in v), ("type_codes", lambda v: record["type_code"] in v),
+        ("statuses", lambda v: record["status"] in v), ("document_ids", lambda v: record["_id"] in v),
+        ("identifiers", lambda v: bool({record["_id"], record.get("unique_id") or derived(record["_id"])} & set(v))),
+        ("patient_id", lambda v: record["patient_id"] == v), ("created_from_ms", lambda v: record["created_ms"] >= v),
+        ("created_before_ms", lambda v: record["created_ms"] < v),
+        ("care_from", lambda v: record["care_date"] >= v.isoformat()),
+        ("care_to", lambda v: record["care_date"] <= v.isoformat()),
+    ]
+    statuses_ok = "statuses" in search or record["status"] == "current"  # current by default
+    return statuses_ok and all(check(search[name]) for name, check in checks if name in search)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(documents, st.sampled_from(sorted(GRANTS)), st.sampled_from(["rpps:A", "pat_1"]), searches,
+       st.lists(st.sampled_from(["11488-4", "SYNTH", "57833-6"]), min_size=14, max_size=14),
+       st.lists(st.sampled_from(["current", "archived", "replaced"]), min_size=14, max_size=14))
+def test_search_parameters_narrow_the_grant_and_never_widen_it(
+    mongo_uri: str, docs: list[dict[str, Any]], who: str, actor_id: str, search: dict[str, Any],
+    types: list[str], statuses: list[str],
+) -> None:
+    """Every parameter is ANDed to the grant's query: what comes back is exactly what the grant lets this actor
+    see and the parameters ask for, on the real store and in the service's own evaluation."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    collection = client[f"q{uuid.uuid4().hex[:10]}"]["documents"]
+    records = [{"_id": f"doc{n:02d}" if n % 3 else f"doc_{n:032x}", "dossier_id": "dos", "status": statuses[n],
+                "category": d["category"], "type_code": types[n], "created_ms": 1000 + n,
+                "care_date": f"2026-11-{n + 1:02d}", "patient_id": "pat_1", "visibility": d["visibility"],
+                "author": {"id": d["author"]}, **({"unique_id": f"urn:oid:1.2.{n}"} if n % 2 else {})}
+               for n, d in enumerate(docs)]
+    collection.insert_many(records)
+    grant = GRANTS[who]
+    query = document_query("dos", grant, actor_id, **search)
+    by_store = {r["_id"] for r in collection.find(query)}
+    client.drop_database(collection.database.name)
+    expected = {r["_id"] for r in records if wanted_by(r, search)
+                and grant.for_document(actor_id, r["category"], r["visibility"], r["author"]["id"]).allowed}
+    assert by_store == expected
+    assert {r["_id"] for r in records if matches(r, query)} == expected
+
+
+def test_a_search_round_trips_as_the_gateway_sends_it() -> None:
+    """REST sends every field, unset ones as None; a bare status or type from an RPC caller is a list of one."""
+    sent = DocumentSearch().model_dump(mode="json")
+    assert DocumentSearch.model_validate(sent) == DocumentSearch()
+    assert DocumentSearch.model_validate({"status": "archived", "type_code": "SYNTH"}).status == ["archived"]
+    with pytest.raises(ValidationError):
+        DocumentSearch.model_validate({"document_id": [f"doc{n}" for n in range(101)]})
+
+
+def test_a_document_answers_to_our_id_to_its_source_unique_id_or_else_to_its_own_uuid_urn() -> None:
+    plain: dict[str, Any] = {"_id": f"doc_{'a' * 32}", "dossier_id": "dos", "status": "current", "category": "10",
+                             "visibility": [], "author": {"id": "rpps:A"}}
+    sourced = {**plain, "_id": f"doc_{'b' * 32}", "unique_id": "urn:oid:1.2.250.1.999.1"}
+    grant = GRANTS["medecin_traitant"]
+
+    def found(*identifiers: str) -> set[str]:
+        query = document_query("dos", grant, "rpps:A", identifiers=list(identifiers))
+        return {r["_id"] for r in (plain, sourced) if matches(r, query)}
+
+    assert found(derived(plain["_id"])) == {plain["_id"]}
+    assert found(derived(sourced["_id"])) == set()  # its masterIdentifier is its source's
+    assert found("urn:oid:1.2.250.1.999.1", plain["_id"]) == {plain["_id"], sourced["_id"]}
+    assert found() == set()

@@ -2,6 +2,9 @@
 unmodified stock clients (fhirpy and fhirclient) deposit, search and read through it."""
 
 import base64
+import random
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -14,10 +17,16 @@ from fhirclient.models.documentreference import DocumentReference as ClientDocum
 from fhirpy import SyncFHIRClient
 
 from services.common.codes import INS_SYSTEM
-from tests.e2e.conftest import Api, Running
+from services.gateway.fhir_mapping import CONFIDENTIALITY
+from services.gateway.fhir_search import SUPPORTED
+from tests.e2e.conftest import Api, Running, document
+from tests.journeys import eventually
 
 pytestmark = pytest.mark.slow
 PDF = b"%PDF-1.4 compte rendu FHIR"
+SUBMISSION_SET = {"resourceType": "List", "status": "current", "mode": "working", "title": "SubmissionSet",
+                  "code": {"coding": [{"system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
+                                       "code": "submissionset"}]}}
 
 
 def reference(ins: str, content: bytes | None = None, url: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -39,6 +48,10 @@ def test_capability_statement_is_valid(system: Running) -> None:
     response = system.http.get("/fhir/metadata")
     assert response.headers["content-type"].startswith("application/fhir+json")
     CapabilityStatement.model_validate(response.json())
+    document_reference = response.json()["rest"][0]["resource"][0]
+    listed = {param["name"] for param in document_reference["searchParam"]}
+    assert listed == set(SUPPORTED) - {"_count", "_cursor"}  # exactly what the search applies
+    assert {"read", "vread", "search-type", "create"} == {i["code"] for i in document_reference["interaction"]}
 
 
 def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: Api) -> None:
@@ -46,12 +59,13 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir@patients.dmp-test.fr")
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000001",
-         "resource": {"resourceType": "List", "status": "current", "mode": "working", "title": "SubmissionSet"},
+         "resource": SUBMISSION_SET,
          "request": {"method": "POST", "url": "List"}},
         {"fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000002",
          "resource": reference(ins, url="urn:uuid:1f1a7e88-0000-4000-8000-000000000003",
                                securityLabel=[{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.13",
-                                                           "code": "INVISIBLE_REPRESENTANTS_LEGAUX"}]}]),
+                                                           "code": "INVISIBLE_REPRESENTANTS_LEGAUX"}]},
+                                              {"coding": [{"system": CONFIDENTIALITY, "code": "R"}]}]),
          "request": {"method": "POST", "url": "DocumentReference"}},
         {"fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000003",
          "resource": {"resourceType": "Binary", "contentType": "application/pdf",
@@ -61,7 +75,12 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     provided = http.post("/fhir", json=bundle, headers=doctor)
     assert provided.status_code == 200, provided.text
     Bundle.model_validate(provided.json())
-    location = provided.json()["entry"][0]["response"]["location"]
+    responses = [entry["response"] for entry in provided.json()["entry"]]
+    assert [r["status"] for r in responses] == ["201 Created"] * 3  # one per request entry, in order
+    assert "location" not in responses[0] and responses[0]["outcome"]["issue"][0]["severity"] == "information"
+    location = responses[1]["location"].removesuffix("/_history/1")
+    assert location.startswith("DocumentReference/doc-")
+    assert responses[2]["location"] == location.replace("DocumentReference/", "Binary/")
 
     found = http.get("/fhir/DocumentReference", params={"patient.identifier": f"{INS_SYSTEM}|{ins}",
                                                         "category": "10", "date": "ge2026-01-01"}, headers=patient)
@@ -70,6 +89,7 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     document: Any = DocumentReference.model_validate(found.json()["entry"][0]["resource"])
     assert f"DocumentReference/{document.id}" == location
     assert any(c.code == "INVISIBLE_REPRESENTANTS_LEGAUX" for label in document.securityLabel for c in label.coding)
+    assert [c.code for label in document.securityLabel for c in label.coding if c.system == CONFIDENTIALITY] == ["R"]
 
     read = http.get(f"/fhir/DocumentReference/{document.id}", headers=patient)
     DocumentReference.model_validate(read.json())
@@ -81,9 +101,9 @@ def test_errors_are_operation_outcomes(system: Running, api: Api) -> None:
     http = system.http
     ins, _, doctor = api.dossier_with_consenting_doctor("fhir-errors@patients.dmp-test.fr")
     missing = http.get("/fhir/DocumentReference", headers=doctor)
-    assert missing.status_code == 422
+    assert missing.status_code == 400
     missing_outcome: Any = OperationOutcome.model_validate(missing.json())
-    assert missing_outcome.issue[0].code == "invalid"
+    assert missing_outcome.issue[0].code == "invalid" and "patient" in missing_outcome.issue[0].diagnostics
     _, stranger = api.professional("10")
     refused = http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=stranger)
     outcome: Any = OperationOutcome.model_validate(refused.json())
@@ -120,3 +140,353 @@ def test_stock_fhirclient_deposits_searches_and_reads(system: Running, api: Api)
     assert [d.id for d in found] == [created["id"]] and found[0].category[0].coding[0].code == "10"
     read: Any = ClientDocumentReference.read(created["id"], as_patient.server)
     assert read.content[0].attachment.contentType == "application/pdf"
+
+
+def deposit(api: Api, ins: str, who: dict[str, str], raw: bytes, **overrides: Any) -> dict[str, Any]:
+    created = api.http.post(f"/api/v1/patients/{ins}/documents", json=document(raw, **overrides), headers=who)
+    assert created.status_code == 201, created.text
+    stored: dict[str, Any] = created.json()
+    return stored
+
+
+def fid(document_id: str) -> str:
+    return document_id.replace("_", "-")
+
+
+def found(response: Any) -> list[str]:
+    """The DocumentReference ids of a searchset, after checking it validates."""
+    assert response.status_code == 200, response.text
+    Bundle.model_validate(response.json())
+    return [e["resource"]["id"] for e in response.json().get("entry", [])
+            if e["resource"]["resourceType"] == "DocumentReference"]
+
+
+@pytest.fixture(scope="module")
+def corpus(system: Running) -> dict[str, Any]:
+    """One dossier with three current documents and a replaced one, for the search tests."""
+    api = Api(system.http, system.mailbox)
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-search@patients.dmp-test.fr")
+    first = deposit(api, ins, doctor, PDF + b" A", care_date="2026-11-20")
+    summary = deposit(api, ins, doctor, PDF + b" B", category="11", type_code="SYNTH", care_date="2026-10-05")
+    prescription = deposit(api, ins, doctor, PDF + b" C", category="42", type_code="57833-6", care_date="2025-03-01")
+    replaced = api.http.post(f"/api/v1/patients/{ins}/documents/{first['document_id']}/replacement",
+                             json=document(PDF + b" A2", care_date="2026-11-21"), headers=doctor)
+    assert replaced.status_code == 201, replaced.text
+    ids = {"old": fid(first["document_id"]), "new": fid(replaced.json()["document_id"]),
+           "summary": fid(summary["document_id"]), "prescription": fid(prescription["document_id"])}
+    return {"ins": ins, "patient": patient, "doctor": doctor, "ids": ids, "patient_id": first["patient_id"],
+            "raw": {"first": first, "summary": summary, "prescription": prescription,
+                    "new": replaced.json()}}
+
+
+def test_iti67_parameters_select_what_they_name(system: Running, corpus: dict[str, Any]) -> None:
+    http, ids, patient = system.http, corpus["ids"], corpus["patient"]
+    by_ins = {"patient.identifier": f"{INS_SYSTEM}|{corpus['ins']}"}
+
+    def search(**params: str) -> set[str]:
+        return set(found(http.get("/fhir/DocumentReference", params={**by_ins, **params}, headers=patient)))
+
+    current = {ids["new"], ids["summary"], ids["prescription"]}
+    assert search() == current  # current by default
+    assert search(status="current,superseded") == {*current, ids["old"]}
+    assert search(status="superseded") == {ids["old"]}
+    assert search(status="entered-in-error") == set()
+    assert search(category="10,11") == {ids["new"], ids["summary"]}
+    assert search(category="urn:oid:1.2.250.1.213.1.1.4.1|42") == {ids["prescription"]}
+    assert search(category="http://example.org/classes|42") == set()  # another system: nothing
+    assert search(type="http://loinc.org|11488-4,urn:oid:1.2.250.1.213.1.1.4.12|SYNTH") == {ids["new"], ids["summary"]}
+    assert search(type="http://loinc.org|SYNTH") == set()
+    assert search(_id=f"{ids['summary']},{ids['prescription']}") == {ids["summary"], ids["prescription"]}
+    assert search(_id="not-one-of-ours") == set()
+    assert search(identifier=f"urn:dmp:document|{corpus['raw']['summary']['document_id']}") == {ids["summary"]}
+    assert search(identifier=f"urn:ietf:rfc:3986|{corpus['raw']['summary']['document_id']}") == set()
+    assert search(period="ge2026-10") == {ids["new"], ids["summary"]}
+    assert search(period="2026-11-21") == {ids["new"]}
+    assert search(period="lt2026") == {ids["prescription"]}
+    newest = corpus["raw"]["new"]["created_at"]
+    assert search(date=f"ge{newest}") == {ids["new"]}  # DocumentReference.date: when it was deposited
+    assert search(date=f"lt{newest}") == {ids["summary"], ids["prescription"]}
+    assert search(date="lt2026-01-01") == set()
+
+    by_reference = found(http.get("/fhir/DocumentReference", headers=patient,
+                                  params={"patient": f"Patient/{fid(corpus['patient_id'])}"}))
+    assert set(by_reference) == current
+    read = http.get(f"/fhir/DocumentReference/{ids['new']}", headers=patient).json()
+    assert read["subject"]["reference"] == f"Patient/{fid(corpus['patient_id'])}"
+    absolute = f"{system.stack.gateway_url}/fhir/Patient/{fid(corpus['patient_id'])}"
+    both = http.get("/fhir/DocumentReference", headers=patient, params={**by_ins, "patient": absolute})
+    assert set(found(both)) == current
+    another = http.get("/fhir/DocumentReference", headers=patient,
+                       params={"patient.identifier": f"urn:oid:1.2.3.4|{corpus['ins']}"})
+    assert found(another) == [] and another.json()["total"] == 0
+    unknown = http.get("/fhir/DocumentReference", headers=patient, params={"patient": f"Patient/pat-{'0' * 32}"})
+    assert unknown.status_code == 404 and OperationOutcome.model_validate(unknown.json())
+
+
+def test_iti67_count_zero_counts_and_a_large_count_is_served_at_the_maximum(
+    system: Running, corpus: dict[str, Any]
+) -> None:
+    params = {"patient.identifier": corpus["ins"]}
+    counted = system.http.get("/fhir/DocumentReference", params={**params, "_count": "0"}, headers=corpus["patient"])
+    assert found(counted) == [] and counted.json()["total"] == 3
+    assert [link["relation"] for link in counted.json()["link"]] == ["self"]
+    large = system.http.get("/fhir/DocumentReference", params={**params, "_count": "1000"}, headers=corpus["patient"])
+    assert len(found(large)) == 3 and large.json()["total"] == 3
+    paged = system.http.get("/fhir/DocumentReference", params={**params, "_count": "2"}, headers=corpus["patient"])
+    assert len(found(paged)) == 2
+    following = next(link["url"] for link in paged.json()["link"] if link["relation"] == "next")
+    assert "_count=2" in following
+    rest = system.http.get(following.removeprefix(system.stack.gateway_url), headers=corpus["patient"])
+    assert len(found(rest)) == 1 and not set(found(rest)) & set(found(paged))
+
+
+def test_iti67_post_search_answers_as_get(system: Running, corpus: dict[str, Any]) -> None:
+    params = {"patient.identifier": f"{INS_SYSTEM}|{corpus['ins']}", "category": "10,11", "status": "current"}
+    by_get = system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"])
+    by_post = system.http.post("/fhir/DocumentReference/_search", data=params, headers=corpus["patient"])
+    assert found(by_post) == found(by_get) and len(found(by_get)) == 2
+    assert by_post.json()["total"] == by_get.json()["total"] and by_post.json()["link"] == by_get.json()["link"]
+    not_a_form = system.http.post("/fhir/DocumentReference/_search", json=params, headers=corpus["patient"])
+    assert not_a_form.status_code == 400 and OperationOutcome.model_validate(not_a_form.json())
+
+
+def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
+    system: Running, corpus: dict[str, Any]
+) -> None:
+    params = {"patient.identifier": corpus["ins"], "category": "10", "security-label": "R", "_sort": "-date"}
+    lenient = system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"])
+    assert found(lenient) == [corpus["ids"]["new"]] and lenient.json()["total"] == 1
+    self_link = next(link["url"] for link in lenient.json()["link"] if link["relation"] == "self")
+    expected = f"{system.stack.gateway_url}/fhir/DocumentReference?patient.identifier={corpus['ins']}&category=10"
+    assert self_link == expected
+    warnings = [e["resource"] for e in lenient.json()["entry"] if e["search"]["mode"] == "outcome"]
+    assert [issue["expression"] for issue in warnings[0]["issue"]] == [["security-label"], ["_sort"]]
+    strict = system.http.get("/fhir/DocumentReference", params=params,
+                             headers={**corpus["patient"], "Prefer": "handling=strict"})
+    outcome: Any = OperationOutcome.model_validate(strict.json())
+    assert strict.status_code == 400
+    assert "security-label" in outcome.issue[0].diagnostics and "_sort" in outcome.issue[0].diagnostics
+    supported = system.http.get("/fhir/DocumentReference", params={"patient.identifier": corpus["ins"], "_id": "x"},
+                                headers={**corpus["patient"], "Prefer": "handling=strict"})
+    assert supported.status_code == 200 and supported.json()["total"] == 0
+
+
+def test_iti67_new_parameters_never_reach_a_hidden_document(system: Running, api: Api) -> None:
+    """Masked from professionals, invisible to the patient: no parameter finds them for whom they are hidden."""
+    http = system.http
+    ins, patient, author = api.dossier_with_consenting_doctor("fhir-hidden@patients.dmp-test.fr")
+    _, colleague = api.professional("10")
+    assert http.post(f"/api/v1/patients/{ins}/consents", headers=colleague).status_code == 201
+    masked = deposit(api, ins, author, PDF + b" masked")
+    assert http.put(f"/api/v1/patients/{ins}/documents/{masked['document_id']}/visibility", json={"masked": True},
+                    headers=patient).status_code == 200
+    invisible = deposit(api, ins, author, PDF + b" announce", visibility=["INVISIBLE_PATIENT"])
+    for who, hidden in ((colleague, masked), (patient, invisible)):
+        uuid_urn = "urn:uuid:" + hidden["document_id"].removeprefix("doc_")
+        uuid_urn = f"{uuid_urn[:17]}-{uuid_urn[17:21]}-{uuid_urn[21:25]}-{uuid_urn[25:29]}-{uuid_urn[29:]}"
+        probes = [{"_id": fid(hidden["document_id"])}, {"identifier": hidden["document_id"]},
+                  {"identifier": f"urn:ietf:rfc:3986|{uuid_urn}"},
+                  {"patient": f"Patient/{fid(hidden['patient_id'])}", "_id": fid(hidden["document_id"])},
+                  {"status": "current,superseded,entered-in-error"}, {"category": "10", "period": "2026-11-20"},
+                  {"date": f"ge{hidden['created_at']}"}, {"type": "http://loinc.org|11488-4"}, {"_count": "0"}]
+        for probe in probes:
+            params = probe if "patient" in probe else {"patient.identifier": ins, **probe}
+            answer = http.get("/fhir/DocumentReference", params=params, headers=who)
+            assert fid(hidden["document_id"]) not in found(answer), probe
+            if "_id" not in probe and "identifier" not in probe and "date" not in probe:
+                assert answer.json()["total"] == 1, probe  # the other document, not hidden from them
+    # Each is still found by whom it is not hidden from.
+    assert fid(masked["document_id"]) in found(http.get("/fhir/DocumentReference", headers=author, params={
+        "patient.identifier": ins, "_id": fid(masked["document_id"])}))
+    assert fid(invisible["document_id"]) in found(http.get("/fhir/DocumentReference", headers=colleague, params={
+        "patient.identifier": ins, "identifier": invisible["document_id"]}))
+
+
+def test_iti67_and_rest_search_return_the_same_documents_to_the_same_actor(
+    system: Running, corpus: dict[str, Any], api: Api
+) -> None:
+    """Random parameter combinations: FHIR and REST go through the dossier's one query."""
+    http, ins, raw = system.http, corpus["ins"], corpus["raw"]
+    _, stranger = api.professional("21")  # a pharmacist with consent: the matrix shows them less
+    assert http.post(f"/api/v1/patients/{ins}/consents", headers=stranger).status_code == 201
+    documents = [raw["first"], raw["summary"], raw["prescription"], raw["new"]]
+    chance = random.Random(21)
+    for attempt in range(24):
+        categories = chance.sample(["10", "11", "42", "43"], chance.randint(1, 3))
+        types = chance.sample(["11488-4", "SYNTH", "57833-6"], chance.randint(1, 3))
+        statuses = chance.sample([("current", "current"), ("superseded", "replaced")], chance.randint(1, 2))
+        picked = chance.sample(documents, chance.randint(1, 4))
+        care_from = chance.choice(["2025-01-01", "2026-10-05", "2026-11-21"])
+        fhir = {"patient.identifier": ins, "category": ",".join(categories), "type": ",".join(types),
+                "status": ",".join(s for s, _ in statuses), "_id": ",".join(fid(d["document_id"]) for d in picked),
+                "period": f"ge{care_from}"}
+        rest = {"category": categories, "type_code": types, "status": [s for _, s in statuses],
+                "document_id": [d["document_id"] for d in picked], "care_from": care_from}
+        for who in (corpus["patient"], corpus["doctor"], stranger):
+            by_fhir = set(found(http.get("/fhir/DocumentReference", params=fhir, headers=who)))
+            by_rest = http.get(f"/api/v1/patients/{ins}/documents", params=rest, headers=who)
+            assert by_rest.status_code == 200, by_rest.text
+            assert by_fhir == {fid(d["document_id"]) for d in by_rest.json()["documents"]}, (attempt, fhir)
+
+
+def test_unknown_and_malformed_ids_answer_404_and_401_names_bearer(system: Running, api: Api) -> None:
+    _, doctor = api.professional("10")
+    for path in ("/fhir/DocumentReference/unknown-id", "/fhir/DocumentReference/doc-00000000000000000000000000000000",
+                 "/fhir/Binary/unknown-id", "/fhir/DocumentReference/doc_0"):
+        answer = system.http.get(path, headers=doctor)
+        assert answer.status_code == 404, (path, answer.text)
+        assert OperationOutcome.model_validate(answer.json())
+    unauthenticated = system.http.get("/fhir/DocumentReference", params={"patient.identifier": "x"})
+    assert unauthenticated.status_code == 401 and unauthenticated.headers["WWW-Authenticate"] == "Bearer"
+    assert OperationOutcome.model_validate(unauthenticated.json())
+
+
+def provide(ins: str, *documents: dict[str, Any], submission_set: bool = True) -> dict[str, Any]:
+    entries = [{"fullUrl": "urn:uuid:5b0e8f7a-0000-4000-8000-000000000000", "resource": SUBMISSION_SET,
+                "request": {"method": "POST", "url": "List"}}] if submission_set else []
+    for number, resource in enumerate(documents, start=1):
+        entries.append({"fullUrl": f"urn:uuid:5b0e8f7a-0000-4000-8000-00000000000{number}", "resource": resource,
+                        "request": {"method": "POST", "url": "DocumentReference"}})
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def test_iti65_is_all_or_nothing(system: Running, api: Api) -> None:
+    """A bad second DocumentReference stores nothing, whether the facade or the dossier finds it bad."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-atomic@patients.dmp-test.fr")
+    good = reference(ins, content=PDF + b" first")
+    not_a_pdf = reference(ins, content=b"plain text, not a PDF")
+    no_type = {key: value for key, value in reference(ins, content=PDF + b" second").items() if key != "type"}
+    for bad, entry in ((not_a_pdf, 2), (no_type, 2)):
+        refused = http.post("/fhir", json=provide(ins, good, bad), headers=doctor)
+        outcome: Any = OperationOutcome.model_validate(refused.json())
+        assert refused.status_code == 422, refused.text
+        assert outcome.issue[0].expression == [f"Bundle.entry[{entry}]"], refused.text
+    listed = http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient)
+    assert listed.json()["total"] == 0
+    twice = http.post("/fhir", json=provide(ins, good, reference(ins, content=PDF + b" first")), headers=doctor)
+    assert twice.status_code == 422 and OperationOutcome.model_validate(twice.json())
+    both = http.post("/fhir", json=provide(ins, good, reference(ins, content=PDF + b" second")), headers=doctor)
+    assert both.status_code == 200, both.text
+    assert http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient).json()["total"] == 2
+
+
+def test_iti65_needs_its_submission_set(system: Running, api: Api) -> None:
+    ins, _, doctor = api.dossier_with_consenting_doctor("fhir-submission-set@patients.dmp-test.fr")
+    without = system.http.post("/fhir", json=provide(ins, reference(ins, content=PDF), submission_set=False),
+                               headers=doctor)
+    outcome: Any = OperationOutcome.model_validate(without.json())
+    assert without.status_code == 422 and outcome.issue[0].expression == ["Bundle.entry"]
+    assert "SubmissionSet" in outcome.issue[0].diagnostics
+    bundle = provide(ins, reference(ins, content=PDF))
+    bundle["entry"].append({"fullUrl": "urn:uuid:5b0e8f7a-0000-4000-8000-0000000000ff", "request": {
+        "method": "POST", "url": "Patient"}, "resource": {"resourceType": "Patient"}})
+    with_patient = system.http.post("/fhir", json=bundle, headers=doctor)
+    assert with_patient.status_code == 422
+    assert OperationOutcome.model_validate(with_patient.json()).issue[0].expression == ["Bundle.entry[2]"]
+
+
+def test_versions_etag_and_last_modified(system: Running, api: Api) -> None:
+    """meta.versionId is the revision of the metadata: 1 at deposit, one more at each change (masking here)."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-versions@patients.dmp-test.fr")
+    created = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF), headers=doctor)
+    assert created.status_code == 201, created.text
+    resource = created.json()
+    assert resource["meta"]["versionId"] == "1" and created.headers["ETag"] == 'W/"1"'
+    location = created.headers["Location"].removeprefix(system.stack.gateway_url)
+    assert location == f"/fhir/DocumentReference/{resource['id']}/_history/1"
+    assert http.get(location, headers=doctor).json() == resource
+    read = http.get(f"/fhir/DocumentReference/{resource['id']}", headers=patient)
+    assert read.headers["ETag"] == 'W/"1"' and read.headers["Last-Modified"].endswith(" GMT")
+    assert parsedate_to_datetime(read.headers["Last-Modified"]).replace(microsecond=0) == datetime.fromisoformat(
+        resource["meta"]["lastUpdated"].replace("Z", "+00:00")).replace(microsecond=0)
+
+    masked = http.put(f"/api/v1/patients/{ins}/documents/{resource['id'].replace('-', '_', 1)}/visibility",
+                      json={"masked": True}, headers=patient)
+    assert masked.status_code == 200, masked.text
+    again = http.get(f"/fhir/DocumentReference/{resource['id']}", headers=patient)
+    assert again.json()["meta"]["versionId"] == "2" and again.headers["ETag"] == 'W/"2"'
+    assert again.json()["meta"]["lastUpdated"] > resource["meta"]["lastUpdated"]
+    DocumentReference.model_validate(again.json())
+    old = http.get(f"/fhir/DocumentReference/{resource['id']}/_history/1", headers=patient)
+    assert old.status_code == 404 and OperationOutcome.model_validate(old.json())
+    assert http.get(f"/fhir/DocumentReference/{resource['id']}/_history/2", headers=patient).status_code == 200
+
+    provided = http.post("/fhir", json=provide(ins, reference(ins, content=PDF + b" set")), headers=doctor).json()
+    response = provided["entry"][1]["response"]
+    assert response["location"].endswith("/_history/1") and response["etag"] == 'W/"1"' and response["lastModified"]
+
+
+def test_no_ins_in_any_span_of_a_fhir_search(system: Running, corpus: dict[str, Any]) -> None:
+    """ITI-67 names the patient in the query string (patient.identifier): spans keep the parameter, not the INS."""
+    ins = corpus["ins"]
+    for params in ({"patient.identifier": f"{INS_SYSTEM}|{ins}", "category": "10"}, {"patient.identifier": ins}):
+        assert system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"]).status_code == 200
+
+    def searches() -> list[Any]:  # the gateway's server spans of these two requests
+        return [s for s in system.collector.snapshot() if s.service == "dmp-gateway"
+                and "patient.identifier" in " ".join(s.attributes.values())]
+
+    assert eventually(lambda: len(searches()) >= 2, seconds=30)
+    for span in system.collector.snapshot():
+        for value in [span.name, *span.attributes.values()]:
+            assert ins not in value, span
+
+
+def test_the_source_master_identifier_is_kept_found_and_used_once(system: Running, api: Api) -> None:
+    """Vendors find (and replace) their documents by the unique id they gave them."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-master@patients.dmp-test.fr")
+    master = {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.7.1.42"}
+    created = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF, masterIdentifier=master),
+                        headers=doctor)
+    assert created.status_code == 201, created.text
+    assert created.json()["masterIdentifier"] == master
+    plain = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF + b" plain"), headers=doctor).json()
+    assert plain["masterIdentifier"]["system"] == "urn:ietf:rfc:3986"
+    assert plain["masterIdentifier"]["value"].replace("-", "") == "urn:uuid:" + plain["id"].removeprefix("doc-")
+    DocumentReference.model_validate(plain)
+
+    def search(identifier: str) -> list[str]:
+        return found(http.get("/fhir/DocumentReference", params={"patient.identifier": ins, "identifier": identifier},
+                              headers=patient))
+
+    assert search(f"urn:ietf:rfc:3986|{master['value']}") == [created.json()["id"]]
+    assert search(master["value"]) == [created.json()["id"]]
+    assert search(f"urn:ietf:rfc:3986|{plain['masterIdentifier']['value']}") == [plain["id"]]
+    assert search(f"urn:dmp:document|{plain['identifier'][0]['value']}") == [plain["id"]]
+    assert search(f"urn:ietf:rfc:3986|{master['value']},urn:dmp:document|{plain['identifier'][0]['value']}") == [
+        plain["id"], created.json()["id"]]
+    again = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF + b" v2", masterIdentifier=master),
+                      headers=doctor)
+    assert again.status_code == 409 and OperationOutcome.model_validate(again.json())
+    wrong = http.post("/fhir/DocumentReference", headers=doctor,
+                      json=reference(ins, content=PDF + b" v3", masterIdentifier={"value": "42"}))
+    assert wrong.status_code == 422 and wrong.json()["issue"][0]["expression"] == ["masterIdentifier"]
+
+
+def test_iti68_negotiates_the_content_and_refuses_what_it_cannot_serve(system: Running, api: Api) -> None:
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-binary@patients.dmp-test.fr")
+    created = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF), headers=doctor).json()
+    path = f"/fhir/Binary/{created['id']}"
+
+    def get(accept: str | None = None, **params: str) -> Any:
+        return http.get(path, params=params, headers={**patient, **({"Accept": accept} if accept else {})})
+
+    for accept in (None, "*/*", "application/pdf", "application/*", "image/png, application/pdf;q=0.2"):
+        raw = get(accept)
+        assert raw.status_code == 200 and raw.content == PDF, accept
+    for accept, params in (("image/png, application/fhir+json;q=0.1", {}), ("application/fhir+json", {}),
+                           ("application/pdf", {"_format": "json"})):
+        resource = get(accept, **params)
+        assert resource.headers["content-type"].startswith("application/fhir+json"), accept
+        assert base64.b64decode(resource.json()["data"]) == PDF
+    for accept, params, status in (("image/png", {}, 406), ("*/*;q=0", {}, 406), (None, {"_format": "xml"}, 406),
+                                   (None, {"_format": "csv"}, 400)):
+        refused = get(accept, **params)
+        outcome: Any = OperationOutcome.model_validate(refused.json())
+        assert refused.status_code == status and outcome.issue[0].expression, (accept, params, refused.text)
+    unknown = http.get(f"/fhir/Binary/doc-{'0' * 32}", headers={**patient, "Accept": "image/png"})
+    assert unknown.status_code == 404  # like any unknown id, whatever is asked of it

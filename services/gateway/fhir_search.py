@@ -1,0 +1,223 @@
+"""ITI-67's search parameters, from a request's (name, value) pairs to the dossier's DocumentSearch: pure, no I/O.
+
+Only what is translated here is applied; everything else is reported as unsupported so that the facade can
+refuse it (Prefer: handling=strict) or leave it out of the self link, never answer as if it had filtered.
+Access is not decided here: every condition goes to the dossier's one search query, ANDed to the grant.
+Token semantics follow FHIR: a comma is an OR, a repeated parameter an AND, a system that is not the one
+the facade emits matches nothing, and so does a code outside the value's code system.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.common.codes import CATEGORIES, INS_SYSTEM
+from services.common.errors import DmpError
+from services.gateway import fhir_mapping as mapping
+
+MAX_COUNT = 100  # the largest page served; a larger _count is served at this size
+DEFAULT_COUNT = 50
+STATUS_SYSTEM = "http://hl7.org/fhir/document-reference-status"
+STATUSES = {"current": ["current"], "superseded": ["replaced"], "entered-in-error": []}  # deleted: never listed
+LOCAL = ZoneInfo("Europe/Paris")  # a date without a time is a day of the DMP's local calendar
+DATE_VALUE = re.compile(
+    r"^(?P<year>\d{4})(-(?P<month>\d{2})(-(?P<day>\d{2})"
+    r"(T(?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})(?P<fraction>\.\d{1,9})?)?"
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$")
+DATE_PREFIXES = ("eq", "ge", "gt", "le", "lt", "sa", "eb")
+SUPPORTED = ("patient", "patient.identifier", "_id", "identifier", "category", "type", "status", "date", "period",
+             "_count", "_cursor")
+
+
+class InvalidSearch(DmpError):
+    """A search parameter the facade knows, with a value it cannot use (or one it does not know, under
+    Prefer: handling=strict): 400, the parameter named."""
+
+    code = "invalid_search"
+    status = 400
+
+    @classmethod
+    def of(cls, parameter: str, reason: str) -> InvalidSearch:
+        return cls(f"{parameter}: {reason}", [{"field": parameter, "reason": reason}])
+
+
+@dataclass
+class Search:
+    """A search as the dossier will run it: which patient (INS or id), the DocumentSearch payload, the
+    parameters applied (in the order given, for the self link) and those left unapplied."""
+
+    ins: str | None = None
+    query: dict[str, Any] = field(default_factory=dict)
+    applied: list[tuple[str, str]] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    matches_nothing: bool = False  # a patient.identifier in another system: no patient of ours
+
+
+def parse(pairs: list[tuple[str, str]]) -> Search:
+    search = Search()
+    tokens: dict[str, list[set[str]]] = {}
+    lowers: dict[str, list[datetime]] = {"date": [], "period": []}
+    uppers: dict[str, list[datetime]] = {"date": [], "period": []}
+    for name, value in pairs:
+        if value == "":
+            continue  # FHIR: a parameter without a value is ignored
+        if name not in SUPPORTED:
+            if name not in search.unsupported:
+                search.unsupported.append(name)
+            continue
+        search.applied.append((name, value))
+        # identifier: a document has several (ours, its source's), so a repeat is no intersection of values.
+        once = name in {"_count", "_cursor", "patient", "patient.identifier", "identifier"}
+        if once and any(earlier == name for earlier, _ in search.applied[:-1]):
+            raise InvalidSearch.of(name, "is given more than once")
+        if name == "patient":
+            search.query["patient_id"] = _patient_id(value)
+        elif name == "patient.identifier":
+            ins = _ins(value)
+            search.ins, search.matches_nothing = (ins, False) if ins else (None, True)
+        elif name in {"date", "period"}:
+            lower, upper = _date_bounds(name, value)
+            if lower:
+                lowers[name].append(lower)
+            if upper:
+                uppers[name].append(upper)
+        elif name == "_count":
+            search.query["limit"] = _count(value)
+        elif name == "_cursor":
+            search.query["cursor"] = value
+        else:
+            tokens.setdefault(name, []).append(_codes(name, value))
+    if search.ins is None and "patient_id" not in search.query and not search.matches_nothing:
+        raise InvalidSearch.of("patient", f"patient (Patient/<id>) or patient.identifier ({INS_SYSTEM}|<INS>) "
+                                          "is required")
+    _apply_tokens(search.query, tokens)
+    _apply_dates(search.query, lowers, uppers)
+    search.query.setdefault("limit", DEFAULT_COUNT)
+    return search
+
+
+def _patient_id(value: str) -> str:
+    """`Patient/<id>`, an absolute URL ending so, or the bare id; one patient per search."""
+    if "," in value:
+        raise InvalidSearch.of("patient", "names one patient per search")
+    reference = value.rsplit("/", 2)
+    if len(reference) > 1 and reference[-2] != "Patient":
+        raise InvalidSearch.of("patient", "must reference a Patient (Patient/<id>)")
+    return mapping.patient_id(reference[-1])
+
+
+def _ins(value: str) -> str | None:
+    """The INS of `system|value` or of a bare value; None for an identifier in another system."""
+    if "," in value:
+        raise InvalidSearch.of("patient.identifier", "names one patient per search")
+    system, bar, ins = value.rpartition("|")
+    if bar and system != INS_SYSTEM:
+        return None
+    return ins
+
+
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise InvalidSearch.of("_count", "must be a whole number (0 for the total alone)")
+    return min(int(value), MAX_COUNT)
+
+
+def _codes(name: str, value: str) -> set[str]:
+    """What one occurrence of a token parameter matches, in the dossier's terms (an OR of its values)."""
+    matched: set[str] = set()
+    for token in value.split(","):
+        system, bar, code = token.rpartition("|")
+        matched.update(_code(name, system if bar else None, code))
+    return matched
+
+
+def _code(name: str, system: str | None, code: str) -> list[str]:
+    if name == "status":
+        if code not in STATUSES:
+            raise InvalidSearch.of("status", "must be current, superseded or entered-in-error")
+        return STATUSES[code] if system in {None, STATUS_SYSTEM} else []
+    if name == "category":
+        return [code] if system in {None, mapping.CLASS_SYSTEM} and code in CATEGORIES else []
+    if name == "type":
+        return [code] if system in {None, mapping.type_system(code)} and len(code) <= 64 else []
+    # _id is a FHIR id (our id); identifier is DocumentReference.identifier (our id) or masterIdentifier.
+    if name == "_id":
+        document_id = mapping.searched_document_id(code)
+        return [document_id] if system is None and document_id else []
+    if mapping.is_document_id(code):
+        return [code] if system in {None, mapping.DOCUMENT_SYSTEM} else []
+    return [code] if system in {None, mapping.URI_SYSTEM} and mapping.UNIQUE_ID.match(code) else []
+
+
+def _apply_tokens(query: dict[str, Any], tokens: dict[str, list[set[str]]]) -> None:
+    fields = {"category": "category", "type": "type_code", "status": "status", "_id": "document_id",
+              "identifier": "identifier"}
+    for name, occurrences in tokens.items():
+        wanted = set.intersection(*occurrences)  # a repeated parameter is an AND
+        key = fields[name]
+        query[key] = sorted(wanted & set(query[key])) if key in query else sorted(wanted)
+
+
+def _date_bounds(name: str, value: str) -> tuple[datetime | None, datetime | None]:
+    """(inclusive lower, exclusive upper) instants a date comparison keeps, for a target that is an instant
+    (`date`, DocumentReference.date) or a whole day (`period`, the date of care)."""
+    if "," in value:
+        raise InvalidSearch.of(name, "takes one value per parameter; repeat the parameter to bound a range")
+    prefix, text = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
+    if prefix not in DATE_PREFIXES:
+        raise InvalidSearch.of(name, f"supports the prefixes {', '.join(DATE_PREFIXES)}")
+    start, end = _date_range(name, text)
+    return {"eq": (start, end), "ge": (start, None), "gt": (end, None), "sa": (end, None),
+            "le": (None, end), "lt": (None, start), "eb": (None, start)}[prefix]
+
+
+def _date_range(name: str, text: str) -> tuple[datetime, datetime]:
+    """The instants a FHIR date value covers, at its precision: [start, end)."""
+    found = DATE_VALUE.match(text)
+    if not found:
+        raise InvalidSearch.of(name, "must be a FHIR date or dateTime (YYYY, YYYY-MM, YYYY-MM-DD, "
+                                     "YYYY-MM-DDThh:mm:ssZ), after an optional prefix")
+    parts = {key: int(value) for key, value in found.groupdict().items()
+             if value is not None and key not in {"zone", "fraction"}}
+    if "hour" in parts and name == "period":
+        raise InvalidSearch.of(name, "takes a date (YYYY, YYYY-MM or YYYY-MM-DD): the date of care has no time")
+    if "hour" in parts and not found["zone"]:
+        raise InvalidSearch.of(name, "needs a time zone with a time (Z or +hh:mm)")
+    try:
+        if "hour" not in parts:
+            year, month, day = parts["year"], parts.get("month", 1), parts.get("day", 1)
+            first = date(year, month, day)
+            if "day" in parts:
+                after = first + timedelta(days=1)
+            elif "month" in parts:
+                after = date(year + month // 12, month % 12 + 1, 1)
+            else:
+                after = date(year + 1, 1, 1)
+            return _local_midnight(first), _local_midnight(after)
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        raise InvalidSearch.of(name, "is not a date of the calendar") from None
+    step = (timedelta(milliseconds=1) if found["fraction"] else
+            timedelta(seconds=1) if "second" in parts else timedelta(minutes=1))
+    return stamp, stamp + step
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=LOCAL)
+
+
+def _apply_dates(query: dict[str, Any], lowers: dict[str, list[datetime]], uppers: dict[str, list[datetime]]) -> None:
+    """Repeated bounds AND: the latest lower and the earliest upper bound."""
+    if lowers["date"]:
+        query["created_from"] = max(lowers["date"]).astimezone(UTC).isoformat()
+    if uppers["date"]:
+        query["created_before"] = min(uppers["date"]).astimezone(UTC).isoformat()
+    # The date of care is a whole day: it is kept when its midnight is within the bounds.
+    if lowers["period"]:
+        query["care_from"] = max(lowers["period"]).date().isoformat()
+    if uppers["period"]:
+        query["care_to"] = (min(uppers["period"]).date() - timedelta(days=1)).isoformat()

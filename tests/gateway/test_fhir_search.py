@@ -1,0 +1,127 @@
+"""ITI-67's parameters as the dossier's search (services/gateway/fhir_search.py): pure, table-driven."""
+
+from typing import Any
+
+import pytest
+
+from services.common.codes import INS_SYSTEM
+from services.gateway.fhir_mapping import CLASS_SYSTEM, DOCUMENT_SYSTEM, LOINC, TYPE_SYSTEM_NATIONAL
+from services.gateway.fhir_search import STATUS_SYSTEM, InvalidSearch, Search, parse
+
+INS = "180012A00100161"
+DOC = "doc-" + "a" * 32
+OTHER = "doc-" + "b" * 32
+OID = "urn:oid:1.2.250.1.999.7.42"
+UUID = "urn:uuid:0c4d5e6f-0000-4000-8000-00000000002a"
+
+
+def search(*pairs: tuple[str, str]) -> Search:
+    return parse([("patient.identifier", f"{INS_SYSTEM}|{INS}"), *pairs])
+
+
+def query(*pairs: tuple[str, str]) -> dict[str, Any]:
+    return {key: value for key, value in search(*pairs).query.items() if key != "limit"}
+
+
+@pytest.mark.parametrize(("pairs", "expected"), [
+    ([("category", "10,11")], {"category": ["10", "11"]}),
+    ([("category", f"{CLASS_SYSTEM}|10")], {"category": ["10"]}),
+    ([("category", "http://example.org|10")], {"category": []}),
+    ([("category", "|10")], {"category": []}),
+    ([("category", "99")], {"category": []}),
+    ([("category", "10,11"), ("category", "11,42")], {"category": ["11"]}),
+    ([("type", f"{LOINC}|11488-4,{TYPE_SYSTEM_NATIONAL}|SYNTH")], {"type_code": ["11488-4", "SYNTH"]}),
+    ([("type", f"{LOINC}|SYNTH")], {"type_code": []}),
+    ([("type", f"{TYPE_SYSTEM_NATIONAL}|11488-4")], {"type_code": []}),
+    ([("status", "current,superseded")], {"status": ["current", "replaced"]}),
+    ([("status", f"{STATUS_SYSTEM}|superseded")], {"status": ["replaced"]}),
+    ([("status", "entered-in-error")], {"status": []}),
+    ([("status", "http://example.org|current")], {"status": []}),
+    ([("_id", f"{DOC},{OTHER}")], {"document_id": ["doc_" + "a" * 32, "doc_" + "b" * 32]}),
+    ([("_id", "not-an-id")], {"document_id": []}),
+    ([("identifier", f"{DOCUMENT_SYSTEM}|doc_{'a' * 32}")], {"identifier": ["doc_" + "a" * 32]}),
+    ([("identifier", f"urn:ietf:rfc:3986|doc_{'a' * 32}")], {"identifier": []}),
+    ([("identifier", f"urn:ietf:rfc:3986|{OID},{DOCUMENT_SYSTEM}|{OID},{UUID}")], {"identifier": sorted([OID, UUID])}),
+    ([("identifier", "urn:oid:1.02")], {"identifier": []}),  # not an OID
+    ([("_id", DOC), ("identifier", f"doc_{'b' * 32}")], {"document_id": ["doc_" + "a" * 32],
+                                                        "identifier": ["doc_" + "b" * 32]}),
+])
+def test_token_parameters_are_or_lists_and_honour_their_system(
+    pairs: list[tuple[str, str]], expected: dict[str, Any]
+) -> None:
+    assert query(*pairs) == expected
+
+
+@pytest.mark.parametrize(("pairs", "expected"), [
+    # Days of the DMP's calendar (Paris: UTC+1 in winter, UTC+2 in summer).
+    ([("date", "2026-11-20")],
+     {"created_from": "2026-11-19T23:00:00+00:00", "created_before": "2026-11-20T23:00:00+00:00"}),
+    ([("date", "ge2026-11-20")], {"created_from": "2026-11-19T23:00:00+00:00"}),
+    ([("date", "gt2026-11-20")], {"created_from": "2026-11-20T23:00:00+00:00"}),
+    ([("date", "le2026-11")], {"created_before": "2026-11-30T23:00:00+00:00"}),
+    ([("date", "lt2026")], {"created_before": "2025-12-31T23:00:00+00:00"}),
+    ([("date", "ge2026-07-01"), ("date", "lt2026-08-01"), ("date", "ge2026-06-01")],
+     {"created_from": "2026-06-30T22:00:00+00:00", "created_before": "2026-07-31T22:00:00+00:00"}),
+    ([("date", "gt2026-11-20T10:15:00Z")], {"created_from": "2026-11-20T10:15:01+00:00"}),
+    ([("date", "eq2026-11-20T10:15+01:00")],
+     {"created_from": "2026-11-20T09:15:00+00:00", "created_before": "2026-11-20T09:16:00+00:00"}),
+    ([("period", "2026-11-20")], {"care_from": "2026-11-20", "care_to": "2026-11-20"}),
+    ([("period", "ge2026-11")], {"care_from": "2026-11-01"}),
+    ([("period", "gt2026-11")], {"care_from": "2026-12-01"}),
+    ([("period", "le2026-11")], {"care_to": "2026-11-30"}),
+    ([("period", "lt2026-11-20")], {"care_to": "2026-11-19"}),
+    ([("period", "eb2026"), ("period", "sa2024")], {"care_from": "2025-01-01", "care_to": "2025-12-31"}),
+])
+def test_dates_follow_the_precision_of_their_value(pairs: list[tuple[str, str]], expected: dict[str, Any]) -> None:
+    assert query(*pairs) == expected
+
+
+@pytest.mark.parametrize(("pairs", "parameter"), [
+    ([("date", "ne2026-11-20")], "date"),
+    ([("date", "2026-13-01")], "date"),
+    ([("date", "2026-11-20T10:00")], "date"),
+    ([("date", "yesterday")], "date"),
+    ([("date", "ge2026,le2027")], "date"),
+    ([("period", "2026-11-20T10:00:00Z")], "period"),
+    ([("status", "final")], "status"),
+    ([("_count", "-1")], "_count"),
+    ([("_count", "ten")], "_count"),
+    ([("_count", "5"), ("_count", "6")], "_count"),
+    ([("identifier", OID), ("identifier", UUID)], "identifier"),
+    ([("patient.identifier", INS)], "patient.identifier"),
+])
+def test_a_bad_value_is_refused_naming_its_parameter(pairs: list[tuple[str, str]], parameter: str) -> None:
+    with pytest.raises(InvalidSearch) as refused:
+        search(*pairs)
+    assert refused.value.status == 400 and refused.value.details[0]["field"] == parameter
+
+
+def test_count_zero_is_served_and_a_larger_count_is_clamped() -> None:
+    assert search(("_count", "0")).query["limit"] == 0
+    assert search(("_count", "1000")).query["limit"] == 100
+    assert search().query["limit"] == 50
+
+
+def test_the_patient_by_reference_absolute_relative_or_bare() -> None:
+    hexa = "c" * 32
+    for value in (f"Patient/pat-{hexa}", f"https://dmp.example/fhir/Patient/pat-{hexa}", f"pat-{hexa}"):
+        found = parse([("patient", value)])
+        assert found.ins is None and found.query["patient_id"] == f"pat_{hexa}"
+    with pytest.raises(InvalidSearch):
+        parse([("patient", f"Practitioner/pat-{hexa}")])
+    with pytest.raises(InvalidSearch):
+        parse([("patient", f"Patient/pat-{hexa},Patient/pat-{'d' * 32}")])
+
+
+def test_a_patient_is_required_and_another_identifier_system_matches_nothing() -> None:
+    with pytest.raises(InvalidSearch) as refused:
+        parse([("category", "10")])
+    assert refused.value.details[0]["field"] == "patient"
+    assert parse([("patient.identifier", f"urn:oid:1.2.3|{INS}")]).matches_nothing
+
+
+def test_only_applied_parameters_are_kept_for_the_self_link() -> None:
+    found = search(("category", "10"), ("security-label", "R"), ("category:not", "11"), ("type", ""),
+                   ("_sort", "-date"), ("_count", "5"))
+    assert found.applied == [("patient.identifier", f"{INS_SYSTEM}|{INS}"), ("category", "10"), ("_count", "5")]
+    assert found.unsupported == ["security-label", "category:not", "_sort"]
