@@ -25,6 +25,7 @@ SERVICES = ("identity", "consent", "dossier", "notify", "audit")
 CLIENTS = "clients"  # the gateway and the admitted external services, calling with a user's token
 OPERATORS = "operators"  # the operators' commands and scheduled jobs
 EVERYONE = "everyone"  # every principal of the bus
+GROUPS = frozenset({CLIENTS, OPERATORS, EVERYONE})
 
 
 class Kind(StrEnum):
@@ -41,12 +42,12 @@ def kind_of(name: str) -> Kind:
         return Kind.GATEWAY
     if name == "operator" or name.startswith("operator-"):
         return Kind.OPERATOR
-    return Kind.CLIENT
+    return Kind.CLIENT  # group names included: they never name a group (see `allowed`)
 
 
 def allowed(caller: str, callers: frozenset[str]) -> bool:
     """Whether the principal named `caller` is among `callers` (names, or the groups above)."""
-    groups = {EVERYONE, caller}
+    groups = {EVERYONE} | ({caller} if caller not in GROUPS else set())  # a principal named "operators" is no group
     kind = kind_of(caller)
     if kind in (Kind.GATEWAY, Kind.CLIENT):
         groups.add(CLIENTS)

@@ -85,3 +85,9 @@ def test_the_caller_is_the_validated_user_less_the_systems_prefix() -> None:
     assert caller_of(None, "dmp-identity", "identity") is None
     assert allowed("partner", frozenset({"clients"})) and not allowed("partner", frozenset({"operators"}))
     assert allowed("operator-alice", frozenset({"operators"})) and not allowed("gateway", frozenset({"notify"}))
+
+
+def test_an_external_service_named_like_a_group_gets_nothing_of_that_group() -> None:
+    for name in ("operators", "everyone", "clients"):
+        assert not allowed(name, frozenset({"operators"})), name
+        assert not publishes(Principal(name, f"dmp-{name}"), "identity.set_status"), name
