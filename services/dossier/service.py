@@ -551,19 +551,29 @@ class DossierService(HealthMixin):
         return DocumentMetadata.from_record(record).model_dump(mode="json")
 
     @rpc
-    def add_documents(self, token: str, ins: str, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def add_documents(
+        self, token: str, ins: str, payloads: list[dict[str, Any]], replaces: list[str | None] | None = None
+    ) -> list[dict[str, Any]]:
         """Deposit several documents of one patient together (an ITI-65 submission set): every one is checked
-        (metadata, rights, content, duplicates, also among themselves) before any is stored, so one bad
-        document stores nothing. A refusal names the document by its position (`entry`)."""
+        (metadata, rights, content, duplicates, also among themselves, and the document it replaces, if any)
+        before any is stored, so one bad document stores nothing. A refusal names the document by its position
+        (`entry`). `replaces[i]`: the id of the document the i-th one is a new version of (same rules as
+        replace_document)."""
         if not isinstance(payloads, list) or not 1 <= len(payloads) <= MAX_DOCUMENTS_TOGETHER:
             raise InvalidInput.for_field("documents", f"must be 1 to {MAX_DOCUMENTS_TOGETHER} documents")
+        olds_ids = replaces if isinstance(replaces, list) else [None] * len(payloads)
+        if len(olds_ids) != len(payloads):
+            raise InvalidInput.for_field("replaces", "names one document (or none) per document")
         submissions = [self._at(index, partial(parse, DocumentSubmission, payload))
                        for index, payload in enumerate(payloads)]
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
-        checked = [self._at(index, partial(self._checked, actor, grant, dossier, submission))
-                   for index, submission in enumerate(submissions)]
+        olds = [self._at(index, partial(self._changeable, actor, grant, dossier, old_id, "replace"))
+                if old_id is not None else None for index, old_id in enumerate(olds_ids)]
+        checked = [self._at(index, partial(self._checked, actor, grant, dossier, submission, old))
+                   for index, (submission, old) in enumerate(zip(submissions, olds, strict=True))]
         seen: dict[tuple[str, str], int] = {}
         unique_ids: dict[str, int] = {}
+        replaced: dict[str, int] = {}
         for index, (metadata, _, digest) in enumerate(checked):
             same = seen.setdefault((digest, json.dumps(metadata, sort_keys=True)), index)
             if same != index:
@@ -573,8 +583,19 @@ class DossierService(HealthMixin):
             if first != index:
                 raise InvalidInput(f"document {index + 1}: the same unique_id as document {first + 1}",
                                    [{"field": "unique_id", "entry": str(index)}])
-        return [DocumentMetadata.from_record(self._stored(actor, grant, dossier, checks, submission)).model_dump(
-            mode="json") for checks, submission in zip(checked, submissions, strict=True)]
+            old = olds[index]
+            first = replaced.setdefault(old["_id"], index) if old else index
+            if first != index:
+                raise InvalidInput(f"document {index + 1}: replaces the same document as document {first + 1}",
+                                   [{"field": "replaces", "entry": str(index)}])
+        stored = []
+        for checks, submission, old in zip(checked, submissions, olds, strict=True):
+            new = self._stored(actor, grant, dossier, checks, submission, old)
+            if old is not None:
+                self._change(actor, grant, dossier, old, EventType.DOCUMENT_REPLACED,
+                             {"status": "replaced", "replaced_by": new["_id"]})
+            stored.append(DocumentMetadata.from_record(new).model_dump(mode="json"))
+        return stored
 
     @staticmethod
     def _at(index: int, step: Callable[[], T]) -> T:

@@ -278,7 +278,11 @@ def router() -> APIRouter:
         if resource.get("resourceType") != "DocumentReference":
             raise InvalidInput.for_field("resourceType", "must be DocumentReference")
         ins, payload = mapping.submission(resource)
-        document = services().dossier.add_document(token, ins, payload, request.headers.get("Idempotency-Key"))
+        replaces = mapping.replaced_document(resource)
+        if replaces is not None:  # a new version (relatesTo replaces): the old one becomes superseded
+            document = services().dossier.replace_document(token, ins, replaces, payload)
+        else:
+            document = services().dossier.add_document(token, ins, payload, request.headers.get("Idempotency-Key"))
         document.pop("replayed", None)
         response.headers["Location"] = f"{base_url(request)}/fhir/{versioned_location(document)}"
         response.headers.update(version_headers(document))
@@ -289,9 +293,9 @@ def router() -> APIRouter:
         """ITI-65: a transaction Bundle with the submission set (List), DocumentReferences and their Binaries.
         All or nothing: every entry is checked before any document is stored. One response entry per request
         entry, in order."""
-        ins, documents, binaries = mapping.provided_documents(bundle)
+        ins, documents, binaries, replaces = mapping.provided_documents(bundle)
         try:
-            stored = services().dossier.add_documents(token, ins, [payload for _, payload in documents])
+            stored = services().dossier.add_documents(token, ins, [payload for _, payload in documents], replaces)
         except DmpError as error:
             raise _at_entries(error, [index for index, _ in documents]) from None
         created = {index: document for (index, _), document in zip(documents, stored, strict=True)}

@@ -142,6 +142,25 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def replaced_document(reference: dict[str, Any]) -> str | None:
+    """The document a DocumentReference replaces (relatesTo replaces: DocumentReference/<id>), if any. Other
+    relations are refused rather than dropped: a vendor must not believe an old version was superseded."""
+    relations = reference.get("relatesTo") or []
+    if not isinstance(relations, list) or not all(isinstance(relation, dict) for relation in relations):
+        raise InvalidInput.for_field("relatesTo", "must be a list of {code, target}")
+    if any(relation.get("code") != "replaces" for relation in relations) or len(relations) > 1:
+        raise InvalidInput.for_field("relatesTo", "supports one relation, replaces (appends, transforms and signs "
+                                                  "are not kept)")
+    if not relations:
+        return None
+    target = _text(_path(relations[0], "target", "reference")) or ""
+    kind, _, fhir_id_ = target.rstrip("/").rpartition("/")
+    if not kind.endswith("DocumentReference") or not fhir_id_:
+        raise InvalidInput.for_field("relatesTo", "target must reference a DocumentReference of this server "
+                                                  "(DocumentReference/<id>)")
+    return document_id(fhir_id_)
+
+
 def _codings(labels: Any) -> list[dict[str, Any]]:
     if not isinstance(labels, list) or not all(isinstance(_path(label, "coding"), list) for label in labels):
         raise InvalidInput.for_field("securityLabel", "must be a list of CodeableConcepts with their codings")
@@ -225,9 +244,12 @@ def _list_code(resource: dict[str, Any]) -> str | None:
     return next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LIST_TYPES), None)
 
 
-def provided_documents(bundle: dict[str, Any]) -> tuple[str, list[tuple[int, dict[str, Any]]], dict[int, int]]:
-    """ITI-65: (INS, [(entry index, DocumentSubmission payload)], {Binary's entry: its DocumentReference's entry})
-    from a transaction Bundle, every entry checked before anything is stored: one SubmissionSet List,
+def provided_documents(
+    bundle: dict[str, Any],
+) -> tuple[str, list[tuple[int, dict[str, Any]]], dict[int, int], list[str | None]]:
+    """ITI-65: (INS, [(entry index, DocumentSubmission payload)], {Binary's entry: its DocumentReference's entry},
+    [the document each replaces, or None]) from a transaction Bundle, every entry checked before anything is
+    stored: one SubmissionSet List,
     DocumentReferences of one patient, each Binary referred to by one DocumentReference's attachment.url;
     nothing else."""
     if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
@@ -258,6 +280,7 @@ def provided_documents(bundle: dict[str, Any]) -> tuple[str, list[tuple[int, dic
             binaries[url] = (index, resource)
     used: dict[int, int] = {}
     documents: list[tuple[int, dict[str, Any]]] = []
+    replaces: list[str | None] = []
     patients: set[str] = set()
     for index, resource in enumerate(resources):
         if kinds[index] == "List" and index in sets:
@@ -277,6 +300,7 @@ def provided_documents(bundle: dict[str, Any]) -> tuple[str, list[tuple[int, dic
             used[binary[0]] = index
         try:
             ins, payload = submission(resource, binary[1] if binary else None)
+            replaces.append(replaced_document(resource))
         except InvalidInput as error:
             raise _bundle_error(index, "; ".join(f"{d['field']} {d['reason']}" for d in error.details)) from None
         patients.add(ins)
@@ -291,4 +315,4 @@ def provided_documents(bundle: dict[str, Any]) -> tuple[str, list[tuple[int, dic
     if len(patients) > 1 or (subject and subject not in patients):
         raise InvalidInput.for_field("Bundle.entry", "a submission set is about one patient: its List.subject and "
                                                      "every DocumentReference.subject must name the same INS")
-    return patients.pop(), documents, used
+    return patients.pop(), documents, used, replaces

@@ -190,3 +190,25 @@ def test_documents_deposited_together_are_all_stored_or_none(cluster: Any, peopl
     assert len(stored) == 2 and {d["document_id"] for d in stored} == {d["document_id"] for d in listed}
     with pytest.raises(InvalidInput):
         cluster.dossier.add_documents(doctor, ins, [])
+
+
+def test_documents_deposited_together_replace_only_what_their_author_may(cluster: Any, people: People) -> None:
+    ins, patient = people.patient()
+    cluster.dossier.open(patient, {"ins": ins})
+    _, author = people.professional()
+    _, colleague = people.professional()
+    for token in (author, colleague):
+        cluster.consent.record_consent(token, ins)
+    old = cluster.dossier.add_document(author, ins, submission(pdf(1)))["document_id"]
+    with pytest.raises(DmpError) as by_another:  # the author's rule: refused, traced, nothing stored
+        cluster.dossier.add_documents(colleague, ins, [submission(pdf(2))], [old])
+    assert {detail.get("entry") for detail in by_another.value.details} == {"0"}
+    with pytest.raises(InvalidInput):
+        cluster.dossier.add_documents(author, ins, [submission(pdf(3)), submission(pdf(4))], [old, old])
+    with pytest.raises(NotFound):
+        cluster.dossier.add_documents(author, ins, [submission(pdf(5))], [f"doc_{'0' * 32}"])
+    assert [d["document_id"] for d in cluster.dossier.search(patient, ins)["documents"]] == [old]
+    new = cluster.dossier.add_documents(author, ins, [submission(pdf(6))], [old])[0]
+    assert new["replaces"] == old
+    assert cluster.dossier.search(patient, ins, {"status": "replaced"})["documents"][0]["replaced_by"] == (
+        new["document_id"])

@@ -490,3 +490,36 @@ def test_iti68_negotiates_the_content_and_refuses_what_it_cannot_serve(system: R
         assert refused.status_code == status and outcome.issue[0].expression, (accept, params, refused.text)
     unknown = http.get(f"/fhir/Binary/doc-{'0' * 32}", headers={**patient, "Accept": "image/png"})
     assert unknown.status_code == 404  # like any unknown id, whatever is asked of it
+
+
+def test_relates_to_replaces_supersedes_the_old_version_in_create_and_transaction(system: Running, api: Api) -> None:
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-replace@patients.dmp-test.fr")
+    first = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF), headers=doctor).json()
+
+    def replacing(old: str, content: bytes) -> dict[str, Any]:
+        return reference(ins, content=content, relatesTo=[{"code": "replaces",
+                                                            "target": {"reference": f"DocumentReference/{old}"}}])
+
+    second = http.post("/fhir/DocumentReference", json=replacing(first["id"], PDF + b" v2"), headers=doctor)
+    assert second.status_code == 201, second.text
+    assert second.json()["relatesTo"][0]["target"]["reference"] == f"DocumentReference/{first['id']}"
+    old = http.get(f"/fhir/DocumentReference/{first['id']}", headers=patient).json()
+    assert old["status"] == "superseded" and old["meta"]["versionId"] == "2"
+
+    refused = http.post("/fhir", json=provide(ins, replacing(second.json()["id"], PDF + b" v3"),
+                                              reference(ins, content=b"not a pdf")), headers=doctor)
+    assert refused.status_code == 422  # the second is bad: the first replaces nothing
+    assert http.get(f"/fhir/DocumentReference/{second.json()['id']}", headers=patient).json()["status"] == "current"
+    provided = http.post("/fhir", json=provide(ins, replacing(second.json()["id"], PDF + b" v3")), headers=doctor)
+    assert provided.status_code == 200, provided.text
+    assert http.get(f"/fhir/DocumentReference/{second.json()['id']}", headers=patient).json()["status"] == "superseded"
+    current = found(http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient))
+    assert current == [provided.json()["entry"][1]["response"]["location"].split("/")[1]]
+
+    unknown = http.post("/fhir/DocumentReference", json=replacing(f"doc-{'0' * 32}", PDF + b" v4"), headers=doctor)
+    assert unknown.status_code == 404 and OperationOutcome.model_validate(unknown.json())
+    appends = reference(ins, content=PDF + b" v5",
+                        relatesTo=[{"code": "appends", "target": {"reference": f"DocumentReference/{first['id']}"}}])
+    refused_relation = http.post("/fhir/DocumentReference", json=appends, headers=doctor)
+    assert refused_relation.status_code == 422 and refused_relation.json()["issue"][0]["expression"] == ["relatesTo"]

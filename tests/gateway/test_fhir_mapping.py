@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from services.common.codes import INS_SYSTEM
 from services.common.errors import InvalidInput
-from services.gateway.fhir_mapping import CONFIDENTIALITY, LIST_TYPES, provided_documents, submission
+from services.gateway.fhir_mapping import (
+    CONFIDENTIALITY,
+    LIST_TYPES,
+    provided_documents,
+    replaced_document,
+    submission,
+)
 
 INS = "180012A00100161"
 PDF = base64.b64encode(b"%PDF-1.4 test").decode()
@@ -61,7 +67,8 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
                                                                                          max_size=3), max_leaves=8)
 paths = st.lists(st.sampled_from(["entry", 0, 1, 2, "resource", "request", "method", "fullUrl", "content",
                                   "attachment", "url", "subject", "identifier", "value", "code", "coding",
-                                  "securityLabel", "category", "type", "resourceType"]), min_size=1, max_size=6)
+                                  "securityLabel", "category", "type", "resourceType", "relatesTo", "target"]),
+                 min_size=1, max_size=6)
 
 
 def replaced(value: Any, path: list[Any], new: Any) -> Any:
@@ -79,7 +86,9 @@ def replaced(value: Any, path: list[Any], new: Any) -> Any:
 @settings(max_examples=400, deadline=None)
 @given(paths, json_values)
 def test_any_shape_of_bundle_is_understood_or_refused(path: list[Any], value: Any) -> None:
-    original = bundle(reference(content=[{"attachment": {"contentType": "application/pdf", "url": "urn:uuid:2"}}]),
+    replacing = [{"code": "replaces", "target": {"reference": f"DocumentReference/doc-{'d' * 32}"}}]
+    original = bundle(reference(content=[{"attachment": {"contentType": "application/pdf", "url": "urn:uuid:2"}}],
+                                relatesTo=replacing),
                       {"resourceType": "Binary", "contentType": "application/pdf", "data": PDF})
     changed = replaced(copy.deepcopy(original), path, value)
     if not isinstance(changed, dict):
@@ -98,3 +107,18 @@ def test_the_source_unique_id_is_kept_as_the_master_identifier() -> None:
         with pytest.raises(InvalidInput) as refused:
             submission(reference(masterIdentifier=wrong))
         assert refused.value.details[0]["field"] == "masterIdentifier"
+
+
+def test_relates_to_replaces_names_the_old_version_and_other_relations_are_refused() -> None:
+    old = "doc-" + "c" * 32
+    for target in (f"DocumentReference/{old}", f"https://dmp.example/fhir/DocumentReference/{old}"):
+        assert replaced_document(reference(relatesTo=[{"code": "replaces", "target": {"reference": target}}])) == (
+            "doc_" + "c" * 32)
+    assert replaced_document(reference()) is None
+    for relations in ([{"code": "appends", "target": {"reference": f"DocumentReference/{old}"}}],
+                      [{"code": "replaces", "target": {"reference": f"Binary/{old}"}}],
+                      [{"code": "replaces", "target": {"identifier": {"value": old}}}],
+                      [{"code": "replaces", "target": {"reference": f"DocumentReference/{old}"}}] * 2, "x", ["x"]):
+        with pytest.raises(InvalidInput) as refused:
+            replaced_document(reference(relatesTo=relations))
+        assert refused.value.details[0]["field"] == "relatesTo"
