@@ -100,16 +100,12 @@ def rpc_callers() -> dict[str, frozenset[str]]:
     return table
 
 
-def _exactly(names: Iterable[str]) -> str:
-    alternatives = sorted({re.escape(name) for name in names})
-    return f"^({'|'.join(alternatives)})$" if alternatives else NOTHING
-
-
 def _prefixed(prefixes: Iterable[str], tail: str) -> list[str]:
     return [f"{re.escape(prefix)}{tail}" for prefix in prefixes]
 
 
 def _regex(exact: Iterable[str], patterns: Iterable[str] = ()) -> str:
+    """Exactly these names (escaped) or patterns; nothing at all when there are none."""
     alternatives = sorted({re.escape(name) for name in exact} | set(patterns))
     return f"^({'|'.join(alternatives)})$" if alternatives else NOTHING
 
@@ -156,9 +152,9 @@ def grants(principal: Principal) -> Grants:
     for source in EVENT_SOURCES:
         types = sources.get(source, ())
         write = "^[a-z_]+$" if source == emits else NOTHING  # an owner emits its own types, never a wildcard
-        topics[events_exchange(source)] = (write, _exactly(types) if types else NOTHING)
+        topics[events_exchange(source)] = (write, _regex(types))
     if serves:
-        topics[DEAD_LETTER_EXCHANGE] = (_exactly([name]), _exactly([name]))
+        topics[DEAD_LETTER_EXCHANGE] = (_regex([name]), _regex([name]))
     return Grants(
         configure=_regex(own_exact | exchanges_declared, own_queues),
         write=_regex(own_exact | exchanges_written, own_queues),

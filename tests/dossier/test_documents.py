@@ -27,13 +27,20 @@ def all_pages(cluster: Any, token: str, ins: str, **query: Any) -> Iterator[dict
             return
 
 
-def test_pages_are_full_and_totals_honest_under_masking(cluster: Any, people: People) -> None:
+def dossier_with_two_consenting_professionals(cluster: Any, people: People) -> tuple[str, str, str, str]:
+    """(ins, the patient's, the author's and a colleague's tokens): an open dossier both professionals have
+    consent to."""
     ins, patient = people.patient()
     cluster.dossier.open(patient, {"ins": ins})
     _, author = people.professional()
     _, colleague = people.professional()
     for token in (author, colleague):
         cluster.consent.record_consent(token, ins)
+    return ins, patient, author, colleague
+
+
+def test_pages_are_full_and_totals_honest_under_masking(cluster: Any, people: People) -> None:
+    ins, patient, author, colleague = dossier_with_two_consenting_professionals(cluster, people)
     ids = [cluster.dossier.add_document(author, ins, submission(pdf(n)))["document_id"] for n in range(30)]
     masked = set(ids[::3])  # 10 of 30
     for document_id in masked:
@@ -193,12 +200,7 @@ def test_documents_deposited_together_are_all_stored_or_none(cluster: Any, peopl
 
 
 def test_documents_deposited_together_replace_only_what_their_author_may(cluster: Any, people: People) -> None:
-    ins, patient = people.patient()
-    cluster.dossier.open(patient, {"ins": ins})
-    _, author = people.professional()
-    _, colleague = people.professional()
-    for token in (author, colleague):
-        cluster.consent.record_consent(token, ins)
+    ins, patient, author, colleague = dossier_with_two_consenting_professionals(cluster, people)
     old = cluster.dossier.add_document(author, ins, submission(pdf(1)))["document_id"]
     with pytest.raises(DmpError) as by_another:  # the author's rule: refused, traced, nothing stored
         cluster.dossier.add_documents(colleague, ins, [submission(pdf(2))], [old])
