@@ -27,6 +27,9 @@ from tests.identities import make_rpps, registration  # noqa: E402
 from tests.journeys import Deposit, submission  # noqa: E402
 from tests.mailbox import Mailbox, SmsInbox  # noqa: E402
 
+# The whole system as `make run` starts it, once for the run (`system`, `api`), for every folder that uses it.
+pytest_plugins = ("tests.system",)
+
 
 @pytest.fixture(scope="session")
 def secrets() -> dict[str, str]:

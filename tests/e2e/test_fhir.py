@@ -19,8 +19,8 @@ from fhirpy import SyncFHIRClient
 from services.common.codes import INS_SYSTEM
 from services.gateway.fhir_mapping import CONFIDENTIALITY
 from services.gateway.fhir_search import SUPPORTED
-from tests.e2e.conftest import Api, Running, document
 from tests.journeys import eventually
+from tests.system import Api, Running, document
 
 pytestmark = pytest.mark.slow
 PDF = b"%PDF-1.4 compte rendu FHIR"

@@ -6,10 +6,10 @@ import pytest
 
 from services.common.errors import Unauthenticated
 from services.common.rpc_client import RpcClient
-from tests.e2e.conftest import Api, Running, document
 from tests.identities import Card, make_ins, registration
 from tests.journeys import eventually
 from tests.mailbox import DOSSIER_NEWS
+from tests.system import Api, Running, document
 
 pytestmark = pytest.mark.slow
 PDF = b"%PDF-1.4\nCompte rendu: tension normale.\n%%EOF"

@@ -7,9 +7,9 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.browser import PHONE, check
-from tests.e2e.conftest import Api, Running
 from tests.e2e.test_patient_pages import log_in, mobile, notice
 from tests.identities import registration
+from tests.system import Api, Running
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Api, Running
+from tests.system import Api, Running
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # over 1,000 requests through the whole stack
 

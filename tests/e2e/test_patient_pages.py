@@ -16,8 +16,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from deploy.local.smsbox import newest_code
 from tests.e2e.browser import PHONE, check, problems
-from tests.e2e.conftest import Api, Running, document
 from tests.identities import registration
+from tests.system import Api, Running, document
 
 pytestmark = pytest.mark.slow
 

@@ -33,10 +33,10 @@ from pymongo import MongoClient
 from deploy.local.processes import SERVICES, free_port, http_ok, port_answers, services_answer, wait_for
 from deploy.local.stack import Stack
 from services.common.rpc_client import RpcClient
-from tests.e2e.conftest import Api, document
 from tests.journeys import eventually
 from tests.mailbox import Mailbox
 from tests.proxy import TcpProxy
+from tests.system import Api, document
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.timeout(600)]
 PATIENTS = 4

@@ -22,9 +22,9 @@ from pymongo.collection import Collection
 from services.common.clock import utcnow
 from services.common.settings import Settings
 from services.common.tokens import SigningKey
-from tests.e2e.conftest import Api, Running, document
 from tests.journeys import eventually
 from tests.mailbox import LOGIN_CODE
+from tests.system import Api, Running, document
 
 pytestmark = pytest.mark.slow
 Headers = dict[str, str]

@@ -20,9 +20,9 @@ from pymongo import MongoClient
 from services.common.broker_admin import Management, apply, remove, uri_for, user_prefix, vhost_of
 from services.common.bus import Principal
 from services.common.rpc_client import RpcClient
-from tests.e2e.conftest import Api, Running, document
 from tests.journeys import eventually
 from tests.queues import drain
+from tests.system import Api, Running, document
 
 REFUSED = (amqp.exceptions.AccessRefused, amqp.exceptions.NotAllowed)
 RPC = Exchange("nameko-rpc", type="topic", durable=True, passive=True)  # type: ignore[no-untyped-call]

@@ -13,7 +13,7 @@ import pytest
 
 from services.common.codes import INS_SYSTEM
 from services.common.jsondepth import MAX_JSON_DEPTH
-from tests.e2e.conftest import Api, Running
+from tests.system import Api, Running
 
 pytestmark = pytest.mark.slow
 

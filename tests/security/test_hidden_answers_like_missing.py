@@ -17,8 +17,8 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from tests.e2e.conftest import Api, Running, document
 from tests.journeys import eventually
+from tests.system import Api, Running, document
 
 pytestmark = pytest.mark.slow
 Headers = dict[str, str]

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Api, Running, document
 from tests.identities import registration
 from tests.journeys import eventually
 from tests.mailbox import DOSSIER_NEWS, LOGIN_CODE
+from tests.system import Api, Running, document
 
 pytestmark = pytest.mark.slow
 TITLE = "Bilan cardiologique confidentiel Zéphyrine"

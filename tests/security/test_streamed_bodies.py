@@ -20,7 +20,7 @@ import pytest
 
 from services.common.settings import Settings
 from services.gateway.app import body_limit
-from tests.e2e.conftest import Api, Running
+from tests.system import Api, Running
 
 pytestmark = pytest.mark.slow
 CHUNK = 1 << 20
