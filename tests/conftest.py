@@ -22,7 +22,7 @@ from pymongo.database import Database  # noqa: E402
 
 from deploy.local.processes import free_port, port_answers, wait_for  # noqa: E402
 from services.common.clock import utcnow  # noqa: E402
-from services.common.tokens import SigningKey  # noqa: E402
+from services.common.keys import SigningKey  # noqa: E402
 from tests.identities import make_rpps, registration  # noqa: E402
 from tests.journeys import Deposit, submission  # noqa: E402
 from tests.mailbox import Mailbox, SmsInbox  # noqa: E402

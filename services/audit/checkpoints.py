@@ -12,8 +12,8 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
+from services.common.keys import SigningKey, parse_public_keys
 from services.common.settings import required
-from services.common.tokens import SigningKey, parse_public_keys
 
 
 def payload(heads: dict[str, list[Any]], at_ms: int) -> bytes:

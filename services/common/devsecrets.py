@@ -10,7 +10,7 @@ import base64
 import os
 import uuid
 
-from services.common.tokens import SigningKey
+from services.common.keys import SigningKey
 
 
 def main() -> None:

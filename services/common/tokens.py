@@ -5,85 +5,30 @@ the public keys in DMP_TOKEN_PUBLIC_KEYS, so no service ever trusts a bare user 
 key id (`kid`) so that a new key can be published before it is used and an old one kept until its
 last token expires.
 
-Key formats (environment): signing key `kid:<base64url 32-byte seed>`; public keys a comma-separated
-list of `kid:<base64url 32-byte public key>`. `python -m services.common.devsecrets` prints a set.
+Key formats: services/common/keys.py. `python -m services.common.devsecrets` prints a set.
 """
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import ValidationError
 
 from services.common.actors import Actor
-from services.common.errors import ConfigurationError, Unauthenticated
+from services.common.errors import Unauthenticated
 from services.common.ids import new_id
+from services.common.keys import SigningKey, b64e, parse_public_keys
 from services.common.sessions import ENDED
 from services.common.settings import Settings, required
 
 ALGORITHM = "EdDSA"
 CLOCK_SKEW_SECONDS = 30  # tolerated difference between the issuer's clock and a verifier's
-
-
-def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _b64e(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    kid: str
-    private_key: Ed25519PrivateKey
-
-    @classmethod
-    def parse(cls, text: str) -> SigningKey:
-        kid, _, material = text.partition(":")
-        try:
-            return cls(kid, Ed25519PrivateKey.from_private_bytes(_b64d(material)))
-        except ValueError:
-            raise ConfigurationError("DMP_TOKEN_SIGNING_KEY must be kid:<base64url seed>") from None
-
-    @classmethod
-    def generate(cls, kid: str) -> SigningKey:
-        return cls(kid, Ed25519PrivateKey.generate())
-
-    def serialise(self) -> str:
-        seed = self.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        return f"{self.kid}:{_b64e(seed)}"
-
-    def public(self) -> str:
-        raw = self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return f"{self.kid}:{_b64e(raw)}"
-
-
-def parse_public_keys(text: str) -> dict[str, Ed25519PublicKey]:
-    keys: dict[str, Ed25519PublicKey] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        kid, _, material = item.partition(":")
-        try:
-            keys[kid] = Ed25519PublicKey.from_public_bytes(_b64d(material))
-        except ValueError:
-            raise ConfigurationError(
-                "DMP_TOKEN_PUBLIC_KEYS must be kid:<base64url key>[,...]"
-            ) from None
-    if not keys:
-        raise ConfigurationError("DMP_TOKEN_PUBLIC_KEYS holds no key")
-    return keys
 
 
 @lru_cache(maxsize=4)
@@ -96,7 +41,7 @@ def jwks(text: str) -> dict[str, list[dict[str, str]]]:
     keys = []
     for kid, key in parse_public_keys(text).items():
         raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-        keys.append({"kty": "OKP", "crv": "Ed25519", "x": _b64e(raw), "kid": kid, "alg": ALGORITHM, "use": "sig"})
+        keys.append({"kty": "OKP", "crv": "Ed25519", "x": b64e(raw), "kid": kid, "alg": ALGORITHM, "use": "sig"})
     return {"keys": keys}
 
 

@@ -8,8 +8,9 @@ import pytest
 from services.common.actors import Actor, ActorKind
 from services.common.clock import utcnow
 from services.common.errors import Unauthenticated
+from services.common.keys import SigningKey
 from services.common.settings import Settings
-from services.common.tokens import SigningKey, issue, jwks, verify
+from services.common.tokens import issue, jwks, verify
 
 PATIENT = Actor(kind=ActorKind.PATIENT, id="pat_1", ins="180017512345678")
 

@@ -20,8 +20,8 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from services.common.clock import utcnow
+from services.common.keys import SigningKey
 from services.common.settings import Settings
-from services.common.tokens import SigningKey
 from tests.journeys import eventually
 from tests.mailbox import LOGIN_CODE
 from tests.system import Api, Running, document

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.tokens import SigningKey
+from services.common.keys import SigningKey
 
 ROOT = Path(__file__).resolve().parents[2]
 PATTERNS = {
