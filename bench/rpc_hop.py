@@ -8,6 +8,7 @@ which adds a store ping: compared with the AMQP floor plus the store find floor.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 from bench.common import Section, concurrent, log, sequential
 from bench.floors import CALLERS, floor
 from deploy.local.processes import Processes, base_env, wait_for
+from services.common.devsecrets import bus_keys
+from services.common.signatures import PUBLIC_KEYS, SIGNING_KEY, signing_variable
 
 TARGET_RATIO = 2.0
 
@@ -39,8 +42,12 @@ def run(amqp_uri: str, operator_uri: str, floors: Section, var: Path, quick: boo
     rounds = 100 if quick else 500
     section = Section("rpc_hop")
     processes = Processes(var / "log")
-    # The benchmark's own service, on the administrator's user: a development set-up (services/common/principals.py).
-    echo_env = base_env({"AMQP_URI": amqp_uri, "DMP_DEV_LOGIN": "true"})
+    # The benchmark's own service, on the administrator's user: a development set-up (services/common/principals.py),
+    # signing its answers as the real services do with a key of its own, which this process also trusts.
+    keys = bus_keys(("bench_echo",))
+    os.environ[PUBLIC_KEYS] = ",".join(filter(None, (os.environ.get(PUBLIC_KEYS), keys[PUBLIC_KEYS])))
+    echo_env = base_env({"AMQP_URI": amqp_uri, "DMP_DEV_LOGIN": "true",
+                         SIGNING_KEY: keys[signing_variable("bench_echo")]})
     processes.start("bench_echo", ["-m", "bench.echo_service"], echo_env)
     clients: list[Any] = []
     try:

@@ -22,7 +22,9 @@ from pymongo.database import Database  # noqa: E402
 
 from deploy.local.processes import free_port, port_answers, wait_for  # noqa: E402
 from services.common.clock import utcnow  # noqa: E402
+from services.common.devsecrets import SIGNERS, bus_keys  # noqa: E402
 from services.common.keys import SigningKey  # noqa: E402
+from services.common.signatures import PUBLIC_KEYS, SIGNING_KEY, signing_variable  # noqa: E402
 from tests.identities import make_rpps, registration  # noqa: E402
 from tests.journeys import Deposit, submission  # noqa: E402
 from tests.mailbox import Mailbox, SmsInbox  # noqa: E402
@@ -31,10 +33,13 @@ from tests.mailbox import Mailbox, SmsInbox  # noqa: E402
 pytest_plugins = ("tests.system",)
 
 
+TEST_SERVICES = ("outages", "echo", "caller")  # nameko services some tests define, which sign their answers
+
+
 @pytest.fixture(scope="session")
-def secrets() -> dict[str, str]:
+def secrets() -> Iterator[dict[str, str]]:
     key, audit = SigningKey.generate("test"), SigningKey.generate("audit-test")
-    return {
+    values = {
         "DMP_TOKEN_SIGNING_KEY": key.serialise(),
         "DMP_TOKEN_PUBLIC_KEYS": key.public(),
         "DMP_MASTER_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
@@ -42,7 +47,12 @@ def secrets() -> dict[str, str]:
         "DMP_AUDIT_SIGNING_KEY": audit.serialise(),
         "DMP_AUDIT_PUBLIC_KEYS": audit.public(),
         "DMP_DEV_LOGIN": "true",
+        **bus_keys((*SIGNERS, *TEST_SERVICES)),
     }
+    # The test process calls the services it starts and verifies their signed answers with these keys.
+    with pytest.MonkeyPatch.context() as session:
+        session.setenv(PUBLIC_KEYS, values[PUBLIC_KEYS])
+        yield values
 
 
 @contextmanager
@@ -135,14 +145,18 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def rabbit_config(rabbit_config: None, rabbit_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def rabbit_config(
+    rabbit_config: None, rabbit_uri: str, monkeypatch: pytest.MonkeyPatch, secrets: dict[str, str]
+) -> None:
     """nameko's fresh virtual host, with the exchanges, queues and bindings the set-up declares before any
     service starts (services/common/bus.py). The services run in-process there, on one broker user: a
     development set-up (DMP_DEV_LOGIN), which a service refuses otherwise; tests/security/test_bus.py runs
-    them as `make run` does, each on its own user."""
+    them as `make run` does, each on its own user. Being every service, this process signs as each of them
+    (services/common/signatures.py)."""
     from services.common.bus import declare_topology
 
     monkeypatch.setenv("DMP_DEV_LOGIN", "true")
+    monkeypatch.setenv(SIGNING_KEY, ",".join(secrets[signing_variable(name)] for name in (*SIGNERS, *TEST_SERVICES)))
     declare_topology(rabbit_uri)
 
 

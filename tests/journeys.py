@@ -68,3 +68,18 @@ def minor_with_representative(cluster: Any, people: Any) -> tuple[str, str, str]
     cluster.identity.add_representative(ins, {"representative_ins": parent_ins})
     cluster.dossier.open(minor, {"ins": ins})
     return ins, minor, parent
+
+
+def event_dispatcher(uri: str) -> Callable[[str, str, dict[str, Any]], None]:
+    """nameko's `event_dispatcher`, signing each event as its source, as the services publish theirs
+    (services/common/signatures.py): the tests that play a service's part, in the process that holds every
+    service's key."""
+    from nameko.standalone.events import get_event_exchange
+
+    from services.common.principals import SignedPublisher
+
+    def dispatch(source: str, event_type: str, payload: dict[str, Any]) -> None:
+        exchange = get_event_exchange(source)
+        SignedPublisher(uri, source).publish(payload, exchange=exchange, routing_key=event_type, declare=[exchange])
+
+    return dispatch

@@ -29,11 +29,14 @@ from deploy.local.processes import (
     wait_for,
 )
 from services.common.broker_admin import deprovision, ensure_management, provision
+from services.common.devsecrets import SIGNERS
+from services.common.signatures import PUBLIC_KEYS, own_signing_key, signing_variable
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "DMP_LOGIN_CODE_KEY",
                "DMP_AUDIT_SIGNING_KEY", "DMP_AUDIT_PUBLIC_KEYS", "MONGO_URI", "SMTP_HOST", "SMTP_PORT",
-               "SMS_GATEWAY_URL", "AMQP_URI", "DMP_GATEWAY_PORT")
+               "SMS_GATEWAY_URL", "AMQP_URI", "DMP_GATEWAY_PORT", PUBLIC_KEYS,
+               *(signing_variable(name) for name in SIGNERS))
 
 
 def dev_secrets(var: Path) -> dict[str, str]:
@@ -113,11 +116,14 @@ class Stack:
         # Each process connects as its own broker user, allowed only what it needs (services/common/bus.py).
         ensure_management(env["AMQP_URI"])
         self.principal_uris = provision(env["AMQP_URI"])
+        # ... and signs with its own key (services/common/signatures.py); this process, which calls them
+        # (tests, benchmarks), verifies their answers with their public keys.
+        os.environ.setdefault(PUBLIC_KEYS, env[PUBLIC_KEYS])
         for name in SERVICES:
             self.processes.start(name, ["-m", "services.common.launcher", name],
-                                 {**child_env, "AMQP_URI": self.principal_uris[name]})
+                                 {**own_signing_key(child_env, name), "AMQP_URI": self.principal_uris[name]})
         self.processes.start("gateway", ["-m", "services.gateway.main"],
-                             {**child_env, "AMQP_URI": self.principal_uris["gateway"]})
+                             {**own_signing_key(child_env, "gateway"), "AMQP_URI": self.principal_uris["gateway"]})
 
         def ready() -> bool:
             self.processes.check_alive()

@@ -41,7 +41,7 @@ from services.common import bus
 from services.common.bus import Grants, Principal
 from services.common.errors import ConfigurationError
 from services.common.healthcheck import where
-from services.common.principals import Kind, kind_of
+from services.common.principals import Kind, kind_of, user_prefix, vhost_of
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,6 @@ class Management:
             return False
 
 
-def vhost_of(amqp_uri: str) -> str:
-    path = urlparse(amqp_uri).path
-    return unquote(path[1:]) if len(path) > 1 else "/"
-
-
 def uri_for(amqp_uri: str, principal: Principal, password: str) -> str:
     """The admin's URI with the principal's credentials instead."""
     parsed = urlparse(amqp_uri)
@@ -89,12 +84,6 @@ def uri_for(amqp_uri: str, principal: Principal, password: str) -> str:
     if parsed.port:
         netloc += f":{parsed.port}"
     return parsed._replace(netloc=netloc).geturl()
-
-
-def user_prefix(amqp_uri: str) -> str:
-    """Broker users are global: those of a vhost other than the default carry its name."""
-    vhost = vhost_of(amqp_uri)
-    return "dmp-" if vhost == "/" else f"{vhost}-"
 
 
 def apply(management: Management, vhost: str, principal: Principal, password: str) -> None:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from kombu.entity import Exchange, Queue
@@ -37,9 +39,10 @@ from services.common.direct_events import publish_now
 from services.common.draining import DrainingMessageConsumer, DrainingRpc, DrainingRpcConsumer
 from services.common.errors import ConfigurationError, DmpError, ServiceUnavailable
 from services.common.events import Event, EventType, Outcome
-from services.common.principals import NamedPublisher, Sender, allowed
+from services.common.principals import Sender, SignedPublisher, allowed
 from services.common.rpc_client import BROKER_ERRORS, CONNECTION_ERRORS
 from services.common.settings import Settings
+from services.common.signatures import BadSignature, BusKeys, raw_body
 
 log = logging.getLogger(__name__)
 
@@ -87,32 +90,56 @@ def _size(message: Any) -> int:
     return len(body) if isinstance(body, bytes | str) else 0
 
 
-def event_problem(body: Any, message: Any, sender: Sender) -> str | None:
-    """Why a consumed message cannot be an event, or None."""
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    rule: str | None = None  # set when the message is a forgery, not a mistake: it is traced under this rule
+
+
+def event_problem(body: Any, message: Any, sender: Sender) -> Refusal | None:
+    """Why a consumed message cannot be an event of its source, or None."""
     if _size(message) > MAX_EVENT_BYTES:
-        return f"payload too large: {_size(message)} bytes (events carry ids only, at most {MAX_EVENT_BYTES})"
+        return Refusal(f"payload too large: {_size(message)} bytes (events carry ids only, at most {MAX_EVENT_BYTES})")
     try:
         event = Event.model_validate(body)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()[:10])
-        return f"not a valid event: {problems}"
+        return Refusal(f"not a valid event: {problems}")
     exchange = str(message.delivery_info.get("exchange", ""))
-    if exchange != f"{event.source}.events":
-        return f"an event of {event.source} that came through {exchange or 'the default exchange'}"
+    routing_key = str(message.delivery_info.get("routing_key", ""))
+    if exchange != f"{event.source}.events" or routing_key != event.type.value:
+        return Refusal(f"an event {event.source}/{event.type.value} that came through "
+                       f"{exchange or 'the default exchange'} as {routing_key[:60]}")
     publisher = sender.of(message)
     if not sender.shared and publisher != event.source:
-        return f"an event of {event.source} published by {publisher or 'an unknown sender'}"
+        return Refusal(f"an event of {event.source} published by {publisher or 'an unknown sender'}", "R-BUS-SENDER")
+    try:
+        signer = BusKeys.from_env().signer_of(message.headers, exchange, routing_key, raw_body(message))
+    except BadSignature as error:
+        return Refusal(f"an event of {event.source}: {error}", "R-BUS-SIGNATURE")
+    if signer != event.source:
+        return Refusal(f"an event of {event.source} signed by {signer}", "R-BUS-SIGNATURE")
     return None
 
 
+def trace_forgery(service: str, queue: str, message: Any, refusal: Refusal) -> None:
+    """Trace a forged message (ids and reasons only). A refused `access_denied` is not traced again: a key
+    missing from a verifier would otherwise turn each trace of a refusal into another refusal, for ever."""
+    if refusal.rule is None or message.delivery_info.get("routing_key") == EventType.ACCESS_DENIED.value:
+        return
+    publish_now(Event.of(EventType.ACCESS_DENIED, service, utcnow(), None, outcome=Outcome.DENIED,
+                         rule=refusal.rule, data={"queue": queue, "reason": refusal.reason[:200]}))
+
+
 class GuardedConsume(DrainingMessageConsumer):
-    """`consume`, with undecodable and invalid events, and events not published by their source,
-    dead-lettered instead of requeued forever."""
+    """`consume`, with undecodable and invalid events, and events not published and signed by their source,
+    dead-lettered instead of requeued forever; forgeries are traced too."""
 
     def setup(self) -> None:
         super().setup()
         queue, service = self.queue.name, self.container.service_name
         self.sender = Sender.for_service(service)
+        BusKeys.from_env()  # refuse to start without the keys to verify with
 
         def undecodable(message: Any, error: Exception) -> None:
             dead_letter(message, service, queue, f"undecodable body: {type(error).__name__}: {error}"[:500])
@@ -120,10 +147,12 @@ class GuardedConsume(DrainingMessageConsumer):
         self.consumer.consumer_options["on_decode_error"] = undecodable
 
     def handle_message(self, body: Any, message: Any) -> None:
-        problem = event_problem(body, message, self.sender)
-        if problem:
-            dead_letter(message, self.container.service_name, self.queue.name, problem)
+        refusal = event_problem(body, message, self.sender)
+        if refusal:
+            service, queue = self.container.service_name, self.queue.name
+            dead_letter(message, service, queue, refusal.reason)
             self.consumer.settled(message)
+            trace_forgery(service, queue, message, refusal)
             return
         super().handle_message(body, message)
 
@@ -144,10 +173,14 @@ def rpc_problem(body: Any, message: Any, consumer: RpcConsumer) -> tuple[str, Ex
     return None
 
 
-class NamedResponder(Responder):  # type: ignore[misc]
-    """nameko's reply, naming the answering service's broker user (services/common/principals.py)."""
+class SignedResponder(Responder):  # type: ignore[misc]
+    """nameko's reply, naming the answering service's broker user (services/common/principals.py) and signed
+    by the service for the call it answers (services/common/signatures.py)."""
 
-    publisher_cls = NamedPublisher
+    def __init__(self, service: str, amqp_uri: str, message: Any) -> None:
+        super().__init__(amqp_uri, get_rpc_exchange(), message, ssl=config.get(AMQP_SSL_CONFIG_KEY))
+        answers = str(message.delivery_info.get("routing_key", ""))
+        self.publisher_cls = partial(SignedPublisher, principal=service, answers=answers)
 
 
 class GuardedRpcConsumer(DrainingRpcConsumer):
@@ -155,6 +188,7 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         super().setup()
         service = self.container.service_name
         self.sender = Sender.for_service(service)
+        BusKeys.from_env().signer(service)  # refuse to start unable to sign its answers
         if self.sender.shared and not Settings.from_env().dev_login:
             raise ConfigurationError(
                 f"{service} connects as {self.sender.own_user}, a user shared by every process: outside "
@@ -177,7 +211,7 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         super().handle_message(body, message)
 
     def handle_result(self, message: Any, result: Any, exc_info: Any) -> Any:
-        responder = NamedResponder(self.amqp_uri, get_rpc_exchange(), message, ssl=config.get(AMQP_SSL_CONFIG_KEY))
+        responder = SignedResponder(self.container.service_name, self.amqp_uri, message)
         result, exc_info = responder.send_response(result, exc_info)
         self.consumer.ack_message(message)
         return result, exc_info
@@ -203,7 +237,7 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         except Exception:
             exc_info = sys.exc_info()
         try:
-            NamedResponder(self.amqp_uri, get_rpc_exchange(), message).send_response(None, exc_info)
+            SignedResponder(self.container.service_name, self.amqp_uri, message).send_response(None, exc_info)
         except Exception:  # the caller may be gone; the dead letter is what matters
             log.warning("could not answer a malformed call", exc_info=True)
 

@@ -11,6 +11,18 @@ import os
 import uuid
 
 from services.common.keys import SigningKey
+from services.common.principals import SERVICES
+from services.common.signatures import PUBLIC_KEYS, signing_variable
+
+SIGNERS = (*SERVICES, "gateway")  # who publishes events or replies
+
+
+def bus_keys(signers: tuple[str, ...] = SIGNERS) -> dict[str, str]:
+    """A signing key for each principal that signs on the bus (DMP_BUS_SIGNING_KEY_<NAME>: `make run` gives
+    each process its own as DMP_BUS_SIGNING_KEY) and every public key (services/common/signatures.py)."""
+    keys = {name: SigningKey.generate(kid=f"{name}.{uuid.uuid4().hex[:6]}") for name in signers}
+    return {**{signing_variable(name): key.serialise() for name, key in keys.items()},
+            PUBLIC_KEYS: ",".join(key.public() for key in keys.values())}
 
 
 def main() -> None:
@@ -23,6 +35,8 @@ def main() -> None:
     audit = SigningKey.generate(kid=f"audit-{uuid.uuid4().hex[:6]}")
     print(f"DMP_AUDIT_SIGNING_KEY={audit.serialise()}")
     print(f"DMP_AUDIT_PUBLIC_KEYS={audit.public()}")
+    for variable, value in bus_keys().items():
+        print(f"{variable}={value}")
 
 
 if __name__ == "__main__":

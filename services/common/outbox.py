@@ -27,7 +27,7 @@ from opentelemetry.propagate import extract, inject
 from pymongo.database import Database
 
 from services.common.events import Event
-from services.common.principals import NamedPublisher
+from services.common.principals import SignedPublisher
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -63,11 +63,13 @@ class OutboxRelay:
         collections: Iterable[str],
         amqp_uri: str,
         interval_seconds: float,
+        service: str,
     ) -> None:
         self.database = database
         self.collections = tuple(collections)
         self.interval = interval_seconds
-        self.publisher = NamedPublisher(amqp_uri, use_confirms=True, mandatory=True)
+        # signed as the service, the source of every event it stores (services/common/signatures.py)
+        self.publisher = SignedPublisher(amqp_uri, service, use_confirms=True, mandatory=True)
         self._wake = Signal()
         self._written: set[str] = set()  # collections written since the last pass began
         self._thread: eventlet.greenthread.GreenThread | None = None

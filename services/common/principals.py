@@ -21,6 +21,8 @@ from nameko import config
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI
 
+from services.common.signatures import OUTSTANDING, BusKeys, encoded
+
 SERVICES = ("identity", "consent", "dossier", "notify", "audit")
 CLIENTS = "clients"  # the gateway and the admitted external services, calling with a user's token
 OPERATORS = "operators"  # the operators' commands and scheduled jobs
@@ -56,6 +58,17 @@ def allowed(caller: str, callers: frozenset[str]) -> bool:
     return bool(groups & callers)
 
 
+def vhost_of(amqp_uri: str) -> str:
+    path = urlparse(amqp_uri).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def user_prefix(amqp_uri: str) -> str:
+    """Broker users are global: those of a vhost other than the default carry its name."""
+    vhost = vhost_of(amqp_uri)
+    return "dmp-" if vhost == "/" else f"{vhost}-"
+
+
 def username_of(amqp_uri: str) -> str:
     return unquote(urlparse(amqp_uri).username or "guest")
 
@@ -67,6 +80,13 @@ def caller_of(user_id: object, own_user: str, own_name: str) -> str | None:
         return None
     prefix = own_user[: len(own_user) - len(own_name)]
     return user_id[len(prefix):] if user_id.startswith(prefix) and len(user_id) > len(prefix) else None
+
+
+def users_prefix_of(amqp_uri: str) -> str | None:
+    """What the broker users of this system begin with, for a process connecting with `amqp_uri`; None when
+    its user is not one of them (a user shared by every process: the in-process tests, a development set-up)."""
+    prefix = user_prefix(amqp_uri)
+    return prefix if username_of(amqp_uri).startswith(prefix) else None
 
 
 def shared_user(own_user: str, own_name: str) -> bool:
@@ -95,8 +115,31 @@ class Sender:
 
 
 class NamedPublisher(Publisher):  # type: ignore[misc]
-    """nameko's publisher, naming its broker user on every message (validated by RabbitMQ)."""
+    """nameko's publisher, naming its broker user on every message (validated by RabbitMQ). A call that
+    asks for a reply is remembered, so that only its service's signed answer is taken (signatures.py)."""
 
     def publish(self, payload: Any, **kwargs: Any) -> None:
         kwargs.setdefault("user_id", username_of(self.amqp_uri))
+        correlation_id = kwargs.get("correlation_id")
+        if correlation_id and (kwargs.get("reply_to") or self.publish_kwargs.get("reply_to")):
+            OUTSTANDING.record(correlation_id, str(kwargs.get("routing_key", "")))
         super().publish(payload, **kwargs)
+
+
+class SignedPublisher(NamedPublisher):
+    """Publishes events or replies signed as `principal` (services/common/signatures.py); a reply says which
+    call it `answers`."""
+
+    def __init__(self, amqp_uri: str, principal: str, answers: str = "", **options: Any) -> None:
+        super().__init__(amqp_uri, **options)
+        self.principal = principal
+        self.answers = answers
+
+    def publish(self, payload: Any, **kwargs: Any) -> None:
+        content_type, encoding, body = encoded(payload, kwargs.pop("serializer", self.serializer))
+        exchange = kwargs.get("exchange", self.publish_kwargs.get("exchange"))
+        headers = BusKeys.from_env().sign(
+            self.principal, str(getattr(exchange, "name", exchange) or ""), str(kwargs.get("routing_key", "")),
+            body, str(kwargs.get("correlation_id") or ""), self.answers)
+        kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), **headers}
+        super().publish(body, content_type=content_type, content_encoding=encoding, **kwargs)

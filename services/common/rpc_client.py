@@ -44,8 +44,9 @@ from nameko.constants import AMQP_SSL_CONFIG_KEY
 from nameko.exceptions import ReplyQueueExpiredWithPendingReplies, RpcTimeout
 from nameko.standalone.rpc import ClusterRpcClient, ReplyListener
 
-from services.common.principals import NamedPublisher
+from services.common.principals import NamedPublisher, users_prefix_of
 from services.common.settings import Settings
+from services.common.signatures import reply_problem
 
 log = logging.getLogger(__name__)
 BROKER_ERRORS = (OperationalError, AmqpConnectionError)  # the broker refused or dropped the connection
@@ -61,6 +62,15 @@ class ReplyQueue(Queue):
 def declared_once(queue: Queue) -> None:
     # nameko builds the queue inside its own set-up and hands that very object to its publisher.
     queue.__class__ = ReplyQueue
+
+
+def forged(message: Any, amqp_uri: str) -> bool:
+    """A reply not published and signed by the service called, for the call made (services/common/
+    signatures.py): to be acknowledged and dropped, so that the caller waits on for the real answer."""
+    problem = reply_problem(message, users_prefix_of(amqp_uri))
+    if problem is not None:
+        log.error("dropped a reply: %s", problem)
+    return problem is not None
 
 
 class LastingReplyListener(ReplyListener):  # type: ignore[misc]
@@ -119,6 +129,12 @@ class LastingReplyListener(ReplyListener):  # type: ignore[misc]
                 raise
         return self.pending.pop(correlation_id)
 
+    def handle_message(self, body: Any, message: Any) -> None:
+        if forged(message, self.amqp_uri):
+            self.consumer.ack_message(message)
+            return
+        super().handle_message(body, message)
+
     def stop(self) -> None:
         super().stop()
         self._close_replies()
@@ -155,11 +171,22 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
         self.reply_listener.expiry_seconds = float(expiry)
 
 
+class VerifyingReplyListener(rpc.ReplyListener):  # type: ignore[misc]
+    """nameko's reply listener of a service, taking only the answers of the services it called."""
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        if forged(message, self.amqp_uri):
+            self.consumer.ack_message(message)
+            return
+        super().handle_message(body, message)
+
+
 class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
-    """nameko's dependency for calling another service, its reply queue declared once per connection:
-    `identity = ServiceRpc("identity")`."""
+    """nameko's dependency for calling another service, its reply queue declared once per connection and
+    only signed answers taken: `identity = ServiceRpc("identity")`."""
 
     publisher_cls = NamedPublisher
+    reply_listener = VerifyingReplyListener()
 
     def setup(self) -> None:
         super().setup()

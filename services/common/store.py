@@ -153,7 +153,8 @@ class StoreProvider(DependencyProvider, Generic[S]):  # type: ignore[misc]
         self.store_class.prepare(database)
         amqp_uri = config.get("AMQP_URI", settings.amqp_uri)
         relay = OutboxRelay(
-            database, self.store_class.outbox_collections, amqp_uri, settings.outbox_interval_seconds
+            database, self.store_class.outbox_collections, amqp_uri, settings.outbox_interval_seconds,
+            self.store_class.service,
         )
         self.store = self.store_class(database, relay, settings)
 

@@ -5,12 +5,11 @@ from typing import Any
 
 import pytest
 from nameko import config
-from nameko.standalone.events import event_dispatcher
 
 from services.common.errors import AccessDenied
 from services.common.events import Event
 from tests.conftest import People
-from tests.journeys import Deposit, eventually
+from tests.journeys import Deposit, event_dispatcher, eventually
 from tests.queues import connect, drain
 
 

@@ -7,13 +7,12 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 from nameko import config
-from nameko.standalone.events import event_dispatcher
 
 from services.audit.chain import link
 from services.common.clock import utcnow
 from services.common.events import Event
 from tests.conftest import FakeClock, People, service_database
-from tests.journeys import Deposit, become_medecin_traitant, eventually, submission
+from tests.journeys import Deposit, become_medecin_traitant, event_dispatcher, eventually, submission
 
 
 def traced(cluster: Any, deposit: Deposit, count: int) -> list[dict[str, Any]]:

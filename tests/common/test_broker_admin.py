@@ -22,10 +22,10 @@ from services.common.broker_admin import (
     provision,
     remove,
     uri_for,
-    user_prefix,
 )
 from services.common.bus import Principal
 from services.common.errors import ConfigurationError
+from services.common.principals import user_prefix
 
 REFUSED = (amqp.exceptions.AccessRefused, amqp.exceptions.NotAllowed)
 

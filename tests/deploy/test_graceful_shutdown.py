@@ -8,6 +8,7 @@ takes the rest: every event ends up in the trail, once.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -25,6 +26,7 @@ from pymongo.collection import Collection
 
 from deploy.local.processes import Processes, base_env, wait_for
 from services.common.events import Event, EventType
+from services.common.signatures import BusKeys
 from services.common.subscriptions import subscription
 
 pytestmark = pytest.mark.slow
@@ -55,9 +57,11 @@ def publish(amqp_uri: str, count: int) -> list[str]:
         for number in range(count):
             event = Event(type=EventType.DOSSIER_OPENED, source="dossier", occurred_at=datetime.now(UTC),
                           patient_id=f"pat_graceful_{number % 8}", dossier_id=f"dos_graceful_{number % 8}")
+            body = json.dumps(event.model_dump(mode="json")).encode()
+            signed = BusKeys.from_env().sign("dossier", exchange.name, event.type.value, body)  # as dossier would
             producer.publish(  # type: ignore[no-untyped-call]
-                event.model_dump(mode="json"), exchange=exchange, routing_key=event.type.value,
-                serializer="json", delivery_mode=2)
+                body, exchange=exchange, routing_key=event.type.value, content_type="application/json",
+                content_encoding="utf-8", headers=signed, delivery_mode=2)
             ids.append(event.event_id)
     return ids
 

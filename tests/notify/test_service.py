@@ -3,12 +3,11 @@
 from typing import Any
 
 from nameko import config
-from nameko.standalone.events import event_dispatcher
 
 from services.common.clock import utcnow
 from services.common.events import ActorRef, Event, EventType
 from tests.conftest import People
-from tests.journeys import Deposit, eventually, submission
+from tests.journeys import Deposit, event_dispatcher, eventually, submission
 from tests.mailbox import DOSSIER_NEWS, Mailbox
 
 

@@ -17,8 +17,9 @@ from kombu.messaging import Producer
 from nameko.exceptions import MethodNotFound
 from pymongo import MongoClient
 
-from services.common.broker_admin import Management, apply, remove, uri_for, user_prefix, vhost_of
+from services.common.broker_admin import Management, apply, remove, uri_for
 from services.common.bus import Principal
+from services.common.principals import user_prefix, vhost_of
 from services.common.rpc_client import RpcClient
 from tests.journeys import eventually
 from tests.queues import drain
