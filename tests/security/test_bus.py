@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import amqp.exceptions
 import pytest
@@ -19,9 +20,12 @@ from pymongo import MongoClient
 
 from services.common.broker_admin import Management, apply, remove, uri_for
 from services.common.bus import Principal
-from services.common.principals import user_prefix, vhost_of
+from services.common.keys import SigningKey
+from services.common.principals import NamedPublisher, user_prefix, vhost_of
 from services.common.rpc_client import RpcClient
+from services.common.signatures import BusKeys, signing_variable
 from tests.journeys import eventually
+from tests.mailbox import DOSSIER_NEWS
 from tests.queues import drain
 from tests.system import Api, Running, document
 
@@ -261,4 +265,136 @@ def test_an_event_not_published_by_its_source_is_dead_lettered_not_believed(syst
         letters = eventually(lambda: [letter for letter in drain(connection, "audit.dead-letter")
                                       if json.loads(letter.body).get("event_id") == forged["event_id"]])
     assert len(letters) == 1 and "published by an unknown sender" in letters[0].headers["x-reason"]
-    assert traces(system).find_one({"event_id": forged["event_id"]}) is None
+    assert traces(system).find_one({"_id": forged["event_id"]}) is None
+
+
+# (d) Signatures: what a thief of a service's broker password still cannot do (services/common/signatures.py).
+# The messages below go out on the dossier's own broker user, so the broker's permissions and validated user
+# id let them through: only the signature stops them.
+
+
+@pytest.fixture(scope="module")
+def dossier_user(system: Running) -> str:
+    """What an attacker holds who stole the dossier service's broker password (not its signing key)."""
+    return system.stack.principal_uris["dossier"]
+
+
+def key_of(secrets: dict[str, str], name: str) -> BusKeys:
+    """Signing as `name`, with the key of that principal's process."""
+    return BusKeys({name: SigningKey.parse(secrets[signing_variable(name)])}, {})
+
+
+def publish_raw(uri: str, exchange: Exchange, routing_key: str, body: bytes, headers: dict[str, Any],
+                **properties: str) -> None:
+    with Connection(uri, transport_options={"confirm_publish": True}) as connection:  # type: ignore[no-untyped-call]
+        Producer(connection).publish(  # type: ignore[no-untyped-call]
+            body, exchange=exchange, routing_key=routing_key, content_type="application/json",
+            content_encoding="utf-8", headers=headers, user_id=unquote(urlparse(uri).username or ""), **properties)
+
+
+def forged_event(patient_id: str = "pat_innocent") -> tuple[str, bytes]:
+    event_id = f"evt_forged_{uuid.uuid4().hex}"
+    return event_id, json.dumps({"event_id": event_id, "type": "document_added", "source": "dossier",
+                                 "occurred_at": "2026-11-23T10:00:00Z", "patient_id": patient_id,
+                                 "document_id": "doc_x"}).encode()
+
+
+def unsigned(secrets: dict[str, str], body: bytes) -> tuple[bytes, dict[str, Any]]:
+    return body, {}
+
+
+def signed_by_notify(secrets: dict[str, str], body: bytes) -> tuple[bytes, dict[str, Any]]:
+    return body, key_of(secrets, "notify").sign("notify", "dossier.events", "document_added", body)
+
+
+def altered_after_signing(secrets: dict[str, str], body: bytes) -> tuple[bytes, dict[str, Any]]:
+    genuine = json.dumps({**json.loads(body), "patient_id": "pat_other"}).encode()
+    return body, key_of(secrets, "dossier").sign("dossier", "dossier.events", "document_added", genuine)
+
+
+def signed_with_an_unpublished_key(secrets: dict[str, str], body: bytes) -> tuple[bytes, dict[str, Any]]:
+    stranger = BusKeys({"dossier": SigningKey.generate("dossier.stolen")}, {})
+    return body, stranger.sign("dossier", "dossier.events", "document_added", body)
+
+
+@pytest.mark.parametrize("forge, reason", [
+    (unsigned, "an event of dossier: unsigned"),
+    (signed_by_notify, "an event of dossier signed by notify"),
+    (altered_after_signing, "an event of dossier: a signature by dossier that does not match the message"),
+    (signed_with_an_unpublished_key, "an event of dossier: signed with an unknown key (dossier.stolen)"),
+])
+def test_an_event_not_signed_by_its_source_is_dead_lettered_traced_and_not_believed(
+    system: Running, admin: str, dossier_user: str, secrets: dict[str, str], forge: Callable[..., Any], reason: str,
+) -> None:
+    forgeries = {"rule": "R-BUS-SIGNATURE", "data.queue": "audit.from-dossier", "data.reason": reason}
+    before = traces(system).count_documents(forgeries)
+    event_id, body = forged_event()
+    publish_raw(dossier_user, events("dossier"), "document_added", *forge(secrets, body))
+    with Connection(admin) as connection:  # type: ignore[no-untyped-call]
+        letters = eventually(lambda: [letter for letter in drain(connection, "audit.dead-letter")
+                                      if json.loads(letter.body).get("event_id") == event_id])
+    assert letters[0].headers["x-reason"] == reason
+    assert eventually(lambda: traces(system).count_documents(forgeries) > before)
+    assert traces(system).find_one({"_id": event_id}) is None
+
+
+def test_a_genuine_event_replayed_verbatim_is_taken_once(
+    system: Running, api: Api, admin: str, dossier_user: str
+) -> None:
+    """Captured off the broker (as its administrator can) and published again, signature and all, with the
+    dossier's stolen broker password: the audit trail keeps one trace of it, notify sends one mail."""
+    capture = f"capture-{uuid.uuid4().hex}"
+    bind(admin, events("dossier"), "document_added", capture)
+    email = f"replay-{uuid.uuid4().hex[:8]}@patients.dmp-test.fr"
+    ins, _, doctor = api.dossier_with_consenting_doctor(email)
+    assert system.http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 replay"),
+                            headers=doctor).status_code == 201
+    with Connection(admin) as connection:  # type: ignore[no-untyped-call]
+        genuine = eventually(lambda: drain(connection, capture))[0]
+    event_id = json.loads(genuine.body)["event_id"]
+    assert eventually(lambda: traces(system).find_one({"_id": event_id}))
+    mails = len(eventually(lambda: system.mailbox.messages(email, DOSSIER_NEWS)))
+    for _ in range(3):
+        publish_raw(dossier_user, events("dossier"), "document_added", genuine.body, dict(genuine.headers))
+    # a later deposit, traced and mailed after the replays were consumed (one queue, in order)
+    assert system.http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 after"),
+                            headers=doctor).status_code == 201
+    system.mailbox.wait_for(email, mails + 1, DOSSIER_NEWS)
+    assert traces(system).count_documents({"_id": event_id}) == 1
+    assert len(system.mailbox.messages(email, DOSSIER_NEWS)) == mails + 1
+
+
+def test_a_forged_reply_that_arrives_first_is_dropped_and_the_real_answer_taken(
+    system: Running, dossier_user: str, secrets: dict[str, str]
+) -> None:
+    """Before each request leaves, forged answers sit in the caller's reply queue, published with the called
+    service's stolen broker password (so the broker lets them through): unsigned, signed by another service,
+    and signed by the called service for another call. None is taken; the caller gets the real answer."""
+    forged = json.dumps({"result": {"forged": True}, "error": None}).encode()
+    forged_replies = 0
+
+    def forge(correlation_id: str, reply_to: str) -> None:
+        nonlocal forged_replies
+        dossier, notify = key_of(secrets, "dossier"), key_of(secrets, "notify")
+        for headers in (
+            {"x-dmp-answers": "dossier.health"},
+            notify.sign("notify", "nameko-rpc", reply_to, forged, correlation_id, "dossier.health"),
+            dossier.sign("dossier", "nameko-rpc", reply_to, forged, correlation_id, "dossier.pharmacy_fees"),
+        ):
+            publish_raw(dossier_user, RPC, reply_to, forged, headers, correlation_id=correlation_id)
+            forged_replies += 1
+
+    with RpcClient(uri=system.stack.operator_uri, timeout=30) as cluster:
+        original = NamedPublisher.publish
+
+        def publish_after_forgeries(self: NamedPublisher, payload: Any, **kwargs: Any) -> None:
+            forge(kwargs["correlation_id"], self.publish_kwargs.get("reply_to") or kwargs["reply_to"])
+            original(self, payload, **kwargs)
+
+        NamedPublisher.publish = publish_after_forgeries  # type: ignore[method-assign]
+        try:
+            answers = [cluster.dossier.health() for _ in range(3)]
+        finally:
+            NamedPublisher.publish = original  # type: ignore[method-assign]
+    assert forged_replies == 9
+    assert all("forged" not in answer and answer for answer in answers), answers
