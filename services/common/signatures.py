@@ -78,7 +78,8 @@ class BusKeys:
 
     @classmethod
     def from_env(cls) -> BusKeys:
-        return _keys(os.environ.get(SIGNING_KEY, ""), os.environ.get(PUBLIC_KEYS, ""))
+        # the names spelt out: the manifests' test finds every variable the code reads by its name
+        return _keys(os.environ.get("DMP_BUS_SIGNING_KEY", ""), os.environ.get("DMP_BUS_PUBLIC_KEYS", ""))
 
     def signer(self, principal: str) -> SigningKey:
         key = self.signing.get(principal)

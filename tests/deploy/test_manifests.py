@@ -282,13 +282,18 @@ def test_each_secret_reaches_only_the_deployments_that_use_it() -> None:
             "DMP_TOKEN_SIGNING_KEY": {"identity"}, "DMP_LOGIN_CODE_KEY": {"identity"},
             "DMP_AUDIT_SIGNING_KEY": {"audit"}, "DMP_AUDIT_PUBLIC_KEYS": {"audit"},
             "SMTP_PASSWORD": {"notify"}, "SMS_PASSWORD": {"notify"}, "MONGO_URI": set(SERVICE_PACKAGES),
-            "DMP_TOKEN_PUBLIC_KEYS": {*SERVICE_PACKAGES, "gateway"}}
+            "DMP_TOKEN_PUBLIC_KEYS": {*SERVICE_PACKAGES, "gateway"},
+            "DMP_BUS_PUBLIC_KEYS": {*SERVICE_PACKAGES, "gateway"}}
     for overlay in OVERLAYS:
         manifests = build(overlay)
         for variable, allowed in only.items():
             holders = {name for name, w in dmp_pods(overlay).items()
                        if variable in environment_set(manifests, container(w))}
             assert holders == allowed, f"{overlay}: {variable} reaches {sorted(holders)}"
+        # Each signer on the bus holds its own signing key and nobody else's (services/common/signatures.py).
+        for name, workload in dmp_deployments(overlay).items():
+            bus_keys = {pair for pair in secrets_read(container(workload)) if pair[0].startswith("dmp-bus-key-")}
+            assert bus_keys == {(f"dmp-bus-key-{name}", "DMP_BUS_SIGNING_KEY")}, f"{overlay}: {name} holds {bus_keys}"
         admin = {name for name, w in dmp_pods(overlay).items()
                  if any(secret == "dmp-broker-admin" for secret, _ in secrets_read(container(w)))}
         assert admin == {BROKER_SETUP}, f"{overlay}: the broker's administrator reaches {sorted(admin)}"
