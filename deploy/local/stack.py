@@ -130,6 +130,11 @@ class Stack:
             return http_ok(f"{self.gateway_url}/health") and services_answer(self.operator_uri)
 
         wait_for("the services and the gateway", ready, 120)
+        # What the operators' commands need against this stack: the operator's broker user (made afresh
+        # at each start) and the keys that verify the services' answers.
+        operator_env = self.var / "operator.env"
+        operator_env.write_text(f"AMQP_URI={self.operator_uri}\n{PUBLIC_KEYS}={env[PUBLIC_KEYS]}\n")
+        operator_env.chmod(0o600)
 
     def stop(self) -> None:
         self.processes.stop()
@@ -161,6 +166,7 @@ The DMP is running.
   Mails:     {stack.var / 'mail' if 'SMTP_HOST' not in os.environ else os.environ['SMTP_HOST']}
   SMS:       {stack.var / 'sms' if 'SMS_GATEWAY_URL' not in os.environ else os.environ['SMS_GATEWAY_URL']}
   Logs:      {stack.var / 'log'}
+  Operators: set -a; . {stack.var / 'operator.env'}; set +a   (then e.g. python -m services.audit.verify)
 Press Ctrl-C to stop.""", flush=True)
         while True:
             stack.processes.check_alive()
