@@ -9,6 +9,7 @@ decrypted and checked) and searches (the first page of the dossier's documents).
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 
 import httpx
@@ -23,6 +24,7 @@ DEPOSITS_PER_SECOND = 100
 READS_PER_SECOND = 300
 CPU_MS_PER_DEPOSIT = 20  # issue 19's targets: half of what was measured from outside
 CPU_MS_PER_READ = 12
+SIGNING_SHARE_PERCENT = 5  # issue 18: signing every event and reply costs at most this share of a deposit
 
 
 def run(stack: Stack, floors: Section, quick: bool) -> Section:
@@ -83,4 +85,27 @@ def run(stack: Stack, floors: Section, quick: bool) -> Section:
     section.target("CPU ms per deposit, all processes", deposit_cost.total_cpu_ms, CPU_MS_PER_DEPOSIT, at_most=True,
                    unit="ms")
     section.target("CPU ms per read, all processes", read_cost.total_cpu_ms, CPU_MS_PER_READ, at_most=True, unit="ms")
+    signing = signature_ms()
+    section.figures["bus signature: sign + verify twice, event-sized message (ms)"] = signing
+    if deposit_cost.amqp_messages is not None:
+        # A bound: every message a deposit publishes signed once and verified by two consumers.
+        share = deposit_cost.amqp_messages * signing / deposit_cost.total_cpu_ms * 100
+        section.target("bus signatures' share of a deposit's CPU (bound)", share, SIGNING_SHARE_PERCENT, at_most=True,
+                       unit="%")
     return section
+
+
+def signature_ms(rounds: int = 2000) -> float:
+    """CPU ms to sign a 600-byte event and verify it twice (services/common/signatures.py), in this process."""
+    from services.common.keys import SigningKey
+    from services.common.signatures import BusKeys
+
+    key = SigningKey.generate("bench.1")
+    keys = BusKeys({"bench": key}, {key.kid: key.private_key.public_key()})
+    body = b"e" * 600
+    started = time.process_time()
+    for _ in range(rounds):
+        headers = keys.sign("bench", "bench.events", "document_added", body)
+        keys.signer_of(headers, "bench.events", "document_added", body)
+        keys.signer_of(headers, "bench.events", "document_added", body)
+    return (time.process_time() - started) * 1000 / rounds
