@@ -41,6 +41,8 @@ from nameko.extensions import DependencyProvider
 from services.common.clock import utcnow
 from services.common.errors import ServiceUnavailable, Unauthenticated
 from services.common.events import EventType
+from services.common.principals import users_prefix_of
+from services.common.signatures import BadSignature, BusKeys, raw_body
 from services.common.subscriptions import source_exchange
 
 log = logging.getLogger(__name__)
@@ -163,11 +165,31 @@ class SessionFeed:
                     loaded = time.monotonic()
 
     def _received(self, body: Any, message: Message) -> None:
-        try:
-            self.sessions.end([EndedSession.from_message(body.get("data", {}))])
-        except (AttributeError, KeyError, TypeError, ValueError):
-            log.warning("a session_ended event without a session was dropped")
+        problem = from_identity(message, self.amqp_uri)
+        if problem is not None:
+            # a forged one would end someone's session: believed only from identity, signed by identity
+            log.error("a session_ended event was dropped: %s", problem)
+        else:
+            try:
+                self.sessions.end([EndedSession.from_message(body.get("data", {}))])
+            except (AttributeError, KeyError, TypeError, ValueError):
+                log.warning("a session_ended event without a session was dropped")
         message.ack()  # type: ignore[no-untyped-call]
+
+
+def from_identity(message: Message, amqp_uri: str) -> str | None:
+    """Why a session_ended event is not identity's own, or None (services/common/signatures.py)."""
+    prefix = users_prefix_of(amqp_uri)
+    publisher = message.properties.get("user_id")
+    if prefix is not None and publisher != f"{prefix}identity":
+        return f"published by {str(publisher or 'an unknown sender')[:60]}"
+    info = message.delivery_info
+    try:
+        signer = BusKeys.from_env().signer_of(message.headers, str(info.get("exchange", "")),
+                                              str(info.get("routing_key", "")), raw_body(message))
+    except BadSignature as error:
+        return str(error)
+    return None if signer == "identity" else f"signed by {signer}"
 
 
 def session_until(issued_at: datetime, ttl_seconds: int, skew_seconds: int) -> datetime:

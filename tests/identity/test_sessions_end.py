@@ -105,6 +105,42 @@ def test_a_running_verifier_hears_of_the_logout(cluster: Any, smtp_server: Mailb
         feed.stop()
 
 
+def test_a_forged_session_end_logs_nobody_out(cluster: Any, smtp_server: Mailbox) -> None:
+    """A session_ended not signed by identity is dropped; identity's own, published after it, is heard."""
+    from datetime import timedelta
+
+    from nameko.standalone.events import event_dispatcher as unsigned_dispatcher
+
+    from services.common.clock import utcnow
+    from services.common.events import Event, EventType
+    from tests.journeys import event_dispatcher
+
+    session = logged_in_patient(cluster, smtp_server)
+    replica = EndedSessions()
+    feed = SessionFeed(config["AMQP_URI"], load_from_identity, replica)
+    feed.start()
+
+    def ended(sid: str) -> dict[str, Any]:
+        until = (utcnow() + timedelta(minutes=20)).isoformat()
+        return Event(type=EventType.SESSION_ENDED, source="identity", occurred_at=utcnow(),
+                     data={"session_id": sid, "until": until}).model_dump(mode="json")
+
+    try:
+        replica.check(session_id(session))
+        unsigned_dispatcher(uri=config["AMQP_URI"])("identity", "session_ended", ended(session_id(session)))
+        event_dispatcher(config["AMQP_URI"])("identity", "session_ended", ended("ses_marker"))
+
+        def marker_heard() -> bool:
+            with pytest.raises(Unauthenticated):
+                replica.check("ses_marker")
+            return True
+
+        eventually(marker_heard, seconds=5)
+        replica.check(session_id(session))  # still live: the forged end was not believed
+    finally:
+        feed.stop()
+
+
 def test_the_end_of_a_session_is_traced(
     cluster: Any, smtp_server: Mailbox, environment: dict[str, str]
 ) -> None:
