@@ -44,6 +44,7 @@ def secrets() -> Iterator[dict[str, str]]:
         "DMP_TOKEN_PUBLIC_KEYS": key.public(),
         "DMP_MASTER_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "DMP_LOGIN_CODE_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "DMP_IDENTITY_MESSAGE_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "DMP_AUDIT_SIGNING_KEY": audit.serialise(),
         "DMP_AUDIT_PUBLIC_KEYS": audit.public(),
         "DMP_DEV_LOGIN": "true",

@@ -34,6 +34,7 @@ from services.common.signatures import PUBLIC_KEYS, own_signing_key, signing_var
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "DMP_LOGIN_CODE_KEY",
+               "DMP_IDENTITY_MESSAGE_KEY",
                "DMP_AUDIT_SIGNING_KEY", "DMP_AUDIT_PUBLIC_KEYS", "MONGO_URI", "SMTP_HOST", "SMTP_PORT",
                "SMS_GATEWAY_URL", "AMQP_URI", "DMP_GATEWAY_PORT", PUBLIC_KEYS,
                *(signing_variable(name) for name in SIGNERS))

@@ -32,6 +32,7 @@ def main() -> None:
     print(f"DMP_TOKEN_PUBLIC_KEYS={key.public()}")
     print(f"DMP_MASTER_KEY={master}")
     print(f"DMP_LOGIN_CODE_KEY={base64.urlsafe_b64encode(os.urandom(32)).decode()}")
+    print(f"DMP_IDENTITY_MESSAGE_KEY={base64.urlsafe_b64encode(os.urandom(32)).decode()}")
     audit = SigningKey.generate(kid=f"audit-{uuid.uuid4().hex[:6]}")
     print(f"DMP_AUDIT_SIGNING_KEY={audit.serialise()}")
     print(f"DMP_AUDIT_PUBLIC_KEYS={audit.public()}")

@@ -218,9 +218,19 @@ Mobile = Annotated[
 ]
 
 
+IDENTITY_MESSAGE = "notify.deliver_identity_message"  # where a sealed IdentityMessage may be opened
+
+
+class SealedIdentityMessage(Strict):
+    """What crosses the bus: an IdentityMessage sealed with DMP_IDENTITY_MESSAGE_KEY, which only identity and
+    notify hold (services/common/sealing.py), so that no code nor address travels in clear."""
+
+    sealed: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
 class IdentityMessage(Strict):
-    """identity -> notify: a code or a security notice to send now. Travels by RPC only, never in an
-    event (the audit trail keeps events)."""
+    """identity -> notify: a code or a security notice to send now. Travels by RPC only, sealed, never in
+    an event (the audit trail keeps events)."""
 
     channel: Literal["email", "sms"] = "email"
     to: Annotated[str, Field(min_length=3, max_length=254)]

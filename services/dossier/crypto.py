@@ -12,17 +12,11 @@ import hashlib
 import os
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.common.errors import ServiceUnavailable
+from services.common.sealing import ContentCorrupted, open_sealed, seal
 from services.common.settings import decode_secret, secret_bytes
-
-NONCE_BYTES = 12
-
-
-class ContentCorrupted(Exception):
-    """Decryption failed: the stored bytes are not what was written."""
 
 
 def master_key_from_env() -> bytes:
@@ -67,18 +61,6 @@ def rewrapped(dossier: dict[str, Any]) -> dict[str, Any] | None:
         return None
     key = data_key(dossier)
     return {"wrapped_key": seal(current, key, f"dossier-key:{dossier['_id']}"), "master_key": fingerprint(current)}
-
-
-def seal(key: bytes, plaintext: bytes, context: str) -> bytes:
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, context.encode())
-
-
-def open_sealed(key: bytes, sealed: bytes, context: str) -> bytes:
-    try:
-        return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], context.encode())
-    except InvalidTag:
-        raise ContentCorrupted(context) from None
 
 
 def new_wrapped_data_key(master_key: bytes, dossier_id: str) -> bytes:

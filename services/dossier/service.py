@@ -11,6 +11,7 @@ from datetime import UTC, datetime, time
 from functools import partial
 from typing import Any, TypeVar
 
+from services.common import sealing
 from services.common.actors import Actor, ActorKind
 from services.common.clock import Clock
 from services.common.entrypoints import every, rpc
@@ -311,7 +312,7 @@ class DossierService(HealthMixin):
             return {"content": PersonalSpace().model_dump(mode="json"), "version": 0}
         key = crypto.data_key(dossier)
         context = f"personal-space:{dossier['_id']}:{record['version']}"
-        content = json.loads(crypto.open_sealed(key, record["sealed"], context))
+        content = json.loads(sealing.open_sealed(key, record["sealed"], context))
         return {"content": content, "version": record["version"], "updated_at": record["updated"]["at"].isoformat(),
                 "updated_by": record["updated"]["by"]}
 
@@ -336,8 +337,8 @@ class DossierService(HealthMixin):
         version = update.version + 1
         key = crypto.data_key(dossier)
         content = json.dumps(update.content.model_dump(mode="json"), ensure_ascii=False).encode()
-        record = {"version": version, "sealed": crypto.seal(key, content, f"personal-space:{dossier['_id']}:{version}"),
-                  "updated": {"at": now, "by": actor.ref}}
+        sealed = sealing.seal(key, content, f"personal-space:{dossier['_id']}:{version}")
+        record = {"version": version, "sealed": sealed, "updated": {"at": now, "by": actor.ref}}
         event = self._event(EventType.PERSONAL_SPACE_UPDATED, actor, dossier, grant, data={"version": str(version)})
         if not self.store.save_personal_space(dossier["_id"], update.version, record, event):
             current = self.store.personal_space(dossier["_id"])
@@ -479,7 +480,7 @@ class DossierService(HealthMixin):
         now = self.clock.now()
         document_id = new_id("doc")
         key = crypto.data_key(dossier)
-        self.store.put_content(document_id, crypto.seal(key, content, document_id))
+        self.store.put_content(document_id, sealing.seal(key, content, document_id))
         record = {
             "_id": document_id, "dossier_id": dossier["_id"], **metadata, "created_at": now,
             "created_ms": lifecycle.epoch_ms(now), "revision": 1, "size": len(content), "sha256": digest,
@@ -785,10 +786,10 @@ class DossierService(HealthMixin):
         sealed = self.store.content(document["_id"])
         try:
             if sealed is None:
-                raise crypto.ContentCorrupted(document["_id"])
+                raise sealing.ContentCorrupted(document["_id"])
             key = crypto.data_key(dossier)
-            content = crypto.open_sealed(key, sealed, document["_id"])
-        except crypto.ContentCorrupted:
+            content = sealing.open_sealed(key, sealed, document["_id"])
+        except sealing.ContentCorrupted:
             raise ServiceUnavailable("the document's content is missing or corrupted; it was not served") from None
         if rules.sha256(content) != document["sha256"]:
             raise ServiceUnavailable("the document's content does not match its hash; it was not served")

@@ -19,6 +19,7 @@ from services.common.majority import is_minor
 from services.common.principals import CLIENTS, EVERYONE, OPERATORS
 from services.common.rpc_client import ServiceRpc
 from services.common.schemas import (
+    IDENTITY_MESSAGE,
     AccessToken,
     AgentRegistration,
     CardChallenge,
@@ -37,6 +38,7 @@ from services.common.schemas import (
     Representation,
     SystemRegistration,
 )
+from services.common.sealing import seal_json
 from services.common.sessions import ENDED, EndedSession, session_until
 from services.common.settings import Settings, secret_bytes
 from services.common.store import StoreProvider
@@ -237,7 +239,8 @@ class IdentityService(HealthMixin):
               **fields: Any) -> None:
         """Have notify deliver a message: once this call's answer has left when `defer` (a caller must
         not be able to time it), else now (an event's work, acknowledged only once the message is out)."""
-        message = {"channel": channel, "to": to, "kind": kind, "language": patient.get("language", "fr"), **fields}
+        plain = {"channel": channel, "to": to, "kind": kind, "language": patient.get("language", "fr"), **fields}
+        message = {"sealed": seal_json(secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), plain, IDENTITY_MESSAGE)}
         if defer:
             self.later(lambda: self.notify.deliver_identity_message.call_async(message))
         else:

@@ -26,8 +26,14 @@ from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.principals import OPERATORS
 from services.common.rpc_client import ServiceRpc
-from services.common.schemas import IdentityMessage, NotificationPreferences
-from services.common.settings import Settings
+from services.common.schemas import (
+    IDENTITY_MESSAGE,
+    IdentityMessage,
+    NotificationPreferences,
+    SealedIdentityMessage,
+)
+from services.common.sealing import ContentCorrupted, open_json
+from services.common.settings import Settings, secret_bytes
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.validation import parse
@@ -53,7 +59,12 @@ class NotifyService(HealthMixin):
     @rpc(callers=("identity",))
     def deliver_identity_message(self, payload: dict[str, Any]) -> None:
         """Codes and security notices go out at once; codes are never stored here (nor in any event)."""
-        request = parse(IdentityMessage, payload)
+        sealed = parse(SealedIdentityMessage, payload).sealed
+        try:
+            opened = open_json(secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), sealed, IDENTITY_MESSAGE)
+        except ContentCorrupted:
+            raise InvalidInput("sealed: not a message sealed by identity for notify") from None
+        request = parse(IdentityMessage, opened)
         message = messages.identity_message(request.kind, request.code, request.valid_minutes, request.language)
         settings = Settings.from_env()
         try:

@@ -19,6 +19,7 @@ import yaml
 
 from services.common.broker_admin import password_variable
 from services.common.bus import principals
+from services.common.devsecrets import SIGNERS
 from services.common.draining import DRAIN_SECONDS
 from services.common.launcher import SERVICES
 from tests.deploy.kube import (
@@ -280,6 +281,7 @@ def test_each_secret_reaches_only_the_deployments_that_use_it() -> None:
     administrator only to its set-up job."""
     only = {"DMP_MASTER_KEY": {"dossier"}, "DMP_PREVIOUS_MASTER_KEYS": {"dossier"},
             "DMP_TOKEN_SIGNING_KEY": {"identity"}, "DMP_LOGIN_CODE_KEY": {"identity"},
+            "DMP_IDENTITY_MESSAGE_KEY": {"identity", "notify"},
             "DMP_AUDIT_SIGNING_KEY": {"audit"}, "DMP_AUDIT_PUBLIC_KEYS": {"audit"},
             "SMTP_PASSWORD": {"notify"}, "SMS_PASSWORD": {"notify"}, "MONGO_URI": set(SERVICE_PACKAGES),
             "DMP_TOKEN_PUBLIC_KEYS": {*SERVICE_PACKAGES, "gateway"},
@@ -335,6 +337,9 @@ def test_the_operations_guide_creates_a_secret_for_every_principal() -> None:
     assert loops, "no loop creating the dmp-broker-<name> Secrets in docs/operations.md"
     for loop in loops:
         assert set(loop.split()) == {principal.name for principal in principals()}, loop
+    signers = re.findall(r"^for signer in ([a-z -]+); do$", guide, re.MULTILINE)
+    assert signers, "no loop creating the dmp-bus-key-<name> Secrets in docs/operations.md"
+    assert all(set(loop.split()) == set(SIGNERS) for loop in signers), signers
 
 
 # Hardening and operations

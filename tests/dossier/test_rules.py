@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from services.common import sealing
 from services.common.errors import InvalidInput, PayloadTooLarge
 from services.dossier import crypto, formats
 from services.dossier.rules import check_format_for, decode_content
@@ -87,24 +88,24 @@ def test_images_only_in_the_patients_own_class() -> None:
 def test_sealed_content_opens_only_in_its_place() -> None:
     master = os.urandom(32)
     key = crypto.unwrap_data_key(master, crypto.new_wrapped_data_key(master, "dos_1"), "dos_1")
-    sealed = crypto.seal(key, b"result", "doc_1")
-    assert crypto.open_sealed(key, sealed, "doc_1") == b"result"
-    with pytest.raises(crypto.ContentCorrupted):
-        crypto.open_sealed(key, sealed, "doc_2")
+    sealed = sealing.seal(key, b"result", "doc_1")
+    assert sealing.open_sealed(key, sealed, "doc_1") == b"result"
+    with pytest.raises(sealing.ContentCorrupted):
+        sealing.open_sealed(key, sealed, "doc_2")
 
 
 def test_wrapped_key_does_not_open_for_another_dossier_or_master() -> None:
     master = os.urandom(32)
     wrapped = crypto.new_wrapped_data_key(master, "dos_1")
-    with pytest.raises(crypto.ContentCorrupted):
+    with pytest.raises(sealing.ContentCorrupted):
         crypto.unwrap_data_key(master, wrapped, "dos_2")
-    with pytest.raises(crypto.ContentCorrupted):
+    with pytest.raises(sealing.ContentCorrupted):
         crypto.unwrap_data_key(os.urandom(32), wrapped, "dos_1")
 
 
 def test_tampered_content_is_detected() -> None:
     key = os.urandom(32)
-    sealed = bytearray(crypto.seal(key, b"result", "doc_1"))
+    sealed = bytearray(sealing.seal(key, b"result", "doc_1"))
     sealed[-1] ^= 1
-    with pytest.raises(crypto.ContentCorrupted):
-        crypto.open_sealed(key, bytes(sealed), "doc_1")
+    with pytest.raises(sealing.ContentCorrupted):
+        sealing.open_sealed(key, bytes(sealed), "doc_1")

@@ -5,6 +5,7 @@ Every attack of issue 18's list that the broker can stop is refused by the broke
 service still does what the published contract lets it do."""
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -25,7 +26,7 @@ from services.common.principals import NamedPublisher, user_prefix, vhost_of
 from services.common.rpc_client import RpcClient
 from services.common.signatures import BusKeys, signing_variable
 from tests.journeys import eventually
-from tests.mailbox import DOSSIER_NEWS
+from tests.mailbox import DOSSIER_NEWS, LOGIN_CODE
 from tests.queues import drain
 from tests.system import Api, Running, document
 
@@ -398,3 +399,22 @@ def test_a_forged_reply_that_arrives_first_is_dropped_and_the_real_answer_taken(
             NamedPublisher.publish = original  # type: ignore[method-assign]
     assert forged_replies == 9
     assert all("forged" not in answer and answer for answer in answers), answers
+
+
+def test_a_login_code_and_its_address_never_cross_the_bus_in_clear(system: Running, api: Api, admin: str) -> None:
+    """The broker's administrator, copying identity's calls to notify off the bus, holds a sealed blob: the
+    code the patient receives and the address it goes to are not in it (services/common/sealing.py)."""
+    copy = f"copy-{uuid.uuid4().hex}"
+    bind(admin, RPC, "notify.deliver_identity_message", copy)
+    email = f"sealed-{uuid.uuid4().hex[:8]}@patients.dmp-test.fr"
+    ins = api.register_patient(email)
+    already = len(system.mailbox.messages(email, LOGIN_CODE))
+    assert system.http.post("/api/v1/login/patient/code", json={"ins": ins, "channel": "email"}).status_code == 202
+    mail = system.mailbox.wait_for(email, already + 1, LOGIN_CODE)[-1]
+    code = re.search(r"\b(\d{6})\b", mail.get_content())
+    assert code is not None
+    with Connection(admin) as connection:  # type: ignore[no-untyped-call]
+        calls = eventually(lambda: drain(connection, copy))
+    bodies = [call.body if isinstance(call.body, str) else call.body.decode() for call in calls]
+    assert bodies and all(list(json.loads(body)["args"][0]) == ["sealed"] for body in bodies)
+    assert not [body for body in bodies if code.group(1) in body or email in body or ins in body]

@@ -19,6 +19,8 @@ from pydantic import BaseModel
 
 from services.common import schemas
 from services.common.errors import DmpError, InvalidInput, ServiceUnavailable
+from services.common.sealing import seal_json
+from services.common.settings import secret_bytes
 from services.common.validation import parse
 from tests.identities import make_ins, make_rpps
 from tests.journeys import Deposit
@@ -128,8 +130,9 @@ def rpc_calls(deposit: Deposit) -> dict[str, tuple[type[BaseModel] | None, Calla
                                           lambda c, x: c.dossier.update_personal_space(p, ins, x)),
         "dossier.add_reimbursements": (None, lambda c, x: c.dossier.add_reimbursements(d, x)),
         "dossier.reimbursements": (schemas.ReimbursementSearch, lambda c, x: c.dossier.reimbursements(p, ins, x)),
-        "notify.deliver_identity_message": (schemas.IdentityMessage,
-                                            lambda c, x: c.notify.deliver_identity_message(x)),
+        # sealed as identity seals it: the fuzz reaches what notify does with the message it opens
+        "notify.deliver_identity_message": (schemas.IdentityMessage, lambda c, x: c.notify.deliver_identity_message(
+            {"sealed": seal_json(secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), x, schemas.IDENTITY_MESSAGE)})),
         "notify.set_preferences": (schemas.NotificationPreferences,
                                    lambda c, x: c.notify.set_preferences(p, ins, x)),
         "audit.history": (schemas.HistoryQuery, lambda c, x: c.audit.history(p, ins, x)),
