@@ -7,6 +7,8 @@ heads; the history answers the patient, the médecin traitant, and a document's 
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
 from services.audit import chain, checkpoints, labels
@@ -28,6 +30,8 @@ from services.common.subscriptions import subscribe
 from services.common.tokens import verify
 from services.common.validation import parse
 
+log = logging.getLogger(__name__)
+
 
 def trace_of(event: Event) -> dict[str, Any]:
     trace = event.model_dump(mode="json", exclude={"event_id"})
@@ -41,6 +45,7 @@ class AuditService(HealthMixin):
 
     store: AuditStore = StoreProvider(AuditStore)
     consent = ServiceRpc("consent")
+    dossier = ServiceRpc("dossier")
     clock: Clock = Clock()
 
     def _append(self, payload: dict[str, Any]) -> None:
@@ -48,14 +53,28 @@ class AuditService(HealthMixin):
         if event is None:
             return
         if event.type is EventType.DOSSIER_PURGED and event.patient_id:
-            # Retention follows the dossier.
-            self.store.purge_chain(event.patient_id, self.clock.now(), event.event_id, event.occurred_at)
+            # Retention follows the dossier, once dossier confirms the purge (a lying peer erases nothing).
+            if self._purge_confirmed(event):
+                self.store.purge_chain(event.patient_id, self.clock.now(), event.event_id, event.occurred_at)
             return
         trace = trace_of(event)
         if event.document_id:  # known before its trace is: the history hides it from whom it must at once
             trace["document_author"] = self.store.remember_document(event)
         self.store.remember_dossier(event)
         self.store.append(trace, self.clock.now())
+
+    def _purge_confirmed(self, event: Event) -> bool:
+        """Whether the dossier service purged this event's dossier, the patient's; if not, the refusal is traced
+        in the system chain and the trail is kept."""
+        record = self.dossier.purge_record(event.dossier_id or "") if event.dossier_id else {"purged": False}
+        if record["purged"] and record.get("patient_id") == event.patient_id:
+            return True
+        log.error("kept the trail of a dossier_purged that dossier does not confirm (event %s)", event.event_id)
+        refusal = Event.of(EventType.ACCESS_DENIED, self.name, self.clock.now(), None, outcome=Outcome.DENIED,
+                           rule="R-PURGE-UNCONFIRMED", data={"event_id": event.event_id,
+                                                             "dossier_id": event.dossier_id or ""})
+        self.store.append(trace_of(refusal), self.clock.now())
+        return False
 
     # Every event type of every source (see common/subscriptions.py): no change when one is added.
     @subscribe("audit", "identity")
@@ -90,7 +109,7 @@ class AuditService(HealthMixin):
         each damaged chain, and each checkpoint that no longer matches. Operators: `python -m
         services.audit.verify`."""
         purged = self.store.purged_chains()
-        breaks, ends = [], {}
+        breaks, ends = self._purged_yet_open(purged), {}
         for name in self.store.chain_names():
             problem, last_seq, last_hash = chain.first_break(name, self.store.chain_traces(name))
             ends[name] = (last_seq, last_hash)
@@ -110,6 +129,17 @@ class AuditService(HealthMixin):
                                        "problem": "chain rewritten since this checkpoint"})
         return {"chains": len(ends), "traces": sum(seq for seq, _ in ends.values()), "breaks": breaks,
                 "checkpoint_mismatches": mismatches, "intact": not breaks and not mismatches}
+
+    def _purged_yet_open(self, purged: dict[str, datetime]) -> list[dict[str, Any]]:
+        """Chains erased by a purge decided while the patient's dossier, opened before it, still exists."""
+        problems = []
+        names = sorted(purged)
+        for start in range(0, len(names), 500):
+            for patient_id, dossier in self.dossier.dossiers_of(names[start:start + 500]).items():
+                if datetime.fromisoformat(dossier["opened_at"]) <= purged[patient_id]:
+                    problems.append({"chain": patient_id, "problem": "purged while its dossier is still there",
+                                     "dossier_status": dossier["status"]})
+        return problems
 
     @every(3600)
     @rpc(callers=(OPERATORS,))

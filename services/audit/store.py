@@ -4,7 +4,7 @@ checkpoints, and tombstones of chains purged with their dossier."""
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.database import Database
@@ -144,8 +144,10 @@ class AuditStore(Store):
     def checkpoints(self) -> list[dict[str, Any]]:
         return list(self.db.checkpoints.find({}).sort([("at_ms", 1)]))
 
-    def purged_chains(self) -> set[str]:
-        return {t["_id"] for t in self.db.purged_chains.find({}, {"_id": 1})}
+    def purged_chains(self) -> dict[str, datetime]:
+        """Every chain purged, with when its purge was decided."""
+        return {t["_id"]: datetime.fromtimestamp(int(t.get("purge_ms", 0)) / 1000, UTC)
+                for t in self.db.purged_chains.find({}, {"purge_ms": 1})}
 
     def _purged_after(self, name: str, occurred_ms: int) -> bool:
         """Whether this chain was purged by a purge decided after `occurred_ms`."""

@@ -305,6 +305,27 @@ class DossierService(HealthMixin):
             purged += 1
         return {"purged": purged}
 
+    # What audit checks before it erases a trail, or when it verifies one (a lying peer must not erase it).
+
+    @rpc(callers=("audit",))
+    def purge_record(self, dossier_id: str) -> dict[str, Any]:
+        """Whether this service purged `dossier_id`, and whose it was."""
+        if not isinstance(dossier_id, str) or not dossier_id:
+            raise InvalidInput.for_field("dossier_id", "required")
+        record = self.store.purge_record(dossier_id)
+        if record is None:
+            return {"purged": False, "patient_id": None}
+        return {"purged": True, "patient_id": record.get("patient_id"), "purged_at": record["purged_at"].isoformat()}
+
+    @rpc(callers=("audit",))
+    def dossiers_of(self, patient_ids: list[str]) -> dict[str, dict[str, str]]:
+        """The dossier each of these patients has now (status, when it opened); at most 500 at a time."""
+        if not isinstance(patient_ids, list) or len(patient_ids) > 500 or \
+                not all(isinstance(item, str) for item in patient_ids):
+            raise InvalidInput.for_field("patient_ids", "a list of at most 500 patient ids")
+        return {dossier["patient_id"]: {"status": dossier["status"], "opened_at": dossier["opened_at"].isoformat()}
+                for dossier in self.store.dossiers_of(patient_ids)}
+
     # The personal space
 
     def _open_personal_space(self, dossier: dict[str, Any], record: dict[str, Any] | None) -> dict[str, Any]:

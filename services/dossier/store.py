@@ -90,7 +90,8 @@ class DossierStore(Store):
     def purge(self, dossier: dict[str, Any], event: Event) -> None:
         """Remove a dossier and everything in it. The purge record (with its event) is written first, so a
         purge interrupted half-way is finished by the next run and reported once."""
-        self.insert_new("purges", {"_id": dossier["_id"], "purged_at": event.occurred_at}, [event])
+        self.insert_new("purges", {"_id": dossier["_id"], "patient_id": dossier["patient_id"],
+                                   "purged_at": event.occurred_at}, [event])
         for document in self.db.documents.find({"dossier_id": dossier["_id"]}, {"_id": 1}):
             self.delete_content(document["_id"])  # may be gone already, after an interrupted run
         self.db.documents.delete_many({"dossier_id": dossier["_id"]})
@@ -99,6 +100,13 @@ class DossierStore(Store):
         self.db.personal_spaces.delete_many({"_id": dossier["_id"]})
         self.db.personal_space_history.delete_many({"dossier_id": dossier["_id"]})
         self.db.dossiers.delete_one({"_id": dossier["_id"]})
+
+    def purge_record(self, dossier_id: str) -> dict[str, Any] | None:
+        return self.db.purges.find_one({"_id": dossier_id}, {"patient_id": 1, "purged_at": 1})
+
+    def dossiers_of(self, patient_ids: list[str]) -> list[dict[str, Any]]:
+        return list(self.db.dossiers.find({"patient_id": {"$in": patient_ids}},
+                                          {"patient_id": 1, "status": 1, "opened_at": 1}))
 
     # The personal space: sealed with the dossier's key, every version kept.
 

@@ -176,3 +176,38 @@ def test_a_late_event_of_a_purged_dossier_leaves_nothing_in_the_trail(
     # A new dossier of the same patient, opened after the purge, is traced again.
     cluster.dossier.open(deposit.patient, {"ins": deposit.ins})
     eventually(lambda: traces.find_one({"patient_id": patient_id, "type": "dossier_opened"}))
+
+
+def test_a_purge_that_dossier_does_not_confirm_erases_nothing(
+    cluster: Any, deposit: Deposit, environment: dict[str, str]
+) -> None:
+    """A dossier_purged, well signed, for a dossier that is still open (a lying or mistaken peer): audit asks
+    dossier, keeps the trail and traces the refusal in the system chain."""
+    settled(cluster, deposit, 3)
+    dossier = service_database(environment, "dossier").dossiers.find_one({"ins": deposit.ins})
+    assert dossier is not None
+    patient_id, traces = dossier["patient_id"], service_database(environment, "audit").traces
+    kept = traces.count_documents({"patient_id": patient_id})
+    lie = Event(type="dossier_purged", source="dossier", occurred_at=utcnow(), patient_id=patient_id,
+                dossier_id=dossier["_id"])
+    event_dispatcher(config["AMQP_URI"])("dossier", "dossier_purged", lie.model_dump(mode="json"))
+    refusal = eventually(lambda: traces.find_one({"rule": "R-PURGE-UNCONFIRMED", "data.event_id": lie.event_id}))
+    assert refusal is not None and refusal["type"] == "access_denied" and refusal["patient_id"] is None
+    assert traces.count_documents({"patient_id": patient_id}) == kept
+    assert cluster.audit.verify()["intact"]
+
+
+def test_the_verifier_reports_a_trail_erased_while_its_dossier_is_still_there(
+    cluster: Any, deposit: Deposit, environment: dict[str, str]
+) -> None:
+    """A tombstone for a patient whose dossier, opened before the purge was decided, still exists: what an
+    erasure by a lying peer (or by hand in the store) leaves; the verifier says so."""
+    settled(cluster, deposit, 3)
+    patient_id = str(cluster.identity.patient_id_for(deposit.ins))
+    audit = service_database(environment, "audit")
+    audit.purged_chains.insert_one({"_id": patient_id, "purged_at": utcnow(), "event_id": "evt_lie",
+                                    "purge_ms": int(utcnow().timestamp() * 1000)})
+    report = cluster.audit.verify()
+    assert not report["intact"]
+    assert {"chain": patient_id, "problem": "purged while its dossier is still there",
+            "dossier_status": "open"} in report["breaks"]
