@@ -29,15 +29,15 @@ from deploy.local.processes import (
     wait_for,
 )
 from services.common.broker_admin import deprovision, ensure_management, provision
-from services.common.devsecrets import SIGNERS
-from services.common.signatures import PUBLIC_KEYS, own_signing_key, signing_variable
+from services.common.signatures import PUBLIC_KEYS, own_signing_key
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "DMP_LOGIN_CODE_KEY",
                "DMP_IDENTITY_MESSAGE_KEY",
                "DMP_AUDIT_SIGNING_KEY", "DMP_AUDIT_PUBLIC_KEYS", "MONGO_URI", "SMTP_HOST", "SMTP_PORT",
-               "SMS_GATEWAY_URL", "AMQP_URI", "DMP_GATEWAY_PORT", PUBLIC_KEYS,
-               *(signing_variable(name) for name in SIGNERS))
+               "SMS_GATEWAY_URL", "AMQP_URI", "DMP_GATEWAY_PORT")
+# Not the bus keys: they go as a set (every signer's key and every public key), from the caller or from
+# var/dev.env, never half from the environment (public keys exported by a test run or an operator's shell)
 
 
 def dev_secrets(var: Path) -> dict[str, str]:
@@ -119,7 +119,7 @@ class Stack:
         self.principal_uris = provision(env["AMQP_URI"])
         # ... and signs with its own key (services/common/signatures.py); this process, which calls them
         # (tests, benchmarks), verifies their answers with their public keys.
-        os.environ.setdefault(PUBLIC_KEYS, env[PUBLIC_KEYS])
+        os.environ[PUBLIC_KEYS] = env[PUBLIC_KEYS]
         for name in SERVICES:
             self.processes.start(name, ["-m", "services.common.launcher", name],
                                  {**own_signing_key(child_env, name), "AMQP_URI": self.principal_uris[name]})

@@ -181,12 +181,52 @@ class VerifyingReplyListener(rpc.ReplyListener):  # type: ignore[misc]
         super().handle_message(body, message)
 
 
+class Onward:
+    """A client of one service that hands it, in place of each access token or credential the caller may act
+    on, a credential addressed to that service (services/common/tokens.py): no user token travels on."""
+
+    def __init__(self, client: Any, caller: str, callee: str) -> None:
+        self._client, self._caller, self._callee = client, caller, callee
+
+    def __getattr__(self, method: str) -> OnwardMethod:
+        return OnwardMethod(getattr(self._client, method), self._caller, self._callee)
+
+
+class OnwardMethod:
+    def __init__(self, method: Any, caller: str, callee: str) -> None:
+        self._method, self._caller, self._callee = method, caller, callee
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._method(*self._onward(args), **kwargs)
+
+    def call_async(self, *args: Any, **kwargs: Any) -> Any:
+        return self._method.call_async(*self._onward(args), **kwargs)
+
+    def _onward(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        from services.common.tokens import onward  # tokens imports (through sessions) this module
+
+        return onward(args, self._caller, self._callee)
+
+
+class OnwardCluster:
+    """`Onward` for every service of a cluster proxy: `OnwardCluster(proxy, "gateway").dossier.search(...)`."""
+
+    def __init__(self, proxy: Any, caller: str) -> None:
+        self._proxy, self._caller = proxy, caller
+
+    def __getattr__(self, service: str) -> Onward:
+        return Onward(getattr(self._proxy, service), self._caller, service)
+
+
 class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
-    """nameko's dependency for calling another service, its reply queue declared once per connection and
-    only signed answers taken: `identity = ServiceRpc("identity")`."""
+    """nameko's dependency for calling another service, its reply queue declared once per connection, only
+    signed answers taken, and credentials for it in place of the caller's: `identity = ServiceRpc("identity")`."""
 
     publisher_cls = NamedPublisher
     reply_listener = VerifyingReplyListener()
+
+    def get_dependency(self, worker_ctx: Any) -> Onward:
+        return Onward(super().get_dependency(worker_ctx), self.container.service_name, self.target_service)
 
     def setup(self) -> None:
         super().setup()

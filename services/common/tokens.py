@@ -10,10 +10,14 @@ Key formats: services/common/keys.py. `python -m services.common.devsecrets` pri
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -21,11 +25,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import ValidationError
 
 from services.common.actors import Actor
-from services.common.errors import Unauthenticated
+from services.common.clock import utcnow
+from services.common.errors import ServiceUnavailable, Unauthenticated
 from services.common.ids import new_id
 from services.common.keys import SigningKey, b64e, parse_public_keys
+from services.common.principals import Kind, kind_of
 from services.common.sessions import ENDED
 from services.common.settings import Settings, required
+from services.common.signatures import BusKeys, principal_of_kid
 
 ALGORITHM = "EdDSA"
 CLOCK_SKEW_SECONDS = 30  # tolerated difference between the issuer's clock and a verifier's
@@ -75,15 +82,19 @@ def verify(token: object, settings: Settings | None = None) -> Actor:
 
 
 def verified(token: object, settings: Settings | None = None) -> Verified:
-    """The actor a token speaks for, with its session; Unauthenticated saying why it is refused."""
+    """The actor a token speaks for, with its session; Unauthenticated saying why it is refused. Inside a
+    service's worker, an internal credential addressed to that service is taken too (see `credential`)."""
     settings = settings or Settings.from_env()
     if not isinstance(token, str) or not token:
         raise Unauthenticated("an access token is required")
-    keys = _public_keys(required("DMP_TOKEN_PUBLIC_KEYS"))
     try:
-        kid = jwt.get_unverified_header(token).get("kid")
+        header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
         raise Unauthenticated("the access token is malformed") from None
+    if header.get("typ") == CREDENTIAL_TYPE:
+        return _credential_verified(token, header.get("kid"))
+    keys = _public_keys(required("DMP_TOKEN_PUBLIC_KEYS"))
+    kid = header.get("kid")
     key = keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         raise Unauthenticated("the access token was signed by an unknown key")
@@ -111,6 +122,90 @@ def verified(token: object, settings: Settings | None = None) -> Verified:
         raise Unauthenticated("the access token is not valid")
     ENDED.check(claims["sid"])
     return Verified(actor, claims["sid"], datetime.fromtimestamp(claims["exp"], UTC))
+
+
+# Internal credentials. The user's access token stops at the gateway: what a service receives is a
+# credential of a minute, naming the actor and the session, signed by the caller (the gateway, or a service
+# calling on) with its bus key (services/common/signatures.py) and addressed to one service. It is worthless
+# at the gateway, which takes identity's tokens only, and at any other service: whoever copies one off the
+# bus can replay it nowhere but where it was going, for the minute it lasts, and not past a logout.
+
+CREDENTIAL_TYPE = "dmp-credential"
+CREDENTIAL_SECONDS = 60
+_receiver: ContextVar[str | None] = ContextVar("dmp_credential_receiver", default=None)
+
+
+def receiving(service: str) -> None:
+    """Said by each worker of `service` before it runs (services/common/health.py): whom credentials it
+    verifies must be addressed to."""
+    _receiver.set(service)
+
+
+@contextlib.contextmanager
+def received_by(service: str) -> Iterator[None]:
+    """`receiving(service)` for the duration of a block (outside a worker: the tests)."""
+    token = _receiver.set(service)
+    try:
+        yield
+    finally:
+        _receiver.reset(token)
+
+
+def audience(service: str) -> str:
+    return f"dmp-bus:{service}"
+
+
+def credential(session: Verified, caller: str, callee: str, now: datetime | None = None) -> str:
+    """A credential for `callee`, from `caller`, speaking for the session's actor; it ends with the session's
+    access token if that comes first."""
+    key = BusKeys.from_env().signer(caller)
+    now = now or utcnow()
+    expires = min(session.expires_at, now + timedelta(seconds=CREDENTIAL_SECONDS))
+    claims = {
+        "iss": audience(caller), "aud": audience(callee), "sub": session.actor.id, "sid": session.session_id,
+        "iat": int(now.timestamp()), "nbf": int(now.timestamp()), "exp": int(expires.timestamp()),
+        "jti": uuid.uuid4().hex, "act": session.actor.model_dump(mode="json", exclude_none=True),
+    }
+    return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": CREDENTIAL_TYPE})
+
+
+def _credential_verified(token: str, kid: object) -> Verified:
+    receiver = _receiver.get()
+    if receiver is None:
+        raise Unauthenticated("an internal credential is not an access token")
+    key = BusKeys.from_env().public.get(kid) if isinstance(kid, str) else None
+    caller = principal_of_kid(kid) if isinstance(kid, str) else ""
+    if key is None or kind_of(caller) not in (Kind.SERVICE, Kind.GATEWAY):
+        raise Unauthenticated("the credential was signed by an unknown key")
+    try:
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM], audience=audience(receiver),
+                            issuer=audience(caller), leeway=CLOCK_SKEW_SECONDS,
+                            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti", "sid"]})
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("the access token has expired") from None
+    except jwt.PyJWTError:
+        raise Unauthenticated("the credential is not valid here") from None
+    try:
+        actor = Actor.model_validate(claims.get("act"))
+    except ValidationError:
+        raise Unauthenticated("the credential speaks for an actor of a refused kind") from None
+    if actor.id != claims["sub"] or not isinstance(claims["sid"], str):
+        raise Unauthenticated("the credential is not valid here")
+    ENDED.check(claims["sid"])
+    return Verified(actor, claims["sid"], datetime.fromtimestamp(claims["exp"], UTC))
+
+
+def onward(args: tuple[Any, ...], caller: str, callee: str) -> tuple[Any, ...]:
+    """`args` of a call from `caller` to `callee`, each access token or credential `caller` may act on
+    replaced by a credential for `callee`; anything else (a token that does not verify included: the callee
+    refuses it as before) goes as it is."""
+    replaced = []
+    for arg in args:
+        if isinstance(arg, str) and arg.count(".") == 2 and len(arg) > 64:
+            with contextlib.suppress(Unauthenticated, ServiceUnavailable):
+                arg = credential(verified(arg), caller, callee)
+        replaced.append(arg)
+    return tuple(replaced)
 
 
 def signing_key_from_env() -> SigningKey:

@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-from services.common.rpc_client import RpcClient
+from services.common.rpc_client import OnwardCluster, RpcClient
 from services.common.settings import Settings
 
 log = logging.getLogger("dmp.gateway")
@@ -25,7 +25,8 @@ _generation = 0  # bumped when the broker connection was lost: every thread then
 
 
 def services() -> Any:
-    """The calling thread's cluster proxy: `services().dossier.search(token, ins)`."""
+    """The calling thread's cluster proxy: `services().dossier.search(token, ins)`. The user's access token
+    goes no further: each service gets a credential addressed to it instead (services/common/tokens.py)."""
     proxy = getattr(_local, "proxy", None)
     if proxy is None or getattr(_local, "generation", None) != _generation:
         _drop(getattr(_local, "client", None))
@@ -33,7 +34,7 @@ def services() -> Any:
         client = RpcClient(
             uri=settings.amqp_uri, timeout=settings.rpc_timeout_seconds
         )
-        proxy = client.start()
+        proxy = OnwardCluster(client.start(), "gateway")
         _local.proxy, _local.client, _local.generation = proxy, client, _generation
         with _lock:
             _clients.append(client)

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import amqp.exceptions
+import jwt
 import pytest
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
@@ -21,6 +22,7 @@ from pymongo import MongoClient
 
 from services.common.broker_admin import Management, apply, remove, uri_for
 from services.common.bus import Principal
+from services.common.errors import Unauthenticated
 from services.common.keys import SigningKey
 from services.common.principals import NamedPublisher, user_prefix, vhost_of
 from services.common.rpc_client import RpcClient
@@ -418,3 +420,24 @@ def test_a_login_code_and_its_address_never_cross_the_bus_in_clear(system: Runni
     bodies = [call.body if isinstance(call.body, str) else call.body.decode() for call in calls]
     assert bodies and all(list(json.loads(body)["args"][0]) == ["sealed"] for body in bodies)
     assert not [body for body in bodies if code.group(1) in body or email in body or ins in body]
+
+
+def test_the_users_access_token_stops_at_the_gateway(system: Running, api: Api, admin: str) -> None:
+    """Copied off the bus, what the gateway hands dossier is a credential for dossier alone (services/common/
+    tokens.py): the gateway refuses it over HTTP, and consent refuses it even from the gateway's own user."""
+    copy = f"copy-{uuid.uuid4().hex}"
+    bind(admin, RPC, "dossier.search", copy)
+    ins, patient, _ = api.dossier_with_consenting_doctor(f"credential-{uuid.uuid4().hex[:8]}@patients.dmp-test.fr")
+    assert system.http.get(f"/api/v1/patients/{ins}/documents", headers=patient).status_code == 200
+    with Connection(admin) as connection:  # type: ignore[no-untyped-call]
+        calls = eventually(lambda: drain(connection, copy))
+    bearer = patient["Authorization"].removeprefix("Bearer ")
+    copied = json.loads(calls[0].body)["args"][0]
+    assert copied != bearer and bearer not in calls[0].body
+    assert jwt.get_unverified_header(copied)["typ"] == "dmp-credential"
+    assert jwt.decode(copied, options={"verify_signature": False})["aud"] == "dmp-bus:dossier"
+    replayed = system.http.get(f"/api/v1/patients/{ins}/documents", headers={"Authorization": f"Bearer {copied}"})
+    assert replayed.status_code == 401
+    with RpcClient(uri=system.stack.principal_uris["gateway"], timeout=10) as stolen, \
+            pytest.raises(Unauthenticated, match="not valid here"):
+        stolen.consent.settings(copied, ins)
