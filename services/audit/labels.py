@@ -27,6 +27,7 @@ LABELS: dict[str, tuple[str, str]] = {  # event type: (français, English)
     "document_unmasked": ("Démasquage d'un document", "Document unmasked"),
     "document_released": ("Document rendu visible", "Document made visible"),
     "access_denied": ("Accès refusé", "Access refused"),
+    "operator_command": ("Commande d'exploitation", "Operator command"),
     "consent_recorded": ("Autorisation d'accès enregistrée", "Consent to access recorded"),
     "consent_withdrawn": ("Autorisation d'accès retirée", "Consent to access withdrawn"),
     "care_team_joined": ("Entrée dans l'équipe de soins", "Joined the care team"),

@@ -6,9 +6,10 @@ the exchanges, durable queues and bindings (declared as the administrator, befor
 
     python -m services.common.broker_admin provision --passwords-from-env  # every system principal
     python -m services.common.broker_admin admit NAME [--events SOURCE:TYPE ...]  # prints its AMQP URI
+    python -m services.common.broker_admin admit-operator NAME  # operator-NAME, traced by name; prints its URI
     python -m services.common.broker_admin rotate NAME  # a new password for a principal; prints its URI
     python -m services.common.broker_admin show NAME    # what a principal may do
-    python -m services.common.broker_admin remove NAME  # an external service leaves the bus
+    python -m services.common.broker_admin remove NAME  # an external service or a named operator leaves
 
 `provision --passwords-from-env` is the Kubernetes set-up job (deploy/k8s/base/broker-setup.yaml): each
 principal's password is the one its Deployment's Secret holds, read from DMP_BROKER_PASSWORD_<NAME>.
@@ -23,6 +24,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -183,6 +185,13 @@ def external(name: str, events: list[str], amqp_uri: str) -> Principal:
     return Principal(name, f"{user_prefix(amqp_uri)}{name}", tuple(pairs))
 
 
+def named_operator(name: str, amqp_uri: str) -> Principal:
+    """operator-NAME: an operator of their own, allowed what `operator` is, and traced by name."""
+    if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", name):
+        sys.exit("an operator's name is 2 to 31 lowercase letters, digits or dashes, starting with a letter")
+    return Principal(f"operator-{name}", f"{user_prefix(amqp_uri)}operator-{name}")
+
+
 def held(management: Management, vhost: str, principal: Principal) -> Grants | None:
     """What the broker lets a principal's user do on `vhost` (None: no such user): for an external service,
     the only record of the events it was admitted for."""
@@ -234,6 +243,9 @@ def parser() -> argparse.ArgumentParser:
     admit = commands.add_parser("admit", help="admit an external service (prints its AMQP URI once)")
     admit.add_argument("name")
     admit.add_argument("--events", nargs="*", default=[], metavar="SOURCE:TYPE")
+    operator = commands.add_parser("admit-operator", help="a named operator, operator-NAME (prints its AMQP URI "
+                                   "once); what it runs is traced under that name")
+    operator.add_argument("name")
     rotate = commands.add_parser("rotate", help="a new password for one of the system's principals")
     rotate.add_argument("name")
     show = commands.add_parser("show", help="what a principal may do (an external service: as the broker holds it)")
@@ -271,10 +283,14 @@ def run(args: argparse.Namespace, amqp_uri: str, management: Management) -> None
         if args.name in own:
             sys.exit(f"{args.name} is one of the system's own principals; use rotate")
         principal = external(args.name, args.events, amqp_uri)
+    elif args.command == "admit-operator":
+        principal = named_operator(args.name, amqp_uri)
     elif args.name in own:
         principal = own[args.name]
     elif args.command in ("show", "remove") and kind_of(args.name) is Kind.CLIENT:
         principal = external(args.name, [], amqp_uri)
+    elif args.command in ("show", "remove") and kind_of(args.name) is Kind.OPERATOR:
+        principal = Principal(args.name, f"{user_prefix(amqp_uri)}{args.name}")
     else:
         sys.exit(f"unknown principal {args.name}; one of {', '.join(own)} (an external service gets a new "
                  "password by being admitted again)")

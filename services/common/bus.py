@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from kombu.connection import Connection
 from kombu.entity import Exchange
@@ -83,16 +84,21 @@ def principals(prefix: str = "") -> list[Principal]:
 
 
 @cache
-def rpc_callers() -> dict[str, frozenset[str]]:
-    """`service.method` -> who may call it, read from the services' entrypoints."""
+def service_classes() -> tuple[type[Any], ...]:
+    """The services' classes (imported here, when asked: the services import this module)."""
     from services.audit.service import AuditService
     from services.consent.service import ConsentService
     from services.dossier.service import DossierService
     from services.identity.service import IdentityService
     from services.notify.service import NotifyService
 
+    return IdentityService, ConsentService, DossierService, NotifyService, AuditService
+
+
+def rpc_callers() -> dict[str, frozenset[str]]:
+    """`service.method` -> who may call it, read from the services' entrypoints."""
     table: dict[str, frozenset[str]] = {}
-    for service in (IdentityService, ConsentService, DossierService, NotifyService, AuditService):
+    for service in service_classes():
         for attribute in dir(service):
             callers = getattr(getattr(service, attribute), CALLERS, None)
             if callers is not None:

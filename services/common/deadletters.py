@@ -39,7 +39,7 @@ from services.common.direct_events import publish_now
 from services.common.draining import DrainingMessageConsumer, DrainingRpc, DrainingRpcConsumer
 from services.common.errors import ConfigurationError, DmpError, ServiceUnavailable
 from services.common.events import Event, EventType, Outcome
-from services.common.principals import Sender, SignedPublisher, allowed
+from services.common.principals import OPERATORS, Kind, Sender, SignedPublisher, allowed, kind_of
 from services.common.rpc_client import BROKER_ERRORS, CONNECTION_ERRORS
 from services.common.settings import Settings
 from services.common.signatures import BadSignature, BusKeys, raw_body
@@ -292,7 +292,16 @@ class GuardedRpc(DrainingRpc):
             if caller is None or not allowed(caller, callers):
                 self.rpc_consumer.refuse(message, self.method_name, caller)
                 return
+            if OPERATORS in callers and kind_of(caller) is Kind.OPERATOR:
+                self.trace_operator(caller)
         super().handle_message(body, message)
+
+    def trace_operator(self, operator: str) -> None:
+        """What an operator does is traced, by name (`operator-<name>`), in the system chain: the methods
+        reserved to operators (purges, key rotation, verification, fees...), not what anyone may call."""
+        service = self.container.service_name
+        publish_now(Event.of(EventType.OPERATOR_COMMAND, service, utcnow(), None,
+                             data={"operator": operator, "method": f"{service}.{self.method_name}"}))
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
         if exc_info is not None:

@@ -62,6 +62,7 @@ class EventType(StrEnum):
     ACCESS_DENIED = "access_denied"
     LOGIN_FAILED = "login_failed"  # a wrong or expired one-time code for a known patient
     AUTHENTICATION_REFUSED = "authentication_refused"  # a presented token failed verification (no actor)
+    OPERATOR_COMMAND = "operator_command"  # an operator's command reached a service: who, which method
 
 
 class Outcome(StrEnum):

@@ -7,10 +7,12 @@ nothing about access: every service verifies the token again and dossier asks co
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Request, Response
@@ -130,12 +132,20 @@ def create_app() -> FastAPI:
         if "text/html" in request.headers.get("accept", ""):  # a person's browser: the patient's pages
             return RedirectResponse(f"{pages.PAGES}/", status_code=303)
         return {"service": "Dossier Médical Partagé", "api_docs": f"{API}/docs", "openapi": f"{API}/openapi.json",
-                "patient_pages": f"{pages.PAGES}/"}
+                "asyncapi": f"{API}/asyncapi.json", "patient_pages": f"{pages.PAGES}/"}
 
     @app.get("/.well-known/jwks.json", tags=["login"])
     def public_keys() -> dict[str, list[dict[str, str]]]:
         """The keys that verify access tokens (JWKS). Old keys stay listed until their tokens expire."""
         return jwks(required("DMP_TOKEN_PUBLIC_KEYS"))
+
+    contract = json.loads(resources.files("services.gateway").joinpath("asyncapi.json").read_text())
+
+    @app.get(f"{API}/asyncapi.json", tags=["operations"])
+    def asyncapi() -> dict[str, Any]:
+        """The bus's contract for other services (AsyncAPI 3.0): every RPC with who may call it, every event
+        source and subscription (services/common/asyncapi.py)."""
+        return dict(contract)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, str]:

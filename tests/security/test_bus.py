@@ -20,6 +20,7 @@ from kombu.messaging import Producer
 from nameko.exceptions import MethodNotFound
 from pymongo import MongoClient
 
+from services.common import broker_admin
 from services.common.broker_admin import Management, apply, remove, uri_for
 from services.common.bus import Principal
 from services.common.errors import Unauthenticated
@@ -441,3 +442,23 @@ def test_the_users_access_token_stops_at_the_gateway(system: Running, api: Api, 
     with RpcClient(uri=system.stack.principal_uris["gateway"], timeout=10) as stolen, \
             pytest.raises(Unauthenticated, match="not valid here"):
         stolen.consent.settings(copied, ins)
+
+
+def test_a_named_operator_is_admitted_and_what_it_runs_is_traced_by_name(
+    system: Running, admin: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`broker_admin admit-operator alice` gives operator-alice a user of her own; each operator-only method
+    she runs is traced in the system chain under her name (not what anyone may call, such as health)."""
+    monkeypatch.setenv("AMQP_URI", admin)
+    broker_admin.main(["admit-operator", "alice"])
+    alice = capsys.readouterr().out.strip()
+    try:
+        with RpcClient(uri=alice, timeout=60) as cluster:
+            cluster.audit.verify()
+            cluster.dossier.health()
+        trace = eventually(lambda: traces(system).find_one(
+            {"type": "operator_command", "data.operator": "operator-alice", "data.method": "audit.verify"}))
+        assert trace["patient_id"] is None and trace["source"] == "audit"
+        assert traces(system).find_one({"type": "operator_command", "data.method": "dossier.health"}) is None
+    finally:
+        broker_admin.main(["remove", "operator-alice"])
