@@ -114,12 +114,17 @@ def verified(token: object, settings: Settings | None = None) -> Verified:
         raise Unauthenticated("the access token is not valid yet") from None
     except jwt.PyJWTError:
         raise Unauthenticated("the access token is not valid") from None
+    return _session(claims, "the access token", "the access token is not valid")
+
+
+def _session(claims: dict[str, Any], what: str, invalid: str) -> Verified:
+    """The actor and live session that verified claims speak for (of an access token or a credential)."""
     try:
         actor = Actor.model_validate(claims.get("act"))
     except ValidationError:
-        raise Unauthenticated("the access token speaks for an actor of a refused kind") from None
+        raise Unauthenticated(f"{what} speaks for an actor of a refused kind") from None
     if actor.id != claims["sub"] or not isinstance(claims["sid"], str):
-        raise Unauthenticated("the access token is not valid")
+        raise Unauthenticated(invalid)
     ENDED.check(claims["sid"])
     return Verified(actor, claims["sid"], datetime.fromtimestamp(claims["exp"], UTC))
 
@@ -185,14 +190,7 @@ def _credential_verified(token: str, kid: object) -> Verified:
         raise Unauthenticated("the access token has expired") from None
     except jwt.PyJWTError:
         raise Unauthenticated("the credential is not valid here") from None
-    try:
-        actor = Actor.model_validate(claims.get("act"))
-    except ValidationError:
-        raise Unauthenticated("the credential speaks for an actor of a refused kind") from None
-    if actor.id != claims["sub"] or not isinstance(claims["sid"], str):
-        raise Unauthenticated("the credential is not valid here")
-    ENDED.check(claims["sid"])
-    return Verified(actor, claims["sid"], datetime.fromtimestamp(claims["exp"], UTC))
+    return _session(claims, "the credential", "the credential is not valid here")
 
 
 def onward(args: tuple[Any, ...], caller: str, callee: str) -> tuple[Any, ...]:
