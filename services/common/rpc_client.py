@@ -40,11 +40,11 @@ from kombu.entity import Queue
 from kombu.exceptions import OperationalError
 from nameko import config, rpc
 from nameko.amqp.publish import get_connection
-from nameko.constants import AMQP_SSL_CONFIG_KEY
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI
 from nameko.exceptions import ReplyQueueExpiredWithPendingReplies, RpcTimeout
 from nameko.standalone.rpc import ClusterRpcClient, ReplyListener
 
-from services.common.principals import NamedPublisher, users_prefix_of
+from services.common.principals import NamedPublisher, principal_of_uri, users_prefix_of
 from services.common.settings import Settings
 from services.common.signatures import reply_problem
 
@@ -155,6 +155,9 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
     publisher_cls = NamedPublisher  # every request names its broker user (services/common/principals.py)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # its requests signed as the principal its broker user is, when this process holds that key
+        kwargs.setdefault("principal", principal_of_uri(kwargs.get("uri") or config.get(AMQP_URI_CONFIG_KEY,
+                                                                                          DEFAULT_AMQP_URI)))
         super().__init__(*args, **kwargs)
         # nameko builds its listener inside __init__ and binds the call path to that very object;
         # giving the object the lasting class changes how it waits, and nothing else.
@@ -229,6 +232,7 @@ class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
         return Onward(super().get_dependency(worker_ctx), self.container.service_name, self.target_service)
 
     def setup(self) -> None:
+        self.publisher_options["principal"] = self.container.service_name  # signs its requests (signatures.py)
         super().setup()
         queue = self.reply_listener.queue
         declared_once(queue)
