@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, ParamSpec, Protocol, TypeVar, cast
 from urllib.parse import unquote, urlparse
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
@@ -44,13 +44,38 @@ from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_A
 from nameko.exceptions import ReplyQueueExpiredWithPendingReplies, RpcTimeout
 from nameko.standalone.rpc import ClusterRpcClient, ReplyListener
 
+from services.audit.client import AuditClient
 from services.common.principals import NamedPublisher, principal_of_uri, users_prefix_of
 from services.common.settings import Settings
 from services.common.signatures import reply_problem
+from services.consent.client import ConsentClient
+from services.dossier.client import DossierClient
+from services.identity.client import IdentityClient
+from services.notify.client import NotifyClient
 
 log = logging.getLogger(__name__)
 BROKER_ERRORS = (OperationalError, AmqpConnectionError)  # the broker refused or dropped the connection
 CONNECTION_ERRORS = (OSError, *BROKER_ERRORS)  # the same, or the socket under it
+
+
+Arguments = ParamSpec("Arguments")
+Answer = TypeVar("Answer")
+
+
+class Cluster(Protocol):
+    """Every service's proxy, typed by its client (services/<service>/client.py)."""
+
+    identity: IdentityClient
+    consent: ConsentClient
+    dossier: DossierClient
+    notify: NotifyClient
+    audit: AuditClient
+
+
+def call_async(method: Callable[Arguments, Answer], *args: Arguments.args, **kwargs: Arguments.kwargs) -> Any:
+    """Send a call without waiting for its answer (nameko's `call_async`), its arguments checked by the
+    method's typed client: `call_async(self.notify.deliver_identity_message, message)`."""
+    return cast(Any, method).call_async(*args, **kwargs)
 
 
 class ReplyQueue(Queue):
@@ -172,6 +197,9 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
         expiry = Settings.from_env().rpc_reply_queue_expiry_seconds
         self.reply_listener.queue.queue_arguments["x-expires"] = expiry * 1000
         self.reply_listener.expiry_seconds = float(expiry)
+
+    def __enter__(self) -> Cluster:
+        return cast(Cluster, super().__enter__())
 
 
 class VerifyingReplyListener(rpc.ReplyListener):  # type: ignore[misc]
