@@ -30,9 +30,9 @@ class AuditStore(Store):
 
     def append(self, event: dict[str, Any], now: datetime) -> bool:
         """Add a trace at the end of its chain; False when this event was already traced. Concurrent
-        writers race for the next sequence number: the unique (chain, seq) index lets one win."""
-        if self.db.traces.find_one({"_id": event["_id"]}, {"_id": 1}) is not None:
-            return False
+        writers race for the next sequence number: the unique (chain, seq) index lets one win. Three
+        commands when nothing races (the head, the trace, the head again): a repeated event, a lost race
+        and a head left behind by a writer that died are all told apart only once an insert is refused."""
         name = chain.chain_of(event)
         for _ in range(50):
             head = self.db.chain_heads.find_one({"_id": name})
@@ -40,18 +40,17 @@ class AuditStore(Store):
                 if self._purged_after(name, event["occurred_ms"]):
                     return False  # a late event of a dossier already purged: nothing of it may linger
                 head = {"seq": 0, "hash": chain.GENESIS}
-            ahead = self.db.traces.find_one({"chain": equal(name), "seq": head["seq"] + 1})
-            if ahead is not None:  # the head lags behind (a writer died between its two writes): catch up
-                self._move_head(name, head, ahead)
-                continue
             trace = {**event, "chain": name, "seq": head["seq"] + 1, "prev_hash": head["hash"], "recorded_at": now}
             trace["hash"] = chain.link(trace)
             try:
                 self.db.traces.insert_one(trace)
             except DuplicateKeyError:
                 if self.db.traces.find_one({"_id": event["_id"]}, {"_id": 1}) is not None:
-                    return False  # the same event, traced by another worker meanwhile
-                continue  # another event took this place in the chain: try the next one
+                    return False  # this event is traced already (a redelivery, or another worker meanwhile)
+                ahead = self.db.traces.find_one({"chain": equal(name), "seq": head["seq"] + 1})
+                if ahead is not None:  # that place is taken: the head lags behind it, catch up and try again
+                    self._move_head(name, head, ahead)
+                continue
             self._move_head(name, head, trace)
             return True
         raise ServiceUnavailable("the audit chain is too busy; the event will be retried")
@@ -69,16 +68,19 @@ class AuditStore(Store):
     def remember_document(self, event: Event) -> str | None:
         """Keep what this event says of its document (patient, author, visibility codes, newest event
         wins), before its trace is stored: the history must know at once whom to hide it from. Returns
-        the document's author (for the author's history)."""
+        the document's author (for the author's history). A deposit's document is new: written at once,
+        looked up only if it was not (one command, not two)."""
         assert event.document_id is not None
         at_ms = int(event.occurred_at.timestamp() * 1000)
         author = event.actor.id if event.type is EventType.DOCUMENT_ADDED and event.actor is not None else None
-        known = self.db.documents.find_one({"_id": event.document_id})
-        if known is None and documents.visibility_after(event, []) is None:
-            return None  # not a document the trail has heard of (a refused guess of an id, say)
+        known = None if event.type is EventType.DOCUMENT_ADDED else self.db.documents.find_one(
+            {"_id": event.document_id})
         if known is None:
+            visibility = documents.visibility_after(event, [])
+            if visibility is None and event.type is not EventType.DOCUMENT_ADDED:
+                return None  # not a document the trail has heard of (a refused guess of an id, say)
             record = {"_id": event.document_id, "patient_id": event.patient_id, "author": {"id": author},
-                      "visibility": documents.visibility_after(event, []) or [], "visibility_ms": at_ms}
+                      "visibility": visibility or [], "visibility_ms": at_ms}
             try:
                 self.db.documents.insert_one(record)
                 return author

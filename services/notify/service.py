@@ -106,12 +106,13 @@ class NotifyService(HealthMixin):
             else:
                 channels = ["email"]
             for channel in channels:
-                delivery_id = f"{event.event_id}:{whom}:{channel}"
-                if self.store.add_delivery({"_id": delivery_id, "event_id": event.event_id, "whom": whom,
-                                            "patient_id": event.patient_id, "professional_id": professional_id,
-                                            "channel": channel, "events": [event.model_dump(mode="json")],
-                                            "next_ms": ms(self.clock.now())}):
-                    self._attempt(delivery_id)
+                now = self.clock.now()
+                delivery = self.store.add_delivery({
+                    "_id": f"{event.event_id}:{whom}:{channel}", "event_id": event.event_id, "whom": whom,
+                    "patient_id": event.patient_id, "professional_id": professional_id, "channel": channel,
+                    "events": [event.model_dump(mode="json")], "next_ms": ms(now)}, now)
+                if delivery is not None:  # else this event was handled before (a redelivery)
+                    self._try(delivery, Settings.from_env(), preferences if whom == messages.PATIENT else None)
 
     def _attempt(self, delivery_id: str) -> None:
         settings = Settings.from_env()
@@ -119,8 +120,14 @@ class NotifyService(HealthMixin):
         delivery = self.store.claim(delivery_id, now, settings.notify_lease_seconds * 1000)
         if delivery is None:
             return  # someone else holds it, or it is done
+        self._try(delivery, settings)
+
+    def _try(self, delivery: dict[str, Any], settings: Settings, preferences: dict[str, Any] | None = None) -> None:
+        """Send a delivery this worker has claimed, and record its fate. `preferences`: the patient's, when
+        the caller has just read them."""
+        delivery_id = delivery["_id"]
         try:
-            detail = self._send(delivery, settings)
+            detail = self._send(delivery, settings, preferences)
         except LeaseLost:
             log.warning("delivery %s was taken over by another attempt; not sent twice", delivery_id)
             return
@@ -146,11 +153,13 @@ class NotifyService(HealthMixin):
         lease_left_ms = delivery["claimed_ms"] + settings.notify_lease_seconds * 1000 - ms(now)
         self.store.finish(delivery["_id"], status, now, detail, patience_seconds=max(0.0, lease_left_ms / 1000 - 1))
 
-    def _send(self, delivery: dict[str, Any], settings: Settings) -> str:
+    def _send(self, delivery: dict[str, Any], settings: Settings, preferences: dict[str, Any] | None) -> str:
         events = [Event.model_validate(e) for e in delivery["events"]]
         if delivery["whom"] == messages.PATIENT:
             contact = self.identity.contact_of(delivery["patient_id"])
-            language = self.store.preferences(delivery["patient_id"]).get("language") or contact["language"]
+            if preferences is None:
+                preferences = self.store.preferences(delivery["patient_id"])
+            language = preferences.get("language") or contact["language"]
         else:
             contact = self.identity.professional_contact(delivery["professional_id"])
             language = contact["language"]
@@ -161,10 +170,14 @@ class NotifyService(HealthMixin):
             message = messages.digest(events, language, settings.patient_portal_url)
         else:
             message = messages.compose(events[0], language, settings.patient_portal_url, delivery["whom"])
-        if not self.store.still_held(delivery["_id"], delivery["claimed_ms"]):
+        held_ms = ms(self.clock.now()) - delivery["claimed_ms"]
+        if held_ms > settings.notify_lease_seconds * 1000 // 2 and \
+                not self.store.still_held(delivery["_id"], delivery["claimed_ms"]):
             # The lookups took longer than the lease and another attempt took the delivery over: it sends,
             # this one does not (found by the fault test: a patient mailed twice). Only a stall inside the
-            # send itself, bounded by the SMTP and SMS timeouts (15 s), can still outlast the lease.
+            # send itself, bounded by the SMTP and SMS timeouts (15 s), can still outlast the lease. Within
+            # half the lease nobody can have taken it over (the clocks of notify's nodes agree far better
+            # than that), so the store is asked only past it.
             raise LeaseLost(delivery["_id"])
         journal = SentJournal(settings.notify_journal_dir)
 
@@ -215,12 +228,13 @@ class NotifyService(HealthMixin):
         for (patient_id, day), day_items in groups.items():
             preferences = {**NotificationPreferences().model_dump(), **self.store.preferences(patient_id)}
             for channel in messages.channels(preferences["channels"]):
-                delivery_id = f"digest:{patient_id}:{day}:{channel}"
-                if self.store.add_delivery({"_id": delivery_id, "event_id": f"digest:{day}", "whom": messages.PATIENT,
-                                            "patient_id": patient_id, "professional_id": "", "channel": channel,
-                                            "digest": True, "events": [i["event"] for i in day_items],
-                                            "next_ms": ms(self.clock.now())}):
-                    self._attempt(delivery_id)
+                now = self.clock.now()
+                delivery = self.store.add_delivery({
+                    "_id": f"digest:{patient_id}:{day}:{channel}", "event_id": f"digest:{day}",
+                    "whom": messages.PATIENT, "patient_id": patient_id, "professional_id": "", "channel": channel,
+                    "digest": True, "events": [i["event"] for i in day_items], "next_ms": ms(now)}, now)
+                if delivery is not None:
+                    self._try(delivery, Settings.from_env(), preferences)
             self.store.drop_digest_items([i["_id"] for i in day_items])
         return {"digests": len(groups)}
 

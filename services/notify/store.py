@@ -36,13 +36,15 @@ class NotifyStore(Store):
 
     # Deliveries
 
-    def add_delivery(self, delivery: dict[str, Any]) -> bool:
-        """Record a delivery to make; False when this event was already handled for this recipient."""
+    def add_delivery(self, delivery: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+        """Record a delivery to make, claimed by its writer for its first attempt (one command: no claim to
+        take afterwards); None when this event was already handled for this recipient."""
+        claimed = {**delivery, "status": "sending", "attempts": 1, "claimed_ms": ms(now)}
         try:
-            self.db.deliveries.insert_one({**delivery, "status": "pending", "attempts": 0, "claimed_ms": 0})
+            self.db.deliveries.insert_one(claimed)
         except DuplicateKeyError:
-            return False
-        return True
+            return None
+        return claimed
 
     def claim(self, delivery_id: str, now: datetime, lease_ms: int) -> dict[str, Any] | None:
         """Take a pending delivery (or one whose holder's lease ran out); None if someone else holds it."""
