@@ -18,13 +18,16 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from services.common.bus import EVENT_SOURCES, RPC_EXCHANGE, events_exchange, service_classes
+from services.common.bus import EVENT_SOURCES, RPC_EXCHANGE, events_exchange, reply_queue_prefix, service_classes
 from services.common.deadletters import CALLERS
 from services.common.events import Event
-from services.common.subscriptions import SUBSCRIPTIONS
+from services.common.signatures import ANSWERS, KID, PUBLIC_KEYS, SIGNATURE, signed_bytes
+from services.common.subscriptions import SUBSCRIPTIONS, Subscription
 
 VERSION = "1.1.0"
 SCHEMAS = "#/components/schemas/"
+# What a signature covers, spelt by the function that signs: the contract changes when the signing does.
+SIGNED_BYTES = signed_bytes("<exchange>", "<routing key>", "<correlation id>", f"<{ANSWERS}>", b"").decode()
 
 
 def _hoisted(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +85,7 @@ def _rpc(service: str, attribute: str, method: Any, schemas: dict[str, Any]
     reply = {
         "name": f"{name}.reply",
         "contentType": "application/json",
+        "traits": [{"$ref": "#/components/messageTraits/signedReply"}],
         "payload": {"type": "object", "properties": {
             "result": _schema(hints.get("return", inspect.Parameter.empty), schemas),
             "error": {"type": ["object", "null"], "description": "nameko's error: exc_type, value, exc_args"},
@@ -99,10 +103,66 @@ def _rpc(service: str, attribute: str, method: Any, schemas: dict[str, Any]
         "channel": {"$ref": f"#/channels/{name}"},
         "summary": summary,
         "x-dmp-callers": sorted(getattr(method, CALLERS)),
-        "reply": {"address": {"location": "$message.header#/reply_to"},
+        "reply": {"address": {"location": "$message.header#/reply_to", "description": REPLY_ADDRESS},
                   "messages": [{"$ref": f"#/components/messages/{name}.reply"}]},
     }
     return channel, operation, {f"{name}.request": request, f"{name}.reply": reply}
+
+
+REPLY_ADDRESS = (f"the AMQP property reply_to: a random lowercase UUID, the routing key on {RPC_EXCHANGE} of the "
+                 f"caller's reply queue {reply_queue_prefix('<broker user>')}<that UUID>")
+
+
+def _signature_headers(answers: bool) -> dict[str, Any]:
+    headers: dict[str, Any] = {
+        KID: {"type": "string", "description": "the signing key's id, <principal>.<version>: the signer is the "
+                                               "principal before the first dot"},
+        SIGNATURE: {"type": "string", "description": "the Ed25519 signature of the signed bytes, base64url "
+                                                     "without padding"},
+    }
+    if answers:
+        headers[ANSWERS] = {"type": "string", "description": "the service.method of the call this reply answers"}
+    return {"type": "object", "required": sorted(headers), "properties": headers}
+
+
+def _traits() -> dict[str, Any]:
+    signed = (f"Signed bytes: the UTF-8 text {json.dumps(SIGNED_BYTES)} followed by the body exactly as it "
+              "arrived; the exchange and routing key are those it was delivered through.")
+    return {
+        "signedEvent": {"headers": _signature_headers(answers=False), "description": (
+            f"Signed by the event's source; its correlation id and {ANSWERS} are empty. {signed} Believe it only "
+            "if the key's principal is the source of its exchange, <source>.events, and the body's source and "
+            "type are that source and the routing key.")},
+        "signedReply": {"headers": _signature_headers(answers=True), "description": (
+            f"Signed by the service called, with the request's correlation id and {ANSWERS}. {signed} Believe "
+            f"it only if the key's principal is the service you called, {ANSWERS} is the method you called and "
+            "the correlation id is the one of a call you are waiting on.")},
+    }
+
+
+def _description() -> str:
+    queue = Subscription("<your name>", "<source>", ()).queue.name
+    return "\n\n".join((
+        "The DMP's bus (RabbitMQ, AMQP 0-9-1): its services' methods (RPC, nameko's protocol) and events, for "
+        "its own services and for admitted external services.",
+        "**Connecting.** Every principal connects as a broker user of its own, and names that user in the "
+        "user_id property of every message it publishes (RabbitMQ refuses any other). An external service "
+        "is admitted by the DMP's operators (`python -m services.common.broker_admin admit NAME --events "
+        "SOURCE:TYPE ...`), who hand it its AMQP URI and the bus's public keys.",
+        "**Calling a method**: the operations with a reply. x-dmp-callers says who may call it: clients (the "
+        "gateway and admitted external services, with a user's access token), operators, everyone, or "
+        f"services by name. Declare a reply queue {reply_queue_prefix('<broker user>')}<uuid> bound to "
+        f"{RPC_EXCHANGE} with the routing key <uuid> (a random lowercase UUID); publish the request to "
+        f"{RPC_EXCHANGE} with the channel's address (service.method) as routing key, the JSON body "
+        '{"args": [...], "kwargs": {...}}, reply_to <uuid>, a new correlation_id and user_id. The reply '
+        'comes to that queue with the same correlation_id: {"result": ..., "error": null}, or an error.',
+        f"**Receiving events**: bind the durable queue {queue} to the exchange "
+        f"{events_exchange('<source>')} with the event types you were admitted for (the routing key is the "
+        "event's type). Delivery is at least once: take each event_id once.",
+        "**Signatures.** Every event and every reply is signed with Ed25519 by its sender; trust none that "
+        f"does not verify (the message traits signedEvent and signedReply say how). Public keys: {PUBLIC_KEYS}, "
+        "comma-separated kid:<base64url raw 32-byte Ed25519 public key>; a key id names its principal.",
+    ))
 
 
 def document() -> dict[str, Any]:
@@ -111,7 +171,8 @@ def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     messages: dict[str, Any] = {"event": {
         "name": "event", "contentType": "application/json", "payload": _model(Event, schemas),
-        "summary": "An event: ids and codes only, signed by its source (x-dmp-kid, x-dmp-signature)"}}
+        "traits": [{"$ref": "#/components/messageTraits/signedEvent"}],
+        "summary": f"An event: ids and codes only, signed by its source ({KID}, {SIGNATURE})"}}
     for cls in service_classes():
         for attribute in sorted(dir(cls)):
             method = getattr(cls, attribute)
@@ -138,15 +199,10 @@ def document() -> dict[str, Any]:
         }
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "Dossier Médical Partagé: the bus", "version": VERSION, "description": (
-            "RPC over nameko (exchange nameko-rpc, routing key service.method) and events (exchange "
-            "<source>.events, routing key the event's type). Every principal connects as its own broker user "
-            "and names it in user_id; replies and events are signed (docs/operations.md). x-dmp-callers: "
-            "who may call a method (clients: the gateway and admitted external services, with a user's "
-            "access token; operators; everyone; or services by name).")},
+        "info": {"title": "Dossier Médical Partagé: the bus", "version": VERSION, "description": _description()},
         "channels": channels,
         "operations": operations,
-        "components": {"schemas": schemas, "messages": messages},
+        "components": {"schemas": schemas, "messages": messages, "messageTraits": _traits()},
     }
 
 

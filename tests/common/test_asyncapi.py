@@ -16,6 +16,8 @@ from jsonschema import Draft7Validator, ValidationError
 
 from services.common.asyncapi import document
 from services.common.bus import EVENT_SOURCES, rpc_callers
+from services.common.keys import SigningKey
+from services.common.signatures import BusKeys, signed_bytes
 from services.common.subscriptions import SUBSCRIPTIONS
 
 COMMITTED = resources.files("services.gateway").joinpath("asyncapi.json")
@@ -132,3 +134,18 @@ def test_every_event_source_and_subscription_is_published(generated: dict[str, A
         assert operation["x-dmp-event-types"] == list(subscription.event_types)
     envelope = generated["components"]["messages"]["event"]["payload"]
     assert {"type", "source", "occurred_at"} <= set(envelope["required"]) and "event_id" in envelope["properties"]
+
+
+def test_every_reply_and_event_says_how_it_is_signed(generated: dict[str, Any]) -> None:
+    """The contract's signature headers are the ones the bus's signer writes, and it spells what is signed as
+    the signer builds it: a partner verifying from the contract verifies what the services sign."""
+    messages, traits = generated["components"]["messages"], generated["components"]["messageTraits"]
+    keys = BusKeys({"dossier": SigningKey.generate("dossier.1")}, {})
+    for trait, answers in (("signedEvent", ""), ("signedReply", "dossier.status")):
+        written = keys.sign("dossier", "dossier.events", "document_added", b"{}", answers=answers)
+        assert traits[trait]["headers"]["required"] == sorted(written), trait
+        assert json.dumps(signed_bytes("<exchange>", "<routing key>", "<correlation id>", "<x-dmp-answers>", b"")
+                          .decode()) in traits[trait]["description"]
+    assert messages["event"]["traits"] == [{"$ref": "#/components/messageTraits/signedEvent"}]
+    for name in rpc_callers():
+        assert messages[f"{name}.reply"]["traits"] == [{"$ref": "#/components/messageTraits/signedReply"}], name
