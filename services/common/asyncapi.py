@@ -161,7 +161,8 @@ def _description() -> str:
         "event's type). Delivery is at least once: take each event_id once.",
         "**Signatures.** Every event and every reply is signed with Ed25519 by its sender; trust none that "
         f"does not verify (the message traits signedEvent and signedReply say how). Public keys: {PUBLIC_KEYS}, "
-        "comma-separated kid:<base64url raw 32-byte Ed25519 public key>; a key id names its principal.",
+        "comma-separated kid:<base64url raw 32-byte Ed25519 public key>; a key id names its principal. "
+        "A client written from this document alone: examples/partner_service.py.",
     ))
 
 
