@@ -24,7 +24,7 @@ DEPOSITS_PER_SECOND = 100
 READS_PER_SECOND = 300
 CPU_MS_PER_DEPOSIT = 20  # issue 19's targets: half of what was measured from outside
 CPU_MS_PER_READ = 12
-SIGNING_SHARE_PERCENT = 5  # issue 18: signing every event and reply costs at most this share of a deposit
+SIGNING_SHARE_PERCENT = 5  # issue 18: signing every event, reply and call costs at most this share of a deposit
 
 
 def run(stack: Stack, floors: Section, quick: bool) -> Section:

@@ -29,6 +29,8 @@ from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.tokens import verify
 from services.common.validation import parse
+from services.consent.client import ConsentClient
+from services.dossier.client import DossierClient
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,8 @@ class AuditService(HealthMixin):
     name = "audit"
 
     store: AuditStore = StoreProvider(AuditStore)
-    consent = ServiceRpc("consent")
-    dossier = ServiceRpc("dossier")
+    consent: ConsentClient = ServiceRpc("consent")
+    dossier: DossierClient = ServiceRpc("dossier")
     clock: Clock = Clock()
 
     def _append(self, payload: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -42,7 +43,7 @@ from services.common.events import Event, EventType, Outcome
 from services.common.principals import OPERATORS, Kind, Sender, SignedPublisher, allowed, kind_of
 from services.common.rpc_client import BROKER_ERRORS, CONNECTION_ERRORS
 from services.common.settings import Settings
-from services.common.signatures import BadSignature, BusKeys, raw_body
+from services.common.signatures import KID, SEEN_REQUESTS, BadSignature, BusKeys, raw_body
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,30 @@ def event_problem(body: Any, message: Any, sender: Sender) -> Refusal | None:
     if signer != event.source:
         return Refusal(f"an event of {event.source} signed by {signer}", "R-BUS-SIGNATURE")
     return None
+
+
+def request_problem(message: Any, caller: str | None, shared: bool, now_ms: int | None = None) -> Refusal | None:
+    """Why a call must not be taken as `caller`'s (its broker user's principal; None where every process
+    shares one user), or None. Services and the gateway sign every call they make, as a credential of that
+    one call (signatures.py); operators and external services may, their broker user being their proof."""
+    headers = message.headers or {}
+    if KID not in headers:
+        if not shared and caller is not None and kind_of(caller) in (Kind.SERVICE, Kind.GATEWAY):
+            return Refusal(f"an unsigned call from {caller}", "R-BUS-SIGNATURE")
+        return None
+    properties, delivery = message.properties, message.delivery_info
+    correlation_id = str(properties.get("correlation_id") or "")
+    try:
+        signer, sent_ms = BusKeys.from_env().requester_of(
+            headers, str(delivery.get("exchange", "")), str(delivery.get("routing_key", "")), correlation_id,
+            str(properties.get("reply_to") or ""), raw_body(message))
+    except BadSignature as error:
+        return Refusal(f"a call: {error}", "R-BUS-SIGNATURE")
+    if not shared and signer != caller:
+        return Refusal(f"a call from {caller or 'an unknown sender'} signed by {signer}", "R-BUS-SIGNATURE")
+    now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    stale = SEEN_REQUESTS.problem(signer, correlation_id, sent_ms, now_ms, bool(delivery.get("redelivered")))
+    return Refusal(stale, "R-BUS-REPLAY") if stale else None
 
 
 def trace_forgery(service: str, queue: str, message: Any, refusal: Refusal) -> None:
@@ -216,17 +241,21 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         self.consumer.ack_message(message)
         return result, exc_info
 
-    def refuse(self, message: Any, method: str, caller: str | None) -> None:
-        """A call from someone its method does not name: answered as if the method did not exist, acknowledged,
-        and traced (the broker's permissions should have stopped it: this is the second lock)."""
+    def refuse(self, message: Any, method: str, caller: str | None, refusal: Refusal | None = None) -> None:
+        """A call from someone its method does not name, or not proved to be theirs: answered as if the method
+        did not exist, acknowledged, and traced (the broker's permissions should have stopped the first:
+        this is the second lock)."""
         self._answer(message, MethodNotFound(method))
         self.consumer.ack_message(message)
         self.consumer.settled(message)
         service = self.container.service_name
-        log.error("refused a call of %s.%s from %s", service, method, caller or "an unknown sender")
+        reason = refusal.reason if refusal else "not among the method's callers"
+        log.error("refused a call of %s.%s from %s: %s", service, method, caller or "an unknown sender", reason)
+        data = {"method": f"{service}.{method}", "caller": caller or "unknown"}
+        if refusal:
+            data["reason"] = refusal.reason[:200]
         publish_now(Event.of(EventType.ACCESS_DENIED, service, utcnow(), None, outcome=Outcome.DENIED,
-                             rule="R-BUS-CALLER", data={"method": f"{service}.{method}",
-                                                        "caller": caller or "unknown"}))
+                             rule=(refusal.rule if refusal else None) or "R-BUS-CALLER", data=data))
 
     def _answer(self, message: Any, error: Exception) -> None:
         """Tell a waiting caller at once (an error), when the message says where to answer."""
@@ -283,17 +312,21 @@ class GuardedRpc(DrainingRpc):
     rpc_consumer = GuardedRpcConsumer()
 
     def handle_message(self, body: Any, message: Any) -> None:
-        """Only the callers the method names (`@rpc(callers=...)`), by the broker-validated user id."""
+        """Only the callers the method names (`@rpc(callers=...)`), by the broker-validated user id, and by
+        their signature when they sign (services and the gateway always do)."""
         sender: Sender = self.rpc_consumer.sender
-        if not sender.shared:
-            caller = sender.of(message)
-            method = getattr(self.container.service_cls, self.method_name)
-            callers: frozenset[str] = getattr(method, CALLERS, frozenset())
-            if caller is None or not allowed(caller, callers):
-                self.rpc_consumer.refuse(message, self.method_name, caller)
-                return
-            if OPERATORS in callers and kind_of(caller) is Kind.OPERATOR:
-                self.trace_operator(caller)
+        caller = None if sender.shared else sender.of(message)
+        method = getattr(self.container.service_cls, self.method_name)
+        callers: frozenset[str] = getattr(method, CALLERS, frozenset())
+        if not sender.shared and (caller is None or not allowed(caller, callers)):
+            self.rpc_consumer.refuse(message, self.method_name, caller)
+            return
+        refusal = request_problem(message, caller, sender.shared)
+        if refusal is not None:
+            self.rpc_consumer.refuse(message, self.method_name, caller, refusal)
+            return
+        if caller is not None and OPERATORS in callers and kind_of(caller) is Kind.OPERATOR:
+            self.trace_operator(caller)
         super().handle_message(body, message)
 
     def trace_operator(self, operator: str) -> None:

@@ -12,6 +12,7 @@ Users are `<prefix><principal>`: the prefix keeps the users of several systems o
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -89,6 +90,12 @@ def users_prefix_of(amqp_uri: str) -> str | None:
     return prefix if username_of(amqp_uri).startswith(prefix) else None
 
 
+def principal_of_uri(amqp_uri: str) -> str | None:
+    """The principal a process connecting with `amqp_uri` is, by its broker user; None for a shared user."""
+    prefix = users_prefix_of(amqp_uri)
+    return None if prefix is None else username_of(amqp_uri)[len(prefix):] or None
+
+
 def shared_user(own_user: str, own_name: str) -> bool:
     """A process whose user is not `<prefix><own name>` shares one broker user with every other (the
     in-process tests, a development set-up): nobody's identity can be told from the bus there."""
@@ -116,14 +123,32 @@ class Sender:
 
 class NamedPublisher(Publisher):  # type: ignore[misc]
     """nameko's publisher, naming its broker user on every message (validated by RabbitMQ). A call that
-    asks for a reply is remembered, so that only its service's signed answer is taken (signatures.py)."""
+    asks for a reply is remembered, so that only its service's signed answer is taken, and is signed as
+    `principal`'s credential for that call when this process holds the principal's key (signatures.py)."""
+
+    def __init__(self, amqp_uri: str, principal: str | None = None, **options: Any) -> None:
+        super().__init__(amqp_uri, **options)
+        self.principal = principal
 
     def publish(self, payload: Any, **kwargs: Any) -> None:
         kwargs.setdefault("user_id", username_of(self.amqp_uri))
         correlation_id = kwargs.get("correlation_id")
-        if correlation_id and (kwargs.get("reply_to") or self.publish_kwargs.get("reply_to")):
-            OUTSTANDING.record(correlation_id, str(kwargs.get("routing_key", "")))
+        reply_to = kwargs.get("reply_to") or self.publish_kwargs.get("reply_to")
+        if correlation_id and reply_to:
+            routing_key = str(kwargs.get("routing_key", ""))
+            OUTSTANDING.record(correlation_id, routing_key)
+            keys = BusKeys.from_env() if self.principal else None
+            if keys is not None and self.principal in keys.signing:
+                content_type, encoding, payload = encoded(payload, kwargs.pop("serializer", self.serializer))
+                kwargs.update(content_type=content_type, content_encoding=encoding)
+                headers = keys.sign_request(self.principal, self._exchange_name(kwargs), routing_key,
+                                            correlation_id, str(reply_to), payload, time.time_ns() // 1_000_000)
+                kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), **headers}
         super().publish(payload, **kwargs)
+
+    def _exchange_name(self, kwargs: dict[str, Any]) -> str:
+        exchange = kwargs.get("exchange", self.publish_kwargs.get("exchange"))
+        return str(getattr(exchange, "name", exchange) or "")
 
 
 class SignedPublisher(NamedPublisher):
@@ -131,15 +156,13 @@ class SignedPublisher(NamedPublisher):
     call it `answers`."""
 
     def __init__(self, amqp_uri: str, principal: str, answers: str = "", **options: Any) -> None:
-        super().__init__(amqp_uri, **options)
-        self.principal = principal
+        super().__init__(amqp_uri, principal, **options)
         self.answers = answers
 
     def publish(self, payload: Any, **kwargs: Any) -> None:
         content_type, encoding, body = encoded(payload, kwargs.pop("serializer", self.serializer))
-        exchange = kwargs.get("exchange", self.publish_kwargs.get("exchange"))
         headers = BusKeys.from_env().sign(
-            self.principal, str(getattr(exchange, "name", exchange) or ""), str(kwargs.get("routing_key", "")),
+            str(self.principal), self._exchange_name(kwargs), str(kwargs.get("routing_key", "")),
             body, str(kwargs.get("correlation_id") or ""), self.answers)
         kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), **headers}
         super().publish(body, content_type=content_type, content_encoding=encoding, **kwargs)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, ParamSpec, Protocol, TypeVar, cast
 from urllib.parse import unquote, urlparse
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
@@ -40,17 +40,42 @@ from kombu.entity import Queue
 from kombu.exceptions import OperationalError
 from nameko import config, rpc
 from nameko.amqp.publish import get_connection
-from nameko.constants import AMQP_SSL_CONFIG_KEY
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI
 from nameko.exceptions import ReplyQueueExpiredWithPendingReplies, RpcTimeout
 from nameko.standalone.rpc import ClusterRpcClient, ReplyListener
 
-from services.common.principals import NamedPublisher, users_prefix_of
+from services.audit.client import AuditClient
+from services.common.principals import NamedPublisher, principal_of_uri, users_prefix_of
 from services.common.settings import Settings
 from services.common.signatures import reply_problem
+from services.consent.client import ConsentClient
+from services.dossier.client import DossierClient
+from services.identity.client import IdentityClient
+from services.notify.client import NotifyClient
 
 log = logging.getLogger(__name__)
 BROKER_ERRORS = (OperationalError, AmqpConnectionError)  # the broker refused or dropped the connection
 CONNECTION_ERRORS = (OSError, *BROKER_ERRORS)  # the same, or the socket under it
+
+
+Arguments = ParamSpec("Arguments")
+Answer = TypeVar("Answer")
+
+
+class Cluster(Protocol):
+    """Every service's proxy, typed by its client (services/<service>/client.py)."""
+
+    identity: IdentityClient
+    consent: ConsentClient
+    dossier: DossierClient
+    notify: NotifyClient
+    audit: AuditClient
+
+
+def call_async(method: Callable[Arguments, Answer], *args: Arguments.args, **kwargs: Arguments.kwargs) -> Any:
+    """Send a call without waiting for its answer (nameko's `call_async`), its arguments checked by the
+    method's typed client: `call_async(self.notify.deliver_identity_message, message)`."""
+    return cast(Any, method).call_async(*args, **kwargs)
 
 
 class ReplyQueue(Queue):
@@ -155,6 +180,9 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
     publisher_cls = NamedPublisher  # every request names its broker user (services/common/principals.py)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # its requests signed as the principal its broker user is, when this process holds that key
+        kwargs.setdefault("principal", principal_of_uri(kwargs.get("uri") or config.get(AMQP_URI_CONFIG_KEY,
+                                                                                          DEFAULT_AMQP_URI)))
         super().__init__(*args, **kwargs)
         # nameko builds its listener inside __init__ and binds the call path to that very object;
         # giving the object the lasting class changes how it waits, and nothing else.
@@ -169,6 +197,9 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
         expiry = Settings.from_env().rpc_reply_queue_expiry_seconds
         self.reply_listener.queue.queue_arguments["x-expires"] = expiry * 1000
         self.reply_listener.expiry_seconds = float(expiry)
+
+    def __enter__(self) -> Cluster:
+        return cast(Cluster, super().__enter__())
 
 
 class VerifyingReplyListener(rpc.ReplyListener):  # type: ignore[misc]
@@ -229,6 +260,7 @@ class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
         return Onward(super().get_dependency(worker_ctx), self.container.service_name, self.target_service)
 
     def setup(self) -> None:
+        self.publisher_options["principal"] = self.container.service_name  # signs its requests (signatures.py)
         super().setup()
         queue = self.reply_listener.queue
         declared_once(queue)

@@ -13,9 +13,15 @@ defeat them. A signature cannot be made without the sender's private key, which 
   public keys (DMP_BUS_PUBLIC_KEYS, comma-separated `kid:<base64url key>`) and takes the principal from the
   key it verified with, never from the message. An event verifies only under its source's key; a reply only
   under the key of the service that was called, for the call that was made (`Outstanding`).
+- Requests: a service's (or the gateway's) call of another service is signed too, as a short-lived
+  credential of that one call: `dmp-bus-request/1`, the exchange, the routing key (`service.method`: the
+  callee and what is asked), the correlation id, where the answer goes (`reply_to`) and when it was
+  signed (`x-dmp-sent`, epoch milliseconds), then the body. The callee takes it only from the broker user
+  of its signer, within `REQUEST_SECONDS` of its signing, once (`SeenRequests`).
 - Replays: a replayed event carries its original `event_id`, and every consumer is idempotent by it
   (the audit trail and notify keep the ids they processed); a replayed reply answers a call that is no
-  longer waiting, and is dropped.
+  longer waiting, and is dropped; a replayed request is refused by the process that saw it, and by every
+  process once its signing is `REQUEST_SECONDS` old.
 
 A process signs with its own key (DMP_BUS_SIGNING_KEY, `kid:<base64url seed>`; the in-process tests, which
 run every service in one process, give it every service's key, comma-separated). Rotation, as for the
@@ -42,6 +48,8 @@ from services.common.keys import SigningKey, b64d, b64e, parse_public_keys
 KID = "x-dmp-kid"
 SIGNATURE = "x-dmp-signature"
 ANSWERS = "x-dmp-answers"  # on a reply: the `service.method` of the call it answers
+SENT = "x-dmp-sent"  # on a request: when it was signed, epoch milliseconds
+REQUEST_SECONDS = 120  # how long a signed request may be taken (a caller waits 60 s at most, retries aside)
 SIGNING_KEY = "DMP_BUS_SIGNING_KEY"
 PUBLIC_KEYS = "DMP_BUS_PUBLIC_KEYS"
 
@@ -68,6 +76,12 @@ def principal_of_kid(kid: str) -> str:
 
 def signed_bytes(exchange: str, routing_key: str, correlation_id: str, answers: str, body: bytes) -> bytes:
     head = "\n".join(("dmp-bus/1", exchange, routing_key, correlation_id, answers, ""))
+    return head.encode() + body
+
+
+def request_bytes(exchange: str, routing_key: str, correlation_id: str, reply_to: str, sent: str,
+                  body: bytes) -> bytes:
+    head = "\n".join(("dmp-bus-request/1", exchange, routing_key, correlation_id, reply_to, sent, ""))
     return head.encode() + body
 
 
@@ -99,9 +113,30 @@ class BusKeys:
             headers[ANSWERS] = answers
         return headers
 
+    def sign_request(self, principal: str, exchange: str, routing_key: str, correlation_id: str, reply_to: str,
+                     body: bytes, sent_ms: int) -> dict[str, str]:
+        """The headers that make a request `principal`'s credential for this one call."""
+        key = self.signer(principal)
+        sent = str(sent_ms)
+        signature = key.private_key.sign(request_bytes(exchange, routing_key, correlation_id, reply_to, sent, body))
+        return {KID: key.kid, SIGNATURE: b64e(signature), SENT: sent}
+
     def signer_of(self, headers: dict[str, Any] | None, exchange: str, routing_key: str, body: bytes,
                   correlation_id: str = "") -> str:
-        """The principal whose key signed this message, or BadSignature saying why none did."""
+        """The principal whose key signed this event or reply, or BadSignature saying why none did."""
+        answers = str((headers or {}).get(ANSWERS, ""))
+        return self._verified(headers, signed_bytes(exchange, routing_key, correlation_id, answers, body))
+
+    def requester_of(self, headers: dict[str, Any] | None, exchange: str, routing_key: str, correlation_id: str,
+                     reply_to: str, body: bytes) -> tuple[str, int]:
+        """(the principal whose key signed this request, when it signed it), or BadSignature."""
+        sent = (headers or {}).get(SENT)
+        if not isinstance(sent, str) or not sent.isdigit() or len(sent) > 16:
+            raise BadSignature("unsigned" if sent is None else "a request without a valid signing time")
+        data = request_bytes(exchange, routing_key, correlation_id, reply_to, sent, body)
+        return self._verified(headers, data), int(sent)
+
+    def _verified(self, headers: dict[str, Any] | None, data: bytes) -> str:
         headers = headers or {}
         kid, signature = headers.get(KID), headers.get(SIGNATURE)
         if not isinstance(kid, str) or not isinstance(signature, str):
@@ -109,9 +144,8 @@ class BusKeys:
         key = self.public.get(kid)
         if key is None:
             raise BadSignature(f"signed with an unknown key ({kid[:40]})")
-        answers = headers.get(ANSWERS, "")
         try:
-            key.verify(b64d(signature), signed_bytes(exchange, routing_key, correlation_id, str(answers), body))
+            key.verify(b64d(signature), data)
         except (InvalidSignature, ValueError):
             raise BadSignature(f"a signature by {principal_of_kid(kid)} that does not match the message") from None
         return principal_of_kid(kid)
@@ -160,6 +194,37 @@ class Outstanding:
 
 
 OUTSTANDING = Outstanding()
+
+
+class SeenRequests:
+    """The signed requests this process took within the last `REQUEST_SECONDS`, so that none is taken twice.
+    A message the broker redelivers (its consumer lost its connection before acknowledging it) is the same
+    request, not a replay: the broker marks it, and only a publisher, never the broker, makes a copy."""
+
+    def __init__(self, seconds: int = REQUEST_SECONDS, capacity: int = 1_000_000) -> None:
+        self.window_ms, self.capacity = seconds * 1000, capacity
+        self._seen: OrderedDict[tuple[str, str], int] = OrderedDict()  # (signer, correlation id) -> signed at
+        self._lock = threading.Lock()
+
+    def problem(self, signer: str, correlation_id: str, sent_ms: int, now_ms: int, redelivered: bool) -> str | None:
+        """Why this request must not be taken now, or None (and it is remembered)."""
+        if sent_ms < now_ms - self.window_ms:
+            return f"a request signed by {signer} {(now_ms - sent_ms) // 1000} s ago: too old to be taken"
+        if sent_ms > now_ms + self.window_ms // 4:  # clocks differ a little, not by minutes
+            return f"a request signed by {signer} in the future"
+        key = (signer, correlation_id)
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) < now_ms - self.window_ms:
+                self._seen.popitem(last=False)
+            if key in self._seen and not redelivered:
+                return f"a request of {signer} already taken (a replay)"
+            self._seen[key] = sent_ms
+            while len(self._seen) > self.capacity:
+                self._seen.popitem(last=False)
+        return None
+
+
+SEEN_REQUESTS = SeenRequests()
 
 
 def reply_problem(message: Any, users_prefix: str | None) -> str | None:

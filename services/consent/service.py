@@ -40,6 +40,7 @@ from services.common.tokens import verify
 from services.common.validation import parse
 from services.consent import matrix, rules
 from services.consent.store import ConsentStore, ms, pair_id
+from services.identity.client import IdentityClient
 
 EMERGENCY_DURATION = timedelta(hours=1)
 MEDECIN = "10"
@@ -77,7 +78,7 @@ class ConsentService(HealthMixin):
     name = "consent"
 
     store: ConsentStore = StoreProvider(ConsentStore)
-    identity = ServiceRpc("identity")
+    identity: IdentityClient = ServiceRpc("identity")
     patient_ids: dict[str, str] = PatientIds()
     clock: Clock = Clock()
 

@@ -47,6 +47,7 @@ from services.common.settings import Settings
 from services.common.store import StoreProvider
 from services.common.tokens import verify
 from services.common.validation import parse
+from services.consent.client import ConsentClient
 from services.dossier import crypto, feed, formats, lifecycle, queries, rules
 from services.dossier.store import DossierStore
 
@@ -85,7 +86,7 @@ class DossierService(HealthMixin):
     name = "dossier"
 
     store: DossierStore = StoreProvider(DossierStore)
-    consent = ServiceRpc("consent")
+    consent: ConsentClient = ServiceRpc("consent")
     clock: Clock = Clock()
     # Per worker (nameko makes a service instance per call): the attempt under way, once its dossier is
     # known, and whether its refusal was already traced.

@@ -14,7 +14,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from services.common.errors import ServiceUnavailable
 from services.common.events import Event
 from services.common.matching import matches, newest_first
-from services.common.store import Store, equal
+from services.common.store import Store, each_of, equal
 
 DUPLICATE_KEY = 11000
 HIDDEN = {"_outbox": 0, "_outbox_pending": 0, "_version": 0}
@@ -105,8 +105,7 @@ class DossierStore(Store):
         return self.db.purges.find_one({"_id": dossier_id}, {"patient_id": 1, "purged_at": 1})
 
     def dossiers_of(self, patient_ids: list[str]) -> list[dict[str, Any]]:
-        return list(self.db.dossiers.find({"patient_id": {"$in": patient_ids}},
-                                          {"patient_id": 1, "status": 1, "opened_at": 1}))
+        return each_of(self.db.dossiers, "patient_id", patient_ids, {"patient_id": 1, "status": 1, "opened_at": 1})
 
     # The personal space: sealed with the dossier's key, every version kept.
 
@@ -131,7 +130,7 @@ class DossierStore(Store):
     # The reimbursement feed
 
     def dossiers_by_ins(self, ins_list: list[str]) -> dict[str, dict[str, Any]]:
-        found = self.db.dossiers.find({"ins": {"$in": ins_list}}, {"_id": 1, "ins": 1, "patient_id": 1, "status": 1})
+        found = each_of(self.db.dossiers, "ins", ins_list, {"_id": 1, "ins": 1, "patient_id": 1, "status": 1})
         return {dossier["ins"]: dossier for dossier in found}
 
     def add_reimbursements(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -172,33 +172,28 @@ def router() -> APIRouter:
     @api.post("/patients", status_code=201, tags=["development enrolment"])
     def register_patient(registration: schemas.PatientRegistration) -> dict[str, str]:
         """Register a patient (development only, when DMP_DEV_LOGIN is on)."""
-        result: dict[str, str] = services().identity.register_patient(registration.model_dump(mode="json"))
-        return result
+        return services().identity.register_patient(registration.model_dump(mode="json"))
 
     @api.post("/professionals", status_code=201, tags=["development enrolment"])
     def register_professional(registration: schemas.ProfessionalRegistration) -> dict[str, str]:
         """Register a professional (development only, when DMP_DEV_LOGIN is on)."""
-        result: dict[str, str] = services().identity.register_professional(registration.model_dump(mode="json"))
-        return result
+        return services().identity.register_professional(registration.model_dump(mode="json"))
 
     @api.post("/agents", status_code=201, tags=["development enrolment"])
     def register_agent(registration: schemas.AgentRegistration) -> dict[str, str]:
         """Register an Assurance Maladie counter agent and their card's key (development only)."""
-        result: dict[str, str] = services().identity.register_agent(registration.model_dump(mode="json"))
-        return result
+        return services().identity.register_agent(registration.model_dump(mode="json"))
 
     @api.post("/systems", status_code=201, tags=["development enrolment"])
     def register_system(registration: schemas.SystemRegistration) -> dict[str, str]:
         """Register a system client, e.g. the reimbursement feed, and its key (development only)."""
-        result: dict[str, str] = services().identity.register_system(registration.model_dump(mode="json"))
-        return result
+        return services().identity.register_system(registration.model_dump(mode="json"))
 
     @api.post("/patients/{ins}/representatives", status_code=201, tags=["development enrolment"])
     def add_representative(ins: InsPath, body: schemas.Representation) -> dict[str, str]:
         """Record an adult as legal representative of a minor (development only): they then act for the
         minor with their own login, until the minor's 18th birthday."""
-        result: dict[str, str] = services().identity.add_representative(ins, body.model_dump(mode="json"))
-        return result
+        return services().identity.add_representative(ins, body.model_dump(mode="json"))
 
     @api.post("/dev/tokens", tags=["development enrolment"])
     def dev_token(request: schemas.DevTokenRequest) -> schemas.AccessToken:
@@ -254,14 +249,12 @@ def router() -> APIRouter:
     @api.post("/patients/{ins}/contact", status_code=202, tags=["login"])
     def request_contact_change(token: Token, ins: InsPath, body: schemas.ContactChange) -> dict[str, Any]:
         """The patient asks to change their email: a code is sent to the new address."""
-        result: dict[str, Any] = services().identity.request_contact_change(token, ins, body.model_dump(mode="json"))
-        return result
+        return services().identity.request_contact_change(token, ins, body.model_dump(mode="json"))
 
     @api.post("/patients/{ins}/contact/verify", tags=["login"])
     def confirm_contact_change(token: Token, ins: InsPath, body: schemas.ContactCode) -> dict[str, str]:
         """The code from the new address confirms it; the old address is told of the change."""
-        result: dict[str, str] = services().identity.confirm_contact_change(token, ins, body.model_dump(mode="json"))
-        return result
+        return services().identity.confirm_contact_change(token, ins, body.model_dump(mode="json"))
 
     @api.post("/dossiers", status_code=201, tags=["dossiers"])
     def open_dossier(token: Token, opening: schemas.DossierOpening) -> schemas.DossierOpened:
@@ -278,21 +271,18 @@ def router() -> APIRouter:
     def close_dossier(token: Token, ins: InsPath) -> dict[str, str]:
         """Close the dossier (the patient or their representative): its content is inaccessible at once,
         it is archived and purged 10 years later unless reopened."""
-        result: dict[str, str] = services().dossier.close(token, ins)
-        return result
+        return services().dossier.close(token, ins)
 
     @api.post("/patients/{ins}/dossier/reopen", tags=["dossiers"])
     def reopen_dossier(token: Token, ins: InsPath) -> dict[str, str]:
         """Reopen a closed dossier: everything is restored as it was."""
-        result: dict[str, str] = services().dossier.reopen(token, ins)
-        return result
+        return services().dossier.reopen(token, ins)
 
     @api.post("/patients/{ins}/dossier/deletion", status_code=202, tags=["dossiers"])
     def request_deletion(token: Token, ins: InsPath) -> dict[str, str]:
         """Ask for deletion: the content becomes unreadable at once (its key is destroyed) and everything
         is purged within 3 months. This cannot be undone."""
-        result: dict[str, str] = services().dossier.request_deletion(token, ins)
-        return result
+        return services().dossier.request_deletion(token, ins)
 
     @api.get("/patients/{ins}/personal-space", tags=["personal space"])
     def personal_space(token: Token, ins: InsPath) -> schemas.PersonalSpaceView:
@@ -344,20 +334,17 @@ def router() -> APIRouter:
     ) -> dict[str, str]:
         """The patient withdraws a professional's consent (`professional_id`), or a professional their own."""
         payload = body.model_dump(mode="json") if body else {}
-        result: dict[str, str] = services().consent.withdraw_consent(token, ins, payload)
-        return result
+        return services().consent.withdraw_consent(token, ins, payload)
 
     @api.post("/patients/{ins}/care-team", status_code=201, tags=["consent"])
     def join_care_team(token: Token, ins: InsPath, body: schemas.CareTeamMembership) -> dict[str, Any]:
         """The calling professional joins the patient's care team, the patient having been informed."""
-        result: dict[str, Any] = services().consent.join_care_team(token, ins, body.model_dump(mode="json"))
-        return result
+        return services().consent.join_care_team(token, ins, body.model_dump(mode="json"))
 
     @api.post("/patients/{ins}/care-team/objection", tags=["consent"])
     def object_to_care_team(token: Token, ins: InsPath, body: schemas.ProfessionalRef) -> dict[str, str]:
         """The patient objects to a care team member's access; it ends now."""
-        result: dict[str, str] = services().consent.object_to_care_team(token, ins, body.model_dump(mode="json"))
-        return result
+        return services().consent.object_to_care_team(token, ins, body.model_dump(mode="json"))
 
     @api.post("/patients/{ins}/medecin-traitant", status_code=202, tags=["consent"],
               responses={201: {"description": "declared by the Assurance Maladie feed (a system token)"}})
@@ -377,26 +364,22 @@ def router() -> APIRouter:
     def confirm_medecin_traitant(token: Token, ins: InsPath, body: schemas.ProfessionalRef) -> dict[str, Any]:
         """The patient (or their legal representative) confirms a médecin's pending proposal: they become
         the médecin traitant now; the patient and the previous médecin traitant are told."""
-        result: dict[str, Any] = services().consent.confirm_medecin_traitant(token, ins, body.model_dump(mode="json"))
-        return result
+        return services().consent.confirm_medecin_traitant(token, ins, body.model_dump(mode="json"))
 
     @api.delete("/patients/{ins}/medecin-traitant", tags=["consent"])
     def end_medecin_traitant(token: Token, ins: InsPath) -> dict[str, str]:
         """The patient ends the current médecin traitant (the history is kept)."""
-        result: dict[str, str] = services().consent.end_medecin_traitant(token, ins)
-        return result
+        return services().consent.end_medecin_traitant(token, ins)
 
     @api.post("/patients/{ins}/blocks", tags=["consent"])
     def block(token: Token, ins: InsPath, body: schemas.ProfessionalRef) -> dict[str, Any]:
         """The patient blocks a professional: nothing is visible to them, emergency access included.
         Blocking the médecin traitant is refused (`409 R-BLOCK-MT`): change it first."""
-        result: dict[str, Any] = services().consent.block(token, ins, body.model_dump(mode="json"))
-        return result
+        return services().consent.block(token, ins, body.model_dump(mode="json"))
 
     @api.delete("/patients/{ins}/blocks/{professional_id}", tags=["consent"])
     def unblock(token: Token, ins: InsPath, professional_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = services().consent.unblock(token, ins, {"professional_id": professional_id})
-        return result
+        return services().consent.unblock(token, ins, {"professional_id": professional_id})
 
     @api.put("/patients/{ins}/emergency-oppositions", tags=["consent"])
     def emergency_oppositions(token: Token, ins: InsPath, body: schemas.EmergencyOppositions) -> dict[str, bool]:
@@ -417,8 +400,7 @@ def router() -> APIRouter:
         """Emergency access ("bris de glace"), with a reason: read and add for one hour (the SAMU
         regulator: read only), refused if the patient opposed it or blocked the caller. The patient is
         told at once; every response under it says `"emergency": true`."""
-        result: dict[str, Any] = services().consent.break_glass(token, ins, body.model_dump(mode="json"))
-        return result
+        return services().consent.break_glass(token, ins, body.model_dump(mode="json"))
 
     @api.get("/patients/{ins}/notification-preferences", tags=["notifications"])
     def notification_preferences(token: Token, ins: InsPath) -> schemas.NotificationPreferences:
@@ -436,8 +418,7 @@ def router() -> APIRouter:
     @api.get("/patients/{ins}/access-settings", tags=["consent"])
     def access_settings(token: Token, ins: InsPath) -> dict[str, Any]:
         """For the patient's side: médecin traitant, blocks, oppositions, and who is authorised."""
-        result: dict[str, Any] = services().consent.settings(token, ins)
-        return result
+        return services().consent.settings(token, ins)
 
     @api.post("/patients/{ins}/documents", status_code=201, tags=["documents"])
     def add_document(

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import cast
 
-from services.common.rpc_client import OnwardCluster, RpcClient
+from services.common.rpc_client import Cluster, OnwardCluster, RpcClient
 from services.common.settings import Settings
 
 log = logging.getLogger("dmp.gateway")
@@ -24,7 +24,7 @@ _lock = threading.Lock()
 _generation = 0  # bumped when the broker connection was lost: every thread then starts a fresh client
 
 
-def services() -> Any:
+def services() -> Cluster:
     """The calling thread's cluster proxy: `services().dossier.search(token, ins)`. The user's access token
     goes no further: each service gets a credential addressed to it instead (services/common/tokens.py)."""
     proxy = getattr(_local, "proxy", None)
@@ -38,7 +38,7 @@ def services() -> Any:
         _local.proxy, _local.client, _local.generation = proxy, client, _generation
         with _lock:
             _clients.append(client)
-    return proxy
+    return cast(Cluster, proxy)
 
 
 def discard_clients() -> None:

@@ -17,7 +17,7 @@ from services.common.identifiers import check_actor_id, demographics_mismatch, r
 from services.common.ids import new_id
 from services.common.majority import is_minor
 from services.common.principals import CLIENTS, EVERYONE, OPERATORS
-from services.common.rpc_client import ServiceRpc
+from services.common.rpc_client import ServiceRpc, call_async
 from services.common.schemas import (
     IDENTITY_MESSAGE,
     AccessToken,
@@ -47,6 +47,7 @@ from services.common.tokens import CLOCK_SKEW_SECONDS, issue, signing_key_from_e
 from services.common.validation import parse
 from services.identity import exceptions, external, login
 from services.identity.store import IdentityStore
+from services.notify.client import NotifyClient
 
 CONTACT_FIELDS = {"email": "email", "sms": "mobile"}  # channel -> the patient field it reaches
 
@@ -55,7 +56,7 @@ class IdentityService(HealthMixin):
     name = "identity"
 
     store: IdentityStore = StoreProvider(IdentityStore)
-    notify = ServiceRpc("notify")
+    notify: NotifyClient = ServiceRpc("notify")
     later: Callable[[Callable[[], object]], None] = AfterReply()
     clock: Clock = Clock()
 
@@ -242,9 +243,9 @@ class IdentityService(HealthMixin):
         plain = {"channel": channel, "to": to, "kind": kind, "language": patient.get("language", "fr"), **fields}
         message = {"sealed": seal_json(secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), plain, IDENTITY_MESSAGE)}
         if defer:
-            self.later(lambda: self.notify.deliver_identity_message.call_async(message))
+            self.later(lambda: call_async(self.notify.deliver_identity_message, message))
         else:
-            self.notify.deliver_identity_message.call_async(message)
+            call_async(self.notify.deliver_identity_message, message)
 
     def _check_code(self, patient: dict[str, Any], code: str, purpose: str) -> dict[str, Any]:
         """The challenge a right code answers, used up; Unauthenticated otherwise (5 attempts at most).

@@ -37,6 +37,8 @@ from services.common.settings import Settings, secret_bytes
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.validation import parse
+from services.consent.client import ConsentClient
+from services.identity.client import IdentityClient
 from services.notify import mailer, messages, sms
 from services.notify.exceptions import LeaseLost, PermanentFailure
 from services.notify.journal import SentJournal
@@ -52,8 +54,8 @@ class NotifyService(HealthMixin):
     name = "notify"
 
     store: NotifyStore = StoreProvider(NotifyStore)
-    identity = ServiceRpc("identity")
-    consent = ServiceRpc("consent")
+    identity: IdentityClient = ServiceRpc("identity")
+    consent: ConsentClient = ServiceRpc("consent")
     clock: Clock = Clock()
 
     @rpc(callers=("identity",))

@@ -4,7 +4,7 @@ Retry-After, a cue to retry), never as an unexpected error (a 500)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kombu.exceptions import OperationalError
@@ -37,7 +37,7 @@ class Outages:
 def outages(rabbit_config: None, container_factory: Any) -> Iterator[Any]:
     container_factory(Outages).start()
     with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
-        yield cluster.outages
+        yield cast(Any, cluster).outages
 
 
 @pytest.mark.parametrize(("method", "what"), [("broker_gone", "message broker"), ("store_gone", "record store")])

@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 from pymongo import MongoClient, monitoring
 
+from services.common.cards import Card
 from services.common.clock import utcnow
 from tests.conftest import People
+from tests.dossier.test_feed import line
 from tests.journeys import eventually, submission
 from tests.store_commands import listening
 
@@ -100,6 +102,16 @@ def test_no_query_of_a_journey_scans_a_whole_collection(
     cluster.audit.history(patient, ins, {"date_from": utcnow().date().isoformat(), "limit": 5})
     cluster.notify.retry_due()
     cluster.dossier.release_due()
+    card = Card()  # the reimbursement feed: its batch finds each line's dossier by INS
+    cluster.identity.register_system({"client_id": "reimbursement-feed", "public_key": card.public_pem})
+    nonce = cluster.identity.request_card_challenge({"actor_id": "system:reimbursement-feed"}, "t")["nonce"]
+    feed = cluster.identity.login_with_card(
+        {"actor_id": "system:reimbursement-feed", "nonce": nonce, "signature": card.sign(nonce)}, "t")["access_token"]
+    cluster.dossier.add_reimbursements(feed, {"lines": [line("P1", ins), line("P2", people.patient()[0])]})
+    cluster.dossier.reimbursements(patient, ins)
+    # what audit asks dossier before purging a chain, and while verifying the trail
+    cluster.dossier.purge_record(f"dos_{ins}")
+    cluster.dossier.dossiers_of([f"pat_{n}" for n in range(3)])
 
     client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"])
     try:

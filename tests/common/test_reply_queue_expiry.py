@@ -9,7 +9,7 @@ made short through DMP_RPC_REPLY_QUEUE_EXPIRY_SECONDS.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -66,13 +66,13 @@ def test_item11_a_client_idle_past_the_reply_queue_expiry_answers_the_next_calls
         parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}"))
     try:
         with client as cluster:
-            assert cluster.echo.echo("evening") == "evening"
+            assert cast(Any, cluster).echo.echo("evening") == "evening"
             queue = client.reply_listener.queue.name
             proxy.cut()  # the night
             time.sleep(5)  # not polled meanwhile: a (passive) declaration renews the queue's lease
             assert not queue_exists(queue), "the idle reply queue did not expire"
             proxy.restore()
-            assert cluster.echo.echo("morning") == "morning"
-            assert [cluster.echo.echo(n) for n in range(5)] == list(range(5))
+            assert cast(Any, cluster).echo.echo("morning") == "morning"
+            assert [cast(Any, cluster).echo.echo(n) for n in range(5)] == list(range(5))
     finally:
         proxy.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import eventlet
@@ -49,25 +49,25 @@ def broker_behind_proxy(echo: None) -> Iterator[tuple[TcpProxy, str]]:
 
 def test_many_calls_share_one_reply_connection(echo: None) -> None:
     with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
-        assert [cluster.echo.echo(n) for n in range(50)] == list(range(50))
+        assert [cast(Any, cluster).echo.echo(n) for n in range(50)] == list(range(50))
 
 
 def test_calls_work_again_after_the_broker_went_away_between_them(broker_behind_proxy: tuple[TcpProxy, str]) -> None:
     proxy, uri = broker_behind_proxy
     with RpcClient(uri=uri, timeout=30) as cluster:
-        assert cluster.echo.echo("before") == "before"
+        assert cast(Any, cluster).echo.echo("before") == "before"
         proxy.cut()
         time.sleep(0.5)
         proxy.restore()
-        assert cluster.echo.echo("after") == "after"
+        assert cast(Any, cluster).echo.echo("after") == "after"
 
 
 def test_a_timeout_leaves_the_client_usable(echo: None) -> None:
     with RpcClient(uri=config["AMQP_URI"], timeout=1) as cluster:
         with pytest.raises(RpcTimeout):
-            cluster.echo.slow(3)
+            cast(Any, cluster).echo.slow(3)
         time.sleep(2.5)  # the late answer arrives meanwhile and is dropped (its caller gave up)
-        assert cluster.echo.echo("next") == "next"
+        assert cast(Any, cluster).echo.echo("next") == "next"
 
 
 class Caller:
@@ -90,4 +90,4 @@ def test_a_service_s_reply_queue_exists_before_anything_starts(echo: None, conta
         assert listener.queue.bind(connection.default_channel).queue_declare(passive=True)
     container.extensions.all.start()
     with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
-        assert cluster.caller.relay("through") == "through"
+        assert cast(Any, cluster).caller.relay("through") == "through"

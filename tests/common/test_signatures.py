@@ -4,24 +4,29 @@ must not. The same checks on the real broker, against forged events and replies:
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from services.common import deadletters
 from services.common.clock import utcnow
-from services.common.deadletters import event_problem
+from services.common.deadletters import Refusal, event_problem, request_problem
 from services.common.devsecrets import bus_keys
 from services.common.events import Event, EventType
-from services.common.principals import Sender
+from services.common.principals import Sender, principal_of_uri
 from services.common.signatures import (
     OUTSTANDING,
     PUBLIC_KEYS,
+    REQUEST_SECONDS,
+    SENT,
     SIGNING_KEY,
     BadSignature,
     BusKeys,
     Outstanding,
+    SeenRequests,
     reply_problem,
     signing_variable,
 )
@@ -154,3 +159,116 @@ def test_calls_that_never_got_an_answer_are_forgotten_in_time() -> None:
 def test_an_unsigned_message_names_why(keys: dict[str, str]) -> None:
     with pytest.raises(BadSignature, match="unsigned"):
         BusKeys.from_env().signer_of({}, "dossier.events", "document_added", b"{}")
+
+
+# Requests: a service's call is signed as a credential of that one call (services/common/deadletters.py
+# request_problem); the same on the real broker: tests/security/test_bus.py.
+
+NOW_MS = 1_796_000_000_000
+
+
+def request_message(signer: str, caller: str | None = None, sent_ms: int = NOW_MS, **changes: Any) -> Message:
+    body = json.dumps({"args": ["pat_1"], "kwargs": {}}).encode()
+    correlation_id, reply_to = f"cid-{uuid.uuid4()}", "1c2e7a3e-0d1f-4e55-9a64-3b6f2a1d9c00"
+    headers = BusKeys.from_env().sign_request(signer, "nameko-rpc", "identity.contact_of", correlation_id,
+                                              reply_to, body, sent_ms)
+    message = Message(body, headers, {"exchange": "nameko-rpc", "routing_key": "identity.contact_of"},
+                      {"user_id": f"{PREFIX}{caller or signer}", "correlation_id": correlation_id,
+                       "reply_to": reply_to})
+    for name, value in changes.items():
+        setattr(message, name, value)
+    return message
+
+
+@dataclass
+class Callee:
+    """A service taking calls, with its own clock in epoch ms (the signing time is the caller's)."""
+
+    now: int = NOW_MS
+
+    def check(self, message: Message, caller: str | None, shared: bool = False) -> Refusal | None:
+        return request_problem(message, caller, shared, self.now)
+
+
+@pytest.fixture
+def callee(monkeypatch: pytest.MonkeyPatch) -> Callee:
+    monkeypatch.setattr(deadletters, "SEEN_REQUESTS", SeenRequests())  # one that saw nothing yet
+    return Callee()
+
+
+def test_a_call_signed_by_its_caller_is_taken_once(keys: dict[str, str], callee: Callee) -> None:
+    message = request_message("notify")
+    assert callee.check(message, "notify") is None
+    replay = callee.check(message, "notify")
+    assert replay is not None and replay.rule == "R-BUS-REPLAY" and "replay" in replay.reason
+    # the broker redelivering it (its consumer lost the connection before acknowledging) is not a replay
+    redelivered = replace_info(message, redelivered=True)
+    assert callee.check(redelivered, "notify") is None
+
+
+def replace_info(message: Message, **info: Any) -> Message:
+    return Message(message.body, message.headers, {**message.delivery_info, **info}, message.properties)
+
+
+def test_a_service_call_unsigned_or_signed_by_someone_else_is_refused(keys: dict[str, str], callee: Callee) -> None:
+    unsigned = request_message("notify", headers={})
+    refusal = callee.check(unsigned, "notify")
+    assert refusal is not None and refusal.rule == "R-BUS-SIGNATURE" and "unsigned call from notify" in refusal.reason
+    # notify's broker password, dossier's key: the two must name the same principal
+    borrowed = callee.check(request_message("dossier", caller="notify"), "notify")
+    assert borrowed is not None and borrowed.reason == "a call from notify signed by dossier"
+
+
+def test_operators_and_external_services_may_call_unsigned_their_broker_user_being_their_proof(
+    keys: dict[str, str], callee: Callee
+) -> None:
+    assert callee.check(request_message("notify", headers={}), "operator-alice") is None
+    assert callee.check(request_message("notify", headers={}), "partner") is None
+
+
+def test_a_signed_call_changed_in_any_way_no_longer_verifies(keys: dict[str, str], callee: Callee) -> None:
+    genuine = request_message("notify")
+    changed = [
+        Message(genuine.body.replace(b"pat_1", b"pat_2"), genuine.headers, genuine.delivery_info, genuine.properties),
+        replace_info(genuine, routing_key="identity.set_status"),  # the same credential for another method
+        Message(genuine.body, genuine.headers, genuine.delivery_info, {**genuine.properties, "reply_to": "elsewhere"}),
+        Message(genuine.body, genuine.headers, genuine.delivery_info,
+                {**genuine.properties, "correlation_id": "cid-other"}),
+        Message(genuine.body, {**genuine.headers, SENT: str(NOW_MS + 1)}, genuine.delivery_info, genuine.properties),
+    ]
+    for message in changed:
+        refusal = callee.check(message, "notify")
+        assert refusal is not None and refusal.rule == "R-BUS-SIGNATURE", message
+        assert refusal.reason == "a call: a signature by notify that does not match the message"
+    bad_time = callee.check(
+        Message(genuine.body, {**genuine.headers, SENT: "soon"}, genuine.delivery_info, genuine.properties),
+        "notify")
+    assert bad_time is not None and bad_time.reason == "a call: a request without a valid signing time"
+
+
+def test_a_signed_call_is_a_short_lived_credential(keys: dict[str, str], callee: Callee) -> None:
+    callee.now = NOW_MS + (REQUEST_SECONDS + 1) * 1000
+    stale = callee.check(request_message("notify"), "notify")
+    assert stale is not None and stale.rule == "R-BUS-REPLAY" and "too old to be taken" in stale.reason
+    callee.now = NOW_MS - REQUEST_SECONDS * 1000
+    future = callee.check(request_message("notify"), "notify")
+    assert future is not None and "in the future" in future.reason
+    callee.now = NOW_MS + (REQUEST_SECONDS - 1) * 1000
+    assert callee.check(request_message("notify"), "notify") is None
+
+
+def test_where_every_process_shares_one_broker_user_a_signed_call_must_still_verify(
+    keys: dict[str, str], callee: Callee
+) -> None:
+    assert callee.check(request_message("notify", headers={}), None, shared=True) is None
+    assert callee.check(request_message("consent", caller="guest"), None, shared=True) is None
+    tampered = request_message("notify")
+    tampered.body = tampered.body.replace(b"pat_1", b"pat_9")
+    refusal = callee.check(tampered, None, shared=True)
+    assert refusal is not None and refusal.rule == "R-BUS-SIGNATURE"
+
+
+def test_a_process_signs_its_calls_as_the_principal_it_connects_as() -> None:
+    assert principal_of_uri("amqp://dmp-notify:pw@broker:5672/") == "notify"
+    assert principal_of_uri("amqp://run42-gateway:pw@broker:5672/run42") == "gateway"
+    assert principal_of_uri("amqp://guest:guest@broker:5672/") is None  # shared: nobody's

@@ -6,6 +6,7 @@ import pytest
 
 from services.common.errors import Unauthenticated
 from services.common.rpc_client import RpcClient
+from services.common.signatures import SIGNING_KEY, signing_variable
 from tests.identities import Card, make_ins, registration
 from tests.journeys import eventually
 from tests.mailbox import DOSSIER_NEWS
@@ -146,7 +147,9 @@ def test_login_refusals_over_http(system: Running, api: Api) -> None:
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
 
 
-def test_patient_session_refresh_and_logout_over_http(system: Running, api: Api) -> None:
+def test_patient_session_refresh_and_logout_over_http(
+    system: Running, api: Api, secrets: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     http = system.http
     email = "session@patients.dmp-test.fr"
     ins = api.register_patient(email)
@@ -163,6 +166,7 @@ def test_patient_session_refresh_and_logout_over_http(system: Running, api: Api)
     refused = http.get(f"/api/v1/patients/{ins}/access-settings", headers=headers)
     assert refused.status_code == 401 and "ended" in refused.json()["detail"]
     client = system.stack.principal_uris["gateway"]  # as a client service calling with the user's token
+    monkeypatch.setenv(SIGNING_KEY, secrets[signing_variable("gateway")])  # signing as the gateway does
     with RpcClient(uri=client, timeout=10) as cluster, pytest.raises(Unauthenticated):
         cluster.dossier.status(access, ins)
     keys = http.get("/.well-known/jwks.json").json()["keys"]

@@ -6,6 +6,7 @@ service still does what the published contract lets it do."""
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +28,7 @@ from services.common.errors import Unauthenticated
 from services.common.keys import SigningKey
 from services.common.principals import NamedPublisher, user_prefix
 from services.common.rpc_client import RpcClient
-from services.common.signatures import BusKeys, signing_variable
+from services.common.signatures import SIGNING_KEY, BusKeys, signing_variable
 from tests.journeys import eventually
 from tests.mailbox import DOSSIER_NEWS, LOGIN_CODE
 from tests.queues import drain
@@ -207,10 +208,13 @@ def test_audit_cannot_read_what_is_not_its_own(audit_user: str) -> None:
     refused(lambda: publish(audit_user, "", "rpc-identity"))
 
 
-def test_audit_still_does_its_own_work(audit_user: str) -> None:
-    """The control: the same user is allowed what audit needs (else every refusal above proves nothing)."""
+def test_audit_still_does_its_own_work(audit_user: str, secrets: dict[str, str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control: the same user is allowed what audit needs (else every refusal above proves nothing); its
+    calls signed with audit's key, as the audit process signs them."""
     publish(audit_user, "dmp.malformed", "audit", {"reason": "control"})
     bind(audit_user, events("dossier"), "#", "audit.from-dossier")
+    monkeypatch.setenv(SIGNING_KEY, secrets[signing_variable("audit")])
     with RpcClient(uri=audit_user, timeout=10) as cluster:
         assert cluster.consent.health()["status"] == "ok"
 
@@ -404,7 +408,8 @@ def test_a_login_code_and_its_address_never_cross_the_bus_in_clear(system: Runni
     assert not [body for body in bodies if code.group(1) in body or email in body or ins in body]
 
 
-def test_the_users_access_token_stops_at_the_gateway(system: Running, api: Api, admin: str) -> None:
+def test_the_users_access_token_stops_at_the_gateway(system: Running, api: Api, admin: str, secrets: dict[str, str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Copied off the bus, what the gateway hands dossier is a credential for dossier alone (services/common/
     tokens.py): the gateway refuses it over HTTP, and consent refuses it even from the gateway's own user."""
     copy = f"copy-{uuid.uuid4().hex}"
@@ -420,6 +425,7 @@ def test_the_users_access_token_stops_at_the_gateway(system: Running, api: Api, 
     assert jwt.decode(copied, options={"verify_signature": False})["aud"] == "dmp-bus:dossier"
     replayed = system.http.get(f"/api/v1/patients/{ins}/documents", headers={"Authorization": f"Bearer {copied}"})
     assert replayed.status_code == 401
+    monkeypatch.setenv(SIGNING_KEY, secrets[signing_variable("gateway")])  # the gateway's user and key
     with RpcClient(uri=system.stack.principal_uris["gateway"], timeout=10) as stolen, \
             pytest.raises(Unauthenticated, match="not valid here"):
         stolen.consent.settings(copied, ins)
@@ -443,3 +449,47 @@ def test_a_named_operator_is_admitted_and_what_it_runs_is_traced_by_name(
         assert traces(system).find_one({"type": "operator_command", "data.method": "dossier.health"}) is None
     finally:
         broker_admin.main(["remove", "operator-alice"])
+
+
+# (e) Calls: a service's call is signed as a credential of that one call (services/common/signatures.py).
+
+
+def test_a_services_broker_password_without_its_key_calls_nothing(system: Running, dossier_user: str) -> None:
+    """The thief of dossier's broker password, calling what dossier may call, unsigned: answered as for a
+    method that does not exist, and traced."""
+    with RpcClient(uri=dossier_user, timeout=10) as cluster, pytest.raises(MethodNotFound):
+        cluster.consent.grant("not-a-token", "1" * 15, "read")
+    trace = eventually(lambda: traces(system).find_one({"type": "access_denied", "rule": "R-BUS-SIGNATURE",
+                                                         "data.method": "consent.grant"}))
+    assert trace["data"]["caller"] == "dossier" and trace["data"]["reason"] == "an unsigned call from dossier"
+
+
+def test_a_call_signed_with_another_services_key_is_refused(
+    system: Running, dossier_user: str, secrets: dict[str, str]
+) -> None:
+    """dossier's broker password with notify's key (two thefts): the signature must be dossier's."""
+    signed_request(dossier_user, key_of(secrets, "notify"), "notify", "consent.grant",
+                   ["not-a-token", "2" * 15, "read"])
+    trace = eventually(lambda: traces(system).find_one({"type": "access_denied", "rule": "R-BUS-SIGNATURE",
+                                                         "data.reason": "a call from dossier signed by notify"}))
+    assert trace["data"]["method"] == "consent.grant"
+
+
+def signed_request(uri: str, keys: BusKeys, signer: str, routing_key: str, args: list[Any], times: int = 1) -> None:
+    body = json.dumps({"args": args, "kwargs": {}}).encode()
+    correlation_id, reply_to = str(uuid.uuid4()), str(uuid.uuid4())
+    headers = keys.sign_request(signer, "nameko-rpc", routing_key, correlation_id, reply_to, body,
+                                time.time_ns() // 1_000_000)
+    for _ in range(times):
+        publish_raw(uri, RPC, routing_key, body, headers, correlation_id=correlation_id, reply_to=reply_to)
+
+
+def test_a_signed_call_copied_and_sent_again_is_refused_as_a_replay(
+    system: Running, secrets: dict[str, str]
+) -> None:
+    """A genuine call of notify, sent twice on notify's user: the first is answered, the copy refused."""
+    signed_request(system.stack.principal_uris["notify"], key_of(secrets, "notify"), "notify",
+                   "identity.contact_of", [f"pat_replay_{uuid.uuid4().hex[:8]}"], times=2)
+    trace = eventually(lambda: traces(system).find_one({"type": "access_denied", "rule": "R-BUS-REPLAY",
+                                                         "data.method": "identity.contact_of"}))
+    assert trace["data"]["caller"] == "notify" and "a replay" in trace["data"]["reason"]
