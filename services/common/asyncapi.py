@@ -21,13 +21,24 @@ from pydantic import BaseModel, TypeAdapter
 from services.common.bus import EVENT_SOURCES, RPC_EXCHANGE, events_exchange, reply_queue_prefix, service_classes
 from services.common.deadletters import CALLERS
 from services.common.events import Event
-from services.common.signatures import ANSWERS, KID, PUBLIC_KEYS, SIGNATURE, signed_bytes
+from services.common.signatures import (
+    ANSWERS,
+    KID,
+    PUBLIC_KEYS,
+    REQUEST_SECONDS,
+    SENT,
+    SIGNATURE,
+    request_bytes,
+    signed_bytes,
+)
 from services.common.subscriptions import SUBSCRIPTIONS, Subscription
 
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 SCHEMAS = "#/components/schemas/"
 # What a signature covers, spelt by the function that signs: the contract changes when the signing does.
 SIGNED_BYTES = signed_bytes("<exchange>", "<routing key>", "<correlation id>", f"<{ANSWERS}>", b"").decode()
+REQUEST_BYTES = request_bytes("<exchange>", "<routing key>", "<correlation id>", "<reply_to>", f"<{SENT}>",
+                              b"").decode()
 
 
 def _hoisted(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
@@ -71,6 +82,7 @@ def _rpc(service: str, attribute: str, method: Any, schemas: dict[str, Any]
     request = {
         "name": f"{name}.request",
         "contentType": "application/json",
+        "traits": [{"$ref": "#/components/messageTraits/signedRequest"}],
         "payload": {"type": "object", "required": ["args", "kwargs"], "properties": {
             # positional items titled with their names: the order is the contract's to say, not the reader's
             # to guess (the document's keys are sorted)
@@ -113,7 +125,7 @@ REPLY_ADDRESS = (f"the AMQP property reply_to: a random lowercase UUID, the rout
                  f"caller's reply queue {reply_queue_prefix('<broker user>')}<that UUID>")
 
 
-def _signature_headers(answers: bool) -> dict[str, Any]:
+def _signature_headers(answers: bool = False, sent: bool = False) -> dict[str, Any]:
     headers: dict[str, Any] = {
         KID: {"type": "string", "description": "the signing key's id, <principal>.<version>: the signer is the "
                                                "principal before the first dot"},
@@ -122,6 +134,10 @@ def _signature_headers(answers: bool) -> dict[str, Any]:
     }
     if answers:
         headers[ANSWERS] = {"type": "string", "description": "the service.method of the call this reply answers"}
+    if sent:  # a request's signature is optional for an external service: its broker user proves who it is
+        headers[SENT] = {"type": "string", "pattern": "^[0-9]{1,16}$",
+                         "description": "when the request was signed, epoch milliseconds"}
+        return {"type": "object", "properties": headers}
     return {"type": "object", "required": sorted(headers), "properties": headers}
 
 
@@ -133,6 +149,11 @@ def _traits() -> dict[str, Any]:
             f"Signed by the event's source; its correlation id and {ANSWERS} are empty. {signed} Believe it only "
             "if the key's principal is the source of its exchange, <source>.events, and the body's source and "
             "type are that source and the routing key.")},
+        "signedRequest": {"headers": _signature_headers(sent=True), "description": (
+            "Signed by the caller as a credential of this one call: required from the DMP's services and gateway, "
+            "optional for an external service (with a key the operators published). Signed bytes: the UTF-8 "
+            f"text {json.dumps(REQUEST_BYTES)} followed by the body exactly as sent. The service called takes "
+            f"it only from the broker user of its signer, within {REQUEST_SECONDS} s of {SENT} and once.")},
         "signedReply": {"headers": _signature_headers(answers=True), "description": (
             f"Signed by the service called, with the request's correlation id and {ANSWERS}. {signed} Believe "
             f"it only if the key's principal is the service you called, {ANSWERS} is the method you called and "
@@ -160,7 +181,8 @@ def _description() -> str:
         f"{events_exchange('<source>')} with the event types you were admitted for (the routing key is the "
         "event's type). Delivery is at least once: take each event_id once.",
         "**Signatures.** Every event and every reply is signed with Ed25519 by its sender; trust none that "
-        f"does not verify (the message traits signedEvent and signedReply say how). Public keys: {PUBLIC_KEYS}, "
+        f"does not verify (the message traits signedEvent and signedReply say how; signedRequest, how calls are "
+        f"signed). Public keys: {PUBLIC_KEYS}, "
         "comma-separated kid:<base64url raw 32-byte Ed25519 public key>; a key id names its principal. "
         "A client written from this document alone: examples/partner_service.py.",
     ))
