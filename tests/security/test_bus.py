@@ -8,7 +8,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -22,11 +22,11 @@ from nameko.exceptions import MethodNotFound
 from pymongo import MongoClient
 
 from services.common import broker_admin
-from services.common.broker_admin import Management, apply, remove, uri_for
+from services.common.broker_admin import Management, remove, uri_for
 from services.common.bus import Principal
 from services.common.errors import Unauthenticated
 from services.common.keys import SigningKey
-from services.common.principals import NamedPublisher, user_prefix, vhost_of
+from services.common.principals import NamedPublisher, user_prefix
 from services.common.rpc_client import RpcClient
 from services.common.signatures import SIGNING_KEY, BusKeys, signing_variable
 from tests.journeys import eventually
@@ -71,25 +71,6 @@ def refused(attempt: Callable[[], object]) -> None:
 
 
 @pytest.fixture(scope="module")
-def admin(system: Running) -> str:
-    return system.stack.env["AMQP_URI"]
-
-
-def admitted(admin: str) -> Principal:
-    """An external service, as `python -m services.common.broker_admin admit partner --events
-    dossier:document_added` admits it."""
-    return Principal("partner", f"{user_prefix(admin)}partner", (("dossier", "document_added"),))
-
-
-@pytest.fixture(scope="module")
-def partner(system: Running, admin: str) -> Iterator[str]:
-    management, password = Management.for_broker(admin), uuid.uuid4().hex
-    apply(management, vhost_of(admin), admitted(admin), password)
-    yield uri_for(admin, admitted(admin), password)
-    remove(management, admitted(admin))
-
-
-@pytest.fixture(scope="module")
 def audit_user(system: Running) -> str:
     """What an attacker who took over the audit service's pod holds."""
     return system.stack.principal_uris["audit"]
@@ -98,8 +79,8 @@ def audit_user(system: Running) -> str:
 # (a) No or foreign credentials
 
 
-def test_a_wrong_password_is_refused(admin: str, partner: str) -> None:
-    wrong = uri_for(admin, admitted(admin), "not-the-password")
+def test_a_wrong_password_is_refused(admin: str, admitted: Principal, partner: str) -> None:
+    wrong = uri_for(admin, admitted, "not-the-password")
     with pytest.raises(REFUSED), Connection(wrong) as connection:  # type: ignore[no-untyped-call]
         connection.connect()
 
