@@ -51,8 +51,9 @@ def reply_queue_prefix(owner: str) -> str:
     return f"rpc.reply-{owner}-"
 
 
-def session_feed_queue_prefix(owner: str) -> str:
-    return f"sessions-ended.{owner}."
+def feed_queue_prefixes(owner: str) -> tuple[str, ...]:
+    """A process's own queues following identity's events (services/common/sessions.py IdentityFeed)."""
+    return f"sessions-ended.{owner}.", f"contacts-changed.{owner}."
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ def subscribed(principal: Principal) -> dict[str, tuple[str, ...]]:
         bound.setdefault(source, set()).add(event_type)
     if principal.kind in (Kind.SERVICE, Kind.GATEWAY):  # token verifiers follow ended sessions
         bound.setdefault("identity", set()).add(EventType.SESSION_ENDED.value)
+    if principal.name == "notify":  # its patients' contacts, kept while it follows their changes
+        bound.setdefault("identity", set()).add(EventType.CONTACT_CHANGED.value)
     return {source: tuple(sorted(types)) for source, types in bound.items()}
 
 
@@ -137,7 +140,7 @@ def grants(principal: Principal) -> Grants:
     sources = subscribed(principal)
 
     own_queues = _prefixed((reply_queue_prefix(owner) for owner in owners), REPLY_KEY)
-    own_queues += _prefixed((session_feed_queue_prefix(owner) for owner in owners), "[0-9a-f]{32}")
+    own_queues += _prefixed((prefix for owner in owners for prefix in feed_queue_prefixes(owner)), "[0-9a-f]{32}")
     own_exact = {f"{name}.from-{source}" for source in sources}
     if serves:
         own_exact |= {f"rpc-{name}", f"{name}.dead-letter"}

@@ -112,27 +112,39 @@ class EndedSessions:
 ENDED = EndedSessions()
 
 
-class SessionFeed:
-    """Keeps `ENDED` current in this process (see the module's docstring). `load` returns every live
-    ended session, from identity."""
+class IdentityFeed:
+    """Follows one type of identity's events in a queue of this process's own, bound before `connected` runs
+    (so that nothing published meanwhile is missed) and gone with the connection; connects again after any
+    failure, calling `connected` afresh (an event published while disconnected went to no queue of ours)."""
 
-    def __init__(self, amqp_uri: str, load: Callable[[], list[EndedSession]], sessions: EndedSessions = ENDED):
+    event_type: EventType
+    queue_prefix: str  # services/common/bus.py lets each principal use queues beginning with its own name here
+
+    def __init__(self, amqp_uri: str) -> None:
         self.amqp_uri = amqp_uri
-        self.load = load
-        self.sessions = sessions
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def connected(self) -> None:
+        """Bound and consuming: catch up on what may have been missed."""
+
+    def disconnected(self) -> None:
+        """The feed is interrupted: events may be missed until it is back."""
+
+    def received(self, body: dict[str, Any]) -> None:
+        """One event, published and signed by identity."""
+
+    def idle(self) -> None:
+        """Called about every second while following."""
+
     def start(self) -> None:
-        self.sessions.attach(self)
-        self._thread = threading.Thread(target=self._run, name="session-feed", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"{self.event_type.value}-feed", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(5)
-        self.sessions.detach(self)
 
     def _run(self) -> None:
         pause = RETRY_SECONDS
@@ -141,40 +153,74 @@ class SessionFeed:
                 self._follow()
                 pause = RETRY_SECONDS
             except Exception as error:  # the broker or identity is away (starting): try again, loading afresh
-                log.warning("ended sessions feed interrupted (%s); retrying in %.1f s", type(error).__name__, pause)
+                self.disconnected()
+                log.warning("%s feed interrupted (%s); retrying in %.1f s", self.event_type.value,
+                            type(error).__name__, pause)
                 self._stopping.wait(pause)
                 pause = min(pause * 2, MAX_RETRY_SECONDS)
+        self.disconnected()
 
     def _follow(self) -> None:
         owner = unquote(urlparse(self.amqp_uri).username or "guest")
         queue = Queue(  # type: ignore[no-untyped-call]
-            f"sessions-ended.{owner}.{uuid.uuid4().hex}", exchange=source_exchange("identity"),
-            routing_key=EventType.SESSION_ENDED.value, exclusive=True, auto_delete=True,
+            f"{self.queue_prefix}{owner}.{uuid.uuid4().hex}", exchange=source_exchange("identity"),
+            routing_key=self.event_type.value, exclusive=True, auto_delete=True,
         )
         connection = Connection(self.amqp_uri, ssl=config.get(AMQP_SSL_CONFIG_KEY))  # type: ignore[no-untyped-call]
         with connection, connection.Consumer(queue, callbacks=[self._received], accept=["json"]):  # type: ignore[no-untyped-call]
-            self.sessions.end(self.load(), complete=True)  # after the binding: nothing falls in between
-            loaded = time.monotonic()
+            self.connected()
             while not self._stopping.is_set():
                 try:
                     connection.drain_events(timeout=1)  # type: ignore[no-untyped-call]
                 except TimeoutError:
                     connection.heartbeat_check()  # type: ignore[no-untyped-call]
-                if time.monotonic() - loaded > RESYNC_SECONDS:
-                    self.sessions.end(self.load(), complete=True)
-                    loaded = time.monotonic()
+                self.idle()
 
     def _received(self, body: Any, message: Message) -> None:
         problem = from_identity(message, self.amqp_uri)
-        if problem is not None:
-            # a forged one would end someone's session: believed only from identity, signed by identity
-            log.error("a session_ended event was dropped: %s", problem)
+        if problem is not None:  # a forged one would end a session, or misdirect a patient's mail
+            log.error("a %s event was dropped: %s", self.event_type.value, problem)
+        elif not isinstance(body, dict):
+            log.warning("a %s event that is not an object was dropped", self.event_type.value)
         else:
-            try:
-                self.sessions.end([EndedSession.from_message(body.get("data", {}))])
-            except (AttributeError, KeyError, TypeError, ValueError):
-                log.warning("a session_ended event without a session was dropped")
+            self.received(body)
         message.ack()  # type: ignore[no-untyped-call]
+
+
+class SessionFeed(IdentityFeed):
+    """Keeps `ENDED` current in this process (see the module's docstring). `load` returns every live
+    ended session, from identity."""
+
+    event_type = EventType.SESSION_ENDED
+    queue_prefix = "sessions-ended."
+
+    def __init__(self, amqp_uri: str, load: Callable[[], list[EndedSession]], sessions: EndedSessions = ENDED):
+        super().__init__(amqp_uri)
+        self.load = load
+        self.sessions = sessions
+        self._loaded = 0.0
+
+    def start(self) -> None:
+        self.sessions.attach(self)
+        super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        self.sessions.detach(self)
+
+    def connected(self) -> None:
+        self.sessions.end(self.load(), complete=True)  # after the binding: nothing falls in between
+        self._loaded = time.monotonic()
+
+    def idle(self) -> None:
+        if time.monotonic() - self._loaded > RESYNC_SECONDS:
+            self.connected()
+
+    def received(self, body: dict[str, Any]) -> None:
+        try:
+            self.sessions.end([EndedSession.from_message(body.get("data", {}))])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            log.warning("a session_ended event without a session was dropped")
 
 
 def from_identity(message: Message, amqp_uri: str) -> str | None:

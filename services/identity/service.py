@@ -341,13 +341,12 @@ class IdentityService(HealthMixin):
         patient = self._holder(token, ins)
         challenge = self._check_code(patient, parse(ContactCode, payload).code, "contact")
         field = CONTACT_FIELDS[challenge["channel"]]
-        self.store.set_contact(patient["_id"], field, challenge["address"], self.clock.now())
+        now = self.clock.now()
+        changed = Event.of(EventType.CONTACT_CHANGED, self.name, now, verify(token), patient_id=patient["_id"],
+                           data={"channel": challenge["channel"]})
+        self.store.set_contact(patient["_id"], field, challenge["address"], now, changed)
         if patient.get(field):  # the old address hears of it
             self._tell(patient, "contact_changed", challenge["channel"], patient[field])
-        now = self.clock.now()
-        self.store.record_account_change(Event.of(
-            EventType.CONTACT_CHANGED, self.name, now, verify(token), patient_id=patient["_id"],
-            data={"channel": challenge["channel"]}))
         return {"status": "changed"}
 
     def _with_refresh(self, access: dict[str, Any], actor: Actor, family: str) -> dict[str, Any]:

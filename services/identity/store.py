@@ -65,10 +65,15 @@ class IdentityStore(Store):
         result = self.db[_collection_of(actor_id)].update_one({"_id": actor_id}, {"$set": {"status": status}})
         return result.matched_count == 1
 
-    def set_contact(self, patient_id: str, field: str, address: str, at: datetime) -> None:
-        """Set an email or mobile, verified now (a code sent to it came back)."""
+    def set_contact(self, patient_id: str, field: str, address: str, at: datetime, event: Event | None = None) -> None:
+        """Set an email or mobile, verified now (a code sent to it came back); a change, with its event in
+        the same write: whoever keeps contacts (notify) hears of every change that was made."""
         # Nested: nx-27017 would store a top-level datetime written by $set as a string.
-        self.db.patients.update_one({"_id": patient_id}, {"$set": {field: address, f"{field}_verified": {"at": at}}})
+        changes = {field: address, f"{field}_verified": {"at": at}}
+        if event is None:
+            self.db.patients.update_one({"_id": patient_id}, {"$set": changes})
+        else:
+            self.update_with_events("patients", {"_id": patient_id}, changes, [event])
 
     # Legal representatives
 

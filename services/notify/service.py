@@ -40,6 +40,7 @@ from services.common.validation import parse
 from services.consent.client import ConsentClient
 from services.identity.client import IdentityClient
 from services.notify import mailer, messages, sms
+from services.notify.contacts import Contacts, ContactsProvider
 from services.notify.exceptions import LeaseLost, PermanentFailure
 from services.notify.journal import SentJournal
 from services.notify.store import NotifyStore, ms
@@ -55,6 +56,7 @@ class NotifyService(HealthMixin):
 
     store: NotifyStore = StoreProvider(NotifyStore)
     identity: IdentityClient = ServiceRpc("identity")
+    contacts: Contacts = ContactsProvider()
     consent: ConsentClient = ServiceRpc("consent")
     clock: Clock = Clock()
 
@@ -156,7 +158,8 @@ class NotifyService(HealthMixin):
     def _send(self, delivery: dict[str, Any], settings: Settings, preferences: dict[str, Any] | None) -> str:
         events = [Event.model_validate(e) for e in delivery["events"]]
         if delivery["whom"] == messages.PATIENT:
-            contact = self.identity.contact_of(delivery["patient_id"])
+            patient_id = delivery["patient_id"]
+            contact = self.contacts.of(patient_id, lambda: self.identity.contact_of(patient_id))
             if preferences is None:
                 preferences = self.store.preferences(delivery["patient_id"])
             language = preferences.get("language") or contact["language"]
