@@ -243,10 +243,21 @@ def session_until(issued_at: datetime, ttl_seconds: int, skew_seconds: int) -> d
     return issued_at + timedelta(seconds=ttl_seconds + skew_seconds)
 
 
-class SessionFeedProvider(DependencyProvider):  # type: ignore[misc]
-    """Runs a SessionFeed for the life of a service container, loading from identity over RPC."""
+class FeedProvider(DependencyProvider):  # type: ignore[misc]
+    """Runs an IdentityFeed (made by `start`) for the life of a service container."""
 
-    feed: SessionFeed | None = None
+    feed: IdentityFeed | None = None
+
+    def stop(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
+            self.feed = None
+
+    kill = stop
+
+
+class SessionFeedProvider(FeedProvider):
+    """Runs a SessionFeed for the life of a service container, loading from identity over RPC."""
 
     def start(self) -> None:
         from services.common.rpc_client import RpcClient
@@ -259,10 +270,3 @@ class SessionFeedProvider(DependencyProvider):  # type: ignore[misc]
 
         self.feed = SessionFeed(uri, load)
         self.feed.start()
-
-    def stop(self) -> None:
-        if self.feed is not None:
-            self.feed.stop()
-            self.feed = None
-
-    kill = stop

@@ -15,10 +15,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from nameko.extensions import DependencyProvider
-
 from services.common.events import EventType
-from services.common.sessions import IdentityFeed
+from services.common.sessions import FeedProvider, IdentityFeed
 
 Contact = dict[str, str]
 
@@ -82,23 +80,15 @@ class ContactFeed(IdentityFeed):
             self.contacts.following(True)
 
 
-class ContactsProvider(DependencyProvider):  # type: ignore[misc]
+class ContactsProvider(FeedProvider):
     """The container's `Contacts`, kept current by a `ContactFeed` for the container's life."""
 
     def setup(self) -> None:
         self.contacts = Contacts()
-        self.feed: ContactFeed | None = None
 
     def start(self) -> None:
         self.feed = ContactFeed(self.container.config["AMQP_URI"], self.contacts)
         self.feed.start()
-
-    def stop(self) -> None:
-        if self.feed is not None:
-            self.feed.stop()
-            self.feed = None
-
-    kill = stop
 
     def get_dependency(self, worker_ctx: object) -> Contacts:
         return self.contacts
