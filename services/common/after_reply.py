@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nameko.extensions import DependencyProvider
+from opentelemetry import context
 
 log = logging.getLogger(__name__)
 Action = Callable[[], object]
@@ -24,18 +25,26 @@ class AfterReply(DependencyProvider):  # type: ignore[misc]
     """`self.later(action)`: run `action` once this worker's answer has been sent."""
 
     def setup(self) -> None:
-        self.pending: dict[int, list[Action]] = {}
+        self.pending: dict[int, list[tuple[Action, context.Context]]] = {}
 
     def get_dependency(self, worker_ctx: Any) -> Callable[[Action], None]:
         actions = self.pending.setdefault(id(worker_ctx), [])
-        return actions.append
+
+        def later(action: Action) -> None:
+            # The entrypoint's span has ended by the time the action runs: keep the request's trace.
+            actions.append((action, context.get_current()))
+
+        return later
 
     def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
-        for action in self.pending.pop(id(worker_ctx), []):
+        for action, traced in self.pending.pop(id(worker_ctx), []):
+            token = context.attach(traced)
             try:
                 action()
             except Exception as error:  # the caller asks again; nothing else depends on it
                 log.warning("deferred work failed after the answer: %s", type(error).__name__)
+            finally:
+                context.detach(token)
 
     def worker_teardown(self, worker_ctx: Any) -> None:
         self.pending.pop(id(worker_ctx), None)
