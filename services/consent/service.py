@@ -39,7 +39,7 @@ from services.common.subscriptions import subscribe
 from services.common.tokens import verify
 from services.common.validation import parse
 from services.consent import matrix, rules
-from services.consent.store import ConsentStore, ms, pair_id
+from services.consent.store import ConsentStore, Kind, ms
 from services.identity.client import IdentityClient
 
 EMERGENCY_DURATION = timedelta(hours=1)
@@ -174,7 +174,7 @@ class ConsentService(HealthMixin):
     ) -> dict[str, Any]:
         now = self.clock.now()
         return {
-            "_id": pair_id(ins, professional_id), "ins": ins, "patient_id": patient_id,
+            "ins": ins, "patient_id": patient_id,
             "professional_id": professional_id, "recorded": {"at": now, "by": actor.id, "ms": ms(now)},
             "from_ms": ms(now), "until_ms": ms(until) if until else None, "withdrawn": None, **extra,
         }
@@ -190,8 +190,8 @@ class ConsentService(HealthMixin):
             if request.until else None
         record = self._authorisation(actor, ins, patient_id, actor.id, until)
         event = self._event(EventType.CONSENT_RECORDED, actor, patient_id)
-        created = self.store.authorise("consents", record, event)
-        stored = self.store.authorisation("consents", ins, actor.id) or record
+        created = self.store.authorise(Kind.CONSENT, record, event)
+        stored = self.store.authorisation(Kind.CONSENT, ins, actor.id) or record
         return {"professional_id": actor.id, "recorded_at": stored["recorded"]["at"].isoformat(), "created": created,
                 "until": request.until.isoformat() if request.until else None}
 
@@ -205,7 +205,7 @@ class ConsentService(HealthMixin):
         until = now + timedelta(days=membership.days)
         record = self._authorisation(actor, ins, patient_id, actor.id, until, organisation=actor.organisation,
                                      patient_informed=True)
-        self.store.authorise("care_team", record, self._event(EventType.CARE_TEAM_JOINED, actor, patient_id))
+        self.store.authorise(Kind.CARE_TEAM, record, self._event(EventType.CARE_TEAM_JOINED, actor, patient_id))
         return {"professional_id": actor.id, "until": until.isoformat()}
 
     @rpc
@@ -296,7 +296,7 @@ class ConsentService(HealthMixin):
                             regulator=str(regulator).lower(), until=until.isoformat(),
                             medecin_traitant=settings["medecin_traitant"] or "")
         self.store.start_emergency({
-            "_id": event.event_id, "ins": ins, "patient_id": facts.patient_id, "professional_id": actor.id,
+            "event_id": event.event_id, "ins": ins, "patient_id": facts.patient_id, "professional_id": actor.id,
             "regulator": regulator, "reason": reason, "started": {"at": now, "until": until}, "expires_ms": ms(until),
         }, event)
         decision, _ = self._decide(actor, ins, Action.READ)
@@ -315,7 +315,7 @@ class ConsentService(HealthMixin):
             professional_id = parse(ProfessionalRef, payload or {}).professional_id
         patient_id = self._patient_id(ins)
         event = self._event(EventType.CONSENT_WITHDRAWN, actor, patient_id, professional_id=professional_id)
-        if not self.store.withdraw("consents", ins, professional_id, actor.id, self.clock.now(), event):
+        if not self.store.withdraw(Kind.CONSENT, ins, professional_id, actor.id, self.clock.now(), event):
             raise Conflict("no active consent for this professional", [{"field": "professional_id"}])
         return {"professional_id": professional_id, "status": "withdrawn"}
 
@@ -325,7 +325,7 @@ class ConsentService(HealthMixin):
         actor, ins, grant = self._patient_side(token, ins)
         professional_id = parse(ProfessionalRef, payload).professional_id
         event = self._event(EventType.CARE_TEAM_OBJECTED, actor, grant.patient_id, professional_id=professional_id)
-        if not self.store.withdraw("care_team", ins, professional_id, actor.id, self.clock.now(), event):
+        if not self.store.withdraw(Kind.CARE_TEAM, ins, professional_id, actor.id, self.clock.now(), event):
             raise Conflict("this professional is not in the care team", [{"field": "professional_id"}])
         return {"professional_id": professional_id, "status": "objected"}
 
@@ -396,7 +396,7 @@ class ConsentService(HealthMixin):
         record = self._authorisation(actor, ins, str(grant.patient_id), professional_id, None)
         event = self._event(EventType.OCCUPATIONAL_CONSENT_GIVEN, actor, grant.patient_id,
                             professional_id=professional_id)
-        self.store.authorise("occupational_consents", record, event)
+        self.store.authorise(Kind.OCCUPATIONAL_CONSENT, record, event)
         return {"professional_id": professional_id, "status": "authorised"}
 
     @rpc
@@ -406,9 +406,9 @@ class ConsentService(HealthMixin):
         now = self.clock.now()
         settings = self.store.patient_settings(ins)
 
-        def who(collection: str) -> list[dict[str, Any]]:
+        def who(kind: Kind) -> list[dict[str, Any]]:
             return [{"professional_id": r["professional_id"], "since": r["recorded"]["at"].isoformat()}
-                    for r in self.store.authorisations(collection, ins, now)]
+                    for r in self.store.authorisations(kind, ins, now)]
 
         return {
             "medecin_traitant": settings["medecin_traitant"], "blocked": settings["blocked"],
@@ -417,6 +417,6 @@ class ConsentService(HealthMixin):
             # bool(): the store may hand booleans back as 0/1 (nx-27017)
             "oppose_emergency": bool(settings["oppose_emergency"]),
             "oppose_regulator": bool(settings["oppose_regulator"]),
-            "consents": who("consents"), "care_team": who("care_team"),
-            "occupational_consents": who("occupational_consents"),
+            "consents": who(Kind.CONSENT), "care_team": who(Kind.CARE_TEAM),
+            "occupational_consents": who(Kind.OCCUPATIONAL_CONSENT),
         }

@@ -6,11 +6,10 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from pymongo import MongoClient, monitoring
+from pymongo import MongoClient
 from pymongo.database import Database
 
 from services.audit.chain import GENESIS, first_break, link
@@ -21,32 +20,7 @@ from services.common.clock import utcnow
 from services.common.events import ActorRef, Event, EventType
 from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
-from tests.store_commands import listening
-
-
-@dataclass
-class Commands(monitoring.CommandListener):
-    """The commands sent to one database, by name and collection."""
-
-    database: str
-    sent: list[tuple[str, str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.database_name == self.database:
-            with self.lock:
-                self.sent.append((event.command_name, str(event.command.get(event.command_name))))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-    def during(self, action: Any) -> list[tuple[str, str]]:
-        start = len(self.sent)
-        action()
-        return self.sent[start:]
+from tests.store_commands import Commands, listening
 
 
 @pytest.fixture

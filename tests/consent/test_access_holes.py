@@ -152,7 +152,7 @@ def test_an_occupational_physicians_emergency_access_is_started(
     assert rule_of(lambda: cluster.consent.break_glass(occupational, ins, reason)) == "R-OCCUPATIONAL"
 
     consent_db = service_database(environment, "consent")
-    assert consent_db.emergencies.count_documents({}) == 0
+    assert consent_db.facts.count_documents({"kind": "emergency"}) == 0
     assert sorted(r["rule"] for r in consent_db.refusals.find({})) == ["R-OCCUPATIONAL", "R-OCCUPATIONAL"]
 
     def refusals() -> list[dict[str, Any]]:

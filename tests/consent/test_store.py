@@ -1,0 +1,145 @@
+"""consent's store on the embedded store: a decision's facts in one command (issue 19: it was six on every
+request), each fact read back as recorded, and records of the earlier layout moved without losing any."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from services.common.actors import Actor, ActorKind
+from services.common.clock import utcnow
+from services.common.events import Event, EventType
+from services.common.outbox import OutboxRelay
+from services.common.settings import Settings
+from services.consent.rules import Facts
+from services.consent.store import FACTS, ConsentStore, Kind, fact_id, ms
+from tests.store_commands import Commands, listening
+
+DOCTOR = Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000009", rpps="10000000009", profession="10")
+
+
+@pytest.fixture
+def database(environment: dict[str, str]) -> Iterator[tuple[Database[dict[str, Any]], Commands]]:
+    name = f"{environment['DMP_MONGO_DATABASE_PREFIX']}_consent_store_{uuid.uuid4().hex[:8]}"
+    commands = Commands(name)
+    with listening(commands):
+        client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"], tz_aware=True)
+    yield client[name], commands
+    client.drop_database(name)
+    client.close()
+
+
+def opened(database: Database[dict[str, Any]]) -> ConsentStore:
+    ConsentStore.prepare(database)
+    relay = OutboxRelay(database, ConsentStore.outbox_collections, "amqp://unused", 1.0, "consent")  # not started
+    return ConsentStore(database, relay, Settings.from_env())
+
+
+def recorded(ins: str, professional_id: str, until_days: int | None = None) -> dict[str, Any]:
+    now = utcnow()
+    return {"ins": ins, "patient_id": "pat_1", "professional_id": professional_id,
+            "recorded": {"at": now, "by": professional_id, "ms": ms(now)}, "from_ms": ms(now),
+            "until_ms": ms(now + timedelta(days=until_days)) if until_days is not None else None, "withdrawn": None}
+
+
+def happened(kind: EventType = EventType.CONSENT_RECORDED) -> Event:
+    return Event.of(kind, "consent", utcnow(), DOCTOR, patient_id="pat_1")
+
+
+def ins_() -> str:
+    return f"2{uuid.uuid4().int % 10**14:014d}"
+
+
+def test_a_decision_reads_its_facts_in_one_command(database: tuple[Database[dict[str, Any]], Commands]) -> None:
+    db, commands = database
+    store, ins = opened(db), ins_()
+    store.authorise(Kind.CONSENT, recorded(ins, DOCTOR.id), happened())
+    store.authorise(Kind.CARE_TEAM, recorded(ins, DOCTOR.id, until_days=30), happened(EventType.CARE_TEAM_JOINED))
+    store.change_settings(ins, "pat_1", {"medecin_traitant": DOCTOR.id}, happened(EventType.MEDECIN_TRAITANT_DECLARED))
+    facts: list[Facts] = []
+    sent = commands.during(lambda: facts.append(store.facts_for(ins, "pat_1", DOCTOR.id, utcnow())))
+    assert sent == [("find", FACTS)]
+    assert facts[0] == Facts(ins=ins, patient_id="pat_1", has_consent=True, in_care_team=True,
+                             is_medecin_traitant=True)
+
+
+def test_each_fact_decides_as_recorded(database: tuple[Database[dict[str, Any]], Commands]) -> None:
+    db, _ = database
+    store, ins, now = opened(db), ins_(), utcnow()
+    store.authorise(Kind.CONSENT, recorded(ins, DOCTOR.id), happened())
+    assert store.withdraw(Kind.CONSENT, ins, DOCTOR.id, "pat_1", now, happened(EventType.CONSENT_WITHDRAWN))
+    store.authorise(Kind.OCCUPATIONAL_CONSENT, recorded(ins, DOCTOR.id),
+                    happened(EventType.OCCUPATIONAL_CONSENT_GIVEN))
+    store.change_settings(ins, "pat_1", {"blocked": [DOCTOR.id]}, happened(EventType.PROFESSIONAL_BLOCKED))
+    store.apply_status(DOCTOR.id, "suspended", ms(now))
+    store.apply_status(DOCTOR.id, "active", ms(now) - 1)  # older news arriving late changes nothing
+    now = utcnow()
+    facts = store.facts_for(ins, "pat_1", DOCTOR.id, now)
+    assert facts == Facts(ins=ins, patient_id="pat_1", occupational_consent=True, blocked=True, suspended=True)
+    # another professional, another patient: none of it
+    assert store.facts_for(ins, "pat_1", "rpps:10000000017", now) == Facts(ins=ins, patient_id="pat_1")
+    assert store.facts_for(ins_(), "pat_2", DOCTOR.id, now).suspended  # the account's status follows its holder
+    # the patient's side lists only active authorisations of the kind asked
+    assert store.authorisations(Kind.CONSENT, ins, now) == []
+    assert [r["professional_id"] for r in store.authorisations(Kind.OCCUPATIONAL_CONSENT, ins, now)] == [DOCTOR.id]
+
+
+def test_an_emergency_counts_until_it_ends_and_earlier_ones_are_kept(
+    database: tuple[Database[dict[str, Any]], Commands],
+) -> None:
+    db, _ = database
+    store, ins, now = opened(db), ins_(), utcnow()
+
+    def emergency(started: Any, reason: str) -> dict[str, Any]:
+        until = started + timedelta(hours=1)
+        return {"event_id": f"evt_{reason}", "ins": ins, "patient_id": "pat_1", "professional_id": DOCTOR.id,
+                "regulator": False, "reason": reason, "started": {"at": started, "until": until},
+                "expires_ms": ms(until)}
+
+    store.start_emergency(emergency(now - timedelta(hours=3), "first"), happened(EventType.EMERGENCY_ACCESS_STARTED))
+    assert store.facts_for(ins, "pat_1", DOCTOR.id, now).emergency is None  # ended two hours ago
+    store.start_emergency(emergency(now, "second"), happened(EventType.EMERGENCY_ACCESS_STARTED))
+    running = store.facts_for(ins, "pat_1", DOCTOR.id, now).emergency
+    assert running is not None and not running.regulator and running.expires_at > now
+    record = db[FACTS].find_one({"_id": fact_id(Kind.EMERGENCY, DOCTOR.id, ins)})
+    assert record is not None and record["reason"] == "second"
+    assert [e["reason"] for e in record["earlier"]] == ["first"]
+    assert len(record["_outbox"]) == 2  # both starts' events, for the patient's trail and their mail
+
+
+def test_records_of_the_earlier_layout_are_moved_once_events_included(
+    database: tuple[Database[dict[str, Any]], Commands],
+) -> None:
+    db, _ = database
+    ins, now = ins_(), utcnow()
+    pending = {"_outbox": [{"event_id": "evt_x"}], "_outbox_pending": True}
+    db.consents.insert_one({"_id": f"{DOCTOR.id}|{ins}", **recorded(ins, DOCTOR.id), **pending})
+    db.patient_settings.insert_one({"_id": ins, "patient_id": "pat_1", "medecin_traitant": DOCTOR.id,
+                                    "mt_history": [], "mt_proposals": [], "blocked": [], "oppose_emergency": True,
+                                    "oppose_regulator": False})
+    db.account_status.insert_one({"_id": DOCTOR.id, "status": "suspended", "changed_ms": ms(now)})
+    for hours_ago, reason in ((5, "older"), (0, "latest")):
+        started = now - timedelta(hours=hours_ago)
+        db.emergencies.insert_one({"_id": f"evt_{reason}", "ins": ins, "patient_id": "pat_1",
+                                   "professional_id": DOCTOR.id, "regulator": False, "reason": reason,
+                                   "started": {"at": started, "until": started + timedelta(hours=1)},
+                                   "expires_ms": ms(started + timedelta(hours=1))})
+    store = opened(db)
+    opened(db)  # a second start moves nothing twice
+    assert not {"consents", "patient_settings", "account_status", "emergencies"} & set(db.list_collection_names())
+    facts = store.facts_for(ins, "pat_1", DOCTOR.id, now)
+    assert (facts.has_consent, facts.is_medecin_traitant, facts.suspended) == (True, True, True)
+    assert facts.emergency is not None
+    assert store.patient_settings(ins)["oppose_emergency"]
+    consent = db[FACTS].find_one({"_id": fact_id(Kind.CONSENT, DOCTOR.id, ins)})
+    assert consent is not None and consent["_outbox_pending"] and consent["_outbox"] == [{"event_id": "evt_x"}]
+    emergency = db[FACTS].find_one({"_id": fact_id(Kind.EMERGENCY, DOCTOR.id, ins)})
+    assert emergency is not None and emergency["event_id"] == "evt_latest"
+    assert [(e["event_id"], e["reason"]) for e in emergency["earlier"]] == [("evt_older", "older")]
+    assert db[FACTS].count_documents({"ins": ins}) == 3  # consent, settings, emergency (the status has no INS)
