@@ -1,4 +1,5 @@
-"""Scale: the same read and search latency with a small and a large number of dossiers in the store.
+"""Scale: the same deposit, read, search and history latency with a small and a large store: as many
+dossiers, audit traces and notify deliveries each (bench/trails.py grows the last two).
 
 A generator fills the dossier service's database with realistic dossiers and documents metadata, the
 indexes created first exactly as the service creates them. Over the wire (insert_many, unordered), the
@@ -25,13 +26,14 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
+from bench import trails
 from bench.actors import deposit, make_pair
 from bench.common import VAR, Measure, Section, devstore, log, running_stack, sequential
 from deploy.local.stack import Stack
 from services.common.settings import Settings
 from services.dossier.store import DossierStore
 
-GENERATOR = 2  # bump when the generated shape changes: cached stores are then made again
+GENERATOR = 3  # bump when the generated shape changes: cached stores are then made again
 BATCH = 2000
 SEED = 10_000  # dossiers written over the wire before a large store is grown by copies inside SQLite
 COPY_BATCH = 50_000
@@ -150,11 +152,13 @@ def prepared_store(dossiers: int, documents_per_dossier: int, cache: bool) -> tu
     seed = min(dossiers, SEED)
     with devstore(directory / "mongo", directory / "log") as mongo_uri:
         seconds = fill(mongo_uri, seed, documents_per_dossier)
+        seconds += trails.fill_trails(mongo_uri, seed) + trails.fill_deliveries(mongo_uri, seed)
     if dossiers > seed:
         database_file = directory / "mongo" / f"{Settings.from_env().database_name('dossier')}.db"
         seconds += replicate(database_file, seed, dossiers, documents_per_dossier)
+        seconds += trails.replicate(directory / "mongo", seed, dossiers)
     manifest = {**wanted, "fill_seconds": round(seconds, 1), "records_per_second": round(
-        dossiers * (1 + documents_per_dossier) / seconds, 1), "seed_over_the_wire": seed,
+        dossiers * (3 + documents_per_dossier) / seconds, 1), "seed_over_the_wire": seed,
         "generated_at": datetime.now(UTC).isoformat()}
     if cache:
         manifest_path.write_text(json.dumps(manifest, indent=2))
@@ -182,12 +186,14 @@ def _measure(mongo_uri: str, directory: Path, dossiers: int, rounds: int) -> lis
 
 
 def measure_on(stack: Stack, dossiers: int, rounds: int) -> list[Measure]:
-    """Read, search (through the gateway) and a store lookup, on a stack whose store holds `dossiers`."""
-    label = f"{dossiers:,} dossiers"
+    """Deposit, read, search, history (through the gateway) and a store lookup, on a stack whose store holds
+    `dossiers` dossiers, as many traces and as many deliveries."""
+    label = f"{dossiers:,} of each"
     mongo_uri = stack.env["MONGO_URI"]
     http = httpx.Client(base_url=stack.gateway_url, timeout=120)
     pair = make_pair(http, random.Random())
-    ids = [deposit(http, pair) for _ in range(20)]
+    added = sequential(f"deposit at {label}", lambda: deposit(http, pair), rounds, warmup=5)
+    ids = [deposit(http, pair) for _ in range(5)]
     rng = random.Random(1)
     read = sequential(f"read at {label}", lambda: http.get(
         f"/api/v1/patients/{pair.ins}/documents/{rng.choice(ids)}", headers=pair.doctor).raise_for_status(),
@@ -195,25 +201,30 @@ def measure_on(stack: Stack, dossiers: int, rounds: int) -> list[Measure]:
     search = sequential(f"search at {label}", lambda: http.get(
         f"/api/v1/patients/{pair.ins}/documents", params={"limit": 20}, headers=pair.doctor).raise_for_status(),
                         rounds, warmup=5)
+    history = sequential(f"history at {label}", lambda: http.get(
+        f"/api/v1/patients/{pair.ins}/history", headers=pair.patient).raise_for_status(), rounds, warmup=5)
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
     database = client[Settings.from_env().database_name("dossier")]
     store = sequential(f"store: dossier by INS at {label}", lambda: database.dossiers.find_one(
         {"ins": synthetic_ins(rng.randrange(dossiers))}), rounds, warmup=5)
     client.close()
-    return [read, search, store]
+    return [added, read, search, history, store]
 
 
 def grown_in_place(stack: Stack, small: int, large: int, per_dossier: int, rounds: int) -> tuple[
         list[Measure], dict[str, Any], list[Measure], dict[str, Any]]:
     """The quick mode: the running stack's own store filled to `small`, measured, grown to `large`, measured
     again (no extra stack to start)."""
-    seconds = fill(stack.env["MONGO_URI"], small, per_dossier)
+    mongo_uri = stack.env["MONGO_URI"]
+    seconds = fill(mongo_uri, small, per_dossier) + trails.fill_trails(mongo_uri, small)
+    seconds += trails.fill_deliveries(mongo_uri, small)
     at_small = measure_on(stack, small, rounds)
-    more = fill(stack.env["MONGO_URI"], large, per_dossier, already=small)
+    more = fill(mongo_uri, large, per_dossier, already=small) + trails.fill_trails(mongo_uri, large, already=small)
+    more += trails.fill_deliveries(mongo_uri, large, already=small)
     at_large = measure_on(stack, large, rounds)
     small_manifest = {"fill_seconds": round(seconds, 1)}
     large_manifest = {"fill_seconds": round(seconds + more, 1), "reused": False, "index_seconds": 0.0,
-                      "records_per_second": round(large * (1 + per_dossier) / (seconds + more), 1)}
+                      "records_per_second": round(large * (3 + per_dossier) / (seconds + more), 1)}
     return at_small, small_manifest, at_large, large_manifest
 
 
@@ -231,18 +242,18 @@ def run(quick: bool, large_store: int = 1_000_000, stack: Stack | None = None) -
         at_large, large_manifest = measure_at(large, per_dossier, rounds, cache=not quick)
     for measure in [*at_small, *at_large]:
         section.add(measure)
-    section.figures["dossiers (small store)"] = small
-    section.figures["dossiers (large store)"] = large
+    section.figures["dossiers, traces and deliveries each (small store)"] = small
+    section.figures["dossiers, traces and deliveries each (large store)"] = large
     section.figures["large store fill seconds"] = large_manifest["fill_seconds"]
     section.figures["large store fill records/s"] = large_manifest["records_per_second"]
     section.figures["large store reused from cache (1 = yes)"] = 1.0 if large_manifest["reused"] else 0.0
     section.figures["large store index preparation seconds (cache of this run)"] = large_manifest["index_seconds"]
-    for kind, a, b in zip(("read", "search", "store dossier by INS"), at_small, at_large, strict=True):
+    kinds = ("deposit", "read", "search", "history", "store dossier by INS")
+    for kind, a, b in zip(kinds, at_small, at_large, strict=True):
         section.figures[f"{kind} p50 large / small"] = b.p50 / a.p50
-    section.target(f"read p50 at {large:,} / at {small:,}", at_large[0].p50 / at_small[0].p50, TARGET_RATIO,
-                   at_most=True, unit="x")
-    section.target(f"search p50 at {large:,} / at {small:,}", at_large[1].p50 / at_small[1].p50, TARGET_RATIO,
-                   at_most=True, unit="x")
+    for kind, a, b in list(zip(kinds, at_small, at_large, strict=True))[:4]:
+        section.target(f"{kind} p50 at {large:,} / at {small:,}", b.p50 / a.p50, TARGET_RATIO, at_most=True,
+                       unit="x")
     section.notes.append(f"small store filled in {small_manifest['fill_seconds']} s; documents per dossier: "
                          f"{per_dossier}; identity's patients are not generated (their lookup is the same "
                          "indexed find by INS as the dossier's)")
