@@ -396,6 +396,8 @@ class DossierService(HealthMixin):
             care = datetime.combine(line.care_date, time.min, tzinfo=UTC)
             records.append({
                 "_id": line.line_id, "dossier_id": dossier["_id"], **line.model_dump(mode="json", exclude={"ins"}),
+                # an item's ATC class only when the feed gave one: lines without stay as they always were
+                "items": [item.model_dump(mode="json", exclude_none=True) for item in line.items],
                 "care_ms": lifecycle.epoch_ms(care), "received_at": now,
             })
         inserted = self.store.add_reimbursements(records)
