@@ -160,3 +160,10 @@ def test_the_summary_is_traced_like_a_list(system: Running, api: Api) -> None:
     for span in spans:
         if span.name.endswith("/summary") or "care_summary" in span.name:
             assert all(ins not in str(value) for value in [span.name, *span.attributes.values()]), span
+
+
+def test_a_malformed_ins_answers_422_naming_it(api: Api) -> None:
+    _, doctor = api.professional("10")
+    response = api.http.get("/api/v1/patients/180017512345600/summary", headers=doctor)  # a wrong key
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["ins"]
