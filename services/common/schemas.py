@@ -433,11 +433,23 @@ class DocumentList(BaseModel):
     next_cursor: str | None = Field(None, description="pass it as `cursor` for the next page; absent on the last")
 
 
+# WHO ATC: anatomical group, then two digits, then one or two letters, then two digits (levels 1 to 5).
+ATC_CLASS = r"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$"
+
+
 class ReimbursedItem(Strict):
     system: Literal["CCAM", "NGAP", "CIP13", "UCD", "LPP", "NABM"] = Field(
         description="CCAM/NGAP acts, CIP13/UCD drugs, LPP devices, NABM lab tests")
     code: Annotated[str, Field(pattern=r"^[A-Z0-9.\-]{1,20}$")]
     quantity: Annotated[int, Field(ge=1, le=1000)] = 1
+    atc: Annotated[str, Field(pattern=ATC_CLASS, examples=["C10AA05"])] | None = Field(
+        None, description="drugs (CIP13, UCD) only: the substance's ATC class, at any level, when the feed has it")
+
+    @model_validator(mode="after")
+    def _atc_on_drugs_only(self) -> ReimbursedItem:
+        if self.atc is not None and self.system not in ("CIP13", "UCD"):
+            raise ValueError("atc: only a drug (CIP13, UCD) has an ATC class")
+        return self
 
 
 class ReimbursementLine(Strict):
@@ -532,6 +544,85 @@ class PersonalSpaceView(BaseModel):
     version: int
     updated_at: datetime | None = None
     updated_by: dict[str, Any] | None = None
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SummaryMedicine(_Answer):
+    code_system: Literal["ATC", "CIP13", "UCD"] = Field(description="ATC when the feed gave the substance's class")
+    code: str = Field(description="the ATC class, or the drug code when the feed gave no class", examples=["C10AA05"])
+    drug_codes: list[str] = Field(description="the CIP13/UCD codes dispensed under it")
+    first_dispensed: date
+    last_dispensed: date
+    dispensings: int
+    units: int = Field(description="boxes or units, summed over the dispensings")
+
+
+class SummaryActDate(_Answer):
+    care_date: date
+    possibly_redundant: bool = Field(description="within its kind's window (redundancy_windows) of the same exam")
+    days_since_previous: int | None = None
+
+
+class SummaryAct(_Answer):
+    kind: Literal["lab_test", "technical_act", "clinical_act", "device"]
+    system: Literal["CCAM", "NGAP", "CIP13", "UCD", "LPP", "NABM"]
+    code: str
+    window_days: int | None = Field(description="a repeat this many days or fewer after the previous one is flagged; "
+                                                "none: never flagged")
+    dates: list[SummaryActDate] = Field(description="oldest first")
+    possibly_redundant: bool
+
+
+class SummaryAllergy(_Answer):
+    substance: str
+    reaction: str | None = None
+    severity: Literal["mild", "moderate", "severe"] | None = None
+
+
+class SummaryDocument(_Answer):
+    document_id: str
+    category: str
+    type_code: str
+    title: str
+    care_date: date
+    created_at: datetime
+    author_id: str
+    format: str
+
+
+class SummaryLatestDocument(_Answer):
+    category: str = Field(description="TRE_A03 class")
+    count: int = Field(description="this category's current documents the caller may see")
+    document: SummaryDocument = Field(description="the latest by date of care, then by deposit")
+
+
+class SummaryWithheld(_Answer):
+    part: Literal["reimbursements", "allergies"]
+    rule: str = Field(description="the access rule that withheld it", examples=["R-MATRIX-CATEGORY"])
+
+
+class SummaryWindow(_Answer):
+    kind: Literal["lab_test", "technical_act", "clinical_act", "device"]
+    days: int | None
+    why: str
+
+
+class CareSummary(_Answer):
+    """The care summary: medicines and acts of the last 24 months (class 60), the latest document of each category
+    and the patient's allergies (class 90), each part only if the caller's matrix row reads it."""
+
+    since: date = Field(description="the first day of the 24 months covered")
+    until: date
+    medicines: list[SummaryMedicine] | None = Field(description="most recently dispensed first; null: withheld")
+    acts: list[SummaryAct] | None = Field(description="exams and acts, most recent first; null: withheld")
+    allergies: list[SummaryAllergy] | None = Field(description="from the personal space; null: withheld")
+    latest_documents: list[SummaryLatestDocument]
+    withheld: list[SummaryWithheld] = Field(description="the parts not given to this caller, and why")
+    redundancy_windows: list[SummaryWindow]
+    access: AccessNote | None = None
 
 
 class VisibilityChange(Strict):

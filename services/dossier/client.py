@@ -39,6 +39,11 @@ class DossierClient(Protocol):
     def archive_document(self, token: str, ins: str, document_id: str, archived: bool = True) -> dict[str, Any]:
         """Archived documents leave the default search (status=archived finds them); reversible. Callers: clients."""
 
+    def care_summary(self, token: str, ins: str) -> dict[str, Any]:
+        """One screen for a professional: medicines and acts of the last 24 months (class 60), the latest document of
+        each category, the allergies of the personal space (class 90), under the document list's grant: a part the
+        caller's matrix row does not read is withheld, naming the rule. Callers: clients."""
+
     def close(self, token: str, ins: str) -> dict[str, Any]:
         """Close the dossier: content inaccessible at once, archived 10 years, restored by reopening. Callers:
         clients."""

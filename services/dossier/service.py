@@ -48,7 +48,7 @@ from services.common.store import StoreProvider
 from services.common.tokens import verify
 from services.common.validation import parse
 from services.consent.client import ConsentClient
-from services.dossier import crypto, feed, formats, lifecycle, queries, rules
+from services.dossier import crypto, feed, formats, lifecycle, queries, rules, summary
 from services.dossier.store import DossierStore
 
 DOCUMENT_ID = re.compile(r"doc_[0-9a-f]{32}")
@@ -130,15 +130,16 @@ class DossierService(HealthMixin):
         return Event.of(kind, self.name, self.clock.now(), actor, patient_id=dossier["patient_id"],
                         dossier_id=dossier["_id"], rule=grant.rule, emergency=grant.emergency, **fields)
 
-    def _record_access(self, actor: Actor, event: Event) -> None:
-        """Trace a release of health data, with a first_access event the first time a professional
-        sees this dossier (the patient is told of each professional's first access)."""
+    def _record_access(self, actor: Actor, event: Event, with_it: tuple[Event, ...] = ()) -> None:
+        """Trace a release of health data (and `with_it`, the other releases of the same answer), with a
+        first_access event the first time a professional sees this dossier (the patient is told of each
+        professional's first access)."""
         assert event.dossier_id is not None
         first = actor.kind is ActorKind.PROFESSIONAL and not self.store.accessed_before(event.dossier_id, actor.id)
         # With the document it was to, if any: its trace is hidden from whom the document is hidden.
         also = [event.model_copy(update={"event_id": new_id("evt"), "type": EventType.FIRST_ACCESS,
                                          "data": {}})] if first else []
-        self.store.record_access(event, also)
+        self.store.record_access(event, [*with_it, *also])
         if first:
             self.store.mark_accessed(event.dossier_id, actor.id)
 
@@ -396,6 +397,8 @@ class DossierService(HealthMixin):
             care = datetime.combine(line.care_date, time.min, tzinfo=UTC)
             records.append({
                 "_id": line.line_id, "dossier_id": dossier["_id"], **line.model_dump(mode="json", exclude={"ins"}),
+                # an item's ATC class only when the feed gave one: lines without stay as they always were
+                "items": [item.model_dump(mode="json", exclude_none=True) for item in line.items],
                 "care_ms": lifecycle.epoch_ms(care), "received_at": now,
             })
         inserted = self.store.add_reimbursements(records)
@@ -430,6 +433,43 @@ class DossierService(HealthMixin):
             "total": total,
             "next_cursor": queries.encode_cursor(page[-1], "care_ms") if more else None,
         }
+
+    # The care summary
+
+    @rpc
+    def care_summary(self, token: str, ins: str) -> dict[str, Any]:
+        """One screen for a professional: medicines and acts of the last 24 months (class 60), the latest document
+        of each category, the allergies of the personal space (class 90), under the document list's grant: a part
+        the caller's matrix row does not read is withheld, naming the rule."""
+        actor, grant, dossier = self._allowed(token, ins, Action.READ)
+        today = self.clock.now().date()
+        withheld: list[summary.Withheld] = []
+        items: list[summary.FeedItem] | None = None
+        if grant.covers(rules.FEED_CATEGORY):
+            since = datetime.combine(summary.window_start(today), time.min, tzinfo=UTC)
+            items = [item for line in self.store.reimbursements_since(dossier["_id"], lifecycle.epoch_ms(since))
+                     for item in summary.FeedItem.from_record(line)]
+        else:
+            withheld.append(summary.Withheld(summary.Part.REIMBURSEMENTS,
+                                             grant.for_category(rules.FEED_CATEGORY).rule))
+        allergies: tuple[summary.AllergyEntry, ...] | None = None
+        if grant.covers(rules.PATIENT_CATEGORY):
+            space = self._open_personal_space(dossier, self.store.personal_space(dossier["_id"]))
+            allergies = summary.allergies_of(space["content"])
+        else:
+            withheld.append(summary.Withheld(summary.Part.ALLERGIES, grant.for_category(rules.PATIENT_CATEGORY).rule))
+        # The document list's own query: the grant's categories and visibility, current documents only.
+        selection = queries.document_query(dossier["_id"], grant, actor.id)
+        documents = [summary.DocumentEntry.from_record(record) for record in self.store.documents_matching(selection)]
+        care = summary.summarise(today, feed=items, documents=documents, allergies=allergies, withheld=withheld)
+        released = [part for part, shown in (("documents", True), ("reimbursements", items is not None),
+                                             ("personal_space", allergies is not None)) if shown]
+        event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant,
+                            data={"view": "summary", "count": str(len(care.latest_documents)),
+                                  "released": ",".join(released)})
+        space_read = (self._event(EventType.PERSONAL_SPACE_READ, actor, dossier, grant, data={"view": "summary"}),)
+        self._record_access(actor, event, space_read if allergies is not None else ())  # before anything leaves
+        return {**summary.to_json(care), "access": access_note(grant)}
 
     @rpc(callers=(OPERATORS,))
     def rewrap_keys(self, limit: int = 500) -> dict[str, int]:

@@ -169,6 +169,11 @@ class DossierStore(Store):
         total = sum(1 for line in lines if matches(line, selection))
         return total, [line for line in newest_first(lines, "care_ms") if matches(line, paged)][:limit]
 
+    def reimbursements_since(self, dossier_id: str, since_ms: int) -> list[dict[str, Any]]:
+        """The dossier's lines whose care is on or after `since_ms` (the (dossier_id, care_ms) index)."""
+        return list(self.db.reimbursements.find({"dossier_id": equal(dossier_id), "care_ms": {"$gte": since_ms}},
+                                                {"care_date": 1, "items": 1}))
+
     # The pharmacy fee ledger: one fee per patient, ever.
 
     def charge_opening_fee(self, fee: dict[str, Any]) -> bool:
@@ -229,6 +234,13 @@ class DossierStore(Store):
         records = list(self.db.documents.find(indexed, HIDDEN))
         total = sum(1 for record in records if matches(record, selection))
         return total, [record for record in newest_first(records, "created_ms") if matches(record, paged)][:limit]
+
+    def documents_matching(self, selection: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every document matching `selection` (a query built from the grant, see queries.py), fetched like
+        search_documents: by the indexed (dossier_id, status) equality, the rest of the filter applied here."""
+        indexed = {key: selection[key] for key in ("dossier_id", "status") if isinstance(selection.get(key), str)}
+        assert "dossier_id" in indexed, "a document search is always within one dossier"
+        return [record for record in self.db.documents.find(indexed, HIDDEN) if matches(record, selection)]
 
     def document(self, dossier_id: str, document_id: str) -> dict[str, Any] | None:
         return self.db.documents.find_one({"_id": document_id, "dossier_id": dossier_id}, HIDDEN)

@@ -319,6 +319,17 @@ def router() -> APIRouter:
         whose profession's matrix row includes class 60, and the patient."""
         return schemas.ReimbursementLines(**services().dossier.reimbursements(token, ins, page.model_dump(mode="json")))
 
+    @api.get("/patients/{ins}/summary", tags=["documents"])
+    def care_summary(token: Token, ins: InsPath) -> schemas.CareSummary:
+        """The care summary, on one screen: medicines dispensed over the last 24 months grouped by substance (ATC
+        class, else the drug code) with first and last dispensing and counts; exams and acts with their dates, a
+        repeat within its kind's window flagged as possibly redundant (`redundancy_windows` says the windows);
+        the latest document of each category; the allergies from the personal space. Under the same rules as the
+        document list: the medicines and acts only for a matrix row reading class 60, the allergies for one
+        reading class 90 (else listed in `withheld` with the rule); masked and invisible documents never appear.
+        Traced like a list."""
+        return schemas.CareSummary(**services().dossier.care_summary(token, ins))
+
     @api.post("/patients/{ins}/consents", status_code=201, tags=["consent"])
     def record_consent(
         token: Token, ins: InsPath, body: Annotated[schemas.Authorisation | None, Body()] = None

@@ -109,6 +109,7 @@ def test_no_query_of_a_journey_scans_a_whole_collection(
         {"actor_id": "system:reimbursement-feed", "nonce": nonce, "signature": card.sign(nonce)}, "t")["access_token"]
     cluster.dossier.add_reimbursements(feed, {"lines": [line("P1", ins), line("P2", people.patient()[0])]})
     cluster.dossier.reimbursements(patient, ins)
+    cluster.dossier.care_summary(doctor, ins)  # the feed's last 24 months, the documents, the personal space
     # what audit asks dossier before purging a chain, and while verifying the trail
     cluster.dossier.purge_record(f"dos_{ins}")
     cluster.dossier.dossiers_of([f"pat_{n}" for n in range(3)])
