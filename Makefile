@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck unit slow bench bench-quick clean
+.PHONY: run test install lint typecheck fast unit slow bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -32,6 +32,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q --durations=15
+
+# The fast tier: every test that needs no broker, store, mail server or browser (tests/conftest.py finds
+# them from their fixtures), in well under a minute; what to run after each change.
+fast: $(STAMP)
+	$(BIN)/pytest -q -m fast
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"

@@ -33,6 +33,19 @@ from tests.mailbox import Mailbox, SmsInbox  # noqa: E402
 pytest_plugins = ("tests.system",)
 
 
+# The fast tier (`make fast`, marker `fast`): every test that needs none of these real parts, found from
+# the fixtures it uses, so that a new test lands in the right tier without anyone marking it.
+REAL_PARTS = frozenset({"mongo_uri", "smtp_server", "sms_gateway", "environment", "rabbit_config", "rabbit_manager",
+                        "system", "api", "browser", "page"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        needs = set(getattr(item, "fixturenames", ()))
+        if not needs & REAL_PARTS and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.fast)
+
+
 TEST_SERVICES = ("outages", "echo", "caller")  # nameko services some tests define, which sign their answers
 
 
