@@ -9,6 +9,7 @@ emergency.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -39,7 +40,9 @@ from services.common.subscriptions import subscribe
 from services.common.tokens import verify
 from services.common.validation import parse
 from services.consent import matrix, rules
-from services.consent.store import ConsentStore, Kind, ms
+from services.consent.records import Authorisation as AuthorisationRecord
+from services.consent.records import EmergencyRecord, Kind, PatientSettings
+from services.consent.store import ConsentStore
 from services.identity.client import IdentityClient
 
 EMERGENCY_DURATION = timedelta(hours=1)
@@ -166,18 +169,21 @@ class ConsentService(HealthMixin):
             raise self._refuse_traced(actor, patient_id, "R-CONSENT-RECORDER", "record_consent")
         return actor, ins, patient_id
 
+    def _settings(self, ins: str, patient_id: str) -> PatientSettings:
+        """The patient's settings, naming the patient when they were never set."""
+        settings = self.store.patient_settings(ins)
+        return settings if settings.patient_id is not None else replace(settings, patient_id=patient_id)
+
     def _event(self, kind: EventType, actor: Actor, patient_id: str | None, **data: str) -> Event:
         return Event.of(kind, self.name, self.clock.now(), actor, patient_id=patient_id, data=data)
 
     def _authorisation(
-        self, actor: Actor, ins: str, patient_id: str, professional_id: str, until: datetime | None, **extra: Any
-    ) -> dict[str, Any]:
-        now = self.clock.now()
-        return {
-            "ins": ins, "patient_id": patient_id,
-            "professional_id": professional_id, "recorded": {"at": now, "by": actor.id, "ms": ms(now)},
-            "from_ms": ms(now), "until_ms": ms(until) if until else None, "withdrawn": None, **extra,
-        }
+        self, kind: Kind, actor: Actor, ins: str, patient_id: str, professional_id: str, until: datetime | None,
+        organisation: str | None = None, patient_informed: bool = False,
+    ) -> AuthorisationRecord:
+        return AuthorisationRecord(kind=kind, ins=ins, patient_id=patient_id, professional_id=professional_id,
+                                   recorded_at=self.clock.now(), recorded_by=actor.id, until=until,
+                                   organisation=organisation, patient_informed=patient_informed)
 
     # Professionals
 
@@ -188,11 +194,11 @@ class ConsentService(HealthMixin):
         request = parse(Authorisation, payload or {})
         until = datetime.combine(request.until, datetime.min.time()).replace(tzinfo=self.clock.now().tzinfo) \
             if request.until else None
-        record = self._authorisation(actor, ins, patient_id, actor.id, until)
+        record = self._authorisation(Kind.CONSENT, actor, ins, patient_id, actor.id, until)
         event = self._event(EventType.CONSENT_RECORDED, actor, patient_id)
-        created = self.store.authorise(Kind.CONSENT, record, event)
+        created = self.store.authorise(record, event)
         stored = self.store.authorisation(Kind.CONSENT, ins, actor.id) or record
-        return {"professional_id": actor.id, "recorded_at": stored["recorded"]["at"].isoformat(), "created": created,
+        return {"professional_id": actor.id, "recorded_at": stored.recorded_at.isoformat(), "created": created,
                 "until": request.until.isoformat() if request.until else None}
 
     @rpc
@@ -203,9 +209,9 @@ class ConsentService(HealthMixin):
         membership = parse(CareTeamMembership, payload)
         now = self.clock.now()
         until = now + timedelta(days=membership.days)
-        record = self._authorisation(actor, ins, patient_id, actor.id, until, organisation=actor.organisation,
-                                     patient_informed=True)
-        self.store.authorise(Kind.CARE_TEAM, record, self._event(EventType.CARE_TEAM_JOINED, actor, patient_id))
+        record = self._authorisation(Kind.CARE_TEAM, actor, ins, patient_id, actor.id, until,
+                                     organisation=actor.organisation, patient_informed=True)
+        self.store.authorise(record, self._event(EventType.CARE_TEAM_JOINED, actor, patient_id))
         return {"professional_id": actor.id, "until": until.isoformat()}
 
     @rpc
@@ -225,16 +231,14 @@ class ConsentService(HealthMixin):
             raise InvalidInput.for_field("professional_id", "a médecin can only propose themselves")
         if actor.profession != MEDECIN:
             raise InvalidInput.for_field("profession", "only a médecin (profession 10) can be médecin traitant")
-        settings = self.store.patient_settings(ins)
-        if actor.id in settings["blocked"]:
+        settings = self._settings(ins, patient_id)
+        if actor.id in settings.blocked:
             raise self._refuse_traced(actor, patient_id, "R-BLOCKED", "declare_medecin_traitant")
-        if settings["medecin_traitant"] == actor.id:
+        if settings.medecin_traitant == actor.id:
             raise Conflict("this médecin is already the médecin traitant", [{"field": "professional_id"}])
         now = self.clock.now()
-        proposals = [p for p in settings["mt_proposals"] if p["professional_id"] != actor.id]
-        proposals.append({"professional_id": actor.id, "at": now.isoformat()})
         event = self._event(EventType.MEDECIN_TRAITANT_PROPOSED, actor, patient_id, professional_id=actor.id)
-        self.store.change_settings(ins, patient_id, {"mt_proposals": proposals}, event)
+        self.store.save_settings(settings.proposed_by(actor.id, now), event)
         return {"status": "proposed", "professional_id": actor.id, "proposed_at": now.isoformat()}
 
     def _declare_from_feed(
@@ -249,30 +253,24 @@ class ConsentService(HealthMixin):
             raise InvalidInput.for_field("professional_id", "is required: the médecin the patient declared")
         if self.identity.professional_contact(professional_id).get("profession") != MEDECIN:
             raise InvalidInput.for_field("professional_id", "must be a registered médecin (profession 10)")
-        settings = self.store.patient_settings(ins)
-        if professional_id in settings["blocked"]:
+        settings = self._settings(ins, patient_id)
+        if professional_id in settings.blocked:
             raise Conflict("the patient blocked this médecin", [{"field": "professional_id"}])
-        return self._change_medecin_traitant(actor, ins, patient_id, professional_id, settings)
+        return self._change_medecin_traitant(actor, patient_id, professional_id, settings)
 
     def _change_medecin_traitant(
-        self, actor: Actor, ins: str, patient_id: str, professional_id: str, settings: dict[str, Any]
+        self, actor: Actor, patient_id: str, professional_id: str, settings: PatientSettings
     ) -> dict[str, Any]:
         """The médecin traitant becomes `professional_id` (the previous one's period ends); the event names
         both, so that the patient and the previous médecin traitant are told."""
-        now = self.clock.now()
-        previous = settings["medecin_traitant"]
+        previous = settings.medecin_traitant
         if previous == professional_id:  # declared again (the feed resending): nothing changes
             return {"status": "declared", "medecin_traitant": professional_id, "previous": previous,
-                    "since": settings["mt_history"][-1]["from"].isoformat() if settings["mt_history"] else None}
-        history = list(settings["mt_history"])
-        if previous is not None and history:
-            history[-1] = {**history[-1], "until": now}
-        history.append({"professional_id": professional_id, "from": now})
-        proposals = [p for p in settings["mt_proposals"] if p["professional_id"] != professional_id]
+                    "since": settings.history[-1].start.isoformat() if settings.history else None}
+        now = self.clock.now()
         event = self._event(EventType.MEDECIN_TRAITANT_DECLARED, actor, patient_id, professional_id=professional_id,
                             previous=previous or "")
-        self.store.change_settings(ins, patient_id, {"medecin_traitant": professional_id, "mt_history": history,
-                                                     "mt_proposals": proposals}, event)
+        self.store.save_settings(settings.with_medecin_traitant(professional_id, now), event)
         return {"status": "declared", "medecin_traitant": professional_id, "previous": previous,
                 "since": now.isoformat()}
 
@@ -287,18 +285,17 @@ class ConsentService(HealthMixin):
         facts = self._facts(actor, ins, now)
         settings = self.store.patient_settings(ins)
         until = now + EMERGENCY_DURATION
-        refusal = rules.may_break_glass(actor, facts, settings["oppose_emergency"], settings["oppose_regulator"],
+        refusal = rules.may_break_glass(actor, facts, settings.oppose_emergency, settings.oppose_regulator,
                                         matrix.in_force(now), now, until)
         if refusal:  # decided before anything is recorded: a refusal is traced, no access, nobody told
             raise self._refuse_traced(actor, facts.patient_id, refusal, "break_glass")
         regulator = Role.SAMU_REGULATOR in actor.roles
         event = self._event(EventType.EMERGENCY_ACCESS_STARTED, actor, facts.patient_id,
                             regulator=str(regulator).lower(), until=until.isoformat(),
-                            medecin_traitant=settings["medecin_traitant"] or "")
-        self.store.start_emergency({
-            "event_id": event.event_id, "ins": ins, "patient_id": facts.patient_id, "professional_id": actor.id,
-            "regulator": regulator, "reason": reason, "started": {"at": now, "until": until}, "expires_ms": ms(until),
-        }, event)
+                            medecin_traitant=settings.medecin_traitant or "")
+        self.store.start_emergency(EmergencyRecord(
+            event_id=event.event_id, ins=ins, patient_id=facts.patient_id, professional_id=actor.id,
+            regulator=regulator, reason=reason, started_at=now, until=until), event)
         decision, _ = self._decide(actor, ins, Action.READ)
         return decision.model_dump(mode="json")
 
@@ -335,23 +332,22 @@ class ConsentService(HealthMixin):
         médecin traitant now, and the previous one (if any) is no longer."""
         actor, ins, grant = self._patient_side(token, ins)
         professional_id = parse(ProfessionalRef, payload).professional_id
-        settings = self.store.patient_settings(ins)
-        if professional_id not in {p["professional_id"] for p in settings["mt_proposals"]}:
+        settings = self._settings(ins, str(grant.patient_id))
+        if professional_id not in {p.professional_id for p in settings.proposals}:
             raise Conflict("this médecin has not proposed to be médecin traitant", [{"field": "professional_id"}])
-        if professional_id in settings["blocked"]:
+        if professional_id in settings.blocked:
             raise Conflict("this médecin is blocked: unblock them first", [{"field": "professional_id"}])
-        return self._change_medecin_traitant(actor, ins, str(grant.patient_id), professional_id, settings)
+        return self._change_medecin_traitant(actor, str(grant.patient_id), professional_id, settings)
 
     @rpc
     def end_medecin_traitant(self, token: str, ins: str) -> dict[str, str]:
         actor, ins, grant = self._patient_side(token, ins)
-        settings = self.store.patient_settings(ins)
-        if settings["medecin_traitant"] is None:
+        settings = self._settings(ins, str(grant.patient_id))
+        if settings.medecin_traitant is None:
             raise Conflict("no médecin traitant is declared", [{"field": "medecin_traitant"}])
-        history = [*settings["mt_history"][:-1], {**settings["mt_history"][-1], "until": self.clock.now()}]
         event = self._event(EventType.MEDECIN_TRAITANT_ENDED, actor, grant.patient_id,
-                            previous=settings["medecin_traitant"])
-        self.store.change_settings(ins, str(grant.patient_id), {"medecin_traitant": None, "mt_history": history}, event)
+                            previous=settings.medecin_traitant)
+        self.store.save_settings(settings.without_medecin_traitant(self.clock.now()), event)
         return {"status": "ended"}
 
     @rpc
@@ -366,37 +362,38 @@ class ConsentService(HealthMixin):
     def _set_blocked(self, token: str, ins: str, payload: dict[str, Any], block: bool) -> dict[str, Any]:
         actor, ins, grant = self._patient_side(token, ins)
         professional_id = parse(ProfessionalRef, payload).professional_id
-        settings = self.store.patient_settings(ins)
-        if block and settings["medecin_traitant"] == professional_id:
+        settings = self._settings(ins, str(grant.patient_id))
+        if block and settings.medecin_traitant == professional_id:
             raise Conflict(explain("R-BLOCK-MT")[1], [{"rule": "R-BLOCK-MT"}])
-        others = {p for p in settings["blocked"] if p != professional_id}
-        blocked = sorted(others | {professional_id} if block else others)
+        changed = settings.with_block(professional_id, block)
         kind = EventType.PROFESSIONAL_BLOCKED if block else EventType.PROFESSIONAL_UNBLOCKED
         event = self._event(kind, actor, grant.patient_id, professional_id=professional_id)
-        self.store.change_settings(ins, str(grant.patient_id), {"blocked": blocked}, event)
-        return {"blocked": blocked}
+        self.store.save_settings(changed, event)
+        return {"blocked": list(changed.blocked)}
 
     @rpc
     def set_emergency_oppositions(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, bool]:
         """The patient opposes (or allows) each kind of emergency access separately; both allowed at first."""
         actor, ins, grant = self._patient_side(token, ins)
         request = parse(EmergencyOppositions, payload)
-        changes = {"oppose_emergency": request.oppose_emergency, "oppose_regulator": request.oppose_regulator}
         event = self._event(EventType.EMERGENCY_OPPOSITIONS_SET, actor, grant.patient_id,
                             oppose_emergency=str(request.oppose_emergency).lower(),
                             oppose_regulator=str(request.oppose_regulator).lower())
-        self.store.change_settings(ins, str(grant.patient_id), changes, event)
-        return changes
+        settings = replace(self._settings(ins, str(grant.patient_id)), oppose_emergency=request.oppose_emergency,
+                           oppose_regulator=request.oppose_regulator)
+        self.store.save_settings(settings, event)
+        return {"oppose_emergency": settings.oppose_emergency, "oppose_regulator": settings.oppose_regulator}
 
     @rpc
     def authorise_occupational_doctor(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, str]:
         """The patient's explicit consent to an occupational doctor (médecin du travail)."""
         actor, ins, grant = self._patient_side(token, ins)
         professional_id = parse(ProfessionalRef, payload).professional_id
-        record = self._authorisation(actor, ins, str(grant.patient_id), professional_id, None)
+        record = self._authorisation(Kind.OCCUPATIONAL_CONSENT, actor, ins, str(grant.patient_id), professional_id,
+                                     None)
         event = self._event(EventType.OCCUPATIONAL_CONSENT_GIVEN, actor, grant.patient_id,
                             professional_id=professional_id)
-        self.store.authorise(Kind.OCCUPATIONAL_CONSENT, record, event)
+        self.store.authorise(record, event)
         return {"professional_id": professional_id, "status": "authorised"}
 
     @rpc
@@ -407,16 +404,14 @@ class ConsentService(HealthMixin):
         settings = self.store.patient_settings(ins)
 
         def who(kind: Kind) -> list[dict[str, Any]]:
-            return [{"professional_id": r["professional_id"], "since": r["recorded"]["at"].isoformat()}
+            return [{"professional_id": r.professional_id, "since": r.recorded_at.isoformat()}
                     for r in self.store.authorisations(kind, ins, now)]
 
         return {
-            "medecin_traitant": settings["medecin_traitant"], "blocked": settings["blocked"],
-            "medecin_traitant_proposals": [{"professional_id": p["professional_id"], "since": p["at"]}
-                                           for p in settings["mt_proposals"]],
-            # bool(): the store may hand booleans back as 0/1 (nx-27017)
-            "oppose_emergency": bool(settings["oppose_emergency"]),
-            "oppose_regulator": bool(settings["oppose_regulator"]),
+            "medecin_traitant": settings.medecin_traitant, "blocked": list(settings.blocked),
+            "medecin_traitant_proposals": [{"professional_id": p.professional_id, "since": p.at.isoformat()}
+                                           for p in settings.proposals],
+            "oppose_emergency": settings.oppose_emergency, "oppose_regulator": settings.oppose_regulator,
             "consents": who(Kind.CONSENT), "care_team": who(Kind.CARE_TEAM),
             "occupational_consents": who(Kind.OCCUPATIONAL_CONSENT),
         }

@@ -10,38 +10,28 @@ written by $set into a string. Times shown to people are nested ({"at": datetime
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import datetime
-from enum import StrEnum
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.common.errors import ServiceUnavailable
+from services.common.errors import Conflict, ServiceUnavailable
 from services.common.events import Event
 from services.common.store import Store
+from services.consent.records import (
+    AUTHORISATIONS,
+    Authorisation,
+    EmergencyRecord,
+    Kind,
+    PatientSettings,
+    Period,
+    Proposal,
+)
 from services.consent.rules import EmergencyAccess, Facts
 
-HIDDEN = {"_outbox": 0, "_outbox_pending": 0, "_version": 0}
-NO_SETTINGS: dict[str, Any] = {
-    "medecin_traitant": None, "mt_history": [], "mt_proposals": [], "blocked": [], "oppose_emergency": False,
-    "oppose_regulator": False,
-}
+HIDDEN = {"_outbox": 0, "_outbox_pending": 0}
 FACTS = "facts"
-
-
-class Kind(StrEnum):
-    """What a fact is; the first part of its key."""
-
-    CONSENT = "consent"  # the patient's consent to a professional
-    CARE_TEAM = "care_team"  # a care team membership
-    OCCUPATIONAL_CONSENT = "occupational_consent"  # the patient's consent to an occupational doctor
-    EMERGENCY = "emergency"  # a professional's latest emergency access, earlier ones kept inside
-    SETTINGS = "settings"  # the patient's settings: médecin traitant, blocks, emergency oppositions
-    STATUS = "status"  # an account's status, learnt from identity
-
-
-AUTHORISATIONS = (Kind.CONSENT, Kind.CARE_TEAM, Kind.OCCUPATIONAL_CONSENT)
 
 
 def fact_id(kind: Kind, *keys: str) -> str:
@@ -51,6 +41,10 @@ def fact_id(kind: Kind, *keys: str) -> str:
 
 def ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def _moment(epoch_ms: int | None) -> datetime | None:
+    return None if epoch_ms is None else datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
 class ConsentStore(Store):
@@ -71,72 +65,80 @@ class ConsentStore(Store):
     # What one decision needs: one query.
 
     def facts_for(self, ins: str, patient_id: str, actor_id: str, now: datetime) -> Facts:
-        now_ms = ms(now)
         keys = {kind: fact_id(kind, actor_id, ins) for kind in (*AUTHORISATIONS, Kind.EMERGENCY)}
         keys[Kind.SETTINGS], keys[Kind.STATUS] = fact_id(Kind.SETTINGS, ins), fact_id(Kind.STATUS, actor_id)
         found = {record["_id"]: record for record in self.db[FACTS].find({"_id": {"$in": list(keys.values())}})}
-        settings = {**NO_SETTINGS, **found.get(keys[Kind.SETTINGS], {})}
+
+        def active(kind: Kind) -> bool:
+            record = found.get(keys[kind])
+            return record is not None and _authorisation(record).active(now)
+
+        settings = _settings(ins, found.get(keys[Kind.SETTINGS]))
         emergency = found.get(keys[Kind.EMERGENCY])
-        if emergency is not None and emergency["expires_ms"] <= now_ms:
-            emergency = None
+        running = _emergency(emergency) if emergency is not None else None
         return Facts(
-            ins=ins, patient_id=patient_id,
-            has_consent=_active(found.get(keys[Kind.CONSENT]), now_ms),
-            in_care_team=_active(found.get(keys[Kind.CARE_TEAM]), now_ms),
-            occupational_consent=_active(found.get(keys[Kind.OCCUPATIONAL_CONSENT]), now_ms),
-            is_medecin_traitant=settings["medecin_traitant"] == actor_id,
-            blocked=actor_id in settings["blocked"],
-            emergency=EmergencyAccess(
-                regulator=bool(emergency["regulator"]), expires_at=emergency["started"]["until"]
-            ) if emergency else None,
+            ins=ins, patient_id=patient_id, has_consent=active(Kind.CONSENT), in_care_team=active(Kind.CARE_TEAM),
+            occupational_consent=active(Kind.OCCUPATIONAL_CONSENT),
+            is_medecin_traitant=settings.medecin_traitant == actor_id, blocked=actor_id in settings.blocked,
+            emergency=EmergencyAccess(regulator=running.regulator, expires_at=running.until)
+            if running is not None and running.until > now else None,
             suspended=_suspended(found.get(keys[Kind.STATUS])),
         )
 
     # Authorisations: consents, care team, occupational consents share one shape.
 
-    def authorise(self, kind: Kind, record: dict[str, Any], event: Event) -> bool:
+    def authorise(self, authorisation: Authorisation, event: Event) -> bool:
         """Record (or renew, after a withdrawal or expiry) an authorisation; False when it was already
-        active. `record` names the patient (`ins`) and the professional (`professional_id`)."""
-        key = fact_id(kind, record["professional_id"], record["ins"])
-        if self.insert_new(FACTS, {**record, "_id": key, "kind": kind.value}, [event]):
+        active."""
+        key = fact_id(authorisation.kind, authorisation.professional_id, authorisation.ins)
+        record = _authorisation_document(authorisation)
+        if self.insert_new(FACTS, {"_id": key, **record}, [event]):
             return True
         current = self.db[FACTS].find_one({"_id": key})
-        if current is not None and _active(current, record["recorded"]["ms"]):
+        if current is not None and _authorisation(current).active(authorisation.recorded_at):
             return False
-        return self.update_with_events(FACTS, {"_id": key}, {**record, "withdrawn": None}, [event]) is not None
+        return self.update_with_events(FACTS, {"_id": key}, record, [event]) is not None
 
     def withdraw(self, kind: Kind, ins: str, professional_id: str, by: str, now: datetime, event: Event) -> bool:
         query = {"_id": fact_id(kind, professional_id, ins), "withdrawn": None}
         changes = {"withdrawn": {"at": now, "by": by}}
         return self.update_with_events(FACTS, query, changes, [event]) is not None
 
-    def authorisation(self, kind: Kind, ins: str, professional_id: str) -> dict[str, Any] | None:
-        return self.db[FACTS].find_one({"_id": fact_id(kind, professional_id, ins)}, HIDDEN)
+    def authorisation(self, kind: Kind, ins: str, professional_id: str) -> Authorisation | None:
+        record = self.db[FACTS].find_one({"_id": fact_id(kind, professional_id, ins)}, HIDDEN)
+        return _authorisation(record) if record is not None else None
 
-    def authorisations(self, kind: Kind, ins: str, now: datetime) -> list[dict[str, Any]]:
+    def authorisations(self, kind: Kind, ins: str, now: datetime) -> list[Authorisation]:
         # By patient (indexed), then by kind: a patient has a handful of facts.
-        return [record for record in self.db[FACTS].find({"ins": ins}, HIDDEN)
-                if record["kind"] == kind.value and _active(record, ms(now))]
+        found = (_authorisation(r) for r in self.db[FACTS].find({"ins": ins}, HIDDEN) if r["kind"] == kind.value)
+        return [authorisation for authorisation in found if authorisation.active(now)]
 
     # The patient's settings: one document per patient.
 
-    def patient_settings(self, ins: str) -> dict[str, Any]:
-        return {**NO_SETTINGS, **(self.db[FACTS].find_one({"_id": fact_id(Kind.SETTINGS, ins)}, HIDDEN) or {})}
+    def patient_settings(self, ins: str) -> PatientSettings:
+        return _settings(ins, self.db[FACTS].find_one({"_id": fact_id(Kind.SETTINGS, ins)}, HIDDEN))
 
-    def change_settings(self, ins: str, patient_id: str, changes: dict[str, Any], event: Event) -> None:
-        key = fact_id(Kind.SETTINGS, ins)
-        first = {"_id": key, "kind": Kind.SETTINGS.value, "ins": ins, "patient_id": patient_id, **NO_SETTINGS,
-                 **changes}
-        if self.insert_new(FACTS, first, [event]):
+    def save_settings(self, settings: PatientSettings, event: Event) -> None:
+        """Write settings back as changed from what was read; Conflict when they changed meanwhile (the
+        caller asks again: a block and an unblock at once must not lose one)."""
+        key = fact_id(Kind.SETTINGS, settings.ins)
+        document = _settings_document(settings)
+        if settings.version is None:
+            if self.insert_new(FACTS, {"_id": key, **document}, [event]):
+                return
+        elif self.update_with_events(FACTS, {"_id": key, "_version": settings.version}, document,
+                                     [event]) is not None:
             return
-        self.update_with_events(FACTS, {"_id": key}, changes, [event])
+        raise Conflict("the patient's settings changed meanwhile; nothing was changed, retry",
+                       [{"field": "settings"}])
 
     # Emergency accesses: the latest of each professional on each dossier decides (it ends last); the
     # earlier ones stay inside it, reason included.
 
-    def start_emergency(self, record: dict[str, Any], event: Event) -> None:
-        key = fact_id(Kind.EMERGENCY, record["professional_id"], record["ins"])
-        if self.insert_new(FACTS, {**record, "_id": key, "kind": Kind.EMERGENCY.value, "earlier": []}, [event]):
+    def start_emergency(self, emergency: EmergencyRecord, event: Event) -> None:
+        key = fact_id(Kind.EMERGENCY, emergency.professional_id, emergency.ins)
+        record = _emergency_document(emergency)
+        if self.insert_new(FACTS, {"_id": key, **record, "earlier": []}, [event]):
             return
         for _ in range(10):  # compare-and-set on the version, so that no earlier access is lost
             current = self.db[FACTS].find_one({"_id": key})
@@ -206,10 +208,69 @@ def _suspended(status: dict[str, Any] | None) -> bool:
     return status is not None and status["status"] == "suspended"
 
 
-def _active(record: dict[str, Any] | None, now_ms: int) -> bool:
-    """An authorisation that exists, was not withdrawn, has started and has not expired."""
-    if record is None or record.get("withdrawn"):
-        return False
-    if record.get("from_ms") is not None and record["from_ms"] > now_ms:
-        return False
-    return record.get("until_ms") is None or record["until_ms"] > now_ms
+# Records and their documents, in one place. Compared times are epoch milliseconds and shown ones nested in
+# {"at": ...}: nx-27017 turns a top-level datetime written by $set into a string.
+
+
+def _authorisation_document(authorisation: Authorisation) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "kind": authorisation.kind.value, "ins": authorisation.ins, "patient_id": authorisation.patient_id,
+        "professional_id": authorisation.professional_id,
+        "recorded": {"at": authorisation.recorded_at, "by": authorisation.recorded_by,
+                     "ms": ms(authorisation.recorded_at)},
+        "from_ms": ms(authorisation.recorded_at),
+        "until_ms": ms(authorisation.until) if authorisation.until else None, "withdrawn": None,
+    }
+    if authorisation.kind is Kind.CARE_TEAM:
+        document |= {"organisation": authorisation.organisation, "patient_informed": authorisation.patient_informed}
+    return document
+
+
+def _authorisation(document: dict[str, Any]) -> Authorisation:
+    withdrawn = document.get("withdrawn")
+    return Authorisation(
+        kind=Kind(document["kind"]), ins=document["ins"], patient_id=document["patient_id"],
+        professional_id=document["professional_id"], recorded_at=document["recorded"]["at"],
+        recorded_by=document["recorded"]["by"], until=_moment(document.get("until_ms")),
+        withdrawn_at=withdrawn["at"] if withdrawn else None, organisation=document.get("organisation"),
+        patient_informed=bool(document.get("patient_informed")),  # the store may answer 0/1
+    )
+
+
+def _settings(ins: str, document: dict[str, Any] | None) -> PatientSettings:
+    if document is None:
+        return PatientSettings(ins=ins)
+    return PatientSettings(
+        ins=ins, patient_id=document.get("patient_id"), medecin_traitant=document.get("medecin_traitant"),
+        history=tuple(Period(p["professional_id"], p["from"], p.get("until")) for p in document.get("mt_history", [])),
+        proposals=tuple(Proposal(p["professional_id"], datetime.fromisoformat(p["at"]))
+                        for p in document.get("mt_proposals", [])),
+        blocked=tuple(document.get("blocked", [])), oppose_emergency=bool(document.get("oppose_emergency")),
+        oppose_regulator=bool(document.get("oppose_regulator")), version=document.get("_version", 0),
+    )
+
+
+def _settings_document(settings: PatientSettings) -> dict[str, Any]:
+    return {
+        "kind": Kind.SETTINGS.value, "ins": settings.ins, "patient_id": settings.patient_id,
+        "medecin_traitant": settings.medecin_traitant,
+        "mt_history": [{"professional_id": p.professional_id, "from": p.start, **({"until": p.end} if p.end else {})}
+                       for p in settings.history],
+        "mt_proposals": [{"professional_id": p.professional_id, "at": p.at.isoformat()} for p in settings.proposals],
+        "blocked": list(settings.blocked), "oppose_emergency": settings.oppose_emergency,
+        "oppose_regulator": settings.oppose_regulator,
+    }
+
+
+def _emergency_document(emergency: EmergencyRecord) -> dict[str, Any]:
+    return {"kind": Kind.EMERGENCY.value, "event_id": emergency.event_id, "ins": emergency.ins,
+            "patient_id": emergency.patient_id, "professional_id": emergency.professional_id,
+            "regulator": emergency.regulator, "reason": emergency.reason,
+            "started": {"at": emergency.started_at, "until": emergency.until}, "expires_ms": ms(emergency.until)}
+
+
+def _emergency(document: dict[str, Any]) -> EmergencyRecord:
+    return EmergencyRecord(
+        event_id=document["event_id"], ins=document["ins"], patient_id=document["patient_id"],
+        professional_id=document["professional_id"], regulator=bool(document["regulator"]),
+        reason=document["reason"], started_at=document["started"]["at"], until=document["started"]["until"])

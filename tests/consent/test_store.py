@@ -14,11 +14,13 @@ from pymongo.database import Database
 
 from services.common.actors import Actor, ActorKind
 from services.common.clock import utcnow
+from services.common.errors import Conflict
 from services.common.events import Event, EventType
 from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
+from services.consent.records import Authorisation, EmergencyRecord, Kind, PatientSettings
 from services.consent.rules import Facts
-from services.consent.store import FACTS, ConsentStore, Kind, fact_id, ms
+from services.consent.store import FACTS, ConsentStore, fact_id, ms
 from tests.store_commands import Commands, listening
 
 DOCTOR = Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000009", rpps="10000000009", profession="10")
@@ -41,11 +43,11 @@ def opened(database: Database[dict[str, Any]]) -> ConsentStore:
     return ConsentStore(database, relay, Settings.from_env())
 
 
-def recorded(ins: str, professional_id: str, until_days: int | None = None) -> dict[str, Any]:
+def recorded(kind: Kind, ins: str, professional_id: str, until_days: int | None = None) -> Authorisation:
     now = utcnow()
-    return {"ins": ins, "patient_id": "pat_1", "professional_id": professional_id,
-            "recorded": {"at": now, "by": professional_id, "ms": ms(now)}, "from_ms": ms(now),
-            "until_ms": ms(now + timedelta(days=until_days)) if until_days is not None else None, "withdrawn": None}
+    return Authorisation(kind=kind, ins=ins, patient_id="pat_1", professional_id=professional_id, recorded_at=now,
+                         recorded_by=professional_id,
+                         until=now + timedelta(days=until_days) if until_days is not None else None)
 
 
 def happened(kind: EventType = EventType.CONSENT_RECORDED) -> Event:
@@ -59,9 +61,10 @@ def ins_() -> str:
 def test_a_decision_reads_its_facts_in_one_command(database: tuple[Database[dict[str, Any]], Commands]) -> None:
     db, commands = database
     store, ins = opened(db), ins_()
-    store.authorise(Kind.CONSENT, recorded(ins, DOCTOR.id), happened())
-    store.authorise(Kind.CARE_TEAM, recorded(ins, DOCTOR.id, until_days=30), happened(EventType.CARE_TEAM_JOINED))
-    store.change_settings(ins, "pat_1", {"medecin_traitant": DOCTOR.id}, happened(EventType.MEDECIN_TRAITANT_DECLARED))
+    store.authorise(recorded(Kind.CONSENT, ins, DOCTOR.id), happened())
+    store.authorise(recorded(Kind.CARE_TEAM, ins, DOCTOR.id, until_days=30), happened(EventType.CARE_TEAM_JOINED))
+    store.save_settings(PatientSettings(ins, "pat_1").with_medecin_traitant(DOCTOR.id, utcnow()),
+                        happened(EventType.MEDECIN_TRAITANT_DECLARED))
     facts: list[Facts] = []
     sent = commands.during(lambda: facts.append(store.facts_for(ins, "pat_1", DOCTOR.id, utcnow())))
     assert sent == [("find", FACTS)]
@@ -72,11 +75,11 @@ def test_a_decision_reads_its_facts_in_one_command(database: tuple[Database[dict
 def test_each_fact_decides_as_recorded(database: tuple[Database[dict[str, Any]], Commands]) -> None:
     db, _ = database
     store, ins, now = opened(db), ins_(), utcnow()
-    store.authorise(Kind.CONSENT, recorded(ins, DOCTOR.id), happened())
-    assert store.withdraw(Kind.CONSENT, ins, DOCTOR.id, "pat_1", now, happened(EventType.CONSENT_WITHDRAWN))
-    store.authorise(Kind.OCCUPATIONAL_CONSENT, recorded(ins, DOCTOR.id),
-                    happened(EventType.OCCUPATIONAL_CONSENT_GIVEN))
-    store.change_settings(ins, "pat_1", {"blocked": [DOCTOR.id]}, happened(EventType.PROFESSIONAL_BLOCKED))
+    store.authorise(recorded(Kind.CONSENT, ins, DOCTOR.id), happened())
+    assert store.withdraw(Kind.CONSENT, ins, DOCTOR.id, "pat_1", utcnow(), happened(EventType.CONSENT_WITHDRAWN))
+    store.authorise(recorded(Kind.OCCUPATIONAL_CONSENT, ins, DOCTOR.id), happened(EventType.OCCUPATIONAL_CONSENT_GIVEN))
+    store.save_settings(store.patient_settings(ins).with_block(DOCTOR.id, True),
+                        happened(EventType.PROFESSIONAL_BLOCKED))
     store.apply_status(DOCTOR.id, "suspended", ms(now))
     store.apply_status(DOCTOR.id, "active", ms(now) - 1)  # older news arriving late changes nothing
     now = utcnow()
@@ -87,7 +90,22 @@ def test_each_fact_decides_as_recorded(database: tuple[Database[dict[str, Any]],
     assert store.facts_for(ins_(), "pat_2", DOCTOR.id, now).suspended  # the account's status follows its holder
     # the patient's side lists only active authorisations of the kind asked
     assert store.authorisations(Kind.CONSENT, ins, now) == []
-    assert [r["professional_id"] for r in store.authorisations(Kind.OCCUPATIONAL_CONSENT, ins, now)] == [DOCTOR.id]
+    assert [r.professional_id for r in store.authorisations(Kind.OCCUPATIONAL_CONSENT, ins, now)] == [DOCTOR.id]
+
+
+def test_settings_changed_meanwhile_are_not_overwritten(database: tuple[Database[dict[str, Any]], Commands]) -> None:
+    db, _ = database
+    store, ins = opened(db), ins_()
+    store.save_settings(PatientSettings(ins, "pat_1").with_block("rpps:10000000017", True),
+                        happened(EventType.PROFESSIONAL_BLOCKED))
+    read_once, read_twice = store.patient_settings(ins), store.patient_settings(ins)
+    store.save_settings(read_once.with_block(DOCTOR.id, True), happened(EventType.PROFESSIONAL_BLOCKED))
+    with pytest.raises(Conflict):  # an unblock computed from what was there before the block
+        unblocked = read_twice.with_block("rpps:10000000017", False)
+        store.save_settings(unblocked, happened(EventType.PROFESSIONAL_UNBLOCKED))
+    assert store.patient_settings(ins).blocked == (DOCTOR.id, "rpps:10000000017")
+    with pytest.raises(Conflict):  # two first settings at once: the second is refused, not merged
+        store.save_settings(PatientSettings(ins, "pat_1"), happened(EventType.EMERGENCY_OPPOSITIONS_SET))
 
 
 def test_an_emergency_counts_until_it_ends_and_earlier_ones_are_kept(
@@ -96,11 +114,9 @@ def test_an_emergency_counts_until_it_ends_and_earlier_ones_are_kept(
     db, _ = database
     store, ins, now = opened(db), ins_(), utcnow()
 
-    def emergency(started: Any, reason: str) -> dict[str, Any]:
-        until = started + timedelta(hours=1)
-        return {"event_id": f"evt_{reason}", "ins": ins, "patient_id": "pat_1", "professional_id": DOCTOR.id,
-                "regulator": False, "reason": reason, "started": {"at": started, "until": until},
-                "expires_ms": ms(until)}
+    def emergency(started: Any, reason: str) -> EmergencyRecord:
+        return EmergencyRecord(event_id=f"evt_{reason}", ins=ins, patient_id="pat_1", professional_id=DOCTOR.id,
+                               regulator=False, reason=reason, started_at=started, until=started + timedelta(hours=1))
 
     store.start_emergency(emergency(now - timedelta(hours=3), "first"), happened(EventType.EMERGENCY_ACCESS_STARTED))
     assert store.facts_for(ins, "pat_1", DOCTOR.id, now).emergency is None  # ended two hours ago
@@ -119,7 +135,9 @@ def test_records_of_the_earlier_layout_are_moved_once_events_included(
     db, _ = database
     ins, now = ins_(), utcnow()
     pending = {"_outbox": [{"event_id": "evt_x"}], "_outbox_pending": True}
-    db.consents.insert_one({"_id": f"{DOCTOR.id}|{ins}", **recorded(ins, DOCTOR.id), **pending})
+    db.consents.insert_one({"_id": f"{DOCTOR.id}|{ins}", "ins": ins, "patient_id": "pat_1",
+                            "professional_id": DOCTOR.id, "recorded": {"at": now, "by": DOCTOR.id, "ms": ms(now)},
+                            "from_ms": ms(now), "until_ms": None, "withdrawn": None, **pending})
     db.patient_settings.insert_one({"_id": ins, "patient_id": "pat_1", "medecin_traitant": DOCTOR.id,
                                     "mt_history": [], "mt_proposals": [], "blocked": [], "oppose_emergency": True,
                                     "oppose_regulator": False})
@@ -136,7 +154,7 @@ def test_records_of_the_earlier_layout_are_moved_once_events_included(
     facts = store.facts_for(ins, "pat_1", DOCTOR.id, now)
     assert (facts.has_consent, facts.is_medecin_traitant, facts.suspended) == (True, True, True)
     assert facts.emergency is not None
-    assert store.patient_settings(ins)["oppose_emergency"]
+    assert store.patient_settings(ins).oppose_emergency
     consent = db[FACTS].find_one({"_id": fact_id(Kind.CONSENT, DOCTOR.id, ins)})
     assert consent is not None and consent["_outbox_pending"] and consent["_outbox"] == [{"event_id": "evt_x"}]
     emergency = db[FACTS].find_one({"_id": fact_id(Kind.EMERGENCY, DOCTOR.id, ins)})
