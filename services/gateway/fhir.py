@@ -37,6 +37,15 @@ SEARCH_PARAMETERS = [
      f"type code (LOINC, or {mapping.TYPE_SYSTEM_NATIONAL} for national codes); a comma-separated list is an OR"),
     ("status", "token", f"{CORE}DocumentReference-status",
      "current (the default), superseded, entered-in-error; a comma-separated list is an OR"),
+    ("security-label", "token", f"{CORE}DocumentReference-security-label",
+     f"confidentiality ({mapping.CONFIDENTIALITY}: N, R, V) or visibility ({mapping.VISIBILITY_SYSTEM}, TRE_A07: "
+     "MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX); a comma-separated list is an OR, a repeat "
+     "an AND; only documents the caller may see are ever found"),
+    ("relatesto", "reference", f"{CORE}DocumentReference-relatesto",
+     "the new versions of a document (DocumentReference/<id>, their relatesTo replaces); a comma-separated list "
+     "is an OR"),
+    ("_lastUpdated", "date", f"{CORE}Resource-lastUpdated",
+     "meta.lastUpdated (the last change of its metadata, else its deposit); prefixes eq ge gt le lt sa eb"),
     ("date", "date", f"{CORE}DocumentReference-date",
      "DocumentReference.date (when it was deposited); prefixes eq ge gt le lt sa eb; repeat to bound a range"),
     ("period", "date", f"{CORE}DocumentReference-period",

@@ -29,8 +29,13 @@ DATE_VALUE = re.compile(
     r"(T(?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})(?P<fraction>\.\d{1,9})?)?"
     r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$")
 DATE_PREFIXES = ("eq", "ge", "gt", "le", "lt", "sa", "eb")
-SUPPORTED = ("patient", "patient.identifier", "_id", "identifier", "category", "type", "status", "date", "period",
-             "_count", "_cursor")
+SUPPORTED = ("patient", "patient.identifier", "_id", "identifier", "category", "type", "status", "security-label",
+             "relatesto", "date", "period", "_lastUpdated", "_count", "_cursor")
+CONFIDENTIALITY_CODES = ("N", "R", "V")  # HL7 v3 Confidentiality, as DocumentReference.securityLabel shows it
+VISIBILITY_CODES = ("INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX", "MASQUE_PS", "MASQUE_PSOCIAL",
+                    "MASQUE_PT")  # TRE_A07 StatutVisibiliteDocument
+MAX_LABEL_GROUPS = 10  # repeated security-label parameters (the dossier's limit)
+DATES = {"date": ("created_from", "created_before"), "_lastUpdated": ("updated_from", "updated_before")}
 
 
 class InvalidSearch(DmpError):
@@ -60,8 +65,8 @@ class Search:
 def parse(pairs: list[tuple[str, str]]) -> Search:
     search = Search()
     tokens: dict[str, list[set[str]]] = {}
-    lowers: dict[str, list[datetime]] = {"date": [], "period": []}
-    uppers: dict[str, list[datetime]] = {"date": [], "period": []}
+    lowers: dict[str, list[datetime]] = {"date": [], "period": [], "_lastUpdated": []}
+    uppers: dict[str, list[datetime]] = {"date": [], "period": [], "_lastUpdated": []}
     for name, value in pairs:
         if value == "":
             continue  # FHIR: a parameter without a value is ignored
@@ -79,7 +84,12 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
         elif name == "patient.identifier":
             ins = _ins(value)
             search.ins, search.matches_nothing = (ins, False) if ins else (None, True)
-        elif name in {"date", "period"}:
+        elif name == "security-label":
+            labels = search.query.setdefault("security_label", [])
+            if len(labels) == MAX_LABEL_GROUPS:
+                raise InvalidSearch.of(name, f"is repeated at most {MAX_LABEL_GROUPS} times")
+            labels.append(",".join(sorted(_labels(value))))
+        elif name in {"date", "period", "_lastUpdated"}:
             lower, upper = _date_bounds(name, value)
             if lower:
                 lowers[name].append(lower)
@@ -135,6 +145,19 @@ def _codes(name: str, value: str) -> set[str]:
     return matched
 
 
+def _labels(value: str) -> set[str]:
+    """One security-label occurrence: the labels it names (an OR), each in the system the facade emits it in.
+    An empty set (nothing matches) when it names none of ours: another system, "|code", an unknown code."""
+    labels: set[str] = set()
+    for token in value.split(","):
+        system, bar, code = token.rpartition("|")
+        emitted_in = (mapping.CONFIDENTIALITY if code in CONFIDENTIALITY_CODES else
+                      mapping.VISIBILITY_SYSTEM if code in VISIBILITY_CODES else None)
+        if emitted_in is not None and (not bar or system == emitted_in):
+            labels.add(code)
+    return labels
+
+
 def _code(name: str, system: str | None, code: str) -> list[str]:
     if name == "status":
         if code not in STATUSES:
@@ -145,6 +168,8 @@ def _code(name: str, system: str | None, code: str) -> list[str]:
     if name == "type":
         return [code] if system in {None, mapping.type_system(code)} and len(code) <= 64 else []
     # _id is a FHIR id (our id); identifier is DocumentReference.identifier (our id) or masterIdentifier.
+    if name == "relatesto":
+        return _replaced(code if system is None else f"{system}|{code}")
     if name == "_id":
         document_id = mapping.searched_document_id(code)
         return [document_id] if system is None and document_id else []
@@ -153,9 +178,19 @@ def _code(name: str, system: str | None, code: str) -> list[str]:
     return [code] if system in {None, mapping.URI_SYSTEM} and mapping.UNIQUE_ID.match(code) else []
 
 
+def _replaced(reference: str) -> list[str]:
+    """relatesto: `DocumentReference/<id>`, an absolute URL ending so, or the bare id (the document a new version
+    replaces, DocumentReference.relatesTo.target). An id no document of ours can have matches nothing."""
+    steps = reference.rsplit("/", 2)
+    if len(steps) > 1 and steps[-2] != "DocumentReference":
+        raise InvalidSearch.of("relatesto", "must reference a DocumentReference (DocumentReference/<id>)")
+    document_id = mapping.searched_document_id(steps[-1])
+    return [document_id] if document_id else []
+
+
 def _apply_tokens(query: dict[str, Any], tokens: dict[str, list[set[str]]]) -> None:
     fields = {"category": "category", "type": "type_code", "status": "status", "_id": "document_id",
-              "identifier": "identifier"}
+              "identifier": "identifier", "relatesto": "replaces"}
     for name, occurrences in tokens.items():
         wanted = set.intersection(*occurrences)  # a repeated parameter is an AND
         key = fields[name]
@@ -164,7 +199,8 @@ def _apply_tokens(query: dict[str, Any], tokens: dict[str, list[set[str]]]) -> N
 
 def _date_bounds(name: str, value: str) -> tuple[datetime | None, datetime | None]:
     """(inclusive lower, exclusive upper) instants a date comparison keeps, for a target that is an instant
-    (`date`, DocumentReference.date) or a whole day (`period`, the date of care)."""
+    (`date`, DocumentReference.date; `_lastUpdated`, meta.lastUpdated) or a whole day (`period`, the date of
+    care)."""
     if "," in value:
         raise InvalidSearch.of(name, "takes one value per parameter; repeat the parameter to bound a range")
     prefix, text = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
@@ -212,10 +248,11 @@ def _local_midnight(day: date) -> datetime:
 
 def _apply_dates(query: dict[str, Any], lowers: dict[str, list[datetime]], uppers: dict[str, list[datetime]]) -> None:
     """Repeated bounds AND: the latest lower and the earliest upper bound."""
-    if lowers["date"]:
-        query["created_from"] = max(lowers["date"]).astimezone(UTC).isoformat()
-    if uppers["date"]:
-        query["created_before"] = min(uppers["date"]).astimezone(UTC).isoformat()
+    for name, (lower, upper) in DATES.items():  # instants: DocumentReference.date, meta.lastUpdated
+        if lowers[name]:
+            query[lower] = max(lowers[name]).astimezone(UTC).isoformat()
+        if uppers[name]:
+            query[upper] = min(uppers[name]).astimezone(UTC).isoformat()
     # The date of care is a whole day: it is kept when its midnight is within the bounds.
     if lowers["period"]:
         query["care_from"] = max(lowers["period"]).date().isoformat()

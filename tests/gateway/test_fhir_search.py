@@ -5,7 +5,14 @@ from typing import Any
 import pytest
 
 from services.common.codes import INS_SYSTEM
-from services.gateway.fhir_mapping import CLASS_SYSTEM, DOCUMENT_SYSTEM, LOINC, TYPE_SYSTEM_NATIONAL
+from services.gateway.fhir_mapping import (
+    CLASS_SYSTEM,
+    CONFIDENTIALITY,
+    DOCUMENT_SYSTEM,
+    LOINC,
+    TYPE_SYSTEM_NATIONAL,
+    VISIBILITY_SYSTEM,
+)
 from services.gateway.fhir_search import STATUS_SYSTEM, InvalidSearch, Search, parse
 
 INS = "180012A00100161"
@@ -43,6 +50,21 @@ def query(*pairs: tuple[str, str]) -> dict[str, Any]:
     ([("identifier", f"urn:ietf:rfc:3986|doc_{'a' * 32}")], {"identifier": []}),
     ([("identifier", f"urn:ietf:rfc:3986|{OID},{DOCUMENT_SYSTEM}|{OID},{UUID}")], {"identifier": sorted([OID, UUID])}),
     ([("identifier", "urn:oid:1.02")], {"identifier": []}),  # not an OID
+    # security-label: HL7 confidentiality or TRE_A07 visibility; each occurrence a group (OR), groups AND.
+    ([("security-label", "R,V")], {"security_label": ["R,V"]}),
+    ([("security-label", f"{CONFIDENTIALITY}|R,{VISIBILITY_SYSTEM}|MASQUE_PS")], {"security_label": ["MASQUE_PS,R"]}),
+    ([("security-label", f"{VISIBILITY_SYSTEM}|R")], {"security_label": [""]}),  # R is no visibility code
+    ([("security-label", f"{CONFIDENTIALITY}|MASQUE_PS")], {"security_label": [""]}),
+    ([("security-label", "http://example.org|R")], {"security_label": [""]}),
+    ([("security-label", "|R")], {"security_label": [""]}),
+    ([("security-label", "restricted")], {"security_label": [""]}),  # no such code: nothing
+    ([("security-label", "N"), ("security-label", "INVISIBLE_REPRESENTANTS_LEGAUX")],
+     {"security_label": ["N", "INVISIBLE_REPRESENTANTS_LEGAUX"]}),
+    ([("relatesto", f"DocumentReference/{DOC},{OTHER}")], {"replaces": ["doc_" + "a" * 32, "doc_" + "b" * 32]}),
+    ([("relatesto", f"https://dmp.example/fhir/DocumentReference/{DOC}")], {"replaces": ["doc_" + "a" * 32]}),
+    ([("relatesto", DOC)], {"replaces": ["doc_" + "a" * 32]}),
+    ([("relatesto", "DocumentReference/unknown")], {"replaces": []}),
+    ([("relatesto", DOC), ("relatesto", OTHER)], {"replaces": []}),  # a version replaces one document
     ([("_id", DOC), ("identifier", f"doc_{'b' * 32}")], {"document_id": ["doc_" + "a" * 32],
                                                         "identifier": ["doc_" + "b" * 32]}),
 ])
@@ -71,6 +93,12 @@ def test_token_parameters_are_or_lists_and_honour_their_system(
     ([("period", "le2026-11")], {"care_to": "2026-11-30"}),
     ([("period", "lt2026-11-20")], {"care_to": "2026-11-19"}),
     ([("period", "eb2026"), ("period", "sa2024")], {"care_from": "2025-01-01", "care_to": "2025-12-31"}),
+    # _lastUpdated: meta.lastUpdated, an instant like DocumentReference.date.
+    ([("_lastUpdated", "gt2026-11-20T10:15:00Z")], {"updated_from": "2026-11-20T10:15:01+00:00"}),
+    ([("_lastUpdated", "2026-11-20")],
+     {"updated_from": "2026-11-19T23:00:00+00:00", "updated_before": "2026-11-20T23:00:00+00:00"}),
+    ([("_lastUpdated", "lt2026-07"), ("date", "ge2026-06")],
+     {"updated_before": "2026-06-30T22:00:00+00:00", "created_from": "2026-05-31T22:00:00+00:00"}),
 ])
 def test_dates_follow_the_precision_of_their_value(pairs: list[tuple[str, str]], expected: dict[str, Any]) -> None:
     assert query(*pairs) == expected
@@ -89,6 +117,10 @@ def test_dates_follow_the_precision_of_their_value(pairs: list[tuple[str, str]],
     ([("_count", "5"), ("_count", "6")], "_count"),
     ([("identifier", OID), ("identifier", UUID)], "identifier"),
     ([("patient.identifier", INS)], "patient.identifier"),
+    ([("_lastUpdated", "2026-11-20T10:00")], "_lastUpdated"),
+    ([("_lastUpdated", "ap2026")], "_lastUpdated"),
+    ([("relatesto", f"Patient/{DOC}")], "relatesto"),
+    ([("security-label", "R")] * 11, "security-label"),
 ])
 def test_a_bad_value_is_refused_naming_its_parameter(pairs: list[tuple[str, str]], parameter: str) -> None:
     with pytest.raises(InvalidSearch) as refused:
@@ -121,7 +153,7 @@ def test_a_patient_is_required_and_another_identifier_system_matches_nothing() -
 
 
 def test_only_applied_parameters_are_kept_for_the_self_link() -> None:
-    found = search(("category", "10"), ("security-label", "R"), ("category:not", "11"), ("type", ""),
-                   ("_sort", "-date"), ("_count", "5"))
+    found = search(("category", "10"), ("setting", "x"), ("category:not", "11"), ("type", ""),
+                   ("_sort", "-date"), ("_count", "5"), ("_lastupdated", "2026"), ("author.family", "Martin"))
     assert found.applied == [("patient.identifier", f"{INS_SYSTEM}|{INS}"), ("category", "10"), ("_count", "5")]
-    assert found.unsupported == ["security-label", "category:not", "_sort"]
+    assert found.unsupported == ["setting", "category:not", "_sort", "_lastupdated", "author.family"]
