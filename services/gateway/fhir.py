@@ -36,7 +36,10 @@ SEARCH_PARAMETERS = [
     ("type", "token", f"{CORE}clinical-type",
      f"type code (LOINC, or {mapping.TYPE_SYSTEM_NATIONAL} for national codes); a comma-separated list is an OR"),
     ("status", "token", f"{CORE}DocumentReference-status",
-     "current (the default), superseded, entered-in-error; a comma-separated list is an OR"),
+     "current (the default), superseded, entered-in-error; a comma-separated list is an OR. Archived documents "
+     "(current, isArchived true) are found only with isArchived=true"),
+    ("isArchived", "token", "https://interop.esante.gouv.fr/ig/fhir/pdsm/SearchParameter/PDSm-isArchived",
+     f"PDSm's archive flag (extension {mapping.IS_ARCHIVED}): true, false or true,false"),
     ("security-label", "token", f"{CORE}DocumentReference-security-label",
      f"confidentiality ({mapping.CONFIDENTIALITY}: N, R, V) or visibility ({mapping.VISIBILITY_SYSTEM}, TRE_A07: "
      "MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX); a comma-separated list is an OR, a repeat "

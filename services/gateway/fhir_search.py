@@ -29,8 +29,8 @@ DATE_VALUE = re.compile(
     r"(T(?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})(?P<fraction>\.\d{1,9})?)?"
     r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$")
 DATE_PREFIXES = ("eq", "ge", "gt", "le", "lt", "sa", "eb")
-SUPPORTED = ("patient", "patient.identifier", "_id", "identifier", "category", "type", "status", "security-label",
-             "relatesto", "date", "period", "_lastUpdated", "_count", "_cursor")
+SUPPORTED = ("patient", "patient.identifier", "_id", "identifier", "category", "type", "status", "isArchived",
+             "security-label", "relatesto", "date", "period", "_lastUpdated", "_count", "_cursor")
 CONFIDENTIALITY_CODES = ("N", "R", "V")  # HL7 v3 Confidentiality, as DocumentReference.securityLabel shows it
 VISIBILITY_CODES = ("INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX", "MASQUE_PS", "MASQUE_PSOCIAL",
                     "MASQUE_PT")  # TRE_A07 StatutVisibiliteDocument
@@ -65,6 +65,7 @@ class Search:
 def parse(pairs: list[tuple[str, str]]) -> Search:
     search = Search()
     tokens: dict[str, list[set[str]]] = {}
+    archived: list[set[bool]] = []  # isArchived occurrences, each an OR
     lowers: dict[str, list[datetime]] = {"date": [], "period": [], "_lastUpdated": []}
     uppers: dict[str, list[datetime]] = {"date": [], "period": [], "_lastUpdated": []}
     for name, value in pairs:
@@ -84,6 +85,8 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
         elif name == "patient.identifier":
             ins = _ins(value)
             search.ins, search.matches_nothing = (ins, False) if ins else (None, True)
+        elif name == "isArchived":
+            archived.append(_booleans(name, value))
         elif name == "security-label":
             labels = search.query.setdefault("security_label", [])
             if len(labels) == MAX_LABEL_GROUPS:
@@ -97,6 +100,7 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
                 uppers[name].append(upper)
         elif name == "_count":
             search.query["limit"] = _count(value)
+            search.applied[-1] = (name, str(search.query["limit"]))  # the self link says the size served
         elif name == "_cursor":
             search.query["cursor"] = value
         else:
@@ -105,6 +109,8 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
         raise InvalidSearch.of("patient", f"patient (Patient/<id>) or patient.identifier ({INS_SYSTEM}|<INS>) "
                                           "is required")
     _apply_tokens(search.query, tokens)
+    if archived:
+        _apply_archived(search.query, set.intersection(*archived))
     _apply_dates(search.query, lowers, uppers)
     search.query.setdefault("limit", DEFAULT_COUNT)
     return search
@@ -143,6 +149,25 @@ def _codes(name: str, value: str) -> set[str]:
         system, bar, code = token.rpartition("|")
         matched.update(_code(name, system if bar else None, code))
     return matched
+
+
+def _booleans(name: str, value: str) -> set[bool]:
+    values: set[bool] = set()
+    for flag in value.split(","):
+        if flag not in {"true", "false"}:
+            raise InvalidSearch.of(name, "must be true or false (a comma-separated list is an OR)")
+        values.add(flag == "true")
+    return values
+
+
+def _apply_archived(query: dict[str, Any], wanted: set[bool]) -> None:
+    """PDSm's isArchived: an archived document shows status current with isArchived true; every other shows
+    false. Without it a search finds no archived document (the DMP hides them from default searches)."""
+    statuses = query.get("status", STATUSES["current"])
+    kept = [status for status in statuses if False in wanted]  # current and replaced are not archived
+    if True in wanted and "current" in statuses:
+        kept.append("archived")
+    query["status"] = kept
 
 
 def _labels(value: str) -> set[str]:

@@ -17,7 +17,7 @@ from fhirclient.models.documentreference import DocumentReference as ClientDocum
 from fhirpy import SyncFHIRClient
 
 from services.common.codes import INS_SYSTEM
-from services.gateway.fhir_mapping import CONFIDENTIALITY, VISIBILITY_SYSTEM
+from services.gateway.fhir_mapping import CONFIDENTIALITY, IS_ARCHIVED, VISIBILITY_SYSTEM
 from services.gateway.fhir_search import SUPPORTED
 from tests.journeys import eventually
 from tests.system import Api, Running, document
@@ -232,6 +232,7 @@ def test_iti67_count_zero_counts_and_a_large_count_is_served_at_the_maximum(
     assert [link["relation"] for link in counted.json()["link"]] == ["self"]
     large = system.http.get("/fhir/DocumentReference", params={**params, "_count": "1000"}, headers=corpus["patient"])
     assert len(found(large)) == 3 and large.json()["total"] == 3
+    assert large.json()["link"][0]["url"].endswith("&_count=100")  # served at the maximum, and says so
     paged = system.http.get("/fhir/DocumentReference", params={**params, "_count": "2"}, headers=corpus["patient"])
     assert len(found(paged)) == 2
     following = next(link["url"] for link in paged.json()["link"] if link["relation"] == "next")
@@ -290,7 +291,7 @@ def test_iti67_new_parameters_never_reach_a_hidden_document(system: Running, api
                   {"patient": f"Patient/{fid(hidden['patient_id'])}", "_id": fid(hidden["document_id"])},
                   {"status": "current,superseded,entered-in-error"}, {"category": "10", "period": "2026-11-20"},
                   {"date": f"ge{hidden['created_at']}"}, {"type": "http://loinc.org|11488-4"}, {"_count": "0"},
-                  {"security-label": "N"}, {"_lastUpdated": "ge2026"}]
+                  {"security-label": "N"}, {"_lastUpdated": "ge2026"}, {"isArchived": "true,false"}]
         # Searching by the very label that hides it finds nothing, as for a label no document has.
         hiding = "MASQUE_PS" if hidden is masked else "INVISIBLE_PATIENT"
         for label in (hiding, f"{VISIBILITY_SYSTEM}|{hiding}", f"{hiding},{VISIBILITY_SYSTEM}|MASQUE_PSOCIAL"):
@@ -343,7 +344,7 @@ def test_iti67_and_rest_search_return_the_same_documents_to_the_same_actor(
             assert by_fhir == {fid(d["document_id"]) for d in by_rest.json()["documents"]}, (attempt, fhir)
 
 
-def test_iti67_security_label_relatesto_and_last_updated_select_what_resources_show(
+def test_iti67_security_label_relatesto_last_updated_and_is_archived_select_what_resources_show(
     system: Running, api: Api
 ) -> None:
     """Each new parameter finds exactly the documents whose emitted resource carries what it names."""
@@ -406,6 +407,18 @@ def test_iti67_security_label_relatesto_and_last_updated_select_what_resources_s
                    headers=patient)
     assert bad.status_code == 400 and OperationOutcome.model_validate(bad.json()).issue[0].expression == [
         "_lastUpdated"]
+
+    # PDSm's isArchived: an archived document stays current, and is found only when asked for.
+    archived = http.post(f"/api/v1/patients/{ins}/documents/{secret['document_id']}/archive", headers=doctor)
+    assert archived.status_code == 200, archived.text
+    shown = http.get(f"/fhir/DocumentReference/{ids['secret']}", headers=patient).json()
+    DocumentReference.model_validate(shown)
+    assert shown["status"] == "current" and shown["extension"] == [{"url": IS_ARCHIVED, "valueBoolean": True}]
+    assert search() == {ids["restricted"], ids["newer"]}
+    assert search(("isArchived", "true")) == {ids["secret"]}
+    assert search(("isArchived", "false")) == {ids["restricted"], ids["newer"]}
+    assert search(("isArchived", "true,false"), ("status", "current,superseded")) == set(ids.values())
+    assert search(("isArchived", "true"), ("security-label", "INVISIBLE_REPRESENTANTS_LEGAUX")) == {ids["secret"]}
 
 
 def test_unknown_and_malformed_ids_answer_404_and_401_names_bearer(system: Running, api: Api) -> None:

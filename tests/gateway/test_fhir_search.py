@@ -50,6 +50,12 @@ def query(*pairs: tuple[str, str]) -> dict[str, Any]:
     ([("identifier", f"urn:ietf:rfc:3986|doc_{'a' * 32}")], {"identifier": []}),
     ([("identifier", f"urn:ietf:rfc:3986|{OID},{DOCUMENT_SYSTEM}|{OID},{UUID}")], {"identifier": sorted([OID, UUID])}),
     ([("identifier", "urn:oid:1.02")], {"identifier": []}),  # not an OID
+    # isArchived (PDSm): archived documents are current ones, found only when asked for.
+    ([("isArchived", "true")], {"status": ["archived"]}),
+    ([("isArchived", "false")], {"status": ["current"]}),
+    ([("isArchived", "true,false"), ("status", "current,superseded")], {"status": ["current", "replaced", "archived"]}),
+    ([("isArchived", "true"), ("status", "superseded")], {"status": []}),  # a replaced document is not archived
+    ([("isArchived", "true"), ("isArchived", "false")], {"status": []}),
     # security-label: HL7 confidentiality or TRE_A07 visibility; each occurrence a group (OR), groups AND.
     ([("security-label", "R,V")], {"security_label": ["R,V"]}),
     ([("security-label", f"{CONFIDENTIALITY}|R,{VISIBILITY_SYSTEM}|MASQUE_PS")], {"security_label": ["MASQUE_PS,R"]}),
@@ -118,6 +124,7 @@ def test_dates_follow_the_precision_of_their_value(pairs: list[tuple[str, str]],
     ([("identifier", OID), ("identifier", UUID)], "identifier"),
     ([("patient.identifier", INS)], "patient.identifier"),
     ([("_lastUpdated", "2026-11-20T10:00")], "_lastUpdated"),
+    ([("isArchived", "yes")], "isArchived"),
     ([("_lastUpdated", "ap2026")], "_lastUpdated"),
     ([("relatesto", f"Patient/{DOC}")], "relatesto"),
     ([("security-label", "R")] * 11, "security-label"),
@@ -131,6 +138,7 @@ def test_a_bad_value_is_refused_naming_its_parameter(pairs: list[tuple[str, str]
 def test_count_zero_is_served_and_a_larger_count_is_clamped() -> None:
     assert search(("_count", "0")).query["limit"] == 0
     assert search(("_count", "1000")).query["limit"] == 100
+    assert search(("_count", "1000")).applied[-1] == ("_count", "100")  # the self link: what is served
     assert search().query["limit"] == 50
 
 
