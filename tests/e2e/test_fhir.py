@@ -123,6 +123,12 @@ def test_stock_fhirpy_client_deposits_searches_and_reads(system: Running, api: A
     as_patient = SyncFHIRClient(base, authorization=patient["Authorization"])
     results = as_patient.resources("DocumentReference").search(**{"patient.identifier": ins}).fetch()
     assert [r.id for r in results] == [created.id]
+    documents = as_patient.resources("DocumentReference")
+    # fhirpy's count() (_count=0 with its own _totalMethod, ignored) and the newer parameters, as fhirpy sends them.
+    assert documents.search(**{"patient.identifier": ins, "security-label": "N"}).count() == 1
+    assert documents.search(**{"patient.identifier": ins, "security-label": "R"}).count() == 0
+    assert documents.search(**{"patient.identifier": ins, "isArchived": "false"}).count() == 1
+    assert documents.search(**{"patient.identifier": ins}).search(_lastUpdated="lt2026-01-01").count() == 0
     again = as_patient.reference("DocumentReference", created.id).to_resource()
     assert again["content"][0]["attachment"]["contentType"] == "application/pdf"
 
