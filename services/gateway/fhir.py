@@ -47,6 +47,8 @@ SEARCH_PARAMETERS = [
     ("relatesto", "reference", f"{CORE}DocumentReference-relatesto",
      "the new versions of a document (DocumentReference/<id>, their relatesTo replaces); a comma-separated list "
      "is an OR"),
+    ("creation", "date", "https://profiles.ihe.net/ITI/MHD/SearchParameter/DocumentReference-Creation",
+     "content.attachment.creation (shown as the date of care at 00:00Z); prefixes eq ge gt le lt sa eb"),
     ("_lastUpdated", "date", f"{CORE}Resource-lastUpdated",
      "meta.lastUpdated (the last change of its metadata, else its deposit); prefixes eq ge gt le lt sa eb"),
     ("date", "date", f"{CORE}DocumentReference-date",

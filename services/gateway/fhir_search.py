@@ -30,7 +30,7 @@ DATE_VALUE = re.compile(
     r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$")
 DATE_PREFIXES = ("eq", "ge", "gt", "le", "lt", "sa", "eb")
 SUPPORTED = ("patient", "patient.identifier", "_id", "identifier", "category", "type", "status", "isArchived",
-             "security-label", "relatesto", "date", "period", "_lastUpdated", "_count", "_cursor")
+             "security-label", "relatesto", "date", "period", "creation", "_lastUpdated", "_count", "_cursor")
 CONFIDENTIALITY_CODES = ("N", "R", "V")  # HL7 v3 Confidentiality, as DocumentReference.securityLabel shows it
 VISIBILITY_CODES = ("INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX", "MASQUE_PS", "MASQUE_PSOCIAL",
                     "MASQUE_PT")  # TRE_A07 StatutVisibiliteDocument
@@ -66,8 +66,8 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
     search = Search()
     tokens: dict[str, list[set[str]]] = {}
     archived: list[set[bool]] = []  # isArchived occurrences, each an OR
-    lowers: dict[str, list[datetime]] = {"date": [], "period": [], "_lastUpdated": []}
-    uppers: dict[str, list[datetime]] = {"date": [], "period": [], "_lastUpdated": []}
+    lowers: dict[str, list[datetime]] = {name: [] for name in (*DATES, "period", "creation")}
+    uppers: dict[str, list[datetime]] = {name: [] for name in (*DATES, "period", "creation")}
     for name, value in pairs:
         if value == "":
             continue  # FHIR: a parameter without a value is ignored
@@ -92,7 +92,7 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
             if len(labels) == MAX_LABEL_GROUPS:
                 raise InvalidSearch.of(name, f"is repeated at most {MAX_LABEL_GROUPS} times")
             labels.append(",".join(sorted(_labels(value))))
-        elif name in {"date", "period", "_lastUpdated"}:
+        elif name in {"date", "period", "creation", "_lastUpdated"}:
             lower, upper = _date_bounds(name, value)
             if lower:
                 lowers[name].append(lower)
@@ -224,8 +224,8 @@ def _apply_tokens(query: dict[str, Any], tokens: dict[str, list[set[str]]]) -> N
 
 def _date_bounds(name: str, value: str) -> tuple[datetime | None, datetime | None]:
     """(inclusive lower, exclusive upper) instants a date comparison keeps, for a target that is an instant
-    (`date`, DocumentReference.date; `_lastUpdated`, meta.lastUpdated) or a whole day (`period`, the date of
-    care)."""
+    (`date`, DocumentReference.date; `_lastUpdated`, meta.lastUpdated; `creation`, the date of care at 00:00Z)
+    or a whole day (`period`, the date of care)."""
     if "," in value:
         raise InvalidSearch.of(name, "takes one value per parameter; repeat the parameter to bound a range")
     prefix, text = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
@@ -278,8 +278,26 @@ def _apply_dates(query: dict[str, Any], lowers: dict[str, list[datetime]], upper
             query[lower] = max(lowers[name]).astimezone(UTC).isoformat()
         if uppers[name]:
             query[upper] = min(uppers[name]).astimezone(UTC).isoformat()
-    # The date of care is a whole day: it is kept when its midnight is within the bounds.
-    if lowers["period"]:
-        query["care_from"] = max(lowers["period"]).date().isoformat()
-    if uppers["period"]:
-        query["care_to"] = (min(uppers["period"]).date() - timedelta(days=1)).isoformat()
+    # The date of care is a whole day: `period` keeps it when its (local) midnight is within the bounds;
+    # `creation` compares the instant the facade shows as attachment.creation, that day at 00:00Z.
+    firsts = [bound.date() for bound in lowers["period"]] + [_first_day(bound) for bound in lowers["creation"]]
+    lasts = ([bound.date() - timedelta(days=1) for bound in uppers["period"]]
+             + [_last_day(bound) for bound in uppers["creation"]])
+    if firsts:
+        query["care_from"] = max(firsts).isoformat()
+    if lasts:
+        query["care_to"] = min(lasts).isoformat()
+
+
+def _first_day(lower: datetime) -> date:
+    """The first day whose 00:00Z is at or after `lower`."""
+    instant = lower.astimezone(UTC)
+    midnight = instant.replace(hour=0, minute=0, second=0, microsecond=0)
+    return instant.date() if instant == midnight else instant.date() + timedelta(days=1)
+
+
+def _last_day(upper: datetime) -> date:
+    """The last day whose 00:00Z is strictly before `upper`."""
+    instant = upper.astimezone(UTC)
+    midnight = instant.replace(hour=0, minute=0, second=0, microsecond=0)
+    return instant.date() - timedelta(days=1) if instant == midnight else instant.date()

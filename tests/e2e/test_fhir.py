@@ -209,6 +209,12 @@ def test_iti67_parameters_select_what_they_name(system: Running, corpus: dict[st
     assert search(period="ge2026-10") == {ids["new"], ids["summary"]}
     assert search(period="2026-11-21") == {ids["new"]}
     assert search(period="lt2026") == {ids["prescription"]}
+    shown = http.get(f"/fhir/DocumentReference/{ids['summary']}", headers=patient).json()
+    assert shown["content"][0]["attachment"]["creation"] == "2026-10-05T00:00:00Z"
+    assert search(creation="ge2026-10-05T00:00:00Z") == {ids["new"], ids["summary"]}  # as attachment.creation shows
+    assert search(creation="gt2026-10-05T00:00:00Z") == {ids["new"]}
+    assert search(creation="lt2026-10-05T00:00:00Z") == {ids["prescription"]}
+    assert search(creation="2026-10") == {ids["summary"]}
     newest = corpus["raw"]["new"]["created_at"]
     assert search(date=f"ge{newest}") == {ids["new"]}  # DocumentReference.date: when it was deposited
     assert search(date=f"lt{newest}") == {ids["summary"], ids["prescription"]}

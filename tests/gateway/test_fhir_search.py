@@ -99,6 +99,16 @@ def test_token_parameters_are_or_lists_and_honour_their_system(
     ([("period", "le2026-11")], {"care_to": "2026-11-30"}),
     ([("period", "lt2026-11-20")], {"care_to": "2026-11-19"}),
     ([("period", "eb2026"), ("period", "sa2024")], {"care_from": "2025-01-01", "care_to": "2025-12-31"}),
+    # creation: attachment.creation, shown as the date of care at 00:00Z.
+    ([("creation", "2026-11-20")], {"care_from": "2026-11-20", "care_to": "2026-11-20"}),
+    ([("creation", "ge2026-11-20T00:00:00Z")], {"care_from": "2026-11-20"}),
+    ([("creation", "gt2026-11-20T00:00:00Z")], {"care_from": "2026-11-21"}),
+    ([("creation", "lt2026-11-20T00:00:00Z")], {"care_to": "2026-11-19"}),
+    ([("creation", "le2026-11-20T00:00:00Z")], {"care_to": "2026-11-20"}),
+    ([("creation", "eq2026-11-20T00:00:00Z")], {"care_from": "2026-11-20", "care_to": "2026-11-20"}),
+    ([("creation", "eq2026-11-20T10:00:00Z")], {"care_from": "2026-11-21", "care_to": "2026-11-20"}),  # none
+    ([("creation", "ge2026-11"), ("period", "le2026-11-10")], {"care_from": "2026-11-01", "care_to": "2026-11-10"}),
+    ([("creation", "ge2026-11-05"), ("period", "ge2026-11-01")], {"care_from": "2026-11-05"}),
     # _lastUpdated: meta.lastUpdated, an instant like DocumentReference.date.
     ([("_lastUpdated", "gt2026-11-20T10:15:00Z")], {"updated_from": "2026-11-20T10:15:01+00:00"}),
     ([("_lastUpdated", "2026-11-20")],
