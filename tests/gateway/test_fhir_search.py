@@ -1,10 +1,14 @@
 """ITI-67's parameters as the dossier's search (services/gateway/fhir_search.py): pure, table-driven."""
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from services.common.codes import INS_SYSTEM
+from services.gateway.fhir import capability_statement
 from services.gateway.fhir_mapping import (
     CLASS_SYSTEM,
     CONFIDENTIALITY,
@@ -13,7 +17,7 @@ from services.gateway.fhir_mapping import (
     TYPE_SYSTEM_NATIONAL,
     VISIBILITY_SYSTEM,
 )
-from services.gateway.fhir_search import STATUS_SYSTEM, InvalidSearch, Search, parse
+from services.gateway.fhir_search import STATUS_SYSTEM, SUPPORTED, InvalidSearch, Search, parse
 
 INS = "180012A00100161"
 DOC = "doc-" + "a" * 32
@@ -175,3 +179,42 @@ def test_only_applied_parameters_are_kept_for_the_self_link() -> None:
                    ("_sort", "-date"), ("_count", "5"), ("_lastupdated", "2026"), ("author.family", "Martin"))
     assert found.applied == [("patient.identifier", f"{INS_SYSTEM}|{INS}"), ("category", "10"), ("_count", "5")]
     assert found.unsupported == ["setting", "category:not", "_sort", "_lastupdated", "author.family"]
+
+
+SEARCH_PARAMETER_DEFINITIONS = Path(__file__).parents[1] / "data" / "fhir-search-parameters.json"
+SHARED_MHD_RESPONDER = (Path(__file__).parents[3] / "shared" / "reference" / "fhir" / "ihe-mhd"
+                        / "CapabilityStatement-IHE.MHD.DocumentResponder.json")
+MHD_RESPONDER = {"_id", "_lastupdated", "author.given", "author.family", "category", "creation", "date", "event",
+                 "facility", "format", "identifier", "patient", "patient.identifier", "period", "related",
+                 "security-label", "setting", "status", "type"}  # MHD 4.2 DocumentResponder, DocumentReference
+MHD_NOT_SERVED = {  # IHE MHD 4.2 DocumentResponder's DocumentReference parameters this facade does not list
+    "setting", "facility", "event", "format", "related",  # metadata not kept
+    "author.given", "author.family",  # the metadata names its author by RPPS only
+}
+
+
+def test_every_listed_parameter_is_applied_and_has_its_definitions_name_and_type() -> None:
+    """The CapabilityStatement lists exactly what the search applies, each as the SearchParameter it cites
+    defines it (code, type, on DocumentReference): the published definitions are in tests/data."""
+    CapabilityStatement.model_validate(capability_statement())
+    definitions = {entry["resource"]["url"]: entry["resource"]
+                   for entry in json.loads(SEARCH_PARAMETER_DEFINITIONS.read_text())["entry"]}
+    listed = capability_statement()["rest"][0]["resource"][0]["searchParam"]
+    assert {param["name"] for param in listed} == set(SUPPORTED) - {"_count", "_cursor"}
+    for param in listed:
+        if param["name"] == "patient.identifier":  # a chain on `patient`: no definition of its own
+            assert "definition" not in param
+            continue
+        definition = definitions[param["definition"]]
+        assert (param["name"], param["type"]) == (definition["code"], definition["type"]), param["name"]
+        assert {"DocumentReference", "Resource"} & set(definition["base"]), param["name"]
+
+
+def test_what_mhd_asks_of_a_document_responder_is_listed_or_knowingly_not_served() -> None:
+    listed = {param["name"].lower() for param in capability_statement()["rest"][0]["resource"][0]["searchParam"]}
+    if SHARED_MHD_RESPONDER.exists():  # the shared reference data, next to the checkout (SOURCES.md)
+        responder = json.loads(SHARED_MHD_RESPONDER.read_text())
+        document_reference = next(r for r in responder["rest"][0]["resource"] if r["type"] == "DocumentReference")
+        assert {param["name"] for param in document_reference["searchParam"]} == MHD_RESPONDER
+    assert MHD_RESPONDER - listed == MHD_NOT_SERVED  # MHD's `_lastupdated` is FHIR's `_lastUpdated`
+    assert not listed & MHD_NOT_SERVED
