@@ -349,6 +349,13 @@ def test_iti67_and_rest_search_return_the_same_documents_to_the_same_actor(
         rest = {"category": categories, "type_code": types, "status": [s for _, s in statuses],
                 "document_id": [d["document_id"] for d in picked], "care_from": care_from,
                 "security_label": ",".join(sorted(labels))}
+        if chance.random() < 0.5:  # the new versions of the first document (one: "new"), in place of _id
+            fhir["relatesto"] = f"DocumentReference/{fid(raw['first']['document_id'])}"
+            rest["replaces"] = raw["first"]["document_id"]
+            del fhir["_id"], rest["document_id"]
+        if chance.random() < 0.5:  # changed or deposited since one of them was deposited
+            since = chance.choice(documents)["created_at"]
+            fhir["_lastUpdated"], rest["updated_from"] = f"ge{since}", since
         for who in (corpus["patient"], corpus["doctor"], stranger):
             by_fhir = set(found(http.get("/fhir/DocumentReference", params=fhir, headers=who)))
             by_rest = http.get(f"/api/v1/patients/{ins}/documents", params=rest, headers=who)
