@@ -394,6 +394,7 @@ def _listed(value: Any) -> Any:
 
 
 SearchedStatus = Literal["current", "archived", "replaced"]
+SECURITY_LABELS = r"^([A-Z_]{1,40}(,[A-Z_]{1,40}){0,9})?$"  # an empty OR (no label) matches nothing
 
 
 class DocumentSearch(Strict):
@@ -414,6 +415,19 @@ class DocumentSearch(Strict):
         "urn:uuid:...); one without a unique id of its source's is also found by urn:uuid:<its id's hex>")
     patient_id: Annotated[str, Field(max_length=64)] | None = Field(
         None, description="the patient's id (FHIR Patient id): the dossier when no INS is given")
+    security_label: Annotated[
+        Annotated[list[Annotated[str, Field(pattern=SECURITY_LABELS, max_length=420)]],
+                  Field(min_length=1, max_length=10)] | None,
+        BeforeValidator(_listed)] = Field(
+        None, description="labels it carries: its confidentiality (N, R, V) or a visibility code (MASQUE_PS, "
+        "INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX). Each value is an OR of comma-separated labels; "
+        "repeated values AND (FHIR's token semantics); an empty value matches nothing", examples=[["R,V"]])
+    updated_from: AwareDatetime | None = Field(
+        None, description="its metadata last changed (or, never changed, it was deposited) at or after this instant")
+    updated_before: AwareDatetime | None = Field(
+        None, description="its metadata last changed (or, never changed, it was deposited) before this instant")
+    replaces: Annotated[Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None,
+                        BeforeValidator(_listed)] = Field(None, description="new versions of any of these documents")
     status: Annotated[list[SearchedStatus], BeforeValidator(_listed), Field(max_length=3)] = Field(
         default_factory=lambda: list[SearchedStatus](["current"]))
     limit: Annotated[int, Field(ge=0, le=100, description="0: the total only")] = 50

@@ -12,6 +12,8 @@ from datetime import date
 from services.common.grants import Grant, visible_to
 from services.common.paging import Query, after, encode_cursor
 
+CONFIDENTIALITY_CODES = ("N", "R", "V")  # HL7 confidentiality; every other label is a visibility code (TRE_A07)
+
 __all__ = ["Query", "after", "document_query", "encode_cursor", "visible_to"]
 
 
@@ -31,9 +33,15 @@ def document_query(
     identifiers: list[str] | None = None,
     patient_id: str | None = None,
     statuses: list[str] | None = None,
+    security_labels: list[list[str]] | None = None,
+    updated_from_ms: int | None = None,
+    updated_before_ms: int | None = None,
+    replaces: list[str] | None = None,
 ) -> Query:
     """A list given as None filters nothing; an empty list matches nothing (a FHIR token whose system is not
-    ours, say)."""
+    ours, say). `security_labels`: groups of labels (confidentiality or visibility codes), each group an OR,
+    the groups ANDed (FHIR's comma and repeat). `updated_*`: the last change of its metadata (its deposit when
+    it never changed, as FHIR's meta.lastUpdated shows it)."""
     allowed = set(grant.categories)
     wanted = sorted(allowed) if categories is None else [c for c in categories if c in allowed]
     statuses = ["current"] if statuses is None else statuses
@@ -44,8 +52,16 @@ def document_query(
         query["type_code"] = {"$in": type_codes}
     if document_ids is not None:
         query["_id"] = {"$in": document_ids}
+    conditions: list[Query] = []
     if identifiers is not None:
-        query["$and"] = [identified_by(identifiers)]
+        conditions.append(identified_by(identifiers))
+    conditions.extend(labelled(group) for group in security_labels or [])
+    if updated_from_ms is not None or updated_before_ms is not None:
+        conditions.append(last_changed(updated_from_ms, updated_before_ms))
+    if conditions:
+        query["$and"] = conditions
+    if replaces is not None:
+        query["replaces"] = {"$in": replaces}
     if patient_id is not None:
         query["patient_id"] = patient_id
     if author_id:
@@ -76,3 +92,24 @@ def identified_by(identifiers: list[str]) -> Query:
                if value.startswith("urn:uuid:")]
     return {"$or": [{"_id": {"$in": ours}}, {"unique_id": {"$in": theirs}},
                     {"_id": {"$in": derived}, "unique_id": None}]}
+
+
+def labelled(labels: list[str]) -> Query:
+    """Documents carrying any of these labels: their confidentiality code (N when none was stored, as it is
+    shown) or one of their visibility codes."""
+    confidentiality: list[str | None] = [code for code in labels if code in CONFIDENTIALITY_CODES]
+    if "N" in confidentiality:
+        confidentiality.append(None)  # stored before confidentiality was: normal
+    return {"$or": [{"confidentiality": {"$in": confidentiality}},
+                    {"visibility": {"$in": [code for code in labels if code not in CONFIDENTIALITY_CODES]}}]}
+
+
+def last_changed(from_ms: int | None, before_ms: int | None) -> Query:
+    """Documents whose metadata last changed within [from_ms, before_ms): updated_ms, or created_ms for one
+    never changed since its deposit."""
+    window: dict[str, int] = {}
+    if from_ms is not None:
+        window["$gte"] = from_ms
+    if before_ms is not None:
+        window["$lt"] = before_ms
+    return {"$or": [{"updated_ms": window}, {"updated_ms": None, "created_ms": window}]}

@@ -771,6 +771,11 @@ class DossierService(HealthMixin):
             created_before_ms=lifecycle.epoch_ms(search.created_before) if search.created_before else None,
             document_ids=search.document_id, identifiers=search.identifier, patient_id=search.patient_id,
             statuses=list(search.status),
+            security_labels=None if search.security_label is None else [
+                group.split(",") if group else [] for group in search.security_label],
+            updated_from_ms=lifecycle.epoch_ms(search.updated_from) if search.updated_from else None,
+            updated_before_ms=lifecycle.epoch_ms(search.updated_before) if search.updated_before else None,
+            replaces=search.replaces,
         )
         # limit 0 asks for the total alone: one record is still fetched to know whether there are more.
         total, page = self.store.search_documents(selection, queries.after(selection, search.cursor), search.limit + 1)

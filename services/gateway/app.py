@@ -449,8 +449,9 @@ def router() -> APIRouter:
         token: Token, ins: InsPath, search: Annotated[schemas.DocumentSearch, Query()]
     ) -> schemas.DocumentList:
         """The documents the caller may see, newest first, filtered by category (repeat the parameter
-        for several), type, author, date of care and status (current by default; archived, replaced).
-        `total` counts only what the caller may see; pass `next_cursor` back as `cursor` for more."""
+        for several), type, author, date of care, deposit time, last change, security label, the document
+        a version replaces and status (current by default; archived, replaced). `total` counts only what the
+        caller may see; pass `next_cursor` back as `cursor` for more."""
         return schemas.DocumentList(**services().dossier.search(token, ins, search.model_dump(mode="json")))
 
     @api.post("/patients/{ins}/documents/{document_id}/replacement", status_code=201, tags=["documents"])

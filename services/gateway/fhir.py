@@ -36,7 +36,21 @@ SEARCH_PARAMETERS = [
     ("type", "token", f"{CORE}clinical-type",
      f"type code (LOINC, or {mapping.TYPE_SYSTEM_NATIONAL} for national codes); a comma-separated list is an OR"),
     ("status", "token", f"{CORE}DocumentReference-status",
-     "current (the default), superseded, entered-in-error; a comma-separated list is an OR"),
+     "current (the default), superseded, entered-in-error; a comma-separated list is an OR. Archived documents "
+     "(current, isArchived true) are found only with isArchived=true"),
+    ("isArchived", "token", "https://interop.esante.gouv.fr/ig/fhir/pdsm/SearchParameter/PDSm-isArchived",
+     f"PDSm's archive flag (extension {mapping.IS_ARCHIVED}): true, false or true,false"),
+    ("security-label", "token", f"{CORE}DocumentReference-security-label",
+     f"confidentiality ({mapping.CONFIDENTIALITY}: N, R, V) or visibility ({mapping.VISIBILITY_SYSTEM}, TRE_A07: "
+     "MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX); a comma-separated list is an OR, a repeat "
+     "an AND; only documents the caller may see are ever found"),
+    ("relatesto", "reference", f"{CORE}DocumentReference-relatesto",
+     "the new versions of a document (DocumentReference/<id>, their relatesTo replaces); a comma-separated list "
+     "is an OR"),
+    ("creation", "date", "https://profiles.ihe.net/ITI/MHD/SearchParameter/DocumentReference-Creation",
+     "content.attachment.creation (shown as the date of care at 00:00Z); prefixes eq ge gt le lt sa eb"),
+    ("_lastUpdated", "date", f"{CORE}Resource-lastUpdated",
+     "meta.lastUpdated (the last change of its metadata, else its deposit); prefixes eq ge gt le lt sa eb"),
     ("date", "date", f"{CORE}DocumentReference-date",
      "DocumentReference.date (when it was deposited); prefixes eq ge gt le lt sa eb; repeat to bound a range"),
     ("period", "date", f"{CORE}DocumentReference-period",

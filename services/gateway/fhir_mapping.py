@@ -19,6 +19,7 @@ LOINC = "http://loinc.org"
 VISIBILITY_SYSTEM = "urn:oid:1.2.250.1.213.1.1.4.13"  # TRE_A07 StatutVisibiliteDocument
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 RPPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
+IS_ARCHIVED = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"  # PDSm
 STATUS = {"current": "current", "archived": "current", "replaced": "superseded", "deleted": "entered-in-error"}
 LOINC_CODE = re.compile(r"^\d{1,6}-\d$")
 
@@ -44,6 +45,8 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": fhir_id(document["document_id"]),
+        # PDSm: an archived document is still current, hidden from default searches (isArchived=true finds it).
+        "extension": [{"url": IS_ARCHIVED, "valueBoolean": document["status"] == "archived"}],
         "meta": {"versionId": version_id(document), "lastUpdated": last_updated(document)},
         "masterIdentifier": {"system": URI_SYSTEM, "value": unique_id(document)},
         "identifier": [{"use": "secondary", "system": DOCUMENT_SYSTEM, "value": document["document_id"]}],

@@ -29,8 +29,13 @@ DATE_VALUE = re.compile(
     r"(T(?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})(?P<fraction>\.\d{1,9})?)?"
     r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$")
 DATE_PREFIXES = ("eq", "ge", "gt", "le", "lt", "sa", "eb")
-SUPPORTED = ("patient", "patient.identifier", "_id", "identifier", "category", "type", "status", "date", "period",
-             "_count", "_cursor")
+SUPPORTED = ("patient", "patient.identifier", "_id", "identifier", "category", "type", "status", "isArchived",
+             "security-label", "relatesto", "date", "period", "creation", "_lastUpdated", "_count", "_cursor")
+CONFIDENTIALITY_CODES = ("N", "R", "V")  # HL7 v3 Confidentiality, as DocumentReference.securityLabel shows it
+VISIBILITY_CODES = ("INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX", "MASQUE_PS", "MASQUE_PSOCIAL",
+                    "MASQUE_PT")  # TRE_A07 StatutVisibiliteDocument
+MAX_LABEL_GROUPS = 10  # repeated security-label parameters (the dossier's limit)
+DATES = {"date": ("created_from", "created_before"), "_lastUpdated": ("updated_from", "updated_before")}
 
 
 class InvalidSearch(DmpError):
@@ -60,8 +65,9 @@ class Search:
 def parse(pairs: list[tuple[str, str]]) -> Search:
     search = Search()
     tokens: dict[str, list[set[str]]] = {}
-    lowers: dict[str, list[datetime]] = {"date": [], "period": []}
-    uppers: dict[str, list[datetime]] = {"date": [], "period": []}
+    archived: list[set[bool]] = []  # isArchived occurrences, each an OR
+    lowers: dict[str, list[datetime]] = {name: [] for name in (*DATES, "period", "creation")}
+    uppers: dict[str, list[datetime]] = {name: [] for name in (*DATES, "period", "creation")}
     for name, value in pairs:
         if value == "":
             continue  # FHIR: a parameter without a value is ignored
@@ -79,7 +85,14 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
         elif name == "patient.identifier":
             ins = _ins(value)
             search.ins, search.matches_nothing = (ins, False) if ins else (None, True)
-        elif name in {"date", "period"}:
+        elif name == "isArchived":
+            archived.append(_booleans(name, value))
+        elif name == "security-label":
+            labels = search.query.setdefault("security_label", [])
+            if len(labels) == MAX_LABEL_GROUPS:
+                raise InvalidSearch.of(name, f"is repeated at most {MAX_LABEL_GROUPS} times")
+            labels.append(",".join(sorted(_labels(value))))
+        elif name in {"date", "period", "creation", "_lastUpdated"}:
             lower, upper = _date_bounds(name, value)
             if lower:
                 lowers[name].append(lower)
@@ -87,6 +100,7 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
                 uppers[name].append(upper)
         elif name == "_count":
             search.query["limit"] = _count(value)
+            search.applied[-1] = (name, str(search.query["limit"]))  # the self link says the size served
         elif name == "_cursor":
             search.query["cursor"] = value
         else:
@@ -95,6 +109,8 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
         raise InvalidSearch.of("patient", f"patient (Patient/<id>) or patient.identifier ({INS_SYSTEM}|<INS>) "
                                           "is required")
     _apply_tokens(search.query, tokens)
+    if archived:
+        _apply_archived(search.query, set.intersection(*archived))
     _apply_dates(search.query, lowers, uppers)
     search.query.setdefault("limit", DEFAULT_COUNT)
     return search
@@ -135,6 +151,38 @@ def _codes(name: str, value: str) -> set[str]:
     return matched
 
 
+def _booleans(name: str, value: str) -> set[bool]:
+    values: set[bool] = set()
+    for flag in value.split(","):
+        if flag not in {"true", "false"}:
+            raise InvalidSearch.of(name, "must be true or false (a comma-separated list is an OR)")
+        values.add(flag == "true")
+    return values
+
+
+def _apply_archived(query: dict[str, Any], wanted: set[bool]) -> None:
+    """PDSm's isArchived: an archived document shows status current with isArchived true; every other shows
+    false. Without it a search finds no archived document (the DMP hides them from default searches)."""
+    statuses = query.get("status", STATUSES["current"])
+    kept = [status for status in statuses if False in wanted]  # current and replaced are not archived
+    if True in wanted and "current" in statuses:
+        kept.append("archived")
+    query["status"] = kept
+
+
+def _labels(value: str) -> set[str]:
+    """One security-label occurrence: the labels it names (an OR), each in the system the facade emits it in.
+    An empty set (nothing matches) when it names none of ours: another system, "|code", an unknown code."""
+    labels: set[str] = set()
+    for token in value.split(","):
+        system, bar, code = token.rpartition("|")
+        emitted_in = (mapping.CONFIDENTIALITY if code in CONFIDENTIALITY_CODES else
+                      mapping.VISIBILITY_SYSTEM if code in VISIBILITY_CODES else None)
+        if emitted_in is not None and (not bar or system == emitted_in):
+            labels.add(code)
+    return labels
+
+
 def _code(name: str, system: str | None, code: str) -> list[str]:
     if name == "status":
         if code not in STATUSES:
@@ -145,6 +193,8 @@ def _code(name: str, system: str | None, code: str) -> list[str]:
     if name == "type":
         return [code] if system in {None, mapping.type_system(code)} and len(code) <= 64 else []
     # _id is a FHIR id (our id); identifier is DocumentReference.identifier (our id) or masterIdentifier.
+    if name == "relatesto":
+        return _replaced(code if system is None else f"{system}|{code}")
     if name == "_id":
         document_id = mapping.searched_document_id(code)
         return [document_id] if system is None and document_id else []
@@ -153,9 +203,19 @@ def _code(name: str, system: str | None, code: str) -> list[str]:
     return [code] if system in {None, mapping.URI_SYSTEM} and mapping.UNIQUE_ID.match(code) else []
 
 
+def _replaced(reference: str) -> list[str]:
+    """relatesto: `DocumentReference/<id>`, an absolute URL ending so, or the bare id (the document a new version
+    replaces, DocumentReference.relatesTo.target). An id no document of ours can have matches nothing."""
+    steps = reference.rsplit("/", 2)
+    if len(steps) > 1 and steps[-2] != "DocumentReference":
+        raise InvalidSearch.of("relatesto", "must reference a DocumentReference (DocumentReference/<id>)")
+    document_id = mapping.searched_document_id(steps[-1])
+    return [document_id] if document_id else []
+
+
 def _apply_tokens(query: dict[str, Any], tokens: dict[str, list[set[str]]]) -> None:
     fields = {"category": "category", "type": "type_code", "status": "status", "_id": "document_id",
-              "identifier": "identifier"}
+              "identifier": "identifier", "relatesto": "replaces"}
     for name, occurrences in tokens.items():
         wanted = set.intersection(*occurrences)  # a repeated parameter is an AND
         key = fields[name]
@@ -164,7 +224,8 @@ def _apply_tokens(query: dict[str, Any], tokens: dict[str, list[set[str]]]) -> N
 
 def _date_bounds(name: str, value: str) -> tuple[datetime | None, datetime | None]:
     """(inclusive lower, exclusive upper) instants a date comparison keeps, for a target that is an instant
-    (`date`, DocumentReference.date) or a whole day (`period`, the date of care)."""
+    (`date`, DocumentReference.date; `_lastUpdated`, meta.lastUpdated; `creation`, the date of care at 00:00Z)
+    or a whole day (`period`, the date of care)."""
     if "," in value:
         raise InvalidSearch.of(name, "takes one value per parameter; repeat the parameter to bound a range")
     prefix, text = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
@@ -212,12 +273,31 @@ def _local_midnight(day: date) -> datetime:
 
 def _apply_dates(query: dict[str, Any], lowers: dict[str, list[datetime]], uppers: dict[str, list[datetime]]) -> None:
     """Repeated bounds AND: the latest lower and the earliest upper bound."""
-    if lowers["date"]:
-        query["created_from"] = max(lowers["date"]).astimezone(UTC).isoformat()
-    if uppers["date"]:
-        query["created_before"] = min(uppers["date"]).astimezone(UTC).isoformat()
-    # The date of care is a whole day: it is kept when its midnight is within the bounds.
-    if lowers["period"]:
-        query["care_from"] = max(lowers["period"]).date().isoformat()
-    if uppers["period"]:
-        query["care_to"] = (min(uppers["period"]).date() - timedelta(days=1)).isoformat()
+    for name, (lower, upper) in DATES.items():  # instants: DocumentReference.date, meta.lastUpdated
+        if lowers[name]:
+            query[lower] = max(lowers[name]).astimezone(UTC).isoformat()
+        if uppers[name]:
+            query[upper] = min(uppers[name]).astimezone(UTC).isoformat()
+    # The date of care is a whole day: `period` keeps it when its (local) midnight is within the bounds;
+    # `creation` compares the instant the facade shows as attachment.creation, that day at 00:00Z.
+    firsts = [bound.date() for bound in lowers["period"]] + [_first_day(bound) for bound in lowers["creation"]]
+    lasts = ([bound.date() - timedelta(days=1) for bound in uppers["period"]]
+             + [_last_day(bound) for bound in uppers["creation"]])
+    if firsts:
+        query["care_from"] = max(firsts).isoformat()
+    if lasts:
+        query["care_to"] = min(lasts).isoformat()
+
+
+def _first_day(lower: datetime) -> date:
+    """The first day whose 00:00Z is at or after `lower`."""
+    instant = lower.astimezone(UTC)
+    midnight = instant.replace(hour=0, minute=0, second=0, microsecond=0)
+    return instant.date() if instant == midnight else instant.date() + timedelta(days=1)
+
+
+def _last_day(upper: datetime) -> date:
+    """The last day whose 00:00Z is strictly before `upper`."""
+    instant = upper.astimezone(UTC)
+    midnight = instant.replace(hour=0, minute=0, second=0, microsecond=0)
+    return instant.date() - timedelta(days=1) if instant == midnight else instant.date()

@@ -84,6 +84,11 @@ searches = st.fixed_dictionaries({}, optional={
     "created_before_ms": st.integers(1000, 1012),
     "care_from": st.dates(date(2026, 11, 1), date(2026, 11, 12)),
     "care_to": st.dates(date(2026, 11, 1), date(2026, 11, 12)),
+    "security_labels": st.lists(st.lists(st.sampled_from(["N", "R", "V", *CODES]), unique=True, max_size=3),
+                                min_size=1, max_size=2),
+    "updated_from_ms": st.integers(1000, 1030),
+    "updated_before_ms": st.integers(1000, 1030),
+    "replaces": st.lists(st.sampled_from(["doc01", "doc02", "doc04"]), unique=True, max_size=2),
 })
 
 
@@ -103,6 +108,12 @@ def wanted_by(record: dict[str, Any], search: dict[str, Any]) -> bool:
         ("created_before_ms", lambda v: record["created_ms"] < v),
         ("care_from", lambda v: record["care_date"] >= v.isoformat()),
         ("care_to", lambda v: record["care_date"] <= v.isoformat()),
+        # Each group: any of its labels; every group.
+        ("security_labels", lambda v: all(
+            {record.get("confidentiality", "N"), *record["visibility"]} & set(group) for group in v)),
+        ("updated_from_ms", lambda v: record.get("updated_ms", record["created_ms"]) >= v),
+        ("updated_before_ms", lambda v: record.get("updated_ms", record["created_ms"]) < v),
+        ("replaces", lambda v: record.get("replaces") in v),
     ]
     statuses_ok = "statuses" in search or record["status"] == "current"  # current by default
     return statuses_ok and all(check(search[name]) for name, check in checks if name in search)
@@ -123,7 +134,11 @@ def test_search_parameters_narrow_the_grant_and_never_widen_it(
     records = [{"_id": f"doc{n:02d}" if n % 3 else f"doc_{n:032x}", "dossier_id": "dos", "status": statuses[n],
                 "category": d["category"], "type_code": types[n], "created_ms": 1000 + n,
                 "care_date": f"2026-11-{n + 1:02d}", "patient_id": "pat_1", "visibility": d["visibility"],
-                "author": {"id": d["author"]}, **({"unique_id": f"urn:oid:1.2.{n}"} if n % 2 else {})}
+                "author": {"id": d["author"]}, **({"unique_id": f"urn:oid:1.2.{n}"} if n % 2 else {}),
+                # Confidentiality stored or (older records) not; some changed since deposit; some replace another.
+                **({"confidentiality": "NRV"[n % 3]} if n % 4 else {}),
+                **({"updated_ms": 1015 + n} if n % 5 == 1 else {}),
+                **({"replaces": f"doc{n - 1:02d}"} if n % 3 == 2 else {"replaces": None} if n % 2 else {})}
                for n, d in enumerate(docs)]
     collection.insert_many(records)
     grant = GRANTS[who]
@@ -159,3 +174,50 @@ def test_a_document_answers_to_our_id_to_its_source_unique_id_or_else_to_its_own
     assert found(derived(sourced["_id"])) == set()  # its masterIdentifier is its source's
     assert found("urn:oid:1.2.250.1.999.1", plain["_id"]) == {plain["_id"], sourced["_id"]}
     assert found() == set()
+
+
+def test_security_labels_are_ors_within_a_group_and_ands_across_groups() -> None:
+    """A label is a confidentiality code (N when none was stored, as the document is shown) or a visibility code."""
+    base: dict[str, Any] = {"dossier_id": "dos", "status": "current", "category": "10", "author": {"id": "rpps:A"}}
+    records = [{**base, "_id": "old", "visibility": []},  # stored before confidentiality was: normal
+               {**base, "_id": "restricted", "confidentiality": "R", "visibility": ["INVISIBLE_REPRESENTANTS_LEGAUX"]},
+               {**base, "_id": "very", "confidentiality": "V", "visibility": []}]
+    grant = GRANTS["medecin_traitant"]
+
+    def found(*groups: list[str]) -> set[str]:
+        query = document_query("dos", grant, "rpps:A", security_labels=list(groups))
+        return {r["_id"] for r in records if matches(r, query)}
+
+    assert found(["N"]) == {"old"}
+    assert found(["R", "V"]) == {"restricted", "very"}
+    assert found(["INVISIBLE_REPRESENTANTS_LEGAUX"]) == {"restricted"}
+    assert found(["N", "INVISIBLE_REPRESENTANTS_LEGAUX"]) == {"old", "restricted"}
+    assert found(["R", "V"], ["INVISIBLE_REPRESENTANTS_LEGAUX"]) == {"restricted"}
+    assert found(["V"], ["R"]) == set()  # one confidentiality each
+    assert found([]) == set()  # an empty OR: nothing
+    assert found() == {"old", "restricted", "very"}
+
+
+def test_last_change_is_the_metadata_change_or_else_the_deposit() -> None:
+    base: dict[str, Any] = {"dossier_id": "dos", "status": "current", "category": "10", "visibility": [],
+                            "author": {"id": "rpps:A"}}
+    records = [{**base, "_id": "untouched", "created_ms": 1000},
+               {**base, "_id": "masked_later", "created_ms": 900, "updated_ms": 2000}]
+    grant = GRANTS["medecin_traitant"]
+
+    def found(since: int | None, before: int | None) -> set[str]:
+        query = document_query("dos", grant, "rpps:A", updated_from_ms=since, updated_before_ms=before)
+        return {r["_id"] for r in records if matches(r, query)}
+
+    assert found(1000, None) == {"untouched", "masked_later"}
+    assert found(None, 1000) == set()  # the older deposit changed since
+    assert found(1500, None) == {"masked_later"}
+    assert found(None, 1001) == {"untouched"}
+
+
+def test_security_label_values_are_comma_separated_labels() -> None:
+    assert DocumentSearch.model_validate({"security_label": "R,V"}).security_label == ["R,V"]
+    assert DocumentSearch.model_validate({"security_label": [""]}).security_label == [""]
+    for bad in (["r"], ["R,"], ["R;V"], [], ["R"] * 11):
+        with pytest.raises(ValidationError):
+            DocumentSearch.model_validate({"security_label": bad})

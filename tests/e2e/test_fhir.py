@@ -17,7 +17,7 @@ from fhirclient.models.documentreference import DocumentReference as ClientDocum
 from fhirpy import SyncFHIRClient
 
 from services.common.codes import INS_SYSTEM
-from services.gateway.fhir_mapping import CONFIDENTIALITY
+from services.gateway.fhir_mapping import CONFIDENTIALITY, IS_ARCHIVED, VISIBILITY_SYSTEM
 from services.gateway.fhir_search import SUPPORTED
 from tests.journeys import eventually
 from tests.system import Api, Running, document
@@ -123,6 +123,12 @@ def test_stock_fhirpy_client_deposits_searches_and_reads(system: Running, api: A
     as_patient = SyncFHIRClient(base, authorization=patient["Authorization"])
     results = as_patient.resources("DocumentReference").search(**{"patient.identifier": ins}).fetch()
     assert [r.id for r in results] == [created.id]
+    documents = as_patient.resources("DocumentReference")
+    # fhirpy's count() (_count=0 with its own _totalMethod, ignored) and the newer parameters, as fhirpy sends them.
+    assert documents.search(**{"patient.identifier": ins, "security-label": "N"}).count() == 1
+    assert documents.search(**{"patient.identifier": ins, "security-label": "R"}).count() == 0
+    assert documents.search(**{"patient.identifier": ins, "isArchived": "false"}).count() == 1
+    assert documents.search(**{"patient.identifier": ins}).search(_lastUpdated="lt2026-01-01").count() == 0
     again = as_patient.reference("DocumentReference", created.id).to_resource()
     assert again["content"][0]["attachment"]["contentType"] == "application/pdf"
 
@@ -203,6 +209,12 @@ def test_iti67_parameters_select_what_they_name(system: Running, corpus: dict[st
     assert search(period="ge2026-10") == {ids["new"], ids["summary"]}
     assert search(period="2026-11-21") == {ids["new"]}
     assert search(period="lt2026") == {ids["prescription"]}
+    shown = http.get(f"/fhir/DocumentReference/{ids['summary']}", headers=patient).json()
+    assert shown["content"][0]["attachment"]["creation"] == "2026-10-05T00:00:00Z"
+    assert search(creation="ge2026-10-05T00:00:00Z") == {ids["new"], ids["summary"]}  # as attachment.creation shows
+    assert search(creation="gt2026-10-05T00:00:00Z") == {ids["new"]}
+    assert search(creation="lt2026-10-05T00:00:00Z") == {ids["prescription"]}
+    assert search(creation="2026-10") == {ids["summary"]}
     newest = corpus["raw"]["new"]["created_at"]
     assert search(date=f"ge{newest}") == {ids["new"]}  # DocumentReference.date: when it was deposited
     assert search(date=f"lt{newest}") == {ids["summary"], ids["prescription"]}
@@ -232,6 +244,7 @@ def test_iti67_count_zero_counts_and_a_large_count_is_served_at_the_maximum(
     assert [link["relation"] for link in counted.json()["link"]] == ["self"]
     large = system.http.get("/fhir/DocumentReference", params={**params, "_count": "1000"}, headers=corpus["patient"])
     assert len(found(large)) == 3 and large.json()["total"] == 3
+    assert large.json()["link"][0]["url"].endswith("&_count=100")  # served at the maximum, and says so
     paged = system.http.get("/fhir/DocumentReference", params={**params, "_count": "2"}, headers=corpus["patient"])
     assert len(found(paged)) == 2
     following = next(link["url"] for link in paged.json()["link"] if link["relation"] == "next")
@@ -253,19 +266,20 @@ def test_iti67_post_search_answers_as_get(system: Running, corpus: dict[str, Any
 def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     system: Running, corpus: dict[str, Any]
 ) -> None:
-    params = {"patient.identifier": corpus["ins"], "category": "10", "security-label": "R", "_sort": "-date"}
+    params = {"patient.identifier": corpus["ins"], "category": "10", "setting": "394802001", "_sort": "-date"}
     lenient = system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"])
     assert found(lenient) == [corpus["ids"]["new"]] and lenient.json()["total"] == 1
     self_link = next(link["url"] for link in lenient.json()["link"] if link["relation"] == "self")
     expected = f"{system.stack.gateway_url}/fhir/DocumentReference?patient.identifier={corpus['ins']}&category=10"
     assert self_link == expected
     warnings = [e["resource"] for e in lenient.json()["entry"] if e["search"]["mode"] == "outcome"]
-    assert [issue["expression"] for issue in warnings[0]["issue"]] == [["security-label"], ["_sort"]]
+    assert [issue["expression"] for issue in warnings[0]["issue"]] == [["setting"], ["_sort"]]
     strict = system.http.get("/fhir/DocumentReference", params=params,
                              headers={**corpus["patient"], "Prefer": "handling=strict"})
     outcome: Any = OperationOutcome.model_validate(strict.json())
     assert strict.status_code == 400
-    assert "security-label" in outcome.issue[0].diagnostics and "_sort" in outcome.issue[0].diagnostics
+    assert "setting" in outcome.issue[0].diagnostics and "_sort" in outcome.issue[0].diagnostics
+    assert [issue.expression for issue in outcome.issue] == [["setting", "_sort"]]
     supported = system.http.get("/fhir/DocumentReference", params={"patient.identifier": corpus["ins"], "_id": "x"},
                                 headers={**corpus["patient"], "Prefer": "handling=strict"})
     assert supported.status_code == 200 and supported.json()["total"] == 0
@@ -288,14 +302,25 @@ def test_iti67_new_parameters_never_reach_a_hidden_document(system: Running, api
                   {"identifier": f"urn:ietf:rfc:3986|{uuid_urn}"},
                   {"patient": f"Patient/{fid(hidden['patient_id'])}", "_id": fid(hidden["document_id"])},
                   {"status": "current,superseded,entered-in-error"}, {"category": "10", "period": "2026-11-20"},
-                  {"date": f"ge{hidden['created_at']}"}, {"type": "http://loinc.org|11488-4"}, {"_count": "0"}]
+                  {"date": f"ge{hidden['created_at']}"}, {"type": "http://loinc.org|11488-4"}, {"_count": "0"},
+                  {"security-label": "N"}, {"_lastUpdated": "ge2026"}, {"isArchived": "true,false"}]
+        # Searching by the very label that hides it finds nothing, as for a label no document has.
+        hiding = "MASQUE_PS" if hidden is masked else "INVISIBLE_PATIENT"
+        for label in (hiding, f"{VISIBILITY_SYSTEM}|{hiding}", f"{hiding},{VISIBILITY_SYSTEM}|MASQUE_PSOCIAL"):
+            answer = http.get("/fhir/DocumentReference", params={"patient.identifier": ins, "security-label": label},
+                              headers=who)
+            assert found(answer) == [] and answer.json()["total"] == 0, label
         for probe in probes:
             params = probe if "patient" in probe else {"patient.identifier": ins, **probe}
             answer = http.get("/fhir/DocumentReference", params=params, headers=who)
             assert fid(hidden["document_id"]) not in found(answer), probe
             if "_id" not in probe and "identifier" not in probe and "date" not in probe:
                 assert answer.json()["total"] == 1, probe  # the other document, not hidden from them
-    # Each is still found by whom it is not hidden from.
+    # Each is still found by whom it is not hidden from, its label too.
+    assert found(http.get("/fhir/DocumentReference", headers=author, params={
+        "patient.identifier": ins, "security-label": "MASQUE_PS"})) == [fid(masked["document_id"])]
+    assert found(http.get("/fhir/DocumentReference", headers=colleague, params={
+        "patient.identifier": ins, "security-label": "INVISIBLE_PATIENT"})) == [fid(invisible["document_id"])]
     assert fid(masked["document_id"]) in found(http.get("/fhir/DocumentReference", headers=author, params={
         "patient.identifier": ins, "_id": fid(masked["document_id"])}))
     assert fid(invisible["document_id"]) in found(http.get("/fhir/DocumentReference", headers=colleague, params={
@@ -317,16 +342,102 @@ def test_iti67_and_rest_search_return_the_same_documents_to_the_same_actor(
         statuses = chance.sample([("current", "current"), ("superseded", "replaced")], chance.randint(1, 2))
         picked = chance.sample(documents, chance.randint(1, 4))
         care_from = chance.choice(["2025-01-01", "2026-10-05", "2026-11-21"])
+        labels = chance.sample(["N", "R", "MASQUE_PS"], chance.randint(1, 2))
         fhir = {"patient.identifier": ins, "category": ",".join(categories), "type": ",".join(types),
                 "status": ",".join(s for s, _ in statuses), "_id": ",".join(fid(d["document_id"]) for d in picked),
-                "period": f"ge{care_from}"}
+                "period": f"ge{care_from}", "security-label": ",".join(labels)}
         rest = {"category": categories, "type_code": types, "status": [s for _, s in statuses],
-                "document_id": [d["document_id"] for d in picked], "care_from": care_from}
+                "document_id": [d["document_id"] for d in picked], "care_from": care_from,
+                "security_label": ",".join(sorted(labels))}
+        if chance.random() < 0.5:  # the new versions of the first document (one: "new"), in place of _id
+            fhir["relatesto"] = f"DocumentReference/{fid(raw['first']['document_id'])}"
+            rest["replaces"] = raw["first"]["document_id"]
+            del fhir["_id"], rest["document_id"]
+        if chance.random() < 0.5:  # changed or deposited since one of them was deposited
+            since = chance.choice(documents)["created_at"]
+            fhir["_lastUpdated"], rest["updated_from"] = f"ge{since}", since
         for who in (corpus["patient"], corpus["doctor"], stranger):
             by_fhir = set(found(http.get("/fhir/DocumentReference", params=fhir, headers=who)))
             by_rest = http.get(f"/api/v1/patients/{ins}/documents", params=rest, headers=who)
             assert by_rest.status_code == 200, by_rest.text
             assert by_fhir == {fid(d["document_id"]) for d in by_rest.json()["documents"]}, (attempt, fhir)
+
+
+def test_iti67_security_label_relatesto_last_updated_and_is_archived_select_what_resources_show(
+    system: Running, api: Api
+) -> None:
+    """Each new parameter finds exactly the documents whose emitted resource carries what it names."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-labels@patients.dmp-test.fr")
+    restricted = deposit(api, ins, doctor, PDF + b" R", confidentiality="R")
+    secret = deposit(api, ins, doctor, PDF + b" minor", visibility=["INVISIBLE_REPRESENTANTS_LEGAUX"])
+    very = deposit(api, ins, doctor, PDF + b" V", confidentiality="V", category="11", type_code="SYNTH")
+    replaced = http.post(f"/api/v1/patients/{ins}/documents/{very['document_id']}/replacement",
+                         json=document(PDF + b" V2", category="11", type_code="SYNTH"), headers=doctor)
+    assert replaced.status_code == 201, replaced.text
+    newer = replaced.json()
+    masked = http.put(f"/api/v1/patients/{ins}/documents/{restricted['document_id']}/visibility",
+                      json={"masked": True}, headers=patient)
+    assert masked.status_code == 200, masked.text
+    ids = {name: fid(d["document_id"]) for name, d in
+           (("restricted", restricted), ("secret", secret), ("very", very), ("newer", newer))}
+
+    def search(*pairs: tuple[str, str], who: dict[str, str] = patient) -> set[str]:
+        return set(found(http.get("/fhir/DocumentReference", params=[("patient.identifier", ins), *pairs],
+                                  headers=who)))
+
+    def labels(fhir_id: str) -> set[tuple[str, str]]:
+        read = http.get(f"/fhir/DocumentReference/{fhir_id}", headers=patient).json()
+        return {(label["coding"][0]["system"], label["coding"][0]["code"]) for label in read["securityLabel"]}
+
+    assert (CONFIDENTIALITY, "R") in labels(ids["restricted"]) and (VISIBILITY_SYSTEM, "MASQUE_PS") in labels(
+        ids["restricted"])
+    assert search(("security-label", "R")) == {ids["restricted"]}
+    assert search(("security-label", f"{CONFIDENTIALITY}|N")) == {ids["secret"], ids["newer"]}
+    assert search(("security-label", "V")) == set()  # superseded: not current
+    assert search(("security-label", "V"), ("status", "superseded")) == {ids["very"]}
+    assert search(("security-label", "R,INVISIBLE_REPRESENTANTS_LEGAUX")) == {ids["restricted"], ids["secret"]}
+    assert search(("security-label", "R"), ("security-label", "MASQUE_PS")) == {ids["restricted"]}
+    assert search(("security-label", "N"), ("security-label", "MASQUE_PS")) == set()
+    assert search(("security-label", f"{VISIBILITY_SYSTEM}|R")) == set()  # R is a confidentiality code
+    assert search(("security-label", "http://example.org|R")) == set()
+    assert search(("security-label", "MASQUE_PS"), who=doctor) == {ids["restricted"]}  # its author sees it
+
+    read_newer = http.get(f"/fhir/DocumentReference/{ids['newer']}", headers=patient).json()
+    assert read_newer["relatesTo"][0]["target"]["reference"] == f"DocumentReference/{ids['very']}"
+    assert search(("relatesto", f"DocumentReference/{ids['very']}")) == {ids["newer"]}
+    assert search(("relatesto", f"{system.stack.gateway_url}/fhir/DocumentReference/{ids['very']}")) == {ids["newer"]}
+    assert search(("relatesto", f"DocumentReference/{ids['newer']}")) == set()
+    assert search(("relatesto", "DocumentReference/unknown")) == set()
+    wrong = http.get("/fhir/DocumentReference", params={"patient.identifier": ins, "relatesto": "Patient/x"},
+                     headers=patient)
+    assert wrong.status_code == 400 and OperationOutcome.model_validate(wrong.json()).issue[0].expression == [
+        "relatesto"]
+
+    # Masked last: its meta.lastUpdated (and Last-Modified) is after every other's.
+    last = http.get(f"/fhir/DocumentReference/{ids['restricted']}", headers=patient)
+    changed = last.json()["meta"]["lastUpdated"]
+    assert changed > read_newer["meta"]["lastUpdated"]
+    assert search(("_lastUpdated", f"ge{changed}")) == {ids["restricted"]}
+    assert search(("_lastUpdated", f"lt{changed}")) == {ids["secret"], ids["newer"]}
+    assert search(("_lastUpdated", f"ge{newer['created_at']}")) == {ids["restricted"], ids["newer"]}
+    assert search(("_lastUpdated", "lt2026-01-01")) == set()
+    bad = http.get("/fhir/DocumentReference", params={"patient.identifier": ins, "_lastUpdated": "ge2026-11-20T10:00"},
+                   headers=patient)
+    assert bad.status_code == 400 and OperationOutcome.model_validate(bad.json()).issue[0].expression == [
+        "_lastUpdated"]
+
+    # PDSm's isArchived: an archived document stays current, and is found only when asked for.
+    archived = http.post(f"/api/v1/patients/{ins}/documents/{secret['document_id']}/archive", headers=doctor)
+    assert archived.status_code == 200, archived.text
+    shown = http.get(f"/fhir/DocumentReference/{ids['secret']}", headers=patient).json()
+    DocumentReference.model_validate(shown)
+    assert shown["status"] == "current" and shown["extension"] == [{"url": IS_ARCHIVED, "valueBoolean": True}]
+    assert search() == {ids["restricted"], ids["newer"]}
+    assert search(("isArchived", "true")) == {ids["secret"]}
+    assert search(("isArchived", "false")) == {ids["restricted"], ids["newer"]}
+    assert search(("isArchived", "true,false"), ("status", "current,superseded")) == set(ids.values())
+    assert search(("isArchived", "true"), ("security-label", "INVISIBLE_REPRESENTANTS_LEGAUX")) == {ids["secret"]}
 
 
 def test_unknown_and_malformed_ids_answer_404_and_401_names_bearer(system: Running, api: Api) -> None:

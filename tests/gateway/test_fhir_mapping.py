@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.documentreference import DocumentReference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,9 @@ from services.common.codes import INS_SYSTEM
 from services.common.errors import InvalidInput
 from services.gateway.fhir_mapping import (
     CONFIDENTIALITY,
+    IS_ARCHIVED,
     LIST_TYPES,
+    document_reference,
     provided_documents,
     replaced_document,
     submission,
@@ -122,3 +125,15 @@ def test_relates_to_replaces_names_the_old_version_and_other_relations_are_refus
         with pytest.raises(InvalidInput) as refused:
             replaced_document(reference(relatesTo=relations))
         assert refused.value.details[0]["field"] == "relatesTo"
+
+
+def test_an_archived_document_is_current_and_says_it_is_archived() -> None:
+    stored = {"document_id": "doc_" + "a" * 32, "type_code": "11488-4", "category": "10", "author": {"id": "rpps:1"},
+              "created_at": "2026-11-20T10:00:00Z", "title": "CR", "format": "application/pdf", "size": 3,
+              "care_date": "2026-11-20", "patient_id": "pat_" + "b" * 32}
+    for status, shown, archived in (("archived", "current", True), ("current", "current", False),
+                                    ("replaced", "superseded", False)):
+        resource = document_reference({**stored, "status": status}, INS, "https://dmp.example")
+        DocumentReference.model_validate(resource)
+        assert resource["status"] == shown
+        assert resource["extension"] == [{"url": IS_ARCHIVED, "valueBoolean": archived}]
