@@ -129,6 +129,12 @@ class RefreshRequest(Strict):
     refresh_token: Annotated[str, Field(min_length=20, max_length=200)]
 
 
+class LogoutRequest(Strict):
+    """A patient's session also has a refresh token to end; a professional's (card or web login) has none."""
+
+    refresh_token: Annotated[str, Field(min_length=20, max_length=200)] | None = None
+
+
 class Representation(Strict):
     representative_ins: Annotated[Ins, Field(description="the adult who acts for the minor")]
 

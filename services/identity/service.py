@@ -34,6 +34,7 @@ from services.common.schemas import (
     LoginCodeCheck,
     LoginCodeRequest,
     LoginCodeSent,
+    LogoutRequest,
     PatientRegistration,
     ProfessionalRegistration,
     RefreshRequest,
@@ -383,8 +384,10 @@ class IdentityService(HealthMixin):
         """End the session: its refresh tokens and every access token issued in it stop working at once,
         everywhere."""
         caller = verified(token)
-        request = parse(RefreshRequest, payload)
-        record = self.store.refresh_record(login.refresh_digest(request.refresh_token))
+        request = parse(LogoutRequest, payload)
+        record = None
+        if request.refresh_token:  # a patient's session: its refresh token goes too
+            record = self.store.refresh_record(login.refresh_digest(request.refresh_token))
         patient_id = caller.actor.id if caller.actor.kind is ActorKind.PATIENT else None
         if record is not None and record["patient_id"] == caller.actor.id and record["family"] != caller.session_id:
             self._end_session(record["family"], caller.actor, patient_id, "logout")
