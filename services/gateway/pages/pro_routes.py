@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Annotated, Any
+from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,7 +23,7 @@ from services.common.errors import AccessDenied, NotFound, Unauthenticated
 from services.common.validation import describe_items
 from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms, oidc
-from services.gateway.pages.routes import CONTENT_POLICY, Form, category_label, render
+from services.gateway.pages.routes import CONTENT_POLICY, PAGE_POLICY, Form, category_label, render
 from services.gateway.pages.session import PRO, PRO_SPACE, Cookie, Visit, start_visit
 from services.gateway.pages.viewers import served_part, shown_for
 from services.gateway.rpc import services
@@ -64,10 +65,25 @@ def with_patient(current: Visit) -> tuple[str, dict[str, str]] | Response:
     return token, patient
 
 
+def login_page(current: Visit, status: int = 200, refused: oidc.LoginRefused | None = None) -> Response:
+    """The login page. Its form may lead to the identity provider: browsers apply form-action to the
+    redirect that follows a form, so the provider's origin is allowed there, and nothing else."""
+    response = render(current, "pro_login.html", status,
+                      refused=current.t(f"pro.login.refused.{refused.reason}") if refused else None,
+                      detail=refused.detail if refused else "")
+    try:
+        issuer = urlparse(oidc.login_issuer().issuer)
+    except oidc.LoginRefused:
+        return response
+    if issuer.scheme in ("http", "https") and issuer.netloc:
+        response.headers["Content-Security-Policy"] = PAGE_POLICY.replace(
+            "form-action 'self'", f"form-action 'self' {issuer.scheme}://{issuer.netloc}")
+    return response
+
+
 def login_refused(current: Visit, refused: oidc.LoginRefused) -> Response:
     current.cookies.append(Cookie(oidc.FLOW_COOKIE, None, samesite="lax"))
-    return render(current, "pro_login.html", LOGIN_STATUS.get(refused.reason, 400),
-                  refused=current.t(f"pro.login.refused.{refused.reason}"), detail=refused.detail)
+    return login_page(current, LOGIN_STATUS.get(refused.reason, 400), refused)
 
 
 def router() -> APIRouter:
@@ -80,8 +96,8 @@ def router() -> APIRouter:
     # Login through the identity provider, logout
 
     @pages.get("/login")
-    def login_page(current: Current) -> Response:
-        return render(current, "pro_login.html", refused=None, detail="")
+    def login(current: Current) -> Response:
+        return login_page(current)
 
     @pages.post("/login")
     def start_login(current: Current, form: Form) -> Response:
