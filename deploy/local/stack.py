@@ -2,12 +2,14 @@
 
 Starts, unless told otherwise by the environment: the embedded Mongo-wire server (MONGO_URI unset),
 a local mailbox that writes mails to var/mail (SMTP_HOST unset), a local SMS gateway writing texts to
-var/sms (SMS_GATEWAY_URL unset), RabbitMQ if it is installed and
+var/sms (SMS_GATEWAY_URL unset), a local OpenID Connect provider for the professionals' web login,
+trusted by identity (DMP_TRUSTED_ISSUERS unset; deploy/local/oidc.py), RabbitMQ if it is installed and
 stopped, every service and the gateway. Ctrl-C stops what it started, and nothing else.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -32,10 +34,11 @@ from services.common.broker_admin import deprovision, ensure_management, provisi
 from services.common.signatures import PUBLIC_KEYS, own_signing_key
 
 ROOT = Path(__file__).resolve().parents[2]
+LOCAL_CLIENT_ID = "dmp-local"  # the gateway's client id at the local OpenID Connect provider
 OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "DMP_LOGIN_CODE_KEY",
                "DMP_IDENTITY_MESSAGE_KEY",
                "DMP_AUDIT_SIGNING_KEY", "DMP_AUDIT_PUBLIC_KEYS", "MONGO_URI", "SMTP_HOST", "SMTP_PORT",
-               "SMS_GATEWAY_URL", "AMQP_URI", "DMP_GATEWAY_PORT")
+               "SMS_GATEWAY_URL", "AMQP_URI", "DMP_GATEWAY_PORT", "DMP_TRUSTED_ISSUERS")
 # Not the bus keys: they go as a set (every signer's key and every public key), from the caller or from
 # var/dev.env, never half from the environment (public keys exported by a test run or an operator's shell)
 
@@ -67,6 +70,7 @@ class Stack:
     processes: Processes = field(init=False)
     started_rabbitmq: bool = False
     principal_uris: dict[str, str] = field(default_factory=dict)  # each principal's AMQP URI, by name
+    oidc_url: str | None = None  # the local OpenID Connect provider, when this stack started it
 
     def __post_init__(self) -> None:
         self.processes = Processes(self.var / "log")
@@ -114,6 +118,18 @@ class Stack:
             wait_for("the local SMS gateway", lambda: port_answers("127.0.0.1", port), 30)
             env["SMS_GATEWAY_URL"] = child_env["SMS_GATEWAY_URL"] = f"http://127.0.0.1:{port}/cgi-bin/sendsms"
 
+        if "DMP_TRUSTED_ISSUERS" not in env:
+            port = free_port()
+            self.processes.start("oidc", ["-m", "deploy.local.oidc", "serve", "--port", str(port), "--client-id",
+                                          LOCAL_CLIENT_ID, "--directory", str(self.var / "oidc" / "directory.json")],
+                                 child_env)
+            wait_for("the local OpenID Connect provider", lambda: port_answers("127.0.0.1", port), 30)
+            issuer = f"http://127.0.0.1:{port}"
+            env["DMP_TRUSTED_ISSUERS"] = child_env["DMP_TRUSTED_ISSUERS"] = json.dumps([{
+                "issuer": issuer, "jwks_url": f"{issuer}/jwks", "audience": LOCAL_CLIENT_ID,
+                "rpps_claim": "SubjectNameID"}])
+            self.oidc_url = issuer
+
         # Each process connects as its own broker user, allowed only what it needs (services/common/bus.py).
         ensure_management(env["AMQP_URI"])
         self.principal_uris = provision(env["AMQP_URI"])
@@ -155,13 +171,15 @@ def main() -> None:
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)
     try:
-        print("Starting the DMP: store, mailbox, identity, consent, dossier, notify, audit, gateway...",
-              flush=True)
+        print("Starting the DMP: store, mailbox, OpenID Connect provider, identity, consent, dossier, notify, audit, "
+              "gateway...", flush=True)
         stack.start()
         url = stack.gateway_url
         print(f"""
 The DMP is running.
   Patients:  {url}/patient/   (log in with a one-time code: it lands in Mails or SMS below)
+  Professionals: {url}/pro/   (log in through {stack.oidc_url or 'the issuer of DMP_TRUSTED_ISSUERS'}; enrol
+             yourself first: README, "Professional pages")
   Gateway:   {url}
   API docs:  {url}/api/v1/docs
   Mails:     {stack.var / 'mail' if 'SMTP_HOST' not in os.environ else os.environ['SMTP_HOST']}

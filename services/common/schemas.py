@@ -129,6 +129,12 @@ class RefreshRequest(Strict):
     refresh_token: Annotated[str, Field(min_length=20, max_length=200)]
 
 
+class LogoutRequest(Strict):
+    """A patient's session also has a refresh token to end; a professional's (card or web login) has none."""
+
+    refresh_token: Annotated[str, Field(min_length=20, max_length=200)] | None = None
+
+
 class Representation(Strict):
     representative_ins: Annotated[Ins, Field(description="the adult who acts for the minor")]
 
@@ -257,8 +263,26 @@ class ContactCode(Strict):
     code: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="the 6-digit code sent to the new address")]
 
 
+class IdentityCheck(Strict):
+    """What a professional reads from the patient's Vitale card or ID before opening their dossier."""
+
+    ins: Ins
+    family_name: Name
+    birth_date: date
+
+
+class IdentityChecked(BaseModel):
+    ins: str
+    given_name: str
+    family_name: str
+    sex: str
+    birth_date: date
+
+
 class ExternalLogin(Strict):
     id_token: Annotated[str, Field(min_length=20, max_length=8000, description="ID token of a trusted issuer")]
+    nonce: Annotated[str, Field(min_length=16, max_length=128)] | None = Field(
+        None, description="the nonce the login was started with (a web login sends it): the ID token must carry it")
 
 
 ActorId = Annotated[

@@ -42,9 +42,9 @@ def access_token(
 Token = Annotated[str, Depends(access_token)]
 
 
-def log_out(token: str, refresh_token: str) -> None:
+def log_out(token: str, refresh_token: str | None) -> None:
     """End the session at identity, which tells every verifier; this gateway refuses its tokens at once,
     before the caller's next request can arrive."""
     session = verified(token)
-    services().identity.logout(token, {"refresh_token": refresh_token})
+    services().identity.logout(token, {"refresh_token": refresh_token} if refresh_token else {})
     ENDED.end([EndedSession(session.session_id, session_until(session.expires_at, 0, CLOCK_SKEW_SECONDS))])

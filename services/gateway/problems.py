@@ -19,7 +19,8 @@ from services.common.rulebook import explain
 from services.common.validation import describe_items
 from services.gateway import rpc
 from services.gateway.fhir_mapping import operation_outcome
-from services.gateway.pages import PAGES, error_page
+from services.gateway.pages import error_page
+from services.gateway.pages.session import space_of
 
 log = logging.getLogger("dmp.gateway")
 
@@ -50,7 +51,7 @@ def problem(request: Request, status: int, code: str, detail: str, extra: dict[s
         "request_id": getattr(request.state, "request_id", None),
         **(extra or {}),
     }
-    if request.url.path.startswith(PAGES):  # a person in a browser: a page in their language
+    if space_of(request.url.path) is not None:  # a person in a browser: a page in their language
         return error_page(request, status, code, detail, extra or {})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}  # RFC 6750, on every path
     if request.url.path.startswith("/fhir"):  # the FHIR facade speaks OperationOutcome

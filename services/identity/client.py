@@ -12,6 +12,10 @@ class IdentityClient(Protocol):
         """Record that an adult is the legal representative of a minor (development enrolment: in production this is
         established at a counter, with proof). Callers: gateway, operators."""
 
+    def check_patient_identity(self, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A professional (or counter agent) checks the patient's identity traits (INS, family name, birth date)
+        before anything of the dossier is shown. A mismatch answers exactly like an unknown INS. Callers: clients."""
+
     def confirm_contact_change(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, str]:
         """Callers: clients."""
 

@@ -24,6 +24,12 @@ def unknown_patient() -> NotFound:
     return NotFound("no patient is registered with this INS", [{"field": "ins"}])
 
 
+def no_patient_with_traits() -> NotFound:
+    """An unknown INS and traits that do not match it get this same answer: nothing tells them apart."""
+    return NotFound("no patient matches this INS, family name and birth date",
+                    [{"field": "ins"}, {"field": "family_name"}, {"field": "birth_date"}])
+
+
 def unknown_professional() -> NotFound:
     return NotFound("no professional is registered with this RPPS", [{"field": "rpps"}])
 
@@ -32,6 +38,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "dev_login_disabled",
+    "no_patient_with_traits",
     "patient_exists",
     "professional_exists",
     "unknown_patient",

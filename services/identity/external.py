@@ -8,6 +8,7 @@ The RPPS is read from `rpps_claim`; PSC's national identifier is "8" + RPPS, whi
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ def _keys(jwks_url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=10)
 
 
-def rpps_from_id_token(id_token: str) -> str:
-    """The RPPS an external ID token vouches for, or Unauthenticated saying why not."""
+def rpps_from_id_token(id_token: str, nonce: str | None = None) -> str:
+    """The RPPS an external ID token vouches for, or Unauthenticated saying why not. A web login
+    (authorization-code flow) passes the nonce it started with: the signed token must carry it."""
     try:
         issuer_name = jwt.decode(id_token, options={"verify_signature": False}).get("iss")
     except jwt.PyJWTError:
@@ -69,6 +71,8 @@ def rpps_from_id_token(id_token: str) -> str:
         raise Unauthenticated("the ID token's signing key is not published by its issuer") from None
     except jwt.PyJWTError:
         raise Unauthenticated("the ID token is not valid") from None
+    if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+        raise Unauthenticated("the ID token was not issued for this login (its nonce differs)")
     value = str(claims.get(issuer.rpps_claim, ""))
     if len(value) == 12 and value.startswith("8"):
         value = value[1:]  # national identifier of a health professional: "8" + RPPS

@@ -29,9 +29,12 @@ from services.common.schemas import (
     ContactCode,
     DevTokenRequest,
     ExternalLogin,
+    IdentityCheck,
+    IdentityChecked,
     LoginCodeCheck,
     LoginCodeRequest,
     LoginCodeSent,
+    LogoutRequest,
     PatientRegistration,
     ProfessionalRegistration,
     RefreshRequest,
@@ -45,7 +48,7 @@ from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.tokens import CLOCK_SKEW_SECONDS, issue, signing_key_from_env, verified, verify
 from services.common.validation import parse
-from services.identity import exceptions, external, login
+from services.identity import exceptions, external, login, traits
 from services.identity.store import IdentityStore
 from services.notify.client import NotifyClient
 
@@ -381,8 +384,10 @@ class IdentityService(HealthMixin):
         """End the session: its refresh tokens and every access token issued in it stop working at once,
         everywhere."""
         caller = verified(token)
-        request = parse(RefreshRequest, payload)
-        record = self.store.refresh_record(login.refresh_digest(request.refresh_token))
+        request = parse(LogoutRequest, payload)
+        record = None
+        if request.refresh_token:  # a patient's session: its refresh token goes too
+            record = self.store.refresh_record(login.refresh_digest(request.refresh_token))
         patient_id = caller.actor.id if caller.actor.kind is ActorKind.PATIENT else None
         if record is not None and record["patient_id"] == caller.actor.id and record["family"] != caller.session_id:
             self._end_session(record["family"], caller.actor, patient_id, "logout")
@@ -434,7 +439,7 @@ class IdentityService(HealthMixin):
         """Exchange an ID token from a trusted external issuer (Pro Santé Connect) for an access token."""
         request = parse(ExternalLogin, payload)
         self._limit_address(client_address)
-        professional = self.store.professional(external.rpps_from_id_token(request.id_token))
+        professional = self.store.professional(external.rpps_from_id_token(request.id_token, request.nonce))
         if professional is None:
             raise Unauthenticated("the professional named by the ID token is not registered here")
         return self._logged_in(self._active_actor(professional), "external_oidc")
@@ -467,6 +472,22 @@ class IdentityService(HealthMixin):
         self.store.record_account_change(event)
         self.store.set_status(actor_id, status)
         return {"actor_id": actor_id, "status": status}
+
+    @rpc
+    def check_patient_identity(self, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A professional (or counter agent) checks the patient's identity traits (INS, family name, birth date)
+        before anything of the dossier is shown. A mismatch answers exactly like an unknown INS."""
+        actor = verify(token)
+        if actor.kind not in (ActorKind.PROFESSIONAL, ActorKind.COUNTER_AGENT):
+            raise AccessDenied("only a professional or a counter agent checks a patient's identity traits",
+                               [{"field": "token"}])
+        request = parse(IdentityCheck, payload)
+        patient = self.store.patient_by_ins(request.ins)
+        if patient is None or not traits.traits_match(patient, request.family_name, request.birth_date):
+            raise exceptions.no_patient_with_traits()
+        return IdentityChecked(ins=patient["ins"], given_name=patient["given_name"],
+                               family_name=patient["family_name"], sex=patient["sex"],
+                               birth_date=patient["birth_date"]).model_dump(mode="json")
 
     # Internal lookups for other services (not exposed by the gateway).
 

@@ -79,3 +79,13 @@ def test_suspended_professional_is_refused(cluster: Any, issuer: Issuer, rpps: s
     cluster.identity.set_status(f"rpps:{rpps}", "suspended")
     with pytest.raises(AccessDenied):
         login(cluster, issuer.id_token(rpps))
+
+
+def test_a_web_login_accepts_only_the_id_token_carrying_its_nonce(cluster: Any, issuer: Issuer, rpps: str) -> None:
+    nonce = "n-0123456789abcdef"
+    accepted = cluster.identity.login_with_external({"id_token": issuer.id_token(rpps, nonce=nonce), "nonce": nonce},
+                                                    ADDRESS)
+    assert verify(accepted["access_token"]).rpps == rpps
+    for other in (issuer.id_token(rpps, nonce="n-another-one-000000"), issuer.id_token(rpps)):
+        with pytest.raises(Unauthenticated, match="nonce differs"):
+            cluster.identity.login_with_external({"id_token": other, "nonce": nonce}, ADDRESS)

@@ -1,6 +1,7 @@
-"""The patient's web pages, served by the gateway under /patient: server-rendered HTML forms, no
-script, no asset from elsewhere. They call the same services with the patient's own token as the
-API does, so the same rules and the same refusals apply; errors become pages, never stack traces."""
+"""The web pages, served by the gateway: the patient's under /patient, the professionals' under /pro
+(pro_routes.py): server-rendered HTML forms, no script, no asset from elsewhere. They call the same
+services with the visitor's own token as the API does, so the same rules and the same refusals
+apply; errors become pages, never stack traces."""
 
 from __future__ import annotations
 
@@ -12,14 +13,25 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from services.common.rulebook import explain
-from services.gateway.pages import routes
-from services.gateway.pages.session import CSRF_COOKIE, PAGES, FormExpired, LoginRequired, Visit, language_of
+from services.gateway.pages import pro_routes, routes
+from services.gateway.pages.session import (
+    CSRF_COOKIE,
+    PAGES,
+    PATIENT_SPACE,
+    PRO,
+    FormExpired,
+    LoginRequired,
+    Visit,
+    language_of,
+    space_of,
+)
 
-__all__ = ["PAGES", "error_page", "install"]
+__all__ = ["PAGES", "PRO", "error_page", "install"]
 
 
 def install(app: FastAPI) -> None:
     app.include_router(routes.router(), prefix=PAGES)
+    app.include_router(pro_routes.router(), prefix=PRO)
     app.mount(f"{PAGES}/static", StaticFiles(directory=Path(__file__).parent / "static"), name="pages-static")
 
     @app.exception_handler(LoginRequired)
@@ -43,11 +55,12 @@ def current_visit(request: Request) -> Visit:
     known = getattr(request.state, "visit", None)
     if isinstance(known, Visit):
         return known
-    return Visit(request, language_of(request), request.cookies.get(CSRF_COOKIE, ""))
+    return Visit(request, language_of(request), request.cookies.get(CSRF_COOKIE, ""),
+                 space_of(request.url.path) or PATIENT_SPACE)
 
 
 def error_page(request: Request, status: int, code: str, detail: str, extra: dict[str, Any]) -> Response:
-    """A refusal or failure as a page in the patient's language, with the request id for support."""
+    """A refusal or failure as a page in the visitor's language, with the request id for support."""
     if status == 401:  # the session ended (logout elsewhere, account suspended): log in again
         return to_login(request)
     current = current_visit(request)

@@ -48,6 +48,102 @@ TEXTS: dict[str, tuple[str, str]] = {
     "no": ("Non", "No"),
     "optional": ("facultatif", "optional"),
     "none": ("Aucun", "None"),
+    # Professional pages (/pro)
+    "pro.site": ("DMP — accès professionnel", "DMP — professional access"),
+    "pro.nav.search": ("Trouver un patient", "Find a patient"),
+    "pro.nav.patient": ("Patient", "Patient"),
+    "pro.nav.dossier": ("Dossier", "Record"),
+    "pro.nav.summary": ("Synthèse de soins", "Care summary"),
+    "pro.login.title": ("Connexion professionnelle", "Professional login"),
+    "pro.login.intro": ("Connectez-vous avec votre identité nationale de professionnel de santé (Pro Santé "
+                        "Connect : carte CPS ou e-CPS).",
+                        "Log in with your national health professional identity (Pro Santé Connect: CPS card "
+                        "or e-CPS)."),
+    "pro.login.start": ("Se connecter avec Pro Santé Connect", "Log in with Pro Santé Connect"),
+    "pro.login.refused.no_login": ("Aucune connexion n'était en cours dans ce navigateur, ou elle a expiré : "
+                                   "recommencez.", "No login was in progress in this browser, or it expired: "
+                                   "please start again."),
+    "pro.login.refused.state": ("La réponse du fournisseur d'identité ne correspond pas à la connexion "
+                                "commencée dans ce navigateur (state) : connexion refusée.",
+                                "The identity provider's answer does not belong to the login started in this "
+                                "browser (state): login refused."),
+    "pro.login.refused.issuer": ("La réponse vient d'un autre fournisseur d'identité que celui sollicité : "
+                                 "connexion refusée.", "The answer comes from another identity provider than "
+                                 "the one asked: login refused."),
+    "pro.login.refused.provider": ("Le fournisseur d'identité a refusé la connexion.",
+                                   "The identity provider refused the login."),
+    "pro.login.refused.code": ("Le code de connexion a été refusé (déjà utilisé, expiré ou émis pour une autre "
+                               "connexion) : recommencez.", "The login code was refused (already used, expired "
+                               "or issued for another login): please start again."),
+    "pro.login.refused.token": ("L'identité transmise par le fournisseur a été refusée.",
+                                "The identity sent by the provider was refused."),
+    "pro.login.refused.unavailable": ("Le fournisseur d'identité ne répond pas. Réessayez dans quelques instants.",
+                                      "The identity provider does not answer. Please try again shortly."),
+    "pro.login.refused.misconfigured": ("La connexion professionnelle n'est pas configurée sur ce service.",
+                                        "Professional login is not configured on this service."),
+    "pro.welcome.title": ("Vous êtes connecté", "You are logged in"),
+    "pro.welcome.go": ("Continuer : trouver un patient", "Continue: find a patient"),
+    "pro.search.title": ("Trouver un patient", "Find a patient"),
+    "pro.search.intro": ("Saisissez l'INS et les traits d'identité lus sur la carte Vitale ou une pièce "
+                         "d'identité : rien n'est affiché tant qu'ils ne concordent pas.",
+                         "Enter the INS and the identity traits read from the Vitale card or an ID: nothing is "
+                         "shown until they match."),
+    "pro.search.family_name": ("Nom de naissance", "Family name"),
+    "pro.search.birth_date": ("Date de naissance", "Date of birth"),
+    "pro.search.submit": ("Vérifier l'identité", "Check the identity"),
+    "pro.search.mismatch": ("Aucun patient ne correspond à cet INS, ce nom et cette date de naissance. Vérifiez "
+                            "la carte Vitale ou la pièce d'identité.",
+                            "No patient matches this INS, family name and date of birth. Check the Vitale card "
+                            "or the ID."),
+    "pro.patient.title": ("Patient vérifié", "Patient checked"),
+    "pro.patient.name": ("Nom", "Name"),
+    "pro.patient.forget": ("Changer de patient", "Another patient"),
+    "pro.consent.title": ("Consentement du patient", "The patient's consent"),
+    "pro.consent.intro": ("Le patient vous autorise oralement à accéder à son dossier : enregistrez-le. Il "
+                          "est daté d'aujourd'hui, à votre nom, et le patient peut le retirer.",
+                          "The patient authorises you orally to access their record: record it. It is dated "
+                          "today, in your name, and the patient can withdraw it."),
+    "pro.consent.agreed": ("Le patient m'a donné son consentement", "The patient gave me their consent"),
+    "pro.consent.required": ("Cochez cette case si le patient a consenti.", "Tick this box if the patient consented."),
+    "pro.consent.until": ("Jusqu'au", "Until"),
+    "pro.consent.submit": ("Enregistrer le consentement", "Record the consent"),
+    "done.consent": ("Le consentement du patient est enregistré.", "The patient's consent is recorded."),
+    "pro.dossier.title": ("Dossier", "Record"),
+    "pro.dossier.documents": ("Documents", "Documents"),
+    "pro.dossier.next": ("Documents suivants", "Next documents"),
+    "pro.dossier.back": ("Retour au dossier", "Back to the record"),
+    "pro.dossier.emergency": ("Accès en urgence, jusqu'au {until}", "Emergency access, until {until}"),
+    "pro.space.title": ("Espace personnel du patient", "The patient's personal space"),
+    "pro.space.withheld": ("Votre profession n'a pas accès à l'espace personnel", "Your profession may not read "
+                           "the personal space"),
+    "pro.space.pathologies": ("Pathologies", "Conditions"),
+    "pro.space.treatments": ("Traitements déclarés", "Treatments declared"),
+    "pro.space.contacts": ("Personnes à prévenir", "Emergency contacts"),
+    "pro.space.directives": ("Directives anticipées", "Advance directives"),
+    "pro.filter.category": ("Catégorie", "Category"),
+    "pro.filter.all": ("Toutes", "All"),
+    "pro.filter.type": ("Type (code LOINC)", "Type (LOINC code)"),
+    "pro.filter.type_hint": ("par exemple 11488-4", "for example 11488-4"),
+    "pro.filter.author": ("Auteur", "Author"),
+    "pro.filter.author_hint": ("par exemple rpps:10000000009", "for example rpps:10000000009"),
+    "pro.filter.from": ("Soins à partir du", "Care from"),
+    "pro.filter.to": ("Soins jusqu'au", "Care until"),
+    "pro.filter.submit": ("Filtrer", "Filter"),
+    "pro.summary.title": ("Synthèse de soins", "Care summary"),
+    "pro.summary.period": ("Du {since} au {until}", "From {since} to {until}"),
+    "pro.summary.withheld.reimbursements": ("Médicaments et actes non communiqués à votre profession",
+                                            "Medicines and acts not given to your profession"),
+    "pro.summary.withheld.allergies": ("Allergies non communiquées à votre profession",
+                                       "Allergies not given to your profession"),
+    "pro.summary.not_shown": ("Non communiqué.", "Not given."),
+    "pro.summary.medicines": ("Médicaments délivrés (24 mois)", "Medicines dispensed (24 months)"),
+    "pro.summary.substance": ("Substance", "Substance"),
+    "pro.summary.first": ("Première délivrance", "First dispensed"),
+    "pro.summary.last": ("Dernière délivrance", "Last dispensed"),
+    "pro.summary.dispensings": ("Délivrances", "Dispensings"),
+    "pro.summary.acts": ("Examens et actes", "Exams and acts"),
+    "pro.summary.redundant": ("peut-être redondant", "possibly redundant"),
+    "pro.summary.latest": ("Dernier document de chaque catégorie", "Latest document of each category"),
     # Login
     "login.title": ("Connexion", "Log in"),
     "login.intro": ("Saisissez votre identifiant national de santé (INS, 15 caractères, sur votre carte "

@@ -4,7 +4,6 @@ API does, and render what comes back. Every rule and every refusal is the servic
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +21,7 @@ from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms
 from services.gateway.pages.i18n import CATEGORIES_EN
 from services.gateway.pages.session import PAGES, REFRESH_COOKIE, Visit, visit
-from services.gateway.pages.viewers import read_cda
+from services.gateway.pages.viewers import served_part, shown_for
 from services.gateway.rpc import services
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -36,7 +35,7 @@ SHOWN_DOCUMENTS = 500  # the overview pages through the search up to this many
 HISTORY_ACTIONS = ("document_read", "documents_listed", "first_access", "document_added",
                    "emergency_access_started", "access_denied", "personal_space_read", "consent_recorded")
 OUTCOMES = ("masked", "unmasked", "opened", "personal_space", "blocked", "unblocked", "emergency",
-            "medecin_traitant", "notifications", "close", "reopen", "deletion", "logged_out")
+            "medecin_traitant", "notifications", "close", "reopen", "deletion", "logged_out", "consent")
 
 KNOWN_CODES = {f"code.{code}" for code in ("invalid_input", "unauthenticated", "access_denied", "not_found",
                                              "conflict", "too_many_requests", "payload_too_large",
@@ -58,6 +57,7 @@ def render(current: Visit, template: str, http_status: int = 200, **context: Any
     done = current.request.query_params.get("done")
     response = templates.TemplateResponse(current.request, template, {
         "t": current.t, "lang": current.language, "csrf": current.csrf, "logged_in": current.actor is not None,
+        "PAGES": current.space.prefix, "base": current.space.base_template,
         "done": current.t(f"done.{done}") if done in OUTCOMES else None, **context,
     }, status_code=http_status)
     response.headers["Content-Security-Policy"] = PAGE_POLICY
@@ -179,18 +179,7 @@ def router() -> APIRouter:
         token, ins = current.patient
         read = services().dossier.read_document(token, ins, document_id)
         meta, content = read["document"], base64.b64decode(read["content"])
-        shown: dict[str, Any] = {"kind": "download"}
-        if meta["format"] == "application/pdf":
-            shown = {"kind": "frame"}
-        elif meta["format"].startswith("image/"):
-            shown = {"kind": "image"}
-        elif meta["format"] == "text/plain":
-            shown = {"kind": "text", "text": content.decode("utf-8", errors="replace")}
-        elif meta["format"] == "application/fhir+json":
-            shown = {"kind": "text", "text": json.dumps(json.loads(content), indent=2, ensure_ascii=False)}
-        elif meta["format"] == "text/xml":
-            cda = read_cda(content)
-            shown = {"kind": "cda", "cda": cda} if cda is not None else shown
+        shown = shown_for(meta["format"], content)
         return render(current, "document.html", document=meta, shown=shown,
                       category=category_label(current.language, meta["category"]),
                       masked="MASQUE_PS" in meta.get("visibility", []))
@@ -199,13 +188,11 @@ def router() -> APIRouter:
     def document_content(current: Current, document_id: str) -> Response:
         token, ins = current.patient
         read = services().dossier.read_document(token, ins, document_id)
-        media_type, content = read["document"]["format"], base64.b64decode(read["content"])
-        if media_type == "text/xml" and current.request.query_params.get("part") == "embedded":
-            cda = read_cda(content)
-            if cda is None or cda.embedded is None or cda.embedded_type not in ("application/pdf", "image/jpeg",
-                                                                                "image/png", "text/plain"):
-                raise NotFound("this document carries no document to show", [{"field": "part"}])
-            media_type, content = cda.embedded_type, cda.embedded
+        part = served_part(read["document"]["format"], base64.b64decode(read["content"]),
+                           current.request.query_params.get("part"))
+        if part is None:
+            raise NotFound("this document carries no document to show", [{"field": "part"}])
+        media_type, content = part
         disposition = "inline" if current.request.query_params.get("download") is None else "attachment"
         response = Response(content, media_type=media_type, headers={
             "Content-Disposition": f'{disposition}; filename="{document_id}{forms.extension(media_type)}"',

@@ -1,9 +1,11 @@
-"""A patient's visit to the pages: language, login session and form protection, kept in cookies.
+"""A visit to the pages: language, login session and form protection, kept in cookies.
 
-The session is the patient's own access and refresh tokens, in HttpOnly cookies scoped to the
-pages (the same tokens the API takes, verified by every service). An expired access token is
-renewed once with the refresh token, which identity rotates. Forms carry a token that must match
-a cookie (double submit), on top of SameSite=Strict, so another site cannot post for the patient.
+Two spaces share this machinery: the patient's pages (/patient) and the professionals' (/pro). The
+session is the visitor's own access token (and a patient's refresh token), in HttpOnly cookies scoped
+to their space's pages (the same tokens the API takes, verified by every service). An expired patient
+access token is renewed once with the refresh token, which identity rotates; a professional logs in
+again through their identity provider. Forms carry a token that must match a cookie (double submit),
+on top of SameSite=Strict, so another site cannot post for the visitor.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -24,11 +26,33 @@ from services.gateway.pages.i18n import Language, choose, text
 from services.gateway.rpc import services
 
 PAGES = "/patient"
+PRO = "/pro"
 ACCESS_COOKIE = "dmp_access"
 REFRESH_COOKIE = "dmp_refresh"
 CSRF_COOKIE = "dmp_csrf"
 LANGUAGE_COOKIE = "dmp_lang"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class Space:
+    """Whose pages: where they live (every cookie is scoped to it), who may hold a session there."""
+
+    prefix: str
+    kind: ActorKind
+    base_template: str
+
+    def owns(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(f"{self.prefix}/")
+
+
+PATIENT_SPACE = Space(PAGES, ActorKind.PATIENT, "base.html")
+PRO_SPACE = Space(PRO, ActorKind.PROFESSIONAL, "pro_base.html")
+SPACES = (PATIENT_SPACE, PRO_SPACE)
+
+
+def space_of(path: str) -> Space | None:
+    return next((space for space in SPACES if space.owns(path)), None)
 
 
 class LoginRequired(Exception):
@@ -44,6 +68,7 @@ class Cookie:
     name: str
     value: str | None  # None: delete it
     max_age: int | None = None
+    samesite: Literal["strict", "lax"] = "strict"  # lax: must come back on the identity provider's redirect
 
 
 @dataclass
@@ -51,6 +76,7 @@ class Visit:
     request: Request
     language: Language
     csrf: str
+    space: Space = PATIENT_SPACE
     actor: Actor | None = None
     token: str | None = None
     cookies: list[Cookie] = field(default_factory=list)
@@ -64,6 +90,13 @@ class Visit:
         if self.actor is None or self.token is None or self.actor.ins is None:
             raise LoginRequired
         return self.token, self.actor.ins
+
+    @property
+    def professional(self) -> str:
+        """The logged-in professional's token, or off to the login page."""
+        if self.actor is None or self.token is None or self.actor.kind is not ActorKind.PROFESSIONAL:
+            raise LoginRequired
+        return self.token
 
     def start_session(self, tokens: dict[str, Any]) -> None:
         self.cookies.append(Cookie(ACCESS_COOKIE, tokens["access_token"], int(tokens["expires_in"])))
@@ -82,17 +115,18 @@ class Visit:
     def finish(self, response: Response) -> Response:
         """Set what this visit changed on the way out."""
         secure = self.request.url.hostname not in LOOPBACK  # a browser sends Secure cookies over https only
+        path = self.space.prefix
         for cookie in self.cookies:
             if cookie.value is None:
-                response.delete_cookie(cookie.name, path=PAGES, secure=secure, httponly=True, samesite="strict")
+                response.delete_cookie(cookie.name, path=path, secure=secure, httponly=True, samesite=cookie.samesite)
             else:
-                response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age, path=PAGES, secure=secure,
-                                    httponly=True, samesite="strict")
+                response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age, path=path, secure=secure,
+                                    httponly=True, samesite=cookie.samesite)
         return response
 
     def redirect(self, to: str, done: str | None = None) -> Response:
         """After a successful action: back to a page (303, so a reload does not post again)."""
-        target = f"{PAGES}{to}" + (f"?done={done}" if done else "")
+        target = f"{self.space.prefix}{to}" + (f"?done={done}" if done else "")
         return self.finish(RedirectResponse(target, status_code=303))
 
 
@@ -103,10 +137,14 @@ def language_of(request: Request) -> Language:
 
 def visit(request: Request) -> Visit:
     """Every page's first dependency: who is visiting, in which language, with which form token."""
+    return start_visit(request, space_of(request.url.path) or PATIENT_SPACE)
+
+
+def start_visit(request: Request, space: Space) -> Visit:
     asked = request.query_params.get("lang")
     language = language_of(request)
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    current = Visit(request, language, csrf)
+    current = Visit(request, language, csrf, space)
     if asked == language:
         current.cookies.append(Cookie(LANGUAGE_COOKIE, language, 365 * 86400))
     if CSRF_COOKIE not in request.cookies:
@@ -117,7 +155,8 @@ def visit(request: Request) -> Visit:
 
 
 def resume(current: Visit) -> None:
-    """The patient's session from the cookies, renewed with the refresh token if the access expired."""
+    """The visitor's session from the cookies, a patient's renewed with the refresh token if the access
+    expired."""
     cookies = current.request.cookies
     token = cookies.get(ACCESS_COOKIE)
     if token:
@@ -125,7 +164,7 @@ def resume(current: Visit) -> None:
             actor = verify(token)
         except Unauthenticated:
             actor = None
-        if actor is not None and actor.kind is ActorKind.PATIENT:
+        if actor is not None and actor.kind is current.space.kind:
             current.token, current.actor = token, actor
             return
     refresh = cookies.get(REFRESH_COOKIE)

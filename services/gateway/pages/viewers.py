@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
@@ -133,3 +134,37 @@ def display_time(value: str | None) -> str | None:
     if value and len(value) >= 8 and value[:8].isdigit():
         return f"{value[0:4]}-{value[4:6]}-{value[6:8]}"
     return value
+
+
+def shown_for(media_type: str, content: bytes) -> dict[str, Any]:
+    """How a document's page shows it: a frame (PDF), an image, text, a read CDA, or a download only."""
+    if media_type == "application/pdf":
+        return {"kind": "frame"}
+    if media_type.startswith("image/"):
+        return {"kind": "image"}
+    if media_type == "text/plain":
+        return {"kind": "text", "text": content.decode("utf-8", errors="replace")}
+    if media_type == "application/fhir+json":
+        try:
+            return {"kind": "text", "text": json.dumps(json.loads(content), indent=2, ensure_ascii=False)}
+        except ValueError:
+            return {"kind": "download"}
+    if media_type == "text/xml":
+        cda = read_cda(content)
+        if cda is not None:
+            return {"kind": "cda", "cda": cda}
+    return {"kind": "download"}
+
+
+SHOWN_EMBEDDED = ("application/pdf", "image/jpeg", "image/png", "text/plain")
+
+
+def served_part(media_type: str, content: bytes, part: str | None) -> tuple[str, bytes] | None:
+    """What a document's content URL serves: the bytes, or with part=embedded the document a CDA carries
+    (None when it carries none that can be shown)."""
+    if media_type == "text/xml" and part == "embedded":
+        cda = read_cda(content)
+        if cda is None or cda.embedded is None or cda.embedded_type not in SHOWN_EMBEDDED:
+            return None
+        return cda.embedded_type, cda.embedded
+    return media_type, content

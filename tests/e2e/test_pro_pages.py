@@ -1,0 +1,167 @@
+"""Issue 22: a doctor with only a browser, through the professional pages (/pro), in Debian's Chromium against
+the whole system started as `make run` starts it, local OpenID Connect provider included: login through the
+provider, find the patient (a mismatch shows nothing), record consent, read the dossier and the care summary;
+each step checked against the API, each page checked for labels, contrast and fit on a phone screen."""
+
+import re
+import uuid
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.e2e.browser import PHONE, check
+from tests.e2e.test_patient_pages import CDA, PDF, deposit, mobile, notice
+from tests.identities import registration
+from tests.system import Api, Running
+
+pytestmark = pytest.mark.slow
+
+
+def context_for(chromium: Browser) -> BrowserContext:
+    context = chromium.new_context(locale="fr-FR", viewport=PHONE)
+    context.set_default_timeout(20_000)
+    return context
+
+
+def log_in(page: Page, system: Running, rpps: str, checked: bool = False) -> None:
+    """Through the local OpenID Connect provider's login form, as a professional would through PSC."""
+    page.goto(f"{system.stack.gateway_url}/pro/")
+    expect(page).to_have_url(re.compile(r"/pro/login$"))
+    if checked:
+        check(page, "pro-01-login")
+    page.get_by_role("button", name="Se connecter avec Pro Santé Connect").click()
+    assert system.stack.oidc_url is not None
+    expect(page).to_have_url(re.compile(re.escape(system.stack.oidc_url) + "/authorize"))
+    page.get_by_label("Autre numéro RPPS (11 chiffres)").fill(rpps)
+    page.get_by_role("button", name="Se connecter", exact=True).click()
+    expect(page.get_by_role("heading", name="Trouver un patient")).to_be_visible()
+
+
+def find(page: Page, ins: str, family_name: str, birth_date: str) -> None:
+    page.get_by_label("Identifiant national de santé (INS)").fill(ins)
+    page.get_by_label("Nom de naissance").fill(family_name)
+    page.get_by_label("Date de naissance").fill(birth_date)
+    page.get_by_role("button", name="Vérifier l'identité").click()
+
+
+@pytest.mark.timeout(420)
+def test_a_doctor_finds_a_patient_records_consent_and_reads_the_dossier_through_the_pages(
+    system: Running, api: Api, chromium: Browser,
+) -> None:
+    http = system.http
+    details = registration(email=f"pro-{uuid.uuid4().hex[:10]}@patients.dmp-test.fr", mobile=mobile())
+    assert http.post("/api/v1/patients", json=details).status_code == 201
+    ins = details["ins"]
+    own = {"Authorization": f"Bearer {api.session(ins, details['email'])['access_token']}"}
+    assert http.post("/api/v1/dossiers", json={"ins": ins}, headers=own).status_code == 201
+    space = http.put(f"/api/v1/patients/{ins}/personal-space", headers=own, json={"version": 0, "content": {
+        "blood_group": "O+", "allergies": [{"substance": "Pénicilline", "severity": "severe"}]}})
+    assert space.status_code == 200, space.text
+    rpps, doctor = api.professional("10")  # the same professional, by card for the API checks
+
+    page = context_for(chromium).new_page()
+    log_in(page, system, rpps, checked=True)
+    check(page, "pro-02-search")
+
+    # Identity traits first: a wrong family name shows nothing of the patient.
+    find(page, ins, "Durand", details["birth_date"])
+    expect(page.get_by_role("alert").filter(has_text="Aucun patient ne correspond")).to_be_visible()
+    assert "Camille" not in page.content()
+    check(page, "pro-03-mismatch")
+    find(page, ins, "MARTIN", details["birth_date"])
+    expect(page.get_by_role("heading", name="Patient vérifié")).to_be_visible()
+    expect(page.get_by_text("Camille MARTIN")).to_be_visible()
+    check(page, "pro-04-patient")
+
+    # No consent yet: the dossier is a refusal page naming the rule, as the API refuses.
+    assert http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).status_code == 403
+    page.get_by_role("link", name="Dossier", exact=True).first.click()
+    expect(page.get_by_text("le patient n'a pas autorisé ce professionnel")).to_be_visible()
+    check(page, "pro-05-refused")
+
+    # Consent is an explicit action: without ticking the box nothing is recorded.
+    page.get_by_role("link", name="Patient", exact=True).click()
+    page.get_by_role("button", name="Enregistrer le consentement").click()
+    expect(page.get_by_text("Cochez cette case si le patient a consenti.")).to_be_visible()
+    assert http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).status_code == 403
+    page.get_by_label("Le patient m'a donné son consentement").check()
+    page.get_by_role("button", name="Enregistrer le consentement").click()
+    notice(page, "Le consentement du patient est enregistré.")
+    assert http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).status_code == 200
+    authorised = http.get(f"/api/v1/patients/{ins}/access-settings", headers=own).json()
+    assert f"rpps:{rpps}" in str(authorised)
+
+    # Documents deposited by the API; one masked by the patient is hidden from this doctor as from the API.
+    _, colleague = api.professional("10")
+    assert http.post(f"/api/v1/patients/{ins}/consents", headers=colleague).status_code == 201
+    deposit(http, ins, doctor, PDF, title="Consultation du 20 novembre")
+    cda_id = deposit(http, ins, doctor, CDA, title="Compte rendu CDA", format="text/xml")
+    deposit(http, ins, doctor, b"Paracetamol 1 g", title="Ordonnance", category="42", format="text/plain",
+            type_code="57833-6")
+    masked_id = deposit(http, ins, colleague, PDF, title="Document masqué par le patient")
+    assert http.put(f"/api/v1/patients/{ins}/documents/{masked_id}/visibility", headers=own,
+                    json={"masked": True}).status_code == 200
+    listed = http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).json()
+    assert listed["total"] == 3
+
+    page.get_by_role("link", name="Dossier", exact=True).first.click()
+    expect(page.get_by_role("heading", name="Espace personnel du patient")).to_be_visible()
+    expect(page.get_by_text("Pénicilline")).to_be_visible()
+    expect(page.get_by_text(f"{listed['total']} document(s)")).to_be_visible()
+    for heading in ("Compte rendu (2)", "Prescription (1)"):
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    expect(page.get_by_text("Document masqué par le patient")).to_have_count(0)
+    check(page, "pro-06-dossier")
+    page.get_by_label("Catégorie").select_option("42")
+    page.get_by_role("button", name="Filtrer").click()
+    expect(page.get_by_text("1 document(s)")).to_be_visible()
+    expect(page.get_by_role("heading", name="Compte rendu (2)")).to_have_count(0)
+    page.get_by_label("Catégorie").select_option("")
+    page.get_by_role("button", name="Filtrer").click()
+    page.get_by_role("link", name="Compte rendu CDA").click()
+    expect(page.get_by_role("heading", name="Motif")).to_be_visible()
+    expect(page).to_have_url(re.compile(f"/pro/documents/{cda_id}$"))
+    check(page, "pro-07-document")
+
+    # The care summary, as the API gives it.
+    summary = http.get(f"/api/v1/patients/{ins}/summary", headers=doctor).json()
+    page.get_by_role("link", name="Synthèse de soins").click()
+    expect(page.get_by_role("heading", name=re.compile("^Synthèse de soins"))).to_be_visible()
+    expect(page.get_by_text("Pénicilline")).to_be_visible()
+    assert [item["allergies"] for item in [summary]] == [[{"substance": "Pénicilline", "reaction": None,
+                                                          "severity": "severe"}]]
+    for item in summary["latest_documents"]:
+        expect(page.get_by_role("link", name=item["document"]["title"])).to_be_visible()
+    check(page, "pro-08-summary")
+
+    # Logging out ends the session: the pages ask for a login again.
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page).to_have_url(re.compile(r"/pro/login\?done=logged_out$"))
+    page.goto(f"{system.stack.gateway_url}/pro/dossier")
+    expect(page).to_have_url(re.compile(r"/pro/login$"))
+    page.context.close()
+
+
+def test_an_answer_that_belongs_to_no_login_of_this_browser_is_a_page_not_a_500(system: Running) -> None:
+    with httpx.Client(base_url=system.stack.gateway_url, timeout=30) as browser:
+        for query in ({"state": "x" * 30, "code": "y" * 30}, {"error": "access_denied"}, {}):
+            answer = browser.get("/pro/login/callback", params=query)
+            assert answer.status_code == 400 and "text/html" in answer.headers["content-type"], answer.text
+            assert "Aucune connexion n&#39;était en cours" in answer.text
+            assert "default-src 'none'" in answer.headers["content-security-policy"]
+
+
+def test_an_unregistered_professional_is_refused_by_identity_with_a_page(
+    system: Running, chromium: Browser,
+) -> None:
+    page = context_for(chromium).new_page()
+    page.goto(f"{system.stack.gateway_url}/pro/login")
+    page.get_by_role("button", name="Se connecter avec Pro Santé Connect").click()
+    page.get_by_label("Autre numéro RPPS (11 chiffres)").fill("10000000009")
+    page.get_by_role("button", name="Se connecter", exact=True).click()
+    expect(page.get_by_role("alert").filter(has_text="L'identité transmise par le fournisseur a été refusée"))\
+        .to_be_visible()
+    expect(page.get_by_text("not registered here")).to_be_visible()
+    check(page, "pro-09-login-refused")
+    page.context.close()
