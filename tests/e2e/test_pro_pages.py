@@ -3,6 +3,8 @@ the whole system started as `make run` starts it, local OpenID Connect provider 
 provider, find the patient (a mismatch shows nothing), record consent, read the dossier and the care summary;
 each step checked against the API, each page checked for labels, contrast and fit on a phone screen."""
 
+import base64
+import json
 import re
 import uuid
 
@@ -164,4 +166,24 @@ def test_an_unregistered_professional_is_refused_by_identity_with_a_page(
         .to_be_visible()
     expect(page.get_by_text("not registered here")).to_be_visible()
     check(page, "pro-09-login-refused")
+    page.context.close()
+
+
+def test_a_checked_patient_cookie_made_up_in_the_browser_shows_nothing(
+    system: Running, api: Api, chromium: Browser,
+) -> None:
+    """The pages keep the traits the professional typed in, and have identity check them on every page: a
+    cookie naming a patient with traits never checked (or wrong ones) leads back to the search."""
+    details = registration(email=f"forge-{uuid.uuid4().hex[:10]}@patients.dmp-test.fr")
+    assert system.http.post("/api/v1/patients", json=details).status_code == 201
+    rpps, _ = api.professional("10")
+    page = context_for(chromium).new_page()
+    log_in(page, system, rpps)
+    for traits in ({"ins": details["ins"], "family_name": "Durand", "birth_date": details["birth_date"]},
+                   {"ins": details["ins"]}):
+        forged = base64.urlsafe_b64encode(json.dumps(traits).encode()).decode()
+        page.context.add_cookies([{"name": "dmp_pro_patient", "value": forged, "url": system.stack.gateway_url}])
+        page.goto(f"{system.stack.gateway_url}/pro/patient")
+        expect(page.get_by_role("heading", name="Trouver un patient")).to_be_visible()
+        assert details["given_name"] not in page.content() and details["ins"] not in page.content()
     page.context.close()

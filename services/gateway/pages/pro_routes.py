@@ -9,7 +9,6 @@ become pages naming the rule). Nothing here decides access.
 from __future__ import annotations
 
 import base64
-import json
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
@@ -42,25 +41,30 @@ def pro_visit(request: Request) -> Visit:
 Current = Annotated[Visit, Depends(pro_visit)]
 
 
-def checked_patient(current: Visit) -> dict[str, str] | None:
-    """The patient whose identity traits identity confirmed in this browser (a cookie of these pages)."""
+def checked_patient(current: Visit, token: str) -> dict[str, str] | None:
+    """The patient whose identity traits this browser gave, as identity confirms them again now. The cookie
+    holds only the traits typed in (INS, family name, birth date) and is checked on every page: one forged
+    or left behind shows nothing that the search itself would not have shown."""
     value = current.request.cookies.get(PATIENT_COOKIE)
     if not value or len(value) > 1024:
         return None
     try:
-        found = json.loads(base64.urlsafe_b64decode(value.encode()))
-    except ValueError:
+        check = schemas.IdentityCheck.model_validate_json(base64.urlsafe_b64decode(value.encode()))
+    except (ValueError, ValidationError):
         return None
-    if not isinstance(found, dict) or not isinstance(found.get("ins"), str):
+    try:
+        patient = services().identity.check_patient_identity(token, check.model_dump(mode="json"))
+    except NotFound:
         return None
-    return {key: str(item) for key, item in found.items()}
+    return {key: str(item) for key, item in patient.items()}
 
 
 def with_patient(current: Visit) -> tuple[str, dict[str, str]] | Response:
     """(token, patient), or back to the search when no patient was checked: nothing is shown before."""
     token = current.professional
-    patient = checked_patient(current)
+    patient = checked_patient(current, token)
     if patient is None:
+        current.cookies.append(Cookie(PATIENT_COOKIE, None))
         return current.redirect("/patients")
     return token, patient
 
@@ -166,11 +170,12 @@ def router() -> APIRouter:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(current, "pro_search.html", 422, fields=fields, errors=errors, mismatch=False)
         try:
-            patient = services().identity.check_patient_identity(token, check.model_dump(mode="json"))
+            services().identity.check_patient_identity(token, check.model_dump(mode="json"))
         except NotFound:  # an unknown INS or traits that differ: the same answer, and nothing shown
             current.cookies.append(Cookie(PATIENT_COOKIE, None))
             return render(current, "pro_search.html", 404, fields=fields, errors={}, mismatch=True)
-        value = base64.urlsafe_b64encode(json.dumps(patient).encode()).decode()
+        # the traits as typed, not identity's answer: each page has identity check them again
+        value = base64.urlsafe_b64encode(check.model_dump_json().encode()).decode()
         current.cookies.append(Cookie(PATIENT_COOKIE, value))
         return current.redirect("/patient")
 
