@@ -9,38 +9,14 @@ The RPPS is read from `rpps_claim`; PSC's national identifier is "8" + RPPS, whi
 from __future__ import annotations
 
 import hmac
-import json
-import os
-from dataclasses import dataclass
 from functools import lru_cache
 
 import jwt
 
-from services.common.errors import ConfigurationError, Unauthenticated
+from services.common.errors import Unauthenticated
+from services.common.issuers import trusted_issuers
 
 ALGORITHMS = ["RS256", "ES256", "PS256", "EdDSA"]
-
-
-@dataclass(frozen=True)
-class TrustedIssuer:
-    issuer: str
-    jwks_url: str
-    audience: str
-    rpps_claim: str = "SubjectNameID"
-
-
-def trusted_issuers() -> dict[str, TrustedIssuer]:
-    return _parse(os.environ.get("DMP_TRUSTED_ISSUERS", "[]"))
-
-
-@lru_cache(maxsize=4)
-def _parse(text: str) -> dict[str, TrustedIssuer]:
-    try:
-        return {item["issuer"]: TrustedIssuer(**item) for item in json.loads(text)}
-    except (ValueError, TypeError, KeyError):
-        raise ConfigurationError(
-            "DMP_TRUSTED_ISSUERS must be a JSON list of {issuer, jwks_url, audience[, rpps_claim]}"
-        ) from None
 
 
 @lru_cache(maxsize=16)

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from services.identity.external import TrustedIssuer, trusted_issuers
+from services.common.issuers import TrustedIssuer, trusted_issuers
 
 FLOW_COOKIE = "dmp_pro_login"
 FLOW_SECONDS = 600  # a login left at the identity provider longer than this starts again

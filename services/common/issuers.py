@@ -1,0 +1,36 @@
+"""The external OpenID Connect issuers this system trusts (Pro Santé Connect works this way), from
+DMP_TRUSTED_ISSUERS: identity checks their ID tokens, the professional pages send browsers to them.
+
+A JSON list of {"issuer": "...", "jwks_url": "...", "audience": "...", "rpps_claim": "SubjectNameID"}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from services.common.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    issuer: str
+    jwks_url: str
+    audience: str
+    rpps_claim: str = "SubjectNameID"
+
+
+def trusted_issuers() -> dict[str, TrustedIssuer]:
+    return _parse(os.environ.get("DMP_TRUSTED_ISSUERS", "[]"))
+
+
+@lru_cache(maxsize=4)
+def _parse(text: str) -> dict[str, TrustedIssuer]:
+    try:
+        return {item["issuer"]: TrustedIssuer(**item) for item in json.loads(text)}
+    except (ValueError, TypeError, KeyError):
+        raise ConfigurationError(
+            "DMP_TRUSTED_ISSUERS must be a JSON list of {issuer, jwks_url, audience[, rpps_claim]}"
+        ) from None
