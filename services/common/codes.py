@@ -49,6 +49,23 @@ CATEGORIES: dict[str, str] = {
     "95": "Document de gestion",
 }
 
+# LOINC document types of the CI-SIS / DMP offered by the professional pages' deposit form: the active codes
+# of TRE_A04-Loinc as read in ../shared/reference/codes.md §3 (a partial extract). The API takes any type code.
+DOCUMENT_TYPES: dict[str, str] = {
+    "11488-4": "Compte rendu ou fiche de consultation ou de visite",
+    "11490-0": "Lettre de liaison à la sortie d'un établissement de soins",
+    "11502-2": "Compte rendu d'examens biologiques",
+    "11505-5": "Compte rendu d'acte thérapeutique",
+    "11506-3": "Compte rendu ou fiche de suivi de soins par auxiliaire médical",
+    "11526-1": "Compte rendu d'anatomie et de cytologie pathologiques",
+    "15507-7": "Compte rendu de passage aux urgences",
+    "15508-5": "Compte rendu d'accouchement",
+    "18748-4": "Compte rendu d'imagerie médicale",
+    "18761-7": "Note de transfert",
+    "18776-5": "Plan personnalisé de soins",
+    "29274-8": "Mesures de signes vitaux",
+}
+
 # Document formats accepted at deposit (MIME type -> name). Images only in the patient's own class 90.
 FORMATS: dict[str, str] = {
     "application/pdf": "PDF",

@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -186,4 +187,60 @@ def test_a_checked_patient_cookie_made_up_in_the_browser_shows_nothing(
         page.goto(f"{system.stack.gateway_url}/pro/patient")
         expect(page.get_by_role("heading", name="Trouver un patient")).to_be_visible()
         assert details["given_name"] not in page.content() and details["ins"] not in page.content()
+    page.context.close()
+
+
+def test_a_doctor_adds_a_document_through_the_pages_with_its_metadata(
+    system: Running, api: Api, chromium: Browser, tmp_path: Path,
+) -> None:
+    """The deposit form sends what the API takes, and what the API refuses is a page naming the field."""
+    http = system.http
+    details = registration(email=f"depot-{uuid.uuid4().hex[:10]}@patients.dmp-test.fr")
+    assert http.post("/api/v1/patients", json=details).status_code == 201
+    ins = details["ins"]
+    own = {"Authorization": f"Bearer {api.session(ins, details['email'])['access_token']}"}
+    assert http.post("/api/v1/dossiers", json={"ins": ins}, headers=own).status_code == 201
+    rpps, doctor = api.professional("10")
+    assert http.post(f"/api/v1/patients/{ins}/consents", headers=doctor).status_code == 201
+    page = context_for(chromium).new_page()
+    log_in(page, system, rpps)
+    find(page, ins, details["family_name"], details["birth_date"])
+    page.get_by_role("link", name="Déposer un document").first.click()
+    expect(page.get_by_role("heading", name="Déposer un document")).to_be_visible()
+    check(page, "pro-10-deposit")
+
+    # nothing chosen: every missing piece is named, nothing is stored
+    page.get_by_role("button", name="Déposer", exact=True).click()
+    expect(page.get_by_text("Choisissez le fichier à déposer.")).to_be_visible()
+    expect(page.locator("#title-error")).to_be_visible()
+    check(page, "pro-11-deposit-errors")
+    assert http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).json()["total"] == 0
+
+    not_a_document = tmp_path / "notes.txt"
+    not_a_document.write_bytes(b"just some text")
+    page.set_input_files("#file", str(not_a_document))
+    page.get_by_label("Titre du document").fill("Bilan")
+    page.get_by_role("button", name="Déposer", exact=True).click()
+    expect(page.get_by_text("Ce fichier n'est ni un PDF ni un document CDA R2.")).to_be_visible()
+
+    report = tmp_path / "compte-rendu.pdf"
+    report.write_bytes(PDF)
+    page.set_input_files("#file", str(report))
+    page.get_by_label("Titre du document").fill("Compte rendu de consultation")
+    page.get_by_label("Classe du document").select_option("10")
+    page.get_by_label("Type de document").select_option("11488-4")
+    page.get_by_label("Date de l'acte").fill("2026-11-30")
+    page.get_by_label("Restreinte", exact=True).check()
+    page.get_by_label("Invisible pour les représentants légaux").check()
+    page.get_by_role("button", name="Déposer", exact=True).click()
+    expect(page.get_by_text("Le document a été déposé dans le dossier.")).to_be_visible()
+    check(page, "pro-12-deposited")
+
+    listed = http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).json()["documents"]
+    assert len(listed) == 1, listed
+    stored = listed[0]
+    assert (stored["category"], stored["type_code"], stored["care_date"], stored["format"]) == (
+        "10", "11488-4", "2026-11-30", "application/pdf")
+    assert stored["confidentiality"] == "R" and stored["visibility"] == ["INVISIBLE_REPRESENTANTS_LEGAUX"]
+    assert stored["author"]["id"] == f"rpps:{rpps}"
     page.context.close()

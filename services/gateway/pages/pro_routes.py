@@ -9,16 +9,19 @@ become pages naming the rule). Nothing here decides access.
 from __future__ import annotations
 
 import base64
+import secrets
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from services.common import schemas
-from services.common.codes import CATEGORIES
+from services.common.codes import CATEGORIES, DOCUMENT_TYPES
 from services.common.errors import AccessDenied, NotFound, Unauthenticated
+from services.common.settings import Settings
 from services.common.validation import describe_items
 from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms, oidc
@@ -265,6 +268,30 @@ def router() -> APIRouter:
                   for item in care["latest_documents"]]
         return render(current, "pro_summary.html", patient=patient, summary=care, latest=latest)
 
+    # Deposit: a PDF or CDA file with its metadata from the national code lists, through the API's own call
+
+    @pages.get("/deposit")
+    def deposit_form(current: Current) -> Response:
+        found = with_patient(current)
+        if isinstance(found, Response):
+            return found
+        return deposit_page(current, found[1], {"deposit_key": secrets.token_urlsafe(18)}, {})
+
+    @pages.post("/deposit")
+    def deposit(current: Current, upload: Upload) -> Response:
+        fields, content = upload
+        current.check_form(fields)
+        found = with_patient(current)
+        if isinstance(found, Response):
+            return found
+        token, patient = found
+        submission, errors = deposit_submission(current, fields, content)
+        if submission is None:
+            return deposit_page(current, patient, fields, errors, 422)
+        added = services().dossier.add_document(token, patient["ins"], submission.model_dump(mode="json"),
+                                                fields.get("deposit_key") or None)
+        return current.redirect(f"/documents/{added['document_id']}", "deposited")
+
     @pages.get("/documents/{document_id}")
     def document(current: Current, document_id: str) -> Response:
         found = with_patient(current)
@@ -295,6 +322,63 @@ def router() -> APIRouter:
             "Content-Security-Policy": CONTENT_POLICY, "X-Frame-Options": "SAMEORIGIN"}))
 
     return pages
+
+
+async def uploaded(request: Request) -> tuple[dict[str, str], bytes | None]:
+    """A submitted deposit form: its fields as strings, and the file's bytes (None when no file was chosen)."""
+    form = await request.form()  # a file is spooled to disk; the gateway caps the body (app.body_limit)
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    file = form.get("file")
+    content = await file.read() if isinstance(file, StarletteUpload) else None
+    return fields, content or None
+
+
+Upload = Annotated[tuple[dict[str, str], bytes | None], Depends(uploaded)]
+
+
+def format_of(content: bytes) -> str | None:
+    """The deposit formats a professional's page takes, told by their first bytes: PDF, or a CDA R2 document."""
+    if content.startswith(b"%PDF-"):
+        return "application/pdf"
+    head = content[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith((b"<?xml", b"<ClinicalDocument")) and b"ClinicalDocument" in head:
+        return "text/xml"
+    return None
+
+
+def deposit_submission(
+    current: Visit, fields: dict[str, str], content: bytes | None,
+) -> tuple[schemas.DocumentSubmission | None, dict[str, str]]:
+    """The API's submission from the form, or the errors to show by field (nothing is sent then)."""
+    errors: dict[str, str] = {}
+    media_type = format_of(content) if content else None
+    if content is None:
+        errors["file"] = current.t("pro.deposit.file_missing")
+    elif len(content) > Settings.from_env().max_document_bytes:
+        errors["file"] = current.t("pro.deposit.file_too_large")
+    elif media_type is None:
+        errors["file"] = current.t("pro.deposit.file_format")
+    visibility = [code for name, code in (("invisible_patient", "INVISIBLE_PATIENT"),
+                                          ("invisible_representatives", "INVISIBLE_REPRESENTANTS_LEGAUX"))
+                  if fields.get(name) == "on"]
+    try:
+        submission = schemas.DocumentSubmission.model_validate({
+            "category": fields.get("category", ""), "type_code": fields.get("type_code", ""),
+            "title": fields.get("title", ""), "care_date": fields.get("care_date") or None,
+            "format": media_type or "application/pdf", "content": base64.b64encode(content or b"-").decode(),
+            "confidentiality": fields.get("confidentiality") or "N", "visibility": visibility})
+    except ValidationError as error:
+        errors |= forms.field_errors(current.language, describe_items(error.errors()))
+        return None, errors
+    return (submission, errors) if not errors else (None, errors)
+
+
+def deposit_page(current: Visit, patient: dict[str, str], fields: dict[str, str], errors: dict[str, str],
+                 status: int = 200) -> Response:
+    types = [(code, label) for code, label in DOCUMENT_TYPES.items()]
+    return render(current, "pro_deposit.html", status, patient=patient, fields=fields, errors=errors,
+                  categories=[(code, label) for code, label in category_choices(current) if code not in ("60", "90")],
+                  types=types)
 
 
 def category_choices(current: Visit) -> list[tuple[str, str]]:
