@@ -244,3 +244,31 @@ def test_a_doctor_adds_a_document_through_the_pages_with_its_metadata(
     assert stored["confidentiality"] == "R" and stored["visibility"] == ["INVISIBLE_REPRESENTANTS_LEGAUX"]
     assert stored["author"]["id"] == f"rpps:{rpps}"
     page.context.close()
+
+
+def test_an_emergency_access_opens_the_dossier_for_an_hour_under_a_banner(
+    system: Running, api: Api, chromium: Browser,
+) -> None:
+    http = system.http
+    details = registration(email=f"urgence-{uuid.uuid4().hex[:10]}@patients.dmp-test.fr")
+    assert http.post("/api/v1/patients", json=details).status_code == 201
+    ins = details["ins"]
+    own = {"Authorization": f"Bearer {api.session(ins, details['email'])['access_token']}"}
+    assert http.post("/api/v1/dossiers", json={"ins": ins}, headers=own).status_code == 201
+    rpps, doctor = api.professional("10")
+    assert http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).status_code == 403  # no consent
+    page = context_for(chromium).new_page()
+    log_in(page, system, rpps)
+    find(page, ins, details["family_name"], details["birth_date"])
+    page.get_by_label("Motif (10 caractères au moins)").fill("malaise")
+    page.get_by_role("button", name="Accéder en urgence").click()
+    expect(page.locator("#reason-error")).to_be_visible()  # too short: said, nothing opened
+    assert http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).status_code == 403
+    page.get_by_label("Motif (10 caractères au moins)").fill("patient inconscient aux urgences")
+    page.get_by_role("button", name="Accéder en urgence").click()
+    expect(page.get_by_text("Accès en urgence ouvert pour une heure.")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Accès en urgence, jusqu'au \d{4}-\d\d-\d\d \d\d:\d\d"))).to_be_visible()
+    check(page, "pro-13-emergency")
+    answer = http.get(f"/api/v1/patients/{ins}/documents", headers=doctor)
+    assert answer.status_code == 200 and answer.json()["access"]["emergency"], answer.text
+    page.context.close()

@@ -131,6 +131,14 @@ TEXTS: dict[str, tuple[str, str]] = {
                                               "Invisible to the legal representatives"),
     "pro.deposit.choose": ("Choisir…", "Choose…"),
     "pro.deposit.submit": ("Déposer", "Add to the record"),
+    "pro.emergency.title": ("Accès en urgence", "Emergency access"),
+    "pro.emergency.intro": ("Le patient ne peut pas consentir et sa santé est en danger : accès pour une heure, "
+                            "tracé, le patient en est informé (sauf opposition de sa part).",
+                            "The patient cannot consent and their health is at risk: access for one hour, traced, "
+                            "the patient is told (unless they opposed it)."),
+    "pro.emergency.reason": ("Motif (10 caractères au moins)", "Reason (at least 10 characters)"),
+    "pro.emergency.submit": ("Accéder en urgence", "Emergency access"),
+    "done.emergency_started": ("Accès en urgence ouvert pour une heure.", "Emergency access open for one hour."),
     "done.deposited": ("Le document a été déposé dans le dossier.", "The document was added to the record."),
     "done.consent": ("Le consentement du patient est enregistré.", "The patient's consent is recorded."),
     "pro.dossier.title": ("Dossier", "Record"),

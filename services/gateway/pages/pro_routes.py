@@ -195,7 +195,7 @@ def router() -> APIRouter:
         found = with_patient(current)
         if isinstance(found, Response):
             return found
-        return render(current, "pro_patient.html", patient=found[1], errors={}, until="")
+        return render(current, "pro_patient.html", patient=found[1], errors={}, until="", reason="")
 
     @pages.post("/patient/consent")
     def consent(current: Current, form: Form) -> Response:
@@ -213,9 +213,27 @@ def router() -> APIRouter:
         except ValidationError as error:
             errors.update(forms.field_errors(current.language, describe_items(error.errors())))
         if errors:
-            return render(current, "pro_patient.html", 422, patient=patient, errors=errors, until=until)
+            return render(current, "pro_patient.html", 422, patient=patient, errors=errors, until=until, reason="")
         services().consent.record_consent(token, patient["ins"], authorisation.model_dump(mode="json"))
         return current.redirect("/patient", "consent")
+
+    @pages.post("/patient/emergency")
+    def emergency(current: Current, form: Form) -> Response:
+        """Emergency access ("bris de glace"): consent decides (oppositions, blocks, the profession) and
+        tells the patient; its refusal is a page naming the rule."""
+        current.check_form(form)
+        found = with_patient(current)
+        if isinstance(found, Response):
+            return found
+        token, patient = found
+        reason = form.get("reason", "").strip()
+        try:
+            request = schemas.BreakGlass.model_validate({"reason": reason})
+        except ValidationError as error:
+            errors = forms.field_errors(current.language, describe_items(error.errors()))
+            return render(current, "pro_patient.html", 422, patient=patient, errors=errors, until="", reason=reason)
+        services().consent.break_glass(token, patient["ins"], request.model_dump(mode="json"))
+        return current.redirect("/dossier", "emergency_started")
 
     @pages.get("/dossier")
     def dossier(current: Current) -> Response:

@@ -35,7 +35,8 @@ SHOWN_DOCUMENTS = 500  # the overview pages through the search up to this many
 HISTORY_ACTIONS = ("document_read", "documents_listed", "first_access", "document_added",
                    "emergency_access_started", "access_denied", "personal_space_read", "consent_recorded")
 OUTCOMES = ("masked", "unmasked", "opened", "personal_space", "blocked", "unblocked", "emergency",
-            "medecin_traitant", "notifications", "close", "reopen", "deletion", "logged_out", "consent", "deposited")
+            "medecin_traitant", "notifications", "close", "reopen", "deletion", "logged_out", "consent", "deposited",
+            "emergency_started")
 
 KNOWN_CODES = {f"code.{code}" for code in ("invalid_input", "unauthenticated", "access_denied", "not_found",
                                              "conflict", "too_many_requests", "payload_too_large",
