@@ -243,6 +243,18 @@ def test_a_doctor_adds_a_document_through_the_pages_with_its_metadata(
         "10", "11488-4", "2026-11-30", "application/pdf")
     assert stored["confidentiality"] == "R" and stored["visibility"] == ["INVISIBLE_REPRESENTANTS_LEGAUX"]
     assert stored["author"]["id"] == f"rpps:{rpps}"
+    # its author sees the traces of their document (not the dossier's whole history: not médecin traitant)
+    page.get_by_role("link", name="Traces").first.click()
+    expect(page.get_by_role("heading", name="Traces du dossier que vous pouvez voir")).to_be_visible()
+    traces = page.locator("table.history")
+    for _ in range(20):  # audit writes the trace from the deposit's event
+        if traces.get_by_text("Ajout d'un document").count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(traces.get_by_text("Ajout d'un document").first).to_be_visible()
+    assert traces.get_by_text("Ouverture du dossier").count() == 0  # the patient's own act is not the author's
+    check(page, "pro-14-traces")
     page.context.close()
 
 

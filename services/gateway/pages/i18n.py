@@ -108,6 +108,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "pro.consent.until": ("Jusqu'au", "Until"),
     "pro.consent.submit": ("Enregistrer le consentement", "Record the consent"),
     "pro.nav.deposit": ("Déposer un document", "Add a document"),
+    "pro.nav.history": ("Traces", "Traces"),
+    "pro.history.title": ("Traces du dossier que vous pouvez voir", "The record's traces you may see"),
     "pro.deposit.title": ("Déposer un document", "Add a document"),
     "pro.deposit.intro": ("Un fichier PDF ou un document CDA R2, avec ses métadonnées des nomenclatures nationales.",
                           "A PDF file or a CDA R2 document, with its metadata from the national code lists."),

@@ -25,7 +25,7 @@ from services.common.settings import Settings
 from services.common.validation import describe_items
 from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms, oidc
-from services.gateway.pages.routes import CONTENT_POLICY, PAGE_POLICY, Form, category_label, render
+from services.gateway.pages.routes import CONTENT_POLICY, PAGE_POLICY, Form, category_label, history_page, render
 from services.gateway.pages.session import PRO, PRO_SPACE, Cookie, Visit, start_visit
 from services.gateway.pages.viewers import served_part, shown_for
 from services.gateway.rpc import services
@@ -285,6 +285,14 @@ def router() -> APIRouter:
         latest = [{**item, "label": category_label(current.language, item["category"])}
                   for item in care["latest_documents"]]
         return render(current, "pro_summary.html", patient=patient, summary=care, latest=latest)
+
+    @pages.get("/history")
+    def history(current: Current) -> Response:
+        found = with_patient(current)
+        if isinstance(found, Response):
+            return found
+        token, patient = found
+        return history_page(current, token, patient["ins"], "pro.history.title")
 
     # Deposit: a PDF or CDA file with its metadata from the national code lists, through the API's own call
 

@@ -69,6 +69,27 @@ def category_label(language: str, code: str) -> str:
     return CATEGORIES.get(code, code) if language == "fr" else CATEGORIES_EN.get(code, code)
 
 
+def history_page(current: Visit, token: str, ins: str, title_key: str = "history.title") -> Response:
+    """The dossier's history as audit answers it to this reader (the patient's side and the médecin traitant:
+    all of it; a document's author: the traces of their documents), filtered and 50 a page."""
+    asked = current.request.query_params
+    filters = {key: asked[key].strip() for key in ("date_from", "date_to", "professional_id", "action", "cursor")
+               if asked.get(key, "").strip()}
+    index = 0 if current.language == "fr" else 1
+    actions = [(action, LABELS[action][index]) for action in HISTORY_ACTIONS]
+    try:
+        query = schemas.HistoryQuery.model_validate({**filters, "language": current.language, "limit": 50})
+    except ValidationError as error:
+        errors = forms.field_errors(current.language, describe_items(error.errors()))
+        return render(current, "history.html", 422, traces=[], filters=filters, errors=errors, actions=actions,
+                      next_cursor=None, title_key=title_key)
+    found = services().audit.history(token, ins, query.model_dump(mode="json"))
+    traces = [{**trace, "who": who(current, trace.get("actor")),
+               "when": trace["occurred_at"][:16].replace("T", " ")} for trace in found["traces"]]
+    return render(current, "history.html", traces=traces, filters=filters, errors={}, actions=actions,
+                  next_cursor=found.get("next_cursor"), title_key=title_key)
+
+
 def who(current: Visit, actor: dict[str, Any] | None) -> str:
     """A trace's actor as the patient reads it: ids and professions, as the trail keeps them."""
     if not actor:
@@ -236,24 +257,7 @@ def router() -> APIRouter:
     @pages.get("/history")
     def history(current: Current) -> Response:
         token, ins = current.patient
-        asked = current.request.query_params
-        filters = {key: asked[key].strip() for key in ("date_from", "date_to", "professional_id", "action", "cursor")
-                   if asked.get(key, "").strip()}
-        try:
-            query = schemas.HistoryQuery.model_validate({**filters, "language": current.language, "limit": 50})
-        except ValidationError as error:
-            errors = forms.field_errors(current.language, describe_items(error.errors()))
-            return render(current, "history.html", 422, traces=[], filters=filters, errors=errors,
-                          actions=actions(current), next_cursor=None)
-        found = services().audit.history(token, ins, query.model_dump(mode="json"))
-        traces = [{**trace, "who": who(current, trace.get("actor")),
-                   "when": trace["occurred_at"][:16].replace("T", " ")} for trace in found["traces"]]
-        return render(current, "history.html", traces=traces, filters=filters, errors={}, actions=actions(current),
-                      next_cursor=found.get("next_cursor"))
-
-    def actions(current: Visit) -> list[tuple[str, str]]:
-        index = 0 if current.language == "fr" else 1
-        return [(action, LABELS[action][index]) for action in HISTORY_ACTIONS]
+        return history_page(current, token, ins)
 
     # Settings: who may access, blocks, emergency, notifications
 
