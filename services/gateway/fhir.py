@@ -210,14 +210,24 @@ async def form_pairs(request: Request) -> list[tuple[str, str]]:
 
 
 def _at_entries(error: DmpError, entries: list[int]) -> DmpError:
-    """A refusal of the dossier, naming the document by its position, names its Bundle entry instead."""
+    """A refusal of the dossier, naming the document by its position and its own field, names the Bundle entry
+    and the element of its DocumentReference instead (Bundle.entry[2].resource.context.period.end)."""
     def named(detail: dict[str, Any]) -> dict[str, Any]:
         position = str(detail.get("entry", ""))
         if position.isdigit() and int(position) < len(entries):
-            return {**detail, "field": f"Bundle.entry[{entries[int(position)]}]"}
+            entry = f"Bundle.entry[{entries[int(position)]}]"
+            field = detail.get("field")
+            return {**detail, "field": f"{entry}.resource.{mapping.fhir_element(str(field))}" if field else entry}
         return detail
 
     return type(error)(error.message, [named(detail) for detail in error.details])
+
+
+def _as_elements(error: DmpError) -> DmpError:
+    """A refusal of the dossier naming its own fields names the DocumentReference's elements instead."""
+    details = [{**detail, "field": mapping.fhir_element(str(detail["field"]))} if detail.get("field") else detail
+               for detail in error.details]
+    return type(error)(error.message, details)
 
 
 def router() -> APIRouter:
@@ -293,10 +303,14 @@ def router() -> APIRouter:
             raise InvalidInput.for_field("resourceType", "must be DocumentReference")
         ins, payload = mapping.submission(resource)
         replaces = mapping.replaced_document(resource)
-        if replaces is not None:  # a new version (relatesTo replaces): the old one becomes superseded
-            document = services().dossier.replace_document(token, ins, replaces, payload)
-        else:
-            document = services().dossier.add_document(token, ins, payload, request.headers.get("Idempotency-Key"))
+        try:
+            if replaces is not None:  # a new version (relatesTo replaces): the old one becomes superseded
+                document = services().dossier.replace_document(token, ins, replaces, payload)
+            else:
+                document = services().dossier.add_document(token, ins, payload,
+                                                           request.headers.get("Idempotency-Key"))
+        except DmpError as error:
+            raise _as_elements(error) from None
         document.pop("replayed", None)
         response.headers["Location"] = f"{base_url(request)}/fhir/{versioned_location(document)}"
         response.headers.update(version_headers(document))

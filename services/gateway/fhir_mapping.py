@@ -63,12 +63,35 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
             "contentType": document["format"], "url": f"{base_url}/fhir/Binary/{fhir_id(document['document_id'])}",
             "size": document["size"], "title": document["title"], "creation": f"{document['care_date']}T00:00:00Z",
         }}],
-        "context": {"period": {"start": document["care_date"]}},
+        "context": _context(document),
     }
+    if document.get("format_code"):
+        resource["content"][0]["format"] = _coding_out(document["format_code"])
     if document.get("replaces"):
         target = {"reference": f"DocumentReference/{fhir_id(document['replaces'])}"}
         resource["relatesTo"] = [{"code": "replaces", "target": target}]
     return resource
+
+
+def _coding_out(coded: dict[str, Any]) -> dict[str, Any]:
+    return {key: coded[key] for key in ("system", "code", "display") if coded.get(key) is not None}
+
+
+def _concept_out(concept: dict[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {"coding": [_coding_out(coded) for coded in concept["codings"]]}
+    return {**shown, "text": concept["text"]} if concept.get("text") else shown
+
+
+def _context(document: dict[str, Any]) -> dict[str, Any]:
+    """DocumentReference.context: the period of care, and the codes its source gave (kept as sent)."""
+    period = {"start": document["care_date"], **({"end": document["care_end"]} if document.get("care_end") else {})}
+    context: dict[str, Any] = {"period": period}
+    if document.get("events"):
+        context["event"] = [_concept_out(concept) for concept in document["events"]]
+    for field, element in (("facility_type", "facilityType"), ("practice_setting", "practiceSetting")):
+        if document.get(field):
+            context[element] = _concept_out(document[field])
+    return context
 
 
 def unique_id(document: dict[str, Any]) -> str:
@@ -173,6 +196,81 @@ def _codings(labels: Any) -> list[dict[str, Any]]:
     return codings
 
 
+# Where the dossier's fields are in a DocumentReference: its refusals name the element a vendor sent.
+FHIR_ELEMENTS = {
+    "category": "category", "type_code": "type", "title": "description", "care_date": "context.period.start",
+    "care_end": "context.period.end", "format": "content[0].attachment.contentType",
+    "content": "content[0].attachment.data", "confidentiality": "securityLabel", "visibility": "securityLabel",
+    "unique_id": "masterIdentifier", "format_code": "content[0].format", "facility_type": "context.facilityType",
+    "practice_setting": "context.practiceSetting", "events": "context.event", "replaces": "relatesTo",
+    "document_id": "relatesTo",  # in a deposit, the only document named is the one it replaces
+}
+
+
+def fhir_element(field: str) -> str:
+    """The DocumentReference element a dossier field is (events.0.codings.1.code: context.event[0].coding[1].code);
+    a field it does not hold is named as it is."""
+    first, *rest = field.split(".")
+    if first not in FHIR_ELEMENTS:
+        return field
+    path = FHIR_ELEMENTS[first]
+    for part in rest:
+        path += f"[{part}]" if part.isdigit() else "." + ("coding" if part == "codings" else part)
+    return path
+
+
+CODING_KEYS = {"system", "code", "display"}
+
+
+def _coded(value: Any, element: str) -> dict[str, Any]:
+    """A Coding as the dossier keeps it; what it would not keep (version, userSelected, extensions) is refused,
+    never dropped."""
+    if not isinstance(value, dict) or not isinstance(value.get("system"), str) or not isinstance(value.get("code"),
+                                                                                                 str):
+        raise InvalidInput.for_field(element, "must be a Coding with its system and code")
+    if set(value) - CODING_KEYS:
+        raise InvalidInput.for_field(element, "keeps system, code and display only")
+    if value.get("display") is not None and not isinstance(value["display"], str):
+        raise InvalidInput.for_field(f"{element}.display", "must be a string")
+    return {key: value[key] for key in CODING_KEYS if value.get(key) is not None}
+
+
+def _concept(value: Any, element: str) -> dict[str, Any]:
+    codings = _path(value, "coding")
+    if not isinstance(value, dict) or not isinstance(codings, list) or not codings:
+        raise InvalidInput.for_field(element, "must be a CodeableConcept with its coding")
+    if set(value) - {"coding", "text"}:
+        raise InvalidInput.for_field(element, "keeps coding and text only")
+    if value.get("text") is not None and not isinstance(value["text"], str):
+        raise InvalidInput.for_field(f"{element}.text", "must be a string")
+    concept: dict[str, Any] = {"codings": [_coded(coded, f"{element}.coding[{n}]") for n, coded in enumerate(codings)]}
+    return {**concept, "text": value["text"]} if value.get("text") is not None else concept
+
+
+def _codes(reference: dict[str, Any]) -> dict[str, Any]:
+    """The codes and end of care a DocumentReference carries, as DocumentSubmission fields (those it has)."""
+    context = reference.get("context")
+    context = context if isinstance(context, dict) else {}
+    kept: dict[str, Any] = {}
+    end = _path(context, "period", "end")
+    if end is not None:
+        if not isinstance(end, str):
+            raise InvalidInput.for_field("context.period.end", "must be a date or a date and time")
+        kept["care_end"] = end
+    for field, element in (("facility_type", "facilityType"), ("practice_setting", "practiceSetting")):
+        if context.get(element) is not None:
+            kept[field] = _concept(context[element], f"context.{element}")
+    events = context.get("event")
+    if events is not None:
+        if not isinstance(events, list):
+            raise InvalidInput.for_field("context.event", "must be a list of CodeableConcepts")
+        kept["events"] = [_concept(event, f"context.event[{n}]") for n, event in enumerate(events)]
+    format_ = _path(reference, "content", 0, "format")
+    if format_ is not None:
+        kept["format_code"] = _coded(format_, "content[0].format")
+    return kept
+
+
 def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """(INS, DocumentSubmission payload) from a DocumentReference and, for ITI-65, its Binary."""
     identifier = _path(reference, "subject", "identifier")
@@ -214,6 +312,7 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
         "care_date": care[:10], "visibility": visibility,
         **({"confidentiality": confidentiality[0]} if confidentiality else {}),
         **({"unique_id": master["value"]} if master is not None else {}),
+        **_codes(reference),
     }
     return ins, payload
 
@@ -301,11 +400,17 @@ def provided_documents(
             if binary[0] in used:
                 raise _bundle_error(index, "refers to a Binary another DocumentReference already refers to")
             used[binary[0]] = index
+        if resource.get("masterIdentifier") is None:
+            raise InvalidInput.for_field(f"Bundle.entry[{index}].resource.masterIdentifier", (
+                f"is required (MHD UniqueIdIdentifier: {URI_SYSTEM} with a urn:oid: or urn:uuid: value): the "
+                "document's own unique id, by which its source finds and replaces it"))
         try:
             ins, payload = submission(resource, binary[1] if binary else None)
             replaces.append(replaced_document(resource))
         except InvalidInput as error:
-            raise _bundle_error(index, "; ".join(f"{d['field']} {d['reason']}" for d in error.details)) from None
+            details = [{"field": f"Bundle.entry[{index}].resource.{d['field']}", "reason": d["reason"]}
+                       for d in error.details]
+            raise InvalidInput(InvalidInput.summary(details), details) from None
         patients.add(ins)
         documents.append((index, payload))
     if not documents:

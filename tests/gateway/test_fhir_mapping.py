@@ -12,11 +12,15 @@ from hypothesis import strategies as st
 
 from services.common.codes import INS_SYSTEM
 from services.common.errors import InvalidInput
+from services.common.schemas import DocumentMetadata, DocumentSubmission
+from services.common.validation import parse
 from services.gateway.fhir_mapping import (
     CONFIDENTIALITY,
     IS_ARCHIVED,
     LIST_TYPES,
+    URI_SYSTEM,
     document_reference,
+    fhir_element,
     provided_documents,
     replaced_document,
     submission,
@@ -24,6 +28,7 @@ from services.gateway.fhir_mapping import (
 
 INS = "180012A00100161"
 PDF = base64.b64encode(b"%PDF-1.4 test").decode()
+MASTER = {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.7.1"}
 
 
 def reference(**extra: Any) -> dict[str, Any]:
@@ -91,7 +96,7 @@ def replaced(value: Any, path: list[Any], new: Any) -> Any:
 def test_any_shape_of_bundle_is_understood_or_refused(path: list[Any], value: Any) -> None:
     replacing = [{"code": "replaces", "target": {"reference": f"DocumentReference/doc-{'d' * 32}"}}]
     original = bundle(reference(content=[{"attachment": {"contentType": "application/pdf", "url": "urn:uuid:2"}}],
-                                relatesTo=replacing),
+                                relatesTo=replacing, masterIdentifier=MASTER),
                       {"resourceType": "Binary", "contentType": "application/pdf", "data": PDF})
     changed = replaced(copy.deepcopy(original), path, value)
     if not isinstance(changed, dict):
@@ -137,3 +142,107 @@ def test_an_archived_document_is_current_and_says_it_is_archived() -> None:
         DocumentReference.model_validate(resource)
         assert resource["status"] == shown
         assert resource["extension"] == [{"url": IS_ARCHIVED, "valueBoolean": archived}]
+
+
+SNOMED = "http://snomed.info/sct"
+CONTEXT = {  # as PDSm4DMP's ITI-65 example sends them, with an end of care and events
+    "period": {"start": "2026-11-20", "end": "2026-11-22T18:30:00+01:00"},
+    "facilityType": {"coding": [{"system": SNOMED, "code": "22232009", "display": "Hospital"}]},
+    "practiceSetting": {"coding": [{"system": SNOMED, "code": "394802001", "display": "General medicine"}],
+                        "text": "Médecine générale"},
+    "event": [{"coding": [{"system": "urn:oid:1.2.250.1.213.2.5", "code": "DEQP003"}]},
+              {"coding": [{"system": SNOMED, "code": "38341003", "display": "Hypertension"},
+                          {"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]}],
+}
+FORMAT = {"system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
+          "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient", "display": "mimeType Sufficient"}
+
+
+def as_the_dossier_returns_it(payload: dict[str, Any]) -> dict[str, Any]:
+    """What the dossier stores of a submission (services/dossier/service.py _checked and _stored) and answers."""
+    metadata = parse(DocumentSubmission, payload).model_dump(mode="json", exclude={"content"})
+    record = {"_id": "doc_" + "e" * 32, "dossier_id": "dos_1", **metadata, "created_at": "2026-11-23T08:00:00Z",
+              "size": 13, "sha256": "0" * 64, "status": "current", "author": {"id": "rpps:10000000008"},
+              "patient_id": "pat_" + "b" * 32}
+    return DocumentMetadata.from_record(record).model_dump(mode="json")
+
+
+def test_submitted_context_codes_end_of_care_and_format_come_back_as_sent() -> None:
+    labels = [{"coding": [{"system": CONFIDENTIALITY, "code": "R"}]}]
+    sent = reference(context=CONTEXT, masterIdentifier=MASTER, securityLabel=labels,
+                     content=[{"attachment": {"contentType": "application/pdf", "data": PDF, "title": "CR"},
+                               "format": FORMAT}])
+    shown = document_reference(as_the_dossier_returns_it(submission(sent)[1]), INS, "https://dmp.example")
+    DocumentReference.model_validate(shown)
+    assert shown["context"]["period"] == CONTEXT["period"]
+    for element in ("facilityType", "practiceSetting", "event"):
+        assert shown["context"][element] == CONTEXT[element], element
+    assert shown["content"][0]["format"] == FORMAT
+    assert shown["masterIdentifier"] == MASTER
+    assert [label["coding"][0]["code"] for label in shown["securityLabel"]
+            if label["coding"][0]["system"] == CONFIDENTIALITY] == ["R"]
+
+
+def test_a_document_without_those_codes_shows_none_of_them() -> None:
+    shown = document_reference(as_the_dossier_returns_it(submission(reference())[1]), INS, "https://dmp.example")
+    DocumentReference.model_validate(shown)
+    assert shown["context"] == {"period": {"start": "2026-11-20"}} and "format" not in shown["content"][0]
+
+
+@pytest.mark.parametrize(("context", "element"), [
+    ({"facilityType": "hospital"}, "context.facilityType"),
+    ({"facilityType": {"coding": []}}, "context.facilityType"),
+    ({"facilityType": {"coding": [{"code": "22232009"}]}}, "context.facilityType.coding[0]"),
+    ({"practiceSetting": {"coding": [{"system": SNOMED, "code": "1", "userSelected": True}]}},
+     "context.practiceSetting.coding[0]"),
+    ({"practiceSetting": {"coding": [{"system": SNOMED, "code": "1"}], "extension": []}}, "context.practiceSetting"),
+    ({"event": {"coding": []}}, "context.event"),
+    ({"event": [{"coding": [{"system": SNOMED, "code": "1", "display": 3}]}]}, "context.event[0].coding[0].display"),
+    ({"period": {"start": "2026-11-20", "end": 20261121}}, "context.period.end"),
+])
+def test_malformed_codes_are_refused_naming_the_element(context: dict[str, Any], element: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        submission(reference(context={"period": {"start": "2026-11-20"}, **context}))
+    assert refused.value.details[0]["field"] == element
+
+
+@pytest.mark.parametrize(("changed", "element"), [
+    ({"period": {"start": "2026-11-20", "end": "2026-11-19"}}, "context.period.end"),
+    ({"period": {"start": "2026-11-20", "end": "2026-11-31"}}, "context.period.end"),
+    ({"period": {"start": "2026-11-20", "end": "2026-11-21T10:00"}}, "context.period.end"),
+    ({"facilityType": {"coding": [{"system": "snomed", "code": "1"}]}}, "context.facilityType.coding[0].system"),
+    ({"event": [{"coding": [{"system": SNOMED, "code": "two  spaces"}]}]}, "context.event[0].coding[0].code"),
+    ({"event": [{"coding": [{"system": SNOMED, "code": "1"}]}] * 21}, "context.event"),
+])
+def test_codes_the_dossier_refuses_are_named_as_elements(changed: dict[str, Any], element: str) -> None:
+    """The dossier's own validation (DocumentSubmission) refuses them; the facade names the FHIR element."""
+    payload = submission(reference(context={"period": {"start": "2026-11-20"}, **changed}))[1]
+    with pytest.raises(InvalidInput) as refused:
+        parse(DocumentSubmission, payload)
+    assert fhir_element(refused.value.details[0]["field"]) == element
+
+
+def test_iti65_refuses_a_document_without_its_master_identifier_naming_the_entry() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        provided_documents(bundle(reference(masterIdentifier=MASTER), reference()))
+    assert refused.value.details[0]["field"] == "Bundle.entry[2].resource.masterIdentifier"
+    assert URI_SYSTEM in refused.value.details[0]["reason"]
+    with pytest.raises(InvalidInput) as malformed:
+        provided_documents(bundle(reference(masterIdentifier={"system": URI_SYSTEM, "value": "1.2.3"})))
+    assert malformed.value.details[0]["field"] == "Bundle.entry[1].resource.masterIdentifier"
+
+
+def test_iti65_refuses_a_bundle_without_its_submission_set_naming_it() -> None:
+    without = bundle(reference(masterIdentifier=MASTER))
+    without["entry"] = without["entry"][1:]
+    with pytest.raises(InvalidInput) as refused:
+        provided_documents(without)
+    assert refused.value.details[0]["field"] == "Bundle.entry" and "SubmissionSet" in refused.value.details[0]["reason"]
+
+
+def test_iti65_names_the_element_of_the_entry_at_fault() -> None:
+    bad = reference(masterIdentifier={**MASTER, "value": "urn:oid:1.2.250.1.999.7.2"},
+                    context={"period": {"start": "2026-11-20"}, "facilityType": "x"})
+    with pytest.raises(InvalidInput) as refused:
+        provided_documents(bundle(reference(masterIdentifier=MASTER), bad))
+    assert refused.value.details[0]["field"] == "Bundle.entry[2].resource.context.facilityType"
