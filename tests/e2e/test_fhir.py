@@ -84,7 +84,7 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     assert responses[1]["location"].endswith("/_history/1")
     location = responses[1]["location"].removesuffix("/_history/1")
     assert location.startswith("DocumentReference/doc-")
-    assert responses[2]["location"] == location.replace("DocumentReference/", "Binary/")
+    assert responses[2]["location"] == location.replace("DocumentReference/", "Binary/") + "/_history/1"
 
     found = http.get("/fhir/DocumentReference", params={"patient.identifier": f"{INS_SYSTEM}|{ins}",
                                                         "category": "10", "date": "ge2026-01-01"}, headers=patient)
@@ -99,6 +99,10 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     DocumentReference.model_validate(read.json())
     binary = http.get(document.content[0].attachment.url.replace(str(http.base_url).rstrip("/"), ""), headers=patient)
     assert binary.content == PDF and binary.headers["content-type"] == "application/pdf"
+    version = http.get(f"/fhir/{responses[2]['location']}", headers=patient)
+    assert version.content == PDF and version.headers["content-type"] == "application/pdf"
+    assert http.get(f"/fhir/{location.replace('DocumentReference/', 'Binary/')}/_history/2",
+                    headers=patient).status_code == 404
 
 
 def test_errors_are_operation_outcomes(system: Running, api: Api) -> None:
