@@ -8,6 +8,7 @@ import base64
 import binascii
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from services.common.codes import CATEGORIES, INS_SYSTEM
 from services.common.errors import InvalidInput, NotFound
@@ -271,14 +272,33 @@ def _codes(reference: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def patient_ins(subject: Any) -> str | None:
+    """The INS a subject names: by identifier ({system: INS, value}), or by PDSm4DMP's conditional reference
+    (`Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|<INS>`), which must agree; None when it names none."""
+    identifier = _path(subject, "identifier")
+    by_identifier = _text(_path(identifier, "value"))
+    if identifier is not None and (by_identifier is None or _path(identifier, "system") not in {None, INS_SYSTEM}):
+        raise InvalidInput.for_field("subject.identifier", f"must name the patient by INS ({INS_SYSTEM}|<INS>)")
+    target = _path(subject, "reference")
+    if target is None or (by_identifier is not None and isinstance(target, str) and "?" not in target):
+        return by_identifier  # a literal Patient/<id> beside the INS (as this server shows it) is not resolved
+    kind, _, query = target.partition("?") if isinstance(target, str) else ("", "", "")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    system, _, by_reference = pairs[0][1].rpartition("|") if len(pairs) == 1 and pairs[0][0] == "identifier" else (
+        "", "", "")
+    if kind.rstrip("/").rpartition("/")[2] != "Patient" or system != INS_SYSTEM or not by_reference:
+        raise InvalidInput.for_field("subject.reference", f"must be Patient?identifier={INS_SYSTEM}|<INS> (the "
+                                                          "patient by INS; Patient/<id> is not resolved here)")
+    if by_identifier is not None and by_identifier != by_reference:
+        raise InvalidInput.for_field("subject", "names two patients (its reference and its identifier differ)")
+    return by_reference
+
+
 def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """(INS, DocumentSubmission payload) from a DocumentReference and, for ITI-65, its Binary."""
-    identifier = _path(reference, "subject", "identifier")
-    ins = _text(_path(identifier, "value"))
+    ins = patient_ins(reference.get("subject"))
     if ins is None:
         raise InvalidInput.for_field("subject.identifier", f"must name the patient by INS ({INS_SYSTEM})")
-    if _path(identifier, "system") not in {None, INS_SYSTEM}:
-        raise InvalidInput.for_field("subject.identifier", f"must use the INS system {INS_SYSTEM}")
     category = _text(_path(reference, "category", 0, "coding", 0, "code"))
     type_code = _text(_path(reference, "type", "coding", 0, "code"))
     attachment = _path(reference, "content", 0, "attachment")
@@ -419,7 +439,10 @@ def provided_documents(
     if unused:
         raise _bundle_error(unused[0], "is a Binary no DocumentReference's content.attachment.url refers to")
     submission_set = resources[sets[0]]
-    subject = _text(_path(submission_set, "subject", "identifier", "value"))
+    try:
+        subject = patient_ins(submission_set.get("subject"))
+    except InvalidInput as error:
+        raise _bundle_error(sets[0], "; ".join(f"List.{d['field']} {d['reason']}" for d in error.details)) from None
     if len(patients) > 1 or (subject and subject not in patients):
         raise InvalidInput.for_field("Bundle.entry", "a submission set is about one patient: its List.subject and "
                                                      "every DocumentReference.subject must name the same INS")

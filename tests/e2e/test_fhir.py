@@ -2,10 +2,12 @@
 unmodified stock clients (fhirpy and fhirclient) deposit, search and read through it."""
 
 import base64
+import json
 import random
 import uuid
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,10 @@ from tests.journeys import eventually
 from tests.system import Api, Running, document
 
 pytestmark = pytest.mark.slow
+CDA_LEVEL_1 = (b'<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><component>'
+               b'<nonXMLBody><text mediaType="application/pdf" representation="B64">JVBERi0xLjQ=</text></nonXMLBody>'
+               b'</component></ClinicalDocument>')
+PDSM4DMP_EXAMPLE = Path("/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json")
 PDF = b"%PDF-1.4 compte rendu FHIR"
 SUBMISSION_SET = {"resourceType": "List", "status": "current", "mode": "working", "title": "SubmissionSet",
                   "code": {"coding": [{"system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
@@ -694,3 +700,25 @@ def test_iti65_submitted_metadata_comes_back_as_sent_from_iti67_and_read(system:
         assert shown["content"][0]["format"] == format_code
         assert [c["code"] for label in shown["securityLabel"] for c in label["coding"]
                 if c["system"] == CONFIDENTIALITY] == ["R"]
+
+
+def test_iti65_pdsm4dmp_example_bundle_is_provided_and_found_as_sent(system: Running, api: Api) -> None:
+    """ANS's PDSm4DMP ITI-65 example as a vendor's software sends it (its patient ours, its CDA as text/xml, the
+    format the dossier takes): the patient by conditional reference, its codes kept."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-pdsm4dmp@patients.dmp-test.fr")
+    text = PDSM4DMP_EXAMPLE.read_text().replace("123456789012345", ins).replace('"application/xml"', '"text/xml"')
+    bundle = json.loads(text)
+    bundle["entry"][2]["resource"]["data"] = base64.b64encode(CDA_LEVEL_1).decode()  # its CDA has no body
+    provided = http.post("/fhir", json=bundle, headers={**doctor, "Content-Type": "application/fhir+json"})
+    assert provided.status_code == 200, provided.text
+    Bundle.model_validate(provided.json())
+    assert [entry["response"]["status"] for entry in provided.json()["entry"]] == ["201 Created"] * 3
+    sent = bundle["entry"][1]["resource"]
+    fhir_id = provided.json()["entry"][1]["response"]["location"].split("/")[1]
+    shown = http.get(f"/fhir/DocumentReference/{fhir_id}", headers=patient).json()
+    DocumentReference.model_validate(shown)
+    assert shown["masterIdentifier"] == sent["masterIdentifier"]
+    for element in ("facilityType", "practiceSetting"):
+        assert shown["context"][element] == sent["context"][element], element
+    assert shown["content"][0]["format"] == sent["content"][0]["format"]

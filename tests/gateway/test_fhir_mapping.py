@@ -3,6 +3,8 @@ either understood or refused with InvalidInput naming what is wrong; nothing els
 
 import base64
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -246,3 +248,44 @@ def test_iti65_names_the_element_of_the_entry_at_fault() -> None:
     with pytest.raises(InvalidInput) as refused:
         provided_documents(bundle(reference(masterIdentifier=MASTER), bad))
     assert refused.value.details[0]["field"] == "Bundle.entry[2].resource.context.facilityType"
+
+
+PDSM4DMP = Path("/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json")
+
+
+def test_pdsm4dmp_provide_example_is_understood_with_its_conditional_patient_reference() -> None:
+    """ANS's own ITI-65 example (its INS replaced by a valid one): the patient as
+    Patient?identifier=<INS system>|<INS>, and its metadata kept as sent."""
+    example = json.loads(PDSM4DMP.read_text().replace("123456789012345", INS))
+    ins, documents, binaries, replaces = provided_documents(example)
+    assert ins == INS and [index for index, _ in documents] == [1] and binaries == {2: 1} and replaces == [None]
+    sent = example["entry"][1]["resource"]
+    payload = documents[0][1]
+    assert payload["unique_id"] == sent["masterIdentifier"]["value"]
+    shown = document_reference(as_the_dossier_returns_it({**payload, "format": "text/xml"}), INS,
+                               "https://dmp.example")
+    DocumentReference.model_validate(shown)
+    for element in ("facilityType", "practiceSetting"):
+        assert shown["context"][element] == sent["context"][element], element
+    assert shown["content"][0]["format"] == sent["content"][0]["format"]
+
+
+@pytest.mark.parametrize(("subject", "element"), [
+    ({"reference": f"Patient?identifier=urn:oid:1.2.3|{INS}"}, "subject.reference"),
+    ({"reference": f"Patient?name=x&identifier={INS_SYSTEM}|{INS}"}, "subject.reference"),
+    ({"reference": "Patient/pat-" + "b" * 32}, "subject.reference"),
+    ({"reference": f"Patient?identifier={INS_SYSTEM}|{INS}",
+      "identifier": {"system": INS_SYSTEM, "value": "280012A00100109"}}, "subject"),
+    ({"reference": 3}, "subject.reference"),
+])
+def test_a_subject_naming_no_patient_by_ins_or_two_is_refused(subject: dict[str, Any], element: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        submission(reference(subject=subject))
+    assert refused.value.details[0]["field"] == element
+
+
+def test_a_subject_by_conditional_reference_or_beside_its_literal_one_names_the_patient() -> None:
+    for subject in ({"reference": f"Patient?identifier={INS_SYSTEM}%7C{INS}"},
+                    {"reference": f"Patient?identifier={INS_SYSTEM}|{INS}"},
+                    {"reference": "Patient/pat-" + "b" * 32, "identifier": {"system": INS_SYSTEM, "value": INS}}):
+        assert submission(reference(subject=subject))[0] == INS
