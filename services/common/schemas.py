@@ -377,6 +377,9 @@ class DocumentSubmission(Strict):
         description="set by a professional at deposit: INVISIBLE_PATIENT for a result awaiting an announcement "
         "consultation (released by its author, or automatically after one month); INVISIBLE_REPRESENTANTS_LEGAUX "
         "to keep a minor's secret")
+    care_start: Annotated[str, Field(pattern=FHIR_DATE_TIME, max_length=40), AfterValidator(_date_time)] | None = (
+        Field(None, description="when the care started, as sent (FHIR context.period.start with its time and "
+              "offset); its day is care_date", examples=["2026-11-20T10:00:00+01:00"]))
     care_end: Annotated[str, Field(pattern=FHIR_DATE_TIME, max_length=40), AfterValidator(_date_time)] | None = Field(
         None, description="when the care it records ended (FHIR context.period.end), as sent: a date, or a date "
         "and time with its offset; not before care_date", examples=["2026-11-21"])
@@ -390,6 +393,14 @@ class DocumentSubmission(Strict):
     events: Annotated[list[Concept], Field(max_length=20)] = Field(
         default_factory=list, description="the acts or conditions it documents (XDS eventCodeList, FHIR "
         "context.event)")
+
+    @field_validator("care_start")
+    @classmethod
+    def _starts_on_the_care_date(cls, care_start: str | None, info: ValidationInfo) -> str | None:
+        day = info.data.get("care_date")
+        if care_start is not None and isinstance(day, date) and care_start[:10] != day.isoformat():
+            raise ValueError("is not on care_date (its day, as written, is the date of care)")
+        return care_start
 
     @field_validator("care_end")
     @classmethod
@@ -428,6 +439,7 @@ class DocumentMetadata(BaseModel):
     author: dict[str, Any]
     patient_id: str | None = Field(None, description="the patient's id (FHIR Patient id, with - for _)")
     unique_id: str | None = Field(None, description="its unique id as its source made it, if it gave one")
+    care_start: str | None = Field(None, description="when the care started, as its source sent it, if with a time")
     care_end: str | None = Field(None, description="when the care ended, as its source sent it")
     format_code: Coded | None = None
     facility_type: Concept | None = None

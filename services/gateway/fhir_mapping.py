@@ -85,7 +85,8 @@ def _concept_out(concept: dict[str, Any]) -> dict[str, Any]:
 
 def _context(document: dict[str, Any]) -> dict[str, Any]:
     """DocumentReference.context: the period of care, and the codes its source gave (kept as sent)."""
-    period = {"start": document["care_date"], **({"end": document["care_end"]} if document.get("care_end") else {})}
+    period = {"start": document.get("care_start") or document["care_date"],
+              **({"end": document["care_end"]} if document.get("care_end") else {})}
     context: dict[str, Any] = {"period": period}
     if document.get("events"):
         context["event"] = [_concept_out(concept) for concept in document["events"]]
@@ -200,7 +201,8 @@ def _codings(labels: Any) -> list[dict[str, Any]]:
 # Where the dossier's fields are in a DocumentReference: its refusals name the element a vendor sent.
 FHIR_ELEMENTS = {
     "category": "category", "type_code": "type", "title": "description", "care_date": "context.period.start",
-    "care_end": "context.period.end", "format": "content[0].attachment.contentType",
+    "care_start": "context.period.start", "care_end": "context.period.end",
+    "format": "content[0].attachment.contentType",
     "content": "content[0].attachment.data", "confidentiality": "securityLabel", "visibility": "securityLabel",
     "unique_id": "masterIdentifier", "format_code": "content[0].format", "facility_type": "context.facilityType",
     "practice_setting": "context.practiceSetting", "events": "context.event", "replaces": "relatesTo",
@@ -253,6 +255,9 @@ def _codes(reference: dict[str, Any]) -> dict[str, Any]:
     context = reference.get("context")
     context = context if isinstance(context, dict) else {}
     kept: dict[str, Any] = {}
+    start = _path(context, "period", "start")
+    if isinstance(start, str) and "T" in start:  # kept as sent; its day is the date of care
+        kept["care_start"] = start
     end = _path(context, "period", "end")
     if end is not None:
         if not isinstance(end, str):

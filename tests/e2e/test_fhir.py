@@ -719,6 +719,6 @@ def test_iti65_pdsm4dmp_example_bundle_is_provided_and_found_as_sent(system: Run
     shown = http.get(f"/fhir/DocumentReference/{fhir_id}", headers=patient).json()
     DocumentReference.model_validate(shown)
     assert shown["masterIdentifier"] == sent["masterIdentifier"]
-    for element in ("facilityType", "practiceSetting"):
+    for element in ("facilityType", "practiceSetting", "period"):
         assert shown["context"][element] == sent["context"][element], element
     assert shown["content"][0]["format"] == sent["content"][0]["format"]

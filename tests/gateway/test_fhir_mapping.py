@@ -265,9 +265,20 @@ def test_pdsm4dmp_provide_example_is_understood_with_its_conditional_patient_ref
     shown = document_reference(as_the_dossier_returns_it({**payload, "format": "text/xml"}), INS,
                                "https://dmp.example")
     DocumentReference.model_validate(shown)
-    for element in ("facilityType", "practiceSetting"):
+    for element in ("facilityType", "practiceSetting", "period"):
         assert shown["context"][element] == sent["context"][element], element
     assert shown["content"][0]["format"] == sent["content"][0]["format"]
+
+
+def test_a_start_of_care_with_its_time_comes_back_as_sent_and_must_fall_on_the_date_of_care() -> None:
+    period = {"start": "2026-11-20T23:30:00-02:00", "end": "2026-11-21"}
+    payload = submission(reference(context={"period": period}))[1]
+    assert payload["care_date"] == "2026-11-20"
+    shown = document_reference(as_the_dossier_returns_it(payload), INS, "https://dmp.example")
+    assert shown["context"]["period"] == period
+    with pytest.raises(InvalidInput) as refused:
+        parse(DocumentSubmission, {**payload, "care_date": "2026-11-21"})
+    assert fhir_element(refused.value.details[0]["field"]) == "context.period.start"
 
 
 @pytest.mark.parametrize(("subject", "element"), [
