@@ -339,12 +339,16 @@ def _date_time(value: str) -> str:
     return value
 
 
+CodeSystem = Annotated[str, Field(pattern=r"^(urn:[a-z0-9][a-z0-9-]{0,31}:|https?://)[^\s]+$", max_length=200,
+                                  description="a code or identifier system, as a URN or URL",
+                                  examples=["http://snomed.info/sct"])]
+
+
 class Coded(Strict):
     """A code as its source sent it (a FHIR Coding): which code system, which code, and its display. Kept and
     shown back as it came; the classes of the national lists in services/common/codes.py are checked there."""
 
-    system: Annotated[str, Field(pattern=r"^(urn:[a-z0-9][a-z0-9-]{0,31}:|https?://)[^\s]+$", max_length=200,
-                                 examples=["http://snomed.info/sct"])]
+    system: CodeSystem
     code: Annotated[str, Field(pattern=r"^[^\s]+( [^\s]+)*$", max_length=128, examples=["22232009"])]
     display: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
@@ -354,6 +358,15 @@ class Concept(Strict):
 
     codings: Annotated[list[Coded], Field(min_length=1, max_length=5)]
     text: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class RelatedId(Strict):
+    """An identifier the document is related to (XDS referenceIdList, FHIR context.related.identifier): an
+    order, an accession number, a study, a care episode..."""
+
+    value: Annotated[str, Field(min_length=1, max_length=200)]
+    system: CodeSystem | None = None
+    type: Concept | None = Field(None, description="what kind of identifier, e.g. urn:ihe:iti:xds:2013:accession")
 
 
 class DocumentSubmission(Strict):
@@ -393,6 +406,8 @@ class DocumentSubmission(Strict):
     events: Annotated[list[Concept], Field(max_length=20)] = Field(
         default_factory=list, description="the acts or conditions it documents (XDS eventCodeList, FHIR "
         "context.event)")
+    related: Annotated[list[RelatedId], Field(max_length=20)] = Field(
+        default_factory=list, description="identifiers it relates to (XDS referenceIdList, FHIR context.related)")
 
     @field_validator("care_start")
     @classmethod
@@ -445,6 +460,7 @@ class DocumentMetadata(BaseModel):
     facility_type: Concept | None = None
     practice_setting: Concept | None = None
     events: list[Concept] = Field(default_factory=list)
+    related: list[RelatedId] = Field(default_factory=list)
     revision: int = Field(1, description="1 at deposit, one more at each change of its metadata (FHIR versionId)")
     updated_at: datetime | None = Field(None, description="when its metadata last changed; none: never since deposit")
 

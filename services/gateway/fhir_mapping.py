@@ -93,7 +93,16 @@ def _context(document: dict[str, Any]) -> dict[str, Any]:
     for field, element in (("facility_type", "facilityType"), ("practice_setting", "practiceSetting")):
         if document.get(field):
             context[element] = _concept_out(document[field])
+    if document.get("related"):
+        context["related"] = [{"identifier": _related_out(related)} for related in document["related"]]
     return context
+
+
+def _related_out(related: dict[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {"value": related["value"]}
+    if related.get("system"):
+        shown["system"] = related["system"]
+    return {"type": _concept_out(related["type"]), **shown} if related.get("type") else shown
 
 
 def unique_id(document: dict[str, Any]) -> str:
@@ -205,7 +214,8 @@ FHIR_ELEMENTS = {
     "format": "content[0].attachment.contentType",
     "content": "content[0].attachment.data", "confidentiality": "securityLabel", "visibility": "securityLabel",
     "unique_id": "masterIdentifier", "format_code": "content[0].format", "facility_type": "context.facilityType",
-    "practice_setting": "context.practiceSetting", "events": "context.event", "replaces": "relatesTo",
+    "practice_setting": "context.practiceSetting", "events": "context.event", "related": "context.related",
+    "replaces": "relatesTo",
     "document_id": "relatesTo",  # in a deposit, the only document named is the one it replaces
 }
 
@@ -217,8 +227,10 @@ def fhir_element(field: str) -> str:
     if first not in FHIR_ELEMENTS:
         return field
     path = FHIR_ELEMENTS[first]
-    for part in rest:
+    for number, part in enumerate(rest):
         path += f"[{part}]" if part.isdigit() else "." + ("coding" if part == "codings" else part)
+        if first == "related" and number == 0 and part.isdigit():
+            path += ".identifier"  # a related identifier is a Reference's identifier
     return path
 
 
@@ -250,6 +262,24 @@ def _concept(value: Any, element: str) -> dict[str, Any]:
     return {**concept, "text": value["text"]} if value.get("text") is not None else concept
 
 
+def _related(value: Any, element: str) -> dict[str, Any]:
+    """A related identifier (PDSm: referenceIdList), as a Reference by identifier; a literal reference would
+    name a resource this server does not hold, so it is refused rather than dropped."""
+    identifier = _path(value, "identifier")
+    if not isinstance(value, dict) or set(value) != {"identifier"} or not isinstance(identifier, dict):
+        raise InvalidInput.for_field(element, "must be a Reference by identifier only ({identifier: {type, system, "
+                                              "value}}): a related resource is not kept")
+    if set(identifier) - {"type", "system", "value"}:
+        raise InvalidInput.for_field(f"{element}.identifier", "keeps type, system and value only")
+    for key in ("system", "value"):
+        if identifier.get(key) is not None and not isinstance(identifier[key], str):
+            raise InvalidInput.for_field(f"{element}.identifier.{key}", "must be a string")
+    kept: dict[str, Any] = {key: identifier[key] for key in ("system", "value") if identifier.get(key) is not None}
+    if identifier.get("type") is not None:
+        kept["type"] = _concept(identifier["type"], f"{element}.identifier.type")
+    return kept
+
+
 def _codes(reference: dict[str, Any]) -> dict[str, Any]:
     """The codes and end of care a DocumentReference carries, as DocumentSubmission fields (those it has)."""
     context = reference.get("context")
@@ -271,6 +301,11 @@ def _codes(reference: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(events, list):
             raise InvalidInput.for_field("context.event", "must be a list of CodeableConcepts")
         kept["events"] = [_concept(event, f"context.event[{n}]") for n, event in enumerate(events)]
+    related = context.get("related")
+    if related is not None:
+        if not isinstance(related, list):
+            raise InvalidInput.for_field("context.related", "must be a list of References")
+        kept["related"] = [_related(value, f"context.related[{n}]") for n, value in enumerate(related)]
     format_ = _path(reference, "content", 0, "format")
     if format_ is not None:
         kept["format_code"] = _coded(format_, "content[0].format")

@@ -664,8 +664,8 @@ def test_relates_to_replaces_supersedes_the_old_version_in_create_and_transactio
 
 
 def test_iti65_submitted_metadata_comes_back_as_sent_from_iti67_and_read(system: Running, api: Api) -> None:
-    """masterIdentifier, confidentiality, end of care, format code, facility type, practice setting and events:
-    what a vendor submits is what it finds and reads."""
+    """masterIdentifier, confidentiality, end of care, format code, facility type, practice setting, events and
+    related identifiers: what a vendor submits is what it finds and reads."""
     http = system.http
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-metadata@patients.dmp-test.fr")
     snomed = "http://snomed.info/sct"
@@ -676,6 +676,7 @@ def test_iti65_submitted_metadata_comes_back_as_sent_from_iti67_and_read(system:
         "practiceSetting": {"coding": [{"system": snomed, "code": "394802001", "display": "General medicine"}]},
         "event": [{"coding": [{"system": snomed, "code": "38341003", "display": "Hypertension"}],
                    "text": "HTA"}],
+        "related": [{"identifier": {"system": "urn:oid:1.2.250.1.999.3", "value": "ACC-2026-42"}}],
     }
     format_code = {"system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
                    "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient", "display": "mimeType Sufficient"}

@@ -155,6 +155,10 @@ CONTEXT = {  # as PDSm4DMP's ITI-65 example sends them, with an end of care and 
     "event": [{"coding": [{"system": "urn:oid:1.2.250.1.213.2.5", "code": "DEQP003"}]},
               {"coding": [{"system": SNOMED, "code": "38341003", "display": "Hypertension"},
                           {"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]}],
+    "related": [{"identifier": {"type": {"coding": [{"system": "urn:ihe:iti:xds:2013:referenceIdType",
+                                                     "code": "urn:ihe:iti:xds:2013:accession"}]},
+                                "system": "urn:oid:1.2.250.1.999.3", "value": "ACC-2026-42"}},
+                {"identifier": {"value": "EP-7"}}],
 }
 FORMAT = {"system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
           "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient", "display": "mimeType Sufficient"}
@@ -177,7 +181,7 @@ def test_submitted_context_codes_end_of_care_and_format_come_back_as_sent() -> N
     shown = document_reference(as_the_dossier_returns_it(submission(sent)[1]), INS, "https://dmp.example")
     DocumentReference.model_validate(shown)
     assert shown["context"]["period"] == CONTEXT["period"]
-    for element in ("facilityType", "practiceSetting", "event"):
+    for element in ("facilityType", "practiceSetting", "event", "related"):
         assert shown["context"][element] == CONTEXT[element], element
     assert shown["content"][0]["format"] == FORMAT
     assert shown["masterIdentifier"] == MASTER
@@ -201,6 +205,12 @@ def test_a_document_without_those_codes_shows_none_of_them() -> None:
     ({"event": {"coding": []}}, "context.event"),
     ({"event": [{"coding": [{"system": SNOMED, "code": "1", "display": 3}]}]}, "context.event[0].coding[0].display"),
     ({"period": {"start": "2026-11-20", "end": 20261121}}, "context.period.end"),
+    ({"related": {"identifier": {"value": "x"}}}, "context.related"),
+    ({"related": [{"reference": "ServiceRequest/1"}]}, "context.related[0]"),
+    ({"related": [{"identifier": {"value": "x"}, "display": "d"}]}, "context.related[0]"),
+    ({"related": [{"identifier": {"value": "x", "use": "official"}}]}, "context.related[0].identifier"),
+    ({"related": [{"identifier": {"value": 7}}]}, "context.related[0].identifier.value"),
+    ({"related": [{"identifier": {"value": "x", "type": "accession"}}]}, "context.related[0].identifier.type"),
 ])
 def test_malformed_codes_are_refused_naming_the_element(context: dict[str, Any], element: str) -> None:
     with pytest.raises(InvalidInput) as refused:
@@ -215,6 +225,9 @@ def test_malformed_codes_are_refused_naming_the_element(context: dict[str, Any],
     ({"facilityType": {"coding": [{"system": "snomed", "code": "1"}]}}, "context.facilityType.coding[0].system"),
     ({"event": [{"coding": [{"system": SNOMED, "code": "two  spaces"}]}]}, "context.event[0].coding[0].code"),
     ({"event": [{"coding": [{"system": SNOMED, "code": "1"}]}] * 21}, "context.event"),
+    ({"related": [{"identifier": {"system": "urn:oid:1.2"}}]}, "context.related[0].identifier.value"),
+    ({"related": [{"identifier": {"value": "x", "type": {"coding": [{"system": "accession", "code": "a"}]}}}]},
+     "context.related[0].identifier.type.coding[0].system"),
 ])
 def test_codes_the_dossier_refuses_are_named_as_elements(changed: dict[str, Any], element: str) -> None:
     """The dossier's own validation (DocumentSubmission) refuses them; the facade names the FHIR element."""
