@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from typing import Any
 from urllib.parse import parse_qsl
@@ -312,6 +313,18 @@ def _codes(reference: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def _check_described(attachment: dict[str, Any], content: bytes) -> None:
+    """The attachment's size and hash (SHA-1, base64), when its source gives them, describe these bytes: else
+    the content was altered on the way, or is not the document described, and nothing is stored."""
+    size = attachment.get("size")
+    if size is not None and (type(size) is not int or size != len(content)):
+        raise InvalidInput.for_field("content[0].attachment.size", "is not the size of the document's bytes")
+    hash_ = attachment.get("hash")
+    if hash_ is not None and hash_ != base64.b64encode(hashlib.sha1(content, usedforsecurity=False).digest()).decode():
+        raise InvalidInput.for_field("content[0].attachment.hash", "is not the SHA-1 (base64) of the document's "
+                                                                   "bytes: altered on the way, or another document")
+
+
 def patient_ins(subject: Any) -> str | None:
     """The INS a subject names: by identifier ({system: INS, value}), or by PDSm4DMP's conditional reference
     (`Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|<INS>`), which must agree; None when it names none."""
@@ -352,9 +365,10 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
     if not data or not content_type:
         raise InvalidInput.for_field("content.attachment", "needs data (or a Binary in the Bundle) and contentType")
     try:
-        base64.b64decode(data, validate=True)
+        content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput.for_field("content.attachment.data", "is not valid base64") from None
+    _check_described(attachment, content)
     codings = _codings(reference.get("securityLabel") or [])
     visibility = [coding.get("code") for coding in codings if coding.get("system") == VISIBILITY_SYSTEM]
     confidentiality = [coding.get("code") for coding in codings if coding.get("system") == CONFIDENTIALITY]

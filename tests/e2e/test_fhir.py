@@ -2,6 +2,7 @@
 unmodified stock clients (fhirpy and fhirclient) deposit, search and read through it."""
 
 import base64
+import hashlib
 import json
 import random
 import uuid
@@ -711,6 +712,12 @@ def test_iti65_pdsm4dmp_example_bundle_is_provided_and_found_as_sent(system: Run
     text = PDSM4DMP_EXAMPLE.read_text().replace("123456789012345", ins).replace('"application/xml"', '"text/xml"')
     bundle = json.loads(text)
     bundle["entry"][2]["resource"]["data"] = base64.b64encode(CDA_LEVEL_1).decode()  # its CDA has no body
+    attachment = bundle["entry"][1]["resource"]["content"][0]["attachment"]
+    stale = http.post("/fhir", json=bundle, headers=doctor)  # its size and hash describe the example's bytes
+    assert stale.status_code == 422 and stale.json()["issue"][0]["expression"] == [
+        "Bundle.entry[1].resource.content[0].attachment.size"], stale.text
+    sha1 = hashlib.sha1(CDA_LEVEL_1, usedforsecurity=False).digest()
+    attachment.update(size=len(CDA_LEVEL_1), hash=base64.b64encode(sha1).decode())
     provided = http.post("/fhir", json=bundle, headers={**doctor, "Content-Type": "application/fhir+json"})
     assert provided.status_code == 200, provided.text
     Bundle.model_validate(provided.json())

@@ -3,6 +3,7 @@ either understood or refused with InvalidInput naming what is wrong; nothing els
 
 import base64
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -313,3 +314,16 @@ def test_a_subject_by_conditional_reference_or_beside_its_literal_one_names_the_
                     {"reference": f"Patient?identifier={INS_SYSTEM}|{INS}"},
                     {"reference": "Patient/pat-" + "b" * 32, "identifier": {"system": INS_SYSTEM, "value": INS}}):
         assert submission(reference(subject=subject))[0] == INS
+
+
+def test_a_size_or_hash_that_does_not_describe_the_bytes_is_refused_naming_it() -> None:
+    data = base64.b64decode(PDF)
+    right = {"size": len(data), "hash": base64.b64encode(hashlib.sha1(data, usedforsecurity=False).digest()).decode()}
+    attachment = {"contentType": "application/pdf", "data": PDF, "title": "CR"}
+    assert submission(reference(content=[{"attachment": {**attachment, **right}}]))[1]["content"] == PDF
+    for wrong, element in (({"size": len(data) + 1}, "size"), ({"size": str(len(data))}, "size"),
+                           ({"size": True}, "size"), ({"hash": base64.b64encode(b"0" * 20).decode()}, "hash"),
+                           ({"hash": 3}, "hash")):
+        with pytest.raises(InvalidInput) as refused:
+            submission(reference(content=[{"attachment": {**attachment, **right, **wrong}}]))
+        assert refused.value.details[0]["field"] == f"content[0].attachment.{element}"
