@@ -342,7 +342,10 @@ def router() -> APIRouter:
         REST API uses (same rights, same DocumentSubmission validation, same rules; none of them is re-implemented
         here): it checks every document, and every document one replaces, before it stores the first, so a
         refusal of the 2nd document leaves nothing stored and nothing superseded. Its refusal names the document
-        by position and its own field, which is named back as Bundle.entry[i].resource.<element>."""
+        by position and its own field, which is named back as Bundle.entry[i].resource.<element>.
+        What the checks cannot foresee (the store failing between two writes, or the replaced document changed
+        by someone else in that instant) can still leave the first documents stored: that is the dossier's
+        sequence of writes, not a refusal, and is answered as an error (5xx or 409), never as success."""
         ins, documents, binaries, replaces = mapping.provided_documents(bundle)
         try:
             stored = services().dossier.add_documents(token, ins, [payload for _, payload in documents], replaces)
