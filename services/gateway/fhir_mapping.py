@@ -20,6 +20,12 @@ TYPE_SYSTEM_NATIONAL = "urn:oid:1.2.250.1.213.1.1.4.12"  # TRE_A05 TypeDocComple
 LOINC = "http://loinc.org"
 VISIBILITY_SYSTEM = "urn:oid:1.2.250.1.213.1.1.4.13"  # TRE_A07 StatutVisibiliteDocument
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+# The same code systems under the names the French value sets use (JDV_J08 XdsConfidentialityCode-CISIS: the NOS
+# URLs) and HL7's OID: accepted at deposit, shown back under the names above.
+CONFIDENTIALITY_SYSTEMS = {CONFIDENTIALITY, "urn:oid:2.16.840.1.113883.5.25",
+                           "https://mos.esante.gouv.fr/NOS/TRE_A08-HL7Confidentiality/FHIR/TRE-A08-HL7Confidentiality"}
+VISIBILITY_SYSTEMS = {VISIBILITY_SYSTEM, "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/"
+                                         "TRE-A07-StatutVisibiliteDocument"}
 RPPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
 IS_ARCHIVED = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"  # PDSm
 STATUS = {"current": "current", "archived": "current", "replaced": "superseded", "deleted": "entered-in-error"}
@@ -370,8 +376,14 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
         raise InvalidInput.for_field("content.attachment.data", "is not valid base64") from None
     _check_described(attachment, content)
     codings = _codings(reference.get("securityLabel") or [])
-    visibility = [coding.get("code") for coding in codings if coding.get("system") == VISIBILITY_SYSTEM]
-    confidentiality = [coding.get("code") for coding in codings if coding.get("system") == CONFIDENTIALITY]
+    kept_systems = VISIBILITY_SYSTEMS | CONFIDENTIALITY_SYSTEMS
+    # Never dropped: a visibility label lost would show the document to whom it is hidden from.
+    if any(not isinstance(coding.get("system"), str) or coding["system"] not in kept_systems for coding in codings):
+        raise InvalidInput.for_field("securityLabel", f"keeps HL7 confidentiality ({CONFIDENTIALITY}, or TRE_A08) "
+                                                      f"and TRE_A07 visibility ({VISIBILITY_SYSTEM}) codes only; "
+                                                      "a coding of another system, or of none, is refused")
+    visibility = [coding.get("code") for coding in codings if coding.get("system") in VISIBILITY_SYSTEMS]
+    confidentiality = [coding.get("code") for coding in codings if coding.get("system") in CONFIDENTIALITY_SYSTEMS]
     if len(confidentiality) > 1:
         raise InvalidInput.for_field("securityLabel", f"holds one confidentiality code ({CONFIDENTIALITY}) at most")
     care = _text(_path(reference, "context", "period", "start")) or _text(reference.get("date")) or ""

@@ -327,3 +327,22 @@ def test_a_size_or_hash_that_does_not_describe_the_bytes_is_refused_naming_it() 
         with pytest.raises(InvalidInput) as refused:
             submission(reference(content=[{"attachment": {**attachment, **right, **wrong}}]))
         assert refused.value.details[0]["field"] == f"content[0].attachment.{element}"
+
+
+JDV_J08 = Path("/work/shared/reference/fhir/ans-terminologie/ValueSet-JDV-J08-XdsConfidentialityCode-CISIS.json")
+
+
+def test_security_labels_of_the_french_value_set_are_kept_and_another_system_is_refused() -> None:
+    """JDV_J08 (the DMP's confidentiality value set) names HL7 confidentiality and TRE_A07 by their NOS URLs."""
+    included = json.loads(JDV_J08.read_text())["compose"]["include"]
+    confidentiality, visibility = (next(i["system"] for i in included if name in i["system"])
+                                   for name in ("TRE_A08", "TRE_A07"))
+    labels = [{"coding": [{"system": confidentiality, "code": "V"}]},
+              {"coding": [{"system": visibility, "code": "INVISIBLE_PATIENT"}]}]
+    payload = submission(reference(securityLabel=labels))[1]
+    assert payload["confidentiality"] == "V" and payload["visibility"] == ["INVISIBLE_PATIENT"]
+    for coding in ({"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "PSY"},
+                   {"code": "INVISIBLE_PATIENT"}, {"system": [visibility], "code": "INVISIBLE_PATIENT"}):
+        with pytest.raises(InvalidInput) as refused:
+            submission(reference(securityLabel=[*labels, {"coding": [coding]}]))
+        assert refused.value.details[0]["field"] == "securityLabel"
