@@ -452,6 +452,10 @@ def provided_documents(
             raise _bundle_error(index, "has no resource")
         if _path(entry, "request", "method") != "POST":
             raise _bundle_error(index, "must be a POST (request.method): ITI-65 creates")
+        url = _path(entry, "request", "url")
+        if url is not None and (not isinstance(url, str) or url.rstrip("/") != resource.get("resourceType")):
+            raise InvalidInput.for_field(f"Bundle.entry[{index}].request.url",
+                                         "must name the type of the resource it creates")
         resources.append(resource)
     kinds = [resource.get("resourceType") for resource in resources]
     sets = [index for index, resource in enumerate(resources)

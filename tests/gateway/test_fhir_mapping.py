@@ -346,3 +346,14 @@ def test_security_labels_of_the_french_value_set_are_kept_and_another_system_is_
         with pytest.raises(InvalidInput) as refused:
             submission(reference(securityLabel=[*labels, {"coding": [coding]}]))
         assert refused.value.details[0]["field"] == "securityLabel"
+
+
+def test_iti65_refuses_an_entry_whose_request_url_is_not_its_resource_type() -> None:
+    provided = bundle(reference(masterIdentifier=MASTER))
+    provided["entry"][1]["request"]["url"] = "DocumentReference"
+    assert provided_documents(provided)[0] == INS
+    for url in ("Binary", "DocumentReference/doc-1", ["DocumentReference"]):
+        provided["entry"][1]["request"]["url"] = url
+        with pytest.raises(InvalidInput) as refused:
+            provided_documents(provided)
+        assert refused.value.details[0]["field"] == "Bundle.entry[1].request.url"
