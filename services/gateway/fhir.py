@@ -365,6 +365,8 @@ def router() -> APIRouter:
                 location = f"Binary/{mapping.fhir_id(document['document_id'])}/_history/{BINARY_VERSION}"
                 responses.append({"response": {"status": "201 Created", "location": location,
                                                "lastModified": document["created_at"]}})
+            elif kind == "Parameters":  # PDSm4DMP's PATCH of the replaced document: the deposit superseded it
+                responses.append({"response": {"status": "200 OK"}})
             else:  # the submission set: its documents are kept, it is not (yet) a List of its own (no ITI-66)
                 responses.append({"response": {"status": "201 Created", "outcome": {
                     "resourceType": "OperationOutcome", "issue": [{

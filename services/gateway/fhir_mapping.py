@@ -432,6 +432,28 @@ def _list_code(resource: dict[str, Any]) -> str | None:
     return next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LIST_TYPES), None)
 
 
+SUPERSEDING = [{"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "DocumentReference.status"},
+               {"name": "value", "valueCode": "superseded"}]
+
+
+def _check_superseding(index: int, url: Any, patch: dict[str, Any], replaces: list[str | None]) -> None:
+    """PDSm4DMP's replacement also PATCHes the old DocumentReference to superseded (FHIRPath Patch): accepted
+    only as exactly that, and of a document a DocumentReference of the Bundle replaces, which the deposit
+    supersedes (never a change of its own: other changes of a document are not made in a transaction)."""
+    kind, _, fhir_id_ = url.rstrip("/").rpartition("/") if isinstance(url, str) else ("", "", "")
+    if kind != "DocumentReference" or document_id(fhir_id_) not in {old for old in replaces if old}:
+        raise InvalidInput.for_field(f"Bundle.entry[{index}].request.url", "a PATCH must name DocumentReference/<id> "
+                                     "of the document a DocumentReference of this Bundle replaces (relatesTo)")
+    operations = patch.get("parameter")
+    parts = _path(operations, 0, "part")
+    if (set(patch) - {"resourceType", "id", "meta"} != {"parameter"} or not isinstance(operations, list)
+            or len(operations) != 1 or _path(operations, 0, "name") != "operation" or not isinstance(parts, list)
+            or sorted(parts, key=lambda part: str(_path(part, "name"))) != sorted(SUPERSEDING,
+                                                                                  key=lambda part: part["name"])):
+        raise _bundle_error(index, "a PATCH in ITI-65 is one operation, replace DocumentReference.status by "
+                                   "superseded (other changes are not made in a transaction)")
+
+
 def provided_documents(
     bundle: dict[str, Any],
 ) -> tuple[str, list[tuple[int, dict[str, Any]]], dict[int, int], list[str | None]]:
@@ -450,9 +472,13 @@ def provided_documents(
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
             raise _bundle_error(index, "has no resource")
-        if _path(entry, "request", "method") != "POST":
-            raise _bundle_error(index, "must be a POST (request.method): ITI-65 creates")
-        url = _path(entry, "request", "url")
+        method, url = _path(entry, "request", "method"), _path(entry, "request", "url")
+        if method == "PATCH" and resource.get("resourceType") == "Parameters":
+            resources.append(resource)  # checked below, with the DocumentReferences
+            continue
+        if method != "POST":
+            raise _bundle_error(index, "must be a POST (request.method): ITI-65 creates (a PATCH is PDSm4DMP's "
+                                       "superseding of a replaced document, as Parameters)")
         if url is not None and (not isinstance(url, str) or url.rstrip("/") != resource.get("resourceType")):
             raise InvalidInput.for_field(f"Bundle.entry[{index}].request.url",
                                          "must name the type of the resource it creates")
@@ -477,7 +503,7 @@ def provided_documents(
     for index, resource in enumerate(resources):
         if kinds[index] == "List" and index in sets:
             continue
-        if kinds[index] == "Binary":
+        if kinds[index] in {"Binary", "Parameters"}:
             continue
         if kinds[index] != "DocumentReference":
             named = kinds[index]
@@ -505,6 +531,9 @@ def provided_documents(
         documents.append((index, payload))
     if not documents:
         raise InvalidInput.for_field("Bundle.entry", "holds no DocumentReference")
+    for index, resource in enumerate(resources):
+        if kinds[index] == "Parameters":
+            _check_superseding(index, _path(entries[index], "request", "url"), resource, replaces)
     unused = sorted({index for index, _ in binaries.values()} - set(used))
     if unused:
         raise _bundle_error(unused[0], "is a Binary no DocumentReference's content.attachment.url refers to")

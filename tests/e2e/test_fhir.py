@@ -30,6 +30,7 @@ pytestmark = pytest.mark.slow
 CDA_LEVEL_1 = (b'<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><component>'
                b'<nonXMLBody><text mediaType="application/pdf" representation="B64">JVBERi0xLjQ=</text></nonXMLBody>'
                b'</component></ClinicalDocument>')
+PDSM4DMP_REPLACEMENT = Path("/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-1-remplacement.json")
 PDSM4DMP_EXAMPLE = Path("/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json")
 PDF = b"%PDF-1.4 compte rendu FHIR"
 SUBMISSION_SET = {"resourceType": "List", "status": "current", "mode": "working", "title": "SubmissionSet",
@@ -730,3 +731,30 @@ def test_iti65_pdsm4dmp_example_bundle_is_provided_and_found_as_sent(system: Run
     for element in ("facilityType", "practiceSetting", "period"):
         assert shown["context"][element] == sent["context"][element], element
     assert shown["content"][0]["format"] == sent["content"][0]["format"]
+
+
+def test_iti65_pdsm4dmp_replacement_example_supersedes_the_old_document(system: Running, api: Api) -> None:
+    """ANS's PDSm4DMP replacement Bundle, with its PATCH of the old DocumentReference to superseded, as a vendor's
+    software sends it (its patient and replaced document ours, its CDA a valid one)."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-pdsm4dmp-replace@patients.dmp-test.fr")
+    first = http.post("/fhir", json=provide(ins, reference(ins, content=PDF)), headers=doctor)
+    assert first.status_code == 200, first.text
+    old = first.json()["entry"][1]["response"]["location"].split("/")[1]
+    text = PDSM4DMP_REPLACEMENT.read_text().replace("123456789012345", ins).replace("doc-x-id", old)
+    bundle = json.loads(text.replace('"application/xml"', '"text/xml"'))
+    binary = next(entry["resource"] for entry in bundle["entry"] if entry["resource"]["resourceType"] == "Binary")
+    binary["data"] = base64.b64encode(CDA_LEVEL_1).decode()
+    attachment = bundle["entry"][1]["resource"]["content"][0]["attachment"]
+    sha1 = hashlib.sha1(CDA_LEVEL_1, usedforsecurity=False).digest()
+    attachment.update(size=len(CDA_LEVEL_1), hash=base64.b64encode(sha1).decode())
+    replaced = http.post("/fhir", json=bundle, headers=doctor)
+    assert replaced.status_code == 200, replaced.text
+    Bundle.model_validate(replaced.json())
+    statuses = [entry["response"]["status"] for entry in replaced.json()["entry"]]
+    assert statuses == ["201 Created", "201 Created", "200 OK", "201 Created"]  # List, new, PATCH of old, Binary
+    new = replaced.json()["entry"][1]["response"]["location"].split("/")[1]
+    assert http.get(f"/fhir/DocumentReference/{old}", headers=patient).json()["status"] == "superseded"
+    shown = http.get(f"/fhir/DocumentReference/{new}", headers=patient).json()
+    assert shown["status"] == "current"
+    assert shown["relatesTo"] == [{"code": "replaces", "target": {"reference": f"DocumentReference/{old}"}}]

@@ -357,3 +357,37 @@ def test_iti65_refuses_an_entry_whose_request_url_is_not_its_resource_type() -> 
         with pytest.raises(InvalidInput) as refused:
             provided_documents(provided)
         assert refused.value.details[0]["field"] == "Bundle.entry[1].request.url"
+
+
+REPLACEMENT = Path("/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-1-remplacement.json")
+OLD = "doc-" + "c" * 32
+
+
+def replacement_example() -> dict[str, Any]:
+    """ANS's PDSm4DMP replacement Bundle (List, the new DocumentReference, a PATCH of the old one to superseded,
+    the Binary), its patient and replaced document ours."""
+    example: dict[str, Any] = json.loads(REPLACEMENT.read_text().replace("123456789012345", INS).replace("doc-x-id",
+                                                                                                         OLD))
+    return example
+
+
+def test_pdsm4dmp_replacement_example_with_its_patch_of_the_old_document_is_understood() -> None:
+    ins, documents, _, replaces = provided_documents(replacement_example())
+    assert ins == INS and [index for index, _ in documents] == [1] and replaces == ["doc_" + "c" * 32]
+
+
+@pytest.mark.parametrize("change", [
+    lambda b: b["entry"][2]["request"].update(url="DocumentReference/doc-" + "d" * 32),  # not the replaced one
+    lambda b: b["entry"][1]["resource"].pop("relatesTo"),  # nothing replaced
+    lambda b: b["entry"][2]["resource"]["parameter"][0]["part"][2].update(valueCode="entered-in-error"),
+    lambda b: b["entry"][2]["resource"]["parameter"][0]["part"][1].update(valueString="DocumentReference.type"),
+    lambda b: b["entry"][2]["resource"]["parameter"].append(b["entry"][2]["resource"]["parameter"][0]),
+    lambda b: b["entry"][2]["resource"].update(parameter="x"),
+    lambda b: b["entry"][2]["request"].update(url=3),
+])
+def test_a_patch_that_is_not_the_superseding_of_the_replaced_document_is_refused(change: Any) -> None:
+    example = replacement_example()
+    change(example)
+    with pytest.raises(InvalidInput) as refused:
+        provided_documents(example)
+    assert refused.value.details[0]["field"].startswith(("Bundle.entry[2]", "Bundle.entry[1]"))
