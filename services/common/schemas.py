@@ -16,6 +16,8 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -350,6 +352,47 @@ class DossierStatus(BaseModel):
 UNIQUE_ID = r"^urn:(oid:[0-2](\.(0|[1-9][0-9]*))+|uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
 
 
+FHIR_DATE_TIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2}))?$"
+
+
+def _date_time(value: str) -> str:
+    try:
+        datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a date (YYYY-MM-DD) or a date and time with its offset") from None
+    return value
+
+
+CodeSystem = Annotated[str, Field(pattern=r"^(urn:[a-z0-9][a-z0-9-]{0,31}:|https?://)[^\s]+$", max_length=200,
+                                  description="a code or identifier system, as a URN or URL",
+                                  examples=["http://snomed.info/sct"])]
+
+
+class Coded(Strict):
+    """A code as its source sent it (a FHIR Coding): which code system, which code, and its display. Kept and
+    shown back as it came; the classes of the national lists in services/common/codes.py are checked there."""
+
+    system: CodeSystem
+    code: Annotated[str, Field(pattern=r"^[^\s]+( [^\s]+)*$", max_length=128, examples=["22232009"])]
+    display: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class Concept(Strict):
+    """A coded concept (a FHIR CodeableConcept): one code or several meaning the same, and a text."""
+
+    codings: Annotated[list[Coded], Field(min_length=1, max_length=5)]
+    text: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class RelatedId(Strict):
+    """An identifier the document is related to (XDS referenceIdList, FHIR context.related.identifier): an
+    order, an accession number, a study, a care episode..."""
+
+    value: Annotated[str, Field(min_length=1, max_length=200)]
+    system: CodeSystem | None = None
+    type: Concept | None = Field(None, description="what kind of identifier, e.g. urn:ihe:iti:xds:2013:accession")
+
+
 class DocumentSubmission(Strict):
     category: Annotated[str, AfterValidator(_category), Field(description="TRE_A03 class", examples=["10"])]
     type_code: Annotated[
@@ -371,6 +414,40 @@ class DocumentSubmission(Strict):
         description="set by a professional at deposit: INVISIBLE_PATIENT for a result awaiting an announcement "
         "consultation (released by its author, or automatically after one month); INVISIBLE_REPRESENTANTS_LEGAUX "
         "to keep a minor's secret")
+    care_start: Annotated[str, Field(pattern=FHIR_DATE_TIME, max_length=40), AfterValidator(_date_time)] | None = (
+        Field(None, description="when the care started, as sent (FHIR context.period.start with its time and "
+              "offset); its day is care_date", examples=["2026-11-20T10:00:00+01:00"]))
+    care_end: Annotated[str, Field(pattern=FHIR_DATE_TIME, max_length=40), AfterValidator(_date_time)] | None = Field(
+        None, description="when the care it records ended (FHIR context.period.end), as sent: a date, or a date "
+        "and time with its offset; not before care_date", examples=["2026-11-21"])
+    format_code: Coded | None = Field(
+        None, description="its format code (XDS formatCode, FHIR content.format), e.g. urn:ihe:iti:xds:2017:"
+        "mimeTypeSufficient")
+    facility_type: Concept | None = Field(
+        None, description="the kind of place of care (XDS healthcareFacilityTypeCode, FHIR context.facilityType)")
+    practice_setting: Concept | None = Field(
+        None, description="the clinical specialty of the care (XDS practiceSettingCode, FHIR context.practiceSetting)")
+    events: Annotated[list[Concept], Field(max_length=20)] = Field(
+        default_factory=list, description="the acts or conditions it documents (XDS eventCodeList, FHIR "
+        "context.event)")
+    related: Annotated[list[RelatedId], Field(max_length=20)] = Field(
+        default_factory=list, description="identifiers it relates to (XDS referenceIdList, FHIR context.related)")
+
+    @field_validator("care_start")
+    @classmethod
+    def _starts_on_the_care_date(cls, care_start: str | None, info: ValidationInfo) -> str | None:
+        day = info.data.get("care_date")
+        if care_start is not None and isinstance(day, date) and care_start[:10] != day.isoformat():
+            raise ValueError("is not on care_date (its day, as written, is the date of care)")
+        return care_start
+
+    @field_validator("care_end")
+    @classmethod
+    def _ends_after_it_starts(cls, care_end: str | None, info: ValidationInfo) -> str | None:
+        start = info.data.get("care_date")
+        if care_end is not None and isinstance(start, date) and care_end[:10] < start.isoformat():
+            raise ValueError("is before care_date (the care ends after it starts)")
+        return care_end
 
 
 class ImagingStudy(Strict):
@@ -401,6 +478,13 @@ class DocumentMetadata(BaseModel):
     author: dict[str, Any]
     patient_id: str | None = Field(None, description="the patient's id (FHIR Patient id, with - for _)")
     unique_id: str | None = Field(None, description="its unique id as its source made it, if it gave one")
+    care_start: str | None = Field(None, description="when the care started, as its source sent it, if with a time")
+    care_end: str | None = Field(None, description="when the care ended, as its source sent it")
+    format_code: Coded | None = None
+    facility_type: Concept | None = None
+    practice_setting: Concept | None = None
+    events: list[Concept] = Field(default_factory=list)
+    related: list[RelatedId] = Field(default_factory=list)
     revision: int = Field(1, description="1 at deposit, one more at each change of its metadata (FHIR versionId)")
     updated_at: datetime | None = Field(None, description="when its metadata last changed; none: never since deposit")
 

@@ -88,7 +88,7 @@ def capability_statement() -> dict[str, Any]:
                      "page is the Bundle's next link. Other parameters are ignored and left out of the self link, "
                      "or refused under Prefer: handling=strict."),
                  "searchParam": search_params},
-                {"type": "Binary", "interaction": [{"code": "read"}]},
+                {"type": "Binary", "interaction": [{"code": "read"}, {"code": "vread"}]},
             ],
             "interaction": [{"code": "transaction"}],
         }],
@@ -103,6 +103,9 @@ def version_headers(document: dict[str, Any]) -> dict[str, str]:
 
 def versioned_location(document: dict[str, Any]) -> str:
     return f"DocumentReference/{mapping.fhir_id(document['document_id'])}/_history/{mapping.version_id(document)}"
+
+
+BINARY_VERSION = "1"  # a document's content is never changed: a new version is a new document
 
 
 class NotAcceptable(DmpError):
@@ -210,14 +213,24 @@ async def form_pairs(request: Request) -> list[tuple[str, str]]:
 
 
 def _at_entries(error: DmpError, entries: list[int]) -> DmpError:
-    """A refusal of the dossier, naming the document by its position, names its Bundle entry instead."""
+    """A refusal of the dossier, naming the document by its position and its own field, names the Bundle entry
+    and the element of its DocumentReference instead (Bundle.entry[2].resource.context.period.end)."""
     def named(detail: dict[str, Any]) -> dict[str, Any]:
         position = str(detail.get("entry", ""))
         if position.isdigit() and int(position) < len(entries):
-            return {**detail, "field": f"Bundle.entry[{entries[int(position)]}]"}
+            entry = f"Bundle.entry[{entries[int(position)]}]"
+            field = detail.get("field")
+            return {**detail, "field": f"{entry}.resource.{mapping.fhir_element(str(field))}" if field else entry}
         return detail
 
     return type(error)(error.message, [named(detail) for detail in error.details])
+
+
+def _as_elements(error: DmpError) -> DmpError:
+    """A refusal of the dossier naming its own fields names the DocumentReference's elements instead."""
+    details = [{**detail, "field": mapping.fhir_element(str(detail["field"]))} if detail.get("field") else detail
+               for detail in error.details]
+    return type(error)(error.message, details)
 
 
 def router() -> APIRouter:
@@ -265,6 +278,17 @@ def router() -> APIRouter:
     def retrieve(request: Request, token: Token, fhir_id: str) -> Response:
         """ITI-68: the document's bytes, or a Binary resource (Accept: application/fhir+json, or _format=json).
         Neither acceptable: 406."""
+        return binary(request, token, fhir_id)
+
+    @api.get("/Binary/{fhir_id}/_history/{version}", response_class=Response)
+    def retrieve_version(request: Request, token: Token, fhir_id: str, version: str) -> Response:
+        """vread of a Binary (the location ITI-65 answers): its content never changes, a new version of a document
+        is a document of its own, so version 1 is the only one (another answers 404, as an unknown id)."""
+        if version != BINARY_VERSION:
+            raise NotFound("no such version of this content (a Binary has one, 1)", [{"field": "version"}])
+        return binary(request, token, fhir_id)
+
+    def binary(request: Request, token: str, fhir_id: str) -> Response:
         wanted = binary_wanted(request)
         document_id = mapping.document_id(fhir_id)
         if wanted is None:
@@ -293,10 +317,14 @@ def router() -> APIRouter:
             raise InvalidInput.for_field("resourceType", "must be DocumentReference")
         ins, payload = mapping.submission(resource)
         replaces = mapping.replaced_document(resource)
-        if replaces is not None:  # a new version (relatesTo replaces): the old one becomes superseded
-            document = services().dossier.replace_document(token, ins, replaces, payload)
-        else:
-            document = services().dossier.add_document(token, ins, payload, request.headers.get("Idempotency-Key"))
+        try:
+            if replaces is not None:  # a new version (relatesTo replaces): the old one becomes superseded
+                document = services().dossier.replace_document(token, ins, replaces, payload)
+            else:
+                document = services().dossier.add_document(token, ins, payload,
+                                                           request.headers.get("Idempotency-Key"))
+        except DmpError as error:
+            raise _as_elements(error) from None
         document.pop("replayed", None)
         response.headers["Location"] = f"{base_url(request)}/fhir/{versioned_location(document)}"
         response.headers.update(version_headers(document))
@@ -305,8 +333,19 @@ def router() -> APIRouter:
     @api.post("")
     def transaction(request: Request, token: Token, bundle: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         """ITI-65: a transaction Bundle with the submission set (List), DocumentReferences and their Binaries.
-        All or nothing: every entry is checked before any document is stored. One response entry per request
-        entry, in order."""
+        One response entry per request entry, in order.
+
+        All or nothing, in two checks and one deposit. The facade first reads every entry (fhir_mapping.
+        provided_documents: the SubmissionSet List, each DocumentReference's masterIdentifier, codes and Binary,
+        one patient) and refuses the Bundle naming the first entry and element at fault before calling anything.
+        Then the whole submission set goes to the dossier in one call, dossier.add_documents, the deposit RPC the
+        REST API uses (same rights, same DocumentSubmission validation, same rules; none of them is re-implemented
+        here): it checks every document, and every document one replaces, before it stores the first, so a
+        refusal of the 2nd document leaves nothing stored and nothing superseded. Its refusal names the document
+        by position and its own field, which is named back as Bundle.entry[i].resource.<element>.
+        What the checks cannot foresee (the store failing between two writes, or the replaced document changed
+        by someone else in that instant) can still leave the first documents stored: that is the dossier's
+        sequence of writes, not a refusal, and is answered as an error (5xx or 409), never as success."""
         ins, documents, binaries, replaces = mapping.provided_documents(bundle)
         try:
             stored = services().dossier.add_documents(token, ins, [payload for _, payload in documents], replaces)
@@ -323,8 +362,11 @@ def router() -> APIRouter:
                     "etag": version_headers(document)["ETag"], "lastModified": mapping.last_updated(document)}})
             elif kind == "Binary":
                 document = created[binaries[index]]
-                responses.append({"response": {"status": "201 Created",
-                                               "location": f"Binary/{mapping.fhir_id(document['document_id'])}"}})
+                location = f"Binary/{mapping.fhir_id(document['document_id'])}/_history/{BINARY_VERSION}"
+                responses.append({"response": {"status": "201 Created", "location": location,
+                                               "lastModified": document["created_at"]}})
+            elif kind == "Parameters":  # PDSm4DMP's PATCH of the replaced document: the deposit superseded it
+                responses.append({"response": {"status": "200 OK"}})
             else:  # the submission set: its documents are kept, it is not (yet) a List of its own (no ITI-66)
                 responses.append({"response": {"status": "201 Created", "outcome": {
                     "resourceType": "OperationOutcome", "issue": [{

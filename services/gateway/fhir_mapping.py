@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from services.common.codes import CATEGORIES, INS_SYSTEM
 from services.common.errors import InvalidInput, NotFound
@@ -18,6 +20,12 @@ TYPE_SYSTEM_NATIONAL = "urn:oid:1.2.250.1.213.1.1.4.12"  # TRE_A05 TypeDocComple
 LOINC = "http://loinc.org"
 VISIBILITY_SYSTEM = "urn:oid:1.2.250.1.213.1.1.4.13"  # TRE_A07 StatutVisibiliteDocument
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+# The same code systems under the names the French value sets use (JDV_J08 XdsConfidentialityCode-CISIS: the NOS
+# URLs) and HL7's OID: accepted at deposit, shown back under the names above.
+CONFIDENTIALITY_SYSTEMS = {CONFIDENTIALITY, "urn:oid:2.16.840.1.113883.5.25",
+                           "https://mos.esante.gouv.fr/NOS/TRE_A08-HL7Confidentiality/FHIR/TRE-A08-HL7Confidentiality"}
+VISIBILITY_SYSTEMS = {VISIBILITY_SYSTEM, "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/"
+                                         "TRE-A07-StatutVisibiliteDocument"}
 RPPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
 IS_ARCHIVED = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"  # PDSm
 STATUS = {"current": "current", "archived": "current", "replaced": "superseded", "deleted": "entered-in-error"}
@@ -63,12 +71,45 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
             "contentType": document["format"], "url": f"{base_url}/fhir/Binary/{fhir_id(document['document_id'])}",
             "size": document["size"], "title": document["title"], "creation": f"{document['care_date']}T00:00:00Z",
         }}],
-        "context": {"period": {"start": document["care_date"]}},
+        "context": _context(document),
     }
+    if document.get("format_code"):
+        resource["content"][0]["format"] = _coding_out(document["format_code"])
     if document.get("replaces"):
         target = {"reference": f"DocumentReference/{fhir_id(document['replaces'])}"}
         resource["relatesTo"] = [{"code": "replaces", "target": target}]
     return resource
+
+
+def _coding_out(coded: dict[str, Any]) -> dict[str, Any]:
+    return {key: coded[key] for key in ("system", "code", "display") if coded.get(key) is not None}
+
+
+def _concept_out(concept: dict[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {"coding": [_coding_out(coded) for coded in concept["codings"]]}
+    return {**shown, "text": concept["text"]} if concept.get("text") else shown
+
+
+def _context(document: dict[str, Any]) -> dict[str, Any]:
+    """DocumentReference.context: the period of care, and the codes its source gave (kept as sent)."""
+    period = {"start": document.get("care_start") or document["care_date"],
+              **({"end": document["care_end"]} if document.get("care_end") else {})}
+    context: dict[str, Any] = {"period": period}
+    if document.get("events"):
+        context["event"] = [_concept_out(concept) for concept in document["events"]]
+    for field, element in (("facility_type", "facilityType"), ("practice_setting", "practiceSetting")):
+        if document.get(field):
+            context[element] = _concept_out(document[field])
+    if document.get("related"):
+        context["related"] = [{"identifier": _related_out(related)} for related in document["related"]]
+    return context
+
+
+def _related_out(related: dict[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {"value": related["value"]}
+    if related.get("system"):
+        shown["system"] = related["system"]
+    return {"type": _concept_out(related["type"]), **shown} if related.get("type") else shown
 
 
 def unique_id(document: dict[str, Any]) -> str:
@@ -173,14 +214,150 @@ def _codings(labels: Any) -> list[dict[str, Any]]:
     return codings
 
 
+# Where the dossier's fields are in a DocumentReference: its refusals name the element a vendor sent.
+FHIR_ELEMENTS = {
+    "category": "category", "type_code": "type", "title": "description", "care_date": "context.period.start",
+    "care_start": "context.period.start", "care_end": "context.period.end",
+    "format": "content[0].attachment.contentType",
+    "content": "content[0].attachment.data", "confidentiality": "securityLabel", "visibility": "securityLabel",
+    "unique_id": "masterIdentifier", "format_code": "content[0].format", "facility_type": "context.facilityType",
+    "practice_setting": "context.practiceSetting", "events": "context.event", "related": "context.related",
+    "replaces": "relatesTo",
+    "document_id": "relatesTo",  # in a deposit, the only document named is the one it replaces
+}
+
+
+def fhir_element(field: str) -> str:
+    """The DocumentReference element a dossier field is (events.0.codings.1.code: context.event[0].coding[1].code);
+    a field it does not hold is named as it is."""
+    first, *rest = field.split(".")
+    if first not in FHIR_ELEMENTS:
+        return field
+    path = FHIR_ELEMENTS[first]
+    for number, part in enumerate(rest):
+        path += f"[{part}]" if part.isdigit() else "." + ("coding" if part == "codings" else part)
+        if first == "related" and number == 0 and part.isdigit():
+            path += ".identifier"  # a related identifier is a Reference's identifier
+    return path
+
+
+CODING_KEYS = {"system", "code", "display"}
+
+
+def _coded(value: Any, element: str) -> dict[str, Any]:
+    """A Coding as the dossier keeps it; what it would not keep (version, userSelected, extensions) is refused,
+    never dropped."""
+    if not isinstance(value, dict) or not isinstance(value.get("system"), str) or not isinstance(value.get("code"),
+                                                                                                 str):
+        raise InvalidInput.for_field(element, "must be a Coding with its system and code")
+    if set(value) - CODING_KEYS:
+        raise InvalidInput.for_field(element, "keeps system, code and display only")
+    if value.get("display") is not None and not isinstance(value["display"], str):
+        raise InvalidInput.for_field(f"{element}.display", "must be a string")
+    return {key: value[key] for key in CODING_KEYS if value.get(key) is not None}
+
+
+def _concept(value: Any, element: str) -> dict[str, Any]:
+    codings = _path(value, "coding")
+    if not isinstance(value, dict) or not isinstance(codings, list) or not codings:
+        raise InvalidInput.for_field(element, "must be a CodeableConcept with its coding")
+    if set(value) - {"coding", "text"}:
+        raise InvalidInput.for_field(element, "keeps coding and text only")
+    if value.get("text") is not None and not isinstance(value["text"], str):
+        raise InvalidInput.for_field(f"{element}.text", "must be a string")
+    concept: dict[str, Any] = {"codings": [_coded(coded, f"{element}.coding[{n}]") for n, coded in enumerate(codings)]}
+    return {**concept, "text": value["text"]} if value.get("text") is not None else concept
+
+
+def _related(value: Any, element: str) -> dict[str, Any]:
+    """A related identifier (PDSm: referenceIdList), as a Reference by identifier; a literal reference would
+    name a resource this server does not hold, so it is refused rather than dropped."""
+    identifier = _path(value, "identifier")
+    if not isinstance(value, dict) or set(value) != {"identifier"} or not isinstance(identifier, dict):
+        raise InvalidInput.for_field(element, "must be a Reference by identifier only ({identifier: {type, system, "
+                                              "value}}): a related resource is not kept")
+    if set(identifier) - {"type", "system", "value"}:
+        raise InvalidInput.for_field(f"{element}.identifier", "keeps type, system and value only")
+    for key in ("system", "value"):
+        if identifier.get(key) is not None and not isinstance(identifier[key], str):
+            raise InvalidInput.for_field(f"{element}.identifier.{key}", "must be a string")
+    kept: dict[str, Any] = {key: identifier[key] for key in ("system", "value") if identifier.get(key) is not None}
+    if identifier.get("type") is not None:
+        kept["type"] = _concept(identifier["type"], f"{element}.identifier.type")
+    return kept
+
+
+def _codes(reference: dict[str, Any]) -> dict[str, Any]:
+    """The codes and end of care a DocumentReference carries, as DocumentSubmission fields (those it has)."""
+    context = reference.get("context")
+    context = context if isinstance(context, dict) else {}
+    kept: dict[str, Any] = {}
+    start = _path(context, "period", "start")
+    if isinstance(start, str) and "T" in start:  # kept as sent; its day is the date of care
+        kept["care_start"] = start
+    end = _path(context, "period", "end")
+    if end is not None:
+        if not isinstance(end, str):
+            raise InvalidInput.for_field("context.period.end", "must be a date or a date and time")
+        kept["care_end"] = end
+    for field, element in (("facility_type", "facilityType"), ("practice_setting", "practiceSetting")):
+        if context.get(element) is not None:
+            kept[field] = _concept(context[element], f"context.{element}")
+    events = context.get("event")
+    if events is not None:
+        if not isinstance(events, list):
+            raise InvalidInput.for_field("context.event", "must be a list of CodeableConcepts")
+        kept["events"] = [_concept(event, f"context.event[{n}]") for n, event in enumerate(events)]
+    related = context.get("related")
+    if related is not None:
+        if not isinstance(related, list):
+            raise InvalidInput.for_field("context.related", "must be a list of References")
+        kept["related"] = [_related(value, f"context.related[{n}]") for n, value in enumerate(related)]
+    format_ = _path(reference, "content", 0, "format")
+    if format_ is not None:
+        kept["format_code"] = _coded(format_, "content[0].format")
+    return kept
+
+
+def _check_described(attachment: dict[str, Any], content: bytes) -> None:
+    """The attachment's size and hash (SHA-1, base64), when its source gives them, describe these bytes: else
+    the content was altered on the way, or is not the document described, and nothing is stored."""
+    size = attachment.get("size")
+    if size is not None and (type(size) is not int or size != len(content)):
+        raise InvalidInput.for_field("content[0].attachment.size", "is not the size of the document's bytes")
+    hash_ = attachment.get("hash")
+    if hash_ is not None and hash_ != base64.b64encode(hashlib.sha1(content, usedforsecurity=False).digest()).decode():
+        raise InvalidInput.for_field("content[0].attachment.hash", "is not the SHA-1 (base64) of the document's "
+                                                                   "bytes: altered on the way, or another document")
+
+
+def patient_ins(subject: Any) -> str | None:
+    """The INS a subject names: by identifier ({system: INS, value}), or by PDSm4DMP's conditional reference
+    (`Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|<INS>`), which must agree; None when it names none."""
+    identifier = _path(subject, "identifier")
+    by_identifier = _text(_path(identifier, "value"))
+    if identifier is not None and (by_identifier is None or _path(identifier, "system") not in {None, INS_SYSTEM}):
+        raise InvalidInput.for_field("subject.identifier", f"must name the patient by INS ({INS_SYSTEM}|<INS>)")
+    target = _path(subject, "reference")
+    if target is None or (by_identifier is not None and isinstance(target, str) and "?" not in target):
+        return by_identifier  # a literal Patient/<id> beside the INS (as this server shows it) is not resolved
+    kind, _, query = target.partition("?") if isinstance(target, str) else ("", "", "")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    system, _, by_reference = pairs[0][1].rpartition("|") if len(pairs) == 1 and pairs[0][0] == "identifier" else (
+        "", "", "")
+    if kind.rstrip("/").rpartition("/")[2] != "Patient" or system != INS_SYSTEM or not by_reference:
+        raise InvalidInput.for_field("subject.reference", f"must be Patient?identifier={INS_SYSTEM}|<INS> (the "
+                                                          "patient by INS; Patient/<id> is not resolved here)")
+    if by_identifier is not None and by_identifier != by_reference:
+        raise InvalidInput.for_field("subject", "names two patients (its reference and its identifier differ)")
+    return by_reference
+
+
 def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """(INS, DocumentSubmission payload) from a DocumentReference and, for ITI-65, its Binary."""
-    identifier = _path(reference, "subject", "identifier")
-    ins = _text(_path(identifier, "value"))
+    ins = patient_ins(reference.get("subject"))
     if ins is None:
         raise InvalidInput.for_field("subject.identifier", f"must name the patient by INS ({INS_SYSTEM})")
-    if _path(identifier, "system") not in {None, INS_SYSTEM}:
-        raise InvalidInput.for_field("subject.identifier", f"must use the INS system {INS_SYSTEM}")
     category = _text(_path(reference, "category", 0, "coding", 0, "code"))
     type_code = _text(_path(reference, "type", "coding", 0, "code"))
     attachment = _path(reference, "content", 0, "attachment")
@@ -194,12 +371,19 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
     if not data or not content_type:
         raise InvalidInput.for_field("content.attachment", "needs data (or a Binary in the Bundle) and contentType")
     try:
-        base64.b64decode(data, validate=True)
+        content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput.for_field("content.attachment.data", "is not valid base64") from None
+    _check_described(attachment, content)
     codings = _codings(reference.get("securityLabel") or [])
-    visibility = [coding.get("code") for coding in codings if coding.get("system") == VISIBILITY_SYSTEM]
-    confidentiality = [coding.get("code") for coding in codings if coding.get("system") == CONFIDENTIALITY]
+    kept_systems = VISIBILITY_SYSTEMS | CONFIDENTIALITY_SYSTEMS
+    # Never dropped: a visibility label lost would show the document to whom it is hidden from.
+    if any(not isinstance(coding.get("system"), str) or coding["system"] not in kept_systems for coding in codings):
+        raise InvalidInput.for_field("securityLabel", f"keeps HL7 confidentiality ({CONFIDENTIALITY}, or TRE_A08) "
+                                                      f"and TRE_A07 visibility ({VISIBILITY_SYSTEM}) codes only; "
+                                                      "a coding of another system, or of none, is refused")
+    visibility = [coding.get("code") for coding in codings if coding.get("system") in VISIBILITY_SYSTEMS]
+    confidentiality = [coding.get("code") for coding in codings if coding.get("system") in CONFIDENTIALITY_SYSTEMS]
     if len(confidentiality) > 1:
         raise InvalidInput.for_field("securityLabel", f"holds one confidentiality code ({CONFIDENTIALITY}) at most")
     care = _text(_path(reference, "context", "period", "start")) or _text(reference.get("date")) or ""
@@ -214,6 +398,7 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
         "care_date": care[:10], "visibility": visibility,
         **({"confidentiality": confidentiality[0]} if confidentiality else {}),
         **({"unique_id": master["value"]} if master is not None else {}),
+        **_codes(reference),
     }
     return ins, payload
 
@@ -247,6 +432,28 @@ def _list_code(resource: dict[str, Any]) -> str | None:
     return next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LIST_TYPES), None)
 
 
+SUPERSEDING = [{"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "DocumentReference.status"},
+               {"name": "value", "valueCode": "superseded"}]
+
+
+def _check_superseding(index: int, url: Any, patch: dict[str, Any], replaces: list[str | None]) -> None:
+    """PDSm4DMP's replacement also PATCHes the old DocumentReference to superseded (FHIRPath Patch): accepted
+    only as exactly that, and of a document a DocumentReference of the Bundle replaces, which the deposit
+    supersedes (never a change of its own: other changes of a document are not made in a transaction)."""
+    kind, _, fhir_id_ = url.rstrip("/").rpartition("/") if isinstance(url, str) else ("", "", "")
+    if kind != "DocumentReference" or document_id(fhir_id_) not in {old for old in replaces if old}:
+        raise InvalidInput.for_field(f"Bundle.entry[{index}].request.url", "a PATCH must name DocumentReference/<id> "
+                                     "of the document a DocumentReference of this Bundle replaces (relatesTo)")
+    operations = patch.get("parameter")
+    parts = _path(operations, 0, "part")
+    if (set(patch) - {"resourceType", "id", "meta"} != {"parameter"} or not isinstance(operations, list)
+            or len(operations) != 1 or _path(operations, 0, "name") != "operation" or not isinstance(parts, list)
+            or sorted(parts, key=lambda part: str(_path(part, "name"))) != sorted(SUPERSEDING,
+                                                                                  key=lambda part: part["name"])):
+        raise _bundle_error(index, "a PATCH in ITI-65 is one operation, replace DocumentReference.status by "
+                                   "superseded (other changes are not made in a transaction)")
+
+
 def provided_documents(
     bundle: dict[str, Any],
 ) -> tuple[str, list[tuple[int, dict[str, Any]]], dict[int, int], list[str | None]]:
@@ -265,8 +472,16 @@ def provided_documents(
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
             raise _bundle_error(index, "has no resource")
-        if _path(entry, "request", "method") != "POST":
-            raise _bundle_error(index, "must be a POST (request.method): ITI-65 creates")
+        method, url = _path(entry, "request", "method"), _path(entry, "request", "url")
+        if method == "PATCH" and resource.get("resourceType") == "Parameters":
+            resources.append(resource)  # checked below, with the DocumentReferences
+            continue
+        if method != "POST":
+            raise _bundle_error(index, "must be a POST (request.method): ITI-65 creates (a PATCH is PDSm4DMP's "
+                                       "superseding of a replaced document, as Parameters)")
+        if url is not None and (not isinstance(url, str) or url.rstrip("/") != resource.get("resourceType")):
+            raise InvalidInput.for_field(f"Bundle.entry[{index}].request.url",
+                                         "must name the type of the resource it creates")
         resources.append(resource)
     kinds = [resource.get("resourceType") for resource in resources]
     sets = [index for index, resource in enumerate(resources)
@@ -288,7 +503,7 @@ def provided_documents(
     for index, resource in enumerate(resources):
         if kinds[index] == "List" and index in sets:
             continue
-        if kinds[index] == "Binary":
+        if kinds[index] in {"Binary", "Parameters"}:
             continue
         if kinds[index] != "DocumentReference":
             named = kinds[index]
@@ -301,20 +516,32 @@ def provided_documents(
             if binary[0] in used:
                 raise _bundle_error(index, "refers to a Binary another DocumentReference already refers to")
             used[binary[0]] = index
+        if resource.get("masterIdentifier") is None:
+            raise InvalidInput.for_field(f"Bundle.entry[{index}].resource.masterIdentifier", (
+                f"is required (MHD UniqueIdIdentifier: {URI_SYSTEM} with a urn:oid: or urn:uuid: value): the "
+                "document's own unique id, by which its source finds and replaces it"))
         try:
             ins, payload = submission(resource, binary[1] if binary else None)
             replaces.append(replaced_document(resource))
         except InvalidInput as error:
-            raise _bundle_error(index, "; ".join(f"{d['field']} {d['reason']}" for d in error.details)) from None
+            details = [{"field": f"Bundle.entry[{index}].resource.{d['field']}", "reason": d["reason"]}
+                       for d in error.details]
+            raise InvalidInput(InvalidInput.summary(details), details) from None
         patients.add(ins)
         documents.append((index, payload))
     if not documents:
         raise InvalidInput.for_field("Bundle.entry", "holds no DocumentReference")
+    for index, resource in enumerate(resources):
+        if kinds[index] == "Parameters":
+            _check_superseding(index, _path(entries[index], "request", "url"), resource, replaces)
     unused = sorted({index for index, _ in binaries.values()} - set(used))
     if unused:
         raise _bundle_error(unused[0], "is a Binary no DocumentReference's content.attachment.url refers to")
     submission_set = resources[sets[0]]
-    subject = _text(_path(submission_set, "subject", "identifier", "value"))
+    try:
+        subject = patient_ins(submission_set.get("subject"))
+    except InvalidInput as error:
+        raise _bundle_error(sets[0], "; ".join(f"List.{d['field']} {d['reason']}" for d in error.details)) from None
     if len(patients) > 1 or (subject and subject not in patients):
         raise InvalidInput.for_field("Bundle.entry", "a submission set is about one patient: its List.subject and "
                                                      "every DocumentReference.subject must name the same INS")

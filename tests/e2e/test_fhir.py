@@ -2,9 +2,13 @@
 unmodified stock clients (fhirpy and fhirclient) deposit, search and read through it."""
 
 import base64
+import hashlib
+import json
 import random
+import uuid
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +27,11 @@ from tests.journeys import eventually
 from tests.system import Api, Running, document
 
 pytestmark = pytest.mark.slow
+CDA_LEVEL_1 = (b'<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><component>'
+               b'<nonXMLBody><text mediaType="application/pdf" representation="B64">JVBERi0xLjQ=</text></nonXMLBody>'
+               b'</component></ClinicalDocument>')
+PDSM4DMP_REPLACEMENT = Path("/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-1-remplacement.json")
+PDSM4DMP_EXAMPLE = Path("/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json")
 PDF = b"%PDF-1.4 compte rendu FHIR"
 SUBMISSION_SET = {"resourceType": "List", "status": "current", "mode": "working", "title": "SubmissionSet",
                   "code": {"coding": [{"system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
@@ -63,6 +72,8 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
          "request": {"method": "POST", "url": "List"}},
         {"fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000002",
          "resource": reference(ins, url="urn:uuid:1f1a7e88-0000-4000-8000-000000000003",
+                               masterIdentifier={"system": "urn:ietf:rfc:3986",
+                                                 "value": "urn:uuid:1f1a7e88-0000-4000-8000-0000000000aa"},
                                securityLabel=[{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.13",
                                                            "code": "INVISIBLE_REPRESENTANTS_LEGAUX"}]},
                                               {"coding": [{"system": CONFIDENTIALITY, "code": "R"}]}]),
@@ -78,9 +89,10 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     responses = [entry["response"] for entry in provided.json()["entry"]]
     assert [r["status"] for r in responses] == ["201 Created"] * 3  # one per request entry, in order
     assert "location" not in responses[0] and responses[0]["outcome"]["issue"][0]["severity"] == "information"
+    assert responses[1]["location"].endswith("/_history/1")
     location = responses[1]["location"].removesuffix("/_history/1")
     assert location.startswith("DocumentReference/doc-")
-    assert responses[2]["location"] == location.replace("DocumentReference/", "Binary/")
+    assert responses[2]["location"] == location.replace("DocumentReference/", "Binary/") + "/_history/1"
 
     found = http.get("/fhir/DocumentReference", params={"patient.identifier": f"{INS_SYSTEM}|{ins}",
                                                         "category": "10", "date": "ge2026-01-01"}, headers=patient)
@@ -95,6 +107,10 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     DocumentReference.model_validate(read.json())
     binary = http.get(document.content[0].attachment.url.replace(str(http.base_url).rstrip("/"), ""), headers=patient)
     assert binary.content == PDF and binary.headers["content-type"] == "application/pdf"
+    version = http.get(f"/fhir/{responses[2]['location']}", headers=patient)
+    assert version.content == PDF and version.headers["content-type"] == "application/pdf"
+    assert http.get(f"/fhir/{location.replace('DocumentReference/', 'Binary/')}/_history/2",
+                    headers=patient).status_code == 404
 
 
 def test_errors_are_operation_outcomes(system: Running, api: Api) -> None:
@@ -456,8 +472,9 @@ def provide(ins: str, *documents: dict[str, Any], submission_set: bool = True) -
     entries = [{"fullUrl": "urn:uuid:5b0e8f7a-0000-4000-8000-000000000000", "resource": SUBMISSION_SET,
                 "request": {"method": "POST", "url": "List"}}] if submission_set else []
     for number, resource in enumerate(documents, start=1):
-        entries.append({"fullUrl": f"urn:uuid:5b0e8f7a-0000-4000-8000-00000000000{number}", "resource": resource,
-                        "request": {"method": "POST", "url": "DocumentReference"}})
+        master = {"masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"}}
+        entries.append({"fullUrl": f"urn:uuid:5b0e8f7a-0000-4000-8000-00000000000{number}",
+                        "resource": {**master, **resource}, "request": {"method": "POST", "url": "DocumentReference"}})
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
@@ -468,15 +485,27 @@ def test_iti65_is_all_or_nothing(system: Running, api: Api) -> None:
     good = reference(ins, content=PDF + b" first")
     not_a_pdf = reference(ins, content=b"plain text, not a PDF")
     no_type = {key: value for key, value in reference(ins, content=PDF + b" second").items() if key != "type"}
-    for bad, entry in ((not_a_pdf, 2), (no_type, 2)):
-        refused = http.post("/fhir", json=provide(ins, good, bad), headers=doctor)
+    ends_before = reference(ins, content=PDF + b" second")
+    ends_before["context"] = {"period": {"start": "2026-11-20", "end": "2026-11-19"}}
+    without_master = provide(ins, good, reference(ins, content=PDF + b" third"))
+    del without_master["entry"][2]["resource"]["masterIdentifier"]
+    for bundle, element in ((provide(ins, good, not_a_pdf), "content[0].attachment.data"),
+                            (provide(ins, good, no_type), "type"),
+                            (provide(ins, good, ends_before), "context.period.end"),  # the dossier's validation
+                            (without_master, "masterIdentifier")):
+        refused = http.post("/fhir", json=bundle, headers=doctor)
         outcome: Any = OperationOutcome.model_validate(refused.json())
         assert refused.status_code == 422, refused.text
-        assert outcome.issue[0].expression == [f"Bundle.entry[{entry}]"], refused.text
+        assert outcome.issue[0].expression == [f"Bundle.entry[2].resource.{element}"], refused.text
     listed = http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient)
     assert listed.json()["total"] == 0
-    twice = http.post("/fhir", json=provide(ins, good, reference(ins, content=PDF + b" first")), headers=doctor)
-    assert twice.status_code == 422 and OperationOutcome.model_validate(twice.json())
+    same = {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.65.1"}
+    for second, element in ((reference(ins, content=PDF + b" first", masterIdentifier=same),
+                             "content[0].attachment.data"),
+                            (reference(ins, content=PDF + b" other", masterIdentifier=same), "masterIdentifier")):
+        twice = http.post("/fhir", json=provide(ins, {**good, "masterIdentifier": same}, second), headers=doctor)
+        assert twice.status_code == 422 and OperationOutcome.model_validate(twice.json())
+        assert twice.json()["issue"][0]["expression"] == [f"Bundle.entry[2].resource.{element}"], twice.text
     both = http.post("/fhir", json=provide(ins, good, reference(ins, content=PDF + b" second")), headers=doctor)
     assert both.status_code == 200, both.text
     assert http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient).json()["total"] == 2
@@ -634,3 +663,98 @@ def test_relates_to_replaces_supersedes_the_old_version_in_create_and_transactio
                         relatesTo=[{"code": "appends", "target": {"reference": f"DocumentReference/{first['id']}"}}])
     refused_relation = http.post("/fhir/DocumentReference", json=appends, headers=doctor)
     assert refused_relation.status_code == 422 and refused_relation.json()["issue"][0]["expression"] == ["relatesTo"]
+
+
+def test_iti65_submitted_metadata_comes_back_as_sent_from_iti67_and_read(system: Running, api: Api) -> None:
+    """masterIdentifier, confidentiality, end of care, format code, facility type, practice setting, events and
+    related identifiers: what a vendor submits is what it finds and reads."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-metadata@patients.dmp-test.fr")
+    snomed = "http://snomed.info/sct"
+    master = {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.65.7"}
+    context = {
+        "period": {"start": "2026-11-20", "end": "2026-11-22T18:30:00+01:00"},
+        "facilityType": {"coding": [{"system": snomed, "code": "22232009", "display": "Hospital"}]},
+        "practiceSetting": {"coding": [{"system": snomed, "code": "394802001", "display": "General medicine"}]},
+        "event": [{"coding": [{"system": snomed, "code": "38341003", "display": "Hypertension"}],
+                   "text": "HTA"}],
+        "related": [{"identifier": {"system": "urn:oid:1.2.250.1.999.3", "value": "ACC-2026-42"}}],
+    }
+    format_code = {"system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
+                   "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient", "display": "mimeType Sufficient"}
+    sent = reference(ins, content=PDF + b" metadata", masterIdentifier=master, context=context,
+                     securityLabel=[{"coding": [{"system": CONFIDENTIALITY, "code": "R"}]}])
+    sent["content"][0]["format"] = format_code
+    provided = http.post("/fhir", json=provide(ins, sent), headers=doctor)
+    assert provided.status_code == 200, provided.text
+    Bundle.model_validate(provided.json())
+    fhir_id = provided.json()["entry"][1]["response"]["location"].split("/")[1]
+
+    by_master = http.get("/fhir/DocumentReference", headers=patient, params={
+        "patient.identifier": ins, "identifier": f"urn:ietf:rfc:3986|{master['value']}"})
+    assert by_master.status_code == 200, by_master.text
+    Bundle.model_validate(by_master.json())
+    assert [entry["resource"]["id"] for entry in by_master.json()["entry"]] == [fhir_id]
+    read = http.get(f"/fhir/DocumentReference/{fhir_id}", headers=patient)
+    for shown in (by_master.json()["entry"][0]["resource"], read.json()):
+        DocumentReference.model_validate(shown)
+        assert shown["masterIdentifier"] == master
+        assert shown["context"] == context
+        assert shown["content"][0]["format"] == format_code
+        assert [c["code"] for label in shown["securityLabel"] for c in label["coding"]
+                if c["system"] == CONFIDENTIALITY] == ["R"]
+
+
+def test_iti65_pdsm4dmp_example_bundle_is_provided_and_found_as_sent(system: Running, api: Api) -> None:
+    """ANS's PDSm4DMP ITI-65 example as a vendor's software sends it (its patient ours, its CDA as text/xml, the
+    format the dossier takes): the patient by conditional reference, its codes kept."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-pdsm4dmp@patients.dmp-test.fr")
+    text = PDSM4DMP_EXAMPLE.read_text().replace("123456789012345", ins).replace('"application/xml"', '"text/xml"')
+    bundle = json.loads(text)
+    bundle["entry"][2]["resource"]["data"] = base64.b64encode(CDA_LEVEL_1).decode()  # its CDA has no body
+    attachment = bundle["entry"][1]["resource"]["content"][0]["attachment"]
+    stale = http.post("/fhir", json=bundle, headers=doctor)  # its size and hash describe the example's bytes
+    assert stale.status_code == 422 and stale.json()["issue"][0]["expression"] == [
+        "Bundle.entry[1].resource.content[0].attachment.size"], stale.text
+    sha1 = hashlib.sha1(CDA_LEVEL_1, usedforsecurity=False).digest()
+    attachment.update(size=len(CDA_LEVEL_1), hash=base64.b64encode(sha1).decode())
+    provided = http.post("/fhir", json=bundle, headers={**doctor, "Content-Type": "application/fhir+json"})
+    assert provided.status_code == 200, provided.text
+    Bundle.model_validate(provided.json())
+    assert [entry["response"]["status"] for entry in provided.json()["entry"]] == ["201 Created"] * 3
+    sent = bundle["entry"][1]["resource"]
+    fhir_id = provided.json()["entry"][1]["response"]["location"].split("/")[1]
+    shown = http.get(f"/fhir/DocumentReference/{fhir_id}", headers=patient).json()
+    DocumentReference.model_validate(shown)
+    assert shown["masterIdentifier"] == sent["masterIdentifier"]
+    for element in ("facilityType", "practiceSetting", "period"):
+        assert shown["context"][element] == sent["context"][element], element
+    assert shown["content"][0]["format"] == sent["content"][0]["format"]
+
+
+def test_iti65_pdsm4dmp_replacement_example_supersedes_the_old_document(system: Running, api: Api) -> None:
+    """ANS's PDSm4DMP replacement Bundle, with its PATCH of the old DocumentReference to superseded, as a vendor's
+    software sends it (its patient and replaced document ours, its CDA a valid one)."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-pdsm4dmp-replace@patients.dmp-test.fr")
+    first = http.post("/fhir", json=provide(ins, reference(ins, content=PDF)), headers=doctor)
+    assert first.status_code == 200, first.text
+    old = first.json()["entry"][1]["response"]["location"].split("/")[1]
+    text = PDSM4DMP_REPLACEMENT.read_text().replace("123456789012345", ins).replace("doc-x-id", old)
+    bundle = json.loads(text.replace('"application/xml"', '"text/xml"'))
+    binary = next(entry["resource"] for entry in bundle["entry"] if entry["resource"]["resourceType"] == "Binary")
+    binary["data"] = base64.b64encode(CDA_LEVEL_1).decode()
+    attachment = bundle["entry"][1]["resource"]["content"][0]["attachment"]
+    sha1 = hashlib.sha1(CDA_LEVEL_1, usedforsecurity=False).digest()
+    attachment.update(size=len(CDA_LEVEL_1), hash=base64.b64encode(sha1).decode())
+    replaced = http.post("/fhir", json=bundle, headers=doctor)
+    assert replaced.status_code == 200, replaced.text
+    Bundle.model_validate(replaced.json())
+    statuses = [entry["response"]["status"] for entry in replaced.json()["entry"]]
+    assert statuses == ["201 Created", "201 Created", "200 OK", "201 Created"]  # List, new, PATCH of old, Binary
+    new = replaced.json()["entry"][1]["response"]["location"].split("/")[1]
+    assert http.get(f"/fhir/DocumentReference/{old}", headers=patient).json()["status"] == "superseded"
+    shown = http.get(f"/fhir/DocumentReference/{new}", headers=patient).json()
+    assert shown["status"] == "current"
+    assert shown["relatesTo"] == [{"code": "replaces", "target": {"reference": f"DocumentReference/{old}"}}]
