@@ -38,6 +38,10 @@ def install(app: FastAPI) -> None:
     def login_required(request: Request, _: LoginRequired) -> Response:
         return to_login(request)
 
+    @app.exception_handler(pro_routes.PatientNotChecked)
+    def patient_not_checked(request: Request, _: pro_routes.PatientNotChecked) -> Response:
+        return pro_routes.back_to_search(current_visit(request))
+
     @app.exception_handler(FormExpired)
     def form_expired(request: Request, _: FormExpired) -> Response:
         return error_page(request, 403, "form_expired", "", {})

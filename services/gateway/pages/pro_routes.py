@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
@@ -62,14 +63,30 @@ def checked_patient(current: Visit, token: str) -> dict[str, str] | None:
     return {key: str(item) for key, item in patient.items()}
 
 
-def with_patient(current: Visit) -> tuple[str, dict[str, str]] | Response:
-    """(token, patient), or back to the search when no patient was checked: nothing is shown before."""
+class PatientNotChecked(Exception):
+    """No patient whose traits identity confirms: back to the search, and nothing of anyone is shown."""
+
+
+@dataclass(frozen=True)
+class CheckedPatient:
+    token: str  # the professional's
+    patient: dict[str, str]  # as identity confirmed it for this request
+
+
+def checked(current: Current) -> CheckedPatient:
     token = current.professional
     patient = checked_patient(current, token)
     if patient is None:
-        current.cookies.append(Cookie(PATIENT_COOKIE, None))
-        return current.redirect("/patients")
-    return token, patient
+        raise PatientNotChecked
+    return CheckedPatient(token, patient)
+
+
+Checked = Annotated[CheckedPatient, Depends(checked)]
+
+
+def back_to_search(current: Visit) -> Response:
+    current.cookies.append(Cookie(PATIENT_COOKIE, None))
+    return current.redirect("/patients")
 
 
 def login_page(current: Visit, status: int = 200, refused: oidc.LoginRefused | None = None) -> Response:
@@ -191,19 +208,13 @@ def router() -> APIRouter:
     # The patient found: consent, dossier, summary, documents
 
     @pages.get("/patient")
-    def patient_page(current: Current) -> Response:
-        found = with_patient(current)
-        if isinstance(found, Response):
-            return found
-        return render(current, "pro_patient.html", patient=found[1], errors={}, until="", reason="")
+    def patient_page(current: Current, checked: Checked) -> Response:
+        return render(current, "pro_patient.html", patient=checked.patient, errors={}, until="", reason="")
 
     @pages.post("/patient/consent")
-    def consent(current: Current, form: Form) -> Response:
+    def consent(current: Current, form: Form, checked: Checked) -> Response:
         current.check_form(form)
-        found = with_patient(current)
-        if isinstance(found, Response):
-            return found
-        token, patient = found
+        token, patient = checked.token, checked.patient
         until = form.get("until", "").strip()
         errors: dict[str, str] = {}
         if form.get("patient_agreed") != "on":
@@ -218,14 +229,11 @@ def router() -> APIRouter:
         return current.redirect("/patient", "consent")
 
     @pages.post("/patient/emergency")
-    def emergency(current: Current, form: Form) -> Response:
+    def emergency(current: Current, form: Form, checked: Checked) -> Response:
         """Emergency access ("bris de glace"): consent decides (oppositions, blocks, the profession) and
         tells the patient; its refusal is a page naming the rule."""
         current.check_form(form)
-        found = with_patient(current)
-        if isinstance(found, Response):
-            return found
-        token, patient = found
+        token, patient = checked.token, checked.patient
         reason = form.get("reason", "").strip()
         try:
             request = schemas.BreakGlass.model_validate({"reason": reason})
@@ -236,11 +244,8 @@ def router() -> APIRouter:
         return current.redirect("/dossier", "emergency_started")
 
     @pages.get("/dossier")
-    def dossier(current: Current) -> Response:
-        found = with_patient(current)
-        if isinstance(found, Response):
-            return found
-        token, patient = found
+    def dossier(current: Current, checked: Checked) -> Response:
+        token, patient = checked.token, checked.patient
         asked = current.request.query_params
         filters = {key: asked[key].strip() for key in FILTERS if asked.get(key, "").strip()}
         query: dict[str, Any] = {**filters, "limit": PAGE_SIZE}
@@ -276,41 +281,29 @@ def router() -> APIRouter:
                       space_refused=space_refused, categories=category_choices(current), access=page.get("access"))
 
     @pages.get("/summary")
-    def summary(current: Current) -> Response:
-        found = with_patient(current)
-        if isinstance(found, Response):
-            return found
-        token, patient = found
+    def summary(current: Current, checked: Checked) -> Response:
+        token, patient = checked.token, checked.patient
         care = services().dossier.care_summary(token, patient["ins"])
         latest = [{**item, "label": category_label(current.language, item["category"])}
                   for item in care["latest_documents"]]
         return render(current, "pro_summary.html", patient=patient, summary=care, latest=latest)
 
     @pages.get("/history")
-    def history(current: Current) -> Response:
-        found = with_patient(current)
-        if isinstance(found, Response):
-            return found
-        token, patient = found
+    def history(current: Current, checked: Checked) -> Response:
+        token, patient = checked.token, checked.patient
         return history_page(current, token, patient["ins"], "pro.history.title")
 
     # Deposit: a PDF or CDA file with its metadata from the national code lists, through the API's own call
 
     @pages.get("/deposit")
-    def deposit_form(current: Current) -> Response:
-        found = with_patient(current)
-        if isinstance(found, Response):
-            return found
-        return deposit_page(current, found[1], {"deposit_key": secrets.token_urlsafe(18)}, {})
+    def deposit_form(current: Current, checked: Checked) -> Response:
+        return deposit_page(current, checked.patient, {"deposit_key": secrets.token_urlsafe(18)}, {})
 
     @pages.post("/deposit")
-    def deposit(current: Current, upload: Upload) -> Response:
+    def deposit(current: Current, upload: Upload, checked: Checked) -> Response:
         fields, content = upload
         current.check_form(fields)
-        found = with_patient(current)
-        if isinstance(found, Response):
-            return found
-        token, patient = found
+        token, patient = checked.token, checked.patient
         submission, errors = deposit_submission(current, fields, content)
         if submission is None:
             return deposit_page(current, patient, fields, errors, 422)
@@ -319,11 +312,8 @@ def router() -> APIRouter:
         return current.redirect(f"/documents/{added['document_id']}", "deposited")
 
     @pages.get("/documents/{document_id}")
-    def document(current: Current, document_id: str) -> Response:
-        found = with_patient(current)
-        if isinstance(found, Response):
-            return found
-        token, patient = found
+    def document(current: Current, document_id: str, checked: Checked) -> Response:
+        token, patient = checked.token, checked.patient
         read = services().dossier.read_document(token, patient["ins"], document_id)
         meta = read["document"]
         return render(current, "pro_document.html", patient=patient, document=meta,
@@ -331,11 +321,8 @@ def router() -> APIRouter:
                       category=category_label(current.language, meta["category"]), access=read.get("access"))
 
     @pages.get("/documents/{document_id}/content")
-    def document_content(current: Current, document_id: str) -> Response:
-        found = with_patient(current)
-        if isinstance(found, Response):
-            return found
-        token, patient = found
+    def document_content(current: Current, document_id: str, checked: Checked) -> Response:
+        token, patient = checked.token, checked.patient
         read = services().dossier.read_document(token, patient["ins"], document_id)
         part = served_part(read["document"]["format"], base64.b64decode(read["content"]),
                            current.request.query_params.get("part"))
