@@ -62,8 +62,8 @@ class Proposal:
 
 @dataclass(frozen=True)
 class PatientSettings:
-    """What the patient (or their representative) has set up. `version` is the store's, for writing back
-    only what was read (a concurrent change is never overwritten)."""
+    """What the patient (or their representative) has set up. `version` counts their changes, for writing
+    back only over what was read (a concurrent change is never overwritten)."""
 
     ins: str
     patient_id: str | None = None

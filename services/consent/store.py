@@ -120,15 +120,19 @@ class ConsentStore(Store):
 
     def save_settings(self, settings: PatientSettings, event: Event) -> None:
         """Write settings back as changed from what was read; Conflict when they changed meanwhile (the
-        caller asks again: a block and an unblock at once must not lose one)."""
+        caller asks again: a block and an unblock at once must not lose one). Compared on the settings'
+        own revision, not the document's version, which the outbox relay moves too."""
         key = fact_id(Kind.SETTINGS, settings.ins)
         document = _settings_document(settings)
         if settings.version is None:
             if self.insert_new(FACTS, {"_id": key, **document}, [event]):
                 return
-        elif self.update_with_events(FACTS, {"_id": key, "_version": settings.version}, document,
-                                     [event]) is not None:
-            return
+        else:
+            # Revision 0 is no field at all: so are the settings written before there were revisions.
+            read = {"$exists": False} if settings.version == 0 else settings.version
+            changes = {**document, "revision": settings.version + 1}
+            if self.update_with_events(FACTS, {"_id": key, "revision": read}, changes, [event]) is not None:
+                return
         raise Conflict("the patient's settings changed meanwhile; nothing was changed, retry",
                        [{"field": "settings"}])
 
@@ -246,7 +250,7 @@ def _settings(ins: str, document: dict[str, Any] | None) -> PatientSettings:
         proposals=tuple(Proposal(p["professional_id"], datetime.fromisoformat(p["at"]))
                         for p in document.get("mt_proposals", [])),
         blocked=tuple(document.get("blocked", [])), oppose_emergency=bool(document.get("oppose_emergency")),
-        oppose_regulator=bool(document.get("oppose_regulator")), version=document.get("_version", 0),
+        oppose_regulator=bool(document.get("oppose_regulator")), version=document.get("revision", 0),
     )
 
 

@@ -161,3 +161,19 @@ def test_records_of_the_earlier_layout_are_moved_once_events_included(
     assert emergency is not None and emergency["event_id"] == "evt_latest"
     assert [(e["event_id"], e["reason"]) for e in emergency["earlier"]] == [("evt_older", "older")]
     assert db[FACTS].count_documents({"ins": ins}) == 3  # consent, settings, emergency (the status has no INS)
+
+
+def test_the_outbox_publishing_a_change_is_not_a_change_of_the_settings(
+    database: tuple[Database[dict[str, Any]], Commands],
+) -> None:
+    """The relay marks the events published (moving the document's version) between a read and its write:
+    the write still lands."""
+    db, _ = database
+    store, ins = opened(db), ins_()
+    store.save_settings(PatientSettings(ins, "pat_1").proposed_by(DOCTOR.id, utcnow()),
+                        happened(EventType.MEDECIN_TRAITANT_PROPOSED))
+    read = store.patient_settings(ins)
+    db[FACTS].update_one({"_id": fact_id(Kind.SETTINGS, ins)},  # what the relay does once it has published
+                         {"$set": {"_outbox": [], "_outbox_pending": False}, "$inc": {"_version": 1}})
+    store.save_settings(read.with_medecin_traitant(DOCTOR.id, utcnow()), happened(EventType.MEDECIN_TRAITANT_DECLARED))
+    assert store.patient_settings(ins).medecin_traitant == DOCTOR.id
