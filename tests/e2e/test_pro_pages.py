@@ -48,16 +48,26 @@ def find(page: Page, ins: str, family_name: str, birth_date: str) -> None:
     page.get_by_role("button", name="Vérifier l'identité").click()
 
 
+def patient_with_dossier(
+    system: Running, api: Api, name: str, mobile: str | None = None,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(registration details, the patient's own headers) of a new patient whose dossier is open."""
+    http = system.http
+    email = f"{name}-{uuid.uuid4().hex[:10]}@patients.dmp-test.fr"
+    details = registration(email=email, mobile=mobile) if mobile else registration(email=email)
+    assert http.post("/api/v1/patients", json=details).status_code == 201
+    own = {"Authorization": f"Bearer {api.session(details['ins'], details['email'])['access_token']}"}
+    assert http.post("/api/v1/dossiers", json={"ins": details["ins"]}, headers=own).status_code == 201
+    return details, own
+
+
 @pytest.mark.timeout(420)
 def test_a_doctor_finds_a_patient_records_consent_and_reads_the_dossier_through_the_pages(
     system: Running, api: Api, chromium: Browser,
 ) -> None:
     http = system.http
-    details = registration(email=f"pro-{uuid.uuid4().hex[:10]}@patients.dmp-test.fr", mobile=mobile())
-    assert http.post("/api/v1/patients", json=details).status_code == 201
+    details, own = patient_with_dossier(system, api, "pro", mobile=mobile())
     ins = details["ins"]
-    own = {"Authorization": f"Bearer {api.session(ins, details['email'])['access_token']}"}
-    assert http.post("/api/v1/dossiers", json={"ins": ins}, headers=own).status_code == 201
     space = http.put(f"/api/v1/patients/{ins}/personal-space", headers=own, json={"version": 0, "content": {
         "blood_group": "O+", "allergies": [{"substance": "Pénicilline", "severity": "severe"}]}})
     assert space.status_code == 200, space.text
@@ -195,11 +205,8 @@ def test_a_doctor_adds_a_document_through_the_pages_with_its_metadata(
 ) -> None:
     """The deposit form sends what the API takes, and what the API refuses is a page naming the field."""
     http = system.http
-    details = registration(email=f"depot-{uuid.uuid4().hex[:10]}@patients.dmp-test.fr")
-    assert http.post("/api/v1/patients", json=details).status_code == 201
+    details, _ = patient_with_dossier(system, api, "depot")
     ins = details["ins"]
-    own = {"Authorization": f"Bearer {api.session(ins, details['email'])['access_token']}"}
-    assert http.post("/api/v1/dossiers", json={"ins": ins}, headers=own).status_code == 201
     rpps, doctor = api.professional("10")
     assert http.post(f"/api/v1/patients/{ins}/consents", headers=doctor).status_code == 201
     page = context_for(chromium).new_page()
@@ -262,11 +269,8 @@ def test_an_emergency_access_opens_the_dossier_for_an_hour_under_a_banner(
     system: Running, api: Api, chromium: Browser,
 ) -> None:
     http = system.http
-    details = registration(email=f"urgence-{uuid.uuid4().hex[:10]}@patients.dmp-test.fr")
-    assert http.post("/api/v1/patients", json=details).status_code == 201
+    details, _ = patient_with_dossier(system, api, "urgence")
     ins = details["ins"]
-    own = {"Authorization": f"Bearer {api.session(ins, details['email'])['access_token']}"}
-    assert http.post("/api/v1/dossiers", json={"ins": ins}, headers=own).status_code == 201
     rpps, doctor = api.professional("10")
     assert http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).status_code == 403  # no consent
     page = context_for(chromium).new_page()

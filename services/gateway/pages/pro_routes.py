@@ -388,10 +388,9 @@ def deposit_submission(
 
 def deposit_page(current: Visit, patient: dict[str, str], fields: dict[str, str], errors: dict[str, str],
                  status: int = 200) -> Response:
-    types = [(code, label) for code, label in DOCUMENT_TYPES.items()]
     return render(current, "pro_deposit.html", status, patient=patient, fields=fields, errors=errors,
                   categories=[(code, label) for code, label in category_choices(current) if code not in ("60", "90")],
-                  types=types)
+                  types=list(DOCUMENT_TYPES.items()))
 
 
 def category_choices(current: Visit) -> list[tuple[str, str]]:
