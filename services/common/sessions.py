@@ -142,9 +142,9 @@ class IdentityFeed:
         self._thread.start()
 
     def stop(self) -> None:
+        # Not joined: the feed only follows (its queue is exclusive and goes with its connection) and holds
+        # nothing to finish, so a stopping container need not wait out the second its thread waits for events.
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(5)
 
     def _run(self) -> None:
         pause = RETRY_SECONDS
@@ -168,17 +168,22 @@ class IdentityFeed:
         )
         connection = Connection(self.amqp_uri, ssl=config.get(AMQP_SSL_CONFIG_KEY))  # type: ignore[no-untyped-call]
         with connection, connection.Consumer(queue, callbacks=[self._received], accept=["json"]):  # type: ignore[no-untyped-call]
+            if self._stopping.is_set():
+                return  # stopped while connecting: a stopped feed changes nothing any more
             self.connected()
             while not self._stopping.is_set():
                 try:
                     connection.drain_events(timeout=1)  # type: ignore[no-untyped-call]
                 except TimeoutError:
                     connection.heartbeat_check()  # type: ignore[no-untyped-call]
-                self.idle()
+                if not self._stopping.is_set():
+                    self.idle()
 
     def _received(self, body: Any, message: Message) -> None:
-        problem = from_identity(message, self.amqp_uri)
-        if problem is not None:  # a forged one would end a session, or misdirect a patient's mail
+        problem = None if self._stopping.is_set() else from_identity(message, self.amqp_uri)
+        if self._stopping.is_set():
+            pass  # a stopped feed changes nothing any more; the queue goes with the connection
+        elif problem is not None:  # a forged one would end a session, or misdirect a patient's mail
             log.error("a %s event was dropped: %s", self.event_type.value, problem)
         elif not isinstance(body, dict):
             log.warning("a %s event that is not an object was dropped", self.event_type.value)
