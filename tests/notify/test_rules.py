@@ -10,6 +10,7 @@ from services.common.events import ActorRef, Event, EventType
 from services.notify import rules
 from services.notify.messages import PATIENT
 from services.notify.records import Channel, Channels, Delivery, DigestItem, Preferences, Routine
+from services.notify.store import moment, ms
 
 NOON = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -88,3 +89,8 @@ def test_delivery_ids_are_those_already_stored() -> None:
     assert digest.delivery(Channel.EMAIL).delivery_id == "digest:pat_1:2026-03-01:email"
     assert digest.delivery(Channel.EMAIL).event_id == "digest:2026-03-01"
 
+
+@pytest.mark.parametrize("epoch_ms", [0, 1_700_000_000_123, 1_788_000_000_999])
+def test_stored_milliseconds_read_back_unchanged(epoch_ms: int) -> None:
+    # A claim is found again by its claimed_ms: no float may move it by one.
+    assert ms(moment(epoch_ms)) == epoch_ms
