@@ -24,6 +24,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from services.notify.records import Sent
+from services.notify.store import moment, ms
+
 log = logging.getLogger(__name__)
 _lock = threading.Lock()  # one notify per process; its workers share the file
 
@@ -39,6 +42,13 @@ class SentJournal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as journal:
                 journal.write(line)  # closed, hence handed to the operating system, before returning
+
+    def went_out(self, sent: Sent) -> None:
+        self.record(sent.delivery_id, sent.detail, ms(sent.at))
+
+    def unrecorded(self) -> list[Sent]:
+        """`entries()`, as records."""
+        return [Sent(entry["delivery_id"], entry["detail"], moment(entry["at_ms"])) for entry in self.entries()]
 
     def entries(self) -> list[dict[str, Any]]:
         """What went out and may not be in the store yet (a torn last line, from a death mid-append, is

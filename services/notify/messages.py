@@ -193,10 +193,6 @@ def is_routine(event: Event) -> bool:
     return event.type in ROUTINE
 
 
-def channels(preference: str) -> list[str]:
-    return {"email": ["email"], "sms": ["sms"], "both": ["email", "sms"]}[preference]
-
-
 def digest(events: list[Event], language: str, portal_url: str) -> Message:
     """One message for a day's routine events, each in one line."""
     day = events[0].occurred_at.strftime("%d/%m/%Y")

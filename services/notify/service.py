@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from nameko.exceptions import RemoteError, RpcTimeout
@@ -39,11 +39,22 @@ from services.common.subscriptions import subscribe
 from services.common.validation import parse
 from services.consent.client import ConsentClient
 from services.identity.client import IdentityClient
-from services.notify import mailer, messages, sms
+from services.notify import mailer, messages, rules, sms
 from services.notify.contacts import Contacts, ContactsProvider
 from services.notify.exceptions import LeaseLost, PermanentFailure
 from services.notify.journal import SentJournal
-from services.notify.store import NotifyStore, ms
+from services.notify.records import (
+    Channel,
+    Channels,
+    Claim,
+    Delivery,
+    DigestItem,
+    Preferences,
+    Routine,
+    Sent,
+    Status,
+)
+from services.notify.store import NotifyStore
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +84,7 @@ class NotifyService(HealthMixin):
         settings = Settings.from_env()
         try:
             if request.channel == "sms":
-                sms.send_sms(settings, request.to, message.body)
+                sms.send(settings, request.to, message.body)
             else:
                 mailer.send_email(settings, request.to, message, request.kind)
         except PermanentFailure as error:
@@ -94,105 +105,97 @@ class NotifyService(HealthMixin):
         if event is None:
             return  # malformed: dead-lettered before it got here, or parked
         for whom, professional_id in messages.recipients(event):
+            preferences = None
             if whom == messages.PATIENT:
                 if event.patient_id is None:
                     continue
-                preferences = {**NotificationPreferences().model_dump(), **self.store.preferences(event.patient_id)}
-                if messages.is_routine(event) and preferences["routine"] == "daily_digest":
-                    self.store.add_digest_item({
-                        "_id": f"{event.event_id}:digest", "patient_id": event.patient_id,
-                        "day": event.occurred_at.date().isoformat(), "at_ms": ms(event.occurred_at),
-                        "event": event.model_dump(mode="json")})
+                preferences = self.store.preferences(event.patient_id)
+                if rules.waits_for_digest(event, preferences):
+                    self.store.add_digest_item(DigestItem.of(event, event.patient_id))
                     continue
-                channels = messages.channels(preferences["channels"])
+                channels = rules.channels(preferences)
             else:
-                channels = ["email"]
+                channels = rules.professional_channels()
             for channel in channels:
-                now = self.clock.now()
-                delivery = self.store.add_delivery({
-                    "_id": f"{event.event_id}:{whom}:{channel}", "event_id": event.event_id, "whom": whom,
-                    "patient_id": event.patient_id, "professional_id": professional_id, "channel": channel,
-                    "events": [event.model_dump(mode="json")], "next_ms": ms(now)}, now)
-                if delivery is not None:  # else this event was handled before (a redelivery)
-                    self._try(delivery, Settings.from_env(), preferences if whom == messages.PATIENT else None)
+                claim = self.store.add_delivery(Delivery.of_event(event, whom, professional_id, channel),
+                                                self.clock.now())
+                if claim is not None:  # else this event was handled before (a redelivery)
+                    self._try(claim, Settings.from_env(), preferences)
 
     def _attempt(self, delivery_id: str) -> None:
         settings = Settings.from_env()
-        now = self.clock.now()
-        delivery = self.store.claim(delivery_id, now, settings.notify_lease_seconds * 1000)
-        if delivery is None:
+        claim = self.store.claim(delivery_id, self.clock.now(), lease(settings))
+        if claim is None:
             return  # someone else holds it, or it is done
-        self._try(delivery, settings)
+        self._try(claim, settings)
 
-    def _try(self, delivery: dict[str, Any], settings: Settings, preferences: dict[str, Any] | None = None) -> None:
+    def _try(self, claim: Claim, settings: Settings, preferences: Preferences | None = None) -> None:
         """Send a delivery this worker has claimed, and record its fate. `preferences`: the patient's, when
         the caller has just read them."""
-        delivery_id = delivery["_id"]
+        delivery_id = claim.delivery.delivery_id
         try:
-            detail = self._send(delivery, settings, preferences)
+            detail = self._send(claim, settings, preferences)
         except LeaseLost:
             log.warning("delivery %s was taken over by another attempt; not sent twice", delivery_id)
             return
         except PermanentFailure as error:
-            self._finish(delivery, "dead_letter", str(error), settings)
+            self._finish(claim, Status.DEAD_LETTER, str(error), settings)
         except TRANSIENT as error:
             reason = f"{type(error).__name__}: {error}"[:200]
-            if delivery["attempts"] >= settings.notify_max_attempts:
-                self._finish(delivery, "dead_letter", f"gave up after retries: {reason}", settings)
+            if rules.gives_up(claim.attempts, settings.notify_max_attempts):
+                self._finish(claim, Status.DEAD_LETTER, f"gave up after retries: {reason}", settings)
             else:
-                backoff = timedelta(seconds=settings.notify_retry_base_seconds * 2 ** (delivery["attempts"] - 1))
-                self.store.retry_later(delivery_id, ms(self.clock.now() + backoff), reason)
+                base = timedelta(seconds=settings.notify_retry_base_seconds)
+                self.store.retry_later(delivery_id, rules.next_attempt(self.clock.now(), claim.attempts, base), reason)
         else:  # _send noted it in the journal the moment it went out (see journal.py)
-            self._finish(delivery, "sent", detail, settings)
+            self._finish(claim, Status.SENT, detail, settings)
             SentJournal(settings.notify_journal_dir).forget({delivery_id})
 
-    def _finish(self, delivery: dict[str, Any], status: str, detail: str, settings: Settings) -> None:
+    def _finish(self, claim: Claim, status: Status, detail: str, settings: Settings) -> None:
         """Record the outcome while the claim still holds, waiting out a store that is briefly unreachable
         (found by the fault test: the store restarted right after a send, the outcome was not recorded,
         and the retry job sent the message again once the lease ran out). A send whose outcome still
         does not reach the store is in the journal, which the retry job reads first."""
         now = self.clock.now()
-        lease_left_ms = delivery["claimed_ms"] + settings.notify_lease_seconds * 1000 - ms(now)
-        self.store.finish(delivery["_id"], status, now, detail, patience_seconds=max(0.0, lease_left_ms / 1000 - 1))
+        self.store.finish(claim.delivery.delivery_id, status, now, detail,
+                          patience=rules.patience(claim.claimed_at, now, lease(settings)))
 
-    def _send(self, delivery: dict[str, Any], settings: Settings, preferences: dict[str, Any] | None) -> str:
-        events = [Event.model_validate(e) for e in delivery["events"]]
-        if delivery["whom"] == messages.PATIENT:
-            patient_id = delivery["patient_id"]
+    def _send(self, claim: Claim, settings: Settings, preferences: Preferences | None) -> str:
+        delivery = claim.delivery
+        if delivery.whom == messages.PATIENT:
+            patient_id = delivery.patient_id
+            assert patient_id is not None  # a patient's delivery is made only for an event with one
             contact = self.contacts.of(patient_id, lambda: self.identity.contact_of(patient_id))
             if preferences is None:
-                preferences = self.store.preferences(delivery["patient_id"])
-            language = preferences.get("language") or contact["language"]
+                preferences = self.store.preferences(patient_id)
+            language = preferences.language or contact["language"]
         else:
-            contact = self.identity.professional_contact(delivery["professional_id"])
+            contact = self.identity.professional_contact(delivery.professional_id)
             language = contact["language"]
-        address = contact["mobile"] if delivery["channel"] == "sms" else contact["email"]
+        address = contact["mobile"] if delivery.channel is Channel.SMS else contact["email"]
         if not address:
-            raise PermanentFailure(f"no {delivery['channel']} address on file")
-        if delivery.get("digest"):
-            message = messages.digest(events, language, settings.patient_portal_url)
+            raise PermanentFailure(f"no {delivery.channel.value} address on file")
+        if delivery.digest:
+            message = messages.digest(list(delivery.events), language, settings.patient_portal_url)
         else:
-            message = messages.compose(events[0], language, settings.patient_portal_url, delivery["whom"])
-        held_ms = ms(self.clock.now()) - delivery["claimed_ms"]
-        if held_ms > settings.notify_lease_seconds * 1000 // 2 and \
-                not self.store.still_held(delivery["_id"], delivery["claimed_ms"]):
+            message = messages.compose(delivery.events[0], language, settings.patient_portal_url, delivery.whom)
+        if rules.may_be_taken_over(claim.claimed_at, self.clock.now(), lease(settings)) and \
+                not self.store.still_held(claim):
             # The lookups took longer than the lease and another attempt took the delivery over: it sends,
             # this one does not (found by the fault test: a patient mailed twice). Only a stall inside the
-            # send itself, bounded by the SMTP and SMS timeouts (15 s), can still outlast the lease. Within
-            # half the lease nobody can have taken it over (the clocks of notify's nodes agree far better
-            # than that), so the store is asked only past it.
-            raise LeaseLost(delivery["_id"])
+            # send itself, bounded by the SMTP and SMS timeouts (15 s), can still outlast the lease.
+            raise LeaseLost(delivery.delivery_id)
         journal = SentJournal(settings.notify_journal_dir)
 
         def went_out(detail: str) -> None:  # noted before anything else may stall or kill this worker
-            journal.record(delivery["_id"], detail, ms(self.clock.now()))
+            journal.went_out(Sent(delivery.delivery_id, detail, self.clock.now()))
 
-        if delivery["channel"] == "sms":
-            detail = sms.send_sms(settings, address, message.body)
+        if delivery.channel is Channel.SMS:
+            detail = sms.send(settings, address, message.body)
             went_out(detail)
             return detail
         # One Message-ID per delivery, the same on every attempt: mail systems that see it twice keep one.
-        return mailer.send_email(settings, address, message, delivery["_id"].replace(":", "."), stable=True,
+        return mailer.send_email(settings, address, message, delivery.delivery_id.replace(":", "."), stable=True,
                                  accepted=went_out)
 
     @every(5)
@@ -202,7 +205,7 @@ class NotifyService(HealthMixin):
         what went out without the store hearing of it is recorded."""
         settings = Settings.from_env()
         self._record_journal(settings)
-        due = self.store.due(self.clock.now(), settings.notify_lease_seconds * 1000)
+        due = self.store.due(self.clock.now(), lease(settings))
         for delivery_id in due:
             self._attempt(delivery_id)
         return {"attempted": len(due)}
@@ -211,35 +214,26 @@ class NotifyService(HealthMixin):
         """Deliveries that went out while the store was not told (notify died or stalled in between):
         recorded as sent now, so that the retry job does not send them again."""
         journal = SentJournal(settings.notify_journal_dir)
-        sent = journal.entries()
-        for entry in sent:
-            self.store.finish(entry["delivery_id"], "sent", datetime.fromtimestamp(entry["at_ms"] / 1000, UTC),
-                              entry["detail"])
+        sent = journal.unrecorded()
+        for message in sent:
+            self.store.finish(message.delivery_id, Status.SENT, message.at, message.detail)
         if sent:
             log.warning("recorded %d delivery(ies) sent before notify could record them", len(sent))
-            journal.forget({entry["delivery_id"] for entry in sent})
+            journal.forget({message.delivery_id for message in sent})
 
     @every(3600)
     @rpc(callers=(OPERATORS,))
     def send_digests(self) -> dict[str, int]:
         """One message per patient gathering the routine events of each past day."""
-        today = self.clock.now().date().isoformat()
-        items = self.store.digest_days_before(today)
-        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for item in items:
-            groups.setdefault((item["patient_id"], item["day"]), []).append(item)
-        for (patient_id, day), day_items in groups.items():
-            preferences = {**NotificationPreferences().model_dump(), **self.store.preferences(patient_id)}
-            for channel in messages.channels(preferences["channels"]):
-                now = self.clock.now()
-                delivery = self.store.add_delivery({
-                    "_id": f"digest:{patient_id}:{day}:{channel}", "event_id": f"digest:{day}",
-                    "whom": messages.PATIENT, "patient_id": patient_id, "professional_id": "", "channel": channel,
-                    "digest": True, "events": [i["event"] for i in day_items], "next_ms": ms(now)}, now)
-                if delivery is not None:
-                    self._try(delivery, Settings.from_env(), preferences)
-            self.store.drop_digest_items([i["_id"] for i in day_items])
-        return {"digests": len(groups)}
+        digests = rules.digests(self.store.digest_days_before(self.clock.now().date()))
+        for digest in digests:
+            preferences = self.store.preferences(digest.patient_id)
+            for channel in rules.channels(preferences):
+                claim = self.store.add_delivery(digest.delivery(channel), self.clock.now())
+                if claim is not None:
+                    self._try(claim, Settings.from_env(), preferences)
+            self.store.drop_digest(digest)
+        return {"digests": len(digests)}
 
     # The patient's settings and the operators' tools
 
@@ -251,27 +245,33 @@ class NotifyService(HealthMixin):
     @rpc
     def set_preferences(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
         preferences = parse(NotificationPreferences, payload)
-        self.store.set_preferences(self._patient_id(token, ins), preferences.model_dump())
+        self.store.set_preferences(self._patient_id(token, ins), Preferences(
+            Channels(preferences.channels), Routine(preferences.routine), preferences.language))
         return preferences.model_dump()
 
     @rpc
     def preferences(self, token: str, ins: str) -> dict[str, Any]:
         stored = self.store.preferences(self._patient_id(token, ins))
         return NotificationPreferences.model_validate(
-            {k: v for k, v in stored.items() if k != "_id"}).model_dump()
+            {"channels": stored.channels.value, "routine": stored.routine.value, "language": stored.language}
+        ).model_dump()
 
     @rpc(callers=(OPERATORS,))
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         """Deliveries given up on, with why (operators: `python -m services.notify.dead_letters`)."""
-        return [{"delivery_id": d["_id"], "channel": d["channel"], "whom": d["whom"], "attempts": d["attempts"],
-                 "reason": (d.get("outcome") or {}).get("detail", "")}
-                for d in self.store.dead_letters(max(1, min(int(limit), 1000)))]
+        return [{"delivery_id": letter.delivery_id, "channel": letter.channel.value, "whom": letter.whom,
+                 "attempts": letter.attempts, "reason": letter.reason}
+                for letter in self.store.dead_letters(max(1, min(int(limit), 1000)))]
 
     @rpc(callers=(OPERATORS,))
     def replay(self, delivery_id: str) -> dict[str, str]:
         if not isinstance(delivery_id, str) or not delivery_id:
             raise InvalidInput.for_field("delivery_id", "is required")
-        if not self.store.replay(delivery_id, ms(self.clock.now())):
+        if not self.store.replay(delivery_id, self.clock.now()):
             raise NotFound("no such dead letter", [{"field": "delivery_id"}])
         self._attempt(delivery_id)
         return {"delivery_id": delivery_id, "status": "replayed"}
+
+
+def lease(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.notify_lease_seconds)

@@ -10,7 +10,7 @@ from services.common.settings import Settings
 from services.notify.exceptions import PermanentFailure
 
 
-def send_sms(settings: Settings, to: str, text: str) -> str:
+def send(settings: Settings, to: str, text: str) -> str:
     query = urlencode({
         "username": settings.sms_username, "password": settings.sms_password, "from": settings.sms_from,
         "to": to, "text": text, "charset": "UTF-8", "coding": "2",  # UCS-2: French accents survive

@@ -3,25 +3,47 @@ message, its attempts and fate), patient preferences, and the day's digest items
 
 A delivery is claimed before it is sent (a lease), so copies of the same event handled at the same
 time send once; if its holder dies, the retry job takes it over once the lease has run out. Times that
-are compared are epoch milliseconds (nx-27017 turns a datetime written by $set into a string).
+are compared are epoch milliseconds (nx-27017 turns a datetime written by $set into a string): they are
+records' datetimes everywhere but here (services/notify/records.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common.events import Event
 from services.common.store import Store, equal
+from services.notify import rules
+from services.notify.records import (
+    DUE,
+    Channel,
+    Channels,
+    Claim,
+    DeadLetter,
+    Delivery,
+    Digest,
+    DigestItem,
+    Preferences,
+    Routine,
+    Status,
+)
 
-DUE = {"status": {"$in": ["pending", "sending"]}}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
 
 
 def ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+    # In whole milliseconds, exactly (no float on the way): a claim is found again by its `claimed_ms`.
+    return (moment - EPOCH) // MILLISECOND
+
+
+def moment(epoch_ms: int) -> datetime:
+    return EPOCH + epoch_ms * MILLISECOND
 
 
 class NotifyStore(Store):
@@ -36,81 +58,119 @@ class NotifyStore(Store):
 
     # Deliveries
 
-    def add_delivery(self, delivery: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    def add_delivery(self, delivery: Delivery, now: datetime) -> Claim | None:
         """Record a delivery to make, claimed by its writer for its first attempt (one command: no claim to
         take afterwards); None when this event was already handled for this recipient."""
-        claimed = {**delivery, "status": "sending", "attempts": 1, "claimed_ms": ms(now)}
+        claim = Claim(delivery, attempts=1, claimed_at=moment(ms(now)))
         try:
-            self.db.deliveries.insert_one(claimed)
+            self.db.deliveries.insert_one({**_delivery_document(delivery), "next_ms": ms(now),
+                                           "status": Status.SENDING.value, "attempts": 1,
+                                           "claimed_ms": ms(claim.claimed_at)})
         except DuplicateKeyError:
             return None
-        return claimed
+        return claim
 
-    def claim(self, delivery_id: str, now: datetime, lease_ms: int) -> dict[str, Any] | None:
+    def claim(self, delivery_id: str, now: datetime, lease: timedelta) -> Claim | None:
         """Take a pending delivery (or one whose holder's lease ran out); None if someone else holds it."""
         current = self.db.deliveries.find_one({"_id": delivery_id})
-        if current is None or current["status"] not in {"pending", "sending"}:
+        if current is None or current["status"] not in DUE:
             return None
-        if current["status"] == "sending" and current["claimed_ms"] > ms(now) - lease_ms:
+        if current["status"] == Status.SENDING and rules.still_leased(moment(current["claimed_ms"]), now, lease):
             return None
         taken = self.db.deliveries.update_one(
             {"_id": delivery_id, "status": current["status"], "claimed_ms": current["claimed_ms"]},
-            {"$set": {"status": "sending", "claimed_ms": ms(now)}, "$inc": {"attempts": 1}},
+            {"$set": {"status": Status.SENDING.value, "claimed_ms": ms(now)}, "$inc": {"attempts": 1}},
         )
         if taken.modified_count != 1:
             return None
-        return {**current, "attempts": current["attempts"] + 1, "status": "sending", "claimed_ms": ms(now)}
+        return Claim(_delivery(current), attempts=current["attempts"] + 1, claimed_at=moment(ms(now)))
 
-    def still_held(self, delivery_id: str, claimed_ms: int) -> bool:
-        """True while the claim taken at `claimed_ms` is still the delivery's (no one took it over)."""
+    def still_held(self, claim: Claim) -> bool:
+        """True while this claim is still the delivery's (no one took it over)."""
         return self.db.deliveries.find_one(
-            {"_id": delivery_id, "status": "sending", "claimed_ms": claimed_ms}, {"_id": 1}) is not None
+            {"_id": claim.delivery.delivery_id, "status": Status.SENDING.value, "claimed_ms": ms(claim.claimed_at)},
+            {"_id": 1}) is not None
 
-    def finish(self, delivery_id: str, status: str, now: datetime, detail: str, patience_seconds: float = 0) -> None:
-        """Record a delivery's fate, trying for up to `patience_seconds` if the store is unreachable: a sent
+    def finish(self, delivery_id: str, status: Status, now: datetime, detail: str,
+               patience: timedelta = timedelta(0)) -> None:
+        """Record a delivery's fate, trying for up to `patience` if the store is unreachable: a sent
         message whose outcome is not recorded is sent again once its lease runs out."""
         # Nested, so that the datetime stays a datetime.
         self.persistently(lambda: self.db.deliveries.update_one(
-            {"_id": delivery_id}, {"$set": {"status": status, "outcome": {"at": now, "detail": detail}}}),
-            patience_seconds)
+            {"_id": delivery_id}, {"$set": {"status": status.value, "outcome": {"at": now, "detail": detail}}}),
+            patience.total_seconds())
 
-    def retry_later(self, delivery_id: str, next_ms: int, detail: str) -> None:
-        self.db.deliveries.update_one({"_id": delivery_id},
-                                      {"$set": {"status": "pending", "next_ms": next_ms, "last_error": detail}})
+    def retry_later(self, delivery_id: str, at: datetime, detail: str) -> None:
+        self.db.deliveries.update_one(
+            {"_id": delivery_id}, {"$set": {"status": Status.PENDING.value, "next_ms": ms(at), "last_error": detail}})
 
-    def due(self, now: datetime, lease_ms: int, limit: int = 200) -> list[str]:
+    def due(self, now: datetime, lease: timedelta, limit: int = 200) -> list[str]:
         """Deliveries to attempt now: pending ones whose time came, and abandoned claims."""
-        now_ms = ms(now)
-        ready = self.db.deliveries.find({"status": equal("pending"), "next_ms": {"$lte": now_ms}}, {"_id": 1})
-        abandoned = self.db.deliveries.find({"status": equal("sending"), "claimed_ms": {"$lt": now_ms - lease_ms}},
-                                            {"_id": 1})
+        ready = self.db.deliveries.find({"status": equal(Status.PENDING.value), "next_ms": {"$lte": ms(now)}},
+                                        {"_id": 1})
+        abandoned = self.db.deliveries.find(
+            {"status": equal(Status.SENDING.value), "claimed_ms": {"$lt": ms(now - lease)}}, {"_id": 1})
         return [d["_id"] for d in ready.limit(limit)] + [d["_id"] for d in abandoned.limit(limit)]
 
-    def dead_letters(self, limit: int) -> list[dict[str, Any]]:
-        return list(self.db.deliveries.find({"status": "dead_letter"}, {"event": 0}).limit(limit))
+    def dead_letters(self, limit: int) -> list[DeadLetter]:
+        found = self.db.deliveries.find({"status": Status.DEAD_LETTER.value}, {"event": 0}).limit(limit)
+        return [DeadLetter(d["_id"], Channel(d["channel"]), d["whom"], d["attempts"],
+                           (d.get("outcome") or {}).get("detail", "")) for d in found]
 
-    def replay(self, delivery_id: str, now_ms: int) -> bool:
-        result = self.db.deliveries.update_one({"_id": delivery_id, "status": "dead_letter"},
-                                               {"$set": {"status": "pending", "next_ms": now_ms, "attempts": 0}})
+    def replay(self, delivery_id: str, now: datetime) -> bool:
+        result = self.db.deliveries.update_one(
+            {"_id": delivery_id, "status": Status.DEAD_LETTER.value},
+            {"$set": {"status": Status.PENDING.value, "next_ms": ms(now), "attempts": 0}})
         return result.modified_count == 1
 
     # Preferences and digests
 
-    def preferences(self, patient_id: str) -> dict[str, Any]:
-        return self.db.preferences.find_one({"_id": patient_id}) or {}
+    def preferences(self, patient_id: str) -> Preferences:
+        found = self.db.preferences.find_one({"_id": patient_id}) or {}
+        defaults = Preferences()
+        return Preferences(channels=Channels(found.get("channels", defaults.channels)),
+                           routine=Routine(found.get("routine", defaults.routine)), language=found.get("language"))
 
-    def set_preferences(self, patient_id: str, preferences: dict[str, Any]) -> None:
+    def set_preferences(self, patient_id: str, preferences: Preferences) -> None:
+        document = {"channels": preferences.channels.value, "routine": preferences.routine.value,
+                    "language": preferences.language}
         try:
-            self.db.preferences.insert_one({"_id": patient_id, **preferences})
+            self.db.preferences.insert_one({"_id": patient_id, **document})
         except DuplicateKeyError:
-            self.db.preferences.update_one({"_id": patient_id}, {"$set": preferences})
+            self.db.preferences.update_one({"_id": patient_id}, {"$set": document})
 
-    def add_digest_item(self, item: dict[str, Any]) -> None:
+    def add_digest_item(self, item: DigestItem) -> None:
         with contextlib.suppress(DuplicateKeyError):  # a redelivered event: already in the digest
-            self.db.digest_items.insert_one(item)
+            self.db.digest_items.insert_one({
+                "_id": item.item_id, "patient_id": item.patient_id, "day": item.day.isoformat(), "at_ms": ms(item.at),
+                "event": item.event.model_dump(mode="json")})
 
-    def digest_days_before(self, day: str) -> list[dict[str, Any]]:
-        return list(self.db.digest_items.find({"day": {"$lt": day}}).sort([("patient_id", 1), ("at_ms", 1)]))
+    def digest_days_before(self, day: date) -> list[DigestItem]:
+        found = self.db.digest_items.find({"day": {"$lt": day.isoformat()}}).sort([("patient_id", 1), ("at_ms", 1)])
+        return [DigestItem(d["_id"], d["patient_id"], date.fromisoformat(d["day"]), moment(d["at_ms"]),
+                           Event.model_validate(d["event"])) for d in found]
 
-    def drop_digest_items(self, ids: list[str]) -> None:
-        self.db.digest_items.delete_many({"_id": {"$in": ids}})
+    def drop_digest(self, digest: Digest) -> None:
+        """The digest went out (or is recorded as a delivery to make): its items go."""
+        self.db.digest_items.delete_many({"_id": {"$in": [item.item_id for item in digest.items]}})
+
+
+# Deliveries and their documents, in one place.
+
+
+def _delivery_document(delivery: Delivery) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "_id": delivery.delivery_id, "event_id": delivery.event_id, "whom": delivery.whom,
+        "patient_id": delivery.patient_id, "professional_id": delivery.professional_id,
+        "channel": delivery.channel.value, "events": [event.model_dump(mode="json") for event in delivery.events]}
+    if delivery.digest:
+        document["digest"] = True
+    return document
+
+
+def _delivery(document: dict[str, Any]) -> Delivery:
+    return Delivery(
+        delivery_id=document["_id"], event_id=document["event_id"], whom=document["whom"],
+        patient_id=document.get("patient_id"), professional_id=document.get("professional_id") or "",
+        channel=Channel(document["channel"]), events=tuple(Event.model_validate(e) for e in document["events"]),
+        digest=bool(document.get("digest")))  # the store may answer 0/1

@@ -1,0 +1,116 @@
+"""notify's store on the embedded store: records read back as written, and documents as the previous
+version wrote them (raw dicts, epoch milliseconds) still load."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from services.common.clock import utcnow
+from services.common.events import ActorRef, Event, EventType
+from services.common.outbox import OutboxRelay
+from services.common.settings import Settings
+from services.notify.messages import PATIENT
+from services.notify.records import (
+    Channel,
+    Channels,
+    DeadLetter,
+    Delivery,
+    DigestItem,
+    Preferences,
+    Routine,
+    Status,
+)
+from services.notify.store import NotifyStore, ms
+
+LEASE = timedelta(seconds=60)
+
+
+@pytest.fixture
+def database(environment: dict[str, str]) -> Iterator[Database[dict[str, Any]]]:
+    name = f"{environment['DMP_MONGO_DATABASE_PREFIX']}_notify_store_{uuid.uuid4().hex[:8]}"
+    client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"], tz_aware=True)
+    yield client[name]
+    client.drop_database(name)
+    client.close()
+
+
+@pytest.fixture
+def store(database: Database[dict[str, Any]]) -> NotifyStore:
+    NotifyStore.prepare(database)
+    relay = OutboxRelay(database, NotifyStore.outbox_collections, "amqp://unused", 1.0, "notify")  # not started
+    return NotifyStore(database, relay, Settings.from_env())
+
+
+def happened(event_id: str = "evt_1") -> Event:
+    return Event(event_id=event_id, type=EventType.DOCUMENT_ADDED, source="dossier", occurred_at=utcnow(),
+                 patient_id="pat_1", actor=ActorRef(kind="professional", id="rpps:10000000008", profession="10"))
+
+
+def test_a_delivery_is_claimed_once_and_again_after_its_lease(store: NotifyStore) -> None:
+    now = utcnow()
+    delivery = Delivery.of_event(happened(), PATIENT, "", Channel.SMS)
+    first = store.add_delivery(delivery, now)
+    assert first is not None and first.delivery == delivery and first.attempts == 1 and first.claimed_at == now
+    assert store.add_delivery(delivery, now) is None  # a redelivered event
+    assert store.claim(delivery.delivery_id, now + LEASE / 2, LEASE) is None  # still its writer's
+    assert store.due(now + LEASE / 2, LEASE) == []
+    later = now + LEASE + timedelta(seconds=1)
+    assert store.due(later, LEASE) == [delivery.delivery_id]  # abandoned
+    second = store.claim(delivery.delivery_id, later, LEASE)
+    assert second is not None and second.delivery == delivery and second.attempts == 2
+    assert store.still_held(second) and not store.still_held(first)
+
+
+def test_a_dead_letter_is_listed_and_replayed(store: NotifyStore) -> None:
+    now = utcnow()
+    claim = store.add_delivery(Delivery.of_event(happened(), PATIENT, "", Channel.EMAIL), now)
+    assert claim is not None
+    store.finish(claim.delivery.delivery_id, Status.DEAD_LETTER, now, "recipient refused")
+    assert store.dead_letters(10) == [DeadLetter(claim.delivery.delivery_id, Channel.EMAIL, PATIENT, 1,
+                                                 "recipient refused")]
+    assert store.replay(claim.delivery.delivery_id, now)
+    assert store.due(now, LEASE) == [claim.delivery.delivery_id] and store.dead_letters(10) == []
+
+
+def test_preferences_and_digest_items_read_back_as_written(store: NotifyStore) -> None:
+    assert store.preferences("pat_1") == Preferences()  # never set: the defaults
+    chosen = Preferences(Channels.BOTH, Routine.DAILY_DIGEST, "en")
+    store.set_preferences("pat_1", chosen)
+    assert store.preferences("pat_1") == chosen
+    item = DigestItem.of(happened(), "pat_1")
+    store.add_digest_item(item)
+    store.add_digest_item(item)  # a redelivered event
+    assert store.digest_days_before(item.day) == []
+    assert store.digest_days_before(item.day + timedelta(days=1)) == [item]
+
+
+def test_documents_of_the_previous_version_load(store: NotifyStore, database: Database[dict[str, Any]]) -> None:
+    now, event = utcnow(), happened().model_dump(mode="json")
+    earlier = ms(now - timedelta(minutes=5))
+    database.deliveries.insert_many([  # as the previous version wrote them
+        {"_id": "digest:pat_1:2026-03-01:sms", "event_id": "digest:2026-03-01", "whom": "patient",
+         "patient_id": "pat_1", "professional_id": "", "channel": "sms", "digest": True, "events": [event],
+         "next_ms": earlier, "status": "pending", "attempts": 1, "claimed_ms": earlier, "last_error": "OSError: x"},
+        {"_id": "evt_2:author:email", "event_id": "evt_2", "whom": "author", "patient_id": None,
+         "professional_id": "rpps:10000000008", "channel": "email", "events": [event], "next_ms": earlier,
+         "status": "dead_letter", "attempts": 8, "claimed_ms": earlier,
+         "outcome": {"at": now, "detail": "gave up after retries: OSError: x"}},
+    ])
+    database.preferences.insert_one({"_id": "pat_1", "channels": "sms", "routine": "daily_digest", "language": None})
+    database.digest_items.insert_one({"_id": "evt_3:digest", "patient_id": "pat_1", "day": "2026-03-01",
+                                      "at_ms": earlier, "event": event})
+    claim = store.claim("digest:pat_1:2026-03-01:sms", now, LEASE)
+    assert claim is not None and claim.attempts == 2 and claim.delivery.digest
+    assert claim.delivery.channel is Channel.SMS and claim.delivery.events == (Event.model_validate(event),)
+    assert store.dead_letters(10) == [DeadLetter("evt_2:author:email", Channel.EMAIL, "author", 8,
+                                                 "gave up after retries: OSError: x")]
+    assert store.preferences("pat_1") == Preferences(Channels.SMS, Routine.DAILY_DIGEST)
+    [item] = store.digest_days_before(date(2026, 3, 2))
+    assert (item.item_id, item.day.isoformat(), ms(item.at)) == ("evt_3:digest", "2026-03-01", earlier)
