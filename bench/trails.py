@@ -22,8 +22,8 @@ from pymongo import MongoClient
 
 from bench.common import log
 from services.audit import chain
-from services.audit.service import trace_of
-from services.audit.store import AuditStore
+from services.audit.records import trace_of
+from services.audit.store import AuditStore, trace_document
 from services.common.actors import ActorKind
 from services.common.events import ActorRef, Event, EventType
 from services.common.settings import Settings
@@ -60,7 +60,7 @@ def fill_trails(mongo_uri: str, traces: int, already: int = 0) -> float:
         batch: list[dict[str, Any]] = []
         heads: list[dict[str, Any]] = []
         for i in range(first, min(first + BATCH, traces)):
-            trace = {**trace_of(event(i, now)), "chain": patient(i // CHAIN), "seq": i % CHAIN + 1,
+            trace = {**trace_document(trace_of(event(i, now))), "chain": patient(i // CHAIN), "seq": i % CHAIN + 1,
                      "prev_hash": batch[-1]["hash"] if i % CHAIN else chain.GENESIS, "recorded_at": now}
             trace["hash"] = chain.link(trace)
             batch.append(trace)

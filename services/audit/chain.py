@@ -26,8 +26,9 @@ def chain_of(event: dict[str, Any]) -> str:
 
 
 def canonical(trace: dict[str, Any]) -> bytes:
-    """What the hash covers, in a form that survives the store's round trip (dates as epoch ms,
-    booleans as booleans: nx-27017 gives 0/1 back)."""
+    """What the hash covers, over a trace as stored (services/audit/store.py writes it): dates as epoch ms,
+    booleans as booleans, since the store may answer 0/1. Over the stored form, not a record: every chain
+    written so far is hashed so, and whoever holds the trail's documents recomputes it as audit does."""
     occurred: datetime = trace["occurred_at"]
     body = {field: trace.get(field) for field in EVENT_FIELDS}
     body["occurred_at"] = int(occurred.timestamp() * 1000)

@@ -8,30 +8,64 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
+from services.audit.records import Checkpoint, Head
 from services.common.keys import SigningKey, parse_public_keys
 from services.common.settings import required
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
 
-def payload(heads: dict[str, list[Any]], at_ms: int) -> bytes:
-    return json.dumps({"heads": heads, "at_ms": at_ms}, sort_keys=True, separators=(",", ":")).encode()
+
+def signed_ms(at: datetime) -> int:
+    """A checkpoint's moment as signed, and as operators name it: epoch milliseconds (exact, so that a moment
+    read back signs the same)."""
+    return (at - EPOCH) // MILLISECOND
 
 
-def sign(heads: dict[str, list[Any]], at_ms: int) -> dict[str, Any]:
+def signed_at(at_ms: int) -> datetime:
+    return EPOCH + at_ms * MILLISECOND
+
+
+def payload(heads: Mapping[str, Head], at: datetime) -> bytes:
+    signed = {name: [head.seq, head.hash] for name, head in heads.items()}
+    return json.dumps({"heads": signed, "at_ms": signed_ms(at)}, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign(heads: Mapping[str, Head], now: datetime) -> Checkpoint:
     key = SigningKey.parse(required("DMP_AUDIT_SIGNING_KEY"))
-    signature = key.private_key.sign(payload(heads, at_ms))
-    return {"heads": heads, "at_ms": at_ms, "kid": key.kid, "signature": base64.urlsafe_b64encode(signature).decode()}
+    at = signed_at(int(now.timestamp() * 1000))  # to the millisecond, as it always was
+    signature = key.private_key.sign(payload(heads, at))
+    return Checkpoint(at=at, heads=dict(heads), kid=key.kid, signature=base64.urlsafe_b64encode(signature).decode())
 
 
-def signature_valid(checkpoint: dict[str, Any]) -> bool:
-    key = parse_public_keys(required("DMP_AUDIT_PUBLIC_KEYS")).get(checkpoint["kid"])
+def signature_valid(checkpoint: Checkpoint) -> bool:
+    key = parse_public_keys(required("DMP_AUDIT_PUBLIC_KEYS")).get(checkpoint.kid)
     if key is None:
         return False
     try:
-        key.verify(base64.urlsafe_b64decode(checkpoint["signature"]), payload(checkpoint["heads"], checkpoint["at_ms"]))
+        key.verify(base64.urlsafe_b64decode(checkpoint.signature), payload(checkpoint.heads, checkpoint.at))
     except InvalidSignature:
         return False
     return True
+
+
+def receipt(checkpoint: Checkpoint) -> dict[str, Any]:
+    """What the checkpoint command answers."""
+    return {"at_ms": signed_ms(checkpoint.at), "chains": len(checkpoint.heads)}
+
+
+def mismatches(checkpoint: Checkpoint, signed: bool, purged: Mapping[str, datetime],
+               hash_at: Callable[[str, int], str | None]) -> list[dict[str, Any]]:
+    """How this checkpoint no longer matches the trail: a bad signature, or each head (of a chain not purged
+    since) whose trace is gone or hashes otherwise now. `hash_at(chain, seq)`: that trace's hash, if any."""
+    at_ms = signed_ms(checkpoint.at)
+    if not signed:
+        return [{"checkpoint": at_ms, "problem": "bad signature"}]
+    return [{"checkpoint": at_ms, "chain": name, "seq": head.seq, "problem": "chain rewritten since this checkpoint"}
+            for name, head in checkpoint.heads.items() if name not in purged and hash_at(name, head.seq) != head.hash]

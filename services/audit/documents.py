@@ -7,6 +7,7 @@ tell them; and it refuses professionals the history of a closed dossier, so it k
 
 from __future__ import annotations
 
+from services.audit.records import DossierState
 from services.common.events import Event, EventType
 from services.common.grants import visibility_codes
 
@@ -14,10 +15,10 @@ MASKED = "MASQUE_PS"
 INVISIBLE_TO_PATIENT = "INVISIBLE_PATIENT"
 
 DOSSIER_STATES = {
-    EventType.DOSSIER_OPENED: "open",
-    EventType.DOSSIER_REOPENED: "open",
-    EventType.DOSSIER_CLOSED: "closed",
-    EventType.DOSSIER_DELETION_REQUESTED: "deletion_requested",
+    EventType.DOSSIER_OPENED: DossierState.OPEN,
+    EventType.DOSSIER_REOPENED: DossierState.OPEN,
+    EventType.DOSSIER_CLOSED: DossierState.CLOSED,
+    EventType.DOSSIER_DELETION_REQUESTED: DossierState.DELETION_REQUESTED,
 }
 
 
@@ -37,5 +38,5 @@ def visibility_after(event: Event, current: list[str]) -> list[str] | None:
     return None
 
 
-def dossier_state_after(event: Event) -> str | None:
+def dossier_state_after(event: Event) -> DossierState | None:
     return DOSSIER_STATES.get(event.type)

@@ -1,4 +1,4 @@
-"""How traces are shown: plain labels for people, filters for the history, FHIR R4 AuditEvent export.
+"""How traces are shown: plain labels for people, FHIR R4 AuditEvent export.
 
 The trace shape follows IHE's Basic Audit Log Patterns: who (actor, profession, organisation), what
 (event type, document), when, from where (the service), why (the rule; emergency), outcome.
@@ -6,10 +6,12 @@ The trace shape follows IHE's Basic Audit Log Patterns: who (actor, profession, 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
-from services.common.schemas import HistoryQuery
+from services.audit.records import Trace
+from services.common.events import ActorRef, Outcome
 
 LABELS: dict[str, tuple[str, str]] = {  # event type: (français, English)
     "dossier_opened": ("Ouverture du dossier", "Dossier opened"),
@@ -71,62 +73,52 @@ def label(event_type: str, language: str) -> str:
     return french if language == "fr" else english
 
 
-def filters(request: HistoryQuery) -> dict[str, Any]:
-    selection: dict[str, Any] = {}
-    window: dict[str, int] = {}
-    if request.date_from:
-        window["$gte"] = _ms(datetime.combine(request.date_from, time.min, UTC))
-    if request.date_to:
-        window["$lt"] = _ms(datetime.combine(request.date_to, time.max, UTC))
-    if window:
-        selection["occurred_ms"] = window
-    if request.professional_id:
-        selection["actor.id"] = request.professional_id
-    if request.action:
-        selection["type"] = request.action
-    return selection
-
-
-def public(trace: dict[str, Any], language: str) -> dict[str, Any]:
+def public(trace: Trace, language: str) -> dict[str, Any]:
     return {
-        "event_id": trace["_id"], "type": trace["type"], "label": label(trace["type"], language),
-        "occurred_at": trace["occurred_at"].isoformat(), "actor": trace.get("actor"),
-        "document_id": trace.get("document_id"), "outcome": trace["outcome"], "rule": trace.get("rule"),
-        "emergency": bool(trace.get("emergency")),
+        "event_id": trace.event_id, "type": trace.type.value, "label": label(trace.type, language),
+        "occurred_at": trace.occurred_at.isoformat(), "actor": _actor(trace.actor),
+        "document_id": trace.document_id, "outcome": trace.outcome.value, "rule": trace.rule,
+        "emergency": trace.emergency,
     }
 
 
-def audit_event(trace: dict[str, Any]) -> dict[str, Any]:
+def _actor(actor: ActorRef | None) -> dict[str, Any] | None:
+    # The fields the trace was written with, no more: a trace written before an actor had an organisation
+    # shows none, as it always did.
+    return None if actor is None else actor.model_dump(mode="json", exclude_unset=True)
+
+
+def audit_event(trace: Trace) -> dict[str, Any]:
     """One trace as a FHIR R4 AuditEvent (identifiers only, as in the trail itself)."""
-    actor = trace.get("actor") or {}
-    verb = trace["type"].rsplit("_", 1)[-1]
+    verb = trace.type.rsplit("_", 1)[-1]
     resource: dict[str, Any] = {
         "resourceType": "AuditEvent",
-        "id": trace["_id"].replace("_", "-"),
+        "id": trace.event_id.replace("_", "-"),
         "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110110",
                  "display": "Patient Record"},
-        "subtype": [{"system": "urn:dmp:event-type", "code": trace["type"], "display": label(trace["type"], "en")}],
+        "subtype": [{"system": "urn:dmp:event-type", "code": trace.type.value, "display": label(trace.type, "en")}],
         "action": ACTIONS.get(verb, "E"),
-        "recorded": trace["occurred_at"].astimezone(UTC).isoformat(),
-        "outcome": "0" if trace["outcome"] == "success" else "4",
-        "agent": [{"who": {"identifier": _agent(actor.get("id") or "system")}, "requestor": True}],
-        "source": {"observer": {"display": f"dmp-{trace['source']}"}},
-        "entity": [{"what": {"identifier": {"system": "urn:dmp:patient", "value": trace.get("patient_id") or "-"}},
+        "recorded": trace.occurred_at.astimezone(UTC).isoformat(),
+        "outcome": "0" if trace.outcome is Outcome.SUCCESS else "4",
+        "agent": [{"who": {"identifier": _agent((trace.actor.id if trace.actor else None) or "system")},
+                   "requestor": True}],
+        "source": {"observer": {"display": f"dmp-{trace.source}"}},
+        "entity": [{"what": {"identifier": {"system": "urn:dmp:patient", "value": trace.patient_id or "-"}},
                     "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1"}}],
     }
-    if trace.get("rule"):
-        resource["outcomeDesc"] = trace["rule"]
-    if trace.get("emergency"):
+    if trace.rule:
+        resource["outcomeDesc"] = trace.rule
+    if trace.emergency:
         resource["purposeOfEvent"] = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
                                                     "code": "ETREAT", "display": "Emergency Treatment"}]}]
-    if trace.get("document_id"):
-        document = {"system": "urn:dmp:document", "value": trace["document_id"]}
+    if trace.document_id:
+        document = {"system": "urn:dmp:document", "value": trace.document_id}
         resource["entity"].append({"what": {"identifier": document}, "type": {
             "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2"}})
     return resource
 
 
-def fhir_bundle(traces: list[dict[str, Any]], total: int) -> dict[str, Any]:
+def fhir_bundle(traces: Sequence[Trace], total: int) -> dict[str, Any]:
     """One page of the history; `total` counts every trace this reader may see, not only this page's."""
     return {"resourceType": "Bundle", "type": "collection", "total": total,
             "entry": [{"resource": audit_event(trace)} for trace in traces]}
@@ -137,7 +129,3 @@ def _agent(actor_id: str) -> dict[str, str]:
     if actor_id.startswith("rpps:"):
         return {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": actor_id.removeprefix("rpps:")}
     return {"system": "urn:dmp:actor", "value": actor_id}
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)

@@ -1,20 +1,34 @@
 """audit's collections: traces (append-only, one hash chain per patient), chain heads, signed
-checkpoints, and tombstones of chains purged with their dossier."""
+checkpoints, and tombstones of chains purged with their dossier.
+
+Times that are compared are kept as epoch milliseconds (`*_ms`) beside the dates people see: nx-27017
+turns a top-level datetime written by $set into a string. The store turns documents into records
+(services/audit/records.py) and back, here and nowhere else.
+"""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.audit import chain, documents
+from services.audit import chain, checkpoints, documents
+from services.audit.chain import Break
+from services.audit.records import Checkpoint, DossierState, Head, HistoryPage, HistorySelection, Trace
 from services.common.errors import ServiceUnavailable
-from services.common.events import Event, EventType
+from services.common.events import ActorRef, Event, EventType, Outcome
+from services.common.grants import Grant, hidden_from
 from services.common.matching import matches
+from services.common.paging import after, encode_cursor
 from services.common.store import Store, equal
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 class AuditStore(Store):
@@ -28,11 +42,12 @@ class AuditStore(Store):
         database.traces.create_index([("document_author", 1), ("occurred_ms", 1)])
         database.documents.create_index([("patient_id", 1)])
 
-    def append(self, event: dict[str, Any], now: datetime) -> bool:
+    def append(self, trace: Trace, now: datetime) -> bool:
         """Add a trace at the end of its chain; False when this event was already traced. Concurrent
         writers race for the next sequence number: the unique (chain, seq) index lets one win. Three
         commands when nothing races (the head, the trace, the head again): a repeated event, a lost race
         and a head left behind by a writer that died are all told apart only once an insert is refused."""
+        event = trace_document(trace)
         name = chain.chain_of(event)
         for _ in range(50):
             head = self.db.chain_heads.find_one({"_id": name})
@@ -40,10 +55,10 @@ class AuditStore(Store):
                 if self._purged_after(name, event["occurred_ms"]):
                     return False  # a late event of a dossier already purged: nothing of it may linger
                 head = {"seq": 0, "hash": chain.GENESIS}
-            trace = {**event, "chain": name, "seq": head["seq"] + 1, "prev_hash": head["hash"], "recorded_at": now}
-            trace["hash"] = chain.link(trace)
+            linked = {**event, "chain": name, "seq": head["seq"] + 1, "prev_hash": head["hash"], "recorded_at": now}
+            linked["hash"] = chain.link(linked)
             try:
-                self.db.traces.insert_one(trace)
+                self.db.traces.insert_one(linked)
             except DuplicateKeyError:
                 if self.db.traces.find_one({"_id": event["_id"]}, {"_id": 1}) is not None:
                     return False  # this event is traced already (a redelivery, or another worker meanwhile)
@@ -51,7 +66,7 @@ class AuditStore(Store):
                 if ahead is not None:  # that place is taken: the head lags behind it, catch up and try again
                     self._move_head(name, head, ahead)
                 continue
-            self._move_head(name, head, trace)
+            self._move_head(name, head, linked)
             return True
         raise ServiceUnavailable("the audit chain is too busy; the event will be retried")
 
@@ -71,7 +86,7 @@ class AuditStore(Store):
         the document's author (for the author's history). A deposit's document is new: written at once,
         looked up only if it was not (one command, not two)."""
         assert event.document_id is not None
-        at_ms = int(event.occurred_at.timestamp() * 1000)
+        at_ms = ms(event.occurred_at)
         author = event.actor.id if event.type is EventType.DOCUMENT_ADDED and event.actor is not None else None
         known = None if event.type is EventType.DOCUMENT_ADDED else self.db.documents.find_one(
             {"_id": event.document_id})
@@ -98,12 +113,14 @@ class AuditStore(Store):
                                          {"$set": changes})
         return author or known["author"]["id"]
 
-    def hidden_documents(self, patient_id: str, hidden: dict[str, Any] | None) -> list[str]:
-        """The ids of this patient's documents that `hidden` (grants.hidden_from) selects: one indexed
-        fetch of the patient's documents, the filter applied here (common/matching.py says why)."""
-        if hidden is None:
+    def hidden_documents(self, grant: Grant, reader_id: str) -> list[str]:
+        """The ids of the grant's patient's documents hidden from this reader (grants.hidden_from): one
+        indexed fetch of the patient's documents, the filter applied here (common/matching.py says why)."""
+        hidden = hidden_from(grant, reader_id)
+        if hidden is None or not grant.patient_id:
             return []
-        records = self.db.documents.find({"patient_id": equal(patient_id)}, {"_id": 1, "visibility": 1, "author": 1})
+        records = self.db.documents.find({"patient_id": equal(grant.patient_id)},
+                                         {"_id": 1, "visibility": 1, "author": 1})
         return [record["_id"] for record in records if matches(record, hidden)]
 
     def remember_dossier(self, event: Event) -> None:
@@ -111,17 +128,17 @@ class AuditStore(Store):
         state = documents.dossier_state_after(event)
         if state is None or event.patient_id is None:
             return
-        at_ms = int(event.occurred_at.timestamp() * 1000)
+        at_ms = ms(event.occurred_at)
         with contextlib.suppress(DuplicateKeyError):
-            self.db.dossiers.insert_one({"_id": event.patient_id, "state": state, "state_ms": at_ms})
+            self.db.dossiers.insert_one({"_id": event.patient_id, "state": state.value, "state_ms": at_ms})
             return
         self.db.dossiers.update_one({"_id": event.patient_id, "state_ms": {"$lte": at_ms}},
-                                    {"$set": {"state": state, "state_ms": at_ms}})
+                                    {"$set": {"state": state.value, "state_ms": at_ms}})
 
     def dossier_open(self, patient_id: str) -> bool:
         """False once the dossier is closed or its deletion requested (until it is reopened)."""
         known = self.db.dossiers.find_one({"_id": patient_id})
-        return known is None or known["state"] == "open"
+        return known is None or known["state"] == DossierState.OPEN.value
 
     def authored_in(self, patient_id: str, actor_id: str) -> bool:
         """Whether the trail holds any trace of a document this actor wrote in this patient's dossier."""
@@ -131,20 +148,34 @@ class AuditStore(Store):
     def chain_names(self) -> list[str]:
         return [head["_id"] for head in self.db.chain_heads.find({}, {"_id": 1})]
 
-    def heads(self) -> dict[str, list[Any]]:
-        return {head["_id"]: [head["seq"], head["hash"]] for head in self.db.chain_heads.find({})}
+    def heads(self) -> dict[str, Head]:
+        return {head["_id"]: Head(head["seq"], head["hash"]) for head in self.db.chain_heads.find({})}
 
-    def chain_traces(self, name: str) -> Any:
+    def chain_traces(self, name: str) -> Iterable[dict[str, Any]]:
+        """A chain's traces in sequence order, as stored: what chain.py hashes (its canonical form is
+        defined over the stored trace, so that existing chains, and anyone with the trail, check it)."""
         return self.db.traces.find({"chain": equal(name)}).sort([("seq", 1)])
 
-    def trace_at(self, name: str, seq: int) -> dict[str, Any] | None:
-        return self.db.traces.find_one({"chain": equal(name), "seq": seq})
+    def first_break(self, name: str) -> tuple[Break | None, int, str]:
+        """chain.first_break of this chain: (the first broken or missing link or None, last seq, last hash)."""
+        return chain.first_break(name, self.chain_traces(name))
 
-    def add_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.db.checkpoints.insert_one({"_id": checkpoint["at_ms"], **checkpoint})
+    def hash_at(self, name: str, seq: int) -> str | None:
+        """The stored hash of this chain's trace `seq`, None when there is no such trace."""
+        trace = self.db.traces.find_one({"chain": equal(name), "seq": seq}, {"hash": 1})
+        return None if trace is None else str(trace["hash"])
 
-    def checkpoints(self) -> list[dict[str, Any]]:
-        return list(self.db.checkpoints.find({}).sort([("at_ms", 1)]))
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        at_ms = checkpoints.signed_ms(checkpoint.at)  # the checkpoint's key, and what its signature covers
+        self.db.checkpoints.insert_one({
+            "_id": at_ms, "heads": {name: [head.seq, head.hash] for name, head in checkpoint.heads.items()},
+            "at_ms": at_ms, "kid": checkpoint.kid, "signature": checkpoint.signature})
+
+    def checkpoints(self) -> list[Checkpoint]:
+        return [Checkpoint(at=checkpoints.signed_at(record["at_ms"]),
+                           heads={name: Head(seq, digest) for name, (seq, digest) in record["heads"].items()},
+                           kid=record["kid"], signature=record["signature"])
+                for record in self.db.checkpoints.find({}).sort([("at_ms", 1)])]
 
     def purged_chains(self) -> dict[str, datetime]:
         """Every chain purged, with when its purge was decided."""
@@ -159,7 +190,7 @@ class AuditStore(Store):
     def purge_chain(self, name: str, at: datetime, event_id: str, decided: datetime) -> None:
         """Traces follow their dossier's retention: a tombstone says why the chain is gone, and when the
         purge was decided (events of the dossier that arrive later are dropped)."""
-        tombstone = {"purged_at": at, "event_id": event_id, "purge_ms": int(decided.timestamp() * 1000)}
+        tombstone = {"purged_at": at, "event_id": event_id, "purge_ms": ms(decided)}
         try:
             self.db.purged_chains.insert_one({"_id": name, **tombstone})
         except DuplicateKeyError:  # purged before (an earlier dossier of the same patient)
@@ -169,16 +200,74 @@ class AuditStore(Store):
         self.db.documents.delete_many({"patient_id": equal(name)})
         self.db.dossiers.delete_one({"_id": name})
 
-    def history(self, indexed: dict[str, Any], selection: dict[str, Any], paged: dict[str, Any],
-                limit: int) -> tuple[int, list[dict[str, Any]]]:
-        """(traces matching `selection`, the first `limit` matching `paged`, newest first). One fetch of
-        the dossier's traces by an indexed equality (`indexed`), the rest of the filter applied here: the
+    def history(self, selection: HistorySelection, cursor: str | None, limit: int) -> HistoryPage:
+        """The traces `selection` picks, newest first: their count, the first `limit` after `cursor`. One
+        fetch of the dossier's traces by an indexed equality, the rest of the filter applied here: the
         store answers $nin, $or, sorts on two keys and counts by loading a whole collection
         (common/matching.py), and the filter must hold before paging, so that pages stay full."""
-        assert "patient_id" in indexed, "a history is always one patient's"
-        if indexed["patient_id"] is None:
-            return 0, []
+        indexed: dict[str, Any] = {"patient_id": selection.patient_id}
+        if selection.document_author is not None:
+            indexed["document_author"] = selection.document_author
+        query = {**indexed, **_narrowed(selection)}
+        paged = after(query, cursor, "occurred_ms")
+        if selection.patient_id is None:
+            return HistoryPage(0, (), None)
         exact = {field: equal(value) for field, value in indexed.items()}
-        records = [record for record in self.db.traces.find(exact) if matches(record, selection)]
+        records = [record for record in self.db.traces.find(exact) if matches(record, query)]
         records.sort(key=lambda record: (record["occurred_ms"], record["_id"]), reverse=True)
-        return len(records), [record for record in records if matches(record, paged)][:limit]
+        page = [record for record in records if matches(record, paged)][:limit + 1]
+        more = len(page) > limit
+        page = page[:limit]
+        return HistoryPage(total=len(records), traces=tuple(trace_from_document(record) for record in page),
+                           next_cursor=encode_cursor(page[-1], "occurred_ms") if more else None)
+
+
+def _narrowed(selection: HistorySelection) -> dict[str, Any]:
+    """The history's filters as a query on traces (dates on `occurred_ms`, the day's end excluded as before)."""
+    query: dict[str, Any] = {}
+    window: dict[str, int] = {}
+    if selection.since is not None:
+        window["$gte"] = ms(selection.since)
+    if selection.before is not None:
+        window["$lt"] = ms(selection.before)
+    if window:
+        query["occurred_ms"] = window
+    if selection.actor_id:
+        query["actor.id"] = selection.actor_id
+    if selection.type:
+        query["type"] = selection.type
+    if selection.hidden_documents:  # every trace of a document this reader may not see, whatever its type
+        query["document_id"] = {"$nin": list(selection.hidden_documents)}
+    return query
+
+
+# Traces and their documents, in one place.
+
+
+def trace_document(trace: Trace) -> dict[str, Any]:
+    """A trace as stored, before its place in its chain: the event's fields as the bus carries them, its date
+    as a date (history sorts and filters by time) and as epoch ms (compared)."""
+    document: dict[str, Any] = {
+        "_id": trace.event_id, "type": trace.type.value, "source": trace.source, "occurred_at": trace.occurred_at,
+        "actor": None if trace.actor is None else trace.actor.model_dump(mode="json"),
+        "patient_id": trace.patient_id, "dossier_id": trace.dossier_id, "document_id": trace.document_id,
+        "outcome": trace.outcome.value, "rule": trace.rule, "emergency": trace.emergency, "data": dict(trace.data),
+        "occurred_ms": ms(trace.occurred_at),
+    }
+    if trace.document_id:
+        document["document_author"] = trace.document_author
+    return document
+
+
+def trace_from_document(document: dict[str, Any]) -> Trace:
+    actor = document.get("actor")
+    return Trace(
+        event_id=document["_id"], type=EventType(document["type"]), source=document["source"],
+        occurred_at=document["occurred_at"], outcome=Outcome(document["outcome"]),
+        # as written: a trace from before a field of the actor existed keeps it unset (labels.public shows it so)
+        actor=None if actor is None else ActorRef.model_validate(actor),
+        patient_id=document.get("patient_id"), dossier_id=document.get("dossier_id"),
+        document_id=document.get("document_id"), rule=document.get("rule"),
+        emergency=bool(document.get("emergency")),  # the store may answer 0/1
+        data=dict(document.get("data") or {}), document_author=document.get("document_author"),
+    )

@@ -13,8 +13,8 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from services.audit.chain import GENESIS, first_break, link
-from services.audit.service import trace_of
-from services.audit.store import AuditStore
+from services.audit.records import trace_of
+from services.audit.store import AuditStore, trace_document
 from services.common.actors import ActorKind
 from services.common.clock import utcnow
 from services.common.events import ActorRef, Event, EventType
@@ -85,7 +85,7 @@ def test_a_head_left_behind_by_a_writer_that_died_is_caught_up(store: tuple[Audi
     audit.append(trace_of(event(patient)), utcnow())
     head = audit.db.chain_heads.find_one({"_id": patient})
     assert head is not None and head["seq"] == 1
-    orphan = {**trace_of(event(patient)), "chain": patient, "seq": 2, "prev_hash": head["hash"],
+    orphan = {**trace_document(trace_of(event(patient))), "chain": patient, "seq": 2, "prev_hash": head["hash"],
               "recorded_at": utcnow()}
     orphan["hash"] = link(orphan)
     audit.db.traces.insert_one(orphan)  # and no head moved
