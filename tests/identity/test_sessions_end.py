@@ -135,7 +135,8 @@ def test_a_forged_session_end_logs_nobody_out(cluster: Any, smtp_server: Mailbox
         unsigned_dispatcher(uri=config["AMQP_URI"])("identity", "session_ended", ended(session_id(session)))
         event_dispatcher(config["AMQP_URI"])("identity", "session_ended", ended("ses_marker"))
 
-        eventually(lambda: is_ended(replica, "ses_marker"), seconds=20)  # a loaded machine: the signed marker may take a while
+        # A loaded machine: the signed marker may take a while.
+        eventually(lambda: is_ended(replica, "ses_marker"), seconds=20)
         replica.check(session_id(session))  # still live: the forged end was not believed
     finally:
         feed.stop()
