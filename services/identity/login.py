@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from services.identity.records import CardNonce, LoginCode, RefreshToken
+
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=5)
 CODE_MAX_ATTEMPTS = 5
@@ -38,6 +40,10 @@ class RateLimit:
     def bucket(self, key: str, now: datetime) -> str:
         seconds = int(self.window.total_seconds())
         return f"{key}|{int(now.timestamp()) // seconds}"
+
+    def exceeded(self, count: int) -> bool:
+        """`count` is the bucket's count with this request."""
+        return count > self.limit
 
     def retry_after(self, now: datetime) -> int:
         seconds = int(self.window.total_seconds())
@@ -67,6 +73,39 @@ def code_matches(key: bytes, challenge_id: str, code: str, digest: str) -> bool:
 def ins_reference(key: bytes, ins: str) -> str:
     """A keyed hash of the INS: rate-limit counters must not hold the number itself."""
     return hmac.new(key, f"ins:{ins}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def resend_throttled(latest: LoginCode | None, address: str | None, now: datetime) -> bool:
+    """No new code while the one sent moments ago to the same address is still valid."""
+    return (latest is not None and not latest.consumed and latest.created_at > now - RESEND_AFTER
+            and latest.address == address)
+
+
+def code_open(code: LoginCode | None, now: datetime) -> bool:
+    """A code that may still be tried: not used, not locked, not expired."""
+    return code is not None and not code.consumed and code.expires_at > now
+
+
+def locks(attempts: int) -> bool:
+    """A wrong code at the last attempt locks the code: a new one is needed."""
+    return attempts >= CODE_MAX_ATTEMPTS
+
+
+def nonce_open(nonce: CardNonce | None, actor_id: str, now: datetime) -> bool:
+    """A card challenge issued to this actor, not expired (it is consumed once this holds)."""
+    return nonce is not None and nonce.actor_id == actor_id and nonce.expires_at > now
+
+
+def refresh_open(token: RefreshToken | None, now: datetime) -> bool:
+    """A refresh token not expired. A used one is not refused here: presenting it again is a replay,
+    which ends its session (services/identity/service.py)."""
+    return token is not None and token.expires_at > now
+
+
+def ends_with_logout(token: RefreshToken | None, actor_id: str, session_id: str) -> bool:
+    """The refresh token presented at logout is the caller's own and of another session: that session
+    ends too (a token of someone else's ends nothing)."""
+    return token is not None and token.patient_id == actor_id and token.family != session_id
 
 
 def new_refresh_token() -> str:

@@ -1,24 +1,56 @@
-"""identity's collections: patients and professionals."""
+"""identity's collections: patients, the accounts that log in with a card or key (professionals, agents,
+systems), legal representations, login codes, card nonces, refresh tokens and ended sessions.
+
+The only module that knows their documents: it turns them into records (services/identity/records.py)
+and back. Times are stored as datetimes written by inserts; the one written by $set (a contact's
+verification) is nested ({"at": datetime}): nx-27017 turns a top-level datetime written by $set into a
+string.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.database import Database
 
+from services.common.actors import Role
 from services.common.events import Event
 from services.common.sessions import EndedSession
 from services.common.store import Store, equal
+from services.identity.records import (
+    Account,
+    AccountStatus,
+    CardNonce,
+    Channel,
+    CounterAgent,
+    LegalRepresentation,
+    LoginCode,
+    Patient,
+    Professional,
+    Purpose,
+    RefreshToken,
+    SystemClient,
+)
 
 log = logging.getLogger(__name__)
+
+HIDDEN = {"_outbox": 0}
+CONTACT_FIELDS = {Channel.EMAIL: "email", Channel.SMS: "mobile"}  # the patient field a channel reaches
+ACCOUNT_COLLECTIONS = {"rpps": "professionals", "agent": "agents", "system": "systems"}
 
 
 def _collection_of(actor_id: str) -> str:
     """Where an actor who logs in with a card or key is kept, by the prefix of its id."""
-    return {"rpps": "professionals", "agent": "agents", "system": "systems"}[actor_id.split(":")[0]]
+    return ACCOUNT_COLLECTIONS[actor_id.split(":")[0]]
+
+
+def status_change(actor_id: str, status: AccountStatus, at: datetime) -> dict[str, str]:
+    """An account_status_changed event's data, which is also the account_changes document: consent keeps the
+    newest status by `changed_ms` (epoch milliseconds, as a string)."""
+    return {"actor_id": actor_id, "status": status.value, "changed_ms": str(int(at.timestamp() * 1000))}
 
 
 class IdentityStore(Store):
@@ -36,39 +68,45 @@ class IdentityStore(Store):
         database.refresh_tokens.create_index([("family", 1)])
         database.ended_sessions.create_index([("until", 1)])
 
-    def add_patient(self, patient: dict[str, Any], event: Event) -> bool:
+    # Patients and accounts
+
+    def add_patient(self, patient: Patient, event: Event) -> bool:
         """False when the INS is already registered."""
-        return self.insert_new("patients", patient, [event])
+        return self.insert_new("patients", _patient_document(patient), [event])
 
-    def add_actor(self, collection: str, record: dict[str, Any], event: Event) -> bool:
+    def add_account(self, account: Account, event: Event) -> bool:
         """Register a professional, agent or system; False when the id is already taken."""
-        return self.insert_new(collection, record, [event])
+        return self.insert_new(_collection_of(account.id), _account_document(account), [event])
 
-    def actor_record(self, actor_id: str) -> dict[str, Any] | None:
-        """The record of whoever logs in with a card or key, by actor id."""
-        return self.db[_collection_of(actor_id)].find_one({"_id": actor_id}, {"_outbox": 0})
+    def account(self, actor_id: str) -> Account | None:
+        """Whoever logs in with a card or key, by actor id."""
+        document = self.db[_collection_of(actor_id)].find_one({"_id": actor_id}, HIDDEN)
+        return _account(document) if document is not None else None
 
-    def patient_by_ins(self, ins: str) -> dict[str, Any] | None:
-        return self.db.patients.find_one({"ins": ins}, {"_outbox": 0})
+    def patient_by_ins(self, ins: str) -> Patient | None:
+        document = self.db.patients.find_one({"ins": ins}, HIDDEN)
+        return _patient(document) if document is not None else None
 
-    def patient(self, patient_id: str) -> dict[str, Any] | None:
-        return self.db.patients.find_one({"_id": patient_id}, {"_outbox": 0})
+    def patient(self, patient_id: str) -> Patient | None:
+        document = self.db.patients.find_one({"_id": patient_id}, HIDDEN)
+        return _patient(document) if document is not None else None
 
-    def professional(self, rpps: str) -> dict[str, Any] | None:
-        return self.db.professionals.find_one({"_id": f"rpps:{rpps}"}, {"_outbox": 0})
-
+    def professional(self, rpps: str) -> Professional | None:
+        document = self.db.professionals.find_one({"_id": f"rpps:{rpps}"}, HIDDEN)
+        return _professional(document) if document is not None else None
 
     def record_account_change(self, event: Event) -> None:
         self.insert_with_events("account_changes", {"_id": event.event_id, **event.data}, [event])
 
-    def set_status(self, actor_id: str, status: str) -> bool:
-        result = self.db[_collection_of(actor_id)].update_one({"_id": actor_id}, {"$set": {"status": status}})
+    def set_status(self, actor_id: str, status: AccountStatus) -> bool:
+        result = self.db[_collection_of(actor_id)].update_one({"_id": actor_id}, {"$set": {"status": status.value}})
         return result.matched_count == 1
 
-    def set_contact(self, patient_id: str, field: str, address: str, at: datetime, event: Event | None = None) -> None:
+    def set_contact(self, patient_id: str, channel: Channel, address: str, at: datetime,
+                    event: Event | None = None) -> None:
         """Set an email or mobile, verified now (a code sent to it came back); a change, with its event in
         the same write: whoever keeps contacts (notify) hears of every change that was made."""
-        # Nested: nx-27017 would store a top-level datetime written by $set as a string.
+        field = CONTACT_FIELDS[channel]
         changes = {field: address, f"{field}_verified": {"at": at}}
         if event is None:
             self.db.patients.update_one({"_id": patient_id}, {"$set": changes})
@@ -77,11 +115,17 @@ class IdentityStore(Store):
 
     # Legal representatives
 
-    def add_representation(self, record: dict[str, Any], event: Event) -> bool:
-        return self.insert_new("representations", record, [event])
+    def add_representation(self, representation: LegalRepresentation, event: Event) -> bool:
+        document = {"_id": f"{representation.representative_id}|{representation.minor_id}",
+                    "representative_id": representation.representative_id, "minor_id": representation.minor_id,
+                    "added_at": representation.added_at}
+        return self.insert_new("representations", document, [event])
 
-    def representation(self, representative_id: str, minor_id: str) -> dict[str, Any] | None:
-        return self.db.representations.find_one({"_id": f"{representative_id}|{minor_id}"}, {"_outbox": 0})
+    def representation(self, representative_id: str, minor_id: str) -> LegalRepresentation | None:
+        document = self.db.representations.find_one({"_id": f"{representative_id}|{minor_id}"}, HIDDEN)
+        if document is None:
+            return None
+        return LegalRepresentation(document["representative_id"], document["minor_id"], document["added_at"])
 
     # Login
 
@@ -92,34 +136,52 @@ class IdentityStore(Store):
         )
         return int((counter or {}).get("count", 1))
 
-    def latest_code(self, patient_id: str, purpose: str) -> dict[str, Any] | None:
-        query = {"patient_id": equal(patient_id), "purpose": equal(purpose)}
+    def latest_code(self, subject_id: str, purpose: Purpose) -> LoginCode | None:
+        query = {"patient_id": equal(subject_id), "purpose": equal(purpose.value)}
         cursor = self.db.login_codes.find(query).sort([("created_at", -1)]).limit(1)
-        return next(iter(cursor), None)
+        document = next(iter(cursor), None)
+        return _login_code(document) if document is not None else None
 
+    def add_code(self, code: LoginCode) -> None:
+        self.db.login_codes.insert_one({
+            "_id": code.id, "patient_id": code.subject_id, "purpose": code.purpose.value,
+            "channel": code.channel.value, "address": code.address, "created_at": code.created_at,
+            "expires_at": code.expires_at, "attempts": code.attempts, "consumed": code.consumed,
+            "digest": code.digest,
+        })
 
-
-    def add_code(self, challenge: dict[str, Any]) -> None:
-        self.db.login_codes.insert_one(challenge)
-
-    def count_attempt(self, challenge_id: str, max_attempts: int) -> dict[str, Any] | None:
-        """Count one attempt on a live challenge; None when it is used up or locked."""
-        return self.db.login_codes.find_one_and_update(
-            {"_id": challenge_id, "consumed": False, "attempts": {"$lt": max_attempts}},
+    def count_attempt(self, code_id: str, max_attempts: int) -> LoginCode | None:
+        """Count one attempt on a live code, atomically; None when it is used up or locked."""
+        document = self.db.login_codes.find_one_and_update(
+            {"_id": code_id, "consumed": False, "attempts": {"$lt": max_attempts}},
             {"$inc": {"attempts": 1}},
             return_document=ReturnDocument.AFTER,
         )
+        return _login_code(document) if document is not None else None
 
-    def consume(self, collection: str, challenge_id: str) -> bool:
+    def consume_code(self, code_id: str) -> bool:
+        return self._consume("login_codes", code_id)
+
+    def consume_nonce(self, nonce: str) -> bool:
+        return self._consume("card_nonces", nonce)
+
+    def consume_refresh(self, digest: str) -> bool:
+        return self._consume("refresh_tokens", digest)
+
+    def _consume(self, collection: str, key: str) -> bool:
         """Single use: True for the one caller that consumes it."""
-        result = self.db[collection].update_one({"_id": challenge_id, "consumed": False}, {"$set": {"consumed": True}})
+        result = self.db[collection].update_one({"_id": key, "consumed": False}, {"$set": {"consumed": True}})
         return result.modified_count == 1
 
-    def add_nonce(self, nonce: dict[str, Any]) -> None:
-        self.db.card_nonces.insert_one(nonce)
+    def add_nonce(self, nonce: CardNonce) -> None:
+        self.db.card_nonces.insert_one({"_id": nonce.nonce, "actor_id": nonce.actor_id,
+                                        "expires_at": nonce.expires_at, "consumed": nonce.consumed})
 
-    def nonce(self, nonce: str) -> dict[str, Any] | None:
-        return self.db.card_nonces.find_one({"_id": nonce})
+    def nonce(self, nonce: str) -> CardNonce | None:
+        document = self.db.card_nonces.find_one({"_id": nonce})
+        if document is None:
+            return None
+        return CardNonce(document["_id"], document["actor_id"], document["expires_at"], bool(document["consumed"]))
 
     def record_refusal(self, event: Event) -> None:
         """A refused request, kept with its access_denied event (the audit trail gets it through the outbox)."""
@@ -132,11 +194,20 @@ class IdentityStore(Store):
 
     # Patient sessions: refresh tokens, stored as digests, grouped in families for revocation.
 
-    def add_refresh(self, record: dict[str, Any]) -> None:
-        self.db.refresh_tokens.insert_one(record)
+    def add_refresh(self, token: RefreshToken) -> None:
+        self.db.refresh_tokens.insert_one({
+            "_id": token.digest, "family": token.family, "patient_id": token.patient_id, "ins": token.ins,
+            "created_at": token.created_at, "expires_at": token.expires_at, "consumed": token.consumed,
+        })
 
-    def refresh_record(self, digest: str) -> dict[str, Any] | None:
-        return self.db.refresh_tokens.find_one({"_id": digest})
+    def refresh_token(self, digest: str) -> RefreshToken | None:
+        document = self.db.refresh_tokens.find_one({"_id": digest})
+        if document is None:
+            return None
+        return RefreshToken(
+            digest=document["_id"], family=document["family"], patient_id=document["patient_id"],
+            ins=document["ins"], created_at=document["created_at"], expires_at=document["expires_at"],
+            consumed=bool(document["consumed"]))
 
     def revoke_family(self, family: str) -> None:
         self.db.refresh_tokens.update_many({"family": family}, {"$set": {"consumed": True}})
@@ -154,3 +225,86 @@ class IdentityStore(Store):
     def ended_sessions(self, now: datetime) -> list[EndedSession]:
         live = self.db.ended_sessions.find({"until": {"$gt": now}}, {"until": 1})
         return [EndedSession(record["_id"], record["until"]) for record in live]
+
+
+# Records and their documents, in one place. A registration's fields are stored as it was parsed (dates as
+# ISO strings), absent ones as None.
+
+
+def _patient_document(patient: Patient) -> dict[str, Any]:
+    return {
+        "_id": patient.id, "ins": patient.ins, "given_name": patient.given_name, "family_name": patient.family_name,
+        "sex": patient.sex, "birth_date": patient.birth_date.isoformat(), "birth_place_code": patient.birth_place_code,
+        "email": patient.email, "mobile": patient.mobile, "language": patient.language,
+        "registered_at": patient.registered_at,
+    }
+
+
+def _verified_at(document: dict[str, Any], field: str) -> datetime | None:
+    verified = document.get(f"{field}_verified")
+    return verified["at"] if verified else None
+
+
+def _patient(document: dict[str, Any]) -> Patient:
+    return Patient(
+        id=document["_id"], ins=document["ins"], given_name=document["given_name"],
+        family_name=document["family_name"], sex=document["sex"], birth_date=date.fromisoformat(document["birth_date"]),
+        email=document["email"], registered_at=document["registered_at"],
+        birth_place_code=document.get("birth_place_code"), mobile=document.get("mobile"),
+        language=document.get("language", "fr"),
+        email_verified_at=_verified_at(document, "email"), mobile_verified_at=_verified_at(document, "mobile"),
+    )
+
+
+def _status(document: dict[str, Any]) -> AccountStatus:
+    # Anything but "active" may not log in, as before there were statuses to read.
+    return AccountStatus.ACTIVE if document.get("status") == AccountStatus.ACTIVE.value else AccountStatus.SUSPENDED
+
+
+def _account_document(account: Account) -> dict[str, Any]:
+    common = {"_id": account.id, "status": account.status.value, "registered_at": account.registered_at}
+    if isinstance(account, Professional):
+        return {**common, "rpps": account.rpps, "profession": account.profession, "given_name": account.given_name,
+                "family_name": account.family_name, "specialty": account.specialty,
+                "organisation": account.organisation, "email": account.email,
+                "roles": [role.value for role in account.roles], "card_public_key": account.card_public_key}
+    if isinstance(account, CounterAgent):
+        return {**common, "agent_id": account.agent_id, "organisation": account.organisation,
+                "given_name": account.given_name, "family_name": account.family_name,
+                "card_public_key": account.card_public_key}
+    return {**common, "client_id": account.client_id, "card_public_key": account.card_public_key}
+
+
+def _account(document: dict[str, Any]) -> Account:
+    prefix = document["_id"].split(":")[0]
+    if prefix == "agent":
+        return CounterAgent(
+            id=document["_id"], agent_id=document["agent_id"], organisation=document["organisation"],
+            given_name=document["given_name"], family_name=document["family_name"],
+            card_public_key=document["card_public_key"], status=_status(document),
+            registered_at=document["registered_at"])
+    if prefix == "system":
+        return SystemClient(id=document["_id"], client_id=document["client_id"],
+                            card_public_key=document["card_public_key"], status=_status(document),
+                            registered_at=document["registered_at"])
+    return _professional(document)
+
+
+def _professional(document: dict[str, Any]) -> Professional:
+    return Professional(
+        id=document["_id"], rpps=document["rpps"], profession=document["profession"],
+        given_name=document["given_name"], family_name=document["family_name"], status=_status(document),
+        registered_at=document["registered_at"], specialty=document.get("specialty"),
+        organisation=document.get("organisation"), email=document.get("email"),
+        roles=tuple(Role(role) for role in document.get("roles", ())),
+        card_public_key=document.get("card_public_key"),
+    )
+
+
+def _login_code(document: dict[str, Any]) -> LoginCode:
+    return LoginCode(
+        id=document["_id"], subject_id=document["patient_id"], purpose=Purpose(document["purpose"]),
+        channel=Channel(document.get("channel", Channel.EMAIL.value)),  # codes made before SMS had no channel
+        address=document.get("address"), created_at=document["created_at"], expires_at=document["expires_at"],
+        attempts=int(document["attempts"]), consumed=bool(document["consumed"]), digest=document["digest"],
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
-from typing import Any
+
+from services.identity.records import Patient
 
 SEPARATORS = str.maketrans({"-": " ", "'": " ", "\u2019": " ", ".": " "})
 
@@ -18,7 +19,6 @@ def comparable_name(name: str) -> str:
     return " ".join(letters.split())
 
 
-def traits_match(patient: dict[str, Any], family_name: str, birth_date: date) -> bool:
+def traits_match(patient: Patient, family_name: str, birth_date: date) -> bool:
     """True when the declared family name and birth date are the registered patient's."""
-    return (comparable_name(str(patient.get("family_name", ""))) == comparable_name(family_name)
-            and str(patient.get("birth_date", "")) == birth_date.isoformat())
+    return comparable_name(patient.family_name) == comparable_name(family_name) and patient.birth_date == birth_date

@@ -1,12 +1,13 @@
 """A professional checks the patient's identity traits (INS, family name, birth date) before anything of
 the dossier is shown: identity answers a mismatch exactly like an unknown INS."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
 from services.common.errors import AccessDenied, InvalidInput, NotFound
+from services.identity.records import Patient
 from services.identity.traits import comparable_name, traits_match
 from tests.conftest import People
 from tests.identities import make_ins, registration
@@ -23,7 +24,10 @@ def test_family_names_compare_without_case_accents_or_separators(written: str, r
 @pytest.mark.parametrize("family_name, born", [("Martine", date(1980, 1, 15)), ("Martin", date(1980, 1, 16)),
                                                ("Marti", date(1980, 1, 15))])
 def test_another_name_or_another_birth_date_does_not_match(family_name: str, born: date) -> None:
-    assert not traits_match({"family_name": "Martin", "birth_date": "1980-01-15"}, family_name, born)
+    registered = Patient(id="pat_1", ins="280017512345678", given_name="Camille", family_name="Martin", sex="F",
+                         birth_date=date(1980, 1, 15), email="camille@patients.dmp-test.fr",
+                         registered_at=datetime(2026, 12, 1, tzinfo=UTC))
+    assert not traits_match(registered, family_name, born)
 
 
 @pytest.fixture
