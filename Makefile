@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck fast unit slow bench bench-quick clean
+.PHONY: run test install lint typecheck fast unit test-store slow bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -40,6 +40,11 @@ fast: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
+
+# The stores' contract tests: each service's store against a real server, the embedded one by default, or
+# an operator's MongoDB (a replica set) before production: `make test-store MONGO_URI='mongodb://...'`.
+test-store: $(STAMP)
+	DMP_TEST_MONGO_URI="$(MONGO_URI)" $(BIN)/pytest -q -m store
 
 slow: $(STAMP)
 	$(BIN)/pytest -q -m slow

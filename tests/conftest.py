@@ -90,9 +90,18 @@ def mongo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mongo")
 
 
+# `make test-store MONGO_URI=...`: the stores' contract tests against another server (a MongoDB replica set an
+# operator wants to prove the adapter on) instead of the embedded one.
+OTHER_STORE = "DMP_TEST_MONGO_URI"
+
+
 @pytest.fixture(scope="session")
 def mongo_uri(mongo_data: Path) -> Iterator[str]:
-    """The embedded Mongo-wire server, started once per session on a free port."""
+    """The embedded Mongo-wire server, started once per session on a free port (or the one named by
+    DMP_TEST_MONGO_URI: every test keeps to databases of its own prefix there)."""
+    if os.environ.get(OTHER_STORE):
+        yield os.environ[OTHER_STORE]
+        return
     with local_server("deploy.local.devstore", mongo_data, "--data-dir", str(mongo_data)) as port:
         yield f"mongodb://127.0.0.1:{port}/"
 

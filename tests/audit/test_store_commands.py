@@ -22,6 +22,8 @@ from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
 from tests.store_commands import Commands, listening
 
+pytestmark = pytest.mark.store  # the stores' contract: `make test-store MONGO_URI=...` runs it on any MongoDB
+
 
 @pytest.fixture
 def store(environment: dict[str, str]) -> Iterator[tuple[AuditStore, Commands]]:
@@ -33,6 +35,7 @@ def store(environment: dict[str, str]) -> Iterator[tuple[AuditStore, Commands]]:
     AuditStore.prepare(database)
     relay = OutboxRelay(database, AuditStore.outbox_collections, "amqp://unused", 1.0, "audit")  # never started
     yield AuditStore(database, relay, Settings.from_env()), commands
+    client.drop_database(name)  # run on an operator's MongoDB too (make test-store): leave nothing there
     client.close()
 
 

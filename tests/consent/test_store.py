@@ -23,6 +23,8 @@ from services.consent.rules import Facts
 from services.consent.store import FACTS, ConsentStore, fact_id, ms
 from tests.store_commands import Commands, listening
 
+pytestmark = pytest.mark.store  # the stores' contract: `make test-store MONGO_URI=...` runs it on any MongoDB
+
 DOCTOR = Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000009", rpps="10000000009", profession="10")
 
 

@@ -29,6 +29,8 @@ from services.identity.records import (
 )
 from services.identity.store import IdentityStore
 
+pytestmark = pytest.mark.store  # the stores' contract: `make test-store MONGO_URI=...` runs it on any MongoDB
+
 
 @pytest.fixture
 def store(environment: dict[str, str]) -> Iterator[IdentityStore]:

@@ -29,6 +29,8 @@ from services.notify.records import (
 )
 from services.notify.store import NotifyStore, ms
 
+pytestmark = pytest.mark.store  # the stores' contract: `make test-store MONGO_URI=...` runs it on any MongoDB
+
 LEASE = timedelta(seconds=60)
 
 
