@@ -274,6 +274,7 @@ class IdentityCheck(Strict):
 
 
 class IdentityChecked(BaseModel):
+    patient_id: str
     ins: str
     given_name: str
     family_name: str

@@ -1,10 +1,12 @@
 """The FHIR R4 facade (IHE MHD as profiled by ANS): ITI-65 provide (a transaction Bundle, or one
-DocumentReference with its data), ITI-67 find (DocumentReference search), ITI-68 retrieve (Binary), and
-a CapabilityStatement. Same services, same rules, same errors, as OperationOutcome."""
+DocumentReference with its data), ITI-67 find (DocumentReference search), ITI-68 retrieve (Binary), a
+Patient look-up by INS and traits (services/gateway/fhir_patient.py), and a CapabilityStatement. Same
+services, same rules, same errors, as OperationOutcome."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated, Any
@@ -16,7 +18,7 @@ from fastapi.responses import JSONResponse
 from services.common.codes import INS_SYSTEM
 from services.common.errors import DmpError, InvalidInput, NotFound
 from services.gateway import fhir_mapping as mapping
-from services.gateway import fhir_search
+from services.gateway import fhir_patient, fhir_search
 from services.gateway.auth import Token
 from services.gateway.rpc import services
 
@@ -66,11 +68,15 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def capability_statement() -> dict[str, Any]:
+def _search_params(listed: Sequence[tuple[str, str, str | None, str]]) -> list[dict[str, str]]:
     search_params = []
-    for name, kind, definition, documentation in SEARCH_PARAMETERS:
+    for name, kind, definition, documentation in listed:
         param = {"name": name, "type": kind, "documentation": documentation}
         search_params.append({**param, "definition": definition} if definition else param)
+    return search_params
+
+
+def capability_statement() -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement", "status": "active", "date": "2026-12-02", "kind": "instance",
         "fhirVersion": "4.0.1", "format": ["application/fhir+json"],
@@ -87,8 +93,14 @@ def capability_statement() -> dict[str, Any]:
                      f"alone) to {fhir_search.MAX_COUNT} (larger is served at {fhir_search.MAX_COUNT}); the next "
                      "page is the Bundle's next link. Other parameters are ignored and left out of the self link, "
                      "or refused under Prefer: handling=strict."),
-                 "searchParam": search_params},
+                 "searchParam": _search_params(SEARCH_PARAMETERS)},
                 {"type": "Binary", "interaction": [{"code": "read"}, {"code": "vread"}]},
+                {"type": "Patient", "interaction": [{"code": "search-type"}],
+                 "documentation": (
+                     "A professional's software checks the patient's identity before depositing: the INS with the "
+                     "family name and birth date read from their card; the patient when they match, else none. "
+                     "By GET or by POST Patient/_search (form-encoded, which keeps the traits out of URLs)."),
+                 "searchParam": _search_params(fhir_patient.PATIENT_PARAMETERS)},
             ],
             "interaction": [{"code": "transaction"}],
         }],
@@ -194,11 +206,42 @@ def searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -> dic
         following = urlencode([*kept, ("_cursor", page["next_cursor"])])
         bundle["link"].append({"relation": "next", "url": f"{url}?{following}"})
     if search.unsupported:
-        ignored = {"resourceType": "OperationOutcome", "issue": [{
-            "severity": "warning", "code": "not-supported", "expression": [name],
-            "diagnostics": f"{name} is not a supported search parameter: ignored"} for name in search.unsupported]}
-        bundle["entry"].append({"resource": ignored, "search": {"mode": "outcome"}})
+        bundle["entry"].append({"resource": _ignored(search.unsupported), "search": {"mode": "outcome"}})
     return bundle
+
+
+def patient_searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    search = fhir_patient.parse(pairs)
+    if search.unsupported and strict(request):
+        raise fhir_search.InvalidSearch(
+            f"not supported by this server: {', '.join(search.unsupported)}",
+            [{"field": name, "reason": "is not a supported search parameter"} for name in search.unsupported])
+    found: list[dict[str, Any]] = []
+    if search.check is not None:
+        try:
+            found = [services().identity.check_patient_identity(token, search.check)]
+        except NotFound:
+            pass  # no patient with these traits: an empty Bundle, as for an INS nobody holds
+        except InvalidInput as error:
+            raise InvalidInput(error.message, [
+                {**detail, "field": fhir_patient.PARAMETER_OF.get(str(detail.get("field")), detail.get("field"))}
+                for detail in error.details]) from None
+    url = f"{base_url(request)}/fhir/Patient"
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle", "type": "searchset", "total": len(found),
+        "link": [{"relation": "self", "url": f"{url}?{urlencode(search.applied)}"}],
+        "entry": [{"fullUrl": f"{url}/{mapping.fhir_id(checked['patient_id'])}",
+                   "resource": fhir_patient.patient(checked), "search": {"mode": "match"}} for checked in found],
+    }
+    if search.unsupported:
+        bundle["entry"].append({"resource": _ignored(search.unsupported), "search": {"mode": "outcome"}})
+    return bundle
+
+
+def _ignored(unsupported: list[str]) -> dict[str, Any]:
+    return {"resourceType": "OperationOutcome", "issue": [{
+        "severity": "warning", "code": "not-supported", "expression": [name],
+        "diagnostics": f"{name} is not a supported search parameter: ignored"} for name in unsupported]}
 
 
 async def form_pairs(request: Request) -> list[tuple[str, str]]:
@@ -258,6 +301,17 @@ def router() -> APIRouter:
                      pairs: Annotated[list[tuple[str, str]], Depends(form_pairs)]) -> dict[str, Any]:
         """ITI-67 with its parameters in a form-encoded body: the same search as GET."""
         return searchset(request, token, pairs)
+
+    @api.get("/Patient")
+    def find_patient(request: Request, token: Token) -> dict[str, Any]:
+        """The patient with this INS, family name and birth date (identifier, family, birthdate), or none."""
+        return patient_searchset(request, token, request.query_params.multi_items())
+
+    @api.post("/Patient/_search")
+    def find_patient_by_post(request: Request, token: Token,
+                             pairs: Annotated[list[tuple[str, str]], Depends(form_pairs)]) -> dict[str, Any]:
+        """The same look-up with its parameters in a form-encoded body (out of URLs and their logs)."""
+        return patient_searchset(request, token, pairs)
 
     @api.get("/DocumentReference/{fhir_id}")
     def read_reference(request: Request, token: Token, response: Response, fhir_id: str) -> dict[str, Any]:

@@ -461,8 +461,9 @@ class IdentityService(HealthMixin):
         patient = self.store.patient_by_ins(request.ins)
         if patient is None or not traits.traits_match(patient, request.family_name, request.birth_date):
             raise exceptions.no_patient_with_traits()
-        return IdentityChecked(ins=patient.ins, given_name=patient.given_name, family_name=patient.family_name,
-                               sex=patient.sex, birth_date=patient.birth_date).model_dump(mode="json")
+        return IdentityChecked(patient_id=patient.id, ins=patient.ins, given_name=patient.given_name,
+                               family_name=patient.family_name, sex=patient.sex,
+                               birth_date=patient.birth_date).model_dump(mode="json")
 
     # Internal lookups for other services (not exposed by the gateway).
 

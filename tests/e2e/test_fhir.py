@@ -758,3 +758,51 @@ def test_iti65_pdsm4dmp_replacement_example_supersedes_the_old_document(system: 
     shown = http.get(f"/fhir/DocumentReference/{new}", headers=patient).json()
     assert shown["status"] == "current"
     assert shown["relatesTo"] == [{"code": "replaces", "target": {"reference": f"DocumentReference/{old}"}}]
+
+
+def test_a_vendor_checks_the_patients_identity_by_ins_and_traits_before_depositing(system: Running, api: Api) -> None:
+    """Patient?identifier=<INS>&family=&birthdate=: the patient when the traits match; an empty Bundle, the same as
+    for an INS nobody holds, when they do not; an INS alone is refused; a patient's token may not look anyone up."""
+    from fhir.resources.R4B.patient import Patient
+
+    from tests.identities import make_ins, registration
+
+    http = system.http
+    details = registration()
+    assert http.post("/api/v1/patients", json=details).status_code == 201
+    _, doctor = api.professional()
+    traits = {"identifier": f"{INS_SYSTEM}|{details['ins']}", "family": "MARTÍN", "birthdate": details["birth_date"]}
+
+    by_get = http.get("/fhir/Patient", params=traits, headers=doctor)
+    assert by_get.status_code == 200, by_get.text
+    Bundle.model_validate(by_get.json())
+    (entry,) = by_get.json()["entry"]
+    Patient.model_validate(entry["resource"])
+    assert entry["resource"]["identifier"][0]["value"] == details["ins"]
+    assert entry["resource"]["name"][0] == {"use": "official", "family": "Martin", "given": ["Camille"]}
+    assert entry["resource"]["birthDate"] == details["birth_date"] and entry["resource"]["gender"] == "female"
+    by_post = http.post("/fhir/Patient/_search", data=traits,
+                        headers={**doctor, "Content-Type": "application/x-www-form-urlencoded"})
+    assert by_post.status_code == 200 and by_post.json()["entry"] == by_get.json()["entry"]
+
+    def none_for(changed: dict[str, str]) -> dict[str, Any]:
+        response = http.get("/fhir/Patient", params={**traits, **changed}, headers=doctor)
+        assert response.status_code == 200, response.text
+        bundle: dict[str, Any] = response.json()
+        assert bundle["total"] == 0 and not bundle.get("entry")
+        return bundle
+
+    none_for({"family": "Durand"})
+    none_for({"birthdate": "1980-01-16"})
+    none_for({"identifier": f"{INS_SYSTEM}|{make_ins()}"})  # nobody's INS: answered the same
+
+    alone = http.get("/fhir/Patient", params={"identifier": traits["identifier"]}, headers=doctor)
+    assert alone.status_code == 400
+    OperationOutcome.model_validate(alone.json())
+    assert alone.json()["issue"][0]["expression"] == ["family", "birthdate"]
+    malformed = http.get("/fhir/Patient", params={**traits, "identifier": f"{INS_SYSTEM}|12345"}, headers=doctor)
+    assert malformed.status_code == 422 and malformed.json()["issue"][0]["expression"] == ["identifier"]
+
+    _, patient = api.patient(f"{uuid.uuid4().hex[:10]}@patients.dmp-test.fr")
+    assert http.get("/fhir/Patient", params=traits, headers=patient).status_code == 403
+    assert http.get("/fhir/Patient", params=traits).status_code == 401
