@@ -27,6 +27,7 @@ from services.common.tokens import jwks, verify
 from services.gateway import fhir, pages, problems
 from services.gateway.auth import Token, client_address, log_out
 from services.gateway.bodies import BoundedBodies
+from services.gateway.fhir_xml import FhirXml
 from services.gateway.limits import RateLimiter
 from services.gateway.rpc import services
 
@@ -93,6 +94,7 @@ def create_app() -> FastAPI:
 
     limiter = RateLimiter(settings.rate_per_actor_per_minute)
     # inside request_context (added before it): its 413 and 422 get the request id and the headers
+    app.add_middleware(FhirXml)  # inside BoundedBodies: an XML body is bounded before it is parsed
     app.add_middleware(BoundedBodies, limit=limit)
 
     @app.middleware("http")

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from services.common.codes import INS_SYSTEM
 from services.common.errors import DmpError, InvalidInput, NotFound
 from services.gateway import fhir_mapping as mapping
-from services.gateway import fhir_patient, fhir_search
+from services.gateway import fhir_patient, fhir_search, fhir_xml
 from services.gateway.auth import Token
 from services.gateway.rpc import services
 
@@ -79,7 +79,7 @@ def _search_params(listed: Sequence[tuple[str, str, str | None, str]]) -> list[d
 def capability_statement() -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement", "status": "active", "date": "2026-12-02", "kind": "instance",
-        "fhirVersion": "4.0.1", "format": ["application/fhir+json"],
+        "fhirVersion": "4.0.1", "format": ["application/fhir+json", "application/fhir+xml"],
         "implementation": {"description": "Dossier Médical Partagé — IHE MHD Document Responder and Recipient"},
         "rest": [{
             "mode": "server",
@@ -126,7 +126,6 @@ class NotAcceptable(DmpError):
 
 
 FHIR_FORMATS = {"json", "application/json", "application/fhir+json"}
-XML_FORMATS = {"xml", "text/xml", "application/xml", "application/fhir+xml"}
 
 
 def media_ranges(accept: str) -> list[tuple[str, float]]:
@@ -154,20 +153,19 @@ def accepts(accept: str, content_type: str) -> bool:
 
 def binary_wanted(request: Request) -> str | None:
     """ITI-68's answer: "resource" (a Binary in FHIR JSON), "bytes" (the document as it is), or None when only
-    the document's format can tell. `_format` overrides Accept (FHIR); XML is not served (406)."""
+    the document's format can tell. `_format` overrides Accept (FHIR); a Binary in XML is services/gateway/
+    fhir_xml.py's translation of the JSON one."""
     format_ = request.query_params.get("_format")
     if format_ is not None:
-        if format_ in FHIR_FORMATS:
+        if format_ in FHIR_FORMATS | fhir_xml.XML_FORMATS:
             return "resource"
-        if format_ in XML_FORMATS:
-            raise NotAcceptable("XML is not served; use _format=json or the document's own format",
-                                [{"field": "_format"}])
-        raise fhir_search.InvalidSearch.of("_format", "must be json (a Binary resource); leave it out for the document")
+        raise fhir_search.InvalidSearch.of("_format", "must be json or xml (a Binary resource); leave it out for "
+                                                      "the document")
     ranges = media_ranges(request.headers.get("accept", ""))
     for media, quality in ranges:
         if quality <= 0:
             continue
-        if media in FHIR_FORMATS:
+        if media in FHIR_FORMATS or media == fhir_xml.FHIR_XML:  # text/xml and application/xml: a CDA's own
             return "resource"
         if media == "*/*":
             return "bytes"
@@ -351,10 +349,11 @@ def router() -> APIRouter:
             accept = request.headers.get("accept", "")
             if accepts(accept, format_):
                 wanted = "bytes"
-            elif any(q > 0 and media in FHIR_FORMATS for media, q in media_ranges(accept)):
+            elif any(q > 0 and (media in FHIR_FORMATS or media == fhir_xml.FHIR_XML)
+                     for media, q in media_ranges(accept)):
                 wanted = "resource"
             else:
-                raise NotAcceptable("neither the document's format nor application/fhir+json is acceptable",
+                raise NotAcceptable("neither the document's format nor a Binary (FHIR JSON or XML) is acceptable",
                                     [{"field": "Accept"}])
         found = services().dossier.find_document(token, document_id, True)
         content_type = found["document"]["format"]

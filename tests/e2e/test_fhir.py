@@ -623,8 +623,9 @@ def test_iti68_negotiates_the_content_and_refuses_what_it_cannot_serve(system: R
         resource = get(accept, **params)
         assert resource.headers["content-type"].startswith("application/fhir+json"), accept
         assert base64.b64decode(resource.json()["data"]) == PDF
-    for accept, params, status in (("image/png", {}, 406), ("*/*;q=0", {}, 406), (None, {"_format": "xml"}, 406),
-                                   (None, {"_format": "csv"}, 400)):
+    as_xml = get(None, _format="xml")  # a Binary in FHIR XML (services/gateway/fhir_xml.py)
+    assert as_xml.headers["content-type"].startswith("application/fhir+xml") and b"<Binary" in as_xml.content
+    for accept, params, status in (("image/png", {}, 406), ("*/*;q=0", {}, 406), (None, {"_format": "csv"}, 400)):
         refused = get(accept, **params)
         outcome: Any = OperationOutcome.model_validate(refused.json())
         assert refused.status_code == status and outcome.issue[0].expression, (accept, params, refused.text)
@@ -806,3 +807,43 @@ def test_a_vendor_checks_the_patients_identity_by_ins_and_traits_before_depositi
     _, patient = api.patient(f"{uuid.uuid4().hex[:10]}@patients.dmp-test.fr")
     assert http.get("/fhir/Patient", params=traits, headers=patient).status_code == 403
     assert http.get("/fhir/Patient", params=traits).status_code == 401
+
+
+def test_a_vendor_speaking_fhir_xml_provides_finds_reads_and_retrieves(system: Running, api: Api) -> None:
+    """MHD actors support both encodings: the same transaction, search, read and retrieve in XML, and XML
+    OperationOutcomes; XML with a DTD is refused unread."""
+    from services.gateway.fhir_xml import FHIR_XML, from_xml, to_xml
+
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor(f"fhir-xml-{uuid.uuid4().hex[:6]}@patients.dmp-test.fr")
+    xml = {**doctor, "Content-Type": FHIR_XML, "Accept": FHIR_XML}
+
+    metadata = http.get("/fhir/metadata", params={"_format": "xml"})
+    assert metadata.headers["content-type"].startswith(FHIR_XML)
+    assert "application/fhir+xml" in from_xml(metadata.content)["format"]
+
+    provided = http.post("/fhir", content=to_xml(provide(ins, reference(ins, content=PDF + b" xml"))), headers=xml)
+    assert provided.status_code == 200, provided.text
+    answer = from_xml(provided.content)
+    assert answer["type"] == "transaction-response" and len(answer["entry"]) == 2
+    location = answer["entry"][1]["response"]["location"]
+    fhir_id = location.split("/")[1]
+
+    found = http.get("/fhir/DocumentReference", params={"patient.identifier": f"{INS_SYSTEM}|{ins}"}, headers=xml)
+    assert found.headers["content-type"].startswith(FHIR_XML)
+    bundle = from_xml(found.content)
+    Bundle.model_validate(bundle)
+    assert [entry["resource"]["id"] for entry in bundle["entry"]] == [fhir_id]
+
+    read = http.get(f"/fhir/DocumentReference/{fhir_id}", headers={**patient, "Accept": FHIR_XML})
+    assert from_xml(read.content) == http.get(f"/fhir/DocumentReference/{fhir_id}", headers=patient).json()
+    binary = from_xml(http.get(f"/fhir/Binary/{fhir_id}", params={"_format": "xml"}, headers=patient).content)
+    assert base64.b64decode(binary["data"]) == PDF + b" xml"
+    raw = http.get(f"/fhir/Binary/{fhir_id}", headers={**patient, "Accept": "application/pdf"})
+    assert raw.content == PDF + b" xml"
+
+    missing = http.get("/fhir/DocumentReference/doc-0000", headers=xml)
+    assert missing.status_code == 404 and from_xml(missing.content)["resourceType"] == "OperationOutcome"
+    hostile = b'<?xml version="1.0"?><!DOCTYPE b [<!ENTITY x SYSTEM "file:///etc/passwd">]><Bundle xmlns="http://hl7.org/fhir"/>'
+    refused = http.post("/fhir", content=hostile, headers=xml)
+    assert refused.status_code == 400 and "DTD" in from_xml(refused.content)["issue"][0]["diagnostics"]
