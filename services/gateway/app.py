@@ -119,7 +119,7 @@ def create_app() -> FastAPI:
 
     app.add_middleware(
         CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
-        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language", "X-Request-ID"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )

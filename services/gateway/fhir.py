@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from services.common.codes import INS_SYSTEM
 from services.common.errors import DmpError, InvalidInput, NotFound
 from services.gateway import fhir_mapping as mapping
-from services.gateway import fhir_patient, fhir_search, fhir_xml
+from services.gateway import fhir_patch, fhir_patient, fhir_search, fhir_xml
 from services.gateway.auth import Token
 from services.gateway.rpc import services
 
@@ -86,7 +86,8 @@ def capability_statement() -> dict[str, Any]:
             "security": {"description": "Bearer access tokens from /api/v1/login (EdDSA JWT)"},
             "resource": [
                 {"type": "DocumentReference",
-                 "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}, {"code": "create"}],
+                 "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}, {"code": "create"},
+                                 {"code": "patch"}],
                  "versioning": "versioned", "readHistory": False,
                  "documentation": (
                      "Search by GET or by POST DocumentReference/_search (form-encoded). _count from 0 (the total "
@@ -316,6 +317,21 @@ def router() -> APIRouter:
         found = services().dossier.find_document(token, mapping.document_id(fhir_id), False)
         response.headers.update(version_headers(found["document"]))
         return mapping.document_reference(found["document"], found["ins"], base_url(request))
+
+    @api.patch("/DocumentReference/{fhir_id}")
+    def patch_reference(request: Request, token: Token, response: Response, fhir_id: str,
+                        patch: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        """PDSm4DMP's PATCH (FHIRPath Patch, one operation): archive or unarchive, mask or unmask; the dossier's
+        own rules decide who may (services/gateway/fhir_patch.py)."""
+        change = fhir_patch.change(patch)
+        document_id = mapping.document_id(fhir_id)
+        ins = services().dossier.find_document(token, document_id, False)["ins"]
+        if isinstance(change, fhir_patch.Archiving):
+            document = services().dossier.archive_document(token, ins, document_id, change.archived)
+        else:
+            document = services().dossier.set_visibility(token, ins, document_id, {"masked": change.masked})
+        response.headers.update(version_headers(document))
+        return mapping.document_reference(document, ins, base_url(request))
 
     @api.get("/DocumentReference/{fhir_id}/_history/{version}")
     def read_version(request: Request, token: Token, response: Response, fhir_id: str, version: str) -> dict[str, Any]:

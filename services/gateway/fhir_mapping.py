@@ -172,7 +172,7 @@ def patient_id(fhir_id: str) -> str:
     return fhir_id
 
 
-def _path(value: Any, *steps: str | int) -> Any:
+def path(value: Any, *steps: str | int) -> Any:
     """value[step][step]..., or None where the resource does not have that shape (bad input, never a 500)."""
     for step in steps:
         if isinstance(step, int):
@@ -197,7 +197,7 @@ def replaced_document(reference: dict[str, Any]) -> str | None:
                                                   "are not kept)")
     if not relations:
         return None
-    target = _text(_path(relations[0], "target", "reference")) or ""
+    target = _text(path(relations[0], "target", "reference")) or ""
     kind, _, fhir_id_ = target.rstrip("/").rpartition("/")
     if not kind.endswith("DocumentReference") or not fhir_id_:
         raise InvalidInput.for_field("relatesTo", "target must reference a DocumentReference of this server "
@@ -206,7 +206,7 @@ def replaced_document(reference: dict[str, Any]) -> str | None:
 
 
 def _codings(labels: Any) -> list[dict[str, Any]]:
-    if not isinstance(labels, list) or not all(isinstance(_path(label, "coding"), list) for label in labels):
+    if not isinstance(labels, list) or not all(isinstance(path(label, "coding"), list) for label in labels):
         raise InvalidInput.for_field("securityLabel", "must be a list of CodeableConcepts with their codings")
     codings = [coding for label in labels for coding in label["coding"]]
     if not all(isinstance(coding, dict) for coding in codings):
@@ -258,7 +258,7 @@ def _coded(value: Any, element: str) -> dict[str, Any]:
 
 
 def _concept(value: Any, element: str) -> dict[str, Any]:
-    codings = _path(value, "coding")
+    codings = path(value, "coding")
     if not isinstance(value, dict) or not isinstance(codings, list) or not codings:
         raise InvalidInput.for_field(element, "must be a CodeableConcept with its coding")
     if set(value) - {"coding", "text"}:
@@ -272,7 +272,7 @@ def _concept(value: Any, element: str) -> dict[str, Any]:
 def _related(value: Any, element: str) -> dict[str, Any]:
     """A related identifier (PDSm: referenceIdList), as a Reference by identifier; a literal reference would
     name a resource this server does not hold, so it is refused rather than dropped."""
-    identifier = _path(value, "identifier")
+    identifier = path(value, "identifier")
     if not isinstance(value, dict) or set(value) != {"identifier"} or not isinstance(identifier, dict):
         raise InvalidInput.for_field(element, "must be a Reference by identifier only ({identifier: {type, system, "
                                               "value}}): a related resource is not kept")
@@ -292,10 +292,10 @@ def _codes(reference: dict[str, Any]) -> dict[str, Any]:
     context = reference.get("context")
     context = context if isinstance(context, dict) else {}
     kept: dict[str, Any] = {}
-    start = _path(context, "period", "start")
+    start = path(context, "period", "start")
     if isinstance(start, str) and "T" in start:  # kept as sent; its day is the date of care
         kept["care_start"] = start
-    end = _path(context, "period", "end")
+    end = path(context, "period", "end")
     if end is not None:
         if not isinstance(end, str):
             raise InvalidInput.for_field("context.period.end", "must be a date or a date and time")
@@ -313,7 +313,7 @@ def _codes(reference: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(related, list):
             raise InvalidInput.for_field("context.related", "must be a list of References")
         kept["related"] = [_related(value, f"context.related[{n}]") for n, value in enumerate(related)]
-    format_ = _path(reference, "content", 0, "format")
+    format_ = path(reference, "content", 0, "format")
     if format_ is not None:
         kept["format_code"] = _coded(format_, "content[0].format")
     return kept
@@ -334,11 +334,11 @@ def _check_described(attachment: dict[str, Any], content: bytes) -> None:
 def patient_ins(subject: Any) -> str | None:
     """The INS a subject names: by identifier ({system: INS, value}), or by PDSm4DMP's conditional reference
     (`Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|<INS>`), which must agree; None when it names none."""
-    identifier = _path(subject, "identifier")
-    by_identifier = _text(_path(identifier, "value"))
-    if identifier is not None and (by_identifier is None or _path(identifier, "system") not in {None, INS_SYSTEM}):
+    identifier = path(subject, "identifier")
+    by_identifier = _text(path(identifier, "value"))
+    if identifier is not None and (by_identifier is None or path(identifier, "system") not in {None, INS_SYSTEM}):
         raise InvalidInput.for_field("subject.identifier", f"must name the patient by INS ({INS_SYSTEM}|<INS>)")
-    target = _path(subject, "reference")
+    target = path(subject, "reference")
     if target is None or (by_identifier is not None and isinstance(target, str) and "?" not in target):
         return by_identifier  # a literal Patient/<id> beside the INS (as this server shows it) is not resolved
     kind, _, query = target.partition("?") if isinstance(target, str) else ("", "", "")
@@ -358,16 +358,16 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
     ins = patient_ins(reference.get("subject"))
     if ins is None:
         raise InvalidInput.for_field("subject.identifier", f"must name the patient by INS ({INS_SYSTEM})")
-    category = _text(_path(reference, "category", 0, "coding", 0, "code"))
-    type_code = _text(_path(reference, "type", "coding", 0, "code"))
-    attachment = _path(reference, "content", 0, "attachment")
+    category = _text(path(reference, "category", 0, "coding", 0, "code"))
+    type_code = _text(path(reference, "type", "coding", 0, "code"))
+    attachment = path(reference, "content", 0, "attachment")
     for field, value in (("category", category), ("type", type_code),
                          ("content.attachment", attachment if isinstance(attachment, dict) else None)):
         if value is None:
             raise InvalidInput.for_field(field, "is required (a coded category and type, one content.attachment)")
     assert isinstance(attachment, dict)
-    data = _text(_path(binary, "data")) or _text(attachment.get("data"))
-    content_type = _text(_path(binary, "contentType")) or _text(attachment.get("contentType"))
+    data = _text(path(binary, "data")) or _text(attachment.get("data"))
+    content_type = _text(path(binary, "contentType")) or _text(attachment.get("contentType"))
     if not data or not content_type:
         raise InvalidInput.for_field("content.attachment", "needs data (or a Binary in the Bundle) and contentType")
     try:
@@ -386,10 +386,10 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
     confidentiality = [coding.get("code") for coding in codings if coding.get("system") in CONFIDENTIALITY_SYSTEMS]
     if len(confidentiality) > 1:
         raise InvalidInput.for_field("securityLabel", f"holds one confidentiality code ({CONFIDENTIALITY}) at most")
-    care = _text(_path(reference, "context", "period", "start")) or _text(reference.get("date")) or ""
+    care = _text(path(reference, "context", "period", "start")) or _text(reference.get("date")) or ""
     master = reference.get("masterIdentifier")
-    if master is not None and (_path(master, "system") != URI_SYSTEM
-                               or not UNIQUE_ID.match(str(_path(master, "value")))):
+    if master is not None and (path(master, "system") != URI_SYSTEM
+                               or not UNIQUE_ID.match(str(path(master, "value")))):
         raise InvalidInput.for_field("masterIdentifier", f"must be {URI_SYSTEM}|urn:oid:<OID> or |urn:uuid:<UUID> "
                                                          "(an MHD UniqueIdIdentifier)")
     payload = {
@@ -426,7 +426,7 @@ def _bundle_error(index: int, reason: str) -> InvalidInput:
 
 
 def _list_code(resource: dict[str, Any]) -> str | None:
-    codings = _path(resource, "code", "coding")
+    codings = path(resource, "code", "coding")
     if not isinstance(codings, list):
         return None
     return next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LIST_TYPES), None)
@@ -445,10 +445,10 @@ def _check_superseding(index: int, url: Any, patch: dict[str, Any], replaces: li
         raise InvalidInput.for_field(f"Bundle.entry[{index}].request.url", "a PATCH must name DocumentReference/<id> "
                                      "of the document a DocumentReference of this Bundle replaces (relatesTo)")
     operations = patch.get("parameter")
-    parts = _path(operations, 0, "part")
+    parts = path(operations, 0, "part")
     if (set(patch) - {"resourceType", "id", "meta"} != {"parameter"} or not isinstance(operations, list)
-            or len(operations) != 1 or _path(operations, 0, "name") != "operation" or not isinstance(parts, list)
-            or sorted(parts, key=lambda part: str(_path(part, "name"))) != sorted(SUPERSEDING,
+            or len(operations) != 1 or path(operations, 0, "name") != "operation" or not isinstance(parts, list)
+            or sorted(parts, key=lambda part: str(path(part, "name"))) != sorted(SUPERSEDING,
                                                                                   key=lambda part: part["name"])):
         raise _bundle_error(index, "a PATCH in ITI-65 is one operation, replace DocumentReference.status by "
                                    "superseded (other changes are not made in a transaction)")
@@ -472,7 +472,7 @@ def provided_documents(
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
             raise _bundle_error(index, "has no resource")
-        method, url = _path(entry, "request", "method"), _path(entry, "request", "url")
+        method, url = path(entry, "request", "method"), path(entry, "request", "url")
         if method == "PATCH" and resource.get("resourceType") == "Parameters":
             resources.append(resource)  # checked below, with the DocumentReferences
             continue
@@ -510,7 +510,7 @@ def provided_documents(
             kind = named if isinstance(named, str) and RESOURCE_TYPE.match(named) else "it"
             raise _bundle_error(index, f"{kind} is not accepted here: a SubmissionSet List, DocumentReferences"
                                        " and their Binaries (the patient is named by INS in subject.identifier)")
-        url = _text(_path(resource, "content", 0, "attachment", "url"))
+        url = _text(path(resource, "content", 0, "attachment", "url"))
         binary = binaries.get(url) if url else None
         if binary:
             if binary[0] in used:
@@ -533,7 +533,7 @@ def provided_documents(
         raise InvalidInput.for_field("Bundle.entry", "holds no DocumentReference")
     for index, resource in enumerate(resources):
         if kinds[index] == "Parameters":
-            _check_superseding(index, _path(entries[index], "request", "url"), resource, replaces)
+            _check_superseding(index, path(entries[index], "request", "url"), resource, replaces)
     unused = sorted({index for index, _ in binaries.values()} - set(used))
     if unused:
         raise _bundle_error(unused[0], "is a Binary no DocumentReference's content.attachment.url refers to")

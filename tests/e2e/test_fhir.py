@@ -60,7 +60,7 @@ def test_capability_statement_is_valid(system: Running) -> None:
     document_reference = response.json()["rest"][0]["resource"][0]
     listed = {param["name"] for param in document_reference["searchParam"]}
     assert listed == set(SUPPORTED) - {"_count", "_cursor"}  # exactly what the search applies
-    assert {"read", "vread", "search-type", "create"} == {i["code"] for i in document_reference["interaction"]}
+    assert {"read", "vread", "search-type", "create", "patch"} == {i["code"] for i in document_reference["interaction"]}
 
 
 def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: Api) -> None:
@@ -847,3 +847,51 @@ def test_a_vendor_speaking_fhir_xml_provides_finds_reads_and_retrieves(system: R
     hostile = b'<?xml version="1.0"?><!DOCTYPE b [<!ENTITY x SYSTEM "file:///etc/passwd">]><Bundle xmlns="http://hl7.org/fhir"/>'
     refused = http.post("/fhir", content=hostile, headers=xml)
     assert refused.status_code == 400 and "DTD" in from_xml(refused.content)["issue"][0]["diagnostics"]
+
+
+def test_pdsm4dmp_patch_masks_and_archives_under_the_dossiers_rules(system: Running, api: Api) -> None:
+    """The patient masks and unmasks, the author archives and unarchives, by FHIRPath Patch; another professional
+    may not mask; a PATCH of anything else changes nothing."""
+    from tests.gateway.test_fhir_patch import archive, mask, unmask
+
+    http = system.http
+    ins, patient, author = api.dossier_with_consenting_doctor(f"fhir-patch-{uuid.uuid4().hex[:6]}@patients.dmp-test.fr")
+    _, colleague = api.professional()
+    assert http.post(f"/api/v1/patients/{ins}/consents", headers=colleague).status_code == 201
+    created = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF + b" patch"), headers=author)
+    path = f"/fhir/DocumentReference/{created.json()['id']}"
+    fhir = {"Content-Type": "application/fhir+json"}
+
+    def labels(resource: dict[str, Any]) -> set[str]:
+        return {coding["code"] for label in resource.get("securityLabel", []) for coding in label["coding"]}
+
+    refused = http.patch(path, json=mask(), headers={**colleague, **fhir})
+    assert refused.status_code == 403, refused.text
+    masked = http.patch(path, json=mask(), headers={**patient, **fhir})
+    assert masked.status_code == 200, masked.text
+    DocumentReference.model_validate(masked.json())
+    assert "MASQUE_PS" in labels(masked.json()) and masked.json()["meta"]["versionId"] == "2"
+    assert masked.headers["etag"] == 'W/"2"'
+    assert http.get(path, headers=colleague).status_code == 404  # masked from professionals but its author
+    assert "MASQUE_PS" in labels(http.get(path, headers=author).json())
+    assert http.patch(path, json=unmask(), headers={**patient, **fhir}).status_code == 200
+    assert http.get(path, headers=colleague).status_code == 200
+
+    archived = http.patch(path, json=archive(True), headers={**author, **fhir})
+    assert archived.status_code == 200, archived.text
+    assert archived.json()["extension"] == [{"url": IS_ARCHIVED, "valueBoolean": True}]
+    search = {"patient.identifier": f"{INS_SYSTEM}|{ins}"}
+    assert http.get("/fhir/DocumentReference", params=search, headers=author).json()["total"] == 0
+    assert http.get("/fhir/DocumentReference", params={**search, "isArchived": "true"},
+                    headers=author).json()["total"] == 1
+    assert http.patch(path, json=archive(True), headers={**author, **fhir}).status_code == 409  # already
+    assert http.patch(path, json=archive(False), headers={**patient, **fhir}).status_code == 200
+
+    status = {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "DocumentReference.status"},
+        {"name": "value", "valueCode": "entered-in-error"}]}]}
+    other = http.patch(path, json=status, headers={**author, **fhir})
+    assert other.status_code == 422 and other.json()["issue"][0]["expression"] == ["parameter[0].part[path]"]
+    assert http.get(path, headers=author).json()["status"] == "current"
+    assert http.patch(f"/fhir/DocumentReference/doc-{'0' * 32}", json=mask(), headers={**patient, **fhir}
+                      ).status_code == 404
