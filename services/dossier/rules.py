@@ -143,7 +143,7 @@ def invisibility_schedule(
     return None, None
 
 
-def release_due(document: Document) -> Document:
+def released(document: Document) -> Document:
     """The document once its month invisible to the patient is over: visible to them, nothing more due."""
     visible = tuple(code for code in document.visibility if code is not Visibility.INVISIBLE_TO_PATIENT)
     return replace(document.with_visibility(visible), release_at=None)

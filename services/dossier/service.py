@@ -258,7 +258,7 @@ class DossierService(HealthMixin):
         now = self.clock.now()
         released = reminded = 0
         for document in self.store.due_for_release(now):
-            after = rules.release_due(document)
+            after = rules.released(document)
             event = Event.of(EventType.DOCUMENT_RELEASED, self.name, self.clock.now(), None,
                              dossier_id=document.dossier_id, document_id=document.id,
                              patient_id=document.patient_id,

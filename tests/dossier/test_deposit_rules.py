@@ -73,7 +73,7 @@ def test_a_visible_document_has_no_schedule() -> None:
 
 def test_a_released_document_keeps_its_other_restrictions_and_nothing_is_due() -> None:
     due = document(Visibility.INVISIBLE_TO_REPRESENTATIVES, Visibility.INVISIBLE_TO_PATIENT, release_at=NOW)
-    released = rules.release_due(due)
+    released = rules.released(due)
     assert released.visibility == (Visibility.INVISIBLE_TO_REPRESENTATIVES,) and released.release_at is None
 
 
