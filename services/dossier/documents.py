@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from services.common.errors import InvalidInput
 from services.common.schemas import DocumentMetadata, DocumentSubmission
 from services.dossier.records import Document, Metadata, Visibility
 
@@ -42,3 +43,24 @@ def answer(document: Document) -> dict[str, Any]:
         practice_setting=metadata.practice_setting, events=list(metadata.events), related=list(metadata.related),
         revision=document.revision or 1, updated_at=document.updated_at,
     ).model_dump(mode="json")
+
+
+def check_together(deposits: Sequence[tuple[Metadata, str]], replaced: Sequence[str | None]) -> None:
+    """Documents deposited together (metadata and content digest each, and the id of the document each
+    replaces): none may be another one again, carry another one's unique_id, or replace the same document."""
+    unique_ids: dict[str, int] = {}
+    replacing: dict[str, int] = {}
+    for index, (metadata, digest) in enumerate(deposits):
+        same = next(earlier for earlier, other in enumerate(deposits) if other == (metadata, digest))
+        if same != index:
+            raise InvalidInput(f"document {index + 1}: the same document as document {same + 1}",
+                               [{"field": "content", "entry": str(index)}])
+        first = unique_ids.setdefault(metadata.unique_id, index) if metadata.unique_id else index
+        if first != index:
+            raise InvalidInput(f"document {index + 1}: the same unique_id as document {first + 1}",
+                               [{"field": "unique_id", "entry": str(index)}])
+        old = replaced[index]
+        first = replacing.setdefault(old, index) if old else index
+        if first != index:
+            raise InvalidInput(f"document {index + 1}: replaces the same document as document {first + 1}",
+                               [{"field": "replaces", "entry": str(index)}])

@@ -566,23 +566,8 @@ class DossierService(HealthMixin):
                 if old_id is not None else None for index, old_id in enumerate(olds_ids)]
         checked = [self._at(index, partial(self._checked, actor, grant, dossier, submission, old))
                    for index, (submission, old) in enumerate(zip(submissions, olds, strict=True))]
-        unique_ids: dict[str, int] = {}
-        replaced: dict[str, int] = {}
-        for index, (metadata, _, digest) in enumerate(checked):
-            same = next(earlier for earlier, (other, _, other_digest) in enumerate(checked)
-                        if other_digest == digest and other == metadata)
-            if same != index:
-                raise InvalidInput(f"document {index + 1}: the same document as document {same + 1}",
-                                   [{"field": "content", "entry": str(index)}])
-            first = unique_ids.setdefault(metadata.unique_id, index) if metadata.unique_id else index
-            if first != index:
-                raise InvalidInput(f"document {index + 1}: the same unique_id as document {first + 1}",
-                                   [{"field": "unique_id", "entry": str(index)}])
-            old = olds[index]
-            first = replaced.setdefault(old.id, index) if old else index
-            if first != index:
-                raise InvalidInput(f"document {index + 1}: replaces the same document as document {first + 1}",
-                                   [{"field": "replaces", "entry": str(index)}])
+        documents.check_together([(metadata, digest) for metadata, _, digest in checked],
+                                 [old.id if old else None for old in olds])
         stored = []
         for checks, submission, old in zip(checked, submissions, olds, strict=True):
             new = self._stored(actor, grant, dossier, checks, submission, old)

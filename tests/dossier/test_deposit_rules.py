@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from services.common.actors import Actor, ActorKind
-from services.common.errors import Conflict
-from services.dossier import rules
+from services.common.errors import Conflict, InvalidInput
+from services.dossier import documents, rules
 from services.dossier.records import Channel, Document, IdempotencyClaim, Metadata, Visibility
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -111,3 +111,25 @@ def test_a_key_whose_request_is_under_way_is_a_conflict() -> None:
 def test_the_fingerprint_is_of_the_ins_and_the_body_whatever_the_key_order() -> None:
     assert rules.request_fingerprint("1", {"a": 1, "b": 2}) == rules.request_fingerprint("1", {"b": 2, "a": 1})
     assert rules.request_fingerprint("1", {"a": 1}) != rules.request_fingerprint("2", {"a": 1})
+
+
+# Documents deposited together
+
+def test_documents_deposited_together_may_each_be_new() -> None:
+    other = replace(document().metadata, title="Another")
+    documents.check_together([(document().metadata, "ab"), (other, "ab"), (document().metadata, "cd")],
+                             [None, "doc_9", None])
+
+
+@pytest.mark.parametrize(("deposits", "replaced", "field"), [
+    ([(document().metadata, "ab"), (document().metadata, "ab")], [None, None], "content"),
+    ([(replace(document().metadata, unique_id="urn:oid:1.2"), "ab"),
+      (replace(document().metadata, unique_id="urn:oid:1.2"), "cd")], [None, None], "unique_id"),
+    ([(document().metadata, "ab"), (document().metadata, "cd")], ["doc_9", "doc_9"], "replaces"),
+])
+def test_a_document_deposited_twice_together_is_refused_naming_the_second(
+    deposits: list[tuple[Metadata, str]], replaced: list[str | None], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as error:
+        documents.check_together(deposits, replaced)
+    assert error.value.details == [{"field": field, "entry": "1"}] and "document 2" in error.value.message
