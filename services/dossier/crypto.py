@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.common.errors import ServiceUnavailable
 from services.common.sealing import ContentCorrupted, open_sealed, seal
 from services.common.settings import decode_secret, secret_bytes
+from services.dossier.records import Dossier, DossierKey
 
 
 def master_key_from_env() -> bytes:
@@ -37,30 +37,30 @@ def master_keys() -> dict[str, bytes]:
     return {fingerprint(key): key for key in keys}
 
 
-def new_key_fields(dossier_id: str) -> dict[str, Any]:
+def new_key(dossier_id: str) -> DossierKey:
     """A fresh data key for a new dossier, wrapped by the current master key."""
     master = master_key_from_env()
-    return {"wrapped_key": new_wrapped_data_key(master, dossier_id), "master_key": fingerprint(master)}
+    return DossierKey(new_wrapped_data_key(master, dossier_id), fingerprint(master))
 
 
-def data_key(dossier: dict[str, Any]) -> bytes:
+def data_key(dossier: Dossier) -> bytes:
     """The dossier's data key, unwrapped by whichever known master key wrapped it."""
-    if "wrapped_key" not in dossier:
-        raise ContentCorrupted(f"the key of dossier {dossier['_id']} was destroyed")
-    master = master_keys().get(dossier.get("master_key", ""))
+    if dossier.key is None:
+        raise ContentCorrupted(f"the key of dossier {dossier.id} was destroyed")
+    master = master_keys().get(dossier.key.master)
     if master is None:
         raise ServiceUnavailable("the master key that protects this dossier is not configured "
                                  "(keep it in DMP_PREVIOUS_MASTER_KEYS until the rotation is finished)")
-    return unwrap_data_key(master, dossier["wrapped_key"], dossier["_id"])
+    return unwrap_data_key(master, dossier.key.wrapped, dossier.id)
 
 
-def rewrapped(dossier: dict[str, Any]) -> dict[str, Any] | None:
-    """The key fields re-wrapped by the current master key, or None when they already are."""
+def rewrapped(dossier: Dossier) -> DossierKey | None:
+    """The key re-wrapped by the current master key, or None when it already is (or was destroyed)."""
     current = master_key_from_env()
-    if dossier.get("master_key") == fingerprint(current) or "wrapped_key" not in dossier:
+    if dossier.key is None or dossier.key.master == fingerprint(current):
         return None
     key = data_key(dossier)
-    return {"wrapped_key": seal(current, key, f"dossier-key:{dossier['_id']}"), "master_key": fingerprint(current)}
+    return DossierKey(seal(current, key, f"dossier-key:{dossier.id}"), fingerprint(current))
 
 
 def new_wrapped_data_key(master_key: bytes, dossier_id: str) -> bytes:

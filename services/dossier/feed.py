@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from services.common.schemas import ReimbursementLine
 from services.common.validation import describe_items
+from services.dossier.records import FeedLine
 
 HISTORY_MONTHS = 24
 
@@ -53,3 +54,11 @@ def sort_lines(raw_lines: list[Any], today: date) -> tuple[list[ReimbursementLin
             seen.add(line.line_id)
             kept.append(line)
     return kept, rejected, repeats
+
+
+def answer(line: FeedLine) -> dict[str, Any]:
+    """A stored line as the reimbursements list answers it."""
+    return {"line_id": line.line_id, "care_date": line.care_date.isoformat(),
+            "items": [item.model_dump(mode="json", exclude_none=True) for item in line.items],
+            "prescriber_rpps": line.prescriber_rpps, "billed_cents": line.billed_cents,
+            "reimbursed_cents": line.reimbursed_cents}

@@ -1,4 +1,5 @@
-"""From a grant and a search request to the Mongo query: pure, so that it can be tested alone.
+"""From a grant and a search request to the Mongo query: pure, so that it can be tested alone. Part of the
+store's side of the boundary: only services/dossier/store.py uses it (the fields it names are stored ones).
 
 The grant becomes part of the query (categories, visibility), so pages are always full and totals
 never count a document the caller may not see. Every search parameter is one more condition ANDed to

@@ -1,10 +1,17 @@
 """dossier's collections: dossiers, documents (metadata), accesses (read traces), and the
-encrypted contents in GridFS."""
+encrypted contents in GridFS. The only module that knows their documents: the service reads and writes
+the records of services/dossier/records.py.
+
+Times that are queried or compared are kept as epoch milliseconds (`*_ms`): nx-27017 turns a top-level
+datetime written by $set into a string. Times only shown are nested ({"at": datetime}) or inserted.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import gridfs
@@ -13,11 +20,52 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from services.common.errors import ServiceUnavailable
 from services.common.events import Event
+from services.common.grants import Grant
 from services.common.matching import matches, newest_first
+from services.common.schemas import Coded, Concept, DocumentSearch, ImagingStudy, ReimbursedItem, RelatedId
 from services.common.store import Store, each_of, equal
+from services.dossier import queries
+from services.dossier.records import (
+    Document,
+    DocumentStatus,
+    Dossier,
+    DossierKey,
+    DossierState,
+    FeedLine,
+    IdempotencyClaim,
+    Metadata,
+    OpeningFee,
+    PersonalSpaceVersion,
+    PurgeRecord,
+    Status,
+    Visibility,
+)
 
 DUPLICATE_KEY = 11000
 HIDDEN = {"_outbox": 0, "_outbox_pending": 0, "_version": 0}
+STATE = {"_id": 1, "ins": 1, "patient_id": 1, "status": 1, "opened_at": 1}  # a dossier's state, without its key
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
+
+
+def ms(moment: datetime) -> int:
+    # In integers: a time read back and written again stays the same millisecond.
+    return (moment - EPOCH) // MILLISECOND
+
+
+def _moment(epoch_ms: int) -> datetime:
+    return EPOCH + epoch_ms * MILLISECOND
+
+
+def _moment_or_none(epoch_ms: int | None) -> datetime | None:
+    return None if epoch_ms is None else _moment(epoch_ms)
+
+
+def idempotency_reference(actor_id: str, key: str) -> str:
+    """How a document names the idempotency key it was deposited under (the claim's own id)."""
+    return f"{actor_id}|{key}"
 
 
 class DossierStore(Store):
@@ -54,89 +102,112 @@ class DossierStore(Store):
 
     # Dossiers
 
-    def open_dossier(self, dossier: dict[str, Any], event: Event) -> bool:
+    def open_dossier(self, dossier: Dossier, event: Event) -> bool:
         """False when the patient already has a dossier."""
-        return self.insert_new("dossiers", dossier, [event])
+        return self.insert_new("dossiers", _dossier_document(dossier), [event])
 
-    def dossier_by_ins(self, ins: str) -> dict[str, Any] | None:
-        return self.db.dossiers.find_one({"ins": ins}, HIDDEN)
+    def dossier_by_ins(self, ins: str) -> Dossier | None:
+        return _dossier_or_none(self.db.dossiers.find_one({"ins": ins}, HIDDEN))
 
-    def dossier_by_patient_id(self, patient_id: str) -> dict[str, Any] | None:
-        return self.db.dossiers.find_one({"patient_id": equal(patient_id)}, HIDDEN)
+    def dossier_by_patient_id(self, patient_id: str) -> Dossier | None:
+        return _dossier_or_none(self.db.dossiers.find_one({"patient_id": equal(patient_id)}, HIDDEN))
 
-    def dossier_by_id(self, dossier_id: str) -> dict[str, Any] | None:
-        return self.db.dossiers.find_one({"_id": dossier_id}, HIDDEN)
+    def dossier_by_id(self, dossier_id: str) -> Dossier | None:
+        return _dossier_or_none(self.db.dossiers.find_one({"_id": dossier_id}, HIDDEN))
 
-    def document_anywhere(self, document_id: str) -> dict[str, Any] | None:
-        return self.db.documents.find_one({"_id": document_id}, {"dossier_id": 1})
+    def dossier_of_document(self, document_id: str) -> str | None:
+        """The id of the dossier a document is in, by the document's id alone."""
+        found = self.db.documents.find_one({"_id": document_id}, {"dossier_id": 1})
+        return str(found["dossier_id"]) if found else None
 
-    def change_dossier(
-        self, dossier_id: str, expected_status: str, changes: dict[str, Any], event: Event, unset: tuple[str, ...] = ()
-    ) -> bool:
-        """Apply a lifecycle transition if the dossier is still in the status it was read in."""
-        query = {"_id": dossier_id, "status": expected_status}
-        return self.update_with_events("dossiers", query, changes, [event], unset) is not None
+    def change_dossier(self, before: Dossier, after: Dossier, event: Event) -> bool:
+        """Write what changed from `before` to `after` (a transition, a re-wrapped key) if the dossier is still
+        in the status it was read in."""
+        changes: dict[str, Any] = {}
+        unset: list[str] = []
+        if after.status is not before.status:
+            changes["status"] = after.status.value
+        if _lifecycle_document(after) != _lifecycle_document(before):
+            changes["lifecycle"] = _lifecycle_document(after)
+        if after.purge_at != before.purge_at:
+            if after.purge_at is None:
+                unset.append("purge_after_ms")
+            else:
+                changes["purge_after_ms"] = ms(after.purge_at)
+        if after.key != before.key:
+            if after.key is None:
+                unset += ["wrapped_key", "master_key"]
+            else:
+                changes |= _key_document(after.key)
+        query = {"_id": before.id, "status": before.status.value}
+        return self.update_with_events("dossiers", query, changes, [event], tuple(unset)) is not None
 
-    def keys_to_rewrap(self, current_master: str, limit: int) -> list[dict[str, Any]]:
+    def keys_to_rewrap(self, current_master: str, limit: int) -> list[Dossier]:
         query = {"master_key": {"$exists": True, "$ne": current_master}}
-        return list(self.db.dossiers.find(query, HIDDEN).limit(limit))
+        return [_dossier(found) for found in self.db.dossiers.find(query, HIDDEN).limit(limit)]
 
     def count_keys_to_rewrap(self, current_master: str) -> int:
         return self.db.dossiers.count_documents({"master_key": {"$exists": True, "$ne": current_master}})
 
-    def due_for_purge(self, now_ms: int) -> list[dict[str, Any]]:
-        return list(self.db.dossiers.find({"purge_after_ms": {"$lte": now_ms}}, HIDDEN).limit(100))
+    def due_for_purge(self, now: datetime) -> list[Dossier]:
+        return [_dossier(found) for found in self.db.dossiers.find({"purge_after_ms": {"$lte": ms(now)}}, HIDDEN)
+                .limit(100)]
 
-    def purge(self, dossier: dict[str, Any], event: Event) -> None:
+    def purge(self, dossier: Dossier, event: Event) -> None:
         """Remove a dossier and everything in it. The purge record (with its event) is written first, so a
         purge interrupted half-way is finished by the next run and reported once."""
-        self.insert_new("purges", {"_id": dossier["_id"], "patient_id": dossier["patient_id"],
+        self.insert_new("purges", {"_id": dossier.id, "patient_id": dossier.patient_id,
                                    "purged_at": event.occurred_at}, [event])
-        for document in self.db.documents.find({"dossier_id": dossier["_id"]}, {"_id": 1}):
+        for document in self.db.documents.find({"dossier_id": dossier.id}, {"_id": 1}):
             self.delete_content(document["_id"])  # may be gone already, after an interrupted run
-        self.db.documents.delete_many({"dossier_id": dossier["_id"]})
-        self.db.accesses.delete_many({"dossier_id": dossier["_id"]})
-        self.db.reimbursements.delete_many({"dossier_id": dossier["_id"]})
-        self.db.personal_spaces.delete_many({"_id": dossier["_id"]})
-        self.db.personal_space_history.delete_many({"dossier_id": dossier["_id"]})
-        self.db.dossiers.delete_one({"_id": dossier["_id"]})
+        self.db.documents.delete_many({"dossier_id": dossier.id})
+        self.db.accesses.delete_many({"dossier_id": dossier.id})
+        self.db.reimbursements.delete_many({"dossier_id": dossier.id})
+        self.db.personal_spaces.delete_many({"_id": dossier.id})
+        self.db.personal_space_history.delete_many({"dossier_id": dossier.id})
+        self.db.dossiers.delete_one({"_id": dossier.id})
 
-    def purge_record(self, dossier_id: str) -> dict[str, Any] | None:
-        return self.db.purges.find_one({"_id": dossier_id}, {"patient_id": 1, "purged_at": 1})
+    def purge_record(self, dossier_id: str) -> PurgeRecord | None:
+        found = self.db.purges.find_one({"_id": dossier_id}, {"patient_id": 1, "purged_at": 1})
+        return PurgeRecord(found.get("patient_id"), found["purged_at"]) if found else None
 
-    def dossiers_of(self, patient_ids: list[str]) -> list[dict[str, Any]]:
-        return each_of(self.db.dossiers, "patient_id", patient_ids, {"patient_id": 1, "status": 1, "opened_at": 1})
+    def dossiers_of(self, patient_ids: list[str]) -> list[DossierState]:
+        return [_state(found) for found in each_of(self.db.dossiers, "patient_id", patient_ids, STATE)]
 
     # The personal space: sealed with the dossier's key, every version kept.
 
-    def personal_space(self, dossier_id: str) -> dict[str, Any] | None:
-        return self.db.personal_spaces.find_one({"_id": dossier_id}, HIDDEN)
+    def personal_space(self, dossier_id: str) -> PersonalSpaceVersion | None:
+        found = self.db.personal_spaces.find_one({"_id": dossier_id}, HIDDEN)
+        return _space_version(found) if found else None
 
-    def save_personal_space(self, dossier_id: str, version: int, record: dict[str, Any], event: Event) -> bool:
-        """Write version `version + 1` if `version` is still the current one (0: none yet)."""
+    def save_personal_space(self, dossier_id: str, read: int, written: PersonalSpaceVersion, event: Event) -> bool:
+        """Write `written` if version `read` is still the current one (0: none yet)."""
+        record = _space_document(written)
         try:
             self.db.personal_space_history.insert_one(
-                {"_id": f"{dossier_id}:{version + 1}", "dossier_id": dossier_id, **record})
+                {"_id": f"{dossier_id}:{read + 1}", "dossier_id": dossier_id, **record})
         except DuplicateKeyError:
             return False  # someone else saved this version first
-        if version == 0:
+        if read == 0:
             return self.insert_new("personal_spaces", {"_id": dossier_id, **record}, [event])
-        query = {"_id": dossier_id, "version": version}
+        query = {"_id": dossier_id, "version": read}
         return self.update_with_events("personal_spaces", query, record, [event]) is not None
 
-    def personal_space_history(self, dossier_id: str) -> list[dict[str, Any]]:
-        return list(self.db.personal_space_history.find({"dossier_id": dossier_id}).sort([("version", -1)]))
+    def personal_space_history(self, dossier_id: str) -> list[PersonalSpaceVersion]:
+        found = self.db.personal_space_history.find({"dossier_id": dossier_id}).sort([("version", -1)])
+        return [_space_version(version) for version in found]
 
     # The reimbursement feed
 
-    def dossiers_by_ins(self, ins_list: list[str]) -> dict[str, dict[str, Any]]:
-        found = each_of(self.db.dossiers, "ins", ins_list, {"_id": 1, "ins": 1, "patient_id": 1, "status": 1})
-        return {dossier["ins"]: dossier for dossier in found}
+    def dossiers_by_ins(self, ins_list: list[str]) -> dict[str, DossierState]:
+        return {state.ins: state for state in map(_state, each_of(self.db.dossiers, "ins", ins_list, STATE))}
 
-    def add_reimbursements(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def add_reimbursements(self, feed_lines: list[FeedLine], received_at: datetime) -> list[FeedLine]:
         """Insert lines, skipping line ids already there; the lines actually inserted."""
-        if not lines:
+        if not feed_lines:
             return []
+        lines = [_line_document(line, received_at) for line in feed_lines]
+        by_id = {line.line_id: line for line in feed_lines}
         try:
             # Lines already there (a re-sent file, a retried batch) are skipped with one read by _id rather than
             # refused one by one by the unique key; a line written meanwhile is still refused by it below.
@@ -150,10 +221,10 @@ class DossierStore(Store):
             if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
                 raise ServiceUnavailable("the record store refused some lines; retry the batch") from error
             failed = {e["index"] for e in error.details["writeErrors"]}
-            return [line for index, line in enumerate(lines) if index not in failed]
+            return [by_id[line["_id"]] for index, line in enumerate(lines) if index not in failed]
         except PyMongoError as error:
             raise ServiceUnavailable("the record store is unavailable; retry the batch") from error
-        return lines
+        return [by_id[line["_id"]] for line in lines]
 
     def record_feed(self, batch_id: str, events: list[Event]) -> None:
         """One record per batch carries the per-dossier events (the audit trail of what was added)."""
@@ -161,30 +232,41 @@ class DossierStore(Store):
             self.insert_new("feed_batches", {"_id": batch_id, "dossiers": len(events)}, events)
 
     def reimbursements_page(
-        self, selection: dict[str, Any], paged: dict[str, Any], limit: int
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """(lines matching `selection`, the first `limit` matching `paged`, newest care first). One indexed
-        fetch of the dossier's lines, filtered here (see services/common/matching.py)."""
-        lines = list(self.db.reimbursements.find({"dossier_id": selection["dossier_id"]}))
+        self, dossier_id: str, cursor: str | None, limit: int
+    ) -> tuple[int, list[FeedLine], str | None]:
+        """(the dossier's lines, the `limit` after `cursor`, newest care first, the cursor of the next page if
+        any). One indexed fetch of the dossier's lines, filtered here (see services/common/matching.py)."""
+        selection = {"dossier_id": dossier_id}
+        paged = queries.after(selection, cursor, "care_ms")
+        lines = list(self.db.reimbursements.find(selection))
         total = sum(1 for line in lines if matches(line, selection))
-        return total, [line for line in newest_first(lines, "care_ms") if matches(line, paged)][:limit]
+        page = [line for line in newest_first(lines, "care_ms") if matches(line, paged)][:limit + 1]
+        more = len(page) > limit
+        page = page[:limit]
+        return total, [_feed_line(line) for line in page], queries.encode_cursor(page[-1], "care_ms") if more else None
 
-    def reimbursements_since(self, dossier_id: str, since_ms: int) -> list[dict[str, Any]]:
-        """The dossier's lines whose care is on or after `since_ms` (the (dossier_id, care_ms) index)."""
-        return list(self.db.reimbursements.find({"dossier_id": equal(dossier_id), "care_ms": {"$gte": since_ms}},
-                                                {"care_date": 1, "items": 1}))
+    def reimbursements_since(self, dossier_id: str, since: date) -> list[FeedLine]:
+        """The dossier's lines whose care is on or after `since` (the (dossier_id, care_ms) index)."""
+        since_ms = ms(datetime.combine(since, time.min, tzinfo=UTC))
+        found = self.db.reimbursements.find({"dossier_id": equal(dossier_id), "care_ms": {"$gte": since_ms}})
+        return [_feed_line(line) for line in found]
 
     # The pharmacy fee ledger: one fee per patient, ever.
 
-    def charge_opening_fee(self, fee: dict[str, Any]) -> bool:
+    def charge_opening_fee(self, fee: OpeningFee) -> bool:
         try:
-            self.db.pharmacy_fees.insert_one(fee)
+            self.db.pharmacy_fees.insert_one({
+                "_id": fee.patient_id, "dossier_id": fee.dossier_id, "pharmacist_id": fee.pharmacist_id,
+                "organisation": fee.organisation, "month": fee.month, "opened_at": fee.opened_at})
         except DuplicateKeyError:
             return False  # this patient's dossier was already paid for (closed and reopened, or purged)
         return True
 
-    def opening_fees(self, month: str) -> list[dict[str, Any]]:
-        return list(self.db.pharmacy_fees.find({"month": month}).sort([("organisation", 1), ("opened_at", 1)]))
+    def opening_fees(self, month: str) -> list[OpeningFee]:
+        found = self.db.pharmacy_fees.find({"month": month}).sort([("organisation", 1), ("opened_at", 1)])
+        return [OpeningFee(patient_id=fee["_id"], dossier_id=fee["dossier_id"], pharmacist_id=fee["pharmacist_id"],
+                           organisation=fee["organisation"], month=fee["month"], opened_at=fee["opened_at"])
+                for fee in found]
 
     # Documents
 
@@ -207,65 +289,107 @@ class DossierStore(Store):
         except gridfs.errors.NoFile:
             return None
 
-    def add_document(self, document: dict[str, Any], event: Event) -> None:
-        self.insert_with_events("documents", document, [event])
+    def add_document(self, document: Document, event: Event) -> None:
+        self.insert_with_events("documents", _document_document(document), [event])
 
-    def same_document(self, dossier_id: str, sha256: str, metadata: dict[str, Any]) -> bool:
+    def same_document(self, dossier_id: str, sha256: str, metadata: Metadata) -> bool:
         """Is a current document with the same content and metadata already there?"""
         # Scalar fields only: a nested value in a query reads as operators (nx-27017 refuses it).
         # Fetched by the indexed pair, compared here: a many-field query is a full scan on nx-27017.
-        scalars = {key: value for key, value in metadata.items() if not isinstance(value, dict | list)}
+        fields = _metadata_document(metadata)
+        scalars = {key: value for key, value in fields.items() if not isinstance(value, dict | list)}
         query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current", **scalars}
         candidates = self.db.documents.find({"dossier_id": dossier_id, "sha256": sha256}, HIDDEN)
         return any(matches(candidate, query) for candidate in candidates)
 
-    def document_by_unique_id(self, dossier_id: str, unique_id: str) -> dict[str, Any] | None:
-        """A document of this dossier with this unique id from its source (deleted ones included: the id was used)."""
-        return self.db.documents.find_one({"dossier_id": equal(dossier_id), "unique_id": equal(unique_id)}, {"_id": 1})
+    def unique_id_used(self, dossier_id: str, unique_id: str) -> bool:
+        """Does a document of this dossier carry this unique id from its source (deleted ones included: the id
+        was used)?"""
+        query = {"dossier_id": equal(dossier_id), "unique_id": equal(unique_id)}
+        return self.db.documents.find_one(query, {"_id": 1}) is not None
 
     def search_documents(
-        self, selection: dict[str, Any], paged: dict[str, Any], limit: int
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """(documents matching `selection`, a query built from the grant (see queries.py); the first `limit`
-        matching `paged`, newest first). One fetch of the dossier's documents in that status by an indexed
-        equality, the rest of the filter applied here (services/common/matching.py says why)."""
-        indexed = {key: selection[key] for key in ("dossier_id", "status") if isinstance(selection.get(key), str)}
-        assert "dossier_id" in indexed, "a document search is always within one dossier"
-        records = list(self.db.documents.find(indexed, HIDDEN))
+        self, dossier_id: str, grant: Grant, actor_id: str, search: DocumentSearch
+    ) -> tuple[int, list[Document], str | None]:
+        """(documents matching the search under the grant, see queries.py; the page after its cursor, newest
+        first; the cursor of the next page if any). Limit 0 asks for the total alone."""
+        selection = queries.document_query(
+            dossier_id, grant, actor_id, categories=search.category, type_codes=search.type_code,
+            author_id=search.author_id, care_from=search.care_from, care_to=search.care_to,
+            created_from_ms=ms(search.created_from) if search.created_from else None,
+            created_before_ms=ms(search.created_before) if search.created_before else None,
+            document_ids=search.document_id, identifiers=search.identifier, patient_id=search.patient_id,
+            statuses=list(search.status),
+            security_labels=None if search.security_label is None else [
+                group.split(",") if group else [] for group in search.security_label],
+            updated_from_ms=ms(search.updated_from) if search.updated_from else None,
+            updated_before_ms=ms(search.updated_before) if search.updated_before else None,
+            replaces=search.replaces,
+        )
+        # One record more than the page is fetched to know whether there are more (with limit 0 too).
+        total, page = self._search(selection, queries.after(selection, search.cursor), search.limit + 1)
+        more = len(page) > search.limit and search.limit > 0
+        page = page[: search.limit]
+        return total, [_document(record) for record in page], queries.encode_cursor(page[-1]) if more else None
+
+    def _search(self, selection: dict[str, Any], paged: dict[str, Any], limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """(documents matching `selection`; the first `limit` matching `paged`, newest first). One fetch of the
+        dossier's documents in that status by an indexed equality, the rest of the filter applied here
+        (services/common/matching.py says why)."""
+        records = list(self.db.documents.find(_indexed(selection), HIDDEN))
         total = sum(1 for record in records if matches(record, selection))
         return total, [record for record in newest_first(records, "created_ms") if matches(record, paged)][:limit]
 
-    def documents_matching(self, selection: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every document matching `selection` (a query built from the grant, see queries.py), fetched like
-        search_documents: by the indexed (dossier_id, status) equality, the rest of the filter applied here."""
-        indexed = {key: selection[key] for key in ("dossier_id", "status") if isinstance(selection.get(key), str)}
-        assert "dossier_id" in indexed, "a document search is always within one dossier"
-        return [record for record in self.db.documents.find(indexed, HIDDEN) if matches(record, selection)]
+    def visible_documents(self, dossier_id: str, grant: Grant, actor_id: str) -> list[Document]:
+        """The dossier's current documents this actor may see under this grant (the document list's own
+        query), fetched like search_documents."""
+        selection = queries.document_query(dossier_id, grant, actor_id)
+        return [_document(record) for record in self.db.documents.find(_indexed(selection), HIDDEN)
+                if matches(record, selection)]
 
-    def document(self, dossier_id: str, document_id: str) -> dict[str, Any] | None:
-        return self.db.documents.find_one({"_id": document_id, "dossier_id": dossier_id}, HIDDEN)
+    def document(self, dossier_id: str, document_id: str) -> Document | None:
+        found = self.db.documents.find_one({"_id": document_id, "dossier_id": dossier_id}, HIDDEN)
+        return _document(found) if found else None
 
-    def invisible_due(self, field: str, now_ms: int) -> list[dict[str, Any]]:
-        """Current documents still invisible to the patient whose `field` time has come."""
+    def due_for_release(self, now: datetime) -> list[Document]:
+        """Current documents still invisible to the patient whose automatic release has come."""
+        return self._invisible_due("release_ms", now)
+
+    def due_for_reminder(self, now: datetime) -> list[Document]:
+        """Current documents still invisible to the patient whose author is to be reminded."""
+        return self._invisible_due("remind_ms", now)
+
+    def _invisible_due(self, field: str, now: datetime) -> list[Document]:
         # Only documents still invisible carry these times: the range on the field's own index finds them.
-        query = {field: {"$lte": now_ms}, "status": equal("current"), "visibility": "INVISIBLE_PATIENT"}
-        return list(self.db.documents.find(query, HIDDEN).limit(500))
+        query = {field: {"$lte": ms(now)}, "status": equal("current"), "visibility": "INVISIBLE_PATIENT"}
+        return [_document(found) for found in self.db.documents.find(query, HIDDEN).limit(500)]
 
-    def change_document(self, document_id: str, expected_status: str, changes: dict[str, Any], event: Event) -> bool:
-        query = {"_id": document_id, "status": expected_status}
-        return self.update_with_events("documents", query, changes, [event]) is not None
+    def reminded(self, document: Document, event: Event) -> bool:
+        """The author was reminded of a document still invisible to the patient: never again for it."""
+        query = {"_id": document.id, "status": document.status.value}
+        return self.update_with_events("documents", query, {"remind_ms": None}, [event]) is not None
 
-    def revise_document(
-        self, document: dict[str, Any], changes: dict[str, Any], event: Event, at_ms: int
-    ) -> dict[str, Any] | None:
+    def revise_document(self, before: Document, after: Document, event: Event, at: datetime) -> Document | None:
         """A change the document's metadata shows (status, visibility, its replacement): one revision more (FHIR's
         versionId), compare-and-set on the revision read, so two changes made from one reading cannot both land.
-        The changes as applied, or None when the document changed meanwhile."""
-        revision = document.get("revision")  # none on documents stored before revisions: their first
-        query = {"_id": document["_id"], "status": document["status"],
+        The document as revised, or None when it changed meanwhile."""
+        changes: dict[str, Any] = {}
+        if after.status is not before.status:
+            changes["status"] = after.status.value
+        if after.visibility != before.visibility:
+            changes["visibility"] = [code.value for code in after.visibility]
+        if after.replaced_by != before.replaced_by:
+            changes["replaced_by"] = after.replaced_by
+        if after.release_at != before.release_at:
+            changes["release_ms"] = ms(after.release_at) if after.release_at else None
+        revision = before.revision  # none on documents stored before revisions: their first
+        query = {"_id": before.id, "status": before.status.value,
                  "revision": equal(revision) if revision is not None else {"$exists": False}}
-        applied = {**changes, "revision": (revision or 1) + 1, "updated_ms": at_ms}
-        return applied if self.update_with_events("documents", query, applied, [event]) is not None else None
+        at_ms = ms(at)
+        changes |= {"revision": (revision or 1) + 1, "updated_ms": at_ms}
+        if self.update_with_events("documents", query, changes, [event]) is None:
+            return None
+        return replace(after, revision=(revision or 1) + 1, updated_at=_moment(at_ms))
 
     def delete_content(self, document_id: str) -> None:
         with contextlib.suppress(gridfs.errors.NoFile):
@@ -274,34 +398,42 @@ class DossierStore(Store):
     # Idempotency keys of deposits: (actor, key) -> the document the first request created.
 
     def claim_idempotency(
-        self, actor_id: str, key: str, fingerprint: str, now_ms: int, stale_ms: int = 60_000
-    ) -> dict[str, Any] | None:
+        self, actor_id: str, key: str, fingerprint: str, now: datetime, stale: timedelta = timedelta(minutes=1)
+    ) -> IdempotencyClaim | None:
         """None when this request is the first with this key (it is now claimed), else the earlier one. A
-        claim left unfinished for `stale_ms` (its request died) is taken over."""
-        record_id = f"{actor_id}|{key}"
+        claim left unfinished for `stale` (its request died) is taken over."""
+        record_id = idempotency_reference(actor_id, key)
+        now_ms = ms(now)
         try:
             self.db.idempotency.insert_one({"_id": record_id, "fingerprint": fingerprint, "claimed_ms": now_ms,
                                             "document_id": None})
             return None
         except DuplicateKeyError:
             earlier = self.db.idempotency.find_one({"_id": record_id})
+        stale_ms = int(stale.total_seconds() * 1000)
         if earlier is not None and earlier.get("document_id") is None and earlier["claimed_ms"] < now_ms - stale_ms:
             taken = self.db.idempotency.update_one(
                 {"_id": record_id, "claimed_ms": earlier["claimed_ms"], "document_id": None},
                 {"$set": {"fingerprint": fingerprint, "claimed_ms": now_ms}})
             if taken.modified_count == 1:
                 return None
-        return earlier
+        if earlier is None:
+            return None
+        return IdempotencyClaim(fingerprint=earlier["fingerprint"], claimed_at=_moment(earlier["claimed_ms"]),
+                                document_id=earlier.get("document_id"))
 
-    def document_by_idempotency(self, dossier_id: str, reference: str) -> dict[str, Any] | None:
+    def document_by_idempotency(self, dossier_id: str, actor_id: str, key: str) -> Document | None:
         """The document stored under an idempotency key (the key rides in the document's own atomic insert)."""
-        return self.db.documents.find_one({"dossier_id": dossier_id, "idempotency": reference}, HIDDEN)
+        query = {"dossier_id": dossier_id, "idempotency": idempotency_reference(actor_id, key)}
+        found = self.db.documents.find_one(query, HIDDEN)
+        return _document(found) if found else None
 
     def complete_idempotency(self, actor_id: str, key: str, document_id: str) -> None:
-        self.db.idempotency.update_one({"_id": f"{actor_id}|{key}"}, {"$set": {"document_id": document_id}})
+        self.db.idempotency.update_one({"_id": idempotency_reference(actor_id, key)},
+                                       {"$set": {"document_id": document_id}})
 
     def release_idempotency(self, actor_id: str, key: str) -> None:
-        self.db.idempotency.delete_one({"_id": f"{actor_id}|{key}", "document_id": None})
+        self.db.idempotency.delete_one({"_id": idempotency_reference(actor_id, key), "document_id": None})
 
     # Accesses: one record per release of health data or refusal, written before the answer.
 
@@ -320,3 +452,162 @@ class DossierStore(Store):
     def mark_accessed(self, dossier_id: str, actor_id: str) -> None:
         with contextlib.suppress(DuplicateKeyError):
             self.db.first_accesses.insert_one({"_id": f"{dossier_id}|{actor_id}"})
+
+
+def _indexed(selection: dict[str, Any]) -> dict[str, Any]:
+    """The part of a document query the store fetches by: the (dossier_id, status) equality."""
+    indexed = {key: selection[key] for key in ("dossier_id", "status") if isinstance(selection.get(key), str)}
+    if "dossier_id" not in indexed:
+        raise ValueError("a document search is always within one dossier")
+    return indexed
+
+
+# Records and their documents, in one place.
+
+LIFECYCLE_NAMES = {"closed_at": "close_at", "deletion_requested_at": "delete_at"}  # as told -> as stored
+
+
+def _dossier_document(dossier: Dossier) -> dict[str, Any]:
+    return {
+        "_id": dossier.id, "ins": dossier.ins, "patient_id": dossier.patient_id, "status": dossier.status.value,
+        "opened_at": dossier.opened_at, "opened_by": dossier.opened_by, "channel": dossier.channel,
+        "consent_to_opening": {"given": True, "recorded_by": dossier.consent_recorded_by, "at": dossier.opened_at},
+        **(_key_document(dossier.key) if dossier.key else {}),
+    }
+
+
+def _key_document(key: DossierKey) -> dict[str, Any]:
+    return {"wrapped_key": key.wrapped, "master_key": key.master}
+
+
+def _lifecycle_document(dossier: Dossier) -> dict[str, datetime]:
+    """The moments of its latest transition, nested (a top-level datetime written by $set becomes a string)."""
+    moments = {"closed_at": dossier.closed_at, "deletion_requested_at": dossier.deletion_requested_at,
+               "reopened_at": dossier.reopened_at, "purge_at": dossier.purge_at}
+    return {LIFECYCLE_NAMES.get(name, name): at for name, at in moments.items() if at is not None}
+
+
+def _dossier_or_none(document: dict[str, Any] | None) -> Dossier | None:
+    return _dossier(document) if document is not None else None
+
+
+def _dossier(document: dict[str, Any]) -> Dossier:
+    moments = {name: _at(at) for name, at in (document.get("lifecycle") or {}).items()}
+    wrapped = document.get("wrapped_key")
+    return Dossier(
+        id=document["_id"], ins=document["ins"], patient_id=document["patient_id"], status=Status(document["status"]),
+        opened_at=document["opened_at"], opened_by=document.get("opened_by") or {}, channel=document.get("channel", ""),
+        consent_recorded_by=(document.get("consent_to_opening") or {}).get("recorded_by", ""),
+        key=DossierKey(wrapped, document.get("master_key", "")) if wrapped is not None else None,
+        closed_at=moments.get("close_at"), deletion_requested_at=moments.get("delete_at"),
+        reopened_at=moments.get("reopened_at"), purge_at=moments.get("purge_at"),
+    )
+
+
+def _at(value: Any) -> datetime:
+    # Nested datetimes come back as datetimes; a string is one that lost its type on the way.
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _state(document: dict[str, Any]) -> DossierState:
+    return DossierState(id=document["_id"], ins=document["ins"], patient_id=document["patient_id"],
+                        status=Status(document["status"]), opened_at=document["opened_at"])
+
+
+def _space_document(version: PersonalSpaceVersion) -> dict[str, Any]:
+    return {"version": version.version, "sealed": version.sealed,
+            "updated": {"at": version.updated_at, "by": version.updated_by}}
+
+
+def _space_version(document: dict[str, Any]) -> PersonalSpaceVersion:
+    return PersonalSpaceVersion(version=document["version"], sealed=document["sealed"],
+                                updated_at=document["updated"]["at"], updated_by=document["updated"]["by"])
+
+
+def _line_document(line: FeedLine, received_at: datetime) -> dict[str, Any]:
+    care = datetime.combine(line.care_date, time.min, tzinfo=UTC)
+    return {
+        "_id": line.line_id, "dossier_id": line.dossier_id, "line_id": line.line_id,
+        "care_date": line.care_date.isoformat(),
+        # an item's ATC class only when the feed gave one: lines without stay as they always were
+        "items": [item.model_dump(mode="json", exclude_none=True) for item in line.items],
+        "prescriber_rpps": line.prescriber_rpps, "billed_cents": line.billed_cents,
+        "reimbursed_cents": line.reimbursed_cents, "care_ms": ms(care), "received_at": received_at,
+    }
+
+
+def _feed_line(document: dict[str, Any]) -> FeedLine:
+    return FeedLine(
+        line_id=document["_id"], dossier_id=document["dossier_id"],
+        care_date=date.fromisoformat(str(document["care_date"])),
+        items=tuple(ReimbursedItem.model_validate(item) for item in document["items"]),
+        billed_cents=document.get("billed_cents", 0), reimbursed_cents=document.get("reimbursed_cents", 0),
+        prescriber_rpps=document.get("prescriber_rpps"),
+    )
+
+
+def _metadata_document(metadata: Metadata) -> dict[str, Any]:
+    """As the submission was: its fields as JSON, every one present (None when not given)."""
+    def dumped(part: Coded | Concept | ImagingStudy | RelatedId | None) -> dict[str, Any] | None:
+        return part.model_dump(mode="json") if part is not None else None
+
+    return {
+        "category": metadata.category, "type_code": metadata.type_code, "title": metadata.title,
+        "care_date": metadata.care_date.isoformat(), "format": metadata.format,
+        "confidentiality": metadata.confidentiality, "imaging_study": dumped(metadata.imaging_study),
+        "unique_id": metadata.unique_id, "visibility": [code.value for code in metadata.visibility],
+        "care_start": metadata.care_start, "care_end": metadata.care_end, "format_code": dumped(metadata.format_code),
+        "facility_type": dumped(metadata.facility_type), "practice_setting": dumped(metadata.practice_setting),
+        "events": [event.model_dump(mode="json") for event in metadata.events],
+        "related": [related.model_dump(mode="json") for related in metadata.related],
+    }
+
+
+def _metadata(document: dict[str, Any]) -> Metadata:
+    def parsed(model: type[Any], value: Any) -> Any:
+        return model.model_validate(value) if value is not None else None
+
+    care = document["care_date"]
+    return Metadata(
+        category=document["category"], type_code=document["type_code"], title=document["title"],
+        care_date=care if isinstance(care, date) else date.fromisoformat(str(care)), format=document["format"],
+        confidentiality=document.get("confidentiality", "N"),
+        visibility=tuple(Visibility(code) for code in document.get("visibility") or []),
+        unique_id=document.get("unique_id"), care_start=document.get("care_start"),
+        care_end=document.get("care_end"), imaging_study=parsed(ImagingStudy, document.get("imaging_study")),
+        format_code=parsed(Coded, document.get("format_code")),
+        facility_type=parsed(Concept, document.get("facility_type")),
+        practice_setting=parsed(Concept, document.get("practice_setting")),
+        events=tuple(Concept.model_validate(event) for event in document.get("events") or []),
+        related=tuple(RelatedId.model_validate(related) for related in document.get("related") or []),
+    )
+
+
+def _document_document(document: Document) -> dict[str, Any]:
+    stored: dict[str, Any] = {
+        "_id": document.id, "dossier_id": document.dossier_id, **_metadata_document(document.metadata),
+        "created_at": document.created_at, "created_ms": ms(document.created_at), "revision": document.revision,
+        "size": document.size, "sha256": document.sha256, "status": document.status.value,
+        "replaces": document.replaces, "replaced_by": document.replaced_by, "author": document.author,
+        "patient_id": document.patient_id,
+    }
+    if document.idempotency is not None:
+        stored |= {"idempotency": document.idempotency, "idempotency_fingerprint": document.idempotency_fingerprint}
+    if document.release_at is not None:
+        stored["release_ms"] = ms(document.release_at)
+    if document.remind_at is not None:
+        stored["remind_ms"] = ms(document.remind_at)
+    return stored
+
+
+def _document(document: dict[str, Any]) -> Document:
+    return Document(
+        id=document["_id"], dossier_id=document["dossier_id"], patient_id=document.get("patient_id"),
+        metadata=_metadata(document), author=document["author"], created_at=document["created_at"],
+        size=document["size"], sha256=document["sha256"], status=DocumentStatus(document["status"]),
+        replaces=document.get("replaces"), replaced_by=document.get("replaced_by"),
+        revision=document.get("revision"),
+        updated_at=_moment(document["updated_ms"]) if document.get("updated_ms") else None,
+        release_at=_moment_or_none(document.get("release_ms")), remind_at=_moment_or_none(document.get("remind_ms")),
+        idempotency=document.get("idempotency"), idempotency_fingerprint=document.get("idempotency_fingerprint"),
+    )

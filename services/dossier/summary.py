@@ -38,6 +38,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from services.dossier.feed import HISTORY_MONTHS, months_before
+from services.dossier.records import Document, FeedLine
 
 
 class FeedSystem(StrEnum):
@@ -122,6 +123,11 @@ class FeedItem:
         return tuple(cls(str(record["_id"]), care, FeedSystem(item["system"]), str(item["code"]),
                          int(item.get("quantity", 1)), item.get("atc")) for item in record["items"])
 
+    @classmethod
+    def of(cls, line: FeedLine) -> tuple[FeedItem, ...]:
+        return tuple(cls(line.line_id, line.care_date, FeedSystem(item.system), item.code, item.quantity, item.atc)
+                     for item in line.items)
+
 
 @dataclass(frozen=True)
 class DocumentEntry:
@@ -144,6 +150,13 @@ class DocumentEntry:
                    care_date=care if isinstance(care, date) else date.fromisoformat(str(care)),
                    created_at=record["created_at"], author_id=str(record["author"]["id"]),
                    format=str(record["format"]))
+
+    @classmethod
+    def of(cls, document: Document) -> DocumentEntry:
+        metadata = document.metadata
+        return cls(document_id=document.id, category=metadata.category, type_code=metadata.type_code,
+                   title=metadata.title, care_date=metadata.care_date, created_at=document.created_at,
+                   author_id=document.author_id, format=metadata.format)
 
 
 @dataclass(frozen=True)

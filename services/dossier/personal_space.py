@@ -1,0 +1,41 @@
+"""The personal space (blood group, allergies, treatments, contacts, wishes): sealed with the dossier's key,
+each version under its own associated data, so that a version copied elsewhere does not open."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from services.common import sealing
+from services.common.schemas import PersonalSpace
+from services.dossier import crypto
+from services.dossier.records import ActorRef, Dossier, PersonalSpaceVersion
+
+
+def sealed(dossier: Dossier, content: PersonalSpace, version: int, at: datetime, by: ActorRef) -> PersonalSpaceVersion:
+    text = json.dumps(content.model_dump(mode="json"), ensure_ascii=False).encode()
+    return PersonalSpaceVersion(version=version, sealed=sealing.seal(crypto.data_key(dossier), text,
+                                                                      _context(dossier, version)),
+                                updated_at=at, updated_by=by)
+
+
+def opened(dossier: Dossier, version: PersonalSpaceVersion | None) -> dict[str, Any]:
+    """A version as answered (an empty space, version 0, before the first)."""
+    if version is None:
+        return {"content": content(dossier, None), "version": 0}
+    return {"content": content(dossier, version), "version": version.version,
+            "updated_at": version.updated_at.isoformat(), "updated_by": version.updated_by}
+
+
+def content(dossier: Dossier, version: PersonalSpaceVersion | None) -> dict[str, Any]:
+    """A version's content as JSON (schemas.PersonalSpace), an empty one before the first."""
+    if version is None:
+        return PersonalSpace().model_dump(mode="json")
+    opened: dict[str, Any] = json.loads(sealing.open_sealed(crypto.data_key(dossier), version.sealed,
+                                                             _context(dossier, version.version)))
+    return opened
+
+
+def _context(dossier: Dossier, version: int) -> str:
+    return f"personal-space:{dossier.id}:{version}"
