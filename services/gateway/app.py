@@ -23,9 +23,9 @@ from services.common import schemas
 from services.common.errors import DmpError, TooManyRequests
 from services.common.sessions import EndedSession, SessionFeed
 from services.common.settings import Settings, required
-from services.common.tokens import jwks, verify
+from services.common.tokens import jwks
 from services.gateway import fhir, pages, problems
-from services.gateway.auth import Token, client_address, log_out
+from services.gateway.auth import Token, client_address, log_out, verified_once
 from services.gateway.bodies import BoundedBodies
 from services.gateway.limits import RateLimiter
 from services.gateway.rpc import services
@@ -50,7 +50,7 @@ def rate_key(request: Request) -> str:
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials:
         try:
-            return f"actor:{verify(credentials).id}"
+            return f"actor:{verified_once(request, credentials).actor.id}"
         except DmpError:
             pass
     return f"address:{client_address(request)}"
