@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import cast
+from typing import Annotated, Any, cast
+
+from fastapi import Depends
 
 from services.common.rpc_client import Cluster, OnwardCluster, RpcClient
 from services.common.settings import Settings
@@ -39,6 +41,24 @@ def services() -> Cluster:
         with _lock:
             _clients.append(client)
     return cast(Cluster, proxy)
+
+
+class ThreadsCluster:
+    """The cluster as the routes see it: each service looked up in the thread that calls it. FastAPI runs a
+    route's dependencies and the route itself in different worker threads, so a dependency must not hand
+    over one thread's client."""
+
+    def __getattr__(self, service: str) -> Any:
+        return getattr(services(), service)
+
+
+async def cluster() -> Cluster:
+    """The routes' services, as a dependency so that a test can put fakes in their place
+    (`app.dependency_overrides[cluster]`). `async`: nothing to run in a worker thread."""
+    return cast(Cluster, ThreadsCluster())
+
+
+Services = Annotated[Cluster, Depends(cluster)]
 
 
 def discard_clients() -> None:
