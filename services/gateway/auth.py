@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.common.errors import DmpError, Unauthenticated
+from services.common.errors import Unauthenticated
 from services.common.sessions import ENDED, EndedSession, session_until
 from services.common.tokens import CLOCK_SKEW_SECONDS, Verified, verified
 from services.gateway.refusals import authentication_refused, trace_refusal
@@ -26,17 +26,19 @@ def client_address(request: Request) -> str:
 
 
 def verified_once(request: Request, token: str) -> Verified:
-    """The session `token` speaks for, verified at its first use in this request and remembered after."""
-    answers: dict[str, Verified | DmpError] | None = getattr(request.state, "verified_tokens", None)
+    """The session `token` speaks for, verified at its first use in this request and remembered after. A
+    refusal is remembered too; not a ServiceUnavailable (the ended sessions not loaded yet), which the
+    route's own use may find gone."""
+    answers: dict[str, Verified | Unauthenticated] | None = getattr(request.state, "verified_tokens", None)
     if answers is None:
         answers = request.state.verified_tokens = {}
     if token not in answers:
         try:
             answers[token] = verified(token)
-        except DmpError as refused:
+        except Unauthenticated as refused:
             answers[token] = refused
     answer = answers[token]
-    if isinstance(answer, DmpError):
+    if isinstance(answer, Unauthenticated):
         raise answer
     return answer
 
