@@ -112,7 +112,7 @@ class OccupationalConsent(BaseModel):
     status: Literal["authorised"]
 
 
-class Authorised(BaseModel):
+class ProfessionalSince(BaseModel):
     professional_id: str
     since: Instant
 
@@ -120,12 +120,12 @@ class Authorised(BaseModel):
 class AccessSettings(BaseModel):
     medecin_traitant: str | None
     blocked: list[str]
-    medecin_traitant_proposals: list[Authorised] = Field(description="pending, waiting for the patient")
+    medecin_traitant_proposals: list[ProfessionalSince] = Field(description="pending, waiting for the patient")
     oppose_emergency: bool
     oppose_regulator: bool
-    consents: list[Authorised]
-    care_team: list[Authorised]
-    occupational_consents: list[Authorised]
+    consents: list[ProfessionalSince]
+    care_team: list[ProfessionalSince]
+    occupational_consents: list[ProfessionalSince]
 
 
 # The history as FHIR (audit)
