@@ -1,7 +1,8 @@
 """The bearer token of a request, checked at the door (a clear 401 early; every service checks again).
 
-Its signature is checked once per request: the rate limiter (which counts a request against its actor) and
-the routes' `Token` and `Session` dependencies share the answer kept on `request.state`, refusals included.
+Its signature is checked once per request: the rate limiter (which counts a request against its actor), the
+routes' `Token` and `Session` dependencies and the credentials the services are handed (rpc.RequestCluster)
+share the answer kept on `request.state`, refusals included.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from services.common.errors import Unauthenticated
 from services.common.sessions import ENDED, EndedSession, session_until
 from services.common.tokens import CLOCK_SKEW_SECONDS, Verified, verified
 from services.gateway.refusals import authentication_refused, trace_refusal
-from services.gateway.rpc import services
+from services.gateway.rpc import VERIFIED_TOKENS, services
 from services.identity.client import IdentityClient
 
 
@@ -29,9 +30,10 @@ def verified_once(request: Request, token: str) -> Verified:
     """The session `token` speaks for, verified at its first use in this request and remembered after. A
     refusal is remembered too; not a ServiceUnavailable (the ended sessions not loaded yet), which the
     route's own use may find gone."""
-    answers: dict[str, Verified | Unauthenticated] | None = getattr(request.state, "verified_tokens", None)
+    answers: dict[str, Verified | Unauthenticated] | None = getattr(request.state, VERIFIED_TOKENS, None)
     if answers is None:
-        answers = request.state.verified_tokens = {}
+        answers = {}
+        setattr(request.state, VERIFIED_TOKENS, answers)
     if token not in answers:
         try:
             answers[token] = verified(token)

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio.from_thread
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from services.common.actors import Actor, ActorKind
@@ -48,6 +49,7 @@ class Calls:
 
 @dataclass
 class Gateway:
+    app: FastAPI
     client: TestClient
     cluster: SimpleNamespace  # each test puts there the fake of the service it calls
     key: SigningKey
@@ -72,5 +74,5 @@ def gateway(secrets: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterato
     app.dependency_overrides[rpc.cluster] = lambda: cluster
     # Not entered as a context manager: the lifespan, which follows identity's ended sessions, stays off.
     client = TestClient(app, raise_server_exceptions=False)
-    yield Gateway(client, cluster, SigningKey.parse(secrets["DMP_TOKEN_SIGNING_KEY"]))
+    yield Gateway(app, client, cluster, SigningKey.parse(secrets["DMP_TOKEN_SIGNING_KEY"]))
     client.close()
