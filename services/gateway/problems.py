@@ -14,6 +14,7 @@ from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, ReplyQueueExpiredWithPendingReplies, RpcTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common import schemas
 from services.common.errors import DmpError, InvalidInput
 from services.common.rulebook import explain
 from services.common.validation import describe_items
@@ -37,6 +38,18 @@ TITLES = {
     500: "Internal error",
     503: "Service unavailable",
     504: "Gateway timeout",
+}
+
+# The problems the REST routes may answer, for their OpenAPI description.
+DOCUMENTED: dict[int | str, dict[str, Any]] = {
+    status: {"model": schemas.Problem, "description": description,
+             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for status, description in [
+        (401, "no token, or an expired or forged one"), (403, "refused: the rule is in errors"),
+        (404, "not found (or hidden from the caller)"), (409, "conflict with the current state"),
+        (413, "too large"), (422, "invalid input: each field and why"), (429, "rate limited: see Retry-After"),
+        (503, "a dependency is unavailable; nothing was done"), (504, "a service did not answer in time"),
+        (500, "an unexpected error, logged with the request id")]
 }
 
 

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import cast
+from collections.abc import Callable
+from typing import Annotated, Any, cast
+
+from fastapi import Depends, Request
+from starlette.datastructures import State
 
 from services.common.rpc_client import Cluster, OnwardCluster, RpcClient
 from services.common.settings import Settings
+from services.common.tokens import Verified, credential
 
 log = logging.getLogger("dmp.gateway")
 
@@ -39,6 +44,51 @@ def services() -> Cluster:
         with _lock:
             _clients.append(client)
     return cast(Cluster, proxy)
+
+
+VERIFIED_TOKENS = "verified_tokens"  # on request.state: each token verified in this request (auth.py)
+
+
+class RequestCluster:
+    """The services as one request's routes call them. Each is looked up in the thread that calls it: FastAPI
+    runs a route's dependencies and the route in different worker threads, so a dependency must not hand over
+    one thread's client. A token this request verified goes as a credential minted from that verification
+    (services/common/tokens.py), so that its signature is not checked again at each call."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def __getattr__(self, service: str) -> RequestService:
+        return RequestService(self._state, service)
+
+
+class RequestService:
+    def __init__(self, state: State, service: str) -> None:
+        self._state, self._service = state, service
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        target = getattr(getattr(services(), self._service), method)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return target(*self._credentials(args), **kwargs)
+
+        return call
+
+    def _credentials(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        verified: dict[str, object] = getattr(self._state, VERIFIED_TOKENS, {})
+        sessions = [verified.get(arg) if isinstance(arg, str) else None for arg in args]
+        # anything else goes as it is, to OnwardCluster, which makes credentials of the tokens it verifies
+        return tuple(credential(session, "gateway", self._service) if isinstance(session, Verified) else arg
+                     for arg, session in zip(args, sessions, strict=True))
+
+
+async def cluster(request: Request) -> Cluster:
+    """The routes' services, as a dependency so that a test can put fakes in their place
+    (`app.dependency_overrides[cluster]`). `async`: nothing to run in a worker thread."""
+    return cast(Cluster, RequestCluster(request.state))
+
+
+Services = Annotated[Cluster, Depends(cluster)]
 
 
 def discard_clients() -> None:
