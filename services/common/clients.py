@@ -14,11 +14,13 @@ from __future__ import annotations
 import inspect
 import sys
 import textwrap
+import typing
 from pathlib import Path
 from typing import Any
 
 from services.common.bus import service_classes
 from services.common.deadletters import CALLERS
+from services.common.entrypoints import model_in
 
 LINE = 120
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,9 +36,10 @@ def path_of(service: str) -> Path:
 
 def _signature(name: str, method: Any) -> str:
     signature = inspect.signature(method)  # annotations as the service spells them (postponed: strings)
-    parameters = [_parameter(parameter) for parameter in signature.parameters.values()]
+    hints = typing.get_type_hints(method)
+    parameters = [_parameter(parameter, hints.get(parameter.name)) for parameter in signature.parameters.values()]
     answer = signature.return_annotation
-    returns = "Any" if answer is inspect.Signature.empty else str(answer)
+    returns = "Any" if answer is inspect.Signature.empty else _on_the_wire(hints.get("return"), str(answer))
     one_line = f"    def {name}({', '.join(parameters)}) -> {returns}:"
     if len(one_line) <= LINE:
         return one_line
@@ -44,10 +47,20 @@ def _signature(name: str, method: Any) -> str:
     return "\n".join(lines)
 
 
-def _parameter(parameter: inspect.Parameter) -> str:
+def _on_the_wire(hint: Any, spelt: str) -> str:
+    """A model travels as its JSON object (services/common/entrypoints.py `typed`): a caller sends and gets a dict."""
+    model, optional = model_in(hint)
+    if model is not None:
+        return "dict[str, Any] | None" if optional else "dict[str, Any]"
+    if typing.get_origin(hint) is list and model_in(typing.get_args(hint)[0])[0] is not None:
+        return "list[dict[str, Any]]"
+    return spelt
+
+
+def _parameter(parameter: inspect.Parameter, hint: Any) -> str:
     text = parameter.name
     if parameter.annotation is not inspect.Parameter.empty:
-        text += f": {parameter.annotation}"
+        text += f": {_on_the_wire(hint, str(parameter.annotation))}"
     if parameter.default is not inspect.Parameter.empty:
         text += f" = {parameter.default!r}"
     return text

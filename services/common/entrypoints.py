@@ -1,21 +1,30 @@
 """The entrypoint decorators every service uses.
 
 `rpc` marks our own errors as expected (they are answers, not failures: no error span, no stack
-trace in the logs). Events are consumed through `subscriptions.subscribe`, which uses `consume`.
+trace in the logs), and types the method's boundary: a parameter annotated with a pydantic model arrives
+validated as that model (InvalidInput naming each field otherwise, as `validation.parse` says), and a model
+returned goes back as its JSON (see `typed`), so that a method's signature says what it takes and gives
+while the wire stays JSON. Events are consumed through `subscriptions.subscribe`, which uses `consume`.
 Both dead-letter malformed messages (common/deadletters.py) and stop gracefully, finishing and
 acknowledging what they received before closing (common/draining.py).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import types
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from nameko.timer import timer as nameko_timer
+from pydantic import BaseModel
 
 from services.common.deadletters import CALLERS, GuardedConsume, GuardedRpc
 from services.common.errors import DmpError
 from services.common.principals import CLIENTS
+from services.common.validation import parse
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,11 +57,59 @@ def rpc(method: F | None = None, *, callers: tuple[str, ...] = (CLIENTS,)) -> F 
     principal are derived from it (services/common/bus.py)."""
 
     def decorate(function: F) -> F:
-        setattr(function, CALLERS, frozenset(callers))
-        decorated: F = GuardedRpc.decorator(expected_exceptions=(DmpError,))(function)
+        method = typed(function)
+        setattr(method, CALLERS, frozenset(callers))
+        decorated: F = GuardedRpc.decorator(expected_exceptions=(DmpError,))(method)
         return decorated
 
     return decorate(method) if method is not None else decorate
+
+
+def model_in(hint: Any) -> tuple[type[BaseModel] | None, bool]:
+    """(the model a parameter's annotation names, whether None is allowed too), or (None, _) for any other."""
+    if isinstance(hint, type) and issubclass(hint, BaseModel):
+        return hint, False
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        members = [member for member in typing.get_args(hint) if member is not type(None)]
+        if len(members) == 1 and isinstance(members[0], type) and issubclass(members[0], BaseModel):
+            return members[0], len(members) < len(typing.get_args(hint))
+    return None, False
+
+
+def to_wire(value: Any) -> Any:
+    """What goes back over the bus: a model as its JSON, a list or tuple of them as a list."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [to_wire(item) for item in value]
+    return value
+
+
+def typed(function: F) -> F:
+    """`function` with its model-annotated parameters validated from the JSON that arrives, and its models
+    returned as JSON. The signature is kept (nameko checks each call against it before a worker starts)."""
+    signature = inspect.signature(function)
+    models: dict[str, tuple[type[BaseModel], bool]] | None = None
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        nonlocal models
+        if models is None:  # resolved at the first call: the annotations are strings until every module is loaded
+            hints = typing.get_type_hints(function)
+            models = {name: (model, optional) for name in signature.parameters
+                      for model, optional in [model_in(hints.get(name))] if model is not None}
+        bound = signature.bind(*args, **kwargs)
+        for name, (model, optional) in models.items():
+            if name not in bound.arguments:
+                continue
+            value = bound.arguments[name]
+            if (value is None and optional) or isinstance(value, model):
+                continue
+            bound.arguments[name] = parse(model, value)
+        return to_wire(function(*bound.args, **bound.kwargs))
+
+    call.__signature__ = signature  # type: ignore[attr-defined]
+    return typing.cast(F, call)
 
 
 def consume(queue: Any, **options: Any) -> Callable[[F], F]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import smtplib
 from datetime import timedelta
-from typing import Any
 
 from nameko.exceptions import RemoteError, RpcTimeout
 
@@ -54,6 +53,7 @@ from services.notify.records import (
     Sent,
     Status,
 )
+from services.notify.schemas import DeadLetterView
 from services.notify.store import NotifyStore
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,10 @@ class NotifyService(HealthMixin):
     clock: Clock = Clock()
 
     @rpc(callers=("identity",))
-    def deliver_identity_message(self, payload: dict[str, Any]) -> None:
+    def deliver_identity_message(self, payload: SealedIdentityMessage) -> None:
         """Codes and security notices go out at once; codes are never stored here (nor in any event)."""
-        sealed = parse(SealedIdentityMessage, payload).sealed
         try:
-            opened = open_json(secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), sealed, IDENTITY_MESSAGE)
+            opened = open_json(secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), payload.sealed, IDENTITY_MESSAGE)
         except ContentCorrupted:
             raise InvalidInput("sealed: not a message sealed by identity for notify") from None
         request = parse(IdentityMessage, opened)
@@ -93,11 +92,11 @@ class NotifyService(HealthMixin):
     # Events
 
     @subscribe("notify", "dossier")
-    def on_dossier_event(self, payload: dict[str, Any]) -> None:
+    def on_dossier_event(self, payload: object) -> None:  # validated by received_event
         self._handle(self.store.received_event(payload))
 
     @subscribe("notify", "consent")
-    def on_consent_event(self, payload: dict[str, Any]) -> None:
+    def on_consent_event(self, payload: object) -> None:
         self._handle(self.store.received_event(payload))
 
     def _handle(self, event: Event | None) -> None:
@@ -243,24 +242,22 @@ class NotifyService(HealthMixin):
         return grant.patient_id
 
     @rpc
-    def set_preferences(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
-        preferences = parse(NotificationPreferences, payload)
+    def set_preferences(self, token: str, ins: str, payload: NotificationPreferences) -> NotificationPreferences:
         self.store.set_preferences(self._patient_id(token, ins), Preferences(
-            Channels(preferences.channels), Routine(preferences.routine), preferences.language))
-        return preferences.model_dump()
+            Channels(payload.channels), Routine(payload.routine), payload.language))
+        return payload
 
     @rpc
-    def preferences(self, token: str, ins: str) -> dict[str, Any]:
+    def preferences(self, token: str, ins: str) -> NotificationPreferences:
         stored = self.store.preferences(self._patient_id(token, ins))
         return NotificationPreferences.model_validate(
-            {"channels": stored.channels.value, "routine": stored.routine.value, "language": stored.language}
-        ).model_dump()
+            {"channels": stored.channels.value, "routine": stored.routine.value, "language": stored.language})
 
     @rpc(callers=(OPERATORS,))
-    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+    def dead_letters(self, limit: int = 100) -> list[DeadLetterView]:
         """Deliveries given up on, with why (operators: `python -m services.notify.dead_letters`)."""
-        return [{"delivery_id": letter.delivery_id, "channel": letter.channel.value, "whom": letter.whom,
-                 "attempts": letter.attempts, "reason": letter.reason}
+        return [DeadLetterView(delivery_id=letter.delivery_id, channel=letter.channel.value, whom=letter.whom,
+                               attempts=letter.attempts, reason=letter.reason)
                 for letter in self.store.dead_letters(max(1, min(int(limit), 1000)))]
 
     @rpc(callers=(OPERATORS,))

@@ -1,0 +1,65 @@
+"""An RPC method's typed boundary (services/common/entrypoints.py `typed`): models in, validated from the JSON
+that arrives; models out, as JSON; the signature nameko checks each call against, unchanged."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import date
+
+import pytest
+from pydantic import BaseModel
+
+from services.common.entrypoints import typed
+from services.common.errors import InvalidInput
+
+
+class Visit(BaseModel):
+    day: date
+    reason: str
+
+
+class Seen(BaseModel):
+    day: date
+    count: int
+
+
+class Clinic:
+    @typed
+    def book(self, token: str, visit: Visit, note: Visit | None = None) -> Seen:
+        assert isinstance(visit, Visit) and (note is None or isinstance(note, Visit))
+        return Seen(day=visit.day, count=2 if note else 1)
+
+    @typed
+    def week(self, visits: list[str]) -> list[Seen]:
+        return [Seen(day=date(2026, 12, day), count=len(visits)) for day in (1, 2)]
+
+
+def test_a_model_arrives_validated_and_goes_back_as_json() -> None:
+    assert Clinic().book("t", {"day": "2026-12-03", "reason": "rappel"}) == {"day": "2026-12-03", "count": 1}
+    assert Clinic().book("t", {"day": "2026-12-03", "reason": "a"}, note={"day": "2026-12-04", "reason": "b"}) == {
+        "day": "2026-12-03", "count": 2}
+    assert Clinic().week(["a"]) == [{"day": "2026-12-01", "count": 1}, {"day": "2026-12-02", "count": 1}]
+
+
+@pytest.mark.parametrize(("visit", "field"), [
+    ({"day": "yesterday", "reason": "x"}, "day"),
+    ({"day": "2026-12-03"}, "reason"),
+    ({"day": "2026-12-03", "reason": "x", "extra": 1}, None),  # the model's own rule on unknown fields decides
+    (None, "body"),  # a required object, sent as null
+    ("not an object", "body"),
+])
+def test_bad_input_is_refused_naming_the_field(visit: object, field: str | None) -> None:
+    if field is None:
+        Clinic().book("t", visit)
+        return
+    with pytest.raises(InvalidInput) as refused:
+        Clinic().book("t", visit)
+    assert refused.value.details[0]["field"] == field
+
+
+def test_the_signature_is_the_methods_own_so_a_wrong_call_is_refused_before_any_worker() -> None:
+    assert list(inspect.signature(Clinic.book).parameters) == ["self", "token", "visit", "note"]
+    with pytest.raises(TypeError):
+        inspect.getcallargs(Clinic.book, None, "t")  # what nameko's check_signature does
+    with pytest.raises(TypeError):
+        inspect.getcallargs(Clinic.book, None, "t", {}, {}, {})
