@@ -1,8 +1,8 @@
 """The transactional outbox: an action and its events are written in the same document.
 
-MongoDB (and the embedded nx-27017 even more so) gives atomicity for one document only, so the
-events of an action ride inside the document the action writes: `_outbox` holds them and
-`_outbox_pending` marks the document for the relay. A relay per container publishes pending events
+Without multi-document transactions (which not every store the services run on has), MongoDB is atomic
+for one document only, so the events of an action ride inside the document the action writes: `_outbox`
+holds them and `_outbox_pending` marks the document for the relay. A relay per container publishes pending events
 to RabbitMQ with publisher confirms and `mandatory` routing, and clears them only after the broker
 has confirmed. A crash anywhere leaves the events pending, so they are published again later:
 delivery is at-least-once and every consumer is idempotent by `event_id`.
