@@ -288,3 +288,42 @@ def test_an_emergency_access_opens_the_dossier_for_an_hour_under_a_banner(
     answer = http.get(f"/api/v1/patients/{ins}/documents", headers=doctor)
     assert answer.status_code == 200 and answer.json()["access"]["emergency"], answer.text
     page.context.close()
+
+
+@pytest.mark.timeout(300)
+def test_a_doctor_opens_the_dossier_and_proposes_themselves_as_medecin_traitant_the_patient_confirms(
+    system: Running, api: Api, chromium: Browser,
+) -> None:
+    """With the patient's agreement ticked (else nothing is done and the box is named), the doctor opens the
+    patient's dossier and proposes themselves; the patient's confirmation makes them the médecin traitant."""
+    http = system.http
+    email = f"ouverture-{uuid.uuid4().hex[:10]}@patients.dmp-test.fr"
+    details = registration(email=email)
+    assert http.post("/api/v1/patients", json=details).status_code == 201
+    ins = details["ins"]
+    own = {"Authorization": f"Bearer {api.session(ins, email)['access_token']}"}
+    assert http.get(f"/api/v1/patients/{ins}/dossier", headers=own).status_code == 404  # none yet
+    rpps, _ = api.professional("10")
+
+    page = context_for(chromium).new_page()
+    log_in(page, system, rpps)
+    find(page, ins, details["family_name"], details["birth_date"])
+    page.get_by_role("button", name="Ouvrir le dossier").click()
+    expect(page.locator("#open_agreed-error")).to_have_text("Cochez cette case si le patient accepte l'ouverture.")
+    assert http.get(f"/api/v1/patients/{ins}/dossier", headers=own).status_code == 404
+    page.get_by_label("Le patient accepte l'ouverture de son dossier").check()
+    page.get_by_role("button", name="Ouvrir le dossier").click()
+    notice(page, "Le dossier du patient est ouvert.")
+    assert http.get(f"/api/v1/patients/{ins}/dossier", headers=own).json()["status"] == "open"
+
+    page.get_by_role("button", name="Me proposer comme médecin traitant").click()
+    expect(page.locator("#mt_agreed-error")).to_be_visible()
+    page.get_by_label("Le patient me choisit comme médecin traitant").check()
+    page.get_by_role("button", name="Me proposer comme médecin traitant").click()
+    notice(page, "Votre proposition est enregistrée : le patient la confirme dans son espace.")
+    check(page, "pro-15-medecin-traitant-proposed")
+    confirmed = http.post(f"/api/v1/patients/{ins}/medecin-traitant/confirm", headers=own,
+                          json={"professional_id": f"rpps:{rpps}"})
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["medecin_traitant"] == f"rpps:{rpps}"
+    page.context.close()

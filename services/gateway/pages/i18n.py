@@ -107,6 +107,26 @@ TEXTS: dict[str, tuple[str, str]] = {
     "pro.consent.required": ("Cochez cette case si le patient a consenti.", "Tick this box if the patient consented."),
     "pro.consent.until": ("Jusqu'au", "Until"),
     "pro.consent.submit": ("Enregistrer le consentement", "Record the consent"),
+    "pro.open.title": ("Ouvrir le dossier", "Open the record"),
+    "pro.open.intro": ("Le patient n'a pas encore de DMP ? Avec son accord, ouvrez-le pour lui : il en est "
+                       "informé et le gère ensuite dans son espace.",
+                       "The patient has no DMP yet? With their agreement, open it for them: they are told, "
+                       "and manage it in their own pages."),
+    "pro.open.agreed": ("Le patient accepte l'ouverture de son dossier", "The patient agrees to open their record"),
+    "pro.open.required": ("Cochez cette case si le patient accepte l'ouverture.",
+                          "Tick this box if the patient agrees to the opening."),
+    "pro.open.submit": ("Ouvrir le dossier", "Open the record"),
+    "pro.mt.title": ("Médecin traitant", "Médecin traitant"),
+    "pro.mt.intro": ("Le patient vous choisit comme médecin traitant ? Proposez-vous : vous le devenez quand il "
+                     "le confirme dans son espace.",
+                     "The patient chooses you as their médecin traitant? Propose yourself: you become it when "
+                     "they confirm it in their own pages."),
+    "pro.mt.agreed": ("Le patient me choisit comme médecin traitant", "The patient chooses me as médecin traitant"),
+    "pro.mt.required": ("Cochez cette case si le patient vous a choisi.", "Tick this box if the patient chose you."),
+    "pro.mt.submit": ("Me proposer comme médecin traitant", "Propose myself as médecin traitant"),
+    "done.dossier_opened": ("Le dossier du patient est ouvert.", "The patient's record is open."),
+    "done.mt_proposed": ("Votre proposition est enregistrée : le patient la confirme dans son espace.",
+                         "Your proposal is recorded: the patient confirms it in their own pages."),
     "pro.nav.deposit": ("Déposer un document", "Add a document"),
     "pro.nav.history": ("Traces", "Traces"),
     "pro.history.title": ("Traces du dossier que vous pouvez voir", "The record's traces you may see"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlparse
@@ -108,6 +109,17 @@ def login_page(current: Visit, status: int = 200, refused: oidc.LoginRefused | N
 def login_refused(current: Visit, refused: oidc.LoginRefused) -> Response:
     current.cookies.append(Cookie(oidc.FLOW_COOKIE, None, samesite="lax"))
     return login_page(current, LOGIN_STATUS.get(refused.reason, 400), refused)
+
+
+def agreed_to(current: Visit, form: dict[str, str], checked: CheckedPatient, step: str,
+              act: Callable[[str, str], object], then: str, done: str) -> Response:
+    """A step the patient agreed to aloud (the box ticked), done by its service, or the patient's page again."""
+    current.check_form(form)
+    if form.get("patient_agreed") != "on":
+        errors = {f"{step}_agreed": current.t(f"pro.{step}.required")}
+        return render(current, "pro_patient.html", 422, patient=checked.patient, errors=errors, until="", reason="")
+    act(checked.token, checked.patient["ins"])
+    return current.redirect(then, done)
 
 
 def router() -> APIRouter:
@@ -227,6 +239,18 @@ def router() -> APIRouter:
             return render(current, "pro_patient.html", 422, patient=patient, errors=errors, until=until, reason="")
         services().consent.record_consent(token, patient["ins"], authorisation.model_dump(mode="json"))
         return current.redirect("/patient", "consent")
+
+    @pages.post("/patient/open")
+    def open_dossier(current: Current, form: Form, checked: Checked) -> Response:
+        """The professional opens the dossier with the patient's agreement (dossier decides who may)."""
+        return agreed_to(current, form, checked, "open", lambda token, ins: services().dossier.open(
+            token, {"ins": ins, "patient_consent": True}), "/patient", "dossier_opened")
+
+    @pages.post("/patient/medecin-traitant")
+    def propose_medecin_traitant(current: Current, form: Form, checked: Checked) -> Response:
+        """A pending proposal: nothing is granted until the patient confirms it (consent decides who may)."""
+        return agreed_to(current, form, checked, "mt", lambda token, ins: services().consent.declare_medecin_traitant(
+            token, ins, {"patient_agreed": True}), "/patient", "mt_proposed")
 
     @pages.post("/patient/emergency")
     def emergency(current: Current, form: Form, checked: Checked) -> Response:

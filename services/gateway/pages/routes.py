@@ -36,7 +36,7 @@ HISTORY_ACTIONS = ("document_read", "documents_listed", "first_access", "documen
                    "emergency_access_started", "access_denied", "personal_space_read", "consent_recorded")
 OUTCOMES = ("masked", "unmasked", "opened", "personal_space", "blocked", "unblocked", "emergency",
             "medecin_traitant", "notifications", "close", "reopen", "deletion", "logged_out", "consent", "deposited",
-            "emergency_started")
+            "emergency_started", "dossier_opened", "mt_proposed")
 
 KNOWN_CODES = {f"code.{code}" for code in ("invalid_input", "unauthenticated", "access_denied", "not_found",
                                              "conflict", "too_many_requests", "payload_too_large",
