@@ -327,3 +327,42 @@ def test_a_doctor_opens_the_dossier_and_proposes_themselves_as_medecin_traitant_
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["medecin_traitant"] == f"rpps:{rpps}"
     page.context.close()
+
+
+@pytest.mark.timeout(300)
+def test_a_samu_regulator_sees_read_only_pages_and_reads_in_an_emergency(
+    system: Running, api: Api, chromium: Browser,
+) -> None:
+    """No consent, deposit or proposal is offered to the regulator; the deposit page is the refusal naming the
+    rule; an emergency access opens the dossier to read, as consent grants it (read only)."""
+    from tests.identities import Card, make_rpps
+
+    http = system.http
+    details, own = patient_with_dossier(system, api, "samu")
+    ins = details["ins"]
+    _, doctor = api.professional("10")
+    assert http.post(f"/api/v1/patients/{ins}/consents", headers=doctor).status_code == 201
+    deposit(http, ins, doctor, PDF + b" samu")
+    rpps = make_rpps()
+    registered = http.post("/api/v1/professionals", json={
+        "rpps": rpps, "profession": "10", "given_name": "Sam", "family_name": "Roux", "roles": ["samu_regulator"],
+        "card_public_key": Card().public_pem})
+    assert registered.status_code == 201, registered.text
+
+    page = context_for(chromium).new_page()
+    log_in(page, system, rpps)
+    find(page, ins, details["family_name"], details["birth_date"])
+    expect(page.get_by_text("Médecin régulateur du SAMU : vous lisez le dossier en urgence")).to_be_visible()
+    for offered in ("Enregistrer le consentement", "Ouvrir le dossier", "Me proposer comme médecin traitant"):
+        expect(page.get_by_role("button", name=offered)).to_have_count(0)
+    expect(page.get_by_role("link", name="Déposer un document")).to_have_count(0)
+    check(page, "pro-16-regulator")
+    page.goto(f"{system.stack.gateway_url}/pro/deposit")
+    expect(page.get_by_text("régulateur du SAMU en urgence : lecture seule")).to_be_visible()  # the rule, named
+
+    page.goto(f"{system.stack.gateway_url}/pro/patient")
+    page.get_by_label("Motif (10 caractères au moins)").fill("appel au 15, patient inconscient")
+    page.get_by_role("button", name="Accéder en urgence").click()
+    expect(page.get_by_text("Accès en urgence ouvert pour une heure.")).to_be_visible()
+    expect(page.locator("a[href*='/pro/documents/']").first).to_be_visible()
+    page.context.close()

@@ -107,6 +107,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "pro.consent.required": ("Cochez cette case si le patient a consenti.", "Tick this box if the patient consented."),
     "pro.consent.until": ("Jusqu'au", "Until"),
     "pro.consent.submit": ("Enregistrer le consentement", "Record the consent"),
+    "pro.regulator.read_only": ("Médecin régulateur du SAMU : vous lisez le dossier en urgence, sans rien y "
+                                "ajouter ni changer.",
+                                "SAMU regulator: you read the record in an emergency, and add or change nothing."),
     "pro.open.title": ("Ouvrir le dossier", "Open the record"),
     "pro.open.intro": ("Le patient n'a pas encore de DMP ? Avec son accord, ouvrez-le pour lui : il en est "
                        "informé et le gère ensuite dans son espace.",

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from services.common import schemas
+from services.common.actors import Role
 from services.common.codes import CATEGORIES, DOCUMENT_TYPES
 from services.common.errors import AccessDenied, NotFound, Unauthenticated
 from services.common.settings import Settings
@@ -109,6 +110,11 @@ def login_page(current: Visit, status: int = 200, refused: oidc.LoginRefused | N
 def login_refused(current: Visit, refused: oidc.LoginRefused) -> Response:
     current.cookies.append(Cookie(oidc.FLOW_COOKIE, None, samesite="lax"))
     return login_page(current, LOGIN_STATUS.get(refused.reason, 400), refused)
+
+
+def reads_only(current: Visit) -> bool:
+    """The SAMU regulator's pages: emergency access and reading, no consent, deposit or proposal offered."""
+    return current.actor is not None and Role.SAMU_REGULATOR in current.actor.roles
 
 
 def agreed_to(current: Visit, form: dict[str, str], checked: CheckedPatient, step: str,
@@ -321,6 +327,8 @@ def router() -> APIRouter:
 
     @pages.get("/deposit")
     def deposit_form(current: Current, checked: Checked) -> Response:
+        if reads_only(current):  # the services refuse the deposit itself; the form is not even offered
+            raise AccessDenied.by_rule("R-REGULATOR-EMERGENCY", "the SAMU regulator reads only, in an emergency")
         return deposit_page(current, checked.patient, {"deposit_key": secrets.token_urlsafe(18)}, {})
 
     @pages.post("/deposit")

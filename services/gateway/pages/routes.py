@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from services.audit.labels import LABELS
 from services.common import schemas
+from services.common.actors import Role
 from services.common.codes import CATEGORIES, PROFESSIONS
 from services.common.errors import NotFound, Unauthenticated
 from services.common.validation import describe_items
@@ -58,6 +59,7 @@ def render(current: Visit, template: str, http_status: int = 200, **context: Any
     done = current.request.query_params.get("done")
     response = templates.TemplateResponse(current.request, template, {
         "t": current.t, "lang": current.language, "csrf": current.csrf, "logged_in": current.actor is not None,
+        "reads_only": current.actor is not None and Role.SAMU_REGULATOR in current.actor.roles,
         "PAGES": current.space.prefix, "base": current.space.base_template,
         "done": current.t(f"done.{done}") if done in OUTCOMES else None, **context,
     }, status_code=http_status)
