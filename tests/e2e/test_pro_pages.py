@@ -338,7 +338,7 @@ def test_a_samu_regulator_sees_read_only_pages_and_reads_in_an_emergency(
     from tests.identities import Card, make_rpps
 
     http = system.http
-    details, own = patient_with_dossier(system, api, "samu")
+    details, _ = patient_with_dossier(system, api, "samu")
     ins = details["ins"]
     _, doctor = api.professional("10")
     assert http.post(f"/api/v1/patients/{ins}/consents", headers=doctor).status_code == 201
