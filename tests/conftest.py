@@ -44,6 +44,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         needs = set(getattr(item, "fixturenames", ()))
         if not needs & REAL_PARTS and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.fast)
+    # The fast tier first: it fails soonest, and it runs before the browser's session-long event loop exists
+    # (Playwright's, in this thread under eventlet, after which no test can start an asyncio loop of its own).
+    items.sort(key=lambda item: item.get_closest_marker("fast") is None)
 
 
 TEST_SERVICES = ("outages", "echo", "caller")  # nameko services some tests define, which sign their answers

@@ -41,8 +41,8 @@ def test_matching_traits_give_the_patients_identity(cluster: Any, people: People
     _, doctor = people.professional("10")
     checked = cluster.identity.check_patient_identity(
         doctor, {"ins": patient["ins"], "family_name": "LEFEVRE MARTIN", "birth_date": "1980-01-15"})
-    assert checked == {"ins": patient["ins"], "given_name": "Camille", "family_name": "Lefèvre-Martin", "sex": "F",
-                       "birth_date": "1980-01-15"}
+    assert checked == {"patient_id": cluster.identity.patient_id_for(patient["ins"]), "ins": patient["ins"],
+                       "given_name": "Camille", "family_name": "Lefèvre-Martin", "sex": "F", "birth_date": "1980-01-15"}
 
 
 def test_a_mismatch_is_refused_exactly_like_an_unknown_ins(
