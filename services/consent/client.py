@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 
 class ConsentClient(Protocol):
-    def authorise_occupational_doctor(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, str]:
+    def authorise_occupational_doctor(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
         """The patient's explicit consent to an occupational doctor (médecin du travail). Callers: clients."""
 
     def block(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +31,7 @@ class ConsentClient(Protocol):
         patient confirms it. The Assurance Maladie feed (a system actor) declares the médecin the patient declared
         to their fund (`professional_id`), which takes effect at once. Callers: clients."""
 
-    def end_medecin_traitant(self, token: str, ins: str) -> dict[str, str]:
+    def end_medecin_traitant(self, token: str, ins: str) -> dict[str, Any]:
         """Callers: clients."""
 
     def grant(self, token: str, ins: str, action: str) -> dict[str, Any]:
@@ -48,14 +48,14 @@ class ConsentClient(Protocol):
         """A professional of an organisation caring for the patient joins the care team, having informed the patient
         (who may object at any time). Callers: clients."""
 
-    def object_to_care_team(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, str]:
+    def object_to_care_team(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
         """The patient objects to a care team member's access: it ends now. Callers: clients."""
 
     def record_consent(self, token: str, ins: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         """A professional records the patient's (oral) consent to their access, optionally until a date. Callers:
         clients."""
 
-    def set_emergency_oppositions(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, bool]:
+    def set_emergency_oppositions(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
         """The patient opposes (or allows) each kind of emergency access separately; both allowed at first. Callers:
         clients."""
 
@@ -65,5 +65,5 @@ class ConsentClient(Protocol):
     def unblock(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Callers: clients."""
 
-    def withdraw_consent(self, token: str, ins: str, payload: dict[str, Any] | None = None) -> dict[str, str]:
+    def withdraw_consent(self, token: str, ins: str, payload: dict[str, object] | None = None) -> dict[str, Any]:
         """The patient withdraws a professional's consent, or a professional withdraws their own. Callers: clients."""

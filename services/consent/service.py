@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from nameko.extensions import DependencyProvider
 
@@ -42,6 +41,20 @@ from services.common.validation import parse
 from services.consent import matrix, rules
 from services.consent.records import Authorisation as AuthorisationRecord
 from services.consent.records import EmergencyRecord, Kind, PatientSettings
+from services.consent.schemas import (
+    AccessSettings,
+    Blocks,
+    CareTeamJoined,
+    CareTeamObjection,
+    ConsentRecorded,
+    ConsentWithdrawn,
+    MedecinTraitantChange,
+    MedecinTraitantDeclared,
+    MedecinTraitantEnded,
+    MedecinTraitantProposed,
+    OccupationalConsent,
+    ProfessionalSince,
+)
 from services.consent.store import ConsentStore
 from services.identity.client import IdentityClient
 
@@ -49,7 +62,7 @@ EMERGENCY_DURATION = timedelta(hours=1)
 MEDECIN = "10"
 
 
-def _action(value: Any) -> Action:
+def _action(value: str) -> Action:
     try:
         return Action(value)
     except ValueError:
@@ -109,34 +122,33 @@ class ConsentService(HealthMixin):
         return rules.decide(actor, action, facts, matrix.in_force(now), now), facts
 
     @rpc(callers=("dossier", "audit", "notify"))
-    def grant(self, token: str, ins: str, action: str) -> dict[str, Any]:
+    def grant(self, token: str, ins: str, action: str) -> Grant:
         """What this actor may do in this patient's dossier, the rule that decided, and why."""
         actor = verify(token)
         decision, _ = self._decide(actor, require_ins(ins), _action(action))
-        return decision.model_dump(mode="json")
+        return decision
 
     @rpc(callers=("dossier",))
-    def decide(self, token: str, ins: str, action: str, document: dict[str, Any]) -> dict[str, Any]:
+    def decide(self, token: str, ins: str, action: str, document: DocumentFacts) -> Grant:
         """The decision for one document ({category, visibility, author_id}) rather than a whole dossier."""
         actor = verify(token)
-        target = parse(DocumentFacts, document)
         decision, _ = self._decide(actor, require_ins(ins), _action(action))
         if decision.allowed:
-            decision = decision.for_document(actor.id, target.category, target.visibility, target.author_id)
-        return decision.model_dump(mode="json")
+            decision = decision.for_document(actor.id, document.category, document.visibility, document.author_id)
+        return decision
 
     @rpc(callers=("dossier",))
-    def grant_for_any_patient(self, token: str, action: str) -> dict[str, Any]:
+    def grant_for_any_patient(self, token: str, action: str) -> Grant:
         """A right that does not depend on the patient (the reimbursement feed's), and why."""
         actor = verify(token)
         now = self.clock.now()
         decision = rules.decide_for_any_patient(actor, _action(action), matrix.in_force(now), now)
         if decision.allowed and self.store.suspended(actor.id):
             decision = decision.refused("R-SUSPENDED")
-        return decision.model_dump(mode="json")
+        return decision
 
     @subscribe("consent", "identity")
-    def on_account_status_changed(self, payload: dict[str, Any]) -> None:
+    def on_account_status_changed(self, payload: object) -> None:  # validated by received_event
         event = self.store.received_event(payload)
         if event is None:
             return
@@ -188,46 +200,46 @@ class ConsentService(HealthMixin):
     # Professionals
 
     @rpc
-    def record_consent(self, token: str, ins: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    def record_consent(self, token: str, ins: str, payload: Authorisation | None = None) -> ConsentRecorded:
         """A professional records the patient's (oral) consent to their access, optionally until a date."""
         actor, ins, patient_id = self._professional(token, ins)
-        request = parse(Authorisation, payload or {})
+        request = payload or Authorisation()
         until = datetime.combine(request.until, datetime.min.time()).replace(tzinfo=self.clock.now().tzinfo) \
             if request.until else None
         record = self._authorisation(Kind.CONSENT, actor, ins, patient_id, actor.id, until)
         event = self._event(EventType.CONSENT_RECORDED, actor, patient_id)
         created = self.store.authorise(record, event)
         stored = self.store.authorisation(Kind.CONSENT, ins, actor.id) or record
-        return {"professional_id": actor.id, "recorded_at": stored.recorded_at.isoformat(), "created": created,
-                "until": request.until.isoformat() if request.until else None}
+        return ConsentRecorded(professional_id=actor.id, recorded_at=stored.recorded_at.isoformat(), created=created,
+                               until=request.until)
 
     @rpc
-    def join_care_team(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def join_care_team(self, token: str, ins: str, payload: CareTeamMembership) -> CareTeamJoined:
         """A professional of an organisation caring for the patient joins the care team, having informed
         the patient (who may object at any time)."""
         actor, ins, patient_id = self._professional(token, ins)
-        membership = parse(CareTeamMembership, payload)
         now = self.clock.now()
-        until = now + timedelta(days=membership.days)
+        until = now + timedelta(days=payload.days)
         record = self._authorisation(Kind.CARE_TEAM, actor, ins, patient_id, actor.id, until,
                                      organisation=actor.organisation, patient_informed=True)
         self.store.authorise(record, self._event(EventType.CARE_TEAM_JOINED, actor, patient_id))
-        return {"professional_id": actor.id, "until": until.isoformat()}
+        return CareTeamJoined(professional_id=actor.id, until=until.isoformat())
 
     @rpc
-    def declare_medecin_traitant(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def declare_medecin_traitant(
+        self, token: str, ins: str, payload: MedecinTraitantDeclaration
+    ) -> MedecinTraitantChange:
         """A médecin proposes themselves as médecin traitant: a pending proposal that grants nothing until
         the patient confirms it. The Assurance Maladie feed (a system actor) declares the médecin the
         patient declared to their fund (`professional_id`), which takes effect at once."""
         actor = verify(token)
         ins = require_ins(ins)
-        request = parse(MedecinTraitantDeclaration, payload)
         patient_id = self._patient_id(ins)
         if actor.kind is ActorKind.SYSTEM:
-            return self._declare_from_feed(actor, ins, patient_id, request.professional_id)
+            return self._declare_from_feed(actor, ins, patient_id, payload.professional_id)
         if actor.kind is not ActorKind.PROFESSIONAL:
             raise self._refuse_traced(actor, patient_id, "R-MT-DECLARER", "declare_medecin_traitant")
-        if request.professional_id not in (None, actor.id):
+        if payload.professional_id not in (None, actor.id):
             raise InvalidInput.for_field("professional_id", "a médecin can only propose themselves")
         if actor.profession != MEDECIN:
             raise InvalidInput.for_field("profession", "only a médecin (profession 10) can be médecin traitant")
@@ -239,11 +251,11 @@ class ConsentService(HealthMixin):
         now = self.clock.now()
         event = self._event(EventType.MEDECIN_TRAITANT_PROPOSED, actor, patient_id, professional_id=actor.id)
         self.store.save_settings(settings.proposed_by(actor.id, now), event)
-        return {"status": "proposed", "professional_id": actor.id, "proposed_at": now.isoformat()}
+        return MedecinTraitantProposed(professional_id=actor.id, proposed_at=now.isoformat())
 
     def _declare_from_feed(
         self, actor: Actor, ins: str, patient_id: str, professional_id: str | None
-    ) -> dict[str, Any]:
+    ) -> MedecinTraitantDeclared:
         """The feed's identity is the system actor the reimbursement rules know (R-FEED-WRITES)."""
         now = self.clock.now()
         decision = rules.decide_for_any_patient(actor, Action.WRITE, matrix.in_force(now), now)
@@ -260,27 +272,26 @@ class ConsentService(HealthMixin):
 
     def _change_medecin_traitant(
         self, actor: Actor, patient_id: str, professional_id: str, settings: PatientSettings
-    ) -> dict[str, Any]:
+    ) -> MedecinTraitantDeclared:
         """The médecin traitant becomes `professional_id` (the previous one's period ends); the event names
         both, so that the patient and the previous médecin traitant are told."""
         previous = settings.medecin_traitant
         if previous == professional_id:  # declared again (the feed resending): nothing changes
-            return {"status": "declared", "medecin_traitant": professional_id, "previous": previous,
-                    "since": settings.history[-1].start.isoformat() if settings.history else None}
+            return MedecinTraitantDeclared(medecin_traitant=professional_id, previous=previous,
+                                           since=settings.history[-1].start.isoformat() if settings.history else None)
         now = self.clock.now()
         event = self._event(EventType.MEDECIN_TRAITANT_DECLARED, actor, patient_id, professional_id=professional_id,
                             previous=previous or "")
         self.store.save_settings(settings.with_medecin_traitant(professional_id, now), event)
-        return {"status": "declared", "medecin_traitant": professional_id, "previous": previous,
-                "since": now.isoformat()}
+        return MedecinTraitantDeclared(medecin_traitant=professional_id, previous=previous, since=now.isoformat())
 
     @rpc
-    def break_glass(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def break_glass(self, token: str, ins: str, payload: BreakGlass) -> Grant:
         """Emergency access: the patient cannot consent and their health is at risk. Read and add for an
         hour (the SAMU regulator: read only), unless the patient opposed it; the patient is told."""
         actor = verify(token)
         ins = require_ins(ins)
-        reason = parse(BreakGlass, payload).reason
+        reason = payload.reason
         now = self.clock.now()
         facts = self._facts(actor, ins, now)
         settings = self.store.patient_settings(ins)
@@ -297,13 +308,15 @@ class ConsentService(HealthMixin):
             event_id=event.event_id, ins=ins, patient_id=facts.patient_id, professional_id=actor.id,
             regulator=regulator, reason=reason, started_at=now, until=until), event)
         decision, _ = self._decide(actor, ins, Action.READ)
-        return decision.model_dump(mode="json")
+        return decision
 
     # The patient's side
 
     @rpc
-    def withdraw_consent(self, token: str, ins: str, payload: dict[str, Any] | None = None) -> dict[str, str]:
+    def withdraw_consent(self, token: str, ins: str, payload: dict[str, object] | None = None) -> ConsentWithdrawn:
         """The patient withdraws a professional's consent, or a professional withdraws their own."""
+        # Parsed here, not at the boundary: a professional's payload is ignored (they withdraw their own), and
+        # only the patient's side names a professional_id.
         actor = verify(token)
         if actor.kind is ActorKind.PROFESSIONAL:
             ins, professional_id = require_ins(ins), actor.id
@@ -314,24 +327,24 @@ class ConsentService(HealthMixin):
         event = self._event(EventType.CONSENT_WITHDRAWN, actor, patient_id, professional_id=professional_id)
         if not self.store.withdraw(Kind.CONSENT, ins, professional_id, actor.id, self.clock.now(), event):
             raise Conflict("no active consent for this professional", [{"field": "professional_id"}])
-        return {"professional_id": professional_id, "status": "withdrawn"}
+        return ConsentWithdrawn(professional_id=professional_id)
 
     @rpc
-    def object_to_care_team(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, str]:
+    def object_to_care_team(self, token: str, ins: str, payload: ProfessionalRef) -> CareTeamObjection:
         """The patient objects to a care team member's access: it ends now."""
         actor, ins, grant = self._patient_side(token, ins)
-        professional_id = parse(ProfessionalRef, payload).professional_id
+        professional_id = payload.professional_id
         event = self._event(EventType.CARE_TEAM_OBJECTED, actor, grant.patient_id, professional_id=professional_id)
         if not self.store.withdraw(Kind.CARE_TEAM, ins, professional_id, actor.id, self.clock.now(), event):
             raise Conflict("this professional is not in the care team", [{"field": "professional_id"}])
-        return {"professional_id": professional_id, "status": "objected"}
+        return CareTeamObjection(professional_id=professional_id)
 
     @rpc
-    def confirm_medecin_traitant(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def confirm_medecin_traitant(self, token: str, ins: str, payload: ProfessionalRef) -> MedecinTraitantDeclared:
         """The patient (or their representative) confirms a médecin's pending proposal: they become the
         médecin traitant now, and the previous one (if any) is no longer."""
         actor, ins, grant = self._patient_side(token, ins)
-        professional_id = parse(ProfessionalRef, payload).professional_id
+        professional_id = payload.professional_id
         settings = self._settings(ins, str(grant.patient_id))
         if professional_id not in {p.professional_id for p in settings.proposals}:
             raise Conflict("this médecin has not proposed to be médecin traitant", [{"field": "professional_id"}])
@@ -340,7 +353,7 @@ class ConsentService(HealthMixin):
         return self._change_medecin_traitant(actor, str(grant.patient_id), professional_id, settings)
 
     @rpc
-    def end_medecin_traitant(self, token: str, ins: str) -> dict[str, str]:
+    def end_medecin_traitant(self, token: str, ins: str) -> MedecinTraitantEnded:
         actor, ins, grant = self._patient_side(token, ins)
         settings = self._settings(ins, str(grant.patient_id))
         if settings.medecin_traitant is None:
@@ -348,20 +361,20 @@ class ConsentService(HealthMixin):
         event = self._event(EventType.MEDECIN_TRAITANT_ENDED, actor, grant.patient_id,
                             previous=settings.medecin_traitant)
         self.store.save_settings(settings.without_medecin_traitant(self.clock.now()), event)
-        return {"status": "ended"}
+        return MedecinTraitantEnded()
 
     @rpc
-    def block(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def block(self, token: str, ins: str, payload: ProfessionalRef) -> Blocks:
         """The patient blocks a professional: they see nothing, emergency access included."""
         return self._set_blocked(token, ins, payload, True)
 
     @rpc
-    def unblock(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def unblock(self, token: str, ins: str, payload: ProfessionalRef) -> Blocks:
         return self._set_blocked(token, ins, payload, False)
 
-    def _set_blocked(self, token: str, ins: str, payload: dict[str, Any], block: bool) -> dict[str, Any]:
+    def _set_blocked(self, token: str, ins: str, payload: ProfessionalRef, block: bool) -> Blocks:
         actor, ins, grant = self._patient_side(token, ins)
-        professional_id = parse(ProfessionalRef, payload).professional_id
+        professional_id = payload.professional_id
         settings = self._settings(ins, str(grant.patient_id))
         if block and settings.medecin_traitant == professional_id:
             raise Conflict(explain("R-BLOCK-MT")[1], [{"rule": "R-BLOCK-MT"}])
@@ -369,49 +382,51 @@ class ConsentService(HealthMixin):
         kind = EventType.PROFESSIONAL_BLOCKED if block else EventType.PROFESSIONAL_UNBLOCKED
         event = self._event(kind, actor, grant.patient_id, professional_id=professional_id)
         self.store.save_settings(changed, event)
-        return {"blocked": list(changed.blocked)}
+        return Blocks(blocked=list(changed.blocked))
 
     @rpc
-    def set_emergency_oppositions(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, bool]:
+    def set_emergency_oppositions(
+        self, token: str, ins: str, payload: EmergencyOppositions
+    ) -> EmergencyOppositions:
         """The patient opposes (or allows) each kind of emergency access separately; both allowed at first."""
         actor, ins, grant = self._patient_side(token, ins)
-        request = parse(EmergencyOppositions, payload)
         event = self._event(EventType.EMERGENCY_OPPOSITIONS_SET, actor, grant.patient_id,
-                            oppose_emergency=str(request.oppose_emergency).lower(),
-                            oppose_regulator=str(request.oppose_regulator).lower())
-        settings = replace(self._settings(ins, str(grant.patient_id)), oppose_emergency=request.oppose_emergency,
-                           oppose_regulator=request.oppose_regulator)
+                            oppose_emergency=str(payload.oppose_emergency).lower(),
+                            oppose_regulator=str(payload.oppose_regulator).lower())
+        settings = replace(self._settings(ins, str(grant.patient_id)), oppose_emergency=payload.oppose_emergency,
+                           oppose_regulator=payload.oppose_regulator)
         self.store.save_settings(settings, event)
-        return {"oppose_emergency": settings.oppose_emergency, "oppose_regulator": settings.oppose_regulator}
+        return EmergencyOppositions(oppose_emergency=settings.oppose_emergency,
+                                    oppose_regulator=settings.oppose_regulator)
 
     @rpc
-    def authorise_occupational_doctor(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, str]:
+    def authorise_occupational_doctor(self, token: str, ins: str, payload: ProfessionalRef) -> OccupationalConsent:
         """The patient's explicit consent to an occupational doctor (médecin du travail)."""
         actor, ins, grant = self._patient_side(token, ins)
-        professional_id = parse(ProfessionalRef, payload).professional_id
+        professional_id = payload.professional_id
         record = self._authorisation(Kind.OCCUPATIONAL_CONSENT, actor, ins, str(grant.patient_id), professional_id,
                                      None)
         event = self._event(EventType.OCCUPATIONAL_CONSENT_GIVEN, actor, grant.patient_id,
                             professional_id=professional_id)
         self.store.authorise(record, event)
-        return {"professional_id": professional_id, "status": "authorised"}
+        return OccupationalConsent(professional_id=professional_id)
 
     @rpc
-    def settings(self, token: str, ins: str) -> dict[str, Any]:
+    def settings(self, token: str, ins: str) -> AccessSettings:
         """What the patient has set up and who is authorised, for the patient's side."""
         _, ins, _ = self._patient_side(token, ins)
         now = self.clock.now()
         settings = self.store.patient_settings(ins)
 
-        def who(kind: Kind) -> list[dict[str, Any]]:
-            return [{"professional_id": r.professional_id, "since": r.recorded_at.isoformat()}
+        def who(kind: Kind) -> list[ProfessionalSince]:
+            return [ProfessionalSince(professional_id=r.professional_id, since=r.recorded_at.isoformat())
                     for r in self.store.authorisations(kind, ins, now)]
 
-        return {
-            "medecin_traitant": settings.medecin_traitant, "blocked": list(settings.blocked),
-            "medecin_traitant_proposals": [{"professional_id": p.professional_id, "since": p.at.isoformat()}
-                                           for p in settings.proposals],
-            "oppose_emergency": settings.oppose_emergency, "oppose_regulator": settings.oppose_regulator,
-            "consents": who(Kind.CONSENT), "care_team": who(Kind.CARE_TEAM),
-            "occupational_consents": who(Kind.OCCUPATIONAL_CONSENT),
-        }
+        return AccessSettings(
+            medecin_traitant=settings.medecin_traitant, blocked=list(settings.blocked),
+            medecin_traitant_proposals=[ProfessionalSince(professional_id=p.professional_id, since=p.at.isoformat())
+                                        for p in settings.proposals],
+            oppose_emergency=settings.oppose_emergency, oppose_regulator=settings.oppose_regulator,
+            consents=who(Kind.CONSENT), care_team=who(Kind.CARE_TEAM),
+            occupational_consents=who(Kind.OCCUPATIONAL_CONSENT),
+        )
