@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from services.common.actors import Actor, ActorKind
 from services.common.after_reply import AfterReply
@@ -45,7 +44,6 @@ from services.common.settings import Settings, secret_bytes
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.tokens import CLOCK_SKEW_SECONDS, issue, signing_key_from_env, verified, verify
-from services.common.validation import parse
 from services.identity import enrolment, exceptions, external, login, rules, traits
 from services.identity.records import (
     Account,
@@ -59,6 +57,7 @@ from services.identity.records import (
     Purpose,
     RefreshToken,
 )
+from services.identity.schemas import ContactCodeSent
 from services.identity.store import IdentityStore, status_change
 from services.notify.client import NotifyClient
 
@@ -78,43 +77,39 @@ class IdentityService(HealthMixin):
         return settings
 
     @rpc(callers=("gateway", OPERATORS))
-    def register_patient(self, payload: dict[str, Any]) -> dict[str, str]:
+    def register_patient(self, payload: PatientRegistration) -> dict[str, str]:
         """Development enrolment of a patient (the INSi teleservice replaces it: issue 4)."""
         self._require_dev_login()
-        registration = parse(PatientRegistration, payload)
-        problems = demographics_mismatch(registration.ins, registration.sex, registration.birth_date)
+        problems = demographics_mismatch(payload.ins, payload.sex, payload.birth_date)
         if problems:
             raise InvalidInput(InvalidInput.summary(problems), problems)
         now = self.clock.now()
         patient_id = new_id("pat")
         event = Event.of(EventType.PATIENT_REGISTERED, self.name, now, None, patient_id=patient_id)
-        if not self.store.add_patient(enrolment.patient(registration, patient_id, now), event):
+        if not self.store.add_patient(enrolment.patient(payload, patient_id, now), event):
             raise exceptions.patient_exists()
         return {"patient_id": patient_id}
 
     @rpc(callers=("gateway", OPERATORS))
-    def register_professional(self, payload: dict[str, Any]) -> dict[str, str]:
+    def register_professional(self, payload: ProfessionalRegistration) -> dict[str, str]:
         """Development enrolment of a professional (the RPPS directory replaces it: issue 4)."""
         self._require_dev_login()
-        registration = parse(ProfessionalRegistration, payload)
-        professional = enrolment.professional(registration, self.clock.now())
+        professional = enrolment.professional(payload, self.clock.now())
         self._register(professional, EventType.PROFESSIONAL_REGISTERED, exceptions.professional_exists())
         return {"professional_id": professional.id}
 
     @rpc(callers=("gateway", OPERATORS))
-    def register_agent(self, payload: dict[str, Any]) -> dict[str, str]:
+    def register_agent(self, payload: AgentRegistration) -> dict[str, str]:
         """Development enrolment of an Assurance Maladie counter agent (with their card's key)."""
         self._require_dev_login()
-        registration = parse(AgentRegistration, payload)
-        return self._register(enrolment.agent(registration, self.clock.now()), EventType.AGENT_REGISTERED,
+        return self._register(enrolment.agent(payload, self.clock.now()), EventType.AGENT_REGISTERED,
                               Conflict("this agent id is already registered"))
 
     @rpc(callers=("gateway", OPERATORS))
-    def register_system(self, payload: dict[str, Any]) -> dict[str, str]:
+    def register_system(self, payload: SystemRegistration) -> dict[str, str]:
         """Development enrolment of a system client (e.g. the reimbursement feed) and its key."""
         self._require_dev_login()
-        registration = parse(SystemRegistration, payload)
-        return self._register(enrolment.system(registration, self.clock.now()), EventType.SYSTEM_REGISTERED,
+        return self._register(enrolment.system(payload, self.clock.now()), EventType.SYSTEM_REGISTERED,
                               Conflict("this client id is already registered"))
 
     def _register(self, account: Account, kind: EventType, taken: Conflict) -> dict[str, str]:
@@ -124,13 +119,12 @@ class IdentityService(HealthMixin):
         return {"actor_id": account.id}
 
     @rpc(callers=("gateway", OPERATORS))
-    def add_representative(self, minor_ins: str, payload: dict[str, Any]) -> dict[str, str]:
+    def add_representative(self, minor_ins: str, payload: Representation) -> dict[str, str]:
         """Record that an adult is the legal representative of a minor (development enrolment: in
         production this is established at a counter, with proof)."""
         self._require_dev_login()
-        request = parse(Representation, payload)
         minor = self.store.patient_by_ins(require_ins(minor_ins))
-        representative = self.store.patient_by_ins(request.representative_ins)
+        representative = self.store.patient_by_ins(payload.representative_ins)
         if minor is None or representative is None:
             raise exceptions.unknown_patient()
         rules.check_representation(minor, representative, self.clock.now().date())
@@ -149,13 +143,12 @@ class IdentityService(HealthMixin):
         return minor.birth_date.isoformat() if minor else None
 
     @rpc(callers=("gateway", OPERATORS))
-    def issue_dev_token(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def issue_dev_token(self, payload: DevTokenRequest) -> AccessToken:
         """A signed token for a registered actor, without a login ceremony (development only)."""
         settings = self._require_dev_login()
-        request = parse(DevTokenRequest, payload)
-        actor = self._actor_for(request)
+        actor = self._actor_for(payload)
         token = issue(actor, signing_key_from_env(), settings, self.clock.now())
-        return AccessToken(access_token=token, expires_in=settings.token_ttl_seconds).model_dump()
+        return AccessToken(access_token=token, expires_in=settings.token_ttl_seconds)
 
     def _actor_for(self, request: DevTokenRequest) -> Actor:
         if request.kind == "patient":
@@ -215,7 +208,7 @@ class IdentityService(HealthMixin):
                        valid_minutes=int(login.CODE_TTL.total_seconds() // 60))
 
     def _tell(self, patient: Patient, kind: str, channel: Channel, to: str, defer: bool = True,
-              **fields: Any) -> None:
+              **fields: str | int) -> None:
         """Have notify deliver a message: once this call's answer has left when `defer` (a caller must
         not be able to time it), else now (an event's work, acknowledged only once the message is out)."""
         plain = {"channel": channel.value, "to": to, "kind": kind, "language": patient.language, **fields}
@@ -259,17 +252,16 @@ class IdentityService(HealthMixin):
         return challenge
 
     @rpc
-    def request_login_code(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
+    def request_login_code(self, payload: LoginCodeRequest, client_address: str) -> LoginCodeSent:
         """Send a one-time code to the patient's verified address. Same answer for any INS."""
-        request = parse(LoginCodeRequest, payload)
         self._limit_address(client_address)
-        self._limit(login.CODES_PER_PATIENT, f"ins:{login.ins_reference(self._login_code_key(), request.ins)}")
-        patient = self.store.patient_by_ins(request.ins)
-        self._send_code(patient if patient is not None else self._decoy(request.ins), channel=Channel(request.channel))
-        return LoginCodeSent(expires_in=int(login.CODE_TTL.total_seconds())).model_dump()
+        self._limit(login.CODES_PER_PATIENT, f"ins:{login.ins_reference(self._login_code_key(), payload.ins)}")
+        patient = self.store.patient_by_ins(payload.ins)
+        self._send_code(patient if patient is not None else self._decoy(payload.ins), channel=Channel(payload.channel))
+        return LoginCodeSent(expires_in=int(login.CODE_TTL.total_seconds()))
 
     @subscribe("identity", "dossier")
-    def send_first_access_code(self, payload: dict[str, Any]) -> None:
+    def send_first_access_code(self, payload: object) -> None:  # validated by received_event
         """The patient receives an access code as soon as their dossier opens."""
         event = self.store.received_event(payload)
         if event is None:
@@ -279,12 +271,11 @@ class IdentityService(HealthMixin):
             self._send_code(patient, defer=False)
 
     @rpc
-    def login_with_code(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
-        request = parse(LoginCodeCheck, payload)
+    def login_with_code(self, payload: LoginCodeCheck, client_address: str) -> AccessToken:
         self._limit_address(client_address)
-        found = self.store.patient_by_ins(request.ins)
-        subject = found if found is not None else self._decoy(request.ins)
-        patient, channel, address = self._check_code(subject, request.code, Purpose.LOGIN)  # a decoy is refused
+        found = self.store.patient_by_ins(payload.ins)
+        subject = found if found is not None else self._decoy(payload.ins)
+        patient, channel, address = self._check_code(subject, payload.code, Purpose.LOGIN)  # a decoy is refused
         if not patient.verified(channel):
             # The code proved the address works.
             self.store.set_contact(patient.id, channel, address, self.clock.now())
@@ -306,19 +297,18 @@ class IdentityService(HealthMixin):
         return patient
 
     @rpc
-    def request_contact_change(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def request_contact_change(self, token: str, ins: str, payload: ContactChange) -> ContactCodeSent:
         """Send a code to the new address; it replaces the old one only once the code comes back."""
         patient = self._holder(token, ins)
-        change = parse(ContactChange, payload)
         self._limit(login.CODES_PER_PATIENT, f"contact:{patient.id}")
-        channel = Channel.EMAIL if change.email else Channel.SMS
-        self._send_code(patient, purpose=Purpose.CONTACT, channel=channel, address=str(change.email or change.mobile))
-        return {"status": "code_sent", "expires_in": int(login.CODE_TTL.total_seconds())}
+        channel = Channel.EMAIL if payload.email else Channel.SMS
+        self._send_code(patient, purpose=Purpose.CONTACT, channel=channel, address=str(payload.email or payload.mobile))
+        return ContactCodeSent(expires_in=int(login.CODE_TTL.total_seconds()))
 
     @rpc
-    def confirm_contact_change(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, str]:
+    def confirm_contact_change(self, token: str, ins: str, payload: ContactCode) -> dict[str, str]:
         patient = self._holder(token, ins)
-        patient, channel, address = self._check_code(patient, parse(ContactCode, payload).code, Purpose.CONTACT)
+        patient, channel, address = self._check_code(patient, payload.code, Purpose.CONTACT)
         now = self.clock.now()
         changed = Event.of(EventType.CONTACT_CHANGED, self.name, now, verify(token), patient_id=patient.id,
                            data={"channel": channel.value})
@@ -328,21 +318,21 @@ class IdentityService(HealthMixin):
             self._tell(patient, "contact_changed", channel, previous)
         return {"status": "changed"}
 
-    def _with_refresh(self, access: dict[str, Any], patient_id: str, ins: str, family: str) -> dict[str, Any]:
+    def _with_refresh(self, access: AccessToken, patient_id: str, ins: str, family: str) -> AccessToken:
         now = self.clock.now()
         refresh = login.new_refresh_token()
         self.store.add_refresh(RefreshToken(
             digest=login.refresh_digest(refresh), family=family, patient_id=patient_id, ins=ins, created_at=now,
             expires_at=now + login.REFRESH_TTL, consumed=False))
-        return {**access, "refresh_token": refresh, "refresh_expires_in": int(login.REFRESH_TTL.total_seconds())}
+        return access.model_copy(update={"refresh_token": refresh,
+                                         "refresh_expires_in": int(login.REFRESH_TTL.total_seconds())})
 
     @rpc
-    def refresh(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
+    def refresh(self, payload: RefreshRequest, client_address: str) -> AccessToken:
         """A new access token and a new refresh token for a refresh token, which is used up. A used
         token presented again means it was stolen or replayed: the whole session is ended."""
-        request = parse(RefreshRequest, payload)
         self._limit_address(client_address)
-        presented = self.store.refresh_token(login.refresh_digest(request.refresh_token))
+        presented = self.store.refresh_token(login.refresh_digest(payload.refresh_token))
         if presented is None or not login.refresh_open(presented, self.clock.now()):
             raise Unauthenticated("the session has expired; log in again")
         if not self.store.consume_refresh(presented.digest):
@@ -351,18 +341,17 @@ class IdentityService(HealthMixin):
         actor = Actor(kind=ActorKind.PATIENT, id=presented.patient_id, ins=presented.ins)
         settings = Settings.from_env()
         token = issue(actor, signing_key_from_env(), settings, self.clock.now(), presented.family)
-        access = AccessToken(access_token=token, expires_in=settings.token_ttl_seconds).model_dump()
+        access = AccessToken(access_token=token, expires_in=settings.token_ttl_seconds)
         return self._with_refresh(access, presented.patient_id, presented.ins, presented.family)
 
     @rpc
-    def logout(self, token: str, payload: dict[str, Any]) -> dict[str, str]:
+    def logout(self, token: str, payload: LogoutRequest) -> dict[str, str]:
         """End the session: its refresh tokens and every access token issued in it stop working at once,
         everywhere."""
         caller = verified(token)
-        request = parse(LogoutRequest, payload)
         presented = None
-        if request.refresh_token:  # a patient's session: its refresh token goes too
-            presented = self.store.refresh_token(login.refresh_digest(request.refresh_token))
+        if payload.refresh_token:  # a patient's session: its refresh token goes too
+            presented = self.store.refresh_token(login.refresh_digest(payload.refresh_token))
         patient_id = caller.actor.id if caller.actor.kind is ActorKind.PATIENT else None
         if presented is not None and login.ends_with_logout(presented, caller.actor.id, caller.session_id):
             self._end_session(presented.family, caller.actor, patient_id, "logout")
@@ -385,47 +374,44 @@ class IdentityService(HealthMixin):
         return [session.as_message() for session in self.store.ended_sessions(self.clock.now())]
 
     @rpc(callers=(CLIENTS, OPERATORS))
-    def request_card_challenge(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
-        request = parse(CardChallengeRequest, payload)
+    def request_card_challenge(self, payload: CardChallengeRequest, client_address: str) -> CardChallenge:
         self._limit_address(client_address)
         now = self.clock.now()
         nonce = login.new_nonce()
-        self.store.add_nonce(CardNonce(nonce, request.actor_id, now + login.NONCE_TTL, consumed=False))
-        return CardChallenge(nonce=nonce, expires_in=int(login.NONCE_TTL.total_seconds())).model_dump()
+        self.store.add_nonce(CardNonce(nonce, payload.actor_id, now + login.NONCE_TTL, consumed=False))
+        return CardChallenge(nonce=nonce, expires_in=int(login.NONCE_TTL.total_seconds()))
 
     @rpc(callers=(CLIENTS, OPERATORS))
-    def login_with_card(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
-        request = parse(CardLogin, payload)
+    def login_with_card(self, payload: CardLogin, client_address: str) -> AccessToken:
         self._limit_address(client_address)
-        challenge = self.store.nonce(request.nonce)
-        if not login.nonce_open(challenge, request.actor_id, self.clock.now()) or not self.store.consume_nonce(
-                request.nonce):
+        challenge = self.store.nonce(payload.nonce)
+        if not login.nonce_open(challenge, payload.actor_id, self.clock.now()) or not self.store.consume_nonce(
+                payload.nonce):
             raise Unauthenticated("the challenge is unknown, expired or already used; ask for a new one")
-        account = self.store.account(request.actor_id)
+        account = self.store.account(payload.actor_id)
         if account is None or not account.card_public_key:
             raise Unauthenticated("no card or key is registered for this actor")
-        if not login.card_signature_valid(account.card_public_key, request.nonce, request.signature):
+        if not login.card_signature_valid(account.card_public_key, payload.nonce, payload.signature):
             raise Unauthenticated("the card's signature is not valid")
         return self._logged_in(rules.actor_of(account), "card")
 
     @rpc
-    def login_with_external(self, payload: dict[str, Any], client_address: str) -> dict[str, Any]:
+    def login_with_external(self, payload: ExternalLogin, client_address: str) -> AccessToken:
         """Exchange an ID token from a trusted external issuer (Pro Santé Connect) for an access token."""
-        request = parse(ExternalLogin, payload)
         self._limit_address(client_address)
-        professional = self.store.professional(external.rpps_from_id_token(request.id_token, request.nonce))
+        professional = self.store.professional(external.rpps_from_id_token(payload.id_token, payload.nonce))
         if professional is None:
             raise Unauthenticated("the professional named by the ID token is not registered here")
         return self._logged_in(rules.actor_of(professional), "external_oidc")
 
-    def _logged_in(self, actor: Actor, method: str, session_id: str | None = None) -> dict[str, Any]:
+    def _logged_in(self, actor: Actor, method: str, session_id: str | None = None) -> AccessToken:
         settings = Settings.from_env()
         now = self.clock.now()
         event = Event.of(EventType.LOGGED_IN, self.name, now, actor,
                          patient_id=actor.id if actor.kind is ActorKind.PATIENT else None, data={"method": method})
         self.store.record_login(event)
         token = issue(actor, signing_key_from_env(), settings, now, session_id)
-        return AccessToken(access_token=token, expires_in=settings.token_ttl_seconds).model_dump()
+        return AccessToken(access_token=token, expires_in=settings.token_ttl_seconds)
 
     @rpc(callers=(OPERATORS,))
     def set_status(self, actor_id: str, status: str) -> dict[str, str]:
@@ -450,20 +436,19 @@ class IdentityService(HealthMixin):
         return {"actor_id": actor_id, "status": new_status.value}
 
     @rpc
-    def check_patient_identity(self, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def check_patient_identity(self, token: str, payload: IdentityCheck) -> IdentityChecked:
         """A professional (or counter agent) checks the patient's identity traits (INS, family name, birth date)
         before anything of the dossier is shown. A mismatch answers exactly like an unknown INS."""
         actor = verify(token)
         if actor.kind not in (ActorKind.PROFESSIONAL, ActorKind.COUNTER_AGENT):
             raise AccessDenied("only a professional or a counter agent checks a patient's identity traits",
                                [{"field": "token"}])
-        request = parse(IdentityCheck, payload)
-        patient = self.store.patient_by_ins(request.ins)
-        if patient is None or not traits.traits_match(patient, request.family_name, request.birth_date):
+        patient = self.store.patient_by_ins(payload.ins)
+        if patient is None or not traits.traits_match(patient, payload.family_name, payload.birth_date):
             raise exceptions.no_patient_with_traits()
         return IdentityChecked(patient_id=patient.id, ins=patient.ins, given_name=patient.given_name,
                                family_name=patient.family_name, sex=patient.sex,
-                               birth_date=patient.birth_date).model_dump(mode="json")
+                               birth_date=patient.birth_date)
 
     # Internal lookups for other services (not exposed by the gateway).
 
