@@ -4,12 +4,21 @@ idempotency fingerprint is still that of the body sent."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from services.common.schemas import DocumentSubmission
-from services.dossier import documents, rules
+from services.dossier import documents, rules, summary
 from services.dossier.records import Document
-from services.dossier.schemas import Access, DocumentAdded, Lifecycle, PurgeRecordView, Transitioned
+from services.dossier.schemas import (
+    Access,
+    CareSummaryAnswer,
+    DocumentAdded,
+    Lifecycle,
+    PurgeRecordView,
+    Transitioned,
+)
+from services.dossier.summary import AllergyEntry, Severity
+from tests.dossier.test_summary_rules import TODAY, doc, drug, item
 from tests.journeys import submission
 
 NOW = datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)
@@ -41,6 +50,17 @@ def test_replayed_is_said_only_of_a_replay() -> None:
     assert "replayed" not in DocumentAdded.of(document).model_dump(mode="json")
     assert DocumentAdded.of(document, replayed=True).model_dump(mode="json") == {
         **documents.answer(_document()), "replayed": True}
+
+
+def test_the_care_summary_goes_out_as_summarised() -> None:
+    care = summary.summarise(
+        TODAY, feed=[drug("3400930000001", date(2026, 1, 1), atc="C10AA05"), item("NABM", "1577", date(2026, 1, 1)),
+                     item("NABM", "1577", date(2026, 1, 5))],
+        documents=[doc("doc_1", "10", TODAY, NOW)], allergies=(AllergyEntry("Latex", None, Severity.MILD),),
+        withheld=())
+    access = Access(rule="R-1", emergency=True, expires_at=NOW)
+    assert CareSummaryAnswer.model_validate({**summary.to_json(care), "access": access}).model_dump(mode="json") == {
+        **summary.to_json(care), "access": access.model_dump(mode="json")}
 
 
 def _document() -> Document:
