@@ -22,7 +22,7 @@ class DossierClient(Protocol):
         self,
         token: str,
         ins: str,
-        payloads: list[dict[str, Any]],
+        payloads: list[dict[str, object]],
         replaces: list[str | None] | None = None,
     ) -> list[dict[str, Any]]:
         """Deposit several documents of one patient together (an ITI-65 submission set): every one is checked

@@ -24,11 +24,24 @@ def metadata_of(submission: DocumentSubmission, carried: Sequence[str] = ()) -> 
     )
 
 
+def as_sent(submission: DocumentSubmission) -> dict[str, Any]:
+    """The submission's JSON as its caller sent it, for the idempotency fingerprint: only the fields it set,
+    so that the body the gateway sends (a submission's full JSON) gives the fingerprint it gave before deposits
+    were typed, and a retry of it matches a claim made before then."""
+    sent: dict[str, Any] = submission.model_dump(mode="json", exclude_unset=True)
+    return sent
+
+
 def visibilities(codes: Sequence[str]) -> tuple[Visibility, ...]:
     return tuple(Visibility(code) for code in codes)
 
 
 def answer(document: Document) -> dict[str, Any]:
+    """The document's metadata as JSON, as every RPC answers it."""
+    return as_answered(document).model_dump(mode="json")
+
+
+def as_answered(document: Document) -> DocumentMetadata:
     """The document's metadata as every RPC answers it."""
     metadata = document.metadata
     return DocumentMetadata(
@@ -42,7 +55,7 @@ def answer(document: Document) -> dict[str, Any]:
         format_code=metadata.format_code, facility_type=metadata.facility_type,
         practice_setting=metadata.practice_setting, events=list(metadata.events), related=list(metadata.related),
         revision=document.revision or 1, updated_at=document.updated_at,
-    ).model_dump(mode="json")
+    )
 
 
 def check_together(deposits: Sequence[tuple[Metadata, str]], replaced: Sequence[str | None]) -> None:

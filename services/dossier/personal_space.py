@@ -11,6 +11,7 @@ from services.common import sealing
 from services.common.schemas import PersonalSpace
 from services.dossier import crypto
 from services.dossier.records import ActorRef, Dossier, PersonalSpaceVersion
+from services.dossier.schemas import PersonalSpaceAnswer
 
 
 def sealed(dossier: Dossier, content: PersonalSpace, version: int, at: datetime, by: ActorRef) -> PersonalSpaceVersion:
@@ -21,11 +22,16 @@ def sealed(dossier: Dossier, content: PersonalSpace, version: int, at: datetime,
 
 
 def opened(dossier: Dossier, version: PersonalSpaceVersion | None) -> dict[str, Any]:
+    """A version as JSON, as answered."""
+    return answer(dossier, version).model_dump(mode="json")
+
+
+def answer(dossier: Dossier, version: PersonalSpaceVersion | None) -> PersonalSpaceAnswer:
     """A version as answered (an empty space, version 0, before the first)."""
     if version is None:
-        return {"content": content(dossier, None), "version": 0}
-    return {"content": content(dossier, version), "version": version.version,
-            "updated_at": version.updated_at.isoformat(), "updated_by": version.updated_by}
+        return PersonalSpaceAnswer(content=content(dossier, None), version=0)
+    return PersonalSpaceAnswer(content=content(dossier, version), version=version.version,
+                               updated_at=version.updated_at, updated_by=version.updated_by)
 
 
 def content(dossier: Dossier, version: PersonalSpaceVersion | None) -> dict[str, Any]:

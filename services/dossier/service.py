@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from services.common import sealing
 from services.common.actors import Actor, ActorKind
@@ -32,11 +32,13 @@ from services.common.ids import new_id
 from services.common.principals import CLIENTS, OPERATORS
 from services.common.rpc_client import ServiceRpc
 from services.common.schemas import (
+    DocumentMetadata,
     DocumentSearch,
     DocumentSubmission,
     DossierOpening,
     PersonalSpaceUpdate,
     ReimbursementBatch,
+    ReimbursementLines,
     ReimbursementReport,
     ReimbursementSearch,
     VisibilityChange,
@@ -56,6 +58,19 @@ from services.dossier.records import (
     Metadata,
     Status,
 )
+from services.dossier.schemas import (
+    Access,
+    CareSummaryAnswer,
+    DocumentAdded,
+    DocumentFound,
+    DocumentPage,
+    DocumentRead,
+    Lifecycle,
+    Opened,
+    PersonalSpaceAnswer,
+    PurgeRecordView,
+    Transitioned,
+)
 from services.dossier.store import DossierStore, idempotency_reference
 
 DOCUMENT_ID = re.compile(r"doc_[0-9a-f]{32}")
@@ -63,7 +78,14 @@ MAX_DOCUMENTS_TOGETHER = 20  # one submission set; each document is at most max_
 T = TypeVar("T")
 
 
-def requested(document_id: Any, action: Action) -> dict[str, Any]:
+class RequestedDocument(TypedDict, total=False):
+    """The fields of a trace that name a requested document (see `requested`)."""
+
+    document_id: str
+    data: dict[str, str]
+
+
+def requested(document_id: Any, action: Action) -> RequestedDocument:
     """The fields of a trace that name a requested document: its id when it has the shape of one, else
     only that it was malformed (a guess of any length or content never lands in the trail)."""
     text = str(document_id)
@@ -83,10 +105,9 @@ REFUSAL_RULES = {Conflict: "R-STATE-CONFLICT", InvalidInput: "R-INVALID-REQUEST"
                  PayloadTooLarge: "R-INVALID-REQUEST", NotFound: "R-UNKNOWN-DOCUMENT"}
 
 
-def access_note(grant: Grant) -> dict[str, Any]:
+def access_note(grant: Grant) -> Access:
     """Said with every release of content: under which rule, and whether it is an emergency access."""
-    return {"rule": grant.rule, "emergency": grant.emergency,
-            "expires_at": grant.expires_at.isoformat() if grant.expires_at else None}
+    return Access(rule=grant.rule, emergency=grant.emergency, expires_at=grant.expires_at)
 
 
 class DossierService(HealthMixin):
@@ -166,11 +187,11 @@ class DossierService(HealthMixin):
     # Entrypoints
 
     @rpc
-    def open(self, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def open(self, token: str, payload: DossierOpening) -> Opened:
         """Open the patient's dossier, recording who opened it, through which channel, and the
         patient's consent to opening."""
         actor = verify(token)
-        opening = parse(DossierOpening, payload)
+        opening = payload
         ins = require_ins(opening.ins)
         grant = self._grant(token, ins, Action.OPEN)
         existing = self.store.dossier_by_ins(ins)
@@ -203,43 +224,41 @@ class DossierService(HealthMixin):
         )
         if not self.store.open_dossier(dossier, event):
             raise Conflict("this patient already has a dossier", [{"state": "open"}])
-        return {"dossier_id": dossier_id, "status": "open", "channel": channel.value, "opened_at": now.isoformat()}
+        return Opened(dossier_id=dossier_id, status="open", channel=channel.value, opened_at=now)
 
     # Lifecycle: close, reopen, deletion on request, purge.
 
-    def _transition(self, token: str, ins: str, transition: str, event_type: EventType) -> dict[str, Any]:
+    def _transition(self, token: str, ins: str, transition: str, event_type: EventType) -> Transitioned:
         actor, grant, dossier = self._allowed(token, ins, Action.MANAGE)
         after = lifecycle.transition(dossier, transition, self.clock.now())
         event = self._event(event_type, actor, dossier, grant)
         if not self.store.change_dossier(dossier, after, event):
             raise Conflict("the dossier changed meanwhile; nothing was done, retry", [{"state": "changed"}])
-        result = {"dossier_id": dossier.id, "status": after.status.value}
-        if after.purge_at is not None:
-            result["purge_at"] = after.purge_at.isoformat()
-        return result
+        return Transitioned(dossier_id=dossier.id, status=after.status.value, purge_at=after.purge_at)
 
     @rpc
-    def status(self, token: str, ins: str) -> dict[str, Any]:
+    def status(self, token: str, ins: str) -> Lifecycle:
         """Where the dossier stands in its lifecycle, for the patient's side (those who may manage it)."""
         _, _, dossier = self._allowed(token, ins, Action.MANAGE)
-        return {"dossier_id": dossier.id, "status": dossier.status.value, **lifecycle.moments(dossier)}
+        return Lifecycle.model_validate({"dossier_id": dossier.id, "status": dossier.status.value,
+                                         **lifecycle.moments(dossier)})
 
     @rpc
-    def close(self, token: str, ins: str) -> dict[str, Any]:
+    def close(self, token: str, ins: str) -> Transitioned:
         """Close the dossier: content inaccessible at once, archived 10 years, restored by reopening."""
         return self._transition(token, ins, "close", EventType.DOSSIER_CLOSED)
 
     @rpc
-    def reopen(self, token: str, ins: str) -> dict[str, Any]:
+    def reopen(self, token: str, ins: str) -> Transitioned:
         return self._transition(token, ins, "reopen", EventType.DOSSIER_REOPENED)
 
     @rpc
-    def request_deletion(self, token: str, ins: str) -> dict[str, Any]:
+    def request_deletion(self, token: str, ins: str) -> Transitioned:
         """Delete on request: the key is destroyed now (content unreadable), the rest purged within 3 months."""
         return self._transition(token, ins, "delete", EventType.DOSSIER_DELETION_REQUESTED)
 
     @rpc
-    def release_document(self, token: str, ins: str, document_id: str) -> dict[str, Any]:
+    def release_document(self, token: str, ins: str, document_id: str) -> DocumentMetadata:
         """The author makes a document visible to the patient (after the announcement consultation)."""
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
         document = self._visible(actor, grant, dossier, document_id)
@@ -289,14 +308,14 @@ class DossierService(HealthMixin):
     # What audit checks before it erases a trail, or when it verifies one (a lying peer must not erase it).
 
     @rpc(callers=("audit",))
-    def purge_record(self, dossier_id: str) -> dict[str, Any]:
+    def purge_record(self, dossier_id: str) -> PurgeRecordView:
         """Whether this service purged `dossier_id`, and whose it was."""
         if not isinstance(dossier_id, str) or not dossier_id:
             raise InvalidInput.for_field("dossier_id", "required")
         record = self.store.purge_record(dossier_id)
         if record is None:
-            return {"purged": False, "patient_id": None}
-        return {"purged": True, "patient_id": record.patient_id, "purged_at": record.purged_at.isoformat()}
+            return PurgeRecordView(purged=False, patient_id=None)
+        return PurgeRecordView(purged=True, patient_id=record.patient_id, purged_at=record.purged_at)
 
     @rpc(callers=("audit",))
     def dossiers_of(self, patient_ids: list[str]) -> dict[str, dict[str, str]]:
@@ -310,7 +329,7 @@ class DossierService(HealthMixin):
     # The personal space
 
     @rpc
-    def personal_space(self, token: str, ins: str) -> dict[str, Any]:
+    def personal_space(self, token: str, ins: str) -> PersonalSpaceAnswer:
         """Blood group, allergies, treatments, contacts, wishes: for the patient's side, and for
         professionals whose matrix row reads the patient's own documents (class 90)."""
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
@@ -319,12 +338,12 @@ class DossierService(HealthMixin):
         version = self.store.personal_space(dossier.id)
         event = self._event(EventType.PERSONAL_SPACE_READ, actor, dossier, grant)
         self._record_access(actor, dossier, event)  # traced before anything leaves
-        return personal_space.opened(dossier, version)
+        return personal_space.answer(dossier, version)
 
     @rpc
-    def update_personal_space(self, token: str, ins: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def update_personal_space(self, token: str, ins: str, payload: PersonalSpaceUpdate) -> PersonalSpaceAnswer:
         """The patient (or their representative) replaces the personal space; every version is kept."""
-        update = parse(PersonalSpaceUpdate, payload)
+        update = payload
         actor, grant, dossier = self._allowed(token, ins, Action.MANAGE)
         version = update.version + 1
         written = personal_space.sealed(dossier, update.content, version, self.clock.now(), actor.ref)
@@ -333,23 +352,23 @@ class DossierService(HealthMixin):
             current = self.store.personal_space(dossier.id)
             raise Conflict("the personal space was changed meanwhile; reload it and apply your change again",
                            [{"field": "version", "current": str(current.version if current else 0)}])
-        return personal_space.opened(dossier, written)
+        return personal_space.answer(dossier, written)
 
     @rpc
-    def personal_space_history(self, token: str, ins: str) -> list[dict[str, Any]]:
+    def personal_space_history(self, token: str, ins: str) -> list[PersonalSpaceAnswer]:
         """Every version of the personal space, newest first (the patient's side only)."""
         _, _, dossier = self._allowed(token, ins, Action.MANAGE)
-        return [personal_space.opened(dossier, version) for version in self.store.personal_space_history(dossier.id)]
+        return [personal_space.answer(dossier, version) for version in self.store.personal_space_history(dossier.id)]
 
     # The reimbursement feed
 
     @rpc(callers=(CLIENTS, OPERATORS))
-    def add_reimbursements(self, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def add_reimbursements(self, token: str, payload: ReimbursementBatch) -> ReimbursementReport:
         """Reimbursement lines for many patients at once, idempotent by line id. Lines older than 24 months,
         malformed, or for a patient without an open dossier are refused one by one, with the reason."""
         actor = verify(token)
         grant = Grant.model_validate(self.consent.grant_for_any_patient(token, Action.WRITE.value)).require()
-        batch = parse(ReimbursementBatch, payload)
+        batch = payload
         now = self.clock.now()
         lines, rejected, repeats = feed.sort_lines(batch.lines, now.date())
         dossiers = self.store.dossiers_by_ins(sorted({line.ins for line in lines}))
@@ -372,12 +391,12 @@ class DossierService(HealthMixin):
         ]
         self.store.record_feed(new_id("feed"), events)
         duplicates = len(received) - len(inserted) + repeats
-        return ReimbursementReport(accepted=len(inserted), duplicates=duplicates, rejected=rejected).model_dump()
+        return ReimbursementReport(accepted=len(inserted), duplicates=duplicates, rejected=rejected)
 
     @rpc
-    def reimbursements(self, token: str, ins: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+    def reimbursements(self, token: str, ins: str, query: ReimbursementSearch | None = None) -> ReimbursementLines:
         """The patient's reimbursement lines ("données de remboursement", class 60), newest care first."""
-        page_request = parse(ReimbursementSearch, query or {})
+        page_request = query or ReimbursementSearch()
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
         if not grant.covers(rules.FEED_CATEGORY):
             raise self._refuse(actor, grant.for_category(rules.FEED_CATEGORY), dossier)
@@ -385,12 +404,12 @@ class DossierService(HealthMixin):
         event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant,
                             data={"count": str(len(page)), "category": rules.FEED_CATEGORY})
         self._record_access(actor, dossier, event)  # traced before anything leaves
-        return {"lines": [feed.answer(line) for line in page], "total": total, "next_cursor": next_cursor}
+        return ReimbursementLines(lines=[feed.answer(line) for line in page], total=total, next_cursor=next_cursor)
 
     # The care summary
 
     @rpc
-    def care_summary(self, token: str, ins: str) -> dict[str, Any]:
+    def care_summary(self, token: str, ins: str) -> CareSummaryAnswer:
         """One screen for a professional: medicines and acts of the last 24 months (class 60), the latest document
         of each category, the allergies of the personal space (class 90), under the document list's grant: a part
         the caller's matrix row does not read is withheld, naming the rule."""
@@ -421,7 +440,7 @@ class DossierService(HealthMixin):
         space_read = (self._event(EventType.PERSONAL_SPACE_READ, actor, dossier, grant, data={"view": "summary"}),)
         # before anything leaves
         self._record_access(actor, dossier, event, space_read if allergies is not None else ())
-        return {**summary.to_json(care), "access": access_note(grant)}
+        return CareSummaryAnswer.model_validate({**summary.to_json(care), "access": access_note(grant)})
 
     @rpc(callers=(OPERATORS,))
     def rewrap_keys(self, limit: int = 500) -> dict[str, int]:
@@ -516,16 +535,16 @@ class DossierService(HealthMixin):
 
     @rpc
     def add_document(
-        self, token: str, ins: str, payload: dict[str, Any], idempotency_key: str | None = None
-    ) -> dict[str, Any]:
+        self, token: str, ins: str, payload: DocumentSubmission, idempotency_key: str | None = None
+    ) -> DocumentAdded:
         """Deposit a document. With an idempotency key, a retried request (same key, same body) answers
         the document of the first one instead of creating a second."""
-        submission = parse(DocumentSubmission, payload)
+        submission = payload
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
         if idempotency_key is None:
-            return documents.answer(self._store_document(actor, grant, dossier, submission))
+            return DocumentAdded.of(documents.as_answered(self._store_document(actor, grant, dossier, submission)))
         key = rules.check_idempotency_key(idempotency_key)
-        fingerprint = rules.request_fingerprint(ins, payload)
+        fingerprint = rules.request_fingerprint(ins, documents.as_sent(submission))
         stale = timedelta(seconds=Settings.from_env().idempotency_claim_seconds)
         claim = self.store.claim_idempotency(actor.id, key, fingerprint, self.clock.now(), stale)
         replay = rules.replayed(fingerprint, claim, self.store.document_by_idempotency(dossier.id, actor.id, key))
@@ -535,7 +554,7 @@ class DossierService(HealthMixin):
             document = replay.document or self.store.document(dossier.id, replay.document_id)
             if document is None:
                 raise ServiceUnavailable("the document this Idempotency-Key names is missing; nothing was stored")
-            return {**documents.answer(document), "replayed": True}
+            return DocumentAdded.of(documents.as_answered(document), replayed=True)
         try:
             stored = self._store_document(actor, grant, dossier, submission,
                                           idempotency=(idempotency_reference(actor.id, key), fingerprint))
@@ -543,12 +562,12 @@ class DossierService(HealthMixin):
             self.store.release_idempotency(actor.id, key)  # let a retry try again
             raise
         self.store.complete_idempotency(actor.id, key, stored.id)
-        return documents.answer(stored)
+        return DocumentAdded.of(documents.as_answered(stored))
 
     @rpc
     def add_documents(
-        self, token: str, ins: str, payloads: list[dict[str, Any]], replaces: list[str | None] | None = None
-    ) -> list[dict[str, Any]]:
+        self, token: str, ins: str, payloads: list[dict[str, object]], replaces: list[str | None] | None = None
+    ) -> list[DocumentMetadata]:
         """Deposit several documents of one patient together (an ITI-65 submission set): every one is checked
         (metadata, rights, content, duplicates, also among themselves, and the document it replaces, if any)
         before any is stored, so one bad document stores nothing. A refusal names the document by its position
@@ -573,7 +592,7 @@ class DossierService(HealthMixin):
             new = self._stored(actor, grant, dossier, checks, submission, old)
             if old is not None:
                 self._replaced(actor, grant, dossier, old, new)
-            stored.append(documents.answer(new))
+            stored.append(documents.as_answered(new))
         return stored
 
     @staticmethod
@@ -610,7 +629,7 @@ class DossierService(HealthMixin):
     def _change(
         self, actor: Actor, grant: Grant, dossier: Dossier, before: Document, after: Document, event_type: EventType,
         tells_visibility: bool = True,
-    ) -> dict[str, Any]:
+    ) -> DocumentMetadata:
         """Revise a document's metadata (its status, its visibility), the event saying its visibility if that
         is what changed."""
         event = self._event(event_type, actor, dossier, grant, document_id=before.id,
@@ -618,24 +637,26 @@ class DossierService(HealthMixin):
         revised = self.store.revise_document(before, after, event, self.clock.now())
         if revised is None:
             raise Conflict("the document changed meanwhile; nothing was done, retry", [{"field": "document_id"}])
-        return documents.answer(revised)
+        return documents.as_answered(revised)
 
     def _replaced(self, actor: Actor, grant: Grant, dossier: Dossier, old: Document, new: Document) -> None:
         self._change(actor, grant, dossier, old, replace(old, status=DocumentStatus.REPLACED, replaced_by=new.id),
                      EventType.DOCUMENT_REPLACED, tells_visibility=False)
 
     @rpc
-    def replace_document(self, token: str, ins: str, document_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def replace_document(
+        self, token: str, ins: str, document_id: str, payload: DocumentSubmission
+    ) -> DocumentMetadata:
         """A new version by the same author; the old one stays in history as replaced."""
-        submission = parse(DocumentSubmission, payload)
+        submission = payload
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
         old = self._changeable(actor, grant, dossier, document_id, "replace")
         new = self._store_document(actor, grant, dossier, submission, replaces=old)
         self._replaced(actor, grant, dossier, old, new)
-        return documents.answer(new)
+        return documents.as_answered(new)
 
     @rpc
-    def archive_document(self, token: str, ins: str, document_id: str, archived: bool = True) -> dict[str, Any]:
+    def archive_document(self, token: str, ins: str, document_id: str, archived: bool = True) -> DocumentMetadata:
         """Archived documents leave the default search (status=archived finds them); reversible."""
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
         document = self._visible(actor, grant, dossier, document_id)
@@ -649,7 +670,7 @@ class DossierService(HealthMixin):
                             tells_visibility=False)
 
     @rpc
-    def delete_document(self, token: str, ins: str, document_id: str) -> dict[str, Any]:
+    def delete_document(self, token: str, ins: str, document_id: str) -> DocumentMetadata:
         """Deleted by its author: the content is destroyed; a tombstone stays for the history."""
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
         document = self._changeable(actor, grant, dossier, document_id, "delete")
@@ -659,9 +680,11 @@ class DossierService(HealthMixin):
         return deleted
 
     @rpc
-    def set_visibility(self, token: str, ins: str, document_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def set_visibility(
+        self, token: str, ins: str, document_id: str, payload: VisibilityChange
+    ) -> DocumentMetadata:
         """The patient masks a document from professionals (all but its author) or unmasks it."""
-        change = parse(VisibilityChange, payload)
+        change = payload
         actor, grant, dossier = self._allowed(token, ins, Action.MANAGE)
         document = self._visible(actor, grant, dossier, document_id)
         visibility = documents.visibilities(rules.masked(document.visibility, change.masked))
@@ -680,21 +703,18 @@ class DossierService(HealthMixin):
         return document
 
     @rpc(callers=(CLIENTS, OPERATORS))
-    def search(self, token: str, ins: str | None, query: dict[str, Any] | None = None) -> dict[str, Any]:
+    def search(self, token: str, ins: str | None, query: DocumentSearch | None = None) -> DocumentPage:
         """The documents this actor may see, newest first, a page at a time, with an honest total. Without
         an INS, the query's patient_id names the patient (FHIR's `patient` reference)."""
-        search = parse(DocumentSearch, query or {})
+        search = query or DocumentSearch()
         actor, grant, dossier = self._allowed(token, self._ins_of(token, ins, search.patient_id), Action.READ)
         total, page, next_cursor = self.store.search_documents(dossier.id, grant, actor.id, search)
         event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant, data={"count": str(len(page))})
         self._record_access(actor, dossier, event)  # traced before any metadata leaves
-        return {
-            "documents": [documents.answer(document) for document in page],
-            "total": total,
-            "next_cursor": next_cursor,
-            "access": access_note(grant),
-            "ins": dossier.ins,  # for FHIR's subject, when the search named the patient by id
-        }
+        return DocumentPage(
+            documents=[documents.as_answered(document) for document in page], total=total, next_cursor=next_cursor,
+            access=access_note(grant), ins=dossier.ins,  # for FHIR's subject, when the search named the patient by id
+        )
 
     def _ins_of(self, token: str, ins: str | None, patient_id: str | None) -> str:
         """The INS a search names, or else that of the patient it names by id. An unknown patient id answers
@@ -713,7 +733,7 @@ class DossierService(HealthMixin):
         return dossier.ins
 
     @rpc
-    def find_document(self, token: str, document_id: str, with_content: bool) -> dict[str, Any]:
+    def find_document(self, token: str, document_id: str, with_content: bool) -> DocumentFound:
         """A document by its id alone (FHIR reads): the same checks and trace as through its dossier, and
         the patient's INS with it. An unknown id and a hidden document answer alike (404)."""
         actor = verify(token)
@@ -728,7 +748,9 @@ class DossierService(HealthMixin):
             raise no_such_document()
         try:
             if with_content:
-                return {**self.read_document(token, dossier.ins, document_id), "ins": dossier.ins}
+                read = self._read(token, dossier.ins, document_id)
+                return DocumentFound(document=read.document, content=read.content, access=read.access,
+                                     ins=dossier.ins)
             actor, grant, dossier = self._allowed(token, dossier.ins, Action.READ)
         except AccessDenied:
             # The caller named no dossier: a refusal for the dossier (no consent, another patient's, closed)
@@ -737,21 +759,21 @@ class DossierService(HealthMixin):
         document = self._visible(actor, grant, dossier, document_id)
         self._record_access(actor, dossier, self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant,
                                                         document_id=document.id, data={"count": "1"}))
-        return {"document": documents.answer(document), "ins": dossier.ins, "access": access_note(grant)}
+        return DocumentFound(document=documents.as_answered(document), access=access_note(grant), ins=dossier.ins)
 
     @rpc
-    def read_document(self, token: str, ins: str, document_id: str) -> dict[str, Any]:
+    def read_document(self, token: str, ins: str, document_id: str) -> DocumentRead:
+        return self._read(token, ins, document_id)
+
+    def _read(self, token: str, ins: str, document_id: str) -> DocumentRead:
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
         document = self._visible(actor, grant, dossier, document_id)
         event = self._event(EventType.DOCUMENT_READ, actor, dossier, grant, document_id=document.id,
                             data={"category": document.category})
         self._record_access(actor, dossier, event)  # if the trace cannot be stored, nothing is released
         content = self._content(dossier, document)
-        return {
-            "document": documents.answer(document),
-            "content": base64.b64encode(content).decode(),
-            "access": access_note(grant),
-        }
+        return DocumentRead(document=documents.as_answered(document), content=base64.b64encode(content).decode(),
+                            access=access_note(grant))
 
     def _content(self, dossier: Dossier, document: Document) -> bytes:
         sealed = self.store.content(document.id)
