@@ -10,10 +10,23 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+
+from pydantic import TypeAdapter
 
 from services.audit import checkpoints, labels, rules
 from services.audit.records import trace_of
+from services.audit.schemas import (
+    BadSignature,
+    ChainBreak,
+    CheckpointReceipt,
+    ErasedWhileOpen,
+    FhirBundle,
+    HistoryAnswer,
+    HistoryView,
+    RewrittenHead,
+    TraceView,
+    VerifyReport,
+)
 from services.audit.store import AuditStore
 from services.common.actors import Actor
 from services.common.clock import Clock
@@ -29,11 +42,11 @@ from services.common.schemas import HistoryQuery
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.tokens import verify
-from services.common.validation import parse
 from services.consent.client import ConsentClient
 from services.dossier.client import DossierClient
 
 log = logging.getLogger(__name__)
+MISMATCH: TypeAdapter[BadSignature | RewrittenHead] = TypeAdapter(BadSignature | RewrittenHead)
 
 
 class AuditService(HealthMixin):
@@ -44,7 +57,7 @@ class AuditService(HealthMixin):
     dossier: DossierClient = ServiceRpc("dossier")
     clock: Clock = Clock()
 
-    def _append(self, payload: dict[str, Any]) -> None:
+    def _append(self, payload: object) -> None:  # validated by received_event
         event = self.store.received_event(payload)
         if event is None:
             return
@@ -74,64 +87,66 @@ class AuditService(HealthMixin):
 
     # Every event type of every source (see common/subscriptions.py): no change when one is added.
     @subscribe("audit", "identity")
-    def on_identity_event(self, payload: dict[str, Any]) -> None:
+    def on_identity_event(self, payload: object) -> None:
         self._append(payload)
 
     @subscribe("audit", "consent")
-    def on_consent_event(self, payload: dict[str, Any]) -> None:
+    def on_consent_event(self, payload: object) -> None:
         self._append(payload)
 
     @subscribe("audit", "dossier")
-    def on_dossier_event(self, payload: dict[str, Any]) -> None:
+    def on_dossier_event(self, payload: object) -> None:
         self._append(payload)
 
     @subscribe("audit", "gateway")
-    def on_gateway_event(self, payload: dict[str, Any]) -> None:
+    def on_gateway_event(self, payload: object) -> None:
         self._append(payload)
 
     @subscribe("audit", "notify")
-    def on_notify_event(self, payload: dict[str, Any]) -> None:
+    def on_notify_event(self, payload: object) -> None:
         self._append(payload)
 
     @subscribe("audit", "audit")
-    def on_own_event(self, payload: dict[str, Any]) -> None:
+    def on_own_event(self, payload: object) -> None:
         self._append(payload)
 
     # Verification
 
     @rpc(callers=(OPERATORS,))
-    def verify(self) -> dict[str, Any]:
+    def verify(self) -> VerifyReport:
         """Recompute every chain and check every signed checkpoint: the first broken or missing link of
         each damaged chain, and each checkpoint that no longer matches. Operators: `python -m
         services.audit.verify`."""
         purged = self.store.purged_chains()
-        breaks, ends = self._purged_yet_open(purged), {}
+        breaks: list[ErasedWhileOpen | ChainBreak] = [*self._purged_yet_open(purged)]
+        ends = {}
         for name in self.store.chain_names():
             problem, last_seq, last_hash = self.store.first_break(name)
             ends[name] = (last_seq, last_hash)
             if problem:
-                breaks.append(problem.as_dict())
-        mismatches = [mismatch for checkpoint in self.store.checkpoints()
+                breaks.append(ChainBreak(chain=problem.chain, seq=problem.seq, problem=problem.problem))
+        mismatches = [MISMATCH.validate_python(mismatch) for checkpoint in self.store.checkpoints()
                       for mismatch in checkpoints.mismatches(checkpoint, checkpoints.signature_valid(checkpoint),
                                                              purged, self.store.hash_at)]
-        return {"chains": len(ends), "traces": sum(seq for seq, _ in ends.values()), "breaks": breaks,
-                "checkpoint_mismatches": mismatches, "intact": not breaks and not mismatches}
+        return VerifyReport(chains=len(ends), traces=sum(seq for seq, _ in ends.values()), breaks=breaks,
+                            checkpoint_mismatches=mismatches, intact=not breaks and not mismatches)
 
-    def _purged_yet_open(self, purged: dict[str, datetime]) -> list[dict[str, Any]]:
+    def _purged_yet_open(self, purged: dict[str, datetime]) -> list[ErasedWhileOpen]:
         """Chains erased by a purge decided while the patient's dossier, opened before it, still exists."""
-        problems = []
+        problems: list[ErasedWhileOpen] = []
         names = sorted(purged)
         for start in range(0, len(names), 500):
-            problems.extend(rules.erased_while_open(purged, self.dossier.dossiers_of(names[start:start + 500])))
+            problems.extend(ErasedWhileOpen.model_validate(problem) for problem in
+                            rules.erased_while_open(purged, self.dossier.dossiers_of(names[start:start + 500])))
         return problems
 
     @every(3600)
     @rpc(callers=(OPERATORS,))
-    def checkpoint(self) -> dict[str, Any]:
+    def checkpoint(self) -> CheckpointReceipt:
         """Sign the current chain heads (hourly, and on demand)."""
         signed = checkpoints.sign(self.store.heads(), self.clock.now())
         self.store.add_checkpoint(signed)
-        return checkpoints.receipt(signed)
+        return CheckpointReceipt.model_validate(checkpoints.receipt(signed))
 
     # History
 
@@ -143,13 +158,13 @@ class AuditService(HealthMixin):
         return AccessDenied.by_rule(grant.rule, grant.reason)
 
     @rpc
-    def history(self, token: str, ins: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+    def history(self, token: str, ins: str, query: HistoryQuery | None = None) -> HistoryAnswer:
         """Who did what in this dossier, newest first, with plain labels. The patient's side sees the
         whole history; the médecin traitant too; a document's author sees the traces of their documents.
         Nobody sees a trace of a document hidden from them (the grant's visibility rule, as for the
         documents themselves); professionals see nothing of a closed dossier."""
         actor = verify(token)
-        request = parse(HistoryQuery, query or {})
+        request = query or HistoryQuery()
         ins = require_ins(ins)
         grant = Grant.model_validate(self.consent.grant(token, ins, Action.READ_HISTORY.value))
         audience = rules.audience(actor, grant)
@@ -162,7 +177,7 @@ class AuditService(HealthMixin):
         page = self.store.history(rules.selection(grant, audience, actor.id, request, hidden), request.cursor,
                                   request.limit)
         if request.format == "fhir":
-            return labels.fhir_bundle(page.traces, page.total)
-        return {"traces": [labels.public(trace, request.language) for trace in page.traces], "total": page.total,
-                "next_cursor": page.next_cursor,
-                "audience": audience.value}
+            return HistoryAnswer(FhirBundle.model_validate(labels.fhir_bundle(page.traces, page.total)))
+        return HistoryAnswer(HistoryView(
+            traces=[TraceView.model_validate(labels.public(trace, request.language)) for trace in page.traces],
+            total=page.total, next_cursor=page.next_cursor, audience=audience))
