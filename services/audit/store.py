@@ -18,7 +18,14 @@ from pymongo.errors import DuplicateKeyError
 
 from services.audit import chain, checkpoints, documents
 from services.audit.chain import Break
-from services.audit.records import Checkpoint, DossierState, Head, HistoryPage, HistorySelection, Trace
+from services.audit.records import (
+    Checkpoint,
+    DossierState,
+    Head,
+    HistoryPage,
+    HistorySelection,
+    Trace,
+)
 from services.common.errors import ServiceUnavailable
 from services.common.events import ActorRef, Event, EventType, Outcome
 from services.common.grants import Grant, hidden_from
@@ -85,7 +92,8 @@ class AuditStore(Store):
         wins), before its trace is stored: the history must know at once whom to hide it from. Returns
         the document's author (for the author's history). A deposit's document is new: written at once,
         looked up only if it was not (one command, not two)."""
-        assert event.document_id is not None
+        if event.document_id is None:
+            raise ValueError("a document's event names its document")
         at_ms = ms(event.occurred_at)
         author = event.actor.id if event.type is EventType.DOCUMENT_ADDED and event.actor is not None else None
         known = None if event.type is EventType.DOCUMENT_ADDED else self.db.documents.find_one(
@@ -101,7 +109,8 @@ class AuditStore(Store):
                 return author
             except DuplicateKeyError:
                 known = self.db.documents.find_one({"_id": event.document_id})
-                assert known is not None
+                if known is None:  # taken a moment ago: the store answers from a replica behind
+                    raise ServiceUnavailable("the document's record is not readable yet; try again") from None
         changes: dict[str, Any] = {}
         if author is not None and known["author"]["id"] is None:
             changes["author"] = {"id": author}

@@ -18,7 +18,13 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from services.common.bus import EVENT_SOURCES, RPC_EXCHANGE, events_exchange, reply_queue_prefix, service_classes
+from services.common.bus import (
+    EVENT_SOURCES,
+    RPC_EXCHANGE,
+    events_exchange,
+    reply_queue_prefix,
+    service_classes,
+)
 from services.common.deadletters import CALLERS
 from services.common.events import Event
 from services.common.signatures import (

@@ -28,7 +28,8 @@ class Card:
     @classmethod
     def load(cls, path: Path) -> Card:
         key = load_pem_private_key(path.read_bytes(), password=None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{path.name}: a card's key is an EC (P-256) private key")
         return cls(key)
 
     def save(self, path: Path) -> None:

@@ -68,9 +68,13 @@ class Store:
         for name in cls.outbox_collections:
             database[name].create_index([("_outbox_pending", 1)])
 
+    def _require_outbox(self, collection: str) -> None:
+        if collection not in self.outbox_collections:
+            raise ValueError(f"{collection} has no outbox")
+
     def insert_with_events(self, collection: str, document: Document, events: Iterable[Event]) -> None:
         """Insert a document together with the events it causes (one atomic write)."""
-        assert collection in self.outbox_collections, f"{collection} has no outbox"
+        self._require_outbox(collection)
         try:
             self.db[collection].insert_one(mark_pending(document, events))
         except DuplicateKeyError:
@@ -86,7 +90,7 @@ class Store:
         atomic write (compare-and-set on the document's version, retried on a concurrent change).
         Returns the document as it was before, or None when nothing matches. Top-level datetimes must be
         nested in `changes`: nx-27017 stores a top-level datetime written by $set as a string."""
-        assert collection in self.outbox_collections, f"{collection} has no outbox"
+        self._require_outbox(collection)
         new_entries = entries(events)
         try:
             for _ in range(10):
@@ -171,8 +175,7 @@ class StoreProvider(DependencyProvider, Generic[S]):  # type: ignore[misc]
         self.store = self.store_class(database, relay, settings)
 
     def start(self) -> None:
-        assert self.store is not None
-        self.store.relay.start()
+        self.get_dependency(None).relay.start()
 
     def stop(self) -> None:
         if self.store is not None:
@@ -185,5 +188,6 @@ class StoreProvider(DependencyProvider, Generic[S]):  # type: ignore[misc]
         self.stop()
 
     def get_dependency(self, worker_ctx: object) -> S:
-        assert self.store is not None, "store used before setup"
+        if self.store is None:
+            raise RuntimeError("store used before setup")
         return self.store

@@ -48,7 +48,16 @@ from services.common.store import StoreProvider
 from services.common.tokens import verify
 from services.common.validation import parse
 from services.consent.client import ConsentClient
-from services.dossier import crypto, documents, feed, formats, lifecycle, personal_space, rules, summary
+from services.dossier import (
+    crypto,
+    documents,
+    feed,
+    formats,
+    lifecycle,
+    personal_space,
+    rules,
+    summary,
+)
 from services.dossier.records import (
     Document,
     DocumentStatus,

@@ -22,7 +22,14 @@ from services.common.errors import ServiceUnavailable
 from services.common.events import Event
 from services.common.grants import Grant
 from services.common.matching import matches, newest_first
-from services.common.schemas import Coded, Concept, DocumentSearch, ImagingStudy, ReimbursedItem, RelatedId
+from services.common.schemas import (
+    Coded,
+    Concept,
+    DocumentSearch,
+    ImagingStudy,
+    ReimbursedItem,
+    RelatedId,
+)
 from services.common.store import Store, each_of, equal
 from services.dossier import queries
 from services.dossier.records import (

@@ -365,7 +365,8 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
                          ("content.attachment", attachment if isinstance(attachment, dict) else None)):
         if value is None:
             raise InvalidInput.for_field(field, "is required (a coded category and type, one content.attachment)")
-    assert isinstance(attachment, dict)
+    if not isinstance(attachment, dict):  # checked just above; said again for the type checker
+        raise InvalidInput.for_field("content.attachment", "is required")
     data = _text(path(binary, "data")) or _text(attachment.get("data"))
     content_type = _text(path(binary, "contentType")) or _text(attachment.get("contentType"))
     if not data or not content_type:

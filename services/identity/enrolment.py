@@ -12,7 +12,13 @@ from services.common.schemas import (
     ProfessionalRegistration,
     SystemRegistration,
 )
-from services.identity.records import AccountStatus, CounterAgent, Patient, Professional, SystemClient
+from services.identity.records import (
+    AccountStatus,
+    CounterAgent,
+    Patient,
+    Professional,
+    SystemClient,
+)
 
 
 def patient(registration: PatientRegistration, patient_id: str, at: datetime) -> Patient:

@@ -124,7 +124,8 @@ def new_nonce() -> str:
 def card_signature_valid(pem: str, nonce: str, signature_b64url: str) -> bool:
     """ES256 as in JOSE: the raw 64-byte r||s signature of the nonce, base64url."""
     key = load_pem_public_key(pem.encode())
-    assert isinstance(key, ec.EllipticCurvePublicKey)
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        return False  # no ES256 signature verifies with a key of another kind
     try:
         raw = base64.urlsafe_b64decode(signature_b64url + "=" * (-len(signature_b64url) % 4))
     except ValueError:

@@ -8,7 +8,14 @@ from services.common.actors import Actor, ActorKind
 from services.common.after_reply import AfterReply
 from services.common.clock import Clock
 from services.common.entrypoints import rpc
-from services.common.errors import AccessDenied, Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
+from services.common.errors import (
+    AccessDenied,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
 from services.common.events import Event, EventType, Outcome
 from services.common.health import HealthMixin
 from services.common.identifiers import check_actor_id, demographics_mismatch, require_ins

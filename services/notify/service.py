@@ -18,7 +18,7 @@ from nameko.exceptions import RemoteError, RpcTimeout
 
 from services.common.clock import Clock
 from services.common.entrypoints import every, rpc
-from services.common.errors import InvalidInput, NotFound
+from services.common.errors import InvalidInput, NotFound, ServiceUnavailable
 from services.common.events import Event
 from services.common.grants import Action, Grant
 from services.common.health import HealthMixin
@@ -163,7 +163,8 @@ class NotifyService(HealthMixin):
         delivery = claim.delivery
         if delivery.whom == messages.PATIENT:
             patient_id = delivery.patient_id
-            assert patient_id is not None  # a patient's delivery is made only for an event with one
+            if patient_id is None:  # a patient's delivery is made only for an event with one
+                raise PermanentFailure("a patient's delivery that names no patient")
             contact = self.contacts.of(patient_id, lambda: self.identity.contact_of(patient_id))
             if preferences is None:
                 preferences = self.store.preferences(patient_id)
@@ -238,7 +239,8 @@ class NotifyService(HealthMixin):
 
     def _patient_id(self, token: str, ins: str) -> str:
         grant = Grant.model_validate(self.consent.grant(token, require_ins(ins), Action.MANAGE.value)).require()
-        assert grant.patient_id is not None
+        if grant.patient_id is None:
+            raise ServiceUnavailable("consent named no patient for this dossier; try again")
         return grant.patient_id
 
     @rpc

@@ -19,7 +19,12 @@ from deploy.local.processes import free_port, port_answers, wait_for
 from services.common.errors import AccessDenied
 from services.common.tokens import verify
 from tests.conftest import People
-from tests.journeys import become_medecin_traitant, eventually, minor_with_representative, submission
+from tests.journeys import (
+    become_medecin_traitant,
+    eventually,
+    minor_with_representative,
+    submission,
+)
 
 SECRET = "INVISIBLE_REPRESENTANTS_LEGAUX"
 

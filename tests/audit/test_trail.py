@@ -12,7 +12,13 @@ from services.audit.chain import link
 from services.common.clock import utcnow
 from services.common.events import Event
 from tests.conftest import FakeClock, People, service_database
-from tests.journeys import Deposit, become_medecin_traitant, event_dispatcher, eventually, submission
+from tests.journeys import (
+    Deposit,
+    become_medecin_traitant,
+    event_dispatcher,
+    eventually,
+    submission,
+)
 
 
 def traced(cluster: Any, deposit: Deposit, count: int) -> list[dict[str, Any]]:

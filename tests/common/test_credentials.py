@@ -16,7 +16,14 @@ from services.common.keys import SigningKey
 from services.common.sessions import ENDED, EndedSession
 from services.common.settings import Settings
 from services.common.signatures import PUBLIC_KEYS, SIGNING_KEY, signing_variable
-from services.common.tokens import CREDENTIAL_SECONDS, credential, issue, onward, received_by, verified
+from services.common.tokens import (
+    CREDENTIAL_SECONDS,
+    credential,
+    issue,
+    onward,
+    received_by,
+    verified,
+)
 
 PATIENT = Actor(kind=ActorKind.PATIENT, id="pat_1", ins="180017512345678")
 SIGNERS = ("gateway", "dossier", "partner")

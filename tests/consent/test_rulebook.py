@@ -11,7 +11,13 @@ from services.common.actors import Actor, ActorKind, Role
 from services.common.grants import Action
 from services.common.rulebook import RULES
 from services.consent import matrix
-from services.consent.rules import MASKED_FROM_PROFESSIONALS, EmergencyAccess, Facts, decide, may_break_glass
+from services.consent.rules import (
+    MASKED_FROM_PROFESSIONALS,
+    EmergencyAccess,
+    Facts,
+    decide,
+    may_break_glass,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MATRIX = matrix.in_force(NOW)

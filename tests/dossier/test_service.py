@@ -5,7 +5,14 @@ from typing import Any
 
 import pytest
 
-from services.common.errors import AccessDenied, Conflict, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
+from services.common.errors import (
+    AccessDenied,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+)
 from tests.conftest import People
 from tests.identities import make_ins
 from tests.journeys import PDF, submission

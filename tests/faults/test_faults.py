@@ -30,7 +30,14 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from deploy.local.processes import SERVICES, free_port, http_ok, port_answers, services_answer, wait_for
+from deploy.local.processes import (
+    SERVICES,
+    free_port,
+    http_ok,
+    port_answers,
+    services_answer,
+    wait_for,
+)
 from deploy.local.stack import Stack
 from services.common.rpc_client import RpcClient
 from tests.journeys import eventually

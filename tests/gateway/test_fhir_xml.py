@@ -18,7 +18,14 @@ from services.common.errors import DmpError, InvalidInput, NotFound
 from services.gateway import problems
 from services.gateway.bodies import BoundedBodies
 from services.gateway.fhir import FhirResponse
-from services.gateway.fhir_xml import FHIR_XML, FhirXml, MalformedBody, from_xml, preferred_format, to_xml
+from services.gateway.fhir_xml import (
+    FHIR_XML,
+    FhirXml,
+    MalformedBody,
+    from_xml,
+    preferred_format,
+    to_xml,
+)
 
 REFERENCE: dict[str, Any] = {
     "resourceType": "DocumentReference", "id": "doc-1", "status": "current",

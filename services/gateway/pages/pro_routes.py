@@ -28,7 +28,14 @@ from services.common.settings import Settings
 from services.common.validation import describe_items
 from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms, oidc
-from services.gateway.pages.routes import CONTENT_POLICY, PAGE_POLICY, Form, category_label, history_page, render
+from services.gateway.pages.routes import (
+    CONTENT_POLICY,
+    PAGE_POLICY,
+    Form,
+    category_label,
+    history_page,
+    render,
+)
 from services.gateway.pages.session import PRO, PRO_SPACE, Cookie, Visit, start_visit
 from services.gateway.pages.viewers import served_part, shown_for
 from services.gateway.rpc import services
