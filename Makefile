@@ -20,6 +20,7 @@ run: $(STAMP)
 	$(BIN)/python -m deploy.local.stack
 
 lint: $(STAMP)
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
@@ -29,6 +30,7 @@ typecheck: $(STAMP)
 # lint, types and the whole suite, slow tests included.
 test: $(STAMP)
 	$(BIN)/python -m deploy.local.prepare_tests
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q --durations=15

@@ -27,13 +27,24 @@ SECTIONS = ("floors", "rpc_hop", "end_to_end", "backfill", "scale")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="the short run CI makes (about 90 s)")
-    parser.add_argument("--json-dir", type=Path, default=VAR, help="where the JSON results go (default var/bench)")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections among {', '.join(SECTIONS)} (floors always run)")
-    parser.add_argument("--large-store", type=int, default=1_000_000,
-                        help="dossiers in the scale benchmark's large store (generated once, then cached)")
+    parser.add_argument(
+        "--json-dir", type=Path, default=VAR, help="where the JSON results go (default var/bench)"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections among {', '.join(SECTIONS)} (floors always run)",
+    )
+    parser.add_argument(
+        "--large-store",
+        type=int,
+        default=1_000_000,
+        help="dossiers in the scale benchmark's large store (generated once, then cached)",
+    )
     args = parser.parse_args(argv)
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
     unknown = wanted - set(SECTIONS)
@@ -52,7 +63,9 @@ def main(argv: list[str] | None = None) -> None:
             results.append(("floors", base))
             if "rpc_hop" in wanted:
                 log("one RPC hop...")
-                results.append(("rpc_hop", rpc_hop.run(amqp_uri, stack.operator_uri, base, var, args.quick)))
+                results.append(
+                    ("rpc_hop", rpc_hop.run(amqp_uri, stack.operator_uri, base, var, args.quick))
+                )
             if "end_to_end" in wanted:
                 log("end to end...")
                 results.append(("end_to_end", end_to_end.run(stack, base, args.quick)))
@@ -74,8 +87,10 @@ def main(argv: list[str] | None = None) -> None:
         summary["sections"][key] = section.as_json()
     (args.json_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     m = context["machine"]
-    print(f"\n{m['date']} on {m['host']} ({m['cpus']} CPUs), load {m['load_1_5_15']} at start, "
-          f"{m['load_1_5_15_at_end']} at end; {elapsed:.0f} s; JSON in {args.json_dir}")
+    print(
+        f"\n{m['date']} on {m['host']} ({m['cpus']} CPUs), load {m['load_1_5_15']} at start, "
+        f"{m['load_1_5_15_at_end']} at end; {elapsed:.0f} s; JSON in {args.json_dir}"
+    )
 
 
 if __name__ == "__main__":

@@ -29,12 +29,22 @@ MONTHS = 24
 
 def open_dossier(http: httpx.Client, rng: random.Random) -> str:
     ins = make_ins(rng)
-    http.post("/api/v1/patients", json={
-        "ins": ins, "given_name": "Bench", "family_name": "Feed", "sex": "M" if ins[0] == "1" else "F",
-        "birth_date": f"19{ins[1:3]}-{ins[3:5]}-15", "email": f"{uuid.uuid4().hex[:10]}@bench.example.org",
-    }).raise_for_status()
-    http.post("/api/v1/dossiers", json={"ins": ins}, headers=bearer(token(http, {"kind": "patient", "ins": ins}))
-              ).raise_for_status()
+    http.post(
+        "/api/v1/patients",
+        json={
+            "ins": ins,
+            "given_name": "Bench",
+            "family_name": "Feed",
+            "sex": "M" if ins[0] == "1" else "F",
+            "birth_date": f"19{ins[1:3]}-{ins[3:5]}-15",
+            "email": f"{uuid.uuid4().hex[:10]}@bench.example.org",
+        },
+    ).raise_for_status()
+    http.post(
+        "/api/v1/dossiers",
+        json={"ins": ins},
+        headers=bearer(token(http, {"kind": "patient", "ins": ins})),
+    ).raise_for_status()
     return ins
 
 
@@ -44,13 +54,24 @@ def lines_for(ins: str, per_month: int, today: date, rng: random.Random) -> list
         for k in range(per_month):
             care = today - timedelta(days=month * 30 + rng.randrange(1, 29))
             billed = rng.randrange(500, 20_000)
-            lines.append({
-                "line_id": f"AM-{ins}-{month:02d}-{k:03d}", "ins": ins, "care_date": care.isoformat(),
-                "items": [
-                    {"system": "CIP13", "code": f"34009{rng.randrange(10**8):08d}", "quantity": rng.randint(1, 3)},
-                    {"system": "CCAM", "code": "YYYY010"}],
-                "prescriber_rpps": "10000000009", "billed_cents": billed, "reimbursed_cents": billed * 7 // 10,
-            })
+            lines.append(
+                {
+                    "line_id": f"AM-{ins}-{month:02d}-{k:03d}",
+                    "ins": ins,
+                    "care_date": care.isoformat(),
+                    "items": [
+                        {
+                            "system": "CIP13",
+                            "code": f"34009{rng.randrange(10**8):08d}",
+                            "quantity": rng.randint(1, 3),
+                        },
+                        {"system": "CCAM", "code": "YYYY010"},
+                    ],
+                    "prescriber_rpps": "10000000009",
+                    "billed_cents": billed,
+                    "reimbursed_cents": billed * 7 // 10,
+                }
+            )
     return lines
 
 
@@ -84,15 +105,25 @@ def run(stack: Stack, floors: Section, var: Path, quick: bool) -> Section:
         seconds = time.perf_counter() - start
         expected = (total, 0) if label == "first import" else (0, total)
         if (summary["accepted"], summary["duplicates"]) != expected or summary["rejected"]:
-            raise RuntimeError(f"back-fill {label}: unexpected summary {summary['accepted']} accepted, "
-                               f"{summary['duplicates']} duplicates, {len(summary['rejected'])} rejected")
-        section.add(Measure(f"back-fill, {label}: {openings} openings x {MONTHS} months", [seconds * 1000]))
+            raise RuntimeError(
+                f"back-fill {label}: unexpected summary {summary['accepted']} accepted, "
+                f"{summary['duplicates']} duplicates, {len(summary['rejected'])} rejected"
+            )
+        section.add(
+            Measure(f"back-fill, {label}: {openings} openings x {MONTHS} months", [seconds * 1000])
+        )
         section.figures[f"lines per second, {label}"] = total / seconds
     store_floor = floors.figures["store insert_many documents per second"]
     section.figures["first import lines/s / store insert_many documents/s (floor)"] = (
-        section.figures["lines per second, first import"] / store_floor)
+        section.figures["lines per second, first import"] / store_floor
+    )
     section.figures["lines"] = total
     section.figures[f"lines per opening ({MONTHS} months)"] = MONTHS * per_month
-    section.target("back-fill lines per second (first import)", section.figures["lines per second, first import"],
-                   TARGET, at_most=False, unit="/s")
+    section.target(
+        "back-fill lines per second (first import)",
+        section.figures["lines per second, first import"],
+        TARGET,
+        at_most=False,
+        unit="/s",
+    )
     return section

@@ -69,9 +69,15 @@ class Measure:
         return 1000 / statistics.fmean(self.samples) if self.samples else 0.0
 
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "count": self.count, "callers": self.callers, "p50_ms": round(self.p50, 3),
-                "p95_ms": round(self.p(95), 3), "p99_ms": round(self.p(99), 3),
-                "per_second": round(self.per_second, 1)}
+        return {
+            "name": self.name,
+            "count": self.count,
+            "callers": self.callers,
+            "p50_ms": round(self.p50, 3),
+            "p95_ms": round(self.p(95), 3),
+            "p99_ms": round(self.p(99), 3),
+            "per_second": round(self.per_second, 1),
+        }
 
 
 def sequential(name: str, call: Callable[[], object], rounds: int, warmup: int = 10) -> Measure:
@@ -88,8 +94,13 @@ def sequential(name: str, call: Callable[[], object], rounds: int, warmup: int =
 WARMUP = 3  # calls per caller before a concurrent run is timed
 
 
-def concurrent(name: str, make_caller: Callable[[int], Callable[[int], object]], callers: int, rounds: int,
-               warmup: int = WARMUP) -> Measure:
+def concurrent(
+    name: str,
+    make_caller: Callable[[int], Callable[[int], object]],
+    callers: int,
+    rounds: int,
+    warmup: int = WARMUP,
+) -> Measure:
     """`callers` threads, each with its own caller (its own connection or client), each making `rounds`
     calls (the call gets its sequence number) after `warmup` calls; throughput over the common wall time."""
     samples: list[float] = []
@@ -154,32 +165,56 @@ class Section:
 
     def target(self, what: str, value: float, limit: float, at_most: bool, unit: str = "") -> None:
         met = value <= limit if at_most else value >= limit
-        self.targets.append({"target": what, "value": round(value, 2), "limit": limit,
-                             "comparison": "<=" if at_most else ">=", "unit": unit, "met": met})
+        self.targets.append(
+            {
+                "target": what,
+                "value": round(value, 2),
+                "limit": limit,
+                "comparison": "<=" if at_most else ">=",
+                "unit": unit,
+                "met": met,
+            }
+        )
 
     def print(self) -> None:
         print(f"\n== {self.name}")
         if self.measures:
-            print(f"{'measure':52} {'n':>6} {'callers':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'per s':>9}")
+            print(
+                f"{'measure':52} {'n':>6} {'callers':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'per s':>9}"
+            )
             for m in self.measures:
-                print(f"{m.name:52} {m.count:6d} {m.callers:7d} {m.p50:8.2f} {m.p(95):8.2f} {m.p(99):8.2f} "
-                      f"{m.per_second:9.1f}")
+                print(
+                    f"{m.name:52} {m.count:6d} {m.callers:7d} {m.p50:8.2f} {m.p(95):8.2f} {m.p(99):8.2f} "
+                    f"{m.per_second:9.1f}"
+                )
         for key, value in self.figures.items():
             print(f"  {key:60} {value:12.2f}")
         for t in self.targets:
-            print(f"  target: {t['target']:48} {t['value']:10.2f} {t['comparison']} {t['limit']:<8} {t['unit']:6} "
-                  f"{'met' if t['met'] else 'NOT met'}")
+            print(
+                f"  target: {t['target']:48} {t['value']:10.2f} {t['comparison']} {t['limit']:<8} {t['unit']:6} "
+                f"{'met' if t['met'] else 'NOT met'}"
+            )
         for kind, cost in self.costs.items():
-            by_process = ", ".join(f"{name} {ms:.1f}" for name, ms in cost["cpu_ms_by_process"].items())
-            print(f"  cost of one {kind}: {cost['cpu_ms_total']:.1f} CPU ms ({by_process}); "
-                  f"{cost['amqp_messages'] if cost['amqp_messages'] is not None else 'uncounted'} AMQP messages; "
-                  f"idle stack {cost['idle_cpu_ms_per_second']:.0f} CPU ms/s")
+            by_process = ", ".join(
+                f"{name} {ms:.1f}" for name, ms in cost["cpu_ms_by_process"].items()
+            )
+            print(
+                f"  cost of one {kind}: {cost['cpu_ms_total']:.1f} CPU ms ({by_process}); "
+                f"{cost['amqp_messages'] if cost['amqp_messages'] is not None else 'uncounted'} AMQP messages; "
+                f"idle stack {cost['idle_cpu_ms_per_second']:.0f} CPU ms/s"
+            )
         for note in self.notes:
             print(f"  note: {note}")
 
     def as_json(self) -> dict[str, Any]:
-        return {"section": self.name, "measures": [m.summary() for m in self.measures], "figures": self.figures,
-                "targets": self.targets, "notes": self.notes, "costs": self.costs}
+        return {
+            "section": self.name,
+            "measures": [m.summary() for m in self.measures],
+            "figures": self.figures,
+            "targets": self.targets,
+            "notes": self.notes,
+            "costs": self.costs,
+        }
 
     def write(self, directory: Path, key: str, context: dict[str, Any]) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -190,9 +225,14 @@ class Section:
 
 def machine() -> dict[str, Any]:
     load = os.getloadavg()
-    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
-            "cpus": os.cpu_count(), "python": platform.python_version(), "load_1_5_15": [round(x, 2) for x in load],
-            "command": " ".join(sys.argv)}
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_1_5_15": [round(x, 2) for x in load],
+        "command": " ".join(sys.argv),
+    }
 
 
 # The system under test
@@ -224,8 +264,11 @@ def devstore(data_dir: Path, logs: Path) -> Iterator[str]:
     """An embedded Mongo-wire server on `data_dir` (kept: it may be a cached data set); yields its URI."""
     processes = Processes(logs)
     port = free_port()
-    processes.start("devstore", ["-m", "deploy.local.devstore", "--port", str(port), "--data-dir", str(data_dir)],
-                    base_env({}))
+    processes.start(
+        "devstore",
+        ["-m", "deploy.local.devstore", "--port", str(port), "--data-dir", str(data_dir)],
+        base_env({}),
+    )
     try:
         wait_for("the embedded Mongo-wire server", lambda: port_answers("127.0.0.1", port), 60)
         yield f"mongodb://127.0.0.1:{port}/"

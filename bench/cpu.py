@@ -27,7 +27,11 @@ STATISTICS_INTERVAL = 5.5  # seconds: the broker's statistics refresh, and a mar
 
 def stack_processes(stack: Stack) -> dict[str, psutil.Process]:
     """The stack's own processes by name, and the broker's."""
-    processes = {name: psutil.Process(child.pid) for name, child in stack.processes.children if child.poll() is None}
+    processes = {
+        name: psutil.Process(child.pid)
+        for name, child in stack.processes.children
+        if child.poll() is None
+    }
     broker = next((p for p in psutil.process_iter(["name"]) if p.info["name"] == BROKER), None)
     if broker is not None:
         processes["broker"] = broker
@@ -46,8 +50,10 @@ def vhost_state(amqp_uri: str) -> dict[str, Any]:
     """The broker's view of the URI's virtual host (management API): message counts and stats."""
     broker = urlparse(amqp_uri)
     vhost = unquote(broker.path.lstrip("/")) or "/"
-    response = httpx.get(f"http://{broker.hostname}:15672/api/vhosts/{quote(vhost, safe='')}",
-                         auth=(broker.username or "guest", broker.password or "guest"))
+    response = httpx.get(
+        f"http://{broker.hostname}:15672/api/vhosts/{quote(vhost, safe='')}",
+        auth=(broker.username or "guest", broker.password or "guest"),
+    )
     response.raise_for_status()
     state: dict[str, Any] = response.json()
     return state
@@ -57,6 +63,7 @@ def published(amqp_uri: str, stable_for: float = 0) -> int:
     """Messages published in the virtual host so far, as the broker counts them. The broker refreshes its
     statistics every few seconds (collect_statistics_interval, 5 s by default): with `stable_for`, the
     count is read again until it has not moved for that long."""
+
     def count() -> int:
         return int((vhost_state(amqp_uri).get("message_stats") or {}).get("publish", 0))
 
@@ -106,10 +113,13 @@ class Cost:
         return sum(self.cpu_ms.values())
 
     def summary(self) -> dict[str, Any]:
-        return {"requests": self.requests, "cpu_ms_total": round(self.total_cpu_ms, 2),
-                "cpu_ms_by_process": {name: round(ms, 2) for name, ms in sorted(self.cpu_ms.items())},
-                "amqp_messages": None if self.amqp_messages is None else round(self.amqp_messages, 2),
-                "idle_cpu_ms_per_second": round(self.idle_cpu_ms_per_second, 1)}
+        return {
+            "requests": self.requests,
+            "cpu_ms_total": round(self.total_cpu_ms, 2),
+            "cpu_ms_by_process": {name: round(ms, 2) for name, ms in sorted(self.cpu_ms.items())},
+            "amqp_messages": None if self.amqp_messages is None else round(self.amqp_messages, 2),
+            "idle_cpu_ms_per_second": round(self.idle_cpu_ms_per_second, 1),
+        }
 
 
 @contextmanager
@@ -127,7 +137,11 @@ def metered(stack: Stack, requests: int, count_messages: bool = True) -> Iterato
     yield cost
     settle(uri, processes)
     after, elapsed = cpu_seconds(processes), time.monotonic() - started
-    cost.cpu_ms = {name: max(0.0, after[name] - before[name] - idle[name] * elapsed) * 1000 / cost.requests
-                   for name in after}
+    cost.cpu_ms = {
+        name: max(0.0, after[name] - before[name] - idle[name] * elapsed) * 1000 / cost.requests
+        for name in after
+    }
     if count_messages:
-        cost.amqp_messages = (published(uri, stable_for=STATISTICS_INTERVAL) - messages) / cost.requests
+        cost.amqp_messages = (
+            published(uri, stable_for=STATISTICS_INTERVAL) - messages
+        ) / cost.requests

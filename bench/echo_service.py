@@ -31,7 +31,9 @@ def main() -> None:
     from services.common.tracing import setup_tracing
 
     setup_tracing("bench-echo")
-    config.update({"AMQP_URI": Settings.from_env().amqp_uri, "max_workers": 20, "PREFETCH_COUNT": 20})
+    config.update(
+        {"AMQP_URI": Settings.from_env().amqp_uri, "max_workers": 20, "PREFETCH_COUNT": 20}
+    )
     run(EchoService, NAME)
 
 

@@ -45,23 +45,44 @@ def run(amqp_uri: str, operator_uri: str, floors: Section, var: Path, quick: boo
     # The benchmark's own service, on the administrator's user: a development set-up (services/common/principals.py),
     # signing its answers as the real services do with a key of its own, which this process also trusts.
     keys = bus_keys(("bench_echo",))
-    os.environ[PUBLIC_KEYS] = ",".join(filter(None, (os.environ.get(PUBLIC_KEYS), keys[PUBLIC_KEYS])))
-    echo_env = base_env({"AMQP_URI": amqp_uri, "DMP_DEV_LOGIN": "true",
-                         SIGNING_KEY: keys[signing_variable("bench_echo")]})
+    os.environ[PUBLIC_KEYS] = ",".join(
+        filter(None, (os.environ.get(PUBLIC_KEYS), keys[PUBLIC_KEYS]))
+    )
+    echo_env = base_env(
+        {
+            "AMQP_URI": amqp_uri,
+            "DMP_DEV_LOGIN": "true",
+            SIGNING_KEY: keys[signing_variable("bench_echo")],
+        }
+    )
     processes.start("bench_echo", ["-m", "bench.echo_service"], echo_env)
     clients: list[Any] = []
     try:
         log("one RPC hop: starting the echo service...")
         wait_for("the nameko echo service", lambda: echo_answers(amqp_uri), 60)
         with ClusterRpcClient(uri=amqp_uri, timeout=30) as stock:
-            section.add(sequential("nameko RPC hop, nameko's stock standalone client (a connection per reply)",
-                                   lambda: stock.bench_echo.echo(1), rounds // 2))
+            section.add(
+                sequential(
+                    "nameko RPC hop, nameko's stock standalone client (a connection per reply)",
+                    lambda: stock.bench_echo.echo(1),
+                    rounds // 2,
+                )
+            )
         with RpcClient(uri=amqp_uri, timeout=30) as cluster:
-            echo = cast(Any, cluster).bench_echo  # a service of the benchmark's own: no typed client
-            one = section.add(sequential("nameko RPC hop (echo service)", lambda: echo.echo(1), rounds))
+            echo = cast(
+                Any, cluster
+            ).bench_echo  # a service of the benchmark's own: no typed client
+            one = section.add(
+                sequential("nameko RPC hop (echo service)", lambda: echo.echo(1), rounds)
+            )
         with RpcClient(uri=operator_uri, timeout=30) as operator:
-            health = section.add(sequential("nameko RPC dossier.health (+ a store ping)", operator.dossier.health,
-                                            rounds // 2))
+            health = section.add(
+                sequential(
+                    "nameko RPC dossier.health (+ a store ping)",
+                    operator.dossier.health,
+                    rounds // 2,
+                )
+            )
 
         def caller(index: int) -> Callable[[int], object]:
             client = RpcClient(uri=amqp_uri, timeout=30)
@@ -69,7 +90,9 @@ def run(amqp_uri: str, operator_uri: str, floors: Section, var: Path, quick: boo
             proxy = client.start()
             return lambda n: proxy.bench_echo.echo(n)
 
-        many = section.add(concurrent("nameko RPC hop (echo service)", caller, CALLERS, rounds // CALLERS * 2))
+        many = section.add(
+            concurrent("nameko RPC hop (echo service)", caller, CALLERS, rounds // CALLERS * 2)
+        )
     finally:
         for client in clients:
             client.stop()
@@ -80,9 +103,20 @@ def run(amqp_uri: str, operator_uri: str, floors: Section, var: Path, quick: boo
     section.figures["hop p50 / AMQP floor p50 (1 caller)"] = one.p50 / raw.p50
     section.figures["hop p99 / AMQP floor p99 (1 caller)"] = one.p(99) / raw.p(99)
     section.figures[f"hop p50 / AMQP floor p50 ({CALLERS} callers)"] = many.p50 / raw_many.p50
-    section.figures[f"AMQP floor calls/s / hop calls/s ({CALLERS} callers)"] = raw_many.per_second / many.per_second
-    section.figures["dossier.health p50 / (AMQP floor + store find floor) p50"] = health.p50 / (raw.p50 + find.p50)
-    section.target("one RPC hop p50, x the raw floor", one.p50 / raw.p50, TARGET_RATIO, at_most=True, unit="x")
-    section.target(f"RPC hop throughput, floor/hop ({CALLERS} callers)", raw_many.per_second / many.per_second,
-                   TARGET_RATIO, at_most=True, unit="x")
+    section.figures[f"AMQP floor calls/s / hop calls/s ({CALLERS} callers)"] = (
+        raw_many.per_second / many.per_second
+    )
+    section.figures["dossier.health p50 / (AMQP floor + store find floor) p50"] = health.p50 / (
+        raw.p50 + find.p50
+    )
+    section.target(
+        "one RPC hop p50, x the raw floor", one.p50 / raw.p50, TARGET_RATIO, at_most=True, unit="x"
+    )
+    section.target(
+        f"RPC hop throughput, floor/hop ({CALLERS} callers)",
+        raw_many.per_second / many.per_second,
+        TARGET_RATIO,
+        at_most=True,
+        unit="x",
+    )
     return section

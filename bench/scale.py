@@ -35,12 +35,19 @@ from services.dossier.store import DossierStore
 
 GENERATOR = 3  # bump when the generated shape changes: cached stores are then made again
 BATCH = 2000
-SEED = 10_000  # dossiers written over the wire before a large store is grown by copies inside SQLite
+SEED = (
+    10_000  # dossiers written over the wire before a large store is grown by copies inside SQLite
+)
 COPY_BATCH = 50_000
 TARGET_RATIO = 1.2
-CATEGORIES = [("10", "11488-4", "Compte rendu de consultation"), ("11", "18842-5", "Lettre de liaison de sortie"),
-              ("20", "11502-2", "Compte rendu de biologie"), ("30", "18748-4", "Compte rendu d'imagerie"),
-              ("40", "57833-6", "Prescription de médicaments"), ("50", "87273-9", "Note de vaccination")]
+CATEGORIES = [
+    ("10", "11488-4", "Compte rendu de consultation"),
+    ("11", "18842-5", "Lettre de liaison de sortie"),
+    ("20", "11502-2", "Compte rendu de biologie"),
+    ("30", "18748-4", "Compte rendu d'imagerie"),
+    ("40", "57833-6", "Prescription de médicaments"),
+    ("50", "87273-9", "Note de vaccination"),
+]
 
 
 def synthetic_ins(i: int) -> str:
@@ -51,10 +58,18 @@ def synthetic_ins(i: int) -> str:
 def dossier(i: int, now: datetime) -> dict[str, Any]:
     opened = now - timedelta(days=i % 2000)
     return {
-        "_id": f"dos_gen{i:09d}", "ins": synthetic_ins(i), "patient_id": f"pat_gen{i:09d}", "status": "open",
-        "opened_at": opened, "opened_by": {"kind": "patient", "id": f"pat_gen{i:09d}"}, "channel": "patient",
+        "_id": f"dos_gen{i:09d}",
+        "ins": synthetic_ins(i),
+        "patient_id": f"pat_gen{i:09d}",
+        "status": "open",
+        "opened_at": opened,
+        "opened_by": {"kind": "patient", "id": f"pat_gen{i:09d}"},
+        "channel": "patient",
         "consent_to_opening": {"given": True, "recorded_by": f"pat_gen{i:09d}", "at": opened},
-        "wrapped_key": uuid.uuid4().hex * 2, "master_key": "gen", "_outbox": [], "_outbox_pending": False,
+        "wrapped_key": uuid.uuid4().hex * 2,
+        "master_key": "gen",
+        "_outbox": [],
+        "_outbox_pending": False,
         "_version": 0,
     }
 
@@ -63,13 +78,26 @@ def document(i: int, dossier_index: int, now: datetime, rng: random.Random) -> d
     category, type_code, title = CATEGORIES[i % len(CATEGORIES)]
     created = now - timedelta(minutes=rng.randrange(2_000_000))
     return {
-        "_id": f"doc_gen{i:010d}", "dossier_id": f"dos_gen{dossier_index:09d}", "category": category,
-        "type_code": type_code, "title": title, "care_date": created.date().isoformat(), "format": "application/pdf",
-        "visibility": [], "created_at": created, "created_ms": int(created.timestamp() * 1000),
-        "size": rng.randrange(20_000, 2_000_000), "sha256": uuid.uuid4().hex * 2, "status": "current",
-        "replaces": None, "replaced_by": None, "author": {"kind": "professional", "id": f"rpps:1{i % 90000:09d}",
-                                                          "profession": "10"},
-        "patient_id": f"pat_gen{dossier_index:09d}", "_outbox": [], "_outbox_pending": False, "_version": 0,
+        "_id": f"doc_gen{i:010d}",
+        "dossier_id": f"dos_gen{dossier_index:09d}",
+        "category": category,
+        "type_code": type_code,
+        "title": title,
+        "care_date": created.date().isoformat(),
+        "format": "application/pdf",
+        "visibility": [],
+        "created_at": created,
+        "created_ms": int(created.timestamp() * 1000),
+        "size": rng.randrange(20_000, 2_000_000),
+        "sha256": uuid.uuid4().hex * 2,
+        "status": "current",
+        "replaces": None,
+        "replaced_by": None,
+        "author": {"kind": "professional", "id": f"rpps:1{i % 90000:09d}", "profession": "10"},
+        "patient_id": f"pat_gen{dossier_index:09d}",
+        "_outbox": [],
+        "_outbox_pending": False,
+        "_version": 0,
     }
 
 
@@ -84,9 +112,14 @@ def fill(mongo_uri: str, dossiers: int, documents_per_dossier: int, already: int
     for first in range(already, dossiers, BATCH):
         last = min(first + BATCH, dossiers)
         database.dossiers.insert_many([dossier(i, now) for i in range(first, last)], ordered=False)
-        database.documents.insert_many([
-            document(i * documents_per_dossier + k, i, now, rng)
-            for i in range(first, last) for k in range(documents_per_dossier)], ordered=False)
+        database.documents.insert_many(
+            [
+                document(i * documents_per_dossier + k, i, now, rng)
+                for i in range(first, last)
+                for k in range(documents_per_dossier)
+            ],
+            ordered=False,
+        )
         if last % 50_000 == 0:
             log(f"  filled {last:,} dossiers in {time.perf_counter() - start:.0f} s")
     elapsed = time.perf_counter() - start
@@ -102,7 +135,9 @@ def replicate(database_file: Path, seed: int, dossiers: int, documents_per_dossi
     start = time.perf_counter()
     connection = sqlite3.connect(database_file)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=OFF")  # a benchmark fixture: rebuilt if the machine dies mid-fill
+    connection.execute(
+        "PRAGMA synchronous=OFF"
+    )  # a benchmark fixture: rebuilt if the machine dies mid-fill
     per = documents_per_dossier
     for first in range(seed, dossiers, COPY_BATCH):
         last = min(first + COPY_BATCH, dossiers)
@@ -115,7 +150,8 @@ def replicate(database_file: Path, seed: int, dossiers: int, documents_per_dossi
                           '$.patient_id', printf('pat_gen%09d', n.i), '$.opened_by.id', printf('pat_gen%09d', n.i),
                           '$.consent_to_opening.recorded_by', printf('pat_gen%09d', n.i))
                    FROM n JOIN dossiers d ON d._id = printf('dos_gen%09d', n.i % ?)""",
-                (first, last, seed))
+                (first, last, seed),
+            )
             connection.execute(
                 """WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
                    INSERT INTO documents (_id, data)
@@ -127,17 +163,24 @@ def replicate(database_file: Path, seed: int, dossiers: int, documents_per_dossi
                               '$.created_ms') - n.i / ? * 60000) / 1000.0, 'unixepoch') || '000',
                           '$.sha256', lower(hex(randomblob(32))))
                    FROM n JOIN documents d ON d._id = printf('doc_gen%010d', n.i % ?)""",
-                (first * per, last * per, per, per, per, per, seed * per))
+                (first * per, last * per, per, per, per, per, seed * per),
+            )
         log(f"  copied to {last:,} dossiers in {time.perf_counter() - start:.0f} s")
     connection.close()
     return time.perf_counter() - start
 
 
-def prepared_store(dossiers: int, documents_per_dossier: int, cache: bool) -> tuple[Path, dict[str, Any]]:
+def prepared_store(
+    dossiers: int, documents_per_dossier: int, cache: bool
+) -> tuple[Path, dict[str, Any]]:
     """A data directory holding `dossiers` generated dossiers: reused when cached, else filled now."""
     directory = VAR / f"store-{dossiers}"
     manifest_path = directory / "manifest.json"
-    wanted = {"generator": GENERATOR, "dossiers": dossiers, "documents_per_dossier": documents_per_dossier}
+    wanted = {
+        "generator": GENERATOR,
+        "dossiers": dossiers,
+        "documents_per_dossier": documents_per_dossier,
+    }
     if cache and manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
         if all(manifest.get(k) == v for k, v in wanted.items()):
@@ -148,7 +191,9 @@ def prepared_store(dossiers: int, documents_per_dossier: int, cache: bool) -> tu
 
         shutil.rmtree(directory)
     (directory / "mongo").mkdir(parents=True)
-    log(f"scale: generating {dossiers:,} dossiers ({documents_per_dossier} documents each) in {directory}...")
+    log(
+        f"scale: generating {dossiers:,} dossiers ({documents_per_dossier} documents each) in {directory}..."
+    )
     seed = min(dossiers, SEED)
     with devstore(directory / "mongo", directory / "log") as mongo_uri:
         seconds = fill(mongo_uri, seed, documents_per_dossier)
@@ -157,16 +202,21 @@ def prepared_store(dossiers: int, documents_per_dossier: int, cache: bool) -> tu
         database_file = directory / "mongo" / f"{Settings.from_env().database_name('dossier')}.db"
         seconds += replicate(database_file, seed, dossiers, documents_per_dossier)
         seconds += trails.replicate(directory / "mongo", seed, dossiers)
-    manifest = {**wanted, "fill_seconds": round(seconds, 1), "records_per_second": round(
-        dossiers * (3 + documents_per_dossier) / seconds, 1), "seed_over_the_wire": seed,
-        "generated_at": datetime.now(UTC).isoformat()}
+    manifest = {
+        **wanted,
+        "fill_seconds": round(seconds, 1),
+        "records_per_second": round(dossiers * (3 + documents_per_dossier) / seconds, 1),
+        "seed_over_the_wire": seed,
+        "generated_at": datetime.now(UTC).isoformat(),
+    }
     if cache:
         manifest_path.write_text(json.dumps(manifest, indent=2))
     return directory, {**manifest, "reused": False}
 
 
-def measure_at(dossiers: int, documents_per_dossier: int, rounds: int, cache: bool) -> tuple[list[Measure],
-                                                                                             dict[str, Any]]:
+def measure_at(
+    dossiers: int, documents_per_dossier: int, rounds: int, cache: bool
+) -> tuple[list[Measure], dict[str, Any]]:
     directory, manifest = prepared_store(dossiers, documents_per_dossier, cache)
     with devstore(directory / "mongo", directory / "log") as mongo_uri:
         # The service creates its indexes when it starts; on a cached store an index added since the fill is
@@ -195,36 +245,63 @@ def measure_on(stack: Stack, dossiers: int, rounds: int) -> list[Measure]:
     added = sequential(f"deposit at {label}", lambda: deposit(http, pair), rounds, warmup=5)
     ids = [deposit(http, pair) for _ in range(5)]
     rng = random.Random(1)
-    read = sequential(f"read at {label}", lambda: http.get(
-        f"/api/v1/patients/{pair.ins}/documents/{rng.choice(ids)}", headers=pair.doctor).raise_for_status(),
-                      rounds, warmup=5)
-    search = sequential(f"search at {label}", lambda: http.get(
-        f"/api/v1/patients/{pair.ins}/documents", params={"limit": 20}, headers=pair.doctor).raise_for_status(),
-                        rounds, warmup=5)
-    history = sequential(f"history at {label}", lambda: http.get(
-        f"/api/v1/patients/{pair.ins}/history", headers=pair.patient).raise_for_status(), rounds, warmup=5)
+    read = sequential(
+        f"read at {label}",
+        lambda: http.get(
+            f"/api/v1/patients/{pair.ins}/documents/{rng.choice(ids)}", headers=pair.doctor
+        ).raise_for_status(),
+        rounds,
+        warmup=5,
+    )
+    search = sequential(
+        f"search at {label}",
+        lambda: http.get(
+            f"/api/v1/patients/{pair.ins}/documents", params={"limit": 20}, headers=pair.doctor
+        ).raise_for_status(),
+        rounds,
+        warmup=5,
+    )
+    history = sequential(
+        f"history at {label}",
+        lambda: http.get(
+            f"/api/v1/patients/{pair.ins}/history", headers=pair.patient
+        ).raise_for_status(),
+        rounds,
+        warmup=5,
+    )
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
     database = client[Settings.from_env().database_name("dossier")]
-    store = sequential(f"store: dossier by INS at {label}", lambda: database.dossiers.find_one(
-        {"ins": synthetic_ins(rng.randrange(dossiers))}), rounds, warmup=5)
+    store = sequential(
+        f"store: dossier by INS at {label}",
+        lambda: database.dossiers.find_one({"ins": synthetic_ins(rng.randrange(dossiers))}),
+        rounds,
+        warmup=5,
+    )
     client.close()
     return [added, read, search, history, store]
 
 
-def grown_in_place(stack: Stack, small: int, large: int, per_dossier: int, rounds: int) -> tuple[
-        list[Measure], dict[str, Any], list[Measure], dict[str, Any]]:
+def grown_in_place(
+    stack: Stack, small: int, large: int, per_dossier: int, rounds: int
+) -> tuple[list[Measure], dict[str, Any], list[Measure], dict[str, Any]]:
     """The quick mode: the running stack's own store filled to `small`, measured, grown to `large`, measured
     again (no extra stack to start)."""
     mongo_uri = stack.env["MONGO_URI"]
     seconds = fill(mongo_uri, small, per_dossier) + trails.fill_trails(mongo_uri, small)
     seconds += trails.fill_deliveries(mongo_uri, small)
     at_small = measure_on(stack, small, rounds)
-    more = fill(mongo_uri, large, per_dossier, already=small) + trails.fill_trails(mongo_uri, large, already=small)
+    more = fill(mongo_uri, large, per_dossier, already=small) + trails.fill_trails(
+        mongo_uri, large, already=small
+    )
     more += trails.fill_deliveries(mongo_uri, large, already=small)
     at_large = measure_on(stack, large, rounds)
     small_manifest = {"fill_seconds": round(seconds, 1)}
-    large_manifest = {"fill_seconds": round(seconds + more, 1), "reused": False, "index_seconds": 0.0,
-                      "records_per_second": round(large * (3 + per_dossier) / (seconds + more), 1)}
+    large_manifest = {
+        "fill_seconds": round(seconds + more, 1),
+        "reused": False,
+        "index_seconds": 0.0,
+        "records_per_second": round(large * (3 + per_dossier) / (seconds + more), 1),
+    }
     return at_small, small_manifest, at_large, large_manifest
 
 
@@ -236,7 +313,9 @@ def run(quick: bool, large_store: int = 1_000_000, stack: Stack | None = None) -
     rounds = 20 if quick else 100
     section = Section("scale")
     if quick and stack is not None:
-        at_small, small_manifest, at_large, large_manifest = grown_in_place(stack, small, large, per_dossier, rounds)
+        at_small, small_manifest, at_large, large_manifest = grown_in_place(
+            stack, small, large, per_dossier, rounds
+        )
     else:
         at_small, small_manifest = measure_at(small, per_dossier, rounds, cache=False)
         at_large, large_manifest = measure_at(large, per_dossier, rounds, cache=not quick)
@@ -246,15 +325,26 @@ def run(quick: bool, large_store: int = 1_000_000, stack: Stack | None = None) -
     section.figures["dossiers, traces and deliveries each (large store)"] = large
     section.figures["large store fill seconds"] = large_manifest["fill_seconds"]
     section.figures["large store fill records/s"] = large_manifest["records_per_second"]
-    section.figures["large store reused from cache (1 = yes)"] = 1.0 if large_manifest["reused"] else 0.0
-    section.figures["large store index preparation seconds (cache of this run)"] = large_manifest["index_seconds"]
+    section.figures["large store reused from cache (1 = yes)"] = (
+        1.0 if large_manifest["reused"] else 0.0
+    )
+    section.figures["large store index preparation seconds (cache of this run)"] = large_manifest[
+        "index_seconds"
+    ]
     kinds = ("deposit", "read", "search", "history", "store dossier by INS")
     for kind, a, b in zip(kinds, at_small, at_large, strict=True):
         section.figures[f"{kind} p50 large / small"] = b.p50 / a.p50
     for kind, a, b in list(zip(kinds, at_small, at_large, strict=True))[:4]:
-        section.target(f"{kind} p50 at {large:,} / at {small:,}", b.p50 / a.p50, TARGET_RATIO, at_most=True,
-                       unit="x")
-    section.notes.append(f"small store filled in {small_manifest['fill_seconds']} s; documents per dossier: "
-                         f"{per_dossier}; identity's patients are not generated (their lookup is the same "
-                         "indexed find by INS as the dossier's)")
+        section.target(
+            f"{kind} p50 at {large:,} / at {small:,}",
+            b.p50 / a.p50,
+            TARGET_RATIO,
+            at_most=True,
+            unit="x",
+        )
+    section.notes.append(
+        f"small store filled in {small_manifest['fill_seconds']} s; documents per dossier: "
+        f"{per_dossier}; identity's patients are not generated (their lookup is the same "
+        "indexed find by INS as the dossier's)"
+    )
     return section

@@ -32,8 +32,13 @@ from services.notify.store import NotifyStore
 CHAIN = 20  # traces per generated patient (a dossier's first months)
 BATCH = 2000
 COPY_BATCH = 50_000
-TYPES = (EventType.DOSSIER_OPENED, EventType.CONSENT_RECORDED, EventType.DOCUMENT_ADDED, EventType.DOCUMENT_READ,
-         EventType.DOCUMENTS_LISTED)
+TYPES = (
+    EventType.DOSSIER_OPENED,
+    EventType.CONSENT_RECORDED,
+    EventType.DOCUMENT_ADDED,
+    EventType.DOCUMENT_READ,
+    EventType.DOCUMENTS_LISTED,
+)
 
 
 def patient(i: int) -> str:
@@ -43,9 +48,15 @@ def patient(i: int) -> str:
 def event(i: int, now: datetime) -> Event:
     kind = TYPES[0] if i % CHAIN == 0 else TYPES[1 + i % (len(TYPES) - 1)]
     doctor = ActorRef(id=f"rpps:1{i % 9_000_000:010d}", kind=ActorKind.PROFESSIONAL.value)
-    return Event(event_id=f"evt_gen{i:010d}", type=kind, source="dossier", actor=doctor,
-                 occurred_at=now - timedelta(minutes=i), patient_id=patient(i // CHAIN),
-                 document_id=f"doc_gen{i:010d}" if kind is EventType.DOCUMENT_ADDED else None)
+    return Event(
+        event_id=f"evt_gen{i:010d}",
+        type=kind,
+        source="dossier",
+        actor=doctor,
+        occurred_at=now - timedelta(minutes=i),
+        patient_id=patient(i // CHAIN),
+        document_id=f"doc_gen{i:010d}" if kind is EventType.DOCUMENT_ADDED else None,
+    )
 
 
 def fill_trails(mongo_uri: str, traces: int, already: int = 0) -> float:
@@ -60,8 +71,13 @@ def fill_trails(mongo_uri: str, traces: int, already: int = 0) -> float:
         batch: list[dict[str, Any]] = []
         heads: list[dict[str, Any]] = []
         for i in range(first, min(first + BATCH, traces)):
-            trace = {**trace_document(trace_of(event(i, now))), "chain": patient(i // CHAIN), "seq": i % CHAIN + 1,
-                     "prev_hash": batch[-1]["hash"] if i % CHAIN else chain.GENESIS, "recorded_at": now}
+            trace = {
+                **trace_document(trace_of(event(i, now))),
+                "chain": patient(i // CHAIN),
+                "seq": i % CHAIN + 1,
+                "prev_hash": batch[-1]["hash"] if i % CHAIN else chain.GENESIS,
+                "recorded_at": now,
+            }
             trace["hash"] = chain.link(trace)
             batch.append(trace)
             if i % CHAIN == CHAIN - 1:
@@ -85,12 +101,22 @@ def fill_deliveries(mongo_uri: str, deliveries: int, already: int = 0) -> float:
         for i in range(first, min(first + BATCH, deliveries)):
             happened = event(i, now)
             at_ms = int(happened.occurred_at.timestamp() * 1000)
-            batch.append({
-                "_id": f"{happened.event_id}:patient:email", "event_id": happened.event_id, "whom": "patient",
-                "patient_id": happened.patient_id, "professional_id": happened.actor.id if happened.actor else None,
-                "channel": "email", "events": [happened.model_dump(mode="json")], "next_ms": at_ms,
-                "status": "failed" if i % 50 == 0 else "sent", "attempts": 1, "claimed_ms": at_ms,
-                "outcome": {"at": happened.occurred_at, "detail": "250 OK"}})
+            batch.append(
+                {
+                    "_id": f"{happened.event_id}:patient:email",
+                    "event_id": happened.event_id,
+                    "whom": "patient",
+                    "patient_id": happened.patient_id,
+                    "professional_id": happened.actor.id if happened.actor else None,
+                    "channel": "email",
+                    "events": [happened.model_dump(mode="json")],
+                    "next_ms": at_ms,
+                    "status": "failed" if i % 50 == 0 else "sent",
+                    "attempts": 1,
+                    "claimed_ms": at_ms,
+                    "outcome": {"at": happened.occurred_at, "detail": "250 OK"},
+                }
+            )
         database.deliveries.insert_many(batch, ordered=False)
     client.close()
     return time.perf_counter() - start
@@ -127,12 +153,16 @@ def replicate(mongo_directory: Path, seed: int, count: int) -> float:
     for service, statements in copies.items():
         connection = sqlite3.connect(mongo_directory / f"{settings.database_name(service)}.db")
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=OFF")  # a benchmark fixture: rebuilt if the machine dies mid-fill
+        connection.execute(
+            "PRAGMA synchronous=OFF"
+        )  # a benchmark fixture: rebuilt if the machine dies mid-fill
         for first in range(seed, count, COPY_BATCH):
             last = min(first + COPY_BATCH, count)
             with connection:
                 for statement in statements:
-                    connection.execute(statement, {"first": first, "last": last, "seed": seed, "chain": CHAIN})
+                    connection.execute(
+                        statement, {"first": first, "last": last, "seed": seed, "chain": CHAIN}
+                    )
             log(f"  {service}: copied to {last:,} in {time.perf_counter() - start:.0f} s")
         connection.close()
     return time.perf_counter() - start

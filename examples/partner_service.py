@@ -104,14 +104,21 @@ class Contract:
 
     def __init__(self, document: dict[str, Any]) -> None:
         if document.get("asyncapi") != "3.0.0":
-            raise ContractError(f"an AsyncAPI {document.get('asyncapi')!r} document; this service reads 3.0.0")
+            raise ContractError(
+                f"an AsyncAPI {document.get('asyncapi')!r} document; this service reads 3.0.0"
+            )
         self.document = document
-        for trait, headers in (("signedEvent", [KID, SIGNATURE]), ("signedReply", [ANSWERS, KID, SIGNATURE])):
+        for trait, headers in (
+            ("signedEvent", [KID, SIGNATURE]),
+            ("signedReply", [ANSWERS, KID, SIGNATURE]),
+        ):
             # refuse to start rather than verify what is no longer signed that way
             said = self.resolve(f"#/components/messageTraits/{trait}")
             required = said.get("headers", {}).get("required", [])
             if sorted(required) != headers or PROTOCOL not in str(said.get("description", "")):
-                raise ContractError(f"the contract's {trait} is not the {PROTOCOL} signature this service checks")
+                raise ContractError(
+                    f"the contract's {trait} is not the {PROTOCOL} signature this service checks"
+                )
 
     @classmethod
     def fetch(cls, gateway_url: str, timeout: float = 10.0) -> Contract:
@@ -125,7 +132,11 @@ class Contract:
     def resolve(self, reference: str) -> dict[str, Any]:
         node: Any = self.document
         for step in reference.removeprefix("#/").split("/"):
-            node = node.get(step.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+            node = (
+                node.get(step.replace("~1", "/").replace("~0", "~"))
+                if isinstance(node, dict)
+                else None
+            )
         if not reference.startswith("#/") or not isinstance(node, dict):
             raise ContractError(f"the contract's reference {reference} leads nowhere")
         return node
@@ -135,15 +146,21 @@ class Contract:
         if not isinstance(operation, dict) or "reply" not in operation:
             raise ContractError(f"the bus has no method {name}")
         if CLIENTS not in operation.get("x-dmp-callers", []):
-            raise ContractError(f"{name} is not open to external services (callers: {operation.get('x-dmp-callers')})")
+            raise ContractError(
+                f"{name} is not open to external services (callers: {operation.get('x-dmp-callers')})"
+            )
         channel = self.resolve(operation["channel"]["$ref"])
         binding = channel["bindings"]["amqp"]
         if binding.get("is") != "routingKey":
             raise ContractError(f"{name} is not reached by a routing key")
         (request,) = channel["messages"].values()
         arguments = self.resolve(request["$ref"])["payload"]["properties"]["args"].get("items", [])
-        return Method(name, binding["exchange"]["name"], channel["address"],
-                      tuple(argument["title"] for argument in arguments))
+        return Method(
+            name,
+            binding["exchange"]["name"],
+            channel["address"],
+            tuple(argument["title"] for argument in arguments),
+        )
 
     def events(self, source: str, event_type: str) -> EventFeed:
         operation = self.document.get("operations", {}).get(f"{source}.emits")
@@ -151,11 +168,16 @@ class Contract:
             raise ContractError(f"{source} emits no events")
         channel = self.resolve(operation["channel"]["$ref"])
         (message,) = channel["messages"].values()
-        types = self.resolve(self.resolve(message["$ref"])["payload"]["properties"]["type"]["$ref"])["enum"]
+        types = self.resolve(
+            self.resolve(message["$ref"])["payload"]["properties"]["type"]["$ref"]
+        )["enum"]
         if event_type not in types:
             raise ContractError(f"no event type {event_type} on the bus")
-        return EventFeed(source, channel["bindings"]["amqp"]["exchange"]["name"],
-                         channel["address"].replace("{type}", event_type))
+        return EventFeed(
+            source,
+            channel["bindings"]["amqp"]["exchange"]["name"],
+            channel["address"].replace("{type}", event_type),
+        )
 
 
 def public_keys(text: str) -> dict[str, Ed25519PublicKey]:
@@ -186,9 +208,13 @@ class Delivered:
     @classmethod
     def of(cls, message: Message) -> Delivered:
         body = message.body
-        return cls(str(message.delivery_info.get("exchange", "")), str(message.delivery_info.get("routing_key", "")),
-                   str(message.properties.get("correlation_id") or ""), dict(message.headers or {}),
-                   body if isinstance(body, bytes) else str(body).encode())
+        return cls(
+            str(message.delivery_info.get("exchange", "")),
+            str(message.delivery_info.get("routing_key", "")),
+            str(message.properties.get("correlation_id") or ""),
+            dict(message.headers or {}),
+            body if isinstance(body, bytes) else str(body).encode(),
+        )
 
 
 def signer(keys: dict[str, Ed25519PublicKey], message: Delivered) -> str:
@@ -200,11 +226,15 @@ def signer(keys: dict[str, Ed25519PublicKey], message: Delivered) -> str:
     if key is None:
         raise Untrusted(f"signed with a key the DMP did not publish ({kid[:40]})")
     answers = str(message.headers.get(ANSWERS, ""))
-    signed = "\n".join((PROTOCOL, message.exchange, message.routing_key, message.correlation_id, answers, ""))
+    signed = "\n".join(
+        (PROTOCOL, message.exchange, message.routing_key, message.correlation_id, answers, "")
+    )
     try:
         key.verify(unpadded_b64decode(signature), signed.encode() + message.body)
     except (InvalidSignature, ValueError, binascii.Error):
-        raise Untrusted(f"a signature by {kid.partition('.')[0]} that does not match the message") from None
+        raise Untrusted(
+            f"a signature by {kid.partition('.')[0]} that does not match the message"
+        ) from None
     return kid.partition(".")[0]  # the key's principal, never what the message claims
 
 
@@ -220,13 +250,18 @@ def trusted_event(keys: dict[str, Ed25519PublicKey], message: Delivered) -> dict
         event = json.loads(message.body)
     except ValueError:
         raise Untrusted("an event that is not JSON") from None
-    if not isinstance(event, dict) or event.get("source") != source or event.get("type") != message.routing_key:
+    if (
+        not isinstance(event, dict)
+        or event.get("source") != source
+        or event.get("type") != message.routing_key
+    ):
         raise Untrusted(f"an event that does not say it is {source}'s {message.routing_key[:60]}")
     return event
 
 
-def trusted_reply(keys: dict[str, Ed25519PublicKey], message: Delivered, method: Method,
-                  correlation_id: str) -> Any:
+def trusted_reply(
+    keys: dict[str, Ed25519PublicKey], message: Delivered, method: Method, correlation_id: str
+) -> Any:
     """The result, if the service called signed this answer to this call; RemoteError if it answered an error."""
     if message.correlation_id != correlation_id:
         raise Untrusted("a reply to another call")
@@ -251,10 +286,18 @@ class Partner:
     """This service on the bus: one connection as its own broker user, its reply queue and its event queues.
     One thread at a time."""
 
-    def __init__(self, amqp_uri: str, name: str, contract: Contract, keys: dict[str, Ed25519PublicKey],
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        amqp_uri: str,
+        name: str,
+        contract: Contract,
+        keys: dict[str, Ed25519PublicKey],
+        timeout: float = 10.0,
+    ) -> None:
         self.name, self.contract, self.keys, self.timeout = name, contract, keys, timeout
-        self.user = unquote(urlparse(amqp_uri).username or "")  # RabbitMQ refuses a user_id that is not it
+        self.user = unquote(
+            urlparse(amqp_uri).username or ""
+        )  # RabbitMQ refuses a user_id that is not it
         # with confirms, a publish the broker refuses raises at once instead of vanishing
         self.connection = Connection(amqp_uri, transport_options={"confirm_publish": True})  # type: ignore[no-untyped-call]
         self.reply_key = str(uuid.uuid4())
@@ -268,8 +311,12 @@ class Partner:
         self.connection.connect()  # type: ignore[no-untyped-call]
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         self.connection.release()  # type: ignore[no-untyped-call]
 
     def call(self, name: str, **arguments: Any) -> Any:
@@ -277,26 +324,42 @@ class Partner:
         method = self.contract.method(name)
         unknown = set(arguments) - set(method.arguments)
         if unknown:
-            raise TypeError(f"{name} takes no {', '.join(sorted(unknown))} (it takes {', '.join(method.arguments)})")
+            raise TypeError(
+                f"{name} takes no {', '.join(sorted(unknown))} (it takes {', '.join(method.arguments)})"
+            )
         leading = []  # nameko's request: the leading arguments by position, any after a gap by name
         for argument in method.arguments:
             if argument not in arguments:
                 break
             leading.append(argument)
-        body = {"args": [arguments[argument] for argument in leading],
-                "kwargs": {argument: value for argument, value in arguments.items() if argument not in leading}}
+        body = {
+            "args": [arguments[argument] for argument in leading],
+            "kwargs": {
+                argument: value for argument, value in arguments.items() if argument not in leading
+            },
+        }
         self._listen_for_replies(method.exchange)
         correlation_id = str(uuid.uuid4())
         Producer(self.connection.default_channel).publish(  # type: ignore[no-untyped-call]
-            json.dumps(body).encode(), exchange=method.exchange, routing_key=method.routing_key,
-            content_type="application/json", content_encoding="utf-8", reply_to=self.reply_key,
-            correlation_id=correlation_id, user_id=self.user)
+            json.dumps(body).encode(),
+            exchange=method.exchange,
+            routing_key=method.routing_key,
+            content_type="application/json",
+            content_encoding="utf-8",
+            reply_to=self.reply_key,
+            correlation_id=correlation_id,
+            user_id=self.user,
+        )
         deadline = time.monotonic() + self.timeout
         while True:
             while self.replies:
                 try:
-                    return trusted_reply(self.keys, Delivered.of(self.replies.popleft()), method, correlation_id)
-                except Untrusted as why:  # a stranger's reply must not stop us waiting for the real one
+                    return trusted_reply(
+                        self.keys, Delivered.of(self.replies.popleft()), method, correlation_id
+                    )
+                except (
+                    Untrusted
+                ) as why:  # a stranger's reply must not stop us waiting for the real one
                     log.warning("dropped a reply: %s", why)
             remaining = deadline - time.monotonic()
             try:
@@ -310,10 +373,18 @@ class Partner:
         """Receive these events in this service's durable queue for the source, `<name>.from-<source>`."""
         feed = self.contract.events(source, event_type)
         exchange = Exchange(feed.exchange, type="topic", durable=True, passive=True)  # type: ignore[no-untyped-call]
-        queue = Queue(f"{self.name}.from-{source}", exchange=exchange,  # type: ignore[no-untyped-call]
-                      routing_key=feed.routing_key, durable=True, auto_delete=False)
-        consumer = Consumer(self.connection.channel(), queues=[queue],  # type: ignore[no-untyped-call]
-                            on_message=self.inbox.append)
+        queue = Queue(
+            f"{self.name}.from-{source}",
+            exchange=exchange,  # type: ignore[no-untyped-call]
+            routing_key=feed.routing_key,
+            durable=True,
+            auto_delete=False,
+        )
+        consumer = Consumer(
+            self.connection.channel(),  # type: ignore[no-untyped-call]
+            queues=[queue],
+            on_message=self.inbox.append,
+        )
         consumer.consume()  # type: ignore[no-untyped-call]
         self.event_consumers.append(consumer)
 
@@ -347,10 +418,19 @@ class Partner:
             return
         exchange = Exchange(exchange_name, type="topic", durable=True, passive=True)  # type: ignore[no-untyped-call]
         # named after this service's broker user, which alone may read it; gone with the connection
-        queue = Queue(f"rpc.reply-{self.user}-{self.reply_key}", exchange=exchange,  # type: ignore[no-untyped-call]
-                      routing_key=self.reply_key, exclusive=True, auto_delete=True)
-        consumer = Consumer(self.connection.channel(), queues=[queue], no_ack=True,  # type: ignore[no-untyped-call]
-                            on_message=self.replies.append)
+        queue = Queue(
+            f"rpc.reply-{self.user}-{self.reply_key}",
+            exchange=exchange,  # type: ignore[no-untyped-call]
+            routing_key=self.reply_key,
+            exclusive=True,
+            auto_delete=True,
+        )
+        consumer = Consumer(
+            self.connection.channel(),  # type: ignore[no-untyped-call]
+            queues=[queue],
+            no_ack=True,
+            on_message=self.replies.append,
+        )
         consumer.consume()  # type: ignore[no-untyped-call]
         self.reply_consumers[exchange_name] = consumer
 
@@ -359,14 +439,23 @@ class Partner:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gateway", required=True, help="the DMP gateway's base URL")
     parser.add_argument("--name", required=True, help="the name this service was admitted under")
-    parser.add_argument("--events", nargs="*", default=[], metavar="SOURCE:TYPE", help="the events to follow")
-    parser.add_argument("--ins", help="a patient's INS, to ask where their dossier stands (with their access "
-                        "token in PATIENT_ACCESS_TOKEN)")
+    parser.add_argument(
+        "--events", nargs="*", default=[], metavar="SOURCE:TYPE", help="the events to follow"
+    )
+    parser.add_argument(
+        "--ins",
+        help="a patient's INS, to ask where their dossier stands (with their access "
+        "token in PATIENT_ACCESS_TOKEN)",
+    )
     args = parser.parse_args()
-    uri = os.environ.get("PARTNER_AMQP_URI") or parser.error("PARTNER_AMQP_URI is not set (what admit printed)")
+    uri = os.environ.get("PARTNER_AMQP_URI") or parser.error(
+        "PARTNER_AMQP_URI is not set (what admit printed)"
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s partner %(levelname)s %(message)s")
     keys = public_keys(os.environ.get("DMP_BUS_PUBLIC_KEYS", ""))
     contract = Contract.fetch(args.gateway)
@@ -379,7 +468,9 @@ def main() -> None:
             partner.subscribe(source, event_type)
         if args.events:
             for event in partner.events():
-                print(json.dumps(event), flush=True)  # ids and codes only: events carry no personal data
+                print(
+                    json.dumps(event), flush=True
+                )  # ids and codes only: events carry no personal data
 
 
 if __name__ == "__main__":

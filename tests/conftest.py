@@ -35,8 +35,20 @@ pytest_plugins = ("tests.system",)
 
 # The fast tier (`make fast`, marker `fast`): every test that needs none of these real parts, found from
 # the fixtures it uses, so that a new test lands in the right tier without anyone marking it.
-REAL_PARTS = frozenset({"mongo_uri", "smtp_server", "sms_gateway", "environment", "rabbit_config", "rabbit_manager",
-                        "system", "api", "browser", "page"})
+REAL_PARTS = frozenset(
+    {
+        "mongo_uri",
+        "smtp_server",
+        "sms_gateway",
+        "environment",
+        "rabbit_config",
+        "rabbit_manager",
+        "system",
+        "api",
+        "browser",
+        "page",
+    }
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -49,7 +61,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("fast") is None)
 
 
-TEST_SERVICES = ("outages", "echo", "caller")  # nameko services some tests define, which sign their answers
+TEST_SERVICES = (
+    "outages",
+    "echo",
+    "caller",
+)  # nameko services some tests define, which sign their answers
 
 
 @pytest.fixture(scope="session")
@@ -77,8 +93,11 @@ def local_server(module: str, folder: Path, *args: str) -> Iterator[int]:
     """Run one of deploy/local's servers (its data in `folder`) in its own process on a free port."""
     port = free_port()
     log = (folder.parent / f"{folder.name}.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", module, *args, "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", module, *args, "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for(module, lambda: port_answers("127.0.0.1", port), 30)
         yield port
@@ -127,8 +146,12 @@ def sms_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmsInbox]:
 
 @pytest.fixture
 def environment(
-    monkeypatch: pytest.MonkeyPatch, secrets: dict[str, str], mongo_uri: str, smtp_server: Mailbox,
-    sms_gateway: SmsInbox, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    secrets: dict[str, str],
+    mongo_uri: str,
+    smtp_server: Mailbox,
+    sms_gateway: SmsInbox,
+    tmp_path: Path,
 ) -> dict[str, str]:
     """The environment a service reads, with a database prefix of its own for each test."""
     values = {
@@ -182,12 +205,17 @@ def rabbit_config(
     from services.common.bus import declare_topology
 
     monkeypatch.setenv("DMP_DEV_LOGIN", "true")
-    monkeypatch.setenv(SIGNING_KEY, ",".join(secrets[signing_variable(name)] for name in (*SIGNERS, *TEST_SERVICES)))
+    monkeypatch.setenv(
+        SIGNING_KEY,
+        ",".join(secrets[signing_variable(name)] for name in (*SIGNERS, *TEST_SERVICES)),
+    )
     declare_topology(rabbit_uri)
 
 
 @pytest.fixture
-def services_runner(environment: dict[str, str], rabbit_config: None, runner_factory: Any, clock: FakeClock) -> Any:
+def services_runner(
+    environment: dict[str, str], rabbit_config: None, runner_factory: Any, clock: FakeClock
+) -> Any:
     """All five services running in-process (nameko's runner) on a fresh virtual host. The dossier,
     consent and notify services read the test's `clock`."""
     from nameko.testing.services import replace_dependencies
@@ -199,7 +227,9 @@ def services_runner(environment: dict[str, str], rabbit_config: None, runner_fac
     from services.identity.service import IdentityService
     from services.notify.service import NotifyService
 
-    runner = runner_factory(IdentityService, ConsentService, DossierService, NotifyService, AuditService)
+    runner = runner_factory(
+        IdentityService, ConsentService, DossierService, NotifyService, AuditService
+    )
     for service in (DossierService, ConsentService, NotifyService):
         replace_dependencies(get_container(runner, service), clock=clock)
     runner.start()
@@ -233,14 +263,23 @@ class People:
         details = registration(born=born, email=email)
         self.cluster.identity.register_patient(details)
         ins = details["ins"]
-        token = self.cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})["access_token"]
+        token = self.cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})[
+            "access_token"
+        ]
         return ins, token
 
     def professional_with_roles(self, profession: str, roles: list[str]) -> str:
         """The RPPS of a newly registered professional with roles (e.g. samu_regulator)."""
         rpps = make_rpps()
         self.cluster.identity.register_professional(
-            {"rpps": rpps, "profession": profession, "given_name": "Sam", "family_name": "Roux", "roles": roles})
+            {
+                "rpps": rpps,
+                "profession": profession,
+                "given_name": "Sam",
+                "family_name": "Roux",
+                "roles": roles,
+            }
+        )
         return rpps
 
     def professional(self, profession: str = "10") -> tuple[str, str]:
@@ -249,7 +288,9 @@ class People:
         self.cluster.identity.register_professional(
             {"rpps": rpps, "profession": profession, "given_name": "Alex", "family_name": "Durand"}
         )
-        token = self.cluster.identity.issue_dev_token({"kind": "professional", "rpps": rpps})["access_token"]
+        token = self.cluster.identity.issue_dev_token({"kind": "professional", "rpps": rpps})[
+            "access_token"
+        ]
         return rpps, token
 
 

@@ -14,8 +14,13 @@ T = TypeVar("T")
 
 def submission(raw: bytes = PDF, **overrides: Any) -> dict[str, Any]:
     return {
-        "category": "10", "type_code": "11488-4", "title": "Consultation", "care_date": "2026-11-20",
-        "format": "application/pdf", "content": base64.b64encode(raw).decode(), **overrides,
+        "category": "10",
+        "type_code": "11488-4",
+        "title": "Consultation",
+        "care_date": "2026-11-20",
+        "format": "application/pdf",
+        "content": base64.b64encode(raw).decode(),
+        **overrides,
     }
 
 
@@ -44,12 +49,15 @@ def eventually(check: Callable[[], T], seconds: float = 20, interval: float = 0.
         time.sleep(interval)
 
 
-def become_medecin_traitant(cluster: Any, ins: str, patient: str, doctor: str, doctor_rpps: str) -> dict[str, Any]:
+def become_medecin_traitant(
+    cluster: Any, ins: str, patient: str, doctor: str, doctor_rpps: str
+) -> dict[str, Any]:
     """The doctor proposes themselves and the patient (their own token) confirms: the two steps it takes."""
     proposal = cluster.consent.declare_medecin_traitant(doctor, ins, {"patient_agreed": True})
     assert proposal["status"] == "proposed"
     confirmed: dict[str, Any] = cluster.consent.confirm_medecin_traitant(
-        patient, ins, {"professional_id": f"rpps:{doctor_rpps}"})
+        patient, ins, {"professional_id": f"rpps:{doctor_rpps}"}
+    )
     assert confirmed["medecin_traitant"] == f"rpps:{doctor_rpps}"
     return confirmed
 
@@ -80,6 +88,8 @@ def event_dispatcher(uri: str) -> Callable[[str, str, dict[str, Any]], None]:
 
     def dispatch(source: str, event_type: str, payload: dict[str, Any]) -> None:
         exchange = get_event_exchange(source)
-        SignedPublisher(uri, source).publish(payload, exchange=exchange, routing_key=event_type, declare=[exchange])
+        SignedPublisher(uri, source).publish(
+            payload, exchange=exchange, routing_key=event_type, declare=[exchange]
+        )
 
     return dispatch

@@ -31,14 +31,18 @@ class Mailbox:
                 found.append(message)
         return found
 
-    def wait_for(self, to: str, count: int, subject: str = "", seconds: float = 20) -> list[EmailMessage]:
+    def wait_for(
+        self, to: str, count: int, subject: str = "", seconds: float = 20
+    ) -> list[EmailMessage]:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             messages = self.messages(to, subject)
             if len(messages) >= count:
                 return messages
             time.sleep(0.1)
-        raise AssertionError(f"{to} received {len(self.messages(to, subject))} mail(s), expected {count}")
+        raise AssertionError(
+            f"{to} received {len(self.messages(to, subject))} mail(s), expected {count}"
+        )
 
 
 @dataclass

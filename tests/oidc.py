@@ -36,13 +36,24 @@ class Issuer:
 
     @property
     def config(self) -> dict[str, str]:
-        return {"issuer": self.url, "jwks_url": f"{self.url}/jwks", "audience": "dmp-client",
-                "rpps_claim": "SubjectNameID"}
+        return {
+            "issuer": self.url,
+            "jwks_url": f"{self.url}/jwks",
+            "audience": "dmp-client",
+            "rpps_claim": "SubjectNameID",
+        }
 
     def id_token(self, rpps: str, **overrides: Any) -> str:
         now = int(time.time())
-        claims = {"iss": self.url, "aud": "dmp-client", "sub": f"psc-{rpps}", "SubjectNameID": f"8{rpps}",
-                  "iat": now, "exp": now + 300, **overrides}
+        claims = {
+            "iss": self.url,
+            "aud": "dmp-client",
+            "sub": f"psc-{rpps}",
+            "SubjectNameID": f"8{rpps}",
+            "iat": now,
+            "exp": now + 300,
+            **overrides,
+        }
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
 
     def close(self) -> None:

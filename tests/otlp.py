@@ -30,12 +30,20 @@ class Collector:
         request = ExportTraceServiceRequest.FromString(body)
         with self.lock:
             for resource_spans in request.resource_spans:
-                service = next((a.value.string_value for a in resource_spans.resource.attributes
-                                if a.key == "service.name"), "?")
+                service = next(
+                    (
+                        a.value.string_value
+                        for a in resource_spans.resource.attributes
+                        if a.key == "service.name"
+                    ),
+                    "?",
+                )
                 for scope_spans in resource_spans.scope_spans:
                     for span in scope_spans.spans:
                         attributes = {a.key: str(a.value).strip() for a in span.attributes}
-                        self.spans.append(ReceivedSpan(service, span.name, span.trace_id.hex(), attributes))
+                        self.spans.append(
+                            ReceivedSpan(service, span.name, span.trace_id.hex(), attributes)
+                        )
 
     def snapshot(self) -> list[ReceivedSpan]:
         with self.lock:

@@ -32,7 +32,10 @@ class Running:
 
 @pytest.fixture(scope="session")
 def system(
-    vhost_pipeline: Any, secrets: dict[str, str], mongo_uri: str, smtp_server: Mailbox,
+    vhost_pipeline: Any,
+    secrets: dict[str, str],
+    mongo_uri: str,
+    smtp_server: Mailbox,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Running]:
     collector = Collector()
@@ -90,33 +93,51 @@ class Api:
         mail = self.mailbox.wait_for(email, already + 1, LOGIN_CODE)[-1]
         code = re.search(r"\b(\d{6})\b", mail.get_content())
         assert code is not None
-        response = self.http.post("/api/v1/login/patient/token", json={"ins": ins, "code": code.group(1)})
+        response = self.http.post(
+            "/api/v1/login/patient/token", json={"ins": ins, "code": code.group(1)}
+        )
         assert response.status_code == 200, response.text
         session: dict[str, Any] = response.json()
         return session
 
     def professional(self, profession: str = "10") -> tuple[str, dict[str, str]]:
         rpps, card = make_rpps(), Card()
-        registered = self.http.post("/api/v1/professionals", json={
-            "rpps": rpps, "profession": profession, "given_name": "Alex", "family_name": "Durand",
-            "card_public_key": card.public_pem})
+        registered = self.http.post(
+            "/api/v1/professionals",
+            json={
+                "rpps": rpps,
+                "profession": profession,
+                "given_name": "Alex",
+                "family_name": "Durand",
+                "card_public_key": card.public_pem,
+            },
+        )
         assert registered.status_code == 201, registered.text
         return rpps, self.login_with_card(rpps, card)
 
     def login_with_card(self, rpps: str, card: Card) -> dict[str, str]:
-        challenge = self.http.post("/api/v1/login/card/challenge", json={"actor_id": f"rpps:{rpps}"})
+        challenge = self.http.post(
+            "/api/v1/login/card/challenge", json={"actor_id": f"rpps:{rpps}"}
+        )
         assert challenge.status_code == 200, challenge.text
         nonce = challenge.json()["nonce"]
-        response = self.http.post("/api/v1/login/card/token",
-                                  json={"actor_id": f"rpps:{rpps}", "nonce": nonce, "signature": card.sign(nonce)})
+        response = self.http.post(
+            "/api/v1/login/card/token",
+            json={"actor_id": f"rpps:{rpps}", "nonce": nonce, "signature": card.sign(nonce)},
+        )
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
-    def dossier_with_consenting_doctor(self, email: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    def dossier_with_consenting_doctor(
+        self, email: str
+    ) -> tuple[str, dict[str, str], dict[str, str]]:
         """(ins, patient headers, doctor headers) once the dossier is open and consent recorded."""
         ins, patient = self.patient(email)
         _, doctor = self.professional("10")
-        assert self.http.post("/api/v1/dossiers", json={"ins": ins}, headers=patient).status_code == 201
+        assert (
+            self.http.post("/api/v1/dossiers", json={"ins": ins}, headers=patient).status_code
+            == 201
+        )
         assert self.http.post(f"/api/v1/patients/{ins}/consents", headers=doctor).status_code == 201
         return ins, patient, doctor
 
@@ -132,5 +153,12 @@ def api(system: Running) -> Api:
 
 
 def document(raw: bytes, **overrides: Any) -> dict[str, Any]:
-    return {"category": "10", "type_code": "11488-4", "title": "Consultation du 20/11", "care_date": "2026-11-20",
-            "format": "application/pdf", "content": base64.b64encode(raw).decode(), **overrides}
+    return {
+        "category": "10",
+        "type_code": "11488-4",
+        "title": "Consultation du 20/11",
+        "care_date": "2026-11-20",
+        "format": "application/pdf",
+        "content": base64.b64encode(raw).decode(),
+        **overrides,
+    }

@@ -34,7 +34,9 @@ def nonce_from(words: list[str], stdin: str | None) -> str:
         word = words[0]
         return word.removeprefix("--nonce=") if word.startswith("--nonce=") else word
     if words:
-        raise ValueError("give exactly one nonce (quote it; a nonce beginning with '-' goes as --nonce=N)")
+        raise ValueError(
+            "give exactly one nonce (quote it; a nonce beginning with '-' goes as --nonce=N)"
+        )
     nonce = (stdin or "").strip()
     if not nonce:
         raise ValueError("no nonce: give --nonce=N, or pipe it on stdin")
@@ -43,12 +45,17 @@ def nonce_from(words: list[str], stdin: str | None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m deploy.local.card", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.local.card",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     new = commands.add_parser("new", help="make a card; print its public key as a JSON string")
     new.add_argument("path", type=Path)
-    sign = commands.add_parser("sign", help="sign a challenge nonce (--nonce=N, -- N, N, or on stdin)")
+    sign = commands.add_parser(
+        "sign", help="sign a challenge nonce (--nonce=N, -- N, N, or on stdin)"
+    )
     sign.add_argument("path", type=Path)
     sign.add_argument("nonce", nargs="*", help="--nonce=N, -- N or N; read from stdin when absent")
     if len(argv) >= 2 and argv[0] == "sign" and argv[1] not in ("-h", "--help"):
@@ -67,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(card.public_pem))
     else:  # `sign` without its path: argparse has already answered the usage error or the help
         parser.error("sign needs the card's path")
+
 
 if __name__ == "__main__":
     main()

@@ -39,15 +39,26 @@ def main() -> None:
     args = parser.parse_args()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     # Configured before nx-27017's own basicConfig, which then does nothing.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s devstore %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s devstore %(levelname)s %(message)s"
+    )
     from neosqlite.connection import Connection
     from nx_27017 import nx_27017
 
     cached(Connection)
 
     sys.argv = [
-        "nx-27017", "--host", "127.0.0.1", "--port", str(args.port), "--data-dir", str(args.data_dir),
-        "--log-file", str(args.data_dir / "nx-27017.log"), "--pid-file", str(args.data_dir / "nx-27017.pid"),
+        "nx-27017",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+        "--data-dir",
+        str(args.data_dir),
+        "--log-file",
+        str(args.data_dir / "nx-27017.log"),
+        "--pid-file",
+        str(args.data_dir / "nx-27017.pid"),
     ]
     nx_27017.main()
 

@@ -23,7 +23,9 @@ class FolderHandler:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
         # Like a real relay with an unknown mailbox: a permanent refusal, for tests of dead letters.
         if address.lower().endswith("@invalid.dmp-test.fr"):
             return "550 5.1.1 No such user here"
@@ -34,8 +36,10 @@ class FolderHandler:
         message = message_from_bytes(envelope.content, policy=policy.default)
         name = f"{time.time_ns()}.eml"
         (self.folder / name).write_bytes(envelope.content)
-        print(f"mail to {len(envelope.rcpt_tos)} recipient(s): {message['Subject']} -> {self.folder / name}",
-              flush=True)
+        print(
+            f"mail to {len(envelope.rcpt_tos)} recipient(s): {message['Subject']} -> {self.folder / name}",
+            flush=True,
+        )
         return "250 Message accepted for delivery"
 
 
@@ -43,14 +47,18 @@ def newest_code(folder: Path, address: str) -> str | None:
     for path in sorted(folder.glob("*.eml"), reverse=True):
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
         if message["To"] == address and isinstance(message, EmailMessage):
-            found = re.search(r"connexion[^:]*:\s*(\d{6})|login code[^:]*:\s*(\d{6})", message.get_content())
+            found = re.search(
+                r"connexion[^:]*:\s*(\d{6})|login code[^:]*:\s*(\d{6})", message.get_content()
+            )
             if found:
                 return found.group(1) or found.group(2)
     return None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the SMTP server")
     serve.add_argument("--port", type=int, required=True)

@@ -35,13 +35,25 @@ from services.common.identifiers import luhn_valid
 
 CODE_SECONDS = 60
 ID_TOKEN_SECONDS = 300
-PARAMETERS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
-              "code_challenge_method")
+PARAMETERS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+)
 
 
 def s256(verifier: str) -> str:
     """The PKCE S256 challenge of a verifier (RFC 7636 §4.2)."""
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())
+        .rstrip(b"=")
+        .decode()
+    )
 
 
 def valid_rpps(value: str) -> bool:
@@ -72,7 +84,11 @@ class Directory:
             found = json.loads(self.path.read_text())
         except ValueError:
             return {}
-        return {str(k): str(v) for k, v in found.items() if valid_rpps(str(k))} if isinstance(found, dict) else {}
+        return (
+            {str(k): str(v) for k, v in found.items() if valid_rpps(str(k))}
+            if isinstance(found, dict)
+            else {}
+        )
 
     def enrol(self, rpps: str, name: str) -> None:
         if self.path is None:
@@ -86,8 +102,13 @@ class Directory:
 class Provider:
     """The provider, served from a thread: `Provider(client_id).start()`; `.url` is its issuer."""
 
-    def __init__(self, client_id: str = "dmp-local", directory: Path | None = None, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+    def __init__(
+        self,
+        client_id: str = "dmp-local",
+        directory: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.client_id = client_id
         self.directory = Directory(directory)
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -111,11 +132,16 @@ class Provider:
     @property
     def discovery(self) -> dict[str, Any]:
         return {
-            "issuer": self.url, "authorization_endpoint": f"{self.url}/authorize",
-            "token_endpoint": f"{self.url}/token", "jwks_uri": f"{self.url}/jwks",
-            "response_types_supported": ["code"], "grant_types_supported": ["authorization_code"],
-            "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
-            "code_challenge_methods_supported": ["S256"], "scopes_supported": ["openid"],
+            "issuer": self.url,
+            "authorization_endpoint": f"{self.url}/authorize",
+            "token_endpoint": f"{self.url}/token",
+            "jwks_uri": f"{self.url}/jwks",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": ["openid"],
             "token_endpoint_auth_methods_supported": ["none"],
             "claims_supported": ["sub", "SubjectNameID", "given_name", "family_name", "nonce"],
         }
@@ -123,8 +149,12 @@ class Provider:
     @property
     def trusted_issuer(self) -> dict[str, str]:
         """Its entry for DMP_TRUSTED_ISSUERS."""
-        return {"issuer": self.url, "jwks_url": f"{self.url}/jwks", "audience": self.client_id,
-                "rpps_claim": "SubjectNameID"}
+        return {
+            "issuer": self.url,
+            "jwks_url": f"{self.url}/jwks",
+            "audience": self.client_id,
+            "rpps_claim": "SubjectNameID",
+        }
 
     # The protocol, as pure steps of the handler below
 
@@ -139,7 +169,10 @@ class Provider:
             return "response_type must be code"
         if "openid" not in asked.get("scope", "").split():
             return "scope must include openid"
-        if asked.get("code_challenge_method") != "S256" or len(asked.get("code_challenge", "")) != 43:
+        if (
+            asked.get("code_challenge_method") != "S256"
+            or len(asked.get("code_challenge", "")) != 43
+        ):
             return "PKCE is required: code_challenge with code_challenge_method=S256"
         if not asked.get("state") or not asked.get("nonce"):
             return "state and nonce are required"
@@ -148,8 +181,14 @@ class Provider:
     def grant(self, asked: dict[str, str], rpps: str) -> str:
         code = secrets.token_urlsafe(32)
         with self.lock:
-            self.grants[code] = Grant(asked["client_id"], asked["redirect_uri"], asked["code_challenge"],
-                                      asked["nonce"], rpps, time.monotonic() + CODE_SECONDS)
+            self.grants[code] = Grant(
+                asked["client_id"],
+                asked["redirect_uri"],
+                asked["code_challenge"],
+                asked["nonce"],
+                rpps,
+                time.monotonic() + CODE_SECONDS,
+            )
         return code
 
     def exchange(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -159,29 +198,60 @@ class Provider:
         with self.lock:
             grant = self.grants.get(form.get("code", ""))
             if grant is None or grant.expires < time.monotonic():
-                return 400, {"error": "invalid_grant", "error_description": "unknown or expired code"}
+                return 400, {
+                    "error": "invalid_grant",
+                    "error_description": "unknown or expired code",
+                }
             if grant.used:
-                return 400, {"error": "invalid_grant", "error_description": "this code was already used"}
+                return 400, {
+                    "error": "invalid_grant",
+                    "error_description": "this code was already used",
+                }
             grant.used = True  # whatever follows, a code is presented once
-        if form.get("client_id") != grant.client_id or form.get("redirect_uri") != grant.redirect_uri:
-            return 400, {"error": "invalid_grant", "error_description": "client_id or redirect_uri differs"}
+        if (
+            form.get("client_id") != grant.client_id
+            or form.get("redirect_uri") != grant.redirect_uri
+        ):
+            return 400, {
+                "error": "invalid_grant",
+                "error_description": "client_id or redirect_uri differs",
+            }
         verifier = form.get("code_verifier", "")
-        if not 43 <= len(verifier) <= 128 or not hmac.compare_digest(s256(verifier), grant.challenge):
-            return 400, {"error": "invalid_grant", "error_description": "the code_verifier does not match"}
+        if not 43 <= len(verifier) <= 128 or not hmac.compare_digest(
+            s256(verifier), grant.challenge
+        ):
+            return 400, {
+                "error": "invalid_grant",
+                "error_description": "the code_verifier does not match",
+            }
         now = int(time.time())
-        claims = {"iss": self.url, "aud": grant.client_id, "sub": f"psc-{grant.rpps}",
-                  "SubjectNameID": f"8{grant.rpps}", "nonce": grant.nonce, "iat": now, "auth_time": now,
-                  "exp": now + ID_TOKEN_SECONDS}
+        claims = {
+            "iss": self.url,
+            "aud": grant.client_id,
+            "sub": f"psc-{grant.rpps}",
+            "SubjectNameID": f"8{grant.rpps}",
+            "nonce": grant.nonce,
+            "iat": now,
+            "auth_time": now,
+            "exp": now + ID_TOKEN_SECONDS,
+        }
         id_token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
-        return 200, {"access_token": secrets.token_urlsafe(24), "token_type": "Bearer",
-                     "expires_in": ID_TOKEN_SECONDS, "id_token": id_token}
+        return 200, {
+            "access_token": secrets.token_urlsafe(24),
+            "token_type": "Bearer",
+            "expires_in": ID_TOKEN_SECONDS,
+            "id_token": id_token,
+        }
 
     def login_form(self, asked: dict[str, str], problem: str = "") -> str:
-        hidden = "".join(f'<input type="hidden" name="{name}" value="{html.escape(asked.get(name, ""))}">'
-                         for name in PARAMETERS)
+        hidden = "".join(
+            f'<input type="hidden" name="{name}" value="{html.escape(asked.get(name, ""))}">'
+            for name in PARAMETERS
+        )
         listed = "".join(
             f'<li><button type="submit" name="rpps" value="{rpps}">{html.escape(name or "RPPS")} ({rpps})</button></li>'
-            for rpps, name in sorted(self.directory.entries().items()))
+            for rpps, name in sorted(self.directory.entries().items())
+        )
         error = f'<p role="alert" class="error">{html.escape(problem)}</p>' if problem else ""
         return f"""<!doctype html><html lang="fr"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -211,8 +281,11 @@ button{{font-size:1rem;padding:.5rem 1rem;margin:.25rem 0;background:#000091;col
                     asked = {k: v[0] for k, v in parse_qs(url.query).items()}
                     problem = provider.authorization_problem(asked)
                     if problem:  # never redirected: the redirect_uri itself may be the problem
-                        self.page(400, f"<!doctype html><title>Erreur</title><h1>Requête refusée</h1>"
-                                       f"<p>{html.escape(problem)}</p>")
+                        self.page(
+                            400,
+                            f"<!doctype html><title>Erreur</title><h1>Requête refusée</h1>"
+                            f"<p>{html.escape(problem)}</p>",
+                        )
                     else:
                         self.page(200, provider.login_form(asked))
                 else:
@@ -220,7 +293,10 @@ button{{font-size:1rem;padding:.5rem 1rem;margin:.25rem 0;background:#000091;col
 
             def do_POST(self) -> None:
                 length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode("utf-8", "replace")).items()}
+                form = {
+                    k: v[0]
+                    for k, v in parse_qs(self.rfile.read(length).decode("utf-8", "replace")).items()
+                }
                 path = urlparse(self.path).path
                 if path == "/token":
                     status, body = provider.exchange(form)
@@ -229,16 +305,30 @@ button{{font-size:1rem;padding:.5rem 1rem;margin:.25rem 0;background:#000091;col
                     asked = {name: form.get(name, "") for name in PARAMETERS}
                     problem = provider.authorization_problem(asked)
                     if problem:
-                        self.page(400, f"<!doctype html><title>Erreur</title><p>{html.escape(problem)}</p>")
+                        self.page(
+                            400,
+                            f"<!doctype html><title>Erreur</title><p>{html.escape(problem)}</p>",
+                        )
                         return
                     rpps = (form.get("rpps") or form.get("other_rpps") or "").strip()
                     if not valid_rpps(rpps):
-                        self.page(422, provider.login_form(asked, "Numéro RPPS non valable : 11 chiffres, "
-                                                                  "le dernier est une clé de Luhn."))
+                        self.page(
+                            422,
+                            provider.login_form(
+                                asked,
+                                "Numéro RPPS non valable : 11 chiffres, "
+                                "le dernier est une clé de Luhn.",
+                            ),
+                        )
                         return
                     provider.directory.enrol(rpps, provider.directory.entries().get(rpps, ""))
-                    query = urlencode({"code": provider.grant(asked, rpps), "state": asked["state"],
-                                       "iss": provider.url})
+                    query = urlencode(
+                        {
+                            "code": provider.grant(asked, rpps),
+                            "state": asked["state"],
+                            "iss": provider.url,
+                        }
+                    )
                     separator = "&" if "?" in asked["redirect_uri"] else "?"
                     self.send_response(303)
                     self.send_header("Location", f"{asked['redirect_uri']}{separator}{query}")
@@ -268,7 +358,9 @@ button{{font-size:1rem;padding:.5rem 1rem;margin:.25rem 0;background:#000091;col
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the provider")
     serve.add_argument("--port", type=int, required=True)

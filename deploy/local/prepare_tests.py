@@ -20,9 +20,12 @@ def ensure_chromium() -> None:
         return
     apt = shutil.which("apt-get")
     if apt is None:
-        sys.exit(f"The browser tests need Chromium at {CHROMIUM}: install your distribution's chromium package.")
+        sys.exit(
+            f"The browser tests need Chromium at {CHROMIUM}: install your distribution's chromium package."
+        )
     quiet = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-    if subprocess.run([apt, "install", "-y", "-q", "chromium"], env=quiet, check=False).returncode != 0:  # noqa: S603
+    install = [apt, "install", "-y", "-q", "chromium"]
+    if subprocess.run(install, env=quiet, check=False).returncode != 0:  # noqa: S603
         subprocess.run([apt, "update", "-q"], env=quiet, check=True)  # noqa: S603 (stale package lists)
         subprocess.run([apt, "install", "-y", "-q", "chromium"], env=quiet, check=True)  # noqa: S603
 

@@ -53,8 +53,10 @@ def ensure_rabbitmq(amqp_uri: str) -> bool:
         return False
     server = shutil.which("rabbitmq-server")
     if server is None or host not in {"127.0.0.1", "localhost"}:
-        sys.exit(f"RabbitMQ does not answer at {host}:{port} and cannot be started here. Start a broker "
-                 "and set AMQP_URI=amqp://user:password@host:5672/ to point at it.")
+        sys.exit(
+            f"RabbitMQ does not answer at {host}:{port} and cannot be started here. Start a broker "
+            "and set AMQP_URI=amqp://user:password@host:5672/ to point at it."
+        )
     print("RabbitMQ is not running: starting it with rabbitmq-server -detached", flush=True)
     subprocess.run([server, "-detached"], check=True)  # noqa: S603
     wait_for("RabbitMQ", lambda: port_answers(host, port), 90)
@@ -73,7 +75,10 @@ class Processes:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         child = subprocess.Popen(  # noqa: S603 (our own interpreter and modules)
-            [sys.executable, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
         )
         self.children.append((name, child))
@@ -101,7 +106,9 @@ class Processes:
     def check_alive(self) -> None:
         for name, child in self.children:
             if child.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {child.returncode}; see {self.log_dir / name}.log")
+                raise RuntimeError(
+                    f"{name} exited with code {child.returncode}; see {self.log_dir / name}.log"
+                )
 
     def stop(self, grace_seconds: float = 10) -> None:
         for _, child in reversed(self.children):

@@ -35,10 +35,22 @@ from services.common.signatures import PUBLIC_KEYS, own_signing_key
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_CLIENT_ID = "dmp-local"  # the gateway's client id at the local OpenID Connect provider
-OVERRIDABLE = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS", "DMP_MASTER_KEY", "DMP_LOGIN_CODE_KEY",
-               "DMP_IDENTITY_MESSAGE_KEY",
-               "DMP_AUDIT_SIGNING_KEY", "DMP_AUDIT_PUBLIC_KEYS", "MONGO_URI", "SMTP_HOST", "SMTP_PORT",
-               "SMS_GATEWAY_URL", "AMQP_URI", "DMP_GATEWAY_PORT", "DMP_TRUSTED_ISSUERS")
+OVERRIDABLE = (
+    "DMP_TOKEN_SIGNING_KEY",
+    "DMP_TOKEN_PUBLIC_KEYS",
+    "DMP_MASTER_KEY",
+    "DMP_LOGIN_CODE_KEY",
+    "DMP_IDENTITY_MESSAGE_KEY",
+    "DMP_AUDIT_SIGNING_KEY",
+    "DMP_AUDIT_PUBLIC_KEYS",
+    "MONGO_URI",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMS_GATEWAY_URL",
+    "AMQP_URI",
+    "DMP_GATEWAY_PORT",
+    "DMP_TRUSTED_ISSUERS",
+)
 # Not the bus keys: they go as a set (every signer's key and every public key), from the caller or from
 # var/dev.env, never half from the environment (public keys exported by a test run or an operator's shell)
 
@@ -48,9 +60,16 @@ def dev_secrets(var: Path) -> dict[str, str]:
     by a later version is generated and appended; existing ones are kept."""
     path = var / "dev.env"
     existing = dict(_pairs(path.read_text())) if path.exists() else {}
-    fresh = dict(_pairs(subprocess.run(
-        [sys.executable, "-m", "services.common.devsecrets"], check=True, capture_output=True, text=True
-    ).stdout))
+    fresh = dict(
+        _pairs(
+            subprocess.run(
+                [sys.executable, "-m", "services.common.devsecrets"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+    )
     if not existing or set(fresh) - set(existing):
         existing = {**fresh, **existing}
         var.mkdir(parents=True, exist_ok=True)
@@ -60,7 +79,11 @@ def dev_secrets(var: Path) -> dict[str, str]:
 
 
 def _pairs(text: str) -> list[tuple[str, str]]:
-    return [(key, value) for key, _, value in (line.partition("=") for line in text.splitlines()) if value]
+    return [
+        (key, value)
+        for key, _, value in (line.partition("=") for line in text.splitlines())
+        if value
+    ]
 
 
 @dataclass
@@ -69,7 +92,9 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     processes: Processes = field(init=False)
     started_rabbitmq: bool = False
-    principal_uris: dict[str, str] = field(default_factory=dict)  # each principal's AMQP URI, by name
+    principal_uris: dict[str, str] = field(
+        default_factory=dict
+    )  # each principal's AMQP URI, by name
     oidc_url: str | None = None  # the local OpenID Connect provider, when this stack started it
 
     def __post_init__(self) -> None:
@@ -99,35 +124,90 @@ class Stack:
 
         if "MONGO_URI" not in env:
             port = free_port()
-            self.processes.start("devstore", ["-m", "deploy.local.devstore", "--port", str(port),
-                                              "--data-dir", str(self.var / "mongo")], child_env)
+            self.processes.start(
+                "devstore",
+                [
+                    "-m",
+                    "deploy.local.devstore",
+                    "--port",
+                    str(port),
+                    "--data-dir",
+                    str(self.var / "mongo"),
+                ],
+                child_env,
+            )
             wait_for("the embedded Mongo-wire server", lambda: port_answers("127.0.0.1", port), 30)
             env["MONGO_URI"] = child_env["MONGO_URI"] = f"mongodb://127.0.0.1:{port}/"
         if "SMTP_HOST" not in env:
             port = free_port()
-            self.processes.start("mailbox", ["-m", "deploy.local.mailbox", "serve", "--port", str(port),
-                                             "--dir", str(self.var / "mail")], child_env)
+            self.processes.start(
+                "mailbox",
+                [
+                    "-m",
+                    "deploy.local.mailbox",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--dir",
+                    str(self.var / "mail"),
+                ],
+                child_env,
+            )
             wait_for("the local mailbox", lambda: port_answers("127.0.0.1", port), 30)
             env["SMTP_HOST"], env["SMTP_PORT"] = "127.0.0.1", str(port)
             child_env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
 
         if "SMS_GATEWAY_URL" not in env:
             port = free_port()
-            self.processes.start("smsbox", ["-m", "deploy.local.smsbox", "serve", "--port", str(port),
-                                            "--dir", str(self.var / "sms")], child_env)
+            self.processes.start(
+                "smsbox",
+                [
+                    "-m",
+                    "deploy.local.smsbox",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--dir",
+                    str(self.var / "sms"),
+                ],
+                child_env,
+            )
             wait_for("the local SMS gateway", lambda: port_answers("127.0.0.1", port), 30)
-            env["SMS_GATEWAY_URL"] = child_env["SMS_GATEWAY_URL"] = f"http://127.0.0.1:{port}/cgi-bin/sendsms"
+            env["SMS_GATEWAY_URL"] = child_env["SMS_GATEWAY_URL"] = (
+                f"http://127.0.0.1:{port}/cgi-bin/sendsms"
+            )
 
         if "DMP_TRUSTED_ISSUERS" not in env:
             port = free_port()
-            self.processes.start("oidc", ["-m", "deploy.local.oidc", "serve", "--port", str(port), "--client-id",
-                                          LOCAL_CLIENT_ID, "--directory", str(self.var / "oidc" / "directory.json")],
-                                 child_env)
-            wait_for("the local OpenID Connect provider", lambda: port_answers("127.0.0.1", port), 30)
+            self.processes.start(
+                "oidc",
+                [
+                    "-m",
+                    "deploy.local.oidc",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--client-id",
+                    LOCAL_CLIENT_ID,
+                    "--directory",
+                    str(self.var / "oidc" / "directory.json"),
+                ],
+                child_env,
+            )
+            wait_for(
+                "the local OpenID Connect provider", lambda: port_answers("127.0.0.1", port), 30
+            )
             issuer = f"http://127.0.0.1:{port}"
-            env["DMP_TRUSTED_ISSUERS"] = child_env["DMP_TRUSTED_ISSUERS"] = json.dumps([{
-                "issuer": issuer, "jwks_url": f"{issuer}/jwks", "audience": LOCAL_CLIENT_ID,
-                "rpps_claim": "SubjectNameID"}])
+            env["DMP_TRUSTED_ISSUERS"] = child_env["DMP_TRUSTED_ISSUERS"] = json.dumps(
+                [
+                    {
+                        "issuer": issuer,
+                        "jwks_url": f"{issuer}/jwks",
+                        "audience": LOCAL_CLIENT_ID,
+                        "rpps_claim": "SubjectNameID",
+                    }
+                ]
+            )
             self.oidc_url = issuer
 
         # Each process connects as its own broker user, allowed only what it needs (services/common/bus.py).
@@ -137,10 +217,16 @@ class Stack:
         # (tests, benchmarks), verifies their answers with their public keys.
         os.environ[PUBLIC_KEYS] = env[PUBLIC_KEYS]
         for name in SERVICES:
-            self.processes.start(name, ["-m", "services.common.launcher", name],
-                                 {**own_signing_key(child_env, name), "AMQP_URI": self.principal_uris[name]})
-        self.processes.start("gateway", ["-m", "services.gateway.main"],
-                             {**own_signing_key(child_env, "gateway"), "AMQP_URI": self.principal_uris["gateway"]})
+            self.processes.start(
+                name,
+                ["-m", "services.common.launcher", name],
+                {**own_signing_key(child_env, name), "AMQP_URI": self.principal_uris[name]},
+            )
+        self.processes.start(
+            "gateway",
+            ["-m", "services.gateway.main"],
+            {**own_signing_key(child_env, "gateway"), "AMQP_URI": self.principal_uris["gateway"]},
+        )
 
         def ready() -> bool:
             self.processes.check_alive()
@@ -171,22 +257,28 @@ def main() -> None:
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)
     try:
-        print("Starting the DMP: store, mailbox, OpenID Connect provider, identity, consent, dossier, notify, audit, "
-              "gateway...", flush=True)
+        print(
+            "Starting the DMP: store, mailbox, OpenID Connect provider, identity, consent, dossier, notify, audit, "
+            "gateway...",
+            flush=True,
+        )
         stack.start()
         url = stack.gateway_url
-        print(f"""
+        print(
+            f"""
 The DMP is running.
   Patients:  {url}/patient/   (log in with a one-time code: it lands in Mails or SMS below)
-  Professionals: {url}/pro/   (log in through {stack.oidc_url or 'the issuer of DMP_TRUSTED_ISSUERS'}; enrol
+  Professionals: {url}/pro/   (log in through {stack.oidc_url or "the issuer of DMP_TRUSTED_ISSUERS"}; enrol
              yourself first: README, "Professional pages")
   Gateway:   {url}
   API docs:  {url}/api/v1/docs
-  Mails:     {stack.var / 'mail' if 'SMTP_HOST' not in os.environ else os.environ['SMTP_HOST']}
-  SMS:       {stack.var / 'sms' if 'SMS_GATEWAY_URL' not in os.environ else os.environ['SMS_GATEWAY_URL']}
-  Logs:      {stack.var / 'log'}
-  Operators: set -a; . {stack.var / 'operator.env'}; set +a   (then e.g. python -m services.audit.verify)
-Press Ctrl-C to stop.""", flush=True)
+  Mails:     {stack.var / "mail" if "SMTP_HOST" not in os.environ else os.environ["SMTP_HOST"]}
+  SMS:       {stack.var / "sms" if "SMS_GATEWAY_URL" not in os.environ else os.environ["SMS_GATEWAY_URL"]}
+  Logs:      {stack.var / "log"}
+  Operators: set -a; . {stack.var / "operator.env"}; set +a   (then e.g. python -m services.audit.verify)
+Press Ctrl-C to stop.""",
+            flush=True,
+        )
         while True:
             stack.processes.check_alive()
             time.sleep(1)

@@ -17,8 +17,19 @@ from typing import Any
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"
-EVENT_FIELDS = ("type", "source", "occurred_at", "actor", "patient_id", "dossier_id", "document_id", "outcome",
-                "rule", "emergency", "data")
+EVENT_FIELDS = (
+    "type",
+    "source",
+    "occurred_at",
+    "actor",
+    "patient_id",
+    "dossier_id",
+    "document_id",
+    "outcome",
+    "rule",
+    "emergency",
+    "data",
+)
 
 
 def chain_of(event: dict[str, Any]) -> str:
@@ -33,8 +44,12 @@ def canonical(trace: dict[str, Any]) -> bytes:
     body = {field: trace.get(field) for field in EVENT_FIELDS}
     body["occurred_at"] = int(occurred.timestamp() * 1000)
     body["emergency"] = bool(trace.get("emergency"))
-    body.update(event_id=trace["_id"], chain=trace["chain"], seq=int(trace["seq"]), prev=trace["prev_hash"])
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    body.update(
+        event_id=trace["_id"], chain=trace["chain"], seq=int(trace["seq"]), prev=trace["prev_hash"]
+    )
+    return json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
 
 
 def link(trace: dict[str, Any]) -> str:

@@ -34,14 +34,21 @@ def signed_at(at_ms: int) -> datetime:
 
 def payload(heads: Mapping[str, Head], at: datetime) -> bytes:
     signed = {name: [head.seq, head.hash] for name, head in heads.items()}
-    return json.dumps({"heads": signed, "at_ms": signed_ms(at)}, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(
+        {"heads": signed, "at_ms": signed_ms(at)}, sort_keys=True, separators=(",", ":")
+    ).encode()
 
 
 def sign(heads: Mapping[str, Head], now: datetime) -> Checkpoint:
     key = SigningKey.parse(required("DMP_AUDIT_SIGNING_KEY"))
     at = signed_at(int(now.timestamp() * 1000))  # to the millisecond, as it always was
     signature = key.private_key.sign(payload(heads, at))
-    return Checkpoint(at=at, heads=dict(heads), kid=key.kid, signature=base64.urlsafe_b64encode(signature).decode())
+    return Checkpoint(
+        at=at,
+        heads=dict(heads),
+        kid=key.kid,
+        signature=base64.urlsafe_b64encode(signature).decode(),
+    )
 
 
 def signature_valid(checkpoint: Checkpoint) -> bool:
@@ -49,7 +56,9 @@ def signature_valid(checkpoint: Checkpoint) -> bool:
     if key is None:
         return False
     try:
-        key.verify(base64.urlsafe_b64decode(checkpoint.signature), payload(checkpoint.heads, checkpoint.at))
+        key.verify(
+            base64.urlsafe_b64decode(checkpoint.signature), payload(checkpoint.heads, checkpoint.at)
+        )
     except InvalidSignature:
         return False
     return True
@@ -60,12 +69,24 @@ def receipt(checkpoint: Checkpoint) -> dict[str, Any]:
     return {"at_ms": signed_ms(checkpoint.at), "chains": len(checkpoint.heads)}
 
 
-def mismatches(checkpoint: Checkpoint, signed: bool, purged: Mapping[str, datetime],
-               hash_at: Callable[[str, int], str | None]) -> list[dict[str, Any]]:
+def mismatches(
+    checkpoint: Checkpoint,
+    signed: bool,
+    purged: Mapping[str, datetime],
+    hash_at: Callable[[str, int], str | None],
+) -> list[dict[str, Any]]:
     """How this checkpoint no longer matches the trail: a bad signature, or each head (of a chain not purged
     since) whose trace is gone or hashes otherwise now. `hash_at(chain, seq)`: that trace's hash, if any."""
     at_ms = signed_ms(checkpoint.at)
     if not signed:
         return [{"checkpoint": at_ms, "problem": "bad signature"}]
-    return [{"checkpoint": at_ms, "chain": name, "seq": head.seq, "problem": "chain rewritten since this checkpoint"}
-            for name, head in checkpoint.heads.items() if name not in purged and hash_at(name, head.seq) != head.hash]
+    return [
+        {
+            "checkpoint": at_ms,
+            "chain": name,
+            "seq": head.seq,
+            "problem": "chain rewritten since this checkpoint",
+        }
+        for name, head in checkpoint.heads.items()
+        if name not in purged and hash_at(name, head.seq) != head.hash
+    ]

@@ -46,10 +46,21 @@ class Trace:
 
 
 def trace_of(event: Event, document_author: str | None = None) -> Trace:
-    return Trace(event_id=event.event_id, type=event.type, source=event.source, occurred_at=event.occurred_at,
-                 outcome=event.outcome, actor=event.actor, patient_id=event.patient_id, dossier_id=event.dossier_id,
-                 document_id=event.document_id, rule=event.rule, emergency=event.emergency, data=dict(event.data),
-                 document_author=document_author)
+    return Trace(
+        event_id=event.event_id,
+        type=event.type,
+        source=event.source,
+        occurred_at=event.occurred_at,
+        outcome=event.outcome,
+        actor=event.actor,
+        patient_id=event.patient_id,
+        dossier_id=event.dossier_id,
+        document_id=event.document_id,
+        rule=event.rule,
+        emergency=event.emergency,
+        data=dict(event.data),
+        document_author=document_author,
+    )
 
 
 @dataclass(frozen=True)

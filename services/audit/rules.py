@@ -26,7 +26,9 @@ def audience(actor: Actor, grant: Grant) -> Audience | None:
     return None
 
 
-def closed_to(actor: Actor, grant: Grant, dossier_open: Callable[[], bool], wrote_in: Callable[[], bool]) -> bool:
+def closed_to(
+    actor: Actor, grant: Grant, dossier_open: Callable[[], bool], wrote_in: Callable[[], bool]
+) -> bool:
     """Closed or being deleted: nothing is readable by professionals, history included (the patient's side
     keeps it). One who could read it otherwise is refused, like any closed-dossier read; anyone else gets what
     they get of any dossier they wrote nothing in: no trace. The store is asked only what the answer needs."""
@@ -35,8 +37,13 @@ def closed_to(actor: Actor, grant: Grant, dossier_open: Callable[[], bool], wrot
     return grant.allowed or wrote_in()
 
 
-def selection(grant: Grant, audience: Audience, reader_id: str, request: HistoryQuery,
-              hidden_documents: list[str]) -> HistorySelection:
+def selection(
+    grant: Grant,
+    audience: Audience,
+    reader_id: str,
+    request: HistoryQuery,
+    hidden_documents: list[str],
+) -> HistorySelection:
     """The traces a history shows: the dossier's (or the reader's documents'), as the request narrows them,
     without any of a document hidden from this reader."""
     return HistorySelection(
@@ -44,7 +51,8 @@ def selection(grant: Grant, audience: Audience, reader_id: str, request: History
         document_author=reader_id if audience is Audience.DOCUMENT_AUTHOR else None,
         since=datetime.combine(request.date_from, time.min, UTC) if request.date_from else None,
         before=datetime.combine(request.date_to, time.max, UTC) if request.date_to else None,
-        actor_id=request.professional_id or None, type=request.action or None,
+        actor_id=request.professional_id or None,
+        type=request.action or None,
         hidden_documents=tuple(hidden_documents),
     )
 
@@ -54,10 +62,16 @@ def purge_confirmed(event: Event, record: Mapping[str, Any]) -> bool:
     return bool(record["purged"]) and record.get("patient_id") == event.patient_id
 
 
-def erased_while_open(purged: Mapping[str, datetime],
-                      dossiers: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
+def erased_while_open(
+    purged: Mapping[str, datetime], dossiers: Mapping[str, Mapping[str, str]]
+) -> list[dict[str, Any]]:
     """Chains erased by a purge decided while the patient's dossier, opened before it, still exists."""
-    return [{"chain": patient_id, "problem": "purged while its dossier is still there",
-             "dossier_status": dossier["status"]}
-            for patient_id, dossier in dossiers.items()
-            if datetime.fromisoformat(dossier["opened_at"]) <= purged[patient_id]]
+    return [
+        {
+            "chain": patient_id,
+            "problem": "purged while its dossier is still there",
+            "dossier_status": dossier["status"],
+        }
+        for patient_id, dossier in dossiers.items()
+        if datetime.fromisoformat(dossier["opened_at"]) <= purged[patient_id]
+    ]

@@ -64,10 +64,14 @@ class AuditService(HealthMixin):
         if event.type is EventType.DOSSIER_PURGED and event.patient_id:
             # Retention follows the dossier, once dossier confirms the purge (a lying peer erases nothing).
             if self._purge_confirmed(event):
-                self.store.purge_chain(event.patient_id, self.clock.now(), event.event_id, event.occurred_at)
+                self.store.purge_chain(
+                    event.patient_id, self.clock.now(), event.event_id, event.occurred_at
+                )
             return
         trace = trace_of(event)
-        if event.document_id:  # known before its trace is: the history hides it from whom it must at once
+        if (
+            event.document_id
+        ):  # known before its trace is: the history hides it from whom it must at once
             trace = replace(trace, document_author=self.store.remember_document(event))
         self.store.remember_dossier(event)
         self.store.append(trace, self.clock.now())
@@ -75,13 +79,26 @@ class AuditService(HealthMixin):
     def _purge_confirmed(self, event: Event) -> bool:
         """Whether the dossier service purged this event's dossier, the patient's; if not, the refusal is traced
         in the system chain and the trail is kept."""
-        record = self.dossier.purge_record(event.dossier_id or "") if event.dossier_id else {"purged": False}
+        record = (
+            self.dossier.purge_record(event.dossier_id or "")
+            if event.dossier_id
+            else {"purged": False}
+        )
         if rules.purge_confirmed(event, record):
             return True
-        log.error("kept the trail of a dossier_purged that dossier does not confirm (event %s)", event.event_id)
-        refusal = Event.of(EventType.ACCESS_DENIED, self.name, self.clock.now(), None, outcome=Outcome.DENIED,
-                           rule="R-PURGE-UNCONFIRMED", data={"event_id": event.event_id,
-                                                             "dossier_id": event.dossier_id or ""})
+        log.error(
+            "kept the trail of a dossier_purged that dossier does not confirm (event %s)",
+            event.event_id,
+        )
+        refusal = Event.of(
+            EventType.ACCESS_DENIED,
+            self.name,
+            self.clock.now(),
+            None,
+            outcome=Outcome.DENIED,
+            rule="R-PURGE-UNCONFIRMED",
+            data={"event_id": event.event_id, "dossier_id": event.dossier_id or ""},
+        )
         self.store.append(trace_of(refusal), self.clock.now())
         return False
 
@@ -124,20 +141,35 @@ class AuditService(HealthMixin):
             problem, last_seq, last_hash = self.store.first_break(name)
             ends[name] = (last_seq, last_hash)
             if problem:
-                breaks.append(ChainBreak(chain=problem.chain, seq=problem.seq, problem=problem.problem))
-        mismatches = [MISMATCH.validate_python(mismatch) for checkpoint in self.store.checkpoints()
-                      for mismatch in checkpoints.mismatches(checkpoint, checkpoints.signature_valid(checkpoint),
-                                                             purged, self.store.hash_at)]
-        return VerifyReport(chains=len(ends), traces=sum(seq for seq, _ in ends.values()), breaks=breaks,
-                            checkpoint_mismatches=mismatches, intact=not breaks and not mismatches)
+                breaks.append(
+                    ChainBreak(chain=problem.chain, seq=problem.seq, problem=problem.problem)
+                )
+        mismatches = [
+            MISMATCH.validate_python(mismatch)
+            for checkpoint in self.store.checkpoints()
+            for mismatch in checkpoints.mismatches(
+                checkpoint, checkpoints.signature_valid(checkpoint), purged, self.store.hash_at
+            )
+        ]
+        return VerifyReport(
+            chains=len(ends),
+            traces=sum(seq for seq, _ in ends.values()),
+            breaks=breaks,
+            checkpoint_mismatches=mismatches,
+            intact=not breaks and not mismatches,
+        )
 
     def _purged_yet_open(self, purged: dict[str, datetime]) -> list[ErasedWhileOpen]:
         """Chains erased by a purge decided while the patient's dossier, opened before it, still exists."""
         problems: list[ErasedWhileOpen] = []
         names = sorted(purged)
         for start in range(0, len(names), 500):
-            problems.extend(ErasedWhileOpen.model_validate(problem) for problem in
-                            rules.erased_while_open(purged, self.dossier.dossiers_of(names[start:start + 500])))
+            problems.extend(
+                ErasedWhileOpen.model_validate(problem)
+                for problem in rules.erased_while_open(
+                    purged, self.dossier.dossiers_of(names[start : start + 500])
+                )
+            )
         return problems
 
     @every(3600)
@@ -152,8 +184,16 @@ class AuditService(HealthMixin):
 
     def _refuse(self, actor: Actor, grant: Grant) -> AccessDenied:
         """Trace the refusal here, in the trail itself, before the answer goes back."""
-        refusal = Event.of(EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
-                           rule=grant.rule, patient_id=grant.patient_id, data={"action": Action.READ_HISTORY.value})
+        refusal = Event.of(
+            EventType.ACCESS_DENIED,
+            self.name,
+            self.clock.now(),
+            actor,
+            outcome=Outcome.DENIED,
+            rule=grant.rule,
+            patient_id=grant.patient_id,
+            data={"action": Action.READ_HISTORY.value},
+        )
         self.store.append(trace_of(refusal), self.clock.now())
         return AccessDenied.by_rule(grant.rule, grant.reason)
 
@@ -170,14 +210,31 @@ class AuditService(HealthMixin):
         audience = rules.audience(actor, grant)
         if audience is None:
             raise self._refuse(actor, grant)
-        if rules.closed_to(actor, grant, lambda: self.store.dossier_open(grant.patient_id or ""),
-                           lambda: self.store.authored_in(grant.patient_id or "", actor.id)):
+        if rules.closed_to(
+            actor,
+            grant,
+            lambda: self.store.dossier_open(grant.patient_id or ""),
+            lambda: self.store.authored_in(grant.patient_id or "", actor.id),
+        ):
             raise self._refuse(actor, grant.refused("R-DOSSIER-CLOSED"))
         hidden = self.store.hidden_documents(grant, actor.id)
-        page = self.store.history(rules.selection(grant, audience, actor.id, request, hidden), request.cursor,
-                                  request.limit)
+        page = self.store.history(
+            rules.selection(grant, audience, actor.id, request, hidden),
+            request.cursor,
+            request.limit,
+        )
         if request.format == "fhir":
-            return HistoryAnswer(FhirBundle.model_validate(labels.fhir_bundle(page.traces, page.total)))
-        return HistoryAnswer(HistoryView(
-            traces=[TraceView.model_validate(labels.public(trace, request.language)) for trace in page.traces],
-            total=page.total, next_cursor=page.next_cursor, audience=audience))
+            return HistoryAnswer(
+                FhirBundle.model_validate(labels.fhir_bundle(page.traces, page.total))
+            )
+        return HistoryAnswer(
+            HistoryView(
+                traces=[
+                    TraceView.model_validate(labels.public(trace, request.language))
+                    for trace in page.traces
+                ],
+                total=page.total,
+                next_cursor=page.next_cursor,
+                audience=audience,
+            )
+        )

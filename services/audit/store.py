@@ -60,9 +60,17 @@ class AuditStore(Store):
             head = self.db.chain_heads.find_one({"_id": name})
             if head is None:
                 if self._purged_after(name, event["occurred_ms"]):
-                    return False  # a late event of a dossier already purged: nothing of it may linger
+                    return (
+                        False  # a late event of a dossier already purged: nothing of it may linger
+                    )
                 head = {"seq": 0, "hash": chain.GENESIS}
-            linked = {**event, "chain": name, "seq": head["seq"] + 1, "prev_hash": head["hash"], "recorded_at": now}
+            linked = {
+                **event,
+                "chain": name,
+                "seq": head["seq"] + 1,
+                "prev_hash": head["hash"],
+                "recorded_at": now,
+            }
             linked["hash"] = chain.link(linked)
             try:
                 self.db.traces.insert_one(linked)
@@ -70,7 +78,9 @@ class AuditStore(Store):
                 if self.db.traces.find_one({"_id": event["_id"]}, {"_id": 1}) is not None:
                     return False  # this event is traced already (a redelivery, or another worker meanwhile)
                 ahead = self.db.traces.find_one({"chain": equal(name), "seq": head["seq"] + 1})
-                if ahead is not None:  # that place is taken: the head lags behind it, catch up and try again
+                if (
+                    ahead is not None
+                ):  # that place is taken: the head lags behind it, catch up and try again
                     self._move_head(name, head, ahead)
                 continue
             self._move_head(name, head, linked)
@@ -80,12 +90,16 @@ class AuditStore(Store):
     def _move_head(self, name: str, head: dict[str, Any], trace: dict[str, Any]) -> None:
         if head["seq"] == 0:
             try:
-                self.db.chain_heads.insert_one({"_id": name, "seq": trace["seq"], "hash": trace["hash"]})
+                self.db.chain_heads.insert_one(
+                    {"_id": name, "seq": trace["seq"], "hash": trace["hash"]}
+                )
                 return
             except DuplicateKeyError:
                 pass
-        self.db.chain_heads.update_one({"_id": name, "seq": {"$lt": trace["seq"]}},
-                                       {"$set": {"seq": trace["seq"], "hash": trace["hash"]}})
+        self.db.chain_heads.update_one(
+            {"_id": name, "seq": {"$lt": trace["seq"]}},
+            {"$set": {"seq": trace["seq"], "hash": trace["hash"]}},
+        )
 
     def remember_document(self, event: Event) -> str | None:
         """Keep what this event says of its document (patient, author, visibility codes, newest event
@@ -95,22 +109,36 @@ class AuditStore(Store):
         if event.document_id is None:
             raise ValueError("a document's event names its document")
         at_ms = ms(event.occurred_at)
-        author = event.actor.id if event.type is EventType.DOCUMENT_ADDED and event.actor is not None else None
-        known = None if event.type is EventType.DOCUMENT_ADDED else self.db.documents.find_one(
-            {"_id": event.document_id})
+        author = (
+            event.actor.id
+            if event.type is EventType.DOCUMENT_ADDED and event.actor is not None
+            else None
+        )
+        known = (
+            None
+            if event.type is EventType.DOCUMENT_ADDED
+            else self.db.documents.find_one({"_id": event.document_id})
+        )
         if known is None:
             visibility = documents.visibility_after(event, [])
             if visibility is None and event.type is not EventType.DOCUMENT_ADDED:
                 return None  # not a document the trail has heard of (a refused guess of an id, say)
-            record = {"_id": event.document_id, "patient_id": event.patient_id, "author": {"id": author},
-                      "visibility": visibility or [], "visibility_ms": at_ms}
+            record = {
+                "_id": event.document_id,
+                "patient_id": event.patient_id,
+                "author": {"id": author},
+                "visibility": visibility or [],
+                "visibility_ms": at_ms,
+            }
             try:
                 self.db.documents.insert_one(record)
                 return author
             except DuplicateKeyError:
                 known = self.db.documents.find_one({"_id": event.document_id})
                 if known is None:  # taken a moment ago: the store answers from a replica behind
-                    raise ServiceUnavailable("the document's record is not readable yet; try again") from None
+                    raise ServiceUnavailable(
+                        "the document's record is not readable yet; try again"
+                    ) from None
         changes: dict[str, Any] = {}
         if author is not None and known["author"]["id"] is None:
             changes["author"] = {"id": author}
@@ -118,8 +146,10 @@ class AuditStore(Store):
         if visibility is not None and at_ms >= known["visibility_ms"]:
             changes.update(visibility=visibility, visibility_ms=at_ms)
         if changes:
-            self.db.documents.update_one({"_id": event.document_id, "visibility_ms": known["visibility_ms"]},
-                                         {"$set": changes})
+            self.db.documents.update_one(
+                {"_id": event.document_id, "visibility_ms": known["visibility_ms"]},
+                {"$set": changes},
+            )
         return author or known["author"]["id"]
 
     def hidden_documents(self, grant: Grant, reader_id: str) -> list[str]:
@@ -128,8 +158,9 @@ class AuditStore(Store):
         hidden = hidden_from(grant, reader_id)
         if hidden is None or not grant.patient_id:
             return []
-        records = self.db.documents.find({"patient_id": equal(grant.patient_id)},
-                                         {"_id": 1, "visibility": 1, "author": 1})
+        records = self.db.documents.find(
+            {"patient_id": equal(grant.patient_id)}, {"_id": 1, "visibility": 1, "author": 1}
+        )
         return [record["_id"] for record in records if matches(record, hidden)]
 
     def remember_dossier(self, event: Event) -> None:
@@ -139,10 +170,14 @@ class AuditStore(Store):
             return
         at_ms = ms(event.occurred_at)
         with contextlib.suppress(DuplicateKeyError):
-            self.db.dossiers.insert_one({"_id": event.patient_id, "state": state.value, "state_ms": at_ms})
+            self.db.dossiers.insert_one(
+                {"_id": event.patient_id, "state": state.value, "state_ms": at_ms}
+            )
             return
-        self.db.dossiers.update_one({"_id": event.patient_id, "state_ms": {"$lte": at_ms}},
-                                    {"$set": {"state": state.value, "state_ms": at_ms}})
+        self.db.dossiers.update_one(
+            {"_id": event.patient_id, "state_ms": {"$lte": at_ms}},
+            {"$set": {"state": state.value, "state_ms": at_ms}},
+        )
 
     def dossier_open(self, patient_id: str) -> bool:
         """False once the dossier is closed or its deletion requested (until it is reopened)."""
@@ -158,7 +193,9 @@ class AuditStore(Store):
         return [head["_id"] for head in self.db.chain_heads.find({}, {"_id": 1})]
 
     def heads(self) -> dict[str, Head]:
-        return {head["_id"]: Head(head["seq"], head["hash"]) for head in self.db.chain_heads.find({})}
+        return {
+            head["_id"]: Head(head["seq"], head["hash"]) for head in self.db.chain_heads.find({})
+        }
 
     def chain_traces(self, name: str) -> Iterable[dict[str, Any]]:
         """A chain's traces in sequence order, as stored: what chain.py hashes (its canonical form is
@@ -175,21 +212,36 @@ class AuditStore(Store):
         return None if trace is None else str(trace["hash"])
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
-        at_ms = checkpoints.signed_ms(checkpoint.at)  # the checkpoint's key, and what its signature covers
-        self.db.checkpoints.insert_one({
-            "_id": at_ms, "heads": {name: [head.seq, head.hash] for name, head in checkpoint.heads.items()},
-            "at_ms": at_ms, "kid": checkpoint.kid, "signature": checkpoint.signature})
+        at_ms = checkpoints.signed_ms(
+            checkpoint.at
+        )  # the checkpoint's key, and what its signature covers
+        self.db.checkpoints.insert_one(
+            {
+                "_id": at_ms,
+                "heads": {name: [head.seq, head.hash] for name, head in checkpoint.heads.items()},
+                "at_ms": at_ms,
+                "kid": checkpoint.kid,
+                "signature": checkpoint.signature,
+            }
+        )
 
     def checkpoints(self) -> list[Checkpoint]:
-        return [Checkpoint(at=checkpoints.signed_at(record["at_ms"]),
-                           heads={name: Head(seq, digest) for name, (seq, digest) in record["heads"].items()},
-                           kid=record["kid"], signature=record["signature"])
-                for record in self.db.checkpoints.find({}).sort([("at_ms", 1)])]
+        return [
+            Checkpoint(
+                at=checkpoints.signed_at(record["at_ms"]),
+                heads={name: Head(seq, digest) for name, (seq, digest) in record["heads"].items()},
+                kid=record["kid"],
+                signature=record["signature"],
+            )
+            for record in self.db.checkpoints.find({}).sort([("at_ms", 1)])
+        ]
 
     def purged_chains(self) -> dict[str, datetime]:
         """Every chain purged, with when its purge was decided."""
-        return {t["_id"]: datetime.fromtimestamp(int(t.get("purge_ms", 0)) / 1000, UTC)
-                for t in self.db.purged_chains.find({}, {"purge_ms": 1})}
+        return {
+            t["_id"]: datetime.fromtimestamp(int(t.get("purge_ms", 0)) / 1000, UTC)
+            for t in self.db.purged_chains.find({}, {"purge_ms": 1})
+        }
 
     def _purged_after(self, name: str, occurred_ms: int) -> bool:
         """Whether this chain was purged by a purge decided after `occurred_ms`."""
@@ -224,11 +276,14 @@ class AuditStore(Store):
         exact = {field: equal(value) for field, value in indexed.items()}
         records = [record for record in self.db.traces.find(exact) if matches(record, query)]
         records.sort(key=lambda record: (record["occurred_ms"], record["_id"]), reverse=True)
-        page = [record for record in records if matches(record, paged)][:limit + 1]
+        page = [record for record in records if matches(record, paged)][: limit + 1]
         more = len(page) > limit
         page = page[:limit]
-        return HistoryPage(total=len(records), traces=tuple(trace_from_document(record) for record in page),
-                           next_cursor=encode_cursor(page[-1], "occurred_ms") if more else None)
+        return HistoryPage(
+            total=len(records),
+            traces=tuple(trace_from_document(record) for record in page),
+            next_cursor=encode_cursor(page[-1], "occurred_ms") if more else None,
+        )
 
 
 def _narrowed(selection: HistorySelection) -> dict[str, Any]:
@@ -245,7 +300,9 @@ def _narrowed(selection: HistorySelection) -> dict[str, Any]:
         query["actor.id"] = selection.actor_id
     if selection.type:
         query["type"] = selection.type
-    if selection.hidden_documents:  # every trace of a document this reader may not see, whatever its type
+    if (
+        selection.hidden_documents
+    ):  # every trace of a document this reader may not see, whatever its type
         query["document_id"] = {"$nin": list(selection.hidden_documents)}
     return query
 
@@ -257,10 +314,18 @@ def trace_document(trace: Trace) -> dict[str, Any]:
     """A trace as stored, before its place in its chain: the event's fields as the bus carries them, its date
     as a date (history sorts and filters by time) and as epoch ms (compared)."""
     document: dict[str, Any] = {
-        "_id": trace.event_id, "type": trace.type.value, "source": trace.source, "occurred_at": trace.occurred_at,
+        "_id": trace.event_id,
+        "type": trace.type.value,
+        "source": trace.source,
+        "occurred_at": trace.occurred_at,
         "actor": None if trace.actor is None else trace.actor.model_dump(mode="json"),
-        "patient_id": trace.patient_id, "dossier_id": trace.dossier_id, "document_id": trace.document_id,
-        "outcome": trace.outcome.value, "rule": trace.rule, "emergency": trace.emergency, "data": dict(trace.data),
+        "patient_id": trace.patient_id,
+        "dossier_id": trace.dossier_id,
+        "document_id": trace.document_id,
+        "outcome": trace.outcome.value,
+        "rule": trace.rule,
+        "emergency": trace.emergency,
+        "data": dict(trace.data),
         "occurred_ms": ms(trace.occurred_at),
     }
     if trace.document_id:
@@ -271,12 +336,18 @@ def trace_document(trace: Trace) -> dict[str, Any]:
 def trace_from_document(document: dict[str, Any]) -> Trace:
     actor = document.get("actor")
     return Trace(
-        event_id=document["_id"], type=EventType(document["type"]), source=document["source"],
-        occurred_at=document["occurred_at"], outcome=Outcome(document["outcome"]),
+        event_id=document["_id"],
+        type=EventType(document["type"]),
+        source=document["source"],
+        occurred_at=document["occurred_at"],
+        outcome=Outcome(document["outcome"]),
         # as written: a trace from before a field of the actor existed keeps it unset (labels.public shows it so)
         actor=None if actor is None else ActorRef.model_validate(actor),
-        patient_id=document.get("patient_id"), dossier_id=document.get("dossier_id"),
-        document_id=document.get("document_id"), rule=document.get("rule"),
+        patient_id=document.get("patient_id"),
+        dossier_id=document.get("dossier_id"),
+        document_id=document.get("document_id"),
+        rule=document.get("rule"),
         emergency=bool(document.get("emergency")),  # the store may answer 0/1
-        data=dict(document.get("data") or {}), document_author=document.get("document_author"),
+        data=dict(document.get("data") or {}),
+        document_author=document.get("document_author"),
     )

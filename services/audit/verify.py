@@ -17,15 +17,21 @@ from services.common.settings import Settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", action="store_true", help="sign the current chain heads first")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--checkpoint", action="store_true", help="sign the current chain heads first"
+    )
     args = parser.parse_args()
     with RpcClient(uri=Settings.from_env().amqp_uri, timeout=600) as cluster:
         if args.checkpoint:
             cluster.audit.checkpoint()
         report = cluster.audit.verify()
-    print(f"{report['chains']} chain(s), {report['traces']} trace(s): "
-          f"{'intact' if report['intact'] else 'DAMAGED'}")
+    print(
+        f"{report['chains']} chain(s), {report['traces']} trace(s): "
+        f"{'intact' if report['intact'] else 'DAMAGED'}"
+    )
     for problem in report["breaks"] + report["checkpoint_mismatches"]:
         print(json.dumps(problem))
     sys.exit(0 if report["intact"] else 1)

@@ -13,13 +13,17 @@ class ActorKind(StrEnum):
 
     PATIENT = "patient"
     PROFESSIONAL = "professional"
-    COUNTER_AGENT = "counter_agent"  # Assurance Maladie staff: may open a dossier, never reads content
+    COUNTER_AGENT = (
+        "counter_agent"  # Assurance Maladie staff: may open a dossier, never reads content
+    )
     SYSTEM = "system"  # a system client, e.g. the Assurance Maladie reimbursement feed
 
 
 class Role(StrEnum):
     SAMU_REGULATOR = "samu_regulator"  # reads (only) in an emergency
-    OCCUPATIONAL_PHYSICIAN = "occupational_physician"  # médecin du travail: only with explicit consent
+    OCCUPATIONAL_PHYSICIAN = (
+        "occupational_physician"  # médecin du travail: only with explicit consent
+    )
 
 
 class Actor(BaseModel):
@@ -33,10 +37,16 @@ class Actor(BaseModel):
     rpps: str | None = None  # professionals only
     profession: str | None = None  # TRE_G15 code, professionals only
     organisation: str | None = None  # FINESS of a professional, Assurance Maladie fund of an agent
-    roles: tuple[Role, ...] = ()  # e.g. the SAMU regulator (médecin régulateur), for emergency rules
+    roles: tuple[
+        Role, ...
+    ] = ()  # e.g. the SAMU regulator (médecin régulateur), for emergency rules
 
     @property
     def ref(self) -> dict[str, str | None]:
         """What events and traces carry about the actor: ids and codes, never names."""
-        return {"kind": self.kind.value, "id": self.id, "profession": self.profession,
-                "organisation": self.organisation}
+        return {
+            "kind": self.kind.value,
+            "id": self.id,
+            "profession": self.profession,
+            "organisation": self.organisation,
+        }

@@ -93,8 +93,11 @@ def apply(management: Management, vhost: str, principal: Principal, password: st
     user = quote(principal.username, safe="")
     where = quote(vhost, safe="")
     management.call("PUT", f"users/{user}", {"password": password, "tags": ""})
-    management.call("PUT", f"permissions/{where}/{user}",
-                    {"configure": grants.configure, "write": grants.write, "read": grants.read})
+    management.call(
+        "PUT",
+        f"permissions/{where}/{user}",
+        {"configure": grants.configure, "write": grants.write, "read": grants.read},
+    )
     for exchange, (write, read) in grants.topics.items():
         topic = {"exchange": exchange, "write": write, "read": read}
         management.call("PUT", f"topic-permissions/{where}/{user}", topic)
@@ -117,25 +120,34 @@ def password_variable(name: str) -> str:
     return f"DMP_BROKER_PASSWORD_{name.upper().replace('-', '_')}"
 
 
-def passwords_from_env(principals: Iterable[Principal], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+def passwords_from_env(
+    principals: Iterable[Principal], environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
     """Each principal's password from the environment; every one must be there, or nothing is applied."""
     wanted = {principal.name: password_variable(principal.name) for principal in principals}
     missing = [variable for variable in wanted.values() if not environ.get(variable)]
     if missing:
-        raise ConfigurationError(f"no password for {len(missing)} principal(s): {', '.join(missing)} not set "
-                                 "(each from its Secret dmp-broker-<name>, key password)")
+        raise ConfigurationError(
+            f"no password for {len(missing)} principal(s): {', '.join(missing)} not set "
+            "(each from its Secret dmp-broker-<name>, key password)"
+        )
     return {name: environ[variable] for name, variable in wanted.items()}
 
 
-def provision(amqp_uri: str, extra: tuple[Principal, ...] = (), passwords: Mapping[str, str] | None = None
-              ) -> dict[str, str]:
+def provision(
+    amqp_uri: str, extra: tuple[Principal, ...] = (), passwords: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Create (or reset) every principal's user on the broker of `amqp_uri` (the administrator's) and declare
     the topology; return each principal's AMQP URI by name. Each password is `passwords[name]` when given
     (the Kubernetes Secrets' own: the Deployments connect with them), else a fresh one (make run, tests)."""
     everyone = (*bus.principals(user_prefix(amqp_uri)), *extra)
     management = Management.for_broker(amqp_uri)
-    if any(p.username == management.user for p in everyone):  # resetting it would lock the administrator out
-        raise ConfigurationError(f"the administrator's user {management.user} is a principal's name")
+    if any(
+        p.username == management.user for p in everyone
+    ):  # resetting it would lock the administrator out
+        raise ConfigurationError(
+            f"the administrator's user {management.user} is a principal's name"
+        )
     if passwords is not None:
         missing = sorted(p.name for p in everyone if not passwords.get(p.name))
         if missing:
@@ -163,8 +175,10 @@ def ensure_management(amqp_uri: str) -> None:
         return
     plugins = shutil.which("rabbitmq-plugins")
     if plugins is None:
-        sys.exit("The RabbitMQ management API does not answer and rabbitmq-plugins is not installed: enable "
-                 "rabbitmq_management on your broker (or set DMP_RABBITMQ_MANAGEMENT_URL).")
+        sys.exit(
+            "The RabbitMQ management API does not answer and rabbitmq-plugins is not installed: enable "
+            "rabbitmq_management on your broker (or set DMP_RABBITMQ_MANAGEMENT_URL)."
+        )
     subprocess.run([plugins, "enable", "rabbitmq_management"], check=True)  # noqa: S603
     for _ in range(60):
         if management.answers():
@@ -178,17 +192,23 @@ def external(name: str, events: list[str], amqp_uri: str) -> Principal:
     for item in events:
         source, _, event_type = item.partition(":")
         if source not in bus.EVENT_SOURCES or not event_type:
-            sys.exit(f"--events takes SOURCE:TYPE with SOURCE one of {', '.join(bus.EVENT_SOURCES)}; got {item!r}")
+            sys.exit(
+                f"--events takes SOURCE:TYPE with SOURCE one of {', '.join(bus.EVENT_SOURCES)}; got {item!r}"
+            )
         pairs.append((source, event_type))
     if kind_of(name) is not Kind.CLIENT:
-        sys.exit(f"{name} is a name of the system's own principals; an external service needs another")
+        sys.exit(
+            f"{name} is a name of the system's own principals; an external service needs another"
+        )
     return Principal(name, f"{user_prefix(amqp_uri)}{name}", tuple(pairs))
 
 
 def named_operator(name: str, amqp_uri: str) -> Principal:
     """operator-NAME: an operator of their own, allowed what `operator` is, and traced by name."""
     if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", name):
-        sys.exit("an operator's name is 2 to 31 lowercase letters, digits or dashes, starting with a letter")
+        sys.exit(
+            "an operator's name is 2 to 31 lowercase letters, digits or dashes, starting with a letter"
+        )
     return Principal(f"operator-{name}", f"{user_prefix(amqp_uri)}operator-{name}")
 
 
@@ -202,11 +222,23 @@ def held(management: Management, vhost: str, principal: Principal) -> Grants | N
         if error.code == 404:
             return None
         raise
-    permissions = [p for p in as_list(management.call("GET", f"users/{user}/permissions")) if p["vhost"] == vhost]
-    topics = [t for t in as_list(management.call("GET", f"users/{user}/topic-permissions")) if t["vhost"] == vhost]
+    permissions = [
+        p
+        for p in as_list(management.call("GET", f"users/{user}/permissions"))
+        if p["vhost"] == vhost
+    ]
+    topics = [
+        t
+        for t in as_list(management.call("GET", f"users/{user}/topic-permissions"))
+        if t["vhost"] == vhost
+    ]
     vhost_grants = permissions[0] if permissions else {"configure": "", "write": "", "read": ""}
-    return Grants(vhost_grants["configure"], vhost_grants["write"], vhost_grants["read"],
-                  {t["exchange"]: (t["write"], t["read"]) for t in topics})
+    return Grants(
+        vhost_grants["configure"],
+        vhost_grants["write"],
+        vhost_grants["read"],
+        {t["exchange"]: (t["write"], t["read"]) for t in topics},
+    )
 
 
 def as_list(answer: object) -> list[dict[str, str]]:
@@ -219,8 +251,11 @@ def dismiss(management: Management, vhost: str, principal: Principal) -> list[st
     """An external service leaves the bus: its user goes (RabbitMQ then closes its open connections) and so
     do its durable queues, which would otherwise keep collecting its events; returns the queues deleted."""
     remove(management, principal)
-    prefixes = (f"{principal.name}.from-", bus.reply_queue_prefix(principal.name),
-                bus.reply_queue_prefix(principal.username))
+    prefixes = (
+        f"{principal.name}.from-",
+        bus.reply_queue_prefix(principal.name),
+        bus.reply_queue_prefix(principal.username),
+    )
     on = quote(vhost, safe="")
     deleted = []
     for queue in as_list(management.call("GET", f"queues/{on}?columns=name")):
@@ -235,22 +270,39 @@ def dismiss(management: Management, vhost: str, principal: Principal) -> list[st
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    provision_command = commands.add_parser("provision", help="every system principal's user, permissions, topology")
-    provision_command.add_argument("--passwords-from-env", action="store_true", required=True,
-                                   help="each password from DMP_BROKER_PASSWORD_<NAME> (none generated or printed)")
-    admit = commands.add_parser("admit", help="admit an external service (prints its AMQP URI once)")
+    provision_command = commands.add_parser(
+        "provision", help="every system principal's user, permissions, topology"
+    )
+    provision_command.add_argument(
+        "--passwords-from-env",
+        action="store_true",
+        required=True,
+        help="each password from DMP_BROKER_PASSWORD_<NAME> (none generated or printed)",
+    )
+    admit = commands.add_parser(
+        "admit", help="admit an external service (prints its AMQP URI once)"
+    )
     admit.add_argument("name")
     admit.add_argument("--events", nargs="*", default=[], metavar="SOURCE:TYPE")
-    operator = commands.add_parser("admit-operator", help="a named operator, operator-NAME (prints its AMQP URI "
-                                   "once); what it runs is traced under that name")
+    operator = commands.add_parser(
+        "admit-operator",
+        help="a named operator, operator-NAME (prints its AMQP URI "
+        "once); what it runs is traced under that name",
+    )
     operator.add_argument("name")
     rotate = commands.add_parser("rotate", help="a new password for one of the system's principals")
     rotate.add_argument("name")
-    show = commands.add_parser("show", help="what a principal may do (an external service: as the broker holds it)")
+    show = commands.add_parser(
+        "show", help="what a principal may do (an external service: as the broker holds it)"
+    )
     show.add_argument("name")
-    remove_command = commands.add_parser("remove", help="delete an external service's broker user and queues")
+    remove_command = commands.add_parser(
+        "remove", help="delete an external service's broker user and queues"
+    )
     remove_command.add_argument("name")
     return parser
 
@@ -264,11 +316,15 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigurationError as error:
         sys.exit(str(error))
     except urllib.error.HTTPError as error:
-        sys.exit(f"the management API at {management.url} answered {error.code} {error.reason} ({error.url})")
+        sys.exit(
+            f"the management API at {management.url} answered {error.code} {error.reason} ({error.url})"
+        )
     except OSError as error:  # includes URLError: not reached, refused, TLS
         sys.exit(f"the management API at {management.url} did not answer: {error}")
     except (OperationalError, AMQPError) as error:  # the topology is declared over AMQP
-        sys.exit(f"the broker at {where(amqp_uri)} refused the administrator or did not answer: {error}")
+        sys.exit(
+            f"the broker at {where(amqp_uri)} refused the administrator or did not answer: {error}"
+        )
 
 
 def run(args: argparse.Namespace, amqp_uri: str, management: Management) -> None:
@@ -276,8 +332,10 @@ def run(args: argparse.Namespace, amqp_uri: str, management: Management) -> None
     vhost = vhost_of(amqp_uri)
     if args.command == "provision":
         provision(amqp_uri, passwords=passwords_from_env(own.values()))
-        print(f"vhost {vhost}: the topology, and users {', '.join(p.username for p in own.values())} with the "
-              "permissions of services/common/bus.py")
+        print(
+            f"vhost {vhost}: the topology, and users {', '.join(p.username for p in own.values())} with the "
+            "permissions of services/common/bus.py"
+        )
         return
     if args.command == "admit":
         if args.name in own:
@@ -292,19 +350,27 @@ def run(args: argparse.Namespace, amqp_uri: str, management: Management) -> None
     elif args.command in ("show", "remove") and kind_of(args.name) is Kind.OPERATOR:
         principal = Principal(args.name, f"{user_prefix(amqp_uri)}{args.name}")
     else:
-        sys.exit(f"unknown principal {args.name}; one of {', '.join(own)} (an external service gets a new "
-                 "password by being admitted again)")
-    if principal.username == management.user:  # the prefix can make an external name the administrator's user
+        sys.exit(
+            f"unknown principal {args.name}; one of {', '.join(own)} (an external service gets a new "
+            "password by being admitted again)"
+        )
+    if (
+        principal.username == management.user
+    ):  # the prefix can make an external name the administrator's user
         sys.exit(f"{principal.username} is the administrator's user; choose another name")
     if args.command == "show":
-        grants = bus.grants(principal) if principal.name in own else held(management, vhost, principal)
+        grants = (
+            bus.grants(principal) if principal.name in own else held(management, vhost, principal)
+        )
         if grants is None:
             sys.exit(f"{args.name} is not admitted: no broker user {principal.username}")
         print(json.dumps(grants.__dict__, indent=2))
         return
     if args.command == "remove":
         if principal.name in own:
-            sys.exit(f"{args.name} is one of the system's own principals: removing it would cut it off the bus")
+            sys.exit(
+                f"{args.name} is one of the system's own principals: removing it would cut it off the bus"
+            )
         if held(management, vhost, principal) is None:
             sys.exit(f"{args.name} is not admitted: no broker user {principal.username}")
         deleted = dismiss(management, vhost, principal)

@@ -37,8 +37,17 @@ from services.common.principals import SERVICES, Kind, allowed, kind_of
 from services.common.subscriptions import SUBSCRIPTIONS
 
 RPC_EXCHANGE = "nameko-rpc"
-EVENT_SOURCES = ("identity", "consent", "dossier", "notify", "audit", "gateway")  # refusals: every service
-REPLY_KEY = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # nameko's reply routing keys
+EVENT_SOURCES = (
+    "identity",
+    "consent",
+    "dossier",
+    "notify",
+    "audit",
+    "gateway",
+)  # refusals: every service
+REPLY_KEY = (
+    "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # nameko's reply routing keys
+)
 NOTHING = "^$"
 
 
@@ -76,7 +85,9 @@ class Grants:
     configure: str
     write: str
     read: str
-    topics: dict[str, tuple[str, str]] = field(default_factory=dict)  # exchange -> (write, read) key regexes
+    topics: dict[str, tuple[str, str]] = field(
+        default_factory=dict
+    )  # exchange -> (write, read) key regexes
 
 
 def principals(prefix: str = "") -> list[Principal]:
@@ -140,7 +151,9 @@ def grants(principal: Principal) -> Grants:
     sources = subscribed(principal)
 
     own_queues = _prefixed((reply_queue_prefix(owner) for owner in owners), REPLY_KEY)
-    own_queues += _prefixed((prefix for owner in owners for prefix in feed_queue_prefixes(owner)), "[0-9a-f]{32}")
+    own_queues += _prefixed(
+        (prefix for owner in owners for prefix in feed_queue_prefixes(owner)), "[0-9a-f]{32}"
+    )
     own_exact = {f"{name}.from-{source}" for source in sources}
     if serves:
         own_exact |= {f"rpc-{name}", f"{name}.dead-letter"}
@@ -160,7 +173,9 @@ def grants(principal: Principal) -> Grants:
     }
     for source in EVENT_SOURCES:
         types = sources.get(source, ())
-        write = "^[a-z_]+$" if source == emits else NOTHING  # an owner emits its own types, never a wildcard
+        write = (
+            "^[a-z_]+$" if source == emits else NOTHING
+        )  # an owner emits its own types, never a wildcard
         topics[events_exchange(source)] = (write, _regex(types))
     if serves:
         topics[DEAD_LETTER_EXCHANGE] = (_regex([name]), _regex([name]))
@@ -175,10 +190,17 @@ def grants(principal: Principal) -> Grants:
 def declare_topology(amqp_uri: str) -> None:
     """Declare the exchanges, the durable queues and their bindings, as the broker's administrator, before
     any service starts: the services may only check that the exchanges they do not own exist."""
-    exchanges = [RPC_EXCHANGE, DEAD_LETTER_EXCHANGE, *(events_exchange(source) for source in EVENT_SOURCES)]
+    exchanges = [
+        RPC_EXCHANGE,
+        DEAD_LETTER_EXCHANGE,
+        *(events_exchange(source) for source in EVENT_SOURCES),
+    ]
     with Connection(amqp_uri) as connection:  # type: ignore[no-untyped-call]
         channel = connection.default_channel
         for name in exchanges:
             Exchange(name, type="topic", durable=True)(channel).declare()  # type: ignore[no-untyped-call]
-        for queue in [*(subscription.queue for subscription in SUBSCRIPTIONS), *map(dead_letter_queue, SERVICES)]:
+        for queue in [
+            *(subscription.queue for subscription in SUBSCRIPTIONS),
+            *map(dead_letter_queue, SERVICES),
+        ]:
             queue(channel).declare()  # type: ignore[no-untyped-call]

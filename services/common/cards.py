@@ -39,9 +39,17 @@ class Card:
 
     @property
     def public_pem(self) -> str:
-        return self.key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+        return (
+            self.key.public_key()
+            .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
 
     def sign(self, nonce: str) -> str:
         """ES256 as JOSE has it: r||s, 32 bytes each, base64url without padding."""
         r, s = decode_dss_signature(self.key.sign(nonce.encode(), ec.ECDSA(hashes.SHA256())))
-        return base64.urlsafe_b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).rstrip(b"=").decode()
+        return (
+            base64.urlsafe_b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+            .rstrip(b"=")
+            .decode()
+        )

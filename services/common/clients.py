@@ -35,15 +35,28 @@ def path_of(service: str) -> Path:
 
 
 def _signature(name: str, method: Any) -> str:
-    signature = inspect.signature(method)  # annotations as the service spells them (postponed: strings)
+    signature = inspect.signature(
+        method
+    )  # annotations as the service spells them (postponed: strings)
     hints = typing.get_type_hints(method)
-    parameters = [_parameter(parameter, hints.get(parameter.name)) for parameter in signature.parameters.values()]
+    parameters = [
+        _parameter(parameter, hints.get(parameter.name))
+        for parameter in signature.parameters.values()
+    ]
     answer = signature.return_annotation
-    returns = "Any" if answer is inspect.Signature.empty else _on_the_wire(hints.get("return"), str(answer))
+    returns = (
+        "Any"
+        if answer is inspect.Signature.empty
+        else _on_the_wire(hints.get("return"), str(answer))
+    )
     one_line = f"    def {name}({', '.join(parameters)}) -> {returns}:"
     if len(one_line) <= LINE:
         return one_line
-    lines = (f"    def {name}(", *(f"        {parameter}," for parameter in parameters), f"    ) -> {returns}:")
+    lines = (
+        f"    def {name}(",
+        *(f"        {parameter}," for parameter in parameters),
+        f"    ) -> {returns}:",
+    )
     return "\n".join(lines)
 
 
@@ -91,7 +104,9 @@ def module(service_cls: type[Any]) -> str:
             continue
         summary = _summary(method)
         who = f"Callers: {', '.join(sorted(callers))}."
-        methods.append(f"{_signature(attribute, method)}\n{_docstring(f'{summary} {who}' if summary else who)}")
+        methods.append(
+            f"{_signature(attribute, method)}\n{_docstring(f'{summary} {who}' if summary else who)}"
+        )
     body = "\n\n".join(methods)
     return (
         f'"""The {service} service\'s RPC methods, typed: what its callers declare their proxy as. Generated from\n'

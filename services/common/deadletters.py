@@ -62,7 +62,11 @@ def dead_letter_queue(service: str) -> Queue:
     set-up, services/common/bus.py)."""
     exchange = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True, passive=True)  # type: ignore[no-untyped-call]
     return Queue(  # type: ignore[no-untyped-call]
-        f"{service}.dead-letter", exchange=exchange, routing_key=service, durable=True, auto_delete=False,
+        f"{service}.dead-letter",
+        exchange=exchange,
+        routing_key=service,
+        durable=True,
+        auto_delete=False,
     )
 
 
@@ -73,12 +77,20 @@ def dead_letter(message: Any, service: str, queue: str, reason: str) -> None:
     # consumer's own channel inside its delivery callback, waited for the broker while more deliveries
     # arrived on that connection, and hung the consumer after a few letters.
     target = dead_letter_queue(service)
-    headers = {**(message.headers or {}), "x-reason": reason[:1000], "x-original-queue": queue,
-               "x-original-routing-key": str(message.delivery_info.get("routing_key", ""))}
+    headers = {
+        **(message.headers or {}),
+        "x-reason": reason[:1000],
+        "x-original-queue": queue,
+        "x-original-routing-key": str(message.delivery_info.get("routing_key", "")),
+    }
     # Through the dead-letter exchange under the service's own key: nobody may publish to the default
     # exchange, which reaches any queue by its name (services/common/bus.py).
     Producer(channel).publish(  # type: ignore[no-untyped-call]
-        message.body, exchange=target.exchange, routing_key=service, headers=headers, delivery_mode=2,
+        message.body,
+        exchange=target.exchange,
+        routing_key=service,
+        headers=headers,
+        delivery_mode=2,
         content_type=message.content_type or "application/octet-stream",
         content_encoding=message.content_encoding or "binary",
     )
@@ -94,28 +106,41 @@ def _size(message: Any) -> int:
 @dataclass(frozen=True)
 class Refusal:
     reason: str
-    rule: str | None = None  # set when the message is a forgery, not a mistake: it is traced under this rule
+    rule: str | None = (
+        None  # set when the message is a forgery, not a mistake: it is traced under this rule
+    )
 
 
 def event_problem(body: Any, message: Any, sender: Sender) -> Refusal | None:
     """Why a consumed message cannot be an event of its source, or None."""
     if _size(message) > MAX_EVENT_BYTES:
-        return Refusal(f"payload too large: {_size(message)} bytes (events carry ids only, at most {MAX_EVENT_BYTES})")
+        return Refusal(
+            f"payload too large: {_size(message)} bytes (events carry ids only, at most {MAX_EVENT_BYTES})"
+        )
     try:
         event = Event.model_validate(body)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()[:10])
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()[:10]
+        )
         return Refusal(f"not a valid event: {problems}")
     exchange = str(message.delivery_info.get("exchange", ""))
     routing_key = str(message.delivery_info.get("routing_key", ""))
     if exchange != f"{event.source}.events" or routing_key != event.type.value:
-        return Refusal(f"an event {event.source}/{event.type.value} that came through "
-                       f"{exchange or 'the default exchange'} as {routing_key[:60]}")
+        return Refusal(
+            f"an event {event.source}/{event.type.value} that came through "
+            f"{exchange or 'the default exchange'} as {routing_key[:60]}"
+        )
     publisher = sender.of(message)
     if not sender.shared and publisher != event.source:
-        return Refusal(f"an event of {event.source} published by {publisher or 'an unknown sender'}", "R-BUS-SENDER")
+        return Refusal(
+            f"an event of {event.source} published by {publisher or 'an unknown sender'}",
+            "R-BUS-SENDER",
+        )
     try:
-        signer = BusKeys.from_env().signer_of(message.headers, exchange, routing_key, raw_body(message))
+        signer = BusKeys.from_env().signer_of(
+            message.headers, exchange, routing_key, raw_body(message)
+        )
     except BadSignature as error:
         return Refusal(f"an event of {event.source}: {error}", "R-BUS-SIGNATURE")
     if signer != event.source:
@@ -123,7 +148,9 @@ def event_problem(body: Any, message: Any, sender: Sender) -> Refusal | None:
     return None
 
 
-def request_problem(message: Any, caller: str | None, shared: bool, now_ms: int | None = None) -> Refusal | None:
+def request_problem(
+    message: Any, caller: str | None, shared: bool, now_ms: int | None = None
+) -> Refusal | None:
     """Why a call must not be taken as `caller`'s (its broker user's principal; None where every process
     shares one user), or None. Services and the gateway sign every call they make, as a credential of that
     one call (signatures.py); operators and external services may, their broker user being their proof."""
@@ -136,24 +163,45 @@ def request_problem(message: Any, caller: str | None, shared: bool, now_ms: int 
     correlation_id = str(properties.get("correlation_id") or "")
     try:
         signer, sent_ms = BusKeys.from_env().requester_of(
-            headers, str(delivery.get("exchange", "")), str(delivery.get("routing_key", "")), correlation_id,
-            str(properties.get("reply_to") or ""), raw_body(message))
+            headers,
+            str(delivery.get("exchange", "")),
+            str(delivery.get("routing_key", "")),
+            correlation_id,
+            str(properties.get("reply_to") or ""),
+            raw_body(message),
+        )
     except BadSignature as error:
         return Refusal(f"a call: {error}", "R-BUS-SIGNATURE")
     if not shared and signer != caller:
-        return Refusal(f"a call from {caller or 'an unknown sender'} signed by {signer}", "R-BUS-SIGNATURE")
+        return Refusal(
+            f"a call from {caller or 'an unknown sender'} signed by {signer}", "R-BUS-SIGNATURE"
+        )
     now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    stale = SEEN_REQUESTS.problem(signer, correlation_id, sent_ms, now_ms, bool(delivery.get("redelivered")))
+    stale = SEEN_REQUESTS.problem(
+        signer, correlation_id, sent_ms, now_ms, bool(delivery.get("redelivered"))
+    )
     return Refusal(stale, "R-BUS-REPLAY") if stale else None
 
 
 def trace_forgery(service: str, queue: str, message: Any, refusal: Refusal) -> None:
     """Trace a forged message (ids and reasons only). A refused `access_denied` is not traced again: a key
     missing from a verifier would otherwise turn each trace of a refusal into another refusal, for ever."""
-    if refusal.rule is None or message.delivery_info.get("routing_key") == EventType.ACCESS_DENIED.value:
+    if (
+        refusal.rule is None
+        or message.delivery_info.get("routing_key") == EventType.ACCESS_DENIED.value
+    ):
         return
-    publish_now(Event.of(EventType.ACCESS_DENIED, service, utcnow(), None, outcome=Outcome.DENIED,
-                         rule=refusal.rule, data={"queue": queue, "reason": refusal.reason[:200]}))
+    publish_now(
+        Event.of(
+            EventType.ACCESS_DENIED,
+            service,
+            utcnow(),
+            None,
+            outcome=Outcome.DENIED,
+            rule=refusal.rule,
+            data={"queue": queue, "reason": refusal.reason[:200]},
+        )
+    )
 
 
 class GuardedConsume(DrainingMessageConsumer):
@@ -167,7 +215,9 @@ class GuardedConsume(DrainingMessageConsumer):
         BusKeys.from_env()  # refuse to start without the keys to verify with
 
         def undecodable(message: Any, error: Exception) -> None:
-            dead_letter(message, service, queue, f"undecodable body: {type(error).__name__}: {error}"[:500])
+            dead_letter(
+                message, service, queue, f"undecodable body: {type(error).__name__}: {error}"[:500]
+            )
 
         self.consumer.consumer_options["on_decode_error"] = undecodable
 
@@ -186,10 +236,15 @@ def rpc_problem(body: Any, message: Any, consumer: RpcConsumer) -> tuple[str, Ex
     """Why a message on an RPC queue cannot be a call of this service, with the error to answer."""
     if _size(message) > max_rpc_bytes():
         return f"payload too large: {_size(message)} bytes", MalformedRequest("payload too large")
-    if not isinstance(body, dict) or not isinstance(body.get("args"), list | tuple) \
-            or not isinstance(body.get("kwargs"), dict):
-        return ("not an RPC call: the body must be an object with `args` (a list) and `kwargs` (an object)",
-                MalformedRequest("Message missing `args` or `kwargs`"))
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("args"), list | tuple)
+        or not isinstance(body.get("kwargs"), dict)
+    ):
+        return (
+            "not an RPC call: the body must be an object with `args` (a list) and `kwargs` (an object)",
+            MalformedRequest("Message missing `args` or `kwargs`"),
+        )
     try:
         provider = consumer.get_provider_for_method(message.delivery_info.get("routing_key"))
         provider.check_signature(body["args"], body["kwargs"])
@@ -217,11 +272,17 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         if self.sender.shared and not Settings.from_env().dev_login:
             raise ConfigurationError(
                 f"{service} connects as {self.sender.own_user}, a user shared by every process: outside "
-                f"development each process connects as its own broker user (services/common/bus.py)")
+                f"development each process connects as its own broker user (services/common/bus.py)"
+            )
 
         def undecodable(message: Any, error: Exception) -> None:
             self._answer(message, MalformedRequest("the request could not be decoded"))
-            dead_letter(message, service, self.queue.name, f"undecodable body: {type(error).__name__}: {error}"[:500])
+            dead_letter(
+                message,
+                service,
+                self.queue.name,
+                f"undecodable body: {type(error).__name__}: {error}"[:500],
+            )
 
         self.consumer.consumer_options["on_decode_error"] = undecodable
 
@@ -241,7 +302,9 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         self.consumer.ack_message(message)
         return result, exc_info
 
-    def refuse(self, message: Any, method: str, caller: str | None, refusal: Refusal | None = None) -> None:
+    def refuse(
+        self, message: Any, method: str, caller: str | None, refusal: Refusal | None = None
+    ) -> None:
         """A call from someone its method does not name, or not proved to be theirs: answered as if the method
         did not exist, acknowledged, and traced (the broker's permissions should have stopped the first:
         this is the second lock)."""
@@ -250,12 +313,27 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         self.consumer.settled(message)
         service = self.container.service_name
         reason = refusal.reason if refusal else "not among the method's callers"
-        log.error("refused a call of %s.%s from %s: %s", service, method, caller or "an unknown sender", reason)
+        log.error(
+            "refused a call of %s.%s from %s: %s",
+            service,
+            method,
+            caller or "an unknown sender",
+            reason,
+        )
         data = {"method": f"{service}.{method}", "caller": caller or "unknown"}
         if refusal:
             data["reason"] = refusal.reason[:200]
-        publish_now(Event.of(EventType.ACCESS_DENIED, service, utcnow(), None, outcome=Outcome.DENIED,
-                             rule=(refusal.rule if refusal else None) or "R-BUS-CALLER", data=data))
+        publish_now(
+            Event.of(
+                EventType.ACCESS_DENIED,
+                service,
+                utcnow(),
+                None,
+                outcome=Outcome.DENIED,
+                rule=(refusal.rule if refusal else None) or "R-BUS-CALLER",
+                data=data,
+            )
+        )
 
     def _answer(self, message: Any, error: Exception) -> None:
         """Tell a waiting caller at once (an error), when the message says where to answer."""
@@ -266,7 +344,9 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         except Exception:
             exc_info = sys.exc_info()
         try:
-            SignedResponder(self.container.service_name, self.amqp_uri, message).send_response(None, exc_info)
+            SignedResponder(self.container.service_name, self.amqp_uri, message).send_response(
+                None, exc_info
+            )
         except Exception:  # the caller may be gone; the dead letter is what matters
             log.warning("could not answer a malformed call", exc_info=True)
 
@@ -333,8 +413,15 @@ class GuardedRpc(DrainingRpc):
         """What an operator does is traced, by name (`operator-<name>`), in the system chain: the methods
         reserved to operators (purges, key rotation, verification, fees...), not what anyone may call."""
         service = self.container.service_name
-        publish_now(Event.of(EventType.OPERATOR_COMMAND, service, utcnow(), None,
-                             data={"operator": operator, "method": f"{service}.{self.method_name}"}))
+        publish_now(
+            Event.of(
+                EventType.OPERATOR_COMMAND,
+                service,
+                utcnow(),
+                None,
+                data={"operator": operator, "method": f"{service}.{self.method_name}"},
+            )
+        )
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
         if exc_info is not None:
@@ -346,6 +433,9 @@ class GuardedRpc(DrainingRpc):
             # service (nameko stops a container whose worker thread dies), as the fault test found. The
             # request stays unacknowledged, so the broker redelivers it once it is back; the caller
             # times out and retries (a deposit with its Idempotency-Key stores nothing twice).
-            log.warning("could not answer %s: the broker is unreachable (%s)", worker_ctx.call_id,
-                        type(error).__name__)
+            log.warning(
+                "could not answer %s: the broker is unreachable (%s)",
+                worker_ctx.call_id,
+                type(error).__name__,
+            )
             return result, exc_info

@@ -21,8 +21,10 @@ def bus_keys(signers: tuple[str, ...] = SIGNERS) -> dict[str, str]:
     """A signing key for each principal that signs on the bus (DMP_BUS_SIGNING_KEY_<NAME>: `make run` gives
     each process its own as DMP_BUS_SIGNING_KEY) and every public key (services/common/signatures.py)."""
     keys = {name: SigningKey.generate(kid=f"{name}.{uuid.uuid4().hex[:6]}") for name in signers}
-    return {**{signing_variable(name): key.serialise() for name, key in keys.items()},
-            PUBLIC_KEYS: ",".join(key.public() for key in keys.values())}
+    return {
+        **{signing_variable(name): key.serialise() for name, key in keys.items()},
+        PUBLIC_KEYS: ",".join(key.public() for key in keys.values()),
+    }
 
 
 def main() -> None:

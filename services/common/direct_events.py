@@ -17,13 +17,16 @@ from services.common.settings import Settings
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_publishers: dict[str, SignedPublisher] = {}  # by source: the in-process tests run every service in one
+_publishers: dict[
+    str, SignedPublisher
+] = {}  # by source: the in-process tests run every service in one
 
 
 def _publisher(source: str) -> SignedPublisher:
     if source not in _publishers:
-        _publishers[source] = SignedPublisher(Settings.from_env().amqp_uri, source, use_confirms=True,
-                                              mandatory=True)
+        _publishers[source] = SignedPublisher(
+            Settings.from_env().amqp_uri, source, use_confirms=True, mandatory=True
+        )
     return _publishers[source]
 
 
@@ -31,7 +34,11 @@ def publish_now(event: Event) -> None:
     exchange = get_event_exchange(event.source)
     try:
         with _lock:  # one publisher (and its pooled connection) for every thread of the process
-            _publisher(event.source).publish(event.model_dump(mode="json"), exchange=exchange,
-                                             declare=[exchange], routing_key=event.type.value)
+            _publisher(event.source).publish(
+                event.model_dump(mode="json"),
+                exchange=exchange,
+                declare=[exchange],
+                routing_key=event.type.value,
+            )
     except Exception:
         log.exception("could not trace %s %s (%s)", event.type.value, event.event_id, event.rule)

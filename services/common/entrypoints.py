@@ -41,8 +41,6 @@ def every(seconds: float) -> Callable[[F], F]:
     return decorator
 
 
-
-
 @overload
 def rpc(method: F) -> F: ...
 
@@ -94,10 +92,16 @@ def typed(function: F) -> F:
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
         nonlocal models
-        if models is None:  # resolved at the first call: the annotations are strings until every module is loaded
+        if (
+            models is None
+        ):  # resolved at the first call: the annotations are strings until every module is loaded
             hints = typing.get_type_hints(function)
-            models = {name: (model, optional) for name in signature.parameters
-                      for model, optional in [model_in(hints.get(name))] if model is not None}
+            models = {
+                name: (model, optional)
+                for name in signature.parameters
+                for model, optional in [model_in(hints.get(name))]
+                if model is not None
+            }
         bound = signature.bind(*args, **kwargs)
         for name, (model, optional) in models.items():
             if name not in bound.arguments:

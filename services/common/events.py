@@ -22,7 +22,9 @@ class EventType(StrEnum):
     AGENT_REGISTERED = "agent_registered"
     SYSTEM_REGISTERED = "system_registered"
     LOGGED_IN = "logged_in"
-    SESSION_ENDED = "session_ended"  # logout or a replayed refresh token: its access tokens are refused
+    SESSION_ENDED = (
+        "session_ended"  # logout or a replayed refresh token: its access tokens are refused
+    )
     ACCOUNT_STATUS_CHANGED = "account_status_changed"
     CONTACT_CHANGED = "contact_changed"
     REPRESENTATIVE_ADDED = "representative_added"
@@ -38,7 +40,9 @@ class EventType(StrEnum):
     CARE_TEAM_OBJECTED = "care_team_objected"
     MEDECIN_TRAITANT_DECLARED = "medecin_traitant_declared"
     MEDECIN_TRAITANT_ENDED = "medecin_traitant_ended"
-    MEDECIN_TRAITANT_PROPOSED = "medecin_traitant_proposed"  # by a médecin; grants nothing until confirmed
+    MEDECIN_TRAITANT_PROPOSED = (
+        "medecin_traitant_proposed"  # by a médecin; grants nothing until confirmed
+    )
     PROFESSIONAL_BLOCKED = "professional_blocked"
     PROFESSIONAL_UNBLOCKED = "professional_unblocked"
     EMERGENCY_OPPOSITIONS_SET = "emergency_oppositions_set"
@@ -61,8 +65,12 @@ class EventType(StrEnum):
     PERSONAL_SPACE_READ = "personal_space_read"
     ACCESS_DENIED = "access_denied"
     LOGIN_FAILED = "login_failed"  # a wrong or expired one-time code for a known patient
-    AUTHENTICATION_REFUSED = "authentication_refused"  # a presented token failed verification (no actor)
-    OPERATOR_COMMAND = "operator_command"  # an operator's command reached a service: who, which method
+    AUTHENTICATION_REFUSED = (
+        "authentication_refused"  # a presented token failed verification (no actor)
+    )
+    OPERATOR_COMMAND = (
+        "operator_command"  # an operator's command reached a service: who, which method
+    )
 
 
 class Outcome(StrEnum):
@@ -96,6 +104,8 @@ class Event(BaseModel):
     data: dict[str, str] = Field(default_factory=dict)  # further ids and codes, never content
 
     @classmethod
-    def of(cls, type_: EventType, source: str, at: datetime, actor: Actor | None, **fields: Any) -> Event:
+    def of(
+        cls, type_: EventType, source: str, at: datetime, actor: Actor | None, **fields: Any
+    ) -> Event:
         ref = ActorRef(**actor.ref) if actor is not None else None
         return cls(type=type_, source=source, occurred_at=at, actor=ref, **fields)

@@ -59,7 +59,9 @@ class Grant(BaseModel):
             return self
         return self.refused("R-MATRIX-CATEGORY")
 
-    def for_document(self, actor_id: str, category: str, visibility: list[str], author_id: str) -> Grant:
+    def for_document(
+        self, actor_id: str, category: str, visibility: list[str], author_id: str
+    ) -> Grant:
         """The decision for one document: its category must be covered, and none of its visibility codes
         may hide it from this actor unless they are its author. (visible_to below is the same rule as
         a Mongo query, for lists, and hidden_from its complement, for the traces of documents in the
@@ -84,15 +86,20 @@ class Grant(BaseModel):
     def refused(self, rule: str) -> Grant:
         """The same decision turned into a refusal by `rule` (e.g. the dossier is closed)."""
         french, english = explain(rule)
-        return self.model_copy(update={"allowed": False, "rule": rule, "reason": english, "reason_fr": french})
+        return self.model_copy(
+            update={"allowed": False, "rule": rule, "reason": english, "reason_fr": french}
+        )
 
 
 # The visibility rule as queries: documents (dossier's, or audit's record of them, in the same shape:
 # "visibility" codes and "author.id") this actor may see, and those hidden from them.
 
+
 def visible_to(grant: Grant, actor_id: str) -> dict[str, Any]:
     """Documents not hidden from this actor by their visibility codes; an author sees their own."""
-    return {"$or": [{"visibility": {"$nin": list(grant.hidden_visibility)}}, {"author.id": actor_id}]}
+    return {
+        "$or": [{"visibility": {"$nin": list(grant.hidden_visibility)}}, {"author.id": actor_id}]
+    }
 
 
 def hidden_from(grant: Grant, actor_id: str) -> dict[str, Any] | None:

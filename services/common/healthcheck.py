@@ -57,7 +57,9 @@ def check_broker(amqp_uri: str, timeout: float) -> Check:
         with Connection(amqp_uri, connect_timeout=timeout) as connection:  # type: ignore[no-untyped-call]
             connection.ensure_connection(max_retries=1, timeout=timeout)
     except Exception as error:  # any failure to connect is the answer, whatever its class
-        return Check("broker", f"broker unreachable at {where(amqp_uri)}: {type(error).__name__}: {error}")
+        return Check(
+            "broker", f"broker unreachable at {where(amqp_uri)}: {type(error).__name__}: {error}"
+        )
     return Check("broker", None)
 
 
@@ -68,15 +70,23 @@ def check_store(mongo_uri: str, timeout: float) -> Check:
     millis = int(timeout * 1000)
     try:
         client: MongoClient[dict[str, object]] = MongoClient(
-            mongo_uri, serverSelectionTimeoutMS=millis, connectTimeoutMS=millis, socketTimeoutMS=millis
+            mongo_uri,
+            serverSelectionTimeoutMS=millis,
+            connectTimeoutMS=millis,
+            socketTimeoutMS=millis,
         )
     except (PyMongoError, ValueError) as error:
         return Check("store", f"store address is invalid: {type(error).__name__}: {error}")
     try:
         client.admin.command("ping")
     except PyMongoError as error:
-        first_line = str(error).split("\n")[0].split(" (configured timeouts")[0].split(", Timeout:")[0]
-        return Check("store", f"store unreachable at {where(mongo_uri)}: {type(error).__name__}: {first_line}")
+        first_line = (
+            str(error).split("\n")[0].split(" (configured timeouts")[0].split(", Timeout:")[0]
+        )
+        return Check(
+            "store",
+            f"store unreachable at {where(mongo_uri)}: {type(error).__name__}: {first_line}",
+        )
     finally:
         client.close()
     return Check("store", None)
@@ -87,10 +97,16 @@ def check_heartbeat(service: str, max_age: float, now: float | None = None) -> C
     try:
         age = (time.time() if now is None else now) - path.stat().st_mtime
     except FileNotFoundError:
-        return Check("heartbeat", f"no heartbeat at {path}: the {service} service has not started its event loop")
+        return Check(
+            "heartbeat",
+            f"no heartbeat at {path}: the {service} service has not started its event loop",
+        )
     if age > max_age:
-        return Check("heartbeat", f"heartbeat at {path} is {age:.0f} s old (limit {max_age:.0f} s): "
-                                  "the event loop is stuck")
+        return Check(
+            "heartbeat",
+            f"heartbeat at {path} is {age:.0f} s old (limit {max_age:.0f} s): "
+            "the event loop is stuck",
+        )
     return Check("heartbeat", None)
 
 
@@ -104,11 +120,19 @@ def run_checks(service: str, live: bool, timeout: float, max_age: float) -> list
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("service", choices=SERVICES)
-    parser.add_argument("--live", action="store_true", help="liveness: only the process's heartbeat")
-    parser.add_argument("--timeout", type=float, default=3.0, help="seconds for each of broker and store")
-    parser.add_argument("--max-age", type=float, default=30.0, help="oldest acceptable heartbeat, seconds")
+    parser.add_argument(
+        "--live", action="store_true", help="liveness: only the process's heartbeat"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3.0, help="seconds for each of broker and store"
+    )
+    parser.add_argument(
+        "--max-age", type=float, default=30.0, help="oldest acceptable heartbeat, seconds"
+    )
     args = parser.parse_args(argv)
     try:
         checks = run_checks(args.service, args.live, args.timeout, args.max_age)

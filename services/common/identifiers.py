@@ -94,10 +94,14 @@ def demographics_mismatch(ins: str, sex: str, birth: date) -> list[dict[str, str
     """Where declared traits contradict the INS (a NIR encodes sex, year and month of birth)."""
     problems = []
     if {"1": "M", "2": "F"}.get(ins[0]) != sex:
-        problems.append({"field": "sex", "reason": "does not match the INS (first digit 1 = M, 2 = F)"})
+        problems.append(
+            {"field": "sex", "reason": "does not match the INS (first digit 1 = M, 2 = F)"}
+        )
     month = int(ins[3:5])
     if int(ins[1:3]) != birth.year % 100 or (1 <= month <= 12 and month != birth.month):
-        problems.append({"field": "birth_date", "reason": "does not match the INS (year and month of birth)"})
+        problems.append(
+            {"field": "birth_date", "reason": "does not match the INS (year and month of birth)"}
+        )
     return problems
 
 

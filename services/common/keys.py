@@ -53,7 +53,9 @@ class SigningKey:
         return f"{self.kid}:{b64e(raw)}"
 
 
-def parse_public_keys(text: str, variable: str = "DMP_TOKEN_PUBLIC_KEYS") -> dict[str, Ed25519PublicKey]:
+def parse_public_keys(
+    text: str, variable: str = "DMP_TOKEN_PUBLIC_KEYS"
+) -> dict[str, Ed25519PublicKey]:
     keys: dict[str, Ed25519PublicKey] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         kid, _, material = item.partition(":")

@@ -56,8 +56,11 @@ def service_class(name: str) -> type:
     """The service class itself (nameko's own loader would also pick up mixins with entrypoints)."""
     module = importlib.import_module(f"services.{name}.service")
     return next(
-        cls for cls in vars(module).values()
-        if isinstance(cls, type) and cls.__module__ == module.__name__ and getattr(cls, "name", None) == name
+        cls
+        for cls in vars(module).values()
+        if isinstance(cls, type)
+        and cls.__module__ == module.__name__
+        and getattr(cls, "name", None) == name
     )
 
 

@@ -71,7 +71,9 @@ def _compare(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "$in": lambda value, operand: any(candidate in operand for candidate in _candidates(value)),
-    "$nin": lambda value, operand: not any(candidate in operand for candidate in _candidates(value)),
+    "$nin": lambda value, operand: (
+        not any(candidate in operand for candidate in _candidates(value))
+    ),
     "$ne": lambda value, operand: operand not in _candidates(value),
     "$lt": _compare(lambda a, b: bool(a < b)),
     "$lte": _compare(lambda a, b: bool(a <= b)),

@@ -141,11 +141,15 @@ class OutboxRelay:
                 self.publisher.publish(
                     event,
                     exchange=exchange,
-                    declare=[exchange],  # its subscribers' queues are the set-up's (services/common/bus.py)
+                    declare=[
+                        exchange
+                    ],  # its subscribers' queues are the set-up's (services/common/bus.py)
                     routing_key=event["type"],
                     headers=encode_to_headers(headers),
                 )
             except UndeliverableMessage:
                 # No subscription takes this event type: keep it rather than drop it.
-                log.warning("event %s (%s) not routable yet; kept", event["event_id"], event["type"])
+                log.warning(
+                    "event %s (%s) not routable yet; kept", event["event_id"], event["type"]
+                )
                 raise

@@ -25,7 +25,9 @@ def after(query: Query, cursor: str | None, order: str = "created_ms") -> Query:
 
 
 def encode_cursor(record: dict[str, Any], order: str = "created_ms") -> str:
-    return base64.urlsafe_b64encode(f"{record[order]}:{record['_id']}".encode()).decode().rstrip("=")
+    return (
+        base64.urlsafe_b64encode(f"{record[order]}:{record['_id']}".encode()).decode().rstrip("=")
+    )
 
 
 def decode_cursor(cursor: str) -> tuple[int, str]:

@@ -35,7 +35,9 @@ class Kind(StrEnum):
     SERVICE = "service"
     GATEWAY = "gateway"
     OPERATOR = "operator"
-    CLIENT = "client"  # an external service admitted to call the public RPCs and receive some events
+    CLIENT = (
+        "client"  # an external service admitted to call the public RPCs and receive some events
+    )
 
 
 def kind_of(name: str) -> Kind:
@@ -50,7 +52,9 @@ def kind_of(name: str) -> Kind:
 
 def allowed(caller: str, callers: frozenset[str]) -> bool:
     """Whether the principal named `caller` is among `callers` (names, or the groups above)."""
-    groups = {EVERYONE} | ({caller} if caller not in GROUPS else set())  # a principal named "operators" is no group
+    groups = {EVERYONE} | (
+        {caller} if caller not in GROUPS else set()
+    )  # a principal named "operators" is no group
     kind = kind_of(caller)
     if kind in (Kind.GATEWAY, Kind.CLIENT):
         groups.add(CLIENTS)
@@ -80,7 +84,11 @@ def caller_of(user_id: object, own_user: str, own_name: str) -> str | None:
     if not isinstance(user_id, str) or not user_id or shared_user(own_user, own_name):
         return None
     prefix = own_user[: len(own_user) - len(own_name)]
-    return user_id[len(prefix):] if user_id.startswith(prefix) and len(user_id) > len(prefix) else None
+    return (
+        user_id[len(prefix) :]
+        if user_id.startswith(prefix) and len(user_id) > len(prefix)
+        else None
+    )
 
 
 def users_prefix_of(amqp_uri: str) -> str | None:
@@ -93,7 +101,7 @@ def users_prefix_of(amqp_uri: str) -> str | None:
 def principal_of_uri(amqp_uri: str) -> str | None:
     """The principal a process connecting with `amqp_uri` is, by its broker user; None for a shared user."""
     prefix = users_prefix_of(amqp_uri)
-    return None if prefix is None else username_of(amqp_uri)[len(prefix):] or None
+    return None if prefix is None else username_of(amqp_uri)[len(prefix) :] or None
 
 
 def shared_user(own_user: str, own_name: str) -> bool:
@@ -139,10 +147,19 @@ class NamedPublisher(Publisher):  # type: ignore[misc]
             OUTSTANDING.record(correlation_id, routing_key)
             keys = BusKeys.from_env() if self.principal else None
             if keys is not None and self.principal in keys.signing:
-                content_type, encoding, payload = encoded(payload, kwargs.pop("serializer", self.serializer))
+                content_type, encoding, payload = encoded(
+                    payload, kwargs.pop("serializer", self.serializer)
+                )
                 kwargs.update(content_type=content_type, content_encoding=encoding)
-                headers = keys.sign_request(self.principal, self._exchange_name(kwargs), routing_key,
-                                            correlation_id, str(reply_to), payload, time.time_ns() // 1_000_000)
+                headers = keys.sign_request(
+                    self.principal,
+                    self._exchange_name(kwargs),
+                    routing_key,
+                    correlation_id,
+                    str(reply_to),
+                    payload,
+                    time.time_ns() // 1_000_000,
+                )
                 kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), **headers}
         super().publish(payload, **kwargs)
 
@@ -162,7 +179,12 @@ class SignedPublisher(NamedPublisher):
     def publish(self, payload: Any, **kwargs: Any) -> None:
         content_type, encoding, body = encoded(payload, kwargs.pop("serializer", self.serializer))
         headers = BusKeys.from_env().sign(
-            str(self.principal), self._exchange_name(kwargs), str(kwargs.get("routing_key", "")),
-            body, str(kwargs.get("correlation_id") or ""), self.answers)
+            str(self.principal),
+            self._exchange_name(kwargs),
+            str(kwargs.get("routing_key", "")),
+            body,
+            str(kwargs.get("correlation_id") or ""),
+            self.answers,
+        )
         kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), **headers}
         super().publish(body, content_type=content_type, content_encoding=encoding, **kwargs)

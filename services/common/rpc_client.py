@@ -54,7 +54,10 @@ from services.identity.client import IdentityClient
 from services.notify.client import NotifyClient
 
 log = logging.getLogger(__name__)
-BROKER_ERRORS = (OperationalError, AmqpConnectionError)  # the broker refused or dropped the connection
+BROKER_ERRORS = (
+    OperationalError,
+    AmqpConnectionError,
+)  # the broker refused or dropped the connection
 CONNECTION_ERRORS = (OSError, *BROKER_ERRORS)  # the same, or the socket under it
 
 
@@ -72,7 +75,9 @@ class Cluster(Protocol):
     audit: AuditClient
 
 
-def call_async(method: Callable[Arguments, Answer], *args: Arguments.args, **kwargs: Arguments.kwargs) -> Any:
+def call_async(
+    method: Callable[Arguments, Answer], *args: Arguments.args, **kwargs: Arguments.kwargs
+) -> Any:
     """Send a call without waiting for its answer (nameko's `call_async`), its arguments checked by the
     method's typed client: `call_async(self.notify.deliver_identity_message, message)`."""
     return cast(Any, method).call_async(*args, **kwargs)
@@ -147,7 +152,9 @@ class LastingReplyListener(ReplyListener):  # type: ignore[misc]
                 self.replies = None
                 if reconnected:
                     raise
-                log.info("the reply connection was lost (%s); connecting again", type(error).__name__)
+                log.info(
+                    "the reply connection was lost (%s); connecting again", type(error).__name__
+                )
                 reconnected = True
             except BaseException:
                 self.replies = None
@@ -177,22 +184,32 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
     """nameko's cluster client on one lasting reply connection: `with RpcClient(uri=…, timeout=…) as cluster:
     cluster.dossier.search(token, ins)`."""
 
-    publisher_cls = NamedPublisher  # every request names its broker user (services/common/principals.py)
+    publisher_cls = (
+        NamedPublisher  # every request names its broker user (services/common/principals.py)
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # its requests signed as the principal its broker user is, when this process holds that key
-        kwargs.setdefault("principal", principal_of_uri(kwargs.get("uri") or config.get(AMQP_URI_CONFIG_KEY,
-                                                                                          DEFAULT_AMQP_URI)))
+        kwargs.setdefault(
+            "principal",
+            principal_of_uri(
+                kwargs.get("uri") or config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI)
+            ),
+        )
         super().__init__(*args, **kwargs)
         # nameko builds its listener inside __init__ and binds the call path to that very object;
         # giving the object the lasting class changes how it waits, and nothing else.
         self.reply_listener.__class__ = LastingReplyListener
-        self.client.register_for_reply = self.reply_listener.register_for_reply  # was bound before the change
+        self.client.register_for_reply = (
+            self.reply_listener.register_for_reply
+        )  # was bound before the change
         declared_once(self.reply_listener.queue)
         # Named after the broker user, who alone may consume it (services/common/bus.py), not nameko's
         # "standalone_rpc_client", which every client would share.
         owner = unquote(urlparse(self.reply_listener.amqp_uri).username or "guest")
-        self.reply_listener.queue.name = f"rpc.reply-{owner}-{self.reply_listener.queue.routing_key}"
+        self.reply_listener.queue.name = (
+            f"rpc.reply-{owner}-{self.reply_listener.queue.routing_key}"
+        )
         # before anything declares it: the queue's expiry is an argument of its declaration
         expiry = Settings.from_env().rpc_reply_queue_expiry_seconds
         self.reply_listener.queue.queue_arguments["x-expires"] = expiry * 1000
@@ -257,10 +274,14 @@ class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
     reply_listener = VerifyingReplyListener()
 
     def get_dependency(self, worker_ctx: Any) -> Onward:
-        return Onward(super().get_dependency(worker_ctx), self.container.service_name, self.target_service)
+        return Onward(
+            super().get_dependency(worker_ctx), self.container.service_name, self.target_service
+        )
 
     def setup(self) -> None:
-        self.publisher_options["principal"] = self.container.service_name  # signs its requests (signatures.py)
+        self.publisher_options["principal"] = (
+            self.container.service_name
+        )  # signs its requests (signatures.py)
         super().setup()
         queue = self.reply_listener.queue
         declared_once(queue)
@@ -269,5 +290,7 @@ class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
         # queue yet, dies (ReplyQueueExpiredWithPendingReplies), leaving the service deaf to every answer
         # (found by the fault test: consent restarted under load never answered again). Declared here,
         # before anything starts.
-        with get_connection(self.reply_listener.amqp_uri, config.get(AMQP_SSL_CONFIG_KEY)) as connection:
+        with get_connection(
+            self.reply_listener.amqp_uri, config.get(AMQP_SSL_CONFIG_KEY)
+        ) as connection:
             queue.bind(connection.default_channel).declare()

@@ -31,7 +31,9 @@ Ins = Annotated[
 ]
 Rpps = Annotated[str, AfterValidator(identifiers.check_rpps), Field(examples=["10000000008"])]
 Profession = Annotated[
-    str, AfterValidator(identifiers.check_profession), Field(description="TRE_G15 code", examples=["10"])
+    str,
+    AfterValidator(identifiers.check_profession),
+    Field(description="TRE_G15 code", examples=["10"]),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -54,9 +56,11 @@ class Strict(BaseModel):
 
 BirthPlace = Annotated[
     str,
-    Field(pattern=r"^(\d{5}|2[AB]\d{3})$",
-          description="INSEE code of the birth commune (99 and a country code: born abroad)",
-          examples=["75056"]),
+    Field(
+        pattern=r"^(\d{5}|2[AB]\d{3})$",
+        description="INSEE code of the birth commune (99 and a country code: born abroad)",
+        examples=["75056"],
+    ),
 ]
 
 
@@ -70,8 +74,10 @@ class Problem(BaseModel):
     detail: str
     instance: str
     request_id: str | None = None
-    errors: list[dict[str, str]] = Field(default_factory=list,
-                                         description="each field at fault with its reason, or the rule that refused")
+    errors: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="each field at fault with its reason, or the rule that refused",
+    )
 
 
 class PatientRegistration(Strict):
@@ -94,7 +100,9 @@ CardPublicKey = Annotated[
 
 
 Finess = Annotated[
-    str, AfterValidator(identifiers.check_finess), Field(description="FINESS of the organisation (9 digits)")
+    str,
+    AfterValidator(identifiers.check_finess),
+    Field(description="FINESS of the organisation (9 digits)"),
 ]
 
 
@@ -103,11 +111,18 @@ class ProfessionalRegistration(Strict):
     profession: Profession
     given_name: Name
     family_name: Name
-    specialty: Annotated[str, Field(pattern=r"^[A-Z]{1,4}[0-9]{0,4}$", description="e.g. SM26 (TRE_R38)")] | None = None
+    specialty: (
+        Annotated[str, Field(pattern=r"^[A-Z]{1,4}[0-9]{0,4}$", description="e.g. SM26 (TRE_R38)")]
+        | None
+    ) = None
     organisation: Finess | None = None
-    email: EmailStr | None = Field(None, description="for reminders about their documents (never shown to patients)")
+    email: EmailStr | None = Field(
+        None, description="for reminders about their documents (never shown to patients)"
+    )
     roles: list[Literal["samu_regulator", "occupational_physician"]] = Field(
-        default_factory=list, description="SAMU regulator; occupational physician (médecin du travail)")
+        default_factory=list,
+        description="SAMU regulator; occupational physician (médecin du travail)",
+    )
     card_public_key: CardPublicKey | None = None
 
 
@@ -141,7 +156,9 @@ class Representation(Strict):
     representative_ins: Annotated[Ins, Field(description="the adult who acts for the minor")]
 
 
-ProfessionalId = Annotated[str, AfterValidator(identifiers.check_actor_id), Field(examples=["rpps:10000000009"])]
+ProfessionalId = Annotated[
+    str, AfterValidator(identifiers.check_actor_id), Field(examples=["rpps:10000000009"])
+]
 
 
 class DocumentFacts(Strict):
@@ -155,20 +172,30 @@ class DocumentFacts(Strict):
 class HistoryQuery(Strict):
     date_from: date | None = None
     date_to: date | None = None
-    professional_id: Annotated[str, Field(max_length=64)] | None = Field(None, description="who acted")
-    action: Annotated[str, Field(pattern=r"^[a-z_]{3,40}$")] | None = Field(None, description="event type")
+    professional_id: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="who acted"
+    )
+    action: Annotated[str, Field(pattern=r"^[a-z_]{3,40}$")] | None = Field(
+        None, description="event type"
+    )
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: Annotated[str, Field(max_length=200)] | None = None
     language: Literal["fr", "en"] = "fr"
-    format: Literal["json", "fhir"] = Field("json", description="fhir: a Bundle of FHIR R4 AuditEvent")
+    format: Literal["json", "fhir"] = Field(
+        "json", description="fhir: a Bundle of FHIR R4 AuditEvent"
+    )
 
 
 class NotificationPreferences(Strict):
     channels: Literal["email", "sms", "both"] = "email"
     routine: Literal["immediate", "daily_digest"] = Field(
-        "immediate", description="new documents and other routine events; emergency access and a new "
-        "professional's first access are always sent at once")
-    language: Literal["fr", "en"] | None = Field(None, description="none: the language of the patient's account")
+        "immediate",
+        description="new documents and other routine events; emergency access and a new "
+        "professional's first access are always sent at once",
+    )
+    language: Literal["fr", "en"] | None = Field(
+        None, description="none: the language of the patient's account"
+    )
 
 
 class ProfessionalRef(Strict):
@@ -176,12 +203,18 @@ class ProfessionalRef(Strict):
 
 
 class Authorisation(Strict):
-    until: date | None = Field(None, description="the consent ends at this date (none: until withdrawn)")
+    until: date | None = Field(
+        None, description="the consent ends at this date (none: until withdrawn)"
+    )
 
 
 class CareTeamMembership(Strict):
-    patient_informed: Literal[True] = Field(description="the patient was informed and did not object")
-    days: Annotated[int, Field(ge=1, le=3650)] = Field(365, description="how long the membership lasts")
+    patient_informed: Literal[True] = Field(
+        description="the patient was informed and did not object"
+    )
+    days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        365, description="how long the membership lasts"
+    )
 
 
 class MedecinTraitantDeclaration(Strict):
@@ -189,9 +222,12 @@ class MedecinTraitantDeclaration(Strict):
     feed (a system token) declares the médecin the patient declared to their fund (`professional_id`)."""
 
     patient_agreed: Literal[True] | None = Field(
-        None, description="a médecin's proposal: the patient chose them (they still confirm it themselves)")
+        None,
+        description="a médecin's proposal: the patient chose them (they still confirm it themselves)",
+    )
     professional_id: ProfessionalId | None = Field(
-        None, description="the feed's declaration: the declared médecin (rpps:<RPPS>)")
+        None, description="the feed's declaration: the declared médecin (rpps:<RPPS>)"
+    )
 
 
 class EmergencyOppositions(Strict):
@@ -200,7 +236,9 @@ class EmergencyOppositions(Strict):
 
 
 class BreakGlass(Strict):
-    reason: Annotated[str, Field(min_length=10, max_length=500, description="why, in a few words (traced)")]
+    reason: Annotated[
+        str, Field(min_length=10, max_length=500, description="why, in a few words (traced)")
+    ]
 
 
 class LoginCodeRequest(Strict):
@@ -222,7 +260,12 @@ class LoginCodeCheck(Strict):
 
 
 Mobile = Annotated[
-    str, Field(pattern=r"^\+[1-9][0-9]{7,14}$", description="mobile number, E.164", examples=["+33612345678"])
+    str,
+    Field(
+        pattern=r"^\+[1-9][0-9]{7,14}$",
+        description="mobile number, E.164",
+        examples=["+33612345678"],
+    ),
 ]
 
 
@@ -262,7 +305,9 @@ class ContactChange(Strict):
 
 
 class ContactCode(Strict):
-    code: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="the 6-digit code sent to the new address")]
+    code: Annotated[
+        str, Field(pattern=r"^[0-9]{6}$", description="the 6-digit code sent to the new address")
+    ]
 
 
 class IdentityCheck(Strict):
@@ -283,20 +328,30 @@ class IdentityChecked(BaseModel):
 
 
 class ExternalLogin(Strict):
-    id_token: Annotated[str, Field(min_length=20, max_length=8000, description="ID token of a trusted issuer")]
+    id_token: Annotated[
+        str, Field(min_length=20, max_length=8000, description="ID token of a trusted issuer")
+    ]
     nonce: Annotated[str, Field(min_length=16, max_length=128)] | None = Field(
-        None, description="the nonce the login was started with (a web login sends it): the ID token must carry it")
+        None,
+        description="the nonce the login was started with (a web login sends it): the ID token must carry it",
+    )
 
 
 ActorId = Annotated[
-    str, AfterValidator(identifiers.check_actor_id),
-    Field(description="rpps:<RPPS>, agent:<agent id> or system:<client id>", examples=["rpps:10000000009"]),
+    str,
+    AfterValidator(identifiers.check_actor_id),
+    Field(
+        description="rpps:<RPPS>, agent:<agent id> or system:<client id>",
+        examples=["rpps:10000000009"],
+    ),
 ]
 
 
 class AgentRegistration(Strict):
     agent_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{3,32}$", examples=["CPAM75-0042"])]
-    organisation: Annotated[str, Field(pattern=r"^[0-9]{3}$", description="Assurance Maladie fund (CPAM) code")]
+    organisation: Annotated[
+        str, Field(pattern=r"^[0-9]{3}$", description="Assurance Maladie fund (CPAM) code")
+    ]
     given_name: Name
     family_name: Name
     card_public_key: CardPublicKey
@@ -320,7 +375,10 @@ class CardLogin(Strict):
     actor_id: ActorId
     nonce: Annotated[str, Field(min_length=16, max_length=128)]
     signature: Annotated[
-        str, Field(min_length=16, max_length=200, description="ES256 signature (r||s, 64 bytes), base64url")
+        str,
+        Field(
+            min_length=16, max_length=200, description="ES256 signature (r||s, 64 bytes), base64url"
+        ),
     ]
 
 
@@ -347,7 +405,9 @@ class DossierStatus(BaseModel):
     closed_at: datetime | None = Field(None, description="when it was last closed")
     reopened_at: datetime | None = None
     deletion_requested_at: datetime | None = Field(None, description="when deletion was asked for")
-    purge_at: datetime | None = Field(None, description="when what is left is purged, unless reopened first")
+    purge_at: datetime | None = Field(
+        None, description="when what is left is purged, unless reopened first"
+    )
 
 
 UNIQUE_ID = r"^urn:(oid:[0-2](\.(0|[1-9][0-9]*))+|uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
@@ -364,9 +424,15 @@ def _date_time(value: str) -> str:
     return value
 
 
-CodeSystem = Annotated[str, Field(pattern=r"^(urn:[a-z0-9][a-z0-9-]{0,31}:|https?://)[^\s]+$", max_length=200,
-                                  description="a code or identifier system, as a URN or URL",
-                                  examples=["http://snomed.info/sct"])]
+CodeSystem = Annotated[
+    str,
+    Field(
+        pattern=r"^(urn:[a-z0-9][a-z0-9-]{0,31}:|https?://)[^\s]+$",
+        max_length=200,
+        description="a code or identifier system, as a URN or URL",
+        examples=["http://snomed.info/sct"],
+    ),
+]
 
 
 class Coded(Strict):
@@ -374,7 +440,9 @@ class Coded(Strict):
     shown back as it came; the classes of the national lists in services/common/codes.py are checked there."""
 
     system: CodeSystem
-    code: Annotated[str, Field(pattern=r"^[^\s]+( [^\s]+)*$", max_length=128, examples=["22232009"])]
+    code: Annotated[
+        str, Field(pattern=r"^[^\s]+( [^\s]+)*$", max_length=128, examples=["22232009"])
+    ]
     display: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
@@ -391,11 +459,15 @@ class RelatedId(Strict):
 
     value: Annotated[str, Field(min_length=1, max_length=200)]
     system: CodeSystem | None = None
-    type: Concept | None = Field(None, description="what kind of identifier, e.g. urn:ihe:iti:xds:2013:accession")
+    type: Concept | None = Field(
+        None, description="what kind of identifier, e.g. urn:ihe:iti:xds:2013:accession"
+    )
 
 
 class DocumentSubmission(Strict):
-    category: Annotated[str, AfterValidator(_category), Field(description="TRE_A03 class", examples=["10"])]
+    category: Annotated[
+        str, AfterValidator(_category), Field(description="TRE_A03 class", examples=["10"])
+    ]
     type_code: Annotated[
         str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$", examples=["11488-4"])
     ]
@@ -403,36 +475,64 @@ class DocumentSubmission(Strict):
     care_date: date
     format: Annotated[str, AfterValidator(_format), Field(examples=["application/pdf"])]
     content: Annotated[str, Field(min_length=1, description="the document's bytes, base64")]
-    confidentiality: Literal["N", "R", "V"] = Field("N", description="HL7 confidentiality: normal, restricted, very")
+    confidentiality: Literal["N", "R", "V"] = Field(
+        "N", description="HL7 confidentiality: normal, restricted, very"
+    )
     imaging_study: ImagingStudy | None = Field(
-        None, description="imaging reports (class 31): where the images are; pixels are never stored here"
+        None,
+        description="imaging reports (class 31): where the images are; pixels are never stored here",
     )
     unique_id: Annotated[str, Field(pattern=UNIQUE_ID, max_length=128)] | None = Field(
-        None, description="the document's unique id as its source made it (XDS uniqueId, FHIR masterIdentifier): "
-        "an OID or UUID URN, once per dossier; a new version has its own", examples=["urn:oid:1.2.250.1.999.1.42"])
+        None,
+        description="the document's unique id as its source made it (XDS uniqueId, FHIR masterIdentifier): "
+        "an OID or UUID URN, once per dossier; a new version has its own",
+        examples=["urn:oid:1.2.250.1.999.1.42"],
+    )
     visibility: list[Literal["INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX"]] = Field(
         default_factory=list,
         description="set by a professional at deposit: INVISIBLE_PATIENT for a result awaiting an announcement "
         "consultation (released by its author, or automatically after one month); INVISIBLE_REPRESENTANTS_LEGAUX "
-        "to keep a minor's secret")
-    care_start: Annotated[str, Field(pattern=FHIR_DATE_TIME, max_length=40), AfterValidator(_date_time)] | None = (
-        Field(None, description="when the care started, as sent (FHIR context.period.start with its time and "
-              "offset); its day is care_date", examples=["2026-11-20T10:00:00+01:00"]))
-    care_end: Annotated[str, Field(pattern=FHIR_DATE_TIME, max_length=40), AfterValidator(_date_time)] | None = Field(
-        None, description="when the care it records ended (FHIR context.period.end), as sent: a date, or a date "
-        "and time with its offset; not before care_date", examples=["2026-11-21"])
+        "to keep a minor's secret",
+    )
+    care_start: (
+        Annotated[str, Field(pattern=FHIR_DATE_TIME, max_length=40), AfterValidator(_date_time)]
+        | None
+    ) = Field(
+        None,
+        description="when the care started, as sent (FHIR context.period.start with its time and "
+        "offset); its day is care_date",
+        examples=["2026-11-20T10:00:00+01:00"],
+    )
+    care_end: (
+        Annotated[str, Field(pattern=FHIR_DATE_TIME, max_length=40), AfterValidator(_date_time)]
+        | None
+    ) = Field(
+        None,
+        description="when the care it records ended (FHIR context.period.end), as sent: a date, or a date "
+        "and time with its offset; not before care_date",
+        examples=["2026-11-21"],
+    )
     format_code: Coded | None = Field(
-        None, description="its format code (XDS formatCode, FHIR content.format), e.g. urn:ihe:iti:xds:2017:"
-        "mimeTypeSufficient")
+        None,
+        description="its format code (XDS formatCode, FHIR content.format), e.g. urn:ihe:iti:xds:2017:"
+        "mimeTypeSufficient",
+    )
     facility_type: Concept | None = Field(
-        None, description="the kind of place of care (XDS healthcareFacilityTypeCode, FHIR context.facilityType)")
+        None,
+        description="the kind of place of care (XDS healthcareFacilityTypeCode, FHIR context.facilityType)",
+    )
     practice_setting: Concept | None = Field(
-        None, description="the clinical specialty of the care (XDS practiceSettingCode, FHIR context.practiceSetting)")
+        None,
+        description="the clinical specialty of the care (XDS practiceSettingCode, FHIR context.practiceSetting)",
+    )
     events: Annotated[list[Concept], Field(max_length=20)] = Field(
-        default_factory=list, description="the acts or conditions it documents (XDS eventCodeList, FHIR "
-        "context.event)")
+        default_factory=list,
+        description="the acts or conditions it documents (XDS eventCodeList, FHIR context.event)",
+    )
     related: Annotated[list[RelatedId], Field(max_length=20)] = Field(
-        default_factory=list, description="identifiers it relates to (XDS referenceIdList, FHIR context.related)")
+        default_factory=list,
+        description="identifiers it relates to (XDS referenceIdList, FHIR context.related)",
+    )
 
     @field_validator("care_start")
     @classmethod
@@ -477,17 +577,27 @@ class DocumentMetadata(BaseModel):
     replaced_by: str | None = None
     imaging_study: ImagingStudy | None = None
     author: dict[str, Any]
-    patient_id: str | None = Field(None, description="the patient's id (FHIR Patient id, with - for _)")
-    unique_id: str | None = Field(None, description="its unique id as its source made it, if it gave one")
-    care_start: str | None = Field(None, description="when the care started, as its source sent it, if with a time")
+    patient_id: str | None = Field(
+        None, description="the patient's id (FHIR Patient id, with - for _)"
+    )
+    unique_id: str | None = Field(
+        None, description="its unique id as its source made it, if it gave one"
+    )
+    care_start: str | None = Field(
+        None, description="when the care started, as its source sent it, if with a time"
+    )
     care_end: str | None = Field(None, description="when the care ended, as its source sent it")
     format_code: Coded | None = None
     facility_type: Concept | None = None
     practice_setting: Concept | None = None
     events: list[Concept] = Field(default_factory=list)
     related: list[RelatedId] = Field(default_factory=list)
-    revision: int = Field(1, description="1 at deposit, one more at each change of its metadata (FHIR versionId)")
-    updated_at: datetime | None = Field(None, description="when its metadata last changed; none: never since deposit")
+    revision: int = Field(
+        1, description="1 at deposit, one more at each change of its metadata (FHIR versionId)"
+    )
+    updated_at: datetime | None = Field(
+        None, description="when its metadata last changed; none: never since deposit"
+    )
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> DocumentMetadata:
@@ -508,37 +618,65 @@ SECURITY_LABELS = r"^([A-Z_]{1,40}(,[A-Z_]{1,40}){0,9})?$"  # an empty OR (no la
 
 class DocumentSearch(Strict):
     """Every list field is an OR of its values (absent: no filter; empty: matches nothing); the fields AND."""
+
     category: list[Annotated[str, AfterValidator(_category)]] | None = None
-    type_code: Annotated[Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] | None,
-                         BeforeValidator(_listed)] = None
+    type_code: Annotated[
+        Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] | None,
+        BeforeValidator(_listed),
+    ] = None
     author_id: Annotated[str, Field(max_length=64)] | None = None
     care_from: date | None = None
     care_to: date | None = None
-    created_from: AwareDatetime | None = Field(None, description="deposited at or after this instant")
-    created_before: AwareDatetime | None = Field(None, description="deposited strictly before this instant")
-    document_id: Annotated[Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None,
-                           BeforeValidator(_listed)] = None
-    identifier: Annotated[Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=100)] | None,
-                          BeforeValidator(_listed)] = Field(
-        None, description="any of these ids: ours (doc_...), or the unique id its source gave (urn:oid:..., "
-        "urn:uuid:...); one without a unique id of its source's is also found by urn:uuid:<its id's hex>")
+    created_from: AwareDatetime | None = Field(
+        None, description="deposited at or after this instant"
+    )
+    created_before: AwareDatetime | None = Field(
+        None, description="deposited strictly before this instant"
+    )
+    document_id: Annotated[
+        Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None,
+        BeforeValidator(_listed),
+    ] = None
+    identifier: Annotated[
+        Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=100)] | None,
+        BeforeValidator(_listed),
+    ] = Field(
+        None,
+        description="any of these ids: ours (doc_...), or the unique id its source gave (urn:oid:..., "
+        "urn:uuid:...); one without a unique id of its source's is also found by urn:uuid:<its id's hex>",
+    )
     patient_id: Annotated[str, Field(max_length=64)] | None = Field(
-        None, description="the patient's id (FHIR Patient id): the dossier when no INS is given")
+        None, description="the patient's id (FHIR Patient id): the dossier when no INS is given"
+    )
     security_label: Annotated[
-        Annotated[list[Annotated[str, Field(pattern=SECURITY_LABELS, max_length=420)]],
-                  Field(min_length=1, max_length=10)] | None,
-        BeforeValidator(_listed)] = Field(
-        None, description="labels it carries: its confidentiality (N, R, V) or a visibility code (MASQUE_PS, "
+        Annotated[
+            list[Annotated[str, Field(pattern=SECURITY_LABELS, max_length=420)]],
+            Field(min_length=1, max_length=10),
+        ]
+        | None,
+        BeforeValidator(_listed),
+    ] = Field(
+        None,
+        description="labels it carries: its confidentiality (N, R, V) or a visibility code (MASQUE_PS, "
         "INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX). Each value is an OR of comma-separated labels; "
-        "repeated values AND (FHIR's token semantics); an empty value matches nothing", examples=[["R,V"]])
+        "repeated values AND (FHIR's token semantics); an empty value matches nothing",
+        examples=[["R,V"]],
+    )
     updated_from: AwareDatetime | None = Field(
-        None, description="its metadata last changed (or, never changed, it was deposited) at or after this instant")
+        None,
+        description="its metadata last changed (or, never changed, it was deposited) at or after this instant",
+    )
     updated_before: AwareDatetime | None = Field(
-        None, description="its metadata last changed (or, never changed, it was deposited) before this instant")
-    replaces: Annotated[Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None,
-                        BeforeValidator(_listed)] = Field(None, description="new versions of any of these documents")
+        None,
+        description="its metadata last changed (or, never changed, it was deposited) before this instant",
+    )
+    replaces: Annotated[
+        Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None,
+        BeforeValidator(_listed),
+    ] = Field(None, description="new versions of any of these documents")
     status: Annotated[list[SearchedStatus], BeforeValidator(_listed), Field(max_length=3)] = Field(
-        default_factory=lambda: list[SearchedStatus](["current"]))
+        default_factory=lambda: list[SearchedStatus](["current"])
+    )
     limit: Annotated[int, Field(ge=0, le=100, description="0: the total only")] = 50
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
@@ -552,8 +690,12 @@ class AccessNote(BaseModel):
 class DocumentList(BaseModel):
     documents: list[DocumentMetadata]
     access: AccessNote | None = None
-    total: int = Field(description="how many documents match, counting only those the caller may see")
-    next_cursor: str | None = Field(None, description="pass it as `cursor` for the next page; absent on the last")
+    total: int = Field(
+        description="how many documents match, counting only those the caller may see"
+    )
+    next_cursor: str | None = Field(
+        None, description="pass it as `cursor` for the next page; absent on the last"
+    )
 
 
 # WHO ATC: anatomical group, then two digits, then one or two letters, then two digits (levels 1 to 5).
@@ -562,11 +704,14 @@ ATC_CLASS = r"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$"
 
 class ReimbursedItem(Strict):
     system: Literal["CCAM", "NGAP", "CIP13", "UCD", "LPP", "NABM"] = Field(
-        description="CCAM/NGAP acts, CIP13/UCD drugs, LPP devices, NABM lab tests")
+        description="CCAM/NGAP acts, CIP13/UCD drugs, LPP devices, NABM lab tests"
+    )
     code: Annotated[str, Field(pattern=r"^[A-Z0-9.\-]{1,20}$")]
     quantity: Annotated[int, Field(ge=1, le=1000)] = 1
     atc: Annotated[str, Field(pattern=ATC_CLASS, examples=["C10AA05"])] | None = Field(
-        None, description="drugs (CIP13, UCD) only: the substance's ATC class, at any level, when the feed has it")
+        None,
+        description="drugs (CIP13, UCD) only: the substance's ATC class, at any level, when the feed has it",
+    )
 
     @model_validator(mode="after")
     def _atc_on_drugs_only(self) -> ReimbursedItem:
@@ -576,7 +721,10 @@ class ReimbursedItem(Strict):
 
 
 class ReimbursementLine(Strict):
-    line_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", description="the feed's own id: idempotency key")]
+    line_id: Annotated[
+        str,
+        Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", description="the feed's own id: idempotency key"),
+    ]
     ins: Ins
     care_date: date
     items: Annotated[list[ReimbursedItem], Field(min_length=1, max_length=50)]
@@ -605,7 +753,9 @@ class ReimbursementLines(BaseModel):
 
 class ReimbursementReport(BaseModel):
     accepted: int
-    duplicates: int = Field(description="lines already received (same line_id): ignored, not an error")
+    duplicates: int = Field(
+        description="lines already received (same line_id): ignored, not an error"
+    )
     rejected: list[dict[str, str]] = Field(description="line_id and reason of each line refused")
 
 
@@ -639,7 +789,8 @@ class TrustedPerson(Strict):
 class AdvanceDirectives(Strict):
     written: bool
     kept_by: Annotated[str, Field(max_length=500)] | None = Field(
-        None, description="where they are (or the class 90 document holding them)")
+        None, description="where they are (or the class 90 document holding them)"
+    )
 
 
 class PersonalSpace(Strict):
@@ -653,13 +804,21 @@ class PersonalSpace(Strict):
     trusted_person: TrustedPerson | None = None
     advance_directives: AdvanceDirectives | None = None
     organ_donation: Literal["not_stated", "consents", "refuses"] = Field(
-        "not_stated", description="wishes as the patient states them (refusal is also registered nationally)")
+        "not_stated",
+        description="wishes as the patient states them (refusal is also registered nationally)",
+    )
 
 
 class PersonalSpaceUpdate(Strict):
     content: PersonalSpace
-    version: Annotated[int, Field(ge=0, description="the version being replaced (0 for the first); a stale "
-                                                    "version answers 409 so that no edit is lost")]
+    version: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="the version being replaced (0 for the first); a stale "
+            "version answers 409 so that no edit is lost",
+        ),
+    ]
 
 
 class PersonalSpaceView(BaseModel):
@@ -674,8 +833,13 @@ class _Answer(BaseModel):
 
 
 class SummaryMedicine(_Answer):
-    code_system: Literal["ATC", "CIP13", "UCD"] = Field(description="ATC when the feed gave the substance's class")
-    code: str = Field(description="the ATC class, or the drug code when the feed gave no class", examples=["C10AA05"])
+    code_system: Literal["ATC", "CIP13", "UCD"] = Field(
+        description="ATC when the feed gave the substance's class"
+    )
+    code: str = Field(
+        description="the ATC class, or the drug code when the feed gave no class",
+        examples=["C10AA05"],
+    )
     drug_codes: list[str] = Field(description="the CIP13/UCD codes dispensed under it")
     first_dispensed: date
     last_dispensed: date
@@ -685,7 +849,9 @@ class SummaryMedicine(_Answer):
 
 class SummaryActDate(_Answer):
     care_date: date
-    possibly_redundant: bool = Field(description="within its kind's window (redundancy_windows) of the same exam")
+    possibly_redundant: bool = Field(
+        description="within its kind's window (redundancy_windows) of the same exam"
+    )
     days_since_previous: int | None = None
 
 
@@ -693,8 +859,10 @@ class SummaryAct(_Answer):
     kind: Literal["lab_test", "technical_act", "clinical_act", "device"]
     system: Literal["CCAM", "NGAP", "CIP13", "UCD", "LPP", "NABM"]
     code: str
-    window_days: int | None = Field(description="a repeat this many days or fewer after the previous one is flagged; "
-                                                "none: never flagged")
+    window_days: int | None = Field(
+        description="a repeat this many days or fewer after the previous one is flagged; "
+        "none: never flagged"
+    )
     dates: list[SummaryActDate] = Field(description="oldest first")
     possibly_redundant: bool
 
@@ -724,7 +892,9 @@ class SummaryLatestDocument(_Answer):
 
 class SummaryWithheld(_Answer):
     part: Literal["reimbursements", "allergies"]
-    rule: str = Field(description="the access rule that withheld it", examples=["R-MATRIX-CATEGORY"])
+    rule: str = Field(
+        description="the access rule that withheld it", examples=["R-MATRIX-CATEGORY"]
+    )
 
 
 class SummaryWindow(_Answer):
@@ -739,17 +909,28 @@ class CareSummary(_Answer):
 
     since: date = Field(description="the first day of the 24 months covered")
     until: date
-    medicines: list[SummaryMedicine] | None = Field(description="most recently dispensed first; null: withheld")
-    acts: list[SummaryAct] | None = Field(description="exams and acts, most recent first; null: withheld")
-    allergies: list[SummaryAllergy] | None = Field(description="from the personal space; null: withheld")
+    medicines: list[SummaryMedicine] | None = Field(
+        description="most recently dispensed first; null: withheld"
+    )
+    acts: list[SummaryAct] | None = Field(
+        description="exams and acts, most recent first; null: withheld"
+    )
+    allergies: list[SummaryAllergy] | None = Field(
+        description="from the personal space; null: withheld"
+    )
     latest_documents: list[SummaryLatestDocument]
-    withheld: list[SummaryWithheld] = Field(description="the parts not given to this caller, and why")
+    withheld: list[SummaryWithheld] = Field(
+        description="the parts not given to this caller, and why"
+    )
     redundancy_windows: list[SummaryWindow]
     access: AccessNote | None = None
 
 
 class VisibilityChange(Strict):
-    masked: bool = Field(description="masked from professionals (MASQUE_PS): all but its author see nothing")
+    masked: bool = Field(
+        description="masked from professionals (MASQUE_PS): all but its author see nothing"
+    )
+
 
 class DocumentWithContent(BaseModel):
     document: DocumentMetadata
@@ -780,4 +961,5 @@ class History(BaseModel):
     total: int
     next_cursor: str | None = None
     audience: Literal["dossier", "document_author"] = Field(
-        description="dossier: the patient's side or the médecin traitant; document_author: traces of your documents")
+        description="dossier: the patient's side or the médecin traitant; document_author: traces of your documents"
+    )

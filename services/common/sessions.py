@@ -91,7 +91,9 @@ class EndedSessions:
         now = utcnow()
         with self._lock:
             for session in sessions:
-                self._until[session.session_id] = max(session.until, self._until.get(session.session_id, session.until))
+                self._until[session.session_id] = max(
+                    session.until, self._until.get(session.session_id, session.until)
+                )
             for session_id in [key for key, until in self._until.items() if until <= now]:
                 del self._until[session_id]
         if complete:
@@ -138,7 +140,9 @@ class IdentityFeed:
         """Called about every second while following."""
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"{self.event_type.value}-feed", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"{self.event_type.value}-feed", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -152,10 +156,16 @@ class IdentityFeed:
             try:
                 self._follow()
                 pause = RETRY_SECONDS
-            except Exception as error:  # the broker or identity is away (starting): try again, loading afresh
+            except (
+                Exception
+            ) as error:  # the broker or identity is away (starting): try again, loading afresh
                 self.disconnected()
-                log.warning("%s feed interrupted (%s); retrying in %.1f s", self.event_type.value,
-                            type(error).__name__, pause)
+                log.warning(
+                    "%s feed interrupted (%s); retrying in %.1f s",
+                    self.event_type.value,
+                    type(error).__name__,
+                    pause,
+                )
                 self._stopping.wait(pause)
                 pause = min(pause * 2, MAX_RETRY_SECONDS)
         self.disconnected()
@@ -163,8 +173,11 @@ class IdentityFeed:
     def _follow(self) -> None:
         owner = unquote(urlparse(self.amqp_uri).username or "guest")
         queue = Queue(  # type: ignore[no-untyped-call]
-            f"{self.queue_prefix}{owner}.{uuid.uuid4().hex}", exchange=source_exchange("identity"),
-            routing_key=self.event_type.value, exclusive=True, auto_delete=True,
+            f"{self.queue_prefix}{owner}.{uuid.uuid4().hex}",
+            exchange=source_exchange("identity"),
+            routing_key=self.event_type.value,
+            exclusive=True,
+            auto_delete=True,
         )
         connection = Connection(self.amqp_uri, ssl=config.get(AMQP_SSL_CONFIG_KEY))  # type: ignore[no-untyped-call]
         with connection, connection.Consumer(queue, callbacks=[self._received], accept=["json"]):  # type: ignore[no-untyped-call]
@@ -199,7 +212,9 @@ class SessionFeed(IdentityFeed):
     event_type = EventType.SESSION_ENDED
     queue_prefix = "sessions-ended."
 
-    def __init__(self, amqp_uri: str, load: Callable[[], list[EndedSession]], sessions: EndedSessions = ENDED):
+    def __init__(
+        self, amqp_uri: str, load: Callable[[], list[EndedSession]], sessions: EndedSessions = ENDED
+    ):
         super().__init__(amqp_uri)
         self.load = load
         self.sessions = sessions
@@ -236,8 +251,12 @@ def from_identity(message: Message, amqp_uri: str) -> str | None:
         return f"published by {str(publisher or 'an unknown sender')[:60]}"
     info = message.delivery_info
     try:
-        signer = BusKeys.from_env().signer_of(message.headers, str(info.get("exchange", "")),
-                                              str(info.get("routing_key", "")), raw_body(message))
+        signer = BusKeys.from_env().signer_of(
+            message.headers,
+            str(info.get("exchange", "")),
+            str(info.get("routing_key", "")),
+            raw_body(message),
+        )
     except BadSignature as error:
         return str(error)
     return None if signer == "identity" else f"signed by {signer}"
@@ -271,7 +290,9 @@ class SessionFeedProvider(FeedProvider):
 
         def load() -> list[EndedSession]:
             with RpcClient(uri=uri, timeout=10) as identity:
-                return [EndedSession.from_message(item) for item in identity.identity.ended_sessions()]
+                return [
+                    EndedSession.from_message(item) for item in identity.identity.ended_sessions()
+                ]
 
         self.feed = SessionFeed(uri, load)
         self.feed.start()

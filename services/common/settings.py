@@ -84,7 +84,9 @@ class Settings:
     sms_username: str
     sms_password: str
     sms_from: str
-    rpc_reply_queue_expiry_seconds: int = 300  # an RPC client's reply queue, unused this long, is deleted
+    rpc_reply_queue_expiry_seconds: int = (
+        300  # an RPC client's reply queue, unused this long, is deleted
+    )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -102,7 +104,9 @@ class Settings:
             smtp_username=os.environ.get("SMTP_USERNAME", ""),
             smtp_password=os.environ.get("SMTP_PASSWORD", ""),
             smtp_starttls=_flag("SMTP_STARTTLS", False),
-            mail_from=os.environ.get("DMP_MAIL_FROM", "Mon espace santé <ne-pas-repondre@dmp.local>"),
+            mail_from=os.environ.get(
+                "DMP_MAIL_FROM", "Mon espace santé <ne-pas-repondre@dmp.local>"
+            ),
             patient_portal_url=os.environ.get("DMP_PATIENT_PORTAL_URL", "http://127.0.0.1:8000"),
             rpc_timeout_seconds=_int("DMP_RPC_TIMEOUT_SECONDS", 30),
             outbox_interval_seconds=float(os.environ.get("DMP_OUTBOX_INTERVAL_SECONDS", "0.5")),
@@ -110,11 +114,15 @@ class Settings:
             notify_lease_seconds=_int("DMP_NOTIFY_LEASE_SECONDS", 60),
             idempotency_claim_seconds=_int("DMP_IDEMPOTENCY_CLAIM_SECONDS", 60),
             rate_per_actor_per_minute=_int("DMP_RATE_PER_ACTOR_PER_MINUTE", 600),
-            cors_origins=[o.strip() for o in os.environ.get("DMP_CORS_ORIGINS", "").split(",") if o.strip()],
+            cors_origins=[
+                o.strip() for o in os.environ.get("DMP_CORS_ORIGINS", "").split(",") if o.strip()
+            ],
             notify_retry_base_seconds=_int("DMP_NOTIFY_RETRY_BASE_SECONDS", 30),
             notify_max_attempts=_int("DMP_NOTIFY_MAX_ATTEMPTS", 8),
             notify_journal_dir=os.environ.get("DMP_NOTIFY_JOURNAL_DIR", "var/notify"),
-            sms_gateway_url=os.environ.get("SMS_GATEWAY_URL", "http://127.0.0.1:13013/cgi-bin/sendsms"),
+            sms_gateway_url=os.environ.get(
+                "SMS_GATEWAY_URL", "http://127.0.0.1:13013/cgi-bin/sendsms"
+            ),
             sms_username=os.environ.get("SMS_USERNAME", ""),
             sms_password=os.environ.get("SMS_PASSWORD", ""),
             sms_from=os.environ.get("SMS_FROM", "DMP"),

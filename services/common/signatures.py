@@ -49,7 +49,9 @@ KID = "x-dmp-kid"
 SIGNATURE = "x-dmp-signature"
 ANSWERS = "x-dmp-answers"  # on a reply: the `service.method` of the call it answers
 SENT = "x-dmp-sent"  # on a request: when it was signed, epoch milliseconds
-REQUEST_SECONDS = 120  # how long a signed request may be taken (a caller waits 60 s at most, retries aside)
+REQUEST_SECONDS = (
+    120  # how long a signed request may be taken (a caller waits 60 s at most, retries aside)
+)
 SIGNING_KEY = "DMP_BUS_SIGNING_KEY"
 PUBLIC_KEYS = "DMP_BUS_PUBLIC_KEYS"
 
@@ -74,65 +76,111 @@ def principal_of_kid(kid: str) -> str:
     return kid.partition(".")[0]
 
 
-def signed_bytes(exchange: str, routing_key: str, correlation_id: str, answers: str, body: bytes) -> bytes:
+def signed_bytes(
+    exchange: str, routing_key: str, correlation_id: str, answers: str, body: bytes
+) -> bytes:
     head = "\n".join(("dmp-bus/1", exchange, routing_key, correlation_id, answers, ""))
     return head.encode() + body
 
 
-def request_bytes(exchange: str, routing_key: str, correlation_id: str, reply_to: str, sent: str,
-                  body: bytes) -> bytes:
-    head = "\n".join(("dmp-bus-request/1", exchange, routing_key, correlation_id, reply_to, sent, ""))
+def request_bytes(
+    exchange: str, routing_key: str, correlation_id: str, reply_to: str, sent: str, body: bytes
+) -> bytes:
+    head = "\n".join(
+        ("dmp-bus-request/1", exchange, routing_key, correlation_id, reply_to, sent, "")
+    )
     return head.encode() + body
 
 
 @dataclass(frozen=True)
 class BusKeys:
-    signing: dict[str, SigningKey]  # by principal: the key this process signs that principal's messages with
+    signing: dict[
+        str, SigningKey
+    ]  # by principal: the key this process signs that principal's messages with
     public: dict[str, Ed25519PublicKey]  # by key id
 
     @classmethod
     def from_env(cls) -> BusKeys:
         # the names spelt out: the manifests' test finds every variable the code reads by its name
-        return _keys(os.environ.get("DMP_BUS_SIGNING_KEY", ""), os.environ.get("DMP_BUS_PUBLIC_KEYS", ""))
+        return _keys(
+            os.environ.get("DMP_BUS_SIGNING_KEY", ""), os.environ.get("DMP_BUS_PUBLIC_KEYS", "")
+        )
 
     def signer(self, principal: str) -> SigningKey:
         key = self.signing.get(principal)
         if key is None:
             raise ConfigurationError(
                 f"{SIGNING_KEY} holds no key of {principal} (a key id {principal}.<version>): its events and "
-                "replies would be refused by every consumer")
+                "replies would be refused by every consumer"
+            )
         return key
 
-    def sign(self, principal: str, exchange: str, routing_key: str, body: bytes, correlation_id: str = "",
-             answers: str = "") -> dict[str, str]:
+    def sign(
+        self,
+        principal: str,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        correlation_id: str = "",
+        answers: str = "",
+    ) -> dict[str, str]:
         """The headers that prove `principal` sent `body` there."""
         key = self.signer(principal)
-        signature = key.private_key.sign(signed_bytes(exchange, routing_key, correlation_id, answers, body))
+        signature = key.private_key.sign(
+            signed_bytes(exchange, routing_key, correlation_id, answers, body)
+        )
         headers = {KID: key.kid, SIGNATURE: b64e(signature)}
         if answers:
             headers[ANSWERS] = answers
         return headers
 
-    def sign_request(self, principal: str, exchange: str, routing_key: str, correlation_id: str, reply_to: str,
-                     body: bytes, sent_ms: int) -> dict[str, str]:
+    def sign_request(
+        self,
+        principal: str,
+        exchange: str,
+        routing_key: str,
+        correlation_id: str,
+        reply_to: str,
+        body: bytes,
+        sent_ms: int,
+    ) -> dict[str, str]:
         """The headers that make a request `principal`'s credential for this one call."""
         key = self.signer(principal)
         sent = str(sent_ms)
-        signature = key.private_key.sign(request_bytes(exchange, routing_key, correlation_id, reply_to, sent, body))
+        signature = key.private_key.sign(
+            request_bytes(exchange, routing_key, correlation_id, reply_to, sent, body)
+        )
         return {KID: key.kid, SIGNATURE: b64e(signature), SENT: sent}
 
-    def signer_of(self, headers: dict[str, Any] | None, exchange: str, routing_key: str, body: bytes,
-                  correlation_id: str = "") -> str:
+    def signer_of(
+        self,
+        headers: dict[str, Any] | None,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        correlation_id: str = "",
+    ) -> str:
         """The principal whose key signed this event or reply, or BadSignature saying why none did."""
         answers = str((headers or {}).get(ANSWERS, ""))
-        return self._verified(headers, signed_bytes(exchange, routing_key, correlation_id, answers, body))
+        return self._verified(
+            headers, signed_bytes(exchange, routing_key, correlation_id, answers, body)
+        )
 
-    def requester_of(self, headers: dict[str, Any] | None, exchange: str, routing_key: str, correlation_id: str,
-                     reply_to: str, body: bytes) -> tuple[str, int]:
+    def requester_of(
+        self,
+        headers: dict[str, Any] | None,
+        exchange: str,
+        routing_key: str,
+        correlation_id: str,
+        reply_to: str,
+        body: bytes,
+    ) -> tuple[str, int]:
         """(the principal whose key signed this request, when it signed it), or BadSignature."""
         sent = (headers or {}).get(SENT)
         if not isinstance(sent, str) or not sent.isdigit() or len(sent) > 16:
-            raise BadSignature("unsigned" if sent is None else "a request without a valid signing time")
+            raise BadSignature(
+                "unsigned" if sent is None else "a request without a valid signing time"
+            )
         data = request_bytes(exchange, routing_key, correlation_id, reply_to, sent, body)
         return self._verified(headers, data), int(sent)
 
@@ -147,7 +195,9 @@ class BusKeys:
         try:
             key.verify(b64d(signature), data)
         except (InvalidSignature, ValueError):
-            raise BadSignature(f"a signature by {principal_of_kid(kid)} that does not match the message") from None
+            raise BadSignature(
+                f"a signature by {principal_of_kid(kid)} that does not match the message"
+            ) from None
         return principal_of_kid(kid)
 
 
@@ -203,10 +253,14 @@ class SeenRequests:
 
     def __init__(self, seconds: int = REQUEST_SECONDS, capacity: int = 1_000_000) -> None:
         self.window_ms, self.capacity = seconds * 1000, capacity
-        self._seen: OrderedDict[tuple[str, str], int] = OrderedDict()  # (signer, correlation id) -> signed at
+        self._seen: OrderedDict[tuple[str, str], int] = (
+            OrderedDict()
+        )  # (signer, correlation id) -> signed at
         self._lock = threading.Lock()
 
-    def problem(self, signer: str, correlation_id: str, sent_ms: int, now_ms: int, redelivered: bool) -> str | None:
+    def problem(
+        self, signer: str, correlation_id: str, sent_ms: int, now_ms: int, redelivered: bool
+    ) -> str | None:
         """Why this request must not be taken now, or None (and it is remembered)."""
         if sent_ms < now_ms - self.window_ms:
             return f"a request signed by {signer} {(now_ms - sent_ms) // 1000} s ago: too old to be taken"
@@ -242,9 +296,13 @@ def reply_problem(message: Any, users_prefix: str | None) -> str | None:
     if headers.get(ANSWERS) != called:
         return f"a reply that does not say it answers {called}"
     try:
-        signer = BusKeys.from_env().signer_of(headers, str(message.delivery_info.get("exchange", "")),
-                                              str(message.delivery_info.get("routing_key", "")),
-                                              raw_body(message), correlation_id)
+        signer = BusKeys.from_env().signer_of(
+            headers,
+            str(message.delivery_info.get("exchange", "")),
+            str(message.delivery_info.get("routing_key", "")),
+            raw_body(message),
+            correlation_id,
+        )
     except BadSignature as error:
         return f"a reply to {called}: {error}"
     if signer != service:

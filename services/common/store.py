@@ -37,8 +37,12 @@ def equal(value: Any) -> dict[str, Any]:
     return {"$eq": value}
 
 
-def each_of(collection: Collection[Document], field: str, values: Iterable[Any],
-            projection: dict[str, int] | None = None) -> list[Document]:
+def each_of(
+    collection: Collection[Document],
+    field: str,
+    values: Iterable[Any],
+    projection: dict[str, int] | None = None,
+) -> list[Document]:
     """The documents whose `field` is one of `values`, one indexed look-up per distinct value. The embedded
     store answers `$in` (and an `$or` of equalities) on any field but `_id` by scanning the whole collection
     (a json_each sub-query no index serves, seen in its explain); k look-ups stay k index searches."""
@@ -72,7 +76,9 @@ class Store:
         if collection not in self.outbox_collections:
             raise ValueError(f"{collection} has no outbox")
 
-    def insert_with_events(self, collection: str, document: Document, events: Iterable[Event]) -> None:
+    def insert_with_events(
+        self, collection: str, document: Document, events: Iterable[Event]
+    ) -> None:
         """Insert a document together with the events it causes (one atomic write)."""
         self._require_outbox(collection)
         try:
@@ -80,11 +86,18 @@ class Store:
         except DuplicateKeyError:
             raise
         except PyMongoError as error:
-            raise ServiceUnavailable("the record store is unavailable; nothing was stored") from error
+            raise ServiceUnavailable(
+                "the record store is unavailable; nothing was stored"
+            ) from error
         self.relay.wake(collection)
 
     def update_with_events(
-        self, collection: str, query: Document, changes: Document, events: Iterable[Event], unset: Iterable[str] = ()
+        self,
+        collection: str,
+        query: Document,
+        changes: Document,
+        events: Iterable[Event],
+        unset: Iterable[str] = (),
     ) -> Document | None:
         """Apply `changes` ($set) to the one document matching `query` together with its events, in one
         atomic write (compare-and-set on the document's version, retried on a concurrent change).
@@ -97,10 +110,14 @@ class Store:
                 current = self.db[collection].find_one(query)
                 if current is None:
                     return None
-                update: Document = {"$set": {
-                    **changes, OUTBOX: [*current.get(OUTBOX, []), *new_entries], PENDING: True,
-                    VERSION: current.get(VERSION, 0) + 1,
-                }}
+                update: Document = {
+                    "$set": {
+                        **changes,
+                        OUTBOX: [*current.get(OUTBOX, []), *new_entries],
+                        PENDING: True,
+                        VERSION: current.get(VERSION, 0) + 1,
+                    }
+                }
                 if unset:
                     update["$unset"] = {field: "" for field in unset}
                 written = self.db[collection].update_one(
@@ -110,7 +127,9 @@ class Store:
                     self.relay.wake(collection)
                     return current
         except PyMongoError as error:
-            raise ServiceUnavailable("the record store is unavailable; nothing was changed") from error
+            raise ServiceUnavailable(
+                "the record store is unavailable; nothing was changed"
+            ) from error
         raise ServiceUnavailable("the record is changing too often; nothing was changed, retry")
 
     @staticmethod
@@ -138,8 +157,13 @@ class Store:
         except ValidationError as error:
             event_id = payload.get("event_id") if isinstance(payload, dict) else None
             log.error("parked malformed event %s: %d problem(s)", event_id, error.error_count())
-            self.db.parked_events.insert_one({"event_id": str(event_id), "reasons": describe(error).details,
-                                              "payload": payload if isinstance(payload, dict) else str(payload)})
+            self.db.parked_events.insert_one(
+                {
+                    "event_id": str(event_id),
+                    "reasons": describe(error).details,
+                    "payload": payload if isinstance(payload, dict) else str(payload),
+                }
+            )
             return None
 
     def insert_new(self, collection: str, document: Document, events: Iterable[Event]) -> bool:
@@ -169,7 +193,10 @@ class StoreProvider(DependencyProvider, Generic[S]):  # type: ignore[misc]
         self.store_class.prepare(database)
         amqp_uri = config.get("AMQP_URI", settings.amqp_uri)
         relay = OutboxRelay(
-            database, self.store_class.outbox_collections, amqp_uri, settings.outbox_interval_seconds,
+            database,
+            self.store_class.outbox_collections,
+            amqp_uri,
+            settings.outbox_interval_seconds,
             self.store_class.service,
         )
         self.store = self.store_class(database, relay, settings)

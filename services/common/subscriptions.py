@@ -56,17 +56,30 @@ SUBSCRIPTIONS = (
     Subscription("audit", "consent", (ALL,)),
     Subscription("audit", "dossier", (ALL,)),
     Subscription("audit", "gateway", (ALL,)),  # refused tokens (services/gateway/refusals.py)
-    Subscription("audit", "notify", (ALL,)),  # calls refused on the bus (services/common/deadletters.py)
+    Subscription(
+        "audit", "notify", (ALL,)
+    ),  # calls refused on the bus (services/common/deadletters.py)
     Subscription("audit", "audit", (ALL,)),
-    Subscription("notify", "dossier", ("document_added", "first_access", "document_released",
-                                       "invisibility_reminder_due")),
-    Subscription("notify", "consent", ("emergency_access_started", "consent_recorded", "care_team_joined",
-                                       "medecin_traitant_proposed", "medecin_traitant_declared",
-                                       "medecin_traitant_ended")),
+    Subscription(
+        "notify",
+        "dossier",
+        ("document_added", "first_access", "document_released", "invisibility_reminder_due"),
+    ),
+    Subscription(
+        "notify",
+        "consent",
+        (
+            "emergency_access_started",
+            "consent_recorded",
+            "care_team_joined",
+            "medecin_traitant_proposed",
+            "medecin_traitant_declared",
+            "medecin_traitant_ended",
+        ),
+    ),
     Subscription("identity", "dossier", ("dossier_opened",)),
     Subscription("consent", "identity", ("account_status_changed",)),
 )
-
 
 
 def subscription(consumer: str, source: str) -> Subscription:

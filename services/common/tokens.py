@@ -48,11 +48,22 @@ def jwks(text: str) -> dict[str, list[dict[str, str]]]:
     keys = []
     for kid, key in parse_public_keys(text).items():
         raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-        keys.append({"kty": "OKP", "crv": "Ed25519", "x": b64e(raw), "kid": kid, "alg": ALGORITHM, "use": "sig"})
+        keys.append(
+            {
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": b64e(raw),
+                "kid": kid,
+                "alg": ALGORITHM,
+                "use": "sig",
+            }
+        )
     return {"keys": keys}
 
 
-def issue(actor: Actor, key: SigningKey, settings: Settings, now: datetime, session_id: str | None = None) -> str:
+def issue(
+    actor: Actor, key: SigningKey, settings: Settings, now: datetime, session_id: str | None = None
+) -> str:
     """An access token for `actor`, in session `session_id` (a new session unless given): ending the
     session refuses every access token issued in it (services/common/sessions.py)."""
     claims = {
@@ -167,11 +178,22 @@ def credential(session: Verified, caller: str, callee: str, now: datetime | None
     now = now or utcnow()
     expires = min(session.expires_at, now + timedelta(seconds=CREDENTIAL_SECONDS))
     claims = {
-        "iss": audience(caller), "aud": audience(callee), "sub": session.actor.id, "sid": session.session_id,
-        "iat": int(now.timestamp()), "nbf": int(now.timestamp()), "exp": int(expires.timestamp()),
-        "jti": uuid.uuid4().hex, "act": session.actor.model_dump(mode="json", exclude_none=True),
+        "iss": audience(caller),
+        "aud": audience(callee),
+        "sub": session.actor.id,
+        "sid": session.session_id,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": uuid.uuid4().hex,
+        "act": session.actor.model_dump(mode="json", exclude_none=True),
     }
-    return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": CREDENTIAL_TYPE})
+    return jwt.encode(
+        claims,
+        key.private_key,
+        algorithm=ALGORITHM,
+        headers={"kid": key.kid, "typ": CREDENTIAL_TYPE},
+    )
 
 
 def _credential_verified(token: str, kid: object) -> Verified:
@@ -183,9 +205,15 @@ def _credential_verified(token: str, kid: object) -> Verified:
     if key is None or kind_of(caller) not in (Kind.SERVICE, Kind.GATEWAY):
         raise Unauthenticated("the credential was signed by an unknown key")
     try:
-        claims = jwt.decode(token, key, algorithms=[ALGORITHM], audience=audience(receiver),
-                            issuer=audience(caller), leeway=CLOCK_SKEW_SECONDS,
-                            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti", "sid"]})
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience(receiver),
+            issuer=audience(caller),
+            leeway=CLOCK_SKEW_SECONDS,
+            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "jti", "sid"]},
+        )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("the access token has expired") from None
     except jwt.PyJWTError:

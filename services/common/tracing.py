@@ -39,7 +39,9 @@ def setup_tracing(service_name: str, exporter: SpanExporter | None = None) -> bo
     from services.common.entrypoints import TRACING_ADAPTERS
 
     NamekoInstrumentor().instrument(
-        send_headers=False, send_request_payloads=False, send_response_payloads=False,
+        send_headers=False,
+        send_request_payloads=False,
+        send_response_payloads=False,
         entrypoint_adapters=TRACING_ADAPTERS,
     )
     return True

@@ -47,7 +47,9 @@ def load(path: Path) -> Matrix:
 
 @lru_cache(maxsize=1)
 def all_versions() -> tuple[Matrix, ...]:
-    return tuple(sorted((load(p) for p in MATRIX_DIR.glob("*.yaml")), key=lambda m: m.effective_from))
+    return tuple(
+        sorted((load(p) for p in MATRIX_DIR.glob("*.yaml")), key=lambda m: m.effective_from)
+    )
 
 
 def in_force(at: datetime, versions: tuple[Matrix, ...] | None = None) -> Matrix:

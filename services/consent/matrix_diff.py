@@ -30,7 +30,9 @@ def diff(old: Matrix, new: Matrix) -> list[str]:
                 after = category in getattr(new.rows.get(code), right, frozenset())
                 if before != after:
                     yes_no = {True: "yes", False: "no"}
-                    lines.append(f"{label}  class {category}  {right}: {yes_no[before]} -> {yes_no[after]}")
+                    lines.append(
+                        f"{label}  class {category}  {right}: {yes_no[before]} -> {yes_no[after]}"
+                    )
     return lines
 
 
@@ -40,14 +42,18 @@ def resolve(name: str) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("old")
     parser.add_argument("new")
     args = parser.parse_args()
     old, new = load(resolve(args.old)), load(resolve(args.new))
     changes = diff(old, new)
-    print(f"matrix {old.version} (from {old.effective_from}) -> {new.version} (from {new.effective_from}): "
-          f"{len(changes)} change(s)")
+    print(
+        f"matrix {old.version} (from {old.effective_from}) -> {new.version} (from {new.effective_from}): "
+        f"{len(changes)} change(s)"
+    )
     for line in changes:
         print(f"  {line}")
 

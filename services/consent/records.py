@@ -40,7 +40,11 @@ class Authorisation:
 
     def active(self, at: datetime) -> bool:
         """Not withdrawn, started, not expired."""
-        return self.withdrawn_at is None and self.recorded_at <= at and (self.until is None or self.until > at)
+        return (
+            self.withdrawn_at is None
+            and self.recorded_at <= at
+            and (self.until is None or self.until > at)
+        )
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,12 @@ class PatientSettings:
         history = self.history
         if self.medecin_traitant is not None and history:
             history = (*history[:-1], replace(history[-1], end=at))
-        return replace(self, medecin_traitant=professional_id, history=(*history, Period(professional_id, at)),
-                       proposals=tuple(p for p in self.proposals if p.professional_id != professional_id))
+        return replace(
+            self,
+            medecin_traitant=professional_id,
+            history=(*history, Period(professional_id, at)),
+            proposals=tuple(p for p in self.proposals if p.professional_id != professional_id),
+        )
 
     def without_medecin_traitant(self, at: datetime) -> PatientSettings:
         history = (*self.history[:-1], replace(self.history[-1], end=at)) if self.history else ()
@@ -94,7 +102,9 @@ class PatientSettings:
 
     def with_block(self, professional_id: str, blocked: bool) -> PatientSettings:
         others = {p for p in self.blocked if p != professional_id}
-        return replace(self, blocked=tuple(sorted(others | {professional_id} if blocked else others)))
+        return replace(
+            self, blocked=tuple(sorted(others | {professional_id} if blocked else others))
+        )
 
 
 @dataclass(frozen=True)

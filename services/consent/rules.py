@@ -40,7 +40,9 @@ class Facts:
     ins: str
     patient_id: str
     has_consent: bool = False  # an active, unexpired consent of the patient for this professional
-    in_care_team: bool = False  # an active care team membership, the patient informed and not objecting
+    in_care_team: bool = (
+        False  # an active care team membership, the patient informed and not objecting
+    )
     is_medecin_traitant: bool = False
     blocked: bool = False  # the patient blocked this professional
     occupational_consent: bool = False  # the patient's explicit consent to this occupational doctor
@@ -78,27 +80,52 @@ def visible_to(actor: Actor, matrix: Matrix) -> frozenset[str]:
 
 
 def _decision(
-    allowed: bool, rule: str, action: Action, facts: Facts | None, matrix: Matrix, now: datetime, **fields: Any
+    allowed: bool,
+    rule: str,
+    action: Action,
+    facts: Facts | None,
+    matrix: Matrix,
+    now: datetime,
+    **fields: Any,
 ) -> Grant:
     french, english = explain(rule)
-    return Grant(allowed=allowed, action=action, rule=rule, reason=english, reason_fr=french,
-                 patient_id=facts.patient_id if facts else None, matrix_version=matrix.version, decided_at=now,
-                 **fields)
+    return Grant(
+        allowed=allowed,
+        action=action,
+        rule=rule,
+        reason=english,
+        reason_fr=french,
+        patient_id=facts.patient_id if facts else None,
+        matrix_version=matrix.version,
+        decided_at=now,
+        **fields,
+    )
 
 
 def decide_for_any_patient(actor: Actor, action: Action, matrix: Matrix, now: datetime) -> Grant:
     """Rights that do not depend on the patient: the reimbursement feed writes class 60 for everyone
     (whose dossier is open; dossier checks that), and nobody else gets anything this way."""
     if actor.kind is ActorKind.SYSTEM and action is Action.WRITE:
-        return _decision(True, "R-FEED-WRITES", action, None, matrix, now, categories=(FEED_CATEGORY,))
+        return _decision(
+            True, "R-FEED-WRITES", action, None, matrix, now, categories=(FEED_CATEGORY,)
+        )
     return _decision(False, "R-FEED-ONLY", action, None, matrix, now)
 
 
 def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: datetime) -> Grant:
     def grant(rule: str, categories: frozenset[str] = frozenset(), **fields: Any) -> Grant:
-        return _decision(True, rule, action, facts, matrix, now, categories=tuple(sorted(categories)),
-                         visible_categories=tuple(sorted(visible_to(actor, matrix))),
-                         hidden_visibility=hidden_from(actor, facts, rule), **fields)
+        return _decision(
+            True,
+            rule,
+            action,
+            facts,
+            matrix,
+            now,
+            categories=tuple(sorted(categories)),
+            visible_categories=tuple(sorted(visible_to(actor, matrix))),
+            hidden_visibility=hidden_from(actor, facts, rule),
+            **fields,
+        )
 
     def deny(rule: str) -> Grant:
         return _decision(False, rule, action, facts, matrix, now)
@@ -116,7 +143,9 @@ def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: date
         else:
             rule = "R-HOLDER"
         if action is Action.WRITE:
-            return grant("R-HOLDER-WRITES" if rule == "R-HOLDER" else rule, frozenset({PATIENT_CATEGORY}))
+            return grant(
+                "R-HOLDER-WRITES" if rule == "R-HOLDER" else rule, frozenset({PATIENT_CATEGORY})
+            )
         return grant(rule, frozenset(CATEGORIES))
 
     if actor.kind is ActorKind.PROFESSIONAL:
@@ -126,14 +155,23 @@ def decide(actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: date
         return grant("R-COUNTER-OPENS") if action is Action.OPEN else deny("R-NO-CONTENT")
 
     if actor.kind is ActorKind.SYSTEM:
-        return grant("R-FEED-WRITES", frozenset({FEED_CATEGORY})) if action is Action.WRITE else deny("R-NO-CONTENT")
+        return (
+            grant("R-FEED-WRITES", frozenset({FEED_CATEGORY}))
+            if action is Action.WRITE
+            else deny("R-NO-CONTENT")
+        )
 
     return deny("R-DENY-DEFAULT")
 
 
 def _professional(
-    actor: Actor, action: Action, facts: Facts, matrix: Matrix, now: datetime,
-    grant: Callable[..., Grant], deny: Callable[[str], Grant],
+    actor: Actor,
+    action: Action,
+    facts: Facts,
+    matrix: Matrix,
+    now: datetime,
+    grant: Callable[..., Grant],
+    deny: Callable[[str], Grant],
 ) -> Grant:
     if facts.blocked:
         return deny("R-BLOCKED")  # emergency included
@@ -173,7 +211,12 @@ def _professional(
 
 
 def may_break_glass(
-    actor: Actor, facts: Facts, oppose_emergency: bool, oppose_regulator: bool, matrix: Matrix, now: datetime,
+    actor: Actor,
+    facts: Facts,
+    oppose_emergency: bool,
+    oppose_regulator: bool,
+    matrix: Matrix,
+    now: datetime,
     until: datetime,
 ) -> str | None:
     """Why an emergency access is refused (a rule id), or None when it may start. Decided before anything
@@ -188,8 +231,14 @@ def may_break_glass(
     regulator = Role.SAMU_REGULATOR in actor.roles
     if (regulator and oppose_regulator) or (not regulator and oppose_emergency):
         return "R-EMERGENCY-OPPOSED"
-    emergency_only = replace(facts, has_consent=False, in_care_team=False, is_medecin_traitant=False,
-                             occupational_consent=False, emergency=EmergencyAccess(regulator, until))
+    emergency_only = replace(
+        facts,
+        has_consent=False,
+        in_care_team=False,
+        is_medecin_traitant=False,
+        occupational_consent=False,
+        emergency=EmergencyAccess(regulator, until),
+    )
     would = decide(actor, Action.READ, emergency_only, matrix, now)
     if not would.allowed:
         return would.rule

@@ -134,7 +134,9 @@ class ConsentService(HealthMixin):
         actor = verify(token)
         decision, _ = self._decide(actor, require_ins(ins), _action(action))
         if decision.allowed:
-            decision = decision.for_document(actor.id, document.category, document.visibility, document.author_id)
+            decision = decision.for_document(
+                actor.id, document.category, document.visibility, document.author_id
+            )
         return decision
 
     @rpc(callers=("dossier",))
@@ -152,15 +154,27 @@ class ConsentService(HealthMixin):
         event = self.store.received_event(payload)
         if event is None:
             return
-        self.store.apply_status(event.data["actor_id"], event.data["status"], int(event.data["changed_ms"]))
+        self.store.apply_status(
+            event.data["actor_id"], event.data["status"], int(event.data["changed_ms"])
+        )
 
     # Helpers for the operations below
 
-    def _refuse_traced(self, actor: Actor, patient_id: str | None, rule: str, action: str) -> AccessDenied:
+    def _refuse_traced(
+        self, actor: Actor, patient_id: str | None, rule: str, action: str
+    ) -> AccessDenied:
         """Trace a refusal decided here (it reaches the patient's trail through the outbox), then return
         the error to raise. Decisions merely asked for (grant, decide) are traced by the asking service."""
-        event = Event.of(EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
-                         rule=rule, patient_id=patient_id, data={"action": action})
+        event = Event.of(
+            EventType.ACCESS_DENIED,
+            self.name,
+            self.clock.now(),
+            actor,
+            outcome=Outcome.DENIED,
+            rule=rule,
+            patient_id=patient_id,
+            data={"action": action},
+        )
         self.store.record_refusal(event)
         return _refuse(rule)
 
@@ -170,7 +184,9 @@ class ConsentService(HealthMixin):
         ins = require_ins(ins)
         decision, _ = self._decide(actor, ins, Action.MANAGE)
         if not decision.allowed:
-            raise self._refuse_traced(actor, decision.patient_id, decision.rule, Action.MANAGE.value)
+            raise self._refuse_traced(
+                actor, decision.patient_id, decision.rule, Action.MANAGE.value
+            )
         return actor, ins, decision
 
     def _professional(self, token: str, ins: str) -> tuple[Actor, str, str]:
@@ -184,34 +200,64 @@ class ConsentService(HealthMixin):
     def _settings(self, ins: str, patient_id: str) -> PatientSettings:
         """The patient's settings, naming the patient when they were never set."""
         settings = self.store.patient_settings(ins)
-        return settings if settings.patient_id is not None else replace(settings, patient_id=patient_id)
+        return (
+            settings
+            if settings.patient_id is not None
+            else replace(settings, patient_id=patient_id)
+        )
 
     def _event(self, kind: EventType, actor: Actor, patient_id: str | None, **data: str) -> Event:
         return Event.of(kind, self.name, self.clock.now(), actor, patient_id=patient_id, data=data)
 
     def _authorisation(
-        self, kind: Kind, actor: Actor, ins: str, patient_id: str, professional_id: str, until: datetime | None,
-        organisation: str | None = None, patient_informed: bool = False,
+        self,
+        kind: Kind,
+        actor: Actor,
+        ins: str,
+        patient_id: str,
+        professional_id: str,
+        until: datetime | None,
+        organisation: str | None = None,
+        patient_informed: bool = False,
     ) -> AuthorisationRecord:
-        return AuthorisationRecord(kind=kind, ins=ins, patient_id=patient_id, professional_id=professional_id,
-                                   recorded_at=self.clock.now(), recorded_by=actor.id, until=until,
-                                   organisation=organisation, patient_informed=patient_informed)
+        return AuthorisationRecord(
+            kind=kind,
+            ins=ins,
+            patient_id=patient_id,
+            professional_id=professional_id,
+            recorded_at=self.clock.now(),
+            recorded_by=actor.id,
+            until=until,
+            organisation=organisation,
+            patient_informed=patient_informed,
+        )
 
     # Professionals
 
     @rpc
-    def record_consent(self, token: str, ins: str, payload: Authorisation | None = None) -> ConsentRecorded:
+    def record_consent(
+        self, token: str, ins: str, payload: Authorisation | None = None
+    ) -> ConsentRecorded:
         """A professional records the patient's (oral) consent to their access, optionally until a date."""
         actor, ins, patient_id = self._professional(token, ins)
         request = payload or Authorisation()
-        until = datetime.combine(request.until, datetime.min.time()).replace(tzinfo=self.clock.now().tzinfo) \
-            if request.until else None
+        until = (
+            datetime.combine(request.until, datetime.min.time()).replace(
+                tzinfo=self.clock.now().tzinfo
+            )
+            if request.until
+            else None
+        )
         record = self._authorisation(Kind.CONSENT, actor, ins, patient_id, actor.id, until)
         event = self._event(EventType.CONSENT_RECORDED, actor, patient_id)
         created = self.store.authorise(record, event)
         stored = self.store.authorisation(Kind.CONSENT, ins, actor.id) or record
-        return ConsentRecorded(professional_id=actor.id, recorded_at=stored.recorded_at.isoformat(), created=created,
-                               until=request.until)
+        return ConsentRecorded(
+            professional_id=actor.id,
+            recorded_at=stored.recorded_at.isoformat(),
+            created=created,
+            until=request.until,
+        )
 
     @rpc
     def join_care_team(self, token: str, ins: str, payload: CareTeamMembership) -> CareTeamJoined:
@@ -220,8 +266,16 @@ class ConsentService(HealthMixin):
         actor, ins, patient_id = self._professional(token, ins)
         now = self.clock.now()
         until = now + timedelta(days=payload.days)
-        record = self._authorisation(Kind.CARE_TEAM, actor, ins, patient_id, actor.id, until,
-                                     organisation=actor.organisation, patient_informed=True)
+        record = self._authorisation(
+            Kind.CARE_TEAM,
+            actor,
+            ins,
+            patient_id,
+            actor.id,
+            until,
+            organisation=actor.organisation,
+            patient_informed=True,
+        )
         self.store.authorise(record, self._event(EventType.CARE_TEAM_JOINED, actor, patient_id))
         return CareTeamJoined(professional_id=actor.id, until=until.isoformat())
 
@@ -238,18 +292,26 @@ class ConsentService(HealthMixin):
         if actor.kind is ActorKind.SYSTEM:
             return self._declare_from_feed(actor, ins, patient_id, payload.professional_id)
         if actor.kind is not ActorKind.PROFESSIONAL:
-            raise self._refuse_traced(actor, patient_id, "R-MT-DECLARER", "declare_medecin_traitant")
+            raise self._refuse_traced(
+                actor, patient_id, "R-MT-DECLARER", "declare_medecin_traitant"
+            )
         if payload.professional_id not in (None, actor.id):
             raise InvalidInput.for_field("professional_id", "a médecin can only propose themselves")
         if actor.profession != MEDECIN:
-            raise InvalidInput.for_field("profession", "only a médecin (profession 10) can be médecin traitant")
+            raise InvalidInput.for_field(
+                "profession", "only a médecin (profession 10) can be médecin traitant"
+            )
         settings = self._settings(ins, patient_id)
         if actor.id in settings.blocked:
             raise self._refuse_traced(actor, patient_id, "R-BLOCKED", "declare_medecin_traitant")
         if settings.medecin_traitant == actor.id:
-            raise Conflict("this médecin is already the médecin traitant", [{"field": "professional_id"}])
+            raise Conflict(
+                "this médecin is already the médecin traitant", [{"field": "professional_id"}]
+            )
         now = self.clock.now()
-        event = self._event(EventType.MEDECIN_TRAITANT_PROPOSED, actor, patient_id, professional_id=actor.id)
+        event = self._event(
+            EventType.MEDECIN_TRAITANT_PROPOSED, actor, patient_id, professional_id=actor.id
+        )
         self.store.save_settings(settings.proposed_by(actor.id, now), event)
         return MedecinTraitantProposed(professional_id=actor.id, proposed_at=now.isoformat())
 
@@ -260,11 +322,17 @@ class ConsentService(HealthMixin):
         now = self.clock.now()
         decision = rules.decide_for_any_patient(actor, Action.WRITE, matrix.in_force(now), now)
         if not decision.allowed or self.store.suspended(actor.id):
-            raise self._refuse_traced(actor, patient_id, "R-MT-DECLARER", "declare_medecin_traitant")
+            raise self._refuse_traced(
+                actor, patient_id, "R-MT-DECLARER", "declare_medecin_traitant"
+            )
         if professional_id is None:
-            raise InvalidInput.for_field("professional_id", "is required: the médecin the patient declared")
+            raise InvalidInput.for_field(
+                "professional_id", "is required: the médecin the patient declared"
+            )
         if self.identity.professional_contact(professional_id).get("profession") != MEDECIN:
-            raise InvalidInput.for_field("professional_id", "must be a registered médecin (profession 10)")
+            raise InvalidInput.for_field(
+                "professional_id", "must be a registered médecin (profession 10)"
+            )
         settings = self._settings(ins, patient_id)
         if professional_id in settings.blocked:
             raise Conflict("the patient blocked this médecin", [{"field": "professional_id"}])
@@ -277,13 +345,23 @@ class ConsentService(HealthMixin):
         both, so that the patient and the previous médecin traitant are told."""
         previous = settings.medecin_traitant
         if previous == professional_id:  # declared again (the feed resending): nothing changes
-            return MedecinTraitantDeclared(medecin_traitant=professional_id, previous=previous,
-                                           since=settings.history[-1].start.isoformat() if settings.history else None)
+            return MedecinTraitantDeclared(
+                medecin_traitant=professional_id,
+                previous=previous,
+                since=settings.history[-1].start.isoformat() if settings.history else None,
+            )
         now = self.clock.now()
-        event = self._event(EventType.MEDECIN_TRAITANT_DECLARED, actor, patient_id, professional_id=professional_id,
-                            previous=previous or "")
+        event = self._event(
+            EventType.MEDECIN_TRAITANT_DECLARED,
+            actor,
+            patient_id,
+            professional_id=professional_id,
+            previous=previous or "",
+        )
         self.store.save_settings(settings.with_medecin_traitant(professional_id, now), event)
-        return MedecinTraitantDeclared(medecin_traitant=professional_id, previous=previous, since=now.isoformat())
+        return MedecinTraitantDeclared(
+            medecin_traitant=professional_id, previous=previous, since=now.isoformat()
+        )
 
     @rpc
     def break_glass(self, token: str, ins: str, payload: BreakGlass) -> Grant:
@@ -296,24 +374,50 @@ class ConsentService(HealthMixin):
         facts = self._facts(actor, ins, now)
         settings = self.store.patient_settings(ins)
         until = now + EMERGENCY_DURATION
-        refusal = rules.may_break_glass(actor, facts, settings.oppose_emergency, settings.oppose_regulator,
-                                        matrix.in_force(now), now, until)
-        if refusal:  # decided before anything is recorded: a refusal is traced, no access, nobody told
+        refusal = rules.may_break_glass(
+            actor,
+            facts,
+            settings.oppose_emergency,
+            settings.oppose_regulator,
+            matrix.in_force(now),
+            now,
+            until,
+        )
+        if (
+            refusal
+        ):  # decided before anything is recorded: a refusal is traced, no access, nobody told
             raise self._refuse_traced(actor, facts.patient_id, refusal, "break_glass")
         regulator = Role.SAMU_REGULATOR in actor.roles
-        event = self._event(EventType.EMERGENCY_ACCESS_STARTED, actor, facts.patient_id,
-                            regulator=str(regulator).lower(), until=until.isoformat(),
-                            medecin_traitant=settings.medecin_traitant or "")
-        self.store.start_emergency(EmergencyRecord(
-            event_id=event.event_id, ins=ins, patient_id=facts.patient_id, professional_id=actor.id,
-            regulator=regulator, reason=reason, started_at=now, until=until), event)
+        event = self._event(
+            EventType.EMERGENCY_ACCESS_STARTED,
+            actor,
+            facts.patient_id,
+            regulator=str(regulator).lower(),
+            until=until.isoformat(),
+            medecin_traitant=settings.medecin_traitant or "",
+        )
+        self.store.start_emergency(
+            EmergencyRecord(
+                event_id=event.event_id,
+                ins=ins,
+                patient_id=facts.patient_id,
+                professional_id=actor.id,
+                regulator=regulator,
+                reason=reason,
+                started_at=now,
+                until=until,
+            ),
+            event,
+        )
         decision, _ = self._decide(actor, ins, Action.READ)
         return decision
 
     # The patient's side
 
     @rpc
-    def withdraw_consent(self, token: str, ins: str, payload: dict[str, object] | None = None) -> ConsentWithdrawn:
+    def withdraw_consent(
+        self, token: str, ins: str, payload: dict[str, object] | None = None
+    ) -> ConsentWithdrawn:
         """The patient withdraws a professional's consent, or a professional withdraws their own."""
         # Parsed here, not at the boundary: a professional's payload is ignored (they withdraw their own), and
         # only the patient's side names a professional_id.
@@ -324,33 +428,56 @@ class ConsentService(HealthMixin):
             actor, ins, _ = self._patient_side(token, ins)
             professional_id = parse(ProfessionalRef, payload or {}).professional_id
         patient_id = self._patient_id(ins)
-        event = self._event(EventType.CONSENT_WITHDRAWN, actor, patient_id, professional_id=professional_id)
-        if not self.store.withdraw(Kind.CONSENT, ins, professional_id, actor.id, self.clock.now(), event):
-            raise Conflict("no active consent for this professional", [{"field": "professional_id"}])
+        event = self._event(
+            EventType.CONSENT_WITHDRAWN, actor, patient_id, professional_id=professional_id
+        )
+        if not self.store.withdraw(
+            Kind.CONSENT, ins, professional_id, actor.id, self.clock.now(), event
+        ):
+            raise Conflict(
+                "no active consent for this professional", [{"field": "professional_id"}]
+            )
         return ConsentWithdrawn(professional_id=professional_id)
 
     @rpc
-    def object_to_care_team(self, token: str, ins: str, payload: ProfessionalRef) -> CareTeamObjection:
+    def object_to_care_team(
+        self, token: str, ins: str, payload: ProfessionalRef
+    ) -> CareTeamObjection:
         """The patient objects to a care team member's access: it ends now."""
         actor, ins, grant = self._patient_side(token, ins)
         professional_id = payload.professional_id
-        event = self._event(EventType.CARE_TEAM_OBJECTED, actor, grant.patient_id, professional_id=professional_id)
-        if not self.store.withdraw(Kind.CARE_TEAM, ins, professional_id, actor.id, self.clock.now(), event):
-            raise Conflict("this professional is not in the care team", [{"field": "professional_id"}])
+        event = self._event(
+            EventType.CARE_TEAM_OBJECTED, actor, grant.patient_id, professional_id=professional_id
+        )
+        if not self.store.withdraw(
+            Kind.CARE_TEAM, ins, professional_id, actor.id, self.clock.now(), event
+        ):
+            raise Conflict(
+                "this professional is not in the care team", [{"field": "professional_id"}]
+            )
         return CareTeamObjection(professional_id=professional_id)
 
     @rpc
-    def confirm_medecin_traitant(self, token: str, ins: str, payload: ProfessionalRef) -> MedecinTraitantDeclared:
+    def confirm_medecin_traitant(
+        self, token: str, ins: str, payload: ProfessionalRef
+    ) -> MedecinTraitantDeclared:
         """The patient (or their representative) confirms a médecin's pending proposal: they become the
         médecin traitant now, and the previous one (if any) is no longer."""
         actor, ins, grant = self._patient_side(token, ins)
         professional_id = payload.professional_id
         settings = self._settings(ins, str(grant.patient_id))
         if professional_id not in {p.professional_id for p in settings.proposals}:
-            raise Conflict("this médecin has not proposed to be médecin traitant", [{"field": "professional_id"}])
+            raise Conflict(
+                "this médecin has not proposed to be médecin traitant",
+                [{"field": "professional_id"}],
+            )
         if professional_id in settings.blocked:
-            raise Conflict("this médecin is blocked: unblock them first", [{"field": "professional_id"}])
-        return self._change_medecin_traitant(actor, str(grant.patient_id), professional_id, settings)
+            raise Conflict(
+                "this médecin is blocked: unblock them first", [{"field": "professional_id"}]
+            )
+        return self._change_medecin_traitant(
+            actor, str(grant.patient_id), professional_id, settings
+        )
 
     @rpc
     def end_medecin_traitant(self, token: str, ins: str) -> MedecinTraitantEnded:
@@ -358,8 +485,12 @@ class ConsentService(HealthMixin):
         settings = self._settings(ins, str(grant.patient_id))
         if settings.medecin_traitant is None:
             raise Conflict("no médecin traitant is declared", [{"field": "medecin_traitant"}])
-        event = self._event(EventType.MEDECIN_TRAITANT_ENDED, actor, grant.patient_id,
-                            previous=settings.medecin_traitant)
+        event = self._event(
+            EventType.MEDECIN_TRAITANT_ENDED,
+            actor,
+            grant.patient_id,
+            previous=settings.medecin_traitant,
+        )
         self.store.save_settings(settings.without_medecin_traitant(self.clock.now()), event)
         return MedecinTraitantEnded()
 
@@ -390,24 +521,39 @@ class ConsentService(HealthMixin):
     ) -> EmergencyOppositions:
         """The patient opposes (or allows) each kind of emergency access separately; both allowed at first."""
         actor, ins, grant = self._patient_side(token, ins)
-        event = self._event(EventType.EMERGENCY_OPPOSITIONS_SET, actor, grant.patient_id,
-                            oppose_emergency=str(payload.oppose_emergency).lower(),
-                            oppose_regulator=str(payload.oppose_regulator).lower())
-        settings = replace(self._settings(ins, str(grant.patient_id)), oppose_emergency=payload.oppose_emergency,
-                           oppose_regulator=payload.oppose_regulator)
+        event = self._event(
+            EventType.EMERGENCY_OPPOSITIONS_SET,
+            actor,
+            grant.patient_id,
+            oppose_emergency=str(payload.oppose_emergency).lower(),
+            oppose_regulator=str(payload.oppose_regulator).lower(),
+        )
+        settings = replace(
+            self._settings(ins, str(grant.patient_id)),
+            oppose_emergency=payload.oppose_emergency,
+            oppose_regulator=payload.oppose_regulator,
+        )
         self.store.save_settings(settings, event)
-        return EmergencyOppositions(oppose_emergency=settings.oppose_emergency,
-                                    oppose_regulator=settings.oppose_regulator)
+        return EmergencyOppositions(
+            oppose_emergency=settings.oppose_emergency, oppose_regulator=settings.oppose_regulator
+        )
 
     @rpc
-    def authorise_occupational_doctor(self, token: str, ins: str, payload: ProfessionalRef) -> OccupationalConsent:
+    def authorise_occupational_doctor(
+        self, token: str, ins: str, payload: ProfessionalRef
+    ) -> OccupationalConsent:
         """The patient's explicit consent to an occupational doctor (médecin du travail)."""
         actor, ins, grant = self._patient_side(token, ins)
         professional_id = payload.professional_id
-        record = self._authorisation(Kind.OCCUPATIONAL_CONSENT, actor, ins, str(grant.patient_id), professional_id,
-                                     None)
-        event = self._event(EventType.OCCUPATIONAL_CONSENT_GIVEN, actor, grant.patient_id,
-                            professional_id=professional_id)
+        record = self._authorisation(
+            Kind.OCCUPATIONAL_CONSENT, actor, ins, str(grant.patient_id), professional_id, None
+        )
+        event = self._event(
+            EventType.OCCUPATIONAL_CONSENT_GIVEN,
+            actor,
+            grant.patient_id,
+            professional_id=professional_id,
+        )
         self.store.authorise(record, event)
         return OccupationalConsent(professional_id=professional_id)
 
@@ -419,14 +565,23 @@ class ConsentService(HealthMixin):
         settings = self.store.patient_settings(ins)
 
         def who(kind: Kind) -> list[ProfessionalSince]:
-            return [ProfessionalSince(professional_id=r.professional_id, since=r.recorded_at.isoformat())
-                    for r in self.store.authorisations(kind, ins, now)]
+            return [
+                ProfessionalSince(
+                    professional_id=r.professional_id, since=r.recorded_at.isoformat()
+                )
+                for r in self.store.authorisations(kind, ins, now)
+            ]
 
         return AccessSettings(
-            medecin_traitant=settings.medecin_traitant, blocked=list(settings.blocked),
-            medecin_traitant_proposals=[ProfessionalSince(professional_id=p.professional_id, since=p.at.isoformat())
-                                        for p in settings.proposals],
-            oppose_emergency=settings.oppose_emergency, oppose_regulator=settings.oppose_regulator,
-            consents=who(Kind.CONSENT), care_team=who(Kind.CARE_TEAM),
+            medecin_traitant=settings.medecin_traitant,
+            blocked=list(settings.blocked),
+            medecin_traitant_proposals=[
+                ProfessionalSince(professional_id=p.professional_id, since=p.at.isoformat())
+                for p in settings.proposals
+            ],
+            oppose_emergency=settings.oppose_emergency,
+            oppose_regulator=settings.oppose_regulator,
+            consents=who(Kind.CONSENT),
+            care_team=who(Kind.CARE_TEAM),
             occupational_consents=who(Kind.OCCUPATIONAL_CONSENT),
         )

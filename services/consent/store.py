@@ -54,20 +54,36 @@ class ConsentStore(Store):
     @classmethod
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
         super().prepare(database)
-        database[FACTS].create_index([("ins", 1)])  # a patient's authorisations, for their settings page
+        database[FACTS].create_index(
+            [("ins", 1)]
+        )  # a patient's authorisations, for their settings page
         move_earlier_layout(database)
 
     def record_refusal(self, event: Event) -> None:
         """A refused request, kept with its access_denied event (the audit trail gets it through the outbox)."""
-        self.insert_with_events("refusals", {"_id": event.event_id, "at": event.occurred_at,
-                                             "rule": event.rule, "patient_id": event.patient_id}, [event])
+        self.insert_with_events(
+            "refusals",
+            {
+                "_id": event.event_id,
+                "at": event.occurred_at,
+                "rule": event.rule,
+                "patient_id": event.patient_id,
+            },
+            [event],
+        )
 
     # What one decision needs: one query.
 
     def facts_for(self, ins: str, patient_id: str, actor_id: str, now: datetime) -> Facts:
         keys = {kind: fact_id(kind, actor_id, ins) for kind in (*AUTHORISATIONS, Kind.EMERGENCY)}
-        keys[Kind.SETTINGS], keys[Kind.STATUS] = fact_id(Kind.SETTINGS, ins), fact_id(Kind.STATUS, actor_id)
-        found = {record["_id"]: record for record in self.db[FACTS].find({"_id": {"$in": list(keys.values())}})}
+        keys[Kind.SETTINGS], keys[Kind.STATUS] = (
+            fact_id(Kind.SETTINGS, ins),
+            fact_id(Kind.STATUS, actor_id),
+        )
+        found = {
+            record["_id"]: record
+            for record in self.db[FACTS].find({"_id": {"$in": list(keys.values())}})
+        }
 
         def active(kind: Kind) -> bool:
             record = found.get(keys[kind])
@@ -77,11 +93,16 @@ class ConsentStore(Store):
         emergency = found.get(keys[Kind.EMERGENCY])
         running = _emergency(emergency) if emergency is not None else None
         return Facts(
-            ins=ins, patient_id=patient_id, has_consent=active(Kind.CONSENT), in_care_team=active(Kind.CARE_TEAM),
+            ins=ins,
+            patient_id=patient_id,
+            has_consent=active(Kind.CONSENT),
+            in_care_team=active(Kind.CARE_TEAM),
             occupational_consent=active(Kind.OCCUPATIONAL_CONSENT),
-            is_medecin_traitant=settings.medecin_traitant == actor_id, blocked=actor_id in settings.blocked,
+            is_medecin_traitant=settings.medecin_traitant == actor_id,
+            blocked=actor_id in settings.blocked,
             emergency=EmergencyAccess(regulator=running.regulator, expires_at=running.until)
-            if running is not None and running.until > now else None,
+            if running is not None and running.until > now
+            else None,
             suspended=_suspended(found.get(keys[Kind.STATUS])),
         )
 
@@ -99,7 +120,9 @@ class ConsentStore(Store):
             return False
         return self.update_with_events(FACTS, {"_id": key}, record, [event]) is not None
 
-    def withdraw(self, kind: Kind, ins: str, professional_id: str, by: str, now: datetime, event: Event) -> bool:
+    def withdraw(
+        self, kind: Kind, ins: str, professional_id: str, by: str, now: datetime, event: Event
+    ) -> bool:
         query = {"_id": fact_id(kind, professional_id, ins), "withdrawn": None}
         changes = {"withdrawn": {"at": now, "by": by}}
         return self.update_with_events(FACTS, query, changes, [event]) is not None
@@ -110,7 +133,11 @@ class ConsentStore(Store):
 
     def authorisations(self, kind: Kind, ins: str, now: datetime) -> list[Authorisation]:
         # By patient (indexed), then by kind: a patient has a handful of facts.
-        found = (_authorisation(r) for r in self.db[FACTS].find({"ins": ins}, HIDDEN) if r["kind"] == kind.value)
+        found = (
+            _authorisation(r)
+            for r in self.db[FACTS].find({"ins": ins}, HIDDEN)
+            if r["kind"] == kind.value
+        )
         return [authorisation for authorisation in found if authorisation.active(now)]
 
     # The patient's settings: one document per patient.
@@ -131,10 +158,15 @@ class ConsentStore(Store):
             # Revision 0 is no field at all: so are the settings written before there were revisions.
             read = {"$exists": False} if settings.version == 0 else settings.version
             changes = {**document, "revision": settings.version + 1}
-            if self.update_with_events(FACTS, {"_id": key, "revision": read}, changes, [event]) is not None:
+            if (
+                self.update_with_events(FACTS, {"_id": key, "revision": read}, changes, [event])
+                is not None
+            ):
                 return
-        raise Conflict("the patient's settings changed meanwhile; nothing was changed, retry",
-                       [{"field": "settings"}])
+        raise Conflict(
+            "the patient's settings changed meanwhile; nothing was changed, retry",
+            [{"field": "settings"}],
+        )
 
     # Emergency accesses: the latest of each professional on each dossier decides (it ends last); the
     # earlier ones stay inside it, reason included.
@@ -148,9 +180,15 @@ class ConsentStore(Store):
             current = self.db[FACTS].find_one({"_id": key})
             if current is None:
                 break
-            earlier = [*current.get("earlier", []), {name: current[name] for name in EMERGENCY_FIELDS}]
+            earlier = [
+                *current.get("earlier", []),
+                {name: current[name] for name in EMERGENCY_FIELDS},
+            ]
             query = {"_id": key, "_version": current.get("_version", 0)}
-            if self.update_with_events(FACTS, query, {**record, "earlier": earlier}, [event]) is not None:
+            if (
+                self.update_with_events(FACTS, query, {**record, "earlier": earlier}, [event])
+                is not None
+            ):
                 return
         raise ServiceUnavailable("the record is changing too often; nothing was changed, retry")
 
@@ -160,8 +198,9 @@ class ConsentStore(Store):
         """Keep the newest status of an account (events may arrive late or twice)."""
         key = fact_id(Kind.STATUS, actor_id)
         try:
-            self.db[FACTS].insert_one({"_id": key, "kind": Kind.STATUS.value, "status": status,
-                                       "changed_ms": changed_ms})
+            self.db[FACTS].insert_one(
+                {"_id": key, "kind": Kind.STATUS.value, "status": status, "changed_ms": changed_ms}
+            )
         except DuplicateKeyError:
             self.db[FACTS].update_one(
                 {"_id": key, "changed_ms": {"$lt": changed_ms}},
@@ -173,9 +212,14 @@ class ConsentStore(Store):
 
 
 EMERGENCY_FIELDS = ("event_id", "regulator", "reason", "started", "expires_ms")
-EARLIER_COLLECTIONS = {"consents": Kind.CONSENT, "care_team": Kind.CARE_TEAM,
-                       "occupational_consents": Kind.OCCUPATIONAL_CONSENT, "patient_settings": Kind.SETTINGS,
-                       "account_status": Kind.STATUS, "emergencies": Kind.EMERGENCY}
+EARLIER_COLLECTIONS = {
+    "consents": Kind.CONSENT,
+    "care_team": Kind.CARE_TEAM,
+    "occupational_consents": Kind.OCCUPATIONAL_CONSENT,
+    "patient_settings": Kind.SETTINGS,
+    "account_status": Kind.STATUS,
+    "emergencies": Kind.EMERGENCY,
+}
 
 
 def move_earlier_layout(database: Database[dict[str, Any]]) -> None:
@@ -187,16 +231,22 @@ def move_earlier_layout(database: Database[dict[str, Any]]) -> None:
         if name not in present:
             continue
         by_key: dict[str, list[dict[str, Any]]] = {}
-        for record in sorted(database[name].find({}), key=lambda r: r.get("expires_ms", 0)):  # oldest first
+        for record in sorted(
+            database[name].find({}), key=lambda r: r.get("expires_ms", 0)
+        ):  # oldest first
             by_key.setdefault(_earlier_key(kind, record), []).append(record)
         for key, records in by_key.items():
             latest = {**records[-1], "_id": key, "kind": kind.value}
             if kind is Kind.SETTINGS:
                 latest["ins"] = records[-1]["_id"]  # the settings' key was the INS
-            if kind is Kind.EMERGENCY:  # one per professional and dossier: the one that ends last decides
+            if (
+                kind is Kind.EMERGENCY
+            ):  # one per professional and dossier: the one that ends last decides
                 latest["event_id"] = records[-1]["_id"]
-                latest["earlier"] = [{**{f: r.get(f) for f in EMERGENCY_FIELDS}, "event_id": r["_id"]}
-                                     for r in records[:-1]]
+                latest["earlier"] = [
+                    {**{f: r.get(f) for f in EMERGENCY_FIELDS}, "event_id": r["_id"]}
+                    for r in records[:-1]
+                ]
             with suppress(DuplicateKeyError):  # moved by an earlier start
                 database[FACTS].insert_one(latest)
         database.drop_collection(name)
@@ -218,25 +268,39 @@ def _suspended(status: dict[str, Any] | None) -> bool:
 
 def _authorisation_document(authorisation: Authorisation) -> dict[str, Any]:
     document: dict[str, Any] = {
-        "kind": authorisation.kind.value, "ins": authorisation.ins, "patient_id": authorisation.patient_id,
+        "kind": authorisation.kind.value,
+        "ins": authorisation.ins,
+        "patient_id": authorisation.patient_id,
         "professional_id": authorisation.professional_id,
-        "recorded": {"at": authorisation.recorded_at, "by": authorisation.recorded_by,
-                     "ms": ms(authorisation.recorded_at)},
+        "recorded": {
+            "at": authorisation.recorded_at,
+            "by": authorisation.recorded_by,
+            "ms": ms(authorisation.recorded_at),
+        },
         "from_ms": ms(authorisation.recorded_at),
-        "until_ms": ms(authorisation.until) if authorisation.until else None, "withdrawn": None,
+        "until_ms": ms(authorisation.until) if authorisation.until else None,
+        "withdrawn": None,
     }
     if authorisation.kind is Kind.CARE_TEAM:
-        document |= {"organisation": authorisation.organisation, "patient_informed": authorisation.patient_informed}
+        document |= {
+            "organisation": authorisation.organisation,
+            "patient_informed": authorisation.patient_informed,
+        }
     return document
 
 
 def _authorisation(document: dict[str, Any]) -> Authorisation:
     withdrawn = document.get("withdrawn")
     return Authorisation(
-        kind=Kind(document["kind"]), ins=document["ins"], patient_id=document["patient_id"],
-        professional_id=document["professional_id"], recorded_at=document["recorded"]["at"],
-        recorded_by=document["recorded"]["by"], until=_moment(document.get("until_ms")),
-        withdrawn_at=withdrawn["at"] if withdrawn else None, organisation=document.get("organisation"),
+        kind=Kind(document["kind"]),
+        ins=document["ins"],
+        patient_id=document["patient_id"],
+        professional_id=document["professional_id"],
+        recorded_at=document["recorded"]["at"],
+        recorded_by=document["recorded"]["by"],
+        until=_moment(document.get("until_ms")),
+        withdrawn_at=withdrawn["at"] if withdrawn else None,
+        organisation=document.get("organisation"),
         patient_informed=bool(document.get("patient_informed")),  # the store may answer 0/1
     )
 
@@ -245,36 +309,70 @@ def _settings(ins: str, document: dict[str, Any] | None) -> PatientSettings:
     if document is None:
         return PatientSettings(ins=ins)
     return PatientSettings(
-        ins=ins, patient_id=document.get("patient_id"), medecin_traitant=document.get("medecin_traitant"),
-        history=tuple(Period(p["professional_id"], p["from"], p.get("until")) for p in document.get("mt_history", [])),
-        proposals=tuple(Proposal(p["professional_id"], datetime.fromisoformat(p["at"]))
-                        for p in document.get("mt_proposals", [])),
-        blocked=tuple(document.get("blocked", [])), oppose_emergency=bool(document.get("oppose_emergency")),
-        oppose_regulator=bool(document.get("oppose_regulator")), version=document.get("revision", 0),
+        ins=ins,
+        patient_id=document.get("patient_id"),
+        medecin_traitant=document.get("medecin_traitant"),
+        history=tuple(
+            Period(p["professional_id"], p["from"], p.get("until"))
+            for p in document.get("mt_history", [])
+        ),
+        proposals=tuple(
+            Proposal(p["professional_id"], datetime.fromisoformat(p["at"]))
+            for p in document.get("mt_proposals", [])
+        ),
+        blocked=tuple(document.get("blocked", [])),
+        oppose_emergency=bool(document.get("oppose_emergency")),
+        oppose_regulator=bool(document.get("oppose_regulator")),
+        version=document.get("revision", 0),
     )
 
 
 def _settings_document(settings: PatientSettings) -> dict[str, Any]:
     return {
-        "kind": Kind.SETTINGS.value, "ins": settings.ins, "patient_id": settings.patient_id,
+        "kind": Kind.SETTINGS.value,
+        "ins": settings.ins,
+        "patient_id": settings.patient_id,
         "medecin_traitant": settings.medecin_traitant,
-        "mt_history": [{"professional_id": p.professional_id, "from": p.start, **({"until": p.end} if p.end else {})}
-                       for p in settings.history],
-        "mt_proposals": [{"professional_id": p.professional_id, "at": p.at.isoformat()} for p in settings.proposals],
-        "blocked": list(settings.blocked), "oppose_emergency": settings.oppose_emergency,
+        "mt_history": [
+            {
+                "professional_id": p.professional_id,
+                "from": p.start,
+                **({"until": p.end} if p.end else {}),
+            }
+            for p in settings.history
+        ],
+        "mt_proposals": [
+            {"professional_id": p.professional_id, "at": p.at.isoformat()}
+            for p in settings.proposals
+        ],
+        "blocked": list(settings.blocked),
+        "oppose_emergency": settings.oppose_emergency,
         "oppose_regulator": settings.oppose_regulator,
     }
 
 
 def _emergency_document(emergency: EmergencyRecord) -> dict[str, Any]:
-    return {"kind": Kind.EMERGENCY.value, "event_id": emergency.event_id, "ins": emergency.ins,
-            "patient_id": emergency.patient_id, "professional_id": emergency.professional_id,
-            "regulator": emergency.regulator, "reason": emergency.reason,
-            "started": {"at": emergency.started_at, "until": emergency.until}, "expires_ms": ms(emergency.until)}
+    return {
+        "kind": Kind.EMERGENCY.value,
+        "event_id": emergency.event_id,
+        "ins": emergency.ins,
+        "patient_id": emergency.patient_id,
+        "professional_id": emergency.professional_id,
+        "regulator": emergency.regulator,
+        "reason": emergency.reason,
+        "started": {"at": emergency.started_at, "until": emergency.until},
+        "expires_ms": ms(emergency.until),
+    }
 
 
 def _emergency(document: dict[str, Any]) -> EmergencyRecord:
     return EmergencyRecord(
-        event_id=document["event_id"], ins=document["ins"], patient_id=document["patient_id"],
-        professional_id=document["professional_id"], regulator=bool(document["regulator"]),
-        reason=document["reason"], started_at=document["started"]["at"], until=document["started"]["until"])
+        event_id=document["event_id"],
+        ins=document["ins"],
+        patient_id=document["patient_id"],
+        professional_id=document["professional_id"],
+        regulator=bool(document["regulator"]),
+        reason=document["reason"],
+        started_at=document["started"]["at"],
+        until=document["started"]["until"],
+    )

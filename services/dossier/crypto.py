@@ -32,7 +32,9 @@ def master_keys() -> dict[str, bytes]:
     """The current master key and, during a rotation, the previous ones (DMP_PREVIOUS_MASTER_KEYS,
     comma-separated), by fingerprint."""
     keys = [master_key_from_env()]
-    for text in filter(None, (part.strip() for part in os.environ.get("DMP_PREVIOUS_MASTER_KEYS", "").split(","))):
+    for text in filter(
+        None, (part.strip() for part in os.environ.get("DMP_PREVIOUS_MASTER_KEYS", "").split(","))
+    ):
         keys.append(decode_secret("DMP_PREVIOUS_MASTER_KEYS", text))
     return {fingerprint(key): key for key in keys}
 
@@ -49,8 +51,10 @@ def data_key(dossier: Dossier) -> bytes:
         raise ContentCorrupted(f"the key of dossier {dossier.id} was destroyed")
     master = master_keys().get(dossier.key.master)
     if master is None:
-        raise ServiceUnavailable("the master key that protects this dossier is not configured "
-                                 "(keep it in DMP_PREVIOUS_MASTER_KEYS until the rotation is finished)")
+        raise ServiceUnavailable(
+            "the master key that protects this dossier is not configured "
+            "(keep it in DMP_PREVIOUS_MASTER_KEYS until the rotation is finished)"
+        )
     return unwrap_data_key(master, dossier.key.wrapped, dossier.id)
 
 

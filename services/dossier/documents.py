@@ -14,12 +14,21 @@ from services.dossier.records import Document, Metadata, Visibility
 def metadata_of(submission: DocumentSubmission, carried: Sequence[str] = ()) -> Metadata:
     """What the author says of the document, with the restrictions carried over from the version it replaces."""
     return Metadata(
-        category=submission.category, type_code=submission.type_code, title=submission.title,
-        care_date=submission.care_date, format=submission.format, confidentiality=submission.confidentiality,
-        visibility=visibilities([*submission.visibility, *carried]), unique_id=submission.unique_id,
-        care_start=submission.care_start, care_end=submission.care_end, imaging_study=submission.imaging_study,
-        format_code=submission.format_code, facility_type=submission.facility_type,
-        practice_setting=submission.practice_setting, events=tuple(submission.events),
+        category=submission.category,
+        type_code=submission.type_code,
+        title=submission.title,
+        care_date=submission.care_date,
+        format=submission.format,
+        confidentiality=submission.confidentiality,
+        visibility=visibilities([*submission.visibility, *carried]),
+        unique_id=submission.unique_id,
+        care_start=submission.care_start,
+        care_end=submission.care_end,
+        imaging_study=submission.imaging_study,
+        format_code=submission.format_code,
+        facility_type=submission.facility_type,
+        practice_setting=submission.practice_setting,
+        events=tuple(submission.events),
         related=tuple(submission.related),
     )
 
@@ -45,35 +54,63 @@ def as_answered(document: Document) -> DocumentMetadata:
     """The document's metadata as every RPC answers it."""
     metadata = document.metadata
     return DocumentMetadata(
-        document_id=document.id, dossier_id=document.dossier_id, category=metadata.category,
-        type_code=metadata.type_code, title=metadata.title, care_date=metadata.care_date,
-        created_at=document.created_at, format=metadata.format, size=document.size, sha256=document.sha256,
-        confidentiality=metadata.confidentiality, visibility=[code.value for code in metadata.visibility],
-        status=document.status.value, replaces=document.replaces, replaced_by=document.replaced_by,
-        imaging_study=metadata.imaging_study, author=document.author, patient_id=document.patient_id,
-        unique_id=metadata.unique_id, care_start=metadata.care_start, care_end=metadata.care_end,
-        format_code=metadata.format_code, facility_type=metadata.facility_type,
-        practice_setting=metadata.practice_setting, events=list(metadata.events), related=list(metadata.related),
-        revision=document.revision or 1, updated_at=document.updated_at,
+        document_id=document.id,
+        dossier_id=document.dossier_id,
+        category=metadata.category,
+        type_code=metadata.type_code,
+        title=metadata.title,
+        care_date=metadata.care_date,
+        created_at=document.created_at,
+        format=metadata.format,
+        size=document.size,
+        sha256=document.sha256,
+        confidentiality=metadata.confidentiality,
+        visibility=[code.value for code in metadata.visibility],
+        status=document.status.value,
+        replaces=document.replaces,
+        replaced_by=document.replaced_by,
+        imaging_study=metadata.imaging_study,
+        author=document.author,
+        patient_id=document.patient_id,
+        unique_id=metadata.unique_id,
+        care_start=metadata.care_start,
+        care_end=metadata.care_end,
+        format_code=metadata.format_code,
+        facility_type=metadata.facility_type,
+        practice_setting=metadata.practice_setting,
+        events=list(metadata.events),
+        related=list(metadata.related),
+        revision=document.revision or 1,
+        updated_at=document.updated_at,
     )
 
 
-def check_together(deposits: Sequence[tuple[Metadata, str]], replaced: Sequence[str | None]) -> None:
+def check_together(
+    deposits: Sequence[tuple[Metadata, str]], replaced: Sequence[str | None]
+) -> None:
     """Documents deposited together (metadata and content digest each, and the id of the document each
     replaces): none may be another one again, carry another one's unique_id, or replace the same document."""
     unique_ids: dict[str, int] = {}
     replacing: dict[str, int] = {}
     for index, (metadata, digest) in enumerate(deposits):
-        same = next(earlier for earlier, other in enumerate(deposits) if other == (metadata, digest))
+        same = next(
+            earlier for earlier, other in enumerate(deposits) if other == (metadata, digest)
+        )
         if same != index:
-            raise InvalidInput(f"document {index + 1}: the same document as document {same + 1}",
-                               [{"field": "content", "entry": str(index)}])
+            raise InvalidInput(
+                f"document {index + 1}: the same document as document {same + 1}",
+                [{"field": "content", "entry": str(index)}],
+            )
         first = unique_ids.setdefault(metadata.unique_id, index) if metadata.unique_id else index
         if first != index:
-            raise InvalidInput(f"document {index + 1}: the same unique_id as document {first + 1}",
-                               [{"field": "unique_id", "entry": str(index)}])
+            raise InvalidInput(
+                f"document {index + 1}: the same unique_id as document {first + 1}",
+                [{"field": "unique_id", "entry": str(index)}],
+            )
         old = replaced[index]
         first = replacing.setdefault(old, index) if old else index
         if first != index:
-            raise InvalidInput(f"document {index + 1}: replaces the same document as document {first + 1}",
-                               [{"field": "replaces", "entry": str(index)}])
+            raise InvalidInput(
+                f"document {index + 1}: replaces the same document as document {first + 1}",
+                [{"field": "replaces", "entry": str(index)}],
+            )

@@ -26,7 +26,9 @@ def months_before(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
-def sort_lines(raw_lines: list[Any], today: date) -> tuple[list[ReimbursementLine], list[dict[str, str]], int]:
+def sort_lines(
+    raw_lines: list[Any], today: date
+) -> tuple[list[ReimbursementLine], list[dict[str, str]], int]:
     """(lines to keep, rejected {line_id, reason}, repeats within the batch). A line's problems never
     affect the others."""
     oldest = months_before(today, HISTORY_MONTHS)
@@ -39,11 +41,15 @@ def sort_lines(raw_lines: list[Any], today: date) -> tuple[list[ReimbursementLin
         try:
             line = ReimbursementLine.model_validate(raw)
         except ValidationError as error:
-            reasons = "; ".join(f"{d['field']}: {d['reason']}" for d in describe_items(error.errors()))
+            reasons = "; ".join(
+                f"{d['field']}: {d['reason']}" for d in describe_items(error.errors())
+            )
             rejected.append({"line_id": line_id, "reason": reasons})
             continue
         if line.care_date < oldest:
-            rejected.append({"line_id": line_id, "reason": f"care_date: older than {HISTORY_MONTHS} months"})
+            rejected.append(
+                {"line_id": line_id, "reason": f"care_date: older than {HISTORY_MONTHS} months"}
+            )
         elif line.care_date > today:
             rejected.append({"line_id": line_id, "reason": "care_date: in the future"})
         elif line.reimbursed_cents > line.billed_cents:
@@ -58,7 +64,11 @@ def sort_lines(raw_lines: list[Any], today: date) -> tuple[list[ReimbursementLin
 
 def answer(line: FeedLine) -> dict[str, Any]:
     """A stored line as the reimbursements list answers it."""
-    return {"line_id": line.line_id, "care_date": line.care_date.isoformat(),
-            "items": [item.model_dump(mode="json", exclude_none=True) for item in line.items],
-            "prescriber_rpps": line.prescriber_rpps, "billed_cents": line.billed_cents,
-            "reimbursed_cents": line.reimbursed_cents}
+    return {
+        "line_id": line.line_id,
+        "care_date": line.care_date.isoformat(),
+        "items": [item.model_dump(mode="json", exclude_none=True) for item in line.items],
+        "prescriber_rpps": line.prescriber_rpps,
+        "billed_cents": line.billed_cents,
+        "reimbursed_cents": line.reimbursed_cents,
+    }

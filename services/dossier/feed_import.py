@@ -31,12 +31,18 @@ BATCH = 2000
 def csv_line(row: dict[str, str]) -> dict[str, Any]:
     items = []
     for item in filter(None, (row.get("items") or "").split("|")):
-        code, _, quantity = item.partition("x")  # codes are upper case: a lower-case x starts the quantity
+        code, _, quantity = item.partition(
+            "x"
+        )  # codes are upper case: a lower-case x starts the quantity
         system, _, value = code.partition(":")
         items.append({"system": system, "code": value, "quantity": _number(quantity or "1")})
     line: dict[str, Any] = {
-        "line_id": row.get("line_id"), "ins": row.get("ins"), "care_date": row.get("care_date"), "items": items,
-        "billed_cents": _number(row.get("billed_cents")), "reimbursed_cents": _number(row.get("reimbursed_cents")),
+        "line_id": row.get("line_id"),
+        "ins": row.get("ins"),
+        "care_date": row.get("care_date"),
+        "items": items,
+        "billed_cents": _number(row.get("billed_cents")),
+        "reimbursed_cents": _number(row.get("reimbursed_cents")),
     }
     if row.get("prescriber_rpps"):
         line["prescriber_rpps"] = row["prescriber_rpps"]
@@ -76,11 +82,14 @@ def login(cluster: Any, client_id: str, key: Path) -> str:
     actor_id = f"system:{client_id}"
     nonce = cluster.identity.request_card_challenge({"actor_id": actor_id}, "operator")["nonce"]
     answer = cluster.identity.login_with_card(
-        {"actor_id": actor_id, "nonce": nonce, "signature": Card.load(key).sign(nonce)}, "operator")
+        {"actor_id": actor_id, "nonce": nonce, "signature": Card.load(key).sign(nonce)}, "operator"
+    )
     return str(answer["access_token"])
 
 
-def run(path: Path, client_id: str, key: Path, amqp_uri: str, out: TextIO = sys.stderr) -> dict[str, Any]:
+def run(
+    path: Path, client_id: str, key: Path, amqp_uri: str, out: TextIO = sys.stderr
+) -> dict[str, Any]:
     lines = list(read_lines(path))
     summary: dict[str, Any] = {"lines": len(lines), "accepted": 0, "duplicates": 0, "rejected": []}
     with RpcClient(uri=amqp_uri, timeout=300) as cluster:
@@ -88,7 +97,9 @@ def run(path: Path, client_id: str, key: Path, amqp_uri: str, out: TextIO = sys.
         for start in range(0, len(lines), BATCH):
             if start and start % (BATCH * 50) == 0:
                 token = login(cluster, client_id, key)  # access tokens last 15 minutes
-            report = cluster.dossier.add_reimbursements(token, {"lines": lines[start:start + BATCH]})
+            report = cluster.dossier.add_reimbursements(
+                token, {"lines": lines[start : start + BATCH]}
+            )
             summary["accepted"] += report["accepted"]
             summary["duplicates"] += report["duplicates"]
             summary["rejected"].extend(report["rejected"])
@@ -99,15 +110,19 @@ def run(path: Path, client_id: str, key: Path, amqp_uri: str, out: TextIO = sys.
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("file", type=Path, help=".csv or .jsonl")
     parser.add_argument("--client-id", default="reimbursement-feed")
     parser.add_argument("--key", type=Path, required=True, help="the feed's private key (PEM)")
     args = parser.parse_args()
     summary = run(args.file, args.client_id, args.key, Settings.from_env().amqp_uri)
     reasons = Counter(item["reason"] for item in summary["rejected"])
-    print(f"{summary['lines']} lines: {summary['accepted']} accepted, {summary['duplicates']} duplicates, "
-          f"{len(summary['rejected'])} rejected")
+    print(
+        f"{summary['lines']} lines: {summary['accepted']} accepted, {summary['duplicates']} duplicates, "
+        f"{len(summary['rejected'])} rejected"
+    )
     for reason, count in reasons.most_common():
         print(f"  {count} rejected: {reason}")
     print(json.dumps(summary["rejected"][:20], ensure_ascii=False), file=sys.stderr)

@@ -16,7 +16,9 @@ from services.common.settings import Settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--month", required=True, help="YYYY-MM")
     parser.add_argument("--pharmacy", help="only this pharmacy's FINESS")
     args = parser.parse_args()
@@ -26,7 +28,13 @@ def main() -> None:
     writer.writerow(["month", "pharmacy_finess", "pharmacist", "dossier_id", "opened_at"])
     for fee in fees:
         if args.pharmacy is None or fee["organisation"] == args.pharmacy:
-            row = [args.month, fee["organisation"], fee["pharmacist_id"], fee["dossier_id"], fee["opened_at"]]
+            row = [
+                args.month,
+                fee["organisation"],
+                fee["pharmacist_id"],
+                fee["dossier_id"],
+                fee["opened_at"],
+            ]
             writer.writerow(row)
     print(f"{len(fees)} fee(s) in {args.month}", file=sys.stderr)
 

@@ -53,7 +53,9 @@ def cda_problem(content: bytes) -> str | None:
     if root.tag != f"{HL7}ClinicalDocument":
         return "content is not a CDA R2 document (root must be ClinicalDocument in urn:hl7-org:v3)"
     body = root.find(f"{HL7}component")
-    if body is None or (body.find(f"{HL7}nonXMLBody") is None and body.find(f"{HL7}structuredBody") is None):
+    if body is None or (
+        body.find(f"{HL7}nonXMLBody") is None and body.find(f"{HL7}structuredBody") is None
+    ):
         return "the CDA document has no body (nonXMLBody for level 1, structuredBody for level 3)"
     return None
 

@@ -33,7 +33,9 @@ ALLOWED = {
 
 def check_transition(transition: str, status: str) -> None:
     if Status(status) not in ALLOWED[transition]:
-        raise Conflict(f"a dossier that is {status} cannot be asked to {transition}", [{"state": status}])
+        raise Conflict(
+            f"a dossier that is {status} cannot be asked to {transition}", [{"state": status}]
+        )
 
 
 def purge_after(transition: str, now: datetime) -> datetime:
@@ -52,19 +54,32 @@ def transition(dossier: Dossier, name: str, now: datetime) -> Dossier:
     """The dossier after `name` (close, reopen, delete), checked against its status. Each transition's
     moments replace those of the one before."""
     check_transition(name, dossier.status)
-    cleared = replace(dossier, closed_at=None, deletion_requested_at=None, reopened_at=None, purge_at=None)
+    cleared = replace(
+        dossier, closed_at=None, deletion_requested_at=None, reopened_at=None, purge_at=None
+    )
     if name == "reopen":
         return replace(cleared, status=Status.OPEN, reopened_at=now)
     if name == "close":
-        return replace(cleared, status=Status.CLOSED, closed_at=now, purge_at=purge_after(name, now))
+        return replace(
+            cleared, status=Status.CLOSED, closed_at=now, purge_at=purge_after(name, now)
+        )
     # Deletion destroys the key: the content cannot be read any more, by anyone.
-    return replace(cleared, status=Status.DELETION_REQUESTED, deletion_requested_at=now,
-                   purge_at=purge_after(name, now), key=None)
+    return replace(
+        cleared,
+        status=Status.DELETION_REQUESTED,
+        deletion_requested_at=now,
+        purge_at=purge_after(name, now),
+        key=None,
+    )
 
 
 def moments(dossier: Dossier) -> dict[str, str]:
     """When it opened and the moments of its latest transition, as the status answer tells them."""
-    named = (("opened_at", dossier.opened_at), ("closed_at", dossier.closed_at),
-             ("deletion_requested_at", dossier.deletion_requested_at), ("reopened_at", dossier.reopened_at),
-             ("purge_at", dossier.purge_at))
+    named = (
+        ("opened_at", dossier.opened_at),
+        ("closed_at", dossier.closed_at),
+        ("deletion_requested_at", dossier.deletion_requested_at),
+        ("reopened_at", dossier.reopened_at),
+        ("purge_at", dossier.purge_at),
+    )
     return {name: at.isoformat() for name, at in named if at is not None}

@@ -14,11 +14,16 @@ from services.dossier.records import ActorRef, Dossier, PersonalSpaceVersion
 from services.dossier.schemas import PersonalSpaceAnswer
 
 
-def sealed(dossier: Dossier, content: PersonalSpace, version: int, at: datetime, by: ActorRef) -> PersonalSpaceVersion:
+def sealed(
+    dossier: Dossier, content: PersonalSpace, version: int, at: datetime, by: ActorRef
+) -> PersonalSpaceVersion:
     text = json.dumps(content.model_dump(mode="json"), ensure_ascii=False).encode()
-    return PersonalSpaceVersion(version=version, sealed=sealing.seal(crypto.data_key(dossier), text,
-                                                                      _context(dossier, version)),
-                                updated_at=at, updated_by=by)
+    return PersonalSpaceVersion(
+        version=version,
+        sealed=sealing.seal(crypto.data_key(dossier), text, _context(dossier, version)),
+        updated_at=at,
+        updated_by=by,
+    )
 
 
 def opened(dossier: Dossier, version: PersonalSpaceVersion | None) -> dict[str, Any]:
@@ -30,16 +35,23 @@ def answer(dossier: Dossier, version: PersonalSpaceVersion | None) -> PersonalSp
     """A version as answered (an empty space, version 0, before the first)."""
     if version is None:
         return PersonalSpaceAnswer(content=content(dossier, None), version=0)
-    return PersonalSpaceAnswer(content=content(dossier, version), version=version.version,
-                               updated_at=version.updated_at, updated_by=version.updated_by)
+    return PersonalSpaceAnswer(
+        content=content(dossier, version),
+        version=version.version,
+        updated_at=version.updated_at,
+        updated_by=version.updated_by,
+    )
 
 
 def content(dossier: Dossier, version: PersonalSpaceVersion | None) -> dict[str, Any]:
     """A version's content as JSON (schemas.PersonalSpace), an empty one before the first."""
     if version is None:
         return PersonalSpace().model_dump(mode="json")
-    opened: dict[str, Any] = json.loads(sealing.open_sealed(crypto.data_key(dossier), version.sealed,
-                                                             _context(dossier, version.version)))
+    opened: dict[str, Any] = json.loads(
+        sealing.open_sealed(
+            crypto.data_key(dossier), version.sealed, _context(dossier, version.version)
+        )
+    )
     return opened
 
 

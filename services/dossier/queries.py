@@ -13,7 +13,11 @@ from datetime import date
 from services.common.grants import Grant, visible_to
 from services.common.paging import Query, after, encode_cursor
 
-CONFIDENTIALITY_CODES = ("N", "R", "V")  # HL7 confidentiality; every other label is a visibility code (TRE_A07)
+CONFIDENTIALITY_CODES = (
+    "N",
+    "R",
+    "V",
+)  # HL7 confidentiality; every other label is a visibility code (TRE_A07)
 
 __all__ = ["Query", "after", "document_query", "encode_cursor", "visible_to"]
 
@@ -46,9 +50,12 @@ def document_query(
     allowed = set(grant.categories)
     wanted = sorted(allowed) if categories is None else [c for c in categories if c in allowed]
     statuses = ["current"] if statuses is None else statuses
-    query: Query = {"dossier_id": dossier_id, "category": {"$in": wanted},
-                    # One status stays a plain equality: the store fetches by (dossier_id, status).
-                    "status": statuses[0] if len(statuses) == 1 else {"$in": statuses}}
+    query: Query = {
+        "dossier_id": dossier_id,
+        "category": {"$in": wanted},
+        # One status stays a plain equality: the store fetches by (dossier_id, status).
+        "status": statuses[0] if len(statuses) == 1 else {"$in": statuses},
+    }
     if type_codes is not None:
         query["type_code"] = {"$in": type_codes}
     if document_ids is not None:
@@ -89,10 +96,18 @@ def identified_by(identifiers: list[str]) -> Query:
     answers to the UUID URN of its own id (what the FHIR facade shows as its masterIdentifier)."""
     ours = [value for value in identifiers if value.startswith("doc_")]
     theirs = [value for value in identifiers if value.startswith("urn:")]
-    derived = [f"doc_{value.removeprefix('urn:uuid:').replace('-', '')}" for value in theirs
-               if value.startswith("urn:uuid:")]
-    return {"$or": [{"_id": {"$in": ours}}, {"unique_id": {"$in": theirs}},
-                    {"_id": {"$in": derived}, "unique_id": None}]}
+    derived = [
+        f"doc_{value.removeprefix('urn:uuid:').replace('-', '')}"
+        for value in theirs
+        if value.startswith("urn:uuid:")
+    ]
+    return {
+        "$or": [
+            {"_id": {"$in": ours}},
+            {"unique_id": {"$in": theirs}},
+            {"_id": {"$in": derived}, "unique_id": None},
+        ]
+    }
 
 
 def labelled(labels: list[str]) -> Query:
@@ -101,8 +116,12 @@ def labelled(labels: list[str]) -> Query:
     confidentiality: list[str | None] = [code for code in labels if code in CONFIDENTIALITY_CODES]
     if "N" in confidentiality:
         confidentiality.append(None)  # stored before confidentiality was: normal
-    return {"$or": [{"confidentiality": {"$in": confidentiality}},
-                    {"visibility": {"$in": [code for code in labels if code not in CONFIDENTIALITY_CODES]}}]}
+    return {
+        "$or": [
+            {"confidentiality": {"$in": confidentiality}},
+            {"visibility": {"$in": [code for code in labels if code not in CONFIDENTIALITY_CODES]}},
+        ]
+    }
 
 
 def last_changed(from_ms: int | None, before_ms: int | None) -> Query:

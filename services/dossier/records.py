@@ -63,7 +63,9 @@ class Dossier:
     opened_at: datetime
     opened_by: ActorRef
     channel: str  # a Channel; data of earlier versions may name others
-    consent_recorded_by: str  # who recorded the patient's consent to opening (the patient, opening it)
+    consent_recorded_by: (
+        str  # who recorded the patient's consent to opening (the patient, opening it)
+    )
     key: DossierKey | None  # None once destroyed (deletion on request): the content is unreadable
     # The moments of the latest transition only: each transition replaces those of the one before.
     closed_at: datetime | None = None

@@ -34,13 +34,21 @@ def opening_channel(actor: Actor) -> Channel:
     return Channel.PROFESSIONAL
 
 
-def opening_fee(actor: Actor, channel: Channel, patient_id: str, dossier_id: str, now: datetime) -> OpeningFee | None:
+def opening_fee(
+    actor: Actor, channel: Channel, patient_id: str, dossier_id: str, now: datetime
+) -> OpeningFee | None:
     """A pharmacy is paid for opening a dossier, once per patient, ever (the ledger is keyed by patient): a
     reopened or re-created dossier earns no second fee. Other channels earn none."""
     if channel is not Channel.PHARMACY:
         return None
-    return OpeningFee(patient_id=patient_id, dossier_id=dossier_id, pharmacist_id=actor.id,
-                      organisation=actor.organisation or "", month=now.strftime("%Y-%m"), opened_at=now)
+    return OpeningFee(
+        patient_id=patient_id,
+        dossier_id=dossier_id,
+        pharmacist_id=actor.id,
+        organisation=actor.organisation or "",
+        month=now.strftime("%Y-%m"),
+        opened_at=now,
+    )
 
 
 def tells_first_access(actor: Actor) -> bool:
@@ -52,7 +60,8 @@ def decode_content(encoded: str, max_bytes: int) -> bytes:
     # Refuse before decoding: base64 is 4 characters for 3 bytes.
     if len(encoded) * 3 // 4 > max_bytes + 3:
         raise PayloadTooLarge(
-            f"content exceeds the {max_bytes} byte limit", [{"field": "content", "limit": str(max_bytes)}]
+            f"content exceeds the {max_bytes} byte limit",
+            [{"field": "content", "limit": str(max_bytes)}],
         )
     try:
         content = base64.b64decode(encoded, validate=True)
@@ -62,7 +71,8 @@ def decode_content(encoded: str, max_bytes: int) -> bytes:
         raise InvalidInput.for_field("content", "is empty; an empty document is refused")
     if len(content) > max_bytes:
         raise PayloadTooLarge(
-            f"content exceeds the {max_bytes} byte limit", [{"field": "content", "limit": str(max_bytes)}]
+            f"content exceeds the {max_bytes} byte limit",
+            [{"field": "content", "limit": str(max_bytes)}],
         )
     return content
 
@@ -72,7 +82,9 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{8,100}$")
 
 def check_idempotency_key(key: object) -> str:
     if not isinstance(key, str) or not IDEMPOTENCY_KEY.match(key):
-        raise InvalidInput.for_field("Idempotency-Key", "must be 8 to 100 letters, digits or - _ . :")
+        raise InvalidInput.for_field(
+            "Idempotency-Key", "must be 8 to 100 letters, digits or - _ . :"
+        )
     return key
 
 
@@ -83,7 +95,9 @@ def sha256(content: bytes) -> str:
 def check_format_for(category: str, declared: str) -> None:
     """Images are accepted only among the patient's own documents (class 90)."""
     if declared in PATIENT_ONLY_FORMATS and category != PATIENT_CATEGORY:
-        raise InvalidInput.for_field("format", "images (JPEG, PNG) are accepted only in class 90, from the patient")
+        raise InvalidInput.for_field(
+            "format", "images (JPEG, PNG) are accepted only in class 90, from the patient"
+        )
 
 
 def check_change(actor: Actor, document: Document, change: str) -> None:
@@ -104,7 +118,9 @@ REMIND_AFTER = timedelta(days=14)  # the author is reminded if it is still invis
 def check_visibility_at_deposit(actor: Actor, visibility: Sequence[str]) -> None:
     """Invisibility is a professional's decision at deposit, never the patient's own."""
     if visibility and actor.kind is not ActorKind.PROFESSIONAL:
-        raise InvalidInput.for_field("visibility", "only a professional makes a document invisible, at deposit")
+        raise InvalidInput.for_field(
+            "visibility", "only a professional makes a document invisible, at deposit"
+        )
 
 
 # Restrictions a new version inherits from the one it replaces: the patient's mask is theirs to lift, a
@@ -116,8 +132,10 @@ def carried_over(old_visibility: Sequence[str], submitted: Sequence[str]) -> lis
     """The restrictions of the replaced version that the new one keeps, beyond those submitted with it."""
     carried = [code for code in old_visibility if code in CARRIED_OVER and code not in submitted]
     if MASKED in [*carried, *submitted] and INVISIBLE_TO_PATIENT in [*carried, *submitted]:
-        raise Conflict("the patient masked this document: its new version cannot be made invisible to the patient",
-                       [{"field": "visibility"}])
+        raise Conflict(
+            "the patient masked this document: its new version cannot be made invisible to the patient",
+            [{"field": "visibility"}],
+        )
     return carried
 
 
@@ -127,7 +145,9 @@ def masked(visibility: Sequence[str], mask: bool) -> list[str]:
     if not mask:
         return codes
     if INVISIBLE_TO_PATIENT in codes:
-        raise Conflict("a document invisible to the patient cannot also be masked", [{"field": "masked"}])
+        raise Conflict(
+            "a document invisible to the patient cannot also be masked", [{"field": "masked"}]
+        )
     return [*codes, MASKED]
 
 
@@ -145,12 +165,15 @@ def invisibility_schedule(
 
 def released(document: Document) -> Document:
     """The document once its month invisible to the patient is over: visible to them, nothing more due."""
-    visible = tuple(code for code in document.visibility if code is not Visibility.INVISIBLE_TO_PATIENT)
+    visible = tuple(
+        code for code in document.visibility if code is not Visibility.INVISIBLE_TO_PATIENT
+    )
     return replace(document.with_visibility(visible), release_at=None)
 
 
 # The idempotency protocol of deposits: a retried request (same key, same body) answers the document of the
 # first one instead of creating a second; the key of another request, or of one under way, is refused.
+
 
 @dataclass(frozen=True)
 class Replay:
@@ -161,7 +184,9 @@ class Replay:
     complete_claim: bool  # the earlier request stored it but died before it completed its claim
 
 
-def replayed(fingerprint: str, claim: IdempotencyClaim | None, stored: Document | None) -> Replay | None:
+def replayed(
+    fingerprint: str, claim: IdempotencyClaim | None, stored: Document | None
+) -> Replay | None:
     """What a request with an idempotency key answers: None when it is the first (it stores the document),
     else the earlier one's document. `stored`: a document already deposited under the key."""
     if stored is not None:
@@ -175,8 +200,10 @@ def replayed(fingerprint: str, claim: IdempotencyClaim | None, stored: Document 
     if claim.fingerprint != fingerprint:
         raise _other_request()
     if claim.document_id is None:
-        raise Conflict("a request with this Idempotency-Key is in progress; retry shortly",
-                       [{"field": "Idempotency-Key"}])
+        raise Conflict(
+            "a request with this Idempotency-Key is in progress; retry shortly",
+            [{"field": "Idempotency-Key"}],
+        )
     return Replay(claim.document_id, None, complete_claim=False)
 
 
@@ -186,4 +213,6 @@ def request_fingerprint(ins: str, payload: object) -> str:
 
 
 def _other_request() -> Conflict:
-    return Conflict("this Idempotency-Key was used for a different request", [{"field": "Idempotency-Key"}])
+    return Conflict(
+        "this Idempotency-Key was used for a different request", [{"field": "Idempotency-Key"}]
+    )

@@ -51,7 +51,9 @@ class Lifecycle(DossierStatus):
     closed_at: Instant | None = absent_when_none("when it was last closed")
     deletion_requested_at: Instant | None = absent_when_none("when deletion was asked for")
     reopened_at: Instant | None = absent_when_none()
-    purge_at: Instant | None = absent_when_none("when what is left is purged, unless reopened first")
+    purge_at: Instant | None = absent_when_none(
+        "when what is left is purged, unless reopened first"
+    )
 
 
 class Transitioned(BaseModel):
@@ -97,7 +99,9 @@ class DocumentPage(BaseModel):
     total: int
     next_cursor: str | None
     access: Access
-    ins: str = Field(description="the patient's, for FHIR's subject when the search named them by id")
+    ins: str = Field(
+        description="the patient's, for FHIR's subject when the search named them by id"
+    )
 
 
 class DocumentRead(BaseModel):

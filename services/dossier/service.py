@@ -110,8 +110,12 @@ def no_such_document() -> NotFound:
 
 
 # What a refused attempt is traced under when the refusal is not an access rule's.
-REFUSAL_RULES = {Conflict: "R-STATE-CONFLICT", InvalidInput: "R-INVALID-REQUEST",
-                 PayloadTooLarge: "R-INVALID-REQUEST", NotFound: "R-UNKNOWN-DOCUMENT"}
+REFUSAL_RULES = {
+    Conflict: "R-STATE-CONFLICT",
+    InvalidInput: "R-INVALID-REQUEST",
+    PayloadTooLarge: "R-INVALID-REQUEST",
+    NotFound: "R-UNKNOWN-DOCUMENT",
+}
 
 
 def access_note(grant: Grant) -> Access:
@@ -136,13 +140,22 @@ class DossierService(HealthMixin):
     def _grant(self, token: str, ins: str, action: Action) -> Grant:
         return Grant.model_validate(self.consent.grant(token, ins, action.value))
 
-    def _refuse(self, actor: Actor, grant: Grant, dossier: Dossier | None, **ids: Any) -> AccessDenied:
+    def _refuse(
+        self, actor: Actor, grant: Grant, dossier: Dossier | None, **ids: Any
+    ) -> AccessDenied:
         """Trace the refusal, then return the error to raise."""
         fields = {"data": {"action": grant.action.value}, **ids}
         event = Event.of(
-            EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
-            rule=grant.rule, emergency=grant.emergency, patient_id=grant.patient_id,
-            dossier_id=dossier.id if dossier else None, **fields,
+            EventType.ACCESS_DENIED,
+            self.name,
+            self.clock.now(),
+            actor,
+            outcome=Outcome.DENIED,
+            rule=grant.rule,
+            emergency=grant.emergency,
+            patient_id=grant.patient_id,
+            dossier_id=dossier.id if dossier else None,
+            **fields,
         )
         self.store.record_access(event)
         self.refusal_traced = True
@@ -155,25 +168,56 @@ class DossierService(HealthMixin):
             return
         actor, grant, dossier = self.attempt
         rule = next((d["rule"] for d in error.details if "rule" in d), None) or REFUSAL_RULES.get(
-            type(error), "R-INVALID-REQUEST")
+            type(error), "R-INVALID-REQUEST"
+        )
         named = {"document_id": self.subject} if self.subject else {}
-        self._refuse(actor, grant.refused(rule), dossier, data={"action": grant.action.value, "refused": error.code},
-                     **named)
+        self._refuse(
+            actor,
+            grant.refused(rule),
+            dossier,
+            data={"action": grant.action.value, "refused": error.code},
+            **named,
+        )
 
     def _event(
-        self, kind: EventType, actor: Actor, dossier: Dossier | DossierState, grant: Grant, **fields: Any
+        self,
+        kind: EventType,
+        actor: Actor,
+        dossier: Dossier | DossierState,
+        grant: Grant,
+        **fields: Any,
     ) -> Event:
         """An event about this dossier, done by this actor under this grant (rule, emergency flag)."""
-        return Event.of(kind, self.name, self.clock.now(), actor, patient_id=dossier.patient_id,
-                        dossier_id=dossier.id, rule=grant.rule, emergency=grant.emergency, **fields)
+        return Event.of(
+            kind,
+            self.name,
+            self.clock.now(),
+            actor,
+            patient_id=dossier.patient_id,
+            dossier_id=dossier.id,
+            rule=grant.rule,
+            emergency=grant.emergency,
+            **fields,
+        )
 
-    def _record_access(self, actor: Actor, dossier: Dossier, event: Event, with_it: tuple[Event, ...] = ()) -> None:
+    def _record_access(
+        self, actor: Actor, dossier: Dossier, event: Event, with_it: tuple[Event, ...] = ()
+    ) -> None:
         """Trace a release of health data (and `with_it`, the other releases of the same answer), with a
         first_access event the first time a professional sees this dossier."""
-        first = rules.tells_first_access(actor) and not self.store.accessed_before(dossier.id, actor.id)
+        first = rules.tells_first_access(actor) and not self.store.accessed_before(
+            dossier.id, actor.id
+        )
         # With the document it was to, if any: its trace is hidden from whom the document is hidden.
-        also = [event.model_copy(update={"event_id": new_id("evt"), "type": EventType.FIRST_ACCESS,
-                                         "data": {}})] if first else []
+        also = (
+            [
+                event.model_copy(
+                    update={"event_id": new_id("evt"), "type": EventType.FIRST_ACCESS, "data": {}}
+                )
+            ]
+            if first
+            else []
+        )
         self.store.record_access(event, [*with_it, *also])
         if first:
             self.store.mark_accessed(dossier.id, actor.id)
@@ -224,12 +268,27 @@ class DossierService(HealthMixin):
         fee = rules.opening_fee(actor, channel, grant.patient_id, dossier_id, now)
         if fee is not None:
             self.store.charge_opening_fee(fee)
-        dossier = Dossier(id=dossier_id, ins=ins, patient_id=grant.patient_id, status=Status.OPEN, opened_at=now,
-                          opened_by=actor.ref, channel=channel.value, consent_recorded_by=actor.id,
-                          key=crypto.new_key(dossier_id))
+        dossier = Dossier(
+            id=dossier_id,
+            ins=ins,
+            patient_id=grant.patient_id,
+            status=Status.OPEN,
+            opened_at=now,
+            opened_by=actor.ref,
+            channel=channel.value,
+            consent_recorded_by=actor.id,
+            key=crypto.new_key(dossier_id),
+        )
         event = Event.of(
-            EventType.DOSSIER_OPENED, self.name, now, actor, patient_id=grant.patient_id,
-            dossier_id=dossier_id, rule=grant.rule, emergency=grant.emergency, data={"channel": channel.value},
+            EventType.DOSSIER_OPENED,
+            self.name,
+            now,
+            actor,
+            patient_id=grant.patient_id,
+            dossier_id=dossier_id,
+            rule=grant.rule,
+            emergency=grant.emergency,
+            data={"channel": channel.value},
         )
         if not self.store.open_dossier(dossier, event):
             raise Conflict("this patient already has a dossier", [{"state": "open"}])
@@ -237,20 +296,27 @@ class DossierService(HealthMixin):
 
     # Lifecycle: close, reopen, deletion on request, purge.
 
-    def _transition(self, token: str, ins: str, transition: str, event_type: EventType) -> Transitioned:
+    def _transition(
+        self, token: str, ins: str, transition: str, event_type: EventType
+    ) -> Transitioned:
         actor, grant, dossier = self._allowed(token, ins, Action.MANAGE)
         after = lifecycle.transition(dossier, transition, self.clock.now())
         event = self._event(event_type, actor, dossier, grant)
         if not self.store.change_dossier(dossier, after, event):
-            raise Conflict("the dossier changed meanwhile; nothing was done, retry", [{"state": "changed"}])
-        return Transitioned(dossier_id=dossier.id, status=after.status.value, purge_at=after.purge_at)
+            raise Conflict(
+                "the dossier changed meanwhile; nothing was done, retry", [{"state": "changed"}]
+            )
+        return Transitioned(
+            dossier_id=dossier.id, status=after.status.value, purge_at=after.purge_at
+        )
 
     @rpc
     def status(self, token: str, ins: str) -> Lifecycle:
         """Where the dossier stands in its lifecycle, for the patient's side (those who may manage it)."""
         _, _, dossier = self._allowed(token, ins, Action.MANAGE)
-        return Lifecycle.model_validate({"dossier_id": dossier.id, "status": dossier.status.value,
-                                         **lifecycle.moments(dossier)})
+        return Lifecycle.model_validate(
+            {"dossier_id": dossier.id, "status": dossier.status.value, **lifecycle.moments(dossier)}
+        )
 
     @rpc
     def close(self, token: str, ins: str) -> Transitioned:
@@ -273,10 +339,18 @@ class DossierService(HealthMixin):
         document = self._visible(actor, grant, dossier, document_id)
         rules.check_change(actor, document, "release")
         if rules.INVISIBLE_TO_PATIENT not in document.visibility:
-            raise Conflict("the document is already visible to the patient", [{"field": "document_id"}])
+            raise Conflict(
+                "the document is already visible to the patient", [{"field": "document_id"}]
+            )
         visible = tuple(code for code in document.visibility if code != rules.INVISIBLE_TO_PATIENT)
-        return self._change(actor, grant, dossier, document, document.with_visibility(visible),
-                            EventType.DOCUMENT_RELEASED)
+        return self._change(
+            actor,
+            grant,
+            dossier,
+            document,
+            document.with_visibility(visible),
+            EventType.DOCUMENT_RELEASED,
+        )
 
     @every(3600)
     @rpc(callers=(OPERATORS,))
@@ -287,16 +361,29 @@ class DossierService(HealthMixin):
         released = reminded = 0
         for document in self.store.due_for_release(now):
             after = rules.released(document)
-            event = Event.of(EventType.DOCUMENT_RELEASED, self.name, self.clock.now(), None,
-                             dossier_id=document.dossier_id, document_id=document.id,
-                             patient_id=document.patient_id,
-                             data={"automatic": "true", "visibility": visibility_data(after.visibility)})
+            event = Event.of(
+                EventType.DOCUMENT_RELEASED,
+                self.name,
+                self.clock.now(),
+                None,
+                dossier_id=document.dossier_id,
+                document_id=document.id,
+                patient_id=document.patient_id,
+                data={"automatic": "true", "visibility": visibility_data(after.visibility)},
+            )
             if self.store.revise_document(document, after, event, now):
                 released += 1
         for document in self.store.due_for_reminder(now):
-            event = Event.of(EventType.INVISIBILITY_REMINDER_DUE, self.name, self.clock.now(), None,
-                             dossier_id=document.dossier_id, document_id=document.id,
-                             patient_id=document.patient_id, data={"author_id": document.author_id})
+            event = Event.of(
+                EventType.INVISIBILITY_REMINDER_DUE,
+                self.name,
+                self.clock.now(),
+                None,
+                dossier_id=document.dossier_id,
+                document_id=document.id,
+                patient_id=document.patient_id,
+                data={"author_id": document.author_id},
+            )
             if self.store.reminded(document, event):
                 reminded += 1
         return {"released": released, "reminded": reminded}
@@ -308,8 +395,14 @@ class DossierService(HealthMixin):
         now = self.clock.now()
         purged = 0
         for dossier in self.store.due_for_purge(now):
-            event = Event.of(EventType.DOSSIER_PURGED, self.name, now, None, patient_id=dossier.patient_id,
-                             dossier_id=dossier.id)
+            event = Event.of(
+                EventType.DOSSIER_PURGED,
+                self.name,
+                now,
+                None,
+                patient_id=dossier.patient_id,
+                dossier_id=dossier.id,
+            )
             self.store.purge(dossier, event)
             purged += 1
         return {"purged": purged}
@@ -324,16 +417,26 @@ class DossierService(HealthMixin):
         record = self.store.purge_record(dossier_id)
         if record is None:
             return PurgeRecordView(purged=False, patient_id=None)
-        return PurgeRecordView(purged=True, patient_id=record.patient_id, purged_at=record.purged_at)
+        return PurgeRecordView(
+            purged=True, patient_id=record.patient_id, purged_at=record.purged_at
+        )
 
     @rpc(callers=("audit",))
     def dossiers_of(self, patient_ids: list[str]) -> dict[str, dict[str, str]]:
         """The dossier each of these patients has now (status, when it opened); at most 500 at a time."""
-        if not isinstance(patient_ids, list) or len(patient_ids) > 500 or \
-                not all(isinstance(item, str) for item in patient_ids):
+        if (
+            not isinstance(patient_ids, list)
+            or len(patient_ids) > 500
+            or not all(isinstance(item, str) for item in patient_ids)
+        ):
             raise InvalidInput.for_field("patient_ids", "a list of at most 500 patient ids")
-        return {dossier.patient_id: {"status": dossier.status.value, "opened_at": dossier.opened_at.isoformat()}
-                for dossier in self.store.dossiers_of(patient_ids)}
+        return {
+            dossier.patient_id: {
+                "status": dossier.status.value,
+                "opened_at": dossier.opened_at.isoformat(),
+            }
+            for dossier in self.store.dossiers_of(patient_ids)
+        }
 
     # The personal space
 
@@ -350,24 +453,35 @@ class DossierService(HealthMixin):
         return personal_space.answer(dossier, version)
 
     @rpc
-    def update_personal_space(self, token: str, ins: str, payload: PersonalSpaceUpdate) -> PersonalSpaceAnswer:
+    def update_personal_space(
+        self, token: str, ins: str, payload: PersonalSpaceUpdate
+    ) -> PersonalSpaceAnswer:
         """The patient (or their representative) replaces the personal space; every version is kept."""
         update = payload
         actor, grant, dossier = self._allowed(token, ins, Action.MANAGE)
         version = update.version + 1
-        written = personal_space.sealed(dossier, update.content, version, self.clock.now(), actor.ref)
-        event = self._event(EventType.PERSONAL_SPACE_UPDATED, actor, dossier, grant, data={"version": str(version)})
+        written = personal_space.sealed(
+            dossier, update.content, version, self.clock.now(), actor.ref
+        )
+        event = self._event(
+            EventType.PERSONAL_SPACE_UPDATED, actor, dossier, grant, data={"version": str(version)}
+        )
         if not self.store.save_personal_space(dossier.id, update.version, written, event):
             current = self.store.personal_space(dossier.id)
-            raise Conflict("the personal space was changed meanwhile; reload it and apply your change again",
-                           [{"field": "version", "current": str(current.version if current else 0)}])
+            raise Conflict(
+                "the personal space was changed meanwhile; reload it and apply your change again",
+                [{"field": "version", "current": str(current.version if current else 0)}],
+            )
         return personal_space.answer(dossier, written)
 
     @rpc
     def personal_space_history(self, token: str, ins: str) -> list[PersonalSpaceAnswer]:
         """Every version of the personal space, newest first (the patient's side only)."""
         _, _, dossier = self._allowed(token, ins, Action.MANAGE)
-        return [personal_space.answer(dossier, version) for version in self.store.personal_space_history(dossier.id)]
+        return [
+            personal_space.answer(dossier, version)
+            for version in self.store.personal_space_history(dossier.id)
+        ]
 
     # The reimbursement feed
 
@@ -376,7 +490,9 @@ class DossierService(HealthMixin):
         """Reimbursement lines for many patients at once, idempotent by line id. Lines older than 24 months,
         malformed, or for a patient without an open dossier are refused one by one, with the reason."""
         actor = verify(token)
-        grant = Grant.model_validate(self.consent.grant_for_any_patient(token, Action.WRITE.value)).require()
+        grant = Grant.model_validate(
+            self.consent.grant_for_any_patient(token, Action.WRITE.value)
+        ).require()
         batch = payload
         now = self.clock.now()
         lines, rejected, repeats = feed.sort_lines(batch.lines, now.date())
@@ -385,17 +501,32 @@ class DossierService(HealthMixin):
         for line in lines:
             dossier = dossiers.get(line.ins)
             if dossier is None or not dossier.is_open:
-                rejected.append({"line_id": line.line_id, "reason": "ins: the patient has no open dossier"})
+                rejected.append(
+                    {"line_id": line.line_id, "reason": "ins: the patient has no open dossier"}
+                )
                 continue
-            received.append(FeedLine(line_id=line.line_id, dossier_id=dossier.id, care_date=line.care_date,
-                                     items=tuple(line.items), billed_cents=line.billed_cents,
-                                     reimbursed_cents=line.reimbursed_cents, prescriber_rpps=line.prescriber_rpps))
+            received.append(
+                FeedLine(
+                    line_id=line.line_id,
+                    dossier_id=dossier.id,
+                    care_date=line.care_date,
+                    items=tuple(line.items),
+                    billed_cents=line.billed_cents,
+                    reimbursed_cents=line.reimbursed_cents,
+                    prescriber_rpps=line.prescriber_rpps,
+                )
+            )
         inserted = self.store.add_reimbursements(received, now)
         per_dossier = Counter(line.dossier_id for line in inserted)
         by_id = {dossier.id: dossier for dossier in dossiers.values()}
         events = [
-            self._event(EventType.REIMBURSEMENTS_ADDED, actor, by_id[dossier_id], grant,
-                        data={"lines": str(per_dossier[dossier_id])})
+            self._event(
+                EventType.REIMBURSEMENTS_ADDED,
+                actor,
+                by_id[dossier_id],
+                grant,
+                data={"lines": str(per_dossier[dossier_id])},
+            )
             for dossier_id in per_dossier
         ]
         self.store.record_feed(new_id("feed"), events)
@@ -403,17 +534,28 @@ class DossierService(HealthMixin):
         return ReimbursementReport(accepted=len(inserted), duplicates=duplicates, rejected=rejected)
 
     @rpc
-    def reimbursements(self, token: str, ins: str, query: ReimbursementSearch | None = None) -> ReimbursementLines:
+    def reimbursements(
+        self, token: str, ins: str, query: ReimbursementSearch | None = None
+    ) -> ReimbursementLines:
         """The patient's reimbursement lines ("données de remboursement", class 60), newest care first."""
         page_request = query or ReimbursementSearch()
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
         if not grant.covers(rules.FEED_CATEGORY):
             raise self._refuse(actor, grant.for_category(rules.FEED_CATEGORY), dossier)
-        total, page, next_cursor = self.store.reimbursements_page(dossier.id, page_request.cursor, page_request.limit)
-        event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant,
-                            data={"count": str(len(page)), "category": rules.FEED_CATEGORY})
+        total, page, next_cursor = self.store.reimbursements_page(
+            dossier.id, page_request.cursor, page_request.limit
+        )
+        event = self._event(
+            EventType.DOCUMENTS_LISTED,
+            actor,
+            dossier,
+            grant,
+            data={"count": str(len(page)), "category": rules.FEED_CATEGORY},
+        )
         self._record_access(actor, dossier, event)  # traced before anything leaves
-        return ReimbursementLines(lines=[feed.answer(line) for line in page], total=total, next_cursor=next_cursor)
+        return ReimbursementLines(
+            lines=[feed.answer(line) for line in page], total=total, next_cursor=next_cursor
+        )
 
     # The care summary
 
@@ -427,29 +569,66 @@ class DossierService(HealthMixin):
         withheld: list[summary.Withheld] = []
         items: list[summary.FeedItem] | None = None
         if grant.covers(rules.FEED_CATEGORY):
-            items = [item for line in self.store.reimbursements_since(dossier.id, summary.window_start(today))
-                     for item in summary.FeedItem.of(line)]
+            items = [
+                item
+                for line in self.store.reimbursements_since(dossier.id, summary.window_start(today))
+                for item in summary.FeedItem.of(line)
+            ]
         else:
-            withheld.append(summary.Withheld(summary.Part.REIMBURSEMENTS,
-                                             grant.for_category(rules.FEED_CATEGORY).rule))
+            withheld.append(
+                summary.Withheld(
+                    summary.Part.REIMBURSEMENTS, grant.for_category(rules.FEED_CATEGORY).rule
+                )
+            )
         allergies: tuple[summary.AllergyEntry, ...] | None = None
         if grant.covers(rules.PATIENT_CATEGORY):
-            allergies = summary.allergies_of(personal_space.content(dossier, self.store.personal_space(dossier.id)))
+            allergies = summary.allergies_of(
+                personal_space.content(dossier, self.store.personal_space(dossier.id))
+            )
         else:
-            withheld.append(summary.Withheld(summary.Part.ALLERGIES, grant.for_category(rules.PATIENT_CATEGORY).rule))
+            withheld.append(
+                summary.Withheld(
+                    summary.Part.ALLERGIES, grant.for_category(rules.PATIENT_CATEGORY).rule
+                )
+            )
         # The document list's own query: the grant's categories and visibility, current documents only.
-        entries = [summary.DocumentEntry.of(document)
-                   for document in self.store.visible_documents(dossier.id, grant, actor.id)]
-        care = summary.summarise(today, feed=items, documents=entries, allergies=allergies, withheld=withheld)
-        released = [part for part, shown in (("documents", True), ("reimbursements", items is not None),
-                                             ("personal_space", allergies is not None)) if shown]
-        event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant,
-                            data={"view": "summary", "count": str(len(care.latest_documents)),
-                                  "released": ",".join(released)})
-        space_read = (self._event(EventType.PERSONAL_SPACE_READ, actor, dossier, grant, data={"view": "summary"}),)
+        entries = [
+            summary.DocumentEntry.of(document)
+            for document in self.store.visible_documents(dossier.id, grant, actor.id)
+        ]
+        care = summary.summarise(
+            today, feed=items, documents=entries, allergies=allergies, withheld=withheld
+        )
+        released = [
+            part
+            for part, shown in (
+                ("documents", True),
+                ("reimbursements", items is not None),
+                ("personal_space", allergies is not None),
+            )
+            if shown
+        ]
+        event = self._event(
+            EventType.DOCUMENTS_LISTED,
+            actor,
+            dossier,
+            grant,
+            data={
+                "view": "summary",
+                "count": str(len(care.latest_documents)),
+                "released": ",".join(released),
+            },
+        )
+        space_read = (
+            self._event(
+                EventType.PERSONAL_SPACE_READ, actor, dossier, grant, data={"view": "summary"}
+            ),
+        )
         # before anything leaves
         self._record_access(actor, dossier, event, space_read if allergies is not None else ())
-        return CareSummaryAnswer.model_validate({**summary.to_json(care), "access": access_note(grant)})
+        return CareSummaryAnswer.model_validate(
+            {**summary.to_json(care), "access": access_note(grant)}
+        )
 
     @rpc(callers=(OPERATORS,))
     def rewrap_keys(self, limit: int = 500) -> dict[str, int]:
@@ -461,8 +640,14 @@ class DossierService(HealthMixin):
             key = crypto.rewrapped(dossier)
             if key is None:
                 continue
-            event = Event.of(EventType.DOSSIER_KEY_REWRAPPED, self.name, self.clock.now(), None,
-                             patient_id=dossier.patient_id, dossier_id=dossier.id)
+            event = Event.of(
+                EventType.DOSSIER_KEY_REWRAPPED,
+                self.name,
+                self.clock.now(),
+                None,
+                patient_id=dossier.patient_id,
+                dossier_id=dossier.id,
+            )
             if self.store.change_dossier(dossier, replace(dossier, key=key), event):
                 done += 1
         return {"rewrapped": done, "remaining": self.store.count_keys_to_rewrap(current)}
@@ -473,22 +658,42 @@ class DossierService(HealthMixin):
         if not lifecycle.MONTH.match(str(month)):
             raise InvalidInput.for_field("month", "must be YYYY-MM")
         return [
-            {"organisation": fee.organisation, "pharmacist_id": fee.pharmacist_id,
-             "dossier_id": fee.dossier_id, "opened_at": fee.opened_at.isoformat()}
+            {
+                "organisation": fee.organisation,
+                "pharmacist_id": fee.pharmacist_id,
+                "dossier_id": fee.dossier_id,
+                "opened_at": fee.opened_at.isoformat(),
+            }
             for fee in self.store.opening_fees(month)
         ]
 
     # Documents
 
     def _store_document(
-        self, actor: Actor, grant: Grant, dossier: Dossier, submission: DocumentSubmission,
-        replaces: Document | None = None, idempotency: tuple[str, str] | None = None,
+        self,
+        actor: Actor,
+        grant: Grant,
+        dossier: Dossier,
+        submission: DocumentSubmission,
+        replaces: Document | None = None,
+        idempotency: tuple[str, str] | None = None,
     ) -> Document:
-        return self._stored(actor, grant, dossier, self._checked(actor, grant, dossier, submission, replaces),
-                            submission, replaces, idempotency)
+        return self._stored(
+            actor,
+            grant,
+            dossier,
+            self._checked(actor, grant, dossier, submission, replaces),
+            submission,
+            replaces,
+            idempotency,
+        )
 
     def _checked(
-        self, actor: Actor, grant: Grant, dossier: Dossier, submission: DocumentSubmission,
+        self,
+        actor: Actor,
+        grant: Grant,
+        dossier: Dossier,
+        submission: DocumentSubmission,
         replaces: Document | None = None,
     ) -> tuple[Metadata, bytes, str]:
         """Every check of a deposit, nothing stored: (metadata, content, digest)."""
@@ -505,39 +710,69 @@ class DossierService(HealthMixin):
         digest = rules.sha256(content)
         metadata = documents.metadata_of(submission, carried)
         if self.store.same_document(dossier.id, digest, metadata):
-            raise Conflict("an identical document is already in this dossier", [{"field": "content"}])
+            raise Conflict(
+                "an identical document is already in this dossier", [{"field": "content"}]
+            )
         if submission.unique_id and self.store.unique_id_used(dossier.id, submission.unique_id):
-            raise Conflict("a document with this unique_id is already in this dossier (a new version has its own)",
-                           [{"field": "unique_id"}])
+            raise Conflict(
+                "a document with this unique_id is already in this dossier (a new version has its own)",
+                [{"field": "unique_id"}],
+            )
         return metadata, content, digest
 
     def _stored(
-        self, actor: Actor, grant: Grant, dossier: Dossier, checked: tuple[Metadata, bytes, str],
-        submission: DocumentSubmission, replaces: Document | None = None,
+        self,
+        actor: Actor,
+        grant: Grant,
+        dossier: Dossier,
+        checked: tuple[Metadata, bytes, str],
+        submission: DocumentSubmission,
+        replaces: Document | None = None,
         idempotency: tuple[str, str] | None = None,
     ) -> Document:
         """Store a checked deposit; `idempotency`: the (actor, key) reference and the request's fingerprint."""
         metadata, content, digest = checked
-        carried = metadata.visibility[len(submission.visibility):]
+        carried = metadata.visibility[len(submission.visibility) :]
         now = self.clock.now()
         document_id = new_id("doc")
         key = crypto.data_key(dossier)
         self.store.put_content(document_id, sealing.seal(key, content, document_id))
-        release_at, remind_at = rules.invisibility_schedule(submission.visibility, carried, replaces, now)
+        release_at, remind_at = rules.invisibility_schedule(
+            submission.visibility, carried, replaces, now
+        )
         document = Document(
-            id=document_id, dossier_id=dossier.id, patient_id=dossier.patient_id, metadata=metadata,
-            author=actor.ref, created_at=now, size=len(content), sha256=digest,
-            replaces=replaces.id if replaces else None, release_at=release_at, remind_at=remind_at,
+            id=document_id,
+            dossier_id=dossier.id,
+            patient_id=dossier.patient_id,
+            metadata=metadata,
+            author=actor.ref,
+            created_at=now,
+            size=len(content),
+            sha256=digest,
+            replaces=replaces.id if replaces else None,
+            release_at=release_at,
+            remind_at=remind_at,
             idempotency=idempotency[0] if idempotency else None,
             idempotency_fingerprint=idempotency[1] if idempotency else None,
         )
         event = self._event(
-            EventType.DOCUMENT_ADDED, actor, dossier, grant, document_id=document_id,
-            data={"category": submission.category, **({"replaces": replaces.id} if replaces else {}),
-                  # The patient is told of it only once it is released to them.
-                  **({"invisible_to_patient": "true"} if rules.INVISIBLE_TO_PATIENT in metadata.visibility else {}),
-                  # Audit hides the document's traces from whom it hides the document.
-                  "visibility": visibility_data(metadata.visibility)},
+            EventType.DOCUMENT_ADDED,
+            actor,
+            dossier,
+            grant,
+            document_id=document_id,
+            data={
+                "category": submission.category,
+                **({"replaces": replaces.id} if replaces else {}),
+                # The patient is told of it only once it is released to them.
+                **(
+                    {"invisible_to_patient": "true"}
+                    if rules.INVISIBLE_TO_PATIENT in metadata.visibility
+                    else {}
+                ),
+                # Audit hides the document's traces from whom it hides the document.
+                "visibility": visibility_data(metadata.visibility),
+            },
         )
         self.store.add_document(document, event)
         return document
@@ -551,22 +786,33 @@ class DossierService(HealthMixin):
         submission = payload
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
         if idempotency_key is None:
-            return DocumentAdded.of(documents.as_answered(self._store_document(actor, grant, dossier, submission)))
+            return DocumentAdded.of(
+                documents.as_answered(self._store_document(actor, grant, dossier, submission))
+            )
         key = rules.check_idempotency_key(idempotency_key)
         fingerprint = rules.request_fingerprint(ins, documents.as_sent(submission))
         stale = timedelta(seconds=Settings.from_env().idempotency_claim_seconds)
         claim = self.store.claim_idempotency(actor.id, key, fingerprint, self.clock.now(), stale)
-        replay = rules.replayed(fingerprint, claim, self.store.document_by_idempotency(dossier.id, actor.id, key))
+        replay = rules.replayed(
+            fingerprint, claim, self.store.document_by_idempotency(dossier.id, actor.id, key)
+        )
         if replay is not None:
             if replay.complete_claim:
                 self.store.complete_idempotency(actor.id, key, replay.document_id)
             document = replay.document or self.store.document(dossier.id, replay.document_id)
             if document is None:
-                raise ServiceUnavailable("the document this Idempotency-Key names is missing; nothing was stored")
+                raise ServiceUnavailable(
+                    "the document this Idempotency-Key names is missing; nothing was stored"
+                )
             return DocumentAdded.of(documents.as_answered(document), replayed=True)
         try:
-            stored = self._store_document(actor, grant, dossier, submission,
-                                          idempotency=(idempotency_reference(actor.id, key), fingerprint))
+            stored = self._store_document(
+                actor,
+                grant,
+                dossier,
+                submission,
+                idempotency=(idempotency_reference(actor.id, key), fingerprint),
+            )
         except Exception:
             self.store.release_idempotency(actor.id, key)  # let a retry try again
             raise
@@ -575,7 +821,11 @@ class DossierService(HealthMixin):
 
     @rpc
     def add_documents(
-        self, token: str, ins: str, payloads: list[dict[str, object]], replaces: list[str | None] | None = None
+        self,
+        token: str,
+        ins: str,
+        payloads: list[dict[str, object]],
+        replaces: list[str | None] | None = None,
     ) -> list[DocumentMetadata]:
         """Deposit several documents of one patient together (an ITI-65 submission set): every one is checked
         (metadata, rights, content, duplicates, also among themselves, and the document it replaces, if any)
@@ -583,19 +833,31 @@ class DossierService(HealthMixin):
         (`entry`). `replaces[i]`: the id of the document the i-th one is a new version of (same rules as
         replace_document)."""
         if not isinstance(payloads, list) or not 1 <= len(payloads) <= MAX_DOCUMENTS_TOGETHER:
-            raise InvalidInput.for_field("documents", f"must be 1 to {MAX_DOCUMENTS_TOGETHER} documents")
+            raise InvalidInput.for_field(
+                "documents", f"must be 1 to {MAX_DOCUMENTS_TOGETHER} documents"
+            )
         olds_ids = replaces if isinstance(replaces, list) else [None] * len(payloads)
         if len(olds_ids) != len(payloads):
             raise InvalidInput.for_field("replaces", "names one document (or none) per document")
-        submissions = [self._at(index, partial(parse, DocumentSubmission, payload))
-                       for index, payload in enumerate(payloads)]
+        submissions = [
+            self._at(index, partial(parse, DocumentSubmission, payload))
+            for index, payload in enumerate(payloads)
+        ]
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
-        olds = [self._at(index, partial(self._changeable, actor, grant, dossier, old_id, "replace"))
-                if old_id is not None else None for index, old_id in enumerate(olds_ids)]
-        checked = [self._at(index, partial(self._checked, actor, grant, dossier, submission, old))
-                   for index, (submission, old) in enumerate(zip(submissions, olds, strict=True))]
-        documents.check_together([(metadata, digest) for metadata, _, digest in checked],
-                                 [old.id if old else None for old in olds])
+        olds = [
+            self._at(index, partial(self._changeable, actor, grant, dossier, old_id, "replace"))
+            if old_id is not None
+            else None
+            for index, old_id in enumerate(olds_ids)
+        ]
+        checked = [
+            self._at(index, partial(self._checked, actor, grant, dossier, submission, old))
+            for index, (submission, old) in enumerate(zip(submissions, olds, strict=True))
+        ]
+        documents.check_together(
+            [(metadata, digest) for metadata, _, digest in checked],
+            [old.id if old else None for old in olds],
+        )
         stored = []
         for checks, submission, old in zip(checked, submissions, olds, strict=True):
             new = self._stored(actor, grant, dossier, checks, submission, old)
@@ -610,25 +872,36 @@ class DossierService(HealthMixin):
         try:
             return step()
         except DmpError as error:
-            raise type(error)(f"document {index + 1}: {error.message}",
-                              [{**detail, "entry": str(index)} for detail in error.details] or [{"entry": str(index)}]
-                              ) from None
+            raise type(error)(
+                f"document {index + 1}: {error.message}",
+                [{**detail, "entry": str(index)} for detail in error.details]
+                or [{"entry": str(index)}],
+            ) from None
 
     def _document(self, actor: Actor, grant: Grant, dossier: Dossier, document_id: Any) -> Document:
         """The document by its id in this dossier, else the refusal traced (a run of unknown ids is
         someone guessing) and NotFound."""
         document = self.store.document(dossier.id, str(document_id))
         if document is None or document.status is DocumentStatus.DELETED:
-            self._refuse(actor, grant.refused("R-UNKNOWN-DOCUMENT"), dossier, **requested(document_id, grant.action))
+            self._refuse(
+                actor,
+                grant.refused("R-UNKNOWN-DOCUMENT"),
+                dossier,
+                **requested(document_id, grant.action),
+            )
             raise no_such_document()
         self.subject = document.id
         return document
 
-    def _changeable(self, actor: Actor, grant: Grant, dossier: Dossier, document_id: Any, change: str) -> Document:
+    def _changeable(
+        self, actor: Actor, grant: Grant, dossier: Dossier, document_id: Any, change: str
+    ) -> Document:
         """The document this actor may change: one they cannot see answers like one that does not exist,
         one they see but did not write is refused by the author's rule (both traced)."""
         document = self._document(actor, grant, dossier, document_id)
-        seen = grant.sees(actor.id, document.category, list(document.visibility), document.author_id)
+        seen = grant.sees(
+            actor.id, document.category, list(document.visibility), document.author_id
+        )
         if not seen.allowed:
             self._refuse(actor, seen, dossier, document_id=document.id)
             raise no_such_document()
@@ -636,21 +909,45 @@ class DossierService(HealthMixin):
         return document
 
     def _change(
-        self, actor: Actor, grant: Grant, dossier: Dossier, before: Document, after: Document, event_type: EventType,
+        self,
+        actor: Actor,
+        grant: Grant,
+        dossier: Dossier,
+        before: Document,
+        after: Document,
+        event_type: EventType,
         tells_visibility: bool = True,
     ) -> DocumentMetadata:
         """Revise a document's metadata (its status, its visibility), the event saying its visibility if that
         is what changed."""
-        event = self._event(event_type, actor, dossier, grant, document_id=before.id,
-                            data={"visibility": visibility_data(after.visibility)} if tells_visibility else {})
+        event = self._event(
+            event_type,
+            actor,
+            dossier,
+            grant,
+            document_id=before.id,
+            data={"visibility": visibility_data(after.visibility)} if tells_visibility else {},
+        )
         revised = self.store.revise_document(before, after, event, self.clock.now())
         if revised is None:
-            raise Conflict("the document changed meanwhile; nothing was done, retry", [{"field": "document_id"}])
+            raise Conflict(
+                "the document changed meanwhile; nothing was done, retry",
+                [{"field": "document_id"}],
+            )
         return documents.as_answered(revised)
 
-    def _replaced(self, actor: Actor, grant: Grant, dossier: Dossier, old: Document, new: Document) -> None:
-        self._change(actor, grant, dossier, old, replace(old, status=DocumentStatus.REPLACED, replaced_by=new.id),
-                     EventType.DOCUMENT_REPLACED, tells_visibility=False)
+    def _replaced(
+        self, actor: Actor, grant: Grant, dossier: Dossier, old: Document, new: Document
+    ) -> None:
+        self._change(
+            actor,
+            grant,
+            dossier,
+            old,
+            replace(old, status=DocumentStatus.REPLACED, replaced_by=new.id),
+            EventType.DOCUMENT_REPLACED,
+            tells_visibility=False,
+        )
 
     @rpc
     def replace_document(
@@ -665,26 +962,44 @@ class DossierService(HealthMixin):
         return documents.as_answered(new)
 
     @rpc
-    def archive_document(self, token: str, ins: str, document_id: str, archived: bool = True) -> DocumentMetadata:
+    def archive_document(
+        self, token: str, ins: str, document_id: str, archived: bool = True
+    ) -> DocumentMetadata:
         """Archived documents leave the default search (status=archived finds them); reversible."""
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
         document = self._visible(actor, grant, dossier, document_id)
         rules.check_change(actor, document, "archive")
         expected = DocumentStatus.CURRENT if archived else DocumentStatus.ARCHIVED
         if document.status is not expected:
-            raise Conflict(f"the document is {document.status.value}", [{"state": document.status.value}])
+            raise Conflict(
+                f"the document is {document.status.value}", [{"state": document.status.value}]
+            )
         kind = EventType.DOCUMENT_ARCHIVED if archived else EventType.DOCUMENT_UNARCHIVED
         status = DocumentStatus.ARCHIVED if archived else DocumentStatus.CURRENT
-        return self._change(actor, grant, dossier, document, replace(document, status=status), kind,
-                            tells_visibility=False)
+        return self._change(
+            actor,
+            grant,
+            dossier,
+            document,
+            replace(document, status=status),
+            kind,
+            tells_visibility=False,
+        )
 
     @rpc
     def delete_document(self, token: str, ins: str, document_id: str) -> DocumentMetadata:
         """Deleted by its author: the content is destroyed; a tombstone stays for the history."""
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
         document = self._changeable(actor, grant, dossier, document_id, "delete")
-        deleted = self._change(actor, grant, dossier, document, replace(document, status=DocumentStatus.DELETED),
-                               EventType.DOCUMENT_DELETED, tells_visibility=False)
+        deleted = self._change(
+            actor,
+            grant,
+            dossier,
+            document,
+            replace(document, status=DocumentStatus.DELETED),
+            EventType.DOCUMENT_DELETED,
+            tells_visibility=False,
+        )
         self.store.delete_content(document.id)
         return deleted
 
@@ -698,31 +1013,44 @@ class DossierService(HealthMixin):
         document = self._visible(actor, grant, dossier, document_id)
         visibility = documents.visibilities(rules.masked(document.visibility, change.masked))
         kind = EventType.DOCUMENT_MASKED if change.masked else EventType.DOCUMENT_UNMASKED
-        return self._change(actor, grant, dossier, document, document.with_visibility(visibility), kind)
+        return self._change(
+            actor, grant, dossier, document, document.with_visibility(visibility), kind
+        )
 
     def _visible(self, actor: Actor, grant: Grant, dossier: Dossier, document_id: Any) -> Document:
         """The document if this actor may see it under this grant. A hidden one (masked, invisible, outside
         the actor's matrix row) answers exactly like one that does not exist; the refusal is traced with
         its real rule."""
         document = self._document(actor, grant, dossier, document_id)
-        decision = grant.for_document(actor.id, document.category, list(document.visibility), document.author_id)
+        decision = grant.for_document(
+            actor.id, document.category, list(document.visibility), document.author_id
+        )
         if not decision.allowed:
             self._refuse(actor, decision, dossier, document_id=document.id)
             raise no_such_document()
         return document
 
     @rpc(callers=(CLIENTS, OPERATORS))
-    def search(self, token: str, ins: str | None, query: DocumentSearch | None = None) -> DocumentPage:
+    def search(
+        self, token: str, ins: str | None, query: DocumentSearch | None = None
+    ) -> DocumentPage:
         """The documents this actor may see, newest first, a page at a time, with an honest total. Without
         an INS, the query's patient_id names the patient (FHIR's `patient` reference)."""
         search = query or DocumentSearch()
-        actor, grant, dossier = self._allowed(token, self._ins_of(token, ins, search.patient_id), Action.READ)
+        actor, grant, dossier = self._allowed(
+            token, self._ins_of(token, ins, search.patient_id), Action.READ
+        )
         total, page, next_cursor = self.store.search_documents(dossier.id, grant, actor.id, search)
-        event = self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant, data={"count": str(len(page))})
+        event = self._event(
+            EventType.DOCUMENTS_LISTED, actor, dossier, grant, data={"count": str(len(page))}
+        )
         self._record_access(actor, dossier, event)  # traced before any metadata leaves
         return DocumentPage(
-            documents=[documents.as_answered(document) for document in page], total=total, next_cursor=next_cursor,
-            access=access_note(grant), ins=dossier.ins,  # for FHIR's subject, when the search named the patient by id
+            documents=[documents.as_answered(document) for document in page],
+            total=total,
+            next_cursor=next_cursor,
+            access=access_note(grant),
+            ins=dossier.ins,  # for FHIR's subject, when the search named the patient by id
         )
 
     def _ins_of(self, token: str, ins: str | None, patient_id: str | None) -> str:
@@ -734,9 +1062,17 @@ class DossierService(HealthMixin):
             raise InvalidInput.for_field("ins", "is required (or patient_id)")
         dossier = self.store.dossier_by_patient_id(patient_id)
         if dossier is None:
-            self.store.record_access(Event.of(
-                EventType.ACCESS_DENIED, self.name, self.clock.now(), verify(token), outcome=Outcome.DENIED,
-                rule="R-UNKNOWN-PATIENT", data={"action": Action.READ.value}))
+            self.store.record_access(
+                Event.of(
+                    EventType.ACCESS_DENIED,
+                    self.name,
+                    self.clock.now(),
+                    verify(token),
+                    outcome=Outcome.DENIED,
+                    rule="R-UNKNOWN-PATIENT",
+                    data={"action": Action.READ.value},
+                )
+            )
             self.refusal_traced = True
             raise NotFound("this patient has no dossier", [{"field": "patient_id"}])
         return dossier.ins
@@ -750,25 +1086,49 @@ class DossierService(HealthMixin):
         dossier = self.store.dossier_by_id(located) if located else None
         if dossier is None:
             # No dossier to attribute it to: the refusal goes to the trail's system chain.
-            self.store.record_access(Event.of(
-                EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
-                rule="R-UNKNOWN-DOCUMENT", **requested(document_id, Action.READ)))
+            self.store.record_access(
+                Event.of(
+                    EventType.ACCESS_DENIED,
+                    self.name,
+                    self.clock.now(),
+                    actor,
+                    outcome=Outcome.DENIED,
+                    rule="R-UNKNOWN-DOCUMENT",
+                    **requested(document_id, Action.READ),
+                )
+            )
             self.refusal_traced = True
             raise no_such_document()
         try:
             if with_content:
                 read = self._read(token, dossier.ins, document_id)
-                return DocumentFound(document=read.document, content=read.content, access=read.access,
-                                     ins=dossier.ins)
+                return DocumentFound(
+                    document=read.document,
+                    content=read.content,
+                    access=read.access,
+                    ins=dossier.ins,
+                )
             actor, grant, dossier = self._allowed(token, dossier.ins, Action.READ)
         except AccessDenied:
             # The caller named no dossier: a refusal for the dossier (no consent, another patient's, closed)
             # would confirm that the id exists. Traced with its real rule all the same.
             raise no_such_document() from None
         document = self._visible(actor, grant, dossier, document_id)
-        self._record_access(actor, dossier, self._event(EventType.DOCUMENTS_LISTED, actor, dossier, grant,
-                                                        document_id=document.id, data={"count": "1"}))
-        return DocumentFound(document=documents.as_answered(document), access=access_note(grant), ins=dossier.ins)
+        self._record_access(
+            actor,
+            dossier,
+            self._event(
+                EventType.DOCUMENTS_LISTED,
+                actor,
+                dossier,
+                grant,
+                document_id=document.id,
+                data={"count": "1"},
+            ),
+        )
+        return DocumentFound(
+            document=documents.as_answered(document), access=access_note(grant), ins=dossier.ins
+        )
 
     @rpc
     def read_document(self, token: str, ins: str, document_id: str) -> DocumentRead:
@@ -777,12 +1137,23 @@ class DossierService(HealthMixin):
     def _read(self, token: str, ins: str, document_id: str) -> DocumentRead:
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
         document = self._visible(actor, grant, dossier, document_id)
-        event = self._event(EventType.DOCUMENT_READ, actor, dossier, grant, document_id=document.id,
-                            data={"category": document.category})
-        self._record_access(actor, dossier, event)  # if the trace cannot be stored, nothing is released
+        event = self._event(
+            EventType.DOCUMENT_READ,
+            actor,
+            dossier,
+            grant,
+            document_id=document.id,
+            data={"category": document.category},
+        )
+        self._record_access(
+            actor, dossier, event
+        )  # if the trace cannot be stored, nothing is released
         content = self._content(dossier, document)
-        return DocumentRead(document=documents.as_answered(document), content=base64.b64encode(content).decode(),
-                            access=access_note(grant))
+        return DocumentRead(
+            document=documents.as_answered(document),
+            content=base64.b64encode(content).decode(),
+            access=access_note(grant),
+        )
 
     def _content(self, dossier: Dossier, document: Document) -> bytes:
         sealed = self.store.content(document.id)
@@ -792,7 +1163,11 @@ class DossierService(HealthMixin):
             key = crypto.data_key(dossier)
             content = sealing.open_sealed(key, sealed, document.id)
         except sealing.ContentCorrupted:
-            raise ServiceUnavailable("the document's content is missing or corrupted; it was not served") from None
+            raise ServiceUnavailable(
+                "the document's content is missing or corrupted; it was not served"
+            ) from None
         if rules.sha256(content) != document.sha256:
-            raise ServiceUnavailable("the document's content does not match its hash; it was not served")
+            raise ServiceUnavailable(
+                "the document's content does not match its hash; it was not served"
+            )
         return content

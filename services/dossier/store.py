@@ -50,7 +50,13 @@ from services.dossier.records import (
 
 DUPLICATE_KEY = 11000
 HIDDEN = {"_outbox": 0, "_outbox_pending": 0, "_version": 0}
-STATE = {"_id": 1, "ins": 1, "patient_id": 1, "status": 1, "opened_at": 1}  # a dossier's state, without its key
+STATE = {
+    "_id": 1,
+    "ins": 1,
+    "patient_id": 1,
+    "status": 1,
+    "opened_at": 1,
+}  # a dossier's state, without its key
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,7 +83,14 @@ def idempotency_reference(actor_id: str, key: str) -> str:
 
 class DossierStore(Store):
     service = "dossier"
-    outbox_collections = ("dossiers", "documents", "accesses", "purges", "feed_batches", "personal_spaces")
+    outbox_collections = (
+        "dossiers",
+        "documents",
+        "accesses",
+        "purges",
+        "feed_batches",
+        "personal_spaces",
+    )
 
     @classmethod
     def prepare(cls, database: Database[dict[str, Any]]) -> None:
@@ -94,7 +107,9 @@ class DossierStore(Store):
         database.reimbursements.create_index([("dossier_id", 1), ("care_ms", 1)])
         database.personal_space_history.create_index([("dossier_id", 1), ("version", 1)])
         database.dossiers.create_index([("master_key", 1)])
-        database.dossiers.create_index([("patient_id", 1)])  # FHIR searches naming the patient by id
+        database.dossiers.create_index(
+            [("patient_id", 1)]
+        )  # FHIR searches naming the patient by id
         # Single-field indexes for the lists' equality fetches: nx-27017 uses an index for `field = ?` only
         # when that field has an index of its own (with compound ones alone it scans the whole collection).
         database.documents.create_index([("dossier_id", 1)])
@@ -117,7 +132,9 @@ class DossierStore(Store):
         return _dossier_or_none(self.db.dossiers.find_one({"ins": ins}, HIDDEN))
 
     def dossier_by_patient_id(self, patient_id: str) -> Dossier | None:
-        return _dossier_or_none(self.db.dossiers.find_one({"patient_id": equal(patient_id)}, HIDDEN))
+        return _dossier_or_none(
+            self.db.dossiers.find_one({"patient_id": equal(patient_id)}, HIDDEN)
+        )
 
     def dossier_by_id(self, dossier_id: str) -> Dossier | None:
         return _dossier_or_none(self.db.dossiers.find_one({"_id": dossier_id}, HIDDEN))
@@ -147,24 +164,35 @@ class DossierStore(Store):
             else:
                 changes |= _key_document(after.key)
         query = {"_id": before.id, "status": before.status.value}
-        return self.update_with_events("dossiers", query, changes, [event], tuple(unset)) is not None
+        return (
+            self.update_with_events("dossiers", query, changes, [event], tuple(unset)) is not None
+        )
 
     def keys_to_rewrap(self, current_master: str, limit: int) -> list[Dossier]:
         query = {"master_key": {"$exists": True, "$ne": current_master}}
         return [_dossier(found) for found in self.db.dossiers.find(query, HIDDEN).limit(limit)]
 
     def count_keys_to_rewrap(self, current_master: str) -> int:
-        return self.db.dossiers.count_documents({"master_key": {"$exists": True, "$ne": current_master}})
+        return self.db.dossiers.count_documents(
+            {"master_key": {"$exists": True, "$ne": current_master}}
+        )
 
     def due_for_purge(self, now: datetime) -> list[Dossier]:
-        return [_dossier(found) for found in self.db.dossiers.find({"purge_after_ms": {"$lte": ms(now)}}, HIDDEN)
-                .limit(100)]
+        return [
+            _dossier(found)
+            for found in self.db.dossiers.find({"purge_after_ms": {"$lte": ms(now)}}, HIDDEN).limit(
+                100
+            )
+        ]
 
     def purge(self, dossier: Dossier, event: Event) -> None:
         """Remove a dossier and everything in it. The purge record (with its event) is written first, so a
         purge interrupted half-way is finished by the next run and reported once."""
-        self.insert_new("purges", {"_id": dossier.id, "patient_id": dossier.patient_id,
-                                   "purged_at": event.occurred_at}, [event])
+        self.insert_new(
+            "purges",
+            {"_id": dossier.id, "patient_id": dossier.patient_id, "purged_at": event.occurred_at},
+            [event],
+        )
         for document in self.db.documents.find({"dossier_id": dossier.id}, {"_id": 1}):
             self.delete_content(document["_id"])  # may be gone already, after an interrupted run
         self.db.documents.delete_many({"dossier_id": dossier.id})
@@ -179,7 +207,9 @@ class DossierStore(Store):
         return PurgeRecord(found.get("patient_id"), found["purged_at"]) if found else None
 
     def dossiers_of(self, patient_ids: list[str]) -> list[DossierState]:
-        return [_state(found) for found in each_of(self.db.dossiers, "patient_id", patient_ids, STATE)]
+        return [
+            _state(found) for found in each_of(self.db.dossiers, "patient_id", patient_ids, STATE)
+        ]
 
     # The personal space: sealed with the dossier's key, every version kept.
 
@@ -187,12 +217,15 @@ class DossierStore(Store):
         found = self.db.personal_spaces.find_one({"_id": dossier_id}, HIDDEN)
         return _space_version(found) if found else None
 
-    def save_personal_space(self, dossier_id: str, read: int, written: PersonalSpaceVersion, event: Event) -> bool:
+    def save_personal_space(
+        self, dossier_id: str, read: int, written: PersonalSpaceVersion, event: Event
+    ) -> bool:
         """Write `written` if version `read` is still the current one (0: none yet)."""
         record = _space_document(written)
         try:
             self.db.personal_space_history.insert_one(
-                {"_id": f"{dossier_id}:{read + 1}", "dossier_id": dossier_id, **record})
+                {"_id": f"{dossier_id}:{read + 1}", "dossier_id": dossier_id, **record}
+            )
         except DuplicateKeyError:
             return False  # someone else saved this version first
         if read == 0:
@@ -201,15 +234,22 @@ class DossierStore(Store):
         return self.update_with_events("personal_spaces", query, record, [event]) is not None
 
     def personal_space_history(self, dossier_id: str) -> list[PersonalSpaceVersion]:
-        found = self.db.personal_space_history.find({"dossier_id": dossier_id}).sort([("version", -1)])
+        found = self.db.personal_space_history.find({"dossier_id": dossier_id}).sort(
+            [("version", -1)]
+        )
         return [_space_version(version) for version in found]
 
     # The reimbursement feed
 
     def dossiers_by_ins(self, ins_list: list[str]) -> dict[str, DossierState]:
-        return {state.ins: state for state in map(_state, each_of(self.db.dossiers, "ins", ins_list, STATE))}
+        return {
+            state.ins: state
+            for state in map(_state, each_of(self.db.dossiers, "ins", ins_list, STATE))
+        }
 
-    def add_reimbursements(self, feed_lines: list[FeedLine], received_at: datetime) -> list[FeedLine]:
+    def add_reimbursements(
+        self, feed_lines: list[FeedLine], received_at: datetime
+    ) -> list[FeedLine]:
         """Insert lines, skipping line ids already there; the lines actually inserted."""
         if not feed_lines:
             return []
@@ -218,15 +258,21 @@ class DossierStore(Store):
         try:
             # Lines already there (a re-sent file, a retried batch) are skipped with one read by _id rather than
             # refused one by one by the unique key; a line written meanwhile is still refused by it below.
-            known = {line["_id"] for line in self.db.reimbursements.find(
-                {"_id": {"$in": [line["_id"] for line in lines]}}, {"_id": 1})}
+            known = {
+                line["_id"]
+                for line in self.db.reimbursements.find(
+                    {"_id": {"$in": [line["_id"] for line in lines]}}, {"_id": 1}
+                )
+            }
             lines = [line for line in lines if line["_id"] not in known]
             if not lines:
                 return []
             self.db.reimbursements.insert_many(lines, ordered=False)
         except BulkWriteError as error:
             if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
-                raise ServiceUnavailable("the record store refused some lines; retry the batch") from error
+                raise ServiceUnavailable(
+                    "the record store refused some lines; retry the batch"
+                ) from error
             failed = {e["index"] for e in error.details["writeErrors"]}
             return [by_id[line["_id"]] for index, line in enumerate(lines) if index not in failed]
         except PyMongoError as error:
@@ -247,33 +293,58 @@ class DossierStore(Store):
         paged = queries.after(selection, cursor, "care_ms")
         lines = list(self.db.reimbursements.find(selection))
         total = sum(1 for line in lines if matches(line, selection))
-        page = [line for line in newest_first(lines, "care_ms") if matches(line, paged)][:limit + 1]
+        page = [line for line in newest_first(lines, "care_ms") if matches(line, paged)][
+            : limit + 1
+        ]
         more = len(page) > limit
         page = page[:limit]
-        return total, [_feed_line(line) for line in page], queries.encode_cursor(page[-1], "care_ms") if more else None
+        return (
+            total,
+            [_feed_line(line) for line in page],
+            queries.encode_cursor(page[-1], "care_ms") if more else None,
+        )
 
     def reimbursements_since(self, dossier_id: str, since: date) -> list[FeedLine]:
         """The dossier's lines whose care is on or after `since` (the (dossier_id, care_ms) index)."""
         since_ms = ms(datetime.combine(since, time.min, tzinfo=UTC))
-        found = self.db.reimbursements.find({"dossier_id": equal(dossier_id), "care_ms": {"$gte": since_ms}})
+        found = self.db.reimbursements.find(
+            {"dossier_id": equal(dossier_id), "care_ms": {"$gte": since_ms}}
+        )
         return [_feed_line(line) for line in found]
 
     # The pharmacy fee ledger: one fee per patient, ever.
 
     def charge_opening_fee(self, fee: OpeningFee) -> bool:
         try:
-            self.db.pharmacy_fees.insert_one({
-                "_id": fee.patient_id, "dossier_id": fee.dossier_id, "pharmacist_id": fee.pharmacist_id,
-                "organisation": fee.organisation, "month": fee.month, "opened_at": fee.opened_at})
+            self.db.pharmacy_fees.insert_one(
+                {
+                    "_id": fee.patient_id,
+                    "dossier_id": fee.dossier_id,
+                    "pharmacist_id": fee.pharmacist_id,
+                    "organisation": fee.organisation,
+                    "month": fee.month,
+                    "opened_at": fee.opened_at,
+                }
+            )
         except DuplicateKeyError:
             return False  # this patient's dossier was already paid for (closed and reopened, or purged)
         return True
 
     def opening_fees(self, month: str) -> list[OpeningFee]:
-        found = self.db.pharmacy_fees.find({"month": month}).sort([("organisation", 1), ("opened_at", 1)])
-        return [OpeningFee(patient_id=fee["_id"], dossier_id=fee["dossier_id"], pharmacist_id=fee["pharmacist_id"],
-                           organisation=fee["organisation"], month=fee["month"], opened_at=fee["opened_at"])
-                for fee in found]
+        found = self.db.pharmacy_fees.find({"month": month}).sort(
+            [("organisation", 1), ("opened_at", 1)]
+        )
+        return [
+            OpeningFee(
+                patient_id=fee["_id"],
+                dossier_id=fee["dossier_id"],
+                pharmacist_id=fee["pharmacist_id"],
+                organisation=fee["organisation"],
+                month=fee["month"],
+                opened_at=fee["opened_at"],
+            )
+            for fee in found
+        ]
 
     # Documents
 
@@ -288,7 +359,9 @@ class DossierStore(Store):
             with upload:
                 upload.write(sealed)
         except PyMongoError as error:
-            raise ServiceUnavailable("the content store is unavailable; nothing was stored") from error
+            raise ServiceUnavailable(
+                "the content store is unavailable; nothing was stored"
+            ) from error
 
     def content(self, document_id: str) -> bytes | None:
         try:
@@ -304,7 +377,9 @@ class DossierStore(Store):
         # Scalar fields only: a nested value in a query reads as operators (nx-27017 refuses it).
         # Fetched by the indexed pair, compared here: a many-field query is a full scan on nx-27017.
         fields = _metadata_document(metadata)
-        scalars = {key: value for key, value in fields.items() if not isinstance(value, dict | list)}
+        scalars = {
+            key: value for key, value in fields.items() if not isinstance(value, dict | list)
+        }
         query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current", **scalars}
         candidates = self.db.documents.find({"dossier_id": dossier_id, "sha256": sha256}, HIDDEN)
         return any(matches(candidate, query) for candidate in candidates)
@@ -321,38 +396,60 @@ class DossierStore(Store):
         """(documents matching the search under the grant, see queries.py; the page after its cursor, newest
         first; the cursor of the next page if any). Limit 0 asks for the total alone."""
         selection = queries.document_query(
-            dossier_id, grant, actor_id, categories=search.category, type_codes=search.type_code,
-            author_id=search.author_id, care_from=search.care_from, care_to=search.care_to,
+            dossier_id,
+            grant,
+            actor_id,
+            categories=search.category,
+            type_codes=search.type_code,
+            author_id=search.author_id,
+            care_from=search.care_from,
+            care_to=search.care_to,
             created_from_ms=ms(search.created_from) if search.created_from else None,
             created_before_ms=ms(search.created_before) if search.created_before else None,
-            document_ids=search.document_id, identifiers=search.identifier, patient_id=search.patient_id,
+            document_ids=search.document_id,
+            identifiers=search.identifier,
+            patient_id=search.patient_id,
             statuses=list(search.status),
-            security_labels=None if search.security_label is None else [
-                group.split(",") if group else [] for group in search.security_label],
+            security_labels=None
+            if search.security_label is None
+            else [group.split(",") if group else [] for group in search.security_label],
             updated_from_ms=ms(search.updated_from) if search.updated_from else None,
             updated_before_ms=ms(search.updated_before) if search.updated_before else None,
             replaces=search.replaces,
         )
         # One record more than the page is fetched to know whether there are more (with limit 0 too).
-        total, page = self._search(selection, queries.after(selection, search.cursor), search.limit + 1)
+        total, page = self._search(
+            selection, queries.after(selection, search.cursor), search.limit + 1
+        )
         more = len(page) > search.limit and search.limit > 0
         page = page[: search.limit]
-        return total, [_document(record) for record in page], queries.encode_cursor(page[-1]) if more else None
+        return (
+            total,
+            [_document(record) for record in page],
+            queries.encode_cursor(page[-1]) if more else None,
+        )
 
-    def _search(self, selection: dict[str, Any], paged: dict[str, Any], limit: int) -> tuple[int, list[dict[str, Any]]]:
+    def _search(
+        self, selection: dict[str, Any], paged: dict[str, Any], limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
         """(documents matching `selection`; the first `limit` matching `paged`, newest first). One fetch of the
         dossier's documents in that status by an indexed equality, the rest of the filter applied here
         (services/common/matching.py says why)."""
         records = list(self.db.documents.find(_indexed(selection), HIDDEN))
         total = sum(1 for record in records if matches(record, selection))
-        return total, [record for record in newest_first(records, "created_ms") if matches(record, paged)][:limit]
+        return total, [
+            record for record in newest_first(records, "created_ms") if matches(record, paged)
+        ][:limit]
 
     def visible_documents(self, dossier_id: str, grant: Grant, actor_id: str) -> list[Document]:
         """The dossier's current documents this actor may see under this grant (the document list's own
         query), fetched like search_documents."""
         selection = queries.document_query(dossier_id, grant, actor_id)
-        return [_document(record) for record in self.db.documents.find(_indexed(selection), HIDDEN)
-                if matches(record, selection)]
+        return [
+            _document(record)
+            for record in self.db.documents.find(_indexed(selection), HIDDEN)
+            if matches(record, selection)
+        ]
 
     def document(self, dossier_id: str, document_id: str) -> Document | None:
         found = self.db.documents.find_one({"_id": document_id, "dossier_id": dossier_id}, HIDDEN)
@@ -368,7 +465,11 @@ class DossierStore(Store):
 
     def _invisible_due(self, field: str, now: datetime) -> list[Document]:
         # Only documents still invisible carry these times: the range on the field's own index finds them.
-        query = {field: {"$lte": ms(now)}, "status": equal("current"), "visibility": "INVISIBLE_PATIENT"}
+        query = {
+            field: {"$lte": ms(now)},
+            "status": equal("current"),
+            "visibility": "INVISIBLE_PATIENT",
+        }
         return [_document(found) for found in self.db.documents.find(query, HIDDEN).limit(500)]
 
     def reminded(self, document: Document, event: Event) -> bool:
@@ -376,7 +477,9 @@ class DossierStore(Store):
         query = {"_id": document.id, "status": document.status.value}
         return self.update_with_events("documents", query, {"remind_ms": None}, [event]) is not None
 
-    def revise_document(self, before: Document, after: Document, event: Event, at: datetime) -> Document | None:
+    def revise_document(
+        self, before: Document, after: Document, event: Event, at: datetime
+    ) -> Document | None:
         """A change the document's metadata shows (status, visibility, its replacement): one revision more (FHIR's
         versionId), compare-and-set on the revision read, so two changes made from one reading cannot both land.
         The document as revised, or None when it changed meanwhile."""
@@ -390,8 +493,11 @@ class DossierStore(Store):
         if after.release_at != before.release_at:
             changes["release_ms"] = ms(after.release_at) if after.release_at else None
         revision = before.revision  # none on documents stored before revisions: their first
-        query = {"_id": before.id, "status": before.status.value,
-                 "revision": equal(revision) if revision is not None else {"$exists": False}}
+        query = {
+            "_id": before.id,
+            "status": before.status.value,
+            "revision": equal(revision) if revision is not None else {"$exists": False},
+        }
         at_ms = ms(at)
         changes |= {"revision": (revision or 1) + 1, "updated_ms": at_ms}
         if self.update_with_events("documents", query, changes, [event]) is None:
@@ -405,29 +511,48 @@ class DossierStore(Store):
     # Idempotency keys of deposits: (actor, key) -> the document the first request created.
 
     def claim_idempotency(
-        self, actor_id: str, key: str, fingerprint: str, now: datetime, stale: timedelta = timedelta(minutes=1)
+        self,
+        actor_id: str,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        stale: timedelta = timedelta(minutes=1),
     ) -> IdempotencyClaim | None:
         """None when this request is the first with this key (it is now claimed), else the earlier one. A
         claim left unfinished for `stale` (its request died) is taken over."""
         record_id = idempotency_reference(actor_id, key)
         now_ms = ms(now)
         try:
-            self.db.idempotency.insert_one({"_id": record_id, "fingerprint": fingerprint, "claimed_ms": now_ms,
-                                            "document_id": None})
+            self.db.idempotency.insert_one(
+                {
+                    "_id": record_id,
+                    "fingerprint": fingerprint,
+                    "claimed_ms": now_ms,
+                    "document_id": None,
+                }
+            )
             return None
         except DuplicateKeyError:
             earlier = self.db.idempotency.find_one({"_id": record_id})
         stale_ms = int(stale.total_seconds() * 1000)
-        if earlier is not None and earlier.get("document_id") is None and earlier["claimed_ms"] < now_ms - stale_ms:
+        if (
+            earlier is not None
+            and earlier.get("document_id") is None
+            and earlier["claimed_ms"] < now_ms - stale_ms
+        ):
             taken = self.db.idempotency.update_one(
                 {"_id": record_id, "claimed_ms": earlier["claimed_ms"], "document_id": None},
-                {"$set": {"fingerprint": fingerprint, "claimed_ms": now_ms}})
+                {"$set": {"fingerprint": fingerprint, "claimed_ms": now_ms}},
+            )
             if taken.modified_count == 1:
                 return None
         if earlier is None:
             return None
-        return IdempotencyClaim(fingerprint=earlier["fingerprint"], claimed_at=_moment(earlier["claimed_ms"]),
-                                document_id=earlier.get("document_id"))
+        return IdempotencyClaim(
+            fingerprint=earlier["fingerprint"],
+            claimed_at=_moment(earlier["claimed_ms"]),
+            document_id=earlier.get("document_id"),
+        )
 
     def document_by_idempotency(self, dossier_id: str, actor_id: str, key: str) -> Document | None:
         """The document stored under an idempotency key (the key rides in the document's own atomic insert)."""
@@ -436,11 +561,14 @@ class DossierStore(Store):
         return _document(found) if found else None
 
     def complete_idempotency(self, actor_id: str, key: str, document_id: str) -> None:
-        self.db.idempotency.update_one({"_id": idempotency_reference(actor_id, key)},
-                                       {"$set": {"document_id": document_id}})
+        self.db.idempotency.update_one(
+            {"_id": idempotency_reference(actor_id, key)}, {"$set": {"document_id": document_id}}
+        )
 
     def release_idempotency(self, actor_id: str, key: str) -> None:
-        self.db.idempotency.delete_one({"_id": idempotency_reference(actor_id, key), "document_id": None})
+        self.db.idempotency.delete_one(
+            {"_id": idempotency_reference(actor_id, key), "document_id": None}
+        )
 
     # Accesses: one record per release of health data or refusal, written before the answer.
 
@@ -463,7 +591,11 @@ class DossierStore(Store):
 
 def _indexed(selection: dict[str, Any]) -> dict[str, Any]:
     """The part of a document query the store fetches by: the (dossier_id, status) equality."""
-    indexed = {key: selection[key] for key in ("dossier_id", "status") if isinstance(selection.get(key), str)}
+    indexed = {
+        key: selection[key]
+        for key in ("dossier_id", "status")
+        if isinstance(selection.get(key), str)
+    }
     if "dossier_id" not in indexed:
         raise ValueError("a document search is always within one dossier")
     return indexed
@@ -471,14 +603,26 @@ def _indexed(selection: dict[str, Any]) -> dict[str, Any]:
 
 # Records and their documents, in one place.
 
-LIFECYCLE_NAMES = {"closed_at": "close_at", "deletion_requested_at": "delete_at"}  # as told -> as stored
+LIFECYCLE_NAMES = {
+    "closed_at": "close_at",
+    "deletion_requested_at": "delete_at",
+}  # as told -> as stored
 
 
 def _dossier_document(dossier: Dossier) -> dict[str, Any]:
     return {
-        "_id": dossier.id, "ins": dossier.ins, "patient_id": dossier.patient_id, "status": dossier.status.value,
-        "opened_at": dossier.opened_at, "opened_by": dossier.opened_by, "channel": dossier.channel,
-        "consent_to_opening": {"given": True, "recorded_by": dossier.consent_recorded_by, "at": dossier.opened_at},
+        "_id": dossier.id,
+        "ins": dossier.ins,
+        "patient_id": dossier.patient_id,
+        "status": dossier.status.value,
+        "opened_at": dossier.opened_at,
+        "opened_by": dossier.opened_by,
+        "channel": dossier.channel,
+        "consent_to_opening": {
+            "given": True,
+            "recorded_by": dossier.consent_recorded_by,
+            "at": dossier.opened_at,
+        },
         **(_key_document(dossier.key) if dossier.key else {}),
     }
 
@@ -489,8 +633,12 @@ def _key_document(key: DossierKey) -> dict[str, Any]:
 
 def _lifecycle_document(dossier: Dossier) -> dict[str, datetime]:
     """The moments of its latest transition, nested (a top-level datetime written by $set becomes a string)."""
-    moments = {"closed_at": dossier.closed_at, "deletion_requested_at": dossier.deletion_requested_at,
-               "reopened_at": dossier.reopened_at, "purge_at": dossier.purge_at}
+    moments = {
+        "closed_at": dossier.closed_at,
+        "deletion_requested_at": dossier.deletion_requested_at,
+        "reopened_at": dossier.reopened_at,
+        "purge_at": dossier.purge_at,
+    }
     return {LIFECYCLE_NAMES.get(name, name): at for name, at in moments.items() if at is not None}
 
 
@@ -502,12 +650,19 @@ def _dossier(document: dict[str, Any]) -> Dossier:
     moments = {name: _at(at) for name, at in (document.get("lifecycle") or {}).items()}
     wrapped = document.get("wrapped_key")
     return Dossier(
-        id=document["_id"], ins=document["ins"], patient_id=document["patient_id"], status=Status(document["status"]),
-        opened_at=document["opened_at"], opened_by=document.get("opened_by") or {}, channel=document.get("channel", ""),
+        id=document["_id"],
+        ins=document["ins"],
+        patient_id=document["patient_id"],
+        status=Status(document["status"]),
+        opened_at=document["opened_at"],
+        opened_by=document.get("opened_by") or {},
+        channel=document.get("channel", ""),
         consent_recorded_by=(document.get("consent_to_opening") or {}).get("recorded_by", ""),
         key=DossierKey(wrapped, document.get("master_key", "")) if wrapped is not None else None,
-        closed_at=moments.get("close_at"), deletion_requested_at=moments.get("delete_at"),
-        reopened_at=moments.get("reopened_at"), purge_at=moments.get("purge_at"),
+        closed_at=moments.get("close_at"),
+        deletion_requested_at=moments.get("delete_at"),
+        reopened_at=moments.get("reopened_at"),
+        purge_at=moments.get("purge_at"),
     )
 
 
@@ -517,54 +672,82 @@ def _at(value: Any) -> datetime:
 
 
 def _state(document: dict[str, Any]) -> DossierState:
-    return DossierState(id=document["_id"], ins=document["ins"], patient_id=document["patient_id"],
-                        status=Status(document["status"]), opened_at=document["opened_at"])
+    return DossierState(
+        id=document["_id"],
+        ins=document["ins"],
+        patient_id=document["patient_id"],
+        status=Status(document["status"]),
+        opened_at=document["opened_at"],
+    )
 
 
 def _space_document(version: PersonalSpaceVersion) -> dict[str, Any]:
-    return {"version": version.version, "sealed": version.sealed,
-            "updated": {"at": version.updated_at, "by": version.updated_by}}
+    return {
+        "version": version.version,
+        "sealed": version.sealed,
+        "updated": {"at": version.updated_at, "by": version.updated_by},
+    }
 
 
 def _space_version(document: dict[str, Any]) -> PersonalSpaceVersion:
-    return PersonalSpaceVersion(version=document["version"], sealed=document["sealed"],
-                                updated_at=document["updated"]["at"], updated_by=document["updated"]["by"])
+    return PersonalSpaceVersion(
+        version=document["version"],
+        sealed=document["sealed"],
+        updated_at=document["updated"]["at"],
+        updated_by=document["updated"]["by"],
+    )
 
 
 def _line_document(line: FeedLine, received_at: datetime) -> dict[str, Any]:
     care = datetime.combine(line.care_date, time.min, tzinfo=UTC)
     return {
-        "_id": line.line_id, "dossier_id": line.dossier_id, "line_id": line.line_id,
+        "_id": line.line_id,
+        "dossier_id": line.dossier_id,
+        "line_id": line.line_id,
         "care_date": line.care_date.isoformat(),
         # an item's ATC class only when the feed gave one: lines without stay as they always were
         "items": [item.model_dump(mode="json", exclude_none=True) for item in line.items],
-        "prescriber_rpps": line.prescriber_rpps, "billed_cents": line.billed_cents,
-        "reimbursed_cents": line.reimbursed_cents, "care_ms": ms(care), "received_at": received_at,
+        "prescriber_rpps": line.prescriber_rpps,
+        "billed_cents": line.billed_cents,
+        "reimbursed_cents": line.reimbursed_cents,
+        "care_ms": ms(care),
+        "received_at": received_at,
     }
 
 
 def _feed_line(document: dict[str, Any]) -> FeedLine:
     return FeedLine(
-        line_id=document["_id"], dossier_id=document["dossier_id"],
+        line_id=document["_id"],
+        dossier_id=document["dossier_id"],
         care_date=date.fromisoformat(str(document["care_date"])),
         items=tuple(ReimbursedItem.model_validate(item) for item in document["items"]),
-        billed_cents=document.get("billed_cents", 0), reimbursed_cents=document.get("reimbursed_cents", 0),
+        billed_cents=document.get("billed_cents", 0),
+        reimbursed_cents=document.get("reimbursed_cents", 0),
         prescriber_rpps=document.get("prescriber_rpps"),
     )
 
 
 def _metadata_document(metadata: Metadata) -> dict[str, Any]:
     """As the submission was: its fields as JSON, every one present (None when not given)."""
+
     def dumped(part: Coded | Concept | ImagingStudy | RelatedId | None) -> dict[str, Any] | None:
         return part.model_dump(mode="json") if part is not None else None
 
     return {
-        "category": metadata.category, "type_code": metadata.type_code, "title": metadata.title,
-        "care_date": metadata.care_date.isoformat(), "format": metadata.format,
-        "confidentiality": metadata.confidentiality, "imaging_study": dumped(metadata.imaging_study),
-        "unique_id": metadata.unique_id, "visibility": [code.value for code in metadata.visibility],
-        "care_start": metadata.care_start, "care_end": metadata.care_end, "format_code": dumped(metadata.format_code),
-        "facility_type": dumped(metadata.facility_type), "practice_setting": dumped(metadata.practice_setting),
+        "category": metadata.category,
+        "type_code": metadata.type_code,
+        "title": metadata.title,
+        "care_date": metadata.care_date.isoformat(),
+        "format": metadata.format,
+        "confidentiality": metadata.confidentiality,
+        "imaging_study": dumped(metadata.imaging_study),
+        "unique_id": metadata.unique_id,
+        "visibility": [code.value for code in metadata.visibility],
+        "care_start": metadata.care_start,
+        "care_end": metadata.care_end,
+        "format_code": dumped(metadata.format_code),
+        "facility_type": dumped(metadata.facility_type),
+        "practice_setting": dumped(metadata.practice_setting),
         "events": [event.model_dump(mode="json") for event in metadata.events],
         "related": [related.model_dump(mode="json") for related in metadata.related],
     }
@@ -576,30 +759,48 @@ def _metadata(document: dict[str, Any]) -> Metadata:
 
     care = document["care_date"]
     return Metadata(
-        category=document["category"], type_code=document["type_code"], title=document["title"],
-        care_date=care if isinstance(care, date) else date.fromisoformat(str(care)), format=document["format"],
+        category=document["category"],
+        type_code=document["type_code"],
+        title=document["title"],
+        care_date=care if isinstance(care, date) else date.fromisoformat(str(care)),
+        format=document["format"],
         confidentiality=document.get("confidentiality", "N"),
         visibility=tuple(Visibility(code) for code in document.get("visibility") or []),
-        unique_id=document.get("unique_id"), care_start=document.get("care_start"),
-        care_end=document.get("care_end"), imaging_study=parsed(ImagingStudy, document.get("imaging_study")),
+        unique_id=document.get("unique_id"),
+        care_start=document.get("care_start"),
+        care_end=document.get("care_end"),
+        imaging_study=parsed(ImagingStudy, document.get("imaging_study")),
         format_code=parsed(Coded, document.get("format_code")),
         facility_type=parsed(Concept, document.get("facility_type")),
         practice_setting=parsed(Concept, document.get("practice_setting")),
         events=tuple(Concept.model_validate(event) for event in document.get("events") or []),
-        related=tuple(RelatedId.model_validate(related) for related in document.get("related") or []),
+        related=tuple(
+            RelatedId.model_validate(related) for related in document.get("related") or []
+        ),
     )
 
 
 def _document_document(document: Document) -> dict[str, Any]:
     stored: dict[str, Any] = {
-        "_id": document.id, "dossier_id": document.dossier_id, **_metadata_document(document.metadata),
-        "created_at": document.created_at, "created_ms": ms(document.created_at), "revision": document.revision,
-        "size": document.size, "sha256": document.sha256, "status": document.status.value,
-        "replaces": document.replaces, "replaced_by": document.replaced_by, "author": document.author,
+        "_id": document.id,
+        "dossier_id": document.dossier_id,
+        **_metadata_document(document.metadata),
+        "created_at": document.created_at,
+        "created_ms": ms(document.created_at),
+        "revision": document.revision,
+        "size": document.size,
+        "sha256": document.sha256,
+        "status": document.status.value,
+        "replaces": document.replaces,
+        "replaced_by": document.replaced_by,
+        "author": document.author,
         "patient_id": document.patient_id,
     }
     if document.idempotency is not None:
-        stored |= {"idempotency": document.idempotency, "idempotency_fingerprint": document.idempotency_fingerprint}
+        stored |= {
+            "idempotency": document.idempotency,
+            "idempotency_fingerprint": document.idempotency_fingerprint,
+        }
     if document.release_at is not None:
         stored["release_ms"] = ms(document.release_at)
     if document.remind_at is not None:
@@ -609,12 +810,21 @@ def _document_document(document: Document) -> dict[str, Any]:
 
 def _document(document: dict[str, Any]) -> Document:
     return Document(
-        id=document["_id"], dossier_id=document["dossier_id"], patient_id=document.get("patient_id"),
-        metadata=_metadata(document), author=document["author"], created_at=document["created_at"],
-        size=document["size"], sha256=document["sha256"], status=DocumentStatus(document["status"]),
-        replaces=document.get("replaces"), replaced_by=document.get("replaced_by"),
+        id=document["_id"],
+        dossier_id=document["dossier_id"],
+        patient_id=document.get("patient_id"),
+        metadata=_metadata(document),
+        author=document["author"],
+        created_at=document["created_at"],
+        size=document["size"],
+        sha256=document["sha256"],
+        status=DocumentStatus(document["status"]),
+        replaces=document.get("replaces"),
+        replaced_by=document.get("replaced_by"),
         revision=document.get("revision"),
         updated_at=_moment(document["updated_ms"]) if document.get("updated_ms") else None,
-        release_at=_moment_or_none(document.get("release_ms")), remind_at=_moment_or_none(document.get("remind_ms")),
-        idempotency=document.get("idempotency"), idempotency_fingerprint=document.get("idempotency_fingerprint"),
+        release_at=_moment_or_none(document.get("release_ms")),
+        remind_at=_moment_or_none(document.get("remind_ms")),
+        idempotency=document.get("idempotency"),
+        idempotency_fingerprint=document.get("idempotency_fingerprint"),
     )

@@ -81,8 +81,12 @@ class Severity(StrEnum):
 
 
 DRUGS = {FeedSystem.CIP13: SubstanceSystem.CIP13, FeedSystem.UCD: SubstanceSystem.UCD}
-KIND_OF = {FeedSystem.NABM: ActKind.LAB_TEST, FeedSystem.CCAM: ActKind.TECHNICAL_ACT,
-           FeedSystem.NGAP: ActKind.CLINICAL_ACT, FeedSystem.LPP: ActKind.DEVICE}
+KIND_OF = {
+    FeedSystem.NABM: ActKind.LAB_TEST,
+    FeedSystem.CCAM: ActKind.TECHNICAL_ACT,
+    FeedSystem.NGAP: ActKind.CLINICAL_ACT,
+    FeedSystem.LPP: ActKind.DEVICE,
+}
 
 
 @dataclass(frozen=True)
@@ -92,18 +96,35 @@ class RedundancyWindow:
     why: str
 
 
-REDUNDANCY_WINDOWS: dict[ActKind, RedundancyWindow] = {window.kind: window for window in (
-    RedundancyWindow(ActKind.LAB_TEST, 30, "common outpatient tests have minimum retest intervals of a month or "
-                     "more; the same test within a month is the classic duplicate"),
-    RedundancyWindow(ActKind.TECHNICAL_ACT, 90, "imaging, endoscopy and explorations are seldom repeated within "
-                     "three months without a complication; X-ray and CT repeats add radiation"),
-    RedundancyWindow(ActKind.CLINICAL_ACT, None, "consultations and nursing or physiotherapy sessions repeat by "
-                     "design"),
-    RedundancyWindow(ActKind.DEVICE, None, "devices and supplies are rented or renewed monthly by design"),
-)}
+REDUNDANCY_WINDOWS: dict[ActKind, RedundancyWindow] = {
+    window.kind: window
+    for window in (
+        RedundancyWindow(
+            ActKind.LAB_TEST,
+            30,
+            "common outpatient tests have minimum retest intervals of a month or "
+            "more; the same test within a month is the classic duplicate",
+        ),
+        RedundancyWindow(
+            ActKind.TECHNICAL_ACT,
+            90,
+            "imaging, endoscopy and explorations are seldom repeated within "
+            "three months without a complication; X-ray and CT repeats add radiation",
+        ),
+        RedundancyWindow(
+            ActKind.CLINICAL_ACT,
+            None,
+            "consultations and nursing or physiotherapy sessions repeat by design",
+        ),
+        RedundancyWindow(
+            ActKind.DEVICE, None, "devices and supplies are rented or renewed monthly by design"
+        ),
+    )
+}
 
 
 # What the rules read
+
 
 @dataclass(frozen=True)
 class FeedItem:
@@ -120,13 +141,31 @@ class FeedItem:
     def from_record(cls, record: Mapping[str, Any]) -> tuple[FeedItem, ...]:
         """The items of a stored line (services/dossier/service.py add_reimbursements writes them)."""
         care = date.fromisoformat(str(record["care_date"]))
-        return tuple(cls(str(record["_id"]), care, FeedSystem(item["system"]), str(item["code"]),
-                         int(item.get("quantity", 1)), item.get("atc")) for item in record["items"])
+        return tuple(
+            cls(
+                str(record["_id"]),
+                care,
+                FeedSystem(item["system"]),
+                str(item["code"]),
+                int(item.get("quantity", 1)),
+                item.get("atc"),
+            )
+            for item in record["items"]
+        )
 
     @classmethod
     def of(cls, line: FeedLine) -> tuple[FeedItem, ...]:
-        return tuple(cls(line.line_id, line.care_date, FeedSystem(item.system), item.code, item.quantity, item.atc)
-                     for item in line.items)
+        return tuple(
+            cls(
+                line.line_id,
+                line.care_date,
+                FeedSystem(item.system),
+                item.code,
+                item.quantity,
+                item.atc,
+            )
+            for item in line.items
+        )
 
 
 @dataclass(frozen=True)
@@ -145,18 +184,30 @@ class DocumentEntry:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> DocumentEntry:
         care = record["care_date"]
-        return cls(document_id=str(record["_id"]), category=str(record["category"]),
-                   type_code=str(record["type_code"]), title=str(record["title"]),
-                   care_date=care if isinstance(care, date) else date.fromisoformat(str(care)),
-                   created_at=record["created_at"], author_id=str(record["author"]["id"]),
-                   format=str(record["format"]))
+        return cls(
+            document_id=str(record["_id"]),
+            category=str(record["category"]),
+            type_code=str(record["type_code"]),
+            title=str(record["title"]),
+            care_date=care if isinstance(care, date) else date.fromisoformat(str(care)),
+            created_at=record["created_at"],
+            author_id=str(record["author"]["id"]),
+            format=str(record["format"]),
+        )
 
     @classmethod
     def of(cls, document: Document) -> DocumentEntry:
         metadata = document.metadata
-        return cls(document_id=document.id, category=metadata.category, type_code=metadata.type_code,
-                   title=metadata.title, care_date=metadata.care_date, created_at=document.created_at,
-                   author_id=document.author_id, format=metadata.format)
+        return cls(
+            document_id=document.id,
+            category=metadata.category,
+            type_code=metadata.type_code,
+            title=metadata.title,
+            care_date=metadata.care_date,
+            created_at=document.created_at,
+            author_id=document.author_id,
+            format=metadata.format,
+        )
 
 
 @dataclass(frozen=True)
@@ -167,6 +218,7 @@ class AllergyEntry:
 
 
 # What they answer
+
 
 @dataclass(frozen=True)
 class MedicineGroup:
@@ -230,6 +282,7 @@ class CareSummary:
 
 # The rules
 
+
 def window_start(today: date) -> date:
     """The first day of the summary: 24 months back, the feed's own history (the oldest day is in)."""
     return months_before(today, HISTORY_MONTHS)
@@ -243,17 +296,29 @@ def _within(items: Iterable[FeedItem], today: date) -> list[FeedItem]:
 def medicines(items: Iterable[FeedItem], today: date) -> tuple[MedicineGroup, ...]:
     """Dispensed drugs grouped by substance, most recently dispensed first. A drug code the feed once gave an
     ATC class for is grouped under that class on its other lines too (the latest class given wins)."""
-    drugs = sorted((item for item in _within(items, today) if item.system in DRUGS), key=lambda i: i.care_date)
+    drugs = sorted(
+        (item for item in _within(items, today) if item.system in DRUGS), key=lambda i: i.care_date
+    )
     atc_of = {item.code: item.atc for item in drugs if item.atc}
     grouped: dict[tuple[SubstanceSystem, str], list[FeedItem]] = defaultdict(list)
     for item in drugs:
         atc = atc_of.get(item.code)
         grouped[(SubstanceSystem.ATC, atc) if atc else (DRUGS[item.system], item.code)].append(item)
-    groups = [MedicineGroup(code_system=system, code=code, drug_codes=tuple(sorted({i.code for i in members})),
-                            first_dispensed=members[0].care_date, last_dispensed=members[-1].care_date,
-                            dispensings=len(members), units=sum(i.quantity for i in members))
-              for (system, code), members in grouped.items()]
-    return tuple(sorted(groups, key=lambda g: (-g.last_dispensed.toordinal(), g.code_system, g.code)))
+    groups = [
+        MedicineGroup(
+            code_system=system,
+            code=code,
+            drug_codes=tuple(sorted({i.code for i in members})),
+            first_dispensed=members[0].care_date,
+            last_dispensed=members[-1].care_date,
+            dispensings=len(members),
+            units=sum(i.quantity for i in members),
+        )
+        for (system, code), members in grouped.items()
+    ]
+    return tuple(
+        sorted(groups, key=lambda g: (-g.last_dispensed.toordinal(), g.code_system, g.code))
+    )
 
 
 def acts(items: Iterable[FeedItem], today: date) -> tuple[ActGroup, ...]:
@@ -270,7 +335,9 @@ def acts(items: Iterable[FeedItem], today: date) -> tuple[ActGroup, ...]:
         previous: date | None = None
         for day in sorted(days):
             since_previous = (day - previous).days if previous is not None else None
-            redundant = window is not None and since_previous is not None and since_previous <= window
+            redundant = (
+                window is not None and since_previous is not None and since_previous <= window
+            )
             dates.append(ActDate(day, redundant, since_previous))
             previous = day
         groups.append(ActGroup(kind, system, code, window, tuple(dates)))
@@ -284,29 +351,47 @@ def latest_per_category(documents: Iterable[DocumentEntry]) -> tuple[LatestDocum
     for document in documents:
         by_category[document.category].append(document)
     return tuple(
-        LatestDocument(category, len(members), max(members, key=lambda d: (d.care_date, d.created_at, d.document_id)))
-        for category, members in sorted(by_category.items()))
+        LatestDocument(
+            category,
+            len(members),
+            max(members, key=lambda d: (d.care_date, d.created_at, d.document_id)),
+        )
+        for category, members in sorted(by_category.items())
+    )
 
 
 def allergies_of(personal_space: Mapping[str, Any]) -> tuple[AllergyEntry, ...]:
     """The allergies of a personal space's content (schemas.PersonalSpace as JSON), in the patient's order."""
-    return tuple(AllergyEntry(str(entry["substance"]), entry.get("reaction"),
-                              Severity(entry["severity"]) if entry.get("severity") else None)
-                 for entry in personal_space.get("allergies") or [])
+    return tuple(
+        AllergyEntry(
+            str(entry["substance"]),
+            entry.get("reaction"),
+            Severity(entry["severity"]) if entry.get("severity") else None,
+        )
+        for entry in personal_space.get("allergies") or []
+    )
 
 
 def summarise(
-    today: date, *, feed: Sequence[FeedItem] | None, documents: Iterable[DocumentEntry],
-    allergies: Sequence[AllergyEntry] | None, withheld: Sequence[Withheld],
+    today: date,
+    *,
+    feed: Sequence[FeedItem] | None,
+    documents: Iterable[DocumentEntry],
+    allergies: Sequence[AllergyEntry] | None,
+    withheld: Sequence[Withheld],
 ) -> CareSummary:
     """The summary. A part given as None must be withheld, and a withheld part must not be given: the caller's
     grant decided, and a disagreement here is a bug, not something to paper over."""
     parts = {entry.part for entry in withheld}
-    for part, given in ((Part.REIMBURSEMENTS, feed is not None), (Part.ALLERGIES, allergies is not None)):
+    for part, given in (
+        (Part.REIMBURSEMENTS, feed is not None),
+        (Part.ALLERGIES, allergies is not None),
+    ):
         if given == (part in parts):
             raise ValueError(f"{part.value}: either given or withheld, not both nor neither")
     return CareSummary(
-        since=window_start(today), until=today,
+        since=window_start(today),
+        until=today,
         medicines=medicines(feed, today) if feed is not None else None,
         acts=acts(feed, today) if feed is not None else None,
         allergies=tuple(allergies) if allergies is not None else None,
@@ -323,5 +408,7 @@ def to_json(care: CareSummary) -> dict[str, Any]:
     """The summary as it crosses the bus (schemas.CareSummary reads it back: a test holds the two together)."""
     answer: dict[str, Any] = _JSON.dump_python(care, mode="json")
     for group, typed in zip(answer["acts"] or [], care.acts or (), strict=True):
-        group["possibly_redundant"] = typed.possibly_redundant  # a property: dataclasses dump fields only
+        group["possibly_redundant"] = (
+            typed.possibly_redundant
+        )  # a property: dataclasses dump fields only
     return answer

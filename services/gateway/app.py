@@ -42,8 +42,18 @@ from services.gateway.routes import (
 from services.gateway.rpc import services
 
 log = logging.getLogger("dmp.gateway")
-RESOURCES = (enrolment, login, contact, dossiers, personal_space, reimbursements, documents, consent,
-             notifications, history)
+RESOURCES = (
+    enrolment,
+    login,
+    contact,
+    dossiers,
+    personal_space,
+    reimbursements,
+    documents,
+    consent,
+    notifications,
+    history,
+)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -106,29 +116,49 @@ def create_app() -> FastAPI:
     app.add_middleware(BoundedBodies, limit=limit)
 
     @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         request.state.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
         wait = limiter.retry_after(rate_key(request))
         if wait:
             limited = TooManyRequests.retry_in(wait)
-            response: Response = problems.problem(request, 429, limited.code, limited.message,
-                                                  {"errors": limited.details})
+            response: Response = problems.problem(
+                request, 429, limited.code, limited.message, {"errors": limited.details}
+            )
         else:
             response = await call_next(request)
         # Route templates, not paths: paths carry INS, which is personal data.
         route = getattr(request.scope.get("route"), "path", "-")
-        log.info("%s %s %s -> %s", request.state.request_id, request.method, route, response.status_code)
+        log.info(
+            "%s %s %s -> %s", request.state.request_id, request.method, route, response.status_code
+        )
         response.headers["X-Request-ID"] = request.state.request_id
-        for name, value in SECURITY_HEADERS.items():  # a route may have set a policy of its own (the pages)
+        for (
+            name,
+            value,
+        ) in SECURITY_HEADERS.items():  # a route may have set a policy of its own (the pages)
             response.headers.setdefault(name, value)
-        if not request.url.path.startswith(f"{API}/docs"):  # the interactive docs load their own scripts
-            response.headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        if not request.url.path.startswith(
+            f"{API}/docs"
+        ):  # the interactive docs load their own scripts
+            response.headers.setdefault(
+                "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+            )
         return response
 
     app.add_middleware(
-        CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=False,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language", "X-Request-ID"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "Accept-Language",
+            "X-Request-ID",
+        ],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
 

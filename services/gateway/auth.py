@@ -30,7 +30,9 @@ def verified_once(request: Request, token: str) -> Verified:
     """The session `token` speaks for, verified at its first use in this request and remembered after. A
     refusal is remembered too; not a ServiceUnavailable (the ended sessions not loaded yet), which the
     route's own use may find gone."""
-    answers: dict[str, Verified | Unauthenticated] | None = getattr(request.state, VERIFIED_TOKENS, None)
+    answers: dict[str, Verified | Unauthenticated] | None = getattr(
+        request.state, VERIFIED_TOKENS, None
+    )
     if answers is None:
         answers = {}
         setattr(request.state, VERIFIED_TOKENS, answers)
@@ -48,7 +50,9 @@ def verified_once(request: Request, token: str) -> Verified:
 bearer = HTTPBearer(auto_error=False, description="Access token issued by identity")
 
 
-def presented_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+def presented_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("an access token is required (Authorization: Bearer ...)")
     return credentials.credentials
@@ -61,12 +65,15 @@ def verified_session(request: Request, token: Annotated[str, Depends(presented_t
         # A token was presented and is forged, expired, unsigned, for another audience or of a refused kind.
         route = getattr(request.scope.get("route"), "path", "-")
         request_id = getattr(request.state, "request_id", "-")
-        trace_refusal(authentication_refused(refused.message, route, request_id, client_address(request)))
+        trace_refusal(
+            authentication_refused(refused.message, route, request_id, client_address(request))
+        )
         raise
 
 
 def access_token(
-    token: Annotated[str, Depends(presented_token)], _: Annotated[Verified, Depends(verified_session)]
+    token: Annotated[str, Depends(presented_token)],
+    _: Annotated[Verified, Depends(verified_session)],
 ) -> str:
     """The token, once verified: the services are handed it (as credentials of their own) and check it again."""
     return token
@@ -81,8 +88,12 @@ def log_out(token: str, refresh_token: str | None) -> None:
     end_session(services().identity, token, verified(token), refresh_token)
 
 
-def end_session(identity: IdentityClient, token: str, session: Verified, refresh_token: str | None) -> None:
+def end_session(
+    identity: IdentityClient, token: str, session: Verified, refresh_token: str | None
+) -> None:
     """End the session at identity, which tells every verifier; this gateway refuses its tokens at once,
     before the caller's next request can arrive."""
     identity.logout(token, {"refresh_token": refresh_token} if refresh_token else {})
-    ENDED.end([EndedSession(session.session_id, session_until(session.expires_at, 0, CLOCK_SKEW_SECONDS))])
+    ENDED.end(
+        [EndedSession(session.session_id, session_until(session.expires_at, 0, CLOCK_SKEW_SECONDS))]
+    )

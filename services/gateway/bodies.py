@@ -43,7 +43,9 @@ class BoundedBodies:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self.too_large(scope, receive, send)  # before reading a byte (nor sending 100 Continue)
+            await self.too_large(
+                scope, receive, send
+            )  # before reading a byte (nor sending 100 Continue)
             return
         chunks: list[bytes] = []
         size = 0
@@ -63,20 +65,29 @@ class BoundedBodies:
         body = b"".join(chunks)
         del chunks
         if is_json(Headers(scope=scope).get("content-type"), body):
-            deep = (depth_exceeds(body) if len(body) <= MEASURED_INLINE
-                    else await run_in_threadpool(depth_exceeds, body))
+            deep = (
+                depth_exceeds(body)
+                if len(body) <= MEASURED_INLINE
+                else await run_in_threadpool(depth_exceeds, body)
+            )
             if deep:
                 error = InvalidInput.for_field("body", too_deep_reason())
-                response = problems.problem(Request(scope), 422, error.code, error.message, {"errors": error.details})
+                response = problems.problem(
+                    Request(scope), 422, error.code, error.message, {"errors": error.details}
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, replay(body, receive), send)
 
     async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         """413, and the connection closed after it: the unread rest of the body is never read."""
-        error = PayloadTooLarge(f"request body exceeds {self.limit} bytes",
-                                [{"field": "body", "limit": str(self.limit)}])
-        response = problems.problem(Request(scope), 413, error.code, error.message, {"errors": error.details})
+        error = PayloadTooLarge(
+            f"request body exceeds {self.limit} bytes",
+            [{"field": "body", "limit": str(self.limit)}],
+        )
+        response = problems.problem(
+            Request(scope), 413, error.code, error.message, {"errors": error.details}
+        )
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
 

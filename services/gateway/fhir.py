@@ -26,37 +26,95 @@ FHIR_JSON = "application/fhir+json"
 CORE = "http://hl7.org/fhir/SearchParameter/"
 # What ITI-67 serves, exactly: (name, type, definition, what it searches). services/gateway/fhir_search.py.
 SEARCH_PARAMETERS = [
-    ("patient", "reference", f"{CORE}clinical-patient",
-     "the patient by id (Patient/<id>, as in DocumentReference.subject.reference); one per search"),
-    ("patient.identifier", "token", None, f"the patient by INS ({INS_SYSTEM}|<INS>); one per search"),
-    ("_id", "token", f"{CORE}Resource-id", "DocumentReference ids; a comma-separated list is an OR"),
-    ("identifier", "token", f"{CORE}clinical-identifier",
-     f"masterIdentifier ({mapping.URI_SYSTEM}|urn:oid:... or urn:uuid:...) or identifier "
-     f"({mapping.DOCUMENT_SYSTEM}|<id>); a comma-separated list is an OR"),
-    ("category", "token", f"{CORE}DocumentReference-category",
-     f"class code ({mapping.CLASS_SYSTEM}, TRE_A03); a comma-separated list is an OR"),
-    ("type", "token", f"{CORE}clinical-type",
-     f"type code (LOINC, or {mapping.TYPE_SYSTEM_NATIONAL} for national codes); a comma-separated list is an OR"),
-    ("status", "token", f"{CORE}DocumentReference-status",
-     "current (the default), superseded, entered-in-error; a comma-separated list is an OR. Archived documents "
-     "(current, isArchived true) are found only with isArchived=true"),
-    ("isArchived", "token", "https://interop.esante.gouv.fr/ig/fhir/pdsm/SearchParameter/PDSm-isArchived",
-     f"PDSm's archive flag (extension {mapping.IS_ARCHIVED}): true, false or true,false"),
-    ("security-label", "token", f"{CORE}DocumentReference-security-label",
-     f"confidentiality ({mapping.CONFIDENTIALITY}: N, R, V) or visibility ({mapping.VISIBILITY_SYSTEM}, TRE_A07: "
-     "MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX); a comma-separated list is an OR, a repeat "
-     "an AND; only documents the caller may see are ever found"),
-    ("relatesto", "reference", f"{CORE}DocumentReference-relatesto",
-     "the new versions of a document (DocumentReference/<id>, their relatesTo replaces); a comma-separated list "
-     "is an OR"),
-    ("creation", "date", "https://profiles.ihe.net/ITI/MHD/SearchParameter/DocumentReference-Creation",
-     "content.attachment.creation (shown as the date of care at 00:00Z); prefixes eq ge gt le lt sa eb"),
-    ("_lastUpdated", "date", f"{CORE}Resource-lastUpdated",
-     "meta.lastUpdated (the last change of its metadata, else its deposit); prefixes eq ge gt le lt sa eb"),
-    ("date", "date", f"{CORE}DocumentReference-date",
-     "DocumentReference.date (when it was deposited); prefixes eq ge gt le lt sa eb; repeat to bound a range"),
-    ("period", "date", f"{CORE}DocumentReference-period",
-     "the date of care (context.period.start), at day precision; prefixes eq ge gt le lt sa eb"),
+    (
+        "patient",
+        "reference",
+        f"{CORE}clinical-patient",
+        "the patient by id (Patient/<id>, as in DocumentReference.subject.reference); one per search",
+    ),
+    (
+        "patient.identifier",
+        "token",
+        None,
+        f"the patient by INS ({INS_SYSTEM}|<INS>); one per search",
+    ),
+    (
+        "_id",
+        "token",
+        f"{CORE}Resource-id",
+        "DocumentReference ids; a comma-separated list is an OR",
+    ),
+    (
+        "identifier",
+        "token",
+        f"{CORE}clinical-identifier",
+        f"masterIdentifier ({mapping.URI_SYSTEM}|urn:oid:... or urn:uuid:...) or identifier "
+        f"({mapping.DOCUMENT_SYSTEM}|<id>); a comma-separated list is an OR",
+    ),
+    (
+        "category",
+        "token",
+        f"{CORE}DocumentReference-category",
+        f"class code ({mapping.CLASS_SYSTEM}, TRE_A03); a comma-separated list is an OR",
+    ),
+    (
+        "type",
+        "token",
+        f"{CORE}clinical-type",
+        f"type code (LOINC, or {mapping.TYPE_SYSTEM_NATIONAL} for national codes); a comma-separated list is an OR",
+    ),
+    (
+        "status",
+        "token",
+        f"{CORE}DocumentReference-status",
+        "current (the default), superseded, entered-in-error; a comma-separated list is an OR. Archived documents "
+        "(current, isArchived true) are found only with isArchived=true",
+    ),
+    (
+        "isArchived",
+        "token",
+        "https://interop.esante.gouv.fr/ig/fhir/pdsm/SearchParameter/PDSm-isArchived",
+        f"PDSm's archive flag (extension {mapping.IS_ARCHIVED}): true, false or true,false",
+    ),
+    (
+        "security-label",
+        "token",
+        f"{CORE}DocumentReference-security-label",
+        f"confidentiality ({mapping.CONFIDENTIALITY}: N, R, V) or visibility ({mapping.VISIBILITY_SYSTEM}, TRE_A07: "
+        "MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX); a comma-separated list is an OR, a repeat "
+        "an AND; only documents the caller may see are ever found",
+    ),
+    (
+        "relatesto",
+        "reference",
+        f"{CORE}DocumentReference-relatesto",
+        "the new versions of a document (DocumentReference/<id>, their relatesTo replaces); a comma-separated list "
+        "is an OR",
+    ),
+    (
+        "creation",
+        "date",
+        "https://profiles.ihe.net/ITI/MHD/SearchParameter/DocumentReference-Creation",
+        "content.attachment.creation (shown as the date of care at 00:00Z); prefixes eq ge gt le lt sa eb",
+    ),
+    (
+        "_lastUpdated",
+        "date",
+        f"{CORE}Resource-lastUpdated",
+        "meta.lastUpdated (the last change of its metadata, else its deposit); prefixes eq ge gt le lt sa eb",
+    ),
+    (
+        "date",
+        "date",
+        f"{CORE}DocumentReference-date",
+        "DocumentReference.date (when it was deposited); prefixes eq ge gt le lt sa eb; repeat to bound a range",
+    ),
+    (
+        "period",
+        "date",
+        f"{CORE}DocumentReference-period",
+        "the date of care (context.period.start), at day precision; prefixes eq ge gt le lt sa eb",
+    ),
 ]
 
 
@@ -78,40 +136,68 @@ def _search_params(listed: Sequence[tuple[str, str, str | None, str]]) -> list[d
 
 def capability_statement() -> dict[str, Any]:
     return {
-        "resourceType": "CapabilityStatement", "status": "active", "date": "2026-12-02", "kind": "instance",
-        "fhirVersion": "4.0.1", "format": ["application/fhir+json", "application/fhir+xml"],
-        "implementation": {"description": "Dossier Médical Partagé — IHE MHD Document Responder and Recipient"},
-        "rest": [{
-            "mode": "server",
-            "security": {"description": "Bearer access tokens from /api/v1/login (EdDSA JWT)"},
-            "resource": [
-                {"type": "DocumentReference",
-                 "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}, {"code": "create"},
-                                 {"code": "patch"}],
-                 "versioning": "versioned", "readHistory": False,
-                 "documentation": (
-                     "Search by GET or by POST DocumentReference/_search (form-encoded). _count from 0 (the total "
-                     f"alone) to {fhir_search.MAX_COUNT} (larger is served at {fhir_search.MAX_COUNT}); the next "
-                     "page is the Bundle's next link. Other parameters are ignored and left out of the self link, "
-                     "or refused under Prefer: handling=strict."),
-                 "searchParam": _search_params(SEARCH_PARAMETERS)},
-                {"type": "Binary", "interaction": [{"code": "read"}, {"code": "vread"}]},
-                {"type": "Patient", "interaction": [{"code": "search-type"}],
-                 "documentation": (
-                     "A professional's software checks the patient's identity before depositing: the INS with the "
-                     "family name and birth date read from their card; the patient when they match, else none. "
-                     "By GET or by POST Patient/_search (form-encoded, which keeps the traits out of URLs)."),
-                 "searchParam": _search_params(fhir_patient.PATIENT_PARAMETERS)},
-            ],
-            "interaction": [{"code": "transaction"}],
-        }],
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-12-02",
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "application/fhir+xml"],
+        "implementation": {
+            "description": "Dossier Médical Partagé — IHE MHD Document Responder and Recipient"
+        },
+        "rest": [
+            {
+                "mode": "server",
+                "security": {"description": "Bearer access tokens from /api/v1/login (EdDSA JWT)"},
+                "resource": [
+                    {
+                        "type": "DocumentReference",
+                        "interaction": [
+                            {"code": "read"},
+                            {"code": "vread"},
+                            {"code": "search-type"},
+                            {"code": "create"},
+                            {"code": "patch"},
+                        ],
+                        "versioning": "versioned",
+                        "readHistory": False,
+                        "documentation": (
+                            "Search by GET or by POST DocumentReference/_search (form-encoded). "
+                            f"_count from 0 (the total alone) to {fhir_search.MAX_COUNT} (larger is "
+                            f"served at {fhir_search.MAX_COUNT}); the next page is the Bundle's next "
+                            "link. Other parameters are ignored and left out of the self link, or "
+                            "refused under Prefer: handling=strict."
+                        ),
+                        "searchParam": _search_params(SEARCH_PARAMETERS),
+                    },
+                    {"type": "Binary", "interaction": [{"code": "read"}, {"code": "vread"}]},
+                    {
+                        "type": "Patient",
+                        "interaction": [{"code": "search-type"}],
+                        "documentation": (
+                            "A professional's software checks the patient's identity before "
+                            "depositing: the INS with the family name and birth date read from their "
+                            "card; the patient when they match, else none. By GET or by POST "
+                            "Patient/_search (form-encoded, which keeps the traits out of URLs)."
+                        ),
+                        "searchParam": _search_params(fhir_patient.PATIENT_PARAMETERS),
+                    },
+                ],
+                "interaction": [{"code": "transaction"}],
+            }
+        ],
     }
 
 
 def version_headers(document: dict[str, Any]) -> dict[str, str]:
     """ETag (weak: the same version may be serialised differently) and Last-Modified of a DocumentReference."""
-    changed = datetime.fromisoformat(mapping.last_updated(document).replace("Z", "+00:00")).astimezone(UTC)
-    return {"ETag": f'W/"{mapping.version_id(document)}"', "Last-Modified": format_datetime(changed, usegmt=True)}
+    changed = datetime.fromisoformat(
+        mapping.last_updated(document).replace("Z", "+00:00")
+    ).astimezone(UTC)
+    return {
+        "ETag": f'W/"{mapping.version_id(document)}"',
+        "Last-Modified": format_datetime(changed, usegmt=True),
+    }
 
 
 def versioned_location(document: dict[str, Any]) -> str:
@@ -149,7 +235,9 @@ def media_ranges(accept: str) -> list[tuple[str, float]]:
 
 def accepts(accept: str, content_type: str) -> bool:
     kind = content_type.split("/")[0]
-    return any(q > 0 and media in {content_type, f"{kind}/*", "*/*"} for media, q in media_ranges(accept))
+    return any(
+        q > 0 and media in {content_type, f"{kind}/*", "*/*"} for media, q in media_ranges(accept)
+    )
 
 
 def binary_wanted(request: Request) -> str | None:
@@ -160,13 +248,16 @@ def binary_wanted(request: Request) -> str | None:
     if format_ is not None:
         if format_ in FHIR_FORMATS | fhir_xml.XML_FORMATS:
             return "resource"
-        raise fhir_search.InvalidSearch.of("_format", "must be json or xml (a Binary resource); leave it out for "
-                                                      "the document")
+        raise fhir_search.InvalidSearch.of(
+            "_format", "must be json or xml (a Binary resource); leave it out for the document"
+        )
     ranges = media_ranges(request.headers.get("accept", ""))
     for media, quality in ranges:
         if quality <= 0:
             continue
-        if media in FHIR_FORMATS or media == fhir_xml.FHIR_XML:  # text/xml and application/xml: a CDA's own
+        if (
+            media in FHIR_FORMATS or media == fhir_xml.FHIR_XML
+        ):  # text/xml and application/xml: a CDA's own
             return "resource"
         if media == "*/*":
             return "bytes"
@@ -176,7 +267,9 @@ def binary_wanted(request: Request) -> str | None:
 
 def strict(request: Request) -> bool:
     """Prefer: handling=strict (RFC 7240, FHIR search): refuse what cannot be applied instead of ignoring it."""
-    preferences = {part.strip().replace(" ", "") for part in request.headers.get("prefer", "").split(",")}
+    preferences = {
+        part.strip().replace(" ", "") for part in request.headers.get("prefer", "").split(",")
+    }
     return "handling=strict" in preferences
 
 
@@ -186,7 +279,11 @@ def searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -> dic
     if search.unsupported and strict(request):
         raise fhir_search.InvalidSearch(
             f"not supported by this server: {', '.join(search.unsupported)}",
-            [{"field": name, "reason": "is not a supported search parameter"} for name in search.unsupported])
+            [
+                {"field": name, "reason": "is not a supported search parameter"}
+                for name in search.unsupported
+            ],
+        )
     if search.matches_nothing:  # a patient identifier in a system that holds none of our patients
         page: dict[str, Any] = {"documents": [], "total": 0, "next_cursor": None, "ins": None}
     else:
@@ -194,18 +291,27 @@ def searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -> dic
     base = base_url(request)
     url = f"{base}/fhir/DocumentReference"
     bundle: dict[str, Any] = {
-        "resourceType": "Bundle", "type": "searchset", "total": page["total"],
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": page["total"],
         "link": [{"relation": "self", "url": f"{url}?{urlencode(search.applied)}"}],
-        "entry": [{"fullUrl": f"{url}/{mapping.fhir_id(d['document_id'])}",
-                   "resource": mapping.document_reference(d, page["ins"], base), "search": {"mode": "match"}}
-                  for d in page["documents"]],
+        "entry": [
+            {
+                "fullUrl": f"{url}/{mapping.fhir_id(d['document_id'])}",
+                "resource": mapping.document_reference(d, page["ins"], base),
+                "search": {"mode": "match"},
+            }
+            for d in page["documents"]
+        ],
     }
     if page["next_cursor"]:
         kept = [(name, value) for name, value in search.applied if name != "_cursor"]
         following = urlencode([*kept, ("_cursor", page["next_cursor"])])
         bundle["link"].append({"relation": "next", "url": f"{url}?{following}"})
     if search.unsupported:
-        bundle["entry"].append({"resource": _ignored(search.unsupported), "search": {"mode": "outcome"}})
+        bundle["entry"].append(
+            {"resource": _ignored(search.unsupported), "search": {"mode": "outcome"}}
+        )
     return bundle
 
 
@@ -214,7 +320,11 @@ def patient_searchset(request: Request, token: str, pairs: list[tuple[str, str]]
     if search.unsupported and strict(request):
         raise fhir_search.InvalidSearch(
             f"not supported by this server: {', '.join(search.unsupported)}",
-            [{"field": name, "reason": "is not a supported search parameter"} for name in search.unsupported])
+            [
+                {"field": name, "reason": "is not a supported search parameter"}
+                for name in search.unsupported
+            ],
+        )
     found: list[dict[str, Any]] = []
     if search.check is not None:
         try:
@@ -222,33 +332,68 @@ def patient_searchset(request: Request, token: str, pairs: list[tuple[str, str]]
         except NotFound:
             pass  # no patient with these traits: an empty Bundle, as for an INS nobody holds
         except InvalidInput as error:
-            raise InvalidInput(error.message, [
-                {**detail, "field": fhir_patient.PARAMETER_OF.get(str(detail.get("field")), detail.get("field"))}
-                for detail in error.details]) from None
+            raise InvalidInput(
+                error.message,
+                [
+                    {
+                        **detail,
+                        "field": fhir_patient.PARAMETER_OF.get(
+                            str(detail.get("field")), detail.get("field")
+                        ),
+                    }
+                    for detail in error.details
+                ],
+            ) from None
     url = f"{base_url(request)}/fhir/Patient"
     bundle: dict[str, Any] = {
-        "resourceType": "Bundle", "type": "searchset", "total": len(found),
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(found),
         "link": [{"relation": "self", "url": f"{url}?{urlencode(search.applied)}"}],
-        "entry": [{"fullUrl": f"{url}/{mapping.fhir_id(checked['patient_id'])}",
-                   "resource": fhir_patient.patient(checked), "search": {"mode": "match"}} for checked in found],
+        "entry": [
+            {
+                "fullUrl": f"{url}/{mapping.fhir_id(checked['patient_id'])}",
+                "resource": fhir_patient.patient(checked),
+                "search": {"mode": "match"},
+            }
+            for checked in found
+        ],
     }
     if search.unsupported:
-        bundle["entry"].append({"resource": _ignored(search.unsupported), "search": {"mode": "outcome"}})
+        bundle["entry"].append(
+            {"resource": _ignored(search.unsupported), "search": {"mode": "outcome"}}
+        )
     return bundle
 
 
 def _ignored(unsupported: list[str]) -> dict[str, Any]:
-    return {"resourceType": "OperationOutcome", "issue": [{
-        "severity": "warning", "code": "not-supported", "expression": [name],
-        "diagnostics": f"{name} is not a supported search parameter: ignored"} for name in unsupported]}
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "warning",
+                "code": "not-supported",
+                "expression": [name],
+                "diagnostics": f"{name} is not a supported search parameter: ignored",
+            }
+            for name in unsupported
+        ],
+    }
 
 
 async def form_pairs(request: Request) -> list[tuple[str, str]]:
     """POST _search: the form's parameters, after those of the query string (FHIR allows both)."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        raise fhir_search.InvalidSearch.of("Content-Type", "must be application/x-www-form-urlencoded")
+    if (
+        request.headers.get("content-type", "").split(";")[0].strip()
+        != "application/x-www-form-urlencoded"
+    ):
+        raise fhir_search.InvalidSearch.of(
+            "Content-Type", "must be application/x-www-form-urlencoded"
+        )
     try:
-        form = parse_qsl((await request.body()).decode(), keep_blank_values=True, strict_parsing=False)
+        form = parse_qsl(
+            (await request.body()).decode(), keep_blank_values=True, strict_parsing=False
+        )
     except UnicodeDecodeError:
         raise fhir_search.InvalidSearch.of("body", "is not UTF-8") from None
     return [*request.query_params.multi_items(), *form]
@@ -257,12 +402,16 @@ async def form_pairs(request: Request) -> list[tuple[str, str]]:
 def _at_entries(error: DmpError, entries: list[int]) -> DmpError:
     """A refusal of the dossier, naming the document by its position and its own field, names the Bundle entry
     and the element of its DocumentReference instead (Bundle.entry[2].resource.context.period.end)."""
+
     def named(detail: dict[str, Any]) -> dict[str, Any]:
         position = str(detail.get("entry", ""))
         if position.isdigit() and int(position) < len(entries):
             entry = f"Bundle.entry[{entries[int(position)]}]"
             field = detail.get("field")
-            return {**detail, "field": f"{entry}.resource.{mapping.fhir_element(str(field))}" if field else entry}
+            return {
+                **detail,
+                "field": f"{entry}.resource.{mapping.fhir_element(str(field))}" if field else entry,
+            }
         return detail
 
     return type(error)(error.message, [named(detail) for detail in error.details])
@@ -270,20 +419,41 @@ def _at_entries(error: DmpError, entries: list[int]) -> DmpError:
 
 def _as_elements(error: DmpError) -> DmpError:
     """A refusal of the dossier naming its own fields names the DocumentReference's elements instead."""
-    details = [{**detail, "field": mapping.fhir_element(str(detail["field"]))} if detail.get("field") else detail
-               for detail in error.details]
+    details = [
+        {**detail, "field": mapping.fhir_element(str(detail["field"]))}
+        if detail.get("field")
+        else detail
+        for detail in error.details
+    ]
     return type(error)(error.message, details)
 
 
 def router() -> APIRouter:
     outcome = {"description": "an OperationOutcome", "content": {"application/fhir+json": {}}}
-    api = APIRouter(tags=["FHIR"], default_response_class=FhirResponse,
-                    responses={status: outcome for status in
-                               (400, 401, 403, 404, 406, 409, 413, 422, 429, 500, 503, 504)})
-    documented = {"parameters": [
-        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
-        for name, _, _, text in [*SEARCH_PARAMETERS, ("_count", "number", None, "page size, 0 to 100"),
-                                 ("_cursor", "string", None, "the next page's position (from the next link)")]]}
+    api = APIRouter(
+        tags=["FHIR"],
+        default_response_class=FhirResponse,
+        responses={
+            status: outcome
+            for status in (400, 401, 403, 404, 406, 409, 413, 422, 429, 500, 503, 504)
+        },
+    )
+    documented = {
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": text,
+            }
+            for name, _, _, text in [
+                *SEARCH_PARAMETERS,
+                ("_count", "number", None, "page size, 0 to 100"),
+                ("_cursor", "string", None, "the next page's position (from the next link)"),
+            ]
+        ]
+    }
 
     @api.get("/metadata")
     def metadata() -> dict[str, Any]:
@@ -296,8 +466,9 @@ def router() -> APIRouter:
         return searchset(request, token, request.query_params.multi_items())
 
     @api.post("/DocumentReference/_search")
-    def find_by_post(request: Request, token: Token,
-                     pairs: Annotated[list[tuple[str, str]], Depends(form_pairs)]) -> dict[str, Any]:
+    def find_by_post(
+        request: Request, token: Token, pairs: Annotated[list[tuple[str, str]], Depends(form_pairs)]
+    ) -> dict[str, Any]:
         """ITI-67 with its parameters in a form-encoded body: the same search as GET."""
         return searchset(request, token, pairs)
 
@@ -307,20 +478,28 @@ def router() -> APIRouter:
         return patient_searchset(request, token, request.query_params.multi_items())
 
     @api.post("/Patient/_search")
-    def find_patient_by_post(request: Request, token: Token,
-                             pairs: Annotated[list[tuple[str, str]], Depends(form_pairs)]) -> dict[str, Any]:
+    def find_patient_by_post(
+        request: Request, token: Token, pairs: Annotated[list[tuple[str, str]], Depends(form_pairs)]
+    ) -> dict[str, Any]:
         """The same look-up with its parameters in a form-encoded body (out of URLs and their logs)."""
         return patient_searchset(request, token, pairs)
 
     @api.get("/DocumentReference/{fhir_id}")
-    def read_reference(request: Request, token: Token, response: Response, fhir_id: str) -> dict[str, Any]:
+    def read_reference(
+        request: Request, token: Token, response: Response, fhir_id: str
+    ) -> dict[str, Any]:
         found = services().dossier.find_document(token, mapping.document_id(fhir_id), False)
         response.headers.update(version_headers(found["document"]))
         return mapping.document_reference(found["document"], found["ins"], base_url(request))
 
     @api.patch("/DocumentReference/{fhir_id}")
-    def patch_reference(request: Request, token: Token, response: Response, fhir_id: str,
-                        patch: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    def patch_reference(
+        request: Request,
+        token: Token,
+        response: Response,
+        fhir_id: str,
+        patch: Annotated[dict[str, Any], Body()],
+    ) -> dict[str, Any]:
         """PDSm4DMP's PATCH (FHIRPath Patch, one operation): archive or unarchive, mask or unmask; the dossier's
         own rules decide who may (services/gateway/fhir_patch.py)."""
         change = fhir_patch.change(patch)
@@ -329,16 +508,23 @@ def router() -> APIRouter:
         if isinstance(change, fhir_patch.Archiving):
             document = services().dossier.archive_document(token, ins, document_id, change.archived)
         else:
-            document = services().dossier.set_visibility(token, ins, document_id, {"masked": change.masked})
+            document = services().dossier.set_visibility(
+                token, ins, document_id, {"masked": change.masked}
+            )
         response.headers.update(version_headers(document))
         return mapping.document_reference(document, ins, base_url(request))
 
     @api.get("/DocumentReference/{fhir_id}/_history/{version}")
-    def read_version(request: Request, token: Token, response: Response, fhir_id: str, version: str) -> dict[str, Any]:
+    def read_version(
+        request: Request, token: Token, response: Response, fhir_id: str, version: str
+    ) -> dict[str, Any]:
         """vread of the current version (earlier versions of the metadata are not kept: 404, as for any id)."""
         found = services().dossier.find_document(token, mapping.document_id(fhir_id), False)
         if version != mapping.version_id(found["document"]):
-            raise NotFound("no such version of this document (only the current one is kept)", [{"field": "version"}])
+            raise NotFound(
+                "no such version of this document (only the current one is kept)",
+                [{"field": "version"}],
+            )
         response.headers.update(version_headers(found["document"]))
         return mapping.document_reference(found["document"], found["ins"], base_url(request))
 
@@ -353,7 +539,9 @@ def router() -> APIRouter:
         """vread of a Binary (the location ITI-65 answers): its content never changes, a new version of a document
         is a document of its own, so version 1 is the only one (another answers 404, as an unknown id)."""
         if version != BINARY_VERSION:
-            raise NotFound("no such version of this content (a Binary has one, 1)", [{"field": "version"}])
+            raise NotFound(
+                "no such version of this content (a Binary has one, 1)", [{"field": "version"}]
+            )
         return binary(request, token, fhir_id)
 
     def binary(request: Request, token: str, fhir_id: str) -> Response:
@@ -361,37 +549,55 @@ def router() -> APIRouter:
         document_id = mapping.document_id(fhir_id)
         if wanted is None:
             # Specific types only: the document's own format decides, before any content is released.
-            format_ = services().dossier.find_document(token, document_id, False)["document"]["format"]
+            format_ = services().dossier.find_document(token, document_id, False)["document"][
+                "format"
+            ]
             accept = request.headers.get("accept", "")
             if accepts(accept, format_):
                 wanted = "bytes"
-            elif any(q > 0 and (media in FHIR_FORMATS or media == fhir_xml.FHIR_XML)
-                     for media, q in media_ranges(accept)):
+            elif any(
+                q > 0 and (media in FHIR_FORMATS or media == fhir_xml.FHIR_XML)
+                for media, q in media_ranges(accept)
+            ):
                 wanted = "resource"
             else:
-                raise NotAcceptable("neither the document's format nor a Binary (FHIR JSON or XML) is acceptable",
-                                    [{"field": "Accept"}])
+                raise NotAcceptable(
+                    "neither the document's format nor a Binary (FHIR JSON or XML) is acceptable",
+                    [{"field": "Accept"}],
+                )
         found = services().dossier.find_document(token, document_id, True)
         content_type = found["document"]["format"]
         if wanted == "resource":
-            binary = {"resourceType": "Binary", "id": fhir_id, "contentType": content_type, "data": found["content"]}
+            binary = {
+                "resourceType": "Binary",
+                "id": fhir_id,
+                "contentType": content_type,
+                "data": found["content"],
+            }
             return FhirResponse(binary)
         return Response(base64.b64decode(found["content"]), media_type=content_type)
 
     @api.post("/DocumentReference", status_code=201)
-    def create(request: Request, token: Token, response: Response,
-               resource: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    def create(
+        request: Request,
+        token: Token,
+        response: Response,
+        resource: Annotated[dict[str, Any], Body()],
+    ) -> dict[str, Any]:
         """A DocumentReference with its content inline (attachment.data): what stock FHIR clients send."""
         if resource.get("resourceType") != "DocumentReference":
             raise InvalidInput.for_field("resourceType", "must be DocumentReference")
         ins, payload = mapping.submission(resource)
         replaces = mapping.replaced_document(resource)
         try:
-            if replaces is not None:  # a new version (relatesTo replaces): the old one becomes superseded
+            if (
+                replaces is not None
+            ):  # a new version (relatesTo replaces): the old one becomes superseded
                 document = services().dossier.replace_document(token, ins, replaces, payload)
             else:
-                document = services().dossier.add_document(token, ins, payload,
-                                                           request.headers.get("Idempotency-Key"))
+                document = services().dossier.add_document(
+                    token, ins, payload, request.headers.get("Idempotency-Key")
+                )
         except DmpError as error:
             raise _as_elements(error) from None
         document.pop("replayed", None)
@@ -400,7 +606,9 @@ def router() -> APIRouter:
         return mapping.document_reference(document, ins, base_url(request))
 
     @api.post("")
-    def transaction(request: Request, token: Token, bundle: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    def transaction(
+        request: Request, token: Token, bundle: Annotated[dict[str, Any], Body()]
+    ) -> dict[str, Any]:
         """ITI-65: a transaction Bundle with the submission set (List), DocumentReferences and their Binaries.
         One response entry per request entry, in order.
 
@@ -417,7 +625,9 @@ def router() -> APIRouter:
         sequence of writes, not a refusal, and is answered as an error (5xx or 409), never as success."""
         ins, documents, binaries, replaces = mapping.provided_documents(bundle)
         try:
-            stored = services().dossier.add_documents(token, ins, [payload for _, payload in documents], replaces)
+            stored = services().dossier.add_documents(
+                token, ins, [payload for _, payload in documents], replaces
+            )
         except DmpError as error:
             raise _at_entries(error, [index for index, _ in documents]) from None
         created = {index: document for (index, _), document in zip(documents, stored, strict=True)}
@@ -426,22 +636,56 @@ def router() -> APIRouter:
             kind = entry["resource"].get("resourceType")
             if kind == "DocumentReference":
                 document = created[index]
-                responses.append({"response": {
-                    "status": "201 Created", "location": versioned_location(document),
-                    "etag": version_headers(document)["ETag"], "lastModified": mapping.last_updated(document)}})
+                responses.append(
+                    {
+                        "response": {
+                            "status": "201 Created",
+                            "location": versioned_location(document),
+                            "etag": version_headers(document)["ETag"],
+                            "lastModified": mapping.last_updated(document),
+                        }
+                    }
+                )
             elif kind == "Binary":
                 document = created[binaries[index]]
-                location = f"Binary/{mapping.fhir_id(document['document_id'])}/_history/{BINARY_VERSION}"
-                responses.append({"response": {"status": "201 Created", "location": location,
-                                               "lastModified": document["created_at"]}})
-            elif kind == "Parameters":  # PDSm4DMP's PATCH of the replaced document: the deposit superseded it
+                location = (
+                    f"Binary/{mapping.fhir_id(document['document_id'])}/_history/{BINARY_VERSION}"
+                )
+                responses.append(
+                    {
+                        "response": {
+                            "status": "201 Created",
+                            "location": location,
+                            "lastModified": document["created_at"],
+                        }
+                    }
+                )
+            elif (
+                kind == "Parameters"
+            ):  # PDSm4DMP's PATCH of the replaced document: the deposit superseded it
                 responses.append({"response": {"status": "200 OK"}})
             else:  # the submission set: its documents are kept, it is not (yet) a List of its own (no ITI-66)
-                responses.append({"response": {"status": "201 Created", "outcome": {
-                    "resourceType": "OperationOutcome", "issue": [{
-                        "severity": "information", "code": "informational",
-                        "diagnostics": "the submission set's documents are stored; the List itself is not kept "
-                                       "(Find Document Lists, ITI-66, is not served)"}]}}})
+                responses.append(
+                    {
+                        "response": {
+                            "status": "201 Created",
+                            "outcome": {
+                                "resourceType": "OperationOutcome",
+                                "issue": [
+                                    {
+                                        "severity": "information",
+                                        "code": "informational",
+                                        "diagnostics": (
+                                            "the submission set's documents are stored; the List "
+                                            "itself is not kept (Find Document Lists, ITI-66, is "
+                                            "not served)"
+                                        ),
+                                    }
+                                ],
+                            },
+                        }
+                    }
+                )
         return {"resourceType": "Bundle", "type": "transaction-response", "entry": responses}
 
     return api

@@ -22,13 +22,26 @@ VISIBILITY_SYSTEM = "urn:oid:1.2.250.1.213.1.1.4.13"  # TRE_A07 StatutVisibilite
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 # The same code systems under the names the French value sets use (JDV_J08 XdsConfidentialityCode-CISIS: the NOS
 # URLs) and HL7's OID: accepted at deposit, shown back under the names above.
-CONFIDENTIALITY_SYSTEMS = {CONFIDENTIALITY, "urn:oid:2.16.840.1.113883.5.25",
-                           "https://mos.esante.gouv.fr/NOS/TRE_A08-HL7Confidentiality/FHIR/TRE-A08-HL7Confidentiality"}
-VISIBILITY_SYSTEMS = {VISIBILITY_SYSTEM, "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/"
-                                         "TRE-A07-StatutVisibiliteDocument"}
+CONFIDENTIALITY_SYSTEMS = {
+    CONFIDENTIALITY,
+    "urn:oid:2.16.840.1.113883.5.25",
+    "https://mos.esante.gouv.fr/NOS/TRE_A08-HL7Confidentiality/FHIR/TRE-A08-HL7Confidentiality",
+}
+VISIBILITY_SYSTEMS = {
+    VISIBILITY_SYSTEM,
+    "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/"
+    "TRE-A07-StatutVisibiliteDocument",
+}
 RPPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
-IS_ARCHIVED = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"  # PDSm
-STATUS = {"current": "current", "archived": "current", "replaced": "superseded", "deleted": "entered-in-error"}
+IS_ARCHIVED = (
+    "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"  # PDSm
+)
+STATUS = {
+    "current": "current",
+    "archived": "current",
+    "replaced": "superseded",
+    "deleted": "entered-in-error",
+}
 LOINC_CODE = re.compile(r"^\d{1,6}-\d$")
 
 
@@ -48,7 +61,9 @@ def type_system(type_code: str) -> str:
 def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dict[str, Any]:
     type_system_ = type_system(document["type_code"])
     author = document["author"]
-    labels = [{"system": VISIBILITY_SYSTEM, "code": code} for code in document.get("visibility", [])]
+    labels = [
+        {"system": VISIBILITY_SYSTEM, "code": code} for code in document.get("visibility", [])
+    ]
     labels.append({"system": CONFIDENTIALITY, "code": document.get("confidentiality", "N")})
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
@@ -57,20 +72,38 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
         "extension": [{"url": IS_ARCHIVED, "valueBoolean": document["status"] == "archived"}],
         "meta": {"versionId": version_id(document), "lastUpdated": last_updated(document)},
         "masterIdentifier": {"system": URI_SYSTEM, "value": unique_id(document)},
-        "identifier": [{"use": "secondary", "system": DOCUMENT_SYSTEM, "value": document["document_id"]}],
+        "identifier": [
+            {"use": "secondary", "system": DOCUMENT_SYSTEM, "value": document["document_id"]}
+        ],
         "status": STATUS[document["status"]],
         "type": {"coding": [{"system": type_system_, "code": document["type_code"]}]},
-        "category": [{"coding": [{"system": CLASS_SYSTEM, "code": document["category"],
-                                  "display": CATEGORIES[document["category"]]}]}],
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": CLASS_SYSTEM,
+                        "code": document["category"],
+                        "display": CATEGORIES[document["category"]],
+                    }
+                ]
+            }
+        ],
         "subject": _subject(document.get("patient_id"), ins),
         "date": document["created_at"],
         "author": [{"identifier": _author(author["id"])}],
         "description": document["title"],
         "securityLabel": [{"coding": [label]} for label in labels],
-        "content": [{"attachment": {
-            "contentType": document["format"], "url": f"{base_url}/fhir/Binary/{fhir_id(document['document_id'])}",
-            "size": document["size"], "title": document["title"], "creation": f"{document['care_date']}T00:00:00Z",
-        }}],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": document["format"],
+                    "url": f"{base_url}/fhir/Binary/{fhir_id(document['document_id'])}",
+                    "size": document["size"],
+                    "title": document["title"],
+                    "creation": f"{document['care_date']}T00:00:00Z",
+                }
+            }
+        ],
         "context": _context(document),
     }
     if document.get("format_code"):
@@ -92,16 +125,23 @@ def _concept_out(concept: dict[str, Any]) -> dict[str, Any]:
 
 def _context(document: dict[str, Any]) -> dict[str, Any]:
     """DocumentReference.context: the period of care, and the codes its source gave (kept as sent)."""
-    period = {"start": document.get("care_start") or document["care_date"],
-              **({"end": document["care_end"]} if document.get("care_end") else {})}
+    period = {
+        "start": document.get("care_start") or document["care_date"],
+        **({"end": document["care_end"]} if document.get("care_end") else {}),
+    }
     context: dict[str, Any] = {"period": period}
     if document.get("events"):
         context["event"] = [_concept_out(concept) for concept in document["events"]]
-    for field, element in (("facility_type", "facilityType"), ("practice_setting", "practiceSetting")):
+    for field, element in (
+        ("facility_type", "facilityType"),
+        ("practice_setting", "practiceSetting"),
+    ):
         if document.get(field):
             context[element] = _concept_out(document[field])
     if document.get("related"):
-        context["related"] = [{"identifier": _related_out(related)} for related in document["related"]]
+        context["related"] = [
+            {"identifier": _related_out(related)} for related in document["related"]
+        ]
     return context
 
 
@@ -190,38 +230,60 @@ def replaced_document(reference: dict[str, Any]) -> str | None:
     """The document a DocumentReference replaces (relatesTo replaces: DocumentReference/<id>), if any. Other
     relations are refused rather than dropped: a vendor must not believe an old version was superseded."""
     relations = reference.get("relatesTo") or []
-    if not isinstance(relations, list) or not all(isinstance(relation, dict) for relation in relations):
+    if not isinstance(relations, list) or not all(
+        isinstance(relation, dict) for relation in relations
+    ):
         raise InvalidInput.for_field("relatesTo", "must be a list of {code, target}")
     if any(relation.get("code") != "replaces" for relation in relations) or len(relations) > 1:
-        raise InvalidInput.for_field("relatesTo", "supports one relation, replaces (appends, transforms and signs "
-                                                  "are not kept)")
+        raise InvalidInput.for_field(
+            "relatesTo",
+            "supports one relation, replaces (appends, transforms and signs are not kept)",
+        )
     if not relations:
         return None
     target = _text(path(relations[0], "target", "reference")) or ""
     kind, _, fhir_id_ = target.rstrip("/").rpartition("/")
     if not kind.endswith("DocumentReference") or not fhir_id_:
-        raise InvalidInput.for_field("relatesTo", "target must reference a DocumentReference of this server "
-                                                  "(DocumentReference/<id>)")
+        raise InvalidInput.for_field(
+            "relatesTo",
+            "target must reference a DocumentReference of this server (DocumentReference/<id>)",
+        )
     return document_id(fhir_id_)
 
 
 def _codings(labels: Any) -> list[dict[str, Any]]:
-    if not isinstance(labels, list) or not all(isinstance(path(label, "coding"), list) for label in labels):
-        raise InvalidInput.for_field("securityLabel", "must be a list of CodeableConcepts with their codings")
+    if not isinstance(labels, list) or not all(
+        isinstance(path(label, "coding"), list) for label in labels
+    ):
+        raise InvalidInput.for_field(
+            "securityLabel", "must be a list of CodeableConcepts with their codings"
+        )
     codings = [coding for label in labels for coding in label["coding"]]
     if not all(isinstance(coding, dict) for coding in codings):
-        raise InvalidInput.for_field("securityLabel", "must be a list of CodeableConcepts with their codings")
+        raise InvalidInput.for_field(
+            "securityLabel", "must be a list of CodeableConcepts with their codings"
+        )
     return codings
 
 
 # Where the dossier's fields are in a DocumentReference: its refusals name the element a vendor sent.
 FHIR_ELEMENTS = {
-    "category": "category", "type_code": "type", "title": "description", "care_date": "context.period.start",
-    "care_start": "context.period.start", "care_end": "context.period.end",
+    "category": "category",
+    "type_code": "type",
+    "title": "description",
+    "care_date": "context.period.start",
+    "care_start": "context.period.start",
+    "care_end": "context.period.end",
     "format": "content[0].attachment.contentType",
-    "content": "content[0].attachment.data", "confidentiality": "securityLabel", "visibility": "securityLabel",
-    "unique_id": "masterIdentifier", "format_code": "content[0].format", "facility_type": "context.facilityType",
-    "practice_setting": "context.practiceSetting", "events": "context.event", "related": "context.related",
+    "content": "content[0].attachment.data",
+    "confidentiality": "securityLabel",
+    "visibility": "securityLabel",
+    "unique_id": "masterIdentifier",
+    "format_code": "content[0].format",
+    "facility_type": "context.facilityType",
+    "practice_setting": "context.practiceSetting",
+    "events": "context.event",
+    "related": "context.related",
     "replaces": "relatesTo",
     "document_id": "relatesTo",  # in a deposit, the only document named is the one it replaces
 }
@@ -247,8 +309,11 @@ CODING_KEYS = {"system", "code", "display"}
 def _coded(value: Any, element: str) -> dict[str, Any]:
     """A Coding as the dossier keeps it; what it would not keep (version, userSelected, extensions) is refused,
     never dropped."""
-    if not isinstance(value, dict) or not isinstance(value.get("system"), str) or not isinstance(value.get("code"),
-                                                                                                 str):
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("system"), str)
+        or not isinstance(value.get("code"), str)
+    ):
         raise InvalidInput.for_field(element, "must be a Coding with its system and code")
     if set(value) - CODING_KEYS:
         raise InvalidInput.for_field(element, "keeps system, code and display only")
@@ -265,7 +330,9 @@ def _concept(value: Any, element: str) -> dict[str, Any]:
         raise InvalidInput.for_field(element, "keeps coding and text only")
     if value.get("text") is not None and not isinstance(value["text"], str):
         raise InvalidInput.for_field(f"{element}.text", "must be a string")
-    concept: dict[str, Any] = {"codings": [_coded(coded, f"{element}.coding[{n}]") for n, coded in enumerate(codings)]}
+    concept: dict[str, Any] = {
+        "codings": [_coded(coded, f"{element}.coding[{n}]") for n, coded in enumerate(codings)]
+    }
     return {**concept, "text": value["text"]} if value.get("text") is not None else concept
 
 
@@ -273,15 +340,24 @@ def _related(value: Any, element: str) -> dict[str, Any]:
     """A related identifier (PDSm: referenceIdList), as a Reference by identifier; a literal reference would
     name a resource this server does not hold, so it is refused rather than dropped."""
     identifier = path(value, "identifier")
-    if not isinstance(value, dict) or set(value) != {"identifier"} or not isinstance(identifier, dict):
-        raise InvalidInput.for_field(element, "must be a Reference by identifier only ({identifier: {type, system, "
-                                              "value}}): a related resource is not kept")
+    if (
+        not isinstance(value, dict)
+        or set(value) != {"identifier"}
+        or not isinstance(identifier, dict)
+    ):
+        raise InvalidInput.for_field(
+            element,
+            "must be a Reference by identifier only ({identifier: {type, system, "
+            "value}}): a related resource is not kept",
+        )
     if set(identifier) - {"type", "system", "value"}:
         raise InvalidInput.for_field(f"{element}.identifier", "keeps type, system and value only")
     for key in ("system", "value"):
         if identifier.get(key) is not None and not isinstance(identifier[key], str):
             raise InvalidInput.for_field(f"{element}.identifier.{key}", "must be a string")
-    kept: dict[str, Any] = {key: identifier[key] for key in ("system", "value") if identifier.get(key) is not None}
+    kept: dict[str, Any] = {
+        key: identifier[key] for key in ("system", "value") if identifier.get(key) is not None
+    }
     if identifier.get("type") is not None:
         kept["type"] = _concept(identifier["type"], f"{element}.identifier.type")
     return kept
@@ -300,7 +376,10 @@ def _codes(reference: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(end, str):
             raise InvalidInput.for_field("context.period.end", "must be a date or a date and time")
         kept["care_end"] = end
-    for field, element in (("facility_type", "facilityType"), ("practice_setting", "practiceSetting")):
+    for field, element in (
+        ("facility_type", "facilityType"),
+        ("practice_setting", "practiceSetting"),
+    ):
         if context.get(element) is not None:
             kept[field] = _concept(context[element], f"context.{element}")
     events = context.get("event")
@@ -312,7 +391,9 @@ def _codes(reference: dict[str, Any]) -> dict[str, Any]:
     if related is not None:
         if not isinstance(related, list):
             raise InvalidInput.for_field("context.related", "must be a list of References")
-        kept["related"] = [_related(value, f"context.related[{n}]") for n, value in enumerate(related)]
+        kept["related"] = [
+            _related(value, f"context.related[{n}]") for n, value in enumerate(related)
+        ]
     format_ = path(reference, "content", 0, "format")
     if format_ is not None:
         kept["format_code"] = _coded(format_, "content[0].format")
@@ -324,11 +405,20 @@ def _check_described(attachment: dict[str, Any], content: bytes) -> None:
     the content was altered on the way, or is not the document described, and nothing is stored."""
     size = attachment.get("size")
     if size is not None and (type(size) is not int or size != len(content)):
-        raise InvalidInput.for_field("content[0].attachment.size", "is not the size of the document's bytes")
+        raise InvalidInput.for_field(
+            "content[0].attachment.size", "is not the size of the document's bytes"
+        )
     hash_ = attachment.get("hash")
-    if hash_ is not None and hash_ != base64.b64encode(hashlib.sha1(content, usedforsecurity=False).digest()).decode():
-        raise InvalidInput.for_field("content[0].attachment.hash", "is not the SHA-1 (base64) of the document's "
-                                                                   "bytes: altered on the way, or another document")
+    if (
+        hash_ is not None
+        and hash_
+        != base64.b64encode(hashlib.sha1(content, usedforsecurity=False).digest()).decode()
+    ):
+        raise InvalidInput.for_field(
+            "content[0].attachment.hash",
+            "is not the SHA-1 (base64) of the document's "
+            "bytes: altered on the way, or another document",
+        )
 
 
 def patient_ins(subject: Any) -> str | None:
@@ -336,41 +426,66 @@ def patient_ins(subject: Any) -> str | None:
     (`Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|<INS>`), which must agree; None when it names none."""
     identifier = path(subject, "identifier")
     by_identifier = _text(path(identifier, "value"))
-    if identifier is not None and (by_identifier is None or path(identifier, "system") not in {None, INS_SYSTEM}):
-        raise InvalidInput.for_field("subject.identifier", f"must name the patient by INS ({INS_SYSTEM}|<INS>)")
+    if identifier is not None and (
+        by_identifier is None or path(identifier, "system") not in {None, INS_SYSTEM}
+    ):
+        raise InvalidInput.for_field(
+            "subject.identifier", f"must name the patient by INS ({INS_SYSTEM}|<INS>)"
+        )
     target = path(subject, "reference")
-    if target is None or (by_identifier is not None and isinstance(target, str) and "?" not in target):
+    if target is None or (
+        by_identifier is not None and isinstance(target, str) and "?" not in target
+    ):
         return by_identifier  # a literal Patient/<id> beside the INS (as this server shows it) is not resolved
     kind, _, query = target.partition("?") if isinstance(target, str) else ("", "", "")
     pairs = parse_qsl(query, keep_blank_values=True)
-    system, _, by_reference = pairs[0][1].rpartition("|") if len(pairs) == 1 and pairs[0][0] == "identifier" else (
-        "", "", "")
+    system, _, by_reference = (
+        pairs[0][1].rpartition("|")
+        if len(pairs) == 1 and pairs[0][0] == "identifier"
+        else ("", "", "")
+    )
     if kind.rstrip("/").rpartition("/")[2] != "Patient" or system != INS_SYSTEM or not by_reference:
-        raise InvalidInput.for_field("subject.reference", f"must be Patient?identifier={INS_SYSTEM}|<INS> (the "
-                                                          "patient by INS; Patient/<id> is not resolved here)")
+        raise InvalidInput.for_field(
+            "subject.reference",
+            f"must be Patient?identifier={INS_SYSTEM}|<INS> (the "
+            "patient by INS; Patient/<id> is not resolved here)",
+        )
     if by_identifier is not None and by_identifier != by_reference:
-        raise InvalidInput.for_field("subject", "names two patients (its reference and its identifier differ)")
+        raise InvalidInput.for_field(
+            "subject", "names two patients (its reference and its identifier differ)"
+        )
     return by_reference
 
 
-def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+def submission(
+    reference: dict[str, Any], binary: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
     """(INS, DocumentSubmission payload) from a DocumentReference and, for ITI-65, its Binary."""
     ins = patient_ins(reference.get("subject"))
     if ins is None:
-        raise InvalidInput.for_field("subject.identifier", f"must name the patient by INS ({INS_SYSTEM})")
+        raise InvalidInput.for_field(
+            "subject.identifier", f"must name the patient by INS ({INS_SYSTEM})"
+        )
     category = _text(path(reference, "category", 0, "coding", 0, "code"))
     type_code = _text(path(reference, "type", "coding", 0, "code"))
     attachment = path(reference, "content", 0, "attachment")
-    for field, value in (("category", category), ("type", type_code),
-                         ("content.attachment", attachment if isinstance(attachment, dict) else None)):
+    for field, value in (
+        ("category", category),
+        ("type", type_code),
+        ("content.attachment", attachment if isinstance(attachment, dict) else None),
+    ):
         if value is None:
-            raise InvalidInput.for_field(field, "is required (a coded category and type, one content.attachment)")
+            raise InvalidInput.for_field(
+                field, "is required (a coded category and type, one content.attachment)"
+            )
     if not isinstance(attachment, dict):  # checked just above; said again for the type checker
         raise InvalidInput.for_field("content.attachment", "is required")
     data = _text(path(binary, "data")) or _text(attachment.get("data"))
     content_type = _text(path(binary, "contentType")) or _text(attachment.get("contentType"))
     if not data or not content_type:
-        raise InvalidInput.for_field("content.attachment", "needs data (or a Binary in the Bundle) and contentType")
+        raise InvalidInput.for_field(
+            "content.attachment", "needs data (or a Binary in the Bundle) and contentType"
+        )
     try:
         content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
@@ -379,24 +494,45 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
     codings = _codings(reference.get("securityLabel") or [])
     kept_systems = VISIBILITY_SYSTEMS | CONFIDENTIALITY_SYSTEMS
     # Never dropped: a visibility label lost would show the document to whom it is hidden from.
-    if any(not isinstance(coding.get("system"), str) or coding["system"] not in kept_systems for coding in codings):
-        raise InvalidInput.for_field("securityLabel", f"keeps HL7 confidentiality ({CONFIDENTIALITY}, or TRE_A08) "
-                                                      f"and TRE_A07 visibility ({VISIBILITY_SYSTEM}) codes only; "
-                                                      "a coding of another system, or of none, is refused")
-    visibility = [coding.get("code") for coding in codings if coding.get("system") in VISIBILITY_SYSTEMS]
-    confidentiality = [coding.get("code") for coding in codings if coding.get("system") in CONFIDENTIALITY_SYSTEMS]
+    if any(
+        not isinstance(coding.get("system"), str) or coding["system"] not in kept_systems
+        for coding in codings
+    ):
+        raise InvalidInput.for_field(
+            "securityLabel",
+            f"keeps HL7 confidentiality ({CONFIDENTIALITY}, or TRE_A08) "
+            f"and TRE_A07 visibility ({VISIBILITY_SYSTEM}) codes only; "
+            "a coding of another system, or of none, is refused",
+        )
+    visibility = [
+        coding.get("code") for coding in codings if coding.get("system") in VISIBILITY_SYSTEMS
+    ]
+    confidentiality = [
+        coding.get("code") for coding in codings if coding.get("system") in CONFIDENTIALITY_SYSTEMS
+    ]
     if len(confidentiality) > 1:
-        raise InvalidInput.for_field("securityLabel", f"holds one confidentiality code ({CONFIDENTIALITY}) at most")
-    care = _text(path(reference, "context", "period", "start")) or _text(reference.get("date")) or ""
+        raise InvalidInput.for_field(
+            "securityLabel", f"holds one confidentiality code ({CONFIDENTIALITY}) at most"
+        )
+    care = (
+        _text(path(reference, "context", "period", "start")) or _text(reference.get("date")) or ""
+    )
     master = reference.get("masterIdentifier")
-    if master is not None and (path(master, "system") != URI_SYSTEM
-                               or not UNIQUE_ID.match(str(path(master, "value")))):
-        raise InvalidInput.for_field("masterIdentifier", f"must be {URI_SYSTEM}|urn:oid:<OID> or |urn:uuid:<UUID> "
-                                                         "(an MHD UniqueIdIdentifier)")
+    if master is not None and (
+        path(master, "system") != URI_SYSTEM or not UNIQUE_ID.match(str(path(master, "value")))
+    ):
+        raise InvalidInput.for_field(
+            "masterIdentifier",
+            f"must be {URI_SYSTEM}|urn:oid:<OID> or |urn:uuid:<UUID> (an MHD UniqueIdIdentifier)",
+        )
     payload = {
-        "category": category, "type_code": type_code, "format": content_type, "content": data,
+        "category": category,
+        "type_code": type_code,
+        "format": content_type,
+        "content": data,
         "title": _text(attachment.get("title")) or _text(reference.get("description")) or type_code,
-        "care_date": care[:10], "visibility": visibility,
+        "care_date": care[:10],
+        "visibility": visibility,
         **({"confidentiality": confidentiality[0]} if confidentiality else {}),
         **({"unique_id": master["value"]} if master is not None else {}),
         **_codes(reference),
@@ -405,11 +541,24 @@ def submission(reference: dict[str, Any], binary: dict[str, Any] | None = None) 
 
 
 def operation_outcome(
-    status: int, code: str, diagnostics: str, rule: str | None = None, fields: list[str] | None = None
+    status: int,
+    code: str,
+    diagnostics: str,
+    rule: str | None = None,
+    fields: list[str] | None = None,
 ) -> dict[str, Any]:
     """`fields`: the parameters or elements at fault, named in `expression` for bad input (400, 406, 422)."""
-    issue_code = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 406: "not-supported",
-                  409: "conflict", 413: "too-costly", 422: "invalid", 429: "throttled"}.get(status, "exception")
+    issue_code = {
+        400: "invalid",
+        401: "login",
+        403: "forbidden",
+        404: "not-found",
+        406: "not-supported",
+        409: "conflict",
+        413: "too-costly",
+        422: "invalid",
+        429: "throttled",
+    }.get(status, "exception")
     issue: dict[str, Any] = {"severity": "error", "code": issue_code, "diagnostics": diagnostics}
     if rule:
         issue["details"] = {"coding": [{"system": "urn:dmp:rule", "code": rule}], "text": rule}
@@ -419,7 +568,9 @@ def operation_outcome(
 
 
 LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
-RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,40}$")  # named back in a refusal only when it looks like one
+RESOURCE_TYPE = re.compile(
+    r"^[A-Z][A-Za-z]{1,40}$"
+)  # named back in a refusal only when it looks like one
 
 
 def _bundle_error(index: int, reason: str) -> InvalidInput:
@@ -430,29 +581,48 @@ def _list_code(resource: dict[str, Any]) -> str | None:
     codings = path(resource, "code", "coding")
     if not isinstance(codings, list):
         return None
-    return next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LIST_TYPES), None)
+    return next(
+        (c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LIST_TYPES),
+        None,
+    )
 
 
-SUPERSEDING = [{"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "DocumentReference.status"},
-               {"name": "value", "valueCode": "superseded"}]
+SUPERSEDING = [
+    {"name": "type", "valueCode": "replace"},
+    {"name": "path", "valueString": "DocumentReference.status"},
+    {"name": "value", "valueCode": "superseded"},
+]
 
 
-def _check_superseding(index: int, url: Any, patch: dict[str, Any], replaces: list[str | None]) -> None:
+def _check_superseding(
+    index: int, url: Any, patch: dict[str, Any], replaces: list[str | None]
+) -> None:
     """PDSm4DMP's replacement also PATCHes the old DocumentReference to superseded (FHIRPath Patch): accepted
     only as exactly that, and of a document a DocumentReference of the Bundle replaces, which the deposit
     supersedes (never a change of its own: other changes of a document are not made in a transaction)."""
     kind, _, fhir_id_ = url.rstrip("/").rpartition("/") if isinstance(url, str) else ("", "", "")
     if kind != "DocumentReference" or document_id(fhir_id_) not in {old for old in replaces if old}:
-        raise InvalidInput.for_field(f"Bundle.entry[{index}].request.url", "a PATCH must name DocumentReference/<id> "
-                                     "of the document a DocumentReference of this Bundle replaces (relatesTo)")
+        raise InvalidInput.for_field(
+            f"Bundle.entry[{index}].request.url",
+            "a PATCH must name DocumentReference/<id> "
+            "of the document a DocumentReference of this Bundle replaces (relatesTo)",
+        )
     operations = patch.get("parameter")
     parts = path(operations, 0, "part")
-    if (set(patch) - {"resourceType", "id", "meta"} != {"parameter"} or not isinstance(operations, list)
-            or len(operations) != 1 or path(operations, 0, "name") != "operation" or not isinstance(parts, list)
-            or sorted(parts, key=lambda part: str(path(part, "name"))) != sorted(SUPERSEDING,
-                                                                                  key=lambda part: part["name"])):
-        raise _bundle_error(index, "a PATCH in ITI-65 is one operation, replace DocumentReference.status by "
-                                   "superseded (other changes are not made in a transaction)")
+    if (
+        set(patch) - {"resourceType", "id", "meta"} != {"parameter"}
+        or not isinstance(operations, list)
+        or len(operations) != 1
+        or path(operations, 0, "name") != "operation"
+        or not isinstance(parts, list)
+        or sorted(parts, key=lambda part: str(path(part, "name")))
+        != sorted(SUPERSEDING, key=lambda part: part["name"])
+    ):
+        raise _bundle_error(
+            index,
+            "a PATCH in ITI-65 is one operation, replace DocumentReference.status by "
+            "superseded (other changes are not made in a transaction)",
+        )
 
 
 def provided_documents(
@@ -478,24 +648,40 @@ def provided_documents(
             resources.append(resource)  # checked below, with the DocumentReferences
             continue
         if method != "POST":
-            raise _bundle_error(index, "must be a POST (request.method): ITI-65 creates (a PATCH is PDSm4DMP's "
-                                       "superseding of a replaced document, as Parameters)")
-        if url is not None and (not isinstance(url, str) or url.rstrip("/") != resource.get("resourceType")):
-            raise InvalidInput.for_field(f"Bundle.entry[{index}].request.url",
-                                         "must name the type of the resource it creates")
+            raise _bundle_error(
+                index,
+                "must be a POST (request.method): ITI-65 creates (a PATCH is PDSm4DMP's "
+                "superseding of a replaced document, as Parameters)",
+            )
+        if url is not None and (
+            not isinstance(url, str) or url.rstrip("/") != resource.get("resourceType")
+        ):
+            raise InvalidInput.for_field(
+                f"Bundle.entry[{index}].request.url",
+                "must name the type of the resource it creates",
+            )
         resources.append(resource)
     kinds = [resource.get("resourceType") for resource in resources]
-    sets = [index for index, resource in enumerate(resources)
-            if kinds[index] == "List" and _list_code(resource) == "submissionset"]
+    sets = [
+        index
+        for index, resource in enumerate(resources)
+        if kinds[index] == "List" and _list_code(resource) == "submissionset"
+    ]
     if len(sets) != 1:
-        raise InvalidInput.for_field("Bundle.entry", f"must hold exactly one SubmissionSet List (List.code "
-                                                     f"{LIST_TYPES}|submissionset); it holds {len(sets)}")
+        raise InvalidInput.for_field(
+            "Bundle.entry",
+            f"must hold exactly one SubmissionSet List (List.code "
+            f"{LIST_TYPES}|submissionset); it holds {len(sets)}",
+        )
     binaries: dict[str, tuple[int, dict[str, Any]]] = {}
     for index, resource in enumerate(resources):
         if kinds[index] == "Binary":
             url = _text(entries[index].get("fullUrl"))
             if url is None or url in binaries:
-                raise _bundle_error(index, "is a Binary without a fullUrl of its own (DocumentReferences refer to it)")
+                raise _bundle_error(
+                    index,
+                    "is a Binary without a fullUrl of its own (DocumentReferences refer to it)",
+                )
             binaries[url] = (index, resource)
     used: dict[int, int] = {}
     documents: list[tuple[int, dict[str, Any]]] = []
@@ -509,24 +695,35 @@ def provided_documents(
         if kinds[index] != "DocumentReference":
             named = kinds[index]
             kind = named if isinstance(named, str) and RESOURCE_TYPE.match(named) else "it"
-            raise _bundle_error(index, f"{kind} is not accepted here: a SubmissionSet List, DocumentReferences"
-                                       " and their Binaries (the patient is named by INS in subject.identifier)")
+            raise _bundle_error(
+                index,
+                f"{kind} is not accepted here: a SubmissionSet List, DocumentReferences"
+                " and their Binaries (the patient is named by INS in subject.identifier)",
+            )
         url = _text(path(resource, "content", 0, "attachment", "url"))
         binary = binaries.get(url) if url else None
         if binary:
             if binary[0] in used:
-                raise _bundle_error(index, "refers to a Binary another DocumentReference already refers to")
+                raise _bundle_error(
+                    index, "refers to a Binary another DocumentReference already refers to"
+                )
             used[binary[0]] = index
         if resource.get("masterIdentifier") is None:
-            raise InvalidInput.for_field(f"Bundle.entry[{index}].resource.masterIdentifier", (
-                f"is required (MHD UniqueIdIdentifier: {URI_SYSTEM} with a urn:oid: or urn:uuid: value): the "
-                "document's own unique id, by which its source finds and replaces it"))
+            raise InvalidInput.for_field(
+                f"Bundle.entry[{index}].resource.masterIdentifier",
+                (
+                    f"is required (MHD UniqueIdIdentifier: {URI_SYSTEM} with a urn:oid: or urn:uuid: value): the "
+                    "document's own unique id, by which its source finds and replaces it"
+                ),
+            )
         try:
             ins, payload = submission(resource, binary[1] if binary else None)
             replaces.append(replaced_document(resource))
         except InvalidInput as error:
-            details = [{"field": f"Bundle.entry[{index}].resource.{d['field']}", "reason": d["reason"]}
-                       for d in error.details]
+            details = [
+                {"field": f"Bundle.entry[{index}].resource.{d['field']}", "reason": d["reason"]}
+                for d in error.details
+            ]
             raise InvalidInput(InvalidInput.summary(details), details) from None
         patients.add(ins)
         documents.append((index, payload))
@@ -537,13 +734,20 @@ def provided_documents(
             _check_superseding(index, path(entries[index], "request", "url"), resource, replaces)
     unused = sorted({index for index, _ in binaries.values()} - set(used))
     if unused:
-        raise _bundle_error(unused[0], "is a Binary no DocumentReference's content.attachment.url refers to")
+        raise _bundle_error(
+            unused[0], "is a Binary no DocumentReference's content.attachment.url refers to"
+        )
     submission_set = resources[sets[0]]
     try:
         subject = patient_ins(submission_set.get("subject"))
     except InvalidInput as error:
-        raise _bundle_error(sets[0], "; ".join(f"List.{d['field']} {d['reason']}" for d in error.details)) from None
+        raise _bundle_error(
+            sets[0], "; ".join(f"List.{d['field']} {d['reason']}" for d in error.details)
+        ) from None
     if len(patients) > 1 or (subject and subject not in patients):
-        raise InvalidInput.for_field("Bundle.entry", "a submission set is about one patient: its List.subject and "
-                                                     "every DocumentReference.subject must name the same INS")
+        raise InvalidInput.for_field(
+            "Bundle.entry",
+            "a submission set is about one patient: its List.subject and "
+            "every DocumentReference.subject must name the same INS",
+        )
     return patients.pop(), documents, used, replaces

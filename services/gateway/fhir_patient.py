@@ -22,10 +22,24 @@ IDENTIFIER_TYPES = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
 GENDERS = {"M": "male", "F": "female"}
 # What the Patient search serves, as the CapabilityStatement lists it: (name, type, definition, documentation).
 PATIENT_PARAMETERS = [
-    ("identifier", "token", f"{CORE}Patient-identifier", f"the patient's INS ({INS_SYSTEM}|<INS>); required"),
-    ("family", "string", f"{CORE}individual-family",
-     "the family name on the patient's card or ID (accents and case aside); required"),
-    ("birthdate", "date", f"{CORE}individual-birthdate", "the birth date (YYYY-MM-DD, prefix eq or none); required"),
+    (
+        "identifier",
+        "token",
+        f"{CORE}Patient-identifier",
+        f"the patient's INS ({INS_SYSTEM}|<INS>); required",
+    ),
+    (
+        "family",
+        "string",
+        f"{CORE}individual-family",
+        "the family name on the patient's card or ID (accents and case aside); required",
+    ),
+    (
+        "birthdate",
+        "date",
+        f"{CORE}individual-birthdate",
+        "the birth date (YYYY-MM-DD, prefix eq or none); required",
+    ),
 ]
 REQUIRED = tuple(name for name, *_ in PATIENT_PARAMETERS)
 
@@ -48,7 +62,9 @@ def parse(pairs: list[tuple[str, str]]) -> PatientSearch:
             search.unsupported.append(name)
             continue
         if name in found:
-            raise InvalidSearch.of(name, "is given more than once: one patient is looked up at a time")
+            raise InvalidSearch.of(
+                name, "is given more than once: one patient is looked up at a time"
+            )
         if "," in value:
             raise InvalidSearch.of(name, "takes one value: one patient is looked up at a time")
         found[name] = value
@@ -57,11 +73,17 @@ def parse(pairs: list[tuple[str, str]]) -> PatientSearch:
     if missing:
         raise InvalidSearch(
             f"a patient is looked up by INS with the family name and birth date on their card; missing: "
-            f"{', '.join(missing)}", [{"field": name, "reason": "is required"} for name in missing])
+            f"{', '.join(missing)}",
+            [{"field": name, "reason": "is required"} for name in missing],
+        )
     system, bar, ins = found["identifier"].rpartition("|")
     if bar and system not in ("", INS_SYSTEM):
         return search  # another system's identifier: none of our patients has it
-    search.check = {"ins": ins, "family_name": found["family"], "birth_date": _birth_date(found["birthdate"])}
+    search.check = {
+        "ins": ins,
+        "family_name": found["family"],
+        "birth_date": _birth_date(found["birthdate"]),
+    }
     return search
 
 
@@ -72,7 +94,9 @@ def _birth_date(value: str) -> str:
             return date.fromisoformat(day).isoformat()
     except ValueError:
         pass
-    raise InvalidSearch.of("birthdate", "must be a whole date (YYYY-MM-DD), with the prefix eq or none")
+    raise InvalidSearch.of(
+        "birthdate", "must be a whole date (YYYY-MM-DD), with the prefix eq or none"
+    )
 
 
 # identity's names for the traits, and the search parameters that carry them
@@ -82,13 +106,24 @@ PARAMETER_OF = {"ins": "identifier", "family_name": "family", "birth_date": "bir
 def patient(checked: dict[str, Any]) -> dict[str, Any]:
     """The patient as identity holds them, on FR Core's Patient profile (the INS as an INS-NIR identifier)."""
     return {
-        "resourceType": "Patient", "id": mapping.fhir_id(str(checked["patient_id"])),
+        "resourceType": "Patient",
+        "id": mapping.fhir_id(str(checked["patient_id"])),
         "meta": {"profile": [FR_CORE_PATIENT]},
-        "identifier": [{
-            "use": "official", "system": INS_SYSTEM, "value": checked["ins"],
-            "type": {"coding": [{"system": IDENTIFIER_TYPES, "code": "INS-NIR", "display": "NIR définitif"}]},
-        }],
-        "name": [{"use": "official", "family": checked["family_name"], "given": [checked["given_name"]]}],
+        "identifier": [
+            {
+                "use": "official",
+                "system": INS_SYSTEM,
+                "value": checked["ins"],
+                "type": {
+                    "coding": [
+                        {"system": IDENTIFIER_TYPES, "code": "INS-NIR", "display": "NIR définitif"}
+                    ]
+                },
+            }
+        ],
+        "name": [
+            {"use": "official", "family": checked["family_name"], "given": [checked["given_name"]]}
+        ],
         "gender": GENDERS.get(str(checked["sex"]), "unknown"),
         "birthDate": checked["birth_date"],
     }

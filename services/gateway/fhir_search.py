@@ -22,20 +22,53 @@ from services.gateway import fhir_mapping as mapping
 MAX_COUNT = 100  # the largest page served; a larger _count is served at this size
 DEFAULT_COUNT = 50
 STATUS_SYSTEM = "http://hl7.org/fhir/document-reference-status"
-STATUSES = {"current": ["current"], "superseded": ["replaced"], "entered-in-error": []}  # deleted: never listed
+STATUSES = {
+    "current": ["current"],
+    "superseded": ["replaced"],
+    "entered-in-error": [],
+}  # deleted: never listed
 LOCAL = ZoneInfo("Europe/Paris")  # a date without a time is a day of the DMP's local calendar
 DATE_VALUE = re.compile(
     r"^(?P<year>\d{4})(-(?P<month>\d{2})(-(?P<day>\d{2})"
     r"(T(?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})(?P<fraction>\.\d{1,9})?)?"
-    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$")
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
 DATE_PREFIXES = ("eq", "ge", "gt", "le", "lt", "sa", "eb")
-SUPPORTED = ("patient", "patient.identifier", "_id", "identifier", "category", "type", "status", "isArchived",
-             "security-label", "relatesto", "date", "period", "creation", "_lastUpdated", "_count", "_cursor")
-CONFIDENTIALITY_CODES = ("N", "R", "V")  # HL7 v3 Confidentiality, as DocumentReference.securityLabel shows it
-VISIBILITY_CODES = ("INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX", "MASQUE_PS", "MASQUE_PSOCIAL",
-                    "MASQUE_PT")  # TRE_A07 StatutVisibiliteDocument
+SUPPORTED = (
+    "patient",
+    "patient.identifier",
+    "_id",
+    "identifier",
+    "category",
+    "type",
+    "status",
+    "isArchived",
+    "security-label",
+    "relatesto",
+    "date",
+    "period",
+    "creation",
+    "_lastUpdated",
+    "_count",
+    "_cursor",
+)
+CONFIDENTIALITY_CODES = (
+    "N",
+    "R",
+    "V",
+)  # HL7 v3 Confidentiality, as DocumentReference.securityLabel shows it
+VISIBILITY_CODES = (
+    "INVISIBLE_PATIENT",
+    "INVISIBLE_REPRESENTANTS_LEGAUX",
+    "MASQUE_PS",
+    "MASQUE_PSOCIAL",
+    "MASQUE_PT",
+)  # TRE_A07 StatutVisibiliteDocument
 MAX_LABEL_GROUPS = 10  # repeated security-label parameters (the dossier's limit)
-DATES = {"date": ("created_from", "created_before"), "_lastUpdated": ("updated_from", "updated_before")}
+DATES = {
+    "date": ("created_from", "created_before"),
+    "_lastUpdated": ("updated_from", "updated_before"),
+}
 
 
 class InvalidSearch(DmpError):
@@ -100,14 +133,19 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
                 uppers[name].append(upper)
         elif name == "_count":
             search.query["limit"] = _count(value)
-            search.applied[-1] = (name, str(search.query["limit"]))  # the self link says the size served
+            search.applied[-1] = (
+                name,
+                str(search.query["limit"]),
+            )  # the self link says the size served
         elif name == "_cursor":
             search.query["cursor"] = value
         else:
             tokens.setdefault(name, []).append(_codes(name, value))
     if search.ins is None and "patient_id" not in search.query and not search.matches_nothing:
-        raise InvalidSearch.of("patient", f"patient (Patient/<id>) or patient.identifier ({INS_SYSTEM}|<INS>) "
-                                          "is required")
+        raise InvalidSearch.of(
+            "patient",
+            f"patient (Patient/<id>) or patient.identifier ({INS_SYSTEM}|<INS>) is required",
+        )
     _apply_tokens(search.query, tokens)
     if archived:
         _apply_archived(search.query, set.intersection(*archived))
@@ -164,7 +202,9 @@ def _apply_archived(query: dict[str, Any], wanted: set[bool]) -> None:
     """PDSm's isArchived: an archived document shows status current with isArchived true; every other shows
     false. Without it a search finds no archived document (the DMP hides them from default searches)."""
     statuses = query.get("status", STATUSES["current"])
-    kept = [status for status in statuses if False in wanted]  # current and replaced are not archived
+    kept = [
+        status for status in statuses if False in wanted
+    ]  # current and replaced are not archived
     if True in wanted and "current" in statuses:
         kept.append("archived")
     query["status"] = kept
@@ -176,8 +216,13 @@ def _labels(value: str) -> set[str]:
     labels: set[str] = set()
     for token in value.split(","):
         system, bar, code = token.rpartition("|")
-        emitted_in = (mapping.CONFIDENTIALITY if code in CONFIDENTIALITY_CODES else
-                      mapping.VISIBILITY_SYSTEM if code in VISIBILITY_CODES else None)
+        emitted_in = (
+            mapping.CONFIDENTIALITY
+            if code in CONFIDENTIALITY_CODES
+            else mapping.VISIBILITY_SYSTEM
+            if code in VISIBILITY_CODES
+            else None
+        )
         if emitted_in is not None and (not bar or system == emitted_in):
             labels.add(code)
     return labels
@@ -208,14 +253,22 @@ def _replaced(reference: str) -> list[str]:
     replaces, DocumentReference.relatesTo.target). An id no document of ours can have matches nothing."""
     steps = reference.rsplit("/", 2)
     if len(steps) > 1 and steps[-2] != "DocumentReference":
-        raise InvalidSearch.of("relatesto", "must reference a DocumentReference (DocumentReference/<id>)")
+        raise InvalidSearch.of(
+            "relatesto", "must reference a DocumentReference (DocumentReference/<id>)"
+        )
     document_id = mapping.searched_document_id(steps[-1])
     return [document_id] if document_id else []
 
 
 def _apply_tokens(query: dict[str, Any], tokens: dict[str, list[set[str]]]) -> None:
-    fields = {"category": "category", "type": "type_code", "status": "status", "_id": "document_id",
-              "identifier": "identifier", "relatesto": "replaces"}
+    fields = {
+        "category": "category",
+        "type": "type_code",
+        "status": "status",
+        "_id": "document_id",
+        "identifier": "identifier",
+        "relatesto": "replaces",
+    }
     for name, occurrences in tokens.items():
         wanted = set.intersection(*occurrences)  # a repeated parameter is an AND
         key = fields[name]
@@ -227,25 +280,42 @@ def _date_bounds(name: str, value: str) -> tuple[datetime | None, datetime | Non
     (`date`, DocumentReference.date; `_lastUpdated`, meta.lastUpdated; `creation`, the date of care at 00:00Z)
     or a whole day (`period`, the date of care)."""
     if "," in value:
-        raise InvalidSearch.of(name, "takes one value per parameter; repeat the parameter to bound a range")
+        raise InvalidSearch.of(
+            name, "takes one value per parameter; repeat the parameter to bound a range"
+        )
     prefix, text = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
     if prefix not in DATE_PREFIXES:
         raise InvalidSearch.of(name, f"supports the prefixes {', '.join(DATE_PREFIXES)}")
     start, end = _date_range(name, text)
-    return {"eq": (start, end), "ge": (start, None), "gt": (end, None), "sa": (end, None),
-            "le": (None, end), "lt": (None, start), "eb": (None, start)}[prefix]
+    return {
+        "eq": (start, end),
+        "ge": (start, None),
+        "gt": (end, None),
+        "sa": (end, None),
+        "le": (None, end),
+        "lt": (None, start),
+        "eb": (None, start),
+    }[prefix]
 
 
 def _date_range(name: str, text: str) -> tuple[datetime, datetime]:
     """The instants a FHIR date value covers, at its precision: [start, end)."""
     found = DATE_VALUE.match(text)
     if not found:
-        raise InvalidSearch.of(name, "must be a FHIR date or dateTime (YYYY, YYYY-MM, YYYY-MM-DD, "
-                                     "YYYY-MM-DDThh:mm:ssZ), after an optional prefix")
-    parts = {key: int(value) for key, value in found.groupdict().items()
-             if value is not None and key not in {"zone", "fraction"}}
+        raise InvalidSearch.of(
+            name,
+            "must be a FHIR date or dateTime (YYYY, YYYY-MM, YYYY-MM-DD, "
+            "YYYY-MM-DDThh:mm:ssZ), after an optional prefix",
+        )
+    parts = {
+        key: int(value)
+        for key, value in found.groupdict().items()
+        if value is not None and key not in {"zone", "fraction"}
+    }
     if "hour" in parts and name == "period":
-        raise InvalidSearch.of(name, "takes a date (YYYY, YYYY-MM or YYYY-MM-DD): the date of care has no time")
+        raise InvalidSearch.of(
+            name, "takes a date (YYYY, YYYY-MM or YYYY-MM-DD): the date of care has no time"
+        )
     if "hour" in parts and not found["zone"]:
         raise InvalidSearch.of(name, "needs a time zone with a time (Z or +hh:mm)")
     try:
@@ -262,8 +332,13 @@ def _date_range(name: str, text: str) -> tuple[datetime, datetime]:
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, OverflowError):
         raise InvalidSearch.of(name, "is not a date of the calendar") from None
-    step = (timedelta(milliseconds=1) if found["fraction"] else
-            timedelta(seconds=1) if "second" in parts else timedelta(minutes=1))
+    step = (
+        timedelta(milliseconds=1)
+        if found["fraction"]
+        else timedelta(seconds=1)
+        if "second" in parts
+        else timedelta(minutes=1)
+    )
     return stamp, stamp + step
 
 
@@ -271,7 +346,9 @@ def _local_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=LOCAL)
 
 
-def _apply_dates(query: dict[str, Any], lowers: dict[str, list[datetime]], uppers: dict[str, list[datetime]]) -> None:
+def _apply_dates(
+    query: dict[str, Any], lowers: dict[str, list[datetime]], uppers: dict[str, list[datetime]]
+) -> None:
     """Repeated bounds AND: the latest lower and the earliest upper bound."""
     for name, (lower, upper) in DATES.items():  # instants: DocumentReference.date, meta.lastUpdated
         if lowers[name]:
@@ -280,9 +357,12 @@ def _apply_dates(query: dict[str, Any], lowers: dict[str, list[datetime]], upper
             query[upper] = min(uppers[name]).astimezone(UTC).isoformat()
     # The date of care is a whole day: `period` keeps it when its (local) midnight is within the bounds;
     # `creation` compares the instant the facade shows as attachment.creation, that day at 00:00Z.
-    firsts = [bound.date() for bound in lowers["period"]] + [_first_day(bound) for bound in lowers["creation"]]
-    lasts = ([bound.date() - timedelta(days=1) for bound in uppers["period"]]
-             + [_last_day(bound) for bound in uppers["creation"]])
+    firsts = [bound.date() for bound in lowers["period"]] + [
+        _first_day(bound) for bound in lowers["creation"]
+    ]
+    lasts = [bound.date() - timedelta(days=1) for bound in uppers["period"]] + [
+        _last_day(bound) for bound in uppers["creation"]
+    ]
     if firsts:
         query["care_from"] = max(firsts).isoformat()
     if lasts:

@@ -45,7 +45,7 @@ def _media(content_type: str | None) -> str:
 
 
 def preferred_format(query_string: bytes, accept: str) -> str | None:
-    """"xml" or "json" as the caller asked: `_format` decides (FHIR); else the first of JSON or XML that Accept
+    """ "xml" or "json" as the caller asked: `_format` decides (FHIR); else the first of JSON or XML that Accept
     wants (q > 0); None when neither says."""
     format_ = QueryParams(query_string.decode("latin-1")).get("_format")
     if format_ is not None:
@@ -70,42 +70,73 @@ def preferred_format(query_string: bytes, accept: str) -> str | None:
 
 def to_xml(resource: dict[str, Any]) -> bytes:
     model = get_fhir_model_class(str(resource["resourceType"])).model_validate(resource)
-    xml: str | bytes = model.model_dump_xml(xml_declaration=True)  # bytes, whatever its annotation says
+    xml: str | bytes = model.model_dump_xml(
+        xml_declaration=True
+    )  # bytes, whatever its annotation says
     return xml if isinstance(xml, bytes) else xml.encode()
 
 
 # lxml reads only what defusedxml let through; it is told anyway never to resolve, load or fetch anything.
-PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                         huge_tree=False)
+PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+)
 
 
 def from_xml(body: bytes) -> dict[str, Any]:
     """The FHIR resource an XML body holds, as FHIR JSON."""
     try:
-        root = ElementTree.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = ElementTree.fromstring(
+            body, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
     except DefusedXmlException:
-        raise MalformedBody("XML with a DTD or entities is not accepted", [{"field": "body"}]) from None
-    except (ElementTree.ParseError, LookupError, ValueError) as error:  # LookupError: an unknown encoding
-        raise MalformedBody(f"the body is not well-formed XML ({error})"[:200], [{"field": "body"}]) from None
+        raise MalformedBody(
+            "XML with a DTD or entities is not accepted", [{"field": "body"}]
+        ) from None
+    except (
+        ElementTree.ParseError,
+        LookupError,
+        ValueError,
+    ) as error:  # LookupError: an unknown encoding
+        raise MalformedBody(
+            f"the body is not well-formed XML ({error})"[:200], [{"field": "body"}]
+        ) from None
     if not root.tag.startswith(NAMESPACE):
-        raise MalformedBody("the root element is not in the FHIR namespace (http://hl7.org/fhir)",
-                            [{"field": "body"}])
+        raise MalformedBody(
+            "the root element is not in the FHIR namespace (http://hl7.org/fhir)",
+            [{"field": "body"}],
+        )
     name = root.tag.removeprefix(NAMESPACE)
     try:
         model = get_fhir_model_class(name)
     except ValueError:
-        raise InvalidInput.for_field("resourceType", f"{name[:40]} is not a FHIR resource") from None
+        raise InvalidInput.for_field(
+            "resourceType", f"{name[:40]} is not a FHIR resource"
+        ) from None
     try:
-        resource: dict[str, Any] = json.loads(model.model_validate_xml(body, xmlparser=PARSER).model_dump_json())
+        resource: dict[str, Any] = json.loads(
+            model.model_validate_xml(body, xmlparser=PARSER).model_dump_json()
+        )
     except ValidationError as error:
-        raise InvalidInput(f"not a valid {name}", [
-            {"field": ".".join(str(part) for part in problem["loc"]) or "body", "reason": problem["msg"][:200]}
-            for problem in error.errors()[:20]]) from None
-    except KeyError as error:  # fhir.resources meets an element that its model of the resource has not
-        raise InvalidInput.for_field(str(error.args[0])[:80] if error.args else "body",
-                                     f"is not an element of {name} here") from None
+        raise InvalidInput(
+            f"not a valid {name}",
+            [
+                {
+                    "field": ".".join(str(part) for part in problem["loc"]) or "body",
+                    "reason": problem["msg"][:200],
+                }
+                for problem in error.errors()[:20]
+            ],
+        ) from None
+    except (
+        KeyError
+    ) as error:  # fhir.resources meets an element that its model of the resource has not
+        raise InvalidInput.for_field(
+            str(error.args[0])[:80] if error.args else "body", f"is not an element of {name} here"
+        ) from None
     except (etree.XMLSyntaxError, LookupError, AttributeError, ValueError, TypeError) as error:
-        raise MalformedBody(f"not a readable {name} ({type(error).__name__})", [{"field": "body"}]) from None
+        raise MalformedBody(
+            f"not a readable {name} ({type(error).__name__})", [{"field": "body"}]
+        ) from None
     return resource
 
 
@@ -128,8 +159,13 @@ class FhirXml:
             try:
                 scope, receive = await self._as_json(scope, receive)
             except DmpError as error:
-                response = problems.problem(Request(scope), error.status, error.code, error.message,
-                                            {"errors": error.details})
+                response = problems.problem(
+                    Request(scope),
+                    error.status,
+                    error.code,
+                    error.message,
+                    {"errors": error.details},
+                )
                 await response(scope, receive, answer)
                 return
         await self.app(scope, receive, answer)

@@ -34,11 +34,16 @@ def redact_patient(span: Span, scope: dict[str, Any]) -> None:
     for key in URL_ATTRIBUTES:
         value = (span.attributes or {}).get(key)
         if isinstance(value, str):
-            span.set_attribute(key, PATIENT_PARAMETER.sub(r"\1{ins}", PATIENT_SEGMENT.sub("/patients/{ins}", value)))
+            span.set_attribute(
+                key,
+                PATIENT_PARAMETER.sub(r"\1{ins}", PATIENT_SEGMENT.sub("/patients/{ins}", value)),
+            )
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s gateway %(levelname)s %(name)s %(message)s"
+    )
     traced = setup_tracing("dmp-gateway")
     app = create_app()
     if traced:
@@ -49,8 +54,16 @@ def main() -> None:
     graceful_seconds = int(os.environ.get("DMP_GATEWAY_GRACEFUL_SECONDS", "35"))
     try:
         # access_log off: URLs carry INS, which is personal data. Our middleware logs ids only.
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", proxy_headers=True,
-                    forwarded_allow_ips=forwarded_allow_ips, timeout_graceful_shutdown=graceful_seconds)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="warning",
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,
+            timeout_graceful_shutdown=graceful_seconds,
+        )
     finally:
         close_all()
         shutdown_tracing()

@@ -42,18 +42,31 @@ TITLES = {
 
 # The problems the REST routes may answer, for their OpenAPI description.
 DOCUMENTED: dict[int | str, dict[str, Any]] = {
-    status: {"model": schemas.Problem, "description": description,
-             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    status: {
+        "model": schemas.Problem,
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
     for status, description in [
-        (401, "no token, or an expired or forged one"), (403, "refused: the rule is in errors"),
-        (404, "not found (or hidden from the caller)"), (409, "conflict with the current state"),
-        (413, "too large"), (422, "invalid input: each field and why"), (429, "rate limited: see Retry-After"),
-        (503, "a dependency is unavailable; nothing was done"), (504, "a service did not answer in time"),
-        (500, "an unexpected error, logged with the request id")]
+        (401, "no token, or an expired or forged one"),
+        (403, "refused: the rule is in errors"),
+        (404, "not found (or hidden from the caller)"),
+        (409, "conflict with the current state"),
+        (413, "too large"),
+        (422, "invalid input: each field and why"),
+        (429, "rate limited: see Retry-After"),
+        (503, "a dependency is unavailable; nothing was done"),
+        (504, "a service did not answer in time"),
+        (500, "an unexpected error, logged with the request id"),
+    ]
 }
 
 
-def problem(request: Request, status: int, code: str, detail: str, extra: dict[str, Any] | None = None) -> Response:
+def problem(
+    request: Request, status: int, code: str, detail: str, extra: dict[str, Any] | None = None
+) -> Response:
     body = {
         "type": f"https://dmp.example/problems/{code}",
         "title": TITLES.get(status, "Error"),
@@ -72,12 +85,20 @@ def problem(request: Request, status: int, code: str, detail: str, extra: dict[s
         rule = next((e.get("rule") for e in errors if "rule" in e), None)
         fields = [str(e["field"]) for e in errors if isinstance(e, dict) and e.get("field")]
         outcome = operation_outcome(status, code, detail, rule, fields)
-        return JSONResponse(outcome, status_code=status, media_type="application/fhir+json",
-                            headers={**headers, "X-Request-ID": str(body["request_id"])})
-    retry_after = next((d["retry_after"] for d in body.get("errors", []) if "retry_after" in d), None)
+        return JSONResponse(
+            outcome,
+            status_code=status,
+            media_type="application/fhir+json",
+            headers={**headers, "X-Request-ID": str(body["request_id"])},
+        )
+    retry_after = next(
+        (d["retry_after"] for d in body.get("errors", []) if "retry_after" in d), None
+    )
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+    return JSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -99,7 +120,9 @@ def install(app: FastAPI) -> None:
     def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code == 400:  # a body that is not even JSON: bad input like any other
             details = [{"field": "body", "reason": "is not valid JSON (UTF-8)"}]
-            return problem(request, 422, InvalidInput.code, InvalidInput.summary(details), {"errors": details})
+            return problem(
+                request, 422, InvalidInput.code, InvalidInput.summary(details), {"errors": details}
+            )
         return problem(request, error.status_code, "http_error", str(error.detail))
 
     @app.exception_handler(RpcTimeout)
@@ -107,7 +130,9 @@ def install(app: FastAPI) -> None:
         log.warning("request %s: a service did not answer in time", request.state.request_id)
         return problem(request, 504, "timeout", "a service did not answer in time; retry later")
 
-    @app.exception_handler(ReplyQueueExpiredWithPendingReplies)  # its reply was lost: as for a lost connection
+    @app.exception_handler(
+        ReplyQueueExpiredWithPendingReplies
+    )  # its reply was lost: as for a lost connection
     @app.exception_handler(OperationalError)
     @app.exception_handler(AmqpConnectionError)
     @app.exception_handler(OSError)
@@ -115,10 +140,15 @@ def install(app: FastAPI) -> None:
         # The broker went away mid-call (restart, network cut): nothing is known to have been done, or
         # it was done and the answer was lost; either way the client retries (with its Idempotency-Key).
         # This thread's RPC client is dropped so that the next call starts on a fresh connection.
-        log.warning("request %s: the message broker is unreachable (%s)", request.state.request_id,
-                    type(error).__name__)
+        log.warning(
+            "request %s: the message broker is unreachable (%s)",
+            request.state.request_id,
+            type(error).__name__,
+        )
         rpc.discard_clients()
-        response = problem(request, 503, "service_unavailable", "the service is briefly unavailable; retry shortly")
+        response = problem(
+            request, 503, "service_unavailable", "the service is briefly unavailable; retry shortly"
+        )
         response.headers["Retry-After"] = "1"
         return response
 
@@ -126,9 +156,13 @@ def install(app: FastAPI) -> None:
     def remote(request: Request, error: RemoteError) -> Response:
         # An unexpected failure inside a service: logged with its type, never shown.
         log.error("request %s: remote error %s", request.state.request_id, error.exc_type)
-        return problem(request, 500, "internal_error", "an internal error occurred; it has been logged")
+        return problem(
+            request, 500, "internal_error", "an internal error occurred; it has been logged"
+        )
 
     @app.exception_handler(Exception)
     def unexpected(request: Request, error: Exception) -> Response:
         log.exception("request %s: unexpected error", getattr(request.state, "request_id", None))
-        return problem(request, 500, "internal_error", "an internal error occurred; it has been logged")
+        return problem(
+            request, 500, "internal_error", "an internal error occurred; it has been logged"
+        )

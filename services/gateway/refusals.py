@@ -17,9 +17,20 @@ SOURCE = "gateway"
 
 
 def authentication_refused(reason: str, route: str, request_id: str, client: str) -> Event:
-    return Event.of(EventType.AUTHENTICATION_REFUSED, SOURCE, utcnow(), None, outcome=Outcome.DENIED, rule="R-TOKEN",
-                    data={"reason": reason[:200], "route": route[:200], "request_id": request_id[:64],
-                          "client": client[:64]})
+    return Event.of(
+        EventType.AUTHENTICATION_REFUSED,
+        SOURCE,
+        utcnow(),
+        None,
+        outcome=Outcome.DENIED,
+        rule="R-TOKEN",
+        data={
+            "reason": reason[:200],
+            "route": route[:200],
+            "request_id": request_id[:64],
+            "client": client[:64],
+        },
+    )
 
 
 def trace_refusal(event: Event) -> None:

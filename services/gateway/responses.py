@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"}, examples=["2026-01-31T09:30:00+00:00"])]
+Instant = Annotated[
+    str, Field(json_schema_extra={"format": "date-time"}, examples=["2026-01-31T09:30:00+00:00"])
+]
 
 
 # Development enrolment (identity)
@@ -104,7 +106,9 @@ class MedecinTraitantEnded(BaseModel):
 
 
 class Blocks(BaseModel):
-    blocked: list[str] = Field(description="every professional the patient blocks, after the change")
+    blocked: list[str] = Field(
+        description="every professional the patient blocks, after the change"
+    )
 
 
 class OccupationalConsent(BaseModel):
@@ -120,7 +124,9 @@ class ProfessionalSince(BaseModel):
 class AccessSettings(BaseModel):
     medecin_traitant: str | None
     blocked: list[str]
-    medecin_traitant_proposals: list[ProfessionalSince] = Field(description="pending, waiting for the patient")
+    medecin_traitant_proposals: list[ProfessionalSince] = Field(
+        description="pending, waiting for the patient"
+    )
     oppose_emergency: bool
     oppose_regulator: bool
     consents: list[ProfessionalSince]
@@ -132,7 +138,9 @@ class AccessSettings(BaseModel):
 
 
 class AuditEventEntry(BaseModel):
-    resource: dict[str, Any] = Field(description="a FHIR R4 AuditEvent (identifiers only, as in the trail)")
+    resource: dict[str, Any] = Field(
+        description="a FHIR R4 AuditEvent (identifiers only, as in the trail)"
+    )
 
 
 class AuditEventBundle(BaseModel):

@@ -26,7 +26,9 @@ log = logging.getLogger("dmp.gateway")
 _local = threading.local()
 _clients: list[RpcClient] = []
 _lock = threading.Lock()
-_generation = 0  # bumped when the broker connection was lost: every thread then starts a fresh client
+_generation = (
+    0  # bumped when the broker connection was lost: every thread then starts a fresh client
+)
 
 
 def services() -> Cluster:
@@ -36,9 +38,7 @@ def services() -> Cluster:
     if proxy is None or getattr(_local, "generation", None) != _generation:
         _drop(getattr(_local, "client", None))
         settings = Settings.from_env()
-        client = RpcClient(
-            uri=settings.amqp_uri, timeout=settings.rpc_timeout_seconds
-        )
+        client = RpcClient(uri=settings.amqp_uri, timeout=settings.rpc_timeout_seconds)
         proxy = OnwardCluster(client.start(), "gateway")
         _local.proxy, _local.client, _local.generation = proxy, client, _generation
         with _lock:
@@ -46,7 +46,9 @@ def services() -> Cluster:
     return cast(Cluster, proxy)
 
 
-VERIFIED_TOKENS = "verified_tokens"  # on request.state: each token verified in this request (auth.py)
+VERIFIED_TOKENS = (
+    "verified_tokens"  # on request.state: each token verified in this request (auth.py)
+)
 
 
 class RequestCluster:
@@ -78,8 +80,10 @@ class RequestService:
         verified: dict[str, object] = getattr(self._state, VERIFIED_TOKENS, {})
         sessions = [verified.get(arg) if isinstance(arg, str) else None for arg in args]
         # anything else goes as it is, to OnwardCluster, which makes credentials of the tokens it verifies
-        return tuple(credential(session, "gateway", self._service) if isinstance(session, Verified) else arg
-                     for arg, session in zip(args, sessions, strict=True))
+        return tuple(
+            credential(session, "gateway", self._service) if isinstance(session, Verified) else arg
+            for arg, session in zip(args, sessions, strict=True)
+        )
 
 
 async def cluster(request: Request) -> Cluster:

@@ -26,8 +26,10 @@ def unknown_patient() -> NotFound:
 
 def no_patient_with_traits() -> NotFound:
     """An unknown INS and traits that do not match it get this same answer: nothing tells them apart."""
-    return NotFound("no patient matches this INS, family name and birth date",
-                    [{"field": "ins"}, {"field": "family_name"}, {"field": "birth_date"}])
+    return NotFound(
+        "no patient matches this INS, family name and birth date",
+        [{"field": "ins"}, {"field": "family_name"}, {"field": "birth_date"}],
+    )
 
 
 def unknown_professional() -> NotFound:

@@ -38,8 +38,13 @@ def rpps_from_id_token(id_token: str, nonce: str | None = None) -> str:
     try:
         key = _keys(issuer.jwks_url).get_signing_key_from_jwt(id_token)
         claims = jwt.decode(
-            id_token, key.key, algorithms=ALGORITHMS, audience=issuer.audience, issuer=issuer.issuer,
-            options={"require": ["exp", "iat", "iss", "aud"]}, leeway=30,
+            id_token,
+            key.key,
+            algorithms=ALGORITHMS,
+            audience=issuer.audience,
+            issuer=issuer.issuer,
+            options={"require": ["exp", "iat", "iss", "aud"]},
+            leeway=30,
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("the ID token has expired") from None

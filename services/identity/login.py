@@ -77,8 +77,12 @@ def ins_reference(key: bytes, ins: str) -> str:
 
 def resend_throttled(latest: LoginCode | None, address: str | None, now: datetime) -> bool:
     """No new code while the one sent moments ago to the same address is still valid."""
-    return (latest is not None and not latest.consumed and latest.created_at > now - RESEND_AFTER
-            and latest.address == address)
+    return (
+        latest is not None
+        and not latest.consumed
+        and latest.created_at > now - RESEND_AFTER
+        and latest.address == address
+    )
 
 
 def code_open(code: LoginCode | None, now: datetime) -> bool:
@@ -132,7 +136,9 @@ def card_signature_valid(pem: str, nonce: str, signature_b64url: str) -> bool:
         return False
     if len(raw) != 64:
         return False
-    signature = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    signature = encode_dss_signature(
+        int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    )
     try:
         key.verify(signature, nonce.encode(), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:

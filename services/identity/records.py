@@ -50,7 +50,9 @@ class Patient:
         return self.email if channel is Channel.EMAIL else self.mobile
 
     def verified(self, channel: Channel) -> bool:
-        return (self.email_verified_at if channel is Channel.EMAIL else self.mobile_verified_at) is not None
+        return (
+            self.email_verified_at if channel is Channel.EMAIL else self.mobile_verified_at
+        ) is not None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,14 @@ def actor_of(account: Account) -> Actor:
         return Actor(kind=ActorKind.COUNTER_AGENT, id=account.id, organisation=account.organisation)
     if isinstance(account, SystemClient):
         return Actor(kind=ActorKind.SYSTEM, id=account.id)
-    return Actor(kind=ActorKind.PROFESSIONAL, id=account.id, rpps=account.rpps, profession=account.profession,
-                 organisation=account.organisation, roles=account.roles)
+    return Actor(
+        kind=ActorKind.PROFESSIONAL,
+        id=account.id,
+        rpps=account.rpps,
+        profession=account.profession,
+        organisation=account.organisation,
+        roles=account.roles,
+    )
 
 
 def check_representation(minor: Patient, representative: Patient, today: date) -> None:
@@ -27,4 +33,6 @@ def check_representation(minor: Patient, representative: Patient, today: date) -
     if not is_minor(minor.birth_date, today):
         raise Conflict("the represented patient is not a minor", [{"field": "ins"}])
     if is_minor(representative.birth_date, today):
-        raise InvalidInput.for_field("representative_ins", "a legal representative must be an adult")
+        raise InvalidInput.for_field(
+            "representative_ins", "a legal representative must be an adult"
+        )

@@ -102,25 +102,35 @@ class IdentityService(HealthMixin):
         """Development enrolment of a professional (the RPPS directory replaces it: issue 4)."""
         self._require_dev_login()
         professional = enrolment.professional(payload, self.clock.now())
-        self._register(professional, EventType.PROFESSIONAL_REGISTERED, exceptions.professional_exists())
+        self._register(
+            professional, EventType.PROFESSIONAL_REGISTERED, exceptions.professional_exists()
+        )
         return {"professional_id": professional.id}
 
     @rpc(callers=("gateway", OPERATORS))
     def register_agent(self, payload: AgentRegistration) -> dict[str, str]:
         """Development enrolment of an Assurance Maladie counter agent (with their card's key)."""
         self._require_dev_login()
-        return self._register(enrolment.agent(payload, self.clock.now()), EventType.AGENT_REGISTERED,
-                              Conflict("this agent id is already registered"))
+        return self._register(
+            enrolment.agent(payload, self.clock.now()),
+            EventType.AGENT_REGISTERED,
+            Conflict("this agent id is already registered"),
+        )
 
     @rpc(callers=("gateway", OPERATORS))
     def register_system(self, payload: SystemRegistration) -> dict[str, str]:
         """Development enrolment of a system client (e.g. the reimbursement feed) and its key."""
         self._require_dev_login()
-        return self._register(enrolment.system(payload, self.clock.now()), EventType.SYSTEM_REGISTERED,
-                              Conflict("this client id is already registered"))
+        return self._register(
+            enrolment.system(payload, self.clock.now()),
+            EventType.SYSTEM_REGISTERED,
+            Conflict("this client id is already registered"),
+        )
 
     def _register(self, account: Account, kind: EventType, taken: Conflict) -> dict[str, str]:
-        event = Event.of(kind, self.name, account.registered_at, None, data={"actor_id": account.id})
+        event = Event.of(
+            kind, self.name, account.registered_at, None, data={"actor_id": account.id}
+        )
         if not self.store.add_account(account, event):
             raise taken
         return {"actor_id": account.id}
@@ -136,8 +146,14 @@ class IdentityService(HealthMixin):
             raise exceptions.unknown_patient()
         rules.check_representation(minor, representative, self.clock.now().date())
         now = self.clock.now()
-        event = Event.of(EventType.REPRESENTATIVE_ADDED, self.name, now, None, patient_id=minor.id,
-                         data={"representative_id": representative.id})
+        event = Event.of(
+            EventType.REPRESENTATIVE_ADDED,
+            self.name,
+            now,
+            None,
+            patient_id=minor.id,
+            data={"representative_id": representative.id},
+        )
         self.store.add_representation(LegalRepresentation(representative.id, minor.id, now), event)
         return {"minor_id": minor.id, "representative_id": representative.id}
 
@@ -191,8 +207,12 @@ class IdentityService(HealthMixin):
         return Decoy(f"decoy:{login.ins_reference(self._login_code_key(), ins)}")
 
     def _send_code(
-        self, subject: Patient | Decoy, purpose: Purpose = Purpose.LOGIN, channel: Channel = Channel.EMAIL,
-        address: str | None = None, defer: bool = True,
+        self,
+        subject: Patient | Decoy,
+        purpose: Purpose = Purpose.LOGIN,
+        channel: Channel = Channel.EMAIL,
+        address: str | None = None,
+        defer: bool = True,
     ) -> None:
         """Create a code and have notify deliver it (once the answer has left, when `defer`), unless one
         was sent moments ago. A login code goes to the patient's own email or mobile; a contact code to
@@ -206,26 +226,60 @@ class IdentityService(HealthMixin):
             return  # the code sent moments ago is still valid
         challenge_id = new_id("otp")
         code = login.new_code()
-        self.store.add_code(LoginCode(
-            id=challenge_id, subject_id=subject.id, purpose=purpose, channel=channel, address=address,
-            created_at=now, expires_at=now + login.CODE_TTL, attempts=0, consumed=False,
-            digest=login.code_digest(self._login_code_key(), challenge_id, code)))
+        self.store.add_code(
+            LoginCode(
+                id=challenge_id,
+                subject_id=subject.id,
+                purpose=purpose,
+                channel=channel,
+                address=address,
+                created_at=now,
+                expires_at=now + login.CODE_TTL,
+                attempts=0,
+                consumed=False,
+                digest=login.code_digest(self._login_code_key(), challenge_id, code),
+            )
+        )
         if isinstance(subject, Patient) and address is not None:
-            self._tell(subject, f"{purpose.value}_code", channel, address, defer, code=code,
-                       valid_minutes=int(login.CODE_TTL.total_seconds() // 60))
+            self._tell(
+                subject,
+                f"{purpose.value}_code",
+                channel,
+                address,
+                defer,
+                code=code,
+                valid_minutes=int(login.CODE_TTL.total_seconds() // 60),
+            )
 
-    def _tell(self, patient: Patient, kind: str, channel: Channel, to: str, defer: bool = True,
-              **fields: str | int) -> None:
+    def _tell(
+        self,
+        patient: Patient,
+        kind: str,
+        channel: Channel,
+        to: str,
+        defer: bool = True,
+        **fields: str | int,
+    ) -> None:
         """Have notify deliver a message: once this call's answer has left when `defer` (a caller must
         not be able to time it), else now (an event's work, acknowledged only once the message is out)."""
-        plain = {"channel": channel.value, "to": to, "kind": kind, "language": patient.language, **fields}
-        message = {"sealed": seal_json(secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), plain, IDENTITY_MESSAGE)}
+        plain = {
+            "channel": channel.value,
+            "to": to,
+            "kind": kind,
+            "language": patient.language,
+            **fields,
+        }
+        message = {
+            "sealed": seal_json(secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), plain, IDENTITY_MESSAGE)
+        }
         if defer:
             self.later(lambda: call_async(self.notify.deliver_identity_message, message))
         else:
             call_async(self.notify.deliver_identity_message, message)
 
-    def _check_code(self, subject: Patient | Decoy, code: str, purpose: Purpose) -> tuple[Patient, Channel, str]:
+    def _check_code(
+        self, subject: Patient | Decoy, code: str, purpose: Purpose
+    ) -> tuple[Patient, Channel, str]:
         """The patient, and where the code a right code answers was sent (it is used up); Unauthenticated
         otherwise (5 attempts at most). Each refusal is traced (login_failed): in a known patient's trail,
         else in the system's, so that a brute force shows and both cases do the same work. A decoy's code
@@ -236,9 +290,16 @@ class IdentityService(HealthMixin):
                 raise Unauthenticated("the code is wrong or has expired; ask for a new code")
             return subject, challenge.channel, challenge.address
         except Unauthenticated as refusal:
-            event = Event.of(EventType.LOGIN_FAILED, self.name, self.clock.now(), None,
-                             patient_id=subject.id if isinstance(subject, Patient) else None, outcome=Outcome.DENIED,
-                             rule="R-LOGIN-CODE", data={"method": "one_time_code", "purpose": purpose.value})
+            event = Event.of(
+                EventType.LOGIN_FAILED,
+                self.name,
+                self.clock.now(),
+                None,
+                patient_id=subject.id if isinstance(subject, Patient) else None,
+                outcome=Outcome.DENIED,
+                rule="R-LOGIN-CODE",
+                data={"method": "one_time_code", "purpose": purpose.value},
+            )
             self.store.record_login(event)
             raise refusal from None
 
@@ -262,9 +323,15 @@ class IdentityService(HealthMixin):
     def request_login_code(self, payload: LoginCodeRequest, client_address: str) -> LoginCodeSent:
         """Send a one-time code to the patient's verified address. Same answer for any INS."""
         self._limit_address(client_address)
-        self._limit(login.CODES_PER_PATIENT, f"ins:{login.ins_reference(self._login_code_key(), payload.ins)}")
+        self._limit(
+            login.CODES_PER_PATIENT,
+            f"ins:{login.ins_reference(self._login_code_key(), payload.ins)}",
+        )
         patient = self.store.patient_by_ins(payload.ins)
-        self._send_code(patient if patient is not None else self._decoy(payload.ins), channel=Channel(payload.channel))
+        self._send_code(
+            patient if patient is not None else self._decoy(payload.ins),
+            channel=Channel(payload.channel),
+        )
         return LoginCodeSent(expires_in=int(login.CODE_TTL.total_seconds()))
 
     @subscribe("identity", "dossier")
@@ -282,34 +349,54 @@ class IdentityService(HealthMixin):
         self._limit_address(client_address)
         found = self.store.patient_by_ins(payload.ins)
         subject = found if found is not None else self._decoy(payload.ins)
-        patient, channel, address = self._check_code(subject, payload.code, Purpose.LOGIN)  # a decoy is refused
+        patient, channel, address = self._check_code(
+            subject, payload.code, Purpose.LOGIN
+        )  # a decoy is refused
         if not patient.verified(channel):
             # The code proved the address works.
             self.store.set_contact(patient.id, channel, address, self.clock.now())
         actor = Actor(kind=ActorKind.PATIENT, id=patient.id, ins=patient.ins)
         session_id = new_id("ses")
-        return self._with_refresh(self._logged_in(actor, "one_time_code", session_id), patient.id, patient.ins,
-                                  session_id)
+        return self._with_refresh(
+            self._logged_in(actor, "one_time_code", session_id), patient.id, patient.ins, session_id
+        )
 
     def _holder(self, token: str, ins: str) -> Patient:
         """The patient record, if the token is the holder's own (contact details are theirs alone)."""
         actor = verify(token)
         patient = self.store.patient_by_ins(require_ins(ins))
         if actor.kind is not ActorKind.PATIENT or patient is None or actor.id != patient.id:
-            self.store.record_refusal(Event.of(
-                EventType.ACCESS_DENIED, self.name, self.clock.now(), actor, outcome=Outcome.DENIED,
-                rule="R-HOLDER-ONLY", patient_id=patient.id if patient else None,
-                data={"action": "change_contact"}))
-            raise AccessDenied.by_rule("R-HOLDER-ONLY", "only the patient changes their contact details")
+            self.store.record_refusal(
+                Event.of(
+                    EventType.ACCESS_DENIED,
+                    self.name,
+                    self.clock.now(),
+                    actor,
+                    outcome=Outcome.DENIED,
+                    rule="R-HOLDER-ONLY",
+                    patient_id=patient.id if patient else None,
+                    data={"action": "change_contact"},
+                )
+            )
+            raise AccessDenied.by_rule(
+                "R-HOLDER-ONLY", "only the patient changes their contact details"
+            )
         return patient
 
     @rpc
-    def request_contact_change(self, token: str, ins: str, payload: ContactChange) -> ContactCodeSent:
+    def request_contact_change(
+        self, token: str, ins: str, payload: ContactChange
+    ) -> ContactCodeSent:
         """Send a code to the new address; it replaces the old one only once the code comes back."""
         patient = self._holder(token, ins)
         self._limit(login.CODES_PER_PATIENT, f"contact:{patient.id}")
         channel = Channel.EMAIL if payload.email else Channel.SMS
-        self._send_code(patient, purpose=Purpose.CONTACT, channel=channel, address=str(payload.email or payload.mobile))
+        self._send_code(
+            patient,
+            purpose=Purpose.CONTACT,
+            channel=channel,
+            address=str(payload.email or payload.mobile),
+        )
         return ContactCodeSent(expires_in=int(login.CODE_TTL.total_seconds()))
 
     @rpc
@@ -317,22 +404,42 @@ class IdentityService(HealthMixin):
         patient = self._holder(token, ins)
         patient, channel, address = self._check_code(patient, payload.code, Purpose.CONTACT)
         now = self.clock.now()
-        changed = Event.of(EventType.CONTACT_CHANGED, self.name, now, verify(token), patient_id=patient.id,
-                           data={"channel": channel.value})
+        changed = Event.of(
+            EventType.CONTACT_CHANGED,
+            self.name,
+            now,
+            verify(token),
+            patient_id=patient.id,
+            data={"channel": channel.value},
+        )
         self.store.set_contact(patient.id, channel, address, now, changed)
         previous = patient.address(channel)
         if previous:  # the old address hears of it
             self._tell(patient, "contact_changed", channel, previous)
         return {"status": "changed"}
 
-    def _with_refresh(self, access: AccessToken, patient_id: str, ins: str, family: str) -> AccessToken:
+    def _with_refresh(
+        self, access: AccessToken, patient_id: str, ins: str, family: str
+    ) -> AccessToken:
         now = self.clock.now()
         refresh = login.new_refresh_token()
-        self.store.add_refresh(RefreshToken(
-            digest=login.refresh_digest(refresh), family=family, patient_id=patient_id, ins=ins, created_at=now,
-            expires_at=now + login.REFRESH_TTL, consumed=False))
-        return access.model_copy(update={"refresh_token": refresh,
-                                         "refresh_expires_in": int(login.REFRESH_TTL.total_seconds())})
+        self.store.add_refresh(
+            RefreshToken(
+                digest=login.refresh_digest(refresh),
+                family=family,
+                patient_id=patient_id,
+                ins=ins,
+                created_at=now,
+                expires_at=now + login.REFRESH_TTL,
+                consumed=False,
+            )
+        )
+        return access.model_copy(
+            update={
+                "refresh_token": refresh,
+                "refresh_expires_in": int(login.REFRESH_TTL.total_seconds()),
+            }
+        )
 
     @rpc
     def refresh(self, payload: RefreshRequest, client_address: str) -> AccessToken:
@@ -360,20 +467,34 @@ class IdentityService(HealthMixin):
         if payload.refresh_token:  # a patient's session: its refresh token goes too
             presented = self.store.refresh_token(login.refresh_digest(payload.refresh_token))
         patient_id = caller.actor.id if caller.actor.kind is ActorKind.PATIENT else None
-        if presented is not None and login.ends_with_logout(presented, caller.actor.id, caller.session_id):
+        if presented is not None and login.ends_with_logout(
+            presented, caller.actor.id, caller.session_id
+        ):
             self._end_session(presented.family, caller.actor, patient_id, "logout")
         self._end_session(caller.session_id, caller.actor, patient_id, "logout")
         return {"status": "logged_out"}
 
-    def _end_session(self, session_id: str, actor: Actor | None, patient_id: str | None, reason: str) -> None:
+    def _end_session(
+        self, session_id: str, actor: Actor | None, patient_id: str | None, reason: str
+    ) -> None:
         self.store.revoke_family(session_id)
         now = self.clock.now()
         settings = Settings.from_env()
-        ended = EndedSession(session_id, session_until(now, settings.token_ttl_seconds, CLOCK_SKEW_SECONDS))
+        ended = EndedSession(
+            session_id, session_until(now, settings.token_ttl_seconds, CLOCK_SKEW_SECONDS)
+        )
         ENDED.end([ended])  # refused here at once; the event tells every other verifier
-        self.store.end_session(ended, Event.of(
-            EventType.SESSION_ENDED, self.name, now, actor, patient_id=patient_id,
-            data={**ended.as_message(), "reason": reason}))
+        self.store.end_session(
+            ended,
+            Event.of(
+                EventType.SESSION_ENDED,
+                self.name,
+                now,
+                actor,
+                patient_id=patient_id,
+                data={**ended.as_message(), "reason": reason},
+            ),
+        )
 
     @rpc(callers=(EVERYONE,))
     def ended_sessions(self) -> list[dict[str, str]]:
@@ -381,24 +502,33 @@ class IdentityService(HealthMixin):
         return [session.as_message() for session in self.store.ended_sessions(self.clock.now())]
 
     @rpc(callers=(CLIENTS, OPERATORS))
-    def request_card_challenge(self, payload: CardChallengeRequest, client_address: str) -> CardChallenge:
+    def request_card_challenge(
+        self, payload: CardChallengeRequest, client_address: str
+    ) -> CardChallenge:
         self._limit_address(client_address)
         now = self.clock.now()
         nonce = login.new_nonce()
-        self.store.add_nonce(CardNonce(nonce, payload.actor_id, now + login.NONCE_TTL, consumed=False))
+        self.store.add_nonce(
+            CardNonce(nonce, payload.actor_id, now + login.NONCE_TTL, consumed=False)
+        )
         return CardChallenge(nonce=nonce, expires_in=int(login.NONCE_TTL.total_seconds()))
 
     @rpc(callers=(CLIENTS, OPERATORS))
     def login_with_card(self, payload: CardLogin, client_address: str) -> AccessToken:
         self._limit_address(client_address)
         challenge = self.store.nonce(payload.nonce)
-        if not login.nonce_open(challenge, payload.actor_id, self.clock.now()) or not self.store.consume_nonce(
-                payload.nonce):
-            raise Unauthenticated("the challenge is unknown, expired or already used; ask for a new one")
+        if not login.nonce_open(
+            challenge, payload.actor_id, self.clock.now()
+        ) or not self.store.consume_nonce(payload.nonce):
+            raise Unauthenticated(
+                "the challenge is unknown, expired or already used; ask for a new one"
+            )
         account = self.store.account(payload.actor_id)
         if account is None or not account.card_public_key:
             raise Unauthenticated("no card or key is registered for this actor")
-        if not login.card_signature_valid(account.card_public_key, payload.nonce, payload.signature):
+        if not login.card_signature_valid(
+            account.card_public_key, payload.nonce, payload.signature
+        ):
             raise Unauthenticated("the card's signature is not valid")
         return self._logged_in(rules.actor_of(account), "card")
 
@@ -406,7 +536,9 @@ class IdentityService(HealthMixin):
     def login_with_external(self, payload: ExternalLogin, client_address: str) -> AccessToken:
         """Exchange an ID token from a trusted external issuer (Pro Santé Connect) for an access token."""
         self._limit_address(client_address)
-        professional = self.store.professional(external.rpps_from_id_token(payload.id_token, payload.nonce))
+        professional = self.store.professional(
+            external.rpps_from_id_token(payload.id_token, payload.nonce)
+        )
         if professional is None:
             raise Unauthenticated("the professional named by the ID token is not registered here")
         return self._logged_in(rules.actor_of(professional), "external_oidc")
@@ -414,8 +546,14 @@ class IdentityService(HealthMixin):
     def _logged_in(self, actor: Actor, method: str, session_id: str | None = None) -> AccessToken:
         settings = Settings.from_env()
         now = self.clock.now()
-        event = Event.of(EventType.LOGGED_IN, self.name, now, actor,
-                         patient_id=actor.id if actor.kind is ActorKind.PATIENT else None, data={"method": method})
+        event = Event.of(
+            EventType.LOGGED_IN,
+            self.name,
+            now,
+            actor,
+            patient_id=actor.id if actor.kind is ActorKind.PATIENT else None,
+            data={"method": method},
+        )
         self.store.record_login(event)
         token = issue(actor, signing_key_from_env(), settings, now, session_id)
         return AccessToken(access_token=token, expires_in=settings.token_ttl_seconds)
@@ -436,8 +574,13 @@ class IdentityService(HealthMixin):
             raise NotFound("no such account", [{"field": "actor_id"}])
         now = self.clock.now()
         # The event first: if we die before the status is written, consent refuses (fails safe).
-        event = Event.of(EventType.ACCOUNT_STATUS_CHANGED, self.name, now, None,
-                         data=status_change(actor_id, new_status, now))
+        event = Event.of(
+            EventType.ACCOUNT_STATUS_CHANGED,
+            self.name,
+            now,
+            None,
+            data=status_change(actor_id, new_status, now),
+        )
         self.store.record_account_change(event)
         self.store.set_status(actor_id, new_status)
         return {"actor_id": actor_id, "status": new_status.value}
@@ -448,14 +591,23 @@ class IdentityService(HealthMixin):
         before anything of the dossier is shown. A mismatch answers exactly like an unknown INS."""
         actor = verify(token)
         if actor.kind not in (ActorKind.PROFESSIONAL, ActorKind.COUNTER_AGENT):
-            raise AccessDenied("only a professional or a counter agent checks a patient's identity traits",
-                               [{"field": "token"}])
+            raise AccessDenied(
+                "only a professional or a counter agent checks a patient's identity traits",
+                [{"field": "token"}],
+            )
         patient = self.store.patient_by_ins(payload.ins)
-        if patient is None or not traits.traits_match(patient, payload.family_name, payload.birth_date):
+        if patient is None or not traits.traits_match(
+            patient, payload.family_name, payload.birth_date
+        ):
             raise exceptions.no_patient_with_traits()
-        return IdentityChecked(patient_id=patient.id, ins=patient.ins, given_name=patient.given_name,
-                               family_name=patient.family_name, sex=patient.sex,
-                               birth_date=patient.birth_date)
+        return IdentityChecked(
+            patient_id=patient.id,
+            ins=patient.ins,
+            given_name=patient.given_name,
+            family_name=patient.family_name,
+            sex=patient.sex,
+            birth_date=patient.birth_date,
+        )
 
     # Internal lookups for other services (not exposed by the gateway).
 
@@ -470,10 +622,16 @@ class IdentityService(HealthMixin):
     def professional_contact(self, professional_id: str) -> dict[str, str]:
         """Where to remind a professional about their documents (empty when none is on file), and their
         profession (empty for an unknown professional: consent checks a declared médecin traitant with it)."""
-        professional = (self.store.professional(professional_id.removeprefix("rpps:"))
-                        if professional_id.startswith("rpps:") else None)
-        return {"email": (professional.email or "") if professional else "", "language": "fr",
-                "profession": professional.profession if professional else ""}
+        professional = (
+            self.store.professional(professional_id.removeprefix("rpps:"))
+            if professional_id.startswith("rpps:")
+            else None
+        )
+        return {
+            "email": (professional.email or "") if professional else "",
+            "language": "fr",
+            "profession": professional.profession if professional else "",
+        }
 
     @rpc(callers=("notify",))
     def contact_of(self, patient_id: str) -> dict[str, str]:
@@ -481,4 +639,8 @@ class IdentityService(HealthMixin):
         patient = self.store.patient(patient_id)
         if patient is None:
             raise exceptions.NotFound("no such patient")
-        return {"email": patient.email, "mobile": patient.mobile or "", "language": patient.language}
+        return {
+            "email": patient.email,
+            "mobile": patient.mobile or "",
+            "language": patient.language,
+        }

@@ -21,4 +21,7 @@ def comparable_name(name: str) -> str:
 
 def traits_match(patient: Patient, family_name: str, birth_date: date) -> bool:
     """True when the declared family name and birth date are the registered patient's."""
-    return comparable_name(patient.family_name) == comparable_name(family_name) and patient.birth_date == birth_date
+    return (
+        comparable_name(patient.family_name) == comparable_name(family_name)
+        and patient.birth_date == birth_date
+    )

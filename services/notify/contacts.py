@@ -27,7 +27,9 @@ class Contacts:
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
         self._known: OrderedDict[str, Contact] = OrderedDict()
-        self._changes = 0  # how many changes (and interruptions) were seen: a look-up spanning one is not kept
+        self._changes = (
+            0  # how many changes (and interruptions) were seen: a look-up spanning one is not kept
+        )
         self._following = False
         self._lock = threading.Lock()
 

@@ -1,7 +1,7 @@
 """Operator command: the notifications given up on, and replaying them.
 
-    python -m services.notify.dead_letters               # list, with why
-    python -m services.notify.dead_letters --replay ID   # try one again (e.g. after fixing an address)
+python -m services.notify.dead_letters               # list, with why
+python -m services.notify.dead_letters --replay ID   # try one again (e.g. after fixing an address)
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from services.common.settings import Settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--replay", metavar="DELIVERY_ID")
     parser.add_argument("--limit", type=int, default=100)
     args = parser.parse_args()
@@ -23,8 +25,10 @@ def main() -> None:
             return
         letters = cluster.notify.dead_letters(args.limit)
     for letter in letters:
-        print(f"{letter['delivery_id']}  {letter['channel']}  to {letter['whom']}  after {letter['attempts']} "
-              f"attempt(s): {letter['reason']}")
+        print(
+            f"{letter['delivery_id']}  {letter['channel']}  to {letter['whom']}  after {letter['attempts']} "
+            f"attempt(s): {letter['reason']}"
+        )
     print(f"{len(letters)} dead letter(s)")
 
 

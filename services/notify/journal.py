@@ -41,14 +41,19 @@ class SentJournal:
         with _lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as journal:
-                journal.write(line)  # closed, hence handed to the operating system, before returning
+                journal.write(
+                    line
+                )  # closed, hence handed to the operating system, before returning
 
     def went_out(self, sent: Sent) -> None:
         self.record(sent.delivery_id, sent.detail, ms(sent.at))
 
     def unrecorded(self) -> list[Sent]:
         """`entries()`, as records."""
-        return [Sent(entry["delivery_id"], entry["detail"], moment(entry["at_ms"])) for entry in self.entries()]
+        return [
+            Sent(entry["delivery_id"], entry["detail"], moment(entry["at_ms"]))
+            for entry in self.entries()
+        ]
 
     def entries(self) -> list[dict[str, Any]]:
         """What went out and may not be in the store yet (a torn last line, from a death mid-append, is
@@ -71,7 +76,9 @@ class SentJournal:
             if not self.path.exists():
                 return
             lines = self.path.read_text(encoding="utf-8").splitlines()
-            kept = [line for line in lines if _delivery_of(line) not in {None, *delivery_ids}]  # torn lines go
+            kept = [
+                line for line in lines if _delivery_of(line) not in {None, *delivery_ids}
+            ]  # torn lines go
             replacement = self.path.with_suffix(".tmp")
             replacement.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
             os.replace(replacement, self.path)

@@ -12,8 +12,14 @@ from services.notify.exceptions import PermanentFailure
 from services.notify.messages import Message
 
 
-def send_email(settings: Settings, to: str, message: Message, reference: str, stable: bool = False,
-               accepted: Callable[[str], None] | None = None) -> str:
+def send_email(
+    settings: Settings,
+    to: str,
+    message: Message,
+    reference: str,
+    stable: bool = False,
+    accepted: Callable[[str], None] | None = None,
+) -> str:
     """Send one message. `stable`: its Message-ID is `<reference@sender's domain>`, the same on every
     attempt (for a delivery: mail systems drop a copy they have seen); otherwise a unique one (each
     login code is a message of its own). `accepted` is called with the Message-ID as soon as the server
@@ -24,7 +30,9 @@ def send_email(settings: Settings, to: str, message: Message, reference: str, st
     email["To"] = to
     email["Subject"] = message.subject
     domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "dmp.invalid"
-    email["Message-ID"] = f"<{reference}@{domain}>" if stable else make_msgid(idstring=reference, domain=domain)
+    email["Message-ID"] = (
+        f"<{reference}@{domain}>" if stable else make_msgid(idstring=reference, domain=domain)
+    )
     email.set_content(message.body)
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:

@@ -120,24 +120,34 @@ TEXTS = {
 
 
 MT_TEXTS = {  # to the médecin traitant, about their patient (identified by the dossier, not by name)
-    "fr": {EventType.EMERGENCY_ACCESS_STARTED: (
-        "Accès d'urgence au dossier d'un de vos patients",
-        "{who} a accédé en urgence (bris de glace) au dossier médical partagé de l'un de vos patients le {when} "
-        "(référence {reference}, à retrouver dans votre logiciel).")},
-    "en": {EventType.EMERGENCY_ACCESS_STARTED: (
-        "Emergency access to one of your patients' records",
-        "{who} accessed the shared medical record of one of your patients in an emergency on {when} "
-        "(reference {reference}, to look up in your software).")},
+    "fr": {
+        EventType.EMERGENCY_ACCESS_STARTED: (
+            "Accès d'urgence au dossier d'un de vos patients",
+            "{who} a accédé en urgence (bris de glace) au dossier médical partagé de l'un de vos patients le {when} "
+            "(référence {reference}, à retrouver dans votre logiciel).",
+        )
+    },
+    "en": {
+        EventType.EMERGENCY_ACCESS_STARTED: (
+            "Emergency access to one of your patients' records",
+            "{who} accessed the shared medical record of one of your patients in an emergency on {when} "
+            "(reference {reference}, to look up in your software).",
+        )
+    },
 }
 
 
 NO_LONGER_MT = {
-    "fr": ("Vous n'êtes plus le médecin traitant d'un de vos patients",
-           "Depuis le {when}, vous n'êtes plus le médecin traitant de l'un de vos patients (référence {reference}, "
-           "à retrouver dans votre logiciel)."),
-    "en": ("You are no longer the médecin traitant of one of your patients",
-           "Since {when}, you are no longer the médecin traitant of one of your patients (reference {reference}, "
-           "to look up in your software)."),
+    "fr": (
+        "Vous n'êtes plus le médecin traitant d'un de vos patients",
+        "Depuis le {when}, vous n'êtes plus le médecin traitant de l'un de vos patients (référence {reference}, "
+        "à retrouver dans votre logiciel).",
+    ),
+    "en": (
+        "You are no longer the médecin traitant of one of your patients",
+        "Since {when}, you are no longer the médecin traitant of one of your patients (reference {reference}, "
+        "to look up in your software).",
+    ),
 }
 PREVIOUS_MT_TEXTS = {  # to the médecin traitant who no longer is, about their former patient
     language: {EventType.MEDECIN_TRAITANT_DECLARED: text, EventType.MEDECIN_TRAITANT_ENDED: text}
@@ -183,10 +193,22 @@ def recipients(event: Event) -> list[tuple[str, str]]:
 
 
 # may wait for the daily digest
-ROUTINE = {EventType.DOCUMENT_ADDED, EventType.DOCUMENT_RELEASED, EventType.CONSENT_RECORDED,
-           EventType.CARE_TEAM_JOINED}
-DIGEST = {"fr": ("Votre dossier médical partagé : résumé du {day}", "Ce qui s'est passé dans votre dossier le {day} :"),
-          "en": ("Your shared medical record: summary of {day}", "What happened in your record on {day}:")}
+ROUTINE = {
+    EventType.DOCUMENT_ADDED,
+    EventType.DOCUMENT_RELEASED,
+    EventType.CONSENT_RECORDED,
+    EventType.CARE_TEAM_JOINED,
+}
+DIGEST = {
+    "fr": (
+        "Votre dossier médical partagé : résumé du {day}",
+        "Ce qui s'est passé dans votre dossier le {day} :",
+    ),
+    "en": (
+        "Your shared medical record: summary of {day}",
+        "What happened in your record on {day}:",
+    ),
+}
 
 
 def is_routine(event: Event) -> bool:
@@ -198,8 +220,13 @@ def digest(events: list[Event], language: str, portal_url: str) -> Message:
     day = events[0].occurred_at.strftime("%d/%m/%Y")
     subject, intro = DIGEST.get(language, DIGEST["fr"])
     lines = [f"- {compose(event, language, portal_url).body.split(chr(10))[0]}" for event in events]
-    footer = str(TEXTS.get(language, TEXTS["fr"])["footer"]).format(url=f"{portal_url.rstrip('/')}/")
-    return Message(subject=subject.format(day=day), body="\n".join([intro.format(day=day), *lines, "", footer, ""]))
+    footer = str(TEXTS.get(language, TEXTS["fr"])["footer"]).format(
+        url=f"{portal_url.rstrip('/')}/"
+    )
+    return Message(
+        subject=subject.format(day=day),
+        body="\n".join([intro.format(day=day), *lines, "", footer, ""]),
+    )
 
 
 def compose(event: Event, language: str, portal_url: str, whom: str = PATIENT) -> Message:
@@ -209,38 +236,57 @@ def compose(event: Event, language: str, portal_url: str, whom: str = PATIENT) -
     who = ""
     if event.actor is not None:
         profession = PROFESSIONS.get(event.actor.profession or "", "professionnel de santé")
-        who = str(texts["who"]).format(profession=profession, rpps=event.actor.id.removeprefix("rpps:"))
+        who = str(texts["who"]).format(
+            profession=profession, rpps=event.actor.id.removeprefix("rpps:")
+        )
     when = event.occurred_at.strftime("%d/%m/%Y %H:%M UTC")
     subject, sentence = texts[event.type]
     footer = str(texts["footer"]).format(url=f"{portal_url.rstrip('/')}/")
-    body = sentence.format(who=who, when=when, document=event.document_id or "", reference=event.event_id,
-                           mt=event.data.get("professional_id", "").removeprefix("rpps:"),
-                           previous=event.data.get("previous", "").removeprefix("rpps:"))
+    body = sentence.format(
+        who=who,
+        when=when,
+        document=event.document_id or "",
+        reference=event.event_id,
+        mt=event.data.get("professional_id", "").removeprefix("rpps:"),
+        previous=event.data.get("previous", "").removeprefix("rpps:"),
+    )
     return Message(subject=subject, body=f"{body}\n\n{footer}\n")
 
 
 IDENTITY_MESSAGES = {
     "fr": {
-        "login_code": ("Votre code de connexion",
-                       "Votre code de connexion à Mon espace santé : {code}\n\nIl est valable {minutes} minutes. "
-                       "Ne le communiquez à personne : aucun agent ne vous le demandera.\n"),
-        "contact_code": ("Vérification de votre adresse",
-                         "Pour confirmer cette adresse pour Mon espace santé, saisissez le code {code}.\n\n"
-                         "Il est valable {minutes} minutes. Si vous n'avez rien demandé, ignorez ce message.\n"),
-        "contact_changed": ("Votre adresse de contact a changé",
-                            "L'adresse de contact de votre dossier médical partagé vient d'être remplacée. "
-                            "Si ce n'est pas vous, contactez le service sans attendre.\n"),
+        "login_code": (
+            "Votre code de connexion",
+            "Votre code de connexion à Mon espace santé : {code}\n\nIl est valable {minutes} minutes. "
+            "Ne le communiquez à personne : aucun agent ne vous le demandera.\n",
+        ),
+        "contact_code": (
+            "Vérification de votre adresse",
+            "Pour confirmer cette adresse pour Mon espace santé, saisissez le code {code}.\n\n"
+            "Il est valable {minutes} minutes. Si vous n'avez rien demandé, ignorez ce message.\n",
+        ),
+        "contact_changed": (
+            "Votre adresse de contact a changé",
+            "L'adresse de contact de votre dossier médical partagé vient d'être remplacée. "
+            "Si ce n'est pas vous, contactez le service sans attendre.\n",
+        ),
     },
     "en": {
-        "login_code": ("Your login code",
-                       "Your login code for your shared medical record: {code}\n\nIt is valid for {minutes} "
-                       "minutes. Never share it: nobody from the service will ask you for it.\n"),
-        "contact_code": ("Verify your address",
-                         "To confirm this address for your shared medical record, enter the code {code}.\n\n"
-                         "It is valid for {minutes} minutes. If you asked for nothing, ignore this message.\n"),
-        "contact_changed": ("Your contact address changed",
-                            "The contact address of your shared medical record was just replaced. "
-                            "If this was not you, contact the service at once.\n"),
+        "login_code": (
+            "Your login code",
+            "Your login code for your shared medical record: {code}\n\nIt is valid for {minutes} "
+            "minutes. Never share it: nobody from the service will ask you for it.\n",
+        ),
+        "contact_code": (
+            "Verify your address",
+            "To confirm this address for your shared medical record, enter the code {code}.\n\n"
+            "It is valid for {minutes} minutes. If you asked for nothing, ignore this message.\n",
+        ),
+        "contact_changed": (
+            "Your contact address changed",
+            "The contact address of your shared medical record was just replaced. "
+            "If this was not you, contact the service at once.\n",
+        ),
     },
 }
 

@@ -67,8 +67,15 @@ class Delivery:
 
     @classmethod
     def of_event(cls, event: Event, whom: str, professional_id: str, channel: Channel) -> Delivery:
-        return cls(f"{event.event_id}:{whom}:{channel.value}", event.event_id, whom, event.patient_id,
-                   professional_id, channel, (event,))
+        return cls(
+            f"{event.event_id}:{whom}:{channel.value}",
+            event.event_id,
+            whom,
+            event.patient_id,
+            professional_id,
+            channel,
+            (event,),
+        )
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,13 @@ class DigestItem:
 
     @classmethod
     def of(cls, event: Event, patient_id: str) -> DigestItem:
-        return cls(f"{event.event_id}:digest", patient_id, event.occurred_at.date(), event.occurred_at, event)
+        return cls(
+            f"{event.event_id}:digest",
+            patient_id,
+            event.occurred_at.date(),
+            event.occurred_at,
+            event,
+        )
 
 
 @dataclass(frozen=True)
@@ -113,9 +126,16 @@ class Digest:
     items: tuple[DigestItem, ...]
 
     def delivery(self, channel: Channel) -> Delivery:
-        return Delivery(f"digest:{self.patient_id}:{self.day.isoformat()}:{channel.value}",
-                        f"digest:{self.day.isoformat()}", PATIENT, self.patient_id, "", channel,
-                        tuple(item.event for item in self.items), digest=True)
+        return Delivery(
+            f"digest:{self.patient_id}:{self.day.isoformat()}:{channel.value}",
+            f"digest:{self.day.isoformat()}",
+            PATIENT,
+            self.patient_id,
+            "",
+            channel,
+            tuple(item.event for item in self.items),
+            digest=True,
+        )
 
 
 @dataclass(frozen=True)

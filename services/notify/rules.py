@@ -10,8 +10,11 @@ from services.common.events import Event
 from services.notify import messages
 from services.notify.records import Channel, Channels, Digest, DigestItem, Preferences, Routine
 
-CHANNELS = {Channels.EMAIL: (Channel.EMAIL,), Channels.SMS: (Channel.SMS,),
-            Channels.BOTH: (Channel.EMAIL, Channel.SMS)}
+CHANNELS = {
+    Channels.EMAIL: (Channel.EMAIL,),
+    Channels.SMS: (Channel.SMS,),
+    Channels.BOTH: (Channel.EMAIL, Channel.SMS),
+}
 
 
 def channels(preferences: Preferences) -> tuple[Channel, ...]:

@@ -75,11 +75,15 @@ class NotifyService(HealthMixin):
     def deliver_identity_message(self, payload: SealedIdentityMessage) -> None:
         """Codes and security notices go out at once; codes are never stored here (nor in any event)."""
         try:
-            opened = open_json(secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), payload.sealed, IDENTITY_MESSAGE)
+            opened = open_json(
+                secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), payload.sealed, IDENTITY_MESSAGE
+            )
         except ContentCorrupted:
             raise InvalidInput("sealed: not a message sealed by identity for notify") from None
         request = parse(IdentityMessage, opened)
-        message = messages.identity_message(request.kind, request.code, request.valid_minutes, request.language)
+        message = messages.identity_message(
+            request.kind, request.code, request.valid_minutes, request.language
+        )
         settings = Settings.from_env()
         try:
             if request.channel == "sms":
@@ -116,8 +120,9 @@ class NotifyService(HealthMixin):
             else:
                 channels = rules.professional_channels()
             for channel in channels:
-                claim = self.store.add_delivery(Delivery.of_event(event, whom, professional_id, channel),
-                                                self.clock.now())
+                claim = self.store.add_delivery(
+                    Delivery.of_event(event, whom, professional_id, channel), self.clock.now()
+                )
                 if claim is not None:  # else this event was handled before (a redelivery)
                     self._try(claim, Settings.from_env(), preferences)
 
@@ -128,24 +133,32 @@ class NotifyService(HealthMixin):
             return  # someone else holds it, or it is done
         self._try(claim, settings)
 
-    def _try(self, claim: Claim, settings: Settings, preferences: Preferences | None = None) -> None:
+    def _try(
+        self, claim: Claim, settings: Settings, preferences: Preferences | None = None
+    ) -> None:
         """Send a delivery this worker has claimed, and record its fate. `preferences`: the patient's, when
         the caller has just read them."""
         delivery_id = claim.delivery.delivery_id
         try:
             detail = self._send(claim, settings, preferences)
         except LeaseLost:
-            log.warning("delivery %s was taken over by another attempt; not sent twice", delivery_id)
+            log.warning(
+                "delivery %s was taken over by another attempt; not sent twice", delivery_id
+            )
             return
         except PermanentFailure as error:
             self._finish(claim, Status.DEAD_LETTER, str(error), settings)
         except TRANSIENT as error:
             reason = f"{type(error).__name__}: {error}"[:200]
             if rules.gives_up(claim.attempts, settings.notify_max_attempts):
-                self._finish(claim, Status.DEAD_LETTER, f"gave up after retries: {reason}", settings)
+                self._finish(
+                    claim, Status.DEAD_LETTER, f"gave up after retries: {reason}", settings
+                )
             else:
                 base = timedelta(seconds=settings.notify_retry_base_seconds)
-                self.store.retry_later(delivery_id, rules.next_attempt(self.clock.now(), claim.attempts, base), reason)
+                self.store.retry_later(
+                    delivery_id, rules.next_attempt(self.clock.now(), claim.attempts, base), reason
+                )
         else:  # _send noted it in the journal the moment it went out (see journal.py)
             self._finish(claim, Status.SENT, detail, settings)
             SentJournal(settings.notify_journal_dir).forget({delivery_id})
@@ -156,8 +169,13 @@ class NotifyService(HealthMixin):
         and the retry job sent the message again once the lease ran out). A send whose outcome still
         does not reach the store is in the journal, which the retry job reads first."""
         now = self.clock.now()
-        self.store.finish(claim.delivery.delivery_id, status, now, detail,
-                          patience=rules.patience(claim.claimed_at, now, lease(settings)))
+        self.store.finish(
+            claim.delivery.delivery_id,
+            status,
+            now,
+            detail,
+            patience=rules.patience(claim.claimed_at, now, lease(settings)),
+        )
 
     def _send(self, claim: Claim, settings: Settings, preferences: Preferences | None) -> str:
         delivery = claim.delivery
@@ -178,16 +196,21 @@ class NotifyService(HealthMixin):
         if delivery.digest:
             message = messages.digest(list(delivery.events), language, settings.patient_portal_url)
         else:
-            message = messages.compose(delivery.events[0], language, settings.patient_portal_url, delivery.whom)
-        if rules.may_be_taken_over(claim.claimed_at, self.clock.now(), lease(settings)) and \
-                not self.store.still_held(claim):
+            message = messages.compose(
+                delivery.events[0], language, settings.patient_portal_url, delivery.whom
+            )
+        if rules.may_be_taken_over(
+            claim.claimed_at, self.clock.now(), lease(settings)
+        ) and not self.store.still_held(claim):
             # The lookups took longer than the lease and another attempt took the delivery over: it sends,
             # this one does not (found by the fault test: a patient mailed twice). Only a stall inside the
             # send itself, bounded by the SMTP and SMS timeouts (15 s), can still outlast the lease.
             raise LeaseLost(delivery.delivery_id)
         journal = SentJournal(settings.notify_journal_dir)
 
-        def went_out(detail: str) -> None:  # noted before anything else may stall or kill this worker
+        def went_out(
+            detail: str,
+        ) -> None:  # noted before anything else may stall or kill this worker
             journal.went_out(Sent(delivery.delivery_id, detail, self.clock.now()))
 
         if delivery.channel is Channel.SMS:
@@ -195,8 +218,14 @@ class NotifyService(HealthMixin):
             went_out(detail)
             return detail
         # One Message-ID per delivery, the same on every attempt: mail systems that see it twice keep one.
-        return mailer.send_email(settings, address, message, delivery.delivery_id.replace(":", "."), stable=True,
-                                 accepted=went_out)
+        return mailer.send_email(
+            settings,
+            address,
+            message,
+            delivery.delivery_id.replace(":", "."),
+            stable=True,
+            accepted=went_out,
+        )
 
     @every(5)
     @rpc(callers=(OPERATORS,))
@@ -238,29 +267,47 @@ class NotifyService(HealthMixin):
     # The patient's settings and the operators' tools
 
     def _patient_id(self, token: str, ins: str) -> str:
-        grant = Grant.model_validate(self.consent.grant(token, require_ins(ins), Action.MANAGE.value)).require()
+        grant = Grant.model_validate(
+            self.consent.grant(token, require_ins(ins), Action.MANAGE.value)
+        ).require()
         if grant.patient_id is None:
             raise ServiceUnavailable("consent named no patient for this dossier; try again")
         return grant.patient_id
 
     @rpc
-    def set_preferences(self, token: str, ins: str, payload: NotificationPreferences) -> NotificationPreferences:
-        self.store.set_preferences(self._patient_id(token, ins), Preferences(
-            Channels(payload.channels), Routine(payload.routine), payload.language))
+    def set_preferences(
+        self, token: str, ins: str, payload: NotificationPreferences
+    ) -> NotificationPreferences:
+        self.store.set_preferences(
+            self._patient_id(token, ins),
+            Preferences(Channels(payload.channels), Routine(payload.routine), payload.language),
+        )
         return payload
 
     @rpc
     def preferences(self, token: str, ins: str) -> NotificationPreferences:
         stored = self.store.preferences(self._patient_id(token, ins))
         return NotificationPreferences.model_validate(
-            {"channels": stored.channels.value, "routine": stored.routine.value, "language": stored.language})
+            {
+                "channels": stored.channels.value,
+                "routine": stored.routine.value,
+                "language": stored.language,
+            }
+        )
 
     @rpc(callers=(OPERATORS,))
     def dead_letters(self, limit: int = 100) -> list[DeadLetterView]:
         """Deliveries given up on, with why (operators: `python -m services.notify.dead_letters`)."""
-        return [DeadLetterView(delivery_id=letter.delivery_id, channel=letter.channel.value, whom=letter.whom,
-                               attempts=letter.attempts, reason=letter.reason)
-                for letter in self.store.dead_letters(max(1, min(int(limit), 1000)))]
+        return [
+            DeadLetterView(
+                delivery_id=letter.delivery_id,
+                channel=letter.channel.value,
+                whom=letter.whom,
+                attempts=letter.attempts,
+                reason=letter.reason,
+            )
+            for letter in self.store.dead_letters(max(1, min(int(limit), 1000)))
+        ]
 
     @rpc(callers=(OPERATORS,))
     def replay(self, delivery_id: str) -> dict[str, str]:

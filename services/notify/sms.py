@@ -11,10 +11,17 @@ from services.notify.exceptions import PermanentFailure
 
 
 def send(settings: Settings, to: str, text: str) -> str:
-    query = urlencode({
-        "username": settings.sms_username, "password": settings.sms_password, "from": settings.sms_from,
-        "to": to, "text": text, "charset": "UTF-8", "coding": "2",  # UCS-2: French accents survive
-    })
+    query = urlencode(
+        {
+            "username": settings.sms_username,
+            "password": settings.sms_password,
+            "from": settings.sms_from,
+            "to": to,
+            "text": text,
+            "charset": "UTF-8",
+            "coding": "2",  # UCS-2: French accents survive
+        }
+    )
     try:
         with urllib.request.urlopen(f"{settings.sms_gateway_url}?{query}", timeout=15) as response:  # noqa: S310
             return str(response.read().decode("utf-8", "replace")).strip()

@@ -63,9 +63,15 @@ class NotifyStore(Store):
         take afterwards); None when this event was already handled for this recipient."""
         claim = Claim(delivery, attempts=1, claimed_at=moment(ms(now)))
         try:
-            self.db.deliveries.insert_one({**_delivery_document(delivery), "next_ms": ms(now),
-                                           "status": Status.SENDING.value, "attempts": 1,
-                                           "claimed_ms": ms(claim.claimed_at)})
+            self.db.deliveries.insert_one(
+                {
+                    **_delivery_document(delivery),
+                    "next_ms": ms(now),
+                    "status": Status.SENDING.value,
+                    "attempts": 1,
+                    "claimed_ms": ms(claim.claimed_at),
+                }
+            )
         except DuplicateKeyError:
             return None
         return claim
@@ -75,52 +81,93 @@ class NotifyStore(Store):
         current = self.db.deliveries.find_one({"_id": delivery_id})
         if current is None or current["status"] not in DUE:
             return None
-        if current["status"] == Status.SENDING and rules.still_leased(moment(current["claimed_ms"]), now, lease):
+        if current["status"] == Status.SENDING and rules.still_leased(
+            moment(current["claimed_ms"]), now, lease
+        ):
             return None
         taken = self.db.deliveries.update_one(
             {"_id": delivery_id, "status": current["status"], "claimed_ms": current["claimed_ms"]},
-            {"$set": {"status": Status.SENDING.value, "claimed_ms": ms(now)}, "$inc": {"attempts": 1}},
+            {
+                "$set": {"status": Status.SENDING.value, "claimed_ms": ms(now)},
+                "$inc": {"attempts": 1},
+            },
         )
         if taken.modified_count != 1:
             return None
-        return Claim(_delivery(current), attempts=current["attempts"] + 1, claimed_at=moment(ms(now)))
+        return Claim(
+            _delivery(current), attempts=current["attempts"] + 1, claimed_at=moment(ms(now))
+        )
 
     def still_held(self, claim: Claim) -> bool:
         """True while this claim is still the delivery's (no one took it over)."""
-        return self.db.deliveries.find_one(
-            {"_id": claim.delivery.delivery_id, "status": Status.SENDING.value, "claimed_ms": ms(claim.claimed_at)},
-            {"_id": 1}) is not None
+        return (
+            self.db.deliveries.find_one(
+                {
+                    "_id": claim.delivery.delivery_id,
+                    "status": Status.SENDING.value,
+                    "claimed_ms": ms(claim.claimed_at),
+                },
+                {"_id": 1},
+            )
+            is not None
+        )
 
-    def finish(self, delivery_id: str, status: Status, now: datetime, detail: str,
-               patience: timedelta = timedelta(0)) -> None:
+    def finish(
+        self,
+        delivery_id: str,
+        status: Status,
+        now: datetime,
+        detail: str,
+        patience: timedelta = timedelta(0),
+    ) -> None:
         """Record a delivery's fate, trying for up to `patience` if the store is unreachable: a sent
         message whose outcome is not recorded is sent again once its lease runs out."""
         # Nested, so that the datetime stays a datetime.
-        self.persistently(lambda: self.db.deliveries.update_one(
-            {"_id": delivery_id}, {"$set": {"status": status.value, "outcome": {"at": now, "detail": detail}}}),
-            patience.total_seconds())
+        self.persistently(
+            lambda: self.db.deliveries.update_one(
+                {"_id": delivery_id},
+                {"$set": {"status": status.value, "outcome": {"at": now, "detail": detail}}},
+            ),
+            patience.total_seconds(),
+        )
 
     def retry_later(self, delivery_id: str, at: datetime, detail: str) -> None:
         self.db.deliveries.update_one(
-            {"_id": delivery_id}, {"$set": {"status": Status.PENDING.value, "next_ms": ms(at), "last_error": detail}})
+            {"_id": delivery_id},
+            {"$set": {"status": Status.PENDING.value, "next_ms": ms(at), "last_error": detail}},
+        )
 
     def due(self, now: datetime, lease: timedelta, limit: int = 200) -> list[str]:
         """Deliveries to attempt now: pending ones whose time came, and abandoned claims."""
-        ready = self.db.deliveries.find({"status": equal(Status.PENDING.value), "next_ms": {"$lte": ms(now)}},
-                                        {"_id": 1})
+        ready = self.db.deliveries.find(
+            {"status": equal(Status.PENDING.value), "next_ms": {"$lte": ms(now)}}, {"_id": 1}
+        )
         abandoned = self.db.deliveries.find(
-            {"status": equal(Status.SENDING.value), "claimed_ms": {"$lt": ms(now - lease)}}, {"_id": 1})
+            {"status": equal(Status.SENDING.value), "claimed_ms": {"$lt": ms(now - lease)}},
+            {"_id": 1},
+        )
         return [d["_id"] for d in ready.limit(limit)] + [d["_id"] for d in abandoned.limit(limit)]
 
     def dead_letters(self, limit: int) -> list[DeadLetter]:
-        found = self.db.deliveries.find({"status": Status.DEAD_LETTER.value}, {"event": 0}).limit(limit)
-        return [DeadLetter(d["_id"], Channel(d["channel"]), d["whom"], d["attempts"],
-                           (d.get("outcome") or {}).get("detail", "")) for d in found]
+        found = self.db.deliveries.find({"status": Status.DEAD_LETTER.value}, {"event": 0}).limit(
+            limit
+        )
+        return [
+            DeadLetter(
+                d["_id"],
+                Channel(d["channel"]),
+                d["whom"],
+                d["attempts"],
+                (d.get("outcome") or {}).get("detail", ""),
+            )
+            for d in found
+        ]
 
     def replay(self, delivery_id: str, now: datetime) -> bool:
         result = self.db.deliveries.update_one(
             {"_id": delivery_id, "status": Status.DEAD_LETTER.value},
-            {"$set": {"status": Status.PENDING.value, "next_ms": ms(now), "attempts": 0}})
+            {"$set": {"status": Status.PENDING.value, "next_ms": ms(now), "attempts": 0}},
+        )
         return result.modified_count == 1
 
     # Preferences and digests
@@ -128,12 +175,18 @@ class NotifyStore(Store):
     def preferences(self, patient_id: str) -> Preferences:
         found = self.db.preferences.find_one({"_id": patient_id}) or {}
         defaults = Preferences()
-        return Preferences(channels=Channels(found.get("channels", defaults.channels)),
-                           routine=Routine(found.get("routine", defaults.routine)), language=found.get("language"))
+        return Preferences(
+            channels=Channels(found.get("channels", defaults.channels)),
+            routine=Routine(found.get("routine", defaults.routine)),
+            language=found.get("language"),
+        )
 
     def set_preferences(self, patient_id: str, preferences: Preferences) -> None:
-        document = {"channels": preferences.channels.value, "routine": preferences.routine.value,
-                    "language": preferences.language}
+        document = {
+            "channels": preferences.channels.value,
+            "routine": preferences.routine.value,
+            "language": preferences.language,
+        }
         try:
             self.db.preferences.insert_one({"_id": patient_id, **document})
         except DuplicateKeyError:
@@ -141,14 +194,30 @@ class NotifyStore(Store):
 
     def add_digest_item(self, item: DigestItem) -> None:
         with contextlib.suppress(DuplicateKeyError):  # a redelivered event: already in the digest
-            self.db.digest_items.insert_one({
-                "_id": item.item_id, "patient_id": item.patient_id, "day": item.day.isoformat(), "at_ms": ms(item.at),
-                "event": item.event.model_dump(mode="json")})
+            self.db.digest_items.insert_one(
+                {
+                    "_id": item.item_id,
+                    "patient_id": item.patient_id,
+                    "day": item.day.isoformat(),
+                    "at_ms": ms(item.at),
+                    "event": item.event.model_dump(mode="json"),
+                }
+            )
 
     def digest_days_before(self, day: date) -> list[DigestItem]:
-        found = self.db.digest_items.find({"day": {"$lt": day.isoformat()}}).sort([("patient_id", 1), ("at_ms", 1)])
-        return [DigestItem(d["_id"], d["patient_id"], date.fromisoformat(d["day"]), moment(d["at_ms"]),
-                           Event.model_validate(d["event"])) for d in found]
+        found = self.db.digest_items.find({"day": {"$lt": day.isoformat()}}).sort(
+            [("patient_id", 1), ("at_ms", 1)]
+        )
+        return [
+            DigestItem(
+                d["_id"],
+                d["patient_id"],
+                date.fromisoformat(d["day"]),
+                moment(d["at_ms"]),
+                Event.model_validate(d["event"]),
+            )
+            for d in found
+        ]
 
     def drop_digest(self, digest: Digest) -> None:
         """The digest went out (or is recorded as a delivery to make): its items go."""
@@ -160,9 +229,14 @@ class NotifyStore(Store):
 
 def _delivery_document(delivery: Delivery) -> dict[str, Any]:
     document: dict[str, Any] = {
-        "_id": delivery.delivery_id, "event_id": delivery.event_id, "whom": delivery.whom,
-        "patient_id": delivery.patient_id, "professional_id": delivery.professional_id,
-        "channel": delivery.channel.value, "events": [event.model_dump(mode="json") for event in delivery.events]}
+        "_id": delivery.delivery_id,
+        "event_id": delivery.event_id,
+        "whom": delivery.whom,
+        "patient_id": delivery.patient_id,
+        "professional_id": delivery.professional_id,
+        "channel": delivery.channel.value,
+        "events": [event.model_dump(mode="json") for event in delivery.events],
+    }
     if delivery.digest:
         document["digest"] = True
     return document
@@ -170,7 +244,12 @@ def _delivery_document(delivery: Delivery) -> dict[str, Any]:
 
 def _delivery(document: dict[str, Any]) -> Delivery:
     return Delivery(
-        delivery_id=document["_id"], event_id=document["event_id"], whom=document["whom"],
-        patient_id=document.get("patient_id"), professional_id=document.get("professional_id") or "",
-        channel=Channel(document["channel"]), events=tuple(Event.model_validate(e) for e in document["events"]),
-        digest=bool(document.get("digest")))  # the store may answer 0/1
+        delivery_id=document["_id"],
+        event_id=document["event_id"],
+        whom=document["whom"],
+        patient_id=document.get("patient_id"),
+        professional_id=document.get("professional_id") or "",
+        channel=Channel(document["channel"]),
+        events=tuple(Event.model_validate(e) for e in document["events"]),
+        digest=bool(document.get("digest")),
+    )  # the store may answer 0/1

@@ -35,7 +35,9 @@ def walk(cluster: Any, token: str, ins: str, **filters: Any) -> tuple[list[dict[
     traces: list[dict[str, Any]] = []
     totals, cursor = set(), None
     while True:
-        page = cluster.audit.history(token, ins, {**filters, "limit": 2, **({"cursor": cursor} if cursor else {})})
+        page = cluster.audit.history(
+            token, ins, {**filters, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        )
         traces += page["traces"]
         totals.add(page["total"])
         cursor = page["next_cursor"]
@@ -64,11 +66,19 @@ def declare_medecin_traitant(cluster: Any, doctor: str, ins: str, patient: str) 
 def api(cluster: Any, tmp_path: Path) -> Iterator[httpx.Client]:
     """The real gateway, in its own process, calling this test's services."""
     port = free_port()
-    env = {**os.environ, "AMQP_URI": config["AMQP_URI"], "DMP_GATEWAY_PORT": str(port),
-           "DMP_RATE_PER_ACTOR_PER_MINUTE": "1000000"}
+    env = {
+        **os.environ,
+        "AMQP_URI": config["AMQP_URI"],
+        "DMP_GATEWAY_PORT": str(port),
+        "DMP_RATE_PER_ACTOR_PER_MINUTE": "1000000",
+    }
     with (tmp_path / "gateway.log").open("wb") as log:
-        gateway = subprocess.Popen([sys.executable, "-m", "services.gateway.main"], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "services.gateway.main"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_for("the gateway", lambda: port_answers("127.0.0.1", port), 30)
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
@@ -88,16 +98,28 @@ def test_the_legal_representatives_history_names_the_minors_secret_document_no_m
     ins, minor, parent = minor_with_parent(cluster, people)
     rpps, doctor = people.professional("10")
     cluster.consent.record_consent(doctor, ins)
-    ordinary = cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 ordinaire"))["document_id"]
-    secret = cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 secret", visibility=[SECRET]))[
-        "document_id"]
+    ordinary = cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 ordinaire"))[
+        "document_id"
+    ]
+    secret = cluster.dossier.add_document(
+        doctor, ins, submission(b"%PDF-1.4 secret", visibility=[SECRET])
+    )["document_id"]
     cluster.dossier.read_document(doctor, ins, secret)  # the doctor's first access is to the secret
     cluster.dossier.read_document(doctor, ins, ordinary)
     cluster.dossier.read_document(minor, ins, secret)
-    eventually(lambda: sum(t["document_id"] == ordinary and t["type"] == "document_read"
-                           for t in cluster.audit.history(minor, ins, {"limit": 200})["traces"]) == 1)
+    eventually(
+        lambda: (
+            sum(
+                t["document_id"] == ordinary and t["type"] == "document_read"
+                for t in cluster.audit.history(minor, ins, {"limit": 200})["traces"]
+            )
+            == 1
+        )
+    )
 
-    everything, _ = walk(cluster, minor, ins)  # the minor's own history: every trace, the secret's too
+    everything, _ = walk(
+        cluster, minor, ins
+    )  # the minor's own history: every trace, the secret's too
     of_the_secret = [t for t in everything if t["document_id"] == secret]
     assert {t["type"] for t in of_the_secret} >= {"document_added", "document_read", "first_access"}
 
@@ -113,27 +135,42 @@ def test_the_legal_representatives_history_names_the_minors_secret_document_no_m
     assert [t["document_id"] for t in added] == [ordinary]
     read, _ = walk(cluster, parent, ins, action="document_read")
     assert {t["document_id"] for t in read} == {ordinary}
-    by_author, _ = walk(cluster, parent, ins, professional_id=f"rpps:{rpps}",
-                        date_from=date.today().isoformat(), date_to=date.today().isoformat())
+    by_author, _ = walk(
+        cluster,
+        parent,
+        ins,
+        professional_id=f"rpps:{rpps}",
+        date_from=date.today().isoformat(),
+        date_to=date.today().isoformat(),
+    )
     assert secret not in json.dumps(by_author) and ordinary in {t["document_id"] for t in by_author}
     # A cursor the minor was given, at the secret's newest trace: the parent's page after it is theirs.
     newest = next(n for n, t in enumerate(everything) if t["document_id"] == secret)
     cursor = cluster.audit.history(minor, ins, {"limit": newest + 1})["next_cursor"]
     later = cluster.audit.history(parent, ins, {"limit": 200, "cursor": cursor})
     assert secret not in json.dumps(later)
-    assert ids(later["traces"]) == ids(everything[newest + 1:]) - ids(of_the_secret)
+    assert ids(later["traces"]) == ids(everything[newest + 1 :]) - ids(of_the_secret)
     bundle = cluster.audit.history(parent, ins, {"format": "fhir", "limit": 200})
     assert secret not in json.dumps(bundle)
     assert bundle["total"] == total == len(bundle["entry"])
     small = cluster.audit.history(parent, ins, {"format": "fhir", "limit": 1})
-    assert small["total"] == total and len(small["entry"]) == 1  # an honest total, not the page's size
+    assert (
+        small["total"] == total and len(small["entry"]) == 1
+    )  # an honest total, not the page's size
 
     rest = api.get(f"/api/v1/patients/{ins}/history", params={"limit": 200}, headers=bearer(parent))
     assert rest.status_code == 200, rest.text
     assert secret not in rest.text and rest.json()["total"] == total
-    fhir = api.get(f"/api/v1/patients/{ins}/history/fhir", params={"limit": 200}, headers=bearer(parent))
+    fhir = api.get(
+        f"/api/v1/patients/{ins}/history/fhir", params={"limit": 200}, headers=bearer(parent)
+    )
     assert fhir.status_code == 200 and secret not in fhir.text and fhir.json()["total"] == total
-    assert secret in api.get(f"/api/v1/patients/{ins}/history", params={"limit": 200}, headers=bearer(minor)).text
+    assert (
+        secret
+        in api.get(
+            f"/api/v1/patients/{ins}/history", params={"limit": 200}, headers=bearer(minor)
+        ).text
+    )
 
 
 def test_a_document_invisible_to_the_patient_leaves_no_trace_in_their_history_until_released(
@@ -143,11 +180,16 @@ def test_a_document_invisible_to_the_patient_leaves_no_trace_in_their_history_un
     cluster.dossier.open(patient, {"ins": ins})
     _, doctor = people.professional("10")
     cluster.consent.record_consent(doctor, ins)
-    hidden = cluster.dossier.add_document(doctor, ins, submission(
-        b"%PDF-1.4 resultat", visibility=["INVISIBLE_PATIENT"]))["document_id"]
+    hidden = cluster.dossier.add_document(
+        doctor, ins, submission(b"%PDF-1.4 resultat", visibility=["INVISIBLE_PATIENT"])
+    )["document_id"]
     cluster.dossier.read_document(doctor, ins, hidden)
-    eventually(lambda: any(t["type"] == "document_read"
-                           for t in cluster.audit.history(doctor, ins, {"limit": 200})["traces"]))
+    eventually(
+        lambda: any(
+            t["type"] == "document_read"
+            for t in cluster.audit.history(doctor, ins, {"limit": 200})["traces"]
+        )
+    )
 
     seen, total = walk(cluster, patient, ins)
     assert hidden not in json.dumps(seen)
@@ -159,11 +201,19 @@ def test_a_document_invisible_to_the_patient_leaves_no_trace_in_their_history_un
     assert hidden not in page.text and "Consultation d'un document" not in page.text
 
     cluster.dossier.release_document(doctor, ins, hidden)
-    eventually(lambda: any(t["type"] == "document_released"
-                           for t in cluster.audit.history(patient, ins, {"limit": 200})["traces"]))
+    eventually(
+        lambda: any(
+            t["type"] == "document_released"
+            for t in cluster.audit.history(patient, ins, {"limit": 200})["traces"]
+        )
+    )
     after, _ = walk(cluster, patient, ins)
     assert {t["type"] for t in after if t["document_id"] == hidden} >= {
-        "document_added", "document_read", "first_access", "document_released"}
+        "document_added",
+        "document_read",
+        "first_access",
+        "document_released",
+    }
 
 
 def test_a_masked_documents_traces_are_hidden_from_professionals_but_the_author_and_the_medecin_traitant(
@@ -177,22 +227,38 @@ def test_a_masked_documents_traces_are_hidden_from_professionals_but_the_author_
     for doctor in (author, cardiologist, mt):
         cluster.consent.record_consent(doctor, ins)
     declare_medecin_traitant(cluster, mt, ins, patient)
-    masked = cluster.dossier.add_document(author, ins, submission(b"%PDF-1.4 masque"))["document_id"]
-    own = cluster.dossier.add_document(cardiologist, ins, submission(b"%PDF-1.4 cardio"))["document_id"]
-    cluster.dossier.read_document(cardiologist, ins, masked)  # before the mask: a trace of the masked document
+    masked = cluster.dossier.add_document(author, ins, submission(b"%PDF-1.4 masque"))[
+        "document_id"
+    ]
+    own = cluster.dossier.add_document(cardiologist, ins, submission(b"%PDF-1.4 cardio"))[
+        "document_id"
+    ]
+    cluster.dossier.read_document(
+        cardiologist, ins, masked
+    )  # before the mask: a trace of the masked document
     cluster.dossier.set_visibility(patient, ins, masked, {"masked": True})
     cluster.dossier.read_document(mt, ins, masked)
-    eventually(lambda: [t["type"] for t in cluster.audit.history(patient, ins, {"limit": 200})["traces"]].count(
-        "document_read") == 2)
+    eventually(
+        lambda: (
+            [
+                t["type"] for t in cluster.audit.history(patient, ins, {"limit": 200})["traces"]
+            ].count("document_read")
+            == 2
+        )
+    )
     everything, _ = walk(cluster, patient, ins)
     of_masked = ids([t for t in everything if t["document_id"] == masked])
 
     by_cardiologist, _ = walk(cluster, cardiologist, ins)  # an author of another document
-    assert masked not in json.dumps(by_cardiologist) and {t["document_id"] for t in by_cardiologist} == {own}
+    assert masked not in json.dumps(by_cardiologist) and {
+        t["document_id"] for t in by_cardiologist
+    } == {own}
     by_author, _ = walk(cluster, author, ins)
     assert ids(by_author) == of_masked  # including the patient's masking and the reads of others
     by_mt, _ = walk(cluster, mt, ins)
-    assert ids(by_mt) == ids(everything)  # the médecin traitant sees masked documents, and their traces
+    assert ids(by_mt) == ids(
+        everything
+    )  # the médecin traitant sees masked documents, and their traces
     _, stranger = people.professional("10")
     assert walk(cluster, stranger, ins) == ([], 0)
 
@@ -212,18 +278,28 @@ def test_a_closed_or_deleted_dossier_still_shows_its_access_history_to_professio
     eventually(lambda: cluster.audit.history(author, ins)["total"] == 1)
     assert cluster.audit.history(mt, ins)["total"] > 0
 
-    for transition, event in (("close", "dossier_closed"), ("request_deletion", "dossier_deletion_requested")):
+    for transition, event in (
+        ("close", "dossier_closed"),
+        ("request_deletion", "dossier_deletion_requested"),
+    ):
         getattr(cluster.dossier, transition)(patient, ins)
-        eventually(lambda: event in {t["type"] for t in cluster.audit.history(patient, ins)["traces"]})  # noqa: B023
+        eventually(
+            lambda: event in {t["type"] for t in cluster.audit.history(patient, ins)["traces"]}  # noqa: B023
+        )
         for professional in (mt, author):
             with pytest.raises(AccessDenied) as refused:
                 cluster.audit.history(professional, ins)
             assert refused.value.details[0]["rule"] == "R-DOSSIER-CLOSED"
             with pytest.raises(AccessDenied):
-                cluster.audit.history(professional, ins, {"format": "fhir", "action": "document_added"})
+                cluster.audit.history(
+                    professional, ins, {"format": "fhir", "action": "document_added"}
+                )
         rest = api.get(f"/api/v1/patients/{ins}/history/fhir", headers=bearer(mt))
         assert rest.status_code == 403 and "R-DOSSIER-CLOSED" in rest.text
-        assert walk(cluster, stranger, ins) == ([], 0)  # told nothing, as of any dossier they wrote nothing in
+        assert walk(cluster, stranger, ins) == (
+            [],
+            0,
+        )  # told nothing, as of any dossier they wrote nothing in
         # The patient keeps their own history, and it holds the refusals.
         refusals = [t for t in walk(cluster, patient, ins)[0] if t["rule"] == "R-DOSSIER-CLOSED"]
         assert {t["actor"]["id"] for t in refusals} == {verify_id(mt), verify_id(author)}

@@ -22,7 +22,9 @@ from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
 from tests.store_commands import Commands, listening
 
-pytestmark = pytest.mark.store  # the stores' contract: `make test-store MONGO_URI=...` runs it on any MongoDB
+pytestmark = (
+    pytest.mark.store
+)  # the stores' contract: `make test-store MONGO_URI=...` runs it on any MongoDB
 
 
 @pytest.fixture
@@ -33,16 +35,30 @@ def store(environment: dict[str, str]) -> Iterator[tuple[AuditStore, Commands]]:
         client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"], tz_aware=True)
     database: Database[dict[str, Any]] = client[name]
     AuditStore.prepare(database)
-    relay = OutboxRelay(database, AuditStore.outbox_collections, "amqp://unused", 1.0, "audit")  # never started
+    relay = OutboxRelay(
+        database, AuditStore.outbox_collections, "amqp://unused", 1.0, "audit"
+    )  # never started
     yield AuditStore(database, relay, Settings.from_env()), commands
-    client.drop_database(name)  # run on an operator's MongoDB too (make test-store): leave nothing there
+    client.drop_database(
+        name
+    )  # run on an operator's MongoDB too (make test-store): leave nothing there
     client.close()
 
 
-def event(patient_id: str, event_type: EventType = EventType.DOSSIER_OPENED, document_id: str | None = None) -> Event:
+def event(
+    patient_id: str,
+    event_type: EventType = EventType.DOSSIER_OPENED,
+    document_id: str | None = None,
+) -> Event:
     actor = ActorRef(id="prof_10000000009", kind=ActorKind.PROFESSIONAL.value)
-    return Event(type=event_type, source="dossier", occurred_at=utcnow(), actor=actor, patient_id=patient_id,
-                 document_id=document_id)
+    return Event(
+        type=event_type,
+        source="dossier",
+        occurred_at=utcnow(),
+        actor=actor,
+        patient_id=patient_id,
+        document_id=document_id,
+    )
 
 
 def whole(store: AuditStore, chain: str) -> tuple[int, bool]:
@@ -51,24 +67,40 @@ def whole(store: AuditStore, chain: str) -> tuple[int, bool]:
     return last, broken is None
 
 
-def test_a_trace_costs_three_commands_once_its_chain_exists(store: tuple[AuditStore, Commands]) -> None:
+def test_a_trace_costs_three_commands_once_its_chain_exists(
+    store: tuple[AuditStore, Commands],
+) -> None:
     audit, commands = store
     patient = f"pat_{uuid.uuid4().hex[:12]}"
     audit.append(trace_of(event(patient)), utcnow())
     sent = commands.during(lambda: audit.append(trace_of(event(patient)), utcnow()))
-    assert [name for name, _ in sent] == ["find", "insert", "update"], sent  # the head, the trace, the head
+    assert [name for name, _ in sent] == ["find", "insert", "update"], (
+        sent
+    )  # the head, the trace, the head
     assert whole(audit, patient) == (2, True)
 
 
-def test_a_deposits_document_is_remembered_in_one_command(store: tuple[AuditStore, Commands]) -> None:
+def test_a_deposits_document_is_remembered_in_one_command(
+    store: tuple[AuditStore, Commands],
+) -> None:
     audit, commands = store
-    added = event(f"pat_{uuid.uuid4().hex[:12]}", EventType.DOCUMENT_ADDED, f"doc_{uuid.uuid4().hex[:12]}")
+    added = event(
+        f"pat_{uuid.uuid4().hex[:12]}", EventType.DOCUMENT_ADDED, f"doc_{uuid.uuid4().hex[:12]}"
+    )
     sent = commands.during(lambda: audit.remember_document(added))
     assert sent == [("insert", "documents")]
     # a later event of the same document still finds it and changes it (a look-up, then the change)
-    masked = Event(type=EventType.DOCUMENT_MASKED, source="dossier", occurred_at=utcnow(),
-                   patient_id=added.patient_id, document_id=added.document_id)
-    assert [name for name, _ in commands.during(lambda: audit.remember_document(masked))] == ["find", "update"]
+    masked = Event(
+        type=EventType.DOCUMENT_MASKED,
+        source="dossier",
+        occurred_at=utcnow(),
+        patient_id=added.patient_id,
+        document_id=added.document_id,
+    )
+    assert [name for name, _ in commands.during(lambda: audit.remember_document(masked))] == [
+        "find",
+        "update",
+    ]
 
 
 def test_an_event_traced_twice_is_kept_once(store: tuple[AuditStore, Commands]) -> None:
@@ -81,15 +113,22 @@ def test_an_event_traced_twice_is_kept_once(store: tuple[AuditStore, Commands]) 
     assert whole(audit, patient) == (2, True)
 
 
-def test_a_head_left_behind_by_a_writer_that_died_is_caught_up(store: tuple[AuditStore, Commands]) -> None:
+def test_a_head_left_behind_by_a_writer_that_died_is_caught_up(
+    store: tuple[AuditStore, Commands],
+) -> None:
     """A writer stored its trace, then died before moving the chain's head: the next one lands after it."""
     audit, _ = store
     patient = f"pat_{uuid.uuid4().hex[:12]}"
     audit.append(trace_of(event(patient)), utcnow())
     head = audit.db.chain_heads.find_one({"_id": patient})
     assert head is not None and head["seq"] == 1
-    orphan = {**trace_document(trace_of(event(patient))), "chain": patient, "seq": 2, "prev_hash": head["hash"],
-              "recorded_at": utcnow()}
+    orphan = {
+        **trace_document(trace_of(event(patient))),
+        "chain": patient,
+        "seq": 2,
+        "prev_hash": head["hash"],
+        "recorded_at": utcnow(),
+    }
     orphan["hash"] = link(orphan)
     audit.db.traces.insert_one(orphan)  # and no head moved
     assert audit.append(trace_of(event(patient)), utcnow()) is True
@@ -99,8 +138,12 @@ def test_a_head_left_behind_by_a_writer_that_died_is_caught_up(store: tuple[Audi
 def test_writers_racing_on_one_chain_keep_it_whole(store: tuple[AuditStore, Commands]) -> None:
     audit, _ = store
     patient = f"pat_{uuid.uuid4().hex[:12]}"
-    threads = [threading.Thread(target=lambda: [audit.append(trace_of(event(patient)), utcnow()) for _ in range(5)])
-               for _ in range(4)]
+    threads = [
+        threading.Thread(
+            target=lambda: [audit.append(trace_of(event(patient)), utcnow()) for _ in range(5)]
+        )
+        for _ in range(4)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

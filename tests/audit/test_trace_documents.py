@@ -10,7 +10,9 @@ from services.audit.store import trace_document, trace_from_document
 from services.common.events import ActorRef, Event, EventType
 
 AT = datetime(2026, 12, 2, 9, 30, 12, 345678, tzinfo=UTC)
-DOCTOR = ActorRef(kind="professional", id="rpps:10000000009", profession="10", organisation="750000001")
+DOCTOR = ActorRef(
+    kind="professional", id="rpps:10000000009", profession="10", organisation="750000001"
+)
 
 
 def written_the_old_way(event: Event, document_author: str | None = None) -> dict[str, Any]:
@@ -25,14 +27,30 @@ def written_the_old_way(event: Event, document_author: str | None = None) -> dic
 
 
 def linked(document: dict[str, Any], seq: int, previous: str) -> dict[str, Any]:
-    trace = {**document, "chain": chain.chain_of(document), "seq": seq, "prev_hash": previous, "recorded_at": AT}
+    trace = {
+        **document,
+        "chain": chain.chain_of(document),
+        "seq": seq,
+        "prev_hash": previous,
+        "recorded_at": AT,
+    }
     trace["hash"] = chain.link(trace)
     return trace
 
 
 EVENTS = [
-    Event(type=EventType.DOCUMENT_READ, source="dossier", occurred_at=AT, actor=DOCTOR, patient_id="pat_1",
-          dossier_id="dos_1", document_id="doc_1", rule="R-CONSENT", emergency=True, data={"category": "11488-4"}),
+    Event(
+        type=EventType.DOCUMENT_READ,
+        source="dossier",
+        occurred_at=AT,
+        actor=DOCTOR,
+        patient_id="pat_1",
+        dossier_id="dos_1",
+        document_id="doc_1",
+        rule="R-CONSENT",
+        emergency=True,
+        data={"category": "11488-4"},
+    ),
     Event(type=EventType.DOSSIER_OPENED, source="dossier", occurred_at=AT, patient_id="pat_1"),
     Event(type=EventType.LOGGED_IN, source="identity", occurred_at=AT),  # the system chain
 ]
@@ -49,8 +67,10 @@ def test_a_chain_written_the_old_way_still_verifies_and_hashes_alike() -> None:
     for seq, event in enumerate(EVENTS, start=1):
         old.append(linked(written_the_old_way(event), seq, previous))
         previous = old[-1]["hash"]
-    new = [linked(trace_document(trace_of(event)), trace["seq"], trace["prev_hash"])
-           for event, trace in zip(EVENTS, old, strict=True)]
+    new = [
+        linked(trace_document(trace_of(event)), trace["seq"], trace["prev_hash"])
+        for event, trace in zip(EVENTS, old, strict=True)
+    ]
     assert [t["hash"] for t in new] == [t["hash"] for t in old]
     assert chain.first_break("pat_1", old)[0] is None
 

@@ -23,6 +23,7 @@ from tests.journeys import (
 
 def traced(cluster: Any, deposit: Deposit, count: int) -> list[dict[str, Any]]:
     """The patient's history once it holds at least `count` traces."""
+
     def enough() -> list[dict[str, Any]]:
         history = cluster.audit.history(deposit.patient, deposit.ins, {"limit": 200})
         return list(history["traces"]) if history["total"] >= count else []
@@ -42,17 +43,23 @@ def settled(cluster: Any, deposit: Deposit, count: int) -> None:
         seen = now
 
 
-def test_the_journey_leaves_an_intact_chain(cluster: Any, deposit: Deposit, environment: dict[str, str]) -> None:
+def test_the_journey_leaves_an_intact_chain(
+    cluster: Any, deposit: Deposit, environment: dict[str, str]
+) -> None:
     cluster.dossier.read_document(deposit.doctor, deposit.ins, deposit.document_id)
     traced(cluster, deposit, 4)
     report = cluster.audit.verify()
     assert report["intact"] and report["traces"] >= 4
     traces = service_database(environment, "audit").traces
-    chain = [t["seq"] for t in traces.find({"patient_id": {"$ne": None}, "chain": {"$ne": "system"}})]
+    chain = [
+        t["seq"] for t in traces.find({"patient_id": {"$ne": None}, "chain": {"$ne": "system"}})
+    ]
     assert sorted(chain)[:4] == [1, 2, 3, 4]
 
 
-def test_an_edited_trace_is_reported(cluster: Any, deposit: Deposit, environment: dict[str, str]) -> None:
+def test_an_edited_trace_is_reported(
+    cluster: Any, deposit: Deposit, environment: dict[str, str]
+) -> None:
     traced(cluster, deposit, 3)
     traces = service_database(environment, "audit").traces
     victim = traces.find_one({"type": "document_added"})
@@ -60,7 +67,9 @@ def test_an_edited_trace_is_reported(cluster: Any, deposit: Deposit, environment
     traces.replace_one({"_id": victim["_id"]}, {**victim, "outcome": "denied"})
     report = cluster.audit.verify()
     assert not report["intact"]
-    assert {"chain": victim["chain"], "seq": victim["seq"], "problem": "altered"} in report["breaks"]
+    assert {"chain": victim["chain"], "seq": victim["seq"], "problem": "altered"} in report[
+        "breaks"
+    ]
 
 
 def test_a_deleted_trace_is_reported_as_a_missing_link(
@@ -71,7 +80,11 @@ def test_a_deleted_trace_is_reported_as_a_missing_link(
     victim = traces.find_one({"type": "consent_recorded"})
     assert victim is not None
     traces.delete_one({"_id": victim["_id"]})
-    assert {"chain": victim["chain"], "seq": victim["seq"], "problem": "missing"} in cluster.audit.verify()["breaks"]
+    assert {
+        "chain": victim["chain"],
+        "seq": victim["seq"],
+        "problem": "missing",
+    } in cluster.audit.verify()["breaks"]
 
 
 def test_rewriting_a_whole_chain_is_caught_by_a_signed_checkpoint(
@@ -82,13 +95,20 @@ def test_rewriting_a_whole_chain_is_caught_by_a_signed_checkpoint(
     traces = service_database(environment, "audit").traces
     name = traces.find_one({"type": "document_added"})["chain"]  # type: ignore[index]
     previous = "0" * 64
-    for trace in list(traces.find({"chain": name}).sort([("seq", 1)])):  # a careful forger recomputes every hash
-        forged = {**trace, "prev_hash": previous, "outcome": "denied" if trace["type"] == "document_added"
-                  else trace["outcome"]}
+    for trace in list(
+        traces.find({"chain": name}).sort([("seq", 1)])
+    ):  # a careful forger recomputes every hash
+        forged = {
+            **trace,
+            "prev_hash": previous,
+            "outcome": "denied" if trace["type"] == "document_added" else trace["outcome"],
+        }
         forged["hash"] = link(forged)
         traces.replace_one({"_id": trace["_id"]}, forged)
         previous = forged["hash"]
-    service_database(environment, "audit").chain_heads.update_one({"_id": name}, {"$set": {"hash": previous}})
+    service_database(environment, "audit").chain_heads.update_one(
+        {"_id": name}, {"$set": {"hash": previous}}
+    )
     report = cluster.audit.verify()
     assert report["breaks"] == [] and not report["intact"]
     assert any(m.get("chain") == name for m in report["checkpoint_mismatches"])
@@ -96,7 +116,9 @@ def test_rewriting_a_whole_chain_is_caught_by_a_signed_checkpoint(
 
 def test_concurrent_events_keep_the_chain_whole(cluster: Any, deposit: Deposit) -> None:
     for n in range(20):
-        cluster.dossier.add_document(deposit.doctor, deposit.ins, submission(f"%PDF-1.4 {n}".encode()))
+        cluster.dossier.add_document(
+            deposit.doctor, deposit.ins, submission(f"%PDF-1.4 {n}".encode())
+        )
     traced(cluster, deposit, 23)
     assert cluster.audit.verify()["intact"]
 
@@ -106,13 +128,23 @@ def test_history_filters_pages_and_labels(cluster: Any, deposit: Deposit, people
     traced(cluster, deposit, 5)
     reads = cluster.audit.history(deposit.patient, deposit.ins, {"action": "document_read"})
     assert reads["total"] == 1 and reads["traces"][0]["label"] == "Consultation d'un document"
-    english = cluster.audit.history(deposit.patient, deposit.ins, {"action": "document_read", "language": "en"})
+    english = cluster.audit.history(
+        deposit.patient, deposit.ins, {"action": "document_read", "language": "en"}
+    )
     assert english["traces"][0]["label"] == "Document read"
-    mine = cluster.audit.history(deposit.patient, deposit.ins, {"professional_id": f"rpps:{deposit.doctor_rpps}"})
-    assert mine["total"] >= 3 and {t["actor"]["id"] for t in mine["traces"]} == {f"rpps:{deposit.doctor_rpps}"}
-    assert cluster.audit.history(deposit.patient, deposit.ins, {"date_to": "2000-01-01"})["total"] == 0
+    mine = cluster.audit.history(
+        deposit.patient, deposit.ins, {"professional_id": f"rpps:{deposit.doctor_rpps}"}
+    )
+    assert mine["total"] >= 3 and {t["actor"]["id"] for t in mine["traces"]} == {
+        f"rpps:{deposit.doctor_rpps}"
+    }
+    assert (
+        cluster.audit.history(deposit.patient, deposit.ins, {"date_to": "2000-01-01"})["total"] == 0
+    )
     first = cluster.audit.history(deposit.patient, deposit.ins, {"limit": 2})
-    second = cluster.audit.history(deposit.patient, deposit.ins, {"limit": 2, "cursor": first["next_cursor"]})
+    second = cluster.audit.history(
+        deposit.patient, deposit.ins, {"limit": 2, "cursor": first["next_cursor"]}
+    )
     assert not {t["event_id"] for t in first["traces"]} & {t["event_id"] for t in second["traces"]}
 
 
@@ -124,7 +156,9 @@ def test_the_three_audiences(cluster: Any, deposit: Deposit, people: People) -> 
     everything = cluster.audit.history(deposit.patient, deposit.ins, {"limit": 200})["total"]
     rpps_mt, mt = people.professional()
     become_medecin_traitant(cluster, deposit.ins, deposit.patient, mt, rpps_mt)
-    assert eventually(lambda: cluster.audit.history(mt, deposit.ins, {"limit": 200})["total"] >= everything)
+    assert eventually(
+        lambda: cluster.audit.history(mt, deposit.ins, {"limit": 200})["total"] >= everything
+    )
     author = cluster.audit.history(deposit.doctor, deposit.ins, {"limit": 200})
     assert author["audience"] == "document_author"
     assert {t["document_id"] for t in author["traces"]} == {deposit.document_id}
@@ -141,12 +175,16 @@ def test_fhir_export_is_valid_audit_events(cluster: Any, deposit: Deposit) -> No
     assert added.agent[0].who.identifier.value == deposit.doctor_rpps and added.action == "C"
 
 
-def purged(cluster: Any, deposit: Deposit, clock: FakeClock, environment: dict[str, str]) -> tuple[Any, str]:
+def purged(
+    cluster: Any, deposit: Deposit, clock: FakeClock, environment: dict[str, str]
+) -> tuple[Any, str]:
     """Ask for the dossier's deletion, let the three months pass, purge it, and wait until its traces are
     gone: (audit's traces collection, the patient's id)."""
     cluster.dossier.request_deletion(deposit.patient, deposit.ins)
     # Three months pass before the purge: the deletion request's own trace is in the chain long before.
-    eventually(lambda: "dossier_deletion_requested" in {t["type"] for t in traced(cluster, deposit, 4)})
+    eventually(
+        lambda: "dossier_deletion_requested" in {t["type"] for t in traced(cluster, deposit, 4)}
+    )
     settled(cluster, deposit, 4)
     clock.advance(timedelta(days=91))
     cluster.dossier.purge_due()
@@ -156,24 +194,37 @@ def purged(cluster: Any, deposit: Deposit, clock: FakeClock, environment: dict[s
     return traces, str(patient_id)
 
 
-def test_traces_are_purged_with_the_dossier(cluster: Any, deposit: Deposit, clock: FakeClock,
-                                             environment: dict[str, str]) -> None:
+def test_traces_are_purged_with_the_dossier(
+    cluster: Any, deposit: Deposit, clock: FakeClock, environment: dict[str, str]
+) -> None:
     traced(cluster, deposit, 3)
     cluster.audit.checkpoint()
     purged(cluster, deposit, clock, environment)
-    assert cluster.audit.verify()["intact"]  # the checkpoint's head for that chain is known to be purged
+    assert cluster.audit.verify()[
+        "intact"
+    ]  # the checkpoint's head for that chain is known to be purged
 
 
 def test_a_late_event_of_a_purged_dossier_leaves_nothing_in_the_trail(
-    cluster: Any, deposit: Deposit, clock: FakeClock, environment: dict[str, str],
+    cluster: Any,
+    deposit: Deposit,
+    clock: FakeClock,
+    environment: dict[str, str],
 ) -> None:
     settled(cluster, deposit, 3)
     traces, patient_id = purged(cluster, deposit, clock, environment)
     # An event of the dossier decided before its purge, delivered after it (a redelivery, a slow worker).
     dispatch = event_dispatcher(uri=config["AMQP_URI"])
-    late = Event(type="document_read", source="dossier", occurred_at=utcnow(), patient_id=patient_id,
-                 document_id=deposit.document_id)
-    marker = Event(type="document_read", source="dossier", occurred_at=utcnow(), patient_id="pat_marker")
+    late = Event(
+        type="document_read",
+        source="dossier",
+        occurred_at=utcnow(),
+        patient_id=patient_id,
+        document_id=deposit.document_id,
+    )
+    marker = Event(
+        type="document_read", source="dossier", occurred_at=utcnow(), patient_id="pat_marker"
+    )
     dispatch("dossier", "document_read", late.model_dump(mode="json"))
     dispatch("dossier", "document_read", marker.model_dump(mode="json"))
     eventually(lambda: traces.find_one({"patient_id": "pat_marker"}))
@@ -194,11 +245,20 @@ def test_a_purge_that_dossier_does_not_confirm_erases_nothing(
     assert dossier is not None
     patient_id, traces = dossier["patient_id"], service_database(environment, "audit").traces
     kept = traces.count_documents({"patient_id": patient_id})
-    lie = Event(type="dossier_purged", source="dossier", occurred_at=utcnow(), patient_id=patient_id,
-                dossier_id=dossier["_id"])
+    lie = Event(
+        type="dossier_purged",
+        source="dossier",
+        occurred_at=utcnow(),
+        patient_id=patient_id,
+        dossier_id=dossier["_id"],
+    )
     event_dispatcher(config["AMQP_URI"])("dossier", "dossier_purged", lie.model_dump(mode="json"))
-    refusal = eventually(lambda: traces.find_one({"rule": "R-PURGE-UNCONFIRMED", "data.event_id": lie.event_id}))
-    assert refusal is not None and refusal["type"] == "access_denied" and refusal["patient_id"] is None
+    refusal = eventually(
+        lambda: traces.find_one({"rule": "R-PURGE-UNCONFIRMED", "data.event_id": lie.event_id})
+    )
+    assert (
+        refusal is not None and refusal["type"] == "access_denied" and refusal["patient_id"] is None
+    )
     assert traces.count_documents({"patient_id": patient_id}) == kept
     assert cluster.audit.verify()["intact"]
 
@@ -211,9 +271,18 @@ def test_the_verifier_reports_a_trail_erased_while_its_dossier_is_still_there(
     settled(cluster, deposit, 3)
     patient_id = str(cluster.identity.patient_id_for(deposit.ins))
     audit = service_database(environment, "audit")
-    audit.purged_chains.insert_one({"_id": patient_id, "purged_at": utcnow(), "event_id": "evt_lie",
-                                    "purge_ms": int(utcnow().timestamp() * 1000)})
+    audit.purged_chains.insert_one(
+        {
+            "_id": patient_id,
+            "purged_at": utcnow(),
+            "event_id": "evt_lie",
+            "purge_ms": int(utcnow().timestamp() * 1000),
+        }
+    )
     report = cluster.audit.verify()
     assert not report["intact"]
-    assert {"chain": patient_id, "problem": "purged while its dossier is still there",
-            "dossier_status": "open"} in report["breaks"]
+    assert {
+        "chain": patient_id,
+        "problem": "purged while its dossier is still there",
+        "dossier_status": "open",
+    } in report["breaks"]

@@ -60,19 +60,29 @@ def generated() -> dict[str, Any]:
 def test_the_committed_contract_is_what_the_code_says(generated: dict[str, Any]) -> None:
     committed = json.loads(COMMITTED.read_text())
     assert committed == generated, (
-        "services/gateway/asyncapi.json is stale: python -m services.common.asyncapi > services/gateway/asyncapi.json")
+        "services/gateway/asyncapi.json is stale: python -m services.common.asyncapi > services/gateway/asyncapi.json"
+    )
 
 
-def test_the_contract_is_a_valid_asyncapi_3_document(validator: Draft7Validator, generated: dict[str, Any]) -> None:
+def test_the_contract_is_a_valid_asyncapi_3_document(
+    validator: Draft7Validator, generated: dict[str, Any]
+) -> None:
     problems = violations(validator, generated)
-    assert not problems, "the official AsyncAPI 3.0.0 schema refuses the contract:\n" + "\n".join(problems)
+    assert not problems, "the official AsyncAPI 3.0.0 schema refuses the contract:\n" + "\n".join(
+        problems
+    )
 
 
 BREAKAGES: dict[str, Callable[[dict[str, Any]], object]] = {
-    "operations/dossier.status": lambda contract: contract["operations"]["dossier.status"].update(action="call"),
-    "channels/dossier.events": lambda contract: contract["channels"]["dossier.events"].update(adress="{type}"),
-    "components/messages/event": lambda contract: contract["components"]["messages"]["event"].update(
-        payload={"type": "a thing"}),
+    "operations/dossier.status": lambda contract: contract["operations"]["dossier.status"].update(
+        action="call"
+    ),
+    "channels/dossier.events": lambda contract: contract["channels"]["dossier.events"].update(
+        adress="{type}"
+    ),
+    "components/messages/event": lambda contract: contract["components"]["messages"][
+        "event"
+    ].update(payload={"type": "a thing"}),
     "(the document)": lambda contract: contract.pop("info"),
 }
 
@@ -104,7 +114,11 @@ def test_every_reference_in_the_contract_resolves(generated: dict[str, Any]) -> 
     for reference in set(references(generated)):
         node: Any = generated
         for step in reference.removeprefix("#/").split("/"):
-            node = node.get(step.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+            node = (
+                node.get(step.replace("~1", "/").replace("~0", "~"))
+                if isinstance(node, dict)
+                else None
+            )
         if not reference.startswith("#/") or node is None:
             unresolved.append(reference)
     assert not unresolved, sorted(unresolved)
@@ -117,11 +131,21 @@ def test_every_rpc_is_published_with_who_may_call_it(generated: dict[str, Any]) 
         assert operation["x-dmp-callers"] == sorted(callers), name
         assert generated["channels"][name]["address"] == name
         assert operation["channel"] == {"$ref": f"#/channels/{name}"}
-        for reference in [*generated["channels"][name]["messages"].values(), *operation["reply"]["messages"]]:
-            assert reference["$ref"].removeprefix("#/components/messages/") in generated["components"]["messages"]
+        for reference in [
+            *generated["channels"][name]["messages"].values(),
+            *operation["reply"]["messages"],
+        ]:
+            assert (
+                reference["$ref"].removeprefix("#/components/messages/")
+                in generated["components"]["messages"]
+            )
     grant = generated["components"]["messages"]["consent.grant.request"]["payload"]["properties"]
     assert set(grant["kwargs"]["properties"]) == {"token", "ins", "action"}
-    assert [item["title"] for item in grant["args"]["items"]] == ["token", "ins", "action"]  # the signature's order
+    assert [item["title"] for item in grant["args"]["items"]] == [
+        "token",
+        "ins",
+        "action",
+    ]  # the signature's order
 
 
 def test_every_event_source_and_subscription_is_published(generated: dict[str, Any]) -> None:
@@ -133,7 +157,9 @@ def test_every_event_source_and_subscription_is_published(generated: dict[str, A
         operation = generated["operations"][f"{subscription.consumer}.from-{subscription.source}"]
         assert operation["x-dmp-event-types"] == list(subscription.event_types)
     envelope = generated["components"]["messages"]["event"]["payload"]
-    assert {"type", "source", "occurred_at"} <= set(envelope["required"]) and "event_id" in envelope["properties"]
+    assert {"type", "source", "occurred_at"} <= set(
+        envelope["required"]
+    ) and "event_id" in envelope["properties"]
 
 
 def test_every_reply_and_event_says_how_it_is_signed(generated: dict[str, Any]) -> None:
@@ -144,8 +170,16 @@ def test_every_reply_and_event_says_how_it_is_signed(generated: dict[str, Any]) 
     for trait, answers in (("signedEvent", ""), ("signedReply", "dossier.status")):
         written = keys.sign("dossier", "dossier.events", "document_added", b"{}", answers=answers)
         assert traits[trait]["headers"]["required"] == sorted(written), trait
-        assert json.dumps(signed_bytes("<exchange>", "<routing key>", "<correlation id>", "<x-dmp-answers>", b"")
-                          .decode()) in traits[trait]["description"]
+        assert (
+            json.dumps(
+                signed_bytes(
+                    "<exchange>", "<routing key>", "<correlation id>", "<x-dmp-answers>", b""
+                ).decode()
+            )
+            in traits[trait]["description"]
+        )
     assert messages["event"]["traits"] == [{"$ref": "#/components/messageTraits/signedEvent"}]
     for name in rpc_callers():
-        assert messages[f"{name}.reply"]["traits"] == [{"$ref": "#/components/messageTraits/signedReply"}], name
+        assert messages[f"{name}.reply"]["traits"] == [
+            {"$ref": "#/components/messageTraits/signedReply"}
+        ], name

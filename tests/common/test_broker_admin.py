@@ -38,7 +38,9 @@ def admin(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     uri = f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"
     management = Management.for_broker(uri)
     management.call("PUT", f"vhosts/{vhost}", {})
-    management.call("PUT", f"permissions/{vhost}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+    management.call(
+        "PUT", f"permissions/{vhost}/guest", {"configure": ".*", "write": ".*", "read": ".*"}
+    )
     monkeypatch.setenv("AMQP_URI", uri)
     yield uri
     deprovision(uri, (partner(uri), Principal("admin", f"{user_prefix(uri)}admin")))
@@ -129,12 +131,18 @@ def test_remove_cuts_an_external_service_off_and_deletes_its_queues(
     uri = capsys.readouterr().out.strip()
     dossier_events = Exchange("dossier.events", type="topic", durable=True, passive=True)  # type: ignore[no-untyped-call]
     with Connection(uri) as connection:  # type: ignore[no-untyped-call]
-        queue = Queue("partner.from-dossier", exchange=dossier_events,  # type: ignore[no-untyped-call]
-                      routing_key="document_added", durable=True)
+        queue = Queue(
+            "partner.from-dossier",
+            exchange=dossier_events,  # type: ignore[no-untyped-call]
+            routing_key="document_added",
+            durable=True,
+        )
         queue(connection.default_channel).declare()  # type: ignore[no-untyped-call]
         main(["remove", "partner"])
         assert "partner.from-dossier" in capsys.readouterr().out
-        with pytest.raises(amqp.exceptions.ConnectionForced):  # an open connection does not outlive its user
+        with pytest.raises(
+            amqp.exceptions.ConnectionForced
+        ):  # an open connection does not outlive its user
             connection.drain_events(timeout=5)
     assert not connects(uri)
     management, vhost = Management.for_broker(admin), admin.rsplit("/", 1)[1]
@@ -151,13 +159,20 @@ def test_remove_refuses_the_systems_own_principals_and_unknown_names(admin: str)
     assert "not admitted" in exits(["remove", "nobody"])
 
 
-def test_no_command_resets_the_administrators_own_user(admin: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_command_resets_the_administrators_own_user(
+    admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Users are `<prefix><name>`: an administrator named like that must not be re-admitted as a client."""
     management, vhost = Management.for_broker(admin), admin.rsplit("/", 1)[1]
     administrator = Principal("admin", f"{user_prefix(admin)}admin")
-    management.call("PUT", f"users/{administrator.username}", {"password": "admin-pw", "tags": "administrator"})
-    management.call("PUT", f"permissions/{vhost}/{administrator.username}",
-                    {"configure": ".*", "write": ".*", "read": ".*"})
+    management.call(
+        "PUT", f"users/{administrator.username}", {"password": "admin-pw", "tags": "administrator"}
+    )
+    management.call(
+        "PUT",
+        f"permissions/{vhost}/{administrator.username}",
+        {"configure": ".*", "write": ".*", "read": ".*"},
+    )
     monkeypatch.setenv("AMQP_URI", uri_for(admin, administrator, "admin-pw"))
     assert "administrator's user" in exits(["admit", "admin"])
     assert "administrator's user" in exits(["remove", "admin"])

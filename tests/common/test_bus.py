@@ -28,21 +28,24 @@ def test_every_rpc_method_says_who_may_call_it() -> None:
     assert all(callers for callers in table.values())
 
 
-@pytest.mark.parametrize("principal, key, expected", [
-    ("notify", "identity.contact_of", True),
-    ("gateway", "identity.contact_of", False),
-    ("audit", "identity.contact_of", False),
-    ("identity", "notify.deliver_identity_message", True),
-    ("gateway", "notify.deliver_identity_message", False),
-    ("operator", "identity.set_status", True),
-    ("gateway", "identity.set_status", False),
-    ("gateway", "dossier.search", True),
-    ("operator", "dossier.purge_due", True),
-    ("dossier", "consent.grant", True),
-    ("gateway", "consent.grant", False),
-    ("gateway", "#", False),
-    ("gateway", "dossier.*", False),
-])
+@pytest.mark.parametrize(
+    "principal, key, expected",
+    [
+        ("notify", "identity.contact_of", True),
+        ("gateway", "identity.contact_of", False),
+        ("audit", "identity.contact_of", False),
+        ("identity", "notify.deliver_identity_message", True),
+        ("gateway", "notify.deliver_identity_message", False),
+        ("operator", "identity.set_status", True),
+        ("gateway", "identity.set_status", False),
+        ("gateway", "dossier.search", True),
+        ("operator", "dossier.purge_due", True),
+        ("dossier", "consent.grant", True),
+        ("gateway", "consent.grant", False),
+        ("gateway", "#", False),
+        ("gateway", "dossier.*", False),
+    ],
+)
 def test_requests_a_principal_may_publish(principal: str, key: str, expected: bool) -> None:
     assert publishes(OWN[principal], key) is expected
 
@@ -53,13 +56,17 @@ def test_only_services_answer_replies_and_nobody_binds_a_wildcard() -> None:
     for principal in OWN.values():
         for key in ("#", "*", "*.*", "#.#"):
             assert not binds(principal, "nameko-rpc", key), (principal.name, key)
-    assert binds(OWN["consent"], "nameko-rpc", "consent.*") and not binds(OWN["audit"], "nameko-rpc", "consent.*")
+    assert binds(OWN["consent"], "nameko-rpc", "consent.*") and not binds(
+        OWN["audit"], "nameko-rpc", "consent.*"
+    )
 
 
 def test_only_the_source_publishes_its_events() -> None:
     for principal in OWN.values():
         write = grants(principal).topics["dossier.events"][0]
-        assert (re.search(write, "document_added") is not None) is (principal.name == "dossier"), principal.name
+        assert (re.search(write, "document_added") is not None) is (principal.name == "dossier"), (
+            principal.name
+        )
 
 
 def test_consumers_bind_only_what_they_subscribe_to() -> None:
@@ -68,14 +75,18 @@ def test_consumers_bind_only_what_they_subscribe_to() -> None:
     assert not binds(OWN["notify"], "dossier.events", "#")
     assert not binds(OWN["notify"], "dossier.events", "document_read")
     partner = Principal("partner", "dmp-partner", (("dossier", "document_added"),))
-    assert binds(partner, "dossier.events", "document_added") and not binds(partner, "identity.events", "#")
+    assert binds(partner, "dossier.events", "document_added") and not binds(
+        partner, "identity.events", "#"
+    )
 
 
 def test_queues_are_named_after_their_owner() -> None:
     read = grants(OWN["audit"]).read
     assert re.search(read, "audit.from-dossier") and re.search(read, "rpc-audit")
     assert not re.search(read, "notify.from-dossier") and not re.search(read, "rpc-consent")
-    for principal in OWN.values():  # the default exchange reaches any queue by name: nobody writes to it
+    for (
+        principal
+    ) in OWN.values():  # the default exchange reaches any queue by name: nobody writes to it
         assert not re.search(grants(principal).write, "amq.default"), principal.name
 
 
@@ -83,8 +94,12 @@ def test_the_caller_is_the_validated_user_less_the_systems_prefix() -> None:
     assert caller_of("dmp-notify", "dmp-identity", "identity") == "notify"
     assert caller_of("other-notify", "dmp-identity", "identity") is None
     assert caller_of(None, "dmp-identity", "identity") is None
-    assert allowed("partner", frozenset({"clients"})) and not allowed("partner", frozenset({"operators"}))
-    assert allowed("operator-alice", frozenset({"operators"})) and not allowed("gateway", frozenset({"notify"}))
+    assert allowed("partner", frozenset({"clients"})) and not allowed(
+        "partner", frozenset({"operators"})
+    )
+    assert allowed("operator-alice", frozenset({"operators"})) and not allowed(
+        "gateway", frozenset({"notify"})
+    )
 
 
 def test_an_external_service_named_like_a_group_gets_nothing_of_that_group() -> None:

@@ -9,7 +9,11 @@ from services.common.clients import modules, path_of
 
 
 def test_every_committed_client_is_what_its_service_says() -> None:
-    stale = [str(path) for path, text in modules().items() if not path.exists() or path.read_text() != text]
+    stale = [
+        str(path)
+        for path, text in modules().items()
+        if not path.exists() or path.read_text() != text
+    ]
     assert not stale, f"stale typed clients {stale}: run python -m services.common.clients"
 
 
@@ -18,11 +22,15 @@ def test_a_client_has_every_rpc_method_with_the_services_own_parameters_and_noth
         tree = ast.parse(path_of(service_cls.name).read_text())
         (protocol,) = [node for node in tree.body if isinstance(node, ast.ClassDef)]
         methods = {node.name: node for node in protocol.body if isinstance(node, ast.FunctionDef)}
-        expected = {key.partition(".")[2] for key in rpc_callers() if key.startswith(f"{service_cls.name}.")}
+        expected = {
+            key.partition(".")[2] for key in rpc_callers() if key.startswith(f"{service_cls.name}.")
+        }
         assert set(methods) == expected
         for name, node in methods.items():
             parameters = list(inspect.signature(getattr(service_cls, name)).parameters)
-            assert [argument.arg for argument in node.args.args] == parameters, f"{service_cls.name}.{name}"
+            assert [argument.arg for argument in node.args.args] == parameters, (
+                f"{service_cls.name}.{name}"
+            )
 
 
 def test_a_client_imports_nothing_of_the_system() -> None:

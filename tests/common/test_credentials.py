@@ -39,7 +39,9 @@ def access_token(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield issue(PATIENT, key, Settings.from_env(), utcnow())
 
 
-def test_a_credential_for_dossier_speaks_for_the_user_inside_dossier_only(access_token: str) -> None:
+def test_a_credential_for_dossier_speaks_for_the_user_inside_dossier_only(
+    access_token: str,
+) -> None:
     session = verified(access_token)
     for_dossier = credential(session, "gateway", "dossier")
     with received_by("dossier"):
@@ -47,7 +49,9 @@ def test_a_credential_for_dossier_speaks_for_the_user_inside_dossier_only(access
     assert (taken.actor, taken.session_id) == (PATIENT, session.session_id)
     with received_by("consent"), pytest.raises(Unauthenticated, match="not valid here"):
         verified(for_dossier)
-    with pytest.raises(Unauthenticated, match="not an access token"):  # the gateway, a page: not a worker
+    with pytest.raises(
+        Unauthenticated, match="not an access token"
+    ):  # the gateway, a page: not a worker
         verified(for_dossier)
 
 
@@ -83,7 +87,9 @@ def test_onward_replaces_what_the_caller_may_act_on_and_nothing_else(access_toke
     assert first[0] != access_token and first[1:] == (ins, payload)
     with received_by("dossier"):
         assert verified(first[0]).actor == PATIENT
-        then = onward((first[0],), "dossier", "consent")  # dossier calling on, with what it received
+        then = onward(
+            (first[0],), "dossier", "consent"
+        )  # dossier calling on, with what it received
     with received_by("consent"):
         assert verified(then[0]).actor == PATIENT
     forged = access_token[:-4] + "AAAA"

@@ -22,7 +22,9 @@ class Outages:
 
     @rpc
     def broker_gone(self) -> None:
-        raise OperationalError("[Errno 111] ECONNREFUSED")  # what a call to another service raises then
+        raise OperationalError(
+            "[Errno 111] ECONNREFUSED"
+        )  # what a call to another service raises then
 
     @rpc
     def store_gone(self) -> None:
@@ -40,8 +42,12 @@ def outages(rabbit_config: None, container_factory: Any) -> Iterator[Any]:
         yield cast(Any, cluster).outages
 
 
-@pytest.mark.parametrize(("method", "what"), [("broker_gone", "message broker"), ("store_gone", "record store")])
-def test_an_outage_met_by_a_method_answers_service_unavailable(outages: Any, method: str, what: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "what"), [("broker_gone", "message broker"), ("store_gone", "record store")]
+)
+def test_an_outage_met_by_a_method_answers_service_unavailable(
+    outages: Any, method: str, what: str
+) -> None:
     with pytest.raises(ServiceUnavailable, match=f"the {what} is briefly unavailable"):
         getattr(outages, method)()
 

@@ -21,7 +21,7 @@ def test_every_valid_ins_is_accepted(seed: int) -> None:
 @given(seeds, st.integers(min_value=0, max_value=14), st.integers(min_value=1, max_value=9))
 def test_ins_with_one_changed_digit_is_refused(seed: int, position: int, delta: int) -> None:
     ins = make_ins(random.Random(seed))
-    changed = ins[:position] + str((int(ins[position]) + delta) % 10) + ins[position + 1:]
+    changed = ins[:position] + str((int(ins[position]) + delta) % 10) + ins[position + 1 :]
     with pytest.raises(ValueError):
         check_ins(changed)
 
@@ -69,12 +69,14 @@ def test_every_valid_rpps_is_accepted(seed: int) -> None:
 @given(seeds, st.integers(min_value=0, max_value=10), st.integers(min_value=1, max_value=9))
 def test_rpps_with_one_changed_digit_is_refused(seed: int, position: int, delta: int) -> None:
     rpps = make_rpps(random.Random(seed))
-    changed = rpps[:position] + str((int(rpps[position]) + delta) % 10) + rpps[position + 1:]
+    changed = rpps[:position] + str((int(rpps[position]) + delta) % 10) + rpps[position + 1 :]
     with pytest.raises(ValueError, match="Luhn"):
         check_rpps(changed)
 
 
-@pytest.mark.parametrize("value, reason", [("1234567890", "11 digits"), ("1234567890a", "11 digits")])
+@pytest.mark.parametrize(
+    "value, reason", [("1234567890", "11 digits"), ("1234567890a", "11 digits")]
+)
 def test_rpps_refusal_says_why(value: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         check_rpps(value)

@@ -9,13 +9,21 @@ import pytest
 from services.common.jsondepth import MAX_JSON_DEPTH, depth_exceeds, json_depth
 
 
-@pytest.mark.parametrize(("text", "depth"), [
-    ("1", 0), ('"x"', 0), ("[]", 1), ("{}", 1), ('{"a": [1, {"b": []}]}', 4),
-    ('["a\\\\\\"[[", [[]]]', 3), ('["never closed [[[[', 1),
-    ('["[[[[", "]]]]{{{"]', 1),               # brackets inside strings do not count
-    (r'["\"[[[", "\\", [[]]]', 3),           # nor do escaped quotes end a string
-    ('{"a": "\\\\"}', 1),
-])
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("1", 0),
+        ('"x"', 0),
+        ("[]", 1),
+        ("{}", 1),
+        ('{"a": [1, {"b": []}]}', 4),
+        ('["a\\\\\\"[[", [[]]]', 3),
+        ('["never closed [[[[', 1),
+        ('["[[[[", "]]]]{{{"]', 1),  # brackets inside strings do not count
+        (r'["\"[[[", "\\", [[]]]', 3),  # nor do escaped quotes end a string
+        ('{"a": "\\\\"}', 1),
+    ],
+)
 def test_item13_json_depth_counts_brackets_outside_strings(text: str, depth: int) -> None:
     assert json_depth(text) == depth
     assert json_depth(text.encode()) == depth

@@ -37,12 +37,17 @@ def test_events_published_before_audit_and_notify_ever_ran_reach_them(
         document_id = cluster.dossier.add_document(doctor, ins, submission())["document_id"]
     dossier = service_database(environment, "dossier")
     # Published and confirmed into the subscribers' durable queues, which the relay declared.
-    eventually(lambda: not (dossier.documents.find_one({"_id": document_id}) or {})["_outbox_pending"])
+    eventually(
+        lambda: not (dossier.documents.find_one({"_id": document_id}) or {})["_outbox_pending"]
+    )
     first.stop()
 
-    second = runner_factory(IdentityService, ConsentService, DossierService, AuditService, NotifyService)
+    second = runner_factory(
+        IdentityService, ConsentService, DossierService, AuditService, NotifyService
+    )
     second.start()
     with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
+
         def traced() -> set[str]:
             return {t["type"] for t in cluster.audit.history(patient, ins)["traces"]}
 
@@ -55,8 +60,15 @@ def test_events_left_pending_by_a_dead_service_are_published_by_the_next_one(
     environment: dict[str, str], rabbit_config: None, runner_factory: Any
 ) -> None:
     # As a dossier service that wrote a document and died before its relay ran would leave it.
-    event = Event(type=EventType.DOCUMENT_ADDED, source="dossier", occurred_at=utcnow(), patient_id="pat_x",
-                  dossier_id="dos_x", document_id="doc_x", actor=ActorRef(kind="professional", id="rpps:1"))
+    event = Event(
+        type=EventType.DOCUMENT_ADDED,
+        source="dossier",
+        occurred_at=utcnow(),
+        patient_id="pat_x",
+        dossier_id="dos_x",
+        document_id="doc_x",
+        actor=ActorRef(kind="professional", id="rpps:1"),
+    )
     dossier = service_database(environment, "dossier")
     dossier.documents.insert_one(mark_pending({"_id": "doc_x", "dossier_id": "dos_x"}, [event]))
 
@@ -64,5 +76,7 @@ def test_events_left_pending_by_a_dead_service_are_published_by_the_next_one(
     runner.start()
     traces = service_database(environment, "audit").traces
     assert eventually(lambda: traces.find_one({"_id": event.event_id}) is not None)
-    assert eventually(lambda: not (dossier.documents.find_one({"_id": "doc_x"}) or {})["_outbox_pending"])
+    assert eventually(
+        lambda: not (dossier.documents.find_one({"_id": "doc_x"}) or {})["_outbox_pending"]
+    )
     assert traces.count_documents({"document_id": "doc_x"}) == 1

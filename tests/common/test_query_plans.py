@@ -30,7 +30,9 @@ FILTERS: dict[str, Selections] = {
     "findAndModify": lambda c: [(c.get("query") or {}, c.get("sort"))],
     "update": lambda c: [(u.get("q") or {}, None) for u in c.get("updates", [])],
     "delete": lambda c: [(d.get("q") or {}, None) for d in c.get("deletes", [])],
-    "aggregate": lambda c: [(s["$match"], None) for s in c.get("pipeline", [])[:1] if "$match" in s],
+    "aggregate": lambda c: [
+        (s["$match"], None) for s in c.get("pipeline", [])[:1] if "$match" in s
+    ],
 }
 
 
@@ -78,19 +80,30 @@ def scanned(plan: dict[str, Any], collection: str) -> bool:
     """SQLite's plan (nx-27017) says SCAN <table> for a full scan; MongoDB's says COLLSCAN."""
     winning = plan["queryPlanner"]["winningPlan"]
     steps = winning if isinstance(winning, list) else [winning]
-    details = [str(step.get("detail", step)) if isinstance(step, dict) else str(step) for step in steps]
-    return any(detail.startswith(f"SCAN {collection}") or "COLLSCAN" in detail for detail in details)
+    details = [
+        str(step.get("detail", step)) if isinstance(step, dict) else str(step) for step in steps
+    ]
+    return any(
+        detail.startswith(f"SCAN {collection}") or "COLLSCAN" in detail for detail in details
+    )
 
 
 def test_no_query_of_a_journey_scans_a_whole_collection(
-    commands: Commands, cluster: Any, people: People, environment: dict[str, str],
+    commands: Commands,
+    cluster: Any,
+    people: People,
+    environment: dict[str, str],
 ) -> None:
     ins, patient = people.patient(email="plans@patients.dmp-test.fr")
     cluster.dossier.open(patient, {"ins": ins})
     _, doctor = people.professional()
     cluster.consent.record_consent(doctor, ins)
-    documents = [cluster.dossier.add_document(doctor, ins, submission(f"%PDF-1.4 plan {n}".encode()))["document_id"]
-                 for n in range(3)]
+    documents = [
+        cluster.dossier.add_document(doctor, ins, submission(f"%PDF-1.4 plan {n}".encode()))[
+            "document_id"
+        ]
+        for n in range(3)
+    ]
     cluster.dossier.read_document(doctor, ins, documents[0])
     cluster.dossier.search(doctor, ins, {"limit": 2})
     cluster.dossier.set_visibility(patient, ins, documents[1], {"masked": True})
@@ -103,13 +116,23 @@ def test_no_query_of_a_journey_scans_a_whole_collection(
     cluster.notify.retry_due()
     cluster.dossier.release_due()
     card = Card()  # the reimbursement feed: its batch finds each line's dossier by INS
-    cluster.identity.register_system({"client_id": "reimbursement-feed", "public_key": card.public_pem})
-    nonce = cluster.identity.request_card_challenge({"actor_id": "system:reimbursement-feed"}, "t")["nonce"]
+    cluster.identity.register_system(
+        {"client_id": "reimbursement-feed", "public_key": card.public_pem}
+    )
+    nonce = cluster.identity.request_card_challenge({"actor_id": "system:reimbursement-feed"}, "t")[
+        "nonce"
+    ]
     feed = cluster.identity.login_with_card(
-        {"actor_id": "system:reimbursement-feed", "nonce": nonce, "signature": card.sign(nonce)}, "t")["access_token"]
-    cluster.dossier.add_reimbursements(feed, {"lines": [line("P1", ins), line("P2", people.patient()[0])]})
+        {"actor_id": "system:reimbursement-feed", "nonce": nonce, "signature": card.sign(nonce)},
+        "t",
+    )["access_token"]
+    cluster.dossier.add_reimbursements(
+        feed, {"lines": [line("P1", ins), line("P2", people.patient()[0])]}
+    )
     cluster.dossier.reimbursements(patient, ins)
-    cluster.dossier.care_summary(doctor, ins)  # the feed's last 24 months, the documents, the personal space
+    cluster.dossier.care_summary(
+        doctor, ins
+    )  # the feed's last 24 months, the documents, the personal space
     # what audit asks dossier before purging a chain, and while verifying the trail
     cluster.dossier.purge_record(f"dos_{ins}")
     cluster.dossier.dossiers_of([f"pat_{n}" for n in range(3)])
@@ -130,4 +153,4 @@ def test_no_query_of_a_journey_scans_a_whole_collection(
     finally:
         client.close()
     assert len(commands.seen) > 20  # the journey really went through every service
-    assert scans == [], '\n'.join(scans)
+    assert scans == [], "\n".join(scans)

@@ -54,7 +54,8 @@ def test_item11_reply_queue_expiry_is_a_setting(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_item11_a_client_idle_past_the_reply_queue_expiry_answers_the_next_calls(
-        echo: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    echo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DMP_RPC_REPLY_QUEUE_EXPIRY_SECONDS", "2")
     parts = urlsplit(config["AMQP_URI"])
     proxy = TcpProxy(parts.port or 5672)
@@ -63,7 +64,8 @@ def test_item11_a_client_idle_past_the_reply_queue_expiry_answers_the_next_calls
     # the reply connection goes through a proxy the test cuts, as the broker drops an idle connection
     # (no heartbeat went out); the publisher's own connection, without heartbeat, stays up, as it does
     client.reply_listener.amqp_uri = urlunsplit(
-        parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}"))
+        parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}")
+    )
     try:
         with client as cluster:
             assert cast(Any, cluster).echo.echo("evening") == "evening"

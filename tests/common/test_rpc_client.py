@@ -43,7 +43,12 @@ def broker_behind_proxy(echo: None) -> Iterator[tuple[TcpProxy, str]]:
     parts = urlsplit(config["AMQP_URI"])
     proxy = TcpProxy(parts.port or 5672)
     proxy.start()
-    yield proxy, urlunsplit(parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}"))
+    yield (
+        proxy,
+        urlunsplit(
+            parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}")
+        ),
+    )
     proxy.stop()
 
 
@@ -52,7 +57,9 @@ def test_many_calls_share_one_reply_connection(echo: None) -> None:
         assert [cast(Any, cluster).echo.echo(n) for n in range(50)] == list(range(50))
 
 
-def test_calls_work_again_after_the_broker_went_away_between_them(broker_behind_proxy: tuple[TcpProxy, str]) -> None:
+def test_calls_work_again_after_the_broker_went_away_between_them(
+    broker_behind_proxy: tuple[TcpProxy, str],
+) -> None:
     proxy, uri = broker_behind_proxy
     with RpcClient(uri=uri, timeout=30) as cluster:
         assert cast(Any, cluster).echo.echo("before") == "before"
@@ -79,7 +86,9 @@ class Caller:
         return self.echo.echo(value)
 
 
-def test_a_service_s_reply_queue_exists_before_anything_starts(echo: None, container_factory: Any) -> None:
+def test_a_service_s_reply_queue_exists_before_anything_starts(
+    echo: None, container_factory: Any
+) -> None:
     """nameko starts a container's extensions all at once, so a worker may wait for a reply before the
     reply listener first connects; the listener must then find its queue (or it dies, and the service
     never hears an answer again)."""

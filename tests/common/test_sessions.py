@@ -32,7 +32,9 @@ def test_a_later_load_never_shortens_an_end() -> None:
         ended.check("ses_a")
 
 
-def test_a_followed_registry_refuses_to_decide_before_its_first_load(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_followed_registry_refuses_to_decide_before_its_first_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(sessions, "PRIME_WAIT_SECONDS", 0.05)
     ended, feed = EndedSessions(), object()
     ended.attach(feed)

@@ -48,17 +48,25 @@ class Message:
 def keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     values = bus_keys(("dossier", "consent", "notify"))
     monkeypatch.setenv(PUBLIC_KEYS, values[PUBLIC_KEYS])
-    monkeypatch.setenv(SIGNING_KEY, ",".join(values[signing_variable(n)] for n in ("dossier", "consent", "notify")))
+    monkeypatch.setenv(
+        SIGNING_KEY, ",".join(values[signing_variable(n)] for n in ("dossier", "consent", "notify"))
+    )
     yield values
 
 
 def event_message(signer: str, event: Event | None = None, **changes: Any) -> Message:
-    event = event or Event.of(EventType.DOCUMENT_ADDED, "dossier", utcnow(), None, document_id="doc_1")
+    event = event or Event.of(
+        EventType.DOCUMENT_ADDED, "dossier", utcnow(), None, document_id="doc_1"
+    )
     body = json.dumps(event.model_dump(mode="json")).encode()
     exchange, routing_key = f"{event.source}.events", event.type.value
     headers = BusKeys.from_env().sign(signer, exchange, routing_key, body)
-    message = Message(body, headers, {"exchange": exchange, "routing_key": routing_key},
-                      {"user_id": f"{PREFIX}{event.source}"})
+    message = Message(
+        body,
+        headers,
+        {"exchange": exchange, "routing_key": routing_key},
+        {"user_id": f"{PREFIX}{event.source}"},
+    )
     for name, value in changes.items():
         setattr(message, name, value)
     return message
@@ -73,7 +81,9 @@ def test_an_event_signed_by_its_source_is_taken(keys: dict[str, str]) -> None:
     assert problem(event_message("dossier")) is None
 
 
-def test_an_event_unsigned_or_signed_by_another_principal_is_refused_as_a_forgery(keys: dict[str, str]) -> None:
+def test_an_event_unsigned_or_signed_by_another_principal_is_refused_as_a_forgery(
+    keys: dict[str, str],
+) -> None:
     unsigned = event_message("dossier", headers={})
     assert problem(unsigned) == "an event of dossier: unsigned"
     assert problem(event_message("notify")) == "an event of dossier signed by notify"
@@ -86,11 +96,15 @@ def test_a_signed_event_changed_in_any_way_no_longer_verifies(keys: dict[str, st
     tampered = genuine.body.replace(b"doc_1", b"doc_2")
     assert "does not match" in str(problem(event_message("dossier", body=tampered)))
     # the same bytes and signature under another type: refused before the signature is even looked at
-    moved = event_message("dossier", delivery_info={"exchange": "dossier.events", "routing_key": "dossier_purged"})
+    moved = event_message(
+        "dossier", delivery_info={"exchange": "dossier.events", "routing_key": "dossier_purged"}
+    )
     assert "came through" in str(problem(moved))
 
 
-def test_a_key_nobody_published_signs_nothing(keys: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_key_nobody_published_signs_nothing(
+    keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     stranger = bus_keys(("dossier",))  # a dossier key of someone else's making
     monkeypatch.setenv(SIGNING_KEY, stranger[signing_variable("dossier")])
     message = event_message("dossier")
@@ -118,17 +132,29 @@ def test_a_process_without_the_key_of_a_principal_cannot_sign_as_it(keys: dict[s
         BusKeys.from_env().sign("audit", "audit.events", "document_read", b"{}")
 
 
-def reply(signer: str, correlation_id: str, answers: str, user: str, body: bytes = b'{"result": true}') -> Message:
+def reply(
+    signer: str, correlation_id: str, answers: str, user: str, body: bytes = b'{"result": true}'
+) -> Message:
     exchange, routing_key = "nameko-rpc", "reply-queue-key"
     headers = BusKeys.from_env().sign(signer, exchange, routing_key, body, correlation_id, answers)
-    return Message(body, headers, {"exchange": exchange, "routing_key": routing_key},
-                   {"correlation_id": correlation_id, "user_id": f"{PREFIX}{user}"})
+    return Message(
+        body,
+        headers,
+        {"exchange": exchange, "routing_key": routing_key},
+        {"correlation_id": correlation_id, "user_id": f"{PREFIX}{user}"},
+    )
 
 
-def test_only_the_called_services_signed_answer_to_the_call_made_is_taken(keys: dict[str, str]) -> None:
+def test_only_the_called_services_signed_answer_to_the_call_made_is_taken(
+    keys: dict[str, str],
+) -> None:
     OUTSTANDING.record("c-1", "consent.grant")
-    assert "published by dmp-notify" in str(reply_problem(reply("consent", "c-1", "consent.grant", "notify"), PREFIX))
-    assert "signed by notify" in str(reply_problem(reply("notify", "c-1", "consent.grant", "consent"), PREFIX))
+    assert "published by dmp-notify" in str(
+        reply_problem(reply("consent", "c-1", "consent.grant", "notify"), PREFIX)
+    )
+    assert "signed by notify" in str(
+        reply_problem(reply("notify", "c-1", "consent.grant", "consent"), PREFIX)
+    )
     other_call = reply("consent", "c-1", "consent.record_consent", "consent")
     assert "does not say it answers consent.grant" in str(reply_problem(other_call, PREFIX))
     forged_body = reply("consent", "c-1", "consent.grant", "consent")
@@ -143,9 +169,13 @@ def test_only_the_called_services_signed_answer_to_the_call_made_is_taken(keys: 
     assert reply_problem(replayed, PREFIX) == "a reply to no call this process is waiting on"
 
 
-def test_where_every_process_shares_one_broker_user_the_signature_still_decides(keys: dict[str, str]) -> None:
+def test_where_every_process_shares_one_broker_user_the_signature_still_decides(
+    keys: dict[str, str],
+) -> None:
     OUTSTANDING.record("c-2", "dossier.status")
-    assert "signed by notify" in str(reply_problem(reply("notify", "c-2", "dossier.status", "guest"), None))
+    assert "signed by notify" in str(
+        reply_problem(reply("notify", "c-2", "dossier.status", "guest"), None)
+    )
     assert reply_problem(reply("dossier", "c-2", "dossier.status", "guest"), None) is None
 
 
@@ -153,7 +183,11 @@ def test_calls_that_never_got_an_answer_are_forgotten_in_time() -> None:
     calls = Outstanding(capacity=3)
     for n in range(5):
         calls.record(f"c{n}", "dossier.status")
-    assert calls.called("c0") is None and calls.called("c1") is None and calls.called("c4") == "dossier.status"
+    assert (
+        calls.called("c0") is None
+        and calls.called("c1") is None
+        and calls.called("c4") == "dossier.status"
+    )
 
 
 def test_an_unsigned_message_names_why(keys: dict[str, str]) -> None:
@@ -167,14 +201,24 @@ def test_an_unsigned_message_names_why(keys: dict[str, str]) -> None:
 NOW_MS = 1_796_000_000_000
 
 
-def request_message(signer: str, caller: str | None = None, sent_ms: int = NOW_MS, **changes: Any) -> Message:
+def request_message(
+    signer: str, caller: str | None = None, sent_ms: int = NOW_MS, **changes: Any
+) -> Message:
     body = json.dumps({"args": ["pat_1"], "kwargs": {}}).encode()
     correlation_id, reply_to = f"cid-{uuid.uuid4()}", "1c2e7a3e-0d1f-4e55-9a64-3b6f2a1d9c00"
-    headers = BusKeys.from_env().sign_request(signer, "nameko-rpc", "identity.contact_of", correlation_id,
-                                              reply_to, body, sent_ms)
-    message = Message(body, headers, {"exchange": "nameko-rpc", "routing_key": "identity.contact_of"},
-                      {"user_id": f"{PREFIX}{caller or signer}", "correlation_id": correlation_id,
-                       "reply_to": reply_to})
+    headers = BusKeys.from_env().sign_request(
+        signer, "nameko-rpc", "identity.contact_of", correlation_id, reply_to, body, sent_ms
+    )
+    message = Message(
+        body,
+        headers,
+        {"exchange": "nameko-rpc", "routing_key": "identity.contact_of"},
+        {
+            "user_id": f"{PREFIX}{caller or signer}",
+            "correlation_id": correlation_id,
+            "reply_to": reply_to,
+        },
+    )
     for name, value in changes.items():
         setattr(message, name, value)
     return message
@@ -207,13 +251,21 @@ def test_a_call_signed_by_its_caller_is_taken_once(keys: dict[str, str], callee:
 
 
 def replace_info(message: Message, **info: Any) -> Message:
-    return Message(message.body, message.headers, {**message.delivery_info, **info}, message.properties)
+    return Message(
+        message.body, message.headers, {**message.delivery_info, **info}, message.properties
+    )
 
 
-def test_a_service_call_unsigned_or_signed_by_someone_else_is_refused(keys: dict[str, str], callee: Callee) -> None:
+def test_a_service_call_unsigned_or_signed_by_someone_else_is_refused(
+    keys: dict[str, str], callee: Callee
+) -> None:
     unsigned = request_message("notify", headers={})
     refusal = callee.check(unsigned, "notify")
-    assert refusal is not None and refusal.rule == "R-BUS-SIGNATURE" and "unsigned call from notify" in refusal.reason
+    assert (
+        refusal is not None
+        and refusal.rule == "R-BUS-SIGNATURE"
+        and "unsigned call from notify" in refusal.reason
+    )
     # notify's broker password, dossier's key: the two must name the same principal
     borrowed = callee.check(request_message("dossier", caller="notify"), "notify")
     assert borrowed is not None and borrowed.reason == "a call from notify signed by dossier"
@@ -226,30 +278,63 @@ def test_operators_and_external_services_may_call_unsigned_their_broker_user_bei
     assert callee.check(request_message("notify", headers={}), "partner") is None
 
 
-def test_a_signed_call_changed_in_any_way_no_longer_verifies(keys: dict[str, str], callee: Callee) -> None:
+def test_a_signed_call_changed_in_any_way_no_longer_verifies(
+    keys: dict[str, str], callee: Callee
+) -> None:
     genuine = request_message("notify")
     changed = [
-        Message(genuine.body.replace(b"pat_1", b"pat_2"), genuine.headers, genuine.delivery_info, genuine.properties),
-        replace_info(genuine, routing_key="identity.set_status"),  # the same credential for another method
-        Message(genuine.body, genuine.headers, genuine.delivery_info, {**genuine.properties, "reply_to": "elsewhere"}),
-        Message(genuine.body, genuine.headers, genuine.delivery_info,
-                {**genuine.properties, "correlation_id": "cid-other"}),
-        Message(genuine.body, {**genuine.headers, SENT: str(NOW_MS + 1)}, genuine.delivery_info, genuine.properties),
+        Message(
+            genuine.body.replace(b"pat_1", b"pat_2"),
+            genuine.headers,
+            genuine.delivery_info,
+            genuine.properties,
+        ),
+        replace_info(
+            genuine, routing_key="identity.set_status"
+        ),  # the same credential for another method
+        Message(
+            genuine.body,
+            genuine.headers,
+            genuine.delivery_info,
+            {**genuine.properties, "reply_to": "elsewhere"},
+        ),
+        Message(
+            genuine.body,
+            genuine.headers,
+            genuine.delivery_info,
+            {**genuine.properties, "correlation_id": "cid-other"},
+        ),
+        Message(
+            genuine.body,
+            {**genuine.headers, SENT: str(NOW_MS + 1)},
+            genuine.delivery_info,
+            genuine.properties,
+        ),
     ]
     for message in changed:
         refusal = callee.check(message, "notify")
         assert refusal is not None and refusal.rule == "R-BUS-SIGNATURE", message
         assert refusal.reason == "a call: a signature by notify that does not match the message"
     bad_time = callee.check(
-        Message(genuine.body, {**genuine.headers, SENT: "soon"}, genuine.delivery_info, genuine.properties),
-        "notify")
-    assert bad_time is not None and bad_time.reason == "a call: a request without a valid signing time"
+        Message(
+            genuine.body,
+            {**genuine.headers, SENT: "soon"},
+            genuine.delivery_info,
+            genuine.properties,
+        ),
+        "notify",
+    )
+    assert (
+        bad_time is not None and bad_time.reason == "a call: a request without a valid signing time"
+    )
 
 
 def test_a_signed_call_is_a_short_lived_credential(keys: dict[str, str], callee: Callee) -> None:
     callee.now = NOW_MS + (REQUEST_SECONDS + 1) * 1000
     stale = callee.check(request_message("notify"), "notify")
-    assert stale is not None and stale.rule == "R-BUS-REPLAY" and "too old to be taken" in stale.reason
+    assert (
+        stale is not None and stale.rule == "R-BUS-REPLAY" and "too old to be taken" in stale.reason
+    )
     callee.now = NOW_MS - REQUEST_SECONDS * 1000
     future = callee.check(request_message("notify"), "notify")
     assert future is not None and "in the future" in future.reason

@@ -47,7 +47,9 @@ def test_token_with_unknown_kid_is_refused(key: SigningKey) -> None:
 
 
 def test_unsigned_token_is_refused(key: SigningKey) -> None:
-    claims = jwt.decode(issue(PATIENT, key, Settings.from_env(), utcnow()), options={"verify_signature": False})
+    claims = jwt.decode(
+        issue(PATIENT, key, Settings.from_env(), utcnow()), options={"verify_signature": False}
+    )
     forged = jwt.encode(claims, key=None, algorithm="none", headers={"kid": "k1"})  # type: ignore[arg-type]
     with pytest.raises(Unauthenticated):
         verify(forged)
@@ -56,9 +58,17 @@ def test_unsigned_token_is_refused(key: SigningKey) -> None:
 def test_token_for_a_refused_actor_kind_is_refused(key: SigningKey) -> None:
     settings = Settings.from_env()
     now = utcnow()
-    claims = {"iss": settings.token_issuer, "aud": settings.token_audience, "sub": "ins-co",
-              "iat": int(now.timestamp()), "nbf": int(now.timestamp()), "exp": int(now.timestamp()) + 60, "jti": "x",
-              "sid": "ses_x", "act": {"kind": "insurer", "id": "ins-co"}}
+    claims = {
+        "iss": settings.token_issuer,
+        "aud": settings.token_audience,
+        "sub": "ins-co",
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int(now.timestamp()) + 60,
+        "jti": "x",
+        "sid": "ses_x",
+        "act": {"kind": "insurer", "id": "ins-co"},
+    }
     token = jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": "k1"})
     with pytest.raises(Unauthenticated, match="refused kind"):
         verify(token)
@@ -66,7 +76,9 @@ def test_token_for_a_refused_actor_kind_is_refused(key: SigningKey) -> None:
 
 def test_token_without_a_session_is_refused(key: SigningKey) -> None:
     """Every token names its session, so that ending the session refuses it (services/common/sessions.py)."""
-    claims = jwt.decode(issue(PATIENT, key, Settings.from_env(), utcnow()), options={"verify_signature": False})
+    claims = jwt.decode(
+        issue(PATIENT, key, Settings.from_env(), utcnow()), options={"verify_signature": False}
+    )
     del claims["sid"]
     token = jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": "k1"})
     with pytest.raises(Unauthenticated):
@@ -85,7 +97,9 @@ def test_token_from_the_future_is_refused(key: SigningKey) -> None:
         verify(token)
 
 
-def test_token_with_wrong_audience_or_issuer_is_refused(key: SigningKey, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_token_with_wrong_audience_or_issuer_is_refused(
+    key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
     token = issue(PATIENT, key, Settings.from_env(), utcnow())
     monkeypatch.setenv("DMP_TOKEN_AUDIENCE", "another-service")
     with pytest.raises(Unauthenticated):
@@ -98,7 +112,9 @@ def test_token_with_wrong_audience_or_issuer_is_refused(key: SigningKey, monkeyp
 
 def test_token_with_another_algorithm_is_refused(key: SigningKey) -> None:
     """HS256 signed with the public key as secret: the classic algorithm-confusion forgery."""
-    claims = jwt.decode(issue(PATIENT, key, Settings.from_env(), utcnow()), options={"verify_signature": False})
+    claims = jwt.decode(
+        issue(PATIENT, key, Settings.from_env(), utcnow()), options={"verify_signature": False}
+    )
     forged = jwt.encode(claims, key.public().encode(), algorithm="HS256", headers={"kid": "k1"})
     with pytest.raises(Unauthenticated):
         verify(forged)
@@ -106,7 +122,9 @@ def test_token_with_another_algorithm_is_refused(key: SigningKey) -> None:
 
 def test_tampered_claims_are_refused(key: SigningKey) -> None:
     header, _, signature = issue(PATIENT, key, Settings.from_env(), utcnow()).split(".")
-    other = issue(PATIENT.model_copy(update={"id": "pat_2"}), key, Settings.from_env(), utcnow()).split(".")[1]
+    other = issue(
+        PATIENT.model_copy(update={"id": "pat_2"}), key, Settings.from_env(), utcnow()
+    ).split(".")[1]
     with pytest.raises(Unauthenticated):
         verify(f"{header}.{other}.{signature}")
 
@@ -133,5 +151,12 @@ def test_jwks_lists_every_published_key(key: SigningKey) -> None:
     assert [k["kid"] for k in keys] == ["k1", "k2"]
     assert all(k["kty"] == "OKP" and k["crv"] == "Ed25519" and k["alg"] == "EdDSA" for k in keys)
     verifier = jwt.PyJWK(keys[0])
-    assert jwt.decode(issue(PATIENT, key, Settings.from_env(), utcnow()), verifier.key, algorithms=["EdDSA"],
-                      audience="dmp")["sub"] == PATIENT.id
+    assert (
+        jwt.decode(
+            issue(PATIENT, key, Settings.from_env(), utcnow()),
+            verifier.key,
+            algorithms=["EdDSA"],
+            audience="dmp",
+        )["sub"]
+        == PATIENT.id
+    )

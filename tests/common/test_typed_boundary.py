@@ -39,19 +39,32 @@ ON_THE_WIRE: Any = Clinic()  # what nameko calls: JSON in, JSON out
 
 
 def test_a_model_arrives_validated_and_goes_back_as_json() -> None:
-    assert ON_THE_WIRE.book("t", {"day": "2026-12-03", "reason": "rappel"}) == {"day": "2026-12-03", "count": 1}
-    assert ON_THE_WIRE.book("t", {"day": "2026-12-03", "reason": "a"}, note={"day": "2026-12-04", "reason": "b"}) == {
-        "day": "2026-12-03", "count": 2}
-    assert ON_THE_WIRE.week(["a"]) == [{"day": "2026-12-01", "count": 1}, {"day": "2026-12-02", "count": 1}]
+    assert ON_THE_WIRE.book("t", {"day": "2026-12-03", "reason": "rappel"}) == {
+        "day": "2026-12-03",
+        "count": 1,
+    }
+    assert ON_THE_WIRE.book(
+        "t", {"day": "2026-12-03", "reason": "a"}, note={"day": "2026-12-04", "reason": "b"}
+    ) == {"day": "2026-12-03", "count": 2}
+    assert ON_THE_WIRE.week(["a"]) == [
+        {"day": "2026-12-01", "count": 1},
+        {"day": "2026-12-02", "count": 1},
+    ]
 
 
-@pytest.mark.parametrize(("visit", "field"), [
-    ({"day": "yesterday", "reason": "x"}, "day"),
-    ({"day": "2026-12-03"}, "reason"),
-    ({"day": "2026-12-03", "reason": "x", "extra": 1}, None),  # the model's own rule on unknown fields decides
-    (None, "body"),  # a required object, sent as null
-    ("not an object", "body"),
-])
+@pytest.mark.parametrize(
+    ("visit", "field"),
+    [
+        ({"day": "yesterday", "reason": "x"}, "day"),
+        ({"day": "2026-12-03"}, "reason"),
+        (
+            {"day": "2026-12-03", "reason": "x", "extra": 1},
+            None,
+        ),  # the model's own rule on unknown fields decides
+        (None, "body"),  # a required object, sent as null
+        ("not an object", "body"),
+    ],
+)
 def test_bad_input_is_refused_naming_the_field(visit: object, field: str | None) -> None:
     if field is None:
         ON_THE_WIRE.book("t", visit)

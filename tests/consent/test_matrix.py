@@ -13,11 +13,17 @@ from services.consent.matrix_diff import diff
 
 def test_every_row_keeps_its_source_and_status() -> None:
     data = yaml.safe_load((matrix.MATRIX_DIR / "2023-10-26.yaml").read_text(encoding="utf-8"))
-    assert all(row["status"] in {"SOURCED", "MIXED", "INFERRED"} and row["sources"] for row in data["rows"].values())
+    assert all(
+        row["status"] in {"SOURCED", "MIXED", "INFERRED"} and row["sources"]
+        for row in data["rows"].values()
+    )
 
 
 def test_the_version_in_force_is_the_latest_already_effective(tmp_path: Path) -> None:
-    versions = (matrix.load(matrix.MATRIX_DIR / "2023-10-26.yaml"), matrix.load(later_version(tmp_path)))
+    versions = (
+        matrix.load(matrix.MATRIX_DIR / "2023-10-26.yaml"),
+        matrix.load(later_version(tmp_path)),
+    )
     assert matrix.in_force(datetime(2026, 11, 23, tzinfo=UTC), versions).version == "2023-10-26"
     assert matrix.in_force(datetime(2027, 2, 1, tzinfo=UTC), versions).version == "2027-01-01"
     assert "60" in matrix.in_force(datetime(2027, 2, 1, tzinfo=UTC), versions).readable("21")
@@ -34,14 +40,20 @@ def later_version(tmp_path: Path) -> Path:
 
 
 def test_diff_names_each_changed_cell_and_row(tmp_path: Path) -> None:
-    changes = diff(matrix.load(matrix.MATRIX_DIR / "2023-10-26.yaml"), matrix.load(later_version(tmp_path)))
+    changes = diff(
+        matrix.load(matrix.MATRIX_DIR / "2023-10-26.yaml"), matrix.load(later_version(tmp_path))
+    )
     assert "21 Pharmacien  class 60  read: no -> yes" in changes
     assert any(line.startswith("98 ") and "row removed" in line for line in changes)
 
 
 def test_the_operator_command_prints_the_changes(tmp_path: Path) -> None:
     later = later_version(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "services.consent.matrix_diff", "2023-10-26", str(later)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.consent.matrix_diff", "2023-10-26", str(later)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "matrix 2023-10-26 (from 2023-10-26) -> 2027-01-01 (from 2027-01-01)" in done.stdout
     assert "class 60  read: no -> yes" in done.stdout

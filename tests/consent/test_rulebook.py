@@ -25,8 +25,12 @@ INS = "180017512345660"
 BASE = Facts(ins=INS, patient_id="pat_1")
 HOLDER = Actor(kind=ActorKind.PATIENT, id="pat_1", ins=INS)
 PARENT = Actor(kind=ActorKind.PATIENT, id="pat_2", ins="280017512345600")
-DOCTOR = Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000009", rpps="10000000009", profession="10")
-NURSE = Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000017", rpps="10000000017", profession="60")
+DOCTOR = Actor(
+    kind=ActorKind.PROFESSIONAL, id="rpps:10000000009", rpps="10000000009", profession="10"
+)
+NURSE = Actor(
+    kind=ActorKind.PROFESSIONAL, id="rpps:10000000017", rpps="10000000017", profession="60"
+)
 REGULATOR = DOCTOR.model_copy(update={"roles": (Role.SAMU_REGULATOR,)})
 OCCUPATIONAL = DOCTOR.model_copy(update={"roles": (Role.OCCUPATIONAL_PHYSICIAN,)})
 AGENT = Actor(kind=ActorKind.COUNTER_AGENT, id="agent:CPAM75-0042", organisation="751")
@@ -37,7 +41,13 @@ TABLE = [
     # (rule, actor, action, facts, allowed)
     ("R-HOLDER", HOLDER, Action.READ, BASE, True),
     ("R-HOLDER-WRITES", HOLDER, Action.WRITE, BASE, True),
-    ("R-REPRESENTATIVE", PARENT, Action.READ, replace(BASE, represented_until=date(2030, 1, 1)), True),
+    (
+        "R-REPRESENTATIVE",
+        PARENT,
+        Action.READ,
+        replace(BASE, represented_until=date(2030, 1, 1)),
+        True,
+    ),
     ("R-MAJORITY", PARENT, Action.READ, replace(BASE, represented_until=date(2026, 1, 1)), False),
     ("R-OTHER-PATIENT", PARENT, Action.READ, BASE, False),
     ("R-SUSPENDED", DOCTOR, Action.READ, replace(BASE, has_consent=True, suspended=True), False),
@@ -50,12 +60,42 @@ TABLE = [
     ("R-CONSENT", NURSE, Action.READ, replace(BASE, has_consent=True), True),
     ("R-CARE-TEAM", NURSE, Action.READ, replace(BASE, in_care_team=True), True),
     ("R-NO-CONSENT", DOCTOR, Action.READ, BASE, False),
-    ("R-EMERGENCY", DOCTOR, Action.WRITE, replace(BASE, emergency=EmergencyAccess(False, SOON)), True),
-    ("R-REGULATOR-EMERGENCY", REGULATOR, Action.READ, replace(BASE, emergency=EmergencyAccess(True, SOON)), True),
-    ("R-EMERGENCY-READ-ONLY", REGULATOR, Action.WRITE, replace(BASE, emergency=EmergencyAccess(True, SOON)), False),
-    ("R-NO-CONSENT", DOCTOR, Action.READ, replace(BASE, emergency=EmergencyAccess(False, NOW)), False),  # expired
+    (
+        "R-EMERGENCY",
+        DOCTOR,
+        Action.WRITE,
+        replace(BASE, emergency=EmergencyAccess(False, SOON)),
+        True,
+    ),
+    (
+        "R-REGULATOR-EMERGENCY",
+        REGULATOR,
+        Action.READ,
+        replace(BASE, emergency=EmergencyAccess(True, SOON)),
+        True,
+    ),
+    (
+        "R-EMERGENCY-READ-ONLY",
+        REGULATOR,
+        Action.WRITE,
+        replace(BASE, emergency=EmergencyAccess(True, SOON)),
+        False,
+    ),
+    (
+        "R-NO-CONSENT",
+        DOCTOR,
+        Action.READ,
+        replace(BASE, emergency=EmergencyAccess(False, NOW)),
+        False,
+    ),  # expired
     ("R-OCCUPATIONAL", OCCUPATIONAL, Action.READ, replace(BASE, has_consent=True), False),
-    ("R-OCCUPATIONAL-CONSENT", OCCUPATIONAL, Action.READ, replace(BASE, occupational_consent=True), True),
+    (
+        "R-OCCUPATIONAL-CONSENT",
+        OCCUPATIONAL,
+        Action.READ,
+        replace(BASE, occupational_consent=True),
+        True,
+    ),
     ("R-COUNTER-OPENS", AGENT, Action.OPEN, BASE, True),
     ("R-NO-CONTENT", AGENT, Action.READ, BASE, False),
     ("R-FEED-WRITES", FEED, Action.WRITE, BASE, True),
@@ -63,7 +103,9 @@ TABLE = [
 ]
 
 
-@pytest.mark.parametrize("rule, actor, action, facts, allowed", TABLE, ids=[f"{r[0]}-{i}" for i, r in enumerate(TABLE)])
+@pytest.mark.parametrize(
+    "rule, actor, action, facts, allowed", TABLE, ids=[f"{r[0]}-{i}" for i, r in enumerate(TABLE)]
+)
 def test_each_rule(rule: str, actor: Actor, action: Action, facts: Facts, allowed: bool) -> None:
     grant = decide(actor, action, facts, MATRIX, NOW)
     assert (grant.rule, grant.allowed) == (rule, allowed)
@@ -71,36 +113,58 @@ def test_each_rule(rule: str, actor: Actor, action: Action, facts: Facts, allowe
 
 
 def test_emergency_grants_say_so_and_expire() -> None:
-    grant = decide(DOCTOR, Action.READ, replace(BASE, emergency=EmergencyAccess(False, SOON)), MATRIX, NOW)
+    grant = decide(
+        DOCTOR, Action.READ, replace(BASE, emergency=EmergencyAccess(False, SOON)), MATRIX, NOW
+    )
     assert grant.emergency and grant.expires_at == SOON
     assert not decide(DOCTOR, Action.READ, replace(BASE, has_consent=True), MATRIX, NOW).emergency
 
 
 @pytest.mark.parametrize(
     "actor, oppose_emergency, oppose_regulator, facts, refusal",
-    [(DOCTOR, False, False, BASE, None), (DOCTOR, True, False, BASE, "R-EMERGENCY-OPPOSED"),
-     (REGULATOR, True, False, BASE, None), (REGULATOR, False, True, BASE, "R-EMERGENCY-OPPOSED"),
-     (DOCTOR, False, False, replace(BASE, blocked=True), "R-BLOCKED"), (AGENT, False, False, BASE, "R-DENY-DEFAULT")],
+    [
+        (DOCTOR, False, False, BASE, None),
+        (DOCTOR, True, False, BASE, "R-EMERGENCY-OPPOSED"),
+        (REGULATOR, True, False, BASE, None),
+        (REGULATOR, False, True, BASE, "R-EMERGENCY-OPPOSED"),
+        (DOCTOR, False, False, replace(BASE, blocked=True), "R-BLOCKED"),
+        (AGENT, False, False, BASE, "R-DENY-DEFAULT"),
+    ],
 )
 def test_break_glass_is_refused_when_opposed_separately_or_blocked(
     actor: Actor, oppose_emergency: bool, oppose_regulator: bool, facts: Facts, refusal: str | None
 ) -> None:
-    assert may_break_glass(actor, facts, oppose_emergency, oppose_regulator, MATRIX, NOW, SOON) == refusal
+    assert (
+        may_break_glass(actor, facts, oppose_emergency, oppose_regulator, MATRIX, NOW, SOON)
+        == refusal
+    )
 
 
 professions = st.sampled_from([*sorted(MATRIX.rows), "99", "00", "77"])
 actions = st.sampled_from(list(Action))
 professional_facts = st.builds(
-    Facts, ins=st.just(INS), patient_id=st.just("pat_1"), has_consent=st.booleans(), in_care_team=st.booleans(),
-    is_medecin_traitant=st.booleans(), blocked=st.booleans(), occupational_consent=st.booleans(),
-    emergency=st.none() | st.builds(EmergencyAccess, regulator=st.booleans(), expires_at=st.just(SOON)),
+    Facts,
+    ins=st.just(INS),
+    patient_id=st.just("pat_1"),
+    has_consent=st.booleans(),
+    in_care_team=st.booleans(),
+    is_medecin_traitant=st.booleans(),
+    blocked=st.booleans(),
+    occupational_consent=st.booleans(),
+    emergency=st.none()
+    | st.builds(EmergencyAccess, regulator=st.booleans(), expires_at=st.just(SOON)),
 )
 roles = st.sampled_from([(), (Role.SAMU_REGULATOR,), (Role.OCCUPATIONAL_PHYSICIAN,)])
 
 
 def professional(profession: str, role: tuple[Role, ...]) -> Actor:
-    return Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000009", rpps="10000000009", profession=profession,
-                 roles=role)
+    return Actor(
+        kind=ActorKind.PROFESSIONAL,
+        id="rpps:10000000009",
+        rpps="10000000009",
+        profession=profession,
+        roles=role,
+    )
 
 
 @given(professions, roles, actions, professional_facts)
@@ -117,11 +181,17 @@ def test_masked_documents_stay_hidden_from_every_professional_but_the_medecin_tr
 ) -> None:
     grant = decide(professional(profession, role), Action.READ, facts, MATRIX, NOW)
     if grant.allowed:
-        assert (MASKED_FROM_PROFESSIONALS in grant.hidden_visibility) != (grant.rule == "R-MEDECIN-TRAITANT")
+        assert (MASKED_FROM_PROFESSIONALS in grant.hidden_visibility) != (
+            grant.rule == "R-MEDECIN-TRAITANT"
+        )
 
 
-@given(st.text(min_size=1, max_size=3).filter(lambda code: code not in MATRIX.rows), roles, actions,
-       professional_facts)
+@given(
+    st.text(min_size=1, max_size=3).filter(lambda code: code not in MATRIX.rows),
+    roles,
+    actions,
+    professional_facts,
+)
 def test_an_unknown_profession_reads_and_writes_nothing(
     profession: str, role: tuple[Role, ...], action: Action, facts: Facts
 ) -> None:

@@ -14,13 +14,21 @@ MATRIX = matrix.in_force(NOW)
 INS = "180017512345678"
 PATIENT = Actor(kind=ActorKind.PATIENT, id="pat_1", ins=INS)
 OTHER_PATIENT = Actor(kind=ActorKind.PATIENT, id="pat_2", ins="280017512345600")
-DOCTOR = Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000008", rpps="10000000008", profession="10")
-PHARMACIST = Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000016", rpps="10000000016", profession="21")
-UNLISTED = Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000024", rpps="10000000024", profession="99")
+DOCTOR = Actor(
+    kind=ActorKind.PROFESSIONAL, id="rpps:10000000008", rpps="10000000008", profession="10"
+)
+PHARMACIST = Actor(
+    kind=ActorKind.PROFESSIONAL, id="rpps:10000000016", rpps="10000000016", profession="21"
+)
+UNLISTED = Actor(
+    kind=ActorKind.PROFESSIONAL, id="rpps:10000000024", rpps="10000000024", profession="99"
+)
 
 
 def facts(consent: bool = False, represented_until: date | None = None) -> Facts:
-    return Facts(ins=INS, patient_id="pat_1", has_consent=consent, represented_until=represented_until)
+    return Facts(
+        ins=INS, patient_id="pat_1", has_consent=consent, represented_until=represented_until
+    )
 
 
 @pytest.mark.parametrize("action", [Action.OPEN, Action.READ, Action.READ_HISTORY])
@@ -97,7 +105,9 @@ def test_r_representative_acts_for_the_minor_until_18(action: Action) -> None:
 
 
 def test_r_representative_writes_only_patient_documents() -> None:
-    grant = decide(OTHER_PATIENT, Action.WRITE, facts(represented_until=date(2027, 1, 1)), MATRIX, NOW)
+    grant = decide(
+        OTHER_PATIENT, Action.WRITE, facts(represented_until=date(2027, 1, 1)), MATRIX, NOW
+    )
     assert grant.categories == ("90",)
 
 

@@ -17,24 +17,53 @@ DR = "rpps:10000000009"
 
 
 def test_instants_keep_the_offset_the_service_writes_and_dates_stay_dates() -> None:
-    recorded = ConsentRecorded(professional_id=DR, recorded_at=AT.isoformat(), created=True, until=date(2027, 1, 31))
-    assert to_wire(recorded) == {"professional_id": DR, "recorded_at": "2026-12-02T09:30:00+00:00", "created": True,
-                                 "until": "2027-01-31"}
-    assert to_wire(ConsentRecorded(professional_id=DR, recorded_at=AT.isoformat(), created=False, until=None))[
-        "until"] is None
+    recorded = ConsentRecorded(
+        professional_id=DR, recorded_at=AT.isoformat(), created=True, until=date(2027, 1, 31)
+    )
+    assert to_wire(recorded) == {
+        "professional_id": DR,
+        "recorded_at": "2026-12-02T09:30:00+00:00",
+        "created": True,
+        "until": "2027-01-31",
+    }
+    assert (
+        to_wire(
+            ConsentRecorded(
+                professional_id=DR, recorded_at=AT.isoformat(), created=False, until=None
+            )
+        )["until"]
+        is None
+    )
 
 
 def test_a_proposal_and_a_declaration_each_say_their_status_and_only_their_own_fields() -> None:
     assert to_wire(MedecinTraitantProposed(professional_id=DR, proposed_at=AT.isoformat())) == {
-        "status": "proposed", "professional_id": DR, "proposed_at": "2026-12-02T09:30:00+00:00"}
+        "status": "proposed",
+        "professional_id": DR,
+        "proposed_at": "2026-12-02T09:30:00+00:00",
+    }
     assert to_wire(MedecinTraitantDeclared(medecin_traitant=DR, previous=None, since=None)) == {
-        "status": "declared", "medecin_traitant": DR, "previous": None, "since": None}
+        "status": "declared",
+        "medecin_traitant": DR,
+        "previous": None,
+        "since": None,
+    }
 
 
 def test_the_settings_list_who_is_authorised_since_when() -> None:
     since = [ProfessionalSince(professional_id=DR, since=AT.isoformat())]
-    wire = to_wire(AccessSettings(medecin_traitant=None, blocked=[], medecin_traitant_proposals=since,
-                                  oppose_emergency=False, oppose_regulator=True, consents=since, care_team=[],
-                                  occupational_consents=[]))
+    wire = to_wire(
+        AccessSettings(
+            medecin_traitant=None,
+            blocked=[],
+            medecin_traitant_proposals=since,
+            oppose_emergency=False,
+            oppose_regulator=True,
+            consents=since,
+            care_team=[],
+            occupational_consents=[],
+        )
+    )
     assert wire["medecin_traitant"] is None and wire["consents"] == [
-        {"professional_id": DR, "since": "2026-12-02T09:30:00+00:00"}]
+        {"professional_id": DR, "since": "2026-12-02T09:30:00+00:00"}
+    ]

@@ -24,7 +24,11 @@ def test_grant_follows_the_recorded_consent(cluster: Any, people: People) -> Non
     assert cluster.consent.grant(doctor, ins, "read")["rule"] == "R-NO-CONSENT"
     cluster.consent.record_consent(doctor, ins)
     grant = cluster.consent.grant(doctor, ins, "read")
-    assert grant["allowed"] and grant["rule"] == "R-CONSENT" and grant["matrix_version"] == "2023-10-26"
+    assert (
+        grant["allowed"]
+        and grant["rule"] == "R-CONSENT"
+        and grant["matrix_version"] == "2023-10-26"
+    )
 
 
 def test_a_patient_cannot_record_a_professional_consent(cluster: Any, people: People) -> None:
@@ -41,7 +45,9 @@ def test_unknown_action_is_refused_naming_the_field(cluster: Any, people: People
     assert error.value.details[0]["field"] == "action"
 
 
-def test_suspension_stops_a_professional_whose_token_still_runs(cluster: Any, people: People) -> None:
+def test_suspension_stops_a_professional_whose_token_still_runs(
+    cluster: Any, people: People
+) -> None:
     ins, patient = people.patient()
     cluster.dossier.open(patient, {"ins": ins})
     rpps, doctor = people.professional()

@@ -23,9 +23,13 @@ from services.consent.rules import Facts
 from services.consent.store import FACTS, ConsentStore, fact_id, ms
 from tests.store_commands import Commands, listening
 
-pytestmark = pytest.mark.store  # the stores' contract: `make test-store MONGO_URI=...` runs it on any MongoDB
+pytestmark = (
+    pytest.mark.store
+)  # the stores' contract: `make test-store MONGO_URI=...` runs it on any MongoDB
 
-DOCTOR = Actor(kind=ActorKind.PROFESSIONAL, id="rpps:10000000009", rpps="10000000009", profession="10")
+DOCTOR = Actor(
+    kind=ActorKind.PROFESSIONAL, id="rpps:10000000009", rpps="10000000009", profession="10"
+)
 
 
 @pytest.fixture
@@ -41,15 +45,25 @@ def database(environment: dict[str, str]) -> Iterator[tuple[Database[dict[str, A
 
 def opened(database: Database[dict[str, Any]]) -> ConsentStore:
     ConsentStore.prepare(database)
-    relay = OutboxRelay(database, ConsentStore.outbox_collections, "amqp://unused", 1.0, "consent")  # not started
+    relay = OutboxRelay(
+        database, ConsentStore.outbox_collections, "amqp://unused", 1.0, "consent"
+    )  # not started
     return ConsentStore(database, relay, Settings.from_env())
 
 
-def recorded(kind: Kind, ins: str, professional_id: str, until_days: int | None = None) -> Authorisation:
+def recorded(
+    kind: Kind, ins: str, professional_id: str, until_days: int | None = None
+) -> Authorisation:
     now = utcnow()
-    return Authorisation(kind=kind, ins=ins, patient_id="pat_1", professional_id=professional_id, recorded_at=now,
-                         recorded_by=professional_id,
-                         until=now + timedelta(days=until_days) if until_days is not None else None)
+    return Authorisation(
+        kind=kind,
+        ins=ins,
+        patient_id="pat_1",
+        professional_id=professional_id,
+        recorded_at=now,
+        recorded_by=professional_id,
+        until=now + timedelta(days=until_days) if until_days is not None else None,
+    )
 
 
 def happened(kind: EventType = EventType.CONSENT_RECORDED) -> Event:
@@ -60,54 +74,85 @@ def ins_() -> str:
     return f"2{uuid.uuid4().int % 10**14:014d}"
 
 
-def test_a_decision_reads_its_facts_in_one_command(database: tuple[Database[dict[str, Any]], Commands]) -> None:
+def test_a_decision_reads_its_facts_in_one_command(
+    database: tuple[Database[dict[str, Any]], Commands],
+) -> None:
     db, commands = database
     store, ins = opened(db), ins_()
     store.authorise(recorded(Kind.CONSENT, ins, DOCTOR.id), happened())
-    store.authorise(recorded(Kind.CARE_TEAM, ins, DOCTOR.id, until_days=30), happened(EventType.CARE_TEAM_JOINED))
-    store.save_settings(PatientSettings(ins, "pat_1").with_medecin_traitant(DOCTOR.id, utcnow()),
-                        happened(EventType.MEDECIN_TRAITANT_DECLARED))
+    store.authorise(
+        recorded(Kind.CARE_TEAM, ins, DOCTOR.id, until_days=30),
+        happened(EventType.CARE_TEAM_JOINED),
+    )
+    store.save_settings(
+        PatientSettings(ins, "pat_1").with_medecin_traitant(DOCTOR.id, utcnow()),
+        happened(EventType.MEDECIN_TRAITANT_DECLARED),
+    )
     facts: list[Facts] = []
     sent = commands.during(lambda: facts.append(store.facts_for(ins, "pat_1", DOCTOR.id, utcnow())))
     assert sent == [("find", FACTS)]
-    assert facts[0] == Facts(ins=ins, patient_id="pat_1", has_consent=True, in_care_team=True,
-                             is_medecin_traitant=True)
+    assert facts[0] == Facts(
+        ins=ins, patient_id="pat_1", has_consent=True, in_care_team=True, is_medecin_traitant=True
+    )
 
 
 def test_each_fact_decides_as_recorded(database: tuple[Database[dict[str, Any]], Commands]) -> None:
     db, _ = database
     store, ins, now = opened(db), ins_(), utcnow()
     store.authorise(recorded(Kind.CONSENT, ins, DOCTOR.id), happened())
-    assert store.withdraw(Kind.CONSENT, ins, DOCTOR.id, "pat_1", utcnow(), happened(EventType.CONSENT_WITHDRAWN))
-    store.authorise(recorded(Kind.OCCUPATIONAL_CONSENT, ins, DOCTOR.id), happened(EventType.OCCUPATIONAL_CONSENT_GIVEN))
-    store.save_settings(store.patient_settings(ins).with_block(DOCTOR.id, True),
-                        happened(EventType.PROFESSIONAL_BLOCKED))
+    assert store.withdraw(
+        Kind.CONSENT, ins, DOCTOR.id, "pat_1", utcnow(), happened(EventType.CONSENT_WITHDRAWN)
+    )
+    store.authorise(
+        recorded(Kind.OCCUPATIONAL_CONSENT, ins, DOCTOR.id),
+        happened(EventType.OCCUPATIONAL_CONSENT_GIVEN),
+    )
+    store.save_settings(
+        store.patient_settings(ins).with_block(DOCTOR.id, True),
+        happened(EventType.PROFESSIONAL_BLOCKED),
+    )
     store.apply_status(DOCTOR.id, "suspended", ms(now))
     store.apply_status(DOCTOR.id, "active", ms(now) - 1)  # older news arriving late changes nothing
     now = utcnow()
     facts = store.facts_for(ins, "pat_1", DOCTOR.id, now)
-    assert facts == Facts(ins=ins, patient_id="pat_1", occupational_consent=True, blocked=True, suspended=True)
+    assert facts == Facts(
+        ins=ins, patient_id="pat_1", occupational_consent=True, blocked=True, suspended=True
+    )
     # another professional, another patient: none of it
-    assert store.facts_for(ins, "pat_1", "rpps:10000000017", now) == Facts(ins=ins, patient_id="pat_1")
-    assert store.facts_for(ins_(), "pat_2", DOCTOR.id, now).suspended  # the account's status follows its holder
+    assert store.facts_for(ins, "pat_1", "rpps:10000000017", now) == Facts(
+        ins=ins, patient_id="pat_1"
+    )
+    assert store.facts_for(
+        ins_(), "pat_2", DOCTOR.id, now
+    ).suspended  # the account's status follows its holder
     # the patient's side lists only active authorisations of the kind asked
     assert store.authorisations(Kind.CONSENT, ins, now) == []
-    assert [r.professional_id for r in store.authorisations(Kind.OCCUPATIONAL_CONSENT, ins, now)] == [DOCTOR.id]
+    assert [
+        r.professional_id for r in store.authorisations(Kind.OCCUPATIONAL_CONSENT, ins, now)
+    ] == [DOCTOR.id]
 
 
-def test_settings_changed_meanwhile_are_not_overwritten(database: tuple[Database[dict[str, Any]], Commands]) -> None:
+def test_settings_changed_meanwhile_are_not_overwritten(
+    database: tuple[Database[dict[str, Any]], Commands],
+) -> None:
     db, _ = database
     store, ins = opened(db), ins_()
-    store.save_settings(PatientSettings(ins, "pat_1").with_block("rpps:10000000017", True),
-                        happened(EventType.PROFESSIONAL_BLOCKED))
+    store.save_settings(
+        PatientSettings(ins, "pat_1").with_block("rpps:10000000017", True),
+        happened(EventType.PROFESSIONAL_BLOCKED),
+    )
     read_once, read_twice = store.patient_settings(ins), store.patient_settings(ins)
-    store.save_settings(read_once.with_block(DOCTOR.id, True), happened(EventType.PROFESSIONAL_BLOCKED))
+    store.save_settings(
+        read_once.with_block(DOCTOR.id, True), happened(EventType.PROFESSIONAL_BLOCKED)
+    )
     with pytest.raises(Conflict):  # an unblock computed from what was there before the block
         unblocked = read_twice.with_block("rpps:10000000017", False)
         store.save_settings(unblocked, happened(EventType.PROFESSIONAL_UNBLOCKED))
     assert store.patient_settings(ins).blocked == (DOCTOR.id, "rpps:10000000017")
     with pytest.raises(Conflict):  # two first settings at once: the second is refused, not merged
-        store.save_settings(PatientSettings(ins, "pat_1"), happened(EventType.EMERGENCY_OPPOSITIONS_SET))
+        store.save_settings(
+            PatientSettings(ins, "pat_1"), happened(EventType.EMERGENCY_OPPOSITIONS_SET)
+        )
 
 
 def test_an_emergency_counts_until_it_ends_and_earlier_ones_are_kept(
@@ -117,10 +162,20 @@ def test_an_emergency_counts_until_it_ends_and_earlier_ones_are_kept(
     store, ins, now = opened(db), ins_(), utcnow()
 
     def emergency(started: Any, reason: str) -> EmergencyRecord:
-        return EmergencyRecord(event_id=f"evt_{reason}", ins=ins, patient_id="pat_1", professional_id=DOCTOR.id,
-                               regulator=False, reason=reason, started_at=started, until=started + timedelta(hours=1))
+        return EmergencyRecord(
+            event_id=f"evt_{reason}",
+            ins=ins,
+            patient_id="pat_1",
+            professional_id=DOCTOR.id,
+            regulator=False,
+            reason=reason,
+            started_at=started,
+            until=started + timedelta(hours=1),
+        )
 
-    store.start_emergency(emergency(now - timedelta(hours=3), "first"), happened(EventType.EMERGENCY_ACCESS_STARTED))
+    store.start_emergency(
+        emergency(now - timedelta(hours=3), "first"), happened(EventType.EMERGENCY_ACCESS_STARTED)
+    )
     assert store.facts_for(ins, "pat_1", DOCTOR.id, now).emergency is None  # ended two hours ago
     store.start_emergency(emergency(now, "second"), happened(EventType.EMERGENCY_ACCESS_STARTED))
     running = store.facts_for(ins, "pat_1", DOCTOR.id, now).emergency
@@ -128,7 +183,9 @@ def test_an_emergency_counts_until_it_ends_and_earlier_ones_are_kept(
     record = db[FACTS].find_one({"_id": fact_id(Kind.EMERGENCY, DOCTOR.id, ins)})
     assert record is not None and record["reason"] == "second"
     assert [e["reason"] for e in record["earlier"]] == ["first"]
-    assert len(record["_outbox"]) == 2  # both starts' events, for the patient's trail and their mail
+    assert (
+        len(record["_outbox"]) == 2
+    )  # both starts' events, for the patient's trail and their mail
 
 
 def test_records_of_the_earlier_layout_are_moved_once_events_included(
@@ -137,32 +194,67 @@ def test_records_of_the_earlier_layout_are_moved_once_events_included(
     db, _ = database
     ins, now = ins_(), utcnow()
     pending = {"_outbox": [{"event_id": "evt_x"}], "_outbox_pending": True}
-    db.consents.insert_one({"_id": f"{DOCTOR.id}|{ins}", "ins": ins, "patient_id": "pat_1",
-                            "professional_id": DOCTOR.id, "recorded": {"at": now, "by": DOCTOR.id, "ms": ms(now)},
-                            "from_ms": ms(now), "until_ms": None, "withdrawn": None, **pending})
-    db.patient_settings.insert_one({"_id": ins, "patient_id": "pat_1", "medecin_traitant": DOCTOR.id,
-                                    "mt_history": [], "mt_proposals": [], "blocked": [], "oppose_emergency": True,
-                                    "oppose_regulator": False})
+    db.consents.insert_one(
+        {
+            "_id": f"{DOCTOR.id}|{ins}",
+            "ins": ins,
+            "patient_id": "pat_1",
+            "professional_id": DOCTOR.id,
+            "recorded": {"at": now, "by": DOCTOR.id, "ms": ms(now)},
+            "from_ms": ms(now),
+            "until_ms": None,
+            "withdrawn": None,
+            **pending,
+        }
+    )
+    db.patient_settings.insert_one(
+        {
+            "_id": ins,
+            "patient_id": "pat_1",
+            "medecin_traitant": DOCTOR.id,
+            "mt_history": [],
+            "mt_proposals": [],
+            "blocked": [],
+            "oppose_emergency": True,
+            "oppose_regulator": False,
+        }
+    )
     db.account_status.insert_one({"_id": DOCTOR.id, "status": "suspended", "changed_ms": ms(now)})
     for hours_ago, reason in ((5, "older"), (0, "latest")):
         started = now - timedelta(hours=hours_ago)
-        db.emergencies.insert_one({"_id": f"evt_{reason}", "ins": ins, "patient_id": "pat_1",
-                                   "professional_id": DOCTOR.id, "regulator": False, "reason": reason,
-                                   "started": {"at": started, "until": started + timedelta(hours=1)},
-                                   "expires_ms": ms(started + timedelta(hours=1))})
+        db.emergencies.insert_one(
+            {
+                "_id": f"evt_{reason}",
+                "ins": ins,
+                "patient_id": "pat_1",
+                "professional_id": DOCTOR.id,
+                "regulator": False,
+                "reason": reason,
+                "started": {"at": started, "until": started + timedelta(hours=1)},
+                "expires_ms": ms(started + timedelta(hours=1)),
+            }
+        )
     store = opened(db)
     opened(db)  # a second start moves nothing twice
-    assert not {"consents", "patient_settings", "account_status", "emergencies"} & set(db.list_collection_names())
+    assert not {"consents", "patient_settings", "account_status", "emergencies"} & set(
+        db.list_collection_names()
+    )
     facts = store.facts_for(ins, "pat_1", DOCTOR.id, now)
     assert (facts.has_consent, facts.is_medecin_traitant, facts.suspended) == (True, True, True)
     assert facts.emergency is not None
     assert store.patient_settings(ins).oppose_emergency
     consent = db[FACTS].find_one({"_id": fact_id(Kind.CONSENT, DOCTOR.id, ins)})
-    assert consent is not None and consent["_outbox_pending"] and consent["_outbox"] == [{"event_id": "evt_x"}]
+    assert (
+        consent is not None
+        and consent["_outbox_pending"]
+        and consent["_outbox"] == [{"event_id": "evt_x"}]
+    )
     emergency = db[FACTS].find_one({"_id": fact_id(Kind.EMERGENCY, DOCTOR.id, ins)})
     assert emergency is not None and emergency["event_id"] == "evt_latest"
     assert [(e["event_id"], e["reason"]) for e in emergency["earlier"]] == [("evt_older", "older")]
-    assert db[FACTS].count_documents({"ins": ins}) == 3  # consent, settings, emergency (the status has no INS)
+    assert (
+        db[FACTS].count_documents({"ins": ins}) == 3
+    )  # consent, settings, emergency (the status has no INS)
 
 
 def test_the_outbox_publishing_a_change_is_not_a_change_of_the_settings(
@@ -172,10 +264,17 @@ def test_the_outbox_publishing_a_change_is_not_a_change_of_the_settings(
     the write still lands."""
     db, _ = database
     store, ins = opened(db), ins_()
-    store.save_settings(PatientSettings(ins, "pat_1").proposed_by(DOCTOR.id, utcnow()),
-                        happened(EventType.MEDECIN_TRAITANT_PROPOSED))
+    store.save_settings(
+        PatientSettings(ins, "pat_1").proposed_by(DOCTOR.id, utcnow()),
+        happened(EventType.MEDECIN_TRAITANT_PROPOSED),
+    )
     read = store.patient_settings(ins)
-    db[FACTS].update_one({"_id": fact_id(Kind.SETTINGS, ins)},  # what the relay does once it has published
-                         {"$set": {"_outbox": [], "_outbox_pending": False}, "$inc": {"_version": 1}})
-    store.save_settings(read.with_medecin_traitant(DOCTOR.id, utcnow()), happened(EventType.MEDECIN_TRAITANT_DECLARED))
+    db[FACTS].update_one(
+        {"_id": fact_id(Kind.SETTINGS, ins)},  # what the relay does once it has published
+        {"$set": {"_outbox": [], "_outbox_pending": False}, "$inc": {"_version": 1}},
+    )
+    store.save_settings(
+        read.with_medecin_traitant(DOCTOR.id, utcnow()),
+        happened(EventType.MEDECIN_TRAITANT_DECLARED),
+    )
     assert store.patient_settings(ins).medecin_traitant == DOCTOR.id

@@ -39,8 +39,12 @@ def kubectl() -> str:
 @cache
 def build(overlay: str) -> tuple[Manifest, ...]:
     """`kubectl kustomize deploy/k8s/overlays/<overlay>`, parsed."""
-    output = subprocess.run([kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
-                            check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(
+        [kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return tuple(document for document in yaml.safe_load_all(output) if document)
 
 
@@ -84,7 +88,9 @@ def environment_set(manifests: tuple[Manifest, ...], container: Manifest) -> dic
             data = named(manifests, "ConfigMap", config_map).get("data", {})
             result.update({key: {"configMap": config_map} for key in data})
         if "secretRef" in source:
-            raise AssertionError("envFrom secretRef hides which keys a container gets: use secretKeyRef")
+            raise AssertionError(
+                "envFrom secretRef hides which keys a container gets: use secretKeyRef"
+            )
     for entry in container.get("env", []):
         result[entry["name"]] = entry
     return result
@@ -92,8 +98,11 @@ def environment_set(manifests: tuple[Manifest, ...], container: Manifest) -> dic
 
 def secrets_read(container: Manifest) -> set[tuple[str, str]]:
     """(Secret, key) of every secret a container gets."""
-    return {(ref["name"], ref["key"]) for entry in container.get("env", [])
-            if (ref := entry.get("valueFrom", {}).get("secretKeyRef")) is not None}
+    return {
+        (ref["name"], ref["key"])
+        for entry in container.get("env", [])
+        if (ref := entry.get("valueFrom", {}).get("secretKeyRef")) is not None
+    }
 
 
 # Kubernetes schemas (from kubernetes-validate's package data)
@@ -102,7 +111,8 @@ def secrets_read(container: Manifest) -> set[tuple[str, str]]:
 @cache
 def kubernetes_definitions() -> Manifest:
     folder = importlib_resources.files("kubernetes_validate").joinpath(
-        f"kubernetes-json-schema/v{KUBERNETES_VERSION}.0-local-strict")
+        f"kubernetes-json-schema/v{KUBERNETES_VERSION}.0-local-strict"
+    )
     loaded: Manifest = json.loads(folder.joinpath("_definitions.json").read_text())
     return loaded
 
@@ -128,8 +138,12 @@ def custom_resource_schema(manifest: Manifest) -> Manifest | None:
 
 
 def _is_os_environ(node: ast.expr) -> bool:
-    return isinstance(node, ast.Attribute) and node.attr == "environ" and \
-        isinstance(node.value, ast.Name) and node.value.id == "os"
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "environ"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    )
 
 
 def _direct_read(node: ast.AST) -> ast.expr | None:
@@ -138,7 +152,11 @@ def _direct_read(node: ast.AST) -> ast.expr | None:
         function = node.func
         if function.attr in {"get", "pop", "setdefault"} and _is_os_environ(function.value):
             return node.args[0]
-        if function.attr == "getenv" and isinstance(function.value, ast.Name) and function.value.id == "os":
+        if (
+            function.attr == "getenv"
+            and isinstance(function.value, ast.Name)
+            and function.value.id == "os"
+        ):
             return node.args[0]
     if isinstance(node, ast.Subscript) and _is_os_environ(node.value):
         return node.slice
@@ -156,8 +174,12 @@ def _called_name(node: ast.Call) -> str | None:
 def environment_readers(trees: dict[Path, ast.Module]) -> set[str]:
     """Functions that read the variable named by their first parameter, directly or through another
     such function (e.g. settings.required, settings._int, settings.secret_bytes), to a fixed point."""
-    functions = [node for tree in trees.values() for node in ast.walk(tree)
-                 if isinstance(node, ast.FunctionDef) and node.args.args]
+    functions = [
+        node
+        for tree in trees.values()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.args.args
+    ]
     readers: set[str] = set()
     changed = True
     while changed:
@@ -168,7 +190,12 @@ def environment_readers(trees: dict[Path, ast.Module]) -> set[str]:
             parameter = function.args.args[0].arg
             for node in ast.walk(function):
                 argument = _direct_read(node)
-                if argument is None and isinstance(node, ast.Call) and _called_name(node) in readers and node.args:
+                if (
+                    argument is None
+                    and isinstance(node, ast.Call)
+                    and _called_name(node) in readers
+                    and node.args
+                ):
                     argument = node.args[0]
                 if isinstance(argument, ast.Name) and argument.id == parameter:
                     readers.add(function.name)
@@ -179,13 +206,21 @@ def environment_readers(trees: dict[Path, ast.Module]) -> set[str]:
 
 def variables_read(source_root: Path) -> dict[str, set[Path]]:
     """Every environment variable read under `source_root` (a literal name), and the files reading it."""
-    trees = {path: ast.parse(path.read_text(), filename=str(path)) for path in sorted(source_root.rglob("*.py"))}
+    trees = {
+        path: ast.parse(path.read_text(), filename=str(path))
+        for path in sorted(source_root.rglob("*.py"))
+    }
     readers = environment_readers(trees)
     found: dict[str, set[Path]] = {}
     for path, tree in trees.items():
         for node in ast.walk(tree):
             argument = _direct_read(node)
-            if argument is None and isinstance(node, ast.Call) and _called_name(node) in readers and node.args:
+            if (
+                argument is None
+                and isinstance(node, ast.Call)
+                and _called_name(node) in readers
+                and node.args
+            ):
                 argument = node.args[0]
             if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
                 found.setdefault(argument.value, set()).add(path)

@@ -21,8 +21,15 @@ DASH_NONCES = ["-", "--", "-h", "--nonce", "-Zx3_kq9Vb", "--help-me_no", "-" * 4
 
 
 def card(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "deploy.local.card", *args], cwd=ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.local.card", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +41,16 @@ def pem(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 @pytest.mark.parametrize("nonce", DASH_NONCES)
-def test_item14_card_signs_a_nonce_beginning_with_dash_every_way(pem: tuple[Path, str], nonce: str) -> None:
+def test_item14_card_signs_a_nonce_beginning_with_dash_every_way(
+    pem: tuple[Path, str], nonce: str
+) -> None:
     path, public = pem
-    for args, stdin in ((["sign", str(path), f"--nonce={nonce}"], None),     # the README's form
-                        (["sign", str(path), "--", nonce], None),
-                        (["sign", str(path), "--nonce", nonce], None),
-                        (["sign", str(path)], nonce + "\n")):                  # from stdin
+    for args, stdin in (
+        (["sign", str(path), f"--nonce={nonce}"], None),  # the README's form
+        (["sign", str(path), "--", nonce], None),
+        (["sign", str(path), "--nonce", nonce], None),
+        (["sign", str(path)], nonce + "\n"),
+    ):  # from stdin
         signed = card(*args, stdin=stdin)
         assert signed.returncode == 0, (args, signed.stderr)
         assert card_signature_valid(public, nonce, signed.stdout.strip()), args

@@ -55,13 +55,26 @@ def publish(amqp_uri: str, count: int) -> list[str]:
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:  # type: ignore[no-untyped-call]
         producer = Producer(connection)  # type: ignore[no-untyped-call]
         for number in range(count):
-            event = Event(type=EventType.DOSSIER_OPENED, source="dossier", occurred_at=datetime.now(UTC),
-                          patient_id=f"pat_graceful_{number % 8}", dossier_id=f"dos_graceful_{number % 8}")
+            event = Event(
+                type=EventType.DOSSIER_OPENED,
+                source="dossier",
+                occurred_at=datetime.now(UTC),
+                patient_id=f"pat_graceful_{number % 8}",
+                dossier_id=f"dos_graceful_{number % 8}",
+            )
             body = json.dumps(event.model_dump(mode="json")).encode()
-            signed = BusKeys.from_env().sign("dossier", exchange.name, event.type.value, body)  # as dossier would
+            signed = BusKeys.from_env().sign(
+                "dossier", exchange.name, event.type.value, body
+            )  # as dossier would
             producer.publish(  # type: ignore[no-untyped-call]
-                body, exchange=exchange, routing_key=event.type.value, content_type="application/json",
-                content_encoding="utf-8", headers=signed, delivery_mode=2)
+                body,
+                exchange=exchange,
+                routing_key=event.type.value,
+                content_type="application/json",
+                content_encoding="utf-8",
+                headers=signed,
+                delivery_mode=2,
+            )
             ids.append(event.event_id)
     return ids
 
@@ -85,7 +98,9 @@ def test_a_service_stopped_during_load_loses_no_event_and_processes_none_twice(
     first = processes.start("audit-1", ["-m", "services.common.launcher", "audit"], env)
     wait_for("the audit service's heartbeat", heartbeat.exists, 60)
     published = publish(amqp_uri, EVENTS)
-    wait_for("a quarter of the events traced", lambda: traces.count_documents({}) >= EVENTS // 4, 60)
+    wait_for(
+        "a quarter of the events traced", lambda: traces.count_documents({}) >= EVENTS // 4, 60
+    )
 
     first.send_signal(signal.SIGTERM)  # what the kubelet sends after the preStop pause
     assert first.wait(timeout=60) == 0, "the service stops by itself, well within its grace period"
@@ -95,7 +110,9 @@ def test_a_service_stopped_during_load_loses_no_event_and_processes_none_twice(
     # would process it twice) and none is neither (lost).
     assert traced + ready == EVENTS, f"{traced} traced + {ready} requeued != {EVENTS} published"
     log = (tmp_path / "log" / "audit-1.log").read_text()
-    assert "active worker" not in log, "no worker was killed"  # nameko: "killing N active workers(s)"
+    assert "active worker" not in log, (
+        "no worker was killed"
+    )  # nameko: "killing N active workers(s)"
     assert "Traceback" not in log
 
     processes.start("audit-2", ["-m", "services.common.launcher", "audit"], env)
@@ -106,12 +123,15 @@ def test_a_service_stopped_during_load_loses_no_event_and_processes_none_twice(
     assert os.path.exists(heartbeat)
 
 
-def test_a_service_stops_promptly_when_idle(environment: dict[str, str], amqp_uri: str, processes: Processes,
-                                            tmp_path: Path) -> None:
+def test_a_service_stops_promptly_when_idle(
+    environment: dict[str, str], amqp_uri: str, processes: Processes, tmp_path: Path
+) -> None:
     env = base_env({"AMQP_URI": amqp_uri, "TMPDIR": str(tmp_path)})
     service = processes.start("consent", ["-m", "services.common.launcher", "consent"], env)
     wait_for("the consent service's heartbeat", (tmp_path / "dmp-consent.alive").exists, 60)
     started = time.monotonic()
     service.send_signal(signal.SIGTERM)
     assert service.wait(timeout=30) == 0
-    assert time.monotonic() - started < 10, "an idle service does not hold its pod for the whole grace period"
+    assert time.monotonic() - started < 10, (
+        "an idle service does not hold its pod for the whole grace period"
+    )

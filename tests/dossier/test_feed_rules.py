@@ -6,9 +6,15 @@ TODAY = date(2026, 11, 23)
 
 
 def line(**overrides: object) -> dict[str, object]:
-    return {"line_id": "L1", "ins": "180017512345660", "care_date": "2026-10-01",
-            "items": [{"system": "CCAM", "code": "QZJA002"}], "billed_cents": 2500, "reimbursed_cents": 1750,
-            **overrides}
+    return {
+        "line_id": "L1",
+        "ins": "180017512345660",
+        "care_date": "2026-10-01",
+        "items": [{"system": "CCAM", "code": "QZJA002"}],
+        "billed_cents": 2500,
+        "reimbursed_cents": 1750,
+        **overrides,
+    }
 
 
 def test_months_before_keeps_the_day_or_the_months_last() -> None:
@@ -17,11 +23,18 @@ def test_months_before_keeps_the_day_or_the_months_last() -> None:
 
 
 def test_each_bad_line_is_refused_alone_with_its_reason() -> None:
-    kept, rejected, repeats = sort_lines([
-        line(), line(line_id="L2", care_date="2024-11-22"), line(line_id="L3", care_date="2027-01-01"),
-        line(line_id="L4", reimbursed_cents=9999), line(line_id="L5", ins="123"), line(line_id="L6", items=[]),
-        line(),
-    ], TODAY)
+    kept, rejected, repeats = sort_lines(
+        [
+            line(),
+            line(line_id="L2", care_date="2024-11-22"),
+            line(line_id="L3", care_date="2027-01-01"),
+            line(line_id="L4", reimbursed_cents=9999),
+            line(line_id="L5", ins="123"),
+            line(line_id="L6", items=[]),
+            line(),
+        ],
+        TODAY,
+    )
     assert [k.line_id for k in kept] == ["L1"] and repeats == 1
     reasons = {r["line_id"]: r["reason"] for r in rejected}
     assert "older than 24 months" in reasons["L2"]

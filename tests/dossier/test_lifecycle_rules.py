@@ -14,9 +14,18 @@ OPENED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def dossier(status: Status = Status.OPEN, **moments: datetime) -> Dossier:
-    return Dossier(id="dos_1", ins="1850775123456", patient_id="pat_1", status=status, opened_at=OPENED,
-                   opened_by={"kind": "patient", "id": "pat_1"}, channel="patient_online", consent_recorded_by="pat_1",
-                   key=DossierKey(b"wrapped", "fp"), **moments)
+    return Dossier(
+        id="dos_1",
+        ins="1850775123456",
+        patient_id="pat_1",
+        status=status,
+        opened_at=OPENED,
+        opened_by={"kind": "patient", "id": "pat_1"},
+        channel="patient_online",
+        consent_recorded_by="pat_1",
+        key=DossierKey(b"wrapped", "fp"),
+        **moments,
+    )
 
 
 @pytest.mark.parametrize("status", [Status.CLOSED, Status.DELETION_REQUESTED])
@@ -41,7 +50,9 @@ def test_closing_archives_for_ten_years() -> None:
 
 
 def test_reopening_forgets_the_closing_and_its_purge() -> None:
-    reopened = lifecycle.transition(dossier(Status.CLOSED, closed_at=OPENED, purge_at=NOW), "reopen", NOW)
+    reopened = lifecycle.transition(
+        dossier(Status.CLOSED, closed_at=OPENED, purge_at=NOW), "reopen", NOW
+    )
     assert reopened.status is Status.OPEN and reopened.reopened_at == NOW
     assert reopened.closed_at is None and reopened.purge_at is None
 
@@ -53,9 +64,15 @@ def test_deletion_destroys_the_key_and_purges_within_three_months() -> None:
     assert deleted.closed_at is None
 
 
-@pytest.mark.parametrize(("status", "transition"), [(Status.OPEN, "reopen"), (Status.CLOSED, "close"),
-                                                    (Status.DELETION_REQUESTED, "delete"),
-                                                    (Status.DELETION_REQUESTED, "reopen")])
+@pytest.mark.parametrize(
+    ("status", "transition"),
+    [
+        (Status.OPEN, "reopen"),
+        (Status.CLOSED, "close"),
+        (Status.DELETION_REQUESTED, "delete"),
+        (Status.DELETION_REQUESTED, "reopen"),
+    ],
+)
 def test_a_transition_from_the_wrong_status_is_a_conflict(status: Status, transition: str) -> None:
     with pytest.raises(Conflict) as error:
         lifecycle.transition(dossier(status), transition, NOW)
@@ -64,6 +81,9 @@ def test_a_transition_from_the_wrong_status_is_a_conflict(status: Status, transi
 
 def test_the_status_tells_the_latest_transitions_moments() -> None:
     closed = lifecycle.transition(dossier(), "close", NOW)
-    assert lifecycle.moments(closed) == {"opened_at": OPENED.isoformat(), "closed_at": NOW.isoformat(),
-                                         "purge_at": (NOW + timedelta(days=3653)).isoformat()}
+    assert lifecycle.moments(closed) == {
+        "opened_at": OPENED.isoformat(),
+        "closed_at": NOW.isoformat(),
+        "purge_at": (NOW + timedelta(days=3653)).isoformat(),
+    }
     assert lifecycle.moments(dossier()) == {"opened_at": OPENED.isoformat()}

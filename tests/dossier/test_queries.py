@@ -18,39 +18,88 @@ from services.dossier.queries import after, document_query, encode_cursor
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 GRANTS = {
-    "patient": Grant(allowed=True, action=Action.READ, rule="R-HOLDER", reason="", categories=("10", "11", "42", "90"),
-                     hidden_visibility=("INVISIBLE_PATIENT",), decided_at=NOW),
-    "professional": Grant(allowed=True, action=Action.READ, rule="R-CONSENT", reason="", categories=("10", "42"),
-                          hidden_visibility=("MASQUE_PS",), decided_at=NOW),
-    "medecin_traitant": Grant(allowed=True, action=Action.READ, rule="R-MEDECIN-TRAITANT", reason="",
-                              categories=("10", "11", "42", "90"), decided_at=NOW),
+    "patient": Grant(
+        allowed=True,
+        action=Action.READ,
+        rule="R-HOLDER",
+        reason="",
+        categories=("10", "11", "42", "90"),
+        hidden_visibility=("INVISIBLE_PATIENT",),
+        decided_at=NOW,
+    ),
+    "professional": Grant(
+        allowed=True,
+        action=Action.READ,
+        rule="R-CONSENT",
+        reason="",
+        categories=("10", "42"),
+        hidden_visibility=("MASQUE_PS",),
+        decided_at=NOW,
+    ),
+    "medecin_traitant": Grant(
+        allowed=True,
+        action=Action.READ,
+        rule="R-MEDECIN-TRAITANT",
+        reason="",
+        categories=("10", "11", "42", "90"),
+        decided_at=NOW,
+    ),
 }
 CODES = ["MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX"]
-documents = st.lists(st.fixed_dictionaries({
-    "category": st.sampled_from(["10", "11", "42", "90"]),
-    "visibility": st.lists(st.sampled_from(CODES), unique=True, max_size=2),
-    "author": st.sampled_from(["rpps:A", "rpps:B"]),
-}), min_size=1, max_size=12)
+documents = st.lists(
+    st.fixed_dictionaries(
+        {
+            "category": st.sampled_from(["10", "11", "42", "90"]),
+            "visibility": st.lists(st.sampled_from(CODES), unique=True, max_size=2),
+            "author": st.sampled_from(["rpps:A", "rpps:B"]),
+        }
+    ),
+    min_size=1,
+    max_size=12,
+)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(documents, st.sampled_from(sorted(GRANTS)), st.sampled_from(["rpps:A", "pat_1"]))
-def test_query_and_predicate_agree(mongo_uri: str, docs: list[dict[str, Any]], who: str, actor_id: str) -> None:
+def test_query_and_predicate_agree(
+    mongo_uri: str, docs: list[dict[str, Any]], who: str, actor_id: str
+) -> None:
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
     collection = client[f"q{uuid.uuid4().hex[:10]}"]["documents"]
-    records = [{"_id": f"doc{n:02d}", "dossier_id": "dos", "status": "current", "category": d["category"],
-                "visibility": d["visibility"], "author": {"id": d["author"]}} for n, d in enumerate(docs)]
+    records = [
+        {
+            "_id": f"doc{n:02d}",
+            "dossier_id": "dos",
+            "status": "current",
+            "category": d["category"],
+            "visibility": d["visibility"],
+            "author": {"id": d["author"]},
+        }
+        for n, d in enumerate(docs)
+    ]
     collection.insert_many(records)
     grant = GRANTS[who]
     by_query = {r["_id"] for r in collection.find(document_query("dos", grant, actor_id))}
-    by_predicate = {r["_id"] for r in records
-                    if grant.for_document(actor_id, r["category"], r["visibility"], r["author"]["id"]).allowed}
+    by_predicate = {
+        r["_id"]
+        for r in records
+        if grant.for_document(actor_id, r["category"], r["visibility"], r["author"]["id"]).allowed
+    }
     client.drop_database(collection.database.name)
     assert by_query == by_predicate
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(documents, st.sampled_from(sorted(GRANTS)), st.sampled_from(["rpps:A", "pat_1"]), st.integers(0, 12))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    documents,
+    st.sampled_from(sorted(GRANTS)),
+    st.sampled_from(["rpps:A", "pat_1"]),
+    st.integers(0, 12),
+)
 def test_filter_applied_by_the_service_agrees_with_the_store(
     mongo_uri: str, docs: list[dict[str, Any]], who: str, actor_id: str, cut: int
 ) -> None:
@@ -58,9 +107,18 @@ def test_filter_applied_by_the_service_agrees_with_the_store(
     filter, with a page cursor, selects what the real store selects."""
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
     collection = client[f"q{uuid.uuid4().hex[:10]}"]["documents"]
-    records = [{"_id": f"doc{n:02d}", "dossier_id": "dos", "status": "current", "category": d["category"],
-                "created_ms": 1000 + n // 2, "visibility": d["visibility"], "author": {"id": d["author"]}}
-               for n, d in enumerate(docs)]
+    records = [
+        {
+            "_id": f"doc{n:02d}",
+            "dossier_id": "dos",
+            "status": "current",
+            "category": d["category"],
+            "created_ms": 1000 + n // 2,
+            "visibility": d["visibility"],
+            "author": {"id": d["author"]},
+        }
+        for n, d in enumerate(docs)
+    ]
     collection.insert_many(records)
     query = document_query("dos", GRANTS[who], actor_id)
     if cut < len(records):
@@ -70,26 +128,47 @@ def test_filter_applied_by_the_service_agrees_with_the_store(
     assert {r["_id"] for r in records if matches(r, query)} == by_store
 
 
-searches = st.fixed_dictionaries({}, optional={
-    "categories": st.lists(st.sampled_from(["10", "11", "31", "42", "90"]), unique=True, max_size=3),
-    "type_codes": st.lists(st.sampled_from(["11488-4", "SYNTH", "57833-6"]), unique=True, max_size=2),
-    "statuses": st.lists(st.sampled_from(["current", "archived", "replaced"]), unique=True, max_size=3),
-    "document_ids": st.lists(st.sampled_from([f"doc{n:02d}" for n in range(14)]), unique=True, max_size=4),
-    "identifiers": st.lists(st.sampled_from([*[f"doc_{n:032x}" for n in range(14)],
-                                             *[f"urn:oid:1.2.{n}" for n in range(14)],
-                                             *[f"urn:uuid:00000000-0000-0000-0000-{n:012x}" for n in range(14)]]),
-                            unique=True, max_size=4),
-    "patient_id": st.sampled_from(["pat_1", "pat_2"]),
-    "created_from_ms": st.integers(1000, 1012),
-    "created_before_ms": st.integers(1000, 1012),
-    "care_from": st.dates(date(2026, 11, 1), date(2026, 11, 12)),
-    "care_to": st.dates(date(2026, 11, 1), date(2026, 11, 12)),
-    "security_labels": st.lists(st.lists(st.sampled_from(["N", "R", "V", *CODES]), unique=True, max_size=3),
-                                min_size=1, max_size=2),
-    "updated_from_ms": st.integers(1000, 1030),
-    "updated_before_ms": st.integers(1000, 1030),
-    "replaces": st.lists(st.sampled_from(["doc01", "doc02", "doc04"]), unique=True, max_size=2),
-})
+searches = st.fixed_dictionaries(
+    {},
+    optional={
+        "categories": st.lists(
+            st.sampled_from(["10", "11", "31", "42", "90"]), unique=True, max_size=3
+        ),
+        "type_codes": st.lists(
+            st.sampled_from(["11488-4", "SYNTH", "57833-6"]), unique=True, max_size=2
+        ),
+        "statuses": st.lists(
+            st.sampled_from(["current", "archived", "replaced"]), unique=True, max_size=3
+        ),
+        "document_ids": st.lists(
+            st.sampled_from([f"doc{n:02d}" for n in range(14)]), unique=True, max_size=4
+        ),
+        "identifiers": st.lists(
+            st.sampled_from(
+                [
+                    *[f"doc_{n:032x}" for n in range(14)],
+                    *[f"urn:oid:1.2.{n}" for n in range(14)],
+                    *[f"urn:uuid:00000000-0000-0000-0000-{n:012x}" for n in range(14)],
+                ]
+            ),
+            unique=True,
+            max_size=4,
+        ),
+        "patient_id": st.sampled_from(["pat_1", "pat_2"]),
+        "created_from_ms": st.integers(1000, 1012),
+        "created_before_ms": st.integers(1000, 1012),
+        "care_from": st.dates(date(2026, 11, 1), date(2026, 11, 12)),
+        "care_to": st.dates(date(2026, 11, 1), date(2026, 11, 12)),
+        "security_labels": st.lists(
+            st.lists(st.sampled_from(["N", "R", "V", *CODES]), unique=True, max_size=3),
+            min_size=1,
+            max_size=2,
+        ),
+        "updated_from_ms": st.integers(1000, 1030),
+        "updated_before_ms": st.integers(1000, 1030),
+        "replaces": st.lists(st.sampled_from(["doc01", "doc02", "doc04"]), unique=True, max_size=2),
+    },
+)
 
 
 def derived(document_id: str) -> str:
@@ -101,16 +180,29 @@ def derived(document_id: str) -> str:
 def wanted_by(record: dict[str, Any], search: dict[str, Any]) -> bool:
     """Each search parameter, said plainly."""
     checks: list[tuple[str, Callable[[Any], bool]]] = [
-        ("categories", lambda v: record["category"] in v), ("type_codes", lambda v: record["type_code"] in v),
-        ("statuses", lambda v: record["status"] in v), ("document_ids", lambda v: record["_id"] in v),
-        ("identifiers", lambda v: bool({record["_id"], record.get("unique_id") or derived(record["_id"])} & set(v))),
-        ("patient_id", lambda v: record["patient_id"] == v), ("created_from_ms", lambda v: record["created_ms"] >= v),
+        ("categories", lambda v: record["category"] in v),
+        ("type_codes", lambda v: record["type_code"] in v),
+        ("statuses", lambda v: record["status"] in v),
+        ("document_ids", lambda v: record["_id"] in v),
+        (
+            "identifiers",
+            lambda v: bool(
+                {record["_id"], record.get("unique_id") or derived(record["_id"])} & set(v)
+            ),
+        ),
+        ("patient_id", lambda v: record["patient_id"] == v),
+        ("created_from_ms", lambda v: record["created_ms"] >= v),
         ("created_before_ms", lambda v: record["created_ms"] < v),
         ("care_from", lambda v: record["care_date"] >= v.isoformat()),
         ("care_to", lambda v: record["care_date"] <= v.isoformat()),
         # Each group: any of its labels; every group.
-        ("security_labels", lambda v: all(
-            {record.get("confidentiality", "N"), *record["visibility"]} & set(group) for group in v)),
+        (
+            "security_labels",
+            lambda v: all(
+                {record.get("confidentiality", "N"), *record["visibility"]} & set(group)
+                for group in v
+            ),
+        ),
         ("updated_from_ms", lambda v: record.get("updated_ms", record["created_ms"]) >= v),
         ("updated_before_ms", lambda v: record.get("updated_ms", record["created_ms"]) < v),
         ("replaces", lambda v: record.get("replaces") in v),
@@ -119,34 +211,67 @@ def wanted_by(record: dict[str, Any], search: dict[str, Any]) -> bool:
     return statuses_ok and all(check(search[name]) for name, check in checks if name in search)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(documents, st.sampled_from(sorted(GRANTS)), st.sampled_from(["rpps:A", "pat_1"]), searches,
-       st.lists(st.sampled_from(["11488-4", "SYNTH", "57833-6"]), min_size=14, max_size=14),
-       st.lists(st.sampled_from(["current", "archived", "replaced"]), min_size=14, max_size=14))
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    documents,
+    st.sampled_from(sorted(GRANTS)),
+    st.sampled_from(["rpps:A", "pat_1"]),
+    searches,
+    st.lists(st.sampled_from(["11488-4", "SYNTH", "57833-6"]), min_size=14, max_size=14),
+    st.lists(st.sampled_from(["current", "archived", "replaced"]), min_size=14, max_size=14),
+)
 def test_search_parameters_narrow_the_grant_and_never_widen_it(
-    mongo_uri: str, docs: list[dict[str, Any]], who: str, actor_id: str, search: dict[str, Any],
-    types: list[str], statuses: list[str],
+    mongo_uri: str,
+    docs: list[dict[str, Any]],
+    who: str,
+    actor_id: str,
+    search: dict[str, Any],
+    types: list[str],
+    statuses: list[str],
 ) -> None:
     """Every parameter is ANDed to the grant's query: what comes back is exactly what the grant lets this actor
     see and the parameters ask for, on the real store and in the service's own evaluation."""
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
     collection = client[f"q{uuid.uuid4().hex[:10]}"]["documents"]
-    records = [{"_id": f"doc{n:02d}" if n % 3 else f"doc_{n:032x}", "dossier_id": "dos", "status": statuses[n],
-                "category": d["category"], "type_code": types[n], "created_ms": 1000 + n,
-                "care_date": f"2026-11-{n + 1:02d}", "patient_id": "pat_1", "visibility": d["visibility"],
-                "author": {"id": d["author"]}, **({"unique_id": f"urn:oid:1.2.{n}"} if n % 2 else {}),
-                # Confidentiality stored or (older records) not; some changed since deposit; some replace another.
-                **({"confidentiality": "NRV"[n % 3]} if n % 4 else {}),
-                **({"updated_ms": 1015 + n} if n % 5 == 1 else {}),
-                **({"replaces": f"doc{n - 1:02d}"} if n % 3 == 2 else {"replaces": None} if n % 2 else {})}
-               for n, d in enumerate(docs)]
+    records = [
+        {
+            "_id": f"doc{n:02d}" if n % 3 else f"doc_{n:032x}",
+            "dossier_id": "dos",
+            "status": statuses[n],
+            "category": d["category"],
+            "type_code": types[n],
+            "created_ms": 1000 + n,
+            "care_date": f"2026-11-{n + 1:02d}",
+            "patient_id": "pat_1",
+            "visibility": d["visibility"],
+            "author": {"id": d["author"]},
+            **({"unique_id": f"urn:oid:1.2.{n}"} if n % 2 else {}),
+            # Confidentiality stored or (older records) not; some changed since deposit; some replace another.
+            **({"confidentiality": "NRV"[n % 3]} if n % 4 else {}),
+            **({"updated_ms": 1015 + n} if n % 5 == 1 else {}),
+            **(
+                {"replaces": f"doc{n - 1:02d}"}
+                if n % 3 == 2
+                else {"replaces": None}
+                if n % 2
+                else {}
+            ),
+        }
+        for n, d in enumerate(docs)
+    ]
     collection.insert_many(records)
     grant = GRANTS[who]
     query = document_query("dos", grant, actor_id, **search)
     by_store = {r["_id"] for r in collection.find(query)}
     client.drop_database(collection.database.name)
-    expected = {r["_id"] for r in records if wanted_by(r, search)
-                and grant.for_document(actor_id, r["category"], r["visibility"], r["author"]["id"]).allowed}
+    expected = {
+        r["_id"]
+        for r in records
+        if wanted_by(r, search)
+        and grant.for_document(actor_id, r["category"], r["visibility"], r["author"]["id"]).allowed
+    }
     assert by_store == expected
     assert {r["_id"] for r in records if matches(r, query)} == expected
 
@@ -155,14 +280,22 @@ def test_a_search_round_trips_as_the_gateway_sends_it() -> None:
     """REST sends every field, unset ones as None; a bare status or type from an RPC caller is a list of one."""
     sent = DocumentSearch().model_dump(mode="json")
     assert DocumentSearch.model_validate(sent) == DocumentSearch()
-    assert DocumentSearch.model_validate({"status": "archived", "type_code": "SYNTH"}).status == ["archived"]
+    assert DocumentSearch.model_validate({"status": "archived", "type_code": "SYNTH"}).status == [
+        "archived"
+    ]
     with pytest.raises(ValidationError):
         DocumentSearch.model_validate({"document_id": [f"doc{n}" for n in range(101)]})
 
 
 def test_a_document_answers_to_our_id_to_its_source_unique_id_or_else_to_its_own_uuid_urn() -> None:
-    plain: dict[str, Any] = {"_id": f"doc_{'a' * 32}", "dossier_id": "dos", "status": "current", "category": "10",
-                             "visibility": [], "author": {"id": "rpps:A"}}
+    plain: dict[str, Any] = {
+        "_id": f"doc_{'a' * 32}",
+        "dossier_id": "dos",
+        "status": "current",
+        "category": "10",
+        "visibility": [],
+        "author": {"id": "rpps:A"},
+    }
     sourced = {**plain, "_id": f"doc_{'b' * 32}", "unique_id": "urn:oid:1.2.250.1.999.1"}
     grant = GRANTS["medecin_traitant"]
 
@@ -178,10 +311,22 @@ def test_a_document_answers_to_our_id_to_its_source_unique_id_or_else_to_its_own
 
 def test_security_labels_are_ors_within_a_group_and_ands_across_groups() -> None:
     """A label is a confidentiality code (N when none was stored, as the document is shown) or a visibility code."""
-    base: dict[str, Any] = {"dossier_id": "dos", "status": "current", "category": "10", "author": {"id": "rpps:A"}}
-    records = [{**base, "_id": "old", "visibility": []},  # stored before confidentiality was: normal
-               {**base, "_id": "restricted", "confidentiality": "R", "visibility": ["INVISIBLE_REPRESENTANTS_LEGAUX"]},
-               {**base, "_id": "very", "confidentiality": "V", "visibility": []}]
+    base: dict[str, Any] = {
+        "dossier_id": "dos",
+        "status": "current",
+        "category": "10",
+        "author": {"id": "rpps:A"},
+    }
+    records = [
+        {**base, "_id": "old", "visibility": []},  # stored before confidentiality was: normal
+        {
+            **base,
+            "_id": "restricted",
+            "confidentiality": "R",
+            "visibility": ["INVISIBLE_REPRESENTANTS_LEGAUX"],
+        },
+        {**base, "_id": "very", "confidentiality": "V", "visibility": []},
+    ]
     grant = GRANTS["medecin_traitant"]
 
     def found(*groups: list[str]) -> set[str]:
@@ -199,14 +344,23 @@ def test_security_labels_are_ors_within_a_group_and_ands_across_groups() -> None
 
 
 def test_last_change_is_the_metadata_change_or_else_the_deposit() -> None:
-    base: dict[str, Any] = {"dossier_id": "dos", "status": "current", "category": "10", "visibility": [],
-                            "author": {"id": "rpps:A"}}
-    records = [{**base, "_id": "untouched", "created_ms": 1000},
-               {**base, "_id": "masked_later", "created_ms": 900, "updated_ms": 2000}]
+    base: dict[str, Any] = {
+        "dossier_id": "dos",
+        "status": "current",
+        "category": "10",
+        "visibility": [],
+        "author": {"id": "rpps:A"},
+    }
+    records = [
+        {**base, "_id": "untouched", "created_ms": 1000},
+        {**base, "_id": "masked_later", "created_ms": 900, "updated_ms": 2000},
+    ]
     grant = GRANTS["medecin_traitant"]
 
     def found(since: int | None, before: int | None) -> set[str]:
-        query = document_query("dos", grant, "rpps:A", updated_from_ms=since, updated_before_ms=before)
+        query = document_query(
+            "dos", grant, "rpps:A", updated_from_ms=since, updated_before_ms=before
+        )
         return {r["_id"] for r in records if matches(r, query)}
 
     assert found(1000, None) == {"untouched", "masked_later"}

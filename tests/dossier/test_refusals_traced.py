@@ -14,10 +14,16 @@ from tests.journeys import Deposit, eventually, submission
 
 def refusals(cluster: Any, deposit: Deposit, actor_id: str) -> list[dict[str, Any]]:
     traces = cluster.audit.history(deposit.patient, deposit.ins, {"limit": 100})["traces"]
-    return [t for t in traces if t["type"] == "access_denied" and (t["actor"] or {}).get("id") == actor_id]
+    return [
+        t
+        for t in traces
+        if t["type"] == "access_denied" and (t["actor"] or {}).get("id") == actor_id
+    ]
 
 
-def test_refused_reopenings_by_pharmacists_are_in_the_history(cluster: Any, deposit: Deposit, people: People) -> None:
+def test_refused_reopenings_by_pharmacists_are_in_the_history(
+    cluster: Any, deposit: Deposit, people: People
+) -> None:
     rpps, pharmacist = people.professional("21")
     for _ in range(2):
         with pytest.raises(Conflict):
@@ -34,14 +40,20 @@ def test_a_transition_the_state_refuses_is_traced(cluster: Any, deposit: Deposit
     assert traced[0]["rule"] == "R-STATE-CONFLICT"
 
 
-def test_a_change_by_someone_other_than_the_author_is_traced(cluster: Any, deposit: Deposit, people: People) -> None:
+def test_a_change_by_someone_other_than_the_author_is_traced(
+    cluster: Any, deposit: Deposit, people: People
+) -> None:
     rpps, colleague = people.professional()
     cluster.consent.record_consent(colleague, deposit.ins)
     with pytest.raises(AccessDenied) as error:
         cluster.dossier.delete_document(colleague, deposit.ins, deposit.document_id)
-    assert error.value.details == [{"rule": "R-AUTHOR-ONLY"}]  # they see it: the author's rule is said
+    assert error.value.details == [
+        {"rule": "R-AUTHOR-ONLY"}
+    ]  # they see it: the author's rule is said
     traced = eventually(lambda: refusals(cluster, deposit, f"rpps:{rpps}"))
-    assert [t["rule"] for t in traced] == ["R-AUTHOR-ONLY"] and traced[0]["document_id"] == deposit.document_id
+    assert [t["rule"] for t in traced] == ["R-AUTHOR-ONLY"] and traced[0][
+        "document_id"
+    ] == deposit.document_id
 
 
 def test_bad_input_on_a_known_dossier_is_traced_once(cluster: Any, deposit: Deposit) -> None:

@@ -10,11 +10,15 @@ from services.common.errors import InvalidInput, PayloadTooLarge
 from services.dossier import crypto, formats
 from services.dossier.rules import check_format_for, decode_content
 
-CDA_LEVEL_1 = (b'<ClinicalDocument xmlns="urn:hl7-org:v3"><component><nonXMLBody>'
-               b'<text mediaType="application/pdf" representation="B64">JVBERi0=</text></nonXMLBody></component>'
-               b'</ClinicalDocument>')
-CDA_LEVEL_3 = (b'<ClinicalDocument xmlns="urn:hl7-org:v3"><component><structuredBody><component><section>'
-               b'<title>Conclusion</title></section></component></structuredBody></component></ClinicalDocument>')
+CDA_LEVEL_1 = (
+    b'<ClinicalDocument xmlns="urn:hl7-org:v3"><component><nonXMLBody>'
+    b'<text mediaType="application/pdf" representation="B64">JVBERi0=</text></nonXMLBody></component>'
+    b"</ClinicalDocument>"
+)
+CDA_LEVEL_3 = (
+    b'<ClinicalDocument xmlns="urn:hl7-org:v3"><component><structuredBody><component><section>'
+    b"<title>Conclusion</title></section></component></structuredBody></component></ClinicalDocument>"
+)
 
 
 def test_empty_document_is_refused() -> None:
@@ -41,7 +45,7 @@ def test_content_at_the_limit_is_accepted() -> None:
     "declared, content, problem",
     [
         ("application/pdf", b"hello", "not a PDF"),
-        ("application/fhir+json", b"{\"a\": 1}", "no resourceType"),
+        ("application/fhir+json", b'{"a": 1}', "no resourceType"),
         ("application/fhir+json", b"{", "not JSON"),
         ("text/xml", b"plain", "not well-formed XML"),
         ("text/xml", b"<note>not a CDA</note>", "not a CDA R2 document"),
@@ -57,9 +61,15 @@ def test_declared_format_must_match_the_bytes(declared: str, content: bytes, pro
 
 @pytest.mark.parametrize(
     "declared, content",
-    [("application/pdf", b"%PDF-1.7 ..."), ("application/fhir+json", b'{"resourceType": "Bundle"}'),
-     ("text/xml", CDA_LEVEL_1), ("text/xml", CDA_LEVEL_3), ("text/plain", b"compte rendu"),
-     ("image/jpeg", b"\xff\xd8\xff\xe0 JFIF"), ("image/png", b"\x89PNG\r\n\x1a\n....")],
+    [
+        ("application/pdf", b"%PDF-1.7 ..."),
+        ("application/fhir+json", b'{"resourceType": "Bundle"}'),
+        ("text/xml", CDA_LEVEL_1),
+        ("text/xml", CDA_LEVEL_3),
+        ("text/plain", b"compte rendu"),
+        ("image/jpeg", b"\xff\xd8\xff\xe0 JFIF"),
+        ("image/png", b"\x89PNG\r\n\x1a\n...."),
+    ],
 )
 def test_matching_formats_pass(declared: str, content: bytes) -> None:
     assert formats.mismatch(declared, content) is None
@@ -70,11 +80,15 @@ def test_cda_levels_are_told_apart() -> None:
 
 
 def test_xml_with_entities_is_refused_before_expansion() -> None:
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
-            b'<ClinicalDocument xmlns="urn:hl7-org:v3">&b;</ClinicalDocument>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+        b'<ClinicalDocument xmlns="urn:hl7-org:v3">&b;</ClinicalDocument>'
+    )
     assert "entities" in (formats.mismatch("text/xml", bomb) or "")
-    external = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-                b'<ClinicalDocument xmlns="urn:hl7-org:v3">&e;</ClinicalDocument>')
+    external = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        b'<ClinicalDocument xmlns="urn:hl7-org:v3">&e;</ClinicalDocument>'
+    )
     assert "entities" in (formats.mismatch("text/xml", external) or "")
 
 

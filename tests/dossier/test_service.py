@@ -43,7 +43,10 @@ def test_pharmacist_opening_needs_the_patients_consent(cluster: Any, people: Peo
     _, pharmacist = people.professional("21")
     with pytest.raises(InvalidInput, match="patient_consent"):
         cluster.dossier.open(pharmacist, {"ins": ins})
-    assert cluster.dossier.open(pharmacist, {"ins": ins, "patient_consent": True})["channel"] == "pharmacy"
+    assert (
+        cluster.dossier.open(pharmacist, {"ins": ins, "patient_consent": True})["channel"]
+        == "pharmacy"
+    )
 
 
 def test_opening_for_an_unregistered_patient_is_not_found(cluster: Any, people: People) -> None:
@@ -125,7 +128,9 @@ def test_oversized_document_is_refused(
     assert cluster.dossier.search(patient, ins)["documents"] == []
 
 
-def test_identical_document_is_refused(cluster: Any, people: People, opened: tuple[str, str]) -> None:
+def test_identical_document_is_refused(
+    cluster: Any, people: People, opened: tuple[str, str]
+) -> None:
     ins, _ = opened
     _, doctor = people.professional()
     cluster.consent.record_consent(doctor, ins)

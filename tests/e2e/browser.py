@@ -11,8 +11,16 @@ from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 # The machine's network is closed: without these, Chromium keeps trying to reach Google's services.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-default-apps"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+]
 ARTIFACTS = Path(__file__).parents[2] / "var" / "artifacts" / "pages"
 PHONE: ViewportSize = {"width": 375, "height": 740}
 
@@ -22,7 +30,9 @@ PAGE_PROBLEMS = (Path(__file__).parent / "page_checks.js").read_text()
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (deploy/local/prepare_tests.py)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make test` installs Debian's chromium (deploy/local/prepare_tests.py)"
+        )
     # Started, never stopped: under eventlet's monkey patching, stopping Playwright waits forever for
     # its driver's exit. Closing the browser is enough; the driver ends with the test process.
     playwright = sync_playwright().start()

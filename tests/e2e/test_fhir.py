@@ -27,29 +27,51 @@ from tests.journeys import eventually
 from tests.system import Api, Running, document
 
 pytestmark = pytest.mark.slow
-CDA_LEVEL_1 = (b'<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><component>'
-               b'<nonXMLBody><text mediaType="application/pdf" representation="B64">JVBERi0xLjQ=</text></nonXMLBody>'
-               b'</component></ClinicalDocument>')
-PDSM4DMP_REPLACEMENT = Path("/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-1-remplacement.json")
-PDSM4DMP_EXAMPLE = Path("/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json")
+CDA_LEVEL_1 = (
+    b'<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><component>'
+    b'<nonXMLBody><text mediaType="application/pdf" representation="B64">JVBERi0xLjQ=</text></nonXMLBody>'
+    b"</component></ClinicalDocument>"
+)
+PDSM4DMP_REPLACEMENT = Path(
+    "/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-1-remplacement.json"
+)
+PDSM4DMP_EXAMPLE = Path(
+    "/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json"
+)
 PDF = b"%PDF-1.4 compte rendu FHIR"
-SUBMISSION_SET = {"resourceType": "List", "status": "current", "mode": "working", "title": "SubmissionSet",
-                  "code": {"coding": [{"system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
-                                       "code": "submissionset"}]}}
+SUBMISSION_SET = {
+    "resourceType": "List",
+    "status": "current",
+    "mode": "working",
+    "title": "SubmissionSet",
+    "code": {
+        "coding": [
+            {
+                "system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
+                "code": "submissionset",
+            }
+        ]
+    },
+}
 
 
-def reference(ins: str, content: bytes | None = None, url: str | None = None, **extra: Any) -> dict[str, Any]:
+def reference(
+    ins: str, content: bytes | None = None, url: str | None = None, **extra: Any
+) -> dict[str, Any]:
     attachment: dict[str, Any] = {"contentType": "application/pdf", "title": "CR de consultation"}
     if content is not None:
         attachment["data"] = base64.b64encode(content).decode()
     if url:
         attachment["url"] = url
     return {
-        "resourceType": "DocumentReference", "status": "current",
+        "resourceType": "DocumentReference",
+        "status": "current",
         "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
         "category": [{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.1", "code": "10"}]}],
         "subject": {"identifier": {"system": INS_SYSTEM, "value": ins}},
-        "context": {"period": {"start": "2026-11-20"}}, "content": [{"attachment": attachment}], **extra,
+        "context": {"period": {"start": "2026-11-20"}},
+        "content": [{"attachment": attachment}],
+        **extra,
     }
 
 
@@ -60,57 +82,116 @@ def test_capability_statement_is_valid(system: Running) -> None:
     document_reference = response.json()["rest"][0]["resource"][0]
     listed = {param["name"] for param in document_reference["searchParam"]}
     assert listed == set(SUPPORTED) - {"_count", "_cursor"}  # exactly what the search applies
-    assert {"read", "vread", "search-type", "create", "patch"} == {i["code"] for i in document_reference["interaction"]}
+    assert {"read", "vread", "search-type", "create", "patch"} == {
+        i["code"] for i in document_reference["interaction"]
+    }
 
 
 def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: Api) -> None:
     http = system.http
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir@patients.dmp-test.fr")
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000001",
-         "resource": SUBMISSION_SET,
-         "request": {"method": "POST", "url": "List"}},
-        {"fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000002",
-         "resource": reference(ins, url="urn:uuid:1f1a7e88-0000-4000-8000-000000000003",
-                               masterIdentifier={"system": "urn:ietf:rfc:3986",
-                                                 "value": "urn:uuid:1f1a7e88-0000-4000-8000-0000000000aa"},
-                               securityLabel=[{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.13",
-                                                           "code": "INVISIBLE_REPRESENTANTS_LEGAUX"}]},
-                                              {"coding": [{"system": CONFIDENTIALITY, "code": "R"}]}]),
-         "request": {"method": "POST", "url": "DocumentReference"}},
-        {"fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000003",
-         "resource": {"resourceType": "Binary", "contentType": "application/pdf",
-                      "data": base64.b64encode(PDF).decode()},
-         "request": {"method": "POST", "url": "Binary"}},
-    ]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000001",
+                "resource": SUBMISSION_SET,
+                "request": {"method": "POST", "url": "List"},
+            },
+            {
+                "fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000002",
+                "resource": reference(
+                    ins,
+                    url="urn:uuid:1f1a7e88-0000-4000-8000-000000000003",
+                    masterIdentifier={
+                        "system": "urn:ietf:rfc:3986",
+                        "value": "urn:uuid:1f1a7e88-0000-4000-8000-0000000000aa",
+                    },
+                    securityLabel=[
+                        {
+                            "coding": [
+                                {
+                                    "system": "urn:oid:1.2.250.1.213.1.1.4.13",
+                                    "code": "INVISIBLE_REPRESENTANTS_LEGAUX",
+                                }
+                            ]
+                        },
+                        {"coding": [{"system": CONFIDENTIALITY, "code": "R"}]},
+                    ],
+                ),
+                "request": {"method": "POST", "url": "DocumentReference"},
+            },
+            {
+                "fullUrl": "urn:uuid:1f1a7e88-0000-4000-8000-000000000003",
+                "resource": {
+                    "resourceType": "Binary",
+                    "contentType": "application/pdf",
+                    "data": base64.b64encode(PDF).decode(),
+                },
+                "request": {"method": "POST", "url": "Binary"},
+            },
+        ],
+    }
     provided = http.post("/fhir", json=bundle, headers=doctor)
     assert provided.status_code == 200, provided.text
     Bundle.model_validate(provided.json())
     responses = [entry["response"] for entry in provided.json()["entry"]]
-    assert [r["status"] for r in responses] == ["201 Created"] * 3  # one per request entry, in order
-    assert "location" not in responses[0] and responses[0]["outcome"]["issue"][0]["severity"] == "information"
+    assert [r["status"] for r in responses] == [
+        "201 Created"
+    ] * 3  # one per request entry, in order
+    assert (
+        "location" not in responses[0]
+        and responses[0]["outcome"]["issue"][0]["severity"] == "information"
+    )
     assert responses[1]["location"].endswith("/_history/1")
     location = responses[1]["location"].removesuffix("/_history/1")
     assert location.startswith("DocumentReference/doc-")
-    assert responses[2]["location"] == location.replace("DocumentReference/", "Binary/") + "/_history/1"
+    assert (
+        responses[2]["location"]
+        == location.replace("DocumentReference/", "Binary/") + "/_history/1"
+    )
 
-    found = http.get("/fhir/DocumentReference", params={"patient.identifier": f"{INS_SYSTEM}|{ins}",
-                                                        "category": "10", "date": "ge2026-01-01"}, headers=patient)
+    found = http.get(
+        "/fhir/DocumentReference",
+        params={
+            "patient.identifier": f"{INS_SYSTEM}|{ins}",
+            "category": "10",
+            "date": "ge2026-01-01",
+        },
+        headers=patient,
+    )
     searchset: Any = Bundle.model_validate(found.json())
     assert searchset.total == 1
     document: Any = DocumentReference.model_validate(found.json()["entry"][0]["resource"])
     assert f"DocumentReference/{document.id}" == location
-    assert any(c.code == "INVISIBLE_REPRESENTANTS_LEGAUX" for label in document.securityLabel for c in label.coding)
-    assert [c.code for label in document.securityLabel for c in label.coding if c.system == CONFIDENTIALITY] == ["R"]
+    assert any(
+        c.code == "INVISIBLE_REPRESENTANTS_LEGAUX"
+        for label in document.securityLabel
+        for c in label.coding
+    )
+    assert [
+        c.code
+        for label in document.securityLabel
+        for c in label.coding
+        if c.system == CONFIDENTIALITY
+    ] == ["R"]
 
     read = http.get(f"/fhir/DocumentReference/{document.id}", headers=patient)
     DocumentReference.model_validate(read.json())
-    binary = http.get(document.content[0].attachment.url.replace(str(http.base_url).rstrip("/"), ""), headers=patient)
+    binary = http.get(
+        document.content[0].attachment.url.replace(str(http.base_url).rstrip("/"), ""),
+        headers=patient,
+    )
     assert binary.content == PDF and binary.headers["content-type"] == "application/pdf"
     version = http.get(f"/fhir/{responses[2]['location']}", headers=patient)
     assert version.content == PDF and version.headers["content-type"] == "application/pdf"
-    assert http.get(f"/fhir/{location.replace('DocumentReference/', 'Binary/')}/_history/2",
-                    headers=patient).status_code == 404
+    assert (
+        http.get(
+            f"/fhir/{location.replace('DocumentReference/', 'Binary/')}/_history/2", headers=patient
+        ).status_code
+        == 404
+    )
 
 
 def test_errors_are_operation_outcomes(system: Running, api: Api) -> None:
@@ -119,9 +200,14 @@ def test_errors_are_operation_outcomes(system: Running, api: Api) -> None:
     missing = http.get("/fhir/DocumentReference", headers=doctor)
     assert missing.status_code == 400
     missing_outcome: Any = OperationOutcome.model_validate(missing.json())
-    assert missing_outcome.issue[0].code == "invalid" and "patient" in missing_outcome.issue[0].diagnostics
+    assert (
+        missing_outcome.issue[0].code == "invalid"
+        and "patient" in missing_outcome.issue[0].diagnostics
+    )
     _, stranger = api.professional("10")
-    refused = http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=stranger)
+    refused = http.get(
+        "/fhir/DocumentReference", params={"patient.identifier": ins}, headers=stranger
+    )
     outcome: Any = OperationOutcome.model_validate(refused.json())
     assert refused.status_code == 403 and outcome.issue[0].code == "forbidden"
     assert outcome.issue[0].details.text == "R-NO-CONSENT"
@@ -137,14 +223,19 @@ def test_stock_fhirpy_client_deposits_searches_and_reads(system: Running, api: A
     created.save()
     assert created.id and created.id.startswith("doc-")
     as_patient = SyncFHIRClient(base, authorization=patient["Authorization"])
-    results = as_patient.resources("DocumentReference").search(**{"patient.identifier": ins}).fetch()
+    results = (
+        as_patient.resources("DocumentReference").search(**{"patient.identifier": ins}).fetch()
+    )
     assert [r.id for r in results] == [created.id]
     documents = as_patient.resources("DocumentReference")
     # fhirpy's count() (_count=0 with its own _totalMethod, ignored) and the newer parameters, as fhirpy sends them.
     assert documents.search(**{"patient.identifier": ins, "security-label": "N"}).count() == 1
     assert documents.search(**{"patient.identifier": ins, "security-label": "R"}).count() == 0
     assert documents.search(**{"patient.identifier": ins, "isArchived": "false"}).count() == 1
-    assert documents.search(**{"patient.identifier": ins}).search(_lastUpdated="lt2026-01-01").count() == 0
+    assert (
+        documents.search(**{"patient.identifier": ins}).search(_lastUpdated="lt2026-01-01").count()
+        == 0
+    )
     again = as_patient.reference("DocumentReference", created.id).to_resource()
     assert again["content"][0]["attachment"]["contentType"] == "application/pdf"
 
@@ -158,14 +249,20 @@ def test_stock_fhirclient_deposits_searches_and_reads(system: Running, api: Api)
     assert created["resourceType"] == "DocumentReference" and created["id"].startswith("doc-")
     as_patient = FHIRClient(settings={"app_id": "dmp-tests", "api_base": base})
     as_patient.server.session.headers["Authorization"] = patient["Authorization"]
-    found: Any = ClientDocumentReference.where(struct={"patient.identifier": ins}).perform_resources(as_patient.server)
+    found: Any = ClientDocumentReference.where(
+        struct={"patient.identifier": ins}
+    ).perform_resources(as_patient.server)
     assert [d.id for d in found] == [created["id"]] and found[0].category[0].coding[0].code == "10"
     read: Any = ClientDocumentReference.read(created["id"], as_patient.server)
     assert read.content[0].attachment.contentType == "application/pdf"
 
 
-def deposit(api: Api, ins: str, who: dict[str, str], raw: bytes, **overrides: Any) -> dict[str, Any]:
-    created = api.http.post(f"/api/v1/patients/{ins}/documents", json=document(raw, **overrides), headers=who)
+def deposit(
+    api: Api, ins: str, who: dict[str, str], raw: bytes, **overrides: Any
+) -> dict[str, Any]:
+    created = api.http.post(
+        f"/api/v1/patients/{ins}/documents", json=document(raw, **overrides), headers=who
+    )
     assert created.status_code == 201, created.text
     stored: dict[str, Any] = created.json()
     return stored
@@ -179,8 +276,11 @@ def found(response: Any) -> list[str]:
     """The DocumentReference ids of a searchset, after checking it validates."""
     assert response.status_code == 200, response.text
     Bundle.model_validate(response.json())
-    return [e["resource"]["id"] for e in response.json().get("entry", [])
-            if e["resource"]["resourceType"] == "DocumentReference"]
+    return [
+        e["resource"]["id"]
+        for e in response.json().get("entry", [])
+        if e["resource"]["resourceType"] == "DocumentReference"
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -189,16 +289,37 @@ def corpus(system: Running) -> dict[str, Any]:
     api = Api(system.http, system.mailbox)
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-search@patients.dmp-test.fr")
     first = deposit(api, ins, doctor, PDF + b" A", care_date="2026-11-20")
-    summary = deposit(api, ins, doctor, PDF + b" B", category="11", type_code="SYNTH", care_date="2026-10-05")
-    prescription = deposit(api, ins, doctor, PDF + b" C", category="42", type_code="57833-6", care_date="2025-03-01")
-    replaced = api.http.post(f"/api/v1/patients/{ins}/documents/{first['document_id']}/replacement",
-                             json=document(PDF + b" A2", care_date="2026-11-21"), headers=doctor)
+    summary = deposit(
+        api, ins, doctor, PDF + b" B", category="11", type_code="SYNTH", care_date="2026-10-05"
+    )
+    prescription = deposit(
+        api, ins, doctor, PDF + b" C", category="42", type_code="57833-6", care_date="2025-03-01"
+    )
+    replaced = api.http.post(
+        f"/api/v1/patients/{ins}/documents/{first['document_id']}/replacement",
+        json=document(PDF + b" A2", care_date="2026-11-21"),
+        headers=doctor,
+    )
     assert replaced.status_code == 201, replaced.text
-    ids = {"old": fid(first["document_id"]), "new": fid(replaced.json()["document_id"]),
-           "summary": fid(summary["document_id"]), "prescription": fid(prescription["document_id"])}
-    return {"ins": ins, "patient": patient, "doctor": doctor, "ids": ids, "patient_id": first["patient_id"],
-            "raw": {"first": first, "summary": summary, "prescription": prescription,
-                    "new": replaced.json()}}
+    ids = {
+        "old": fid(first["document_id"]),
+        "new": fid(replaced.json()["document_id"]),
+        "summary": fid(summary["document_id"]),
+        "prescription": fid(prescription["document_id"]),
+    }
+    return {
+        "ins": ins,
+        "patient": patient,
+        "doctor": doctor,
+        "ids": ids,
+        "patient_id": first["patient_id"],
+        "raw": {
+            "first": first,
+            "summary": summary,
+            "prescription": prescription,
+            "new": replaced.json(),
+        },
+    }
 
 
 def test_iti67_parameters_select_what_they_name(system: Running, corpus: dict[str, Any]) -> None:
@@ -206,7 +327,9 @@ def test_iti67_parameters_select_what_they_name(system: Running, corpus: dict[st
     by_ins = {"patient.identifier": f"{INS_SYSTEM}|{corpus['ins']}"}
 
     def search(**params: str) -> set[str]:
-        return set(found(http.get("/fhir/DocumentReference", params={**by_ins, **params}, headers=patient)))
+        return set(
+            found(http.get("/fhir/DocumentReference", params={**by_ins, **params}, headers=patient))
+        )
 
     current = {ids["new"], ids["summary"], ids["prescription"]}
     assert search() == current  # current by default
@@ -216,38 +339,65 @@ def test_iti67_parameters_select_what_they_name(system: Running, corpus: dict[st
     assert search(category="10,11") == {ids["new"], ids["summary"]}
     assert search(category="urn:oid:1.2.250.1.213.1.1.4.1|42") == {ids["prescription"]}
     assert search(category="http://example.org/classes|42") == set()  # another system: nothing
-    assert search(type="http://loinc.org|11488-4,urn:oid:1.2.250.1.213.1.1.4.12|SYNTH") == {ids["new"], ids["summary"]}
+    assert search(type="http://loinc.org|11488-4,urn:oid:1.2.250.1.213.1.1.4.12|SYNTH") == {
+        ids["new"],
+        ids["summary"],
+    }
     assert search(type="http://loinc.org|SYNTH") == set()
-    assert search(_id=f"{ids['summary']},{ids['prescription']}") == {ids["summary"], ids["prescription"]}
+    assert search(_id=f"{ids['summary']},{ids['prescription']}") == {
+        ids["summary"],
+        ids["prescription"],
+    }
     assert search(_id="not-one-of-ours") == set()
-    assert search(identifier=f"urn:dmp:document|{corpus['raw']['summary']['document_id']}") == {ids["summary"]}
-    assert search(identifier=f"urn:ietf:rfc:3986|{corpus['raw']['summary']['document_id']}") == set()
+    assert search(identifier=f"urn:dmp:document|{corpus['raw']['summary']['document_id']}") == {
+        ids["summary"]
+    }
+    assert (
+        search(identifier=f"urn:ietf:rfc:3986|{corpus['raw']['summary']['document_id']}") == set()
+    )
     assert search(period="ge2026-10") == {ids["new"], ids["summary"]}
     assert search(period="2026-11-21") == {ids["new"]}
     assert search(period="lt2026") == {ids["prescription"]}
     shown = http.get(f"/fhir/DocumentReference/{ids['summary']}", headers=patient).json()
     assert shown["content"][0]["attachment"]["creation"] == "2026-10-05T00:00:00Z"
-    assert search(creation="ge2026-10-05T00:00:00Z") == {ids["new"], ids["summary"]}  # as attachment.creation shows
+    assert search(creation="ge2026-10-05T00:00:00Z") == {
+        ids["new"],
+        ids["summary"],
+    }  # as attachment.creation shows
     assert search(creation="gt2026-10-05T00:00:00Z") == {ids["new"]}
     assert search(creation="lt2026-10-05T00:00:00Z") == {ids["prescription"]}
     assert search(creation="2026-10") == {ids["summary"]}
     newest = corpus["raw"]["new"]["created_at"]
-    assert search(date=f"ge{newest}") == {ids["new"]}  # DocumentReference.date: when it was deposited
+    assert search(date=f"ge{newest}") == {
+        ids["new"]
+    }  # DocumentReference.date: when it was deposited
     assert search(date=f"lt{newest}") == {ids["summary"], ids["prescription"]}
     assert search(date="lt2026-01-01") == set()
 
-    by_reference = found(http.get("/fhir/DocumentReference", headers=patient,
-                                  params={"patient": f"Patient/{fid(corpus['patient_id'])}"}))
+    by_reference = found(
+        http.get(
+            "/fhir/DocumentReference",
+            headers=patient,
+            params={"patient": f"Patient/{fid(corpus['patient_id'])}"},
+        )
+    )
     assert set(by_reference) == current
     read = http.get(f"/fhir/DocumentReference/{ids['new']}", headers=patient).json()
     assert read["subject"]["reference"] == f"Patient/{fid(corpus['patient_id'])}"
     absolute = f"{system.stack.gateway_url}/fhir/Patient/{fid(corpus['patient_id'])}"
-    both = http.get("/fhir/DocumentReference", headers=patient, params={**by_ins, "patient": absolute})
+    both = http.get(
+        "/fhir/DocumentReference", headers=patient, params={**by_ins, "patient": absolute}
+    )
     assert set(found(both)) == current
-    another = http.get("/fhir/DocumentReference", headers=patient,
-                       params={"patient.identifier": f"urn:oid:1.2.3.4|{corpus['ins']}"})
+    another = http.get(
+        "/fhir/DocumentReference",
+        headers=patient,
+        params={"patient.identifier": f"urn:oid:1.2.3.4|{corpus['ins']}"},
+    )
     assert found(another) == [] and another.json()["total"] == 0
-    unknown = http.get("/fhir/DocumentReference", headers=patient, params={"patient": f"Patient/pat-{'0' * 32}"})
+    unknown = http.get(
+        "/fhir/DocumentReference", headers=patient, params={"patient": f"Patient/pat-{'0' * 32}"}
+    )
     assert unknown.status_code == 404 and OperationOutcome.model_validate(unknown.json())
 
 
@@ -255,34 +405,60 @@ def test_iti67_count_zero_counts_and_a_large_count_is_served_at_the_maximum(
     system: Running, corpus: dict[str, Any]
 ) -> None:
     params = {"patient.identifier": corpus["ins"]}
-    counted = system.http.get("/fhir/DocumentReference", params={**params, "_count": "0"}, headers=corpus["patient"])
+    counted = system.http.get(
+        "/fhir/DocumentReference", params={**params, "_count": "0"}, headers=corpus["patient"]
+    )
     assert found(counted) == [] and counted.json()["total"] == 3
     assert [link["relation"] for link in counted.json()["link"]] == ["self"]
-    large = system.http.get("/fhir/DocumentReference", params={**params, "_count": "1000"}, headers=corpus["patient"])
+    large = system.http.get(
+        "/fhir/DocumentReference", params={**params, "_count": "1000"}, headers=corpus["patient"]
+    )
     assert len(found(large)) == 3 and large.json()["total"] == 3
-    assert large.json()["link"][0]["url"].endswith("&_count=100")  # served at the maximum, and says so
-    paged = system.http.get("/fhir/DocumentReference", params={**params, "_count": "2"}, headers=corpus["patient"])
+    assert large.json()["link"][0]["url"].endswith(
+        "&_count=100"
+    )  # served at the maximum, and says so
+    paged = system.http.get(
+        "/fhir/DocumentReference", params={**params, "_count": "2"}, headers=corpus["patient"]
+    )
     assert len(found(paged)) == 2
     following = next(link["url"] for link in paged.json()["link"] if link["relation"] == "next")
     assert "_count=2" in following
-    rest = system.http.get(following.removeprefix(system.stack.gateway_url), headers=corpus["patient"])
+    rest = system.http.get(
+        following.removeprefix(system.stack.gateway_url), headers=corpus["patient"]
+    )
     assert len(found(rest)) == 1 and not set(found(rest)) & set(found(paged))
 
 
 def test_iti67_post_search_answers_as_get(system: Running, corpus: dict[str, Any]) -> None:
-    params = {"patient.identifier": f"{INS_SYSTEM}|{corpus['ins']}", "category": "10,11", "status": "current"}
+    params = {
+        "patient.identifier": f"{INS_SYSTEM}|{corpus['ins']}",
+        "category": "10,11",
+        "status": "current",
+    }
     by_get = system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"])
-    by_post = system.http.post("/fhir/DocumentReference/_search", data=params, headers=corpus["patient"])
+    by_post = system.http.post(
+        "/fhir/DocumentReference/_search", data=params, headers=corpus["patient"]
+    )
     assert found(by_post) == found(by_get) and len(found(by_get)) == 2
-    assert by_post.json()["total"] == by_get.json()["total"] and by_post.json()["link"] == by_get.json()["link"]
-    not_a_form = system.http.post("/fhir/DocumentReference/_search", json=params, headers=corpus["patient"])
+    assert (
+        by_post.json()["total"] == by_get.json()["total"]
+        and by_post.json()["link"] == by_get.json()["link"]
+    )
+    not_a_form = system.http.post(
+        "/fhir/DocumentReference/_search", json=params, headers=corpus["patient"]
+    )
     assert not_a_form.status_code == 400 and OperationOutcome.model_validate(not_a_form.json())
 
 
 def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     system: Running, corpus: dict[str, Any]
 ) -> None:
-    params = {"patient.identifier": corpus["ins"], "category": "10", "setting": "394802001", "_sort": "-date"}
+    params = {
+        "patient.identifier": corpus["ins"],
+        "category": "10",
+        "setting": "394802001",
+        "_sort": "-date",
+    }
     lenient = system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"])
     assert found(lenient) == [corpus["ids"]["new"]] and lenient.json()["total"] == 1
     self_link = next(link["url"] for link in lenient.json()["link"] if link["relation"] == "self")
@@ -290,14 +466,20 @@ def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     assert self_link == expected
     warnings = [e["resource"] for e in lenient.json()["entry"] if e["search"]["mode"] == "outcome"]
     assert [issue["expression"] for issue in warnings[0]["issue"]] == [["setting"], ["_sort"]]
-    strict = system.http.get("/fhir/DocumentReference", params=params,
-                             headers={**corpus["patient"], "Prefer": "handling=strict"})
+    strict = system.http.get(
+        "/fhir/DocumentReference",
+        params=params,
+        headers={**corpus["patient"], "Prefer": "handling=strict"},
+    )
     outcome: Any = OperationOutcome.model_validate(strict.json())
     assert strict.status_code == 400
     assert "setting" in outcome.issue[0].diagnostics and "_sort" in outcome.issue[0].diagnostics
     assert [issue.expression for issue in outcome.issue] == [["setting", "_sort"]]
-    supported = system.http.get("/fhir/DocumentReference", params={"patient.identifier": corpus["ins"], "_id": "x"},
-                                headers={**corpus["patient"], "Prefer": "handling=strict"})
+    supported = system.http.get(
+        "/fhir/DocumentReference",
+        params={"patient.identifier": corpus["ins"], "_id": "x"},
+        headers={**corpus["patient"], "Prefer": "handling=strict"},
+    )
     assert supported.status_code == 200 and supported.json()["total"] == 0
 
 
@@ -308,39 +490,84 @@ def test_iti67_new_parameters_never_reach_a_hidden_document(system: Running, api
     _, colleague = api.professional("10")
     assert http.post(f"/api/v1/patients/{ins}/consents", headers=colleague).status_code == 201
     masked = deposit(api, ins, author, PDF + b" masked")
-    assert http.put(f"/api/v1/patients/{ins}/documents/{masked['document_id']}/visibility", json={"masked": True},
-                    headers=patient).status_code == 200
+    assert (
+        http.put(
+            f"/api/v1/patients/{ins}/documents/{masked['document_id']}/visibility",
+            json={"masked": True},
+            headers=patient,
+        ).status_code
+        == 200
+    )
     invisible = deposit(api, ins, author, PDF + b" announce", visibility=["INVISIBLE_PATIENT"])
     for who, hidden in ((colleague, masked), (patient, invisible)):
         uuid_urn = "urn:uuid:" + hidden["document_id"].removeprefix("doc_")
-        uuid_urn = f"{uuid_urn[:17]}-{uuid_urn[17:21]}-{uuid_urn[21:25]}-{uuid_urn[25:29]}-{uuid_urn[29:]}"
-        probes = [{"_id": fid(hidden["document_id"])}, {"identifier": hidden["document_id"]},
-                  {"identifier": f"urn:ietf:rfc:3986|{uuid_urn}"},
-                  {"patient": f"Patient/{fid(hidden['patient_id'])}", "_id": fid(hidden["document_id"])},
-                  {"status": "current,superseded,entered-in-error"}, {"category": "10", "period": "2026-11-20"},
-                  {"date": f"ge{hidden['created_at']}"}, {"type": "http://loinc.org|11488-4"}, {"_count": "0"},
-                  {"security-label": "N"}, {"_lastUpdated": "ge2026"}, {"isArchived": "true,false"}]
+        uuid_urn = (
+            f"{uuid_urn[:17]}-{uuid_urn[17:21]}-{uuid_urn[21:25]}-{uuid_urn[25:29]}-{uuid_urn[29:]}"
+        )
+        probes = [
+            {"_id": fid(hidden["document_id"])},
+            {"identifier": hidden["document_id"]},
+            {"identifier": f"urn:ietf:rfc:3986|{uuid_urn}"},
+            {"patient": f"Patient/{fid(hidden['patient_id'])}", "_id": fid(hidden["document_id"])},
+            {"status": "current,superseded,entered-in-error"},
+            {"category": "10", "period": "2026-11-20"},
+            {"date": f"ge{hidden['created_at']}"},
+            {"type": "http://loinc.org|11488-4"},
+            {"_count": "0"},
+            {"security-label": "N"},
+            {"_lastUpdated": "ge2026"},
+            {"isArchived": "true,false"},
+        ]
         # Searching by the very label that hides it finds nothing, as for a label no document has.
         hiding = "MASQUE_PS" if hidden is masked else "INVISIBLE_PATIENT"
-        for label in (hiding, f"{VISIBILITY_SYSTEM}|{hiding}", f"{hiding},{VISIBILITY_SYSTEM}|MASQUE_PSOCIAL"):
-            answer = http.get("/fhir/DocumentReference", params={"patient.identifier": ins, "security-label": label},
-                              headers=who)
+        for label in (
+            hiding,
+            f"{VISIBILITY_SYSTEM}|{hiding}",
+            f"{hiding},{VISIBILITY_SYSTEM}|MASQUE_PSOCIAL",
+        ):
+            answer = http.get(
+                "/fhir/DocumentReference",
+                params={"patient.identifier": ins, "security-label": label},
+                headers=who,
+            )
             assert found(answer) == [] and answer.json()["total"] == 0, label
         for probe in probes:
             params = probe if "patient" in probe else {"patient.identifier": ins, **probe}
             answer = http.get("/fhir/DocumentReference", params=params, headers=who)
             assert fid(hidden["document_id"]) not in found(answer), probe
             if "_id" not in probe and "identifier" not in probe and "date" not in probe:
-                assert answer.json()["total"] == 1, probe  # the other document, not hidden from them
+                assert answer.json()["total"] == 1, (
+                    probe
+                )  # the other document, not hidden from them
     # Each is still found by whom it is not hidden from, its label too.
-    assert found(http.get("/fhir/DocumentReference", headers=author, params={
-        "patient.identifier": ins, "security-label": "MASQUE_PS"})) == [fid(masked["document_id"])]
-    assert found(http.get("/fhir/DocumentReference", headers=colleague, params={
-        "patient.identifier": ins, "security-label": "INVISIBLE_PATIENT"})) == [fid(invisible["document_id"])]
-    assert fid(masked["document_id"]) in found(http.get("/fhir/DocumentReference", headers=author, params={
-        "patient.identifier": ins, "_id": fid(masked["document_id"])}))
-    assert fid(invisible["document_id"]) in found(http.get("/fhir/DocumentReference", headers=colleague, params={
-        "patient.identifier": ins, "identifier": invisible["document_id"]}))
+    assert found(
+        http.get(
+            "/fhir/DocumentReference",
+            headers=author,
+            params={"patient.identifier": ins, "security-label": "MASQUE_PS"},
+        )
+    ) == [fid(masked["document_id"])]
+    assert found(
+        http.get(
+            "/fhir/DocumentReference",
+            headers=colleague,
+            params={"patient.identifier": ins, "security-label": "INVISIBLE_PATIENT"},
+        )
+    ) == [fid(invisible["document_id"])]
+    assert fid(masked["document_id"]) in found(
+        http.get(
+            "/fhir/DocumentReference",
+            headers=author,
+            params={"patient.identifier": ins, "_id": fid(masked["document_id"])},
+        )
+    )
+    assert fid(invisible["document_id"]) in found(
+        http.get(
+            "/fhir/DocumentReference",
+            headers=colleague,
+            params={"patient.identifier": ins, "identifier": invisible["document_id"]},
+        )
+    )
 
 
 def test_iti67_and_rest_search_return_the_same_documents_to_the_same_actor(
@@ -355,17 +582,32 @@ def test_iti67_and_rest_search_return_the_same_documents_to_the_same_actor(
     for attempt in range(24):
         categories = chance.sample(["10", "11", "42", "43"], chance.randint(1, 3))
         types = chance.sample(["11488-4", "SYNTH", "57833-6"], chance.randint(1, 3))
-        statuses = chance.sample([("current", "current"), ("superseded", "replaced")], chance.randint(1, 2))
+        statuses = chance.sample(
+            [("current", "current"), ("superseded", "replaced")], chance.randint(1, 2)
+        )
         picked = chance.sample(documents, chance.randint(1, 4))
         care_from = chance.choice(["2025-01-01", "2026-10-05", "2026-11-21"])
         labels = chance.sample(["N", "R", "MASQUE_PS"], chance.randint(1, 2))
-        fhir = {"patient.identifier": ins, "category": ",".join(categories), "type": ",".join(types),
-                "status": ",".join(s for s, _ in statuses), "_id": ",".join(fid(d["document_id"]) for d in picked),
-                "period": f"ge{care_from}", "security-label": ",".join(labels)}
-        rest = {"category": categories, "type_code": types, "status": [s for _, s in statuses],
-                "document_id": [d["document_id"] for d in picked], "care_from": care_from,
-                "security_label": ",".join(sorted(labels))}
-        if chance.random() < 0.5:  # the new versions of the first document (one: "new"), in place of _id
+        fhir = {
+            "patient.identifier": ins,
+            "category": ",".join(categories),
+            "type": ",".join(types),
+            "status": ",".join(s for s, _ in statuses),
+            "_id": ",".join(fid(d["document_id"]) for d in picked),
+            "period": f"ge{care_from}",
+            "security-label": ",".join(labels),
+        }
+        rest = {
+            "category": categories,
+            "type_code": types,
+            "status": [s for _, s in statuses],
+            "document_id": [d["document_id"] for d in picked],
+            "care_from": care_from,
+            "security_label": ",".join(sorted(labels)),
+        }
+        if (
+            chance.random() < 0.5
+        ):  # the new versions of the first document (one: "new"), in place of _id
             fhir["relatesto"] = f"DocumentReference/{fid(raw['first']['document_id'])}"
             rest["replaces"] = raw["first"]["document_id"]
             del fhir["_id"], rest["document_id"]
@@ -376,7 +618,10 @@ def test_iti67_and_rest_search_return_the_same_documents_to_the_same_actor(
             by_fhir = set(found(http.get("/fhir/DocumentReference", params=fhir, headers=who)))
             by_rest = http.get(f"/api/v1/patients/{ins}/documents", params=rest, headers=who)
             assert by_rest.status_code == 200, by_rest.text
-            assert by_fhir == {fid(d["document_id"]) for d in by_rest.json()["documents"]}, (attempt, fhir)
+            assert by_fhir == {fid(d["document_id"]) for d in by_rest.json()["documents"]}, (
+                attempt,
+                fhir,
+            )
 
 
 def test_iti67_security_label_relatesto_last_updated_and_is_archived_select_what_resources_show(
@@ -386,49 +631,91 @@ def test_iti67_security_label_relatesto_last_updated_and_is_archived_select_what
     http = system.http
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-labels@patients.dmp-test.fr")
     restricted = deposit(api, ins, doctor, PDF + b" R", confidentiality="R")
-    secret = deposit(api, ins, doctor, PDF + b" minor", visibility=["INVISIBLE_REPRESENTANTS_LEGAUX"])
-    very = deposit(api, ins, doctor, PDF + b" V", confidentiality="V", category="11", type_code="SYNTH")
-    replaced = http.post(f"/api/v1/patients/{ins}/documents/{very['document_id']}/replacement",
-                         json=document(PDF + b" V2", category="11", type_code="SYNTH"), headers=doctor)
+    secret = deposit(
+        api, ins, doctor, PDF + b" minor", visibility=["INVISIBLE_REPRESENTANTS_LEGAUX"]
+    )
+    very = deposit(
+        api, ins, doctor, PDF + b" V", confidentiality="V", category="11", type_code="SYNTH"
+    )
+    replaced = http.post(
+        f"/api/v1/patients/{ins}/documents/{very['document_id']}/replacement",
+        json=document(PDF + b" V2", category="11", type_code="SYNTH"),
+        headers=doctor,
+    )
     assert replaced.status_code == 201, replaced.text
     newer = replaced.json()
-    masked = http.put(f"/api/v1/patients/{ins}/documents/{restricted['document_id']}/visibility",
-                      json={"masked": True}, headers=patient)
+    masked = http.put(
+        f"/api/v1/patients/{ins}/documents/{restricted['document_id']}/visibility",
+        json={"masked": True},
+        headers=patient,
+    )
     assert masked.status_code == 200, masked.text
-    ids = {name: fid(d["document_id"]) for name, d in
-           (("restricted", restricted), ("secret", secret), ("very", very), ("newer", newer))}
+    ids = {
+        name: fid(d["document_id"])
+        for name, d in (
+            ("restricted", restricted),
+            ("secret", secret),
+            ("very", very),
+            ("newer", newer),
+        )
+    }
 
     def search(*pairs: tuple[str, str], who: dict[str, str] = patient) -> set[str]:
-        return set(found(http.get("/fhir/DocumentReference", params=[("patient.identifier", ins), *pairs],
-                                  headers=who)))
+        return set(
+            found(
+                http.get(
+                    "/fhir/DocumentReference",
+                    params=[("patient.identifier", ins), *pairs],
+                    headers=who,
+                )
+            )
+        )
 
     def labels(fhir_id: str) -> set[tuple[str, str]]:
         read = http.get(f"/fhir/DocumentReference/{fhir_id}", headers=patient).json()
-        return {(label["coding"][0]["system"], label["coding"][0]["code"]) for label in read["securityLabel"]}
+        return {
+            (label["coding"][0]["system"], label["coding"][0]["code"])
+            for label in read["securityLabel"]
+        }
 
-    assert (CONFIDENTIALITY, "R") in labels(ids["restricted"]) and (VISIBILITY_SYSTEM, "MASQUE_PS") in labels(
-        ids["restricted"])
+    assert (CONFIDENTIALITY, "R") in labels(ids["restricted"]) and (
+        VISIBILITY_SYSTEM,
+        "MASQUE_PS",
+    ) in labels(ids["restricted"])
     assert search(("security-label", "R")) == {ids["restricted"]}
     assert search(("security-label", f"{CONFIDENTIALITY}|N")) == {ids["secret"], ids["newer"]}
     assert search(("security-label", "V")) == set()  # superseded: not current
     assert search(("security-label", "V"), ("status", "superseded")) == {ids["very"]}
-    assert search(("security-label", "R,INVISIBLE_REPRESENTANTS_LEGAUX")) == {ids["restricted"], ids["secret"]}
+    assert search(("security-label", "R,INVISIBLE_REPRESENTANTS_LEGAUX")) == {
+        ids["restricted"],
+        ids["secret"],
+    }
     assert search(("security-label", "R"), ("security-label", "MASQUE_PS")) == {ids["restricted"]}
     assert search(("security-label", "N"), ("security-label", "MASQUE_PS")) == set()
-    assert search(("security-label", f"{VISIBILITY_SYSTEM}|R")) == set()  # R is a confidentiality code
+    assert (
+        search(("security-label", f"{VISIBILITY_SYSTEM}|R")) == set()
+    )  # R is a confidentiality code
     assert search(("security-label", "http://example.org|R")) == set()
-    assert search(("security-label", "MASQUE_PS"), who=doctor) == {ids["restricted"]}  # its author sees it
+    assert search(("security-label", "MASQUE_PS"), who=doctor) == {
+        ids["restricted"]
+    }  # its author sees it
 
     read_newer = http.get(f"/fhir/DocumentReference/{ids['newer']}", headers=patient).json()
     assert read_newer["relatesTo"][0]["target"]["reference"] == f"DocumentReference/{ids['very']}"
     assert search(("relatesto", f"DocumentReference/{ids['very']}")) == {ids["newer"]}
-    assert search(("relatesto", f"{system.stack.gateway_url}/fhir/DocumentReference/{ids['very']}")) == {ids["newer"]}
+    assert search(
+        ("relatesto", f"{system.stack.gateway_url}/fhir/DocumentReference/{ids['very']}")
+    ) == {ids["newer"]}
     assert search(("relatesto", f"DocumentReference/{ids['newer']}")) == set()
     assert search(("relatesto", "DocumentReference/unknown")) == set()
-    wrong = http.get("/fhir/DocumentReference", params={"patient.identifier": ins, "relatesto": "Patient/x"},
-                     headers=patient)
-    assert wrong.status_code == 400 and OperationOutcome.model_validate(wrong.json()).issue[0].expression == [
-        "relatesto"]
+    wrong = http.get(
+        "/fhir/DocumentReference",
+        params={"patient.identifier": ins, "relatesto": "Patient/x"},
+        headers=patient,
+    )
+    assert wrong.status_code == 400 and OperationOutcome.model_validate(wrong.json()).issue[
+        0
+    ].expression == ["relatesto"]
 
     # Masked last: its meta.lastUpdated (and Last-Modified) is after every other's.
     last = http.get(f"/fhir/DocumentReference/{ids['restricted']}", headers=patient)
@@ -438,43 +725,80 @@ def test_iti67_security_label_relatesto_last_updated_and_is_archived_select_what
     assert search(("_lastUpdated", f"lt{changed}")) == {ids["secret"], ids["newer"]}
     assert search(("_lastUpdated", f"ge{newer['created_at']}")) == {ids["restricted"], ids["newer"]}
     assert search(("_lastUpdated", "lt2026-01-01")) == set()
-    bad = http.get("/fhir/DocumentReference", params={"patient.identifier": ins, "_lastUpdated": "ge2026-11-20T10:00"},
-                   headers=patient)
-    assert bad.status_code == 400 and OperationOutcome.model_validate(bad.json()).issue[0].expression == [
-        "_lastUpdated"]
+    bad = http.get(
+        "/fhir/DocumentReference",
+        params={"patient.identifier": ins, "_lastUpdated": "ge2026-11-20T10:00"},
+        headers=patient,
+    )
+    assert bad.status_code == 400 and OperationOutcome.model_validate(bad.json()).issue[
+        0
+    ].expression == ["_lastUpdated"]
 
     # PDSm's isArchived: an archived document stays current, and is found only when asked for.
-    archived = http.post(f"/api/v1/patients/{ins}/documents/{secret['document_id']}/archive", headers=doctor)
+    archived = http.post(
+        f"/api/v1/patients/{ins}/documents/{secret['document_id']}/archive", headers=doctor
+    )
     assert archived.status_code == 200, archived.text
     shown = http.get(f"/fhir/DocumentReference/{ids['secret']}", headers=patient).json()
     DocumentReference.model_validate(shown)
-    assert shown["status"] == "current" and shown["extension"] == [{"url": IS_ARCHIVED, "valueBoolean": True}]
+    assert shown["status"] == "current" and shown["extension"] == [
+        {"url": IS_ARCHIVED, "valueBoolean": True}
+    ]
     assert search() == {ids["restricted"], ids["newer"]}
     assert search(("isArchived", "true")) == {ids["secret"]}
     assert search(("isArchived", "false")) == {ids["restricted"], ids["newer"]}
-    assert search(("isArchived", "true,false"), ("status", "current,superseded")) == set(ids.values())
-    assert search(("isArchived", "true"), ("security-label", "INVISIBLE_REPRESENTANTS_LEGAUX")) == {ids["secret"]}
+    assert search(("isArchived", "true,false"), ("status", "current,superseded")) == set(
+        ids.values()
+    )
+    assert search(("isArchived", "true"), ("security-label", "INVISIBLE_REPRESENTANTS_LEGAUX")) == {
+        ids["secret"]
+    }
 
 
-def test_unknown_and_malformed_ids_answer_404_and_401_names_bearer(system: Running, api: Api) -> None:
+def test_unknown_and_malformed_ids_answer_404_and_401_names_bearer(
+    system: Running, api: Api
+) -> None:
     _, doctor = api.professional("10")
-    for path in ("/fhir/DocumentReference/unknown-id", "/fhir/DocumentReference/doc-00000000000000000000000000000000",
-                 "/fhir/Binary/unknown-id", "/fhir/DocumentReference/doc_0"):
+    for path in (
+        "/fhir/DocumentReference/unknown-id",
+        "/fhir/DocumentReference/doc-00000000000000000000000000000000",
+        "/fhir/Binary/unknown-id",
+        "/fhir/DocumentReference/doc_0",
+    ):
         answer = system.http.get(path, headers=doctor)
         assert answer.status_code == 404, (path, answer.text)
         assert OperationOutcome.model_validate(answer.json())
     unauthenticated = system.http.get("/fhir/DocumentReference", params={"patient.identifier": "x"})
-    assert unauthenticated.status_code == 401 and unauthenticated.headers["WWW-Authenticate"] == "Bearer"
+    assert (
+        unauthenticated.status_code == 401
+        and unauthenticated.headers["WWW-Authenticate"] == "Bearer"
+    )
     assert OperationOutcome.model_validate(unauthenticated.json())
 
 
 def provide(ins: str, *documents: dict[str, Any], submission_set: bool = True) -> dict[str, Any]:
-    entries = [{"fullUrl": "urn:uuid:5b0e8f7a-0000-4000-8000-000000000000", "resource": SUBMISSION_SET,
-                "request": {"method": "POST", "url": "List"}}] if submission_set else []
+    entries = (
+        [
+            {
+                "fullUrl": "urn:uuid:5b0e8f7a-0000-4000-8000-000000000000",
+                "resource": SUBMISSION_SET,
+                "request": {"method": "POST", "url": "List"},
+            }
+        ]
+        if submission_set
+        else []
+    )
     for number, resource in enumerate(documents, start=1):
-        master = {"masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"}}
-        entries.append({"fullUrl": f"urn:uuid:5b0e8f7a-0000-4000-8000-00000000000{number}",
-                        "resource": {**master, **resource}, "request": {"method": "POST", "url": "DocumentReference"}})
+        master = {
+            "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"}
+        }
+        entries.append(
+            {
+                "fullUrl": f"urn:uuid:5b0e8f7a-0000-4000-8000-00000000000{number}",
+                "resource": {**master, **resource},
+                "request": {"method": "POST", "url": "DocumentReference"},
+            }
+        )
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
@@ -484,46 +808,79 @@ def test_iti65_is_all_or_nothing(system: Running, api: Api) -> None:
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-atomic@patients.dmp-test.fr")
     good = reference(ins, content=PDF + b" first")
     not_a_pdf = reference(ins, content=b"plain text, not a PDF")
-    no_type = {key: value for key, value in reference(ins, content=PDF + b" second").items() if key != "type"}
+    no_type = {
+        key: value
+        for key, value in reference(ins, content=PDF + b" second").items()
+        if key != "type"
+    }
     ends_before = reference(ins, content=PDF + b" second")
     ends_before["context"] = {"period": {"start": "2026-11-20", "end": "2026-11-19"}}
     without_master = provide(ins, good, reference(ins, content=PDF + b" third"))
     del without_master["entry"][2]["resource"]["masterIdentifier"]
-    for bundle, element in ((provide(ins, good, not_a_pdf), "content[0].attachment.data"),
-                            (provide(ins, good, no_type), "type"),
-                            (provide(ins, good, ends_before), "context.period.end"),  # the dossier's validation
-                            (without_master, "masterIdentifier")):
+    for bundle, element in (
+        (provide(ins, good, not_a_pdf), "content[0].attachment.data"),
+        (provide(ins, good, no_type), "type"),
+        (provide(ins, good, ends_before), "context.period.end"),  # the dossier's validation
+        (without_master, "masterIdentifier"),
+    ):
         refused = http.post("/fhir", json=bundle, headers=doctor)
         outcome: Any = OperationOutcome.model_validate(refused.json())
         assert refused.status_code == 422, refused.text
         assert outcome.issue[0].expression == [f"Bundle.entry[2].resource.{element}"], refused.text
-    listed = http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient)
+    listed = http.get(
+        "/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient
+    )
     assert listed.json()["total"] == 0
     same = {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.65.1"}
-    for second, element in ((reference(ins, content=PDF + b" first", masterIdentifier=same),
-                             "content[0].attachment.data"),
-                            (reference(ins, content=PDF + b" other", masterIdentifier=same), "masterIdentifier")):
-        twice = http.post("/fhir", json=provide(ins, {**good, "masterIdentifier": same}, second), headers=doctor)
+    for second, element in (
+        (
+            reference(ins, content=PDF + b" first", masterIdentifier=same),
+            "content[0].attachment.data",
+        ),
+        (reference(ins, content=PDF + b" other", masterIdentifier=same), "masterIdentifier"),
+    ):
+        twice = http.post(
+            "/fhir", json=provide(ins, {**good, "masterIdentifier": same}, second), headers=doctor
+        )
         assert twice.status_code == 422 and OperationOutcome.model_validate(twice.json())
-        assert twice.json()["issue"][0]["expression"] == [f"Bundle.entry[2].resource.{element}"], twice.text
-    both = http.post("/fhir", json=provide(ins, good, reference(ins, content=PDF + b" second")), headers=doctor)
+        assert twice.json()["issue"][0]["expression"] == [f"Bundle.entry[2].resource.{element}"], (
+            twice.text
+        )
+    both = http.post(
+        "/fhir", json=provide(ins, good, reference(ins, content=PDF + b" second")), headers=doctor
+    )
     assert both.status_code == 200, both.text
-    assert http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient).json()["total"] == 2
+    assert (
+        http.get(
+            "/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient
+        ).json()["total"]
+        == 2
+    )
 
 
 def test_iti65_needs_its_submission_set(system: Running, api: Api) -> None:
     ins, _, doctor = api.dossier_with_consenting_doctor("fhir-submission-set@patients.dmp-test.fr")
-    without = system.http.post("/fhir", json=provide(ins, reference(ins, content=PDF), submission_set=False),
-                               headers=doctor)
+    without = system.http.post(
+        "/fhir",
+        json=provide(ins, reference(ins, content=PDF), submission_set=False),
+        headers=doctor,
+    )
     outcome: Any = OperationOutcome.model_validate(without.json())
     assert without.status_code == 422 and outcome.issue[0].expression == ["Bundle.entry"]
     assert "SubmissionSet" in outcome.issue[0].diagnostics
     bundle = provide(ins, reference(ins, content=PDF))
-    bundle["entry"].append({"fullUrl": "urn:uuid:5b0e8f7a-0000-4000-8000-0000000000ff", "request": {
-        "method": "POST", "url": "Patient"}, "resource": {"resourceType": "Patient"}})
+    bundle["entry"].append(
+        {
+            "fullUrl": "urn:uuid:5b0e8f7a-0000-4000-8000-0000000000ff",
+            "request": {"method": "POST", "url": "Patient"},
+            "resource": {"resourceType": "Patient"},
+        }
+    )
     with_patient = system.http.post("/fhir", json=bundle, headers=doctor)
     assert with_patient.status_code == 422
-    assert OperationOutcome.model_validate(with_patient.json()).issue[0].expression == ["Bundle.entry[2]"]
+    assert OperationOutcome.model_validate(with_patient.json()).issue[0].expression == [
+        "Bundle.entry[2]"
+    ]
 
 
 def test_versions_etag_and_last_modified(system: Running, api: Api) -> None:
@@ -539,11 +896,17 @@ def test_versions_etag_and_last_modified(system: Running, api: Api) -> None:
     assert http.get(location, headers=doctor).json() == resource
     read = http.get(f"/fhir/DocumentReference/{resource['id']}", headers=patient)
     assert read.headers["ETag"] == 'W/"1"' and read.headers["Last-Modified"].endswith(" GMT")
-    assert parsedate_to_datetime(read.headers["Last-Modified"]).replace(microsecond=0) == datetime.fromisoformat(
-        resource["meta"]["lastUpdated"].replace("Z", "+00:00")).replace(microsecond=0)
+    assert parsedate_to_datetime(read.headers["Last-Modified"]).replace(
+        microsecond=0
+    ) == datetime.fromisoformat(resource["meta"]["lastUpdated"].replace("Z", "+00:00")).replace(
+        microsecond=0
+    )
 
-    masked = http.put(f"/api/v1/patients/{ins}/documents/{resource['id'].replace('-', '_', 1)}/visibility",
-                      json={"masked": True}, headers=patient)
+    masked = http.put(
+        f"/api/v1/patients/{ins}/documents/{resource['id'].replace('-', '_', 1)}/visibility",
+        json={"masked": True},
+        headers=patient,
+    )
     assert masked.status_code == 200, masked.text
     again = http.get(f"/fhir/DocumentReference/{resource['id']}", headers=patient)
     assert again.json()["meta"]["versionId"] == "2" and again.headers["ETag"] == 'W/"2"'
@@ -551,22 +914,45 @@ def test_versions_etag_and_last_modified(system: Running, api: Api) -> None:
     DocumentReference.model_validate(again.json())
     old = http.get(f"/fhir/DocumentReference/{resource['id']}/_history/1", headers=patient)
     assert old.status_code == 404 and OperationOutcome.model_validate(old.json())
-    assert http.get(f"/fhir/DocumentReference/{resource['id']}/_history/2", headers=patient).status_code == 200
+    assert (
+        http.get(
+            f"/fhir/DocumentReference/{resource['id']}/_history/2", headers=patient
+        ).status_code
+        == 200
+    )
 
-    provided = http.post("/fhir", json=provide(ins, reference(ins, content=PDF + b" set")), headers=doctor).json()
+    provided = http.post(
+        "/fhir", json=provide(ins, reference(ins, content=PDF + b" set")), headers=doctor
+    ).json()
     response = provided["entry"][1]["response"]
-    assert response["location"].endswith("/_history/1") and response["etag"] == 'W/"1"' and response["lastModified"]
+    assert (
+        response["location"].endswith("/_history/1")
+        and response["etag"] == 'W/"1"'
+        and response["lastModified"]
+    )
 
 
 def test_no_ins_in_any_span_of_a_fhir_search(system: Running, corpus: dict[str, Any]) -> None:
     """ITI-67 names the patient in the query string (patient.identifier): spans keep the parameter, not the INS."""
     ins = corpus["ins"]
-    for params in ({"patient.identifier": f"{INS_SYSTEM}|{ins}", "category": "10"}, {"patient.identifier": ins}):
-        assert system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"]).status_code == 200
+    for params in (
+        {"patient.identifier": f"{INS_SYSTEM}|{ins}", "category": "10"},
+        {"patient.identifier": ins},
+    ):
+        assert (
+            system.http.get(
+                "/fhir/DocumentReference", params=params, headers=corpus["patient"]
+            ).status_code
+            == 200
+        )
 
     def searches() -> list[Any]:  # the gateway's server spans of these two requests
-        return [s for s in system.collector.snapshot() if s.service == "dmp-gateway"
-                and "patient.identifier" in " ".join(s.attributes.values())]
+        return [
+            s
+            for s in system.collector.snapshot()
+            if s.service == "dmp-gateway"
+            and "patient.identifier" in " ".join(s.attributes.values())
+        ]
 
     assert eventually(lambda: len(searches()) >= 2, seconds=30)
     for span in system.collector.snapshot():
@@ -574,99 +960,185 @@ def test_no_ins_in_any_span_of_a_fhir_search(system: Running, corpus: dict[str, 
             assert ins not in value, span
 
 
-def test_the_source_master_identifier_is_kept_found_and_used_once(system: Running, api: Api) -> None:
+def test_the_source_master_identifier_is_kept_found_and_used_once(
+    system: Running, api: Api
+) -> None:
     """Vendors find (and replace) their documents by the unique id they gave them."""
     http = system.http
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-master@patients.dmp-test.fr")
     master = {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.7.1.42"}
-    created = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF, masterIdentifier=master),
-                        headers=doctor)
+    created = http.post(
+        "/fhir/DocumentReference",
+        json=reference(ins, content=PDF, masterIdentifier=master),
+        headers=doctor,
+    )
     assert created.status_code == 201, created.text
     assert created.json()["masterIdentifier"] == master
-    plain = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF + b" plain"), headers=doctor).json()
+    plain = http.post(
+        "/fhir/DocumentReference", json=reference(ins, content=PDF + b" plain"), headers=doctor
+    ).json()
     assert plain["masterIdentifier"]["system"] == "urn:ietf:rfc:3986"
-    assert plain["masterIdentifier"]["value"].replace("-", "") == "urn:uuid:" + plain["id"].removeprefix("doc-")
+    assert plain["masterIdentifier"]["value"].replace("-", "") == "urn:uuid:" + plain[
+        "id"
+    ].removeprefix("doc-")
     DocumentReference.model_validate(plain)
 
     def search(identifier: str) -> list[str]:
-        return found(http.get("/fhir/DocumentReference", params={"patient.identifier": ins, "identifier": identifier},
-                              headers=patient))
+        return found(
+            http.get(
+                "/fhir/DocumentReference",
+                params={"patient.identifier": ins, "identifier": identifier},
+                headers=patient,
+            )
+        )
 
     assert search(f"urn:ietf:rfc:3986|{master['value']}") == [created.json()["id"]]
     assert search(master["value"]) == [created.json()["id"]]
     assert search(f"urn:ietf:rfc:3986|{plain['masterIdentifier']['value']}") == [plain["id"]]
     assert search(f"urn:dmp:document|{plain['identifier'][0]['value']}") == [plain["id"]]
-    assert search(f"urn:ietf:rfc:3986|{master['value']},urn:dmp:document|{plain['identifier'][0]['value']}") == [
-        plain["id"], created.json()["id"]]
-    again = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF + b" v2", masterIdentifier=master),
-                      headers=doctor)
+    assert search(
+        f"urn:ietf:rfc:3986|{master['value']},urn:dmp:document|{plain['identifier'][0]['value']}"
+    ) == [plain["id"], created.json()["id"]]
+    again = http.post(
+        "/fhir/DocumentReference",
+        json=reference(ins, content=PDF + b" v2", masterIdentifier=master),
+        headers=doctor,
+    )
     assert again.status_code == 409 and OperationOutcome.model_validate(again.json())
-    wrong = http.post("/fhir/DocumentReference", headers=doctor,
-                      json=reference(ins, content=PDF + b" v3", masterIdentifier={"value": "42"}))
-    assert wrong.status_code == 422 and wrong.json()["issue"][0]["expression"] == ["masterIdentifier"]
+    wrong = http.post(
+        "/fhir/DocumentReference",
+        headers=doctor,
+        json=reference(ins, content=PDF + b" v3", masterIdentifier={"value": "42"}),
+    )
+    assert wrong.status_code == 422 and wrong.json()["issue"][0]["expression"] == [
+        "masterIdentifier"
+    ]
 
 
-def test_iti68_negotiates_the_content_and_refuses_what_it_cannot_serve(system: Running, api: Api) -> None:
+def test_iti68_negotiates_the_content_and_refuses_what_it_cannot_serve(
+    system: Running, api: Api
+) -> None:
     http = system.http
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-binary@patients.dmp-test.fr")
-    created = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF), headers=doctor).json()
+    created = http.post(
+        "/fhir/DocumentReference", json=reference(ins, content=PDF), headers=doctor
+    ).json()
     path = f"/fhir/Binary/{created['id']}"
 
     def get(accept: str | None = None, **params: str) -> Any:
-        return http.get(path, params=params, headers={**patient, **({"Accept": accept} if accept else {})})
+        return http.get(
+            path, params=params, headers={**patient, **({"Accept": accept} if accept else {})}
+        )
 
-    for accept in (None, "*/*", "application/pdf", "application/*", "image/png, application/pdf;q=0.2"):
+    for accept in (
+        None,
+        "*/*",
+        "application/pdf",
+        "application/*",
+        "image/png, application/pdf;q=0.2",
+    ):
         raw = get(accept)
         assert raw.status_code == 200 and raw.content == PDF, accept
-    for accept, params in (("image/png, application/fhir+json;q=0.1", {}), ("application/fhir+json", {}),
-                           ("application/pdf", {"_format": "json"})):
+    for accept, params in (
+        ("image/png, application/fhir+json;q=0.1", {}),
+        ("application/fhir+json", {}),
+        ("application/pdf", {"_format": "json"}),
+    ):
         resource = get(accept, **params)
         assert resource.headers["content-type"].startswith("application/fhir+json"), accept
         assert base64.b64decode(resource.json()["data"]) == PDF
     as_xml = get(None, _format="xml")  # a Binary in FHIR XML (services/gateway/fhir_xml.py)
-    assert as_xml.headers["content-type"].startswith("application/fhir+xml") and b"<Binary" in as_xml.content
-    for accept, params, status in (("image/png", {}, 406), ("*/*;q=0", {}, 406), (None, {"_format": "csv"}, 400)):
+    assert (
+        as_xml.headers["content-type"].startswith("application/fhir+xml")
+        and b"<Binary" in as_xml.content
+    )
+    for accept, params, status in (
+        ("image/png", {}, 406),
+        ("*/*;q=0", {}, 406),
+        (None, {"_format": "csv"}, 400),
+    ):
         refused = get(accept, **params)
         outcome: Any = OperationOutcome.model_validate(refused.json())
-        assert refused.status_code == status and outcome.issue[0].expression, (accept, params, refused.text)
+        assert refused.status_code == status and outcome.issue[0].expression, (
+            accept,
+            params,
+            refused.text,
+        )
     unknown = http.get(f"/fhir/Binary/doc-{'0' * 32}", headers={**patient, "Accept": "image/png"})
     assert unknown.status_code == 404  # like any unknown id, whatever is asked of it
 
 
-def test_relates_to_replaces_supersedes_the_old_version_in_create_and_transaction(system: Running, api: Api) -> None:
+def test_relates_to_replaces_supersedes_the_old_version_in_create_and_transaction(
+    system: Running, api: Api
+) -> None:
     http = system.http
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-replace@patients.dmp-test.fr")
-    first = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF), headers=doctor).json()
+    first = http.post(
+        "/fhir/DocumentReference", json=reference(ins, content=PDF), headers=doctor
+    ).json()
 
     def replacing(old: str, content: bytes) -> dict[str, Any]:
-        return reference(ins, content=content, relatesTo=[{"code": "replaces",
-                                                            "target": {"reference": f"DocumentReference/{old}"}}])
+        return reference(
+            ins,
+            content=content,
+            relatesTo=[{"code": "replaces", "target": {"reference": f"DocumentReference/{old}"}}],
+        )
 
-    second = http.post("/fhir/DocumentReference", json=replacing(first["id"], PDF + b" v2"), headers=doctor)
+    second = http.post(
+        "/fhir/DocumentReference", json=replacing(first["id"], PDF + b" v2"), headers=doctor
+    )
     assert second.status_code == 201, second.text
-    assert second.json()["relatesTo"][0]["target"]["reference"] == f"DocumentReference/{first['id']}"
+    assert (
+        second.json()["relatesTo"][0]["target"]["reference"] == f"DocumentReference/{first['id']}"
+    )
     old = http.get(f"/fhir/DocumentReference/{first['id']}", headers=patient).json()
     assert old["status"] == "superseded" and old["meta"]["versionId"] == "2"
 
-    refused = http.post("/fhir", json=provide(ins, replacing(second.json()["id"], PDF + b" v3"),
-                                              reference(ins, content=b"not a pdf")), headers=doctor)
+    refused = http.post(
+        "/fhir",
+        json=provide(
+            ins, replacing(second.json()["id"], PDF + b" v3"), reference(ins, content=b"not a pdf")
+        ),
+        headers=doctor,
+    )
     assert refused.status_code == 422  # the second is bad: the first replaces nothing
-    assert http.get(f"/fhir/DocumentReference/{second.json()['id']}", headers=patient).json()["status"] == "current"
-    provided = http.post("/fhir", json=provide(ins, replacing(second.json()["id"], PDF + b" v3")), headers=doctor)
+    assert (
+        http.get(f"/fhir/DocumentReference/{second.json()['id']}", headers=patient).json()["status"]
+        == "current"
+    )
+    provided = http.post(
+        "/fhir", json=provide(ins, replacing(second.json()["id"], PDF + b" v3")), headers=doctor
+    )
     assert provided.status_code == 200, provided.text
-    assert http.get(f"/fhir/DocumentReference/{second.json()['id']}", headers=patient).json()["status"] == "superseded"
-    current = found(http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient))
+    assert (
+        http.get(f"/fhir/DocumentReference/{second.json()['id']}", headers=patient).json()["status"]
+        == "superseded"
+    )
+    current = found(
+        http.get("/fhir/DocumentReference", params={"patient.identifier": ins}, headers=patient)
+    )
     assert current == [provided.json()["entry"][1]["response"]["location"].split("/")[1]]
 
-    unknown = http.post("/fhir/DocumentReference", json=replacing(f"doc-{'0' * 32}", PDF + b" v4"), headers=doctor)
+    unknown = http.post(
+        "/fhir/DocumentReference", json=replacing(f"doc-{'0' * 32}", PDF + b" v4"), headers=doctor
+    )
     assert unknown.status_code == 404 and OperationOutcome.model_validate(unknown.json())
-    appends = reference(ins, content=PDF + b" v5",
-                        relatesTo=[{"code": "appends", "target": {"reference": f"DocumentReference/{first['id']}"}}])
+    appends = reference(
+        ins,
+        content=PDF + b" v5",
+        relatesTo=[
+            {"code": "appends", "target": {"reference": f"DocumentReference/{first['id']}"}}
+        ],
+    )
     refused_relation = http.post("/fhir/DocumentReference", json=appends, headers=doctor)
-    assert refused_relation.status_code == 422 and refused_relation.json()["issue"][0]["expression"] == ["relatesTo"]
+    assert refused_relation.status_code == 422 and refused_relation.json()["issue"][0][
+        "expression"
+    ] == ["relatesTo"]
 
 
-def test_iti65_submitted_metadata_comes_back_as_sent_from_iti67_and_read(system: Running, api: Api) -> None:
+def test_iti65_submitted_metadata_comes_back_as_sent_from_iti67_and_read(
+    system: Running, api: Api
+) -> None:
     """masterIdentifier, confidentiality, end of care, format code, facility type, practice setting, events and
     related identifiers: what a vendor submits is what it finds and reads."""
     http = system.http
@@ -676,23 +1148,40 @@ def test_iti65_submitted_metadata_comes_back_as_sent_from_iti67_and_read(system:
     context = {
         "period": {"start": "2026-11-20", "end": "2026-11-22T18:30:00+01:00"},
         "facilityType": {"coding": [{"system": snomed, "code": "22232009", "display": "Hospital"}]},
-        "practiceSetting": {"coding": [{"system": snomed, "code": "394802001", "display": "General medicine"}]},
-        "event": [{"coding": [{"system": snomed, "code": "38341003", "display": "Hypertension"}],
-                   "text": "HTA"}],
+        "practiceSetting": {
+            "coding": [{"system": snomed, "code": "394802001", "display": "General medicine"}]
+        },
+        "event": [
+            {
+                "coding": [{"system": snomed, "code": "38341003", "display": "Hypertension"}],
+                "text": "HTA",
+            }
+        ],
         "related": [{"identifier": {"system": "urn:oid:1.2.250.1.999.3", "value": "ACC-2026-42"}}],
     }
-    format_code = {"system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
-                   "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient", "display": "mimeType Sufficient"}
-    sent = reference(ins, content=PDF + b" metadata", masterIdentifier=master, context=context,
-                     securityLabel=[{"coding": [{"system": CONFIDENTIALITY, "code": "R"}]}])
+    format_code = {
+        "system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
+        "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient",
+        "display": "mimeType Sufficient",
+    }
+    sent = reference(
+        ins,
+        content=PDF + b" metadata",
+        masterIdentifier=master,
+        context=context,
+        securityLabel=[{"coding": [{"system": CONFIDENTIALITY, "code": "R"}]}],
+    )
     sent["content"][0]["format"] = format_code
     provided = http.post("/fhir", json=provide(ins, sent), headers=doctor)
     assert provided.status_code == 200, provided.text
     Bundle.model_validate(provided.json())
     fhir_id = provided.json()["entry"][1]["response"]["location"].split("/")[1]
 
-    by_master = http.get("/fhir/DocumentReference", headers=patient, params={
-        "patient.identifier": ins, "identifier": f"urn:ietf:rfc:3986|{master['value']}"})
+    by_master = http.get(
+        "/fhir/DocumentReference",
+        headers=patient,
+        params={"patient.identifier": ins, "identifier": f"urn:ietf:rfc:3986|{master['value']}"},
+    )
     assert by_master.status_code == 200, by_master.text
     Bundle.model_validate(by_master.json())
     assert [entry["resource"]["id"] for entry in by_master.json()["entry"]] == [fhir_id]
@@ -702,28 +1191,47 @@ def test_iti65_submitted_metadata_comes_back_as_sent_from_iti67_and_read(system:
         assert shown["masterIdentifier"] == master
         assert shown["context"] == context
         assert shown["content"][0]["format"] == format_code
-        assert [c["code"] for label in shown["securityLabel"] for c in label["coding"]
-                if c["system"] == CONFIDENTIALITY] == ["R"]
+        assert [
+            c["code"]
+            for label in shown["securityLabel"]
+            for c in label["coding"]
+            if c["system"] == CONFIDENTIALITY
+        ] == ["R"]
 
 
-def test_iti65_pdsm4dmp_example_bundle_is_provided_and_found_as_sent(system: Running, api: Api) -> None:
+def test_iti65_pdsm4dmp_example_bundle_is_provided_and_found_as_sent(
+    system: Running, api: Api
+) -> None:
     """ANS's PDSm4DMP ITI-65 example as a vendor's software sends it (its patient ours, its CDA as text/xml, the
     format the dossier takes): the patient by conditional reference, its codes kept."""
     http = system.http
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-pdsm4dmp@patients.dmp-test.fr")
-    text = PDSM4DMP_EXAMPLE.read_text().replace("123456789012345", ins).replace('"application/xml"', '"text/xml"')
+    text = (
+        PDSM4DMP_EXAMPLE.read_text()
+        .replace("123456789012345", ins)
+        .replace('"application/xml"', '"text/xml"')
+    )
     bundle = json.loads(text)
-    bundle["entry"][2]["resource"]["data"] = base64.b64encode(CDA_LEVEL_1).decode()  # its CDA has no body
+    bundle["entry"][2]["resource"]["data"] = base64.b64encode(
+        CDA_LEVEL_1
+    ).decode()  # its CDA has no body
     attachment = bundle["entry"][1]["resource"]["content"][0]["attachment"]
-    stale = http.post("/fhir", json=bundle, headers=doctor)  # its size and hash describe the example's bytes
+    stale = http.post(
+        "/fhir", json=bundle, headers=doctor
+    )  # its size and hash describe the example's bytes
     assert stale.status_code == 422 and stale.json()["issue"][0]["expression"] == [
-        "Bundle.entry[1].resource.content[0].attachment.size"], stale.text
+        "Bundle.entry[1].resource.content[0].attachment.size"
+    ], stale.text
     sha1 = hashlib.sha1(CDA_LEVEL_1, usedforsecurity=False).digest()
     attachment.update(size=len(CDA_LEVEL_1), hash=base64.b64encode(sha1).decode())
-    provided = http.post("/fhir", json=bundle, headers={**doctor, "Content-Type": "application/fhir+json"})
+    provided = http.post(
+        "/fhir", json=bundle, headers={**doctor, "Content-Type": "application/fhir+json"}
+    )
     assert provided.status_code == 200, provided.text
     Bundle.model_validate(provided.json())
-    assert [entry["response"]["status"] for entry in provided.json()["entry"]] == ["201 Created"] * 3
+    assert [entry["response"]["status"] for entry in provided.json()["entry"]] == [
+        "201 Created"
+    ] * 3
     sent = bundle["entry"][1]["resource"]
     fhir_id = provided.json()["entry"][1]["response"]["location"].split("/")[1]
     shown = http.get(f"/fhir/DocumentReference/{fhir_id}", headers=patient).json()
@@ -734,17 +1242,25 @@ def test_iti65_pdsm4dmp_example_bundle_is_provided_and_found_as_sent(system: Run
     assert shown["content"][0]["format"] == sent["content"][0]["format"]
 
 
-def test_iti65_pdsm4dmp_replacement_example_supersedes_the_old_document(system: Running, api: Api) -> None:
+def test_iti65_pdsm4dmp_replacement_example_supersedes_the_old_document(
+    system: Running, api: Api
+) -> None:
     """ANS's PDSm4DMP replacement Bundle, with its PATCH of the old DocumentReference to superseded, as a vendor's
     software sends it (its patient and replaced document ours, its CDA a valid one)."""
     http = system.http
-    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-pdsm4dmp-replace@patients.dmp-test.fr")
+    ins, patient, doctor = api.dossier_with_consenting_doctor(
+        "fhir-pdsm4dmp-replace@patients.dmp-test.fr"
+    )
     first = http.post("/fhir", json=provide(ins, reference(ins, content=PDF)), headers=doctor)
     assert first.status_code == 200, first.text
     old = first.json()["entry"][1]["response"]["location"].split("/")[1]
     text = PDSM4DMP_REPLACEMENT.read_text().replace("123456789012345", ins).replace("doc-x-id", old)
     bundle = json.loads(text.replace('"application/xml"', '"text/xml"'))
-    binary = next(entry["resource"] for entry in bundle["entry"] if entry["resource"]["resourceType"] == "Binary")
+    binary = next(
+        entry["resource"]
+        for entry in bundle["entry"]
+        if entry["resource"]["resourceType"] == "Binary"
+    )
     binary["data"] = base64.b64encode(CDA_LEVEL_1).decode()
     attachment = bundle["entry"][1]["resource"]["content"][0]["attachment"]
     sha1 = hashlib.sha1(CDA_LEVEL_1, usedforsecurity=False).digest()
@@ -753,15 +1269,26 @@ def test_iti65_pdsm4dmp_replacement_example_supersedes_the_old_document(system: 
     assert replaced.status_code == 200, replaced.text
     Bundle.model_validate(replaced.json())
     statuses = [entry["response"]["status"] for entry in replaced.json()["entry"]]
-    assert statuses == ["201 Created", "201 Created", "200 OK", "201 Created"]  # List, new, PATCH of old, Binary
+    assert statuses == [
+        "201 Created",
+        "201 Created",
+        "200 OK",
+        "201 Created",
+    ]  # List, new, PATCH of old, Binary
     new = replaced.json()["entry"][1]["response"]["location"].split("/")[1]
-    assert http.get(f"/fhir/DocumentReference/{old}", headers=patient).json()["status"] == "superseded"
+    assert (
+        http.get(f"/fhir/DocumentReference/{old}", headers=patient).json()["status"] == "superseded"
+    )
     shown = http.get(f"/fhir/DocumentReference/{new}", headers=patient).json()
     assert shown["status"] == "current"
-    assert shown["relatesTo"] == [{"code": "replaces", "target": {"reference": f"DocumentReference/{old}"}}]
+    assert shown["relatesTo"] == [
+        {"code": "replaces", "target": {"reference": f"DocumentReference/{old}"}}
+    ]
 
 
-def test_a_vendor_checks_the_patients_identity_by_ins_and_traits_before_depositing(system: Running, api: Api) -> None:
+def test_a_vendor_checks_the_patients_identity_by_ins_and_traits_before_depositing(
+    system: Running, api: Api
+) -> None:
     """Patient?identifier=<INS>&family=&birthdate=: the patient when the traits match; an empty Bundle, the same as
     for an INS nobody holds, when they do not; an INS alone is refused; a patient's token may not look anyone up."""
     from fhir.resources.R4B.patient import Patient
@@ -772,7 +1299,11 @@ def test_a_vendor_checks_the_patients_identity_by_ins_and_traits_before_depositi
     details = registration()
     assert http.post("/api/v1/patients", json=details).status_code == 201
     _, doctor = api.professional()
-    traits = {"identifier": f"{INS_SYSTEM}|{details['ins']}", "family": "MARTÍN", "birthdate": details["birth_date"]}
+    traits = {
+        "identifier": f"{INS_SYSTEM}|{details['ins']}",
+        "family": "MARTÍN",
+        "birthdate": details["birth_date"],
+    }
 
     by_get = http.get("/fhir/Patient", params=traits, headers=doctor)
     assert by_get.status_code == 200, by_get.text
@@ -780,10 +1311,20 @@ def test_a_vendor_checks_the_patients_identity_by_ins_and_traits_before_depositi
     (entry,) = by_get.json()["entry"]
     Patient.model_validate(entry["resource"])
     assert entry["resource"]["identifier"][0]["value"] == details["ins"]
-    assert entry["resource"]["name"][0] == {"use": "official", "family": "Martin", "given": ["Camille"]}
-    assert entry["resource"]["birthDate"] == details["birth_date"] and entry["resource"]["gender"] == "female"
-    by_post = http.post("/fhir/Patient/_search", data=traits,
-                        headers={**doctor, "Content-Type": "application/x-www-form-urlencoded"})
+    assert entry["resource"]["name"][0] == {
+        "use": "official",
+        "family": "Martin",
+        "given": ["Camille"],
+    }
+    assert (
+        entry["resource"]["birthDate"] == details["birth_date"]
+        and entry["resource"]["gender"] == "female"
+    )
+    by_post = http.post(
+        "/fhir/Patient/_search",
+        data=traits,
+        headers={**doctor, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert by_post.status_code == 200 and by_post.json()["entry"] == by_get.json()["entry"]
 
     def none_for(changed: dict[str, str]) -> dict[str, Any]:
@@ -801,69 +1342,101 @@ def test_a_vendor_checks_the_patients_identity_by_ins_and_traits_before_depositi
     assert alone.status_code == 400
     OperationOutcome.model_validate(alone.json())
     assert alone.json()["issue"][0]["expression"] == ["family", "birthdate"]
-    malformed = http.get("/fhir/Patient", params={**traits, "identifier": f"{INS_SYSTEM}|12345"}, headers=doctor)
-    assert malformed.status_code == 422 and malformed.json()["issue"][0]["expression"] == ["identifier"]
+    malformed = http.get(
+        "/fhir/Patient", params={**traits, "identifier": f"{INS_SYSTEM}|12345"}, headers=doctor
+    )
+    assert malformed.status_code == 422 and malformed.json()["issue"][0]["expression"] == [
+        "identifier"
+    ]
 
     _, patient = api.patient(f"{uuid.uuid4().hex[:10]}@patients.dmp-test.fr")
     assert http.get("/fhir/Patient", params=traits, headers=patient).status_code == 403
     assert http.get("/fhir/Patient", params=traits).status_code == 401
 
 
-def test_a_vendor_speaking_fhir_xml_provides_finds_reads_and_retrieves(system: Running, api: Api) -> None:
+def test_a_vendor_speaking_fhir_xml_provides_finds_reads_and_retrieves(
+    system: Running, api: Api
+) -> None:
     """MHD actors support both encodings: the same transaction, search, read and retrieve in XML, and XML
     OperationOutcomes; XML with a DTD is refused unread."""
     from services.gateway.fhir_xml import FHIR_XML, from_xml, to_xml
 
     http = system.http
-    ins, patient, doctor = api.dossier_with_consenting_doctor(f"fhir-xml-{uuid.uuid4().hex[:6]}@patients.dmp-test.fr")
+    ins, patient, doctor = api.dossier_with_consenting_doctor(
+        f"fhir-xml-{uuid.uuid4().hex[:6]}@patients.dmp-test.fr"
+    )
     xml = {**doctor, "Content-Type": FHIR_XML, "Accept": FHIR_XML}
 
     metadata = http.get("/fhir/metadata", params={"_format": "xml"})
     assert metadata.headers["content-type"].startswith(FHIR_XML)
     assert "application/fhir+xml" in from_xml(metadata.content)["format"]
 
-    provided = http.post("/fhir", content=to_xml(provide(ins, reference(ins, content=PDF + b" xml"))), headers=xml)
+    provided = http.post(
+        "/fhir", content=to_xml(provide(ins, reference(ins, content=PDF + b" xml"))), headers=xml
+    )
     assert provided.status_code == 200, provided.text
     answer = from_xml(provided.content)
     assert answer["type"] == "transaction-response" and len(answer["entry"]) == 2
     location = answer["entry"][1]["response"]["location"]
     fhir_id = location.split("/")[1]
 
-    found = http.get("/fhir/DocumentReference", params={"patient.identifier": f"{INS_SYSTEM}|{ins}"}, headers=xml)
+    found = http.get(
+        "/fhir/DocumentReference", params={"patient.identifier": f"{INS_SYSTEM}|{ins}"}, headers=xml
+    )
     assert found.headers["content-type"].startswith(FHIR_XML)
     bundle = from_xml(found.content)
     Bundle.model_validate(bundle)
     assert [entry["resource"]["id"] for entry in bundle["entry"]] == [fhir_id]
 
     read = http.get(f"/fhir/DocumentReference/{fhir_id}", headers={**patient, "Accept": FHIR_XML})
-    assert from_xml(read.content) == http.get(f"/fhir/DocumentReference/{fhir_id}", headers=patient).json()
-    binary = from_xml(http.get(f"/fhir/Binary/{fhir_id}", params={"_format": "xml"}, headers=patient).content)
+    assert (
+        from_xml(read.content)
+        == http.get(f"/fhir/DocumentReference/{fhir_id}", headers=patient).json()
+    )
+    binary = from_xml(
+        http.get(f"/fhir/Binary/{fhir_id}", params={"_format": "xml"}, headers=patient).content
+    )
     assert base64.b64decode(binary["data"]) == PDF + b" xml"
     raw = http.get(f"/fhir/Binary/{fhir_id}", headers={**patient, "Accept": "application/pdf"})
     assert raw.content == PDF + b" xml"
 
     missing = http.get("/fhir/DocumentReference/doc-0000", headers=xml)
-    assert missing.status_code == 404 and from_xml(missing.content)["resourceType"] == "OperationOutcome"
+    assert (
+        missing.status_code == 404
+        and from_xml(missing.content)["resourceType"] == "OperationOutcome"
+    )
     hostile = b'<?xml version="1.0"?><!DOCTYPE b [<!ENTITY x SYSTEM "file:///etc/passwd">]><Bundle xmlns="http://hl7.org/fhir"/>'
     refused = http.post("/fhir", content=hostile, headers=xml)
-    assert refused.status_code == 400 and "DTD" in from_xml(refused.content)["issue"][0]["diagnostics"]
+    assert (
+        refused.status_code == 400 and "DTD" in from_xml(refused.content)["issue"][0]["diagnostics"]
+    )
 
 
-def test_pdsm4dmp_patch_masks_and_archives_under_the_dossiers_rules(system: Running, api: Api) -> None:
+def test_pdsm4dmp_patch_masks_and_archives_under_the_dossiers_rules(
+    system: Running, api: Api
+) -> None:
     """The patient masks and unmasks, the author archives and unarchives, by FHIRPath Patch; another professional
     may not mask; a PATCH of anything else changes nothing."""
     from tests.gateway.test_fhir_patch import archive, mask, unmask
 
     http = system.http
-    ins, patient, author = api.dossier_with_consenting_doctor(f"fhir-patch-{uuid.uuid4().hex[:6]}@patients.dmp-test.fr")
+    ins, patient, author = api.dossier_with_consenting_doctor(
+        f"fhir-patch-{uuid.uuid4().hex[:6]}@patients.dmp-test.fr"
+    )
     _, colleague = api.professional()
     assert http.post(f"/api/v1/patients/{ins}/consents", headers=colleague).status_code == 201
-    created = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF + b" patch"), headers=author)
+    created = http.post(
+        "/fhir/DocumentReference", json=reference(ins, content=PDF + b" patch"), headers=author
+    )
     path = f"/fhir/DocumentReference/{created.json()['id']}"
     fhir = {"Content-Type": "application/fhir+json"}
 
     def labels(resource: dict[str, Any]) -> set[str]:
-        return {coding["code"] for label in resource.get("securityLabel", []) for coding in label["coding"]}
+        return {
+            coding["code"]
+            for label in resource.get("securityLabel", [])
+            for coding in label["coding"]
+        }
 
     refused = http.patch(path, json=mask(), headers={**colleague, **fhir})
     assert refused.status_code == 403, refused.text
@@ -872,7 +1445,9 @@ def test_pdsm4dmp_patch_masks_and_archives_under_the_dossiers_rules(system: Runn
     DocumentReference.model_validate(masked.json())
     assert "MASQUE_PS" in labels(masked.json()) and masked.json()["meta"]["versionId"] == "2"
     assert masked.headers["etag"] == 'W/"2"'
-    assert http.get(path, headers=colleague).status_code == 404  # masked from professionals but its author
+    assert (
+        http.get(path, headers=colleague).status_code == 404
+    )  # masked from professionals but its author
     assert "MASQUE_PS" in labels(http.get(path, headers=author).json())
     assert http.patch(path, json=unmask(), headers={**patient, **fhir}).status_code == 200
     assert http.get(path, headers=colleague).status_code == 200
@@ -882,16 +1457,38 @@ def test_pdsm4dmp_patch_masks_and_archives_under_the_dossiers_rules(system: Runn
     assert archived.json()["extension"] == [{"url": IS_ARCHIVED, "valueBoolean": True}]
     search = {"patient.identifier": f"{INS_SYSTEM}|{ins}"}
     assert http.get("/fhir/DocumentReference", params=search, headers=author).json()["total"] == 0
-    assert http.get("/fhir/DocumentReference", params={**search, "isArchived": "true"},
-                    headers=author).json()["total"] == 1
-    assert http.patch(path, json=archive(True), headers={**author, **fhir}).status_code == 409  # already
+    assert (
+        http.get(
+            "/fhir/DocumentReference", params={**search, "isArchived": "true"}, headers=author
+        ).json()["total"]
+        == 1
+    )
+    assert (
+        http.patch(path, json=archive(True), headers={**author, **fhir}).status_code == 409
+    )  # already
     assert http.patch(path, json=archive(False), headers={**patient, **fhir}).status_code == 200
 
-    status = {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
-        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "DocumentReference.status"},
-        {"name": "value", "valueCode": "entered-in-error"}]}]}
+    status = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "operation",
+                "part": [
+                    {"name": "type", "valueCode": "replace"},
+                    {"name": "path", "valueString": "DocumentReference.status"},
+                    {"name": "value", "valueCode": "entered-in-error"},
+                ],
+            }
+        ],
+    }
     other = http.patch(path, json=status, headers={**author, **fhir})
-    assert other.status_code == 422 and other.json()["issue"][0]["expression"] == ["parameter[0].part[path]"]
+    assert other.status_code == 422 and other.json()["issue"][0]["expression"] == [
+        "parameter[0].part[path]"
+    ]
     assert http.get(path, headers=author).json()["status"] == "current"
-    assert http.patch(f"/fhir/DocumentReference/doc-{'0' * 32}", json=mask(), headers={**patient, **fhir}
-                      ).status_code == 404
+    assert (
+        http.patch(
+            f"/fhir/DocumentReference/doc-{'0' * 32}", json=mask(), headers={**patient, **fhir}
+        ).status_code
+        == 404
+    )

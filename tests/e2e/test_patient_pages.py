@@ -21,20 +21,31 @@ from tests.system import Api, Running, document
 
 pytestmark = pytest.mark.slow
 
-PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
-       b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 300]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF")
-CDA = (b'<ClinicalDocument xmlns="urn:hl7-org:v3"><title>Compte rendu de consultation</title>'
-       b'<effectiveTime value="20261120"/><component><structuredBody><component><section><title>Motif</title>'
-       b"<text><paragraph>Toux depuis dix jours.</paragraph><list><item>Fatigue</item></list></text></section>"
-       b"</component></structuredBody></component></ClinicalDocument>")
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 300]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF"
+)
+CDA = (
+    b'<ClinicalDocument xmlns="urn:hl7-org:v3"><title>Compte rendu de consultation</title>'
+    b'<effectiveTime value="20261120"/><component><structuredBody><component><section><title>Motif</title>'
+    b"<text><paragraph>Toux depuis dix jours.</paragraph><list><item>Fatigue</item></list></text></section>"
+    b"</component></structuredBody></component></ClinicalDocument>"
+)
 
 
 def png(width: int = 4, height: int = 3) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
     rows = b"".join(b"\x00" + b"\xcc\x22\x22" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def mobile() -> str:
@@ -81,15 +92,22 @@ def titles(http: httpx.Client, ins: str, headers: dict[str, str]) -> list[str]:
     return [d["title"] for d in found.json()["documents"]]
 
 
-def deposit(http: httpx.Client, ins: str, headers: dict[str, str], raw: bytes, **fields: Any) -> str:
-    created = http.post(f"/api/v1/patients/{ins}/documents", headers=headers, json=document(raw, **fields))
+def deposit(
+    http: httpx.Client, ins: str, headers: dict[str, str], raw: bytes, **fields: Any
+) -> str:
+    created = http.post(
+        f"/api/v1/patients/{ins}/documents", headers=headers, json=document(raw, **fields)
+    )
     assert created.status_code == 201, created.text
     return str(created.json()["document_id"])
 
 
 @pytest.mark.timeout(420)  # the stack's start and some sixty pages, on a shared 2-core machine
 def test_a_patient_manages_their_record_through_the_pages(
-    system: Running, api: Api, chromium: Browser, patient: dict[str, str],
+    system: Running,
+    api: Api,
+    chromium: Browser,
+    patient: dict[str, str],
 ) -> None:
     http, ins = system.http, patient["ins"]
     context = chromium.new_context(locale="fr-FR", viewport=PHONE)
@@ -120,17 +138,44 @@ def test_a_patient_manages_their_record_through_the_pages(
     assert http.post(f"/api/v1/patients/{ins}/consents", headers=doctor).status_code == 201
     pdf_id = deposit(http, ins, doctor, PDF, title="Consultation du 20 novembre")
     cda_id = deposit(http, ins, doctor, CDA, title="Compte rendu CDA", format="text/xml")
-    deposit(http, ins, doctor, b"Paracetamol 1 g, 3 fois par jour", title="Ordonnance", category="42",
-            format="text/plain", type_code="57833-6")
-    deposit(http, ins, doctor, PDF, title="Résultat en attente d'annonce", visibility=["INVISIBLE_PATIENT"])
+    deposit(
+        http,
+        ins,
+        doctor,
+        b"Paracetamol 1 g, 3 fois par jour",
+        title="Ordonnance",
+        category="42",
+        format="text/plain",
+        type_code="57833-6",
+    )
+    deposit(
+        http,
+        ins,
+        doctor,
+        PDF,
+        title="Résultat en attente d'annonce",
+        visibility=["INVISIBLE_PATIENT"],
+    )
     own = api.token({"kind": "patient", "ins": ins})
-    image_id = deposit(http, ins, own, png(), title="Photo de ma carte de groupe sanguin", category="90",
-                       format="image/png", type_code="photo")
+    image_id = deposit(
+        http,
+        ins,
+        own,
+        png(),
+        title="Photo de ma carte de groupe sanguin",
+        category="90",
+        format="image/png",
+        type_code="photo",
+    )
 
     # The overview groups by category, newest first, without the invisible result.
     page.reload()
     expect(page.get_by_text("4 document(s)")).to_be_visible()
-    for heading in ("Compte rendu (2)", "Prescription (1)", "Autres documents déposés par le patient (1)"):
+    for heading in (
+        "Compte rendu (2)",
+        "Prescription (1)",
+        "Autres documents déposés par le patient (1)",
+    ):
         expect(page.get_by_role("heading", name=heading)).to_be_visible()
     expect(page.get_by_text("Résultat en attente d'annonce")).to_have_count(0)
     check(page, "03-overview")
@@ -186,8 +231,12 @@ def test_a_patient_manages_their_record_through_the_pages(
     notice(page, "Votre espace personnel est enregistré.")
     check(page, "07-personal-space")
     space = http.get(f"/api/v1/patients/{ins}/personal-space", headers=own).json()
-    assert space["content"]["blood_group"] == "O+" and space["content"]["organ_donation"] == "consents"
-    assert space["content"]["allergies"] == [{"substance": "Pénicilline", "reaction": None, "severity": "severe"}]
+    assert (
+        space["content"]["blood_group"] == "O+" and space["content"]["organ_donation"] == "consents"
+    )
+    assert space["content"]["allergies"] == [
+        {"substance": "Pénicilline", "reaction": None, "severity": "severe"}
+    ]
     assert space["content"]["emergency_contacts"][0]["phone"] == "+33612345678"
 
     # Who accessed my record: filtered by action.
@@ -196,7 +245,9 @@ def test_a_patient_manages_their_record_through_the_pages(
     page.get_by_label("Action").select_option("document_added")
     page.get_by_role("button", name="Afficher").click()
     rows = page.locator("table.history tbody tr")
-    expect(rows).to_have_count(4)  # three by the doctor, one by the patient: the invisible result is not told
+    expect(rows).to_have_count(
+        4
+    )  # three by the doctor, one by the patient: the invisible result is not told
     check(page, "08-history")
     assert all("Ajout d'un document" in row for row in rows.all_inner_texts())
 
@@ -213,7 +264,10 @@ def test_a_patient_manages_their_record_through_the_pages(
     page.get_by_label("Je m'oppose à l'accès d'urgence").check()
     page.locator("form[action$='/settings/emergency'] button").click()
     notice(page, "Vos choix pour l'urgence sont enregistrés.")
-    assert http.get(f"/api/v1/patients/{ins}/access-settings", headers=own).json()["oppose_emergency"] is True
+    assert (
+        http.get(f"/api/v1/patients/{ins}/access-settings", headers=own).json()["oppose_emergency"]
+        is True
+    )
     page.get_by_label("SMS", exact=True).check()
     page.get_by_label("Un résumé par jour").check()
     page.locator("form[action$='/settings/notifications'] button").click()
@@ -238,7 +292,9 @@ def test_a_patient_manages_their_record_through_the_pages(
     notice(page, "Votre dossier est fermé.")
     assert http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).status_code == 403
     page.get_by_role("link", name="Mes documents").click()
-    expect(page.get_by_text("Votre dossier est fermé : son contenu est inaccessible.")).to_be_visible()
+    expect(
+        page.get_by_text("Votre dossier est fermé : son contenu est inaccessible.")
+    ).to_be_visible()
     page.get_by_role("link", name="Rouvrir mon dossier").click()
     page.get_by_role("link", name="Rouvrir mon dossier…").click()
     page.get_by_role("button", name="Oui, rouvrir mon dossier").click()
@@ -260,7 +316,9 @@ def test_a_patient_manages_their_record_through_the_pages(
     context.close()
 
 
-def test_pages_refuse_a_form_posted_without_its_token(system: Running, api: Api, patient: dict[str, str]) -> None:
+def test_pages_refuse_a_form_posted_without_its_token(
+    system: Running, api: Api, patient: dict[str, str]
+) -> None:
     """Another site cannot post for the patient: the form token must match the patient's cookie."""
     session = api.session(patient["ins"], patient["email"])
     cookies = {"dmp_access": session["access_token"], "dmp_csrf": "the-right-token"}
@@ -269,17 +327,30 @@ def test_pages_refuse_a_form_posted_without_its_token(system: Running, api: Api,
         forged = browser_like.post("/patient/dossier/open", data={"csrf": "another"})
         assert forged.status_code == 403 and "Le formulaire a expiré" in forged.text
         own = api.token({"kind": "patient", "ins": patient["ins"]})
-        assert api.http.get(f"/api/v1/patients/{patient['ins']}/dossier", headers=own).status_code == 404
+        assert (
+            api.http.get(f"/api/v1/patients/{patient['ins']}/dossier", headers=own).status_code
+            == 404
+        )
         accepted = browser_like.post("/patient/dossier/open", data={"csrf": "the-right-token"})
         assert accepted.status_code == 303
-        assert api.http.get(f"/api/v1/patients/{patient['ins']}/dossier", headers=own).json()["status"] == "open"
+        assert (
+            api.http.get(f"/api/v1/patients/{patient['ins']}/dossier", headers=own).json()["status"]
+            == "open"
+        )
 
 
 def test_pages_without_a_session_lead_to_the_login_page(system: Running) -> None:
     with httpx.Client(base_url=system.stack.gateway_url) as anonymous:
-        for path in ("/patient/dossier", "/patient/history", "/patient/settings", "/patient/documents/doc_x"):
+        for path in (
+            "/patient/dossier",
+            "/patient/history",
+            "/patient/settings",
+            "/patient/documents/doc_x",
+        ):
             answer = anonymous.get(path)
-            assert answer.status_code == 303 and answer.headers["location"] == "/patient/login", path
+            assert answer.status_code == 303 and answer.headers["location"] == "/patient/login", (
+                path
+            )
         forged = anonymous.get("/patient/dossier", cookies={"dmp_access": "not.a.token"})
         assert forged.status_code == 303
 
@@ -287,8 +358,10 @@ def test_pages_without_a_session_lead_to_the_login_page(system: Running) -> None
 def test_the_page_checks_find_what_they_look_for(chromium: Browser) -> None:
     """The label, contrast and fit checks fail on a page that deserves it."""
     page = chromium.new_page(viewport=PHONE)
-    page.set_content('<html><head><title>t</title></head><body><h1>x</h1><input name="ins">'
-                     '<p style="color:#aaa">pale</p><img src="x.png"><div style="width:900px">wide</div></body></html>')
+    page.set_content(
+        '<html><head><title>t</title></head><body><h1>x</h1><input name="ins">'
+        '<p style="color:#aaa">pale</p><img src="x.png"><div style="width:900px">wide</div></body></html>'
+    )
     found = problems(page)
     page.close()
     assert any('input "ins" has no label' in p for p in found)

@@ -49,27 +49,45 @@ def find(page: Page, ins: str, family_name: str, birth_date: str) -> None:
 
 
 def patient_with_dossier(
-    system: Running, api: Api, name: str, mobile: str | None = None,
+    system: Running,
+    api: Api,
+    name: str,
+    mobile: str | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(registration details, the patient's own headers) of a new patient whose dossier is open."""
     http = system.http
     email = f"{name}-{uuid.uuid4().hex[:10]}@patients.dmp-test.fr"
     details = registration(email=email, mobile=mobile) if mobile else registration(email=email)
     assert http.post("/api/v1/patients", json=details).status_code == 201
-    own = {"Authorization": f"Bearer {api.session(details['ins'], details['email'])['access_token']}"}
-    assert http.post("/api/v1/dossiers", json={"ins": details["ins"]}, headers=own).status_code == 201
+    own = {
+        "Authorization": f"Bearer {api.session(details['ins'], details['email'])['access_token']}"
+    }
+    assert (
+        http.post("/api/v1/dossiers", json={"ins": details["ins"]}, headers=own).status_code == 201
+    )
     return details, own
 
 
 @pytest.mark.timeout(420)
 def test_a_doctor_finds_a_patient_records_consent_and_reads_the_dossier_through_the_pages(
-    system: Running, api: Api, chromium: Browser,
+    system: Running,
+    api: Api,
+    chromium: Browser,
 ) -> None:
     http = system.http
     details, own = patient_with_dossier(system, api, "pro", mobile=mobile())
     ins = details["ins"]
-    space = http.put(f"/api/v1/patients/{ins}/personal-space", headers=own, json={"version": 0, "content": {
-        "blood_group": "O+", "allergies": [{"substance": "Pénicilline", "severity": "severe"}]}})
+    space = http.put(
+        f"/api/v1/patients/{ins}/personal-space",
+        headers=own,
+        json={
+            "version": 0,
+            "content": {
+                "blood_group": "O+",
+                "allergies": [{"substance": "Pénicilline", "severity": "severe"}],
+            },
+        },
+    )
     assert space.status_code == 200, space.text
     rpps, doctor = api.professional("10")  # the same professional, by card for the API checks
 
@@ -110,11 +128,25 @@ def test_a_doctor_finds_a_patient_records_consent_and_reads_the_dossier_through_
     assert http.post(f"/api/v1/patients/{ins}/consents", headers=colleague).status_code == 201
     deposit(http, ins, doctor, PDF, title="Consultation du 20 novembre")
     cda_id = deposit(http, ins, doctor, CDA, title="Compte rendu CDA", format="text/xml")
-    deposit(http, ins, doctor, b"Paracetamol 1 g", title="Ordonnance", category="42", format="text/plain",
-            type_code="57833-6")
+    deposit(
+        http,
+        ins,
+        doctor,
+        b"Paracetamol 1 g",
+        title="Ordonnance",
+        category="42",
+        format="text/plain",
+        type_code="57833-6",
+    )
     masked_id = deposit(http, ins, colleague, PDF, title="Document masqué par le patient")
-    assert http.put(f"/api/v1/patients/{ins}/documents/{masked_id}/visibility", headers=own,
-                    json={"masked": True}).status_code == 200
+    assert (
+        http.put(
+            f"/api/v1/patients/{ins}/documents/{masked_id}/visibility",
+            headers=own,
+            json={"masked": True},
+        ).status_code
+        == 200
+    )
     listed = http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).json()
     assert listed["total"] == 3
 
@@ -142,8 +174,9 @@ def test_a_doctor_finds_a_patient_records_consent_and_reads_the_dossier_through_
     page.get_by_role("link", name="Synthèse de soins").click()
     expect(page.get_by_role("heading", name=re.compile("^Synthèse de soins"))).to_be_visible()
     expect(page.get_by_text("Pénicilline")).to_be_visible()
-    assert [item["allergies"] for item in [summary]] == [[{"substance": "Pénicilline", "reaction": None,
-                                                          "severity": "severe"}]]
+    assert [item["allergies"] for item in [summary]] == [
+        [{"substance": "Pénicilline", "reaction": None, "severity": "severe"}]
+    ]
     for item in summary["latest_documents"]:
         expect(page.get_by_role("link", name=item["document"]["title"])).to_be_visible()
     check(page, "pro-08-summary")
@@ -156,32 +189,42 @@ def test_a_doctor_finds_a_patient_records_consent_and_reads_the_dossier_through_
     page.context.close()
 
 
-def test_an_answer_that_belongs_to_no_login_of_this_browser_is_a_page_not_a_500(system: Running) -> None:
+def test_an_answer_that_belongs_to_no_login_of_this_browser_is_a_page_not_a_500(
+    system: Running,
+) -> None:
     with httpx.Client(base_url=system.stack.gateway_url, timeout=30) as browser:
         for query in ({"state": "x" * 30, "code": "y" * 30}, {"error": "access_denied"}, {}):
             answer = browser.get("/pro/login/callback", params=query)
-            assert answer.status_code == 400 and "text/html" in answer.headers["content-type"], answer.text
+            assert answer.status_code == 400 and "text/html" in answer.headers["content-type"], (
+                answer.text
+            )
             assert "Aucune connexion n&#39;était en cours" in answer.text
             assert "default-src 'none'" in answer.headers["content-security-policy"]
 
 
 def test_an_unregistered_professional_is_refused_by_identity_with_a_page(
-    system: Running, chromium: Browser,
+    system: Running,
+    chromium: Browser,
 ) -> None:
     page = context_for(chromium).new_page()
     page.goto(f"{system.stack.gateway_url}/pro/login")
     page.get_by_role("button", name="Se connecter avec Pro Santé Connect").click()
     page.get_by_label("Autre numéro RPPS (11 chiffres)").fill("10000000009")
     page.get_by_role("button", name="Se connecter", exact=True).click()
-    expect(page.get_by_role("alert").filter(has_text="L'identité transmise par le fournisseur a été refusée"))\
-        .to_be_visible()
+    expect(
+        page.get_by_role("alert").filter(
+            has_text="L'identité transmise par le fournisseur a été refusée"
+        )
+    ).to_be_visible()
     expect(page.get_by_text("not registered here")).to_be_visible()
     check(page, "pro-09-login-refused")
     page.context.close()
 
 
 def test_a_checked_patient_cookie_made_up_in_the_browser_shows_nothing(
-    system: Running, api: Api, chromium: Browser,
+    system: Running,
+    api: Api,
+    chromium: Browser,
 ) -> None:
     """The pages keep the traits the professional typed in, and have identity check them on every page: a
     cookie naming a patient with traits never checked (or wrong ones) leads back to the search."""
@@ -190,10 +233,14 @@ def test_a_checked_patient_cookie_made_up_in_the_browser_shows_nothing(
     rpps, _ = api.professional("10")
     page = context_for(chromium).new_page()
     log_in(page, system, rpps)
-    for traits in ({"ins": details["ins"], "family_name": "Durand", "birth_date": details["birth_date"]},
-                   {"ins": details["ins"]}):
+    for traits in (
+        {"ins": details["ins"], "family_name": "Durand", "birth_date": details["birth_date"]},
+        {"ins": details["ins"]},
+    ):
         forged = base64.urlsafe_b64encode(json.dumps(traits).encode()).decode()
-        page.context.add_cookies([{"name": "dmp_pro_patient", "value": forged, "url": system.stack.gateway_url}])
+        page.context.add_cookies(
+            [{"name": "dmp_pro_patient", "value": forged, "url": system.stack.gateway_url}]
+        )
         page.goto(f"{system.stack.gateway_url}/pro/patient")
         expect(page.get_by_role("heading", name="Trouver un patient")).to_be_visible()
         assert details["given_name"] not in page.content() and details["ins"] not in page.content()
@@ -201,7 +248,10 @@ def test_a_checked_patient_cookie_made_up_in_the_browser_shows_nothing(
 
 
 def test_a_doctor_adds_a_document_through_the_pages_with_its_metadata(
-    system: Running, api: Api, chromium: Browser, tmp_path: Path,
+    system: Running,
+    api: Api,
+    chromium: Browser,
+    tmp_path: Path,
 ) -> None:
     """The deposit form sends what the API takes, and what the API refuses is a page naming the field."""
     http = system.http
@@ -247,12 +297,20 @@ def test_a_doctor_adds_a_document_through_the_pages_with_its_metadata(
     assert len(listed) == 1, listed
     stored = listed[0]
     assert (stored["category"], stored["type_code"], stored["care_date"], stored["format"]) == (
-        "10", "11488-4", "2026-11-30", "application/pdf")
-    assert stored["confidentiality"] == "R" and stored["visibility"] == ["INVISIBLE_REPRESENTANTS_LEGAUX"]
+        "10",
+        "11488-4",
+        "2026-11-30",
+        "application/pdf",
+    )
+    assert stored["confidentiality"] == "R" and stored["visibility"] == [
+        "INVISIBLE_REPRESENTANTS_LEGAUX"
+    ]
     assert stored["author"]["id"] == f"rpps:{rpps}"
     # its author sees the traces of their document (not the dossier's whole history: not médecin traitant)
     page.get_by_role("link", name="Traces").first.click()
-    expect(page.get_by_role("heading", name="Traces du dossier que vous pouvez voir")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Traces du dossier que vous pouvez voir")
+    ).to_be_visible()
     traces = page.locator("table.history")
     for _ in range(20):  # audit writes the trace from the deposit's event
         if traces.get_by_text("Ajout d'un document").count():
@@ -260,19 +318,25 @@ def test_a_doctor_adds_a_document_through_the_pages_with_its_metadata(
         page.wait_for_timeout(500)
         page.reload()
     expect(traces.get_by_text("Ajout d'un document").first).to_be_visible()
-    assert traces.get_by_text("Ouverture du dossier").count() == 0  # the patient's own act is not the author's
+    assert (
+        traces.get_by_text("Ouverture du dossier").count() == 0
+    )  # the patient's own act is not the author's
     check(page, "pro-14-traces")
     page.context.close()
 
 
 def test_an_emergency_access_opens_the_dossier_for_an_hour_under_a_banner(
-    system: Running, api: Api, chromium: Browser,
+    system: Running,
+    api: Api,
+    chromium: Browser,
 ) -> None:
     http = system.http
     details, _ = patient_with_dossier(system, api, "urgence")
     ins = details["ins"]
     rpps, doctor = api.professional("10")
-    assert http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).status_code == 403  # no consent
+    assert (
+        http.get(f"/api/v1/patients/{ins}/documents", headers=doctor).status_code == 403
+    )  # no consent
     page = context_for(chromium).new_page()
     log_in(page, system, rpps)
     find(page, ins, details["family_name"], details["birth_date"])
@@ -283,7 +347,9 @@ def test_an_emergency_access_opens_the_dossier_for_an_hour_under_a_banner(
     page.get_by_label("Motif (10 caractères au moins)").fill("patient inconscient aux urgences")
     page.get_by_role("button", name="Accéder en urgence").click()
     expect(page.get_by_text("Accès en urgence ouvert pour une heure.")).to_be_visible()
-    expect(page.get_by_text(re.compile(r"Accès en urgence, jusqu'au \d{4}-\d\d-\d\d \d\d:\d\d"))).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"Accès en urgence, jusqu'au \d{4}-\d\d-\d\d \d\d:\d\d"))
+    ).to_be_visible()
     check(page, "pro-13-emergency")
     answer = http.get(f"/api/v1/patients/{ins}/documents", headers=doctor)
     assert answer.status_code == 200 and answer.json()["access"]["emergency"], answer.text
@@ -292,7 +358,9 @@ def test_an_emergency_access_opens_the_dossier_for_an_hour_under_a_banner(
 
 @pytest.mark.timeout(300)
 def test_a_doctor_opens_the_dossier_and_proposes_themselves_as_medecin_traitant_the_patient_confirms(
-    system: Running, api: Api, chromium: Browser,
+    system: Running,
+    api: Api,
+    chromium: Browser,
 ) -> None:
     """With the patient's agreement ticked (else nothing is done and the box is named), the doctor opens the
     patient's dossier and proposes themselves; the patient's confirmation makes them the médecin traitant."""
@@ -309,7 +377,9 @@ def test_a_doctor_opens_the_dossier_and_proposes_themselves_as_medecin_traitant_
     log_in(page, system, rpps)
     find(page, ins, details["family_name"], details["birth_date"])
     page.get_by_role("button", name="Ouvrir le dossier").click()
-    expect(page.locator("#open_agreed-error")).to_have_text("Cochez cette case si le patient accepte l'ouverture.")
+    expect(page.locator("#open_agreed-error")).to_have_text(
+        "Cochez cette case si le patient accepte l'ouverture."
+    )
     assert http.get(f"/api/v1/patients/{ins}/dossier", headers=own).status_code == 404
     page.get_by_label("Le patient accepte l'ouverture de son dossier").check()
     page.get_by_role("button", name="Ouvrir le dossier").click()
@@ -322,8 +392,11 @@ def test_a_doctor_opens_the_dossier_and_proposes_themselves_as_medecin_traitant_
     page.get_by_role("button", name="Me proposer comme médecin traitant").click()
     notice(page, "Votre proposition est enregistrée : le patient la confirme dans son espace.")
     check(page, "pro-15-medecin-traitant-proposed")
-    confirmed = http.post(f"/api/v1/patients/{ins}/medecin-traitant/confirm", headers=own,
-                          json={"professional_id": f"rpps:{rpps}"})
+    confirmed = http.post(
+        f"/api/v1/patients/{ins}/medecin-traitant/confirm",
+        headers=own,
+        json={"professional_id": f"rpps:{rpps}"},
+    )
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["medecin_traitant"] == f"rpps:{rpps}"
     page.context.close()
@@ -331,7 +404,9 @@ def test_a_doctor_opens_the_dossier_and_proposes_themselves_as_medecin_traitant_
 
 @pytest.mark.timeout(300)
 def test_a_samu_regulator_sees_read_only_pages_and_reads_in_an_emergency(
-    system: Running, api: Api, chromium: Browser,
+    system: Running,
+    api: Api,
+    chromium: Browser,
 ) -> None:
     """No consent, deposit or proposal is offered to the regulator; the deposit page is the refusal naming the
     rule; an emergency access opens the dossier to read, as consent grants it (read only)."""
@@ -344,21 +419,37 @@ def test_a_samu_regulator_sees_read_only_pages_and_reads_in_an_emergency(
     assert http.post(f"/api/v1/patients/{ins}/consents", headers=doctor).status_code == 201
     deposit(http, ins, doctor, PDF + b" samu")
     rpps = make_rpps()
-    registered = http.post("/api/v1/professionals", json={
-        "rpps": rpps, "profession": "10", "given_name": "Sam", "family_name": "Roux", "roles": ["samu_regulator"],
-        "card_public_key": Card().public_pem})
+    registered = http.post(
+        "/api/v1/professionals",
+        json={
+            "rpps": rpps,
+            "profession": "10",
+            "given_name": "Sam",
+            "family_name": "Roux",
+            "roles": ["samu_regulator"],
+            "card_public_key": Card().public_pem,
+        },
+    )
     assert registered.status_code == 201, registered.text
 
     page = context_for(chromium).new_page()
     log_in(page, system, rpps)
     find(page, ins, details["family_name"], details["birth_date"])
-    expect(page.get_by_text("Médecin régulateur du SAMU : vous lisez le dossier en urgence")).to_be_visible()
-    for offered in ("Enregistrer le consentement", "Ouvrir le dossier", "Me proposer comme médecin traitant"):
+    expect(
+        page.get_by_text("Médecin régulateur du SAMU : vous lisez le dossier en urgence")
+    ).to_be_visible()
+    for offered in (
+        "Enregistrer le consentement",
+        "Ouvrir le dossier",
+        "Me proposer comme médecin traitant",
+    ):
         expect(page.get_by_role("button", name=offered)).to_have_count(0)
     expect(page.get_by_role("link", name="Déposer un document")).to_have_count(0)
     check(page, "pro-16-regulator")
     page.goto(f"{system.stack.gateway_url}/pro/deposit")
-    expect(page.get_by_text("régulateur du SAMU en urgence : lecture seule")).to_be_visible()  # the rule, named
+    expect(
+        page.get_by_text("régulateur du SAMU en urgence : lecture seule")
+    ).to_be_visible()  # the rule, named
 
     page.goto(f"{system.stack.gateway_url}/pro/patient")
     page.get_by_label("Motif (10 caractères au moins)").fill("appel au 15, patient inconscient")

@@ -24,4 +24,7 @@ def test_the_gateway_serves_the_contract_the_code_generates(system: Running) -> 
 
 
 def test_the_gateway_says_where_the_contract_is(system: Running) -> None:
-    assert system.http.get("/", headers={"Accept": "application/json"}).json()["asyncapi"] == "/api/v1/asyncapi.json"
+    assert (
+        system.http.get("/", headers={"Accept": "application/json"}).json()["asyncapi"]
+        == "/api/v1/asyncapi.json"
+    )

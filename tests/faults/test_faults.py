@@ -57,12 +57,16 @@ class Load:
 
     http: httpx.Client
     patients: list[tuple[str, dict[str, str]]]  # (ins, doctor headers)
-    acknowledged: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (ins, document_id)
+    acknowledged: dict[str, tuple[str, str]] = field(
+        default_factory=dict
+    )  # key -> (ins, document_id)
     reads: int = 0
     listings: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     running: bool = True
-    errors: list[str] = field(default_factory=list)  # what broke a worker (asserted empty at the end)
+    errors: list[str] = field(
+        default_factory=list
+    )  # what broke a worker (asserted empty at the end)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, work: Any, index: int) -> None:
@@ -71,14 +75,19 @@ class Load:
         except BaseException as error:  # a worker thread's failure must fail the test
             self.errors.append(f"{work.__name__} {index}: {error!r}"[:2000])
 
-    def deposit_until_acknowledged(self, ins: str, doctor: dict[str, str], n: int, patience: float) -> None:
+    def deposit_until_acknowledged(
+        self, ins: str, doctor: dict[str, str], n: int, patience: float
+    ) -> None:
         key = f"charge-{uuid.uuid4().hex}"
         body = document(f"%PDF-1.4 charge {key}".encode(), title=f"Charge {n}")
         deadline = time.monotonic() + patience
         while time.monotonic() < deadline:
             try:
-                response = self.http.post(f"/api/v1/patients/{ins}/documents", json=body,
-                                          headers={**doctor, "Idempotency-Key": key})
+                response = self.http.post(
+                    f"/api/v1/patients/{ins}/documents",
+                    json=body,
+                    headers={**doctor, "Idempotency-Key": key},
+                )
             except httpx.HTTPError as error:
                 self._failed(type(error).__name__)
                 continue
@@ -87,7 +96,10 @@ class Load:
                     self.acknowledged[key] = (ins, response.json()["document_id"])
                 return
             # Busy or briefly unavailable is fine (the client retries); a refusal or a 500 is not.
-            assert response.status_code in {409, 429, 502, 503, 504}, (response.status_code, response.text)
+            assert response.status_code in {409, 429, 502, 503, 504}, (
+                response.status_code,
+                response.text,
+            )
             self._failed(str(response.status_code))
         raise AssertionError(f"deposit {key} never acknowledged within {patience} s")
 
@@ -110,14 +122,18 @@ class Load:
             ins, doctor = self.patients[(index + n) % len(self.patients)]
             n += 1
             try:
-                listed = self.http.get(f"/api/v1/patients/{ins}/documents", params={"limit": 5}, headers=doctor)
+                listed = self.http.get(
+                    f"/api/v1/patients/{ins}/documents", params={"limit": 5}, headers=doctor
+                )
                 if listed.status_code != 200:
                     self._failed(str(listed.status_code))
                     continue
                 with self.lock:
                     self.listings += 1
                 for found in listed.json()["documents"][:1]:
-                    read = self.http.get(f"/api/v1/patients/{ins}/documents/{found['document_id']}", headers=doctor)
+                    read = self.http.get(
+                        f"/api/v1/patients/{ins}/documents/{found['document_id']}", headers=doctor
+                    )
                     if read.status_code == 200:
                         with self.lock:
                             self.reads += 1
@@ -130,25 +146,31 @@ class Load:
 
 @pytest.fixture
 def faulty_system(
-    vhost_pipeline: Any, secrets: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    vhost_pipeline: Any,
+    secrets: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[Stack, TcpProxy]]:
     for name in ("MONGO_URI", "SMTP_HOST", "SMTP_PORT", "SMS_GATEWAY_URL", "AMQP_URI"):
         monkeypatch.delenv(name, raising=False)  # the stack starts its own store and mailbox
     proxy = TcpProxy(5672)
     proxy.start()
     with vhost_pipeline.get() as vhost:
-        stack = Stack(var=tmp_path, env={
-            **secrets,
-            "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:{proxy.port}/{vhost}",
-            "DMP_MONGO_DATABASE_PREFIX": "faults",
-            "DMP_GATEWAY_PORT": str(free_port()),
-            "DMP_OUTBOX_INTERVAL_SECONDS": "0.2",
-            "DMP_RATE_PER_ACTOR_PER_MINUTE": "10000000",
-            "DMP_RPC_TIMEOUT_SECONDS": "10",
-            "DMP_NOTIFY_LEASE_SECONDS": "20",  # longer than a send may take (SMTP timeout 15 s)
-            "DMP_NOTIFY_RETRY_BASE_SECONDS": "1",
-            "DMP_IDEMPOTENCY_CLAIM_SECONDS": "5",
-        })
+        stack = Stack(
+            var=tmp_path,
+            env={
+                **secrets,
+                "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:{proxy.port}/{vhost}",
+                "DMP_MONGO_DATABASE_PREFIX": "faults",
+                "DMP_GATEWAY_PORT": str(free_port()),
+                "DMP_OUTBOX_INTERVAL_SECONDS": "0.2",
+                "DMP_RATE_PER_ACTOR_PER_MINUTE": "10000000",
+                "DMP_RPC_TIMEOUT_SECONDS": "10",
+                "DMP_NOTIFY_LEASE_SECONDS": "20",  # longer than a send may take (SMTP timeout 15 s)
+                "DMP_NOTIFY_RETRY_BASE_SECONDS": "1",
+                "DMP_IDEMPOTENCY_CLAIM_SECONDS": "5",
+            },
+        )
         try:
             stack.start()
             yield stack, proxy
@@ -159,8 +181,11 @@ def faulty_system(
 
 def healthy(stack: Stack) -> None:
     try:
-        wait_for("the whole system", lambda: http_ok(f"{stack.gateway_url}/health")
-                 and services_answer(stack.operator_uri), 180)
+        wait_for(
+            "the whole system",
+            lambda: http_ok(f"{stack.gateway_url}/health") and services_answer(stack.operator_uri),
+            180,
+        )
     except TimeoutError:
         raise AssertionError(f"still not answering: {silent(stack)}") from None
 
@@ -192,8 +217,14 @@ def test_kill_each_service_cut_the_broker_restart_the_store_and_lose_nothing(
             ins, _, doctor = api.dossier_with_consenting_doctor(f"panne{n}@patients.dmp-test.fr")
             patients.append((ins, doctor))
         load = Load(http, patients)
-        workers = [threading.Thread(target=load.run, args=(load.writer, i), daemon=True) for i in range(WRITERS)]
-        workers += [threading.Thread(target=load.run, args=(load.reader, i), daemon=True) for i in range(READERS)]
+        workers = [
+            threading.Thread(target=load.run, args=(load.writer, i), daemon=True)
+            for i in range(WRITERS)
+        ]
+        workers += [
+            threading.Thread(target=load.run, args=(load.reader, i), daemon=True)
+            for i in range(READERS)
+        ]
         for worker in workers:
             worker.start()
         started = time.monotonic()
@@ -230,13 +261,17 @@ def test_kill_each_service_cut_the_broker_restart_the_store_and_lose_nothing(
             assert not worker.is_alive()
         load_seconds = time.monotonic() - started
         assert load.errors == []
-        assert load.failures["ConnectError"] > 0  # the client did feel the faults (the gateway was down)
+        assert (
+            load.failures["ConnectError"] > 0
+        )  # the client did feel the faults (the gateway was down)
         verdict = check_nothing_lost(stack, load, mailbox)
 
     print(f"\nFaults survived ({len(faults)}): {', '.join(faults)}")
-    print(f"Load held for {load_seconds:.0f} s by {WRITERS} writers and {READERS} readers on {PATIENTS} dossiers: "
-          f"{len(load.acknowledged)} deposits acknowledged, {load.listings} listings and {load.reads} reads served; "
-          f"failures seen and retried by the client: {dict(load.failures)}")
+    print(
+        f"Load held for {load_seconds:.0f} s by {WRITERS} writers and {READERS} readers on {PATIENTS} dossiers: "
+        f"{len(load.acknowledged)} deposits acknowledged, {load.listings} listings and {load.reads} reads served; "
+        f"failures seen and retried by the client: {dict(load.failures)}"
+    )
     print("After the faults: " + ", ".join(f"{k} {v}" for k, v in verdict.items()))
 
 
@@ -254,7 +289,9 @@ def check_nothing_lost(stack: Stack, load: Load, mailbox: Mailbox) -> dict[str, 
 
     # 2. Every access and every deposit has exactly one trace, once the outboxes have drained.
     def traced() -> dict[str, int]:
-        pending = sum(dossier[c].count_documents({"_outbox_pending": True}) for c in ("documents", "accesses"))
+        pending = sum(
+            dossier[c].count_documents({"_outbox_pending": True}) for c in ("documents", "accesses")
+        )
         accesses = {a["_id"] for a in dossier.accesses.find({}, {"_id": 1})}
         traces = list(audit.traces.find({}, {"_id": 1, "type": 1, "document_id": 1}))
         trace_ids = Counter(t["_id"] for t in traces)
@@ -262,7 +299,11 @@ def check_nothing_lost(stack: Stack, load: Load, mailbox: Mailbox) -> dict[str, 
         if pending or not accesses <= set(trace_ids) or any(added[d] != 1 for d in acknowledged):
             return {}
         assert max(trace_ids.values()) == 1
-        return {"accesses traced": len(accesses), "deposits traced": len(acknowledged), "traces": len(traces)}
+        return {
+            "accesses traced": len(accesses),
+            "deposits traced": len(acknowledged),
+            "traces": len(traces),
+        }
 
     counts: dict[str, int] = eventually(traced, seconds=120, interval=1)
     with RpcClient(uri=stack.operator_uri, timeout=60) as cluster:
@@ -286,8 +327,14 @@ def check_nothing_lost(stack: Stack, load: Load, mailbox: Mailbox) -> dict[str, 
         return {} if missing else {"notifications sent": sum(references.values()), "sent twice": 0}
 
     counts.update(eventually(mailed, seconds=120, interval=1))
-    counts.update({"deposits acknowledged": len(acknowledged), "stored": len(stored),
-                   "stored twice": 0, "lost": 0})
+    counts.update(
+        {
+            "deposits acknowledged": len(acknowledged),
+            "stored": len(stored),
+            "stored twice": 0,
+            "lost": 0,
+        }
+    )
     client.close()
     return counts
 

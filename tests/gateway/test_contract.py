@@ -29,9 +29,11 @@ def test_every_rest_route_answering_json_names_its_model(gateway: Gateway) -> No
         for method, operation in operations.items():
             if not path.startswith("/api/v1/") or (method, path) in NOT_OURS_TO_MODEL:
                 continue
-            answers = [response["content"]["application/json"]["schema"]
-                       for code, response in operation["responses"].items()
-                       if code.startswith("2") and "content" in response]  # a 2xx documented in words only
+            answers = [
+                response["content"]["application/json"]["schema"]
+                for code, response in operation["responses"].items()
+                if code.startswith("2") and "content" in response
+            ]  # a 2xx documented in words only
             if not answers or not all(named(schema) for schema in answers):
                 unnamed.append(f"{method.upper()} {path}")
     assert unnamed == []

@@ -16,8 +16,14 @@ from services.gateway.fhir_search import InvalidSearch
 INS = "180012A00100161"
 TRAITS = [("identifier", f"{INS_SYSTEM}|{INS}"), ("family", "Martin"), ("birthdate", "1980-01-15")]
 DEFINITIONS = Path(__file__).parents[1] / "data" / "fhir-search-parameters.json"
-FR_CORE_TYPES = (Path(__file__).parents[3] / "shared" / "reference" / "fhir" / "hl7-fr-core"
-                 / "ValueSet-fr-core-vs-patient-identifier-type.json")
+FR_CORE_TYPES = (
+    Path(__file__).parents[3]
+    / "shared"
+    / "reference"
+    / "fhir"
+    / "hl7-fr-core"
+    / "ValueSet-fr-core-vs-patient-identifier-type.json"
+)
 
 
 def test_the_ins_with_the_traits_asks_identity_to_check_them() -> None:
@@ -29,7 +35,10 @@ def test_the_ins_with_the_traits_asks_identity_to_check_them() -> None:
 @pytest.mark.parametrize("value", [INS, f"|{INS}"])
 def test_an_identifier_without_a_system_is_taken_as_an_ins(value: str) -> None:
     assert parse([("identifier", value), *TRAITS[1:]]).check == {
-        "ins": INS, "family_name": "Martin", "birth_date": "1980-01-15"}
+        "ins": INS,
+        "family_name": "Martin",
+        "birth_date": "1980-01-15",
+    }
 
 
 def test_another_systems_identifier_matches_nothing() -> None:
@@ -38,22 +47,32 @@ def test_another_systems_identifier_matches_nothing() -> None:
 
 
 @pytest.mark.parametrize("left_out", ["identifier", "family", "birthdate"])
-def test_an_ins_alone_or_a_name_alone_discloses_nothing_it_is_refused_naming_what_is_missing(left_out: str) -> None:
+def test_an_ins_alone_or_a_name_alone_discloses_nothing_it_is_refused_naming_what_is_missing(
+    left_out: str,
+) -> None:
     with pytest.raises(InvalidSearch) as refused:
         parse([pair for pair in TRAITS if pair[0] != left_out])
     assert refused.value.details == [{"field": left_out, "reason": "is required"}]
 
 
-@pytest.mark.parametrize("pairs", [
-    [*TRAITS, ("family", "Durand")],  # two family names
-    [("identifier", f"{INS_SYSTEM}|{INS},{INS_SYSTEM}|280012A00100159"), *TRAITS[1:]],  # an OR of patients
-])
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [*TRAITS, ("family", "Durand")],  # two family names
+        [
+            ("identifier", f"{INS_SYSTEM}|{INS},{INS_SYSTEM}|280012A00100159"),
+            *TRAITS[1:],
+        ],  # an OR of patients
+    ],
+)
 def test_one_patient_is_looked_up_at_a_time(pairs: list[tuple[str, str]]) -> None:
     with pytest.raises(InvalidSearch):
         parse(pairs)
 
 
-@pytest.mark.parametrize("birthdate", ["1980", "1980-01", "ge1980-01-15", "1980-13-01", "1980-01-15T00:00:00Z"])
+@pytest.mark.parametrize(
+    "birthdate", ["1980", "1980-01", "ge1980-01-15", "1980-13-01", "1980-01-15T00:00:00Z"]
+)
 def test_a_birth_date_is_a_whole_day(birthdate: str) -> None:
     with pytest.raises(InvalidSearch) as refused:
         parse([*TRAITS[:2], ("birthdate", birthdate)])
@@ -61,31 +80,52 @@ def test_a_birth_date_is_a_whole_day(birthdate: str) -> None:
 
 
 def test_eq_is_the_only_prefix_and_other_parameters_are_reported_unapplied() -> None:
-    search = parse([*TRAITS[:2], ("birthdate", "eq1980-01-15"), ("given", "Camille"), ("_count", "1")])
+    search = parse(
+        [*TRAITS[:2], ("birthdate", "eq1980-01-15"), ("given", "Camille"), ("_count", "1")]
+    )
     assert search.check is not None and search.check["birth_date"] == "1980-01-15"
     assert search.unsupported == ["given", "_count"]
     assert ("given", "Camille") not in search.applied
 
 
 def test_the_patient_validates_with_the_ins_as_an_fr_core_ins_nir_identifier() -> None:
-    resource = patient({"patient_id": "pat_0a1b", "ins": INS, "given_name": "Camille", "family_name": "Martin",
-                        "sex": "F", "birth_date": "1980-01-15"})
+    resource = patient(
+        {
+            "patient_id": "pat_0a1b",
+            "ins": INS,
+            "given_name": "Camille",
+            "family_name": "Martin",
+            "sex": "F",
+            "birth_date": "1980-01-15",
+        }
+    )
     Patient.model_validate(resource)
-    assert resource["id"] == "pat-0a1b" and resource["gender"] == "female" and resource["birthDate"] == "1980-01-15"
+    assert (
+        resource["id"] == "pat-0a1b"
+        and resource["gender"] == "female"
+        and resource["birthDate"] == "1980-01-15"
+    )
     identifier = resource["identifier"][0]
     assert (identifier["system"], identifier["value"]) == (INS_SYSTEM, INS)
     coding = identifier["type"]["coding"][0]
     if FR_CORE_TYPES.exists():  # the shared reference data, next to the checkout
-        allowed = {(part["system"], concept["code"]) for part in json.loads(FR_CORE_TYPES.read_text())["compose"][
-            "include"] for concept in part["concept"]}
+        allowed = {
+            (part["system"], concept["code"])
+            for part in json.loads(FR_CORE_TYPES.read_text())["compose"]["include"]
+            for concept in part["concept"]
+        }
         assert (coding["system"], coding["code"]) in allowed
     assert (coding["system"], coding["code"]) == (IDENTIFIER_TYPES, "INS-NIR")
 
 
 def test_the_capability_statement_lists_the_patient_search_as_its_definitions_name_it() -> None:
-    definitions = {entry["resource"]["url"]: entry["resource"]
-                   for entry in json.loads(DEFINITIONS.read_text())["entry"]}
-    resource = next(r for r in capability_statement()["rest"][0]["resource"] if r["type"] == "Patient")
+    definitions = {
+        entry["resource"]["url"]: entry["resource"]
+        for entry in json.loads(DEFINITIONS.read_text())["entry"]
+    }
+    resource = next(
+        r for r in capability_statement()["rest"][0]["resource"] if r["type"] == "Patient"
+    )
     assert [i["code"] for i in resource["interaction"]] == ["search-type"]
     for param in resource["searchParam"]:
         definition = definitions[param["definition"]]

@@ -28,45 +28,70 @@ from services.gateway.fhir_xml import (
 )
 
 REFERENCE: dict[str, Any] = {
-    "resourceType": "DocumentReference", "id": "doc-1", "status": "current",
+    "resourceType": "DocumentReference",
+    "id": "doc-1",
+    "status": "current",
     "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.7.1.42"},
     "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
     "category": [{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.1", "code": "10"}]}],
     "subject": {"identifier": {"system": INS_SYSTEM, "value": "180012A00100161"}},
-    "securityLabel": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
-                                   "code": "R"}]}],
+    "securityLabel": [
+        {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}
+            ]
+        }
+    ],
     "context": {"period": {"start": "2026-11-20", "end": "2026-11-22"}},
-    "content": [{"attachment": {"contentType": "application/pdf", "title": "CR",
-                                "data": base64.b64encode(b"%PDF-1.4").decode()}}],
+    "content": [
+        {
+            "attachment": {
+                "contentType": "application/pdf",
+                "title": "CR",
+                "data": base64.b64encode(b"%PDF-1.4").decode(),
+            }
+        }
+    ],
 }
 
 
-@pytest.mark.parametrize(("query", "accept", "wanted"), [
-    (b"", "", None),
-    (b"", "*/*", None),
-    (b"_format=xml", "application/fhir+json", "xml"),  # _format overrides Accept
-    (b"_format=application/fhir%2Bxml", "", "xml"),
-    (b"_format=json", "application/fhir+xml", "json"),
-    (b"", "application/fhir+xml", "xml"),
-    (b"", "application/xml;q=0.9, application/fhir+json", "json"),
-    (b"", "application/fhir+json;q=0.5, application/fhir+xml", "xml"),
-    (b"", "text/html, application/fhir+xml;q=0.8", "xml"),
-    (b"", "application/fhir+xml;q=0, application/json", "json"),
-])
-def test_the_format_is_what_format_or_accept_asks(query: bytes, accept: str, wanted: str | None) -> None:
+@pytest.mark.parametrize(
+    ("query", "accept", "wanted"),
+    [
+        (b"", "", None),
+        (b"", "*/*", None),
+        (b"_format=xml", "application/fhir+json", "xml"),  # _format overrides Accept
+        (b"_format=application/fhir%2Bxml", "", "xml"),
+        (b"_format=json", "application/fhir+xml", "json"),
+        (b"", "application/fhir+xml", "xml"),
+        (b"", "application/xml;q=0.9, application/fhir+json", "json"),
+        (b"", "application/fhir+json;q=0.5, application/fhir+xml", "xml"),
+        (b"", "text/html, application/fhir+xml;q=0.8", "xml"),
+        (b"", "application/fhir+xml;q=0, application/json", "json"),
+    ],
+)
+def test_the_format_is_what_format_or_accept_asks(
+    query: bytes, accept: str, wanted: str | None
+) -> None:
     assert preferred_format(query, accept) == wanted
 
 
 def test_a_resource_goes_to_xml_and_back_unchanged() -> None:
     xml = to_xml(REFERENCE)
     assert xml.startswith(b"<?xml") and b'<DocumentReference xmlns="http://hl7.org/fhir">' in xml
-    assert from_xml(xml) == json.loads(DocumentReference.model_validate(REFERENCE).model_dump_json())
+    assert from_xml(xml) == json.loads(
+        DocumentReference.model_validate(REFERENCE).model_dump_json()
+    )
 
 
-BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
-                  b'<Patient xmlns="http://hl7.org/fhir"><id value="&lol2;"/></Patient>')
-EXTERNAL_ENTITY = (b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-                   b'<Patient xmlns="http://hl7.org/fhir"><id value="&x;"/></Patient>')
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+    b'<Patient xmlns="http://hl7.org/fhir"><id value="&lol2;"/></Patient>'
+)
+EXTERNAL_ENTITY = (
+    b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b'<Patient xmlns="http://hl7.org/fhir"><id value="&x;"/></Patient>'
+)
 BARE_DTD = b'<?xml version="1.0"?><!DOCTYPE Patient><Patient xmlns="http://hl7.org/fhir"/>'
 
 
@@ -76,14 +101,23 @@ def test_xml_with_a_dtd_or_entities_is_never_parsed(body: bytes) -> None:
         from_xml(body)
 
 
-@pytest.mark.parametrize(("body", "error"), [
-    (b"<Patient xmlns='http://hl7.org/fhir'>", MalformedBody),  # not well-formed
-    (b"<Patient><id value='x'/></Patient>", MalformedBody),  # not in FHIR's namespace
-    (b"<Nothing xmlns='http://hl7.org/fhir'/>", InvalidInput),  # no such resource
-    (b"<Patient xmlns='http://hl7.org/fhir'><birthDate value='yesterday'/></Patient>", InvalidInput),
-    (b"<Patient xmlns='http://hl7.org/fhir'><active value='perhaps'/></Patient>", InvalidInput),
-    (b"<Patient xmlns='http://hl7.org/fhir'><colour value='blue'/></Patient>", InvalidInput),  # no such element
-])
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"<Patient xmlns='http://hl7.org/fhir'>", MalformedBody),  # not well-formed
+        (b"<Patient><id value='x'/></Patient>", MalformedBody),  # not in FHIR's namespace
+        (b"<Nothing xmlns='http://hl7.org/fhir'/>", InvalidInput),  # no such resource
+        (
+            b"<Patient xmlns='http://hl7.org/fhir'><birthDate value='yesterday'/></Patient>",
+            InvalidInput,
+        ),
+        (b"<Patient xmlns='http://hl7.org/fhir'><active value='perhaps'/></Patient>", InvalidInput),
+        (
+            b"<Patient xmlns='http://hl7.org/fhir'><colour value='blue'/></Patient>",
+            InvalidInput,
+        ),  # no such element
+    ],
+)
 def test_xml_that_is_not_a_fhir_resource_is_refused(body: bytes, error: type[DmpError]) -> None:
     with pytest.raises(error):
         from_xml(body)
@@ -138,7 +172,10 @@ def facade() -> Facade:
 def test_an_answer_goes_back_in_xml_when_asked_and_in_json_otherwise() -> None:
     client = facade()
     as_json = client.get("/fhir/DocumentReference/doc-1")
-    assert as_json.headers["content-type"].startswith("application/fhir+json") and as_json.json() == REFERENCE
+    assert (
+        as_json.headers["content-type"].startswith("application/fhir+json")
+        and as_json.json() == REFERENCE
+    )
     as_xml = client.get("/fhir/DocumentReference/doc-1", headers={"Accept": FHIR_XML})
     assert as_xml.headers["content-type"].startswith(FHIR_XML)
     assert from_xml(as_xml.content) == from_xml(to_xml(REFERENCE))
@@ -157,33 +194,66 @@ def test_a_documents_own_bytes_are_never_translated() -> None:
 
 
 def test_an_xml_body_reaches_the_route_as_json_and_the_answer_comes_back_in_xml() -> None:
-    created = facade().post("/fhir/DocumentReference", content=to_xml(REFERENCE),
-                            headers={"Content-Type": FHIR_XML})
+    created = facade().post(
+        "/fhir/DocumentReference", content=to_xml(REFERENCE), headers={"Content-Type": FHIR_XML}
+    )
     assert created.status_code == 200 and created.headers["content-type"].startswith(FHIR_XML)
     assert from_xml(created.content)["id"] == "doc-2"
-    in_json = facade().post("/fhir/DocumentReference", content=to_xml(REFERENCE),
-                            headers={"Content-Type": FHIR_XML, "Accept": "application/fhir+json"})
+    in_json = facade().post(
+        "/fhir/DocumentReference",
+        content=to_xml(REFERENCE),
+        headers={"Content-Type": FHIR_XML, "Accept": "application/fhir+json"},
+    )
     assert in_json.json()["masterIdentifier"] == REFERENCE["masterIdentifier"]
 
 
 def test_a_hostile_xml_body_is_refused_before_any_route_and_named() -> None:
-    refused = facade().post("/fhir/DocumentReference", content=BILLION_LAUGHS, headers={"Content-Type": FHIR_XML})
+    refused = facade().post(
+        "/fhir/DocumentReference", content=BILLION_LAUGHS, headers={"Content-Type": FHIR_XML}
+    )
     assert refused.status_code == 400 and refused.headers["content-type"].startswith(FHIR_XML)
     outcome = from_xml(refused.content)
-    assert outcome["issue"][0]["expression"] == ["body"] and "DTD" in outcome["issue"][0]["diagnostics"]
+    assert (
+        outcome["issue"][0]["expression"] == ["body"]
+        and "DTD" in outcome["issue"][0]["diagnostics"]
+    )
 
 
 def test_mangled_xml_gets_one_of_our_errors_never_a_crash() -> None:
     """Thousands of seeded mutations of a valid Bundle: each is read, or refused with a 400 or 422 naming why."""
     import random
 
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:1", "resource": REFERENCE, "request": {"method": "POST", "url": "DocumentReference"}}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:1",
+                "resource": REFERENCE,
+                "request": {"method": "POST", "url": "DocumentReference"},
+            }
+        ],
+    }
     base = to_xml(bundle)
-    pieces = [b"<x/>", b"<id value='1'/>", b"<extension url='u'><valueString value='v'/></extension>", b"text",
-              b"<contained><Patient/></contained>", b" value='' ", b"<", b">", b"<resource><Nope/></resource>",
-              b"<div xmlns='http://www.w3.org/1999/xhtml'>hi</div>", b" id='x'", b"<!-- c -->", b"<![CDATA[x]]>",
-              b"&#0;", b"<entry/>", b"<coding/>", b"encoding='nope'"]
+    pieces = [
+        b"<x/>",
+        b"<id value='1'/>",
+        b"<extension url='u'><valueString value='v'/></extension>",
+        b"text",
+        b"<contained><Patient/></contained>",
+        b" value='' ",
+        b"<",
+        b">",
+        b"<resource><Nope/></resource>",
+        b"<div xmlns='http://www.w3.org/1999/xhtml'>hi</div>",
+        b" id='x'",
+        b"<!-- c -->",
+        b"<![CDATA[x]]>",
+        b"&#0;",
+        b"<entry/>",
+        b"<coding/>",
+        b"encoding='nope'",
+    ]
     rng = random.Random(20261203)
     for _ in range(2000):
         mangled = bytearray(base)
@@ -193,7 +263,7 @@ def test_mangled_xml_gets_one_of_our_errors_never_a_crash() -> None:
             if choice < 0.5:
                 mangled[position:position] = rng.choice(pieces)
             elif choice < 0.8:
-                del mangled[position:position + rng.randint(1, 20)]
+                del mangled[position : position + rng.randint(1, 20)]
             else:
                 mangled[position] = rng.randrange(256)
         try:

@@ -45,17 +45,25 @@ def test_a_structured_cda_reads_as_titled_sections_of_text() -> None:
 
 def test_a_level_1_cda_gives_back_the_document_it_carries() -> None:
     pdf = b"%PDF-1.4 a report"
-    cda = (b'<ClinicalDocument xmlns="urn:hl7-org:v3"><component><nonXMLBody><text mediaType="application/pdf" '
-           b'representation="B64">' + base64.b64encode(pdf) + b"</text></nonXMLBody></component></ClinicalDocument>")
+    cda = (
+        b'<ClinicalDocument xmlns="urn:hl7-org:v3"><component><nonXMLBody><text mediaType="application/pdf" '
+        b'representation="B64">'
+        + base64.b64encode(pdf)
+        + b"</text></nonXMLBody></component></ClinicalDocument>"
+    )
     view = read_cda(cda)
     assert view is not None and view.embedded == pdf and view.embedded_type == "application/pdf"
 
 
-@pytest.mark.parametrize("content", [
-    b"not xml", b"<html/>",
-    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><ClinicalDocument xmlns="urn:hl7-org:v3">&a;'
-    b"</ClinicalDocument>",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not xml",
+        b"<html/>",
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><ClinicalDocument xmlns="urn:hl7-org:v3">&a;'
+        b"</ClinicalDocument>",
+    ],
+)
 def test_what_is_not_a_safe_cda_is_not_rendered(content: bytes) -> None:
     assert read_cda(content) is None
 
@@ -64,24 +72,42 @@ def test_sections_nested_without_end_stop_at_a_depth() -> None:
     section = b"<section><title>deepest</title></section>"
     for _ in range(50):
         section = b"<section><title>s</title><component>" + section + b"</component></section>"
-    view = read_cda(b'<ClinicalDocument xmlns="urn:hl7-org:v3"><component><structuredBody><component>' + section
-                    + b"</component></structuredBody></component></ClinicalDocument>")
+    view = read_cda(
+        b'<ClinicalDocument xmlns="urn:hl7-org:v3"><component><structuredBody><component>'
+        + section
+        + b"</component></structuredBody></component></ClinicalDocument>"
+    )
     assert view is not None and len(view.sections) == 6
 
 
 def test_the_personal_space_form_becomes_the_api_payload_without_empty_rows() -> None:
-    content, version = forms.personal_space({
-        "csrf": "x", "version": "3", "blood_group": "O+",
-        "allergies-0-substance": "Pénicilline", "allergies-0-reaction": "", "allergies-0-severity": "severe",
-        "allergies-1-substance": "", "allergies-1-reaction": "", "allergies-1-severity": "",
-        "pathologies-0": "Asthme", "pathologies-1": " ",
-        "treatments-0-name": "Ventoline", "treatments-0-dosage": "", "treatments-0-since": "2020-01-02",
-        "emergency_contacts-0-name": "Paul", "emergency_contacts-0-relation": "frère",
-        "emergency_contacts-0-phone": "+33612345678",
-        "trusted_person-name": "", "trusted_person-phone": "", "trusted_person-email": "",
-        "advance_directives-written": "on", "advance_directives-kept_by": "",
-        "organ_donation": "consents",
-    })
+    content, version = forms.personal_space(
+        {
+            "csrf": "x",
+            "version": "3",
+            "blood_group": "O+",
+            "allergies-0-substance": "Pénicilline",
+            "allergies-0-reaction": "",
+            "allergies-0-severity": "severe",
+            "allergies-1-substance": "",
+            "allergies-1-reaction": "",
+            "allergies-1-severity": "",
+            "pathologies-0": "Asthme",
+            "pathologies-1": " ",
+            "treatments-0-name": "Ventoline",
+            "treatments-0-dosage": "",
+            "treatments-0-since": "2020-01-02",
+            "emergency_contacts-0-name": "Paul",
+            "emergency_contacts-0-relation": "frère",
+            "emergency_contacts-0-phone": "+33612345678",
+            "trusted_person-name": "",
+            "trusted_person-phone": "",
+            "trusted_person-email": "",
+            "advance_directives-written": "on",
+            "advance_directives-kept_by": "",
+            "organ_donation": "consents",
+        }
+    )
     assert version == 3
     assert content == {
         "blood_group": "O+",
@@ -96,16 +122,20 @@ def test_the_personal_space_form_becomes_the_api_payload_without_empty_rows() ->
 
 
 def test_the_form_shows_stored_rows_and_blank_ones_for_additions() -> None:
-    shown = forms.rows_for({"allergies": [{"substance": "Latex", "reaction": None, "severity": None}]})
+    shown = forms.rows_for(
+        {"allergies": [{"substance": "Latex", "reaction": None, "severity": None}]}
+    )
     assert shown["allergies"][0] == {"substance": "Latex", "reaction": "", "severity": ""}
     assert len(shown["allergies"]) == 1 + forms.BLANK_ROWS
     assert len(shown["treatments"]) == forms.BLANK_ROWS
 
 
 def test_field_errors_name_the_input_in_the_patients_words() -> None:
-    details = [{"field": "content.emergency_contacts.0.phone", "reason": "String should match pattern"},
-               {"field": "content.allergies.1.substance", "reason": "Field required"},
-               {"field": "ins", "reason": "the INS key does not match"}]
+    details = [
+        {"field": "content.emergency_contacts.0.phone", "reason": "String should match pattern"},
+        {"field": "content.allergies.1.substance", "reason": "Field required"},
+        {"field": "ins", "reason": "the INS key does not match"},
+    ]
     french = forms.field_errors("fr", details)
     assert french["emergency_contacts-0-phone"].startswith("Numéro de mobile")
     assert french["allergies-1-substance"] == "Ce champ est obligatoire."

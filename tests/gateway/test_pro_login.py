@@ -46,10 +46,23 @@ def reason(error: pytest.ExceptionInfo[oidc.LoginRefused]) -> str:
 
 def test_the_authorization_request_carries_pkce_s256_state_and_nonce(provider: Provider) -> None:
     flow = oidc.Flow.start(provider.url, CALLBACK, oidc.now())
-    asked = {k: v[0] for k, v in parse_qs(urlparse(oidc.authorization_url(oidc.login_issuer(), flow)).query).items()}
-    assert asked["code_challenge_method"] == "S256" and asked["code_challenge"] == s256(flow.verifier)
-    assert asked["state"] == flow.state and asked["nonce"] == flow.nonce and flow.state != flow.nonce
-    assert asked["client_id"] == "dmp-test" and asked["redirect_uri"] == CALLBACK and asked["scope"] == "openid"
+    asked = {
+        k: v[0]
+        for k, v in parse_qs(
+            urlparse(oidc.authorization_url(oidc.login_issuer(), flow)).query
+        ).items()
+    }
+    assert asked["code_challenge_method"] == "S256" and asked["code_challenge"] == s256(
+        flow.verifier
+    )
+    assert (
+        asked["state"] == flow.state and asked["nonce"] == flow.nonce and flow.state != flow.nonce
+    )
+    assert (
+        asked["client_id"] == "dmp-test"
+        and asked["redirect_uri"] == CALLBACK
+        and asked["scope"] == "openid"
+    )
     assert len(flow.verifier) >= 43 and len(flow.state) >= 32
 
 
@@ -60,7 +73,11 @@ def test_the_right_answer_gives_an_id_token_carrying_the_nonce(provider: Provide
     published = httpx.get(f"{provider.url}/jwks").json()
     assert [key["kid"] for key in published["keys"]] == [jwt.get_unverified_header(id_token)["kid"]]
     decoded = jwt.decode(id_token, options={"verify_signature": False})
-    assert decoded["nonce"] == flow.nonce and decoded["SubjectNameID"] == f"8{rpps}" and decoded["aud"] == "dmp-test"
+    assert (
+        decoded["nonce"] == flow.nonce
+        and decoded["SubjectNameID"] == f"8{rpps}"
+        and decoded["aud"] == "dmp-test"
+    )
 
 
 def test_an_answer_with_another_state_is_refused(provider: Provider) -> None:
@@ -88,7 +105,9 @@ def test_a_replayed_code_is_refused(provider: Provider) -> None:
 
 def test_a_wrong_code_verifier_is_refused(provider: Provider) -> None:
     flow, answer = login_at(provider, make_rpps())
-    forged = oidc.Flow(flow.issuer, flow.state, flow.nonce, "x" * 64, flow.redirect_uri, flow.started)
+    forged = oidc.Flow(
+        flow.issuer, flow.state, flow.nonce, "x" * 64, flow.redirect_uri, flow.started
+    )
     with pytest.raises(oidc.LoginRefused) as refused:
         oidc.exchange(oidc.login_issuer(), forged, oidc.check_answer(flow, answer))
     assert reason(refused) == "code" and "code_verifier" in refused.value.detail
@@ -96,7 +115,9 @@ def test_a_wrong_code_verifier_is_refused(provider: Provider) -> None:
 
 def test_a_code_for_another_redirect_uri_is_refused(provider: Provider) -> None:
     flow, answer = login_at(provider, make_rpps())
-    elsewhere = oidc.Flow(flow.issuer, flow.state, flow.nonce, flow.verifier, "http://127.0.0.1/x", flow.started)
+    elsewhere = oidc.Flow(
+        flow.issuer, flow.state, flow.nonce, flow.verifier, "http://127.0.0.1/x", flow.started
+    )
     with pytest.raises(oidc.LoginRefused) as refused:
         oidc.exchange(oidc.login_issuer(), elsewhere, oidc.check_answer(flow, answer))
     assert reason(refused) == "code"
@@ -105,7 +126,9 @@ def test_a_code_for_another_redirect_uri_is_refused(provider: Provider) -> None:
 def test_an_error_answer_says_why(provider: Provider) -> None:
     flow = oidc.Flow.start(provider.url, CALLBACK, oidc.now())
     with pytest.raises(oidc.LoginRefused) as refused:
-        oidc.check_answer(flow, {"state": flow.state, "error": "access_denied", "error_description": "cancelled"})
+        oidc.check_answer(
+            flow, {"state": flow.state, "error": "access_denied", "error_description": "cancelled"}
+        )
     assert reason(refused) == "provider" and refused.value.detail == "cancelled"
 
 
@@ -125,14 +148,18 @@ def test_a_flow_left_too_long_is_no_login() -> None:
     assert oidc.Flow.from_cookie(fresh.cookie(), oidc.now()) == fresh
 
 
-def test_a_login_issuer_that_is_not_trusted_is_refused(provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_login_issuer_that_is_not_trusted_is_refused(
+    provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DMP_PRO_OIDC_ISSUER", "https://untrusted.example")
     with pytest.raises(oidc.LoginRefused) as refused:
         oidc.login_issuer()
     assert reason(refused) == "misconfigured"
 
 
-def test_an_unreachable_provider_is_unavailable_and_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_provider_is_unavailable_and_not_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     gone = Provider("dmp-test")
     gone.server.server_close()  # never served: nothing answers at its address
     monkeypatch.setenv("DMP_TRUSTED_ISSUERS", json.dumps([gone.trusted_issuer]))
@@ -142,14 +169,26 @@ def test_an_unreachable_provider_is_unavailable_and_not_remembered(monkeypatch: 
     assert reason(refused) == "unavailable" and oidc._discovery.cache_info().currsize == 0
 
 
-@pytest.mark.parametrize("problem, change", [
-    ("PKCE", {"code_challenge_method": "plain"}), ("PKCE", {"code_challenge": ""}),
-    ("client_id", {"client_id": "someone"}), ("state and nonce", {"nonce": ""}),
-])
+@pytest.mark.parametrize(
+    "problem, change",
+    [
+        ("PKCE", {"code_challenge_method": "plain"}),
+        ("PKCE", {"code_challenge": ""}),
+        ("client_id", {"client_id": "someone"}),
+        ("state and nonce", {"nonce": ""}),
+    ],
+)
 def test_the_provider_refuses_an_authorization_request_without_pkce_or_state(
-    provider: Provider, problem: str, change: dict[str, str],
+    provider: Provider,
+    problem: str,
+    change: dict[str, str],
 ) -> None:
     flow = oidc.Flow.start(provider.url, CALLBACK, oidc.now())
-    asked = {k: v[0] for k, v in parse_qs(urlparse(oidc.authorization_url(oidc.login_issuer(), flow)).query).items()}
+    asked = {
+        k: v[0]
+        for k, v in parse_qs(
+            urlparse(oidc.authorization_url(oidc.login_issuer(), flow)).query
+        ).items()
+    }
     answer = httpx.get(f"{provider.url}/authorize", params={**asked, **change})
     assert answer.status_code == 400 and problem in answer.text

@@ -22,17 +22,25 @@ from tests.gateway.conftest import INS, PATIENT, Gateway
 PATH = f"/api/v1/patients/{INS}/dossier"
 
 
-@pytest.mark.parametrize(("error", "status", "title"), [
-    (DmpError("refused"), 400, "Bad request"),
-    (InvalidInput.for_field("ins", "is not an INS"), 422, "Invalid input"),
-    (Unauthenticated("the access token has expired"), 401, "Authentication required"),
-    (AccessDenied.by_rule("R-NO-CONSENT", "no consent"), 403, "Access denied"),
-    (NotFound("no such dossier"), 404, "Not found"),
-    (Conflict("the dossier changed meanwhile", [{"state": "changed"}]), 409, "Conflict"),
-    (PayloadTooLarge("too large", [{"field": "content", "limit": "10"}]), 413, "Payload too large"),
-    (TooManyRequests.retry_in(7), 429, "Too many requests"),
-    (ServiceUnavailable("the store is unavailable"), 503, "Service unavailable"),
-], ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value))
+@pytest.mark.parametrize(
+    ("error", "status", "title"),
+    [
+        (DmpError("refused"), 400, "Bad request"),
+        (InvalidInput.for_field("ins", "is not an INS"), 422, "Invalid input"),
+        (Unauthenticated("the access token has expired"), 401, "Authentication required"),
+        (AccessDenied.by_rule("R-NO-CONSENT", "no consent"), 403, "Access denied"),
+        (NotFound("no such dossier"), 404, "Not found"),
+        (Conflict("the dossier changed meanwhile", [{"state": "changed"}]), 409, "Conflict"),
+        (
+            PayloadTooLarge("too large", [{"field": "content", "limit": "10"}]),
+            413,
+            "Payload too large",
+        ),
+        (TooManyRequests.retry_in(7), 429, "Too many requests"),
+        (ServiceUnavailable("the store is unavailable"), 503, "Service unavailable"),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
 def test_an_error_of_ours_is_its_status_and_a_problem_body(
     gateway: Gateway, error: DmpError, status: int, title: str
 ) -> None:
@@ -41,8 +49,14 @@ def test_an_error_of_ours_is_its_status_and_a_problem_body(
     assert answer.status_code == status
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json() == {
-        "type": f"https://dmp.example/problems/{error.code}", "title": title, "status": status, "code": error.code,
-        "detail": error.message, "instance": PATH, "request_id": "req-1", "errors": error.details,
+        "type": f"https://dmp.example/problems/{error.code}",
+        "title": title,
+        "status": status,
+        "code": error.code,
+        "detail": error.message,
+        "instance": PATH,
+        "request_id": "req-1",
+        "errors": error.details,
     }
 
 

@@ -41,9 +41,13 @@ def test_a_requests_token_is_verified_once_for_the_rate_limit_and_the_route(
 def test_the_service_called_gets_a_credential_minted_from_the_requests_one_verification(
     gateway: Gateway, secrets: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    del gateway.app.dependency_overrides[rpc.cluster]  # the gateway's own cluster, over fake services
+    del gateway.app.dependency_overrides[
+        rpc.cluster
+    ]  # the gateway's own cluster, over fake services
     dossier = Calls(status=STATUS)
-    monkeypatch.setattr(rpc, "services", lambda: OnwardCluster(SimpleNamespace(dossier=dossier), "gateway"))
+    monkeypatch.setattr(
+        rpc, "services", lambda: OnwardCluster(SimpleNamespace(dossier=dossier), "gateway")
+    )
     monkeypatch.setenv(SIGNING_KEY, secrets[signing_variable("gateway")])
     decoded: list[str] = []
     decode = jwt.decode
@@ -74,9 +78,13 @@ def test_a_forged_token_is_refused_and_the_refusal_traced_with_the_route_templat
     monkeypatch.setattr(auth, "trace_refusal", traced.append)
     forger = SigningKey.generate(gateway.key.kid)  # the right key id, another key
     forged = issue(PATIENT, forger, Settings.from_env(), utcnow())
-    answer = gateway.client.get(f"/api/v1/patients/{INS}/dossier", headers={"Authorization": f"Bearer {forged}"})
+    answer = gateway.client.get(
+        f"/api/v1/patients/{INS}/dossier", headers={"Authorization": f"Bearer {forged}"}
+    )
     assert (answer.status_code, answer.json()["detail"]) == (401, "the access token is not valid")
-    assert [(event.rule, event.data["route"]) for event in traced] == [("R-TOKEN", "/patients/{ins}/dossier")]
+    assert [(event.rule, event.data["route"]) for event in traced] == [
+        ("R-TOKEN", "/patients/{ins}/dossier")
+    ]
 
 
 def test_after_logout_the_sessions_token_is_refused_at_once(gateway: Gateway) -> None:
@@ -84,7 +92,15 @@ def test_after_logout_the_sessions_token_is_refused_at_once(gateway: Gateway) ->
     gateway.cluster.dossier = Calls(status=STATUS)
     headers = gateway.bearer(PATIENT)
     refresh = "r" * 40
-    assert gateway.client.post("/api/v1/logout", json={"refresh_token": refresh}, headers=headers).status_code == 204
+    assert (
+        gateway.client.post(
+            "/api/v1/logout", json={"refresh_token": refresh}, headers=headers
+        ).status_code
+        == 204
+    )
     assert identity.calls[0][1][1] == {"refresh_token": refresh}
     answer = gateway.client.get(f"/api/v1/patients/{INS}/dossier", headers=headers)
-    assert (answer.status_code, answer.json()["detail"]) == (401, "this session was ended; log in again")
+    assert (answer.status_code, answer.json()["detail"]) == (
+        401,
+        "this session was ended; log in again",
+    )

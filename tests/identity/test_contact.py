@@ -17,28 +17,49 @@ def code_in(mailbox: Mailbox, email: str, subject: str) -> str:
     return match.group(1)
 
 
-def test_new_email_is_verified_before_it_is_used(cluster: Any, people: People, smtp_server: Mailbox) -> None:
+def test_new_email_is_verified_before_it_is_used(
+    cluster: Any, people: People, smtp_server: Mailbox
+) -> None:
     old, new = "old-address@patients.dmp-test.fr", "new-address@patients.dmp-test.fr"
     ins, patient = people.patient(email=old)
-    assert cluster.identity.request_contact_change(patient, ins, {"email": new})["status"] == "code_sent"
+    assert (
+        cluster.identity.request_contact_change(patient, ins, {"email": new})["status"]
+        == "code_sent"
+    )
     code = code_in(smtp_server, new, "Vérification")
     # Until confirmed, login codes still go to the old address.
     cluster.identity.request_login_code({"ins": ins}, ADDRESS)
     smtp_server.wait_for(old, 1, "code de connexion")
 
-    assert cluster.identity.confirm_contact_change(patient, ins, {"code": code}) == {"status": "changed"}
+    assert cluster.identity.confirm_contact_change(patient, ins, {"code": code}) == {
+        "status": "changed"
+    }
     assert smtp_server.wait_for(old, 1, "a changé")  # the old address is warned
-    assert cluster.identity.contact_of(cluster.consent.grant(patient, ins, "read")["patient_id"])["email"] == new
+    assert (
+        cluster.identity.contact_of(cluster.consent.grant(patient, ins, "read")["patient_id"])[
+            "email"
+        ]
+        == new
+    )
 
 
 def test_wrong_code_changes_nothing(cluster: Any, people: People, smtp_server: Mailbox) -> None:
     old = "keep-me@patients.dmp-test.fr"
     ins, patient = people.patient(email=old)
-    cluster.identity.request_contact_change(patient, ins, {"email": "attacker@patients.dmp-test.fr"})
+    cluster.identity.request_contact_change(
+        patient, ins, {"email": "attacker@patients.dmp-test.fr"}
+    )
     code = code_in(smtp_server, "attacker@patients.dmp-test.fr", "Vérification")
     with pytest.raises(Unauthenticated):
-        cluster.identity.confirm_contact_change(patient, ins, {"code": f"{(int(code) + 1) % 1_000_000:06d}"})
-    assert cluster.identity.contact_of(cluster.consent.grant(patient, ins, "read")["patient_id"])["email"] == old
+        cluster.identity.confirm_contact_change(
+            patient, ins, {"code": f"{(int(code) + 1) % 1_000_000:06d}"}
+        )
+    assert (
+        cluster.identity.contact_of(cluster.consent.grant(patient, ins, "read")["patient_id"])[
+            "email"
+        ]
+        == old
+    )
 
 
 def test_only_the_holder_changes_contact_details(cluster: Any, people: People) -> None:

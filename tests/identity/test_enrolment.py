@@ -14,12 +14,21 @@ AT = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
 
 
 def test_a_professional_is_recorded_active_under_their_rpps_with_their_roles() -> None:
-    registration = ProfessionalRegistration.model_validate({
-        "rpps": "10000000009", "profession": "10", "given_name": "Jeanne", "family_name": "Durand",
-        "roles": ["samu_regulator"]})
+    registration = ProfessionalRegistration.model_validate(
+        {
+            "rpps": "10000000009",
+            "profession": "10",
+            "given_name": "Jeanne",
+            "family_name": "Durand",
+            "roles": ["samu_regulator"],
+        }
+    )
     professional = enrolment.professional(registration, AT)
     assert (professional.id, professional.status, professional.registered_at) == (
-        "rpps:10000000009", AccountStatus.ACTIVE, AT)
+        "rpps:10000000009",
+        AccountStatus.ACTIVE,
+        AT,
+    )
     assert professional.roles == (Role.SAMU_REGULATOR,) and professional.email is None
 
 

@@ -26,25 +26,33 @@ def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Issuer]:
 @pytest.fixture
 def rpps(cluster: Any) -> str:
     number = make_rpps()
-    cluster.identity.register_professional({"rpps": number, "profession": "60", "given_name": "Sam",
-                                            "family_name": "Petit"})
+    cluster.identity.register_professional(
+        {"rpps": number, "profession": "60", "given_name": "Sam", "family_name": "Petit"}
+    )
     return number
 
 
 def login(cluster: Any, id_token: str) -> str:
-    token: str = cluster.identity.login_with_external({"id_token": id_token}, ADDRESS)["access_token"]
+    token: str = cluster.identity.login_with_external({"id_token": id_token}, ADDRESS)[
+        "access_token"
+    ]
     return token
 
 
-def test_id_token_of_a_trusted_issuer_gives_our_access_token(cluster: Any, issuer: Issuer, rpps: str) -> None:
+def test_id_token_of_a_trusted_issuer_gives_our_access_token(
+    cluster: Any, issuer: Issuer, rpps: str
+) -> None:
     actor = verify(login(cluster, issuer.id_token(rpps)))
     assert actor.rpps == rpps and actor.profession == "60"
 
 
 @pytest.mark.parametrize(
     "overrides, reason",
-    [({"aud": "someone-else"}, "not valid"), ({"exp": int(time.time()) - 600}, "expired"),
-     ({"SubjectNameID": "not-an-rpps"}, "no RPPS")],
+    [
+        ({"aud": "someone-else"}, "not valid"),
+        ({"exp": int(time.time()) - 600}, "expired"),
+        ({"SubjectNameID": "not-an-rpps"}, "no RPPS"),
+    ],
 )
 def test_bad_id_tokens_are_refused(
     cluster: Any, issuer: Issuer, rpps: str, overrides: dict[str, Any], reason: str
@@ -53,7 +61,9 @@ def test_bad_id_tokens_are_refused(
         login(cluster, issuer.id_token(rpps, **overrides))
 
 
-def test_id_token_from_an_untrusted_issuer_is_refused(cluster: Any, issuer: Issuer, rpps: str) -> None:
+def test_id_token_from_an_untrusted_issuer_is_refused(
+    cluster: Any, issuer: Issuer, rpps: str
+) -> None:
     stranger = Issuer()
     try:
         with pytest.raises(Unauthenticated, match="does not trust"):
@@ -62,7 +72,9 @@ def test_id_token_from_an_untrusted_issuer_is_refused(cluster: Any, issuer: Issu
         stranger.close()
 
 
-def test_id_token_forged_with_another_key_is_refused(cluster: Any, issuer: Issuer, rpps: str) -> None:
+def test_id_token_forged_with_another_key_is_refused(
+    cluster: Any, issuer: Issuer, rpps: str
+) -> None:
     forger = Issuer(kid=issuer.kid)
     forged = forger.id_token(rpps, iss=issuer.url)
     forger.close()
@@ -81,10 +93,13 @@ def test_suspended_professional_is_refused(cluster: Any, issuer: Issuer, rpps: s
         login(cluster, issuer.id_token(rpps))
 
 
-def test_a_web_login_accepts_only_the_id_token_carrying_its_nonce(cluster: Any, issuer: Issuer, rpps: str) -> None:
+def test_a_web_login_accepts_only_the_id_token_carrying_its_nonce(
+    cluster: Any, issuer: Issuer, rpps: str
+) -> None:
     nonce = "n-0123456789abcdef"
-    accepted = cluster.identity.login_with_external({"id_token": issuer.id_token(rpps, nonce=nonce), "nonce": nonce},
-                                                    ADDRESS)
+    accepted = cluster.identity.login_with_external(
+        {"id_token": issuer.id_token(rpps, nonce=nonce), "nonce": nonce}, ADDRESS
+    )
     assert verify(accepted["access_token"]).rpps == rpps
     for other in (issuer.id_token(rpps, nonce="n-another-one-000000"), issuer.id_token(rpps)):
         with pytest.raises(Unauthenticated, match="nonce differs"):

@@ -81,7 +81,9 @@ def test_five_wrong_codes_lock_the_code(cluster: Any, smtp_server: Mailbox) -> N
         cluster.identity.login_with_code({"ins": ins, "code": code}, ADDRESS)
 
 
-def test_expired_code_is_refused(cluster: Any, smtp_server: Mailbox, environment: dict[str, str]) -> None:
+def test_expired_code_is_refused(
+    cluster: Any, smtp_server: Mailbox, environment: dict[str, str]
+) -> None:
     ins, email = register_patient(cluster)
     request_code(cluster, ins)
     [code] = codes(smtp_server, email, 1)
@@ -94,7 +96,9 @@ def test_expired_code_is_refused(cluster: Any, smtp_server: Mailbox, environment
         cluster.identity.login_with_code({"ins": ins, "code": code}, ADDRESS)
 
 
-def test_codes_are_stored_hashed(cluster: Any, smtp_server: Mailbox, environment: dict[str, str]) -> None:
+def test_codes_are_stored_hashed(
+    cluster: Any, smtp_server: Mailbox, environment: dict[str, str]
+) -> None:
     ins, email = register_patient(cluster)
     request_code(cluster, ins)
     [code] = codes(smtp_server, email, 1)
@@ -121,7 +125,9 @@ def test_requests_are_rate_limited_per_patient_known_or_not(cluster: Any) -> Non
         assert 0 < int(error.value.details[0]["retry_after"]) <= 900
 
 
-def test_requests_are_rate_limited_per_client_address(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_requests_are_rate_limited_per_client_address(
+    cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DMP_LOGIN_RATE_PER_ADDRESS", "30")
     for _ in range(30):
         request_code(cluster, make_ins(), address="203.0.113.7")
@@ -129,15 +135,29 @@ def test_requests_are_rate_limited_per_client_address(cluster: Any, monkeypatch:
         request_code(cluster, make_ins(), address="203.0.113.7")
 
 
-def test_first_access_code_is_sent_when_the_dossier_opens(cluster: Any, smtp_server: Mailbox) -> None:
+def test_first_access_code_is_sent_when_the_dossier_opens(
+    cluster: Any, smtp_server: Mailbox
+) -> None:
     ins, email = register_patient(cluster)
     rpps, card = make_rpps(), Card()
-    cluster.identity.register_professional({"rpps": rpps, "profession": "21", "given_name": "A",
-                                            "family_name": "B", "card_public_key": card.public_pem})
+    cluster.identity.register_professional(
+        {
+            "rpps": rpps,
+            "profession": "21",
+            "given_name": "A",
+            "family_name": "B",
+            "card_public_key": card.public_pem,
+        }
+    )
     pharmacist = card_login(cluster, rpps, card)
     cluster.dossier.open(pharmacist, {"ins": ins, "patient_consent": True})
     [code] = codes(smtp_server, email, 1)
-    assert verify(cluster.identity.login_with_code({"ins": ins, "code": code}, ADDRESS)["access_token"]).ins == ins
+    assert (
+        verify(
+            cluster.identity.login_with_code({"ins": ins, "code": code}, ADDRESS)["access_token"]
+        ).ins
+        == ins
+    )
 
 
 def signed(rpps: str, nonce: str, card: Card) -> dict[str, str]:
@@ -146,20 +166,30 @@ def signed(rpps: str, nonce: str, card: Card) -> dict[str, str]:
 
 def card_login(cluster: Any, rpps: str, card: Card) -> str:
     nonce = cluster.identity.request_card_challenge({"actor_id": f"rpps:{rpps}"}, ADDRESS)["nonce"]
-    token: str = cluster.identity.login_with_card(signed(rpps, nonce, card),
-                                                  ADDRESS)["access_token"]
+    token: str = cluster.identity.login_with_card(signed(rpps, nonce, card), ADDRESS)[
+        "access_token"
+    ]
     return token
 
 
 @pytest.fixture
 def professional(cluster: Any) -> tuple[str, Card]:
     rpps, card = make_rpps(), Card()
-    cluster.identity.register_professional({"rpps": rpps, "profession": "10", "given_name": "Alex",
-                                            "family_name": "Durand", "card_public_key": card.public_pem})
+    cluster.identity.register_professional(
+        {
+            "rpps": rpps,
+            "profession": "10",
+            "given_name": "Alex",
+            "family_name": "Durand",
+            "card_public_key": card.public_pem,
+        }
+    )
     return rpps, card
 
 
-def test_professional_logs_in_by_signing_the_challenge(cluster: Any, professional: tuple[str, Card]) -> None:
+def test_professional_logs_in_by_signing_the_challenge(
+    cluster: Any, professional: tuple[str, Card]
+) -> None:
     rpps, card = professional
     actor = verify(card_login(cluster, rpps, card))
     assert actor.rpps == rpps and actor.profession == "10"
@@ -181,9 +211,13 @@ def test_challenge_is_single_use(cluster: Any, professional: tuple[str, Card]) -
         cluster.identity.login_with_card(attempt, ADDRESS)
 
 
-def test_challenge_for_another_rpps_is_refused(cluster: Any, professional: tuple[str, Card]) -> None:
+def test_challenge_for_another_rpps_is_refused(
+    cluster: Any, professional: tuple[str, Card]
+) -> None:
     rpps, card = professional
-    nonce = cluster.identity.request_card_challenge({"actor_id": f"rpps:{make_rpps()}"}, ADDRESS)["nonce"]
+    nonce = cluster.identity.request_card_challenge({"actor_id": f"rpps:{make_rpps()}"}, ADDRESS)[
+        "nonce"
+    ]
     with pytest.raises(Unauthenticated):
         cluster.identity.login_with_card(signed(rpps, nonce, card), ADDRESS)
 
@@ -198,11 +232,15 @@ def test_suspended_professional_cannot_log_in(cluster: Any, professional: tuple[
     assert verify(card_login(cluster, rpps, card)).rpps == rpps
 
 
-def test_logins_are_traced(cluster: Any, professional: tuple[str, Card], environment: dict[str, str]) -> None:
+def test_logins_are_traced(
+    cluster: Any, professional: tuple[str, Card], environment: dict[str, str]
+) -> None:
     rpps, card = professional
     card_login(cluster, rpps, card)
     traces = service_database(environment, "audit").traces
-    eventually(lambda: traces.find_one({"type": "logged_in", "actor.id": f"rpps:{rpps}"}) is not None)
+    eventually(
+        lambda: traces.find_one({"type": "logged_in", "actor.id": f"rpps:{rpps}"}) is not None
+    )
 
 
 def logged_in_patient(cluster: Any, smtp_server: Mailbox) -> dict[str, Any]:
@@ -228,7 +266,9 @@ def test_replayed_refresh_token_ends_the_whole_session(cluster: Any, smtp_server
     with pytest.raises(Unauthenticated, match="ended"):
         cluster.identity.refresh({"refresh_token": session["refresh_token"]}, ADDRESS)  # replay
     with pytest.raises(Unauthenticated):
-        cluster.identity.refresh({"refresh_token": renewed["refresh_token"]}, ADDRESS)  # the thief's too
+        cluster.identity.refresh(
+            {"refresh_token": renewed["refresh_token"]}, ADDRESS
+        )  # the thief's too
 
 
 def test_logout_revokes_the_refresh_token(cluster: Any, smtp_server: Mailbox) -> None:

@@ -65,11 +65,14 @@ def refused(call: Any) -> Any:
     def attempt() -> None:
         with pytest.raises(Unauthenticated):
             call()
+
     return attempt
 
 
 def test_login_code_request_and_check_do_the_same_work_for_a_registered_and_an_unknown_ins(
-    commands: IdentityCommands, cluster: Any, smtp_server: Mailbox,
+    commands: IdentityCommands,
+    cluster: Any,
+    smtp_server: Mailbox,
 ) -> None:
     known = registration(email="minutage@patients.dmp-test.fr")
     cluster.identity.register_patient(known)
@@ -79,10 +82,15 @@ def test_login_code_request_and_check_do_the_same_work_for_a_registered_and_an_u
         return commands.during(lambda: cluster.identity.request_login_code({"ins": ins}, address))
 
     def check(ins: str, address: str) -> Counter[tuple[str, str]]:
-        return commands.during(refused(lambda: cluster.identity.login_with_code(
-            {"ins": ins, "code": "000000"}, address)))
+        return commands.during(
+            refused(
+                lambda: cluster.identity.login_with_code({"ins": ins, "code": "000000"}, address)
+            )
+        )
 
-    first = request(known["ins"], "10.0.0.1")  # a code is made (and, for the patient, sent after the answer)
+    first = request(
+        known["ins"], "10.0.0.1"
+    )  # a code is made (and, for the patient, sent after the answer)
     assert first == request(unknown, "10.0.0.2") and ("insert", "login_codes") in first
     smtp_server.wait_for(known["email"], 1, LOGIN_CODE)
     again = request(known["ins"], "10.0.0.3")  # within a minute: the code on file is still valid
@@ -90,7 +98,9 @@ def test_login_code_request_and_check_do_the_same_work_for_a_registered_and_an_u
     assert check(known["ins"], "10.0.0.5") == check(unknown, "10.0.0.6") != Counter()
 
 
-def test_an_unknown_ins_gets_no_mail_and_its_decoy_code_logs_nobody_in(cluster: Any, smtp_server: Mailbox) -> None:
+def test_an_unknown_ins_gets_no_mail_and_its_decoy_code_logs_nobody_in(
+    cluster: Any, smtp_server: Mailbox
+) -> None:
     unknown = registration(email="fantome@patients.dmp-test.fr")
     cluster.identity.request_login_code({"ins": unknown["ins"]}, "10.0.1.1")
     for _ in range(5):

@@ -67,6 +67,8 @@ def test_the_right_ends_at_the_18th_birthday(cluster: Any, environment: dict[str
     patients = service_database(environment, "identity").patients
     record = patients.find_one({"ins": minor})
     assert record is not None
-    patients.replace_one({"_id": record["_id"]}, {**record, "birth_date": years_ago(18).isoformat()})
+    patients.replace_one(
+        {"_id": record["_id"]}, {**record, "birth_date": years_ago(18).isoformat()}
+    )
     grant = cluster.consent.grant(parent, minor, "read")
     assert not grant["allowed"] and grant["rule"] == "R-MAJORITY"

@@ -34,10 +34,17 @@ def test_same_ins_twice_is_a_conflict(cluster: Any) -> None:
 
 @pytest.mark.parametrize(
     "change, field",
-    [({"ins": "180017512345600"}, "ins"), ({"email": "not-an-email"}, "email"),
-     ({"birth_date": "15/01/1980"}, "birth_date"), ({"nickname": "cam"}, "nickname"),
-     ({"sex": "M"}, "sex"), ({"birth_date": "1981-01-15"}, "birth_date"), ({"birth_date": "1980-02-15"}, "birth_date"),
-     ({"birth_place_code": "7505"}, "birth_place_code"), ({"sex": "X"}, "sex")],
+    [
+        ({"ins": "180017512345600"}, "ins"),
+        ({"email": "not-an-email"}, "email"),
+        ({"birth_date": "15/01/1980"}, "birth_date"),
+        ({"nickname": "cam"}, "nickname"),
+        ({"sex": "M"}, "sex"),
+        ({"birth_date": "1981-01-15"}, "birth_date"),
+        ({"birth_date": "1980-02-15"}, "birth_date"),
+        ({"birth_place_code": "7505"}, "birth_place_code"),
+        ({"sex": "X"}, "sex"),
+    ],
 )
 def test_bad_registration_names_the_field(cluster: Any, change: dict[str, str], field: str) -> None:
     with pytest.raises(InvalidInput) as error:
@@ -47,28 +54,53 @@ def test_bad_registration_names_the_field(cluster: Any, change: dict[str, str], 
 
 @pytest.mark.parametrize(
     "change, field",
-    [({"organisation": "123456789"}, "organisation"), ({"organisation": "12345678"}, "organisation"),
-     ({"specialty": "médecine générale"}, "specialty"), ({"card_public_key": "not a key"}, "card_public_key")],
+    [
+        ({"organisation": "123456789"}, "organisation"),
+        ({"organisation": "12345678"}, "organisation"),
+        ({"specialty": "médecine générale"}, "specialty"),
+        ({"card_public_key": "not a key"}, "card_public_key"),
+    ],
 )
-def test_bad_professional_registration_names_the_field(cluster: Any, change: dict[str, str], field: str) -> None:
+def test_bad_professional_registration_names_the_field(
+    cluster: Any, change: dict[str, str], field: str
+) -> None:
     with pytest.raises(InvalidInput) as error:
         cluster.identity.register_professional(
-            {"rpps": make_rpps(), "profession": "10", "given_name": "A", "family_name": "B", **change})
+            {
+                "rpps": make_rpps(),
+                "profession": "10",
+                "given_name": "A",
+                "family_name": "B",
+                **change,
+            }
+        )
     assert [d["field"] for d in error.value.details] == [field]
 
 
 def test_professional_token_carries_organisation_and_regulator_role(cluster: Any) -> None:
     rpps, finess = make_rpps(), "750712184"
-    cluster.identity.register_professional({"rpps": rpps, "profession": "10", "given_name": "A", "family_name": "B",
-                                            "specialty": "SM26", "organisation": finess, "roles": ["samu_regulator"]})
-    actor = verify(cluster.identity.issue_dev_token({"kind": "professional", "rpps": rpps})["access_token"])
+    cluster.identity.register_professional(
+        {
+            "rpps": rpps,
+            "profession": "10",
+            "given_name": "A",
+            "family_name": "B",
+            "specialty": "SM26",
+            "organisation": finess,
+            "roles": ["samu_regulator"],
+        }
+    )
+    actor = verify(
+        cluster.identity.issue_dev_token({"kind": "professional", "rpps": rpps})["access_token"]
+    )
     assert actor.organisation == finess and actor.roles == ("samu_regulator",)
 
 
 def test_unknown_profession_is_refused(cluster: Any) -> None:
     with pytest.raises(InvalidInput, match="TRE_G15"):
         cluster.identity.register_professional(
-            {"rpps": make_rpps(), "profession": "99", "given_name": "A", "family_name": "B"})
+            {"rpps": make_rpps(), "profession": "99", "given_name": "A", "family_name": "B"}
+        )
 
 
 def test_token_for_an_unregistered_patient_is_not_found(cluster: Any) -> None:
@@ -76,7 +108,9 @@ def test_token_for_an_unregistered_patient_is_not_found(cluster: Any) -> None:
         cluster.identity.issue_dev_token({"kind": "patient", "ins": make_ins()})
 
 
-def test_dev_login_off_refuses_enrolment_and_tokens(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dev_login_off_refuses_enrolment_and_tokens(
+    cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DMP_DEV_LOGIN", "false")
     with pytest.raises(AccessDenied) as error:
         cluster.identity.register_patient(registration())

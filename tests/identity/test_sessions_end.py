@@ -23,7 +23,9 @@ def calls_with(cluster: Any, token: str, ins: str) -> list[Any]:
         lambda: cluster.dossier.status(token, ins),
         lambda: cluster.consent.settings(token, ins),
         lambda: cluster.audit.history(token, ins),
-        lambda: cluster.identity.request_contact_change(token, ins, {"email": "new@patients.dmp-test.fr"}),
+        lambda: cluster.identity.request_contact_change(
+            token, ins, {"email": "new@patients.dmp-test.fr"}
+        ),
     ]
 
 
@@ -63,7 +65,9 @@ def load_from_identity() -> list[EndedSession]:
         return [EndedSession.from_message(item) for item in proxy.identity.ended_sessions()]
 
 
-def test_logout_refuses_the_access_token_at_every_service_at_once(cluster: Any, smtp_server: Mailbox) -> None:
+def test_logout_refuses_the_access_token_at_every_service_at_once(
+    cluster: Any, smtp_server: Mailbox
+) -> None:
     session = logged_in_patient(cluster, smtp_server)
     token, ins = session["access_token"], verified(session["access_token"]).actor.ins or ""
     accepted_everywhere(cluster, token, ins)
@@ -76,14 +80,20 @@ def test_a_replayed_refresh_token_refuses_every_access_token_of_the_session(
 ) -> None:
     session = logged_in_patient(cluster, smtp_server)
     ins = verified(session["access_token"]).actor.ins or ""
-    renewed = cluster.identity.refresh({"refresh_token": session["refresh_token"]}, ADDRESS)  # the thief's
+    renewed = cluster.identity.refresh(
+        {"refresh_token": session["refresh_token"]}, ADDRESS
+    )  # the thief's
     with pytest.raises(Unauthenticated):
-        cluster.identity.refresh({"refresh_token": session["refresh_token"]}, ADDRESS)  # the patient's, replayed
+        cluster.identity.refresh(
+            {"refresh_token": session["refresh_token"]}, ADDRESS
+        )  # the patient's, replayed
     refused_everywhere(cluster, renewed["access_token"], ins)
     refused_everywhere(cluster, session["access_token"], ins)
 
 
-def test_a_verifier_started_after_the_logout_refuses_its_tokens(cluster: Any, smtp_server: Mailbox) -> None:
+def test_a_verifier_started_after_the_logout_refuses_its_tokens(
+    cluster: Any, smtp_server: Mailbox
+) -> None:
     session = logged_in_patient(cluster, smtp_server)
     cluster.identity.logout(session["access_token"], {"refresh_token": session["refresh_token"]})
     replica = EndedSessions()  # a process of its own, which never saw the event
@@ -103,7 +113,9 @@ def test_a_running_verifier_hears_of_the_logout(cluster: Any, smtp_server: Mailb
     feed.start()
     try:
         replica.check(session_id(session))  # loaded, and the session is live
-        cluster.identity.logout(session["access_token"], {"refresh_token": session["refresh_token"]})
+        cluster.identity.logout(
+            session["access_token"], {"refresh_token": session["refresh_token"]}
+        )
 
         eventually(lambda: is_ended(replica, session_id(session)), seconds=5)
     finally:
@@ -127,12 +139,18 @@ def test_a_forged_session_end_logs_nobody_out(cluster: Any, smtp_server: Mailbox
 
     def ended(sid: str) -> dict[str, Any]:
         until = (utcnow() + timedelta(minutes=20)).isoformat()
-        return Event(type=EventType.SESSION_ENDED, source="identity", occurred_at=utcnow(),
-                     data={"session_id": sid, "until": until}).model_dump(mode="json")
+        return Event(
+            type=EventType.SESSION_ENDED,
+            source="identity",
+            occurred_at=utcnow(),
+            data={"session_id": sid, "until": until},
+        ).model_dump(mode="json")
 
     try:
         replica.check(session_id(session))
-        unsigned_dispatcher(uri=config["AMQP_URI"])("identity", "session_ended", ended(session_id(session)))
+        unsigned_dispatcher(uri=config["AMQP_URI"])(
+            "identity", "session_ended", ended(session_id(session))
+        )
         event_dispatcher(config["AMQP_URI"])("identity", "session_ended", ended("ses_marker"))
 
         # a loaded machine: the signed marker may take a while

@@ -23,14 +23,18 @@ def test_patient_logs_in_with_a_code_sent_by_sms(cluster: Any, sms_gateway: SmsI
     assert "Mon espace santé" in text["text"] and text["from"] == "DMP"
 
 
-def test_sms_login_without_a_mobile_answers_the_same_and_sends_nothing(cluster: Any, sms_gateway: SmsInbox) -> None:
+def test_sms_login_without_a_mobile_answers_the_same_and_sends_nothing(
+    cluster: Any, sms_gateway: SmsInbox
+) -> None:
     details = registration()
     cluster.identity.register_patient(details)
     answer = cluster.identity.request_login_code({"ins": details["ins"], "channel": "sms"}, ADDRESS)
     assert answer == {"status": "sent_if_registered", "expires_in": 300}
 
 
-def test_patient_adds_a_mobile_verified_by_sms(cluster: Any, people: People, sms_gateway: SmsInbox) -> None:
+def test_patient_adds_a_mobile_verified_by_sms(
+    cluster: Any, people: People, sms_gateway: SmsInbox
+) -> None:
     ins, patient = people.patient()
     cluster.identity.request_contact_change(patient, ins, {"mobile": "+33712340002"})
     code = sms_gateway.wait_for_code("+33712340002")
@@ -39,9 +43,13 @@ def test_patient_adds_a_mobile_verified_by_sms(cluster: Any, people: People, sms
     assert cluster.identity.contact_of(patient_id)["mobile"] == "+33712340002"
 
 
-@pytest.mark.parametrize("change", [{"mobile": "0612345678"}, {}, {"email": "a@patients.dmp-test.fr",
-                                                                  "mobile": "+33612345678"}])
-def test_contact_change_needs_exactly_one_valid_address(cluster: Any, people: People, change: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "change",
+    [{"mobile": "0612345678"}, {}, {"email": "a@patients.dmp-test.fr", "mobile": "+33612345678"}],
+)
+def test_contact_change_needs_exactly_one_valid_address(
+    cluster: Any, people: People, change: dict[str, str]
+) -> None:
     ins, patient = people.patient()
     with pytest.raises(InvalidInput):
         cluster.identity.request_contact_change(patient, ins, change)

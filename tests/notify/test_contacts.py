@@ -78,7 +78,9 @@ def test_after_an_email_change_the_next_news_goes_to_the_new_address_only(
     cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 first"))
     smtp_server.wait_for(old, 1, DOSSIER_NEWS)  # notify now keeps the old address
     cluster.identity.request_contact_change(patient, ins, {"email": new})
-    cluster.identity.confirm_contact_change(patient, ins, {"code": code_in(smtp_server, new, "Vérification")})
+    cluster.identity.confirm_contact_change(
+        patient, ins, {"code": code_in(smtp_server, new, "Vérification")}
+    )
     cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 second"))
     smtp_server.wait_for(new, 1, DOSSIER_NEWS)
     assert len(smtp_server.messages(old, DOSSIER_NEWS)) == 1

@@ -17,14 +17,30 @@ LEASE = timedelta(seconds=60)
 DOCTOR = ActorRef(kind="professional", id="rpps:10000000008", profession="10")
 
 
-def event(type_: EventType = EventType.DOCUMENT_ADDED, at: datetime = NOON, event_id: str = "evt_1") -> Event:
-    return Event(event_id=event_id, type=type_, source="dossier", occurred_at=at, patient_id="pat_1", actor=DOCTOR)
+def event(
+    type_: EventType = EventType.DOCUMENT_ADDED, at: datetime = NOON, event_id: str = "evt_1"
+) -> Event:
+    return Event(
+        event_id=event_id,
+        type=type_,
+        source="dossier",
+        occurred_at=at,
+        patient_id="pat_1",
+        actor=DOCTOR,
+    )
 
 
-@pytest.mark.parametrize(("chosen", "channels"), [
-    (Channels.EMAIL, (Channel.EMAIL,)), (Channels.SMS, (Channel.SMS,)), (Channels.BOTH, (Channel.EMAIL, Channel.SMS)),
-])
-def test_the_patient_is_told_on_the_channels_they_chose(chosen: Channels, channels: tuple[Channel, ...]) -> None:
+@pytest.mark.parametrize(
+    ("chosen", "channels"),
+    [
+        (Channels.EMAIL, (Channel.EMAIL,)),
+        (Channels.SMS, (Channel.SMS,)),
+        (Channels.BOTH, (Channel.EMAIL, Channel.SMS)),
+    ],
+)
+def test_the_patient_is_told_on_the_channels_they_chose(
+    chosen: Channels, channels: tuple[Channel, ...]
+) -> None:
     assert rules.channels(Preferences(channels=chosen)) == channels
 
 
@@ -32,21 +48,27 @@ def test_professionals_are_told_by_email() -> None:
     assert rules.professional_channels() == (Channel.EMAIL,)
 
 
-@pytest.mark.parametrize(("type_", "routine", "waits"), [
-    (EventType.DOCUMENT_ADDED, Routine.DAILY_DIGEST, True),
-    (EventType.CONSENT_RECORDED, Routine.DAILY_DIGEST, True),
-    (EventType.DOCUMENT_ADDED, Routine.IMMEDIATE, False),
-    (EventType.FIRST_ACCESS, Routine.DAILY_DIGEST, False),  # always at once
-    (EventType.EMERGENCY_ACCESS_STARTED, Routine.DAILY_DIGEST, False),
-])
-def test_only_routine_events_wait_for_a_digest_the_patient_chose(type_: EventType, routine: Routine,
-                                                                  waits: bool) -> None:
+@pytest.mark.parametrize(
+    ("type_", "routine", "waits"),
+    [
+        (EventType.DOCUMENT_ADDED, Routine.DAILY_DIGEST, True),
+        (EventType.CONSENT_RECORDED, Routine.DAILY_DIGEST, True),
+        (EventType.DOCUMENT_ADDED, Routine.IMMEDIATE, False),
+        (EventType.FIRST_ACCESS, Routine.DAILY_DIGEST, False),  # always at once
+        (EventType.EMERGENCY_ACCESS_STARTED, Routine.DAILY_DIGEST, False),
+    ],
+)
+def test_only_routine_events_wait_for_a_digest_the_patient_chose(
+    type_: EventType, routine: Routine, waits: bool
+) -> None:
     assert rules.waits_for_digest(event(type_), Preferences(routine=routine)) is waits
 
 
 @pytest.mark.parametrize(("attempts", "wait"), [(1, 30), (2, 60), (3, 120), (8, 3840)])
 def test_the_backoff_doubles_after_each_failed_attempt(attempts: int, wait: int) -> None:
-    assert rules.next_attempt(NOON, attempts, timedelta(seconds=30)) == NOON + timedelta(seconds=wait)
+    assert rules.next_attempt(NOON, attempts, timedelta(seconds=30)) == NOON + timedelta(
+        seconds=wait
+    )
 
 
 @pytest.mark.parametrize(("attempts", "gives_up"), [(1, False), (2, False), (3, True), (4, True)])
@@ -60,20 +82,31 @@ def test_a_claim_is_its_holders_until_the_lease_runs_out(held: float, leased: bo
 
 
 @pytest.mark.parametrize(("held", "ask"), [(0, False), (30, False), (30.001, True), (90, True)])
-def test_the_store_is_asked_whether_the_claim_holds_only_past_half_the_lease(held: float, ask: bool) -> None:
+def test_the_store_is_asked_whether_the_claim_holds_only_past_half_the_lease(
+    held: float, ask: bool
+) -> None:
     assert rules.may_be_taken_over(NOON, NOON + timedelta(seconds=held), LEASE) is ask
 
 
 @pytest.mark.parametrize(("held", "patience"), [(0, 59), (10, 49), (59, 0), (59.5, 0), (120, 0)])
-def test_an_outcome_waits_for_the_store_while_the_claim_holds_less_a_second(held: float, patience: float) -> None:
-    assert rules.patience(NOON, NOON + timedelta(seconds=held), LEASE) == timedelta(seconds=patience)
+def test_an_outcome_waits_for_the_store_while_the_claim_holds_less_a_second(
+    held: float, patience: float
+) -> None:
+    assert rules.patience(NOON, NOON + timedelta(seconds=held), LEASE) == timedelta(
+        seconds=patience
+    )
 
 
 def test_a_digest_gathers_one_patients_items_of_one_day_in_order() -> None:
     first, second = event(event_id="evt_1"), event(at=NOON + timedelta(hours=1), event_id="evt_2")
     next_day = event(at=NOON + timedelta(days=1), event_id="evt_3")
     other = DigestItem("evt_4:digest", "pat_2", NOON.date(), NOON, event(event_id="evt_4"))
-    items = [DigestItem.of(first, "pat_1"), DigestItem.of(second, "pat_1"), DigestItem.of(next_day, "pat_1"), other]
+    items = [
+        DigestItem.of(first, "pat_1"),
+        DigestItem.of(second, "pat_1"),
+        DigestItem.of(next_day, "pat_1"),
+        other,
+    ]
     found = rules.digests(items)
     assert [(d.patient_id, d.day, [i.item_id for i in d.items]) for d in found] == [
         ("pat_1", date(2026, 3, 1), ["evt_1:digest", "evt_2:digest"]),

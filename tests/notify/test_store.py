@@ -29,7 +29,9 @@ from services.notify.records import (
 )
 from services.notify.store import NotifyStore, ms
 
-pytestmark = pytest.mark.store  # the stores' contract: `make test-store MONGO_URI=...` runs it on any MongoDB
+pytestmark = (
+    pytest.mark.store
+)  # the stores' contract: `make test-store MONGO_URI=...` runs it on any MongoDB
 
 LEASE = timedelta(seconds=60)
 
@@ -46,20 +48,33 @@ def database(environment: dict[str, str]) -> Iterator[Database[dict[str, Any]]]:
 @pytest.fixture
 def store(database: Database[dict[str, Any]]) -> NotifyStore:
     NotifyStore.prepare(database)
-    relay = OutboxRelay(database, NotifyStore.outbox_collections, "amqp://unused", 1.0, "notify")  # not started
+    relay = OutboxRelay(
+        database, NotifyStore.outbox_collections, "amqp://unused", 1.0, "notify"
+    )  # not started
     return NotifyStore(database, relay, Settings.from_env())
 
 
 def happened(event_id: str = "evt_1") -> Event:
-    return Event(event_id=event_id, type=EventType.DOCUMENT_ADDED, source="dossier", occurred_at=utcnow(),
-                 patient_id="pat_1", actor=ActorRef(kind="professional", id="rpps:10000000008", profession="10"))
+    return Event(
+        event_id=event_id,
+        type=EventType.DOCUMENT_ADDED,
+        source="dossier",
+        occurred_at=utcnow(),
+        patient_id="pat_1",
+        actor=ActorRef(kind="professional", id="rpps:10000000008", profession="10"),
+    )
 
 
 def test_a_delivery_is_claimed_once_and_again_after_its_lease(store: NotifyStore) -> None:
     now = utcnow()
     delivery = Delivery.of_event(happened(), PATIENT, "", Channel.SMS)
     first = store.add_delivery(delivery, now)
-    assert first is not None and first.delivery == delivery and first.attempts == 1 and first.claimed_at == now
+    assert (
+        first is not None
+        and first.delivery == delivery
+        and first.attempts == 1
+        and first.claimed_at == now
+    )
     assert store.add_delivery(delivery, now) is None  # a redelivered event
     assert store.claim(delivery.delivery_id, now + LEASE / 2, LEASE) is None  # still its writer's
     assert store.due(now + LEASE / 2, LEASE) == []
@@ -75,8 +90,9 @@ def test_a_dead_letter_is_listed_and_replayed(store: NotifyStore) -> None:
     claim = store.add_delivery(Delivery.of_event(happened(), PATIENT, "", Channel.EMAIL), now)
     assert claim is not None
     store.finish(claim.delivery.delivery_id, Status.DEAD_LETTER, now, "recipient refused")
-    assert store.dead_letters(10) == [DeadLetter(claim.delivery.delivery_id, Channel.EMAIL, PATIENT, 1,
-                                                 "recipient refused")]
+    assert store.dead_letters(10) == [
+        DeadLetter(claim.delivery.delivery_id, Channel.EMAIL, PATIENT, 1, "recipient refused")
+    ]
     assert store.replay(claim.delivery.delivery_id, now)
     assert store.due(now, LEASE) == [claim.delivery.delivery_id] and store.dead_letters(10) == []
 
@@ -93,26 +109,70 @@ def test_preferences_and_digest_items_read_back_as_written(store: NotifyStore) -
     assert store.digest_days_before(item.day + timedelta(days=1)) == [item]
 
 
-def test_documents_of_the_previous_version_load(store: NotifyStore, database: Database[dict[str, Any]]) -> None:
+def test_documents_of_the_previous_version_load(
+    store: NotifyStore, database: Database[dict[str, Any]]
+) -> None:
     now, event = utcnow(), happened().model_dump(mode="json")
     earlier = ms(now - timedelta(minutes=5))
-    database.deliveries.insert_many([  # as the previous version wrote them
-        {"_id": "digest:pat_1:2026-03-01:sms", "event_id": "digest:2026-03-01", "whom": "patient",
-         "patient_id": "pat_1", "professional_id": "", "channel": "sms", "digest": True, "events": [event],
-         "next_ms": earlier, "status": "pending", "attempts": 1, "claimed_ms": earlier, "last_error": "OSError: x"},
-        {"_id": "evt_2:author:email", "event_id": "evt_2", "whom": "author", "patient_id": None,
-         "professional_id": "rpps:10000000008", "channel": "email", "events": [event], "next_ms": earlier,
-         "status": "dead_letter", "attempts": 8, "claimed_ms": earlier,
-         "outcome": {"at": now, "detail": "gave up after retries: OSError: x"}},
-    ])
-    database.preferences.insert_one({"_id": "pat_1", "channels": "sms", "routine": "daily_digest", "language": None})
-    database.digest_items.insert_one({"_id": "evt_3:digest", "patient_id": "pat_1", "day": "2026-03-01",
-                                      "at_ms": earlier, "event": event})
+    database.deliveries.insert_many(
+        [  # as the previous version wrote them
+            {
+                "_id": "digest:pat_1:2026-03-01:sms",
+                "event_id": "digest:2026-03-01",
+                "whom": "patient",
+                "patient_id": "pat_1",
+                "professional_id": "",
+                "channel": "sms",
+                "digest": True,
+                "events": [event],
+                "next_ms": earlier,
+                "status": "pending",
+                "attempts": 1,
+                "claimed_ms": earlier,
+                "last_error": "OSError: x",
+            },
+            {
+                "_id": "evt_2:author:email",
+                "event_id": "evt_2",
+                "whom": "author",
+                "patient_id": None,
+                "professional_id": "rpps:10000000008",
+                "channel": "email",
+                "events": [event],
+                "next_ms": earlier,
+                "status": "dead_letter",
+                "attempts": 8,
+                "claimed_ms": earlier,
+                "outcome": {"at": now, "detail": "gave up after retries: OSError: x"},
+            },
+        ]
+    )
+    database.preferences.insert_one(
+        {"_id": "pat_1", "channels": "sms", "routine": "daily_digest", "language": None}
+    )
+    database.digest_items.insert_one(
+        {
+            "_id": "evt_3:digest",
+            "patient_id": "pat_1",
+            "day": "2026-03-01",
+            "at_ms": earlier,
+            "event": event,
+        }
+    )
     claim = store.claim("digest:pat_1:2026-03-01:sms", now, LEASE)
     assert claim is not None and claim.attempts == 2 and claim.delivery.digest
-    assert claim.delivery.channel is Channel.SMS and claim.delivery.events == (Event.model_validate(event),)
-    assert store.dead_letters(10) == [DeadLetter("evt_2:author:email", Channel.EMAIL, "author", 8,
-                                                 "gave up after retries: OSError: x")]
+    assert claim.delivery.channel is Channel.SMS and claim.delivery.events == (
+        Event.model_validate(event),
+    )
+    assert store.dead_letters(10) == [
+        DeadLetter(
+            "evt_2:author:email", Channel.EMAIL, "author", 8, "gave up after retries: OSError: x"
+        )
+    ]
     assert store.preferences("pat_1") == Preferences(Channels.SMS, Routine.DAILY_DIGEST)
     [item] = store.digest_days_before(date(2026, 3, 2))
-    assert (item.item_id, item.day.isoformat(), ms(item.at)) == ("evt_3:digest", "2026-03-01", earlier)
+    assert (item.item_id, item.day.isoformat(), ms(item.at)) == (
+        "evt_3:digest",
+        "2026-03-01",
+        earlier,
+    )

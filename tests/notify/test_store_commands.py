@@ -29,7 +29,11 @@ class NotifyCommands(monitoring.CommandListener):
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if not event.database_name.endswith(self.suffix) or event.command_name not in {"find", "insert", "update"}:
+        if not event.database_name.endswith(self.suffix) or event.command_name not in {
+            "find",
+            "insert",
+            "update",
+        }:
             return
         selection = event.command.get("filter") or {}
         if RETRY_JOB_FIELDS & set(selection):
@@ -65,9 +69,17 @@ def test_a_document_notification_costs_three_store_commands(
 ) -> None:
     email = "commands@patients.dmp-test.fr"
     ins, _, doctor = patient_with_doctor(cluster, people, email)
-    smtp_server.wait_for(email, 1, ACCESS_NEWS)  # the set-up's own notification (the consent) is out...
+    smtp_server.wait_for(
+        email, 1, ACCESS_NEWS
+    )  # the set-up's own notification (the consent) is out...
     before = quiet(commands)  # ...and its fate recorded
     cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 counted"))
     smtp_server.wait_for(email, 1, DOSSIER_NEWS)
-    sent = eventually(lambda: commands.sent[before:] if ("update", "deliveries") in commands.sent[before:] else None)
-    assert sent == [("find", "preferences"), ("insert", "deliveries"), ("update", "deliveries")], sent
+    sent = eventually(
+        lambda: (
+            commands.sent[before:] if ("update", "deliveries") in commands.sent[before:] else None
+        )
+    )
+    assert sent == [("find", "preferences"), ("insert", "deliveries"), ("update", "deliveries")], (
+        sent
+    )

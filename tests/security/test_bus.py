@@ -42,20 +42,32 @@ def events(source: str) -> Exchange:
     return Exchange(f"{source}.events", type="topic", durable=True, passive=True)  # type: ignore[no-untyped-call]
 
 
-def publish(uri: str, exchange: Exchange | str, routing_key: str, body: object = None, **properties: str) -> None:
+def publish(
+    uri: str, exchange: Exchange | str, routing_key: str, body: object = None, **properties: str
+) -> None:
     """Publish one message with broker confirms: a refused publish raises."""
     with Connection(uri, transport_options={"confirm_publish": True}) as connection:  # type: ignore[no-untyped-call]
         Producer(connection).publish(  # type: ignore[no-untyped-call]
-            body if body is not None else {"args": [], "kwargs": {}}, exchange=exchange, routing_key=routing_key,
-            serializer="json", reply_to=str(uuid.uuid4()), correlation_id=str(uuid.uuid4()), **properties,
+            body if body is not None else {"args": [], "kwargs": {}},
+            exchange=exchange,
+            routing_key=routing_key,
+            serializer="json",
+            reply_to=str(uuid.uuid4()),
+            correlation_id=str(uuid.uuid4()),
+            **properties,
         )
 
 
 def bind(uri: str, exchange: Exchange, routing_key: str, queue_name: str | None = None) -> None:
     """Declare a queue (a throwaway one, or a named durable one) and bind it: what sniffing needs."""
     with Connection(uri) as connection:  # type: ignore[no-untyped-call]
-        queue = Queue(queue_name or f"sniff-{uuid.uuid4().hex}", exchange=exchange,  # type: ignore[no-untyped-call]
-                      routing_key=routing_key, durable=bool(queue_name), auto_delete=not queue_name)
+        queue = Queue(
+            queue_name or f"sniff-{uuid.uuid4().hex}",
+            exchange=exchange,  # type: ignore[no-untyped-call]
+            routing_key=routing_key,
+            durable=bool(queue_name),
+            auto_delete=not queue_name,
+        )
         queue(connection.default_channel).declare()  # type: ignore[no-untyped-call]
 
 
@@ -105,13 +117,18 @@ def test_an_external_service_calls_a_public_rpc_and_receives_its_events(
     ins, patient, doctor = api.dossier_with_consenting_doctor("partenaire@patients.dmp-test.fr")
     with Connection(partner) as connection:  # type: ignore[no-untyped-call]
         channel = connection.default_channel
-        queue = Queue("partner.from-dossier", exchange=events("dossier"),  # type: ignore[no-untyped-call]
-                      routing_key="document_added", durable=True)
+        queue = Queue(
+            "partner.from-dossier",
+            exchange=events("dossier"),  # type: ignore[no-untyped-call]
+            routing_key="document_added",
+            durable=True,
+        )
         queue(channel).declare()  # type: ignore[no-untyped-call]
         with RpcClient(uri=partner, timeout=10) as cluster:
             assert cluster.dossier.status(patient["Authorization"][7:], ins)["status"] == "open"
-        created = system.http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 partner"),
-                                   headers=doctor)
+        created = system.http.post(
+            f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 partner"), headers=doctor
+        )
         assert created.status_code == 201
         received: list[dict[str, Any]] = []
 
@@ -120,7 +137,9 @@ def test_an_external_service_calls_a_public_rpc_and_receives_its_events(
             message.ack()
 
         with connection.Consumer(queue, callbacks=[take]):
-            while not any(event["document_id"] == created.json()["document_id"] for event in received):
+            while not any(
+                event["document_id"] == created.json()["document_id"] for event in received
+            ):
                 connection.drain_events(timeout=20)
     assert {event["type"] for event in received} == {"document_added"}
 
@@ -145,7 +164,9 @@ def test_an_external_service_cannot_call_an_internal_rpc(partner: str, call: str
     refused(lambda: publish(partner, RPC, call))
 
 
-@pytest.mark.parametrize("key", ["#", "*.*", "dossier.*", "consent.*", "identity.login_with_code", "*"])
+@pytest.mark.parametrize(
+    "key", ["#", "*.*", "dossier.*", "consent.*", "identity.login_with_code", "*"]
+)
 def test_an_external_service_cannot_read_others_requests(partner: str, key: str) -> None:
     refused(lambda: bind(partner, RPC, key))
 
@@ -162,27 +183,49 @@ def test_an_external_service_cannot_answer_for_consent(partner: str) -> None:
     refused(lambda: publish(partner, RPC, str(uuid.uuid4()), forged))
 
 
-@pytest.mark.parametrize("source, event_type", [
-    ("dossier", "document_added"), ("dossier", "dossier_purged"), ("dossier", "document_released"),
-    ("identity", "account_status_changed"), ("identity", "session_ended"), ("consent", "consent_recorded"),
-])
-def test_an_external_service_cannot_forge_an_event(partner: str, source: str, event_type: str) -> None:
-    refused(lambda: publish(partner, events(source), event_type, {"type": event_type, "source": source}))
+@pytest.mark.parametrize(
+    "source, event_type",
+    [
+        ("dossier", "document_added"),
+        ("dossier", "dossier_purged"),
+        ("dossier", "document_released"),
+        ("identity", "account_status_changed"),
+        ("identity", "session_ended"),
+        ("consent", "consent_recorded"),
+    ],
+)
+def test_an_external_service_cannot_forge_an_event(
+    partner: str, source: str, event_type: str
+) -> None:
+    refused(
+        lambda: publish(partner, events(source), event_type, {"type": event_type, "source": source})
+    )
 
 
-@pytest.mark.parametrize("source, key", [
-    ("dossier", "#"), ("dossier", "document_read"), ("identity", "#"), ("identity", "logged_in"), ("consent", "#"),
-])
+@pytest.mark.parametrize(
+    "source, key",
+    [
+        ("dossier", "#"),
+        ("dossier", "document_read"),
+        ("identity", "#"),
+        ("identity", "logged_in"),
+        ("consent", "#"),
+    ],
+)
 def test_an_external_service_receives_only_the_events_it_was_admitted_for(
     partner: str, source: str, key: str
 ) -> None:
     refused(lambda: bind(partner, events(source), key, "partner.from-dossier"))
 
 
-@pytest.mark.parametrize("queue", ["rpc-identity", "audit.from-dossier", "notify.from-dossier", "dossier.dead-letter"])
+@pytest.mark.parametrize(
+    "queue", ["rpc-identity", "audit.from-dossier", "notify.from-dossier", "dossier.dead-letter"]
+)
 def test_an_external_service_cannot_consume_or_feed_others_queues(partner: str, queue: str) -> None:
     refused(lambda: consume(partner, queue))
-    refused(lambda: publish(partner, "", queue))  # the default exchange reaches any queue by its name
+    refused(
+        lambda: publish(partner, "", queue)
+    )  # the default exchange reaches any queue by its name
 
 
 # (c) A compromised service: audit's user
@@ -190,7 +233,11 @@ def test_an_external_service_cannot_consume_or_feed_others_queues(partner: str, 
 
 @pytest.mark.parametrize("event_type", ["document_added", "dossier_purged", "document_released"])
 def test_audit_cannot_act_as_dossier(audit_user: str, event_type: str) -> None:
-    refused(lambda: publish(audit_user, events("dossier"), event_type, {"type": event_type, "source": "dossier"}))
+    refused(
+        lambda: publish(
+            audit_user, events("dossier"), event_type, {"type": event_type, "source": "dossier"}
+        )
+    )
 
 
 def test_audit_cannot_act_as_identity(audit_user: str) -> None:
@@ -208,8 +255,9 @@ def test_audit_cannot_read_what_is_not_its_own(audit_user: str) -> None:
     refused(lambda: publish(audit_user, "", "rpc-identity"))
 
 
-def test_audit_still_does_its_own_work(audit_user: str, secrets: dict[str, str],
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audit_still_does_its_own_work(
+    audit_user: str, secrets: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The control: the same user is allowed what audit needs (else every refusal above proves nothing); its
     calls signed with audit's key, as the audit process signs them."""
     publish(audit_user, "dmp.malformed", "audit", {"reason": "control"})
@@ -240,19 +288,35 @@ def test_a_call_that_slips_past_the_broker_is_refused_by_the_service_and_traced(
     the service still answers an internal method as if it did not exist, and traces the attempt."""
     with RpcClient(uri=admin, timeout=10) as cluster, pytest.raises(MethodNotFound):
         cluster.identity.contact_of("pat_x")
-    trace = eventually(lambda: traces(system).find_one({"type": "access_denied", "rule": "R-BUS-CALLER",
-                                                         "data.method": "identity.contact_of"}))
+    trace = eventually(
+        lambda: traces(system).find_one(
+            {"type": "access_denied", "rule": "R-BUS-CALLER", "data.method": "identity.contact_of"}
+        )
+    )
     assert trace["chain"] == "system" and trace["data"]["caller"] == "unknown"
 
 
-def test_an_event_not_published_by_its_source_is_dead_lettered_not_believed(system: Running, admin: str) -> None:
+def test_an_event_not_published_by_its_source_is_dead_lettered_not_believed(
+    system: Running, admin: str
+) -> None:
     """A well-formed document_added on dossier's exchange, by someone who is not dossier: no trace, no mail."""
-    forged = {"event_id": f"evt_forged_{uuid.uuid4().hex}", "type": "document_added", "source": "dossier",
-              "occurred_at": "2026-11-23T10:00:00Z", "patient_id": "pat_innocent", "document_id": "doc_x"}
+    forged = {
+        "event_id": f"evt_forged_{uuid.uuid4().hex}",
+        "type": "document_added",
+        "source": "dossier",
+        "occurred_at": "2026-11-23T10:00:00Z",
+        "patient_id": "pat_innocent",
+        "document_id": "doc_x",
+    }
     publish(admin, events("dossier"), "document_added", forged)
     with Connection(admin) as connection:  # type: ignore[no-untyped-call]
-        letters = eventually(lambda: [letter for letter in drain(connection, "audit.dead-letter")
-                                      if json.loads(letter.body).get("event_id") == forged["event_id"]])
+        letters = eventually(
+            lambda: [
+                letter
+                for letter in drain(connection, "audit.dead-letter")
+                if json.loads(letter.body).get("event_id") == forged["event_id"]
+            ]
+        )
     assert len(letters) == 1 and "published by an unknown sender" in letters[0].headers["x-reason"]
     assert traces(system).find_one({"_id": forged["event_id"]}) is None
 
@@ -273,19 +337,39 @@ def key_of(secrets: dict[str, str], name: str) -> BusKeys:
     return BusKeys({name: SigningKey.parse(secrets[signing_variable(name)])}, {})
 
 
-def publish_raw(uri: str, exchange: Exchange, routing_key: str, body: bytes, headers: dict[str, Any],
-                **properties: str) -> None:
+def publish_raw(
+    uri: str,
+    exchange: Exchange,
+    routing_key: str,
+    body: bytes,
+    headers: dict[str, Any],
+    **properties: str,
+) -> None:
     with Connection(uri, transport_options={"confirm_publish": True}) as connection:  # type: ignore[no-untyped-call]
         Producer(connection).publish(  # type: ignore[no-untyped-call]
-            body, exchange=exchange, routing_key=routing_key, content_type="application/json",
-            content_encoding="utf-8", headers=headers, user_id=unquote(urlparse(uri).username or ""), **properties)
+            body,
+            exchange=exchange,
+            routing_key=routing_key,
+            content_type="application/json",
+            content_encoding="utf-8",
+            headers=headers,
+            user_id=unquote(urlparse(uri).username or ""),
+            **properties,
+        )
 
 
 def forged_event(patient_id: str = "pat_innocent") -> tuple[str, bytes]:
     event_id = f"evt_forged_{uuid.uuid4().hex}"
-    return event_id, json.dumps({"event_id": event_id, "type": "document_added", "source": "dossier",
-                                 "occurred_at": "2026-11-23T10:00:00Z", "patient_id": patient_id,
-                                 "document_id": "doc_x"}).encode()
+    return event_id, json.dumps(
+        {
+            "event_id": event_id,
+            "type": "document_added",
+            "source": "dossier",
+            "occurred_at": "2026-11-23T10:00:00Z",
+            "patient_id": patient_id,
+            "document_id": "doc_x",
+        }
+    ).encode()
 
 
 def unsigned(secrets: dict[str, str], body: bytes) -> tuple[bytes, dict[str, Any]]:
@@ -298,30 +382,57 @@ def signed_by_notify(secrets: dict[str, str], body: bytes) -> tuple[bytes, dict[
 
 def altered_after_signing(secrets: dict[str, str], body: bytes) -> tuple[bytes, dict[str, Any]]:
     genuine = json.dumps({**json.loads(body), "patient_id": "pat_other"}).encode()
-    return body, key_of(secrets, "dossier").sign("dossier", "dossier.events", "document_added", genuine)
+    return body, key_of(secrets, "dossier").sign(
+        "dossier", "dossier.events", "document_added", genuine
+    )
 
 
-def signed_with_an_unpublished_key(secrets: dict[str, str], body: bytes) -> tuple[bytes, dict[str, Any]]:
+def signed_with_an_unpublished_key(
+    secrets: dict[str, str], body: bytes
+) -> tuple[bytes, dict[str, Any]]:
     stranger = BusKeys({"dossier": SigningKey.generate("dossier.stolen")}, {})
     return body, stranger.sign("dossier", "dossier.events", "document_added", body)
 
 
-@pytest.mark.parametrize("forge, reason", [
-    (unsigned, "an event of dossier: unsigned"),
-    (signed_by_notify, "an event of dossier signed by notify"),
-    (altered_after_signing, "an event of dossier: a signature by dossier that does not match the message"),
-    (signed_with_an_unpublished_key, "an event of dossier: signed with an unknown key (dossier.stolen)"),
-])
+@pytest.mark.parametrize(
+    "forge, reason",
+    [
+        (unsigned, "an event of dossier: unsigned"),
+        (signed_by_notify, "an event of dossier signed by notify"),
+        (
+            altered_after_signing,
+            "an event of dossier: a signature by dossier that does not match the message",
+        ),
+        (
+            signed_with_an_unpublished_key,
+            "an event of dossier: signed with an unknown key (dossier.stolen)",
+        ),
+    ],
+)
 def test_an_event_not_signed_by_its_source_is_dead_lettered_traced_and_not_believed(
-    system: Running, admin: str, dossier_user: str, secrets: dict[str, str], forge: Callable[..., Any], reason: str,
+    system: Running,
+    admin: str,
+    dossier_user: str,
+    secrets: dict[str, str],
+    forge: Callable[..., Any],
+    reason: str,
 ) -> None:
-    forgeries = {"rule": "R-BUS-SIGNATURE", "data.queue": "audit.from-dossier", "data.reason": reason}
+    forgeries = {
+        "rule": "R-BUS-SIGNATURE",
+        "data.queue": "audit.from-dossier",
+        "data.reason": reason,
+    }
     before = traces(system).count_documents(forgeries)
     event_id, body = forged_event()
     publish_raw(dossier_user, events("dossier"), "document_added", *forge(secrets, body))
     with Connection(admin) as connection:  # type: ignore[no-untyped-call]
-        letters = eventually(lambda: [letter for letter in drain(connection, "audit.dead-letter")
-                                      if json.loads(letter.body).get("event_id") == event_id])
+        letters = eventually(
+            lambda: [
+                letter
+                for letter in drain(connection, "audit.dead-letter")
+                if json.loads(letter.body).get("event_id") == event_id
+            ]
+        )
     assert letters[0].headers["x-reason"] == reason
     assert eventually(lambda: traces(system).count_documents(forgeries) > before)
     assert traces(system).find_one({"_id": event_id}) is None
@@ -336,18 +447,28 @@ def test_a_genuine_event_replayed_verbatim_is_taken_once(
     bind(admin, events("dossier"), "document_added", capture)
     email = f"replay-{uuid.uuid4().hex[:8]}@patients.dmp-test.fr"
     ins, _, doctor = api.dossier_with_consenting_doctor(email)
-    assert system.http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 replay"),
-                            headers=doctor).status_code == 201
+    assert (
+        system.http.post(
+            f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 replay"), headers=doctor
+        ).status_code
+        == 201
+    )
     with Connection(admin) as connection:  # type: ignore[no-untyped-call]
         genuine = eventually(lambda: drain(connection, capture))[0]
     event_id = json.loads(genuine.body)["event_id"]
     assert eventually(lambda: traces(system).find_one({"_id": event_id}))
     mails = len(eventually(lambda: system.mailbox.messages(email, DOSSIER_NEWS)))
     for _ in range(3):
-        publish_raw(dossier_user, events("dossier"), "document_added", genuine.body, dict(genuine.headers))
+        publish_raw(
+            dossier_user, events("dossier"), "document_added", genuine.body, dict(genuine.headers)
+        )
     # a later deposit, traced and mailed after the replays were consumed (one queue, in order)
-    assert system.http.post(f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 after"),
-                            headers=doctor).status_code == 201
+    assert (
+        system.http.post(
+            f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 after"), headers=doctor
+        ).status_code
+        == 201
+    )
     system.mailbox.wait_for(email, mails + 1, DOSSIER_NEWS)
     assert traces(system).count_documents({"_id": event_id}) == 1
     assert len(system.mailbox.messages(email, DOSSIER_NEWS)) == mails + 1
@@ -368,7 +489,9 @@ def test_a_forged_reply_that_arrives_first_is_dropped_and_the_real_answer_taken(
         for headers in (
             {"x-dmp-answers": "dossier.health"},
             notify.sign("notify", "nameko-rpc", reply_to, forged, correlation_id, "dossier.health"),
-            dossier.sign("dossier", "nameko-rpc", reply_to, forged, correlation_id, "dossier.pharmacy_fees"),
+            dossier.sign(
+                "dossier", "nameko-rpc", reply_to, forged, correlation_id, "dossier.pharmacy_fees"
+            ),
         ):
             publish_raw(dossier_user, RPC, reply_to, forged, headers, correlation_id=correlation_id)
             forged_replies += 1
@@ -377,7 +500,9 @@ def test_a_forged_reply_that_arrives_first_is_dropped_and_the_real_answer_taken(
         original = NamedPublisher.publish
 
         def publish_after_forgeries(self: NamedPublisher, payload: Any, **kwargs: Any) -> None:
-            forge(kwargs["correlation_id"], self.publish_kwargs.get("reply_to") or kwargs["reply_to"])
+            forge(
+                kwargs["correlation_id"], self.publish_kwargs.get("reply_to") or kwargs["reply_to"]
+            )
             original(self, payload, **kwargs)
 
         NamedPublisher.publish = publish_after_forgeries  # type: ignore[method-assign]
@@ -389,7 +514,9 @@ def test_a_forged_reply_that_arrives_first_is_dropped_and_the_real_answer_taken(
     assert all("forged" not in answer and answer for answer in answers), answers
 
 
-def test_a_login_code_and_its_address_never_cross_the_bus_in_clear(system: Running, api: Api, admin: str) -> None:
+def test_a_login_code_and_its_address_never_cross_the_bus_in_clear(
+    system: Running, api: Api, admin: str
+) -> None:
     """The broker's administrator, copying identity's calls to notify off the bus, holds a sealed blob: the
     code the patient receives and the address it goes to are not in it (services/common/sealing.py)."""
     copy = f"copy-{uuid.uuid4().hex}"
@@ -397,7 +524,12 @@ def test_a_login_code_and_its_address_never_cross_the_bus_in_clear(system: Runni
     email = f"sealed-{uuid.uuid4().hex[:8]}@patients.dmp-test.fr"
     ins = api.register_patient(email)
     already = len(system.mailbox.messages(email, LOGIN_CODE))
-    assert system.http.post("/api/v1/login/patient/code", json={"ins": ins, "channel": "email"}).status_code == 202
+    assert (
+        system.http.post(
+            "/api/v1/login/patient/code", json={"ins": ins, "channel": "email"}
+        ).status_code
+        == 202
+    )
     mail = system.mailbox.wait_for(email, already + 1, LOGIN_CODE)[-1]
     code = re.search(r"\b(\d{6})\b", mail.get_content())
     assert code is not None
@@ -408,13 +540,16 @@ def test_a_login_code_and_its_address_never_cross_the_bus_in_clear(system: Runni
     assert not [body for body in bodies if code.group(1) in body or email in body or ins in body]
 
 
-def test_the_users_access_token_stops_at_the_gateway(system: Running, api: Api, admin: str, secrets: dict[str, str],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_users_access_token_stops_at_the_gateway(
+    system: Running, api: Api, admin: str, secrets: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Copied off the bus, what the gateway hands dossier is a credential for dossier alone (services/common/
     tokens.py): the gateway refuses it over HTTP, and consent refuses it even from the gateway's own user."""
     copy = f"copy-{uuid.uuid4().hex}"
     bind(admin, RPC, "dossier.search", copy)
-    ins, patient, _ = api.dossier_with_consenting_doctor(f"credential-{uuid.uuid4().hex[:8]}@patients.dmp-test.fr")
+    ins, patient, _ = api.dossier_with_consenting_doctor(
+        f"credential-{uuid.uuid4().hex[:8]}@patients.dmp-test.fr"
+    )
     assert system.http.get(f"/api/v1/patients/{ins}/documents", headers=patient).status_code == 200
     with Connection(admin) as connection:  # type: ignore[no-untyped-call]
         calls = eventually(lambda: drain(connection, copy))
@@ -423,11 +558,17 @@ def test_the_users_access_token_stops_at_the_gateway(system: Running, api: Api, 
     assert copied != bearer and bearer not in calls[0].body
     assert jwt.get_unverified_header(copied)["typ"] == "dmp-credential"
     assert jwt.decode(copied, options={"verify_signature": False})["aud"] == "dmp-bus:dossier"
-    replayed = system.http.get(f"/api/v1/patients/{ins}/documents", headers={"Authorization": f"Bearer {copied}"})
+    replayed = system.http.get(
+        f"/api/v1/patients/{ins}/documents", headers={"Authorization": f"Bearer {copied}"}
+    )
     assert replayed.status_code == 401
-    monkeypatch.setenv(SIGNING_KEY, secrets[signing_variable("gateway")])  # the gateway's user and key
-    with RpcClient(uri=system.stack.principal_uris["gateway"], timeout=10) as stolen, \
-            pytest.raises(Unauthenticated, match="not valid here"):
+    monkeypatch.setenv(
+        SIGNING_KEY, secrets[signing_variable("gateway")]
+    )  # the gateway's user and key
+    with (
+        RpcClient(uri=system.stack.principal_uris["gateway"], timeout=10) as stolen,
+        pytest.raises(Unauthenticated, match="not valid here"),
+    ):
         stolen.consent.settings(copied, ins)
 
 
@@ -443,10 +584,20 @@ def test_a_named_operator_is_admitted_and_what_it_runs_is_traced_by_name(
         with RpcClient(uri=alice, timeout=60) as cluster:
             cluster.audit.verify()
             cluster.dossier.health()
-        trace = eventually(lambda: traces(system).find_one(
-            {"type": "operator_command", "data.operator": "operator-alice", "data.method": "audit.verify"}))
+        trace = eventually(
+            lambda: traces(system).find_one(
+                {
+                    "type": "operator_command",
+                    "data.operator": "operator-alice",
+                    "data.method": "audit.verify",
+                }
+            )
+        )
         assert trace["patient_id"] is None and trace["source"] == "audit"
-        assert traces(system).find_one({"type": "operator_command", "data.method": "dossier.health"}) is None
+        assert (
+            traces(system).find_one({"type": "operator_command", "data.method": "dossier.health"})
+            is None
+        )
     finally:
         broker_admin.main(["remove", "operator-alice"])
 
@@ -454,42 +605,82 @@ def test_a_named_operator_is_admitted_and_what_it_runs_is_traced_by_name(
 # (e) Calls: a service's call is signed as a credential of that one call (services/common/signatures.py).
 
 
-def test_a_services_broker_password_without_its_key_calls_nothing(system: Running, dossier_user: str) -> None:
+def test_a_services_broker_password_without_its_key_calls_nothing(
+    system: Running, dossier_user: str
+) -> None:
     """The thief of dossier's broker password, calling what dossier may call, unsigned: answered as for a
     method that does not exist, and traced."""
     with RpcClient(uri=dossier_user, timeout=10) as cluster, pytest.raises(MethodNotFound):
         cluster.consent.grant("not-a-token", "1" * 15, "read")
-    trace = eventually(lambda: traces(system).find_one({"type": "access_denied", "rule": "R-BUS-SIGNATURE",
-                                                         "data.method": "consent.grant"}))
-    assert trace["data"]["caller"] == "dossier" and trace["data"]["reason"] == "an unsigned call from dossier"
+    trace = eventually(
+        lambda: traces(system).find_one(
+            {"type": "access_denied", "rule": "R-BUS-SIGNATURE", "data.method": "consent.grant"}
+        )
+    )
+    assert (
+        trace["data"]["caller"] == "dossier"
+        and trace["data"]["reason"] == "an unsigned call from dossier"
+    )
 
 
 def test_a_call_signed_with_another_services_key_is_refused(
     system: Running, dossier_user: str, secrets: dict[str, str]
 ) -> None:
     """dossier's broker password with notify's key (two thefts): the signature must be dossier's."""
-    signed_request(dossier_user, key_of(secrets, "notify"), "notify", "consent.grant",
-                   ["not-a-token", "2" * 15, "read"])
-    trace = eventually(lambda: traces(system).find_one({"type": "access_denied", "rule": "R-BUS-SIGNATURE",
-                                                         "data.reason": "a call from dossier signed by notify"}))
+    signed_request(
+        dossier_user,
+        key_of(secrets, "notify"),
+        "notify",
+        "consent.grant",
+        ["not-a-token", "2" * 15, "read"],
+    )
+    trace = eventually(
+        lambda: traces(system).find_one(
+            {
+                "type": "access_denied",
+                "rule": "R-BUS-SIGNATURE",
+                "data.reason": "a call from dossier signed by notify",
+            }
+        )
+    )
     assert trace["data"]["method"] == "consent.grant"
 
 
-def signed_request(uri: str, keys: BusKeys, signer: str, routing_key: str, args: list[Any], times: int = 1) -> None:
+def signed_request(
+    uri: str, keys: BusKeys, signer: str, routing_key: str, args: list[Any], times: int = 1
+) -> None:
     body = json.dumps({"args": args, "kwargs": {}}).encode()
     correlation_id, reply_to = str(uuid.uuid4()), str(uuid.uuid4())
-    headers = keys.sign_request(signer, "nameko-rpc", routing_key, correlation_id, reply_to, body,
-                                time.time_ns() // 1_000_000)
+    headers = keys.sign_request(
+        signer,
+        "nameko-rpc",
+        routing_key,
+        correlation_id,
+        reply_to,
+        body,
+        time.time_ns() // 1_000_000,
+    )
     for _ in range(times):
-        publish_raw(uri, RPC, routing_key, body, headers, correlation_id=correlation_id, reply_to=reply_to)
+        publish_raw(
+            uri, RPC, routing_key, body, headers, correlation_id=correlation_id, reply_to=reply_to
+        )
 
 
 def test_a_signed_call_copied_and_sent_again_is_refused_as_a_replay(
     system: Running, secrets: dict[str, str]
 ) -> None:
     """A genuine call of notify, sent twice on notify's user: the first is answered, the copy refused."""
-    signed_request(system.stack.principal_uris["notify"], key_of(secrets, "notify"), "notify",
-                   "identity.contact_of", [f"pat_replay_{uuid.uuid4().hex[:8]}"], times=2)
-    trace = eventually(lambda: traces(system).find_one({"type": "access_denied", "rule": "R-BUS-REPLAY",
-                                                         "data.method": "identity.contact_of"}))
+    signed_request(
+        system.stack.principal_uris["notify"],
+        key_of(secrets, "notify"),
+        "notify",
+        "identity.contact_of",
+        [f"pat_replay_{uuid.uuid4().hex[:8]}"],
+        times=2,
+    )
+    trace = eventually(
+        lambda: traces(system).find_one(
+            {"type": "access_denied", "rule": "R-BUS-REPLAY", "data.method": "identity.contact_of"}
+        )
+    )
     assert trace["data"]["caller"] == "notify" and "a replay" in trace["data"]["reason"]

@@ -43,19 +43,50 @@ def fhir(document_id: str) -> str:
 # Every path naming a document by id: (name, request maker). Each is given the INS and the id.
 PATHS: list[tuple[str, Callable[[httpx.Client, str, str, Headers], httpx.Response]]] = [
     ("read", lambda h, ins, d, who: h.get(f"/api/v1/patients/{ins}/documents/{d}", headers=who)),
-    ("content", lambda h, ins, d, who: h.get(f"/api/v1/patients/{ins}/documents/{d}/content", headers=who)),
-    ("replace", lambda h, ins, d, who: h.post(f"/api/v1/patients/{ins}/documents/{d}/replacement", headers=who,
-                                              json=document(b"%PDF-1.4 v2 " + uuid.uuid4().bytes))),
-    ("delete", lambda h, ins, d, who: h.delete(f"/api/v1/patients/{ins}/documents/{d}", headers=who)),
-    ("archive", lambda h, ins, d, who: h.post(f"/api/v1/patients/{ins}/documents/{d}/archive", headers=who)),
-    ("unarchive", lambda h, ins, d, who: h.post(f"/api/v1/patients/{ins}/documents/{d}/unarchive", headers=who)),
-    ("release", lambda h, ins, d, who: h.post(f"/api/v1/patients/{ins}/documents/{d}/release", headers=who)),
-    ("visibility", lambda h, ins, d, who: h.put(f"/api/v1/patients/{ins}/documents/{d}/visibility", headers=who,
-                                                json={"masked": True})),
+    (
+        "content",
+        lambda h, ins, d, who: h.get(f"/api/v1/patients/{ins}/documents/{d}/content", headers=who),
+    ),
+    (
+        "replace",
+        lambda h, ins, d, who: h.post(
+            f"/api/v1/patients/{ins}/documents/{d}/replacement",
+            headers=who,
+            json=document(b"%PDF-1.4 v2 " + uuid.uuid4().bytes),
+        ),
+    ),
+    (
+        "delete",
+        lambda h, ins, d, who: h.delete(f"/api/v1/patients/{ins}/documents/{d}", headers=who),
+    ),
+    (
+        "archive",
+        lambda h, ins, d, who: h.post(f"/api/v1/patients/{ins}/documents/{d}/archive", headers=who),
+    ),
+    (
+        "unarchive",
+        lambda h, ins, d, who: h.post(
+            f"/api/v1/patients/{ins}/documents/{d}/unarchive", headers=who
+        ),
+    ),
+    (
+        "release",
+        lambda h, ins, d, who: h.post(f"/api/v1/patients/{ins}/documents/{d}/release", headers=who),
+    ),
+    (
+        "visibility",
+        lambda h, ins, d, who: h.put(
+            f"/api/v1/patients/{ins}/documents/{d}/visibility", headers=who, json={"masked": True}
+        ),
+    ),
     ("fhir read", lambda h, ins, d, who: h.get(f"/fhir/DocumentReference/{fhir(d)}", headers=who)),
     ("fhir binary", lambda h, ins, d, who: h.get(f"/fhir/Binary/{fhir(d)}", headers=who)),
-    ("fhir binary json", lambda h, ins, d, who: h.get(f"/fhir/Binary/{fhir(d)}",
-                                                      headers={**who, "Accept": "application/fhir+json"})),
+    (
+        "fhir binary json",
+        lambda h, ins, d, who: h.get(
+            f"/fhir/Binary/{fhir(d)}", headers={**who, "Accept": "application/fhir+json"}
+        ),
+    ),
 ]
 VARYING_HEADERS = {"x-request-id", "date"}
 
@@ -75,16 +106,26 @@ def hidden(system: Running) -> list[Hidden]:
     """One document hidden from its caller for each reason a document can be hidden."""
     api = Api(system.http, system.mailbox)
     http = system.http
-    ins, patient, author = api.dossier_with_consenting_doctor(f"cache-{uuid.uuid4().hex[:6]}@patients.dmp-test.fr")
+    ins, patient, author = api.dossier_with_consenting_doctor(
+        f"cache-{uuid.uuid4().hex[:6]}@patients.dmp-test.fr"
+    )
 
     def deposit(headers: Headers, raw: bytes, **fields: Any) -> str:
-        response = http.post(f"/api/v1/patients/{ins}/documents", json=document(raw, **fields), headers=headers)
+        response = http.post(
+            f"/api/v1/patients/{ins}/documents", json=document(raw, **fields), headers=headers
+        )
         assert response.status_code == 201, response.text
         return str(response.json()["document_id"])
 
     masked = deposit(author, b"%PDF-1.4 masque")
-    assert http.put(f"/api/v1/patients/{ins}/documents/{masked}/visibility", json={"masked": True},
-                    headers=patient).status_code == 200
+    assert (
+        http.put(
+            f"/api/v1/patients/{ins}/documents/{masked}/visibility",
+            json={"masked": True},
+            headers=patient,
+        ).status_code
+        == 200
+    )
     _, colleague = api.professional("10")
     assert http.post(f"/api/v1/patients/{ins}/consents", headers=colleague).status_code == 201
 
@@ -96,9 +137,13 @@ def hidden(system: Running) -> list[Hidden]:
     _, stranger = api.professional("10")  # no consent at all: FHIR reads by id alone
 
     other_ins, _, other_doctor = api.dossier_with_consenting_doctor(
-        f"autre-{uuid.uuid4().hex[:6]}@patients.dmp-test.fr")
-    theirs = http.post(f"/api/v1/patients/{other_ins}/documents", json=document(b"%PDF-1.4 autre"),
-                       headers=other_doctor).json()["document_id"]
+        f"autre-{uuid.uuid4().hex[:6]}@patients.dmp-test.fr"
+    )
+    theirs = http.post(
+        f"/api/v1/patients/{other_ins}/documents",
+        json=document(b"%PDF-1.4 autre"),
+        headers=other_doctor,
+    ).json()["document_id"]
     return [
         Hidden("masked by the patient", ins, colleague, masked),
         Hidden("outside the matrix row", ins, pharmacist, summary),
@@ -109,7 +154,8 @@ def hidden(system: Running) -> list[Hidden]:
 
 
 def test_every_path_by_document_id_answers_a_hidden_document_like_an_unknown_one(
-    system: Running, hidden: list[Hidden],
+    system: Running,
+    hidden: list[Hidden],
 ) -> None:
     differences = []
     for case in hidden:
@@ -117,7 +163,9 @@ def test_every_path_by_document_id_answers_a_hidden_document_like_an_unknown_one
             if case.why == "no consent (by id alone)" and not name.startswith("fhir"):
                 continue  # through the dossier the INS is named: the refusal is about the dossier, not the id
             missing = unknown_id()
-            observed_hidden = seen_as(call(system.http, case.ins, case.document_id, case.caller), case.document_id)
+            observed_hidden = seen_as(
+                call(system.http, case.ins, case.document_id, case.caller), case.document_id
+            )
             observed_missing = seen_as(call(system.http, case.ins, missing, case.caller), missing)
             if observed_hidden != observed_missing:
                 differences.append((case.why, name, observed_hidden, observed_missing))
@@ -125,19 +173,38 @@ def test_every_path_by_document_id_answers_a_hidden_document_like_an_unknown_one
     assert differences == []
 
 
-def test_a_refusal_answered_as_missing_is_traced_with_its_real_rule(system: Running, hidden: list[Hidden]) -> None:
+def test_a_refusal_answered_as_missing_is_traced_with_its_real_rule(
+    system: Running, hidden: list[Hidden]
+) -> None:
     by_why = {case.why: case for case in hidden}
     client: MongoClient[dict[str, Any]] = MongoClient(system.stack.env["MONGO_URI"], tz_aware=True)
     traces = client[f"{system.stack.env['DMP_MONGO_DATABASE_PREFIX']}_audit"].traces
     try:
         matrix = by_why["outside the matrix row"]
-        assert system.http.post(f"/api/v1/patients/{matrix.ins}/documents/{matrix.document_id}/replacement",
-                                json=document(b"%PDF-1.4 v3"), headers=matrix.caller).status_code == 404
-        eventually(lambda: traces.find_one({"type": "access_denied", "rule": "R-MATRIX-CATEGORY",
-                                            "document_id": matrix.document_id}))
+        assert (
+            system.http.post(
+                f"/api/v1/patients/{matrix.ins}/documents/{matrix.document_id}/replacement",
+                json=document(b"%PDF-1.4 v3"),
+                headers=matrix.caller,
+            ).status_code
+            == 404
+        )
+        eventually(
+            lambda: traces.find_one(
+                {
+                    "type": "access_denied",
+                    "rule": "R-MATRIX-CATEGORY",
+                    "document_id": matrix.document_id,
+                }
+            )
+        )
         stranger = by_why["no consent (by id alone)"]
-        assert system.http.get(f"/fhir/Binary/{fhir(stranger.document_id)}",
-                               headers=stranger.caller).status_code == 404
+        assert (
+            system.http.get(
+                f"/fhir/Binary/{fhir(stranger.document_id)}", headers=stranger.caller
+            ).status_code
+            == 404
+        )
         eventually(lambda: traces.find_one({"type": "access_denied", "rule": "R-NO-CONSENT"}))
     finally:
         client.close()

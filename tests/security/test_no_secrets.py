@@ -18,10 +18,13 @@ PATTERNS = {
     "signed JWT": re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"),
     "key assigned to a secret setting": re.compile(
         r"\b[A-Z_]*(?:KEY|KEYS|SECRET|PASSWORD|TOKEN)\b['\"]?\s*[=:]\s*['\"]?(?:[\w.-]{1,32}:)?"
-        r"[A-Za-z0-9_+/-]{32,}={0,2}"),
+        r"[A-Za-z0-9_+/-]{32,}={0,2}"
+    ),
     "AWS access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
     # <placeholder> and $VARIABLE passwords are documentation, not secrets
-    "password in a URL": re.compile(r":/{2}(?!guest:guest@|user:password@)[^/\s:@'\"{}]+:(?![<$])[^/\s@'\"{}<>]{4,}@"),
+    "password in a URL": re.compile(
+        r":/{2}(?!guest:guest@|user:password@)[^/\s:@'\"{}]+:(?![<$])[^/\s@'\"{}<>]{4,}@"
+    ),
 }
 
 
@@ -30,7 +33,9 @@ def findings(text: str) -> list[str]:
 
 
 def tracked_files() -> list[Path]:
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
     return [ROOT / name for name in listed.decode().split("\0") if name]
 
 
@@ -38,28 +43,40 @@ def tracked_files() -> list[Path]:
 BEGIN, JWT_HEAD = "-----BEGIN ", "eyJ"
 
 
-@pytest.mark.parametrize("planted, kind", [
-    (BEGIN + "OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=", "private key"),
-    (BEGIN + "EC PRIVATE KEY-----", "private key"),
-    (f"Authorization: Bearer {JWT_HEAD}hbGciOiJFZERTQSJ9.{JWT_HEAD}zdWIiOiJwYXRfMSJ9.c2lnbmF0dXJlLW9mLTY0LWJ5dGVz",
-     "signed JWT"),
-    (f"DMP_TOKEN_SIGNING_KEY={SigningKey.generate('prod').serialise()}", "key assigned to a secret setting"),
-    ("DMP_MASTER_KEY" + ': "' + "q83vEjRWeJ" * 4 + 'q80="', "key assigned to a secret setting"),
-    ("aws_key = " + "AKIA" + "IOSFODNN7EXAMPLE", "AWS access key"),
-    ("MONGO_URI=mongodb://dmp:" + "S3cr3t-pass@mongo-0:27017/", "password in a URL"),
-])
+@pytest.mark.parametrize(
+    "planted, kind",
+    [
+        (BEGIN + "OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=", "private key"),
+        (BEGIN + "EC PRIVATE KEY-----", "private key"),
+        (
+            f"Authorization: Bearer {JWT_HEAD}hbGciOiJFZERTQSJ9.{JWT_HEAD}zdWIiOiJwYXRfMSJ9."
+            "c2lnbmF0dXJlLW9mLTY0LWJ5dGVz",
+            "signed JWT",
+        ),
+        (
+            f"DMP_TOKEN_SIGNING_KEY={SigningKey.generate('prod').serialise()}",
+            "key assigned to a secret setting",
+        ),
+        ("DMP_MASTER_KEY" + ': "' + "q83vEjRWeJ" * 4 + 'q80="', "key assigned to a secret setting"),
+        ("aws_key = " + "AKIA" + "IOSFODNN7EXAMPLE", "AWS access key"),
+        ("MONGO_URI=mongodb://dmp:" + "S3cr3t-pass@mongo-0:27017/", "password in a URL"),
+    ],
+)
 def test_the_scanner_finds_planted_secrets(planted: str, kind: str) -> None:
     assert kind in findings(planted)
 
 
-@pytest.mark.parametrize("harmless", [
-    "AMQP_URI=pyamqp://guest:guest@127.0.0.1:5672/",  # RabbitMQ's local default, documented
-    "set AMQP_URI=amqp://user:password@host:5672/ to point at it",
-    "AMQP_URI (amqps://dmp:<pw>@dmp-rabbitmq.dmp.svc:5671/dmp in prod)",
-    'MONGO_URI="mongodb://dmp:$MONGO_PASSWORD@mongodb:27017/"',
-    "DMP_TOKEN_SIGNING_KEY must be kid:<base64url seed>",
-    'forged = {"Authorization": "Bearer eyJhbGciOiJFZERTQSJ9.e30.AAAA"}',
-])
+@pytest.mark.parametrize(
+    "harmless",
+    [
+        "AMQP_URI=pyamqp://guest:guest@127.0.0.1:5672/",  # RabbitMQ's local default, documented
+        "set AMQP_URI=amqp://user:password@host:5672/ to point at it",
+        "AMQP_URI (amqps://dmp:<pw>@dmp-rabbitmq.dmp.svc:5671/dmp in prod)",
+        'MONGO_URI="mongodb://dmp:$MONGO_PASSWORD@mongodb:27017/"',
+        "DMP_TOKEN_SIGNING_KEY must be kid:<base64url seed>",
+        'forged = {"Authorization": "Bearer eyJhbGciOiJFZERTQSJ9.e30.AAAA"}',
+    ],
+)
 def test_the_scanner_leaves_placeholders_alone(harmless: str) -> None:
     assert findings(harmless) == []
 

@@ -26,16 +26,46 @@ from tests.identities import make_ins, make_rpps
 from tests.journeys import Deposit
 
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=True),
-    st.text(max_size=40), st.sampled_from(["", "10", "2026-11-23", "2026-02-30", "180017512345660", "rpps:10000000009",
-                                           "x" * 300, "é\u0000\u202e", "INVISIBLE_PATIENT", "MASQUE_PS", "email",
-                                           "sms", "fr", "application/pdf", "JVBERi0xLjQ=", "patient", "professional"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "",
+            "10",
+            "2026-11-23",
+            "2026-02-30",
+            "180017512345660",
+            "rpps:10000000009",
+            "x" * 300,
+            "é\u0000\u202e",
+            "INVISIBLE_PATIENT",
+            "MASQUE_PS",
+            "email",
+            "sms",
+            "fr",
+            "application/pdf",
+            "JVBERi0xLjQ=",
+            "patient",
+            "professional",
+        ]
+    ),
 )
-JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                                          max_size=4), max_leaves=12)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 INPUT_MODELS = sorted(
-    (model for _, model in inspect.getmembers(schemas, inspect.isclass)
-     if issubclass(model, schemas.Strict) and model is not schemas.Strict),
+    (
+        model
+        for _, model in inspect.getmembers(schemas, inspect.isclass)
+        if issubclass(model, schemas.Strict) and model is not schemas.Strict
+    ),
     key=lambda model: model.__name__,
 )
 
@@ -44,7 +74,9 @@ def payloads(model: type[BaseModel]) -> st.SearchStrategy[Any]:
     """Objects with the model's own field names (so validation goes deep), extra keys, or anything at all."""
     fields = {name: JSON for name in model.model_fields}
     shaped = st.fixed_dictionaries({}, optional=fields)
-    with_extra = st.builds(lambda a, b: {**a, **b}, shaped, st.dictionaries(st.text(max_size=8), JSON, max_size=2))
+    with_extra = st.builds(
+        lambda a, b: {**a, **b}, shaped, st.dictionaries(st.text(max_size=8), JSON, max_size=2)
+    )
     return st.one_of(shaped, with_extra, JSON)
 
 
@@ -59,7 +91,9 @@ def test_any_payload_gives_the_model_or_an_error_naming_each_field(model: type[B
             parsed = parse(model, payload)
         except InvalidInput as error:
             assert error.details and all(d["field"] and d["reason"] for d in error.details)
-            for detail in error.details:  # the reason never repeats what was sent (the schema's own words aside)
+            for detail in (
+                error.details
+            ):  # the reason never repeats what was sent (the schema's own words aside)
                 for value in _strings(payload):
                     if len(value) >= 8 and value not in schema_text:
                         assert value not in detail["reason"]
@@ -79,75 +113,166 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def rpc_calls(deposit: Deposit) -> dict[str, tuple[type[BaseModel] | None, Callable[[Any, Any], Any]]]:
+def rpc_calls(
+    deposit: Deposit,
+) -> dict[str, tuple[type[BaseModel] | None, Callable[[Any, Any], Any]]]:
     """Every RPC that takes a payload: (its schema, how to call it with a generated payload)."""
     p, d, ins, doc = deposit.patient, deposit.doctor, deposit.ins, deposit.document_id
     return {
-        "identity.register_patient": (schemas.PatientRegistration, lambda c, x: c.identity.register_patient(x)),
-        "identity.register_professional": (schemas.ProfessionalRegistration,
-                                           lambda c, x: c.identity.register_professional(x)),
-        "identity.register_agent": (schemas.AgentRegistration, lambda c, x: c.identity.register_agent(x)),
-        "identity.register_system": (schemas.SystemRegistration, lambda c, x: c.identity.register_system(x)),
-        "identity.add_representative": (schemas.Representation, lambda c, x: c.identity.add_representative(ins, x)),
-        "identity.issue_dev_token": (schemas.DevTokenRequest, lambda c, x: c.identity.issue_dev_token(x)),
-        "identity.request_login_code": (schemas.LoginCodeRequest,
-                                        lambda c, x: c.identity.request_login_code(x, "10.9.8.7")),
-        "identity.login_with_code": (schemas.LoginCodeCheck, lambda c, x: c.identity.login_with_code(x, "10.9.8.6")),
-        "identity.request_contact_change": (schemas.ContactChange,
-                                            lambda c, x: c.identity.request_contact_change(p, ins, x)),
-        "identity.confirm_contact_change": (schemas.ContactCode,
-                                            lambda c, x: c.identity.confirm_contact_change(p, ins, x)),
-        "identity.refresh": (schemas.RefreshRequest, lambda c, x: c.identity.refresh(x, "10.9.8.5")),
+        "identity.register_patient": (
+            schemas.PatientRegistration,
+            lambda c, x: c.identity.register_patient(x),
+        ),
+        "identity.register_professional": (
+            schemas.ProfessionalRegistration,
+            lambda c, x: c.identity.register_professional(x),
+        ),
+        "identity.register_agent": (
+            schemas.AgentRegistration,
+            lambda c, x: c.identity.register_agent(x),
+        ),
+        "identity.register_system": (
+            schemas.SystemRegistration,
+            lambda c, x: c.identity.register_system(x),
+        ),
+        "identity.add_representative": (
+            schemas.Representation,
+            lambda c, x: c.identity.add_representative(ins, x),
+        ),
+        "identity.issue_dev_token": (
+            schemas.DevTokenRequest,
+            lambda c, x: c.identity.issue_dev_token(x),
+        ),
+        "identity.request_login_code": (
+            schemas.LoginCodeRequest,
+            lambda c, x: c.identity.request_login_code(x, "10.9.8.7"),
+        ),
+        "identity.login_with_code": (
+            schemas.LoginCodeCheck,
+            lambda c, x: c.identity.login_with_code(x, "10.9.8.6"),
+        ),
+        "identity.request_contact_change": (
+            schemas.ContactChange,
+            lambda c, x: c.identity.request_contact_change(p, ins, x),
+        ),
+        "identity.confirm_contact_change": (
+            schemas.ContactCode,
+            lambda c, x: c.identity.confirm_contact_change(p, ins, x),
+        ),
+        "identity.refresh": (
+            schemas.RefreshRequest,
+            lambda c, x: c.identity.refresh(x, "10.9.8.5"),
+        ),
         "identity.logout": (schemas.RefreshRequest, lambda c, x: c.identity.logout(p, x)),
-        "identity.request_card_challenge": (schemas.CardChallengeRequest,
-                                            lambda c, x: c.identity.request_card_challenge(x, "10.9.8.4")),
-        "identity.login_with_card": (schemas.CardLogin, lambda c, x: c.identity.login_with_card(x, "10.9.8.3")),
-        "identity.login_with_external": (schemas.ExternalLogin,
-                                         lambda c, x: c.identity.login_with_external(x, "10.9.8.2")),
-        "consent.record_consent": (schemas.Authorisation, lambda c, x: c.consent.record_consent(d, ins, x)),
-        "consent.join_care_team": (schemas.CareTeamMembership, lambda c, x: c.consent.join_care_team(d, ins, x)),
-        "consent.declare_medecin_traitant": (schemas.MedecinTraitantDeclaration,
-                                             lambda c, x: c.consent.declare_medecin_traitant(d, ins, x)),
-        "consent.confirm_medecin_traitant": (schemas.ProfessionalRef,
-                                             lambda c, x: c.consent.confirm_medecin_traitant(p, ins, x)),
+        "identity.request_card_challenge": (
+            schemas.CardChallengeRequest,
+            lambda c, x: c.identity.request_card_challenge(x, "10.9.8.4"),
+        ),
+        "identity.login_with_card": (
+            schemas.CardLogin,
+            lambda c, x: c.identity.login_with_card(x, "10.9.8.3"),
+        ),
+        "identity.login_with_external": (
+            schemas.ExternalLogin,
+            lambda c, x: c.identity.login_with_external(x, "10.9.8.2"),
+        ),
+        "consent.record_consent": (
+            schemas.Authorisation,
+            lambda c, x: c.consent.record_consent(d, ins, x),
+        ),
+        "consent.join_care_team": (
+            schemas.CareTeamMembership,
+            lambda c, x: c.consent.join_care_team(d, ins, x),
+        ),
+        "consent.declare_medecin_traitant": (
+            schemas.MedecinTraitantDeclaration,
+            lambda c, x: c.consent.declare_medecin_traitant(d, ins, x),
+        ),
+        "consent.confirm_medecin_traitant": (
+            schemas.ProfessionalRef,
+            lambda c, x: c.consent.confirm_medecin_traitant(p, ins, x),
+        ),
         "consent.break_glass": (schemas.BreakGlass, lambda c, x: c.consent.break_glass(d, ins, x)),
         "consent.decide": (schemas.DocumentFacts, lambda c, x: c.consent.decide(d, ins, "read", x)),
-        "consent.withdraw_consent": (schemas.ProfessionalRef, lambda c, x: c.consent.withdraw_consent(p, ins, x)),
-        "consent.object_to_care_team": (schemas.ProfessionalRef,
-                                        lambda c, x: c.consent.object_to_care_team(p, ins, x)),
+        "consent.withdraw_consent": (
+            schemas.ProfessionalRef,
+            lambda c, x: c.consent.withdraw_consent(p, ins, x),
+        ),
+        "consent.object_to_care_team": (
+            schemas.ProfessionalRef,
+            lambda c, x: c.consent.object_to_care_team(p, ins, x),
+        ),
         "consent.block": (schemas.ProfessionalRef, lambda c, x: c.consent.block(p, ins, x)),
-        "consent.set_emergency_oppositions": (schemas.EmergencyOppositions,
-                                              lambda c, x: c.consent.set_emergency_oppositions(p, ins, x)),
-        "consent.authorise_occupational_doctor": (schemas.ProfessionalRef,
-                                                  lambda c, x: c.consent.authorise_occupational_doctor(p, ins, x)),
+        "consent.set_emergency_oppositions": (
+            schemas.EmergencyOppositions,
+            lambda c, x: c.consent.set_emergency_oppositions(p, ins, x),
+        ),
+        "consent.authorise_occupational_doctor": (
+            schemas.ProfessionalRef,
+            lambda c, x: c.consent.authorise_occupational_doctor(p, ins, x),
+        ),
         "dossier.open": (schemas.DossierOpening, lambda c, x: c.dossier.open(d, x)),
-        "dossier.add_document": (schemas.DocumentSubmission, lambda c, x: c.dossier.add_document(d, ins, x)),
-        "dossier.replace_document": (schemas.DocumentSubmission,
-                                     lambda c, x: c.dossier.replace_document(d, ins, doc, x)),
-        "dossier.set_visibility": (schemas.VisibilityChange, lambda c, x: c.dossier.set_visibility(p, ins, doc, x)),
+        "dossier.add_document": (
+            schemas.DocumentSubmission,
+            lambda c, x: c.dossier.add_document(d, ins, x),
+        ),
+        "dossier.replace_document": (
+            schemas.DocumentSubmission,
+            lambda c, x: c.dossier.replace_document(d, ins, doc, x),
+        ),
+        "dossier.set_visibility": (
+            schemas.VisibilityChange,
+            lambda c, x: c.dossier.set_visibility(p, ins, doc, x),
+        ),
         "dossier.search": (schemas.DocumentSearch, lambda c, x: c.dossier.search(d, ins, x)),
-        "dossier.update_personal_space": (schemas.PersonalSpaceUpdate,
-                                          lambda c, x: c.dossier.update_personal_space(p, ins, x)),
+        "dossier.update_personal_space": (
+            schemas.PersonalSpaceUpdate,
+            lambda c, x: c.dossier.update_personal_space(p, ins, x),
+        ),
         "dossier.add_reimbursements": (None, lambda c, x: c.dossier.add_reimbursements(d, x)),
-        "dossier.reimbursements": (schemas.ReimbursementSearch, lambda c, x: c.dossier.reimbursements(p, ins, x)),
+        "dossier.reimbursements": (
+            schemas.ReimbursementSearch,
+            lambda c, x: c.dossier.reimbursements(p, ins, x),
+        ),
         # sealed as identity seals it: the fuzz reaches what notify does with the message it opens
-        "notify.deliver_identity_message": (schemas.IdentityMessage, lambda c, x: c.notify.deliver_identity_message(
-            {"sealed": seal_json(secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), x, schemas.IDENTITY_MESSAGE)})),
-        "notify.set_preferences": (schemas.NotificationPreferences,
-                                   lambda c, x: c.notify.set_preferences(p, ins, x)),
+        "notify.deliver_identity_message": (
+            schemas.IdentityMessage,
+            lambda c, x: c.notify.deliver_identity_message(
+                {
+                    "sealed": seal_json(
+                        secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), x, schemas.IDENTITY_MESSAGE
+                    )
+                }
+            ),
+        ),
+        "notify.set_preferences": (
+            schemas.NotificationPreferences,
+            lambda c, x: c.notify.set_preferences(p, ins, x),
+        ),
         "audit.history": (schemas.HistoryQuery, lambda c, x: c.audit.history(p, ins, x)),
     }
 
 
-def fuzz(cluster: Any, deposit: Deposit, name: str, model: type[BaseModel] | None,
-         call: Callable[[Any, Any], Any]) -> int:
+def fuzz(
+    cluster: Any,
+    deposit: Deposit,
+    name: str,
+    model: type[BaseModel] | None,
+    call: Callable[[Any, Any], Any],
+) -> int:
     """Call one RPC with generated payloads; how many were tried."""
     tried = 0
     ids = st.sampled_from([make_ins(), make_rpps(), deposit.ins, "rpps:" + deposit.doctor_rpps])
 
-    @settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(payload=st.one_of(payloads(model) if model else JSON,
-                             st.builds(lambda i: {"ins": i, "professional_id": i}, ids)))
+    @settings(
+        max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        payload=st.one_of(
+            payloads(model) if model else JSON,
+            st.builds(lambda i: {"ins": i, "professional_id": i}, ids),
+        )
+    )
     def check(payload: Any) -> None:
         nonlocal tried
         tried += 1
@@ -163,9 +288,12 @@ def fuzz(cluster: Any, deposit: Deposit, name: str, model: type[BaseModel] | Non
 
 
 def test_every_rpc_answers_generated_payloads_with_a_result_or_one_of_our_errors(
-    cluster: Any, deposit: Deposit,
+    cluster: Any,
+    deposit: Deposit,
 ) -> None:
     calls = rpc_calls(deposit)
     tried = sum(fuzz(cluster, deposit, name, model, call) for name, (model, call) in calls.items())
-    print(f"\n{tried} generated payloads over {len(calls)} RPCs: each answered a result or one of our errors")
+    print(
+        f"\n{tried} generated payloads over {len(calls)} RPCs: each answered a result or one of our errors"
+    )
     assert tried >= 20 * len(calls)

@@ -34,11 +34,17 @@ class Streamed:
     response: bytes
 
 
-def stream_chunked(system: Running, method: str, path: str, total: int, headers: dict[str, str]) -> Streamed:
+def stream_chunked(
+    system: Running, method: str, path: str, total: int, headers: dict[str, str]
+) -> Streamed:
     """Send `total` bytes as a chunked body, 1 MiB a chunk, reading the server's answer as soon as there is one."""
     address = urlsplit(system.stack.gateway_url)
-    head = f"{method} {path} HTTP/1.1\r\nHost: {address.netloc}\r\nTransfer-Encoding: chunked\r\n" \
-           f"Content-Type: application/json\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: {address.netloc}\r\nTransfer-Encoding: chunked\r\n"
+        f"Content-Type: application/json\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        + "\r\n"
+    )
     frame = f"{CHUNK:x}\r\n".encode() + b"[" * CHUNK + b"\r\n"
     with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
         sock.sendall(head.encode())
@@ -54,11 +60,13 @@ def stream_chunked(system: Running, method: str, path: str, total: int, headers:
                     sent += CHUNK
             readable, writable, _ = select.select([sock], [sock] if pending else [], [], 30)
             if not readable and not writable:
-                raise AssertionError(f"the server neither answered nor read for 30 s ({sent} bytes sent)")
+                raise AssertionError(
+                    f"the server neither answered nor read for 30 s ({sent} bytes sent)"
+                )
             if readable:
                 break
             try:
-                pending = pending[sock.send(pending):]
+                pending = pending[sock.send(pending) :]
             except (BrokenPipeError, ConnectionResetError):
                 break  # closed on us: its answer is waiting in our receive buffer
         finished = total == -1 and not pending
@@ -75,8 +83,14 @@ def status_and_body(streamed: Streamed) -> tuple[int, dict[str, object]]:
     """The first answer's status and JSON body (what follows it, if anything, is not ours to read)."""
     head, _, rest = streamed.response.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
     body = rest[:length]
     return status, json.loads(body) if body.startswith(b"{") else {}
 
@@ -89,23 +103,29 @@ def peak_memory(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-@pytest.mark.parametrize(("method", "path", "with_token"), [
-    ("POST", "/api/v1/patients/{ins}/documents", True),
-    ("POST", "/api/v1/patients/{ins}/documents", False),
-    ("POST", "/api/v1/login/patient/code", False),
-    ("POST", "/fhir", True),
-    ("GET", "/api/v1/patients/{ins}/documents", True),
-    ("POST", "/patient/login", False),
-    ("POST", "/no/such/route", False),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "with_token"),
+    [
+        ("POST", "/api/v1/patients/{ins}/documents", True),
+        ("POST", "/api/v1/patients/{ins}/documents", False),
+        ("POST", "/api/v1/login/patient/code", False),
+        ("POST", "/fhir", True),
+        ("GET", "/api/v1/patients/{ins}/documents", True),
+        ("POST", "/patient/login", False),
+        ("POST", "/no/such/route", False),
+    ],
+)
 def test_item12_a_chunked_body_over_the_limit_is_refused_413_before_it_is_all_read(
-        system: Running, api: Api, method: str, path: str, with_token: bool) -> None:
+    system: Running, api: Api, method: str, path: str, with_token: bool
+) -> None:
     email = f"chunked-{abs(hash((method, path, with_token)))}@patients.dmp-test.fr"
     ins, _, doctor = api.dossier_with_consenting_doctor(email)
     gateway = system.stack.processes.child("gateway").pid
     before = peak_memory(gateway)
     total = 8 * LIMIT
-    streamed = stream_chunked(system, method, path.replace("{ins}", ins), total, doctor if with_token else {})
+    streamed = stream_chunked(
+        system, method, path.replace("{ins}", ins), total, doctor if with_token else {}
+    )
     status, body = status_and_body(streamed)
     assert status == 413, streamed.response[:500]
     if not path.startswith("/patient/"):  # the pages answer with a page in the patient's language
@@ -117,26 +137,41 @@ def test_item12_a_chunked_body_over_the_limit_is_refused_413_before_it_is_all_re
     assert system.http.get("/health").status_code == 200  # and it goes on serving
 
 
-def test_item12_a_chunked_body_under_the_limit_still_goes_through(system: Running, api: Api) -> None:
+def test_item12_a_chunked_body_under_the_limit_still_goes_through(
+    system: Running, api: Api
+) -> None:
     ins, _, doctor = api.dossier_with_consenting_doctor("chunked-small@patients.dmp-test.fr")
-    document = {"category": "10", "type_code": "11488-4", "title": "Consultation", "care_date": "2026-11-20",
-                "format": "application/pdf", "content": "JVBERi0xLjQgY2h1bmtlZA=="}
+    document = {
+        "category": "10",
+        "type_code": "11488-4",
+        "title": "Consultation",
+        "care_date": "2026-11-20",
+        "format": "application/pdf",
+        "content": "JVBERi0xLjQgY2h1bmtlZA==",
+    }
     raw = json.dumps(document).encode()
 
     def pieces() -> Iterator[bytes]:
         for start in range(0, len(raw), 16):
-            yield raw[start:start + 16]
+            yield raw[start : start + 16]
 
-    response = system.http.post(f"/api/v1/patients/{ins}/documents", content=pieces(),
-                                headers={**doctor, "Content-Type": "application/json"})
+    response = system.http.post(
+        f"/api/v1/patients/{ins}/documents",
+        content=pieces(),
+        headers={**doctor, "Content-Type": "application/json"},
+    )
     assert response.request.headers.get("transfer-encoding") == "chunked"
     assert response.status_code == 201, response.text
 
 
-def test_item12_a_declared_content_length_over_the_limit_is_refused_before_reading(system: Running) -> None:
+def test_item12_a_declared_content_length_over_the_limit_is_refused_before_reading(
+    system: Running,
+) -> None:
     address = urlsplit(system.stack.gateway_url)
     with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
-        sock.sendall(f"POST /api/v1/login/patient/code HTTP/1.1\r\nHost: {address.netloc}\r\n"
-                     f"Content-Type: application/json\r\nContent-Length: {LIMIT + 1}\r\n\r\n".encode())
+        sock.sendall(
+            f"POST /api/v1/login/patient/code HTTP/1.1\r\nHost: {address.netloc}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {LIMIT + 1}\r\n\r\n".encode()
+        )
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]

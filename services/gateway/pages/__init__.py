@@ -32,7 +32,11 @@ __all__ = ["PAGES", "PRO", "error_page", "install"]
 def install(app: FastAPI) -> None:
     app.include_router(routes.router(), prefix=PAGES)
     app.include_router(pro_routes.router(), prefix=PRO)
-    app.mount(f"{PAGES}/static", StaticFiles(directory=Path(__file__).parent / "static"), name="pages-static")
+    app.mount(
+        f"{PAGES}/static",
+        StaticFiles(directory=Path(__file__).parent / "static"),
+        name="pages-static",
+    )
 
     @app.exception_handler(LoginRequired)
     def login_required(request: Request, _: LoginRequired) -> Response:
@@ -59,11 +63,17 @@ def current_visit(request: Request) -> Visit:
     known = getattr(request.state, "visit", None)
     if isinstance(known, Visit):
         return known
-    return Visit(request, language_of(request), request.cookies.get(CSRF_COOKIE, ""),
-                 space_of(request.url.path) or PATIENT_SPACE)
+    return Visit(
+        request,
+        language_of(request),
+        request.cookies.get(CSRF_COOKIE, ""),
+        space_of(request.url.path) or PATIENT_SPACE,
+    )
 
 
-def error_page(request: Request, status: int, code: str, detail: str, extra: dict[str, Any]) -> Response:
+def error_page(
+    request: Request, status: int, code: str, detail: str, extra: dict[str, Any]
+) -> Response:
     """A refusal or failure as a page in the visitor's language, with the request id for support."""
     if status == 401:  # the session ended (logout elsewhere, account suspended): log in again
         return to_login(request)
@@ -86,5 +96,11 @@ def error_page(request: Request, status: int, code: str, detail: str, extra: dic
         summary = current.t(key) if key in routes.KNOWN_CODES else detail
         if not reasons and detail and current.language == "en":
             reasons.append(detail)
-    return routes.render(current, "error.html", status, summary=summary, reasons=reasons,
-                         request_id=getattr(request.state, "request_id", None))
+    return routes.render(
+        current,
+        "error.html",
+        status,
+        summary=summary,
+        reasons=reasons,
+        request_id=getattr(request.state, "request_id", None),
+    )

@@ -29,7 +29,16 @@ from services.common.issuers import TrustedIssuer, trusted_issuers
 FLOW_COOKIE = "dmp_pro_login"
 FLOW_SECONDS = 600  # a login left at the identity provider longer than this starts again
 CALLBACK = "/login/callback"
-REFUSALS = ("no_login", "state", "issuer", "provider", "code", "token", "unavailable", "misconfigured")
+REFUSALS = (
+    "no_login",
+    "state",
+    "issuer",
+    "provider",
+    "code",
+    "token",
+    "unavailable",
+    "misconfigured",
+)
 
 
 class LoginRefused(Exception):
@@ -53,8 +62,14 @@ class Flow:
 
     @classmethod
     def start(cls, issuer: str, redirect_uri: str, now: float) -> Flow:
-        return cls(issuer, secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48),
-                   redirect_uri, now)
+        return cls(
+            issuer,
+            secrets.token_urlsafe(24),
+            secrets.token_urlsafe(24),
+            secrets.token_urlsafe(48),
+            redirect_uri,
+            now,
+        )
 
     @property
     def challenge(self) -> str:
@@ -78,7 +93,11 @@ class Flow:
 
 def s256(verifier: str) -> str:
     """The PKCE S256 challenge of a verifier (RFC 7636 §4.2)."""
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())
+        .rstrip(b"=")
+        .decode()
+    )
 
 
 def login_issuer() -> TrustedIssuer:
@@ -86,7 +105,9 @@ def login_issuer() -> TrustedIssuer:
     trusted = trusted_issuers()
     chosen = os.environ.get("DMP_PRO_OIDC_ISSUER") or next(iter(trusted), "")
     if chosen not in trusted:
-        raise LoginRefused("misconfigured", "DMP_PRO_OIDC_ISSUER must be one of DMP_TRUSTED_ISSUERS")
+        raise LoginRefused(
+            "misconfigured", "DMP_PRO_OIDC_ISSUER must be one of DMP_TRUSTED_ISSUERS"
+        )
     return trusted[chosen]
 
 
@@ -99,7 +120,8 @@ def _discovery(issuer: str) -> dict[str, Any]:
     except (httpx.HTTPError, ValueError):
         raise LoginRefused("unavailable") from None
     if document.get("issuer") != issuer or not all(
-            isinstance(document.get(k), str) for k in ("authorization_endpoint", "token_endpoint")):
+        isinstance(document.get(k), str) for k in ("authorization_endpoint", "token_endpoint")
+    ):
         raise LoginRefused("misconfigured", "the issuer's discovery document does not name it")
     return document
 
@@ -110,11 +132,19 @@ def discovery(issuer: str) -> dict[str, Any]:
 
 
 def authorization_url(issuer: TrustedIssuer, flow: Flow) -> str:
-    query = urlencode({
-        "response_type": "code", "client_id": issuer.audience, "redirect_uri": flow.redirect_uri,
-        "scope": "openid", "state": flow.state, "nonce": flow.nonce, "code_challenge": flow.challenge,
-        "code_challenge_method": "S256", "acr_values": "eidas1",
-    })
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": issuer.audience,
+            "redirect_uri": flow.redirect_uri,
+            "scope": "openid",
+            "state": flow.state,
+            "nonce": flow.nonce,
+            "code_challenge": flow.challenge,
+            "code_challenge_method": "S256",
+            "acr_values": "eidas1",
+        }
+    )
     endpoint = str(discovery(issuer.issuer)["authorization_endpoint"])
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
@@ -136,12 +166,19 @@ def check_answer(flow: Flow, answer: dict[str, str]) -> str:
 
 def exchange(issuer: TrustedIssuer, flow: Flow, code: str) -> str:
     """The ID token for the code, from the issuer's token endpoint (with the PKCE verifier)."""
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": flow.redirect_uri,
-            "client_id": issuer.audience, "code_verifier": flow.verifier}
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": flow.redirect_uri,
+        "client_id": issuer.audience,
+        "code_verifier": flow.verifier,
+    }
     secret = os.environ.get("DMP_PRO_OIDC_CLIENT_SECRET")
     auth = (issuer.audience, secret) if secret else None
     try:
-        answer = httpx.post(str(discovery(issuer.issuer)["token_endpoint"]), data=form, auth=auth, timeout=10)
+        answer = httpx.post(
+            str(discovery(issuer.issuer)["token_endpoint"]), data=form, auth=auth, timeout=10
+        )
     except httpx.HTTPError:
         raise LoginRefused("unavailable") from None
     try:
@@ -149,7 +186,9 @@ def exchange(issuer: TrustedIssuer, flow: Flow, code: str) -> str:
     except ValueError:
         body = {}
     if answer.status_code != 200:
-        raise LoginRefused("code", str(body.get("error_description") or body.get("error") or answer.status_code))
+        raise LoginRefused(
+            "code", str(body.get("error_description") or body.get("error") or answer.status_code)
+        )
     id_token = body.get("id_token") if isinstance(body, dict) else None
     if not isinstance(id_token, str) or not id_token:
         raise LoginRefused("token", "the token endpoint gave no ID token")

@@ -40,11 +40,21 @@ from services.gateway.pages.session import PRO, PRO_SPACE, Cookie, Visit, start_
 from services.gateway.pages.viewers import served_part, shown_for
 from services.gateway.rpc import services
 
-PATIENT_COOKIE = "dmp_pro_patient"  # the patient whose traits this professional checked, for these pages
+PATIENT_COOKIE = (
+    "dmp_pro_patient"  # the patient whose traits this professional checked, for these pages
+)
 PAGE_SIZE = 20
 FILTERS = ("category", "type_code", "author_id", "care_from", "care_to", "cursor")
-LOGIN_STATUS = {"no_login": 400, "state": 400, "issuer": 400, "provider": 401, "code": 401, "token": 401,
-                "unavailable": 503, "misconfigured": 503}
+LOGIN_STATUS = {
+    "no_login": 400,
+    "state": 400,
+    "issuer": 400,
+    "provider": 401,
+    "code": 401,
+    "token": 401,
+    "unavailable": 503,
+    "misconfigured": 503,
+}
 
 
 def pro_visit(request: Request) -> Visit:
@@ -98,19 +108,26 @@ def back_to_search(current: Visit) -> Response:
     return current.redirect("/patients")
 
 
-def login_page(current: Visit, status: int = 200, refused: oidc.LoginRefused | None = None) -> Response:
+def login_page(
+    current: Visit, status: int = 200, refused: oidc.LoginRefused | None = None
+) -> Response:
     """The login page. Its form may lead to the identity provider: browsers apply form-action to the
     redirect that follows a form, so the provider's origin is allowed there, and nothing else."""
-    response = render(current, "pro_login.html", status,
-                      refused=current.t(f"pro.login.refused.{refused.reason}") if refused else None,
-                      detail=refused.detail if refused else "")
+    response = render(
+        current,
+        "pro_login.html",
+        status,
+        refused=current.t(f"pro.login.refused.{refused.reason}") if refused else None,
+        detail=refused.detail if refused else "",
+    )
     try:
         issuer = urlparse(oidc.login_issuer().issuer)
     except oidc.LoginRefused:
         return response
     if issuer.scheme in ("http", "https") and issuer.netloc:
         response.headers["Content-Security-Policy"] = PAGE_POLICY.replace(
-            "form-action 'self'", f"form-action 'self' {issuer.scheme}://{issuer.netloc}")
+            "form-action 'self'", f"form-action 'self' {issuer.scheme}://{issuer.netloc}"
+        )
     return response
 
 
@@ -124,13 +141,28 @@ def reads_only(current: Visit) -> bool:
     return current.actor is not None and Role.SAMU_REGULATOR in current.actor.roles
 
 
-def agreed_to(current: Visit, form: dict[str, str], checked: CheckedPatient, step: str,
-              act: Callable[[str, str], object], then: str, done: str) -> Response:
+def agreed_to(
+    current: Visit,
+    form: dict[str, str],
+    checked: CheckedPatient,
+    step: str,
+    act: Callable[[str, str], object],
+    then: str,
+    done: str,
+) -> Response:
     """A step the patient agreed to aloud (the box ticked), done by its service, or the patient's page again."""
     current.check_form(form)
     if form.get("patient_agreed") != "on":
         errors = {f"{step}_agreed": current.t(f"pro.{step}.required")}
-        return render(current, "pro_patient.html", 422, patient=checked.patient, errors=errors, until="", reason="")
+        return render(
+            current,
+            "pro_patient.html",
+            422,
+            patient=checked.patient,
+            errors=errors,
+            until="",
+            reason="",
+        )
     act(checked.token, checked.patient["ins"])
     return current.redirect(then, done)
 
@@ -159,13 +191,18 @@ def router() -> APIRouter:
         except oidc.LoginRefused as refused:
             return login_refused(current, refused)
         # Lax, not Strict: it must come back on the identity provider's redirect, a navigation from its site.
-        current.cookies.append(Cookie(oidc.FLOW_COOKIE, flow.cookie(), oidc.FLOW_SECONDS, samesite="lax"))
+        current.cookies.append(
+            Cookie(oidc.FLOW_COOKIE, flow.cookie(), oidc.FLOW_SECONDS, samesite="lax")
+        )
         return current.finish(RedirectResponse(target, status_code=303))
 
     @pages.get(oidc.CALLBACK, name="pro_login_callback")
     def login_callback(current: Current) -> Response:
-        answer = {key: value for key, value in current.request.query_params.items()
-                  if key in ("code", "state", "iss", "error", "error_description")}
+        answer = {
+            key: value
+            for key, value in current.request.query_params.items()
+            if key in ("code", "state", "iss", "error", "error_description")
+        }
         try:
             # Single use: whatever happens next, this login's flow is over.
             flow = oidc.Flow.from_cookie(current.request.cookies.get(oidc.FLOW_COOKIE), oidc.now())
@@ -176,8 +213,9 @@ def router() -> APIRouter:
                 raise oidc.LoginRefused("issuer")
             id_token = oidc.exchange(issuer, flow, code)
             try:
-                tokens = services().identity.login_with_external({"id_token": id_token, "nonce": flow.nonce},
-                                                                 client_address(current.request))
+                tokens = services().identity.login_with_external(
+                    {"id_token": id_token, "nonce": flow.nonce}, client_address(current.request)
+                )
             except Unauthenticated as refused:
                 raise oidc.LoginRefused("token", refused.message) from None
         except oidc.LoginRefused as refused:
@@ -207,13 +245,18 @@ def router() -> APIRouter:
     def find(current: Current, form: Form) -> Response:
         current.check_form(form)
         token = current.professional
-        fields = {"ins": form.get("ins", "").strip().upper().replace(" ", ""),
-                  "family_name": form.get("family_name", "").strip(), "birth_date": form.get("birth_date", "").strip()}
+        fields = {
+            "ins": form.get("ins", "").strip().upper().replace(" ", ""),
+            "family_name": form.get("family_name", "").strip(),
+            "birth_date": form.get("birth_date", "").strip(),
+        }
         try:
             check = schemas.IdentityCheck.model_validate(fields)
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
-            return render(current, "pro_search.html", 422, fields=fields, errors=errors, mismatch=False)
+            return render(
+                current, "pro_search.html", 422, fields=fields, errors=errors, mismatch=False
+            )
         try:
             services().identity.check_patient_identity(token, check.model_dump(mode="json"))
         except NotFound:  # an unknown INS or traits that differ: the same answer, and nothing shown
@@ -234,7 +277,9 @@ def router() -> APIRouter:
 
     @pages.get("/patient")
     def patient_page(current: Current, checked: Checked) -> Response:
-        return render(current, "pro_patient.html", patient=checked.patient, errors={}, until="", reason="")
+        return render(
+            current, "pro_patient.html", patient=checked.patient, errors={}, until="", reason=""
+        )
 
     @pages.post("/patient/consent")
     def consent(current: Current, form: Form, checked: Checked) -> Response:
@@ -249,21 +294,49 @@ def router() -> APIRouter:
         except ValidationError as error:
             errors.update(forms.field_errors(current.language, describe_items(error.errors())))
         if errors:
-            return render(current, "pro_patient.html", 422, patient=patient, errors=errors, until=until, reason="")
-        services().consent.record_consent(token, patient["ins"], authorisation.model_dump(mode="json"))
+            return render(
+                current,
+                "pro_patient.html",
+                422,
+                patient=patient,
+                errors=errors,
+                until=until,
+                reason="",
+            )
+        services().consent.record_consent(
+            token, patient["ins"], authorisation.model_dump(mode="json")
+        )
         return current.redirect("/patient", "consent")
 
     @pages.post("/patient/open")
     def open_dossier(current: Current, form: Form, checked: Checked) -> Response:
         """The professional opens the dossier with the patient's agreement (dossier decides who may)."""
-        return agreed_to(current, form, checked, "open", lambda token, ins: services().dossier.open(
-            token, {"ins": ins, "patient_consent": True}), "/patient", "dossier_opened")
+        return agreed_to(
+            current,
+            form,
+            checked,
+            "open",
+            lambda token, ins: services().dossier.open(
+                token, {"ins": ins, "patient_consent": True}
+            ),
+            "/patient",
+            "dossier_opened",
+        )
 
     @pages.post("/patient/medecin-traitant")
     def propose_medecin_traitant(current: Current, form: Form, checked: Checked) -> Response:
         """A pending proposal: nothing is granted until the patient confirms it (consent decides who may)."""
-        return agreed_to(current, form, checked, "mt", lambda token, ins: services().consent.declare_medecin_traitant(
-            token, ins, {"patient_agreed": True}), "/patient", "mt_proposed")
+        return agreed_to(
+            current,
+            form,
+            checked,
+            "mt",
+            lambda token, ins: services().consent.declare_medecin_traitant(
+                token, ins, {"patient_agreed": True}
+            ),
+            "/patient",
+            "mt_proposed",
+        )
 
     @pages.post("/patient/emergency")
     def emergency(current: Current, form: Form, checked: Checked) -> Response:
@@ -276,7 +349,15 @@ def router() -> APIRouter:
             request = schemas.BreakGlass.model_validate({"reason": reason})
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
-            return render(current, "pro_patient.html", 422, patient=patient, errors=errors, until="", reason=reason)
+            return render(
+                current,
+                "pro_patient.html",
+                422,
+                patient=patient,
+                errors=errors,
+                until="",
+                reason=reason,
+            )
         services().consent.break_glass(token, patient["ins"], request.model_dump(mode="json"))
         return current.redirect("/dossier", "emergency_started")
 
@@ -294,35 +375,69 @@ def router() -> APIRouter:
             search = schemas.DocumentSearch.model_validate(query)
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
-            return render(current, "pro_dossier.html", 422, patient=patient, filters=filters, errors=errors,
-                          groups=[], total=0, next_cursor=None, space=None, space_refused=None,
-                          categories=category_choices(current), access=None)
+            return render(
+                current,
+                "pro_dossier.html",
+                422,
+                patient=patient,
+                filters=filters,
+                errors=errors,
+                groups=[],
+                total=0,
+                next_cursor=None,
+                space=None,
+                space_refused=None,
+                categories=category_choices(current),
+                access=None,
+            )
         # The documents first: a professional refused the dossier gets the refusal page, with its rule.
-        page = services().dossier.search(token, patient["ins"], search.model_dump(mode="json", exclude_none=True))
+        page = services().dossier.search(
+            token, patient["ins"], search.model_dump(mode="json", exclude_none=True)
+        )
         space: dict[str, Any] | None = None
         space_refused: str | None = None
         try:
             space = services().dossier.personal_space(token, patient["ins"])["content"]
         except AccessDenied as refused:
-            space_refused = next((d["rule"] for d in refused.details if "rule" in d), None) or "R-MATRIX"
+            space_refused = (
+                next((d["rule"] for d in refused.details if "rule" in d), None) or "R-MATRIX"
+            )
         documents = page["documents"]
         order = list(CATEGORIES)
         groups = [
-            {"code": code, "label": category_label(current.language, code),
-             "documents": [d for d in documents if d["category"] == code]}
-            for code in sorted({d["category"] for d in documents},
-                               key=lambda c: order.index(c) if c in order else len(order))
+            {
+                "code": code,
+                "label": category_label(current.language, code),
+                "documents": [d for d in documents if d["category"] == code],
+            }
+            for code in sorted(
+                {d["category"] for d in documents},
+                key=lambda c: order.index(c) if c in order else len(order),
+            )
         ]
-        return render(current, "pro_dossier.html", patient=patient, filters=filters, errors={}, groups=groups,
-                      total=page["total"], next_cursor=page.get("next_cursor"), space=space,
-                      space_refused=space_refused, categories=category_choices(current), access=page.get("access"))
+        return render(
+            current,
+            "pro_dossier.html",
+            patient=patient,
+            filters=filters,
+            errors={},
+            groups=groups,
+            total=page["total"],
+            next_cursor=page.get("next_cursor"),
+            space=space,
+            space_refused=space_refused,
+            categories=category_choices(current),
+            access=page.get("access"),
+        )
 
     @pages.get("/summary")
     def summary(current: Current, checked: Checked) -> Response:
         token, patient = checked.token, checked.patient
         care = services().dossier.care_summary(token, patient["ins"])
-        latest = [{**item, "label": category_label(current.language, item["category"])}
-                  for item in care["latest_documents"]]
+        latest = [
+            {**item, "label": category_label(current.language, item["category"])}
+            for item in care["latest_documents"]
+        ]
         return render(current, "pro_summary.html", patient=patient, summary=care, latest=latest)
 
     @pages.get("/history")
@@ -334,9 +449,15 @@ def router() -> APIRouter:
 
     @pages.get("/deposit")
     def deposit_form(current: Current, checked: Checked) -> Response:
-        if reads_only(current):  # the services refuse the deposit itself; the form is not even offered
-            raise AccessDenied.by_rule("R-REGULATOR-EMERGENCY", "the SAMU regulator reads only, in an emergency")
-        return deposit_page(current, checked.patient, {"deposit_key": secrets.token_urlsafe(18)}, {})
+        if reads_only(
+            current
+        ):  # the services refuse the deposit itself; the form is not even offered
+            raise AccessDenied.by_rule(
+                "R-REGULATOR-EMERGENCY", "the SAMU regulator reads only, in an emergency"
+            )
+        return deposit_page(
+            current, checked.patient, {"deposit_key": secrets.token_urlsafe(18)}, {}
+        )
 
     @pages.post("/deposit")
     def deposit(current: Current, upload: Upload, checked: Checked) -> Response:
@@ -346,8 +467,12 @@ def router() -> APIRouter:
         submission, errors = deposit_submission(current, fields, content)
         if submission is None:
             return deposit_page(current, patient, fields, errors, 422)
-        added = services().dossier.add_document(token, patient["ins"], submission.model_dump(mode="json"),
-                                                fields.get("deposit_key") or None)
+        added = services().dossier.add_document(
+            token,
+            patient["ins"],
+            submission.model_dump(mode="json"),
+            fields.get("deposit_key") or None,
+        )
         return current.redirect(f"/documents/{added['document_id']}", "deposited")
 
     @pages.get("/documents/{document_id}")
@@ -355,30 +480,51 @@ def router() -> APIRouter:
         token, patient = checked.token, checked.patient
         read = services().dossier.read_document(token, patient["ins"], document_id)
         meta = read["document"]
-        return render(current, "pro_document.html", patient=patient, document=meta,
-                      shown=shown_for(meta["format"], base64.b64decode(read["content"])),
-                      category=category_label(current.language, meta["category"]), access=read.get("access"))
+        return render(
+            current,
+            "pro_document.html",
+            patient=patient,
+            document=meta,
+            shown=shown_for(meta["format"], base64.b64decode(read["content"])),
+            category=category_label(current.language, meta["category"]),
+            access=read.get("access"),
+        )
 
     @pages.get("/documents/{document_id}/content")
     def document_content(current: Current, document_id: str, checked: Checked) -> Response:
         token, patient = checked.token, checked.patient
         read = services().dossier.read_document(token, patient["ins"], document_id)
-        part = served_part(read["document"]["format"], base64.b64decode(read["content"]),
-                           current.request.query_params.get("part"))
+        part = served_part(
+            read["document"]["format"],
+            base64.b64decode(read["content"]),
+            current.request.query_params.get("part"),
+        )
         if part is None:
             raise NotFound("this document carries no document to show", [{"field": "part"}])
         media_type, content = part
-        disposition = "inline" if current.request.query_params.get("download") is None else "attachment"
-        return current.finish(Response(content, media_type=media_type, headers={
-            "Content-Disposition": f'{disposition}; filename="{document_id}{forms.extension(media_type)}"',
-            "Content-Security-Policy": CONTENT_POLICY, "X-Frame-Options": "SAMEORIGIN"}))
+        disposition = (
+            "inline" if current.request.query_params.get("download") is None else "attachment"
+        )
+        return current.finish(
+            Response(
+                content,
+                media_type=media_type,
+                headers={
+                    "Content-Disposition": f'{disposition}; filename="{document_id}{forms.extension(media_type)}"',
+                    "Content-Security-Policy": CONTENT_POLICY,
+                    "X-Frame-Options": "SAMEORIGIN",
+                },
+            )
+        )
 
     return pages
 
 
 async def uploaded(request: Request) -> tuple[dict[str, str], bytes | None]:
     """A submitted deposit form: its fields as strings, and the file's bytes (None when no file was chosen)."""
-    form = await request.form()  # a file is spooled to disk; the gateway caps the body (app.body_limit)
+    form = (
+        await request.form()
+    )  # a file is spooled to disk; the gateway caps the body (app.body_limit)
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     file = form.get("file")
     content = await file.read() if isinstance(file, StarletteUpload) else None
@@ -399,7 +545,9 @@ def format_of(content: bytes) -> str | None:
 
 
 def deposit_submission(
-    current: Visit, fields: dict[str, str], content: bytes | None,
+    current: Visit,
+    fields: dict[str, str],
+    content: bytes | None,
 ) -> tuple[schemas.DocumentSubmission | None, dict[str, str]]:
     """The API's submission from the form, or the errors to show by field (nothing is sent then)."""
     errors: dict[str, str] = {}
@@ -410,26 +558,52 @@ def deposit_submission(
         errors["file"] = current.t("pro.deposit.file_too_large")
     elif media_type is None:
         errors["file"] = current.t("pro.deposit.file_format")
-    visibility = [code for name, code in (("invisible_patient", "INVISIBLE_PATIENT"),
-                                          ("invisible_representatives", "INVISIBLE_REPRESENTANTS_LEGAUX"))
-                  if fields.get(name) == "on"]
+    visibility = [
+        code
+        for name, code in (
+            ("invisible_patient", "INVISIBLE_PATIENT"),
+            ("invisible_representatives", "INVISIBLE_REPRESENTANTS_LEGAUX"),
+        )
+        if fields.get(name) == "on"
+    ]
     try:
-        submission = schemas.DocumentSubmission.model_validate({
-            "category": fields.get("category", ""), "type_code": fields.get("type_code", ""),
-            "title": fields.get("title", ""), "care_date": fields.get("care_date") or None,
-            "format": media_type or "application/pdf", "content": base64.b64encode(content or b"-").decode(),
-            "confidentiality": fields.get("confidentiality") or "N", "visibility": visibility})
+        submission = schemas.DocumentSubmission.model_validate(
+            {
+                "category": fields.get("category", ""),
+                "type_code": fields.get("type_code", ""),
+                "title": fields.get("title", ""),
+                "care_date": fields.get("care_date") or None,
+                "format": media_type or "application/pdf",
+                "content": base64.b64encode(content or b"-").decode(),
+                "confidentiality": fields.get("confidentiality") or "N",
+                "visibility": visibility,
+            }
+        )
     except ValidationError as error:
         errors |= forms.field_errors(current.language, describe_items(error.errors()))
         return None, errors
     return (submission, errors) if not errors else (None, errors)
 
 
-def deposit_page(current: Visit, patient: dict[str, str], fields: dict[str, str], errors: dict[str, str],
-                 status: int = 200) -> Response:
-    return render(current, "pro_deposit.html", status, patient=patient, fields=fields, errors=errors,
-                  categories=[(code, label) for code, label in category_choices(current) if code not in ("60", "90")],
-                  types=list(DOCUMENT_TYPES.items()))
+def deposit_page(
+    current: Visit,
+    patient: dict[str, str],
+    fields: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    return render(
+        current,
+        "pro_deposit.html",
+        status,
+        patient=patient,
+        fields=fields,
+        errors=errors,
+        categories=[
+            (code, label) for code, label in category_choices(current) if code not in ("60", "90")
+        ],
+        types=list(DOCUMENT_TYPES.items()),
+    )
 
 
 def category_choices(current: Visit) -> list[tuple[str, str]]:

@@ -29,19 +29,58 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["PAGES"] = PAGES
 
 # No script at all: the pages are plain HTML forms. Frames only from here (a PDF shown inline).
-PAGE_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; form-action 'self'; "
-               "base-uri 'none'; frame-ancestors 'none'")
-CONTENT_POLICY = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'self'; sandbox"
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+CONTENT_POLICY = (
+    "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'self'; sandbox"
+)
 SHOWN_DOCUMENTS = 500  # the overview pages through the search up to this many
-HISTORY_ACTIONS = ("document_read", "documents_listed", "first_access", "document_added",
-                   "emergency_access_started", "access_denied", "personal_space_read", "consent_recorded")
-OUTCOMES = ("masked", "unmasked", "opened", "personal_space", "blocked", "unblocked", "emergency",
-            "medecin_traitant", "notifications", "close", "reopen", "deletion", "logged_out", "consent", "deposited",
-            "emergency_started", "dossier_opened", "mt_proposed")
+HISTORY_ACTIONS = (
+    "document_read",
+    "documents_listed",
+    "first_access",
+    "document_added",
+    "emergency_access_started",
+    "access_denied",
+    "personal_space_read",
+    "consent_recorded",
+)
+OUTCOMES = (
+    "masked",
+    "unmasked",
+    "opened",
+    "personal_space",
+    "blocked",
+    "unblocked",
+    "emergency",
+    "medecin_traitant",
+    "notifications",
+    "close",
+    "reopen",
+    "deletion",
+    "logged_out",
+    "consent",
+    "deposited",
+    "emergency_started",
+    "dossier_opened",
+    "mt_proposed",
+)
 
-KNOWN_CODES = {f"code.{code}" for code in ("invalid_input", "unauthenticated", "access_denied", "not_found",
-                                             "conflict", "too_many_requests", "payload_too_large",
-                                             "service_unavailable")}
+KNOWN_CODES = {
+    f"code.{code}"
+    for code in (
+        "invalid_input",
+        "unauthenticated",
+        "access_denied",
+        "not_found",
+        "conflict",
+        "too_many_requests",
+        "payload_too_large",
+        "service_unavailable",
+    )
+}
 
 Current = Annotated[Visit, Depends(visit)]
 
@@ -57,12 +96,22 @@ Form = Annotated[dict[str, str], Depends(posted)]
 
 def render(current: Visit, template: str, http_status: int = 200, **context: Any) -> Response:
     done = current.request.query_params.get("done")
-    response = templates.TemplateResponse(current.request, template, {
-        "t": current.t, "lang": current.language, "csrf": current.csrf, "logged_in": current.actor is not None,
-        "reads_only": current.actor is not None and Role.SAMU_REGULATOR in current.actor.roles,
-        "PAGES": current.space.prefix, "base": current.space.base_template,
-        "done": current.t(f"done.{done}") if done in OUTCOMES else None, **context,
-    }, status_code=http_status)
+    response = templates.TemplateResponse(
+        current.request,
+        template,
+        {
+            "t": current.t,
+            "lang": current.language,
+            "csrf": current.csrf,
+            "logged_in": current.actor is not None,
+            "reads_only": current.actor is not None and Role.SAMU_REGULATOR in current.actor.roles,
+            "PAGES": current.space.prefix,
+            "base": current.space.base_template,
+            "done": current.t(f"done.{done}") if done in OUTCOMES else None,
+            **context,
+        },
+        status_code=http_status,
+    )
     response.headers["Content-Security-Policy"] = PAGE_POLICY
     return current.finish(response)
 
@@ -71,25 +120,55 @@ def category_label(language: str, code: str) -> str:
     return CATEGORIES.get(code, code) if language == "fr" else CATEGORIES_EN.get(code, code)
 
 
-def history_page(current: Visit, token: str, ins: str, title_key: str = "history.title") -> Response:
+def history_page(
+    current: Visit, token: str, ins: str, title_key: str = "history.title"
+) -> Response:
     """The dossier's history as audit answers it to this reader (the patient's side and the médecin traitant:
     all of it; a document's author: the traces of their documents), filtered and 50 a page."""
     asked = current.request.query_params
-    filters = {key: asked[key].strip() for key in ("date_from", "date_to", "professional_id", "action", "cursor")
-               if asked.get(key, "").strip()}
+    filters = {
+        key: asked[key].strip()
+        for key in ("date_from", "date_to", "professional_id", "action", "cursor")
+        if asked.get(key, "").strip()
+    }
     index = 0 if current.language == "fr" else 1
     actions = [(action, LABELS[action][index]) for action in HISTORY_ACTIONS]
     try:
-        query = schemas.HistoryQuery.model_validate({**filters, "language": current.language, "limit": 50})
+        query = schemas.HistoryQuery.model_validate(
+            {**filters, "language": current.language, "limit": 50}
+        )
     except ValidationError as error:
         errors = forms.field_errors(current.language, describe_items(error.errors()))
-        return render(current, "history.html", 422, traces=[], filters=filters, errors=errors, actions=actions,
-                      next_cursor=None, title_key=title_key)
+        return render(
+            current,
+            "history.html",
+            422,
+            traces=[],
+            filters=filters,
+            errors=errors,
+            actions=actions,
+            next_cursor=None,
+            title_key=title_key,
+        )
     found = services().audit.history(token, ins, query.model_dump(mode="json"))
-    traces = [{**trace, "who": who(current, trace.get("actor")),
-               "when": trace["occurred_at"][:16].replace("T", " ")} for trace in found["traces"]]
-    return render(current, "history.html", traces=traces, filters=filters, errors={}, actions=actions,
-                  next_cursor=found.get("next_cursor"), title_key=title_key)
+    traces = [
+        {
+            **trace,
+            "who": who(current, trace.get("actor")),
+            "when": trace["occurred_at"][:16].replace("T", " "),
+        }
+        for trace in found["traces"]
+    ]
+    return render(
+        current,
+        "history.html",
+        traces=traces,
+        filters=filters,
+        errors={},
+        actions=actions,
+        next_cursor=found.get("next_cursor"),
+        title_key=title_key,
+    )
 
 
 def who(current: Visit, actor: dict[str, Any] | None) -> str:
@@ -129,15 +208,21 @@ def router() -> APIRouter:
     @pages.post("/login")
     def send_code(current: Current, form: Form) -> Response:
         current.check_form(form)
-        fields = {"ins": form.get("ins", "").strip().upper(), "channel": form.get("channel", "email")}
+        fields = {
+            "ins": form.get("ins", "").strip().upper(),
+            "channel": form.get("channel", "email"),
+        }
         try:
             request = schemas.LoginCodeRequest.model_validate(fields)
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(current, "login.html", 422, errors=errors, **fields)
-        sent = services().identity.request_login_code(request.model_dump(mode="json"),
-                                                      client_address(current.request))
-        return render(current, "code.html", ins=request.ins, minutes=sent["expires_in"] // 60, errors={})
+        sent = services().identity.request_login_code(
+            request.model_dump(mode="json"), client_address(current.request)
+        )
+        return render(
+            current, "code.html", ins=request.ins, minutes=sent["expires_in"] // 60, errors={}
+        )
 
     @pages.post("/login/code")
     def check_code(current: Current, form: Form) -> Response:
@@ -149,11 +234,18 @@ def router() -> APIRouter:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(current, "code.html", 422, ins=fields["ins"], minutes=5, errors=errors)
         try:
-            tokens = services().identity.login_with_code(check.model_dump(mode="json"),
-                                                         client_address(current.request))
+            tokens = services().identity.login_with_code(
+                check.model_dump(mode="json"), client_address(current.request)
+            )
         except Unauthenticated:  # wrong, expired or used up: say so on the same page
-            return render(current, "code.html", 401, ins=check.ins, minutes=5,
-                          errors={"code": current.t("login.code_refused")})
+            return render(
+                current,
+                "code.html",
+                401,
+                ins=check.ins,
+                minutes=5,
+                errors={"code": current.t("login.code_refused")},
+            )
         current.start_session(tokens)
         return current.redirect("/dossier")
 
@@ -184,12 +276,24 @@ def router() -> APIRouter:
                 break
             query["cursor"] = page["next_cursor"]
         groups = [
-            {"code": code, "label": category_label(current.language, code),
-             "documents": [d for d in documents if d["category"] == code]}
-            for code in sorted({d["category"] for d in documents}, key=lambda c: list(CATEGORIES).index(c)
-                               if c in CATEGORIES else len(CATEGORIES))
+            {
+                "code": code,
+                "label": category_label(current.language, code),
+                "documents": [d for d in documents if d["category"] == code],
+            }
+            for code in sorted(
+                {d["category"] for d in documents},
+                key=lambda c: list(CATEGORIES).index(c) if c in CATEGORIES else len(CATEGORIES),
+            )
         ]
-        return render(current, "overview.html", status=status, groups=groups, total=total, shown=len(documents))
+        return render(
+            current,
+            "overview.html",
+            status=status,
+            groups=groups,
+            total=total,
+            shown=len(documents),
+        )
 
     @pages.post("/dossier/open")
     def open_dossier(current: Current, form: Form) -> Response:
@@ -204,23 +308,39 @@ def router() -> APIRouter:
         read = services().dossier.read_document(token, ins, document_id)
         meta, content = read["document"], base64.b64decode(read["content"])
         shown = shown_for(meta["format"], content)
-        return render(current, "document.html", document=meta, shown=shown,
-                      category=category_label(current.language, meta["category"]),
-                      masked="MASQUE_PS" in meta.get("visibility", []))
+        return render(
+            current,
+            "document.html",
+            document=meta,
+            shown=shown,
+            category=category_label(current.language, meta["category"]),
+            masked="MASQUE_PS" in meta.get("visibility", []),
+        )
 
     @pages.get("/documents/{document_id}/content")
     def document_content(current: Current, document_id: str) -> Response:
         token, ins = current.patient
         read = services().dossier.read_document(token, ins, document_id)
-        part = served_part(read["document"]["format"], base64.b64decode(read["content"]),
-                           current.request.query_params.get("part"))
+        part = served_part(
+            read["document"]["format"],
+            base64.b64decode(read["content"]),
+            current.request.query_params.get("part"),
+        )
         if part is None:
             raise NotFound("this document carries no document to show", [{"field": "part"}])
         media_type, content = part
-        disposition = "inline" if current.request.query_params.get("download") is None else "attachment"
-        response = Response(content, media_type=media_type, headers={
-            "Content-Disposition": f'{disposition}; filename="{document_id}{forms.extension(media_type)}"',
-            "Content-Security-Policy": CONTENT_POLICY, "X-Frame-Options": "SAMEORIGIN"})
+        disposition = (
+            "inline" if current.request.query_params.get("download") is None else "attachment"
+        )
+        response = Response(
+            content,
+            media_type=media_type,
+            headers={
+                "Content-Disposition": f'{disposition}; filename="{document_id}{forms.extension(media_type)}"',
+                "Content-Security-Policy": CONTENT_POLICY,
+                "X-Frame-Options": "SAMEORIGIN",
+            },
+        )
         return current.finish(response)
 
     @pages.post("/documents/{document_id}/visibility")
@@ -237,8 +357,13 @@ def router() -> APIRouter:
     def personal_space(current: Current) -> Response:
         token, ins = current.patient
         view = services().dossier.personal_space(token, ins)
-        return render(current, "personal_space.html", space=forms.rows_for(view["content"]),
-                      version=view["version"], errors={})
+        return render(
+            current,
+            "personal_space.html",
+            space=forms.rows_for(view["content"]),
+            version=view["version"],
+            errors={},
+        )
 
     @pages.post("/personal-space")
     def save_personal_space(current: Current, form: Form) -> Response:
@@ -246,11 +371,19 @@ def router() -> APIRouter:
         token, ins = current.patient
         content, version = forms.personal_space(form)
         try:
-            update = schemas.PersonalSpaceUpdate.model_validate({"content": content, "version": version})
+            update = schemas.PersonalSpaceUpdate.model_validate(
+                {"content": content, "version": version}
+            )
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
-            return render(current, "personal_space.html", 422, space=forms.rows_for(content),
-                          version=version, errors=errors)
+            return render(
+                current,
+                "personal_space.html",
+                422,
+                space=forms.rows_for(content),
+                version=version,
+                errors=errors,
+            )
         services().dossier.update_personal_space(token, ins, update.model_dump(mode="json"))
         return current.redirect("/personal-space", "personal_space")
 
@@ -274,7 +407,9 @@ def router() -> APIRouter:
     def block(current: Current, form: Form) -> Response:
         current.check_form(form)
         token, ins = current.patient
-        services().consent.block(token, ins, {"professional_id": form.get("professional_id", "").strip()})
+        services().consent.block(
+            token, ins, {"professional_id": form.get("professional_id", "").strip()}
+        )
         return current.redirect("/settings", "blocked")
 
     @pages.post("/settings/blocks/remove")
@@ -289,15 +424,19 @@ def router() -> APIRouter:
         """The patient confirms a médecin's pending proposal to be their médecin traitant."""
         current.check_form(form)
         token, ins = current.patient
-        services().consent.confirm_medecin_traitant(token, ins, {"professional_id": form.get("professional_id", "")})
+        services().consent.confirm_medecin_traitant(
+            token, ins, {"professional_id": form.get("professional_id", "")}
+        )
         return current.redirect("/settings", "medecin_traitant")
 
     @pages.post("/settings/emergency")
     def emergency(current: Current, form: Form) -> Response:
         current.check_form(form)
         token, ins = current.patient
-        choices = {"oppose_emergency": form.get("oppose_emergency") == "on",
-                   "oppose_regulator": form.get("oppose_regulator") == "on"}
+        choices = {
+            "oppose_emergency": form.get("oppose_emergency") == "on",
+            "oppose_regulator": form.get("oppose_regulator") == "on",
+        }
         services().consent.set_emergency_oppositions(token, ins, choices)
         return current.redirect("/settings", "emergency")
 
@@ -305,8 +444,11 @@ def router() -> APIRouter:
     def notifications(current: Current, form: Form) -> Response:
         current.check_form(form)
         token, ins = current.patient
-        chosen = {"channels": form.get("channels"), "routine": form.get("routine"),
-                  "language": form.get("language") or None}
+        chosen = {
+            "channels": form.get("channels"),
+            "routine": form.get("routine"),
+            "language": form.get("language") or None,
+        }
         services().notify.set_preferences(token, ins, chosen)
         return current.redirect("/settings", "notifications")
 
@@ -329,10 +471,12 @@ def router() -> APIRouter:
     def change_lifecycle(current: Current, change: forms.Change, form: Form) -> Response:
         current.check_form(form)
         token, ins = current.patient
-        call = {"close": services().dossier.close, "reopen": services().dossier.reopen,
-                "deletion": services().dossier.request_deletion}[change]
+        call = {
+            "close": services().dossier.close,
+            "reopen": services().dossier.reopen,
+            "deletion": services().dossier.request_deletion,
+        }[change]
         call(token, ins)
         return current.redirect("/lifecycle", change)
 
     return pages
-

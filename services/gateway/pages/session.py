@@ -68,7 +68,9 @@ class Cookie:
     name: str
     value: str | None  # None: delete it
     max_age: int | None = None
-    samesite: Literal["strict", "lax"] = "strict"  # lax: must come back on the identity provider's redirect
+    samesite: Literal["strict", "lax"] = (
+        "strict"  # lax: must come back on the identity provider's redirect
+    )
 
 
 @dataclass
@@ -94,14 +96,22 @@ class Visit:
     @property
     def professional(self) -> str:
         """The logged-in professional's token, or off to the login page."""
-        if self.actor is None or self.token is None or self.actor.kind is not ActorKind.PROFESSIONAL:
+        if (
+            self.actor is None
+            or self.token is None
+            or self.actor.kind is not ActorKind.PROFESSIONAL
+        ):
             raise LoginRequired
         return self.token
 
     def start_session(self, tokens: dict[str, Any]) -> None:
-        self.cookies.append(Cookie(ACCESS_COOKIE, tokens["access_token"], int(tokens["expires_in"])))
+        self.cookies.append(
+            Cookie(ACCESS_COOKIE, tokens["access_token"], int(tokens["expires_in"]))
+        )
         if tokens.get("refresh_token"):
-            self.cookies.append(Cookie(REFRESH_COOKIE, tokens["refresh_token"], tokens.get("refresh_expires_in")))
+            self.cookies.append(
+                Cookie(REFRESH_COOKIE, tokens["refresh_token"], tokens.get("refresh_expires_in"))
+            )
         self.token, self.actor = tokens["access_token"], verify(tokens["access_token"])
 
     def end_session(self) -> None:
@@ -114,14 +124,25 @@ class Visit:
 
     def finish(self, response: Response) -> Response:
         """Set what this visit changed on the way out."""
-        secure = self.request.url.hostname not in LOOPBACK  # a browser sends Secure cookies over https only
+        secure = (
+            self.request.url.hostname not in LOOPBACK
+        )  # a browser sends Secure cookies over https only
         path = self.space.prefix
         for cookie in self.cookies:
             if cookie.value is None:
-                response.delete_cookie(cookie.name, path=path, secure=secure, httponly=True, samesite=cookie.samesite)
+                response.delete_cookie(
+                    cookie.name, path=path, secure=secure, httponly=True, samesite=cookie.samesite
+                )
             else:
-                response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age, path=path, secure=secure,
-                                    httponly=True, samesite=cookie.samesite)
+                response.set_cookie(
+                    cookie.name,
+                    cookie.value,
+                    max_age=cookie.max_age,
+                    path=path,
+                    secure=secure,
+                    httponly=True,
+                    samesite=cookie.samesite,
+                )
         return response
 
     def redirect(self, to: str, done: str | None = None) -> Response:
@@ -131,8 +152,11 @@ class Visit:
 
 
 def language_of(request: Request) -> Language:
-    return choose(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE),
-                  request.headers.get("accept-language"))
+    return choose(
+        request.query_params.get("lang"),
+        request.cookies.get(LANGUAGE_COOKIE),
+        request.headers.get("accept-language"),
+    )
 
 
 def visit(request: Request) -> Visit:
@@ -173,7 +197,9 @@ def resume(current: Visit) -> None:
             current.end_session()
         return
     try:
-        tokens = services().identity.refresh({"refresh_token": refresh}, client_address(current.request))
+        tokens = services().identity.refresh(
+            {"refresh_token": refresh}, client_address(current.request)
+        )
     except DmpError:  # used up, expired or ended: log in again
         current.end_session()
         return

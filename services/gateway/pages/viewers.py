@@ -64,7 +64,9 @@ def read_cda(content: bytes) -> CdaView | None:
     view = CdaView(
         title=words(root.find(f"{HL7}title")),
         effective=display_time(effective.get("value")) if effective is not None else None,
-        authors=[name for name in (person_name(a) for a in root.iter(f"{HL7}assignedPerson")) if name],
+        authors=[
+            name for name in (person_name(a) for a in root.iter(f"{HL7}assignedPerson")) if name
+        ],
         sections=[],
     )
     body = root.find(f"{HL7}component")
@@ -91,7 +93,13 @@ def read_section(section: Element, level: int) -> list[Section]:
     if level > MAX_DEPTH:
         return []
     narrative = section.find(f"{HL7}text")
-    found = [Section(title=words(section.find(f"{HL7}title")), blocks=narrative_blocks(narrative), level=level)]
+    found = [
+        Section(
+            title=words(section.find(f"{HL7}title")),
+            blocks=narrative_blocks(narrative),
+            level=level,
+        )
+    ]
     for component in section.findall(f"{HL7}component"):
         inner = component.find(f"{HL7}section")
         if inner is not None:
@@ -111,8 +119,10 @@ def narrative_blocks(narrative: Element | None) -> list[Block]:
         if tag == "list":
             blocks.append(Block("list", items=[words(item) for item in child.iter(f"{HL7}item")]))
         elif tag == "table":
-            rows = [[words(cell) for cell in row if cell.tag in (f"{HL7}th", f"{HL7}td")]
-                    for row in child.iter(f"{HL7}tr")]
+            rows = [
+                [words(cell) for cell in row if cell.tag in (f"{HL7}th", f"{HL7}td")]
+                for row in child.iter(f"{HL7}tr")
+            ]
             blocks.append(Block("table", rows=[row for row in rows if row]))
         elif words(child):
             blocks.append(Block("paragraph", text=words(child)))
@@ -146,7 +156,10 @@ def shown_for(media_type: str, content: bytes) -> dict[str, Any]:
         return {"kind": "text", "text": content.decode("utf-8", errors="replace")}
     if media_type == "application/fhir+json":
         try:
-            return {"kind": "text", "text": json.dumps(json.loads(content), indent=2, ensure_ascii=False)}
+            return {
+                "kind": "text",
+                "text": json.dumps(json.loads(content), indent=2, ensure_ascii=False),
+            }
         except ValueError:
             return {"kind": "download"}
     if media_type == "text/xml":

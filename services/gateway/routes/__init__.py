@@ -9,4 +9,6 @@ from typing import Annotated
 from fastapi import Path
 
 API = "/api/v1"
-InsPath = Annotated[str, Path(description="the patient's INS (15 characters)", examples=["180012A00100161"])]
+InsPath = Annotated[
+    str, Path(description="the patient's INS (15 characters)", examples=["180012A00100161"])
+]

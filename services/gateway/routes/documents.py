@@ -28,13 +28,20 @@ def care_summary(token: Token, ins: InsPath, services: Services) -> schemas.Care
 
 @router.post("/patients/{ins}/documents", status_code=201)
 def add_document(
-    token: Token, ins: InsPath, submission: Submission, response: Response, services: Services,
-    idempotency_key: Annotated[str | None, Header(description="retry safely: same key and body, same document")]
-    = None,
+    token: Token,
+    ins: InsPath,
+    submission: Submission,
+    response: Response,
+    services: Services,
+    idempotency_key: Annotated[
+        str | None, Header(description="retry safely: same key and body, same document")
+    ] = None,
 ) -> schemas.DocumentMetadata:
     """Deposit a document (metadata and base64 content) in the patient's dossier. Send an
     `Idempotency-Key` so that a retried upload never creates a second document."""
-    result = services.dossier.add_document(token, ins, submission.model_dump(mode="json"), idempotency_key)
+    result = services.dossier.add_document(
+        token, ins, submission.model_dump(mode="json"), idempotency_key
+    )
     if result.pop("replayed", False):
         response.headers["Idempotent-Replayed"] = "true"
     return schemas.DocumentMetadata(**result)
@@ -42,13 +49,18 @@ def add_document(
 
 @router.get("/patients/{ins}/documents")
 def search_documents(
-    token: Token, ins: InsPath, search: Annotated[schemas.DocumentSearch, Query()], services: Services
+    token: Token,
+    ins: InsPath,
+    search: Annotated[schemas.DocumentSearch, Query()],
+    services: Services,
 ) -> schemas.DocumentList:
     """The documents the caller may see, newest first, filtered by category (repeat the parameter
     for several), type, author, date of care, deposit time, last change, security label, the document
     a version replaces and status (current by default; archived, replaced). `total` counts only what the
     caller may see; pass `next_cursor` back as `cursor` for more."""
-    return schemas.DocumentList(**services.dossier.search(token, ins, search.model_dump(mode="json")))
+    return schemas.DocumentList(
+        **services.dossier.search(token, ins, search.model_dump(mode="json"))
+    )
 
 
 @router.post("/patients/{ins}/documents/{document_id}/replacement", status_code=201)
@@ -56,31 +68,43 @@ def replace_document(
     token: Token, ins: InsPath, document_id: str, submission: Submission, services: Services
 ) -> schemas.DocumentMetadata:
     """A new version by the document's author; the old one stays in history as `replaced`."""
-    result = services.dossier.replace_document(token, ins, document_id, submission.model_dump(mode="json"))
+    result = services.dossier.replace_document(
+        token, ins, document_id, submission.model_dump(mode="json")
+    )
     return schemas.DocumentMetadata(**result)
 
 
 @router.post("/patients/{ins}/documents/{document_id}/archive")
-def archive_document(token: Token, ins: InsPath, document_id: str, services: Services) -> schemas.DocumentMetadata:
+def archive_document(
+    token: Token, ins: InsPath, document_id: str, services: Services
+) -> schemas.DocumentMetadata:
     """Hide from default searches (the author or the patient); `/unarchive` brings it back."""
-    return schemas.DocumentMetadata(**services.dossier.archive_document(token, ins, document_id, True))
+    return schemas.DocumentMetadata(
+        **services.dossier.archive_document(token, ins, document_id, True)
+    )
 
 
 @router.post("/patients/{ins}/documents/{document_id}/unarchive")
 def unarchive_document(
     token: Token, ins: InsPath, document_id: str, services: Services
 ) -> schemas.DocumentMetadata:
-    return schemas.DocumentMetadata(**services.dossier.archive_document(token, ins, document_id, False))
+    return schemas.DocumentMetadata(
+        **services.dossier.archive_document(token, ins, document_id, False)
+    )
 
 
 @router.delete("/patients/{ins}/documents/{document_id}")
-def delete_document(token: Token, ins: InsPath, document_id: str, services: Services) -> schemas.DocumentMetadata:
+def delete_document(
+    token: Token, ins: InsPath, document_id: str, services: Services
+) -> schemas.DocumentMetadata:
     """Delete (its author only; the patient deletes what they added and masks the rest)."""
     return schemas.DocumentMetadata(**services.dossier.delete_document(token, ins, document_id))
 
 
 @router.post("/patients/{ins}/documents/{document_id}/release")
-def release_document(token: Token, ins: InsPath, document_id: str, services: Services) -> schemas.DocumentMetadata:
+def release_document(
+    token: Token, ins: InsPath, document_id: str, services: Services
+) -> schemas.DocumentMetadata:
     """The author makes a document invisible to the patient visible (after the announcement
     consultation); without it, it becomes visible one month after its deposit."""
     return schemas.DocumentMetadata(**services.dossier.release_document(token, ins, document_id))
@@ -88,22 +112,33 @@ def release_document(token: Token, ins: InsPath, document_id: str, services: Ser
 
 @router.put("/patients/{ins}/documents/{document_id}/visibility")
 def set_visibility(
-    token: Token, ins: InsPath, document_id: str, change: schemas.VisibilityChange, services: Services
+    token: Token,
+    ins: InsPath,
+    document_id: str,
+    change: schemas.VisibilityChange,
+    services: Services,
 ) -> schemas.DocumentMetadata:
     """The patient masks a document from professionals (all but its author) or unmasks it."""
-    result = services.dossier.set_visibility(token, ins, document_id, change.model_dump(mode="json"))
+    result = services.dossier.set_visibility(
+        token, ins, document_id, change.model_dump(mode="json")
+    )
     return schemas.DocumentMetadata(**result)
 
 
 @router.get("/patients/{ins}/documents/{document_id}")
-def read_document(token: Token, ins: InsPath, document_id: str, services: Services) -> schemas.DocumentWithContent:
+def read_document(
+    token: Token, ins: InsPath, document_id: str, services: Services
+) -> schemas.DocumentWithContent:
     """A document's metadata and content (base64). The read is traced before it is served."""
     return schemas.DocumentWithContent(**services.dossier.read_document(token, ins, document_id))
 
 
 # The bytes themselves, not JSON: no response model.
-@router.get("/patients/{ins}/documents/{document_id}/content",
-            response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
+@router.get(
+    "/patients/{ins}/documents/{document_id}/content",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
 def read_content(token: Token, ins: InsPath, document_id: str, services: Services) -> Response:
     """The document's bytes, with its format as content type."""
     result = services.dossier.read_document(token, ins, document_id)

@@ -12,7 +12,9 @@ router = APIRouter(tags=["dossiers"])
 
 
 @router.post("/dossiers", status_code=201)
-def open_dossier(token: Token, opening: schemas.DossierOpening, services: Services) -> schemas.DossierOpened:
+def open_dossier(
+    token: Token, opening: schemas.DossierOpening, services: Services
+) -> schemas.DossierOpened:
     """Open a patient's dossier: by the patient, or by a professional with the patient's consent."""
     return schemas.DossierOpened(**services.dossier.open(token, opening.model_dump(mode="json")))
 

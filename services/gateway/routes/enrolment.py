@@ -11,9 +11,13 @@ router = APIRouter(tags=["development enrolment"])
 
 
 @router.post("/patients", status_code=201)
-def register_patient(registration: schemas.PatientRegistration, services: Services) -> responses.PatientRegistered:
+def register_patient(
+    registration: schemas.PatientRegistration, services: Services
+) -> responses.PatientRegistered:
     """Register a patient (development only, when DMP_DEV_LOGIN is on)."""
-    return responses.PatientRegistered(**services.identity.register_patient(registration.model_dump(mode="json")))
+    return responses.PatientRegistered(
+        **services.identity.register_patient(registration.model_dump(mode="json"))
+    )
 
 
 @router.post("/professionals", status_code=201)
@@ -26,15 +30,23 @@ def register_professional(
 
 
 @router.post("/agents", status_code=201)
-def register_agent(registration: schemas.AgentRegistration, services: Services) -> responses.ActorRegistered:
+def register_agent(
+    registration: schemas.AgentRegistration, services: Services
+) -> responses.ActorRegistered:
     """Register an Assurance Maladie counter agent and their card's key (development only)."""
-    return responses.ActorRegistered(**services.identity.register_agent(registration.model_dump(mode="json")))
+    return responses.ActorRegistered(
+        **services.identity.register_agent(registration.model_dump(mode="json"))
+    )
 
 
 @router.post("/systems", status_code=201)
-def register_system(registration: schemas.SystemRegistration, services: Services) -> responses.ActorRegistered:
+def register_system(
+    registration: schemas.SystemRegistration, services: Services
+) -> responses.ActorRegistered:
     """Register a system client, e.g. the reimbursement feed, and its key (development only)."""
-    return responses.ActorRegistered(**services.identity.register_system(registration.model_dump(mode="json")))
+    return responses.ActorRegistered(
+        **services.identity.register_system(registration.model_dump(mode="json"))
+    )
 
 
 @router.post("/patients/{ins}/representatives", status_code=201)
@@ -43,7 +55,9 @@ def add_representative(
 ) -> responses.RepresentativeAdded:
     """Record an adult as legal representative of a minor (development only): they then act for the
     minor with their own login, until the minor's 18th birthday."""
-    return responses.RepresentativeAdded(**services.identity.add_representative(ins, body.model_dump(mode="json")))
+    return responses.RepresentativeAdded(
+        **services.identity.add_representative(ins, body.model_dump(mode="json"))
+    )
 
 
 @router.post("/dev/tokens")

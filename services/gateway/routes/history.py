@@ -19,11 +19,15 @@ def history(token: Token, ins: InsPath, query: Filters, services: Services) -> s
     """Who did what in the dossier, newest first, with plain labels: the whole history for the
     patient's side and the médecin traitant, the traces of their own documents for an author.
     Filters: dates, professional, action; `next_cursor` for more."""
-    return schemas.History(**services.audit.history(token, ins, {**query.model_dump(mode="json"), "format": "json"}))
+    return schemas.History(
+        **services.audit.history(token, ins, {**query.model_dump(mode="json"), "format": "json"})
+    )
 
 
 @router.get("/patients/{ins}/history/fhir")
-def history_fhir(token: Token, ins: InsPath, query: Filters, services: Services) -> responses.AuditEventBundle:
+def history_fhir(
+    token: Token, ins: InsPath, query: Filters, services: Services
+) -> responses.AuditEventBundle:
     """The same history as a FHIR R4 Bundle of AuditEvent resources."""
     bundle = services.audit.history(token, ins, {**query.model_dump(mode="json"), "format": "fhir"})
     return responses.AuditEventBundle(**bundle)

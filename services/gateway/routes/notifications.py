@@ -11,7 +11,9 @@ router = APIRouter(tags=["notifications"])
 
 
 @router.get("/patients/{ins}/notification-preferences")
-def notification_preferences(token: Token, ins: InsPath, services: Services) -> schemas.NotificationPreferences:
+def notification_preferences(
+    token: Token, ins: InsPath, services: Services
+) -> schemas.NotificationPreferences:
     return schemas.NotificationPreferences(**services.notify.preferences(token, ins))
 
 
@@ -21,4 +23,6 @@ def set_notification_preferences(
 ) -> schemas.NotificationPreferences:
     """Email, SMS or both; routine events at once or in a daily digest (emergency access and a
     professional's first access are always sent at once); language."""
-    return schemas.NotificationPreferences(**services.notify.set_preferences(token, ins, body.model_dump(mode="json")))
+    return schemas.NotificationPreferences(
+        **services.notify.set_preferences(token, ins, body.model_dump(mode="json"))
+    )

@@ -13,15 +13,22 @@ from services.gateway import pages, responses
 from services.gateway.routes import API
 
 router = APIRouter()
-CONTRACT: dict[str, Any] = json.loads(resources.files("services.gateway").joinpath("asyncapi.json").read_text())
+CONTRACT: dict[str, Any] = json.loads(
+    resources.files("services.gateway").joinpath("asyncapi.json").read_text()
+)
 
 
 @router.get("/", include_in_schema=False, response_model=None)
 def index(request: Request) -> dict[str, str] | Response:
     if "text/html" in request.headers.get("accept", ""):  # a person's browser: the patient's pages
         return RedirectResponse(f"{pages.PAGES}/", status_code=303)
-    return {"service": "Dossier Médical Partagé", "api_docs": f"{API}/docs", "openapi": f"{API}/openapi.json",
-            "asyncapi": f"{API}/asyncapi.json", "patient_pages": f"{pages.PAGES}/"}
+    return {
+        "service": "Dossier Médical Partagé",
+        "api_docs": f"{API}/docs",
+        "openapi": f"{API}/openapi.json",
+        "asyncapi": f"{API}/asyncapi.json",
+        "patient_pages": f"{pages.PAGES}/",
+    }
 
 
 @router.get("/.well-known/jwks.json", tags=["login"])

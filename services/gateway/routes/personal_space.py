@@ -28,6 +28,10 @@ def update_personal_space(
 
 
 @router.get("/patients/{ins}/personal-space/history")
-def personal_space_history(token: Token, ins: InsPath, services: Services) -> list[schemas.PersonalSpaceView]:
+def personal_space_history(
+    token: Token, ins: InsPath, services: Services
+) -> list[schemas.PersonalSpaceView]:
     """Every version, newest first (the patient's side only)."""
-    return [schemas.PersonalSpaceView(**v) for v in services.dossier.personal_space_history(token, ins)]
+    return [
+        schemas.PersonalSpaceView(**v) for v in services.dossier.personal_space_history(token, ins)
+    ]

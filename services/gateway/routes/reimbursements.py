@@ -18,13 +18,20 @@ def add_reimbursements(
 ) -> schemas.ReimbursementReport:
     """The Assurance Maladie feed (a system token) sends up to 5,000 lines for many patients at once.
     Idempotent by `line_id`; each refused line is reported with its reason, the others are kept."""
-    return schemas.ReimbursementReport(**services.dossier.add_reimbursements(token, batch.model_dump(mode="json")))
+    return schemas.ReimbursementReport(
+        **services.dossier.add_reimbursements(token, batch.model_dump(mode="json"))
+    )
 
 
 @router.get("/patients/{ins}/reimbursements")
 def reimbursements(
-    token: Token, ins: InsPath, page: Annotated[schemas.ReimbursementSearch, Query()], services: Services
+    token: Token,
+    ins: InsPath,
+    page: Annotated[schemas.ReimbursementSearch, Query()],
+    services: Services,
 ) -> schemas.ReimbursementLines:
     """The patient's reimbursed care ("données de remboursement", class 60), newest first, for those
     whose profession's matrix row includes class 60, and the patient."""
-    return schemas.ReimbursementLines(**services.dossier.reimbursements(token, ins, page.model_dump(mode="json")))
+    return schemas.ReimbursementLines(
+        **services.dossier.reimbursements(token, ins, page.model_dump(mode="json"))
+    )
