@@ -200,6 +200,21 @@ class DossierService(HealthMixin):
             **fields,
         )
 
+    def _job_event(self, kind: EventType, about: Dossier | Document, **fields: Any) -> Event:
+        """An event of the service's own scheduled jobs (no actor) about a dossier or one of its documents."""
+        if isinstance(about, Document):
+            fields["document_id"] = about.id
+        dossier_id = about.dossier_id if isinstance(about, Document) else about.id
+        return Event.of(
+            kind,
+            self.name,
+            self.clock.now(),
+            None,
+            patient_id=about.patient_id,
+            dossier_id=dossier_id,
+            **fields,
+        )
+
     def _record_access(
         self, actor: Actor, dossier: Dossier, event: Event, with_it: tuple[Event, ...] = ()
     ) -> None:
@@ -361,27 +376,17 @@ class DossierService(HealthMixin):
         released = reminded = 0
         for document in self.store.due_for_release(now):
             after = rules.released(document)
-            event = Event.of(
+            event = self._job_event(
                 EventType.DOCUMENT_RELEASED,
-                self.name,
-                self.clock.now(),
-                None,
-                dossier_id=document.dossier_id,
-                document_id=document.id,
-                patient_id=document.patient_id,
+                document,
                 data={"automatic": "true", "visibility": visibility_data(after.visibility)},
             )
             if self.store.revise_document(document, after, event, now):
                 released += 1
         for document in self.store.due_for_reminder(now):
-            event = Event.of(
+            event = self._job_event(
                 EventType.INVISIBILITY_REMINDER_DUE,
-                self.name,
-                self.clock.now(),
-                None,
-                dossier_id=document.dossier_id,
-                document_id=document.id,
-                patient_id=document.patient_id,
+                document,
                 data={"author_id": document.author_id},
             )
             if self.store.reminded(document, event):
@@ -395,14 +400,7 @@ class DossierService(HealthMixin):
         now = self.clock.now()
         purged = 0
         for dossier in self.store.due_for_purge(now):
-            event = Event.of(
-                EventType.DOSSIER_PURGED,
-                self.name,
-                now,
-                None,
-                patient_id=dossier.patient_id,
-                dossier_id=dossier.id,
-            )
+            event = self._job_event(EventType.DOSSIER_PURGED, dossier)
             self.store.purge(dossier, event)
             purged += 1
         return {"purged": purged}
@@ -640,14 +638,7 @@ class DossierService(HealthMixin):
             key = crypto.rewrapped(dossier)
             if key is None:
                 continue
-            event = Event.of(
-                EventType.DOSSIER_KEY_REWRAPPED,
-                self.name,
-                self.clock.now(),
-                None,
-                patient_id=dossier.patient_id,
-                dossier_id=dossier.id,
-            )
+            event = self._job_event(EventType.DOSSIER_KEY_REWRAPPED, dossier)
             if self.store.change_dossier(dossier, replace(dossier, key=key), event):
                 done += 1
         return {"rewrapped": done, "remaining": self.store.count_keys_to_rewrap(current)}
