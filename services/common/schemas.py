@@ -5,7 +5,7 @@ Unknown fields are refused everywhere (extra="forbid"): a typo is an error, not 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -598,13 +598,6 @@ class DocumentMetadata(BaseModel):
     updated_at: datetime | None = Field(
         None, description="when its metadata last changed; none: never since deposit"
     )
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> DocumentMetadata:
-        fields = {k: record[k] for k in cls.model_fields if k != "document_id" and k in record}
-        if record.get("updated_ms"):  # stored as an integer (see lifecycle.epoch_ms)
-            fields["updated_at"] = datetime.fromtimestamp(record["updated_ms"] / 1000, UTC)
-        return cls(document_id=record["_id"], **fields)
 
 
 def _listed(value: Any) -> Any:

@@ -285,7 +285,8 @@ def as_the_dossier_returns_it(payload: dict[str, Any]) -> dict[str, Any]:
         "author": {"id": "rpps:10000000008"},
         "patient_id": "pat_" + "b" * 32,
     }
-    return DocumentMetadata.from_record(record).model_dump(mode="json")
+    fields = {key: value for key, value in record.items() if key in DocumentMetadata.model_fields}
+    return DocumentMetadata(document_id=record["_id"], **fields).model_dump(mode="json")
 
 
 def test_submitted_context_codes_end_of_care_and_format_come_back_as_sent() -> None:
