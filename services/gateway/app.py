@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from services.common.errors import DmpError, TooManyRequests
 from services.common.sessions import EndedSession, SessionFeed
 from services.common.settings import Settings
-from services.gateway import fhir, pages, problems
+from services.gateway import docs, fhir, pages, problems
 from services.gateway.auth import client_address, verified_once
 from services.gateway.bodies import BoundedBodies
 from services.gateway.fhir_xml import FhirXml
@@ -103,7 +103,7 @@ def create_app() -> FastAPI:
         version="1.0.0",
         description="REST API of the shared medical record. Errors are RFC 9457 problem details; "
         "every response carries X-Request-ID.",
-        docs_url=f"{API}/docs",
+        docs_url=None,  # served by services/gateway/docs, from this origin, under its own policy
         openapi_url=f"{API}/openapi.json",
         redoc_url=None,
     )
@@ -134,17 +134,12 @@ def create_app() -> FastAPI:
             "%s %s %s -> %s", request.state.request_id, request.method, route, response.status_code
         )
         response.headers["X-Request-ID"] = request.state.request_id
-        for (
-            name,
-            value,
-        ) in SECURITY_HEADERS.items():  # a route may have set a policy of its own (the pages)
+        # A route may have set a policy of its own (the pages, the interactive docs).
+        for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if not request.url.path.startswith(
-            f"{API}/docs"
-        ):  # the interactive docs load their own scripts
-            response.headers.setdefault(
-                "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
-            )
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+        )
         return response
 
     app.add_middleware(
@@ -165,6 +160,7 @@ def create_app() -> FastAPI:
     for resource in RESOURCES:
         app.include_router(resource.router, prefix=API, responses=problems.DOCUMENTED)
     app.include_router(fhir.router(), prefix="/fhir")
+    app.include_router(docs.router(API))
 
     pages.install(app)
     app.include_router(operations.router)
