@@ -26,9 +26,8 @@ log = logging.getLogger("dmp.gateway")
 _local = threading.local()
 _clients: list[RpcClient] = []
 _lock = threading.Lock()
-_generation = (
-    0  # bumped when the broker connection was lost: every thread then starts a fresh client
-)
+# Bumped when the broker connection was lost: every thread then starts a fresh client.
+_generation = 0
 
 
 def services() -> Cluster:
@@ -46,9 +45,8 @@ def services() -> Cluster:
     return cast(Cluster, proxy)
 
 
-VERIFIED_TOKENS = (
-    "verified_tokens"  # on request.state: each token verified in this request (auth.py)
-)
+# On request.state: each token verified in this request (auth.py).
+VERIFIED_TOKENS = "verified_tokens"
 
 
 class RequestCluster:
