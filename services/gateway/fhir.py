@@ -20,6 +20,7 @@ from services.common.errors import DmpError, InvalidInput, NotFound
 from services.gateway import fhir_mapping as mapping
 from services.gateway import fhir_patch, fhir_patient, fhir_search, fhir_xml
 from services.gateway.auth import Token
+from services.gateway.fhir_xml import media_ranges
 from services.gateway.rpc import services
 
 FHIR_JSON = "application/fhir+json"
@@ -212,25 +213,7 @@ class NotAcceptable(DmpError):
     status = 406
 
 
-FHIR_FORMATS = {"json", "application/json", "application/fhir+json"}
-
-
-def media_ranges(accept: str) -> list[tuple[str, float]]:
-    """An Accept header's media ranges with their q, most wanted first (q=0: not acceptable)."""
-    ranges = []
-    for part in accept.split(","):
-        media, *parameters = (piece.strip() for piece in part.split(";"))
-        quality = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if media:
-            ranges.append((media.lower(), quality))
-    return sorted(ranges, key=lambda item: -item[1])
+FHIR_FORMATS = fhir_xml.JSON_FORMATS
 
 
 def accepts(accept: str, content_type: str) -> bool:
@@ -265,6 +248,18 @@ def binary_wanted(request: Request) -> str | None:
     return "bytes" if not ranges else None
 
 
+def refuse_unsupported_if_strict(request: Request, unsupported: list[str]) -> None:
+    """Under Prefer: handling=strict, a search with parameters this server does not apply is refused, naming them."""
+    if unsupported and strict(request):
+        raise fhir_search.InvalidSearch(
+            f"not supported by this server: {', '.join(unsupported)}",
+            [
+                {"field": name, "reason": "is not a supported search parameter"}
+                for name in unsupported
+            ],
+        )
+
+
 def strict(request: Request) -> bool:
     """Prefer: handling=strict (RFC 7240, FHIR search): refuse what cannot be applied instead of ignoring it."""
     preferences = {
@@ -276,14 +271,7 @@ def strict(request: Request) -> bool:
 def searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """ITI-67, the same for GET and POST _search."""
     search = fhir_search.parse(pairs)
-    if search.unsupported and strict(request):
-        raise fhir_search.InvalidSearch(
-            f"not supported by this server: {', '.join(search.unsupported)}",
-            [
-                {"field": name, "reason": "is not a supported search parameter"}
-                for name in search.unsupported
-            ],
-        )
+    refuse_unsupported_if_strict(request, search.unsupported)
     if search.matches_nothing:  # a patient identifier in a system that holds none of our patients
         page: dict[str, Any] = {"documents": [], "total": 0, "next_cursor": None, "ins": None}
     else:
@@ -317,14 +305,7 @@ def searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -> dic
 
 def patient_searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
     search = fhir_patient.parse(pairs)
-    if search.unsupported and strict(request):
-        raise fhir_search.InvalidSearch(
-            f"not supported by this server: {', '.join(search.unsupported)}",
-            [
-                {"field": name, "reason": "is not a supported search parameter"}
-                for name in search.unsupported
-            ],
-        )
+    refuse_unsupported_if_strict(request, search.unsupported)
     found: list[dict[str, Any]] = []
     if search.check is not None:
         try:

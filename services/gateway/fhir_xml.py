@@ -44,14 +44,10 @@ def _media(content_type: str | None) -> str:
     return (content_type or "").partition(";")[0].strip().lower()
 
 
-def preferred_format(query_string: bytes, accept: str) -> str | None:
-    """ "xml" or "json" as the caller asked: `_format` decides (FHIR); else the first of JSON or XML that Accept
-    wants (q > 0); None when neither says."""
-    format_ = QueryParams(query_string.decode("latin-1")).get("_format")
-    if format_ is not None:
-        return "xml" if format_ in XML_FORMATS else "json"
+def media_ranges(accept: str) -> list[tuple[str, float]]:
+    """An Accept header's media ranges with their q, most wanted first (q=0: not acceptable)."""
     ranges = []
-    for position, part in enumerate(accept.split(",")):
+    for part in accept.split(","):
         media, *parameters = (piece.strip() for piece in part.split(";"))
         quality = 1.0
         for parameter in parameters:
@@ -61,9 +57,19 @@ def preferred_format(query_string: bytes, accept: str) -> str | None:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        ranges.append((-quality, position, media.lower()))
-    for negative_quality, _, media in sorted(ranges):
-        if negative_quality < 0 and media in JSON_FORMATS | XML_FORMATS:
+        if media:
+            ranges.append((media.lower(), quality))
+    return sorted(ranges, key=lambda item: -item[1])
+
+
+def preferred_format(query_string: bytes, accept: str) -> str | None:
+    """ "xml" or "json" as the caller asked: `_format` decides (FHIR); else the first of JSON or XML that Accept
+    wants (q > 0); None when neither says."""
+    format_ = QueryParams(query_string.decode("latin-1")).get("_format")
+    if format_ is not None:
+        return "xml" if format_ in XML_FORMATS else "json"
+    for media, quality in media_ranges(accept):
+        if quality > 0 and media in JSON_FORMATS | XML_FORMATS:
             return "xml" if media in XML_FORMATS else "json"
     return None
 
