@@ -1,6 +1,6 @@
 """One visibility rule for documents and their traces: the predicate (Grant.for_document), the query for
 lists (visible_to) and the query for the history's hidden documents (hidden_from) agree, on the real store
-and on fetched records (common/matching.py); and audit follows a document's visibility from its events."""
+and on fetched records (common/matching.py)."""
 
 import uuid
 from datetime import UTC, datetime
@@ -11,14 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymongo import MongoClient
 
-from services.audit.documents import visibility_after
-from services.common.events import Event, EventType
 from services.common.grants import (
     Action,
     Grant,
     hidden_from,
-    visibility_codes,
-    visibility_data,
     visible_to,
 )
 from services.common.matching import matches
@@ -88,30 +84,3 @@ def test_the_history_hides_exactly_the_documents_the_dossier_hides(
     assert hidden == (
         {r["_id"] for r in records if matches(r, hidden_query)} if hidden_query else set()
     )
-
-
-def event(kind: EventType, **data: str) -> Event:
-    return Event(type=kind, source="dossier", occurred_at=NOW, document_id="doc_1", data=data)
-
-
-def test_audit_follows_a_documents_visibility_from_its_events() -> None:
-    assert visibility_codes(visibility_data(["MASQUE_PS", "INVISIBLE_REPRESENTANTS_LEGAUX"])) == [
-        "MASQUE_PS",
-        "INVISIBLE_REPRESENTANTS_LEGAUX",
-    ]
-    assert visibility_codes(visibility_data([])) == []
-    secret = event(EventType.DOCUMENT_ADDED, visibility="INVISIBLE_REPRESENTANTS_LEGAUX")
-    assert visibility_after(secret, []) == ["INVISIBLE_REPRESENTANTS_LEGAUX"]
-    # What the event says wins over what was known; older events (no codes) say what changed.
-    assert visibility_after(event(EventType.DOCUMENT_MASKED, visibility="MASQUE_PS"), ["X"]) == [
-        "MASQUE_PS"
-    ]
-    assert visibility_after(event(EventType.DOCUMENT_ADDED, invisible_to_patient="true"), []) == [
-        "INVISIBLE_PATIENT"
-    ]
-    assert visibility_after(
-        event(EventType.DOCUMENT_MASKED), ["INVISIBLE_REPRESENTANTS_LEGAUX"]
-    ) == ["INVISIBLE_REPRESENTANTS_LEGAUX", "MASQUE_PS"]
-    assert visibility_after(event(EventType.DOCUMENT_UNMASKED), ["MASQUE_PS"]) == []
-    assert visibility_after(event(EventType.DOCUMENT_RELEASED), ["INVISIBLE_PATIENT"]) == []
-    assert visibility_after(event(EventType.DOCUMENT_READ), ["MASQUE_PS"]) is None
