@@ -611,7 +611,7 @@ def test_contact_of_gives_where_to_reach_the_patient(identity: Identity) -> None
     }
 
 
-def test_a_patient_registered_long_ago_is_still_a_minor_until_eighteen(identity: Identity) -> None:
+def test_a_patient_come_of_age_gets_no_new_representative(identity: Identity) -> None:
     born = date(2015, 6, 1)
     minor = identity.patient(born=born)
     adult = identity.patient()
