@@ -55,7 +55,7 @@ from services.consent.schemas import (
     OccupationalConsent,
     ProfessionalSince,
 )
-from services.consent.store import ConsentStore
+from services.consent.store import ConsentRecords, ConsentStore
 from services.identity.client import IdentityClient
 
 EMERGENCY_DURATION = timedelta(hours=1)
@@ -93,7 +93,7 @@ class PatientIds(DependencyProvider):  # type: ignore[misc]
 class ConsentService(HealthMixin):
     name = "consent"
 
-    store: ConsentStore = StoreProvider(ConsentStore)
+    store: ConsentRecords = StoreProvider(ConsentStore)
     identity: IdentityClient = ServiceRpc("identity")
     patient_ids: dict[str, str] = PatientIds()
     clock: Clock = Clock()

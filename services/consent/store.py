@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.common.errors import Conflict, ServiceUnavailable
+from services.common.errors import ServiceUnavailable
 from services.common.events import Event
 from services.common.store import Store
+from services.consent.facts import facts_of, settings_changed_meanwhile, suspended
 from services.consent.records import (
     AUTHORISATIONS,
     Authorisation,
@@ -28,7 +29,7 @@ from services.consent.records import (
     Period,
     Proposal,
 )
-from services.consent.rules import EmergencyAccess, Facts
+from services.consent.rules import Facts
 
 HIDDEN = {"_outbox": 0, "_outbox_pending": 0}
 FACTS = "facts"
@@ -45,6 +46,38 @@ def ms(moment: datetime) -> int:
 
 def _moment(epoch_ms: int | None) -> datetime | None:
     return None if epoch_ms is None else datetime.fromtimestamp(epoch_ms / 1000, UTC)
+
+
+class ConsentRecords(Protocol):
+    """What the service needs of a store: ConsentStore on Mongo, MemoryConsentStore (services/consent/
+    memory.py) in the fast tests; the contract tests (tests/consent/test_store.py) hold both to the same
+    answers. A write named with an event publishes it (through the outbox) only when it writes."""
+
+    def received_event(self, payload: Any) -> Event | None: ...
+
+    def record_refusal(self, event: Event) -> None: ...
+
+    def facts_for(self, ins: str, patient_id: str, actor_id: str, now: datetime) -> Facts: ...
+
+    def authorise(self, authorisation: Authorisation, event: Event) -> bool: ...
+
+    def withdraw(
+        self, kind: Kind, ins: str, professional_id: str, by: str, now: datetime, event: Event
+    ) -> bool: ...
+
+    def authorisation(self, kind: Kind, ins: str, professional_id: str) -> Authorisation | None: ...
+
+    def authorisations(self, kind: Kind, ins: str, now: datetime) -> list[Authorisation]: ...
+
+    def patient_settings(self, ins: str) -> PatientSettings: ...
+
+    def save_settings(self, settings: PatientSettings, event: Event) -> None: ...
+
+    def start_emergency(self, emergency: EmergencyRecord, event: Event) -> None: ...
+
+    def apply_status(self, actor_id: str, status: str, changed_ms: int) -> None: ...
+
+    def suspended(self, actor_id: str) -> bool: ...
 
 
 class ConsentStore(Store):
@@ -84,26 +117,17 @@ class ConsentStore(Store):
             record["_id"]: record
             for record in self.db[FACTS].find({"_id": {"$in": list(keys.values())}})
         }
-
-        def active(kind: Kind) -> bool:
-            record = found.get(keys[kind])
-            return record is not None and _authorisation(record).active(now)
-
-        settings = _settings(ins, found.get(keys[Kind.SETTINGS]))
         emergency = found.get(keys[Kind.EMERGENCY])
-        running = _emergency(emergency) if emergency is not None else None
-        return Facts(
-            ins=ins,
-            patient_id=patient_id,
-            has_consent=active(Kind.CONSENT),
-            in_care_team=active(Kind.CARE_TEAM),
-            occupational_consent=active(Kind.OCCUPATIONAL_CONSENT),
-            is_medecin_traitant=settings.medecin_traitant == actor_id,
-            blocked=actor_id in settings.blocked,
-            emergency=EmergencyAccess(regulator=running.regulator, expires_at=running.until)
-            if running is not None and running.until > now
-            else None,
-            suspended=_suspended(found.get(keys[Kind.STATUS])),
+        status = found.get(keys[Kind.STATUS])
+        return facts_of(
+            ins,
+            patient_id,
+            actor_id,
+            now,
+            [_authorisation(found[keys[kind]]) for kind in AUTHORISATIONS if keys[kind] in found],
+            _settings(ins, found.get(keys[Kind.SETTINGS])),
+            _emergency(emergency) if emergency is not None else None,
+            status["status"] if status is not None else None,
         )
 
     # Authorisations: consents, care team, occupational consents share one shape.
@@ -163,10 +187,7 @@ class ConsentStore(Store):
                 is not None
             ):
                 return
-        raise Conflict(
-            "the patient's settings changed meanwhile; nothing was changed, retry",
-            [{"field": "settings"}],
-        )
+        raise settings_changed_meanwhile()
 
     # Emergency accesses: the latest of each professional on each dossier decides (it ends last); the
     # earlier ones stay inside it, reason included.
@@ -259,7 +280,7 @@ def _earlier_key(kind: Kind, record: dict[str, Any]) -> str:
 
 
 def _suspended(status: dict[str, Any] | None) -> bool:
-    return status is not None and status["status"] == "suspended"
+    return suspended(status["status"] if status is not None else None)
 
 
 # Records and their documents, in one place. Compared times are epoch milliseconds and shown ones nested in

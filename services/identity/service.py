@@ -65,14 +65,14 @@ from services.identity.records import (
     RefreshToken,
 )
 from services.identity.schemas import ContactCodeSent
-from services.identity.store import IdentityStore, status_change
+from services.identity.store import IdentityRecords, IdentityStore, status_change
 from services.notify.client import NotifyClient
 
 
 class IdentityService(HealthMixin):
     name = "identity"
 
-    store: IdentityStore = StoreProvider(IdentityStore)
+    store: IdentityRecords = StoreProvider(IdentityStore)
     notify: NotifyClient = ServiceRpc("notify")
     later: Callable[[Callable[[], object]], None] = AfterReply()
     clock: Clock = Clock()
