@@ -80,7 +80,7 @@ from services.dossier.schemas import (
     PurgeRecordView,
     Transitioned,
 )
-from services.dossier.store import DossierStore, idempotency_reference
+from services.dossier.store import DossierRecords, DossierStore, idempotency_reference
 
 DOCUMENT_ID = re.compile(r"doc_[0-9a-f]{32}")
 MAX_DOCUMENTS_TOGETHER = 20  # one submission set; each document is at most max_document_bytes
@@ -126,7 +126,7 @@ def access_note(grant: Grant) -> Access:
 class DossierService(HealthMixin):
     name = "dossier"
 
-    store: DossierStore = StoreProvider(DossierStore)
+    store: DossierRecords = StoreProvider(DossierStore)
     consent: ConsentClient = ServiceRpc("consent")
     clock: Clock = Clock()
     # Per worker (nameko makes a service instance per call): the attempt under way, once its dossier is

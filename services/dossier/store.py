@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import gridfs
 from pymongo.database import Database
@@ -76,9 +76,173 @@ def _moment_or_none(epoch_ms: int | None) -> datetime | None:
     return None if epoch_ms is None else _moment(epoch_ms)
 
 
+def stored_moment(moment: datetime) -> datetime:
+    """A moment as it reads back from the store: to the millisecond."""
+    return _moment(ms(moment))
+
+
+def claim_is_stale(claimed_at: datetime, now: datetime, stale: timedelta) -> bool:
+    """An unfinished idempotency claim older than `stale` (its request died): the next request takes it over."""
+    return ms(claimed_at) < ms(now) - int(stale.total_seconds() * 1000)
+
+
+def same_fields(metadata: Metadata) -> dict[str, Any]:
+    """What makes two deposits the same document besides their content: the metadata's scalar fields (a
+    nested value in a query reads as operators on nx-27017, which refuses it)."""
+    return {
+        key: value
+        for key, value in _metadata_document(metadata).items()
+        if not isinstance(value, dict | list)
+    }
+
+
+def search_selection(
+    dossier_id: str, grant: Grant, actor_id: str, search: DocumentSearch
+) -> dict[str, Any]:
+    """The stored documents a search matches under a grant (queries.py builds it)."""
+    return queries.document_query(
+        dossier_id,
+        grant,
+        actor_id,
+        categories=search.category,
+        type_codes=search.type_code,
+        author_id=search.author_id,
+        care_from=search.care_from,
+        care_to=search.care_to,
+        created_from_ms=ms(search.created_from) if search.created_from else None,
+        created_before_ms=ms(search.created_before) if search.created_before else None,
+        document_ids=search.document_id,
+        identifiers=search.identifier,
+        patient_id=search.patient_id,
+        statuses=list(search.status),
+        security_labels=None
+        if search.security_label is None
+        else [group.split(",") if group else [] for group in search.security_label],
+        updated_from_ms=ms(search.updated_from) if search.updated_from else None,
+        updated_before_ms=ms(search.updated_before) if search.updated_before else None,
+        replaces=search.replaces,
+    )
+
+
+def page_of(
+    fetched: Iterable[dict[str, Any]],
+    selection: dict[str, Any],
+    cursor: str | None,
+    limit: int,
+    order: str = "created_ms",
+) -> tuple[int, list[dict[str, Any]], str | None]:
+    """(how many of `fetched` match `selection`; the `limit` after `cursor`, newest first; the next page's
+    cursor if there are more). Limit 0 asks for the total alone. Applied to what one indexed fetch returned
+    (services/common/matching.py says why)."""
+    records = list(fetched)
+    paged = queries.after(selection, cursor, order)
+    total = sum(1 for record in records if matches(record, selection))
+    # One record more than the page is kept to know whether there are more (with limit 0 too).
+    page = [record for record in newest_first(records, order) if matches(record, paged)][
+        : limit + 1
+    ]
+    more = len(page) > limit and limit > 0
+    page = page[:limit]
+    return total, page, queries.encode_cursor(page[-1], order) if more else None
+
+
+def as_stored(document: Document) -> dict[str, Any]:
+    """A document as this store keeps it, for its queries (the in-memory store applies them to its records).
+    Its last change is written by revisions only, so a deposit's has none."""
+    updated = {"updated_ms": ms(document.updated_at)} if document.updated_at else {}
+    return _document_document(document) | updated
+
+
+def line_as_stored(line: FeedLine) -> dict[str, Any]:
+    """A reimbursement line as this store keeps it, for its queries (without when it was received)."""
+    stored = _line_document(line, EPOCH)
+    del stored["received_at"]
+    return stored
+
+
 def idempotency_reference(actor_id: str, key: str) -> str:
     """How a document names the idempotency key it was deposited under (the claim's own id)."""
     return f"{actor_id}|{key}"
+
+
+class DossierRecords(Protocol):
+    """What the service asks of its store: the Mongo store below, or the in-memory one of the fast tests
+    (services/dossier/memory.py). The contract tests (tests/dossier/test_store.py) hold the two together."""
+
+    # Dossiers
+    def open_dossier(self, dossier: Dossier, event: Event) -> bool: ...
+    def dossier_by_ins(self, ins: str) -> Dossier | None: ...
+    def dossier_by_patient_id(self, patient_id: str) -> Dossier | None: ...
+    def dossier_by_id(self, dossier_id: str) -> Dossier | None: ...
+    def dossier_of_document(self, document_id: str) -> str | None: ...
+    def change_dossier(self, before: Dossier, after: Dossier, event: Event) -> bool: ...
+    def keys_to_rewrap(self, current_master: str, limit: int) -> list[Dossier]: ...
+    def count_keys_to_rewrap(self, current_master: str) -> int: ...
+    def due_for_purge(self, now: datetime) -> list[Dossier]: ...
+    def purge(self, dossier: Dossier, event: Event) -> None: ...
+    def purge_record(self, dossier_id: str) -> PurgeRecord | None: ...
+    def dossiers_of(self, patient_ids: list[str]) -> list[DossierState]: ...
+
+    # The personal space
+    def personal_space(self, dossier_id: str) -> PersonalSpaceVersion | None: ...
+    def save_personal_space(
+        self, dossier_id: str, read: int, written: PersonalSpaceVersion, event: Event
+    ) -> bool: ...
+    def personal_space_history(self, dossier_id: str) -> list[PersonalSpaceVersion]: ...
+
+    # The reimbursement feed
+    def dossiers_by_ins(self, ins_list: list[str]) -> dict[str, DossierState]: ...
+    def add_reimbursements(
+        self, feed_lines: list[FeedLine], received_at: datetime
+    ) -> list[FeedLine]: ...
+    def record_feed(self, batch_id: str, events: list[Event]) -> None: ...
+    def reimbursements_page(
+        self, dossier_id: str, cursor: str | None, limit: int
+    ) -> tuple[int, list[FeedLine], str | None]: ...
+    def reimbursements_since(self, dossier_id: str, since: date) -> list[FeedLine]: ...
+
+    # The pharmacy fee ledger
+    def charge_opening_fee(self, fee: OpeningFee) -> bool: ...
+    def opening_fees(self, month: str) -> list[OpeningFee]: ...
+
+    # Documents
+    def put_content(self, document_id: str, sealed: bytes) -> None: ...
+    def content(self, document_id: str) -> bytes | None: ...
+    def delete_content(self, document_id: str) -> None: ...
+    def add_document(self, document: Document, event: Event) -> None: ...
+    def same_document(self, dossier_id: str, sha256: str, metadata: Metadata) -> bool: ...
+    def unique_id_used(self, dossier_id: str, unique_id: str) -> bool: ...
+    def search_documents(
+        self, dossier_id: str, grant: Grant, actor_id: str, search: DocumentSearch
+    ) -> tuple[int, list[Document], str | None]: ...
+    def visible_documents(self, dossier_id: str, grant: Grant, actor_id: str) -> list[Document]: ...
+    def document(self, dossier_id: str, document_id: str) -> Document | None: ...
+    def due_for_release(self, now: datetime) -> list[Document]: ...
+    def due_for_reminder(self, now: datetime) -> list[Document]: ...
+    def reminded(self, document: Document, event: Event) -> bool: ...
+    def revise_document(
+        self, before: Document, after: Document, event: Event, at: datetime
+    ) -> Document | None: ...
+
+    # Idempotency keys of deposits
+    def claim_idempotency(
+        self,
+        actor_id: str,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        stale: timedelta = ...,
+    ) -> IdempotencyClaim | None: ...
+    def document_by_idempotency(
+        self, dossier_id: str, actor_id: str, key: str
+    ) -> Document | None: ...
+    def complete_idempotency(self, actor_id: str, key: str, document_id: str) -> None: ...
+    def release_idempotency(self, actor_id: str, key: str) -> None: ...
+
+    # Accesses
+    def record_access(self, event: Event, also: Iterable[Event] = ()) -> None: ...
+    def accessed_before(self, dossier_id: str, actor_id: str) -> bool: ...
+    def mark_accessed(self, dossier_id: str, actor_id: str) -> None: ...
 
 
 class DossierStore(Store):
@@ -290,19 +454,10 @@ class DossierStore(Store):
         """(the dossier's lines, the `limit` after `cursor`, newest care first, the cursor of the next page if
         any). One indexed fetch of the dossier's lines, filtered here (see services/common/matching.py)."""
         selection = {"dossier_id": dossier_id}
-        paged = queries.after(selection, cursor, "care_ms")
-        lines = list(self.db.reimbursements.find(selection))
-        total = sum(1 for line in lines if matches(line, selection))
-        page = [line for line in newest_first(lines, "care_ms") if matches(line, paged)][
-            : limit + 1
-        ]
-        more = len(page) > limit
-        page = page[:limit]
-        return (
-            total,
-            [_feed_line(line) for line in page],
-            queries.encode_cursor(page[-1], "care_ms") if more else None,
+        total, page, next_cursor = page_of(
+            self.db.reimbursements.find(selection), selection, cursor, limit, "care_ms"
         )
+        return total, [_feed_line(line) for line in page], next_cursor
 
     def reimbursements_since(self, dossier_id: str, since: date) -> list[FeedLine]:
         """The dossier's lines whose care is on or after `since` (the (dossier_id, care_ms) index)."""
@@ -374,13 +529,9 @@ class DossierStore(Store):
 
     def same_document(self, dossier_id: str, sha256: str, metadata: Metadata) -> bool:
         """Is a current document with the same content and metadata already there?"""
-        # Scalar fields only: a nested value in a query reads as operators (nx-27017 refuses it).
         # Fetched by the indexed pair, compared here: a many-field query is a full scan on nx-27017.
-        fields = _metadata_document(metadata)
-        scalars = {
-            key: value for key, value in fields.items() if not isinstance(value, dict | list)
-        }
-        query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current", **scalars}
+        query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current"}
+        query |= same_fields(metadata)
         candidates = self.db.documents.find({"dossier_id": dossier_id, "sha256": sha256}, HIDDEN)
         return any(matches(candidate, query) for candidate in candidates)
 
@@ -395,51 +546,14 @@ class DossierStore(Store):
     ) -> tuple[int, list[Document], str | None]:
         """(documents matching the search under the grant, see queries.py; the page after its cursor, newest
         first; the cursor of the next page if any). Limit 0 asks for the total alone."""
-        selection = queries.document_query(
-            dossier_id,
-            grant,
-            actor_id,
-            categories=search.category,
-            type_codes=search.type_code,
-            author_id=search.author_id,
-            care_from=search.care_from,
-            care_to=search.care_to,
-            created_from_ms=ms(search.created_from) if search.created_from else None,
-            created_before_ms=ms(search.created_before) if search.created_before else None,
-            document_ids=search.document_id,
-            identifiers=search.identifier,
-            patient_id=search.patient_id,
-            statuses=list(search.status),
-            security_labels=None
-            if search.security_label is None
-            else [group.split(",") if group else [] for group in search.security_label],
-            updated_from_ms=ms(search.updated_from) if search.updated_from else None,
-            updated_before_ms=ms(search.updated_before) if search.updated_before else None,
-            replaces=search.replaces,
+        selection = search_selection(dossier_id, grant, actor_id, search)
+        total, page, next_cursor = page_of(
+            self.db.documents.find(_indexed(selection), HIDDEN),
+            selection,
+            search.cursor,
+            search.limit,
         )
-        # One record more than the page is fetched to know whether there are more (with limit 0 too).
-        total, page = self._search(
-            selection, queries.after(selection, search.cursor), search.limit + 1
-        )
-        more = len(page) > search.limit and search.limit > 0
-        page = page[: search.limit]
-        return (
-            total,
-            [_document(record) for record in page],
-            queries.encode_cursor(page[-1]) if more else None,
-        )
-
-    def _search(
-        self, selection: dict[str, Any], paged: dict[str, Any], limit: int
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """(documents matching `selection`; the first `limit` matching `paged`, newest first). One fetch of the
-        dossier's documents in that status by an indexed equality, the rest of the filter applied here
-        (services/common/matching.py says why)."""
-        records = list(self.db.documents.find(_indexed(selection), HIDDEN))
-        total = sum(1 for record in records if matches(record, selection))
-        return total, [
-            record for record in newest_first(records, "created_ms") if matches(record, paged)
-        ][:limit]
+        return total, [_document(record) for record in page], next_cursor
 
     def visible_documents(self, dossier_id: str, grant: Grant, actor_id: str) -> list[Document]:
         """The dossier's current documents this actor may see under this grant (the document list's own
@@ -505,6 +619,11 @@ class DossierStore(Store):
         return replace(after, revision=(revision or 1) + 1, updated_at=_moment(at_ms))
 
     def delete_content(self, document_id: str) -> None:
+        """Gone already (an interrupted purge run again) is nothing to do. nx-27017 answers the deletion of a
+        missing file with an error where MongoDB's GridFS tells NoFile, so a missing file is not asked for."""
+        if self.db["contents.files"].find_one({"_id": document_id}, {"_id": 1}) is None:
+            self.db["contents.chunks"].delete_many({"files_id": document_id})  # an upload cut short
+            return
         with contextlib.suppress(gridfs.errors.NoFile):
             self.contents.delete(document_id)
 
@@ -534,11 +653,10 @@ class DossierStore(Store):
             return None
         except DuplicateKeyError:
             earlier = self.db.idempotency.find_one({"_id": record_id})
-        stale_ms = int(stale.total_seconds() * 1000)
         if (
             earlier is not None
             and earlier.get("document_id") is None
-            and earlier["claimed_ms"] < now_ms - stale_ms
+            and claim_is_stale(_moment(earlier["claimed_ms"]), now, stale)
         ):
             taken = self.db.idempotency.update_one(
                 {"_id": record_id, "claimed_ms": earlier["claimed_ms"], "document_id": None},
