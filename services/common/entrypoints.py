@@ -19,12 +19,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from nameko.timer import timer as nameko_timer
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from services.common.deadletters import CALLERS, GuardedConsume, GuardedRpc
-from services.common.errors import DmpError
+from services.common.errors import DmpError, InvalidInput
 from services.common.principals import CLIENTS
-from services.common.validation import parse
+from services.common.validation import describe_items, parse
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,36 +84,63 @@ def to_wire(value: Any) -> Any:
 
 
 def typed(function: F) -> F:
-    """`function` with its model-annotated parameters validated from the JSON that arrives, and its models
-    returned as JSON. The signature is kept (nameko checks each call against it before a worker starts)."""
+    """`function` with its model-annotated parameters validated from the JSON that arrives, its other
+    annotated parameters (str, int, bool, lists, ...) checked against their annotation, and its models
+    returned as JSON. A value of the wrong kind is refused as InvalidInput naming the parameter, before the
+    method runs (a limit of "abc" is a clear refusal, not a failure inside). The signature is kept (nameko
+    checks each call against it before a worker starts)."""
     signature = inspect.signature(function)
-    models: dict[str, tuple[type[BaseModel], bool]] | None = None
+    checks: dict[str, Callable[[Any], Any]] | None = None
 
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
-        nonlocal models
+        nonlocal checks
         if (
-            models is None
-        ):  # resolved at the first call: the annotations are strings until every module is loaded
+            checks is None
+        ):  # resolved at the first call: annotations are strings until every module is loaded
             hints = typing.get_type_hints(function)
-            models = {
-                name: (model, optional)
+            checks = {
+                name: check
                 for name in signature.parameters
-                for model, optional in [model_in(hints.get(name))]
-                if model is not None
+                if name != "self"
+                for check in [check_of(name, hints.get(name, Any))]
+                if check is not None
             }
         bound = signature.bind(*args, **kwargs)
-        for name, (model, optional) in models.items():
-            if name not in bound.arguments:
-                continue
-            value = bound.arguments[name]
-            if (value is None and optional) or isinstance(value, model):
-                continue
-            bound.arguments[name] = parse(model, value)
+        for name, check in checks.items():
+            if name in bound.arguments:
+                bound.arguments[name] = check(bound.arguments[name])
         return to_wire(function(*bound.args, **bound.kwargs))
 
     call.__signature__ = signature  # type: ignore[attr-defined]
     return typing.cast(F, call)
+
+
+def check_of(name: str, hint: Any) -> Callable[[Any], Any] | None:
+    """How a parameter's value is checked as it arrives, or None for one that takes anything."""
+    if hint is Any or hint is object:
+        return None
+    model, optional = model_in(hint)
+    if model is not None:
+        found = model
+
+        def as_model(value: Any) -> Any:
+            if (value is None and optional) or isinstance(value, found):
+                return value
+            return parse(found, value)
+
+        return as_model
+    adapter: TypeAdapter[Any] = TypeAdapter(hint)
+
+    def as_annotated(value: Any) -> Any:
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as error:
+            found = error.errors(include_url=False, include_input=False)
+            details = describe_items({**item, "loc": (name, *item["loc"])} for item in found)
+            raise InvalidInput(InvalidInput.summary(details), details) from None
+
+    return as_annotated
 
 
 def consume(queue: Any, **options: Any) -> Callable[[F], F]:

@@ -83,3 +83,37 @@ def test_the_signature_is_the_methods_own_so_a_wrong_call_is_refused_before_any_
         inspect.getcallargs(BOOK, None, "t")  # what nameko's check_signature does
     with pytest.raises(TypeError):
         inspect.getcallargs(BOOK, None, "t", {}, {}, {})
+
+
+class Jobs:
+    @typed
+    def run(
+        self, limit: int = 500, patient_ids: list[str] | None = None, anything: Any = None
+    ) -> int:
+        assert isinstance(limit, int)
+        return limit + len(patient_ids or ())
+
+
+JOBS: Any = Jobs()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"limit": "abc"}, "limit"),
+        ({"limit": [5]}, "limit"),
+        ({"patient_ids": "pat_1"}, "patient_ids"),
+        ({"patient_ids": ["pat_1", 7]}, "patient_ids.1"),
+    ],
+)
+def test_a_scalar_of_the_wrong_kind_is_refused_naming_the_parameter(
+    arguments: dict[str, object], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        JOBS.run(**arguments)
+    assert [detail["field"] for detail in refused.value.details] == [field]
+
+
+def test_a_scalar_arrives_as_its_annotation_says_and_an_any_as_sent() -> None:
+    assert JOBS.run("7", ["a", "b"], anything=object()) == 9
+    assert JOBS.run() == 500
