@@ -371,12 +371,13 @@ ELEMENTS = {  # the dossier's field of a submission set -> the List's element
 
 
 def at_set_entry(error: DmpError, index: int) -> DmpError:
-    """A refusal of the dossier naming a field of the submission set names the List's entry and element."""
+    """A refusal of the dossier naming a field of the submission set (`submission_set.<field>`, or the bare field
+    its typed boundary names; a document's refusal always names its `entry`) names the List's entry and element."""
     details = []
     for detail in error.details:
         name = str(detail.get("field", ""))
-        if name.startswith("submission_set"):
-            own = name.removeprefix("submission_set").lstrip(".").split(".")[0]
+        own = name.removeprefix("submission_set").lstrip(".").split(".")[0]
+        if "entry" not in detail and (name.startswith("submission_set") or own in ELEMENTS):
             element = ELEMENTS.get(own)
             detail = {
                 **detail,

@@ -218,6 +218,19 @@ def test_iti65s_submission_set_is_found_and_read_by_iti66(system: Running, api: 
     assert reused.status_code == 409, reused.text
     assert "submission set with this unique_id" in reused.json()["issue"][0]["diagnostics"]
     assert search() == {first, second}  # and nothing of it was stored
+    # What the dossier refuses of the set itself names the List's element.
+    entries[0]["resource"] = the_list(f"urn:uuid:{uuid.uuid4()}")
+    entries[0]["resource"]["extension"][1]["valueCodeableConcept"]["coding"] = [
+        {**DESIGNATION, "system": "J03"}
+    ]
+    malformed = http.post(
+        "/fhir",
+        json={"resourceType": "Bundle", "type": "transaction", "entry": entries},
+        headers=doctor,
+    )
+    assert malformed.status_code == 422, malformed.text
+    assert malformed.json()["issue"][0]["expression"] == ["Bundle.entry[0].resource.extension"]
+    assert search() == {first, second}
 
 
 def test_stock_clients_find_and_read_lists(system: Running, api: Api) -> None:

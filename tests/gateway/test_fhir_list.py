@@ -314,3 +314,14 @@ def test_the_dossiers_refusal_of_the_set_names_the_lists_entry() -> None:
         {"field": "Bundle.entry[2].resource.identifier"},
         {"entry": "1"},
     ] and isinstance(named, Conflict)
+    boundary = InvalidInput(
+        "invalid input",
+        [
+            {"field": "designation_type.system", "reason": "bad"},
+            {"field": "title", "reason": "bad", "entry": "0"},  # a document's: left to its entry
+        ],
+    )
+    assert at_set_entry(boundary, 0).details == [
+        {"field": "Bundle.entry[0].resource.extension", "reason": "bad"},
+        {"field": "title", "reason": "bad", "entry": "0"},
+    ]
