@@ -191,7 +191,7 @@ def test_iti65s_submission_set_is_found_and_read_by_iti66(system: Running, api: 
 
     # The set's unique id is used once per dossier: a second set with it is refused, as a document's would be.
     again = {**the_list(unique_id)}
-    entries = [
+    entries: list[dict[str, Any]] = [
         {
             "fullUrl": "urn:uuid:" + str(uuid.uuid4()),
             "resource": again,
@@ -219,10 +219,11 @@ def test_iti65s_submission_set_is_found_and_read_by_iti66(system: Running, api: 
     assert "submission set with this unique_id" in reused.json()["issue"][0]["diagnostics"]
     assert search() == {first, second}  # and nothing of it was stored
     # What the dossier refuses of the set itself names the List's element.
-    entries[0]["resource"] = the_list(f"urn:uuid:{uuid.uuid4()}")
-    entries[0]["resource"]["extension"][1]["valueCodeableConcept"]["coding"] = [
+    malformed_set = the_list(f"urn:uuid:{uuid.uuid4()}")
+    malformed_set["extension"][1]["valueCodeableConcept"]["coding"] = [
         {**DESIGNATION, "system": "J03"}
     ]
+    entries[0]["resource"] = malformed_set
     malformed = http.post(
         "/fhir",
         json={"resourceType": "Bundle", "type": "transaction", "entry": entries},
