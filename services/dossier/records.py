@@ -200,3 +200,25 @@ class FeedLine:
     billed_cents: int
     reimbursed_cents: int
     prescriber_rpps: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmissionSet:
+    """An ITI-65 submission set as its source sent it (MHD's SubmissionSet List), kept with its deposit: who
+    submitted which documents, in their order. What a caller is shown of it is decided by its documents."""
+
+    id: str
+    dossier_id: str
+    patient_id: str
+    author: ActorRef
+    submitted_at: datetime
+    document_ids: tuple[str, ...]
+    unique_id: str | None = None  # the source's uniqueId (List.identifier, use usual)
+    source_id: str | None = None  # the source's OID URN (MHD's ihe-sourceId)
+    title: str | None = None
+    designation_type: Coded | None = None  # MHD's ihe-designationType (JDV_J03 content type)
+    intended_recipients: tuple[str, ...] = ()  # references (PDSm's pdsm-ext-intended-recipient)
+
+    @property
+    def author_id(self) -> str:
+        return str(self.author["id"])

@@ -10,14 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, Field, PlainSerializer
 
 from services.common.schemas import (
+    UNIQUE_ID,
     AccessNote,
     CareSummary,
+    Coded,
     DocumentMetadata,
     DossierOpened,
     DossierStatus,
+    Strict,
 )
 from services.dossier.records import ActorRef
 
@@ -121,3 +124,100 @@ class DocumentFound(BaseModel):
 
 class CareSummaryAnswer(CareSummary):
     access: Access
+
+
+# Submission sets (ITI-65's SubmissionSet List, found again by ITI-66)
+
+SUBMISSION_SET_ID = r"^sub_[0-9a-f]{32}$"
+Token = Annotated[str, Field(max_length=330, pattern=r"^[^|,\s]*\|?[^|,\s]+$")]
+
+
+class SubmissionSetSubmission(Strict):
+    """What the source says of a submission set (MHD's SubmissionSet List), kept with its documents."""
+
+    unique_id: Annotated[str, Field(pattern=UNIQUE_ID, max_length=128)] | None = Field(
+        None,
+        description="the source's uniqueId for the set (urn:oid:... or urn:uuid:...), used once per dossier",
+    )
+    source_id: Annotated[str, Field(pattern=UNIQUE_ID, max_length=128)] | None = Field(
+        None, description="the submitting system's id (MHD sourceId: urn:oid:...)"
+    )
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    designation_type: Coded | None = Field(
+        None, description="its clinical purpose (MHD designationType; JDV_J03 content type)"
+    )
+    intended_recipients: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S+$")]],
+        Field(max_length=10),
+    ] = Field(default_factory=list, description="references to whom it is meant for (PDSm)")
+
+
+class SubmissionSetSearch(Strict):
+    """Every list field is an OR of its values (absent: no filter; empty: matches nothing); the fields AND. Only
+    sets with at least one document the caller may see are ever found."""
+
+    patient_id: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="the patient's id (FHIR Patient id): the dossier when no INS is given"
+    )
+    submission_set_id: (
+        Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None
+    ) = None
+    identifier: (
+        Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=100)] | None
+    ) = Field(
+        None,
+        description="its source's uniqueId, or the UUID URN of its own id (the List's entryUUID)",
+    )
+    source_id: (
+        Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=100)] | None
+    ) = None
+    designation_type: Annotated[list[Token], Field(max_length=100)] | None = Field(
+        None, description="system|code or a bare code (any system)"
+    )
+    submitted_from: AwareDatetime | None = Field(
+        None, description="submitted at or after this instant"
+    )
+    submitted_before: AwareDatetime | None = Field(
+        None, description="submitted strictly before this instant"
+    )
+    limit: Annotated[int, Field(ge=0, le=100, description="0: the total only")] = 50
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+
+
+class SubmissionSetView(BaseModel):
+    """A submission set as a caller may see it: its documents are only those they may see, in its order."""
+
+    submission_set_id: str
+    dossier_id: str
+    patient_id: str
+    author: ActorRef
+    submitted_at: Instant
+    unique_id: str | None = None
+    source_id: str | None = None
+    title: str | None = None
+    designation_type: Coded | None = None
+    intended_recipients: list[str] = Field(default_factory=list)
+    documents: list[DocumentMetadata]
+
+
+class SubmissionSetPage(BaseModel):
+    """A page of the submission sets an actor may see (newest first), with an honest total."""
+
+    submission_sets: list[SubmissionSetView]
+    total: int
+    next_cursor: str | None
+    access: Access
+    ins: str = Field(description="the patient's, for FHIR's subject")
+
+
+class SubmissionSetFound(BaseModel):
+    submission_set: SubmissionSetView
+    access: Access
+    ins: str
+
+
+class SubmissionSetAdded(BaseModel):
+    """A deposited submission set: its id and its documents, in the order sent."""
+
+    submission_set_id: str
+    documents: list[DocumentMetadata]

@@ -56,6 +56,7 @@ from services.dossier import (
     lifecycle,
     personal_space,
     rules,
+    submission_sets,
     summary,
 )
 from services.dossier.records import (
@@ -66,6 +67,7 @@ from services.dossier.records import (
     FeedLine,
     Metadata,
     Status,
+    SubmissionSet,
 )
 from services.dossier.schemas import (
     Access,
@@ -78,6 +80,12 @@ from services.dossier.schemas import (
     Opened,
     PersonalSpaceAnswer,
     PurgeRecordView,
+    SubmissionSetAdded,
+    SubmissionSetFound,
+    SubmissionSetPage,
+    SubmissionSetSearch,
+    SubmissionSetSubmission,
+    SubmissionSetView,
     Transitioned,
 )
 from services.dossier.store import DossierRecords, DossierStore, idempotency_reference
@@ -107,6 +115,11 @@ def no_such_document() -> NotFound:
     """The one answer for a document id the caller may not see, whatever the reason (unknown, hidden,
     another patient's, outside their matrix row): nothing in it tells the cases apart."""
     return NotFound("no such document", [{"field": "document_id"}])
+
+
+def no_such_submission_set() -> NotFound:
+    """The one answer for a submission set the caller may not see, whatever the reason."""
+    return NotFound("no such submission set", [{"field": "submission_set_id"}])
 
 
 # What a refused attempt is traced under when the refusal is not an access rule's.
@@ -720,12 +733,14 @@ class DossierService(HealthMixin):
         submission: DocumentSubmission,
         replaces: Document | None = None,
         idempotency: tuple[str, str] | None = None,
+        document_id: str | None = None,
     ) -> Document:
-        """Store a checked deposit; `idempotency`: the (actor, key) reference and the request's fingerprint."""
+        """Store a checked deposit; `idempotency`: the (actor, key) reference and the request's fingerprint;
+        `document_id`: its id when the caller needed it before (a submission set names its documents first)."""
         metadata, content, digest = checked
         carried = metadata.visibility[len(submission.visibility) :]
         now = self.clock.now()
-        document_id = new_id("doc")
+        document_id = document_id or new_id("doc")
         key = crypto.data_key(dossier)
         self.store.put_content(document_id, sealing.seal(key, content, document_id))
         release_at, remind_at = rules.invisibility_schedule(
@@ -823,6 +838,32 @@ class DossierService(HealthMixin):
         before any is stored, so one bad document stores nothing. A refusal names the document by its position
         (`entry`). `replaces[i]`: the id of the document the i-th one is a new version of (same rules as
         replace_document)."""
+        return self._deposit_together(token, ins, payloads, replaces, None)[1]
+
+    @rpc
+    def add_submission_set(
+        self,
+        token: str,
+        ins: str,
+        submission_set: SubmissionSetSubmission,
+        payloads: list[dict[str, object]],
+        replaces: list[str | None] | None = None,
+    ) -> SubmissionSetAdded:
+        """add_documents, keeping the submission set itself (ITI-65's SubmissionSet List, found by ITI-66): who
+        submitted which documents, in order, with what its source says of it. Its unique_id is used once per
+        dossier; a refusal of the set names `submission_set.<field>`."""
+        set_id, stored = self._deposit_together(token, ins, payloads, replaces, submission_set)
+        return SubmissionSetAdded(submission_set_id=str(set_id), documents=stored)
+
+    def _deposit_together(
+        self,
+        token: str,
+        ins: str,
+        payloads: list[dict[str, object]],
+        replaces: list[str | None] | None,
+        submission_set: SubmissionSetSubmission | None,
+    ) -> tuple[str | None, list[DocumentMetadata]]:
+        """(the submission set's id, if one is kept; the documents stored, in order)."""
         if not isinstance(payloads, list) or not 1 <= len(payloads) <= MAX_DOCUMENTS_TOGETHER:
             raise InvalidInput.for_field(
                 "documents", f"must be 1 to {MAX_DOCUMENTS_TOGETHER} documents"
@@ -849,13 +890,39 @@ class DossierService(HealthMixin):
             [(metadata, digest) for metadata, _, digest in checked],
             [old.id if old else None for old in olds],
         )
+        ids = [new_id("doc") for _ in submissions]
+        set_id = None
+        if submission_set is not None:
+            if submission_set.unique_id and self.store.submission_set_unique_id_used(
+                dossier.id, submission_set.unique_id
+            ):
+                raise Conflict(
+                    "a submission set with this unique_id is already in this dossier",
+                    [{"field": "submission_set.unique_id"}],
+                )
+            set_id = new_id("sub")
+            self.store.add_submission_set(
+                submission_sets.record_of(
+                    submission_set,
+                    set_id,
+                    dossier.id,
+                    dossier.patient_id,
+                    actor.ref,
+                    self.clock.now(),
+                    ids,
+                )
+            )
         stored = []
-        for checks, submission, old in zip(checked, submissions, olds, strict=True):
-            new = self._stored(actor, grant, dossier, checks, submission, old)
+        for checks, submission, old, document_id in zip(
+            checked, submissions, olds, ids, strict=True
+        ):
+            new = self._stored(
+                actor, grant, dossier, checks, submission, old, document_id=document_id
+            )
             if old is not None:
                 self._replaced(actor, grant, dossier, old, new)
             stored.append(documents.as_answered(new))
-        return stored
+        return set_id, stored
 
     @staticmethod
     def _at(index: int, step: Callable[[], T]) -> T:
@@ -1067,6 +1134,93 @@ class DossierService(HealthMixin):
             self.refusal_traced = True
             raise NotFound("this patient has no dossier", [{"field": "patient_id"}])
         return dossier.ins
+
+    @rpc(callers=(CLIENTS, OPERATORS))
+    def search_submission_sets(
+        self, token: str, ins: str | None, query: SubmissionSetSearch | None = None
+    ) -> SubmissionSetPage:
+        """The submission sets of a dossier with at least one document this actor may see, each showing only
+        those documents (the document search's own query under the grant), newest first, an honest total.
+        Without an INS, the query's patient_id names the patient."""
+        search = query or SubmissionSetSearch()
+        actor, grant, dossier = self._allowed(
+            token, self._ins_of(token, ins, search.patient_id), Action.READ
+        )
+        candidates = [
+            found
+            for found in self.store.submission_sets(dossier.id)
+            if submission_sets.selected(found, search)
+        ]
+        views = self._shown(actor, grant, dossier, candidates)
+        total, page, next_cursor = submission_sets.page(views, search.limit, search.cursor)
+        event = self._event(
+            EventType.DOCUMENTS_LISTED,
+            actor,
+            dossier,
+            grant,
+            data={"count": str(sum(len(view.documents) for view in page))},
+        )
+        self._record_access(actor, dossier, event)  # traced before any metadata leaves
+        return SubmissionSetPage(
+            submission_sets=page,
+            total=total,
+            next_cursor=next_cursor,
+            access=access_note(grant),
+            ins=dossier.ins,
+        )
+
+    @rpc
+    def find_submission_set(self, token: str, submission_set_id: str) -> SubmissionSetFound:
+        """A submission set by its id alone (ITI-66's read). One the caller may see none of the documents of, or
+        of a dossier they may not read, answers exactly like an unknown id (404)."""
+        found = self.store.submission_set(str(submission_set_id))
+        dossier = self.store.dossier_by_id(found.dossier_id) if found else None
+        if found is None or dossier is None:
+            self.store.record_access(
+                Event.of(
+                    EventType.ACCESS_DENIED,
+                    self.name,
+                    self.clock.now(),
+                    verify(token),
+                    outcome=Outcome.DENIED,
+                    rule="R-UNKNOWN-DOCUMENT",
+                    data={"action": Action.READ.value},
+                )
+            )
+            self.refusal_traced = True
+            raise no_such_submission_set()
+        try:
+            actor, grant, dossier = self._allowed(token, dossier.ins, Action.READ)
+        except AccessDenied:
+            raise no_such_submission_set() from None  # traced with its real rule by _allowed
+        views = self._shown(actor, grant, dossier, [found])
+        if not views:
+            self._refuse(actor, grant.refused("R-UNKNOWN-DOCUMENT"), dossier)
+            raise no_such_submission_set()
+        self._record_access(
+            actor,
+            dossier,
+            self._event(
+                EventType.DOCUMENTS_LISTED,
+                actor,
+                dossier,
+                grant,
+                data={"count": str(len(views[0].documents))},
+            ),
+        )
+        return SubmissionSetFound(
+            submission_set=views[0], access=access_note(grant), ins=dossier.ins
+        )
+
+    def _shown(
+        self, actor: Actor, grant: Grant, dossier: Dossier, found: list[SubmissionSet]
+    ) -> list[SubmissionSetView]:
+        """The sets as this actor sees them: one fetch of the documents they name that the actor may see."""
+        wanted = sorted({document_id for each in found for document_id in each.document_ids})
+        visible = self.store.documents_seen(dossier.id, grant, actor.id, wanted)
+        return [
+            view for each in found if (view := submission_sets.shown(each, visible)) is not None
+        ]
 
     @rpc
     def find_document(self, token: str, document_id: str, with_content: bool) -> DocumentFound:

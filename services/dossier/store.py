@@ -45,6 +45,7 @@ from services.dossier.records import (
     PersonalSpaceVersion,
     PurgeRecord,
     Status,
+    SubmissionSet,
     Visibility,
 )
 
@@ -278,6 +279,8 @@ class DossierStore(Store):
         # when that field has an index of its own (with compound ones alone it scans the whole collection).
         database.documents.create_index([("dossier_id", 1)])
         database.reimbursements.create_index([("dossier_id", 1)])
+        database.submission_sets.create_index([("dossier_id", 1)])
+        database.submission_sets.create_index([("dossier_id", 1), ("unique_id", 1)])
         # GridFS's own indexes (put_content does not check them on each upload).
         database["contents.files"].create_index([("filename", 1), ("uploadDate", 1)])
         database["contents.chunks"].create_index([("files_id", 1), ("n", 1)], unique=True)
@@ -360,6 +363,7 @@ class DossierStore(Store):
         for document in self.db.documents.find({"dossier_id": dossier.id}, {"_id": 1}):
             self.delete_content(document["_id"])  # may be gone already, after an interrupted run
         self.db.documents.delete_many({"dossier_id": dossier.id})
+        self.db.submission_sets.delete_many({"dossier_id": dossier.id})
         self.db.accesses.delete_many({"dossier_id": dossier.id})
         self.db.reimbursements.delete_many({"dossier_id": dossier.id})
         self.db.personal_spaces.delete_many({"_id": dossier.id})
@@ -626,6 +630,52 @@ class DossierStore(Store):
             return
         with contextlib.suppress(gridfs.errors.NoFile):
             self.contents.delete(document_id)
+
+    # Submission sets (ITI-65's SubmissionSet List): written before their documents, each of which is then its
+    # own atomic insert. A set is only ever shown with those of its documents that exist and the caller may see,
+    # so a deposit that stores none of them leaves a set nobody is shown; one written after could be lost,
+    # leaving documents without their set.
+
+    def add_submission_set(self, submission_set: SubmissionSet) -> None:
+        try:
+            self.db.submission_sets.insert_one(_submission_set_document(submission_set))
+        except PyMongoError as error:
+            raise ServiceUnavailable(
+                "the record store is unavailable; nothing was stored"
+            ) from error
+
+    def submission_set_unique_id_used(self, dossier_id: str, unique_id: str) -> bool:
+        query = {"dossier_id": equal(dossier_id), "unique_id": equal(unique_id)}
+        return self.db.submission_sets.find_one(query, {"_id": 1}) is not None
+
+    def submission_sets(self, dossier_id: str) -> list[SubmissionSet]:
+        """A dossier's submission sets, by the indexed equality (the search filters them in the service)."""
+        found = self.db.submission_sets.find({"dossier_id": equal(dossier_id)})
+        return [_submission_set(record) for record in found]
+
+    def submission_set(self, set_id: str) -> SubmissionSet | None:
+        found = self.db.submission_sets.find_one({"_id": set_id})
+        return _submission_set(found) if found else None
+
+    def documents_seen(
+        self, dossier_id: str, grant: Grant, actor_id: str, document_ids: list[str]
+    ) -> dict[str, Document]:
+        """Those of these documents the actor may see under the grant, by id: the document search's own query
+        (queries.document_query, every status but deleted), fetched like search_documents."""
+        if not document_ids:
+            return {}
+        selection = queries.document_query(
+            dossier_id,
+            grant,
+            actor_id,
+            document_ids=document_ids,
+            statuses=["current", "replaced", "archived"],
+        )
+        return {
+            record["_id"]: _document(record)
+            for record in self.db.documents.find(_indexed(selection), HIDDEN)
+            if matches(record, selection)
+        }
 
     # Idempotency keys of deposits: (actor, key) -> the document the first request created.
 
@@ -945,4 +995,39 @@ def _document(document: dict[str, Any]) -> Document:
         remind_at=_moment_or_none(document.get("remind_ms")),
         idempotency=document.get("idempotency"),
         idempotency_fingerprint=document.get("idempotency_fingerprint"),
+    )
+
+
+def _submission_set_document(submission_set: SubmissionSet) -> dict[str, Any]:
+    coded = submission_set.designation_type
+    return {
+        "_id": submission_set.id,
+        "dossier_id": submission_set.dossier_id,
+        "patient_id": submission_set.patient_id,
+        "author": submission_set.author,
+        "submitted_at": submission_set.submitted_at,
+        "submitted_ms": ms(submission_set.submitted_at),
+        "document_ids": list(submission_set.document_ids),
+        "unique_id": submission_set.unique_id,
+        "source_id": submission_set.source_id,
+        "title": submission_set.title,
+        "designation_type": coded.model_dump(mode="json") if coded is not None else None,
+        "intended_recipients": list(submission_set.intended_recipients),
+    }
+
+
+def _submission_set(record: dict[str, Any]) -> SubmissionSet:
+    coded = record.get("designation_type")
+    return SubmissionSet(
+        id=record["_id"],
+        dossier_id=record["dossier_id"],
+        patient_id=record["patient_id"],
+        author=record["author"],
+        submitted_at=_moment(record["submitted_ms"]),
+        document_ids=tuple(record["document_ids"]),
+        unique_id=record.get("unique_id"),
+        source_id=record.get("source_id"),
+        title=record.get("title"),
+        designation_type=Coded.model_validate(coded) if coded is not None else None,
+        intended_recipients=tuple(record.get("intended_recipients") or []),
     )

@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from services.common.errors import DmpError, TooManyRequests
 from services.common.sessions import EndedSession, SessionFeed
 from services.common.settings import Settings
-from services.gateway import docs, fhir, pages, problems
+from services.gateway import docs, fhir, fhir_list_routes, pages, problems
 from services.gateway.auth import client_address, verified_once
 from services.gateway.bodies import BoundedBodies
 from services.gateway.fhir_xml import FhirXml
@@ -160,6 +160,7 @@ def create_app() -> FastAPI:
     for resource in RESOURCES:
         app.include_router(resource.router, prefix=API, responses=problems.DOCUMENTED)
     app.include_router(fhir.router(), prefix="/fhir")
+    app.include_router(fhir_list_routes.router(), prefix="/fhir")
     app.include_router(docs.router(API))
 
     pages.install(app)

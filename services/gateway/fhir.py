@@ -1,7 +1,7 @@
 """The FHIR R4 facade (IHE MHD as profiled by ANS): ITI-65 provide (a transaction Bundle, or one
-DocumentReference with its data), ITI-67 find (DocumentReference search), ITI-68 retrieve (Binary), a
-Patient look-up by INS and traits (services/gateway/fhir_patient.py), and a CapabilityStatement. Same
-services, same rules, same errors, as OperationOutcome."""
+DocumentReference with its data), ITI-67 find (DocumentReference search), ITI-68 retrieve (Binary), ITI-66
+find lists (services/gateway/fhir_list_routes.py), a Patient look-up by INS and traits (services/gateway/
+fhir_patient.py), and a CapabilityStatement. Same services, same rules, same errors, as OperationOutcome."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 
 from services.common.codes import INS_SYSTEM
 from services.common.errors import DmpError, InvalidInput, NotFound
+from services.gateway import fhir_list, fhir_patch, fhir_patient, fhir_search, fhir_xml
 from services.gateway import fhir_mapping as mapping
-from services.gateway import fhir_patch, fhir_patient, fhir_search, fhir_xml
 from services.gateway.auth import Token
 from services.gateway.fhir_xml import media_ranges
 from services.gateway.rpc import services
@@ -172,6 +172,7 @@ def capability_statement() -> dict[str, Any]:
                         "searchParam": _search_params(SEARCH_PARAMETERS),
                     },
                     {"type": "Binary", "interaction": [{"code": "read"}, {"code": "vread"}]},
+                    list_capability(),
                     {
                         "type": "Patient",
                         "interaction": [{"code": "search-type"}],
@@ -187,6 +188,22 @@ def capability_statement() -> dict[str, Any]:
                 "interaction": [{"code": "transaction"}],
             }
         ],
+    }
+
+
+def list_capability() -> dict[str, Any]:
+    """ITI-66's List: the submission sets kept by ITI-65 (services/gateway/fhir_list.py)."""
+    return {
+        "type": "List",
+        "supportedProfile": [fhir_list.PROFILE],
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "documentation": (
+            "Find Document Lists (ITI-66): the SubmissionSet Lists of ITI-65, each with the documents the "
+            "caller may see (a List with none of them is not found). Search by GET or by POST List/_search; "
+            "_count and other parameters as for DocumentReference. source.given and source.family are not "
+            "served (the author is kept by identifier, not by name); folders are not kept."
+        ),
+        "searchParam": _search_params(fhir_list.LIST_PARAMETERS),
     }
 
 
@@ -596,21 +613,26 @@ def router() -> APIRouter:
         All or nothing, in two checks and one deposit. The facade first reads every entry (fhir_mapping.
         provided_documents: the SubmissionSet List, each DocumentReference's masterIdentifier, codes and Binary,
         one patient) and refuses the Bundle naming the first entry and element at fault before calling anything.
-        Then the whole submission set goes to the dossier in one call, dossier.add_documents, the deposit RPC the
-        REST API uses (same rights, same DocumentSubmission validation, same rules; none of them is re-implemented
-        here): it checks every document, and every document one replaces, before it stores the first, so a
-        refusal of the 2nd document leaves nothing stored and nothing superseded. Its refusal names the document
+        Then the whole submission set goes to the dossier in one call, dossier.add_submission_set (add_documents,
+        the deposit RPC the REST API uses, also keeping the set for ITI-66: same rights, same DocumentSubmission
+        validation, same rules; none of them is re-implemented here): it checks every document, and every document
+        one replaces, before it stores the first (the set, written before its documents, is shown only with those
+        that exist), so a refusal of the 2nd document leaves nothing stored and nothing superseded. Its refusal
+        names the document
         by position and its own field, which is named back as Bundle.entry[i].resource.<element>.
         What the checks cannot foresee (the store failing between two writes, or the replaced document changed
         by someone else in that instant) can still leave the first documents stored: that is the dossier's
         sequence of writes, not a refusal, and is answered as an error (5xx or 409), never as success."""
         ins, documents, binaries, replaces = mapping.provided_documents(bundle)
+        set_index, kept_set = fhir_list.provided_set(bundle)
         try:
-            stored = services().dossier.add_documents(
-                token, ins, [payload for _, payload in documents], replaces
+            added = services().dossier.add_submission_set(
+                token, ins, kept_set, [payload for _, payload in documents], replaces
             )
         except DmpError as error:
+            error = fhir_list.at_set_entry(error, set_index)
             raise _at_entries(error, [index for index, _ in documents]) from None
+        stored = added["documents"]
         created = {index: document for (index, _), document in zip(documents, stored, strict=True)}
         responses: list[dict[str, Any]] = []
         for index, entry in enumerate(bundle["entry"]):
@@ -645,28 +667,9 @@ def router() -> APIRouter:
                 kind == "Parameters"
             ):  # PDSm4DMP's PATCH of the replaced document: the deposit superseded it
                 responses.append({"response": {"status": "200 OK"}})
-            else:  # the submission set: its documents are kept, it is not (yet) a List of its own (no ITI-66)
-                responses.append(
-                    {
-                        "response": {
-                            "status": "201 Created",
-                            "outcome": {
-                                "resourceType": "OperationOutcome",
-                                "issue": [
-                                    {
-                                        "severity": "information",
-                                        "code": "informational",
-                                        "diagnostics": (
-                                            "the submission set's documents are stored; the List "
-                                            "itself is not kept (Find Document Lists, ITI-66, is "
-                                            "not served)"
-                                        ),
-                                    }
-                                ],
-                            },
-                        }
-                    }
-                )
+            else:  # the submission set, kept with its documents: ITI-66 finds it
+                location = f"List/{mapping.fhir_id(added['submission_set_id'])}/_history/1"
+                responses.append({"response": {"status": "201 Created", "location": location}})
         return {"resourceType": "Bundle", "type": "transaction-response", "entry": responses}
 
     return api

@@ -105,6 +105,11 @@ def test_no_query_of_a_journey_scans_a_whole_collection(
         for n in range(3)
     ]
     cluster.dossier.read_document(doctor, ins, documents[0])
+    kept = cluster.dossier.add_submission_set(  # ITI-65's submission set, found again by ITI-66
+        doctor, ins, {"unique_id": "urn:oid:1.2.250.1.999.19.1"}, [submission(b"%PDF-1.4 plan set")]
+    )
+    cluster.dossier.search_submission_sets(doctor, ins, {"limit": 2})
+    cluster.dossier.find_submission_set(doctor, kept["submission_set_id"])
     cluster.dossier.search(doctor, ins, {"limit": 2})
     cluster.dossier.set_visibility(patient, ins, documents[1], {"masked": True})
     cluster.dossier.replace_document(doctor, ins, documents[2], submission(b"%PDF-1.4 plan v2"))

@@ -140,10 +140,8 @@ def test_iti65_provide_then_iti67_find_and_iti68_retrieve(system: Running, api: 
     assert [r["status"] for r in responses] == [
         "201 Created"
     ] * 3  # one per request entry, in order
-    assert (
-        "location" not in responses[0]
-        and responses[0]["outcome"]["issue"][0]["severity"] == "information"
-    )
+    assert responses[0]["location"].startswith("List/sub-")  # the submission set, kept (ITI-66)
+    assert responses[0]["location"].endswith("/_history/1")
     assert responses[1]["location"].endswith("/_history/1")
     location = responses[1]["location"].removesuffix("/_history/1")
     assert location.startswith("DocumentReference/doc-")
