@@ -7,9 +7,11 @@ tell them; and it refuses professionals the history of a closed dossier, so it k
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from services.audit.records import DossierState
 from services.common.events import Event, EventType
-from services.common.grants import visibility_codes
+from services.common.grants import Grant, visibility_codes
 
 MASKED = "MASQUE_PS"
 INVISIBLE_TO_PATIENT = "INVISIBLE_PATIENT"
@@ -40,3 +42,49 @@ def visibility_after(event: Event, current: list[str]) -> list[str] | None:
 
 def dossier_state_after(event: Event) -> DossierState | None:
     return DOSSIER_STATES.get(event.type)
+
+
+@dataclass(frozen=True)
+class KnownDocument:
+    """What the trail knows of one document: whose, who wrote it, its visibility codes and since when."""
+
+    patient_id: str | None
+    author: str | None
+    visibility: tuple[str, ...]
+    visibility_ms: int  # the time of the event that set them (a late, older event changes nothing)
+
+
+def author_of(event: Event) -> str | None:
+    """The document's author, as its deposit tells it (no other event does)."""
+    if event.type is EventType.DOCUMENT_ADDED and event.actor is not None:
+        return event.actor.id
+    return None
+
+
+def new_document(event: Event, at_ms: int) -> KnownDocument | None:
+    """What the first event the trail hears of a document tells of it; None when it is not a document the
+    trail knows (a refused guess of an id, say): only a deposit, or an event saying its codes, makes one."""
+    visibility = visibility_after(event, [])
+    if visibility is None and event.type is not EventType.DOCUMENT_ADDED:
+        return None
+    return KnownDocument(event.patient_id, author_of(event), tuple(visibility or []), at_ms)
+
+
+def document_after(event: Event, known: KnownDocument, at_ms: int) -> KnownDocument:
+    """A known document after a further event of it: the author once known stays, the newest codes win."""
+    visibility = visibility_after(event, list(known.visibility))
+    newer = visibility is not None and at_ms >= known.visibility_ms
+    return KnownDocument(
+        known.patient_id,
+        known.author or author_of(event),
+        tuple(visibility or ()) if newer else known.visibility,
+        at_ms if newer else known.visibility_ms,
+    )
+
+
+def hidden(document: KnownDocument, grant: Grant, reader_id: str) -> bool:
+    """Whether this document (and so every trace of it) is hidden from this reader: one of its codes hides
+    it from them and they are not its author (grants.hidden_from, as a predicate)."""
+    return bool(set(document.visibility) & set(grant.hidden_visibility)) and (
+        document.author != reader_id
+    )

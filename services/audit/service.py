@@ -27,7 +27,7 @@ from services.audit.schemas import (
     TraceView,
     VerifyReport,
 )
-from services.audit.store import AuditStore
+from services.audit.store import AuditRecords, AuditStore
 from services.common.actors import Actor
 from services.common.clock import Clock
 from services.common.entrypoints import every, rpc
@@ -52,7 +52,7 @@ MISMATCH: TypeAdapter[BadSignature | RewrittenHead] = TypeAdapter(BadSignature |
 class AuditService(HealthMixin):
     name = "audit"
 
-    store: AuditStore = StoreProvider(AuditStore)
+    store: AuditRecords = StoreProvider(AuditStore)
     consent: ConsentClient = ServiceRpc("consent")
     dossier: DossierClient = ServiceRpc("dossier")
     clock: Clock = Clock()

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.audit import chain, checkpoints, documents
+from services.audit import chain, checkpoints, documents, history
 from services.audit.chain import Break
+from services.audit.history import ms
 from services.audit.records import (
     Checkpoint,
     DossierState,
@@ -28,14 +29,46 @@ from services.audit.records import (
 )
 from services.common.errors import ServiceUnavailable
 from services.common.events import ActorRef, Event, EventType, Outcome
-from services.common.grants import Grant, hidden_from
-from services.common.matching import matches
-from services.common.paging import after, encode_cursor
+from services.common.grants import Grant
 from services.common.store import Store, equal
 
 
-def ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+class AuditRecords(Protocol):
+    """What audit and its use cases ask of their store: AuditStore, or MemoryAuditStore in fast tests."""
+
+    def received_event(self, payload: Any) -> Event | None: ...
+
+    def append(self, trace: Trace, now: datetime) -> bool: ...
+
+    def remember_document(self, event: Event) -> str | None: ...
+
+    def hidden_documents(self, grant: Grant, reader_id: str) -> list[str]: ...
+
+    def remember_dossier(self, event: Event) -> None: ...
+
+    def dossier_open(self, patient_id: str) -> bool: ...
+
+    def authored_in(self, patient_id: str, actor_id: str) -> bool: ...
+
+    def chain_names(self) -> list[str]: ...
+
+    def heads(self) -> dict[str, Head]: ...
+
+    def first_break(self, name: str) -> tuple[Break | None, int, str]: ...
+
+    def hash_at(self, name: str, seq: int) -> str | None: ...
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None: ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+    def purged_chains(self) -> dict[str, datetime]: ...
+
+    def purge_chain(self, name: str, at: datetime, event_id: str, decided: datetime) -> None: ...
+
+    def history(
+        self, selection: HistorySelection, cursor: str | None, limit: int
+    ) -> HistoryPage: ...
 
 
 class AuditStore(Store):
@@ -64,14 +97,7 @@ class AuditStore(Store):
                         False  # a late event of a dossier already purged: nothing of it may linger
                     )
                 head = {"seq": 0, "hash": chain.GENESIS}
-            linked = {
-                **event,
-                "chain": name,
-                "seq": head["seq"] + 1,
-                "prev_hash": head["hash"],
-                "recorded_at": now,
-            }
-            linked["hash"] = chain.link(linked)
+            linked = linked_document(event, name, head["seq"] + 1, head["hash"], now)
             try:
                 self.db.traces.insert_one(linked)
             except DuplicateKeyError:
@@ -109,59 +135,50 @@ class AuditStore(Store):
         if event.document_id is None:
             raise ValueError("a document's event names its document")
         at_ms = ms(event.occurred_at)
-        author = (
-            event.actor.id
-            if event.type is EventType.DOCUMENT_ADDED and event.actor is not None
-            else None
-        )
-        known = (
+        author = documents.author_of(event)
+        found = (
             None
             if event.type is EventType.DOCUMENT_ADDED
             else self.db.documents.find_one({"_id": event.document_id})
         )
-        if known is None:
-            visibility = documents.visibility_after(event, [])
-            if visibility is None and event.type is not EventType.DOCUMENT_ADDED:
-                return None  # not a document the trail has heard of (a refused guess of an id, say)
-            record = {
-                "_id": event.document_id,
-                "patient_id": event.patient_id,
-                "author": {"id": author},
-                "visibility": visibility or [],
-                "visibility_ms": at_ms,
-            }
+        if found is None:
+            created = documents.new_document(event, at_ms)
+            if created is None:
+                return None
             try:
-                self.db.documents.insert_one(record)
+                self.db.documents.insert_one(_document_record(event.document_id, created))
                 return author
             except DuplicateKeyError:
-                known = self.db.documents.find_one({"_id": event.document_id})
-                if known is None:  # taken a moment ago: the store answers from a replica behind
+                found = self.db.documents.find_one({"_id": event.document_id})
+                if found is None:  # taken a moment ago: the store answers from a replica behind
                     raise ServiceUnavailable(
                         "the document's record is not readable yet; try again"
                     ) from None
+        known = _known_document(found)
+        after = documents.document_after(event, known, at_ms)
         changes: dict[str, Any] = {}
-        if author is not None and known["author"]["id"] is None:
-            changes["author"] = {"id": author}
-        visibility = documents.visibility_after(event, list(known.get("visibility") or []))
-        if visibility is not None and at_ms >= known["visibility_ms"]:
-            changes.update(visibility=visibility, visibility_ms=at_ms)
+        if after.author != known.author:
+            changes["author"] = {"id": after.author}
+        if after.visibility_ms != known.visibility_ms or after.visibility != known.visibility:
+            changes.update(visibility=list(after.visibility), visibility_ms=after.visibility_ms)
         if changes:
             self.db.documents.update_one(
-                {"_id": event.document_id, "visibility_ms": known["visibility_ms"]},
+                {"_id": event.document_id, "visibility_ms": known.visibility_ms},
                 {"$set": changes},
             )
-        return author or known["author"]["id"]
+        return author or known.author
 
     def hidden_documents(self, grant: Grant, reader_id: str) -> list[str]:
-        """The ids of the grant's patient's documents hidden from this reader (grants.hidden_from): one
+        """The ids of the grant's patient's documents hidden from this reader (documents.hidden): one
         indexed fetch of the patient's documents, the filter applied here (common/matching.py says why)."""
-        hidden = hidden_from(grant, reader_id)
-        if hidden is None or not grant.patient_id:
+        if not grant.hidden_visibility or not grant.patient_id:
             return []
-        records = self.db.documents.find(
-            {"patient_id": equal(grant.patient_id)}, {"_id": 1, "visibility": 1, "author": 1}
-        )
-        return [record["_id"] for record in records if matches(record, hidden)]
+        records = self.db.documents.find({"patient_id": equal(grant.patient_id)})
+        return [
+            record["_id"]
+            for record in records
+            if documents.hidden(_known_document(record), grant, reader_id)
+        ]
 
     def remember_dossier(self, event: Event) -> None:
         """The dossier's state (open, closed, deletion requested), from its lifecycle events."""
@@ -262,52 +279,41 @@ class AuditStore(Store):
         self.db.dossiers.delete_one({"_id": name})
 
     def history(self, selection: HistorySelection, cursor: str | None, limit: int) -> HistoryPage:
-        """The traces `selection` picks, newest first: their count, the first `limit` after `cursor`. One
-        fetch of the dossier's traces by an indexed equality, the rest of the filter applied here: the
-        store answers $nin, $or, sorts on two keys and counts by loading a whole collection
-        (common/matching.py), and the filter must hold before paging, so that pages stay full."""
-        indexed: dict[str, Any] = {"patient_id": selection.patient_id}
-        if selection.document_author is not None:
-            indexed["document_author"] = selection.document_author
-        query = {**indexed, **_narrowed(selection)}
-        paged = after(query, cursor, "occurred_ms")
+        """The traces `selection` picks, newest first (history.page). One fetch of the dossier's traces by an
+        indexed equality, the rest of the filter applied in history.py: the store answers $nin, $or, sorts on
+        two keys and counts by loading a whole collection (common/matching.py)."""
         if selection.patient_id is None:
-            return HistoryPage(0, (), None)
-        exact = {field: equal(value) for field, value in indexed.items()}
-        records = [record for record in self.db.traces.find(exact) if matches(record, query)]
-        records.sort(key=lambda record: (record["occurred_ms"], record["_id"]), reverse=True)
-        page = [record for record in records if matches(record, paged)][: limit + 1]
-        more = len(page) > limit
-        page = page[:limit]
-        return HistoryPage(
-            total=len(records),
-            traces=tuple(trace_from_document(record) for record in page),
-            next_cursor=encode_cursor(page[-1], "occurred_ms") if more else None,
+            return history.page((), selection, cursor, limit)
+        indexed: dict[str, Any] = {"patient_id": equal(selection.patient_id)}
+        if selection.document_author is not None:
+            indexed["document_author"] = equal(selection.document_author)
+        stamped = (
+            (record["occurred_ms"], trace_from_document(record))
+            for record in self.db.traces.find(indexed)
         )
+        return history.page(stamped, selection, cursor, limit)
 
 
-def _narrowed(selection: HistorySelection) -> dict[str, Any]:
-    """The history's filters as a query on traces (dates on `occurred_ms`, the day's end excluded as before)."""
-    query: dict[str, Any] = {}
-    window: dict[str, int] = {}
-    if selection.since is not None:
-        window["$gte"] = ms(selection.since)
-    if selection.before is not None:
-        window["$lt"] = ms(selection.before)
-    if window:
-        query["occurred_ms"] = window
-    if selection.actor_id:
-        query["actor.id"] = selection.actor_id
-    if selection.type:
-        query["type"] = selection.type
-    if (
-        selection.hidden_documents
-    ):  # every trace of a document this reader may not see, whatever its type
-        query["document_id"] = {"$nin": list(selection.hidden_documents)}
-    return query
+# Traces, documents and their stored forms, in one place.
 
 
-# Traces and their documents, in one place.
+def _document_record(document_id: str, known: documents.KnownDocument) -> dict[str, Any]:
+    return {
+        "_id": document_id,
+        "patient_id": known.patient_id,
+        "author": {"id": known.author},
+        "visibility": list(known.visibility),
+        "visibility_ms": known.visibility_ms,
+    }
+
+
+def _known_document(record: dict[str, Any]) -> documents.KnownDocument:
+    return documents.KnownDocument(
+        patient_id=record.get("patient_id"),
+        author=(record.get("author") or {}).get("id"),
+        visibility=tuple(record.get("visibility") or ()),
+        visibility_ms=int(record["visibility_ms"]),
+    )
 
 
 def trace_document(trace: Trace) -> dict[str, Any]:
@@ -331,6 +337,15 @@ def trace_document(trace: Trace) -> dict[str, Any]:
     if trace.document_id:
         document["document_author"] = trace.document_author
     return document
+
+
+def linked_document(
+    document: dict[str, Any], name: str, seq: int, previous: str, now: datetime
+) -> dict[str, Any]:
+    """A stored trace (trace_document) at its place in its chain, with the hash that links it."""
+    linked = {**document, "chain": name, "seq": seq, "prev_hash": previous, "recorded_at": now}
+    linked["hash"] = chain.link(linked)
+    return linked
 
 
 def trace_from_document(document: dict[str, Any]) -> Trace:

@@ -8,7 +8,16 @@ from datetime import date, datetime, timedelta
 
 from services.common.events import Event
 from services.notify import messages
-from services.notify.records import Channel, Channels, Digest, DigestItem, Preferences, Routine
+from services.notify.records import (
+    DUE,
+    Channel,
+    Channels,
+    Digest,
+    DigestItem,
+    Preferences,
+    Routine,
+    Status,
+)
 
 CHANNELS = {
     Channels.EMAIL: (Channel.EMAIL,),
@@ -44,6 +53,18 @@ def next_attempt(now: datetime, attempts: int, base: timedelta) -> datetime:
 def still_leased(claimed_at: datetime, now: datetime, lease: timedelta) -> bool:
     """A claim taken at `claimed_at` is its holder's alone until the lease runs out."""
     return claimed_at > now - lease
+
+
+def abandoned(claimed_at: datetime, now: datetime, lease: timedelta) -> bool:
+    """A claim whose lease ran out: the retry job takes the delivery over (the store asks the same)."""
+    return claimed_at < now - lease
+
+
+def claimable(status: Status, claimed_at: datetime, now: datetime, lease: timedelta) -> bool:
+    """Whether an attempt may take this delivery now: pending, or claimed by a holder whose lease ran out."""
+    if status not in DUE:
+        return False
+    return status is not Status.SENDING or not still_leased(claimed_at, now, lease)
 
 
 def may_be_taken_over(claimed_at: datetime, now: datetime, lease: timedelta) -> bool:

@@ -54,7 +54,7 @@ from services.notify.records import (
     Status,
 )
 from services.notify.schemas import DeadLetterView
-from services.notify.store import NotifyStore
+from services.notify.store import NotifyRecords, NotifyStore
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ TRANSIENT = (OSError, smtplib.SMTPException, RemoteError, RpcTimeout)  # worth a
 class NotifyService(HealthMixin):
     name = "notify"
 
-    store: NotifyStore = StoreProvider(NotifyStore)
+    store: NotifyRecords = StoreProvider(NotifyStore)
     identity: IdentityClient = ServiceRpc("identity")
     contacts: Contacts = ContactsProvider()
     consent: ConsentClient = ServiceRpc("consent")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -20,7 +20,6 @@ from services.common.events import Event
 from services.common.store import Store, equal
 from services.notify import rules
 from services.notify.records import (
-    DUE,
     Channel,
     Channels,
     Claim,
@@ -44,6 +43,45 @@ def ms(moment: datetime) -> int:
 
 def moment(epoch_ms: int) -> datetime:
     return EPOCH + epoch_ms * MILLISECOND
+
+
+class NotifyRecords(Protocol):
+    """What notify and its use cases ask of their store: NotifyStore, or MemoryNotifyStore in fast tests."""
+
+    def received_event(self, payload: Any) -> Event | None: ...
+
+    def add_delivery(self, delivery: Delivery, now: datetime) -> Claim | None: ...
+
+    def claim(self, delivery_id: str, now: datetime, lease: timedelta) -> Claim | None: ...
+
+    def still_held(self, claim: Claim) -> bool: ...
+
+    def finish(
+        self,
+        delivery_id: str,
+        status: Status,
+        now: datetime,
+        detail: str,
+        patience: timedelta = ...,
+    ) -> None: ...
+
+    def retry_later(self, delivery_id: str, at: datetime, detail: str) -> None: ...
+
+    def due(self, now: datetime, lease: timedelta, limit: int = ...) -> list[str]: ...
+
+    def dead_letters(self, limit: int) -> list[DeadLetter]: ...
+
+    def replay(self, delivery_id: str, now: datetime) -> bool: ...
+
+    def preferences(self, patient_id: str) -> Preferences: ...
+
+    def set_preferences(self, patient_id: str, preferences: Preferences) -> None: ...
+
+    def add_digest_item(self, item: DigestItem) -> None: ...
+
+    def digest_days_before(self, day: date) -> list[DigestItem]: ...
+
+    def drop_digest(self, digest: Digest) -> None: ...
 
 
 class NotifyStore(Store):
@@ -79,10 +117,8 @@ class NotifyStore(Store):
     def claim(self, delivery_id: str, now: datetime, lease: timedelta) -> Claim | None:
         """Take a pending delivery (or one whose holder's lease ran out); None if someone else holds it."""
         current = self.db.deliveries.find_one({"_id": delivery_id})
-        if current is None or current["status"] not in DUE:
-            return None
-        if current["status"] == Status.SENDING and rules.still_leased(
-            moment(current["claimed_ms"]), now, lease
+        if current is None or not rules.claimable(
+            Status(current["status"]), moment(current["claimed_ms"]), now, lease
         ):
             return None
         taken = self.db.deliveries.update_one(

@@ -1,5 +1,6 @@
-"""notify's store on the embedded store: records read back as written, and documents as the previous
-version wrote them (raw dicts, epoch milliseconds) still load."""
+"""notify's store contract, on both stores (the embedded one and the in-memory one the fast tests use):
+records read back as written, claims and leases, the retry schedule, dead letters; and, on the embedded
+store, documents as the previous version wrote them (raw dicts, epoch milliseconds) still load."""
 
 from __future__ import annotations
 
@@ -16,22 +17,20 @@ from services.common.clock import utcnow
 from services.common.events import ActorRef, Event, EventType
 from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
+from services.notify.memory import MemoryNotifyStore
 from services.notify.messages import PATIENT
 from services.notify.records import (
     Channel,
     Channels,
     DeadLetter,
     Delivery,
+    Digest,
     DigestItem,
     Preferences,
     Routine,
     Status,
 )
-from services.notify.store import NotifyStore, ms
-
-pytestmark = (
-    pytest.mark.store
-)  # the stores' contract: `make test-store MONGO_URI=...` runs it on any MongoDB
+from services.notify.store import NotifyRecords, NotifyStore, ms
 
 LEASE = timedelta(seconds=60)
 
@@ -46,12 +45,21 @@ def database(environment: dict[str, str]) -> Iterator[Database[dict[str, Any]]]:
 
 
 @pytest.fixture
-def store(database: Database[dict[str, Any]]) -> NotifyStore:
+def mongo_store(database: Database[dict[str, Any]]) -> NotifyStore:
     NotifyStore.prepare(database)
     relay = OutboxRelay(
         database, NotifyStore.outbox_collections, "amqp://unused", 1.0, "notify"
     )  # not started
     return NotifyStore(database, relay, Settings.from_env())
+
+
+# The stores' contract: `make test-store MONGO_URI=...` runs the mongo variants on any MongoDB.
+@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.store)])
+def store(request: pytest.FixtureRequest) -> NotifyRecords:
+    if request.param == "memory":
+        return MemoryNotifyStore()
+    found: NotifyStore = request.getfixturevalue("mongo_store")
+    return found
 
 
 def happened(event_id: str = "evt_1") -> Event:
@@ -65,7 +73,7 @@ def happened(event_id: str = "evt_1") -> Event:
     )
 
 
-def test_a_delivery_is_claimed_once_and_again_after_its_lease(store: NotifyStore) -> None:
+def test_a_delivery_is_claimed_once_and_again_after_its_lease(store: NotifyRecords) -> None:
     now = utcnow()
     delivery = Delivery.of_event(happened(), PATIENT, "", Channel.SMS)
     first = store.add_delivery(delivery, now)
@@ -85,7 +93,7 @@ def test_a_delivery_is_claimed_once_and_again_after_its_lease(store: NotifyStore
     assert store.still_held(second) and not store.still_held(first)
 
 
-def test_a_dead_letter_is_listed_and_replayed(store: NotifyStore) -> None:
+def test_a_dead_letter_is_listed_and_replayed(store: NotifyRecords) -> None:
     now = utcnow()
     claim = store.add_delivery(Delivery.of_event(happened(), PATIENT, "", Channel.EMAIL), now)
     assert claim is not None
@@ -97,7 +105,7 @@ def test_a_dead_letter_is_listed_and_replayed(store: NotifyStore) -> None:
     assert store.due(now, LEASE) == [claim.delivery.delivery_id] and store.dead_letters(10) == []
 
 
-def test_preferences_and_digest_items_read_back_as_written(store: NotifyStore) -> None:
+def test_preferences_and_digest_items_read_back_as_written(store: NotifyRecords) -> None:
     assert store.preferences("pat_1") == Preferences()  # never set: the defaults
     chosen = Preferences(Channels.BOTH, Routine.DAILY_DIGEST, "en")
     store.set_preferences("pat_1", chosen)
@@ -109,9 +117,11 @@ def test_preferences_and_digest_items_read_back_as_written(store: NotifyStore) -
     assert store.digest_days_before(item.day + timedelta(days=1)) == [item]
 
 
+@pytest.mark.store
 def test_documents_of_the_previous_version_load(
-    store: NotifyStore, database: Database[dict[str, Any]]
+    mongo_store: NotifyStore, database: Database[dict[str, Any]]
 ) -> None:
+    store = mongo_store
     now, event = utcnow(), happened().model_dump(mode="json")
     earlier = ms(now - timedelta(minutes=5))
     database.deliveries.insert_many(
@@ -176,3 +186,88 @@ def test_documents_of_the_previous_version_load(
         "2026-03-01",
         earlier,
     )
+
+
+def test_a_claim_is_refused_for_what_is_unknown_or_done(store: NotifyRecords) -> None:
+    now = utcnow()
+    assert store.claim("evt_unknown:patient:email", now, LEASE) is None
+    claim = store.add_delivery(Delivery.of_event(happened(), PATIENT, "", Channel.EMAIL), now)
+    assert claim is not None
+    store.finish(claim.delivery.delivery_id, Status.SENT, now, "<id@dmp>")
+    later = now + 2 * LEASE
+    assert store.claim(claim.delivery.delivery_id, later, LEASE) is None
+    assert store.due(later, LEASE) == [] and not store.still_held(claim)
+    assert store.replay(claim.delivery.delivery_id, later) is False  # sent is no dead letter
+    assert store.replay("evt_unknown:patient:email", later) is False
+
+
+def test_a_failed_attempt_waits_for_its_time_then_is_claimed_again(store: NotifyRecords) -> None:
+    now = utcnow()
+    claim = store.add_delivery(Delivery.of_event(happened(), PATIENT, "", Channel.SMS), now)
+    assert claim is not None
+    store.retry_later(claim.delivery.delivery_id, now + timedelta(seconds=30), "OSError: down")
+    assert not store.still_held(claim)  # given back
+    assert store.due(now + timedelta(seconds=29), LEASE) == []
+    assert store.due(now + timedelta(seconds=30), LEASE) == [claim.delivery.delivery_id]
+    # Pending is claimable at once (the retry job asks `due` first), and then held for its lease.
+    again = store.claim(claim.delivery.delivery_id, now + timedelta(seconds=31), LEASE)
+    assert again is not None and again.attempts == 2 and store.still_held(again)
+    assert store.claim(claim.delivery.delivery_id, now + timedelta(seconds=32), LEASE) is None
+
+
+def test_due_and_dead_letters_keep_to_their_limit(store: NotifyRecords) -> None:
+    now = utcnow()
+    ids = []
+    for n in range(3):
+        claim = store.add_delivery(
+            Delivery.of_event(happened(f"evt_{n}"), PATIENT, "", Channel.EMAIL), now
+        )
+        assert claim is not None
+        ids.append(claim.delivery.delivery_id)
+        store.finish(claim.delivery.delivery_id, Status.DEAD_LETTER, now, f"refused {n}")
+    letters = store.dead_letters(2)
+    assert len(letters) == 2 and {letter.delivery_id for letter in letters} < set(ids)
+    assert sorted(letter.reason for letter in store.dead_letters(10)) == [
+        "refused 0",
+        "refused 1",
+        "refused 2",
+    ]
+    for delivery_id in ids:
+        assert store.replay(delivery_id, now)
+    assert len(store.due(now, LEASE, limit=2)) == 2
+    assert sorted(store.due(now, LEASE)) == sorted(ids)
+    replayed = store.claim(ids[0], now, LEASE)
+    assert replayed is not None and replayed.attempts == 1  # a replay starts the count again
+
+
+def test_preferences_are_replaced_and_kept_per_patient(store: NotifyRecords) -> None:
+    store.set_preferences("pat_1", Preferences(Channels.SMS))
+    store.set_preferences("pat_1", Preferences(Channels.BOTH, language="fr"))
+    assert store.preferences("pat_1") == Preferences(Channels.BOTH, language="fr")
+    assert store.preferences("pat_2") == Preferences()
+
+
+def test_a_digest_lists_by_patient_then_time_and_goes_once_sent(store: NotifyRecords) -> None:
+    now = utcnow()
+    day = now.date()
+    items = [
+        DigestItem("evt_b:digest", "pat_2", day, now, happened("evt_b")),
+        DigestItem("evt_c:digest", "pat_1", day, now + timedelta(seconds=1), happened("evt_c")),
+        DigestItem("evt_a:digest", "pat_1", day, now, happened("evt_a")),
+        DigestItem("evt_d:digest", "pat_1", day + timedelta(days=1), now, happened("evt_d")),
+    ]
+    for item in items:
+        store.add_digest_item(item)
+    found = store.digest_days_before(day + timedelta(days=1))
+    assert [item.item_id for item in found] == ["evt_a:digest", "evt_c:digest", "evt_b:digest"]
+    store.drop_digest(Digest("pat_1", day, (items[1], items[2])))
+    assert [i.item_id for i in store.digest_days_before(day + timedelta(days=2))] == [
+        "evt_d:digest",
+        "evt_b:digest",
+    ]
+
+
+def test_a_malformed_event_is_refused_and_a_valid_one_read(store: NotifyRecords) -> None:
+    event = happened()
+    assert store.received_event(event.model_dump(mode="json")) == event
+    assert store.received_event({"event_id": "evt_x", "type": "no_such_type"}) is None
