@@ -36,6 +36,18 @@ class DossierClient(Protocol):
         malformed, or for a patient without an open dossier are refused one by one, with the reason. Callers:
         clients, operators."""
 
+    def add_submission_set(
+        self,
+        token: str,
+        ins: str,
+        submission_set: dict[str, Any],
+        payloads: list[dict[str, object]],
+        replaces: list[str | None] | None = None,
+    ) -> dict[str, Any]:
+        """add_documents, keeping the submission set itself (ITI-65's SubmissionSet List, found by ITI-66): who
+        submitted which documents, in order, with what its source says of it. Its unique_id is used once per
+        dossier; a refusal of the set names `submission_set.<field>`. Callers: clients."""
+
     def archive_document(self, token: str, ins: str, document_id: str, archived: bool = True) -> dict[str, Any]:
         """Archived documents leave the default search (status=archived finds them); reversible. Callers: clients."""
 
@@ -58,6 +70,10 @@ class DossierClient(Protocol):
     def find_document(self, token: str, document_id: str, with_content: bool) -> dict[str, Any]:
         """A document by its id alone (FHIR reads): the same checks and trace as through its dossier, and the
         patient's INS with it. An unknown id and a hidden document answer alike (404). Callers: clients."""
+
+    def find_submission_set(self, token: str, submission_set_id: str) -> dict[str, Any]:
+        """A submission set by its id alone (ITI-66's read). One the caller may see none of the documents of, or of a
+        dossier they may not read, answers exactly like an unknown id (404). Callers: clients."""
 
     def health(self) -> dict[str, str]:
         """Callers: everyone."""
@@ -117,6 +133,16 @@ class DossierClient(Protocol):
     def search(self, token: str, ins: str | None, query: dict[str, Any] | None = None) -> dict[str, Any]:
         """The documents this actor may see, newest first, a page at a time, with an honest total. Without an INS,
         the query's patient_id names the patient (FHIR's `patient` reference). Callers: clients, operators."""
+
+    def search_submission_sets(
+        self,
+        token: str,
+        ins: str | None,
+        query: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The submission sets of a dossier with at least one document this actor may see, each showing only those
+        documents (the document search's own query under the grant), newest first, an honest total. Without an
+        INS, the query's patient_id names the patient. Callers: clients, operators."""
 
     def set_visibility(self, token: str, ins: str, document_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """The patient masks a document from professionals (all but its author) or unmasks it. Callers: clients."""

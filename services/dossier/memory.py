@@ -33,9 +33,11 @@ from services.dossier.records import (
     OpeningFee,
     PersonalSpaceVersion,
     PurgeRecord,
+    SubmissionSet,
     Visibility,
 )
 from services.dossier.store import (
+    SEEN_IN_SETS,
     DossierRecords,
     as_stored,
     claim_is_stale,
@@ -85,6 +87,7 @@ class MemoryDossierStore:
         self.feed_batches: set[str] = set()
         self.fees: dict[str, OpeningFee] = {}
         self.claims: dict[str, IdempotencyClaim] = {}
+        self.sets: dict[str, SubmissionSet] = {}  # submission sets, by id
 
     def _published(self, *events: Event) -> None:
         self.events.extend(events)
@@ -153,6 +156,7 @@ class MemoryDossierStore:
         self.accesses = {k: a for k, a in self.accesses.items() if a.dossier_id != dossier.id}
         self.lines = {k: line for k, line in self.lines.items() if line.dossier_id != dossier.id}
         self.spaces.pop(dossier.id, None)
+        self.sets = {k: found for k, found in self.sets.items() if found.dossier_id != dossier.id}
         self.space_history = {k: v for k, v in self.space_history.items() if k[0] != dossier.id}
         self.dossiers.pop(dossier.id, None)
 
@@ -287,6 +291,36 @@ class MemoryDossierStore:
     def visible_documents(self, dossier_id: str, grant: Grant, actor_id: str) -> list[Document]:
         selection = queries.document_query(dossier_id, grant, actor_id)
         return [d for d in self._of(dossier_id) if matches(as_stored(d), selection)]
+
+    def add_submission_set(self, submission_set: SubmissionSet) -> None:
+        if submission_set.id in self.sets:
+            raise DuplicateKeyError(f"{submission_set.id} is already stored")
+        self.sets[submission_set.id] = submission_set
+
+    def submission_set_unique_id_used(self, dossier_id: str, unique_id: str) -> bool:
+        return any(
+            found.dossier_id == dossier_id and found.unique_id == unique_id
+            for found in self.sets.values()
+        )
+
+    def submission_sets(self, dossier_id: str) -> list[SubmissionSet]:
+        return [found for found in self.sets.values() if found.dossier_id == dossier_id]
+
+    def submission_set(self, set_id: str) -> SubmissionSet | None:
+        return self.sets.get(set_id)
+
+    def documents_seen(
+        self, dossier_id: str, grant: Grant, actor_id: str, document_ids: list[str]
+    ) -> dict[str, Document]:
+        selection = queries.document_query(
+            dossier_id, grant, actor_id, document_ids=document_ids, statuses=SEEN_IN_SETS
+        )
+        wanted = set(document_ids)
+        return {
+            d.id: d
+            for d in self._of(dossier_id)
+            if d.id in wanted and matches(as_stored(d), selection)
+        }
 
     def document(self, dossier_id: str, document_id: str) -> Document | None:
         document = self.documents.get(document_id)

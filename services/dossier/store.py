@@ -50,6 +50,8 @@ from services.dossier.records import (
 )
 
 DUPLICATE_KEY = 11000
+# What a submission set still shows of its documents: every status but deleted.
+SEEN_IN_SETS = ["current", "replaced", "archived"]
 HIDDEN = {"_outbox": 0, "_outbox_pending": 0, "_version": 0}
 STATE = {
     "_id": 1,
@@ -224,6 +226,15 @@ class DossierRecords(Protocol):
     def revise_document(
         self, before: Document, after: Document, event: Event, at: datetime
     ) -> Document | None: ...
+
+    # Submission sets (what ITI-65 deposited together; ITI-66 finds them)
+    def add_submission_set(self, submission_set: SubmissionSet) -> None: ...
+    def submission_set_unique_id_used(self, dossier_id: str, unique_id: str) -> bool: ...
+    def submission_sets(self, dossier_id: str) -> list[SubmissionSet]: ...
+    def submission_set(self, set_id: str) -> SubmissionSet | None: ...
+    def documents_seen(
+        self, dossier_id: str, grant: Grant, actor_id: str, document_ids: list[str]
+    ) -> dict[str, Document]: ...
 
     # Idempotency keys of deposits
     def claim_idempotency(
@@ -639,6 +650,8 @@ class DossierStore(Store):
     def add_submission_set(self, submission_set: SubmissionSet) -> None:
         try:
             self.db.submission_sets.insert_one(_submission_set_document(submission_set))
+        except DuplicateKeyError:  # an id taken: the caller's mistake, not an outage
+            raise
         except PyMongoError as error:
             raise ServiceUnavailable(
                 "the record store is unavailable; nothing was stored"
@@ -669,7 +682,7 @@ class DossierStore(Store):
             grant,
             actor_id,
             document_ids=document_ids,
-            statuses=["current", "replaced", "archived"],
+            statuses=SEEN_IN_SETS,
         )
         return {
             record["_id"]: _document(record)

@@ -32,6 +32,7 @@ from services.dossier.records import (
     OpeningFee,
     PersonalSpaceVersion,
     Status,
+    SubmissionSet,
     Visibility,
 )
 from services.dossier.store import DossierRecords, DossierStore
@@ -519,3 +520,52 @@ def test_an_access_is_recorded_once_with_its_events(store: DossierRecords) -> No
     store.mark_accessed("dos_1", "rpps:1")
     assert store.accessed_before("dos_1", "rpps:1") is True
     assert store.accessed_before("dos_2", "rpps:1") is False
+
+
+# Submission sets
+
+
+def submission_set(number: int, dossier_id: str = "dos_1", **changes: Any) -> SubmissionSet:
+    kept = SubmissionSet(
+        id=f"set_{number}",
+        dossier_id=dossier_id,
+        patient_id="pat_1",
+        author=dict(AUTHOR),
+        submitted_at=NOW,
+        document_ids=(document(1).id, document(5).id, document(6).id),
+        unique_id=f"urn:oid:1.2.250.1.999.{number}",
+        source_id="urn:oid:1.2.250.1.999",
+        title="Sortie",
+    )
+    return replace(kept, **changes)
+
+
+def test_a_submission_set_is_kept_once_and_shows_only_the_documents_the_actor_may_see(
+    store: DossierRecords,
+) -> None:
+    add(
+        store,
+        document(1),
+        document(5, visibility=(Visibility.MASKED,)),  # hidden from this actor
+        document(6, category="52"),  # outside their matrix row
+        document(7, dossier_id="dos_2"),
+    )
+    store.add_submission_set(submission_set(1))
+    store.add_submission_set(submission_set(2, dossier_id="dos_2"))
+    with pytest.raises(DuplicateKeyError):
+        store.add_submission_set(submission_set(1, title="again"))
+    assert store.submission_set("set_1") == submission_set(1)
+    assert store.submission_set("set_9") is None
+    assert [found.id for found in store.submission_sets("dos_1")] == ["set_1"]
+    assert store.submission_set_unique_id_used("dos_1", "urn:oid:1.2.250.1.999.1")
+    assert not store.submission_set_unique_id_used("dos_2", "urn:oid:1.2.250.1.999.1")
+    wanted = [*submission_set(1).document_ids, document(7).id, "doc_unknown"]
+    seen = store.documents_seen("dos_1", grant(), "rpps:other", wanted)
+    assert list(seen) == [document(1).id] and seen[document(1).id] == document(1)
+    # Its author sees the masked one; nobody sees another dossier's document through this one.
+    assert sorted(store.documents_seen("dos_1", grant(), AUTHOR["id"] or "", wanted)) == sorted(
+        [document(1).id, document(5).id]
+    )
+    assert store.documents_seen("dos_1", grant(), "rpps:other", []) == {}
+    store.purge(dossier(1), event(EventType.DOSSIER_PURGED))
+    assert store.submission_sets("dos_1") == [] and store.submission_set("set_1") is None
