@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError
 
 from services.audit import chain, checkpoints, documents, history
@@ -31,6 +30,7 @@ from services.audit.records import (
 from services.audit.store import AuditRecords, linked_document, trace_document
 from services.common.events import Event
 from services.common.grants import Grant
+from services.common.memory import MemoryStore
 
 
 @dataclass(frozen=True)
@@ -64,26 +64,16 @@ class Tombstone:
     purge_ms: int
 
 
-class MemoryAuditStore:
+class MemoryAuditStore(MemoryStore):
     def __init__(self) -> None:
+        super().__init__()
         self.traces: dict[str, Linked] = {}  # by event id, in the order they were stored
         self.chain_heads: dict[str, Head] = {}
         self.documents: dict[str, KnownDocument] = {}
         self.dossiers: dict[str, tuple[DossierState, int]] = {}  # the state, and its event's ms
         self.signed: dict[int, Checkpoint] = {}  # by their moment in ms, the checkpoint's key
         self.tombstones: dict[str, Tombstone] = {}
-        self.parked: list[Any] = []  # malformed events, as parked_events keeps them
-        self.events: list[
-            Event
-        ] = []  # what the outbox would publish: audit's writes publish nothing
         self._lock = threading.Lock()  # writers race on a chain's next place, as on the real store
-
-    def received_event(self, payload: Any) -> Event | None:
-        try:
-            return Event.model_validate(payload)
-        except ValidationError:
-            self.parked.append(payload)
-            return None
 
     def append(self, trace: Trace, now: datetime) -> bool:
         document = trace_document(trace)

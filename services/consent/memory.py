@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
-
-from pydantic import ValidationError
 
 # The one exception of the contract that belongs to the driver: an event id recorded twice (the Mongo
 # store lets it through).
 from pymongo.errors import DuplicateKeyError
 
 from services.common.events import Event
+from services.common.memory import MemoryStore
 from services.consent.facts import facts_of, settings_changed_meanwhile, suspended
 from services.consent.records import (
     AUTHORISATIONS,
@@ -27,10 +25,9 @@ from services.consent.rules import Facts
 from services.consent.store import ConsentRecords
 
 
-class MemoryConsentStore:
+class MemoryConsentStore(MemoryStore):
     def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.parked: list[Any] = []  # malformed events, as received
+        super().__init__()
         self.refusals: set[str] = set()  # their events' ids
         self.authorised: dict[
             tuple[Kind, str, str], Authorisation
@@ -39,13 +36,6 @@ class MemoryConsentStore:
         self.emergencies: dict[tuple[str, str], EmergencyRecord] = {}  # by INS and professional
         self.earlier: dict[tuple[str, str], list[EmergencyRecord]] = {}  # kept inside the latest
         self.statuses: dict[str, tuple[str, int]] = {}  # an account's status and when it changed
-
-    def received_event(self, payload: Any) -> Event | None:
-        try:
-            return Event.model_validate(payload)
-        except ValidationError:
-            self.parked.append(payload)
-            return None
 
     def record_refusal(self, event: Event) -> None:
         if event.event_id in self.refusals:

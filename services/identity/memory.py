@@ -8,13 +8,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 # The one exception of the contract that belongs to the driver: a key already taken where the method
 # does not answer False (the Mongo store lets it through).
 from pymongo.errors import DuplicateKeyError
 
 from services.common.events import Event
+from services.common.memory import MemoryStore
 from services.common.sessions import EndedSession
 from services.identity.records import (
     Account,
@@ -31,10 +30,9 @@ from services.identity.records import (
 from services.identity.store import IdentityRecords, _collection_of
 
 
-class MemoryIdentityStore:
+class MemoryIdentityStore(MemoryStore):
     def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.parked: list[Any] = []  # malformed events, as received
+        super().__init__()
         self.patients: dict[str, Patient] = {}
         self.accounts: dict[str, Account] = {}
         self.representations: dict[tuple[str, str], LegalRepresentation] = {}
@@ -51,13 +49,6 @@ class MemoryIdentityStore:
             raise DuplicateKeyError(f"{event.event_id} is already recorded")
         self.traced.add(event.event_id)
         self.events.append(event)
-
-    def received_event(self, payload: Any) -> Event | None:
-        try:
-            return Event.model_validate(payload)
-        except ValidationError:
-            self.parked.append(payload)
-            return None
 
     def add_patient(self, patient: Patient, event: Event) -> bool:
         if patient.id in self.patients or self.patient_by_ins(patient.ins) is not None:

@@ -10,9 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
-from services.common.events import Event
+from services.common.memory import MemoryStore
 from services.notify import rules
 from services.notify.records import (
     Claim,
@@ -43,24 +41,14 @@ class Tracked:
     last_error: str = ""
 
 
-class MemoryNotifyStore:
+class MemoryNotifyStore(MemoryStore):
     def __init__(self) -> None:
+        super().__init__()
         self.deliveries: dict[
             str, Tracked
         ] = {}  # in insertion order, like the real store's answers
         self.chosen: dict[str, Preferences] = {}
         self.digest_items: dict[str, DigestItem] = {}
-        self.parked: list[Any] = []  # malformed events, as parked_events keeps them
-        self.events: list[
-            Event
-        ] = []  # what the outbox would publish: notify's writes publish nothing
-
-    def received_event(self, payload: Any) -> Event | None:
-        try:
-            return Event.model_validate(payload)
-        except ValidationError:
-            self.parked.append(payload)
-            return None
 
     def add_delivery(self, delivery: Delivery, now: datetime) -> Claim | None:
         if delivery.delivery_id in self.deliveries:
