@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from services.common.clock import utcnow
+
+# A fixed morning, for tests whose answers name the time.
+MORNING = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
 
 
 class SettableClock:

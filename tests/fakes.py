@@ -1,4 +1,4 @@
-"""Small typed stand-ins for the other services and the clock, for use-case tests that drive one service's
+"""Small typed stand-ins for the other services, for use-case tests that drive one service's
 entrypoints with nameko's worker_factory and an in-memory store (tests/<service>/test_use_cases.py).
 
 Tokens are real (services/common/tokens.py, with the keys `signed_in` sets): the services verify them as in
@@ -8,7 +8,7 @@ production, and the fakes read the actor from them as consent would.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,19 +18,6 @@ from services.common.grants import Action, Grant
 from services.common.keys import SigningKey
 from services.common.settings import Settings
 from services.common.tokens import issue, verify
-
-
-class SettableClock:
-    """A service's clock that stands still until the test moves it."""
-
-    def __init__(self, now: datetime = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)) -> None:
-        self.current = now
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, by: timedelta) -> None:
-        self.current += by
 
 
 class Tokens:

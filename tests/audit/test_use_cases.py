@@ -18,7 +18,8 @@ from services.common.events import ActorRef, Event, EventType
 from services.common.grants import Action
 from services.common.keys import SigningKey
 from tests.audit.fakes import FakeDossier
-from tests.fakes import FakeConsent, SettableClock, Tokens
+from tests.clocks import MORNING, SettableClock
+from tests.fakes import FakeConsent, Tokens
 from tests.identities import make_ins
 
 PATIENT_ID = "pat_uc2"
@@ -66,7 +67,7 @@ def audit(monkeypatch: pytest.MonkeyPatch) -> Audit:
     consent, dossier, clock, store = (
         FakeConsent(),
         FakeDossier(),
-        SettableClock(),
+        SettableClock(MORNING),
         MemoryAuditStore(),
     )
     consent.allow(PATIENT_ID, ins, Action.READ_HISTORY, PATIENT_ID)

@@ -1,10 +1,10 @@
-"""Small typed stand-ins for what the dossier service depends on besides its store: a clock a test sets, and
-consent answering grants as the real one shapes them (services/common/grants.py)."""
+"""What the dossier service depends on besides its store and clock, as a small typed stand-in: consent,
+answering grants as the real one shapes them (services/common/grants.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from services.common.actors import ActorKind
@@ -12,20 +12,6 @@ from services.common.codes import CATEGORIES
 from services.common.grants import Action, Grant
 from services.common.rulebook import explain
 from services.common.tokens import verify
-
-
-@dataclass
-class SetClock:
-    """The service's clock, at the moment a test says."""
-
-    moment: datetime
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, by: timedelta) -> None:
-        self.moment += by
-
 
 HIDDEN_FROM = {
     ActorKind.PATIENT: ("INVISIBLE_PATIENT",),

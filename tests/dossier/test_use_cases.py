@@ -25,7 +25,8 @@ from services.common.tokens import issue, signing_key_from_env
 from services.dossier.memory import MemoryDossierStore
 from services.dossier.records import DocumentStatus
 from services.dossier.service import DossierService
-from tests.dossier.fakes import FakeConsent, SetClock
+from tests.clocks import SettableClock
+from tests.dossier.fakes import FakeConsent
 from tests.identities import make_ins, make_rpps
 
 RANDOM = random.Random(20)
@@ -71,7 +72,7 @@ class Dossiers:
 
     store: MemoryDossierStore
     consent: FakeConsent
-    clock: SetClock
+    clock: SettableClock
 
     def __getattr__(self, method: str) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -94,7 +95,7 @@ class Dossiers:
 @pytest.fixture
 def dossiers() -> Dossiers:
     consent = FakeConsent(patients={INS: "pat_1", OTHER_INS: "pat_2"})
-    return Dossiers(MemoryDossierStore(), consent, SetClock(utcnow()))
+    return Dossiers(MemoryDossierStore(), consent, SettableClock())
 
 
 @pytest.fixture

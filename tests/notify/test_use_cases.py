@@ -26,7 +26,8 @@ from services.notify.journal import SentJournal
 from services.notify.memory import MemoryNotifyStore
 from services.notify.records import Channels, Preferences, Routine, Status
 from services.notify.service import NotifyService
-from tests.fakes import FakeConsent, SettableClock, Tokens
+from tests.clocks import MORNING, SettableClock
+from tests.fakes import FakeConsent, Tokens
 from tests.identities import make_ins
 from tests.notify.fakes import FakeIdentity, Gateways
 
@@ -65,7 +66,7 @@ def notify(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Notify:
         "DMP_IDENTITY_MESSAGE_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode()
     )
     tokens, ins = Tokens(monkeypatch), make_ins()
-    consent, clock, store = FakeConsent(), SettableClock(), MemoryNotifyStore()
+    consent, clock, store = FakeConsent(), SettableClock(MORNING), MemoryNotifyStore()
     consent.allow(PATIENT_ID, ins, Action.MANAGE, PATIENT_ID)
     identity = FakeIdentity(
         patients={PATIENT_ID: {"email": EMAIL, "mobile": MOBILE, "language": "fr"}},
