@@ -80,6 +80,15 @@ class Conflict(DmpError):
 
 
 @deserialize_to_instance
+class PreconditionFailed(DmpError):
+    """The caller's condition on the current state (FHIR If-Match: the version it last read) no longer holds:
+    nothing was changed."""
+
+    code = "precondition_failed"
+    status = 412
+
+
+@deserialize_to_instance
 class PayloadTooLarge(DmpError):  # details: [{"field": ..., "limit": "<bytes>"}]
     code = "payload_too_large"
     status = 413

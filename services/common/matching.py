@@ -8,7 +8,7 @@ records of one dossier by an indexed equality, then apply the full filter here. 
 the same (one indexed fetch of one dossier's records). The filter stays the one source of truth (queries.py
 builds it; tests hold this evaluation and the real store's together).
 
-The operators the code builds: equality, $in, $nin, $ne, $lt, $lte, $gt, $gte, $exists, $and, $or; dotted
+The operators the code builds: equality, $in, $nin, $ne, $lt, $lte, $gt, $gte, $exists, $elemMatch, $and, $or; dotted
 paths; array fields match when any element does (Mongo's semantics). Anything else is refused loudly.
 """
 
@@ -80,6 +80,11 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "$gt": _compare(lambda a, b: bool(a > b)),
     "$gte": _compare(lambda a, b: bool(a >= b)),
     "$exists": lambda value, operand: (value is not _MISSING) == bool(operand),
+    # An array with an element (a sub-document) matching the whole sub-query: codes are (system, code) pairs.
+    "$elemMatch": lambda value, operand: (
+        isinstance(value, list)
+        and any(isinstance(element, dict) and matches(element, operand) for element in value)
+    ),
 }
 
 

@@ -607,6 +607,12 @@ def _listed(value: Any) -> Any:
 
 SearchedStatus = Literal["current", "archived", "replaced"]
 SECURITY_LABELS = r"^([A-Z_]{1,40}(,[A-Z_]{1,40}){0,9})?$"  # an empty OR (no label) matches nothing
+# OR-lists of `system|code` tokens, the lists ANDed (services/dossier/queries.py coded_as reads them).
+CodeTokens = Annotated[
+    Annotated[list[Annotated[str, Field(max_length=2000)]], Field(min_length=1, max_length=10)]
+    | None,
+    BeforeValidator(_listed),
+]
 
 
 class DocumentSearch(Strict):
@@ -667,6 +673,28 @@ class DocumentSearch(Strict):
         Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] | None,
         BeforeValidator(_listed),
     ] = Field(None, description="new versions of any of these documents")
+    # The codes its source gave (FHIR token search): each value an OR of comma-separated `system|code`,
+    # `code` (any system) or `system|` (any code of it); repeated values AND; an empty value matches nothing.
+    practice_setting: CodeTokens = Field(
+        None,
+        description="its practice setting (FHIR context.practiceSetting, search `setting`)",
+        examples=[["http://snomed.info/sct|394802001"]],
+    )
+    facility_type: CodeTokens = Field(
+        None, description="its facility type (FHIR context.facilityType, search `facility`)"
+    )
+    event: CodeTokens = Field(
+        None,
+        description="any of its acts or conditions (FHIR context.event, search `event`)",
+    )
+    format_code: CodeTokens = Field(
+        None, description="its format code (FHIR content.format, search `format`)"
+    )
+    related: CodeTokens = Field(
+        None,
+        description="an identifier it relates to, `system|value` (FHIR context.related, search "
+        "`related:identifier`)",
+    )
     status: Annotated[list[SearchedStatus], BeforeValidator(_listed), Field(max_length=3)] = Field(
         default_factory=lambda: list[SearchedStatus](["current"])
     )

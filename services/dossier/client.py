@@ -48,8 +48,16 @@ class DossierClient(Protocol):
         submitted which documents, in order, with what its source says of it. Its unique_id is used once per
         dossier; a refusal of the set names `submission_set.<field>`. Callers: clients."""
 
-    def archive_document(self, token: str, ins: str, document_id: str, archived: bool = True) -> dict[str, Any]:
-        """Archived documents leave the default search (status=archived finds them); reversible. Callers: clients."""
+    def archive_document(
+        self,
+        token: str,
+        ins: str,
+        document_id: str,
+        archived: bool = True,
+        expected_revision: int | None = None,
+    ) -> dict[str, Any]:
+        """Archived documents leave the default search (status=archived finds them); reversible. `expected_revision`:
+        only if the document is still at this revision (else 412, nothing done). Callers: clients."""
 
     def care_summary(self, token: str, ins: str) -> dict[str, Any]:
         """One screen for a professional: medicines and acts of the last 24 months (class 60), the latest document of
@@ -144,8 +152,16 @@ class DossierClient(Protocol):
         documents (the document search's own query under the grant), newest first, an honest total. Without an
         INS, the query's patient_id names the patient. Callers: clients, operators."""
 
-    def set_visibility(self, token: str, ins: str, document_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """The patient masks a document from professionals (all but its author) or unmasks it. Callers: clients."""
+    def set_visibility(
+        self,
+        token: str,
+        ins: str,
+        document_id: str,
+        payload: dict[str, Any],
+        expected_revision: int | None = None,
+    ) -> dict[str, Any]:
+        """The patient masks a document from professionals (all but its author) or unmasks it. `expected_revision`:
+        only if the document is still at this revision (else 412, nothing done). Callers: clients."""
 
     def status(self, token: str, ins: str) -> dict[str, Any]:
         """Where the dossier stands in its lifecycle, for the patient's side (those who may manage it). Callers:

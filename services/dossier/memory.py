@@ -343,11 +343,17 @@ class MemoryDossierStore:
         return True
 
     def revise_document(
-        self, before: Document, after: Document, event: Event, at: datetime
+        self,
+        before: Document,
+        after: Document,
+        event: Event,
+        at: datetime,
+        expected: int | None = None,
     ) -> Document | None:
         current = self.documents.get(before.id)
         if (
-            current is None
+            (expected is not None and expected != (before.revision or 1))
+            or current is None
             or current.status is not before.status
             or current.revision != before.revision
         ):

@@ -42,11 +42,13 @@ def document_query(
     updated_from_ms: int | None = None,
     updated_before_ms: int | None = None,
     replaces: list[str] | None = None,
+    coded: dict[str, list[str]] | None = None,
 ) -> Query:
     """A list given as None filters nothing; an empty list matches nothing (a FHIR token whose system is not
     ours, say). `security_labels`: groups of labels (confidentiality or visibility codes), each group an OR,
     the groups ANDed (FHIR's comma and repeat). `updated_*`: the last change of its metadata (its deposit when
-    it never changed, as FHIR's meta.lastUpdated shows it)."""
+    it never changed, as FHIR's meta.lastUpdated shows it). `coded`: per field of CODED, its groups of
+    tokens (see coded_as)."""
     allowed = set(grant.categories)
     wanted = sorted(allowed) if categories is None else [c for c in categories if c in allowed]
     statuses = ["current"] if statuses is None else statuses
@@ -66,6 +68,8 @@ def document_query(
     conditions.extend(labelled(group) for group in security_labels or [])
     if updated_from_ms is not None or updated_before_ms is not None:
         conditions.append(last_changed(updated_from_ms, updated_before_ms))
+    for field, groups in (coded or {}).items():
+        conditions.extend(coded_as(field, group) for group in groups)
     if conditions:
         query["$and"] = conditions
     if replaces is not None:
@@ -133,3 +137,40 @@ def last_changed(from_ms: int | None, before_ms: int | None) -> Query:
     if before_ms is not None:
         window["$lt"] = before_ms
     return {"$or": [{"updated_ms": window}, {"updated_ms": None, "created_ms": window}]}
+
+
+# The stored fields a token search reads, and how one token's (system, code) pair is found in each: a concept
+# (its codings), a list of concepts, a coding, a list of identifiers (system, value).
+CODED = {
+    "practice_setting": "concept",
+    "facility_type": "concept",
+    "events": "concepts",
+    "format_code": "coding",
+    "related": "identifiers",
+}
+NOTHING: Query = {"_id": {"$in": []}}  # Mongo refuses an empty $or
+
+
+def coded_as(field: str, group: str) -> Query:
+    """Documents whose `field` has any of a group's comma-separated tokens: `system|code`, `code` (any system),
+    `system|` (any code of that system), `|code` (a code without a system). An empty group matches nothing."""
+    shape = CODED[field]
+    alternatives: list[Query] = []
+    for token in group.split(",") if group else []:
+        system, bar, code = token.rpartition("|")
+        pair: Query = {}
+        if bar:
+            pair["system"] = system or None
+        if code:
+            pair["value" if shape == "identifiers" else "code"] = code
+        if not pair:
+            continue  # "|": no system and no code names nothing
+        if shape == "coding":
+            alternatives.append({f"{field}.{key}": value for key, value in pair.items()})
+        elif shape == "identifiers":
+            alternatives.append({field: {"$elemMatch": pair}})
+        elif shape == "concept":
+            alternatives.append({f"{field}.codings": {"$elemMatch": pair}})
+        else:
+            alternatives.append({field: {"$elemMatch": {"codings": {"$elemMatch": pair}}}})
+    return {"$or": alternatives} if alternatives else NOTHING

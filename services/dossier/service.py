@@ -22,6 +22,7 @@ from services.common.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    PreconditionFailed,
     ServiceUnavailable,
 )
 from services.common.events import Event, EventType, Outcome
@@ -975,9 +976,11 @@ class DossierService(HealthMixin):
         after: Document,
         event_type: EventType,
         tells_visibility: bool = True,
+        expected_revision: int | None = None,
     ) -> DocumentMetadata:
         """Revise a document's metadata (its status, its visibility), the event saying its visibility if that
-        is what changed."""
+        is what changed. `expected_revision` (FHIR If-Match) is compared by the store's write itself, so a
+        change made meanwhile cannot slip between a check and the write."""
         event = self._event(
             event_type,
             actor,
@@ -986,7 +989,14 @@ class DossierService(HealthMixin):
             document_id=before.id,
             data={"visibility": visibility_data(after.visibility)} if tells_visibility else {},
         )
-        revised = self.store.revise_document(before, after, event, self.clock.now())
+        revised = self.store.revise_document(
+            before, after, event, self.clock.now(), expected=expected_revision
+        )
+        if revised is None and expected_revision is not None:
+            raise PreconditionFailed(
+                "the document is no longer at the version given (If-Match); nothing was done",
+                [{"field": "If-Match"}],
+            )
         if revised is None:
             raise Conflict(
                 "the document changed meanwhile; nothing was done, retry",
@@ -1021,9 +1031,15 @@ class DossierService(HealthMixin):
 
     @rpc
     def archive_document(
-        self, token: str, ins: str, document_id: str, archived: bool = True
+        self,
+        token: str,
+        ins: str,
+        document_id: str,
+        archived: bool = True,
+        expected_revision: int | None = None,
     ) -> DocumentMetadata:
-        """Archived documents leave the default search (status=archived finds them); reversible."""
+        """Archived documents leave the default search (status=archived finds them); reversible.
+        `expected_revision`: only if the document is still at this revision (else 412, nothing done)."""
         actor, grant, dossier = self._allowed(token, ins, Action.READ)
         document = self._visible(actor, grant, dossier, document_id)
         rules.check_change(actor, document, "archive")
@@ -1042,6 +1058,7 @@ class DossierService(HealthMixin):
             replace(document, status=status),
             kind,
             tells_visibility=False,
+            expected_revision=expected_revision,
         )
 
     @rpc
@@ -1063,16 +1080,28 @@ class DossierService(HealthMixin):
 
     @rpc
     def set_visibility(
-        self, token: str, ins: str, document_id: str, payload: VisibilityChange
+        self,
+        token: str,
+        ins: str,
+        document_id: str,
+        payload: VisibilityChange,
+        expected_revision: int | None = None,
     ) -> DocumentMetadata:
-        """The patient masks a document from professionals (all but its author) or unmasks it."""
+        """The patient masks a document from professionals (all but its author) or unmasks it.
+        `expected_revision`: only if the document is still at this revision (else 412, nothing done)."""
         change = payload
         actor, grant, dossier = self._allowed(token, ins, Action.MANAGE)
         document = self._visible(actor, grant, dossier, document_id)
         visibility = documents.visibilities(rules.masked(document.visibility, change.masked))
         kind = EventType.DOCUMENT_MASKED if change.masked else EventType.DOCUMENT_UNMASKED
         return self._change(
-            actor, grant, dossier, document, document.with_visibility(visibility), kind
+            actor,
+            grant,
+            dossier,
+            document,
+            document.with_visibility(visibility),
+            kind,
+            expected_revision=expected_revision,
         )
 
     def _visible(self, actor: Actor, grant: Grant, dossier: Dossier, document_id: Any) -> Document:

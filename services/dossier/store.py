@@ -124,6 +124,17 @@ def search_selection(
         updated_from_ms=ms(search.updated_from) if search.updated_from else None,
         updated_before_ms=ms(search.updated_before) if search.updated_before else None,
         replaces=search.replaces,
+        coded={
+            field: groups
+            for field, groups in (
+                ("practice_setting", search.practice_setting),
+                ("facility_type", search.facility_type),
+                ("events", search.event),
+                ("format_code", search.format_code),
+                ("related", search.related),
+            )
+            if groups is not None
+        },
     )
 
 
@@ -224,7 +235,12 @@ class DossierRecords(Protocol):
     def due_for_reminder(self, now: datetime) -> list[Document]: ...
     def reminded(self, document: Document, event: Event) -> bool: ...
     def revise_document(
-        self, before: Document, after: Document, event: Event, at: datetime
+        self,
+        before: Document,
+        after: Document,
+        event: Event,
+        at: datetime,
+        expected: int | None = None,
     ) -> Document | None: ...
 
     # Submission sets (what ITI-65 deposited together; ITI-66 finds them)
@@ -607,11 +623,17 @@ class DossierStore(Store):
         return self.update_with_events("documents", query, {"remind_ms": None}, [event]) is not None
 
     def revise_document(
-        self, before: Document, after: Document, event: Event, at: datetime
+        self,
+        before: Document,
+        after: Document,
+        event: Event,
+        at: datetime,
+        expected: int | None = None,
     ) -> Document | None:
         """A change the document's metadata shows (status, visibility, its replacement): one revision more (FHIR's
         versionId), compare-and-set on the revision read, so two changes made from one reading cannot both land.
-        The document as revised, or None when it changed meanwhile."""
+        `expected`: the revision the caller last saw (FHIR If-Match), compared in this same write instead of
+        the one read. The document as revised, or None when it changed meanwhile (or is not at `expected`)."""
         changes: dict[str, Any] = {}
         if after.status is not before.status:
             changes["status"] = after.status.value
@@ -622,6 +644,9 @@ class DossierStore(Store):
         if after.release_at != before.release_at:
             changes["release_ms"] = ms(after.release_at) if after.release_at else None
         revision = before.revision  # none on documents stored before revisions: their first
+        if expected is not None and expected != (revision or 1):
+            # `after` was made from the revision read: written over another one, it would undo that change.
+            return None
         query = {
             "_id": before.id,
             "status": before.status.value,

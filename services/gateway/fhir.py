@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -17,9 +17,16 @@ from fastapi.responses import JSONResponse
 
 from services.common.codes import INS_SYSTEM
 from services.common.errors import DmpError, InvalidInput, NotFound
-from services.gateway import fhir_list, fhir_patch, fhir_patient, fhir_search, fhir_xml
+from services.gateway import (
+    fhir_conditional,
+    fhir_list,
+    fhir_patch,
+    fhir_patient,
+    fhir_search,
+    fhir_xml,
+)
 from services.gateway import fhir_mapping as mapping
-from services.gateway.auth import Token
+from services.gateway.auth import Token, verified_once
 from services.gateway.fhir_xml import media_ranges
 from services.gateway.rpc import services
 
@@ -115,6 +122,39 @@ SEARCH_PARAMETERS = [
         "date",
         f"{CORE}DocumentReference-period",
         "the date of care (context.period.start), at day precision; prefixes eq ge gt le lt sa eb",
+    ),
+    (
+        "setting",
+        "token",
+        f"{CORE}DocumentReference-setting",
+        "context.practiceSetting, system|code (or code, or system|); a comma-separated list is an OR, a repeat "
+        "an AND",
+    ),
+    (
+        "facility",
+        "token",
+        f"{CORE}DocumentReference-facility",
+        "context.facilityType, system|code (or code, or system|); a comma-separated list is an OR, a repeat an AND",
+    ),
+    (
+        "event",
+        "token",
+        f"{CORE}DocumentReference-event",
+        "any of context.event, system|code (or code, or system|); a comma-separated list is an OR, a repeat an "
+        "AND (both events)",
+    ),
+    (
+        "format",
+        "token",
+        f"{CORE}DocumentReference-format",
+        "content.format, system|code (or code, or system|); a comma-separated list is an OR",
+    ),
+    (
+        "related",
+        "reference",
+        f"{CORE}DocumentReference-related",
+        "context.related, which holds identifiers only: related:identifier=system|value (a comma-separated list "
+        "is an OR, a repeat an AND); a literal reference matches nothing",
     ),
 ]
 
@@ -223,6 +263,32 @@ def versioned_location(document: dict[str, Any]) -> str:
 
 
 BINARY_VERSION = "1"  # a document's content is never changed: a new version is a new document
+
+
+def binary_headers(document: dict[str, Any]) -> dict[str, str]:
+    """A Binary's ETag and Last-Modified: its one version, written at deposit."""
+    created = datetime.fromisoformat(document["created_at"].replace("Z", "+00:00"))
+    return {
+        "ETag": f'W/"{BINARY_VERSION}"',
+        "Last-Modified": format_datetime(created.astimezone(UTC), usegmt=True),
+    }
+
+
+def conditional(request: Request) -> bool:
+    return "if-none-match" in request.headers or "if-modified-since" in request.headers
+
+
+def unchanged(request: Request, version: str, headers: dict[str, str]) -> bool:
+    """A conditional read's precondition: whether the version shown (with its Last-Modified) is the one the
+    client already holds."""
+    if not conditional(request):
+        return False
+    return fhir_conditional.not_modified(
+        version,
+        parsedate_to_datetime(headers["Last-Modified"]),
+        request.headers.get("if-none-match"),
+        request.headers.get("if-modified-since"),
+    )
 
 
 class NotAcceptable(DmpError):
@@ -415,6 +481,27 @@ def _at_entries(error: DmpError, entries: list[int]) -> DmpError:
     return type(error)(error.message, [named(detail) for detail in error.details])
 
 
+def check_authors(request: Request, token: str, reference: dict[str, Any]) -> None:
+    """The authors a DocumentReference names (IdNat_PS) are the professional depositing it: the dossier records
+    its depositor as its author, so another named would be dropped; refused instead, naming it."""
+    actor = verified_once(request, token).actor.id
+    for n, author in enumerate(mapping.authors_named(reference)):
+        if author != actor:
+            raise InvalidInput.for_field(
+                f"author[{n}]",
+                "is the professional depositing it (IdNat_PS 8 + their RPPS): a document is "
+                "deposited by its author",
+            )
+
+
+def _at_entry(error: InvalidInput, index: int) -> InvalidInput:
+    details = [
+        {**detail, "field": f"Bundle.entry[{index}].resource.{detail.get('field')}"}
+        for detail in error.details
+    ]
+    return InvalidInput(InvalidInput.summary(details), details)
+
+
 def _as_elements(error: DmpError) -> DmpError:
     """A refusal of the dossier naming its own fields names the DocumentReference's elements instead."""
     details = [
@@ -482,12 +569,18 @@ def router() -> APIRouter:
         """The same look-up with its parameters in a form-encoded body (out of URLs and their logs)."""
         return patient_searchset(request, token, pairs)
 
-    @api.get("/DocumentReference/{fhir_id}")
+    @api.get("/DocumentReference/{fhir_id}", response_model=None)
     def read_reference(
         request: Request, token: Token, response: Response, fhir_id: str
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | Response:
+        """A DocumentReference; 304 Not Modified (no body) when If-None-Match names its current version or
+        If-Modified-Since is not before its last change (fhir_conditional.py), after the same checks as a
+        read: a document the caller may not see is a 404 whatever is asked."""
         found = services().dossier.find_document(token, mapping.document_id(fhir_id), False)
-        response.headers.update(version_headers(found["document"]))
+        headers = version_headers(found["document"])
+        if unchanged(request, mapping.version_id(found["document"]), headers):
+            return Response(status_code=304, headers=headers)
+        response.headers.update(headers)
         return mapping.document_reference(found["document"], found["ins"], base_url(request))
 
     @api.patch("/DocumentReference/{fhir_id}")
@@ -501,13 +594,17 @@ def router() -> APIRouter:
         """PDSm4DMP's PATCH (FHIRPath Patch, one operation): archive or unarchive, mask or unmask; the dossier's
         own rules decide who may (services/gateway/fhir_patch.py)."""
         change = fhir_patch.change(patch)
+        # If-Match: the version the client last read; the dossier compares it in its write (412 otherwise).
+        expected = fhir_conditional.expected_version(request.headers.get("if-match"))
         document_id = mapping.document_id(fhir_id)
         ins = services().dossier.find_document(token, document_id, False)["ins"]
         if isinstance(change, fhir_patch.Archiving):
-            document = services().dossier.archive_document(token, ins, document_id, change.archived)
+            document = services().dossier.archive_document(
+                token, ins, document_id, change.archived, expected
+            )
         else:
             document = services().dossier.set_visibility(
-                token, ins, document_id, {"masked": change.masked}
+                token, ins, document_id, {"masked": change.masked}, expected
             )
         response.headers.update(version_headers(document))
         return mapping.document_reference(document, ins, base_url(request))
@@ -545,6 +642,10 @@ def router() -> APIRouter:
     def binary(request: Request, token: str, fhir_id: str) -> Response:
         wanted = binary_wanted(request)
         document_id = mapping.document_id(fhir_id)
+        if conditional(request):  # 304 before any content is released, once the caller may see it
+            shown = services().dossier.find_document(token, document_id, False)["document"]
+            if unchanged(request, BINARY_VERSION, binary_headers(shown)):
+                return Response(status_code=304, headers=binary_headers(shown))
         if wanted is None:
             # Specific types only: the document's own format decides, before any content is released.
             format_ = services().dossier.find_document(token, document_id, False)["document"][
@@ -565,6 +666,7 @@ def router() -> APIRouter:
                 )
         found = services().dossier.find_document(token, document_id, True)
         content_type = found["document"]["format"]
+        headers = binary_headers(found["document"])
         if wanted == "resource":
             binary = {
                 "resourceType": "Binary",
@@ -572,8 +674,10 @@ def router() -> APIRouter:
                 "contentType": content_type,
                 "data": found["content"],
             }
-            return FhirResponse(binary)
-        return Response(base64.b64decode(found["content"]), media_type=content_type)
+            return FhirResponse(binary, headers=headers)
+        return Response(
+            base64.b64decode(found["content"]), media_type=content_type, headers=headers
+        )
 
     @api.post("/DocumentReference", status_code=201)
     def create(
@@ -586,6 +690,7 @@ def router() -> APIRouter:
         if resource.get("resourceType") != "DocumentReference":
             raise InvalidInput.for_field("resourceType", "must be DocumentReference")
         ins, payload = mapping.submission(resource)
+        check_authors(request, token, resource)
         replaces = mapping.replaced_document(resource)
         try:
             if (
@@ -624,6 +729,11 @@ def router() -> APIRouter:
         by someone else in that instant) can still leave the first documents stored: that is the dossier's
         sequence of writes, not a refusal, and is answered as an error (5xx or 409), never as success."""
         ins, documents, binaries, replaces = mapping.provided_documents(bundle)
+        for index, _ in documents:
+            try:
+                check_authors(request, token, bundle["entry"][index]["resource"])
+            except InvalidInput as error:
+                raise _at_entry(error, index) from None
         set_index, kept_set = fhir_list.provided_set(bundle)
         try:
             added = services().dossier.add_submission_set(

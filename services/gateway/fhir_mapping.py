@@ -32,7 +32,17 @@ VISIBILITY_SYSTEMS = {
     "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/"
     "TRE-A07-StatutVisibiliteDocument",
 }
-RPPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
+RPPS_SYSTEM = (
+    "urn:oid:1.2.250.1.71.4.2.1"  # the IdNat_PS (ANS's national identifiers of professionals)
+)
+# IdNat_PS of a professional with an RPPS: 8 + the RPPS (0 + ADELI is out of as-practitioner); typed IDNPS.
+IDNPS_RPPS_PREFIX = "8"
+IDNAT_PS = re.compile(r"^8\d{11}$")
+IDNPS_TYPE = {
+    "system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203",
+    "code": "IDNPS",
+}
+AUTHOR_ID = "author"  # the contained Practitioner's id, which DocumentReference.author references
 IS_ARCHIVED = (
     "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"  # PDSm
 )
@@ -90,7 +100,7 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
         ],
         "subject": _subject(document.get("patient_id"), ins),
         "date": document["created_at"],
-        "author": [{"identifier": _author(author["id"])}],
+        **_author(author["id"]),
         "description": document["title"],
         "securityLabel": [{"coding": [label]} for label in labels],
         "content": [
@@ -173,10 +183,97 @@ def fhir_id(document_id: str) -> str:
     return document_id.replace("_", "-")
 
 
-def _author(actor_id: str) -> dict[str, str]:
+def _author(actor_id: str) -> dict[str, Any]:
+    """DocumentReference.author (and the resource it names). A professional is a contained Practitioner (PDSm:
+    authors are contained) named by their IdNat_PS, as ANS's as-practitioner slice idNatPs has it."""
     if actor_id.startswith("rpps:"):
-        return {"system": RPPS_SYSTEM, "value": actor_id.removeprefix("rpps:")}
-    return {"system": "urn:dmp:actor", "value": actor_id}
+        practitioner = {
+            "resourceType": "Practitioner",
+            "id": AUTHOR_ID,
+            "identifier": [
+                {
+                    "use": "official",
+                    "type": {"coding": [IDNPS_TYPE]},
+                    "system": RPPS_SYSTEM,
+                    "value": f"{IDNPS_RPPS_PREFIX}{actor_id.removeprefix('rpps:')}",
+                }
+            ],
+        }
+        return {"contained": [practitioner], "author": [{"reference": f"#{AUTHOR_ID}"}]}
+    return {"author": [{"identifier": {"system": "urn:dmp:actor", "value": actor_id}}]}
+
+
+def authors_named(reference: dict[str, Any]) -> list[str]:
+    """The professionals a submitted DocumentReference names as its authors, as actor ids (rpps:<RPPS>): each
+    author a contained Practitioner or PractitionerRole (or a Reference by identifier) carrying an IdNat_PS,
+    8 + RPPS. InvalidInput naming the author at fault otherwise: an author is never dropped."""
+    authors = reference.get("author")
+    if authors is None:
+        return []
+    if not isinstance(authors, list):
+        raise InvalidInput.for_field("author", "is a list of References")
+    contained: dict[str, dict[str, Any]] = {
+        str(item["id"]): item
+        for item in reference.get("contained") or []
+        if isinstance(item, dict) and isinstance(item.get("id"), str)
+    }
+    return [_author_named(author, contained, f"author[{n}]") for n, author in enumerate(authors)]
+
+
+def _author_named(author: Any, contained: dict[str, dict[str, Any]], element: str) -> str:
+    target = path(author, "reference")
+    if target is None:
+        identifier = path(author, "identifier")
+        if identifier is None:
+            raise InvalidInput.for_field(element, "names its author (reference or identifier)")
+        return _idnat_ps([identifier], f"{element}.identifier")
+    if not isinstance(target, str) or not target.startswith("#") or target[1:] not in contained:
+        raise InvalidInput.for_field(
+            f"{element}.reference",
+            "must be a contained resource (#id), as PDSm has authors: another is not resolved here",
+        )
+    resource = contained[target[1:]]
+    if resource.get("resourceType") not in {"Practitioner", "PractitionerRole"}:
+        raise InvalidInput.for_field(
+            f"{element}.reference",
+            "must name a Practitioner or PractitionerRole: a document is deposited by its professional",
+        )
+    identifiers = resource.get("identifier") or []
+    practitioner = path(resource, "practitioner", "reference")
+    if not identifiers and isinstance(practitioner, str) and practitioner[1:] in contained:
+        identifiers = contained[practitioner[1:]].get("identifier") or []
+    if not identifiers and path(resource, "practitioner", "identifier") is not None:
+        identifiers = [path(resource, "practitioner", "identifier")]
+    return _idnat_ps(identifiers if isinstance(identifiers, list) else [], element)
+
+
+def _idnat_ps(identifiers: list[Any], element: str) -> str:
+    """The actor id of the IdNat_PS among these identifiers (system urn:oid:1.2.250.1.71.4.2.1, value 8 +
+    RPPS, type IDNPS when typed)."""
+    for identifier in identifiers:
+        if path(identifier, "system") != RPPS_SYSTEM:
+            continue
+        value, kind = path(identifier, "value"), path(identifier, "type", "coding")
+        if not isinstance(value, str) or not IDNAT_PS.match(value):
+            raise InvalidInput.for_field(
+                element, "an IdNat_PS is 8 followed by the professional's 11-digit RPPS"
+            )
+        if kind is not None and not (
+            isinstance(kind, list)
+            and any(
+                isinstance(coding, dict)
+                and coding.get("system") == IDNPS_TYPE["system"]
+                and coding.get("code") == IDNPS_TYPE["code"]
+                for coding in kind
+            )
+        ):
+            raise InvalidInput.for_field(
+                element, f"an IdNat_PS is typed {IDNPS_TYPE['system']}|{IDNPS_TYPE['code']}"
+            )
+        return f"rpps:{value.removeprefix(IDNPS_RPPS_PREFIX)}"
+    raise InvalidInput.for_field(
+        element, f"names the professional by IdNat_PS ({RPPS_SYSTEM}|8<RPPS>, type IDNPS)"
+    )
 
 
 def _subject(patient_id: str | None, ins: str) -> dict[str, Any]:
@@ -555,6 +652,7 @@ def operation_outcome(
         404: "not-found",
         406: "not-supported",
         409: "conflict",
+        412: "conflict",  # a version precondition (If-Match) no longer holds
         413: "too-costly",
         422: "invalid",
         429: "throttled",

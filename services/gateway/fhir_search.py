@@ -49,9 +49,27 @@ SUPPORTED = (
     "period",
     "creation",
     "_lastUpdated",
+    "setting",
+    "facility",
+    "event",
+    "format",
+    "related",
     "_count",
     "_cursor",
 )
+# The codes its source gave, searched as FHIR tokens: the DocumentSearch field of each parameter. A comma is an
+# OR, a repeat an AND (a document has several events, a concept several codings), any system is ours to match.
+CODED = {
+    "setting": "practice_setting",
+    "facility": "facility_type",
+    "event": "event",
+    "format": "format_code",
+    "related": "related",
+}
+MAX_CODED_LENGTH = 2000  # one occurrence's OR-list (the dossier's limit)
+# related is a reference: context.related holds identifiers only (PDSm's referenceIdList), found by
+# related:identifier=system|value; a literal reference (related=Encounter/1) is one no document carries.
+RELATED_BY_IDENTIFIER = "related:identifier"
 CONFIDENTIALITY_CODES = (
     "N",
     "R",
@@ -104,6 +122,10 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
     for name, value in pairs:
         if value == "":
             continue  # FHIR: a parameter without a value is ignored
+        if name in CODED or name == RELATED_BY_IDENTIFIER:
+            search.applied.append((name, value))
+            _apply_coded(search.query, name, value)
+            continue
         if name not in SUPPORTED:
             if name not in search.unsupported:
                 search.unsupported.append(name)
@@ -172,6 +194,20 @@ def _ins(value: str) -> str | None:
     if bar and system != INS_SYSTEM:
         return None
     return ins
+
+
+def _apply_coded(query: dict[str, Any], name: str, value: str) -> None:
+    """One occurrence of a coded parameter: one more group, ANDed to the others."""
+    field = CODED[name.split(":")[0]]
+    groups = query.setdefault(field, [])
+    if len(groups) == MAX_LABEL_GROUPS:
+        raise InvalidSearch.of(name, f"is repeated at most {MAX_LABEL_GROUPS} times")
+    if len(value) > MAX_CODED_LENGTH:
+        raise InvalidSearch.of(name, f"is at most {MAX_CODED_LENGTH} characters")
+    if any(not token.strip() for token in value.split(",")):
+        raise InvalidSearch.of(name, "lists system|code tokens separated by commas, none empty")
+    # A literal reference names nothing context.related holds: an empty group matches nothing.
+    groups.append("" if name == "related" else value)
 
 
 def _count(value: str) -> int:

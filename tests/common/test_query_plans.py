@@ -111,6 +111,18 @@ def test_no_query_of_a_journey_scans_a_whole_collection(
     cluster.dossier.search_submission_sets(doctor, ins, {"limit": 2})
     cluster.dossier.find_submission_set(doctor, kept["submission_set_id"])
     cluster.dossier.search(doctor, ins, {"limit": 2})
+    # FHIR's coded parameters (setting, facility, event, format, related): the same one indexed fetch.
+    coded = {
+        "practice_setting": ["http://snomed.info/sct|394802001"],
+        "facility_type": ["http://snomed.info/sct|22232009,394747008"],
+        "event": ["http://snomed.info/sct|38341003", "73211009"],
+        "format_code": ["urn:ihe:iti:xds:2017:mimeTypeSufficient"],
+        "related": ["urn:oid:1.2.250.1.999.3|ACC-1"],
+        "status": ["current", "archived"],
+    }
+    cluster.dossier.search(doctor, ins, coded)
+    # A change conditioned on the version read (FHIR If-Match): compared in the write's own filter.
+    cluster.dossier.archive_document(doctor, ins, documents[0], True, 1)
     cluster.dossier.set_visibility(patient, ins, documents[1], {"masked": True})
     cluster.dossier.replace_document(doctor, ins, documents[2], submission(b"%PDF-1.4 plan v2"))
     cluster.dossier.personal_space(patient, ins)

@@ -14,7 +14,7 @@ from pymongo import MongoClient
 from services.common.grants import Action, Grant
 from services.common.matching import matches
 from services.common.schemas import DocumentSearch
-from services.dossier.queries import after, document_query, encode_cursor
+from services.dossier.queries import CODED, after, coded_as, document_query, encode_cursor
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 GRANTS = {
@@ -128,6 +128,55 @@ def test_filter_applied_by_the_service_agrees_with_the_store(
     assert {r["_id"] for r in records if matches(r, query)} == by_store
 
 
+# Tokens as the FHIR facade passes them: system|code, a bare code, system| (any code), |code (no system).
+TOKENS = ["S|c0", "S|c1", "c2", "T|", "|c0", "T|c1", "c1", "R|c2", "Q|c0"]
+
+
+def coded_fields(n: int) -> dict[str, Any]:
+    """Stored as the dossier stores them: concepts (codings), a list of concepts, a coding, identifiers."""
+    return {
+        **(
+            {"practice_setting": {"codings": [{"system": "S", "code": f"c{n % 3}"}]}}
+            if n % 2
+            else {}
+        ),
+        "facility_type": {
+            "codings": [{"system": "S", "code": f"c{n % 2}"}, {"system": "T", "code": "c1"}],
+            "text": None,
+        }
+        if n % 3
+        else None,
+        "events": [
+            {"codings": [{"system": "S", "code": f"c{n % 3}"}]},
+            {"codings": [{"system": "T", "code": f"c{n % 4}", "display": "d"}]},
+        ][: n % 3],
+        "format_code": {"system": "S" if n % 4 else "T", "code": f"c{n % 2}"} if n % 5 else None,
+        "related": [{"value": f"c{n % 3}", "system": "R" if n % 2 else None, "type": None}]
+        if n % 3
+        else [],
+    }
+
+
+def coded_pairs(record: dict[str, Any], field: str) -> list[tuple[str | None, str]]:
+    """The (system, code) pairs a record holds in a coded field."""
+    value = record.get(field)
+    if field in {"practice_setting", "facility_type"}:
+        return [(c["system"], c["code"]) for c in value["codings"]] if value else []
+    if field == "events":
+        return [(c["system"], c["code"]) for event in value or [] for c in event["codings"]]
+    if field == "format_code":
+        return [(value["system"], value["code"])] if value else []
+    return [(related["system"], related["value"]) for related in value or []]
+
+
+def token_found(token: str, pairs: list[tuple[str | None, str]]) -> bool:
+    system, bar, code = token.rpartition("|")
+    return any(
+        (not bar or held_system == (system or None)) and (not code or held_code == code)
+        for held_system, held_code in pairs
+    )
+
+
 searches = st.fixed_dictionaries(
     {},
     optional={
@@ -167,6 +216,16 @@ searches = st.fixed_dictionaries(
         "updated_from_ms": st.integers(1000, 1030),
         "updated_before_ms": st.integers(1000, 1030),
         "replaces": st.lists(st.sampled_from(["doc01", "doc02", "doc04"]), unique=True, max_size=2),
+        # Per coded field, groups (ORs of tokens) that AND; "" is an empty OR (matches nothing).
+        "coded": st.dictionaries(
+            st.sampled_from(sorted(CODED)),
+            st.lists(
+                st.lists(st.sampled_from(TOKENS), unique=True, max_size=3).map(",".join),
+                min_size=1,
+                max_size=2,
+            ),
+            max_size=3,
+        ),
     },
 )
 
@@ -206,6 +265,19 @@ def wanted_by(record: dict[str, Any], search: dict[str, Any]) -> bool:
         ("updated_from_ms", lambda v: record.get("updated_ms", record["created_ms"]) >= v),
         ("updated_before_ms", lambda v: record.get("updated_ms", record["created_ms"]) < v),
         ("replaces", lambda v: record.get("replaces") in v),
+        # Each group: any of its tokens among the field's pairs; every group of every field.
+        (
+            "coded",
+            lambda v: all(
+                any(
+                    token_found(token, coded_pairs(record, field))
+                    for token in group.split(",")
+                    if token
+                )
+                for field, groups in v.items()
+                for group in groups
+            ),
+        ),
     ]
     statuses_ok = "statuses" in search or record["status"] == "current"  # current by default
     return statuses_ok and all(check(search[name]) for name, check in checks if name in search)
@@ -258,6 +330,7 @@ def test_search_parameters_narrow_the_grant_and_never_widen_it(
                 if n % 2
                 else {}
             ),
+            **coded_fields(n),
         }
         for n, d in enumerate(docs)
     ]
@@ -375,3 +448,59 @@ def test_security_label_values_are_comma_separated_labels() -> None:
     for bad in (["r"], ["R,"], ["R;V"], [], ["R"] * 11):
         with pytest.raises(ValidationError):
             DocumentSearch.model_validate({"security_label": bad})
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(searches.filter(lambda search: "coded" in search).map(lambda search: search["coded"]))
+def test_coded_searches_find_what_the_codes_say_on_the_store_and_in_the_service(
+    mongo_uri: str, coded: dict[str, list[str]]
+) -> None:
+    """The coded parameters alone, over documents holding every kind of code: the real store and the
+    service's own evaluation find exactly the documents with a (system, code) pair of every group."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    collection = client[f"q{uuid.uuid4().hex[:10]}"]["documents"]
+    records = [
+        {
+            "_id": f"doc{n:02d}",
+            "dossier_id": "dos",
+            "status": "current",
+            "category": "10",
+            "visibility": [],
+            "author": {"id": "rpps:A"},
+            **coded_fields(n),
+        }
+        for n in range(12)
+    ]
+    collection.insert_many(records)
+    query = document_query("dos", GRANTS["medecin_traitant"], "rpps:A", coded=coded)
+    by_store = {r["_id"] for r in collection.find(query)}
+    client.drop_database(collection.database.name)
+    expected = {r["_id"] for r in records if wanted_by(r, {"coded": coded})}
+    assert by_store == expected
+    assert {r["_id"] for r in records if matches(r, query)} == expected
+
+
+def test_a_coded_token_names_a_system_and_code_pair_never_a_system_of_one_and_code_of_another() -> (
+    None
+):
+    """`S|c1` is one coding (S, c1): a concept holding (S, c0) and (T, c1) does not have it."""
+    record = {
+        "facility_type": {"codings": [{"system": "S", "code": "c0"}, {"system": "T", "code": "c1"}]}
+    }
+    assert matches(record, coded_as("facility_type", "T|c1"))
+    assert not matches(record, coded_as("facility_type", "S|c1"))
+    assert matches(record, coded_as("facility_type", "S|c1,c0"))  # a comma is an OR
+    assert not matches(record, coded_as("facility_type", ""))  # an empty OR matches nothing
+    events = {
+        "events": [
+            {"codings": [{"system": "S", "code": "a"}]},
+            {"codings": [{"system": "T", "code": "b"}]},
+        ]
+    }
+    assert matches(events, {"$and": [coded_as("events", "S|a"), coded_as("events", "T|b")]})
+    assert not matches(events, coded_as("events", "S|b"))
+    related = {"related": [{"value": "ACC-1", "system": "urn:oid:1.2.3", "type": None}]}
+    assert matches(related, coded_as("related", "urn:oid:1.2.3|ACC-1"))
+    assert not matches(related, coded_as("related", "urn:oid:1.2.4|ACC-1"))

@@ -19,7 +19,7 @@ from services.common.errors import InvalidInput, ServiceUnavailable
 from services.common.events import Event, EventType
 from services.common.grants import Action, Grant
 from services.common.outbox import OUTBOX, OutboxRelay
-from services.common.schemas import DocumentSearch, ReimbursedItem
+from services.common.schemas import Coded, Concept, DocumentSearch, ReimbursedItem
 from services.common.settings import Settings
 from services.dossier.memory import MemoryDossierStore
 from services.dossier.records import (
@@ -404,6 +404,19 @@ def test_a_revision_lands_once_from_one_reading(store: DossierRecords) -> None:
     assert stored.status is DocumentStatus.ARCHIVED
 
 
+def test_a_revision_at_a_version_the_caller_did_not_see_changes_nothing(
+    store: DossierRecords,
+) -> None:
+    added = document(1, revision=1)
+    add(store, added)
+    archived = replace(added, status=DocumentStatus.ARCHIVED)
+    stale = event(EventType.DOCUMENT_ARCHIVED)
+    assert store.revise_document(added, archived, stale, NOW, expected=2) is None
+    assert store.document("dos_1", added.id) == added and stale.event_id not in published(store)
+    revised = store.revise_document(added, archived, event(EventType.DOCUMENT_ARCHIVED), NOW, 1)
+    assert revised is not None and revised.revision == 2
+
+
 def test_a_search_pages_newest_first_within_the_grant_with_an_honest_total(
     store: DossierRecords,
 ) -> None:
@@ -569,3 +582,21 @@ def test_a_submission_set_is_kept_once_and_shows_only_the_documents_the_actor_ma
     assert store.documents_seen("dos_1", grant(), "rpps:other", []) == {}
     store.purge(dossier(1), event(EventType.DOSSIER_PURGED))
     assert store.submission_sets("dos_1") == [] and store.submission_set("set_1") is None
+
+
+def test_a_search_by_a_coded_field_finds_the_documents_of_that_code(store: DossierRecords) -> None:
+    system = (
+        "https://mos.esante.gouv.fr/NOS/TRE_A00-ProducteurDocNonPS/FHIR/TRE-A00-ProducteurDocNonPS"
+    )
+    setting = Concept(codings=[Coded(system=system, code="SA07")])
+    coded = document(1)
+    coded = replace(coded, metadata=replace(coded.metadata, practice_setting=setting))
+    add(store, coded, document(2))
+
+    def found(*groups: str) -> list[str]:
+        search = DocumentSearch.model_validate({"practice_setting": list(groups)})
+        return [d.id for d in store.search_documents("dos_1", grant(), "x", search)[1]]
+
+    assert found(f"{system}|SA07") == found("SA07") == found(f"{system}|") == [coded.id]
+    assert found("SA01,SA07") == [coded.id]  # a comma is an OR
+    assert found("SA01") == found(f"{system}|SA07", "SA01") == []  # a repeat is an AND

@@ -55,6 +55,18 @@ SUBMISSION_SET = {
 }
 
 
+EXAMPLE_RPPS = "99700218896"  # the author of ANS's examples (IdNat_PS 899700218896)
+
+
+def dossier_with_doctor(api: Api, email: str) -> tuple[str, dict[str, str], dict[str, str], str]:
+    """(ins, patient headers, doctor headers, the doctor's RPPS) once the dossier is open and consent recorded."""
+    ins, patient = api.patient(email)
+    rpps, doctor = api.professional("10")
+    assert api.http.post("/api/v1/dossiers", json={"ins": ins}, headers=patient).status_code == 201
+    assert api.http.post(f"/api/v1/patients/{ins}/consents", headers=doctor).status_code == 201
+    return ins, patient, doctor, rpps
+
+
 def reference(
     ins: str, content: bytes | None = None, url: str | None = None, **extra: Any
 ) -> dict[str, Any]:
@@ -281,21 +293,68 @@ def found(response: Any) -> list[str]:
     ]
 
 
+SNOMED = "http://snomed.info/sct"
+FORMAT_SYSTEM = "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode"
+ACCESSION = "urn:oid:1.2.250.1.999.3"
+LOINC = "http://loinc.org"
+
+
+def concept(code: str) -> dict[str, Any]:
+    return {"codings": [{"system": SNOMED, "code": code}]}
+
+
+SUFFICIENT = {"system": FORMAT_SYSTEM, "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient"}
+# The codes the corpus's documents carry (the prescription none), for the coded search parameters.
+CODES_OF: dict[str, dict[str, Any]] = {
+    "first": {
+        "practice_setting": concept("394802001"),
+        "facility_type": concept("22232009"),
+        "events": [concept("38341003")],
+        "format_code": SUFFICIENT,
+    },
+    "new": {
+        "practice_setting": concept("394802001"),
+        "facility_type": concept("22232009"),
+        "format_code": SUFFICIENT,
+    },
+    "summary": {
+        "facility_type": concept("394747008"),
+        "events": [concept("38341003"), concept("73211009")],
+        "related": [{"system": ACCESSION, "value": "ACC-1"}],
+    },
+}
+# Values of each coded parameter (FHIR name, REST name) the property test picks from.
+CODED_PROBES = {
+    ("setting", "practice_setting"): [f"{SNOMED}|394802001", "394802001", f"{LOINC}|394802001"],
+    ("facility", "facility_type"): [f"{SNOMED}|22232009", f"{SNOMED}|394747008", f"{SNOMED}|"],
+    ("event", "event"): [f"{SNOMED}|38341003", "73211009", "|38341003"],
+    ("format", "format_code"): [f"{FORMAT_SYSTEM}|", SUFFICIENT["code"]],
+    ("related:identifier", "related"): [f"{ACCESSION}|ACC-1", "ACC-1", f"{ACCESSION}|ACC-2"],
+}
+
+
 @pytest.fixture(scope="module")
 def corpus(system: Running) -> dict[str, Any]:
     """One dossier with three current documents and a replaced one, for the search tests."""
     api = Api(system.http, system.mailbox)
     ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-search@patients.dmp-test.fr")
-    first = deposit(api, ins, doctor, PDF + b" A", care_date="2026-11-20")
+    first = deposit(api, ins, doctor, PDF + b" A", care_date="2026-11-20", **CODES_OF["first"])
     summary = deposit(
-        api, ins, doctor, PDF + b" B", category="11", type_code="SYNTH", care_date="2026-10-05"
+        api,
+        ins,
+        doctor,
+        PDF + b" B",
+        category="11",
+        type_code="SYNTH",
+        care_date="2026-10-05",
+        **CODES_OF["summary"],
     )
     prescription = deposit(
         api, ins, doctor, PDF + b" C", category="42", type_code="57833-6", care_date="2025-03-01"
     )
     replaced = api.http.post(
         f"/api/v1/patients/{ins}/documents/{first['document_id']}/replacement",
-        json=document(PDF + b" A2", care_date="2026-11-21"),
+        json=document(PDF + b" A2", care_date="2026-11-21", **CODES_OF["new"]),
         headers=doctor,
     )
     assert replaced.status_code == 201, replaced.text
@@ -454,7 +513,7 @@ def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     params = {
         "patient.identifier": corpus["ins"],
         "category": "10",
-        "setting": "394802001",
+        "author.family": "Martin",  # the metadata names its author by IdNat_PS only
         "_sort": "-date",
     }
     lenient = system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"])
@@ -463,7 +522,7 @@ def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     expected = f"{system.stack.gateway_url}/fhir/DocumentReference?patient.identifier={corpus['ins']}&category=10"
     assert self_link == expected
     warnings = [e["resource"] for e in lenient.json()["entry"] if e["search"]["mode"] == "outcome"]
-    assert [issue["expression"] for issue in warnings[0]["issue"]] == [["setting"], ["_sort"]]
+    assert [issue["expression"] for issue in warnings[0]["issue"]] == [["author.family"], ["_sort"]]
     strict = system.http.get(
         "/fhir/DocumentReference",
         params=params,
@@ -471,8 +530,10 @@ def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     )
     outcome: Any = OperationOutcome.model_validate(strict.json())
     assert strict.status_code == 400
-    assert "setting" in outcome.issue[0].diagnostics and "_sort" in outcome.issue[0].diagnostics
-    assert [issue.expression for issue in outcome.issue] == [["setting", "_sort"]]
+    assert (
+        "author.family" in outcome.issue[0].diagnostics and "_sort" in outcome.issue[0].diagnostics
+    )
+    assert [issue.expression for issue in outcome.issue] == [["author.family", "_sort"]]
     supported = system.http.get(
         "/fhir/DocumentReference",
         params={"patient.identifier": corpus["ins"], "_id": "x"},
@@ -612,13 +673,32 @@ def test_iti67_and_rest_search_return_the_same_documents_to_the_same_actor(
         if chance.random() < 0.5:  # changed or deposited since one of them was deposited
             since = chance.choice(documents)["created_at"]
             fhir["_lastUpdated"], rest["updated_from"] = f"ge{since}", since
+        if attempt % 3 == 0:  # the coded parameters alone, nothing else narrowing what they find
+            fhir = {"patient.identifier": ins, "status": "current,superseded"}
+            rest = {"status": ["current", "replaced"]}
+        fhir_pairs = list(fhir.items())
+        rest_pairs = [
+            (name, str(value))
+            for name, values in rest.items()
+            for value in (values if isinstance(values, list) else [values])
+        ]
+        for (fhir_name, rest_name), values in CODED_PROBES.items():
+            if chance.random() < (0.6 if attempt % 3 == 0 else 0.4):  # an OR, sometimes repeated
+                for _ in range(chance.randint(1, 2)):
+                    value = ",".join(chance.sample(values, chance.randint(1, 2)))
+                    fhir_pairs.append((fhir_name, value))
+                    rest_pairs.append((rest_name, value))
         for who in (corpus["patient"], corpus["doctor"], stranger):
-            by_fhir = set(found(http.get("/fhir/DocumentReference", params=fhir, headers=who)))
-            by_rest = http.get(f"/api/v1/patients/{ins}/documents", params=rest, headers=who)
+            by_fhir = set(
+                found(http.get("/fhir/DocumentReference", params=tuple(fhir_pairs), headers=who))
+            )
+            by_rest = http.get(
+                f"/api/v1/patients/{ins}/documents", params=tuple(rest_pairs), headers=who
+            )
             assert by_rest.status_code == 200, by_rest.text
             assert by_fhir == {fid(d["document_id"]) for d in by_rest.json()["documents"]}, (
                 attempt,
-                fhir,
+                fhir_pairs,
             )
 
 
@@ -1203,10 +1283,11 @@ def test_iti65_pdsm4dmp_example_bundle_is_provided_and_found_as_sent(
     """ANS's PDSm4DMP ITI-65 example as a vendor's software sends it (its patient ours, its CDA as text/xml, the
     format the dossier takes): the patient by conditional reference, its codes kept."""
     http = system.http
-    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-pdsm4dmp@patients.dmp-test.fr")
+    ins, patient, doctor, rpps = dossier_with_doctor(api, "fhir-pdsm4dmp@patients.dmp-test.fr")
     text = (
         PDSM4DMP_EXAMPLE.read_text()
         .replace("123456789012345", ins)
+        .replace(EXAMPLE_RPPS, rpps)  # its author, as IdNat_PS: the professional depositing it
         .replace('"application/xml"', '"text/xml"')
     )
     bundle = json.loads(text)
@@ -1246,13 +1327,18 @@ def test_iti65_pdsm4dmp_replacement_example_supersedes_the_old_document(
     """ANS's PDSm4DMP replacement Bundle, with its PATCH of the old DocumentReference to superseded, as a vendor's
     software sends it (its patient and replaced document ours, its CDA a valid one)."""
     http = system.http
-    ins, patient, doctor = api.dossier_with_consenting_doctor(
-        "fhir-pdsm4dmp-replace@patients.dmp-test.fr"
+    ins, patient, doctor, rpps = dossier_with_doctor(
+        api, "fhir-pdsm4dmp-replace@patients.dmp-test.fr"
     )
     first = http.post("/fhir", json=provide(ins, reference(ins, content=PDF)), headers=doctor)
     assert first.status_code == 200, first.text
     old = first.json()["entry"][1]["response"]["location"].split("/")[1]
-    text = PDSM4DMP_REPLACEMENT.read_text().replace("123456789012345", ins).replace("doc-x-id", old)
+    text = (
+        PDSM4DMP_REPLACEMENT.read_text()
+        .replace("123456789012345", ins)
+        .replace("doc-x-id", old)
+        .replace(EXAMPLE_RPPS, rpps)
+    )
     bundle = json.loads(text.replace('"application/xml"', '"text/xml"'))
     binary = next(
         entry["resource"]
@@ -1490,3 +1576,201 @@ def test_pdsm4dmp_patch_masks_and_archives_under_the_dossiers_rules(
         ).status_code
         == 404
     )
+
+
+def test_conditional_reads_answer_304_and_a_stale_if_match_changes_nothing(
+    system: Running, api: Api
+) -> None:
+    """If-None-Match / If-Modified-Since on read: 304 without a body for the version held; If-Match on PATCH:
+    412 and nothing changed when the version is not the current one; hidden documents stay 404."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor(
+        "fhir-conditional@patients.dmp-test.fr"
+    )
+    created = http.post("/fhir/DocumentReference", json=reference(ins, content=PDF), headers=doctor)
+    assert created.status_code == 201, created.text
+    path = f"/fhir/DocumentReference/{created.json()['id']}"
+    read = http.get(path, headers=doctor)
+    held = {"If-None-Match": read.headers["ETag"]}
+    cached = http.get(path, headers={**doctor, **held})
+    assert cached.status_code == 304 and cached.content == b""
+    assert cached.headers["ETag"] == 'W/"1"'
+    since = {"If-Modified-Since": read.headers["Last-Modified"]}
+    assert http.get(path, headers={**doctor, **since}).status_code == 304
+    assert http.get(path, headers={**doctor, "If-None-Match": 'W/"9"'}).status_code == 200
+    binary = f"/fhir/Binary/{created.json()['id']}"
+    content = http.get(binary, headers={**doctor, "Accept": "application/pdf"})
+    assert content.content == PDF and content.headers["ETag"] == 'W/"1"'
+    not_again = http.get(
+        binary, headers={**doctor, "Accept": "application/pdf", "If-None-Match": 'W/"1"'}
+    )
+    assert not_again.status_code == 304 and not_again.content == b""
+
+    mask = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "operation",
+                "part": [
+                    {"name": "type", "valueCode": "add"},
+                    {"name": "path", "valueString": "DocumentReference"},
+                    {"name": "name", "valueString": "securityLabel"},
+                    {
+                        "name": "value",
+                        "valueCodeableConcept": {
+                            "coding": [{"system": VISIBILITY_SYSTEM, "code": "MASQUE_PS"}]
+                        },
+                    },
+                ],
+            }
+        ],
+    }
+    malformed = http.patch(path, json=mask, headers={**patient, "If-Match": "1"})
+    assert malformed.status_code == 400, malformed.text
+    assert malformed.json()["issue"][0]["expression"] == ["If-Match"]
+    masked = http.patch(path, json=mask, headers={**patient, "If-Match": 'W/"1"'})
+    assert masked.status_code == 200 and masked.headers["ETag"] == 'W/"2"', masked.text
+    unmask = copy_with_path(mask)
+    stale = http.patch(path, json=unmask, headers={**patient, "If-Match": 'W/"1"'})
+    assert stale.status_code == 412, stale.text
+    OperationOutcome.model_validate(stale.json())
+    after = http.get(path, headers=patient)
+    assert after.json()["meta"]["versionId"] == "2" and "MASQUE_PS" in {
+        label["coding"][0]["code"] for label in after.json()["securityLabel"]
+    }  # still masked: nothing changed
+    assert http.get(path, headers={**patient, **held}).status_code == 200  # version 1 is gone
+
+    _, colleague = api.professional("10")
+    assert http.post(f"/api/v1/patients/{ins}/consents", headers=colleague).status_code == 201
+    unknown = http.get("/fhir/DocumentReference/doc-" + "0" * 32, headers=colleague)
+    for headers in ({"If-None-Match": 'W/"2"'}, {"If-None-Match": "*"}, since):
+        hidden = http.get(path, headers={**colleague, **headers})  # masked from them
+        assert hidden.status_code == 404 and hidden.json() == unknown.json(), headers
+        hidden_binary = http.get(binary, headers={**colleague, **headers})
+        assert hidden_binary.status_code == 404
+    hidden_patch = http.patch(path, json=unmask, headers={**colleague, "If-Match": 'W/"1"'})
+    assert hidden_patch.status_code == 404
+
+
+def copy_with_path(mask: dict[str, Any]) -> dict[str, Any]:
+    """The unmasking PATCH (delete of the MASQUE_PS label)."""
+    return {
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "operation",
+                "part": [
+                    {"name": "type", "valueCode": "delete"},
+                    {
+                        "name": "path",
+                        "valueString": "DocumentReference.securityLabel.where(coding.code='MASQUE_PS')",
+                    },
+                ],
+            }
+        ],
+    }
+
+
+def idnat_ps_author(rpps: str) -> dict[str, Any]:
+    return {
+        "contained": [
+            {
+                "resourceType": "Practitioner",
+                "id": "pract",
+                "identifier": [
+                    {
+                        "type": {
+                            "coding": [
+                                {
+                                    "system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203",
+                                    "code": "IDNPS",
+                                }
+                            ]
+                        },
+                        "system": "urn:oid:1.2.250.1.71.4.2.1",
+                        "value": f"8{rpps}",
+                    }
+                ],
+            }
+        ],
+        "author": [{"reference": "#pract"}],
+    }
+
+
+def test_the_author_is_named_by_idnat_ps_on_deposit_and_read(system: Running, api: Api) -> None:
+    """ITI-65 takes the author as ANS has it (a contained Practitioner, IdNat_PS 8 + RPPS, type IDNPS) when it
+    is the professional depositing; another is refused naming it, never dropped; reads show it back."""
+    http = system.http
+    ins, patient, doctor, rpps = dossier_with_doctor(api, "fhir-author@patients.dmp-test.fr")
+    sent = reference(ins, content=PDF + b" author", **idnat_ps_author(rpps))
+    created = http.post("/fhir/DocumentReference", json=sent, headers=doctor)
+    assert created.status_code == 201, created.text
+    shown = http.get(f"/fhir/DocumentReference/{created.json()['id']}", headers=patient).json()
+    DocumentReference.model_validate(shown)
+    [author] = shown["author"]
+    [practitioner] = [c for c in shown["contained"] if f"#{c['id']}" == author["reference"]]
+    assert practitioner["identifier"][0]["value"] == f"8{rpps}"
+    assert practitioner["identifier"][0]["type"]["coding"][0]["code"] == "IDNPS"
+
+    other = reference(ins, content=PDF + b" other", **idnat_ps_author("10000000009"))
+    refused = http.post("/fhir/DocumentReference", json=other, headers=doctor)
+    assert refused.status_code == 422 and refused.json()["issue"][0]["expression"] == ["author[0]"]
+    in_bundle = http.post("/fhir", json=provide(ins, other), headers=doctor)
+    assert in_bundle.status_code == 422, in_bundle.text
+    assert in_bundle.json()["issue"][0]["expression"] == ["Bundle.entry[1].resource.author[0]"]
+    provided = http.post(
+        "/fhir",
+        json=provide(ins, reference(ins, content=PDF + b" set", **idnat_ps_author(rpps))),
+        headers=doctor,
+    )
+    assert provided.status_code == 200, provided.text
+    search = {"patient.identifier": f"{INS_SYSTEM}|{ins}"}
+    assert http.get("/fhir/DocumentReference", params=search, headers=patient).json()["total"] == 2
+
+
+def test_iti67_coded_parameters_find_what_the_resources_show(
+    system: Running, corpus: dict[str, Any]
+) -> None:
+    """setting, facility, event, format, related:identifier: each finds exactly the documents whose emitted
+    DocumentReference carries the code (a comma an OR, a repeat an AND); GET and POST agree."""
+    http, ids, patient = system.http, corpus["ids"], corpus["patient"]
+    by_ins = {"patient.identifier": f"{INS_SYSTEM}|{corpus['ins']}"}
+
+    def search(*pairs: tuple[str, str]) -> set[str]:
+        params = [*by_ins.items(), ("status", "current,superseded"), *pairs]
+        by_get = set(
+            found(http.get("/fhir/DocumentReference", params=tuple(params), headers=patient))
+        )
+        posted = http.post(
+            "/fhir/DocumentReference/_search",
+            data=dict(params[:2]) | {k: v for k, v in pairs[:1]},
+            headers=patient,
+        )
+        if len(pairs) == 1:
+            assert set(found(posted)) == by_get
+        return by_get
+
+    everything = {ids["old"], ids["new"], ids["summary"], ids["prescription"]}
+    assert search(("setting", f"{SNOMED}|394802001")) == {ids["old"], ids["new"]}
+    assert search(("setting", "394802001")) == {ids["old"], ids["new"]}  # any system
+    assert search(("setting", f"{LOINC}|394802001")) == set()  # another system's code
+    assert search(("facility", f"{SNOMED}|22232009,{SNOMED}|394747008")) == {
+        ids["old"],
+        ids["new"],
+        ids["summary"],
+    }
+    assert search(("event", f"{SNOMED}|38341003")) == {ids["old"], ids["summary"]}
+    assert search(("event", f"{SNOMED}|38341003"), ("event", f"{SNOMED}|73211009")) == {
+        ids["summary"]
+    }  # both events
+    assert search(("format", f"{FORMAT_SYSTEM}|")) == {ids["old"], ids["new"]}
+    assert search(("related:identifier", f"{ACCESSION}|ACC-1")) == {ids["summary"]}
+    assert search(("related", "Encounter/1")) == set()  # context.related holds no references
+    assert search() == everything
+    for doc in (corpus["raw"]["first"], corpus["raw"]["summary"]):
+        shown = http.get(f"/fhir/DocumentReference/{fid(doc['document_id'])}", headers=patient)
+        DocumentReference.model_validate(shown.json())
+    refused = http.get(
+        "/fhir/DocumentReference", params={**by_ins, "event": "a,,b"}, headers=patient
+    )
+    assert refused.status_code == 400 and refused.json()["issue"][0]["expression"] == ["event"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.practitioner import Practitioner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ from services.gateway.fhir_mapping import (
     IS_ARCHIVED,
     LIST_TYPES,
     URI_SYSTEM,
+    authors_named,
     document_reference,
     fhir_element,
     provided_documents,
@@ -641,3 +643,113 @@ def test_a_patch_that_is_not_the_superseding_of_the_replaced_document_is_refused
     with pytest.raises(InvalidInput) as refused:
         provided_documents(example)
     assert refused.value.details[0]["field"].startswith(("Bundle.entry[2]", "Bundle.entry[1]"))
+
+
+REFERENCE_DATA = Path("/work/shared/reference/fhir")
+AS_PRACTITIONER = REFERENCE_DATA / "ans-annuaire" / "StructureDefinition-as-practitioner.json"
+PDSM_DOCUMENT_REFERENCE = (
+    REFERENCE_DATA / "ans-pdsm" / "StructureDefinition-pdsm-comprehensive-document-reference.json"
+)
+PDSM4DMP_EXAMPLES = REFERENCE_DATA / "ans-pdsm4dmp" / "example"
+
+
+def profile_elements(path: Path) -> dict[str, dict[str, Any]]:
+    return {
+        element["id"]: element for element in json.loads(path.read_text())["snapshot"]["element"]
+    }
+
+
+def test_the_author_is_a_contained_practitioner_named_by_idnat_ps_as_the_ans_profiles_say() -> None:
+    """PDSm: authors are contained (aggregation), as-practitioner; its idNatPs slice: type IDNPS (pattern),
+    system urn:oid:1.2.250.1.71.4.2.1 (fixed), value 8 + RPPS."""
+    stored = as_the_dossier_returns_it(submission(reference())[1])
+    shown = document_reference(stored, INS, "https://dmp.example")
+    DocumentReference.model_validate(shown)
+    pdsm = profile_elements(PDSM_DOCUMENT_REFERENCE)["DocumentReference.author"]
+    assert pdsm["type"][0]["aggregation"] == ["contained"]
+    [author] = shown["author"]
+    [practitioner] = [c for c in shown["contained"] if f"#{c['id']}" == author["reference"]]
+    Practitioner.model_validate(practitioner)
+    slice_ = profile_elements(AS_PRACTITIONER)
+    assert practitioner["resourceType"] == "Practitioner"
+    [identifier] = practitioner["identifier"]
+    assert identifier["system"] == slice_["Practitioner.identifier:idNatPs.system"]["patternUri"]
+    pattern = slice_["Practitioner.identifier:idNatPs.type"]["patternCodeableConcept"]["coding"][0]
+    assert any(
+        all(coding.get(key) == value for key, value in pattern.items())
+        for coding in identifier["type"]["coding"]
+    )
+    assert identifier["value"] == "8" + stored["author"]["id"].removeprefix("rpps:")
+
+
+@pytest.mark.parametrize(
+    "example",
+    [
+        "DocumentReference-doc-x-id.json",  # a contained Practitioner
+        "DocumentReference-example-td3-1a-cr-consultation.json",  # a contained PractitionerRole
+    ],
+)
+def test_the_ans_examples_authors_are_read_as_their_professional(example: str) -> None:
+    resource = json.loads((PDSM4DMP_EXAMPLES / example).read_text())
+    assert authors_named(resource) == ["rpps:99700218896"]
+
+
+def typed_author(value: str, **identifier: Any) -> dict[str, Any]:
+    return reference(
+        contained=[
+            {
+                "resourceType": "Practitioner",
+                "id": "a",
+                "identifier": [
+                    {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": value, **identifier}
+                ],
+            }
+        ],
+        author=[{"reference": "#a"}],
+    )
+
+
+def test_authors_are_read_by_idnat_ps_typed_or_not_contained_or_by_identifier() -> None:
+    assert authors_named(reference()) == []
+    idnps = {
+        "coding": [
+            {"system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203", "code": "IDNPS"}
+        ]
+    }
+    assert authors_named(typed_author("810000000009", type=idnps)) == ["rpps:10000000009"]
+    by_identifier = reference(
+        author=[{"identifier": {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "810000000009"}}]
+    )
+    assert authors_named(by_identifier) == ["rpps:10000000009"]
+
+
+@pytest.mark.parametrize(
+    ("resource", "field"),
+    [
+        (typed_author("10000000009"), "author[0]"),  # the RPPS without its 8
+        (typed_author("010000000009"), "author[0]"),  # 0 + ADELI: not an as-practitioner IdNat_PS
+        (typed_author("810000000009", type={"coding": [{"code": "RPPS"}]}), "author[0]"),
+        (reference(author=[{"reference": "Practitioner/123"}]), "author[0].reference"),
+        (reference(author=[{"reference": "#missing"}]), "author[0].reference"),
+        (
+            reference(
+                contained=[{"resourceType": "Device", "id": "d"}], author=[{"reference": "#d"}]
+            ),
+            "author[0].reference",
+        ),
+        (reference(author=[{"display": "Dr Martin"}]), "author[0]"),
+        (
+            reference(
+                author=[{"identifier": {"system": "https://rpps.esante.gouv.fr", "value": "1"}}]
+            ),
+            "author[0].identifier",
+        ),
+        (reference(author={"reference": "#a"}), "author"),
+    ],
+)
+def test_an_author_not_named_by_idnat_ps_is_refused_naming_it(
+    resource: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        authors_named(resource)
+    assert refused.value.details[0]["field"] == field

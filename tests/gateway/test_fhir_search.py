@@ -271,7 +271,7 @@ def test_a_patient_is_required_and_another_identifier_system_matches_nothing() -
 def test_only_applied_parameters_are_kept_for_the_self_link() -> None:
     found = search(
         ("category", "10"),
-        ("setting", "x"),
+        ("setting:text", "x"),
         ("category:not", "11"),
         ("type", ""),
         ("_sort", "-date"),
@@ -285,7 +285,7 @@ def test_only_applied_parameters_are_kept_for_the_self_link() -> None:
         ("_count", "5"),
     ]
     assert found.unsupported == [
-        "setting",
+        "setting:text",
         "category:not",
         "_sort",
         "_lastupdated",
@@ -324,11 +324,6 @@ MHD_RESPONDER = {
     "type",
 }  # MHD 4.2 DocumentResponder, DocumentReference
 MHD_NOT_SERVED = {  # IHE MHD 4.2 DocumentResponder's DocumentReference parameters this facade does not list
-    "setting",
-    "facility",
-    "event",
-    "format",
-    "related",  # metadata not kept
     "author.given",
     "author.family",  # the metadata names its author by RPPS only
 }
@@ -370,3 +365,57 @@ def test_what_mhd_asks_of_a_document_responder_is_listed_or_knowingly_not_served
         assert {param["name"] for param in document_reference["searchParam"]} == MHD_RESPONDER
     assert MHD_RESPONDER - listed == MHD_NOT_SERVED  # MHD's `_lastupdated` is FHIR's `_lastUpdated`
     assert not listed & MHD_NOT_SERVED
+
+
+SNOMED = "http://snomed.info/sct"
+FORMAT_SYSTEM = "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode"
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        # A comma is an OR (one group), a repeat an AND (one group more); the tokens go as sent.
+        ([("setting", f"{SNOMED}|394802001")], {"practice_setting": [f"{SNOMED}|394802001"]}),
+        (
+            [("facility", f"{SNOMED}|22232009,{SNOMED}|394747008")],
+            {"facility_type": [f"{SNOMED}|22232009,{SNOMED}|394747008"]},
+        ),
+        (
+            [("event", "38341003"), ("event", f"{SNOMED}|")],
+            {"event": ["38341003", f"{SNOMED}|"]},
+        ),
+        (
+            [("format", f"{FORMAT_SYSTEM}|urn:ihe:iti:xds:2017:mimeTypeSufficient")],
+            {"format_code": [f"{FORMAT_SYSTEM}|urn:ihe:iti:xds:2017:mimeTypeSufficient"]},
+        ),
+        (
+            [("related:identifier", "urn:oid:1.2.250.1.999.3|ACC-42")],
+            {"related": ["urn:oid:1.2.250.1.999.3|ACC-42"]},
+        ),
+        # context.related holds identifiers only: a literal reference is one no document carries.
+        ([("related", "Encounter/123")], {"related": [""]}),
+    ],
+)
+def test_coded_parameters_become_groups_of_tokens(
+    pairs: list[tuple[str, str]], expected: dict[str, Any]
+) -> None:
+    found = search(*pairs)
+    assert query(*pairs) == expected
+    assert found.applied[1:] == pairs and not found.unsupported
+
+
+@pytest.mark.parametrize(
+    ("pairs", "parameter"),
+    [
+        ([("setting", "a,,b")], "setting"),
+        ([("event", ",")], "event"),
+        ([("format", "x" * 2001)], "format"),
+        ([("facility", "x")] * 11, "facility"),
+    ],
+)
+def test_a_bad_coded_value_is_refused_naming_its_parameter(
+    pairs: list[tuple[str, str]], parameter: str
+) -> None:
+    with pytest.raises(InvalidSearch) as refused:
+        search(*pairs)
+    assert refused.value.status == 400 and refused.value.details[0]["field"] == parameter
