@@ -361,29 +361,17 @@ def searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -> dic
         page = services().dossier.search(token, search.ins, search.query)
     base = base_url(request)
     url = f"{base}/fhir/DocumentReference"
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": page["total"],
-        "link": [{"relation": "self", "url": f"{url}?{urlencode(search.applied)}"}],
-        "entry": [
-            {
-                "fullUrl": f"{url}/{mapping.fhir_id(d['document_id'])}",
-                "resource": mapping.document_reference(d, page["ins"], base),
-                "search": {"mode": "match"},
-            }
+    return searchset_bundle(
+        url,
+        page["total"],
+        [
+            (mapping.fhir_id(d["document_id"]), mapping.document_reference(d, page["ins"], base))
             for d in page["documents"]
         ],
-    }
-    if page["next_cursor"]:
-        kept = [(name, value) for name, value in search.applied if name != "_cursor"]
-        following = urlencode([*kept, ("_cursor", page["next_cursor"])])
-        bundle["link"].append({"relation": "next", "url": f"{url}?{following}"})
-    if search.unsupported:
-        bundle["entry"].append(
-            {"resource": _ignored(search.unsupported), "search": {"mode": "outcome"}}
-        )
-    return bundle
+        search.applied,
+        search.unsupported,
+        page["next_cursor"],
+    )
 
 
 def patient_searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -408,29 +396,50 @@ def patient_searchset(request: Request, token: str, pairs: list[tuple[str, str]]
                     for detail in error.details
                 ],
             ) from None
-    url = f"{base_url(request)}/fhir/Patient"
+    return searchset_bundle(
+        f"{base_url(request)}/fhir/Patient",
+        len(found),
+        [
+            (mapping.fhir_id(checked["patient_id"]), fhir_patient.patient(checked))
+            for checked in found
+        ],
+        search.applied,
+        search.unsupported,
+    )
+
+
+def searchset_bundle(
+    url: str,
+    total: int,
+    matches: list[tuple[str, dict[str, Any]]],
+    applied: list[tuple[str, str]],
+    unsupported: list[str],
+    next_cursor: str | None = None,
+) -> dict[str, Any]:
+    """A search's Bundle: its matches (id, resource) under `url`, the total, a self link of the parameters
+    applied (those ignored are left out of it, and said in a warning entry), and the next page's link."""
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
-        "total": len(found),
-        "link": [{"relation": "self", "url": f"{url}?{urlencode(search.applied)}"}],
+        "total": total,
+        "link": [{"relation": "self", "url": f"{url}?{urlencode(applied)}"}],
         "entry": [
-            {
-                "fullUrl": f"{url}/{mapping.fhir_id(checked['patient_id'])}",
-                "resource": fhir_patient.patient(checked),
-                "search": {"mode": "match"},
-            }
-            for checked in found
+            {"fullUrl": f"{url}/{own}", "resource": resource, "search": {"mode": "match"}}
+            for own, resource in matches
         ],
     }
-    if search.unsupported:
+    if next_cursor:
+        kept = [(name, value) for name, value in applied if name != "_cursor"]
+        following = urlencode([*kept, ("_cursor", next_cursor)])
+        bundle["link"].append({"relation": "next", "url": f"{url}?{following}"})
+    if unsupported:
         bundle["entry"].append(
-            {"resource": _ignored(search.unsupported), "search": {"mode": "outcome"}}
+            {"resource": ignored_outcome(unsupported), "search": {"mode": "outcome"}}
         )
     return bundle
 
 
-def _ignored(unsupported: list[str]) -> dict[str, Any]:
+def ignored_outcome(unsupported: list[str]) -> dict[str, Any]:
     return {
         "resourceType": "OperationOutcome",
         "issue": [

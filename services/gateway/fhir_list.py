@@ -127,16 +127,16 @@ def parse(pairs: list[tuple[str, str]]) -> ListSearch:
         if once and any(earlier == name for earlier, _ in search.applied[:-1]):
             raise InvalidSearch.of(name, "is given more than once")
         if name == "patient":
-            search.query["patient_id"] = fhir_search._patient_id(value)
+            search.query["patient_id"] = fhir_search.patient_id_of(value)
         elif name == "patient.identifier":
-            ins = fhir_search._ins(value)
+            ins = fhir_search.ins_of(value)
             search.ins, search.matches_nothing = (ins, False) if ins else (None, True)
         elif name in DATES:
-            lower, upper = fhir_search._date_bounds(name, value)
+            lower, upper = fhir_search.date_bounds(name, value)
             lowers.extend([lower] if lower else [])
             uppers.extend([upper] if upper else [])
         elif name == "_count":
-            search.query["limit"] = fhir_search._count(value)
+            search.query["limit"] = fhir_search.count_of(value)
             search.applied[-1] = (name, str(search.query["limit"]))
         elif name == "_cursor":
             search.query["cursor"] = value
@@ -256,7 +256,7 @@ def submission_set(resource: dict[str, Any], index: int) -> dict[str, Any]:
                 raise InvalidInput.for_field(
                     f"{where}.valueCodeableConcept", "must hold one coding (system, code, display)"
                 )
-            kept["designation_type"] = mapping._coded(
+            kept["designation_type"] = mapping.coding_in(
                 codings[0], f"{where}.valueCodeableConcept.coding[0]"
             )
         elif url in INTENDED_RECIPIENTS:
@@ -284,6 +284,13 @@ def _listed(value: Any, element: str) -> list[Any]:
     return value
 
 
+def source_of(actor_id: str) -> dict[str, Any]:
+    """List.source (a single Reference) and the resource it names, from the document's author elements."""
+    author = mapping.author_elements(actor_id)
+    contained = {"contained": author["contained"]} if "contained" in author else {}
+    return {**contained, "source": author["author"][0]}
+
+
 def list_resource(found: dict[str, Any], ins: str, base_url: str) -> dict[str, Any]:
     """ITI-66's List (IHE.MHD.Minimal.SubmissionSet) of a submission set as the dossier shows it to the caller:
     its entries are the documents they may see, in the order submitted."""
@@ -300,9 +307,7 @@ def list_resource(found: dict[str, Any], ins: str, base_url: str) -> dict[str, A
         extensions.append(
             {
                 "url": DESIGNATION_TYPE,
-                "valueCodeableConcept": {
-                    "coding": [mapping._coding_out(found["designation_type"])]
-                },
+                "valueCodeableConcept": {"coding": [mapping.coding_out(found["designation_type"])]},
             }
         )
     extensions += [
@@ -331,9 +336,10 @@ def list_resource(found: dict[str, Any], ins: str, base_url: str) -> dict[str, A
                 {"system": mapping.LIST_TYPES, "code": "submissionset", "display": "Submission Set"}
             ]
         },
-        "subject": mapping._subject(found.get("patient_id"), ins),
+        "subject": mapping.subject_of(found.get("patient_id"), ins),
         "date": submitted,
-        "source": {"identifier": mapping._author(str(found["author"]["id"]))},
+        # Who submitted it, as DocumentReference.author names them (a contained IdNat_PS Practitioner).
+        **source_of(str(found["author"]["id"])),
         "entry": [
             {"item": {"reference": f"DocumentReference/{mapping.fhir_id(d['document_id'])}"}}
             for d in found["documents"]
@@ -355,7 +361,7 @@ def provided_set(bundle: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         resource = entry["resource"]
         if (
             resource.get("resourceType") == "List"
-            and mapping._list_code(resource) == "submissionset"
+            and mapping.list_code(resource) == "submissionset"
         ):
             return index, submission_set(resource, index)
     raise InvalidInput.for_field("Bundle.entry", "holds no SubmissionSet List")

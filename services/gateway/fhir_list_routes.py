@@ -6,7 +6,6 @@ parameters' warning, JSON and (through the facade's middleware) XML."""
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -25,30 +24,20 @@ def list_searchset(request: Request, token: str, pairs: list[tuple[str, str]]) -
     else:
         page = services().dossier.search_submission_sets(token, search.ins, search.query)
     base = fhir.base_url(request)
-    url = f"{base}/fhir/List"
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": page["total"],
-        "link": [{"relation": "self", "url": f"{url}?{urlencode(search.applied)}"}],
-        "entry": [
-            {
-                "fullUrl": f"{url}/{mapping.fhir_id(found['submission_set_id'])}",
-                "resource": fhir_list.list_resource(found, page["ins"], base),
-                "search": {"mode": "match"},
-            }
+    return fhir.searchset_bundle(
+        f"{base}/fhir/List",
+        page["total"],
+        [
+            (
+                mapping.fhir_id(found["submission_set_id"]),
+                fhir_list.list_resource(found, page["ins"], base),
+            )
             for found in page["submission_sets"]
         ],
-    }
-    if page["next_cursor"]:
-        kept = [(name, value) for name, value in search.applied if name != "_cursor"]
-        following = urlencode([*kept, ("_cursor", page["next_cursor"])])
-        bundle["link"].append({"relation": "next", "url": f"{url}?{following}"})
-    if search.unsupported:
-        bundle["entry"].append(
-            {"resource": fhir._ignored(search.unsupported), "search": {"mode": "outcome"}}
-        )
-    return bundle
+        search.applied,
+        search.unsupported,
+        page["next_cursor"],
+    )
 
 
 def router() -> APIRouter:

@@ -98,9 +98,9 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
                 ]
             }
         ],
-        "subject": _subject(document.get("patient_id"), ins),
+        "subject": subject_of(document.get("patient_id"), ins),
         "date": document["created_at"],
-        **_author(author["id"]),
+        **author_elements(author["id"]),
         "description": document["title"],
         "securityLabel": [{"coding": [label]} for label in labels],
         "content": [
@@ -117,19 +117,19 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
         "context": _context(document),
     }
     if document.get("format_code"):
-        resource["content"][0]["format"] = _coding_out(document["format_code"])
+        resource["content"][0]["format"] = coding_out(document["format_code"])
     if document.get("replaces"):
         target = {"reference": f"DocumentReference/{fhir_id(document['replaces'])}"}
         resource["relatesTo"] = [{"code": "replaces", "target": target}]
     return resource
 
 
-def _coding_out(coded: dict[str, Any]) -> dict[str, Any]:
+def coding_out(coded: dict[str, Any]) -> dict[str, Any]:
     return {key: coded[key] for key in ("system", "code", "display") if coded.get(key) is not None}
 
 
 def _concept_out(concept: dict[str, Any]) -> dict[str, Any]:
-    shown: dict[str, Any] = {"coding": [_coding_out(coded) for coded in concept["codings"]]}
+    shown: dict[str, Any] = {"coding": [coding_out(coded) for coded in concept["codings"]]}
     return {**shown, "text": concept["text"]} if concept.get("text") else shown
 
 
@@ -183,7 +183,7 @@ def fhir_id(document_id: str) -> str:
     return document_id.replace("_", "-")
 
 
-def _author(actor_id: str) -> dict[str, Any]:
+def author_elements(actor_id: str) -> dict[str, Any]:
     """DocumentReference.author (and the resource it names). A professional is a contained Practitioner (PDSm:
     authors are contained) named by their IdNat_PS, as ANS's as-practitioner slice idNatPs has it."""
     if actor_id.startswith("rpps:"):
@@ -276,7 +276,7 @@ def _idnat_ps(identifiers: list[Any], element: str) -> str:
     )
 
 
-def _subject(patient_id: str | None, ins: str) -> dict[str, Any]:
+def subject_of(patient_id: str | None, ins: str) -> dict[str, Any]:
     """The patient by INS, and by the id that `patient=Patient/<id>` searches take."""
     subject: dict[str, Any] = {"identifier": {"system": INS_SYSTEM, "value": ins}}
     if patient_id:
@@ -403,7 +403,7 @@ def fhir_element(field: str) -> str:
 CODING_KEYS = {"system", "code", "display"}
 
 
-def _coded(value: Any, element: str) -> dict[str, Any]:
+def coding_in(value: Any, element: str) -> dict[str, Any]:
     """A Coding as the dossier keeps it; what it would not keep (version, userSelected, extensions) is refused,
     never dropped."""
     if (
@@ -428,7 +428,7 @@ def _concept(value: Any, element: str) -> dict[str, Any]:
     if value.get("text") is not None and not isinstance(value["text"], str):
         raise InvalidInput.for_field(f"{element}.text", "must be a string")
     concept: dict[str, Any] = {
-        "codings": [_coded(coded, f"{element}.coding[{n}]") for n, coded in enumerate(codings)]
+        "codings": [coding_in(coded, f"{element}.coding[{n}]") for n, coded in enumerate(codings)]
     }
     return {**concept, "text": value["text"]} if value.get("text") is not None else concept
 
@@ -493,7 +493,7 @@ def _codes(reference: dict[str, Any]) -> dict[str, Any]:
         ]
     format_ = path(reference, "content", 0, "format")
     if format_ is not None:
-        kept["format_code"] = _coded(format_, "content[0].format")
+        kept["format_code"] = coding_in(format_, "content[0].format")
     return kept
 
 
@@ -675,7 +675,7 @@ def _bundle_error(index: int, reason: str) -> InvalidInput:
     return InvalidInput.for_field(f"Bundle.entry[{index}]", reason)
 
 
-def _list_code(resource: dict[str, Any]) -> str | None:
+def list_code(resource: dict[str, Any]) -> str | None:
     codings = path(resource, "code", "coding")
     if not isinstance(codings, list):
         return None
@@ -763,7 +763,7 @@ def provided_documents(
     sets = [
         index
         for index, resource in enumerate(resources)
-        if kinds[index] == "List" and _list_code(resource) == "submissionset"
+        if kinds[index] == "List" and list_code(resource) == "submissionset"
     ]
     if len(sets) != 1:
         raise InvalidInput.for_field(

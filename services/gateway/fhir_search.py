@@ -19,7 +19,7 @@ from services.common.codes import CATEGORIES, INS_SYSTEM
 from services.common.errors import DmpError
 from services.gateway import fhir_mapping as mapping
 
-MAX_COUNT = 100  # the largest page served; a larger _count is served at this size
+MAX_COUNT = 100  # the largest page served; a larger count_of is served at this size
 DEFAULT_COUNT = 50
 STATUS_SYSTEM = "http://hl7.org/fhir/document-reference-status"
 STATUSES = {
@@ -136,9 +136,9 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
         if once and any(earlier == name for earlier, _ in search.applied[:-1]):
             raise InvalidSearch.of(name, "is given more than once")
         if name == "patient":
-            search.query["patient_id"] = _patient_id(value)
+            search.query["patient_id"] = patient_id_of(value)
         elif name == "patient.identifier":
-            ins = _ins(value)
+            ins = ins_of(value)
             search.ins, search.matches_nothing = (ins, False) if ins else (None, True)
         elif name == "isArchived":
             archived.append(_booleans(name, value))
@@ -148,13 +148,13 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
                 raise InvalidSearch.of(name, f"is repeated at most {MAX_LABEL_GROUPS} times")
             labels.append(",".join(sorted(_labels(value))))
         elif name in {"date", "period", "creation", "_lastUpdated"}:
-            lower, upper = _date_bounds(name, value)
+            lower, upper = date_bounds(name, value)
             if lower:
                 lowers[name].append(lower)
             if upper:
                 uppers[name].append(upper)
         elif name == "_count":
-            search.query["limit"] = _count(value)
+            search.query["limit"] = count_of(value)
             search.applied[-1] = (
                 name,
                 str(search.query["limit"]),
@@ -176,7 +176,7 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
     return search
 
 
-def _patient_id(value: str) -> str:
+def patient_id_of(value: str) -> str:
     """`Patient/<id>`, an absolute URL ending so, or the bare id; one patient per search."""
     if "," in value:
         raise InvalidSearch.of("patient", "names one patient per search")
@@ -186,7 +186,7 @@ def _patient_id(value: str) -> str:
     return mapping.patient_id(reference[-1])
 
 
-def _ins(value: str) -> str | None:
+def ins_of(value: str) -> str | None:
     """The INS of `system|value` or of a bare value; None for an identifier in another system."""
     if "," in value:
         raise InvalidSearch.of("patient.identifier", "names one patient per search")
@@ -210,7 +210,7 @@ def _apply_coded(query: dict[str, Any], name: str, value: str) -> None:
     groups.append("" if name == "related" else value)
 
 
-def _count(value: str) -> int:
+def count_of(value: str) -> int:
     if not value.isdigit():
         raise InvalidSearch.of("_count", "must be a whole number (0 for the total alone)")
     return min(int(value), MAX_COUNT)
@@ -311,7 +311,7 @@ def _apply_tokens(query: dict[str, Any], tokens: dict[str, list[set[str]]]) -> N
         query[key] = sorted(wanted & set(query[key])) if key in query else sorted(wanted)
 
 
-def _date_bounds(name: str, value: str) -> tuple[datetime | None, datetime | None]:
+def date_bounds(name: str, value: str) -> tuple[datetime | None, datetime | None]:
     """(inclusive lower, exclusive upper) instants a date comparison keeps, for a target that is an instant
     (`date`, DocumentReference.date; `_lastUpdated`, meta.lastUpdated; `creation`, the date of care at 00:00Z)
     or a whole day (`period`, the date of care)."""

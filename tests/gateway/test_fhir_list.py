@@ -187,9 +187,13 @@ def test_the_list_emitted_conforms_to_the_submission_set_profile_and_says_what_w
         "value": OID,
     }
     assert resource["subject"]["identifier"] == {"system": INS_SYSTEM, "value": INS}
-    assert resource["source"] == {
-        "identifier": {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "10000000009"}
-    }
+    # The submitter as DocumentReference.author names them: a contained Practitioner by IdNat_PS (8 + RPPS).
+    assert resource["source"] == {"reference": "#author"}
+    (submitter,) = resource["contained"]
+    assert submitter["resourceType"] == "Practitioner" and submitter["id"] == "author"
+    assert [(i["system"], i["value"]) for i in submitter["identifier"]] == [
+        ("urn:oid:1.2.250.1.71.4.2.1", "810000000009")
+    ]
     assert resource["date"] == "2026-11-23T08:00:00.123Z"
 
 
