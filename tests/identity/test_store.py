@@ -43,7 +43,7 @@ def store(environment: dict[str, str]) -> Iterator[IdentityStore]:
     relay = OutboxRelay(
         database, IdentityStore.outbox_collections, "amqp://unused", 1.0, "identity"
     )  # not started
-    yield IdentityStore(database, relay, Settings.from_env())
+    yield IdentityStore(database, relay, Settings.load())
     client.drop_database(name)
     client.close()
 

@@ -51,7 +51,7 @@ def store(database: Database[dict[str, Any]]) -> NotifyStore:
     relay = OutboxRelay(
         database, NotifyStore.outbox_collections, "amqp://unused", 1.0, "notify"
     )  # not started
-    return NotifyStore(database, relay, Settings.from_env())
+    return NotifyStore(database, relay, Settings.load())
 
 
 def happened(event_id: str = "evt_1") -> Event:
