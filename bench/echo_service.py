@@ -30,10 +30,9 @@ def main() -> None:
     from services.common.settings import Settings
     from services.common.tracing import setup_tracing
 
-    setup_tracing("bench-echo")
-    config.update(
-        {"AMQP_URI": Settings.from_env().amqp_uri, "max_workers": 20, "PREFETCH_COUNT": 20}
-    )
+    settings = Settings.load()
+    setup_tracing("bench-echo", settings.otlp_endpoint)
+    config.update({"AMQP_URI": settings.amqp_uri, "max_workers": 20, "PREFETCH_COUNT": 20})
     run(EchoService, NAME)
 
 

@@ -104,7 +104,7 @@ def document(i: int, dossier_index: int, now: datetime, rng: random.Random) -> d
 def fill(mongo_uri: str, dossiers: int, documents_per_dossier: int, already: int = 0) -> float:
     """Bulk-write dossiers `already` to `dossiers` and their documents; the seconds it took."""
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
-    database = client[Settings.from_env().database_name("dossier")]
+    database = client[Settings.load().database_name("dossier")]
     DossierStore.prepare(database)
     rng = random.Random(dossiers)
     now = datetime.now(UTC)
@@ -199,7 +199,7 @@ def prepared_store(
         seconds = fill(mongo_uri, seed, documents_per_dossier)
         seconds += trails.fill_trails(mongo_uri, seed) + trails.fill_deliveries(mongo_uri, seed)
     if dossiers > seed:
-        database_file = directory / "mongo" / f"{Settings.from_env().database_name('dossier')}.db"
+        database_file = directory / "mongo" / f"{Settings.load().database_name('dossier')}.db"
         seconds += replicate(database_file, seed, dossiers, documents_per_dossier)
         seconds += trails.replicate(directory / "mongo", seed, dossiers)
     manifest = {
@@ -223,7 +223,7 @@ def measure_at(
         # built here first (once, then kept), so that the stack's start is not held up by it.
         start = time.perf_counter()
         client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
-        DossierStore.prepare(client[Settings.from_env().database_name("dossier")])
+        DossierStore.prepare(client[Settings.load().database_name("dossier")])
         client.close()
         manifest["index_seconds"] = round(time.perf_counter() - start, 1)
         measures = _measure(mongo_uri, directory, dossiers, rounds)
@@ -270,7 +270,7 @@ def measure_on(stack: Stack, dossiers: int, rounds: int) -> list[Measure]:
         warmup=5,
     )
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
-    database = client[Settings.from_env().database_name("dossier")]
+    database = client[Settings.load().database_name("dossier")]
     store = sequential(
         f"store: dossier by INS at {label}",
         lambda: database.dossiers.find_one({"ins": synthetic_ins(rng.randrange(dossiers))}),

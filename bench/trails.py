@@ -62,7 +62,7 @@ def event(i: int, now: datetime) -> Event:
 def fill_trails(mongo_uri: str, traces: int, already: int = 0) -> float:
     """Write traces `already` to `traces` (whole chains) and their chains' heads; the seconds it took."""
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
-    database = client[Settings.from_env().database_name("audit")]
+    database = client[Settings.load().database_name("audit")]
     AuditStore.prepare(database)
     assert already % CHAIN == 0 and BATCH % CHAIN == 0, "whole chains only"
     now = datetime.now(UTC)
@@ -92,7 +92,7 @@ def fill_trails(mongo_uri: str, traces: int, already: int = 0) -> float:
 def fill_deliveries(mongo_uri: str, deliveries: int, already: int = 0) -> float:
     """Write deliveries `already` to `deliveries`: done long ago (one in fifty failed); the seconds it took."""
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
-    database = client[Settings.from_env().database_name("notify")]
+    database = client[Settings.load().database_name("notify")]
     NotifyStore.prepare(database)
     now = datetime.now(UTC)
     start = time.perf_counter()
@@ -128,7 +128,7 @@ def replicate(mongo_directory: Path, seed: int, count: int) -> float:
     the seq of seed row i % seed and lands at its own place in its own chain."""
     assert seed % CHAIN == 0, "whole chains only"
     start = time.perf_counter()
-    settings = Settings.from_env()
+    settings = Settings.load()
     copies = {
         "audit": [
             """WITH RECURSIVE n(i) AS (SELECT :first UNION ALL SELECT i + 1 FROM n WHERE i + 1 < :last)

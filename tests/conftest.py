@@ -10,7 +10,7 @@ import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from datetime import date, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -237,6 +237,20 @@ def services_runner(
         replace_dependencies(get_container(runner, service), clock=clock)
     runner.start()
     return runner
+
+
+@pytest.fixture
+def restart_settings(services_runner: Any) -> Callable[[], None]:
+    """What restarting the services with the environment as changed since gives them: their settings read
+    again (a process reads them once, when it starts)."""
+    from services.common.settings import Settings
+    from services.common.settings_provider import SETTINGS_ATTRIBUTE
+
+    def restart() -> None:
+        for container in services_runner.containers:
+            setattr(container, SETTINGS_ATTRIBUTE, Settings.load())
+
+    return restart
 
 
 @pytest.fixture

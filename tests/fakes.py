@@ -37,7 +37,7 @@ class Tokens:
         )
 
     def of(self, actor: Actor) -> str:
-        return issue(actor, self.key, Settings.from_env(), datetime.now(UTC))
+        return issue(actor, self.key, Settings.load(), datetime.now(UTC))
 
 
 @dataclass
@@ -67,7 +67,7 @@ class FakeConsent:
         self.decisions[(actor_id, ins, action)] = _refusal(action, rule, patient_id)
 
     def grant(self, token: str, ins: str, action: str) -> dict[str, Any]:
-        actor = verify(token)
+        actor = verify(token, Settings.load())
         self.asked.append((actor.id, ins, action))
         decided = self.decisions.get((actor.id, ins, Action(action)))
         return (decided or _refusal(Action(action), "R-NO-CONSENT")).model_dump(mode="json")

@@ -45,7 +45,7 @@ def mongo_store(request: pytest.FixtureRequest, store_class: type[Store]) -> Ite
         database, store_class.outbox_collections, "amqp://unused", 1.0, store_class.service
     )
     try:
-        yield store_class(database, relay, Settings.from_env())
+        yield store_class(database, relay, Settings.load())
     finally:
         client.drop_database(name)
         client.close()

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.audit.records import Checkpoint, Head
-from services.common.keys import SigningKey, parse_public_keys
-from services.common.settings import required
+from services.common.keys import SigningKey
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
@@ -39,8 +39,8 @@ def payload(heads: Mapping[str, Head], at: datetime) -> bytes:
     ).encode()
 
 
-def sign(heads: Mapping[str, Head], now: datetime) -> Checkpoint:
-    key = SigningKey.parse(required("DMP_AUDIT_SIGNING_KEY"))
+def sign(key: SigningKey, heads: Mapping[str, Head], now: datetime) -> Checkpoint:
+    """`key`: DMP_AUDIT_SIGNING_KEY."""
     at = signed_at(int(now.timestamp() * 1000))  # to the millisecond, as it always was
     signature = key.private_key.sign(payload(heads, at))
     return Checkpoint(
@@ -51,8 +51,9 @@ def sign(heads: Mapping[str, Head], now: datetime) -> Checkpoint:
     )
 
 
-def signature_valid(checkpoint: Checkpoint) -> bool:
-    key = parse_public_keys(required("DMP_AUDIT_PUBLIC_KEYS")).get(checkpoint.kid)
+def signature_valid(public_keys: Mapping[str, Ed25519PublicKey], checkpoint: Checkpoint) -> bool:
+    """`public_keys`: DMP_AUDIT_PUBLIC_KEYS, by key id."""
+    key = public_keys.get(checkpoint.kid)
     if key is None:
         return False
     try:

@@ -39,6 +39,8 @@ from services.common.identifiers import require_ins
 from services.common.principals import OPERATORS
 from services.common.rpc_client import ServiceRpc
 from services.common.schemas import HistoryQuery
+from services.common.settings import Secret, Settings
+from services.common.settings_provider import SettingsProvider
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.tokens import verify
@@ -52,6 +54,9 @@ MISMATCH: TypeAdapter[BadSignature | RewrittenHead] = TypeAdapter(BadSignature |
 class AuditService(HealthMixin):
     name = "audit"
 
+    settings: Settings = SettingsProvider(
+        needs=(Secret.AUDIT_SIGNING_KEY, Secret.AUDIT_PUBLIC_KEYS, Secret.TOKEN_PUBLIC_KEYS)
+    )
     store: AuditRecords = StoreProvider(AuditStore)
     consent: ConsentClient = ServiceRpc("consent")
     dossier: DossierClient = ServiceRpc("dossier")
@@ -148,7 +153,12 @@ class AuditService(HealthMixin):
             MISMATCH.validate_python(mismatch)
             for checkpoint in self.store.checkpoints()
             for mismatch in checkpoints.mismatches(
-                checkpoint, checkpoints.signature_valid(checkpoint), purged, self.store.hash_at
+                checkpoint,
+                checkpoints.signature_valid(
+                    self.settings.public_keys(Secret.AUDIT_PUBLIC_KEYS), checkpoint
+                ),
+                purged,
+                self.store.hash_at,
             )
         ]
         return VerifyReport(
@@ -176,7 +186,11 @@ class AuditService(HealthMixin):
     @rpc(callers=(OPERATORS,))
     def checkpoint(self) -> CheckpointReceipt:
         """Sign the current chain heads (hourly, and on demand)."""
-        signed = checkpoints.sign(self.store.heads(), self.clock.now())
+        signed = checkpoints.sign(
+            self.settings.signing_key(Secret.AUDIT_SIGNING_KEY),
+            self.store.heads(),
+            self.clock.now(),
+        )
         self.store.add_checkpoint(signed)
         return CheckpointReceipt.model_validate(checkpoints.receipt(signed))
 
@@ -203,7 +217,7 @@ class AuditService(HealthMixin):
         whole history; the médecin traitant too; a document's author sees the traces of their documents.
         Nobody sees a trace of a document hidden from them (the grant's visibility rule, as for the
         documents themselves); professionals see nothing of a closed dossier."""
-        actor = verify(token)
+        actor = verify(token, self.settings)
         request = query or HistoryQuery()
         ins = require_ins(ins)
         grant = Grant.model_validate(self.consent.grant(token, ins, Action.READ_HISTORY.value))

@@ -24,7 +24,12 @@ def main() -> None:
         "--checkpoint", action="store_true", help="sign the current chain heads first"
     )
     args = parser.parse_args()
-    with RpcClient(uri=Settings.from_env().amqp_uri, timeout=600) as cluster:
+    settings = Settings.load()
+    with RpcClient(
+        uri=settings.amqp_uri,
+        timeout=600,
+        reply_expiry_seconds=settings.rpc_reply_queue_expiry_seconds,
+    ) as cluster:
         if args.checkpoint:
             cluster.audit.checkpoint()
         report = cluster.audit.verify()

@@ -43,6 +43,7 @@ from services.common.events import Event, EventType, Outcome
 from services.common.principals import OPERATORS, Kind, Sender, SignedPublisher, allowed, kind_of
 from services.common.rpc_client import BROKER_ERRORS, CONNECTION_ERRORS
 from services.common.settings import Settings
+from services.common.settings_provider import settings_of
 from services.common.signatures import KID, SEEN_REQUESTS, BadSignature, BusKeys, raw_body
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,9 @@ DEAD_LETTER_EXCHANGE = "dmp.malformed"
 MAX_EVENT_BYTES = 64 * 1024  # an event carries ids and codes only
 
 
-def max_rpc_bytes() -> int:
+def max_rpc_bytes(settings: Settings) -> int:
     """The largest legitimate call is a deposit: the largest document in base64, and room around it."""
-    return Settings.from_env().max_document_bytes * 4 // 3 + 1024 * 1024
+    return settings.max_document_bytes * 4 // 3 + 1024 * 1024
 
 
 def dead_letter_queue(service: str) -> Queue:
@@ -183,7 +184,7 @@ def request_problem(
     return Refusal(stale, "R-BUS-REPLAY") if stale else None
 
 
-def trace_forgery(service: str, queue: str, message: Any, refusal: Refusal) -> None:
+def trace_forgery(service: str, queue: str, message: Any, refusal: Refusal, amqp_uri: str) -> None:
     """Trace a forged message (ids and reasons only). A refused `access_denied` is not traced again: a key
     missing from a verifier would otherwise turn each trace of a refusal into another refusal, for ever."""
     if (
@@ -200,7 +201,8 @@ def trace_forgery(service: str, queue: str, message: Any, refusal: Refusal) -> N
             outcome=Outcome.DENIED,
             rule=refusal.rule,
             data={"queue": queue, "reason": refusal.reason[:200]},
-        )
+        ),
+        amqp_uri,
     )
 
 
@@ -212,7 +214,7 @@ class GuardedConsume(DrainingMessageConsumer):
         super().setup()
         queue, service = self.queue.name, self.container.service_name
         self.sender = Sender.for_service(service)
-        BusKeys.from_env()  # refuse to start without the keys to verify with
+        settings_of(self.container).bus_keys()  # refuse to start without the keys to verify with
 
         def undecodable(message: Any, error: Exception) -> None:
             dead_letter(
@@ -227,14 +229,14 @@ class GuardedConsume(DrainingMessageConsumer):
             service, queue = self.container.service_name, self.queue.name
             dead_letter(message, service, queue, refusal.reason)
             self.consumer.settled(message)
-            trace_forgery(service, queue, message, refusal)
+            trace_forgery(service, queue, message, refusal, settings_of(self.container).amqp_uri)
             return
         super().handle_message(body, message)
 
 
 def rpc_problem(body: Any, message: Any, consumer: RpcConsumer) -> tuple[str, Exception] | None:
     """Why a message on an RPC queue cannot be a call of this service, with the error to answer."""
-    if _size(message) > max_rpc_bytes():
+    if _size(message) > max_rpc_bytes(settings_of(consumer.container)):
         return f"payload too large: {_size(message)} bytes", MalformedRequest("payload too large")
     if (
         not isinstance(body, dict)
@@ -268,8 +270,9 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         super().setup()
         service = self.container.service_name
         self.sender = Sender.for_service(service)
-        BusKeys.from_env().signer(service)  # refuse to start unable to sign its answers
-        if self.sender.shared and not Settings.from_env().dev_login:
+        settings = settings_of(self.container)
+        settings.bus_keys().signer(service)  # refuse to start unable to sign its answers
+        if self.sender.shared and not settings.dev_login:
             raise ConfigurationError(
                 f"{service} connects as {self.sender.own_user}, a user shared by every process: outside "
                 f"development each process connects as its own broker user (services/common/bus.py)"
@@ -332,7 +335,8 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
                 outcome=Outcome.DENIED,
                 rule=(refusal.rule if refusal else None) or "R-BUS-CALLER",
                 data=data,
-            )
+            ),
+            settings_of(self.container).amqp_uri,
         )
 
     def _answer(self, message: Any, error: Exception) -> None:
@@ -420,7 +424,8 @@ class GuardedRpc(DrainingRpc):
                 utcnow(),
                 None,
                 data={"operator": operator, "method": f"{service}.{self.method_name}"},
-            )
+            ),
+            settings_of(self.container).amqp_uri,
         )
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:

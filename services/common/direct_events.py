@@ -12,7 +12,6 @@ from nameko.standalone.events import get_event_exchange
 
 from services.common.events import Event
 from services.common.principals import SignedPublisher
-from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -22,19 +21,18 @@ _publishers: dict[
 ] = {}  # by source: the in-process tests run every service in one
 
 
-def _publisher(source: str) -> SignedPublisher:
+def _publisher(source: str, amqp_uri: str) -> SignedPublisher:
     if source not in _publishers:
-        _publishers[source] = SignedPublisher(
-            Settings.from_env().amqp_uri, source, use_confirms=True, mandatory=True
-        )
+        _publishers[source] = SignedPublisher(amqp_uri, source, use_confirms=True, mandatory=True)
     return _publishers[source]
 
 
-def publish_now(event: Event) -> None:
+def publish_now(event: Event, amqp_uri: str) -> None:
+    """`amqp_uri`: the process's (Settings.amqp_uri)."""
     exchange = get_event_exchange(event.source)
     try:
         with _lock:  # one publisher (and its pooled connection) for every thread of the process
-            _publisher(event.source).publish(
+            _publisher(event.source, amqp_uri).publish(
                 event.model_dump(mode="json"),
                 exchange=exchange,
                 declare=[exchange],

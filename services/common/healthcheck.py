@@ -115,7 +115,7 @@ def run_checks(service: str, live: bool, timeout: float, max_age: float) -> list
         return [check_heartbeat(service, max_age)]
     from services.common.settings import Settings
 
-    settings = Settings.from_env()
+    settings = Settings.load()
     return [check_broker(settings.amqp_uri, timeout), check_store(settings.mongo_uri, timeout)]
 
 

@@ -7,9 +7,7 @@ A JSON list of {"issuer": "...", "jwks_url": "...", "audience": "...", "rpps_cla
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from functools import lru_cache
 
 from services.common.errors import ConfigurationError
 
@@ -22,12 +20,7 @@ class TrustedIssuer:
     rpps_claim: str = "SubjectNameID"
 
 
-def trusted_issuers() -> dict[str, TrustedIssuer]:
-    return _parse(os.environ.get("DMP_TRUSTED_ISSUERS", "[]"))
-
-
-@lru_cache(maxsize=4)
-def _parse(text: str) -> dict[str, TrustedIssuer]:
+def parse_issuers(text: str) -> dict[str, TrustedIssuer]:
     try:
         return {item["issuer"]: TrustedIssuer(**item) for item in json.loads(text)}
     except (ValueError, TypeError, KeyError):

@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {args.service} %(levelname)s %(name)s %(message)s"
     )
-    setup_tracing(f"dmp-{args.service}")
-    settings = Settings.from_env()
+    # read once, here: a malformed setting stops the process before it connects to anything
+    settings = Settings.load()
+    setup_tracing(f"dmp-{args.service}", settings.otlp_endpoint)
     config.update({"AMQP_URI": settings.amqp_uri, "max_workers": 20, "PREFETCH_COUNT": 20})
     try:
         run(service_class(args.service), args.service)

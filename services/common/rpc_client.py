@@ -47,6 +47,7 @@ from nameko.standalone.rpc import ClusterRpcClient, ReplyListener
 from services.audit.client import AuditClient
 from services.common.principals import NamedPublisher, principal_of_uri, users_prefix_of
 from services.common.settings import Settings
+from services.common.settings_provider import settings_of
 from services.common.signatures import reply_problem
 from services.consent.client import ConsentClient
 from services.dossier.client import DossierClient
@@ -188,7 +189,7 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
         NamedPublisher  # every request names its broker user (services/common/principals.py)
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, reply_expiry_seconds: int = 300, **kwargs: Any) -> None:
         # its requests signed as the principal its broker user is, when this process holds that key
         kwargs.setdefault(
             "principal",
@@ -211,9 +212,9 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
             f"rpc.reply-{owner}-{self.reply_listener.queue.routing_key}"
         )
         # before anything declares it: the queue's expiry is an argument of its declaration
-        expiry = Settings.from_env().rpc_reply_queue_expiry_seconds
-        self.reply_listener.queue.queue_arguments["x-expires"] = expiry * 1000
-        self.reply_listener.expiry_seconds = float(expiry)
+        # (DMP_RPC_REPLY_QUEUE_EXPIRY_SECONDS; 300 s is nameko's own default)
+        self.reply_listener.queue.queue_arguments["x-expires"] = reply_expiry_seconds * 1000
+        self.reply_listener.expiry_seconds = float(reply_expiry_seconds)
 
     def __enter__(self) -> Cluster:
         return cast(Cluster, super().__enter__())
@@ -233,16 +234,20 @@ class Onward:
     """A client of one service that hands it, in place of each access token or credential the caller may act
     on, a credential addressed to that service (services/common/tokens.py): no user token travels on."""
 
-    def __init__(self, client: Any, caller: str, callee: str) -> None:
+    def __init__(self, client: Any, caller: str, callee: str, settings: Settings) -> None:
         self._client, self._caller, self._callee = client, caller, callee
+        self._settings = settings
 
     def __getattr__(self, method: str) -> OnwardMethod:
-        return OnwardMethod(getattr(self._client, method), self._caller, self._callee)
+        return OnwardMethod(
+            getattr(self._client, method), self._caller, self._callee, self._settings
+        )
 
 
 class OnwardMethod:
-    def __init__(self, method: Any, caller: str, callee: str) -> None:
+    def __init__(self, method: Any, caller: str, callee: str, settings: Settings) -> None:
         self._method, self._caller, self._callee = method, caller, callee
+        self._settings = settings
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._method(*self._onward(args), **kwargs)
@@ -253,17 +258,18 @@ class OnwardMethod:
     def _onward(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
         from services.common.tokens import onward  # tokens imports (through sessions) this module
 
-        return onward(args, self._caller, self._callee)
+        return onward(args, self._caller, self._callee, self._settings)
 
 
 class OnwardCluster:
-    """`Onward` for every service of a cluster proxy: `OnwardCluster(proxy, "gateway").dossier.search(...)`."""
+    """`Onward` for every service of a cluster proxy:
+    `OnwardCluster(proxy, "gateway", settings).dossier.search(...)`."""
 
-    def __init__(self, proxy: Any, caller: str) -> None:
-        self._proxy, self._caller = proxy, caller
+    def __init__(self, proxy: Any, caller: str, settings: Settings) -> None:
+        self._proxy, self._caller, self._settings = proxy, caller, settings
 
     def __getattr__(self, service: str) -> Onward:
-        return Onward(getattr(self._proxy, service), self._caller, service)
+        return Onward(getattr(self._proxy, service), self._caller, service, self._settings)
 
 
 class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
@@ -275,7 +281,10 @@ class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
 
     def get_dependency(self, worker_ctx: Any) -> Onward:
         return Onward(
-            super().get_dependency(worker_ctx), self.container.service_name, self.target_service
+            super().get_dependency(worker_ctx),
+            self.container.service_name,
+            self.target_service,
+            settings_of(self.container),
         )
 
     def setup(self) -> None:

@@ -102,7 +102,7 @@ class BusKeys:
     @classmethod
     def from_env(cls) -> BusKeys:
         # the names spelt out: the manifests' test finds every variable the code reads by its name
-        return _keys(
+        return bus_keys(
             os.environ.get("DMP_BUS_SIGNING_KEY", ""), os.environ.get("DMP_BUS_PUBLIC_KEYS", "")
         )
 
@@ -202,7 +202,7 @@ class BusKeys:
 
 
 @lru_cache(maxsize=4)
-def _keys(signing_text: str, public_text: str) -> BusKeys:
+def bus_keys(signing_text: str, public_text: str) -> BusKeys:
     if not public_text:
         raise ConfigurationError(f"{PUBLIC_KEYS} is not set: nothing on the bus could be verified")
     signing: dict[str, SigningKey] = {}

@@ -23,6 +23,7 @@ from services.common.errors import ServiceUnavailable
 from services.common.events import Event
 from services.common.outbox import OUTBOX, PENDING, VERSION, OutboxRelay, entries, mark_pending
 from services.common.settings import Settings
+from services.common.settings_provider import settings_of
 from services.common.validation import describe
 
 Document = dict[str, Any]
@@ -187,7 +188,7 @@ class StoreProvider(DependencyProvider, Generic[S]):  # type: ignore[misc]
         self.store: S | None = None
 
     def setup(self) -> None:
-        settings = Settings.from_env()
+        settings = settings_of(self.container)
         self.client = connect(settings)
         database = self.client[settings.database_name(self.store_class.service)]
         self.store_class.prepare(database)

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -28,25 +27,20 @@ from services.common.actors import Actor
 from services.common.clock import utcnow
 from services.common.errors import ServiceUnavailable, Unauthenticated
 from services.common.ids import new_id
-from services.common.keys import SigningKey, b64e, parse_public_keys
+from services.common.keys import SigningKey, b64e
 from services.common.principals import Kind, kind_of
 from services.common.sessions import ENDED
-from services.common.settings import Settings, required
+from services.common.settings import Secret, Settings
 from services.common.signatures import BusKeys, principal_of_kid
 
 ALGORITHM = "EdDSA"
 CLOCK_SKEW_SECONDS = 30  # tolerated difference between the issuer's clock and a verifier's
 
 
-@lru_cache(maxsize=4)
-def _public_keys(text: str) -> dict[str, Ed25519PublicKey]:
-    return parse_public_keys(text)
-
-
-def jwks(text: str) -> dict[str, list[dict[str, str]]]:
+def jwks(public_keys: dict[str, Ed25519PublicKey]) -> dict[str, list[dict[str, str]]]:
     """The public keys as a JSON Web Key Set (RFC 7517/8037), for verifiers outside this system."""
     keys = []
-    for kid, key in parse_public_keys(text).items():
+    for kid, key in public_keys.items():
         raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
         keys.append(
             {
@@ -87,15 +81,14 @@ class Verified:
     expires_at: datetime
 
 
-def verify(token: object, settings: Settings | None = None) -> Actor:
+def verify(token: object, settings: Settings) -> Actor:
     """Return the actor a token speaks for, or raise Unauthenticated saying why."""
     return verified(token, settings).actor
 
 
-def verified(token: object, settings: Settings | None = None) -> Verified:
+def verified(token: object, settings: Settings) -> Verified:
     """The actor a token speaks for, with its session; Unauthenticated saying why it is refused. Inside a
     service's worker, an internal credential addressed to that service is taken too (see `credential`)."""
-    settings = settings or Settings.from_env()
     if not isinstance(token, str) or not token:
         raise Unauthenticated("an access token is required")
     try:
@@ -103,8 +96,8 @@ def verified(token: object, settings: Settings | None = None) -> Verified:
     except jwt.PyJWTError:
         raise Unauthenticated("the access token is malformed") from None
     if header.get("typ") == CREDENTIAL_TYPE:
-        return _credential_verified(token, header.get("kid"))
-    keys = _public_keys(required("DMP_TOKEN_PUBLIC_KEYS"))
+        return _credential_verified(token, header.get("kid"), settings.bus_keys())
+    keys = settings.public_keys(Secret.TOKEN_PUBLIC_KEYS)
     kid = header.get("kid")
     key = keys.get(kid) if isinstance(kid, str) else None
     if key is None:
@@ -171,10 +164,12 @@ def audience(service: str) -> str:
     return f"dmp-bus:{service}"
 
 
-def credential(session: Verified, caller: str, callee: str, now: datetime | None = None) -> str:
+def credential(
+    session: Verified, caller: str, callee: str, settings: Settings, now: datetime | None = None
+) -> str:
     """A credential for `callee`, from `caller`, speaking for the session's actor; it ends with the session's
     access token if that comes first."""
-    key = BusKeys.from_env().signer(caller)
+    key = settings.bus_keys().signer(caller)
     now = now or utcnow()
     expires = min(session.expires_at, now + timedelta(seconds=CREDENTIAL_SECONDS))
     claims = {
@@ -196,11 +191,11 @@ def credential(session: Verified, caller: str, callee: str, now: datetime | None
     )
 
 
-def _credential_verified(token: str, kid: object) -> Verified:
+def _credential_verified(token: str, kid: object, keys: BusKeys) -> Verified:
     receiver = _receiver.get()
     if receiver is None:
         raise Unauthenticated("an internal credential is not an access token")
-    key = BusKeys.from_env().public.get(kid) if isinstance(kid, str) else None
+    key = keys.public.get(kid) if isinstance(kid, str) else None
     caller = principal_of_kid(kid) if isinstance(kid, str) else ""
     if key is None or kind_of(caller) not in (Kind.SERVICE, Kind.GATEWAY):
         raise Unauthenticated("the credential was signed by an unknown key")
@@ -221,7 +216,7 @@ def _credential_verified(token: str, kid: object) -> Verified:
     return _session(claims, "the credential", "the credential is not valid here")
 
 
-def onward(args: tuple[Any, ...], caller: str, callee: str) -> tuple[Any, ...]:
+def onward(args: tuple[Any, ...], caller: str, callee: str, settings: Settings) -> tuple[Any, ...]:
     """`args` of a call from `caller` to `callee`, each access token or credential `caller` may act on
     replaced by a credential for `callee`; anything else (a token that does not verify included: the callee
     refuses it as before) goes as it is."""
@@ -229,10 +224,6 @@ def onward(args: tuple[Any, ...], caller: str, callee: str) -> tuple[Any, ...]:
     for arg in args:
         if isinstance(arg, str) and arg.count(".") == 2 and len(arg) > 64:
             with contextlib.suppress(Unauthenticated, ServiceUnavailable):
-                arg = credential(verified(arg), caller, callee)
+                arg = credential(verified(arg, settings), caller, callee, settings)
         replaced.append(arg)
     return tuple(replaced)
-
-
-def signing_key_from_env() -> SigningKey:
-    return SigningKey.parse(required("DMP_TOKEN_SIGNING_KEY"))

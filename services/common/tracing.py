@@ -8,8 +8,6 @@ cost about a tenth of a request's CPU (issue 19's measurement).
 
 from __future__ import annotations
 
-import os
-
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -18,13 +16,16 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 _configured = False
 
 
-def setup_tracing(service_name: str, exporter: SpanExporter | None = None) -> bool:
-    """Trace this process if spans have somewhere to go; whether it is traced."""
+def setup_tracing(
+    service_name: str, otlp_endpoint: str, exporter: SpanExporter | None = None
+) -> bool:
+    """Trace this process if spans have somewhere to go (`otlp_endpoint`: Settings.otlp_endpoint, which the
+    exporter itself reads from OTEL_EXPORTER_OTLP_ENDPOINT); whether it is traced."""
     global _configured
     if _configured:
         return isinstance(trace.get_tracer_provider(), TracerProvider)
     _configured = True
-    if exporter is None and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    if exporter is None and otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         exporter = OTLPSpanExporter()

@@ -34,6 +34,8 @@ from services.common.schemas import (
     MedecinTraitantDeclaration,
     ProfessionalRef,
 )
+from services.common.settings import Secret, Settings
+from services.common.settings_provider import SettingsProvider
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.tokens import verify
@@ -93,6 +95,8 @@ class PatientIds(DependencyProvider):  # type: ignore[misc]
 class ConsentService(HealthMixin):
     name = "consent"
 
+    # not `settings`: that is the name of an RPC method of this service (the patient's access settings)
+    configured: Settings = SettingsProvider(needs=(Secret.TOKEN_PUBLIC_KEYS,))
     store: ConsentRecords = StoreProvider(ConsentStore)
     identity: IdentityClient = ServiceRpc("identity")
     patient_ids: dict[str, str] = PatientIds()
@@ -124,14 +128,14 @@ class ConsentService(HealthMixin):
     @rpc(callers=("dossier", "audit", "notify"))
     def grant(self, token: str, ins: str, action: str) -> Grant:
         """What this actor may do in this patient's dossier, the rule that decided, and why."""
-        actor = verify(token)
+        actor = verify(token, self.configured)
         decision, _ = self._decide(actor, require_ins(ins), _action(action))
         return decision
 
     @rpc(callers=("dossier",))
     def decide(self, token: str, ins: str, action: str, document: DocumentFacts) -> Grant:
         """The decision for one document ({category, visibility, author_id}) rather than a whole dossier."""
-        actor = verify(token)
+        actor = verify(token, self.configured)
         decision, _ = self._decide(actor, require_ins(ins), _action(action))
         if decision.allowed:
             decision = decision.for_document(
@@ -142,7 +146,7 @@ class ConsentService(HealthMixin):
     @rpc(callers=("dossier",))
     def grant_for_any_patient(self, token: str, action: str) -> Grant:
         """A right that does not depend on the patient (the reimbursement feed's), and why."""
-        actor = verify(token)
+        actor = verify(token, self.configured)
         now = self.clock.now()
         decision = rules.decide_for_any_patient(actor, _action(action), matrix.in_force(now), now)
         if decision.allowed and self.store.suspended(actor.id):
@@ -180,7 +184,7 @@ class ConsentService(HealthMixin):
 
     def _patient_side(self, token: str, ins: str) -> tuple[Actor, str, Grant]:
         """The holder or their representative, allowed to set up the dossier (else AccessDenied, traced)."""
-        actor = verify(token)
+        actor = verify(token, self.configured)
         ins = require_ins(ins)
         decision, _ = self._decide(actor, ins, Action.MANAGE)
         if not decision.allowed:
@@ -190,7 +194,7 @@ class ConsentService(HealthMixin):
         return actor, ins, decision
 
     def _professional(self, token: str, ins: str) -> tuple[Actor, str, str]:
-        actor = verify(token)
+        actor = verify(token, self.configured)
         ins = require_ins(ins)
         patient_id = self._patient_id(ins)
         if actor.kind is not ActorKind.PROFESSIONAL:
@@ -286,7 +290,7 @@ class ConsentService(HealthMixin):
         """A médecin proposes themselves as médecin traitant: a pending proposal that grants nothing until
         the patient confirms it. The Assurance Maladie feed (a system actor) declares the médecin the
         patient declared to their fund (`professional_id`), which takes effect at once."""
-        actor = verify(token)
+        actor = verify(token, self.configured)
         ins = require_ins(ins)
         patient_id = self._patient_id(ins)
         if actor.kind is ActorKind.SYSTEM:
@@ -367,7 +371,7 @@ class ConsentService(HealthMixin):
     def break_glass(self, token: str, ins: str, payload: BreakGlass) -> Grant:
         """Emergency access: the patient cannot consent and their health is at risk. Read and add for an
         hour (the SAMU regulator: read only), unless the patient opposed it; the patient is told."""
-        actor = verify(token)
+        actor = verify(token, self.configured)
         ins = require_ins(ins)
         reason = payload.reason
         now = self.clock.now()
@@ -421,7 +425,7 @@ class ConsentService(HealthMixin):
         """The patient withdraws a professional's consent, or a professional withdraws their own."""
         # Parsed here, not at the boundary: a professional's payload is ignored (they withdraw their own), and
         # only the patient's side names a professional_id.
-        actor = verify(token)
+        actor = verify(token, self.configured)
         if actor.kind is ActorKind.PROFESSIONAL:
             ins, professional_id = require_ins(ins), actor.id
         else:

@@ -1,6 +1,6 @@
 """Content encryption: one AES-256-GCM data key per dossier, wrapped by a master key.
 
-The master key comes from the environment (DMP_MASTER_KEY, 32 bytes base64url) and never touches
+The master key comes from the settings (DMP_MASTER_KEY, 32 bytes base64url) and never touches
 the store; a dossier's data key is stored only wrapped. Destroying the wrapped key destroys the
 dossier's content (deletion on request, end of retention: issue 5). Associated data binds each
 ciphertext to its place, so a blob copied to another document or dossier does not decrypt.
@@ -9,18 +9,15 @@ ciphertext to its place, so a blob copied to another document or dossier does no
 from __future__ import annotations
 
 import hashlib
-import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.common.errors import ServiceUnavailable
 from services.common.sealing import ContentCorrupted, open_sealed, seal
-from services.common.settings import decode_secret, secret_bytes
 from services.dossier.records import Dossier, DossierKey
 
-
-def master_key_from_env() -> bytes:
-    return secret_bytes("DMP_MASTER_KEY")
+# The current master key first, then the previous ones (Settings.master_keys).
+MasterKeys = tuple[bytes, ...]
 
 
 def fingerprint(master_key: bytes) -> str:
@@ -28,28 +25,23 @@ def fingerprint(master_key: bytes) -> str:
     return hashlib.sha256(b"dmp-master-key:" + master_key).hexdigest()[:16]
 
 
-def master_keys() -> dict[str, bytes]:
+def by_fingerprint(masters: MasterKeys) -> dict[str, bytes]:
     """The current master key and, during a rotation, the previous ones (DMP_PREVIOUS_MASTER_KEYS,
     comma-separated), by fingerprint."""
-    keys = [master_key_from_env()]
-    for text in filter(
-        None, (part.strip() for part in os.environ.get("DMP_PREVIOUS_MASTER_KEYS", "").split(","))
-    ):
-        keys.append(decode_secret("DMP_PREVIOUS_MASTER_KEYS", text))
-    return {fingerprint(key): key for key in keys}
+    return {fingerprint(key): key for key in masters}
 
 
-def new_key(dossier_id: str) -> DossierKey:
+def new_key(masters: MasterKeys, dossier_id: str) -> DossierKey:
     """A fresh data key for a new dossier, wrapped by the current master key."""
-    master = master_key_from_env()
+    master = masters[0]
     return DossierKey(new_wrapped_data_key(master, dossier_id), fingerprint(master))
 
 
-def data_key(dossier: Dossier) -> bytes:
+def data_key(masters: MasterKeys, dossier: Dossier) -> bytes:
     """The dossier's data key, unwrapped by whichever known master key wrapped it."""
     if dossier.key is None:
         raise ContentCorrupted(f"the key of dossier {dossier.id} was destroyed")
-    master = master_keys().get(dossier.key.master)
+    master = by_fingerprint(masters).get(dossier.key.master)
     if master is None:
         raise ServiceUnavailable(
             "the master key that protects this dossier is not configured "
@@ -58,12 +50,12 @@ def data_key(dossier: Dossier) -> bytes:
     return unwrap_data_key(master, dossier.key.wrapped, dossier.id)
 
 
-def rewrapped(dossier: Dossier) -> DossierKey | None:
+def rewrapped(masters: MasterKeys, dossier: Dossier) -> DossierKey | None:
     """The key re-wrapped by the current master key, or None when it already is (or was destroyed)."""
-    current = master_key_from_env()
+    current = masters[0]
     if dossier.key is None or dossier.key.master == fingerprint(current):
         return None
-    key = data_key(dossier)
+    key = data_key(masters, dossier)
     return DossierKey(seal(current, key, f"dossier-key:{dossier.id}"), fingerprint(current))
 
 

@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--client-id", default="reimbursement-feed")
     parser.add_argument("--key", type=Path, required=True, help="the feed's private key (PEM)")
     args = parser.parse_args()
-    summary = run(args.file, args.client_id, args.key, Settings.from_env().amqp_uri)
+    summary = run(args.file, args.client_id, args.key, Settings.load().amqp_uri)
     reasons = Counter(item["reason"] for item in summary["rejected"])
     print(
         f"{summary['lines']} lines: {summary['accepted']} accepted, {summary['duplicates']} duplicates, "

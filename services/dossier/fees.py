@@ -22,7 +22,12 @@ def main() -> None:
     parser.add_argument("--month", required=True, help="YYYY-MM")
     parser.add_argument("--pharmacy", help="only this pharmacy's FINESS")
     args = parser.parse_args()
-    with RpcClient(uri=Settings.from_env().amqp_uri, timeout=60) as cluster:
+    settings = Settings.load()
+    with RpcClient(
+        uri=settings.amqp_uri,
+        timeout=60,
+        reply_expiry_seconds=settings.rpc_reply_queue_expiry_seconds,
+    ) as cluster:
         fees = cluster.dossier.pharmacy_fees(args.month)
     writer = csv.writer(sys.stdout)
     writer.writerow(["month", "pharmacy_finess", "pharmacist", "dossier_id", "opened_at"])

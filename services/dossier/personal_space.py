@@ -15,41 +15,52 @@ from services.dossier.schemas import PersonalSpaceAnswer
 
 
 def sealed(
-    dossier: Dossier, content: PersonalSpace, version: int, at: datetime, by: ActorRef
+    masters: crypto.MasterKeys,
+    dossier: Dossier,
+    content: PersonalSpace,
+    version: int,
+    at: datetime,
+    by: ActorRef,
 ) -> PersonalSpaceVersion:
     text = json.dumps(content.model_dump(mode="json"), ensure_ascii=False).encode()
     return PersonalSpaceVersion(
         version=version,
-        sealed=sealing.seal(crypto.data_key(dossier), text, _context(dossier, version)),
+        sealed=sealing.seal(crypto.data_key(masters, dossier), text, _context(dossier, version)),
         updated_at=at,
         updated_by=by,
     )
 
 
-def opened(dossier: Dossier, version: PersonalSpaceVersion | None) -> dict[str, Any]:
+def opened(
+    masters: crypto.MasterKeys, dossier: Dossier, version: PersonalSpaceVersion | None
+) -> dict[str, Any]:
     """A version as JSON, as answered."""
-    return answer(dossier, version).model_dump(mode="json")
+    return answer(masters, dossier, version).model_dump(mode="json")
 
 
-def answer(dossier: Dossier, version: PersonalSpaceVersion | None) -> PersonalSpaceAnswer:
+def answer(
+    masters: crypto.MasterKeys, dossier: Dossier, version: PersonalSpaceVersion | None
+) -> PersonalSpaceAnswer:
     """A version as answered (an empty space, version 0, before the first)."""
     if version is None:
-        return PersonalSpaceAnswer(content=content(dossier, None), version=0)
+        return PersonalSpaceAnswer(content=content(masters, dossier, None), version=0)
     return PersonalSpaceAnswer(
-        content=content(dossier, version),
+        content=content(masters, dossier, version),
         version=version.version,
         updated_at=version.updated_at,
         updated_by=version.updated_by,
     )
 
 
-def content(dossier: Dossier, version: PersonalSpaceVersion | None) -> dict[str, Any]:
+def content(
+    masters: crypto.MasterKeys, dossier: Dossier, version: PersonalSpaceVersion | None
+) -> dict[str, Any]:
     """A version's content as JSON (schemas.PersonalSpace), an empty one before the first."""
     if version is None:
         return PersonalSpace().model_dump(mode="json")
     opened: dict[str, Any] = json.loads(
         sealing.open_sealed(
-            crypto.data_key(dossier), version.sealed, _context(dossier, version.version)
+            crypto.data_key(masters, dossier), version.sealed, _context(dossier, version.version)
         )
     )
     return opened

@@ -24,7 +24,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
     total = 0
-    with RpcClient(uri=Settings.from_env().amqp_uri, timeout=300) as cluster:
+    settings = Settings.load()
+    with RpcClient(
+        uri=settings.amqp_uri,
+        timeout=300,
+        reply_expiry_seconds=settings.rpc_reply_queue_expiry_seconds,
+    ) as cluster:
         while True:
             report = cluster.dossier.rewrap_keys(args.batch)
             total += report["rewrapped"]

@@ -44,7 +44,8 @@ from services.common.schemas import (
     ReimbursementSearch,
     VisibilityChange,
 )
-from services.common.settings import Settings
+from services.common.settings import Secret, Settings
+from services.common.settings_provider import SettingsProvider
 from services.common.store import StoreProvider
 from services.common.tokens import verify
 from services.common.validation import parse
@@ -140,6 +141,7 @@ def access_note(grant: Grant) -> Access:
 class DossierService(HealthMixin):
     name = "dossier"
 
+    settings: Settings = SettingsProvider(needs=(Secret.MASTER_KEY, Secret.TOKEN_PUBLIC_KEYS))
     store: DossierRecords = StoreProvider(DossierStore)
     consent: ConsentClient = ServiceRpc("consent")
     clock: Clock = Clock()
@@ -252,7 +254,7 @@ class DossierService(HealthMixin):
             self.store.mark_accessed(dossier.id, actor.id)
 
     def _allowed(self, token: str, ins: str, action: Action) -> tuple[Actor, Grant, Dossier]:
-        actor = verify(token)
+        actor = verify(token, self.settings)
         ins = require_ins(ins)
         grant = self._grant(token, ins, action)
         dossier = self.store.dossier_by_ins(ins)
@@ -272,7 +274,7 @@ class DossierService(HealthMixin):
     def open(self, token: str, payload: DossierOpening) -> Opened:
         """Open the patient's dossier, recording who opened it, through which channel, and the
         patient's consent to opening."""
-        actor = verify(token)
+        actor = verify(token, self.settings)
         opening = payload
         ins = require_ins(opening.ins)
         grant = self._grant(token, ins, Action.OPEN)
@@ -306,7 +308,7 @@ class DossierService(HealthMixin):
             opened_by=actor.ref,
             channel=channel.value,
             consent_recorded_by=actor.id,
-            key=crypto.new_key(dossier_id),
+            key=crypto.new_key(self.settings.master_keys(), dossier_id),
         )
         event = Event.of(
             EventType.DOSSIER_OPENED,
@@ -462,7 +464,7 @@ class DossierService(HealthMixin):
         version = self.store.personal_space(dossier.id)
         event = self._event(EventType.PERSONAL_SPACE_READ, actor, dossier, grant)
         self._record_access(actor, dossier, event)  # traced before anything leaves
-        return personal_space.answer(dossier, version)
+        return personal_space.answer(self.settings.master_keys(), dossier, version)
 
     @rpc
     def update_personal_space(
@@ -473,7 +475,12 @@ class DossierService(HealthMixin):
         actor, grant, dossier = self._allowed(token, ins, Action.MANAGE)
         version = update.version + 1
         written = personal_space.sealed(
-            dossier, update.content, version, self.clock.now(), actor.ref
+            self.settings.master_keys(),
+            dossier,
+            update.content,
+            version,
+            self.clock.now(),
+            actor.ref,
         )
         event = self._event(
             EventType.PERSONAL_SPACE_UPDATED, actor, dossier, grant, data={"version": str(version)}
@@ -484,14 +491,14 @@ class DossierService(HealthMixin):
                 "the personal space was changed meanwhile; reload it and apply your change again",
                 [{"field": "version", "current": str(current.version if current else 0)}],
             )
-        return personal_space.answer(dossier, written)
+        return personal_space.answer(self.settings.master_keys(), dossier, written)
 
     @rpc
     def personal_space_history(self, token: str, ins: str) -> list[PersonalSpaceAnswer]:
         """Every version of the personal space, newest first (the patient's side only)."""
         _, _, dossier = self._allowed(token, ins, Action.MANAGE)
         return [
-            personal_space.answer(dossier, version)
+            personal_space.answer(self.settings.master_keys(), dossier, version)
             for version in self.store.personal_space_history(dossier.id)
         ]
 
@@ -501,7 +508,7 @@ class DossierService(HealthMixin):
     def add_reimbursements(self, token: str, payload: ReimbursementBatch) -> ReimbursementReport:
         """Reimbursement lines for many patients at once, idempotent by line id. Lines older than 24 months,
         malformed, or for a patient without an open dossier are refused one by one, with the reason."""
-        actor = verify(token)
+        actor = verify(token, self.settings)
         grant = Grant.model_validate(
             self.consent.grant_for_any_patient(token, Action.WRITE.value)
         ).require()
@@ -595,7 +602,9 @@ class DossierService(HealthMixin):
         allergies: tuple[summary.AllergyEntry, ...] | None = None
         if grant.covers(rules.PATIENT_CATEGORY):
             allergies = summary.allergies_of(
-                personal_space.content(dossier, self.store.personal_space(dossier.id))
+                personal_space.content(
+                    self.settings.master_keys(), dossier, self.store.personal_space(dossier.id)
+                )
             )
         else:
             withheld.append(
@@ -646,10 +655,10 @@ class DossierService(HealthMixin):
     def rewrap_keys(self, limit: int = 500) -> dict[str, int]:
         """Operator action during a master-key rotation: re-wrap data keys with the current master key
         (DMP_MASTER_KEY), the old one being in DMP_PREVIOUS_MASTER_KEYS. Content is not re-encrypted."""
-        current = crypto.fingerprint(crypto.master_key_from_env())
+        current = crypto.fingerprint(self.settings.key(Secret.MASTER_KEY))
         done = 0
         for dossier in self.store.keys_to_rewrap(current, max(1, min(int(limit), 5000))):
-            key = crypto.rewrapped(dossier)
+            key = crypto.rewrapped(self.settings.master_keys(), dossier)
             if key is None:
                 continue
             event = self._job_event(EventType.DOSSIER_KEY_REWRAPPED, dossier)
@@ -707,7 +716,7 @@ class DossierService(HealthMixin):
         rules.check_format_for(submission.category, submission.format)
         rules.check_visibility_at_deposit(actor, submission.visibility)
         carried = rules.carried_over(replaces.visibility, submission.visibility) if replaces else []
-        settings = Settings.from_env()
+        settings = self.settings
         content = rules.decode_content(submission.content, settings.max_document_bytes)
         problem = formats.mismatch(submission.format, content)
         if problem:
@@ -742,7 +751,7 @@ class DossierService(HealthMixin):
         carried = metadata.visibility[len(submission.visibility) :]
         now = self.clock.now()
         document_id = document_id or new_id("doc")
-        key = crypto.data_key(dossier)
+        key = crypto.data_key(self.settings.master_keys(), dossier)
         self.store.put_content(document_id, sealing.seal(key, content, document_id))
         release_at, remind_at = rules.invisibility_schedule(
             submission.visibility, carried, replaces, now
@@ -798,7 +807,7 @@ class DossierService(HealthMixin):
             )
         key = rules.check_idempotency_key(idempotency_key)
         fingerprint = rules.request_fingerprint(ins, documents.as_sent(submission))
-        stale = timedelta(seconds=Settings.from_env().idempotency_claim_seconds)
+        stale = timedelta(seconds=self.settings.idempotency_claim_seconds)
         claim = self.store.claim_idempotency(actor.id, key, fingerprint, self.clock.now(), stale)
         replay = rules.replayed(
             fingerprint, claim, self.store.document_by_idempotency(dossier.id, actor.id, key)
@@ -1154,7 +1163,7 @@ class DossierService(HealthMixin):
                     EventType.ACCESS_DENIED,
                     self.name,
                     self.clock.now(),
-                    verify(token),
+                    verify(token, self.settings),
                     outcome=Outcome.DENIED,
                     rule="R-UNKNOWN-PATIENT",
                     data={"action": Action.READ.value},
@@ -1210,7 +1219,7 @@ class DossierService(HealthMixin):
                     EventType.ACCESS_DENIED,
                     self.name,
                     self.clock.now(),
-                    verify(token),
+                    verify(token, self.settings),
                     outcome=Outcome.DENIED,
                     rule="R-UNKNOWN-DOCUMENT",
                     data={"action": Action.READ.value},
@@ -1255,7 +1264,7 @@ class DossierService(HealthMixin):
     def find_document(self, token: str, document_id: str, with_content: bool) -> DocumentFound:
         """A document by its id alone (FHIR reads): the same checks and trace as through its dossier, and
         the patient's INS with it. An unknown id and a hidden document answer alike (404)."""
-        actor = verify(token)
+        actor = verify(token, self.settings)
         located = self.store.dossier_of_document(str(document_id))
         dossier = self.store.dossier_by_id(located) if located else None
         if dossier is None:
@@ -1334,7 +1343,7 @@ class DossierService(HealthMixin):
         try:
             if sealed is None:
                 raise sealing.ContentCorrupted(document.id)
-            key = crypto.data_key(dossier)
+            key = crypto.data_key(self.settings.master_keys(), dossier)
             content = sealing.open_sealed(key, sealed, document.id)
         except sealing.ContentCorrupted:
             raise ServiceUnavailable(

@@ -19,8 +19,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from services.common.errors import DmpError, TooManyRequests
 from services.common.sessions import EndedSession, SessionFeed
-from services.common.settings import Settings
-from services.gateway import docs, fhir, fhir_list_routes, pages, problems
+from services.common.settings import Secret, Settings
+from services.gateway import docs, fhir, fhir_list_routes, pages, problems, rpc
+from services.gateway.app_settings import keep, of_app
 from services.gateway.auth import client_address, verified_once
 from services.gateway.bodies import BoundedBodies
 from services.gateway.fhir_xml import FhirXml
@@ -87,7 +88,7 @@ def load_ended_sessions() -> list[EndedSession]:
 @asynccontextmanager
 async def following_ended_sessions(app: FastAPI) -> AsyncIterator[None]:
     """While the gateway runs, it refuses the tokens of ended sessions (services/common/sessions.py)."""
-    feed = SessionFeed(Settings.from_env().amqp_uri, load_ended_sessions)
+    feed = SessionFeed(of_app(app).amqp_uri, load_ended_sessions)
     feed.start()
     try:
         yield
@@ -96,7 +97,10 @@ async def following_ended_sessions(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    settings = Settings.from_env()
+    # read once for the process: a malformed setting or a missing key stops the gateway here, named
+    settings = Settings.load()
+    settings.require(Secret.TOKEN_PUBLIC_KEYS, Secret.BUS_PUBLIC_KEYS)
+    rpc.use(settings)
     app = FastAPI(
         lifespan=following_ended_sessions,
         title="Dossier Médical Partagé API",
@@ -107,6 +111,7 @@ def create_app() -> FastAPI:
         openapi_url=f"{API}/openapi.json",
         redoc_url=None,
     )
+    keep(app, settings)
     problems.install(app)
     limit = body_limit(settings)
 

@@ -14,7 +14,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.errors import Unauthenticated
 from services.common.sessions import ENDED, EndedSession, session_until
+from services.common.settings import Settings
 from services.common.tokens import CLOCK_SKEW_SECONDS, Verified, verified
+from services.gateway.app_settings import of_app
 from services.gateway.refusals import authentication_refused, trace_refusal
 from services.gateway.rpc import VERIFIED_TOKENS, services
 from services.identity.client import IdentityClient
@@ -38,7 +40,7 @@ def verified_once(request: Request, token: str) -> Verified:
         setattr(request.state, VERIFIED_TOKENS, answers)
     if token not in answers:
         try:
-            answers[token] = verified(token)
+            answers[token] = verified(token, of_app(request.app))
         except Unauthenticated as refused:
             answers[token] = refused
     answer = answers[token]
@@ -66,7 +68,8 @@ def verified_session(request: Request, token: Annotated[str, Depends(presented_t
         route = getattr(request.scope.get("route"), "path", "-")
         request_id = getattr(request.state, "request_id", "-")
         trace_refusal(
-            authentication_refused(refused.message, route, request_id, client_address(request))
+            of_app(request.app),
+            authentication_refused(refused.message, route, request_id, client_address(request)),
         )
         raise
 
@@ -83,9 +86,9 @@ Token = Annotated[str, Depends(access_token)]
 Session = Annotated[Verified, Depends(verified_session)]
 
 
-def log_out(token: str, refresh_token: str | None) -> None:
+def log_out(settings: Settings, token: str, refresh_token: str | None) -> None:
     """End the session of `token` (the pages' logout, whose token comes from a cookie)."""
-    end_session(services().identity, token, verified(token), refresh_token)
+    end_session(services().identity, token, verified(token, settings), refresh_token)
 
 
 def end_session(

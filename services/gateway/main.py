@@ -9,7 +9,6 @@ most DMP_GATEWAY_GRACEFUL_SECONDS.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from typing import Any
 
@@ -20,6 +19,7 @@ from opentelemetry.trace import Span
 
 from services.common.tracing import setup_tracing, shutdown_tracing
 from services.gateway.app import create_app
+from services.gateway.app_settings import of_app
 from services.gateway.rpc import close_all
 
 # Paths carry the patient's INS, and so does FHIR's patient.identifier parameter: spans get them replaced.
@@ -44,25 +44,22 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s gateway %(levelname)s %(name)s %(message)s"
     )
-    traced = setup_tracing("dmp-gateway")
     app = create_app()
+    settings = of_app(app)
+    traced = setup_tracing("dmp-gateway", settings.otlp_endpoint)
     if traced:
         FastAPIInstrumentor.instrument_app(app, server_request_hook=redact_patient)
-    host = os.environ.get("DMP_GATEWAY_HOST", "127.0.0.1")
-    port = int(os.environ.get("DMP_GATEWAY_PORT", "8000"))
-    forwarded_allow_ips = os.environ.get("DMP_GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1")
-    graceful_seconds = int(os.environ.get("DMP_GATEWAY_GRACEFUL_SECONDS", "35"))
     try:
         # access_log off: URLs carry INS, which is personal data. Our middleware logs ids only.
         uvicorn.run(
             app,
-            host=host,
-            port=port,
+            host=settings.gateway_host,
+            port=settings.gateway_port,
             access_log=False,
             log_level="warning",
             proxy_headers=True,
-            forwarded_allow_ips=forwarded_allow_ips,
-            timeout_graceful_shutdown=graceful_seconds,
+            forwarded_allow_ips=settings.gateway_forwarded_allow_ips,
+            timeout_graceful_shutdown=settings.gateway_graceful_seconds,
         )
     finally:
         close_all()

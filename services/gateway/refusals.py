@@ -12,6 +12,7 @@ from __future__ import annotations
 from services.common.clock import utcnow
 from services.common.direct_events import publish_now
 from services.common.events import Event, EventType, Outcome
+from services.common.settings import Settings
 
 SOURCE = "gateway"
 
@@ -33,5 +34,5 @@ def authentication_refused(reason: str, route: str, request_id: str, client: str
     )
 
 
-def trace_refusal(event: Event) -> None:
-    publish_now(event)
+def trace_refusal(settings: Settings, event: Event) -> None:
+    publish_now(event, settings.amqp_uri)

@@ -20,6 +20,7 @@ from starlette.datastructures import State
 from services.common.rpc_client import Cluster, OnwardCluster, RpcClient
 from services.common.settings import Settings
 from services.common.tokens import Verified, credential
+from services.gateway.app_settings import of_app
 
 log = logging.getLogger("dmp.gateway")
 
@@ -28,6 +29,19 @@ _clients: list[RpcClient] = []
 _lock = threading.Lock()
 # Bumped when the broker connection was lost: every thread then starts a fresh client.
 _generation = 0
+_settings: Settings | None = None  # the app's (create_app calls `use`)
+
+
+def use(settings: Settings) -> None:
+    """The settings the clients of this process are made with: the app's, handed over once at its start."""
+    global _settings
+    _settings = settings
+
+
+def _configured() -> Settings:
+    if _settings is None:
+        raise RuntimeError("services() called before create_app handed over the settings")
+    return _settings
 
 
 def services() -> Cluster:
@@ -36,9 +50,13 @@ def services() -> Cluster:
     proxy = getattr(_local, "proxy", None)
     if proxy is None or getattr(_local, "generation", None) != _generation:
         _drop(getattr(_local, "client", None))
-        settings = Settings.from_env()
-        client = RpcClient(uri=settings.amqp_uri, timeout=settings.rpc_timeout_seconds)
-        proxy = OnwardCluster(client.start(), "gateway")
+        settings = _configured()
+        client = RpcClient(
+            uri=settings.amqp_uri,
+            timeout=settings.rpc_timeout_seconds,
+            reply_expiry_seconds=settings.rpc_reply_queue_expiry_seconds,
+        )
+        proxy = OnwardCluster(client.start(), "gateway", settings)
         _local.proxy, _local.client, _local.generation = proxy, client, _generation
         with _lock:
             _clients.append(client)
@@ -55,16 +73,16 @@ class RequestCluster:
     one thread's client. A token this request verified goes as a credential minted from that verification
     (services/common/tokens.py), so that its signature is not checked again at each call."""
 
-    def __init__(self, state: State) -> None:
-        self._state = state
+    def __init__(self, state: State, settings: Settings) -> None:
+        self._state, self._settings = state, settings
 
     def __getattr__(self, service: str) -> RequestService:
-        return RequestService(self._state, service)
+        return RequestService(self._state, service, self._settings)
 
 
 class RequestService:
-    def __init__(self, state: State, service: str) -> None:
-        self._state, self._service = state, service
+    def __init__(self, state: State, service: str, settings: Settings) -> None:
+        self._state, self._service, self._settings = state, service, settings
 
     def __getattr__(self, method: str) -> Callable[..., Any]:
         target = getattr(getattr(services(), self._service), method)
@@ -79,7 +97,9 @@ class RequestService:
         sessions = [verified.get(arg) if isinstance(arg, str) else None for arg in args]
         # anything else goes as it is, to OnwardCluster, which makes credentials of the tokens it verifies
         return tuple(
-            credential(session, "gateway", self._service) if isinstance(session, Verified) else arg
+            credential(session, "gateway", self._service, self._settings)
+            if isinstance(session, Verified)
+            else arg
             for arg, session in zip(args, sessions, strict=True)
         )
 
@@ -87,7 +107,7 @@ class RequestService:
 async def cluster(request: Request) -> Cluster:
     """The routes' services, as a dependency so that a test can put fakes in their place
     (`app.dependency_overrides[cluster]`). `async`: nothing to run in a worker thread."""
-    return cast(Cluster, RequestCluster(request.state))
+    return cast(Cluster, RequestCluster(request.state, of_app(request.app)))
 
 
 Services = Annotated[Cluster, Depends(cluster)]

@@ -14,7 +14,7 @@ from functools import lru_cache
 import jwt
 
 from services.common.errors import Unauthenticated
-from services.common.issuers import trusted_issuers
+from services.common.issuers import TrustedIssuer
 
 ALGORITHMS = ["RS256", "ES256", "PS256", "EdDSA"]
 
@@ -25,14 +25,16 @@ def _keys(jwks_url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=10)
 
 
-def rpps_from_id_token(id_token: str, nonce: str | None = None) -> str:
+def rpps_from_id_token(
+    trusted: dict[str, TrustedIssuer], id_token: str, nonce: str | None = None
+) -> str:
     """The RPPS an external ID token vouches for, or Unauthenticated saying why not. A web login
     (authorization-code flow) passes the nonce it started with: the signed token must carry it."""
     try:
         issuer_name = jwt.decode(id_token, options={"verify_signature": False}).get("iss")
     except jwt.PyJWTError:
         raise Unauthenticated("the ID token is malformed") from None
-    issuer = trusted_issuers().get(issuer_name) if isinstance(issuer_name, str) else None
+    issuer = trusted.get(issuer_name) if isinstance(issuer_name, str) else None
     if issuer is None:
         raise Unauthenticated("the ID token comes from an issuer this service does not trust")
     try:

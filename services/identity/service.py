@@ -47,10 +47,11 @@ from services.common.schemas import (
 )
 from services.common.sealing import seal_json
 from services.common.sessions import ENDED, EndedSession, session_until
-from services.common.settings import Settings, secret_bytes
+from services.common.settings import Secret, Settings
+from services.common.settings_provider import SettingsProvider
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
-from services.common.tokens import CLOCK_SKEW_SECONDS, issue, signing_key_from_env, verified, verify
+from services.common.tokens import CLOCK_SKEW_SECONDS, issue, verified, verify
 from services.identity import enrolment, exceptions, external, login, rules, traits
 from services.identity.records import (
     Account,
@@ -72,13 +73,22 @@ from services.notify.client import NotifyClient
 class IdentityService(HealthMixin):
     name = "identity"
 
+    settings: Settings = SettingsProvider(
+        needs=(
+            Secret.TOKEN_SIGNING_KEY,
+            Secret.TOKEN_PUBLIC_KEYS,
+            Secret.LOGIN_CODE_KEY,
+            Secret.IDENTITY_MESSAGE_KEY,
+            Secret.BUS_PUBLIC_KEYS,
+        )
+    )
     store: IdentityRecords = StoreProvider(IdentityStore)
     notify: NotifyClient = ServiceRpc("notify")
     later: Callable[[Callable[[], object]], None] = AfterReply()
     clock: Clock = Clock()
 
     def _require_dev_login(self) -> Settings:
-        settings = Settings.from_env()
+        settings = self.settings
         if not settings.dev_login:
             raise exceptions.dev_login_disabled()
         return settings
@@ -170,7 +180,9 @@ class IdentityService(HealthMixin):
         """A signed token for a registered actor, without a login ceremony (development only)."""
         settings = self._require_dev_login()
         actor = self._actor_for(payload)
-        token = issue(actor, signing_key_from_env(), settings, self.clock.now())
+        token = issue(
+            actor, self.settings.signing_key(Secret.TOKEN_SIGNING_KEY), settings, self.clock.now()
+        )
         return AccessToken(access_token=token, expires_in=settings.token_ttl_seconds)
 
     def _actor_for(self, request: DevTokenRequest) -> Actor:
@@ -191,7 +203,7 @@ class IdentityService(HealthMixin):
     # Login
 
     def _login_code_key(self) -> bytes:
-        return secret_bytes("DMP_LOGIN_CODE_KEY")
+        return self.settings.key(Secret.LOGIN_CODE_KEY)
 
     def _limit(self, limit: login.RateLimit, key: str) -> None:
         now = self.clock.now()
@@ -199,7 +211,7 @@ class IdentityService(HealthMixin):
             raise TooManyRequests.retry_in(limit.retry_after(now))
 
     def _limit_address(self, client_address: str) -> None:
-        limit = login.logins_per_address(Settings.from_env().login_rate_per_address)
+        limit = login.logins_per_address(self.settings.login_rate_per_address)
         self._limit(limit, f"address:{client_address}")
 
     def _decoy(self, ins: str) -> Decoy:
@@ -270,7 +282,9 @@ class IdentityService(HealthMixin):
             **fields,
         }
         message = {
-            "sealed": seal_json(secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), plain, IDENTITY_MESSAGE)
+            "sealed": seal_json(
+                self.settings.key(Secret.IDENTITY_MESSAGE_KEY), plain, IDENTITY_MESSAGE
+            )
         }
         if defer:
             self.later(lambda: call_async(self.notify.deliver_identity_message, message))
@@ -363,7 +377,7 @@ class IdentityService(HealthMixin):
 
     def _holder(self, token: str, ins: str) -> Patient:
         """The patient record, if the token is the holder's own (contact details are theirs alone)."""
-        actor = verify(token)
+        actor = verify(token, self.settings)
         patient = self.store.patient_by_ins(require_ins(ins))
         if actor.kind is not ActorKind.PATIENT or patient is None or actor.id != patient.id:
             self.store.record_refusal(
@@ -408,7 +422,7 @@ class IdentityService(HealthMixin):
             EventType.CONTACT_CHANGED,
             self.name,
             now,
-            verify(token),
+            verify(token, self.settings),
             patient_id=patient.id,
             data={"channel": channel.value},
         )
@@ -453,8 +467,14 @@ class IdentityService(HealthMixin):
             self._end_session(presented.family, None, presented.patient_id, "refresh_replayed")
             raise Unauthenticated("this session was ended; log in again")
         actor = Actor(kind=ActorKind.PATIENT, id=presented.patient_id, ins=presented.ins)
-        settings = Settings.from_env()
-        token = issue(actor, signing_key_from_env(), settings, self.clock.now(), presented.family)
+        settings = self.settings
+        token = issue(
+            actor,
+            self.settings.signing_key(Secret.TOKEN_SIGNING_KEY),
+            settings,
+            self.clock.now(),
+            presented.family,
+        )
         access = AccessToken(access_token=token, expires_in=settings.token_ttl_seconds)
         return self._with_refresh(access, presented.patient_id, presented.ins, presented.family)
 
@@ -462,7 +482,7 @@ class IdentityService(HealthMixin):
     def logout(self, token: str, payload: LogoutRequest) -> dict[str, str]:
         """End the session: its refresh tokens and every access token issued in it stop working at once,
         everywhere."""
-        caller = verified(token)
+        caller = verified(token, self.settings)
         presented = None
         if payload.refresh_token:  # a patient's session: its refresh token goes too
             presented = self.store.refresh_token(login.refresh_digest(payload.refresh_token))
@@ -479,7 +499,7 @@ class IdentityService(HealthMixin):
     ) -> None:
         self.store.revoke_family(session_id)
         now = self.clock.now()
-        settings = Settings.from_env()
+        settings = self.settings
         ended = EndedSession(
             session_id, session_until(now, settings.token_ttl_seconds, CLOCK_SKEW_SECONDS)
         )
@@ -537,14 +557,16 @@ class IdentityService(HealthMixin):
         """Exchange an ID token from a trusted external issuer (Pro Santé Connect) for an access token."""
         self._limit_address(client_address)
         professional = self.store.professional(
-            external.rpps_from_id_token(payload.id_token, payload.nonce)
+            external.rpps_from_id_token(
+                self.settings.trusted_issuers, payload.id_token, payload.nonce
+            )
         )
         if professional is None:
             raise Unauthenticated("the professional named by the ID token is not registered here")
         return self._logged_in(rules.actor_of(professional), "external_oidc")
 
     def _logged_in(self, actor: Actor, method: str, session_id: str | None = None) -> AccessToken:
-        settings = Settings.from_env()
+        settings = self.settings
         now = self.clock.now()
         event = Event.of(
             EventType.LOGGED_IN,
@@ -555,7 +577,9 @@ class IdentityService(HealthMixin):
             data={"method": method},
         )
         self.store.record_login(event)
-        token = issue(actor, signing_key_from_env(), settings, now, session_id)
+        token = issue(
+            actor, self.settings.signing_key(Secret.TOKEN_SIGNING_KEY), settings, now, session_id
+        )
         return AccessToken(access_token=token, expires_in=settings.token_ttl_seconds)
 
     @rpc(callers=(OPERATORS,))
@@ -589,7 +613,7 @@ class IdentityService(HealthMixin):
     def check_patient_identity(self, token: str, payload: IdentityCheck) -> IdentityChecked:
         """A professional (or counter agent) checks the patient's identity traits (INS, family name, birth date)
         before anything of the dossier is shown. A mismatch answers exactly like an unknown INS."""
-        actor = verify(token)
+        actor = verify(token, self.settings)
         if actor.kind not in (ActorKind.PROFESSIONAL, ActorKind.COUNTER_AGENT):
             raise AccessDenied(
                 "only a professional or a counter agent checks a patient's identity traits",

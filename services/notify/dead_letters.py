@@ -19,7 +19,12 @@ def main() -> None:
     parser.add_argument("--replay", metavar="DELIVERY_ID")
     parser.add_argument("--limit", type=int, default=100)
     args = parser.parse_args()
-    with RpcClient(uri=Settings.from_env().amqp_uri, timeout=60) as cluster:
+    settings = Settings.load()
+    with RpcClient(
+        uri=settings.amqp_uri,
+        timeout=60,
+        reply_expiry_seconds=settings.rpc_reply_queue_expiry_seconds,
+    ) as cluster:
         if args.replay:
             print(cluster.notify.replay(args.replay)["status"])
             return

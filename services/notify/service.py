@@ -32,7 +32,8 @@ from services.common.schemas import (
     SealedIdentityMessage,
 )
 from services.common.sealing import ContentCorrupted, open_json
-from services.common.settings import Settings, secret_bytes
+from services.common.settings import Secret, Settings
+from services.common.settings_provider import SettingsProvider
 from services.common.store import StoreProvider
 from services.common.subscriptions import subscribe
 from services.common.validation import parse
@@ -65,6 +66,9 @@ TRANSIENT = (OSError, smtplib.SMTPException, RemoteError, RpcTimeout)  # worth a
 class NotifyService(HealthMixin):
     name = "notify"
 
+    settings: Settings = SettingsProvider(
+        needs=(Secret.IDENTITY_MESSAGE_KEY, Secret.TOKEN_PUBLIC_KEYS, Secret.BUS_PUBLIC_KEYS)
+    )
     store: NotifyRecords = StoreProvider(NotifyStore)
     identity: IdentityClient = ServiceRpc("identity")
     contacts: Contacts = ContactsProvider()
@@ -76,7 +80,7 @@ class NotifyService(HealthMixin):
         """Codes and security notices go out at once; codes are never stored here (nor in any event)."""
         try:
             opened = open_json(
-                secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), payload.sealed, IDENTITY_MESSAGE
+                self.settings.key(Secret.IDENTITY_MESSAGE_KEY), payload.sealed, IDENTITY_MESSAGE
             )
         except ContentCorrupted:
             raise InvalidInput("sealed: not a message sealed by identity for notify") from None
@@ -84,7 +88,7 @@ class NotifyService(HealthMixin):
         message = messages.identity_message(
             request.kind, request.code, request.valid_minutes, request.language
         )
-        settings = Settings.from_env()
+        settings = self.settings
         try:
             if request.channel == "sms":
                 sms.send(settings, request.to, message.body)
@@ -124,10 +128,10 @@ class NotifyService(HealthMixin):
                     Delivery.of_event(event, whom, professional_id, channel), self.clock.now()
                 )
                 if claim is not None:  # else this event was handled before (a redelivery)
-                    self._try(claim, Settings.from_env(), preferences)
+                    self._try(claim, self.settings, preferences)
 
     def _attempt(self, delivery_id: str) -> None:
-        settings = Settings.from_env()
+        settings = self.settings
         claim = self.store.claim(delivery_id, self.clock.now(), lease(settings))
         if claim is None:
             return  # someone else holds it, or it is done
@@ -232,7 +236,7 @@ class NotifyService(HealthMixin):
     def retry_due(self) -> dict[str, int]:
         """Try again the deliveries whose time came, and those whose holder died (lease expired), once
         what went out without the store hearing of it is recorded."""
-        settings = Settings.from_env()
+        settings = self.settings
         self._record_journal(settings)
         due = self.store.due(self.clock.now(), lease(settings))
         for delivery_id in due:
@@ -260,7 +264,7 @@ class NotifyService(HealthMixin):
             for channel in rules.channels(preferences):
                 claim = self.store.add_delivery(digest.delivery(channel), self.clock.now())
                 if claim is not None:
-                    self._try(claim, Settings.from_env(), preferences)
+                    self._try(claim, self.settings, preferences)
             self.store.drop_digest(digest)
         return {"digests": len(digests)}
 

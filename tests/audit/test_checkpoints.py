@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.audit import checkpoints
 from services.audit.records import Checkpoint, Head
@@ -16,15 +17,16 @@ HEADS = {"pat_1": Head(3, "a" * 64), "system": Head(7, "b" * 64)}
 
 
 @pytest.fixture
-def key(monkeypatch: pytest.MonkeyPatch) -> SigningKey:
-    key = SigningKey.generate("audit-unit")
-    monkeypatch.setenv("DMP_AUDIT_SIGNING_KEY", key.serialise())
-    monkeypatch.setenv("DMP_AUDIT_PUBLIC_KEYS", key.public())
-    return key
+def key() -> SigningKey:
+    return SigningKey.generate("audit-unit")
+
+
+def public(key: SigningKey) -> dict[str, Ed25519PublicKey]:
+    return {key.kid: key.private_key.public_key()}
 
 
 def test_a_checkpoint_signs_what_the_previous_version_signed(key: SigningKey) -> None:
-    signed = checkpoints.sign(HEADS, AT)
+    signed = checkpoints.sign(key, HEADS, AT)
     at_ms = int(AT.timestamp() * 1000)
     old_payload = json.dumps(
         {"heads": {"pat_1": [3, "a" * 64], "system": [7, "b" * 64]}, "at_ms": at_ms},
@@ -41,25 +43,25 @@ def test_a_checkpoints_moment_reads_back_to_the_millisecond_it_was_signed_at(at_
 
 
 def test_a_checkpoint_read_back_still_verifies_and_a_changed_one_does_not(key: SigningKey) -> None:
-    signed = checkpoints.sign(HEADS, AT)
+    signed = checkpoints.sign(key, HEADS, AT)
     read_back = Checkpoint(
         at=checkpoints.signed_at(checkpoints.signed_ms(signed.at)),
         heads=dict(signed.heads),
         kid=signed.kid,
         signature=signed.signature,
     )
-    assert checkpoints.signature_valid(read_back)
+    assert checkpoints.signature_valid(public(key), read_back)
     later = Checkpoint(
         at=signed.at + timedelta(milliseconds=1),
         heads=signed.heads,
         kid=signed.kid,
         signature=signed.signature,
     )
-    assert not checkpoints.signature_valid(later)
+    assert not checkpoints.signature_valid(public(key), later)
     unknown = Checkpoint(
         at=signed.at, heads=signed.heads, kid="another", signature=signed.signature
     )
-    assert not checkpoints.signature_valid(unknown)
+    assert not checkpoints.signature_valid(public(key), unknown)
 
 
 def test_a_badly_signed_checkpoint_is_reported_once() -> None:

@@ -17,6 +17,7 @@ from nameko import config
 
 from deploy.local.processes import free_port, port_answers, wait_for
 from services.common.errors import AccessDenied
+from services.common.settings import Settings
 from services.common.tokens import verify
 from tests.conftest import People
 from tests.journeys import (
@@ -59,7 +60,9 @@ def minor_with_parent(cluster: Any, people: People) -> tuple[str, str, str]:
 
 def declare_medecin_traitant(cluster: Any, doctor: str, ins: str, patient: str) -> None:
     """The one place these tests make a médecin traitant: the doctor proposes, the patient confirms."""
-    become_medecin_traitant(cluster, ins, patient, doctor, verify(doctor).id.removeprefix("rpps:"))
+    become_medecin_traitant(
+        cluster, ins, patient, doctor, verify(doctor, Settings.load()).id.removeprefix("rpps:")
+    )
 
 
 @pytest.fixture
@@ -319,4 +322,4 @@ def test_a_closed_or_deleted_dossier_still_shows_its_access_history_to_professio
 def verify_id(token: str) -> str:
     from services.common.tokens import verify
 
-    return verify(token).id
+    return verify(token, Settings.load()).id

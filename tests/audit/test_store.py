@@ -26,7 +26,7 @@ from services.common.events import ActorRef, Event, EventType
 from services.common.grants import Action, Grant
 from services.common.keys import SigningKey
 from services.common.outbox import OutboxRelay
-from services.common.settings import Settings
+from services.common.settings import PublicKeys, Secret, Settings
 from services.common.store import equal
 
 DOCTOR = ActorRef(kind="professional", id="rpps:10000000009", profession="10")
@@ -82,7 +82,7 @@ def on_the_store(environment: dict[str, str]) -> Iterator[Trail]:
     relay = OutboxRelay(
         database, AuditStore.outbox_collections, "amqp://unused", 1.0, "audit"
     )  # never started
-    store = AuditStore(database, relay, Settings.from_env())
+    store = AuditStore(database, relay, Settings.load())
 
     def alter(chain_name: str, seq: int) -> None:
         database.traces.update_one(
@@ -115,6 +115,14 @@ def trail(request: pytest.FixtureRequest) -> Iterator[Trail]:
         yield in_memory()
         return
     yield from on_the_store(request.getfixturevalue("environment"))
+
+
+def audit_key() -> SigningKey:
+    return Settings.load().signing_key(Secret.AUDIT_SIGNING_KEY)
+
+
+def audit_public_keys() -> PublicKeys:
+    return Settings.load().public_keys(Secret.AUDIT_PUBLIC_KEYS)
 
 
 @pytest.fixture
@@ -192,9 +200,9 @@ def test_a_whole_chain_rewritten_is_caught_by_the_checkpoint_signed_before(
 ) -> None:
     store, name = trail.store, patient()
     traced(store, name, 2)
-    store.add_checkpoint(checkpoints.sign(store.heads(), utcnow()))
+    store.add_checkpoint(checkpoints.sign(audit_key(), store.heads(), utcnow()))
     [signed] = store.checkpoints()
-    assert checkpoints.signature_valid(signed)
+    assert checkpoints.signature_valid(audit_public_keys(), signed)
     assert checkpoints.mismatches(signed, True, {}, store.hash_at) == []
     trail.rewrite(name)
     assert store.first_break(name)[0] is None  # every link recomputed: the chain alone looks whole
@@ -214,13 +222,15 @@ def test_checkpoints_read_back_oldest_first_and_one_per_millisecond(
     store = trail.store
     traced(store, patient(), 1)
     later, earlier = (
-        checkpoints.sign(store.heads(), START + timedelta(seconds=5)),
-        checkpoints.sign({}, START),
+        checkpoints.sign(audit_key(), store.heads(), START + timedelta(seconds=5)),
+        checkpoints.sign(audit_key(), {}, START),
     )
     store.add_checkpoint(later)
     store.add_checkpoint(earlier)
     assert store.checkpoints() == [earlier, later]
-    assert all(checkpoints.signature_valid(read) for read in store.checkpoints())
+    assert all(
+        checkpoints.signature_valid(audit_public_keys(), read) for read in store.checkpoints()
+    )
     with pytest.raises(DuplicateKeyError):
         store.add_checkpoint(Checkpoint(later.at, {}, later.kid, later.signature))
 

@@ -38,7 +38,7 @@ def store(environment: dict[str, str]) -> Iterator[tuple[AuditStore, Commands]]:
     relay = OutboxRelay(
         database, AuditStore.outbox_collections, "amqp://unused", 1.0, "audit"
     )  # never started
-    yield AuditStore(database, relay, Settings.from_env()), commands
+    yield AuditStore(database, relay, Settings.load()), commands
     client.drop_database(
         name
     )  # run on an operator's MongoDB too (make test-store): leave nothing there

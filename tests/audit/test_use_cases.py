@@ -21,6 +21,7 @@ from tests.audit.fakes import FakeDossier
 from tests.clocks import MORNING, SettableClock
 from tests.fakes import FakeConsent, Tokens
 from tests.identities import make_ins
+from tests.live_settings import live_settings
 
 PATIENT_ID = "pat_uc2"
 RPPS, OTHER_RPPS = "10000000009", "10000000017"
@@ -72,7 +73,12 @@ def audit(monkeypatch: pytest.MonkeyPatch) -> Audit:
     )
     consent.allow(PATIENT_ID, ins, Action.READ_HISTORY, PATIENT_ID)
     service = worker_factory(
-        AuditService, store=store, clock=clock, consent=consent, dossier=dossier
+        AuditService,
+        settings=live_settings(),
+        store=store,
+        clock=clock,
+        consent=consent,
+        dossier=dossier,
     )
     return Audit(service, store, clock, consent, dossier, tokens, ins)
 

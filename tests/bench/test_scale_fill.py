@@ -23,10 +23,10 @@ def test_a_store_grown_by_copies_reads_like_one_written_over_the_wire(
     data = tmp_path / "mongo"
     with devstore(data, tmp_path / "log") as uri:
         fill(uri, 20, 2)
-    replicate(data / f"{Settings.from_env().database_name('dossier')}.db", 20, 300, 2)
+    replicate(data / f"{Settings.load().database_name('dossier')}.db", 20, 300, 2)
     with devstore(data, tmp_path / "log") as uri:
         client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
-        database = client[Settings.from_env().database_name("dossier")]
+        database = client[Settings.load().database_name("dossier")]
         assert database.dossiers.count_documents({}) == 300
         assert len({d["_id"] for d in database.documents.find({}, {"_id": 1})}) == 600
         copy = database.dossiers.find_one({"ins": synthetic_ins(257)})
@@ -65,7 +65,7 @@ def test_traces_and_deliveries_grown_by_copies_land_in_their_own_chains(
     trails.replicate(data, 40, 300)
     with devstore(data, tmp_path / "log") as uri:
         client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
-        audit = client[Settings.from_env().database_name("audit")]
+        audit = client[Settings.load().database_name("audit")]
         assert (
             audit.traces.count_documents({}) == 300 and audit.chain_heads.count_documents({}) == 15
         )
@@ -81,7 +81,7 @@ def test_traces_and_deliveries_grown_by_copies_land_in_their_own_chains(
         # the seed's chains are whole, as audit would write them
         seed = list(audit.traces.find({"chain": "pat_gen000000001"}).sort("seq", 1))
         assert first_break("pat_gen000000001", seed)[0] is None
-        notify = client[Settings.from_env().database_name("notify")]
+        notify = client[Settings.load().database_name("notify")]
         assert notify.deliveries.count_documents({}) == 300
         copy = notify.deliveries.find_one({"_id": "evt_gen0000000257:patient:email"})
         assert (

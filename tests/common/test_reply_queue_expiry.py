@@ -46,10 +46,15 @@ def queue_exists(name: str) -> bool:
 
 
 def test_item11_reply_queue_expiry_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings.from_env().rpc_reply_queue_expiry_seconds == 300  # nameko's own default
+    assert Settings.load().rpc_reply_queue_expiry_seconds == 300  # nameko's own default
     monkeypatch.setenv("DMP_RPC_REPLY_QUEUE_EXPIRY_SECONDS", "7")
-    assert Settings.from_env().rpc_reply_queue_expiry_seconds == 7
-    client = RpcClient(uri="pyamqp://guest:guest@127.0.0.1:5672/", timeout=1)
+    settings = Settings.load()
+    assert settings.rpc_reply_queue_expiry_seconds == 7
+    client = RpcClient(
+        uri="pyamqp://guest:guest@127.0.0.1:5672/",
+        timeout=1,
+        reply_expiry_seconds=settings.rpc_reply_queue_expiry_seconds,
+    )
     assert client.reply_listener.queue.queue_arguments["x-expires"] == 7000
 
 
@@ -60,7 +65,11 @@ def test_item11_a_client_idle_past_the_reply_queue_expiry_answers_the_next_calls
     parts = urlsplit(config["AMQP_URI"])
     proxy = TcpProxy(parts.port or 5672)
     proxy.start()
-    client = RpcClient(uri=config["AMQP_URI"], timeout=10)
+    client = RpcClient(
+        uri=config["AMQP_URI"],
+        timeout=10,
+        reply_expiry_seconds=Settings.load().rpc_reply_queue_expiry_seconds,
+    )
     # the reply connection goes through a proxy the test cuts, as the broker drops an idle connection
     # (no heartbeat went out); the publisher's own connection, without heartbeat, stays up, as it does
     client.reply_listener.amqp_uri = urlunsplit(

@@ -8,8 +8,9 @@ PROBE = """
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from nameko_opentelemetry import NamekoInstrumentor
+from services.common.settings import Settings
 from services.common.tracing import setup_tracing
-traced = setup_tracing("probe")
+traced = setup_tracing("probe", Settings.load().otlp_endpoint)
 sdk = isinstance(trace.get_tracer_provider(), TracerProvider)
 print(traced, sdk, NamekoInstrumentor().is_instrumented_by_opentelemetry)
 """

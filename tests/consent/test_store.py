@@ -60,7 +60,7 @@ def opened(database: Database[dict[str, Any]]) -> ConsentStore:
     relay = OutboxRelay(
         database, ConsentStore.outbox_collections, "amqp://unused", 1.0, "consent"
     )  # not started
-    return ConsentStore(database, relay, Settings.from_env())
+    return ConsentStore(database, relay, Settings.load())
 
 
 def recorded(

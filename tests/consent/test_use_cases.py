@@ -15,14 +15,15 @@ from nameko.testing.services import worker_factory
 from services.common.actors import Actor, ActorKind, Role
 from services.common.errors import AccessDenied, Conflict, DmpError, InvalidInput, NotFound
 from services.common.events import Event, EventType, Outcome
-from services.common.settings import Settings
-from services.common.tokens import issue, signing_key_from_env
+from services.common.settings import Secret, Settings
+from services.common.tokens import issue
 from services.consent.memory import MemoryConsentStore
 from services.consent.service import ConsentService
 from services.consent.store import ms
 from tests.clocks import SettableClock
 from tests.consent.fakes import FakeIdentity
 from tests.identities import make_ins, make_rpps
+from tests.live_settings import live_settings
 
 KEYS = ("DMP_TOKEN_SIGNING_KEY", "DMP_TOKEN_PUBLIC_KEYS")
 REASON = "unconscious patient, brought in by the SAMU"
@@ -36,7 +37,12 @@ class Consent:
     identity: FakeIdentity
 
     def token(self, actor: Actor) -> str:
-        return issue(actor, signing_key_from_env(), Settings.from_env(), self.clock.now())
+        return issue(
+            actor,
+            Settings.load().signing_key(Secret.TOKEN_SIGNING_KEY),
+            Settings.load(),
+            self.clock.now(),
+        )
 
     def patient(self, born: date = date(1980, 1, 15)) -> tuple[str, Actor]:
         ins = make_ins(born=born)
@@ -70,7 +76,12 @@ def consent(monkeypatch: pytest.MonkeyPatch, secrets: dict[str, str]) -> Consent
         monkeypatch.setenv(name, secrets[name])
     store, clock, identity = MemoryConsentStore(), SettableClock(), FakeIdentity()
     service = worker_factory(
-        ConsentService, store=store, clock=clock, identity=identity, patient_ids={}
+        ConsentService,
+        configured=live_settings(),
+        store=store,
+        clock=clock,
+        identity=identity,
+        patient_ids={},
     )
     return Consent(service, store, clock, identity)
 

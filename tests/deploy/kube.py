@@ -173,7 +173,7 @@ def _called_name(node: ast.Call) -> str | None:
 
 def environment_readers(trees: dict[Path, ast.Module]) -> set[str]:
     """Functions that read the variable named by their first parameter, directly or through another
-    such function (e.g. settings.required, settings._int, settings.secret_bytes), to a fixed point."""
+    such function (a helper around os.environ.get), to a fixed point."""
     functions = [
         node
         for tree in trees.values()
@@ -205,7 +205,8 @@ def environment_readers(trees: dict[Path, ast.Module]) -> set[str]:
 
 
 def variables_read(source_root: Path) -> dict[str, set[Path]]:
-    """Every environment variable read under `source_root` (a literal name), and the files reading it."""
+    """Every environment variable read under `source_root` (a literal name, or a settings field's alias),
+    and the files reading it."""
     trees = {
         path: ast.parse(path.read_text(), filename=str(path))
         for path in sorted(source_root.rglob("*.py"))
@@ -222,6 +223,18 @@ def variables_read(source_root: Path) -> dict[str, set[Path]]:
                 and node.args
             ):
                 argument = node.args[0]
+            if argument is None:
+                argument = _settings_field(node)
             if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
                 found.setdefault(argument.value, set()).add(path)
     return found
+
+
+def _settings_field(node: ast.AST) -> ast.expr | None:
+    """The variable of a pydantic-settings field, `Field(..., validation_alias="NAME")`
+    (services/common/settings.py)."""
+    if isinstance(node, ast.Call) and _called_name(node) == "Field":
+        for keyword in node.keywords:
+            if keyword.arg == "validation_alias":
+                return keyword.value
+    return None

@@ -21,7 +21,9 @@ from services.common.broker_admin import password_variable
 from services.common.bus import principals
 from services.common.devsecrets import SIGNERS
 from services.common.draining import DRAIN_SECONDS
-from services.common.launcher import SERVICES
+from services.common.launcher import SERVICES, service_class
+from services.common.settings import GATEWAY_ONLY, SECRETS, Secret
+from services.common.settings_provider import SettingsProvider
 from tests.deploy.kube import (
     KUBERNETES_VERSION,
     OVERLAYS,
@@ -275,12 +277,25 @@ def test_the_environment_variables_are_found_in_the_code() -> None:
 def test_the_collector_follows_helpers_that_read_the_environment(tmp_path: Path) -> None:
     (tmp_path / "module.py").write_text(
         "import os\n"
+        "from pydantic import Field\n"
+        "class S:\n    e: str = Field('', validation_alias='BY_SETTINGS')\n    f: str = Field('', alias='x')\n"
         "def fetch(name, default=''):\n    return os.environ.get(name, default)\n"
         "def strict(name):\n    return fetch(name) or 1 / 0\n"
         "def label(name, text):\n    return name + text\n"
         "A = strict('VIA_HELPER')\nB = os.environ['BY_INDEX']\nC = os.getenv('BY_GETENV')\nD = label('NOT_READ', 'x')\n"
     )
-    assert set(variables_read(tmp_path)) == {"VIA_HELPER", "BY_INDEX", "BY_GETENV"}
+    assert set(variables_read(tmp_path)) == {"VIA_HELPER", "BY_INDEX", "BY_GETENV", "BY_SETTINGS"}
+
+
+def declared_needs(package: str) -> set[Secret]:
+    """The secrets a service's SettingsProvider says it cannot start without."""
+    service = service_class(package)
+    return {
+        secret
+        for provider in vars(service).values()
+        if isinstance(provider, SettingsProvider)
+        for secret in provider.needs
+    }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -304,17 +319,21 @@ def test_every_environment_variable_the_code_reads_is_set_by_the_manifests(overl
                     f"the {package} Deployment does not set it"
                 )
     # Every setting of services/common/settings.py (read at start by every process) reaches every one.
+    # Secrets reach only the processes that use them; the gateway's own settings, the gateway.
     settings = {name for name, paths in read.items() if any(p.name == "settings.py" for p in paths)}
-    secrets = {
-        "AMQP_URI",
-        "MONGO_URI",
-        "SMTP_USERNAME",
-        "SMTP_PASSWORD",
-        "SMS_USERNAME",
-        "SMS_PASSWORD",
-    }
+    assert GATEWAY_ONLY | {"DMP_MASTER_KEY", "DMP_TOKEN_SIGNING_KEY"} <= settings
+    missing = sorted(GATEWAY_ONLY - set_by["gateway"])
+    assert not missing, f"{overlay}: the gateway falls back to developer defaults for {missing}"
+    # The secrets a service declares it needs (it refuses to start without them) are set on its Deployment.
+    for package in SERVICE_PACKAGES:
+        needs = {secret.value for secret in declared_needs(package)}
+        assert needs, f"{package} declares none of the secrets it needs"
+        missing = sorted(needs - set_by[package])
+        assert not missing, (
+            f"{overlay}: {package} needs {missing}, which its Deployment does not set"
+        )
     for deployment, names in set_by.items():
-        missing = sorted(settings - secrets - names)
+        missing = sorted(settings - SECRETS - GATEWAY_ONLY - names)
         assert not missing, (
             f"{overlay}: {deployment} falls back to developer defaults for {missing}"
         )

@@ -11,6 +11,7 @@ from services.common.actors import ActorKind
 from services.common.codes import CATEGORIES
 from services.common.grants import Action, Grant
 from services.common.rulebook import explain
+from services.common.settings import Settings
 from services.common.tokens import verify
 
 HIDDEN_FROM = {
@@ -33,7 +34,7 @@ class FakeConsent:
     refused: dict[str, str] = field(default_factory=dict)  # actor id -> the rule refusing them
 
     def grant(self, token: str, ins: str, action: str) -> dict[str, Any]:
-        actor = verify(token)
+        actor = verify(token, Settings.load())
         classes = self.rows.get(actor.id, tuple(CATEGORIES))
         rule = self.refused.get(actor.id)
         if actor.kind is ActorKind.PATIENT:
@@ -55,7 +56,7 @@ class FakeConsent:
         )
 
     def grant_for_any_patient(self, token: str, action: str) -> dict[str, Any]:
-        actor = verify(token)
+        actor = verify(token, Settings.load())
         allowed = actor.kind is ActorKind.SYSTEM and actor.id not in self.refused
         rule = "R-FEED-WRITES" if allowed else self.refused.get(actor.id, "R-DENY-DEFAULT")
         return self._grant(Action(action), rule, allowed, None, ("60",), actor.kind)

@@ -52,7 +52,7 @@ def store(environment: dict[str, str]) -> Iterator[DossierStore]:
     DossierStore.prepare(database)
     relay = OutboxRelay(database, DossierStore.outbox_collections, "amqp://unused", 1.0, "dossier")
     database.documents.insert_one({**RECORD, "_version": 0})  # as insert_with_events writes it
-    yield DossierStore(database, relay, Settings.from_env())
+    yield DossierStore(database, relay, Settings.load())
     client.drop_database(name)
     client.close()
 

@@ -1,7 +1,6 @@
 """The personal space's versions, sealed with the dossier's key: what is written opens again, only as the
 version it was written as."""
 
-import base64
 import os
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,9 +15,11 @@ from services.dossier.records import Dossier, Status
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
+MASTERS = (os.urandom(32),)
+
+
 @pytest.fixture
-def dossier(monkeypatch: pytest.MonkeyPatch) -> Dossier:
-    monkeypatch.setenv("DMP_MASTER_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
+def dossier() -> Dossier:
     return Dossier(
         id="dos_1",
         ins="1850775123456",
@@ -28,14 +29,16 @@ def dossier(monkeypatch: pytest.MonkeyPatch) -> Dossier:
         opened_by={"kind": "patient", "id": "pat_1"},
         channel="patient_online",
         consent_recorded_by="pat_1",
-        key=crypto.new_key("dos_1"),
+        key=crypto.new_key(MASTERS, "dos_1"),
     )
 
 
 def test_a_sealed_version_opens_as_it_was_written(dossier: Dossier) -> None:
     content = PersonalSpace(allergies=[Allergy(substance="Latex")])
-    written = personal_space.sealed(dossier, content, 2, NOW, {"kind": "patient", "id": "pat_1"})
-    assert personal_space.opened(dossier, written) == {
+    written = personal_space.sealed(
+        MASTERS, dossier, content, 2, NOW, {"kind": "patient", "id": "pat_1"}
+    )
+    assert personal_space.opened(MASTERS, dossier, written) == {
         "content": content.model_dump(mode="json"),
         "version": 2,
         "updated_at": NOW.isoformat(),
@@ -44,7 +47,7 @@ def test_a_sealed_version_opens_as_it_was_written(dossier: Dossier) -> None:
 
 
 def test_before_the_first_version_the_space_is_empty(dossier: Dossier) -> None:
-    assert personal_space.opened(dossier, None) == {
+    assert personal_space.opened(MASTERS, dossier, None) == {
         "content": PersonalSpace().model_dump(mode="json"),
         "version": 0,
     }
@@ -52,7 +55,7 @@ def test_before_the_first_version_the_space_is_empty(dossier: Dossier) -> None:
 
 def test_a_version_passed_off_as_another_does_not_open(dossier: Dossier) -> None:
     written = personal_space.sealed(
-        dossier, PersonalSpace(), 2, NOW, {"kind": "patient", "id": "pat_1"}
+        MASTERS, dossier, PersonalSpace(), 2, NOW, {"kind": "patient", "id": "pat_1"}
     )
     with pytest.raises(sealing.ContentCorrupted):
-        personal_space.content(dossier, replace(written, version=3))
+        personal_space.content(MASTERS, dossier, replace(written, version=3))

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from services.common.errors import AccessDenied, Conflict, InvalidInput
+from services.common.settings import Settings
 from services.common.tokens import verify
 from tests.conftest import People
 from tests.journeys import Deposit, eventually, submission
@@ -36,7 +37,9 @@ def test_refused_reopenings_by_pharmacists_are_in_the_history(
 def test_a_transition_the_state_refuses_is_traced(cluster: Any, deposit: Deposit) -> None:
     with pytest.raises(Conflict):
         cluster.dossier.reopen(deposit.patient, deposit.ins)  # it is open
-    traced = eventually(lambda: refusals(cluster, deposit, verify(deposit.patient).id))
+    traced = eventually(
+        lambda: refusals(cluster, deposit, verify(deposit.patient, Settings.load()).id)
+    )
     assert traced[0]["rule"] == "R-STATE-CONFLICT"
 
 

@@ -1,6 +1,7 @@
 """dossier over the real broker and store: opening, deposit, search, read, refusals."""
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -117,9 +118,14 @@ def test_bad_submission_names_the_field_and_stores_nothing(
 
 
 def test_oversized_document_is_refused(
-    cluster: Any, people: People, opened: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    cluster: Any,
+    people: People,
+    opened: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    restart_settings: Callable[[], None],
 ) -> None:
     monkeypatch.setenv("DMP_MAX_DOCUMENT_BYTES", "1000")
+    restart_settings()
     ins, patient = opened
     _, doctor = people.professional()
     cluster.consent.record_consent(doctor, ins)

@@ -59,7 +59,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[DossierRecords]:
     relay = OutboxRelay(
         database, DossierStore.outbox_collections, "amqp://unused", 1.0, "dossier"
     )  # not started: what it would publish stays in the documents
-    yield DossierStore(database, relay, Settings.from_env())
+    yield DossierStore(database, relay, Settings.load())
     client.drop_database(name)
     client.close()
 

@@ -20,14 +20,15 @@ from services.common.actors import Actor, ActorKind
 from services.common.clock import utcnow
 from services.common.errors import AccessDenied, Conflict, DmpError, InvalidInput, NotFound
 from services.common.events import EventType
-from services.common.settings import Settings
-from services.common.tokens import issue, signing_key_from_env
+from services.common.settings import Secret, Settings
+from services.common.tokens import issue
 from services.dossier.memory import MemoryDossierStore
 from services.dossier.records import DocumentStatus
 from services.dossier.service import DossierService
 from tests.clocks import SettableClock
 from tests.dossier.fakes import FakeConsent
 from tests.identities import make_ins, make_rpps
+from tests.live_settings import live_settings
 
 RANDOM = random.Random(20)
 INS, OTHER_INS = make_ins(RANDOM), make_ins(RANDOM)
@@ -46,7 +47,9 @@ def keys(secrets: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def token(actor: Actor) -> str:
-    return issue(actor, signing_key_from_env(), Settings.from_env(), utcnow())
+    return issue(
+        actor, Settings.load().signing_key(Secret.TOKEN_SIGNING_KEY), Settings.load(), utcnow()
+    )
 
 
 def professional(profession: str = "10", organisation: str | None = None) -> Actor:
@@ -77,7 +80,11 @@ class Dossiers:
     def __getattr__(self, method: str) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             worker = worker_factory(
-                DossierService, store=self.store, consent=self.consent, clock=self.clock
+                DossierService,
+                settings=live_settings(),
+                store=self.store,
+                consent=self.consent,
+                clock=self.clock,
             )
             try:
                 return getattr(worker, method)(*args, **kwargs)

@@ -55,7 +55,7 @@ class Gateway:
     key: SigningKey
 
     def token(self, actor: Actor) -> str:
-        return issue(actor, self.key, Settings.from_env(), utcnow())
+        return issue(actor, self.key, Settings.load(), utcnow())
 
     def bearer(self, actor: Actor) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(actor)}", "X-Request-ID": "req-1"}

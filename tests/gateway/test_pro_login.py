@@ -12,6 +12,7 @@ import jwt
 import pytest
 
 from deploy.local.oidc import Provider, s256
+from services.common.settings import Settings
 from services.gateway.pages import oidc
 from tests.identities import make_rpps
 
@@ -32,7 +33,7 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
 def login_at(provider: Provider, rpps: str) -> tuple[oidc.Flow, dict[str, str]]:
     """Start a login and log in at the provider: the flow and the provider's answer (the callback's query)."""
     flow = oidc.Flow.start(provider.url, CALLBACK, oidc.now())
-    url = oidc.authorization_url(oidc.login_issuer(), flow)
+    url = oidc.authorization_url(oidc.login_issuer(Settings.load()), flow)
     asked = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
     assert httpx.get(url).status_code == 200
     answer = httpx.post(url.split("?")[0], data={**asked, "rpps": rpps})
@@ -49,7 +50,7 @@ def test_the_authorization_request_carries_pkce_s256_state_and_nonce(provider: P
     asked = {
         k: v[0]
         for k, v in parse_qs(
-            urlparse(oidc.authorization_url(oidc.login_issuer(), flow)).query
+            urlparse(oidc.authorization_url(oidc.login_issuer(Settings.load()), flow)).query
         ).items()
     }
     assert asked["code_challenge_method"] == "S256" and asked["code_challenge"] == s256(
@@ -69,7 +70,9 @@ def test_the_authorization_request_carries_pkce_s256_state_and_nonce(provider: P
 def test_the_right_answer_gives_an_id_token_carrying_the_nonce(provider: Provider) -> None:
     rpps = make_rpps()
     flow, answer = login_at(provider, rpps)
-    id_token = oidc.exchange(oidc.login_issuer(), flow, oidc.check_answer(flow, answer))
+    id_token = oidc.exchange(
+        Settings.load(), oidc.login_issuer(Settings.load()), flow, oidc.check_answer(flow, answer)
+    )
     published = httpx.get(f"{provider.url}/jwks").json()
     assert [key["kid"] for key in published["keys"]] == [jwt.get_unverified_header(id_token)["kid"]]
     decoded = jwt.decode(id_token, options={"verify_signature": False})
@@ -97,9 +100,9 @@ def test_an_answer_naming_another_issuer_is_refused(provider: Provider) -> None:
 def test_a_replayed_code_is_refused(provider: Provider) -> None:
     flow, answer = login_at(provider, make_rpps())
     code = oidc.check_answer(flow, answer)
-    oidc.exchange(oidc.login_issuer(), flow, code)
+    oidc.exchange(Settings.load(), oidc.login_issuer(Settings.load()), flow, code)
     with pytest.raises(oidc.LoginRefused) as refused:
-        oidc.exchange(oidc.login_issuer(), flow, code)
+        oidc.exchange(Settings.load(), oidc.login_issuer(Settings.load()), flow, code)
     assert reason(refused) == "code" and "already used" in refused.value.detail
 
 
@@ -109,7 +112,12 @@ def test_a_wrong_code_verifier_is_refused(provider: Provider) -> None:
         flow.issuer, flow.state, flow.nonce, "x" * 64, flow.redirect_uri, flow.started
     )
     with pytest.raises(oidc.LoginRefused) as refused:
-        oidc.exchange(oidc.login_issuer(), forged, oidc.check_answer(flow, answer))
+        oidc.exchange(
+            Settings.load(),
+            oidc.login_issuer(Settings.load()),
+            forged,
+            oidc.check_answer(flow, answer),
+        )
     assert reason(refused) == "code" and "code_verifier" in refused.value.detail
 
 
@@ -119,7 +127,12 @@ def test_a_code_for_another_redirect_uri_is_refused(provider: Provider) -> None:
         flow.issuer, flow.state, flow.nonce, flow.verifier, "http://127.0.0.1/x", flow.started
     )
     with pytest.raises(oidc.LoginRefused) as refused:
-        oidc.exchange(oidc.login_issuer(), elsewhere, oidc.check_answer(flow, answer))
+        oidc.exchange(
+            Settings.load(),
+            oidc.login_issuer(Settings.load()),
+            elsewhere,
+            oidc.check_answer(flow, answer),
+        )
     assert reason(refused) == "code"
 
 
@@ -153,7 +166,7 @@ def test_a_login_issuer_that_is_not_trusted_is_refused(
 ) -> None:
     monkeypatch.setenv("DMP_PRO_OIDC_ISSUER", "https://untrusted.example")
     with pytest.raises(oidc.LoginRefused) as refused:
-        oidc.login_issuer()
+        oidc.login_issuer(Settings.load())
     assert reason(refused) == "misconfigured"
 
 
@@ -187,7 +200,7 @@ def test_the_provider_refuses_an_authorization_request_without_pkce_or_state(
     asked = {
         k: v[0]
         for k, v in parse_qs(
-            urlparse(oidc.authorization_url(oidc.login_issuer(), flow)).query
+            urlparse(oidc.authorization_url(oidc.login_issuer(Settings.load()), flow)).query
         ).items()
     }
     answer = httpx.get(f"{provider.url}/authorize", params={**asked, **change})

@@ -17,6 +17,7 @@ from services.common.settings import Settings
 from services.common.signatures import SIGNING_KEY, signing_variable
 from services.common.tokens import Verified, issue, received_by, verified, verify
 from services.gateway import auth, rpc
+from services.gateway.app_settings import keep
 from tests.gateway.conftest import INS, PATIENT, Calls, Gateway
 
 STATUS = {"dossier_id": "dos_1", "status": "open", "opened_at": "2026-11-20T09:30:00Z"}
@@ -27,7 +28,7 @@ def test_a_requests_token_is_verified_once_for_the_rate_limit_and_the_route(
 ) -> None:
     checked: list[str] = []
 
-    def counted(token: object, settings: Settings | None = None) -> Verified:
+    def counted(token: object, settings: Settings) -> Verified:
         checked.append(str(token))
         return verified(token, settings)
 
@@ -46,9 +47,12 @@ def test_the_service_called_gets_a_credential_minted_from_the_requests_one_verif
     ]  # the gateway's own cluster, over fake services
     dossier = Calls(status=STATUS)
     monkeypatch.setattr(
-        rpc, "services", lambda: OnwardCluster(SimpleNamespace(dossier=dossier), "gateway")
+        rpc,
+        "services",
+        lambda: OnwardCluster(SimpleNamespace(dossier=dossier), "gateway", Settings.load()),
     )
     monkeypatch.setenv(SIGNING_KEY, secrets[signing_variable("gateway")])
+    keep(gateway.app, Settings.load())  # the gateway as started with its signing key
     decoded: list[str] = []
     decode = jwt.decode
 
@@ -62,7 +66,7 @@ def test_the_service_called_gets_a_credential_minted_from_the_requests_one_verif
     assert len(decoded) == 1  # the access token's signature, once: not again to mint the credential
     ((_, (handed, _)),) = dossier.calls
     with received_by("dossier"):
-        assert verify(handed) == PATIENT
+        assert verify(handed, Settings.load()) == PATIENT
 
 
 def test_a_request_without_a_token_is_401_with_the_bearer_challenge(gateway: Gateway) -> None:
@@ -75,9 +79,9 @@ def test_a_forged_token_is_refused_and_the_refusal_traced_with_the_route_templat
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     traced: list[Event] = []
-    monkeypatch.setattr(auth, "trace_refusal", traced.append)
+    monkeypatch.setattr(auth, "trace_refusal", lambda settings, event: traced.append(event))
     forger = SigningKey.generate(gateway.key.kid)  # the right key id, another key
-    forged = issue(PATIENT, forger, Settings.from_env(), utcnow())
+    forged = issue(PATIENT, forger, Settings.load(), utcnow())
     answer = gateway.client.get(
         f"/api/v1/patients/{INS}/dossier", headers={"Authorization": f"Bearer {forged}"}
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from services.common.schemas import IDENTITY_MESSAGE
 from services.common.sealing import open_json
-from services.common.settings import secret_bytes
+from services.common.settings import Secret, Settings
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class _Deliver:
 
     def call_async(self, payload: dict[str, Any]) -> None:
         plain = open_json(
-            secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), payload["sealed"], IDENTITY_MESSAGE
+            Settings.load().key(Secret.IDENTITY_MESSAGE_KEY), payload["sealed"], IDENTITY_MESSAGE
         )
         code = plain.get("code")
         self.sent.append(

@@ -2,12 +2,13 @@
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from services.common.errors import AccessDenied, Unauthenticated
+from services.common.settings import Settings
 from services.common.tokens import verify
 from tests.identities import make_rpps
 from tests.oidc import Issuer
@@ -16,9 +17,12 @@ ADDRESS = "192.0.2.20"
 
 
 @pytest.fixture
-def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Issuer]:
+def issuer(
+    monkeypatch: pytest.MonkeyPatch, restart_settings: Callable[[], None]
+) -> Iterator[Issuer]:
     issuer = Issuer()
     monkeypatch.setenv("DMP_TRUSTED_ISSUERS", json.dumps([issuer.config]))
+    restart_settings()
     yield issuer
     issuer.close()
 
@@ -42,7 +46,7 @@ def login(cluster: Any, id_token: str) -> str:
 def test_id_token_of_a_trusted_issuer_gives_our_access_token(
     cluster: Any, issuer: Issuer, rpps: str
 ) -> None:
-    actor = verify(login(cluster, issuer.id_token(rpps)))
+    actor = verify(login(cluster, issuer.id_token(rpps)), Settings.load())
     assert actor.rpps == rpps and actor.profession == "60"
 
 
@@ -100,7 +104,7 @@ def test_a_web_login_accepts_only_the_id_token_carrying_its_nonce(
     accepted = cluster.identity.login_with_external(
         {"id_token": issuer.id_token(rpps, nonce=nonce), "nonce": nonce}, ADDRESS
     )
-    assert verify(accepted["access_token"]).rpps == rpps
+    assert verify(accepted["access_token"], Settings.load()).rpps == rpps
     for other in (issuer.id_token(rpps, nonce="n-another-one-000000"), issuer.id_token(rpps)):
         with pytest.raises(Unauthenticated, match="nonce differs"):
             cluster.identity.login_with_external({"id_token": other, "nonce": nonce}, ADDRESS)

@@ -2,6 +2,7 @@
 professionals, with every refusal a user or an attacker would meet."""
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from services.common.clock import utcnow
 from services.common.errors import AccessDenied, TooManyRequests, Unauthenticated
+from services.common.settings import Settings
 from services.common.tokens import verify
 from tests.conftest import service_database
 from tests.identities import Card, make_ins, make_rpps, registration
@@ -44,7 +46,7 @@ def test_patient_logs_in_with_the_code_received_by_email(
     patients = service_database(environment, "identity").patients
     assert "email_verified" not in (patients.find_one({"ins": ins}) or {})
     token = cluster.identity.login_with_code({"ins": ins, "code": code}, ADDRESS)
-    actor = verify(token["access_token"])
+    actor = verify(token["access_token"], Settings.load())
     assert actor.ins == ins and actor.kind == "patient"
     assert (patients.find_one({"ins": ins}) or {})["email_verified"]["at"] <= utcnow()
 
@@ -126,9 +128,10 @@ def test_requests_are_rate_limited_per_patient_known_or_not(cluster: Any) -> Non
 
 
 def test_requests_are_rate_limited_per_client_address(
-    cluster: Any, monkeypatch: pytest.MonkeyPatch
+    cluster: Any, monkeypatch: pytest.MonkeyPatch, restart_settings: Callable[[], None]
 ) -> None:
     monkeypatch.setenv("DMP_LOGIN_RATE_PER_ADDRESS", "30")
+    restart_settings()
     for _ in range(30):
         request_code(cluster, make_ins(), address="203.0.113.7")
     with pytest.raises(TooManyRequests):
@@ -154,7 +157,8 @@ def test_first_access_code_is_sent_when_the_dossier_opens(
     [code] = codes(smtp_server, email, 1)
     assert (
         verify(
-            cluster.identity.login_with_code({"ins": ins, "code": code}, ADDRESS)["access_token"]
+            cluster.identity.login_with_code({"ins": ins, "code": code}, ADDRESS)["access_token"],
+            Settings.load(),
         ).ins
         == ins
     )
@@ -191,7 +195,7 @@ def test_professional_logs_in_by_signing_the_challenge(
     cluster: Any, professional: tuple[str, Card]
 ) -> None:
     rpps, card = professional
-    actor = verify(card_login(cluster, rpps, card))
+    actor = verify(card_login(cluster, rpps, card), Settings.load())
     assert actor.rpps == rpps and actor.profession == "10"
 
 
@@ -229,7 +233,7 @@ def test_suspended_professional_cannot_log_in(cluster: Any, professional: tuple[
         card_login(cluster, rpps, card)
     assert error.value.details == [{"rule": "R-SUSPENDED"}]
     cluster.identity.set_status(f"rpps:{rpps}", "active")
-    assert verify(card_login(cluster, rpps, card)).rpps == rpps
+    assert verify(card_login(cluster, rpps, card), Settings.load()).rpps == rpps
 
 
 def test_logins_are_traced(
@@ -255,7 +259,9 @@ def test_refresh_gives_a_new_access_token_and_rotates(cluster: Any, smtp_server:
     session = logged_in_patient(cluster, smtp_server)
     assert session["refresh_expires_in"] == 12 * 3600
     renewed = cluster.identity.refresh({"refresh_token": session["refresh_token"]}, ADDRESS)
-    assert verify(renewed["access_token"]) == verify(session["access_token"])
+    assert verify(renewed["access_token"], Settings.load()) == verify(
+        session["access_token"], Settings.load()
+    )
     assert renewed["refresh_token"] != session["refresh_token"]
     cluster.identity.refresh({"refresh_token": renewed["refresh_token"]}, ADDRESS)
 

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from services.common.errors import AccessDenied, InvalidInput, Unauthenticated
+from services.common.settings import Settings
 from services.common.tokens import verify
 from tests.conftest import People
 from tests.identities import Card
@@ -46,7 +47,7 @@ def feed(cluster: Any) -> str:
 
 
 def test_counter_agent_token_is_its_own_kind(agent: str) -> None:
-    actor = verify(agent)
+    actor = verify(agent, Settings.load())
     assert actor.kind == "counter_agent" and actor.organisation == "751"
 
 

@@ -1,10 +1,12 @@
 """identity over the real broker and store: enrolment, tokens and their refusals."""
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from services.common.errors import AccessDenied, Conflict, InvalidInput, NotFound
+from services.common.settings import Settings
 from services.common.tokens import verify
 from tests.conftest import People
 from tests.identities import make_ins, make_rpps, registration
@@ -15,13 +17,13 @@ def test_registered_patient_gets_a_token_that_verifies_as_them(cluster: Any) -> 
     ins = details["ins"]
     patient_id = cluster.identity.register_patient(details)["patient_id"]
     token = cluster.identity.issue_dev_token({"kind": "patient", "ins": ins})
-    actor = verify(token["access_token"])
+    actor = verify(token["access_token"], Settings.load())
     assert actor.id == patient_id and actor.ins == ins and token["expires_in"] == 900
 
 
 def test_professional_token_carries_rpps_and_profession(cluster: Any, people: People) -> None:
     rpps, token = people.professional("21")
-    actor = verify(token)
+    actor = verify(token, Settings.load())
     assert actor.rpps == rpps and actor.profession == "21" and actor.id == f"rpps:{rpps}"
 
 
@@ -91,7 +93,8 @@ def test_professional_token_carries_organisation_and_regulator_role(cluster: Any
         }
     )
     actor = verify(
-        cluster.identity.issue_dev_token({"kind": "professional", "rpps": rpps})["access_token"]
+        cluster.identity.issue_dev_token({"kind": "professional", "rpps": rpps})["access_token"],
+        Settings.load(),
     )
     assert actor.organisation == finess and actor.roles == ("samu_regulator",)
 
@@ -109,9 +112,10 @@ def test_token_for_an_unregistered_patient_is_not_found(cluster: Any) -> None:
 
 
 def test_dev_login_off_refuses_enrolment_and_tokens(
-    cluster: Any, monkeypatch: pytest.MonkeyPatch
+    cluster: Any, monkeypatch: pytest.MonkeyPatch, restart_settings: Callable[[], None]
 ) -> None:
     monkeypatch.setenv("DMP_DEV_LOGIN", "false")
+    restart_settings()
     with pytest.raises(AccessDenied) as error:
         cluster.identity.register_patient(registration())
     assert error.value.details == [{"rule": "R-DEV-LOGIN-OFF"}]

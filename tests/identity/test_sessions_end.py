@@ -10,6 +10,7 @@ from nameko import config
 from services.common.errors import DmpError, Unauthenticated
 from services.common.rpc_client import RpcClient
 from services.common.sessions import EndedSession, EndedSessions, SessionFeed
+from services.common.settings import Settings
 from services.common.tokens import verified
 from tests.conftest import service_database
 from tests.identity.test_login import ADDRESS, logged_in_patient
@@ -69,7 +70,10 @@ def test_logout_refuses_the_access_token_at_every_service_at_once(
     cluster: Any, smtp_server: Mailbox
 ) -> None:
     session = logged_in_patient(cluster, smtp_server)
-    token, ins = session["access_token"], verified(session["access_token"]).actor.ins or ""
+    token, ins = (
+        session["access_token"],
+        verified(session["access_token"], Settings.load()).actor.ins or "",
+    )
     accepted_everywhere(cluster, token, ins)
     cluster.identity.logout(token, {"refresh_token": session["refresh_token"]})
     refused_everywhere(cluster, token, ins)
@@ -79,7 +83,7 @@ def test_a_replayed_refresh_token_refuses_every_access_token_of_the_session(
     cluster: Any, smtp_server: Mailbox
 ) -> None:
     session = logged_in_patient(cluster, smtp_server)
-    ins = verified(session["access_token"]).actor.ins or ""
+    ins = verified(session["access_token"], Settings.load()).actor.ins or ""
     renewed = cluster.identity.refresh(
         {"refresh_token": session["refresh_token"]}, ADDRESS
     )  # the thief's
@@ -164,7 +168,7 @@ def test_the_end_of_a_session_is_traced(
     cluster: Any, smtp_server: Mailbox, environment: dict[str, str]
 ) -> None:
     session = logged_in_patient(cluster, smtp_server)
-    actor = verified(session["access_token"]).actor
+    actor = verified(session["access_token"], Settings.load()).actor
     cluster.identity.logout(session["access_token"], {"refresh_token": session["refresh_token"]})
     traces = service_database(environment, "audit").traces
     trace = eventually(lambda: traces.find_one({"type": "session_ended", "patient_id": actor.id}))

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from services.common.errors import InvalidInput
+from services.common.settings import Settings
 from services.common.tokens import verify
 from tests.conftest import People
 from tests.identities import registration
@@ -18,7 +19,7 @@ def test_patient_logs_in_with_a_code_sent_by_sms(cluster: Any, sms_gateway: SmsI
     cluster.identity.request_login_code({"ins": details["ins"], "channel": "sms"}, ADDRESS)
     code = sms_gateway.wait_for_code("+33612340001")
     token = cluster.identity.login_with_code({"ins": details["ins"], "code": code}, ADDRESS)
-    assert verify(token["access_token"]).ins == details["ins"]
+    assert verify(token["access_token"], Settings.load()).ins == details["ins"]
     [text] = sms_gateway.texts("+33612340001")
     assert "Mon espace santé" in text["text"] and text["from"] == "DMP"
 

@@ -26,6 +26,7 @@ from services.common.errors import (
     Unauthenticated,
 )
 from services.common.events import Event, EventType, Outcome
+from services.common.settings import Settings
 from services.common.tokens import verified, verify
 from services.identity import login
 from services.identity.memory import MemoryIdentityStore
@@ -33,6 +34,7 @@ from services.identity.service import IdentityService
 from tests.clocks import SettableClock
 from tests.identities import Card, make_rpps, registration
 from tests.identity.fakes import AfterReply, FakeNotify
+from tests.live_settings import live_settings
 from tests.oidc import Issuer
 
 ADDRESS = "192.0.2.7"
@@ -94,7 +96,14 @@ def identity(monkeypatch: pytest.MonkeyPatch, secrets: dict[str, str]) -> Identi
         monkeypatch.setenv(name, secrets[name])
     monkeypatch.setenv("DMP_DEV_LOGIN", "true")
     store, clock, notify, later = MemoryIdentityStore(), SettableClock(), FakeNotify(), AfterReply()
-    service = worker_factory(IdentityService, store=store, clock=clock, notify=notify, later=later)
+    service = worker_factory(
+        IdentityService,
+        settings=live_settings(),
+        store=store,
+        clock=clock,
+        notify=notify,
+        later=later,
+    )
     return Identity(service, store, clock, notify, later)
 
 
@@ -230,10 +239,10 @@ def test_who_does_not_represent_the_patient_learns_nothing(identity: Identity) -
 
 def test_a_development_token_speaks_for_the_registered_actor(identity: Identity) -> None:
     details, rpps = identity.patient(), identity.professional()
-    patient = verify(identity.token(details["ins"]))
+    patient = verify(identity.token(details["ins"]), Settings.load())
     professional = identity.service.issue_dev_token({"kind": "professional", "rpps": rpps})
     assert patient.kind is ActorKind.PATIENT and patient.ins == details["ins"]
-    assert verify(professional["access_token"]).rpps == rpps
+    assert verify(professional["access_token"], Settings.load()).rpps == rpps
 
 
 def test_a_development_token_needs_its_identifier_and_a_registered_actor(
@@ -262,7 +271,10 @@ def test_a_login_code_reaches_the_patient_after_the_answer_and_logs_them_in(
     identity.later.answer_left()
     code = identity.notify.last_code(details["email"])
     session = identity.service.login_with_code({"ins": details["ins"], "code": code}, ADDRESS)
-    assert verify(session["access_token"]).ins == details["ins"] and session["refresh_token"]
+    assert (
+        verify(session["access_token"], Settings.load()).ins == details["ins"]
+        and session["refresh_token"]
+    )
     logged_in = identity.events(EventType.LOGGED_IN)
     assert [e.data["method"] for e in logged_in] == ["one_time_code"]
     assert identity.store.patients[logged_in[0].patient_id or ""].email_verified_at is not None
@@ -412,7 +424,8 @@ def test_a_refresh_token_gives_new_tokens_once_and_a_replay_ends_the_session(
     session = identity.logged_in(identity.patient())
     renewed = identity.service.refresh({"refresh_token": session["refresh_token"]}, ADDRESS)
     assert (
-        verified(renewed["access_token"]).session_id == verified(session["access_token"]).session_id
+        verified(renewed["access_token"], Settings.load()).session_id
+        == verified(session["access_token"], Settings.load()).session_id
     )
     with pytest.raises(Unauthenticated, match="ended"):
         identity.service.refresh({"refresh_token": session["refresh_token"]}, ADDRESS)
@@ -441,7 +454,7 @@ def test_logout_ends_the_session_everywhere_and_lists_it_until_its_tokens_expire
     )
     assert answer == {"status": "logged_out"}
     with pytest.raises(Unauthenticated):
-        verify(session["access_token"])
+        verify(session["access_token"], Settings.load())
     with pytest.raises(Unauthenticated):
         identity.service.refresh({"refresh_token": session["refresh_token"]}, ADDRESS)
     sid = identity.events(EventType.SESSION_ENDED)[-1].data["session_id"]
@@ -470,7 +483,12 @@ def test_a_card_signs_the_challenge_to_log_in_once(identity: Identity) -> None:
         "nonce": challenge["nonce"],
         "signature": card.sign(challenge["nonce"]),
     }
-    assert verify(identity.service.login_with_card(signed, ADDRESS)["access_token"]).rpps == rpps
+    assert (
+        verify(
+            identity.service.login_with_card(signed, ADDRESS)["access_token"], Settings.load()
+        ).rpps
+        == rpps
+    )
     with pytest.raises(Unauthenticated):  # the challenge is used up
         identity.service.login_with_card(signed, ADDRESS)
     assert [e.data["method"] for e in identity.events(EventType.LOGGED_IN)] == ["card"]
@@ -506,7 +524,7 @@ def test_a_trusted_issuers_id_token_logs_a_registered_professional_in(
 ) -> None:
     rpps = identity.professional()
     answer = identity.service.login_with_external({"id_token": issuer.id_token(rpps)}, ADDRESS)
-    assert verify(answer["access_token"]).rpps == rpps
+    assert verify(answer["access_token"], Settings.load()).rpps == rpps
     assert [e.data["method"] for e in identity.events(EventType.LOGGED_IN)] == ["external_oidc"]
 
 

@@ -2,7 +2,7 @@
 or sent twice when SMTP is down or notify dies."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -95,10 +95,12 @@ def test_smtp_down_messages_wait_and_go_out_once_it_is_back(
     clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
     environment: dict[str, str],
+    restart_settings: Callable[[], None],
 ) -> None:
     email = "panne@patients.dmp-test.fr"
     ins, _, doctor = patient_with_doctor(cluster, people, email)
     monkeypatch.setenv("SMTP_PORT", "9")  # nothing listens there: connection refused
+    restart_settings()
     cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 attente"))
 
     # Every first attempt over (none still sending: one that started before SMTP_PORT changed back would
@@ -112,6 +114,7 @@ def test_smtp_down_messages_wait_and_go_out_once_it_is_back(
 
     assert eventually(all_failed_once)
     monkeypatch.setenv("SMTP_PORT", str(smtp_server.port))
+    restart_settings()
     assert smtp_server.messages(email, DOSSIER_NEWS) == []
     clock.advance(timedelta(minutes=2))  # past the first backoff
     cluster.notify.retry_due()
@@ -145,9 +148,11 @@ def test_after_the_last_attempt_the_delivery_is_dead_lettered(
     clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
     environment: dict[str, str],
+    restart_settings: Callable[[], None],
 ) -> None:
     monkeypatch.setenv("DMP_NOTIFY_MAX_ATTEMPTS", "3")
     monkeypatch.setenv("SMTP_PORT", "9")
+    restart_settings()
     ins, _, doctor = patient_with_doctor(cluster, people, "jamais@patients.dmp-test.fr")
     cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 y"))
     for attempt in (1, 2):
@@ -171,6 +176,7 @@ def test_killing_notify_loses_nothing_and_sends_nothing_twice(
     container_factory: Any,
     environment: dict[str, str],
     services_runner: Any,
+    restart_settings: Callable[[], None],
 ) -> None:
     email = "survivant@patients.dmp-test.fr"
     ins, _, doctor = patient_with_doctor(cluster, people, email)
@@ -178,6 +184,7 @@ def test_killing_notify_loses_nothing_and_sends_nothing_twice(
         email, 1, ACCESS_NEWS
     )  # the consent notice is out before the mail server fails
     monkeypatch.setenv("SMTP_PORT", "9")
+    restart_settings()
     for n in range(5):
         cluster.dossier.add_document(doctor, ins, submission(f"%PDF-1.4 lot {n}".encode()))
     assert eventually(lambda: deliveries(environment).count_documents({"status": "pending"}) == 5)

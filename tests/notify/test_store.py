@@ -50,7 +50,7 @@ def mongo_store(database: Database[dict[str, Any]]) -> NotifyStore:
     relay = OutboxRelay(
         database, NotifyStore.outbox_collections, "amqp://unused", 1.0, "notify"
     )  # not started
-    return NotifyStore(database, relay, Settings.from_env())
+    return NotifyStore(database, relay, Settings.load())
 
 
 # The stores' contract: `make test-store MONGO_URI=...` runs the mongo variants on any MongoDB.

@@ -19,7 +19,7 @@ from services.common.events import ActorRef, Event, EventType
 from services.common.grants import Action
 from services.common.schemas import IDENTITY_MESSAGE
 from services.common.sealing import seal_json
-from services.common.settings import secret_bytes
+from services.common.settings import Secret, Settings
 from services.notify.contacts import Contacts
 from services.notify.exceptions import PermanentFailure
 from services.notify.journal import SentJournal
@@ -29,6 +29,7 @@ from services.notify.service import NotifyService
 from tests.clocks import MORNING, SettableClock
 from tests.fakes import FakeConsent, Tokens
 from tests.identities import make_ins
+from tests.live_settings import live_settings
 from tests.notify.fakes import FakeIdentity, Gateways
 
 PATIENT_ID = "pat_uc1"
@@ -76,6 +77,7 @@ def notify(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Notify:
     )
     service = worker_factory(
         NotifyService,
+        settings=live_settings(),
         store=store,
         clock=clock,
         identity=identity,
@@ -87,7 +89,7 @@ def notify(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Notify:
 
 
 def sealed(message: dict[str, Any]) -> dict[str, str]:
-    key = secret_bytes("DMP_IDENTITY_MESSAGE_KEY")
+    key = Settings.load().key(Secret.IDENTITY_MESSAGE_KEY)
     return {"sealed": seal_json(key, message, IDENTITY_MESSAGE)}
 
 

@@ -41,7 +41,7 @@ def traces(system: Running) -> Iterator[Collection[dict[str, Any]]]:
 def signed(secrets: dict[str, str], **changes: Any) -> str:
     """A token signed with identity's real key, with claims changed (None removes a claim)."""
     key = SigningKey.parse(secrets["DMP_TOKEN_SIGNING_KEY"])
-    settings, now = Settings.from_env(), utcnow()
+    settings, now = Settings.load(), utcnow()
     claims: dict[str, Any] = {
         "iss": settings.token_issuer,
         "aud": settings.token_audience,

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from services.common import schemas
 from services.common.errors import DmpError, InvalidInput, ServiceUnavailable
 from services.common.sealing import seal_json
-from services.common.settings import secret_bytes
+from services.common.settings import Secret, Settings
 from services.common.validation import parse
 from tests.identities import make_ins, make_rpps
 from tests.journeys import Deposit
@@ -240,7 +240,9 @@ def rpc_calls(
             lambda c, x: c.notify.deliver_identity_message(
                 {
                     "sealed": seal_json(
-                        secret_bytes("DMP_IDENTITY_MESSAGE_KEY"), x, schemas.IDENTITY_MESSAGE
+                        Settings.load().key(Secret.IDENTITY_MESSAGE_KEY),
+                        x,
+                        schemas.IDENTITY_MESSAGE,
                     )
                 }
             ),

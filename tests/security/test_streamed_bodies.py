@@ -24,7 +24,7 @@ from tests.system import Api, Running
 
 pytestmark = pytest.mark.slow
 CHUNK = 1 << 20
-LIMIT = body_limit(Settings.from_env())  # the stack runs with the default settings
+LIMIT = body_limit(Settings.load())  # the stack runs with the default settings
 
 
 @dataclass

@@ -14,7 +14,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass
@@ -24,7 +23,8 @@ from urllib.parse import urlencode
 
 import httpx
 
-from services.common.issuers import TrustedIssuer, trusted_issuers
+from services.common.issuers import TrustedIssuer
+from services.common.settings import Settings
 
 FLOW_COOKIE = "dmp_pro_login"
 FLOW_SECONDS = 600  # a login left at the identity provider longer than this starts again
@@ -100,10 +100,10 @@ def s256(verifier: str) -> str:
     )
 
 
-def login_issuer() -> TrustedIssuer:
+def login_issuer(settings: Settings) -> TrustedIssuer:
     """The issuer the pages log in with: DMP_PRO_OIDC_ISSUER, else the first trusted one; always a trusted one."""
-    trusted = trusted_issuers()
-    chosen = os.environ.get("DMP_PRO_OIDC_ISSUER") or next(iter(trusted), "")
+    trusted = settings.trusted_issuers
+    chosen = settings.pro_oidc_issuer or next(iter(trusted), "")
     if chosen not in trusted:
         raise LoginRefused(
             "misconfigured", "DMP_PRO_OIDC_ISSUER must be one of DMP_TRUSTED_ISSUERS"
@@ -164,7 +164,7 @@ def check_answer(flow: Flow, answer: dict[str, str]) -> str:
     return code
 
 
-def exchange(issuer: TrustedIssuer, flow: Flow, code: str) -> str:
+def exchange(settings: Settings, issuer: TrustedIssuer, flow: Flow, code: str) -> str:
     """The ID token for the code, from the issuer's token endpoint (with the PKCE verifier)."""
     form = {
         "grant_type": "authorization_code",
@@ -173,7 +173,7 @@ def exchange(issuer: TrustedIssuer, flow: Flow, code: str) -> str:
         "client_id": issuer.audience,
         "code_verifier": flow.verifier,
     }
-    secret = os.environ.get("DMP_PRO_OIDC_CLIENT_SECRET")
+    secret = settings.pro_oidc_client_secret
     auth = (issuer.audience, secret) if secret else None
     try:
         answer = httpx.post(

@@ -24,8 +24,8 @@ from services.common import schemas
 from services.common.actors import Role
 from services.common.codes import CATEGORIES, DOCUMENT_TYPES
 from services.common.errors import AccessDenied, NotFound, Unauthenticated
-from services.common.settings import Settings
 from services.common.validation import describe_items
+from services.gateway.app_settings import of_app
 from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms, oidc
 from services.gateway.pages.routes import (
@@ -121,7 +121,7 @@ def login_page(
         detail=refused.detail if refused else "",
     )
     try:
-        issuer = urlparse(oidc.login_issuer().issuer)
+        issuer = urlparse(oidc.login_issuer(of_app(current.request.app)).issuer)
     except oidc.LoginRefused:
         return response
     if issuer.scheme in ("http", "https") and issuer.netloc:
@@ -184,7 +184,7 @@ def router() -> APIRouter:
     def start_login(current: Current, form: Form) -> Response:
         current.check_form(form)
         try:
-            issuer = oidc.login_issuer()
+            issuer = oidc.login_issuer(of_app(current.request.app))
             callback = str(current.request.url_for("pro_login_callback"))
             flow = oidc.Flow.start(issuer.issuer, callback, oidc.now())
             target = oidc.authorization_url(issuer, flow)
@@ -208,10 +208,10 @@ def router() -> APIRouter:
             flow = oidc.Flow.from_cookie(current.request.cookies.get(oidc.FLOW_COOKIE), oidc.now())
             current.cookies.append(Cookie(oidc.FLOW_COOKIE, None, samesite="lax"))
             code = oidc.check_answer(flow, answer)
-            issuer = oidc.login_issuer()
+            issuer = oidc.login_issuer(of_app(current.request.app))
             if issuer.issuer != flow.issuer:
                 raise oidc.LoginRefused("issuer")
-            id_token = oidc.exchange(issuer, flow, code)
+            id_token = oidc.exchange(of_app(current.request.app), issuer, flow, code)
             try:
                 tokens = services().identity.login_with_external(
                     {"id_token": id_token, "nonce": flow.nonce}, client_address(current.request)
@@ -229,7 +229,7 @@ def router() -> APIRouter:
     def logout(current: Current, form: Form) -> Response:
         current.check_form(form)
         if current.token and current.actor is not None:
-            log_out(current.token, None)
+            log_out(of_app(current.request.app), current.token, None)
         current.end_session()
         current.cookies.append(Cookie(PATIENT_COOKIE, None))
         return current.redirect("/login", "logged_out")
@@ -554,7 +554,7 @@ def deposit_submission(
     media_type = format_of(content) if content else None
     if content is None:
         errors["file"] = current.t("pro.deposit.file_missing")
-    elif len(content) > Settings.from_env().max_document_bytes:
+    elif len(content) > of_app(current.request.app).max_document_bytes:
         errors["file"] = current.t("pro.deposit.file_too_large")
     elif media_type is None:
         errors["file"] = current.t("pro.deposit.file_format")

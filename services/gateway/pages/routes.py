@@ -18,6 +18,7 @@ from services.common.actors import Role
 from services.common.codes import CATEGORIES, PROFESSIONS
 from services.common.errors import NotFound, Unauthenticated
 from services.common.validation import describe_items
+from services.gateway.app_settings import of_app
 from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms
 from services.gateway.pages.i18n import CATEGORIES_EN
@@ -254,7 +255,7 @@ def router() -> APIRouter:
         current.check_form(form)
         refresh = current.request.cookies.get(REFRESH_COOKIE)
         if current.token and refresh:
-            log_out(current.token, refresh)
+            log_out(of_app(current.request.app), current.token, refresh)
         current.end_session()
         return current.redirect("/login", "logged_out")
 

@@ -21,6 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from services.common.actors import Actor, ActorKind
 from services.common.errors import DmpError, Unauthenticated
 from services.common.tokens import verify
+from services.gateway.app_settings import of_app
 from services.gateway.auth import client_address
 from services.gateway.pages.i18n import Language, choose, text
 from services.gateway.rpc import services
@@ -112,7 +113,10 @@ class Visit:
             self.cookies.append(
                 Cookie(REFRESH_COOKIE, tokens["refresh_token"], tokens.get("refresh_expires_in"))
             )
-        self.token, self.actor = tokens["access_token"], verify(tokens["access_token"])
+        self.token, self.actor = (
+            tokens["access_token"],
+            verify(tokens["access_token"], of_app(self.request.app)),
+        )
 
     def end_session(self) -> None:
         self.cookies += [Cookie(ACCESS_COOKIE, None), Cookie(REFRESH_COOKIE, None)]
@@ -185,7 +189,7 @@ def resume(current: Visit) -> None:
     token = cookies.get(ACCESS_COOKIE)
     if token:
         try:
-            actor = verify(token)
+            actor = verify(token, of_app(current.request.app))
         except Unauthenticated:
             actor = None
         if actor is not None and actor.kind is current.space.kind:

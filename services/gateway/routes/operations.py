@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from services.common.settings import required
+from services.common.settings import Secret
 from services.common.tokens import jwks
 from services.gateway import pages, responses
+from services.gateway.app_settings import AppSettings
 from services.gateway.routes import API
 
 router = APIRouter()
@@ -32,9 +33,9 @@ def index(request: Request) -> dict[str, str] | Response:
 
 
 @router.get("/.well-known/jwks.json", tags=["login"])
-def public_keys() -> responses.PublicKeys:
+def public_keys(settings: AppSettings) -> responses.PublicKeys:
     """The keys that verify access tokens (JWKS). Old keys stay listed until their tokens expire."""
-    return responses.PublicKeys.model_validate(jwks(required("DMP_TOKEN_PUBLIC_KEYS")))
+    return responses.PublicKeys.model_validate(jwks(settings.public_keys(Secret.TOKEN_PUBLIC_KEYS)))
 
 
 @router.get(f"{API}/asyncapi.json", tags=["operations"])
