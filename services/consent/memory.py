@@ -35,7 +35,9 @@ class MemoryConsentStore(MemoryStore):
         self.settings: dict[str, PatientSettings] = {}  # by INS, each with its stored version
         self.emergencies: dict[tuple[str, str], EmergencyRecord] = {}  # by INS and professional
         self.earlier: dict[tuple[str, str], list[EmergencyRecord]] = {}  # kept inside the latest
-        self.statuses: dict[str, tuple[str, int]] = {}  # an account's status and when it changed
+        self.statuses: dict[
+            str, tuple[str, datetime]
+        ] = {}  # an account's status and when it changed
 
     def record_refusal(self, event: Event) -> None:
         if event.event_id in self.refusals:
@@ -103,10 +105,10 @@ class MemoryConsentStore(MemoryStore):
         self.emergencies[key] = emergency
         self.events.append(event)
 
-    def apply_status(self, actor_id: str, status: str, changed_ms: int) -> None:
+    def apply_status(self, actor_id: str, status: str, changed_at: datetime) -> None:
         current = self.statuses.get(actor_id)
-        if current is None or current[1] < changed_ms:  # events may arrive late or twice
-            self.statuses[actor_id] = (status, changed_ms)
+        if current is None or current[1] < changed_at:  # events may arrive late or twice
+            self.statuses[actor_id] = (status, changed_at)
 
     def suspended(self, actor_id: str) -> bool:
         status = self.statuses.get(actor_id)

@@ -158,9 +158,8 @@ class ConsentService(HealthMixin):
         event = self.store.received_event(payload)
         if event is None:
             return
-        self.store.apply_status(
-            event.data["actor_id"], event.data["status"], int(event.data["changed_ms"])
-        )
+        # When it changed is when identity's event happened (its data repeats it, for older readers).
+        self.store.apply_status(event.data["actor_id"], event.data["status"], event.occurred_at)
 
     # Helpers for the operations below
 

@@ -75,7 +75,7 @@ class ConsentRecords(Protocol):
 
     def start_emergency(self, emergency: EmergencyRecord, event: Event) -> None: ...
 
-    def apply_status(self, actor_id: str, status: str, changed_ms: int) -> None: ...
+    def apply_status(self, actor_id: str, status: str, changed_at: datetime) -> None: ...
 
     def suspended(self, actor_id: str) -> bool: ...
 
@@ -215,9 +215,9 @@ class ConsentStore(Store):
 
     # Account statuses, learnt from identity's events.
 
-    def apply_status(self, actor_id: str, status: str, changed_ms: int) -> None:
+    def apply_status(self, actor_id: str, status: str, changed_at: datetime) -> None:
         """Keep the newest status of an account (events may arrive late or twice)."""
-        key = fact_id(Kind.STATUS, actor_id)
+        key, changed_ms = fact_id(Kind.STATUS, actor_id), ms(changed_at)
         try:
             self.db[FACTS].insert_one(
                 {"_id": key, "kind": Kind.STATUS.value, "status": status, "changed_ms": changed_ms}

@@ -30,6 +30,7 @@ from services.consent.store import FACTS, ConsentRecords, ConsentStore, fact_id,
 from tests.store_commands import Commands, listening
 from tests.store_contract import STORES, mongo_store, published
 
+MILLISECOND = timedelta(milliseconds=1)
 DOCTOR = Actor(
     kind=ActorKind.PROFESSIONAL, id="rpps:10000000009", rpps="10000000009", profession="10"
 )
@@ -123,8 +124,10 @@ def test_each_fact_decides_as_recorded(store: ConsentRecords) -> None:
         store.patient_settings(ins).with_block(DOCTOR.id, True),
         happened(EventType.PROFESSIONAL_BLOCKED),
     )
-    store.apply_status(DOCTOR.id, "suspended", ms(now))
-    store.apply_status(DOCTOR.id, "active", ms(now) - 1)  # older news arriving late changes nothing
+    store.apply_status(DOCTOR.id, "suspended", now)
+    store.apply_status(
+        DOCTOR.id, "active", now - MILLISECOND
+    )  # older news arriving late changes nothing
     now = utcnow()
     facts = store.facts_for(ins, "pat_1", DOCTOR.id, now)
     assert facts == Facts(
@@ -390,12 +393,12 @@ def test_a_refusal_is_published_once_and_its_event_is_not_recorded_twice(
 
 
 def test_an_accounts_newest_status_decides(store: ConsentRecords) -> None:
-    now = ms(utcnow())
+    now = utcnow()
     assert not store.suspended(DOCTOR.id)
     store.apply_status(DOCTOR.id, "suspended", now)
     store.apply_status(DOCTOR.id, "suspended", now)  # heard twice
     assert store.suspended(DOCTOR.id) and not store.suspended("rpps:10000000017")
-    store.apply_status(DOCTOR.id, "active", now + 1)
+    store.apply_status(DOCTOR.id, "active", now + MILLISECOND)
     assert not store.suspended(DOCTOR.id)
 
 

@@ -6,7 +6,7 @@ the refusal, the events published, what a later decision or the settings page sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +19,8 @@ from services.common.settings import Secret, Settings
 from services.common.tokens import issue
 from services.consent.memory import MemoryConsentStore
 from services.consent.service import ConsentService
-from services.consent.store import ms
+from services.identity.records import AccountStatus
+from services.identity.store import status_change
 from tests.clocks import SettableClock
 from tests.consent.fakes import FakeIdentity
 from tests.identities import make_ins, make_rpps
@@ -167,13 +168,14 @@ def test_the_feed_writes_for_any_patient_and_nobody_else_does(consent: Consent) 
     assert fields(bad) == ["action"]
 
 
-def status_changed(actor_id: str, status: str, at_ms: int) -> dict[str, Any]:
+def status_changed(actor_id: str, status: str, at: datetime) -> dict[str, Any]:
+    """identity's event, as status_change (services/identity/store.py) writes its data."""
     event = Event.of(
         EventType.ACCOUNT_STATUS_CHANGED,
         "identity",
-        SettableClock().now(),
+        at,
         None,
-        data={"actor_id": actor_id, "status": status, "changed_ms": str(at_ms)},
+        data=status_change(actor_id, AccountStatus(status), at),
     )
     return event.model_dump(mode="json")
 
@@ -185,13 +187,15 @@ def test_a_suspension_heard_from_identity_refuses_the_accounts_running_tokens(
     doctor = consent.professional()
     consent.service.record_consent(consent.token(doctor), ins)
     feed_token, doctor_token = consent.token(FEED), consent.token(doctor)
-    now = ms(consent.clock.now())
+    now, later = consent.clock.now(), timedelta(milliseconds=1)
     consent.service.on_account_status_changed(status_changed(doctor.id, "suspended", now))
     consent.service.on_account_status_changed(status_changed(FEED.id, "suspended", now))
-    consent.service.on_account_status_changed(status_changed(doctor.id, "active", now - 1))  # late
+    consent.service.on_account_status_changed(
+        status_changed(doctor.id, "active", now - later)
+    )  # late
     assert consent.service.grant(doctor_token, ins, "read")["rule"] == "R-SUSPENDED"
     assert consent.service.grant_for_any_patient(feed_token, "write")["rule"] == "R-SUSPENDED"
-    consent.service.on_account_status_changed(status_changed(doctor.id, "active", now + 1))
+    consent.service.on_account_status_changed(status_changed(doctor.id, "active", now + later))
     assert consent.service.grant(doctor_token, ins, "read")["allowed"]
 
 
