@@ -8,6 +8,7 @@ tell them; and it refuses professionals the history of a closed dossier, so it k
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.audit.records import DossierState
 from services.common.events import Event, EventType
@@ -51,7 +52,9 @@ class KnownDocument:
     patient_id: str | None
     author: str | None
     visibility: tuple[str, ...]
-    visibility_ms: int  # the time of the event that set them (a late, older event changes nothing)
+    visibility_at: (
+        datetime  # when the event that set them happened (a late, older event changes nothing)
+    )
 
 
 def author_of(event: Event) -> str | None:
@@ -61,24 +64,26 @@ def author_of(event: Event) -> str | None:
     return None
 
 
-def new_document(event: Event, at_ms: int) -> KnownDocument | None:
+def new_document(event: Event) -> KnownDocument | None:
     """What the first event the trail hears of a document tells of it; None when it is not a document the
     trail knows (a refused guess of an id, say): only a deposit, or an event saying its codes, makes one."""
     visibility = visibility_after(event, [])
     if visibility is None and event.type is not EventType.DOCUMENT_ADDED:
         return None
-    return KnownDocument(event.patient_id, author_of(event), tuple(visibility or []), at_ms)
+    return KnownDocument(
+        event.patient_id, author_of(event), tuple(visibility or []), event.occurred_at
+    )
 
 
-def document_after(event: Event, known: KnownDocument, at_ms: int) -> KnownDocument:
+def document_after(event: Event, known: KnownDocument) -> KnownDocument:
     """A known document after a further event of it: the author once known stays, the newest codes win."""
     visibility = visibility_after(event, list(known.visibility))
-    newer = visibility is not None and at_ms >= known.visibility_ms
+    newer = visibility is not None and event.occurred_at >= known.visibility_at
     return KnownDocument(
         known.patient_id,
         known.author or author_of(event),
         tuple(visibility or ()) if newer else known.visibility,
-        at_ms if newer else known.visibility_ms,
+        event.occurred_at if newer else known.visibility_at,
     )
 
 

@@ -15,10 +15,9 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from services.audit import chain, checkpoints, documents, history
+from services.audit import chain, checkpoints, documents
 from services.audit.chain import Break
 from services.audit.documents import KnownDocument
-from services.audit.history import ms
 from services.audit.records import (
     Checkpoint,
     DossierState,
@@ -27,7 +26,7 @@ from services.audit.records import (
     HistorySelection,
     Trace,
 )
-from services.audit.store import AuditRecords, linked_document, trace_document
+from services.audit.store import AuditRecords, history_page, linked_document, ms, trace_document
 from services.common.events import Event
 from services.common.grants import Grant
 from services.common.memory import MemoryStore
@@ -100,15 +99,14 @@ class MemoryAuditStore(MemoryStore):
     def remember_document(self, event: Event) -> str | None:
         if event.document_id is None:
             raise ValueError("a document's event names its document")
-        at_ms = ms(event.occurred_at)
         known = self.documents.get(event.document_id)
         if known is None:
-            created = documents.new_document(event, at_ms)
+            created = documents.new_document(event)
             if created is None:
                 return None
             self.documents[event.document_id] = created
             return created.author
-        self.documents[event.document_id] = documents.document_after(event, known, at_ms)
+        self.documents[event.document_id] = documents.document_after(event, known)
         return documents.author_of(event) or known.author
 
     def hidden_documents(self, grant: Grant, reader_id: str) -> list[str]:
@@ -190,7 +188,7 @@ class MemoryAuditStore(MemoryStore):
 
     def history(self, selection: HistorySelection, cursor: str | None, limit: int) -> HistoryPage:
         stamped = ((linked.occurred_ms, linked.trace) for linked in self.traces.values())
-        return history.page(stamped, selection, cursor, limit)
+        return history_page(stamped, selection, cursor, limit)
 
 
 _check: type[AuditRecords] = MemoryAuditStore

@@ -16,9 +16,8 @@ from typing import Any, Protocol
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.audit import chain, checkpoints, documents, history
+from services.audit import chain, checkpoints, documents
 from services.audit.chain import Break
-from services.audit.history import ms
 from services.audit.records import (
     Checkpoint,
     DossierState,
@@ -30,6 +29,7 @@ from services.audit.records import (
 from services.common.errors import ServiceUnavailable
 from services.common.events import ActorRef, Event, EventType, Outcome
 from services.common.grants import Grant
+from services.common.paging import decode_cursor, encode_cursor
 from services.common.store import Store, equal
 
 
@@ -134,7 +134,6 @@ class AuditStore(Store):
         looked up only if it was not (one command, not two)."""
         if event.document_id is None:
             raise ValueError("a document's event names its document")
-        at_ms = ms(event.occurred_at)
         author = documents.author_of(event)
         found = (
             None
@@ -142,7 +141,7 @@ class AuditStore(Store):
             else self.db.documents.find_one({"_id": event.document_id})
         )
         if found is None:
-            created = documents.new_document(event, at_ms)
+            created = documents.new_document(event)
             if created is None:
                 return None
             try:
@@ -155,15 +154,18 @@ class AuditStore(Store):
                         "the document's record is not readable yet; try again"
                     ) from None
         known = _known_document(found)
-        after = documents.document_after(event, known, at_ms)
+        after = documents.document_after(event, known)
         changes: dict[str, Any] = {}
         if after.author != known.author:
             changes["author"] = {"id": after.author}
-        if after.visibility_ms != known.visibility_ms or after.visibility != known.visibility:
-            changes.update(visibility=list(after.visibility), visibility_ms=after.visibility_ms)
+        if (
+            ms(after.visibility_at) != ms(known.visibility_at)
+            or after.visibility != known.visibility
+        ):
+            changes.update(visibility=list(after.visibility), visibility_ms=ms(after.visibility_at))
         if changes:
             self.db.documents.update_one(
-                {"_id": event.document_id, "visibility_ms": known.visibility_ms},
+                {"_id": event.document_id, "visibility_ms": ms(known.visibility_at)},
                 {"$set": changes},
             )
         return author or known.author
@@ -256,7 +258,7 @@ class AuditStore(Store):
     def purged_chains(self) -> dict[str, datetime]:
         """Every chain purged, with when its purge was decided."""
         return {
-            t["_id"]: datetime.fromtimestamp(int(t.get("purge_ms", 0)) / 1000, UTC)
+            t["_id"]: _moment(int(t.get("purge_ms", 0)))
             for t in self.db.purged_chains.find({}, {"purge_ms": 1})
         }
 
@@ -279,11 +281,11 @@ class AuditStore(Store):
         self.db.dossiers.delete_one({"_id": name})
 
     def history(self, selection: HistorySelection, cursor: str | None, limit: int) -> HistoryPage:
-        """The traces `selection` picks, newest first (history.page). One fetch of the dossier's traces by an
-        indexed equality, the rest of the filter applied in history.py: the store answers $nin, $or, sorts on
+        """The traces `selection` picks, newest first (history_page). One fetch of the dossier's traces by an
+        indexed equality, the rest of the filter applied by history_page: the store answers $nin, $or, sorts on
         two keys and counts by loading a whole collection (common/matching.py)."""
         if selection.patient_id is None:
-            return history.page((), selection, cursor, limit)
+            return history_page((), selection, cursor, limit)
         indexed: dict[str, Any] = {"patient_id": equal(selection.patient_id)}
         if selection.document_author is not None:
             indexed["document_author"] = equal(selection.document_author)
@@ -291,7 +293,70 @@ class AuditStore(Store):
             (record["occurred_ms"], trace_from_document(record))
             for record in self.db.traces.find(indexed)
         )
-        return history.page(stamped, selection, cursor, limit)
+        return history_page(stamped, selection, cursor, limit)
+
+
+# The history's selection and paging over traces, pure, what both stores answer (this one fetches a
+# dossier's traces by an indexed equality and hands them here; the in-memory one hands its own): newest first
+# on the trace's time in epoch milliseconds, as stored, then its event id; a cursor is the last trace's
+# position (services/common/paging.py's format, so that cursors issued before still page on).
+
+Stamped = tuple[int, Trace]  # a trace with its time in epoch ms, as the store keeps and compares it
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _moment(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+
+
+def selects(selection: HistorySelection, occurred_ms: int, trace: Trace) -> bool:
+    """Whether the history shows this trace (the day's end excluded from `before`, as before)."""
+    if selection.patient_id is None or trace.patient_id != selection.patient_id:
+        return False
+    if selection.document_author is not None and (
+        trace.document_id is None or trace.document_author != selection.document_author
+    ):
+        return False
+    if selection.since is not None and occurred_ms < ms(selection.since):
+        return False
+    if selection.before is not None and occurred_ms >= ms(selection.before):
+        return False
+    if selection.actor_id and (trace.actor is None or trace.actor.id != selection.actor_id):
+        return False
+    if selection.type and trace.type.value != selection.type:
+        return False
+    # every trace of a document this reader may not see, whatever its type
+    return trace.document_id is None or trace.document_id not in selection.hidden_documents
+
+
+def history_page(
+    traces: Iterable[Stamped], selection: HistorySelection, cursor: str | None, limit: int
+) -> HistoryPage:
+    """The traces `selection` picks, newest first: their count, the first `limit` after `cursor`. The filter
+    holds before paging, so that pages stay full."""
+    position = decode_cursor(cursor) if cursor else None  # a foreign cursor is refused in any case
+    if selection.patient_id is None:
+        return HistoryPage(0, (), None)
+    selected = sorted(
+        ((at_ms, trace) for at_ms, trace in traces if selects(selection, at_ms, trace)),
+        key=lambda stamped: (stamped[0], stamped[1].event_id),
+        reverse=True,
+    )
+    following = [
+        stamped
+        for stamped in selected
+        if position is None or (stamped[0], stamped[1].event_id) < position
+    ][: limit + 1]
+    shown = following[:limit]
+    last = {"occurred_ms": shown[-1][0], "_id": shown[-1][1].event_id} if shown else {}
+    return HistoryPage(
+        total=len(selected),
+        traces=tuple(trace for _, trace in shown),
+        next_cursor=encode_cursor(last, "occurred_ms") if len(following) > limit else None,
+    )
 
 
 # Traces, documents and their stored forms, in one place.
@@ -303,7 +368,7 @@ def _document_record(document_id: str, known: documents.KnownDocument) -> dict[s
         "patient_id": known.patient_id,
         "author": {"id": known.author},
         "visibility": list(known.visibility),
-        "visibility_ms": known.visibility_ms,
+        "visibility_ms": ms(known.visibility_at),
     }
 
 
@@ -312,7 +377,7 @@ def _known_document(record: dict[str, Any]) -> documents.KnownDocument:
         patient_id=record.get("patient_id"),
         author=(record.get("author") or {}).get("id"),
         visibility=tuple(record.get("visibility") or ()),
-        visibility_ms=int(record["visibility_ms"]),
+        visibility_at=_moment(int(record["visibility_ms"])),
     )
 
 

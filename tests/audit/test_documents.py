@@ -2,7 +2,7 @@
 known, its newest codes, and whom it is hidden from, by the one visibility rule of documents and their traces
 (Grant.for_document and grants.hidden_from)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import combinations
 
 import pytest
@@ -33,7 +33,7 @@ def test_a_document_is_hidden_exactly_when_the_dossier_hides_it(
         hidden_visibility=hidden_visibility,
         decided_at=AT,
     )
-    known = KnownDocument("pat_1", "rpps:A", visibility, 0)
+    known = KnownDocument("pat_1", "rpps:A", visibility, AT)
     query = hidden_from(grant, reader)
     as_queried = query is not None and matches(
         {"visibility": list(visibility), "author": {"id": "rpps:A"}}, query
@@ -53,12 +53,20 @@ def test_a_documents_author_stays_and_its_newest_codes_win() -> None:
         document_id="doc_1",
         data={"invisible_to_patient": "true"},
     )
-    created = documents.new_document(added, 1000)
-    assert created == KnownDocument("pat_1", "rpps:A", ("INVISIBLE_PATIENT",), 1000)
-    masked = added.model_copy(update={"type": EventType.DOCUMENT_MASKED, "actor": None, "data": {}})
-    after = documents.document_after(masked, created, 2000)
-    assert after == KnownDocument("pat_1", "rpps:A", ("INVISIBLE_PATIENT", "MASQUE_PS"), 2000)
-    released_earlier = masked.model_copy(update={"type": EventType.DOCUMENT_RELEASED})
-    assert documents.document_after(released_earlier, after, 1500) == after  # older: no change
+    created = documents.new_document(added)
+    assert created == KnownDocument("pat_1", "rpps:A", ("INVISIBLE_PATIENT",), AT)
+    later = AT + timedelta(seconds=1)
+    masked = added.model_copy(
+        update={"type": EventType.DOCUMENT_MASKED, "actor": None, "data": {}, "occurred_at": later}
+    )
+    after = documents.document_after(masked, created)
+    assert after == KnownDocument("pat_1", "rpps:A", ("INVISIBLE_PATIENT", "MASQUE_PS"), later)
+    released_earlier = masked.model_copy(
+        update={
+            "type": EventType.DOCUMENT_RELEASED,
+            "occurred_at": AT + timedelta(milliseconds=500),
+        }
+    )
+    assert documents.document_after(released_earlier, after) == after  # older: no change
     read = masked.model_copy(update={"type": EventType.DOCUMENT_READ})
-    assert documents.new_document(read, 1000) is None  # not a document the trail knows
+    assert documents.new_document(read) is None  # not a document the trail knows
