@@ -225,3 +225,9 @@ def variables_read(source_root: Path) -> dict[str, set[Path]]:
             if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
                 found.setdefault(argument.value, set()).add(path)
     return found
+
+
+@cache
+def services_variables_read() -> dict[str, frozenset[Path]]:
+    """variables_read of services/, read once a run: the source does not change under the tests that ask."""
+    return {name: frozenset(paths) for name, paths in variables_read(ROOT / "services").items()}
