@@ -270,7 +270,12 @@ def devstore(data_dir: Path, logs: Path) -> Iterator[str]:
         base_env({}),
     )
     try:
-        wait_for("the embedded Mongo-wire server", lambda: port_answers("127.0.0.1", port), 60)
+        wait_for(
+            "the embedded Mongo-wire server",
+            lambda: port_answers("127.0.0.1", port),
+            60,
+            every=0.05,
+        )
         yield f"mongodb://127.0.0.1:{port}/"
     finally:
         processes.stop()

@@ -122,7 +122,11 @@ class Provider:
         self.url = f"http://{host}:{self.server.server_address[1]}"
 
     def start(self) -> Provider:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # close() (shutdown) waits for the serving loop to wake: at the default half-second poll, each close
+        # cost half a second
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def close(self) -> None:

@@ -36,12 +36,13 @@ def port_answers(host: str, port: int) -> bool:
         return False
 
 
-def wait_for(what: str, check: Callable[[], bool], seconds: float) -> None:
+def wait_for(what: str, check: Callable[[], bool], seconds: float, every: float = 0.2) -> None:
+    """`every`: how often to check; a port's answer is cheap to ask for often (a test waits less)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.2)
+        time.sleep(every)
     raise TimeoutError(f"{what} did not answer within {seconds:.0f} s")
 
 

@@ -45,7 +45,9 @@ def build(overlay: str) -> tuple[Manifest, ...]:
         capture_output=True,
         text=True,
     ).stdout
-    return tuple(document for document in yaml.safe_load_all(output) if document)
+    # libyaml's safe loader when the wheel has it (it does here): the same documents, several times sooner
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return tuple(document for document in yaml.load_all(output, Loader=loader) if document)
 
 
 def of_kind(manifests: tuple[Manifest, ...], kind: str) -> list[Manifest]:
@@ -238,3 +240,9 @@ def _settings_field(node: ast.AST) -> ast.expr | None:
             if keyword.arg == "validation_alias":
                 return keyword.value
     return None
+
+
+@cache
+def services_variables_read() -> dict[str, frozenset[Path]]:
+    """variables_read of services/, read once a run: the source does not change under the tests that ask."""
+    return {name: frozenset(paths) for name, paths in variables_read(ROOT / "services").items()}

@@ -39,6 +39,7 @@ from tests.deploy.kube import (
     of_kind,
     pod_specs,
     secrets_read,
+    services_variables_read,
     variables_read,
 )
 
@@ -260,7 +261,7 @@ def test_every_service_under_services_has_a_deployment_running_it(overlay: str) 
 
 def test_the_environment_variables_are_found_in_the_code() -> None:
     """The collector itself: it finds reads through os.environ and through the settings helpers."""
-    found = variables_read(ROOT / "services")
+    found = services_variables_read()
     assert {
         "AMQP_URI",
         "MONGO_URI",
@@ -306,7 +307,7 @@ def test_every_environment_variable_the_code_reads_is_set_by_the_manifests(overl
         name: set(environment_set(manifests, container(d))) for name, d in deployments.items()
     }
     everywhere = set().union(*set_by.values())
-    read = variables_read(ROOT / "services")
+    read = services_variables_read()
     missing = sorted(set(read) - everywhere)
     assert not missing, f"{overlay}: read by the code, set by no Deployment: {missing}"
     # A variable read inside one service's package is set on that service's own Deployment.

@@ -74,5 +74,10 @@ def gateway(secrets: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterato
     app.dependency_overrides[rpc.cluster] = lambda: cluster
     # Not entered as a context manager: the lifespan, which follows identity's ended sessions, stays off.
     client = TestClient(app, raise_server_exceptions=False)
-    yield Gateway(app, client, cluster, SigningKey.parse(secrets["DMP_TOKEN_SIGNING_KEY"]))
+    # One event loop (a portal's thread) for all of a test's requests, as a served gateway has, instead of a
+    # thread and a loop started for each request; the lifespan stays off all the same.
+    with anyio.from_thread.start_blocking_portal(**client.async_backend) as portal:
+        client.portal = portal
+        yield Gateway(app, client, cluster, SigningKey.parse(secrets["DMP_TOKEN_SIGNING_KEY"]))
+        client.portal = None
     client.close()
