@@ -67,10 +67,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         needs = set(getattr(item, "fixturenames", ()))
-        # `store` marks a test (or one parameter of it) that runs on the real store, whatever fixture it
-        # reaches it through (a contract test asks for its store with request.getfixturevalue).
-        real = item.get_closest_marker("slow") or item.get_closest_marker("store")
-        if not needs & REAL_PARTS and real is None:
+        # `store` marks a test (or one parameter of it) that runs on the real store, whatever fixture it reaches
+        # it through (a contract test asks for its store with request.getfixturevalue); `real`, one that
+        # reaches a real part by itself (a broker's management API, a store server of its own).
+        real = any(item.get_closest_marker(name) for name in ("slow", "store", "real"))
+        if not needs & REAL_PARTS and not real:
             item.add_marker(pytest.mark.fast)
     # The fast tier first: it fails soonest, and it runs before the browser's session-long event loop exists
     # (Playwright's, in this thread under eventlet, after which no test can start an asyncio loop of its own).

@@ -15,6 +15,8 @@ from bench.scale import fill, replicate, synthetic_ins
 from services.audit.chain import first_break
 from services.common.settings import Settings
 
+pytestmark = pytest.mark.real  # embedded store servers of their own
+
 
 def test_a_store_grown_by_copies_reads_like_one_written_over_the_wire(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

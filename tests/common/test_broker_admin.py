@@ -27,6 +27,8 @@ from services.common.bus import Principal
 from services.common.errors import ConfigurationError
 from services.common.principals import user_prefix
 
+pytestmark = pytest.mark.real  # the broker, through its management API and AMQP
+
 REFUSED = (amqp.exceptions.AccessRefused, amqp.exceptions.NotAllowed)
 
 
