@@ -30,10 +30,10 @@ from services.common.errors import ServiceUnavailable
 from services.common.events import ActorRef, Event, EventType, Outcome
 from services.common.grants import Grant
 from services.common.paging import decode_cursor, encode_cursor
-from services.common.store import Store, equal
+from services.common.store import Reachable, Store, equal
 
 
-class AuditRecords(Protocol):
+class AuditRecords(Reachable, Protocol):
     """What audit and its use cases ask of their store: AuditStore, or MemoryAuditStore in fast tests."""
 
     def received_event(self, payload: Any) -> Event | None: ...

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from pymongo.errors import PyMongoError
 
 from services.common.entrypoints import rpc
 from services.common.principals import EVERYONE
 from services.common.sessions import SessionFeedProvider
+from services.common.store import Reachable
 from services.common.tokens import receiving
 
 
@@ -24,14 +24,12 @@ class CredentialAudience(DependencyProvider):  # type: ignore[misc]
 
 class HealthMixin:
     name: str
-    store: Any
+    store: Reachable
     session_feed = SessionFeedProvider()
     credential_audience = CredentialAudience()
 
     @rpc(callers=(EVERYONE,))
     def health(self) -> dict[str, str]:
-        try:
-            self.store.db.command("ping")
-        except PyMongoError:
+        if not self.store.reachable():
             return {"service": self.name, "status": "store_unavailable"}
         return {"service": self.name, "status": "ok"}

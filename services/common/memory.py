@@ -1,6 +1,6 @@
 """What every in-memory store (services/<svc>/memory.py, the fast tests' stand-in for the Mongo store) has in
-common with the Mongo base (services/common/store.py): the events its writes would publish, and the parking
-of a malformed event a handler received."""
+common with the Mongo base (services/common/store.py): the events its writes would publish, the parking of a
+malformed event a handler received, and whether it answers at all."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ class MemoryStore:
         self.parked: list[
             Any
         ] = []  # malformed events, as received (the Mongo store's parked_events)
+        self.available = (
+            True  # a test turns it off to see what the service does with its store down
+        )
+
+    def reachable(self) -> bool:
+        return self.available
 
     def received_event(self, payload: Any) -> Event | None:
         """The event in a consumed message, or None after parking a malformed one (as Store.received_event)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from nameko import config
 from nameko.extensions import DependencyProvider
@@ -58,6 +58,12 @@ def connect(settings: Settings) -> MongoClient[Document]:
     return MongoClient(settings.mongo_uri, tz_aware=True, serverSelectionTimeoutMS=5000)
 
 
+class Reachable(Protocol):
+    """What a service's health asks of its store, whichever it is (every <Svc>Records protocol has it)."""
+
+    def reachable(self) -> bool: ...
+
+
 class Store:
     service: ClassVar[str]
     outbox_collections: ClassVar[tuple[str, ...]] = ()
@@ -66,6 +72,14 @@ class Store:
         self.db = database
         self.relay = relay
         self.settings = settings
+
+    def reachable(self) -> bool:
+        """Whether the store answers at all (a ping): what the service's health reports."""
+        try:
+            self.db.command("ping")
+        except PyMongoError:
+            return False
+        return True
 
     @classmethod
     def prepare(cls, database: Database[Document]) -> None:

@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.errors import ServiceUnavailable
 from services.common.events import Event
-from services.common.store import Store
+from services.common.store import Reachable, Store
 from services.consent.facts import facts_of, settings_changed_meanwhile, suspended
 from services.consent.records import (
     AUTHORISATIONS,
@@ -48,7 +48,7 @@ def _moment(epoch_ms: int | None) -> datetime | None:
     return None if epoch_ms is None else datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
-class ConsentRecords(Protocol):
+class ConsentRecords(Reachable, Protocol):
     """What the service needs of a store: ConsentStore on Mongo, MemoryConsentStore (services/consent/
     memory.py) in the fast tests; the contract tests (tests/consent/test_store.py) hold both to the same
     answers. A write named with an event publishes it (through the outbox) only when it writes."""

@@ -20,6 +20,7 @@ from services.common.errors import ServiceUnavailable
 from services.common.events import Event
 from services.common.grants import Grant
 from services.common.matching import matches
+from services.common.memory import MemoryStore
 from services.common.schemas import DocumentSearch
 from services.dossier import queries
 from services.dossier.records import (
@@ -72,9 +73,9 @@ def _invisible_and_due(document: Document, due: datetime | None, now: datetime) 
     )
 
 
-class MemoryDossierStore:
+class MemoryDossierStore(MemoryStore):
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        super().__init__()
         self.dossiers: dict[str, Dossier] = {}
         self.documents: dict[str, Document] = {}
         self.contents: dict[str, bytes] = {}

@@ -30,7 +30,7 @@ from services.common.schemas import (
     ReimbursedItem,
     RelatedId,
 )
-from services.common.store import Store, each_of, equal
+from services.common.store import Reachable, Store, each_of, equal
 from services.dossier import queries
 from services.dossier.records import (
     Document,
@@ -179,7 +179,7 @@ def idempotency_reference(actor_id: str, key: str) -> str:
     return f"{actor_id}|{key}"
 
 
-class DossierRecords(Protocol):
+class DossierRecords(Reachable, Protocol):
     """What the service asks of its store: the Mongo store below, or the in-memory one of the fast tests
     (services/dossier/memory.py). The contract tests (tests/dossier/test_store.py) hold the two together."""
 

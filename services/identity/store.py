@@ -19,7 +19,7 @@ from pymongo.database import Database
 from services.common.actors import Role
 from services.common.events import Event
 from services.common.sessions import EndedSession
-from services.common.store import Store, equal
+from services.common.store import Reachable, Store, equal
 from services.identity.records import (
     Account,
     AccountStatus,
@@ -60,7 +60,7 @@ def status_change(actor_id: str, status: AccountStatus, at: datetime) -> dict[st
     }
 
 
-class IdentityRecords(Protocol):
+class IdentityRecords(Reachable, Protocol):
     """What the service and its use cases need of a store: IdentityStore on Mongo, MemoryIdentityStore
     (services/identity/memory.py) in the fast tests. The contract tests (tests/identity/test_store.py) hold
     both to the same answers. Writes named with an event publish it (through the outbox) only when they

@@ -17,7 +17,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.events import Event
-from services.common.store import Store, equal
+from services.common.store import Reachable, Store, equal
 from services.notify import rules
 from services.notify.records import (
     Channel,
@@ -45,7 +45,7 @@ def moment(epoch_ms: int) -> datetime:
     return EPOCH + epoch_ms * MILLISECOND
 
 
-class NotifyRecords(Protocol):
+class NotifyRecords(Reachable, Protocol):
     """What notify and its use cases ask of their store: NotifyStore, or MemoryNotifyStore in fast tests."""
 
     def received_event(self, payload: Any) -> Event | None: ...
