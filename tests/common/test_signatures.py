@@ -7,18 +7,22 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from nameko.amqp.publish import Publisher
 
 from services.common import deadletters
 from services.common.clock import utcnow
 from services.common.deadletters import Refusal, event_problem, request_problem
 from services.common.devsecrets import bus_keys
 from services.common.events import Event, EventType
-from services.common.principals import Sender, principal_of_uri
+from services.common.principals import Sender, SignedPublisher, principal_of_uri
 from services.common.settings import Settings
+from services.common.settings_provider import SETTINGS_ATTRIBUTE, bus_keys_of
 from services.common.signatures import (
+    KID,
     OUTSTANDING,
     PUBLIC_KEYS,
     REQUEST_SECONDS,
@@ -368,3 +372,75 @@ def test_a_process_signs_its_calls_as_the_principal_it_connects_as() -> None:
     assert principal_of_uri("amqp://dmp-notify:pw@broker:5672/") == "notify"
     assert principal_of_uri("amqp://run42-gateway:pw@broker:5672/run42") == "gateway"
     assert principal_of_uri("amqp://guest:guest@broker:5672/") is None  # shared: nobody's
+
+
+# A process's keys are those of its settings, read once when it starts (services/common/settings.py): not the
+# environment's at each message.
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[Message]:
+    """What the publishers of this process hand the broker, as a consumer would receive it."""
+    messages: list[Message] = []
+
+    def publish(self: Publisher, payload: bytes, **kwargs: Any) -> None:
+        info = {"exchange": kwargs["exchange"], "routing_key": kwargs["routing_key"]}
+        user = {"user_id": kwargs["user_id"]}  # the broker user of the connection
+        messages.append(Message(payload, kwargs["extra_headers"], info, user))
+
+    monkeypatch.setattr(Publisher, "publish", publish)
+    return messages
+
+
+def publish_event(publisher: SignedPublisher) -> None:
+    event = Event.of(EventType.DOCUMENT_ADDED, "dossier", utcnow(), None, document_id="doc_1")
+    publisher.publish(
+        event.model_dump(mode="json"), exchange="dossier.events", routing_key="document_added"
+    )
+
+
+def kid_of(message: Message) -> str:
+    return str(message.headers[KID])
+
+
+def test_a_publisher_signs_with_the_keys_its_process_loaded_not_the_environments_changed_since(
+    keys: dict[str, str], monkeypatch: pytest.MonkeyPatch, sent: list[Message]
+) -> None:
+    settings = Settings.load()
+    publisher = SignedPublisher("amqp://dmp-dossier@broker/", "dossier", keys=settings.bus_keys)
+    other = bus_keys(("dossier",))
+    monkeypatch.setenv(SIGNING_KEY, other[signing_variable("dossier")])
+    monkeypatch.setenv(PUBLIC_KEYS, other[PUBLIC_KEYS])
+    publish_event(publisher)
+    (message,) = sent
+    assert kid_of(message) == settings.bus_keys().signer("dossier").kid
+    # and it verifies with the keys the process loaded, which the environment's no longer hold
+    body = json.loads(message.body)
+    assert (
+        event_problem(body, message, Sender(f"{PREFIX}audit", "audit"), settings.bus_keys()) is None
+    )
+    assert "unknown key" in str(
+        event_problem(body, message, Sender(f"{PREFIX}audit", "audit"), own())
+    )
+
+
+def test_a_containers_publisher_signs_with_its_settings_once_they_are_read_again(
+    keys: dict[str, str], monkeypatch: pytest.MonkeyPatch, sent: list[Message]
+) -> None:
+    started = Settings.load()
+    container = SimpleNamespace(**{SETTINGS_ATTRIBUTE: started})
+    publisher = SignedPublisher(
+        "amqp://dmp-dossier@broker/", "dossier", keys=bus_keys_of(container)
+    )
+    rotated = bus_keys(("dossier",))
+    monkeypatch.setenv(SIGNING_KEY, rotated[signing_variable("dossier")])
+    monkeypatch.setenv(PUBLIC_KEYS, f"{keys[PUBLIC_KEYS]},{rotated[PUBLIC_KEYS]}")
+    publish_event(publisher)  # the environment changed, the container's settings did not
+    restarted = Settings.load()
+    setattr(container, SETTINGS_ATTRIBUTE, restarted)  # as tests/conftest.py restart_settings does
+    publish_event(publisher)
+    assert [kid_of(message) for message in sent] == [
+        started.bus_keys().signer("dossier").kid,
+        restarted.bus_keys().signer("dossier").kid,
+    ]
+    assert started.bus_keys().signer("dossier").kid != restarted.bus_keys().signer("dossier").kid
