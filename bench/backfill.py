@@ -21,6 +21,8 @@ from bench.actors import bearer, make_ins, token
 from bench.common import Measure, Section, log
 from deploy.local.stack import Stack
 from services.common.cards import Card
+from services.common.settings import Settings
+from services.common.signatures import PUBLIC_KEYS
 from services.dossier import feed_import
 
 TARGET = 10_000
@@ -93,15 +95,16 @@ def run(stack: Stack, floors: Section, var: Path, quick: bool) -> Section:
     total = openings * MONTHS * per_month
     card = Card()
     client_id = f"bench-feed-{uuid.uuid4().hex[:6]}"
-    with RpcClient(uri=stack.operator_uri, timeout=60) as cluster:
+    with RpcClient(uri=stack.operator_uri, timeout=60, keys=stack.bus_keys) as cluster:
         cluster.identity.register_system({"client_id": client_id, "public_key": card.public_pem})
     key = var / "feed.pem"
     card.save(key)
-    amqp_uri = stack.operator_uri  # the feed import is an operator's command
+    # the feed import is an operator's command: the settings of one
+    operator = Settings.load({"AMQP_URI": stack.operator_uri, PUBLIC_KEYS: stack.public_keys})
     for label in ("first import", "same file again (all duplicates)"):
         log(f"back-fill: {label}, {total:,} lines...")
         start = time.perf_counter()
-        summary = feed_import.run(path, client_id, key, amqp_uri, out=open("/dev/null", "w"))  # noqa: SIM115
+        summary = feed_import.run(path, client_id, key, operator, out=open("/dev/null", "w"))  # noqa: SIM115
         seconds = time.perf_counter() - start
         expected = (total, 0) if label == "first import" else (0, total)
         if (summary["accepted"], summary["duplicates"]) != expected or summary["rejected"]:

@@ -17,16 +17,17 @@ from bench.common import Section, concurrent, log, sequential
 from bench.floors import CALLERS, floor
 from deploy.local.processes import Processes, base_env, wait_for
 from services.common.devsecrets import bus_keys
-from services.common.signatures import PUBLIC_KEYS, SIGNING_KEY, signing_variable
+from services.common.settings import Settings
+from services.common.signatures import PUBLIC_KEYS, SIGNING_KEY, KeySource, signing_variable
 
 TARGET_RATIO = 2.0
 
 
-def echo_answers(amqp_uri: str) -> bool:
+def echo_answers(amqp_uri: str, keys: KeySource) -> bool:
     from services.common.rpc_client import RpcClient
 
     try:
-        with RpcClient(uri=amqp_uri, timeout=2) as cluster:
+        with RpcClient(uri=amqp_uri, timeout=2, keys=keys) as cluster:
             return bool(cast(Any, cluster).bench_echo.echo(1) == 1)
     except Exception:  # not up yet
         return False
@@ -48,6 +49,7 @@ def run(amqp_uri: str, operator_uri: str, floors: Section, var: Path, quick: boo
     os.environ[PUBLIC_KEYS] = ",".join(
         filter(None, (os.environ.get(PUBLIC_KEYS), keys[PUBLIC_KEYS]))
     )
+    own = Settings.load().bus_keys  # this process's, the echo service's public key among them
     echo_env = base_env(
         {
             "AMQP_URI": amqp_uri,
@@ -59,7 +61,7 @@ def run(amqp_uri: str, operator_uri: str, floors: Section, var: Path, quick: boo
     clients: list[Any] = []
     try:
         log("one RPC hop: starting the echo service...")
-        wait_for("the nameko echo service", lambda: echo_answers(amqp_uri), 60)
+        wait_for("the nameko echo service", lambda: echo_answers(amqp_uri, own), 60)
         with ClusterRpcClient(uri=amqp_uri, timeout=30) as stock:
             section.add(
                 sequential(
@@ -68,14 +70,14 @@ def run(amqp_uri: str, operator_uri: str, floors: Section, var: Path, quick: boo
                     rounds // 2,
                 )
             )
-        with RpcClient(uri=amqp_uri, timeout=30) as cluster:
+        with RpcClient(uri=amqp_uri, timeout=30, keys=own) as cluster:
             echo = cast(
                 Any, cluster
             ).bench_echo  # a service of the benchmark's own: no typed client
             one = section.add(
                 sequential("nameko RPC hop (echo service)", lambda: echo.echo(1), rounds)
             )
-        with RpcClient(uri=operator_uri, timeout=30) as operator:
+        with RpcClient(uri=operator_uri, timeout=30, keys=own) as operator:
             health = section.add(
                 sequential(
                     "nameko RPC dossier.health (+ a store ping)",
@@ -85,7 +87,7 @@ def run(amqp_uri: str, operator_uri: str, floors: Section, var: Path, quick: boo
             )
 
         def caller(index: int) -> Callable[[int], object]:
-            client = RpcClient(uri=amqp_uri, timeout=30)
+            client = RpcClient(uri=amqp_uri, timeout=30, keys=own)
             clients.append(client)
             proxy = client.start()
             return lambda n: proxy.bench_echo.echo(n)

@@ -273,8 +273,9 @@ def cluster(services_runner: Any) -> Iterator[Any]:
     from nameko import config
 
     from services.common.rpc_client import RpcClient
+    from services.common.settings import Settings
 
-    with RpcClient(uri=config["AMQP_URI"], timeout=30) as client:
+    with RpcClient(uri=config["AMQP_URI"], timeout=30, keys=Settings.load().bus_keys) as client:
         yield client
 
 

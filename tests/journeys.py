@@ -85,10 +85,13 @@ def event_dispatcher(uri: str) -> Callable[[str, str, dict[str, Any]], None]:
     from nameko.standalone.events import get_event_exchange
 
     from services.common.principals import SignedPublisher
+    from services.common.settings import Settings
+
+    keys = Settings.load().bus_keys
 
     def dispatch(source: str, event_type: str, payload: dict[str, Any]) -> None:
         exchange = get_event_exchange(source)
-        SignedPublisher(uri, source).publish(
+        SignedPublisher(uri, source, keys=keys).publish(
             payload, exchange=exchange, routing_key=event_type, declare=[exchange]
         )
 

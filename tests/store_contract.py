@@ -42,7 +42,12 @@ def mongo_store(request: pytest.FixtureRequest, store_class: type[Store]) -> Ite
     database: Database[dict[str, Any]] = client[name]
     store_class.prepare(database)
     relay = OutboxRelay(
-        database, store_class.outbox_collections, "amqp://unused", 1.0, store_class.service
+        database,
+        store_class.outbox_collections,
+        "amqp://unused",
+        1.0,
+        store_class.service,
+        Settings.load().bus_keys,
     )
     try:
         yield store_class(database, relay, Settings.load())

@@ -17,7 +17,11 @@ import urllib.request
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from services.common.signatures import KeySource
 
 SERVICES = ("identity", "consent", "dossier", "notify", "audit")
 
@@ -133,13 +137,13 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def services_answer(amqp_uri: str) -> bool:
-    """True when every service answers its health RPC."""
+def services_answer(amqp_uri: str, keys: KeySource) -> bool:
+    """True when every service answers its health RPC (their answers verified with `keys`)."""
     warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
     from services.common.rpc_client import RpcClient
 
     try:
-        with RpcClient(uri=amqp_uri, timeout=3) as cluster:
+        with RpcClient(uri=amqp_uri, timeout=3, keys=keys) as cluster:
             return all(getattr(cluster, name).health()["status"] == "ok" for name in SERVICES)
     except Exception:  # not up yet: any failure means "ask again"
         return False

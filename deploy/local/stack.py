@@ -31,7 +31,7 @@ from deploy.local.processes import (
     wait_for,
 )
 from services.common.broker_admin import deprovision, ensure_management, provision
-from services.common.signatures import PUBLIC_KEYS, own_signing_key
+from services.common.signatures import PUBLIC_KEYS, BusKeys, bus_keys, own_signing_key
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_CLIENT_ID = "dmp-local"  # the gateway's client id at the local OpenID Connect provider
@@ -96,6 +96,8 @@ class Stack:
         default_factory=dict
     )  # each principal's AMQP URI, by name
     oidc_url: str | None = None  # the local OpenID Connect provider, when this stack started it
+    # every principal's public key on the bus (DMP_BUS_PUBLIC_KEYS), once started
+    public_keys: str = ""
 
     def __post_init__(self) -> None:
         self.processes = Processes(self.var / "log")
@@ -104,6 +106,11 @@ class Stack:
     def operator_uri(self) -> str:
         """The operators' broker user: for the commands, checks and benchmarks that call services."""
         return self.principal_uris["operator"]
+
+    def bus_keys(self) -> BusKeys:
+        """The keys this process calls the stack's services with: theirs, to verify the answers (it signs
+        as nobody, like an operator's command)."""
+        return bus_keys("", self.public_keys)
 
     @property
     def gateway_url(self) -> str:
@@ -215,7 +222,7 @@ class Stack:
         self.principal_uris = provision(env["AMQP_URI"])
         # ... and signs with its own key (services/common/signatures.py); this process, which calls them
         # (tests, benchmarks), verifies their answers with their public keys.
-        os.environ[PUBLIC_KEYS] = env[PUBLIC_KEYS]
+        os.environ[PUBLIC_KEYS] = self.public_keys = env[PUBLIC_KEYS]
         for name in SERVICES:
             self.processes.start(
                 name,
@@ -230,7 +237,9 @@ class Stack:
 
         def ready() -> bool:
             self.processes.check_alive()
-            return http_ok(f"{self.gateway_url}/health") and services_answer(self.operator_uri)
+            return http_ok(f"{self.gateway_url}/health") and services_answer(
+                self.operator_uri, self.bus_keys
+            )
 
         wait_for("the services and the gateway", ready, 120)
         # What the operators' commands need against this stack: the operator's broker user (made afresh

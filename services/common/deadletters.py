@@ -43,8 +43,15 @@ from services.common.events import Event, EventType, Outcome
 from services.common.principals import OPERATORS, Kind, Sender, SignedPublisher, allowed, kind_of
 from services.common.rpc_client import BROKER_ERRORS, CONNECTION_ERRORS
 from services.common.settings import Settings
-from services.common.settings_provider import settings_of
-from services.common.signatures import KID, SEEN_REQUESTS, BadSignature, BusKeys, raw_body
+from services.common.settings_provider import bus_keys_of, settings_of
+from services.common.signatures import (
+    KID,
+    SEEN_REQUESTS,
+    BadSignature,
+    BusKeys,
+    KeySource,
+    raw_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +119,8 @@ class Refusal:
     )
 
 
-def event_problem(body: Any, message: Any, sender: Sender) -> Refusal | None:
-    """Why a consumed message cannot be an event of its source, or None."""
+def event_problem(body: Any, message: Any, sender: Sender, keys: BusKeys) -> Refusal | None:
+    """Why a consumed message cannot be an event of its source, or None; `keys`: this process's."""
     if _size(message) > MAX_EVENT_BYTES:
         return Refusal(
             f"payload too large: {_size(message)} bytes (events carry ids only, at most {MAX_EVENT_BYTES})"
@@ -139,9 +146,7 @@ def event_problem(body: Any, message: Any, sender: Sender) -> Refusal | None:
             "R-BUS-SENDER",
         )
     try:
-        signer = BusKeys.from_env().signer_of(
-            message.headers, exchange, routing_key, raw_body(message)
-        )
+        signer = keys.signer_of(message.headers, exchange, routing_key, raw_body(message))
     except BadSignature as error:
         return Refusal(f"an event of {event.source}: {error}", "R-BUS-SIGNATURE")
     if signer != event.source:
@@ -150,11 +155,12 @@ def event_problem(body: Any, message: Any, sender: Sender) -> Refusal | None:
 
 
 def request_problem(
-    message: Any, caller: str | None, shared: bool, now_ms: int | None = None
+    message: Any, caller: str | None, shared: bool, keys: BusKeys, now_ms: int | None = None
 ) -> Refusal | None:
     """Why a call must not be taken as `caller`'s (its broker user's principal; None where every process
-    shares one user), or None. Services and the gateway sign every call they make, as a credential of that
-    one call (signatures.py); operators and external services may, their broker user being their proof."""
+    shares one user), or None; `keys`: this process's. Services and the gateway sign every call they make,
+    as a credential of that one call (signatures.py); operators and external services may, their broker
+    user being their proof."""
     headers = message.headers or {}
     if KID not in headers:
         if not shared and caller is not None and kind_of(caller) in (Kind.SERVICE, Kind.GATEWAY):
@@ -163,7 +169,7 @@ def request_problem(
     properties, delivery = message.properties, message.delivery_info
     correlation_id = str(properties.get("correlation_id") or "")
     try:
-        signer, sent_ms = BusKeys.from_env().requester_of(
+        signer, sent_ms = keys.requester_of(
             headers,
             str(delivery.get("exchange", "")),
             str(delivery.get("routing_key", "")),
@@ -184,7 +190,9 @@ def request_problem(
     return Refusal(stale, "R-BUS-REPLAY") if stale else None
 
 
-def trace_forgery(service: str, queue: str, message: Any, refusal: Refusal, amqp_uri: str) -> None:
+def trace_forgery(
+    service: str, queue: str, message: Any, refusal: Refusal, settings: Settings
+) -> None:
     """Trace a forged message (ids and reasons only). A refused `access_denied` is not traced again: a key
     missing from a verifier would otherwise turn each trace of a refusal into another refusal, for ever."""
     if (
@@ -202,7 +210,8 @@ def trace_forgery(service: str, queue: str, message: Any, refusal: Refusal, amqp
             rule=refusal.rule,
             data={"queue": queue, "reason": refusal.reason[:200]},
         ),
-        amqp_uri,
+        settings.amqp_uri,
+        settings.bus_keys(),
     )
 
 
@@ -224,12 +233,13 @@ class GuardedConsume(DrainingMessageConsumer):
         self.consumer.consumer_options["on_decode_error"] = undecodable
 
     def handle_message(self, body: Any, message: Any) -> None:
-        refusal = event_problem(body, message, self.sender)
+        settings = settings_of(self.container)
+        refusal = event_problem(body, message, self.sender, settings.bus_keys())
         if refusal:
             service, queue = self.container.service_name, self.queue.name
             dead_letter(message, service, queue, refusal.reason)
             self.consumer.settled(message)
-            trace_forgery(service, queue, message, refusal, settings_of(self.container).amqp_uri)
+            trace_forgery(service, queue, message, refusal, settings)
             return
         super().handle_message(body, message)
 
@@ -259,10 +269,10 @@ class SignedResponder(Responder):  # type: ignore[misc]
     """nameko's reply, naming the answering service's broker user (services/common/principals.py) and signed
     by the service for the call it answers (services/common/signatures.py)."""
 
-    def __init__(self, service: str, amqp_uri: str, message: Any) -> None:
+    def __init__(self, service: str, amqp_uri: str, message: Any, keys: KeySource) -> None:
         super().__init__(amqp_uri, get_rpc_exchange(), message, ssl=config.get(AMQP_SSL_CONFIG_KEY))
         answers = str(message.delivery_info.get("routing_key", ""))
-        self.publisher_cls = partial(SignedPublisher, principal=service, answers=answers)
+        self.publisher_cls = partial(SignedPublisher, principal=service, answers=answers, keys=keys)
 
 
 class GuardedRpcConsumer(DrainingRpcConsumer):
@@ -300,7 +310,9 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         super().handle_message(body, message)
 
     def handle_result(self, message: Any, result: Any, exc_info: Any) -> Any:
-        responder = SignedResponder(self.container.service_name, self.amqp_uri, message)
+        responder = SignedResponder(
+            self.container.service_name, self.amqp_uri, message, bus_keys_of(self.container)
+        )
         result, exc_info = responder.send_response(result, exc_info)
         self.consumer.ack_message(message)
         return result, exc_info
@@ -326,6 +338,7 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         data = {"method": f"{service}.{method}", "caller": caller or "unknown"}
         if refusal:
             data["reason"] = refusal.reason[:200]
+        settings = settings_of(self.container)
         publish_now(
             Event.of(
                 EventType.ACCESS_DENIED,
@@ -336,7 +349,8 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
                 rule=(refusal.rule if refusal else None) or "R-BUS-CALLER",
                 data=data,
             ),
-            settings_of(self.container).amqp_uri,
+            settings.amqp_uri,
+            settings.bus_keys(),
         )
 
     def _answer(self, message: Any, error: Exception) -> None:
@@ -348,9 +362,9 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         except Exception:
             exc_info = sys.exc_info()
         try:
-            SignedResponder(self.container.service_name, self.amqp_uri, message).send_response(
-                None, exc_info
-            )
+            SignedResponder(
+                self.container.service_name, self.amqp_uri, message, bus_keys_of(self.container)
+            ).send_response(None, exc_info)
         except Exception:  # the caller may be gone; the dead letter is what matters
             log.warning("could not answer a malformed call", exc_info=True)
 
@@ -405,7 +419,9 @@ class GuardedRpc(DrainingRpc):
         if not sender.shared and (caller is None or not allowed(caller, callers)):
             self.rpc_consumer.refuse(message, self.method_name, caller)
             return
-        refusal = request_problem(message, caller, sender.shared)
+        refusal = request_problem(
+            message, caller, sender.shared, settings_of(self.container).bus_keys()
+        )
         if refusal is not None:
             self.rpc_consumer.refuse(message, self.method_name, caller, refusal)
             return
@@ -416,7 +432,7 @@ class GuardedRpc(DrainingRpc):
     def trace_operator(self, operator: str) -> None:
         """What an operator does is traced, by name (`operator-<name>`), in the system chain: the methods
         reserved to operators (purges, key rotation, verification, fees...), not what anyone may call."""
-        service = self.container.service_name
+        service, settings = self.container.service_name, settings_of(self.container)
         publish_now(
             Event.of(
                 EventType.OPERATOR_COMMAND,
@@ -425,7 +441,8 @@ class GuardedRpc(DrainingRpc):
                 None,
                 data={"operator": operator, "method": f"{service}.{self.method_name}"},
             ),
-            settings_of(self.container).amqp_uri,
+            settings.amqp_uri,
+            settings.bus_keys(),
         )
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:

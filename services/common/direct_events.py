@@ -12,27 +12,26 @@ from nameko.standalone.events import get_event_exchange
 
 from services.common.events import Event
 from services.common.principals import SignedPublisher
+from services.common.signatures import BusKeys
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_publishers: dict[
-    str, SignedPublisher
-] = {}  # by source: the in-process tests run every service in one
 
 
-def _publisher(source: str, amqp_uri: str) -> SignedPublisher:
-    if source not in _publishers:
-        _publishers[source] = SignedPublisher(amqp_uri, source, use_confirms=True, mandatory=True)
-    return _publishers[source]
-
-
-def publish_now(event: Event, amqp_uri: str) -> None:
-    """`amqp_uri`: the process's (Settings.amqp_uri)."""
+def publish_now(event: Event, amqp_uri: str, keys: BusKeys) -> None:
+    """`amqp_uri` and `keys`: the process's (Settings.amqp_uri, Settings.bus_keys)."""
     exchange = get_event_exchange(event.source)
+    # A publisher per event, signing with the keys it is handed: a publisher holds only its options, the
+    # connection is kombu's, pooled by where it connects.
+    publisher = SignedPublisher(
+        amqp_uri, event.source, keys=lambda: keys, use_confirms=True, mandatory=True
+    )
     try:
-        with _lock:  # one publisher (and its pooled connection) for every thread of the process
-            _publisher(event.source, amqp_uri).publish(
+        with (
+            _lock
+        ):  # one trace at a time on that pooled connection, from every thread of the process
+            publisher.publish(
                 event.model_dump(mode="json"),
                 exchange=exchange,
                 declare=[exchange],

@@ -28,6 +28,7 @@ from pymongo.database import Database
 
 from services.common.events import Event
 from services.common.principals import SignedPublisher
+from services.common.signatures import KeySource
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -64,12 +65,15 @@ class OutboxRelay:
         amqp_uri: str,
         interval_seconds: float,
         service: str,
+        keys: KeySource,
     ) -> None:
         self.database = database
         self.collections = tuple(collections)
         self.interval = interval_seconds
         # signed as the service, the source of every event it stores (services/common/signatures.py)
-        self.publisher = SignedPublisher(amqp_uri, service, use_confirms=True, mandatory=True)
+        self.publisher = SignedPublisher(
+            amqp_uri, service, keys=keys, use_confirms=True, mandatory=True
+        )
         self._wake = Signal()
         self._written: set[str] = set()  # collections written since the last pass began
         self._thread: eventlet.greenthread.GreenThread | None = None

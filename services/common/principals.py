@@ -22,7 +22,7 @@ from nameko import config
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI
 
-from services.common.signatures import OUTSTANDING, BusKeys, encoded
+from services.common.signatures import OUTSTANDING, KeySource, encoded
 
 SERVICES = ("identity", "consent", "dossier", "notify", "audit")
 CLIENTS = "clients"  # the gateway and the admitted external services, calling with a user's token
@@ -132,11 +132,15 @@ class Sender:
 class NamedPublisher(Publisher):  # type: ignore[misc]
     """nameko's publisher, naming its broker user on every message (validated by RabbitMQ). A call that
     asks for a reply is remembered, so that only its service's signed answer is taken, and is signed as
-    `principal`'s credential for that call when this process holds the principal's key (signatures.py)."""
+    `principal`'s credential for that call when this process holds the principal's key (signatures.py).
+    `keys`: the process's, asked at each message (services/common/signatures.py KeySource)."""
 
-    def __init__(self, amqp_uri: str, principal: str | None = None, **options: Any) -> None:
+    def __init__(
+        self, amqp_uri: str, principal: str | None = None, *, keys: KeySource, **options: Any
+    ) -> None:
         super().__init__(amqp_uri, **options)
         self.principal = principal
+        self.keys = keys
 
     def publish(self, payload: Any, **kwargs: Any) -> None:
         kwargs.setdefault("user_id", username_of(self.amqp_uri))
@@ -145,7 +149,7 @@ class NamedPublisher(Publisher):  # type: ignore[misc]
         if correlation_id and reply_to:
             routing_key = str(kwargs.get("routing_key", ""))
             OUTSTANDING.record(correlation_id, routing_key)
-            keys = BusKeys.from_env() if self.principal else None
+            keys = self.keys() if self.principal else None
             if keys is not None and self.principal in keys.signing:
                 content_type, encoding, payload = encoded(
                     payload, kwargs.pop("serializer", self.serializer)
@@ -172,13 +176,15 @@ class SignedPublisher(NamedPublisher):
     """Publishes events or replies signed as `principal` (services/common/signatures.py); a reply says which
     call it `answers`."""
 
-    def __init__(self, amqp_uri: str, principal: str, answers: str = "", **options: Any) -> None:
-        super().__init__(amqp_uri, principal, **options)
+    def __init__(
+        self, amqp_uri: str, principal: str, answers: str = "", *, keys: KeySource, **options: Any
+    ) -> None:
+        super().__init__(amqp_uri, principal, keys=keys, **options)
         self.answers = answers
 
     def publish(self, payload: Any, **kwargs: Any) -> None:
         content_type, encoding, body = encoded(payload, kwargs.pop("serializer", self.serializer))
-        headers = BusKeys.from_env().sign(
+        headers = self.keys().sign(
             str(self.principal),
             self._exchange_name(kwargs),
             str(kwargs.get("routing_key", "")),

@@ -47,8 +47,8 @@ from nameko.standalone.rpc import ClusterRpcClient, ReplyListener
 from services.audit.client import AuditClient
 from services.common.principals import NamedPublisher, principal_of_uri, users_prefix_of
 from services.common.settings import Settings
-from services.common.settings_provider import settings_of
-from services.common.signatures import reply_problem
+from services.common.settings_provider import bus_keys_of, settings_of
+from services.common.signatures import BusKeys, KeySource, reply_problem
 from services.consent.client import ConsentClient
 from services.dossier.client import DossierClient
 from services.identity.client import IdentityClient
@@ -95,10 +95,10 @@ def declared_once(queue: Queue) -> None:
     queue.__class__ = ReplyQueue
 
 
-def forged(message: Any, amqp_uri: str) -> bool:
+def forged(message: Any, amqp_uri: str, keys: BusKeys) -> bool:
     """A reply not published and signed by the service called, for the call made (services/common/
     signatures.py): to be acknowledged and dropped, so that the caller waits on for the real answer."""
-    problem = reply_problem(message, users_prefix_of(amqp_uri))
+    problem = reply_problem(message, users_prefix_of(amqp_uri), keys)
     if problem is not None:
         log.error("dropped a reply: %s", problem)
     return problem is not None
@@ -108,6 +108,7 @@ class LastingReplyListener(ReplyListener):  # type: ignore[misc]
     """Waits for replies on one lasting connection (see the module's docstring)."""
 
     replies: Generator[None, None, None] | None = None
+    keys: KeySource  # its client's
     expiry_seconds: float = 300.0
     last_used = 0.0  # monotonic time the reply queue was last known to exist; 0: declare before the next call
 
@@ -163,7 +164,7 @@ class LastingReplyListener(ReplyListener):  # type: ignore[misc]
         return self.pending.pop(correlation_id)
 
     def handle_message(self, body: Any, message: Any) -> None:
-        if forged(message, self.amqp_uri):
+        if forged(message, self.amqp_uri, self.keys()):
             self.consumer.ack_message(message)
             return
         super().handle_message(body, message)
@@ -182,14 +183,17 @@ class LastingReplyListener(ReplyListener):  # type: ignore[misc]
 
 
 class RpcClient(ClusterRpcClient):  # type: ignore[misc]
-    """nameko's cluster client on one lasting reply connection: `with RpcClient(uri=…, timeout=…) as cluster:
-    cluster.dossier.search(token, ins)`."""
+    """nameko's cluster client on one lasting reply connection: `with RpcClient(uri=…, timeout=…,
+    keys=settings.bus_keys) as cluster: cluster.dossier.search(token, ins)`. `keys`: the process's, which
+    sign its requests and verify the answers."""
 
     publisher_cls = (
         NamedPublisher  # every request names its broker user (services/common/principals.py)
     )
 
-    def __init__(self, *args: Any, reply_expiry_seconds: int = 300, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, keys: KeySource, reply_expiry_seconds: int = 300, **kwargs: Any
+    ) -> None:
         # its requests signed as the principal its broker user is, when this process holds that key
         kwargs.setdefault(
             "principal",
@@ -197,10 +201,11 @@ class RpcClient(ClusterRpcClient):  # type: ignore[misc]
                 kwargs.get("uri") or config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI)
             ),
         )
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, keys=keys, **kwargs)  # to its publisher
         # nameko builds its listener inside __init__ and binds the call path to that very object;
         # giving the object the lasting class changes how it waits, and nothing else.
         self.reply_listener.__class__ = LastingReplyListener
+        self.reply_listener.keys = keys
         self.client.register_for_reply = (
             self.reply_listener.register_for_reply
         )  # was bound before the change
@@ -224,7 +229,7 @@ class VerifyingReplyListener(rpc.ReplyListener):  # type: ignore[misc]
     """nameko's reply listener of a service, taking only the answers of the services it called."""
 
     def handle_message(self, body: Any, message: Any) -> None:
-        if forged(message, self.amqp_uri):
+        if forged(message, self.amqp_uri, settings_of(self.container).bus_keys()):
             self.consumer.ack_message(message)
             return
         super().handle_message(body, message)
@@ -291,6 +296,7 @@ class ServiceRpc(rpc.ServiceRpc):  # type: ignore[misc]
         self.publisher_options["principal"] = (
             self.container.service_name
         )  # signs its requests (signatures.py)
+        self.publisher_options["keys"] = bus_keys_of(self.container)
         super().setup()
         queue = self.reply_listener.queue
         declared_once(queue)

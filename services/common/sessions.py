@@ -42,7 +42,8 @@ from services.common.clock import utcnow
 from services.common.errors import ServiceUnavailable, Unauthenticated
 from services.common.events import EventType
 from services.common.principals import users_prefix_of
-from services.common.signatures import BadSignature, BusKeys, raw_body
+from services.common.settings_provider import bus_keys_of
+from services.common.signatures import BadSignature, BusKeys, KeySource, raw_body
 from services.common.subscriptions import source_exchange
 
 log = logging.getLogger(__name__)
@@ -122,8 +123,9 @@ class IdentityFeed:
     event_type: EventType
     queue_prefix: str  # services/common/bus.py lets each principal use queues beginning with its own name here
 
-    def __init__(self, amqp_uri: str) -> None:
+    def __init__(self, amqp_uri: str, keys: KeySource) -> None:
         self.amqp_uri = amqp_uri
+        self.keys = keys  # the process's, which tell identity's events from forgeries
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -193,7 +195,9 @@ class IdentityFeed:
                     self.idle()
 
     def _received(self, body: Any, message: Message) -> None:
-        problem = None if self._stopping.is_set() else from_identity(message, self.amqp_uri)
+        problem = (
+            None if self._stopping.is_set() else from_identity(message, self.amqp_uri, self.keys())
+        )
         if self._stopping.is_set():
             pass  # a stopped feed changes nothing any more; the queue goes with the connection
         elif problem is not None:  # a forged one would end a session, or misdirect a patient's mail
@@ -213,9 +217,13 @@ class SessionFeed(IdentityFeed):
     queue_prefix = "sessions-ended."
 
     def __init__(
-        self, amqp_uri: str, load: Callable[[], list[EndedSession]], sessions: EndedSessions = ENDED
+        self,
+        amqp_uri: str,
+        keys: KeySource,
+        load: Callable[[], list[EndedSession]],
+        sessions: EndedSessions = ENDED,
     ):
-        super().__init__(amqp_uri)
+        super().__init__(amqp_uri, keys)
         self.load = load
         self.sessions = sessions
         self._loaded = 0.0
@@ -243,15 +251,16 @@ class SessionFeed(IdentityFeed):
             log.warning("a session_ended event without a session was dropped")
 
 
-def from_identity(message: Message, amqp_uri: str) -> str | None:
-    """Why a session_ended event is not identity's own, or None (services/common/signatures.py)."""
+def from_identity(message: Message, amqp_uri: str, keys: BusKeys) -> str | None:
+    """Why a session_ended event is not identity's own, or None (services/common/signatures.py); `keys`:
+    this process's."""
     prefix = users_prefix_of(amqp_uri)
     publisher = message.properties.get("user_id")
     if prefix is not None and publisher != f"{prefix}identity":
         return f"published by {str(publisher or 'an unknown sender')[:60]}"
     info = message.delivery_info
     try:
-        signer = BusKeys.from_env().signer_of(
+        signer = keys.signer_of(
             message.headers,
             str(info.get("exchange", "")),
             str(info.get("routing_key", "")),
@@ -286,13 +295,13 @@ class SessionFeedProvider(FeedProvider):
     def start(self) -> None:
         from services.common.rpc_client import RpcClient
 
-        uri = self.container.config["AMQP_URI"]
+        uri, keys = self.container.config["AMQP_URI"], bus_keys_of(self.container)
 
         def load() -> list[EndedSession]:
-            with RpcClient(uri=uri, timeout=10) as identity:
+            with RpcClient(uri=uri, timeout=10, keys=keys) as identity:
                 return [
                     EndedSession.from_message(item) for item in identity.identity.ended_sessions()
                 ]
 
-        self.feed = SessionFeed(uri, load)
+        self.feed = SessionFeed(uri, keys, load)
         self.feed.start()

@@ -3,7 +3,8 @@
 `settings: Settings = SettingsProvider(needs=(Secret.MASTER_KEY,))` on a service class: the container
 reads the environment once (services/common/settings.py), refuses to start, naming the variable, when a
 setting is malformed or a secret the service needs is missing, and its other dependencies (StoreProvider)
-take the same settings through `settings_of`.
+take the same settings through `settings_of` (its publishers and listeners, their keys on the bus through
+`bus_keys_of`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 
 from services.common.settings import Secret, Settings
+from services.common.signatures import KeySource
 
 SETTINGS_ATTRIBUTE = "dmp_settings"  # on the container
 
@@ -24,6 +26,12 @@ def settings_of(container: Any) -> Settings:
         settings = Settings.load()
         setattr(container, SETTINGS_ATTRIBUTE, settings)
     return settings
+
+
+def bus_keys_of(container: Any) -> KeySource:
+    """The container's keys on the bus, for what lasts as long as the container (its publishers, listeners
+    and feeds): read through its settings at each message, so that settings read again are the ones used."""
+    return lambda: settings_of(container).bus_keys()
 
 
 class SettingsProvider(DependencyProvider):  # type: ignore[misc]

@@ -31,9 +31,9 @@ no queue holds a message it signed (docs/operations.md).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -98,13 +98,6 @@ class BusKeys:
         str, SigningKey
     ]  # by principal: the key this process signs that principal's messages with
     public: dict[str, Ed25519PublicKey]  # by key id
-
-    @classmethod
-    def from_env(cls) -> BusKeys:
-        # the names spelt out: the manifests' test finds every variable the code reads by its name
-        return bus_keys(
-            os.environ.get("DMP_BUS_SIGNING_KEY", ""), os.environ.get("DMP_BUS_PUBLIC_KEYS", "")
-        )
 
     def signer(self, principal: str) -> SigningKey:
         key = self.signing.get(principal)
@@ -201,6 +194,11 @@ class BusKeys:
         return principal_of_kid(kid)
 
 
+# Where a publisher or listener that lasts gets the process's keys, asked at each message: a bound
+# `Settings.bus_keys`, read through the container's current settings (replaced when they are read again).
+KeySource = Callable[[], BusKeys]
+
+
 @lru_cache(maxsize=4)
 def bus_keys(signing_text: str, public_text: str) -> BusKeys:
     if not public_text:
@@ -281,9 +279,10 @@ class SeenRequests:
 SEEN_REQUESTS = SeenRequests()
 
 
-def reply_problem(message: Any, users_prefix: str | None) -> str | None:
+def reply_problem(message: Any, users_prefix: str | None, keys: BusKeys) -> str | None:
     """Why a reply must not be taken as the answer to our call, or None. `users_prefix`: what every broker
-    user of this system begins with (None where all processes share one user, and nobody's can be told)."""
+    user of this system begins with (None where all processes share one user, and nobody's can be told);
+    `keys`: this process's (Settings.bus_keys)."""
     correlation_id = str(message.properties.get("correlation_id") or "")
     called = OUTSTANDING.called(correlation_id)
     if called is None:
@@ -296,7 +295,7 @@ def reply_problem(message: Any, users_prefix: str | None) -> str | None:
     if headers.get(ANSWERS) != called:
         return f"a reply that does not say it answers {called}"
     try:
-        signer = BusKeys.from_env().signer_of(
+        signer = keys.signer_of(
             headers,
             str(message.delivery_info.get("exchange", "")),
             str(message.delivery_info.get("routing_key", "")),

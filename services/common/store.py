@@ -23,7 +23,7 @@ from services.common.errors import ServiceUnavailable
 from services.common.events import Event
 from services.common.outbox import OUTBOX, PENDING, VERSION, OutboxRelay, entries, mark_pending
 from services.common.settings import Settings
-from services.common.settings_provider import settings_of
+from services.common.settings_provider import bus_keys_of, settings_of
 from services.common.validation import describe
 
 Document = dict[str, Any]
@@ -213,6 +213,7 @@ class StoreProvider(DependencyProvider, Generic[S]):  # type: ignore[misc]
             amqp_uri,
             settings.outbox_interval_seconds,
             self.store_class.service,
+            bus_keys_of(self.container),
         )
         self.store = self.store_class(database, relay, settings)
 

@@ -88,11 +88,11 @@ def login(cluster: Any, client_id: str, key: Path) -> str:
 
 
 def run(
-    path: Path, client_id: str, key: Path, amqp_uri: str, out: TextIO = sys.stderr
+    path: Path, client_id: str, key: Path, settings: Settings, out: TextIO = sys.stderr
 ) -> dict[str, Any]:
     lines = list(read_lines(path))
     summary: dict[str, Any] = {"lines": len(lines), "accepted": 0, "duplicates": 0, "rejected": []}
-    with RpcClient(uri=amqp_uri, timeout=300) as cluster:
+    with RpcClient(uri=settings.amqp_uri, timeout=300, keys=settings.bus_keys) as cluster:
         token = login(cluster, client_id, key)
         for start in range(0, len(lines), BATCH):
             if start and start % (BATCH * 50) == 0:
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--client-id", default="reimbursement-feed")
     parser.add_argument("--key", type=Path, required=True, help="the feed's private key (PEM)")
     args = parser.parse_args()
-    summary = run(args.file, args.client_id, args.key, Settings.load().amqp_uri)
+    summary = run(args.file, args.client_id, args.key, Settings.load())
     reasons = Counter(item["reason"] for item in summary["rejected"])
     print(
         f"{summary['lines']} lines: {summary['accepted']} accepted, {summary['duplicates']} duplicates, "

@@ -27,6 +27,7 @@ def main() -> None:
     settings = Settings.load()
     with RpcClient(
         uri=settings.amqp_uri,
+        keys=settings.bus_keys,
         timeout=300,
         reply_expiry_seconds=settings.rpc_reply_queue_expiry_seconds,
     ) as cluster:

@@ -88,7 +88,8 @@ def load_ended_sessions() -> list[EndedSession]:
 @asynccontextmanager
 async def following_ended_sessions(app: FastAPI) -> AsyncIterator[None]:
     """While the gateway runs, it refuses the tokens of ended sessions (services/common/sessions.py)."""
-    feed = SessionFeed(of_app(app).amqp_uri, load_ended_sessions)
+    settings = of_app(app)
+    feed = SessionFeed(settings.amqp_uri, settings.bus_keys, load_ended_sessions)
     feed.start()
     try:
         yield

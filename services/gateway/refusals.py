@@ -35,4 +35,4 @@ def authentication_refused(reason: str, route: str, request_id: str, client: str
 
 
 def trace_refusal(settings: Settings, event: Event) -> None:
-    publish_now(event, settings.amqp_uri)
+    publish_now(event, settings.amqp_uri, settings.bus_keys())

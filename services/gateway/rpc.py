@@ -54,6 +54,7 @@ def services() -> Cluster:
         client = RpcClient(
             uri=settings.amqp_uri,
             timeout=settings.rpc_timeout_seconds,
+            keys=settings.bus_keys,
             reply_expiry_seconds=settings.rpc_reply_queue_expiry_seconds,
         )
         proxy = OnwardCluster(client.start(), "gateway", settings)

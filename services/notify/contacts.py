@@ -17,6 +17,8 @@ from typing import Any
 
 from services.common.events import EventType
 from services.common.sessions import FeedProvider, IdentityFeed
+from services.common.settings_provider import bus_keys_of
+from services.common.signatures import KeySource
 
 Contact = dict[str, str]
 
@@ -64,8 +66,8 @@ class ContactFeed(IdentityFeed):
     event_type = EventType.CONTACT_CHANGED
     queue_prefix = "contacts-changed."  # services/common/bus.py feed_queue_prefixes
 
-    def __init__(self, amqp_uri: str, contacts: Contacts) -> None:
-        super().__init__(amqp_uri)
+    def __init__(self, amqp_uri: str, keys: KeySource, contacts: Contacts) -> None:
+        super().__init__(amqp_uri, keys)
         self.contacts = contacts
 
     def connected(self) -> None:
@@ -89,7 +91,9 @@ class ContactsProvider(FeedProvider):
         self.contacts = Contacts()
 
     def start(self) -> None:
-        self.feed = ContactFeed(self.container.config["AMQP_URI"], self.contacts)
+        self.feed = ContactFeed(
+            self.container.config["AMQP_URI"], bus_keys_of(self.container), self.contacts
+        )
         self.feed.start()
 
     def get_dependency(self, worker_ctx: object) -> Contacts:

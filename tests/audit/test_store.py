@@ -80,7 +80,12 @@ def on_the_store(environment: dict[str, str]) -> Iterator[Trail]:
     database = client[name]
     AuditStore.prepare(database)
     relay = OutboxRelay(
-        database, AuditStore.outbox_collections, "amqp://unused", 1.0, "audit"
+        database,
+        AuditStore.outbox_collections,
+        "amqp://unused",
+        1.0,
+        "audit",
+        Settings.load().bus_keys,
     )  # never started
     store = AuditStore(database, relay, Settings.load())
 

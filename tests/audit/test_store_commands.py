@@ -36,7 +36,12 @@ def store(environment: dict[str, str]) -> Iterator[tuple[AuditStore, Commands]]:
     database: Database[dict[str, Any]] = client[name]
     AuditStore.prepare(database)
     relay = OutboxRelay(
-        database, AuditStore.outbox_collections, "amqp://unused", 1.0, "audit"
+        database,
+        AuditStore.outbox_collections,
+        "amqp://unused",
+        1.0,
+        "audit",
+        Settings.load().bus_keys,
     )  # never started
     yield AuditStore(database, relay, Settings.load()), commands
     client.drop_database(

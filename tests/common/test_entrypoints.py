@@ -15,6 +15,7 @@ from pymongo.errors import AutoReconnect
 from services.common.entrypoints import rpc
 from services.common.errors import ConfigurationError, ServiceUnavailable
 from services.common.rpc_client import RpcClient
+from services.common.settings import Settings
 
 
 class Outages:
@@ -38,7 +39,7 @@ class Outages:
 @pytest.fixture
 def outages(rabbit_config: None, container_factory: Any) -> Iterator[Any]:
     container_factory(Outages).start()
-    with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
+    with RpcClient(uri=config["AMQP_URI"], timeout=30, keys=Settings.load().bus_keys) as cluster:
         yield cast(Any, cluster).outages
 
 

@@ -11,6 +11,7 @@ from services.common.clock import utcnow
 from services.common.events import ActorRef, Event, EventType
 from services.common.outbox import mark_pending
 from services.common.rpc_client import RpcClient
+from services.common.settings import Settings
 from services.consent.service import ConsentService
 from services.dossier.service import DossierService
 from services.identity.service import IdentityService
@@ -27,7 +28,7 @@ def test_events_published_before_audit_and_notify_ever_ran_reach_them(
 ) -> None:
     first = runner_factory(IdentityService, ConsentService, DossierService)
     first.start()
-    with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
+    with RpcClient(uri=config["AMQP_URI"], timeout=30, keys=Settings.load().bus_keys) as cluster:
         people = People(cluster)
         email = "early@patients.dmp-test.fr"
         ins, patient = people.patient(email=email)
@@ -46,7 +47,7 @@ def test_events_published_before_audit_and_notify_ever_ran_reach_them(
         IdentityService, ConsentService, DossierService, AuditService, NotifyService
     )
     second.start()
-    with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
+    with RpcClient(uri=config["AMQP_URI"], timeout=30, keys=Settings.load().bus_keys) as cluster:
 
         def traced() -> set[str]:
             return {t["type"] for t in cluster.audit.history(patient, ins)["traces"]}

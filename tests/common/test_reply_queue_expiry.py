@@ -53,6 +53,7 @@ def test_item11_reply_queue_expiry_is_a_setting(monkeypatch: pytest.MonkeyPatch)
     client = RpcClient(
         uri="pyamqp://guest:guest@127.0.0.1:5672/",
         timeout=1,
+        keys=Settings.load().bus_keys,
         reply_expiry_seconds=settings.rpc_reply_queue_expiry_seconds,
     )
     assert client.reply_listener.queue.queue_arguments["x-expires"] == 7000
@@ -68,6 +69,7 @@ def test_item11_a_client_idle_past_the_reply_queue_expiry_answers_the_next_calls
     client = RpcClient(
         uri=config["AMQP_URI"],
         timeout=10,
+        keys=Settings.load().bus_keys,
         reply_expiry_seconds=Settings.load().rpc_reply_queue_expiry_seconds,
     )
     # the reply connection goes through a proxy the test cuts, as the broker drops an idle connection

@@ -15,6 +15,7 @@ from nameko.exceptions import RpcTimeout
 
 from services.common.entrypoints import rpc
 from services.common.rpc_client import RpcClient, ServiceRpc
+from services.common.settings import Settings
 from tests.proxy import TcpProxy
 from tests.queues import connect
 
@@ -53,7 +54,7 @@ def broker_behind_proxy(echo: None) -> Iterator[tuple[TcpProxy, str]]:
 
 
 def test_many_calls_share_one_reply_connection(echo: None) -> None:
-    with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
+    with RpcClient(uri=config["AMQP_URI"], timeout=30, keys=Settings.load().bus_keys) as cluster:
         assert [cast(Any, cluster).echo.echo(n) for n in range(50)] == list(range(50))
 
 
@@ -61,7 +62,7 @@ def test_calls_work_again_after_the_broker_went_away_between_them(
     broker_behind_proxy: tuple[TcpProxy, str],
 ) -> None:
     proxy, uri = broker_behind_proxy
-    with RpcClient(uri=uri, timeout=30) as cluster:
+    with RpcClient(uri=uri, timeout=30, keys=Settings.load().bus_keys) as cluster:
         assert cast(Any, cluster).echo.echo("before") == "before"
         proxy.cut()
         time.sleep(0.5)
@@ -70,7 +71,7 @@ def test_calls_work_again_after_the_broker_went_away_between_them(
 
 
 def test_a_timeout_leaves_the_client_usable(echo: None) -> None:
-    with RpcClient(uri=config["AMQP_URI"], timeout=1) as cluster:
+    with RpcClient(uri=config["AMQP_URI"], timeout=1, keys=Settings.load().bus_keys) as cluster:
         with pytest.raises(RpcTimeout):
             cast(Any, cluster).echo.slow(3)
         time.sleep(2.5)  # the late answer arrives meanwhile and is dropped (its caller gave up)
@@ -98,5 +99,5 @@ def test_a_service_s_reply_queue_exists_before_anything_starts(
     with connect() as connection:
         assert listener.queue.bind(connection.default_channel).queue_declare(passive=True)
     container.extensions.all.start()
-    with RpcClient(uri=config["AMQP_URI"], timeout=30) as cluster:
+    with RpcClient(uri=config["AMQP_URI"], timeout=30, keys=Settings.load().bus_keys) as cluster:
         assert cast(Any, cluster).caller.relay("through") == "through"

@@ -192,8 +192,6 @@ ENVIRONMENT_READERS = {
     SERVICES / "common" / "settings.py",
     # deploy tooling, run by the broker's set-up job rather than by a service
     SERVICES / "common" / "broker_admin.py",
-    # not yet: BusKeys.from_env, read by the publishers and verifiers nameko builds (issue 20, to do)
-    SERVICES / "common" / "signatures.py",
 }
 # The process entry points, where the settings are built once: a container, the gateway's app, the tools.
 BUILDERS = {

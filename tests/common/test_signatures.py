@@ -7,17 +7,22 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from nameko.amqp.publish import Publisher
 
 from services.common import deadletters
 from services.common.clock import utcnow
 from services.common.deadletters import Refusal, event_problem, request_problem
 from services.common.devsecrets import bus_keys
 from services.common.events import Event, EventType
-from services.common.principals import Sender, principal_of_uri
+from services.common.principals import Sender, SignedPublisher, principal_of_uri
+from services.common.settings import Settings
+from services.common.settings_provider import SETTINGS_ATTRIBUTE, bus_keys_of
 from services.common.signatures import (
+    KID,
     OUTSTANDING,
     PUBLIC_KEYS,
     REQUEST_SECONDS,
@@ -54,13 +59,19 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     yield values
 
 
+def own() -> BusKeys:
+    """This process's keys, as it would load them now: after each change of the environment below, the
+    process started again."""
+    return Settings.load().bus_keys()
+
+
 def event_message(signer: str, event: Event | None = None, **changes: Any) -> Message:
     event = event or Event.of(
         EventType.DOCUMENT_ADDED, "dossier", utcnow(), None, document_id="doc_1"
     )
     body = json.dumps(event.model_dump(mode="json")).encode()
     exchange, routing_key = f"{event.source}.events", event.type.value
-    headers = BusKeys.from_env().sign(signer, exchange, routing_key, body)
+    headers = own().sign(signer, exchange, routing_key, body)
     message = Message(
         body,
         headers,
@@ -73,7 +84,9 @@ def event_message(signer: str, event: Event | None = None, **changes: Any) -> Me
 
 
 def problem(message: Message) -> str | None:
-    refusal = event_problem(json.loads(message.body), message, Sender(f"{PREFIX}audit", "audit"))
+    refusal = event_problem(
+        json.loads(message.body), message, Sender(f"{PREFIX}audit", "audit"), own()
+    )
     return None if refusal is None else refusal.reason
 
 
@@ -87,7 +100,9 @@ def test_an_event_unsigned_or_signed_by_another_principal_is_refused_as_a_forger
     unsigned = event_message("dossier", headers={})
     assert problem(unsigned) == "an event of dossier: unsigned"
     assert problem(event_message("notify")) == "an event of dossier signed by notify"
-    refusal = event_problem(json.loads(unsigned.body), unsigned, Sender(f"{PREFIX}audit", "audit"))
+    refusal = event_problem(
+        json.loads(unsigned.body), unsigned, Sender(f"{PREFIX}audit", "audit"), own()
+    )
     assert refusal is not None and refusal.rule == "R-BUS-SIGNATURE"
 
 
@@ -129,14 +144,14 @@ def test_a_process_without_the_key_of_a_principal_cannot_sign_as_it(keys: dict[s
     from services.common.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="DMP_BUS_SIGNING_KEY holds no key of audit"):
-        BusKeys.from_env().sign("audit", "audit.events", "document_read", b"{}")
+        own().sign("audit", "audit.events", "document_read", b"{}")
 
 
 def reply(
     signer: str, correlation_id: str, answers: str, user: str, body: bytes = b'{"result": true}'
 ) -> Message:
     exchange, routing_key = "nameko-rpc", "reply-queue-key"
-    headers = BusKeys.from_env().sign(signer, exchange, routing_key, body, correlation_id, answers)
+    headers = own().sign(signer, exchange, routing_key, body, correlation_id, answers)
     return Message(
         body,
         headers,
@@ -150,23 +165,23 @@ def test_only_the_called_services_signed_answer_to_the_call_made_is_taken(
 ) -> None:
     OUTSTANDING.record("c-1", "consent.grant")
     assert "published by dmp-notify" in str(
-        reply_problem(reply("consent", "c-1", "consent.grant", "notify"), PREFIX)
+        reply_problem(reply("consent", "c-1", "consent.grant", "notify"), PREFIX, own())
     )
     assert "signed by notify" in str(
-        reply_problem(reply("notify", "c-1", "consent.grant", "consent"), PREFIX)
+        reply_problem(reply("notify", "c-1", "consent.grant", "consent"), PREFIX, own())
     )
     other_call = reply("consent", "c-1", "consent.record_consent", "consent")
-    assert "does not say it answers consent.grant" in str(reply_problem(other_call, PREFIX))
+    assert "does not say it answers consent.grant" in str(reply_problem(other_call, PREFIX, own()))
     forged_body = reply("consent", "c-1", "consent.grant", "consent")
     forged_body.body = b'{"result": {"allowed": true}}'
-    assert "does not match" in str(reply_problem(forged_body, PREFIX))
+    assert "does not match" in str(reply_problem(forged_body, PREFIX, own()))
     unsigned = reply("consent", "c-1", "consent.grant", "consent")
     unsigned.headers = {"x-dmp-answers": "consent.grant"}
-    assert "unsigned" in str(reply_problem(unsigned, PREFIX))
+    assert "unsigned" in str(reply_problem(unsigned, PREFIX, own()))
     # none of the forgeries used the call up: the genuine answer is still taken, once
-    assert reply_problem(reply("consent", "c-1", "consent.grant", "consent"), PREFIX) is None
+    assert reply_problem(reply("consent", "c-1", "consent.grant", "consent"), PREFIX, own()) is None
     replayed = reply("consent", "c-1", "consent.grant", "consent")
-    assert reply_problem(replayed, PREFIX) == "a reply to no call this process is waiting on"
+    assert reply_problem(replayed, PREFIX, own()) == "a reply to no call this process is waiting on"
 
 
 def test_where_every_process_shares_one_broker_user_the_signature_still_decides(
@@ -174,9 +189,9 @@ def test_where_every_process_shares_one_broker_user_the_signature_still_decides(
 ) -> None:
     OUTSTANDING.record("c-2", "dossier.status")
     assert "signed by notify" in str(
-        reply_problem(reply("notify", "c-2", "dossier.status", "guest"), None)
+        reply_problem(reply("notify", "c-2", "dossier.status", "guest"), None, own())
     )
-    assert reply_problem(reply("dossier", "c-2", "dossier.status", "guest"), None) is None
+    assert reply_problem(reply("dossier", "c-2", "dossier.status", "guest"), None, own()) is None
 
 
 def test_calls_that_never_got_an_answer_are_forgotten_in_time() -> None:
@@ -192,7 +207,7 @@ def test_calls_that_never_got_an_answer_are_forgotten_in_time() -> None:
 
 def test_an_unsigned_message_names_why(keys: dict[str, str]) -> None:
     with pytest.raises(BadSignature, match="unsigned"):
-        BusKeys.from_env().signer_of({}, "dossier.events", "document_added", b"{}")
+        own().signer_of({}, "dossier.events", "document_added", b"{}")
 
 
 # Requests: a service's call is signed as a credential of that one call (services/common/deadletters.py
@@ -206,7 +221,7 @@ def request_message(
 ) -> Message:
     body = json.dumps({"args": ["pat_1"], "kwargs": {}}).encode()
     correlation_id, reply_to = f"cid-{uuid.uuid4()}", "1c2e7a3e-0d1f-4e55-9a64-3b6f2a1d9c00"
-    headers = BusKeys.from_env().sign_request(
+    headers = own().sign_request(
         signer, "nameko-rpc", "identity.contact_of", correlation_id, reply_to, body, sent_ms
     )
     message = Message(
@@ -231,7 +246,7 @@ class Callee:
     now: int = NOW_MS
 
     def check(self, message: Message, caller: str | None, shared: bool = False) -> Refusal | None:
-        return request_problem(message, caller, shared, self.now)
+        return request_problem(message, caller, shared, own(), self.now)
 
 
 @pytest.fixture
@@ -357,3 +372,75 @@ def test_a_process_signs_its_calls_as_the_principal_it_connects_as() -> None:
     assert principal_of_uri("amqp://dmp-notify:pw@broker:5672/") == "notify"
     assert principal_of_uri("amqp://run42-gateway:pw@broker:5672/run42") == "gateway"
     assert principal_of_uri("amqp://guest:guest@broker:5672/") is None  # shared: nobody's
+
+
+# A process's keys are those of its settings, read once when it starts (services/common/settings.py): not the
+# environment's at each message.
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[Message]:
+    """What the publishers of this process hand the broker, as a consumer would receive it."""
+    messages: list[Message] = []
+
+    def publish(self: Publisher, payload: bytes, **kwargs: Any) -> None:
+        info = {"exchange": kwargs["exchange"], "routing_key": kwargs["routing_key"]}
+        user = {"user_id": kwargs["user_id"]}  # the broker user of the connection
+        messages.append(Message(payload, kwargs["extra_headers"], info, user))
+
+    monkeypatch.setattr(Publisher, "publish", publish)
+    return messages
+
+
+def publish_event(publisher: SignedPublisher) -> None:
+    event = Event.of(EventType.DOCUMENT_ADDED, "dossier", utcnow(), None, document_id="doc_1")
+    publisher.publish(
+        event.model_dump(mode="json"), exchange="dossier.events", routing_key="document_added"
+    )
+
+
+def kid_of(message: Message) -> str:
+    return str(message.headers[KID])
+
+
+def test_a_publisher_signs_with_the_keys_its_process_loaded_not_the_environments_changed_since(
+    keys: dict[str, str], monkeypatch: pytest.MonkeyPatch, sent: list[Message]
+) -> None:
+    settings = Settings.load()
+    publisher = SignedPublisher("amqp://dmp-dossier@broker/", "dossier", keys=settings.bus_keys)
+    other = bus_keys(("dossier",))
+    monkeypatch.setenv(SIGNING_KEY, other[signing_variable("dossier")])
+    monkeypatch.setenv(PUBLIC_KEYS, other[PUBLIC_KEYS])
+    publish_event(publisher)
+    (message,) = sent
+    assert kid_of(message) == settings.bus_keys().signer("dossier").kid
+    # and it verifies with the keys the process loaded, which the environment's no longer hold
+    body = json.loads(message.body)
+    assert (
+        event_problem(body, message, Sender(f"{PREFIX}audit", "audit"), settings.bus_keys()) is None
+    )
+    assert "unknown key" in str(
+        event_problem(body, message, Sender(f"{PREFIX}audit", "audit"), own())
+    )
+
+
+def test_a_containers_publisher_signs_with_its_settings_once_they_are_read_again(
+    keys: dict[str, str], monkeypatch: pytest.MonkeyPatch, sent: list[Message]
+) -> None:
+    started = Settings.load()
+    container = SimpleNamespace(**{SETTINGS_ATTRIBUTE: started})
+    publisher = SignedPublisher(
+        "amqp://dmp-dossier@broker/", "dossier", keys=bus_keys_of(container)
+    )
+    rotated = bus_keys(("dossier",))
+    monkeypatch.setenv(SIGNING_KEY, rotated[signing_variable("dossier")])
+    monkeypatch.setenv(PUBLIC_KEYS, f"{keys[PUBLIC_KEYS]},{rotated[PUBLIC_KEYS]}")
+    publish_event(publisher)  # the environment changed, the container's settings did not
+    restarted = Settings.load()
+    setattr(container, SETTINGS_ATTRIBUTE, restarted)  # as tests/conftest.py restart_settings does
+    publish_event(publisher)
+    assert [kid_of(message) for message in sent] == [
+        started.bus_keys().signer("dossier").kid,
+        restarted.bus_keys().signer("dossier").kid,
+    ]
+    assert started.bus_keys().signer("dossier").kid != restarted.bus_keys().signer("dossier").kid

@@ -59,7 +59,12 @@ def database(environment: dict[str, str]) -> Iterator[tuple[Database[dict[str, A
 def opened(database: Database[dict[str, Any]]) -> ConsentStore:
     ConsentStore.prepare(database)
     relay = OutboxRelay(
-        database, ConsentStore.outbox_collections, "amqp://unused", 1.0, "consent"
+        database,
+        ConsentStore.outbox_collections,
+        "amqp://unused",
+        1.0,
+        "consent",
+        Settings.load().bus_keys,
     )  # not started
     return ConsentStore(database, relay, Settings.load())
 

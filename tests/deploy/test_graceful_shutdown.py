@@ -26,7 +26,7 @@ from pymongo.collection import Collection
 
 from deploy.local.processes import Processes, base_env, wait_for
 from services.common.events import Event, EventType
-from services.common.signatures import BusKeys
+from services.common.settings import Settings
 from services.common.subscriptions import subscription
 
 pytestmark = pytest.mark.slow
@@ -52,6 +52,7 @@ def publish(amqp_uri: str, count: int) -> list[str]:
     """`count` dossier events for a few patients, each confirmed by the broker; their ids."""
     exchange = get_event_exchange("dossier")
     ids = []
+    keys = Settings.load().bus_keys()
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:  # type: ignore[no-untyped-call]
         producer = Producer(connection)  # type: ignore[no-untyped-call]
         for number in range(count):
@@ -63,9 +64,7 @@ def publish(amqp_uri: str, count: int) -> list[str]:
                 dossier_id=f"dos_graceful_{number % 8}",
             )
             body = json.dumps(event.model_dump(mode="json")).encode()
-            signed = BusKeys.from_env().sign(
-                "dossier", exchange.name, event.type.value, body
-            )  # as dossier would
+            signed = keys.sign("dossier", exchange.name, event.type.value, body)  # as dossier would
             producer.publish(  # type: ignore[no-untyped-call]
                 body,
                 exchange=exchange,

@@ -50,7 +50,14 @@ def store(environment: dict[str, str]) -> Iterator[DossierStore]:
     client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"], tz_aware=True)
     database: Database[dict[str, Any]] = client[name]
     DossierStore.prepare(database)
-    relay = OutboxRelay(database, DossierStore.outbox_collections, "amqp://unused", 1.0, "dossier")
+    relay = OutboxRelay(
+        database,
+        DossierStore.outbox_collections,
+        "amqp://unused",
+        1.0,
+        "dossier",
+        Settings.load().bus_keys,
+    )
     database.documents.insert_one({**RECORD, "_version": 0})  # as insert_with_events writes it
     yield DossierStore(database, relay, Settings.load())
     client.drop_database(name)

@@ -57,7 +57,12 @@ def store(request: pytest.FixtureRequest) -> Iterator[DossierRecords]:
     database = client[name]
     DossierStore.prepare(database)
     relay = OutboxRelay(
-        database, DossierStore.outbox_collections, "amqp://unused", 1.0, "dossier"
+        database,
+        DossierStore.outbox_collections,
+        "amqp://unused",
+        1.0,
+        "dossier",
+        Settings.load().bus_keys,
     )  # not started: what it would publish stays in the documents
     yield DossierStore(database, relay, Settings.load())
     client.drop_database(name)

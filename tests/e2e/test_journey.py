@@ -6,6 +6,7 @@ import pytest
 
 from services.common.errors import Unauthenticated
 from services.common.rpc_client import RpcClient
+from services.common.settings import Settings
 from services.common.signatures import SIGNING_KEY, signing_variable
 from tests.identities import Card, make_ins, registration
 from tests.journeys import eventually
@@ -214,7 +215,10 @@ def test_patient_session_refresh_and_logout_over_http(
     monkeypatch.setenv(
         SIGNING_KEY, secrets[signing_variable("gateway")]
     )  # signing as the gateway does
-    with RpcClient(uri=client, timeout=10) as cluster, pytest.raises(Unauthenticated):
+    with (
+        RpcClient(uri=client, timeout=10, keys=Settings.load().bus_keys) as cluster,
+        pytest.raises(Unauthenticated),
+    ):
         cluster.dossier.status(access, ins)
     keys = http.get("/.well-known/jwks.json").json()["keys"]
     assert keys and keys[0]["alg"] == "EdDSA"

@@ -183,7 +183,10 @@ def healthy(stack: Stack) -> None:
     try:
         wait_for(
             "the whole system",
-            lambda: http_ok(f"{stack.gateway_url}/health") and services_answer(stack.operator_uri),
+            lambda: (
+                http_ok(f"{stack.gateway_url}/health")
+                and services_answer(stack.operator_uri, stack.bus_keys)
+            ),
             180,
         )
     except TimeoutError:
@@ -194,7 +197,7 @@ def silent(stack: Stack) -> list[str]:
     """Who does not answer (for the failure message)."""
     quiet = [] if http_ok(f"{stack.gateway_url}/health") else ["gateway"]
     try:
-        with RpcClient(uri=stack.operator_uri, timeout=5) as cluster:
+        with RpcClient(uri=stack.operator_uri, timeout=5, keys=stack.bus_keys) as cluster:
             for name in SERVICES:
                 try:
                     getattr(cluster, name).health()
@@ -306,7 +309,7 @@ def check_nothing_lost(stack: Stack, load: Load, mailbox: Mailbox) -> dict[str, 
         }
 
     counts: dict[str, int] = eventually(traced, seconds=120, interval=1)
-    with RpcClient(uri=stack.operator_uri, timeout=60) as cluster:
+    with RpcClient(uri=stack.operator_uri, timeout=60, keys=stack.bus_keys) as cluster:
         verification = cluster.audit.verify()
     assert verification["intact"], verification
     counts["chains verified"] = verification["chains"]

@@ -62,7 +62,7 @@ def is_ended(replica: EndedSessions, sid: str) -> bool:
 
 
 def load_from_identity() -> list[EndedSession]:
-    with RpcClient(uri=config["AMQP_URI"], timeout=10) as proxy:
+    with RpcClient(uri=config["AMQP_URI"], timeout=10, keys=Settings.load().bus_keys) as proxy:
         return [EndedSession.from_message(item) for item in proxy.identity.ended_sessions()]
 
 
@@ -101,7 +101,7 @@ def test_a_verifier_started_after_the_logout_refuses_its_tokens(
     session = logged_in_patient(cluster, smtp_server)
     cluster.identity.logout(session["access_token"], {"refresh_token": session["refresh_token"]})
     replica = EndedSessions()  # a process of its own, which never saw the event
-    feed = SessionFeed(config["AMQP_URI"], load_from_identity, replica)
+    feed = SessionFeed(config["AMQP_URI"], Settings.load().bus_keys, load_from_identity, replica)
     feed.start()
     try:
         with pytest.raises(Unauthenticated, match="session was ended"):
@@ -113,7 +113,7 @@ def test_a_verifier_started_after_the_logout_refuses_its_tokens(
 def test_a_running_verifier_hears_of_the_logout(cluster: Any, smtp_server: Mailbox) -> None:
     session = logged_in_patient(cluster, smtp_server)
     replica = EndedSessions()
-    feed = SessionFeed(config["AMQP_URI"], load_from_identity, replica)
+    feed = SessionFeed(config["AMQP_URI"], Settings.load().bus_keys, load_from_identity, replica)
     feed.start()
     try:
         replica.check(session_id(session))  # loaded, and the session is live
@@ -138,7 +138,7 @@ def test_a_forged_session_end_logs_nobody_out(cluster: Any, smtp_server: Mailbox
 
     session = logged_in_patient(cluster, smtp_server)
     replica = EndedSessions()
-    feed = SessionFeed(config["AMQP_URI"], load_from_identity, replica)
+    feed = SessionFeed(config["AMQP_URI"], Settings.load().bus_keys, load_from_identity, replica)
     feed.start()
 
     def ended(sid: str) -> dict[str, Any]:

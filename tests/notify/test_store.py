@@ -48,7 +48,12 @@ def database(environment: dict[str, str]) -> Iterator[Database[dict[str, Any]]]:
 def mongo_store(database: Database[dict[str, Any]]) -> NotifyStore:
     NotifyStore.prepare(database)
     relay = OutboxRelay(
-        database, NotifyStore.outbox_collections, "amqp://unused", 1.0, "notify"
+        database,
+        NotifyStore.outbox_collections,
+        "amqp://unused",
+        1.0,
+        "notify",
+        Settings.load().bus_keys,
     )  # not started
     return NotifyStore(database, relay, Settings.load())
 

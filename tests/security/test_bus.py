@@ -28,6 +28,7 @@ from services.common.errors import Unauthenticated
 from services.common.keys import SigningKey
 from services.common.principals import NamedPublisher, user_prefix
 from services.common.rpc_client import RpcClient
+from services.common.settings import Settings
 from services.common.signatures import SIGNING_KEY, BusKeys, signing_variable
 from tests.journeys import eventually
 from tests.mailbox import DOSSIER_NEWS, LOGIN_CODE
@@ -124,7 +125,7 @@ def test_an_external_service_calls_a_public_rpc_and_receives_its_events(
             durable=True,
         )
         queue(channel).declare()  # type: ignore[no-untyped-call]
-        with RpcClient(uri=partner, timeout=10) as cluster:
+        with RpcClient(uri=partner, timeout=10, keys=Settings.load().bus_keys) as cluster:
             assert cluster.dossier.status(patient["Authorization"][7:], ins)["status"] == "open"
         created = system.http.post(
             f"/api/v1/patients/{ins}/documents", json=document(b"%PDF-1.4 partner"), headers=doctor
@@ -263,7 +264,7 @@ def test_audit_still_does_its_own_work(
     publish(audit_user, "dmp.malformed", "audit", {"reason": "control"})
     bind(audit_user, events("dossier"), "#", "audit.from-dossier")
     monkeypatch.setenv(SIGNING_KEY, secrets[signing_variable("audit")])
-    with RpcClient(uri=audit_user, timeout=10) as cluster:
+    with RpcClient(uri=audit_user, timeout=10, keys=Settings.load().bus_keys) as cluster:
         assert cluster.consent.health()["status"] == "ok"
 
 
@@ -286,7 +287,10 @@ def test_a_call_that_slips_past_the_broker_is_refused_by_the_service_and_traced(
 ) -> None:
     """The broker's administrator may publish anything (as a misconfigured permission would let someone):
     the service still answers an internal method as if it did not exist, and traces the attempt."""
-    with RpcClient(uri=admin, timeout=10) as cluster, pytest.raises(MethodNotFound):
+    with (
+        RpcClient(uri=admin, timeout=10, keys=Settings.load().bus_keys) as cluster,
+        pytest.raises(MethodNotFound),
+    ):
         cluster.identity.contact_of("pat_x")
     trace = eventually(
         lambda: traces(system).find_one(
@@ -496,7 +500,9 @@ def test_a_forged_reply_that_arrives_first_is_dropped_and_the_real_answer_taken(
             publish_raw(dossier_user, RPC, reply_to, forged, headers, correlation_id=correlation_id)
             forged_replies += 1
 
-    with RpcClient(uri=system.stack.operator_uri, timeout=30) as cluster:
+    with RpcClient(
+        uri=system.stack.operator_uri, timeout=30, keys=Settings.load().bus_keys
+    ) as cluster:
         original = NamedPublisher.publish
 
         def publish_after_forgeries(self: NamedPublisher, payload: Any, **kwargs: Any) -> None:
@@ -566,7 +572,9 @@ def test_the_users_access_token_stops_at_the_gateway(
         SIGNING_KEY, secrets[signing_variable("gateway")]
     )  # the gateway's user and key
     with (
-        RpcClient(uri=system.stack.principal_uris["gateway"], timeout=10) as stolen,
+        RpcClient(
+            uri=system.stack.principal_uris["gateway"], timeout=10, keys=Settings.load().bus_keys
+        ) as stolen,
         pytest.raises(Unauthenticated, match="not valid here"),
     ):
         stolen.consent.settings(copied, ins)
@@ -581,7 +589,7 @@ def test_a_named_operator_is_admitted_and_what_it_runs_is_traced_by_name(
     broker_admin.main(["admit-operator", "alice"])
     alice = capsys.readouterr().out.strip()
     try:
-        with RpcClient(uri=alice, timeout=60) as cluster:
+        with RpcClient(uri=alice, timeout=60, keys=Settings.load().bus_keys) as cluster:
             cluster.audit.verify()
             cluster.dossier.health()
         trace = eventually(
@@ -610,7 +618,10 @@ def test_a_services_broker_password_without_its_key_calls_nothing(
 ) -> None:
     """The thief of dossier's broker password, calling what dossier may call, unsigned: answered as for a
     method that does not exist, and traced."""
-    with RpcClient(uri=dossier_user, timeout=10) as cluster, pytest.raises(MethodNotFound):
+    with (
+        RpcClient(uri=dossier_user, timeout=10, keys=Settings.load().bus_keys) as cluster,
+        pytest.raises(MethodNotFound),
+    ):
         cluster.consent.grant("not-a-token", "1" * 15, "read")
     trace = eventually(
         lambda: traces(system).find_one(
