@@ -17,11 +17,32 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from services.audit import schemas as audit_schemas
 from services.common import schemas
 from services.common.errors import DmpError, InvalidInput, ServiceUnavailable
 from services.common.sealing import seal_json
 from services.common.settings import Secret, Settings
 from services.common.validation import parse
+from services.consent import schemas as consent_schemas
+from services.dossier import schemas as dossier_schemas
+from services.identity import schemas as identity_schemas
+from services.identity.schemas import (
+    AgentRegistration,
+    CardChallengeRequest,
+    CardLogin,
+    ContactChange,
+    ContactCode,
+    DevTokenRequest,
+    ExternalLogin,
+    LoginCodeCheck,
+    LoginCodeRequest,
+    PatientRegistration,
+    ProfessionalRegistration,
+    RefreshRequest,
+    Representation,
+    SystemRegistration,
+)
+from services.notify import schemas as notify_schemas
 from tests.identities import make_ins, make_rpps
 from tests.journeys import Deposit
 
@@ -60,11 +81,23 @@ JSON = st.recursive(
     ),
     max_leaves=12,
 )
+# Each service's contracts, and the shared ones they are made of.
+CONTRACTS = (
+    schemas,
+    audit_schemas,
+    consent_schemas,
+    dossier_schemas,
+    identity_schemas,
+    notify_schemas,
+)
 INPUT_MODELS = sorted(
     (
         model
-        for _, model in inspect.getmembers(schemas, inspect.isclass)
-        if issubclass(model, schemas.Strict) and model is not schemas.Strict
+        for module in CONTRACTS
+        for _, model in inspect.getmembers(module, inspect.isclass)
+        if issubclass(model, schemas.Strict)
+        and model is not schemas.Strict
+        and model.__module__ == module.__name__  # once, where it is defined
     ),
     key=lambda model: model.__name__,
 )
@@ -120,60 +153,60 @@ def rpc_calls(
     p, d, ins, doc = deposit.patient, deposit.doctor, deposit.ins, deposit.document_id
     return {
         "identity.register_patient": (
-            schemas.PatientRegistration,
+            PatientRegistration,
             lambda c, x: c.identity.register_patient(x),
         ),
         "identity.register_professional": (
-            schemas.ProfessionalRegistration,
+            ProfessionalRegistration,
             lambda c, x: c.identity.register_professional(x),
         ),
         "identity.register_agent": (
-            schemas.AgentRegistration,
+            AgentRegistration,
             lambda c, x: c.identity.register_agent(x),
         ),
         "identity.register_system": (
-            schemas.SystemRegistration,
+            SystemRegistration,
             lambda c, x: c.identity.register_system(x),
         ),
         "identity.add_representative": (
-            schemas.Representation,
+            Representation,
             lambda c, x: c.identity.add_representative(ins, x),
         ),
         "identity.issue_dev_token": (
-            schemas.DevTokenRequest,
+            DevTokenRequest,
             lambda c, x: c.identity.issue_dev_token(x),
         ),
         "identity.request_login_code": (
-            schemas.LoginCodeRequest,
+            LoginCodeRequest,
             lambda c, x: c.identity.request_login_code(x, "10.9.8.7"),
         ),
         "identity.login_with_code": (
-            schemas.LoginCodeCheck,
+            LoginCodeCheck,
             lambda c, x: c.identity.login_with_code(x, "10.9.8.6"),
         ),
         "identity.request_contact_change": (
-            schemas.ContactChange,
+            ContactChange,
             lambda c, x: c.identity.request_contact_change(p, ins, x),
         ),
         "identity.confirm_contact_change": (
-            schemas.ContactCode,
+            ContactCode,
             lambda c, x: c.identity.confirm_contact_change(p, ins, x),
         ),
         "identity.refresh": (
-            schemas.RefreshRequest,
+            RefreshRequest,
             lambda c, x: c.identity.refresh(x, "10.9.8.5"),
         ),
-        "identity.logout": (schemas.RefreshRequest, lambda c, x: c.identity.logout(p, x)),
+        "identity.logout": (RefreshRequest, lambda c, x: c.identity.logout(p, x)),
         "identity.request_card_challenge": (
-            schemas.CardChallengeRequest,
+            CardChallengeRequest,
             lambda c, x: c.identity.request_card_challenge(x, "10.9.8.4"),
         ),
         "identity.login_with_card": (
-            schemas.CardLogin,
+            CardLogin,
             lambda c, x: c.identity.login_with_card(x, "10.9.8.3"),
         ),
         "identity.login_with_external": (
-            schemas.ExternalLogin,
+            ExternalLogin,
             lambda c, x: c.identity.login_with_external(x, "10.9.8.2"),
         ),
         "consent.record_consent": (

@@ -39,6 +39,7 @@ from services.gateway.pages.routes import (
 from services.gateway.pages.session import PRO, PRO_SPACE, Cookie, Visit, start_visit
 from services.gateway.pages.viewers import served_part, shown_for
 from services.gateway.rpc import services
+from services.identity.schemas import IdentityCheck
 
 PATIENT_COOKIE = (
     "dmp_pro_patient"  # the patient whose traits this professional checked, for these pages
@@ -72,7 +73,7 @@ def checked_patient(current: Visit, token: str) -> dict[str, str] | None:
     if not value or len(value) > 1024:
         return None
     try:
-        check = schemas.IdentityCheck.model_validate_json(base64.urlsafe_b64decode(value.encode()))
+        check = IdentityCheck.model_validate_json(base64.urlsafe_b64decode(value.encode()))
     except (ValueError, ValidationError):
         return None
     try:
@@ -251,7 +252,7 @@ def router() -> APIRouter:
             "birth_date": form.get("birth_date", "").strip(),
         }
         try:
-            check = schemas.IdentityCheck.model_validate(fields)
+            check = IdentityCheck.model_validate(fields)
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(

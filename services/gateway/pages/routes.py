@@ -25,6 +25,7 @@ from services.gateway.pages.i18n import CATEGORIES_EN
 from services.gateway.pages.session import PAGES, REFRESH_COOKIE, Visit, visit
 from services.gateway.pages.viewers import served_part, shown_for
 from services.gateway.rpc import services
+from services.identity.schemas import LoginCodeCheck, LoginCodeRequest
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["PAGES"] = PAGES
@@ -214,7 +215,7 @@ def router() -> APIRouter:
             "channel": form.get("channel", "email"),
         }
         try:
-            request = schemas.LoginCodeRequest.model_validate(fields)
+            request = LoginCodeRequest.model_validate(fields)
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(current, "login.html", 422, errors=errors, **fields)
@@ -230,7 +231,7 @@ def router() -> APIRouter:
         current.check_form(form)
         fields = {"ins": form.get("ins", "").strip().upper(), "code": form.get("code", "").strip()}
         try:
-            check = schemas.LoginCodeCheck.model_validate(fields)
+            check = LoginCodeCheck.model_validate(fields)
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(current, "code.html", 422, ins=fields["ins"], minutes=5, errors=errors)
