@@ -43,6 +43,7 @@ from services.identity.schemas import (
     SystemRegistration,
 )
 from services.notify import schemas as notify_schemas
+from services.notify.schemas import IDENTITY_MESSAGE, IdentityMessage, NotificationPreferences
 from tests.identities import make_ins, make_rpps
 from tests.journeys import Deposit
 
@@ -269,19 +270,19 @@ def rpc_calls(
         ),
         # sealed as identity seals it: the fuzz reaches what notify does with the message it opens
         "notify.deliver_identity_message": (
-            schemas.IdentityMessage,
+            IdentityMessage,
             lambda c, x: c.notify.deliver_identity_message(
                 {
                     "sealed": seal_json(
                         Settings.load().key(Secret.IDENTITY_MESSAGE_KEY),
                         x,
-                        schemas.IDENTITY_MESSAGE,
+                        IDENTITY_MESSAGE,
                     )
                 }
             ),
         ),
         "notify.set_preferences": (
-            schemas.NotificationPreferences,
+            NotificationPreferences,
             lambda c, x: c.notify.set_preferences(p, ins, x),
         ),
         "audit.history": (schemas.HistoryQuery, lambda c, x: c.audit.history(p, ins, x)),
