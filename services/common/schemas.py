@@ -44,6 +44,9 @@ def _category(code: str) -> str:
     return code
 
 
+Category = Annotated[str, AfterValidator(_category)]  # a TRE_A03 document class
+
+
 def _format(mime: str) -> str:
     if mime not in FORMATS:
         raise ValueError(f"must be one of {', '.join(FORMATS)}")
@@ -70,19 +73,6 @@ class Problem(BaseModel):
     )
 
 
-ProfessionalId = Annotated[
-    str, AfterValidator(identifiers.check_actor_id), Field(examples=["rpps:10000000009"])
-]
-
-
-class DocumentFacts(Strict):
-    """What a decision about one document needs to know about it."""
-
-    category: Annotated[str, AfterValidator(_category)]
-    visibility: list[str] = Field(default_factory=list)
-    author_id: Annotated[str, Field(max_length=64)]
-
-
 class HistoryQuery(Strict):
     date_from: date | None = None
     date_to: date | None = None
@@ -98,49 +88,6 @@ class HistoryQuery(Strict):
     format: Literal["json", "fhir"] = Field(
         "json", description="fhir: a Bundle of FHIR R4 AuditEvent"
     )
-
-
-class ProfessionalRef(Strict):
-    professional_id: ProfessionalId
-
-
-class Authorisation(Strict):
-    until: date | None = Field(
-        None, description="the consent ends at this date (none: until withdrawn)"
-    )
-
-
-class CareTeamMembership(Strict):
-    patient_informed: Literal[True] = Field(
-        description="the patient was informed and did not object"
-    )
-    days: Annotated[int, Field(ge=1, le=3650)] = Field(
-        365, description="how long the membership lasts"
-    )
-
-
-class MedecinTraitantDeclaration(Strict):
-    """A médecin proposes themselves (nothing granted until the patient confirms); the Assurance Maladie
-    feed (a system token) declares the médecin the patient declared to their fund (`professional_id`)."""
-
-    patient_agreed: Literal[True] | None = Field(
-        None,
-        description="a médecin's proposal: the patient chose them (they still confirm it themselves)",
-    )
-    professional_id: ProfessionalId | None = Field(
-        None, description="the feed's declaration: the declared médecin (rpps:<RPPS>)"
-    )
-
-
-class EmergencyOppositions(Strict):
-    oppose_emergency: bool = Field(description="refuse break-glass access by professionals")
-    oppose_regulator: bool = Field(description="refuse read access by the SAMU regulator")
-
-
-class BreakGlass(Strict):
-    reason: Annotated[
-        str, Field(min_length=10, max_length=500, description="why, in a few words (traced)")
-    ]
 
 
 Mobile = Annotated[
@@ -246,9 +193,7 @@ class RelatedId(Strict):
 
 
 class DocumentSubmission(Strict):
-    category: Annotated[
-        str, AfterValidator(_category), Field(description="TRE_A03 class", examples=["10"])
-    ]
+    category: Annotated[Category, Field(description="TRE_A03 class", examples=["10"])]
     type_code: Annotated[
         str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$", examples=["11488-4"])
     ]
@@ -399,7 +344,7 @@ CodeTokens = Annotated[
 class DocumentSearch(Strict):
     """Every list field is an OR of its values (absent: no filter; empty: matches nothing); the fields AND."""
 
-    category: list[Annotated[str, AfterValidator(_category)]] | None = None
+    category: list[Category] | None = None
     type_code: Annotated[
         Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] | None,
         BeforeValidator(_listed),
@@ -738,12 +683,6 @@ class DocumentWithContent(BaseModel):
     document: DocumentMetadata
     access: AccessNote | None = None
     content: str = Field(description="the document's bytes, base64")
-
-
-class ConsentRecorded(BaseModel):
-    professional_id: str
-    recorded_at: datetime
-    created: bool
 
 
 class Trace(BaseModel):

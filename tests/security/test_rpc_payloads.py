@@ -24,6 +24,15 @@ from services.common.sealing import seal_json
 from services.common.settings import Secret, Settings
 from services.common.validation import parse
 from services.consent import schemas as consent_schemas
+from services.consent.schemas import (
+    Authorisation,
+    BreakGlass,
+    CareTeamMembership,
+    DocumentFacts,
+    EmergencyOppositions,
+    MedecinTraitantDeclaration,
+    ProfessionalRef,
+)
 from services.dossier import schemas as dossier_schemas
 from services.identity import schemas as identity_schemas
 from services.identity.schemas import (
@@ -211,38 +220,38 @@ def rpc_calls(
             lambda c, x: c.identity.login_with_external(x, "10.9.8.2"),
         ),
         "consent.record_consent": (
-            schemas.Authorisation,
+            Authorisation,
             lambda c, x: c.consent.record_consent(d, ins, x),
         ),
         "consent.join_care_team": (
-            schemas.CareTeamMembership,
+            CareTeamMembership,
             lambda c, x: c.consent.join_care_team(d, ins, x),
         ),
         "consent.declare_medecin_traitant": (
-            schemas.MedecinTraitantDeclaration,
+            MedecinTraitantDeclaration,
             lambda c, x: c.consent.declare_medecin_traitant(d, ins, x),
         ),
         "consent.confirm_medecin_traitant": (
-            schemas.ProfessionalRef,
+            ProfessionalRef,
             lambda c, x: c.consent.confirm_medecin_traitant(p, ins, x),
         ),
-        "consent.break_glass": (schemas.BreakGlass, lambda c, x: c.consent.break_glass(d, ins, x)),
-        "consent.decide": (schemas.DocumentFacts, lambda c, x: c.consent.decide(d, ins, "read", x)),
+        "consent.break_glass": (BreakGlass, lambda c, x: c.consent.break_glass(d, ins, x)),
+        "consent.decide": (DocumentFacts, lambda c, x: c.consent.decide(d, ins, "read", x)),
         "consent.withdraw_consent": (
-            schemas.ProfessionalRef,
+            ProfessionalRef,
             lambda c, x: c.consent.withdraw_consent(p, ins, x),
         ),
         "consent.object_to_care_team": (
-            schemas.ProfessionalRef,
+            ProfessionalRef,
             lambda c, x: c.consent.object_to_care_team(p, ins, x),
         ),
-        "consent.block": (schemas.ProfessionalRef, lambda c, x: c.consent.block(p, ins, x)),
+        "consent.block": (ProfessionalRef, lambda c, x: c.consent.block(p, ins, x)),
         "consent.set_emergency_oppositions": (
-            schemas.EmergencyOppositions,
+            EmergencyOppositions,
             lambda c, x: c.consent.set_emergency_oppositions(p, ins, x),
         ),
         "consent.authorise_occupational_doctor": (
-            schemas.ProfessionalRef,
+            ProfessionalRef,
             lambda c, x: c.consent.authorise_occupational_doctor(p, ins, x),
         ),
         "dossier.open": (schemas.DossierOpening, lambda c, x: c.dossier.open(d, x)),

@@ -25,6 +25,7 @@ from services.common.actors import Role
 from services.common.codes import CATEGORIES, DOCUMENT_TYPES
 from services.common.errors import AccessDenied, NotFound, Unauthenticated
 from services.common.validation import describe_items
+from services.consent.schemas import Authorisation, BreakGlass
 from services.gateway.app_settings import of_app
 from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms, oidc
@@ -291,7 +292,7 @@ def router() -> APIRouter:
         if form.get("patient_agreed") != "on":
             errors["patient_agreed"] = current.t("pro.consent.required")
         try:
-            authorisation = schemas.Authorisation.model_validate({"until": until or None})
+            authorisation = Authorisation.model_validate({"until": until or None})
         except ValidationError as error:
             errors.update(forms.field_errors(current.language, describe_items(error.errors())))
         if errors:
@@ -347,7 +348,7 @@ def router() -> APIRouter:
         token, patient = checked.token, checked.patient
         reason = form.get("reason", "").strip()
         try:
-            request = schemas.BreakGlass.model_validate({"reason": reason})
+            request = BreakGlass.model_validate({"reason": reason})
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(
