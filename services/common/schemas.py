@@ -73,23 +73,6 @@ class Problem(BaseModel):
     )
 
 
-class HistoryQuery(Strict):
-    date_from: date | None = None
-    date_to: date | None = None
-    professional_id: Annotated[str, Field(max_length=64)] | None = Field(
-        None, description="who acted"
-    )
-    action: Annotated[str, Field(pattern=r"^[a-z_]{3,40}$")] | None = Field(
-        None, description="event type"
-    )
-    limit: Annotated[int, Field(ge=1, le=200)] = 50
-    cursor: Annotated[str, Field(max_length=200)] | None = None
-    language: Literal["fr", "en"] = "fr"
-    format: Literal["json", "fhir"] = Field(
-        "json", description="fhir: a Bundle of FHIR R4 AuditEvent"
-    )
-
-
 Mobile = Annotated[
     str,
     Field(
@@ -683,24 +666,3 @@ class DocumentWithContent(BaseModel):
     document: DocumentMetadata
     access: AccessNote | None = None
     content: str = Field(description="the document's bytes, base64")
-
-
-class Trace(BaseModel):
-    event_id: str
-    type: str
-    label: str = Field(description="what happened, in plain words (French or English)")
-    occurred_at: datetime
-    actor: dict[str, Any] | None
-    document_id: str | None
-    outcome: str
-    rule: str | None
-    emergency: bool = False
-
-
-class History(BaseModel):
-    traces: list[Trace]
-    total: int
-    next_cursor: str | None = None
-    audience: Literal["dossier", "document_author"] = Field(
-        description="dossier: the patient's side or the médecin traitant; document_author: traces of your documents"
-    )

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from services.audit import schemas as audit_schemas
+from services.audit.schemas import HistoryQuery
 from services.common import schemas
 from services.common.errors import DmpError, InvalidInput, ServiceUnavailable
 from services.common.sealing import seal_json
@@ -294,7 +295,7 @@ def rpc_calls(
             NotificationPreferences,
             lambda c, x: c.notify.set_preferences(p, ins, x),
         ),
-        "audit.history": (schemas.HistoryQuery, lambda c, x: c.audit.history(p, ins, x)),
+        "audit.history": (HistoryQuery, lambda c, x: c.audit.history(p, ins, x)),
     }
 
 

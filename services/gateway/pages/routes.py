@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from services.audit.labels import LABELS
+from services.audit.schemas import HistoryQuery
 from services.common import schemas
 from services.common.actors import Role
 from services.common.codes import CATEGORIES, PROFESSIONS
@@ -136,9 +137,7 @@ def history_page(
     index = 0 if current.language == "fr" else 1
     actions = [(action, LABELS[action][index]) for action in HISTORY_ACTIONS]
     try:
-        query = schemas.HistoryQuery.model_validate(
-            {**filters, "language": current.language, "limit": 50}
-        )
+        query = HistoryQuery.model_validate({**filters, "language": current.language, "limit": 50})
     except ValidationError as error:
         errors = forms.field_errors(current.language, describe_items(error.errors()))
         return render(
