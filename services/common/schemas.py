@@ -83,16 +83,6 @@ Mobile = Annotated[
 ]
 
 
-ActorId = Annotated[
-    str,
-    AfterValidator(identifiers.check_actor_id),
-    Field(
-        description="rpps:<RPPS>, agent:<agent id> or system:<client id>",
-        examples=["rpps:10000000009"],
-    ),
-]
-
-
 class DossierOpening(Strict):
     ins: Ins
     patient_consent: bool = Field(

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, model_validator
 
 from services.common import identifiers
-from services.common.schemas import ActorId, Ins, Mobile, Name, Profession, Rpps, Strict
+from services.common.schemas import Ins, Mobile, Name, Profession, Rpps, Strict
 
 BirthPlace = Annotated[
     str,
@@ -168,6 +168,16 @@ class ExternalLogin(Strict):
         None,
         description="the nonce the login was started with (a web login sends it): the ID token must carry it",
     )
+
+
+ActorId = Annotated[
+    str,
+    AfterValidator(identifiers.check_actor_id),
+    Field(
+        description="rpps:<RPPS>, agent:<agent id> or system:<client id>",
+        examples=["rpps:10000000009"],
+    ),
+]
 
 
 class AgentRegistration(Strict):
