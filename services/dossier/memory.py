@@ -20,7 +20,6 @@ from services.common.errors import ServiceUnavailable
 from services.common.events import Event
 from services.common.grants import Grant
 from services.common.matching import matches
-from services.common.schemas import DocumentSearch
 from services.dossier import queries
 from services.dossier.records import (
     Document,
@@ -36,6 +35,7 @@ from services.dossier.records import (
     SubmissionSet,
     Visibility,
 )
+from services.dossier.schemas import DocumentSearch
 from services.dossier.store import (
     SEEN_IN_SETS,
     DossierRecords,

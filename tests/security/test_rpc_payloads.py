@@ -35,6 +35,14 @@ from services.consent.schemas import (
     ProfessionalRef,
 )
 from services.dossier import schemas as dossier_schemas
+from services.dossier.schemas import (
+    DocumentSearch,
+    DocumentSubmission,
+    DossierOpening,
+    PersonalSpaceUpdate,
+    ReimbursementSearch,
+    VisibilityChange,
+)
 from services.identity import schemas as identity_schemas
 from services.identity.schemas import (
     AgentRegistration,
@@ -255,27 +263,27 @@ def rpc_calls(
             ProfessionalRef,
             lambda c, x: c.consent.authorise_occupational_doctor(p, ins, x),
         ),
-        "dossier.open": (schemas.DossierOpening, lambda c, x: c.dossier.open(d, x)),
+        "dossier.open": (DossierOpening, lambda c, x: c.dossier.open(d, x)),
         "dossier.add_document": (
-            schemas.DocumentSubmission,
+            DocumentSubmission,
             lambda c, x: c.dossier.add_document(d, ins, x),
         ),
         "dossier.replace_document": (
-            schemas.DocumentSubmission,
+            DocumentSubmission,
             lambda c, x: c.dossier.replace_document(d, ins, doc, x),
         ),
         "dossier.set_visibility": (
-            schemas.VisibilityChange,
+            VisibilityChange,
             lambda c, x: c.dossier.set_visibility(p, ins, doc, x),
         ),
-        "dossier.search": (schemas.DocumentSearch, lambda c, x: c.dossier.search(d, ins, x)),
+        "dossier.search": (DocumentSearch, lambda c, x: c.dossier.search(d, ins, x)),
         "dossier.update_personal_space": (
-            schemas.PersonalSpaceUpdate,
+            PersonalSpaceUpdate,
             lambda c, x: c.dossier.update_personal_space(p, ins, x),
         ),
         "dossier.add_reimbursements": (None, lambda c, x: c.dossier.add_reimbursements(d, x)),
         "dossier.reimbursements": (
-            schemas.ReimbursementSearch,
+            ReimbursementSearch,
             lambda c, x: c.dossier.reimbursements(p, ins, x),
         ),
         # sealed as identity seals it: the fuzz reaches what notify does with the message it opens

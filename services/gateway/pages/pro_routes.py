@@ -20,12 +20,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from services.common import schemas
 from services.common.actors import Role
 from services.common.codes import CATEGORIES, DOCUMENT_TYPES
 from services.common.errors import AccessDenied, NotFound, Unauthenticated
 from services.common.validation import describe_items
 from services.consent.schemas import Authorisation, BreakGlass
+from services.dossier.schemas import DocumentSearch, DocumentSubmission
 from services.gateway.app_settings import of_app
 from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms, oidc
@@ -374,7 +374,7 @@ def router() -> APIRouter:
         if "type_code" in filters:
             query["type_code"] = [filters["type_code"]]
         try:
-            search = schemas.DocumentSearch.model_validate(query)
+            search = DocumentSearch.model_validate(query)
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(
@@ -550,7 +550,7 @@ def deposit_submission(
     current: Visit,
     fields: dict[str, str],
     content: bytes | None,
-) -> tuple[schemas.DocumentSubmission | None, dict[str, str]]:
+) -> tuple[DocumentSubmission | None, dict[str, str]]:
     """The API's submission from the form, or the errors to show by field (nothing is sent then)."""
     errors: dict[str, str] = {}
     media_type = format_of(content) if content else None
@@ -569,7 +569,7 @@ def deposit_submission(
         if fields.get(name) == "on"
     ]
     try:
-        submission = schemas.DocumentSubmission.model_validate(
+        submission = DocumentSubmission.model_validate(
             {
                 "category": fields.get("category", ""),
                 "type_code": fields.get("type_code", ""),

@@ -14,11 +14,11 @@ from pydantic import ValidationError
 
 from services.audit.labels import LABELS
 from services.audit.schemas import HistoryQuery
-from services.common import schemas
 from services.common.actors import Role
 from services.common.codes import CATEGORIES, PROFESSIONS
 from services.common.errors import NotFound, Unauthenticated
 from services.common.validation import describe_items
+from services.dossier.schemas import PersonalSpaceUpdate
 from services.gateway.app_settings import of_app
 from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms
@@ -372,9 +372,7 @@ def router() -> APIRouter:
         token, ins = current.patient
         content, version = forms.personal_space(form)
         try:
-            update = schemas.PersonalSpaceUpdate.model_validate(
-                {"content": content, "version": version}
-            )
+            update = PersonalSpaceUpdate.model_validate({"content": content, "version": version})
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(
