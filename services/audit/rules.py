@@ -8,10 +8,10 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from services.audit.records import Audience, HistorySelection
+from services.audit.schemas import HistoryQuery
 from services.common.actors import Actor, ActorKind
 from services.common.events import Event
 from services.common.grants import Grant
-from services.common.schemas import HistoryQuery
 
 HISTORY_HOLDER = "R-HISTORY-HOLDER"  # consent's refusal of a professional who holds no right to the whole history
 

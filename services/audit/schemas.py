@@ -1,15 +1,18 @@
-"""audit's own contracts: what its RPC methods give back (what they take, the history's query, is shared with the
-gateway in services/common/schemas.py). Each model's JSON is the answer as it always went out: times as the
-strings audit writes (`isoformat()`, `+00:00`), nothing null that used to be absent."""
+"""audit's contracts: what its RPC methods take (the history's query) and give back (the history, as plain labels
+or FHIR; a verification of the chains; a checkpoint's receipt), and the history as the gateway publishes it. The
+methods' answers go out as they always did: times as the strings audit writes (`isoformat()`, `+00:00`), nothing
+null that used to be absent."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_serializer
 
 from services.audit.records import Audience
 from services.common.events import ActorRef
+from services.common.schemas import Strict
 
 
 class _Answer(BaseModel):
@@ -68,6 +71,23 @@ class VerifyReport(_Answer):
 
 
 # History
+
+
+class HistoryQuery(Strict):
+    date_from: date | None = None
+    date_to: date | None = None
+    professional_id: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="who acted"
+    )
+    action: Annotated[str, Field(pattern=r"^[a-z_]{3,40}$")] | None = Field(
+        None, description="event type"
+    )
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+    language: Literal["fr", "en"] = "fr"
+    format: Literal["json", "fhir"] = Field(
+        "json", description="fhir: a Bundle of FHIR R4 AuditEvent"
+    )
 
 
 class TraceView(_Answer):
@@ -170,3 +190,27 @@ class FhirBundle(_Answer):
 class HistoryAnswer(RootModel[HistoryView | FhirBundle]):
     """The history as asked: plain labels (`format` json) or a FHIR Bundle. One model, so that the method's answer
     is one type, which its client shows as the JSON object it is."""
+
+
+# The history as the REST API publishes it (`format` json)
+
+
+class Trace(BaseModel):
+    event_id: str
+    type: str
+    label: str = Field(description="what happened, in plain words (French or English)")
+    occurred_at: datetime
+    actor: dict[str, Any] | None
+    document_id: str | None
+    outcome: str
+    rule: str | None
+    emergency: bool = False
+
+
+class History(BaseModel):
+    traces: list[Trace]
+    total: int
+    next_cursor: str | None = None
+    audience: Literal["dossier", "document_author"] = Field(
+        description="dossier: the patient's side or the médecin traitant; document_author: traces of your documents"
+    )

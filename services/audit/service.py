@@ -22,6 +22,7 @@ from services.audit.schemas import (
     ErasedWhileOpen,
     FhirBundle,
     HistoryAnswer,
+    HistoryQuery,
     HistoryView,
     RewrittenHead,
     TraceView,
@@ -38,7 +39,6 @@ from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.principals import OPERATORS
 from services.common.rpc_client import ServiceRpc
-from services.common.schemas import HistoryQuery
 from services.common.settings import Secret, Settings
 from services.common.settings_provider import SettingsProvider
 from services.common.store import StoreProvider

@@ -25,15 +25,6 @@ from services.common.identifiers import require_ins
 from services.common.majority import eighteenth_birthday
 from services.common.rpc_client import ServiceRpc
 from services.common.rulebook import explain
-from services.common.schemas import (
-    Authorisation,
-    BreakGlass,
-    CareTeamMembership,
-    DocumentFacts,
-    EmergencyOppositions,
-    MedecinTraitantDeclaration,
-    ProfessionalRef,
-)
 from services.common.settings import Secret, Settings
 from services.common.settings_provider import SettingsProvider
 from services.common.store import StoreProvider
@@ -45,16 +36,23 @@ from services.consent.records import Authorisation as AuthorisationRecord
 from services.consent.records import EmergencyRecord, Kind, PatientSettings
 from services.consent.schemas import (
     AccessSettings,
+    Authorisation,
     Blocks,
+    BreakGlass,
     CareTeamJoined,
+    CareTeamMembership,
     CareTeamObjection,
     ConsentRecorded,
     ConsentWithdrawn,
+    DocumentFacts,
+    EmergencyOppositions,
     MedecinTraitantChange,
+    MedecinTraitantDeclaration,
     MedecinTraitantDeclared,
     MedecinTraitantEnded,
     MedecinTraitantProposed,
     OccupationalConsent,
+    ProfessionalRef,
     ProfessionalSince,
 )
 from services.consent.store import ConsentRecords, ConsentStore

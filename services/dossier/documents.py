@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.common.errors import InvalidInput
-from services.common.schemas import DocumentMetadata, DocumentSubmission
 from services.dossier.records import Document, Metadata, Visibility
+from services.dossier.schemas import DocumentMetadata, DocumentSubmission
 
 
 def metadata_of(submission: DocumentSubmission, carried: Sequence[str] = ()) -> Metadata:

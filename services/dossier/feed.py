@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.common.schemas import ReimbursementLine
 from services.common.validation import describe_items
 from services.dossier.records import FeedLine
+from services.dossier.schemas import ReimbursementLine
 
 HISTORY_MONTHS = 24
 

@@ -21,7 +21,6 @@ from services.common.events import Event
 from services.common.grants import Grant
 from services.common.matching import matches
 from services.common.memory import MemoryStore
-from services.common.schemas import DocumentSearch
 from services.dossier import queries
 from services.dossier.records import (
     Document,
@@ -37,6 +36,7 @@ from services.dossier.records import (
     SubmissionSet,
     Visibility,
 )
+from services.dossier.schemas import DocumentSearch
 from services.dossier.store import (
     SEEN_IN_SETS,
     DossierRecords,

@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from services.common import sealing
-from services.common.schemas import PersonalSpace
 from services.dossier import crypto
 from services.dossier.records import ActorRef, Dossier, PersonalSpaceVersion
-from services.dossier.schemas import PersonalSpaceAnswer
+from services.dossier.schemas import PersonalSpace, PersonalSpaceAnswer
 
 
 def sealed(

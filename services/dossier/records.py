@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from services.common.schemas import Coded, Concept, ImagingStudy, ReimbursedItem, RelatedId
+if TYPE_CHECKING:  # annotations only: the contracts import ActorRef from here
+    from services.dossier.schemas import Coded, Concept, ImagingStudy, ReimbursedItem, RelatedId
 
 # An actor as events and records carry it (services/common/actors.py Actor.ref): ids and codes, never names.
 ActorRef = dict[str, str | None]

@@ -32,18 +32,6 @@ from services.common.identifiers import require_ins
 from services.common.ids import new_id
 from services.common.principals import CLIENTS, OPERATORS
 from services.common.rpc_client import ServiceRpc
-from services.common.schemas import (
-    DocumentMetadata,
-    DocumentSearch,
-    DocumentSubmission,
-    DossierOpening,
-    PersonalSpaceUpdate,
-    ReimbursementBatch,
-    ReimbursementLines,
-    ReimbursementReport,
-    ReimbursementSearch,
-    VisibilityChange,
-)
 from services.common.settings import Secret, Settings
 from services.common.settings_provider import SettingsProvider
 from services.common.store import StoreProvider
@@ -76,12 +64,21 @@ from services.dossier.schemas import (
     CareSummaryAnswer,
     DocumentAdded,
     DocumentFound,
+    DocumentMetadata,
     DocumentPage,
     DocumentRead,
+    DocumentSearch,
+    DocumentSubmission,
+    DossierOpening,
     Lifecycle,
     Opened,
     PersonalSpaceAnswer,
+    PersonalSpaceUpdate,
     PurgeRecordView,
+    ReimbursementBatch,
+    ReimbursementLines,
+    ReimbursementReport,
+    ReimbursementSearch,
     SubmissionSetAdded,
     SubmissionSetFound,
     SubmissionSetPage,
@@ -89,6 +86,7 @@ from services.dossier.schemas import (
     SubmissionSetSubmission,
     SubmissionSetView,
     Transitioned,
+    VisibilityChange,
 )
 from services.dossier.store import DossierRecords, DossierStore, idempotency_reference
 

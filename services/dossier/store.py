@@ -22,14 +22,6 @@ from services.common.errors import ServiceUnavailable
 from services.common.events import Event
 from services.common.grants import Grant
 from services.common.matching import matches, newest_first
-from services.common.schemas import (
-    Coded,
-    Concept,
-    DocumentSearch,
-    ImagingStudy,
-    ReimbursedItem,
-    RelatedId,
-)
 from services.common.store import Reachable, Store, each_of, equal
 from services.dossier import queries
 from services.dossier.records import (
@@ -47,6 +39,14 @@ from services.dossier.records import (
     Status,
     SubmissionSet,
     Visibility,
+)
+from services.dossier.schemas import (
+    Coded,
+    Concept,
+    DocumentSearch,
+    ImagingStudy,
+    ReimbursedItem,
+    RelatedId,
 )
 
 DUPLICATE_KEY = 11000

@@ -10,10 +10,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from services.common.errors import InvalidInput
-from services.common.schemas import DocumentMetadata
 from services.dossier import documents
 from services.dossier.records import ActorRef, Document, SubmissionSet
-from services.dossier.schemas import SubmissionSetSearch, SubmissionSetSubmission, SubmissionSetView
+from services.dossier.schemas import (
+    DocumentMetadata,
+    SubmissionSetSearch,
+    SubmissionSetSubmission,
+    SubmissionSetView,
+)
 
 CURSOR = re.compile(r"^(\d{1,15})\.(sub_[0-9a-f]{32})$")
 

@@ -42,7 +42,7 @@ from services.dossier.records import Document, FeedLine
 
 
 class FeedSystem(StrEnum):
-    """The code systems of a reimbursed item (services/common/schemas.py ReimbursedItem)."""
+    """The code systems of a reimbursed item (services/dossier/schemas.py ReimbursedItem)."""
 
     CCAM = "CCAM"
     NGAP = "NGAP"

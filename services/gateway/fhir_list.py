@@ -15,7 +15,7 @@ from typing import Any
 
 from services.common.codes import INS_SYSTEM
 from services.common.errors import DmpError, InvalidInput
-from services.common.schemas import UNIQUE_ID as UNIQUE_ID_PATTERN
+from services.dossier.schemas import UNIQUE_ID as UNIQUE_ID_PATTERN
 from services.gateway import fhir_mapping as mapping
 from services.gateway import fhir_search
 from services.gateway.fhir_search import InvalidSearch

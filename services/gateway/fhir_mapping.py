@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from services.common.codes import CATEGORIES, INS_SYSTEM
 from services.common.errors import InvalidInput, NotFound
-from services.common.schemas import UNIQUE_ID as UNIQUE_ID_PATTERN
+from services.dossier.schemas import UNIQUE_ID as UNIQUE_ID_PATTERN
 
 CLASS_SYSTEM = "urn:oid:1.2.250.1.213.1.1.4.1"  # TRE_A03 ClasseDocument
 TYPE_SYSTEM_NATIONAL = "urn:oid:1.2.250.1.213.1.1.4.12"  # TRE_A05 TypeDocComplementaire

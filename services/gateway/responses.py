@@ -1,5 +1,6 @@
-"""What the REST routes answer where the services' contracts (services/common/schemas.py) have no model yet:
-each model names exactly the fields the service returns today, since a response model drops any other.
+"""What the REST routes answer where the services' contracts (services/<service>/schemas.py) have no model yet,
+or one the route does not publish: each model names exactly the fields the service returns today, since a
+response model drops any other.
 
 Instants the services send as `isoformat()` text stay text (`Instant`): parsed into datetimes they would be
 written back differently (`Z` for `+00:00`) and the bodies would change.
@@ -7,6 +8,7 @@ written back differently (`Z` for `+00:00`) and the bodies would change.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -71,6 +73,14 @@ class DossierReopened(BaseModel):
 
 
 # Who may access the dossier (consent)
+
+
+# As the route publishes it, not as consent answers (services/consent/schemas.py ConsentRecorded): its time
+# as a date-time, and no `until`.
+class ConsentRecorded(BaseModel):
+    professional_id: str
+    recorded_at: datetime
+    created: bool
 
 
 class ConsentWithdrawn(BaseModel):

@@ -6,18 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.common.actors import Role
-from services.common.schemas import (
-    AgentRegistration,
-    PatientRegistration,
-    ProfessionalRegistration,
-    SystemRegistration,
-)
 from services.identity.records import (
     AccountStatus,
     CounterAgent,
     Patient,
     Professional,
     SystemClient,
+)
+from services.identity.schemas import (
+    AgentRegistration,
+    PatientRegistration,
+    ProfessionalRegistration,
+    SystemRegistration,
 )
 
 

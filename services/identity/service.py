@@ -22,29 +22,6 @@ from services.common.identifiers import check_actor_id, demographics_mismatch, r
 from services.common.ids import new_id
 from services.common.principals import CLIENTS, EVERYONE, OPERATORS
 from services.common.rpc_client import ServiceRpc, call_async
-from services.common.schemas import (
-    IDENTITY_MESSAGE,
-    AccessToken,
-    AgentRegistration,
-    CardChallenge,
-    CardChallengeRequest,
-    CardLogin,
-    ContactChange,
-    ContactCode,
-    DevTokenRequest,
-    ExternalLogin,
-    IdentityCheck,
-    IdentityChecked,
-    LoginCodeCheck,
-    LoginCodeRequest,
-    LoginCodeSent,
-    LogoutRequest,
-    PatientRegistration,
-    ProfessionalRegistration,
-    RefreshRequest,
-    Representation,
-    SystemRegistration,
-)
 from services.common.sealing import seal_json
 from services.common.sessions import ENDED, EndedSession, session_until
 from services.common.settings import Secret, Settings
@@ -65,9 +42,32 @@ from services.identity.records import (
     Purpose,
     RefreshToken,
 )
-from services.identity.schemas import ContactCodeSent
+from services.identity.schemas import (
+    AccessToken,
+    AgentRegistration,
+    CardChallenge,
+    CardChallengeRequest,
+    CardLogin,
+    ContactChange,
+    ContactCode,
+    ContactCodeSent,
+    DevTokenRequest,
+    ExternalLogin,
+    IdentityCheck,
+    IdentityChecked,
+    LoginCodeCheck,
+    LoginCodeRequest,
+    LoginCodeSent,
+    LogoutRequest,
+    PatientRegistration,
+    ProfessionalRegistration,
+    RefreshRequest,
+    Representation,
+    SystemRegistration,
+)
 from services.identity.store import IdentityRecords, IdentityStore, status_change
 from services.notify.client import NotifyClient
+from services.notify.schemas import IDENTITY_MESSAGE
 
 
 class IdentityService(HealthMixin):

@@ -25,12 +25,6 @@ from services.common.health import HealthMixin
 from services.common.identifiers import require_ins
 from services.common.principals import OPERATORS
 from services.common.rpc_client import ServiceRpc
-from services.common.schemas import (
-    IDENTITY_MESSAGE,
-    IdentityMessage,
-    NotificationPreferences,
-    SealedIdentityMessage,
-)
 from services.common.sealing import ContentCorrupted, open_json
 from services.common.settings import Secret, Settings
 from services.common.settings_provider import SettingsProvider
@@ -54,7 +48,13 @@ from services.notify.records import (
     Sent,
     Status,
 )
-from services.notify.schemas import DeadLetterView
+from services.notify.schemas import (
+    IDENTITY_MESSAGE,
+    DeadLetterView,
+    IdentityMessage,
+    NotificationPreferences,
+    SealedIdentityMessage,
+)
 from services.notify.store import NotifyRecords, NotifyStore
 
 log = logging.getLogger(__name__)

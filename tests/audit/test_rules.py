@@ -7,10 +7,10 @@ import pytest
 
 from services.audit.records import Audience, HistorySelection
 from services.audit.rules import audience, closed_to, erased_while_open, purge_confirmed, selection
+from services.audit.schemas import HistoryQuery
 from services.common.actors import Actor, ActorKind
 from services.common.events import Event, EventType
 from services.common.grants import Action, Grant
-from services.common.schemas import HistoryQuery
 
 AT = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
 PATIENT = Actor(kind=ActorKind.PATIENT, id="pat_1", ins="280017512345678")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from services.common.schemas import DocumentSubmission
 from services.dossier import documents, rules, summary
 from services.dossier.records import Document
 from services.dossier.schemas import (
     Access,
     CareSummaryAnswer,
     DocumentAdded,
+    DocumentSubmission,
     Lifecycle,
     PurgeRecordView,
     Transitioned,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from services.common import sealing
-from services.common.schemas import Allergy, PersonalSpace
 from services.dossier import crypto, personal_space
 from services.dossier.records import Dossier, Status
+from services.dossier.schemas import Allergy, PersonalSpace
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

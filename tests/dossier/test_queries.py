@@ -13,8 +13,8 @@ from pymongo import MongoClient
 
 from services.common.grants import Action, Grant
 from services.common.matching import matches
-from services.common.schemas import DocumentSearch
 from services.dossier.queries import CODED, after, coded_as, document_query, encode_cursor
+from services.dossier.schemas import DocumentSearch
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 GRANTS = {

@@ -19,7 +19,6 @@ from services.common.errors import InvalidInput, ServiceUnavailable
 from services.common.events import Event, EventType
 from services.common.grants import Action, Grant
 from services.common.outbox import OUTBOX, OutboxRelay
-from services.common.schemas import Coded, Concept, DocumentSearch, ReimbursedItem
 from services.common.settings import Settings
 from services.dossier.memory import MemoryDossierStore
 from services.dossier.records import (
@@ -35,6 +34,7 @@ from services.dossier.records import (
     SubmissionSet,
     Visibility,
 )
+from services.dossier.schemas import Coded, Concept, DocumentSearch, ReimbursedItem
 from services.dossier.store import DossierRecords, DossierStore
 
 NOW = datetime(2026, 6, 1, 9, 30, 0, 123000, tzinfo=UTC)  # to the millisecond, as the clock reads

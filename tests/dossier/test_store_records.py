@@ -4,9 +4,9 @@ answers exactly as it did."""
 from datetime import UTC, datetime
 from typing import Any
 
-from services.common.schemas import DocumentMetadata, DocumentSubmission
 from services.dossier import documents, store
 from services.dossier.records import DocumentStatus, Visibility
+from services.dossier.schemas import DocumentMetadata, DocumentSubmission
 
 CREATED = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 EARLIER_DOCUMENT = {  # as stored before revisions, confidentiality and the patient's id were kept

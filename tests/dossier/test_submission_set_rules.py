@@ -8,9 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from services.common.errors import InvalidInput
-from services.common.schemas import Coded
 from services.dossier.records import Document, Metadata, SubmissionSet
-from services.dossier.schemas import SubmissionSetSearch, SubmissionSetSubmission
+from services.dossier.schemas import Coded, SubmissionSetSearch, SubmissionSetSubmission
 from services.dossier.submission_sets import entry_uuid, page, record_of, selected, shown
 
 AT = datetime(2026, 11, 23, 8, tzinfo=UTC)

@@ -7,9 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from services.common import schemas
-from services.common.schemas import ReimbursedItem
 from services.dossier import summary
+from services.dossier.schemas import Allergy, CareSummary, PersonalSpace, ReimbursedItem
 from services.dossier.summary import (
     REDUNDANCY_WINDOWS,
     ActKind,
@@ -263,10 +262,10 @@ def test_a_document_record_keeps_only_what_the_summary_shows() -> None:
 
 
 def test_allergies_come_from_the_personal_space_typed() -> None:
-    content = schemas.PersonalSpace(
+    content = PersonalSpace(
         allergies=[
-            schemas.Allergy(substance="Pénicilline", severity="severe"),
-            schemas.Allergy(substance="Latex", reaction="urticaire"),
+            Allergy(substance="Pénicilline", severity="severe"),
+            Allergy(substance="Latex", reaction="urticaire"),
         ]
     )
     allergies = summary.allergies_of(content.model_dump(mode="json"))
@@ -274,7 +273,7 @@ def test_allergies_come_from_the_personal_space_typed() -> None:
         AllergyEntry("Pénicilline", None, Severity.SEVERE),
         AllergyEntry("Latex", "urticaire", None),
     )
-    assert summary.allergies_of(schemas.PersonalSpace().model_dump(mode="json")) == ()
+    assert summary.allergies_of(PersonalSpace().model_dump(mode="json")) == ()
 
 
 # The whole summary, and what it withholds
@@ -321,9 +320,7 @@ def test_the_summary_as_json_is_what_the_gateway_publishes() -> None:
         allergies=(AllergyEntry("Latex", None, Severity.MILD),),
         withheld=(),
     )
-    published = schemas.CareSummary.model_validate(
-        summary.to_json(care)
-    )  # extra="forbid": no field drifts
+    published = CareSummary.model_validate(summary.to_json(care))  # extra="forbid": no field drifts
     assert published.medicines is not None and published.medicines[0].code == "C10AA05"
     assert published.acts is not None and published.acts[0].dates[1].possibly_redundant is True
     assert published.allergies is not None and published.allergies[0].severity == "mild"

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from services.common.codes import INS_SYSTEM
 from services.common.errors import InvalidInput
-from services.common.schemas import DocumentMetadata, DocumentSubmission
 from services.common.validation import parse
+from services.dossier.schemas import DocumentMetadata, DocumentSubmission
 from services.gateway.fhir_mapping import (
     CONFIDENTIALITY,
     IS_ARCHIVED,

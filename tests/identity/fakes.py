@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from services.common.schemas import IDENTITY_MESSAGE
 from services.common.sealing import open_json
 from services.common.settings import Secret, Settings
+from services.notify.schemas import IDENTITY_MESSAGE
 
 
 @dataclass(frozen=True)

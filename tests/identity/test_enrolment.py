@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from services.common.actors import Role
-from services.common.schemas import PatientRegistration, ProfessionalRegistration
 from services.identity import enrolment
 from services.identity.records import AccountStatus
+from services.identity.schemas import PatientRegistration, ProfessionalRegistration
 from tests.identities import registration as patient_registration
 
 AT = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)

@@ -17,7 +17,6 @@ from nameko.testing.services import worker_factory
 from services.common.errors import AccessDenied, InvalidInput, NotFound
 from services.common.events import ActorRef, Event, EventType
 from services.common.grants import Action
-from services.common.schemas import IDENTITY_MESSAGE
 from services.common.sealing import seal_json
 from services.common.settings import Secret, Settings
 from services.notify.contacts import Contacts
@@ -25,6 +24,7 @@ from services.notify.exceptions import PermanentFailure
 from services.notify.journal import SentJournal
 from services.notify.memory import MemoryNotifyStore
 from services.notify.records import Channels, Preferences, Routine, Status
+from services.notify.schemas import IDENTITY_MESSAGE
 from services.notify.service import NotifyService
 from tests.clocks import MORNING, SettableClock
 from tests.fakes import FakeConsent, Tokens

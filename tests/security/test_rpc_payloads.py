@@ -17,11 +17,51 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from services.audit import schemas as audit_schemas
+from services.audit.schemas import HistoryQuery
 from services.common import schemas
 from services.common.errors import DmpError, InvalidInput, ServiceUnavailable
 from services.common.sealing import seal_json
 from services.common.settings import Secret, Settings
 from services.common.validation import parse
+from services.consent import schemas as consent_schemas
+from services.consent.schemas import (
+    Authorisation,
+    BreakGlass,
+    CareTeamMembership,
+    DocumentFacts,
+    EmergencyOppositions,
+    MedecinTraitantDeclaration,
+    ProfessionalRef,
+)
+from services.dossier import schemas as dossier_schemas
+from services.dossier.schemas import (
+    DocumentSearch,
+    DocumentSubmission,
+    DossierOpening,
+    PersonalSpaceUpdate,
+    ReimbursementSearch,
+    VisibilityChange,
+)
+from services.identity import schemas as identity_schemas
+from services.identity.schemas import (
+    AgentRegistration,
+    CardChallengeRequest,
+    CardLogin,
+    ContactChange,
+    ContactCode,
+    DevTokenRequest,
+    ExternalLogin,
+    LoginCodeCheck,
+    LoginCodeRequest,
+    PatientRegistration,
+    ProfessionalRegistration,
+    RefreshRequest,
+    Representation,
+    SystemRegistration,
+)
+from services.notify import schemas as notify_schemas
+from services.notify.schemas import IDENTITY_MESSAGE, IdentityMessage, NotificationPreferences
 from tests.identities import make_ins, make_rpps
 from tests.journeys import Deposit
 
@@ -60,11 +100,23 @@ JSON = st.recursive(
     ),
     max_leaves=12,
 )
+# Each service's contracts, and the shared ones they are made of.
+CONTRACTS = (
+    schemas,
+    audit_schemas,
+    consent_schemas,
+    dossier_schemas,
+    identity_schemas,
+    notify_schemas,
+)
 INPUT_MODELS = sorted(
     (
         model
-        for _, model in inspect.getmembers(schemas, inspect.isclass)
-        if issubclass(model, schemas.Strict) and model is not schemas.Strict
+        for module in CONTRACTS
+        for _, model in inspect.getmembers(module, inspect.isclass)
+        if issubclass(model, schemas.Strict)
+        and model is not schemas.Strict
+        and model.__module__ == module.__name__  # once, where it is defined
     ),
     key=lambda model: model.__name__,
 )
@@ -120,138 +172,138 @@ def rpc_calls(
     p, d, ins, doc = deposit.patient, deposit.doctor, deposit.ins, deposit.document_id
     return {
         "identity.register_patient": (
-            schemas.PatientRegistration,
+            PatientRegistration,
             lambda c, x: c.identity.register_patient(x),
         ),
         "identity.register_professional": (
-            schemas.ProfessionalRegistration,
+            ProfessionalRegistration,
             lambda c, x: c.identity.register_professional(x),
         ),
         "identity.register_agent": (
-            schemas.AgentRegistration,
+            AgentRegistration,
             lambda c, x: c.identity.register_agent(x),
         ),
         "identity.register_system": (
-            schemas.SystemRegistration,
+            SystemRegistration,
             lambda c, x: c.identity.register_system(x),
         ),
         "identity.add_representative": (
-            schemas.Representation,
+            Representation,
             lambda c, x: c.identity.add_representative(ins, x),
         ),
         "identity.issue_dev_token": (
-            schemas.DevTokenRequest,
+            DevTokenRequest,
             lambda c, x: c.identity.issue_dev_token(x),
         ),
         "identity.request_login_code": (
-            schemas.LoginCodeRequest,
+            LoginCodeRequest,
             lambda c, x: c.identity.request_login_code(x, "10.9.8.7"),
         ),
         "identity.login_with_code": (
-            schemas.LoginCodeCheck,
+            LoginCodeCheck,
             lambda c, x: c.identity.login_with_code(x, "10.9.8.6"),
         ),
         "identity.request_contact_change": (
-            schemas.ContactChange,
+            ContactChange,
             lambda c, x: c.identity.request_contact_change(p, ins, x),
         ),
         "identity.confirm_contact_change": (
-            schemas.ContactCode,
+            ContactCode,
             lambda c, x: c.identity.confirm_contact_change(p, ins, x),
         ),
         "identity.refresh": (
-            schemas.RefreshRequest,
+            RefreshRequest,
             lambda c, x: c.identity.refresh(x, "10.9.8.5"),
         ),
-        "identity.logout": (schemas.RefreshRequest, lambda c, x: c.identity.logout(p, x)),
+        "identity.logout": (RefreshRequest, lambda c, x: c.identity.logout(p, x)),
         "identity.request_card_challenge": (
-            schemas.CardChallengeRequest,
+            CardChallengeRequest,
             lambda c, x: c.identity.request_card_challenge(x, "10.9.8.4"),
         ),
         "identity.login_with_card": (
-            schemas.CardLogin,
+            CardLogin,
             lambda c, x: c.identity.login_with_card(x, "10.9.8.3"),
         ),
         "identity.login_with_external": (
-            schemas.ExternalLogin,
+            ExternalLogin,
             lambda c, x: c.identity.login_with_external(x, "10.9.8.2"),
         ),
         "consent.record_consent": (
-            schemas.Authorisation,
+            Authorisation,
             lambda c, x: c.consent.record_consent(d, ins, x),
         ),
         "consent.join_care_team": (
-            schemas.CareTeamMembership,
+            CareTeamMembership,
             lambda c, x: c.consent.join_care_team(d, ins, x),
         ),
         "consent.declare_medecin_traitant": (
-            schemas.MedecinTraitantDeclaration,
+            MedecinTraitantDeclaration,
             lambda c, x: c.consent.declare_medecin_traitant(d, ins, x),
         ),
         "consent.confirm_medecin_traitant": (
-            schemas.ProfessionalRef,
+            ProfessionalRef,
             lambda c, x: c.consent.confirm_medecin_traitant(p, ins, x),
         ),
-        "consent.break_glass": (schemas.BreakGlass, lambda c, x: c.consent.break_glass(d, ins, x)),
-        "consent.decide": (schemas.DocumentFacts, lambda c, x: c.consent.decide(d, ins, "read", x)),
+        "consent.break_glass": (BreakGlass, lambda c, x: c.consent.break_glass(d, ins, x)),
+        "consent.decide": (DocumentFacts, lambda c, x: c.consent.decide(d, ins, "read", x)),
         "consent.withdraw_consent": (
-            schemas.ProfessionalRef,
+            ProfessionalRef,
             lambda c, x: c.consent.withdraw_consent(p, ins, x),
         ),
         "consent.object_to_care_team": (
-            schemas.ProfessionalRef,
+            ProfessionalRef,
             lambda c, x: c.consent.object_to_care_team(p, ins, x),
         ),
-        "consent.block": (schemas.ProfessionalRef, lambda c, x: c.consent.block(p, ins, x)),
+        "consent.block": (ProfessionalRef, lambda c, x: c.consent.block(p, ins, x)),
         "consent.set_emergency_oppositions": (
-            schemas.EmergencyOppositions,
+            EmergencyOppositions,
             lambda c, x: c.consent.set_emergency_oppositions(p, ins, x),
         ),
         "consent.authorise_occupational_doctor": (
-            schemas.ProfessionalRef,
+            ProfessionalRef,
             lambda c, x: c.consent.authorise_occupational_doctor(p, ins, x),
         ),
-        "dossier.open": (schemas.DossierOpening, lambda c, x: c.dossier.open(d, x)),
+        "dossier.open": (DossierOpening, lambda c, x: c.dossier.open(d, x)),
         "dossier.add_document": (
-            schemas.DocumentSubmission,
+            DocumentSubmission,
             lambda c, x: c.dossier.add_document(d, ins, x),
         ),
         "dossier.replace_document": (
-            schemas.DocumentSubmission,
+            DocumentSubmission,
             lambda c, x: c.dossier.replace_document(d, ins, doc, x),
         ),
         "dossier.set_visibility": (
-            schemas.VisibilityChange,
+            VisibilityChange,
             lambda c, x: c.dossier.set_visibility(p, ins, doc, x),
         ),
-        "dossier.search": (schemas.DocumentSearch, lambda c, x: c.dossier.search(d, ins, x)),
+        "dossier.search": (DocumentSearch, lambda c, x: c.dossier.search(d, ins, x)),
         "dossier.update_personal_space": (
-            schemas.PersonalSpaceUpdate,
+            PersonalSpaceUpdate,
             lambda c, x: c.dossier.update_personal_space(p, ins, x),
         ),
         "dossier.add_reimbursements": (None, lambda c, x: c.dossier.add_reimbursements(d, x)),
         "dossier.reimbursements": (
-            schemas.ReimbursementSearch,
+            ReimbursementSearch,
             lambda c, x: c.dossier.reimbursements(p, ins, x),
         ),
         # sealed as identity seals it: the fuzz reaches what notify does with the message it opens
         "notify.deliver_identity_message": (
-            schemas.IdentityMessage,
+            IdentityMessage,
             lambda c, x: c.notify.deliver_identity_message(
                 {
                     "sealed": seal_json(
                         Settings.load().key(Secret.IDENTITY_MESSAGE_KEY),
                         x,
-                        schemas.IDENTITY_MESSAGE,
+                        IDENTITY_MESSAGE,
                     )
                 }
             ),
         ),
         "notify.set_preferences": (
-            schemas.NotificationPreferences,
+            NotificationPreferences,
             lambda c, x: c.notify.set_preferences(p, ins, x),
         ),
-        "audit.history": (schemas.HistoryQuery, lambda c, x: c.audit.history(p, ins, x)),
+        "audit.history": (HistoryQuery, lambda c, x: c.audit.history(p, ins, x)),
     }
 
 

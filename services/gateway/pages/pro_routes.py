@@ -20,11 +20,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from services.common import schemas
 from services.common.actors import Role
 from services.common.codes import CATEGORIES, DOCUMENT_TYPES
 from services.common.errors import AccessDenied, NotFound, Unauthenticated
 from services.common.validation import describe_items
+from services.consent.schemas import Authorisation, BreakGlass
+from services.dossier.schemas import DocumentSearch, DocumentSubmission
 from services.gateway.app_settings import of_app
 from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms, oidc
@@ -39,6 +40,7 @@ from services.gateway.pages.routes import (
 from services.gateway.pages.session import PRO, PRO_SPACE, Cookie, Visit, start_visit
 from services.gateway.pages.viewers import served_part, shown_for
 from services.gateway.rpc import services
+from services.identity.schemas import IdentityCheck
 
 PATIENT_COOKIE = (
     "dmp_pro_patient"  # the patient whose traits this professional checked, for these pages
@@ -72,7 +74,7 @@ def checked_patient(current: Visit, token: str) -> dict[str, str] | None:
     if not value or len(value) > 1024:
         return None
     try:
-        check = schemas.IdentityCheck.model_validate_json(base64.urlsafe_b64decode(value.encode()))
+        check = IdentityCheck.model_validate_json(base64.urlsafe_b64decode(value.encode()))
     except (ValueError, ValidationError):
         return None
     try:
@@ -251,7 +253,7 @@ def router() -> APIRouter:
             "birth_date": form.get("birth_date", "").strip(),
         }
         try:
-            check = schemas.IdentityCheck.model_validate(fields)
+            check = IdentityCheck.model_validate(fields)
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(
@@ -290,7 +292,7 @@ def router() -> APIRouter:
         if form.get("patient_agreed") != "on":
             errors["patient_agreed"] = current.t("pro.consent.required")
         try:
-            authorisation = schemas.Authorisation.model_validate({"until": until or None})
+            authorisation = Authorisation.model_validate({"until": until or None})
         except ValidationError as error:
             errors.update(forms.field_errors(current.language, describe_items(error.errors())))
         if errors:
@@ -346,7 +348,7 @@ def router() -> APIRouter:
         token, patient = checked.token, checked.patient
         reason = form.get("reason", "").strip()
         try:
-            request = schemas.BreakGlass.model_validate({"reason": reason})
+            request = BreakGlass.model_validate({"reason": reason})
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(
@@ -372,7 +374,7 @@ def router() -> APIRouter:
         if "type_code" in filters:
             query["type_code"] = [filters["type_code"]]
         try:
-            search = schemas.DocumentSearch.model_validate(query)
+            search = DocumentSearch.model_validate(query)
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(
@@ -548,7 +550,7 @@ def deposit_submission(
     current: Visit,
     fields: dict[str, str],
     content: bytes | None,
-) -> tuple[schemas.DocumentSubmission | None, dict[str, str]]:
+) -> tuple[DocumentSubmission | None, dict[str, str]]:
     """The API's submission from the form, or the errors to show by field (nothing is sent then)."""
     errors: dict[str, str] = {}
     media_type = format_of(content) if content else None
@@ -567,7 +569,7 @@ def deposit_submission(
         if fields.get(name) == "on"
     ]
     try:
-        submission = schemas.DocumentSubmission.model_validate(
+        submission = DocumentSubmission.model_validate(
             {
                 "category": fields.get("category", ""),
                 "type_code": fields.get("type_code", ""),

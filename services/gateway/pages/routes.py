@@ -13,11 +13,12 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from services.audit.labels import LABELS
-from services.common import schemas
+from services.audit.schemas import HistoryQuery
 from services.common.actors import Role
 from services.common.codes import CATEGORIES, PROFESSIONS
 from services.common.errors import NotFound, Unauthenticated
 from services.common.validation import describe_items
+from services.dossier.schemas import PersonalSpaceUpdate
 from services.gateway.app_settings import of_app
 from services.gateway.auth import client_address, log_out
 from services.gateway.pages import forms
@@ -25,6 +26,7 @@ from services.gateway.pages.i18n import CATEGORIES_EN
 from services.gateway.pages.session import PAGES, REFRESH_COOKIE, Visit, visit
 from services.gateway.pages.viewers import served_part, shown_for
 from services.gateway.rpc import services
+from services.identity.schemas import LoginCodeCheck, LoginCodeRequest
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["PAGES"] = PAGES
@@ -135,9 +137,7 @@ def history_page(
     index = 0 if current.language == "fr" else 1
     actions = [(action, LABELS[action][index]) for action in HISTORY_ACTIONS]
     try:
-        query = schemas.HistoryQuery.model_validate(
-            {**filters, "language": current.language, "limit": 50}
-        )
+        query = HistoryQuery.model_validate({**filters, "language": current.language, "limit": 50})
     except ValidationError as error:
         errors = forms.field_errors(current.language, describe_items(error.errors()))
         return render(
@@ -214,7 +214,7 @@ def router() -> APIRouter:
             "channel": form.get("channel", "email"),
         }
         try:
-            request = schemas.LoginCodeRequest.model_validate(fields)
+            request = LoginCodeRequest.model_validate(fields)
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(current, "login.html", 422, errors=errors, **fields)
@@ -230,7 +230,7 @@ def router() -> APIRouter:
         current.check_form(form)
         fields = {"ins": form.get("ins", "").strip().upper(), "code": form.get("code", "").strip()}
         try:
-            check = schemas.LoginCodeCheck.model_validate(fields)
+            check = LoginCodeCheck.model_validate(fields)
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(current, "code.html", 422, ins=fields["ins"], minutes=5, errors=errors)
@@ -372,9 +372,7 @@ def router() -> APIRouter:
         token, ins = current.patient
         content, version = forms.personal_space(form)
         try:
-            update = schemas.PersonalSpaceUpdate.model_validate(
-                {"content": content, "version": version}
-            )
+            update = PersonalSpaceUpdate.model_validate({"content": content, "version": version})
         except ValidationError as error:
             errors = forms.field_errors(current.language, describe_items(error.errors()))
             return render(

@@ -4,8 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from services.common import schemas
 from services.common.grants import Grant
+from services.consent.schemas import (
+    Authorisation,
+    BreakGlass,
+    CareTeamMembership,
+    EmergencyOppositions,
+    MedecinTraitantDeclaration,
+    ProfessionalRef,
+)
 from services.gateway import responses
 from services.gateway.auth import Token
 from services.gateway.routes import InsPath
@@ -19,12 +26,12 @@ def record_consent(
     token: Token,
     ins: InsPath,
     services: Services,
-    body: Annotated[schemas.Authorisation | None, Body()] = None,
-) -> schemas.ConsentRecorded:
+    body: Annotated[Authorisation | None, Body()] = None,
+) -> responses.ConsentRecorded:
     """The calling professional records the patient's (oral) consent to their access, optionally
     until a date."""
     payload = body.model_dump(mode="json") if body else {}
-    return schemas.ConsentRecorded(**services.consent.record_consent(token, ins, payload))
+    return responses.ConsentRecorded(**services.consent.record_consent(token, ins, payload))
 
 
 @router.post("/patients/{ins}/consents/withdrawal")
@@ -32,7 +39,7 @@ def withdraw_consent(
     token: Token,
     ins: InsPath,
     services: Services,
-    body: Annotated[schemas.ProfessionalRef | None, Body()] = None,
+    body: Annotated[ProfessionalRef | None, Body()] = None,
 ) -> responses.ConsentWithdrawn:
     """The patient withdraws a professional's consent (`professional_id`), or a professional their own."""
     payload = body.model_dump(mode="json") if body else {}
@@ -41,7 +48,7 @@ def withdraw_consent(
 
 @router.post("/patients/{ins}/care-team", status_code=201)
 def join_care_team(
-    token: Token, ins: InsPath, body: schemas.CareTeamMembership, services: Services
+    token: Token, ins: InsPath, body: CareTeamMembership, services: Services
 ) -> responses.CareTeamJoined:
     """The calling professional joins the patient's care team, the patient having been informed."""
     return responses.CareTeamJoined(
@@ -51,7 +58,7 @@ def join_care_team(
 
 @router.post("/patients/{ins}/care-team/objection")
 def object_to_care_team(
-    token: Token, ins: InsPath, body: schemas.ProfessionalRef, services: Services
+    token: Token, ins: InsPath, body: ProfessionalRef, services: Services
 ) -> responses.CareTeamObjection:
     """The patient objects to a care team member's access; it ends now."""
     objected = services.consent.object_to_care_team(token, ins, body.model_dump(mode="json"))
@@ -66,7 +73,7 @@ def object_to_care_team(
 def declare_medecin_traitant(
     token: Token,
     ins: InsPath,
-    body: schemas.MedecinTraitantDeclaration,
+    body: MedecinTraitantDeclaration,
     response: Response,
     services: Services,
 ) -> responses.MedecinTraitantProposed | responses.MedecinTraitantDeclared:
@@ -84,7 +91,7 @@ def declare_medecin_traitant(
 
 @router.post("/patients/{ins}/medecin-traitant/confirm")
 def confirm_medecin_traitant(
-    token: Token, ins: InsPath, body: schemas.ProfessionalRef, services: Services
+    token: Token, ins: InsPath, body: ProfessionalRef, services: Services
 ) -> responses.MedecinTraitantDeclared:
     """The patient (or their legal representative) confirms a médecin's pending proposal: they become
     the médecin traitant now; the patient and the previous médecin traitant are told."""
@@ -102,7 +109,7 @@ def end_medecin_traitant(
 
 @router.post("/patients/{ins}/blocks")
 def block(
-    token: Token, ins: InsPath, body: schemas.ProfessionalRef, services: Services
+    token: Token, ins: InsPath, body: ProfessionalRef, services: Services
 ) -> responses.Blocks:
     """The patient blocks a professional: nothing is visible to them, emergency access included.
     Blocking the médecin traitant is refused (`409 R-BLOCK-MT`): change it first."""
@@ -120,18 +127,18 @@ def unblock(
 
 @router.put("/patients/{ins}/emergency-oppositions")
 def emergency_oppositions(
-    token: Token, ins: InsPath, body: schemas.EmergencyOppositions, services: Services
-) -> schemas.EmergencyOppositions:
+    token: Token, ins: InsPath, body: EmergencyOppositions, services: Services
+) -> EmergencyOppositions:
     """The patient opposes (or allows) break-glass access and the SAMU regulator's, separately."""
     oppositions = services.consent.set_emergency_oppositions(
         token, ins, body.model_dump(mode="json")
     )
-    return schemas.EmergencyOppositions(**oppositions)
+    return EmergencyOppositions(**oppositions)
 
 
 @router.post("/patients/{ins}/occupational-consents", status_code=201)
 def authorise_occupational(
-    token: Token, ins: InsPath, body: schemas.ProfessionalRef, services: Services
+    token: Token, ins: InsPath, body: ProfessionalRef, services: Services
 ) -> responses.OccupationalConsent:
     """The patient's explicit consent to an occupational doctor (without it they see nothing)."""
     authorised = services.consent.authorise_occupational_doctor(
@@ -141,7 +148,7 @@ def authorise_occupational(
 
 
 @router.post("/patients/{ins}/emergency-access", status_code=201)
-def break_glass(token: Token, ins: InsPath, body: schemas.BreakGlass, services: Services) -> Grant:
+def break_glass(token: Token, ins: InsPath, body: BreakGlass, services: Services) -> Grant:
     """Emergency access ("bris de glace"), with a reason: read and add for one hour (the SAMU
     regulator: read only), refused if the patient opposed it or blocked the caller. The patient is
     told at once; every response under it says `"emergency": true`."""

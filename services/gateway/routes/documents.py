@@ -5,17 +5,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Response
 
-from services.common import schemas
+from services.dossier.schemas import (
+    CareSummary,
+    DocumentList,
+    DocumentMetadata,
+    DocumentSearch,
+    DocumentSubmission,
+    DocumentWithContent,
+    VisibilityChange,
+)
 from services.gateway.auth import Token
 from services.gateway.routes import InsPath
 from services.gateway.rpc import Services
 
 router = APIRouter(tags=["documents"])
-Submission = Annotated[schemas.DocumentSubmission, Body()]
+Submission = Annotated[DocumentSubmission, Body()]
 
 
 @router.get("/patients/{ins}/summary")
-def care_summary(token: Token, ins: InsPath, services: Services) -> schemas.CareSummary:
+def care_summary(token: Token, ins: InsPath, services: Services) -> CareSummary:
     """The care summary, on one screen: medicines dispensed over the last 24 months grouped by substance (ATC
     class, else the drug code) with first and last dispensing and counts; exams and acts with their dates, a
     repeat within its kind's window flagged as possibly redundant (`redundancy_windows` says the windows);
@@ -23,7 +31,7 @@ def care_summary(token: Token, ins: InsPath, services: Services) -> schemas.Care
     document list: the medicines and acts only for a matrix row reading class 60, the allergies for one
     reading class 90 (else listed in `withheld` with the rule); masked and invisible documents never appear.
     Traced like a list."""
-    return schemas.CareSummary(**services.dossier.care_summary(token, ins))
+    return CareSummary(**services.dossier.care_summary(token, ins))
 
 
 @router.post("/patients/{ins}/documents", status_code=201)
@@ -36,7 +44,7 @@ def add_document(
     idempotency_key: Annotated[
         str | None, Header(description="retry safely: same key and body, same document")
     ] = None,
-) -> schemas.DocumentMetadata:
+) -> DocumentMetadata:
     """Deposit a document (metadata and base64 content) in the patient's dossier. Send an
     `Idempotency-Key` so that a retried upload never creates a second document."""
     result = services.dossier.add_document(
@@ -44,70 +52,64 @@ def add_document(
     )
     if result.pop("replayed", False):
         response.headers["Idempotent-Replayed"] = "true"
-    return schemas.DocumentMetadata(**result)
+    return DocumentMetadata(**result)
 
 
 @router.get("/patients/{ins}/documents")
 def search_documents(
     token: Token,
     ins: InsPath,
-    search: Annotated[schemas.DocumentSearch, Query()],
+    search: Annotated[DocumentSearch, Query()],
     services: Services,
-) -> schemas.DocumentList:
+) -> DocumentList:
     """The documents the caller may see, newest first, filtered by category (repeat the parameter
     for several), type, author, date of care, deposit time, last change, security label, the document
     a version replaces and status (current by default; archived, replaced). `total` counts only what the
     caller may see; pass `next_cursor` back as `cursor` for more."""
-    return schemas.DocumentList(
-        **services.dossier.search(token, ins, search.model_dump(mode="json"))
-    )
+    return DocumentList(**services.dossier.search(token, ins, search.model_dump(mode="json")))
 
 
 @router.post("/patients/{ins}/documents/{document_id}/replacement", status_code=201)
 def replace_document(
     token: Token, ins: InsPath, document_id: str, submission: Submission, services: Services
-) -> schemas.DocumentMetadata:
+) -> DocumentMetadata:
     """A new version by the document's author; the old one stays in history as `replaced`."""
     result = services.dossier.replace_document(
         token, ins, document_id, submission.model_dump(mode="json")
     )
-    return schemas.DocumentMetadata(**result)
+    return DocumentMetadata(**result)
 
 
 @router.post("/patients/{ins}/documents/{document_id}/archive")
 def archive_document(
     token: Token, ins: InsPath, document_id: str, services: Services
-) -> schemas.DocumentMetadata:
+) -> DocumentMetadata:
     """Hide from default searches (the author or the patient); `/unarchive` brings it back."""
-    return schemas.DocumentMetadata(
-        **services.dossier.archive_document(token, ins, document_id, True)
-    )
+    return DocumentMetadata(**services.dossier.archive_document(token, ins, document_id, True))
 
 
 @router.post("/patients/{ins}/documents/{document_id}/unarchive")
 def unarchive_document(
     token: Token, ins: InsPath, document_id: str, services: Services
-) -> schemas.DocumentMetadata:
-    return schemas.DocumentMetadata(
-        **services.dossier.archive_document(token, ins, document_id, False)
-    )
+) -> DocumentMetadata:
+    return DocumentMetadata(**services.dossier.archive_document(token, ins, document_id, False))
 
 
 @router.delete("/patients/{ins}/documents/{document_id}")
 def delete_document(
     token: Token, ins: InsPath, document_id: str, services: Services
-) -> schemas.DocumentMetadata:
+) -> DocumentMetadata:
     """Delete (its author only; the patient deletes what they added and masks the rest)."""
-    return schemas.DocumentMetadata(**services.dossier.delete_document(token, ins, document_id))
+    return DocumentMetadata(**services.dossier.delete_document(token, ins, document_id))
 
 
 @router.post("/patients/{ins}/documents/{document_id}/release")
 def release_document(
     token: Token, ins: InsPath, document_id: str, services: Services
-) -> schemas.DocumentMetadata:
+) -> DocumentMetadata:
     """The author makes a document invisible to the patient visible (after the announcement
     consultation); without it, it becomes visible one month after its deposit."""
-    return schemas.DocumentMetadata(**services.dossier.release_document(token, ins, document_id))
+    return DocumentMetadata(**services.dossier.release_document(token, ins, document_id))
 
 
 @router.put("/patients/{ins}/documents/{document_id}/visibility")
@@ -115,22 +117,22 @@ def set_visibility(
     token: Token,
     ins: InsPath,
     document_id: str,
-    change: schemas.VisibilityChange,
+    change: VisibilityChange,
     services: Services,
-) -> schemas.DocumentMetadata:
+) -> DocumentMetadata:
     """The patient masks a document from professionals (all but its author) or unmasks it."""
     result = services.dossier.set_visibility(
         token, ins, document_id, change.model_dump(mode="json")
     )
-    return schemas.DocumentMetadata(**result)
+    return DocumentMetadata(**result)
 
 
 @router.get("/patients/{ins}/documents/{document_id}")
 def read_document(
     token: Token, ins: InsPath, document_id: str, services: Services
-) -> schemas.DocumentWithContent:
+) -> DocumentWithContent:
     """A document's metadata and content (base64). The read is traced before it is served."""
-    return schemas.DocumentWithContent(**services.dossier.read_document(token, ins, document_id))
+    return DocumentWithContent(**services.dossier.read_document(token, ins, document_id))
 
 
 # The bytes themselves, not JSON: no response model.

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.common import schemas
+from services.dossier.schemas import DossierOpened, DossierOpening, DossierStatus
 from services.gateway import responses
 from services.gateway.auth import Token
 from services.gateway.routes import InsPath
@@ -12,18 +12,16 @@ router = APIRouter(tags=["dossiers"])
 
 
 @router.post("/dossiers", status_code=201)
-def open_dossier(
-    token: Token, opening: schemas.DossierOpening, services: Services
-) -> schemas.DossierOpened:
+def open_dossier(token: Token, opening: DossierOpening, services: Services) -> DossierOpened:
     """Open a patient's dossier: by the patient, or by a professional with the patient's consent."""
-    return schemas.DossierOpened(**services.dossier.open(token, opening.model_dump(mode="json")))
+    return DossierOpened(**services.dossier.open(token, opening.model_dump(mode="json")))
 
 
 @router.get("/patients/{ins}/dossier")
-def dossier_status(token: Token, ins: InsPath, services: Services) -> schemas.DossierStatus:
+def dossier_status(token: Token, ins: InsPath, services: Services) -> DossierStatus:
     """Where the dossier stands: open, closed (and until when it is kept) or being deleted. The
     patient's side only."""
-    return schemas.DossierStatus(**services.dossier.status(token, ins))
+    return DossierStatus(**services.dossier.status(token, ins))
 
 
 @router.post("/patients/{ins}/dossier/close")

@@ -2,17 +2,25 @@
 
 from fastapi import APIRouter
 
-from services.common import schemas
 from services.gateway import responses
 from services.gateway.routes import InsPath
 from services.gateway.rpc import Services
+from services.identity.schemas import (
+    AccessToken,
+    AgentRegistration,
+    DevTokenRequest,
+    PatientRegistration,
+    ProfessionalRegistration,
+    Representation,
+    SystemRegistration,
+)
 
 router = APIRouter(tags=["development enrolment"])
 
 
 @router.post("/patients", status_code=201)
 def register_patient(
-    registration: schemas.PatientRegistration, services: Services
+    registration: PatientRegistration, services: Services
 ) -> responses.PatientRegistered:
     """Register a patient (development only, when DMP_DEV_LOGIN is on)."""
     return responses.PatientRegistered(
@@ -22,7 +30,7 @@ def register_patient(
 
 @router.post("/professionals", status_code=201)
 def register_professional(
-    registration: schemas.ProfessionalRegistration, services: Services
+    registration: ProfessionalRegistration, services: Services
 ) -> responses.ProfessionalRegistered:
     """Register a professional (development only, when DMP_DEV_LOGIN is on)."""
     registered = services.identity.register_professional(registration.model_dump(mode="json"))
@@ -31,7 +39,7 @@ def register_professional(
 
 @router.post("/agents", status_code=201)
 def register_agent(
-    registration: schemas.AgentRegistration, services: Services
+    registration: AgentRegistration, services: Services
 ) -> responses.ActorRegistered:
     """Register an Assurance Maladie counter agent and their card's key (development only)."""
     return responses.ActorRegistered(
@@ -41,7 +49,7 @@ def register_agent(
 
 @router.post("/systems", status_code=201)
 def register_system(
-    registration: schemas.SystemRegistration, services: Services
+    registration: SystemRegistration, services: Services
 ) -> responses.ActorRegistered:
     """Register a system client, e.g. the reimbursement feed, and its key (development only)."""
     return responses.ActorRegistered(
@@ -51,7 +59,7 @@ def register_system(
 
 @router.post("/patients/{ins}/representatives", status_code=201)
 def add_representative(
-    ins: InsPath, body: schemas.Representation, services: Services
+    ins: InsPath, body: Representation, services: Services
 ) -> responses.RepresentativeAdded:
     """Record an adult as legal representative of a minor (development only): they then act for the
     minor with their own login, until the minor's 18th birthday."""
@@ -61,6 +69,6 @@ def add_representative(
 
 
 @router.post("/dev/tokens")
-def dev_token(request: schemas.DevTokenRequest, services: Services) -> schemas.AccessToken:
+def dev_token(request: DevTokenRequest, services: Services) -> AccessToken:
     """A short-lived signed token for a registered actor (development only)."""
-    return schemas.AccessToken(**services.identity.issue_dev_token(request.model_dump(mode="json")))
+    return AccessToken(**services.identity.issue_dev_token(request.model_dump(mode="json")))

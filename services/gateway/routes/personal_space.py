@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.common import schemas
+from services.dossier.schemas import PersonalSpaceUpdate, PersonalSpaceView
 from services.gateway.auth import Token
 from services.gateway.routes import InsPath
 from services.gateway.rpc import Services
@@ -11,27 +11,25 @@ router = APIRouter(tags=["personal space"])
 
 
 @router.get("/patients/{ins}/personal-space")
-def personal_space(token: Token, ins: InsPath, services: Services) -> schemas.PersonalSpaceView:
+def personal_space(token: Token, ins: InsPath, services: Services) -> PersonalSpaceView:
     """Blood group, allergies, pathologies, treatments, emergency contacts, trusted person, advance
     directives, organ-donation wishes. The patient's side, and professionals reading class 90."""
-    return schemas.PersonalSpaceView(**services.dossier.personal_space(token, ins))
+    return PersonalSpaceView(**services.dossier.personal_space(token, ins))
 
 
 @router.put("/patients/{ins}/personal-space")
 def update_personal_space(
-    token: Token, ins: InsPath, update: schemas.PersonalSpaceUpdate, services: Services
-) -> schemas.PersonalSpaceView:
+    token: Token, ins: InsPath, update: PersonalSpaceUpdate, services: Services
+) -> PersonalSpaceView:
     """Replace it (the patient or their representative), giving the version you read: 409 if it
     changed meanwhile, so that no edit is silently lost. Every version is kept."""
     result = services.dossier.update_personal_space(token, ins, update.model_dump(mode="json"))
-    return schemas.PersonalSpaceView(**result)
+    return PersonalSpaceView(**result)
 
 
 @router.get("/patients/{ins}/personal-space/history")
 def personal_space_history(
     token: Token, ins: InsPath, services: Services
-) -> list[schemas.PersonalSpaceView]:
+) -> list[PersonalSpaceView]:
     """Every version, newest first (the patient's side only)."""
-    return [
-        schemas.PersonalSpaceView(**v) for v in services.dossier.personal_space_history(token, ins)
-    ]
+    return [PersonalSpaceView(**v) for v in services.dossier.personal_space_history(token, ins)]
