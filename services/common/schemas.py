@@ -559,6 +559,15 @@ class ImagingStudy(Strict):
 DocumentStatus = Literal["current", "replaced", "archived", "deleted"]
 
 
+class PersonName(BaseModel):
+    """A professional's name as identity registered it (FHIR HumanName: given, family)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    given: str
+    family: str
+
+
 class DocumentMetadata(BaseModel):
     document_id: str
     dossier_id: str
@@ -577,6 +586,10 @@ class DocumentMetadata(BaseModel):
     replaced_by: str | None = None
     imaging_study: ImagingStudy | None = None
     author: dict[str, Any]
+    author_name: PersonName | None = Field(
+        None,
+        description="its author's registered name, kept at deposit; none on documents deposited before it was",
+    )
     patient_id: str | None = Field(
         None, description="the patient's id (FHIR Patient id, with - for _)"
     )
@@ -607,6 +620,17 @@ def _listed(value: Any) -> Any:
 
 SearchedStatus = Literal["current", "archived", "replaced"]
 SECURITY_LABELS = r"^([A-Z_]{1,40}(,[A-Z_]{1,40}){0,9})?$"  # an empty OR (no label) matches nothing
+# FHIR string search on a name part: each inner list an OR, the lists ANDed.
+NameGroups = Annotated[
+    list[
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=100)]],
+            Field(min_length=1, max_length=10),
+        ]
+    ]
+    | None,
+    Field(max_length=10),
+]
 # OR-lists of `system|code` tokens, the lists ANDed (services/dossier/queries.py coded_as reads them).
 CodeTokens = Annotated[
     Annotated[list[Annotated[str, Field(max_length=2000)]], Field(min_length=1, max_length=10)]
@@ -695,6 +719,12 @@ class DocumentSearch(Strict):
         description="an identifier it relates to, `system|value` (FHIR context.related, search "
         "`related:identifier`)",
     )
+    # Its author's registered name (FHIR author.given / author.family): a value starts a name part, case and
+    # accents aside; `_exact`, the part as registered. A document kept without its author's name matches none.
+    author_given: NameGroups = Field(None, description="its author's given name starts so")
+    author_family: NameGroups = Field(None, description="its author's family name starts so")
+    author_given_exact: NameGroups = Field(None, description="its author's given name is exactly")
+    author_family_exact: NameGroups = Field(None, description="its author's family name is exactly")
     status: Annotated[list[SearchedStatus], BeforeValidator(_listed), Field(max_length=3)] = Field(
         default_factory=lambda: list[SearchedStatus](["current"])
     )

@@ -8,6 +8,7 @@ that query: a parameter can narrow what the grant lets through, never widen it.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 from services.common.grants import Grant, visible_to
@@ -43,12 +44,13 @@ def document_query(
     updated_before_ms: int | None = None,
     replaces: list[str] | None = None,
     coded: dict[str, list[str]] | None = None,
+    names: dict[str, list[list[str]]] | None = None,
 ) -> Query:
     """A list given as None filters nothing; an empty list matches nothing (a FHIR token whose system is not
     ours, say). `security_labels`: groups of labels (confidentiality or visibility codes), each group an OR,
     the groups ANDed (FHIR's comma and repeat). `updated_*`: the last change of its metadata (its deposit when
     it never changed, as FHIR's meta.lastUpdated shows it). `coded`: per field of CODED, its groups of
-    tokens (see coded_as)."""
+    tokens (see coded_as). `names`: per name part of NAME_PARTS, its groups of values (see named)."""
     allowed = set(grant.categories)
     wanted = sorted(allowed) if categories is None else [c for c in categories if c in allowed]
     statuses = ["current"] if statuses is None else statuses
@@ -70,6 +72,8 @@ def document_query(
         conditions.append(last_changed(updated_from_ms, updated_before_ms))
     for field, groups in (coded or {}).items():
         conditions.extend(coded_as(field, group) for group in groups)
+    for part, name_groups in (names or {}).items():
+        conditions.extend(named(part, values) for values in name_groups)
     if conditions:
         query["$and"] = conditions
     if replaces is not None:
@@ -174,3 +178,27 @@ def coded_as(field: str, group: str) -> Query:
         else:
             alternatives.append({field: {"$elemMatch": {"codings": {"$elemMatch": pair}}}})
     return {"$or": alternatives} if alternatives else NOTHING
+
+
+# The author's name parts a string search reads: FHIR's part (`given`, `family`) and, for `:exact`, the part as
+# registered. Documents keep both the part and its search key (name_key) under `author_name`.
+NAME_PARTS = ("given", "family", "given_exact", "family_exact")
+LAST_CHARACTER = "\U0010ffff"  # after every key that starts with a prefix
+
+
+def name_key(text: str) -> str:
+    """A name part as FHIR string search compares it: case and accents aside (Élodie and elodie are one), spaces
+    collapsed."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def named(part: str, values: list[str]) -> Query:
+    """Documents whose author's name part matches any of these values: starts with it, case and accents aside
+    (FHIR string search), or for an `_exact` part equals it. A document kept without its author's name has
+    neither field, so matches none."""
+    if part.endswith("_exact"):
+        return {f"author_name.{part.removesuffix('_exact')}": {"$in": values}}
+    keys = sorted({name_key(value) for value in values})
+    field = f"author_name.{part}_key"
+    return {"$or": [{field: {"$gte": key, "$lt": key + LAST_CHARACTER}} for key in keys]}

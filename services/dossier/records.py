@@ -8,7 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
-from services.common.schemas import Coded, Concept, ImagingStudy, ReimbursedItem, RelatedId
+from services.common.schemas import (
+    Coded,
+    Concept,
+    ImagingStudy,
+    PersonName,
+    ReimbursedItem,
+    RelatedId,
+)
 
 # An actor as events and records carry it (services/common/actors.py Actor.ref): ids and codes, never names.
 ActorRef = dict[str, str | None]
@@ -137,6 +144,9 @@ class Document:
     remind_at: datetime | None = None
     idempotency: str | None = None  # the (actor, key) of the request that deposited it
     idempotency_fingerprint: str | None = None
+    author_name: PersonName | None = (
+        None  # as registered at deposit; None: stored before names were kept
+    )
 
     @property
     def category(self) -> str:
@@ -218,6 +228,9 @@ class SubmissionSet:
     title: str | None = None
     designation_type: Coded | None = None  # MHD's ihe-designationType (JDV_J03 content type)
     intended_recipients: tuple[str, ...] = ()  # references (PDSm's pdsm-ext-intended-recipient)
+    author_name: PersonName | None = (
+        None  # as registered at deposit; None: stored before names were kept
+    )
 
     @property
     def author_id(self) -> str:

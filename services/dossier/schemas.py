@@ -20,6 +20,8 @@ from services.common.schemas import (
     DocumentMetadata,
     DossierOpened,
     DossierStatus,
+    NameGroups,
+    PersonName,
     Strict,
 )
 from services.dossier.records import ActorRef
@@ -180,6 +182,15 @@ class SubmissionSetSearch(Strict):
     submitted_before: AwareDatetime | None = Field(
         None, description="submitted strictly before this instant"
     )
+    # Its submitter's registered name (FHIR source.given / source.family), as DocumentSearch's author_*.
+    source_given: NameGroups = Field(None, description="its submitter's given name starts so")
+    source_family: NameGroups = Field(None, description="its submitter's family name starts so")
+    source_given_exact: NameGroups = Field(
+        None, description="its submitter's given name is exactly"
+    )
+    source_family_exact: NameGroups = Field(
+        None, description="its submitter's family name is exactly"
+    )
     limit: Annotated[int, Field(ge=0, le=100, description="0: the total only")] = 50
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
@@ -191,6 +202,7 @@ class SubmissionSetView(BaseModel):
     dossier_id: str
     patient_id: str
     author: ActorRef
+    author_name: PersonName | None = absent_when_none("its submitter's registered name, when kept")
     submitted_at: Instant
     unique_id: str | None = None
     source_id: str | None = None

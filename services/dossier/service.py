@@ -762,6 +762,7 @@ class DossierService(HealthMixin):
             patient_id=dossier.patient_id,
             metadata=metadata,
             author=actor.ref,
+            author_name=documents.author_name(actor),
             created_at=now,
             size=len(content),
             sha256=digest,
@@ -920,6 +921,7 @@ class DossierService(HealthMixin):
                     actor.ref,
                     self.clock.now(),
                     ids,
+                    documents.author_name(actor),
                 )
             )
         stored = []

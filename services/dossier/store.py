@@ -27,6 +27,7 @@ from services.common.schemas import (
     Concept,
     DocumentSearch,
     ImagingStudy,
+    PersonName,
     ReimbursedItem,
     RelatedId,
 )
@@ -132,6 +133,16 @@ def search_selection(
                 ("events", search.event),
                 ("format_code", search.format_code),
                 ("related", search.related),
+            )
+            if groups is not None
+        },
+        names={
+            part: groups
+            for part, groups in (
+                ("given", search.author_given),
+                ("family", search.author_family),
+                ("given_exact", search.author_given_exact),
+                ("family_exact", search.author_family_exact),
             )
             if groups is not None
         },
@@ -1007,6 +1018,8 @@ def _document_document(document: Document) -> dict[str, Any]:
             "idempotency": document.idempotency,
             "idempotency_fingerprint": document.idempotency_fingerprint,
         }
+    if document.author_name is not None:
+        stored["author_name"] = _name_document(document.author_name)
     if document.release_at is not None:
         stored["release_ms"] = ms(document.release_at)
     if document.remind_at is not None:
@@ -1033,7 +1046,22 @@ def _document(document: dict[str, Any]) -> Document:
         remind_at=_moment_or_none(document.get("remind_ms")),
         idempotency=document.get("idempotency"),
         idempotency_fingerprint=document.get("idempotency_fingerprint"),
+        author_name=_name(document.get("author_name")),
     )
+
+
+def _name_document(name: PersonName) -> dict[str, str]:
+    """The name as registered, and each part's search key (queries.name_key: what a string search compares)."""
+    return {
+        "given": name.given,
+        "family": name.family,
+        "given_key": queries.name_key(name.given),
+        "family_key": queries.name_key(name.family),
+    }
+
+
+def _name(stored: dict[str, str] | None) -> PersonName | None:
+    return PersonName(given=stored["given"], family=stored["family"]) if stored else None
 
 
 def _submission_set_document(submission_set: SubmissionSet) -> dict[str, Any]:
@@ -1051,6 +1079,11 @@ def _submission_set_document(submission_set: SubmissionSet) -> dict[str, Any]:
         "title": submission_set.title,
         "designation_type": coded.model_dump(mode="json") if coded is not None else None,
         "intended_recipients": list(submission_set.intended_recipients),
+        **(
+            {"author_name": _name_document(submission_set.author_name)}
+            if submission_set.author_name
+            else {}
+        ),
     }
 
 
@@ -1068,4 +1101,5 @@ def _submission_set(record: dict[str, Any]) -> SubmissionSet:
         title=record.get("title"),
         designation_type=Coded.model_validate(coded) if coded is not None else None,
         intended_recipients=tuple(record.get("intended_recipients") or []),
+        author_name=_name(record.get("author_name")),
     )

@@ -156,6 +156,21 @@ SEARCH_PARAMETERS = [
         "context.related, which holds identifiers only: related:identifier=system|value (a comma-separated list "
         "is an OR, a repeat an AND); a literal reference matches nothing",
     ),
+    (
+        "author.given",
+        "string",
+        None,
+        "the author's registered given name (the contained Practitioner's name.given) starts so, case and "
+        "accents aside; author.given:exact, as registered; a comma-separated list is an OR, a repeat an AND. "
+        "A document deposited before names were kept matches none",
+    ),
+    (
+        "author.family",
+        "string",
+        None,
+        "the author's registered family name (name.family) starts so, case and accents aside; "
+        "author.family:exact, as registered; a comma-separated list is an OR, a repeat an AND",
+    ),
 ]
 
 
@@ -240,8 +255,7 @@ def list_capability() -> dict[str, Any]:
         "documentation": (
             "Find Document Lists (ITI-66): the SubmissionSet Lists of ITI-65, each with the documents the "
             "caller may see (a List with none of them is not found). Search by GET or by POST List/_search; "
-            "_count and other parameters as for DocumentReference. source.given and source.family are not "
-            "served (the author is kept by identifier, not by name); folders are not kept."
+            "_count and other parameters as for DocumentReference; folders are not kept."
         ),
         "searchParam": _search_params(fhir_list.LIST_PARAMETERS),
     }

@@ -54,6 +54,8 @@ SUPPORTED = (
     "event",
     "format",
     "related",
+    "author.given",
+    "author.family",
     "_count",
     "_cursor",
 )
@@ -66,6 +68,12 @@ CODED = {
     "format": "format_code",
     "related": "related",
 }
+# String search on the author's registered name (a chain on author, the contained Practitioner's HumanName): the
+# DocumentSearch field of each parameter, with `:exact` the part as registered, else a prefix, case and accents
+# aside. A comma is an OR (`\,` a comma in the value), a repeat an AND.
+NAMES = {"author.given": "author_given", "author.family": "author_family"}
+EXACT = ":exact"
+MAX_NAME_LENGTH = 100
 MAX_CODED_LENGTH = 2000  # one occurrence's OR-list (the dossier's limit)
 # related is a reference: context.related holds identifiers only (PDSm's referenceIdList), found by
 # related:identifier=system|value; a literal reference (related=Encounter/1) is one no document carries.
@@ -125,6 +133,10 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
         if name in CODED or name == RELATED_BY_IDENTIFIER:
             search.applied.append((name, value))
             _apply_coded(search.query, name, value)
+            continue
+        if name.removesuffix(EXACT) in NAMES:
+            search.applied.append((name, value))
+            apply_name(search.query, name, value, NAMES)
             continue
         if name not in SUPPORTED:
             if name not in search.unsupported:
@@ -208,6 +220,21 @@ def _apply_coded(query: dict[str, Any], name: str, value: str) -> None:
         raise InvalidSearch.of(name, "lists system|code tokens separated by commas, none empty")
     # A literal reference names nothing context.related holds: an empty group matches nothing.
     groups.append("" if name == "related" else value)
+
+
+def apply_name(query: dict[str, Any], name: str, value: str, fields: dict[str, str]) -> None:
+    """One occurrence of a name parameter (`fields` gives each its search field): one more group of values,
+    ANDed to the others."""
+    field = fields[name.removesuffix(EXACT)] + ("_exact" if name.endswith(EXACT) else "")
+    groups = query.setdefault(field, [])
+    if len(groups) == MAX_LABEL_GROUPS:
+        raise InvalidSearch.of(name, f"is repeated at most {MAX_LABEL_GROUPS} times")
+    values = [part.replace("\\,", ",").strip() for part in re.split(r"(?<!\\),", value)]
+    if any(not part or len(part) > MAX_NAME_LENGTH for part in values) or len(values) > 10:
+        raise InvalidSearch.of(
+            name, f"lists 1 to 10 names of 1 to {MAX_NAME_LENGTH} characters, separated by commas"
+        )
+    groups.append(values)
 
 
 def count_of(value: str) -> int:

@@ -52,7 +52,12 @@ def token(actor: Actor) -> str:
     )
 
 
-def professional(profession: str = "10", organisation: str | None = None) -> Actor:
+def professional(
+    profession: str = "10",
+    organisation: str | None = None,
+    given_name: str | None = None,
+    family_name: str | None = None,
+) -> Actor:
     rpps = make_rpps(RANDOM)
     return Actor(
         kind=ActorKind.PROFESSIONAL,
@@ -60,6 +65,8 @@ def professional(profession: str = "10", organisation: str | None = None) -> Act
         rpps=rpps,
         profession=profession,
         organisation=organisation,
+        given_name=given_name,
+        family_name=family_name,
     )
 
 
@@ -463,6 +470,33 @@ def test_a_search_pages_what_the_caller_may_see_and_traces_the_listing(
     with pytest.raises(NotFound) as unknown:
         dossiers.search(token(doctor), None, {"patient_id": "pat_unknown"})
     assert refusal(unknown) == [{"field": "patient_id"}]
+
+
+def test_a_search_by_author_name_finds_what_its_registered_author_deposited_under_the_same_rules(
+    dossiers: Dossiers, opened: dict[str, Any], doctor: Actor
+) -> None:
+    """FHIR string search: a prefix, case and accents aside; `_exact` as registered. A document deposited by a
+    token without a name (before names were kept) reads and matches no name; a masked one stays hidden."""
+    named = professional(given_name="Élodie", family_name="Le Gall")
+    kept = deposit(dossiers, named, title="named")
+    assert kept["author_name"] == {"given": "Élodie", "family": "Le Gall"}
+    unnamed = deposit(dossiers, doctor, title="unnamed")
+    assert unnamed["author_name"] is None
+
+    def titles(reader: Actor, **query: Any) -> list[str]:
+        return [d["title"] for d in dossiers.search(token(reader), INS, query)["documents"]]
+
+    assert titles(doctor, author_family=[["le g"]]) == ["named"]
+    assert titles(doctor, author_given=[["ELO"]]) == ["named"]  # case and accents aside
+    assert titles(doctor, author_given=[["lod"]]) == []  # a prefix, not a substring
+    assert titles(doctor, author_given=[["x", "elodie"]]) == ["named"]  # an OR
+    assert titles(doctor, author_given=[["el"], ["x"]]) == []  # groups AND
+    assert titles(doctor, author_family_exact=[["Le Gall"]]) == ["named"]
+    assert titles(doctor, author_family_exact=[["le gall"]]) == []
+    assert sorted(titles(doctor)) == ["named", "unnamed"]
+    dossiers.set_visibility(token(PATIENT), INS, kept["document_id"], {"masked": True})
+    assert titles(doctor, author_family=[["le"]]) == []  # masked: as absent to others
+    assert titles(named, author_family=[["le"]]) == ["named"]  # its author still sees it
 
 
 def test_a_document_is_found_by_its_id_alone_unless_hidden(

@@ -8,6 +8,7 @@ import pytest
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from services.common.codes import INS_SYSTEM
+from services.common.schemas import DocumentSearch
 from services.gateway.fhir import capability_statement
 from services.gateway.fhir_mapping import (
     CLASS_SYSTEM,
@@ -277,7 +278,7 @@ def test_only_applied_parameters_are_kept_for_the_self_link() -> None:
         ("_sort", "-date"),
         ("_count", "5"),
         ("_lastupdated", "2026"),
-        ("author.family", "Martin"),
+        ("author.family:contains", "Mar"),
     )
     assert found.applied == [
         ("patient.identifier", f"{INS_SYSTEM}|{INS}"),
@@ -289,7 +290,7 @@ def test_only_applied_parameters_are_kept_for_the_self_link() -> None:
         "category:not",
         "_sort",
         "_lastupdated",
-        "author.family",
+        "author.family:contains",
     ]
 
 
@@ -323,10 +324,9 @@ MHD_RESPONDER = {
     "status",
     "type",
 }  # MHD 4.2 DocumentResponder, DocumentReference
-MHD_NOT_SERVED = {  # IHE MHD 4.2 DocumentResponder's DocumentReference parameters this facade does not list
-    "author.given",
-    "author.family",  # the metadata names its author by RPPS only
-}
+MHD_NOT_SERVED: set[str] = (
+    set()
+)  # IHE MHD 4.2 DocumentResponder's parameters this facade does not list
 
 
 def test_every_listed_parameter_is_applied_and_has_its_definitions_name_and_type() -> None:
@@ -340,7 +340,9 @@ def test_every_listed_parameter_is_applied_and_has_its_definitions_name_and_type
     listed = capability_statement()["rest"][0]["resource"][0]["searchParam"]
     assert {param["name"] for param in listed} == set(SUPPORTED) - {"_count", "_cursor"}
     for param in listed:
-        if param["name"] == "patient.identifier":  # a chain on `patient`: no definition of its own
+        if (
+            "." in param["name"]
+        ):  # a chain (patient.identifier, author.given): no definition of its own
             assert "definition" not in param
             continue
         definition = definitions[param["definition"]]
@@ -402,6 +404,35 @@ def test_coded_parameters_become_groups_of_tokens(
     found = search(*pairs)
     assert query(*pairs) == expected
     assert found.applied[1:] == pairs and not found.unsupported
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        ([("author.given", "Jea")], {"author_given": [["Jea"]]}),
+        ([("author.family", "Du,Ma")], {"author_family": [["Du", "Ma"]]}),  # a comma: an OR
+        (
+            [("author.family", "Du"), ("author.family", "Dur")],  # a repeat: an AND
+            {"author_family": [["Du"], ["Dur"]]},
+        ),
+        ([("author.given:exact", "Élodie")], {"author_given_exact": [["Élodie"]]}),
+        ([("author.family", r"Le\,Gall")], {"author_family": [["Le,Gall"]]}),  # an escaped comma
+    ],
+)
+def test_author_names_become_string_searches_of_the_dossier(
+    pairs: list[tuple[str, str]], expected: dict[str, Any]
+) -> None:
+    found = search(*pairs)
+    assert {k: v for k, v in found.query.items() if k != "limit"} == expected
+    assert found.applied[1:] == pairs and found.unsupported == []
+    DocumentSearch.model_validate(found.query)  # what the dossier takes
+
+
+@pytest.mark.parametrize("value", ["Du,", ",", "x" * 101])
+def test_a_bad_author_name_is_refused_naming_its_parameter(value: str) -> None:
+    with pytest.raises(InvalidSearch) as refused:
+        search(("author.family", value))
+    assert refused.value.details[0]["field"] == "author.family"
 
 
 @pytest.mark.parametrize(
