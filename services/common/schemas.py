@@ -620,16 +620,11 @@ def _listed(value: Any) -> Any:
 
 SearchedStatus = Literal["current", "archived", "replaced"]
 SECURITY_LABELS = r"^([A-Z_]{1,40}(,[A-Z_]{1,40}){0,9})?$"  # an empty OR (no label) matches nothing
-# FHIR string search on a name part: each inner list an OR, the lists ANDed.
+# FHIR string search on a name part: each value an OR of comma-separated names, repeated values ANDed.
 NameGroups = Annotated[
-    list[
-        Annotated[
-            list[Annotated[str, Field(min_length=1, max_length=100)]],
-            Field(min_length=1, max_length=10),
-        ]
-    ]
+    Annotated[list[Annotated[str, Field(min_length=1, max_length=1010)]], Field(max_length=10)]
     | None,
-    Field(max_length=10),
+    BeforeValidator(_listed),
 ]
 # OR-lists of `system|code` tokens, the lists ANDed (services/dossier/queries.py coded_as reads them).
 CodeTokens = Annotated[
@@ -719,8 +714,9 @@ class DocumentSearch(Strict):
         description="an identifier it relates to, `system|value` (FHIR context.related, search "
         "`related:identifier`)",
     )
-    # Its author's registered name (FHIR author.given / author.family): a value starts a name part, case and
-    # accents aside; `_exact`, the part as registered. A document kept without its author's name matches none.
+    # Its author's registered name (FHIR author.given / author.family): each value an OR of comma-separated
+    # names, repeated values AND; a name starts the part, case and accents aside, or with `_exact` is the part as
+    # registered. A document kept without its author's name matches none.
     author_given: NameGroups = Field(None, description="its author's given name starts so")
     author_family: NameGroups = Field(None, description="its author's family name starts so")
     author_given_exact: NameGroups = Field(None, description="its author's given name is exactly")

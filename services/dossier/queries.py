@@ -44,7 +44,7 @@ def document_query(
     updated_before_ms: int | None = None,
     replaces: list[str] | None = None,
     coded: dict[str, list[str]] | None = None,
-    names: dict[str, list[list[str]]] | None = None,
+    names: dict[str, list[str]] | None = None,
 ) -> Query:
     """A list given as None filters nothing; an empty list matches nothing (a FHIR token whose system is not
     ours, say). `security_labels`: groups of labels (confidentiality or visibility codes), each group an OR,
@@ -73,7 +73,7 @@ def document_query(
     for field, groups in (coded or {}).items():
         conditions.extend(coded_as(field, group) for group in groups)
     for part, name_groups in (names or {}).items():
-        conditions.extend(named(part, values) for values in name_groups)
+        conditions.extend(named(part, group) for group in name_groups)
     if conditions:
         query["$and"] = conditions
     if replaces is not None:
@@ -193,10 +193,18 @@ def name_key(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
-def named(part: str, values: list[str]) -> Query:
-    """Documents whose author's name part matches any of these values: starts with it, case and accents aside
-    (FHIR string search), or for an `_exact` part equals it. A document kept without its author's name has
-    neither field, so matches none."""
+def names_in(group: str) -> list[str]:
+    """The names of a group: comma-separated, each stripped; an empty one names nothing."""
+    return [name.strip() for name in group.split(",") if name.strip()]
+
+
+def named(part: str, group: str) -> Query:
+    """Documents whose author's name part matches any of a group's comma-separated names: starts with it, case
+    and accents aside (FHIR string search), or for an `_exact` part equals it. A document kept without its
+    author's name has neither field, so matches none; an empty group matches nothing."""
+    values = names_in(group)
+    if not values:
+        return NOTHING
     if part.endswith("_exact"):
         return {f"author_name.{part.removesuffix('_exact')}": {"$in": values}}
     keys = sorted({name_key(value) for value in values})

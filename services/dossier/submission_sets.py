@@ -83,9 +83,11 @@ def selected(submission_set: SubmissionSet, search: SubmissionSetSearch) -> bool
     return not (search.submitted_before is not None and at >= search.submitted_before)
 
 
-def named(name: PersonName | None, part: str, values: list[str]) -> bool:
-    """Does its submitter's name part match any of these values, as queries.named has it for documents (FHIR
-    string search: a prefix, case and accents aside; `_exact`: as registered)? A set kept without a name: no."""
+def named(name: PersonName | None, part: str, group: str) -> bool:
+    """Does its submitter's name part match any of the group's comma-separated names, as queries.named has it
+    for documents (FHIR string search: a prefix, case and accents aside; `_exact`: as registered)? A set kept
+    without a name: no."""
+    values = queries.names_in(group)
     if name is None:
         return False
     if part.endswith("_exact"):

@@ -70,7 +70,7 @@ CODED = {
 }
 # String search on the author's registered name (a chain on author, the contained Practitioner's HumanName): the
 # DocumentSearch field of each parameter, with `:exact` the part as registered, else a prefix, case and accents
-# aside. A comma is an OR (`\,` a comma in the value), a repeat an AND.
+# aside. A comma is an OR (an escaped comma, `\,`, is refused: the dossier splits on every comma), a repeat an AND.
 NAMES = {"author.given": "author_given", "author.family": "author_family"}
 EXACT = ":exact"
 MAX_NAME_LENGTH = 100
@@ -229,12 +229,14 @@ def apply_name(query: dict[str, Any], name: str, value: str, fields: dict[str, s
     groups = query.setdefault(field, [])
     if len(groups) == MAX_LABEL_GROUPS:
         raise InvalidSearch.of(name, f"is repeated at most {MAX_LABEL_GROUPS} times")
-    values = [part.replace("\\,", ",").strip() for part in re.split(r"(?<!\\),", value)]
-    if any(not part or len(part) > MAX_NAME_LENGTH for part in values) or len(values) > 10:
+    names = value.split(",")
+    if "\\," in value or any(not each.strip() or len(each) > MAX_NAME_LENGTH for each in names):
         raise InvalidSearch.of(
-            name, f"lists 1 to 10 names of 1 to {MAX_NAME_LENGTH} characters, separated by commas"
+            name, f"lists names of 1 to {MAX_NAME_LENGTH} characters, separated by commas"
         )
-    groups.append(values)
+    if len(names) > 10:
+        raise InvalidSearch.of(name, "lists at most 10 names")
+    groups.append(value)
 
 
 def count_of(value: str) -> int:

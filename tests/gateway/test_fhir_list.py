@@ -77,10 +77,10 @@ def query(*pairs: tuple[str, str]) -> dict[str, Any]:
             {"submitted_from": "2026-11-20T08:00:01+00:00"},
         ),
         # The submitter's name: a comma an OR, a repeat an AND, :exact the part as registered.
-        ([("source.given", "Jea,Ma")], {"source_given": [["Jea", "Ma"]]}),
+        ([("source.given", "Jea,Ma")], {"source_given": ["Jea,Ma"]}),
         (
             [("source.family", "Du"), ("source.family:exact", "Durand")],
-            {"source_family": [["Du"]], "source_family_exact": [["Durand"]]},
+            {"source_family": ["Du"], "source_family_exact": ["Durand"]},
         ),
     ],
 )

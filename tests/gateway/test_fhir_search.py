@@ -409,14 +409,13 @@ def test_coded_parameters_become_groups_of_tokens(
 @pytest.mark.parametrize(
     ("pairs", "expected"),
     [
-        ([("author.given", "Jea")], {"author_given": [["Jea"]]}),
-        ([("author.family", "Du,Ma")], {"author_family": [["Du", "Ma"]]}),  # a comma: an OR
+        ([("author.given", "Jea")], {"author_given": ["Jea"]}),
+        ([("author.family", "Du,Ma")], {"author_family": ["Du,Ma"]}),  # a comma: an OR
         (
             [("author.family", "Du"), ("author.family", "Dur")],  # a repeat: an AND
-            {"author_family": [["Du"], ["Dur"]]},
+            {"author_family": ["Du", "Dur"]},
         ),
-        ([("author.given:exact", "Élodie")], {"author_given_exact": [["Élodie"]]}),
-        ([("author.family", r"Le\,Gall")], {"author_family": [["Le,Gall"]]}),  # an escaped comma
+        ([("author.given:exact", "Élodie")], {"author_given_exact": ["Élodie"]}),
     ],
 )
 def test_author_names_become_string_searches_of_the_dossier(
@@ -428,7 +427,7 @@ def test_author_names_become_string_searches_of_the_dossier(
     DocumentSearch.model_validate(found.query)  # what the dossier takes
 
 
-@pytest.mark.parametrize("value", ["Du,", ",", "x" * 101])
+@pytest.mark.parametrize("value", ["Du,", ",", "x" * 101, r"Le\,Gall", ",".join("x" * 11)])
 def test_a_bad_author_name_is_refused_naming_its_parameter(value: str) -> None:
     with pytest.raises(InvalidSearch) as refused:
         search(("author.family", value))
