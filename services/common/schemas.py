@@ -645,6 +645,17 @@ class DocumentSearch(Strict):
     author_id: Annotated[str, Field(max_length=64)] | None = None
     care_from: date | None = None
     care_to: date | None = None
+    # The period of care as a range (FHIR `period`): from its date of care to its end (care_end's day), open
+    # while it has no end. Each bound keeps the periods on its side (repeated FHIR prefixes AND).
+    care_starts_from: date | None = Field(None, description="the care started on or after this day")
+    care_starts_to: date | None = Field(None, description="the care started on or before this day")
+    care_ends_from: date | None = Field(
+        None, description="the care ended on or after this day, or has no end (is ongoing)"
+    )
+    care_ends_to: date | None = Field(
+        None,
+        description="the care ended on or before this day (a period without an end never does)",
+    )
     created_from: AwareDatetime | None = Field(
         None, description="deposited at or after this instant"
     )

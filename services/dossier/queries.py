@@ -9,7 +9,8 @@ that query: a parameter can narrow what the grant lets through, never widen it.
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from services.common.grants import Grant, visible_to
 from services.common.paging import Query, after, encode_cursor
@@ -33,6 +34,7 @@ def document_query(
     author_id: str | None = None,
     care_from: date | None = None,
     care_to: date | None = None,
+    period: PeriodBounds | None = None,
     created_from_ms: int | None = None,
     created_before_ms: int | None = None,
     document_ids: list[str] | None = None,
@@ -68,6 +70,8 @@ def document_query(
     if identifiers is not None:
         conditions.append(identified_by(identifiers))
     conditions.extend(labelled(group) for group in security_labels or [])
+    if period is not None:
+        conditions.extend(period.conditions())
     if updated_from_ms is not None or updated_before_ms is not None:
         conditions.append(last_changed(updated_from_ms, updated_before_ms))
     for field, groups in (coded or {}).items():
@@ -97,6 +101,32 @@ def document_query(
     if created:
         query["created_ms"] = created
     return {**query, **visible_to(grant, actor_id)}
+
+
+@dataclass(frozen=True)
+class PeriodBounds:
+    """Where the period of care lies (FHIR date search on a Period, at day precision): it starts on its date of
+    care (care_start's day, as written, is that day) and ends on care_end's day as written, or is ongoing."""
+
+    starts_from: date | None = None
+    starts_to: date | None = None
+    ends_from: date | None = None  # or has no end
+    ends_to: date | None = None  # and has one
+
+    def conditions(self) -> list[Query]:
+        found: list[Query] = []
+        if self.starts_from is not None:
+            found.append({"care_date": {"$gte": self.starts_from.isoformat()}})
+        if self.starts_to is not None:
+            found.append({"care_date": {"$lte": self.starts_to.isoformat()}})
+        # care_end is a date or a date and time: its day as written compares as a prefix of the string. No end
+        # is asked as $in [None]: nx-27017 misses a stored null for a bare `None` within an $or.
+        if self.ends_from is not None:
+            ongoing = {"care_end": {"$in": [None]}}
+            found.append({"$or": [ongoing, {"care_end": {"$gte": self.ends_from.isoformat()}}]})
+        if self.ends_to is not None:
+            found.append({"care_end": {"$lt": (self.ends_to + timedelta(days=1)).isoformat()}})
+        return found
 
 
 def identified_by(identifiers: list[str]) -> Query:

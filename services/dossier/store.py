@@ -113,6 +113,12 @@ def search_selection(
         author_id=search.author_id,
         care_from=search.care_from,
         care_to=search.care_to,
+        period=queries.PeriodBounds(
+            starts_from=search.care_starts_from,
+            starts_to=search.care_starts_to,
+            ends_from=search.care_ends_from,
+            ends_to=search.care_ends_to,
+        ),
         created_from_ms=ms(search.created_from) if search.created_from else None,
         created_before_ms=ms(search.created_before) if search.created_before else None,
         document_ids=search.document_id,

@@ -121,7 +121,9 @@ SEARCH_PARAMETERS = [
         "period",
         "date",
         f"{CORE}DocumentReference-period",
-        "the date of care (context.period.start), at day precision; prefixes eq ge gt le lt sa eb",
+        "context.period, from the date of care to its end (ongoing without one), compared as a range at day "
+        "precision (FHIR date search on a Period): eq lies within the value, ge ends on or after it (or is "
+        "ongoing), le starts by its end, gt and lt strictly, sa starts after it, eb ended before it",
     ),
     (
         "setting",

@@ -412,8 +412,11 @@ def test_iti67_parameters_select_what_they_name(system: Running, corpus: dict[st
     assert (
         search(identifier=f"urn:ietf:rfc:3986|{corpus['raw']['summary']['document_id']}") == set()
     )
-    assert search(period="ge2026-10") == {ids["new"], ids["summary"]}
-    assert search(period="2026-11-21") == {ids["new"]}
+    # period: a range; these have no end (FHIR: ongoing), so each goes on past any day and lies within none.
+    assert search(period="ge2026-10") == current
+    assert search(period="2026-11-21") == set()
+    assert search(period="sa2026-11-20") == {ids["new"]}
+    assert search(period="le2026-10-05") == {ids["summary"], ids["prescription"]}
     assert search(period="lt2026") == {ids["prescription"]}
     shown = http.get(f"/fhir/DocumentReference/{ids['summary']}", headers=patient).json()
     assert shown["content"][0]["attachment"]["creation"] == "2026-10-05T00:00:00Z"
@@ -569,7 +572,7 @@ def test_iti67_new_parameters_never_reach_a_hidden_document(system: Running, api
             {"identifier": f"urn:ietf:rfc:3986|{uuid_urn}"},
             {"patient": f"Patient/{fid(hidden['patient_id'])}", "_id": fid(hidden["document_id"])},
             {"status": "current,superseded,entered-in-error"},
-            {"category": "10", "period": "2026-11-20"},
+            {"category": "10", "period": "le2026-11-20"},
             {"date": f"ge{hidden['created_at']}"},
             {"type": "http://loinc.org|11488-4"},
             {"_count": "0"},
@@ -661,7 +664,7 @@ def test_iti67_and_rest_search_return_the_same_documents_to_the_same_actor(
             "type_code": types,
             "status": [s for _, s in statuses],
             "document_id": [d["document_id"] for d in picked],
-            "care_from": care_from,
+            "care_ends_from": care_from,  # FHIR's ge on a Period: ends on or after, or ongoing
             "security_label": ",".join(sorted(labels)),
         }
         if (

@@ -152,14 +152,20 @@ def test_token_parameters_are_or_lists_and_honour_their_system(
                 "created_before": "2026-11-20T09:16:00+00:00",
             },
         ),
-        ([("period", "2026-11-20")], {"care_from": "2026-11-20", "care_to": "2026-11-20"}),
-        ([("period", "ge2026-11")], {"care_from": "2026-11-01"}),
-        ([("period", "gt2026-11")], {"care_from": "2026-12-01"}),
-        ([("period", "le2026-11")], {"care_to": "2026-11-30"}),
-        ([("period", "lt2026-11-20")], {"care_to": "2026-11-19"}),
+        # period: a range (the date of care to its end), each prefix one bound of it, at the value's precision.
         (
-            [("period", "eb2026"), ("period", "sa2024")],
-            {"care_from": "2025-01-01", "care_to": "2025-12-31"},
+            [("period", "2026-11-20")],
+            {"care_starts_from": "2026-11-20", "care_ends_to": "2026-11-20"},
+        ),
+        ([("period", "ge2026-11")], {"care_ends_from": "2026-11-01"}),
+        ([("period", "gt2026-11")], {"care_ends_from": "2026-12-01"}),
+        ([("period", "le2026-11")], {"care_starts_to": "2026-11-30"}),
+        ([("period", "lt2026-11-20")], {"care_starts_to": "2026-11-19"}),
+        ([("period", "sa2026-11-20")], {"care_starts_from": "2026-11-21"}),
+        ([("period", "eb2026-11-20")], {"care_ends_to": "2026-11-19"}),
+        (
+            [("period", "eb2026"), ("period", "sa2024"), ("period", "eb2027")],  # ANDed
+            {"care_ends_to": "2025-12-31", "care_starts_from": "2025-01-01"},
         ),
         # creation: attachment.creation, shown as the date of care at 00:00Z.
         ([("creation", "2026-11-20")], {"care_from": "2026-11-20", "care_to": "2026-11-20"}),
@@ -177,9 +183,8 @@ def test_token_parameters_are_or_lists_and_honour_their_system(
         ),  # none
         (
             [("creation", "ge2026-11"), ("period", "le2026-11-10")],
-            {"care_from": "2026-11-01", "care_to": "2026-11-10"},
+            {"care_from": "2026-11-01", "care_starts_to": "2026-11-10"},
         ),
-        ([("creation", "ge2026-11-05"), ("period", "ge2026-11-01")], {"care_from": "2026-11-05"}),
         # _lastUpdated: meta.lastUpdated, an instant like DocumentReference.date.
         (
             [("_lastUpdated", "gt2026-11-20T10:15:00Z")],
