@@ -61,6 +61,7 @@ def document_query(
         "category": {"$in": wanted},
         # One status stays a plain equality: the store fetches by (dossier_id, status).
         "status": statuses[0] if len(statuses) == 1 else {"$in": statuses},
+        "pending": None,  # a document waiting for the others of its deposit is nobody's yet
     }
     if type_codes is not None:
         query["type_code"] = {"$in": type_codes}

@@ -27,6 +27,7 @@ def record_of(
     submitted_at: datetime,
     document_ids: Sequence[str],
     author_name: PersonName | None = None,
+    fingerprint: str | None = None,
 ) -> SubmissionSet:
     """The set to keep: what the service knows of it and what its source says."""
     return SubmissionSet(
@@ -42,6 +43,7 @@ def record_of(
         designation_type=submission.designation_type,
         intended_recipients=tuple(submission.intended_recipients),
         author_name=author_name,
+        fingerprint=fingerprint,
     )
 
 

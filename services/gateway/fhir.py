@@ -746,13 +746,15 @@ def router() -> APIRouter:
         Then the whole submission set goes to the dossier in one call, dossier.add_submission_set (add_documents,
         the deposit RPC the REST API uses, also keeping the set for ITI-66: same rights, same DocumentSubmission
         validation, same rules; none of them is re-implemented here): it checks every document, and every document
-        one replaces, before it stores the first (the set, written before its documents, is shown only with those
-        that exist), so a refusal of the 2nd document leaves nothing stored and nothing superseded. Its refusal
-        names the document
-        by position and its own field, which is named back as Bundle.entry[i].resource.<element>.
-        What the checks cannot foresee (the store failing between two writes, or the replaced document changed
-        by someone else in that instant) can still leave the first documents stored: that is the dossier's
-        sequence of writes, not a refusal, and is answered as an error (5xx or 409), never as success."""
+        one replaces, before it stores the first, so a refusal of the 2nd document leaves nothing stored and
+        nothing superseded. Its refusal names the document by position and its own field, which is named back as
+        Bundle.entry[i].resource.<element>.
+        What the checks cannot foresee (the store failing between two writes) leaves nothing anybody is shown:
+        the documents are written pending and released together in one write, and the set is shown only with
+        its released documents. The error is answered as such (5xx), and the same Bundle sent again (the same
+        SubmissionSet uniqueId, the same content) completes that deposit, or answers it if it was complete:
+        never a second one. Superseding the documents they replace comes after the release; a failure there
+        leaves the old version current too until the retry supersedes it."""
         ins, documents, binaries, replaces = mapping.provided_documents(bundle)
         for index, _ in documents:
             try:
