@@ -282,6 +282,7 @@ class MemoryDossierStore:
         return any(
             d.sha256 == sha256
             and d.status is DocumentStatus.CURRENT
+            and d.pending is None
             and same_fields(d.metadata) == fields
             for d in self._of(dossier_id)
         )

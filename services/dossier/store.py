@@ -584,7 +584,8 @@ class DossierStore(Store):
     def same_document(self, dossier_id: str, sha256: str, metadata: Metadata) -> bool:
         """Is a current document with the same content and metadata already there?"""
         # Fetched by the indexed pair, compared here: a many-field query is a full scan on nx-27017.
-        query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current"}
+        # One pending (of a deposit never completed) is nobody's: its content may be deposited again.
+        query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current", "pending": None}
         query |= same_fields(metadata)
         candidates = self.db.documents.find({"dossier_id": dossier_id, "sha256": sha256}, HIDDEN)
         return any(matches(candidate, query) for candidate in candidates)

@@ -618,6 +618,8 @@ def test_a_deposits_documents_are_nobodys_until_it_is_released_then_everyones_at
 
     assert everywhere() == {kept.id}
     assert not {e.event_id for e in added} & published(store)
+    # Its content may be deposited again (a deposit never completed is nobody's); its unique id stays taken.
+    assert not store.same_document("dos_1", other.sha256, other.metadata)
     assert set(store.deposited("dos_1", [d.id for d in waiting])) == {d.id for d in waiting}
     store.release_deposit("dos_1", "sub_1")
     assert everywhere() == {kept.id, *(d.id for d in waiting)}
