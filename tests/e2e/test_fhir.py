@@ -510,13 +510,38 @@ def test_iti67_post_search_answers_as_get(system: Running, corpus: dict[str, Any
     assert not_a_form.status_code == 400 and OperationOutcome.model_validate(not_a_form.json())
 
 
+def test_iti67_finds_documents_by_their_authors_registered_name(
+    system: Running, corpus: dict[str, Any]
+) -> None:
+    """The professional's name as identity registered it (Alex Durand, tests/system.py) rides in their token,
+    is kept with what they deposit, shown as the contained Practitioner's name and searched as a FHIR string."""
+    http, ids, patient = system.http, corpus["ids"], corpus["patient"]
+    by_ins = {"patient.identifier": f"{INS_SYSTEM}|{corpus['ins']}"}
+
+    def search(**params: str) -> set[str]:
+        answer = http.get("/fhir/DocumentReference", params={**by_ins, **params}, headers=patient)
+        return set(found(answer))
+
+    current = {ids["new"], ids["summary"], ids["prescription"]}
+    read = http.get(f"/fhir/DocumentReference/{ids['summary']}", headers=patient).json()
+    assert read["contained"][0]["name"] == [{"family": "Durand", "given": ["Alex"]}]
+    assert search(**{"author.family": "dur"}) == current  # a prefix, case aside
+    assert search(**{"author.given": "ALE", "author.family": "Durand"}) == current
+    assert search(**{"author.family": "x,DURA"}) == current  # an OR
+    assert search(**{"author.family": "dur", "author.given": "x"}) == set()  # an AND
+    assert search(**{"author.family": "ura"}) == set()  # a prefix, not a substring
+    assert search(**{"author.family:exact": "Durand"}) == current
+    assert search(**{"author.family:exact": "durand"}) == set()
+    assert search(**{"author.family": "dur", "status": "superseded"}) == {ids["old"]}
+
+
 def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     system: Running, corpus: dict[str, Any]
 ) -> None:
     params = {
         "patient.identifier": corpus["ins"],
         "category": "10",
-        "author.family": "Martin",  # the metadata names its author by IdNat_PS only
+        "author.family:contains": "ura",  # a string modifier not served (:exact is)
         "_sort": "-date",
     }
     lenient = system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"])
@@ -525,7 +550,10 @@ def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     expected = f"{system.stack.gateway_url}/fhir/DocumentReference?patient.identifier={corpus['ins']}&category=10"
     assert self_link == expected
     warnings = [e["resource"] for e in lenient.json()["entry"] if e["search"]["mode"] == "outcome"]
-    assert [issue["expression"] for issue in warnings[0]["issue"]] == [["author.family"], ["_sort"]]
+    assert [issue["expression"] for issue in warnings[0]["issue"]] == [
+        ["author.family:contains"],
+        ["_sort"],
+    ]
     strict = system.http.get(
         "/fhir/DocumentReference",
         params=params,
@@ -534,9 +562,10 @@ def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     outcome: Any = OperationOutcome.model_validate(strict.json())
     assert strict.status_code == 400
     assert (
-        "author.family" in outcome.issue[0].diagnostics and "_sort" in outcome.issue[0].diagnostics
+        "author.family:contains" in outcome.issue[0].diagnostics
+        and "_sort" in outcome.issue[0].diagnostics
     )
-    assert [issue.expression for issue in outcome.issue] == [["author.family", "_sort"]]
+    assert [issue.expression for issue in outcome.issue] == [["author.family:contains", "_sort"]]
     supported = system.http.get(
         "/fhir/DocumentReference",
         params={"patient.identifier": corpus["ins"], "_id": "x"},
