@@ -849,8 +849,7 @@ class DossierService(HealthMixin):
     ) -> list[DocumentMetadata]:
         """Deposit several documents of one patient together (an ITI-65 submission set): every one is checked
         (metadata, rights, content, duplicates, also among themselves, and the document it replaces, if any)
-        before any is stored, so one bad document stores nothing; stored, they are shown all at once (see
-        _deposit_together). A refusal names the document by its position
+        before any is stored, so one bad document stores nothing. A refusal names the document by its position
         (`entry`). `replaces[i]`: the id of the document the i-th one is a new version of (same rules as
         replace_document)."""
         return self._deposit_together(token, ins, payloads, replaces, None)[1]
