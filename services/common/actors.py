@@ -40,6 +40,10 @@ class Actor(BaseModel):
     roles: tuple[
         Role, ...
     ] = ()  # e.g. the SAMU regulator (médecin régulateur), for emergency rules
+    # A professional's name as identity registered it: the dossier keeps it with what they deposit (FHIR
+    # author.given/family), so no read asks identity. Never in `ref`: events and traces carry no names.
+    given_name: str | None = None
+    family_name: str | None = None
 
     @property
     def ref(self) -> dict[str, str | None]:

@@ -92,17 +92,38 @@ class Store:
             raise ValueError(f"{collection} has no outbox")
 
     def insert_with_events(
-        self, collection: str, document: Document, events: Iterable[Event]
+        self, collection: str, document: Document, events: Iterable[Event], held: bool = False
     ) -> None:
-        """Insert a document together with the events it causes (one atomic write)."""
+        """Insert a document together with the events it causes (one atomic write). `held`: the events wait in
+        the document, unpublished, until release_held_events releases them."""
         self._require_outbox(collection)
+        stored = mark_pending(document, events)
+        if held:
+            stored[PENDING] = False  # the relay passes it by: its outbox is not due yet
         try:
-            self.db[collection].insert_one(mark_pending(document, events))
+            self.db[collection].insert_one(stored)
         except DuplicateKeyError:
             raise
         except PyMongoError as error:
             raise ServiceUnavailable(
                 "the record store is unavailable; nothing was stored"
+            ) from error
+        self.relay.wake(collection)
+
+    def release_held_events(
+        self, collection: str, query: Document, unset: Iterable[str] = ()
+    ) -> None:
+        """Make the events held by the documents matching `query` due, in one write (their own, inserted with
+        insert_with_events(held=True)), unsetting `unset` in the same write."""
+        self._require_outbox(collection)
+        update: Document = {"$set": {PENDING: True}, "$inc": {VERSION: 1}}
+        if unset:
+            update["$unset"] = {field: "" for field in unset}
+        try:
+            self.db[collection].update_many(query, update)
+        except PyMongoError as error:
+            raise ServiceUnavailable(
+                "the record store is unavailable; the deposit is not complete, retry it"
             ) from error
         self.relay.wake(collection)
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from services.common.actors import Actor
 from services.common.errors import InvalidInput
 from services.dossier.records import Document, Metadata, Visibility
-from services.dossier.schemas import DocumentMetadata, DocumentSubmission
+from services.dossier.schemas import DocumentMetadata, DocumentSubmission, PersonName
 
 
 def metadata_of(submission: DocumentSubmission, carried: Sequence[str] = ()) -> Metadata:
@@ -31,6 +32,14 @@ def metadata_of(submission: DocumentSubmission, carried: Sequence[str] = ()) -> 
         events=tuple(submission.events),
         related=tuple(submission.related),
     )
+
+
+def author_name(actor: Actor) -> PersonName | None:
+    """The depositor's name as identity registered it (their token carries it), kept with what they deposit;
+    None for an actor without one (a token issued before names were carried, a patient)."""
+    if actor.given_name and actor.family_name:
+        return PersonName(given=actor.given_name, family=actor.family_name)
+    return None
 
 
 def as_sent(submission: DocumentSubmission) -> dict[str, Any]:
@@ -71,6 +80,7 @@ def as_answered(document: Document) -> DocumentMetadata:
         replaced_by=document.replaced_by,
         imaging_study=metadata.imaging_study,
         author=document.author,
+        author_name=document.author_name,
         patient_id=document.patient_id,
         unique_id=metadata.unique_id,
         care_start=metadata.care_start,

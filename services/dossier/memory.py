@@ -67,6 +67,7 @@ def _state(dossier: Dossier) -> DossierState:
 def _invisible_and_due(document: Document, due: datetime | None, now: datetime) -> bool:
     return (
         due is not None
+        and document.pending is None
         and stored_moment(due) <= stored_moment(now)
         and document.status is DocumentStatus.CURRENT
         and Visibility.INVISIBLE_TO_PATIENT in document.visibility
@@ -89,6 +90,9 @@ class MemoryDossierStore(MemoryStore):
         self.fees: dict[str, OpeningFee] = {}
         self.claims: dict[str, IdempotencyClaim] = {}
         self.sets: dict[str, SubmissionSet] = {}  # submission sets, by id
+        self.held: dict[
+            str, list[Event]
+        ] = {}  # the events of a deposit's pending documents, by deposit
 
     def _published(self, *events: Event) -> None:
         self.events.extend(events)
@@ -264,7 +268,12 @@ class MemoryDossierStore(MemoryStore):
         if document.id in self.documents:
             raise DuplicateKeyError(f"a document {document.id} is already stored")
         self.documents[document.id] = document
-        self._published(event)
+        if (
+            document.pending is not None
+        ):  # held until its deposit is released, as the Mongo store does
+            self.held.setdefault(document.pending, []).append(event)
+        else:
+            self._published(event)
 
     def _of(self, dossier_id: str) -> list[Document]:
         return [d for d in self.documents.values() if d.dossier_id == dossier_id]
@@ -274,6 +283,7 @@ class MemoryDossierStore(MemoryStore):
         return any(
             d.sha256 == sha256
             and d.status is DocumentStatus.CURRENT
+            and d.pending is None
             and same_fields(d.metadata) == fields
             for d in self._of(dossier_id)
         )
@@ -298,11 +308,29 @@ class MemoryDossierStore(MemoryStore):
             raise DuplicateKeyError(f"{submission_set.id} is already stored")
         self.sets[submission_set.id] = submission_set
 
-    def submission_set_unique_id_used(self, dossier_id: str, unique_id: str) -> bool:
-        return any(
-            found.dossier_id == dossier_id and found.unique_id == unique_id
-            for found in self.sets.values()
+    def submission_set_of_unique_id(self, dossier_id: str, unique_id: str) -> SubmissionSet | None:
+        return next(
+            (
+                found
+                for found in self.sets.values()
+                if found.dossier_id == dossier_id and found.unique_id == unique_id
+            ),
+            None,
         )
+
+    def deposited(self, dossier_id: str, document_ids: list[str]) -> dict[str, Document]:
+        return {
+            document_id: self.documents[document_id]
+            for document_id in document_ids
+            if document_id in self.documents
+            and self.documents[document_id].dossier_id == dossier_id
+        }
+
+    def release_deposit(self, dossier_id: str, deposit_id: str) -> None:
+        for document in self._of(dossier_id):
+            if document.pending == deposit_id:
+                self.documents[document.id] = replace(document, pending=None)
+        self._published(*self.held.pop(deposit_id, []))
 
     def submission_sets(self, dossier_id: str) -> list[SubmissionSet]:
         return [found for found in self.sets.values() if found.dossier_id == dossier_id]
@@ -325,7 +353,9 @@ class MemoryDossierStore(MemoryStore):
 
     def document(self, dossier_id: str, document_id: str) -> Document | None:
         document = self.documents.get(document_id)
-        return document if document is not None and document.dossier_id == dossier_id else None
+        if document is None or document.dossier_id != dossier_id or document.pending:
+            return None
+        return document
 
     def due_for_release(self, now: datetime) -> list[Document]:
         due = [d for d in self.documents.values() if _invisible_and_due(d, d.release_at, now)]

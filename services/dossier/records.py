@@ -10,7 +10,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: the contracts import ActorRef from here
-    from services.dossier.schemas import Coded, Concept, ImagingStudy, ReimbursedItem, RelatedId
+    from services.dossier.schemas import (
+        Coded,
+        Concept,
+        ImagingStudy,
+        PersonName,
+        ReimbursedItem,
+        RelatedId,
+    )
 
 # An actor as events and records carry it (services/common/actors.py Actor.ref): ids and codes, never names.
 ActorRef = dict[str, str | None]
@@ -139,6 +146,11 @@ class Document:
     remind_at: datetime | None = None
     idempotency: str | None = None  # the (actor, key) of the request that deposited it
     idempotency_fingerprint: str | None = None
+    # As registered at deposit; None: stored before names were kept.
+    author_name: PersonName | None = None
+    # A document deposited with others (ITI-65) waits for them: no reader sees it and its events are held until
+    # the deposit is released, all its documents written (one write); `pending` names that deposit.
+    pending: str | None = None
 
     @property
     def category(self) -> str:
@@ -220,6 +232,10 @@ class SubmissionSet:
     title: str | None = None
     designation_type: Coded | None = None  # MHD's ihe-designationType (JDV_J03 content type)
     intended_recipients: tuple[str, ...] = ()  # references (PDSm's pdsm-ext-intended-recipient)
+    # As registered at deposit; None: stored before names were kept.
+    author_name: PersonName | None = None
+    # Of the request that deposited it: its retry completes (or answers) it, another request is refused.
+    fingerprint: str | None = None
 
     @property
     def author_id(self) -> str:

@@ -217,6 +217,15 @@ class ImagingStudy(Strict):
 DocumentStatus = Literal["current", "replaced", "archived", "deleted"]
 
 
+class PersonName(BaseModel):
+    """A professional's name as identity registered it (FHIR HumanName: given, family)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    given: str
+    family: str
+
+
 class DocumentMetadata(BaseModel):
     document_id: str
     dossier_id: str
@@ -235,6 +244,10 @@ class DocumentMetadata(BaseModel):
     replaced_by: str | None = None
     imaging_study: ImagingStudy | None = None
     author: dict[str, Any]
+    author_name: PersonName | None = Field(
+        None,
+        description="its author's registered name, kept at deposit; none on documents deposited before it was",
+    )
     patient_id: str | None = Field(
         None, description="the patient's id (FHIR Patient id, with - for _)"
     )
@@ -265,6 +278,12 @@ def _listed(value: Any) -> Any:
 
 SearchedStatus = Literal["current", "archived", "replaced"]
 SECURITY_LABELS = r"^([A-Z_]{1,40}(,[A-Z_]{1,40}){0,9})?$"  # an empty OR (no label) matches nothing
+# FHIR string search on a name part: each value an OR of comma-separated names, repeated values ANDed.
+NameGroups = Annotated[
+    Annotated[list[Annotated[str, Field(min_length=1, max_length=1010)]], Field(max_length=10)]
+    | None,
+    BeforeValidator(_listed),
+]
 # OR-lists of `system|code` tokens, the lists ANDed (services/dossier/queries.py coded_as reads them).
 CodeTokens = Annotated[
     Annotated[list[Annotated[str, Field(max_length=2000)]], Field(min_length=1, max_length=10)]
@@ -284,6 +303,17 @@ class DocumentSearch(Strict):
     author_id: Annotated[str, Field(max_length=64)] | None = None
     care_from: date | None = None
     care_to: date | None = None
+    # The period of care as a range (FHIR `period`): from its date of care to its end (care_end's day), open
+    # while it has no end. Each bound keeps the periods on its side (repeated FHIR prefixes AND).
+    care_starts_from: date | None = Field(None, description="the care started on or after this day")
+    care_starts_to: date | None = Field(None, description="the care started on or before this day")
+    care_ends_from: date | None = Field(
+        None, description="the care ended on or after this day, or has no end (is ongoing)"
+    )
+    care_ends_to: date | None = Field(
+        None,
+        description="the care ended on or before this day (a period without an end never does)",
+    )
     created_from: AwareDatetime | None = Field(
         None, description="deposited at or after this instant"
     )
@@ -353,6 +383,13 @@ class DocumentSearch(Strict):
         description="an identifier it relates to, `system|value` (FHIR context.related, search "
         "`related:identifier`)",
     )
+    # Its author's registered name (FHIR author.given / author.family): each value an OR of comma-separated
+    # names, repeated values AND; a name starts the part, case and accents aside, or with `_exact` is the part as
+    # registered. A document kept without its author's name matches none.
+    author_given: NameGroups = Field(None, description="its author's given name starts so")
+    author_family: NameGroups = Field(None, description="its author's family name starts so")
+    author_given_exact: NameGroups = Field(None, description="its author's given name is exactly")
+    author_family_exact: NameGroups = Field(None, description="its author's family name is exactly")
     status: Annotated[list[SearchedStatus], BeforeValidator(_listed), Field(max_length=3)] = Field(
         default_factory=lambda: list[SearchedStatus](["current"])
     )
@@ -785,6 +822,15 @@ class SubmissionSetSearch(Strict):
     submitted_before: AwareDatetime | None = Field(
         None, description="submitted strictly before this instant"
     )
+    # Its submitter's registered name (FHIR source.given / source.family), as DocumentSearch's author_*.
+    source_given: NameGroups = Field(None, description="its submitter's given name starts so")
+    source_family: NameGroups = Field(None, description="its submitter's family name starts so")
+    source_given_exact: NameGroups = Field(
+        None, description="its submitter's given name is exactly"
+    )
+    source_family_exact: NameGroups = Field(
+        None, description="its submitter's family name is exactly"
+    )
     limit: Annotated[int, Field(ge=0, le=100, description="0: the total only")] = 50
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
@@ -796,6 +842,7 @@ class SubmissionSetView(BaseModel):
     dossier_id: str
     patient_id: str
     author: ActorRef
+    author_name: PersonName | None = absent_when_none("its submitter's registered name, when kept")
     submitted_at: Instant
     unique_id: str | None = None
     source_id: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
@@ -742,9 +742,11 @@ class DossierService(HealthMixin):
         replaces: Document | None = None,
         idempotency: tuple[str, str] | None = None,
         document_id: str | None = None,
+        pending: str | None = None,
     ) -> Document:
         """Store a checked deposit; `idempotency`: the (actor, key) reference and the request's fingerprint;
-        `document_id`: its id when the caller needed it before (a submission set names its documents first)."""
+        `document_id`: its id when the caller needed it before (a submission set names its documents first);
+        `pending`: the deposit it waits for (hidden, its event held, until store.release_deposit)."""
         metadata, content, digest = checked
         carried = metadata.visibility[len(submission.visibility) :]
         now = self.clock.now()
@@ -760,6 +762,7 @@ class DossierService(HealthMixin):
             patient_id=dossier.patient_id,
             metadata=metadata,
             author=actor.ref,
+            author_name=documents.author_name(actor),
             created_at=now,
             size=len(content),
             sha256=digest,
@@ -768,6 +771,7 @@ class DossierService(HealthMixin):
             remind_at=remind_at,
             idempotency=idempotency[0] if idempotency else None,
             idempotency_fingerprint=idempotency[1] if idempotency else None,
+            pending=pending,
         )
         event = self._event(
             EventType.DOCUMENT_ADDED,
@@ -871,7 +875,13 @@ class DossierService(HealthMixin):
         replaces: list[str | None] | None,
         submission_set: SubmissionSetSubmission | None,
     ) -> tuple[str | None, list[DocumentMetadata]]:
-        """(the submission set's id, if one is kept; the documents stored, in order)."""
+        """(the submission set's id, if one is kept; the documents stored, in order).
+
+        All or nothing as any reader sees it: the set is written first, then each document pending (hidden
+        from every read, its event held), then all of them are released in one write, the deposit's commit;
+        only then are the documents they replace superseded. A failure before the release leaves nothing
+        anybody is shown; a retry of the same request (the set's unique id, the same body, the same actor)
+        writes what is missing and releases it, or answers the deposit already complete, never a second one."""
         if not isinstance(payloads, list) or not 1 <= len(payloads) <= MAX_DOCUMENTS_TOGETHER:
             raise InvalidInput.for_field(
                 "documents", f"must be 1 to {MAX_DOCUMENTS_TOGETHER} documents"
@@ -884,6 +894,30 @@ class DossierService(HealthMixin):
             for index, payload in enumerate(payloads)
         ]
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
+        fingerprint = rules.request_fingerprint(
+            ins,
+            [
+                submission_set.model_dump(mode="json", exclude_unset=True)
+                if submission_set is not None
+                else None,
+                payloads,
+                olds_ids,
+            ],
+        )
+        earlier = (
+            self.store.submission_set_of_unique_id(dossier.id, submission_set.unique_id)
+            if submission_set is not None and submission_set.unique_id
+            else None
+        )
+        if earlier is not None:
+            if earlier.author_id != actor.id or earlier.fingerprint != fingerprint:
+                raise Conflict(
+                    "a submission set with this unique_id is already in this dossier",
+                    [{"field": "submission_set.unique_id"}],
+                )
+            return earlier.id, self._completed(
+                actor, grant, dossier, earlier, submissions, olds_ids
+            )
         olds = [
             self._at(index, partial(self._changeable, actor, grant, dossier, old_id, "replace"))
             if old_id is not None
@@ -899,38 +933,96 @@ class DossierService(HealthMixin):
             [old.id if old else None for old in olds],
         )
         ids = [new_id("doc") for _ in submissions]
-        set_id = None
+        deposit_id = new_id("sub")  # the set's id; without a set, the mark of this deposit alone
         if submission_set is not None:
-            if submission_set.unique_id and self.store.submission_set_unique_id_used(
-                dossier.id, submission_set.unique_id
-            ):
-                raise Conflict(
-                    "a submission set with this unique_id is already in this dossier",
-                    [{"field": "submission_set.unique_id"}],
-                )
-            set_id = new_id("sub")
             self.store.add_submission_set(
                 submission_sets.record_of(
                     submission_set,
-                    set_id,
+                    deposit_id,
                     dossier.id,
                     dossier.patient_id,
                     actor.ref,
                     self.clock.now(),
                     ids,
+                    documents.author_name(actor),
+                    fingerprint,
                 )
             )
-        stored = []
         for checks, submission, old, document_id in zip(
             checked, submissions, olds, ids, strict=True
         ):
-            new = self._stored(
-                actor, grant, dossier, checks, submission, old, document_id=document_id
+            self._stored(
+                actor,
+                grant,
+                dossier,
+                checks,
+                submission,
+                old,
+                document_id=document_id,
+                pending=deposit_id,
             )
-            if old is not None:
-                self._replaced(actor, grant, dossier, old, new)
-            stored.append(documents.as_answered(new))
-        return set_id, stored
+        self.store.release_deposit(dossier.id, deposit_id)
+        stored = self._superseding(actor, grant, dossier, ids, olds_ids)
+        return (deposit_id if submission_set is not None else None), stored
+
+    def _completed(
+        self,
+        actor: Actor,
+        grant: Grant,
+        dossier: Dossier,
+        earlier: SubmissionSet,
+        submissions: list[DocumentSubmission],
+        olds_ids: Sequence[str | None],
+    ) -> list[DocumentMetadata]:
+        """A retried deposit: the documents its first attempt did not write are checked and written now, all are
+        released, and what they replace is superseded; the documents as the first attempt would have answered."""
+        written = self.store.deposited(dossier.id, list(earlier.document_ids))
+        for index, (document_id, submission, old_id) in enumerate(
+            zip(earlier.document_ids, submissions, olds_ids, strict=True)
+        ):
+            if document_id in written:
+                continue
+            # Nothing was released (every document was not written yet): what it replaces is still current.
+            old = (
+                self._at(index, partial(self._changeable, actor, grant, dossier, old_id, "replace"))
+                if old_id is not None
+                else None
+            )
+            checks = self._at(index, partial(self._checked, actor, grant, dossier, submission, old))
+            self.store.delete_content(document_id)  # uploaded by the first attempt before it failed
+            self._stored(
+                actor,
+                grant,
+                dossier,
+                checks,
+                submission,
+                old,
+                document_id=document_id,
+                pending=earlier.id,
+            )
+        self.store.release_deposit(dossier.id, earlier.id)
+        return self._superseding(actor, grant, dossier, list(earlier.document_ids), olds_ids)
+
+    def _superseding(
+        self,
+        actor: Actor,
+        grant: Grant,
+        dossier: Dossier,
+        document_ids: list[str],
+        olds_ids: Sequence[str | None],
+    ) -> list[DocumentMetadata]:
+        """Once a deposit is released, each document it replaces is superseded (unless a retry finds it done
+        already); the deposit's documents, in order."""
+        released = self.store.deposited(dossier.id, document_ids)
+        for document_id, old_id in zip(document_ids, olds_ids, strict=True):
+            if old_id is None:
+                continue
+            old = self.store.document(dossier.id, old_id)
+            if old is not None and old.replaced_by == document_id:
+                continue  # superseded by the attempt this one retries
+            old = self._changeable(actor, grant, dossier, old_id, "replace")
+            self._replaced(actor, grant, dossier, old, released[document_id])
+        return [documents.as_answered(released[document_id]) for document_id in document_ids]
 
     @staticmethod
     def _at(index: int, step: Callable[[], T]) -> T:

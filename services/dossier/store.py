@@ -45,6 +45,7 @@ from services.dossier.schemas import (
     Concept,
     DocumentSearch,
     ImagingStudy,
+    PersonName,
     ReimbursedItem,
     RelatedId,
 )
@@ -112,6 +113,12 @@ def search_selection(
         author_id=search.author_id,
         care_from=search.care_from,
         care_to=search.care_to,
+        period=queries.PeriodBounds(
+            starts_from=search.care_starts_from,
+            starts_to=search.care_starts_to,
+            ends_from=search.care_ends_from,
+            ends_to=search.care_ends_to,
+        ),
         created_from_ms=ms(search.created_from) if search.created_from else None,
         created_before_ms=ms(search.created_before) if search.created_before else None,
         document_ids=search.document_id,
@@ -132,6 +139,16 @@ def search_selection(
                 ("events", search.event),
                 ("format_code", search.format_code),
                 ("related", search.related),
+            )
+            if groups is not None
+        },
+        names={
+            part: groups
+            for part, groups in (
+                ("given", search.author_given),
+                ("family", search.author_family),
+                ("given_exact", search.author_given_exact),
+                ("family_exact", search.author_family_exact),
             )
             if groups is not None
         },
@@ -245,7 +262,11 @@ class DossierRecords(Reachable, Protocol):
 
     # Submission sets (what ITI-65 deposited together; ITI-66 finds them)
     def add_submission_set(self, submission_set: SubmissionSet) -> None: ...
-    def submission_set_unique_id_used(self, dossier_id: str, unique_id: str) -> bool: ...
+    def submission_set_of_unique_id(
+        self, dossier_id: str, unique_id: str
+    ) -> SubmissionSet | None: ...
+    def deposited(self, dossier_id: str, document_ids: list[str]) -> dict[str, Document]: ...
+    def release_deposit(self, dossier_id: str, deposit_id: str) -> None: ...
     def submission_sets(self, dossier_id: str) -> list[SubmissionSet]: ...
     def submission_set(self, set_id: str) -> SubmissionSet | None: ...
     def documents_seen(
@@ -556,12 +577,15 @@ class DossierStore(Store):
             return None
 
     def add_document(self, document: Document, event: Event) -> None:
-        self.insert_with_events("documents", _document_document(document), [event])
+        """A pending document (one of a deposit, see release_deposit) holds its event until it is released."""
+        held = document.pending is not None
+        self.insert_with_events("documents", _document_document(document), [event], held=held)
 
     def same_document(self, dossier_id: str, sha256: str, metadata: Metadata) -> bool:
         """Is a current document with the same content and metadata already there?"""
         # Fetched by the indexed pair, compared here: a many-field query is a full scan on nx-27017.
-        query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current"}
+        # One pending (of a deposit never completed) is nobody's: its content may be deposited again.
+        query = {"dossier_id": dossier_id, "sha256": sha256, "status": "current", "pending": None}
         query |= same_fields(metadata)
         candidates = self.db.documents.find({"dossier_id": dossier_id, "sha256": sha256}, HIDDEN)
         return any(matches(candidate, query) for candidate in candidates)
@@ -597,8 +621,9 @@ class DossierStore(Store):
         ]
 
     def document(self, dossier_id: str, document_id: str) -> Document | None:
+        """The document, unless it waits for the others of its deposit (nobody's yet)."""
         found = self.db.documents.find_one({"_id": document_id, "dossier_id": dossier_id}, HIDDEN)
-        return _document(found) if found else None
+        return _document(found) if found and not found.get("pending") else None
 
     def due_for_release(self, now: datetime) -> list[Document]:
         """Current documents still invisible to the patient whose automatic release has come."""
@@ -615,7 +640,8 @@ class DossierStore(Store):
             "status": equal("current"),
             "visibility": "INVISIBLE_PATIENT",
         }
-        return [_document(found) for found in self.db.documents.find(query, HIDDEN).limit(500)]
+        found = self.db.documents.find(query, HIDDEN).limit(500)
+        return [_document(record) for record in found if not record.get("pending")]
 
     def reminded(self, document: Document, event: Event) -> bool:
         """The author was reminded of a document still invisible to the patient: never again for it."""
@@ -667,10 +693,10 @@ class DossierStore(Store):
         with contextlib.suppress(gridfs.errors.NoFile):
             self.contents.delete(document_id)
 
-    # Submission sets (ITI-65's SubmissionSet List): written before their documents, each of which is then its
-    # own atomic insert. A set is only ever shown with those of its documents that exist and the caller may see,
-    # so a deposit that stores none of them leaves a set nobody is shown; one written after could be lost,
-    # leaving documents without their set.
+    # Submission sets (ITI-65's SubmissionSet List): written before their documents, which are written pending
+    # (hidden, their events held) and released together in one write (release_deposit). A set is only ever shown
+    # with those of its documents the caller may see, so until then nobody is shown it; a retry of the same
+    # request (same unique id, same fingerprint) writes what is missing and releases them.
 
     def add_submission_set(self, submission_set: SubmissionSet) -> None:
         try:
@@ -682,9 +708,30 @@ class DossierStore(Store):
                 "the record store is unavailable; nothing was stored"
             ) from error
 
-    def submission_set_unique_id_used(self, dossier_id: str, unique_id: str) -> bool:
+    def submission_set_of_unique_id(self, dossier_id: str, unique_id: str) -> SubmissionSet | None:
+        """The dossier's set with this unique id from its source, if any (its documents pending or not)."""
         query = {"dossier_id": equal(dossier_id), "unique_id": equal(unique_id)}
-        return self.db.submission_sets.find_one(query, {"_id": 1}) is not None
+        found = self.db.submission_sets.find_one(query)
+        return _submission_set(found) if found else None
+
+    def deposited(self, dossier_id: str, document_ids: list[str]) -> dict[str, Document]:
+        """Those of these documents stored in the dossier, pending or not, by id: what a deposit's retry finds of
+        the first attempt's writes. By _id, which the embedded store answers from its key."""
+        found = self.db.documents.find({"_id": {"$in": document_ids}}, HIDDEN)
+        return {
+            record["_id"]: _document(record)
+            for record in found
+            if record["dossier_id"] == dossier_id
+        }
+
+    def release_deposit(self, dossier_id: str, deposit_id: str) -> None:
+        """Every document of a deposit becomes everyone's at once, with its held event: one write, the deposit's
+        commit. Documents already released are left as they are, so a retry releases what is left."""
+        self.release_held_events(
+            "documents",
+            {"dossier_id": equal(dossier_id), "pending": equal(deposit_id)},
+            ["pending"],
+        )
 
     def submission_sets(self, dossier_id: str) -> list[SubmissionSet]:
         """A dossier's submission sets, by the indexed equality (the search filters them in the service)."""
@@ -1007,6 +1054,10 @@ def _document_document(document: Document) -> dict[str, Any]:
             "idempotency": document.idempotency,
             "idempotency_fingerprint": document.idempotency_fingerprint,
         }
+    if document.author_name is not None:
+        stored["author_name"] = _name_document(document.author_name)
+    if document.pending is not None:
+        stored["pending"] = document.pending
     if document.release_at is not None:
         stored["release_ms"] = ms(document.release_at)
     if document.remind_at is not None:
@@ -1033,7 +1084,23 @@ def _document(document: dict[str, Any]) -> Document:
         remind_at=_moment_or_none(document.get("remind_ms")),
         idempotency=document.get("idempotency"),
         idempotency_fingerprint=document.get("idempotency_fingerprint"),
+        author_name=_name(document.get("author_name")),
+        pending=document.get("pending"),
     )
+
+
+def _name_document(name: PersonName) -> dict[str, str]:
+    """The name as registered, and each part's search key (queries.name_key: what a string search compares)."""
+    return {
+        "given": name.given,
+        "family": name.family,
+        "given_key": queries.name_key(name.given),
+        "family_key": queries.name_key(name.family),
+    }
+
+
+def _name(stored: dict[str, str] | None) -> PersonName | None:
+    return PersonName(given=stored["given"], family=stored["family"]) if stored else None
 
 
 def _submission_set_document(submission_set: SubmissionSet) -> dict[str, Any]:
@@ -1051,6 +1118,12 @@ def _submission_set_document(submission_set: SubmissionSet) -> dict[str, Any]:
         "title": submission_set.title,
         "designation_type": coded.model_dump(mode="json") if coded is not None else None,
         "intended_recipients": list(submission_set.intended_recipients),
+        "fingerprint": submission_set.fingerprint,
+        **(
+            {"author_name": _name_document(submission_set.author_name)}
+            if submission_set.author_name
+            else {}
+        ),
     }
 
 
@@ -1068,4 +1141,6 @@ def _submission_set(record: dict[str, Any]) -> SubmissionSet:
         title=record.get("title"),
         designation_type=Coded.model_validate(coded) if coded is not None else None,
         intended_recipients=tuple(record.get("intended_recipients") or []),
+        author_name=_name(record.get("author_name")),
+        fingerprint=record.get("fingerprint"),
     )

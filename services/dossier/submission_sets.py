@@ -10,10 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from services.common.errors import InvalidInput
-from services.dossier import documents
+from services.dossier import documents, queries
 from services.dossier.records import ActorRef, Document, SubmissionSet
 from services.dossier.schemas import (
     DocumentMetadata,
+    PersonName,
     SubmissionSetSearch,
     SubmissionSetSubmission,
     SubmissionSetView,
@@ -30,6 +31,8 @@ def record_of(
     author: ActorRef,
     submitted_at: datetime,
     document_ids: Sequence[str],
+    author_name: PersonName | None = None,
+    fingerprint: str | None = None,
 ) -> SubmissionSet:
     """The set to keep: what the service knows of it and what its source says."""
     return SubmissionSet(
@@ -44,6 +47,8 @@ def record_of(
         title=submission.title,
         designation_type=submission.designation_type,
         intended_recipients=tuple(submission.intended_recipients),
+        author_name=author_name,
+        fingerprint=fingerprint,
     )
 
 
@@ -68,10 +73,34 @@ def selected(submission_set: SubmissionSet, search: SubmissionSetSearch) -> bool
         _coded_as(submission_set, token) for token in search.designation_type
     ):
         return False
+    if not all(
+        named(submission_set.author_name, part, group)
+        for part, groups in (
+            ("given", search.source_given),
+            ("family", search.source_family),
+            ("given_exact", search.source_given_exact),
+            ("family_exact", search.source_family_exact),
+        )
+        for group in groups or []
+    ):
+        return False
     at = submission_set.submitted_at
     if search.submitted_from is not None and at < search.submitted_from:
         return False
     return not (search.submitted_before is not None and at >= search.submitted_before)
+
+
+def named(name: PersonName | None, part: str, group: str) -> bool:
+    """Does its submitter's name part match any of the group's comma-separated names, as queries.named has it
+    for documents (FHIR string search: a prefix, case and accents aside; `_exact`: as registered)? A set kept
+    without a name: no."""
+    values = queries.names_in(group)
+    if name is None:
+        return False
+    if part.endswith("_exact"):
+        return getattr(name, part.removesuffix("_exact")) in values
+    key = queries.name_key(getattr(name, part))
+    return any(key.startswith(queries.name_key(value)) for value in values)
 
 
 def _coded_as(submission_set: SubmissionSet, token: str) -> bool:
@@ -98,6 +127,7 @@ def shown(
         dossier_id=submission_set.dossier_id,
         patient_id=submission_set.patient_id,
         author=submission_set.author,
+        author_name=submission_set.author_name,
         submitted_at=submission_set.submitted_at,
         unique_id=submission_set.unique_id,
         source_id=submission_set.source_id,

@@ -121,7 +121,9 @@ SEARCH_PARAMETERS = [
         "period",
         "date",
         f"{CORE}DocumentReference-period",
-        "the date of care (context.period.start), at day precision; prefixes eq ge gt le lt sa eb",
+        "context.period, from the date of care to its end (ongoing without one), compared as a range at day "
+        "precision (FHIR date search on a Period): eq lies within the value, ge ends on or after it (or is "
+        "ongoing), le starts by its end, gt and lt strictly, sa starts after it, eb ended before it",
     ),
     (
         "setting",
@@ -155,6 +157,21 @@ SEARCH_PARAMETERS = [
         f"{CORE}DocumentReference-related",
         "context.related, which holds identifiers only: related:identifier=system|value (a comma-separated list "
         "is an OR, a repeat an AND); a literal reference matches nothing",
+    ),
+    (
+        "author.given",
+        "string",
+        None,
+        "the author's registered given name (the contained Practitioner's name.given) starts so, case and "
+        "accents aside; author.given:exact, as registered; a comma-separated list is an OR, a repeat an AND. "
+        "A document deposited before names were kept matches none",
+    ),
+    (
+        "author.family",
+        "string",
+        None,
+        "the author's registered family name (name.family) starts so, case and accents aside; "
+        "author.family:exact, as registered; a comma-separated list is an OR, a repeat an AND",
     ),
 ]
 
@@ -240,8 +257,7 @@ def list_capability() -> dict[str, Any]:
         "documentation": (
             "Find Document Lists (ITI-66): the SubmissionSet Lists of ITI-65, each with the documents the "
             "caller may see (a List with none of them is not found). Search by GET or by POST List/_search; "
-            "_count and other parameters as for DocumentReference. source.given and source.family are not "
-            "served (the author is kept by identifier, not by name); folders are not kept."
+            "_count and other parameters as for DocumentReference; folders are not kept."
         ),
         "searchParam": _search_params(fhir_list.LIST_PARAMETERS),
     }
@@ -730,13 +746,15 @@ def router() -> APIRouter:
         Then the whole submission set goes to the dossier in one call, dossier.add_submission_set (add_documents,
         the deposit RPC the REST API uses, also keeping the set for ITI-66: same rights, same DocumentSubmission
         validation, same rules; none of them is re-implemented here): it checks every document, and every document
-        one replaces, before it stores the first (the set, written before its documents, is shown only with those
-        that exist), so a refusal of the 2nd document leaves nothing stored and nothing superseded. Its refusal
-        names the document
-        by position and its own field, which is named back as Bundle.entry[i].resource.<element>.
-        What the checks cannot foresee (the store failing between two writes, or the replaced document changed
-        by someone else in that instant) can still leave the first documents stored: that is the dossier's
-        sequence of writes, not a refusal, and is answered as an error (5xx or 409), never as success."""
+        one replaces, before it stores the first, so a refusal of the 2nd document leaves nothing stored and
+        nothing superseded. Its refusal names the document by position and its own field, which is named back as
+        Bundle.entry[i].resource.<element>.
+        What the checks cannot foresee (the store failing between two writes) leaves nothing anybody is shown:
+        the documents are written pending and released together in one write, and the set is shown only with
+        its released documents. The error is answered as such (5xx), and the same Bundle sent again (the same
+        SubmissionSet uniqueId, the same content) completes that deposit, or answers it if it was complete:
+        never a second one. Superseding the documents they replace comes after the release; a failure there
+        leaves the old version current too until the retry supersedes it."""
         ins, documents, binaries, replaces = mapping.provided_documents(bundle)
         for index, _ in documents:
             try:

@@ -92,8 +92,23 @@ LIST_PARAMETERS = [
         "https://profiles.ihe.net/ITI/MHD/SearchParameter/List-SourceId",
         f"the sourceId extension ({mapping.URI_SYSTEM}|urn:oid:...); a comma-separated list is an OR",
     ),
+    (
+        "source.given",
+        "string",
+        None,
+        "the submitter's registered given name (the contained Practitioner's name.given) starts so, case and "
+        "accents aside; source.given:exact, as registered; a comma-separated list is an OR, a repeat an AND",
+    ),
+    (
+        "source.family",
+        "string",
+        None,
+        "the submitter's registered family name (name.family) starts so, case and accents aside; "
+        "source.family:exact, as registered; a comma-separated list is an OR, a repeat an AND",
+    ),
 ]
 SUPPORTED = {name for name, _, _, _ in LIST_PARAMETERS} | {"_lastupdated", "_count", "_cursor"}
+NAMES = {"source.given": "source_given", "source.family": "source_family"}
 DATES = {"date": "submitted", "_lastUpdated": "submitted", "_lastupdated": "submitted"}
 
 
@@ -118,6 +133,10 @@ def parse(pairs: list[tuple[str, str]]) -> ListSearch:
     for name, value in pairs:
         if value == "":
             continue  # FHIR: a parameter without a value is ignored
+        if name.removesuffix(fhir_search.EXACT) in NAMES:
+            search.applied.append((name, value))
+            fhir_search.apply_name(search.query, name, value, NAMES)
+            continue
         if name not in SUPPORTED:
             if name not in search.unsupported:
                 search.unsupported.append(name)
@@ -284,9 +303,9 @@ def _listed(value: Any, element: str) -> list[Any]:
     return value
 
 
-def source_of(actor_id: str) -> dict[str, Any]:
+def source_of(actor_id: str, name: dict[str, str] | None = None) -> dict[str, Any]:
     """List.source (a single Reference) and the resource it names, from the document's author elements."""
-    author = mapping.author_elements(actor_id)
+    author = mapping.author_elements(actor_id, name)
     contained = {"contained": author["contained"]} if "contained" in author else {}
     return {**contained, "source": author["author"][0]}
 
@@ -339,7 +358,7 @@ def list_resource(found: dict[str, Any], ins: str, base_url: str) -> dict[str, A
         "subject": mapping.subject_of(found.get("patient_id"), ins),
         "date": submitted,
         # Who submitted it, as DocumentReference.author names them (a contained IdNat_PS Practitioner).
-        **source_of(str(found["author"]["id"])),
+        **source_of(str(found["author"]["id"]), found.get("author_name")),
         "entry": [
             {"item": {"reference": f"DocumentReference/{mapping.fhir_id(d['document_id'])}"}}
             for d in found["documents"]

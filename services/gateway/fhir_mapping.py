@@ -100,7 +100,7 @@ def document_reference(document: dict[str, Any], ins: str, base_url: str) -> dic
         ],
         "subject": subject_of(document.get("patient_id"), ins),
         "date": document["created_at"],
-        **author_elements(author["id"]),
+        **author_elements(author["id"], document.get("author_name")),
         "description": document["title"],
         "securityLabel": [{"coding": [label]} for label in labels],
         "content": [
@@ -183,11 +183,12 @@ def fhir_id(document_id: str) -> str:
     return document_id.replace("_", "-")
 
 
-def author_elements(actor_id: str) -> dict[str, Any]:
+def author_elements(actor_id: str, name: dict[str, str] | None = None) -> dict[str, Any]:
     """DocumentReference.author (and the resource it names). A professional is a contained Practitioner (PDSm:
-    authors are contained) named by their IdNat_PS, as ANS's as-practitioner slice idNatPs has it."""
+    authors are contained) named by their IdNat_PS, as ANS's as-practitioner slice idNatPs has it, and by their
+    registered name when the dossier kept it (author.given / author.family search it)."""
     if actor_id.startswith("rpps:"):
-        practitioner = {
+        practitioner: dict[str, Any] = {
             "resourceType": "Practitioner",
             "id": AUTHOR_ID,
             "identifier": [
@@ -199,6 +200,8 @@ def author_elements(actor_id: str) -> dict[str, Any]:
                 }
             ],
         }
+        if name:
+            practitioner["name"] = [{"family": name["family"], "given": [name["given"]]}]
         return {"contained": [practitioner], "author": [{"reference": f"#{AUTHOR_ID}"}]}
     return {"author": [{"identifier": {"system": "urn:dmp:actor", "value": actor_id}}]}
 

@@ -10,6 +10,7 @@ the facade emits matches nothing, and so does a code outside the value's code sy
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -54,6 +55,8 @@ SUPPORTED = (
     "event",
     "format",
     "related",
+    "author.given",
+    "author.family",
     "_count",
     "_cursor",
 )
@@ -66,6 +69,12 @@ CODED = {
     "format": "format_code",
     "related": "related",
 }
+# String search on the author's registered name (a chain on author, the contained Practitioner's HumanName): the
+# DocumentSearch field of each parameter, with `:exact` the part as registered, else a prefix, case and accents
+# aside. A comma is an OR (an escaped comma, `\,`, is refused: the dossier splits on every comma), a repeat an AND.
+NAMES = {"author.given": "author_given", "author.family": "author_family"}
+EXACT = ":exact"
+MAX_NAME_LENGTH = 100
 MAX_CODED_LENGTH = 2000  # one occurrence's OR-list (the dossier's limit)
 # related is a reference: context.related holds identifiers only (PDSm's referenceIdList), found by
 # related:identifier=system|value; a literal reference (related=Encounter/1) is one no document carries.
@@ -117,14 +126,19 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
     search = Search()
     tokens: dict[str, list[set[str]]] = {}
     archived: list[set[bool]] = []  # isArchived occurrences, each an OR
-    lowers: dict[str, list[datetime]] = {name: [] for name in (*DATES, "period", "creation")}
-    uppers: dict[str, list[datetime]] = {name: [] for name in (*DATES, "period", "creation")}
+    periods: list[dict[str, date]] = []  # period occurrences, each a bound or two (ANDed)
+    lowers: dict[str, list[datetime]] = {name: [] for name in (*DATES, "creation")}
+    uppers: dict[str, list[datetime]] = {name: [] for name in (*DATES, "creation")}
     for name, value in pairs:
         if value == "":
             continue  # FHIR: a parameter without a value is ignored
         if name in CODED or name == RELATED_BY_IDENTIFIER:
             search.applied.append((name, value))
             _apply_coded(search.query, name, value)
+            continue
+        if name.removesuffix(EXACT) in NAMES:
+            search.applied.append((name, value))
+            apply_name(search.query, name, value, NAMES)
             continue
         if name not in SUPPORTED:
             if name not in search.unsupported:
@@ -147,7 +161,9 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
             if len(labels) == MAX_LABEL_GROUPS:
                 raise InvalidSearch.of(name, f"is repeated at most {MAX_LABEL_GROUPS} times")
             labels.append(",".join(sorted(_labels(value))))
-        elif name in {"date", "period", "creation", "_lastUpdated"}:
+        elif name == "period":
+            periods.append(period_bounds(value))
+        elif name in {"date", "creation", "_lastUpdated"}:
             lower, upper = date_bounds(name, value)
             if lower:
                 lowers[name].append(lower)
@@ -172,6 +188,7 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
     if archived:
         _apply_archived(search.query, set.intersection(*archived))
     _apply_dates(search.query, lowers, uppers)
+    _apply_periods(search.query, periods)
     search.query.setdefault("limit", DEFAULT_COUNT)
     return search
 
@@ -208,6 +225,23 @@ def _apply_coded(query: dict[str, Any], name: str, value: str) -> None:
         raise InvalidSearch.of(name, "lists system|code tokens separated by commas, none empty")
     # A literal reference names nothing context.related holds: an empty group matches nothing.
     groups.append("" if name == "related" else value)
+
+
+def apply_name(query: dict[str, Any], name: str, value: str, fields: dict[str, str]) -> None:
+    """One occurrence of a name parameter (`fields` gives each its search field): one more group of values,
+    ANDed to the others."""
+    field = fields[name.removesuffix(EXACT)] + ("_exact" if name.endswith(EXACT) else "")
+    groups = query.setdefault(field, [])
+    if len(groups) == MAX_LABEL_GROUPS:
+        raise InvalidSearch.of(name, f"is repeated at most {MAX_LABEL_GROUPS} times")
+    names = value.split(",")
+    if "\\," in value or any(not each.strip() or len(each) > MAX_NAME_LENGTH for each in names):
+        raise InvalidSearch.of(
+            name, f"lists names of 1 to {MAX_NAME_LENGTH} characters, separated by commas"
+        )
+    if len(names) > 10:
+        raise InvalidSearch.of(name, "lists at most 10 names")
+    groups.append(value)
 
 
 def count_of(value: str) -> int:
@@ -311,17 +345,56 @@ def _apply_tokens(query: dict[str, Any], tokens: dict[str, list[set[str]]]) -> N
         query[key] = sorted(wanted & set(query[key])) if key in query else sorted(wanted)
 
 
+# FHIR date search on a Period (context.period: the date of care to care_end's day, ongoing without an end), for
+# a value covering the days [first, last]: which bound of the dossier's search each prefix sets, and to what day.
+PERIOD_PREFIXES: dict[str, tuple[str, Callable[[date, date], date]]] = {
+    "eq": ("care_starts_from", lambda first, last: first),  # and ends by `last`: see period_bounds
+    "ge": (
+        "care_ends_from",
+        lambda first, last: first,
+    ),  # ends on or after it starts, or is ongoing
+    "gt": ("care_ends_from", lambda first, last: last + timedelta(days=1)),  # goes on after it
+    "le": ("care_starts_to", lambda first, last: last),  # started by its end
+    "lt": ("care_starts_to", lambda first, last: first - timedelta(days=1)),  # started before it
+    "sa": ("care_starts_from", lambda first, last: last + timedelta(days=1)),  # starts after it
+    "eb": ("care_ends_to", lambda first, last: first - timedelta(days=1)),  # ended before it
+}
+PERIOD_LOWER = (
+    "care_starts_from",
+    "care_ends_from",
+)  # repeated, the latest; the others, the earliest
+
+
+def period_bounds(value: str) -> dict[str, date]:
+    """The dossier's period bounds one `period` value sets: `eq` keeps a period lying within the value's days,
+    `ge` one ending on or after its first day (or ongoing), `le` one starting by its last day, `gt`, `lt`, `sa`
+    and `eb` the same, strictly."""
+    name = "period"
+    prefix, text = _prefixed(name, value)
+    start, end = _date_range(name, text)
+    first, last = start.date(), end.date() - timedelta(days=1)
+    bound, day = PERIOD_PREFIXES[prefix]
+    bounds = {bound: day(first, last)}
+    if prefix == "eq":
+        bounds["care_ends_to"] = last
+    return bounds
+
+
+def _apply_periods(query: dict[str, Any], periods: list[dict[str, date]]) -> None:
+    """Repeated period values AND: the latest lower bound and the earliest upper bound of each kind."""
+    days: dict[str, list[date]] = {}
+    for bounds in periods:
+        for bound, day in bounds.items():
+            days.setdefault(bound, []).append(day)
+    for bound, found in days.items():
+        query[bound] = (max(found) if bound in PERIOD_LOWER else min(found)).isoformat()
+
+
 def date_bounds(name: str, value: str) -> tuple[datetime | None, datetime | None]:
     """(inclusive lower, exclusive upper) instants a date comparison keeps, for a target that is an instant
-    (`date`, DocumentReference.date; `_lastUpdated`, meta.lastUpdated; `creation`, the date of care at 00:00Z)
-    or a whole day (`period`, the date of care)."""
-    if "," in value:
-        raise InvalidSearch.of(
-            name, "takes one value per parameter; repeat the parameter to bound a range"
-        )
-    prefix, text = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
-    if prefix not in DATE_PREFIXES:
-        raise InvalidSearch.of(name, f"supports the prefixes {', '.join(DATE_PREFIXES)}")
+    (`date`, DocumentReference.date; `_lastUpdated`, meta.lastUpdated; `creation`, the date of care at 00:00Z);
+    `period`, a range, has period_bounds."""
+    prefix, text = _prefixed(name, value)
     start, end = _date_range(name, text)
     return {
         "eq": (start, end),
@@ -332,6 +405,18 @@ def date_bounds(name: str, value: str) -> tuple[datetime | None, datetime | None
         "lt": (None, start),
         "eb": (None, start),
     }[prefix]
+
+
+def _prefixed(name: str, value: str) -> tuple[str, str]:
+    """A date value's prefix (eq when none) and its date."""
+    if "," in value:
+        raise InvalidSearch.of(
+            name, "takes one value per parameter; repeat the parameter to bound a range"
+        )
+    prefix, text = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
+    if prefix not in DATE_PREFIXES:
+        raise InvalidSearch.of(name, f"supports the prefixes {', '.join(DATE_PREFIXES)}")
+    return prefix, text
 
 
 def _date_range(name: str, text: str) -> tuple[datetime, datetime]:
@@ -391,14 +476,9 @@ def _apply_dates(
             query[lower] = max(lowers[name]).astimezone(UTC).isoformat()
         if uppers[name]:
             query[upper] = min(uppers[name]).astimezone(UTC).isoformat()
-    # The date of care is a whole day: `period` keeps it when its (local) midnight is within the bounds;
-    # `creation` compares the instant the facade shows as attachment.creation, that day at 00:00Z.
-    firsts = [bound.date() for bound in lowers["period"]] + [
-        _first_day(bound) for bound in lowers["creation"]
-    ]
-    lasts = [bound.date() - timedelta(days=1) for bound in uppers["period"]] + [
-        _last_day(bound) for bound in uppers["creation"]
-    ]
+    # `creation` compares the instant the facade shows as attachment.creation, the date of care at 00:00Z.
+    firsts = [_first_day(bound) for bound in lowers["creation"]]
+    lasts = [_last_day(bound) for bound in uppers["creation"]]
     if firsts:
         query["care_from"] = max(firsts).isoformat()
     if lasts:

@@ -25,6 +25,8 @@ def actor_of(account: Account) -> Actor:
         profession=account.profession,
         organisation=account.organisation,
         roles=account.roles,
+        given_name=account.given_name,
+        family_name=account.family_name,
     )
 
 

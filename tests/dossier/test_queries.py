@@ -13,8 +13,17 @@ from pymongo import MongoClient
 
 from services.common.grants import Action, Grant
 from services.common.matching import matches
-from services.dossier.queries import CODED, after, coded_as, document_query, encode_cursor
+from services.dossier.queries import (
+    CODED,
+    after,
+    coded_as,
+    document_query,
+    encode_cursor,
+    name_key,
+)
 from services.dossier.schemas import DocumentSearch
+from services.dossier.store import search_selection
+from services.gateway.fhir_search import parse
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 GRANTS = {
@@ -504,3 +513,113 @@ def test_a_coded_token_names_a_system_and_code_pair_never_a_system_of_one_and_co
     related = {"related": [{"value": "ACC-1", "system": "urn:oid:1.2.3", "type": None}]}
     assert matches(related, coded_as("related", "urn:oid:1.2.3|ACC-1"))
     assert not matches(related, coded_as("related", "urn:oid:1.2.4|ACC-1"))
+
+
+# Periods of care (care_date, care_end) around 2026-11-20: FHIR's `period` compares them as ranges.
+PERIODS = {
+    "ongoing": ("2026-11-10", None),
+    "before": ("2026-11-18", "2026-11-19"),
+    "within": ("2026-11-20", "2026-11-20T18:00:00+01:00"),
+    "across": ("2026-11-19", "2026-11-21"),
+    "after": ("2026-11-22", "2026-11-23"),
+}
+
+
+@pytest.mark.parametrize(
+    ("values", "found"),
+    [
+        (["2026-11-20"], {"within"}),  # eq: lies within the day (an ongoing one never does)
+        (["eq2026-11-20"], {"within"}),
+        (
+            ["ge2026-11-20"],
+            {"ongoing", "within", "across", "after"},
+        ),  # ends on or after it, or ongoing
+        (["gt2026-11-20"], {"ongoing", "across", "after"}),  # goes on after it
+        (["le2026-11-20"], {"ongoing", "before", "within", "across"}),  # started by its end
+        (["lt2026-11-20"], {"ongoing", "before", "across"}),  # started before it
+        (["sa2026-11-20"], {"after"}),  # starts after it
+        (["eb2026-11-20"], {"before"}),  # ended before it
+        (["eq2026-11"], {"before", "within", "across", "after"}),  # at the value's precision
+        (["ge2026-11-19", "le2026-11-20"], {"ongoing", "before", "within", "across"}),  # ANDed
+        (["sa2026-11-19", "eb2026-11-24"], {"within", "after"}),
+    ],
+)
+def test_period_compares_the_period_of_care_as_a_range_per_fhir_prefix(
+    mongo_uri: str, values: list[str], found: set[str]
+) -> None:
+    """FHIR date search on a Period (context.period: the date of care to care_end, ongoing without one), from
+    the facade's parameter to the dossier's one query: the service's evaluation and the real store agree."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    collection = client[f"q{uuid.uuid4().hex[:10]}"]["documents"]
+    records: list[dict[str, Any]] = [
+        {
+            "_id": name,
+            "dossier_id": "dos",
+            "status": "current",
+            "category": "10",
+            "visibility": [],
+            "author": {"id": "rpps:A"},
+            "care_date": start,
+            "care_end": end,
+        }
+        for name, (start, end) in PERIODS.items()
+    ]
+    collection.insert_many(records)
+    searched = parse([("patient.identifier", "x"), *(("period", value) for value in values)])
+    search = DocumentSearch.model_validate(searched.query)
+    query = search_selection("dos", GRANTS["medecin_traitant"], "rpps:A", search)
+    by_store = {r["_id"] for r in collection.find(query)}
+    client.drop_database(collection.database.name)
+    assert {r["_id"] for r in records if matches(r, query)} == found
+    assert by_store == found
+
+
+def test_an_author_name_is_a_prefix_case_and_accents_aside_on_the_store_and_in_the_service(
+    mongo_uri: str,
+) -> None:
+    """The name search keys (queries.name_key) as the store keeps them: the real store finds what the
+    service's evaluation finds; a document kept without its author's name matches no name."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    collection = client[f"q{uuid.uuid4().hex[:10]}"]["documents"]
+    names: dict[str, tuple[str, str] | None] = {
+        "elodie": ("Élodie", "Le Gall"),
+        "eloi": ("Éloi", "Lefèvre"),
+        "none": None,
+    }
+    records: list[dict[str, Any]] = [
+        {
+            "_id": key,
+            "dossier_id": "dos",
+            "status": "current",
+            "category": "10",
+            "visibility": [],
+            "author": {"id": "rpps:A"},
+            **(
+                {
+                    "author_name": {
+                        "given": name[0],
+                        "family": name[1],
+                        "given_key": name_key(name[0]),
+                        "family_key": name_key(name[1]),
+                    }
+                }
+                if name
+                else {}
+            ),
+        }
+        for key, name in names.items()
+    ]
+    collection.insert_many(records)
+    for names_searched, expected in (
+        ({"given": ["ELO"]}, {"elodie", "eloi"}),
+        ({"given": ["elod,x"]}, {"elodie"}),
+        ({"family": ["lefe"]}, {"eloi"}),
+        ({"family": ["le", "le g"]}, {"elodie"}),
+        ({"family_exact": ["Le Gall"]}, {"elodie"}),
+        ({"family_exact": ["le gall"]}, set()),
+        ({"given": [","]}, set()),
+    ):
+        query = document_query("dos", GRANTS["medecin_traitant"], "rpps:A", names=names_searched)
+        assert {r["_id"] for r in collection.find(query)} == expected, names_searched
+        assert {r["_id"] for r in records if matches(r, query)} == expected, names_searched
+    client.drop_database(collection.database.name)

@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common.errors import InvalidInput, ServiceUnavailable
 from services.common.events import Event, EventType
 from services.common.grants import Action, Grant
-from services.common.outbox import OUTBOX, OutboxRelay
+from services.common.outbox import OUTBOX, PENDING, OutboxRelay
 from services.common.settings import Settings
 from services.dossier.memory import MemoryDossierStore
 from services.dossier.records import (
@@ -77,7 +77,7 @@ def published(store: DossierRecords) -> set[str]:
     return {
         entry["event"]["event_id"]
         for collection in DossierStore.outbox_collections
-        for document in store.db[collection].find({}, {OUTBOX: 1})
+        for document in store.db[collection].find({PENDING: True}, {OUTBOX: 1})
         for entry in document.get(OUTBOX, [])
     }
 
@@ -575,8 +575,10 @@ def test_a_submission_set_is_kept_once_and_shows_only_the_documents_the_actor_ma
     assert store.submission_set("set_1") == submission_set(1)
     assert store.submission_set("set_9") is None
     assert [found.id for found in store.submission_sets("dos_1")] == ["set_1"]
-    assert store.submission_set_unique_id_used("dos_1", "urn:oid:1.2.250.1.999.1")
-    assert not store.submission_set_unique_id_used("dos_2", "urn:oid:1.2.250.1.999.1")
+    assert store.submission_set_of_unique_id("dos_1", "urn:oid:1.2.250.1.999.1") == submission_set(
+        1
+    )
+    assert store.submission_set_of_unique_id("dos_2", "urn:oid:1.2.250.1.999.1") is None
     wanted = [*submission_set(1).document_ids, document(7).id, "doc_unknown"]
     seen = store.documents_seen("dos_1", grant(), "rpps:other", wanted)
     assert list(seen) == [document(1).id] and seen[document(1).id] == document(1)
@@ -587,6 +589,48 @@ def test_a_submission_set_is_kept_once_and_shows_only_the_documents_the_actor_ma
     assert store.documents_seen("dos_1", grant(), "rpps:other", []) == {}
     store.purge(dossier(1), event(EventType.DOSSIER_PURGED))
     assert store.submission_sets("dos_1") == [] and store.submission_set("set_1") is None
+
+
+def test_a_deposits_documents_are_nobodys_until_it_is_released_then_everyones_at_once(
+    store: DossierRecords,
+) -> None:
+    """ITI-65 all or nothing: a document written pending (its deposit not complete) is found by no read, its
+    event is held; release_deposit makes every document of that deposit everyone's, with its event, at once."""
+    kept = document(1)
+    add(store, kept)
+    invisible = (
+        Visibility.INVISIBLE_TO_PATIENT,
+    )  # due for release by the hourly job, once released
+    waiting = [
+        document(2, pending="sub_1", visibility=invisible, release_at=NOW),
+        document(3, pending="sub_1"),
+    ]
+    other = document(4, pending="sub_2")
+    added = [event(EventType.DOCUMENT_ADDED) for _ in range(3)]
+    for pending, added_event in zip([*waiting, other], added, strict=True):
+        store.add_document(pending, added_event)
+
+    def everywhere() -> set[str]:
+        searched = store.search_documents("dos_1", grant(), "x", DocumentSearch())[1]
+        ids = [d.id for d in (kept, *waiting, other)]
+        return (
+            {d.id for d in searched}
+            | {d.id for d in store.visible_documents("dos_1", grant(), "x")}
+            | set(store.documents_seen("dos_1", grant(), "x", ids))
+            | {i for i in ids if store.document("dos_1", i) is not None}
+            | {d.id for d in store.due_for_release(NOW + timedelta(days=1))}
+        )
+
+    assert everywhere() == {kept.id}
+    assert not {e.event_id for e in added} & published(store)
+    # Its content may be deposited again (a deposit never completed is nobody's); its unique id stays taken.
+    assert not store.same_document("dos_1", other.sha256, other.metadata)
+    assert set(store.deposited("dos_1", [d.id for d in waiting])) == {d.id for d in waiting}
+    store.release_deposit("dos_1", "sub_1")
+    assert everywhere() == {kept.id, *(d.id for d in waiting)}
+    assert {e.event_id for e in added} & published(store) == {e.event_id for e in added[:2]}
+    store.release_deposit("dos_1", "sub_1")  # a retry's release: nothing more to do
+    assert store.document("dos_1", other.id) is None  # another deposit still waits
 
 
 def test_a_search_by_a_coded_field_finds_the_documents_of_that_code(store: DossierRecords) -> None:

@@ -91,9 +91,17 @@ def test_a_document_round_trips_through_its_stored_form() -> None:
             "release_ms": 1_780_000_000_000,
             "idempotency": "rpps:1|key-12345",
             "idempotency_fingerprint": "fp",
+            "author_name": {"given": "Élodie", "family": "Le Gall"},
         }
     )
     assert store._document(store._document_document(document)) == document
+    # Each part is kept with the key a name search compares (queries.name_key), next to the part itself.
+    assert store._document_document(document)["author_name"] == {
+        "given": "Élodie",
+        "family": "Le Gall",
+        "given_key": "elodie",
+        "family_key": "le gall",
+    }
 
 
 def test_a_dossier_tells_its_stored_lifecycle_names() -> None:

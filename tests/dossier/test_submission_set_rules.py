@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from services.common.errors import InvalidInput
 from services.dossier.records import Document, Metadata, SubmissionSet
-from services.dossier.schemas import Coded, SubmissionSetSearch, SubmissionSetSubmission
+from services.dossier.schemas import (
+    Coded,
+    PersonName,
+    SubmissionSetSearch,
+    SubmissionSetSubmission,
+)
 from services.dossier.submission_sets import entry_uuid, page, record_of, selected, shown
 
 AT = datetime(2026, 11, 23, 8, tzinfo=UTC)
@@ -65,6 +71,26 @@ def test_a_search_selects_the_sets_matching_every_condition(
     search: dict[str, object], found: bool
 ) -> None:
     assert selected(kept(), SubmissionSetSearch.model_validate(search)) is found
+
+
+@pytest.mark.parametrize(
+    ("search", "found"),
+    [
+        ({"source_family": ["le g"]}, True),  # a prefix, case aside
+        ({"source_given": ["ELO"]}, True),  # accents aside
+        ({"source_given": ["lod"]}, False),  # a prefix, not a substring
+        ({"source_given": ["x,el"]}, True),  # an OR
+        ({"source_given": ["el", "x"]}, False),  # groups AND
+        ({"source_family_exact": ["Le Gall"]}, True),
+        ({"source_family_exact": ["le gall"]}, False),
+    ],
+)
+def test_a_search_by_submitter_name_is_a_fhir_string_search(
+    search: dict[str, object], found: bool
+) -> None:
+    named = replace(kept(), author_name=PersonName(given="Élodie", family="Le Gall"))
+    assert selected(named, SubmissionSetSearch.model_validate(search)) is found
+    assert not selected(kept(), SubmissionSetSearch.model_validate(search))  # kept without a name
 
 
 def test_a_set_shows_only_the_documents_the_caller_sees_in_order_and_none_is_no_set() -> None:

@@ -10,7 +10,7 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,12 +18,19 @@ from nameko.testing.services import worker_factory
 
 from services.common.actors import Actor, ActorKind
 from services.common.clock import utcnow
-from services.common.errors import AccessDenied, Conflict, DmpError, InvalidInput, NotFound
-from services.common.events import EventType
+from services.common.errors import (
+    AccessDenied,
+    Conflict,
+    DmpError,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
+from services.common.events import Event, EventType
 from services.common.settings import Secret, Settings
 from services.common.tokens import issue
 from services.dossier.memory import MemoryDossierStore
-from services.dossier.records import DocumentStatus
+from services.dossier.records import Document, DocumentStatus
 from services.dossier.service import DossierService
 from tests.clocks import SettableClock
 from tests.dossier.fakes import FakeConsent
@@ -52,7 +59,12 @@ def token(actor: Actor) -> str:
     )
 
 
-def professional(profession: str = "10", organisation: str | None = None) -> Actor:
+def professional(
+    profession: str = "10",
+    organisation: str | None = None,
+    given_name: str | None = None,
+    family_name: str | None = None,
+) -> Actor:
     rpps = make_rpps(RANDOM)
     return Actor(
         kind=ActorKind.PROFESSIONAL,
@@ -60,6 +72,8 @@ def professional(profession: str = "10", organisation: str | None = None) -> Act
         rpps=rpps,
         profession=profession,
         organisation=organisation,
+        given_name=given_name,
+        family_name=family_name,
     )
 
 
@@ -338,6 +352,115 @@ def test_documents_deposited_together_are_all_checked_first(
     assert len(dossiers.store.documents) == 2  # nothing of the refused set
 
 
+class FailingStore(MemoryDossierStore):
+    """The store going down mid-deposit: the write named by `failing` fails once, after `after` such writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing: str | None = None
+        self.after = 0
+
+    def _maybe_fail(self, write: str) -> None:
+        if self.failing == write:
+            if self.after == 0:
+                self.failing = None
+                raise ServiceUnavailable("the record store is unavailable")
+            self.after -= 1
+
+    def add_document(self, document: Document, event: Event) -> None:
+        self._maybe_fail("add_document")
+        super().add_document(document, event)
+
+    def release_deposit(self, dossier_id: str, deposit_id: str) -> None:
+        self._maybe_fail("release_deposit")
+        super().release_deposit(dossier_id, deposit_id)
+
+    def revise_document(
+        self,
+        before: Document,
+        after: Document,
+        event: Event,
+        at: datetime,
+        expected: int | None = None,
+    ) -> Document | None:
+        self._maybe_fail("revise_document")
+        return super().revise_document(before, after, event, at, expected)
+
+
+SET = {"unique_id": "urn:oid:1.2.250.1.999.65.1", "source_id": "urn:oid:1.2.250.1.999.65"}
+
+
+@pytest.mark.parametrize(
+    ("failing", "after"),
+    [
+        ("add_document", 1),  # the set and the first document written, the second not
+        ("release_deposit", 0),  # every document written, none released
+    ],
+)
+def test_an_iti65_deposit_cut_short_shows_nothing_and_its_retry_completes_it_once(
+    doctor: Actor, failing: str, after: int
+) -> None:
+    store = FailingStore()
+    dossiers = Dossiers(
+        store, FakeConsent(patients={INS: "pat_1", OTHER_INS: "pat_2"}), SettableClock()
+    )
+    dossiers.open(token(PATIENT), {"ins": INS})
+    together = [submission("A"), submission("B")]
+    store.failing, store.after = failing, after
+    with pytest.raises(ServiceUnavailable):
+        dossiers.add_submission_set(token(doctor), INS, SET, together)
+    for reader in (doctor, PATIENT):  # nothing of it, to anyone, by any read
+        assert dossiers.search(token(reader), INS)["total"] == 0
+        assert dossiers.search_submission_sets(token(reader), INS)["total"] == 0
+    assert EventType.DOCUMENT_ADDED not in dossiers.published()  # nobody was told of it
+    retried = dossiers.add_submission_set(token(doctor), INS, SET, together)
+    assert [d["title"] for d in retried["documents"]] == ["A", "B"]
+    assert dossiers.search(token(PATIENT), INS)["total"] == 2
+    [kept] = dossiers.search_submission_sets(token(PATIENT), INS)["submission_sets"]
+    assert kept["submission_set_id"] == retried["submission_set_id"]
+    assert [d["document_id"] for d in kept["documents"]] == [
+        d["document_id"] for d in retried["documents"]
+    ]
+    assert dossiers.published(EventType.DOCUMENT_ADDED) == [EventType.DOCUMENT_ADDED] * 2
+    again = dossiers.add_submission_set(
+        token(doctor), INS, SET, together
+    )  # its answer lost, retried
+    assert again == retried and dossiers.search(token(PATIENT), INS)["total"] == 2
+    assert len(store.sets) == 1 and len(store.documents) == 2
+    with pytest.raises(Conflict) as other:  # the same unique id for another deposit: refused
+        dossiers.add_submission_set(token(doctor), INS, SET, [submission("C")])
+    assert refusal(other) == [{"field": "submission_set.unique_id"}]
+
+
+def test_an_iti65_replacement_cut_short_is_superseded_by_its_retry(doctor: Actor) -> None:
+    """Released, the new version is everyone's; the old one is superseded after, so a failure there leaves both
+    current until the retry supersedes it (once)."""
+    store = FailingStore()
+    dossiers = Dossiers(
+        store, FakeConsent(patients={INS: "pat_1", OTHER_INS: "pat_2"}), SettableClock()
+    )
+    dossiers.open(token(PATIENT), {"ins": INS})
+    old = deposit(dossiers, doctor, title="v1")
+    store.failing = "revise_document"
+    with pytest.raises(ServiceUnavailable):
+        dossiers.add_submission_set(
+            token(doctor), INS, SET, [submission("v2")], [old["document_id"]]
+        )
+    retried = dossiers.add_submission_set(
+        token(doctor), INS, SET, [submission("v2")], [old["document_id"]]
+    )
+    [new] = retried["documents"]
+    assert new["replaces"] == old["document_id"]
+    assert [d["title"] for d in dossiers.search(token(PATIENT), INS)["documents"]] == ["v2"]
+    assert dossiers.published(EventType.DOCUMENT_REPLACED) == [EventType.DOCUMENT_REPLACED]
+    assert (
+        dossiers.add_submission_set(
+            token(doctor), INS, SET, [submission("v2")], [old["document_id"]]
+        )
+        == retried
+    )
+
+
 def test_only_its_author_replaces_a_document(
     dossiers: Dossiers, opened: dict[str, Any], doctor: Actor
 ) -> None:
@@ -463,6 +586,33 @@ def test_a_search_pages_what_the_caller_may_see_and_traces_the_listing(
     with pytest.raises(NotFound) as unknown:
         dossiers.search(token(doctor), None, {"patient_id": "pat_unknown"})
     assert refusal(unknown) == [{"field": "patient_id"}]
+
+
+def test_a_search_by_author_name_finds_what_its_registered_author_deposited_under_the_same_rules(
+    dossiers: Dossiers, opened: dict[str, Any], doctor: Actor
+) -> None:
+    """FHIR string search: a prefix, case and accents aside; `_exact` as registered. A document deposited by a
+    token without a name (before names were kept) reads and matches no name; a masked one stays hidden."""
+    named = professional(given_name="Élodie", family_name="Le Gall")
+    kept = deposit(dossiers, named, title="named")
+    assert kept["author_name"] == {"given": "Élodie", "family": "Le Gall"}
+    unnamed = deposit(dossiers, doctor, title="unnamed")
+    assert unnamed["author_name"] is None
+
+    def titles(reader: Actor, **query: Any) -> list[str]:
+        return [d["title"] for d in dossiers.search(token(reader), INS, query)["documents"]]
+
+    assert titles(doctor, author_family="le g") == ["named"]  # one value, as a REST query sends it
+    assert titles(doctor, author_given=["ELO"]) == ["named"]  # case and accents aside
+    assert titles(doctor, author_given=["lod"]) == []  # a prefix, not a substring
+    assert titles(doctor, author_given=["x,elodie"]) == ["named"]  # an OR
+    assert titles(doctor, author_given=["el", "x"]) == []  # groups AND
+    assert titles(doctor, author_family_exact=["Le Gall"]) == ["named"]
+    assert titles(doctor, author_family_exact=["le gall"]) == []
+    assert sorted(titles(doctor)) == ["named", "unnamed"]
+    dossiers.set_visibility(token(PATIENT), INS, kept["document_id"], {"masked": True})
+    assert titles(doctor, author_family=["le"]) == []  # masked: as absent to others
+    assert titles(named, author_family=["le"]) == ["named"]  # its author still sees it
 
 
 def test_a_document_is_found_by_its_id_alone_unless_hidden(

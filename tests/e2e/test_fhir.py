@@ -412,8 +412,11 @@ def test_iti67_parameters_select_what_they_name(system: Running, corpus: dict[st
     assert (
         search(identifier=f"urn:ietf:rfc:3986|{corpus['raw']['summary']['document_id']}") == set()
     )
-    assert search(period="ge2026-10") == {ids["new"], ids["summary"]}
-    assert search(period="2026-11-21") == {ids["new"]}
+    # period: a range; these have no end (FHIR: ongoing), so each goes on past any day and lies within none.
+    assert search(period="ge2026-10") == current
+    assert search(period="2026-11-21") == set()
+    assert search(period="sa2026-11-20") == {ids["new"]}
+    assert search(period="le2026-10-05") == {ids["summary"], ids["prescription"]}
     assert search(period="lt2026") == {ids["prescription"]}
     shown = http.get(f"/fhir/DocumentReference/{ids['summary']}", headers=patient).json()
     assert shown["content"][0]["attachment"]["creation"] == "2026-10-05T00:00:00Z"
@@ -507,13 +510,38 @@ def test_iti67_post_search_answers_as_get(system: Running, corpus: dict[str, Any
     assert not_a_form.status_code == 400 and OperationOutcome.model_validate(not_a_form.json())
 
 
+def test_iti67_finds_documents_by_their_authors_registered_name(
+    system: Running, corpus: dict[str, Any]
+) -> None:
+    """The professional's name as identity registered it (Alex Durand, tests/system.py) rides in their token,
+    is kept with what they deposit, shown as the contained Practitioner's name and searched as a FHIR string."""
+    http, ids, patient = system.http, corpus["ids"], corpus["patient"]
+    by_ins = {"patient.identifier": f"{INS_SYSTEM}|{corpus['ins']}"}
+
+    def search(**params: str) -> set[str]:
+        answer = http.get("/fhir/DocumentReference", params={**by_ins, **params}, headers=patient)
+        return set(found(answer))
+
+    current = {ids["new"], ids["summary"], ids["prescription"]}
+    read = http.get(f"/fhir/DocumentReference/{ids['summary']}", headers=patient).json()
+    assert read["contained"][0]["name"] == [{"family": "Durand", "given": ["Alex"]}]
+    assert search(**{"author.family": "dur"}) == current  # a prefix, case aside
+    assert search(**{"author.given": "ALE", "author.family": "Durand"}) == current
+    assert search(**{"author.family": "x,DURA"}) == current  # an OR
+    assert search(**{"author.family": "dur", "author.given": "x"}) == set()  # an AND
+    assert search(**{"author.family": "ura"}) == set()  # a prefix, not a substring
+    assert search(**{"author.family:exact": "Durand"}) == current
+    assert search(**{"author.family:exact": "durand"}) == set()
+    assert search(**{"author.family": "dur", "status": "superseded"}) == {ids["old"]}
+
+
 def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     system: Running, corpus: dict[str, Any]
 ) -> None:
     params = {
         "patient.identifier": corpus["ins"],
         "category": "10",
-        "author.family": "Martin",  # the metadata names its author by IdNat_PS only
+        "author.family:contains": "ura",  # a string modifier not served (:exact is)
         "_sort": "-date",
     }
     lenient = system.http.get("/fhir/DocumentReference", params=params, headers=corpus["patient"])
@@ -522,7 +550,10 @@ def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     expected = f"{system.stack.gateway_url}/fhir/DocumentReference?patient.identifier={corpus['ins']}&category=10"
     assert self_link == expected
     warnings = [e["resource"] for e in lenient.json()["entry"] if e["search"]["mode"] == "outcome"]
-    assert [issue["expression"] for issue in warnings[0]["issue"]] == [["author.family"], ["_sort"]]
+    assert [issue["expression"] for issue in warnings[0]["issue"]] == [
+        ["author.family:contains"],
+        ["_sort"],
+    ]
     strict = system.http.get(
         "/fhir/DocumentReference",
         params=params,
@@ -531,9 +562,10 @@ def test_iti67_unsupported_parameters_are_left_out_or_refused_under_strict(
     outcome: Any = OperationOutcome.model_validate(strict.json())
     assert strict.status_code == 400
     assert (
-        "author.family" in outcome.issue[0].diagnostics and "_sort" in outcome.issue[0].diagnostics
+        "author.family:contains" in outcome.issue[0].diagnostics
+        and "_sort" in outcome.issue[0].diagnostics
     )
-    assert [issue.expression for issue in outcome.issue] == [["author.family", "_sort"]]
+    assert [issue.expression for issue in outcome.issue] == [["author.family:contains", "_sort"]]
     supported = system.http.get(
         "/fhir/DocumentReference",
         params={"patient.identifier": corpus["ins"], "_id": "x"},
@@ -569,7 +601,7 @@ def test_iti67_new_parameters_never_reach_a_hidden_document(system: Running, api
             {"identifier": f"urn:ietf:rfc:3986|{uuid_urn}"},
             {"patient": f"Patient/{fid(hidden['patient_id'])}", "_id": fid(hidden["document_id"])},
             {"status": "current,superseded,entered-in-error"},
-            {"category": "10", "period": "2026-11-20"},
+            {"category": "10", "period": "le2026-11-20"},
             {"date": f"ge{hidden['created_at']}"},
             {"type": "http://loinc.org|11488-4"},
             {"_count": "0"},
@@ -661,7 +693,7 @@ def test_iti67_and_rest_search_return_the_same_documents_to_the_same_actor(
             "type_code": types,
             "status": [s for _, s in statuses],
             "document_id": [d["document_id"] for d in picked],
-            "care_from": care_from,
+            "care_ends_from": care_from,  # FHIR's ge on a Period: ends on or after, or ongoing
             "security_label": ",".join(sorted(labels)),
         }
         if (

@@ -144,6 +144,12 @@ def test_iti65s_submission_set_is_found_and_read_by_iti66(system: Running, api: 
     assert search(date=f"ge{submitted}") == {first, second}
     assert search(date="lt2026-01-01") == set()
     assert search(_lastUpdated="ge2026-01-01") == {first, second}
+    # Its submitter by their registered name (Alex Durand): FHIR string search, :exact as registered.
+    assert read.json()["contained"][0]["name"] == [{"family": "Durand", "given": ["Alex"]}]
+    assert search(patient, **{"source.family": "dur", "source.given": "alE"}) == {first, second}
+    assert search(patient, **{"source.family:exact": "Durand"}) == {first, second}
+    assert search(patient, **{"source.family": "ura"}) == set()
+    assert search(patient, **{"source.given": "x"}) == set()
     patient_id = read.json()["subject"]["reference"]
     assert {
         r["id"]
@@ -169,15 +175,16 @@ def test_iti65s_submission_set_is_found_and_read_by_iti66(system: Running, api: 
     )
 
     # Unknown parameters: left out of the self link and named in a warning, or refused under strict.
-    lenient = http.get("/fhir/List", params={**by_ins, "source.family": "Durand"}, headers=patient)
+    unknown = {**by_ins, "source.family:contains": "ura"}  # a string modifier not served
+    lenient = http.get("/fhir/List", params=unknown, headers=patient)
     assert "source.family" not in lenient.json()["link"][0]["url"] and len(lists(lenient)) == 2
     assert lenient.json()["entry"][-1]["search"]["mode"] == "outcome"
     strict = http.get(
         "/fhir/List",
-        params={**by_ins, "source.family": "Durand"},
+        params=unknown,
         headers={**patient, "Prefer": "handling=strict"},
     )
-    assert strict.status_code == 400 and "source.family" in strict.text
+    assert strict.status_code == 400 and "source.family:contains" in strict.text
     bad = http.get("/fhir/List", params={**by_ins, "date": "yesterday"}, headers=patient)
     assert bad.status_code == 400 and bad.json()["issue"][0]["expression"] == ["date"]
 
@@ -232,6 +239,39 @@ def test_iti65s_submission_set_is_found_and_read_by_iti66(system: Running, api: 
     assert malformed.status_code == 422, malformed.text
     assert malformed.json()["issue"][0]["expression"] == ["Bundle.entry[0].resource.extension"]
     assert search() == {first, second}
+
+
+def test_the_same_iti65_bundle_sent_again_answers_the_deposit_made_never_a_second(
+    system: Running, api: Api
+) -> None:
+    """Its answer lost, a source sends the Bundle again: the same SubmissionSet uniqueId and content by the same
+    professional answer the deposit already made (a deposit cut short would be completed), nothing twice."""
+    http = system.http
+    ins, patient, doctor = api.dossier_with_consenting_doctor("fhir-resend@patients.dmp-test.fr")
+    master = {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"}
+    entries: list[dict[str, Any]] = [
+        {
+            "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+            "resource": the_list(f"urn:uuid:{uuid.uuid4()}"),
+            "request": {"method": "POST", "url": "List"},
+        },
+        {
+            "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+            "resource": reference(ins, content=PDF + b" resent", masterIdentifier=master),
+            "request": {"method": "POST", "url": "DocumentReference"},
+        },
+    ]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    first = http.post("/fhir", json=bundle, headers=doctor)
+    again = http.post("/fhir", json=bundle, headers=doctor)
+    assert first.status_code == again.status_code == 200, again.text
+    assert [e["response"]["location"] for e in again.json()["entry"]] == [
+        e["response"]["location"] for e in first.json()["entry"]
+    ]
+    by_ins = {"patient.identifier": f"{INS_SYSTEM}|{ins}"}
+    assert len(lists(http.get("/fhir/List", params=by_ins, headers=patient))) == 1
+    documents = http.get("/fhir/DocumentReference", params=by_ins, headers=patient).json()
+    assert documents["total"] == 1
 
 
 def test_stock_clients_find_and_read_lists(system: Running, api: Api) -> None:

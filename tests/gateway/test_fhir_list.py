@@ -34,7 +34,7 @@ OID = "urn:oid:1.2.250.1.999.66.1"
 REFERENCE = Path("/work/shared/reference/fhir")
 MHD_RESPONDER = REFERENCE / "ihe-mhd/CapabilityStatement-IHE.MHD.DocumentResponder.json"
 PDSM4DMP_EXAMPLE = REFERENCE / "ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json"
-MHD_NOT_SERVED = {"source.given", "source.family"}  # the author is kept by identifier, not by name
+MHD_NOT_SERVED: set[str] = set()  # MHD 4.2's List parameters this facade does not list
 
 
 def search(*pairs: tuple[str, str]) -> ListSearch:
@@ -75,6 +75,12 @@ def query(*pairs: tuple[str, str]) -> dict[str, Any]:
         (
             [("_lastUpdated", "gt2026-11-20T08:00:00Z")],
             {"submitted_from": "2026-11-20T08:00:01+00:00"},
+        ),
+        # The submitter's name: a comma an OR, a repeat an AND, :exact the part as registered.
+        ([("source.given", "Jea,Ma")], {"source_given": ["Jea,Ma"]}),
+        (
+            [("source.family", "Du"), ("source.family:exact", "Durand")],
+            {"source_family": ["Du"], "source_family_exact": ["Durand"]},
         ),
     ],
 )
@@ -120,8 +126,8 @@ def test_a_patient_is_required_unknown_parameters_are_left_out_and_count_is_clam
     with pytest.raises(InvalidSearch) as refused:
         parse([("code", "submissionset")])
     assert refused.value.details[0]["field"] == "patient"
-    parsed = search(("source.given", "Alex"), ("_sort", "-date"), ("_count", "500"))
-    assert parsed.unsupported == ["source.given", "_sort"]
+    parsed = search(("source.given:contains", "Alex"), ("_sort", "-date"), ("_count", "500"))
+    assert parsed.unsupported == ["source.given:contains", "_sort"]
     assert parsed.applied == [("patient.identifier", f"{INS_SYSTEM}|{INS}"), ("_count", "100")]
     assert parse([("patient", f"Patient/pat-{'e' * 32}")]).query["patient_id"] == "pat_" + "e" * 32
 
@@ -140,8 +146,8 @@ def test_the_capability_statement_lists_what_the_search_applies_as_their_definit
         published = json.loads((REFERENCE / "ihe-publications-mhd" / name).read_text())
         definitions[published["url"]] = published
     for name, param in listed.items():
-        if name == "patient.identifier":
-            continue  # a chain on patient: no definition of its own
+        if "." in name:
+            continue  # a chain (patient.identifier, source.given): no definition of its own
         definition = definitions[param["definition"]]
         assert (name, param["type"]) == (definition["code"], definition["type"]), name
         assert {"List", "Resource"} & set(definition["base"]), name
@@ -195,6 +201,17 @@ def test_the_list_emitted_conforms_to_the_submission_set_profile_and_says_what_w
         ("urn:oid:1.2.250.1.71.4.2.1", "810000000009")
     ]
     assert resource["date"] == "2026-11-23T08:00:00.123Z"
+
+
+def test_the_submitter_is_named_as_registered_when_the_dossier_kept_their_name() -> None:
+    """source.given / source.family search the contained Practitioner's name; a set kept before names were has
+    none (and still conforms)."""
+    named = list_resource(
+        shown(author_name={"given": "Élodie", "family": "Durand"}), INS, "https://dmp.example"
+    )
+    assert problems(named) == []
+    assert named["contained"][0]["name"] == [{"family": "Durand", "given": ["Élodie"]}]
+    assert "name" not in list_resource(shown(), INS, "https://dmp.example")["contained"][0]
 
 
 def test_the_profile_check_refuses_what_the_profile_refuses() -> None:

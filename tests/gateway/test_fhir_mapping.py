@@ -680,6 +680,19 @@ def test_the_author_is_a_contained_practitioner_named_by_idnat_ps_as_the_ans_pro
         for coding in identifier["type"]["coding"]
     )
     assert identifier["value"] == "8" + stored["author"]["id"].removeprefix("rpps:")
+    assert "name" not in practitioner  # kept before names were: by identifier alone
+
+
+def test_the_author_is_named_as_registered_when_the_dossier_kept_their_name() -> None:
+    """author.given / author.family search the contained Practitioner's name (the professional's registered
+    name, kept with the document at deposit)."""
+    stored = as_the_dossier_returns_it(submission(reference())[1])
+    stored["author_name"] = {"given": "Élodie", "family": "Le Gall"}
+    shown = document_reference(stored, INS, "https://dmp.example")
+    DocumentReference.model_validate(shown)
+    [practitioner] = shown["contained"]
+    Practitioner.model_validate(practitioner)
+    assert practitioner["name"] == [{"family": "Le Gall", "given": ["Élodie"]}]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import pytest
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from services.common.codes import INS_SYSTEM
+from services.dossier.schemas import DocumentSearch
 from services.gateway.fhir import capability_statement
 from services.gateway.fhir_mapping import (
     CLASS_SYSTEM,
@@ -151,14 +152,20 @@ def test_token_parameters_are_or_lists_and_honour_their_system(
                 "created_before": "2026-11-20T09:16:00+00:00",
             },
         ),
-        ([("period", "2026-11-20")], {"care_from": "2026-11-20", "care_to": "2026-11-20"}),
-        ([("period", "ge2026-11")], {"care_from": "2026-11-01"}),
-        ([("period", "gt2026-11")], {"care_from": "2026-12-01"}),
-        ([("period", "le2026-11")], {"care_to": "2026-11-30"}),
-        ([("period", "lt2026-11-20")], {"care_to": "2026-11-19"}),
+        # period: a range (the date of care to its end), each prefix one bound of it, at the value's precision.
         (
-            [("period", "eb2026"), ("period", "sa2024")],
-            {"care_from": "2025-01-01", "care_to": "2025-12-31"},
+            [("period", "2026-11-20")],
+            {"care_starts_from": "2026-11-20", "care_ends_to": "2026-11-20"},
+        ),
+        ([("period", "ge2026-11")], {"care_ends_from": "2026-11-01"}),
+        ([("period", "gt2026-11")], {"care_ends_from": "2026-12-01"}),
+        ([("period", "le2026-11")], {"care_starts_to": "2026-11-30"}),
+        ([("period", "lt2026-11-20")], {"care_starts_to": "2026-11-19"}),
+        ([("period", "sa2026-11-20")], {"care_starts_from": "2026-11-21"}),
+        ([("period", "eb2026-11-20")], {"care_ends_to": "2026-11-19"}),
+        (
+            [("period", "eb2026"), ("period", "sa2024"), ("period", "eb2027")],  # ANDed
+            {"care_ends_to": "2025-12-31", "care_starts_from": "2025-01-01"},
         ),
         # creation: attachment.creation, shown as the date of care at 00:00Z.
         ([("creation", "2026-11-20")], {"care_from": "2026-11-20", "care_to": "2026-11-20"}),
@@ -176,9 +183,8 @@ def test_token_parameters_are_or_lists_and_honour_their_system(
         ),  # none
         (
             [("creation", "ge2026-11"), ("period", "le2026-11-10")],
-            {"care_from": "2026-11-01", "care_to": "2026-11-10"},
+            {"care_from": "2026-11-01", "care_starts_to": "2026-11-10"},
         ),
-        ([("creation", "ge2026-11-05"), ("period", "ge2026-11-01")], {"care_from": "2026-11-05"}),
         # _lastUpdated: meta.lastUpdated, an instant like DocumentReference.date.
         (
             [("_lastUpdated", "gt2026-11-20T10:15:00Z")],
@@ -277,7 +283,7 @@ def test_only_applied_parameters_are_kept_for_the_self_link() -> None:
         ("_sort", "-date"),
         ("_count", "5"),
         ("_lastupdated", "2026"),
-        ("author.family", "Martin"),
+        ("author.family:contains", "Mar"),
     )
     assert found.applied == [
         ("patient.identifier", f"{INS_SYSTEM}|{INS}"),
@@ -289,7 +295,7 @@ def test_only_applied_parameters_are_kept_for_the_self_link() -> None:
         "category:not",
         "_sort",
         "_lastupdated",
-        "author.family",
+        "author.family:contains",
     ]
 
 
@@ -323,10 +329,9 @@ MHD_RESPONDER = {
     "status",
     "type",
 }  # MHD 4.2 DocumentResponder, DocumentReference
-MHD_NOT_SERVED = {  # IHE MHD 4.2 DocumentResponder's DocumentReference parameters this facade does not list
-    "author.given",
-    "author.family",  # the metadata names its author by RPPS only
-}
+MHD_NOT_SERVED: set[str] = (
+    set()
+)  # IHE MHD 4.2 DocumentResponder's parameters this facade does not list
 
 
 def test_every_listed_parameter_is_applied_and_has_its_definitions_name_and_type() -> None:
@@ -340,7 +345,9 @@ def test_every_listed_parameter_is_applied_and_has_its_definitions_name_and_type
     listed = capability_statement()["rest"][0]["resource"][0]["searchParam"]
     assert {param["name"] for param in listed} == set(SUPPORTED) - {"_count", "_cursor"}
     for param in listed:
-        if param["name"] == "patient.identifier":  # a chain on `patient`: no definition of its own
+        if (
+            "." in param["name"]
+        ):  # a chain (patient.identifier, author.given): no definition of its own
             assert "definition" not in param
             continue
         definition = definitions[param["definition"]]
@@ -402,6 +409,34 @@ def test_coded_parameters_become_groups_of_tokens(
     found = search(*pairs)
     assert query(*pairs) == expected
     assert found.applied[1:] == pairs and not found.unsupported
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        ([("author.given", "Jea")], {"author_given": ["Jea"]}),
+        ([("author.family", "Du,Ma")], {"author_family": ["Du,Ma"]}),  # a comma: an OR
+        (
+            [("author.family", "Du"), ("author.family", "Dur")],  # a repeat: an AND
+            {"author_family": ["Du", "Dur"]},
+        ),
+        ([("author.given:exact", "Élodie")], {"author_given_exact": ["Élodie"]}),
+    ],
+)
+def test_author_names_become_string_searches_of_the_dossier(
+    pairs: list[tuple[str, str]], expected: dict[str, Any]
+) -> None:
+    found = search(*pairs)
+    assert {k: v for k, v in found.query.items() if k != "limit"} == expected
+    assert found.applied[1:] == pairs and found.unsupported == []
+    DocumentSearch.model_validate(found.query)  # what the dossier takes
+
+
+@pytest.mark.parametrize("value", ["Du,", ",", "x" * 101, r"Le\,Gall", ",".join("x" * 11)])
+def test_a_bad_author_name_is_refused_naming_its_parameter(value: str) -> None:
+    with pytest.raises(InvalidSearch) as refused:
+        search(("author.family", value))
+    assert refused.value.details[0]["field"] == "author.family"
 
 
 @pytest.mark.parametrize(

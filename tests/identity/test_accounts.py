@@ -59,6 +59,13 @@ def test_a_professional_logs_in_with_their_rpps_profession_organisation_and_role
     assert actor.organisation == "750000001" and actor.roles == (Role.SAMU_REGULATOR,)
 
 
+def test_a_professional_speaks_with_their_registered_name_which_no_event_carries() -> None:
+    """The token names them as registered (the dossier keeps it with what they deposit); events carry ids."""
+    actor = actor_of(DOCTOR)
+    assert (actor.given_name, actor.family_name) == ("Jeanne", "Durand")
+    assert "Jeanne" not in str(actor.ref) and "Durand" not in str(actor.ref)
+
+
 def test_an_agent_logs_in_with_their_fund_and_a_system_as_itself() -> None:
     assert (actor_of(AGENT).kind, actor_of(AGENT).organisation) == (ActorKind.COUNTER_AGENT, "751")
     assert (actor_of(FEED).kind, actor_of(FEED).id) == (ActorKind.SYSTEM, FEED.id)
