@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import base64
 import enum
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from services.common.errors import ConfigurationError
 from services.common.issuers import TrustedIssuer, parse_issuers
@@ -144,6 +150,10 @@ _BLANK_IS_DEFAULT = frozenset(
 )
 
 
+# Set while settings are read from a given mapping alone: the process's environment is then not a source.
+_GIVEN_ONLY: ContextVar[bool] = ContextVar("settings_given_only", default=False)
+
+
 class Settings(BaseSettings):
     """One process's settings. Each field names its variable (validation_alias): the README's table and
     the manifests' test (tests/deploy) go by those names."""
@@ -256,12 +266,27 @@ class Settings(BaseSettings):
     def load(cls, environ: dict[str, str] | None = None) -> Settings:
         """The settings of this process, from the environment (or `environ`), or a ConfigurationError
         naming the variable that is wrong and why (never its value, which may be a secret)."""
+        given_only = _GIVEN_ONLY.set(environ is not None)
         try:
-            if environ is None:
-                return cls()
-            return cls.model_validate(environ)
+            return cls() if environ is None else cls.model_validate(environ)
         except ValidationError as error:
             raise ConfigurationError(_explained(error)) from None
+        finally:
+            _GIVEN_ONLY.reset(given_only)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # `load(environ)` reads that mapping and nothing else (a test's, a tool's): never the process's own.
+        if _GIVEN_ONLY.get():
+            return (init_settings,)
+        return (init_settings, env_settings)
 
     def require(self, *secrets: Secret) -> None:
         """Refuse to start without these secrets, naming the first one missing."""

@@ -141,6 +141,16 @@ def test_secrets_are_handed_parsed() -> None:
     assert KEY not in repr(settings)
 
 
+def test_settings_read_from_a_mapping_take_nothing_from_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DMP_TOKEN_TTL_SECONDS", "61")
+    monkeypatch.setenv("DMP_BUS_PUBLIC_KEYS", SigningKey.generate("dossier.1").public())
+    given = Settings.load({"DMP_TOKEN_TTL_SECONDS": "60"})
+    assert given.token_ttl_seconds == 60 and given.bus_public_keys_text == ""
+    assert Settings.load().token_ttl_seconds == 61  # the process's own settings still come from it
+
+
 def test_a_missing_secret_is_named_when_required_or_used() -> None:
     public = SigningKey.generate("k1").public()
     settings = Settings.load({"DMP_MASTER_KEY": "", "DMP_TOKEN_PUBLIC_KEYS": public})
