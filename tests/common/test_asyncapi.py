@@ -92,6 +92,9 @@ def test_the_schema_check_finds_a_broken_contract(
     validator: Draft7Validator, generated: dict[str, Any], place: str
 ) -> None:
     broken = copy.deepcopy(generated)
+    # One message of the 167 kept (references are not followed by the schema check): the messages' payloads
+    # are most of its work and none of these breakages; the test above checks them all.
+    broken["components"]["messages"] = {"event": broken["components"]["messages"]["event"]}
     BREAKAGES[place](broken)
     assert [problem.partition("\n")[0] for problem in violations(validator, broken)] == [place]
 
