@@ -432,6 +432,35 @@ def test_an_iti65_deposit_cut_short_shows_nothing_and_its_retry_completes_it_onc
     assert refusal(other) == [{"field": "submission_set.unique_id"}]
 
 
+def test_a_submission_set_is_found_by_its_id_only_by_who_may_see_a_document_of_it(
+    dossiers: Dossiers, opened: dict[str, Any], doctor: Actor
+) -> None:
+    added = dossiers.add_submission_set(token(doctor), INS, SET, [submission("A")])
+    set_id = added["submission_set_id"]
+    found = dossiers.find_submission_set(token(PATIENT), set_id)
+    assert found["ins"] == INS
+    assert [d["document_id"] for d in found["submission_set"]["documents"]] == [
+        added["documents"][0]["document_id"]
+    ]
+    assert EventType.DOCUMENTS_LISTED in dossiers.published()
+    with pytest.raises(NotFound) as unknown:
+        dossiers.find_submission_set(token(PATIENT), "sub_" + "0" * 32)
+    with pytest.raises(
+        NotFound
+    ) as another_patients:  # the other patient's own dossier is not this one
+        dossiers.find_submission_set(token(OTHER_PATIENT), set_id)
+    dossiers.set_visibility(
+        token(PATIENT), INS, added["documents"][0]["document_id"], {"masked": True}
+    )
+    with pytest.raises(
+        NotFound
+    ) as all_masked:  # none of its documents visible to them: no set either
+        dossiers.find_submission_set(token(professional()), set_id)
+    answers = {(e.value.message, str(refusal(e))) for e in (unknown, another_patients, all_masked)}
+    assert len(answers) == 1  # each answers exactly like an unknown id
+    assert dossiers.find_submission_set(token(doctor), set_id)["ins"] == INS  # its author still
+
+
 def test_an_iti65_replacement_cut_short_is_superseded_by_its_retry(doctor: Actor) -> None:
     """Released, the new version is everyone's; the old one is superseded after, so a failure there leaves both
     current until the retry supersedes it (once)."""
