@@ -1,4 +1,4 @@
-"""Checking an emitted resource against a profile of the shared reference data (/work/shared/reference/fhir/):
+"""Checking an emitted resource against a profile of the shared reference data (../shared/reference/fhir/):
 its structure by fhir.resources (R4B, FHIR's own element definitions), then the profile's snapshot: every
 element's cardinality, every extension slice's (by its url), the fixed and pattern values, and the resource's
 own invariants that the snapshot carries as FHIRPath and are restated here in Python (lst-1, lst-2, lst-3)."""
@@ -12,7 +12,8 @@ from typing import Any
 
 from fhir.resources.R4B.list import List as FhirList
 
-REFERENCE = Path("/work/shared/reference/fhir")
+# ../shared beside the checkout (a clean clone has it there too)
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "fhir"
 PDSM_SUBMISSION_SET = (
     REFERENCE / "ans-pdsm/StructureDefinition-pdsm-submissionset-comprehensive.json"
 )

@@ -791,6 +791,12 @@ def provided_documents(
     for index, resource in enumerate(resources):
         if kinds[index] == "List" and index in sets:
             continue
+        if kinds[index] == "List" and list_code(resource) == "folder":
+            raise _bundle_error(
+                index,
+                "is a Folder List: the DMP keeps no folders (PDSm4DMP maps its documents and submission "
+                "sets to FHIR, not its folders); send the Bundle without it",
+            )
         if kinds[index] in {"Binary", "Parameters"}:
             continue
         if kinds[index] != "DocumentReference":

@@ -8,7 +8,6 @@ import random
 import uuid
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from fhirpy import SyncFHIRClient
 from services.common.codes import INS_SYSTEM
 from services.gateway.fhir_mapping import CONFIDENTIALITY, IS_ARCHIVED, VISIBILITY_SYSTEM
 from services.gateway.fhir_search import SUPPORTED
+from tests.fhir_profiles import REFERENCE
 from tests.journeys import eventually
 from tests.system import Api, Running, document
 
@@ -32,12 +32,8 @@ CDA_LEVEL_1 = (
     b'<nonXMLBody><text mediaType="application/pdf" representation="B64">JVBERi0xLjQ=</text></nonXMLBody>'
     b"</component></ClinicalDocument>"
 )
-PDSM4DMP_REPLACEMENT = Path(
-    "/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-1-remplacement.json"
-)
-PDSM4DMP_EXAMPLE = Path(
-    "/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json"
-)
+PDSM4DMP_REPLACEMENT = REFERENCE / "ans-pdsm4dmp/example/Bundle-example-td2-1-remplacement.json"
+PDSM4DMP_EXAMPLE = REFERENCE / "ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json"
 PDF = b"%PDF-1.4 compte rendu FHIR"
 SUBMISSION_SET = {
     "resourceType": "List",

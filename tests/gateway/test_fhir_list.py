@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,12 +25,11 @@ from services.gateway.fhir_list import (
 )
 from services.gateway.fhir_mapping import LIST_TYPES, provided_documents
 from services.gateway.fhir_search import InvalidSearch
-from tests.fhir_profiles import problems
+from tests.fhir_profiles import REFERENCE, problems
 
 INS = "180012A00100161"
 SET = "sub_" + "c" * 32
 OID = "urn:oid:1.2.250.1.999.66.1"
-REFERENCE = Path("/work/shared/reference/fhir")
 MHD_RESPONDER = REFERENCE / "ihe-mhd/CapabilityStatement-IHE.MHD.DocumentResponder.json"
 PDSM4DMP_EXAMPLE = REFERENCE / "ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json"
 MHD_NOT_SERVED: set[str] = set()  # MHD 4.2's List parameters this facade does not list

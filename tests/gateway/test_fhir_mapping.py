@@ -30,6 +30,7 @@ from services.gateway.fhir_mapping import (
     replaced_document,
     submission,
 )
+from tests.fhir_profiles import REFERENCE
 
 INS = "180012A00100161"
 PDF = base64.b64encode(b"%PDF-1.4 test").decode()
@@ -444,6 +445,18 @@ def test_iti65_refuses_a_bundle_without_its_submission_set_naming_it() -> None:
     )
 
 
+def test_iti65_refuses_a_folder_saying_why_rather_than_dropping_it() -> None:
+    folder = {
+        "resourceType": "List",
+        "code": {"coding": [{"system": LIST_TYPES, "code": "folder"}]},
+        "entry": [{"item": {"reference": "urn:uuid:2"}}],
+    }
+    with pytest.raises(InvalidInput) as refused:
+        provided_documents(bundle(folder, reference(masterIdentifier=MASTER)))
+    [detail] = refused.value.details
+    assert detail["field"] == "Bundle.entry[1]" and "keeps no folders" in detail["reason"]
+
+
 def test_iti65_names_the_element_of_the_entry_at_fault() -> None:
     bad = reference(
         masterIdentifier={**MASTER, "value": "urn:oid:1.2.250.1.999.7.2"},
@@ -454,9 +467,7 @@ def test_iti65_names_the_element_of_the_entry_at_fault() -> None:
     assert refused.value.details[0]["field"] == "Bundle.entry[2].resource.context.facilityType"
 
 
-PDSM4DMP = Path(
-    "/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json"
-)
+PDSM4DMP = REFERENCE / "ans-pdsm4dmp/example/Bundle-example-td2-iti65-lot-soumission.json"
 
 
 def test_pdsm4dmp_provide_example_is_understood_with_its_conditional_patient_reference() -> None:
@@ -554,9 +565,7 @@ def test_a_size_or_hash_that_does_not_describe_the_bytes_is_refused_naming_it() 
         assert refused.value.details[0]["field"] == f"content[0].attachment.{element}"
 
 
-JDV_J08 = Path(
-    "/work/shared/reference/fhir/ans-terminologie/ValueSet-JDV-J08-XdsConfidentialityCode-CISIS.json"
-)
+JDV_J08 = REFERENCE / "ans-terminologie/ValueSet-JDV-J08-XdsConfidentialityCode-CISIS.json"
 
 
 def test_security_labels_of_the_french_value_set_are_kept_and_another_system_is_refused() -> None:
@@ -593,9 +602,7 @@ def test_iti65_refuses_an_entry_whose_request_url_is_not_its_resource_type() -> 
         assert refused.value.details[0]["field"] == "Bundle.entry[1].request.url"
 
 
-REPLACEMENT = Path(
-    "/work/shared/reference/fhir/ans-pdsm4dmp/example/Bundle-example-td2-1-remplacement.json"
-)
+REPLACEMENT = REFERENCE / "ans-pdsm4dmp/example/Bundle-example-td2-1-remplacement.json"
 OLD = "doc-" + "c" * 32
 
 
@@ -645,12 +652,11 @@ def test_a_patch_that_is_not_the_superseding_of_the_replaced_document_is_refused
     assert refused.value.details[0]["field"].startswith(("Bundle.entry[2]", "Bundle.entry[1]"))
 
 
-REFERENCE_DATA = Path("/work/shared/reference/fhir")
-AS_PRACTITIONER = REFERENCE_DATA / "ans-annuaire" / "StructureDefinition-as-practitioner.json"
+AS_PRACTITIONER = REFERENCE / "ans-annuaire" / "StructureDefinition-as-practitioner.json"
 PDSM_DOCUMENT_REFERENCE = (
-    REFERENCE_DATA / "ans-pdsm" / "StructureDefinition-pdsm-comprehensive-document-reference.json"
+    REFERENCE / "ans-pdsm" / "StructureDefinition-pdsm-comprehensive-document-reference.json"
 )
-PDSM4DMP_EXAMPLES = REFERENCE_DATA / "ans-pdsm4dmp" / "example"
+PDSM4DMP_EXAMPLES = REFERENCE / "ans-pdsm4dmp" / "example"
 
 
 def profile_elements(path: Path) -> dict[str, dict[str, Any]]:

@@ -12,18 +12,12 @@ from services.common.codes import INS_SYSTEM
 from services.gateway.fhir import capability_statement
 from services.gateway.fhir_patient import IDENTIFIER_TYPES, parse, patient
 from services.gateway.fhir_search import InvalidSearch
+from tests.fhir_profiles import REFERENCE
 
 INS = "180012A00100161"
 TRAITS = [("identifier", f"{INS_SYSTEM}|{INS}"), ("family", "Martin"), ("birthdate", "1980-01-15")]
 DEFINITIONS = Path(__file__).parents[1] / "data" / "fhir-search-parameters.json"
-FR_CORE_TYPES = (
-    Path(__file__).parents[3]
-    / "shared"
-    / "reference"
-    / "fhir"
-    / "hl7-fr-core"
-    / "ValueSet-fr-core-vs-patient-identifier-type.json"
-)
+FR_CORE_TYPES = REFERENCE / "hl7-fr-core" / "ValueSet-fr-core-vs-patient-identifier-type.json"
 
 
 def test_the_ins_with_the_traits_asks_identity_to_check_them() -> None:

@@ -19,6 +19,7 @@ from services.gateway.fhir_mapping import (
     VISIBILITY_SYSTEM,
 )
 from services.gateway.fhir_search import STATUS_SYSTEM, SUPPORTED, InvalidSearch, Search, parse
+from tests.fhir_profiles import REFERENCE
 
 INS = "180012A00100161"
 DOC = "doc-" + "a" * 32
@@ -300,14 +301,7 @@ def test_only_applied_parameters_are_kept_for_the_self_link() -> None:
 
 
 SEARCH_PARAMETER_DEFINITIONS = Path(__file__).parents[1] / "data" / "fhir-search-parameters.json"
-SHARED_MHD_RESPONDER = (
-    Path(__file__).parents[3]
-    / "shared"
-    / "reference"
-    / "fhir"
-    / "ihe-mhd"
-    / "CapabilityStatement-IHE.MHD.DocumentResponder.json"
-)
+SHARED_MHD_RESPONDER = REFERENCE / "ihe-mhd" / "CapabilityStatement-IHE.MHD.DocumentResponder.json"
 MHD_RESPONDER = {
     "_id",
     "_lastupdated",
