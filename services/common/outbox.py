@@ -37,6 +37,18 @@ PENDING = "_outbox_pending"
 OUTBOX = "_outbox"
 VERSION = "_version"
 BATCH = 200
+SWEEP_MAX_SECONDS = (
+    10.0  # the longest an idle relay waits before looking for what others left pending
+)
+
+
+def next_sweep(interval: float, previous: float, quiet: bool) -> float:
+    """How long a relay waits for a write before its next pass over every collection: the configured interval
+    after a pass that failed, kept something pending or found another's leftovers; twice the last wait after a
+    quiet pass, up to SWEEP_MAX_SECONDS (or the interval, if that is longer)."""
+    if not quiet:
+        return interval
+    return min(max(previous * 2, interval), max(SWEEP_MAX_SECONDS, interval))
 
 
 def entries(events: Iterable[Event]) -> list[dict[str, Any]]:
@@ -75,6 +87,9 @@ class OutboxRelay:
             amqp_uri, service, keys=keys, use_confirms=True, mandatory=True
         )
         self._wake = Signal()
+        self.kept_pending = (
+            False  # the last pass left events pending (unroutable, or more than a batch)
+        )
         self._written: set[str] = set()  # collections written since the last pass began
         self._thread: eventlet.greenthread.GreenThread | None = None
 
@@ -95,35 +110,44 @@ class OutboxRelay:
 
     def _run(self) -> None:
         written = set(self.collections)  # the first pass looks everywhere
+        wait = self.interval
         while True:
             # Reset before the pass, so that a write during the pass wakes the next one at once.
             self._wake, self._written = Signal(), set()
+            sweep = written == set(self.collections)
             try:
-                self.relay_once(written)
+                published = self.relay_once(written)
+                quiet = not self.kept_pending and not (sweep and published)
             except Exception:  # the relay must outlive a broker or store outage
                 log.exception("outbox relay pass failed; will retry")
+                quiet = False
             # Woken by writes: a pass over the collections written (the dossier service has seven with an
-            # outbox, and scanned them all after every write). At each interval without a wake: all of them,
-            # for what a failed pass or another replica left pending.
+            # outbox, and scanned them all after every write). Without a wake: all of them, for what a failed
+            # pass or another replica left pending, soon after a pass that left or found some, less and less
+            # often while there is none (an idle stack's store is not asked 40 times a second).
+            wait = next_sweep(self.interval, wait, quiet)
             written = set(self.collections)
-            with eventlet.Timeout(self.interval, False):
+            with eventlet.Timeout(wait, False):
                 self._wake.wait()
                 written = self._written
 
     def relay_once(self, collections: Iterable[str] | None = None) -> int:
         """Publish every pending event of these collections (all, by default) once; return how many were
         confirmed."""
-        published = 0
+        published, self.kept_pending = 0, False
         for name in self.collections:
             if collections is not None and name not in collections:
                 continue
             collection = self.database[name]
-            for document in collection.find({PENDING: True}, {OUTBOX: 1, VERSION: 1}).limit(BATCH):
+            found = list(collection.find({PENDING: True}, {OUTBOX: 1, VERSION: 1}).limit(BATCH))
+            self.kept_pending |= len(found) == BATCH  # more than one batch: the rest next time
+            for document in found:
                 try:
                     for entry in document.get(OUTBOX, []):
                         self._publish(entry)
                         published += 1
                 except UndeliverableMessage:
+                    self.kept_pending = True
                     continue  # kept pending; the others are not held back by it
                 # Cleared only if nothing was added meanwhile (compare-and-set on the version);
                 # otherwise the next pass publishes again and consumers drop the duplicates.
