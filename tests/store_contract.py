@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import pytest
 from pymongo import MongoClient
@@ -28,18 +28,14 @@ class Recording(Protocol):
 STORES = ("memory", pytest.param("mongo", marks=pytest.mark.store))  # a `store` fixture's params
 
 
-@contextmanager
-def mongo_store(request: pytest.FixtureRequest, store_class: type[Store]) -> Iterator[Any]:
-    """A `store_class` on a database of its own on the test's store (the embedded one, or DMP_TEST_MONGO_URI's),
-    its outbox relay not started; dropped afterwards."""
+StoreT = TypeVar("StoreT", bound=Store)
+
+
+def store_on(database: Database[dict[str, Any]], store_class: type[StoreT]) -> StoreT:
+    """A `store_class` on `database`, its indexes made, its outbox relay never started: what its writes would
+    publish stays in the documents."""
     from services.common.outbox import OutboxRelay
 
-    environment: dict[str, str] = request.getfixturevalue("environment")
-    name = (
-        f"{environment['DMP_MONGO_DATABASE_PREFIX']}_{store_class.service}_{uuid.uuid4().hex[:8]}"
-    )
-    client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"], tz_aware=True)
-    database: Database[dict[str, Any]] = client[name]
     store_class.prepare(database)
     relay = OutboxRelay(
         database,
@@ -49,8 +45,21 @@ def mongo_store(request: pytest.FixtureRequest, store_class: type[Store]) -> Ite
         store_class.service,
         Settings.load().bus_keys,
     )
+    return store_class(database, relay, Settings.load())
+
+
+@contextmanager
+def mongo_store(request: pytest.FixtureRequest, store_class: type[Store]) -> Iterator[Any]:
+    """A `store_class` on a database of its own on the test's store (the embedded one, or DMP_TEST_MONGO_URI's),
+    its outbox relay not started; dropped afterwards."""
+    environment: dict[str, str] = request.getfixturevalue("environment")
+    name = (
+        f"{environment['DMP_MONGO_DATABASE_PREFIX']}_{store_class.service}_{uuid.uuid4().hex[:8]}"
+    )
+    client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"], tz_aware=True)
+    database: Database[dict[str, Any]] = client[name]
     try:
-        yield store_class(database, relay, Settings.load())
+        yield store_on(database, store_class)
     finally:
         client.drop_database(name)
         client.close()

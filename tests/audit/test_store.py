@@ -25,9 +25,9 @@ from services.common.errors import InvalidInput
 from services.common.events import ActorRef, Event, EventType
 from services.common.grants import Action, Grant
 from services.common.keys import SigningKey
-from services.common.outbox import OutboxRelay
 from services.common.settings import PublicKeys, Secret, Settings
 from services.common.store import equal
+from tests.store_contract import store_on
 
 DOCTOR = ActorRef(kind="professional", id="rpps:10000000009", profession="10")
 OTHER = ActorRef(kind="professional", id="rpps:10000000017", profession="10")
@@ -78,16 +78,7 @@ def on_the_store(environment: dict[str, str]) -> Iterator[Trail]:
     name = f"{environment['DMP_MONGO_DATABASE_PREFIX']}_audit_store_{uuid.uuid4().hex[:8]}"
     client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"], tz_aware=True)
     database = client[name]
-    AuditStore.prepare(database)
-    relay = OutboxRelay(
-        database,
-        AuditStore.outbox_collections,
-        "amqp://unused",
-        1.0,
-        "audit",
-        Settings.load().bus_keys,
-    )  # never started
-    store = AuditStore(database, relay, Settings.load())
+    store = store_on(database, AuditStore)
 
     def alter(chain_name: str, seq: int) -> None:
         database.traces.update_one(

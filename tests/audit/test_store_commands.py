@@ -18,9 +18,8 @@ from services.audit.store import AuditStore, trace_document
 from services.common.actors import ActorKind
 from services.common.clock import utcnow
 from services.common.events import ActorRef, Event, EventType
-from services.common.outbox import OutboxRelay
-from services.common.settings import Settings
 from tests.store_commands import Commands, listening
+from tests.store_contract import store_on
 
 pytestmark = (
     pytest.mark.store
@@ -34,16 +33,7 @@ def store(environment: dict[str, str]) -> Iterator[tuple[AuditStore, Commands]]:
     with listening(commands):
         client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"], tz_aware=True)
     database: Database[dict[str, Any]] = client[name]
-    AuditStore.prepare(database)
-    relay = OutboxRelay(
-        database,
-        AuditStore.outbox_collections,
-        "amqp://unused",
-        1.0,
-        "audit",
-        Settings.load().bus_keys,
-    )  # never started
-    yield AuditStore(database, relay, Settings.load()), commands
+    yield store_on(database, AuditStore), commands
     client.drop_database(
         name
     )  # run on an operator's MongoDB too (make test-store): leave nothing there

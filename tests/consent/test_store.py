@@ -21,14 +21,12 @@ from services.common.actors import Actor, ActorKind
 from services.common.clock import utcnow
 from services.common.errors import Conflict
 from services.common.events import Event, EventType
-from services.common.outbox import OutboxRelay
-from services.common.settings import Settings
 from services.consent.memory import MemoryConsentStore
 from services.consent.records import Authorisation, EmergencyRecord, Kind, PatientSettings
 from services.consent.rules import Facts
 from services.consent.store import FACTS, ConsentRecords, ConsentStore, fact_id, ms
 from tests.store_commands import Commands, listening
-from tests.store_contract import STORES, mongo_store, published
+from tests.store_contract import STORES, mongo_store, published, store_on
 
 MILLISECOND = timedelta(milliseconds=1)
 DOCTOR = Actor(
@@ -57,16 +55,7 @@ def database(environment: dict[str, str]) -> Iterator[tuple[Database[dict[str, A
 
 
 def opened(database: Database[dict[str, Any]]) -> ConsentStore:
-    ConsentStore.prepare(database)
-    relay = OutboxRelay(
-        database,
-        ConsentStore.outbox_collections,
-        "amqp://unused",
-        1.0,
-        "consent",
-        Settings.load().bus_keys,
-    )  # not started
-    return ConsentStore(database, relay, Settings.load())
+    return store_on(database, ConsentStore)
 
 
 def recorded(

@@ -13,10 +13,9 @@ from pymongo.database import Database
 
 from services.common.clock import utcnow
 from services.common.events import Event, EventType
-from services.common.outbox import OutboxRelay
-from services.common.settings import Settings
 from services.dossier.records import ActorRef, DocumentStatus, Visibility
 from services.dossier.store import DossierStore
+from tests.store_contract import store_on
 
 pytestmark = pytest.mark.store
 
@@ -49,17 +48,9 @@ def store(environment: dict[str, str]) -> Iterator[DossierStore]:
     name = f"{environment['DMP_MONGO_DATABASE_PREFIX']}_dossier_if_match_{uuid.uuid4().hex[:8]}"
     client: MongoClient[dict[str, Any]] = MongoClient(environment["MONGO_URI"], tz_aware=True)
     database: Database[dict[str, Any]] = client[name]
-    DossierStore.prepare(database)
-    relay = OutboxRelay(
-        database,
-        DossierStore.outbox_collections,
-        "amqp://unused",
-        1.0,
-        "dossier",
-        Settings.load().bus_keys,
-    )
+    store = store_on(database, DossierStore)
     database.documents.insert_one({**RECORD, "_version": 0})  # as insert_with_events writes it
-    yield DossierStore(database, relay, Settings.load())
+    yield store
     client.drop_database(name)
     client.close()
 

@@ -18,8 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common.errors import InvalidInput, ServiceUnavailable
 from services.common.events import Event, EventType
 from services.common.grants import Action, Grant
-from services.common.outbox import OUTBOX, PENDING, OutboxRelay
-from services.common.settings import Settings
+from services.common.outbox import OUTBOX, PENDING
 from services.dossier.memory import MemoryDossierStore
 from services.dossier.records import (
     Document,
@@ -36,6 +35,7 @@ from services.dossier.records import (
 )
 from services.dossier.schemas import Coded, Concept, DocumentSearch, ReimbursedItem
 from services.dossier.store import DossierRecords, DossierStore
+from tests.store_contract import store_on
 
 NOW = datetime(2026, 6, 1, 9, 30, 0, 123000, tzinfo=UTC)  # to the millisecond, as the clock reads
 AUTHOR = {
@@ -55,16 +55,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[DossierRecords]:
     name = f"tdossier_store_{uuid.uuid4().hex[:12]}"
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
     database = client[name]
-    DossierStore.prepare(database)
-    relay = OutboxRelay(
-        database,
-        DossierStore.outbox_collections,
-        "amqp://unused",
-        1.0,
-        "dossier",
-        Settings.load().bus_keys,
-    )  # not started: what it would publish stays in the documents
-    yield DossierStore(database, relay, Settings.load())
+    yield store_on(database, DossierStore)
     client.drop_database(name)
     client.close()
 

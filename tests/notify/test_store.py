@@ -15,8 +15,6 @@ from pymongo.database import Database
 
 from services.common.clock import utcnow
 from services.common.events import ActorRef, Event, EventType
-from services.common.outbox import OutboxRelay
-from services.common.settings import Settings
 from services.notify.memory import MemoryNotifyStore
 from services.notify.messages import PATIENT
 from services.notify.records import (
@@ -31,6 +29,7 @@ from services.notify.records import (
     Status,
 )
 from services.notify.store import NotifyRecords, NotifyStore, ms
+from tests.store_contract import store_on
 
 LEASE = timedelta(seconds=60)
 
@@ -46,16 +45,7 @@ def database(environment: dict[str, str]) -> Iterator[Database[dict[str, Any]]]:
 
 @pytest.fixture
 def mongo_store(database: Database[dict[str, Any]]) -> NotifyStore:
-    NotifyStore.prepare(database)
-    relay = OutboxRelay(
-        database,
-        NotifyStore.outbox_collections,
-        "amqp://unused",
-        1.0,
-        "notify",
-        Settings.load().bus_keys,
-    )  # not started
-    return NotifyStore(database, relay, Settings.load())
+    return store_on(database, NotifyStore)
 
 
 # The stores' contract: `make test-store MONGO_URI=...` runs the mongo variants on any MongoDB.
