@@ -71,6 +71,11 @@ class DossierClient(Protocol):
     def delete_document(self, token: str, ins: str, document_id: str) -> dict[str, Any]:
         """Deleted by its author: the content is destroyed; a tombstone stays for the history. Callers: clients."""
 
+    def discard_abandoned_deposits(self) -> dict[str, int]:
+        """Hourly: deposits cut short and not completed by a retry within a day are discarded: their documents, never
+        shown to anyone nor told of, go with their content, and their submission set with them, so that no health
+        data is kept out of the patient's sight and its unique id may be used afresh. Callers: operators."""
+
     def dossiers_of(self, patient_ids: list[str]) -> dict[str, dict[str, str]]:
         """The dossier each of these patients has now (status, when it opened); at most 500 at a time. Callers:
         audit."""

@@ -90,6 +90,7 @@ class MemoryDossierStore(MemoryStore):
         self.fees: dict[str, OpeningFee] = {}
         self.claims: dict[str, IdempotencyClaim] = {}
         self.sets: dict[str, SubmissionSet] = {}  # submission sets, by id
+        self.released_sets: set[str] = set()  # those whose deposit was completed
         self.held: dict[
             str, list[Event]
         ] = {}  # the events of a deposit's pending documents, by deposit
@@ -331,6 +332,39 @@ class MemoryDossierStore(MemoryStore):
             if document.pending == deposit_id:
                 self.documents[document.id] = replace(document, pending=None)
         self._published(*self.held.pop(deposit_id, []))
+        if deposit_id in self.sets:
+            self.released_sets.add(deposit_id)
+
+    def abandoned_deposits(self, started_before: datetime) -> list[tuple[str, str]]:
+        documents = {
+            (d.dossier_id, d.pending)
+            for d in self.documents.values()
+            if d.pending is not None
+            and stored_moment(d.created_at) <= stored_moment(started_before)
+        }
+        sets = {
+            (found.dossier_id, found.id)
+            for found in self.sets.values()
+            if found.id not in self.released_sets
+            and stored_moment(found.submitted_at) <= stored_moment(started_before)
+        }
+        return sorted(documents | sets)
+
+    def discard_deposit(self, dossier_id: str, deposit_id: str) -> int:
+        gone = [d.id for d in self._of(dossier_id) if d.pending == deposit_id]
+        for document_id in gone:
+            self.contents.pop(document_id, None)
+            del self.documents[document_id]
+        self.held.pop(deposit_id, None)
+        found = self.sets.get(deposit_id)
+        if found is not None and found.dossier_id == dossier_id:
+            if self.deposited(dossier_id, list(found.document_ids)):
+                self.released_sets.add(deposit_id)
+            else:
+                for document_id in found.document_ids:
+                    self.contents.pop(document_id, None)
+                del self.sets[deposit_id]
+        return len(gone)
 
     def submission_sets(self, dossier_id: str) -> list[SubmissionSet]:
         return [found for found in self.sets.values() if found.dossier_id == dossier_id]

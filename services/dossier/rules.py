@@ -207,6 +207,18 @@ def replayed(
     return Replay(claim.document_id, None, complete_claim=False)
 
 
+# A deposit cut short (services/dossier/service.py _deposit_together) is completed by a retry within the
+# window; one left longer is abandoned: the hourly job discards it, and a later retry starts afresh. The gap
+# between the two keeps a retry under way from being discarded half-way.
+DEPOSIT_RETRY_WINDOW = timedelta(hours=23)
+DEPOSIT_ABANDONED_AFTER = timedelta(hours=24)
+
+
+def retry_completes(started_at: datetime, now: datetime) -> bool:
+    """Does a retry of a deposit started then complete it (else the deposit is discarded and made anew)?"""
+    return now - started_at < DEPOSIT_RETRY_WINDOW
+
+
 def request_fingerprint(ins: str, payload: object) -> str:
     """What tells a retry from another request under the same key: the INS and the body, canonically."""
     return sha256(json.dumps([ins, payload], sort_keys=True).encode())

@@ -409,6 +409,19 @@ class DossierService(HealthMixin):
 
     @every(3600)
     @rpc(callers=(OPERATORS,))
+    def discard_abandoned_deposits(self) -> dict[str, int]:
+        """Hourly: deposits cut short and not completed by a retry within a day are discarded: their documents,
+        never shown to anyone nor told of, go with their content, and their submission set with them, so that
+        no health data is kept out of the patient's sight and its unique id may be used afresh."""
+        started_before = self.clock.now() - rules.DEPOSIT_ABANDONED_AFTER
+        deposits = documents_gone = 0
+        for dossier_id, deposit_id in self.store.abandoned_deposits(started_before):
+            documents_gone += self.store.discard_deposit(dossier_id, deposit_id)
+            deposits += 1
+        return {"deposits": deposits, "documents": documents_gone}
+
+    @every(3600)
+    @rpc(callers=(OPERATORS,))
     def purge_due(self) -> dict[str, int]:
         """Purge dossiers whose archive has expired or whose deletion is due (hourly; operators may run it)."""
         now = self.clock.now()
@@ -909,6 +922,10 @@ class DossierService(HealthMixin):
             if submission_set is not None and submission_set.unique_id
             else None
         )
+        if earlier is not None and not self._complete_or_recent(dossier, earlier):
+            # Begun too long ago and never completed: discarded now, as the hourly job would, and made anew.
+            self.store.discard_deposit(dossier.id, earlier.id)
+            earlier = None
         if earlier is not None:
             if earlier.author_id != actor.id or earlier.fingerprint != fingerprint:
                 raise Conflict(
@@ -964,6 +981,14 @@ class DossierService(HealthMixin):
         self.store.release_deposit(dossier.id, deposit_id)
         stored = self._superseding(actor, grant, dossier, ids, olds_ids)
         return (deposit_id if submission_set is not None else None), stored
+
+    def _complete_or_recent(self, dossier: Dossier, earlier: SubmissionSet) -> bool:
+        if rules.retry_completes(earlier.submitted_at, self.clock.now()):
+            return True
+        written = self.store.deposited(dossier.id, list(earlier.document_ids))
+        return len(written) == len(earlier.document_ids) and all(
+            document.pending is None for document in written.values()
+        )
 
     def _completed(
         self,

@@ -267,6 +267,8 @@ class DossierRecords(Reachable, Protocol):
     ) -> SubmissionSet | None: ...
     def deposited(self, dossier_id: str, document_ids: list[str]) -> dict[str, Document]: ...
     def release_deposit(self, dossier_id: str, deposit_id: str) -> None: ...
+    def abandoned_deposits(self, started_before: datetime) -> list[tuple[str, str]]: ...
+    def discard_deposit(self, dossier_id: str, deposit_id: str) -> int: ...
     def submission_sets(self, dossier_id: str) -> list[SubmissionSet]: ...
     def submission_set(self, set_id: str) -> SubmissionSet | None: ...
     def documents_seen(
@@ -316,6 +318,8 @@ class DossierStore(Store):
         database.dossiers.create_index([("purge_after_ms", 1)])
         database.documents.create_index([("release_ms", 1)])
         database.documents.create_index([("remind_ms", 1)])
+        database.documents.create_index([("pending_ms", 1)])
+        database.submission_sets.create_index([("pending_ms", 1)])
         database.pharmacy_fees.create_index([("month", 1), ("organisation", 1)])
         database.reimbursements.create_index([("dossier_id", 1), ("care_ms", 1)])
         database.personal_space_history.create_index([("dossier_id", 1), ("version", 1)])
@@ -730,8 +734,46 @@ class DossierStore(Store):
         self.release_held_events(
             "documents",
             {"dossier_id": equal(dossier_id), "pending": equal(deposit_id)},
-            ["pending"],
+            ["pending", "pending_ms"],
         )
+        # The set's own mark goes after (a set whose documents are out is complete, whatever its mark says).
+        self.db.submission_sets.update_one(
+            {"_id": deposit_id, "dossier_id": equal(dossier_id)}, {"$unset": {"pending_ms": ""}}
+        )
+
+    def abandoned_deposits(self, started_before: datetime) -> list[tuple[str, str]]:
+        """(dossier id, deposit id) of the deposits begun before then and never completed: only their pending
+        documents and sets carry `pending_ms`, so the range on its own index finds them."""
+        cutoff = {"pending_ms": {"$lte": ms(started_before)}}
+        documents = self.db.documents.find(cutoff, {"dossier_id": 1, "pending": 1}).limit(500)
+        sets = self.db.submission_sets.find(cutoff, {"dossier_id": 1}).limit(500)
+        return sorted(
+            {(found["dossier_id"], found["pending"]) for found in documents}
+            | {(found["dossier_id"], found["_id"]) for found in sets}
+        )
+
+    def discard_deposit(self, dossier_id: str, deposit_id: str) -> int:
+        """Its pending documents (never shown, their events never sent) and their content go; its set too, with
+        the content of each of its documents, unless a document of it is out. Run again after a failure, it
+        finishes. How many documents went."""
+        pending = {"dossier_id": equal(dossier_id), "pending": equal(deposit_id)}
+        ids = [found["_id"] for found in self.db.documents.find(pending, {"_id": 1})]
+        for document_id in ids:
+            self.delete_content(document_id)
+        self.db.documents.delete_many(pending)
+        found = self.db.submission_sets.find_one(
+            {"_id": deposit_id, "dossier_id": equal(dossier_id)}
+        )
+        if found is not None:
+            if self.deposited(dossier_id, list(found["document_ids"])):
+                self.db.submission_sets.update_one(
+                    {"_id": deposit_id}, {"$unset": {"pending_ms": ""}}
+                )
+            else:  # the content of a document whose write failed was uploaded all the same
+                for document_id in found["document_ids"]:
+                    self.delete_content(document_id)
+                self.db.submission_sets.delete_one({"_id": deposit_id})
+        return len(ids)
 
     def submission_sets(self, dossier_id: str) -> list[SubmissionSet]:
         """A dossier's submission sets, by the indexed equality (the search filters them in the service)."""
@@ -1058,6 +1100,7 @@ def _document_document(document: Document) -> dict[str, Any]:
         stored["author_name"] = _name_document(document.author_name)
     if document.pending is not None:
         stored["pending"] = document.pending
+        stored["pending_ms"] = ms(document.created_at)  # until released (abandoned_deposits)
     if document.release_at is not None:
         stored["release_ms"] = ms(document.release_at)
     if document.remind_at is not None:
@@ -1119,6 +1162,9 @@ def _submission_set_document(submission_set: SubmissionSet) -> dict[str, Any]:
         "designation_type": coded.model_dump(mode="json") if coded is not None else None,
         "intended_recipients": list(submission_set.intended_recipients),
         "fingerprint": submission_set.fingerprint,
+        "pending_ms": ms(
+            submission_set.submitted_at
+        ),  # until its deposit is released (abandoned_deposits)
         **(
             {"author_name": _name_document(submission_set.author_name)}
             if submission_set.author_name

@@ -624,6 +624,46 @@ def test_a_deposits_documents_are_nobodys_until_it_is_released_then_everyones_at
     assert store.document("dos_1", other.id) is None  # another deposit still waits
 
 
+def test_a_deposit_never_completed_is_found_once_its_time_is_up_and_discarded_whole(
+    store: DossierRecords,
+) -> None:
+    """The hourly job's two calls: the deposits begun before a moment and never released (by their pending
+    documents, or by a set none of whose documents was written), and the discard of one: its pending documents
+    and their content, and its set unless a document of it is out."""
+    cut_short = [
+        document(1, pending="set_1"),
+        document(5, pending="set_1"),
+    ]  # set_1's 3rd never written
+    add(store, *cut_short)
+    store.add_submission_set(submission_set(1))
+    store.add_submission_set(submission_set(2, id="set_2", document_ids=(document(8).id,)))  # none
+    completed = submission_set(3, id="set_3", document_ids=(document(9).id,))
+    store.add_submission_set(completed)
+    add(store, document(9, pending="set_3"))
+    store.release_deposit("dos_1", "set_3")
+    add(store, document(7, pending="dep_rest"))  # documents deposited together without a set
+    assert store.abandoned_deposits(NOW - timedelta(seconds=1)) == []
+    later = NOW + timedelta(seconds=1)
+    assert store.abandoned_deposits(later) == [
+        ("dos_1", "dep_rest"),
+        ("dos_1", "set_1"),
+        ("dos_1", "set_2"),
+    ]
+    assert store.discard_deposit("dos_1", "set_1") == 2
+    assert store.deposited("dos_1", [d.id for d in cut_short]) == {}
+    assert all(store.content(d.id) is None for d in cut_short)
+    assert store.submission_set("set_1") is None
+    assert store.submission_set_of_unique_id("dos_1", submission_set(1).unique_id or "") is None
+    assert store.discard_deposit("dos_1", "set_1") == 0  # run again: nothing more to do
+    assert store.discard_deposit("dos_1", "set_2") == 0 and store.submission_set("set_2") is None
+    assert store.discard_deposit("dos_1", "dep_rest") == 1
+    assert store.abandoned_deposits(later) == []
+    assert (
+        store.submission_set("set_3") == completed
+    )  # its deposit complete: kept, with its document
+    assert store.document("dos_1", document(9).id) is not None
+
+
 def test_a_search_by_a_coded_field_finds_the_documents_of_that_code(store: DossierRecords) -> None:
     system = (
         "https://mos.esante.gouv.fr/NOS/TRE_A00-ProducteurDocNonPS/FHIR/TRE-A00-ProducteurDocNonPS"

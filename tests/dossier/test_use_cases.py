@@ -461,6 +461,57 @@ def test_a_submission_set_is_found_by_its_id_only_by_who_may_see_a_document_of_i
     assert dossiers.find_submission_set(token(doctor), set_id)["ins"] == INS  # its author still
 
 
+def test_a_deposit_cut_short_and_never_retried_is_discarded_after_a_day_and_may_be_made_anew(
+    doctor: Actor,
+) -> None:
+    store, clock = FailingStore(), SettableClock()
+    dossiers = Dossiers(store, FakeConsent(patients={INS: "pat_1", OTHER_INS: "pat_2"}), clock)
+    dossiers.open(token(PATIENT), {"ins": INS})
+    together = [submission("A"), submission("B")]
+    store.failing, store.after = "add_document", 1
+    with pytest.raises(ServiceUnavailable):
+        dossiers.add_submission_set(token(doctor), INS, SET, together)
+    store.failing = ""
+    assert dossiers.discard_abandoned_deposits() == {
+        "deposits": 0,
+        "documents": 0,
+    }  # retry time left
+    clock.advance(timedelta(hours=25))
+    assert dossiers.discard_abandoned_deposits() == {"deposits": 1, "documents": 1}
+    assert store.documents == {} and store.contents == {} and store.sets == {}
+    assert dossiers.discard_abandoned_deposits() == {"deposits": 0, "documents": 0}
+    again = dossiers.add_submission_set(
+        token(doctor), INS, SET, together
+    )  # its unique id free again
+    assert dossiers.search(token(PATIENT), INS)["total"] == 2
+    [kept] = dossiers.search_submission_sets(token(PATIENT), INS)["submission_sets"]
+    assert kept["submission_set_id"] == again["submission_set_id"]
+    assert dossiers.published(EventType.DOCUMENT_ADDED) == [EventType.DOCUMENT_ADDED] * 2
+
+
+def test_a_retry_too_late_to_complete_a_deposit_makes_it_anew_rather_than_half(
+    doctor: Actor,
+) -> None:
+    """Past the retry window (23 h) and before the hourly job discards it (24 h): the retry discards what the
+    first attempt left and deposits afresh, so the job can never take half of a deposit being completed."""
+    store, clock = FailingStore(), SettableClock()
+    dossiers = Dossiers(store, FakeConsent(patients={INS: "pat_1", OTHER_INS: "pat_2"}), clock)
+    dossiers.open(token(PATIENT), {"ins": INS})
+    together = [submission("A"), submission("B")]
+    store.failing, store.after = "add_document", 1
+    with pytest.raises(ServiceUnavailable):
+        dossiers.add_submission_set(token(doctor), INS, SET, together)
+    store.failing = ""
+    [left] = store.documents
+    clock.advance(timedelta(hours=23, minutes=30))
+    retried = dossiers.add_submission_set(token(doctor), INS, SET, together)
+    assert left not in store.documents and len(store.documents) == len(store.sets) * 2 == 2
+    assert retried["submission_set_id"] in store.sets
+    clock.advance(timedelta(hours=1))
+    assert dossiers.discard_abandoned_deposits() == {"deposits": 0, "documents": 0}
+    assert dossiers.search(token(PATIENT), INS)["total"] == 2
+
+
 def test_an_iti65_replacement_cut_short_is_superseded_by_its_retry(doctor: Actor) -> None:
     """Released, the new version is everyone's; the old one is superseded after, so a failure there leaves both
     current until the retry supersedes it (once)."""
