@@ -10,7 +10,7 @@ to the records' stored form; everything else is a plain predicate on the records
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -91,6 +91,8 @@ class MemoryDossierStore(MemoryStore):
         self.claims: dict[str, IdempotencyClaim] = {}
         self.sets: dict[str, SubmissionSet] = {}  # submission sets, by id
         self.released_sets: set[str] = set()  # those whose deposit was completed
+        # deposits without a set under way, by id: (dossier id, its documents' ids, when it began)
+        self.deposits: dict[str, tuple[str, tuple[str, ...], datetime]] = {}
         self.held: dict[
             str, list[Event]
         ] = {}  # the events of a deposit's pending documents, by deposit
@@ -159,6 +161,11 @@ class MemoryDossierStore(MemoryStore):
         for document in [d for d in self.documents.values() if d.dossier_id == dossier.id]:
             self.contents.pop(document.id, None)
             del self.documents[document.id]
+        begun = [*(s.document_ids for s in self.sets.values() if s.dossier_id == dossier.id)]
+        begun += [ids for (of, ids, _) in self.deposits.values() if of == dossier.id]
+        for document_id in (d for ids in begun for d in ids):  # what a deposit cut short uploaded
+            self.contents.pop(document_id, None)
+        self.deposits = {k: d for k, d in self.deposits.items() if d[0] != dossier.id}
         self.accesses = {k: a for k, a in self.accesses.items() if a.dossier_id != dossier.id}
         self.lines = {k: line for k, line in self.lines.items() if line.dossier_id != dossier.id}
         self.spaces.pop(dossier.id, None)
@@ -334,6 +341,13 @@ class MemoryDossierStore(MemoryStore):
         self._published(*self.held.pop(deposit_id, []))
         if deposit_id in self.sets:
             self.released_sets.add(deposit_id)
+        else:
+            self.deposits.pop(deposit_id, None)
+
+    def begin_deposit(
+        self, dossier_id: str, deposit_id: str, document_ids: Sequence[str], at: datetime
+    ) -> None:
+        self.deposits[deposit_id] = (dossier_id, tuple(document_ids), at)
 
     def abandoned_deposits(self, started_before: datetime) -> list[tuple[str, str]]:
         documents = {
@@ -348,7 +362,12 @@ class MemoryDossierStore(MemoryStore):
             if found.id not in self.released_sets
             and stored_moment(found.submitted_at) <= stored_moment(started_before)
         }
-        return sorted(documents | sets)
+        deposits = {
+            (dossier_id, deposit_id)
+            for deposit_id, (dossier_id, _, began) in self.deposits.items()
+            if stored_moment(began) <= stored_moment(started_before)
+        }
+        return sorted(documents | sets | deposits)
 
     def discard_deposit(self, dossier_id: str, deposit_id: str) -> int:
         gone = [d.id for d in self._of(dossier_id) if d.pending == deposit_id]
@@ -364,6 +383,12 @@ class MemoryDossierStore(MemoryStore):
                 for document_id in found.document_ids:
                     self.contents.pop(document_id, None)
                 del self.sets[deposit_id]
+        begun = self.deposits.get(deposit_id)
+        if begun is not None and begun[0] == dossier_id:
+            if not self.deposited(dossier_id, list(begun[1])):
+                for document_id in begun[1]:
+                    self.contents.pop(document_id, None)
+            del self.deposits[deposit_id]
         return len(gone)
 
     def submission_sets(self, dossier_id: str) -> list[SubmissionSet]:

@@ -965,6 +965,8 @@ class DossierService(HealthMixin):
                     fingerprint,
                 )
             )
+        else:
+            self.store.begin_deposit(dossier.id, deposit_id, ids, self.clock.now())
         for checks, submission, old, document_id in zip(
             checked, submissions, olds, ids, strict=True
         ):

@@ -9,7 +9,7 @@ datetime written by $set into a string. Times only shown are nested ({"at": date
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -266,6 +266,9 @@ class DossierRecords(Reachable, Protocol):
         self, dossier_id: str, unique_id: str
     ) -> SubmissionSet | None: ...
     def deposited(self, dossier_id: str, document_ids: list[str]) -> dict[str, Document]: ...
+    def begin_deposit(
+        self, dossier_id: str, deposit_id: str, document_ids: Sequence[str], at: datetime
+    ) -> None: ...
     def release_deposit(self, dossier_id: str, deposit_id: str) -> None: ...
     def abandoned_deposits(self, started_before: datetime) -> list[tuple[str, str]]: ...
     def discard_deposit(self, dossier_id: str, deposit_id: str) -> int: ...
@@ -320,6 +323,8 @@ class DossierStore(Store):
         database.documents.create_index([("remind_ms", 1)])
         database.documents.create_index([("pending_ms", 1)])
         database.submission_sets.create_index([("pending_ms", 1)])
+        database.deposits.create_index([("pending_ms", 1)])
+        database.deposits.create_index([("dossier_id", 1)])
         database.pharmacy_fees.create_index([("month", 1), ("organisation", 1)])
         database.reimbursements.create_index([("dossier_id", 1), ("care_ms", 1)])
         database.personal_space_history.create_index([("dossier_id", 1), ("version", 1)])
@@ -414,8 +419,12 @@ class DossierStore(Store):
         )
         for document in self.db.documents.find({"dossier_id": dossier.id}, {"_id": 1}):
             self.delete_content(document["_id"])  # may be gone already, after an interrupted run
+        for deposit in self._deposits_of(dossier.id):  # what a deposit cut short uploaded
+            for document_id in deposit["document_ids"]:
+                self.delete_content(document_id)
         self.db.documents.delete_many({"dossier_id": dossier.id})
         self.db.submission_sets.delete_many({"dossier_id": dossier.id})
+        self.db.deposits.delete_many({"dossier_id": dossier.id})
         self.db.accesses.delete_many({"dossier_id": dossier.id})
         self.db.reimbursements.delete_many({"dossier_id": dossier.id})
         self.db.personal_spaces.delete_many({"_id": dossier.id})
@@ -736,10 +745,40 @@ class DossierStore(Store):
             {"dossier_id": equal(dossier_id), "pending": equal(deposit_id)},
             ["pending", "pending_ms"],
         )
-        # The set's own mark goes after (a set whose documents are out is complete, whatever its mark says).
-        self.db.submission_sets.update_one(
+        # The set's own mark goes after (a set whose documents are out is complete, whatever its mark says);
+        # a deposit without a set, its record.
+        marked = self.db.submission_sets.update_one(
             {"_id": deposit_id, "dossier_id": equal(dossier_id)}, {"$unset": {"pending_ms": ""}}
         )
+        if not marked.matched_count:
+            self.db.deposits.delete_one({"_id": deposit_id})
+
+    def begin_deposit(
+        self, dossier_id: str, deposit_id: str, document_ids: Sequence[str], at: datetime
+    ) -> None:
+        """A deposit of documents together without a submission set: recorded before anything of it is written,
+        as a set is, so that what a deposit cut short uploaded can be found and discarded."""
+        try:
+            self.db.deposits.insert_one(
+                {
+                    "_id": deposit_id,
+                    "dossier_id": dossier_id,
+                    "document_ids": list(document_ids),
+                    "pending_ms": ms(at),
+                }
+            )
+        except PyMongoError as error:
+            raise ServiceUnavailable(
+                "the record store is unavailable; nothing was stored"
+            ) from error
+
+    def _deposits_of(self, dossier_id: str) -> list[dict[str, Any]]:
+        query = {"dossier_id": equal(dossier_id)}
+        projection = {"document_ids": 1}
+        return [
+            *self.db.submission_sets.find(query, projection),
+            *self.db.deposits.find(query, projection),
+        ]
 
     def abandoned_deposits(self, started_before: datetime) -> list[tuple[str, str]]:
         """(dossier id, deposit id) of the deposits begun before then and never completed: only their pending
@@ -747,32 +786,34 @@ class DossierStore(Store):
         cutoff = {"pending_ms": {"$lte": ms(started_before)}}
         documents = self.db.documents.find(cutoff, {"dossier_id": 1, "pending": 1}).limit(500)
         sets = self.db.submission_sets.find(cutoff, {"dossier_id": 1}).limit(500)
+        deposits = self.db.deposits.find(cutoff, {"dossier_id": 1}).limit(500)
         return sorted(
             {(found["dossier_id"], found["pending"]) for found in documents}
-            | {(found["dossier_id"], found["_id"]) for found in sets}
+            | {(found["dossier_id"], found["_id"]) for found in [*sets, *deposits]}
         )
 
     def discard_deposit(self, dossier_id: str, deposit_id: str) -> int:
-        """Its pending documents (never shown, their events never sent) and their content go; its set too, with
-        the content of each of its documents, unless a document of it is out. Run again after a failure, it
-        finishes. How many documents went."""
+        """Its pending documents (never shown, their events never sent) and their content go; its set (or, without
+        one, its record) too, with the content of each of its documents, unless a document of it is out. Run
+        again after a failure, it finishes. How many documents went."""
         pending = {"dossier_id": equal(dossier_id), "pending": equal(deposit_id)}
         ids = [found["_id"] for found in self.db.documents.find(pending, {"_id": 1})]
         for document_id in ids:
             self.delete_content(document_id)
         self.db.documents.delete_many(pending)
-        found = self.db.submission_sets.find_one(
-            {"_id": deposit_id, "dossier_id": equal(dossier_id)}
-        )
-        if found is not None:
-            if self.deposited(dossier_id, list(found["document_ids"])):
-                self.db.submission_sets.update_one(
-                    {"_id": deposit_id}, {"$unset": {"pending_ms": ""}}
-                )
-            else:  # the content of a document whose write failed was uploaded all the same
-                for document_id in found["document_ids"]:
-                    self.delete_content(document_id)
-                self.db.submission_sets.delete_one({"_id": deposit_id})
+        mine = {"_id": deposit_id, "dossier_id": equal(dossier_id)}
+        found_set = self.db.submission_sets.find_one(mine)
+        begun = found_set or self.db.deposits.find_one(mine)
+        out = begun is not None and bool(self.deposited(dossier_id, list(begun["document_ids"])))
+        if found_set is not None and out:  # complete: a set shown with its documents
+            self.db.submission_sets.update_one(mine, {"$unset": {"pending_ms": ""}})
+            return len(ids)
+        if begun is not None and not out:
+            # a document whose write failed had its content uploaded all the same
+            for document_id in begun["document_ids"]:
+                self.delete_content(document_id)
+        self.db.submission_sets.delete_one(mine)
+        self.db.deposits.delete_one(mine)
         return len(ids)
 
     def submission_sets(self, dossier_id: str) -> list[SubmissionSet]:

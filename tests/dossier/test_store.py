@@ -641,7 +641,14 @@ def test_a_deposit_never_completed_is_found_once_its_time_is_up_and_discarded_wh
     store.add_submission_set(completed)
     add(store, document(9, pending="set_3"))
     store.release_deposit("dos_1", "set_3")
-    add(store, document(7, pending="dep_rest"))  # documents deposited together without a set
+    # Documents deposited together without a set: the deposit recorded first, its second document's content
+    # uploaded but its record never written.
+    store.begin_deposit("dos_1", "dep_rest", [document(7).id, document(10).id], NOW)
+    add(store, document(7, pending="dep_rest"))
+    store.put_content(document(10).id, b"sealed, never named by a record")
+    store.begin_deposit("dos_1", "dep_done", [document(11).id], NOW)
+    add(store, document(11, pending="dep_done"))
+    store.release_deposit("dos_1", "dep_done")
     assert store.abandoned_deposits(NOW - timedelta(seconds=1)) == []
     later = NOW + timedelta(seconds=1)
     assert store.abandoned_deposits(later) == [
@@ -657,7 +664,9 @@ def test_a_deposit_never_completed_is_found_once_its_time_is_up_and_discarded_wh
     assert store.discard_deposit("dos_1", "set_1") == 0  # run again: nothing more to do
     assert store.discard_deposit("dos_1", "set_2") == 0 and store.submission_set("set_2") is None
     assert store.discard_deposit("dos_1", "dep_rest") == 1
+    assert store.content(document(10).id) is None and store.content(document(7).id) is None
     assert store.abandoned_deposits(later) == []
+    assert store.content(document(11).id) is not None  # a completed deposit keeps everything
     assert (
         store.submission_set("set_3") == completed
     )  # its deposit complete: kept, with its document

@@ -489,6 +489,24 @@ def test_a_deposit_cut_short_and_never_retried_is_discarded_after_a_day_and_may_
     assert dossiers.published(EventType.DOCUMENT_ADDED) == [EventType.DOCUMENT_ADDED] * 2
 
 
+def test_documents_deposited_together_without_a_set_and_cut_short_leave_nothing_after_a_day(
+    doctor: Actor,
+) -> None:
+    store, clock = FailingStore(), SettableClock()
+    dossiers = Dossiers(store, FakeConsent(patients={INS: "pat_1", OTHER_INS: "pat_2"}), clock)
+    dossiers.open(token(PATIENT), {"ins": INS})
+    store.failing, store.after = (
+        "add_document",
+        1,
+    )  # the second's content uploaded, its record not written
+    with pytest.raises(ServiceUnavailable):
+        dossiers.add_documents(token(doctor), INS, [submission("A"), submission("B")])
+    assert len(store.contents) == 2 and dossiers.search(token(PATIENT), INS)["total"] == 0
+    clock.advance(timedelta(hours=25))
+    assert dossiers.discard_abandoned_deposits() == {"deposits": 1, "documents": 1}
+    assert store.documents == {} and store.contents == {} and store.deposits == {}
+
+
 def test_a_retry_too_late_to_complete_a_deposit_makes_it_anew_rather_than_half(
     doctor: Actor,
 ) -> None:
