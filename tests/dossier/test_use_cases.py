@@ -461,17 +461,23 @@ def test_a_submission_set_is_found_by_its_id_only_by_who_may_see_a_document_of_i
     assert dossiers.find_submission_set(token(doctor), set_id)["ins"] == INS  # its author still
 
 
-def test_a_deposit_cut_short_and_never_retried_is_discarded_after_a_day_and_may_be_made_anew(
-    doctor: Actor,
-) -> None:
+def cut_short(doctor: Actor) -> tuple[FailingStore, SettableClock, Dossiers]:
+    """An open dossier and the ITI-65 deposit of documents A and B cut short: A written, B not."""
     store, clock = FailingStore(), SettableClock()
     dossiers = Dossiers(store, FakeConsent(patients={INS: "pat_1", OTHER_INS: "pat_2"}), clock)
     dossiers.open(token(PATIENT), {"ins": INS})
-    together = [submission("A"), submission("B")]
     store.failing, store.after = "add_document", 1
     with pytest.raises(ServiceUnavailable):
-        dossiers.add_submission_set(token(doctor), INS, SET, together)
+        dossiers.add_submission_set(token(doctor), INS, SET, [submission("A"), submission("B")])
     store.failing = ""
+    return store, clock, dossiers
+
+
+def test_a_deposit_cut_short_and_never_retried_is_discarded_after_a_day_and_may_be_made_anew(
+    doctor: Actor,
+) -> None:
+    store, clock, dossiers = cut_short(doctor)
+    together = [submission("A"), submission("B")]
     assert dossiers.discard_abandoned_deposits() == {
         "deposits": 0,
         "documents": 0,
@@ -512,14 +518,8 @@ def test_a_retry_too_late_to_complete_a_deposit_makes_it_anew_rather_than_half(
 ) -> None:
     """Past the retry window (23 h) and before the hourly job discards it (24 h): the retry discards what the
     first attempt left and deposits afresh, so the job can never take half of a deposit being completed."""
-    store, clock = FailingStore(), SettableClock()
-    dossiers = Dossiers(store, FakeConsent(patients={INS: "pat_1", OTHER_INS: "pat_2"}), clock)
-    dossiers.open(token(PATIENT), {"ins": INS})
+    store, clock, dossiers = cut_short(doctor)
     together = [submission("A"), submission("B")]
-    store.failing, store.after = "add_document", 1
-    with pytest.raises(ServiceUnavailable):
-        dossiers.add_submission_set(token(doctor), INS, SET, together)
-    store.failing = ""
     [left] = store.documents
     clock.advance(timedelta(hours=23, minutes=30))
     retried = dossiers.add_submission_set(token(doctor), INS, SET, together)
