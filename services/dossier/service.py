@@ -907,15 +907,14 @@ class DossierService(HealthMixin):
             for index, payload in enumerate(payloads)
         ]
         actor, grant, dossier = self._allowed(token, ins, Action.WRITE)
-        fingerprint = rules.request_fingerprint(
-            ins,
-            [
-                submission_set.model_dump(mode="json", exclude_unset=True)
-                if submission_set is not None
-                else None,
-                payloads,
-                olds_ids,
-            ],
+        # What tells a retry of this set from another use of its unique id (a set's deposit alone is retried).
+        fingerprint = (
+            rules.request_fingerprint(
+                ins,
+                [submission_set.model_dump(mode="json", exclude_unset=True), payloads, olds_ids],
+            )
+            if submission_set is not None
+            else None
         )
         earlier = (
             self.store.submission_set_of_unique_id(dossier.id, submission_set.unique_id)
@@ -967,10 +966,8 @@ class DossierService(HealthMixin):
             )
         else:
             self.store.begin_deposit(dossier.id, deposit_id, ids, self.clock.now())
-        for checks, submission, old, document_id in zip(
-            checked, submissions, olds, ids, strict=True
-        ):
-            self._stored(
+        written = {
+            document_id: self._stored(
                 actor,
                 grant,
                 dossier,
@@ -980,8 +977,12 @@ class DossierService(HealthMixin):
                 document_id=document_id,
                 pending=deposit_id,
             )
+            for checks, submission, old, document_id in zip(
+                checked, submissions, olds, ids, strict=True
+            )
+        }
         self.store.release_deposit(dossier.id, deposit_id)
-        stored = self._superseding(actor, grant, dossier, ids, olds_ids)
+        stored = self._superseding(actor, grant, dossier, ids, written, olds_ids)
         return (deposit_id if submission_set is not None else None), stored
 
     def _complete_or_recent(self, dossier: Dossier, earlier: SubmissionSet) -> bool:
@@ -1017,7 +1018,7 @@ class DossierService(HealthMixin):
             )
             checks = self._at(index, partial(self._checked, actor, grant, dossier, submission, old))
             self.store.delete_content(document_id)  # uploaded by the first attempt before it failed
-            self._stored(
+            written[document_id] = self._stored(
                 actor,
                 grant,
                 dossier,
@@ -1028,7 +1029,9 @@ class DossierService(HealthMixin):
                 pending=earlier.id,
             )
         self.store.release_deposit(dossier.id, earlier.id)
-        return self._superseding(actor, grant, dossier, list(earlier.document_ids), olds_ids)
+        return self._superseding(
+            actor, grant, dossier, list(earlier.document_ids), written, olds_ids
+        )
 
     def _superseding(
         self,
@@ -1036,11 +1039,15 @@ class DossierService(HealthMixin):
         grant: Grant,
         dossier: Dossier,
         document_ids: list[str],
+        written: dict[str, Document],
         olds_ids: Sequence[str | None],
     ) -> list[DocumentMetadata]:
         """Once a deposit is released, each document it replaces is superseded (unless a retry finds it done
-        already); the deposit's documents, in order."""
-        released = self.store.deposited(dossier.id, document_ids)
+        already); the deposit's documents, in order. `written`: each as written, pending, before the release."""
+        released = {
+            document_id: replace(document, pending=None)
+            for document_id, document in written.items()
+        }
         for document_id, old_id in zip(document_ids, olds_ids, strict=True):
             if old_id is None:
                 continue
