@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from services.common.grants import Grant, visible_to
 from services.common.paging import Query, after, encode_cursor
+from services.dossier.schemas import PersonName
 
 CONFIDENTIALITY_CODES = (
     "N",
@@ -222,6 +223,17 @@ def name_key(text: str) -> str:
     collapsed."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def name_fields(name: PersonName) -> dict[str, str]:
+    """What a record keeps of a name under `author_name`, the fields `named` reads: each part as registered, and
+    its search key."""
+    return {
+        "given": name.given,
+        "family": name.family,
+        "given_key": name_key(name.given),
+        "family_key": name_key(name.family),
+    }
 
 
 def names_in(group: str) -> list[str]:

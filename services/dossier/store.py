@@ -1138,7 +1138,7 @@ def _document_document(document: Document) -> dict[str, Any]:
             "idempotency_fingerprint": document.idempotency_fingerprint,
         }
     if document.author_name is not None:
-        stored["author_name"] = _name_document(document.author_name)
+        stored["author_name"] = queries.name_fields(document.author_name)
     if document.pending is not None:
         stored["pending"] = document.pending
         stored["pending_ms"] = ms(document.created_at)  # until released (abandoned_deposits)
@@ -1173,16 +1173,6 @@ def _document(document: dict[str, Any]) -> Document:
     )
 
 
-def _name_document(name: PersonName) -> dict[str, str]:
-    """The name as registered, and each part's search key (queries.name_key: what a string search compares)."""
-    return {
-        "given": name.given,
-        "family": name.family,
-        "given_key": queries.name_key(name.given),
-        "family_key": queries.name_key(name.family),
-    }
-
-
 def _name(stored: dict[str, str] | None) -> PersonName | None:
     return PersonName(given=stored["given"], family=stored["family"]) if stored else None
 
@@ -1207,7 +1197,7 @@ def _submission_set_document(submission_set: SubmissionSet) -> dict[str, Any]:
             submission_set.submitted_at
         ),  # until its deposit is released (abandoned_deposits)
         **(
-            {"author_name": _name_document(submission_set.author_name)}
+            {"author_name": queries.name_fields(submission_set.author_name)}
             if submission_set.author_name
             else {}
         ),

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from services.common.errors import InvalidInput
+from services.common.matching import matches
 from services.dossier import documents, queries
 from services.dossier.records import ActorRef, Document, SubmissionSet
 from services.dossier.schemas import (
@@ -94,13 +95,9 @@ def named(name: PersonName | None, part: str, group: str) -> bool:
     """Does its submitter's name part match any of the group's comma-separated names, as queries.named has it
     for documents (FHIR string search: a prefix, case and accents aside; `_exact`: as registered)? A set kept
     without a name: no."""
-    values = queries.names_in(group)
     if name is None:
         return False
-    if part.endswith("_exact"):
-        return getattr(name, part.removesuffix("_exact")) in values
-    key = queries.name_key(getattr(name, part))
-    return any(key.startswith(queries.name_key(value)) for value in values)
+    return matches({"author_name": queries.name_fields(name)}, queries.named(part, group))
 
 
 def _coded_as(submission_set: SubmissionSet, token: str) -> bool:
