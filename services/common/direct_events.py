@@ -28,9 +28,8 @@ def publish_now(event: Event, amqp_uri: str, keys: BusKeys) -> None:
         amqp_uri, event.source, keys=lambda: keys, use_confirms=True, mandatory=True
     )
     try:
-        with (
-            _lock
-        ):  # one trace at a time on that pooled connection, from every thread of the process
+        # One trace at a time on that pooled connection, from every thread of the process.
+        with _lock:
             publisher.publish(
                 event.model_dump(mode="json"),
                 exchange=exchange,
