@@ -35,18 +35,34 @@ def send_email(
     )
     email.set_content(message.body)
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:
+        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15)
+        try:
             if settings.smtp_starttls:
                 smtp.starttls()
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password)
             smtp.send_message(email)
-            if accepted is not None:
-                accepted(str(email["Message-ID"]))
+        except BaseException:
+            smtp.close()
+            raise
     except smtplib.SMTPRecipientsRefused as error:
         raise PermanentFailure("recipient refused") from error
     except smtplib.SMTPResponseException as error:
         if 500 <= error.smtp_code < 600:
             raise PermanentFailure(f"SMTP {error.smtp_code}") from error
         raise
+    try:
+        if accepted is not None:
+            accepted(str(email["Message-ID"]))
+    finally:
+        _goodbye(smtp)
     return str(email["Message-ID"])
+
+
+def _goodbye(smtp: smtplib.SMTP) -> None:
+    """Once the server has accepted the message it is the server's: a goodbye that fails changes nothing
+    (raised, it would have had an accepted message retried, or dead-lettered and replayed)."""
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()

@@ -78,18 +78,25 @@ class MemoryNotifyStore(MemoryStore):
             and current.claimed_at == _stored(claim.claimed_at)
         )
 
-    def finish(
-        self,
-        delivery_id: str,
-        status: Status,
-        now: datetime,
-        detail: str,
-        patience: timedelta = timedelta(0),
+    def sent(
+        self, delivery_id: str, at: datetime, detail: str, patience: timedelta = timedelta(0)
     ) -> None:
-        self._change(delivery_id, status=status, outcome=detail)
+        self._change(delivery_id, status=Status.SENT, outcome=detail)
 
-    def retry_later(self, delivery_id: str, at: datetime, detail: str) -> None:
-        self._change(delivery_id, status=Status.PENDING, next_at=_stored(at), last_error=detail)
+    def dead_letter(
+        self, claim: Claim, at: datetime, detail: str, patience: timedelta = timedelta(0)
+    ) -> None:
+        if self.still_held(claim):
+            self._change(claim.delivery.delivery_id, status=Status.DEAD_LETTER, outcome=detail)
+
+    def retry_later(self, claim: Claim, at: datetime, detail: str) -> None:
+        if self.still_held(claim):
+            self._change(
+                claim.delivery.delivery_id,
+                status=Status.PENDING,
+                next_at=_stored(at),
+                last_error=detail,
+            )
 
     def _change(self, delivery_id: str, **changes: Any) -> None:
         current = self.deliveries.get(delivery_id)

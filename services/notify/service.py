@@ -46,7 +46,6 @@ from services.notify.records import (
     Preferences,
     Routine,
     Sent,
-    Status,
 )
 from services.notify.schemas import (
     IDENTITY_MESSAGE,
@@ -151,35 +150,33 @@ class NotifyService(HealthMixin):
             )
             return
         except PermanentFailure as error:
-            self._finish(claim, Status.DEAD_LETTER, str(error), settings)
+            self.store.dead_letter(
+                claim, self.clock.now(), str(error), self._patience(claim, settings)
+            )
         except TRANSIENT as error:
             reason = f"{type(error).__name__}: {error}"[:200]
             if rules.gives_up(claim.attempts, settings.notify_max_attempts):
-                self._finish(
-                    claim, Status.DEAD_LETTER, f"gave up after retries: {reason}", settings
+                self.store.dead_letter(
+                    claim,
+                    self.clock.now(),
+                    f"gave up after retries: {reason}",
+                    self._patience(claim, settings),
                 )
             else:
                 base = timedelta(seconds=settings.notify_retry_base_seconds)
                 self.store.retry_later(
-                    delivery_id, rules.next_attempt(self.clock.now(), claim.attempts, base), reason
+                    claim, rules.next_attempt(self.clock.now(), claim.attempts, base), reason
                 )
         else:  # _send noted it in the journal the moment it went out (see journal.py)
-            self._finish(claim, Status.SENT, detail, settings)
+            self.store.sent(delivery_id, self.clock.now(), detail, self._patience(claim, settings))
             SentJournal(settings.notify_journal_dir).forget({delivery_id})
 
-    def _finish(self, claim: Claim, status: Status, detail: str, settings: Settings) -> None:
-        """Record the outcome while the claim still holds, waiting out a store that is briefly unreachable
-        (found by the fault test: the store restarted right after a send, the outcome was not recorded,
-        and the retry job sent the message again once the lease ran out). A send whose outcome still
-        does not reach the store is in the journal, which the retry job reads first."""
-        now = self.clock.now()
-        self.store.finish(
-            claim.delivery.delivery_id,
-            status,
-            now,
-            detail,
-            patience=rules.patience(claim.claimed_at, now, lease(settings)),
-        )
+    def _patience(self, claim: Claim, settings: Settings) -> timedelta:
+        """How long an outcome's record may wait out a store that is briefly unreachable: while the claim
+        holds (found by the fault test: the store restarted right after a send, the outcome was not
+        recorded, and the retry job sent the message again once the lease ran out). A send whose outcome
+        still does not reach the store is in the journal, which the retry job reads first."""
+        return rules.patience(claim.claimed_at, self.clock.now(), lease(settings))
 
     def _send(self, claim: Claim, settings: Settings, preferences: Preferences | None) -> str:
         delivery = claim.delivery
@@ -249,7 +246,7 @@ class NotifyService(HealthMixin):
         journal = SentJournal(settings.notify_journal_dir)
         sent = journal.unrecorded()
         for message in sent:
-            self.store.finish(message.delivery_id, Status.SENT, message.at, message.detail)
+            self.store.sent(message.delivery_id, message.at, message.detail)
         if sent:
             log.warning("recorded %d delivery(ies) sent before notify could record them", len(sent))
             journal.forget({message.delivery_id for message in sent})

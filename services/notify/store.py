@@ -56,16 +56,15 @@ class NotifyRecords(Reachable, Protocol):
 
     def still_held(self, claim: Claim) -> bool: ...
 
-    def finish(
-        self,
-        delivery_id: str,
-        status: Status,
-        now: datetime,
-        detail: str,
-        patience: timedelta = ...,
+    def sent(
+        self, delivery_id: str, at: datetime, detail: str, patience: timedelta = ...
     ) -> None: ...
 
-    def retry_later(self, delivery_id: str, at: datetime, detail: str) -> None: ...
+    def dead_letter(
+        self, claim: Claim, at: datetime, detail: str, patience: timedelta = ...
+    ) -> None: ...
+
+    def retry_later(self, claim: Claim, at: datetime, detail: str) -> None: ...
 
     def due(self, now: datetime, lease: timedelta, limit: int = ...) -> list[str]: ...
 
@@ -136,40 +135,38 @@ class NotifyStore(Store):
 
     def still_held(self, claim: Claim) -> bool:
         """True while this claim is still the delivery's (no one took it over)."""
-        return (
-            self.db.deliveries.find_one(
-                {
-                    "_id": claim.delivery.delivery_id,
-                    "status": Status.SENDING.value,
-                    "claimed_ms": ms(claim.claimed_at),
-                },
-                {"_id": 1},
-            )
-            is not None
-        )
+        return self.db.deliveries.find_one(_held(claim), {"_id": 1}) is not None
 
-    def finish(
-        self,
-        delivery_id: str,
-        status: Status,
-        now: datetime,
-        detail: str,
-        patience: timedelta = timedelta(0),
+    def sent(
+        self, delivery_id: str, at: datetime, detail: str, patience: timedelta = timedelta(0)
     ) -> None:
-        """Record a delivery's fate, trying for up to `patience` if the store is unreachable: a sent
-        message whose outcome is not recorded is sent again once its lease runs out."""
+        """Record that a delivery went out, whoever holds it: a message sent is sent. Tried for up to
+        `patience` if the store is unreachable (a sent message not recorded would go out again once its
+        lease ran out)."""
+        self._settle({"_id": delivery_id}, Status.SENT, at, detail, patience)
+
+    def dead_letter(
+        self, claim: Claim, at: datetime, detail: str, patience: timedelta = timedelta(0)
+    ) -> None:
+        """Give a delivery up, if this claim still holds it: an attempt that was taken over, or whose
+        delivery was meanwhile recorded as sent, decides nothing."""
+        self._settle(_held(claim), Status.DEAD_LETTER, at, detail, patience)
+
+    def _settle(
+        self, which: dict[str, Any], status: Status, at: datetime, detail: str, patience: timedelta
+    ) -> None:
         # Nested, so that the datetime stays a datetime.
         self.persistently(
             lambda: self.db.deliveries.update_one(
-                {"_id": delivery_id},
-                {"$set": {"status": status.value, "outcome": {"at": now, "detail": detail}}},
+                which, {"$set": {"status": status.value, "outcome": {"at": at, "detail": detail}}}
             ),
             patience.total_seconds(),
         )
 
-    def retry_later(self, delivery_id: str, at: datetime, detail: str) -> None:
+    def retry_later(self, claim: Claim, at: datetime, detail: str) -> None:
+        """Give the delivery back for another attempt at `at`, if this claim still holds it."""
         self.db.deliveries.update_one(
-            {"_id": delivery_id},
+            _held(claim),
             {"$set": {"status": Status.PENDING.value, "next_ms": ms(at), "last_error": detail}},
         )
 
@@ -289,3 +286,12 @@ def _delivery(document: dict[str, Any]) -> Delivery:
         events=tuple(Event.model_validate(e) for e in document["events"]),
         digest=bool(document.get("digest")),
     )  # the store may answer 0/1
+
+
+def _held(claim: Claim) -> dict[str, Any]:
+    """The delivery, while this claim holds it: still sending, under this claim's time."""
+    return {
+        "_id": claim.delivery.delivery_id,
+        "status": Status.SENDING.value,
+        "claimed_ms": ms(claim.claimed_at),
+    }

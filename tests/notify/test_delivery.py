@@ -12,6 +12,7 @@ from nameko.testing.utils import get_container
 
 from services.notify import mailer
 from services.notify.service import NotifyService
+from services.notify.store import NotifyStore
 from tests.conftest import FakeClock, People, service_database
 from tests.identities import registration
 from tests.journeys import eventually, submission
@@ -269,13 +270,13 @@ def test_notify_dying_between_a_send_and_its_record_does_not_send_it_again(
             "notify stalled, then killed, between the SMTP server's acceptance and the store write"
         )
 
-    record_outcome = NotifyService._finish
-    monkeypatch.setattr(NotifyService, "_finish", dies_before_the_store_hears)
+    record_outcome = NotifyStore.sent
+    monkeypatch.setattr(NotifyStore, "sent", dies_before_the_store_hears)
     cluster.dossier.add_document(doctor, ins, submission(b"%PDF-1.4 interrompu"))
     assert len(smtp_server.wait_for(email, 1, "Nouveau document")) == 1
     assert eventually(lambda: deliveries(environment).find_one({"status": "sending"}))
     get_container(services_runner, NotifyService).kill()
-    monkeypatch.setattr(NotifyService, "_finish", record_outcome)  # the successor is healthy
+    monkeypatch.setattr(NotifyStore, "sent", record_outcome)  # the successor is healthy
     start_successor(container_factory, clock)
     clock.advance(timedelta(hours=1))  # long past the lease: the delivery looks abandoned
     cluster.notify.retry_due()

@@ -26,7 +26,6 @@ from services.notify.records import (
     DigestItem,
     Preferences,
     Routine,
-    Status,
 )
 from services.notify.store import NotifyRecords, NotifyStore, ms
 from tests.store_contract import store_on
@@ -92,7 +91,7 @@ def test_a_dead_letter_is_listed_and_replayed(store: NotifyRecords) -> None:
     now = utcnow()
     claim = store.add_delivery(Delivery.of_event(happened(), PATIENT, "", Channel.EMAIL), now)
     assert claim is not None
-    store.finish(claim.delivery.delivery_id, Status.DEAD_LETTER, now, "recipient refused")
+    store.dead_letter(claim, now, "recipient refused")
     assert store.dead_letters(10) == [
         DeadLetter(claim.delivery.delivery_id, Channel.EMAIL, PATIENT, 1, "recipient refused")
     ]
@@ -188,7 +187,7 @@ def test_a_claim_is_refused_for_what_is_unknown_or_done(store: NotifyRecords) ->
     assert store.claim("evt_unknown:patient:email", now, LEASE) is None
     claim = store.add_delivery(Delivery.of_event(happened(), PATIENT, "", Channel.EMAIL), now)
     assert claim is not None
-    store.finish(claim.delivery.delivery_id, Status.SENT, now, "<id@dmp>")
+    store.sent(claim.delivery.delivery_id, now, "<id@dmp>")
     later = now + 2 * LEASE
     assert store.claim(claim.delivery.delivery_id, later, LEASE) is None
     assert store.due(later, LEASE) == [] and not store.still_held(claim)
@@ -200,7 +199,7 @@ def test_a_failed_attempt_waits_for_its_time_then_is_claimed_again(store: Notify
     now = utcnow()
     claim = store.add_delivery(Delivery.of_event(happened(), PATIENT, "", Channel.SMS), now)
     assert claim is not None
-    store.retry_later(claim.delivery.delivery_id, now + timedelta(seconds=30), "OSError: down")
+    store.retry_later(claim, now + timedelta(seconds=30), "OSError: down")
     assert not store.still_held(claim)  # given back
     assert store.due(now + timedelta(seconds=29), LEASE) == []
     assert store.due(now + timedelta(seconds=30), LEASE) == [claim.delivery.delivery_id]
@@ -208,6 +207,28 @@ def test_a_failed_attempt_waits_for_its_time_then_is_claimed_again(store: Notify
     again = store.claim(claim.delivery.delivery_id, now + timedelta(seconds=31), LEASE)
     assert again is not None and again.attempts == 2 and store.still_held(again)
     assert store.claim(claim.delivery.delivery_id, now + timedelta(seconds=32), LEASE) is None
+
+
+def test_an_attempt_that_lost_its_claim_decides_nothing(store: NotifyRecords) -> None:
+    """A stale attempt failing late (taken over after its lease, or its delivery recorded as sent from
+    the journal meanwhile) neither gives the delivery back nor dead-letters it: either would have it
+    sent again (found by reading: a send whose goodbye failed was retried over its own 'sent')."""
+    now = utcnow()
+    first = store.add_delivery(Delivery.of_event(happened(), PATIENT, "", Channel.EMAIL), now)
+    assert first is not None
+    delivery_id = first.delivery.delivery_id
+    later = now + LEASE + timedelta(seconds=1)
+    second = store.claim(delivery_id, later, LEASE)
+    assert second is not None
+    store.retry_later(first, later, "OSError: late")
+    store.dead_letter(first, later, "SMTP 554")
+    assert store.still_held(second) and store.dead_letters(10) == []
+    store.sent(delivery_id, later, "<id@dmp>")  # recorded from the journal, whoever holds it
+    store.retry_later(second, later, "OSError: late")
+    store.dead_letter(second, later, "SMTP 554")
+    much_later = later + 2 * LEASE
+    assert store.due(much_later, LEASE) == [] and store.dead_letters(10) == []
+    assert store.claim(delivery_id, much_later, LEASE) is None
 
 
 def test_due_and_dead_letters_keep_to_their_limit(store: NotifyRecords) -> None:
@@ -219,7 +240,7 @@ def test_due_and_dead_letters_keep_to_their_limit(store: NotifyRecords) -> None:
         )
         assert claim is not None
         ids.append(claim.delivery.delivery_id)
-        store.finish(claim.delivery.delivery_id, Status.DEAD_LETTER, now, f"refused {n}")
+        store.dead_letter(claim, now, f"refused {n}")
     letters = store.dead_letters(2)
     assert len(letters) == 2 and {letter.delivery_id for letter in letters} < set(ids)
     assert sorted(letter.reason for letter in store.dead_letters(10)) == [

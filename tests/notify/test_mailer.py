@@ -1,0 +1,120 @@
+"""SMTP delivery against a server that misbehaves where a real relay can: after accepting the message."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from services.common.settings import Settings
+from services.notify import mailer
+from services.notify.exceptions import PermanentFailure
+from services.notify.messages import Message
+
+
+class Relay:
+    """A one-connection-at-a-time SMTP server speaking just enough of RFC 5321, whose answers to the
+    end of DATA and to QUIT the test chooses; it counts the messages it accepted."""
+
+    def __init__(self, end_of_data: str, goodbye: str | None) -> None:
+        self.end_of_data, self.goodbye = end_of_data, goodbye
+        self.accepted = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            with connection, connection.makefile("rb") as lines:
+                self._converse(connection, lines)
+
+    def _converse(self, connection: socket.socket, lines: object) -> None:
+        def say(reply: str) -> None:
+            connection.sendall(f"{reply}\r\n".encode())
+
+        say("220 relay.test ESMTP")
+        for raw in lines:  # type: ignore[attr-defined]
+            command = raw.decode().strip().upper()
+            if command.startswith("DATA"):
+                say("354 go ahead")
+                for body_line in lines:  # type: ignore[attr-defined]
+                    if body_line == b".\r\n":
+                        break
+                if self.end_of_data.startswith("250"):
+                    self.accepted += 1
+                say(self.end_of_data)
+            elif command.startswith("QUIT"):
+                if self.goodbye is not None:
+                    say(self.goodbye)
+                return  # None: the connection drops instead of a reply
+            else:
+                say("250 ok")
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def relay_factory() -> Iterator[list[Relay]]:
+    relays: list[Relay] = []
+    yield relays
+    for relay in relays:
+        relay.close()
+
+
+def send(relay: Relay, went_out: list[str]) -> str:
+    settings = Settings.load().model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": relay.port, "smtp_starttls": False}
+    )
+    return mailer.send_email(
+        settings,
+        "camille@patients.dmp-test.fr",
+        Message("Nouveau document", "Un document a été ajouté."),
+        "evt_1.patient.email",
+        stable=True,
+        accepted=went_out.append,
+    )
+
+
+@pytest.mark.parametrize(
+    "goodbye",
+    ["554 5.3.0 goodbye failed", "421 4.3.2 shutting down", None],
+    ids=["permanent-error", "transient-error", "connection-dropped"],
+)
+def test_a_message_the_server_accepted_is_sent_whatever_its_goodbye(
+    relay_factory: list[Relay], goodbye: str | None
+) -> None:
+    """Before, a failed QUIT after an accepted message raised: the delivery was retried or dead-lettered
+    (and replayed), and the patient got the message twice."""
+    relay = Relay("250 2.0.0 queued", goodbye)
+    relay_factory.append(relay)
+    went_out: list[str] = []
+    message_id = send(relay, went_out)
+    assert message_id.startswith("<evt_1.patient.email@")  # the delivery's own, on every attempt
+    assert went_out == [message_id] and relay.accepted == 1
+
+
+@pytest.mark.parametrize(
+    ("end_of_data", "for_good"),
+    [("554 5.7.1 rejected", True), ("451 4.3.0 try later", False)],
+    ids=["refused-for-good", "refused-for-now"],
+)
+def test_a_message_the_server_did_not_accept_is_not_noted_as_gone_out(
+    relay_factory: list[Relay], end_of_data: str, for_good: bool
+) -> None:
+    relay = Relay(end_of_data, "221 bye")
+    relay_factory.append(relay)
+    went_out: list[str] = []
+    with pytest.raises(Exception) as raised:
+        send(relay, went_out)
+    # Refused for good: a dead letter; for now: an SMTP error notify retries later.
+    assert isinstance(raised.value, PermanentFailure if for_good else smtplib.SMTPDataError)
+    assert went_out == [] and relay.accepted == 0
