@@ -1,12 +1,17 @@
 """Messages that went out but whose outcome the store does not hold yet, kept on notify's local disk.
 
-Why: a delivery is recorded as sent in the store after the SMTP server (or SMS gateway) accepted it. If
-notify dies, or stalls past the lease, between the two, the retry job finds the delivery still
-"sending" and sends it again: the fault test saw a patient mailed twice that way, under load, with the
-store write seconds late when notify was killed -9. A line appended here the moment the server has
-accepted the message (before the SMTP goodbye; no network) is what a restarted notify reads first: it
-records those deliveries as sent before it attempts anything. The window left is the server's
-acceptance reply reaching notify.
+Why: a delivery is recorded as sent in the store after the message went out. If notify dies, or stalls
+past the lease, between the two, the retry job finds the delivery still "sending" and sends it again
+(the fault test saw patients mailed twice that way). A line is appended here at the moment the message
+is handed over: for mail, just before the end of its data is sent, after which the server holds it
+unless it refuses it (smtplib raises, and the attempt withdraws the line); for SMS, when the gateway has
+answered. A restarted notify reads the journal first and records those deliveries as sent before it
+attempts anything. Waiting for the server's acceptance instead left a window as wide as the server's
+own commit and reply, in which a notify killed -9 had the message sent again.
+
+An attempt in flight owns its line: the retry job neither records it nor takes its delivery over until
+the attempt has ended (its outcome recorded, or the store out of reach, when the line stays for the
+job to record).
 
 The directory (`DMP_NOTIFY_JOURNAL_DIR`) must outlive the process, not the machine: in Kubernetes an
 emptyDir, which a container restart keeps and a lost node loses anyway. So a line is written to the
@@ -21,6 +26,8 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,24 @@ from services.notify.store import moment, ms
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()  # one notify per process; its workers share the file
+_in_flight: set[str] = set()  # deliveries an attempt of this process is sending or recording
+
+
+@contextmanager
+def attempting(delivery_id: str) -> Iterator[None]:
+    """Mark a delivery as this process's attempt in flight for the duration of the block."""
+    with _lock:
+        _in_flight.add(delivery_id)
+    try:
+        yield
+    finally:
+        with _lock:
+            _in_flight.discard(delivery_id)
+
+
+def in_flight(delivery_id: str) -> bool:
+    with _lock:
+        return delivery_id in _in_flight
 
 
 class SentJournal:
@@ -49,10 +74,12 @@ class SentJournal:
         self.record(sent.delivery_id, sent.detail, ms(sent.at))
 
     def unrecorded(self) -> list[Sent]:
-        """`entries()`, as records."""
+        """What went out and is not the business of an attempt in flight: its outcome is for the retry
+        job to record."""
         return [
             Sent(entry["delivery_id"], entry["detail"], moment(entry["at_ms"]))
             for entry in self.entries()
+            if not in_flight(entry["delivery_id"])
         ]
 
     def entries(self) -> list[dict[str, Any]]:

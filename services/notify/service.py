@@ -2,8 +2,8 @@
 
 Per the patient's preferences: email, SMS or both; routine events at once or in a daily digest;
 emergency access and a professional's first access always at once. Login codes from identity go out
-at once by RPC. Every delivery is recorded before it is attempted, and a message that went out is noted
-in a local journal before the store is told (journal.py); failures are retried with
+at once by RPC. Every delivery is recorded before it is attempted, and a message is noted in a local
+journal as it is handed over, before the store is told (journal.py); failures are retried with
 exponential backoff by a job, and after the last attempt (or at once, for an address refused for
 good) the delivery goes to a dead-letter list that operators list and replay.
 """
@@ -36,7 +36,7 @@ from services.identity.client import IdentityClient
 from services.notify import mailer, messages, rules, sms
 from services.notify.contacts import Contacts, ContactsProvider
 from services.notify.exceptions import LeaseLost, PermanentFailure
-from services.notify.journal import SentJournal
+from services.notify.journal import SentJournal, attempting, in_flight
 from services.notify.records import (
     Channel,
     Channels,
@@ -130,6 +130,8 @@ class NotifyService(HealthMixin):
                     self._try(claim, self.settings, preferences)
 
     def _attempt(self, delivery_id: str) -> None:
+        if in_flight(delivery_id):
+            return  # an attempt of this process still has it, past its lease: it alone may send it
         settings = self.settings
         claim = self.store.claim(delivery_id, self.clock.now(), lease(settings))
         if claim is None:
@@ -142,34 +144,36 @@ class NotifyService(HealthMixin):
         """Send a delivery this worker has claimed, and record its fate. `preferences`: the patient's, when
         the caller has just read them."""
         delivery_id = claim.delivery.delivery_id
-        try:
-            detail = self._send(claim, settings, preferences)
-        except LeaseLost:
-            log.warning(
-                "delivery %s was taken over by another attempt; not sent twice", delivery_id
-            )
-            return
-        except PermanentFailure as error:
-            self.store.dead_letter(
-                claim, self.clock.now(), str(error), self._patience(claim, settings)
-            )
-        except TRANSIENT as error:
-            reason = f"{type(error).__name__}: {error}"[:200]
-            if rules.gives_up(claim.attempts, settings.notify_max_attempts):
-                self.store.dead_letter(
-                    claim,
-                    self.clock.now(),
-                    f"gave up after retries: {reason}",
-                    self._patience(claim, settings),
+        journal = SentJournal(settings.notify_journal_dir)
+        with attempting(delivery_id):
+            try:
+                detail = self._send(claim, settings, journal, preferences)
+            except LeaseLost:
+                log.warning(
+                    "delivery %s was taken over by another attempt; not sent twice", delivery_id
                 )
+            except (PermanentFailure, *TRANSIENT) as error:
+                journal.forget({delivery_id})  # noted as it was handed over, then refused
+                self._failed(claim, error, settings)
             else:
+                self.store.sent(
+                    delivery_id, self.clock.now(), detail, self._patience(claim, settings)
+                )
+                journal.forget({delivery_id})
+
+    def _failed(self, claim: Claim, error: Exception, settings: Settings) -> None:
+        """A dead letter for a refusal for good or a last attempt; else another try later."""
+        reason = str(error)
+        if not isinstance(error, PermanentFailure):
+            reason = f"{type(error).__name__}: {error}"[:200]
+            if not rules.gives_up(claim.attempts, settings.notify_max_attempts):
                 base = timedelta(seconds=settings.notify_retry_base_seconds)
                 self.store.retry_later(
                     claim, rules.next_attempt(self.clock.now(), claim.attempts, base), reason
                 )
-        else:  # _send noted it in the journal the moment it went out (see journal.py)
-            self.store.sent(delivery_id, self.clock.now(), detail, self._patience(claim, settings))
-            SentJournal(settings.notify_journal_dir).forget({delivery_id})
+                return
+            reason = f"gave up after retries: {reason}"
+        self.store.dead_letter(claim, self.clock.now(), reason, self._patience(claim, settings))
 
     def _patience(self, claim: Claim, settings: Settings) -> timedelta:
         """How long an outcome's record may wait out a store that is briefly unreachable: while the claim
@@ -178,7 +182,13 @@ class NotifyService(HealthMixin):
         still does not reach the store is in the journal, which the retry job reads first."""
         return rules.patience(claim.claimed_at, self.clock.now(), lease(settings))
 
-    def _send(self, claim: Claim, settings: Settings, preferences: Preferences | None) -> str:
+    def _send(
+        self,
+        claim: Claim,
+        settings: Settings,
+        journal: SentJournal,
+        preferences: Preferences | None,
+    ) -> str:
         delivery = claim.delivery
         if delivery.whom == messages.PATIENT:
             patient_id = delivery.patient_id
@@ -207,7 +217,6 @@ class NotifyService(HealthMixin):
             # this one does not (found by the fault test: a patient mailed twice). Only a stall inside the
             # send itself, bounded by the SMTP and SMS timeouts (15 s), can still outlast the lease.
             raise LeaseLost(delivery.delivery_id)
-        journal = SentJournal(settings.notify_journal_dir)
 
         def went_out(
             detail: str,
@@ -225,7 +234,7 @@ class NotifyService(HealthMixin):
             message,
             delivery.delivery_id.replace(":", "."),
             stable=True,
-            accepted=went_out,
+            committing=went_out,
         )
 
     @every(5)

@@ -232,8 +232,10 @@ def test_kill_each_service_cut_the_broker_restart_the_store_and_lose_nothing(
             worker.start()
         started = time.monotonic()
         faults = []
+        timeline: list[tuple[float, str]] = []  # wall-clock moments, for a failure's account
 
         def settle(what: str, since: float) -> None:
+            timeline.append((time.time() - (time.monotonic() - since), what))
             healthy(stack)
             faults.append(f"{what} (answering again after {time.monotonic() - since:.0f} s)")
             time.sleep(2)  # load flows again before the next fault
@@ -267,7 +269,7 @@ def test_kill_each_service_cut_the_broker_restart_the_store_and_lose_nothing(
         assert (
             load.failures["ConnectError"] > 0
         )  # the client did feel the faults (the gateway was down)
-        verdict = check_nothing_lost(stack, load, mailbox)
+        verdict = check_nothing_lost(stack, load, timeline)
 
     print(f"\nFaults survived ({len(faults)}): {', '.join(faults)}")
     print(
@@ -278,7 +280,9 @@ def test_kill_each_service_cut_the_broker_restart_the_store_and_lose_nothing(
     print("After the faults: " + ", ".join(f"{k} {v}" for k, v in verdict.items()))
 
 
-def check_nothing_lost(stack: Stack, load: Load, mailbox: Mailbox) -> dict[str, int]:
+def check_nothing_lost(
+    stack: Stack, load: Load, timeline: list[tuple[float, str]]
+) -> dict[str, int]:
     client: MongoClient[dict[str, Any]] = MongoClient(stack.env["MONGO_URI"], tz_aware=True)
     dossier, audit = client["faults_dossier"], client["faults_audit"]
     acknowledged = {document_id for _, document_id in load.acknowledged.values()}
@@ -325,7 +329,7 @@ def check_nothing_lost(stack: Stack, load: Load, mailbox: Mailbox) -> dict[str, 
             if found:
                 references[found.group(1)] += 1
         duplicates = {ref: n for ref, n in references.items() if n > 1}
-        assert duplicates == {}
+        assert duplicates == {}, sent_twice(stack, client, duplicates, timeline)
         missing = [d for d in acknowledged if f"{events[d]}.patient.email" not in references]
         return {} if missing else {"notifications sent": sum(references.values()), "sent twice": 0}
 
@@ -340,6 +344,33 @@ def check_nothing_lost(stack: Stack, load: Load, mailbox: Mailbox) -> dict[str, 
     )
     client.close()
     return counts
+
+
+def sent_twice(
+    stack: Stack,
+    client: MongoClient[dict[str, Any]],
+    duplicates: dict[str, int],
+    timeline: list[tuple[float, str]],
+) -> str:
+    """An account of each message sent twice, to tell which window let it through: when each copy
+    reached the mailbox against the faults, the delivery's record, and what notify logged of it."""
+    log = (stack.var / "log" / "notify.log").read_text(errors="replace").splitlines()
+    lines = [f"faults at: {[(round(at, 1), what) for at, what in timeline]}"]
+    for reference in duplicates:
+        delivery_id = reference.replace(".", ":")
+        copies = [
+            round(int(path.stem) / 1e9, 2)
+            for path in (stack.var / "mail").glob("*.eml")
+            if reference in path.read_text(errors="replace")
+        ]
+        record = client["faults_notify"].deliveries.find_one({"_id": delivery_id}, {"event": 0})
+        lines.append(f"{reference}: copies at {sorted(copies)}; record {record}")
+        lines += [f"  {line}" for line in log if delivery_id in line or reference in line]
+    lines += [
+        "notify's warnings:",
+        *[line for line in log if "WARNING" in line or "ERROR" in line][-40:],
+    ]
+    return "\n".join(lines)
 
 
 def test_the_proxy_is_a_faithful_outage() -> None:

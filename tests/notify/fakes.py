@@ -40,10 +40,14 @@ class Sent:
 
 @dataclass
 class Gateways:
-    """The mail and SMS gateways: what they accepted, in order; `failing` makes the next sends raise."""
+    """The mail and SMS gateways: what they accepted, in order. `failing` makes the next sends raise
+    before anything is handed over; `refusing`, after a mail was handed over (the server's refusal at
+    the end of its data); `meanwhile` runs while a mail is in the server's hands, before its answer."""
 
     sent: list[Sent] = field(default_factory=list)
     failing: Exception | None = None
+    refusing: Exception | None = None
+    meanwhile: Callable[[], None] | None = None
 
     def to(self, address: str) -> list[Sent]:
         return [message for message in self.sent if message.to == address]
@@ -55,14 +59,18 @@ class Gateways:
         message: Message,
         reference: str,
         stable: bool = False,
-        accepted: Callable[[str], None] | None = None,
+        committing: Callable[[str], None] | None = None,
     ) -> str:
         if self.failing is not None:
             raise self.failing
-        self.sent.append(Sent("email", to, message.subject, message.body, reference))
         message_id = f"<{reference}@dmp.test>"
-        if accepted is not None:
-            accepted(message_id)
+        if committing is not None:
+            committing(message_id)
+        if self.meanwhile is not None:
+            self.meanwhile()
+        if self.refusing is not None:
+            raise self.refusing
+        self.sent.append(Sent("email", to, message.subject, message.body, reference))
         return message_id
 
     def send_sms(self, settings: Settings, to: str, text: str) -> str:

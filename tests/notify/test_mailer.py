@@ -22,6 +22,8 @@ class Relay:
     def __init__(self, end_of_data: str, goodbye: str | None) -> None:
         self.end_of_data, self.goodbye = end_of_data, goodbye
         self.accepted = 0
+        self.moments: list[str] = []  # "end of data" when the line ending a message's data arrives
+        self.bodies: list[bytes] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -45,9 +47,13 @@ class Relay:
             command = raw.decode().strip().upper()
             if command.startswith("DATA"):
                 say("354 go ahead")
+                body = b""
                 for body_line in lines:  # type: ignore[attr-defined]
                     if body_line == b".\r\n":
+                        self.moments.append("end of data")
                         break
+                    body += body_line
+                self.bodies.append(body)
                 if self.end_of_data.startswith("250"):
                     self.accepted += 1
                 say(self.end_of_data)
@@ -80,7 +86,7 @@ def send(relay: Relay, went_out: list[str]) -> str:
         Message("Nouveau document", "Un document a été ajouté."),
         "evt_1.patient.email",
         stable=True,
-        accepted=went_out.append,
+        committing=went_out.append,
     )
 
 
@@ -107,9 +113,10 @@ def test_a_message_the_server_accepted_is_sent_whatever_its_goodbye(
     [("554 5.7.1 rejected", True), ("451 4.3.0 try later", False)],
     ids=["refused-for-good", "refused-for-now"],
 )
-def test_a_message_the_server_did_not_accept_is_not_noted_as_gone_out(
+def test_a_message_the_server_refused_at_the_end_of_its_data_raises_after_it_was_noted(
     relay_factory: list[Relay], end_of_data: str, for_good: bool
 ) -> None:
+    """Noted as it was handed over, then refused: the caller hears of it, to withdraw the note."""
     relay = Relay(end_of_data, "221 bye")
     relay_factory.append(relay)
     went_out: list[str] = []
@@ -117,4 +124,30 @@ def test_a_message_the_server_did_not_accept_is_not_noted_as_gone_out(
         send(relay, went_out)
     # Refused for good: a dead letter; for now: an SMTP error notify retries later.
     assert isinstance(raised.value, PermanentFailure if for_good else smtplib.SMTPDataError)
-    assert went_out == [] and relay.accepted == 0
+    assert len(went_out) == 1 and relay.accepted == 0
+
+
+def test_a_message_is_noted_before_its_end_reaches_the_server(relay_factory: list[Relay]) -> None:
+    """Noted after the server's answer instead, a notify killed between the server's commit and its
+    reading of the answer had the message sent again (the fault test's patient mailed twice)."""
+    relay = Relay("250 2.0.0 queued", "221 bye")
+    relay_factory.append(relay)
+    went_out: list[str] = []
+
+    def noted(message_id: str) -> None:
+        went_out.append(message_id)
+        relay.moments.append("noted")
+
+    settings = Settings.load().model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": relay.port, "smtp_starttls": False}
+    )
+    mailer.send_email(
+        settings,
+        "camille@patients.dmp-test.fr",
+        Message("Nouveau document", "A document was added.\n.\nThe line above is a dot."),
+        "evt_2.patient.email",
+        stable=True,
+        committing=noted,
+    )
+    assert relay.moments == ["noted", "end of data"] and relay.accepted == 1
+    assert relay.bodies[0].endswith(b"\r\n..\r\nThe line above is a dot.\r\n")  # dot-stuffing kept

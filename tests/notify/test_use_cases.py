@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -222,6 +223,43 @@ def test_a_message_sent_before_notify_died_is_recorded_not_sent_again(notify: No
     assert notify.service.retry_due() == {"attempted": 0}
     assert notify.gateways.sent == []
     assert notify.store.deliveries[delivery_id].status is Status.SENT
+
+
+def test_a_mail_refused_at_the_end_of_its_data_is_not_recorded_as_sent_but_retried(
+    notify: Notify,
+) -> None:
+    notify.gateways.refusing = smtplib.SMTPDataError(451, b"4.3.0 try again later")
+    notify.service.on_dossier_event(notify.event(EventType.DOCUMENT_ADDED))
+    [delivery_id] = notify.store.deliveries
+    assert SentJournal(notify.journal).entries() == []  # noted as it was handed over, withdrawn
+    assert notify.store.deliveries[delivery_id].status is Status.PENDING
+    notify.gateways.refusing = None
+    notify.clock.advance(timedelta(seconds=30))
+    assert notify.service.retry_due() == {"attempted": 1}
+    assert len(notify.gateways.to(EMAIL)) == 1
+    assert notify.store.deliveries[delivery_id].status is Status.SENT
+
+
+def test_the_retry_job_leaves_a_mail_in_the_servers_hands_to_its_attempt(notify: Notify) -> None:
+    """While the server holds a mail and has not answered, even past the lease (the attempt stalled),
+    the retry job neither records it as sent (the server may yet refuse it) nor sends it again."""
+    jobs: list[dict[str, int]] = []
+
+    def retry_job_runs() -> None:
+        notify.clock.advance(timedelta(hours=1))
+        jobs.append(notify.service.retry_due())
+
+    notify.gateways.meanwhile = retry_job_runs
+    notify.gateways.refusing = smtplib.SMTPDataError(451, b"4.3.0 try again later")
+    notify.service.on_dossier_event(notify.event(EventType.DOCUMENT_ADDED))
+    [delivery_id] = notify.store.deliveries
+    assert jobs == [{"attempted": 1}] and notify.gateways.sent == []  # found abandoned, left alone
+    assert notify.store.deliveries[delivery_id].status is Status.PENDING  # not taken for sent
+    notify.gateways.meanwhile = notify.gateways.refusing = None
+    notify.clock.advance(timedelta(hours=1))
+    assert notify.service.retry_due() == {"attempted": 1}
+    assert len(notify.gateways.to(EMAIL)) == 1
+    assert notify.service.retry_due() == {"attempted": 0}
 
 
 def test_an_address_refused_for_good_is_a_dead_letter_operators_replay(notify: Notify) -> None:
