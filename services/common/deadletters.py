@@ -117,6 +117,9 @@ class Refusal:
     rule: str | None = (
         None  # set when the message is a forgery, not a mistake: it is traced under this rule
     )
+    # False for a copy of a call taken already: the caller's answer is the genuine call's, and a refusal
+    # sent under the same correlation id could reach it first (a publisher's retry failed the call)
+    answered: bool = True
 
 
 def event_problem(body: Any, message: Any, sender: Sender, keys: BusKeys) -> Refusal | None:
@@ -187,7 +190,7 @@ def request_problem(
     stale = SEEN_REQUESTS.problem(
         signer, correlation_id, sent_ms, now_ms, bool(delivery.get("redelivered"))
     )
-    return Refusal(stale, "R-BUS-REPLAY") if stale else None
+    return Refusal(stale.reason, "R-BUS-REPLAY", answered=not stale.copy) if stale else None
 
 
 def trace_forgery(
@@ -323,7 +326,8 @@ class GuardedRpcConsumer(DrainingRpcConsumer):
         """A call from someone its method does not name, or not proved to be theirs: answered as if the method
         did not exist, acknowledged, and traced (the broker's permissions should have stopped the first:
         this is the second lock)."""
-        self._answer(message, MethodNotFound(method))
+        if refusal is None or refusal.answered:
+            self._answer(message, MethodNotFound(method))
         self.consumer.ack_message(message)
         self.consumer.settled(message)
         service = self.container.service_name

@@ -20,8 +20,9 @@ defeat them. A signature cannot be made without the sender's private key, which 
   of its signer, within `REQUEST_SECONDS` of its signing, once (`SeenRequests`).
 - Replays: a replayed event carries its original `event_id`, and every consumer is idempotent by it
   (the audit trail and notify keep the ids they processed); a replayed reply answers a call that is no
-  longer waiting, and is dropped; a replayed request is refused by the process that saw it, and by every
-  process once its signing is `REQUEST_SECONDS` old.
+  longer waiting, and is dropped; a replayed request is refused by the process that saw it (traced, not
+  answered: the genuine call's answer is the caller's), and by every process once its signing is
+  `REQUEST_SECONDS` old.
 
 A process signs with its own key (DMP_BUS_SIGNING_KEY, `kid:<base64url seed>`; the in-process tests, which
 run every service in one process, give it every service's key, comma-separated). Rotation, as for the
@@ -244,6 +245,15 @@ class Outstanding:
 OUTSTANDING = Outstanding()
 
 
+@dataclass(frozen=True)
+class Untakable:
+    """Why a request is not taken. `copy`: it is a copy of one taken already, whose own answer is on its
+    way to the caller, under the same correlation id: a refusal of the copy must not be answered."""
+
+    reason: str
+    copy: bool = False
+
+
 class SeenRequests:
     """The signed requests this process took within the last `REQUEST_SECONDS`, so that none is taken twice.
     A message the broker redelivers (its consumer lost its connection before acknowledging it) is the same
@@ -258,18 +268,20 @@ class SeenRequests:
 
     def problem(
         self, signer: str, correlation_id: str, sent_ms: int, now_ms: int, redelivered: bool
-    ) -> str | None:
+    ) -> Untakable | None:
         """Why this request must not be taken now, or None (and it is remembered)."""
         if sent_ms < now_ms - self.window_ms:
-            return f"a request signed by {signer} {(now_ms - sent_ms) // 1000} s ago: too old to be taken"
+            return Untakable(
+                f"a request signed by {signer} {(now_ms - sent_ms) // 1000} s ago: too old to be taken"
+            )
         if sent_ms > now_ms + self.window_ms // 4:  # clocks differ a little, not by minutes
-            return f"a request signed by {signer} in the future"
+            return Untakable(f"a request signed by {signer} in the future")
         key = (signer, correlation_id)
         with self._lock:
             while self._seen and next(iter(self._seen.values())) < now_ms - self.window_ms:
                 self._seen.popitem(last=False)
             if key in self._seen and not redelivered:
-                return f"a request of {signer} already taken (a replay)"
+                return Untakable(f"a request of {signer} already taken (a replay)", copy=True)
             self._seen[key] = sent_ms
             while len(self._seen) > self.capacity:
                 self._seen.popitem(last=False)

@@ -260,6 +260,7 @@ def test_a_call_signed_by_its_caller_is_taken_once(keys: dict[str, str], callee:
     assert callee.check(message, "notify") is None
     replay = callee.check(message, "notify")
     assert replay is not None and replay.rule == "R-BUS-REPLAY" and "replay" in replay.reason
+    assert not replay.answered  # the genuine call's answer is the caller's, not this refusal
     # the broker redelivering it (its consumer lost the connection before acknowledging) is not a replay
     redelivered = replace_info(message, redelivered=True)
     assert callee.check(redelivered, "notify") is None
@@ -350,6 +351,7 @@ def test_a_signed_call_is_a_short_lived_credential(keys: dict[str, str], callee:
     assert (
         stale is not None and stale.rule == "R-BUS-REPLAY" and "too old to be taken" in stale.reason
     )
+    assert stale.answered  # no genuine answer is coming: the caller hears at once
     callee.now = NOW_MS - REQUEST_SECONDS * 1000
     future = callee.check(request_message("notify"), "notify")
     assert future is not None and "in the future" in future.reason

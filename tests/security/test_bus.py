@@ -24,7 +24,7 @@ from pymongo import MongoClient
 from services.common import broker_admin
 from services.common.broker_admin import Management, remove, uri_for
 from services.common.bus import Principal
-from services.common.errors import Unauthenticated
+from services.common.errors import NotFound, Unauthenticated
 from services.common.keys import SigningKey
 from services.common.principals import NamedPublisher, user_prefix
 from services.common.rpc_client import RpcClient
@@ -518,6 +518,47 @@ def test_a_forged_reply_that_arrives_first_is_dropped_and_the_real_answer_taken(
             NamedPublisher.publish = original  # type: ignore[method-assign]
     assert forged_replies == 9
     assert all("forged" not in answer and answer for answer in answers), answers
+
+
+def test_a_call_published_twice_is_answered_once_with_its_real_answer(
+    system: Running, secrets: dict[str, str]
+) -> None:
+    """A signed request copied onto the bus (a publisher's retry after a lost confirm, or an attacker's
+    replay) reaches the service twice; the copy is refused and traced, but not answered: its refusal,
+    sent to the genuine caller under the call's own id, came before the real answer and failed the call
+    (the fault test's deposit answered 500 after a broker outage), and whoever could replay calls could
+    fail everybody's that way."""
+    denied = {"type": "access_denied", "rule": "R-BUS-REPLAY", "data.method": "identity.contact_of"}
+    earlier = traces(system).count_documents(denied)
+    with RpcClient(
+        uri=system.stack.principal_uris["notify"],
+        timeout=30,
+        keys=lambda: BusKeys(key_of(secrets, "notify").signing, system.stack.bus_keys().public),
+    ) as notify:
+        original = NamedPublisher.publish
+        copies: list[str] = []
+
+        def publish_twice(self: NamedPublisher, payload: Any, **kwargs: Any) -> None:
+            original(self, payload, **kwargs)
+            original(self, payload, **kwargs)
+            copies.append(kwargs["correlation_id"])
+
+        NamedPublisher.publish = publish_twice  # type: ignore[method-assign]
+        try:
+            for _ in range(
+                3
+            ):  # the real answer: no such patient (the copy's refusal: no such method)
+                with pytest.raises(NotFound):
+                    notify.identity.contact_of(f"pat_twice_{uuid.uuid4().hex[:8]}")
+        finally:
+            NamedPublisher.publish = original  # type: ignore[method-assign]
+    assert len(copies) == 3
+
+    def refused_copies() -> list[dict[str, Any]]:
+        found = list(traces(system).find({**denied, "data.caller": "notify"}))
+        return found if len(found) >= earlier + 3 else []
+
+    assert all("a replay" in refusal["data"]["reason"] for refusal in eventually(refused_copies))
 
 
 def test_a_login_code_and_its_address_never_cross_the_bus_in_clear(
