@@ -3,11 +3,12 @@
 Why: a delivery is recorded as sent in the store after the message went out. If notify dies, or stalls
 past the lease, between the two, the retry job finds the delivery still "sending" and sends it again
 (the fault test saw patients mailed twice that way). A line is appended here at the moment the message
-is handed over: for mail, just before the end of its data is sent, after which the server holds it
-unless it refuses it (smtplib raises, and the attempt withdraws the line); for SMS, when the gateway has
-answered. A restarted notify reads the journal first and records those deliveries as sent before it
-attempts anything. Waiting for the server's acceptance instead left a window as wide as the server's
-own commit and reply, in which a notify killed -9 had the message sent again.
+is handed over, with nothing in between that waits: for mail, just before the end of its data is sent,
+for SMS just before the request to the gateway; the server then holds the message unless it refuses it
+(which raises, and the attempt withdraws the line). A restarted notify reads the journal first and
+records those deliveries as sent before it attempts anything. Waiting for the server's acceptance
+instead left a window as wide as the server's own commit and reply, in which a notify killed -9 had the
+message sent again.
 
 An attempt in flight owns its line: the retry job neither records it nor takes its delivery over until
 the attempt has ended (its outcome recorded, or the store out of reach, when the line stays for the

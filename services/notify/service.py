@@ -224,9 +224,12 @@ class NotifyService(HealthMixin):
             journal.went_out(Sent(delivery.delivery_id, detail, self.clock.now()))
 
         if delivery.channel is Channel.SMS:
-            detail = sms.send(settings, address, message.body)
-            went_out(detail)
-            return detail
+            return sms.send(
+                settings,
+                address,
+                message.body,
+                committing=lambda: went_out("handed to the SMS gateway"),
+            )
         # One Message-ID per delivery, the same on every attempt: mail systems that see it twice keep one.
         return mailer.send_email(
             settings,

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-from urllib.parse import urlencode
+from collections.abc import Callable
+from http.client import HTTPConnection, HTTPSConnection
+from urllib.parse import urlencode, urlsplit
 
 from services.common.settings import Settings
 from services.notify.exceptions import PermanentFailure
 
 
-def send(settings: Settings, to: str, text: str) -> str:
+def send(
+    settings: Settings, to: str, text: str, committing: Callable[[], None] | None = None
+) -> str:
+    """Send one SMS; the gateway's answer. `committing` is called once the connection is open, just before
+    the request goes out (nothing in between waits): if this returns, the gateway took the message; if
+    it raises, the gateway refused it (or the connection failed before its answer)."""
+    gateway = urlsplit(settings.sms_gateway_url)
     query = urlencode(
         {
             "username": settings.sms_username,
@@ -22,10 +28,19 @@ def send(settings: Settings, to: str, text: str) -> str:
             "coding": "2",  # UCS-2: French accents survive
         }
     )
+    opening = HTTPSConnection if gateway.scheme == "https" else HTTPConnection
+    connection = opening(gateway.hostname or "", gateway.port, timeout=15)
     try:
-        with urllib.request.urlopen(f"{settings.sms_gateway_url}?{query}", timeout=15) as response:  # noqa: S310
-            return str(response.read().decode("utf-8", "replace")).strip()
-    except urllib.error.HTTPError as error:
-        if 400 <= error.code < 500:  # bad number, refused credentials: retrying will not help
-            raise PermanentFailure(f"SMS gateway answered {error.code}") from None
-        raise
+        connection.connect()
+        if committing is not None:
+            committing()
+        connection.request("GET", f"{gateway.path}?{query}")
+        response = connection.getresponse()
+        answer = response.read().decode("utf-8", "replace").strip()
+    finally:
+        connection.close()
+    if 400 <= response.status < 500:  # bad number, refused credentials: retrying will not help
+        raise PermanentFailure(f"SMS gateway answered {response.status}")
+    if not 200 <= response.status < 300:
+        raise ConnectionError(f"SMS gateway answered {response.status}")  # retried later
+    return answer

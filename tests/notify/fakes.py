@@ -41,8 +41,9 @@ class Sent:
 @dataclass
 class Gateways:
     """The mail and SMS gateways: what they accepted, in order. `failing` makes the next sends raise
-    before anything is handed over; `refusing`, after a mail was handed over (the server's refusal at
-    the end of its data); `meanwhile` runs while a mail is in the server's hands, before its answer."""
+    before anything is handed over; `refusing`, after a message was handed over (the mail server's
+    refusal at the end of its data, the SMS gateway's error); `meanwhile` runs while a message is in the
+    server's hands, before its answer."""
 
     sent: list[Sent] = field(default_factory=list)
     failing: Exception | None = None
@@ -73,9 +74,17 @@ class Gateways:
         self.sent.append(Sent("email", to, message.subject, message.body, reference))
         return message_id
 
-    def send_sms(self, settings: Settings, to: str, text: str) -> str:
+    def send_sms(
+        self, settings: Settings, to: str, text: str, committing: Callable[[], None] | None = None
+    ) -> str:
         if self.failing is not None:
             raise self.failing
+        if committing is not None:
+            committing()
+        if self.meanwhile is not None:
+            self.meanwhile()
+        if self.refusing is not None:
+            raise self.refusing
         self.sent.append(Sent("sms", to, "", text, ""))
         return f"sms-{len(self.sent)}"
 

@@ -225,10 +225,19 @@ def test_a_message_sent_before_notify_died_is_recorded_not_sent_again(notify: No
     assert notify.store.deliveries[delivery_id].status is Status.SENT
 
 
-def test_a_mail_refused_at_the_end_of_its_data_is_not_recorded_as_sent_but_retried(
-    notify: Notify,
+@pytest.mark.parametrize(
+    ("channels", "address", "refusal"),
+    [
+        (Channels.EMAIL, EMAIL, smtplib.SMTPDataError(451, b"4.3.0 try again later")),
+        (Channels.SMS, MOBILE, ConnectionError("SMS gateway answered 503")),
+    ],
+    ids=["mail", "sms"],
+)
+def test_a_message_refused_once_handed_over_is_not_recorded_as_sent_but_retried(
+    notify: Notify, channels: Channels, address: str, refusal: Exception
 ) -> None:
-    notify.gateways.refusing = smtplib.SMTPDataError(451, b"4.3.0 try again later")
+    notify.store.set_preferences(PATIENT_ID, Preferences(channels))
+    notify.gateways.refusing = refusal
     notify.service.on_dossier_event(notify.event(EventType.DOCUMENT_ADDED))
     [delivery_id] = notify.store.deliveries
     assert SentJournal(notify.journal).entries() == []  # noted as it was handed over, withdrawn
@@ -236,7 +245,7 @@ def test_a_mail_refused_at_the_end_of_its_data_is_not_recorded_as_sent_but_retri
     notify.gateways.refusing = None
     notify.clock.advance(timedelta(seconds=30))
     assert notify.service.retry_due() == {"attempted": 1}
-    assert len(notify.gateways.to(EMAIL)) == 1
+    assert len(notify.gateways.to(address)) == 1
     assert notify.store.deliveries[delivery_id].status is Status.SENT
 
 
