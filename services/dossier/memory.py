@@ -311,10 +311,25 @@ class MemoryDossierStore(MemoryStore):
         selection = queries.document_query(dossier_id, grant, actor_id)
         return [d for d in self._of(dossier_id) if matches(as_stored(d), selection)]
 
-    def add_submission_set(self, submission_set: SubmissionSet) -> None:
+    def add_submission_set(self, submission_set: SubmissionSet) -> bool:
         if submission_set.id in self.sets:
-            raise DuplicateKeyError(f"{submission_set.id} is already stored")
-        self.sets[submission_set.id] = submission_set
+            return False
+        self.sets[submission_set.id] = replace(
+            submission_set, pending=True, claimed_at=submission_set.submitted_at
+        )
+        return True
+
+    def take_over_deposit(self, submission_set: SubmissionSet, now: datetime) -> bool:
+        current = self.sets.get(submission_set.id)
+        if current is None or current.claimed_at != submission_set.claimed_at:
+            return False
+        self.sets[submission_set.id] = replace(current, claimed_at=stored_moment(now))
+        return True
+
+    def interrupt_deposit(self, dossier_id: str, set_id: str) -> None:
+        current = self.sets.get(set_id)
+        if current is not None and current.dossier_id == dossier_id:
+            self.sets[set_id] = replace(current, claimed_at=None)
 
     def submission_set_of_unique_id(self, dossier_id: str, unique_id: str) -> SubmissionSet | None:
         return next(
@@ -341,6 +356,7 @@ class MemoryDossierStore(MemoryStore):
         self._published(*self.held.pop(deposit_id, []))
         if deposit_id in self.sets:
             self.released_sets.add(deposit_id)
+            self.sets[deposit_id] = replace(self.sets[deposit_id], pending=False)
         else:
             self.deposits.pop(deposit_id, None)
 

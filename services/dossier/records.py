@@ -236,6 +236,10 @@ class SubmissionSet:
     author_name: PersonName | None = None
     # Of the request that deposited it: its retry completes (or answers) it, another request is refused.
     fingerprint: str | None = None
+    pending: bool = False  # its deposit not released yet (begun, or cut short)
+    # When its deposit was last taken in hand (its first attempt, or a retry that took over); None: at once
+    # takeable (the attempt failed and said so, or the set was stored before this was kept).
+    claimed_at: datetime | None = None
 
     @property
     def author_id(self) -> str:

@@ -219,6 +219,20 @@ def retry_completes(started_at: datetime, now: datetime) -> bool:
     return now - started_at < DEPOSIT_RETRY_WINDOW
 
 
+def deposit_under_way(claimed_at: datetime | None, now: datetime, claim: timedelta) -> bool:
+    """Is an unfinished deposit still in the hands of the attempt that claimed it (its first, or a retry that
+    took it over)? Then another attempt waits: taking it over would write and discard what the first is
+    writing. None: given up by an attempt that failed."""
+    return claimed_at is not None and now - claimed_at < claim
+
+
+def deposit_in_progress() -> Conflict:
+    return Conflict(
+        "a deposit of this submission set is in progress; retry shortly",
+        [{"field": "submission_set.unique_id"}],
+    )
+
+
 def request_fingerprint(ins: str, payload: object) -> str:
     """What tells a retry from another request under the same key: the INS and the body, canonically."""
     return sha256(json.dumps([ins, payload], sort_keys=True).encode())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
@@ -926,14 +927,7 @@ class DossierService(HealthMixin):
             self.store.discard_deposit(dossier.id, earlier.id)
             earlier = None
         if earlier is not None:
-            if earlier.author_id != actor.id or earlier.fingerprint != fingerprint:
-                raise Conflict(
-                    "a submission set with this unique_id is already in this dossier",
-                    [{"field": "submission_set.unique_id"}],
-                )
-            return earlier.id, self._completed(
-                actor, grant, dossier, earlier, submissions, olds_ids
-            )
+            return self._retried(actor, grant, dossier, earlier, fingerprint, submissions, olds_ids)
         olds = [
             self._at(index, partial(self._changeable, actor, grant, dossier, old_id, "replace"))
             if old_id is not None
@@ -949,41 +943,91 @@ class DossierService(HealthMixin):
             [old.id if old else None for old in olds],
         )
         ids = [new_id("doc") for _ in submissions]
-        deposit_id = new_id("sub")  # the set's id; without a set, the mark of this deposit alone
+        # The set's id; without a set, the mark of this deposit alone.
+        deposit_id = submission_sets.set_id_of(
+            dossier.id, submission_set.unique_id if submission_set is not None else None
+        )
         if submission_set is not None:
-            self.store.add_submission_set(
-                submission_sets.record_of(
-                    submission_set,
-                    deposit_id,
-                    dossier.id,
-                    dossier.patient_id,
-                    actor.ref,
-                    self.clock.now(),
-                    ids,
-                    documents.author_name(actor),
-                    fingerprint,
-                )
+            kept = submission_sets.record_of(
+                submission_set,
+                deposit_id,
+                dossier.id,
+                dossier.patient_id,
+                actor.ref,
+                self.clock.now(),
+                ids,
+                documents.author_name(actor),
+                fingerprint,
             )
+            if not self.store.add_submission_set(kept):
+                # The same set deposited at this very moment by another request: that one's to make.
+                earlier = self.store.submission_set_of_unique_id(dossier.id, kept.unique_id or "")
+                if earlier is None:  # made and discarded meanwhile: nothing to answer but "retry"
+                    raise rules.deposit_in_progress()
+                return self._retried(
+                    actor, grant, dossier, earlier, fingerprint, submissions, olds_ids
+                )
         else:
             self.store.begin_deposit(dossier.id, deposit_id, ids, self.clock.now())
-        written = {
-            document_id: self._stored(
-                actor,
-                grant,
-                dossier,
-                checks,
-                submission,
-                old,
-                document_id=document_id,
-                pending=deposit_id,
-            )
-            for checks, submission, old, document_id in zip(
-                checked, submissions, olds, ids, strict=True
-            )
-        }
-        self.store.release_deposit(dossier.id, deposit_id)
+        with self._given_up_on_failure(dossier, deposit_id, submission_set is not None):
+            written = {
+                document_id: self._stored(
+                    actor,
+                    grant,
+                    dossier,
+                    checks,
+                    submission,
+                    old,
+                    document_id=document_id,
+                    pending=deposit_id,
+                )
+                for checks, submission, old, document_id in zip(
+                    checked, submissions, olds, ids, strict=True
+                )
+            }
+            self.store.release_deposit(dossier.id, deposit_id)
         stored = self._superseding(actor, grant, dossier, ids, written, olds_ids)
         return (deposit_id if submission_set is not None else None), stored
+
+    def _retried(
+        self,
+        actor: Actor,
+        grant: Grant,
+        dossier: Dossier,
+        earlier: SubmissionSet,
+        fingerprint: str | None,
+        submissions: list[DocumentSubmission],
+        olds_ids: Sequence[str | None],
+    ) -> tuple[str, list[DocumentMetadata]]:
+        """A deposit of a set the dossier holds already: the same request again answers (and, cut short,
+        completes) that deposit, unless an attempt is still at it; another request is refused."""
+        if earlier.author_id != actor.id or earlier.fingerprint != fingerprint:
+            raise Conflict(
+                "a submission set with this unique_id is already in this dossier",
+                [{"field": "submission_set.unique_id"}],
+            )
+        if earlier.pending:
+            claim = timedelta(seconds=self.settings.idempotency_claim_seconds)
+            if rules.deposit_under_way(earlier.claimed_at, self.clock.now(), claim):
+                raise rules.deposit_in_progress()
+            if not self.store.take_over_deposit(earlier, self.clock.now()):
+                raise rules.deposit_in_progress()  # another retry took it over first
+        with self._given_up_on_failure(dossier, earlier.id, earlier.pending):
+            return earlier.id, self._completed(
+                actor, grant, dossier, earlier, submissions, olds_ids
+            )
+
+    @contextmanager
+    def _given_up_on_failure(self, dossier: Dossier, set_id: str, held: bool) -> Iterator[None]:
+        """An attempt at a set's deposit that fails says so, so that a retry need not wait for its claim to
+        run out (if the store cannot be told either, the retry waits)."""
+        try:
+            yield
+        except BaseException:
+            if held:
+                with suppress(Exception):
+                    self.store.interrupt_deposit(dossier.id, set_id)
+            raise
 
     def _complete_or_recent(self, dossier: Dossier, earlier: SubmissionSet) -> bool:
         if rules.retry_completes(earlier.submitted_at, self.clock.now()):

@@ -261,7 +261,9 @@ class DossierRecords(Reachable, Protocol):
     ) -> Document | None: ...
 
     # Submission sets (what ITI-65 deposited together; ITI-66 finds them)
-    def add_submission_set(self, submission_set: SubmissionSet) -> None: ...
+    def add_submission_set(self, submission_set: SubmissionSet) -> bool: ...
+    def take_over_deposit(self, submission_set: SubmissionSet, now: datetime) -> bool: ...
+    def interrupt_deposit(self, dossier_id: str, set_id: str) -> None: ...
     def submission_set_of_unique_id(
         self, dossier_id: str, unique_id: str
     ) -> SubmissionSet | None: ...
@@ -711,15 +713,37 @@ class DossierStore(Store):
     # with those of its documents the caller may see, so until then nobody is shown it; a retry of the same
     # request (same unique id, same fingerprint) writes what is missing and releases them.
 
-    def add_submission_set(self, submission_set: SubmissionSet) -> None:
+    def add_submission_set(self, submission_set: SubmissionSet) -> bool:
+        """False when a set of this id is stored already: the same unique id deposited at the same time."""
         try:
             self.db.submission_sets.insert_one(_submission_set_document(submission_set))
-        except DuplicateKeyError:  # an id taken: the caller's mistake, not an outage
-            raise
+        except DuplicateKeyError:
+            return False
         except PyMongoError as error:
             raise ServiceUnavailable(
                 "the record store is unavailable; nothing was stored"
             ) from error
+        return True
+
+    def take_over_deposit(self, submission_set: SubmissionSet, now: datetime) -> bool:
+        """The set's unfinished deposit, taken in hand by a retry, if nobody took it since it was read."""
+        claimed = ms(submission_set.claimed_at) if submission_set.claimed_at is not None else 0
+        taking = {"$set": {"claimed_ms": ms(now)}}
+        taken = self.db.submission_sets.update_one(
+            {"_id": submission_set.id, "claimed_ms": equal(claimed)}, taking
+        )
+        if taken.modified_count == 0 and submission_set.claimed_at == submission_set.submitted_at:
+            # Stored before claims were kept: its first attempt's claim is its submission.
+            taken = self.db.submission_sets.update_one(
+                {"_id": submission_set.id, "claimed_ms": {"$exists": False}}, taking
+            )
+        return taken.modified_count == 1
+
+    def interrupt_deposit(self, dossier_id: str, set_id: str) -> None:
+        """An attempt that failed gives its deposit up: a retry takes it over at once."""
+        self.db.submission_sets.update_one(
+            {"_id": set_id, "dossier_id": equal(dossier_id)}, {"$set": {"claimed_ms": 0}}
+        )
 
     def submission_set_of_unique_id(self, dossier_id: str, unique_id: str) -> SubmissionSet | None:
         """The dossier's set with this unique id from its source, if any (its documents pending or not)."""
@@ -1196,6 +1220,7 @@ def _submission_set_document(submission_set: SubmissionSet) -> dict[str, Any]:
         "pending_ms": ms(
             submission_set.submitted_at
         ),  # until its deposit is released (abandoned_deposits)
+        "claimed_ms": ms(submission_set.claimed_at or submission_set.submitted_at),
         **(
             {"author_name": queries.name_fields(submission_set.author_name)}
             if submission_set.author_name
@@ -1220,4 +1245,8 @@ def _submission_set(record: dict[str, Any]) -> SubmissionSet:
         intended_recipients=tuple(record.get("intended_recipients") or []),
         author_name=_name(record.get("author_name")),
         fingerprint=record.get("fingerprint"),
+        pending="pending_ms" in record,
+        claimed_at=_moment(record.get("claimed_ms", record["submitted_ms"]))
+        if record.get("claimed_ms", 1)
+        else None,  # 0: given up by an attempt that failed
     )

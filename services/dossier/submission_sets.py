@@ -6,10 +6,12 @@ shown at all, exactly as if it did not exist."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from services.common.errors import InvalidInput
+from services.common.ids import new_id
 from services.common.matching import matches
 from services.dossier import documents, queries
 from services.dossier.records import ActorRef, Document, SubmissionSet
@@ -51,6 +53,17 @@ def record_of(
         author_name=author_name,
         fingerprint=fingerprint,
     )
+
+
+SET_IDS = uuid.UUID("6f1d3c2e-0b7a-5d4e-9c21-3a8f5e7b9d10")  # the namespace of sets' name-based ids
+
+
+def set_id_of(dossier_id: str, unique_id: str | None) -> str:
+    """A set's id: named after its unique id in the dossier when it has one (deposits of the same set at the
+    same time then collide on their id, and one is kept), else random."""
+    if unique_id is None:
+        return new_id("sub")
+    return f"sub_{uuid.uuid5(SET_IDS, f'{dossier_id}|{unique_id}').hex}"
 
 
 def entry_uuid(set_id: str) -> str:

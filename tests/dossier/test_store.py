@@ -559,16 +559,14 @@ def test_a_submission_set_is_kept_once_and_shows_only_the_documents_the_actor_ma
         document(6, category="52"),  # outside their matrix row
         document(7, dossier_id="dos_2"),
     )
-    store.add_submission_set(submission_set(1))
-    store.add_submission_set(submission_set(2, dossier_id="dos_2"))
-    with pytest.raises(DuplicateKeyError):
-        store.add_submission_set(submission_set(1, title="again"))
-    assert store.submission_set("set_1") == submission_set(1)
+    assert store.add_submission_set(submission_set(1))
+    assert store.add_submission_set(submission_set(2, dossier_id="dos_2"))
+    assert not store.add_submission_set(submission_set(1, title="again"))  # its id taken
+    kept = submission_set(1, pending=True, claimed_at=NOW)  # its deposit begun, not released
+    assert store.submission_set("set_1") == kept
     assert store.submission_set("set_9") is None
     assert [found.id for found in store.submission_sets("dos_1")] == ["set_1"]
-    assert store.submission_set_of_unique_id("dos_1", "urn:oid:1.2.250.1.999.1") == submission_set(
-        1
-    )
+    assert store.submission_set_of_unique_id("dos_1", "urn:oid:1.2.250.1.999.1") == kept
     assert store.submission_set_of_unique_id("dos_2", "urn:oid:1.2.250.1.999.1") is None
     wanted = [*submission_set(1).document_ids, document(7).id, "doc_unknown"]
     seen = store.documents_seen("dos_1", grant(), "rpps:other", wanted)
@@ -580,6 +578,29 @@ def test_a_submission_set_is_kept_once_and_shows_only_the_documents_the_actor_ma
     assert store.documents_seen("dos_1", grant(), "rpps:other", []) == {}
     store.purge(dossier(1), event(EventType.DOSSIER_PURGED))
     assert store.submission_sets("dos_1") == [] and store.submission_set("set_1") is None
+
+
+def test_an_unfinished_deposit_is_taken_over_by_one_retry_at_a_time(store: DossierRecords) -> None:
+    """A retry takes over a set's unfinished deposit only under the claim it read: of two retries reading
+    the same claim, one wins; an attempt that failed gives its claim up; a released set is no longer
+    pending."""
+    assert store.add_submission_set(submission_set(1))
+    read = store.submission_set("set_1")
+    assert read is not None and read.pending and read.claimed_at == NOW
+    later = NOW + timedelta(minutes=2)
+    assert store.take_over_deposit(read, later)
+    assert not store.take_over_deposit(read, later)  # the other retry read the same claim: too late
+    taken = store.submission_set("set_1")
+    assert taken is not None and taken.claimed_at == later
+    store.interrupt_deposit("dos_2", "set_1")  # another dossier's id: nothing
+    assert store.submission_set("set_1") == taken
+    store.interrupt_deposit("dos_1", "set_1")
+    given_up = store.submission_set("set_1")
+    assert given_up is not None and given_up.claimed_at is None
+    assert store.take_over_deposit(given_up, later + timedelta(seconds=1))
+    store.release_deposit("dos_1", "set_1")
+    released = store.submission_set("set_1")
+    assert released is not None and not released.pending
 
 
 def test_a_deposits_documents_are_nobodys_until_it_is_released_then_everyones_at_once(
@@ -667,8 +688,8 @@ def test_a_deposit_never_completed_is_found_once_its_time_is_up_and_discarded_wh
     assert store.content(document(10).id) is None and store.content(document(7).id) is None
     assert store.abandoned_deposits(later) == []
     assert store.content(document(11).id) is not None  # a completed deposit keeps everything
-    assert (
-        store.submission_set("set_3") == completed
+    assert store.submission_set("set_3") == replace(
+        completed, claimed_at=NOW
     )  # its deposit complete: kept, with its document
     assert store.document("dos_1", document(9).id) is not None
 

@@ -30,7 +30,7 @@ from services.common.events import Event, EventType
 from services.common.settings import Secret, Settings
 from services.common.tokens import issue
 from services.dossier.memory import MemoryDossierStore
-from services.dossier.records import Document, DocumentStatus
+from services.dossier.records import Document, DocumentStatus, SubmissionSet
 from services.dossier.service import DossierService
 from tests.clocks import SettableClock
 from tests.dossier.fakes import FakeConsent
@@ -387,6 +387,34 @@ class FailingStore(MemoryDossierStore):
         return super().revise_document(before, after, event, at, expected)
 
 
+class BusyStore(FailingStore):
+    """Another request arriving in the middle of one: `meanwhile[write]` runs once, just before that write;
+    `silent`: an attempt that fails cannot say so (the store gone, or the process killed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meanwhile: dict[str, Callable[[], None]] = {}
+        self.silent = False
+
+    def _before(self, write: str) -> None:
+        arriving = self.meanwhile.pop(write, None)
+        if arriving is not None:
+            arriving()
+
+    def add_submission_set(self, submission_set: SubmissionSet) -> bool:
+        self._before("add_submission_set")
+        return super().add_submission_set(submission_set)
+
+    def add_document(self, document: Document, event: Event) -> None:
+        self._before("add_document")
+        super().add_document(document, event)
+
+    def interrupt_deposit(self, dossier_id: str, set_id: str) -> None:
+        if self.silent:
+            raise ServiceUnavailable("the record store is unavailable")
+        super().interrupt_deposit(dossier_id, set_id)
+
+
 SET = {"unique_id": "urn:oid:1.2.250.1.999.65.1", "source_id": "urn:oid:1.2.250.1.999.65"}
 
 
@@ -430,6 +458,68 @@ def test_an_iti65_deposit_cut_short_shows_nothing_and_its_retry_completes_it_onc
     with pytest.raises(Conflict) as other:  # the same unique id for another deposit: refused
         dossiers.add_submission_set(token(doctor), INS, SET, [submission("C")])
     assert refusal(other) == [{"field": "submission_set.unique_id"}]
+
+
+def busy_dossiers() -> tuple[BusyStore, SettableClock, Dossiers]:
+    store, clock = BusyStore(), SettableClock()
+    dossiers = Dossiers(store, FakeConsent(patients={INS: "pat_1", OTHER_INS: "pat_2"}), clock)
+    dossiers.open(token(PATIENT), {"ins": INS})
+    return store, clock, dossiers
+
+
+def test_a_retry_of_a_deposit_still_under_way_waits_and_changes_nothing(doctor: Actor) -> None:
+    """A vendor's retry sent while the first request is still writing (its client timed out): told to retry
+    shortly, it neither writes the documents nor discards what the first is uploading, and the first
+    completes (before: the retry wrote them, and the first failed on its own documents)."""
+    store, _, dossiers = busy_dossiers()
+    together = [submission("A"), submission("B")]
+    told: list[list[dict[str, str]]] = []
+
+    def retry() -> None:
+        with pytest.raises(Conflict, match="in progress") as busy:
+            dossiers.add_submission_set(token(doctor), INS, SET, together)
+        told.append(refusal(busy))
+
+    store.meanwhile["add_document"] = retry
+    first = dossiers.add_submission_set(token(doctor), INS, SET, together)
+    assert told == [[{"field": "submission_set.unique_id"}]]
+    assert [d["title"] for d in first["documents"]] == ["A", "B"]
+    assert len(store.sets) == 1 and len(store.documents) == 2
+    assert all(store.contents.get(d["document_id"]) for d in first["documents"])
+    assert dossiers.published(EventType.DOCUMENT_ADDED) == [EventType.DOCUMENT_ADDED] * 2
+    assert dossiers.add_submission_set(token(doctor), INS, SET, together) == first  # done: answered
+
+
+def test_the_same_set_deposited_twice_at_the_same_moment_is_kept_once(doctor: Actor) -> None:
+    """Both requests find no set of that unique id; the one whose set is written second answers the other's
+    deposit (before: both were kept, every document twice)."""
+    store, _, dossiers = busy_dossiers()
+    together = [submission("A"), submission("B")]
+    other: list[dict[str, Any]] = []
+    store.meanwhile["add_submission_set"] = lambda: other.append(
+        dossiers.add_submission_set(token(doctor), INS, SET, together)
+    )
+    first = dossiers.add_submission_set(token(doctor), INS, SET, together)
+    assert [first] == other
+    assert len(store.sets) == 1 and len(store.documents) == 2
+    assert dossiers.search(token(PATIENT), INS)["total"] == 2
+
+
+def test_a_deposit_whose_attempt_died_silently_is_completed_once_its_claim_ran_out(
+    doctor: Actor,
+) -> None:
+    store, clock, dossiers = busy_dossiers()
+    together = [submission("A"), submission("B")]
+    store.failing, store.after, store.silent = "add_document", 1, True
+    with pytest.raises(ServiceUnavailable):
+        dossiers.add_submission_set(token(doctor), INS, SET, together)
+    with pytest.raises(Conflict, match="in progress"):  # it may still be writing, for all we know
+        dossiers.add_submission_set(token(doctor), INS, SET, together)
+    clock.advance(timedelta(seconds=61))  # DMP_IDEMPOTENCY_CLAIM_SECONDS
+    retried = dossiers.add_submission_set(token(doctor), INS, SET, together)
+    assert [d["title"] for d in retried["documents"]] == ["A", "B"]
+    assert len(store.sets) == 1 and len(store.documents) == 2
+    assert dossiers.search(token(PATIENT), INS)["total"] == 2
 
 
 def test_a_submission_set_is_found_by_its_id_only_by_who_may_see_a_document_of_it(
