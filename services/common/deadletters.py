@@ -165,12 +165,20 @@ def request_problem(
     as a credential of that one call (signatures.py); operators and external services may, their broker
     user being their proof."""
     headers = message.headers or {}
-    if KID not in headers:
-        if not shared and caller is not None and kind_of(caller) in (Kind.SERVICE, Kind.GATEWAY):
-            return Refusal(f"an unsigned call from {caller}", "R-BUS-SIGNATURE")
-        return None
     properties, delivery = message.properties, message.delivery_info
     correlation_id = str(properties.get("correlation_id") or "")
+    now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    if KID not in headers:
+        if shared or caller is None or not correlation_id:
+            return None  # a call without an id has no answer either: nothing tells its copies apart
+        if kind_of(caller) in (Kind.SERVICE, Kind.GATEWAY):
+            return Refusal(f"an unsigned call from {caller}", "R-BUS-SIGNATURE")
+        # Taken once too, by its broker user and call id (a publisher's retry after a lost confirm sends a
+        # copy): the copy of an operator's purge, say, is not run twice.
+        copy = SEEN_REQUESTS.problem(
+            caller, correlation_id, now_ms, now_ms, bool(delivery.get("redelivered"))
+        )
+        return Refusal(copy.reason, "R-BUS-REPLAY", answered=False) if copy else None
     try:
         signer, sent_ms = keys.requester_of(
             headers,
@@ -186,7 +194,6 @@ def request_problem(
         return Refusal(
             f"a call from {caller or 'an unknown sender'} signed by {signer}", "R-BUS-SIGNATURE"
         )
-    now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
     stale = SEEN_REQUESTS.problem(
         signer, correlation_id, sent_ms, now_ms, bool(delivery.get("redelivered"))
     )

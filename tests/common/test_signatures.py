@@ -294,6 +294,17 @@ def test_operators_and_external_services_may_call_unsigned_their_broker_user_bei
     assert callee.check(request_message("notify", headers={}), "partner") is None
 
 
+def test_an_unsigned_call_is_taken_once_too(keys: dict[str, str], callee: Callee) -> None:
+    """A publisher's retry sends a copy of an operator's call under the same id: it is not run twice, nor
+    answered (the genuine call's answer is the operator's); the broker's redelivery is not a copy."""
+    purge = request_message("notify", headers={})
+    assert callee.check(purge, "operator-alice") is None
+    copy = callee.check(purge, "operator-alice")
+    assert copy is not None and copy.rule == "R-BUS-REPLAY" and not copy.answered
+    assert callee.check(replace_info(purge, redelivered=True), "operator-alice") is None
+    assert callee.check(purge, "partner") is None  # another broker user's call id is its own
+
+
 def test_a_signed_call_changed_in_any_way_no_longer_verifies(
     keys: dict[str, str], callee: Callee
 ) -> None:

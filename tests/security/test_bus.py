@@ -8,7 +8,8 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -26,7 +27,7 @@ from services.common.broker_admin import Management, remove, uri_for
 from services.common.bus import Principal
 from services.common.errors import NotFound, Unauthenticated
 from services.common.keys import SigningKey
-from services.common.principals import NamedPublisher, user_prefix
+from services.common.principals import NamedPublisher, principal_of_uri, user_prefix
 from services.common.rpc_client import RpcClient
 from services.common.settings import Settings
 from services.common.signatures import SIGNING_KEY, BusKeys, signing_variable
@@ -520,6 +521,37 @@ def test_a_forged_reply_that_arrives_first_is_dropped_and_the_real_answer_taken(
     assert all("forged" not in answer and answer for answer in answers), answers
 
 
+@contextmanager
+def every_call_published_twice() -> Iterator[list[str]]:
+    """What a publisher's retry after a lost confirm does: the same request, under the same id, twice."""
+    original, copies = NamedPublisher.publish, []
+
+    def publish_twice(self: NamedPublisher, payload: Any, **kwargs: Any) -> None:
+        original(self, payload, **kwargs)
+        original(self, payload, **kwargs)
+        copies.append(kwargs["correlation_id"])
+
+    NamedPublisher.publish = publish_twice  # type: ignore[method-assign]
+    try:
+        yield copies
+    finally:
+        NamedPublisher.publish = original  # type: ignore[method-assign]
+
+
+def copies_refused(system: Running, method: str, caller: str, earlier: int) -> list[dict[str, Any]]:
+    found = list(
+        traces(system).find(
+            {
+                "type": "access_denied",
+                "rule": "R-BUS-REPLAY",
+                "data.method": method,
+                "data.caller": caller,
+            }
+        )
+    )
+    return found if len(found) >= earlier + 3 else []
+
+
 def test_a_call_published_twice_is_answered_once_with_its_real_answer(
     system: Running, secrets: dict[str, str]
 ) -> None:
@@ -528,37 +560,40 @@ def test_a_call_published_twice_is_answered_once_with_its_real_answer(
     sent to the genuine caller under the call's own id, came before the real answer and failed the call
     (the fault test's deposit answered 500 after a broker outage), and whoever could replay calls could
     fail everybody's that way."""
-    denied = {"type": "access_denied", "rule": "R-BUS-REPLAY", "data.method": "identity.contact_of"}
-    earlier = traces(system).count_documents(denied)
-    with RpcClient(
-        uri=system.stack.principal_uris["notify"],
-        timeout=30,
-        keys=lambda: BusKeys(key_of(secrets, "notify").signing, system.stack.bus_keys().public),
-    ) as notify:
-        original = NamedPublisher.publish
-        copies: list[str] = []
-
-        def publish_twice(self: NamedPublisher, payload: Any, **kwargs: Any) -> None:
-            original(self, payload, **kwargs)
-            original(self, payload, **kwargs)
-            copies.append(kwargs["correlation_id"])
-
-        NamedPublisher.publish = publish_twice  # type: ignore[method-assign]
-        try:
-            for _ in range(
-                3
-            ):  # the real answer: no such patient (the copy's refusal: no such method)
-                with pytest.raises(NotFound):
-                    notify.identity.contact_of(f"pat_twice_{uuid.uuid4().hex[:8]}")
-        finally:
-            NamedPublisher.publish = original  # type: ignore[method-assign]
+    earlier = len(copies_refused(system, "identity.contact_of", "notify", -(10**9)))
+    with (
+        RpcClient(
+            uri=system.stack.principal_uris["notify"],
+            timeout=30,
+            keys=lambda: BusKeys(key_of(secrets, "notify").signing, system.stack.bus_keys().public),
+        ) as notify,
+        every_call_published_twice() as copies,
+    ):
+        for _ in range(3):  # the real answer: no such patient (the copy's refusal: no such method)
+            with pytest.raises(NotFound):
+                notify.identity.contact_of(f"pat_twice_{uuid.uuid4().hex[:8]}")
     assert len(copies) == 3
+    refused = eventually(lambda: copies_refused(system, "identity.contact_of", "notify", earlier))
+    assert all("a replay" in refusal["data"]["reason"] for refusal in refused)
 
-    def refused_copies() -> list[dict[str, Any]]:
-        found = list(traces(system).find({**denied, "data.caller": "notify"}))
-        return found if len(found) >= earlier + 3 else []
 
-    assert all("a replay" in refusal["data"]["reason"] for refusal in eventually(refused_copies))
+def test_an_operators_call_published_twice_runs_once(system: Running) -> None:
+    """Unsigned (an operator's broker user is their proof), a call is still taken once by its id: the copy
+    of a purge or a key rotation is not run twice, and the operator gets the real answer."""
+    caller = principal_of_uri(system.stack.operator_uri) or ""
+    earlier = len(copies_refused(system, "audit.verify", caller, -(10**9)))
+    commands = {"type": "operator_command", "data.method": "audit.verify", "data.operator": caller}
+    ran_before = traces(system).count_documents(commands)
+    with (
+        RpcClient(
+            uri=system.stack.operator_uri, timeout=30, keys=system.stack.bus_keys
+        ) as operator,
+        every_call_published_twice() as copies,
+    ):
+        answers = [operator.audit.verify() for _ in range(3)]
+    assert len(copies) == 3 and all("intact" in answer for answer in answers), answers
+    eventually(lambda: copies_refused(system, "audit.verify", caller, earlier))
+    assert traces(system).count_documents(commands) == ran_before + 3  # run once each, traced once
 
 
 def test_a_login_code_and_its_address_never_cross_the_bus_in_clear(
