@@ -184,6 +184,10 @@ class Replay:
     complete_claim: bool  # the earlier request stored it but died before it completed its claim
 
 
+# What a retry of a request still under way is told to wait (Retry-After): the first usually ends within it.
+RETRY_SHORTLY = "1"
+
+
 def replayed(
     fingerprint: str, claim: IdempotencyClaim | None, stored: Document | None
 ) -> Replay | None:
@@ -202,7 +206,7 @@ def replayed(
     if claim.document_id is None:
         raise Conflict(
             "a request with this Idempotency-Key is in progress; retry shortly",
-            [{"field": "Idempotency-Key"}],
+            [{"field": "Idempotency-Key"}, {"retry_after": RETRY_SHORTLY}],
         )
     return Replay(claim.document_id, None, complete_claim=False)
 
@@ -229,7 +233,7 @@ def deposit_under_way(claimed_at: datetime | None, now: datetime, claim: timedel
 def deposit_in_progress() -> Conflict:
     return Conflict(
         "a deposit of this submission set is in progress; retry shortly",
-        [{"field": "submission_set.unique_id"}],
+        [{"field": "submission_set.unique_id"}, {"retry_after": RETRY_SHORTLY}],
     )
 
 

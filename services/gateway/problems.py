@@ -81,6 +81,11 @@ def problem(
     if space_of(request.url.path) is not None:  # a person in a browser: a page in their language
         return error_page(request, status, code, detail, extra or {})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}  # RFC 6750, on every path
+    retry_after = next(
+        (d["retry_after"] for d in body.get("errors", []) if "retry_after" in d), None
+    )
+    if retry_after is not None:  # a rate limit, a request under way: when to try again
+        headers["Retry-After"] = str(retry_after)
     if request.url.path.startswith("/fhir"):  # the FHIR facade speaks OperationOutcome
         errors = (extra or {}).get("errors", [])
         rule = next((e.get("rule") for e in errors if "rule" in e), None)
@@ -92,11 +97,6 @@ def problem(
             media_type="application/fhir+json",
             headers={**headers, "X-Request-ID": str(body["request_id"])},
         )
-    retry_after = next(
-        (d["retry_after"] for d in body.get("errors", []) if "retry_after" in d), None
-    )
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
     return JSONResponse(
         body, status_code=status, media_type="application/problem+json", headers=headers
     )

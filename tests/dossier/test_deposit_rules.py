@@ -157,9 +157,10 @@ def test_a_key_used_for_another_request_is_a_conflict(
         rules.replayed("fp", claim, stored)
 
 
-def test_a_key_whose_request_is_under_way_is_a_conflict() -> None:
-    with pytest.raises(Conflict, match="in progress"):
+def test_a_key_whose_request_is_under_way_is_a_conflict_to_retry_shortly() -> None:
+    with pytest.raises(Conflict, match="in progress") as busy:
         rules.replayed("fp", IdempotencyClaim("fp", NOW, None), None)
+    assert busy.value.details == [{"field": "Idempotency-Key"}, {"retry_after": "1"}]
 
 
 def test_the_fingerprint_is_of_the_ins_and_the_body_whatever_the_key_order() -> None:

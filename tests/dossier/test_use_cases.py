@@ -482,7 +482,7 @@ def test_a_retry_of_a_deposit_still_under_way_waits_and_changes_nothing(doctor: 
 
     store.meanwhile["add_document"] = retry
     first = dossiers.add_submission_set(token(doctor), INS, SET, together)
-    assert told == [[{"field": "submission_set.unique_id"}]]
+    assert told == [[{"field": "submission_set.unique_id"}, {"retry_after": "1"}]]
     assert [d["title"] for d in first["documents"]] == ["A", "B"]
     assert len(store.sets) == 1 and len(store.documents) == 2
     assert all(store.contents.get(d["document_id"]) for d in first["documents"])

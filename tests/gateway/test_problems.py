@@ -4,6 +4,7 @@ status and an RFC 9457 problem body."""
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
 
 from services.common.errors import (
     AccessDenied,
@@ -17,7 +18,9 @@ from services.common.errors import (
     TooManyRequests,
     Unauthenticated,
 )
+from services.gateway import problems
 from tests.gateway.conftest import INS, PATIENT, Gateway
+from tests.gateway.test_fhir_xml import Facade
 
 PATH = f"/api/v1/patients/{INS}/dossier"
 
@@ -70,6 +73,32 @@ def test_a_configuration_error_is_an_internal_error_that_tells_nothing(gateway: 
 def test_a_rate_limit_says_when_to_retry(gateway: Gateway) -> None:
     gateway.cluster.dossier = Failing(TooManyRequests.retry_in(7))
     assert gateway.client.get(PATH, headers=gateway.bearer(PATIENT)).headers["Retry-After"] == "7"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TooManyRequests.retry_in(7),
+        Conflict(
+            "a deposit of this submission set is in progress; retry shortly",
+            [{"field": "submission_set.unique_id"}, {"retry_after": "7"}],
+        ),
+    ],
+    ids=["rate-limited", "in-progress"],
+)
+def test_a_fhir_client_is_told_when_to_retry_too(error: DmpError) -> None:
+    """The FHIR facade answered an OperationOutcome without Retry-After (REST had it)."""
+    app = FastAPI()
+    problems.install(app)
+
+    @app.get("/fhir/DocumentReference/{fhir_id}")
+    def read(fhir_id: str) -> None:
+        raise error
+
+    answer = Facade(app).get("/fhir/DocumentReference/doc_1")
+    assert answer.status_code == error.status
+    assert answer.json()["resourceType"] == "OperationOutcome"
+    assert answer.headers["Retry-After"] == "7"
 
 
 class Failing:
