@@ -1,4 +1,5 @@
-"""SMTP delivery against a server that misbehaves where a real relay can: after accepting the message."""
+"""SMTP delivery against a server of the test's own: when the message is noted as handed over, and what
+a refusal or a failed goodbye after the end of its data does."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import smtplib
 import socket
 import threading
 from collections.abc import Iterator
+from typing import BinaryIO
 
 import pytest
 
@@ -38,17 +40,17 @@ class Relay:
             with connection, connection.makefile("rb") as lines:
                 self._converse(connection, lines)
 
-    def _converse(self, connection: socket.socket, lines: object) -> None:
+    def _converse(self, connection: socket.socket, lines: BinaryIO) -> None:
         def say(reply: str) -> None:
             connection.sendall(f"{reply}\r\n".encode())
 
         say("220 relay.test ESMTP")
-        for raw in lines:  # type: ignore[attr-defined]
+        for raw in lines:
             command = raw.decode().strip().upper()
             if command.startswith("DATA"):
                 say("354 go ahead")
                 body = b""
-                for body_line in lines:  # type: ignore[attr-defined]
+                for body_line in lines:
                     if body_line == b".\r\n":
                         self.moments.append("end of data")
                         break
