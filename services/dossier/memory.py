@@ -90,7 +90,6 @@ class MemoryDossierStore(MemoryStore):
         self.fees: dict[str, OpeningFee] = {}
         self.claims: dict[str, IdempotencyClaim] = {}
         self.sets: dict[str, SubmissionSet] = {}  # submission sets, by id
-        self.released_sets: set[str] = set()  # those whose deposit was completed
         # deposits without a set under way, by id: (dossier id, its documents' ids, when it began)
         self.deposits: dict[str, tuple[str, tuple[str, ...], datetime]] = {}
         self.held: dict[
@@ -355,7 +354,6 @@ class MemoryDossierStore(MemoryStore):
                 self.documents[document.id] = replace(document, pending=None)
         self._published(*self.held.pop(deposit_id, []))
         if deposit_id in self.sets:
-            self.released_sets.add(deposit_id)
             self.sets[deposit_id] = replace(self.sets[deposit_id], pending=False)
         else:
             self.deposits.pop(deposit_id, None)
@@ -375,8 +373,7 @@ class MemoryDossierStore(MemoryStore):
         sets = {
             (found.dossier_id, found.id)
             for found in self.sets.values()
-            if found.id not in self.released_sets
-            and stored_moment(found.submitted_at) <= stored_moment(started_before)
+            if found.pending and stored_moment(found.submitted_at) <= stored_moment(started_before)
         }
         deposits = {
             (dossier_id, deposit_id)
@@ -394,7 +391,7 @@ class MemoryDossierStore(MemoryStore):
         found = self.sets.get(deposit_id)
         if found is not None and found.dossier_id == dossier_id:
             if self.deposited(dossier_id, list(found.document_ids)):
-                self.released_sets.add(deposit_id)
+                self.sets[deposit_id] = replace(found, pending=False)
             else:
                 for document_id in found.document_ids:
                     self.contents.pop(document_id, None)
